@@ -1,0 +1,206 @@
+/**
+ * Interactive plots with plotly.js, offline.
+ *
+ * Each figure is sent as ONE output carrying three representations:
+ * - `application/vnd.plotly.v1+json`: the figure itself. JupyterLab 4 (with the `plotly` Python
+ *   package's renderer, which our start command and environment.yml install) and VS Code draw it
+ *   natively.
+ * - `text/html`: a small script for front ends without that renderer (the classic Notebook). It
+ *   draws with `window.Plotly` when a previous figure already loaded it, otherwise loads the
+ *   project's own copy of plotly.js (the `plotly.js-dist` package) from the Jupyter server's
+ *   `files/` route. No CDN is involved, and the library is never embedded in the notebook, so an
+ *   executed lesson grows only by each figure's data.
+ * - `text/plain`: a one-line summary for scripts and plain-text viewers.
+ */
+import { randomBytes } from "node:crypto";
+import * as path from "node:path";
+import { displayBundle } from "./jupyter";
+import { describe } from "../validate";
+
+/** A plotly trace (`{ x, y, type: "scatter", mode: "lines", name }` and friends). */
+export type Trace = Record<string, unknown>;
+
+/** A plotly figure. */
+export interface Figure {
+  data: Trace[];
+  layout?: Record<string, unknown>;
+}
+
+/** Options shared by the chart helpers. */
+export interface ChartOptions {
+  title?: string;
+  xLabel?: string;
+  yLabel?: string;
+  logX?: boolean;
+  logY?: boolean;
+  height?: number;
+}
+
+let plotlyPathCache: string | null = null;
+function plotlyJsPath(): string {
+  plotlyPathCache ??= require.resolve("plotly.js-dist/plotly.js");
+  return plotlyPathCache;
+}
+
+/** Typed arrays become plain arrays, non-finite numbers become null (JSON has no NaN). */
+function toJsonValue(value: unknown): unknown {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    return Array.from(value as unknown as ArrayLike<number>, (v) => (Number.isFinite(v) ? v : null));
+  }
+  if (Array.isArray(value)) return value.map(toJsonValue);
+  if (typeof value === "number") return Number.isFinite(value) ? value : null;
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v);
+    return out;
+  }
+  return value;
+}
+
+/** The HTML+JS fallback for front ends that lack a plotly renderer (see the module comment). */
+function htmlFallback(figure: Figure, height: number): string {
+  const id = `mamba-ts-plot-${randomBytes(6).toString("hex")}`;
+  const abs = plotlyJsPath();
+  const rel = path.relative(process.cwd(), abs).split(path.sep).join("/");
+  // `</` inside a <script> would end it early; JSON allows escaping the slash.
+  const json = JSON.stringify(figure).replace(/<\//g, "<\\/");
+  const where = JSON.stringify({ abs, rel }).replace(/<\//g, "<\\/");
+  return `<div id="${id}" class="mamba-ts-plot" style="height:${height}px;width:100%"></div>
+<script type="text/javascript">
+(function () {
+  var fig = ${json};
+  var where = ${where};
+  var el = document.getElementById("${id}");
+  function draw(P) {
+    window.Plotly = P;
+    P.newPlot(el, fig.data, fig.layout || {}, { responsive: true });
+  }
+  function fail(msg) {
+    el.style.height = "auto";
+    el.textContent = "[plot not shown: " + msg + "]";
+  }
+  if (window.Plotly) return draw(window.Plotly);
+  var join = function (a, b) {
+    var parts = (a ? a.split("/") : []).concat(b.split("/")), out = [];
+    parts.forEach(function (p) { if (p === "..") out.pop(); else if (p && p !== ".") out.push(p); });
+    return out.join("/");
+  };
+  var base = document.body.getAttribute("data-base-url"), url = null;
+  var cfg = document.getElementById("jupyter-config-data");
+  if (cfg) {
+    // JupyterLab without the plotly renderer: the server root is in the page config.
+    try {
+      var pc = JSON.parse(cfg.textContent);
+      base = pc.baseUrl || "/";
+      var root = (pc.serverRoot || "").replace(/\\\\/g, "/").replace(/\\/$/, "");
+      if (root && where.abs.indexOf(root + "/") === 0) url = base + "files/" + join("", where.abs.slice(root.length + 1));
+    } catch (e) {}
+  } else if (window.Jupyter && Jupyter.notebook) {
+    // Classic Notebook: plotly.js relative to this notebook's folder.
+    var dir = Jupyter.notebook.notebook_path.split("/").slice(0, -1).join("/");
+    url = (base || "/") + "files/" + join(dir, where.rel);
+  }
+  if (!url) return fail("plotly.js is outside the Jupyter server's root; start Jupyter from the course folder");
+  if (window.__mambaTsPlotly) return window.__mambaTsPlotly.push(draw);
+  window.__mambaTsPlotly = [draw];
+  var flush = function (P) { var q = window.__mambaTsPlotly; window.__mambaTsPlotly = null; q.forEach(function (f) { f(P); }); };
+  if (typeof window.define === "function" && window.define.amd && window.require) {
+    // Pages with RequireJS (the classic Notebook) must load the UMD bundle as a module.
+    window.require.config({ paths: { "mamba-ts-plotly": url.replace(/\\.js$/, "") } });
+    window.require(["mamba-ts-plotly"], flush, function () { fail("could not load " + url); });
+  } else {
+    var s = document.createElement("script");
+    s.src = url;
+    s.onload = function () { flush(window.Plotly); };
+    s.onerror = function () { fail("could not load " + url); };
+    document.head.appendChild(s);
+  }
+})();
+</script>`;
+}
+
+/**
+ * Shows a plotly figure as a cell output (see the module comment for what is sent). In a plain
+ * script, prints a one-line summary instead.
+ */
+export function show(figure: Figure): void {
+  if (figure === null || typeof figure !== "object" || !Array.isArray(figure.data)) {
+    throw new Error(`show: figure: expected { data: Trace[], layout? }, got ${describe(figure)}`);
+  }
+  const clean = toJsonValue(figure) as Figure;
+  const height = typeof clean.layout?.height === "number" ? clean.layout.height : 420;
+  clean.layout = { height, margin: { t: 50, r: 20, b: 50, l: 60 }, ...clean.layout };
+  const title = (clean.layout.title as { text?: string } | undefined)?.text ?? "figure";
+  const names = clean.data.map((t, i) => String(t.name ?? `trace ${i}`)).join(", ");
+  displayBundle({
+    "application/vnd.plotly.v1+json": clean,
+    "text/html": htmlFallback(clean, height),
+    "text/plain": `[plot] ${title}: ${names}`,
+  });
+}
+
+function axisLayout(options: ChartOptions): Record<string, unknown> {
+  return {
+    title: { text: options.title ?? "" },
+    height: options.height ?? 420,
+    xaxis: { title: { text: options.xLabel ?? "" }, type: options.logX ? "log" : "linear" },
+    yaxis: { title: { text: options.yLabel ?? "" }, type: options.logY ? "log" : "linear" },
+  };
+}
+
+/** One named line of a {@link lineChart}. */
+export interface Series {
+  name: string;
+  y: ArrayLike<number>;
+  /** x values; defaults to 0..n-1. */
+  x?: ArrayLike<number>;
+  /** "lines" (default), "markers" or "lines+markers". */
+  mode?: "lines" | "markers" | "lines+markers";
+  dash?: "solid" | "dash" | "dot";
+}
+
+/** A figure with one line per series. */
+export function lineChart(series: Series[], options: ChartOptions = {}): Figure {
+  if (!Array.isArray(series) || series.length === 0) {
+    throw new Error(`lineChart: series: expected a non-empty array of { name, y }, got ${describe(series)}`);
+  }
+  return {
+    data: series.map((s, i) => {
+      if (s === null || typeof s !== "object" || s.y === undefined || typeof s.y.length !== "number") {
+        throw new Error(`lineChart: series[${i}]: expected { name, y: number[] }, got ${describe(s)}`);
+      }
+      const y = Array.from(s.y);
+      return {
+        type: "scatter",
+        mode: s.mode ?? "lines",
+        name: s.name,
+        x: s.x ? Array.from(s.x) : y.map((_, k) => k),
+        y,
+        line: { dash: s.dash ?? "solid" },
+      };
+    }),
+    layout: axisLayout(options),
+  };
+}
+
+/** A heatmap of a matrix given as rows (`z[row][col]`). */
+export function heatmap(
+  z: ArrayLike<number>[],
+  options: ChartOptions & { colorscale?: string; xTicks?: string[]; yTicks?: string[] } = {},
+): Figure {
+  if (!Array.isArray(z) || z.length === 0) {
+    throw new Error(`heatmap: z: expected a non-empty array of rows, got ${describe(z)}`);
+  }
+  return {
+    data: [
+      {
+        type: "heatmap",
+        z: z.map((row) => Array.from(row)),
+        colorscale: options.colorscale ?? "RdBu",
+        ...(options.xTicks ? { x: options.xTicks } : {}),
+        ...(options.yTicks ? { y: options.yTicks } : {}),
+      },
+    ],
+    layout: { ...axisLayout(options), yaxis: { autorange: "reversed", title: { text: options.yLabel ?? "" } } },
+  };
+}

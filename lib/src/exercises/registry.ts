@@ -1,0 +1,20 @@
+/**
+ * Every checked exercise of the course, by id. Each lesson's exercises live in one file named after
+ * the lesson; add a lesson's list here when it lands.
+ */
+import type { Exercise } from "./check";
+import { welcomeExercises } from "./00-welcome";
+
+/** All exercises, in lesson order. */
+export const exercises: readonly Exercise[] = [...welcomeExercises];
+
+/** The exercise with this id, or an error listing the known ids. */
+export function findExercise(id: string): Exercise {
+  const found = exercises.find((e) => e.id === id);
+  if (!found) {
+    throw new Error(
+      `check: unknown exercise id ${JSON.stringify(id)}; known ids: ${exercises.map((e) => e.id).join(", ")}`,
+    );
+  }
+  return found;
+}

@@ -1,0 +1,118 @@
+/**
+ * A seeded random number generator. Every random thing in the course (initial weights, synthetic
+ * tasks, test cases) takes an `Rng` so that a lesson prints the same numbers on every machine and
+ * a failing check can be replayed. There is no global generator on purpose.
+ */
+import { assertInteger } from "./validate";
+import { type DType, type Tensor, allocate, numel } from "./tensor";
+
+/** A deterministic generator (xoshiro128**, 128-bit state, seeded through splitmix32). */
+export class Rng {
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+  private spareNormal: number | null = null;
+
+  /** @param seed any integer; equal seeds give equal streams. */
+  constructor(seed: number) {
+    assertInteger("Rng: seed", seed);
+    let x = seed >>> 0;
+    const next = (): number => {
+      // splitmix32: spreads a small seed over the 128-bit state.
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.s0 = next();
+    this.s1 = next();
+    this.s2 = next();
+    this.s3 = next();
+  }
+
+  /** A uniformly distributed 32-bit unsigned integer. */
+  nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
+    const t = (this.s1 << 9) >>> 0;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    this.s0 >>>= 0;
+    this.s1 >>>= 0;
+    this.s2 >>>= 0;
+    this.s3 >>>= 0;
+    return result;
+  }
+
+  /** Uniform in [0, 1) with 53 random bits. */
+  random(): number {
+    const hi = this.nextUint32() >>> 5;
+    const lo = this.nextUint32() >>> 6;
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /** Uniform in [lo, hi). */
+  uniform(lo = 0, hi = 1): number {
+    return lo + (hi - lo) * this.random();
+  }
+
+  /** An integer uniform in [0, n). */
+  int(n: number): number {
+    assertInteger("Rng.int: n", n, 1);
+    return Math.floor(this.random() * n);
+  }
+
+  /** A standard normal sample (Box-Muller, caching the second value). */
+  normal(mean = 0, std = 1): number {
+    if (this.spareNormal !== null) {
+      const z = this.spareNormal;
+      this.spareNormal = null;
+      return mean + std * z;
+    }
+    let u = 0;
+    while (u === 0) u = this.random();
+    const v = this.random();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spareNormal = r * Math.sin(2 * Math.PI * v);
+    return mean + std * r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** A tensor of i.i.d. N(0, std²) samples. */
+  randn(shape: readonly number[], std = 1, dtype: DType = "float64"): Tensor {
+    const data = allocate(dtype, numel(shape));
+    for (let i = 0; i < data.length; i++) data[i] = this.normal(0, std);
+    return { shape: [...shape], data };
+  }
+
+  /** A tensor of i.i.d. samples uniform in [lo, hi). */
+  rand(shape: readonly number[], lo = 0, hi = 1, dtype: DType = "float64"): Tensor {
+    const data = allocate(dtype, numel(shape));
+    for (let i = 0; i < data.length; i++) data[i] = this.uniform(lo, hi);
+    return { shape: [...shape], data };
+  }
+
+  /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
+  permutation(n: number): number[] {
+    assertInteger("Rng.permutation: n", n, 0);
+    const p = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [p[i], p[j]] = [p[j], p[i]];
+    }
+    return p;
+  }
+
+  /** A new generator whose stream is independent of this one's remaining stream. */
+  fork(): Rng {
+    return new Rng(this.nextUint32() | 0);
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}

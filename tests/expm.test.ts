@@ -1,0 +1,237 @@
+import { describe, expect, it } from "vitest";
+import { Rng, type Tensor, expm, expmDiagonal, tensor } from "../lib/src/index";
+
+type M = number[][];
+
+const eye = (n: number): M =>
+  Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+const mul = (a: M, b: M): M =>
+  a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
+const add = (a: M, b: M, s = 1): M => a.map((row, i) => row.map((v, j) => v + s * b[i][j]));
+const scale = (a: M, s: number): M => a.map((row) => row.map((v) => v * s));
+const transposeM = (a: M): M => a[0].map((_, j) => a.map((row) => row[j]));
+const rows = (t: Tensor): M =>
+  Array.from({ length: t.shape[0] }, (_, i) =>
+    Array.from(t.data.slice(i * t.shape[1], (i + 1) * t.shape[1])),
+  );
+const maxAbs = (a: M): number => Math.max(...a.flat().map(Math.abs));
+const relErr = (got: M, want: M): number => maxAbs(add(got, want, -1)) / Math.max(1, maxAbs(want));
+
+/** e^A by its Taylor series Σ A^k/k!, summed until the terms stop changing the sum (float64). */
+function taylorExpm(a: M): M {
+  let term = eye(a.length);
+  let sum = eye(a.length);
+  for (let k = 1; k < 200; k++) {
+    term = scale(mul(term, a), 1 / k);
+    sum = add(sum, term);
+    if (maxAbs(term) < 1e-18 * maxAbs(sum)) break;
+  }
+  return sum;
+}
+
+function randomMatrix(rng: Rng, n: number, norm1: number): M {
+  const a = Array.from({ length: n }, () => Array.from({ length: n }, () => rng.normal()));
+  const colMax = Math.max(...a[0].map((_, j) => a.reduce((s, row) => s + Math.abs(row[j]), 0)));
+  return scale(a, norm1 / colMax);
+}
+
+/** A random orthogonal matrix (product of Givens rotations): Q⁻¹ = Qᵀ exactly in theory. */
+function randomOrthogonal(rng: Rng, n: number): M {
+  let q = eye(n);
+  for (let s = 0; s < 4 * n; s++) {
+    const i = rng.int(n);
+    const j = (i + 1 + rng.int(n - 1)) % n;
+    const th = rng.uniform(0, 2 * Math.PI);
+    const g = eye(n);
+    g[i][i] = g[j][j] = Math.cos(th);
+    g[i][j] = -Math.sin(th);
+    g[j][i] = Math.sin(th);
+    q = mul(g, q);
+  }
+  return q;
+}
+
+/** The inverse of a unit upper triangular matrix by back substitution. */
+function invUnitUpper(t: M): M {
+  const n = t.length;
+  const x = eye(n);
+  for (let col = 0; col < n; col++) {
+    for (let i = n - 1; i >= 0; i--) {
+      let v = i === col ? 1 : 0;
+      for (let k = i + 1; k < n; k++) v -= t[i][k] * x[k][col];
+      x[i][col] = v;
+    }
+  }
+  return x;
+}
+
+describe("expm", () => {
+  it("matches the Taylor series for well-scaled random A in every Padé regime (rel tol 1e-13)", () => {
+    const rng = new Rng(11);
+    // ‖A‖₁ in each band of the degree selection: m = 3, 5, 7, 9, then 13 without scaling.
+    for (const norm1 of [0.01, 0.2, 0.9, 2, 4]) {
+      for (const n of [1, 2, 3, 6]) {
+        const a = randomMatrix(rng, n, norm1);
+        expect(relErr(rows(expm(tensor(a))), taylorExpm(a))).toBeLessThan(1e-13);
+      }
+    }
+  });
+
+  it("rotation generator [[0, -θ], [θ, 0]] gives [[cos θ, -sin θ], [sin θ, cos θ]] (tol 1e-13·max(1, θ))", () => {
+    for (const th of [1e-3, 0.5, 1, Math.PI, 10, 100]) {
+      const got = rows(
+        expm(
+          tensor([
+            [0, -th],
+            [th, 0],
+          ]),
+        ),
+      );
+      const want = [
+        [Math.cos(th), -Math.sin(th)],
+        [Math.sin(th), Math.cos(th)],
+      ];
+      expect(maxAbs(add(got, want, -1))).toBeLessThan(1e-13 * Math.max(1, th));
+    }
+  });
+
+  it("nilpotent A: the series stops, e^A = I + A + A²/2 + A³/6 (tol 1e-14)", () => {
+    const a = [
+      [0, 1, 2, -3],
+      [0, 0, 4, 5],
+      [0, 0, 0, -6],
+      [0, 0, 0, 0],
+    ];
+    const a2 = mul(a, a);
+    const a3 = mul(a2, a);
+    const want = add(add(add(eye(4), a), scale(a2, 0.5)), scale(a3, 1 / 6));
+    expect(relErr(rows(expm(tensor(a))), want)).toBeLessThan(1e-14);
+    // A Jordan block λI + N: e^{λ} (I + N).
+    const lam = -2.5;
+    const got = rows(
+      expm(
+        tensor([
+          [lam, 1],
+          [0, lam],
+        ]),
+      ),
+    );
+    const jordan = [
+      [Math.exp(lam), Math.exp(lam)],
+      [0, Math.exp(lam)],
+    ];
+    expect(relErr(got, jordan)).toBeLessThan(1e-14);
+  });
+
+  it("diagonal A gives exp of each entry, from tiny to stiff (rel tol 1e-13 per entry: 2^8 squarings)", () => {
+    const d = [-1000, -30, -1, 0, 1e-9, 0.5, 5];
+    const got = rows(expm(tensor(d.map((v, i) => d.map((_, j) => (i === j ? v : 0))))));
+    d.forEach((v, i) => {
+      expect(Math.abs(got[i][i] - Math.exp(v))).toBeLessThanOrEqual(1e-13 * Math.exp(v));
+      d.forEach((_, j) => i !== j && expect(got[i][j]).toBe(0));
+    });
+    const diag = expmDiagonal(tensor(d));
+    d.forEach((v, i) => expect(diag.data[i]).toBe(Math.exp(v)));
+  });
+
+  it("stiff A = V diag(λ) V⁻¹ with λ down to -1e3, normal and non-normal V (tol 1e-11)", () => {
+    const rng = new Rng(12);
+    const lambdas = [-1000, -400, -20, -1, -0.1];
+    const n = lambdas.length;
+    const q = randomOrthogonal(rng, n);
+    // Non-normal eigenvectors: V = Q T with T unit upper triangular (κ(V) ≈ 10-100).
+    const t = eye(n).map((row, i) => row.map((v, j) => (j > i ? rng.uniform(-1, 1) : v)));
+    for (const [v, vinv] of [
+      [q, transposeM(q)],
+      [mul(q, t), mul(invUnitUpper(t), transposeM(q))],
+    ] as const) {
+      const a = mul(
+        mul(
+          v,
+          scale(eye(n), 0).map((row, i) => row.map((_, j) => (i === j ? lambdas[i] : 0))),
+        ),
+        vinv,
+      );
+      const want = mul(
+        mul(
+          v,
+          eye(n).map((row, i) => row.map((_, j) => (i === j ? Math.exp(lambdas[i]) : 0))),
+        ),
+        vinv,
+      );
+      const got = rows(expm(tensor(a)));
+      expect(maxAbs(add(got, want, -1))).toBeLessThan(1e-11);
+    }
+  });
+
+  it("large-norm A with complex eigenvalues, through V diag(e^λ) V⁻¹ in real block form (tol 1e-11 relative)", () => {
+    const rng = new Rng(13);
+    const q = randomOrthogonal(rng, 4);
+    // Blocks [[a, -b], [b, a]] have e^{block} = e^a [[cos b, -sin b], [sin b, cos b]].
+    const blocks = [
+      [-3, 25],
+      [0.2, 8],
+    ];
+    const d = eye(4).map((r) => r.map(() => 0));
+    const e = eye(4).map((r) => r.map(() => 0));
+    blocks.forEach(([a, b], k) => {
+      const i = 2 * k;
+      d[i][i] = d[i + 1][i + 1] = a;
+      d[i][i + 1] = -b;
+      d[i + 1][i] = b;
+      e[i][i] = e[i + 1][i + 1] = Math.exp(a) * Math.cos(b);
+      e[i][i + 1] = -Math.exp(a) * Math.sin(b);
+      e[i + 1][i] = Math.exp(a) * Math.sin(b);
+    });
+    const a = mul(mul(q, d), transposeM(q));
+    const want = mul(mul(q, e), transposeM(q));
+    expect(relErr(rows(expm(tensor(a))), want)).toBeLessThan(1e-11);
+  });
+
+  it("expm(A) · expm(-A) = I for random A up to ‖A‖₁ = 8 (tol 1e-11)", () => {
+    const rng = new Rng(14);
+    for (const norm1 of [0.5, 3, 8]) {
+      for (const n of [2, 5, 8]) {
+        const a = randomMatrix(rng, n, norm1);
+        const p = mul(rows(expm(tensor(a))), rows(expm(tensor(scale(a, -1)))));
+        expect(maxAbs(add(p, eye(n), -1))).toBeLessThan(1e-11);
+      }
+    }
+  });
+
+  it("e^{(s+t)A} = e^{sA} e^{tA} (semigroup property, tol 1e-12)", () => {
+    const rng = new Rng(15);
+    const a = randomMatrix(rng, 4, 3);
+    const lhs = rows(expm(tensor(scale(a, 1.7))));
+    const rhs = mul(rows(expm(tensor(scale(a, 0.5)))), rows(expm(tensor(scale(a, 1.2)))));
+    expect(relErr(lhs, rhs)).toBeLessThan(1e-12);
+  });
+
+  it("keeps float32 input as float32 (computing in float64), and handles n = 0", () => {
+    const a = [
+      [0.1, -0.3],
+      [0.2, 0.05],
+    ];
+    const got = expm(tensor(a, "float32"));
+    expect(got.data).toBeInstanceOf(Float32Array);
+    const want = taylorExpm(rows(tensor(a, "float32")));
+    expect(relErr(rows(got), want)).toBeLessThan(1e-7);
+    expect(expm(tensor([[1]])).data).toBeInstanceOf(Float64Array);
+    expect(expm({ shape: [0, 0], data: new Float64Array(0) }).shape).toEqual([0, 0]);
+  });
+
+  it("rejects bad input, naming the argument", () => {
+    expect(() => expm(tensor([[1, 2, 3]]))).toThrow(/expm: A: expected a square/);
+    expect(() => expm(tensor([1, 2]))).toThrow(/expm: A/);
+    expect(() =>
+      expm(
+        tensor([
+          [NaN, 0],
+          [0, 1],
+        ]),
+      ),
+    ).toThrow(/expm: A.*finite/);
+    expect(() => expm({ shape: [2, 2], data: [1, 0, 0, 1] } as never)).toThrow(/expm: A/);
+    expect(() => expmDiagonal(tensor([[1]]))).toThrow(/expmDiagonal: a/);
+  });
+});

@@ -24,3 +24,6 @@ export * from "./ssm/expm";
 export * from "./ssm/discretize";
 export * from "./ssm/ode";
 export * from "./ssm/continuous";
+export * from "./selective/index";
+export * from "./tasks/index";
+export * from "./lti/index";

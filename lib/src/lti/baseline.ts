@@ -1,0 +1,181 @@
+/**
+ * The best time-invariant (LTI) model of a token task, fitted in closed form: lesson 05's baseline.
+ *
+ * Tokens enter as one-hot vectors e(x_t) ∈ R^V. The model is one causal convolution with a
+ * matrix-valued kernel K[0..m-1], each K[j] of shape (V, V), read out by argmax:
+ *
+ *   logits_t = Σ_{j=0}^{min(t, m-1)} K[j] · e(x_{t-j}) = Σ_j K[j][:, x_{t-j}],   ŷ_t = argmax logits_t
+ *
+ * With m = the input length, this contains every LTI system on the embedded tokens, whatever its
+ * state size (each LTI SSM is one such kernel, K[j] = C Ā^j B̄), so its accuracy bounds what any
+ * single LTI layer with a linear readout can do. The kernel is fitted by ridge regression of the
+ * one-hot targets on the scored positions:
+ *
+ *   min_K  Σ_{examples, scored t} ‖logits_t - e(target_t)‖² + λ ‖K‖²,
+ *
+ * solved exactly from the normal equations (Φᵀ Φ + λ I) W = Φᵀ Y, where a row of Φ holds the
+ * one-hot tokens at lags 0..m-1 (m·V features, m of them equal to 1) and W stacks the K[j].
+ */
+import { solve } from "../linalg/lu";
+import type { Tensor } from "../tensor";
+import { checkTaskSet } from "../tasks/util";
+import type { TokenTaskSet } from "../tasks/types";
+import { assertInteger, assertTensor, describe } from "../validate";
+
+/** A fitted LTI token model. */
+export interface LtiTokenModel {
+  /** K of shape (m, V, V): kernel[j, out, in], the weight of token `in` seen j steps ago on logit `out`. */
+  kernel: Tensor;
+  /** Kernel length m. */
+  kernelLength: number;
+  /** Vocabulary size V. */
+  vocabSize: number;
+}
+
+/** Options of {@link fitLtiKernel}. */
+export interface LtiFitOptions {
+  /** Kernel length m (default: the set's input length, i.e. unrestricted). */
+  kernelLength?: number;
+  /** Ridge penalty λ >= 0 (default 1e-3). */
+  ridge?: number;
+}
+
+/**
+ * Fits the kernel of an LTI token model to a task set by ridge regression (see the module
+ * comment). Cost: O(n·k·m²) to accumulate the normal equations plus one dense (m·V)³ solve.
+ *
+ * @param set a task set (inputs (n, l), targets (n, k), scored at positions targetStart..l-1)
+ * @returns the model; its kernel is float64 (m, V, V)
+ */
+export function fitLtiKernel(set: TokenTaskSet, options: LtiFitOptions = {}): LtiTokenModel {
+  const fn = "fitLtiKernel";
+  const s = checkTaskSet(fn, set);
+  if (options === null || typeof options !== "object") {
+    throw new Error(`${fn}: options: expected { kernelLength?, ridge? }, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== "kernelLength" && key !== "ridge") {
+      throw new Error(`${fn}: options: unknown option "${key}"; expected kernelLength, ridge`);
+    }
+  }
+  const l = s.inputLength;
+  const m = assertInteger(`${fn}: options.kernelLength`, options.kernelLength ?? l, 1, l);
+  const ridge = options.ridge ?? 1e-3;
+  if (typeof ridge !== "number" || !Number.isFinite(ridge) || ridge < 0) {
+    throw new Error(`${fn}: options.ridge: expected a finite number >= 0, got ${describe(ridge)}`);
+  }
+  const V = s.vocabSize;
+  const F = m * V;
+  const G = new Float64Array(F * F);
+  const R = new Float64Array(F * V);
+  const active = new Int32Array(m);
+  const k = s.targetLength;
+  for (let i = 0; i < s.count; i++) {
+    const row = i * l;
+    for (let j = 0; j < k; j++) {
+      const t = s.targetStart + j;
+      const lags = Math.min(t + 1, m);
+      for (let lag = 0; lag < lags; lag++) active[lag] = lag * V + s.inputs[row + t - lag];
+      const y = s.targets[i * k + j];
+      for (let a = 0; a < lags; a++) {
+        const fa = active[a];
+        R[fa * V + y] += 1;
+        for (let b = 0; b < lags; b++) G[fa * F + active[b]] += 1;
+      }
+    }
+  }
+  for (let f = 0; f < F; f++) G[f * F + f] += ridge;
+  const W = solve({ shape: [F, F], data: G }, { shape: [F, V], data: R }).data;
+  // W[(lag, in), out] -> kernel[lag, out, in]
+  const kernel = new Float64Array(m * V * V);
+  for (let lag = 0; lag < m; lag++) {
+    for (let inp = 0; inp < V; inp++) {
+      for (let out = 0; out < V; out++)
+        kernel[(lag * V + out) * V + inp] = W[(lag * V + inp) * V + out];
+    }
+  }
+  return { kernel: { shape: [m, V, V], data: kernel }, kernelLength: m, vocabSize: V };
+}
+
+function checkModel(
+  fn: string,
+  model: LtiTokenModel,
+): { m: number; V: number; K: Float64Array | Float32Array } {
+  if (model === null || typeof model !== "object") {
+    throw new Error(
+      `${fn}: model: expected { kernel (m, V, V), ... } from fitLtiKernel, got ${describe(model)}`,
+    );
+  }
+  const K = assertTensor(`${fn}: model.kernel`, model.kernel, {
+    rank: 3,
+    axes: ["lag", "out", "in"],
+  });
+  const [m, V, V2] = K.shape;
+  if (V !== V2)
+    throw new Error(`${fn}: model.kernel: expected shape (m, V, V), got [${K.shape.join(", ")}]`);
+  return { m, V, K: K.data };
+}
+
+/**
+ * The model's logits at every position of one token sequence:
+ * logits[t, :] = Σ_{j=0}^{min(t, m-1)} kernel[j, :, tokens[t - j]].
+ *
+ * @param tokens (l) token ids in [0, V)
+ * @returns logits (l, V), float64
+ */
+export function ltiLogits(model: LtiTokenModel, tokens: ArrayLike<number>): Tensor {
+  const fn = "ltiLogits";
+  const { m, V, K } = checkModel(fn, model);
+  if (tokens === null || typeof tokens !== "object" || typeof tokens.length !== "number") {
+    throw new Error(`${fn}: tokens: expected an array of token ids, got ${describe(tokens)}`);
+  }
+  const l = tokens.length;
+  for (let t = 0; t < l; t++) {
+    const v = tokens[t];
+    if (!Number.isInteger(v) || v < 0 || v >= V) {
+      throw new Error(
+        `${fn}: tokens: expected token ids in [0, ${V}), got ${describe(v)} at index ${t}`,
+      );
+    }
+  }
+  const out = new Float64Array(l * V);
+  for (let t = 0; t < l; t++) {
+    for (let j = 0; j < Math.min(t + 1, m); j++) {
+      const base = j * V * V + tokens[t - j];
+      for (let o = 0; o < V; o++) out[t * V + o] += K[base + o * V];
+    }
+  }
+  return { shape: [l, V], data: out };
+}
+
+/**
+ * The model's predictions (argmax of the logits) at the scored positions of every example.
+ *
+ * @returns (n, k) token ids, like the set's targets
+ */
+export function ltiPredict(model: LtiTokenModel, set: TokenTaskSet): Int32Array {
+  const fn = "ltiPredict";
+  const { m, V, K } = checkModel(fn, model);
+  const s = checkTaskSet(fn, set);
+  if (s.vocabSize !== V) {
+    throw new Error(`${fn}: set: expected vocabSize ${V} like the model, got ${s.vocabSize}`);
+  }
+  const l = s.inputLength;
+  const k = s.targetLength;
+  const pred = new Int32Array(s.count * k);
+  const logits = new Float64Array(V);
+  for (let i = 0; i < s.count; i++) {
+    for (let j = 0; j < k; j++) {
+      const t = s.targetStart + j;
+      logits.fill(0);
+      for (let lag = 0; lag < Math.min(t + 1, m); lag++) {
+        const base = lag * V * V + s.inputs[i * l + t - lag];
+        for (let o = 0; o < V; o++) logits[o] += K[base + o * V];
+      }
+      let best = 0;
+      for (let o = 1; o < V; o++) if (logits[o] > logits[best]) best = o;
+      pred[i * k + j] = best;
+    }
+  }
+  return pred;
+}

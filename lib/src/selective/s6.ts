@@ -1,0 +1,266 @@
+/**
+ * S6: the selective SSM layer's parameterisation, as in Mamba.
+ *
+ * From an input x of shape (b, d, l), each position computes its own SSM parameters:
+ *
+ *   [δ; B; C] = W_x · x          (x_proj: d -> r + 2n, no bias; δ has rank r = dt_rank)
+ *   Δ = softplus(W_Δ · δ + b_Δ)  (dt_proj: r -> d, with bias b_Δ)
+ *   A = -exp(A_log)              (fixed per channel, negative so the state decays)
+ *
+ * and the layer is the selective scan of x with (Δ, A, B, C) plus the skip D. Initialisation
+ * follows Mamba: A_log[d, n] = log(n + 1) (S4D-Real), b_Δ = softplus⁻¹(dt) with dt log-uniform in
+ * [dt_min, dt_max] = [0.001, 0.1], D = 1.
+ */
+import { type Rng } from "../rng";
+import { type Tensor, dtypeOf, allocate } from "../tensor";
+import {
+  assertFiniteNumber,
+  assertInteger,
+  assertPositive,
+  assertTensor,
+  describe,
+} from "../validate";
+import { inverseSoftplus } from "./activations";
+import { type SelectiveScanResult, selectiveScan } from "./scan";
+
+/** The learned parameters of one S6 layer with d channels, state size n and Δ rank r. */
+export interface S6Params {
+  /** x_proj weight, (r + 2n, d): rows [0, r) give δ, rows [r, r + n) give B, rows [r + n, r + 2n) give C. */
+  xProj: Tensor;
+  /** dt_proj weight, (d, r). */
+  dtProj: Tensor;
+  /** dt_proj bias b_Δ, (d): the inverse softplus of each channel's initial step size. */
+  dtBias: Tensor;
+  /** (d, n); A = -exp(A_log). */
+  ALog: Tensor;
+  /** Skip connection, (d). */
+  D: Tensor;
+}
+
+/** Options of {@link initS6} (Mamba's defaults). */
+export interface S6InitOptions {
+  /** Number of channels d. */
+  dim: number;
+  /** State size n (default 16). */
+  dstate?: number;
+  /** Rank r of the Δ projection (default ⌈d / 16⌉). */
+  dtRank?: number;
+  /** Range of the initial step sizes (defaults 0.001 and 0.1). */
+  dtMin?: number;
+  dtMax?: number;
+  /** Smallest initial step size after sampling (default 1e-4). */
+  dtInitFloor?: number;
+  /** dt_proj weights are uniform in ±dtScale / √r (default 1). */
+  dtScale?: number;
+  dtype?: "float32" | "float64";
+}
+
+/**
+ * A step size log-uniform in [dtMin, dtMax] from a uniform number v in [0, 1):
+ * dt = exp(log dtMin + v · (log dtMax - log dtMin)).
+ */
+export function logUniformDt(v: number, dtMin = 0.001, dtMax = 0.1): number {
+  const fn = "logUniformDt";
+  assertFiniteNumber(`${fn}: v`, v);
+  if (v < 0 || v > 1) throw new Error(`${fn}: v: expected a number in [0, 1], got ${v}`);
+  checkDtRange(fn, dtMin, dtMax);
+  return Math.exp(Math.log(dtMin) + v * (Math.log(dtMax) - Math.log(dtMin)));
+}
+
+function checkDtRange(fn: string, dtMin: number, dtMax: number): void {
+  assertPositive(`${fn}: dtMin`, dtMin);
+  assertPositive(`${fn}: dtMax`, dtMax);
+  if (!(dtMin <= dtMax)) {
+    throw new Error(`${fn}: dtMax: expected dtMax >= dtMin = ${dtMin}, got ${dtMax}`);
+  }
+}
+
+/**
+ * Mamba's initialisation of the Δ bias: per channel, draw dt log-uniform in [dtMin, dtMax], clamp
+ * it below at `dtInitFloor`, and store b_Δ = softplus⁻¹(dt), so that at initialisation
+ * Δ = softplus(0 + b_Δ) = dt exactly.
+ *
+ * @returns dt (d) and bias (d), float64
+ */
+export function initDtBias(
+  rng: Rng,
+  dim: number,
+  options: { dtMin?: number; dtMax?: number; dtInitFloor?: number } = {},
+): { dt: Tensor; bias: Tensor } {
+  const fn = "initDtBias";
+  assertInteger(`${fn}: dim`, dim, 0);
+  const { dtMin = 0.001, dtMax = 0.1, dtInitFloor = 1e-4 } = options;
+  checkDtRange(fn, dtMin, dtMax);
+  assertPositive(`${fn}: dtInitFloor`, dtInitFloor);
+  const dt = new Float64Array(dim);
+  const bias = new Float64Array(dim);
+  for (let d = 0; d < dim; d++) {
+    dt[d] = Math.max(logUniformDt(rng.random(), dtMin, dtMax), dtInitFloor);
+    bias[d] = inverseSoftplus(dt[d]);
+  }
+  return { dt: { shape: [dim], data: dt }, bias: { shape: [dim], data: bias } };
+}
+
+/** S4D-Real initialisation of A_log, (d, n): A_log[d, n] = log(n + 1), so A = -(1, 2, …, n). */
+export function initALog(dim: number, dstate: number): Tensor {
+  assertInteger("initALog: dim", dim, 0);
+  assertInteger("initALog: dstate", dstate, 0);
+  const data = new Float64Array(dim * dstate);
+  for (let d = 0; d < dim; d++)
+    for (let n = 0; n < dstate; n++) data[d * dstate + n] = Math.log(n + 1);
+  return { shape: [dim, dstate], data };
+}
+
+/** A = -exp(A_log), elementwise; same shape and dtype as A_log. */
+export function aFromLog(ALog: Tensor): Tensor {
+  const t = assertTensor("aFromLog: ALog", ALog, { rank: 2, axes: ["d", "n"] });
+  const data = allocate(dtypeOf(t), t.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = -Math.exp(t.data[i]);
+  return { shape: [...t.shape], data };
+}
+
+/**
+ * Fresh S6 parameters with Mamba's initialisation: x_proj uniform in ±1/√d (PyTorch's default for
+ * a linear layer), dt_proj uniform in ±dtScale/√r, b_Δ from {@link initDtBias}, A_log from
+ * {@link initALog}, D = 1.
+ */
+export function initS6(rng: Rng, options: S6InitOptions): S6Params {
+  const fn = "initS6";
+  if (options === null || typeof options !== "object") {
+    throw new Error(
+      `${fn}: options: expected { dim, dstate?, dtRank?, ... }, got ${describe(options)}`,
+    );
+  }
+  const dim = assertInteger(`${fn}: dim`, options.dim, 1);
+  const dstate = assertInteger(`${fn}: dstate`, options.dstate ?? 16, 1);
+  const dtRank = assertInteger(`${fn}: dtRank`, options.dtRank ?? Math.ceil(dim / 16), 1);
+  const dtScale = assertPositive(`${fn}: dtScale`, options.dtScale ?? 1);
+  const dtype = options.dtype ?? "float64";
+  if (dtype !== "float32" && dtype !== "float64") {
+    throw new Error(`${fn}: dtype: expected "float32" or "float64", got ${describe(dtype)}`);
+  }
+  const xBound = 1 / Math.sqrt(dim);
+  const xProj = rng.rand([dtRank + 2 * dstate, dim], -xBound, xBound, dtype);
+  const dtBound = dtScale / Math.sqrt(dtRank);
+  const dtProj = rng.rand([dim, dtRank], -dtBound, dtBound, dtype);
+  const { bias } = initDtBias(rng, dim, options);
+  const ones = allocate(dtype, dim).fill(1);
+  const cast = (t: Tensor): Tensor => {
+    const data = allocate(dtype, t.data.length);
+    data.set(t.data);
+    return { shape: [...t.shape], data };
+  };
+  return {
+    xProj,
+    dtProj,
+    dtBias: cast(bias),
+    ALog: cast(initALog(dim, dstate)),
+    D: { shape: [dim], data: ones },
+  };
+}
+
+function checkS6Params(
+  fn: string,
+  params: S6Params,
+): { dim: number; dstate: number; dtRank: number } {
+  if (params === null || typeof params !== "object") {
+    throw new Error(
+      `${fn}: params: expected { xProj, dtProj, dtBias, ALog, D }, got ${describe(params)}`,
+    );
+  }
+  const ALog = assertTensor(`${fn}: params.ALog`, params.ALog, { rank: 2, axes: ["d", "n"] });
+  const [dim, dstate] = ALog.shape;
+  const dtProj = assertTensor(`${fn}: params.dtProj`, params.dtProj, { rank: 2, axes: ["d", "r"] });
+  if (dtProj.shape[0] !== dim) {
+    throw new Error(
+      `${fn}: params.dtProj: expected shape [${dim}, r] (d, r) with d = ${dim} from ALog, got [${dtProj.shape.join(", ")}]`,
+    );
+  }
+  const dtRank = dtProj.shape[1];
+  assertTensor(`${fn}: params.xProj`, params.xProj, {
+    shape: [dtRank + 2 * dstate, dim],
+    axes: ["r + 2n", "d"],
+  });
+  assertTensor(`${fn}: params.dtBias`, params.dtBias, { shape: [dim], axes: ["d"] });
+  assertTensor(`${fn}: params.D`, params.D, { shape: [dim], axes: ["d"] });
+  return { dim, dstate, dtRank };
+}
+
+/**
+ * The input-dependent SSM parameters of an S6 layer for input x (b, d, l):
+ * δ = W_x[0:r] · x, delta = W_Δ · δ (before bias and softplus, as `selectiveScan` expects them),
+ * B = W_x[r:r+n] · x and C = W_x[r+n:r+2n] · x.
+ *
+ * @returns delta (b, d, l), B (b, n, l), C (b, n, l), float64
+ */
+export function s6Project(x: Tensor, params: S6Params): { delta: Tensor; B: Tensor; C: Tensor } {
+  const fn = "s6Project";
+  const { dim, dstate, dtRank } = checkS6Params(fn, params);
+  const xt = assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
+  const [batch, xd, L] = xt.shape;
+  if (xd !== dim) {
+    throw new Error(
+      `${fn}: x: expected shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params, got [${xt.shape.join(", ")}]`,
+    );
+  }
+  const W = params.xProj.data;
+  const rows = dtRank + 2 * dstate;
+  const proj = new Float64Array(rows * L);
+  const delta = new Float64Array(batch * dim * L);
+  const B = new Float64Array(batch * dstate * L);
+  const C = new Float64Array(batch * dstate * L);
+  const dtW = params.dtProj.data;
+  for (let b = 0; b < batch; b++) {
+    proj.fill(0);
+    // proj[k, l] = Σ_d W[k, d] x[b, d, l]
+    for (let k = 0; k < rows; k++) {
+      for (let d = 0; d < dim; d++) {
+        const w = W[k * dim + d];
+        const xRow = (b * dim + d) * L;
+        for (let l = 0; l < L; l++) proj[k * L + l] += w * xt.data[xRow + l];
+      }
+    }
+    for (let d = 0; d < dim; d++) {
+      const out = (b * dim + d) * L;
+      for (let r = 0; r < dtRank; r++) {
+        const w = dtW[d * dtRank + r];
+        for (let l = 0; l < L; l++) delta[out + l] += w * proj[r * L + l];
+      }
+    }
+    B.set(proj.subarray(dtRank * L, (dtRank + dstate) * L), b * dstate * L);
+    C.set(proj.subarray((dtRank + dstate) * L, rows * L), b * dstate * L);
+  }
+  return {
+    delta: { shape: [batch, dim, L], data: delta },
+    B: { shape: [batch, dstate, L], data: B },
+    C: { shape: [batch, dstate, L], data: C },
+  };
+}
+
+/**
+ * An S6 layer: out = selectiveScan(u = x, delta, A = -exp(A_log), B, C, D, z, deltaBias = b_Δ,
+ * deltaSoftplus = true) with delta, B, C from {@link s6Project}.
+ *
+ * @param x (b, d, l)
+ * @param options.z optional gate (b, d, l); options.returnLastState to get the final state (b, d, n)
+ * @returns out (b, d, l) with x's dtype, and lastState when asked
+ */
+export function s6(
+  x: Tensor,
+  params: S6Params,
+  options: { z?: Tensor | null; returnLastState?: boolean } = {},
+): SelectiveScanResult {
+  const { delta, B, C } = s6Project(x, params);
+  return selectiveScan({
+    u: x,
+    delta,
+    A: aFromLog(params.ALog),
+    B,
+    C,
+    D: params.D,
+    z: options.z ?? null,
+    deltaBias: params.dtBias,
+    deltaSoftplus: true,
+    returnLastState: options.returnLastState ?? false,
+  });
+}

@@ -1,0 +1,102 @@
+/**
+ * One step of the selective recurrence, for decoding a token at a time with a constant-size state
+ * (the recurrent mode of Mamba; the layout of Mamba's `selective_state_update`).
+ */
+import { type Tensor, allocate, dtypeOf } from "../tensor";
+import { assertTensor, describe } from "../validate";
+import { silu, softplus } from "./activations";
+
+/** Arguments of {@link selectiveStateUpdate}. */
+export interface SelectiveStepArgs {
+  /** State before the step, (b, d, n). */
+  state: Tensor;
+  /** This position's input, (b, d). */
+  x: Tensor;
+  /** This position's raw step size, (b, d). */
+  dt: Tensor;
+  /** (d, n). */
+  A: Tensor;
+  /** This position's B and C, (b, n). */
+  B: Tensor;
+  C: Tensor;
+  /** Skip, (d). */
+  D?: Tensor | null;
+  /** Gate, (b, d): out *= silu(z). */
+  z?: Tensor | null;
+  /** Added to dt before the softplus, (d). */
+  dtBias?: Tensor | null;
+  /** Apply softplus to dt (+ bias). Default false. */
+  dtSoftplus?: boolean;
+}
+
+const KNOWN_KEYS = new Set(["state", "x", "dt", "A", "B", "C", "D", "z", "dtBias", "dtSoftplus"]);
+
+/**
+ * One step of the selective SSM for every batch element and channel:
+ *
+ *   Δ = softplus(dt[b,d] + dtBias[d])   (bias and softplus optional)
+ *   h'[b,d,n] = exp(Δ · A[d,n]) · h[b,d,n] + Δ · B[b,n] · x[b,d]
+ *   out[b,d]  = (Σ_n h'[b,d,n] · C[b,n] + D[d] · x[b,d]) · silu(z[b,d])
+ *
+ * Running it over positions l = 0, 1, ... from a zero state gives exactly the outputs of
+ * `selectiveScan` (same equations, one position at a time).
+ *
+ * @returns out (b, d) and the new state (b, d, n), both with the state's dtype; the input state is
+ *   not modified. Computed in float64.
+ */
+export function selectiveStateUpdate(args: SelectiveStepArgs): { out: Tensor; state: Tensor } {
+  const fn = "selectiveStateUpdate";
+  if (args === null || typeof args !== "object") {
+    throw new Error(
+      `${fn}: expected an argument object { state, x, dt, A, B, C, ... }, got ${describe(args)}`,
+    );
+  }
+  for (const key of Object.keys(args)) {
+    if (!KNOWN_KEYS.has(key)) {
+      throw new Error(`${fn}: unknown argument "${key}"; expected ${[...KNOWN_KEYS].join(", ")}`);
+    }
+  }
+  const state = assertTensor(`${fn}: state`, args.state, { rank: 3, axes: ["b", "d", "n"] });
+  const [batch, dim, dstate] = state.shape;
+  const bd = { shape: [batch, dim], axes: ["b", "d"] };
+  const x = assertTensor(`${fn}: x`, args.x, bd);
+  const dt = assertTensor(`${fn}: dt`, args.dt, bd);
+  const A = assertTensor(`${fn}: A`, args.A, { shape: [dim, dstate], axes: ["d", "n"] });
+  const bn = { shape: [batch, dstate], axes: ["b", "n"] };
+  const B = assertTensor(`${fn}: B`, args.B, bn);
+  const C = assertTensor(`${fn}: C`, args.C, bn);
+  const D = args.D ? assertTensor(`${fn}: D`, args.D, { shape: [dim], axes: ["d"] }) : null;
+  const z = args.z ? assertTensor(`${fn}: z`, args.z, bd) : null;
+  const bias = args.dtBias
+    ? assertTensor(`${fn}: dtBias`, args.dtBias, { shape: [dim], axes: ["d"] })
+    : null;
+  if (args.dtSoftplus !== undefined && typeof args.dtSoftplus !== "boolean") {
+    throw new Error(`${fn}: dtSoftplus: expected true or false, got ${describe(args.dtSoftplus)}`);
+  }
+  const dtype = dtypeOf(state);
+  const next = allocate(dtype, state.data.length);
+  const out = allocate(dtype, batch * dim);
+  for (let b = 0; b < batch; b++) {
+    for (let d = 0; d < dim; d++) {
+      const i = b * dim + d;
+      let delta = dt.data[i] + (bias ? bias.data[d] : 0);
+      if (args.dtSoftplus) delta = softplus(delta);
+      const xi = x.data[i];
+      let y = 0;
+      for (let n = 0; n < dstate; n++) {
+        const h =
+          Math.exp(delta * A.data[d * dstate + n]) * state.data[i * dstate + n] +
+          delta * B.data[b * dstate + n] * xi;
+        next[i * dstate + n] = h;
+        y += h * C.data[b * dstate + n];
+      }
+      let o = y + (D ? D.data[d] : 0) * xi;
+      if (z) o *= silu(z.data[i]);
+      out[i] = o;
+    }
+  }
+  return {
+    out: { shape: [batch, dim], data: out },
+    state: { shape: [batch, dim, dstate], data: next },
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The copying tasks of the S4 and Mamba papers.
+ *
+ * Plain copying: k data tokens at the start of a region of `length` tokens, noise after them, then
+ * k marker tokens; the model must output the k data tokens, in order, at the marker positions. The
+ * data always sit at the same distance from the answers, so a fixed delay (an LTI kernel) solves it.
+ *
+ * Selective copying: the same, but the k data tokens are scattered at random positions among the
+ * noise. Solving it needs content-aware reasoning: remember the data tokens, ignore the noise
+ * tokens, whatever their spacing. Time-invariant models fail at it; selective SSMs solve it.
+ *
+ * Layout of one example (V = vocabSize, k = numTokens):
+ *
+ *   input  = [ region of `length` tokens: noise 0 except k data tokens in 1..V-2 ] [ V-1 × k markers ]
+ *   target = [ the k data tokens in order of position ]
+ *
+ * so inputLength = length + k, targetLength = k, targetStart = length.
+ *
+ * Distribution (each example independent): data tokens i.i.d. uniform on 1..V-2; in selective
+ * copying, the set of k data positions is uniform among all k-subsets of 0..length-1.
+ *
+ * Draws from `rng`, per example, in this order (so that anyone can reproduce a set exactly):
+ *   1. the k data tokens, each `1 + rng.int(V - 2)`;
+ *   2. selective copying only: `rng.permutation(length)`, whose first k entries, sorted
+ *      increasingly, are the data positions (plain copying uses positions 0..k-1).
+ */
+import type { Rng } from "../rng";
+import { assertInteger, describe } from "../validate";
+import { checkRng } from "./util";
+import type { CopyingOptions, CopyingSet, CopyingTokens } from "./types";
+
+/** Token ids of a copying task with vocabulary size V: noise 0, data 1..V-2, marker V-1. */
+export function copyingTokens(vocabSize: number): CopyingTokens {
+  assertInteger("copyingTokens: vocabSize", vocabSize, 3);
+  return { noise: 0, firstData: 1, lastData: vocabSize - 2, marker: vocabSize - 1 };
+}
+
+const COPYING_KEYS = ["count", "length", "numTokens", "vocabSize"];
+
+/** Validates copying options; `fn` names the caller in messages. */
+export function checkCopyingOptions(fn: string, options: unknown): CopyingOptions {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new Error(
+      `${fn}: options: expected { count, length, numTokens, vocabSize }, got ${describe(options)}`,
+    );
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!COPYING_KEYS.includes(key)) {
+      throw new Error(
+        `${fn}: options: unknown option "${key}"; expected ${COPYING_KEYS.join(", ")}`,
+      );
+    }
+  }
+  const count = assertInteger(`${fn}: options.count`, o.count, 0);
+  const numTokens = assertInteger(`${fn}: options.numTokens`, o.numTokens, 1);
+  const length = assertInteger(`${fn}: options.length`, o.length, 1);
+  if (length < numTokens) {
+    throw new Error(
+      `${fn}: options.length: expected at least numTokens = ${numTokens} positions to hold the data tokens, got ${length}`,
+    );
+  }
+  const vocabSize = assertInteger(`${fn}: options.vocabSize`, o.vocabSize, 3);
+  if (count * (length + numTokens) > 2 ** 31 - 1) {
+    throw new Error(
+      `${fn}: options: count · (length + numTokens) = ${count * (length + numTokens)} tokens is too many`,
+    );
+  }
+  return { count, length, numTokens, vocabSize };
+}
+
+function generateCopying(
+  fn: string,
+  rng: unknown,
+  options: unknown,
+  selective: boolean,
+): CopyingSet {
+  const r = checkRng(fn, rng);
+  const opts = checkCopyingOptions(fn, options);
+  const { count, length, numTokens: k, vocabSize: V } = opts;
+  const l = length + k;
+  const inputs = new Int32Array(count * l);
+  const targets = new Int32Array(count * k);
+  const positions = new Int32Array(count * k);
+  const pos = new Int32Array(k);
+  for (let i = 0; i < count; i++) {
+    const t0 = i * k;
+    for (let j = 0; j < k; j++) targets[t0 + j] = 1 + r.int(V - 2);
+    if (selective) {
+      const perm = r.permutation(length);
+      for (let j = 0; j < k; j++) pos[j] = perm[j];
+      pos.sort();
+    } else {
+      for (let j = 0; j < k; j++) pos[j] = j;
+    }
+    const row = i * l;
+    for (let j = 0; j < k; j++) {
+      positions[t0 + j] = pos[j];
+      inputs[row + pos[j]] = targets[t0 + j];
+      inputs[row + length + j] = V - 1;
+    }
+  }
+  return {
+    task: selective ? "selective-copying" : "copying",
+    count,
+    inputLength: l,
+    targetLength: k,
+    targetStart: length,
+    vocabSize: V,
+    inputs,
+    targets,
+    tokens: copyingTokens(V),
+    options: opts,
+    positions,
+  };
+}
+
+/**
+ * Selective copying (see the module comment for layout, distribution and draw order).
+ *
+ * @param rng the generator to draw from (consumed)
+ * @param options count n, length (data + noise region), numTokens k, vocabSize V
+ * @returns inputs (n, length + k), targets (n, k), positions (n, k), token ids in `tokens`
+ */
+export function selectiveCopying(rng: Rng, options: CopyingOptions): CopyingSet {
+  return generateCopying("selectiveCopying", rng, options, true);
+}
+
+/**
+ * Plain copying: like {@link selectiveCopying} but the data tokens always sit at positions
+ * 0..k-1 (only the tokens are random). A fixed delay solves it.
+ */
+export function copying(rng: Rng, options: CopyingOptions): CopyingSet {
+  return generateCopying("copying", rng, options, false);
+}

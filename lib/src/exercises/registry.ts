@@ -4,9 +4,19 @@
  */
 import type { Exercise } from "./check";
 import { welcomeExercises } from "./00-welcome";
+import { continuousSsmExercises } from "./01-continuous-ssm";
+import { discretizationExercises } from "./02-discretization";
+import { whySelectionExercises } from "./05-why-selection";
+import { selectiveSsmExercises } from "./06-selective-ssm";
 
 /** All exercises, in lesson order. */
-export const exercises: readonly Exercise[] = [...welcomeExercises];
+export const exercises: readonly Exercise[] = [
+  ...welcomeExercises,
+  ...continuousSsmExercises,
+  ...discretizationExercises,
+  ...whySelectionExercises,
+  ...selectiveSsmExercises,
+];
 
 /** The exercise with this id, or an error listing the known ids. */
 export function findExercise(id: string): Exercise {

@@ -27,3 +27,7 @@ export * from "./ssm/continuous";
 export * from "./selective/index";
 export * from "./tasks/index";
 export * from "./lti/index";
+export * from "./hippo/legendre";
+export * from "./hippo/legs";
+export * from "./hippo/memory";
+export * from "./hippo/s4d";

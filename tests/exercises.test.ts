@@ -69,7 +69,9 @@ describe("check", () => {
     };
     expect(() => check("ema", stub)).not.toThrow();
     expect(log).toHaveBeenCalledTimes(1);
-    expect(log.mock.calls[0][0]).toMatch(/^⏳ ema: not implemented yet\. /);
+    expect(log.mock.calls[0][0]).toBe(
+      `⏳ ema: not implemented yet (${findExercise("ema").title}). Write it in the exercise cell above, run that cell, then run this check again.`,
+    );
     expect(evaluateExercise("ema", stub).status).toBe("not-implemented");
   });
 

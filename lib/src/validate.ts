@@ -57,7 +57,9 @@ export function assertTensor(name: string, value: unknown, spec: TensorSpec = {}
   const t = v as Tensor;
   for (const s of t.shape) {
     if (!Number.isInteger(s) || s < 0) {
-      throw new Error(`${name}: shape must hold non-negative integers, got [${t.shape.join(", ")}]`);
+      throw new Error(
+        `${name}: shape must hold non-negative integers, got [${t.shape.join(", ")}]`,
+      );
     }
   }
   if (numel(t.shape) !== t.data.length) {
@@ -67,9 +69,7 @@ export function assertTensor(name: string, value: unknown, spec: TensorSpec = {}
   }
   const rank = spec.shape ? spec.shape.length : spec.rank;
   if (rank !== undefined && t.shape.length !== rank) {
-    throw new Error(
-      `${name}: expected ${rank} axes${layout}, got shape [${t.shape.join(", ")}]`,
-    );
+    throw new Error(`${name}: expected ${rank} axes${layout}, got shape [${t.shape.join(", ")}]`);
   }
   if (spec.shape) {
     spec.shape.forEach((want, i) => {
@@ -135,7 +135,11 @@ export function assertInteger(
 }
 
 /** One of a fixed set of string options. */
-export function assertOneOf<T extends string>(name: string, value: unknown, options: readonly T[]): T {
+export function assertOneOf<T extends string>(
+  name: string,
+  value: unknown,
+  options: readonly T[],
+): T {
   if (typeof value !== "string" || !(options as readonly string[]).includes(value)) {
     throw new Error(
       `${name}: expected one of ${options.map((o) => JSON.stringify(o)).join(", ")}, got ${describe(value)}`,

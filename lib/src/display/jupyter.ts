@@ -22,7 +22,9 @@ type WriteDisplayData = (
 function kernelWriter(): WriteDisplayData | null {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const jupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData?: WriteDisplayData | null };
+    const jupyter = require("tslab/dist/jupyter") as {
+      lastWriteDisplayData?: WriteDisplayData | null;
+    };
     return jupyter.lastWriteDisplayData ?? null;
   } catch {
     return null;

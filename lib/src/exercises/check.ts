@@ -94,7 +94,7 @@ export function evaluateExercise(id: string, candidate: unknown): CheckResult {
         return {
           id,
           status: "not-implemented",
-          message: `⏳ ${id}: not implemented yet. ${exercise.title}: write it in the exercise cell above, run that cell, then run this check again.`,
+          message: `⏳ ${id}: not implemented yet (${exercise.title}). Write it in the exercise cell above, run that cell, then run this check again.`,
         };
       }
       throw new Error(
@@ -119,12 +119,15 @@ export function evaluateExercise(id: string, candidate: unknown): CheckResult {
 
 function isNotImplemented(err: unknown): boolean {
   // By name as well as by class: a notebook could hold a second copy of lib after a rebuild.
-  return err instanceof NotImplementedError || (err as Error | null)?.name === "NotImplementedError";
+  return (
+    err instanceof NotImplementedError || (err as Error | null)?.name === "NotImplementedError"
+  );
 }
 
 /** A compact rendering of a value for messages (long arrays are elided). */
 export function formatValue(value: unknown, depth = 0): string {
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toPrecision(6);
+  if (typeof value === "number")
+    return Number.isInteger(value) ? String(value) : value.toPrecision(6);
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "function") return "[function]";
   if (value === null || value === undefined || typeof value !== "object") return String(value);
@@ -157,18 +160,22 @@ export function compareValues(
   where: string,
 ): string | null {
   if (typeof expected === "number") {
-    if (typeof got !== "number") return `${where}: expected a number ${formatValue(expected)}, got ${formatValue(got)}`;
+    if (typeof got !== "number")
+      return `${where}: expected a number ${formatValue(expected)}, got ${formatValue(got)}`;
     if (Number.isNaN(expected) && Number.isNaN(got)) return null;
     const ok = Math.abs(got - expected) <= atol + rtol * Math.abs(expected);
     return ok ? null : `${where}: expected ${formatValue(expected)}, got ${formatValue(got)}`;
   }
   if (typeof expected !== "object" || expected === null) {
-    return Object.is(expected, got) ? null : `${where}: expected ${formatValue(expected)}, got ${formatValue(got)}`;
+    return Object.is(expected, got)
+      ? null
+      : `${where}: expected ${formatValue(expected)}, got ${formatValue(got)}`;
   }
   const isList = (v: unknown): v is ArrayLike<unknown> =>
     Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
   if (isList(expected)) {
-    if (!isList(got)) return `${where}: expected an array of length ${expected.length}, got ${formatValue(got)}`;
+    if (!isList(got))
+      return `${where}: expected an array of length ${expected.length}, got ${formatValue(got)}`;
     if (got.length !== expected.length) {
       return `${where}: expected length ${expected.length}, got length ${got.length}`;
     }

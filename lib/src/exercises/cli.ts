@@ -11,7 +11,9 @@ function main(argv: string[]): number {
   const check = argv.includes("--check");
   const unknown = argv.filter((a) => a.startsWith("-") && a !== "--check");
   if (unknown.length > 0) {
-    console.error(`exercises: unknown option ${unknown[0]}; usage: exercises [--check] [notebooks-dir]`);
+    console.error(
+      `exercises: unknown option ${unknown[0]}; usage: exercises [--check] [notebooks-dir]`,
+    );
     return 2;
   }
   const dir = path.resolve(argv.find((a) => !a.startsWith("-")) ?? "notebooks");
@@ -25,7 +27,9 @@ function main(argv: string[]): number {
       );
     } else if (r.status === "out-of-date") {
       failed = true;
-      console.error(`${rel}: differs from solutions/${path.basename(rel)}; run \`npm run exercises\``);
+      console.error(
+        `${rel}: differs from solutions/${path.basename(rel)}; run \`npm run exercises\``,
+      );
     } else {
       console.log(`${rel}: ${r.status}`);
     }

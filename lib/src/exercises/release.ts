@@ -38,7 +38,10 @@ export function stripSolutions(source: string, exercise: string, where: string):
       if (inside !== null) throw new Error(`${where}: nested "// BEGIN SOLUTION"`);
       inside = begin[1];
       regions++;
-      out.push(`${inside}// YOUR CODE HERE`, `${inside}throw notImplemented(${JSON.stringify(exercise)});`);
+      out.push(
+        `${inside}// YOUR CODE HERE`,
+        `${inside}throw notImplemented(${JSON.stringify(exercise)});`,
+      );
     } else if (END.test(line)) {
       if (inside === null) throw new Error(`${where}: "// END SOLUTION" without a BEGIN`);
       inside = null;
@@ -47,7 +50,8 @@ export function stripSolutions(source: string, exercise: string, where: string):
     }
   }
   if (inside !== null) throw new Error(`${where}: "// BEGIN SOLUTION" is never closed`);
-  if (regions === 0) throw new Error(`${where}: exercise "${exercise}" has no "// BEGIN SOLUTION" region`);
+  if (regions === 0)
+    throw new Error(`${where}: exercise "${exercise}" has no "// BEGIN SOLUTION" region`);
   return out.join("\n");
 }
 
@@ -70,7 +74,8 @@ export function releaseNotebook(solutions: Notebook, solutionsPath: string): Not
       clean.execution_count = null;
     }
     if (exercise === undefined) return clean;
-    if (cell.cell_type !== "code") throw new Error(`${fileName} cell ${index}: an exercise must be a code cell`);
+    if (cell.cell_type !== "code")
+      throw new Error(`${fileName} cell ${index}: an exercise must be a code cell`);
     findExercise(exercise); // the exercise must have a check
     exerciseCount++;
     const stripped = stripSolutions(sourceText(cell), exercise, `${fileName} cell ${index}`);
@@ -78,7 +83,9 @@ export function releaseNotebook(solutions: Notebook, solutionsPath: string): Not
   });
   const checks = solutions.cells.filter((c) => /\bcheck\(\s*["']/.test(sourceText(c))).length;
   if (checks < exerciseCount) {
-    throw new Error(`${fileName}: ${exerciseCount} exercise cells but only ${checks} check(...) calls`);
+    throw new Error(
+      `${fileName}: ${exerciseCount} exercise cells but only ${checks} check(...) calls`,
+    );
   }
   const { mamba_ts: _drop, ...metadata } = solutions.metadata;
   void _drop;
@@ -107,18 +114,27 @@ export interface ReleaseOutcome {
  * A learner file whose cells no longer match its recorded digest (the learner edited it) is never
  * overwritten: it is reported "kept-learner-edits".
  */
-export function releaseAll(notebooksDir: string, options: { check?: boolean } = {}): ReleaseOutcome[] {
+export function releaseAll(
+  notebooksDir: string,
+  options: { check?: boolean } = {},
+): ReleaseOutcome[] {
   const solutionsDir = path.join(notebooksDir, "solutions");
   if (!existsSync(solutionsDir)) throw new Error(`${solutionsDir}: no solutions folder`);
-  const files = readdirSync(solutionsDir).filter((f) => f.endsWith(".ipynb")).sort();
+  const files = readdirSync(solutionsDir)
+    .filter((f) => f.endsWith(".ipynb"))
+    .sort();
   return files.map((file): ReleaseOutcome => {
     const learnerPath = path.join(notebooksDir, file);
-    const released = serializeNotebook(releaseNotebook(readNotebook(path.join(solutionsDir, file)), file));
+    const released = serializeNotebook(
+      releaseNotebook(readNotebook(path.join(solutionsDir, file)), file),
+    );
     if (existsSync(learnerPath)) {
       const current = readNotebook(learnerPath);
       if (serializeNotebook(current) === released) return { learnerPath, status: "unchanged" };
-      const recorded = (current.metadata.mamba_ts as { cells_digest?: string } | undefined)?.cells_digest;
-      if (recorded !== cellsDigest(current.cells)) return { learnerPath, status: "kept-learner-edits" };
+      const recorded = (current.metadata.mamba_ts as { cells_digest?: string } | undefined)
+        ?.cells_digest;
+      if (recorded !== cellsDigest(current.cells))
+        return { learnerPath, status: "kept-learner-edits" };
     }
     if (options.check) return { learnerPath, status: "out-of-date" };
     writeFileSync(learnerPath, released);

@@ -2,6 +2,7 @@ import { describe, it, expect } from "vitest";
 import { ssmKernel } from "../lib/src/conv/kernel";
 import { causalConv, fftConv } from "../lib/src/conv/convolve";
 import { ssmRecurrence } from "../lib/src/ssm/recurrence";
+import { powerLawFit, timeMs } from "../lib/src/conv/timing";
 import { type Tensor, astype } from "../lib/src/tensor";
 import { Rng } from "../lib/src/rng";
 
@@ -215,5 +216,38 @@ describe("causalConv and fftConv", () => {
       nan.data[1] = NaN;
       expect(() => f(rng.randn([4]), nan)).toThrow(new RegExp(`${name}: K: .*finite`));
     }
+  });
+});
+
+describe("timing helpers", () => {
+  it("powerLawFit recovers the exponent and coefficient of an exact power law", () => {
+    const x = [64, 128, 256, 1024, 4096];
+    for (const [a, p] of [
+      [3e-4, 2],
+      [0.5, 1],
+      [2, 1.37],
+    ]) {
+      const fit = powerLawFit(
+        x,
+        x.map((v) => a * v ** p),
+      );
+      expect(Math.abs(fit.exponent - p)).toBeLessThan(1e-12);
+      expect(Math.abs(fit.coefficient - a) / a).toBeLessThan(1e-10);
+    }
+  });
+
+  it("powerLawFit and timeMs reject bad input", () => {
+    expect(() => powerLawFit([1, 2], [1])).toThrow(/powerLawFit: y/);
+    expect(() => powerLawFit([1, -2], [1, 2])).toThrow(/powerLawFit: x: .*positive/);
+    expect(() => powerLawFit([2, 2], [1, 2])).toThrow(/powerLawFit: x: .*distinct/);
+    expect(() => timeMs("f" as unknown as () => void)).toThrow(/timeMs: fn/);
+    expect(() => timeMs(() => 0, { repeats: 0 })).toThrow(/timeMs: repeats/);
+    expect(() => timeMs(() => 0, { minMs: -1 })).toThrow(/timeMs: minMs/);
+  });
+
+  it("timeMs returns a positive per-call time", () => {
+    const t = timeMs(() => Math.sqrt(2), { repeats: 1, minMs: 1 });
+    expect(t).toBeGreaterThan(0);
+    expect(Number.isFinite(t)).toBe(true);
   });
 });

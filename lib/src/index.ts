@@ -31,3 +31,4 @@ export * from "./hippo/legendre";
 export * from "./hippo/legs";
 export * from "./hippo/memory";
 export * from "./hippo/s4d";
+export * from "./conv/timing";

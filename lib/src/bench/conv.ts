@@ -19,39 +19,7 @@ import { ssmKernel } from "../conv/kernel";
 import { ssmRecurrence } from "../ssm/recurrence";
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-
-/** Best-of-`repeats` time in milliseconds of `fn`, each repeat running it enough times to take >= ~30 ms. */
-export function timeIt(fn: () => unknown, repeats = 3): number {
-  fn(); // warm-up (JIT)
-  let best = Infinity;
-  for (let r = 0; r < repeats; r++) {
-    let iters = 0;
-    const t0 = performance.now();
-    let t1 = t0;
-    do {
-      fn();
-      iters++;
-      t1 = performance.now();
-    } while (t1 - t0 < 30);
-    best = Math.min(best, (t1 - t0) / iters);
-  }
-  return best;
-}
-
-/** Least-squares slope of log y against log x. */
-export function logLogSlope(x: number[], y: number[]): number {
-  const lx = x.map(Math.log);
-  const ly = y.map(Math.log);
-  const mx = lx.reduce((a, b) => a + b, 0) / lx.length;
-  const my = ly.reduce((a, b) => a + b, 0) / ly.length;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < lx.length; i++) {
-    num += (lx[i] - mx) * (ly[i] - my);
-    den += (lx[i] - mx) ** 2;
-  }
-  return num / den;
-}
+import { powerLawFit, timeMs } from "../conv/timing";
 
 /** A random stable system of state size n: Ā = 0.95 M/‖M‖_F (spectral radius < 0.95). */
 function stableSystem(rng: Rng, n: number): { Abar: Tensor; Bbar: Tensor; C: Tensor } {
@@ -107,12 +75,12 @@ function main(): void {
     const L = 2 ** p;
     const x = rng.randn([L]);
     const K = ssmKernel(Abar, Bbar, C, L);
-    const kernelMs = timeIt(() => ssmKernel(Abar, Bbar, C, L), 1);
-    const rec = timeIt(() => ssmRecurrence(Abar, Bbar, C, x));
-    const fft = timeIt(() => fftConv(x, K));
+    const kernelMs = timeMs(() => ssmKernel(Abar, Bbar, C, L), { repeats: 1 });
+    const rec = timeMs(() => ssmRecurrence(Abar, Bbar, C, x), { minMs: 30 });
+    const fft = timeMs(() => fftConv(x, K), { minMs: 30 });
     let direct: number | null = null;
     if (directStopped === "" && (lastDirect === 0 || 4 * lastDirect <= budgetMs)) {
-      direct = timeIt(() => causalConv(x, K), lastDirect * 4 > 500 ? 1 : 3);
+      direct = timeMs(() => causalConv(x, K), { repeats: lastDirect * 4 > 500 ? 1 : 3, minMs: 30 });
       lastDirect = direct;
     } else if (directStopped === "") {
       directStopped = `direct conv stopped after L = ${L / 2}: L = ${L} would take about ${((4 * lastDirect) / 1000).toFixed(1)} s (4x the last time), over the ${budgetMs / 1000} s budget.`;
@@ -139,10 +107,10 @@ function main(): void {
   const slope = (pick: (r: (typeof rows)[number]) => number | null): string => {
     const pts = fit.filter((r) => pick(r) !== null);
     if (pts.length < 2) return "n/a";
-    const s = logLogSlope(
+    const s = powerLawFit(
       pts.map((r) => r.L),
       pts.map((r) => pick(r)!),
-    );
+    ).exponent;
     return `${s.toFixed(2)} (over L = 2^${Math.log2(pts[0].L)} … 2^${Math.log2(pts[pts.length - 1].L)})`;
   };
   console.log("\nFitted scaling exponents (time ∝ L^slope):");

@@ -1,0 +1,421 @@
+/**
+ * The selective scan on gpu.js, two ways (lesson 08).
+ *
+ * - "naive": materialise exp(ΔA) and ΔBu for every (b, d, l, n) in GPU memory, scan them along l
+ *   with Hillis-Steele rounds (each round reads and writes the whole expanded tensor), contract
+ *   with C. The expanded state is n times larger than the input, and it is written and read
+ *   2·⌈log2 l⌉ + 3 times.
+ * - "chunked": the hardware-aware scan. Split l into chunks of T. One kernel runs the recurrence
+ *   inside every chunk from a zero state and writes only the chunk's summary pair (decay P_c,
+ *   input S_c): b·d·(l/T)·n values each. A Hillis-Steele scan over the l/T chunk summaries gives
+ *   the state carried into every chunk. The output kernel replays at most T positions from that
+ *   carried state, with all n states in registers, and writes only y. Work is recomputed instead
+ *   of stored: the expanded state never reaches memory.
+ *
+ * Intermediates stay on the device (gpu.js pipeline mode: kernels pass textures to each other);
+ * only y and the last state are read back. Each result says which backend actually ran.
+ */
+import type { Tensor } from "../tensor";
+import { assertInteger, assertOneOf, describe } from "../validate";
+import { type SelectiveScanArgs, checkSelectiveScanArgs } from "../selective/scan";
+import {
+  type GpuBackend,
+  type GpuJsInstance,
+  type GpuJsKernel,
+  type GpuMode,
+  GPU_MODES,
+  createGpu,
+  kernelBackend,
+  loadGpuJs,
+} from "./backends";
+import {
+  type KernelLaunch,
+  type ScanDims,
+  type ScanKernelName,
+  type ScanTraffic,
+  chunkDecaySource,
+  chunkInputSource,
+  chunkedOutputSource,
+  deltaKernelSource,
+  expandDecaySource,
+  expandInputSource,
+  lastStateSource,
+  naiveOutputSource,
+  passDecaySource,
+  passInputSource,
+  scanLaunchPlan,
+  summarizeTraffic,
+} from "./scan-kernels";
+
+/** The two scans of lesson 08. */
+export type GpuScanVariant = "naive" | "chunked";
+
+/** Options of {@link gpuSelectiveScan} and {@link createGpuSelectiveScan}. */
+export interface GpuScanOptions {
+  /** gpu.js mode: a backend, or "gpu" for gpu.js's choice (default "gpu"). */
+  mode?: GpuMode;
+  /** Default "chunked". */
+  variant?: GpuScanVariant;
+  /** Chunk length T of the chunked variant (default 16). */
+  chunkSize?: number;
+}
+
+/** What a gpu.js scan returns. */
+export interface GpuScanResult {
+  /** (b, d, l), float32. */
+  out: Tensor<Float32Array>;
+  /** (b, d, n), float32, when `returnLastState` was set. */
+  lastState?: Tensor<Float32Array>;
+  /** The backend every kernel of this run actually ran on. */
+  backend: GpuBackend;
+  variant: GpuScanVariant;
+  /** T of the chunked variant, null for naive. */
+  chunkSize: number | null;
+  /** Every kernel launch of the run with its traffic. */
+  launches: KernelLaunch[];
+  /** Totals of `launches`, in bytes. */
+  traffic: ScanTraffic;
+}
+
+/** A reusable gpu.js scan: kernels are compiled on the first run of each problem size. */
+export interface GpuSelectiveScanner {
+  readonly mode: GpuMode;
+  readonly variant: GpuScanVariant;
+  readonly chunkSize: number;
+  /** Runs the scan (see {@link gpuSelectiveScan}). */
+  run(args: SelectiveScanArgs): GpuScanResult;
+  /** The generated kernel sources of the last problem size run, by kernel name. */
+  sources(): Partial<Record<ScanKernelName, string>>;
+  /** Frees the kernels and the GPU context. */
+  destroy(): void;
+}
+
+const DEFAULT_CHUNK = 16;
+
+function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new Error(
+      `${fn}: options: expected an object { mode?, variant?, chunkSize? }, got ${describe(options)}`,
+    );
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!["mode", "variant", "chunkSize"].includes(key)) {
+      throw new Error(
+        `${fn}: options: unknown option "${key}"; expected mode, variant or chunkSize`,
+      );
+    }
+  }
+  if (o.mode === "webgpu" || o.mode === "async") {
+    throw new Error(
+      `${fn}: options.mode: "${o.mode}" runs kernels asynchronously, which lib's gpu.js scans do not support; use one of ${GPU_MODES.join(", ")}`,
+    );
+  }
+  const mode = assertOneOf(`${fn}: options.mode`, o.mode ?? "gpu", GPU_MODES);
+  const variant = assertOneOf(`${fn}: options.variant`, o.variant ?? "chunked", [
+    "naive",
+    "chunked",
+  ] as const);
+  if (o.chunkSize !== undefined && variant !== "chunked") {
+    throw new Error(`${fn}: options.chunkSize: only the "chunked" variant takes a chunk size`);
+  }
+  const chunkSize = assertInteger(
+    `${fn}: options.chunkSize`,
+    o.chunkSize ?? DEFAULT_CHUNK,
+    1,
+    4096,
+  );
+  return { mode, variant, chunkSize };
+}
+
+/** Resolved sizes of a call, plus the kernel cache key. */
+function scanDims(fn: string, args: SelectiveScanArgs): ScanDims {
+  const shapes = checkSelectiveScanArgs(fn, args);
+  for (const which of ["B", "C"] as const) {
+    if (shapes[which].kind === "time-invariant") {
+      throw new Error(
+        `${fn}: ${which}: the time-invariant layout (d, n) is not supported; pass (b, n, l) (or use selectiveScan)`,
+      );
+    }
+  }
+  if (shapes.B.groups !== shapes.C.groups) {
+    throw new Error(
+      `${fn}: C: expected the same number of groups as B (${shapes.B.groups}), got ${shapes.C.groups}`,
+    );
+  }
+  return {
+    batch: shapes.batch,
+    dim: shapes.dim,
+    length: shapes.length,
+    dstate: shapes.dstate,
+    groups: shapes.B.groups,
+    softplus: args.deltaSoftplus === true,
+    hasZ: args.z !== undefined && args.z !== null,
+  };
+}
+
+/** float32 copy of a tensor's data (gpu.js uploads float32). */
+function f32(data: Float32Array | Float64Array): Float32Array {
+  return data instanceof Float32Array ? data : Float32Array.from(data);
+}
+
+/** Rows of a gpu.js 2-D result (an array of Float32Array) into one flat array. */
+function flattenRows(result: unknown, rows: number, cols: number, fn: string): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const list = result as ArrayLike<ArrayLike<number>>;
+  if (!list || list.length !== rows) {
+    throw new Error(`${fn}: gpu.js returned ${describe(result)}, expected ${rows} rows of ${cols}`);
+  }
+  for (let r = 0; r < rows; r++) {
+    const row = list[r];
+    if (row instanceof Float32Array) out.set(row.subarray(0, cols), r * cols);
+    else for (let c = 0; c < cols; c++) out[r * cols + c] = row[c];
+  }
+  return out;
+}
+
+/** Frees a pipeline texture (GL backends); arrays of the CPU backends are left to the GC. */
+function release(value: unknown): void {
+  const t = value as { delete?: () => void } | null;
+  if (t && typeof t.delete === "function") t.delete();
+}
+
+/**
+ * Creates a reusable scanner (see {@link gpuSelectiveScan} for what it computes). Compiling
+ * kernels is slow on some backends (seconds on a software rasteriser), so time the second run.
+ */
+export function createGpuSelectiveScan(options: GpuScanOptions = {}): GpuSelectiveScanner {
+  const fn = "createGpuSelectiveScan";
+  const { mode, variant, chunkSize } = checkOptions(fn, options);
+  let gpu: GpuJsInstance | null = createGpu(fn, mode);
+  let cacheKey = "";
+  let kernels = new Map<string, GpuJsKernel>();
+  let sources: Partial<Record<ScanKernelName, string>> = {};
+
+  const kernel = (
+    name: ScanKernelName,
+    key: string,
+    source: string,
+    output: number[],
+    pipeline: boolean,
+    loopMax = 1,
+  ): GpuJsKernel => {
+    let k = kernels.get(key);
+    if (!k) {
+      if (!gpu) throw new Error("GpuSelectiveScanner: run after destroy()");
+      k = gpu.createKernel(source, {
+        output,
+        pipeline,
+        immutable: true,
+        tactic: "precision",
+        precision: "single",
+        optimizeFloatMemory: true,
+        // gpu.js silently cuts loops at loopMaxIterations (default 1000): set it to the real bound
+        loopMaxIterations: Math.max(1, loopMax),
+      });
+      kernels.set(key, k);
+      sources[name] = source;
+    }
+    return k;
+  };
+
+  const run = (args: SelectiveScanArgs): GpuScanResult => {
+    const name = "gpuSelectiveScan";
+    const dims = scanDims(name, args);
+    const { batch, dim, length: L, dstate: N, groups } = dims;
+    const BD = batch * dim;
+    const T = chunkSize;
+    const key = JSON.stringify(dims);
+    if (key !== cacheKey) {
+      for (const k of kernels.values()) k.destroy();
+      kernels = new Map();
+      sources = {};
+      cacheKey = key;
+    }
+    const plan = scanLaunchPlan(dims, variant, T);
+    const traffic = summarizeTraffic(plan);
+    if (BD * L * N === 0) {
+      const empty: GpuScanResult = {
+        out: { shape: [batch, dim, L], data: new Float32Array(BD * L) },
+        backend: mode === "gpu" ? "cpu" : (mode as GpuBackend),
+        variant,
+        chunkSize: variant === "chunked" ? T : null,
+        launches: plan,
+        traffic,
+      };
+      if (args.returnLastState)
+        empty.lastState = { shape: [batch, dim, N], data: new Float32Array(BD * N) };
+      return empty;
+    }
+    const g = loadGpuJs();
+    const u = g.input(f32(args.u.data), [L, dim, batch]);
+    const delta = g.input(f32(args.delta.data), [L, dim, batch]);
+    const z = dims.hasZ ? g.input(f32(args.z!.data), [L, dim, batch]) : null;
+    const A = g.input(f32(args.A.data), [N, dim]);
+    const B = g.input(f32(args.B.data), [L, N, batch * groups]);
+    const C = g.input(f32(args.C.data), [L, N, batch * groups]);
+    const Dv = args.D ? f32(args.D.data) : new Float32Array(dim);
+    const bias = args.deltaBias ? f32(args.deltaBias.data) : new Float32Array(dim);
+    const used: GpuJsKernel[] = [];
+    const call = (k: GpuJsKernel, ...a: unknown[]): unknown => {
+      used.push(k);
+      return k(...a);
+    };
+
+    const len = variant === "naive" ? L : Math.ceil(L / T);
+    const passIn = kernel("pass-input", `pass-input`, passInputSource(), [N, len, BD], true);
+    const passDecay = kernel("pass-decay", `pass-decay`, passDecaySource(), [N, len, BD], true);
+    const Dt = call(kernel("delta", "delta", deltaKernelSource(dims), [L, BD], true), delta, bias);
+    let P: unknown;
+    let S: unknown;
+    if (variant === "naive") {
+      P = call(
+        kernel("expand-decay", "expand-decay", expandDecaySource(dims), [N, L, BD], true),
+        Dt,
+        A,
+      );
+      S = call(
+        kernel("expand-input", "expand-input", expandInputSource(dims), [N, L, BD], true),
+        Dt,
+        u,
+        B,
+      );
+    } else {
+      const C_ = len;
+      S = call(
+        kernel("chunk-input", "chunk-input", chunkInputSource(dims, T), [N, C_, BD], true, T),
+        Dt,
+        u,
+        A,
+        B,
+      );
+      P = call(
+        kernel("chunk-decay", "chunk-decay", chunkDecaySource(dims, T), [N, C_, BD], true, T),
+        Dt,
+        A,
+      );
+    }
+    for (let s = 1; s < len; s *= 2) {
+      const S2 = call(passIn, P, S, s);
+      release(S);
+      S = S2;
+      if (2 * s < len) {
+        const P2 = call(passDecay, P, s);
+        release(P);
+        P = P2;
+      }
+    }
+    let y: unknown;
+    if (variant === "naive") {
+      const k = kernel("naive-output", "naive-output", naiveOutputSource(dims), [L, BD], false);
+      y = dims.hasZ ? call(k, S, u, C, Dv, z) : call(k, S, u, C, Dv);
+    } else {
+      const k = kernel(
+        "chunked-output",
+        "chunked-output",
+        chunkedOutputSource(dims, T),
+        [L, BD],
+        false,
+        T,
+      );
+      y = dims.hasZ ? call(k, S, Dt, u, A, B, C, Dv, z) : call(k, S, Dt, u, A, B, C, Dv);
+    }
+    const out = flattenRows(y, BD, L, name);
+    let lastState: Float32Array | null = null;
+    if (args.returnLastState) {
+      const k = kernel("last-state", "last-state", lastStateSource(len - 1), [N, BD], false);
+      lastState = flattenRows(call(k, S), BD, N, name);
+    }
+    release(S);
+    release(P);
+    release(Dt);
+    const ran = new Set(used.map(kernelBackend));
+    if (ran.size !== 1) {
+      throw new Error(
+        `${name}: kernels of one run ended up on different backends (${[...ran].join(", ")})`,
+      );
+    }
+    const backend = [...ran][0];
+    if (mode !== "gpu" && backend !== mode) {
+      throw new Error(`${name}: asked for mode "${mode}" but gpu.js ran "${backend}"`);
+    }
+    const result: GpuScanResult = {
+      out: { shape: [batch, dim, L], data: out },
+      backend,
+      variant,
+      chunkSize: variant === "chunked" ? T : null,
+      launches: plan,
+      traffic,
+    };
+    if (lastState) result.lastState = { shape: [batch, dim, N], data: lastState };
+    return result;
+  };
+
+  return {
+    mode,
+    variant,
+    chunkSize,
+    run,
+    sources: () => ({ ...sources }),
+    destroy: () => {
+      for (const k of kernels.values()) k.destroy();
+      kernels = new Map();
+      gpu?.destroy();
+      gpu = null;
+    },
+  };
+}
+
+/**
+ * The selective scan on gpu.js, with exactly the arguments of `selectiveScan` (u, delta, z
+ * (b, d, l); A (d, n); B, C (b, n, l) or grouped (b, g, n, l); D, deltaBias (d); deltaSoftplus,
+ * returnLastState):
+ *
+ *   Δ = softplus(delta + deltaBias),  h_t = exp(Δ_t A) ⊙ h_{t-1} + Δ_t B_t u_t,
+ *   out_t = (⟨h_t, C_t⟩ + D u_t) · silu(z_t).
+ *
+ * `variant` "naive" materialises the (b, d, l, n) tensors, "chunked" does not (see the module
+ * comment). Computed in float32 on the device; out (b, d, l) and lastState (b, d, n) are float32.
+ * The result names the backend that ran and lists every launch with the bytes it wrote and read.
+ *
+ * One-shot: compiles the kernels, runs, frees everything. Use {@link createGpuSelectiveScan} to
+ * run many times.
+ */
+export function gpuSelectiveScan(
+  args: SelectiveScanArgs,
+  options: GpuScanOptions = {},
+): GpuScanResult {
+  const scanner = createGpuSelectiveScan(options);
+  try {
+    return scanner.run(args);
+  } finally {
+    scanner.destroy();
+  }
+}
+
+/**
+ * The launches and traffic of a gpu.js scan of this size, without running it (the same plan the
+ * run follows). Shapes as in {@link gpuSelectiveScan}; `hasZ` whether a gate z is given.
+ */
+export function gpuScanTraffic(
+  size: { batch: number; dim: number; length: number; dstate: number; hasZ?: boolean },
+  options: { variant: GpuScanVariant; chunkSize?: number },
+): { launches: KernelLaunch[]; traffic: ScanTraffic } {
+  const fn = "gpuScanTraffic";
+  const dims: ScanDims = {
+    batch: assertInteger(`${fn}: size.batch`, size.batch, 1),
+    dim: assertInteger(`${fn}: size.dim`, size.dim, 1),
+    length: assertInteger(`${fn}: size.length`, size.length, 1),
+    dstate: assertInteger(`${fn}: size.dstate`, size.dstate, 1),
+    groups: 1,
+    softplus: true,
+    hasZ: size.hasZ ?? true,
+  };
+  const variant = assertOneOf(`${fn}: options.variant`, options.variant, [
+    "naive",
+    "chunked",
+  ] as const);
+  const T = assertInteger(`${fn}: options.chunkSize`, options.chunkSize ?? DEFAULT_CHUNK, 1);
+  const launches = scanLaunchPlan(dims, variant, T);
+  return { launches, traffic: summarizeTraffic(launches) };
+}

@@ -1,0 +1,289 @@
+/**
+ * The passes of each scan algorithm as data: which element combines with which, round by round.
+ * Lesson 07 draws them ({@link scanDiagram}) and checks them by running them
+ * ({@link runScanSchedule}) against {@link linearScan}.
+ */
+import type { Figure, Trace } from "../display/plot";
+import { assertInteger, assertOneOf, assertTensor, describe } from "../validate";
+import type { Tensor } from "../tensor";
+import { SCAN_ALGORITHMS, type ScanAlgorithm } from "./linear-scan";
+
+/** Where an operand comes from: a slot of the working array, or an original input element. */
+export type ScanOperand = { slot: number } | { input: number } | "identity";
+
+/**
+ * One operation of a round: `slot ← first ∘ second` (or `slot ← first` when `second` is absent).
+ * All operations of a round read the values the slots had before the round (they run in parallel).
+ */
+export interface ScanOp {
+  slot: number;
+  first: ScanOperand;
+  second?: ScanOperand;
+}
+
+/** One round of a schedule. */
+export interface ScanRound {
+  /** What the round does, for plots ("up-sweep, stride 4"). */
+  label: string;
+  ops: ScanOp[];
+}
+
+/**
+ * A complete schedule: the working array has `slots` entries (length L, or the padded power of
+ * two for Blelloch) that start as the input pairs (padding: the identity); after the last round,
+ * slot `output[t]` holds the inclusive prefix pair of 0..t (whose b is h_t).
+ */
+export interface ScanSchedule {
+  algorithm: ScanAlgorithm;
+  length: number;
+  slots: number;
+  rounds: ScanRound[];
+  output: number[];
+}
+
+/**
+ * The rounds of `algorithm` on a sequence of length L (see `linear-scan.ts` for the algorithms).
+ *
+ * @param length L >= 1
+ * @param algorithm one of {@link SCAN_ALGORITHMS}
+ * @param options chunkSize T for "chunked" (default ⌈√L⌉)
+ */
+export function scanSchedule(
+  length: number,
+  algorithm: ScanAlgorithm,
+  options: { chunkSize?: number } = {},
+): ScanSchedule {
+  const fn = "scanSchedule";
+  const L = assertInteger(`${fn}: length`, length, 1);
+  assertOneOf(`${fn}: algorithm`, algorithm, SCAN_ALGORITHMS);
+  const rounds: ScanRound[] = [];
+  const id = (i: number): number[] => Array.from({ length: i }, (_, k) => k);
+  if (algorithm === "sequential") {
+    for (let t = 1; t < L; t++) {
+      rounds.push({
+        label: `step ${t}`,
+        ops: [{ slot: t, first: { slot: t - 1 }, second: { slot: t } }],
+      });
+    }
+    return { algorithm, length: L, slots: L, rounds, output: id(L) };
+  }
+  if (algorithm === "hillis-steele") {
+    for (let off = 1; off < L; off *= 2) {
+      const ops: ScanOp[] = [];
+      for (let t = off; t < L; t++)
+        ops.push({ slot: t, first: { slot: t - off }, second: { slot: t } });
+      rounds.push({ label: `offset ${off}`, ops });
+    }
+    return { algorithm, length: L, slots: L, rounds, output: id(L) };
+  }
+  if (algorithm === "blelloch") {
+    let P = 1;
+    while (P < L) P *= 2;
+    for (let stride = 2; stride <= P; stride *= 2) {
+      const ops: ScanOp[] = [];
+      for (let i = stride - 1; i < P; i += stride) {
+        ops.push({ slot: i, first: { slot: i - stride / 2 }, second: { slot: i } });
+      }
+      rounds.push({ label: `up-sweep, stride ${stride}`, ops });
+    }
+    // The root's total is kept aside in an extra slot P (where the inclusive scan's last element
+    // is read), then the root is cleared and the down-sweep runs.
+    rounds.push({
+      label: "save total, clear root",
+      ops: [
+        { slot: P, first: { slot: P - 1 } },
+        { slot: P - 1, first: "identity" },
+      ],
+    });
+    for (let stride = P; stride >= 2; stride /= 2) {
+      const ops: ScanOp[] = [];
+      for (let i = stride - 1; i < P; i += stride) {
+        const l = i - stride / 2;
+        ops.push({ slot: l, first: { slot: i } });
+        ops.push({ slot: i, first: { slot: i }, second: { slot: l } });
+      }
+      rounds.push({ label: `down-sweep, stride ${stride}`, ops });
+    }
+    // exclusive_{t+1} is inclusive_t; the last inclusive is the saved total.
+    const output = id(L).map((t) => (t + 1 < P ? t + 1 : P));
+    return { algorithm, length: L, slots: P + 1, rounds, output };
+  }
+  const T =
+    options.chunkSize === undefined
+      ? Math.max(1, Math.ceil(Math.sqrt(L)))
+      : assertInteger(`${fn}: options.chunkSize`, options.chunkSize, 1);
+  const C = Math.ceil(L / T);
+  const end = (c: number): number => Math.min(L, (c + 1) * T) - 1;
+  for (let k = 1; k < Math.min(T, L); k++) {
+    const ops: ScanOp[] = [];
+    for (let c = 0; c < C; c++) {
+      const t = c * T + k;
+      if (t < L) ops.push({ slot: t, first: { slot: t - 1 }, second: { slot: t } });
+    }
+    rounds.push({ label: `in-chunk step ${k}`, ops });
+  }
+  for (let c = 1; c < C; c++) {
+    rounds.push({
+      label: `carry into chunk ${c}`,
+      ops: [{ slot: end(c), first: { slot: end(c - 1) }, second: { slot: end(c) } }],
+    });
+  }
+  if (C > 1) {
+    const ops: ScanOp[] = [];
+    for (let c = 1; c < C; c++) {
+      for (let t = c * T; t < end(c); t++) {
+        ops.push({ slot: t, first: { slot: c * T - 1 }, second: { slot: t } });
+      }
+    }
+    rounds.push({ label: "fix-up", ops });
+  }
+  return { algorithm, length: L, slots: L, rounds, output: id(L) };
+}
+
+/**
+ * Runs a schedule on actual numbers, with parallel semantics (each round reads the values from
+ * before the round). Shapes: a, b (l) with l = schedule.length; returns h (l), float64.
+ */
+export function runScanSchedule(schedule: ScanSchedule, a: Tensor, b: Tensor): Tensor {
+  const fn = "runScanSchedule";
+  if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
+    throw new Error(
+      `${fn}: schedule: expected a schedule from scanSchedule, got ${describe(schedule)}`,
+    );
+  }
+  const L = schedule.length;
+  const ta = assertTensor(`${fn}: a`, a, { shape: [L], axes: ["l"] });
+  const tb = assertTensor(`${fn}: b`, b, { shape: [L], axes: ["l"] });
+  const A = new Float64Array(schedule.slots).fill(1);
+  const B = new Float64Array(schedule.slots);
+  A.set(ta.data);
+  B.set(tb.data);
+  const read = (o: ScanOperand, pa: Float64Array, pb: Float64Array): [number, number] => {
+    if (o === "identity") return [1, 0];
+    if ("slot" in o) return [pa[o.slot], pb[o.slot]];
+    return [ta.data[o.input], tb.data[o.input]];
+  };
+  for (const round of schedule.rounds) {
+    const pa = A.slice();
+    const pb = B.slice();
+    for (const op of round.ops) {
+      const [a1, b1] = read(op.first, pa, pb);
+      if (op.second === undefined) {
+        A[op.slot] = a1;
+        B[op.slot] = b1;
+      } else {
+        const [a2, b2] = read(op.second, pa, pb);
+        A[op.slot] = a1 * a2;
+        B[op.slot] = a2 * b1 + b2;
+      }
+    }
+  }
+  return { shape: [L], data: Float64Array.from(schedule.output, (s) => B[s]) };
+}
+
+/** Counts of a schedule: combines (ops with two operands), rounds, and the largest round. */
+export function scheduleCost(schedule: ScanSchedule): {
+  combines: number;
+  rounds: number;
+  widest: number;
+} {
+  let combines = 0;
+  let widest = 0;
+  for (const r of schedule.rounds) {
+    let k = 0;
+    for (const op of r.ops) if (op.second !== undefined) k++;
+    combines += k;
+    widest = Math.max(widest, k);
+  }
+  return { combines, rounds: schedule.rounds.length, widest };
+}
+
+/**
+ * A plotly figure of a schedule: positions across, rounds downwards; every combine draws two
+ * lines into its slot (from its operands in the previous round), copies draw one dashed line.
+ * Padding slots (Blelloch) and the saved-total slot are drawn in grey.
+ */
+export function scanDiagram(schedule: ScanSchedule, options: { title?: string } = {}): Figure {
+  const cost = scheduleCost(schedule);
+  const combineX: (number | null)[] = [];
+  const combineY: (number | null)[] = [];
+  const copyX: (number | null)[] = [];
+  const copyY: (number | null)[] = [];
+  schedule.rounds.forEach((round, r) => {
+    for (const op of round.ops) {
+      const srcs = [op.first, op.second].filter((o): o is ScanOperand => o !== undefined);
+      const isCombine = op.second !== undefined;
+      for (const src of srcs) {
+        if (src === "identity" || !("slot" in src)) continue;
+        const xs = isCombine ? combineX : copyX;
+        const ys = isCombine ? combineY : copyY;
+        xs.push(src.slot, op.slot, null);
+        ys.push(r, r + 1, null);
+      }
+    }
+  });
+  const nodeX: number[] = [];
+  const nodeY: number[] = [];
+  const padX: number[] = [];
+  const padY: number[] = [];
+  for (let r = 0; r <= schedule.rounds.length; r++) {
+    for (let s = 0; s < schedule.slots; s++) {
+      (s < schedule.length ? nodeX : padX).push(s);
+      (s < schedule.length ? nodeY : padY).push(r);
+    }
+  }
+  const data: Trace[] = [
+    {
+      x: combineX,
+      y: combineY,
+      type: "scatter",
+      mode: "lines",
+      name: "combine ∘",
+      line: { color: "#1f77b4", width: 1.5 },
+    },
+    {
+      x: copyX,
+      y: copyY,
+      type: "scatter",
+      mode: "lines",
+      name: "copy",
+      line: { color: "#ff7f0e", width: 1.5, dash: "dash" },
+    },
+    {
+      x: nodeX,
+      y: nodeY,
+      type: "scatter",
+      mode: "markers",
+      name: "element",
+      marker: { color: "#333", size: 5 },
+    },
+  ];
+  if (padX.length > 0) {
+    data.push({
+      x: padX,
+      y: padY,
+      type: "scatter",
+      mode: "markers",
+      name: "padding / saved total",
+      marker: { color: "#bbb", size: 5 },
+    });
+  }
+  const title =
+    options.title ??
+    `${schedule.algorithm}, L = ${schedule.length}: ${cost.combines} combines in ${cost.rounds} rounds`;
+  return {
+    data,
+    layout: {
+      title: { text: title },
+      height: Math.min(700, 120 + 28 * schedule.rounds.length),
+      xaxis: { title: { text: "position t" }, dtick: 1 },
+      yaxis: {
+        autorange: "reversed",
+        tickvals: schedule.rounds.map((_, r) => r + 0.5),
+        ticktext: schedule.rounds.map((r) => r.label),
+      },
+      margin: { l: 170 },
+      showlegend: true,
+    },
+  };
+}

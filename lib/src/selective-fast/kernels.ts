@@ -1,0 +1,370 @@
+/**
+ * The WebAssembly SIMD kernels of the fast selective scan, generated for a given number of
+ * state groups G = ⌈n / 4⌉ (each group is one 128-bit vector of four float32 states, so the
+ * state of a channel lives in G registers for a whole tile of positions).
+ *
+ * Exported functions (all addresses are byte offsets into the module's memory, all arrays float32):
+ * - `prep(rows, Lp, pDt, pBias, softplus)`: Δ ← delta + bias[row], then softplus if asked, in place;
+ *   rows of Lp (a multiple of 4) values.
+ * - `scan(rows, L, Lp, tile, pA, pBT, pCT, pU, pDt, pOut, pState)`: the recurrence
+ *   h ← exp(Δ_t · A) ⊙ h + (Δ_t · u_t) · B_t,  y_t = ⟨h, C_t⟩, for `rows` channels of one batch
+ *   element, positions in tiles of `tile` (B and C of a tile stay in L1 cache while every channel
+ *   walks it). A: rows × 4G; BT, CT: positions × 4G (B and C transposed, zero-padded); state:
+ *   rows × 4G, read at the start and written at the end.
+ * - `post(rows, Lp, pOut, pU, pZ, pD, hasZ)`: out ← (y + D[row] · u) · silu(z) (gate optional).
+ * - `expLoop(count4, pX, pY)`: y = exp(x) over 4·count4 values, the scan's own exp; used to
+ *   measure this machine's exp throughput.
+ * - `sumLoop(count4, p, pResult)`: sums 4·count4 values (streaming reads); used to measure memory
+ *   bandwidth.
+ *
+ * exp(x) is computed as 2^k · e^f with k = round(x · log2 e) and f = x - k·ln 2 (Cody-Waite
+ * splitting of ln 2), e^f by its degree-7 Taylor polynomial (relative error < 1e-8 for
+ * |f| <= ln2 / 2) and 2^k by writing k + 127 into the exponent bits. x is clamped to [-87, 88]
+ * first, so the result is a normal float (e^-87 ≈ 1.6e-38 stands in for smaller values).
+ */
+import {
+  type Code,
+  type WasmFunction,
+  assembleModule,
+  control,
+  f32,
+  f4,
+  i32,
+  i4,
+  local,
+  v128,
+} from "./wasm";
+
+const LOG2E = 1.4426950408889634;
+const LN2_HI = 0.693359375;
+const LN2_LO = -2.1219444e-4;
+const LN2 = 0.6931471805599453;
+
+/** Names locals in order after the parameters. */
+class Locals {
+  readonly types: ("i32" | "f32" | "v128")[] = [];
+  constructor(private readonly nParams: number) {}
+  add(type: "i32" | "f32" | "v128"): number {
+    this.types.push(type);
+    return this.nParams + this.types.length - 1;
+  }
+}
+
+interface ExpTemps {
+  x: number;
+  k: number;
+  p: number;
+}
+
+function expTemps(l: Locals): ExpTemps {
+  return { x: l.add("v128"), k: l.add("v128"), p: l.add("v128") };
+}
+
+/** Code that leaves exp(x) (four lanes) on the stack. */
+function exp4(x: Code, t: ExpTemps): Code {
+  const g = local.get;
+  const coeffs = [1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
+  const horner: Code[] = [local.set(t.p, f4.const(coeffs[0]))];
+  for (let i = 1; i < coeffs.length; i++) {
+    horner.push(local.set(t.p, f4.add(f4.mul(g(t.p), g(t.x)), f4.const(coeffs[i]))));
+  }
+  return [
+    local.set(t.x, f4.max(f4.min(x, f4.const(88)), f4.const(-87))),
+    local.set(t.k, f4.nearest(f4.mul(g(t.x), f4.const(LOG2E)))),
+    local.set(
+      t.x,
+      f4.sub(f4.sub(g(t.x), f4.mul(g(t.k), f4.const(LN2_HI))), f4.mul(g(t.k), f4.const(LN2_LO))),
+    ),
+    horner,
+    f4.mul(g(t.p), i4.shl(i4.add(i4.fromF4(g(t.k)), i4.const(127)), i32.const(23))),
+  ];
+}
+
+/** Code that leaves softplus(v) = log(1 + e^v) (identity above 20) on the stack; v is a local. */
+function softplus4(v: number, l: Locals, t: ExpTemps): Code {
+  const g = local.get;
+  const e = l.add("v128");
+  const w = l.add("v128");
+  const m = l.add("v128");
+  const big = l.add("v128");
+  const s = l.add("v128");
+  const s2 = l.add("v128");
+  const lw = l.add("v128");
+  return [
+    local.set(e, exp4(f4.min(g(v), f4.const(20)), t)),
+    local.set(w, f4.add(g(e), f4.const(1))),
+    // w = m · 2^ex with m in [1, 2): exponent and mantissa from the bits
+    local.set(m, v128.or(v128.and(g(w), v128.constI32(0x007fffff)), v128.constI32(0x3f800000))),
+    local.set(big, f4.gt(g(m), f4.const(Math.SQRT2))),
+    local.set(m, v128.bitselect(f4.mul(g(m), f4.const(0.5)), g(m), g(big))),
+    // lw = ex · ln2 (ex + 1 where m was halved)
+    local.set(
+      lw,
+      f4.mul(
+        f4.add(
+          f4.fromI4(i4.sub(i4.shrU(g(w), i32.const(23)), i4.const(127))),
+          v128.and(g(big), f4.const(1)),
+        ),
+        f4.const(LN2),
+      ),
+    ),
+    // log m = 2 artanh(s), s = (m - 1) / (m + 1), |s| <= 0.172
+    local.set(s, f4.div(f4.sub(g(m), f4.const(1)), f4.add(g(m), f4.const(1)))),
+    local.set(s2, f4.mul(g(s), g(s))),
+    local.set(
+      lw,
+      f4.add(
+        g(lw),
+        f4.mul(
+          f4.mul(f4.const(2), g(s)),
+          f4.add(
+            f4.const(1),
+            f4.mul(
+              g(s2),
+              f4.add(
+                f4.const(1 / 3),
+                f4.mul(
+                  g(s2),
+                  f4.add(
+                    f4.const(1 / 5),
+                    f4.mul(g(s2), f4.add(f4.const(1 / 7), f4.mul(g(s2), f4.const(1 / 9)))),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+    // tiny e: log(1 + e) = e - e²/2 + e³/3 (1 + e would round e away)
+    local.set(
+      lw,
+      v128.bitselect(
+        f4.mul(
+          g(e),
+          f4.sub(f4.const(1), f4.mul(g(e), f4.sub(f4.const(0.5), f4.mul(g(e), f4.const(1 / 3))))),
+        ),
+        g(lw),
+        f4.lt(g(e), f4.const(1 / 128)),
+      ),
+    ),
+    v128.bitselect(g(v), g(lw), f4.gt(g(v), f4.const(20))),
+  ];
+}
+
+function prepFunction(): WasmFunction {
+  // params: rows, Lp, pDt, pBias, softplus
+  const l = new Locals(5);
+  const [rows, Lp, pDt, pBias, sp] = [0, 1, 2, 3, 4];
+  const r = l.add("i32");
+  const p = l.add("i32");
+  const pend = l.add("i32");
+  const vb = l.add("v128");
+  const v = l.add("v128");
+  const t = expTemps(l);
+  const softCode = softplus4(v, l, t);
+  const g = local.get;
+  const loop = (withSoftplus: boolean): Code =>
+    control.while(i32.ltU(g(p), g(pend)), [
+      local.set(v, f4.add(v128.load(g(p)), g(vb))),
+      withSoftplus ? local.set(v, softCode) : [],
+      v128.store(g(p), g(v)),
+      local.set(p, i32.add(g(p), i32.const(16))),
+    ]);
+  const body: Code = [
+    local.set(r, i32.const(0)),
+    control.while(i32.ltS(g(r), g(rows)), [
+      local.set(vb, f4.splat(f32.load(i32.add(g(pBias), i32.shl(g(r), i32.const(2)))))),
+      local.set(p, i32.add(g(pDt), i32.shl(i32.mul(g(r), g(Lp)), i32.const(2)))),
+      local.set(pend, i32.add(g(p), i32.shl(g(Lp), i32.const(2)))),
+      control.if(g(sp), loop(true)),
+      control.if(i32.eqz(g(sp)), loop(false)),
+      local.set(r, i32.add(g(r), i32.const(1))),
+    ]),
+  ];
+  return { name: "prep", params: ["i32", "i32", "i32", "i32", "i32"], locals: l.types, body };
+}
+
+function scanFunction(G: number): WasmFunction {
+  // params: rows, L, Lp, tile, pA, pBT, pCT, pU, pDt, pOut, pState
+  const l = new Locals(11);
+  const [rows, L, Lp, tile, pA, pBT, pCT, pU, pDt, pOut, pState] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+  ];
+  const t0 = l.add("i32");
+  const tend = l.add("i32");
+  const r = l.add("i32");
+  const pu = l.add("i32");
+  const pd = l.add("i32");
+  const po = l.add("i32");
+  const pb = l.add("i32");
+  const pc = l.add("i32");
+  const pend = l.add("i32");
+  const sA = l.add("i32");
+  const sS = l.add("i32");
+  const rowOff = l.add("i32");
+  const dt = l.add("f32");
+  const vdt = l.add("v128");
+  const vdu = l.add("v128");
+  const acc = l.add("v128");
+  const t = expTemps(l);
+  const a = Array.from({ length: G }, () => l.add("v128"));
+  const h = Array.from({ length: G }, () => l.add("v128"));
+  const g = local.get;
+  const rowBytes = 16 * G;
+  const stepGroups: Code[] = [];
+  for (let k = 0; k < G; k++) {
+    stepGroups.push(
+      local.set(
+        h[k],
+        f4.add(
+          f4.mul(exp4(f4.mul(g(vdt), g(a[k])), t), g(h[k])),
+          f4.mul(g(vdu), v128.load(g(pb), 16 * k)),
+        ),
+      ),
+    );
+    const term = f4.mul(g(h[k]), v128.load(g(pc), 16 * k));
+    stepGroups.push(local.set(acc, k === 0 ? term : f4.add(g(acc), term)));
+  }
+  const inner: Code = control.while(i32.ltU(g(pd), g(pend)), [
+    local.set(dt, f32.load(g(pd))),
+    local.set(vdt, f4.splat(g(dt))),
+    local.set(vdu, f4.splat(f32.mul(g(dt), f32.load(g(pu))))),
+    stepGroups,
+    f32.store(
+      g(po),
+      f32.add(
+        f32.add(f4.extractLane(g(acc), 0), f4.extractLane(g(acc), 1)),
+        f32.add(f4.extractLane(g(acc), 2), f4.extractLane(g(acc), 3)),
+      ),
+    ),
+    local.set(pd, i32.add(g(pd), i32.const(4))),
+    local.set(pu, i32.add(g(pu), i32.const(4))),
+    local.set(po, i32.add(g(po), i32.const(4))),
+    local.set(pb, i32.add(g(pb), i32.const(rowBytes))),
+    local.set(pc, i32.add(g(pc), i32.const(rowBytes))),
+  ]);
+  const perRow: Code = [
+    local.set(sA, i32.add(g(pA), i32.mul(g(r), i32.const(rowBytes)))),
+    local.set(sS, i32.add(g(pState), i32.mul(g(r), i32.const(rowBytes)))),
+    a.map((ak, k) => local.set(ak, v128.load(g(sA), 16 * k))),
+    h.map((hk, k) => local.set(hk, v128.load(g(sS), 16 * k))),
+    local.set(rowOff, i32.shl(i32.add(i32.mul(g(r), g(Lp)), g(t0)), i32.const(2))),
+    local.set(pu, i32.add(g(pU), g(rowOff))),
+    local.set(pd, i32.add(g(pDt), g(rowOff))),
+    local.set(po, i32.add(g(pOut), g(rowOff))),
+    local.set(pend, i32.add(g(pd), i32.shl(i32.sub(g(tend), g(t0)), i32.const(2)))),
+    local.set(pb, i32.add(g(pBT), i32.mul(g(t0), i32.const(rowBytes)))),
+    local.set(pc, i32.add(g(pCT), i32.mul(g(t0), i32.const(rowBytes)))),
+    inner,
+    h.map((hk, k) => v128.store(g(sS), g(hk), 16 * k)),
+    local.set(r, i32.add(g(r), i32.const(1))),
+  ];
+  const body: Code = [
+    local.set(t0, i32.const(0)),
+    control.while(i32.ltS(g(t0), g(L)), [
+      local.set(
+        tend,
+        i32.select(i32.add(g(t0), g(tile)), g(L), i32.ltS(i32.add(g(t0), g(tile)), g(L))),
+      ),
+      local.set(r, i32.const(0)),
+      control.while(i32.ltS(g(r), g(rows)), perRow),
+      local.set(t0, g(tend)),
+    ]),
+  ];
+  return {
+    name: "scan",
+    params: Array<"i32">(11).fill("i32"),
+    locals: l.types,
+    body,
+  };
+}
+
+function postFunction(): WasmFunction {
+  // params: rows, Lp, pOut, pU, pZ, pD, hasZ
+  const l = new Locals(7);
+  const [rows, Lp, pOut, pU, pZ, pD, hasZ] = [0, 1, 2, 3, 4, 5, 6];
+  const r = l.add("i32");
+  const p = l.add("i32");
+  const pend = l.add("i32");
+  const vD = l.add("v128");
+  const y = l.add("v128");
+  const zv = l.add("v128");
+  const t = expTemps(l);
+  const g = local.get;
+  const at = (base: number): Code => i32.add(g(base), g(p));
+  const loop = (gate: boolean): Code =>
+    control.while(i32.ltU(g(p), g(pend)), [
+      local.set(y, f4.add(v128.load(at(pOut)), f4.mul(g(vD), v128.load(at(pU))))),
+      gate
+        ? [
+            local.set(zv, v128.load(at(pZ))),
+            local.set(y, f4.div(f4.mul(g(y), g(zv)), f4.add(f4.const(1), exp4(f4.neg(g(zv)), t)))),
+          ]
+        : [],
+      v128.store(at(pOut), g(y)),
+      local.set(p, i32.add(g(p), i32.const(16))),
+    ]);
+  const body: Code = [
+    local.set(r, i32.const(0)),
+    control.while(i32.ltS(g(r), g(rows)), [
+      local.set(vD, f4.splat(f32.load(i32.add(g(pD), i32.shl(g(r), i32.const(2)))))),
+      local.set(p, i32.shl(i32.mul(g(r), g(Lp)), i32.const(2))),
+      local.set(pend, i32.add(g(p), i32.shl(g(Lp), i32.const(2)))),
+      control.if(g(hasZ), loop(true)),
+      control.if(i32.eqz(g(hasZ)), loop(false)),
+      local.set(r, i32.add(g(r), i32.const(1))),
+    ]),
+  ];
+  return { name: "post", params: Array<"i32">(7).fill("i32"), locals: l.types, body };
+}
+
+function expLoopFunction(): WasmFunction {
+  // params: count4, pX, pY
+  const l = new Locals(3);
+  const i = l.add("i32");
+  const t = expTemps(l);
+  const g = local.get;
+  const off = (base: number): Code => i32.add(g(base), i32.shl(g(i), i32.const(4)));
+  const body: Code = [
+    local.set(i, i32.const(0)),
+    control.while(i32.ltS(g(i), g(0)), [
+      v128.store(off(2), exp4(v128.load(off(1)), t)),
+      local.set(i, i32.add(g(i), i32.const(1))),
+    ]),
+  ];
+  return { name: "expLoop", params: ["i32", "i32", "i32"], locals: l.types, body };
+}
+
+function sumLoopFunction(): WasmFunction {
+  // params: count4, p, pResult; four accumulators to keep the adds independent
+  const l = new Locals(3);
+  const q = l.add("i32");
+  const pend = l.add("i32");
+  const s = [l.add("v128"), l.add("v128"), l.add("v128"), l.add("v128")];
+  const g = local.get;
+  const body: Code = [
+    local.set(q, g(1)),
+    local.set(pend, i32.add(g(1), i32.shl(g(0), i32.const(4)))),
+    control.while(i32.ltU(g(q), g(pend)), [
+      s.map((sk, k) => local.set(sk, f4.add(g(sk), v128.load(g(q), 16 * k)))),
+      local.set(q, i32.add(g(q), i32.const(64))),
+    ]),
+    v128.store(g(2), f4.add(f4.add(g(s[0]), g(s[1])), f4.add(g(s[2]), g(s[3])))),
+  ];
+  return { name: "sumLoop", params: ["i32", "i32", "i32"], locals: l.types, body };
+}
+
+/** The module binary for G groups of four states (see the module comment for its functions). */
+export function fastScanModuleBytes(G: number): Uint8Array {
+  if (!Number.isInteger(G) || G < 1 || G > 64) {
+    throw new Error(`fastScanModuleBytes: G: expected an integer in [1, 64], got ${G}`);
+  }
+  return assembleModule([
+    prepFunction(),
+    scanFunction(G),
+    postFunction(),
+    expLoopFunction(),
+    sumLoopFunction(),
+  ]);
+}

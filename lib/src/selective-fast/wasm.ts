@@ -1,0 +1,238 @@
+/**
+ * A very small WebAssembly assembler: just enough to write the fast selective scan by hand, with
+ * SIMD (128-bit vectors of four float32 lanes).
+ *
+ * Code is written as nested arrays of bytes in stack-machine order, e.g.
+ * `f4.add(local.get(x), f4.splat(f32.const(1)))`, and flattened by {@link assembleModule}. Only the
+ * instructions the kernels use are here; their opcodes are those of the WebAssembly core
+ * specification 2.0 (SIMD is the 0xfd prefix). The result is validated with
+ * `WebAssembly.validate` before it is compiled, so an encoding mistake fails loudly.
+ */
+
+/** The parts of the WebAssembly JavaScript API this module uses (typed here, since lib's
+ * compiler settings include no DOM types). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+export interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** The engine's WebAssembly object, or undefined where there is none. */
+export const wasmApi: WasmApi | undefined = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** Bytes or nested lists of bytes; flattened in order. */
+export type Code = number | Code[];
+
+/** WebAssembly value types. */
+export const ValType = { i32: 0x7f, f32: 0x7d, v128: 0x7b } as const;
+export type ValTypeName = keyof typeof ValType;
+
+function flatten(code: Code, out: number[] = []): number[] {
+  if (typeof code === "number") out.push(code);
+  else for (const c of code) flatten(c, out);
+  return out;
+}
+
+/** Unsigned LEB128. */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (for i32 constants). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+function f32Bytes(x: number): number[] {
+  const b = new Uint8Array(new Float32Array([x]).buffer);
+  return Array.from(b);
+}
+
+const SIMD = 0xfd;
+const simd = (op: number, ...rest: Code[]): Code[] => [...rest, SIMD, ...uleb(op)];
+/** Memory immediate: alignment (log2 bytes) and a constant offset. */
+const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
+
+/** Local variables. */
+export const local = {
+  get: (i: number): Code => [0x20, ...uleb(i)],
+  set: (i: number, value: Code): Code => [value, 0x21, ...uleb(i)],
+  tee: (i: number, value: Code): Code => [value, 0x22, ...uleb(i)],
+};
+
+/** 32-bit integer instructions. */
+export const i32 = {
+  const: (n: number): Code => [0x41, ...sleb(n | 0)],
+  add: (a: Code, b: Code): Code => [a, b, 0x6a],
+  sub: (a: Code, b: Code): Code => [a, b, 0x6b],
+  mul: (a: Code, b: Code): Code => [a, b, 0x6c],
+  and: (a: Code, b: Code): Code => [a, b, 0x71],
+  shl: (a: Code, b: Code): Code => [a, b, 0x74],
+  eqz: (a: Code): Code => [a, 0x45],
+  ltS: (a: Code, b: Code): Code => [a, b, 0x48],
+  ltU: (a: Code, b: Code): Code => [a, b, 0x49],
+  geS: (a: Code, b: Code): Code => [a, b, 0x4e],
+  /** `cond ? a : b` (both evaluated). */
+  select: (a: Code, b: Code, cond: Code): Code => [a, b, cond, 0x1b],
+};
+
+/** Scalar float32 instructions. */
+export const f32 = {
+  const: (x: number): Code => [0x43, ...f32Bytes(x)],
+  load: (addr: Code, offset = 0): Code => [addr, 0x2a, ...memarg(2, offset)],
+  store: (addr: Code, value: Code, offset = 0): Code => [addr, value, 0x38, ...memarg(2, offset)],
+  add: (a: Code, b: Code): Code => [a, b, 0x92],
+  mul: (a: Code, b: Code): Code => [a, b, 0x94],
+};
+
+/** 128-bit vector instructions, lanes as four float32 (f4) or four int32 (i4). */
+export const v128 = {
+  load: (addr: Code, offset = 0): Code => [addr, SIMD, ...uleb(0x00), ...memarg(2, offset)],
+  store: (addr: Code, value: Code, offset = 0): Code => [
+    addr,
+    value,
+    SIMD,
+    ...uleb(0x0b),
+    ...memarg(2, offset),
+  ],
+  /** A constant vector of four int32 lanes with the same bits. */
+  constI32: (n: number): Code => [
+    SIMD,
+    ...uleb(0x0c),
+    ...Array.from(new Uint8Array(new Int32Array([n, n, n, n]).buffer)),
+  ],
+  and: (a: Code, b: Code): Code => simd(0x4e, a, b),
+  or: (a: Code, b: Code): Code => simd(0x50, a, b),
+  /** Lanes of a where mask bits are 1, else b. */
+  bitselect: (a: Code, b: Code, mask: Code): Code => simd(0x52, a, b, mask),
+};
+
+/** f32x4 instructions. */
+export const f4 = {
+  splat: (x: Code): Code => simd(0x13, x),
+  /** A constant vector with x in every lane (one v128.const). */
+  const: (x: number): Code => [
+    SIMD,
+    ...uleb(0x0c),
+    ...Array.from(new Uint8Array(new Float32Array([x, x, x, x]).buffer)),
+  ],
+  extractLane: (v: Code, lane: number): Code => [v, SIMD, ...uleb(0x1f), lane],
+  lt: (a: Code, b: Code): Code => simd(0x43, a, b),
+  gt: (a: Code, b: Code): Code => simd(0x44, a, b),
+  nearest: (a: Code): Code => simd(0x6a, a),
+  add: (a: Code, b: Code): Code => simd(0xe4, a, b),
+  sub: (a: Code, b: Code): Code => simd(0xe5, a, b),
+  mul: (a: Code, b: Code): Code => simd(0xe6, a, b),
+  div: (a: Code, b: Code): Code => simd(0xe7, a, b),
+  min: (a: Code, b: Code): Code => simd(0xe8, a, b),
+  max: (a: Code, b: Code): Code => simd(0xe9, a, b),
+  neg: (a: Code): Code => simd(0xe1, a),
+  /** Lanes converted from int32. */
+  fromI4: (a: Code): Code => simd(0xfa, a),
+};
+
+/** i32x4 instructions. */
+export const i4 = {
+  splat: (x: Code): Code => simd(0x11, x),
+  const: (n: number): Code => v128.constI32(n),
+  /** Float lanes truncated (saturating) to int32. */
+  fromF4: (a: Code): Code => simd(0xf8, a),
+  add: (a: Code, b: Code): Code => simd(0xae, a, b),
+  sub: (a: Code, b: Code): Code => simd(0xb1, a, b),
+  shl: (a: Code, bits: Code): Code => simd(0xab, a, bits),
+  shrU: (a: Code, bits: Code): Code => simd(0xad, a, bits),
+};
+
+/** Structured control flow (block type: no results). */
+export const control = {
+  /** `while (cond) { body }` as block + loop. */
+  while: (cond: Code, body: Code): Code => [
+    0x02,
+    0x40,
+    0x03,
+    0x40,
+    cond,
+    0x45,
+    0x0d,
+    1,
+    body,
+    0x0c,
+    0,
+    0x0b,
+    0x0b,
+  ],
+  if: (cond: Code, then: Code): Code => [cond, 0x04, 0x40, then, 0x0b],
+};
+
+/** A function to assemble: parameters, extra locals, body, and the export name. */
+export interface WasmFunction {
+  name: string;
+  params: ValTypeName[];
+  locals: ValTypeName[];
+  body: Code;
+}
+
+/**
+ * Assembles a module with one exported memory ("memory", `initialPages` of 64 KiB) and the given
+ * functions (no results), each exported under its name. Returns the binary.
+ */
+export function assembleModule(functions: WasmFunction[], initialPages = 1): Uint8Array {
+  const vec = (items: Code[]): Code => [uleb(items.length), items];
+  const section = (id: number, content: Code): Code => {
+    const bytes = flatten(content);
+    return [id, uleb(bytes.length), bytes];
+  };
+  const types = functions.map((f) => [0x60, vec(f.params.map((p) => ValType[p])), vec([])]);
+  const code = functions.map((f) => {
+    const groups: Code[] = f.locals.map((l) => [1, ValType[l]]);
+    const body = flatten([vec(groups), f.body, 0x0b]);
+    return [uleb(body.length), body];
+  });
+  const str = (s: string): Code => [uleb(s.length), Array.from(new TextEncoder().encode(s))];
+  const exportEntries: Code[] = [
+    [str("memory"), 0x02, 0],
+    ...functions.map((f, i) => [str(f.name), 0x00, uleb(i)]),
+  ];
+  const module = flatten([
+    [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    section(1, vec(types)),
+    section(3, vec(functions.map((_, i) => uleb(i)))),
+    section(5, vec([[0x00, uleb(initialPages)]])),
+    section(7, vec(exportEntries)),
+    section(10, vec(code)),
+  ]);
+  return new Uint8Array(module);
+}
+
+/** Whether this JavaScript engine runs WebAssembly with 128-bit SIMD. */
+export function wasmSimdSupported(): boolean {
+  if (simdSupported === null) {
+    simdSupported = wasmApi !== undefined && wasmApi.validate(assembleProbe());
+  }
+  return simdSupported;
+}
+let simdSupported: boolean | null = null;
+
+function assembleProbe(): Uint8Array {
+  return assembleModule([
+    { name: "f", params: [], locals: ["v128"], body: local.set(0, f4.const(0)) },
+  ]);
+}

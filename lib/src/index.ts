@@ -32,3 +32,19 @@ export * from "./hippo/legs";
 export * from "./hippo/memory";
 export * from "./hippo/s4d";
 export * from "./conv/timing";
+export * from "./scan/combine";
+export * from "./scan/linear-scan";
+export * from "./scan/schedule";
+export {
+  selectiveScanFast,
+  type FastScanEngine,
+  type FastScanOptions,
+  type FastScanResult,
+} from "./selective-fast/fast-scan";
+export { wasmSimdSupported } from "./selective-fast/wasm";
+export * from "./selective-fast/limits";
+export * from "./gpu/backends";
+export * from "./gpu/scan-kernels";
+export * from "./gpu/selective-scan";
+export * from "./gpu/decode";
+export * from "./gpu/kernel";

@@ -11,7 +11,7 @@
  * | sequential      | L - 1               | L - 1            |
  * | hillis-steele   | L·⌈log2 L⌉ - (2^⌈log2 L⌉ - 1) | ⌈log2 L⌉ |
  * | blelloch        | 2·(P - 1), P = 2^⌈log2 L⌉   | 2·log2 P |
- * | chunked (T)     | about 2·L           | T + ⌈L/T⌉ - 1    |
+ * | chunked (T)     | 2L - T - ⌈L/T⌉      | T + ⌈L/T⌉ - 1    |
  *
  * In exact arithmetic all four give the same h; in floating point they round differently (the
  * products are formed in a different order), by a few units in the last place.
@@ -214,9 +214,9 @@ function blellochRow(s: RowScratch, L: number, counts: ScanStats): Float64Array 
 
 /**
  * Chunked: split into chunks of T; scan inside every chunk sequentially (all chunks in parallel);
- * scan the chunk totals sequentially (the carry h at each chunk's end); then fix up every position
- * of chunk c >= 1 with the carry of chunk c - 1: h_t = A_t · carry + B_t, where (A_t, B_t) is the
- * in-chunk prefix.
+ * scan the chunk totals sequentially (the carry h at each chunk's end); then fix up the other
+ * positions of chunk c >= 1 with the carry of chunk c - 1: h_t = A_t · carry + B_t, where
+ * (A_t, B_t) is the in-chunk prefix. Work: (L - C) + (C - 1) + (L - T - (C - 1)) ≈ 2L combines.
  */
 function chunkedRow(s: RowScratch, L: number, T: number, counts: ScanStats): Float64Array {
   const { a, b } = s;
@@ -237,12 +237,14 @@ function chunkedRow(s: RowScratch, L: number, T: number, counts: ScanStats): Flo
     carry[c] = c === 0 ? b[end] : a[end] * carry[c - 1] + b[end];
   }
   counts.combines += Math.max(0, C - 1);
-  // 3. fix-up: every position of chunk c >= 1 applies its prefix pair to carry[c - 1]
+  // 3. fix-up: every other position of chunk c >= 1 applies its prefix pair to carry[c - 1]
+  //    (the chunk's last position already holds its carry)
+  for (let c = 0; c < C; c++) b[Math.min(L, (c + 1) * T) - 1] = carry[c];
   for (let c = 1; c < C; c++) {
-    const end = Math.min(L, (c + 1) * T);
+    const last = Math.min(L, (c + 1) * T) - 1;
     const h = carry[c - 1];
-    for (let t = c * T; t < end; t++) b[t] = a[t] * h + b[t];
-    counts.combines += end - c * T;
+    for (let t = c * T; t < last; t++) b[t] = a[t] * h + b[t];
+    counts.combines += last - c * T;
   }
   counts.depth = L === 0 ? 0 : Math.min(T, L) - 1 + (C - 1) + (C > 1 ? 1 : 0);
   return b;

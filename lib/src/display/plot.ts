@@ -83,6 +83,7 @@ function htmlFallback(figure: Figure, height: number): string {
   var where = ${where};
   var el = document.getElementById("${id}");
   function draw(P) {
+    if (!P || !P.newPlot) return fail("plotly.js did not load");
     window.Plotly = P;
     P.newPlot(el, fig.data, fig.layout || {}, { responsive: true });
   }
@@ -114,7 +115,9 @@ function htmlFallback(figure: Figure, height: number): string {
   if (!url) return fail("plotly.js is outside the Jupyter server's root; start Jupyter from the course folder");
   if (window.__mambaTsPlotly) return window.__mambaTsPlotly.push(draw);
   window.__mambaTsPlotly = [draw];
-  var flush = function (P) { var q = window.__mambaTsPlotly; window.__mambaTsPlotly = null; q.forEach(function (f) { f(P); }); };
+  // plotly.js 3+ is not an AMD module: loaded through RequireJS it hands over nothing and sets
+  // window.Plotly instead.
+  var flush = function (P) { P = P || window.Plotly; var q = window.__mambaTsPlotly; window.__mambaTsPlotly = null; q.forEach(function (f) { f(P); }); };
   if (typeof window.define === "function" && window.define.amd && window.require) {
     // Pages with RequireJS (the classic Notebook) must load the UMD bundle as a module.
     window.require.config({ paths: { "mamba-ts-plotly": url.replace(/\\.js$/, "") } });

@@ -22,7 +22,7 @@
  */
 import type { Tensor } from "../tensor";
 import { describe, assertOneOf, assertTensor } from "../validate";
-import { SINGULAR_PIVOT_RATIO, eyeRaw, luRaw, luSolveRaw, matmulRaw } from "../linalg/dense";
+import { SINGULAR_PIVOT_RATIO, eyeRaw, luRaw, luSolveRaw } from "../linalg/dense";
 import { assertSquare, fromFloat64, resultDType } from "../linalg/matrix";
 import { expmRaw } from "./expm";
 
@@ -223,20 +223,23 @@ export function discreteStates(Abar: Tensor, Bbar: Tensor, x: Tensor, h0?: Tenso
     );
   }
   const L = xv.shape[0];
-  let h = new Float64Array(n);
-  if (h0 !== undefined) h.set(assertTensor(`${fn}: h0`, h0, { shape: [n], axes: ["n"] }).data);
   const out = new Float64Array(L * n);
+  let prev = new Float64Array(n);
+  if (h0 !== undefined) prev.set(assertTensor(`${fn}: h0`, h0, { shape: [n], axes: ["n"] }).data);
   const a = A.data;
   const b = Bbar.data;
+  const xs = xv.data;
   for (let k = 0; k < L; k++) {
-    const next = diagonal ? new Float64Array(n) : matmulRaw(a, h, n, n, 1);
+    // Row k of `out` is h_k; `prev` is h_{k-1}.
+    const base = k * n;
     for (let i = 0; i < n; i++) {
-      let v = diagonal ? a[i] * h[i] : next[i];
-      for (let j = 0; j < m; j++) v += b[i * m + j] * xv.data[k * m + j];
-      next[i] = v;
+      let v = 0;
+      if (diagonal) v = a[i] * prev[i];
+      else for (let j = 0; j < n; j++) v += a[i * n + j] * prev[j];
+      for (let j = 0; j < m; j++) v += b[i * m + j] * xs[k * m + j];
+      out[base + i] = v;
     }
-    h = next;
-    out.set(h, k * n);
+    prev = out.subarray(base, base + n);
   }
   return { shape: [L, n], data: out };
 }

@@ -6,6 +6,8 @@ import type { Exercise } from "./check";
 import { welcomeExercises } from "./00-welcome";
 import { continuousSsmExercises } from "./01-continuous-ssm";
 import { discretizationExercises } from "./02-discretization";
+import { recurrenceConvolutionExercises } from "./03-recurrence-and-convolution";
+import { memoryExercises } from "./04-memory-hippo-s4d";
 import { whySelectionExercises } from "./05-why-selection";
 import { selectiveSsmExercises } from "./06-selective-ssm";
 
@@ -14,6 +16,8 @@ export const exercises: readonly Exercise[] = [
   ...welcomeExercises,
   ...continuousSsmExercises,
   ...discretizationExercises,
+  ...recurrenceConvolutionExercises,
+  ...memoryExercises,
   ...whySelectionExercises,
   ...selectiveSsmExercises,
 ];

@@ -15,7 +15,10 @@
 import { type DType, type FloatArray, type Tensor, allocate, dtypeOf } from "../tensor";
 import { assertFiniteNumber, assertTensor, describe } from "../validate";
 
-/** An LTI system checked and flattened to float64: channel c's Ā is A[c·N·N …], row-major. */
+/**
+ * An LTI system, checked: the tensors' own data (not copies), row-major, so channel c's Ā starts
+ * at A[c·N·N] and its B̄ and C at B[c·N], C[c·N].
+ */
 export interface LtiSystem {
   /** Channels: 1 for a SISO system given with rank-2 Ā. */
   d: number;
@@ -23,9 +26,9 @@ export interface LtiSystem {
   n: number;
   /** True when Ā was given as (d, N, N), i.e. a bank of channels. */
   banked: boolean;
-  A: Float64Array;
-  B: Float64Array;
-  C: Float64Array;
+  A: FloatArray;
+  B: FloatArray;
+  C: FloatArray;
   /** Ā's dtype: the dtype results are returned in. */
   dtype: DType;
 }
@@ -53,7 +56,7 @@ export function assertLtiSystem(fn: string, Abar: unknown, Bbar: unknown, C: unk
   if (n < 1)
     throw new Error(`${fn}: Abar: expected a state size N >= 1, got shape [${a.shape.join(", ")}]`);
   const lead = banked ? [d] : [];
-  const vector = (name: string, value: unknown, column: boolean): Float64Array => {
+  const vector = (name: string, value: unknown, column: boolean): FloatArray => {
     const t = assertTensor(`${fn}: ${name}`, value);
     const s = t.shape;
     const matrix = column ? [...lead, n, 1] : [...lead, 1, n];
@@ -66,13 +69,13 @@ export function assertLtiSystem(fn: string, Abar: unknown, Bbar: unknown, C: unk
         `${fn}: ${name}: expected shape ${fmt(matrix)} or ${fmt(flat)} to match Abar [${a.shape.join(", ")}], got [${s.join(", ")}]`,
       );
     }
-    return Float64Array.from(t.data);
+    return t.data;
   };
   return {
     d,
     n,
     banked,
-    A: Float64Array.from(a.data),
+    A: a.data,
     B: vector("Bbar", Bbar, true),
     C: vector("C", C, false),
     dtype: dtypeOf(a),

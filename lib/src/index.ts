@@ -48,3 +48,24 @@ export * from "./gpu/scan-kernels";
 export * from "./gpu/selective-scan";
 export * from "./gpu/decode";
 export * from "./gpu/kernel";
+export { runNotebooks, RunAbortedError } from "./notebook/runner";
+export type {
+  RunOptions,
+  RunReport,
+  RunEvent,
+  NotebookResult,
+  NotebookFailure,
+  CellResult,
+  CellStatus,
+} from "./notebook/runner";
+export type { ExerciseCheck } from "./notebook/outputs";
+export { findNotebooks } from "./notebook/discover";
+export { formatProgress, formatSummary } from "./notebook/report";
+export {
+  startJupyterServer,
+  attachJupyterServer,
+  findJupyter,
+  courseRoot,
+  killAllJupyterServersNow,
+} from "./notebook/server";
+export type { JupyterServer, StartServerOptions, AttachServerOptions } from "./notebook/server";

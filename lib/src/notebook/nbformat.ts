@@ -51,7 +51,9 @@ export function readNotebook(file: string): Notebook {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(
-      code === "ENOENT" ? `${file}: no such notebook` : `${file}: cannot read (${(err as Error).message})`,
+      code === "ENOENT"
+        ? `${file}: no such notebook`
+        : `${file}: cannot read (${(err as Error).message})`,
     );
   }
   let nb: Notebook;

@@ -130,6 +130,9 @@ describe("odeDormandPrince", () => {
     expect(() => odeDormandPrince(oscillator, [1, 0], 0, 1, { tEval: [2] })).toThrow(
       /options.tEval/,
     );
+    expect(() => odeDormandPrince(oscillator, [1, 0], 0, 1, { tEval: 0.5 as never })).toThrow(
+      /options.tEval: expected an array/,
+    );
     expect(() => odeDormandPrince(oscillator, [1, 0], 0, 1, { firstStep: 0 })).toThrow(
       /options.firstStep/,
     );

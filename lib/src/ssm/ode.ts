@@ -195,7 +195,11 @@ export function odeDormandPrince(
   assertInteger(`${fn}: options.maxSteps`, maxSteps, 1);
   let stops: number[];
   if (options.tEval !== undefined) {
-    stops = Array.from(options.tEval as ArrayLike<number>);
+    const te: unknown = options.tEval;
+    if (!(Array.isArray(te) || te instanceof Float64Array || te instanceof Float32Array)) {
+      throw new Error(`${fn}: options.tEval: expected an array of times, got ${describe(te)}`);
+    }
+    stops = Array.from(te as ArrayLike<number>);
     stops.forEach((s, i) => {
       const prev = i === 0 ? t0 : stops[i - 1];
       if (!Number.isFinite(s) || s <= prev || s > t1) {

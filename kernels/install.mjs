@@ -178,7 +178,6 @@ async function main() {
 
   const jupyter = resolveJupyter(opts.jupyter);
   await ensureCourseReady();
-  await listKernelspecs(jupyter, process.env); // proves this jupyter works before changing anything
 
   const spec = kernelSpec();
   const staging = mkdtempSync(path.join(os.tmpdir(), "mamba-ts-kernelspec-"));
@@ -198,7 +197,9 @@ async function main() {
       const perm = /Permission denied|Errno 13/.test(why)
         ? "\n  (no permission there: use --user, or a --prefix you own)"
         : "";
-      throw new SetupError(`\`jupyter kernelspec install\` failed:\n  ${why}${perm}`);
+      throw new SetupError(
+        `\`${jupyter} kernelspec install\` failed (is it Jupyter's \`jupyter\` program, with jupyter_client?):\n  ${why}${perm}`,
+      );
     }
     const m = /Installed kernelspec \S+ in (.+)/.exec(r.stdout + r.stderr);
     const installedDir = m ? m[1].trim() : null;

@@ -115,6 +115,27 @@ async function describeFrontEnd(bin, kind, origin) {
 }
 
 const venvLab = () => path.join(venvBin(VENV), "jupyter-lab");
+
+/**
+ * JupyterLab runs JavaScript files of its own with node (e.g. `jupyter labextension list` runs
+ * jupyter_builder's yarn.js). Inside this folder node would take them for ES modules, because the
+ * course's package.json says "type": "module"; a package.json at the venv's top stops that.
+ */
+function markVenvCommonJS() {
+  const file = path.join(VENV, "package.json");
+  if (!existsSync(VENV) || existsSync(file)) return;
+  const pkg = {
+    description:
+      "A Python virtual environment, not an npm package: its JavaScript files are CommonJS",
+    private: true,
+    type: "commonjs",
+  };
+  try {
+    writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");
+  } catch {
+    // read-only venv: only `jupyter labextension list` and friends suffer
+  }
+}
 const venvPython = () =>
   path.join(venvBin(VENV), process.platform === "win32" ? "python.exe" : "python");
 
@@ -226,10 +247,10 @@ async function venvComplete() {
 
 /**
  * Serialises installs into .venv between concurrent `npm start` runs on one machine (a lock folder
- * in the temp dir, keyed by this course folder; a lock left by a dead process is taken over).
+ * in the temp dir, keyed by the venv folder; a lock left by a dead process is taken over).
  */
 async function withVenvLock(fn) {
-  const key = createHash("sha256").update(ROOT).digest("hex").slice(0, 12);
+  const key = createHash("sha256").update(VENV).digest("hex").slice(0, 12);
   const lock = path.join(os.tmpdir(), `mamba-ts-venv-${key}.lock`);
   const deadline = Date.now() + 15 * 60_000;
   let announced = false;
@@ -434,8 +455,18 @@ async function checkPlotlyRenderer(fe) {
   if (fe.app !== "JupyterLab" || fe.bin === venvLab()) return;
   const jupyter = path.join(path.dirname(fe.bin), "jupyter");
   if (!isExecutable(jupyter)) return;
-  const r = await capture(jupyter, ["labextension", "list"], { timeoutMs: 60_000 });
-  if (r.code === 0 && !/jupyterlab-plotly/.test(r.stdout + r.stderr)) {
+  // Where that Jupyter looks for data (labextensions/ among it); cheaper than `labextension list`.
+  const r = await capture(jupyter, ["--paths", "--json"], { timeoutMs: 60_000 });
+  let dataDirs;
+  try {
+    dataDirs = JSON.parse(r.stdout).data;
+  } catch {
+    return;
+  }
+  const found = dataDirs.some((dir) =>
+    existsSync(path.join(dir, "labextensions", "jupyterlab-plotly", "package.json")),
+  );
+  if (!found) {
     warn(
       "this JupyterLab has no plotly renderer: plots fall back to plain HTML. For the native one, " +
         "install the `plotly` Python package into its environment (conda install -c conda-forge plotly, " +
@@ -518,6 +549,7 @@ async function main() {
   }
   const fe = await chooseFrontEnd(route);
   say(`using ${fe.app} ${fe.version.text} (${fe.bin})`);
+  if (fe.bin === venvLab()) markVenvCommonJS();
   if (process.getuid?.() === 0) say("running as root: starting Jupyter with allow_root");
   await checkPlotlyRenderer(fe);
 

@@ -8,7 +8,7 @@
  * - a TypeScript diagnostic: `error("%s%d:%d - %s", fileName, line, column, message)`, once per
  *   diagnostic, when the cell does not compile;
  * - a thrown value: `error(value)`, when the cell throws (synchronously or from a top-level await),
- *   including interrupts.
+ *   including interrupts (reported as ename "Interrupted").
  */
 "use strict";
 
@@ -52,10 +52,27 @@ function thrownText(value) {
   // JavaScript line and a caret) in front of its stack: drop it, its line numbers are not the
   // cell's.
   const text = util.inspect(value, { colors: false, depth: 4 }).replace(VM_DECORATION, "");
-  return text
-    .split("\n")
-    .filter((line) => !INTERNAL_FRAME.test(line))
-    .join("\n");
+  /** @type {string[]} */
+  const kept = [];
+  for (const line of text.split("\n")) {
+    if (!INTERNAL_FRAME.test(line)) kept.push(line);
+    // The last frame of an error with own properties opens their block: keep the brace.
+    else if (line.endsWith(" {") && kept.length > 0) kept[kept.length - 1] += " {";
+  }
+  return kept.join("\n");
+}
+
+/**
+ * An interrupt (SIGINT or interrupt_request): a synchronous script stopped by vm's
+ * breakOnSigint, or a top-level await abandoned by tslab.
+ * @param {unknown} value
+ */
+function isInterrupt(value) {
+  if (!(value instanceof Error)) return false;
+  const code = /** @type {{ code?: unknown }} */ (value).code;
+  return (
+    code === "ERR_SCRIPT_EXECUTION_INTERRUPTED" || value.message === "Interrupted asynchronously"
+  );
 }
 
 /**
@@ -63,6 +80,10 @@ function thrownText(value) {
  * @returns {{ ename: string, evalue: string, traceback: string[] }}
  */
 function thrownError(value) {
+  if (isInterrupt(value)) {
+    const evalue = "the cell was interrupted";
+    return { ename: "Interrupted", evalue, traceback: [`Interrupted: ${evalue}`] };
+  }
   if (value instanceof Error || (value !== null && typeof value === "object" && "stack" in value)) {
     const err = /** @type {Error} */ (value);
     const ename = typeof err.name === "string" && err.name ? err.name : "Error";

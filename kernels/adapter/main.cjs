@@ -34,9 +34,22 @@ function main() {
   const jupyter = require(path.join(tslabDir, "dist", "jupyter.js"));
   const { createExecutor } = require(path.join(tslabDir, "dist", "executor.js"));
   const { createConverter } = require(path.join(tslabDir, "dist", "converter.js"));
-  const typescriptVersion = require(
-    require.resolve("@tslab/typescript-for-tslab/package.json", { paths: [tslabDir] }),
-  ).version;
+  // The TypeScript compiler tslab embeds (cells are compiled by it, as `.ts` files).
+  const ts = require(require.resolve("@tslab/typescript-for-tslab", { paths: [tslabDir] }));
+  const typescriptVersion = ts.version;
+  /** @param {string} code */
+  const hasSyntaxErrorBeforeEnd = (code) => {
+    const file = ts.createSourceFile(
+      "cell.ts",
+      code,
+      ts.ScriptTarget.Latest,
+      false,
+      ts.ScriptKind.TS,
+    );
+    /** @type {Array<{ start?: number, length?: number }>} */
+    const diagnostics = file.parseDiagnostics ?? [];
+    return diagnostics.some((d) => d.start !== code.length || (d.length ?? 0) !== 0);
+  };
 
   // tslab's ConverterSetImpl (not exported): one converter per mode, created on first use.
   /** @type {{ _node?: any, _browser?: any }} */
@@ -92,6 +105,7 @@ function main() {
     jupyterModule: jupyter,
     configPath,
     kernelInfo,
+    hasSyntaxErrorBeforeEnd,
   });
 
   process.on("SIGINT", () => executor.interrupt());

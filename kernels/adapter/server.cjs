@@ -21,7 +21,8 @@
  *   `comm_info_request` gets a `comm_info_reply` (stock tslab answers `complete_reply`);
  *   `history_request` is answered from this session's inputs; `comm_open` is refused with a
  *   `comm_close` (no comm targets); `interrupt_request` interrupts like SIGINT; other requests get
- *   an error reply instead of a warning printed into the last cell's output.
+ *   an error reply instead of a warning printed into the last cell's output; `is_complete` also
+ *   answers "invalid" (a syntax error before the end of the cell).
  * Not supported: stdin (`input_request`), comms/widgets, the debugger, `user_expressions`
  * (answered with an empty object), and pager payloads.
  */
@@ -97,9 +98,19 @@ function defineServer(ZmqServer) {
      *   `lastWriteDisplayData` tslab's display API and lib's displayBundle use
      * @param {string} options.configPath the connection file
      * @param {Record<string, unknown>} options.kernelInfo kernel_info_reply content
+     * @param {(code: string) => boolean} options.hasSyntaxErrorBeforeEnd for is_complete
      */
-    constructor({ handler, executor, capture, jupyterModule, configPath, kernelInfo }) {
+    constructor({
+      handler,
+      executor,
+      capture,
+      jupyterModule,
+      configPath,
+      kernelInfo,
+      hasSyntaxErrorBeforeEnd,
+    }) {
       super(handler, configPath);
+      this.hasSyntaxErrorBeforeEnd = hasSyntaxErrorBeforeEnd;
       this.executor = executor;
       this.capture = capture;
       this.jupyterModule = jupyterModule;
@@ -214,9 +225,7 @@ function defineServer(ZmqServer) {
             await this.execute(sock, msg);
             break;
           case "is_complete_request":
-            this.replyFrom(sock, msg, "is_complete_reply", () =>
-              this.handler.handleIsComplete(msg.content),
-            );
+            this.replyFrom(sock, msg, "is_complete_reply", () => this.isComplete(msg.content));
             break;
           case "inspect_request":
             this.replyFrom(sock, msg, "inspect_reply", () =>
@@ -302,6 +311,17 @@ function defineServer(ZmqServer) {
         };
       }
       this.reply(sock, msg, replyType, content);
+    }
+
+    /**
+     * tslab's answer ("complete", or "incomplete" when the parser expects more at the end),
+     * plus "invalid" when the cell has a syntax error before its end: more input cannot fix it.
+     * @param {any} content
+     */
+    isComplete(content) {
+      const code = typeof content?.code === "string" ? content.code : "";
+      if (this.hasSyntaxErrorBeforeEnd(code)) return { status: "invalid" };
+      return this.handler.handleIsComplete({ code });
     }
 
     interrupt() {

@@ -22,7 +22,7 @@ function referenceKernel(Abar: Tensor, Bbar: Tensor, C: Tensor, L: number): numb
   const A = Array.from({ length: n }, (_, i) => Array.from(Abar.data.slice(i * n, i * n + n)));
   const mul = (X: number[][], Y: number[][]) =>
     X.map((row) => Y[0].map((_, j) => row.reduce((s, v, k) => s + v * Y[k][j], 0)));
-  let P = A.map((row, i) => row.map((_, j) => (i === j ? 1 : 0)));
+  let P: number[][] = A.map((row, i) => row.map((_, j) => (i === j ? 1 : 0)));
   const K: number[] = [];
   for (let j = 0; j < L; j++) {
     let s = 0;

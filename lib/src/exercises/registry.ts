@@ -10,6 +10,8 @@ import { recurrenceConvolutionExercises } from "./03-recurrence-and-convolution"
 import { memoryExercises } from "./04-memory-hippo-s4d";
 import { whySelectionExercises } from "./05-why-selection";
 import { selectiveSsmExercises } from "./06-selective-ssm";
+import { parallelScanExercises } from "./07-parallel-scan";
+import { hardwareAwareScanExercises } from "./08-hardware-aware-scan";
 
 /** All exercises, in lesson order. */
 export const exercises: readonly Exercise[] = [
@@ -20,6 +22,8 @@ export const exercises: readonly Exercise[] = [
   ...memoryExercises,
   ...whySelectionExercises,
   ...selectiveSsmExercises,
+  ...parallelScanExercises,
+  ...hardwareAwareScanExercises,
 ];
 
 /** The exercise with this id, or an error listing the known ids. */

@@ -112,7 +112,7 @@ export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
     immutable: true,
     tactic: "precision",
     precision: "single",
-    optimizeFloatMemory: true,
+    optimizeFloatMemory: pipeline, // packed state texture; unpacked output (see selective-scan.ts)
     loopMaxIterations: 1,
   });
   const pre = `const b = Math.floor((bd + 0.5) / ${f(dim)});\n  const d = bd - b * ${dim};`;

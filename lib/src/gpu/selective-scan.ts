@@ -209,7 +209,11 @@ export function createGpuSelectiveScan(options: GpuScanOptions = {}): GpuSelecti
         immutable: true,
         tactic: "precision",
         precision: "single",
-        optimizeFloatMemory: true,
+        // Intermediates are packed four float32 per texel (4 bytes per value, as the traffic
+        // accounting assumes). Kernels that read back to the host are not: the packed fetch code
+        // is inlined at every load site, and the output kernels have many (compiling them packed
+        // takes several times longer on Mesa).
+        optimizeFloatMemory: pipeline,
         // gpu.js silently cuts loops at loopMaxIterations (default 1000): set it to the real bound
         loopMaxIterations: Math.max(1, loopMax),
       });

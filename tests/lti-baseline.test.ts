@@ -12,13 +12,21 @@ import {
 } from "../lib/src/index";
 
 describe("fitLtiKernel", () => {
-  it("satisfies the ridge normal equations: the gradient Φᵀ(ΦW - Y) + λW, built densely here, vanishes", () => {
-    const set = selectiveCopying(new Rng(1), { count: 60, length: 7, numTokens: 2, vocabSize: 5 });
+  it("satisfies the ridge normal equations (primal S >= F and dual S < F paths): the gradient Φᵀ(ΦW - Y) + λW, built densely here, vanishes", () => {
     const V = 5;
-    for (const [m, ridge] of [
-      [9, 0.3],
-      [4, 1e-2],
+    // [examples, kernel length, ridge]: S = 2·examples scored positions, F = 5·m features.
+    for (const [count, m, ridge] of [
+      [60, 9, 0.3],
+      [60, 4, 1e-2],
+      [8, 9, 0.3],
+      [3, 9, 1e-3],
     ]) {
+      const set = selectiveCopying(new Rng(count), {
+        count,
+        length: 7,
+        numTokens: 2,
+        vocabSize: 5,
+      });
       const model = fitLtiKernel(set, { kernelLength: m, ridge });
       const K = model.kernel.data;
       // Dense design: one row per scored (example, position), one column per (lag, token).
@@ -104,11 +112,12 @@ describe("fitLtiKernel", () => {
       /fitLtiKernel: options.kernelLength: expected an integer in \[1, 8\]/,
     );
     expect(() => fitLtiKernel(set, { ridge: -1 })).toThrow(
-      /fitLtiKernel: options.ridge: expected a finite number >= 0/,
+      /fitLtiKernel: options.ridge: expected a positive finite number/,
     );
     expect(() => fitLtiKernel(set, { lambda: 1 } as never)).toThrow(
       /fitLtiKernel: options: unknown option "lambda"/,
     );
+    expect(() => fitLtiKernel(set, { ridge: 0 })).toThrow(/fitLtiKernel: options.ridge/);
     expect(() => fitLtiKernel({} as never)).toThrow(/fitLtiKernel: set: expected a task set/);
     const model = fitLtiKernel(set);
     expect(() => ltiLogits(model, [0, 1, 7])).toThrow(

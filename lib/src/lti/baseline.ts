@@ -13,10 +13,14 @@
  *
  *   min_K  Σ_{examples, scored t} ‖logits_t - e(target_t)‖² + λ ‖K‖²,
  *
- * solved exactly from the normal equations (Φᵀ Φ + λ I) W = Φᵀ Y, where a row of Φ holds the
- * one-hot tokens at lags 0..m-1 (m·V features, m of them equal to 1) and W stacks the K[j].
+ * solved exactly. With S scored positions and F = m·V features (a row of Φ holds the one-hot tokens
+ * at lags 0..m-1, so m of its entries are 1), the solution W (stacking the K[j]) is
+ *
+ *   W = (Φᵀ Φ + λ I)⁻¹ Φᵀ Y            (primal: an F × F system, used when S >= F)
+ *     = Φᵀ (Φ Φᵀ + λ I)⁻¹ Y            (dual: an S × S system, used when S < F)
+ *
+ * Both systems are symmetric positive definite for λ > 0 and are solved by Cholesky factorisation.
  */
-import { solve } from "../linalg/lu";
 import type { Tensor } from "../tensor";
 import { checkTaskSet } from "../tasks/util";
 import type { TokenTaskSet } from "../tasks/types";
@@ -36,13 +40,14 @@ export interface LtiTokenModel {
 export interface LtiFitOptions {
   /** Kernel length m (default: the set's input length, i.e. unrestricted). */
   kernelLength?: number;
-  /** Ridge penalty λ >= 0 (default 1e-3). */
+  /** Ridge penalty λ > 0 (default 1e-3). */
   ridge?: number;
 }
 
 /**
  * Fits the kernel of an LTI token model to a task set by ridge regression (see the module
- * comment). Cost: O(n·k·m²) to accumulate the normal equations plus one dense (m·V)³ solve.
+ * comment). Cost: O(S·m²) to accumulate the primal system and (m·V)³/3 to solve it, or O(S²·m)
+ * and S³/3 for the dual one, whichever is smaller (S = n·k scored positions).
  *
  * @param set a task set (inputs (n, l), targets (n, k), scored at positions targetStart..l-1)
  * @returns the model; its kernel is float64 (m, V, V)
@@ -61,31 +66,68 @@ export function fitLtiKernel(set: TokenTaskSet, options: LtiFitOptions = {}): Lt
   const l = s.inputLength;
   const m = assertInteger(`${fn}: options.kernelLength`, options.kernelLength ?? l, 1, l);
   const ridge = options.ridge ?? 1e-3;
-  if (typeof ridge !== "number" || !Number.isFinite(ridge) || ridge < 0) {
-    throw new Error(`${fn}: options.ridge: expected a finite number >= 0, got ${describe(ridge)}`);
+  if (typeof ridge !== "number" || !Number.isFinite(ridge) || !(ridge > 0)) {
+    throw new Error(
+      `${fn}: options.ridge: expected a positive finite number, got ${describe(ridge)}`,
+    );
   }
   const V = s.vocabSize;
   const F = m * V;
-  const G = new Float64Array(F * F);
-  const R = new Float64Array(F * V);
-  const active = new Int32Array(m);
   const k = s.targetLength;
+  const S = s.count * k;
+  // The active features of scored position p = (example i, answer j): feature lag·V + token.
+  const lagsOf = new Int32Array(S);
+  const active = new Int32Array(S * m);
+  const answer = new Int32Array(S);
   for (let i = 0; i < s.count; i++) {
-    const row = i * l;
     for (let j = 0; j < k; j++) {
+      const p = i * k + j;
       const t = s.targetStart + j;
-      const lags = Math.min(t + 1, m);
-      for (let lag = 0; lag < lags; lag++) active[lag] = lag * V + s.inputs[row + t - lag];
-      const y = s.targets[i * k + j];
-      for (let a = 0; a < lags; a++) {
-        const fa = active[a];
-        R[fa * V + y] += 1;
-        for (let b = 0; b < lags; b++) G[fa * F + active[b]] += 1;
+      lagsOf[p] = Math.min(t + 1, m);
+      for (let lag = 0; lag < lagsOf[p]; lag++) {
+        active[p * m + lag] = lag * V + s.inputs[i * l + t - lag];
+      }
+      answer[p] = s.targets[p];
+    }
+  }
+  const W = new Float64Array(F * V);
+  if (S >= F) {
+    // Primal: (Φᵀ Φ + λ I) W = Φᵀ Y.
+    const G = new Float64Array(F * F);
+    for (let p = 0; p < S; p++) {
+      const base = p * m;
+      for (let a = 0; a < lagsOf[p]; a++) {
+        const fa = active[base + a];
+        W[fa * V + answer[p]] += 1;
+        for (let b = 0; b < lagsOf[p]; b++) G[fa * F + active[base + b]] += 1;
+      }
+    }
+    for (let f = 0; f < F; f++) G[f * F + f] += ridge;
+    choleskySolveInPlace(fn, G, F, W, V);
+  } else {
+    // Dual: (Φ Φᵀ + λ I) α = Y, then W = Φᵀ α. (Φ Φᵀ)[p, q] counts the lags where p and q see
+    // the same token.
+    const G = new Float64Array(S * S);
+    for (let p = 0; p < S; p++) {
+      for (let q = 0; q <= p; q++) {
+        const lags = Math.min(lagsOf[p], lagsOf[q]);
+        let c = 0;
+        for (let lag = 0; lag < lags; lag++) if (active[p * m + lag] === active[q * m + lag]) c++;
+        G[p * S + q] = c;
+        G[q * S + p] = c;
+      }
+      G[p * S + p] += ridge;
+    }
+    const alpha = new Float64Array(S * V);
+    for (let p = 0; p < S; p++) alpha[p * V + answer[p]] = 1;
+    choleskySolveInPlace(fn, G, S, alpha, V);
+    for (let p = 0; p < S; p++) {
+      for (let a = 0; a < lagsOf[p]; a++) {
+        const fa = active[p * m + a];
+        for (let v = 0; v < V; v++) W[fa * V + v] += alpha[p * V + v];
       }
     }
   }
-  for (let f = 0; f < F; f++) G[f * F + f] += ridge;
-  const W = solve({ shape: [F, F], data: G }, { shape: [F, V], data: R }).data;
   // W[(lag, in), out] -> kernel[lag, out, in]
   const kernel = new Float64Array(m * V * V);
   for (let lag = 0; lag < m; lag++) {
@@ -95,6 +137,52 @@ export function fitLtiKernel(set: TokenTaskSet, options: LtiFitOptions = {}): Lt
     }
   }
   return { kernel: { shape: [m, V, V], data: kernel }, kernelLength: m, vocabSize: V };
+}
+
+/**
+ * Solves M X = B in place for a symmetric positive definite M (n, n) and B (n, c): M is
+ * overwritten by its Cholesky factor L (M = L Lᵀ, lower triangle, about n³/3 multiply-adds), B by X.
+ */
+function choleskySolveInPlace(
+  fn: string,
+  M: Float64Array,
+  n: number,
+  B: Float64Array,
+  c: number,
+): void {
+  for (let j = 0; j < n; j++) {
+    const rj = j * n;
+    let d = M[rj + j];
+    for (let q = 0; q < j; q++) d -= M[rj + q] * M[rj + q];
+    if (!(d > 0)) {
+      throw new Error(
+        `${fn}: the normal equations are not positive definite (pivot ${d} at ${j}); increase options.ridge`,
+      );
+    }
+    const ljj = Math.sqrt(d);
+    M[rj + j] = ljj;
+    for (let i = j + 1; i < n; i++) {
+      const ri = i * n;
+      let v = M[ri + j];
+      for (let q = 0; q < j; q++) v -= M[ri + q] * M[rj + q];
+      M[ri + j] = v / ljj;
+    }
+  }
+  // L Y = B, then Lᵀ X = Y.
+  for (let i = 0; i < n; i++) {
+    for (let q = 0; q < i; q++) {
+      const lv = M[i * n + q];
+      if (lv !== 0) for (let v = 0; v < c; v++) B[i * c + v] -= lv * B[q * c + v];
+    }
+    for (let v = 0; v < c; v++) B[i * c + v] /= M[i * n + i];
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    for (let v = 0; v < c; v++) B[i * c + v] /= M[i * n + i];
+    for (let q = 0; q < i; q++) {
+      const lv = M[i * n + q];
+      if (lv !== 0) for (let v = 0; v < c; v++) B[q * c + v] -= lv * B[i * c + v];
+    }
+  }
 }
 
 function checkModel(

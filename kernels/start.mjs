@@ -58,7 +58,7 @@ Options:
                        auto      .venv/bin/jupyter-lab, jupyter-lab on PATH, jupyter-notebook on
                                  PATH; if none: pip, then apt
                        lab       JupyterLab (.venv's, else the one on PATH)
-                       notebook  the classic Notebook on PATH (jupyter-notebook)
+                       notebook  Jupyter Notebook on PATH (jupyter-notebook: the classic 6.x, or 7)
                        pip       JupyterLab 4 + plotly in ./.venv (created or reused)
                        apt       Debian/Ubuntu's jupyter-notebook (installed with apt-get if needed)
   --no-browser       only print the URL (also env MAMBA_TS_NO_BROWSER=1)
@@ -370,7 +370,7 @@ async function aptRoute() {
         `installing packages needs root: run \`sudo apt-get install ${APT_PACKAGES.join(" ")}\` yourself`,
       );
     }
-    prefix = [sudo, "-n", "DEBIAN_FRONTEND=noninteractive"];
+    prefix = [sudo, "-n"];
   }
   const run = (args) =>
     prefix.length
@@ -511,7 +511,6 @@ async function main() {
     {
       jupyter: { type: "string" },
       "no-browser": { type: "boolean" },
-      browser: { type: "boolean" },
       port: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -521,17 +520,13 @@ async function main() {
     console.log(USAGE);
     return 0;
   }
-  // `npm start --jupyter=pip` (without `--`) reaches us as npm_config_jupyter; same for --no-browser.
-  const route =
-    opts.jupyter ?? process.env.MAMBA_TS_JUPYTER ?? process.env.npm_config_jupyter ?? "auto";
+  // Options must follow `--` (`npm start -- --jupyter=pip`): npm keeps the ones before it to itself.
+  const route = opts.jupyter ?? process.env.MAMBA_TS_JUPYTER ?? "auto";
   if (!ROUTES.includes(route)) {
     throw new SetupError(`--jupyter=${route}: expected one of ${ROUTES.join(", ")}\n\n${USAGE}`, 2);
   }
   let openBrowser = !(
-    opts["no-browser"] ||
-    opts.browser === false ||
-    /^(1|true|yes)$/i.test(process.env.MAMBA_TS_NO_BROWSER ?? "") ||
-    process.env.npm_config_browser === "false"
+    opts["no-browser"] || /^(1|true|yes)$/i.test(process.env.MAMBA_TS_NO_BROWSER ?? "")
   );
   let port = DEFAULT_PORT;
   if (opts.port !== undefined) {

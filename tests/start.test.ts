@@ -6,7 +6,17 @@
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -400,6 +410,44 @@ describe("npm start", () => {
     expect(await stopCourse(c)).toBe(0);
     expect(await portFree(c.port)).toBe(true);
   }, 300_000);
+
+  it("builds lib first when lib/dist/index.js is missing", () => {
+    // A course copy whose lib is a stand-in package with a trivial build (the real lib is shared).
+    const course = path.join(tmp, "course");
+    cpSync(path.join(ROOT, "kernels"), path.join(course, "kernels"), { recursive: true });
+    cpSync(path.join(ROOT, "package.json"), path.join(course, "package.json"));
+    symlinkSync(path.join(ROOT, "node_modules"), path.join(course, "node_modules"));
+    mkdirSync(path.join(course, "lib"));
+    writeFileSync(
+      path.join(course, "lib", "package.json"),
+      JSON.stringify({
+        name: "@mamba-ts/lib",
+        private: true,
+        scripts: {
+          build: `node -e "require('fs').mkdirSync('dist');require('fs').writeFileSync('dist/index.js','')"`,
+        },
+      }),
+    );
+    const r = spawnSync(
+      process.execPath,
+      [path.join(course, "kernels", "start.mjs"), "--jupyter=lab", "--no-browser"],
+      {
+        cwd: course,
+        encoding: "utf8",
+        timeout: 120_000,
+        // No JupyterLab anywhere: it stops right after the build, with the "not found" error.
+        env: {
+          ...process.env,
+          PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`,
+          MAMBA_TS_VENV: path.join(tmp, "no-venv"),
+        },
+      },
+    );
+    expect(r.stdout).toMatch(/mamba-ts: lib is not built yet: running `npm run build`/);
+    expect(existsSync(path.join(course, "lib", "dist", "index.js"))).toBe(true);
+    expect(r.stderr).toMatch(/--jupyter=lab: no JupyterLab found/);
+    expect(r.status).toBe(1);
+  }, 120_000);
 
   it("rejects bad options and a forced route that finds nothing, with a clear message", () => {
     const run = (args: string[], env: NodeJS.ProcessEnv = {}) => {

@@ -265,11 +265,12 @@ describe("scan schedules", () => {
     }
   });
 
-  it("draws as a plotly figure with one line segment per operand", () => {
+  it("draws as a plotly figure with one line per combine", () => {
     const s = scanSchedule(8, "hillis-steele");
     const fig = scanDiagram(s);
-    const lines = fig.data[0] as { x: (number | null)[] };
-    expect(lines.x.length).toBe(3 * 2 * scheduleCost(s).combines);
+    const lines = fig.data[1] as { x: (number | null)[]; name: string };
+    expect(lines.name).toMatch(/combine/);
+    expect(lines.x.length).toBe(3 * scheduleCost(s).combines);
     expect(() => scanSchedule(0, "blelloch")).toThrow(/length/);
     expect(() => scanSchedule(4, "fast" as never)).toThrow(/algorithm/);
   });

@@ -199,34 +199,63 @@ export function scheduleCost(schedule: ScanSchedule): {
 }
 
 /**
- * A plotly figure of a schedule: positions across, rounds downwards; every combine draws two
- * lines into its slot (from its operands in the previous round), copies draw one dashed line.
- * Padding slots (Blelloch) and the saved-total slot are drawn in grey.
+ * A plotly figure of a schedule: positions across, rounds downwards. Grey vertical lines carry
+ * every slot's value from one round to the next; a blue line brings the other operand of a combine
+ * into its slot (drawn as a larger blue dot), an orange dashed line is a copy, and an orange cross
+ * a slot reset to the identity. Padding slots (Blelloch) and the saved-total slot are grey.
  */
 export function scanDiagram(schedule: ScanSchedule, options: { title?: string } = {}): Figure {
+  if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
+    throw new Error(
+      `scanDiagram: schedule: expected a schedule from scanSchedule, got ${describe(schedule)}`,
+    );
+  }
   const cost = scheduleCost(schedule);
+  const R = schedule.rounds.length;
+  const carryX: (number | null)[] = [];
+  const carryY: (number | null)[] = [];
+  for (let s = 0; s < schedule.slots; s++) {
+    carryX.push(s, s, null);
+    carryY.push(0, R, null);
+  }
   const combineX: (number | null)[] = [];
   const combineY: (number | null)[] = [];
   const copyX: (number | null)[] = [];
   const copyY: (number | null)[] = [];
+  const hitX: number[] = [];
+  const hitY: number[] = [];
+  const resetX: number[] = [];
+  const resetY: number[] = [];
   schedule.rounds.forEach((round, r) => {
     for (const op of round.ops) {
-      const srcs = [op.first, op.second].filter((o): o is ScanOperand => o !== undefined);
-      const isCombine = op.second !== undefined;
-      for (const src of srcs) {
-        if (src === "identity" || !("slot" in src)) continue;
-        const xs = isCombine ? combineX : copyX;
-        const ys = isCombine ? combineY : copyY;
-        xs.push(src.slot, op.slot, null);
-        ys.push(r, r + 1, null);
+      if (op.first === "identity") {
+        resetX.push(op.slot);
+        resetY.push(r + 1);
+        continue;
       }
+      if (op.second === undefined) {
+        if ("slot" in op.first) {
+          copyX.push(op.first.slot, op.slot, null);
+          copyY.push(r, r + 1, null);
+        }
+        continue;
+      }
+      const other = [op.first, op.second].find(
+        (o) => o !== "identity" && "slot" in o && o.slot !== op.slot,
+      ) as { slot: number } | undefined;
+      if (other) {
+        combineX.push(other.slot, op.slot, null);
+        combineY.push(r, r + 1, null);
+      }
+      hitX.push(op.slot);
+      hitY.push(r + 1);
     }
   });
   const nodeX: number[] = [];
   const nodeY: number[] = [];
   const padX: number[] = [];
   const padY: number[] = [];
-  for (let r = 0; r <= schedule.rounds.length; r++) {
+  for (let r = 0; r <= R; r++) {
     for (let s = 0; s < schedule.slots; s++) {
       (s < schedule.length ? nodeX : padX).push(s);
       (s < schedule.length ? nodeY : padY).push(r);
@@ -234,20 +263,21 @@ export function scanDiagram(schedule: ScanSchedule, options: { title?: string } 
   }
   const data: Trace[] = [
     {
+      x: carryX,
+      y: carryY,
+      type: "scatter",
+      mode: "lines",
+      name: "value carried down",
+      line: { color: "#ddd", width: 1 },
+      hoverinfo: "skip",
+    },
+    {
       x: combineX,
       y: combineY,
       type: "scatter",
       mode: "lines",
-      name: "combine ∘",
+      name: "combine: other operand",
       line: { color: "#1f77b4", width: 1.5 },
-    },
-    {
-      x: copyX,
-      y: copyY,
-      type: "scatter",
-      mode: "lines",
-      name: "copy",
-      line: { color: "#ff7f0e", width: 1.5, dash: "dash" },
     },
     {
       x: nodeX,
@@ -257,7 +287,35 @@ export function scanDiagram(schedule: ScanSchedule, options: { title?: string } 
       name: "element",
       marker: { color: "#333", size: 5 },
     },
+    {
+      x: hitX,
+      y: hitY,
+      type: "scatter",
+      mode: "markers",
+      name: "slot ← left ∘ slot",
+      marker: { color: "#1f77b4", size: 9 },
+    },
   ];
+  if (copyX.length > 0) {
+    data.push({
+      x: copyX,
+      y: copyY,
+      type: "scatter",
+      mode: "lines",
+      name: "copy",
+      line: { color: "#ff7f0e", width: 1.5, dash: "dash" },
+    });
+  }
+  if (resetX.length > 0) {
+    data.push({
+      x: resetX,
+      y: resetY,
+      type: "scatter",
+      mode: "markers",
+      name: "set to identity (1, 0)",
+      marker: { color: "#ff7f0e", size: 10, symbol: "x" },
+    });
+  }
   if (padX.length > 0) {
     data.push({
       x: padX,
@@ -275,14 +333,15 @@ export function scanDiagram(schedule: ScanSchedule, options: { title?: string } 
     data,
     layout: {
       title: { text: title },
-      height: Math.min(700, 120 + 28 * schedule.rounds.length),
-      xaxis: { title: { text: "position t" }, dtick: 1 },
+      height: Math.min(900, 170 + 42 * R),
+      xaxis: { title: { text: "position t" }, dtick: 1, zeroline: false },
       yaxis: {
         autorange: "reversed",
+        zeroline: false,
         tickvals: schedule.rounds.map((_, r) => r + 0.5),
         ticktext: schedule.rounds.map((r) => r.label),
       },
-      margin: { l: 170 },
+      margin: { l: 170, t: 50, b: 40 },
       showlegend: true,
     },
   };

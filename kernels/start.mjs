@@ -450,9 +450,19 @@ async function waitReady(base, token, child) {
   return { timedOut: true, lastStatus };
 }
 
-/** Warns when a JupyterLab outside our .venv has no plotly renderer (plots then use the HTML fallback). */
+/** Warns when the JupyterLab to start has no plotly renderer (plots then use the HTML fallback). */
 async function checkPlotlyRenderer(fe) {
-  if (fe.app !== "JupyterLab" || fe.bin === venvLab()) return;
+  if (fe.app !== "JupyterLab") return;
+  if (fe.bin === venvLab()) {
+    const ext = path.join(VENV, "share", "jupyter", "labextensions", "jupyterlab-plotly");
+    if (!existsSync(path.join(ext, "package.json"))) {
+      warn(
+        "the .venv JupyterLab has no plotly renderer: plots fall back to plain HTML. " +
+          "`npm start -- --jupyter=pip` installs it.",
+      );
+    }
+    return;
+  }
   const jupyter = path.join(path.dirname(fe.bin), "jupyter");
   if (!isExecutable(jupyter)) return;
   // Where that Jupyter looks for data (labextensions/ among it); cheaper than `labextension list`.

@@ -17,7 +17,9 @@ const available = readdirSync(dir)
 const wanted = argv._.map(String);
 const unknown = wanted.filter((w) => !available.includes(w));
 if (unknown.length > 0) {
-  console.error(`bench: unknown benchmark ${unknown.join(", ")}; available: ${available.join(", ")}`);
+  console.error(
+    `bench: unknown benchmark ${unknown.join(", ")}; available: ${available.join(", ")}`,
+  );
   process.exit(2);
 }
 for (const name of wanted.length > 0 ? wanted : available) {

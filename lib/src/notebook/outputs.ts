@@ -141,7 +141,7 @@ export function cellFailure(outputs: readonly Output[], reply: ExecuteReply): st
     .map((o) => (o.output_type === "stream" ? joinText(o.text) : ""))
     .join("");
   if (reply.status === "ok") return stderr === "" ? null : shorten(`wrote to stderr: ${stderr}`);
-  if (stderr !== "") return shorten(stderr);
+  if (stderr !== "") return shorten(errorInStderr(stderr));
   if (reply.status === "error") {
     const what = [reply.ename, reply.evalue].filter((s) => s !== undefined && s !== "").join(": ");
     return what === "" ? "the kernel reported an error (no message)" : shorten(what);
@@ -150,6 +150,18 @@ export function cellFailure(outputs: readonly Output[], reply: ExecuteReply): st
     return "the kernel aborted the cell without running it (it was sent too soon after an error?)";
   }
   return `the kernel answered with status "${reply.status}"`;
+}
+
+/**
+ * The error in a kernel's stderr: from the first "SomethingError: …" line to the stack trace
+ * (stock tslab prints the source line and a caret first); all of it when there is no such line.
+ */
+function errorInStderr(stderr: string): string {
+  const lines = stderr.split("\n");
+  const start = lines.findIndex((line) => /^[A-Za-z]*(Error|Exception)\b[^:]*:/.test(line));
+  if (start < 0) return stderr;
+  const end = lines.findIndex((line, i) => i > start && /^\s+at /.test(line));
+  return lines.slice(start, end < 0 ? undefined : end).join("\n");
 }
 
 function shorten(text: string): string {

@@ -218,21 +218,30 @@ export class NotebookKernel {
     };
   }
 
-  /** Closes the connection and shuts the session and its kernel down (at most ~30 s). Idempotent. */
+  /**
+   * Closes the connection and shuts the session and its kernel down. The server refuses while it
+   * is restarting a dead kernel, so a refusal is retried for up to `SHUTDOWN_RETRY_MS`. Idempotent.
+   */
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.kernel.dispose();
-    const timer = delay(30_000);
-    await Promise.race([
-      services()
-        .SessionAPI.shutdownSession(this.sessionId, this.settings)
-        .catch(() => undefined),
-      timer.promise,
-    ]);
-    timer.cancel();
+    const { SessionAPI } = services();
+    const deadline = Date.now() + SHUTDOWN_RETRY_MS;
+    for (;;) {
+      try {
+        await SessionAPI.shutdownSession(this.sessionId, this.settings);
+        return;
+      } catch {
+        if (Date.now() > deadline) return; // a started server is stopped with its kernels anyway
+        await delay(1000).promise;
+      }
+    }
   }
 }
+
+/** How long {@link NotebookKernel.shutdown} retries a refused shutdown. */
+const SHUTDOWN_RETRY_MS = 30_000;
 
 /** Runs `make` with console.debug silenced. */
 function quietly<T>(make: () => T): T {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Rng,
   type GpuBackend,
+  type SyncGpuBackend,
   type GpuSelectiveScanner,
   type SelectiveScanArgs,
   type Tensor,
@@ -104,7 +105,7 @@ const headless = availability.find((b) => b.backend === "headlessgl")!;
 if (!headless.available) {
   console.log(`gpu-scan.test: headlessgl tests skipped: ${headless.reason}`);
 }
-const backends: GpuBackend[] = [
+const backends: SyncGpuBackend[] = [
   "cpu",
   "webasm",
   ...(headless.available ? (["headlessgl"] as const) : []),

@@ -35,6 +35,7 @@ export * from "./conv/timing";
 export * from "./scan/combine";
 export * from "./scan/linear-scan";
 export * from "./scan/schedule";
+export * from "./scan/random-args";
 export {
   selectiveScanFast,
   type FastScanEngine,

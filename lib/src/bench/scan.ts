@@ -33,6 +33,7 @@ import {
 } from "../selective-fast/limits";
 import { type GpuBackend, gpuBackends } from "../gpu/backends";
 import { createGpuSelectiveScan, gpuScanTraffic } from "../gpu/selective-scan";
+import { randomSelectiveScanArgs } from "../scan/random-args";
 
 type Size = [number, number, number, number];
 
@@ -91,32 +92,6 @@ with open(folder + '/out', 'wb') as f:
     f.write(out.contiguous().numpy().tobytes())
 print(seconds, torch.get_num_threads(), torch.__version__)
 `;
-
-function makeArgs(size: Size, seed: number): SelectiveScanArgs {
-  const [b, d, l, n] = size;
-  const rng = new Rng(seed);
-  const t = (shape: number[], f: () => number): Tensor<Float32Array> => {
-    const len = shape.reduce((p, s) => p * s, 1);
-    const data = new Float32Array(len);
-    for (let i = 0; i < len; i++) data[i] = f();
-    return { shape, data };
-  };
-  // Mamba-like values: Δ = softplus(delta + bias) around 0.001..0.1, A = -(1..n) (S4D-Real)
-  const dtBias = t([d], () =>
-    Math.log(Math.expm1(Math.exp(rng.uniform(Math.log(0.001), Math.log(0.1))))),
-  );
-  return {
-    u: t([b, d, l], () => rng.normal()),
-    delta: t([b, d, l], () => rng.normal() * 0.5),
-    A: { shape: [d, n], data: Float32Array.from({ length: d * n }, (_, i) => -((i % n) + 1)) },
-    B: t([b, n, l], () => rng.normal()),
-    C: t([b, n, l], () => rng.normal()),
-    D: t([d], () => 1),
-    z: t([b, d, l], () => rng.normal()),
-    deltaBias: dtBias,
-    deltaSoftplus: true,
-  };
-}
 
 /** max |a - b| / max(1, max |b|). */
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -238,7 +213,12 @@ function main(): void {
   for (const size of SIZES) {
     const [b, d, l, n] = size;
     const work = b * d * l * n;
-    const args = makeArgs(size, 7 + l);
+    const args = randomSelectiveScanArgs(new Rng(7 + l), {
+      batch: b,
+      dim: d,
+      length: l,
+      dstate: n,
+    });
     const bound = selectiveScanLowerBound(
       { batch: b, dim: d, length: l, dstate: n },
       { expsPerSecond: expRate, bytesPerSecond: bandwidth },

@@ -172,10 +172,16 @@ export function gpuBackends(): BackendAvailability[] {
   return out;
 }
 
-/** The best backend lib's kernels can run here (headlessgl > webgl2 > webgl > webasm > cpu). */
-export function bestGpuBackend(): GpuBackend {
-  const found = gpuBackends().find((b) => b.available);
-  return found ? found.backend : "cpu";
+/** A backend lib's synchronous kernels can run on (every backend but webgpu). */
+export type SyncGpuBackend = Exclude<GpuBackend, "webgpu">;
+
+/**
+ * The best backend lib's kernels can run here (headlessgl > webgl2 > webgl > webasm > cpu); pass
+ * it as `mode` to run there.
+ */
+export function bestGpuBackend(): SyncGpuBackend {
+  const found = gpuBackends().find((b) => b.available && b.backend !== "webgpu");
+  return found ? (found.backend as SyncGpuBackend) : "cpu";
 }
 
 /** Which backend a compiled gpu.js kernel actually runs on (after any fallback). */

@@ -306,3 +306,26 @@ export function summarizeTraffic(plan: KernelLaunch[]): ScanTraffic {
     largestIntermediateBytes: 4 * largest,
   };
 }
+
+/** A plan's launches grouped by kernel: how often each runs and its total bytes. */
+export function trafficByKernel(
+  plan: KernelLaunch[],
+): { kernel: ScanKernelName; launches: number; bytesWritten: number; bytesRead: number }[] {
+  const rows = new Map<
+    ScanKernelName,
+    { kernel: ScanKernelName; launches: number; bytesWritten: number; bytesRead: number }
+  >();
+  for (const l of plan) {
+    const row = rows.get(l.kernel) ?? {
+      kernel: l.kernel,
+      launches: 0,
+      bytesWritten: 0,
+      bytesRead: 0,
+    };
+    row.launches++;
+    row.bytesWritten += 4 * l.valuesWritten;
+    row.bytesRead += 4 * l.valuesRead;
+    rows.set(l.kernel, row);
+  }
+  return [...rows.values()];
+}

@@ -18,9 +18,10 @@
  *   bandwidth.
  *
  * exp(x) is computed as 2^k · e^f with k = round(x · log2 e) and f = x - k·ln 2 (Cody-Waite
- * splitting of ln 2), e^f by its degree-7 Taylor polynomial (relative error < 1e-8 for
+ * splitting of ln 2), e^f by the degree-7 polynomial of Cephes' expf (about one float32 ulp for
  * |f| <= ln2 / 2) and 2^k by writing k + 127 into the exponent bits. x is clamped to [-87, 88]
- * first, so the result is a normal float (e^-87 ≈ 1.6e-38 stands in for smaller values).
+ * first, so the result is a normal float (e^-87 ≈ 1.6e-38 stands in for smaller values). The
+ * rounding of k and the clamp use single-instruction SIMD operations only.
  */
 import {
   type Code,
@@ -39,14 +40,43 @@ const LOG2E = 1.4426950408889634;
 const LN2_HI = 0.693359375;
 const LN2_LO = -2.1219444e-4;
 const LN2 = 0.6931471805599453;
+/** Coefficients of p in e^f ≈ 1 + f + f²·p(f), |f| <= ln2/2 (Cephes expf; about 1 ulp in float32). */
+const EXP_POLY = [
+  1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+  5.0000001201e-1,
+];
 
-/** Names locals in order after the parameters. */
+/**
+ * Names locals in order after the parameters, and keeps vector constants in locals set once at
+ * function entry (so the loops do not rematerialise them).
+ */
 class Locals {
   readonly types: ("i32" | "f32" | "v128")[] = [];
+  private readonly consts = new Map<string, { index: number; init: Code }>();
   constructor(private readonly nParams: number) {}
   add(type: "i32" | "f32" | "v128"): number {
     this.types.push(type);
     return this.nParams + this.types.length - 1;
+  }
+  private konst(key: string, init: Code): Code {
+    let c = this.consts.get(key);
+    if (!c) {
+      c = { index: this.add("v128"), init };
+      this.consts.set(key, c);
+    }
+    return local.get(c.index);
+  }
+  /** x in all four float32 lanes. */
+  f(x: number): Code {
+    return this.konst(`f${x}`, f4.const(x));
+  }
+  /** The bits n in all four int32 lanes. */
+  i(n: number): Code {
+    return this.konst(`i${n}`, v128.constI32(n));
+  }
+  /** The code that sets the constants; put it first in the body. */
+  prologue(): Code {
+    return [...this.consts.values()].map((c) => local.set(c.index, c.init));
   }
 }
 
@@ -54,29 +84,38 @@ interface ExpTemps {
   x: number;
   k: number;
   p: number;
+  l: Locals;
 }
 
 function expTemps(l: Locals): ExpTemps {
-  return { x: l.add("v128"), k: l.add("v128"), p: l.add("v128") };
+  return { x: l.add("v128"), k: l.add("v128"), p: l.add("v128"), l };
 }
 
-/** Code that leaves exp(x) (four lanes) on the stack. */
+/** Code that leaves exp(x) (four lanes) on the stack; x must not be NaN. */
 function exp4(x: Code, t: ExpTemps): Code {
   const g = local.get;
-  const coeffs = [1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
-  const horner: Code[] = [local.set(t.p, f4.const(coeffs[0]))];
-  for (let i = 1; i < coeffs.length; i++) {
-    horner.push(local.set(t.p, f4.add(f4.mul(g(t.p), g(t.x)), f4.const(coeffs[i]))));
+  // 1.5 · 2^23: adding it rounds a float in (-2^22, 2^22) to an integer held in the low mantissa bits
+  const MAGIC = 12582912;
+  const horner: Code[] = [local.set(t.p, t.l.f(EXP_POLY[0]))];
+  for (let i = 1; i < EXP_POLY.length; i++) {
+    horner.push(local.set(t.p, f4.add(f4.mul(g(t.p), g(t.x)), t.l.f(EXP_POLY[i]))));
   }
   return [
-    local.set(t.x, f4.max(f4.min(x, f4.const(88)), f4.const(-87))),
-    local.set(t.k, f4.nearest(f4.mul(g(t.x), f4.const(LOG2E)))),
+    // clamp (pmin/pmax are single instructions; min/max must also handle NaN and -0)
+    local.set(t.x, f4.pmax(f4.pmin(x, t.l.f(88)), t.l.f(-87))),
+    // k = round(x · log2 e): t.k holds k + MAGIC, whose low mantissa bits are k
+    local.set(t.k, f4.add(f4.mul(g(t.x), t.l.f(LOG2E)), t.l.f(MAGIC))),
+    // f = x - k·ln2 in two parts (Cody-Waite), |f| <= ln2 / 2
+    local.set(t.p, f4.sub(g(t.k), t.l.f(MAGIC))),
     local.set(
       t.x,
-      f4.sub(f4.sub(g(t.x), f4.mul(g(t.k), f4.const(LN2_HI))), f4.mul(g(t.k), f4.const(LN2_LO))),
+      f4.sub(f4.sub(g(t.x), f4.mul(g(t.p), t.l.f(LN2_HI))), f4.mul(g(t.p), t.l.f(LN2_LO))),
     ),
+    // e^f = 1 + f + f² · p(f)
     horner,
-    f4.mul(g(t.p), i4.shl(i4.add(i4.fromF4(g(t.k)), i4.const(127)), i32.const(23))),
+    local.set(t.p, f4.add(f4.add(f4.mul(g(t.p), f4.mul(g(t.x), g(t.x))), g(t.x)), t.l.f(1))),
+    // times 2^k: shifting k + MAGIC's bits left by 23 leaves k in the exponent field
+    f4.mul(g(t.p), i4.add(i4.shl(g(t.k), i32.const(23)), t.l.i(0x3f800000))),
   ];
 }
 
@@ -91,44 +130,38 @@ function softplus4(v: number, l: Locals, t: ExpTemps): Code {
   const s2 = l.add("v128");
   const lw = l.add("v128");
   return [
-    local.set(e, exp4(f4.min(g(v), f4.const(20)), t)),
-    local.set(w, f4.add(g(e), f4.const(1))),
+    local.set(e, exp4(f4.pmin(g(v), l.f(20)), t)),
+    local.set(w, f4.add(g(e), l.f(1))),
     // w = m · 2^ex with m in [1, 2): exponent and mantissa from the bits
-    local.set(m, v128.or(v128.and(g(w), v128.constI32(0x007fffff)), v128.constI32(0x3f800000))),
-    local.set(big, f4.gt(g(m), f4.const(Math.SQRT2))),
-    local.set(m, v128.bitselect(f4.mul(g(m), f4.const(0.5)), g(m), g(big))),
+    local.set(m, v128.or(v128.and(g(w), l.i(0x007fffff)), l.i(0x3f800000))),
+    local.set(big, f4.gt(g(m), l.f(Math.SQRT2))),
+    local.set(m, v128.bitselect(f4.mul(g(m), l.f(0.5)), g(m), g(big))),
     // lw = ex · ln2 (ex + 1 where m was halved)
     local.set(
       lw,
       f4.mul(
-        f4.add(
-          f4.fromI4(i4.sub(i4.shrU(g(w), i32.const(23)), i4.const(127))),
-          v128.and(g(big), f4.const(1)),
-        ),
-        f4.const(LN2),
+        f4.add(f4.fromI4(i4.sub(i4.shrU(g(w), i32.const(23)), l.i(127))), v128.and(g(big), l.f(1))),
+        l.f(LN2),
       ),
     ),
     // log m = 2 artanh(s), s = (m - 1) / (m + 1), |s| <= 0.172
-    local.set(s, f4.div(f4.sub(g(m), f4.const(1)), f4.add(g(m), f4.const(1)))),
+    local.set(s, f4.div(f4.sub(g(m), l.f(1)), f4.add(g(m), l.f(1)))),
     local.set(s2, f4.mul(g(s), g(s))),
     local.set(
       lw,
       f4.add(
         g(lw),
         f4.mul(
-          f4.mul(f4.const(2), g(s)),
+          f4.mul(l.f(2), g(s)),
           f4.add(
-            f4.const(1),
+            l.f(1),
             f4.mul(
               g(s2),
               f4.add(
-                f4.const(1 / 3),
+                l.f(1 / 3),
                 f4.mul(
                   g(s2),
-                  f4.add(
-                    f4.const(1 / 5),
-                    f4.mul(g(s2), f4.add(f4.const(1 / 7), f4.mul(g(s2), f4.const(1 / 9)))),
-                  ),
+                  f4.add(l.f(1 / 5), f4.mul(g(s2), f4.add(l.f(1 / 7), f4.mul(g(s2), l.f(1 / 9))))),
                 ),
               ),
             ),
@@ -140,15 +173,12 @@ function softplus4(v: number, l: Locals, t: ExpTemps): Code {
     local.set(
       lw,
       v128.bitselect(
-        f4.mul(
-          g(e),
-          f4.sub(f4.const(1), f4.mul(g(e), f4.sub(f4.const(0.5), f4.mul(g(e), f4.const(1 / 3))))),
-        ),
+        f4.mul(g(e), f4.sub(l.f(1), f4.mul(g(e), f4.sub(l.f(0.5), f4.mul(g(e), l.f(1 / 3)))))),
         g(lw),
-        f4.lt(g(e), f4.const(1 / 128)),
+        f4.lt(g(e), l.f(1 / 128)),
       ),
     ),
-    v128.bitselect(g(v), g(lw), f4.gt(g(v), f4.const(20))),
+    v128.bitselect(g(v), g(lw), f4.gt(g(v), l.f(20))),
   ];
 }
 
@@ -182,7 +212,12 @@ function prepFunction(): WasmFunction {
       local.set(r, i32.add(g(r), i32.const(1))),
     ]),
   ];
-  return { name: "prep", params: ["i32", "i32", "i32", "i32", "i32"], locals: l.types, body };
+  return {
+    name: "prep",
+    params: ["i32", "i32", "i32", "i32", "i32"],
+    locals: l.types,
+    body: [l.prologue(), body],
+  };
 }
 
 function scanFunction(G: number): WasmFunction {
@@ -276,7 +311,7 @@ function scanFunction(G: number): WasmFunction {
     name: "scan",
     params: Array<"i32">(11).fill("i32"),
     locals: l.types,
-    body,
+    body: [l.prologue(), body],
   };
 }
 
@@ -299,7 +334,7 @@ function postFunction(): WasmFunction {
       gate
         ? [
             local.set(zv, v128.load(at(pZ))),
-            local.set(y, f4.div(f4.mul(g(y), g(zv)), f4.add(f4.const(1), exp4(f4.neg(g(zv)), t)))),
+            local.set(y, f4.div(f4.mul(g(y), g(zv)), f4.add(l.f(1), exp4(f4.neg(g(zv)), t)))),
           ]
         : [],
       v128.store(at(pOut), g(y)),
@@ -316,7 +351,12 @@ function postFunction(): WasmFunction {
       local.set(r, i32.add(g(r), i32.const(1))),
     ]),
   ];
-  return { name: "post", params: Array<"i32">(7).fill("i32"), locals: l.types, body };
+  return {
+    name: "post",
+    params: Array<"i32">(7).fill("i32"),
+    locals: l.types,
+    body: [l.prologue(), body],
+  };
 }
 
 function expLoopFunction(): WasmFunction {
@@ -333,7 +373,12 @@ function expLoopFunction(): WasmFunction {
       local.set(i, i32.add(g(i), i32.const(1))),
     ]),
   ];
-  return { name: "expLoop", params: ["i32", "i32", "i32"], locals: l.types, body };
+  return {
+    name: "expLoop",
+    params: ["i32", "i32", "i32"],
+    locals: l.types,
+    body: [l.prologue(), body],
+  };
 }
 
 function sumLoopFunction(): WasmFunction {
@@ -352,7 +397,12 @@ function sumLoopFunction(): WasmFunction {
     ]),
     v128.store(g(2), f4.add(f4.add(g(s[0]), g(s[1])), f4.add(g(s[2]), g(s[3])))),
   ];
-  return { name: "sumLoop", params: ["i32", "i32", "i32"], locals: l.types, body };
+  return {
+    name: "sumLoop",
+    params: ["i32", "i32", "i32"],
+    locals: l.types,
+    body: [l.prologue(), body],
+  };
 }
 
 /** The module binary for G groups of four states (see the module comment for its functions). */

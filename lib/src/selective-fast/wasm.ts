@@ -144,6 +144,10 @@ export const f4 = {
   div: (a: Code, b: Code): Code => simd(0xe7, a, b),
   min: (a: Code, b: Code): Code => simd(0xe8, a, b),
   max: (a: Code, b: Code): Code => simd(0xe9, a, b),
+  /** Pseudo-minimum `b < a ? b : a` (one machine instruction; no NaN or -0 handling). */
+  pmin: (a: Code, b: Code): Code => simd(0xea, a, b),
+  /** Pseudo-maximum `a < b ? b : a`. */
+  pmax: (a: Code, b: Code): Code => simd(0xeb, a, b),
   neg: (a: Code): Code => simd(0xe1, a),
   /** Lanes converted from int32. */
   fromI4: (a: Code): Code => simd(0xfa, a),

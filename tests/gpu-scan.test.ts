@@ -14,6 +14,7 @@ import {
   gpuScanTraffic,
   gpuSelectiveScan,
   runGpuKernel,
+  trafficByKernel,
 } from "../lib/src/index";
 
 /**
@@ -303,6 +304,18 @@ describe("traffic accounting", () => {
     for (let c = 0; c < chunks; c++)
       for (let k = 0; k < T; k++) perChannel += (k + 1) * (16 + 2) + (c > 0 ? 16 : 0) + 2 * 16 + 3;
     expect(out.valuesRead).toBe(256 * perChannel);
+  });
+
+  it("trafficByKernel groups the launches and keeps the totals", () => {
+    const { launches, traffic } = gpuScanTraffic(
+      { batch: 1, dim: 3, length: 40, dstate: 4 },
+      { variant: "naive" },
+    );
+    const rows = trafficByKernel(launches);
+    expect(rows.find((r) => r.kernel === "pass-input")!.launches).toBe(6);
+    expect(rows.find((r) => r.kernel === "pass-decay")!.launches).toBe(5);
+    expect(rows.reduce((s, r) => s + r.bytesWritten, 0)).toBe(traffic.bytesWritten);
+    expect(rows.reduce((s, r) => s + r.bytesRead, 0)).toBe(traffic.bytesRead);
   });
 
   it("gpuScanTraffic agrees with the launches a run reports", () => {

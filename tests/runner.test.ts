@@ -4,7 +4,7 @@
  * settings, and the CLI's exit codes, messages and files. One server is shared by the tests that
  * attach to it; the CLI tests that start their own server are few.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import {
   existsSync,
   mkdtempSync,
@@ -14,6 +14,8 @@ import {
   rmSync,
   statSync,
   writeFileSync,
+  chmodSync,
+  mkdirSync,
 } from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -21,6 +23,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type JupyterServer,
+  findJupyter,
   type NotebookResult,
   type RunOptions,
   courseRoot,
@@ -289,6 +292,40 @@ describe("runNotebooks refuses bad input before running anything", () => {
     await expect(run(["hello.ipynb"], { url: "127.0.0.1:8888" })).rejects.toThrow(
       /--url: expected a URL like http:\/\/127\.0\.0\.1:8888\/, got "127\.0\.0\.1:8888"/,
     );
+  });
+});
+
+describe("the Jupyter server", () => {
+  it("is the course's .venv/bin/jupyter when there is one, else jupyter on PATH", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "runner-venv-"));
+    try {
+      const onPath = execFileSync("sh", ["-c", "command -v jupyter"], { encoding: "utf8" }).trim();
+      expect(findJupyter(dir)).toBe(onPath);
+      mkdirSync(path.join(dir, ".venv", "bin"), { recursive: true });
+      const venvJupyter = path.join(dir, ".venv", "bin", "jupyter");
+      writeFileSync(venvJupyter, "#!/bin/sh\nexit 0\n");
+      chmodSync(venvJupyter, 0o755);
+      expect(findJupyter(dir)).toBe(venvJupyter);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("fails with the end of its log when it exits before answering", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "runner-fake-jupyter-"));
+    try {
+      const fake = path.join(dir, "jupyter");
+      writeFileSync(fake, '#!/bin/sh\necho "fake jupyter: cannot start with $1" >&2\nexit 3\n');
+      chmodSync(fake, 0o755);
+      await expect(startJupyterServer({ jupyter: fake })).rejects.toThrow(
+        "the Jupyter server exited with code 3 before it was ready; its log ends with:\nfake jupyter: cannot start with server",
+      );
+      await expect(startJupyterServer({ jupyter: path.join(dir, "missing") })).rejects.toThrow(
+        /the Jupyter server could not be started \(spawn .*missing ENOENT\)/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -256,7 +256,8 @@ async function runPlanned(
     result.status = "failed";
   };
 
-  const kernel = await startKernel(plan, settings, available, options, fail);
+  const kernel =
+    codeCells === 0 ? null : await startKernel(plan, settings, available, options, fail);
   if (kernel !== null) {
     try {
       await runCells(notebook, kernel, timeoutSeconds, options, result, fail);

@@ -154,12 +154,14 @@ export class NotebookKernel {
         timer.promise.then(() => "timeout" as const),
         abort.promise.then(() => "aborted" as const),
       ]);
-      if (first === "died")
-        throw new Error(`the kernel died while starting (${kernel.deathReason})`);
-      if (first === "timeout")
-        throw new Error(`the kernel did not answer within ${timeoutMs / 1000} s`);
-      if (first === "aborted") throw new Error("interrupted while starting the kernel");
-      return kernel;
+      if (first === "ready") return kernel;
+      throw new Error(
+        first === "died"
+          ? `the kernel died while starting (${kernel.deathReason})`
+          : first === "timeout"
+            ? `the kernel did not answer within ${timeoutMs / 1000} s`
+            : "interrupted while starting the kernel",
+      );
     } catch (err) {
       await kernel.shutdown();
       throw err;
@@ -171,8 +173,9 @@ export class NotebookKernel {
 
   /**
    * Runs `code` and collects its outputs until the reply. On timeout the kernel is interrupted;
-   * if it still has not replied after `interruptGraceMs` (tslab cannot interrupt a synchronous
-   * infinite loop), it is shut down. A kernel that dies or restarts ends the wait at once.
+   * if it still has not replied after `interruptGraceMs` (a kernel blocked where an interrupt
+   * cannot reach it, e.g. in native code), it is shut down. A kernel that dies or restarts ends
+   * the wait at once.
    */
   async execute(code: string, options: ExecuteOptions): Promise<Execution> {
     const started = Date.now();

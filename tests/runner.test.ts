@@ -281,6 +281,19 @@ describe("runNotebooks refuses bad input before running anything", () => {
     );
   });
 
+  it("a server whose root is not the course folder", async () => {
+    const elsewhere = await startJupyterServer({ root: FIXTURES });
+    try {
+      await expect(
+        run(["hello.ipynb"], { url: elsewhere.url, token: elsewhere.token }),
+      ).rejects.toThrow(
+        `the Jupyter server at ${elsewhere.url} has no file tests/fixtures/runner/hello.ipynb: its root must be the course folder ${ROOT}`,
+      );
+    } finally {
+      await elsewhere.stop();
+    }
+  });
+
   it("a URL where no server listens", async () => {
     const url = `http://127.0.0.1:${await unusedPort()}/`;
     await expect(run(["hello.ipynb"], { url })).rejects.toThrow(

@@ -21,7 +21,13 @@ import {
   sourceText,
 } from "./nbformat";
 import { type ExerciseCheck, cellFailure, exerciseChecks } from "./outputs";
-import { attachJupyterServer, courseRoot, startJupyterServer } from "./server";
+import {
+  type JupyterServer,
+  attachJupyterServer,
+  courseRoot,
+  serverHasFile,
+  startJupyterServer,
+} from "./server";
 import { type Execution, NotebookKernel, kernelNames, serverSettings } from "./session";
 
 /** Options of {@link runNotebooks}. */
@@ -164,6 +170,7 @@ export async function runNotebooks(
   const results: NotebookResult[] = [];
   try {
     options.onProgress?.({ type: "server", url: server.url, started: server.owned });
+    if (!server.owned) await assertServesNotebooks(server, plans, root);
     const settings = serverSettings(server);
     const available = await kernelNames(settings);
     for (const plan of plans) {
@@ -185,6 +192,22 @@ export async function runNotebooks(
   if (report.summaryPath !== null)
     writeFile(report.summaryPath, JSON.stringify(summaryOf(report), null, 2) + "\n");
   return report;
+}
+
+/** An attached server must serve the notebooks at their paths relative to the course root. */
+async function assertServesNotebooks(
+  server: JupyterServer,
+  plans: Plan[],
+  root: string,
+): Promise<void> {
+  for (const plan of plans) {
+    if (!(await serverHasFile(server, plan.relPath))) {
+      throw new Error(
+        `the Jupyter server at ${server.url} has no file ${plan.relPath}: its root must be the ` +
+          `course folder ${root} (as with \`npm start\`)`,
+      );
+    }
+  }
 }
 
 /** Reads a notebook and decides its kernel and executed copy; throws on bad input. */

@@ -392,3 +392,18 @@ export async function attachJupyterServer(options: AttachServerOptions): Promise
   }
   return { url, token, owned: false, stop: async () => {} };
 }
+
+/**
+ * Whether the server serves `relPath` (relative to its root, "/"-separated): `GET
+ * /api/contents/<relPath>?content=0` answers 200. Attaching to a server whose root is not the
+ * course folder would give the kernels the wrong working directory.
+ */
+export async function serverHasFile(server: JupyterServer, relPath: string): Promise<boolean> {
+  const encoded = relPath.split("/").map(encodeURIComponent).join("/");
+  const res = await fetch(new URL(`api/contents/${encoded}?content=0`, server.url), {
+    headers: { Authorization: `token ${server.token}` },
+    signal: AbortSignal.timeout(10_000),
+  });
+  await res.body?.cancel();
+  return res.ok;
+}

@@ -118,6 +118,23 @@ function main() {
     kernelLog("could not start:", err);
     process.exit(1);
   });
+  exitWithParent();
+}
+
+/**
+ * Jupyter's launcher sets JPY_PARENT_PID to the process that started the kernel. If that process
+ * dies without shutting the kernel down (a crashed script or server), the kernel is re-parented:
+ * then it exits, as ipykernel does, instead of lingering.
+ */
+function exitWithParent() {
+  if (!/^\d+$/.test(process.env.JPY_PARENT_PID ?? "")) return;
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) {
+      kernelLog("the process that started this kernel is gone: exiting");
+      process.exit(0);
+    }
+  }, 2000).unref();
 }
 
 main();

@@ -158,6 +158,20 @@ for (const backend of backends) {
       }
     }
 
+    it("its launches are the plan gpuScanTraffic predicts for this backend", () => {
+      const args = makeArgs(9, { b: 1, d: 2, l: 20, n: 6 });
+      for (const variant of ["naive", "chunked"] as const) {
+        const run = gpuSelectiveScan(args, { mode: backend, variant });
+        const plan = gpuScanTraffic(
+          { batch: 1, dim: 2, length: 20, dstate: 6 },
+          { variant, backend },
+        );
+        expect(run.launches).toEqual(plan.launches);
+        const packs = run.launches.filter((l) => l.kernel.startsWith("pack-")).length;
+        expect(packs).toBe(variant === "chunked" && backend === "headlessgl" ? 3 : 0);
+      }
+    });
+
     it("the one-shot gpuSelectiveScan gives the scanner's result and names the backend", () => {
       const args = makeArgs(3, { b: 1, d: 2, l: 12, n: 4 });
       const got = gpuSelectiveScan(args, { mode: backend, variant: "chunked", chunkSize: 4 });

@@ -58,6 +58,8 @@ export interface GpuJsInstance {
 interface KernelClass {
   isSupported: boolean;
   name: string;
+  /** GL backends: the context's limits (after isSupported was read). */
+  features?: { maxTextureSize?: number } | null;
 }
 
 /** The parts of the gpu.js module lib uses. */
@@ -182,6 +184,24 @@ export type SyncGpuBackend = Exclude<GpuBackend, "webgpu">;
 export function bestGpuBackend(): SyncGpuBackend {
   const found = gpuBackends().find((b) => b.available && b.backend !== "webgpu");
   return found ? (found.backend as SyncGpuBackend) : "cpu";
+}
+
+/**
+ * The largest texture side of a GL backend (16384 on Mesa's llvmpipe), or null for backends
+ * without textures or when unknown.
+ */
+export function maxTextureSize(backend: GpuBackend): number | null {
+  const g = loadGpuJs();
+  const cls =
+    backend === "headlessgl"
+      ? g.HeadlessGLKernel
+      : backend === "webgl2"
+        ? g.WebGL2Kernel
+        : backend === "webgl"
+          ? g.WebGLKernel
+          : null;
+  if (!cls || !cls.isSupported) return null;
+  return cls.features?.maxTextureSize ?? null;
 }
 
 /** Which backend a compiled gpu.js kernel actually runs on (after any fallback). */

@@ -37,6 +37,9 @@ export type ScanKernelName =
   | "chunk-input"
   | "chunk-decay"
   | "chunked-output"
+  | "pack-a"
+  | "pack-b"
+  | "pack-c"
   | "last-state";
 
 /** One kernel launch of a plan: what runs, over how many threads, and the traffic it makes. */
@@ -190,10 +193,23 @@ export function chunkDecaySource(dims: ScanDims, T: number): string {
  * registers h0..h{n-1}, and contracts with C_t; output [l, b·d]. Nothing of size (b, d, l, n) is
  * ever written.
  */
-export function chunkedOutputSource(dims: ScanDims, T: number): string {
+export function chunkedOutputSource(dims: ScanDims, T: number, packed = false): string {
   const N = dims.dstate;
+  const G = Math.ceil(N / 4);
   const lines = (fn: (n: number) => string, sep = "\n    "): string =>
     Array.from({ length: N }, (_, n) => fn(n)).join(sep);
+  const groups = (fn: (g: number) => string, sep = "\n    "): string =>
+    Array.from({ length: G }, (_, g) => fn(g)).join(sep);
+  // packed: A, B and C arrive four states per texel (see packSource), one fetch per four states
+  const aLine = packed
+    ? `${groups((g) => `const av${g} = A[d][${g}];`, "\n  ")}\n  ${lines((n) => `const a${n} = av${n >> 2}[${n & 3}];`, "\n  ")}`
+    : lines((n) => `const a${n} = A[d][${n}];`, "\n  ");
+  const bStep = packed
+    ? `${groups((g) => `const bv${g} = B[bg][s][${g}];`)}\n    ${lines((n) => `h${n} = Math.exp(x * a${n}) * h${n} + xu * bv${n >> 2}[${n & 3}];`)}`
+    : lines((n) => `h${n} = Math.exp(x * a${n}) * h${n} + xu * B[bg][${n}][s];`);
+  const yLine = packed
+    ? `${groups((g) => `const cv${g} = C[bg][t][${g}];`, "\n  ")}\n  let y = ${lines((n) => `h${n} * cv${n >> 2}[${n & 3}]`, "\n    + ")};`
+    : `let y = ${lines((n) => `h${n} * C[bg][${n}][t]`, "\n    + ")};`;
   return `function (H, Dt, u, A, B, C, Dv${dims.hasZ ? ", z" : ""}) {
   const t = this.thread.x;
   ${channelPreamble(dims, "this.thread.y")}
@@ -202,18 +218,49 @@ export function chunkedOutputSource(dims: ScanDims, T: number): string {
   if (c > 0) {
     ${lines((n) => `h${n} = H[bd][c - 1][${n}];`)}
   }
-  ${lines((n) => `const a${n} = A[d][${n}];`, "\n  ")}
+  ${aLine}
   for (let k = 0; k < ${T}; k++) {
     const s = c * ${T} + k;
     if (s > t) { break; }
     const x = Dt[bd][s];
     const xu = x * u[b][d][s];
-    ${lines((n) => `h${n} = Math.exp(x * a${n}) * h${n} + xu * B[bg][${n}][s];`)}
+    ${bStep}
   }
-  let y = ${lines((n) => `h${n} * C[bg][${n}][t]`, "\n    + ")};
+  ${yLine}
   y = y + Dv[d] * u[b][d][t];
   ${gateLines(dims)}
   return y;
+}`;
+}
+
+/**
+ * Packs four states per value (an Array(4) kernel, one RGBA texel on the GL backends), so that
+ * the output kernel fetches A, B and C a texel at a time: for "A" (d, n) the output is
+ * [⌈n/4⌉, d] (A4[d][g] = A[d][4g..4g+3]); for "B"/"C" (b·g, n, l) it is [⌈n/4⌉, l, b·g]
+ * (B4[bg][t][g] = B[bg][4g..4g+3][t]); states past n are 0.
+ */
+export function packSource(dims: ScanDims, which: "A" | "BC"): string {
+  const N = dims.dstate;
+  const lane = (j: number, fetch: (n: string) => string): string =>
+    `(4 * g + ${j} < ${N} ? ${fetch(`4 * g + ${j}`)} : 0.0)`;
+  const lanes = (fetch: (n: string) => string): string =>
+    [0, 1, 2, 3].map((j) => lane(j, fetch)).join(",\n    ");
+  if (which === "A") {
+    return `function (A) {
+  const g = this.thread.x;
+  const d = this.thread.y;
+  return [
+    ${lanes((n) => `A[d][${n}]`)}
+  ];
+}`;
+  }
+  return `function (M) {
+  const g = this.thread.x;
+  const t = this.thread.y;
+  const bg = this.thread.z;
+  return [
+    ${lanes((n) => `M[bg][${n}][t]`)}
+  ];
 }`;
 }
 
@@ -229,12 +276,14 @@ export function lastStateSource(index: number): string {
  * - naive: Δ; exp(ΔA) and ΔBu for all (b, d, l, n); ⌈log2 l⌉ Hillis-Steele rounds over l
  *   (two kernels each, the last needs only the b part); output; last state.
  * - chunked (chunk T): Δ; chunk summaries (S_c, P_c) for (b, d, l/T, n); Hillis-Steele over the
- *   l/T chunks; the output kernel with recomputation; last state.
+ *   l/T chunks; with `packed` (the GL backends), A, B and C packed four states per texel; the
+ *   output kernel with recomputation; last state.
  */
 export function scanLaunchPlan(
   dims: ScanDims,
   variant: "naive" | "chunked",
   T: number,
+  packed = false,
 ): KernelLaunch[] {
   const { batch, dim, length: L, dstate: N } = dims;
   const BD = batch * dim;
@@ -272,6 +321,14 @@ export function scanLaunchPlan(
       const replay = (len * (len + 1)) / 2;
       reads += replay * (N + 2) + len * ((c > 0 ? N : 0) + 2 * N + outputExtra);
     }
+    if (packed) {
+      const G = Math.ceil(N / 4);
+      const BGL = batch * dims.groups * L;
+      add("pack-a", dim * G * 4, dim * G * 4);
+      add("pack-b", BGL * G * 4, BGL * G * 4);
+      add("pack-c", BGL * G * 4, BGL * G * 4);
+    }
+    // (packed or not, the output kernel loads the same values; packed, four per fetch)
     add("chunked-output", BD * L, BD * reads);
   }
   add("last-state", BD * N, BD * N);

@@ -24,7 +24,9 @@ import {
   type GpuJsKernel,
   type GpuMode,
   GPU_MODES,
+  bestGpuBackend,
   createGpu,
+  maxTextureSize,
   kernelBackend,
   loadGpuJs,
 } from "./backends";
@@ -41,6 +43,7 @@ import {
   expandInputSource,
   lastStateSource,
   naiveOutputSource,
+  packSource,
   passDecaySource,
   passInputSource,
   scanLaunchPlan,
@@ -154,6 +157,8 @@ function scanDims(fn: string, args: SelectiveScanArgs): ScanDims {
   };
 }
 
+const GL_BACKENDS: readonly GpuBackend[] = ["headlessgl", "webgl2", "webgl"];
+
 /** float32 copy of a tensor's data (gpu.js uploads float32). */
 function f32(data: Float32Array | Float64Array): Float32Array {
   return data instanceof Float32Array ? data : Float32Array.from(data);
@@ -199,6 +204,7 @@ export function createGpuSelectiveScan(options: GpuScanOptions = {}): GpuSelecti
     output: number[],
     pipeline: boolean,
     loopMax = 1,
+    returnType?: "Array(4)",
   ): GpuJsKernel => {
     let k = kernels.get(key);
     if (!k) {
@@ -213,7 +219,8 @@ export function createGpuSelectiveScan(options: GpuScanOptions = {}): GpuSelecti
         // accounting assumes). Kernels that read back to the host are not: the packed fetch code
         // is inlined at every load site, and the output kernels have many (compiling them packed
         // takes several times longer on Mesa).
-        optimizeFloatMemory: pipeline,
+        optimizeFloatMemory: pipeline && returnType === undefined,
+        ...(returnType ? { returnType } : {}),
         // gpu.js silently cuts loops at loopMaxIterations (default 1000): set it to the real bound
         loopMaxIterations: Math.max(1, loopMax),
       });
@@ -236,12 +243,15 @@ export function createGpuSelectiveScan(options: GpuScanOptions = {}): GpuSelecti
       sources = {};
       cacheKey = key;
     }
-    const plan = scanLaunchPlan(dims, variant, T);
+    // On the GL backends the chunked output kernel fetches A, B and C four states per texel.
+    const expected = mode === "gpu" ? bestGpuBackend() : (mode as GpuBackend);
+    const packed = variant === "chunked" && GL_BACKENDS.includes(expected);
+    const plan = scanLaunchPlan(dims, variant, T, packed);
     const traffic = summarizeTraffic(plan);
     if (BD * L * N === 0) {
       const empty: GpuScanResult = {
         out: { shape: [batch, dim, L], data: new Float32Array(BD * L) },
-        backend: mode === "gpu" ? "cpu" : (mode as GpuBackend),
+        backend: mode === "gpu" ? bestGpuBackend() : (mode as GpuBackend),
         variant,
         chunkSize: variant === "chunked" ? T : null,
         launches: plan,
@@ -250,6 +260,21 @@ export function createGpuSelectiveScan(options: GpuScanOptions = {}): GpuSelecti
       if (args.returnLastState)
         empty.lastState = { shape: [batch, dim, N], data: new Float32Array(BD * N) };
       return empty;
+    }
+    // GL textures have at most maxTex² texels: packed intermediates hold 4 values per texel, the
+    // read-back output and the inputs one.
+    const maxTex = maxTextureSize(expected);
+    if (maxTex !== null) {
+      const texels = Math.max(
+        traffic.largestIntermediateBytes / 16,
+        BD * L,
+        batch * groups * N * L,
+      );
+      if (texels > maxTex * maxTex) {
+        throw new Error(
+          `${name}: (b, d, l, n) = (${batch}, ${dim}, ${L}, ${N}) needs ${texels} texels in one texture, more than this backend's ${maxTex}² (use the chunked variant, or split the batch)`,
+        );
+      }
     }
     const g = loadGpuJs();
     const u = g.input(f32(args.u.data), [L, dim, batch]);
@@ -314,15 +339,33 @@ export function createGpuSelectiveScan(options: GpuScanOptions = {}): GpuSelecti
       const k = kernel("naive-output", "naive-output", naiveOutputSource(dims), [L, BD], false);
       y = dims.hasZ ? call(k, S, u, C, Dv, z) : call(k, S, u, C, Dv);
     } else {
+      let [A_, B_, C_]: unknown[] = [A, B, C];
+      if (packed) {
+        const G = Math.ceil(N / 4);
+        const pa = kernel("pack-a", "pack-a", packSource(dims, "A"), [G, dim], true, 1, "Array(4)");
+        const pbc = kernel(
+          "pack-b",
+          "pack-bc",
+          packSource(dims, "BC"),
+          [G, L, batch * groups],
+          true,
+          1,
+          "Array(4)",
+        );
+        A_ = call(pa, A);
+        B_ = call(pbc, B);
+        C_ = call(pbc, C);
+      }
       const k = kernel(
         "chunked-output",
         "chunked-output",
-        chunkedOutputSource(dims, T),
+        chunkedOutputSource(dims, T, packed),
         [L, BD],
         false,
         T,
       );
-      y = dims.hasZ ? call(k, S, Dt, u, A, B, C, Dv, z) : call(k, S, Dt, u, A, B, C, Dv);
+      y = dims.hasZ ? call(k, S, Dt, u, A_, B_, C_, Dv, z) : call(k, S, Dt, u, A_, B_, C_, Dv);
+      if (packed) for (const t of [A_, B_, C_]) release(t);
     }
     const out = flattenRows(y, BD, L, name);
     let lastState: Float32Array | null = null;
@@ -399,11 +442,12 @@ export function gpuSelectiveScan(
 
 /**
  * The launches and traffic of a gpu.js scan of this size, without running it (the same plan the
- * run follows). Shapes as in {@link gpuSelectiveScan}; `hasZ` whether a gate z is given.
+ * run follows). Shapes as in {@link gpuSelectiveScan}; `hasZ` whether a gate z is given (default
+ * true); `backend`: on the GL backends the chunked scan also packs A, B and C (default: not).
  */
 export function gpuScanTraffic(
   size: { batch: number; dim: number; length: number; dstate: number; hasZ?: boolean },
-  options: { variant: GpuScanVariant; chunkSize?: number },
+  options: { variant: GpuScanVariant; chunkSize?: number; backend?: GpuBackend },
 ): { launches: KernelLaunch[]; traffic: ScanTraffic } {
   const fn = "gpuScanTraffic";
   const dims: ScanDims = {
@@ -420,6 +464,8 @@ export function gpuScanTraffic(
     "chunked",
   ] as const);
   const T = assertInteger(`${fn}: options.chunkSize`, options.chunkSize ?? DEFAULT_CHUNK, 1);
-  const launches = scanLaunchPlan(dims, variant, T);
+  const packed =
+    variant === "chunked" && options.backend !== undefined && GL_BACKENDS.includes(options.backend);
+  const launches = scanLaunchPlan(dims, variant, T, packed);
   return { launches, traffic: summarizeTraffic(launches) };
 }

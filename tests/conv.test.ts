@@ -5,16 +5,7 @@ import { ssmRecurrence } from "../lib/src/ssm/recurrence";
 import { powerLawFit, timeMs } from "../lib/src/conv/timing";
 import { type Tensor, astype } from "../lib/src/tensor";
 import { Rng } from "../lib/src/rng";
-
-/** A random stable discrete system: Ā = ρ M / ‖M‖_F, so its spectral radius is below ρ < 1. */
-function randomStableSystem(rng: Rng, n: number, rho = 0.95) {
-  const m = rng.randn([n, n]);
-  let fro = 0;
-  for (const v of m.data) fro += v * v;
-  fro = Math.sqrt(fro);
-  const Abar: Tensor = { shape: [n, n], data: m.data.map((v) => (rho * v) / fro) };
-  return { Abar, Bbar: rng.randn([n, 1]), C: rng.randn([1, n]) };
-}
+import { randomStableSystem } from "./helpers/reference";
 
 /** C Ā^j B̄ from explicit matrix powers with nested arrays: the test's own kernel. */
 function referenceKernel(Abar: Tensor, Bbar: Tensor, C: Tensor, L: number): number[] {

@@ -2,27 +2,14 @@ import { describe, expect, it } from "vitest";
 import {
   DISCRETIZATION_METHODS,
   Rng,
-  type Tensor,
   discreteStates,
   discretize,
   discretizeDiagonal,
   phi1,
   tensor,
 } from "../lib/src/index";
+import { type M, add, eye, maxAbs, mul, rows, scale, slope } from "./helpers/reference";
 
-type M = number[][];
-
-const eye = (n: number): M =>
-  Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
-const mul = (a: M, b: M): M =>
-  a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
-const add = (a: M, b: M, s = 1): M => a.map((row, i) => row.map((v, j) => v + s * b[i][j]));
-const scale = (a: M, s: number): M => a.map((row) => row.map((v) => v * s));
-const rows = (t: Tensor): M => {
-  const c = t.shape.length === 2 ? t.shape[1] : 1;
-  return Array.from({ length: t.shape[0] }, (_, i) => Array.from(t.data.slice(i * c, (i + 1) * c)));
-};
-const maxAbs = (a: M): number => Math.max(...a.flat().map(Math.abs));
 const diff = (a: M, b: M): number => maxAbs(add(a, b, -1));
 
 /** e^A by its Taylor series (float64), for well-scaled A. */
@@ -293,21 +280,6 @@ describe("discretize: measured convergence orders", () => {
       e = Math.max(e, Math.abs(hk[0] - r[0]), Math.abs(hk[1] - r[1]));
     });
     return e;
-  };
-
-  /** Least-squares slope of log(err) against log(dt). */
-  const slope = (dts: number[], errs: number[]): number => {
-    const xs = dts.map(Math.log);
-    const ys = errs.map(Math.log);
-    const mx = xs.reduce((s, v) => s + v, 0) / xs.length;
-    const my = ys.reduce((s, v) => s + v, 0) / ys.length;
-    let num = 0;
-    let den = 0;
-    xs.forEach((x, i) => {
-      num += (x - mx) * (ys[i] - my);
-      den += (x - mx) ** 2;
-    });
-    return num / den;
   };
 
   const dts = [6, 7, 8, 9, 10].map((j) => hold / 2 ** j);

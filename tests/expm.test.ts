@@ -1,20 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Rng, type Tensor, expm, expmDiagonal, tensor } from "../lib/src/index";
+import { Rng, expm, expmDiagonal, tensor } from "../lib/src/index";
+import { type M, add, eye, maxAbs, mul, rows, scale } from "./helpers/reference";
 
-type M = number[][];
-
-const eye = (n: number): M =>
-  Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
-const mul = (a: M, b: M): M =>
-  a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
-const add = (a: M, b: M, s = 1): M => a.map((row, i) => row.map((v, j) => v + s * b[i][j]));
-const scale = (a: M, s: number): M => a.map((row) => row.map((v) => v * s));
 const transposeM = (a: M): M => a[0].map((_, j) => a.map((row) => row[j]));
-const rows = (t: Tensor): M =>
-  Array.from({ length: t.shape[0] }, (_, i) =>
-    Array.from(t.data.slice(i * t.shape[1], (i + 1) * t.shape[1])),
-  );
-const maxAbs = (a: M): number => Math.max(...a.flat().map(Math.abs));
 const relErr = (got: M, want: M): number => maxAbs(add(got, want, -1)) / Math.max(1, maxAbs(want));
 
 /** e^A by its Taylor series Σ A^k/k!, summed until the terms stop changing the sum (float64). */

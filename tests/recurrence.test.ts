@@ -2,16 +2,7 @@ import { describe, it, expect } from "vitest";
 import { ssmRecurrence, ssmStep } from "../lib/src/ssm/recurrence";
 import { type Tensor, astype } from "../lib/src/tensor";
 import { Rng } from "../lib/src/rng";
-
-/** A random stable discrete system: Ā = ρ M / ‖M‖_F, so its spectral radius is below ρ < 1. */
-function randomStableSystem(rng: Rng, n: number, rho = 0.95) {
-  const m = rng.randn([n, n]);
-  let fro = 0;
-  for (const v of m.data) fro += v * v;
-  fro = Math.sqrt(fro);
-  const Abar: Tensor = { shape: [n, n], data: m.data.map((v) => (rho * v) / fro) };
-  return { Abar, Bbar: rng.randn([n, 1]), C: rng.randn([1, n]) };
-}
+import { randomStableSystem } from "./helpers/reference";
 
 /** The recurrence written out with nested arrays, independently of lib: h = Ā h + B̄ u, y = C h. */
 function referenceRun(Abar: Tensor, Bbar: Tensor, C: Tensor, x: ArrayLike<number>): number[] {

@@ -1,20 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { odeDormandPrince, odeRk4, rk4Step } from "../lib/src/index";
-
-/** Least-squares slope of log(err) against log(h). */
-function slope(hs: number[], errs: number[]): number {
-  const xs = hs.map(Math.log);
-  const ys = errs.map(Math.log);
-  const mx = xs.reduce((s, v) => s + v, 0) / xs.length;
-  const my = ys.reduce((s, v) => s + v, 0) / ys.length;
-  let num = 0;
-  let den = 0;
-  xs.forEach((x, i) => {
-    num += (x - mx) * (ys[i] - my);
-    den += (x - mx) ** 2;
-  });
-  return num / den;
-}
+import { slope } from "./helpers/reference";
 
 /** The harmonic oscillator q'' = −ω² q as y = (q, q'); exact y(t) = (cos ωt, −ω sin ωt). */
 const w = 3;

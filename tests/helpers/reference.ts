@@ -1,0 +1,52 @@
+/**
+ * Independent float64 references and test inputs shared by several test files. Written here with
+ * nested arrays, not imported from lib, so the tests compare lib against code of their own.
+ */
+import type { Rng } from "../../lib/src/rng";
+import type { Tensor } from "../../lib/src/tensor";
+
+/** A dense matrix as nested rows. */
+export type M = number[][];
+
+/** The n×n identity. */
+export const eye = (n: number): M =>
+  Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+/** The matrix product a b. */
+export const mul = (a: M, b: M): M =>
+  a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
+/** a + s b. */
+export const add = (a: M, b: M, s = 1): M => a.map((row, i) => row.map((v, j) => v + s * b[i][j]));
+/** s a. */
+export const scale = (a: M, s: number): M => a.map((row) => row.map((v) => v * s));
+/** A rank-2 tensor as nested rows (a rank-1 tensor as a column). */
+export const rows = (t: Tensor): M => {
+  const c = t.shape.length === 2 ? t.shape[1] : 1;
+  return Array.from({ length: t.shape[0] }, (_, i) => Array.from(t.data.slice(i * c, (i + 1) * c)));
+};
+/** The largest absolute entry. */
+export const maxAbs = (a: M): number => Math.max(...a.flat().map(Math.abs));
+
+/** Least-squares slope of log(err) against log(h): the observed order of convergence. */
+export function slope(hs: number[], errs: number[]): number {
+  const xs = hs.map(Math.log);
+  const ys = errs.map(Math.log);
+  const mx = xs.reduce((s, v) => s + v, 0) / xs.length;
+  const my = ys.reduce((s, v) => s + v, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  xs.forEach((x, i) => {
+    num += (x - mx) * (ys[i] - my);
+    den += (x - mx) ** 2;
+  });
+  return num / den;
+}
+
+/** A random stable discrete system: Ā = ρ M / ‖M‖_F, so its spectral radius is below ρ < 1. */
+export function randomStableSystem(rng: Rng, n: number, rho = 0.95) {
+  const m = rng.randn([n, n]);
+  let fro = 0;
+  for (const v of m.data) fro += v * v;
+  fro = Math.sqrt(fro);
+  const Abar: Tensor = { shape: [n, n], data: m.data.map((v) => (rho * v) / fro) };
+  return { Abar, Bbar: rng.randn([n, 1]), C: rng.randn([1, n]) };
+}

@@ -231,12 +231,14 @@ function main(): void {
         `${fmtB(bound.bytes)} of unavoidable traffic: ${fmtS(bound.memorySeconds)})`,
     );
     const rows: Row[] = [];
-    const predicted = (key: string, scale = 1): number | null => {
+    // Predictions extrapolate the previous size's seconds per unit of work (b·d·l·n, times
+    // log2 l for the naive scan's passes), with a margin of 1.5 for effects that grow faster.
+    const predicted = (key: string, units = work): number | null => {
       const r = rate.get(key);
-      return r === undefined ? null : r * work * scale;
+      return r === undefined ? null : 1.5 * r * units;
     };
-    const tooLong = (key: string, scale = 1): string | null => {
-      const p = predicted(key, scale);
+    const tooLong = (key: string, units = work): string | null => {
+      const p = predicted(key, units);
       return p !== null && p > budget
         ? `skipped: predicted ${p.toFixed(0)} s > budget ${budget} s`
         : null;
@@ -332,7 +334,8 @@ function main(): void {
           });
           continue;
         }
-        const skip = tooLong(key, variant === "naive" ? Math.log2(l) / Math.log2(SIZES[0][2]) : 1);
+        const units = variant === "naive" ? work * Math.log2(l) : work;
+        const skip = tooLong(key, units);
         if (skip) {
           rows.push({ method: label, backend: mode, seconds: null, note: skip });
           continue;
@@ -349,7 +352,7 @@ function main(): void {
           // long runs are timed once (compiling is then a small part of the first run)
           const once = firstSec > 10;
           const s = once ? firstSec : seconds(() => scanner.run(args), 2);
-          rate.set(key, s / work);
+          rate.set(key, s / units);
           gpuTimes[key] = s;
           rows.push({
             method: label,

@@ -26,6 +26,7 @@
  */
 import type { Rng } from "../rng";
 import { assertInteger, describe } from "../validate";
+import { copyingSet } from "./assemble";
 import { checkRng } from "./util";
 import type { CopyingOptions, CopyingSet, CopyingTokens } from "./types";
 
@@ -100,19 +101,7 @@ function generateCopying(
       inputs[row + length + j] = V - 1;
     }
   }
-  return {
-    task: selective ? "selective-copying" : "copying",
-    count,
-    inputLength: l,
-    targetLength: k,
-    targetStart: length,
-    vocabSize: V,
-    inputs,
-    targets,
-    tokens: copyingTokens(V),
-    options: opts,
-    positions,
-  };
+  return copyingSet(selective ? "selective-copying" : "copying", opts, inputs, targets, positions);
 }
 
 /**

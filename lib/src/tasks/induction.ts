@@ -20,6 +20,7 @@
  */
 import type { Rng } from "../rng";
 import { assertInteger, describe } from "../validate";
+import { inductionSet } from "./assemble";
 import { checkRng } from "./util";
 import type { InductionOptions, InductionSet, InductionTokens } from "./types";
 
@@ -77,17 +78,5 @@ export function inductionHeads(rng: Rng, options: InductionOptions): InductionSe
     triggerPositions[i] = p;
     targets[i] = inputs[row + p + 1];
   }
-  return {
-    task: "induction-heads",
-    count,
-    inputLength: l,
-    targetLength: 1,
-    targetStart: l - 1,
-    vocabSize: V,
-    inputs,
-    targets,
-    tokens: inductionTokens(V),
-    options: opts,
-    triggerPositions,
-  };
+  return inductionSet(opts, inputs, targets, triggerPositions);
 }

@@ -17,8 +17,9 @@
  */
 import { loadDatasetJSON } from "../datasets/index";
 import { describe } from "../validate";
-import { checkCopyingOptions, copyingTokens } from "./copying";
-import { checkInductionOptions, inductionTokens } from "./induction";
+import { copyingSet, inductionSet } from "./assemble";
+import { checkCopyingOptions } from "./copying";
+import { checkInductionOptions } from "./induction";
 import type { CopyingSet, InductionSet } from "./types";
 
 /** The format tag of task files. */
@@ -171,19 +172,7 @@ export function taskSetFromFile(
         }
       }
     }
-    return {
-      task: file.task,
-      count: n,
-      inputLength: length + k,
-      targetLength: k,
-      targetStart: length,
-      vocabSize: V,
-      inputs,
-      targets,
-      tokens: copyingTokens(V),
-      options: opts,
-      positions,
-    };
+    return copyingSet(file.task, opts, inputs, targets, positions);
   }
   if (file.task === "induction-heads") {
     const opts = checkInductionOptions(fn, { ...file.options, count: sp.count });
@@ -208,19 +197,7 @@ export function taskSetFromFile(
       }
       triggerPositions[i] = first;
     }
-    return {
-      task: "induction-heads",
-      count: n,
-      inputLength: l,
-      targetLength: 1,
-      targetStart: l - 1,
-      vocabSize: V,
-      inputs,
-      targets,
-      tokens: inductionTokens(V),
-      options: opts,
-      triggerPositions,
-    };
+    return inductionSet(opts, inputs, targets, triggerPositions);
   }
   throw new Error(`${fn}: task: unknown task ${describe((file as { task?: unknown }).task)}`);
 }

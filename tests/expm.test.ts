@@ -1,21 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { Rng, expm, expmDiagonal, tensor } from "../lib/src/index";
-import { type M, add, eye, maxAbs, mul, rows, scale } from "./helpers/reference";
+import { type M, add, eye, maxAbs, mul, rows, scale, taylorExpm } from "./helpers/reference";
 
 const transposeM = (a: M): M => a[0].map((_, j) => a.map((row) => row[j]));
 const relErr = (got: M, want: M): number => maxAbs(add(got, want, -1)) / Math.max(1, maxAbs(want));
-
-/** e^A by its Taylor series Σ A^k/k!, summed until the terms stop changing the sum (float64). */
-function taylorExpm(a: M): M {
-  let term = eye(a.length);
-  let sum = eye(a.length);
-  for (let k = 1; k < 200; k++) {
-    term = scale(mul(term, a), 1 / k);
-    sum = add(sum, term);
-    if (maxAbs(term) < 1e-18 * maxAbs(sum)) break;
-  }
-  return sum;
-}
 
 function randomMatrix(rng: Rng, n: number, norm1: number): M {
   const a = Array.from({ length: n }, () => Array.from({ length: n }, () => rng.normal()));

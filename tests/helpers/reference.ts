@@ -26,6 +26,21 @@ export const rows = (t: Tensor): M => {
 /** The largest absolute entry. */
 export const maxAbs = (a: M): number => Math.max(...a.flat().map(Math.abs));
 
+/**
+ * e^A by its Taylor series Σ A^k/k! (float64), for well-scaled A: summed until a term's largest
+ * entry drops below 1e-18 (times the sum's largest entry when `relative`), at most `maxTerms` terms.
+ */
+export function taylorExpm(a: M, { maxTerms = 200, relative = true } = {}): M {
+  let term = eye(a.length);
+  let sum = eye(a.length);
+  for (let k = 1; k < maxTerms; k++) {
+    term = scale(mul(term, a), 1 / k);
+    sum = add(sum, term);
+    if (maxAbs(term) < 1e-18 * (relative ? maxAbs(sum) : 1)) break;
+  }
+  return sum;
+}
+
 /** Least-squares slope of log(err) against log(h): the observed order of convergence. */
 export function slope(hs: number[], errs: number[]): number {
   const xs = hs.map(Math.log);

@@ -247,7 +247,17 @@ async function checkExerciseMessages(outputs: Locator, lesson: Lesson, frontEnd:
     const message = outputs.filter({ hasText: `⏳ ${id}:` }).first();
     await message.scrollIntoViewIfNeeded();
     expect(await message.isVisible(), `the check of "${id}" shows its message`).toBe(true);
-    expect(await message.innerText()).toContain("not implemented yet");
+    // JupyterLab renders cells lazily: right after scrolling, the text can still be unpainted
+    // (innerText ""), so wait until it is painted rather than read it once.
+    await expect
+      .poll(
+        async () => {
+          await message.scrollIntoViewIfNeeded();
+          return message.innerText();
+        },
+        { timeout: 20_000 },
+      )
+      .toContain("not implemented yet");
     await message.screenshot({ path: shotPath(frontEnd, lesson, `check-${id}`) });
   }
 }

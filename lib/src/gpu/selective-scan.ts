@@ -17,7 +17,7 @@
  */
 import type { Tensor } from "../tensor";
 import { assertInteger, assertOneOf, describe } from "../validate";
-import { type SelectiveScanArgs, checkSelectiveScanArgs } from "../selective/scan";
+import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
 import {
   type GpuBackend,
   type GpuJsInstance,
@@ -133,19 +133,7 @@ function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
 
 /** Resolved sizes of a call, plus the kernel cache key. */
 function scanDims(fn: string, args: SelectiveScanArgs): ScanDims {
-  const shapes = checkSelectiveScanArgs(fn, args);
-  for (const which of ["B", "C"] as const) {
-    if (shapes[which].kind === "time-invariant") {
-      throw new Error(
-        `${fn}: ${which}: the time-invariant layout (d, n) is not supported; pass (b, n, l) (or use selectiveScan)`,
-      );
-    }
-  }
-  if (shapes.B.groups !== shapes.C.groups) {
-    throw new Error(
-      `${fn}: C: expected the same number of groups as B (${shapes.B.groups}), got ${shapes.C.groups}`,
-    );
-  }
+  const shapes = checkInputDependentScanArgs(fn, args);
   return {
     batch: shapes.batch,
     dim: shapes.dim,

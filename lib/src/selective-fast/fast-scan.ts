@@ -18,7 +18,7 @@
  */
 import { type Tensor, numel } from "../tensor";
 import { assertInteger, assertOneOf, describe } from "../validate";
-import { type SelectiveScanArgs, checkSelectiveScanArgs } from "../selective/scan";
+import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
 import { silu, softplus } from "../selective/activations";
 import { fastScanModuleBytes } from "./kernels";
 import { type WasmMemory, wasmApi, wasmSimdSupported } from "./wasm";
@@ -112,19 +112,7 @@ export function selectiveScanFast(
   options: FastScanOptions = {},
 ): FastScanResult {
   const fn = "selectiveScanFast";
-  const shapes = checkSelectiveScanArgs(fn, args);
-  for (const which of ["B", "C"] as const) {
-    if (shapes[which].kind === "time-invariant") {
-      throw new Error(
-        `${fn}: ${which}: the time-invariant layout (d, n) is not supported; pass (b, n, l) (or use selectiveScan)`,
-      );
-    }
-  }
-  if (shapes.B.groups !== shapes.C.groups) {
-    throw new Error(
-      `${fn}: C: expected the same number of groups as B (${shapes.B.groups}), got ${shapes.C.groups}`,
-    );
-  }
+  const shapes = checkInputDependentScanArgs(fn, args);
   if (options === null || typeof options !== "object") {
     throw new Error(
       `${fn}: options: expected an object { engine?, tile? }, got ${describe(options)}`,

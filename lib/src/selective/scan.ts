@@ -141,6 +141,28 @@ export function checkSelectiveScanArgs(fn: string, args: unknown): SelectiveScan
   return { batch, dim, length, dstate, B: layoutB, C: layoutC };
 }
 
+/**
+ * {@link checkSelectiveScanArgs} for the parallel implementations (fast CPU, gpu.js), which need
+ * input-dependent B and C of shape (b, n, l) or (b, g, n, l) with the same number of groups: the
+ * time-invariant (d, n) layout is an LTI system, better served by lesson 03's convolution.
+ */
+export function checkInputDependentScanArgs(fn: string, args: unknown): SelectiveScanShapes {
+  const shapes = checkSelectiveScanArgs(fn, args);
+  for (const which of ["B", "C"] as const) {
+    if (shapes[which].kind === "time-invariant") {
+      throw new Error(
+        `${fn}: ${which}: the time-invariant layout (d, n) is not supported; pass (b, n, l) (or use selectiveScan)`,
+      );
+    }
+  }
+  if (shapes.B.groups !== shapes.C.groups) {
+    throw new Error(
+      `${fn}: C: expected the same number of groups as B (${shapes.B.groups}), got ${shapes.C.groups}`,
+    );
+  }
+  return shapes;
+}
+
 function scanMatrixLayout(
   fn: string,
   name: string,

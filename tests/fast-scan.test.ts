@@ -11,6 +11,7 @@ import {
   selectiveScanLowerBound,
   wasmSimdSupported,
 } from "../lib/src/index";
+import { relErr } from "./helpers/reference";
 import { ensureMemory, instantiateFastScanKernels } from "../lib/src/selective-fast/fast-scan";
 
 /**
@@ -99,18 +100,6 @@ function makeArgs(rng: Rng, c: Case): SelectiveScanArgs {
     deltaSoftplus: c.softplus ?? true,
     returnLastState: true,
   };
-}
-
-/** max |got - want| / max(1, max |want|). */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 1;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
-  let err = 0;
-  for (let i = 0; i < want.length; i++) {
-    const e = Math.abs(got[i] - want[i]);
-    if (!(e <= err)) err = Number.isNaN(e) ? Infinity : e;
-  }
-  return err / scale;
 }
 
 // float32 arithmetic, over at most a few hundred steps of a contracting recurrence

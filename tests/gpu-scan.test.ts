@@ -16,6 +16,7 @@ import {
   runGpuKernel,
   trafficByKernel,
 } from "../lib/src/index";
+import { relErr } from "./helpers/reference";
 
 /**
  * Independent float64 reference, written from the equations of Mamba's selective_scan_ref:
@@ -85,17 +86,6 @@ function makeArgs(seed: number, c: Case): SelectiveScanArgs {
     deltaSoftplus: softplus,
     returnLastState: true,
   };
-}
-
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 1;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
-  let err = 0;
-  for (let i = 0; i < want.length; i++) {
-    const e = Math.abs(got[i] - want[i]);
-    if (!(e <= err)) err = Number.isNaN(e) ? Infinity : e;
-  }
-  return err / scale;
 }
 
 // float32 on every backend (GLSL highp on headlessgl): max |error| / max(1, max |out|)

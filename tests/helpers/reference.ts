@@ -65,3 +65,15 @@ export function randomStableSystem(rng: Rng, n: number, rho = 0.95) {
   const Abar: Tensor = { shape: [n, n], data: m.data.map((v) => (rho * v) / fro) };
   return { Abar, Bbar: rng.randn([n, 1]), C: rng.randn([1, n]) };
 }
+
+/** max |got - want| / max(1, max |want|): an error relative to the output's scale (NaN counts as Infinity). */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let scale = 1;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  let err = 0;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i] - want[i]);
+    if (!(e <= err)) err = Number.isNaN(e) ? Infinity : e;
+  }
+  return err / scale;
+}

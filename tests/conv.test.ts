@@ -2,7 +2,7 @@ import { describe, it, expect } from "vitest";
 import { ssmKernel } from "../lib/src/conv/kernel";
 import { causalConv, fftConv } from "../lib/src/conv/convolve";
 import { ssmRecurrence } from "../lib/src/ssm/recurrence";
-import { powerLawFit, timeMs } from "../lib/src/conv/timing";
+import { powerLawFit, timeMs } from "../lib/src/timing";
 import { type Tensor, astype } from "../lib/src/tensor";
 import { Rng } from "../lib/src/rng";
 import { randomStableSystem } from "./helpers/reference";

@@ -31,7 +31,7 @@ export * from "./hippo/legendre";
 export * from "./hippo/legs";
 export * from "./hippo/memory";
 export * from "./hippo/s4d";
-export * from "./conv/timing";
+export * from "./timing";
 export * from "./scan/combine";
 export * from "./scan/linear-scan";
 export * from "./scan/schedule";

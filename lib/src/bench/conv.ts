@@ -19,7 +19,7 @@ import { ssmKernel } from "../conv/kernel";
 import { ssmRecurrence } from "../ssm/recurrence";
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { powerLawFit, timeMs } from "../conv/timing";
+import { powerLawFit, timeMs } from "../timing";
 
 /** A random stable system of state size n: Ā = 0.95 M/‖M‖_F (spectral radius < 0.95). */
 function stableSystem(rng: Rng, n: number): { Abar: Tensor; Bbar: Tensor; C: Tensor } {

@@ -1,9 +1,9 @@
 /**
  * Small timing helpers for measuring how a computation scales with its size, used by lesson 03
- * and `bench/conv.ts`. Wall-clock times on a shared machine are noisy; these take the best of a
+ * and the benchmarks. Wall-clock times on a shared machine are noisy; these take the best of a
  * few repeats, each long enough for the clock's resolution not to matter.
  */
-import { assertFunction, assertInteger, assertPositive, describe } from "../validate";
+import { assertFunction, assertInteger, assertPositive, describe } from "./validate";
 
 /**
  * The time one call of `fn` takes, in milliseconds: after one warm-up call (so the JIT compiles

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   CHECK_SEED,
   check,
+  cloneArgument,
   compareValues,
   evaluateExercise,
   formatValue,
@@ -58,6 +59,42 @@ describe("the ema exercise and its reference", () => {
       expect(a.length).toBeGreaterThan(0);
       expect(a).toEqual(b);
     }
+  });
+});
+
+describe("cloneArgument (how check copies a case's arguments)", () => {
+  it("copies arrays, typed arrays, plain objects, maps and sets deeply", () => {
+    const original = {
+      xs: [1, [2, 3]],
+      t: { shape: [2], data: new Float64Array([4, 5]) },
+      m: new Map([["k", [6]]]),
+      s: new Set([7]),
+    };
+    const copy = cloneArgument(original);
+    expect(copy).toEqual(original);
+    (copy.xs[1] as number[])[0] = -1;
+    copy.t.data[0] = -1;
+    copy.m.get("k")![0] = -1;
+    expect(original.xs[1]).toEqual([2, 3]);
+    expect(original.t.data[0]).toBe(4);
+    expect(original.m.get("k")).toEqual([6]);
+    expect(copy.t.data).toBeInstanceOf(Float64Array);
+  });
+
+  it("keeps functions, which structuredClone rejects", () => {
+    const f = (t: number, y: number[]) => y.map((v) => -v * t);
+    expect(() => structuredClone([f])).toThrow();
+    expect(cloneArgument([f])[0]).toBe(f);
+  });
+
+  it("copies an Rng with its state: both copies draw the same numbers, independently", () => {
+    const rng = new Rng(42);
+    rng.random();
+    const copy = cloneArgument(rng);
+    expect(copy).toBeInstanceOf(Rng);
+    const a = [rng.random(), rng.normal(), rng.int(100)];
+    const b = [copy.random(), copy.normal(), copy.int(100)];
+    expect(b).toEqual(a);
   });
 });
 

@@ -85,10 +85,10 @@ export function evaluateExercise(id: string, candidate: unknown): CheckResult {
   const atol = exercise.atol ?? 1e-12;
   for (let i = 0; i < cases.length; i++) {
     const c = cases[i];
-    const expected = exercise.reference(...(structuredClone(c.args) as never[]));
+    const expected = exercise.reference(...(cloneArgument(c.args) as never[]));
     let got: unknown;
     try {
-      got = (candidate as (...a: unknown[]) => unknown)(...structuredClone(c.args));
+      got = (candidate as (...a: unknown[]) => unknown)(...cloneArgument(c.args));
     } catch (err) {
       if (isNotImplemented(err)) {
         return {
@@ -115,6 +115,31 @@ export function evaluateExercise(id: string, candidate: unknown): CheckResult {
     status: "passed",
     message: `✅ ${id}: passed all ${cases.length} cases (seeded random inputs and edge cases).`,
   };
+}
+
+/**
+ * A deep copy of a check case's arguments, so that neither the reference nor the learner's
+ * function can change what the other receives. Unlike `structuredClone` it keeps functions (shared:
+ * an exercise may take a callback such as an ODE's right-hand side) and class instances such as an
+ * `Rng` (copied with their prototype, so both sides get a generator in the same state).
+ */
+export function cloneArgument<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (ArrayBuffer.isView(value)) {
+    return (
+      value instanceof DataView
+        ? new DataView(value.buffer.slice(0))
+        : (value as unknown as Float64Array).slice()
+    ) as T;
+  }
+  if (Array.isArray(value)) return value.map((v) => cloneArgument(v)) as T;
+  if (value instanceof Map) {
+    return new Map([...value].map(([k, v]) => [k, cloneArgument(v)])) as T;
+  }
+  if (value instanceof Set) return new Set([...value].map((v) => cloneArgument(v))) as T;
+  const copy = Object.create(Object.getPrototypeOf(value) as object) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(value)) copy[k] = cloneArgument(v);
+  return copy as T;
 }
 
 function isNotImplemented(err: unknown): boolean {

@@ -17,7 +17,7 @@
  * that the notebooks' bytes and `git status` are unchanged, and removes the checkpoint files the
  * front ends created.
  */
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import {
   existsSync,
@@ -32,6 +32,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Course, killGroup, spawnCourse } from "./helpers/course";
 
 const ROOT = path.resolve(__dirname, "..");
 const CHROMIUM = process.env.MAMBA_TS_CHROMIUM ?? "/usr/bin/chromium";
@@ -49,8 +50,6 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-/** The line `npm start` prints once the server answers (documented in kernels/start.mjs). */
-const RUNNING = /^mamba-ts: (JupyterLab|Jupyter Notebook) is running at (http:\/\/\S+)$/m;
 /**
  * JupyterLab 4's debugger extension asks every kernel without a debugger for its modules after
  * each execute_reply and rejects with this message: a JupyterLab quirk, not a course problem.
@@ -96,69 +95,11 @@ function readLesson(file: string): Lesson {
 
 // ---- the course server, started like a learner starts it ------------------------------------
 
-interface Course {
-  proc: ChildProcess;
-  output: () => string;
-  exited: Promise<number | string | null>;
-  app: string;
-  /** Server root URL (with base_url), ending in "/". */
-  base: string;
-  token: string;
-}
-
 function startCourse(route: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Course> {
-  const proc = spawn("npm", ["start", "--", "--no-browser", `--jupyter=${route}`], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
+  return spawnCourse("npm", ["start", "--", "--no-browser", `--jupyter=${route}`], {
+    env,
+    timeoutMs,
   });
-  let out = "";
-  proc.stdout!.on("data", (d) => (out += d));
-  proc.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<number | string | null>((resolve) =>
-    proc.on("exit", (code, signal) => resolve(code ?? signal)),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      killGroup(proc, "SIGKILL");
-      reject(
-        new Error(
-          `npm start printed no "is running at" line within ${timeoutMs / 1000} s:\n${out}`,
-        ),
-      );
-    }, timeoutMs);
-    const poll = setInterval(() => {
-      const m = RUNNING.exec(out);
-      if (!m) return;
-      clearInterval(poll);
-      clearTimeout(timer);
-      const url = new URL(m[2]);
-      const cut = url.pathname.search(/\/(lab|notebooks|tree)(\/|$)/);
-      resolve({
-        proc,
-        output: () => out,
-        exited,
-        app: m[1],
-        base: `${url.origin}${url.pathname.slice(0, cut)}/`,
-        token: url.searchParams.get("token") ?? "",
-      });
-    }, 100);
-    void exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      if (!RUNNING.test(out))
-        reject(new Error(`npm start exited (${code}) before it was running:\n${out}`));
-    });
-  });
-}
-
-function killGroup(proc: ChildProcess, signal: NodeJS.Signals) {
-  try {
-    process.kill(-proc.pid!, signal);
-  } catch {
-    // already gone
-  }
 }
 
 /** Ctrl-C in the learner's terminal, then a hard stop if it hangs. */

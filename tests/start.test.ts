@@ -4,7 +4,7 @@
  * kernel websocket. Covers the classic Notebook (Debian's 6.4), JupyterLab 4 from the pip route
  * (./.venv, created on first run, reused later) and the fallback chain when nothing is found.
  */
-import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import {
   cpSync,
@@ -23,77 +23,25 @@ import * as path from "node:path";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rng } from "../lib/src/rng";
+import { type Course, killGroup, spawnCourse } from "./helpers/course";
 
 const ROOT = path.resolve(__dirname, "..");
 const WELCOME = "notebooks/00-welcome.ipynb";
 const welcomeExists = existsSync(path.join(ROOT, WELCOME));
 const START = path.join(ROOT, "kernels", "start.mjs");
-/** The line `npm start` prints once the server answers (documented in kernels/start.mjs). */
-const RUNNING = /^mamba-ts: (JupyterLab|Jupyter Notebook) is running at (http:\/\/\S+)$/m;
-
-interface Course {
-  proc: ChildProcess;
-  output: () => string;
-  /** Resolves with the exit status, or with the signal's name when it was killed by one. */
-  exited: Promise<number | string | null>;
-  app: string;
-  url: URL;
-  base: string;
-  token: string;
-  port: number;
-}
 
 const started: Course[] = [];
 let tmp: string;
 
-/** Starts `command args` in its own process group and waits for the "is running at" line. */
-function startCourse(
+/** Starts `command args` like a learner (no display, so no browser opens) and records it for cleanup. */
+async function startCourse(
   command: string,
   args: string[],
   { timeoutMs = 120_000, env = {} as NodeJS.ProcessEnv } = {},
 ): Promise<Course> {
-  const proc = spawn(command, args, {
-    cwd: ROOT,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, DISPLAY: "", ...env },
-  });
-  let out = "";
-  proc.stdout!.on("data", (d) => (out += d));
-  proc.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<number | string | null>((resolve) =>
-    proc.on("exit", (code, signal) => resolve(code ?? signal)),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      killTree(proc);
-      reject(new Error(`no "is running at" line within ${timeoutMs / 1000} s:\n${out}`));
-    }, timeoutMs);
-    const poll = setInterval(() => {
-      const m = RUNNING.exec(out);
-      if (!m) return;
-      clearInterval(poll);
-      clearTimeout(timer);
-      const url = new URL(m[2]);
-      const course: Course = {
-        proc,
-        output: () => out,
-        exited,
-        app: m[1],
-        url,
-        base: `${url.protocol}//${url.host}/`,
-        token: url.searchParams.get("token") ?? "",
-        port: Number(url.port),
-      };
-      started.push(course);
-      resolve(course);
-    }, 100);
-    void exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      if (!RUNNING.test(out)) reject(new Error(`exited (${code}) before it was running:\n${out}`));
-    });
-  });
+  const course = await spawnCourse(command, args, { timeoutMs, env: { DISPLAY: "", ...env } });
+  started.push(course);
+  return course;
 }
 
 /** Processes whose command line contains `needle` (from /proc). */
@@ -109,14 +57,6 @@ function pidsMatching(needle: string): number[] {
     }
   }
   return pids;
-}
-
-function killTree(proc: ChildProcess) {
-  try {
-    process.kill(-proc.pid!, "SIGKILL");
-  } catch {
-    // gone
-  }
 }
 
 /** Ctrl-C in the learner's terminal: SIGINT to the whole foreground process group. */
@@ -339,7 +279,7 @@ beforeAll(() => {
 
 afterAll(() => {
   for (const c of started) {
-    if (c.proc.exitCode === null) killTree(c.proc);
+    if (c.proc.exitCode === null) killGroup(c.proc, "SIGKILL");
     // The server runs in a process group of its own: find it by its port.
     for (const pid of pidsMatching(`.port=${c.port} `)) {
       try {

@@ -45,6 +45,21 @@ describe("linear", () => {
       expect(Math.abs(noBias.data[i] + b.data[i % 4] - y.data[i])).toBeLessThan(1e-12);
     }
   });
+  it("handles output sizes that are not a multiple of the 4-row blocking", () => {
+    const rng = new Rng(9);
+    for (const out of [1, 3, 5, 6, 7, 9]) {
+      const x = rng.randn([3, 6]);
+      const w = rng.randn([out, 6]);
+      const b = rng.randn([out]);
+      const y = linear(x, w, b);
+      for (let r = 0; r < 3; r++)
+        for (let o = 0; o < out; o++) {
+          let s = b.data[o];
+          for (let k = 0; k < 6; k++) s += x.data[r * 6 + k] * w.data[o * 6 + k];
+          expect(Math.abs(y.data[r * out + o] - s)).toBeLessThan(1e-12);
+        }
+    }
+  });
   it("refuses mismatched shapes and non-finite input, naming the argument", () => {
     const w = { shape: [4, 5], data: new Float64Array(20) };
     expect(() => linear({ shape: [2, 4], data: new Float64Array(8) }, w)).toThrow(

@@ -118,8 +118,10 @@ function main(): void {
     const rng = new Rng(1);
     const ids = Array.from({ length: FORWARD_LEN }, () => rng.int(c.vocab_size));
     const repeats = c.hidden_size >= 768 ? 1 : 3;
-    const time = (scan: MambaScan) =>
-      bestSeconds(() => mambaForward(model, [ids], { scan }), repeats);
+    const time = (scan: MambaScan) => {
+      mambaForward(model, [ids.slice(0, 8)], { scan }); // warm-up: JIT and WebAssembly compilation
+      return bestSeconds(() => mambaForward(model, [ids], { scan }), repeats);
+    };
     const fast = time("fast");
     const reference = time("reference");
     const cache = createMambaCache(model, 1);

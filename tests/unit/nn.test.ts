@@ -7,6 +7,7 @@ import {
   linear,
   rmsNorm,
   sigmoidTensor,
+  sliceLastAxis,
   siluTensor,
   softplusTensor,
   transpose12,
@@ -199,5 +200,18 @@ describe("elementwise and transpose12", () => {
     const y = transpose12(x);
     expect(y.shape).toEqual([2, 3, 2]);
     expect(Array.from(y.data)).toEqual([1, 4, 2, 5, 3, 6, 7, 10, 8, 11, 9, 12]);
+  });
+});
+
+describe("sliceLastAxis", () => {
+  it("takes columns of the last axis, keeping the dtype", () => {
+    const x = { shape: [2, 4], data: new Float64Array([0, 1, 2, 3, 10, 11, 12, 13]) };
+    const y = sliceLastAxis(x, 1, 2);
+    expect(y.shape).toEqual([2, 2]);
+    expect(y.data).toBeInstanceOf(Float64Array);
+    expect(Array.from(y.data)).toEqual([1, 2, 11, 12]);
+    expect(() => sliceLastAxis(x, 3, 2)).toThrow(
+      /sliceLastAxis: count: expected an integer in \[0, 1\]/,
+    );
   });
 });

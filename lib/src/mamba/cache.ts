@@ -11,6 +11,7 @@ import { silu } from "../selective/activations";
 import { linear } from "../nn/linear";
 import { rmsNorm } from "../nn/rms-norm";
 import { embedding } from "../nn/embedding";
+import { sliceLastAxis } from "../nn/slice";
 import { mixerPrefix } from "./config";
 import { type MambaModel, checkMambaModel, lmHeadWeight } from "./model";
 import {
@@ -18,7 +19,6 @@ import {
   checkForwardOptions,
   mambaForwardWithState,
   readTokens,
-  sliceLastAxis,
 } from "./forward";
 
 /** The decoding state of a Mamba LM for a batch of sequences. */

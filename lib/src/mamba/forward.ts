@@ -14,6 +14,7 @@ import { embedding } from "../nn/embedding";
 import { causalDepthwiseConv1d } from "../nn/conv1d";
 import { siluTensor } from "../nn/elementwise";
 import { transpose12 } from "../nn/transpose";
+import { sliceLastAxis } from "../nn/slice";
 import { mixerPrefix } from "./config";
 import { type MambaModel, checkMambaModel, lmHeadWeight } from "./model";
 
@@ -103,16 +104,6 @@ function param(model: MambaModel, name: string): Tensor<Float32Array> {
 
 function optionalParam(model: MambaModel, name: string): Tensor<Float32Array> | null {
   return model.params.get(name) ?? null;
-}
-
-/** Columns [from, from + count) of the last axis of x (..., c) -> (..., count). */
-export function sliceLastAxis(x: Tensor, from: number, count: number): Tensor<Float32Array> {
-  const c = x.shape[x.shape.length - 1];
-  const rows = c === 0 ? 0 : x.data.length / c;
-  const out = new Float32Array(rows * count);
-  for (let r = 0; r < rows; r++)
-    out.set(x.data.subarray(r * c + from, r * c + from + count), r * count);
-  return { shape: [...x.shape.slice(0, -1), count], data: out };
 }
 
 function f32(t: Tensor): Tensor<Float32Array> {

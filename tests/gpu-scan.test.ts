@@ -335,7 +335,9 @@ describe("traffic accounting", () => {
       expect(plan.bytesWritten).toBeGreaterThanOrEqual(ideal.bytesWritten);
     }
     expect((naive.bytesRead + naive.bytesWritten) / total).toBeGreaterThan(100);
-    expect(() => idealFusedTraffic({ ...layer, dstate: 0 })).toThrow(/idealFusedTraffic: size.dstate/);
+    expect(() => idealFusedTraffic({ ...layer, dstate: 0 })).toThrow(
+      /idealFusedTraffic: size.dstate/,
+    );
   });
 
   it("trafficByKernel groups the launches and keeps the totals", () => {

@@ -237,7 +237,9 @@ describe("linearScan", () => {
     const w = Float64Array.from({ length: L }, () => rng.normal());
     const loss = (bb: Float64Array) => {
       const h = linearScan(t1(a), t1(bb)).data;
-      return h.reduce((acc, v, t) => acc + w[t] * v, 0);
+      let sum = 0;
+      for (let t = 0; t < L; t++) sum += w[t] * h[t];
+      return sum;
     };
     const shifted = Float64Array.from({ length: L }, (_, t) => (t + 1 < L ? a[t + 1] : 0));
     for (const algorithm of SCAN_ALGORITHMS) {

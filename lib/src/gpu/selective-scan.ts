@@ -9,8 +9,11 @@
  *   inside every chunk from a zero state and writes only the chunk's summary pair (decay P_c,
  *   input S_c): b·d·(l/T)·n values each. A Hillis-Steele scan over the l/T chunk summaries gives
  *   the state carried into every chunk. The output kernel replays at most T positions from that
- *   carried state, with all n states in registers, and writes only y. Work is recomputed instead
- *   of stored: the expanded state never reaches memory.
+ *   carried state, with all n states in registers, and writes only y: the expanded state never
+ *   reaches memory. The replay (each output re-runs its chunk's prefix) is a gpu.js constraint,
+ *   one output per thread and no shared memory; Mamba's fused CUDA kernel walks each chunk once.
+ *   Mamba's recomputation belongs to the backward pass, which recomputes the states from the
+ *   inputs instead of storing them.
  *
  * Intermediates stay on the device (gpu.js pipeline mode: kernels pass textures to each other);
  * only y and the last state are read back. Each result says which backend actually ran.

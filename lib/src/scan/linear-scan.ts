@@ -49,7 +49,8 @@ export interface LinearScanOptions {
   /**
    * Scan from the end instead: h_t = a_t · h_{t+1} + b_t, h_L = 0 (default false). This is the
    * adjoint recurrence of backpropagation through a scan: for h_t = a_t h_{t-1} + b_t and a loss
-   * with ∂loss/∂h_t = g_t, the gradients ∂loss/∂b_t = λ_t solve λ_t = a_{t+1} λ_{t+1} + g_t.
+   * with ∂loss/∂h_t = g_t, the gradients ∂loss/∂b_t = λ_t solve λ_t = a_{t+1} λ_{t+1} + g_t: the
+   * reverse scan of (a shifted left by one, 0 at the end; g). Then ∂loss/∂a_t = λ_t h_{t-1}.
    */
   reverse?: boolean;
 }

@@ -47,6 +47,8 @@ export * from "./selective-fast/limits";
 export * from "./gpu/backends";
 export * from "./gpu/scan-kernels";
 export * from "./gpu/selective-scan";
+export * from "./gpu/selective-scan-async";
+export * from "./gpu/webgpu";
 export * from "./gpu/decode";
 export * from "./gpu/kernel";
 export { runNotebooks, RunAbortedError } from "./notebook/runner";

@@ -159,7 +159,7 @@ async function install(fn: string, flags: string[]): Promise<WebGpuInfo> {
   if (!g.navigator?.gpu) {
     let mod: { create(flags: string[]): unknown; globals: Record<string, unknown> };
     try {
-      mod = (await import("webgpu")) as typeof mod;
+      mod = (await import("webgpu")) as unknown as typeof mod;
     } catch (err) {
       throw new Error(
         `${fn}: no navigator.gpu, and the \`webgpu\` (Dawn) module could not load: ${(err as Error).message.split("\n")[0]} (its binary needs glibc >= 2.38 and libstdc++ with GLIBCXX_3.4.32)`,

@@ -60,7 +60,13 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 const fmtS = (s: number | null): string =>
-  s === null ? "-" : s < 1 ? `${(s * 1000).toFixed(2)} ms` : `${s.toFixed(2)} s`;
+  s === null
+    ? "-"
+    : s < 1e-3
+      ? `${(s * 1e6).toFixed(1)} µs`
+      : s < 1
+        ? `${(s * 1000).toFixed(2)} ms`
+        : `${s.toFixed(2)} s`;
 
 interface GpuRow {
   variant: GpuScanVariant;

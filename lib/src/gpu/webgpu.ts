@@ -54,12 +54,22 @@ function shimDevice(device: Record<string, unknown>): void {
   let handler: Handler = null;
   const listen = device.addEventListener as
     ((type: string, fn: (event: unknown) => void) => void) | undefined;
+  const forward = (event: unknown): void => {
+    const message = (event as { error?: { message?: string } })?.error?.message ?? String(event);
+    uncaptured.push(message);
+    if (handler) handler(event);
+  };
   if (typeof listen === "function") {
-    listen.call(device, "uncapturederror", (event: unknown) => {
-      const message = (event as { error?: { message?: string } })?.error?.message ?? String(event);
-      uncaptured.push(message);
-      if (handler) handler(event);
-    });
+    // Dawn's binding matches listeners by overload: try a function, then an EventListener object
+    // (if neither is accepted, the scans' error scopes still catch their errors)
+    for (const listener of [forward, { handleEvent: forward }]) {
+      try {
+        listen.call(device, "uncapturederror", listener as (event: unknown) => void);
+        break;
+      } catch {
+        // try the next form
+      }
+    }
   }
   Object.defineProperty(device, "onuncapturederror", {
     configurable: true,

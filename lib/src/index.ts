@@ -49,6 +49,7 @@ export * from "./gpu/scan-kernels";
 export * from "./gpu/selective-scan";
 export * from "./gpu/selective-scan-async";
 export * from "./gpu/webgpu";
+export * from "./gpu/measured-scans";
 export * from "./gpu/decode";
 export * from "./gpu/kernel";
 export { runNotebooks, RunAbortedError } from "./notebook/runner";

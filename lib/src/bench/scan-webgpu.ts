@@ -20,7 +20,9 @@
  *
  * Results: SCAN_WEBGPU_OUT (default .bench/scan-webgpu) gets results.json and table.txt, updated
  * after every measurement. Env: SCAN_WEBGPU_SIZES="b,d,l,n;..." to change the sizes,
- * TORCH_PYTHON (default python3), SCAN_WEBGPU_TORCH=0 to skip PyTorch.
+ * TORCH_PYTHON (default python3), SCAN_WEBGPU_TORCH=0 to skip PyTorch, SCAN_WEBGPU_MODES
+ * (default "webgpu") to time other gpu.js backends with the same code (e.g. "headlessgl" under
+ * `xvfb-run -a`: Mesa llvmpipe on a machine without a GPU).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -32,7 +34,12 @@ import { type SelectiveScanArgs, selectiveScan } from "../selective/scan";
 import { selectiveScanFast } from "../selective-fast/fast-scan";
 import { selectiveScanLowerBound } from "../selective-fast/limits";
 import { randomSelectiveScanArgs } from "../scan/random-args";
-import { createGpuSelectiveScanAsync } from "../gpu/selective-scan-async";
+import {
+  ASYNC_GPU_MODES,
+  type AsyncGpuMode,
+  createGpuSelectiveScanAsync,
+} from "../gpu/selective-scan-async";
+import { assertOneOf } from "../validate";
 import type { GpuScanVariant } from "../gpu/selective-scan";
 import { installWebGpu, releaseWebGpu, takeUncapturedWebGpuErrors } from "../gpu/webgpu";
 
@@ -102,6 +109,7 @@ interface Results {
   torch: Record<string, unknown> | null;
   hbmBytesPerSecond: number | null;
   smoke: {
+    mode: AsyncGpuMode;
     case: string;
     variant: GpuScanVariant;
     relErr: number | null;
@@ -205,6 +213,9 @@ async function main(): Promise<void> {
   const script = path.join(__dirname, "..", "..", "gpu-run", "torch_scan.py");
   const useTorch = process.env.SCAN_WEBGPU_TORCH !== "0";
   const sizes = parseSizes(process.env.SCAN_WEBGPU_SIZES);
+  const modes = (process.env.SCAN_WEBGPU_MODES ?? "webgpu")
+    .split(",")
+    .map((m) => assertOneOf("scan-webgpu: SCAN_WEBGPU_MODES", m.trim(), ASYNC_GPU_MODES));
   const results: Results = {
     date: new Date().toISOString(),
     node: process.version,
@@ -233,20 +244,21 @@ async function main(): Promise<void> {
     `Selective scan on WebGPU (gpu.js) vs PyTorch CUDA. ${results.date}, Node ${process.version}, ${results.host.cpu}.`,
   );
   let webgpuOk = false;
-  try {
-    const info = await installWebGpu();
-    results.webgpu = {
-      adapter: info.adapter,
-      maxStorageBufferBindingSize: info.maxStorageBufferBindingSize,
-    };
-    webgpuOk = true;
-    say(
-      `WebGPU adapter: ${info.adapter} (max storage buffer ${info.maxStorageBufferBindingSize} bytes, ${info.maxStorageBuffersPerShaderStage} storage buffers per stage)`,
-    );
-  } catch (e) {
-    results.webgpu = { adapter: "none", error: (e as Error).message };
-    say(`WebGPU: not available: ${(e as Error).message}`);
-  }
+  if (modes.includes("webgpu"))
+    try {
+      const info = await installWebGpu();
+      results.webgpu = {
+        adapter: info.adapter,
+        maxStorageBufferBindingSize: info.maxStorageBufferBindingSize,
+      };
+      webgpuOk = true;
+      say(
+        `WebGPU adapter: ${info.adapter} (max storage buffer ${info.maxStorageBufferBindingSize} bytes, ${info.maxStorageBuffersPerShaderStage} storage buffers per stage)`,
+      );
+    } catch (e) {
+      results.webgpu = { adapter: "none", error: (e as Error).message };
+      say(`WebGPU: not available: ${(e as Error).message}`);
+    }
   if (useTorch) {
     try {
       results.torch = torchCall(python, script, ["info"], 300) as Record<string, unknown>;
@@ -265,15 +277,16 @@ async function main(): Promise<void> {
   }
   flush();
 
-  if (webgpuOk) {
+  const usable = modes.filter((m) => m !== "webgpu" || webgpuOk);
+  for (const mode of usable) {
     say(
-      `\nSmoke test on webgpu against float64 selectiveScan (tolerance ${SMOKE_TOLERANCE} of the output's scale):`,
+      `\nSmoke test on ${mode} against float64 selectiveScan (tolerance ${SMOKE_TOLERANCE} of the output's scale):`,
     );
     for (const c of smokeCases()) {
       const ref = selectiveScan(c.args);
       for (const variant of ["naive", "chunked"] as const) {
         const scanner = createGpuSelectiveScanAsync({
-          mode: "webgpu",
+          mode,
           variant,
           ...(variant === "chunked" ? { chunkSize: 16 } : {}),
         });
@@ -282,8 +295,9 @@ async function main(): Promise<void> {
           let err = relDiff(r.out.data, ref.out.data);
           if (c.args.returnLastState)
             err = Math.max(err, relDiff(r.lastState!.data, ref.lastState!.data));
-          const ok = err <= SMOKE_TOLERANCE && r.backend === "webgpu";
+          const ok = err <= SMOKE_TOLERANCE && r.backend === mode;
           results.smoke.push({
+            mode,
             case: c.name,
             variant,
             relErr: err,
@@ -295,6 +309,7 @@ async function main(): Promise<void> {
           );
         } catch (e) {
           results.smoke.push({
+            mode,
             case: c.name,
             variant,
             relErr: null,
@@ -312,6 +327,13 @@ async function main(): Promise<void> {
     flush();
   }
 
+  if (usable.length === 0 && !results.torch) {
+    say(
+      "\nNeither a gpu.js backend of SCAN_WEBGPU_MODES nor PyTorch CUDA is available: nothing to measure.",
+    );
+    flush();
+    return;
+  }
   for (const size of sizes) {
     const [b, d, l, n] = size;
     const work = b * d * l * n;
@@ -345,14 +367,14 @@ async function main(): Promise<void> {
     }
     results.sizes.push(entry);
 
-    if (webgpuOk) {
+    for (const mode of usable) {
       for (const variant of ["naive", "chunked"] as const) {
         const scanner = createGpuSelectiveScanAsync({
-          mode: "webgpu",
+          mode,
           variant,
           ...(variant === "chunked" ? { chunkSize: 16 } : {}),
         });
-        const row: GpuRow = { variant, backend: "webgpu", seconds: null, note: "" };
+        const row: GpuRow = { variant, backend: mode, seconds: null, note: "" };
         entry.gpujs.push(row);
         try {
           let t = performance.now();
@@ -408,7 +430,7 @@ async function main(): Promise<void> {
       `HBM limit (ideal fused kernel, ${(idealBytes / 1e6).toFixed(1)} MB): ${fmtS(entry.hbmLimitSeconds)}; CPU reference (selectiveScanFast, one core) ${fmtS(fastSeconds)}`,
     );
     for (const row of entry.gpujs) {
-      if (row.seconds === null) continue;
+      if (row.seconds === null || (!entry.torch.seconds && !entry.hbmLimitSeconds)) continue;
       const vsTorch = entry.torch.seconds ? (row.seconds / entry.torch.seconds).toFixed(2) : "-";
       const vsHbm = entry.hbmLimitSeconds ? (row.seconds / entry.hbmLimitSeconds).toFixed(0) : "-";
       say(`  gpu.js ${row.variant}: ${vsTorch}× PyTorch CUDA's time, ${vsHbm}× the HBM limit`);

@@ -112,7 +112,7 @@ function glModuleLoads(): string | null {
 /**
  * Which gpu.js backends lib can run here, best first, each with a reason. webgpu is listed but
  * never available to lib's synchronous kernels (gpu.js runs it only under its asynchronous
- * contract, and Node has no WebGPU without the `webgpu` Dawn module).
+ * contract: see gpuSelectiveScanAsync; Node has no WebGPU without the `webgpu` Dawn module).
  */
 export function gpuBackends(): BackendAvailability[] {
   const g = loadGpuJs();
@@ -121,8 +121,8 @@ export function gpuBackends(): BackendAvailability[] {
     backend: "webgpu",
     available: false,
     reason: g.GPU.isWebGPUSupported
-      ? "navigator.gpu exists, but gpu.js runs webgpu kernels only asynchronously; lib's kernels are synchronous"
-      : "no navigator.gpu (Node has WebGPU only through the `webgpu` Dawn module, whose binary needs glibc >= 2.38)",
+      ? "navigator.gpu exists: gpu.js runs webgpu kernels only asynchronously, so use gpuSelectiveScanAsync (lib's synchronous kernels cannot)"
+      : "no navigator.gpu (in Node, installWebGpu() loads the `webgpu` Dawn module, whose binary needs glibc >= 2.38; then use gpuSelectiveScanAsync)",
   });
   let headless: BackendAvailability;
   const glError = glModuleLoads();

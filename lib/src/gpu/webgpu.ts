@@ -1,0 +1,244 @@
+/**
+ * WebGPU for gpu.js's "webgpu" mode: in Node through Dawn (the `webgpu` package, a dependency of
+ * gpu.js), in a browser through its own `navigator.gpu`; and the device errors of a run.
+ *
+ * Node has no `navigator.gpu`. {@link installWebGpu} loads Dawn's binding, publishes its
+ * globals (GPUBufferUsage, ...) and a `navigator.gpu`, and shims one incompatibility: gpu.js
+ * assigns a plain function to `device.onuncapturederror`, which Dawn's binding rejects ("object
+ * is not of the correct interface type") because it expects its own EventHandler interface. The
+ * shim gives every device an own `onuncapturederror` property (so the assignment succeeds) and
+ * forwards the handler to Dawn's `addEventListener("uncapturederror", ...)`, so errors that no
+ * error scope caught still reach it. Errors of a scan are caught by error scopes
+ * ({@link withDeviceErrorScopes}) and thrown as Errors.
+ *
+ * Dawn keeps Node's event loop alive after use: a script that used it must end with
+ * `process.exit()` (after {@link releaseWebGpu}), or it never exits.
+ */
+import { loadGpuJs } from "./backends";
+
+/** The parts of a WebGPU device lib uses (error scopes). */
+interface ErrorScopeDevice {
+  pushErrorScope(filter: "validation" | "out-of-memory" | "internal"): void;
+  popErrorScope(): Promise<{ message: string } | null>;
+}
+
+interface WebGpuContextClass {
+  isSupported: boolean;
+  acquire(): Promise<{ adapter: unknown; device: ErrorScopeDevice }>;
+  destroy(): Promise<void>;
+}
+
+/** What {@link installWebGpu} found. */
+export interface WebGpuInfo {
+  /** Whether navigator.gpu is Dawn's, loaded by lib (false: the browser's own). */
+  dawn: boolean;
+  /** The adapter's vendor, architecture, device and description, as far as it reports them. */
+  adapter: string;
+  /** The adapter's limits that the scans depend on. */
+  maxStorageBuffersPerShaderStage: number;
+  maxStorageBufferBindingSize: number;
+}
+
+/** Errors Dawn reported outside any error scope, oldest first (see {@link installWebGpu}). */
+const uncaptured: string[] = [];
+
+/** The uncaptured device errors seen since the last call, and forgets them. */
+export function takeUncapturedWebGpuErrors(): string[] {
+  return uncaptured.splice(0, uncaptured.length);
+}
+
+type Handler = ((event: unknown) => void) | null;
+
+/** Gives a Dawn device an own, assignable `onuncapturederror` that Dawn's events still reach. */
+function shimDevice(device: Record<string, unknown>): void {
+  let handler: Handler = null;
+  const listen = device.addEventListener as
+    ((type: string, fn: (event: unknown) => void) => void) | undefined;
+  const forward = (event: unknown): void => {
+    const message = (event as { error?: { message?: string } })?.error?.message ?? String(event);
+    uncaptured.push(message);
+    if (handler) handler(event);
+  };
+  if (typeof listen === "function") {
+    // Dawn's binding matches listeners by overload: try a function, then an EventListener object
+    // (if neither is accepted, the scans' error scopes still catch their errors)
+    for (const listener of [forward, { handleEvent: forward }]) {
+      try {
+        listen.call(device, "uncapturederror", listener as (event: unknown) => void);
+        break;
+      } catch {
+        // try the next form
+      }
+    }
+  }
+  Object.defineProperty(device, "onuncapturederror", {
+    configurable: true,
+    enumerable: true,
+    get: () => handler,
+    set: (fn: Handler) => {
+      handler = typeof fn === "function" ? fn : null;
+    },
+  });
+}
+
+/** The parts of navigator.gpu and its adapter that the wrapper touches. */
+interface GpuLike {
+  requestAdapter(options?: unknown): Promise<Record<string, unknown> | null>;
+}
+
+const WRAPPED = Symbol.for("mamba-ts.webgpu.wrapped");
+
+/**
+ * Wraps navigator.gpu so that every device gpu.js requests (a) gets the adapter's own limit of
+ * storage buffers per shader stage instead of WebGPU's default of 8: the chunked scan's output
+ * kernel binds 9 (S, Δ, u, A, B, C, D and z, plus its output); and (b) on Dawn, an assignable
+ * `onuncapturederror` (see the module comment).
+ */
+function wrapNavigatorGpu(gpu: GpuLike): GpuLike {
+  if ((gpu as unknown as Record<symbol, unknown>)[WRAPPED]) return gpu;
+  const requestAdapter = gpu.requestAdapter.bind(gpu);
+  const wrapAdapter = (adapter: Record<string, unknown>): Record<string, unknown> => {
+    const requestDevice = (
+      adapter.requestDevice as (d?: unknown) => Promise<Record<string, unknown>>
+    ).bind(adapter);
+    const limits = adapter.limits as Record<string, number>;
+    return new Proxy(adapter, {
+      get(target, key) {
+        if (key === "requestDevice") {
+          return async (descriptor: { requiredLimits?: Record<string, number> } = {}) => {
+            const device = await requestDevice({
+              ...descriptor,
+              requiredLimits: {
+                ...(typeof limits?.maxStorageBuffersPerShaderStage === "number"
+                  ? { maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage }
+                  : {}),
+                ...descriptor.requiredLimits,
+              },
+            });
+            shimDevice(device);
+            return device;
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  };
+  return new Proxy(gpu as unknown as Record<string | symbol, unknown>, {
+    get(target, key) {
+      if (key === WRAPPED) return true;
+      if (key === "requestAdapter") {
+        return async (options?: unknown) => {
+          const adapter = await requestAdapter(options);
+          return adapter ? wrapAdapter(adapter) : adapter;
+        };
+      }
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as unknown as GpuLike;
+}
+
+let installing: Promise<WebGpuInfo> | null = null;
+
+/**
+ * Makes gpu.js's "webgpu" mode ready: in Node without navigator.gpu it loads Dawn (the `webgpu`
+ * package) with creation `flags` (e.g. `["backend=vulkan"]`), publishes its globals
+ * (GPUBufferUsage, ...) and sets `globalThis.navigator.gpu`; in every case it wraps navigator.gpu
+ * (see {@link wrapNavigatorGpu}) and checks that an adapter answers. Idempotent: later calls
+ * return the first call's answer. Call it before gpu.js creates its WebGPU device (the scans do).
+ * Throws, naming the cause, when Dawn cannot load (its binary needs glibc >= 2.38 and libstdc++
+ * with GLIBCXX_3.4.32) or no adapter answers (no Vulkan driver: set VK_DRIVER_FILES).
+ */
+export function installWebGpu(flags: string[] = []): Promise<WebGpuInfo> {
+  const fn = "installWebGpu";
+  if (!Array.isArray(flags) || flags.some((f) => typeof f !== "string")) {
+    throw new Error(`${fn}: flags: expected an array of strings such as ["backend=vulkan"]`);
+  }
+  installing ??= install(fn, flags);
+  // a failed attempt may be retried (after fixing the environment)
+  installing.catch(() => {
+    installing = null;
+  });
+  return installing;
+}
+
+async function install(fn: string, flags: string[]): Promise<WebGpuInfo> {
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  let dawn = false;
+  if (!g.navigator?.gpu) {
+    let mod: { create(flags: string[]): unknown; globals: Record<string, unknown> };
+    try {
+      mod = (await import("webgpu")) as unknown as typeof mod;
+    } catch (err) {
+      throw new Error(
+        `${fn}: no navigator.gpu, and the \`webgpu\` (Dawn) module could not load: ${(err as Error).message.split("\n")[0]} (its binary needs glibc >= 2.38 and libstdc++ with GLIBCXX_3.4.32)`,
+      );
+    }
+    Object.assign(globalThis, mod.globals);
+    const created = mod.create(flags);
+    // Node 20 has no navigator; later versions have one without gpu
+    if (g.navigator)
+      Object.defineProperty(g.navigator, "gpu", { value: created, configurable: true });
+    else g.navigator = { gpu: created };
+    dawn = true;
+  }
+  const wrapped = wrapNavigatorGpu(g.navigator!.gpu as GpuLike);
+  Object.defineProperty(g.navigator!, "gpu", { value: wrapped, configurable: true });
+  const adapter = await wrapped.requestAdapter();
+  if (!adapter) {
+    throw new Error(
+      `${fn}: navigator.gpu answered no adapter (no Vulkan driver found: on NVIDIA set VK_DRIVER_FILES to the driver's nvidia_icd.json)`,
+    );
+  }
+  const info = (adapter.info ?? {}) as Record<string, string>;
+  const parts = ["vendor", "architecture", "device", "description"]
+    .map((k) => info[k])
+    .filter((v) => typeof v === "string" && v.length > 0);
+  const limits = adapter.limits as Record<string, number>;
+  return {
+    dawn,
+    adapter: parts.join(" / ") || "unknown adapter",
+    maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+  };
+}
+
+function webGpuContext(): WebGpuContextClass {
+  return (loadGpuJs() as unknown as { WebGPUContext: WebGpuContextClass }).WebGPUContext;
+}
+
+/**
+ * Runs `body` inside validation, out-of-memory and internal error scopes of gpu.js's shared
+ * WebGPU device and throws the first error they caught, prefixed with `fn` (WebGPU reports such
+ * errors asynchronously and otherwise only to the console: a dropped dispatch would leave zeros).
+ */
+export async function withDeviceErrorScopes<T>(fn: string, body: () => Promise<T>): Promise<T> {
+  const { device } = await webGpuContext().acquire();
+  const filters = ["internal", "out-of-memory", "validation"] as const;
+  for (const f of filters) device.pushErrorScope(f);
+  let result: T | undefined;
+  let failure: unknown = null;
+  try {
+    result = await body();
+  } catch (err) {
+    failure = err;
+  }
+  const errors: string[] = [];
+  for (let i = filters.length - 1; i >= 0; i--) {
+    const e = await device.popErrorScope();
+    if (e) errors.push(`${filters[i]} error: ${e.message}`);
+  }
+  if (failure !== null) throw failure;
+  if (errors.length > 0) throw new Error(`${fn}: the WebGPU device reported ${errors.join("; ")}`);
+  return result as T;
+}
+
+/**
+ * Destroys gpu.js's shared WebGPU device (gpu.destroy() does not), so the next webgpu kernel
+ * gets a fresh one. Node still needs an explicit `process.exit()` afterwards.
+ */
+export async function releaseWebGpu(): Promise<void> {
+  if (!webGpuContext().isSupported) return;
+  await webGpuContext().destroy();
+}

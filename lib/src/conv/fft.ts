@@ -54,7 +54,7 @@ export interface FftPlan {
 /** Builds the {@link FftPlan} for length n (a power of two). */
 export function fftPlan(n: number): FftPlan {
   if (!isPow2(n)) {
-    throw new Error(`fftPlan: n: expected a power of two >= 1, got ${describe(n)}`);
+    throw new Error(`fftPlan: argument 'n' must be a power of two >= 1, got ${describe(n)}`);
   }
   const half = n >> 1;
   const cos = new Float64Array(half);
@@ -121,14 +121,14 @@ function toFloat64(fn: string, arg: string, v: unknown): Float64Array {
   const ok = Array.isArray(v) || v instanceof Float64Array || v instanceof Float32Array;
   if (!ok) {
     throw new Error(
-      `${fn}: ${arg}: expected a number[], Float64Array or Float32Array, got ${describe(v)}`,
+      `${fn}: argument '${arg}' must be a number[], Float64Array or Float32Array, got ${describe(v)}`,
     );
   }
   const out = Float64Array.from(v as ArrayLike<number>);
   for (let i = 0; i < out.length; i++) {
     if (!Number.isFinite(out[i])) {
       throw new Error(
-        `${fn}: ${arg}: expected finite numbers, found ${(v as ArrayLike<number>)[i]} at index ${i}`,
+        `${fn}: argument '${arg}' must be finite numbers, found ${(v as ArrayLike<number>)[i]} at index ${i}`,
       );
     }
   }
@@ -139,11 +139,13 @@ function complexInput(fn: string, re: unknown, im: unknown): ComplexArray {
   const r = toFloat64(fn, "re", re);
   const i = im === undefined ? new Float64Array(r.length) : toFloat64(fn, "im", im);
   if (i.length !== r.length) {
-    throw new Error(`${fn}: im: expected the same length as re (${r.length}), got ${i.length}`);
+    throw new Error(
+      `${fn}: argument 'im' must be the same length as re (${r.length}), got ${i.length}`,
+    );
   }
   if (!isPow2(r.length)) {
     throw new Error(
-      `${fn}: re: expected a length that is a power of two (zero-pad to nextPow2(n)), got ${r.length}`,
+      `${fn}: argument 're' must be a length that is a power of two (zero-pad to nextPow2(n)), got ${r.length}`,
     );
   }
   return { re: r, im: i };
@@ -189,7 +191,7 @@ export interface RealFftPlan {
 /** Builds the {@link RealFftPlan} for real sequences of length n (a power of two). */
 export function rfftPlan(n: number): RealFftPlan {
   if (!isPow2(n)) {
-    throw new Error(`rfftPlan: n: expected a power of two >= 1, got ${describe(n)}`);
+    throw new Error(`rfftPlan: argument 'n' must be a power of two >= 1, got ${describe(n)}`);
   }
   const m = n >> 1;
   const cos = new Float64Array(m + 1);
@@ -303,7 +305,7 @@ export function rfft(x: ArrayLike<number>, n?: number): ComplexArray {
   const size = n === undefined ? nextPow2(Math.max(1, xs.length)) : n;
   if (!isPow2(size) || size < xs.length) {
     throw new Error(
-      `rfft: n: expected a power of two >= x.length (${xs.length}), got ${describe(n)}`,
+      `rfft: argument 'n' must be a power of two >= x.length (${xs.length}), got ${describe(n)}`,
     );
   }
   const plan = rfftPlan(size);
@@ -319,15 +321,15 @@ export function rfft(x: ArrayLike<number>, n?: number): ComplexArray {
  */
 export function irfft(re: ArrayLike<number>, im: ArrayLike<number>, n: number): Float64Array {
   if (!isPow2(n)) {
-    throw new Error(`irfft: n: expected a power of two >= 1, got ${describe(n)}`);
+    throw new Error(`irfft: argument 'n' must be a power of two >= 1, got ${describe(n)}`);
   }
   const r = toFloat64("irfft", "re", re);
   const i = toFloat64("irfft", "im", im);
   const want = (n >> 1) + 1;
   if (r.length !== want)
-    throw new Error(`irfft: re: expected length n/2 + 1 = ${want}, got ${r.length}`);
+    throw new Error(`irfft: argument 're': expected length n/2 + 1 = ${want}, got ${r.length}`);
   if (i.length !== want)
-    throw new Error(`irfft: im: expected length n/2 + 1 = ${want}, got ${i.length}`);
+    throw new Error(`irfft: argument 'im': expected length n/2 + 1 = ${want}, got ${i.length}`);
   const out = new Float64Array(n);
   const m = Math.max(1, n >> 1);
   irfftInto(r, i, rfftPlan(n), out, new Float64Array(m), new Float64Array(m));

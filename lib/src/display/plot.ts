@@ -139,7 +139,9 @@ function htmlFallback(figure: Figure, height: number): string {
  */
 export function figureBundle(figure: Figure): MimeBundle {
   if (figure === null || typeof figure !== "object" || !Array.isArray(figure.data)) {
-    throw new Error(`show: figure: expected { data: Trace[], layout? }, got ${describe(figure)}`);
+    throw new Error(
+      `show: argument 'figure': expected { data: Trace[], layout? }, got ${describe(figure)}`,
+    );
   }
   const clean = toJsonValue(figure) as Figure;
   const height = typeof clean.layout?.height === "number" ? clean.layout.height : 420;
@@ -185,7 +187,7 @@ export interface Series {
 export function lineChart(series: Series[], options: ChartOptions = {}): Figure {
   if (!Array.isArray(series) || series.length === 0) {
     throw new Error(
-      `lineChart: series: expected a non-empty array of { name, y }, got ${describe(series)}`,
+      `lineChart: argument 'series' must be a non-empty array of { name, y }, got ${describe(series)}`,
     );
   }
   return {
@@ -197,7 +199,7 @@ export function lineChart(series: Series[], options: ChartOptions = {}): Figure 
         typeof s.y.length !== "number"
       ) {
         throw new Error(
-          `lineChart: series[${i}]: expected { name, y: number[] }, got ${describe(s)}`,
+          `lineChart: argument 'series[${i}]': expected { name, y: number[] }, got ${describe(s)}`,
         );
       }
       const y = Array.from(s.y);
@@ -206,7 +208,7 @@ export function lineChart(series: Series[], options: ChartOptions = {}): Figure 
         (s.x === null || typeof s.x.length !== "number" || s.x.length !== y.length)
       ) {
         throw new Error(
-          `lineChart: series[${i}].x: expected ${y.length} values (one per y value), got ${describe(s.x)}`,
+          `lineChart: argument 'series[${i}].x': expected ${y.length} values (one per y value), got ${describe(s.x)}`,
         );
       }
       return {
@@ -228,7 +230,7 @@ export function heatmap(
   options: ChartOptions & { colorscale?: string; xTicks?: string[]; yTicks?: string[] } = {},
 ): Figure {
   if (!Array.isArray(z) || z.length === 0) {
-    throw new Error(`heatmap: z: expected a non-empty array of rows, got ${describe(z)}`);
+    throw new Error(`heatmap: argument 'z' must be a non-empty array of rows, got ${describe(z)}`);
   }
   z.forEach((row, r) => {
     if (
@@ -238,7 +240,7 @@ export function heatmap(
       row.length !== z[0].length
     ) {
       throw new Error(
-        `heatmap: z[${r}]: expected a row of ${z[0]?.length ?? "n"} numbers like z[0], got ${describe(row)}`,
+        `heatmap: argument 'z[${r}]' must be a row of ${z[0]?.length ?? "n"} numbers like z[0], got ${describe(row)}`,
       );
     }
   });

@@ -92,13 +92,13 @@ export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
     : null;
   if (options.deltaSoftplus !== undefined && typeof options.deltaSoftplus !== "boolean") {
     throw new Error(
-      `${fn}: deltaSoftplus: expected true or false, got ${describe(options.deltaSoftplus)}`,
+      `${fn}: argument 'deltaSoftplus' must be true or false, got ${describe(options.deltaSoftplus)}`,
     );
   }
   const mode = assertOneOf(`${fn}: mode`, options.mode ?? "gpu", GPU_MODES);
   if (dim < 1 || N < 1)
     throw new Error(
-      `${fn}: A: expected at least one channel and one state, got [${A.shape.join(", ")}]`,
+      `${fn}: argument 'A' must be at least one channel and one state, got [${A.shape.join(", ")}]`,
     );
   const BD = batch * dim;
   let gpu: GpuJsInstance | null = createGpu(fn, mode);

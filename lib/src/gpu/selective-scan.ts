@@ -98,20 +98,20 @@ const DEFAULT_CHUNK = 16;
 function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
-      `${fn}: options: expected an object { mode?, variant?, chunkSize? }, got ${describe(options)}`,
+      `${fn}: argument 'options' must be an object { mode?, variant?, chunkSize? }, got ${describe(options)}`,
     );
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!["mode", "variant", "chunkSize"].includes(key)) {
       throw new Error(
-        `${fn}: options: unknown option "${key}"; expected mode, variant or chunkSize`,
+        `${fn}: argument 'options': unknown option "${key}"; expected mode, variant or chunkSize`,
       );
     }
   }
   if (o.mode === "webgpu" || o.mode === "async") {
     throw new Error(
-      `${fn}: options.mode: "${o.mode}" runs kernels asynchronously, which lib's gpu.js scans do not support; use one of ${GPU_MODES.join(", ")}`,
+      `${fn}: argument 'options.mode': "${o.mode}" runs kernels asynchronously, which lib's gpu.js scans do not support; use one of ${GPU_MODES.join(", ")}`,
     );
   }
   const mode = assertOneOf(`${fn}: options.mode`, o.mode ?? "gpu", GPU_MODES);
@@ -120,7 +120,9 @@ function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
     "chunked",
   ] as const);
   if (o.chunkSize !== undefined && variant !== "chunked") {
-    throw new Error(`${fn}: options.chunkSize: only the "chunked" variant takes a chunk size`);
+    throw new Error(
+      `${fn}: argument 'options.chunkSize': only the "chunked" variant takes a chunk size`,
+    );
   }
   const chunkSize = assertInteger(
     `${fn}: options.chunkSize`,

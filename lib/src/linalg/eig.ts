@@ -166,7 +166,7 @@ function hessenbergQr(data: ArrayLike<number>, n: number): [number, number][] {
         } else {
           if (its === 60) {
             throw new Error(
-              `eigvals: A: the QR iteration did not converge after ${its} iterations`,
+              `eigvals: argument 'A': the QR iteration did not converge after ${its} iterations`,
             );
           }
           if (its === 10 || its === 20 || its === 40) {

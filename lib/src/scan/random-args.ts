@@ -25,9 +25,12 @@ export interface ScanSize {
  */
 export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScanArgs {
   const fn = "randomSelectiveScanArgs";
-  if (!(rng instanceof Rng)) throw new Error(`${fn}: rng: expected an Rng, got ${describe(rng)}`);
+  if (!(rng instanceof Rng))
+    throw new Error(`${fn}: argument 'rng' must be an Rng, got ${describe(rng)}`);
   if (size === null || typeof size !== "object") {
-    throw new Error(`${fn}: size: expected { batch, dim, length, dstate }, got ${describe(size)}`);
+    throw new Error(
+      `${fn}: argument 'size': expected { batch, dim, length, dstate }, got ${describe(size)}`,
+    );
   }
   const b = assertInteger(`${fn}: size.batch`, size.batch, 1);
   const d = assertInteger(`${fn}: size.dim`, size.dim, 1);

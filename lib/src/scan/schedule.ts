@@ -148,7 +148,7 @@ export function runScanSchedule(schedule: ScanSchedule, a: Tensor, b: Tensor): T
   const fn = "runScanSchedule";
   if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
     throw new Error(
-      `${fn}: schedule: expected a schedule from scanSchedule, got ${describe(schedule)}`,
+      `${fn}: argument 'schedule' must be a schedule from scanSchedule, got ${describe(schedule)}`,
     );
   }
   const L = schedule.length;
@@ -207,7 +207,7 @@ export function scheduleCost(schedule: ScanSchedule): {
 export function scanDiagram(schedule: ScanSchedule, options: { title?: string } = {}): Figure {
   if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
     throw new Error(
-      `scanDiagram: schedule: expected a schedule from scanSchedule, got ${describe(schedule)}`,
+      `scanDiagram: argument 'schedule' must be a schedule from scanSchedule, got ${describe(schedule)}`,
     );
   }
   const cost = scheduleCost(schedule);

@@ -115,12 +115,14 @@ export function selectiveScanFast(
   const shapes = checkInputDependentScanArgs(fn, args);
   if (options === null || typeof options !== "object") {
     throw new Error(
-      `${fn}: options: expected an object { engine?, tile? }, got ${describe(options)}`,
+      `${fn}: argument 'options' must be an object { engine?, tile? }, got ${describe(options)}`,
     );
   }
   for (const key of Object.keys(options)) {
     if (key !== "engine" && key !== "tile") {
-      throw new Error(`${fn}: options: unknown option "${key}"; expected engine or tile`);
+      throw new Error(
+        `${fn}: argument 'options': unknown option "${key}"; expected engine or tile`,
+      );
     }
   }
   const engine = assertOneOf(`${fn}: options.engine`, options.engine ?? "wasm", [
@@ -135,7 +137,7 @@ export function selectiveScanFast(
     if (engine === "wasm") {
       if (!wasmSimdSupported()) {
         throw new Error(
-          `${fn}: options.engine: "wasm" needs WebAssembly SIMD, which this JavaScript engine lacks; use engine "js"`,
+          `${fn}: argument 'options.engine': "wasm" needs WebAssembly SIMD, which this JavaScript engine lacks; use engine "js"`,
         );
       }
       runWasm(args, shapes.B.groups, out, last, options.tile);

@@ -62,7 +62,7 @@ export interface S6InitOptions {
 export function logUniformDt(v: number, dtMin = 0.001, dtMax = 0.1): number {
   const fn = "logUniformDt";
   assertFiniteNumber(`${fn}: v`, v);
-  if (v < 0 || v > 1) throw new Error(`${fn}: v: expected a number in [0, 1], got ${v}`);
+  if (v < 0 || v > 1) throw new Error(`${fn}: argument 'v' must be a number in [0, 1], got ${v}`);
   checkDtRange(fn, dtMin, dtMax);
   return Math.exp(Math.log(dtMin) + v * (Math.log(dtMax) - Math.log(dtMin)));
 }
@@ -71,7 +71,7 @@ function checkDtRange(fn: string, dtMin: number, dtMax: number): void {
   assertPositive(`${fn}: dtMin`, dtMin);
   assertPositive(`${fn}: dtMax`, dtMax);
   if (!(dtMin <= dtMax)) {
-    throw new Error(`${fn}: dtMax: expected dtMax >= dtMin = ${dtMin}, got ${dtMax}`);
+    throw new Error(`${fn}: argument 'dtMax': expected dtMax >= dtMin = ${dtMin}, got ${dtMax}`);
   }
 }
 
@@ -128,7 +128,7 @@ export function initS6(rng: Rng, options: S6InitOptions): S6Params {
   const fn = "initS6";
   if (options === null || typeof options !== "object") {
     throw new Error(
-      `${fn}: options: expected { dim, dstate?, dtRank?, ... }, got ${describe(options)}`,
+      `${fn}: argument 'options': expected { dim, dstate?, dtRank?, ... }, got ${describe(options)}`,
     );
   }
   const dim = assertInteger(`${fn}: dim`, options.dim, 1);
@@ -137,7 +137,9 @@ export function initS6(rng: Rng, options: S6InitOptions): S6Params {
   const dtScale = assertPositive(`${fn}: dtScale`, options.dtScale ?? 1);
   const dtype = options.dtype ?? "float64";
   if (dtype !== "float32" && dtype !== "float64") {
-    throw new Error(`${fn}: dtype: expected "float32" or "float64", got ${describe(dtype)}`);
+    throw new Error(
+      `${fn}: argument 'dtype': expected "float32" or "float64", got ${describe(dtype)}`,
+    );
   }
   const xBound = 1 / Math.sqrt(dim);
   const xProj = rng.rand([dtRank + 2 * dstate, dim], -xBound, xBound, dtype);
@@ -165,7 +167,7 @@ function checkS6Params(
 ): { dim: number; dstate: number; dtRank: number } {
   if (params === null || typeof params !== "object") {
     throw new Error(
-      `${fn}: params: expected { xProj, dtProj, dtBias, ALog, D }, got ${describe(params)}`,
+      `${fn}: argument 'params': expected { xProj, dtProj, dtBias, ALog, D }, got ${describe(params)}`,
     );
   }
   const ALog = assertTensor(`${fn}: params.ALog`, params.ALog, { rank: 2, axes: ["d", "n"] });
@@ -173,7 +175,7 @@ function checkS6Params(
   const dtProj = assertTensor(`${fn}: params.dtProj`, params.dtProj, { rank: 2, axes: ["d", "r"] });
   if (dtProj.shape[0] !== dim) {
     throw new Error(
-      `${fn}: params.dtProj: expected shape [${dim}, r] (d, r) with d = ${dim} from ALog, got [${dtProj.shape.join(", ")}]`,
+      `${fn}: argument 'params.dtProj': expected shape [${dim}, r] (d, r) with d = ${dim} from ALog, got [${dtProj.shape.join(", ")}]`,
     );
   }
   const dtRank = dtProj.shape[1];
@@ -200,7 +202,7 @@ export function s6Project(x: Tensor, params: S6Params): { delta: Tensor; B: Tens
   const [batch, xd, L] = xt.shape;
   if (xd !== dim) {
     throw new Error(
-      `${fn}: x: expected shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params, got [${xt.shape.join(", ")}]`,
+      `${fn}: argument 'x': expected shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params, got [${xt.shape.join(", ")}]`,
     );
   }
   const W = params.xProj.data;

@@ -114,7 +114,7 @@ export function checkSelectiveScanArgs(fn: string, args: unknown): SelectiveScan
   const A = assertTensor(`${fn}: A`, a.A, { rank: 2, axes: ["d", "n"], dtype: dtypes });
   if (A.shape[0] !== dim) {
     throw new Error(
-      `${fn}: A: expected shape [${dim}, n] (d, n) with d = ${dim} from u, got [${A.shape.join(", ")}]`,
+      `${fn}: argument 'A': expected shape [${dim}, n] (d, n) with d = ${dim} from u, got [${A.shape.join(", ")}]`,
     );
   }
   const dstate = A.shape[1];
@@ -135,7 +135,7 @@ export function checkSelectiveScanArgs(fn: string, args: unknown): SelectiveScan
   }
   for (const flag of ["deltaSoftplus", "returnLastState"]) {
     if (a[flag] !== undefined && typeof a[flag] !== "boolean") {
-      throw new Error(`${fn}: ${flag}: expected true or false, got ${describe(a[flag])}`);
+      throw new Error(`${fn}: argument '${flag}' must be true or false, got ${describe(a[flag])}`);
     }
   }
   return { batch, dim, length, dstate, B: layoutB, C: layoutC };
@@ -151,13 +151,13 @@ export function checkInputDependentScanArgs(fn: string, args: unknown): Selectiv
   for (const which of ["B", "C"] as const) {
     if (shapes[which].kind === "time-invariant") {
       throw new Error(
-        `${fn}: ${which}: the time-invariant layout (d, n) is not supported; pass (b, n, l) (or use selectiveScan)`,
+        `${fn}: argument '${which}': the time-invariant layout (d, n) is not supported; pass (b, n, l) (or use selectiveScan)`,
       );
     }
   }
   if (shapes.B.groups !== shapes.C.groups) {
     throw new Error(
-      `${fn}: C: expected the same number of groups as B (${shapes.B.groups}), got ${shapes.C.groups}`,
+      `${fn}: argument 'C' must be the same number of groups as B (${shapes.B.groups}), got ${shapes.C.groups}`,
     );
   }
   return shapes;
@@ -209,7 +209,7 @@ function scanMatrixLayout(
       };
     }
   }
-  throw new Error(`${fn}: ${name}: expected shape ${expected}; got ${got}`);
+  throw new Error(`${fn}: argument '${name}': expected shape ${expected}; got ${got}`);
 }
 
 /**

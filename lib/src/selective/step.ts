@@ -71,7 +71,9 @@ export function selectiveStateUpdate(args: SelectiveStepArgs): { out: Tensor; st
     ? assertTensor(`${fn}: dtBias`, args.dtBias, { shape: [dim], axes: ["d"] })
     : null;
   if (args.dtSoftplus !== undefined && typeof args.dtSoftplus !== "boolean") {
-    throw new Error(`${fn}: dtSoftplus: expected true or false, got ${describe(args.dtSoftplus)}`);
+    throw new Error(
+      `${fn}: argument 'dtSoftplus' must be true or false, got ${describe(args.dtSoftplus)}`,
+    );
   }
   const dtype = dtypeOf(state);
   const next = allocate(dtype, state.data.length);

@@ -42,14 +42,14 @@ const COPYING_KEYS = ["count", "length", "numTokens", "vocabSize"];
 export function checkCopyingOptions(fn: string, options: unknown): CopyingOptions {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
-      `${fn}: options: expected { count, length, numTokens, vocabSize }, got ${describe(options)}`,
+      `${fn}: argument 'options': expected { count, length, numTokens, vocabSize }, got ${describe(options)}`,
     );
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!COPYING_KEYS.includes(key)) {
       throw new Error(
-        `${fn}: options: unknown option "${key}"; expected ${COPYING_KEYS.join(", ")}`,
+        `${fn}: argument 'options': unknown option "${key}"; expected ${COPYING_KEYS.join(", ")}`,
       );
     }
   }
@@ -58,13 +58,13 @@ export function checkCopyingOptions(fn: string, options: unknown): CopyingOption
   const length = assertInteger(`${fn}: options.length`, o.length, 1);
   if (length < numTokens) {
     throw new Error(
-      `${fn}: options.length: expected at least numTokens = ${numTokens} positions to hold the data tokens, got ${length}`,
+      `${fn}: argument 'options.length' must be at least numTokens = ${numTokens} positions to hold the data tokens, got ${length}`,
     );
   }
   const vocabSize = assertInteger(`${fn}: options.vocabSize`, o.vocabSize, 3);
   if (count * (length + numTokens) > 2 ** 31 - 1) {
     throw new Error(
-      `${fn}: options: count · (length + numTokens) = ${count * (length + numTokens)} tokens is too many`,
+      `${fn}: argument 'options': count · (length + numTokens) = ${count * (length + numTokens)} tokens is too many`,
     );
   }
   return { count, length, numTokens, vocabSize };

@@ -44,7 +44,9 @@ export function generateInductionHeadsSplit(split: "train" | "test"): InductionS
 
 function checkSplit(fn: string, split: unknown): "train" | "test" {
   if (split !== "train" && split !== "test") {
-    throw new Error(`${fn}: split: expected "train" or "test", got ${JSON.stringify(split)}`);
+    throw new Error(
+      `${fn}: argument 'split': expected "train" or "test", got ${JSON.stringify(split)}`,
+    );
   }
   return split;
 }

@@ -36,20 +36,24 @@ const KEYS = ["count", "length", "vocabSize"];
 export function checkInductionOptions(fn: string, options: unknown): InductionOptions {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
-      `${fn}: options: expected { count, length, vocabSize }, got ${describe(options)}`,
+      `${fn}: argument 'options': expected { count, length, vocabSize }, got ${describe(options)}`,
     );
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!KEYS.includes(key)) {
-      throw new Error(`${fn}: options: unknown option "${key}"; expected ${KEYS.join(", ")}`);
+      throw new Error(
+        `${fn}: argument 'options': unknown option "${key}"; expected ${KEYS.join(", ")}`,
+      );
     }
   }
   const count = assertInteger(`${fn}: options.count`, o.count, 0);
   const length = assertInteger(`${fn}: options.length`, o.length, 3);
   const vocabSize = assertInteger(`${fn}: options.vocabSize`, o.vocabSize, 3);
   if (count * length > 2 ** 31 - 1) {
-    throw new Error(`${fn}: options: count · length = ${count * length} tokens is too many`);
+    throw new Error(
+      `${fn}: argument 'options': count · length = ${count * length} tokens is too many`,
+    );
   }
   return { count, length, vocabSize };
 }

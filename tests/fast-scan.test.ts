@@ -191,7 +191,7 @@ describe("selectiveScanFast details", () => {
     expect(() => selectiveScanFast(args, { engine: "gpu" as never })).toThrow(/engine/);
     expect(() => selectiveScanFast(args, { tile: 0 })).toThrow(/tile/);
     expect(() => selectiveScanFast(args, { threads: 2 } as never)).toThrow(
-      /unknown option "threads"/,
+      /selectiveScanFast: argument 'options' must be an options object \{ engine\?, tile\? \} \(got an unknown key "threads"/,
     );
   });
 });

@@ -204,7 +204,14 @@ for (const backend of backends) {
           dec.reset();
           expect(Math.max(...Array.from(dec.state().data, Math.abs))).toBe(0);
         }
-        expect(() => dec.step({ ...col(args.u, c.d, c.l, 0), u: args.u } as never)).toThrow(
+        const first = (t: Tensor, rows: number) => col(t, rows, c.l, 0);
+        const wrongRank = {
+          u: args.u,
+          delta: first(args.delta, c.d),
+          B: first(args.B, c.n),
+          C: first(args.C, c.n),
+        };
+        expect(() => dec.step(wrongRank)).toThrow(
           /GpuDecoder.step: argument 'u' must be a tensor with 2 axes \(b, d\)/,
         );
       } finally {

@@ -115,7 +115,7 @@ describe("fitLtiKernel", () => {
       /fitLtiKernel: argument 'options.ridge' must be a positive finite number/,
     );
     expect(() => fitLtiKernel(set, { lambda: 1 } as never)).toThrow(
-      /fitLtiKernel: argument 'options': unknown option "lambda"/,
+      /fitLtiKernel: argument 'options' must be .*\(got an unknown key "lambda"/,
     );
     expect(() => fitLtiKernel(set, { ridge: 0 })).toThrow(/fitLtiKernel: argument 'options.ridge'/);
     expect(() => fitLtiKernel({} as never)).toThrow(

@@ -418,7 +418,7 @@ describe("selectiveScan", () => {
       /selectiveScan: argument 'returnLastState' must be true or false/,
     );
     expect(bad({ delta_softplus: true })).toThrow(
-      /selectiveScan: unknown argument "delta_softplus"/,
+      /selectiveScan: expected an argument object .*\(got an unknown key "delta_softplus"/,
     );
     expect(() =>
       selectiveStateUpdate({

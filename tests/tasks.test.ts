@@ -126,7 +126,7 @@ describe("selectiveCopying", () => {
     const rng = new Rng(1);
     const base = { count: 2, length: 5, numTokens: 2, vocabSize: 4 };
     expect(() => selectiveCopying(rng, { ...base, count: -1 })).toThrow(
-      /selectiveCopying: argument 'options.count' must be an integer >= 0/,
+      /selectiveCopying: argument 'options.count' must be an integer in \[0, 134217728\] \(got -1\)/,
     );
     expect(() => selectiveCopying(rng, { ...base, length: 1 })).toThrow(
       /selectiveCopying: argument 'options.length' must be at least numTokens = 2/,
@@ -135,18 +135,20 @@ describe("selectiveCopying", () => {
       /selectiveCopying: argument 'options.numTokens'/,
     );
     expect(() => selectiveCopying(rng, { ...base, vocabSize: 2 })).toThrow(
-      /selectiveCopying: argument 'options.vocabSize' must be an integer >= 3/,
+      /selectiveCopying: argument 'options.vocabSize' must be an integer in \[3, 2147483647\] \(got 2\)/,
     );
     expect(() => selectiveCopying(rng, { ...base, vocabSize: 4.5 })).toThrow(
       /selectiveCopying: argument 'options.vocabSize' must be an integer/,
     );
     expect(() => selectiveCopying(rng, { ...base, seqLen: 9 } as never)).toThrow(
-      /selectiveCopying: argument 'options': unknown option "seqLen"/,
+      /selectiveCopying: argument 'options' must be .*\(got an unknown key "seqLen"/,
     );
     expect(() => selectiveCopying(42 as never, base)).toThrow(
       /selectiveCopying: argument 'rng' must be an Rng/,
     );
-    expect(() => copying(rng, null as never)).toThrow(/copying: argument 'options': expected/);
+    expect(() => copying(rng, null as never)).toThrow(
+      /copying: argument 'options' must be an options object \{ count, length, numTokens, vocabSize \} \(got null\)/,
+    );
   });
 });
 
@@ -204,14 +206,14 @@ describe("inductionHeads", () => {
 
   it("rejects bad options", () => {
     expect(() => inductionHeads(new Rng(1), { count: 1, length: 2, vocabSize: 5 })).toThrow(
-      /inductionHeads: argument 'options.length' must be an integer >= 3/,
+      /inductionHeads: argument 'options.length' must be an integer in \[3, 134217728\] \(got 2\)/,
     );
     expect(() => inductionHeads(new Rng(1), { count: 1, length: 5, vocabSize: 1 })).toThrow(
       /inductionHeads: argument 'options.vocabSize'/,
     );
     expect(() =>
       inductionHeads(new Rng(1), { count: 1, length: 5, vocabSize: 5, extra: 1 } as never),
-    ).toThrow(/unknown option "extra"/);
+    ).toThrow(/inductionHeads: argument 'options' must be .*\(got an unknown key "extra"/);
   });
 });
 

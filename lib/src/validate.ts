@@ -390,7 +390,20 @@ export const schema = {
   },
   /** Anything that is not undefined or null (checked further by the function itself). */
   present<T = unknown>(): Schema<T> {
-    return make<T>("given", () => null, () => []);
+    return make<T>(
+      "given",
+      () => null,
+      () => [],
+    );
+  },
+  /** A plain object (not an array); its contents are the function's to check. */
+  object<T = Record<string, unknown>>(): Schema<T> {
+    const expected = "an object";
+    return make<T>(
+      expected,
+      (v) => (typeof v === "object" && !Array.isArray(v) ? null : got(expected, v)),
+      () => [42, "o", [1]],
+    );
   },
   /** `inner`, or not given (undefined/null, see the policy in the module doc). */
   optional<T>(inner: Schema<T>): Schema<T | undefined> {

@@ -24,7 +24,7 @@
 import type { Tensor } from "../tensor";
 import { checkTaskSet } from "../tasks/util";
 import type { TokenTaskSet } from "../tasks/types";
-import { assertInteger, assertTensor, describe } from "../validate";
+import { assertInteger, assertTensor, checkOptions, describe, schema } from "../validate";
 
 /** A fitted LTI token model. */
 export interface LtiTokenModel {
@@ -55,26 +55,10 @@ export interface LtiFitOptions {
 export function fitLtiKernel(set: TokenTaskSet, options: LtiFitOptions = {}): LtiTokenModel {
   const fn = "fitLtiKernel";
   const s = checkTaskSet(fn, set);
-  if (options === null || typeof options !== "object") {
-    throw new Error(
-      `${fn}: argument 'options': expected { kernelLength?, ridge? }, got ${describe(options)}`,
-    );
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== "kernelLength" && key !== "ridge") {
-      throw new Error(
-        `${fn}: argument 'options': unknown option "${key}"; expected kernelLength, ridge`,
-      );
-    }
-  }
+  const o = checkOptions(fn, "options", options, LTI_FIT_OPTIONS);
   const l = s.inputLength;
-  const m = assertInteger(`${fn}: options.kernelLength`, options.kernelLength ?? l, 1, l);
-  const ridge = options.ridge ?? 1e-3;
-  if (typeof ridge !== "number" || !Number.isFinite(ridge) || !(ridge > 0)) {
-    throw new Error(
-      `${fn}: argument 'options.ridge' must be a positive finite number, got ${describe(ridge)}`,
-    );
-  }
+  const m = assertInteger(`${fn}: options.kernelLength`, o.kernelLength ?? l, 1, l);
+  const ridge = o.ridge ?? 1e-3;
   const V = s.vocabSize;
   const F = m * V;
   const k = s.targetLength;
@@ -277,3 +261,8 @@ export function ltiPredict(model: LtiTokenModel, set: TokenTaskSet): Int32Array 
   }
   return pred;
 }
+
+const LTI_FIT_OPTIONS = schema.options({
+  kernelLength: schema.optional(schema.integer({ min: 1 })),
+  ridge: schema.optional(schema.positive()),
+});

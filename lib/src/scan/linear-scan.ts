@@ -17,7 +17,14 @@
  * products are formed in a different order), by a few units in the last place.
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { assertInteger, assertOneOf, assertTensor, describe } from "../validate";
+import {
+  assertOneOf,
+  assertTensor,
+  checkOptions as checkOptionsSchema,
+  describe,
+  isAbsent,
+  schema,
+} from "../validate";
 
 /** The scan algorithms of {@link linearScan}. */
 export type ScanAlgorithm = "sequential" | "hillis-steele" | "blelloch" | "chunked";
@@ -102,36 +109,22 @@ export function linearScan(a: Tensor, b: Tensor, options: LinearScanOptions = {}
 }
 
 function checkOptions(fn: string, options: unknown): LinearScanOptions {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new Error(
-      `${fn}: argument 'options' must be an object { algorithm?, chunkSize?, stats? }, got ${describe(options)}`,
-    );
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!["algorithm", "chunkSize", "stats"].includes(key)) {
-      throw new Error(
-        `${fn}: argument 'options': unknown option "${key}"; expected algorithm, chunkSize or stats`,
-      );
-    }
-  }
-  if (o.algorithm !== undefined)
-    assertOneOf(`${fn}: options.algorithm`, o.algorithm, SCAN_ALGORITHMS);
-  if (o.chunkSize !== undefined) {
+  const o = checkOptionsSchema(fn, "options", options, LINEAR_SCAN_OPTIONS);
+  if (!isAbsent(o.chunkSize)) {
     if (o.algorithm !== "chunked") {
       throw new Error(
         `${fn}: argument 'options.chunkSize': only the "chunked" algorithm takes a chunk size`,
       );
     }
-    assertInteger(`${fn}: options.chunkSize`, o.chunkSize, 1);
-  }
-  if (o.stats !== undefined && (o.stats === null || typeof o.stats !== "object")) {
-    throw new Error(
-      `${fn}: argument 'options.stats' must be an object to fill with { combines, depth }, got ${describe(o.stats)}`,
-    );
   }
   return o as LinearScanOptions;
 }
+
+const LINEAR_SCAN_OPTIONS = schema.options({
+  algorithm: schema.optional(schema.oneOf(SCAN_ALGORITHMS)),
+  chunkSize: schema.optional(schema.integer({ min: 1 })),
+  stats: schema.optional(schema.object<{ combines: number; depth: number }>()),
+});
 
 /** The smallest power of two >= n (1 for n <= 1). */
 function pow2AtLeast(n: number): number {

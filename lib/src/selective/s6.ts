@@ -14,11 +14,16 @@
 import { type Rng } from "../rng";
 import { type Tensor, dtypeOf, allocate } from "../tensor";
 import {
+  MAX_ELEMENTS,
   assertFiniteNumber,
   assertInteger,
   assertPositive,
   assertTensor,
+  checkArg,
+  checkOptions,
   describe,
+  isAbsent,
+  schema,
 } from "../validate";
 import { inverseSoftplus } from "./activations";
 import { type SelectiveScanResult, selectiveScan } from "./scan";
@@ -88,7 +93,19 @@ export function initDtBias(
   options: { dtMin?: number; dtMax?: number; dtInitFloor?: number } = {},
 ): { dt: Tensor; bias: Tensor } {
   const fn = "initDtBias";
-  assertInteger(`${fn}: dim`, dim, 0);
+  checkOptions(fn, "options", options, DT_BIAS_OPTIONS);
+  return dtBiasInit(fn, rng, dim, options ?? {});
+}
+
+// initDtBias's work, with `fn` the function the user called (initDtBias or initS6).
+function dtBiasInit(
+  fn: string,
+  rng: Rng,
+  dim: number,
+  options: { dtMin?: number; dtMax?: number; dtInitFloor?: number },
+): { dt: Tensor; bias: Tensor } {
+  checkArg(fn, "rng", rng, schema.rng());
+  assertInteger(`${fn}: dim`, dim, 0, MAX_ELEMENTS);
   const { dtMin = 0.001, dtMax = 0.1, dtInitFloor = 1e-4 } = options;
   checkDtRange(fn, dtMin, dtMax);
   assertPositive(`${fn}: dtInitFloor`, dtInitFloor);
@@ -126,15 +143,17 @@ export function aFromLog(ALog: Tensor): Tensor {
  */
 export function initS6(rng: Rng, options: S6InitOptions): S6Params {
   const fn = "initS6";
-  if (options === null || typeof options !== "object") {
-    throw new Error(
-      `${fn}: argument 'options': expected { dim, dstate?, dtRank?, ... }, got ${describe(options)}`,
-    );
-  }
-  const dim = assertInteger(`${fn}: dim`, options.dim, 1);
-  const dstate = assertInteger(`${fn}: dstate`, options.dstate ?? 16, 1);
+  checkArg(fn, "rng", rng, schema.rng());
+  checkOptions(fn, "options", options, S6_INIT_OPTIONS);
+  const dim = assertInteger(`${fn}: dim`, options.dim, 1, MAX_ELEMENTS);
+  const dstate = assertInteger(`${fn}: dstate`, options.dstate ?? 16, 1, MAX_ELEMENTS);
   const dtRank = assertInteger(`${fn}: dtRank`, options.dtRank ?? Math.ceil(dim / 16), 1);
   const dtScale = assertPositive(`${fn}: dtScale`, options.dtScale ?? 1);
+  if ((dtRank + 2 * dstate) * dim > MAX_ELEMENTS) {
+    throw new Error(
+      `${fn}: argument 'options' must ask for at most ${MAX_ELEMENTS} x_proj weights (got (dtRank + 2·dstate)·dim = ${(dtRank + 2 * dstate) * dim})`,
+    );
+  }
   const dtype = options.dtype ?? "float64";
   if (dtype !== "float32" && dtype !== "float64") {
     throw new Error(
@@ -145,7 +164,7 @@ export function initS6(rng: Rng, options: S6InitOptions): S6Params {
   const xProj = rng.rand([dtRank + 2 * dstate, dim], -xBound, xBound, dtype);
   const dtBound = dtScale / Math.sqrt(dtRank);
   const dtProj = rng.rand([dim, dtRank], -dtBound, dtBound, dtype);
-  const { bias } = initDtBias(rng, dim, options);
+  const { bias } = dtBiasInit(fn, rng, dim, options);
   const ones = allocate(dtype, dim).fill(1);
   const cast = (t: Tensor): Tensor => {
     const data = allocate(dtype, t.data.length);
@@ -165,11 +184,7 @@ function checkS6Params(
   fn: string,
   params: S6Params,
 ): { dim: number; dstate: number; dtRank: number } {
-  if (params === null || typeof params !== "object") {
-    throw new Error(
-      `${fn}: argument 'params': expected { xProj, dtProj, dtBias, ALog, D }, got ${describe(params)}`,
-    );
-  }
+  checkOptions(fn, "params", params, S6_PARAMS);
   const ALog = assertTensor(`${fn}: params.ALog`, params.ALog, { rank: 2, axes: ["d", "n"] });
   const [dim, dstate] = ALog.shape;
   const dtProj = assertTensor(`${fn}: params.dtProj`, params.dtProj, { rank: 2, axes: ["d", "r"] });
@@ -198,13 +213,8 @@ function checkS6Params(
 export function s6Project(x: Tensor, params: S6Params): { delta: Tensor; B: Tensor; C: Tensor } {
   const fn = "s6Project";
   const { dim, dstate, dtRank } = checkS6Params(fn, params);
-  const xt = assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
-  const [batch, xd, L] = xt.shape;
-  if (xd !== dim) {
-    throw new Error(
-      `${fn}: argument 'x': expected shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params, got [${xt.shape.join(", ")}]`,
-    );
-  }
+  const xt = checkS6Input(fn, x, dim);
+  const [batch, , L] = xt.shape;
   const W = params.xProj.data;
   const rows = dtRank + 2 * dstate;
   const proj = new Float64Array(rows * L);
@@ -252,6 +262,14 @@ export function s6(
   params: S6Params,
   options: { z?: Tensor | null; returnLastState?: boolean } = {},
 ): SelectiveScanResult {
+  // Everything the inner calls would reject is checked here, so errors name s6.
+  const fn = "s6";
+  const o = checkOptions(fn, "options", options, S6_OPTIONS);
+  const { dim } = checkS6Params(fn, params);
+  const xt = checkS6Input(fn, x, dim);
+  if (!isAbsent(o.z))
+    assertTensor(`${fn}: options.z`, o.z, { shape: xt.shape, axes: ["b", "d", "l"] });
+  checkArg(fn, "params.ALog", aFromLog(params.ALog), schema.tensor());
   const { delta, B, C } = s6Project(x, params);
   return selectiveScan({
     u: x,
@@ -260,9 +278,55 @@ export function s6(
     B,
     C,
     D: params.D,
-    z: options.z ?? null,
+    z: o.z ?? null,
     deltaBias: params.dtBias,
     deltaSoftplus: true,
-    returnLastState: options.returnLastState ?? false,
+    returnLastState: o.returnLastState ?? false,
   });
 }
+
+// Checks shared by the functions above (they read first; these guard them).
+
+function checkS6Input(fn: string, x: unknown, dim: number): Tensor {
+  const xt = assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
+  if (xt.shape[1] !== dim) {
+    throw new Error(
+      `${fn}: argument 'x': expected shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params, got [${xt.shape.join(", ")}]`,
+    );
+  }
+  return xt;
+}
+
+const DT_RANGE_FIELDS = {
+  dtMin: schema.optional(schema.present<number>()),
+  dtMax: schema.optional(schema.present<number>()),
+  dtInitFloor: schema.optional(schema.present<number>()),
+};
+
+const DT_BIAS_OPTIONS = schema.options(DT_RANGE_FIELDS);
+
+/** initS6's option keys; their values are checked where initS6 reads them. */
+const S6_INIT_OPTIONS = schema.options({
+  dim: schema.present<number>(),
+  dstate: schema.optional(schema.present<number>()),
+  dtRank: schema.optional(schema.present<number>()),
+  dtScale: schema.optional(schema.present<number>()),
+  dtype: schema.optional(schema.present<string>()),
+  ...DT_RANGE_FIELDS,
+});
+
+const S6_PARAMS = schema.options(
+  {
+    xProj: schema.present<Tensor>(),
+    dtProj: schema.present<Tensor>(),
+    dtBias: schema.present<Tensor>(),
+    ALog: schema.present<Tensor>(),
+    D: schema.present<Tensor>(),
+  },
+  "S6 parameters",
+);
+
+const S6_OPTIONS = schema.options({
+  z: schema.optional(schema.present<Tensor>()),
+  returnLastState: schema.optional(schema.boolean()),
+});

@@ -232,8 +232,12 @@ describe("timing helpers", () => {
     expect(() => powerLawFit([1, -2], [1, 2])).toThrow(/powerLawFit: argument 'x'.*positive/);
     expect(() => powerLawFit([2, 2], [1, 2])).toThrow(/powerLawFit: argument 'x'.*distinct/);
     expect(() => timeMs("f" as unknown as () => void)).toThrow(/timeMs: argument 'fn'/);
-    expect(() => timeMs(() => 0, { repeats: 0 })).toThrow(/timeMs: argument 'repeats'/);
-    expect(() => timeMs(() => 0, { minMs: -1 })).toThrow(/timeMs: argument 'minMs'/);
+    expect(() => timeMs(() => 0, { repeats: 0 })).toThrow(
+      /timeMs: argument 'options.repeats' must be an integer in \[1, 1000\] \(got 0\)/,
+    );
+    expect(() => timeMs(() => 0, { minMs: -1 })).toThrow(
+      /timeMs: argument 'options.minMs' must be a positive finite number/,
+    );
   });
 
   it("timeMs returns a positive per-call time", () => {

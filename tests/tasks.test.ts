@@ -252,7 +252,7 @@ describe("fixed task sets in datasets/", () => {
     });
     expect(test.triggerPositions).toEqual(generateInductionHeadsSplit("test").triggerPositions);
     expect(() => loadSelectiveCopying("validation" as never)).toThrow(
-      /loadSelectiveCopying: argument 'split': expected "train" or "test"/,
+      /loadSelectiveCopying: argument 'split' must be one of "train", "test" \(got "validation"\)/,
     );
   });
 

@@ -3,7 +3,7 @@
  * and the benchmarks. Wall-clock times on a shared machine are noisy; these take the best of a
  * few repeats, each long enough for the clock's resolution not to matter.
  */
-import { assertFunction, assertInteger, assertPositive, describe } from "./validate";
+import { assertFunction, checkOptions, describe, schema } from "./validate";
 
 /**
  * The time one call of `fn` takes, in milliseconds: after one warm-up call (so the JIT compiles
@@ -11,15 +11,17 @@ import { assertFunction, assertInteger, assertPositive, describe } from "./valid
  * the smallest of those averages (the least disturbed by other work on the machine).
  *
  * @param fn the computation
- * @param options `repeats` (default 3), `minMs` (default 20)
+ * @param options `repeats` (default 3, at most 1000), `minMs` (default 20, at most
+ *   {@link MAX_TIME_MS}: a whole measurement stays under about repeats · minMs)
  */
 export function timeMs(
   fn: () => unknown,
   options: { repeats?: number; minMs?: number } = {},
 ): number {
   assertFunction("timeMs: fn", fn);
-  const repeats = assertInteger("timeMs: repeats", options.repeats ?? 3, 1, 1000);
-  const minMs = assertPositive("timeMs: minMs", options.minMs ?? 20);
+  const o = checkOptions("timeMs", "options", options, TIME_OPTIONS);
+  const repeats = o.repeats ?? 3;
+  const minMs = o.minMs ?? 20;
   fn();
   let best = Infinity;
   for (let r = 0; r < repeats; r++) {
@@ -85,3 +87,11 @@ export function powerLawFit(
   const exponent = num / den;
   return { exponent, coefficient: Math.exp(my - exponent * mx) };
 }
+
+/** Longest `minMs` {@link timeMs} accepts: one minute per repeat. */
+export const MAX_TIME_MS = 60_000;
+
+const TIME_OPTIONS = schema.options({
+  repeats: schema.optional(schema.integer({ min: 1, max: 1000 })),
+  minMs: schema.optional(schema.positive({ max: MAX_TIME_MS })),
+});

@@ -236,6 +236,10 @@ function firstNonFinite(data: ArrayLike<number>): number {
   return -1;
 }
 
+function fixedRank0(spec: TensorSpec): boolean {
+  return spec.shape !== undefined || spec.rank !== undefined;
+}
+
 function invalidTensors(spec: TensorSpec): unknown[] {
   const rank = spec.shape ? spec.shape.length : (spec.rank ?? 1);
   const shape = Array.from({ length: rank }, (_, i) => spec.shape?.[i] ?? 2);
@@ -247,15 +251,19 @@ function invalidTensors(spec: TensorSpec): unknown[] {
     { shape: [2], data: [1, 2] },
     { shape: shape, data: new Int32Array(n) },
     { shape: shape, data: new Float64Array(n + 1) },
-    { shape: [...shape, 1], data: new Float64Array(n) },
+    ...(fixedRank0(spec) ? [{ shape: [...shape, 1], data: new Float64Array(n) }] : []),
   ];
   if (spec.finite !== false && n > 0) {
     const nan = new Float64Array(n);
     nan[n - 1] = NaN;
     bad.push({ shape: shape, data: nan });
   }
-  if (rank > 0) bad.push({ shape: shape.slice(1), data: new Float64Array(numel(shape.slice(1))) });
-  return bad;
+  const fixedRank = spec.shape !== undefined || spec.rank !== undefined;
+  if (fixedRank && rank > 0) {
+    bad.push({ shape: shape.slice(1), data: new Float64Array(numel(shape.slice(1))) });
+  }
+  // Only the samples this spec really rejects (without a rank, another rank is fine).
+  return bad.filter((v) => tensorProblem(v, spec) !== null);
 }
 
 /** Declarative argument schemas (see the module doc). */

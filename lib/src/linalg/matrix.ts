@@ -49,9 +49,9 @@ export function assertSquare(name: string, value: unknown): number {
   return t.shape[0];
 }
 
-/** The n × n identity matrix I (n, n), float64 unless `dtype` says otherwise. */
+/** The n × n identity matrix I (n, n), float64 unless `dtype` says otherwise; n <= 8192. */
 export function identity(n: number, dtype: DType = "float64"): Tensor {
-  assertInteger("identity: n", n, 0);
+  assertInteger("identity: n", n, 0, 8192);
   assertOneOf("identity: dtype", dtype, ["float32", "float64"] as const);
   return fromFloat64([n, n], eyeRaw(n), dtype);
 }

@@ -423,4 +423,88 @@ export const signatures: Record<string, Signature> = {
       ),
     ],
   },
+  // more numerics
+  nextPow2: { valid: () => [5], args: [a("n", int(1, 2 ** 30))] },
+  fftPlan: { valid: () => [8], args: [a("n", null)] },
+  rfftPlan: { valid: () => [8], args: [a("n", null)] },
+  fft: { valid: () => [[1, 2, 3, 4]], args: [a("re", s.numbers({ minLength: 1 }))] },
+  ifft: { valid: () => [[1, 2, 3, 4]], args: [a("re", s.numbers({ minLength: 1 }))] },
+  rfft: { valid: () => [[1, 2, 3]], args: [a("x", s.numbers())] },
+  matvec: {
+    valid: () => [square(), lib.tensor([1, 2])],
+    args: [a("A", T({ rank: 2 })), a("x", T({ rank: 1 }))],
+  },
+  discreteStates: {
+    valid: () => [square(), col(), mat([[1], [2]])],
+    args: [a("Abar", T({ rank: 2 })), a("B", T({ rank: 2 })), a("x", T())],
+  },
+  freeResponse: {
+    valid: () => [square(), lib.tensor([1, 0]), [0, 0.5]],
+    args: [a("A", T({ rank: 2 })), a("h0", T({ rank: 1 })), a("t", s.numbers())],
+  },
+  impulseResponse: { valid: () => [ssm(), [0, 0.5]], args: [a("ssm", null), a("t", s.numbers())] },
+  stepResponse: { valid: () => [ssm(), [0, 0.5]], args: [a("ssm", null), a("t", s.numbers())] },
+  logUniformDt: {
+    valid: () => [0.5, 0.001, 0.1],
+    args: [a("v", s.number({ min: 0, max: 1 })), a("dtMin", null), a("dtMax", null)],
+  },
+  s6Project: {
+    valid: () => [rng().randn([1, 2, 3]), lib.initS6(rng(), { dim: 2, dstate: 2 })],
+    args: [a("x", T({ rank: 3 })), a("params", null)],
+  },
+  s6: {
+    valid: () => [rng().randn([1, 2, 3]), lib.initS6(rng(), { dim: 2, dstate: 2 }), {}],
+    args: [
+      a("x", T({ rank: 3 })),
+      a("params", null),
+      a("options", options({ z: opt(s.present()), returnLastState: opt(s.boolean()) })),
+    ],
+  },
+  copyingTokens: { valid: () => [5], args: [a("vocabSize", int(3))] },
+  inductionTokens: { valid: () => [5], args: [a("vocabSize", int(3))] },
+  legendreP: { valid: () => [3, [0, 0.5]], args: [a("N", int(1, 100000)), a("x", null)] },
+  gaussLegendre: { valid: () => [4], args: [a("M", int(1, 100000))] },
+  combine: {
+    valid: () => [
+      [0.5, 1],
+      [0.5, 2],
+    ],
+    args: [a("first", null), a("second", null)],
+  },
+  heatmap: {
+    valid: () => [[[1, 2]], { title: "t" }],
+    args: [
+      a("z", null),
+      a(
+        "options",
+        options({ title: opt(s.string({ allowEmpty: true })), colorscale: opt(s.string()) }),
+      ),
+    ],
+  },
+  progress: { valid: () => ["work", 3], args: [a("label", null), a("total", int(1))] },
+  tensor: {
+    valid: () => [[[1, 2]], "float32"],
+    args: [a("values", null), a("dtype", opt(s.oneOf(["float32", "float64"])))],
+  },
+  selectiveScanFast: {
+    valid: () => [scanArgs(), { engine: "js" }],
+    args: [
+      a("", null),
+      a("options", options({ engine: opt(s.oneOf(["wasm", "js"])), tile: opt(int(1, 1 << 16)) })),
+    ],
+  },
+  gpuScanTraffic: {
+    valid: () => [{ batch: 1, dim: 2, length: 8, dstate: 4 }, { variant: "chunked" }],
+    args: [
+      a("size", null),
+      a(
+        "options",
+        options({
+          variant: s.oneOf(["naive", "chunked"]),
+          chunkSize: opt(int(1, 4096)),
+          backend: opt(s.present()),
+        }),
+      ),
+    ],
+  },
 };

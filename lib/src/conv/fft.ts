@@ -17,7 +17,7 @@
  *
  * Complex sequences are two arrays, `re` and `im`, of the same length.
  */
-import { assertInteger, describe } from "../validate";
+import { assertInteger, checkArg, describe, schema } from "../validate";
 
 /** A complex sequence as separate real and imaginary parts of equal length. */
 export interface ComplexArray {
@@ -53,8 +53,10 @@ export interface FftPlan {
 
 /** Builds the {@link FftPlan} for length n (a power of two). */
 export function fftPlan(n: number): FftPlan {
-  if (!isPow2(n)) {
-    throw new Error(`fftPlan: argument 'n' must be a power of two >= 1, got ${describe(n)}`);
+  if (!isPow2(n) || n > MAX_FFT_LENGTH) {
+    throw new Error(
+      `fftPlan: argument 'n' must be a power of two in [1, ${MAX_FFT_LENGTH}] (got ${describe(n)})`,
+    );
   }
   const half = n >> 1;
   const cos = new Float64Array(half);
@@ -124,15 +126,8 @@ function toFloat64(fn: string, arg: string, v: unknown): Float64Array {
       `${fn}: argument '${arg}' must be a number[], Float64Array or Float32Array, got ${describe(v)}`,
     );
   }
-  const out = Float64Array.from(v as ArrayLike<number>);
-  for (let i = 0; i < out.length; i++) {
-    if (!Number.isFinite(out[i])) {
-      throw new Error(
-        `${fn}: argument '${arg}' must be finite numbers, found ${(v as ArrayLike<number>)[i]} at index ${i}`,
-      );
-    }
-  }
-  return out;
+  checkArg(fn, arg, v, schema.numbers());
+  return Float64Array.from(v as ArrayLike<number>);
 }
 
 function complexInput(fn: string, re: unknown, im: unknown): ComplexArray {
@@ -190,8 +185,10 @@ export interface RealFftPlan {
 
 /** Builds the {@link RealFftPlan} for real sequences of length n (a power of two). */
 export function rfftPlan(n: number): RealFftPlan {
-  if (!isPow2(n)) {
-    throw new Error(`rfftPlan: argument 'n' must be a power of two >= 1, got ${describe(n)}`);
+  if (!isPow2(n) || n > MAX_FFT_LENGTH) {
+    throw new Error(
+      `rfftPlan: argument 'n' must be a power of two in [1, ${MAX_FFT_LENGTH}] (got ${describe(n)})`,
+    );
   }
   const m = n >> 1;
   const cos = new Float64Array(m + 1);
@@ -303,7 +300,7 @@ export function irfftInto(
 export function rfft(x: ArrayLike<number>, n?: number): ComplexArray {
   const xs = toFloat64("rfft", "x", x);
   const size = n === undefined ? nextPow2(Math.max(1, xs.length)) : n;
-  if (!isPow2(size) || size < xs.length) {
+  if (!isPow2(size) || size < xs.length || size > MAX_FFT_LENGTH) {
     throw new Error(
       `rfft: argument 'n' must be a power of two >= x.length (${xs.length}), got ${describe(n)}`,
     );
@@ -320,8 +317,10 @@ export function rfft(x: ArrayLike<number>, n?: number): ComplexArray {
  * n/2 + 1 (as returned by {@link rfft}): the inverse of `rfft`, including the 1/n.
  */
 export function irfft(re: ArrayLike<number>, im: ArrayLike<number>, n: number): Float64Array {
-  if (!isPow2(n)) {
-    throw new Error(`irfft: argument 'n' must be a power of two >= 1, got ${describe(n)}`);
+  if (!isPow2(n) || n > MAX_FFT_LENGTH) {
+    throw new Error(
+      `irfft: argument 'n' must be a power of two in [1, ${MAX_FFT_LENGTH}] (got ${describe(n)})`,
+    );
   }
   const r = toFloat64("irfft", "re", re);
   const i = toFloat64("irfft", "im", im);
@@ -335,3 +334,6 @@ export function irfft(re: ArrayLike<number>, im: ArrayLike<number>, n: number): 
   irfftInto(r, i, rfftPlan(n), out, new Float64Array(m), new Float64Array(m));
   return out;
 }
+
+/** Longest transform the FFTs take (2^26 points; the plan's tables hold n values). */
+export const MAX_FFT_LENGTH = 2 ** 26;

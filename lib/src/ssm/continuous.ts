@@ -11,14 +11,7 @@
  * recurrence of the discrete models, and y_k = C h_k + D x_k.
  */
 import { type Tensor, tensor } from "../tensor";
-import {
-  assertFiniteArray,
-  assertTensor,
-  checkOptions,
-  describe,
-  isAbsent,
-  schema,
-} from "../validate";
+import { assertTensor, checkArg, checkOptions, describe, isAbsent, schema } from "../validate";
 import { matmulRaw } from "../linalg/dense";
 import { eigvals, type Eigenvalues } from "../linalg/eig";
 import { assertSquare } from "../linalg/matrix";
@@ -306,8 +299,8 @@ function assertTimes(fn: string, t: unknown): Float64Array {
   if (!(Array.isArray(data) || data instanceof Float64Array || data instanceof Float32Array)) {
     throw new Error(`${fn}: argument 't' must be an array of times (T), got ${describe(t)}`);
   }
+  checkArg(fn, "t", data, schema.numbers());
   const out = Float64Array.from(data as ArrayLike<number>);
-  assertFiniteArray(`${fn}: t`, out);
   out.forEach((v, i) => {
     if (v < 0) throw new Error(`${fn}: argument 't': expected times >= 0, got ${v} at index ${i}`);
   });

@@ -507,4 +507,60 @@ export const signatures: Record<string, Signature> = {
       ),
     ],
   },
+  // tasks, hippo, scans (continued)
+  tokenAccuracy: {
+    valid: () => {
+      const set = lib.selectiveCopying(rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 });
+      return [new Int32Array(set.targets.length), set];
+    },
+    args: [a("predictions", null), a("set", null)],
+  },
+  chanceAccuracy: {
+    valid: () => [lib.inductionHeads(rng(), { count: 2, length: 6, vocabSize: 5 })],
+    args: [a("set", null)],
+  },
+  taskExample: {
+    valid: () => [lib.inductionHeads(rng(), { count: 2, length: 6, vocabSize: 5 }), 1],
+    args: [a("set", null), a("i", int(0, 1))],
+  },
+  fitLtiKernel: {
+    valid: () => [
+      lib.inductionHeads(rng(), { count: 4, length: 6, vocabSize: 5 }),
+      { kernelLength: 2 },
+    ],
+    args: [
+      a("set", null),
+      a("options", options({ kernelLength: opt(int(1, 6)), ridge: opt(pos()) })),
+    ],
+  },
+  legendreReconstruct: {
+    valid: () => [lib.tensor([1, 0.5]), [0, 0.5]],
+    args: [a("c", T({ rank: 1 })), a("u", null)],
+  },
+  legendreProject: {
+    valid: () => [(u: number) => u, 3, 8],
+    args: [a("f", s.function()), a("N", int(1, 100000)), a("M", opt(int(1, 1000000)))],
+  },
+  minNormReconstruct: {
+    valid: () => [mat([[1, 0.5, 0.25]]), lib.tensor([1]), 1e-9],
+    args: [a("M", T({ rank: 2 })), a("c", T({ rank: 1 })), a("ridge", null)],
+  },
+  applyPair: { valid: () => [[0.5, 1], 2], args: [a("pair", null), a("h", s.number())] },
+  linearScanByCumprod: {
+    valid: () => [lib.tensor([0.5, 0.5]), lib.tensor([1, 1]), { dtype: "float64" }],
+    args: [a("a", T({ rank: 1 })), a("b", T({ rank: 1 })), a("options", null)],
+  },
+  runScanSchedule: {
+    valid: () => [lib.scanSchedule(2, "sequential"), lib.tensor([0.5, 0.5]), lib.tensor([1, 1])],
+    args: [a("schedule", null), a("a", T({ rank: 1 })), a("b", T({ rank: 1 }))],
+  },
+  scheduleCost: { valid: () => [lib.scanSchedule(4, "blelloch")], args: [a("schedule", null)] },
+  hippoMemoryMatrix: {
+    valid: () => {
+      const { A, B } = lib.hippoLegS(3);
+      return [A, B, 8];
+    },
+    args: [a("A", T({ rank: 2 })), a("B", T()), a("L", null)],
+  },
+  ssmVectorField: { valid: () => [ssm(), () => 1], args: [a("ssm", null), a("x", null)] },
 };

@@ -80,14 +80,14 @@ describe("ssmKernel", () => {
 
   it("rejects bad input with errors naming the argument", () => {
     const { Abar, Bbar, C } = randomStableSystem(rng, 3);
-    expect(() => ssmKernel(Abar, Bbar, C, -1)).toThrow(/ssmKernel: L/);
-    expect(() => ssmKernel(Abar, Bbar, C, 2.5)).toThrow(/ssmKernel: L/);
-    expect(() => ssmKernel(rng.randn([3, 4]), Bbar, C, 4)).toThrow(/ssmKernel: Abar/);
-    expect(() => ssmKernel(Abar, rng.randn([4]), C, 4)).toThrow(/ssmKernel: Bbar/);
-    expect(() => ssmKernel(Abar, Bbar, rng.randn([3, 3]), 4)).toThrow(/ssmKernel: C/);
+    expect(() => ssmKernel(Abar, Bbar, C, -1)).toThrow(/ssmKernel: argument 'L'/);
+    expect(() => ssmKernel(Abar, Bbar, C, 2.5)).toThrow(/ssmKernel: argument 'L'/);
+    expect(() => ssmKernel(rng.randn([3, 4]), Bbar, C, 4)).toThrow(/ssmKernel: argument 'Abar'/);
+    expect(() => ssmKernel(Abar, rng.randn([4]), C, 4)).toThrow(/ssmKernel: argument 'Bbar'/);
+    expect(() => ssmKernel(Abar, Bbar, rng.randn([3, 3]), 4)).toThrow(/ssmKernel: argument 'C'/);
     const inf = rng.randn([3, 3]);
     inf.data[0] = Infinity;
-    expect(() => ssmKernel(inf, Bbar, C, 4)).toThrow(/ssmKernel: Abar: .*finite/);
+    expect(() => ssmKernel(inf, Bbar, C, 4)).toThrow(/ssmKernel: argument 'Abar'.*finite/);
   });
 });
 
@@ -192,20 +192,20 @@ describe("causalConv and fftConv", () => {
       ["causalConv", causalConv],
       ["fftConv", fftConv],
     ] as const) {
-      expect(() => f(x, rng.randn([2, 10]))).toThrow(new RegExp(`${name}: x: .*d = 2`));
-      expect(() => f(x, rng.randn([3, 2, 10]))).toThrow(new RegExp(`${name}: K`));
+      expect(() => f(x, rng.randn([2, 10]))).toThrow(new RegExp(`${name}: argument 'x'.*d = 2`));
+      expect(() => f(x, rng.randn([3, 2, 10]))).toThrow(new RegExp(`${name}: argument 'K'`));
       expect(() => f(x, { shape: [0], data: new Float64Array(0) })).toThrow(
-        new RegExp(`${name}: K: .*non-empty`),
+        new RegExp(`${name}: argument 'K' must be a non-empty`),
       );
       expect(() => f({ shape: [], data: new Float64Array(1) }, rng.randn([3]))).toThrow(
-        new RegExp(`${name}: x`),
+        new RegExp(`${name}: argument 'x'`),
       );
       expect(() => f([1, 2, 3] as unknown as Tensor, rng.randn([3]))).toThrow(
-        new RegExp(`${name}: x`),
+        new RegExp(`${name}: argument 'x'`),
       );
       const nan = rng.randn([4]);
       nan.data[1] = NaN;
-      expect(() => f(rng.randn([4]), nan)).toThrow(new RegExp(`${name}: K: .*finite`));
+      expect(() => f(rng.randn([4]), nan)).toThrow(new RegExp(`${name}: argument 'K'.*finite`));
     }
   });
 });
@@ -228,12 +228,16 @@ describe("timing helpers", () => {
   });
 
   it("powerLawFit and timeMs reject bad input", () => {
-    expect(() => powerLawFit([1, 2], [1])).toThrow(/powerLawFit: y/);
-    expect(() => powerLawFit([1, -2], [1, 2])).toThrow(/powerLawFit: x: .*positive/);
-    expect(() => powerLawFit([2, 2], [1, 2])).toThrow(/powerLawFit: x: .*distinct/);
-    expect(() => timeMs("f" as unknown as () => void)).toThrow(/timeMs: fn/);
-    expect(() => timeMs(() => 0, { repeats: 0 })).toThrow(/timeMs: repeats/);
-    expect(() => timeMs(() => 0, { minMs: -1 })).toThrow(/timeMs: minMs/);
+    expect(() => powerLawFit([1, 2], [1])).toThrow(/powerLawFit: argument 'y'/);
+    expect(() => powerLawFit([1, -2], [1, 2])).toThrow(/powerLawFit: argument 'x'.*positive/);
+    expect(() => powerLawFit([2, 2], [1, 2])).toThrow(/powerLawFit: argument 'x'.*distinct/);
+    expect(() => timeMs("f" as unknown as () => void)).toThrow(/timeMs: argument 'fn'/);
+    expect(() => timeMs(() => 0, { repeats: 0 })).toThrow(
+      /timeMs: argument 'options.repeats' must be an integer in \[1, 1000\] \(got 0\)/,
+    );
+    expect(() => timeMs(() => 0, { minMs: -1 })).toThrow(
+      /timeMs: argument 'options.minMs' must be a positive finite number/,
+    );
   });
 
   it("timeMs returns a positive per-call time", () => {

@@ -83,11 +83,15 @@ describe("datasets in a temporary folder", () => {
   it("rejects names with path separators or that are not names", () => {
     for (const name of ["../hello.txt", "sub/hello.txt", "sub\\hello.txt", "..", "."]) {
       expect(() => loadDatasetText(name, dir)).toThrow(
-        /loadDatasetText: name: .*no path separators/,
+        /loadDatasetText: argument 'name'.*no path separators/,
       );
     }
-    expect(() => datasetPath("", dir)).toThrow(/datasetPath: name: expected a dataset file name/);
-    expect(() => datasetPath(42 as unknown as string, dir)).toThrow(/datasetPath: name: .*got 42/);
+    expect(() => datasetPath("", dir)).toThrow(
+      /datasetPath: argument 'name' must be a dataset file name/,
+    );
+    expect(() => datasetPath(42 as unknown as string, dir)).toThrow(
+      /datasetPath: argument 'name'.*got 42/,
+    );
   });
 
   it("rejects an invalid manifest and invalid JSON data", () => {
@@ -113,9 +117,11 @@ describe("datasets in a temporary folder", () => {
     expect(Object.keys(manifest.files)).toEqual(["b.bin", "data.json", "hello.txt"]);
     expect(loadDatasetBytes("b.bin", dir).equals(bytes)).toBe(true);
     expect(() => writeDataset("README.md", bytes, "x", dir)).toThrow(
-      /writeDataset: name: README.md is reserved/,
+      /writeDataset: argument 'name': README.md is reserved/,
     );
-    expect(() => writeDataset("c.bin", bytes, " ", dir)).toThrow(/writeDataset: description/);
+    expect(() => writeDataset("c.bin", bytes, " ", dir)).toThrow(
+      /writeDataset: argument 'description'/,
+    );
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { rawTensor } from "./helpers/raw-tensor";
 import {
   DISCRETIZATION_METHODS,
   Rng,
@@ -217,12 +218,12 @@ describe("discreteStates", () => {
         tensor([[1], [1]]),
         tensor([[1, 2]]),
       ),
-    ).toThrow(/discreteStates: x/);
+    ).toThrow(/discreteStates: argument 'x'/);
     expect(() => discreteStates(tensor([0.5]), tensor([[1], [1]]), tensor([1]))).toThrow(
-      /discreteStates: B/,
+      /discreteStates: argument 'B'/,
     );
     expect(() => discreteStates(tensor([0.5]), tensor([1]), tensor([1]), tensor([1, 2]))).toThrow(
-      /discreteStates: h0/,
+      /discreteStates: argument 'h0'/,
     );
   });
 });
@@ -321,24 +322,24 @@ describe("discretize: bad input", () => {
   it("rejects dt <= 0 or not finite, naming dt", () => {
     for (const dt of [0, -1, NaN, Infinity]) {
       expect(() => discretize(A, B, dt, "zoh")).toThrow(
-        /discretize: dt: expected a positive finite number/,
+        /discretize: argument 'dt' must be a positive finite number/,
       );
       expect(() => discretizeDiagonal(tensor([-1]), tensor([1]), dt, "zoh")).toThrow(
-        /discretizeDiagonal: dt/,
+        /discretizeDiagonal: argument 'dt'/,
       );
     }
-    expect(() => discretize(A, B, "0.1" as never, "zoh")).toThrow(/discretize: dt/);
+    expect(() => discretize(A, B, "0.1" as never, "zoh")).toThrow(/discretize: argument 'dt'/);
   });
   it("rejects non-square A, mismatched B, non-finite values and unknown methods", () => {
     expect(() => discretize(tensor([[1, 2, 3]]), B, 0.1, "zoh")).toThrow(
-      /discretize: A: expected a square/,
+      /discretize: argument 'A' must be a square/,
     );
     expect(() => discretize(A, tensor([[1], [1], [1]]), 0.1, "zoh")).toThrow(
-      /discretize: B: expected shape \[2, m\]/,
+      /discretize: argument 'B': expected shape \[2, m\]/,
     );
     expect(() =>
       discretize(
-        tensor([
+        rawTensor([
           [NaN, 0],
           [0, 1],
         ]),
@@ -346,29 +347,29 @@ describe("discretize: bad input", () => {
         0.1,
         "zoh",
       ),
-    ).toThrow(/discretize: A.*finite/);
-    expect(() => discretize(A, tensor([[Infinity], [1]]), 0.1, "zoh")).toThrow(
-      /discretize: B.*finite/,
+    ).toThrow(/discretize: argument 'A'.*finite/);
+    expect(() => discretize(A, rawTensor([[Infinity], [1]]), 0.1, "zoh")).toThrow(
+      /discretize: argument 'B'.*finite/,
     );
     expect(() => discretize(A, B, 0.1, "rk4" as never)).toThrow(
-      /discretize: method: expected one of "zoh"/,
+      /discretize: argument 'method' must be one of "zoh"/,
     );
     expect(() => discretizeDiagonal(tensor([[-1]]), tensor([1]), 0.1, "zoh")).toThrow(
-      /discretizeDiagonal: a/,
+      /discretizeDiagonal: argument 'a'/,
     );
     expect(() => discretizeDiagonal(tensor([-1]), tensor([1, 2]), 0.1, "zoh")).toThrow(
-      /discretizeDiagonal: B/,
+      /discretizeDiagonal: argument 'B'/,
     );
     expect(() => discretizeDiagonal(tensor([-1]), tensor([1]), 0.1, "tustin" as never)).toThrow(
-      /discretizeDiagonal: method/,
+      /discretizeDiagonal: argument 'method'/,
     );
   });
   it("rejects bilinear when I − Δ/2·A is singular (an eigenvalue at 2/Δ)", () => {
     expect(() => discretize(tensor([[4]]), tensor([[1]]), 0.5, "bilinear")).toThrow(
-      /discretize: A: I − Δ\/2·A is singular/,
+      /discretize: argument 'A': I − Δ\/2·A is singular/,
     );
     expect(() => discretizeDiagonal(tensor([4]), tensor([1]), 0.5, "bilinear")).toThrow(
-      /discretizeDiagonal: a/,
+      /discretizeDiagonal: argument 'a'/,
     );
   });
 });

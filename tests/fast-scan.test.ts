@@ -182,16 +182,16 @@ describe("selectiveScanFast details", () => {
     const args = makeArgs(new Rng(10), { b: 1, d: 2, l: 5, n: 4 });
     expect(() =>
       selectiveScanFast({ ...args, u: { shape: [1, 3, 5], data: new Float32Array(15) } }),
-    ).toThrow(/selectiveScanFast: delta/);
+    ).toThrow(/selectiveScanFast: argument 'delta'/);
     expect(() =>
       selectiveScanFast({ ...args, B: { shape: [2, 4], data: new Float32Array(8) } }),
-    ).toThrow(/selectiveScanFast: B: the time-invariant layout/);
+    ).toThrow(/selectiveScanFast: argument 'B': the time-invariant layout/);
     const bad = { ...args, z: { shape: [1, 2, 5], data: new Float32Array(10).fill(NaN) } };
     expect(() => selectiveScanFast(bad)).toThrow(/z/);
     expect(() => selectiveScanFast(args, { engine: "gpu" as never })).toThrow(/engine/);
     expect(() => selectiveScanFast(args, { tile: 0 })).toThrow(/tile/);
     expect(() => selectiveScanFast(args, { threads: 2 } as never)).toThrow(
-      /unknown option "threads"/,
+      /selectiveScanFast: argument 'options' must be an options object \{ engine\?, tile\? \} \(got an unknown key "threads"/,
     );
   });
 });

@@ -205,8 +205,15 @@ for (const backend of backends) {
           dec.reset();
           expect(Math.max(...Array.from(dec.state().data, Math.abs))).toBe(0);
         }
-        expect(() => dec.step({ ...col(args.u, c.d, c.l, 0), u: args.u } as never)).toThrow(
-          /GpuDecoder.step: u/,
+        const first = (t: Tensor, rows: number) => col(t, rows, c.l, 0);
+        const wrongRank = {
+          u: args.u,
+          delta: first(args.delta, c.d),
+          B: first(args.B, c.n),
+          C: first(args.C, c.n),
+        };
+        expect(() => dec.step(wrongRank)).toThrow(
+          /GpuDecoder.step: argument 'u' must be a tensor with 2 axes \(b, d\)/,
         );
       } finally {
         dec.destroy();
@@ -405,19 +412,21 @@ describe("backends and bad input", () => {
         { ...args, B: { shape: [2, 2], data: new Float32Array(4) } },
         { mode: "cpu" },
       ),
-    ).toThrow(/gpuSelectiveScan: B: the time-invariant layout/);
+    ).toThrow(/gpuSelectiveScan: argument 'B': the time-invariant layout/);
     expect(() =>
       gpuSelectiveScan(
         { ...args, A: { shape: [3, 2], data: new Float32Array(6) } },
         { mode: "cpu" },
       ),
-    ).toThrow(/gpuSelectiveScan: A/);
-    expect(() => createGpuDecoder({ A: args.A, batch: 0 })).toThrow(/createGpuDecoder: batch/);
+    ).toThrow(/gpuSelectiveScan: argument 'A'/);
+    expect(() => createGpuDecoder({ A: args.A, batch: 0 })).toThrow(
+      /createGpuDecoder: argument 'batch'/,
+    );
     expect(() => runGpuKernel((() => 1) as never, { output: [2], loopMaxIterations: 0 })).toThrow(
       /loopMaxIterations/,
     );
     expect(() => chunkSummaryReference([[1, 2]], [[1]], [[1]], [[1, 2]], 1)).toThrow(
-      /chunkSummaryReference: delta/,
+      /chunkSummaryReference: argument 'delta'/,
     );
   });
 });

@@ -109,22 +109,28 @@ describe("fitLtiKernel", () => {
   it("rejects bad options and inputs, naming them", () => {
     const set = selectiveCopying(new Rng(5), { count: 5, length: 6, numTokens: 2, vocabSize: 5 });
     expect(() => fitLtiKernel(set, { kernelLength: 9 })).toThrow(
-      /fitLtiKernel: options.kernelLength: expected an integer in \[1, 8\]/,
+      /fitLtiKernel: argument 'options.kernelLength' must be an integer in \[1, 8\]/,
     );
     expect(() => fitLtiKernel(set, { ridge: -1 })).toThrow(
-      /fitLtiKernel: options.ridge: expected a positive finite number/,
+      /fitLtiKernel: argument 'options.ridge' must be a positive finite number/,
     );
     expect(() => fitLtiKernel(set, { lambda: 1 } as never)).toThrow(
-      /fitLtiKernel: options: unknown option "lambda"/,
+      /fitLtiKernel: argument 'options' must be .*\(got an unknown key "lambda"/,
     );
-    expect(() => fitLtiKernel(set, { ridge: 0 })).toThrow(/fitLtiKernel: options.ridge/);
-    expect(() => fitLtiKernel({} as never)).toThrow(/fitLtiKernel: set: expected a task set/);
+    expect(() => fitLtiKernel(set, { ridge: 0 })).toThrow(/fitLtiKernel: argument 'options.ridge'/);
+    expect(() => fitLtiKernel({} as never)).toThrow(
+      /fitLtiKernel: argument 'set' must be a task set/,
+    );
     const model = fitLtiKernel(set);
     expect(() => ltiLogits(model, [0, 1, 7])).toThrow(
-      /ltiLogits: tokens: expected token ids in \[0, 5\), got 7 at index 2/,
+      /ltiLogits: argument 'tokens': expected token ids in \[0, 5\), got 7 at index 2/,
     );
     const other = selectiveCopying(new Rng(5), { count: 5, length: 6, numTokens: 2, vocabSize: 6 });
-    expect(() => ltiPredict(model, other)).toThrow(/ltiPredict: set: expected vocabSize 5/);
-    expect(() => ltiPredict({ kernel: null } as never, set)).toThrow(/ltiPredict: model.kernel/);
+    expect(() => ltiPredict(model, other)).toThrow(
+      /ltiPredict: argument 'set': expected vocabSize 5/,
+    );
+    expect(() => ltiPredict({ kernel: null } as never, set)).toThrow(
+      /ltiPredict: argument 'model.kernel'/,
+    );
   });
 });

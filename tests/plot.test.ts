@@ -38,9 +38,9 @@ describe("show outside a kernel", () => {
 
   it("rejects a non-figure, naming the argument", () => {
     expect(() => show(null as unknown as Figure)).toThrow(
-      /show: figure: expected \{ data: Trace\[\], layout\? \}, got null/,
+      /show: argument 'figure': expected \{ data: Trace\[\], layout\? \}, got null/,
     );
-    expect(() => show({ data: "x" } as unknown as Figure)).toThrow(/show: figure/);
+    expect(() => show({ data: "x" } as unknown as Figure)).toThrow(/show: argument 'figure'/);
   });
 });
 
@@ -142,16 +142,16 @@ describe("lineChart", () => {
   });
 
   it("rejects bad input, naming the argument", () => {
-    expect(() => lineChart([])).toThrow(/lineChart: series: expected a non-empty array/);
-    expect(() => lineChart("y" as unknown as [])).toThrow(/lineChart: series/);
+    expect(() => lineChart([])).toThrow(/lineChart: argument 'series' must be a non-empty array/);
+    expect(() => lineChart("y" as unknown as [])).toThrow(/lineChart: argument 'series'/);
     expect(() => lineChart([{ name: "a" } as unknown as { name: string; y: number[] }])).toThrow(
-      /lineChart: series\[0\]: expected \{ name, y: number\[\] \}/,
+      /lineChart: argument 'series\[0\]': expected \{ name, y: number\[\] \}/,
     );
     expect(() =>
       lineChart([{ name: "a", y: [1] }, null as unknown as { name: string; y: number[] }]),
-    ).toThrow(/lineChart: series\[1\]/);
+    ).toThrow(/lineChart: argument 'series\[1\]'/);
     expect(() => lineChart([{ name: "a", y: [1, 2, 3], x: [0, 1] }])).toThrow(
-      /lineChart: series\[0\]\.x: expected 3 values/,
+      /lineChart: argument 'series\[0\]\.x': expected 3 values/,
     );
   });
 });
@@ -175,9 +175,11 @@ describe("heatmap", () => {
   });
 
   it("rejects bad input, naming the argument", () => {
-    expect(() => heatmap([])).toThrow(/heatmap: z: expected a non-empty array of rows/);
-    expect(() => heatmap("z" as unknown as number[][])).toThrow(/heatmap: z/);
-    expect(() => heatmap([[1, 2], [3]])).toThrow(/heatmap: z\[1\]: expected a row of 2 numbers/);
-    expect(() => heatmap([[1], 5 as unknown as number[]])).toThrow(/heatmap: z\[1\]/);
+    expect(() => heatmap([])).toThrow(/heatmap: argument 'z' must be a non-empty array of rows/);
+    expect(() => heatmap("z" as unknown as number[][])).toThrow(/heatmap: argument 'z'/);
+    expect(() => heatmap([[1, 2], [3]])).toThrow(
+      /heatmap: argument 'z\[1\]' must be a row of 2 numbers/,
+    );
+    expect(() => heatmap([[1], 5 as unknown as number[]])).toThrow(/heatmap: argument 'z\[1\]'/);
   });
 });

@@ -60,8 +60,10 @@ describe("progress in a plain process", () => {
   });
 
   it("rejects a bad total, naming it", () => {
-    expect(() => progress("x", 0)).toThrow(/progress: total: expected an integer >= 1, got 0/);
-    expect(() => progress("x", 2.5)).toThrow(/progress: total/);
+    expect(() => progress("x", 0)).toThrow(
+      /progress: argument 'total' must be an integer >= 1 \(got 0\)/,
+    );
+    expect(() => progress("x", 2.5)).toThrow(/progress: argument 'total'/);
   });
 });
 

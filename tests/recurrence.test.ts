@@ -84,21 +84,29 @@ describe("ssmRecurrence", () => {
   it("rejects bad input with errors naming the argument", () => {
     const { Abar, Bbar, C } = randomStableSystem(rng, 3);
     const x = rng.randn([10]);
-    expect(() => ssmRecurrence(rng.randn([3, 2]), Bbar, C, x)).toThrow(/ssmRecurrence: Abar/);
-    expect(() => ssmRecurrence(rng.randn([3]), Bbar, C, x)).toThrow(/ssmRecurrence: Abar/);
-    expect(() => ssmRecurrence(Abar, rng.randn([2, 1]), C, x)).toThrow(/ssmRecurrence: Bbar/);
-    expect(() => ssmRecurrence(Abar, Bbar, rng.randn([3, 1]), x)).toThrow(/ssmRecurrence: C/);
+    expect(() => ssmRecurrence(rng.randn([3, 2]), Bbar, C, x)).toThrow(
+      /ssmRecurrence: argument 'Abar'/,
+    );
+    expect(() => ssmRecurrence(rng.randn([3]), Bbar, C, x)).toThrow(
+      /ssmRecurrence: argument 'Abar'/,
+    );
+    expect(() => ssmRecurrence(Abar, rng.randn([2, 1]), C, x)).toThrow(
+      /ssmRecurrence: argument 'Bbar'/,
+    );
+    expect(() => ssmRecurrence(Abar, Bbar, rng.randn([3, 1]), x)).toThrow(
+      /ssmRecurrence: argument 'C'/,
+    );
     const bad = rng.randn([10]);
     bad.data[4] = NaN;
-    expect(() => ssmRecurrence(Abar, Bbar, C, bad)).toThrow(/ssmRecurrence: x: .*finite/);
+    expect(() => ssmRecurrence(Abar, Bbar, C, bad)).toThrow(/ssmRecurrence: argument 'x'.*finite/);
     expect(() => ssmRecurrence(Abar, Bbar, C, [1, 2] as unknown as Tensor)).toThrow(
-      /ssmRecurrence: x/,
+      /ssmRecurrence: argument 'x'/,
     );
     const A2 = rng.randn([2, 3, 3]);
     expect(() =>
       ssmRecurrence(A2, rng.randn([2, 3]), rng.randn([2, 3]), rng.randn([3, 10])),
-    ).toThrow(/ssmRecurrence: x: .*d = 2/);
-    expect(() => ssmStep(Abar, Bbar, C, rng.randn([4]), 1)).toThrow(/ssmStep: h/);
-    expect(() => ssmStep(Abar, Bbar, C, rng.randn([3]), NaN)).toThrow(/ssmStep: u/);
+    ).toThrow(/ssmRecurrence: argument 'x'.*d = 2/);
+    expect(() => ssmStep(Abar, Bbar, C, rng.randn([4]), 1)).toThrow(/ssmStep: argument 'h'/);
+    expect(() => ssmStep(Abar, Bbar, C, rng.randn([3]), NaN)).toThrow(/ssmStep: argument 'u'/);
   });
 });

@@ -159,10 +159,12 @@ describe("Rng", () => {
   });
 
   it("rejects bad arguments, naming them", () => {
-    expect(() => new Rng(1.5)).toThrow(/Rng: seed: expected an integer, got 1.5/);
-    expect(() => new Rng("1" as unknown as number)).toThrow(/Rng: seed/);
-    expect(() => new Rng(1).int(0)).toThrow(/Rng.int: n: expected an integer >= 1, got 0/);
-    expect(() => new Rng(1).int(2.5)).toThrow(/Rng.int: n/);
-    expect(() => new Rng(1).permutation(-1)).toThrow(/Rng.permutation: n/);
+    expect(() => new Rng(1.5)).toThrow(/Rng: argument 'seed' must be an integer \(got 1.5\)/);
+    expect(() => new Rng("1" as unknown as number)).toThrow(/Rng: argument 'seed'/);
+    expect(() => new Rng(1).int(0)).toThrow(
+      /Rng.int: argument 'n' must be an integer >= 1 \(got 0\)/,
+    );
+    expect(() => new Rng(1).int(2.5)).toThrow(/Rng.int: argument 'n'/);
+    expect(() => new Rng(1).permutation(-1)).toThrow(/Rng.permutation: argument 'n'/);
   });
 });

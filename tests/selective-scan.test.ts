@@ -372,45 +372,53 @@ describe("selectiveScan", () => {
     expect(() => selectiveScan(null as never)).toThrow(
       /selectiveScan: expected an argument object/,
     );
-    expect(bad({ u: rng.randn([2, 3]) })).toThrow(/selectiveScan: u: expected 3 axes/);
+    expect(bad({ u: rng.randn([2, 3]) })).toThrow(
+      /selectiveScan: argument 'u' must be a tensor with 3 axes/,
+    );
     expect(bad({ delta: rng.randn([2, 3, 4]) })).toThrow(
-      /selectiveScan: delta: expected shape \[2, 3, 5\]/,
+      /selectiveScan: argument 'delta' must be a tensor of shape \[2, 3, 5\]/,
     );
-    expect(bad({ A: rng.randn([2, 4]) })).toThrow(/selectiveScan: A: expected shape \[3, n\]/);
-    expect(bad({ B: rng.randn([2, 5, 5]) })).toThrow(/selectiveScan: B: expected shape/);
-    expect(bad({ C: rng.randn([2, 4, 6]) })).toThrow(/selectiveScan: C: expected shape/);
+    expect(bad({ A: rng.randn([2, 4]) })).toThrow(
+      /selectiveScan: argument 'A': expected shape \[3, n\]/,
+    );
+    expect(bad({ B: rng.randn([2, 5, 5]) })).toThrow(/selectiveScan: argument 'B': expected shape/);
+    expect(bad({ C: rng.randn([2, 4, 6]) })).toThrow(/selectiveScan: argument 'C': expected shape/);
     expect(bad({ B: rng.randn([2, 2, 4, 5]) })).toThrow(
-      /selectiveScan: B: expected shape .*g dividing d = 3/,
+      /selectiveScan: argument 'B': expected shape .*g dividing d = 3/,
     );
-    expect(bad({ D: rng.randn([4]) })).toThrow(/selectiveScan: D: expected shape \[3\]/);
+    expect(bad({ D: rng.randn([4]) })).toThrow(
+      /selectiveScan: argument 'D' must be a tensor of shape \[3\]/,
+    );
     expect(bad({ z: rng.randn([2, 3, 6]) })).toThrow(
-      /selectiveScan: z: expected shape \[2, 3, 5\]/,
+      /selectiveScan: argument 'z' must be a tensor of shape \[2, 3, 5\]/,
     );
     expect(bad({ deltaBias: rng.randn([2]) })).toThrow(
-      /selectiveScan: deltaBias: expected shape \[3\]/,
+      /selectiveScan: argument 'deltaBias' must be a tensor of shape \[3\]/,
     );
     expect(bad({ u: { shape: [2, 3, 5], data: new Int32Array(30) } })).toThrow(
-      /selectiveScan: u: expected a tensor/,
+      /selectiveScan: argument 'u' must be a tensor/,
     );
     expect(bad({ u: { shape: [2, 3, 5], data: Array(30).fill(0) } })).toThrow(
-      /selectiveScan: u: expected a tensor/,
+      /selectiveScan: argument 'u' must be a tensor/,
     );
     const nan = rng.randn([2, 3, 5]);
     nan.data[7] = NaN;
     expect(bad({ u: nan })).toThrow(
-      /selectiveScan: u: expected finite values, found NaN at flat index 7/,
+      /selectiveScan: argument 'u' must be a tensor of finite values \(got NaN at flat index 7\)/,
     );
     const inf = rng.randn([3, 4]);
     inf.data[0] = Infinity;
-    expect(bad({ A: inf })).toThrow(/selectiveScan: A: expected finite values/);
+    expect(bad({ A: inf })).toThrow(
+      /selectiveScan: argument 'A' must be a tensor of finite values/,
+    );
     expect(bad({ deltaSoftplus: "yes" })).toThrow(
-      /selectiveScan: deltaSoftplus: expected true or false/,
+      /selectiveScan: argument 'deltaSoftplus' must be true or false/,
     );
     expect(bad({ returnLastState: 1 })).toThrow(
-      /selectiveScan: returnLastState: expected true or false/,
+      /selectiveScan: argument 'returnLastState' must be true or false/,
     );
     expect(bad({ delta_softplus: true })).toThrow(
-      /selectiveScan: unknown argument "delta_softplus"/,
+      /selectiveScan: expected an argument object .*\(got an unknown key "delta_softplus"/,
     );
     expect(() =>
       selectiveStateUpdate({
@@ -421,11 +429,13 @@ describe("selectiveScan", () => {
         B: rng.randn([2, 4]),
         C: rng.randn([2, 4]),
       }),
-    ).toThrow(/selectiveStateUpdate: dt: expected shape \[2, 3\]/);
+    ).toThrow(/selectiveStateUpdate: argument 'dt' must be a tensor of shape \[2, 3\]/);
     expect(() => selectiveScanMatrix({ ...good }, 2, 0)).toThrow(
-      /selectiveScanMatrix: batch: expected an integer in \[0, 1\]/,
+      /selectiveScanMatrix: argument 'batch' must be an integer in \[0, 1\]/,
     );
-    expect(() => selectiveScanMatrix({ ...good }, 0, 3)).toThrow(/selectiveScanMatrix: channel/);
+    expect(() => selectiveScanMatrix({ ...good }, 0, 3)).toThrow(
+      /selectiveScanMatrix: argument 'channel'/,
+    );
   });
 });
 
@@ -445,8 +455,10 @@ describe("softplus, its inverse, SiLU", () => {
       expect(Math.abs(softplus(inverseSoftplus(y)) - y) / y).toBeLessThan(1e-14);
       expect(inverseSoftplus(y)).toBeCloseTo(Math.log(Math.exp(y) - 1), y < 1e-6 ? 6 : 10);
     }
-    expect(() => inverseSoftplus(0)).toThrow(/inverseSoftplus: y: expected a positive number/);
-    expect(() => inverseSoftplus(NaN)).toThrow(/inverseSoftplus: y/);
+    expect(() => inverseSoftplus(0)).toThrow(
+      /inverseSoftplus: argument 'y' must be a positive number/,
+    );
+    expect(() => inverseSoftplus(NaN)).toThrow(/inverseSoftplus: argument 'y'/);
   });
 
   it("silu(x) = x · sigmoid(x), with sigmoid = 1 / (1 + e^-x)", () => {
@@ -477,9 +489,9 @@ describe("S6 parameterisation", () => {
     expect(logUniformDt(0)).toBeCloseTo(0.001, 15);
     expect(logUniformDt(1)).toBeCloseTo(0.1, 15);
     expect(logUniformDt(0.5)).toBeCloseTo(0.01, 15);
-    expect(() => logUniformDt(1.5)).toThrow(/logUniformDt: v/);
+    expect(() => logUniformDt(1.5)).toThrow(/logUniformDt: argument 'v'/);
     expect(() => initDtBias(new Rng(1), 3, { dtMin: 0.1, dtMax: 0.01 })).toThrow(
-      /initDtBias: dtMax/,
+      /initDtBias: argument 'dtMax'/,
     );
     // The floor clamps small draws.
     const floored = initDtBias(new Rng(1), 100, { dtMin: 1e-6, dtMax: 1e-5, dtInitFloor: 1e-4 });
@@ -541,9 +553,9 @@ describe("S6 parameterisation", () => {
     });
     expect(relErr(s6(x, params, { z }).out.data, ref.out)).toBeLessThan(1e-12);
     expect(() => s6Project(rng.randn([b, d + 1, l]), params)).toThrow(
-      /s6Project: x: expected shape \[b, 5, l\]/,
+      /s6Project: argument 'x': expected shape \[b, 5, l\]/,
     );
-    expect(() => initS6(rng, { dim: 0 })).toThrow(/initS6: dim/);
+    expect(() => initS6(rng, { dim: 0 })).toThrow(/initS6: argument 'dim'/);
   });
 
   it("initS6 sizes the Δ rank like Mamba: dt_rank = ⌈d_model / 16⌉ with d = expand · d_model", () => {

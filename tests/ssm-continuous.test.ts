@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { rawTensor } from "./helpers/raw-tensor";
 import {
   type ContinuousSSM,
   dampedSpring,
@@ -199,22 +200,22 @@ describe("continuous SSM: bad input", () => {
   const ssm = dampedSpring(1, 0.2);
   it("rejects inconsistent systems, naming the matrix", () => {
     expect(() => simulateExact({ ...ssm, A: tensor([[1, 2, 3]]) }, tensor([1]), 0.1)).toThrow(
-      /simulateExact: ssm.A/,
+      /simulateExact: argument 'ssm.A'/,
     );
     expect(() => simulateExact({ ...ssm, B: tensor([[1], [2], [3]]) }, tensor([1]), 0.1)).toThrow(
-      /simulateExact: ssm.B/,
+      /simulateExact: argument 'ssm.B'/,
     );
     expect(() => simulateExact({ ...ssm, C: tensor([[1, 2, 3]]) }, tensor([1]), 0.1)).toThrow(
-      /simulateExact: ssm.C/,
+      /simulateExact: argument 'ssm.C'/,
     );
     expect(() => simulateExact({ ...ssm, D: tensor([[1, 2]]) }, tensor([1]), 0.1)).toThrow(
-      /simulateExact: ssm.D/,
+      /simulateExact: argument 'ssm.D'/,
     );
     expect(() =>
       simulateExact(
         {
           ...ssm,
-          A: tensor([
+          A: rawTensor([
             [NaN, 0],
             [0, 1],
           ]),
@@ -222,21 +223,25 @@ describe("continuous SSM: bad input", () => {
         tensor([1]),
         0.1,
       ),
-    ).toThrow(/simulateExact: ssm.A.*finite/);
+    ).toThrow(/simulateExact: argument 'ssm.A'.*finite/);
   });
   it("rejects bad inputs, steps, times and parameters", () => {
-    expect(() => simulateExact(ssm, tensor([[1, 2]]), 0.1)).toThrow(/simulateExact: x/);
-    expect(() => simulateExact(ssm, tensor([1]), 0)).toThrow(/simulateExact: dt/);
-    expect(() => simulateExact(ssm, tensor([1]), 0.1, tensor([1]))).toThrow(/simulateExact: h0/);
-    expect(() => simulateRk4(ssm, tensor([1]), 0.1, { substeps: 0 })).toThrow(
-      /simulateRk4: options.substeps/,
+    expect(() => simulateExact(ssm, tensor([[1, 2]]), 0.1)).toThrow(/simulateExact: argument 'x'/);
+    expect(() => simulateExact(ssm, tensor([1]), 0)).toThrow(/simulateExact: argument 'dt'/);
+    expect(() => simulateExact(ssm, tensor([1]), 0.1, tensor([1]))).toThrow(
+      /simulateExact: argument 'h0'/,
     );
-    expect(() => simulateAdaptive(ssm, tensor([NaN]), 0.1)).toThrow(/simulateAdaptive: x/);
-    expect(() => impulseResponse(ssm, [0, -1])).toThrow(/impulseResponse: t/);
-    expect(() => stepResponse(ssm, [NaN])).toThrow(/stepResponse: t/);
-    expect(() => leakyIntegrator(0)).toThrow(/leakyIntegrator: tau/);
-    expect(() => dampedSpring(-1, 0.1)).toThrow(/dampedSpring: omega/);
-    expect(() => dampedSpring(1, NaN)).toThrow(/dampedSpring: zeta/);
-    expect(() => ssmVectorField(ssm, 3 as never)).toThrow(/ssmVectorField: x/);
+    expect(() => simulateRk4(ssm, tensor([1]), 0.1, { substeps: 0 })).toThrow(
+      /simulateRk4: argument 'options.substeps'/,
+    );
+    expect(() => simulateAdaptive(ssm, rawTensor([NaN]), 0.1)).toThrow(
+      /simulateAdaptive: argument 'x'/,
+    );
+    expect(() => impulseResponse(ssm, [0, -1])).toThrow(/impulseResponse: argument 't'/);
+    expect(() => stepResponse(ssm, [NaN])).toThrow(/stepResponse: argument 't'/);
+    expect(() => leakyIntegrator(0)).toThrow(/leakyIntegrator: argument 'tau'/);
+    expect(() => dampedSpring(-1, 0.1)).toThrow(/dampedSpring: argument 'omega'/);
+    expect(() => dampedSpring(1, NaN)).toThrow(/dampedSpring: argument 'zeta'/);
+    expect(() => ssmVectorField(ssm, 3 as never)).toThrow(/ssmVectorField: argument 'x'/);
   });
 });

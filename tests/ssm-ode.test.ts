@@ -32,14 +32,18 @@ describe("rk4Step", () => {
   });
 
   it("rejects bad input, naming the argument", () => {
-    expect(() => rk4Step("f" as never, 0, [1], 0.1)).toThrow(/rk4Step: f/);
-    expect(() => rk4Step(oscillator, NaN, [1, 0], 0.1)).toThrow(/rk4Step: t/);
-    expect(() => rk4Step(oscillator, 0, [1, NaN], 0.1)).toThrow(/rk4Step: y0?/);
-    expect(() => rk4Step(oscillator, 0, [1, 0], Infinity)).toThrow(/rk4Step: h/);
-    expect(() => rk4Step(() => [1], 0, [1, 0], 0.1)).toThrow(
-      /rk4Step: f: expected f\(t, y\) to return 2/,
+    expect(() => rk4Step("f" as never, 0, [1], 0.1)).toThrow(/rk4Step: argument 'f'/);
+    expect(() => rk4Step(oscillator, NaN, [1, 0], 0.1)).toThrow(/rk4Step: argument 't'/);
+    expect(() => rk4Step(oscillator, 0, [1, NaN], 0.1)).toThrow(
+      /rk4Step: argument 'y0' must be finite values/,
     );
-    expect(() => rk4Step(() => [NaN], 0, [1], 0.1)).toThrow(/rk4Step: f: returned the non-finite/);
+    expect(() => rk4Step(oscillator, 0, [1, 0], Infinity)).toThrow(/rk4Step: argument 'h'/);
+    expect(() => rk4Step(() => [1], 0, [1, 0], 0.1)).toThrow(
+      /rk4Step: argument 'f': expected f\(t, y\) to return 2/,
+    );
+    expect(() => rk4Step(() => [NaN], 0, [1], 0.1)).toThrow(
+      /rk4Step: argument 'f': returned the non-finite/,
+    );
   });
 });
 
@@ -69,9 +73,9 @@ describe("odeRk4", () => {
   });
 
   it("rejects bad input, naming the argument", () => {
-    expect(() => odeRk4(oscillator, [1, 0], 0, 1, 0)).toThrow(/odeRk4: steps/);
-    expect(() => odeRk4(oscillator, [1, 0], 1, 0, 10)).toThrow(/odeRk4: t1/);
-    expect(() => odeRk4(oscillator, "y" as never, 0, 1, 10)).toThrow(/odeRk4: y0/);
+    expect(() => odeRk4(oscillator, [1, 0], 0, 1, 0)).toThrow(/odeRk4: argument 'steps'/);
+    expect(() => odeRk4(oscillator, [1, 0], 1, 0, 10)).toThrow(/odeRk4: argument 't1'/);
+    expect(() => odeRk4(oscillator, "y" as never, 0, 1, 10)).toThrow(/odeRk4: argument 'y0'/);
   });
 });
 
@@ -108,16 +112,16 @@ describe("odeDormandPrince", () => {
 
   it("rejects bad input, naming the argument", () => {
     expect(() => odeDormandPrince(oscillator, [1, 0], 0, 1, { rtol: -1 })).toThrow(
-      /odeDormandPrince: options.rtol/,
+      /odeDormandPrince: argument 'options.rtol'/,
     );
     expect(() => odeDormandPrince(oscillator, [1, 0], 0, 1, { tEval: [0.5, 0.2] })).toThrow(
-      /odeDormandPrince: options.tEval/,
+      /odeDormandPrince: argument 'options.tEval'/,
     );
     expect(() => odeDormandPrince(oscillator, [1, 0], 0, 1, { tEval: [2] })).toThrow(
       /options.tEval/,
     );
     expect(() => odeDormandPrince(oscillator, [1, 0], 0, 1, { tEval: 0.5 as never })).toThrow(
-      /options.tEval: expected an array/,
+      /odeDormandPrince: argument 'options.tEval' must be an array of finite numbers \(got 0.5\)/,
     );
     expect(() => odeDormandPrince(oscillator, [1, 0], 0, 1, { firstStep: 0 })).toThrow(
       /options.firstStep/,

@@ -126,27 +126,29 @@ describe("selectiveCopying", () => {
     const rng = new Rng(1);
     const base = { count: 2, length: 5, numTokens: 2, vocabSize: 4 };
     expect(() => selectiveCopying(rng, { ...base, count: -1 })).toThrow(
-      /selectiveCopying: options.count: expected an integer >= 0/,
+      /selectiveCopying: argument 'options.count' must be an integer in \[0, 134217728\] \(got -1\)/,
     );
     expect(() => selectiveCopying(rng, { ...base, length: 1 })).toThrow(
-      /selectiveCopying: options.length: expected at least numTokens = 2/,
+      /selectiveCopying: argument 'options.length' must be at least numTokens = 2/,
     );
     expect(() => selectiveCopying(rng, { ...base, numTokens: 0 })).toThrow(
-      /selectiveCopying: options.numTokens/,
+      /selectiveCopying: argument 'options.numTokens'/,
     );
     expect(() => selectiveCopying(rng, { ...base, vocabSize: 2 })).toThrow(
-      /selectiveCopying: options.vocabSize: expected an integer >= 3/,
+      /selectiveCopying: argument 'options.vocabSize' must be an integer in \[3, 2147483647\] \(got 2\)/,
     );
     expect(() => selectiveCopying(rng, { ...base, vocabSize: 4.5 })).toThrow(
-      /selectiveCopying: options.vocabSize: expected an integer/,
+      /selectiveCopying: argument 'options.vocabSize' must be an integer/,
     );
     expect(() => selectiveCopying(rng, { ...base, seqLen: 9 } as never)).toThrow(
-      /selectiveCopying: options: unknown option "seqLen"/,
+      /selectiveCopying: argument 'options' must be .*\(got an unknown key "seqLen"/,
     );
     expect(() => selectiveCopying(42 as never, base)).toThrow(
-      /selectiveCopying: rng: expected an Rng/,
+      /selectiveCopying: argument 'rng' must be an Rng/,
     );
-    expect(() => copying(rng, null as never)).toThrow(/copying: options: expected/);
+    expect(() => copying(rng, null as never)).toThrow(
+      /copying: argument 'options' must be an options object \{ count, length, numTokens, vocabSize \} \(got null\)/,
+    );
   });
 });
 
@@ -204,14 +206,14 @@ describe("inductionHeads", () => {
 
   it("rejects bad options", () => {
     expect(() => inductionHeads(new Rng(1), { count: 1, length: 2, vocabSize: 5 })).toThrow(
-      /inductionHeads: options.length: expected an integer >= 3/,
+      /inductionHeads: argument 'options.length' must be an integer in \[3, 134217728\] \(got 2\)/,
     );
     expect(() => inductionHeads(new Rng(1), { count: 1, length: 5, vocabSize: 1 })).toThrow(
-      /inductionHeads: options.vocabSize/,
+      /inductionHeads: argument 'options.vocabSize'/,
     );
     expect(() =>
       inductionHeads(new Rng(1), { count: 1, length: 5, vocabSize: 5, extra: 1 } as never),
-    ).toThrow(/unknown option "extra"/);
+    ).toThrow(/inductionHeads: argument 'options' must be .*\(got an unknown key "extra"/);
   });
 });
 
@@ -250,7 +252,7 @@ describe("fixed task sets in datasets/", () => {
     });
     expect(test.triggerPositions).toEqual(generateInductionHeadsSplit("test").triggerPositions);
     expect(() => loadSelectiveCopying("validation" as never)).toThrow(
-      /loadSelectiveCopying: split: expected "train" or "test"/,
+      /loadSelectiveCopying: argument 'split' must be one of "train", "test" \(got "validation"\)/,
     );
   });
 
@@ -267,14 +269,14 @@ describe("fixed task sets in datasets/", () => {
     const broken = structuredClone(file);
     broken.splits.a.targets[1][0] = broken.splits.a.targets[1][0] === 1 ? 2 : 1;
     expect(() => taskSetFromFile(broken, "a")).toThrow(
-      /a.inputs\[1\]: token .* does not match the targets/,
+      /taskSetFromFile: argument 'a.inputs\[1\]': token .* does not match the targets/,
     );
     const badToken = structuredClone(file);
     badToken.splits.a.inputs[0][0] = 9;
     expect(() => taskSetFromFile(badToken, "a")).toThrow(
-      /a.inputs\[0\]\[0\]: expected a token id in \[0, 5\)/,
+      /argument 'a.inputs\[0\]\[0\]' must be a token id in \[0, 5\)/,
     );
-    expect(() => taskSetFromFile(file, "b")).toThrow(/split: no split "b"/);
+    expect(() => taskSetFromFile(file, "b")).toThrow(/argument 'split': no split "b"/);
     expect(() => taskSetFromFile({ ...file, format: "x" }, "a")).toThrow(/expected a task file/);
   });
 });
@@ -292,7 +294,9 @@ describe("scoring and display", () => {
     expect(chanceAccuracy(inductionHeads(new Rng(1), { count: 1, length: 5, vocabSize: 6 }))).toBe(
       1 / 5,
     );
-    expect(() => tokenAccuracy([1, 2], s)).toThrow(/tokenAccuracy: predictions: expected 8/);
+    expect(() => tokenAccuracy([1, 2], s)).toThrow(
+      /tokenAccuracy: argument 'predictions': expected 8/,
+    );
   });
 
   it("renderExample draws noise, markers, triggers and tokens", () => {

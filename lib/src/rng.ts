@@ -3,7 +3,7 @@
  * tasks, test cases) takes an `Rng` so that a lesson prints the same numbers on every machine and
  * a failing check can be replayed. There is no global generator on purpose.
  */
-import { assertInteger } from "./validate";
+import { MAX_ARRAY_LENGTH, assertInteger, checkArg, schema } from "./validate";
 import { type DType, type Tensor, allocate, numel } from "./tensor";
 
 /** A deterministic generator (xoshiro128**, 128-bit state, seeded through splitmix32). */
@@ -58,6 +58,7 @@ export class Rng {
 
   /** Uniform in [lo, hi). */
   uniform(lo = 0, hi = 1): number {
+    checkBounds("Rng.uniform", lo, hi);
     return lo + (hi - lo) * this.random();
   }
 
@@ -69,36 +70,48 @@ export class Rng {
 
   /** A standard normal sample (Box-Muller, caching the second value). */
   normal(mean = 0, std = 1): number {
+    checkArg("Rng.normal", "mean", mean, FINITE);
+    checkArg("Rng.normal", "std", std, NON_NEGATIVE);
+    return mean + std * this.standardNormal();
+  }
+
+  private standardNormal(): number {
     if (this.spareNormal !== null) {
       const z = this.spareNormal;
       this.spareNormal = null;
-      return mean + std * z;
+      return z;
     }
     let u = 0;
     while (u === 0) u = this.random();
     const v = this.random();
     const r = Math.sqrt(-2 * Math.log(u));
     this.spareNormal = r * Math.sin(2 * Math.PI * v);
-    return mean + std * r * Math.cos(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
   }
 
   /** A tensor of i.i.d. N(0, std²) samples. */
   randn(shape: readonly number[], std = 1, dtype: DType = "float64"): Tensor {
+    checkArg("Rng.randn", "shape", shape, SHAPE);
+    checkArg("Rng.randn", "std", std, NON_NEGATIVE);
+    checkArg("Rng.randn", "dtype", dtype, DTYPE);
     const data = allocate(dtype, numel(shape));
-    for (let i = 0; i < data.length; i++) data[i] = this.normal(0, std);
+    for (let i = 0; i < data.length; i++) data[i] = 0 + std * this.standardNormal();
     return { shape: [...shape], data };
   }
 
   /** A tensor of i.i.d. samples uniform in [lo, hi). */
   rand(shape: readonly number[], lo = 0, hi = 1, dtype: DType = "float64"): Tensor {
+    checkArg("Rng.rand", "shape", shape, SHAPE);
+    checkBounds("Rng.rand", lo, hi);
+    checkArg("Rng.rand", "dtype", dtype, DTYPE);
     const data = allocate(dtype, numel(shape));
-    for (let i = 0; i < data.length; i++) data[i] = this.uniform(lo, hi);
+    for (let i = 0; i < data.length; i++) data[i] = lo + (hi - lo) * this.random();
     return { shape: [...shape], data };
   }
 
   /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
   permutation(n: number): number[] {
-    assertInteger("Rng.permutation: n", n, 0);
+    assertInteger("Rng.permutation: n", n, 0, MAX_ARRAY_LENGTH);
     const p = Array.from({ length: n }, (_, i) => i);
     for (let i = n - 1; i > 0; i--) {
       const j = Math.floor(this.random() * (i + 1));
@@ -115,4 +128,18 @@ export class Rng {
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+// Argument schemas of the sampling methods (the class reads first; these guard it).
+const FINITE = schema.number();
+const NON_NEGATIVE = schema.number({ min: 0 });
+const SHAPE = schema.shape();
+const DTYPE = schema.oneOf(["float32", "float64"] as const);
+
+function checkBounds(fn: string, lo: unknown, hi: unknown): void {
+  checkArg(fn, "lo", lo, FINITE);
+  checkArg(fn, "hi", hi, FINITE);
+  if ((hi as number) < (lo as number)) {
+    throw new Error(`${fn}: argument 'hi' must be >= lo = ${lo as number} (got ${hi as number})`);
+  }
 }

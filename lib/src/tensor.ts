@@ -7,6 +7,8 @@
  * function accepts it.
  */
 
+import { MAX_ELEMENTS, argumentError, checkArg, describe, schema } from "./validate";
+
 /** The element storage a tensor may use. Float64 for references, Float32 for speed (as on GPUs). */
 export type FloatArray = Float32Array | Float64Array;
 
@@ -21,6 +23,11 @@ export type DType = "float32" | "float64";
 
 /** Number of elements of a shape: the product of its entries (1 for a scalar shape `[]`). */
 export function numel(shape: readonly number[]): number {
+  checkShape("numel", shape, Infinity);
+  return product(shape);
+}
+
+function product(shape: readonly number[]): number {
   let n = 1;
   for (const s of shape) n *= s;
   return n;
@@ -28,6 +35,7 @@ export function numel(shape: readonly number[]): number {
 
 /** Row-major strides of a shape: `strides[i]` is the distance in `data` between steps along axis i. */
 export function strides(shape: readonly number[]): number[] {
+  checkShape("strides", shape, Infinity);
   const out = new Array<number>(shape.length);
   let s = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
@@ -39,24 +47,38 @@ export function strides(shape: readonly number[]): number[] {
 
 /** The dtype name of a tensor's storage. */
 export function dtypeOf(t: Tensor): DType {
+  checkAnyTensor("dtypeOf", "t", t);
   return t.data instanceof Float32Array ? "float32" : "float64";
 }
 
 /** A new typed array of the given dtype and length. */
 export function allocate(dtype: DType, length: number): FloatArray {
+  checkDType("allocate", dtype);
+  checkArg("allocate", "length", length, schema.integer({ min: 0, max: MAX_ELEMENTS }));
   return dtype === "float32" ? new Float32Array(length) : new Float64Array(length);
 }
 
 /** A tensor of zeros with the given shape and dtype (float64 unless stated). */
 export function zeros(shape: readonly number[], dtype: DType = "float64"): Tensor {
-  return { shape: [...shape], data: allocate(dtype, numel(shape)) };
+  checkShape("zeros", shape, MAX_ELEMENTS);
+  checkDType("zeros", dtype);
+  return { shape: [...shape], data: allocate(dtype, product(shape)) };
 }
 
 /**
  * A tensor from nested arrays (`[[1, 2], [3, 4]]` has shape `[2, 2]`) or from a flat list plus a
- * shape. Ragged nesting is rejected.
+ * shape. Ragged nesting, non-finite values and more than {@link MAX_ELEMENTS} elements are
+ * rejected.
  */
 export function tensor(values: NestedNumbers, dtype: DType = "float64"): Tensor {
+  checkDType("tensor", dtype);
+  if (typeof values !== "number" && !Array.isArray(values)) {
+    throw argumentError(
+      "tensor",
+      "values",
+      `a number or nested arrays of numbers (got ${describe(values)})`,
+    );
+  }
   const shape: number[] = [];
   let probe: NestedNumbers = values;
   while (Array.isArray(probe)) {
@@ -67,6 +89,16 @@ export function tensor(values: NestedNumbers, dtype: DType = "float64"): Tensor 
   const walk = (v: NestedNumbers, depth: number): void => {
     if (depth === shape.length) {
       if (typeof v !== "number") throw new Error(`tensor: values are ragged at depth ${depth}`);
+      if (!Number.isFinite(v)) {
+        throw argumentError(
+          "tensor",
+          "values",
+          `finite numbers (got ${v} at flat index ${flat.length})`,
+        );
+      }
+      if (flat.length >= MAX_ELEMENTS) {
+        throw argumentError("tensor", "values", `at most ${MAX_ELEMENTS} numbers (got more)`);
+      }
       flat.push(v);
       return;
     }
@@ -88,6 +120,7 @@ export type NestedNumbers = number | NestedNumbers[];
 
 /** Nested plain arrays from a tensor (the inverse of {@link tensor}); handy for printing. */
 export function toNested(t: Tensor): NestedNumbers {
+  checkAnyTensor("toNested", "t", t);
   const st = strides(t.shape);
   const build = (axis: number, offset: number): NestedNumbers => {
     if (axis === t.shape.length) return t.data[offset];
@@ -100,6 +133,8 @@ export function toNested(t: Tensor): NestedNumbers {
 
 /** A copy of a tensor converted to the given dtype. */
 export function astype(t: Tensor, dtype: DType): Tensor {
+  checkAnyTensor("astype", "t", t);
+  checkDType("astype", dtype);
   const data = allocate(dtype, t.data.length);
   data.set(t.data);
   return { shape: [...t.shape], data };
@@ -107,7 +142,9 @@ export function astype(t: Tensor, dtype: DType): Tensor {
 
 /** Largest absolute elementwise difference of two same-shaped tensors (for tolerances in tests). */
 export function maxAbsDiff(a: Tensor, b: Tensor): number {
-  if (a.data.length !== b.data.length) {
+  checkAnyTensor("maxAbsDiff", "a", a);
+  checkAnyTensor("maxAbsDiff", "b", b);
+  if (a.shape.length !== b.shape.length || a.shape.some((s, i) => s !== b.shape[i])) {
     throw new Error(
       `maxAbsDiff: shapes differ: a is [${a.shape.join(", ")}], b is [${b.shape.join(", ")}]`,
     );
@@ -118,4 +155,20 @@ export function maxAbsDiff(a: Tensor, b: Tensor): number {
     if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
   }
   return m;
+}
+
+// Checks, after the definitions they guard. A tensor here may hold NaN (these are the storage
+// helpers; the numerics reject non-finite values themselves).
+const DTYPES = schema.oneOf(["float32", "float64"] as const);
+
+function checkDType(fn: string, dtype: unknown): void {
+  checkArg(fn, "dtype", dtype, DTYPES);
+}
+
+function checkShape(fn: string, shape: unknown, maxElements: number): void {
+  checkArg(fn, "shape", shape, schema.shape({ maxElements }));
+}
+
+function checkAnyTensor(fn: string, arg: string, t: unknown): void {
+  checkArg(fn, arg, t, schema.tensor({ finite: false }));
 }

@@ -3,7 +3,7 @@
  * and the benchmarks. Wall-clock times on a shared machine are noisy; these take the best of a
  * few repeats, each long enough for the clock's resolution not to matter.
  */
-import { assertFunction, assertInteger, assertPositive, describe } from "./validate";
+import { assertFunction, checkOptions, describe, schema } from "./validate";
 
 /**
  * The time one call of `fn` takes, in milliseconds: after one warm-up call (so the JIT compiles
@@ -11,15 +11,17 @@ import { assertFunction, assertInteger, assertPositive, describe } from "./valid
  * the smallest of those averages (the least disturbed by other work on the machine).
  *
  * @param fn the computation
- * @param options `repeats` (default 3), `minMs` (default 20)
+ * @param options `repeats` (default 3, at most 1000), `minMs` (default 20, at most
+ *   {@link MAX_TIME_MS}: a whole measurement stays under about repeats · minMs)
  */
 export function timeMs(
   fn: () => unknown,
   options: { repeats?: number; minMs?: number } = {},
 ): number {
   assertFunction("timeMs: fn", fn);
-  const repeats = assertInteger("timeMs: repeats", options.repeats ?? 3, 1, 1000);
-  const minMs = assertPositive("timeMs: minMs", options.minMs ?? 20);
+  const o = checkOptions("timeMs", "options", options, TIME_OPTIONS);
+  const repeats = o.repeats ?? 3;
+  const minMs = o.minMs ?? 20;
   fn();
   let best = Infinity;
   for (let r = 0; r < repeats; r++) {
@@ -50,10 +52,14 @@ export function powerLawFit(
 ): { exponent: number; coefficient: number } {
   const ok = (v: unknown): boolean =>
     Array.isArray(v) || v instanceof Float64Array || v instanceof Float32Array;
-  if (!ok(x)) throw new Error(`powerLawFit: x: expected an array of numbers, got ${describe(x)}`);
-  if (!ok(y)) throw new Error(`powerLawFit: y: expected an array of numbers, got ${describe(y)}`);
+  if (!ok(x))
+    throw new Error(`powerLawFit: argument 'x' must be an array of numbers, got ${describe(x)}`);
+  if (!ok(y))
+    throw new Error(`powerLawFit: argument 'y' must be an array of numbers, got ${describe(y)}`);
   if (y.length !== x.length) {
-    throw new Error(`powerLawFit: y: expected the length of x (${x.length}), got ${y.length}`);
+    throw new Error(
+      `powerLawFit: argument 'y': expected the length of x (${x.length}), got ${y.length}`,
+    );
   }
   for (const [name, v] of [
     ["x", x],
@@ -62,7 +68,7 @@ export function powerLawFit(
     for (let i = 0; i < v.length; i++) {
       if (!(v[i] > 0) || !Number.isFinite(v[i])) {
         throw new Error(
-          `powerLawFit: ${name}: expected positive finite numbers, got ${v[i]} at index ${i}`,
+          `powerLawFit: argument '${name}' must be positive finite numbers, got ${v[i]} at index ${i}`,
         );
       }
     }
@@ -77,7 +83,15 @@ export function powerLawFit(
     num += (lx[i] - mx) * (ly[i] - my);
     den += (lx[i] - mx) ** 2;
   }
-  if (!(den > 0)) throw new Error("powerLawFit: x: expected at least two distinct values");
+  if (!(den > 0)) throw new Error("powerLawFit: argument 'x' must be at least two distinct values");
   const exponent = num / den;
   return { exponent, coefficient: Math.exp(my - exponent * mx) };
 }
+
+/** Longest `minMs` {@link timeMs} accepts: one minute per repeat. */
+export const MAX_TIME_MS = 60_000;
+
+const TIME_OPTIONS = schema.options({
+  repeats: schema.optional(schema.integer({ min: 1, max: 1000 })),
+  minMs: schema.optional(schema.positive({ max: MAX_TIME_MS })),
+});

@@ -34,14 +34,16 @@ function convArgs(fn: string, x: unknown, K: unknown): ConvArgs {
   const ks = assertTensor(`${fn}: K`, K);
   if (ks.shape.length !== 1 && ks.shape.length !== 2) {
     throw new Error(
-      `${fn}: K: expected shape (lk) for one kernel or (d, lk) for one per channel, got ${describe(K)}`,
+      `${fn}: argument 'K': expected shape (lk) for one kernel or (d, lk) for one per channel, got ${describe(K)}`,
     );
   }
   const banked = ks.shape.length === 2;
   const d = banked ? ks.shape[0] : 1;
   const lk = ks.shape[ks.shape.length - 1];
   if (lk < 1 || d < 1) {
-    throw new Error(`${fn}: K: expected a non-empty kernel, got shape [${ks.shape.join(", ")}]`);
+    throw new Error(
+      `${fn}: argument 'K' must be a non-empty kernel, got shape [${ks.shape.join(", ")}]`,
+    );
   }
   const { rows, l } = sequenceRows(fn, "x", xs, d, banked, "K");
   return { xs, rows, l, d, lk, K: Float64Array.from(ks.data) };

@@ -17,7 +17,7 @@
  *
  * Complex sequences are two arrays, `re` and `im`, of the same length.
  */
-import { assertInteger, describe } from "../validate";
+import { assertInteger, checkArg, describe, schema } from "../validate";
 
 /** A complex sequence as separate real and imaginary parts of equal length. */
 export interface ComplexArray {
@@ -53,8 +53,10 @@ export interface FftPlan {
 
 /** Builds the {@link FftPlan} for length n (a power of two). */
 export function fftPlan(n: number): FftPlan {
-  if (!isPow2(n)) {
-    throw new Error(`fftPlan: n: expected a power of two >= 1, got ${describe(n)}`);
+  if (!isPow2(n) || n > MAX_FFT_LENGTH) {
+    throw new Error(
+      `fftPlan: argument 'n' must be a power of two in [1, ${MAX_FFT_LENGTH}] (got ${describe(n)})`,
+    );
   }
   const half = n >> 1;
   const cos = new Float64Array(half);
@@ -121,29 +123,24 @@ function toFloat64(fn: string, arg: string, v: unknown): Float64Array {
   const ok = Array.isArray(v) || v instanceof Float64Array || v instanceof Float32Array;
   if (!ok) {
     throw new Error(
-      `${fn}: ${arg}: expected a number[], Float64Array or Float32Array, got ${describe(v)}`,
+      `${fn}: argument '${arg}' must be a number[], Float64Array or Float32Array, got ${describe(v)}`,
     );
   }
-  const out = Float64Array.from(v as ArrayLike<number>);
-  for (let i = 0; i < out.length; i++) {
-    if (!Number.isFinite(out[i])) {
-      throw new Error(
-        `${fn}: ${arg}: expected finite numbers, found ${(v as ArrayLike<number>)[i]} at index ${i}`,
-      );
-    }
-  }
-  return out;
+  checkArg(fn, arg, v, schema.numbers());
+  return Float64Array.from(v as ArrayLike<number>);
 }
 
 function complexInput(fn: string, re: unknown, im: unknown): ComplexArray {
   const r = toFloat64(fn, "re", re);
   const i = im === undefined ? new Float64Array(r.length) : toFloat64(fn, "im", im);
   if (i.length !== r.length) {
-    throw new Error(`${fn}: im: expected the same length as re (${r.length}), got ${i.length}`);
+    throw new Error(
+      `${fn}: argument 'im' must be the same length as re (${r.length}), got ${i.length}`,
+    );
   }
   if (!isPow2(r.length)) {
     throw new Error(
-      `${fn}: re: expected a length that is a power of two (zero-pad to nextPow2(n)), got ${r.length}`,
+      `${fn}: argument 're' must be a length that is a power of two (zero-pad to nextPow2(n)), got ${r.length}`,
     );
   }
   return { re: r, im: i };
@@ -188,8 +185,10 @@ export interface RealFftPlan {
 
 /** Builds the {@link RealFftPlan} for real sequences of length n (a power of two). */
 export function rfftPlan(n: number): RealFftPlan {
-  if (!isPow2(n)) {
-    throw new Error(`rfftPlan: n: expected a power of two >= 1, got ${describe(n)}`);
+  if (!isPow2(n) || n > MAX_FFT_LENGTH) {
+    throw new Error(
+      `rfftPlan: argument 'n' must be a power of two in [1, ${MAX_FFT_LENGTH}] (got ${describe(n)})`,
+    );
   }
   const m = n >> 1;
   const cos = new Float64Array(m + 1);
@@ -301,9 +300,9 @@ export function irfftInto(
 export function rfft(x: ArrayLike<number>, n?: number): ComplexArray {
   const xs = toFloat64("rfft", "x", x);
   const size = n === undefined ? nextPow2(Math.max(1, xs.length)) : n;
-  if (!isPow2(size) || size < xs.length) {
+  if (!isPow2(size) || size < xs.length || size > MAX_FFT_LENGTH) {
     throw new Error(
-      `rfft: n: expected a power of two >= x.length (${xs.length}), got ${describe(n)}`,
+      `rfft: argument 'n' must be a power of two >= x.length (${xs.length}), got ${describe(n)}`,
     );
   }
   const plan = rfftPlan(size);
@@ -318,18 +317,23 @@ export function rfft(x: ArrayLike<number>, n?: number): ComplexArray {
  * n/2 + 1 (as returned by {@link rfft}): the inverse of `rfft`, including the 1/n.
  */
 export function irfft(re: ArrayLike<number>, im: ArrayLike<number>, n: number): Float64Array {
-  if (!isPow2(n)) {
-    throw new Error(`irfft: n: expected a power of two >= 1, got ${describe(n)}`);
+  if (!isPow2(n) || n > MAX_FFT_LENGTH) {
+    throw new Error(
+      `irfft: argument 'n' must be a power of two in [1, ${MAX_FFT_LENGTH}] (got ${describe(n)})`,
+    );
   }
   const r = toFloat64("irfft", "re", re);
   const i = toFloat64("irfft", "im", im);
   const want = (n >> 1) + 1;
   if (r.length !== want)
-    throw new Error(`irfft: re: expected length n/2 + 1 = ${want}, got ${r.length}`);
+    throw new Error(`irfft: argument 're': expected length n/2 + 1 = ${want}, got ${r.length}`);
   if (i.length !== want)
-    throw new Error(`irfft: im: expected length n/2 + 1 = ${want}, got ${i.length}`);
+    throw new Error(`irfft: argument 'im': expected length n/2 + 1 = ${want}, got ${i.length}`);
   const out = new Float64Array(n);
   const m = Math.max(1, n >> 1);
   irfftInto(r, i, rfftPlan(n), out, new Float64Array(m), new Float64Array(m));
   return out;
 }
+
+/** Longest transform the FFTs take (2^26 points; the plan's tables hold n values). */
+export const MAX_FFT_LENGTH = 2 ** 26;

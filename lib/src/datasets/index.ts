@@ -111,12 +111,12 @@ export function readManifest(dir: string = datasetsDir()): DatasetManifest {
 function checkName(fn: string, name: unknown): string {
   if (typeof name !== "string" || name.length === 0) {
     throw new Error(
-      `${fn}: name: expected a dataset file name such as "ecg-mitbih-208.u16le", got ${describe(name)}`,
+      `${fn}: argument 'name' must be a dataset file name such as "ecg-mitbih-208.u16le", got ${describe(name)}`,
     );
   }
   if (name.includes("/") || name.includes("\\") || name === "." || name === "..") {
     throw new Error(
-      `${fn}: name: expected a plain file name inside datasets/ (no path separators), got ${JSON.stringify(name)}`,
+      `${fn}: argument 'name' must be a plain file name inside datasets/ (no path separators), got ${JSON.stringify(name)}`,
     );
   }
   return name;
@@ -238,11 +238,13 @@ export function writeDataset(
 ): DatasetEntry {
   const checked = checkName("writeDataset", name);
   if (DATASET_META_FILES.includes(checked)) {
-    throw new Error(`writeDataset: name: ${checked} is reserved for the folder's documentation`);
+    throw new Error(
+      `writeDataset: argument 'name': ${checked} is reserved for the folder's documentation`,
+    );
   }
   if (typeof description !== "string" || description.trim() === "") {
     throw new Error(
-      `writeDataset: description: expected a non-empty one-line description, got ${describe(description)}`,
+      `writeDataset: argument 'description' must be a non-empty one-line description, got ${describe(description)}`,
     );
   }
   const root = dir ?? datasetsDir();

@@ -15,7 +15,7 @@
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { type MimeBundle, displayBundle } from "./jupyter";
-import { describe } from "../validate";
+import { checkOptions, describe, schema } from "../validate";
 
 /** A plotly trace (`{ x, y, type: "scatter", mode: "lines", name }` and friends). */
 export type Trace = Record<string, unknown>;
@@ -139,7 +139,9 @@ function htmlFallback(figure: Figure, height: number): string {
  */
 export function figureBundle(figure: Figure): MimeBundle {
   if (figure === null || typeof figure !== "object" || !Array.isArray(figure.data)) {
-    throw new Error(`show: figure: expected { data: Trace[], layout? }, got ${describe(figure)}`);
+    throw new Error(
+      `show: argument 'figure': expected { data: Trace[], layout? }, got ${describe(figure)}`,
+    );
   }
   const clean = toJsonValue(figure) as Figure;
   const height = typeof clean.layout?.height === "number" ? clean.layout.height : 420;
@@ -183,9 +185,10 @@ export interface Series {
 
 /** A figure with one line per series. */
 export function lineChart(series: Series[], options: ChartOptions = {}): Figure {
+  checkOptions("lineChart", "options", options, CHART_OPTIONS);
   if (!Array.isArray(series) || series.length === 0) {
     throw new Error(
-      `lineChart: series: expected a non-empty array of { name, y }, got ${describe(series)}`,
+      `lineChart: argument 'series' must be a non-empty array of { name, y }, got ${describe(series)}`,
     );
   }
   return {
@@ -197,7 +200,13 @@ export function lineChart(series: Series[], options: ChartOptions = {}): Figure 
         typeof s.y.length !== "number"
       ) {
         throw new Error(
-          `lineChart: series[${i}]: expected { name, y: number[] }, got ${describe(s)}`,
+          `lineChart: argument 'series[${i}]': expected { name, y: number[] }, got ${describe(s)}`,
+        );
+      }
+      checkOptions("lineChart", `series[${i}]`, s, SERIES);
+      if (s.y.length > MAX_PLOT_POINTS) {
+        throw new Error(
+          `lineChart: argument 'series[${i}].y' must have at most ${MAX_PLOT_POINTS} points (got ${s.y.length}); plot every k-th value`,
         );
       }
       const y = Array.from(s.y);
@@ -206,7 +215,7 @@ export function lineChart(series: Series[], options: ChartOptions = {}): Figure 
         (s.x === null || typeof s.x.length !== "number" || s.x.length !== y.length)
       ) {
         throw new Error(
-          `lineChart: series[${i}].x: expected ${y.length} values (one per y value), got ${describe(s.x)}`,
+          `lineChart: argument 'series[${i}].x': expected ${y.length} values (one per y value), got ${describe(s.x)}`,
         );
       }
       return {
@@ -227,8 +236,9 @@ export function heatmap(
   z: ArrayLike<number>[],
   options: ChartOptions & { colorscale?: string; xTicks?: string[]; yTicks?: string[] } = {},
 ): Figure {
+  checkOptions("heatmap", "options", options, HEATMAP_OPTIONS);
   if (!Array.isArray(z) || z.length === 0) {
-    throw new Error(`heatmap: z: expected a non-empty array of rows, got ${describe(z)}`);
+    throw new Error(`heatmap: argument 'z' must be a non-empty array of rows, got ${describe(z)}`);
   }
   z.forEach((row, r) => {
     if (
@@ -238,10 +248,15 @@ export function heatmap(
       row.length !== z[0].length
     ) {
       throw new Error(
-        `heatmap: z[${r}]: expected a row of ${z[0]?.length ?? "n"} numbers like z[0], got ${describe(row)}`,
+        `heatmap: argument 'z[${r}]' must be a row of ${z[0]?.length ?? "n"} numbers like z[0], got ${describe(row)}`,
       );
     }
   });
+  if (z.length * z[0].length > MAX_PLOT_POINTS) {
+    throw new Error(
+      `heatmap: argument 'z' must have at most ${MAX_PLOT_POINTS} cells (got ${z.length} × ${z[0].length})`,
+    );
+  }
   return {
     data: [
       {
@@ -258,3 +273,37 @@ export function heatmap(
     },
   };
 }
+
+// Checks of the chart helpers' options (a misspelt key must not be silently dropped).
+
+/** Most points one series of {@link lineChart} (or cells of a {@link heatmap}) may have. */
+export const MAX_PLOT_POINTS = 1_000_000;
+
+const CHART_FIELDS = {
+  title: schema.optional(schema.string({ allowEmpty: true })),
+  xLabel: schema.optional(schema.string({ allowEmpty: true })),
+  yLabel: schema.optional(schema.string({ allowEmpty: true })),
+  logX: schema.optional(schema.boolean()),
+  logY: schema.optional(schema.boolean()),
+  height: schema.optional(schema.integer({ min: 50, max: 10000 })),
+};
+
+const CHART_OPTIONS = schema.options(CHART_FIELDS);
+
+const HEATMAP_OPTIONS = schema.options({
+  ...CHART_FIELDS,
+  colorscale: schema.optional(schema.string()),
+  xTicks: schema.optional(schema.present<string[]>()),
+  yTicks: schema.optional(schema.present<string[]>()),
+});
+
+const SERIES = schema.options(
+  {
+    name: schema.optional(schema.string({ allowEmpty: true })),
+    y: schema.present<ArrayLike<number>>(),
+    x: schema.optional(schema.present<ArrayLike<number>>()),
+    mode: schema.optional(schema.oneOf(["lines", "markers", "lines+markers"] as const)),
+    dash: schema.optional(schema.oneOf(["solid", "dash", "dot"] as const)),
+  },
+  "a series",
+);

@@ -1,6 +1,7 @@
 /** Exercises of lesson 00-welcome: a first taste of the check workflow. */
 import type { Exercise } from "./check";
 import { Rng } from "../rng";
+import { checkArg, schema } from "../validate";
 
 /**
  * The exponential moving average y_t = (1 - α) y_{t-1} + α x_t with y_{-1} = 0: the simplest
@@ -11,6 +12,8 @@ import { Rng } from "../rng";
  * @returns y (l)
  */
 export function exponentialMovingAverage(x: number[], alpha: number): number[] {
+  checkArg("exponentialMovingAverage", "x", x, schema.numbers());
+  checkArg("exponentialMovingAverage", "alpha", alpha, schema.number({ min: 0, max: 1 }));
   const y: number[] = [];
   let h = 0;
   for (const xt of x) {

@@ -14,7 +14,7 @@
  * length, unlike attention's growing key-value cache.
  */
 import type { Tensor } from "../tensor";
-import { assertInteger, assertTensor, describe } from "../validate";
+import { MAX_ELEMENTS, assertInteger, assertTensor, checkOptions, schema } from "../validate";
 import {
   type GpuBackend,
   type GpuJsInstance,
@@ -25,7 +25,7 @@ import {
   kernelBackend,
   loadGpuJs,
 } from "./backends";
-import { assertOneOf } from "../validate";
+import { MAX_GPU_DSTATE } from "./scan-kernels";
 
 /** Fixed parameters of a decoder (the layer's weights). */
 export interface GpuDecoderOptions {
@@ -78,28 +78,20 @@ const f = (n: number): string => `${n}.0`;
  */
 export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
   const fn = "createGpuDecoder";
-  if (options === null || typeof options !== "object") {
-    throw new Error(
-      `${fn}: expected options { A, D?, deltaBias?, deltaSoftplus?, batch, mode? }, got ${describe(options)}`,
-    );
-  }
-  const A = assertTensor(`${fn}: A`, options.A, { rank: 2, axes: ["d", "n"] });
+  const o = checkOptions(fn, "", options, DECODER_OPTIONS);
+  const A = assertTensor(`${fn}: A`, o.A, { rank: 2, axes: ["d", "n"] });
   const [dim, N] = A.shape;
-  const batch = assertInteger(`${fn}: batch`, options.batch, 1);
-  const D = options.D ? assertTensor(`${fn}: D`, options.D, { shape: [dim], axes: ["d"] }) : null;
-  const bias = options.deltaBias
-    ? assertTensor(`${fn}: deltaBias`, options.deltaBias, { shape: [dim], axes: ["d"] })
-    : null;
-  if (options.deltaSoftplus !== undefined && typeof options.deltaSoftplus !== "boolean") {
+  if (dim < 1 || N < 1 || N > MAX_GPU_DSTATE) {
     throw new Error(
-      `${fn}: deltaSoftplus: expected true or false, got ${describe(options.deltaSoftplus)}`,
+      `${fn}: argument 'A' must be a (d, n) tensor with d >= 1 and 1 <= n <= ${MAX_GPU_DSTATE} (got shape [${A.shape.join(", ")}])`,
     );
   }
-  const mode = assertOneOf(`${fn}: mode`, options.mode ?? "gpu", GPU_MODES);
-  if (dim < 1 || N < 1)
-    throw new Error(
-      `${fn}: A: expected at least one channel and one state, got [${A.shape.join(", ")}]`,
-    );
+  const batch = assertInteger(`${fn}: batch`, o.batch, 1, Math.floor(MAX_ELEMENTS / (dim * N)));
+  const D = o.D ? assertTensor(`${fn}: D`, o.D, { shape: [dim], axes: ["d"] }) : null;
+  const bias = o.deltaBias
+    ? assertTensor(`${fn}: deltaBias`, o.deltaBias, { shape: [dim], axes: ["d"] })
+    : null;
+  const mode = o.mode ?? "gpu";
   const BD = batch * dim;
   let gpu: GpuJsInstance | null = createGpu(fn, mode);
   const g = loadGpuJs();
@@ -116,7 +108,7 @@ export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
     loopMaxIterations: 1,
   });
   const pre = `const b = Math.floor((bd + 0.5) / ${f(dim)});\n  const d = bd - b * ${dim};`;
-  const sp = options.deltaSoftplus ? "if (x <= 20.0) { x = Math.log(1.0 + Math.exp(x)); }" : "";
+  const sp = o.deltaSoftplus ? "if (x <= 20.0) { x = Math.log(1.0 + Math.exp(x)); }" : "";
   const live = (): GpuJsInstance => {
     if (!gpu) throw new Error("GpuDecoder: used after destroy()");
     return gpu;
@@ -168,9 +160,7 @@ export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
     );
   return {
     step(args) {
-      if (args === null || typeof args !== "object") {
-        throw new Error(`GpuDecoder.step: expected { u, delta, B, C, z? }, got ${describe(args)}`);
-      }
+      checkOptions("GpuDecoder.step", "", args, STEP_ARGS);
       const u = g.input(bd2("u", args.u), [dim, batch]);
       const delta = g.input(bd2("delta", args.delta), [dim, batch]);
       const B = g.input(bn("B", args.B), [N, batch]);
@@ -217,3 +207,27 @@ export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
     },
   };
 }
+
+// The decoder's options; the batch is capped so that the state (b·d, n) stays within MAX_ELEMENTS.
+const DECODER_OPTIONS = schema.options(
+  {
+    A: schema.present<Tensor>(),
+    D: schema.optional(schema.present<Tensor>()),
+    deltaBias: schema.optional(schema.present<Tensor>()),
+    deltaSoftplus: schema.optional(schema.boolean()),
+    batch: schema.present<number>(),
+    mode: schema.optional(schema.oneOf(GPU_MODES)),
+  },
+  "decoder options",
+);
+
+const STEP_ARGS = schema.options(
+  {
+    u: schema.present<Tensor>(),
+    delta: schema.present<Tensor>(),
+    B: schema.present<Tensor>(),
+    C: schema.present<Tensor>(),
+    z: schema.optional(schema.present<Tensor>()),
+  },
+  "step arguments",
+);

@@ -14,6 +14,8 @@
  *   chunk summaries: [n, chunks, b·d]; out: [l, b·d]; last state: [n, b·d].
  */
 
+import { MAX_ELEMENTS, argumentError, checkArg, checkOptions, describe, schema } from "../validate";
+
 /** Problem sizes and flags a set of kernels is generated for. */
 export interface ScanDims {
   batch: number;
@@ -74,6 +76,7 @@ function channelPreamble(dims: ScanDims, bdExpr: string): string {
 
 /** Δ = softplus(delta + deltaBias) (softplus optional): output [l, b·d]. */
 export function deltaKernelSource(dims: ScanDims): string {
+  checkScanDims("deltaKernelSource", dims);
   return `function (delta, bias) {
   const t = this.thread.x;
   ${channelPreamble(dims, "this.thread.y")}
@@ -85,6 +88,7 @@ export function deltaKernelSource(dims: ScanDims): string {
 
 /** Naive: exp(Δ A) for every (b, d, l, n): output [n, l, b·d]. */
 export function expandDecaySource(dims: ScanDims): string {
+  checkScanDims("expandDecaySource", dims);
   return `function (Dt, A) {
   const n = this.thread.x;
   const t = this.thread.y;
@@ -95,6 +99,7 @@ export function expandDecaySource(dims: ScanDims): string {
 
 /** Naive: Δ B u for every (b, d, l, n): output [n, l, b·d]. */
 export function expandInputSource(dims: ScanDims): string {
+  checkScanDims("expandInputSource", dims);
   return `function (Dt, u, B) {
   const n = this.thread.x;
   const t = this.thread.y;
@@ -138,6 +143,7 @@ function gateLines(dims: ScanDims): string {
 
 /** Naive output: y = Σ_n H[b,d,t,n] C[b,n,t] + D u, gated; output [l, b·d]. */
 export function naiveOutputSource(dims: ScanDims): string {
+  checkScanDims("naiveOutputSource", dims);
   const terms = Array.from({ length: dims.dstate }, (_, n) => `H[bd][t][${n}] * C[bg][${n}][t]`);
   return `function (H, u, C, Dv${dims.hasZ ? ", z" : ""}) {
   const t = this.thread.x;
@@ -155,6 +161,8 @@ export function naiveOutputSource(dims: ScanDims): string {
  * over the chunk's T positions in one thread; output [n, chunks, b·d].
  */
 export function chunkInputSource(dims: ScanDims, T: number): string {
+  checkScanDims("chunkInputSource", dims);
+  checkChunkSize("chunkInputSource", T);
   return `function (Dt, u, A, B) {
   const n = this.thread.x;
   const c = this.thread.y;
@@ -173,6 +181,8 @@ export function chunkInputSource(dims: ScanDims, T: number): string {
 
 /** Chunked: the chunk's decay P_c = exp(A · Σ_{t in chunk} Δ_t); output [n, chunks, b·d]. */
 export function chunkDecaySource(dims: ScanDims, T: number): string {
+  checkScanDims("chunkDecaySource", dims);
+  checkChunkSize("chunkDecaySource", T);
   return `function (Dt, A) {
   const n = this.thread.x;
   const c = this.thread.y;
@@ -194,6 +204,9 @@ export function chunkDecaySource(dims: ScanDims, T: number): string {
  * ever written.
  */
 export function chunkedOutputSource(dims: ScanDims, T: number, packed = false): string {
+  checkScanDims("chunkedOutputSource", dims);
+  checkChunkSize("chunkedOutputSource", T);
+  checkArg("chunkedOutputSource", "packed", packed, schema.boolean());
   const N = dims.dstate;
   const G = Math.ceil(N / 4);
   const lines = (fn: (n: number) => string, sep = "\n    "): string =>
@@ -240,6 +253,8 @@ export function chunkedOutputSource(dims: ScanDims, T: number, packed = false): 
  * (B4[bg][t][g] = B[bg][4g..4g+3][t]); states past n are 0.
  */
 export function packSource(dims: ScanDims, which: "A" | "BC"): string {
+  checkScanDims("packSource", dims);
+  checkArg("packSource", "which", which, schema.oneOf(["A", "BC"] as const));
   const N = dims.dstate;
   const lane = (j: number, fetch: (n: string) => string): string =>
     `(4 * g + ${j} < ${N} ? ${fetch(`4 * g + ${j}`)} : 0.0)`;
@@ -266,6 +281,7 @@ export function packSource(dims: ScanDims, which: "A" | "BC"): string {
 
 /** The state at sequence position `index` of an expanded or chunk-summary tensor: [n, b·d]. */
 export function lastStateSource(index: number): string {
+  checkArg("lastStateSource", "index", index, schema.integer({ min: 0, max: MAX_ELEMENTS }));
   return `function (H) {
   return H[this.thread.y][${index}][this.thread.x];
 }`;
@@ -285,6 +301,11 @@ export function scanLaunchPlan(
   T: number,
   packed = false,
 ): KernelLaunch[] {
+  const fn = "scanLaunchPlan";
+  checkScanDims(fn, dims);
+  checkArg(fn, "variant", variant, schema.oneOf(["naive", "chunked"] as const));
+  if (variant === "chunked") checkChunkSize(fn, T);
+  checkArg(fn, "packed", packed, schema.boolean());
   const { batch, dim, length: L, dstate: N } = dims;
   const BD = batch * dim;
   const launches: KernelLaunch[] = [];
@@ -346,6 +367,7 @@ export interface ScanTraffic {
 
 /** Sums a plan's traffic. */
 export function summarizeTraffic(plan: KernelLaunch[]): ScanTraffic {
+  checkPlan("summarizeTraffic", plan);
   let w = 0;
   let r = 0;
   let largest = 0;
@@ -368,6 +390,7 @@ export function summarizeTraffic(plan: KernelLaunch[]): ScanTraffic {
 export function trafficByKernel(
   plan: KernelLaunch[],
 ): { kernel: ScanKernelName; launches: number; bytesWritten: number; bytesRead: number }[] {
+  checkPlan("trafficByKernel", plan);
   const rows = new Map<
     ScanKernelName,
     { kernel: ScanKernelName; launches: number; bytesWritten: number; bytesRead: number }
@@ -385,4 +408,81 @@ export function trafficByKernel(
     rows.set(l.kernel, row);
   }
   return [...rows.values()];
+}
+
+// Checks of the generators' arguments. The sources unroll the n states into lines and write the
+// sizes in as literals, so every size is capped: a stray 1e9 must not build a gigabyte string.
+
+/** Largest state size n the gpu.js kernels are generated for (Mamba uses 16). */
+export const MAX_GPU_DSTATE = 256;
+
+/** Largest chunk T of the chunked gpu.js scan (a thread replays up to T positions). */
+export const MAX_GPU_CHUNK = 4096;
+
+const SIZE = schema.integer({ min: 1, max: MAX_ELEMENTS });
+
+const SCAN_DIMS = schema.options(
+  {
+    batch: SIZE,
+    dim: SIZE,
+    length: SIZE,
+    dstate: schema.integer({ min: 1, max: MAX_GPU_DSTATE }),
+    groups: SIZE,
+    softplus: schema.boolean(),
+    hasZ: schema.boolean(),
+  },
+  "scan sizes",
+);
+
+/** Checks a {@link ScanDims}: positive integer sizes (n <= {@link MAX_GPU_DSTATE}), flags. */
+export function checkScanDims(fn: string, dims: unknown): ScanDims {
+  const d = checkOptions(fn, "dims", dims, SCAN_DIMS) as ScanDims;
+  if (d.dim % d.groups !== 0) {
+    throw argumentError(fn, "dims.groups", `a divisor of dims.dim = ${d.dim} (got ${d.groups})`);
+  }
+  return d;
+}
+
+function checkChunkSize(fn: string, T: unknown): void {
+  checkArg(fn, "T", T, schema.integer({ min: 1, max: MAX_GPU_CHUNK }));
+}
+
+const KERNEL_NAMES: readonly ScanKernelName[] = [
+  "delta",
+  "expand-decay",
+  "expand-input",
+  "pass-input",
+  "pass-decay",
+  "naive-output",
+  "chunk-input",
+  "chunk-decay",
+  "chunked-output",
+  "pack-a",
+  "pack-b",
+  "pack-c",
+  "last-state",
+];
+
+const COUNT = schema.number({ min: 0 });
+
+const LAUNCH = schema.options(
+  {
+    kernel: schema.oneOf(KERNEL_NAMES),
+    offset: schema.optional(schema.integer({ min: 1 })),
+    threads: COUNT,
+    valuesWritten: COUNT,
+    valuesRead: COUNT,
+  },
+  "a kernel launch",
+);
+
+function checkPlan(fn: string, plan: unknown): void {
+  if (!Array.isArray(plan)) {
+    throw argumentError(
+      fn,
+      "plan",
+      `an array of kernel launches from scanLaunchPlan (got ${describe(plan)})`,
+    );
+  }
+  plan.forEach((launch, i) => checkOptions(fn, `plan[${i}]`, launch, LAUNCH));
 }

@@ -19,7 +19,15 @@
  * only y and the last state are read back. Each result says which backend actually ran.
  */
 import type { Tensor } from "../tensor";
-import { assertInteger, assertOneOf, describe } from "../validate";
+import {
+  MAX_ELEMENTS,
+  assertInteger,
+  assertOneOf,
+  checkOptions as checkOptionsSchema,
+  describe,
+  isAbsent,
+  schema,
+} from "../validate";
 import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
 import {
   type GpuBackend,
@@ -38,6 +46,8 @@ import {
   type ScanDims,
   type ScanKernelName,
   type ScanTraffic,
+  MAX_GPU_CHUNK,
+  MAX_GPU_DSTATE,
   chunkDecaySource,
   chunkInputSource,
   chunkedOutputSource,
@@ -99,22 +109,13 @@ export interface GpuSelectiveScanner {
 const DEFAULT_CHUNK = 16;
 
 function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new Error(
-      `${fn}: options: expected an object { mode?, variant?, chunkSize? }, got ${describe(options)}`,
-    );
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!["mode", "variant", "chunkSize"].includes(key)) {
-      throw new Error(
-        `${fn}: options: unknown option "${key}"; expected mode, variant or chunkSize`,
-      );
-    }
-  }
+  const o = checkOptionsSchema(fn, "options", options, GPU_SCAN_OPTION_KEYS) as Record<
+    string,
+    unknown
+  >;
   if (o.mode === "webgpu" || o.mode === "async") {
     throw new Error(
-      `${fn}: options.mode: "${o.mode}" runs kernels asynchronously, which lib's gpu.js scans do not support; use one of ${GPU_MODES.join(", ")}`,
+      `${fn}: argument 'options.mode': "${o.mode}" runs kernels asynchronously, which lib's gpu.js scans do not support; use one of ${GPU_MODES.join(", ")}`,
     );
   }
   const mode = assertOneOf(`${fn}: options.mode`, o.mode ?? "gpu", GPU_MODES);
@@ -122,8 +123,10 @@ function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
     "naive",
     "chunked",
   ] as const);
-  if (o.chunkSize !== undefined && variant !== "chunked") {
-    throw new Error(`${fn}: options.chunkSize: only the "chunked" variant takes a chunk size`);
+  if (!isAbsent(o.chunkSize) && variant !== "chunked") {
+    throw new Error(
+      `${fn}: argument 'options.chunkSize': only the "chunked" variant takes a chunk size`,
+    );
   }
   const chunkSize = assertInteger(
     `${fn}: options.chunkSize`,
@@ -137,6 +140,11 @@ function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
 /** Resolved sizes of a call, plus the kernel cache key. */
 function scanDims(fn: string, args: SelectiveScanArgs): ScanDims {
   const shapes = checkInputDependentScanArgs(fn, args);
+  if (shapes.dstate > MAX_GPU_DSTATE) {
+    throw new Error(
+      `${fn}: argument 'A' must have at most ${MAX_GPU_DSTATE} states n (got n = ${shapes.dstate})`,
+    );
+  }
   return {
     batch: shapes.batch,
     dim: shapes.dim,
@@ -181,7 +189,11 @@ function release(value: unknown): void {
  * kernels is slow on some backends (seconds on a software rasteriser), so time the second run.
  */
 export function createGpuSelectiveScan(options: GpuScanOptions = {}): GpuSelectiveScanner {
-  const fn = "createGpuSelectiveScan";
+  return createScanner("createGpuSelectiveScan", options);
+}
+
+// `fn` is the function the user called (createGpuSelectiveScan or gpuSelectiveScan).
+function createScanner(fn: string, options: GpuScanOptions): GpuSelectiveScanner {
   const { mode, variant, chunkSize } = checkOptions(fn, options);
   let gpu: GpuJsInstance | null = createGpu(fn, mode);
   let cacheKey = "";
@@ -423,7 +435,7 @@ export function gpuSelectiveScan(
   args: SelectiveScanArgs,
   options: GpuScanOptions = {},
 ): GpuScanResult {
-  const scanner = createGpuSelectiveScan(options);
+  const scanner = createScanner("gpuSelectiveScan", options);
   try {
     return scanner.run(args);
   } finally {
@@ -441,22 +453,25 @@ export function gpuScanTraffic(
   options: { variant: GpuScanVariant; chunkSize?: number; backend?: GpuBackend },
 ): { launches: KernelLaunch[]; traffic: ScanTraffic } {
   const fn = "gpuScanTraffic";
+  checkOptionsSchema(fn, "size", size, TRAFFIC_SIZE);
+  const o = checkOptionsSchema(fn, "options", options, TRAFFIC_OPTIONS);
   const dims: ScanDims = {
-    batch: assertInteger(`${fn}: size.batch`, size.batch, 1),
-    dim: assertInteger(`${fn}: size.dim`, size.dim, 1),
-    length: assertInteger(`${fn}: size.length`, size.length, 1),
-    dstate: assertInteger(`${fn}: size.dstate`, size.dstate, 1),
+    batch: assertInteger(`${fn}: size.batch`, size.batch, 1, MAX_ELEMENTS),
+    dim: assertInteger(`${fn}: size.dim`, size.dim, 1, MAX_ELEMENTS),
+    length: assertInteger(`${fn}: size.length`, size.length, 1, MAX_ELEMENTS),
+    dstate: assertInteger(`${fn}: size.dstate`, size.dstate, 1, MAX_GPU_DSTATE),
     groups: 1,
     softplus: true,
     hasZ: size.hasZ ?? true,
   };
-  const variant = assertOneOf(`${fn}: options.variant`, options.variant, [
-    "naive",
-    "chunked",
-  ] as const);
-  const T = assertInteger(`${fn}: options.chunkSize`, options.chunkSize ?? DEFAULT_CHUNK, 1);
-  const packed =
-    variant === "chunked" && options.backend !== undefined && GL_BACKENDS.includes(options.backend);
+  const variant = assertOneOf(`${fn}: options.variant`, o.variant, ["naive", "chunked"] as const);
+  const T = assertInteger(
+    `${fn}: options.chunkSize`,
+    o.chunkSize ?? DEFAULT_CHUNK,
+    1,
+    MAX_GPU_CHUNK,
+  );
+  const packed = variant === "chunked" && !isAbsent(o.backend) && GL_BACKENDS.includes(o.backend);
   const launches = scanLaunchPlan(dims, variant, T, packed);
   return { launches, traffic: summarizeTraffic(launches) };
 }
@@ -501,3 +516,27 @@ export function idealFusedTraffic(
     largestIntermediateBytes: 0,
   };
 }
+
+// Option keys of the scanners and of gpuScanTraffic (the values are checked where they are read).
+const GPU_SCAN_OPTION_KEYS = schema.options({
+  mode: schema.optional(schema.present()),
+  variant: schema.optional(schema.present()),
+  chunkSize: schema.optional(schema.present()),
+});
+
+const TRAFFIC_SIZE = schema.options(
+  {
+    batch: schema.present(),
+    dim: schema.present(),
+    length: schema.present(),
+    dstate: schema.present(),
+    hasZ: schema.optional(schema.boolean()),
+  },
+  "a problem size",
+);
+
+const TRAFFIC_OPTIONS = schema.options({
+  variant: schema.present(),
+  chunkSize: schema.optional(schema.present()),
+  backend: schema.optional(schema.present<GpuBackend>()),
+});

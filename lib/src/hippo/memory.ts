@@ -38,14 +38,14 @@ export function hippoMemoryMatrix(
   const a = assertTensor("hippoMemoryMatrix: A", A, { rank: 2, axes: ["N", "N"] });
   const N = a.shape[0];
   assertTensor("hippoMemoryMatrix: A", a, { shape: [N, N], axes: ["N", "N"] });
-  if (N < 1) throw new Error("hippoMemoryMatrix: A: expected N >= 1, got shape [0, 0]");
+  if (N < 1) throw new Error("hippoMemoryMatrix: argument 'A': expected N >= 1, got shape [0, 0]");
   const b = assertTensor("hippoMemoryMatrix: B", B);
   const bOk =
     (b.shape.length === 2 && b.shape[0] === N && b.shape[1] === 1) ||
     (b.shape.length === 1 && b.shape[0] === N);
   if (!bOk) {
     throw new Error(
-      `hippoMemoryMatrix: B: expected shape (${N}, 1) or (${N}) to match A, got [${b.shape.join(", ")}]`,
+      `hippoMemoryMatrix: argument 'B': expected shape (${N}, 1) or (${N}) to match A, got [${b.shape.join(", ")}]`,
     );
   }
   assertInteger("hippoMemoryMatrix: L", L, 1, 1 << 24);
@@ -76,7 +76,9 @@ export function hippoMemoryMatrix(
       }
       const fs = luRaw(S, N);
       if (!(fs.pivotRatio > SINGULAR_PIVOT_RATIO)) {
-        throw new Error(`hippoMemoryMatrix: A: I - A/${k / wImplicit} is singular at step ${k}`);
+        throw new Error(
+          `hippoMemoryMatrix: argument 'A': I - A/${k / wImplicit} is singular at step ${k}`,
+        );
       }
       q = luSolveRaw(fs, bk, 1);
       z = luSolveRaw(luRaw(St, N), psi, N);
@@ -118,11 +120,12 @@ export function minNormReconstruct(M: Tensor, c: Tensor, ridge = 1e-12): Tensor 
   const [N, L] = m.shape;
   if (N < 1 || L < 1)
     throw new Error(
-      `minNormReconstruct: M: expected a non-empty matrix, got [${m.shape.join(", ")}]`,
+      `minNormReconstruct: argument 'M' must be a non-empty matrix, got [${m.shape.join(", ")}]`,
     );
   const cs = assertTensor("minNormReconstruct: c", c, { shape: [N], axes: ["N"] });
   assertFiniteNumber("minNormReconstruct: ridge", ridge);
-  if (ridge < 0) throw new Error(`minNormReconstruct: ridge: expected a number >= 0, got ${ridge}`);
+  if (ridge < 0)
+    throw new Error(`minNormReconstruct: argument 'ridge' must be a number >= 0, got ${ridge}`);
   const G = new Float64Array(N * N);
   for (let i = 0; i < N; i++) {
     for (let j = 0; j <= i; j++) {
@@ -137,7 +140,7 @@ export function minNormReconstruct(M: Tensor, c: Tensor, ridge = 1e-12): Tensor 
   for (let i = 0; i < N; i++) G[i * N + i] += (ridge * tr) / N;
   const f = luRaw(G, N);
   if (!(f.pivotRatio > 0)) {
-    throw new Error("minNormReconstruct: M: M Mᵀ is singular; pass a positive ridge");
+    throw new Error("minNormReconstruct: argument 'M': M Mᵀ is singular; pass a positive ridge");
   }
   const zeta = luSolveRaw(f, cs.data, 1);
   const out = new Float64Array(L);

@@ -38,12 +38,14 @@ export function eigvals(A: Tensor): Eigenvalues {
  * stable exactly when α(A) < 0: every solution decays like e^{α t}.
  */
 export function spectralAbscissa(A: Tensor): number {
+  assertSquare("spectralAbscissa: A", A);
   const { re } = eigvals(A);
   return re.length === 0 ? -Infinity : re[0];
 }
 
 /** The spectral radius ρ(A) = max |λ(A)|. The recurrence h_k = A h_{k-1} is stable when ρ(A) < 1. */
 export function spectralRadius(A: Tensor): number {
+  assertSquare("spectralRadius: A", A);
   const { re, im } = eigvals(A);
   let r = 0;
   for (let i = 0; i < re.length; i++) r = Math.max(r, Math.hypot(re[i], im[i]));
@@ -166,7 +168,7 @@ function hessenbergQr(data: ArrayLike<number>, n: number): [number, number][] {
         } else {
           if (its === 60) {
             throw new Error(
-              `eigvals: A: the QR iteration did not converge after ${its} iterations`,
+              `eigvals: argument 'A': the QR iteration did not converge after ${its} iterations`,
             );
           }
           if (its === 10 || its === 20 || its === 40) {

@@ -5,8 +5,17 @@
  * float32; otherwise it is float64. These helpers are meant for the small matrices of the SSM
  * lessons (N up to a few hundred), not for speed.
  */
-import { type DType, type Tensor, allocate, dtypeOf } from "../tensor";
-import { assertInteger, assertOneOf, assertTensor } from "../validate";
+import { type DType, type Tensor, allocate, dtypeOf, numel } from "../tensor";
+import {
+  argumentError,
+  assertInteger,
+  assertOneOf,
+  assertTensor,
+  checkArg,
+  describe,
+  invalidArgument,
+  schema,
+} from "../validate";
 import { eyeRaw, matmulRaw, norm1Raw } from "./dense";
 
 /** float32 when every tensor is float32, else float64 (the dtype rule of the linalg helpers). */
@@ -16,6 +25,15 @@ export function resultDType(...tensors: Tensor[]): DType {
 
 /** Wraps float64 data as a tensor of the given dtype (copying only to narrow to float32). */
 export function fromFloat64(shape: number[], data: Float64Array, dtype: DType): Tensor {
+  checkArg("fromFloat64", "shape", shape, schema.shape());
+  if (!(data instanceof Float64Array) || data.length !== numel(shape)) {
+    throw argumentError(
+      "fromFloat64",
+      "data",
+      `a Float64Array of ${numel(shape)} values for shape [${shape.join(", ")}] (got ${describe(data)}${ArrayBuffer.isView(data) ? ` of length ${(data as Float64Array).length}` : ""})`,
+    );
+  }
+  checkArg("fromFloat64", "dtype", dtype, schema.oneOf(["float32", "float64"]));
   if (dtype === "float64") return { shape, data };
   const out = allocate(dtype, data.length);
   out.set(data);
@@ -26,14 +44,14 @@ export function fromFloat64(shape: number[], data: Float64Array, dtype: DType): 
 export function assertSquare(name: string, value: unknown): number {
   const t = assertTensor(name, value, { rank: 2, axes: ["n", "n"] });
   if (t.shape[0] !== t.shape[1]) {
-    throw new Error(`${name}: expected a square matrix (n, n), got shape [${t.shape.join(", ")}]`);
+    throw invalidArgument(name, `a square matrix (n, n) (got shape [${t.shape.join(", ")}])`);
   }
   return t.shape[0];
 }
 
-/** The n × n identity matrix I (n, n), float64 unless `dtype` says otherwise. */
+/** The n × n identity matrix I (n, n), float64 unless `dtype` says otherwise; n <= 8192. */
 export function identity(n: number, dtype: DType = "float64"): Tensor {
-  assertInteger("identity: n", n, 0);
+  assertInteger("identity: n", n, 0, 8192);
   assertOneOf("identity: dtype", dtype, ["float32", "float64"] as const);
   return fromFloat64([n, n], eyeRaw(n), dtype);
 }
@@ -48,7 +66,7 @@ export function matmul(A: Tensor, B: Tensor): Tensor {
   const c = b.shape[1];
   if (b.shape[0] !== k) {
     throw new Error(
-      `matmul: B: expected ${k} rows to match A's ${k} columns, got shape [${b.shape.join(", ")}]`,
+      `matmul: argument 'B': expected ${k} rows to match A's ${k} columns, got shape [${b.shape.join(", ")}]`,
     );
   }
   return fromFloat64([r, c], matmulRaw(a.data, b.data, r, k, c), resultDType(a, b));
@@ -83,7 +101,7 @@ export function norm(A: Tensor, kind: MatrixNorm = "fro"): number {
   const a = assertTensor("norm: A", A);
   if (a.shape.length !== 1 && a.shape.length !== 2) {
     throw new Error(
-      `norm: A: expected a vector (n) or a matrix (r, c), got shape [${a.shape.join(", ")}]`,
+      `norm: argument 'A' must be a vector (n) or a matrix (r, c), got shape [${a.shape.join(", ")}]`,
     );
   }
   assertOneOf("norm: kind", kind, ["1", "inf", "fro", "max"] as const);

@@ -24,7 +24,7 @@
 import type { Tensor } from "../tensor";
 import { checkTaskSet } from "../tasks/util";
 import type { TokenTaskSet } from "../tasks/types";
-import { assertInteger, assertTensor, describe } from "../validate";
+import { assertInteger, assertTensor, checkOptions, describe, schema } from "../validate";
 
 /** A fitted LTI token model. */
 export interface LtiTokenModel {
@@ -55,22 +55,10 @@ export interface LtiFitOptions {
 export function fitLtiKernel(set: TokenTaskSet, options: LtiFitOptions = {}): LtiTokenModel {
   const fn = "fitLtiKernel";
   const s = checkTaskSet(fn, set);
-  if (options === null || typeof options !== "object") {
-    throw new Error(`${fn}: options: expected { kernelLength?, ridge? }, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== "kernelLength" && key !== "ridge") {
-      throw new Error(`${fn}: options: unknown option "${key}"; expected kernelLength, ridge`);
-    }
-  }
+  const o = checkOptions(fn, "options", options, LTI_FIT_OPTIONS);
   const l = s.inputLength;
-  const m = assertInteger(`${fn}: options.kernelLength`, options.kernelLength ?? l, 1, l);
-  const ridge = options.ridge ?? 1e-3;
-  if (typeof ridge !== "number" || !Number.isFinite(ridge) || !(ridge > 0)) {
-    throw new Error(
-      `${fn}: options.ridge: expected a positive finite number, got ${describe(ridge)}`,
-    );
-  }
+  const m = assertInteger(`${fn}: options.kernelLength`, o.kernelLength ?? l, 1, l);
+  const ridge = o.ridge ?? 1e-3;
   const V = s.vocabSize;
   const F = m * V;
   const k = s.targetLength;
@@ -191,7 +179,7 @@ function checkModel(
 ): { m: number; V: number; K: Float64Array | Float32Array } {
   if (model === null || typeof model !== "object") {
     throw new Error(
-      `${fn}: model: expected { kernel (m, V, V), ... } from fitLtiKernel, got ${describe(model)}`,
+      `${fn}: argument 'model': expected { kernel (m, V, V), ... } from fitLtiKernel, got ${describe(model)}`,
     );
   }
   const K = assertTensor(`${fn}: model.kernel`, model.kernel, {
@@ -200,7 +188,9 @@ function checkModel(
   });
   const [m, V, V2] = K.shape;
   if (V !== V2)
-    throw new Error(`${fn}: model.kernel: expected shape (m, V, V), got [${K.shape.join(", ")}]`);
+    throw new Error(
+      `${fn}: argument 'model.kernel': expected shape (m, V, V), got [${K.shape.join(", ")}]`,
+    );
   return { m, V, K: K.data };
 }
 
@@ -215,14 +205,16 @@ export function ltiLogits(model: LtiTokenModel, tokens: ArrayLike<number>): Tens
   const fn = "ltiLogits";
   const { m, V, K } = checkModel(fn, model);
   if (tokens === null || typeof tokens !== "object" || typeof tokens.length !== "number") {
-    throw new Error(`${fn}: tokens: expected an array of token ids, got ${describe(tokens)}`);
+    throw new Error(
+      `${fn}: argument 'tokens' must be an array of token ids, got ${describe(tokens)}`,
+    );
   }
   const l = tokens.length;
   for (let t = 0; t < l; t++) {
     const v = tokens[t];
     if (!Number.isInteger(v) || v < 0 || v >= V) {
       throw new Error(
-        `${fn}: tokens: expected token ids in [0, ${V}), got ${describe(v)} at index ${t}`,
+        `${fn}: argument 'tokens': expected token ids in [0, ${V}), got ${describe(v)} at index ${t}`,
       );
     }
   }
@@ -246,7 +238,9 @@ export function ltiPredict(model: LtiTokenModel, set: TokenTaskSet): Int32Array 
   const { m, V, K } = checkModel(fn, model);
   const s = checkTaskSet(fn, set);
   if (s.vocabSize !== V) {
-    throw new Error(`${fn}: set: expected vocabSize ${V} like the model, got ${s.vocabSize}`);
+    throw new Error(
+      `${fn}: argument 'set': expected vocabSize ${V} like the model, got ${s.vocabSize}`,
+    );
   }
   const l = s.inputLength;
   const k = s.targetLength;
@@ -267,3 +261,8 @@ export function ltiPredict(model: LtiTokenModel, set: TokenTaskSet): Int32Array 
   }
   return pred;
 }
+
+const LTI_FIT_OPTIONS = schema.options({
+  kernelLength: schema.optional(schema.integer({ min: 1 })),
+  ridge: schema.optional(schema.positive()),
+});

@@ -15,7 +15,7 @@
  * NOT commutative: the earlier stretch must stay on the left. The identity element is (1, 0), the
  * map that leaves h alone. Starting from h_{-1} = 0, h_t is the b of (a_0, b_0) ∘ ... ∘ (a_t, b_t).
  */
-import { assertFiniteNumber, describe } from "../validate";
+import { assertFiniteNumber, describe, invalidArgument } from "../validate";
 
 /** One element of a linear-recurrence scan: the affine map h ↦ a · h + b, as `[a, b]`. */
 export type AffinePair = readonly [number, number];
@@ -25,7 +25,7 @@ export const SCAN_IDENTITY: AffinePair = Object.freeze([1, 0] as const);
 
 function assertPair(name: string, value: unknown): AffinePair {
   if (!Array.isArray(value) || value.length !== 2) {
-    throw new Error(`${name}: expected a pair [a, b] of finite numbers, got ${describe(value)}`);
+    throw invalidArgument(name, `a pair [a, b] of finite numbers (got ${describe(value)})`);
   }
   assertFiniteNumber(`${name}[0] (a)`, value[0]);
   assertFiniteNumber(`${name}[1] (b)`, value[1]);

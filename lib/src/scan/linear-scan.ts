@@ -17,7 +17,14 @@
  * products are formed in a different order), by a few units in the last place.
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { assertInteger, assertOneOf, assertTensor, describe } from "../validate";
+import {
+  assertOneOf,
+  assertTensor,
+  checkOptions as checkOptionsSchema,
+  describe,
+  isAbsent,
+  schema,
+} from "../validate";
 
 /** The scan algorithms of {@link linearScan}. */
 export type ScanAlgorithm = "sequential" | "hillis-steele" | "blelloch" | "chunked";
@@ -76,7 +83,7 @@ export function linearScan(a: Tensor, b: Tensor, options: LinearScanOptions = {}
   const fn = "linearScan";
   const ta = assertTensor(`${fn}: a`, a, { dtype: ["float32", "float64"] });
   if (ta.shape.length < 1) {
-    throw new Error(`${fn}: a: expected at least one axis (..., l), got shape []`);
+    throw new Error(`${fn}: argument 'a' must be at least one axis (..., l), got shape []`);
   }
   const tb = assertTensor(`${fn}: b`, b, { shape: ta.shape, dtype: ["float32", "float64"] });
   const opts = checkOptions(fn, options);
@@ -115,37 +122,23 @@ export function linearScan(a: Tensor, b: Tensor, options: LinearScanOptions = {}
 }
 
 function checkOptions(fn: string, options: unknown): LinearScanOptions {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new Error(
-      `${fn}: options: expected an object { algorithm?, chunkSize?, stats?, reverse? }, got ${describe(options)}`,
-    );
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!["algorithm", "chunkSize", "stats", "reverse"].includes(key)) {
+  const o = checkOptionsSchema(fn, "options", options, LINEAR_SCAN_OPTIONS);
+  if (!isAbsent(o.chunkSize)) {
+    if (o.algorithm !== "chunked") {
       throw new Error(
-        `${fn}: options: unknown option "${key}"; expected algorithm, chunkSize, stats or reverse`,
+        `${fn}: argument 'options.chunkSize': only the "chunked" algorithm takes a chunk size`,
       );
     }
   }
-  if (o.algorithm !== undefined)
-    assertOneOf(`${fn}: options.algorithm`, o.algorithm, SCAN_ALGORITHMS);
-  if (o.chunkSize !== undefined) {
-    if (o.algorithm !== "chunked") {
-      throw new Error(`${fn}: options.chunkSize: only the "chunked" algorithm takes a chunk size`);
-    }
-    assertInteger(`${fn}: options.chunkSize`, o.chunkSize, 1);
-  }
-  if (o.reverse !== undefined && typeof o.reverse !== "boolean") {
-    throw new Error(`${fn}: options.reverse: expected true or false, got ${describe(o.reverse)}`);
-  }
-  if (o.stats !== undefined && (o.stats === null || typeof o.stats !== "object")) {
-    throw new Error(
-      `${fn}: options.stats: expected an object to fill with { combines, depth }, got ${describe(o.stats)}`,
-    );
-  }
   return o as LinearScanOptions;
 }
+
+const LINEAR_SCAN_OPTIONS = schema.options({
+  algorithm: schema.optional(schema.oneOf(SCAN_ALGORITHMS)),
+  chunkSize: schema.optional(schema.integer({ min: 1 })),
+  stats: schema.optional(schema.object<{ combines: number; depth: number }>()),
+  reverse: schema.optional(schema.boolean()),
+});
 
 /** The smallest power of two >= n (1 for n <= 1). */
 function pow2AtLeast(n: number): number {
@@ -308,14 +301,18 @@ function downSweepInPlace(a: MutableNumbers, b: MutableNumbers): number {
 function checkTreeArrays(fn: string, a: unknown, b: unknown): void {
   const isArr = (v: unknown): v is MutableNumbers =>
     Array.isArray(v) || v instanceof Float64Array || v instanceof Float32Array;
-  if (!isArr(a)) throw new Error(`${fn}: a: expected an array of numbers, got ${describe(a)}`);
-  if (!isArr(b)) throw new Error(`${fn}: b: expected an array of numbers, got ${describe(b)}`);
+  if (!isArr(a))
+    throw new Error(`${fn}: argument 'a' must be an array of numbers, got ${describe(a)}`);
+  if (!isArr(b))
+    throw new Error(`${fn}: argument 'b' must be an array of numbers, got ${describe(b)}`);
   if (a.length !== b.length) {
-    throw new Error(`${fn}: b: expected the length of a (${a.length}), got ${b.length}`);
+    throw new Error(`${fn}: argument 'b': expected the length of a (${a.length}), got ${b.length}`);
   }
   const P = a.length;
   if (P < 1 || (P & (P - 1)) !== 0) {
-    throw new Error(`${fn}: a: expected a power-of-two length (pad with (1, 0)), got ${P}`);
+    throw new Error(
+      `${fn}: argument 'a' must be a power-of-two length (pad with (1, 0)), got ${P}`,
+    );
   }
   for (const [name, arr] of [
     ["a", a],
@@ -324,7 +321,7 @@ function checkTreeArrays(fn: string, a: unknown, b: unknown): void {
     for (let i = 0; i < P; i++) {
       if (typeof arr[i] !== "number" || !Number.isFinite(arr[i])) {
         throw new Error(
-          `${fn}: ${name}: expected finite numbers, found ${describe(arr[i])} at ${i}`,
+          `${fn}: argument '${name}' must be finite numbers, found ${describe(arr[i])} at ${i}`,
         );
       }
     }

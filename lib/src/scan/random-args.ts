@@ -4,7 +4,7 @@
  */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { assertInteger, describe } from "../validate";
+import { MAX_ELEMENTS, assertInteger, checkOptions, describe, schema } from "../validate";
 import { inverseSoftplus } from "../selective/activations";
 import type { SelectiveScanArgs } from "../selective/scan";
 
@@ -25,14 +25,18 @@ export interface ScanSize {
  */
 export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScanArgs {
   const fn = "randomSelectiveScanArgs";
-  if (!(rng instanceof Rng)) throw new Error(`${fn}: rng: expected an Rng, got ${describe(rng)}`);
-  if (size === null || typeof size !== "object") {
-    throw new Error(`${fn}: size: expected { batch, dim, length, dstate }, got ${describe(size)}`);
-  }
+  if (!(rng instanceof Rng))
+    throw new Error(`${fn}: argument 'rng' must be an Rng, got ${describe(rng)}`);
+  checkOptions(fn, "size", size, SIZE_KEYS);
   const b = assertInteger(`${fn}: size.batch`, size.batch, 1);
   const d = assertInteger(`${fn}: size.dim`, size.dim, 1);
   const l = assertInteger(`${fn}: size.length`, size.length, 1);
   const n = assertInteger(`${fn}: size.dstate`, size.dstate, 1);
+  if (b * d * l * n > MAX_ELEMENTS) {
+    throw new Error(
+      `${fn}: argument 'size' must ask for at most ${MAX_ELEMENTS} elements per tensor (got b·d·l·n = ${b * d * l * n})`,
+    );
+  }
   const t = (shape: number[], f: (i: number) => number): Tensor<Float32Array> => {
     const len = shape.reduce((p, s) => p * s, 1);
     const data = new Float32Array(len);
@@ -53,3 +57,13 @@ export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScan
     deltaSoftplus: true,
   };
 }
+
+const SIZE_KEYS = schema.options(
+  {
+    batch: schema.present<number>(),
+    dim: schema.present<number>(),
+    length: schema.present<number>(),
+    dstate: schema.present<number>(),
+  },
+  "a size",
+);

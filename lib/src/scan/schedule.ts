@@ -4,7 +4,15 @@
  * ({@link runScanSchedule}) against {@link linearScan}.
  */
 import type { Figure, Trace } from "../display/plot";
-import { assertInteger, assertOneOf, assertTensor, describe } from "../validate";
+import {
+  assertInteger,
+  assertOneOf,
+  assertTensor,
+  checkOptions,
+  describe,
+  isAbsent,
+  schema,
+} from "../validate";
 import type { Tensor } from "../tensor";
 import { SCAN_ALGORITHMS, type ScanAlgorithm } from "./linear-scan";
 
@@ -44,7 +52,8 @@ export interface ScanSchedule {
 /**
  * The rounds of `algorithm` on a sequence of length L (see `linear-scan.ts` for the algorithms).
  *
- * @param length L >= 1
+ * @param length 1 <= L <= {@link MAX_SCHEDULE_LENGTH} (a schedule lists every operation: it is for
+ *   drawing and checking, not for running long scans)
  * @param algorithm one of {@link SCAN_ALGORITHMS}
  * @param options chunkSize T for "chunked" (default ⌈√L⌉)
  */
@@ -54,8 +63,9 @@ export function scanSchedule(
   options: { chunkSize?: number } = {},
 ): ScanSchedule {
   const fn = "scanSchedule";
-  const L = assertInteger(`${fn}: length`, length, 1);
+  const L = assertInteger(`${fn}: length`, length, 1, MAX_SCHEDULE_LENGTH);
   assertOneOf(`${fn}: algorithm`, algorithm, SCAN_ALGORITHMS);
+  const o = checkOptions(fn, "options", options, SCHEDULE_OPTIONS);
   const rounds: ScanRound[] = [];
   const id = (i: number): number[] => Array.from({ length: i }, (_, k) => k);
   if (algorithm === "sequential") {
@@ -108,10 +118,7 @@ export function scanSchedule(
     const output = id(L).map((t) => (t + 1 < P ? t + 1 : P));
     return { algorithm, length: L, slots: P + 1, rounds, output };
   }
-  const T =
-    options.chunkSize === undefined
-      ? Math.max(1, Math.ceil(Math.sqrt(L)))
-      : assertInteger(`${fn}: options.chunkSize`, options.chunkSize, 1);
+  const T = isAbsent(o.chunkSize) ? Math.max(1, Math.ceil(Math.sqrt(L))) : o.chunkSize;
   const C = Math.ceil(L / T);
   const end = (c: number): number => Math.min(L, (c + 1) * T) - 1;
   for (let k = 1; k < Math.min(T, L); k++) {
@@ -148,7 +155,7 @@ export function runScanSchedule(schedule: ScanSchedule, a: Tensor, b: Tensor): T
   const fn = "runScanSchedule";
   if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
     throw new Error(
-      `${fn}: schedule: expected a schedule from scanSchedule, got ${describe(schedule)}`,
+      `${fn}: argument 'schedule' must be a schedule from scanSchedule, got ${describe(schedule)}`,
     );
   }
   const L = schedule.length;
@@ -207,7 +214,7 @@ export function scheduleCost(schedule: ScanSchedule): {
 export function scanDiagram(schedule: ScanSchedule, options: { title?: string } = {}): Figure {
   if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
     throw new Error(
-      `scanDiagram: schedule: expected a schedule from scanSchedule, got ${describe(schedule)}`,
+      `scanDiagram: argument 'schedule' must be a schedule from scanSchedule, got ${describe(schedule)}`,
     );
   }
   const cost = scheduleCost(schedule);
@@ -346,3 +353,10 @@ export function scanDiagram(schedule: ScanSchedule, options: { title?: string } 
     },
   };
 }
+
+/** Longest sequence {@link scanSchedule} lays out (Hillis-Steele lists about L·log2 L operations). */
+export const MAX_SCHEDULE_LENGTH = 4096;
+
+const SCHEDULE_OPTIONS = schema.options({
+  chunkSize: schema.optional(schema.integer({ min: 1 })),
+});

@@ -17,7 +17,7 @@
  * per state per position, no allocation in the loop): the baseline that shows what SIMD buys.
  */
 import { type Tensor, numel } from "../tensor";
-import { assertInteger, assertOneOf, describe } from "../validate";
+import { checkOptions, schema } from "../validate";
 import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
 import { silu, softplus } from "../selective/activations";
 import { fastScanModuleBytes } from "./kernels";
@@ -113,21 +113,8 @@ export function selectiveScanFast(
 ): FastScanResult {
   const fn = "selectiveScanFast";
   const shapes = checkInputDependentScanArgs(fn, args);
-  if (options === null || typeof options !== "object") {
-    throw new Error(
-      `${fn}: options: expected an object { engine?, tile? }, got ${describe(options)}`,
-    );
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== "engine" && key !== "tile") {
-      throw new Error(`${fn}: options: unknown option "${key}"; expected engine or tile`);
-    }
-  }
-  const engine = assertOneOf(`${fn}: options.engine`, options.engine ?? "wasm", [
-    "wasm",
-    "js",
-  ] as const);
-  if (options.tile !== undefined) assertInteger(`${fn}: options.tile`, options.tile, 1, 1 << 16);
+  const o = checkOptions(fn, "options", options, FAST_SCAN_OPTIONS);
+  const engine = o.engine ?? "wasm";
   const { batch, dim, length: L, dstate: N } = shapes;
   const out = new Float32Array(batch * dim * L);
   const last = args.returnLastState ? new Float32Array(batch * dim * N) : null;
@@ -135,10 +122,10 @@ export function selectiveScanFast(
     if (engine === "wasm") {
       if (!wasmSimdSupported()) {
         throw new Error(
-          `${fn}: options.engine: "wasm" needs WebAssembly SIMD, which this JavaScript engine lacks; use engine "js"`,
+          `${fn}: argument 'options.engine': "wasm" needs WebAssembly SIMD, which this JavaScript engine lacks; use engine "js"`,
         );
       }
-      runWasm(args, shapes.B.groups, out, last, options.tile);
+      runWasm(args, shapes.B.groups, out, last, o.tile ?? undefined);
     } else {
       runJs(args, shapes.B.groups, out, last);
     }
@@ -297,3 +284,8 @@ function runJs(
     }
   }
 }
+
+const FAST_SCAN_OPTIONS = schema.options({
+  engine: schema.optional(schema.oneOf(["wasm", "js"] as const)),
+  tile: schema.optional(schema.integer({ min: 1, max: 1 << 16 })),
+});

@@ -3,7 +3,7 @@
  * positive Δ), its inverse (used to initialise the Δ bias), the logistic sigmoid and SiLU (the
  * output gate).
  */
-import { assertFiniteNumber } from "../validate";
+import { argumentError, assertFiniteNumber, describe } from "../validate";
 
 /**
  * softplus(x) = log(1 + e^x), computed without overflow or cancellation as
@@ -13,6 +13,7 @@ import { assertFiniteNumber } from "../validate";
  * @param x any number (NaN propagates, ±Infinity map to +Infinity / 0)
  */
 export function softplus(x: number): number {
+  if (typeof x !== "number") throw notANumber("softplus", x);
   return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 }
 
@@ -25,12 +26,14 @@ export function softplus(x: number): number {
  */
 export function inverseSoftplus(y: number): number {
   const v = assertFiniteNumber("inverseSoftplus: y", y);
-  if (!(v > 0)) throw new Error(`inverseSoftplus: y: expected a positive number, got ${v}`);
+  if (!(v > 0))
+    throw new Error(`inverseSoftplus: argument 'y' must be a positive number, got ${v}`);
   return v + Math.log(-Math.expm1(-v));
 }
 
 /** The logistic sigmoid σ(x) = 1 / (1 + e^{-x}), evaluated without overflow for either sign. */
 export function sigmoid(x: number): number {
+  if (typeof x !== "number") throw notANumber("sigmoid", x);
   if (x >= 0) return 1 / (1 + Math.exp(-x));
   const e = Math.exp(x);
   return e / (1 + e);
@@ -38,5 +41,12 @@ export function sigmoid(x: number): number {
 
 /** SiLU (swish): silu(x) = x · σ(x), Mamba's gate nonlinearity. */
 export function silu(x: number): number {
+  if (typeof x !== "number") throw notANumber("silu", x);
   return x * sigmoid(x);
+}
+
+// These take any number (NaN propagates), so the only check is the type; it is one branch, cheap
+// enough for the scans' inner loops.
+function notANumber(fn: string, x: unknown): Error {
+  return argumentError(fn, "x", `a number (got ${describe(x)})`);
 }

@@ -14,11 +14,16 @@
 import { type Rng } from "../rng";
 import { type Tensor, dtypeOf, allocate } from "../tensor";
 import {
+  MAX_ELEMENTS,
   assertFiniteNumber,
   assertInteger,
   assertPositive,
   assertTensor,
+  checkArg,
+  checkOptions,
   describe,
+  isAbsent,
+  schema,
 } from "../validate";
 import { inverseSoftplus } from "./activations";
 import { type SelectiveScanResult, selectiveScan } from "./scan";
@@ -68,7 +73,7 @@ export interface S6InitOptions {
 export function logUniformDt(v: number, dtMin = 0.001, dtMax = 0.1): number {
   const fn = "logUniformDt";
   assertFiniteNumber(`${fn}: v`, v);
-  if (v < 0 || v > 1) throw new Error(`${fn}: v: expected a number in [0, 1], got ${v}`);
+  if (v < 0 || v > 1) throw new Error(`${fn}: argument 'v' must be a number in [0, 1], got ${v}`);
   checkDtRange(fn, dtMin, dtMax);
   return Math.exp(Math.log(dtMin) + v * (Math.log(dtMax) - Math.log(dtMin)));
 }
@@ -77,7 +82,7 @@ function checkDtRange(fn: string, dtMin: number, dtMax: number): void {
   assertPositive(`${fn}: dtMin`, dtMin);
   assertPositive(`${fn}: dtMax`, dtMax);
   if (!(dtMin <= dtMax)) {
-    throw new Error(`${fn}: dtMax: expected dtMax >= dtMin = ${dtMin}, got ${dtMax}`);
+    throw new Error(`${fn}: argument 'dtMax': expected dtMax >= dtMin = ${dtMin}, got ${dtMax}`);
   }
 }
 
@@ -94,7 +99,19 @@ export function initDtBias(
   options: { dtMin?: number; dtMax?: number; dtInitFloor?: number } = {},
 ): { dt: Tensor; bias: Tensor } {
   const fn = "initDtBias";
-  assertInteger(`${fn}: dim`, dim, 0);
+  checkOptions(fn, "options", options, DT_BIAS_OPTIONS);
+  return dtBiasInit(fn, rng, dim, options ?? {});
+}
+
+// initDtBias's work, with `fn` the function the user called (initDtBias or initS6).
+function dtBiasInit(
+  fn: string,
+  rng: Rng,
+  dim: number,
+  options: { dtMin?: number; dtMax?: number; dtInitFloor?: number },
+): { dt: Tensor; bias: Tensor } {
+  checkArg(fn, "rng", rng, schema.rng());
+  assertInteger(`${fn}: dim`, dim, 0, MAX_ELEMENTS);
   const { dtMin = 0.001, dtMax = 0.1, dtInitFloor = 1e-4 } = options;
   checkDtRange(fn, dtMin, dtMax);
   assertPositive(`${fn}: dtInitFloor`, dtInitFloor);
@@ -135,31 +152,37 @@ export function aFromLog(ALog: Tensor): Tensor {
  */
 export function initS6(rng: Rng, options: S6InitOptions): S6Params {
   const fn = "initS6";
-  if (options === null || typeof options !== "object") {
-    throw new Error(
-      `${fn}: options: expected { dim, dstate?, dtRank?, ... }, got ${describe(options)}`,
-    );
-  }
-  const dim = assertInteger(`${fn}: dim`, options.dim, 1);
-  const dstate = assertInteger(`${fn}: dstate`, options.dstate ?? 16, 1);
+  checkArg(fn, "rng", rng, schema.rng());
+  checkOptions(fn, "options", options, S6_INIT_OPTIONS);
+  const dim = assertInteger(`${fn}: dim`, options.dim, 1, MAX_ELEMENTS);
+  const dstate = assertInteger(`${fn}: dstate`, options.dstate ?? 16, 1, MAX_ELEMENTS);
   if (options.dModel !== undefined && options.dtRank !== undefined) {
     throw new Error(
-      `${fn}: options: expected dModel or dtRank (dtRank defaults to ⌈dModel / 16⌉), got both`,
+      `${fn}: argument 'options' must give dModel or dtRank, not both (dtRank defaults to ⌈dModel / 16⌉)`,
     );
   }
   const dModel =
-    options.dModel === undefined ? dim / 2 : assertInteger(`${fn}: dModel`, options.dModel, 1);
+    options.dModel === undefined
+      ? dim / 2
+      : assertInteger(`${fn}: dModel`, options.dModel, 1, MAX_ELEMENTS);
   const dtRank = assertInteger(`${fn}: dtRank`, options.dtRank ?? Math.ceil(dModel / 16), 1);
   const dtScale = assertPositive(`${fn}: dtScale`, options.dtScale ?? 1);
+  if ((dtRank + 2 * dstate) * dim > MAX_ELEMENTS) {
+    throw new Error(
+      `${fn}: argument 'options' must ask for at most ${MAX_ELEMENTS} x_proj weights (got (dtRank + 2·dstate)·dim = ${(dtRank + 2 * dstate) * dim})`,
+    );
+  }
   const dtype = options.dtype ?? "float64";
   if (dtype !== "float32" && dtype !== "float64") {
-    throw new Error(`${fn}: dtype: expected "float32" or "float64", got ${describe(dtype)}`);
+    throw new Error(
+      `${fn}: argument 'dtype': expected "float32" or "float64", got ${describe(dtype)}`,
+    );
   }
   const xBound = 1 / Math.sqrt(dim);
   const xProj = rng.rand([dtRank + 2 * dstate, dim], -xBound, xBound, dtype);
   const dtBound = dtScale / Math.sqrt(dtRank);
   const dtProj = rng.rand([dim, dtRank], -dtBound, dtBound, dtype);
-  const { bias } = initDtBias(rng, dim, options);
+  const { bias } = dtBiasInit(fn, rng, dim, options);
   const ones = allocate(dtype, dim).fill(1);
   const cast = (t: Tensor): Tensor => {
     const data = allocate(dtype, t.data.length);
@@ -179,17 +202,13 @@ function checkS6Params(
   fn: string,
   params: S6Params,
 ): { dim: number; dstate: number; dtRank: number } {
-  if (params === null || typeof params !== "object") {
-    throw new Error(
-      `${fn}: params: expected { xProj, dtProj, dtBias, ALog, D }, got ${describe(params)}`,
-    );
-  }
+  checkOptions(fn, "params", params, S6_PARAMS);
   const ALog = assertTensor(`${fn}: params.ALog`, params.ALog, { rank: 2, axes: ["d", "n"] });
   const [dim, dstate] = ALog.shape;
   const dtProj = assertTensor(`${fn}: params.dtProj`, params.dtProj, { rank: 2, axes: ["d", "r"] });
   if (dtProj.shape[0] !== dim) {
     throw new Error(
-      `${fn}: params.dtProj: expected shape [${dim}, r] (d, r) with d = ${dim} from ALog, got [${dtProj.shape.join(", ")}]`,
+      `${fn}: argument 'params.dtProj': expected shape [${dim}, r] (d, r) with d = ${dim} from ALog, got [${dtProj.shape.join(", ")}]`,
     );
   }
   const dtRank = dtProj.shape[1];
@@ -212,13 +231,8 @@ function checkS6Params(
 export function s6Project(x: Tensor, params: S6Params): { delta: Tensor; B: Tensor; C: Tensor } {
   const fn = "s6Project";
   const { dim, dstate, dtRank } = checkS6Params(fn, params);
-  const xt = assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
-  const [batch, xd, L] = xt.shape;
-  if (xd !== dim) {
-    throw new Error(
-      `${fn}: x: expected shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params, got [${xt.shape.join(", ")}]`,
-    );
-  }
+  const xt = checkS6Input(fn, x, dim);
+  const [batch, , L] = xt.shape;
   const W = params.xProj.data;
   const rows = dtRank + 2 * dstate;
   const proj = new Float64Array(rows * L);
@@ -266,6 +280,14 @@ export function s6(
   params: S6Params,
   options: { z?: Tensor | null; returnLastState?: boolean } = {},
 ): SelectiveScanResult {
+  // Everything the inner calls would reject is checked here, so errors name s6.
+  const fn = "s6";
+  const o = checkOptions(fn, "options", options, S6_OPTIONS);
+  const { dim } = checkS6Params(fn, params);
+  const xt = checkS6Input(fn, x, dim);
+  if (!isAbsent(o.z))
+    assertTensor(`${fn}: options.z`, o.z, { shape: xt.shape, axes: ["b", "d", "l"] });
+  checkArg(fn, "params.ALog", aFromLog(params.ALog), schema.tensor());
   const { delta, B, C } = s6Project(x, params);
   return selectiveScan({
     u: x,
@@ -274,9 +296,56 @@ export function s6(
     B,
     C,
     D: params.D,
-    z: options.z ?? null,
+    z: o.z ?? null,
     deltaBias: params.dtBias,
     deltaSoftplus: true,
-    returnLastState: options.returnLastState ?? false,
+    returnLastState: o.returnLastState ?? false,
   });
 }
+
+// Checks shared by the functions above (they read first; these guard them).
+
+function checkS6Input(fn: string, x: unknown, dim: number): Tensor {
+  const xt = assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
+  if (xt.shape[1] !== dim) {
+    throw new Error(
+      `${fn}: argument 'x': expected shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params, got [${xt.shape.join(", ")}]`,
+    );
+  }
+  return xt;
+}
+
+const DT_RANGE_FIELDS = {
+  dtMin: schema.optional(schema.present<number>()),
+  dtMax: schema.optional(schema.present<number>()),
+  dtInitFloor: schema.optional(schema.present<number>()),
+};
+
+const DT_BIAS_OPTIONS = schema.options(DT_RANGE_FIELDS);
+
+/** initS6's option keys; their values are checked where initS6 reads them. */
+const S6_INIT_OPTIONS = schema.options({
+  dim: schema.present<number>(),
+  dstate: schema.optional(schema.present<number>()),
+  dtRank: schema.optional(schema.present<number>()),
+  dModel: schema.optional(schema.present<number>()),
+  dtScale: schema.optional(schema.present<number>()),
+  dtype: schema.optional(schema.present<string>()),
+  ...DT_RANGE_FIELDS,
+});
+
+const S6_PARAMS = schema.options(
+  {
+    xProj: schema.present<Tensor>(),
+    dtProj: schema.present<Tensor>(),
+    dtBias: schema.present<Tensor>(),
+    ALog: schema.present<Tensor>(),
+    D: schema.present<Tensor>(),
+  },
+  "S6 parameters",
+);
+
+const S6_OPTIONS = schema.options({
+  z: schema.optional(schema.present<Tensor>()),
+  returnLastState: schema.optional(schema.boolean()),
+});

@@ -3,7 +3,7 @@
  * (the recurrent mode of Mamba; the layout of Mamba's `selective_state_update`).
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { assertTensor, describe } from "../validate";
+import { assertTensor, checkOptions, schema } from "../validate";
 import { silu, softplus } from "./activations";
 
 /** Arguments of {@link selectiveStateUpdate}. */
@@ -29,7 +29,25 @@ export interface SelectiveStepArgs {
   dtSoftplus?: boolean;
 }
 
-const KNOWN_KEYS = new Set(["state", "x", "dt", "A", "B", "C", "D", "z", "dtBias", "dtSoftplus"]);
+const given = schema.present<Tensor>();
+const optionalTensor = schema.optional(given);
+
+/** The keys of {@link selectiveStateUpdate}'s argument object (shapes are checked in it). */
+const STEP_ARGS = schema.options(
+  {
+    state: given,
+    x: given,
+    dt: given,
+    A: given,
+    B: given,
+    C: given,
+    D: optionalTensor,
+    z: optionalTensor,
+    dtBias: optionalTensor,
+    dtSoftplus: schema.optional(schema.boolean()),
+  },
+  "an argument object",
+);
 
 /**
  * One step of the selective SSM for every batch element and channel:
@@ -46,16 +64,7 @@ const KNOWN_KEYS = new Set(["state", "x", "dt", "A", "B", "C", "D", "z", "dtBias
  */
 export function selectiveStateUpdate(args: SelectiveStepArgs): { out: Tensor; state: Tensor } {
   const fn = "selectiveStateUpdate";
-  if (args === null || typeof args !== "object") {
-    throw new Error(
-      `${fn}: expected an argument object { state, x, dt, A, B, C, ... }, got ${describe(args)}`,
-    );
-  }
-  for (const key of Object.keys(args)) {
-    if (!KNOWN_KEYS.has(key)) {
-      throw new Error(`${fn}: unknown argument "${key}"; expected ${[...KNOWN_KEYS].join(", ")}`);
-    }
-  }
+  checkOptions(fn, "", args, STEP_ARGS);
   const state = assertTensor(`${fn}: state`, args.state, { rank: 3, axes: ["b", "d", "n"] });
   const [batch, dim, dstate] = state.shape;
   const bd = { shape: [batch, dim], axes: ["b", "d"] };
@@ -70,9 +79,6 @@ export function selectiveStateUpdate(args: SelectiveStepArgs): { out: Tensor; st
   const bias = args.dtBias
     ? assertTensor(`${fn}: dtBias`, args.dtBias, { shape: [dim], axes: ["d"] })
     : null;
-  if (args.dtSoftplus !== undefined && typeof args.dtSoftplus !== "boolean") {
-    throw new Error(`${fn}: dtSoftplus: expected true or false, got ${describe(args.dtSoftplus)}`);
-  }
   const dtype = dtypeOf(state);
   const next = allocate(dtype, state.data.length);
   const out = allocate(dtype, batch * dim);

@@ -11,7 +11,7 @@
  * recurrence of the discrete models, and y_k = C h_k + D x_k.
  */
 import { type Tensor, tensor } from "../tensor";
-import { assertFiniteArray, assertInteger, assertTensor, describe } from "../validate";
+import { assertTensor, checkArg, checkOptions, describe, isAbsent, schema } from "../validate";
 import { matmulRaw } from "../linalg/dense";
 import { eigvals, type Eigenvalues } from "../linalg/eig";
 import { assertSquare } from "../linalg/matrix";
@@ -36,26 +36,23 @@ export interface SSMDims {
 
 /** Checks every matrix of an SSM and that their shapes agree; returns (n, m, p). */
 export function assertSSM(fn: string, ssm: unknown): SSMDims {
-  if (ssm === null || typeof ssm !== "object") {
-    throw new Error(`${fn}: ssm: expected { A, B, C, D? }, got ${describe(ssm)}`);
-  }
-  const s = ssm as ContinuousSSM;
+  const s = checkOptions(fn, "ssm", ssm, SSM_FIELDS) as ContinuousSSM;
   const n = assertSquare(`${fn}: ssm.A`, s.A);
   const B = assertTensor(`${fn}: ssm.B`, s.B, { rank: 2, axes: ["n", "m"] });
   if (B.shape[0] !== n) {
     throw new Error(
-      `${fn}: ssm.B: expected ${n} rows to match A (${n}, ${n}), got shape [${B.shape.join(", ")}]`,
+      `${fn}: argument 'ssm.B': expected ${n} rows to match A (${n}, ${n}), got shape [${B.shape.join(", ")}]`,
     );
   }
   const m = B.shape[1];
   const C = assertTensor(`${fn}: ssm.C`, s.C, { rank: 2, axes: ["p", "n"] });
   if (C.shape[1] !== n) {
     throw new Error(
-      `${fn}: ssm.C: expected ${n} columns to match A (${n}, ${n}), got shape [${C.shape.join(", ")}]`,
+      `${fn}: argument 'ssm.C': expected ${n} columns to match A (${n}, ${n}), got shape [${C.shape.join(", ")}]`,
     );
   }
   const p = C.shape[0];
-  if (s.D !== undefined) assertTensor(`${fn}: ssm.D`, s.D, { shape: [p, m], axes: ["p", "m"] });
+  if (!isAbsent(s.D)) assertTensor(`${fn}: ssm.D`, s.D, { shape: [p, m], axes: ["p", "m"] });
   return { n, m, p };
 }
 
@@ -81,7 +78,7 @@ export function leakyIntegrator(tau = 1): ContinuousSSM {
 export function dampedSpring(omega = 1, zeta = 0.2): ContinuousSSM {
   assertStep("dampedSpring: omega", omega);
   if (typeof zeta !== "number" || !Number.isFinite(zeta)) {
-    throw new Error(`dampedSpring: zeta: expected a finite number, got ${describe(zeta)}`);
+    throw new Error(`dampedSpring: argument 'zeta' must be a finite number, got ${describe(zeta)}`);
   }
   const w2 = omega * omega;
   return {
@@ -108,6 +105,7 @@ export interface Stability extends Eigenvalues {
  * sum of terms e^{λt}, so it decays for every h(0) exactly when max Re λ < 0.
  */
 export function stability(A: Tensor): Stability {
+  assertSquare("stability: A", A);
   const ev = eigvals(A);
   const alpha = ev.re.length === 0 ? -Infinity : Math.max(...ev.re);
   return { ...ev, spectralAbscissa: alpha, stable: alpha < 0 };
@@ -119,14 +117,14 @@ function assertInput(fn: string, x: unknown, m: number): number {
   const ok = (t.shape.length === 2 && t.shape[1] === m) || (t.shape.length === 1 && m === 1);
   if (!ok) {
     throw new Error(
-      `${fn}: x: expected shape [L, ${m}]${m === 1 ? " or [L]" : ""} (one row of ${m} input${m === 1 ? "" : "s"} per step), got [${t.shape.join(", ")}]`,
+      `${fn}: argument 'x': expected shape [L, ${m}]${m === 1 ? " or [L]" : ""} (one row of ${m} input${m === 1 ? "" : "s"} per step), got [${t.shape.join(", ")}]`,
     );
   }
   return t.shape[0];
 }
 
-function initialState(fn: string, h0: Tensor | undefined, n: number): Float64Array {
-  if (h0 === undefined) return new Float64Array(n);
+function initialState(fn: string, h0: Tensor | null | undefined, n: number): Float64Array {
+  if (isAbsent(h0)) return new Float64Array(n);
   return Float64Array.from(assertTensor(`${fn}: h0`, h0, { shape: [n], axes: ["n"] }).data);
 }
 
@@ -150,7 +148,7 @@ function outputs(
 ): Tensor {
   const { n, m, p } = d;
   const y = matmulRaw(h, transposeRaw(ssm.C.data, p, n), L, n, p);
-  if (ssm.D !== undefined) {
+  if (!isAbsent(ssm.D)) {
     const dx = matmulRaw(x, transposeRaw(ssm.D.data, p, m), L, m, p);
     for (let i = 0; i < y.length; i++) y[i] += dx[i];
   }
@@ -202,9 +200,9 @@ export function simulateRk4(
   const d = assertSSM(fn, ssm);
   const L = assertInput(fn, x, d.m);
   assertStep(`${fn}: dt`, dt);
-  const substeps = options.substeps ?? 1;
-  assertInteger(`${fn}: options.substeps`, substeps, 1);
-  let h = initialState(fn, options.h0, d.n);
+  const o = checkOptions(fn, "options", options, SIMULATE_RK4_OPTIONS);
+  const substeps = o.substeps ?? 1;
+  let h = initialState(fn, o.h0, d.n);
   const hs = new Float64Array(L * d.n);
   const step = dt / substeps;
   for (let k = 0; k < L; k++) {
@@ -230,10 +228,14 @@ export function simulateAdaptive(
   const d = assertSSM(fn, ssm);
   const L = assertInput(fn, x, d.m);
   assertStep(`${fn}: dt`, dt);
-  let h = initialState(fn, options.h0, d.n);
+  const o = checkOptions(fn, "options", options, SIMULATE_ADAPTIVE_OPTIONS);
+  let h = initialState(fn, o.h0, d.n);
   const hs = new Float64Array(L * d.n);
   let evaluations = 0;
-  const dp: DormandPrinceOptions = { rtol: options.rtol ?? 1e-10, atol: options.atol ?? 1e-12 };
+  const dp: DormandPrinceOptions = { rtol: o.rtol ?? 1e-10, atol: o.atol ?? 1e-12 };
+  if (dp.rtol === 0 && dp.atol === 0) {
+    throw new Error(`${fn}: argument 'options.rtol' must be > 0 when atol is 0 (got 0)`);
+  }
   for (let k = 0; k < L; k++) {
     const f = linearField(ssm, d, x.data.subarray(k * d.m, (k + 1) * d.m));
     const sol = odeDormandPrince(f, h, k * dt, (k + 1) * dt, { ...dp, tEval: [(k + 1) * dt] });
@@ -271,7 +273,7 @@ export function ssmVectorField(
   const d = assertSSM("ssmVectorField", ssm);
   if (typeof x !== "function") {
     throw new Error(
-      `ssmVectorField: x: expected a function of t returning the input, got ${describe(x)}`,
+      `ssmVectorField: argument 'x' must be a function of t returning the input, got ${describe(x)}`,
     );
   }
   return (t, h) => {
@@ -279,7 +281,7 @@ export function ssmVectorField(
     const xv = typeof xt === "number" ? [xt] : xt;
     if (xv.length !== d.m) {
       throw new Error(
-        `ssmVectorField: x: expected x(t) to return ${d.m} values, got ${describe(xt)}`,
+        `ssmVectorField: argument 'x': expected x(t) to return ${d.m} values, got ${describe(xt)}`,
       );
     }
     const out = matmulRaw(ssm.A.data, h, d.n, d.n, 1);
@@ -295,12 +297,12 @@ function assertTimes(fn: string, t: unknown): Float64Array {
       ? (t as Tensor).data
       : t;
   if (!(Array.isArray(data) || data instanceof Float64Array || data instanceof Float32Array)) {
-    throw new Error(`${fn}: t: expected an array of times (T), got ${describe(t)}`);
+    throw new Error(`${fn}: argument 't' must be an array of times (T), got ${describe(t)}`);
   }
+  checkArg(fn, "t", data, schema.numbers());
   const out = Float64Array.from(data as ArrayLike<number>);
-  assertFiniteArray(`${fn}: t`, out);
   out.forEach((v, i) => {
-    if (v < 0) throw new Error(`${fn}: t: expected times >= 0, got ${v} at index ${i}`);
+    if (v < 0) throw new Error(`${fn}: argument 't': expected times >= 0, got ${v} at index ${i}`);
   });
   return out;
 }
@@ -373,3 +375,28 @@ export function stepResponse(ssm: ContinuousSSM, t: ArrayLike<number>): Tensor {
   });
   return { shape: [ts.length, p, m], data: out };
 }
+
+/** The keys of a {@link ContinuousSSM} (a typo such as `d` for `D` is an error, not a dropped term). */
+const SSM_FIELDS = schema.options(
+  {
+    A: schema.present(),
+    B: schema.present(),
+    C: schema.present(),
+    D: schema.optional(schema.present()),
+  },
+  "an SSM",
+);
+
+/** Most RK4 substeps per hold interval {@link simulateRk4} takes. */
+export const MAX_RK4_SUBSTEPS = 10000;
+
+const SIMULATE_RK4_OPTIONS = schema.options({
+  substeps: schema.optional(schema.integer({ min: 1, max: MAX_RK4_SUBSTEPS })),
+  h0: schema.optional(schema.present<Tensor>()),
+});
+
+const SIMULATE_ADAPTIVE_OPTIONS = schema.options({
+  rtol: schema.optional(schema.number({ min: 0 })),
+  atol: schema.optional(schema.number({ min: 0 })),
+  h0: schema.optional(schema.present<Tensor>()),
+});

@@ -21,7 +21,7 @@
  * both float32.
  */
 import type { Tensor } from "../tensor";
-import { describe, assertOneOf, assertTensor } from "../validate";
+import { describe, assertOneOf, assertTensor, invalidArgument } from "../validate";
 import { SINGULAR_PIVOT_RATIO, eyeRaw, luRaw, luSolveRaw } from "../linalg/dense";
 import { assertSquare, fromFloat64, resultDType } from "../linalg/matrix";
 import { expmRaw } from "./expm";
@@ -48,7 +48,7 @@ export interface Discretized {
 /** Checks a step size: a positive finite number. */
 export function assertStep(name: string, dt: unknown): number {
   if (typeof dt !== "number" || !Number.isFinite(dt) || dt <= 0) {
-    throw new Error(`${name}: expected a positive finite number, got ${describe(dt)}`);
+    throw invalidArgument(name, `a positive finite number (got ${describe(dt)})`);
   }
   return dt;
 }
@@ -58,7 +58,7 @@ function assertInputMatrix(fn: string, B: unknown, n: number): number {
   const b = assertTensor(`${fn}: B`, B);
   if (!(b.shape.length === 1 || b.shape.length === 2) || b.shape[0] !== n) {
     throw new Error(
-      `${fn}: B: expected shape [${n}, m] or [${n}] to match the ${n} states of A, got [${b.shape.join(", ")}]`,
+      `${fn}: argument 'B': expected shape [${n}, m] or [${n}] to match the ${n} states of A, got [${b.shape.join(", ")}]`,
     );
   }
   return b.shape.length === 2 ? b.shape[1] : 1;
@@ -109,7 +109,7 @@ export function discretize(
     const f = luRaw(minus, n);
     if (!(f.pivotRatio > SINGULAR_PIVOT_RATIO)) {
       throw new Error(
-        `discretize: A: I − Δ/2·A is singular for dt = ${dt} (A has an eigenvalue near 2/dt), so "bilinear" is undefined`,
+        `discretize: argument 'A': I − Δ/2·A is singular for dt = ${dt} (A has an eigenvalue near 2/dt), so "bilinear" is undefined`,
       );
     }
     abar = luSolveRaw(f, plus, n);
@@ -177,7 +177,7 @@ export function discretizeDiagonal(
       case "bilinear":
         if (1 - z / 2 === 0) {
           throw new Error(
-            `discretizeDiagonal: a: Δ·a[${i}] = 2 makes (1 − Δa/2) zero, so bilinear is undefined`,
+            `discretizeDiagonal: argument 'a': Δ·a[${i}] = 2 makes (1 − Δa/2) zero, so bilinear is undefined`,
           );
         }
         ai = (1 + z / 2) / (1 - z / 2);
@@ -219,7 +219,7 @@ export function discreteStates(Abar: Tensor, Bbar: Tensor, x: Tensor, h0?: Tenso
   const ok = (xv.shape.length === 2 && xv.shape[1] === m) || (xv.shape.length === 1 && m === 1);
   if (!ok) {
     throw new Error(
-      `${fn}: x: expected shape [L, ${m}]${m === 1 ? " or [L]" : ""} to match B̄'s ${m} inputs, got [${xv.shape.join(", ")}]`,
+      `${fn}: argument 'x': expected shape [L, ${m}]${m === 1 ? " or [L]" : ""} to match B̄'s ${m} inputs, got [${xv.shape.join(", ")}]`,
     );
   }
   const L = xv.shape[0];

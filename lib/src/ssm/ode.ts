@@ -4,7 +4,15 @@
  * accurate reference (it is the method behind MATLAB's ode45 and SciPy's RK45).
  */
 import type { Tensor } from "../tensor";
-import { assertFiniteNumber, assertFunction, assertInteger, describe } from "../validate";
+import {
+  assertFiniteNumber,
+  assertFunction,
+  assertInteger,
+  checkOptions,
+  describe,
+  isAbsent,
+  schema,
+} from "../validate";
 
 /** The right-hand side f(t, y) of y' = f(t, y); returns y' (n). It must not modify y. */
 export type VectorField = (t: number, y: Float64Array) => ArrayLike<number>;
@@ -22,13 +30,13 @@ function toState(fn: string, y0: unknown): Float64Array {
       : y0;
   if (!(Array.isArray(data) || data instanceof Float64Array || data instanceof Float32Array)) {
     throw new Error(
-      `${fn}: y0: expected an array of numbers (n) or a tensor (n), got ${describe(y0)}`,
+      `${fn}: argument 'y0' must be an array of numbers (n) or a tensor (n), got ${describe(y0)}`,
     );
   }
   const out = Float64Array.from(data as ArrayLike<number>);
   for (let i = 0; i < out.length; i++) {
     if (!Number.isFinite(out[i])) {
-      throw new Error(`${fn}: y0: expected finite values, found ${out[i]} at index ${i}`);
+      throw new Error(`${fn}: argument 'y0' must be finite values, found ${out[i]} at index ${i}`);
     }
   }
   return out;
@@ -39,12 +47,14 @@ function evaluate(fn: string, f: VectorField, t: number, y: Float64Array): Array
   const d = f(t, y);
   if (d === null || typeof d !== "object" || d.length !== y.length) {
     throw new Error(
-      `${fn}: f: expected f(t, y) to return ${y.length} numbers, got ${describe(d)} at t = ${t}`,
+      `${fn}: argument 'f': expected f(t, y) to return ${y.length} numbers, got ${describe(d)} at t = ${t}`,
     );
   }
   for (let i = 0; i < d.length; i++) {
     if (!Number.isFinite(d[i])) {
-      throw new Error(`${fn}: f: returned the non-finite value ${d[i]} at index ${i}, t = ${t}`);
+      throw new Error(
+        `${fn}: argument 'f': returned the non-finite value ${d[i]} at index ${i}, t = ${t}`,
+      );
     }
   }
   return d;
@@ -94,7 +104,7 @@ function rk4StepUnchecked(
 function assertSpan(fn: string, t0: number, t1: number): void {
   assertFiniteNumber(`${fn}: t0`, t0);
   assertFiniteNumber(`${fn}: t1`, t1);
-  if (!(t1 > t0)) throw new Error(`${fn}: t1: expected t1 > t0 = ${t0}, got ${t1}`);
+  if (!(t1 > t0)) throw new Error(`${fn}: argument 't1': expected t1 > t0 = ${t0}, got ${t1}`);
 }
 
 /**
@@ -179,32 +189,23 @@ export function odeDormandPrince(
   assertFunction(`${fn}: f`, f);
   let y = toState(fn, y0);
   assertSpan(fn, t0, t1);
-  const rtol = options.rtol ?? 1e-8;
-  const atol = options.atol ?? 1e-10;
-  for (const [name, v] of [
-    ["rtol", rtol],
-    ["atol", atol],
-  ] as const) {
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-      throw new Error(`${fn}: options.${name}: expected a finite number >= 0, got ${describe(v)}`);
-    }
+  const o = checkOptions(fn, "options", options, DORMAND_PRINCE_OPTIONS);
+  const rtol = o.rtol ?? 1e-8;
+  const atol = o.atol ?? 1e-10;
+  if (rtol === 0 && atol === 0) {
+    throw new Error(`${fn}: argument 'options.rtol' must be > 0 when atol is 0 (got 0)`);
   }
-  if (rtol === 0 && atol === 0)
-    throw new Error(`${fn}: options.rtol: rtol and atol cannot both be 0`);
-  const maxSteps = options.maxSteps ?? 100000;
-  assertInteger(`${fn}: options.maxSteps`, maxSteps, 1);
+  const maxSteps = o.maxSteps ?? 100000;
   let stops: number[];
-  if (options.tEval !== undefined) {
-    const te: unknown = options.tEval;
-    if (!(Array.isArray(te) || te instanceof Float64Array || te instanceof Float32Array)) {
-      throw new Error(`${fn}: options.tEval: expected an array of times, got ${describe(te)}`);
-    }
+  const tEval = isAbsent(o.tEval) ? undefined : o.tEval;
+  if (tEval !== undefined) {
+    const te = tEval;
     stops = Array.from(te as ArrayLike<number>);
     stops.forEach((s, i) => {
       const prev = i === 0 ? t0 : stops[i - 1];
       if (!Number.isFinite(s) || s <= prev || s > t1) {
         throw new Error(
-          `${fn}: options.tEval: expected increasing times in (t0, t1] = (${t0}, ${t1}], got ${s} at index ${i}`,
+          `${fn}: argument 'options.tEval': expected increasing times in (t0, t1] = (${t0}, ${t1}], got ${s} at index ${i}`,
         );
       }
     });
@@ -212,10 +213,8 @@ export function odeDormandPrince(
   } else {
     stops = [t1];
   }
-  const report = options.tEval === undefined ? "steps" : "stops";
-  const reportT1 =
-    options.tEval === undefined ||
-    (options.tEval.length > 0 && options.tEval[options.tEval.length - 1] === t1);
+  const report = tEval === undefined ? "steps" : "stops";
+  const reportT1 = tEval === undefined || (tEval.length > 0 && tEval[tEval.length - 1] === t1);
   const n = y.length;
   const ts: number[] = [t0];
   const ys: number[] = Array.from(y);
@@ -223,7 +222,8 @@ export function odeDormandPrince(
     atol + rtol * Math.max(Math.abs(u[i]), Math.abs(v[i]));
   const rms = (v: ArrayLike<number>, sc: (i: number) => number): number => {
     let s = 0;
-    for (let i = 0; i < n; i++) s += (v[i] / sc(i)) ** 2;
+    // A zero error against a zero tolerance (atol = 0 at a zero state) is no error, not 0/0.
+    for (let i = 0; i < n; i++) s += v[i] === 0 ? 0 : (v[i] / sc(i)) ** 2;
     return n === 0 ? 0 : Math.sqrt(s / n);
   };
 
@@ -235,13 +235,8 @@ export function odeDormandPrince(
   let t = t0;
   let k1 = call(t, y);
   let h: number;
-  if (options.firstStep !== undefined) {
-    h = options.firstStep;
-    if (typeof h !== "number" || !Number.isFinite(h) || h <= 0) {
-      throw new Error(
-        `${fn}: options.firstStep: expected a positive finite number, got ${describe(h)}`,
-      );
-    }
+  if (!isAbsent(o.firstStep)) {
+    h = o.firstStep;
   } else {
     const d0 = rms(y, (i) => atol + rtol * Math.abs(y[i]));
     const d1 = rms(k1, (i) => atol + rtol * Math.abs(y[i]));
@@ -254,7 +249,9 @@ export function odeDormandPrince(
   const stages: ArrayLike<number>[] = new Array(7);
   while (stopIndex < stops.length) {
     if (accepted + rejected >= maxSteps) {
-      throw new Error(`${fn}: options.maxSteps: gave up at t = ${t} after ${maxSteps} steps`);
+      throw new Error(
+        `${fn}: argument 'options.maxSteps': gave up at t = ${t} after ${maxSteps} steps`,
+      );
     }
     const target = stops[stopIndex];
     const landing = h >= target - t;
@@ -300,7 +297,7 @@ export function odeDormandPrince(
     }
     if (!(h > 0) || t + h === t) {
       throw new Error(
-        `${fn}: f: the step size underflowed at t = ${t}; the problem may be singular`,
+        `${fn}: argument 'f': the step size underflowed at t = ${t}; the problem may be singular`,
       );
     }
   }
@@ -310,3 +307,12 @@ export function odeDormandPrince(
     stats: { accepted, rejected, evaluations, lastStep: h },
   };
 }
+
+/** The options {@link odeDormandPrince} (and the simulators built on it) accept. */
+export const DORMAND_PRINCE_OPTIONS = schema.options({
+  rtol: schema.optional(schema.number({ min: 0 })),
+  atol: schema.optional(schema.number({ min: 0 })),
+  tEval: schema.optional(schema.numbers()),
+  firstStep: schema.optional(schema.positive()),
+  maxSteps: schema.optional(schema.integer({ min: 1, max: 1e7 })),
+});

@@ -25,7 +25,7 @@
  *      increasingly, are the data positions (plain copying uses positions 0..k-1).
  */
 import type { Rng } from "../rng";
-import { assertInteger, describe } from "../validate";
+import { MAX_ELEMENTS, assertInteger, checkOptions, schema } from "../validate";
 import { copyingSet } from "./assemble";
 import { checkRng } from "./util";
 import type { CopyingOptions, CopyingSet, CopyingTokens } from "./types";
@@ -36,35 +36,25 @@ export function copyingTokens(vocabSize: number): CopyingTokens {
   return { noise: 0, firstData: 1, lastData: vocabSize - 2, marker: vocabSize - 1 };
 }
 
-const COPYING_KEYS = ["count", "length", "numTokens", "vocabSize"];
+const COPYING_OPTIONS = schema.options({
+  count: schema.integer({ min: 0, max: MAX_ELEMENTS }),
+  length: schema.integer({ min: 1, max: MAX_ELEMENTS }),
+  numTokens: schema.integer({ min: 1, max: MAX_ELEMENTS }),
+  vocabSize: schema.integer({ min: 3, max: 2 ** 31 - 1 }),
+});
 
 /** Validates copying options; `fn` names the caller in messages. */
 export function checkCopyingOptions(fn: string, options: unknown): CopyingOptions {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new Error(
-      `${fn}: options: expected { count, length, numTokens, vocabSize }, got ${describe(options)}`,
-    );
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!COPYING_KEYS.includes(key)) {
-      throw new Error(
-        `${fn}: options: unknown option "${key}"; expected ${COPYING_KEYS.join(", ")}`,
-      );
-    }
-  }
-  const count = assertInteger(`${fn}: options.count`, o.count, 0);
-  const numTokens = assertInteger(`${fn}: options.numTokens`, o.numTokens, 1);
-  const length = assertInteger(`${fn}: options.length`, o.length, 1);
+  const o = checkOptions(fn, "options", options, COPYING_OPTIONS) as CopyingOptions;
+  const { count, numTokens, length, vocabSize } = o;
   if (length < numTokens) {
     throw new Error(
-      `${fn}: options.length: expected at least numTokens = ${numTokens} positions to hold the data tokens, got ${length}`,
+      `${fn}: argument 'options.length' must be at least numTokens = ${numTokens} positions to hold the data tokens, got ${length}`,
     );
   }
-  const vocabSize = assertInteger(`${fn}: options.vocabSize`, o.vocabSize, 3);
-  if (count * (length + numTokens) > 2 ** 31 - 1) {
+  if (count * (length + numTokens) > MAX_ELEMENTS) {
     throw new Error(
-      `${fn}: options: count · (length + numTokens) = ${count * (length + numTokens)} tokens is too many`,
+      `${fn}: argument 'options' must ask for at most ${MAX_ELEMENTS} tokens in all (got count · (length + numTokens) = ${count * (length + numTokens)})`,
     );
   }
   return { count, length, numTokens, vocabSize };

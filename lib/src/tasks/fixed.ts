@@ -7,6 +7,7 @@ import { Rng } from "../rng";
 import { selectiveCopying } from "./copying";
 import { inductionHeads } from "./induction";
 import { loadTaskSet } from "./io";
+import { checkArg, schema } from "../validate";
 import type { CopyingOptions, CopyingSet, InductionOptions, InductionSet } from "./types";
 
 /** One committed task file: generator options (without count) and each split's seed and size. */
@@ -32,21 +33,20 @@ export const INDUCTION_HEADS_SET: FixedTaskSpec<InductionOptions> = {
 
 /** Generates a split of the committed selective-copying set from its seed (no file involved). */
 export function generateSelectiveCopyingSplit(split: "train" | "test"): CopyingSet {
-  const { seed, count } = SELECTIVE_COPYING_SET.splits[split];
+  const { seed, count } =
+    SELECTIVE_COPYING_SET.splits[checkSplit("generateSelectiveCopyingSplit", split)];
   return selectiveCopying(new Rng(seed), { ...SELECTIVE_COPYING_SET.options, count });
 }
 
 /** Generates a split of the committed induction-heads set from its seed (no file involved). */
 export function generateInductionHeadsSplit(split: "train" | "test"): InductionSet {
-  const { seed, count } = INDUCTION_HEADS_SET.splits[split];
+  const { seed, count } =
+    INDUCTION_HEADS_SET.splits[checkSplit("generateInductionHeadsSplit", split)];
   return inductionHeads(new Rng(seed), { ...INDUCTION_HEADS_SET.options, count });
 }
 
 function checkSplit(fn: string, split: unknown): "train" | "test" {
-  if (split !== "train" && split !== "test") {
-    throw new Error(`${fn}: split: expected "train" or "test", got ${JSON.stringify(split)}`);
-  }
-  return split;
+  return checkArg(fn, "split", split, schema.oneOf(["train", "test"] as const));
 }
 
 /** Loads a split of `datasets/selective-copying.json` (checksum-verified). */

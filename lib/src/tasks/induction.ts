@@ -19,7 +19,7 @@
  * t = p, the content token `rng.int(V - 1)`.
  */
 import type { Rng } from "../rng";
-import { assertInteger, describe } from "../validate";
+import { MAX_ELEMENTS, assertInteger, checkOptions, schema } from "../validate";
 import { inductionSet } from "./assemble";
 import { checkRng } from "./util";
 import type { InductionOptions, InductionSet, InductionTokens } from "./types";
@@ -30,26 +30,24 @@ export function inductionTokens(vocabSize: number): InductionTokens {
   return { firstContent: 0, lastContent: vocabSize - 2, trigger: vocabSize - 1 };
 }
 
-const KEYS = ["count", "length", "vocabSize"];
+const INDUCTION_OPTIONS = schema.options({
+  count: schema.integer({ min: 0, max: MAX_ELEMENTS }),
+  length: schema.integer({ min: 3, max: MAX_ELEMENTS }),
+  vocabSize: schema.integer({ min: 3, max: 2 ** 31 - 1 }),
+});
 
 /** Validates induction-heads options; `fn` names the caller in messages. */
 export function checkInductionOptions(fn: string, options: unknown): InductionOptions {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+  const { count, length, vocabSize } = checkOptions(
+    fn,
+    "options",
+    options,
+    INDUCTION_OPTIONS,
+  ) as InductionOptions;
+  if (count * length > MAX_ELEMENTS) {
     throw new Error(
-      `${fn}: options: expected { count, length, vocabSize }, got ${describe(options)}`,
+      `${fn}: argument 'options' must ask for at most ${MAX_ELEMENTS} tokens in all (got count · length = ${count * length})`,
     );
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KEYS.includes(key)) {
-      throw new Error(`${fn}: options: unknown option "${key}"; expected ${KEYS.join(", ")}`);
-    }
-  }
-  const count = assertInteger(`${fn}: options.count`, o.count, 0);
-  const length = assertInteger(`${fn}: options.length`, o.length, 3);
-  const vocabSize = assertInteger(`${fn}: options.vocabSize`, o.vocabSize, 3);
-  if (count * length > 2 ** 31 - 1) {
-    throw new Error(`${fn}: options: count · length = ${count * length} tokens is too many`);
   }
   return { count, length, vocabSize };
 }

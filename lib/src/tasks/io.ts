@@ -56,7 +56,8 @@ export function taskFileText(
   splits: Record<string, { seed: number; set: CopyingSet | InductionSet }>,
 ): string {
   const names = Object.keys(splits);
-  if (names.length === 0) throw new Error("taskFileText: splits: expected at least one split");
+  if (names.length === 0)
+    throw new Error("taskFileText: argument 'splits' must be at least one split");
   const first = splits[names[0]].set;
   const { count: _count, ...options } = first.options as unknown as Record<string, number>;
   void _count;
@@ -102,17 +103,19 @@ function flatten(
   vocab: number,
 ): Int32Array {
   if (!Array.isArray(data) || data.length !== n) {
-    throw new Error(`${fn}: ${what}: expected ${n} rows, got ${describe(data)}`);
+    throw new Error(`${fn}: argument '${what}': expected ${n} rows, got ${describe(data)}`);
   }
   const out = new Int32Array(n * width);
   data.forEach((row: unknown, i) => {
     if (!Array.isArray(row) || row.length !== width) {
-      throw new Error(`${fn}: ${what}[${i}]: expected ${width} tokens, got ${describe(row)}`);
+      throw new Error(
+        `${fn}: argument '${what}[${i}]': expected ${width} tokens, got ${describe(row)}`,
+      );
     }
     row.forEach((t: unknown, j) => {
       if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= vocab) {
         throw new Error(
-          `${fn}: ${what}[${i}][${j}]: expected a token id in [0, ${vocab}), got ${describe(t)}`,
+          `${fn}: argument '${what}[${i}][${j}]' must be a token id in [0, ${vocab}), got ${describe(t)}`,
         );
       }
       out[i * width + j] = t;
@@ -140,7 +143,7 @@ export function taskSetFromFile(
   const sp = file.splits?.[split];
   if (sp === undefined) {
     throw new Error(
-      `${fn}: split: no split ${JSON.stringify(split)}; the file has ${Object.keys(file.splits ?? {}).join(", ")}`,
+      `${fn}: argument 'split': no split ${JSON.stringify(split)}; the file has ${Object.keys(file.splits ?? {}).join(", ")}`,
     );
   }
   if (file.task === "selective-copying" || file.task === "copying") {
@@ -157,17 +160,19 @@ export function taskSetFromFile(
         if (tok === 0) continue;
         if (tok === V - 1 || found >= k || tok !== targets[i * k + found]) {
           throw new Error(
-            `${fn}: ${split}.inputs[${i}]: token ${tok} at position ${t} does not match the targets`,
+            `${fn}: argument '${split}.inputs[${i}]': token ${tok} at position ${t} does not match the targets`,
           );
         }
         positions[i * k + found++] = t;
       }
       if (found !== k)
-        throw new Error(`${fn}: ${split}.inputs[${i}]: expected ${k} data tokens, found ${found}`);
+        throw new Error(
+          `${fn}: argument '${split}.inputs[${i}]': expected ${k} data tokens, found ${found}`,
+        );
       for (let j = 0; j < k; j++) {
         if (inputs[row + length + j] !== V - 1) {
           throw new Error(
-            `${fn}: ${split}.inputs[${i}]: expected the marker ${V - 1} at position ${length + j}`,
+            `${fn}: argument '${split}.inputs[${i}]': expected the marker ${V - 1} at position ${length + j}`,
           );
         }
       }
@@ -192,14 +197,16 @@ export function taskSetFromFile(
         targets[i] !== inputs[row + first + 1]
       ) {
         throw new Error(
-          `${fn}: ${split}.inputs[${i}]: expected one trigger at p <= l - 3 followed by the target, and one at the end`,
+          `${fn}: argument '${split}.inputs[${i}]' must be one trigger at p <= l - 3 followed by the target, and one at the end`,
         );
       }
       triggerPositions[i] = first;
     }
     return inductionSet(opts, inputs, targets, triggerPositions);
   }
-  throw new Error(`${fn}: task: unknown task ${describe((file as { task?: unknown }).task)}`);
+  throw new Error(
+    `${fn}: argument 'task': unknown task ${describe((file as { task?: unknown }).task)}`,
+  );
 }
 
 /**

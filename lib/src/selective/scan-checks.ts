@@ -1,0 +1,161 @@
+/**
+ * The argument checks of the selective scans (selectiveScan, selectiveScanFast, gpuSelectiveScan,
+ * selectiveScanMatrix): one schema for the argument object, then the shapes relative to u.
+ * Shared by every implementation, so that all of them accept exactly the same inputs.
+ */
+import type { Tensor } from "../tensor";
+import { assertTensor, checkOptions, isAbsent, schema } from "../validate";
+
+/** How a B or C tensor is laid out, resolved into strides (see {@link checkSelectiveScanArgs}). */
+export interface ScanMatrixLayout {
+  /** "variable": (b, n, l); "grouped": (b, g, n, l); "time-invariant": (d, n). */
+  kind: "variable" | "grouped" | "time-invariant";
+  /** Number of groups g (1 unless grouped). */
+  groups: number;
+  /** Flat index of element (batch, channel, n, l) is base(batch, channel) + n·nStride + l·lStride. */
+  nStride: number;
+  lStride: number;
+  base: (batch: number, channel: number) => number;
+}
+
+/** Validated sizes of a selective scan's arguments. */
+export interface SelectiveScanShapes {
+  batch: number;
+  dim: number;
+  length: number;
+  dstate: number;
+  B: ScanMatrixLayout;
+  C: ScanMatrixLayout;
+}
+
+const DTYPES = ["float32", "float64"] as const;
+const optionalTensor = schema.optional(schema.present<Tensor>());
+
+/** The keys of a selective scan's argument object; shapes relative to u are checked below. */
+export const SELECTIVE_SCAN_ARGS = schema.options(
+  {
+    u: schema.tensor({ rank: 3, axes: ["b", "d", "l"], dtype: DTYPES }),
+    delta: schema.present<Tensor>(),
+    A: schema.present<Tensor>(),
+    B: schema.present<Tensor>(),
+    C: schema.present<Tensor>(),
+    D: optionalTensor,
+    z: optionalTensor,
+    deltaBias: optionalTensor,
+    deltaSoftplus: schema.optional(schema.boolean()),
+    returnLastState: schema.optional(schema.boolean()),
+  },
+  "an argument object",
+);
+
+/**
+ * Checks the arguments of a selective scan (shapes relative to each other, dtypes, finite values,
+ * option types, unknown keys) and returns their sizes and the layout of B and C. `fn` names the
+ * calling function in error messages. Shared by every implementation of the scan, so that all of
+ * them accept exactly the same inputs.
+ */
+export function checkSelectiveScanArgs(fn: string, args: unknown): SelectiveScanShapes {
+  const a = checkOptions(fn, "", args, SELECTIVE_SCAN_ARGS) as Record<string, unknown>;
+  const dtypes = DTYPES;
+  const u = assertTensor(`${fn}: u`, a.u, { rank: 3, axes: ["b", "d", "l"], dtype: dtypes });
+  const [batch, dim, length] = u.shape;
+  assertTensor(`${fn}: delta`, a.delta, {
+    shape: [batch, dim, length],
+    axes: ["b", "d", "l"],
+    dtype: dtypes,
+  });
+  const A = assertTensor(`${fn}: A`, a.A, { rank: 2, axes: ["d", "n"], dtype: dtypes });
+  if (A.shape[0] !== dim) {
+    throw new Error(
+      `${fn}: argument 'A': expected shape [${dim}, n] (d, n) with d = ${dim} from u, got [${A.shape.join(", ")}]`,
+    );
+  }
+  const dstate = A.shape[1];
+  const layoutB = scanMatrixLayout(fn, "B", a.B, batch, dim, dstate, length);
+  const layoutC = scanMatrixLayout(fn, "C", a.C, batch, dim, dstate, length);
+  if (!isAbsent(a.D)) {
+    assertTensor(`${fn}: D`, a.D, { shape: [dim], axes: ["d"], dtype: dtypes });
+  }
+  if (!isAbsent(a.z)) {
+    assertTensor(`${fn}: z`, a.z, {
+      shape: [batch, dim, length],
+      axes: ["b", "d", "l"],
+      dtype: dtypes,
+    });
+  }
+  if (!isAbsent(a.deltaBias)) {
+    assertTensor(`${fn}: deltaBias`, a.deltaBias, { shape: [dim], axes: ["d"], dtype: dtypes });
+  }
+  return { batch, dim, length, dstate, B: layoutB, C: layoutC };
+}
+
+/**
+ * {@link checkSelectiveScanArgs} for the parallel implementations (fast CPU, gpu.js), which need
+ * input-dependent B and C of shape (b, n, l) or (b, g, n, l) with the same number of groups: the
+ * time-invariant (d, n) layout is an LTI system, better served by lesson 03's convolution.
+ */
+export function checkInputDependentScanArgs(fn: string, args: unknown): SelectiveScanShapes {
+  const shapes = checkSelectiveScanArgs(fn, args);
+  for (const which of ["B", "C"] as const) {
+    if (shapes[which].kind === "time-invariant") {
+      throw new Error(
+        `${fn}: argument '${which}': the time-invariant layout (d, n) is not supported; pass (b, n, l) (or use selectiveScan)`,
+      );
+    }
+  }
+  if (shapes.B.groups !== shapes.C.groups) {
+    throw new Error(
+      `${fn}: argument 'C' must be the same number of groups as B (${shapes.B.groups}), got ${shapes.C.groups}`,
+    );
+  }
+  return shapes;
+}
+
+function scanMatrixLayout(
+  fn: string,
+  name: string,
+  value: unknown,
+  batch: number,
+  dim: number,
+  dstate: number,
+  length: number,
+): ScanMatrixLayout {
+  const t = assertTensor(`${fn}: ${name}`, value, { dtype: ["float32", "float64"] });
+  const got = `[${t.shape.join(", ")}]`;
+  const expected =
+    `(b, n, l) = [${batch}, ${dstate}, ${length}], (b, g, n, l) = [${batch}, g, ${dstate}, ${length}] ` +
+    `with g dividing d = ${dim}, or time-invariant (d, n) = [${dim}, ${dstate}]`;
+  const s = t.shape;
+  if (s.length === 2 && s[0] === dim && s[1] === dstate) {
+    return {
+      kind: "time-invariant",
+      groups: 1,
+      nStride: 1,
+      lStride: 0,
+      base: (_b, d) => d * dstate,
+    };
+  }
+  if (s.length === 3 && s[0] === batch && s[1] === dstate && s[2] === length) {
+    return {
+      kind: "variable",
+      groups: 1,
+      nStride: length,
+      lStride: 1,
+      base: (b) => b * dstate * length,
+    };
+  }
+  if (s.length === 4 && s[0] === batch && s[2] === dstate && s[3] === length) {
+    const g = s[1];
+    if (g >= 1 && dim % g === 0) {
+      const perGroup = dim / g;
+      return {
+        kind: "grouped",
+        groups: g,
+        nStride: length,
+        lStride: 1,
+        base: (b, d) => (b * g + Math.floor(d / perGroup)) * dstate * length,
+      };
+    }
+  }
+  throw new Error(`${fn}: argument '${name}': expected shape ${expected}; got ${got}`);
+}

@@ -70,3 +70,4 @@ export {
   killAllJupyterServersNow,
 } from "./notebook/server";
 export type { JupyterServer, StartServerOptions, AttachServerOptions } from "./notebook/server";
+export * from "./train/index";

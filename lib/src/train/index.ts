@@ -1,0 +1,2 @@
+/** Training: backward passes, the optimiser, the schedule and the training loop (lesson 10). */
+export * from "./scan-backward";

@@ -1,2 +1,3 @@
 /** Training: backward passes, the optimiser, the schedule and the training loop (lesson 10). */
 export * from "./scan-backward";
+export * from "./optim";

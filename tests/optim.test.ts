@@ -69,7 +69,7 @@ describe("AdamW", () => {
     const params = new Map(names.map((n, i) => [n, vec([1 + i, -i])]));
     const state = createAdamW(params);
     const opts = { lr: 0.03, beta1: 0.8, beta2: 0.9, eps: 1e-6, weightDecay: 0.2 };
-    const ref = names.map((n, i) => ({
+    const ref = names.map((_, i) => ({
       th: [1 + i, -i],
       m: [0, 0],
       v: [0, 0],

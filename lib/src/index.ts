@@ -70,4 +70,6 @@ export {
   killAllJupyterServersNow,
 } from "./notebook/server";
 export type { JupyterServer, StartServerOptions, AttachServerOptions } from "./notebook/server";
+export * from "./nn/index";
+export * from "./checkpoint/index";
 export * from "./train/index";

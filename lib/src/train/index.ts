@@ -2,3 +2,4 @@
 export * from "./scan-backward";
 export * from "./optim";
 export * from "./ops-backward";
+export * from "./mamba-grads";

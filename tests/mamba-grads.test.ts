@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { Rng, type Tensor, type TrainableMamba, mambaLossAndGrads } from "../lib/src/index";
+import {
+  Rng,
+  type Tensor,
+  type TrainableMamba,
+  crossEntropy,
+  initMamba,
+  mambaForward,
+  mambaLossAndGrads,
+} from "../lib/src/index";
 
 /** The MambaForCausalLM tensor names and shapes, written out here from the Hugging Face layout. */
 function paramShapes(c: TrainableMamba["config"]): Map<string, number[]> {
@@ -107,7 +115,7 @@ describe("mambaLossAndGrads: gradients of the whole model against central finite
     const { grads } = mambaLossAndGrads(model, tokens);
     expect([...grads.keys()]).toEqual([...paramShapes(model.config).keys()]);
     expect(() => mambaLossAndGrads(model, [[1, 9]])).toThrow(
-      /mambaLossAndGrads: tokens: id 9 at flat index 1 is outside \[0, 5\)/,
+      /mambaLossAndGrads: tokens: expected ids in \[0, 5\)/,
     );
     expect(() => mambaLossAndGrads(model, tokens, { variant: "s4" as never })).toThrow(
       /options.variant/,
@@ -116,5 +124,19 @@ describe("mambaLossAndGrads: gradients of the whole model against central finite
     expect(() => mambaLossAndGrads(model, tokens, { targets: [[1]] })).toThrow(
       /options.targets: expected shape \[2, 6\]/,
     );
+  });
+  it("its loss equals cross-entropy of mambaForward's logits (the model's own forward), float32", () => {
+    const model = initMamba({ vocab_size: 7, hidden_size: 16, num_hidden_layers: 2 }, new Rng(8));
+    const ids = [
+      [1, 2, 3, 4, 5, 6, 0, 1, 2, 3],
+      [6, 5, 4, 3, 2, 1, 0, 6, 5, 4],
+    ];
+    const logits = mambaForward(model, ids);
+    const targets = new Int32Array(20).fill(-100);
+    ids.forEach((r, i) => r.slice(1).forEach((v, j) => (targets[i * 10 + j] = v)));
+    const want = crossEntropy(logits, targets).loss;
+    const got = mambaLossAndGrads(model, ids, { chunkSize: 3 });
+    expect(Math.abs(got.loss - want)).toBeLessThan(1e-5 * want);
+    expect(got.count).toBe(18);
   });
 });

@@ -24,6 +24,7 @@
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
 import { describe } from "../validate";
+import { type MambaTokens, readTokens } from "../mamba/forward";
 import { linear } from "../nn/linear";
 import { rmsNorm } from "../nn/rms-norm";
 import { embedding } from "../nn/embedding";
@@ -84,7 +85,7 @@ export interface LossAndGradsOptions {
 }
 
 /** Token ids (b, l): a tensor-like `{ shape: [b, l], data: Int32Array }` or nested arrays. */
-export type TokenBatch = { shape: number[]; data: Int32Array } | number[][];
+export type TokenBatch = MambaTokens;
 
 /** What {@link mambaLossAndGrads} returns. */
 export interface LossAndGrads {
@@ -99,13 +100,13 @@ export interface LossAndGrads {
 
 const OPTION_KEYS = new Set(["targets", "mask", "variant", "scanStrategy", "chunkSize"]);
 
-/** Token ids as an Int32Array with their (b, l), validated against the vocabulary. */
-export function tokenBatch(
+/** Target ids (b, l) as an Int32Array: ids in [0, vocab) or −100 (ignored), as PyTorch's labels. */
+function readTargets(
   fn: string,
-  name: string,
   tokens: unknown,
   vocab: number,
 ): { ids: Int32Array; b: number; l: number } {
+  const name = "options.targets";
   let ids: Int32Array;
   let b: number;
   let l: number;
@@ -204,10 +205,13 @@ export function mambaLossAndGrads(
     if (!t) throw new Error(`${fn}: model.params: missing "${name}"`);
     return t;
   };
-  const { ids, b, l } = tokenBatch(fn, "tokens", tokens, cfg.vocab_size);
+  const {
+    ids,
+    shape: [b, l],
+  } = readTokens(fn, tokens, cfg.vocab_size);
   let targets: Int32Array;
   if (options.targets !== undefined) {
-    const t = tokenBatch(fn, "options.targets", options.targets, cfg.vocab_size);
+    const t = readTargets(fn, options.targets, cfg.vocab_size);
     if (t.b !== b || t.l !== l)
       throw new Error(
         `${fn}: options.targets: expected shape [${b}, ${l}] like tokens, got [${t.b}, ${t.l}]`,

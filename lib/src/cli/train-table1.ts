@@ -41,7 +41,17 @@ async function main(): Promise<void> {
   const seed = Number(arg("seed", "0"));
   const variants = arg("variants", "lti,s6,mamba").split(",") as MixerVariant[];
   const evalEvery = Number(arg("eval-every", "100"));
-  const test = generateSelectiveCopyingSplit("test");
+  const length = Number(arg("length", String(SELECTIVE_COPYING_SET.options.length)));
+  const numTokens = Number(arg("tokens", String(SELECTIVE_COPYING_SET.options.numTokens)));
+  const taskOptions = { length, numTokens, vocabSize: 16 };
+  const committed =
+    length === SELECTIVE_COPYING_SET.options.length &&
+    numTokens === SELECTIVE_COPYING_SET.options.numTokens;
+  // The committed set's test split when the sizes match; else a held-out set from its test seed.
+  const testSeed = SELECTIVE_COPYING_SET.splits.test.seed;
+  const test = committed
+    ? generateSelectiveCopyingSplit("test")
+    : selectiveCopying(new Rng(testSeed), { ...taskOptions, count: 400 });
   const schedule = {
     peakLr,
     warmupSteps: Math.min(50, steps),
@@ -50,7 +60,7 @@ async function main(): Promise<void> {
   };
   const adamw = { beta1: 0.9, beta2: 0.95, weightDecay: 0.1 };
   console.log(
-    `selective copying: length ${SELECTIVE_COPYING_SET.options.length}, ${SELECTIVE_COPYING_SET.options.numTokens} data tokens, vocab 16; ${steps} steps of ${batchSize} examples; test: ${test.count} examples`,
+    `selective copying: length ${length}, ${numTokens} data tokens, vocab 16; ${steps} steps of ${batchSize} examples; test: ${test.count} examples`,
   );
   const rows: string[] = [];
   for (const variant of variants) {
@@ -58,8 +68,7 @@ async function main(): Promise<void> {
     model.extraConfig = { mamba_ts_variant: variant };
     const started = Date.now();
     const result = await trainMamba(model, {
-      batch: (rng) =>
-        taskBatch(selectiveCopying(rng, { ...SELECTIVE_COPYING_SET.options, count: batchSize })),
+      batch: (rng) => taskBatch(selectiveCopying(rng, { ...taskOptions, count: batchSize })),
       schedule,
       adamw,
       clip: 1,
@@ -91,7 +100,7 @@ async function main(): Promise<void> {
         {
           variant,
           task: "selective-copying",
-          task_options: SELECTIVE_COPYING_SET.options,
+          task_options: taskOptions,
           test_split:
             "generateSelectiveCopyingSplit('test') (datasets/selective-copying.json, test)",
           test_accuracy: accuracy,

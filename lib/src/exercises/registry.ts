@@ -12,6 +12,7 @@ import { whySelectionExercises } from "./05-why-selection";
 import { selectiveSsmExercises } from "./06-selective-ssm";
 import { parallelScanExercises } from "./07-parallel-scan";
 import { hardwareAwareScanExercises } from "./08-hardware-aware-scan";
+import { mambaBlockExercises } from "./09-mamba-block";
 import { trainingExercises } from "./10-training";
 
 /** All exercises, in lesson order. */
@@ -25,6 +26,7 @@ export const exercises: readonly Exercise[] = [
   ...selectiveSsmExercises,
   ...parallelScanExercises,
   ...hardwareAwareScanExercises,
+  ...mambaBlockExercises,
   ...trainingExercises,
 ];
 

@@ -76,3 +76,4 @@ export type { JupyterServer, StartServerOptions, AttachServerOptions } from "./n
 export * from "./nn/index";
 export * from "./checkpoint/index";
 export * from "./mamba/index";
+export * from "./train/index";

@@ -70,3 +70,5 @@ export {
   killAllJupyterServersNow,
 } from "./notebook/server";
 export type { JupyterServer, StartServerOptions, AttachServerOptions } from "./notebook/server";
+export * from "./nn/index";
+export * from "./checkpoint/index";

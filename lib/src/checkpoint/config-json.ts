@@ -1,0 +1,39 @@
+/** `config.json` files of model checkpoints: read as plain objects, written pretty-printed. */
+import { readFileSync, writeFileSync } from "node:fs";
+
+/** Reads a JSON object from `path`; refuses non-objects with an error naming the file. */
+export function readConfigJson(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new Error(`readConfigJson: cannot read ${path}: ${(e as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`readConfigJson: ${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new Error(`readConfigJson: ${path}: expected a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Writes `config` as JSON (2-space indent, trailing newline). Fields of `keep` that `config` does
+ * not set are written too: that is how unknown fields of a loaded config survive a save.
+ */
+export function writeConfigJson(
+  path: string,
+  config: Record<string, unknown>,
+  keep: Record<string, unknown> = {},
+): void {
+  const merged = { ...keep, ...config };
+  try {
+    writeFileSync(path, JSON.stringify(merged, null, 2) + "\n");
+  } catch (e) {
+    throw new Error(`writeConfigJson: cannot write ${path}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The safetensors file format (Hugging Face), read and written without dependencies.
+ *
+ * Layout: an unsigned little-endian 64-bit integer N, then N bytes of UTF-8 JSON (the header),
+ * then the data buffer. The header maps each tensor name to
+ * `{ "dtype": "F32" | "F16" | "BF16" | ..., "shape": [...], "data_offsets": [begin, end] }`
+ * with offsets relative to the start of the data buffer, and may hold `"__metadata__"`, a map of
+ * strings. Tensors are row-major, little-endian, and tile the buffer with no gaps or overlaps.
+ *
+ * We read F32, F16, BF16 and F64 (converted to float32, the precision models compute in) and write
+ * F32. Every problem is refused with an error naming the file and the tensor.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { type Tensor, numel } from "../tensor";
+import { describe } from "../validate";
+
+/** A tensor read from a safetensors file: its stored dtype and its values as float32. */
+export interface SafetensorsEntry {
+  dtype: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Bytes per element of every dtype the format defines (those we cannot convert are refused). */
+const DTYPE_BYTES: Record<string, number> = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
+};
+const READABLE = new Set(["F32", "F16", "BF16", "F64"]);
+/** Headers larger than this are refused (the reference implementation's limit is 100 MB). */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/** Reads a safetensors file: tensor name -> { dtype, shape, data (float32) }, in header order. */
+export function readSafetensors(path: string): Map<string, SafetensorsEntry> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new Error(`readSafetensors: cannot read ${path}: ${(e as Error).message}`);
+  }
+  return parseSafetensors(bytes, path).tensors;
+}
+
+/**
+ * Parses the bytes of a safetensors file. `label` names the file in errors. Returns the tensors
+ * (float32) and the `__metadata__` strings.
+ */
+export function parseSafetensors(
+  bytes: Uint8Array,
+  label = "<bytes>",
+): { tensors: Map<string, SafetensorsEntry>; metadata: Record<string, string> } {
+  const fail = (msg: string): never => {
+    throw new Error(`readSafetensors: ${label}: ${msg}`);
+  };
+  if (bytes.length < 8)
+    fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  if (headerLen > MAX_HEADER_BYTES)
+    fail(`header length ${headerLen} exceeds ${MAX_HEADER_BYTES} bytes`);
+  if (8 + headerLen > bytes.length) {
+    fail(
+      `header length ${headerLen} runs past the end of the file (${bytes.length} bytes): truncated or not safetensors`,
+    );
+  }
+  const headerText = new TextDecoder("utf-8", { fatal: false }).decode(
+    bytes.subarray(8, 8 + headerLen),
+  );
+  if (!headerText.startsWith("{")) fail(`header does not start with "{": not a safetensors file`);
+  let header: unknown;
+  try {
+    header = JSON.parse(headerText);
+  } catch (e) {
+    return fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) {
+    fail(`header must be a JSON object, got ${describe(header)}`);
+  }
+  const dataStart = 8 + headerLen;
+  const dataLen = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const spans: { name: string; begin: number; end: number }[] = [];
+  const tensors = new Map<string, SafetensorsEntry>();
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+        fail(`__metadata__ must be an object of strings`);
+      }
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== "string") fail(`__metadata__.${k} must be a string, got ${describe(v)}`);
+        metadata[k] = v as string;
+      }
+      continue;
+    }
+    const where = `tensor "${name}"`;
+    if (raw === null || typeof raw !== "object")
+      fail(`${where}: expected { dtype, shape, data_offsets }`);
+    const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const dtype = info.dtype;
+    if (typeof dtype !== "string" || !(dtype in DTYPE_BYTES)) {
+      fail(
+        `${where}: unknown dtype ${describe(dtype)}; the format defines ${Object.keys(DTYPE_BYTES).join(", ")}`,
+      );
+    }
+    const dt = dtype as string;
+    if (!READABLE.has(dt))
+      fail(`${where}: dtype ${dt} is not supported; expected F32, F16, BF16 or F64`);
+    const shape = info.shape;
+    if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
+      fail(
+        `${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`,
+      );
+    }
+    const offsets = info.data_offsets;
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isInteger(o) && o >= 0) ||
+      offsets[1] < offsets[0]
+    ) {
+      fail(
+        `${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`,
+      );
+    }
+    const [begin, end] = offsets as number[];
+    const count = numel(shape as number[]);
+    const want = count * DTYPE_BYTES[dt];
+    if (end - begin !== want) {
+      fail(
+        `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${dt} shape [${(shape as number[]).join(", ")}] needs ${want}`,
+      );
+    }
+    if (end > dataLen) {
+      fail(
+        `${where}: data_offsets [${begin}, ${end}] run past the data buffer (${dataLen} bytes): the file is truncated`,
+      );
+    }
+    spans.push({ name, begin, end });
+    tensors.set(name, {
+      dtype: dt,
+      shape: [...(shape as number[])],
+      data: decode(dt, bytes, dataStart + begin, count),
+    });
+  }
+  // The tensors must tile the buffer exactly: no overlaps, no holes, nothing after the last one.
+  const sorted = [...spans].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  for (const s of sorted) {
+    if (s.begin !== cursor) {
+      fail(
+        s.begin < cursor
+          ? `tensor "${s.name}": data_offsets [${s.begin}, ${s.end}] overlap the previous tensor`
+          : `tensor "${s.name}": data_offsets [${s.begin}, ${s.end}] leave a gap of ${s.begin - cursor} bytes before it`,
+      );
+    }
+    cursor = s.end;
+  }
+  if (cursor !== dataLen) {
+    fail(
+      `the data buffer holds ${dataLen} bytes but the tensors cover ${cursor}: corrupt header or trailing bytes`,
+    );
+  }
+  return { tensors, metadata };
+}
+
+const littleEndianHost = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function decode(dtype: string, bytes: Uint8Array, offset: number, count: number): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, DTYPE_BYTES[dtype] * count);
+  const out = new Float32Array(count);
+  switch (dtype) {
+    case "F32":
+      if (littleEndianHost) {
+        // One copy into an aligned buffer instead of a DataView call per element.
+        // (new Uint8Array(view) copies; Buffer.slice would not.)
+        out.set(
+          new Float32Array(new Uint8Array(bytes.subarray(offset, offset + 4 * count)).buffer),
+        );
+      } else {
+        for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
+      }
+      break;
+    case "F64":
+      for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
+      break;
+    case "F16":
+      for (let i = 0; i < count; i++) out[i] = float16ToNumber(view.getUint16(2 * i, true));
+      break;
+    case "BF16": {
+      // bfloat16 is the top half of a float32: shift it back into place.
+      const word = new DataView(new ArrayBuffer(4));
+      for (let i = 0; i < count; i++) {
+        word.setUint32(0, view.getUint16(2 * i, true) << 16, true);
+        out[i] = word.getFloat32(0, true);
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+/** IEEE 754 binary16 bits -> number (subnormals, infinities and NaN included). */
+export function float16ToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/**
+ * Writes tensors as an F32 safetensors file. Tensors are stored in name order (so equal inputs
+ * give equal bytes), the header is padded with spaces to a multiple of 8 bytes (as the reference
+ * writer does, so the data is aligned), and `metadata` goes to `__metadata__`.
+ */
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): void {
+  const bytes = serializeSafetensors(tensors, metadata, path);
+  try {
+    writeFileSync(path, bytes);
+  } catch (e) {
+    throw new Error(`writeSafetensors: cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The bytes {@link writeSafetensors} writes. `label` names the file in errors. */
+export function serializeSafetensors(
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata?: Record<string, string>,
+  label = "<bytes>",
+): Uint8Array {
+  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (metadata) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== "string") {
+        throw new Error(
+          `writeSafetensors: ${label}: metadata "${k}" must be a string, got ${describe(v)}`,
+        );
+      }
+    }
+    header.__metadata__ = metadata;
+  }
+  let offset = 0;
+  for (const [name, t] of entries) {
+    if (name === "__metadata__")
+      throw new Error(`writeSafetensors: ${label}: "__metadata__" is reserved`);
+    if (
+      !t ||
+      !Array.isArray(t.shape) ||
+      !(t.data instanceof Float32Array || t.data instanceof Float64Array)
+    ) {
+      throw new Error(
+        `writeSafetensors: ${label}: tensor "${name}": expected { shape, data: Float32Array | Float64Array }, got ${describe(t)}`,
+      );
+    }
+    if (numel(t.shape) !== t.data.length) {
+      throw new Error(
+        `writeSafetensors: ${label}: tensor "${name}": data has ${t.data.length} elements but shape [${t.shape.join(", ")}] needs ${numel(t.shape)}`,
+      );
+    }
+    const size = 4 * t.data.length;
+    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + size] };
+    offset += size;
+  }
+  let json = JSON.stringify(header);
+  const raw = new TextEncoder().encode(json);
+  json += " ".repeat((8 - (raw.length % 8)) % 8);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let p = 8 + headerBytes.length;
+  for (const [, t] of entries) {
+    if (littleEndianHost) {
+      out.set(new Uint8Array(Float32Array.from(t.data).buffer), p);
+      p += 4 * t.data.length;
+    } else {
+      for (let i = 0; i < t.data.length; i++, p += 4) view.setFloat32(p, t.data[i], true);
+    }
+  }
+  return out;
+}

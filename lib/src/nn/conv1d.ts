@@ -1,0 +1,50 @@
+/**
+ * Mamba's short convolution: a causal depthwise 1-D convolution over the sequence axis, in the
+ * layout of PyTorch's `nn.Conv1d(d, d, k, groups=d, padding=k-1)` followed by keeping the first l
+ * outputs (what `mamba_simple.py` does).
+ */
+import { type Tensor, allocate, dtypeOf } from "../tensor";
+import { assertTensor } from "../validate";
+
+/**
+ * y[b, c, t] = bias[c] + Σ_{j=0}^{k-1} w[c, 0, j] · x[b, c, t − (k−1) + j], with x = 0 before
+ * t = 0: each channel c sees only its own current and k−1 previous inputs (causal, depthwise).
+ * PyTorch's Conv1d is a cross-correlation, hence w[c, 0, k−1] multiplies the current input.
+ *
+ * Shapes: x (b, d, l), weight (d, 1, k), bias (d) or null. Returns (b, d, l) with x's dtype.
+ */
+export function causalDepthwiseConv1d(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  const fn = "causalDepthwiseConv1d";
+  const xt = assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
+  const [batch, dim, len] = xt.shape;
+  const w = assertTensor(`${fn}: weight`, weight, {
+    shape: [dim, 1, null],
+    axes: ["d", "1", "k"],
+    finite: false,
+  });
+  const k = w.shape[2];
+  if (k < 1)
+    throw new Error(
+      `${fn}: weight: expected kernel size k >= 1, got shape [${w.shape.join(", ")}]`,
+    );
+  const b =
+    bias === undefined || bias === null
+      ? null
+      : assertTensor(`${fn}: bias`, bias, { shape: [dim], axes: ["d"], finite: false });
+  const out = allocate(dtypeOf(xt), xt.data.length);
+  const xd = xt.data;
+  for (let bi = 0; bi < batch; bi++) {
+    for (let c = 0; c < dim; c++) {
+      const row = (bi * dim + c) * len;
+      const wo = c * k;
+      const b0 = b ? b.data[c] : 0;
+      for (let t = 0; t < len; t++) {
+        let s = b0;
+        for (let j = Math.max(0, k - 1 - t); j < k; j++)
+          s += w.data[wo + j] * xd[row + t - (k - 1) + j];
+        out[row + t] = s;
+      }
+    }
+  }
+  return { shape: [batch, dim, len], data: out };
+}

@@ -1,0 +1,29 @@
+/** Root-mean-square layer normalisation (Zhang & Sennrich 2019), Mamba's and Llama's norm. */
+import { type Tensor, allocate, dtypeOf } from "../tensor";
+import { assertFiniteNumber, assertTensor } from "../validate";
+
+/**
+ * y[..., j] = x[..., j] / sqrt(mean_j(x²) + eps) · w[j]  (RMSNorm; no mean subtraction, no bias).
+ *
+ * Shapes: x (..., d), weight (d). Returns (..., d) with x's dtype; the mean is taken in float64.
+ * @param eps a small non-negative number (Mamba: `layer_norm_epsilon` = 1e-5)
+ */
+export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  const fn = "rmsNorm";
+  const xt = assertTensor(`${fn}: x`, x);
+  if (xt.shape.length < 1) throw new Error(`${fn}: x: expected at least 1 axis (..., d), got []`);
+  const d = xt.shape[xt.shape.length - 1];
+  const w = assertTensor(`${fn}: weight`, weight, { shape: [d], axes: ["d"], finite: false });
+  const e = assertFiniteNumber(`${fn}: eps`, eps);
+  if (e < 0) throw new Error(`${fn}: eps: expected a number >= 0, got ${e}`);
+  const out = allocate(dtypeOf(xt), xt.data.length);
+  const rows = d === 0 ? 0 : xt.data.length / d;
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let ss = 0;
+    for (let j = 0; j < d; j++) ss += xt.data[o + j] * xt.data[o + j];
+    const inv = 1 / Math.sqrt(ss / d + e);
+    for (let j = 0; j < d; j++) out[o + j] = xt.data[o + j] * inv * w.data[j];
+  }
+  return { shape: [...xt.shape], data: out };
+}

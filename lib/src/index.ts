@@ -72,3 +72,4 @@ export {
 export type { JupyterServer, StartServerOptions, AttachServerOptions } from "./notebook/server";
 export * from "./nn/index";
 export * from "./checkpoint/index";
+export * from "./transformer/index";

@@ -133,7 +133,8 @@ export function causalAttention(
     throw new Error(`${fn}: options: expected { offset? }, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (key !== "offset") throw new Error(`${fn}: options: unknown option "${key}"; expected offset`);
+    if (key !== "offset")
+      throw new Error(`${fn}: options: unknown option "${key}"; expected offset`);
   }
   const offset = assertInteger(
     `${fn}: options.offset`,

@@ -174,10 +174,7 @@ export function checkLlamaConfig(
       f.max_position_embeddings ?? 2048,
       1,
     ),
-    tie_word_embeddings: checkBoolean(
-      field("tie_word_embeddings"),
-      f.tie_word_embeddings ?? false,
-    ),
+    tie_word_embeddings: checkBoolean(field("tie_word_embeddings"), f.tie_word_embeddings ?? false),
     initializer_range: assertPositive(field("initializer_range"), f.initializer_range ?? 0.02),
   };
   return { config, extra };

@@ -61,8 +61,7 @@ export function transformerCacheBytes(config: LlamaConfig, position: number, bat
   }
   assertInteger(`${fn}: position`, position, 0);
   assertInteger(`${fn}: batch`, batch, 1);
-  const perToken =
-    2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim * 4;
+  const perToken = 2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim * 4;
   return perToken * position * batch;
 }
 
@@ -160,7 +159,15 @@ export function transformerStep(
       }
     }
     const out = new Float32Array(c.batch * l * heads * hd);
-    const dims = { batch: c.batch, heads, kvHeads, queries: l, keys: start + l, headDim: hd, offset: start };
+    const dims = {
+      batch: c.batch,
+      heads,
+      kvHeads,
+      queries: l,
+      keys: start + l,
+      headDim: hd,
+      offset: start,
+    };
     attentionKernel(dims, q, qL, c.keys[layer], cacheL, c.values[layer], cacheL, out, qL);
     return out;
   };

@@ -102,7 +102,9 @@ export function readTokens(fn: string, tokens: unknown, vocab: number): TokenBat
       for (let t = 0; t < length; t++) {
         const id: unknown = row[t];
         if (typeof id !== "number" || !Number.isInteger(id)) {
-          throw new Error(`${fn}: tokens: expected integer ids, got ${describe(id)} at [${b}][${t}]`);
+          throw new Error(
+            `${fn}: tokens: expected integer ids, got ${describe(id)} at [${b}][${t}]`,
+          );
         }
         ids[b * length + t] = id;
       }

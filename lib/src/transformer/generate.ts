@@ -68,7 +68,7 @@ export function transformerGenerate(
   const single =
     prompt instanceof Int32Array || (Array.isArray(prompt) && !Array.isArray(prompt[0]));
   const asBatch = single ? [Array.from(prompt as ArrayLike<number>)] : prompt;
-  const tokens = readTokens(fn, asBatch, config.vocab_size);
+  const tokens = readTokens(fn, asBatch, config.vocab_size, "prompt");
   if (tokens.length === 0) throw new Error(`${fn}: prompt: expected at least one token`);
   if (options === null || typeof options !== "object") {
     throw new Error(

@@ -82,9 +82,9 @@ export interface TokenBatch {
 
 /**
  * Reads `tokens`: a (b, l) tensor-like `{ shape: [b, l], data: Int32Array }` or number[][] of
- * equal-length rows; every id an integer in [0, vocab).
+ * equal-length rows; every id an integer in [0, vocab). `arg` names the argument in errors.
  */
-export function readTokens(fn: string, tokens: unknown, vocab: number): TokenBatch {
+export function readTokens(fn: string, tokens: unknown, vocab: number, arg = "tokens"): TokenBatch {
   let ids: Int32Array;
   let batch: number;
   let length: number;
@@ -96,14 +96,14 @@ export function readTokens(fn: string, tokens: unknown, vocab: number): TokenBat
       const row: unknown = tokens[b];
       if (!Array.isArray(row) || row.length !== length) {
         throw new Error(
-          `${fn}: tokens: expected ${batch} rows of ${length} ids (b, l), row ${b} is ${describe(row)}`,
+          `${fn}: ${arg}: expected ${batch} rows of ${length} ids (b, l), row ${b} is ${describe(row)}`,
         );
       }
       for (let t = 0; t < length; t++) {
         const id: unknown = row[t];
         if (typeof id !== "number" || !Number.isInteger(id)) {
           throw new Error(
-            `${fn}: tokens: expected integer ids, got ${describe(id)} at [${b}][${t}]`,
+            `${fn}: ${arg}: expected integer ids, got ${describe(id)} at [${b}][${t}]`,
           );
         }
         ids[b * length + t] = id;
@@ -119,21 +119,21 @@ export function readTokens(fn: string, tokens: unknown, vocab: number): TokenBat
       !(t.data instanceof Int32Array)
     ) {
       throw new Error(
-        `${fn}: tokens: expected a (b, l) tensor { shape: [b, l], data: Int32Array } or number[][], got ${describe(tokens)}`,
+        `${fn}: ${arg}: expected a (b, l) tensor { shape: [b, l], data: Int32Array } or number[][], got ${describe(tokens)}`,
       );
     }
     [batch, length] = t.shape as number[];
     ids = t.data;
     if (!Number.isInteger(batch) || !Number.isInteger(length) || ids.length !== batch * length) {
       throw new Error(
-        `${fn}: tokens: data has ${ids.length} ids but shape is [${(t.shape as number[]).join(", ")}]`,
+        `${fn}: ${arg}: data has ${ids.length} ids but shape is [${(t.shape as number[]).join(", ")}]`,
       );
     }
   }
   for (let i = 0; i < ids.length; i++) {
     if (!(ids[i] >= 0 && ids[i] < vocab)) {
       throw new Error(
-        `${fn}: tokens: expected ids in [0, ${vocab}) (vocab_size), found ${ids[i]} at flat index ${i}`,
+        `${fn}: ${arg}: expected ids in [0, ${vocab}) (vocab_size), found ${ids[i]} at flat index ${i}`,
       );
     }
   }

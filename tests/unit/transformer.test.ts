@@ -261,7 +261,8 @@ describe("RoPE", () => {
     const hd = 16;
     const q = rng.randn([1, 1, 1, hd], 1, "float32");
     const k = rng.randn([1, 1, 1, hd], 1, "float32");
-    const dot = (a: Tensor, b: Tensor): number => a.data.reduce((s, v, i) => s + v * b.data[i], 0);
+    const dot = (a: Tensor, b: Tensor): number =>
+      Array.from(a.data).reduce((s, v, i) => s + v * b.data[i], 0);
     for (const offset of [0, 3, 17]) {
       const dots = [0, 5, 123, 4000].map((p) =>
         dot(applyRope(q, 10000, p + offset), applyRope(k, 10000, p)),
@@ -464,7 +465,7 @@ describe("initTransformer", () => {
     });
     const m = initTransformer(c, new Rng(12));
     expect([...m.params.keys()]).toEqual([...transformerParamShapes(c).keys()]);
-    const up = m.params.get("model.layers.0.mlp.up_proj.weight")!.data;
+    const up = Array.from(m.params.get("model.layers.0.mlp.up_proj.weight")!.data);
     const mean = up.reduce((a, b) => a + b, 0) / up.length;
     const std = Math.sqrt(up.reduce((a, b) => a + (b - mean) ** 2, 0) / up.length);
     // 8192 samples: the sample std is within 3% of 0.05 with overwhelming probability.

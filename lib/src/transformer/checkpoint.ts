@@ -99,6 +99,8 @@ export function saveTransformerCheckpoint(model: TransformerModel, dir: string):
   };
   for (const key of LLAMA_CONFIG_FIELDS) fields[key] = config[key];
   fields.hidden_act = "silu";
+  fields.attention_bias = false;
+  fields.mlp_bias = false;
   fields.torch_dtype = "float32";
   relabel(fn, () =>
     writeConfigJson(path.join(dir, "config.json"), fields, model.configExtra ?? {}),

@@ -72,4 +72,5 @@ export {
 export type { JupyterServer, StartServerOptions, AttachServerOptions } from "./notebook/server";
 export * from "./nn/index";
 export * from "./checkpoint/index";
+export * from "./mamba/index";
 export * from "./transformer/index";

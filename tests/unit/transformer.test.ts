@@ -13,11 +13,12 @@ import {
   transformerCacheBytes,
   transformerForward,
   transformerGenerate,
+  transformerGenerateWithStats,
+  transformerPrefill,
   transformerParamCount,
   transformerParamShapes,
   transformerStep,
 } from "../../lib/src/index";
-import { sampleToken } from "../../lib/src/transformer/generate";
 import { relErr } from "../helpers/reference";
 
 // ---------------------------------------------------------------------------------------------
@@ -424,14 +425,14 @@ describe("transformerForward", () => {
       /transformerForward: tokens: expected ids in \[0, 13\) \(vocab_size\), found 13 at flat index 1/,
     );
     expect(() => transformerForward(m, [[1, 2], [3]])).toThrow(
-      /transformerForward: tokens: expected 2 rows of 2 ids/,
+      /transformerForward: tokens: expected number\[\]\[\] with rows of equal length 2, row 1/,
     );
     expect(() => transformerForward(m, [[1.5]])).toThrow(/expected integer ids, got 1.5/);
     expect(() => transformerForward(m, { shape: [1, 2], data: new Float32Array(2) })).toThrow(
-      /tokens: expected a \(b, l\) tensor \{ shape: \[b, l\], data: Int32Array \}/,
+      /transformerForward: tokens: expected \{ shape: \[b, l\], data: Int32Array \} or number\[\]\[\]/,
     );
     expect(() => transformerForward(m, { shape: [1, 3], data: new Int32Array(2) })).toThrow(
-      /tokens: data has 2 ids but shape is \[1, 3\]/,
+      /tokens: expected shape \[b, l\] matching 2 ids, got \[1, 3\]/,
     );
     const missing = { config: m.config, params: new Map(m.params) };
     missing.params.delete("model.layers.1.mlp.up_proj.weight");
@@ -488,24 +489,31 @@ describe("KV cache", () => {
     const cache = createTransformerCache(m, 2);
     let worst = 0;
     for (let t = 0; t < 40; t++) {
-      const step = transformerStep(m, cache, [[tokens[0][t]], [tokens[1][t]]]);
-      expect(step.shape).toEqual([2, 1, 13]);
-      for (let b = 0; b < 2; b++) worst = Math.max(worst, relErr(row(step, b, 0), row(full, b, t)));
+      const step = transformerStep(m, cache, [tokens[0][t], tokens[1][t]]);
+      expect(step.shape).toEqual([2, 13]);
+      for (let b = 0; b < 2; b++) {
+        worst = Math.max(worst, relErr(step.data.subarray(b * 13, (b + 1) * 13), row(full, b, t)));
+      }
     }
     expect(worst).toBeLessThan(1e-5);
     expect(cache.position).toBe(40);
   });
 
-  it("a prompt fed at once, then single steps, equals the full forward", () => {
+  it("a prompt read at once (prefill), then single steps, equals the full forward", () => {
     const m = model(small({ num_key_value_heads: 1 }), 15);
     const tokens = randomTokens(new Rng(16), 1, 30, 13);
     const full = transformerForward(m, tokens);
     const cache = createTransformerCache(m);
-    const first = transformerStep(m, cache, [tokens[0].slice(0, 20)]);
-    expect(relErr(first.data, full.data.subarray(0, 20 * 13))).toBeLessThan(1e-5);
-    for (let t = 20; t < 30; t++) {
-      const step = transformerStep(m, cache, [[tokens[0][t]]]);
-      expect(relErr(row(step, 0, 0), row(full, 0, t))).toBeLessThan(1e-5);
+    const last = transformerPrefill(m, cache, [tokens[0].slice(0, 20)]);
+    expect(last.shape).toEqual([1, 13]);
+    expect(relErr(last.data, row(full, 0, 19))).toBeLessThan(1e-5);
+    expect(cache.position).toBe(20);
+    // A second chunk appended to a filled cache attends to the first.
+    const chunk = transformerPrefill(m, cache, [tokens[0].slice(20, 25)]);
+    expect(relErr(chunk.data, row(full, 0, 24))).toBeLessThan(1e-5);
+    for (let t = 25; t < 30; t++) {
+      const step = transformerStep(m, cache, [tokens[0][t]]);
+      expect(relErr(step.data, row(full, 0, t))).toBeLessThan(1e-5);
     }
   });
 
@@ -515,23 +523,23 @@ describe("KV cache", () => {
     expect(transformerCacheBytes(c, 1)).toBe(128);
     expect(transformerCacheBytes(c, 8192)).toBe(128 * 8192);
     expect(transformerCacheBytes(c, 10, 3)).toBe(128 * 30);
-    // The cache's filled slots hold exactly that many float32 numbers.
-    const m = model(c, 17);
-    const cache = createTransformerCache(m);
-    transformerStep(m, cache, [[1, 2, 3, 4, 5]]);
-    const filled = 2 * c.num_hidden_layers * c.num_key_value_heads * cache.position * c.head_dim;
-    expect(filled * 4).toBe(transformerCacheBytes(c, 5));
     expect(() => transformerCacheBytes(c, -1)).toThrow(/transformerCacheBytes: position/);
   });
 
-  it("refuses a cache of another batch or model", () => {
+  it("refuses a cache of another batch or model, and bad tokens", () => {
     const m = model(small(), 18);
     const cache = createTransformerCache(m, 2);
-    expect(() => transformerStep(m, cache, [[1]])).toThrow(
-      /transformerStep: tokens: expected 2 sequences \(the cache's batch\), got 1/,
+    expect(() => transformerStep(m, cache, [1])).toThrow(
+      /transformerStep: tokens: expected 2 ids \(one per sequence of the cache\)/,
+    );
+    expect(() => transformerStep(m, cache, [1, 13])).toThrow(
+      /transformerStep: tokens: expected ids in \[0, 13\)/,
+    );
+    expect(() => transformerPrefill(m, cache, [[1, 2]])).toThrow(
+      /transformerPrefill: tokens: expected 2 sequences \(the cache's batch\), got 1/,
     );
     const other = model(small({ num_hidden_layers: 3 }), 18);
-    expect(() => transformerStep(other, cache, [[1], [2]])).toThrow(
+    expect(() => transformerStep(other, cache, [1, 2])).toThrow(
       /transformerStep: cache: expected a cache from createTransformerCache/,
     );
     expect(() => createTransformerCache(m, 0)).toThrow(/createTransformerCache: batch/);
@@ -542,63 +550,51 @@ describe("transformerGenerate", () => {
   it("greedy decoding picks the argmax of the full forward at every step", () => {
     const m = model(small(), 19);
     const prompt = [3, 1, 4, 1, 5];
-    const got = transformerGenerate(m, prompt, { maxNewTokens: 8, temperature: 0 }) as number[];
+    const got = transformerGenerate(m, prompt, { maxNewTokens: 8, temperature: 0 });
     expect(got).toHaveLength(8);
     const seq = prompt.slice();
     for (const id of got) {
       const logits = transformerForward(m, [seq]);
-      const last = row(logits, 0, seq.length - 1);
+      const last = Array.from(row(logits, 0, seq.length - 1));
       expect(id).toBe(last.indexOf(Math.max(...last)));
       seq.push(id);
     }
   });
 
-  it("batches prompts, repeats per seed, and top-k = 1 is greedy", () => {
+  it("sampling repeats per seed, top-k = 1 is greedy, and it stops at stopToken", () => {
     const m = model(small(), 20);
-    const prompts = [
-      [1, 2, 3],
-      [7, 7, 7],
-    ];
-    const greedy = transformerGenerate(m, prompts, {
-      maxNewTokens: 4,
-      temperature: 0,
-    }) as number[][];
-    expect(greedy).toHaveLength(2);
-    expect(greedy[1]).toEqual(
-      transformerGenerate(m, prompts[1], { maxNewTokens: 4, temperature: 0 }),
-    );
+    const prompt = [1, 2, 3];
+    const greedy = transformerGenerate(m, prompt, { maxNewTokens: 6, temperature: 0 });
     const opts = (seed: number) => ({ maxNewTokens: 6, temperature: 1.5, rng: new Rng(seed) });
-    expect(transformerGenerate(m, prompts, opts(1))).toEqual(
-      transformerGenerate(m, prompts, opts(1)),
-    );
-    expect(transformerGenerate(m, prompts, { ...opts(2), topK: 1 })).toEqual(
-      transformerGenerate(m, prompts, { maxNewTokens: 6, temperature: 0 }),
-    );
+    const a = transformerGenerate(m, prompt, opts(1));
+    expect(transformerGenerate(m, prompt, opts(1))).toEqual(a);
+    expect(
+      new Set([2, 3, 4, 5].map((s) => transformerGenerate(m, prompt, opts(s)).join())),
+    ).not.toEqual(new Set([a.join()]));
+    expect(transformerGenerate(m, prompt, { ...opts(2), topK: 1 })).toEqual(greedy);
     expect(transformerGenerate(m, [1], { maxNewTokens: 0, temperature: 0 })).toEqual([]);
+    const stopAt = greedy[2];
+    const stopped = transformerGenerate(m, prompt, {
+      maxNewTokens: 6,
+      temperature: 0,
+      stopToken: stopAt,
+    });
+    expect(stopped).toEqual(greedy.slice(0, greedy.indexOf(stopAt) + 1));
   });
 
-  it("samples from softmax(logits / T) restricted to the top k", () => {
-    const logits = new Float32Array([Math.log(1), Math.log(2), Math.log(3), Math.log(4)]);
-    const rng = new Rng(21);
-    const n = 40000;
-    const counts = [0, 0, 0, 0];
-    for (let i = 0; i < n; i++) counts[sampleToken(logits, 1, 4, rng)]++;
-    // p = (0.1, 0.2, 0.3, 0.4); binomial std at n = 40000 is below 0.0025.
-    [0.1, 0.2, 0.3, 0.4].forEach((p, i) => expect(Math.abs(counts[i] / n - p)).toBeLessThan(0.01));
-    const top2 = [0, 0, 0, 0];
-    // T = 0.5 squares the odds: 3² : 4² among the two kept tokens.
-    for (let i = 0; i < n; i++) top2[sampleToken(logits, 0.5, 2, rng)]++;
-    expect(top2[0] + top2[1]).toBe(0);
-    expect(Math.abs(top2[3] / n - 16 / 25)).toBeLessThan(0.01);
+  it("reports the final cache size: the prompt plus every generated token but the last", () => {
+    const m = model(small(), 21);
+    const r = transformerGenerateWithStats(m, [1, 2, 3, 4], { maxNewTokens: 5, temperature: 0 });
+    expect(r.tokens).toHaveLength(5);
+    expect(r.cacheBytes).toBe(transformerCacheBytes(m.config, 4 + 4));
+    expect(r.prefillMs).toBeGreaterThanOrEqual(0);
+    expect(r.decodeMs).toBeGreaterThanOrEqual(0);
   });
 
-  it("refuses bad options", () => {
+  it("refuses bad prompts and options", () => {
     const m = model(small(), 22);
-    expect(() => transformerGenerate(m, [1], { maxNewTokens: 2, temperature: 1 })).toThrow(
-      /transformerGenerate: options.rng: sampling \(temperature > 0\) needs an Rng/,
-    );
     expect(() => transformerGenerate(m, [1], { maxNewTokens: 2, temperature: -1 })).toThrow(
-      /options.temperature: expected a number >= 0/,
+      /transformerGenerate: options.temperature: expected a number >= 0/,
     );
     expect(() =>
       transformerGenerate(m, [1], { maxNewTokens: 2, temperature: 0, topK: 14 }),
@@ -607,10 +603,10 @@ describe("transformerGenerate", () => {
       transformerGenerate(m, [1], { maxNewTokens: 2, temperature: 0, top_k: 1 } as never),
     ).toThrow(/unknown option "top_k"/);
     expect(() => transformerGenerate(m, [], { maxNewTokens: 2, temperature: 0 })).toThrow(
-      /prompt: expected at least one token/,
+      /transformerGenerate: prompt: expected a non-empty number\[\]/,
     );
     expect(() => transformerGenerate(m, [20], { maxNewTokens: 2, temperature: 0 })).toThrow(
-      /transformerGenerate: prompt: expected ids in \[0, 13\)/,
+      /transformerGenerate: prompt: expected integer ids in \[0, 13\) \(vocab_size\), got 20 at index 0/,
     );
   });
 });

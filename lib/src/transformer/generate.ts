@@ -1,78 +1,91 @@
 /**
- * Autoregressive generation with the KV cache: feed the prompt once (filling the cache), then
- * repeatedly pick the next token from the last logits and feed it back, one position per step.
+ * Text generation with a Transformer++: read the prompt in one pass (filling the KV cache), then
+ * pick each next token from the last logits and feed it back, one position per step. Unlike
+ * Mamba's, each step costs more than the last (it attends over every cached position) and the
+ * cache grows by `transformerCacheBytes(config, 1)` per token.
  */
 import { Rng } from "../rng";
+import { type Tensor } from "../tensor";
 import { assertFiniteNumber, assertInteger, describe } from "../validate";
-import { type TransformerModel, checkTransformerModel, readTokens } from "./model";
-import { createTransformerCache, transformerStep } from "./kv-cache";
+import { sampleNextToken } from "../mamba/generate";
+import { type TransformerModel, checkTransformerModel } from "./model";
+import {
+  createTransformerCache,
+  transformerCacheBytes,
+  transformerPrefill,
+  transformerStep,
+} from "./kv-cache";
 
-/** Options of {@link transformerGenerate}. */
+/** Options of {@link transformerGenerate} (the same as `mambaGenerate`'s, less `scan`). */
 export interface TransformerGenerateOptions {
-  /** Number of tokens to generate (>= 0). */
+  /** How many tokens to generate (>= 0). */
   maxNewTokens: number;
-  /** Softmax temperature; 0 = greedy (argmax, the lowest id on ties). */
+  /** 0: greedy (argmax, lowest id on ties); > 0: sample from softmax(logits / temperature). */
   temperature: number;
-  /** Sample only among the k most likely tokens (default: all). */
+  /** Sample only among the topK most likely tokens (default: all). */
   topK?: number;
-  /** The generator sampling draws from; required when temperature > 0. */
+  /** The sampler's generator (default new Rng(0)); unused when greedy. */
   rng?: Rng;
+  /** Stop after generating this id (it is included in the result). */
+  stopToken?: number;
 }
 
-const KEYS = ["maxNewTokens", "temperature", "topK", "rng"];
-
-/**
- * Picks the next token from one row of logits: argmax at temperature 0, else a draw from
- * softmax(logits / temperature) restricted to the topK largest (one `rng.random()` per call).
- */
-export function sampleToken(
-  logits: Float32Array | Float64Array,
-  temperature: number,
-  topK: number,
-  rng: Rng | undefined,
-): number {
-  if (temperature === 0) {
-    let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-    return best;
-  }
-  const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b);
-  const kept = order.slice(0, topK);
-  const max = logits[kept[0]];
-  const weights = kept.map((i) => Math.exp((logits[i] - max) / temperature));
-  const total = weights.reduce((a, b) => a + b, 0);
-  let u = rng!.random() * total;
-  for (let j = 0; j < kept.length; j++) {
-    u -= weights[j];
-    if (u < 0) return kept[j];
-  }
-  return kept[kept.length - 1];
+/** The result of {@link transformerGenerateWithStats}. */
+export interface TransformerGenerateResult {
+  tokens: number[];
+  /** Bytes of the KV cache at the end (it grew with every position). */
+  cacheBytes: number;
+  /** Milliseconds spent reading the prompt and decoding. */
+  prefillMs: number;
+  decodeMs: number;
 }
 
+const KEYS = ["maxNewTokens", "temperature", "topK", "rng", "stopToken"];
+
 /**
- * Generates continuations of prompts with a KV cache.
- *
- * @param model from `initTransformer` or `loadTransformerCheckpoint`
- * @param prompt one prompt as number[] (or Int32Array), or a batch (b, l) as in
- *   `transformerForward`; at least one token each
- * @param options `maxNewTokens`, `temperature` (0 = greedy), `topK?`, `rng?` (needed to sample)
- * @returns the new ids only: number[] for a single prompt, number[][] (b rows) for a batch
+ * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1) with the KV cache:
+ * `transformerPrefill` over the prompt, then one `transformerStep` per new token.
+ * Returns the new ids only.
  */
 export function transformerGenerate(
   model: TransformerModel,
-  prompt: unknown,
+  prompt: number[],
   options: TransformerGenerateOptions,
-): number[] | number[][] {
-  const fn = "transformerGenerate";
+): number[] {
+  return generate("transformerGenerate", model, prompt, options).tokens;
+}
+
+/** {@link transformerGenerate} that also reports the final cache bytes and the time spent. */
+export function transformerGenerateWithStats(
+  model: TransformerModel,
+  prompt: number[],
+  options: TransformerGenerateOptions,
+): TransformerGenerateResult {
+  return generate("transformerGenerateWithStats", model, prompt, options);
+}
+
+function generate(
+  fn: string,
+  model: TransformerModel,
+  prompt: number[],
+  options: TransformerGenerateOptions,
+): TransformerGenerateResult {
   const config = checkTransformerModel(fn, model);
-  const single =
-    prompt instanceof Int32Array || (Array.isArray(prompt) && !Array.isArray(prompt[0]));
-  const asBatch = single ? [Array.from(prompt as ArrayLike<number>)] : prompt;
-  const tokens = readTokens(fn, asBatch, config.vocab_size, "prompt");
-  if (tokens.length === 0) throw new Error(`${fn}: prompt: expected at least one token`);
+  if (!Array.isArray(prompt) || prompt.length === 0) {
+    throw new Error(
+      `${fn}: prompt: expected a non-empty number[] of token ids, got ${describe(prompt)}`,
+    );
+  }
+  prompt.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) {
+      throw new Error(
+        `${fn}: prompt: expected integer ids in [0, ${config.vocab_size}) (vocab_size), got ${describe(id)} at index ${i}`,
+      );
+    }
+  });
   if (options === null || typeof options !== "object") {
     throw new Error(
-      `${fn}: options: expected { maxNewTokens, temperature, topK?, rng? }, got ${describe(options)}`,
+      `${fn}: options: expected { maxNewTokens, temperature, topK?, rng?, stopToken? }, got ${describe(options)}`,
     );
   }
   for (const key of Object.keys(options)) {
@@ -85,37 +98,34 @@ export function transformerGenerate(
   if (temperature < 0) {
     throw new Error(`${fn}: options.temperature: expected a number >= 0, got ${temperature}`);
   }
-  const topK = assertInteger(
-    `${fn}: options.topK`,
-    options.topK ?? config.vocab_size,
-    1,
-    config.vocab_size,
-  );
+  const topK =
+    options.topK === undefined
+      ? undefined
+      : assertInteger(`${fn}: options.topK`, options.topK, 1, config.vocab_size);
   if (options.rng !== undefined && !(options.rng instanceof Rng)) {
     throw new Error(`${fn}: options.rng: expected an Rng, got ${describe(options.rng)}`);
   }
-  if (temperature > 0 && options.rng === undefined) {
-    throw new Error(`${fn}: options.rng: sampling (temperature > 0) needs an Rng, e.g. new Rng(0)`);
+  const stop =
+    options.stopToken === undefined
+      ? undefined
+      : assertInteger(`${fn}: options.stopToken`, options.stopToken, 0, config.vocab_size - 1);
+  const rng = options.rng ?? new Rng(0);
+  const cache = createTransformerCache(model, 1);
+  const t0 = performance.now();
+  let logits: Tensor = transformerPrefill(model, cache, [prompt]);
+  const t1 = performance.now();
+  const out: number[] = [];
+  for (let i = 0; i < maxNew; i++) {
+    const next = sampleNextToken(logits.data, temperature, topK, rng);
+    out.push(next);
+    if (next === stop || i === maxNew - 1) break;
+    logits = transformerStep(model, cache, [next]);
   }
-  const vocab = config.vocab_size;
-  const cache = createTransformerCache(model, tokens.batch);
-  const out: number[][] = Array.from({ length: tokens.batch }, () => []);
-  let logits = transformerStep(model, cache, {
-    shape: [tokens.batch, tokens.length],
-    data: tokens.ids,
-  });
-  let rowLength = tokens.length;
-  for (let n = 0; n < maxNew; n++) {
-    const next = new Int32Array(tokens.batch);
-    for (let b = 0; b < tokens.batch; b++) {
-      const o = (b * rowLength + rowLength - 1) * vocab;
-      next[b] = sampleToken(logits.data.subarray(o, o + vocab), temperature, topK, options.rng);
-      out[b].push(next[b]);
-    }
-    if (n + 1 < maxNew) {
-      logits = transformerStep(model, cache, { shape: [tokens.batch, 1], data: next });
-      rowLength = 1;
-    }
-  }
-  return single ? out[0] : out;
+  const t2 = performance.now();
+  return {
+    tokens: out,
+    cacheBytes: transformerCacheBytes(config, cache.position),
+    prefillMs: t1 - t0,
+    decodeMs: t2 - t1,
+  };
 }

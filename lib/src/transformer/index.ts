@@ -8,7 +8,8 @@ export {
   type TransformerCache,
   createTransformerCache,
   transformerStep,
+  transformerPrefill,
   transformerCacheBytes,
 } from "./kv-cache";
-export { type TransformerGenerateOptions, transformerGenerate } from "./generate";
+export * from "./generate";
 export * from "./checkpoint";

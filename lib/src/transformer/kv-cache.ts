@@ -9,7 +9,13 @@ import { type Tensor } from "../tensor";
 import { assertInteger, describe } from "../validate";
 import { type LlamaConfig } from "./config";
 import { attentionKernel, headMajorLayout, tokenMajorLayout } from "./attention";
-import { type TransformerModel, checkTransformerModel, decoderForward, readTokens } from "./model";
+import {
+  type TokenBatch,
+  type TransformerModel,
+  checkTransformerModel,
+  decoderForward,
+  readTokenBatch,
+} from "./model";
 
 /**
  * The keys and values of every layer, (b, H_kv, capacity, head_dim) float32 each, of which the
@@ -112,30 +118,24 @@ function ensureCapacity(cache: TransformerCache, config: LlamaConfig, needed: nu
 }
 
 /**
- * Feeds the next token(s) of every sequence through the model, appending their keys and values
- * to `cache` (which is updated in place: its position advances by l).
- *
- * @param tokens the next ids, (b, l) as in `transformerForward` (l = 1 for one decoding step;
- *   a longer l feeds a whole prompt at once), b = the cache's batch
- * @returns logits (b, l, vocab_size) float32 of the fed positions: equal (to float32 rounding)
- *   to `transformerForward` on the whole sequence so far, at those positions
+ * Appends tokens (b, l) to the cache and returns the logits at their positions (b, l, vocab).
+ * Shared by {@link transformerStep} (l = 1) and {@link transformerPrefill}.
  */
-export function transformerStep(
+function feed(
+  fn: string,
   model: TransformerModel,
   cache: TransformerCache,
-  tokens: unknown,
+  tokens: TokenBatch,
+  config: LlamaConfig,
 ): Tensor {
-  const fn = "transformerStep";
-  const config = checkTransformerModel(fn, model);
-  const c = checkCache(fn, cache, config);
-  const batch = readTokens(fn, tokens, config.vocab_size);
-  if (batch.batch !== c.batch) {
+  const c = cache;
+  if (tokens.batch !== c.batch) {
     throw new Error(
-      `${fn}: tokens: expected ${c.batch} sequences (the cache's batch), got ${batch.batch}`,
+      `${fn}: tokens: expected ${c.batch} sequences (the cache's batch), got ${tokens.batch}`,
     );
   }
   const start = c.position;
-  const l = batch.length;
+  const l = tokens.length;
   if (start + l > MAX_POSITIONS) {
     throw new Error(`${fn}: tokens: the cache would exceed ${MAX_POSITIONS} positions`);
   }
@@ -171,7 +171,66 @@ export function transformerStep(
     attentionKernel(dims, q, qL, c.keys[layer], cacheL, c.values[layer], cacheL, out, qL);
     return out;
   };
-  const logits = decoderForward(model, batch, start, attend);
+  const logits = decoderForward(model, tokens, start, attend);
   c.position = start + l;
   return logits;
+}
+
+/** The logits of the last position of (b, l, vocab) logits: (b, vocab). */
+function lastPosition(logits: Tensor): Tensor {
+  const [b, l, v] = logits.shape;
+  const out = new Float32Array(b * v);
+  for (let i = 0; i < b; i++)
+    out.set(logits.data.subarray(((i + 1) * l - 1) * v, (i + 1) * l * v), i * v);
+  return { shape: [b, v], data: out };
+}
+
+/**
+ * One decoding step: feeds one token per sequence at position `cache.position`, appends its
+ * keys and values to the cache (updated in place; its position advances by 1) and attends over
+ * all cached positions. Per layer, the equations of `transformerForward` for that one position.
+ *
+ * @param tokens (b) ids, number[] or Int32Array, b = cache.batch
+ * @returns logits for the next token, (b, vocab_size) float32: equal (to float32 rounding) to
+ *   `transformerForward` on the whole sequence so far, at its last position
+ */
+export function transformerStep(
+  model: TransformerModel,
+  cache: TransformerCache,
+  tokens: number[] | Int32Array,
+): Tensor {
+  const fn = "transformerStep";
+  const config = checkTransformerModel(fn, model);
+  const c = checkCache(fn, cache, config);
+  if (!(Array.isArray(tokens) || tokens instanceof Int32Array) || tokens.length !== c.batch) {
+    throw new Error(
+      `${fn}: tokens: expected ${c.batch} ids (one per sequence of the cache), got ${describe(tokens)}`,
+    );
+  }
+  const batch = readTokenBatch(
+    fn,
+    { shape: [c.batch, 1], data: Int32Array.from(tokens) },
+    config.vocab_size,
+  );
+  return lastPosition(feed(fn, model, c, batch, config));
+}
+
+/**
+ * Reads a prompt (b, l) into the cache in one pass (causal attention among the prompt's tokens
+ * and to whatever the cache already holds), leaving the cache exactly as l calls of
+ * {@link transformerStep} would, and returns the logits of its last position (b, vocab_size).
+ *
+ * @param tokens (b, l) ids as in `transformerForward`, l >= 1, b = cache.batch
+ */
+export function transformerPrefill(
+  model: TransformerModel,
+  cache: TransformerCache,
+  tokens: { shape: number[]; data: Int32Array } | number[][],
+): Tensor {
+  const fn = "transformerPrefill";
+  const config = checkTransformerModel(fn, model);
+  const c = checkCache(fn, cache, config);
+  const batch = readTokenBatch(fn, tokens, config.vocab_size);
+  if (batch.length === 0) throw new Error(`${fn}: tokens: expected at least one position`);
+  return lastPosition(feed(fn, model, c, batch, config));
 }

@@ -15,6 +15,7 @@
  */
 import { type Tensor } from "../tensor";
 import { describe } from "../validate";
+import { readTokens } from "../mamba/forward";
 import { linear } from "../nn/linear";
 import { rmsNorm } from "../nn/rms-norm";
 import { embedding } from "../nn/embedding";
@@ -73,71 +74,17 @@ export function checkTransformerModel(fn: string, model: unknown): LlamaConfig {
   return config;
 }
 
-/** Token ids (b, l) as one flat Int32Array, checked against the vocabulary. */
+/** Token ids (b, l) as one flat Int32Array, already checked against the vocabulary. */
 export interface TokenBatch {
   ids: Int32Array;
   batch: number;
   length: number;
 }
 
-/**
- * Reads `tokens`: a (b, l) tensor-like `{ shape: [b, l], data: Int32Array }` or number[][] of
- * equal-length rows; every id an integer in [0, vocab). `arg` names the argument in errors.
- */
-export function readTokens(fn: string, tokens: unknown, vocab: number, arg = "tokens"): TokenBatch {
-  let ids: Int32Array;
-  let batch: number;
-  let length: number;
-  if (Array.isArray(tokens)) {
-    batch = tokens.length;
-    length = batch > 0 && Array.isArray(tokens[0]) ? tokens[0].length : 0;
-    ids = new Int32Array(batch * length);
-    for (let b = 0; b < batch; b++) {
-      const row: unknown = tokens[b];
-      if (!Array.isArray(row) || row.length !== length) {
-        throw new Error(
-          `${fn}: ${arg}: expected ${batch} rows of ${length} ids (b, l), row ${b} is ${describe(row)}`,
-        );
-      }
-      for (let t = 0; t < length; t++) {
-        const id: unknown = row[t];
-        if (typeof id !== "number" || !Number.isInteger(id)) {
-          throw new Error(
-            `${fn}: ${arg}: expected integer ids, got ${describe(id)} at [${b}][${t}]`,
-          );
-        }
-        ids[b * length + t] = id;
-      }
-    }
-  } else {
-    const t = tokens as { shape?: unknown; data?: unknown } | null;
-    if (
-      t === null ||
-      typeof t !== "object" ||
-      !Array.isArray(t.shape) ||
-      t.shape.length !== 2 ||
-      !(t.data instanceof Int32Array)
-    ) {
-      throw new Error(
-        `${fn}: ${arg}: expected a (b, l) tensor { shape: [b, l], data: Int32Array } or number[][], got ${describe(tokens)}`,
-      );
-    }
-    [batch, length] = t.shape as number[];
-    ids = t.data;
-    if (!Number.isInteger(batch) || !Number.isInteger(length) || ids.length !== batch * length) {
-      throw new Error(
-        `${fn}: ${arg}: data has ${ids.length} ids but shape is [${(t.shape as number[]).join(", ")}]`,
-      );
-    }
-  }
-  for (let i = 0; i < ids.length; i++) {
-    if (!(ids[i] >= 0 && ids[i] < vocab)) {
-      throw new Error(
-        `${fn}: ${arg}: expected ids in [0, ${vocab}) (vocab_size), found ${ids[i]} at flat index ${i}`,
-      );
-    }
-  }
-  return { ids, batch, length };
+/** Reads (b, l) `tokens` (Int32Array tensor or number[][]) with lib's one token reader. */
+export function readTokenBatch(fn: string, tokens: unknown, vocab: number): TokenBatch {
+  const { ids, shape } = readTokens(fn, tokens, vocab);
+  return { ids, batch: shape[0], length: shape[1] };
 }
 
 /**
@@ -236,6 +183,6 @@ function addInto(x: Tensor, y: Tensor): Tensor {
 export function transformerForward(model: TransformerModel, tokens: unknown): Tensor {
   const fn = "transformerForward";
   const config = checkTransformerModel(fn, model);
-  const batch = readTokens(fn, tokens, config.vocab_size);
+  const batch = readTokenBatch(fn, tokens, config.vocab_size);
   return decoderForward(model, batch, 0, sequenceAttention(config, batch.batch, batch.length));
 }

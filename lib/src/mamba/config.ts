@@ -1,0 +1,180 @@
+/**
+ * The configuration of a Mamba language model, with the field names of Hugging Face
+ * `transformers`' `MambaConfig` (what `config.json` of a `MambaForCausalLM` checkpoint holds), and
+ * the parameter names and shapes it implies.
+ */
+import { assertInteger, assertPositive, describe } from "../validate";
+
+/** A Mamba LM's hyperparameters (Hugging Face `MambaConfig` names). */
+export interface MambaConfig {
+  /** Vocabulary size V (rows of the embedding). */
+  vocab_size: number;
+  /** Model width d_model. */
+  hidden_size: number;
+  /** SSM state size N per channel (d_state). Default 16. */
+  state_size: number;
+  /** Number of Mamba blocks. */
+  num_hidden_layers: number;
+  /** d_inner / d_model. Default 2. */
+  expand: number;
+  /** Causal conv width d_conv. Default 4. */
+  conv_kernel: number;
+  /** Rank of Δ's low-rank projection, dt_rank. Default ⌈d_model / 16⌉. */
+  time_step_rank: number;
+  /** d_inner = expand · d_model. */
+  intermediate_size: number;
+  /** RMSNorm epsilon. Default 1e-5. */
+  layer_norm_epsilon: number;
+  /** Biases on in_proj and out_proj. Default false. */
+  use_bias: boolean;
+  /** Bias on the conv. Default true. */
+  use_conv_bias: boolean;
+  /** Keep the residual stream in float32 (ours is always float32). Default true. */
+  residual_in_fp32: boolean;
+  /** The output head reuses the embedding matrix. Default true. */
+  tie_word_embeddings: boolean;
+}
+
+/** The fields a caller must give {@link mambaConfig}; the rest have upstream defaults. */
+export type MambaConfigInput = Pick<
+  MambaConfig,
+  "vocab_size" | "hidden_size" | "num_hidden_layers"
+> &
+  Partial<MambaConfig>;
+
+export const MAMBA_CONFIG_KEYS: readonly (keyof MambaConfig)[] = [
+  "vocab_size",
+  "hidden_size",
+  "state_size",
+  "num_hidden_layers",
+  "expand",
+  "conv_kernel",
+  "time_step_rank",
+  "intermediate_size",
+  "layer_norm_epsilon",
+  "use_bias",
+  "use_conv_bias",
+  "residual_in_fp32",
+  "tie_word_embeddings",
+];
+
+/** Largest sizes accepted, so that a typo does not try to allocate terabytes. */
+const MAX_DIM = 1 << 16;
+const MAX_VOCAB = 1 << 20;
+
+/**
+ * A complete, validated {@link MambaConfig} from the given fields and upstream's defaults
+ * (`mamba_simple.py` / HF `MambaConfig`): state_size 16, expand 2, conv_kernel 4,
+ * time_step_rank ⌈hidden_size / 16⌉ (also for `"auto"`), intermediate_size expand·hidden_size,
+ * layer_norm_epsilon 1e-5, use_bias false, use_conv_bias true, residual_in_fp32 true,
+ * tie_word_embeddings true. Unknown keys are refused (`fn` names the caller in errors).
+ */
+export function mambaConfig(input: MambaConfigInput, fn = "mambaConfig"): MambaConfig {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new Error(
+      `${fn}: config: expected an object with vocab_size, hidden_size, num_hidden_layers, got ${describe(input)}`,
+    );
+  }
+  for (const key of Object.keys(input)) {
+    if (!(MAMBA_CONFIG_KEYS as readonly string[]).includes(key)) {
+      throw new Error(
+        `${fn}: config: unknown field "${key}"; expected ${MAMBA_CONFIG_KEYS.join(", ")}`,
+      );
+    }
+  }
+  const int = (k: keyof MambaConfig, v: unknown, min: number, max: number): number =>
+    assertInteger(`${fn}: config.${k}`, v, min, max);
+  const bool = (k: keyof MambaConfig, v: unknown, dflt: boolean): boolean => {
+    if (v === undefined) return dflt;
+    if (typeof v !== "boolean")
+      throw new Error(`${fn}: config.${k}: expected true or false, got ${describe(v)}`);
+    return v;
+  };
+  const vocab = int("vocab_size", input.vocab_size, 1, MAX_VOCAB);
+  const d = int("hidden_size", input.hidden_size, 1, MAX_DIM);
+  const layers = int("num_hidden_layers", input.num_hidden_layers, 1, 1024);
+  const n = int("state_size", input.state_size ?? 16, 1, 1024);
+  const expand = int("expand", input.expand ?? 2, 1, 64);
+  const k = int("conv_kernel", input.conv_kernel ?? 4, 1, 64);
+  const rankIn = input.time_step_rank as unknown;
+  const rank = int(
+    "time_step_rank",
+    rankIn === undefined || rankIn === "auto" ? Math.ceil(d / 16) : rankIn,
+    1,
+    MAX_DIM,
+  );
+  const inner = int("intermediate_size", input.intermediate_size ?? expand * d, 1, MAX_DIM * 64);
+  if (inner !== expand * d) {
+    throw new Error(
+      `${fn}: config.intermediate_size: expected expand · hidden_size = ${expand} · ${d} = ${expand * d}, got ${inner}`,
+    );
+  }
+  const eps = assertPositive(`${fn}: config.layer_norm_epsilon`, input.layer_norm_epsilon ?? 1e-5);
+  return {
+    vocab_size: vocab,
+    hidden_size: d,
+    state_size: n,
+    num_hidden_layers: layers,
+    expand,
+    conv_kernel: k,
+    time_step_rank: rank,
+    intermediate_size: inner,
+    layer_norm_epsilon: eps,
+    use_bias: bool("use_bias", input.use_bias, false),
+    use_conv_bias: bool("use_conv_bias", input.use_conv_bias, true),
+    residual_in_fp32: bool("residual_in_fp32", input.residual_in_fp32, true),
+    tie_word_embeddings: bool("tie_word_embeddings", input.tie_word_embeddings, true),
+  };
+}
+
+/** The checkpoint name prefix of layer i's mixer: `backbone.layers.{i}.mixer.`. */
+export function mixerPrefix(i: number): string {
+  return `backbone.layers.${i}.mixer.`;
+}
+
+/**
+ * Every parameter of a `MambaForCausalLM` with its shape, in the Hugging Face checkpoint's names
+ * and layouts (d = hidden_size, E = intermediate_size, N = state_size, R = time_step_rank,
+ * k = conv_kernel, V = vocab_size):
+ *
+ *   backbone.embeddings.weight (V, d)
+ *   backbone.layers.{i}.norm.weight (d)
+ *   backbone.layers.{i}.mixer.in_proj.weight (2E, d)   [+ in_proj.bias (2E) if use_bias]
+ *   backbone.layers.{i}.mixer.conv1d.weight (E, 1, k)  [+ conv1d.bias (E) if use_conv_bias]
+ *   backbone.layers.{i}.mixer.x_proj.weight (R + 2N, E)
+ *   backbone.layers.{i}.mixer.dt_proj.weight (E, R), dt_proj.bias (E)
+ *   backbone.layers.{i}.mixer.A_log (E, N), D (E)
+ *   backbone.layers.{i}.mixer.out_proj.weight (d, E)   [+ out_proj.bias (d) if use_bias]
+ *   backbone.norm_f.weight (d)
+ *   lm_head.weight (V, d) only when tie_word_embeddings is false
+ */
+export function mambaParamShapes(config: MambaConfig): Map<string, number[]> {
+  const { hidden_size: d, intermediate_size: E, state_size: N, time_step_rank: R } = config;
+  const shapes = new Map<string, number[]>();
+  shapes.set("backbone.embeddings.weight", [config.vocab_size, d]);
+  for (let i = 0; i < config.num_hidden_layers; i++) {
+    const m = mixerPrefix(i);
+    shapes.set(`backbone.layers.${i}.norm.weight`, [d]);
+    shapes.set(m + "in_proj.weight", [2 * E, d]);
+    if (config.use_bias) shapes.set(m + "in_proj.bias", [2 * E]);
+    shapes.set(m + "conv1d.weight", [E, 1, config.conv_kernel]);
+    if (config.use_conv_bias) shapes.set(m + "conv1d.bias", [E]);
+    shapes.set(m + "x_proj.weight", [R + 2 * N, E]);
+    shapes.set(m + "dt_proj.weight", [E, R]);
+    shapes.set(m + "dt_proj.bias", [E]);
+    shapes.set(m + "A_log", [E, N]);
+    shapes.set(m + "D", [E]);
+    shapes.set(m + "out_proj.weight", [d, E]);
+    if (config.use_bias) shapes.set(m + "out_proj.bias", [d]);
+  }
+  shapes.set("backbone.norm_f.weight", [d]);
+  if (!config.tie_word_embeddings) shapes.set("lm_head.weight", [config.vocab_size, d]);
+  return shapes;
+}
+
+/** Total number of parameters (tied head counted once). */
+export function mambaParamCount(config: MambaConfig): number {
+  let total = 0;
+  for (const s of mambaParamShapes(config).values()) total += s.reduce((a, b) => a * b, 1);
+  return total;
+}

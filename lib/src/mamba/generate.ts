@@ -1,0 +1,144 @@
+/** Text generation with a Mamba LM: read the prompt in parallel, then decode with the cache. */
+import { Rng } from "../rng";
+import type { Tensor } from "../tensor";
+import { assertFiniteNumber, assertInteger, describe } from "../validate";
+import type { MambaModel } from "./model";
+import { type MambaScan } from "./forward";
+import { createMambaCache, mambaCacheBytes, mambaPrefill, mambaStep } from "./cache";
+
+/** Options of {@link mambaGenerate}. */
+export interface MambaGenerateOptions {
+  /** How many tokens to generate (>= 0). */
+  maxNewTokens: number;
+  /** 0: greedy (argmax); > 0: sample from softmax(logits / temperature). */
+  temperature: number;
+  /** Sample only among the topK most likely tokens (default: all). */
+  topK?: number;
+  /** The sampler's generator (default new Rng(0)); unused when greedy. */
+  rng?: Rng;
+  /** Stop after generating this id (it is included in the result). */
+  stopToken?: number;
+  /** Scan used to read the prompt (see mambaForward). */
+  scan?: MambaScan;
+}
+
+/** The result of {@link mambaGenerateWithStats}. */
+export interface MambaGenerateResult {
+  tokens: number[];
+  /** Bytes of the decoding cache (constant over the positions). */
+  cacheBytes: number;
+  /** Milliseconds spent reading the prompt and decoding. */
+  prefillMs: number;
+  decodeMs: number;
+}
+
+const KEYS = ["maxNewTokens", "temperature", "topK", "rng", "stopToken", "scan"];
+
+/**
+ * Picks the next id from logits (V): the argmax when temperature is 0, otherwise a sample from
+ * softmax(logits / T) restricted to the topK largest (ties broken by the lower id).
+ */
+export function sampleNextToken(
+  logits: ArrayLike<number>,
+  temperature: number,
+  topK: number | undefined,
+  rng: Rng,
+): number {
+  const V = logits.length;
+  if (temperature === 0) {
+    let best = 0;
+    for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
+    return best;
+  }
+  let order = Array.from({ length: V }, (_, i) => i);
+  if (topK !== undefined && topK < V) {
+    order.sort((a, b) => logits[b] - logits[a] || a - b);
+    order = order.slice(0, topK);
+  }
+  let max = -Infinity;
+  for (const i of order) max = Math.max(max, logits[i]);
+  const weights = order.map((i) => Math.exp((logits[i] - max) / temperature));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let r = rng.random() * total;
+  for (let j = 0; j < order.length; j++) {
+    r -= weights[j];
+    if (r < 0) return order[j];
+  }
+  return order[order.length - 1];
+}
+
+/**
+ * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1): one forward pass
+ * over the prompt fills the cache (`mambaPrefill`), then each new token costs one `mambaStep`,
+ * whose time and memory do not depend on the position. Returns the new ids only.
+ */
+export function mambaGenerate(
+  model: MambaModel,
+  prompt: number[],
+  options: MambaGenerateOptions,
+): number[] {
+  return generate("mambaGenerate", model, prompt, options).tokens;
+}
+
+/** {@link mambaGenerate} that also reports the cache bytes and the time spent. */
+export function mambaGenerateWithStats(
+  model: MambaModel,
+  prompt: number[],
+  options: MambaGenerateOptions,
+): MambaGenerateResult {
+  return generate("mambaGenerateWithStats", model, prompt, options);
+}
+
+function generate(
+  fn: string,
+  model: MambaModel,
+  prompt: number[],
+  options: MambaGenerateOptions,
+): MambaGenerateResult {
+  if (!Array.isArray(prompt) || prompt.length === 0) {
+    throw new Error(
+      `${fn}: prompt: expected a non-empty number[] of token ids, got ${describe(prompt)}`,
+    );
+  }
+  if (options === null || typeof options !== "object") {
+    throw new Error(
+      `${fn}: options: expected { maxNewTokens, temperature, topK?, rng? }, got ${describe(options)}`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!KEYS.includes(key))
+      throw new Error(`${fn}: options: unknown option "${key}"; expected ${KEYS.join(", ")}`);
+  }
+  const maxNew = assertInteger(`${fn}: options.maxNewTokens`, options.maxNewTokens, 0, 1 << 20);
+  const temperature = assertFiniteNumber(`${fn}: options.temperature`, options.temperature);
+  if (temperature < 0)
+    throw new Error(`${fn}: options.temperature: expected a number >= 0, got ${temperature}`);
+  const topK =
+    options.topK === undefined ? undefined : assertInteger(`${fn}: options.topK`, options.topK, 1);
+  if (options.rng !== undefined && !(options.rng instanceof Rng)) {
+    throw new Error(`${fn}: options.rng: expected an Rng, got ${describe(options.rng)}`);
+  }
+  const stop =
+    options.stopToken === undefined
+      ? undefined
+      : assertInteger(`${fn}: options.stopToken`, options.stopToken, 0);
+  const rng = options.rng ?? new Rng(0);
+  const cache = createMambaCache(model, 1);
+  const t0 = performance.now();
+  let logits: Tensor = mambaPrefill(
+    model,
+    cache,
+    [prompt],
+    options.scan ? { scan: options.scan } : {},
+  );
+  const t1 = performance.now();
+  const out: number[] = [];
+  for (let i = 0; i < maxNew; i++) {
+    const next = sampleNextToken(logits.data, temperature, topK, rng);
+    out.push(next);
+    if (next === stop || i === maxNew - 1) break;
+    logits = mambaStep(model, cache, [next]);
+  }
+  const t2 = performance.now();
+  return { tokens: out, cacheBytes: mambaCacheBytes(cache), prefillMs: t1 - t0, decodeMs: t2 - t1 };
+}

@@ -74,3 +74,4 @@ export * from "./nn/index";
 export * from "./checkpoint/index";
 export * from "./mamba/index";
 export * from "./transformer/index";
+export * from "./train/index";

@@ -107,6 +107,40 @@ export class Rng {
     return p;
   }
 
+  /**
+   * The generator's full state (the four 32-bit words and a cached normal deviate, or null), so a
+   * training run can be saved and resumed with the same random stream ({@link Rng.fromState}).
+   */
+  getState(): { words: [number, number, number, number]; spareNormal: number | null } {
+    return { words: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spareNormal };
+  }
+
+  /** A generator continuing exactly where the one whose {@link Rng.getState} gave `state` was. */
+  static fromState(state: { words: number[]; spareNormal: number | null }): Rng {
+    const w = state?.words;
+    if (
+      !Array.isArray(w) ||
+      w.length !== 4 ||
+      !w.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)
+    ) {
+      throw new Error(
+        `Rng.fromState: state.words: expected four unsigned 32-bit integers, got ${JSON.stringify(w)}`,
+      );
+    }
+    if (w.every((v) => v === 0))
+      throw new Error("Rng.fromState: state.words: all zero is not a valid xoshiro state");
+    const sp = state.spareNormal;
+    if (sp !== null && !Number.isFinite(sp)) {
+      throw new Error(
+        `Rng.fromState: state.spareNormal: expected null or a finite number, got ${sp}`,
+      );
+    }
+    const r = new Rng(0);
+    [r.s0, r.s1, r.s2, r.s3] = w as [number, number, number, number];
+    r.spareNormal = sp;
+    return r;
+  }
+
   /** A new generator whose stream is independent of this one's remaining stream. */
   fork(): Rng {
     return new Rng(this.nextUint32() | 0);

@@ -1,0 +1,5 @@
+/** Training: backward passes, the optimiser, the schedule and the training loop (lesson 10). */
+export * from "./scan-backward";
+export * from "./optim";
+export * from "./ops-backward";
+export * from "./mamba-grads";

@@ -1,0 +1,381 @@
+/**
+ * The selective scan's backward pass: gradients of a loss through the S6 recurrence
+ * (see `selective/scan.ts` for the forward equations), in two versions.
+ *
+ * Forward, per batch element b, channel d and state index n (x₋₁ = 0):
+ *
+ *   Δ_l   = softplus(delta_l + deltaBias)             Ā_l = exp(Δ_l A_n)
+ *   x_l   = Ā_l x_{l-1} + Δ_l B_l u_l                  y_l = Σ_n C_l x_l
+ *   o_l   = y_l + D u_l                                out_l = o_l · silu(z_l)
+ *
+ * Backward, given g_out = ∂loss/∂out, the adjoint state h_l = ∂loss/∂x_l obeys the *reverse*
+ * recurrence (lesson 07's reverse scan):
+ *
+ *   h_l = Ā_{l+1} h_{l+1} + g_o,l C_l          with g_o,l = g_out,l · silu(z_l),  h_L = 0
+ *
+ * and every gradient is a sum over positions of h_l times a local derivative:
+ *
+ *   ∂C_l  += g_o,l x_l                ∂B_l += h_l Δ_l u_l            ∂A_n += Σ_l h_l x_{l-1} Δ_l Ā_l
+ *   ∂u_l   = g_o,l D + Σ_n h_l Δ_l B_l                              ∂D   += Σ_l g_o,l u_l
+ *   ∂Δ_l   = Σ_n h_l (A_n Ā_l x_{l-1} + B_l u_l)                     ∂z_l  = g_out,l o_l silu'(z_l)
+ *   ∂delta_l = ∂Δ_l σ(delta_l + deltaBias)  (softplus' = σ)         ∂deltaBias += Σ ∂delta_l
+ *
+ * The reverse loop needs x_{l-1} and x_l at every position, i.e. all (b, d, l, n) states:
+ * - `"store-all"` keeps them from the forward pass: b·d·l·n numbers, the memory the paper's kernel
+ *   avoids;
+ * - `"recompute"` (Mamba §3.3.2 / Appendix D) keeps only the states at chunk boundaries,
+ *   b·d·⌈l/T⌉·n numbers, and in the backward pass re-runs the forward recurrence inside each chunk
+ *   (from its boundary state, T·n scratch) just before the reverse recurrence walks through it.
+ * Both give the same gradients (up to rounding); recompute does the forward's work twice.
+ */
+import { type Tensor, allocate, dtypeOf } from "../tensor";
+import {
+  type SelectiveScanArgs,
+  type SelectiveScanShapes,
+  checkSelectiveScanArgs,
+} from "../selective/scan";
+import { sigmoid, silu, softplus } from "../selective/activations";
+import { assertInteger, assertOneOf, assertTensor, describe } from "../validate";
+
+/** How the forward pass keeps what the backward pass needs. */
+export type ScanBackwardStrategy = "store-all" | "recompute";
+
+/** Options of {@link selectiveScanForwardTrain}. */
+export interface ScanTrainOptions {
+  /** "store-all" keeps every state (b, d, l, n); "recompute" (default) only chunk boundaries. */
+  strategy?: ScanBackwardStrategy;
+  /** Chunk length T for "recompute" (default 64). */
+  chunkSize?: number;
+}
+
+/**
+ * What the forward pass keeps for the backward pass: the arguments (by reference) and the states,
+ * either all of them, (b, d, l, n), or those at chunk boundaries, (b, d, ⌈l/T⌉, n): entry c is the
+ * state x_{cT-1} entering chunk c (zero for c = 0).
+ */
+export interface ScanCache {
+  args: SelectiveScanArgs;
+  shapes: SelectiveScanShapes;
+  strategy: ScanBackwardStrategy;
+  chunkSize: number;
+  /** store-all: x_l for every l, (b, d, l, n); recompute: the state entering each chunk. */
+  states: Float64Array | Float32Array;
+}
+
+/** Gradients returned by {@link selectiveScanBackward}, each the shape (and dtype) of its input. */
+export interface ScanGrads {
+  du: Tensor;
+  ddelta: Tensor;
+  dA: Tensor;
+  dB: Tensor;
+  dC: Tensor;
+  /** Present when D was given. */
+  dD?: Tensor;
+  /** Present when z was given. */
+  dz?: Tensor;
+  /** Present when deltaBias was given. */
+  ddeltaBias?: Tensor;
+}
+
+const OPTION_KEYS = new Set(["strategy", "chunkSize"]);
+
+/**
+ * The selective scan's forward pass for training: the same `out` as `selectiveScan` (same
+ * arguments, float64 arithmetic), plus a cache for {@link selectiveScanBackward}. `returnLastState`
+ * is not supported here (the training loss does not read it).
+ *
+ * Shapes: as `selectiveScan`: u, delta, z (b, d, l); A (d, n); B, C (b, n, l), (b, g, n, l) or
+ * (d, n); D, deltaBias (d). Returns out (b, d, l) in u's dtype. The cached states are kept in u's
+ * dtype (float32 halves the memory, as the paper's kernel stores them in the input precision).
+ */
+export function selectiveScanForwardTrain(
+  args: SelectiveScanArgs,
+  options: ScanTrainOptions = {},
+): { out: Tensor; cache: ScanCache } {
+  const fn = "selectiveScanForwardTrain";
+  const shapes = checkSelectiveScanArgs(fn, args);
+  if (args.returnLastState) {
+    throw new Error(`${fn}: returnLastState: not supported in the training forward pass`);
+  }
+  const { strategy, chunkSize } = checkTrainOptions(fn, options);
+  const { batch, dim, length, dstate } = shapes;
+  const dtype = dtypeOf(args.u);
+  const out = allocate(dtype, batch * dim * length);
+  const chunks = Math.ceil(length / chunkSize);
+  const states = allocate(
+    dtype,
+    strategy === "store-all" ? batch * dim * length * dstate : batch * dim * chunks * dstate,
+  );
+  const x = new Float64Array(dstate);
+  const p = unpack(args, shapes);
+  for (let b = 0; b < batch; b++) {
+    for (let d = 0; d < dim; d++) {
+      x.fill(0);
+      const row = (b * dim + d) * length;
+      const bd = b * dim + d;
+      for (let l = 0; l < length; l++) {
+        if (strategy === "recompute" && l % chunkSize === 0) {
+          states.set(x, (bd * chunks + l / chunkSize) * dstate);
+        }
+        const y = stepForward(p, b, d, l, x);
+        if (strategy === "store-all") states.set(x, (bd * length + l) * dstate);
+        out[row + l] = outputAt(p, d, row + l, y);
+      }
+    }
+  }
+  return {
+    out: { shape: [batch, dim, length], data: out },
+    cache: { args, shapes, strategy, chunkSize, states },
+  };
+}
+
+/**
+ * The selective scan's backward pass (equations in the module comment): given the cache of
+ * {@link selectiveScanForwardTrain} and dout = ∂loss/∂out (b, d, l), returns ∂loss/∂ of every
+ * input, each with its input's shape and dtype.
+ *
+ * Cost: O(b·d·l·n) time, like the forward (twice the forward's recurrence work with "recompute");
+ * scratch: (T + 1)·n numbers per channel with "recompute", n with "store-all".
+ */
+export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads {
+  const fn = "selectiveScanBackward";
+  if (cache === null || typeof cache !== "object" || !("states" in cache) || !("shapes" in cache)) {
+    throw new Error(
+      `${fn}: cache: expected the cache returned by selectiveScanForwardTrain, got ${describe(cache)}`,
+    );
+  }
+  const { args, shapes, strategy, chunkSize, states } = cache;
+  const { batch, dim, length, dstate } = shapes;
+  assertTensor(`${fn}: dout`, dout, { shape: [batch, dim, length], axes: ["b", "d", "l"] });
+  const p = unpack(args, shapes);
+  const g = dout.data;
+  const du = new Float64Array(batch * dim * length);
+  const ddelta = new Float64Array(batch * dim * length);
+  const dA = new Float64Array(dim * dstate);
+  const dB = new Float64Array(args.B.data.length);
+  const dC = new Float64Array(args.C.data.length);
+  const dD = p.D ? new Float64Array(dim) : null;
+  const dz = p.z ? new Float64Array(batch * dim * length) : null;
+  const dBias = p.bias ? new Float64Array(dim) : null;
+  const chunks = Math.ceil(length / chunkSize);
+  // Recompute scratch: xs[(t + 1)·n + n'] is the state after position (chunk start + t); row 0
+  // holds the state entering the chunk. With store-all, the same view reads the cache directly.
+  const span = strategy === "recompute" ? chunkSize : length;
+  const xs = new Float64Array((span + 1) * dstate);
+  const h = new Float64Array(dstate);
+  const { nStride: bn, lStride: bl } = shapes.B;
+  const { nStride: cn, lStride: cl } = shapes.C;
+
+  for (let b = 0; b < batch; b++) {
+    for (let d = 0; d < dim; d++) {
+      const bd = b * dim + d;
+      const row = bd * length;
+      const aRow = d * dstate;
+      const bBase = shapes.B.base(b, d);
+      const cBase = shapes.C.base(b, d);
+      const skip = p.D ? p.D[d] : 0;
+      const db = p.bias ? p.bias[d] : 0;
+      h.fill(0);
+      for (let c = (strategy === "recompute" ? chunks : 1) - 1; c >= 0; c--) {
+        const start = strategy === "recompute" ? c * chunkSize : 0;
+        const end = Math.min(length, start + span);
+        // Fill xs with the states x_{start-1} .. x_{end-1}.
+        if (strategy === "recompute") {
+          const x = xs.subarray(0, dstate);
+          for (let n = 0; n < dstate; n++) x[n] = states[(bd * chunks + c) * dstate + n];
+          for (let l = start; l < end; l++) {
+            const next = xs.subarray((l - start + 1) * dstate, (l - start + 2) * dstate);
+            next.set(xs.subarray((l - start) * dstate, (l - start + 1) * dstate));
+            stepForward(p, b, d, l, next);
+          }
+        } else {
+          xs.fill(0, 0, dstate);
+          for (let l = 0; l < length; l++) {
+            for (let n = 0; n < dstate; n++) {
+              xs[(l + 1) * dstate + n] = states[(bd * length + l) * dstate + n];
+            }
+          }
+        }
+        // The reverse recurrence through this chunk. h holds ∂loss/∂x_l's contribution from
+        // later positions, already multiplied by Ā_{l+1}.
+        for (let l = end - 1; l >= start; l--) {
+          const i = row + l;
+          const raw = p.delta[i] + db;
+          const dt = p.softplus ? softplus(raw) : raw;
+          const ut = p.u[i];
+          const gOut = g[i];
+          let gO = gOut;
+          if (p.z) {
+            const zt = p.z[i];
+            const s = sigmoid(zt);
+            // o_l recomputed from the states: y_l = Σ C x_l.
+            let y = 0;
+            for (let n = 0; n < dstate; n++)
+              y += p.C[cBase + n * cn + l * cl] * xs[(l - start + 1) * dstate + n];
+            const o = y + skip * ut;
+            dz![i] = gOut * o * s * (1 + zt * (1 - s));
+            gO = gOut * zt * s;
+          }
+          if (dD) dD[d] += gO * ut;
+          let gu = gO * skip;
+          let gdt = 0;
+          const prev = (l - start) * dstate;
+          const cur = prev + dstate;
+          for (let n = 0; n < dstate; n++) {
+            const ci = cBase + n * cn + l * cl;
+            const bi = bBase + n * bn + l * bl;
+            const a = p.A[aRow + n];
+            const abar = Math.exp(dt * a);
+            dC[ci] += gO * xs[cur + n];
+            const hn = h[n] + gO * p.C[ci];
+            const xPrev = xs[prev + n];
+            dB[bi] += hn * dt * ut;
+            gu += hn * dt * p.B[bi];
+            const hx = hn * xPrev * abar;
+            gdt += hx * a + hn * p.B[bi] * ut;
+            dA[aRow + n] += hx * dt;
+            h[n] = hn * abar;
+          }
+          du[i] = gu;
+          const gRaw = p.softplus ? gdt * sigmoid(raw) : gdt;
+          ddelta[i] = gRaw;
+          if (dBias) dBias[d] += gRaw;
+        }
+      }
+    }
+  }
+  const like = (t: Tensor, data: Float64Array): Tensor => {
+    const o = allocate(dtypeOf(t), data.length);
+    o.set(data);
+    return { shape: [...t.shape], data: o };
+  };
+  const grads: ScanGrads = {
+    du: like(args.u, du),
+    ddelta: like(args.delta, ddelta),
+    dA: like(args.A, dA),
+    dB: like(args.B, dB),
+    dC: like(args.C, dC),
+  };
+  if (dD) grads.dD = like(args.D!, dD);
+  if (dz) grads.dz = like(args.z!, dz);
+  if (dBias) grads.ddeltaBias = like(args.deltaBias!, dBias);
+  return grads;
+}
+
+/** Sizes for {@link scanTrainingMemory}. */
+export interface ScanMemoryConfig {
+  batch: number;
+  dim: number;
+  length: number;
+  dstate: number;
+  /** Chunk length T of the recompute strategy (default 64). */
+  chunkSize?: number;
+  /** Bytes per stored number (default 4: float32). */
+  bytesPerElement?: number;
+}
+
+/**
+ * Bytes the scan keeps between its forward and backward passes (the states; the inputs are kept
+ * by both strategies alike and not counted), plus the backward's scratch:
+ *   store-all: b·d·l·n stored;   recompute: b·d·⌈l/T⌉·n stored + (T + 1)·n scratch.
+ * These are the sizes of the arrays {@link selectiveScanForwardTrain} allocates (its cache's
+ * `states.byteLength`), so the lesson can check the formula against the measured cache.
+ */
+export function scanTrainingMemory(config: ScanMemoryConfig): {
+  storeAll: number;
+  recompute: number;
+} {
+  const fn = "scanTrainingMemory";
+  for (const k of ["batch", "dim", "length", "dstate"] as const) {
+    assertInteger(`${fn}: ${k}`, config?.[k], 1);
+  }
+  const T = assertInteger(`${fn}: chunkSize`, config.chunkSize ?? 64, 1);
+  const bytes = assertInteger(`${fn}: bytesPerElement`, config.bytesPerElement ?? 4, 1);
+  const { batch, dim, length, dstate } = config;
+  return {
+    storeAll: batch * dim * length * dstate * bytes,
+    recompute: (batch * dim * Math.ceil(length / T) * dstate + (T + 1) * dstate) * bytes,
+  };
+}
+
+interface Unpacked {
+  u: ArrayLike<number>;
+  delta: ArrayLike<number>;
+  A: ArrayLike<number>;
+  B: ArrayLike<number>;
+  C: ArrayLike<number>;
+  D: ArrayLike<number> | null;
+  z: ArrayLike<number> | null;
+  bias: ArrayLike<number> | null;
+  softplus: boolean;
+  shapes: SelectiveScanShapes;
+}
+
+function unpack(args: SelectiveScanArgs, shapes: SelectiveScanShapes): Unpacked {
+  return {
+    u: args.u.data,
+    delta: args.delta.data,
+    A: args.A.data,
+    B: args.B.data,
+    C: args.C.data,
+    D: args.D ? args.D.data : null,
+    z: args.z ? args.z.data : null,
+    bias: args.deltaBias ? args.deltaBias.data : null,
+    softplus: args.deltaSoftplus === true,
+    shapes,
+  };
+}
+
+/** One step of the forward recurrence at position l, updating x in place; returns y_l = Σ C x_l. */
+function stepForward(p: Unpacked, b: number, d: number, l: number, x: Float64Array): number {
+  const { shapes } = p;
+  const i = (b * shapes.dim + d) * shapes.length + l;
+  const raw = p.delta[i] + (p.bias ? p.bias[d] : 0);
+  const dt = p.softplus ? softplus(raw) : raw;
+  const dtu = dt * p.u[i];
+  const bBase = shapes.B.base(b, d);
+  const cBase = shapes.C.base(b, d);
+  const aRow = d * shapes.dstate;
+  let y = 0;
+  for (let n = 0; n < shapes.dstate; n++) {
+    const s =
+      Math.exp(dt * p.A[aRow + n]) * x[n] +
+      dtu * p.B[bBase + n * shapes.B.nStride + l * shapes.B.lStride];
+    x[n] = s;
+    y += s * p.C[cBase + n * shapes.C.nStride + l * shapes.C.lStride];
+  }
+  return y;
+}
+
+/** out_l = (y_l + D u_l) · silu(z_l). */
+function outputAt(p: Unpacked, d: number, i: number, y: number): number {
+  let o = y + (p.D ? p.D[d] : 0) * p.u[i];
+  if (p.z) o *= silu(p.z[i]);
+  return o;
+}
+
+function checkTrainOptions(
+  fn: string,
+  options: unknown,
+): { strategy: ScanBackwardStrategy; chunkSize: number } {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new Error(
+      `${fn}: options: expected an object { strategy?, chunkSize? }, got ${describe(options)}`,
+    );
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new Error(`${fn}: options: unknown key "${key}"; expected strategy, chunkSize`);
+    }
+  }
+  const strategy =
+    o.strategy === undefined
+      ? "recompute"
+      : assertOneOf(`${fn}: options.strategy`, o.strategy, ["store-all", "recompute"] as const);
+  const chunkSize =
+    o.chunkSize === undefined
+      ? 64
+      : assertInteger(`${fn}: options.chunkSize`, o.chunkSize, 1, 1 << 20);
+  return { strategy, chunkSize };
+}

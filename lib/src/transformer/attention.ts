@@ -8,7 +8,7 @@
  * the first query minus that of the first key (0 for a full sequence; the cache length when
  * decoding with a KV cache).
  */
-import { type Tensor } from "../tensor";
+import { type FloatArray, type Tensor } from "../tensor";
 import { assertInteger, assertTensor, describe } from "../validate";
 
 /**
@@ -36,7 +36,8 @@ export function headMajorLayout(length: number, heads: number, headDim: number):
 /**
  * The attention kernel over strided operands (no validation: callers check shapes). Sizes:
  * batch, H query heads, lq queries, H_kv key/value heads, lk keys, headDim. Accumulates in
- * float64, writes float32.
+ * float64, writes out's dtype. With `probs` (b, H, lq, lk), also stores the attention weights
+ * (zero where masked) for the backward pass.
  */
 export function attentionKernel(
   dims: {
@@ -48,14 +49,15 @@ export function attentionKernel(
     headDim: number;
     offset: number;
   },
-  q: Float32Array,
+  q: FloatArray,
   qL: HeadLayout,
-  k: Float32Array,
+  k: FloatArray,
   kL: HeadLayout,
-  v: Float32Array,
+  v: FloatArray,
   vL: HeadLayout,
-  out: Float32Array,
+  out: FloatArray,
   oL: HeadLayout,
+  probs?: Float64Array,
 ): void {
   const { batch, heads, kvHeads, queries, keys, headDim, offset } = dims;
   const group = heads / kvHeads;
@@ -84,12 +86,17 @@ export function attentionKernel(
         for (let j = 0; j <= last; j++) {
           // Subtracting the row maximum keeps exp from overflowing; it cancels in the ratio.
           const w = Math.exp(scores[j] - max);
+          scores[j] = w;
           sum += w;
           const vo = vBase + j * vL.sl;
           for (let e = 0; e < headDim; e++) acc[e] += w * v[vo + e];
         }
         const oo = b * oL.sb + h * oL.sh + i * oL.sl;
         for (let e = 0; e < headDim; e++) out[oo + e] = last >= 0 ? acc[e] / sum : 0;
+        if (probs) {
+          const po = ((b * heads + h) * queries + i) * keys;
+          for (let j = 0; j <= last; j++) probs[po + j] = scores[j] / sum;
+        }
       }
     }
   }

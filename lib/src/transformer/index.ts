@@ -13,3 +13,9 @@ export {
 } from "./kv-cache";
 export * from "./generate";
 export * from "./checkpoint";
+export {
+  type TransformerLossOptions,
+  applyRopeBackward,
+  causalAttentionBackward,
+  transformerLossAndGrads,
+} from "./grads";

@@ -13,7 +13,7 @@
  *
  * No biases anywhere. Computed in float32 storage with float64 sums (lib's `nn` ops).
  */
-import { type Tensor } from "../tensor";
+import { type DType, type Tensor, dtypeOf } from "../tensor";
 import { describe } from "../validate";
 import { readTokens } from "../mamba/forward";
 import { linear } from "../nn/linear";
@@ -36,11 +36,16 @@ export interface TransformerModel {
 }
 
 /**
- * Checks a model object (config fields; every tensor present, float32, of its checkpoint shape;
- * no unknown tensor) and returns its config. Weights are scanned for NaN/∞ when a model is built
+ * Checks a model object (config fields; every tensor present, of its checkpoint shape, of one
+ * of `dtypes` (default float32) and all of the same dtype; no unknown tensor) and returns its
+ * config. Weights are scanned for NaN/∞ when a model is built
  * or loaded, not here (that would cost as much as a decoding step).
  */
-export function checkTransformerModel(fn: string, model: unknown): LlamaConfig {
+export function checkTransformerModel(
+  fn: string,
+  model: unknown,
+  dtypes: readonly DType[] = ["float32"],
+): LlamaConfig {
   if (model === null || typeof model !== "object" || !(model as TransformerModel).params) {
     throw new Error(
       `${fn}: model: expected { config, params: Map<name, tensor> } (from initTransformer or loadTransformerCheckpoint), got ${describe(model)}`,
@@ -55,8 +60,19 @@ export function checkTransformerModel(fn: string, model: unknown): LlamaConfig {
   for (const [name, shape] of shapes) {
     const t = m.params.get(name);
     if (t === undefined) throw new Error(`${fn}: model.params: missing tensor "${name}"`);
-    if (!(t.data instanceof Float32Array)) {
-      throw new Error(`${fn}: model.params "${name}": expected float32 data, got ${describe(t)}`);
+    if (
+      !(t.data instanceof Float32Array || t.data instanceof Float64Array) ||
+      !dtypes.includes(dtypeOf(t))
+    ) {
+      throw new Error(
+        `${fn}: model.params "${name}": expected ${dtypes.join(" or ")} data, got ${describe(t)}`,
+      );
+    }
+    const first = m.params.get("model.embed_tokens.weight");
+    if (first && dtypeOf(t) !== dtypeOf(first)) {
+      throw new Error(
+        `${fn}: model.params "${name}": expected the dtype of every other tensor (${dtypeOf(first)}), got ${dtypeOf(t)}`,
+      );
     }
     if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
       throw new Error(

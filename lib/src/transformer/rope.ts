@@ -11,7 +11,7 @@
  * rotate_half(x) = cat(−x₂, x₁). A rotation by angle pω of q and by angle sω of k leaves
  * q·k depending on p − s only, which is what makes attention scores relative.
  */
-import { type Tensor } from "../tensor";
+import { type FloatArray, type Tensor } from "../tensor";
 import { assertInteger, assertPositive, assertTensor } from "../validate";
 
 /**
@@ -59,7 +59,7 @@ export function ropeTables(
  * {@link applyRope}, the model's forward and the cached decoding step.
  */
 export function rotateHalfInPlace(
-  data: Float32Array,
+  data: FloatArray,
   rows: number,
   positions: number,
   rowOffset: (row: number, position: number) => number,

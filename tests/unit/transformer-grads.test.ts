@@ -126,6 +126,9 @@ describe("transformerLossAndGrads", () => {
     expect(() => transformerLossAndGrads(m, [[1, 9]])).toThrow(
       /transformerLossAndGrads: tokens: expected ids in \[0, 7\)/,
     );
+    expect(() => transformerLossAndGrads(m, [Array.from({ length: 6000 }, () => 1)])).toThrow(
+      /transformerLossAndGrads: tokens: b·H·l² = 144000000 attention weights per layer/,
+    );
     const mixed = { config: m.config, params: new Map(m.params) };
     mixed.params.set("model.norm.weight", astype(m.params.get("model.norm.weight")!, "float64"));
     expect(() => transformerLossAndGrads(mixed, [[1, 2]])).toThrow(

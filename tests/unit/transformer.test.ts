@@ -451,6 +451,10 @@ describe("transformerForward", () => {
     expect(() => transformerForward(null as never, [[1]])).toThrow(
       /transformerForward: model: expected/,
     );
+    const wide = initTransformer({ ...m.config, vocab_size: 1 << 20 }, new Rng(1));
+    expect(() => transformerForward(wide, [Array.from({ length: 300 }, () => 1)])).toThrow(
+      /transformerForward: tokens: 300 positions × 1048576 \(the widest activation\)/,
+    );
   });
 });
 

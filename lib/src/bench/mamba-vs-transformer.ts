@@ -6,15 +6,20 @@
  *    TypeScript reference scan, and the WebAssembly fast scan) and `transformerForward` (plain
  *    TypeScript attention, O(L²)). The exponent p of time ≈ a·L^p is the least-squares slope of
  *    log time on log L over L >= 1024 (smaller L are dominated by the projections, linear in L
- *    for both models). Forward only: the Transformer's backward pass is not in lib yet.
- * 2. Decoding: time per new token and cache bytes at positions 64 … 8192. Mamba's cache is read
+ *    for both models).
+ * 2. Forward + backward (loss and every parameter's gradient, as one training step needs):
+ *    `mambaLossAndGrads` (recomputing scan backward) and `transformerLossAndGrads` (which keeps
+ *    every layer's attention weights, b·H·L² float64 numbers: lengths whose weights would pass
+ *    512 MiB are skipped), fitted the same way.
+ * 3. Decoding: time per new token and cache bytes at positions 64 … 8192. Mamba's cache is read
  *    by `mambaPrefill` of a real prompt of that length; the Transformer's KV cache is filled with
  *    random keys and values up to that position (a step's cost depends on how many positions it
  *    attends over, not on their values; prefilling 8192 tokens would cost minutes). Each timed
  *    step starts at the same position (the cache's position is reset, and the slot rewritten).
  *
- * Runs predicted (from the previous length, at the model's exponent) to take longer than the
- * budget (MVT_BENCH_BUDGET_S, default 20 s) are skipped, each skip says so.
+ * Runs predicted (from the growth between the previous two lengths, capped at the model's
+ * asymptotic exponent) to take longer than the budget (MVT_BENCH_BUDGET_S, default 20 s) show
+ * "skipped" in the tables.
  *
  * Run: `npm run bench -- mamba-vs-transformer` (after `npm run build`).
  */
@@ -28,6 +33,8 @@ import type { MambaModel } from "../mamba/model";
 import { llamaConfig, transformerParamCount } from "../transformer/config";
 import { initTransformer } from "../transformer/init";
 import { type TransformerModel, transformerForward } from "../transformer/model";
+import { transformerLossAndGrads } from "../transformer/grads";
+import { mambaLossAndGrads } from "../train/mamba-grads";
 import {
   type TransformerCache,
   createTransformerCache,
@@ -128,7 +135,11 @@ function main(): void {
     };
   const timed = (key: string, l: number, fn: () => unknown): number | null => {
     const r = runs[key];
-    const predicted = r.last === null ? 0 : r.last * 2 ** r.exponent;
+    // Lengths double: predict the next time from the growth between the last two lengths,
+    // between linear and the model's asymptotic exponent.
+    const n = r.y.length;
+    const growth = n >= 2 ? Math.min(2 ** r.exponent, Math.max(2, r.y[n - 1] / r.y[n - 2])) : 2;
+    const predicted = r.last === null ? 0 : r.last * growth;
     if (predicted > budgetMs) return null;
     const ms = predicted > 2000 ? once(fn) : timeMs(fn, { repeats: 2, minMs: 50 });
     r.x.push(l);
@@ -155,14 +166,40 @@ function main(): void {
     ["fast", "Mamba (fast scan)"],
     ["transformer", "Transformer++"],
   ] as const) {
-    const r = runs[key];
-    const xs = r.x.filter((x) => x >= FIT_FROM);
-    const ys = r.y.filter((_, i) => r.x[i] >= FIT_FROM);
-    const fit = xs.length >= 2 ? powerLawFit(xs, ys).exponent.toFixed(2) : "too few lengths";
+    const fit = fittedExponent(runs[key]);
     console.log(`  fitted exponent, ${label}, L >= ${FIT_FROM}: ${fit}`);
   }
 
-  // 2. Decoding: per-token time and cache bytes against position.
+  // 2. Forward + backward against length.
+  console.log("\nForward + backward (loss and all gradients), ms; ratio = Transformer / Mamba");
+  const bcols = ["L", "mamba", "transformer", "T / M"];
+  console.log(bcols.map((c, i) => (i === 0 ? c.padEnd(8) : c.padStart(13))).join(""));
+  runs.mambaTrain = { x: [], y: [], last: null, exponent: 1 };
+  runs.transformerTrain = { x: [], y: [], last: null, exponent: 2 };
+  for (const l of LENGTHS) {
+    const ids = randomIds(rng, l);
+    const mt = timed("mambaTrain", l, () => mambaLossAndGrads(mamba, ids));
+    const weightBytes = 8 * tcfg.num_attention_heads * l * l * LAYERS;
+    const tt =
+      weightBytes > 2 ** 29
+        ? null
+        : timed("transformerTrain", l, () => transformerLossAndGrads(transformer, ids));
+    const ratio = tt !== null && mt !== null ? (tt / mt).toFixed(2) : "-";
+    console.log(
+      [String(l).padEnd(8), ...[mt, tt].map((v) => fmt(v).padStart(13)), ratio.padStart(13)].join(
+        "",
+      ),
+    );
+  }
+  for (const [key, label] of [
+    ["mambaTrain", "Mamba"],
+    ["transformerTrain", "Transformer++"],
+  ] as const) {
+    const fit = fittedExponent(runs[key]);
+    console.log(`  fitted exponent, forward + backward, ${label}, L >= ${FIT_FROM}: ${fit}`);
+  }
+
+  // 3. Decoding: per-token time and cache bytes against position.
   console.log("\nDecoding one token at a position (ms per token) and the cache it needs");
   const dcols = ["position", "mamba ms", "mamba cache", "transf. ms", "KV cache", "T / M time"];
   console.log(dcols.map((c, i) => (i === 0 ? c.padEnd(10) : c.padStart(13))).join(""));
@@ -195,6 +232,13 @@ function main(): void {
   console.log(
     `\nAt position ${POSITIONS[POSITIONS.length - 1]} a Transformer++ token costs ${lastRatio}x a Mamba token; Mamba's cache is the same at every position, the KV cache grows by ${bytes(transformerCacheBytes(tcfg, 1))} per token.`,
   );
+}
+
+/** The exponent p of time ≈ a·L^p over the measured lengths L >= FIT_FROM. */
+function fittedExponent(r: { x: number[]; y: number[] }): string {
+  const xs = r.x.filter((x) => x >= FIT_FROM);
+  const ys = r.y.filter((_, i) => r.x[i] >= FIT_FROM);
+  return xs.length >= 2 ? powerLawFit(xs, ys).exponent.toFixed(2) : "too few lengths";
 }
 
 /** One timed call (for runs too long to repeat), after no warm-up: the JIT is warm by then. */

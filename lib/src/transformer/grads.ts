@@ -32,7 +32,7 @@ import {
 import { type LossAndGrads, type TokenBatch, readTargets } from "../train/mamba-grads";
 import { type HeadLayout, attentionKernel, headMajorLayout, tokenMajorLayout } from "./attention";
 import { ropeInvFreq, ropeTables, rotateHalfInPlace } from "./rope";
-import { type TransformerModel, checkTransformerModel } from "./model";
+import { type TransformerModel, checkActivationSize, checkTransformerModel } from "./model";
 
 /** Sizes of one attention call (see `attentionKernel`). */
 interface AttentionDims {
@@ -212,6 +212,8 @@ export interface TransformerLossOptions {
 }
 
 const OPTION_KEYS = ["targets", "mask"];
+/** Attention weights kept per layer at most: 2^27 float64 numbers, 1 GiB. */
+const MAX_ATTENTION_WEIGHTS = 2 ** 27;
 
 /**
  * The mean cross-entropy of a Transformer++ on `tokens` and its gradient with respect to every
@@ -244,6 +246,13 @@ export function transformerLossAndGrads(
     ids,
     shape: [b, l],
   } = readTokens(fn, tokens, c.vocab_size);
+  checkActivationSize(fn, c, b * l);
+  const weights = b * c.num_attention_heads * l * l;
+  if (weights > MAX_ATTENTION_WEIGHTS) {
+    throw new Error(
+      `${fn}: tokens: b·H·l² = ${weights} attention weights per layer would be kept for the backward pass, more than ${MAX_ATTENTION_WEIGHTS}; use shorter sequences or a smaller batch`,
+    );
+  }
   let targets: Int32Array;
   if (options.targets !== undefined) {
     const t = readTargets(fn, options.targets, c.vocab_size);

@@ -12,6 +12,7 @@ import { attentionKernel, headMajorLayout, tokenMajorLayout } from "./attention"
 import {
   type TokenBatch,
   type TransformerModel,
+  checkActivationSize,
   checkTransformerModel,
   decoderForward,
   readTokenBatch,
@@ -139,6 +140,7 @@ function feed(
   if (start + l > MAX_POSITIONS) {
     throw new Error(`${fn}: tokens: the cache would exceed ${MAX_POSITIONS} positions`);
   }
+  checkActivationSize(fn, config, tokens.batch * l);
   ensureCapacity(c, config, start + l);
   const heads = config.num_attention_heads;
   const kvHeads = config.num_key_value_heads;

@@ -200,5 +200,23 @@ export function transformerForward(model: TransformerModel, tokens: unknown): Te
   const fn = "transformerForward";
   const config = checkTransformerModel(fn, model);
   const batch = readTokenBatch(fn, tokens, config.vocab_size);
+  checkActivationSize(fn, config, batch.batch * batch.length);
   return decoderForward(model, batch, 0, sequenceAttention(config, batch.batch, batch.length));
+}
+
+/** The largest activation (elements) a forward may allocate: 2^28 float32 numbers, 1 GiB. */
+const MAX_ACTIVATION = 2 ** 28;
+
+/** Refuses runaway sizes: `rows` token positions times the widest activation of the model. */
+export function checkActivationSize(fn: string, config: LlamaConfig, rows: number): void {
+  const widest = Math.max(
+    config.vocab_size,
+    config.intermediate_size,
+    config.num_attention_heads * config.head_dim,
+  );
+  if (rows * widest > MAX_ACTIVATION) {
+    throw new Error(
+      `${fn}: tokens: ${rows} positions × ${widest} (the widest activation) = ${rows * widest} numbers is more than this library allocates (${MAX_ACTIVATION}); use a shorter or smaller batch`,
+    );
+  }
 }

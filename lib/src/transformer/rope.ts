@@ -54,9 +54,10 @@ export function ropeTables(
 }
 
 /**
- * Rotates, in place, `count` head vectors of width 2·half stored in `data` (vector v starts at
- * offset(v)), the vector at position index pos(v) of the tables. Internal kernel shared by
- * {@link applyRope}, the model's forward and the cached decoding step.
+ * Rotates, in place, rows × positions head vectors of width head_dim = 2·half stored in `data`:
+ * the vector of (row, p) starts at rowOffset(row, p) and turns by the angles of table row p.
+ * Internal kernel shared by {@link applyRope}, the model's forward, the cached decoding step and
+ * (with negated sines) the backward pass.
  */
 export function rotateHalfInPlace(
   data: FloatArray,

@@ -177,6 +177,29 @@ describe("saveMambaCheckpoint / loadMambaCheckpoint", () => {
     for (const [k, v] of expected) expect(Array.from(back.params.get(k)!.data)).toEqual(v);
     expect(back.extraConfig).toEqual({ model_type: "mamba" });
   });
+  it("loads a hand-built F16 file (values k/256, exact in binary16)", () => {
+    // binary16 bits of v = k/256 with |v| < 8: exact, since |k| < 2048 fits the 11-bit significand
+    const f16Bits = (v: number): number => {
+      if (v === 0) return 0;
+      const sign = v < 0 ? 0x8000 : 0;
+      const a = Math.abs(v);
+      const e = Math.floor(Math.log2(a));
+      return sign | ((e + 15) << 10) | Math.round((a / 2 ** e - 1) * 1024);
+    };
+    const dir = fresh();
+    const expected = new Map<string, number[]>();
+    const entries = [...model.params].map(([name, t]) => {
+      const values = Array.from(t.data, (v) => Math.round(v * 256) / 256 + 0); // + 0: no -0
+      expect(Math.max(...values.map(Math.abs))).toBeLessThan(8);
+      expected.set(name, values);
+      const bytes = Buffer.alloc(2 * values.length);
+      values.forEach((v, i) => bytes.writeUInt16LE(f16Bits(v), 2 * i));
+      return { name, dtype: "F16", shape: t.shape, bytes };
+    });
+    writeCheckpoint(dir, CONFIG, entries);
+    const back = loadMambaCheckpoint(dir);
+    for (const [k, v] of expected) expect(Array.from(back.params.get(k)!.data)).toEqual(v);
+  });
   it("accepts a stored tied head equal to the embedding, and an untied head", () => {
     const dir = fresh();
     const emb = model.params.get("backbone.embeddings.weight")!;

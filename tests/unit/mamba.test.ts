@@ -139,6 +139,9 @@ describe("mambaForward", () => {
     expect(() => mambaForward(model, TOKENS, { speed: 1 } as never)).toThrow(
       /mambaForward: options: unknown option "speed"/,
     );
+    expect(() =>
+      mambaForward({ ...model, config: { ...model.config, state_size: 0 } }, TOKENS),
+    ).toThrow(/mambaForward: config.state_size/);
     const broken = { config: model.config, params: new Map(model.params) };
     broken.params.delete("backbone.layers.1.mixer.D");
     expect(() => mambaForward(broken, TOKENS)).toThrow(

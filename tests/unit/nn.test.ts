@@ -7,6 +7,7 @@ import {
   linear,
   rmsNorm,
   sigmoidTensor,
+  sliceLastAxis,
   siluTensor,
   softplusTensor,
   transpose12,
@@ -43,6 +44,21 @@ describe("linear", () => {
     for (let i = 0; i < y32.data.length; i++) {
       expect(Math.abs(y32.data[i] - noBias.data[i])).toBeLessThan(TOL32);
       expect(Math.abs(noBias.data[i] + b.data[i % 4] - y.data[i])).toBeLessThan(1e-12);
+    }
+  });
+  it("handles output sizes that are not a multiple of the 4-row blocking", () => {
+    const rng = new Rng(9);
+    for (const out of [1, 3, 5, 6, 7, 9]) {
+      const x = rng.randn([3, 6]);
+      const w = rng.randn([out, 6]);
+      const b = rng.randn([out]);
+      const y = linear(x, w, b);
+      for (let r = 0; r < 3; r++)
+        for (let o = 0; o < out; o++) {
+          let s = b.data[o];
+          for (let k = 0; k < 6; k++) s += x.data[r * 6 + k] * w.data[o * 6 + k];
+          expect(Math.abs(y.data[r * out + o] - s)).toBeLessThan(1e-12);
+        }
     }
   });
   it("refuses mismatched shapes and non-finite input, naming the argument", () => {
@@ -184,5 +200,18 @@ describe("elementwise and transpose12", () => {
     const y = transpose12(x);
     expect(y.shape).toEqual([2, 3, 2]);
     expect(Array.from(y.data)).toEqual([1, 4, 2, 5, 3, 6, 7, 10, 8, 11, 9, 12]);
+  });
+});
+
+describe("sliceLastAxis", () => {
+  it("takes columns of the last axis, keeping the dtype", () => {
+    const x = { shape: [2, 4], data: new Float64Array([0, 1, 2, 3, 10, 11, 12, 13]) };
+    const y = sliceLastAxis(x, 1, 2);
+    expect(y.shape).toEqual([2, 2]);
+    expect(y.data).toBeInstanceOf(Float64Array);
+    expect(Array.from(y.data)).toEqual([1, 2, 11, 12]);
+    expect(() => sliceLastAxis(x, 3, 2)).toThrow(
+      /sliceLastAxis: count: expected an integer in \[0, 1\]/,
+    );
   });
 });

@@ -12,6 +12,7 @@ import { whySelectionExercises } from "./05-why-selection";
 import { selectiveSsmExercises } from "./06-selective-ssm";
 import { parallelScanExercises } from "./07-parallel-scan";
 import { hardwareAwareScanExercises } from "./08-hardware-aware-scan";
+import { mambaBlockExercises } from "./09-mamba-block";
 
 /** All exercises, in lesson order. */
 export const exercises: readonly Exercise[] = [
@@ -24,6 +25,7 @@ export const exercises: readonly Exercise[] = [
   ...selectiveSsmExercises,
   ...parallelScanExercises,
   ...hardwareAwareScanExercises,
+  ...mambaBlockExercises,
 ];
 
 /** The exercise with this id, or an error listing the known ids. */

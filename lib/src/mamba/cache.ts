@@ -11,6 +11,7 @@ import { silu } from "../selective/activations";
 import { linear } from "../nn/linear";
 import { rmsNorm } from "../nn/rms-norm";
 import { embedding } from "../nn/embedding";
+import { sliceLastAxis } from "../nn/slice";
 import { mixerPrefix } from "./config";
 import { type MambaModel, checkMambaModel, lmHeadWeight } from "./model";
 import {
@@ -18,7 +19,6 @@ import {
   checkForwardOptions,
   mambaForwardWithState,
   readTokens,
-  sliceLastAxis,
 } from "./forward";
 
 /** The decoding state of a Mamba LM for a batch of sequences. */
@@ -211,7 +211,7 @@ export function mambaPrefill(
   const { logits, states } = mambaForwardWithState(
     model,
     tokens,
-    { ...options, returnState: true },
+    { ...options, returnState: true, lastPositionOnly: true },
     fn,
   );
   states!.forEach((s, i) => {
@@ -219,10 +219,5 @@ export function mambaPrefill(
     cache.ssm[i] = s.ssm;
   });
   cache.position = shape[1];
-  const V = model.config.vocab_size;
-  const l = shape[1];
-  const last = new Float32Array(cache.batch * V);
-  for (let b = 0; b < cache.batch; b++)
-    last.set(logits.data.subarray((b * l + l - 1) * V, (b * l + l) * V), b * V);
-  return { shape: [cache.batch, V], data: last };
+  return { shape: [cache.batch, model.config.vocab_size], data: logits.data };
 }

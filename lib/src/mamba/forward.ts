@@ -14,6 +14,7 @@ import { embedding } from "../nn/embedding";
 import { causalDepthwiseConv1d } from "../nn/conv1d";
 import { siluTensor } from "../nn/elementwise";
 import { transpose12 } from "../nn/transpose";
+import { sliceLastAxis } from "../nn/slice";
 import { mixerPrefix } from "./config";
 import { type MambaModel, checkMambaModel, lmHeadWeight } from "./model";
 
@@ -103,16 +104,6 @@ function param(model: MambaModel, name: string): Tensor<Float32Array> {
 
 function optionalParam(model: MambaModel, name: string): Tensor<Float32Array> | null {
   return model.params.get(name) ?? null;
-}
-
-/** Columns [from, from + count) of the last axis of x (..., c) -> (..., count). */
-export function sliceLastAxis(x: Tensor, from: number, count: number): Tensor<Float32Array> {
-  const c = x.shape[x.shape.length - 1];
-  const rows = c === 0 ? 0 : x.data.length / c;
-  const out = new Float32Array(rows * count);
-  for (let r = 0; r < rows; r++)
-    out.set(x.data.subarray(r * c + from, r * c + from + count), r * count);
-  return { shape: [...x.shape.slice(0, -1), count], data: out };
 }
 
 function f32(t: Tensor): Tensor<Float32Array> {
@@ -220,15 +211,24 @@ export function mambaForward(
   return mambaForwardWithState(model, tokens, options, "mambaForward").logits;
 }
 
-/** {@link mambaForward} that also returns every layer's state after the last position. */
+/**
+ * {@link mambaForward} that can also return every layer's state after the last position
+ * (`returnState`) and compute the head only at the last position (`lastPositionOnly`: logits
+ * (b, 1, vocab_size), which is all a prompt needs; the head is the largest matmul of a small model).
+ */
 export function mambaForwardWithState(
   model: MambaModel,
   tokens: MambaTokens,
-  options: MambaForwardOptions & { returnState?: boolean } = {},
+  options: MambaForwardOptions & { returnState?: boolean; lastPositionOnly?: boolean } = {},
   fn = "mambaForwardWithState",
 ): { logits: Tensor<Float32Array>; states?: MambaBlockState[] } {
   checkMambaModel(fn, model);
-  checkForwardOptions(fn, options, ["scan", "returnState"]);
+  checkForwardOptions(fn, options, ["scan", "returnState", "lastPositionOnly"]);
+  if (options.lastPositionOnly !== undefined && typeof options.lastPositionOnly !== "boolean") {
+    throw new Error(
+      `${fn}: options.lastPositionOnly: expected true or false, got ${describe(options.lastPositionOnly)}`,
+    );
+  }
   const cfg = model.config;
   const { ids, shape } = readTokens(fn, tokens, cfg.vocab_size);
   let h: Tensor<Float32Array> = f32(
@@ -241,15 +241,27 @@ export function mambaForwardWithState(
       param(model, `backbone.layers.${i}.norm.weight`),
       cfg.layer_norm_epsilon,
     );
-    const { out, state } = mambaMixer(model, i, normed, options);
+    const { out, state } = mambaMixer(model, i, normed, {
+      ...(options.scan ? { scan: options.scan } : {}),
+      returnState: options.returnState === true,
+    });
     const next = new Float32Array(h.data.length);
     for (let j = 0; j < next.length; j++) next[j] = h.data[j] + out.data[j];
     h = { shape: h.shape, data: next };
     if (state) states.push(state);
   }
+  if (options.lastPositionOnly) h = lastPosition(h);
   const final = rmsNorm(h, param(model, "backbone.norm_f.weight"), cfg.layer_norm_epsilon);
   const logits = f32(linear(final, lmHeadWeight(model)));
   return options.returnState ? { logits, states } : { logits };
+}
+
+/** The last position of a (b, l, d) tensor, as (b, 1, d). */
+function lastPosition(h: Tensor<Float32Array>): Tensor<Float32Array> {
+  const [b, l, d] = h.shape;
+  const out = new Float32Array(b * d);
+  for (let i = 0; i < b; i++) out.set(h.data.subarray((i * l + l - 1) * d, (i * l + l) * d), i * d);
+  return { shape: [b, 1, d], data: out };
 }
 
 /** Checks an options object: known keys only, `scan` one of "reference" | "fast". */

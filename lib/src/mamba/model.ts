@@ -5,7 +5,7 @@
  */
 import type { Tensor } from "../tensor";
 import { describe } from "../validate";
-import { type MambaConfig, mambaParamShapes } from "./config";
+import { type MambaConfig, mambaConfig, mambaParamShapes } from "./config";
 
 /** A Mamba LM: its config and its parameters (float32, HF names). */
 export interface MambaModel {
@@ -27,6 +27,7 @@ export function checkMambaModel(fn: string, model: unknown): MambaModel {
       `${fn}: model: expected { config, params: Map<string, Tensor> } (from initMamba or loadMambaCheckpoint), got ${describe(model)}`,
     );
   }
+  mambaConfig(m.config, fn); // a hand-edited config fails here with the field named
   const shapes = mambaParamShapes(m.config);
   for (const [name, shape] of shapes) {
     const t = m.params.get(name);

@@ -5,3 +5,4 @@ export * from "./embedding";
 export * from "./conv1d";
 export * from "./elementwise";
 export * from "./transpose";
+export * from "./slice";

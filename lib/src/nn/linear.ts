@@ -34,11 +34,34 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   for (let r = 0; r < rowCount; r++) {
     const xo = r * inDim;
     const yo = r * outDim;
-    for (let o = 0; o < outDim; o++) {
+    let o = 0;
+    // Four output features at a time: each x value is loaded once for four weight rows.
+    for (; o + 4 <= outDim; o += 4) {
+      const w0 = o * inDim;
+      const w1 = w0 + inDim;
+      const w2 = w1 + inDim;
+      const w3 = w2 + inDim;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let i = 0; i < inDim; i++) {
+        const xi = xd[xo + i];
+        s0 += xi * wd[w0 + i];
+        s1 += xi * wd[w1 + i];
+        s2 += xi * wd[w2 + i];
+        s3 += xi * wd[w3 + i];
+      }
+      out[yo + o] = s0 + (b ? b.data[o] : 0);
+      out[yo + o + 1] = s1 + (b ? b.data[o + 1] : 0);
+      out[yo + o + 2] = s2 + (b ? b.data[o + 2] : 0);
+      out[yo + o + 3] = s3 + (b ? b.data[o + 3] : 0);
+    }
+    for (; o < outDim; o++) {
       const wo = o * inDim;
-      let s = b ? b.data[o] : 0;
+      let s = 0;
       for (let i = 0; i < inDim; i++) s += xd[xo + i] * wd[wo + i];
-      out[yo + o] = s;
+      out[yo + o] = s + (b ? b.data[o] : 0);
     }
   }
   return { shape: [...xt.shape.slice(0, -1), outDim], data: out };

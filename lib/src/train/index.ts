@@ -3,3 +3,5 @@ export * from "./scan-backward";
 export * from "./optim";
 export * from "./ops-backward";
 export * from "./mamba-grads";
+export * from "./loop";
+export * from "./tasks";

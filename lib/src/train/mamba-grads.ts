@@ -68,6 +68,8 @@ export interface MambaTrainConfig {
 export interface TrainableMamba {
   config: MambaTrainConfig;
   params: Map<string, Tensor>;
+  /** Unused config.json fields; `mamba_ts_variant` picks the mixer (see {@link resolveVariant}). */
+  extraConfig?: Record<string, unknown>;
 }
 
 /** Options of {@link mambaLossAndGrads}. */
@@ -193,12 +195,7 @@ export function mambaLossAndGrads(
         `${fn}: options: unknown key "${k}"; expected ${[...OPTION_KEYS].join(", ")}`,
       );
   }
-  const variant = options.variant ?? "mamba";
-  if (!["mamba", "s6", "lti"].includes(variant)) {
-    throw new Error(
-      `${fn}: options.variant: expected "mamba", "s6" or "lti", got ${describe(variant)}`,
-    );
-  }
+  const variant = resolveVariant(fn, model, options.variant);
   const cfg = model.config;
   const P = (name: string): Tensor => {
     const t = model.params.get(name);
@@ -222,75 +219,16 @@ export function mambaLossAndGrads(
     for (let i = 0; i < b; i++)
       for (let j = 0; j + 1 < l; j++) targets[i * l + j] = ids[i * l + j + 1];
   }
-  const E = cfg.intermediate_size;
-  const N = cfg.state_size;
-  const R = cfg.time_step_rank;
-  const eps = cfg.layer_norm_epsilon;
   const scanOptions = {
     strategy: options.scanStrategy ?? "recompute",
     chunkSize: options.chunkSize ?? 64,
   };
-
-  // ---- forward, keeping the caches ----
-  const emb = P("backbone.embeddings.weight");
-  let h = embedding(ids, emb, [b, l]);
-  const caches: LayerCache[] = [];
-  for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    const m = `backbone.layers.${i}.mixer.`;
-    const hIn = h;
-    const hn = rmsNorm(hIn, P(`backbone.layers.${i}.norm.weight`), eps);
-    const xz = linear(hn, P(m + "in_proj.weight"), cfg.use_bias ? P(m + "in_proj.bias") : null);
-    const [xPart, zPart] = splitLast(xz, [E, E]);
-    const xConvIn = transpose12(xPart);
-    const xConv = causalDepthwiseConv1d(
-      xConvIn,
-      P(m + "conv1d.weight"),
-      cfg.use_conv_bias ? P(m + "conv1d.bias") : null,
-    );
-    const u = siluTensor(xConv);
-    const uT = transpose12(u);
-    const A = aFromLogTensor(P(m + "A_log"));
-    let dtLow: Tensor | null = null;
-    let delta: Tensor;
-    let Bm: Tensor;
-    let Cm: Tensor;
-    const xpw = P(m + "x_proj.weight");
-    if (variant === "lti") {
-      delta = { shape: [b, E, l], data: allocate(dtypeOf(u), b * E * l) };
-      Bm = rowsTransposed(xpw, R, N, E);
-      Cm = rowsTransposed(xpw, R + N, N, E);
-    } else {
-      const xdbl = linear(uT, xpw);
-      const parts = splitLast(xdbl, [R, N, N]);
-      dtLow = parts[0];
-      delta = transpose12(linear(dtLow, P(m + "dt_proj.weight")));
-      Bm = transpose12(parts[1]);
-      Cm = transpose12(parts[2]);
-    }
-    const z = variant === "mamba" ? transpose12(zPart) : null;
-    const { out: y, cache: scan } = selectiveScanForwardTrain(
-      {
-        u,
-        delta,
-        A,
-        B: Bm,
-        C: Cm,
-        D: P(m + "D"),
-        z,
-        deltaBias: P(m + "dt_proj.bias"),
-        deltaSoftplus: true,
-      },
-      scanOptions,
-    );
-    const yT = transpose12(y);
-    const o = linear(yT, P(m + "out_proj.weight"), cfg.use_bias ? P(m + "out_proj.bias") : null);
-    h = addTensors(hIn, o);
-    caches.push({ hIn, hn, xConvIn, xConv, u, uT, dtLow, scan, yT });
-  }
+  const { logits, caches, h, hf, head } = forwardWithCaches(model, ids, b, l, variant, scanOptions);
+  const E = cfg.intermediate_size;
+  const N = cfg.state_size;
+  const R = cfg.time_step_rank;
+  const eps = cfg.layer_norm_epsilon;
   const normF = P("backbone.norm_f.weight");
-  const hf = rmsNorm(h, normF, eps);
-  const head = cfg.tie_word_embeddings ? emb : P("lm_head.weight");
-  const logits = linear(hf, head);
   const ce = crossEntropy(logits, targets, options.mask);
 
   // ---- backward ----
@@ -359,6 +297,126 @@ export function mambaLossAndGrads(
     ordered.set(name, dtypeOf(g) === dtypeOf(p) ? g : fromF64(p, Float64Array.from(g.data)));
   }
   return { loss: ce.loss, grads: ordered, count: ce.count, correct: ce.correct };
+}
+
+/**
+ * The mixer variant to run: the option if given, else the model's `extraConfig.mamba_ts_variant`
+ * (saved in config.json by the Table 1 script), else "mamba".
+ */
+export function resolveVariant(fn: string, model: TrainableMamba, option: unknown): MixerVariant {
+  const v = option ?? model.extraConfig?.mamba_ts_variant ?? "mamba";
+  if (v !== "mamba" && v !== "s6" && v !== "lti") {
+    throw new Error(`${fn}: variant: expected "mamba", "s6" or "lti", got ${describe(v)}`);
+  }
+  return v;
+}
+
+/**
+ * The logits (b, l, vocab) of a model with any of the {@link MixerVariant}s (for "mamba" the same
+ * as `mambaForward`); the forward half of {@link mambaLossAndGrads}. Used to evaluate Table 1's
+ * ablations. tokens (b, l) ids.
+ */
+export function mambaVariantForward(
+  model: TrainableMamba,
+  tokens: TokenBatch,
+  options: { variant?: MixerVariant } = {},
+): Tensor {
+  const fn = "mambaVariantForward";
+  if (!model || typeof model !== "object" || !(model.params instanceof Map) || !model.config) {
+    throw new Error(
+      `${fn}: model: expected { config, params: Map<string, Tensor> }, got ${describe(model)}`,
+    );
+  }
+  const variant = resolveVariant(fn, model, options?.variant);
+  const {
+    ids,
+    shape: [b, l],
+  } = readTokens(fn, tokens, model.config.vocab_size);
+  return forwardWithCaches(model, ids, b, l, variant, { strategy: "recompute", chunkSize: 1 << 20 })
+    .logits;
+}
+
+/** The forward pass of {@link mambaLossAndGrads}, keeping each layer's cache. */
+function forwardWithCaches(
+  model: TrainableMamba,
+  ids: Int32Array,
+  b: number,
+  l: number,
+  variant: MixerVariant,
+  scanOptions: { strategy: ScanBackwardStrategy; chunkSize: number },
+) {
+  const cfg = model.config;
+  const P = (name: string): Tensor => {
+    const t = model.params.get(name);
+    if (!t) throw new Error(`mambaLossAndGrads: model.params: missing "${name}"`);
+    return t;
+  };
+  const E = cfg.intermediate_size;
+  const N = cfg.state_size;
+  const R = cfg.time_step_rank;
+  const eps = cfg.layer_norm_epsilon;
+
+  // ---- forward, keeping the caches ----
+  const emb = P("backbone.embeddings.weight");
+  let h = embedding(ids, emb, [b, l]);
+  const caches: LayerCache[] = [];
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const m = `backbone.layers.${i}.mixer.`;
+    const hIn = h;
+    const hn = rmsNorm(hIn, P(`backbone.layers.${i}.norm.weight`), eps);
+    const xz = linear(hn, P(m + "in_proj.weight"), cfg.use_bias ? P(m + "in_proj.bias") : null);
+    const [xPart, zPart] = splitLast(xz, [E, E]);
+    const xConvIn = transpose12(xPart);
+    const xConv = causalDepthwiseConv1d(
+      xConvIn,
+      P(m + "conv1d.weight"),
+      cfg.use_conv_bias ? P(m + "conv1d.bias") : null,
+    );
+    const u = siluTensor(xConv);
+    const uT = transpose12(u);
+    const A = aFromLogTensor(P(m + "A_log"));
+    let dtLow: Tensor | null = null;
+    let delta: Tensor;
+    let Bm: Tensor;
+    let Cm: Tensor;
+    const xpw = P(m + "x_proj.weight");
+    if (variant === "lti") {
+      delta = { shape: [b, E, l], data: allocate(dtypeOf(u), b * E * l) };
+      Bm = rowsTransposed(xpw, R, N, E);
+      Cm = rowsTransposed(xpw, R + N, N, E);
+    } else {
+      const xdbl = linear(uT, xpw);
+      const parts = splitLast(xdbl, [R, N, N]);
+      dtLow = parts[0];
+      delta = transpose12(linear(dtLow, P(m + "dt_proj.weight")));
+      Bm = transpose12(parts[1]);
+      Cm = transpose12(parts[2]);
+    }
+    const z = variant === "mamba" ? transpose12(zPart) : null;
+    const { out: y, cache: scan } = selectiveScanForwardTrain(
+      {
+        u,
+        delta,
+        A,
+        B: Bm,
+        C: Cm,
+        D: P(m + "D"),
+        z,
+        deltaBias: P(m + "dt_proj.bias"),
+        deltaSoftplus: true,
+      },
+      scanOptions,
+    );
+    const yT = transpose12(y);
+    const o = linear(yT, P(m + "out_proj.weight"), cfg.use_bias ? P(m + "out_proj.bias") : null);
+    h = addTensors(hIn, o);
+    caches.push({ hIn, hn, xConvIn, xConv, u, uT, dtLow, scan, yT });
+  }
+  const normF = P("backbone.norm_f.weight");
+  const hf = rmsNorm(h, normF, eps);
+  const head = cfg.tie_word_embeddings ? emb : P("lm_head.weight");
+  const logits = linear(hf, head);
+  return { logits, caches, h, hf, head, emb };
 }
 
 /** A = −exp(A_log), elementwise. */

@@ -50,18 +50,28 @@ export function linearBackward(
   const xd = x.data;
   const wd = weight.data;
   const gd = g.data;
+  // ∂x rows: dx[r, :] = Σ_o g[r, o] W[o, :] (contiguous inner loop over in).
   for (let r = 0; r < rows; r++) {
     const xo = r * inDim;
     for (let o = 0; o < outDim; o++) {
       const go = gd[r * outDim + o];
       if (go === 0) continue;
-      db[o] += go;
       const wo = o * inDim;
-      for (let i = 0; i < inDim; i++) {
-        dx[xo + i] += go * wd[wo + i];
-        dw[wo + i] += go * xd[xo + i];
-      }
+      for (let i = 0; i < inDim; i++) dx[xo + i] += go * wd[wo + i];
     }
+  }
+  // ∂W rows: dW[o, :] = Σ_r g[r, o] x[r, :], one output row at a time (stays in cache).
+  for (let o = 0; o < outDim; o++) {
+    const wo = o * inDim;
+    let sb = 0;
+    for (let r = 0; r < rows; r++) {
+      const go = gd[r * outDim + o];
+      if (go === 0) continue;
+      sb += go;
+      const xo = r * inDim;
+      for (let i = 0; i < inDim; i++) dw[wo + i] += go * xd[xo + i];
+    }
+    db[o] = sb;
   }
   const result: { dx: Tensor; dweight: Tensor; dbias?: Tensor } = {
     dx: like(x, dx),

@@ -6,7 +6,7 @@
  * Parameters and gradients are `Map<string, Tensor>` keyed by checkpoint tensor names; the
  * optimiser updates the parameter tensors in place.
  */
-import type { Tensor } from "../tensor";
+import { type FloatArray, type Tensor, allocate, dtypeOf } from "../tensor";
 import { assertFiniteNumber, assertInteger, assertTensor, describe } from "../validate";
 
 /** Hyper-parameters of {@link adamwStep}. */
@@ -23,11 +23,14 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
-/** AdamW's state: the step count t and the moment estimates m, v of every parameter. */
+/**
+ * AdamW's state: the step count t and the moment estimates m, v of every parameter, kept in the
+ * parameter's dtype (as PyTorch does), so a float32 model's state saves exactly as F32.
+ */
 export interface AdamWState {
   step: number;
-  m: Map<string, Float64Array>;
-  v: Map<string, Float64Array>;
+  m: Map<string, FloatArray>;
+  v: Map<string, FloatArray>;
 }
 
 /**
@@ -48,12 +51,12 @@ export function createAdamW(params: Map<string, Tensor>): AdamWState {
   if (!(params instanceof Map)) {
     throw new Error(`createAdamW: params: expected a Map<string, Tensor>, got ${describe(params)}`);
   }
-  const m = new Map<string, Float64Array>();
-  const v = new Map<string, Float64Array>();
+  const m = new Map<string, FloatArray>();
+  const v = new Map<string, FloatArray>();
   for (const [name, p] of params) {
     assertTensor(`createAdamW: params["${name}"]`, p);
-    m.set(name, new Float64Array(p.data.length));
-    v.set(name, new Float64Array(p.data.length));
+    m.set(name, allocate(dtypeOf(p), p.data.length));
+    v.set(name, allocate(dtypeOf(p), p.data.length));
   }
   return { step: 0, m, v };
 }
@@ -67,7 +70,7 @@ const ADAMW_KEYS = new Set(["lr", "beta1", "beta2", "eps", "weightDecay"]);
  *   m̂ = m / (1 − β₁ᵗ);  v̂ = v / (1 − β₂ᵗ)
  *   θ ← θ − η (m̂ / (√v̂ + ε) + λ θ)        (λ = 0 where {@link noWeightDecay})
  *
- * Every parameter needs a gradient of its shape. Moments are kept in float64.
+ * Every parameter needs a gradient of its shape. The update is computed in float64.
  */
 export function adamwStep(
   params: Map<string, Tensor>,
@@ -123,9 +126,11 @@ export function adamwStep(
     const decay = noWeightDecay(name) ? 0 : wd;
     const w = p.data;
     for (let i = 0; i < w.length; i++) {
-      m[i] = b1 * m[i] + (1 - b1) * g[i];
-      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-      const update = m[i] / c1 / (Math.sqrt(v[i] / c2) + eps);
+      const mi = b1 * m[i] + (1 - b1) * g[i];
+      const vi = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      m[i] = mi;
+      v[i] = vi;
+      const update = mi / c1 / (Math.sqrt(vi / c2) + eps);
       w[i] = w[i] - lr * (update + decay * w[i]);
     }
   }

@@ -333,16 +333,19 @@ function stepForward(p: Unpacked, b: number, d: number, l: number, x: Float64Arr
   const raw = p.delta[i] + (p.bias ? p.bias[d] : 0);
   const dt = p.softplus ? softplus(raw) : raw;
   const dtu = dt * p.u[i];
-  const bBase = shapes.B.base(b, d);
-  const cBase = shapes.C.base(b, d);
+  const bn = shapes.B.nStride;
+  const cn = shapes.C.nStride;
+  const bo = shapes.B.base(b, d) + l * shapes.B.lStride;
+  const co = shapes.C.base(b, d) + l * shapes.C.lStride;
   const aRow = d * shapes.dstate;
+  const A = p.A;
+  const B = p.B;
+  const C = p.C;
   let y = 0;
   for (let n = 0; n < shapes.dstate; n++) {
-    const s =
-      Math.exp(dt * p.A[aRow + n]) * x[n] +
-      dtu * p.B[bBase + n * shapes.B.nStride + l * shapes.B.lStride];
+    const s = Math.exp(dt * A[aRow + n]) * x[n] + dtu * B[bo + n * bn];
     x[n] = s;
-    y += s * p.C[cBase + n * shapes.C.nStride + l * shapes.C.lStride];
+    y += s * C[co + n * cn];
   }
   return y;
 }

@@ -95,6 +95,37 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     );
   });
 
+  it("loads a bfloat16 file (as transformers saves Llama weights), built by hand", () => {
+    const model = make();
+    const { dir } = saved(model);
+    // BF16 = the top 16 bits of the float32 pattern; header and data laid out per the format.
+    const names = [...model.params.keys()].sort();
+    const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
+    const chunks: Buffer[] = [];
+    let offset = 0;
+    for (const name of names) {
+      const t = model.params.get(name)!;
+      const buf = Buffer.alloc(2 * t.data.length);
+      const bits = new Uint32Array(Float32Array.from(t.data).buffer);
+      bits.forEach((v, i) => buf.writeUInt16LE(v >>> 16, 2 * i));
+      header[name] = { dtype: "BF16", shape: t.shape, data_offsets: [offset, offset + buf.length] };
+      offset += buf.length;
+      chunks.push(buf);
+    }
+    const json = Buffer.from(JSON.stringify(header), "utf8");
+    const size = Buffer.alloc(8);
+    size.writeBigUInt64LE(BigInt(json.length));
+    writeFileSync(weights(dir), Buffer.concat([size, json, ...chunks]));
+    const back = loadTransformerCheckpoint(dir);
+    for (const name of names) {
+      const want = new Uint32Array(Float32Array.from(model.params.get(name)!.data).buffer).map(
+        (v) => v & 0xffff0000,
+      );
+      const got = new Uint32Array(Float32Array.from(back.params.get(name)!.data).buffer);
+      expect(Array.from(got)).toEqual(Array.from(want));
+    }
+  });
+
   it("keeps config.json fields it does not read, and derives an absent head_dim", () => {
     const { dir, json } = saved();
     const { head_dim: _, ...rest } = json;

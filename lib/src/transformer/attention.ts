@@ -64,6 +64,7 @@ export function attentionKernel(
   const scale = 1 / Math.sqrt(headDim);
   const scores = new Float64Array(keys);
   const acc = new Float64Array(headDim);
+  const qv = new Float64Array(headDim); // this query, scaled, in a local array (fewer reads)
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const g = Math.floor(h / group);
@@ -72,12 +73,12 @@ export function attentionKernel(
       for (let i = 0; i < queries; i++) {
         const qo = b * qL.sb + h * qL.sh + i * qL.sl;
         const last = Math.min(keys - 1, offset + i);
+        for (let e = 0; e < headDim; e++) qv[e] = q[qo + e] * scale;
         let max = -Infinity;
         for (let j = 0; j <= last; j++) {
           const ko = kBase + j * kL.sl;
-          let dot = 0;
-          for (let e = 0; e < headDim; e++) dot += q[qo + e] * k[ko + e];
-          const s = dot * scale;
+          let s = 0;
+          for (let e = 0; e < headDim; e++) s += qv[e] * k[ko + e];
           scores[j] = s;
           if (s > max) max = s;
         }

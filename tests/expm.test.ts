@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Rng, expm, expmDiagonal, tensor } from "../lib/src/index";
+import { Rng, expm, expmDiagonal, expmWithInfo, tensor } from "../lib/src/index";
 import { type M, add, eye, maxAbs, mul, rows, scale, taylorExpm } from "./helpers/reference";
 
 const transposeM = (a: M): M => a[0].map((_, j) => a.map((row) => row[j]));
@@ -209,5 +209,66 @@ describe("expm", () => {
     ).toThrow(/expm: A.*finite/);
     expect(() => expm({ shape: [2, 2], data: [1, 0, 0, 1] } as never)).toThrow(/expm: A/);
     expect(() => expmDiagonal(tensor([[1]]))).toThrow(/expmDiagonal: a/);
+  });
+});
+
+describe("expmWithInfo", () => {
+  // ‖A‖₁ of c·[[-1, 1], [0, -1]] is 2c (column 1 sums |c| + |c|). Degrees and squarings below are
+  // worked out by hand from Higham's thresholds θ_3 ≈ 0.015, θ_5 ≈ 0.254, θ_7 ≈ 0.950,
+  // θ_9 ≈ 2.098, θ_13 ≈ 5.372: s is the least integer with ‖A‖₁ / 2^s ≤ θ_13.
+  const jordan = (c: number) =>
+    tensor([
+      [-c, c],
+      [0, -c],
+    ]);
+  // e^{c·J} for J = [[-1, 1], [0, -1]] is e^{-c} [[1, c], [0, 1]] (J = -I + nilpotent).
+  const jordanExp = (c: number): M => [
+    [Math.exp(-c), c * Math.exp(-c)],
+    [0, Math.exp(-c)],
+  ];
+  const cases: [number, number, number][] = [
+    // [c, degree, squarings]: ‖A‖₁ = 2c
+    [0.005, 3, 0], // 0.01 ≤ θ_3
+    [0.1, 5, 0], // 0.2 ≤ θ_5
+    [0.4, 7, 0], // 0.8 ≤ θ_7
+    [1, 9, 0], // 2 ≤ θ_9
+    [2.5, 13, 0], // 5 ≤ θ_13
+    [5, 13, 1], // 10: θ_13 < 10 ≤ 2 θ_13
+    [500, 13, 8], // 1000: 2^7 θ_13 ≈ 688 < 1000 ≤ 2^8 θ_13 ≈ 1375
+  ];
+  it.each(cases)(
+    "c = %s: degree %s, %s squarings, and e^A to 1e-13 relative",
+    (c, degree, squarings) => {
+      const info = expmWithInfo(jordan(c));
+      expect(info.norm1).toBe(2 * c);
+      expect(info.degree).toBe(degree);
+      expect(info.squarings).toBe(squarings);
+      const want = jordanExp(c);
+      const got = rows(info.expA);
+      const err = Math.max(
+        ...got
+          .flat()
+          .map((v, i) => Math.abs(v - want.flat()[i]) / Math.max(Math.abs(want.flat()[i]), 1e-300)),
+      );
+      expect(err).toBeLessThan(c >= 500 ? 1e-10 : 1e-13);
+    },
+  );
+
+  it("returns exactly what expm returns, in the same dtype", () => {
+    const a = tensor(
+      [
+        [-3, 1, 0.5],
+        [0.2, -7, 2],
+        [1, 0, -12],
+      ],
+      "float32",
+    );
+    const info = expmWithInfo(a);
+    expect(info.expA.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(info.expA.data)).toEqual(Array.from(expm(a).data));
+  });
+
+  it("rejects bad input, naming itself", () => {
+    expect(() => expmWithInfo(tensor([[1, 2, 3]]))).toThrow(/expmWithInfo: A: expected a square/);
   });
 });

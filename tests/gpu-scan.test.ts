@@ -13,6 +13,7 @@ import {
   gpuBackends,
   gpuScanTraffic,
   gpuSelectiveScan,
+  idealFusedTraffic,
   runGpuKernel,
   trafficByKernel,
 } from "../lib/src/index";
@@ -308,6 +309,35 @@ describe("traffic accounting", () => {
     for (let c = 0; c < chunks; c++)
       for (let k = 0; k < T; k++) perChannel += (k + 1) * (16 + 2) + (c > 0 ? 16 : 0) + 2 * 16 + 3;
     expect(out.valuesRead).toBe(256 * perChannel);
+  });
+
+  it("idealFusedTraffic reads every input once and writes y once (hand count), about 0.4 GB for a Mamba layer", () => {
+    // (b, d, l, n) = (2, 3, 5, 4) with z: u, Δ, z 30 values each, B and C 40 each, A 12, D and bias 3 each
+    const small = idealFusedTraffic({ batch: 2, dim: 3, length: 5, dstate: 4 });
+    expect(small.bytesRead).toBe(4 * (30 + 30 + 30 + 40 + 40 + 12 + 3 + 3));
+    expect(small.bytesWritten).toBe(4 * (30 + 2 * 3 * 4));
+    const noZ = idealFusedTraffic(
+      { batch: 2, dim: 3, length: 5, dstate: 4, hasZ: false },
+      { returnLastState: false },
+    );
+    expect(noZ.bytesRead).toBe(4 * (30 + 30 + 40 + 40 + 12 + 3 + 3));
+    expect(noZ.bytesWritten).toBe(4 * 30);
+    const layer = { batch: 8, dim: 1536, length: 2048, dstate: 16 };
+    const ideal = idealFusedTraffic(layer);
+    const total = ideal.bytesRead + ideal.bytesWritten;
+    expect(total / 1e9).toBeGreaterThan(0.39);
+    expect(total / 1e9).toBeLessThan(0.42);
+    const naive = gpuScanTraffic(layer, { variant: "naive" }).traffic;
+    const chunked = gpuScanTraffic(layer, { variant: "chunked", chunkSize: 16 }).traffic;
+    // every plan reads at least the inputs and writes at least the output
+    for (const plan of [naive, chunked]) {
+      expect(plan.bytesRead).toBeGreaterThanOrEqual(ideal.bytesRead);
+      expect(plan.bytesWritten).toBeGreaterThanOrEqual(ideal.bytesWritten);
+    }
+    expect((naive.bytesRead + naive.bytesWritten) / total).toBeGreaterThan(100);
+    expect(() => idealFusedTraffic({ ...layer, dstate: 0 })).toThrow(
+      /idealFusedTraffic: size.dstate/,
+    );
   });
 
   it("trafficByKernel groups the launches and keeps the totals", () => {

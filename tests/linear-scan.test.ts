@@ -194,8 +194,73 @@ describe("linearScan", () => {
     expect(stats).toEqual({ combines: 4 * (7 + 6 + 4), depth: 3 });
   });
 
+  for (const algorithm of SCAN_ALGORITHMS) {
+    it(`${algorithm} with reverse: true solves h_t = a_t h_{t+1} + b_t (closed form from the end, < 1e-12)`, () => {
+      const rng = new Rng(15);
+      for (const L of lengths) {
+        const rows = 2;
+        const a = new Float64Array(rows * L);
+        const b = new Float64Array(rows * L);
+        for (let r = 0; r < rows; r++) {
+          const s = randomSeq(rng, L);
+          a.set(s.a, r * L);
+          b.set(s.b, r * L);
+        }
+        const h = linearScan(
+          { shape: [rows, L], data: a },
+          { shape: [rows, L], data: b },
+          { algorithm, reverse: true },
+        );
+        for (let r = 0; r < rows; r++) {
+          // h_t = Σ_{s>=t} (a_t ··· a_{s-1}) b_s, h_L = 0
+          const want = new Float64Array(L);
+          for (let t = 0; t < L; t++) {
+            let sum = 0;
+            for (let s2 = t; s2 < L; s2++) {
+              let p = 1;
+              for (let q = t; q < s2; q++) p *= a[r * L + q];
+              sum += p * b[r * L + s2];
+            }
+            want[t] = sum;
+          }
+          expect(relErr(h.data.subarray(r * L, (r + 1) * L), want)).toBeLessThan(1e-12);
+        }
+      }
+    });
+  }
+
+  it("reverse: true is the adjoint: it gives the gradient of a loss through the forward scan (finite differences)", () => {
+    // loss = Σ_t w_t h_t with h the forward scan; ∂loss/∂b_s = λ_s, λ_t = a_{t+1} λ_{t+1} + w_t.
+    const rng = new Rng(16);
+    const L = 40;
+    const { a, b } = randomSeq(rng, L);
+    const w = Float64Array.from({ length: L }, () => rng.normal());
+    const loss = (bb: Float64Array) => {
+      const h = linearScan(t1(a), t1(bb)).data;
+      let sum = 0;
+      for (let t = 0; t < L; t++) sum += w[t] * h[t];
+      return sum;
+    };
+    const shifted = Float64Array.from({ length: L }, (_, t) => (t + 1 < L ? a[t + 1] : 0));
+    for (const algorithm of SCAN_ALGORITHMS) {
+      const lambda = linearScan(t1(shifted), t1(w), { algorithm, reverse: true }).data;
+      const eps = 1e-6;
+      for (let s = 0; s < L; s++) {
+        const up = Float64Array.from(b);
+        const down = Float64Array.from(b);
+        up[s] += eps;
+        down[s] -= eps;
+        const fd = (loss(up) - loss(down)) / (2 * eps);
+        expect(Math.abs(lambda[s] - fd)).toBeLessThan(1e-7 * (1 + Math.abs(fd)));
+      }
+    }
+  });
+
   it("rejects bad input with errors that name the argument", () => {
     const a = t1(new Float64Array([1, 2]));
+    expect(() => linearScan(a, a, { reverse: "yes" } as never)).toThrow(
+      /linearScan: options.reverse: expected true or false/,
+    );
     expect(() => linearScan(a, t1(new Float64Array(3)))).toThrow(/linearScan: b/);
     expect(() => linearScan(a, a, { algorithm: "quick" as never })).toThrow(/algorithm/);
     expect(() => linearScan(a, a, { algorithm: "blelloch", chunkSize: 2 })).toThrow(/chunkSize/);

@@ -545,4 +545,22 @@ describe("S6 parameterisation", () => {
     );
     expect(() => initS6(rng, { dim: 0 })).toThrow(/initS6: dim/);
   });
+
+  it("initS6 sizes the Δ rank like Mamba: dt_rank = ⌈d_model / 16⌉ with d = expand · d_model", () => {
+    // Mamba-130m: d_model 768, d_inner 1536, dt_rank 48 (its config.json); mamba-2.8b: 2560, 5120, 160.
+    const rank = (o: Parameters<typeof initS6>[1]) => initS6(new Rng(1), o).dtProj.shape[1];
+    expect(rank({ dim: 1536, dstate: 2, dModel: 768 })).toBe(48);
+    expect(rank({ dim: 5120, dstate: 2, dModel: 2560 })).toBe(160);
+    // Without dModel the layer assumes Mamba's expand = 2.
+    expect(rank({ dim: 1536, dstate: 2 })).toBe(48);
+    expect(rank({ dim: 16, dstate: 2 })).toBe(1);
+    expect(rank({ dim: 66, dstate: 2 })).toBe(3); // d_model 33 -> ⌈33 / 16⌉ = 3
+    expect(rank({ dim: 8, dstate: 2, dtRank: 5 })).toBe(5);
+    const p = initS6(new Rng(1), { dim: 1536, dstate: 4, dModel: 768 });
+    expect(p.xProj.shape).toEqual([48 + 8, 1536]);
+    expect(() => initS6(new Rng(1), { dim: 8, dModel: 4, dtRank: 2 })).toThrow(
+      /initS6: options: expected dModel or dtRank/,
+    );
+    expect(() => initS6(new Rng(1), { dim: 8, dModel: 2.5 })).toThrow(/initS6: dModel/);
+  });
 });

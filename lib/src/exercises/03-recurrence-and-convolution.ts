@@ -113,9 +113,9 @@ export const recurrenceConvolutionExercises: Exercise[] = [
     id: "fft-conv",
     lesson: "03-recurrence-and-convolution",
     title:
-      "causal convolution by FFT: zero-pad x and K to a power of two >= 2L, transform, multiply, invert, keep the first L",
+      "causal convolution by FFT: zero-pad x and K to a power of two >= 2L - 1, transform, multiply, invert, keep the first L",
     hint:
-      "n = nextPow2(2 * L); copy x and K into zero-filled arrays of length n; X = fft(xp), Kf = fft(kp); " +
+      "n = nextPow2(2 * L - 1); copy x and K into zero-filled arrays of length n; X = fft(xp), Kf = fft(kp); " +
       "multiply as complex numbers: (a + ib)(c + id) = (ac - bd) + i(ad + bc); y = ifft(re, im).re, first L " +
       "entries. Padding only to L would wrap the end of the sequence around onto its start.",
     reference: fftCausalConvArrays as (...args: never[]) => unknown,

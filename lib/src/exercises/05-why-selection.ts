@@ -1,64 +1,68 @@
 /** Exercises of lesson 05-why-selection. */
 import type { Exercise } from "./check";
-import { Rng } from "../rng";
-import { selectiveCopying } from "../tasks/copying";
+import type { Rng } from "../rng";
 
 /**
- * The selective-copying generator with plain arrays, as the lesson's exercise asks for it: the
- * examples `selectiveCopying(new Rng(seed), { count, length, numTokens, vocabSize })` makes, as
- * rows of numbers. Per example it draws the numTokens data tokens (each `1 + rng.int(vocabSize -
- * 2)`), then `rng.permutation(length)`, whose first numTokens entries, sorted, are the positions.
+ * The smallest selective memory: a decaying bag of words, h ← decay · h + e(x_t), with one channel
+ * per token (e(x) the one-hot vector of x), that looks at each token before it steps and skips the
+ * filler entirely: on the filler the state is neither decayed nor written. An LTI memory applies
+ * the same step to every token; this one chooses its step by content, which is what lesson 06's
+ * selective SSM does with Δ(x_t) ≈ 0.
  *
- * @returns inputs (count rows of length + numTokens tokens) and targets (count rows of numTokens)
+ * @param tokens token ids in [0, vocabSize), in order
+ * @param vocabSize number of channels V
+ * @param filler the token id to ignore
+ * @param decay the factor applied to the state at every real token
+ * @returns the final state h, V numbers (zeros for an empty or all-filler sequence)
  */
-export function selectiveCopyingRows(
-  seed: number,
-  count: number,
-  length: number,
-  numTokens: number,
+export function fillerSkippingMemory(
+  tokens: number[],
   vocabSize: number,
-): { inputs: number[][]; targets: number[][] } {
-  const set = selectiveCopying(new Rng(seed), { count, length, numTokens, vocabSize });
-  const l = set.inputLength;
-  return {
-    inputs: Array.from({ length: count }, (_, i) =>
-      Array.from(set.inputs.subarray(i * l, (i + 1) * l)),
-    ),
-    targets: Array.from({ length: count }, (_, i) =>
-      Array.from(set.targets.subarray(i * numTokens, (i + 1) * numTokens)),
-    ),
-  };
+  filler: number,
+  decay: number,
+): number[] {
+  const h: number[] = new Array(vocabSize).fill(0);
+  for (const x of tokens) {
+    if (x === filler) continue;
+    for (let v = 0; v < vocabSize; v++) h[v] *= decay;
+    h[x] += 1;
+  }
+  return h;
 }
 
 export const whySelectionExercises: Exercise[] = [
   {
-    id: "selective-copying-generator",
+    id: "filler-skipping-memory",
     lesson: "05-why-selection",
     title:
-      "the selective-copying generator (seed, count, length, numTokens, vocabSize) -> { inputs, targets }",
+      "a memory that skips the filler: (tokens, vocabSize, filler, decay) -> final state h (vocabSize numbers)",
     hint:
-      "per example: first draw the numTokens data tokens, each 1 + rng.int(vocabSize - 2); then " +
-      "rng.permutation(length).slice(0, numTokens) sorted increasingly gives their positions; the input is " +
-      "length noise tokens (0) with the data tokens at those positions, followed by numTokens markers " +
-      "(vocabSize - 1); the target is the data tokens in order. Use one Rng(seed) for all examples.",
-    reference: selectiveCopyingRows as (...args: never[]) => unknown,
+      "start from h = vocabSize zeros; for each token x: if x is the filler, do nothing (no decay, no " +
+      "write); otherwise multiply every entry of h by decay, then add 1 to h[x]. Return h; do not " +
+      "decay before the first real word or after the last one.",
+    reference: fillerSkippingMemory as (...args: never[]) => unknown,
     cases: (rng: Rng) => [
-      { label: "one example, 2 data tokens among 6 positions", args: [1, 1, 6, 2, 5] },
-      { label: "no examples", args: [2, 0, 8, 3, 6] },
-      { label: "every position holds a data token (length = numTokens)", args: [3, 3, 4, 4, 6] },
-      { label: "a single data token", args: [4, 5, 10, 1, 8] },
-      { label: "the smallest vocabulary (one data token value)", args: [5, 4, 7, 3, 3] },
-      { label: "the lesson's size", args: [6, 3, 64, 8, 16] },
-      ...Array.from({ length: 4 }, (_, k) => {
-        const numTokens = 1 + rng.int(6);
+      { label: "one word", args: [[2], 4, 0, 0.8] },
+      { label: "no fillers", args: [[1, 2, 3, 1], 4, 0, 0.5] },
+      { label: "only fillers: the state stays zero", args: [[0, 0, 0], 3, 0, 0.9] },
+      { label: "an empty sentence", args: [[], 4, 1, 0.8] },
+      {
+        label: 'the lesson\'s sentence "I um want to um um copy this" (um = 5)',
+        args: [[0, 5, 1, 2, 5, 5, 3, 4], 6, 5, 0.8],
+      },
+      { label: "fillers at both ends", args: [[3, 3, 1, 2, 3], 4, 3, 0.7] },
+      { label: "decay 1: a bag of words", args: [[1, 0, 2, 1, 0, 1], 3, 0, 1] },
+      { label: "decay 0: only the last real word", args: [[1, 2, 0, 0], 3, 0, 0] },
+      ...Array.from({ length: 6 }, (_, k) => {
+        const vocabSize = 2 + rng.int(9);
+        const length = rng.int(30);
         return {
-          label: `random sizes ${k + 1}`,
+          label: `random sentence ${k + 1}`,
           args: [
-            rng.int(1000),
-            1 + rng.int(5),
-            numTokens + rng.int(20),
-            numTokens,
-            3 + rng.int(20),
+            Array.from({ length }, () => rng.int(vocabSize)),
+            vocabSize,
+            rng.int(vocabSize),
+            rng.uniform(0, 1),
           ],
         };
       }),

@@ -188,7 +188,7 @@ export function chunkDecaySource(dims: ScanDims, T: number): string {
 }
 
 /**
- * Chunked output with recomputation: thread (b, d, t) loads the state carried into its chunk
+ * Chunked output by replay: thread (b, d, t) loads the state carried into its chunk
  * (H of the previous chunk, scanned), replays the chunk's positions up to t with all n states in
  * registers h0..h{n-1}, and contracts with C_t; output [l, b·d]. Nothing of size (b, d, l, n) is
  * ever written.
@@ -277,7 +277,7 @@ export function lastStateSource(index: number): string {
  *   (two kernels each, the last needs only the b part); output; last state.
  * - chunked (chunk T): Δ; chunk summaries (S_c, P_c) for (b, d, l/T, n); Hillis-Steele over the
  *   l/T chunks; with `packed` (the GL backends), A, B and C packed four states per texel; the
- *   output kernel with recomputation; last state.
+ *   output kernel, which replays each chunk's prefix; last state.
  */
 export function scanLaunchPlan(
   dims: ScanDims,

@@ -9,8 +9,11 @@
  *   inside every chunk from a zero state and writes only the chunk's summary pair (decay P_c,
  *   input S_c): b·d·(l/T)·n values each. A Hillis-Steele scan over the l/T chunk summaries gives
  *   the state carried into every chunk. The output kernel replays at most T positions from that
- *   carried state, with all n states in registers, and writes only y. Work is recomputed instead
- *   of stored: the expanded state never reaches memory.
+ *   carried state, with all n states in registers, and writes only y: the expanded state never
+ *   reaches memory. The replay (each output re-runs its chunk's prefix) is a gpu.js constraint,
+ *   one output per thread and no shared memory; Mamba's fused CUDA kernel walks each chunk once.
+ *   Mamba's recomputation belongs to the backward pass, which recomputes the states from the
+ *   inputs instead of storing them.
  *
  * Intermediates stay on the device (gpu.js pipeline mode: kernels pass textures to each other);
  * only y and the last state are read back. Each result says which backend actually ran.
@@ -456,4 +459,45 @@ export function gpuScanTraffic(
     variant === "chunked" && options.backend !== undefined && GL_BACKENDS.includes(options.backend);
   const launches = scanLaunchPlan(dims, variant, T, packed);
   return { launches, traffic: summarizeTraffic(launches) };
+}
+
+/**
+ * The memory traffic of an ideal fused selective scan of this size (Gu & Dao 2023, §3.3.2): one
+ * kernel reads every input once from main memory (u, Δ, z (b, d, l); B, C (b, n, l); A (d, n);
+ * D, deltaBias (d)), keeps the expanded state (b, d, l, n) in on-chip memory, and writes the
+ * output y (b, d, l) once, plus the last state (b, d, n) when `returnLastState` (default true, as
+ * the gpu.js scans do). float32, 4 bytes a value. This is the floor that the naive and chunked
+ * plans of {@link gpuScanTraffic} are measured against: a forward pass cannot move less.
+ *
+ *   bytesRead = 4 · ((2 + z) · b·d·l + 2 · b·n·l + d·n + 2·d),
+ *   bytesWritten = 4 · (b·d·l + b·d·n).
+ */
+export function idealFusedTraffic(
+  size: { batch: number; dim: number; length: number; dstate: number; hasZ?: boolean },
+  options: { returnLastState?: boolean } = {},
+): ScanTraffic {
+  const fn = "idealFusedTraffic";
+  const b = assertInteger(`${fn}: size.batch`, size.batch, 1);
+  const d = assertInteger(`${fn}: size.dim`, size.dim, 1);
+  const l = assertInteger(`${fn}: size.length`, size.length, 1);
+  const n = assertInteger(`${fn}: size.dstate`, size.dstate, 1);
+  if (size.hasZ !== undefined && typeof size.hasZ !== "boolean") {
+    throw new Error(`${fn}: size.hasZ: expected true or false, got ${describe(size.hasZ)}`);
+  }
+  if (options.returnLastState !== undefined && typeof options.returnLastState !== "boolean") {
+    throw new Error(
+      `${fn}: options.returnLastState: expected true or false, got ${describe(options.returnLastState)}`,
+    );
+  }
+  const hasZ = size.hasZ ?? true;
+  const last = options.returnLastState ?? true;
+  const bdl = b * d * l;
+  const valuesRead = (hasZ ? 3 : 2) * bdl + 2 * b * n * l + d * n + 2 * d;
+  const valuesWritten = bdl + (last ? b * d * n : 0);
+  return {
+    launches: 1,
+    bytesRead: 4 * valuesRead,
+    bytesWritten: 4 * valuesWritten,
+    largestIntermediateBytes: 0,
+  };
 }

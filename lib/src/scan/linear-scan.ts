@@ -46,6 +46,13 @@ export interface LinearScanOptions {
   chunkSize?: number;
   /** When given, receives the work and depth of the run (its fields are overwritten). */
   stats?: ScanStats;
+  /**
+   * Scan from the end instead: h_t = a_t · h_{t+1} + b_t, h_L = 0 (default false). This is the
+   * adjoint recurrence of backpropagation through a scan: for h_t = a_t h_{t-1} + b_t and a loss
+   * with ∂loss/∂h_t = g_t, the gradients ∂loss/∂b_t = λ_t solve λ_t = a_{t+1} λ_{t+1} + g_t: the
+   * reverse scan of (a shifted left by one, 0 at the end; g). Then ∂loss/∂a_t = λ_t h_{t-1}.
+   */
+  reverse?: boolean;
 }
 
 /** An array a scan can work on in place. */
@@ -55,12 +62,15 @@ export type MutableNumbers = number[] | Float64Array | Float32Array;
  * Solves h_t = a_t · h_{t-1} + b_t, h_{-1} = 0, along the last axis of a and b (each sequence of
  * the leading axes independently), with the chosen parallel-scan algorithm.
  *
+ * With `reverse: true` it solves h_t = a_t · h_{t+1} + b_t, h_L = 0, from the last position to the
+ * first, with the same algorithm run on the time-reversed sequence (same work and depth).
+ *
  * Shapes: a, b (..., l), same shape; returns h (..., l). The arithmetic is float64; h is float32
  * when both inputs are float32, float64 otherwise.
  *
  * @param a decay factors a_t (..., l)
  * @param b inputs b_t (..., l)
- * @param options algorithm, chunk size, and an optional stats object for work and depth
+ * @param options algorithm, chunk size, direction, and an optional stats object for work and depth
  */
 export function linearScan(a: Tensor, b: Tensor, options: LinearScanOptions = {}): Tensor {
   const fn = "linearScan";
@@ -71,6 +81,7 @@ export function linearScan(a: Tensor, b: Tensor, options: LinearScanOptions = {}
   const tb = assertTensor(`${fn}: b`, b, { shape: ta.shape, dtype: ["float32", "float64"] });
   const opts = checkOptions(fn, options);
   const algorithm = opts.algorithm ?? "sequential";
+  const reverse = opts.reverse === true;
   const L = ta.shape[ta.shape.length - 1];
   const rows = L === 0 ? 0 : ta.data.length / L;
   const dtype = dtypeOf(ta) === "float32" && dtypeOf(tb) === "float32" ? "float32" : "float64";
@@ -83,16 +94,18 @@ export function linearScan(a: Tensor, b: Tensor, options: LinearScanOptions = {}
   const counts: ScanStats = { combines: 0, depth: 0 };
   for (let r = 0; r < rows; r++) {
     const off = r * L;
+    // the reverse scan is the forward scan of the time-reversed row, read back reversed
     for (let t = 0; t < L; t++) {
-      scratch.a[t] = ta.data[off + t];
-      scratch.b[t] = tb.data[off + t];
+      const src = reverse ? off + L - 1 - t : off + t;
+      scratch.a[t] = ta.data[src];
+      scratch.b[t] = tb.data[src];
     }
     let h: Float64Array;
     if (algorithm === "sequential") h = sequentialRow(scratch, L, counts);
     else if (algorithm === "hillis-steele") h = hillisSteeleRow(scratch, L, counts);
     else if (algorithm === "blelloch") h = blellochRow(scratch, L, counts);
     else h = chunkedRow(scratch, L, T, counts);
-    for (let t = 0; t < L; t++) out[off + t] = h[t];
+    for (let t = 0; t < L; t++) out[reverse ? off + L - 1 - t : off + t] = h[t];
   }
   if (opts.stats) {
     opts.stats.combines = counts.combines;
@@ -104,14 +117,14 @@ export function linearScan(a: Tensor, b: Tensor, options: LinearScanOptions = {}
 function checkOptions(fn: string, options: unknown): LinearScanOptions {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
-      `${fn}: options: expected an object { algorithm?, chunkSize?, stats? }, got ${describe(options)}`,
+      `${fn}: options: expected an object { algorithm?, chunkSize?, stats?, reverse? }, got ${describe(options)}`,
     );
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
-    if (!["algorithm", "chunkSize", "stats"].includes(key)) {
+    if (!["algorithm", "chunkSize", "stats", "reverse"].includes(key)) {
       throw new Error(
-        `${fn}: options: unknown option "${key}"; expected algorithm, chunkSize or stats`,
+        `${fn}: options: unknown option "${key}"; expected algorithm, chunkSize, stats or reverse`,
       );
     }
   }
@@ -122,6 +135,9 @@ function checkOptions(fn: string, options: unknown): LinearScanOptions {
       throw new Error(`${fn}: options.chunkSize: only the "chunked" algorithm takes a chunk size`);
     }
     assertInteger(`${fn}: options.chunkSize`, o.chunkSize, 1);
+  }
+  if (o.reverse !== undefined && typeof o.reverse !== "boolean") {
+    throw new Error(`${fn}: options.reverse: expected true or false, got ${describe(o.reverse)}`);
   }
   if (o.stats !== undefined && (o.stats === null || typeof o.stats !== "object")) {
     throw new Error(

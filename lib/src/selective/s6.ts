@@ -43,7 +43,13 @@ export interface S6InitOptions {
   dim: number;
   /** State size n (default 16). */
   dstate?: number;
-  /** Rank r of the Δ projection (default ⌈d / 16⌉). */
+  /**
+   * Width d_model of the Mamba block around this layer. The layer itself runs on
+   * d = d_inner = expand · d_model channels, but Mamba sizes the Δ projection from d_model:
+   * dt_rank = ⌈d_model / 16⌉. Default d / 2 (Mamba's expand = 2). Give dModel or dtRank, not both.
+   */
+  dModel?: number;
+  /** Rank r of the Δ projection (default ⌈dModel / 16⌉, Mamba's dt_rank "auto"). */
   dtRank?: number;
   /** Range of the initial step sizes (defaults 0.001 and 0.1). */
   dtMin?: number;
@@ -122,7 +128,10 @@ export function aFromLog(ALog: Tensor): Tensor {
 /**
  * Fresh S6 parameters with Mamba's initialisation: x_proj uniform in ±1/√d (PyTorch's default for
  * a linear layer), dt_proj uniform in ±dtScale/√r, b_Δ from {@link initDtBias}, A_log from
- * {@link initALog}, D = 1.
+ * {@link initALog}, D = 1. The rank r is Mamba's dt_rank = ⌈d_model / 16⌉ of the block's width
+ * d_model, not of the layer's d = expand · d_model channels (pass `dModel`, or `dtRank` itself).
+ *
+ * Shapes: xProj (r + 2n, d), dtProj (d, r), dtBias (d), ALog (d, n), D (d).
  */
 export function initS6(rng: Rng, options: S6InitOptions): S6Params {
   const fn = "initS6";
@@ -133,7 +142,14 @@ export function initS6(rng: Rng, options: S6InitOptions): S6Params {
   }
   const dim = assertInteger(`${fn}: dim`, options.dim, 1);
   const dstate = assertInteger(`${fn}: dstate`, options.dstate ?? 16, 1);
-  const dtRank = assertInteger(`${fn}: dtRank`, options.dtRank ?? Math.ceil(dim / 16), 1);
+  if (options.dModel !== undefined && options.dtRank !== undefined) {
+    throw new Error(
+      `${fn}: options: expected dModel or dtRank (dtRank defaults to ⌈dModel / 16⌉), got both`,
+    );
+  }
+  const dModel =
+    options.dModel === undefined ? dim / 2 : assertInteger(`${fn}: dModel`, options.dModel, 1);
+  const dtRank = assertInteger(`${fn}: dtRank`, options.dtRank ?? Math.ceil(dModel / 16), 1);
   const dtScale = assertPositive(`${fn}: dtScale`, options.dtScale ?? 1);
   const dtype = options.dtype ?? "float64";
   if (dtype !== "float32" && dtype !== "float64") {

@@ -47,19 +47,51 @@ export function expm(A: Tensor): Tensor {
   return fromFloat64([n, n], expmRaw(A.data, n), resultDType(A));
 }
 
+/** What `expmWithInfo` computed, and how. */
+export interface ExpmInfo {
+  /** e^A (n, n), the same tensor `expm(A)` returns. */
+  expA: Tensor;
+  /** ‖A‖₁, the largest absolute column sum: the only property of A that picks the algorithm. */
+  norm1: number;
+  /** The degree m ∈ {3, 5, 7, 9, 13} of the Padé approximant r_m that was evaluated. */
+  degree: number;
+  /** The number s of squarings: e^A = r_m(A / 2^s)^(2^s). 0 unless m = 13. */
+  squarings: number;
+}
+
+/**
+ * e^A for A (n, n) as `expm` computes it, together with the choices the algorithm made: the Padé
+ * degree m and the number of squarings s (Higham 2005, Algorithm 2.3), so that a lesson can print
+ * what was done rather than recompute it from the formula.
+ */
+export function expmWithInfo(A: Tensor): ExpmInfo {
+  const n = assertSquare("expmWithInfo: A", A);
+  const { value, norm1, degree, squarings } = expmRawWithInfo(A.data, n);
+  return { expA: fromFloat64([n, n], value, resultDType(A)), norm1, degree, squarings };
+}
+
 /** e^A for a row-major float64 A (n, n) that the caller has validated. */
 export function expmRaw(a: ArrayLike<number>, n: number): Float64Array {
-  if (n === 0) return new Float64Array(0);
+  return expmRawWithInfo(a, n).value;
+}
+
+/** e^A for a validated row-major A (n, n), with the Padé degree and squarings used. */
+function expmRawWithInfo(
+  a: ArrayLike<number>,
+  n: number,
+): { value: Float64Array; norm1: number; degree: number; squarings: number } {
+  if (n === 0) return { value: new Float64Array(0), norm1: 0, degree: 3, squarings: 0 };
   const a1 = norm1Raw(a, n, n);
   for (const [m, theta] of THETA.slice(0, 4)) {
-    if (a1 <= theta) return padeRaw(Float64Array.from(a), n, m);
+    if (a1 <= theta)
+      return { value: padeRaw(Float64Array.from(a), n, m), norm1: a1, degree: m, squarings: 0 };
   }
   const s = Math.max(0, Math.ceil(Math.log2(a1 / THETA[4][1])));
   const scale = 2 ** -s;
   const scaled = Float64Array.from(a, (v) => v * scale);
   let x = padeRaw(scaled, n, 13);
   for (let k = 0; k < s; k++) x = matmulRaw(x, x, n, n, n);
-  return x;
+  return { value: x, norm1: a1, degree: 13, squarings: s };
 }
 
 /** r_m(A) = (V − U)⁻¹ (V + U) with U the odd and V the even part of p_m(A). */

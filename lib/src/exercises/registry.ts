@@ -13,6 +13,7 @@ import { selectiveSsmExercises } from "./06-selective-ssm";
 import { parallelScanExercises } from "./07-parallel-scan";
 import { hardwareAwareScanExercises } from "./08-hardware-aware-scan";
 import { mambaBlockExercises } from "./09-mamba-block";
+import { trainingExercises } from "./10-training";
 
 /** All exercises, in lesson order. */
 export const exercises: readonly Exercise[] = [
@@ -26,6 +27,7 @@ export const exercises: readonly Exercise[] = [
   ...parallelScanExercises,
   ...hardwareAwareScanExercises,
   ...mambaBlockExercises,
+  ...trainingExercises,
 ];
 
 /** The exercise with this id, or an error listing the known ids. */

@@ -233,11 +233,15 @@ export async function trainMamba(
   }
   if (interrupted) stopped = "interrupted";
   const last = history[history.length - 1];
-  bar?.finish(
-    last
-      ? `${stopped} at step ${state.step}: loss ${last.loss.toFixed(3)}, acc ${(last.accuracy * 100).toFixed(1)}%`
-      : stopped,
-  );
+  const summary = last
+    ? `${stopped} at step ${state.step}: loss ${last.loss.toFixed(3)}, acc ${(last.accuracy * 100).toFixed(1)}%`
+    : stopped;
+  // finish() draws a full bar: only for a run that reached the end of its schedule.
+  if (stopped === "done") bar?.finish(summary);
+  else if (bar) {
+    await new Promise((resolve) => setTimeout(resolve, 110)); // past the bar's redraw throttle
+    bar.update(state.step, summary);
+  }
   plot?.update(history, true);
   return { history, state, stopped };
 }

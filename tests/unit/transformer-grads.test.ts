@@ -13,6 +13,7 @@ import {
   transformerForward,
   transformerLossAndGrads,
 } from "../../lib/src/index";
+import { relErr } from "../helpers/reference";
 
 const config = (over: Partial<LlamaConfig> = {}): LlamaConfig =>
   llamaConfig({
@@ -113,6 +114,22 @@ describe("transformerLossAndGrads", () => {
     expect(worstFdError(m, ids, { targets: targets, mask: mask })).toBeLessThan(1e-6);
     const r = transformerLossAndGrads(m, ids, { targets: targets, mask: mask });
     expect(r.count).toBe(6); // 8 targets not ignored, 2 of them (flat 2 and 5) masked
+  });
+
+  it("in float32 (training) agrees with the float64 gradients", () => {
+    const m32 = model(config(), 10, "float32");
+    const m64: TransformerModel = {
+      config: m32.config,
+      params: new Map([...m32.params].map(([n, t]) => [n, astype(t, "float64")])),
+    };
+    const ids = tokens(new Rng(11), 2, 12, 7);
+    const a = transformerLossAndGrads(m32, ids);
+    const b = transformerLossAndGrads(m64, ids);
+    expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5);
+    for (const [name, g] of a.grads) {
+      expect(g.data).toBeInstanceOf(Float32Array);
+      expect(relErr(g.data, b.grads.get(name)!.data), name).toBeLessThan(1e-4);
+    }
   });
 
   it("refuses bad options and models", () => {

@@ -272,6 +272,8 @@ describe("expmWithInfo", () => {
   });
 
   it("rejects bad input, naming itself", () => {
-    expect(() => expmWithInfo(tensor([[1, 2, 3]]))).toThrow(/expmWithInfo: A: expected a square/);
+    expect(() => expmWithInfo(tensor([[1, 2, 3]]))).toThrow(
+      /expmWithInfo: argument 'A' must be a square/,
+    );
   });
 });

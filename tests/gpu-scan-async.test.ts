@@ -135,7 +135,7 @@ describe("gpuSelectiveScanAsync: options and bad input", () => {
 
   it("rejects bad options with the function and the option named", async () => {
     await expect(gpuSelectiveScanAsync(args, { mode: "metal" as never })).rejects.toThrow(
-      /createGpuSelectiveScanAsync: options\.mode: expected one of .*"webgpu"/,
+      /createGpuSelectiveScanAsync: argument 'options\.mode' must be one of .*"webgpu"/,
     );
     await expect(
       gpuSelectiveScanAsync(args, { mode: "cpu", variant: "naive", chunkSize: 4 }),
@@ -144,7 +144,7 @@ describe("gpuSelectiveScanAsync: options and bad input", () => {
       /unknown option "speed"/,
     );
     expect(() => createGpuSelectiveScanAsync({ chunkSize: 0 })).toThrow(
-      /options\.chunkSize: expected an integer in \[1, 4096\]/,
+      /argument '[^']*options\.chunkSize' must be/,
     );
   });
 

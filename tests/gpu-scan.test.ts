@@ -343,7 +343,7 @@ describe("traffic accounting", () => {
     }
     expect((naive.bytesRead + naive.bytesWritten) / total).toBeGreaterThan(100);
     expect(() => idealFusedTraffic({ ...layer, dstate: 0 })).toThrow(
-      /idealFusedTraffic: size.dstate/,
+      /idealFusedTraffic: argument 'size.dstate'/,
     );
   });
 

@@ -140,7 +140,7 @@ describe("selective scan backward", () => {
 
   it("refuses bad options and a mismatched dout, naming the function and argument", () => {
     expect(() => selectiveScanForwardTrain(args, { strategy: "fast" as never })).toThrow(
-      /selectiveScanForwardTrain: options.strategy/,
+      /selectiveScanForwardTrain: argument 'options.strategy'/,
     );
     expect(() => selectiveScanForwardTrain(args, { chunk: 2 } as never)).toThrow(
       /unknown key "chunk"/,
@@ -148,11 +148,11 @@ describe("selective scan backward", () => {
     expect(() => selectiveScanForwardTrain(args, { chunkSize: 0 })).toThrow(/chunkSize/);
     const { cache } = selectiveScanForwardTrain(args);
     expect(() => selectiveScanBackward(cache, new Rng(0).randn([2, 3, 6]))).toThrow(
-      /selectiveScanBackward: dout: expected shape \[2, 3, 7\]/,
+      /selectiveScanBackward: argument 'dout' must be a tensor of shape \[2, 3, 7\]/,
     );
     expect(() => selectiveScanBackward({} as never, w)).toThrow(/selectiveScanBackward: cache/);
     expect(() => scanTrainingMemory({ batch: 0, dim: 1, length: 1, dstate: 1 })).toThrow(
-      /scanTrainingMemory: batch/,
+      /scanTrainingMemory: argument 'batch'/,
     );
   });
 });

@@ -571,8 +571,8 @@ describe("S6 parameterisation", () => {
     const p = initS6(new Rng(1), { dim: 1536, dstate: 4, dModel: 768 });
     expect(p.xProj.shape).toEqual([48 + 8, 1536]);
     expect(() => initS6(new Rng(1), { dim: 8, dModel: 4, dtRank: 2 })).toThrow(
-      /initS6: options: expected dModel or dtRank/,
+      /initS6: argument 'options' must give dModel or dtRank, not both/,
     );
-    expect(() => initS6(new Rng(1), { dim: 8, dModel: 2.5 })).toThrow(/initS6: dModel/);
+    expect(() => initS6(new Rng(1), { dim: 8, dModel: 2.5 })).toThrow(/initS6: argument 'dModel'/);
   });
 });

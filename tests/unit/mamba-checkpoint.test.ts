@@ -341,7 +341,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         writeCheckpoint(d, { vocab_size: 19, num_hidden_layers: 2 }, base());
         return d;
       },
-      /config\.json: config\.hidden_size: expected an integer/,
+      /config\.json: argument 'config\.hidden_size' must be an integer/,
     ],
     [
       "intermediate_size ≠ expand · hidden_size",

@@ -134,14 +134,14 @@ describe("mambaForward", () => {
       mambaForward(model, { shape: [2, 2], data: new Float32Array(4) } as never),
     ).toThrow(/mambaForward: tokens: expected \{ shape: \[b, l\], data: Int32Array \}/);
     expect(() => mambaForward(model, TOKENS, { scan: "gpu" as never })).toThrow(
-      /mambaForward: options.scan/,
+      /mambaForward: argument 'options.scan'/,
     );
     expect(() => mambaForward(model, TOKENS, { speed: 1 } as never)).toThrow(
       /mambaForward: options: unknown option "speed"/,
     );
     expect(() =>
       mambaForward({ ...model, config: { ...model.config, state_size: 0 } }, TOKENS),
-    ).toThrow(/mambaForward: config.state_size/);
+    ).toThrow(/mambaForward: argument 'config.state_size'/);
     const broken = { config: model.config, params: new Map(model.params) };
     broken.params.delete("backbone.layers.1.mixer.D");
     expect(() => mambaForward(broken, TOKENS)).toThrow(
@@ -151,10 +151,10 @@ describe("mambaForward", () => {
   it("the mixer alone refuses a hidden state of the wrong width", () => {
     const model = tiny();
     expect(() => mambaMixer(model, 0, { shape: [1, 3, 5], data: new Float32Array(15) })).toThrow(
-      /mambaMixer: u: expected shape \[\*, \*, 24\]/,
+      /mambaMixer: argument 'u' must be a tensor of shape \[\*, \*, 24\]/,
     );
     expect(() => mambaMixer(model, 2, { shape: [1, 3, 24], data: new Float32Array(72) })).toThrow(
-      /mambaMixer: layer/,
+      /mambaMixer: argument 'layer'/,
     );
   });
 });
@@ -210,7 +210,7 @@ describe("decoding with the cache", () => {
     expect(() => mambaPrefill(model, c, [[1]])).toThrow(
       /mambaPrefill: cache: expected a fresh cache/,
     );
-    expect(() => createMambaCache(model, 0)).toThrow(/createMambaCache: batch/);
+    expect(() => createMambaCache(model, 0)).toThrow(/createMambaCache: argument 'batch'/);
   });
 });
 
@@ -258,13 +258,13 @@ describe("mambaGenerate", () => {
       /mambaGenerate: prompt/,
     );
     expect(() => mambaGenerate(model, [1], { maxNewTokens: -1, temperature: 0 })).toThrow(
-      /mambaGenerate: options.maxNewTokens/,
+      /mambaGenerate: argument 'options.maxNewTokens'/,
     );
     expect(() => mambaGenerate(model, [1], { maxNewTokens: 1, temperature: -1 })).toThrow(
       /mambaGenerate: options.temperature/,
     );
     expect(() => mambaGenerate(model, [1], { maxNewTokens: 1, temperature: 1, topK: 0 })).toThrow(
-      /mambaGenerate: options.topK/,
+      /mambaGenerate: argument 'options.topK'/,
     );
     expect(() =>
       mambaGenerate(model, [1], { maxNewTokens: 1, temperature: 0, beam: 2 } as never),
@@ -363,7 +363,7 @@ describe("initMamba", () => {
     ).toThrow(/initMamba: config: unknown field "d_state"/);
     expect(() =>
       initMamba({ vocab_size: 10, hidden_size: 8, num_hidden_layers: 0 }, new Rng(0)),
-    ).toThrow(/initMamba: config.num_hidden_layers/);
+    ).toThrow(/initMamba: argument 'config.num_hidden_layers'/);
     expect(() =>
       initMamba(
         { vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, intermediate_size: 20 },

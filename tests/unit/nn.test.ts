@@ -71,16 +71,16 @@ describe("linear", () => {
         shape: [3],
         data: new Float64Array(3),
       }),
-    ).toThrow(/linear: bias/);
+    ).toThrow(/linear: argument 'bias'/);
     expect(() => linear({ shape: [1, 5], data: new Float64Array([0, 0, NaN, 0, 0]) }, w)).toThrow(
-      /linear: x: expected finite/,
+      /linear: argument 'x' must be/,
     );
     expect(() =>
       linear(
         { shape: [1, 5], data: new Float64Array(5) },
         { shape: [20], data: new Float64Array(20) },
       ),
-    ).toThrow(/linear: weight: expected 2 axes/);
+    ).toThrow(/linear: argument 'weight' must be/);
   });
 });
 
@@ -107,7 +107,7 @@ describe("rmsNorm", () => {
   it("refuses a weight of the wrong size and a negative eps", () => {
     const x = { shape: [2, 3], data: new Float64Array(6) };
     expect(() => rmsNorm(x, { shape: [2], data: new Float64Array(2) }, 1e-5)).toThrow(
-      /rmsNorm: weight/,
+      /rmsNorm: argument 'weight'/,
     );
     expect(() => rmsNorm(x, { shape: [3], data: new Float64Array(3) }, -1)).toThrow(/rmsNorm: eps/);
   });
@@ -172,14 +172,14 @@ describe("causalDepthwiseConv1d", () => {
     const x = { shape: [1, 2, 5], data: new Float64Array(10) };
     expect(() =>
       causalDepthwiseConv1d(x, { shape: [3, 1, 4], data: new Float64Array(12) }, null),
-    ).toThrow(/causalDepthwiseConv1d: weight: expected shape \[2, 1, \*\]/);
+    ).toThrow(/causalDepthwiseConv1d: argument 'weight' must be a tensor of shape \[2, 1, \*\]/);
     expect(() =>
       causalDepthwiseConv1d(
         x,
         { shape: [2, 1, 4], data: new Float64Array(8) },
         { shape: [3], data: new Float64Array(3) },
       ),
-    ).toThrow(/causalDepthwiseConv1d: bias/);
+    ).toThrow(/causalDepthwiseConv1d: argument 'bias'/);
   });
 });
 
@@ -211,7 +211,7 @@ describe("sliceLastAxis", () => {
     expect(y.data).toBeInstanceOf(Float64Array);
     expect(Array.from(y.data)).toEqual([1, 2, 11, 12]);
     expect(() => sliceLastAxis(x, 3, 2)).toThrow(
-      /sliceLastAxis: count: expected an integer in \[0, 1\]/,
+      /sliceLastAxis: argument 'count' must be an integer in \[0, 1\]/,
     );
   });
 });

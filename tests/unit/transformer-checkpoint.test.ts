@@ -190,7 +190,7 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
       m.set("model.norm.weight", { shape: t.shape, data });
     });
     expect(() => loadTransformerCheckpoint(nan)).toThrow(
-      /tensor "model\.norm\.weight": expected finite values, found NaN at flat index 3/,
+      /tensor "model\.norm\.weight"' must be finite values \(got NaN at flat index 3\)/,
     );
   });
 
@@ -214,13 +214,16 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [
         { num_key_value_heads: 3 },
-        /config\.json\.num_key_value_heads: expected an integer in \[1, 2\]/,
+        /config\.json\.num_key_value_heads' must be an integer in \[1, 2\]/,
       ],
       [{ hidden_act: "gelu" }, /config\.json: field "hidden_act" is "gelu"/],
       [{ attention_bias: true }, /field "attention_bias" is true/],
       [{ rope_scaling: { type: "linear", factor: 2 } }, /field "rope_scaling"/],
       [{ model_type: "mamba" }, /model_type is "mamba"; expected "llama"/],
-      [{ vocab_size: "11" }, /config\.json\.vocab_size: expected an integer, got "11"/],
+      [
+        { vocab_size: "11" },
+        /config\.json\.vocab_size' must be an integer in \[1, 1048576\] \(got "11"\)/,
+      ],
       [{ hidden_size: undefined }, /missing required field "hidden_size"/],
     ];
     for (const [edit, message] of cases) {
@@ -240,7 +243,7 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     const nan = { config: model.config, params: new Map(model.params) };
     nan.params.set("model.norm.weight", { shape: [8], data: new Float32Array(8).fill(Infinity) });
     expect(() => saveTransformerCheckpoint(nan, freshDir())).toThrow(
-      /saveTransformerCheckpoint: model\.params "model\.norm\.weight": expected finite values/,
+      /saveTransformerCheckpoint: argument 'model\.params "model\.norm\.weight"' must be finite values/,
     );
     expect(() => saveTransformerCheckpoint(model, 3 as never)).toThrow(
       /saveTransformerCheckpoint: dir: expected a folder path/,

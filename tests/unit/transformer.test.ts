@@ -215,7 +215,7 @@ describe("llamaConfig", () => {
     const { vocab_size: _, ...noVocab } = base;
     expect(() => llamaConfig(noVocab)).toThrow(/missing required field "vocab_size"/);
     expect(() => llamaConfig({ ...base, rope_theta: -1 })).toThrow(
-      /rope_theta: expected a positive/,
+      /rope_theta' must be a positive/,
     );
     expect(() => llamaConfig({ ...base, tie_word_embeddings: 1 as never })).toThrow(
       /tie_word_embeddings: expected true or false/,
@@ -339,10 +339,10 @@ describe("causalAttention", () => {
       /causalAttention: k: the number of key\/value heads \(3\) must divide/,
     );
     expect(() => causalAttention(t([1, 4, 2, 4]), t([1, 2, 2, 6]), t([1, 2, 2, 6]))).toThrow(
-      /causalAttention: k: expected shape \[1, \*, \*, 4\]/,
+      /causalAttention: argument 'k' must be a tensor of shape \[1, \*, \*, 4\]/,
     );
     expect(() => causalAttention(t([1, 4, 2, 4]), t([1, 2, 2, 4]), t([1, 2, 3, 4]))).toThrow(
-      /causalAttention: v: expected shape \[1, 2, 2, 4\]/,
+      /causalAttention: argument 'v' must be a tensor of shape \[1, 2, 2, 4\]/,
     );
     expect(() =>
       causalAttention(t([1, 4, 2, 4]), t([1, 2, 2, 4]), t([1, 2, 2, 4]), { off: 1 } as never),
@@ -527,7 +527,9 @@ describe("KV cache", () => {
     expect(transformerCacheBytes(c, 1)).toBe(128);
     expect(transformerCacheBytes(c, 8192)).toBe(128 * 8192);
     expect(transformerCacheBytes(c, 10, 3)).toBe(128 * 30);
-    expect(() => transformerCacheBytes(c, -1)).toThrow(/transformerCacheBytes: position/);
+    expect(() => transformerCacheBytes(c, -1)).toThrow(
+      /transformerCacheBytes: argument 'position'/,
+    );
   });
 
   it("refuses a cache of another batch or model, and bad tokens", () => {
@@ -546,7 +548,7 @@ describe("KV cache", () => {
     expect(() => transformerStep(other, cache, [1, 2])).toThrow(
       /transformerStep: cache: expected a cache from createTransformerCache/,
     );
-    expect(() => createTransformerCache(m, 0)).toThrow(/createTransformerCache: batch/);
+    expect(() => createTransformerCache(m, 0)).toThrow(/createTransformerCache: argument 'batch'/);
   });
 });
 
@@ -602,7 +604,7 @@ describe("transformerGenerate", () => {
     );
     expect(() =>
       transformerGenerate(m, [1], { maxNewTokens: 2, temperature: 0, topK: 14 }),
-    ).toThrow(/options.topK: expected an integer in \[1, 13\]/);
+    ).toThrow(/argument 'options.topK' must be an integer in \[1, 13\]/);
     expect(() =>
       transformerGenerate(m, [1], { maxNewTokens: 2, temperature: 0, top_k: 1 } as never),
     ).toThrow(/unknown option "top_k"/);

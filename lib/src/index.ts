@@ -73,4 +73,5 @@ export type { JupyterServer, StartServerOptions, AttachServerOptions } from "./n
 export * from "./nn/index";
 export * from "./checkpoint/index";
 export * from "./mamba/index";
+export * from "./transformer/index";
 export * from "./train/index";

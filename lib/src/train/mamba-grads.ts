@@ -103,7 +103,7 @@ export interface LossAndGrads {
 const OPTION_KEYS = new Set(["targets", "mask", "variant", "scanStrategy", "chunkSize"]);
 
 /** Target ids (b, l) as an Int32Array: ids in [0, vocab) or −100 (ignored), as PyTorch's labels. */
-function readTargets(
+export function readTargets(
   fn: string,
   tokens: unknown,
   vocab: number,

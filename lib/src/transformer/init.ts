@@ -1,0 +1,43 @@
+/**
+ * Initialisation of a Transformer++ as Hugging Face's `LlamaPreTrainedModel._init_weights` does
+ * it: every linear weight and the embedding drawn from N(0, initializer_range²), every RMSNorm
+ * weight 1 (there are no biases).
+ */
+import { Rng } from "../rng";
+import { type Tensor } from "../tensor";
+import { describe } from "../validate";
+import { type LlamaConfig, checkLlamaConfig, transformerParamShapes } from "./config";
+import { type TransformerModel } from "./model";
+
+/** Parameters beyond this are refused as runaway (4 GiB of float32). */
+const MAX_PARAMS = 1 << 30;
+
+/**
+ * A freshly initialised Transformer++.
+ *
+ * @param config a LlamaConfig (see `llamaConfig`), or its fields
+ * @param rng draws, in checkpoint order (`transformerParamShapes`), every matrix's entries
+ *   row-major from `rng.normal(0, initializer_range)`; norms take no draws
+ * @returns `{ config, params }` with float32 tensors keyed by the checkpoint names
+ */
+export function initTransformer(config: Partial<LlamaConfig>, rng: Rng): TransformerModel {
+  const fn = "initTransformer";
+  const c = checkLlamaConfig(fn, "config", config, { allowUnknown: false }).config;
+  if (!(rng instanceof Rng)) throw new Error(`${fn}: rng: expected an Rng, got ${describe(rng)}`);
+  const shapes = transformerParamShapes(c);
+  let total = 0;
+  for (const shape of shapes.values()) total += shape.reduce((a, b) => a * b, 1);
+  if (total > MAX_PARAMS) {
+    throw new Error(
+      `${fn}: config: ${total} parameters is more than this library allocates (${MAX_PARAMS})`,
+    );
+  }
+  const params = new Map<string, Tensor>();
+  for (const [name, shape] of shapes) {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (shape.length === 1) data.fill(1);
+    else for (let i = 0; i < data.length; i++) data[i] = rng.normal(0, c.initializer_range);
+    params.set(name, { shape: [...shape], data });
+  }
+  return { config: c, params };
+}

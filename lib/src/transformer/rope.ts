@@ -1,0 +1,108 @@
+/**
+ * Rotary position embeddings (RoPE; Su et al. 2021), exactly as Hugging Face's Llama applies them:
+ * the head is split into two halves, and coordinate j of the first half is rotated together with
+ * coordinate j of the second half ("rotate_half"), by the angle p · inv_freq_j at position p:
+ *
+ *   inv_freq_j = 1 / θ^(2j / head_dim),   j = 0 … head_dim/2 − 1
+ *   out_j            = x_j · cos(p·inv_freq_j) − x_{j+h/2} · sin(p·inv_freq_j)
+ *   out_{j+h/2}      = x_{j+h/2} · cos(p·inv_freq_j) + x_j · sin(p·inv_freq_j)
+ *
+ * i.e. out = x · cos + rotate_half(x) · sin with cos, sin = cat(freqs, freqs) and
+ * rotate_half(x) = cat(−x₂, x₁). A rotation by angle pω of q and by angle sω of k leaves
+ * q·k depending on p − s only, which is what makes attention scores relative.
+ */
+import { type FloatArray, type Tensor } from "../tensor";
+import { assertInteger, assertPositive, assertTensor } from "../validate";
+
+/**
+ * The rotation frequencies inv_freq_j = 1 / θ^(2j / head_dim), j = 0 … head_dim/2 − 1 (float64).
+ *
+ * @param headDim even head width
+ * @param theta RoPE base (LlamaConfig.rope_theta)
+ */
+export function ropeInvFreq(headDim: number, theta: number): Float64Array {
+  const fn = "ropeInvFreq";
+  assertInteger(`${fn}: headDim`, headDim, 2);
+  if (headDim % 2 !== 0) throw new Error(`${fn}: headDim: expected an even number, got ${headDim}`);
+  assertPositive(`${fn}: theta`, theta);
+  const half = headDim / 2;
+  const out = new Float64Array(half);
+  for (let j = 0; j < half; j++) out[j] = 1 / Math.pow(theta, (2 * j) / headDim);
+  return out;
+}
+
+/**
+ * cos and sin of every rotation angle, for positions start … start + length − 1: two
+ * (length, head_dim/2) float64 tables (HF's cos/sin are these repeated twice along the last axis).
+ */
+export function ropeTables(
+  start: number,
+  length: number,
+  invFreq: Float64Array,
+): { cos: Float64Array; sin: Float64Array } {
+  const half = invFreq.length;
+  const cos = new Float64Array(length * half);
+  const sin = new Float64Array(length * half);
+  for (let p = 0; p < length; p++) {
+    for (let j = 0; j < half; j++) {
+      const angle = (start + p) * invFreq[j];
+      cos[p * half + j] = Math.cos(angle);
+      sin[p * half + j] = Math.sin(angle);
+    }
+  }
+  return { cos, sin };
+}
+
+/**
+ * Rotates, in place, rows × positions head vectors of width head_dim = 2·half stored in `data`:
+ * the vector of (row, p) starts at rowOffset(row, p) and turns by the angles of table row p.
+ * Internal kernel shared by {@link applyRope}, the model's forward, the cached decoding step and
+ * (with negated sines) the backward pass.
+ */
+export function rotateHalfInPlace(
+  data: FloatArray,
+  rows: number,
+  positions: number,
+  rowOffset: (row: number, position: number) => number,
+  tables: { cos: Float64Array; sin: Float64Array },
+): void {
+  const half = tables.cos.length / positions;
+  for (let r = 0; r < rows; r++) {
+    for (let p = 0; p < positions; p++) {
+      const o = rowOffset(r, p);
+      const t = p * half;
+      for (let j = 0; j < half; j++) {
+        const x1 = data[o + j];
+        const x2 = data[o + half + j];
+        const c = tables.cos[t + j];
+        const s = tables.sin[t + j];
+        data[o + j] = x1 * c - x2 * s;
+        data[o + half + j] = x2 * c + x1 * s;
+      }
+    }
+  }
+}
+
+/**
+ * RoPE applied to queries or keys laid out (b, h, l, head_dim), token l at absolute position
+ * start + l (HF's `apply_rotary_pos_emb` with position_ids = start … start + l − 1).
+ *
+ * @param x (b, h, l, head_dim), head_dim even
+ * @param theta RoPE base
+ * @param start absolute position of the first token (default 0; a KV cache decodes at start > 0)
+ * @returns (b, h, l, head_dim) float32
+ */
+export function applyRope(x: Tensor, theta: number, start = 0): Tensor {
+  const fn = "applyRope";
+  const t = assertTensor(`${fn}: x`, x, { rank: 4, axes: ["b", "h", "l", "head_dim"] });
+  const [b, h, l, headDim] = t.shape;
+  if (headDim % 2 !== 0) {
+    throw new Error(`${fn}: x: head_dim (axis 3) must be even for RoPE, got ${headDim}`);
+  }
+  assertPositive(`${fn}: theta`, theta);
+  assertInteger(`${fn}: start`, start, 0, 2 ** 31);
+  const data = Float32Array.from(t.data);
+  const tables = ropeTables(start, l, ropeInvFreq(headDim, theta));
+  rotateHalfInPlace(data, b * h, l, (row, p) => (row * l + p) * headDim, tables);
+  return { shape: [b, h, l, headDim], data };
+}

@@ -14,6 +14,7 @@ import { parallelScanExercises } from "./07-parallel-scan";
 import { hardwareAwareScanExercises } from "./08-hardware-aware-scan";
 import { mambaBlockExercises } from "./09-mamba-block";
 import { trainingExercises } from "./10-training";
+import { mambaVsTransformerExercises } from "./12-mamba-vs-transformer";
 
 /** All exercises, in lesson order. */
 export const exercises: readonly Exercise[] = [
@@ -28,6 +29,7 @@ export const exercises: readonly Exercise[] = [
   ...hardwareAwareScanExercises,
   ...mambaBlockExercises,
   ...trainingExercises,
+  ...mambaVsTransformerExercises,
 ];
 
 /** The exercise with this id, or an error listing the known ids. */

@@ -24,16 +24,14 @@ import {
   SetupError,
   capture,
   ensureCourseReady,
-  findOnPath,
+  findJupyter,
   isExecutable,
   parseOptions,
   runMain,
   say,
-  scriptArgs,
   venvBin,
-  VENV,
   warn,
-} from "./jupyter.mjs";
+} from "./jupyter";
 
 const USAGE = `Usage: npm run kernel:install [-- options]
 
@@ -47,21 +45,21 @@ Options:
   --prefix <dir>     install into <dir>/share/jupyter/kernels
   --help             show this help`;
 
-/** Resolves `--jupyter` (a program, a sibling program, or a folder) to the `jupyter` program. */
-function resolveJupyter(given) {
+/**
+ * Resolves `--jupyter` (a program, a sibling program, or a folder) to the `jupyter` program;
+ * without it, the `jupyter` of jupyter.ts's discovery order (the course's .venv, then PATH).
+ */
+function resolveJupyter(given: string | undefined): string {
   const exe = process.platform === "win32" ? "jupyter.exe" : "jupyter";
   if (given === undefined) {
-    const onPath = findOnPath("jupyter");
-    if (onPath) return onPath;
-    const venvJupyter = path.join(venvBin(VENV), exe);
-    const hint = existsSync(venvJupyter)
-      ? `\n  This course's own Jupyter is at ${venvJupyter}: \`npm run kernel:install -- --jupyter ${venvJupyter}\``
-      : "";
-    throw new SetupError(
-      "no `jupyter` program on PATH. Activate the environment that holds your Jupyter " +
-        "(e.g. `conda activate mamba-ts`), or name it: `npm run kernel:install -- --jupyter /path/to/jupyter`" +
-        hint,
-    );
+    try {
+      return findJupyter();
+    } catch (err) {
+      throw new SetupError(
+        `${(err as Error).message}.\n  Activate the environment that holds your Jupyter ` +
+          "(e.g. `conda activate mamba-ts`), or name it: `npm run kernel:install -- --jupyter /path/to/jupyter`",
+      );
+    }
   }
   const abs = path.resolve(given);
   if (!existsSync(abs)) {
@@ -91,18 +89,20 @@ function resolveJupyter(given) {
  * made absolute: `node` becomes this node executable, `{resource_dir}` the repository's kernelspec
  * folder. Jupyter copies the spec elsewhere, so relative paths would no longer lead back here.
  */
-function kernelSpec() {
-  let spec;
+function kernelSpec(): KernelSpec {
+  let spec: KernelSpec;
   try {
     spec = JSON.parse(readFileSync(REPO_KERNELSPEC, "utf8"));
   } catch (err) {
-    throw new SetupError(`cannot read the course kernelspec ${REPO_KERNELSPEC}: ${err.message}`);
+    throw new SetupError(
+      `cannot read the course kernelspec ${REPO_KERNELSPEC}: ${(err as Error).message}`,
+    );
   }
   if (!Array.isArray(spec.argv) || spec.argv.length === 0) {
     throw new SetupError(`${REPO_KERNELSPEC}: expected an "argv" list`);
   }
   const resourceDir = path.dirname(REPO_KERNELSPEC);
-  const argv = spec.argv.map((arg, i) => {
+  const argv = spec.argv.map((arg: string, i: number) => {
     if (i === 0 && (arg === "node" || arg === "nodejs")) return process.execPath;
     if (typeof arg === "string" && arg.includes("{resource_dir}")) {
       return path.resolve(arg.split("{resource_dir}").join(resourceDir));
@@ -123,7 +123,10 @@ function kernelSpec() {
 }
 
 /** `jupyter kernelspec list --json`, parsed; throws a SetupError when that does not work. */
-async function listKernelspecs(jupyter, env) {
+async function listKernelspecs(
+  jupyter: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Record<string, { resource_dir?: string }>> {
   const r = await capture(jupyter, ["kernelspec", "list", "--json"], { env, timeoutMs: 60_000 });
   if (r.code !== 0) {
     const why = r.error
@@ -142,9 +145,17 @@ async function listKernelspecs(jupyter, env) {
   }
 }
 
-async function main() {
+/** The fields of a kernelspec this command reads or writes. */
+interface KernelSpec {
+  argv: string[];
+  display_name?: string;
+  metadata?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+async function main(): Promise<number> {
   const opts = parseOptions(
-    scriptArgs(import.meta.url),
+    process.argv.slice(2),
     {
       jupyter: { type: "string" },
       user: { type: "boolean" },
@@ -250,4 +261,4 @@ function printHowToUse() {
   console.log(lines.join("\n"));
 }
 
-await runMain(main);
+void runMain(main);

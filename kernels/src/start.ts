@@ -1,9 +1,9 @@
 // `npm start [-- options]`: opens the course in Jupyter.
 //
 // 1. builds lib if it is not built yet;
-// 2. finds a Jupyter front end: this folder's `.venv/bin/jupyter-lab`, `jupyter-lab` on PATH
-//    (JupyterLab 4, e.g. from the conda env of environment.yml), then the classic Notebook
-//    (`jupyter-notebook` on PATH);
+// 2. finds a Jupyter front end in the discovery order of jupyter.ts: this folder's
+//    `.venv/bin/jupyter-lab`, `jupyter-lab` on PATH (JupyterLab 4, e.g. from the conda env of
+//    environment.yml), then the classic Notebook (`jupyter-notebook` on PATH);
 // 3. when there is none, gets one and says so: a `.venv` with JupyterLab 4 + plotly through pip,
 //    else Debian/Ubuntu's packages through apt-get, else explains the options;
 // 4. starts it on 127.0.0.1 with a random token, the course folder as its root and JUPYTER_PATH
@@ -14,13 +14,13 @@
 //   mamba-ts: JupyterLab is running at http://127.0.0.1:<port>/lab/tree/notebooks/00-welcome.ipynb?token=<hex>
 //   mamba-ts: Jupyter Notebook is running at http://127.0.0.1:<port>/notebooks/notebooks/00-welcome.ipynb?token=<hex>
 // i.e. /^mamba-ts: (JupyterLab|Jupyter Notebook) is running at (http:\/\/\S+)$/m
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
+  GL_MISSING_MESSAGE,
   KERNEL_NAME,
   REPO_KERNELSPEC,
   ROOT,
@@ -29,19 +29,24 @@ import {
   capture,
   ensureCourseReady,
   findOnPath,
+  freePort,
+  glModuleLoads,
   isExecutable,
+  jupyterCandidates,
+  killGroup,
   parseOptions,
   prependPath,
   programVersion,
   runMain,
   runVisible,
   say,
-  scriptArgs,
   venvBin,
+  waitForStatus,
   warn,
-} from "./jupyter.mjs";
+} from "./jupyter";
 
-const ROUTES = ["auto", "lab", "notebook", "pip", "apt"];
+const ROUTES = ["auto", "lab", "notebook", "pip", "apt"] as const;
+type Route = (typeof ROUTES)[number];
 const WELCOME = "notebooks/00-welcome.ipynb";
 const DEFAULT_PORT = 8888;
 const PIP_PACKAGES = ["jupyterlab>=4,<5", "plotly>=5"];
@@ -77,13 +82,34 @@ Or use your own Jupyter: \`npm run kernel:install\`, then open ${WELCOME} in it.
 // ---------------------------------------------------------------------------------------------
 // Front ends
 
+/** A front end found and runnable, or why not. */
+type FrontEnd =
+  | {
+      bin: string;
+      origin: string;
+      version: Version;
+      app: "JupyterLab" | "Jupyter Notebook";
+      server: "ServerApp" | "NotebookApp";
+      filePrefix: string;
+      folderPrefix: string;
+      missing?: undefined;
+    }
+  | { bin?: undefined; missing: string };
+
+type Found = Extract<FrontEnd, { bin: string }>;
+type Version = { text: string; major: number; minor: number };
+
 /**
  * A front end we can launch: `app` is what the learner sees ("JupyterLab" / "Jupyter Notebook"),
  * `server` says which option names it takes ("ServerApp": jupyter_server, i.e. JupyterLab 3/4 and
  * Notebook 7; "NotebookApp": the classic Notebook <= 6), `filePrefix` / `folderPrefix` are the URL
  * paths under which it opens a notebook / a folder.
  */
-async function describeFrontEnd(bin, kind, origin) {
+async function describeFrontEnd(
+  bin: string | null,
+  kind: "lab" | "notebook",
+  origin: string,
+): Promise<FrontEnd> {
   if (!bin || !isExecutable(bin)) return { missing: `${origin}: not found` };
   const version = await programVersion(bin);
   if (!version) return { missing: `${origin}: ${bin} does not run (\`${bin} --version\` failed)` };
@@ -140,29 +166,31 @@ const venvPython = () =>
   path.join(venvBin(VENV), process.platform === "win32" ? "python.exe" : "python");
 
 /** Tries the given lookups in order; returns the first front end found, else throws / returns null. */
-async function firstFound(lookups, tried) {
+async function firstFound(
+  lookups: (() => Promise<FrontEnd>)[],
+  tried: string[],
+): Promise<Found | null> {
   for (const lookup of lookups) {
     const fe = await lookup();
-    if (fe.bin) return fe;
+    if (fe.missing === undefined) return fe;
     tried.push(fe.missing);
   }
   return null;
 }
 
 const lookVenvLab = () => describeFrontEnd(venvLab(), "lab", ".venv/bin/jupyter-lab");
-const lookPathLab = () => describeFrontEnd(findOnPath("jupyter-lab"), "lab", "jupyter-lab on PATH");
-const lookPathNotebook = () =>
-  describeFrontEnd(findOnPath("jupyter-notebook"), "notebook", "jupyter-notebook on PATH");
 
 /** Picks (and if needed installs) the front end for `route`. */
-async function chooseFrontEnd(route) {
-  const tried = [];
-  if (route === "lab" || route === "auto") {
-    const fe = await firstFound([lookVenvLab, lookPathLab], tried);
-    if (fe) return fe;
-  }
-  if (route === "notebook" || route === "auto") {
-    const fe = await firstFound([lookPathNotebook], tried);
+async function chooseFrontEnd(route: Route): Promise<Found> {
+  const tried: string[] = [];
+  if (route === "lab" || route === "notebook" || route === "auto") {
+    const candidates = jupyterCandidates().filter(
+      (c) => c.kind !== "jupyter" && (route === "auto" || c.kind === route),
+    );
+    const lookups = candidates.map(
+      (c) => () => describeFrontEnd(c.program, c.kind as "lab" | "notebook", c.origin),
+    );
+    const fe = await firstFound(lookups, tried);
     if (fe) return fe;
   }
   if (route === "lab" || route === "notebook") {
@@ -198,11 +226,11 @@ async function chooseFrontEnd(route) {
 // pip route: ./.venv with JupyterLab 4 and plotly (whose package holds JupyterLab's plotly renderer)
 
 /** The Python that creates the venv: `{ exe, version }`, or a SetupError saying what is wrong. */
-async function findPython() {
+async function findPython(): Promise<{ exe: string; version: string; via: string }> {
   const given = process.env.MAMBA_TS_PYTHON;
   const candidates = given
     ? [given]
-    : ["python3", "python"].map((n) => findOnPath(n)).filter(Boolean);
+    : ["python3", "python"].map((n) => findOnPath(n)).filter((p): p is string => p !== null);
   if (candidates.length === 0) {
     throw new SetupError("no python3 on PATH (set MAMBA_TS_PYTHON=/path/to/python to choose one)");
   }
@@ -210,12 +238,12 @@ async function findPython() {
     "import sys, json\n" +
     "try:\n import venv, ensurepip; ok = True\nexcept ImportError:\n ok = False\n" +
     "print(json.dumps({'exe': sys.executable, 'version': list(sys.version_info[:3]), 'venv': ok}))";
-  const problems = [];
+  const problems: string[] = [];
   for (const py of candidates) {
     const r = await capture(py, ["-c", probe], { timeoutMs: 60_000 });
-    let info;
+    let info: { exe: string; version: number[]; venv: boolean };
     try {
-      info = JSON.parse(r.stdout.trim().split("\n").pop());
+      info = JSON.parse(r.stdout.trim().split("\n").pop() ?? "");
     } catch {
       problems.push(`${py} does not run`);
       continue;
@@ -249,7 +277,7 @@ async function venvComplete() {
  * Serialises installs into .venv between concurrent `npm start` runs on one machine (a lock folder
  * in the temp dir, keyed by the venv folder; a lock left by a dead process is taken over).
  */
-async function withVenvLock(fn) {
+async function withVenvLock<T>(fn: () => Promise<T>): Promise<T> {
   const key = createHash("sha256").update(VENV).digest("hex").slice(0, 12);
   const lock = path.join(os.tmpdir(), `mamba-ts-venv-${key}.lock`);
   const deadline = Date.now() + 15 * 60_000;
@@ -260,7 +288,7 @@ async function withVenvLock(fn) {
       writeFileSync(path.join(lock, "pid"), String(process.pid));
       break;
     } catch (err) {
-      if (err.code !== "EEXIST") throw err;
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       let owner = NaN;
       try {
         owner = Number(readFileSync(path.join(lock, "pid"), "utf8"));
@@ -288,16 +316,16 @@ async function withVenvLock(fn) {
   }
 }
 
-function isAlive(pid) {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    return err.code === "EPERM";
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
-async function pipRoute() {
+async function pipRoute(): Promise<Found> {
   return withVenvLock(async () => {
     const rel = path.relative(process.cwd(), VENV) || ".venv";
     if (await venvComplete()) {
@@ -338,7 +366,7 @@ async function pipRoute() {
       say(`installed JupyterLab 4 into ${rel}`);
     }
     const fe = await lookVenvLab();
-    if (!fe.bin) throw new SetupError(fe.missing);
+    if (fe.missing !== undefined) throw new SetupError(fe.missing);
     return fe;
   });
 }
@@ -346,13 +374,13 @@ async function pipRoute() {
 // ---------------------------------------------------------------------------------------------
 // apt route: Debian/Ubuntu's classic Notebook
 
-async function aptRoute() {
+async function aptRoute(): Promise<Found> {
   const existing = await describeFrontEnd(
     "/usr/bin/jupyter-notebook",
     "notebook",
     "/usr/bin/jupyter-notebook",
   );
-  if (existing.bin) {
+  if (existing.missing === undefined) {
     say(`Debian's classic Notebook is already installed (${existing.bin})`);
     return existing;
   }
@@ -361,7 +389,7 @@ async function aptRoute() {
   }
   const aptGet = findOnPath("apt-get");
   if (!aptGet) throw new SetupError("apt-get is not on PATH");
-  let prefix = [];
+  let prefix: string[] = [];
   if (process.getuid?.() !== 0) {
     const sudo = findOnPath("sudo");
     const ok = sudo && (await capture(sudo, ["-n", "true"], { timeoutMs: 30_000 })).code === 0;
@@ -372,7 +400,7 @@ async function aptRoute() {
     }
     prefix = [sudo, "-n"];
   }
-  const run = (args) =>
+  const run = (args: string[]) =>
     prefix.length
       ? runVisible(prefix[0], [...prefix.slice(1), aptGet, ...args])
       : runVisible(aptGet, args, { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
@@ -389,29 +417,20 @@ async function aptRoute() {
     "notebook",
     "/usr/bin/jupyter-notebook",
   );
-  if (!fe.bin) throw new SetupError(fe.missing);
+  if (fe.missing !== undefined) throw new SetupError(fe.missing);
   return fe;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Launch
 
-/** Resolves with `port` if it is free on 127.0.0.1, else with another free port. */
-function freePort(preferred) {
-  const tryPort = (port) =>
-    new Promise((resolve) => {
-      const srv = net.createServer();
-      srv.once("error", () => resolve(null));
-      srv.listen({ port, host: "127.0.0.1", exclusive: true }, () => {
-        const got = srv.address().port;
-        srv.close(() => resolve(got));
-      });
-    });
-  return tryPort(preferred).then((p) => p ?? tryPort(0));
-}
-
 /** Command-line arguments of the server (the token travels in the environment, not in `ps`). */
-function serverArgs(fe, port, openBrowser, welcomeExists) {
+function serverArgs(
+  fe: Found,
+  port: number,
+  openBrowser: boolean,
+  welcomeExists: boolean,
+): string[] {
   const app = fe.server;
   const args = [
     `--${app}.ip=127.0.0.1`,
@@ -428,30 +447,8 @@ function serverArgs(fe, port, openBrowser, welcomeExists) {
   return args;
 }
 
-/** Polls /api/status until the server answers 200 with our token. */
-async function waitReady(base, token, child) {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let lastStatus = null;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) return { exited: true };
-    try {
-      const res = await fetch(`${base}api/status`, {
-        headers: { Authorization: `token ${token}` },
-        signal: AbortSignal.timeout(5000),
-      });
-      lastStatus = res.status;
-      await res.arrayBuffer();
-      if (res.ok) return { ready: true };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return { timedOut: true, lastStatus };
-}
-
 /** Warns when the JupyterLab to start has no plotly renderer (plots then use the HTML fallback). */
-async function checkPlotlyRenderer(fe) {
+async function checkPlotlyRenderer(fe: Found): Promise<void> {
   if (fe.app !== "JupyterLab") return;
   if (fe.bin === venvLab()) {
     const ext = path.join(VENV, "share", "jupyter", "labextensions", "jupyterlab-plotly");
@@ -467,13 +464,13 @@ async function checkPlotlyRenderer(fe) {
   if (!isExecutable(jupyter)) return;
   // Where that Jupyter looks for data (labextensions/ among it); cheaper than `labextension list`.
   const r = await capture(jupyter, ["--paths", "--json"], { timeoutMs: 60_000 });
-  let dataDirs;
+  let dataDirs: string[];
   try {
     dataDirs = JSON.parse(r.stdout).data;
   } catch {
     return;
   }
-  const found = dataDirs.some((dir) =>
+  const found = dataDirs.some((dir: string) =>
     existsSync(path.join(dir, "labextensions", "jupyterlab-plotly", "package.json")),
   );
   if (!found) {
@@ -485,8 +482,14 @@ async function checkPlotlyRenderer(fe) {
   }
 }
 
-function launch(fe, port, token, openBrowser, welcomeExists) {
-  const env = {
+function launch(
+  fe: Found,
+  port: number,
+  token: string,
+  openBrowser: boolean,
+  welcomeExists: boolean,
+): ChildProcess {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     // Our kernelspec (kernels/mamba-ts) first; whatever the learner had stays searchable after it.
     JUPYTER_PATH: prependPath(ROOT, process.env.JUPYTER_PATH),
@@ -506,18 +509,9 @@ function launch(fe, port, token, openBrowser, welcomeExists) {
   });
 }
 
-function killGroup(child, signal) {
-  try {
-    if (process.platform !== "win32") process.kill(-child.pid, signal);
-    else child.kill(signal);
-  } catch {
-    // already gone
-  }
-}
-
-async function main() {
+async function main(): Promise<number> {
   const opts = parseOptions(
-    scriptArgs(import.meta.url),
+    process.argv.slice(2),
     {
       jupyter: { type: "string" },
       "no-browser": { type: "boolean" },
@@ -531,7 +525,7 @@ async function main() {
     return 0;
   }
   // Options must follow `--` (`npm start -- --jupyter=pip`): npm keeps the ones before it to itself.
-  const route = opts.jupyter ?? process.env.MAMBA_TS_JUPYTER ?? "auto";
+  const route = (opts.jupyter ?? process.env.MAMBA_TS_JUPYTER ?? "auto") as Route;
   if (!ROUTES.includes(route)) {
     throw new SetupError(`--jupyter=${route}: expected one of ${ROUTES.join(", ")}\n\n${USAGE}`, 2);
   }
@@ -547,6 +541,7 @@ async function main() {
   }
 
   await ensureCourseReady();
+  if (!glModuleLoads()) warn(GL_MISSING_MESSAGE);
   if (!existsSync(REPO_KERNELSPEC)) {
     throw new SetupError(
       `the course kernelspec ${path.relative(ROOT, REPO_KERNELSPEC)} is missing`,
@@ -576,8 +571,8 @@ async function main() {
 
   // The port is checked free just before the server binds it; should another program take it in
   // between, the server exits at once (port_retries=0) and we try another port.
-  let child;
-  let base;
+  let child: ChildProcess;
+  let base: string;
   for (let attempt = 0; ; attempt++) {
     const chosen = opts.port !== undefined ? port : await freePort(attempt === 0 ? port : 0);
     if (chosen === null) throw new SetupError(`no free port on 127.0.0.1`);
@@ -588,8 +583,8 @@ async function main() {
     say(`starting ${fe.app} on ${base} (root: ${ROOT}, JUPYTER_PATH starts with ${ROOT})`);
     child = launch(fe, chosen, token, openBrowser, welcomeExists);
     const stopper = installSignalForwarding(child);
-    const state = await waitReady(base, token, child);
-    if (state.ready) {
+    const state = await waitForStatus(base, token, child, { timeoutMs: READY_TIMEOUT_MS });
+    if ("ready" in state) {
       port = chosen;
       const url = `${base}${targetPrefix.replace(/^\//, "")}/${target}?token=${token}`;
       say(`${fe.app} is running at ${url}`);
@@ -599,7 +594,7 @@ async function main() {
       );
       return await stopper.exited;
     }
-    if (state.timedOut) {
+    if ("timedOut" in state) {
       stopper.stop();
       await stopper.exited;
       throw new SetupError(
@@ -620,15 +615,25 @@ async function main() {
   }
 }
 
+/** The server's stopper: see {@link installSignalForwarding}. */
+interface SignalForwarding {
+  /** True once we began stopping the server. */
+  stopping: boolean;
+  /** Stops the server (SIGTERM to its group, SIGKILL after 20 s). */
+  stop: () => void;
+  /** Our exit status, once the server is gone. */
+  exited: Promise<number>;
+}
+
 /**
  * Forwards Ctrl-C / SIGTERM / SIGHUP to the server as one SIGTERM (a second Ctrl-C, a second or
  * more later, kills it and its kernels at once). `exited` resolves with our exit status once the
  * server is gone: 0 when we stopped it, else its own status.
  */
-function installSignalForwarding(child) {
-  const state = { stopping: false, firstAt: 0 };
-  let killTimer = null;
-  const stop = (signal = "SIGTERM") => {
+function installSignalForwarding(child: ChildProcess): SignalForwarding {
+  const state = { stopping: false, firstAt: 0 } as SignalForwarding & { firstAt: number };
+  let killTimer: NodeJS.Timeout | null = null;
+  const stop = (signal: NodeJS.Signals = "SIGTERM") => {
     const now = Date.now();
     if (!state.stopping) {
       state.stopping = true;
@@ -643,10 +648,10 @@ function installSignalForwarding(child) {
       killGroup(child, "SIGKILL");
     }
   };
-  const handlers = ["SIGINT", "SIGTERM", "SIGHUP"].map((sig) => {
+  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((sig) => {
     const h = () => stop(sig);
     process.on(sig, h);
-    return [sig, h];
+    return [sig, h] as const;
   });
   state.stop = () => stop();
   // Killed parent (e.g. `npm start` ended with a signal that its shell did not pass on to us):
@@ -656,7 +661,7 @@ function installSignalForwarding(child) {
     if (process.ppid !== parent) stop();
   }, 1000);
   watch.unref();
-  state.exited = new Promise((resolve) => {
+  state.exited = new Promise<number>((resolve) => {
     child.on("exit", (code, signal) => {
       if (killTimer) clearTimeout(killTimer);
       clearInterval(watch);
@@ -674,4 +679,4 @@ function installSignalForwarding(child) {
   return state;
 }
 
-await runMain(main);
+void runMain(main);

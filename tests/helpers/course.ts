@@ -7,7 +7,7 @@ import * as path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
-/** The line `npm start` prints once the server answers (documented in kernels/start.mjs). */
+/** The line `npm start` prints once the server answers (documented in kernels/src/start.ts). */
 export const RUNNING = /^mamba-ts: (JupyterLab|Jupyter Notebook) is running at (http:\/\/\S+)$/m;
 
 export interface Course {

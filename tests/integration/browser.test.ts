@@ -32,9 +32,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Course, killGroup, spawnCourse } from "./helpers/course";
+import { type Course, killGroup, spawnCourse } from "../helpers/course";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 const CHROMIUM = process.env.MAMBA_TS_CHROMIUM ?? "/usr/bin/chromium";
 const SHOTS = path.join(ROOT, ".screenshots");
 /** The lessons run in each front end: the welcome lesson and a plot-heavy one (a heatmap too). */

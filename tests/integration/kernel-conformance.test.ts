@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 const PYTHON = process.env.MAMBA_TS_PYTHON ?? "/usr/bin/python3";
 
 interface Summary {
@@ -51,7 +51,7 @@ function runConformance(): Promise<{ summary: Summary | null; output: string; co
   return new Promise((resolve) => {
     execFile(
       PYTHON,
-      [path.join(ROOT, "tests", "kernel_conformance.py"), "--json", summaryFile],
+      [path.join(ROOT, "tests", "integration", "kernel_conformance.py"), "--json", summaryFile],
       { cwd: ROOT, timeout: 170_000, maxBuffer: 16 << 20 },
       (err, stdout, stderr) => {
         let summary: Summary | null = null;

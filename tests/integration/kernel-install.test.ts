@@ -18,12 +18,12 @@ import {
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Rng } from "../lib/src/rng";
+import { Rng } from "../../lib/src/rng";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 const JUPYTER = "/usr/bin/jupyter";
 const PYTHON = "/usr/bin/python3";
-const INSTALL = path.join(ROOT, "kernels", "install.mjs");
+const INSTALL = path.join(ROOT, "kernels", "dist", "install.js");
 
 let tmp: string;
 let dataDir: string;
@@ -62,7 +62,7 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
   });
 }
 
-/** Runs kernels/install.mjs (or the given copy of it) with node, as `npm run kernel:install` does. */
+/** Runs kernels/dist/install.js (or the given copy of it) with node, as `npm run kernel:install` does. */
 const install = (args: string[], script = INSTALL, env?: NodeJS.ProcessEnv) =>
   run(process.execPath, [script, ...args], { env });
 
@@ -240,7 +240,10 @@ describe("npm run kernel:install", () => {
     symlinkSync(path.join(ROOT, "lib"), path.join(moved, "lib"));
     cpSync(path.join(ROOT, "package.json"), path.join(moved, "package.json"));
 
-    const r = await install(["--jupyter", JUPYTER], path.join(moved, "kernels", "install.mjs"));
+    const r = await install(
+      ["--jupyter", JUPYTER],
+      path.join(moved, "kernels", "dist", "install.js"),
+    );
     expect(r.code, r.stderr).toBe(0);
     const argv = kernelspecs()["mamba-ts"].spec.argv;
     const launchers = argv.filter((a, i) => i > 0 && path.isAbsolute(a));

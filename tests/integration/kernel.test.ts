@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { courseRoot, findJupyter, runNotebooks } from "../lib/src/index";
+import { courseRoot, findJupyter, runNotebooks } from "../../kernels/src/index";
 
 const ROOT = courseRoot();
 
@@ -30,7 +30,7 @@ describe("the mamba-ts kernel", () => {
 
   it("runs a cell through a Jupyter server the runner starts", async () => {
     const report = await runNotebooks(
-      [path.join(ROOT, "tests", "fixtures", "runner", "hello.ipynb")],
+      [path.join(ROOT, "tests", "integration", "fixtures", "runner", "hello.ipynb")],
       {
         outDir: null,
         timeoutSeconds: 120,

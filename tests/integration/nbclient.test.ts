@@ -14,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 const PYTHON = process.env.MAMBA_TS_PYTHON ?? "/usr/bin/python3";
 const LESSON = /^\d\d-[a-z0-9-]+\.ipynb$/;
 /** nbclient's per-cell timeout, and the whole run's limit (lessons take well under a minute). */
@@ -64,7 +64,7 @@ function execute(notebook: string): Promise<Report> {
     execFile(
       PYTHON,
       [
-        path.join(ROOT, "tests", "nbclient_execute.py"),
+        path.join(ROOT, "tests", "integration", "nbclient_execute.py"),
         path.join(ROOT, notebook),
         reportFile,
         "--timeout",

@@ -17,9 +17,9 @@ import {
   courseRoot,
   formatProgress,
   runNotebooks,
-} from "../lib/src/index";
-import { releaseAll } from "../lib/src/exercises/release";
-import { courseMetadata, readNotebook } from "../lib/src/notebook/nbformat";
+} from "../../kernels/src/index";
+import { releaseAll } from "../../kernels/src/exercises/release";
+import { courseMetadata, readNotebook } from "../../kernels/src/runner/nbformat";
 
 const ROOT = courseRoot();
 const NOTEBOOKS = path.join(ROOT, "notebooks");

@@ -29,11 +29,11 @@ import {
   courseRoot,
   runNotebooks,
   startJupyterServer,
-} from "../lib/src/index";
-import { type Notebook, sourceText } from "../lib/src/notebook/nbformat";
+} from "../../kernels/src/index";
+import { type Notebook, sourceText } from "../../kernels/src/runner/nbformat";
 
 const ROOT = courseRoot();
-const FIXTURES = path.join(ROOT, "tests", "fixtures", "runner");
+const FIXTURES = path.join(ROOT, "tests", "integration", "fixtures", "runner");
 const CLI = path.join(ROOT, "lib", "dist", "notebook", "cli.js");
 const fixture = (name: string) => path.join(FIXTURES, name);
 
@@ -103,7 +103,7 @@ describe("runNotebooks on a shared server", () => {
     const report = await run(["ok.ipynb"]);
     expect(report.ok).toBe(true);
     const [nb] = report.notebooks;
-    expect(nb.path).toBe("tests/fixtures/runner/ok.ipynb");
+    expect(nb.path).toBe("tests/integration/fixtures/runner/ok.ipynb");
     expect(nb.status).toBe("passed");
     expect(nb.failure).toBeNull();
     const source = JSON.parse(readFileSync(fixture("ok.ipynb"), "utf8")) as Notebook;
@@ -134,7 +134,14 @@ describe("runNotebooks on a shared server", () => {
     ]);
 
     // The executed copy mirrors the notebook's path under the output folder.
-    const executedPath = path.join(outDir, "tests", "fixtures", "runner", "ok.ipynb");
+    const executedPath = path.join(
+      outDir,
+      "tests",
+      "integration",
+      "fixtures",
+      "runner",
+      "ok.ipynb",
+    );
     expect(nb.executedPath).toBe(executedPath);
     const executed = JSON.parse(readFileSync(executedPath, "utf8")) as Notebook;
     expect(executed.cells.map(sourceText)).toEqual(source.cells.map(sourceText));
@@ -287,7 +294,7 @@ describe("runNotebooks refuses bad input before running anything", () => {
       await expect(
         run(["hello.ipynb"], { url: elsewhere.url, token: elsewhere.token }),
       ).rejects.toThrow(
-        `the Jupyter server at ${elsewhere.url} has no file tests/fixtures/runner/hello.ipynb: its root must be the course folder ${ROOT}`,
+        `the Jupyter server at ${elsewhere.url} has no file tests/integration/fixtures/runner/hello.ipynb: its root must be the course folder ${ROOT}`,
       );
     } finally {
       await elsewhere.stop();
@@ -395,16 +402,18 @@ describe("the CLI", () => {
         rel("throws.ipynb"),
       ]);
       expect(code).toBe(1);
-      expect(stderr).toMatch(/^tests\/fixtures\/runner\/ok\.ipynb  cell 2\/6  ok +\d+\.\d\d s$/m);
       expect(stderr).toMatch(
-        /^tests\/fixtures\/runner\/throws\.ipynb  cell 2\/4  failed +\d+\.\d\d s$/m,
+        /^tests\/integration\/fixtures\/runner\/ok\.ipynb  cell 2\/6  ok +\d+\.\d\d s$/m,
+      );
+      expect(stderr).toMatch(
+        /^tests\/integration\/fixtures\/runner\/throws\.ipynb  cell 2\/4  failed +\d+\.\d\d s$/m,
       );
       expect(stdout).toMatch(
-        /^tests\/fixtures\/runner\/ok\.ipynb +passed +4\/4 +1 not implemented, 1 passed/m,
+        /^tests\/integration\/fixtures\/runner\/ok\.ipynb +passed +4\/4 +1 not implemented, 1 passed/m,
       );
-      expect(stdout).toMatch(/^tests\/fixtures\/runner\/throws\.ipynb +FAILED +1\/4/m);
+      expect(stdout).toMatch(/^tests\/integration\/fixtures\/runner\/throws\.ipynb +FAILED +1\/4/m);
       expect(stdout).toContain(
-        "tests/fixtures/runner/throws.ipynb [cell id throws-1]: cell 2/4 failed: Error: boom in the second code cell",
+        "tests/integration/fixtures/runner/throws.ipynb [cell id throws-1]: cell 2/4 failed: Error: boom in the second code cell",
       );
       expect(stdout).toMatch(/2 notebooks: 1 passed, 1 failed/);
       expect(snapshot(FIXTURES)).toEqual(before);
@@ -456,12 +465,12 @@ describe("the CLI", () => {
 
     const cases: [string[], RegExp][] = [
       [
-        [...attach, "tests/fixtures/runner/missing.ipynb"],
-        /^mamba-ts-run: tests\/fixtures\/runner\/missing\.ipynb: no such notebook or folder$/m,
+        [...attach, "tests/integration/fixtures/runner/missing.ipynb"],
+        /^mamba-ts-run: tests\/integration\/fixtures\/runner\/missing\.ipynb: no such notebook or folder$/m,
       ],
       [
         [...attach, rel("not-a-notebook.txt")],
-        /^mamba-ts-run: tests\/fixtures\/runner\/not-a-notebook\.txt: not a notebook/m,
+        /^mamba-ts-run: tests\/integration\/fixtures\/runner\/not-a-notebook\.txt: not a notebook/m,
       ],
       [
         ["--url", server.url, "--token", "wrong", rel("hello.ipynb")],

@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Rng } from "../lib/src/rng";
+import { Rng } from "../../lib/src/rng";
 
-const repo = path.resolve(__dirname, "..");
-const fixtures = path.join(repo, "tests", "fixtures");
+const repo = path.resolve(__dirname, "..", "..");
+const fixtures = path.join(repo, "tests", "integration", "fixtures");
 
 /** What the fixture scripts must print, computed here from lib's source and from first principles. */
 function expected() {

@@ -22,13 +22,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Rng } from "../lib/src/rng";
-import { type Course, killGroup, spawnCourse } from "./helpers/course";
+import { Rng } from "../../lib/src/rng";
+import { type Course, killGroup, spawnCourse } from "../helpers/course";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 const WELCOME = "notebooks/00-welcome.ipynb";
 const welcomeExists = existsSync(path.join(ROOT, WELCOME));
-const START = path.join(ROOT, "kernels", "start.mjs");
+const START = path.join(ROOT, "kernels", "dist", "start.js");
 
 const started: Course[] = [];
 let tmp: string;
@@ -370,7 +370,7 @@ describe("npm start", () => {
     );
     const r = spawnSync(
       process.execPath,
-      [path.join(course, "kernels", "start.mjs"), "--jupyter=lab", "--no-browser"],
+      [path.join(course, "kernels", "dist", "start.js"), "--jupyter=lab", "--no-browser"],
       {
         cwd: course,
         encoding: "utf8",

@@ -1,11 +1,11 @@
 import { describe, it, expect } from "vitest";
-import { ssmKernel } from "../lib/src/conv/kernel";
-import { causalConv, fftConv } from "../lib/src/conv/convolve";
-import { ssmRecurrence } from "../lib/src/ssm/recurrence";
-import { powerLawFit, timeMs } from "../lib/src/timing";
-import { type Tensor, astype } from "../lib/src/tensor";
-import { Rng } from "../lib/src/rng";
-import { randomStableSystem } from "./helpers/reference";
+import { ssmKernel } from "../../lib/src/conv/kernel";
+import { causalConv, fftConv } from "../../lib/src/conv/convolve";
+import { ssmRecurrence } from "../../lib/src/ssm/recurrence";
+import { powerLawFit, timeMs } from "../../lib/src/timing";
+import { type Tensor, astype } from "../../lib/src/tensor";
+import { Rng } from "../../lib/src/rng";
+import { randomStableSystem } from "../helpers/reference";
 
 /** C Ā^j B̄ from explicit matrix powers with nested arrays: the test's own kernel. */
 function referenceKernel(Abar: Tensor, Bbar: Tensor, C: Tensor, L: number): number[] {

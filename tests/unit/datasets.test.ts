@@ -11,15 +11,14 @@ import {
   loadDatasetJSON,
   loadDatasetText,
   readManifest,
-  recordDataset,
   verifyDatasets,
-  writeDataset,
-} from "../lib/src/datasets/index";
-import { ECG_FILE, loadEcg } from "../lib/src/datasets/ecg";
-import { readNpyUint16, readZipMember } from "../lib/src/datasets/make-ecg";
-import { readRStrings } from "../lib/src/datasets/make-austen";
+} from "../../lib/src/datasets/index";
+import { recordDataset, writeDataset } from "../../lib/scripts/datasets/write";
+import { ECG_FILE, loadEcg } from "../../lib/src/datasets/ecg";
+import { readNpyUint16, readZipMember } from "../../lib/scripts/datasets/make-ecg";
+import { readRStrings } from "../../lib/scripts/datasets/make-austen";
 
-const repoDatasets = path.resolve(__dirname, "..", "datasets");
+const repoDatasets = path.resolve(__dirname, "..", "..", "datasets");
 
 /** SHA-256 computed independently of lib (same primitive, written out here). */
 const sha = (b: Uint8Array | string): string => createHash("sha256").update(b).digest("hex");

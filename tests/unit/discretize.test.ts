@@ -7,7 +7,7 @@ import {
   discretizeDiagonal,
   phi1,
   tensor,
-} from "../lib/src/index";
+} from "../../lib/src/index";
 import {
   type M,
   add,
@@ -18,7 +18,7 @@ import {
   scale,
   slope,
   taylorExpm as taylorExpmRef,
-} from "./helpers/reference";
+} from "../helpers/reference";
 
 const diff = (a: M, b: M): number => maxAbs(add(a, b, -1));
 

@@ -11,18 +11,18 @@ import {
   evaluateExercise,
   formatValue,
   notImplemented,
-} from "../lib/src/exercises/check";
-import { exercises, findExercise } from "../lib/src/exercises/registry";
+} from "../../lib/src/exercises/check";
+import { exercises, findExercise } from "../../lib/src/exercises/registry";
 import {
   cellsDigest,
   releaseAll,
   releaseNotebook,
   stripSolutions,
-} from "../lib/src/exercises/release";
-import { exponentialMovingAverage } from "../lib/src/exercises/00-welcome";
-import { Rng } from "../lib/src/rng";
+} from "../../kernels/src/exercises/release";
+import { exponentialMovingAverage } from "../../lib/src/exercises/00-welcome";
+import { Rng } from "../../lib/src/rng";
 
-const repo = path.resolve(__dirname, "..");
+const repo = path.resolve(__dirname, "..", "..");
 
 /** The EMA in closed form, y_t = alpha * sum_{k<=t} (1 - alpha)^(t-k) x_k: an independent reference. */
 function emaClosedForm(x: number[], alpha: number): number[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Rng, expm, expmDiagonal, tensor } from "../lib/src/index";
-import { type M, add, eye, maxAbs, mul, rows, scale, taylorExpm } from "./helpers/reference";
+import { Rng, expm, expmDiagonal, tensor } from "../../lib/src/index";
+import { type M, add, eye, maxAbs, mul, rows, scale, taylorExpm } from "../helpers/reference";
 
 const transposeM = (a: M): M => a[0].map((_, j) => a.map((row) => row[j]));
 const relErr = (got: M, want: M): number => maxAbs(add(got, want, -1)) / Math.max(1, maxAbs(want));

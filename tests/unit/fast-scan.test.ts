@@ -10,9 +10,9 @@ import {
   selectiveScanFast,
   selectiveScanLowerBound,
   wasmSimdSupported,
-} from "../lib/src/index";
-import { relErr } from "./helpers/reference";
-import { ensureMemory, instantiateFastScanKernels } from "../lib/src/selective-fast/fast-scan";
+} from "../../lib/src/index";
+import { relErr } from "../helpers/reference";
+import { ensureMemory, instantiateFastScanKernels } from "../../lib/src/selective-fast/fast-scan";
 
 /**
  * Independent float64 reference, written from the equations of Mamba's selective_scan_ref:

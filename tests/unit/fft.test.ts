@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
-import { fft, ifft, rfft, irfft, nextPow2, isPow2 } from "../lib/src/conv/fft";
-import { Rng } from "../lib/src/rng";
+import { fft, ifft, rfft, irfft, nextPow2, isPow2 } from "../../lib/src/conv/fft";
+import { Rng } from "../../lib/src/rng";
 
 /** The DFT from its definition, O(n²), in float64: the independent reference. */
 function naiveDft(re: number[], im: number[], sign = -1): { re: number[]; im: number[] } {

@@ -15,8 +15,8 @@ import {
   gpuSelectiveScan,
   runGpuKernel,
   trafficByKernel,
-} from "../lib/src/index";
-import { relErr } from "./helpers/reference";
+} from "../../lib/src/index";
+import { relErr } from "../helpers/reference";
 
 /**
  * Independent float64 reference, written from the equations of Mamba's selective_scan_ref:

@@ -1,17 +1,17 @@
 import { describe, it, expect } from "vitest";
-import { hippoLegS, hippoScan } from "../lib/src/hippo/legs";
+import { hippoLegS, hippoScan } from "../../lib/src/hippo/legs";
 import {
   gaussLegendre,
   legendreP,
   legendreProject,
   legendreReconstruct,
-} from "../lib/src/hippo/legendre";
-import { hippoMemoryMatrix, minNormReconstruct } from "../lib/src/hippo/memory";
-import { s4dKernel, s4dLin, s4dReal } from "../lib/src/hippo/s4d";
-import { discretize } from "../lib/src/ssm/discretize";
-import { ssmKernel } from "../lib/src/conv/kernel";
-import type { Tensor } from "../lib/src/tensor";
-import { Rng } from "../lib/src/rng";
+} from "../../lib/src/hippo/legendre";
+import { hippoMemoryMatrix, minNormReconstruct } from "../../lib/src/hippo/memory";
+import { s4dKernel, s4dLin, s4dReal } from "../../lib/src/hippo/s4d";
+import { discretize } from "../../lib/src/ssm/discretize";
+import { ssmKernel } from "../../lib/src/conv/kernel";
+import type { Tensor } from "../../lib/src/tensor";
+import { Rng } from "../../lib/src/rng";
 
 /** Composite Simpson's rule on [a, b] with n (even) panels: the tests' own quadrature. */
 function simpson(g: (s: number) => number, a: number, b: number, n = 4000): number {

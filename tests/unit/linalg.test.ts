@@ -15,7 +15,7 @@ import {
   spectralRadius,
   tensor,
   transpose,
-} from "../lib/src/index";
+} from "../../lib/src/index";
 
 /** A[i][j] of a row-major (r, c) tensor. */
 const at = (t: Tensor, i: number, j: number): number => t.data[i * t.shape[1] + j];

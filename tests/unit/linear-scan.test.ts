@@ -14,7 +14,7 @@ import {
   scanDiagram,
   scanSchedule,
   scheduleCost,
-} from "../lib/src/index";
+} from "../../lib/src/index";
 
 /**
  * Independent reference: the closed form h_t = Σ_{s<=t} (a_{s+1} ··· a_t) b_s, O(L²), float64,

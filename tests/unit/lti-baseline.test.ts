@@ -9,7 +9,7 @@ import {
   ltiPredict,
   selectiveCopying,
   tokenAccuracy,
-} from "../lib/src/index";
+} from "../../lib/src/index";
 
 describe("fitLtiKernel", () => {
   it("satisfies the ridge normal equations (primal S >= F and dual S < F paths): the gradient Φᵀ(ΦW - Y) + λW, built densely here, vanishes", () => {

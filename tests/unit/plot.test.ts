@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type Figure, figureBundle, heatmap, lineChart, show } from "../lib/src/display/plot";
-import { inKernel } from "../lib/src/display/jupyter";
+import { type Figure, figureBundle, heatmap, lineChart, show } from "../../lib/src/display/plot";
+import { inKernel } from "../../lib/src/display/jupyter";
 
 const require_ = createRequire(__filename);
 

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { escapeHtml, progress } from "../lib/src/display/progress";
-import { displayBundle, inKernel } from "../lib/src/display/jupyter";
+import { escapeHtml, progress } from "../../lib/src/display/progress";
+import { displayBundle, inKernel } from "../../lib/src/display/jupyter";
 
 const require_ = createRequire(__filename);
 /** tslab's live module: inside a kernel it holds the function that sends display_data. */

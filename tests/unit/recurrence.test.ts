@@ -1,8 +1,8 @@
 import { describe, it, expect } from "vitest";
-import { ssmRecurrence, ssmStep } from "../lib/src/ssm/recurrence";
-import { type Tensor, astype } from "../lib/src/tensor";
-import { Rng } from "../lib/src/rng";
-import { randomStableSystem } from "./helpers/reference";
+import { ssmRecurrence, ssmStep } from "../../lib/src/ssm/recurrence";
+import { type Tensor, astype } from "../../lib/src/tensor";
+import { Rng } from "../../lib/src/rng";
+import { randomStableSystem } from "../helpers/reference";
 
 /** The recurrence written out with nested arrays, independently of lib: h = Ā h + B̄ u, y = C h. */
 function referenceRun(Abar: Tensor, Bbar: Tensor, C: Tensor, x: ArrayLike<number>): number[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Rng } from "../lib/src/rng";
+import { Rng } from "../../lib/src/rng";
 
 const N = 100_000;
 

@@ -18,7 +18,7 @@ import {
   silu,
   softplus,
   ssmKernel,
-} from "../lib/src/index";
+} from "../../lib/src/index";
 
 /**
  * An independent float64 reference written differently from lib: it materialises Ā = exp(ΔA) and

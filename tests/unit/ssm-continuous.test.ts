@@ -13,7 +13,7 @@ import {
   stability,
   stepResponse,
   tensor,
-} from "../lib/src/index";
+} from "../../lib/src/index";
 
 /** Closed forms of the underdamped spring q'' + 2ζω q' + ω² q = ω² x (0 < ζ < 1). */
 function springClosedForms(w: number, z: number) {

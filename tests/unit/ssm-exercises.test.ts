@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { evaluateExercise, notImplemented } from "../lib/src/index";
+import { evaluateExercise, notImplemented } from "../../lib/src/index";
 
 /** The exercises of lessons 01 and 02, solved the way a learner would (plain arrays, no lib). */
 function rk4StepByHand(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { odeDormandPrince, odeRk4, rk4Step } from "../lib/src/index";
-import { slope } from "./helpers/reference";
+import { odeDormandPrince, odeRk4, rk4Step } from "../../lib/src/index";
+import { slope } from "../helpers/reference";
 
 /** The harmonic oscillator q'' = −ω² q as y = (q, q'); exact y(t) = (cos ωt, −ω sin ωt). */
 const w = 3;

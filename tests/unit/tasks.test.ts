@@ -20,7 +20,7 @@ import {
   taskFileText,
   taskSetFromFile,
   tokenAccuracy,
-} from "../lib/src/index";
+} from "../../lib/src/index";
 
 /** Pearson's chi-square statistic of observed counts against equal expected counts. */
 function chiSquareUniform(counts: number[]): number {

@@ -10,8 +10,8 @@ import {
   tensor,
   toNested,
   zeros,
-} from "../lib/src/tensor";
-import { Rng } from "../lib/src/rng";
+} from "../../lib/src/tensor";
+import { Rng } from "../../lib/src/rng";
 
 /** Row-major strides from their definition: stride[i] = product of shape[i+1..]. */
 function refStrides(shape: number[]): number[] {

@@ -8,7 +8,7 @@ import {
   assertPositive,
   assertTensor,
   describe as describeValue,
-} from "../lib/src/validate";
+} from "../../lib/src/validate";
 
 const t = (shape: number[], data: number[], dtype: "f32" | "f64" = "f64") => ({
   shape,

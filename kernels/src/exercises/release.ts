@@ -21,8 +21,8 @@ import {
   serializeNotebook,
   sourceText,
   toLines,
-} from "../notebook/nbformat";
-import { findExercise } from "./registry";
+} from "../runner/nbformat";
+import { findExercise } from "@mamba-ts/lib";
 
 const BEGIN = /^([ \t]*)\/\/ BEGIN SOLUTION[ \t]*$/;
 const END = /^[ \t]*\/\/ END SOLUTION[ \t]*$/;

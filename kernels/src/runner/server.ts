@@ -7,15 +7,24 @@
  * ({@link attachJupyterServer}) given its URL and token. A started server is always stopped with
  * its kernels: by {@link JupyterServer.stop}, and as a last resort when the Node process exits.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, existsSync } from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
+import {
+  ROOT,
+  descendants,
+  fetchStatus,
+  findJupyter,
+  freePort,
+  signalGroup,
+  signalProcess,
+} from "../jupyter";
 
-/** The course repository: lib lives in `<root>/lib`, this file in `<root>/lib/{src,dist}/notebook`. */
+export { findJupyter } from "../jupyter";
+
+/** The course repository (the folder that holds lib/, kernels/, notebooks/). */
 export function courseRoot(): string {
-  return path.resolve(__dirname, "..", "..", "..");
+  return ROOT;
 }
 
 /** A Jupyter server to run notebooks on. */
@@ -34,46 +43,12 @@ export interface JupyterServer {
 export interface StartServerOptions {
   /** Server root and JUPYTER_PATH (default: {@link courseRoot}). */
   root?: string;
-  /** The `jupyter` executable (default: {@link findJupyter}). */
+  /** The `jupyter` executable (default: jupyter.ts's `findJupyter`, one discovery order). */
   jupyter?: string;
   /** How long to wait for the server to answer (default 120 s). */
   readyTimeoutMs?: number;
   /** Aborts the start (the server is then stopped). */
   signal?: AbortSignal;
-}
-
-/**
- * Finds the `jupyter` executable: `<root>/.venv/bin/jupyter` first (the course's own virtual
- * environment, e.g. JupyterLab 4 from pip), then `jupyter` on PATH. Throws a message that says how
- * to get Jupyter when there is none.
- */
-export function findJupyter(root: string = courseRoot()): string {
-  const venv =
-    process.platform === "win32"
-      ? path.join(root, ".venv", "Scripts", "jupyter.exe")
-      : path.join(root, ".venv", "bin", "jupyter");
-  if (isExecutable(venv)) return venv;
-  const names = process.platform === "win32" ? ["jupyter.exe", "jupyter.cmd"] : ["jupyter"];
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    for (const name of names) {
-      const candidate = path.join(dir, name);
-      if (dir !== "" && isExecutable(candidate)) return candidate;
-    }
-  }
-  throw new Error(
-    `Jupyter not found: neither ${venv} nor \`jupyter\` on PATH. Install Jupyter (e.g. ` +
-      `\`conda env create -f environment.yml\`, or \`python3 -m venv .venv && .venv/bin/pip install jupyterlab\`), ` +
-      `or attach to a running server with --url and --token`,
-  );
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return existsSync(file);
-  } catch {
-    return false;
-  }
 }
 
 /** The arguments of `jupyter server`, valid for jupyter_server 1.x and 2.x. */
@@ -92,19 +67,11 @@ export function serverArguments(port: number, token: string, root: string): stri
   return args;
 }
 
-/** Asks the OS for a free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      probe.close(() =>
-        port > 0 ? resolve(port) : reject(new Error("freePort: no port assigned")),
-      );
-    });
-  });
+/** A free TCP port on 127.0.0.1 (the OS's pick). */
+async function anyFreePort(): Promise<number> {
+  const port = await freePort();
+  if (port === null) throw new Error("no free port on 127.0.0.1");
+  return port;
 }
 
 /**
@@ -117,7 +84,7 @@ export async function startJupyterServer(options: StartServerOptions = {}): Prom
   const jupyter = options.jupyter ?? findJupyter(root);
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
   for (let attempt = 1; ; attempt++) {
-    const server = StartedServer.spawn(jupyter, root, await freePort());
+    const server = StartedServer.spawn(jupyter, root, await anyFreePort());
     try {
       await server.waitReady(readyTimeoutMs, options.signal);
       return server;
@@ -253,94 +220,8 @@ export function killAllJupyterServersNow(): void {
   liveServers.clear();
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    signalProcess(pid, signal);
-  }
-}
-
-function signalProcess(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/**
- * The process ids below `pid` (its kernels, which Jupyter starts in sessions of their own, so that
- * signalling the server's group does not reach them). Empty where `ps` is unavailable.
- */
-function descendants(pid: number): number[] {
-  let table: string;
-  try {
-    table = execFileSync("ps", ["-A", "-o", "pid=,ppid="], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-  } catch {
-    return [];
-  }
-  const children = new Map<number, number[]>();
-  for (const line of table.split("\n")) {
-    const [child, parent] = line.trim().split(/\s+/).map(Number);
-    if (!Number.isInteger(child) || !Number.isInteger(parent)) continue;
-    children.set(parent, [...(children.get(parent) ?? []), child]);
-  }
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const c of children.get(queue.shift() as number) ?? []) {
-      found.push(c);
-      queue.push(c);
-    }
-  }
-  return found;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** What `GET <url>api/status` gave: an HTTP status, or why there was none. */
-interface StatusAnswer {
-  ok: boolean;
-  status?: number;
-  statusText?: string;
-  /** Why the request failed (no HTTP answer), e.g. "connection refused". */
-  failure?: string;
-}
-
-async function fetchStatus(url: string, token: string): Promise<StatusAnswer> {
-  try {
-    const res = await fetch(new URL("api/status", url), {
-      headers: { Authorization: `token ${token}` },
-      signal: AbortSignal.timeout(10_000),
-    });
-    await res.body?.cancel();
-    return { ok: res.ok, status: res.status, statusText: res.statusText };
-  } catch (err) {
-    return { ok: false, failure: networkFailure(err) };
-  }
-}
-
-/** A readable reason for a failed fetch (Node wraps the socket error in `cause`). */
-function networkFailure(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name === "TimeoutError") return "no answer within 10 s";
-  switch (e.cause?.code) {
-    case "ECONNREFUSED":
-      return "connection refused (is the server running, and is the port right?)";
-    case "ENOTFOUND":
-      return "host not found";
-    case "ECONNRESET":
-      return "connection reset";
-  }
-  if (e.cause?.message === "bad port")
-    return "fetch refuses to connect to this port (a reserved port)";
-  return e.cause?.message ?? e.message ?? String(err);
 }
 
 /** Options of {@link attachJupyterServer}. */

@@ -14,12 +14,12 @@
  *
  * Run: `npm run bench -- conv` (after `npm run build`).
  */
-import { causalConv, fftConv } from "../conv/convolve";
-import { ssmKernel } from "../conv/kernel";
-import { ssmRecurrence } from "../ssm/recurrence";
-import { Rng } from "../rng";
-import type { Tensor } from "../tensor";
-import { powerLawFit, timeMs } from "../timing";
+import { causalConv, fftConv } from "../../dist/conv/convolve";
+import { ssmKernel } from "../../dist/conv/kernel";
+import { ssmRecurrence } from "../../dist/ssm/recurrence";
+import { Rng } from "../../dist/rng";
+import type { Tensor } from "../../dist/tensor";
+import { powerLawFit, timeMs } from "../../dist/timing";
 
 /** A random stable system of state size n: Ā = 0.95 M/‖M‖_F (spectral radius < 0.95). */
 function stableSystem(rng: Rng, n: number): { Abar: Tensor; Bbar: Tensor; C: Tensor } {

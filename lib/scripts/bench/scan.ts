@@ -22,18 +22,18 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Rng } from "../rng";
-import type { Tensor } from "../tensor";
-import { type SelectiveScanArgs, selectiveScan } from "../selective/scan";
-import { selectiveScanFast } from "../selective-fast/fast-scan";
+import { Rng } from "../../dist/rng";
+import type { Tensor } from "../../dist/tensor";
+import { type SelectiveScanArgs, selectiveScan } from "../../dist/selective/scan";
+import { selectiveScanFast } from "../../dist/selective-fast/fast-scan";
 import {
   measureExpThroughput,
   measureMemoryBandwidth,
   selectiveScanLowerBound,
-} from "../selective-fast/limits";
-import { type GpuBackend, gpuBackends } from "../gpu/backends";
-import { createGpuSelectiveScan, gpuScanTraffic } from "../gpu/selective-scan";
-import { randomSelectiveScanArgs } from "../scan/random-args";
+} from "../../dist/selective-fast/limits";
+import { type GpuBackend, gpuBackends } from "../../dist/gpu/backends";
+import { createGpuSelectiveScan, gpuScanTraffic } from "../../dist/gpu/selective-scan";
+import { randomSelectiveScanArgs } from "../../dist/scan/random-args";
 
 type Size = [number, number, number, number];
 

@@ -2,13 +2,14 @@
 /**
  * Maintains `datasets/manifest.json`:
  *
- *     node lib/dist/datasets/cli.js verify                      # check every file against the manifest
- *     node lib/dist/datasets/cli.js add <file> "<description>"  # record a file placed in datasets/
+ *     node lib/build/datasets/cli.js verify                      # check every file against the manifest
+ *     node lib/build/datasets/cli.js add <file> "<description>"  # record a file placed in datasets/
  *
  * `add` computes the file's size and SHA-256 and writes its entry (sorted by name). Describe the
  * file's source, licence and how it was made in datasets/README.md as well.
  */
-import { recordDataset, verifyDatasets } from "./index";
+import { verifyDatasets } from "../../dist/datasets/index";
+import { recordDataset } from "./write";
 
 function main(argv: string[]): number {
   const [command, ...rest] = argv;

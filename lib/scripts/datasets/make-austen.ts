@@ -6,7 +6,7 @@
  *
  *     apt-get download r-cran-janeaustenr && dpkg-deb -x r-cran-janeaustenr_1.0.0-1_all.deb pkg
  *     npm run build
- *     node lib/dist/datasets/make-austen.js pkg/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb
+ *     node lib/build/datasets/make-austen.js pkg/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb
  *
  * `Rdata.rdb` is R's lazy-load database: a sequence of records, each a 4-byte big-endian length
  * followed by a zlib stream holding one object in R's XDR serialization format. Each of the six
@@ -17,7 +17,8 @@
  */
 import { readFileSync } from "node:fs";
 import { inflateSync } from "node:zlib";
-import { sha256Hex, writeDataset } from "./index";
+import { sha256Hex } from "../../dist/datasets/index";
+import { writeDataset } from "./write";
 
 /** The output file in datasets/. */
 export const AUSTEN_FILE = "austen-persuasion.txt";
@@ -107,7 +108,7 @@ function main(argv: string[]): void {
   const input = argv[0];
   if (input === undefined) {
     throw new Error(
-      "usage: node lib/dist/datasets/make-austen.js <path to janeaustenr/data/Rdata.rdb>",
+      "usage: node lib/build/datasets/make-austen.js <path to janeaustenr/data/Rdata.rdb>",
     );
   }
   const rdb = readFileSync(input);

@@ -4,7 +4,7 @@
  * `python3-scipy` 1.10.1-2, file `scipy/misc/ecg.dat`):
  *
  *     apt-get install python3-scipy
- *     npm run build && node lib/dist/datasets/make-ecg.js [path/to/ecg.dat]
+ *     npm run build && node lib/build/datasets/make-ecg.js [path/to/ecg.dat]
  *
  * `ecg.dat` is a NumPy `.npz` archive (a ZIP file) holding one array `ecg.npy`: 108000 raw ADC
  * samples as little-endian uint16. This script checks the input's SHA-256 against the one SciPy
@@ -14,8 +14,9 @@
  */
 import { readFileSync } from "node:fs";
 import { crc32, inflateRawSync } from "node:zlib";
-import { sha256Hex, writeDataset } from "./index";
-import { ECG_FILE } from "./ecg";
+import { sha256Hex } from "../../dist/datasets/index";
+import { writeDataset } from "./write";
+import { ECG_FILE } from "../../dist/datasets/ecg";
 
 /** Where Debian's python3-scipy installs the file. */
 export const SCIPY_ECG_PATH = "/usr/lib/python3/dist-packages/scipy/misc/ecg.dat";

@@ -2,7 +2,7 @@
 /**
  * Regenerates the fixed synthetic task sets of lesson 05 in `datasets/`:
  *
- *     npm run build && node lib/dist/datasets/make-synthetic.js
+ *     npm run build && node lib/build/datasets/make-synthetic.js
  *
  * - `selective-copying.json`: `selectiveCopying` (lib/src/tasks/copying.ts) with the options and
  *   seeds of `SELECTIVE_COPYING_SET` (lib/src/tasks/fixed.ts);
@@ -19,10 +19,10 @@ import {
   SELECTIVE_COPYING_SET,
   generateInductionHeadsSplit,
   generateSelectiveCopyingSplit,
-} from "../tasks/fixed";
-import { taskFileText } from "../tasks/io";
-import type { CopyingSet, InductionSet } from "../tasks/types";
-import { writeDataset } from "./index";
+} from "../../dist/tasks/fixed";
+import { taskFileText } from "../../dist/tasks/io";
+import type { CopyingSet, InductionSet } from "../../dist/tasks/types";
+import { writeDataset } from "./write";
 
 /** Writes one task file (train and test splits from their seeds) and records it in the manifest. */
 function writeTaskFile<O>(

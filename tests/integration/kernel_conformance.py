@@ -7,7 +7,7 @@ plus checks of what the course relies on beyond that suite: error messages, stop
 silent requests, interrupts, comms, and lib's displays and exercise checks arriving intact.
 
 Usage (from anywhere; Debian's python3 with python3-jupyter-kernel-test):
-    /usr/bin/python3 tests/kernel_conformance.py [--json SUMMARY.json]
+    /usr/bin/python3 tests/integration/kernel_conformance.py [--json SUMMARY.json]
 The kernel runs in the repository root, so `@mamba-ts/lib` must be built (`npm run build`).
 """
 
@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Our kernelspec comes first, whatever else is installed.
 os.environ["JUPYTER_PATH"] = os.pathsep.join(
     [REPO] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
@@ -28,6 +28,8 @@ os.chdir(REPO)
 import jupyter_kernel_test as jkt  # noqa: E402
 
 TIMEOUT = 30
+# The MIME type of lib's exercise check outcomes (CHECK_MIME in lib/src/exercises/check.ts).
+CHECK_MIME = "application/vnd.mamba-ts.check+json"
 
 
 class MambaTsKernelTests(jkt.KernelTests):
@@ -217,6 +219,14 @@ class MambaTsKernelTests(jkt.KernelTests):
         )
         self.assertEqual(data["application/vnd.plotly.v1+json"]["data"][0]["y"], [1, 2, 3])
 
+    def check_outcomes(self, outputs):
+        """The structured outcomes of check(...) in a cell's outputs (display_data bundles)."""
+        return [
+            (m["content"]["data"][CHECK_MIME], m["content"]["data"].get("text/plain", ""))
+            for m in outputs
+            if m["msg_type"] == "display_data" and CHECK_MIME in m["content"]["data"]
+        ]
+
     def test_lib_exercise_check_outcomes(self):
         setup, _ = self.run_cell(
             'import { check, notImplemented, exercises } from "@mamba-ts/lib";\n'
@@ -228,17 +238,25 @@ class MambaTsKernelTests(jkt.KernelTests):
         with self.subTest(outcome="not implemented"):
             reply, outputs = self.run_cell("check(ex.id, () => { throw notImplemented(ex.id); });")
             self.assertEqual(reply["status"], "ok", reply)
-            self.assertIn("not implemented yet", self.text_of(outputs))
+            [(outcome, text)] = self.check_outcomes(outputs)
+            self.assertEqual((outcome["id"], outcome["status"]), (exercise_id, "not-implemented"))
+            self.assertIn("not implemented yet", text)
+            self.assertEqual(outcome["message"], text)
             self.assertEqual(self.text_of(outputs, name="stderr"), "")
         with self.subTest(outcome="wrong"):
             reply, outputs = self.run_cell("check(ex.id, () => null);")
             self.assertEqual(reply["status"], "error")
-            self.assertEqual([m["msg_type"] for m in outputs], ["error"])
-            self.assertIn(exercise_id, outputs[0]["content"]["evalue"])
+            self.assertEqual([m["msg_type"] for m in outputs], ["display_data", "error"])
+            [(outcome, text)] = self.check_outcomes(outputs)
+            self.assertEqual((outcome["id"], outcome["status"]), (exercise_id, "failed"))
+            self.assertIn(exercise_id, outputs[1]["content"]["evalue"])
+            self.assertTrue(outputs[1]["content"]["evalue"].startswith(text), text)
         with self.subTest(outcome="passed"):
             reply, outputs = self.run_cell("check(ex.id, ex.reference);")
             self.assertEqual(reply["status"], "ok", reply)
-            self.assertIn("passed", self.text_of(outputs))
+            [(outcome, text)] = self.check_outcomes(outputs)
+            self.assertEqual((outcome["id"], outcome["status"]), (exercise_id, "passed"))
+            self.assertIn("passed", text)
 
 
 def main():

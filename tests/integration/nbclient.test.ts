@@ -5,8 +5,9 @@
  * `notebooks/NN-*.ipynb` and `notebooks/solutions/NN-*.ipynb`.
  *
  * Each run must finish with nbclient's default error handling (the first error stops it), with no
- * `error` output and no stderr anywhere, and each exercise check must print its expected outcome:
- * "✅ <id>" in the solutions, "⏳ <id>" (not implemented yet) in the learner version.
+ * `error` output and no stderr anywhere, and each exercise check must send its expected outcome
+ * (lib's check MIME bundle): passed ("✅ <id>") in the solutions, not implemented ("⏳ <id>") in the
+ * learner version.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -28,6 +29,8 @@ interface ReportOutput {
   ename?: string;
   evalue?: string;
   mimes?: string[];
+  /** The exercise check outcome of a display output (lib's CHECK_MIME). */
+  check?: { id: string; status: string; message: string };
 }
 interface Report {
   notebook: string;
@@ -51,8 +54,8 @@ function lessons(dir: string): string[] {
 }
 
 const versions = [
-  { version: "learner", dir: "notebooks", mark: "⏳" },
-  { version: "solutions", dir: "notebooks/solutions", mark: "✅" },
+  { version: "learner", dir: "notebooks", mark: "⏳", status: "not-implemented" },
+  { version: "solutions", dir: "notebooks/solutions", mark: "✅", status: "passed" },
 ];
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "mamba-ts-nbclient-"));
@@ -100,7 +103,7 @@ function badOutputs(report: Report): string[] {
   return bad;
 }
 
-for (const { version, dir, mark } of versions) {
+for (const { version, dir, mark, status } of versions) {
   describe(`nbclient executes the ${version} lessons (${dir})`, () => {
     const found = lessons(dir);
     it("finds the lessons", () => {
@@ -114,17 +117,16 @@ for (const { version, dir, mark } of versions) {
           expect(report.valid, "nbformat validation").toBeNull();
           expect(report.error, "nbclient stopped on an error").toBeNull();
           expect(badOutputs(report)).toEqual([]);
-          // Each exercise cell is followed by its check, which prints the expected outcome.
+          // Each exercise cell is followed by its check, whose outcome arrives as a MIME bundle.
           const exercises = report.cells.filter((c) => c.exercise);
           for (const cell of exercises) {
             const next = report.cells.find((c) => c.index > cell.index);
-            const stdout = (next?.outputs ?? [])
-              .filter((o) => o.type === "stream" && o.name === "stdout")
-              .map((o) => o.text)
-              .join("");
-            expect(stdout, `check after exercise "${cell.exercise}"`).toContain(
-              `${mark} ${cell.exercise}`,
-            );
+            const outcomes = (next?.outputs ?? []).flatMap((o) => (o.check ? [o.check] : []));
+            expect(outcomes, `check after exercise "${cell.exercise}"`).toContainEqual({
+              id: cell.exercise,
+              status,
+              message: expect.stringMatching(`^${mark} ${cell.exercise}:`),
+            });
           }
         },
         RUN_TIMEOUT_MS,

@@ -2,14 +2,15 @@
 """Executes one lesson notebook with nbclient (the engine of `jupyter nbconvert --execute`) on the
 mamba-ts kernelspec of this repository, and writes a JSON report of what came back.
 
-Usage: /usr/bin/python3 tests/nbclient_execute.py NOTEBOOK.ipynb REPORT.json [--timeout SECONDS]
+Usage: /usr/bin/python3 tests/integration/nbclient_execute.py NOTEBOOK.ipynb REPORT.json [--timeout SECONDS]
 
 nbclient runs with its defaults for errors (allow_errors=False): the first cell whose reply is an
 error stops the run, as it would stop `jupyter nbconvert --execute`. The notebook file is read,
 never written. The report:
   {"notebook", "valid" (nbformat validation error or null), "error" (nbclient's exception text or
    null), "seconds", "cells": [{"index", "id", "exercise", "outputs": [{"type", "name"?, "text"?,
-   "ename"?, "evalue"?, "mimes"?}]}]}
+   "ename"?, "evalue"?, "mimes"?, "check"?}]}]}; "check" is the exercise check outcome a display
+  output carries under application/vnd.mamba-ts.check+json (lib's check()).
 """
 
 import json
@@ -17,13 +18,16 @@ import os
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ["JUPYTER_PATH"] = os.pathsep.join(
     [REPO] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
 )
 
 import nbformat  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
+
+
+CHECK_MIME = "application/vnd.mamba-ts.check+json"
 
 
 def summarize(output):
@@ -36,7 +40,10 @@ def summarize(output):
     text = data.get("text/plain", "")
     if isinstance(text, list):
         text = "".join(text)
-    return {"type": kind, "mimes": sorted(data), "text": text}
+    summary = {"type": kind, "mimes": sorted(data), "text": text}
+    if CHECK_MIME in data:
+        summary["check"] = data[CHECK_MIME]
+    return summary
 
 
 def main():

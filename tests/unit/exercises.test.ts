@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -399,7 +399,7 @@ describe("releaseNotebook and releaseAll", () => {
 
 describe("the exercises CLI", () => {
   let dir: string;
-  const cli = path.join(repo, "lib", "dist", "exercises", "cli.js");
+  const cli = path.join(repo, "kernels", "dist", "exercises", "cli.js");
   const run = (...args: string[]) => {
     const r = spawnSync(process.execPath, [cli, ...args], { cwd: dir, encoding: "utf8" });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -419,11 +419,17 @@ describe("the exercises CLI", () => {
     const drift = run("--check");
     expect(drift.code).toBe(1);
     expect(drift.stderr).toContain("notebooks/00-test.ipynb: differs from solutions/00-test.ipynb");
-    expect(run()).toMatchObject({ code: 0, stdout: "notebooks/00-test.ipynb: written\n" });
-    expect(run()).toMatchObject({ code: 0, stdout: "notebooks/00-test.ipynb: unchanged\n" });
+    expect(run()).toMatchObject({
+      code: 0,
+      stdout: "notebooks/00-test.ipynb: written\nexercises: 1 learner notebook: 1 written\n",
+    });
+    expect(run()).toMatchObject({
+      code: 0,
+      stdout: "notebooks/00-test.ipynb: unchanged\nexercises: 1 learner notebook: 1 unchanged\n",
+    });
     expect(run("--check")).toMatchObject({
       code: 0,
-      stdout: "notebooks/00-test.ipynb: unchanged\n",
+      stdout: "notebooks/00-test.ipynb: unchanged\nexercises: 1 learner notebook: 1 unchanged\n",
     });
     expect(run("notebooks", "--check")).toMatchObject({ code: 0 });
   });
@@ -445,8 +451,33 @@ describe("the exercises CLI", () => {
     const bad = run("--frobnicate");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("exercises: unknown option --frobnicate");
+    expect(run("a", "b")).toMatchObject({ code: 2 });
     const missing = run("no-such-dir");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^exercises: .*no-such-dir[/\\]solutions: no solutions folder/);
+  });
+
+  it("--help explains the command and writes nothing", () => {
+    const help = run("--help");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: npm run exercises/);
+    expect(help.stdout).toContain("--check");
+    expect(readdirSync(path.join(dir, "notebooks"))).toEqual(["solutions"]);
+  });
+
+  it("validates every notebook before writing any: a bad later one leaves earlier files alone", () => {
+    // 00 is fine; 01 names an exercise that has no check. Nothing may be written, and the message
+    // names 01.
+    const bad = solutionsNotebook();
+    bad.cells[2].metadata = { mamba_ts: { exercise: "no-such-exercise" } };
+    writeFileSync(
+      path.join(dir, "notebooks", "solutions", "01-bad.ipynb"),
+      JSON.stringify(bad, null, 1) + "\n",
+    );
+    const r = run();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/01-bad\.ipynb/);
+    expect(r.stderr).toContain("nothing was written");
+    expect(readdirSync(path.join(dir, "notebooks")).sort()).toEqual(["solutions"]);
   });
 });

@@ -113,6 +113,10 @@ export interface ReleaseOutcome {
  * With `check: true` nothing is written and a differing file is reported "out-of-date".
  * A learner file whose cells no longer match its recorded digest (the learner edited it) is never
  * overwritten: it is reported "kept-learner-edits".
+ *
+ * Every notebook is read and released first; only when all of them are valid does it write any,
+ * so a bad notebook late in the list leaves every learner file as it was. The error names the
+ * notebook.
  */
 export function releaseAll(
   notebooksDir: string,
@@ -123,21 +127,40 @@ export function releaseAll(
   const files = readdirSync(solutionsDir)
     .filter((f) => f.endsWith(".ipynb"))
     .sort();
-  return files.map((file): ReleaseOutcome => {
+  const plan = files.map((file) => {
     const learnerPath = path.join(notebooksDir, file);
-    const released = serializeNotebook(
-      releaseNotebook(readNotebook(path.join(solutionsDir, file)), file),
-    );
-    if (existsSync(learnerPath)) {
-      const current = readNotebook(learnerPath);
-      if (serializeNotebook(current) === released) return { learnerPath, status: "unchanged" };
-      const recorded = (current.metadata.mamba_ts as { cells_digest?: string } | undefined)
-        ?.cells_digest;
-      if (recorded !== cellsDigest(current.cells))
-        return { learnerPath, status: "kept-learner-edits" };
+    let released: string;
+    let outcome: ReleaseOutcome["status"];
+    try {
+      released = serializeNotebook(
+        releaseNotebook(readNotebook(path.join(solutionsDir, file)), file),
+      );
+      outcome = plannedStatus(learnerPath, released, options.check === true);
+    } catch (err) {
+      const message = (err as Error).message;
+      const named = message.includes(file) ? message : `solutions/${file}: ${message}`;
+      throw new Error(`${named} (nothing was written: fix this notebook, then run again)`);
     }
-    if (options.check) return { learnerPath, status: "out-of-date" };
-    writeFileSync(learnerPath, released);
-    return { learnerPath, status: "written" };
+    return { learnerPath, released, outcome };
   });
+  return plan.map(({ learnerPath, released, outcome }): ReleaseOutcome => {
+    if (outcome === "written") writeFileSync(learnerPath, released);
+    return { learnerPath, status: outcome };
+  });
+}
+
+/** What {@link releaseAll} will do with one learner file, without doing it. */
+function plannedStatus(
+  learnerPath: string,
+  released: string,
+  check: boolean,
+): ReleaseOutcome["status"] {
+  if (existsSync(learnerPath)) {
+    const current = readNotebook(learnerPath);
+    if (serializeNotebook(current) === released) return "unchanged";
+    const recorded = (current.metadata.mamba_ts as { cells_digest?: string } | undefined)
+      ?.cells_digest;
+    if (recorded !== cellsDigest(current.cells)) return "kept-learner-edits";
+  }
+  return check ? "out-of-date" : "written";
 }

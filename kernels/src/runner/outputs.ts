@@ -1,8 +1,9 @@
 /**
  * What a cell produced: kernel messages turned into nbformat outputs, the verdict on the cell
- * (stderr, `error` outputs and a non-ok reply are failures), and the exercise check lines in it.
+ * (stderr, `error` outputs and a non-ok reply are failures), and the exercise check outcomes in it.
  */
 import type { KernelMessage } from "@jupyterlab/services";
+import { CHECK_MIME, type CheckOutcome } from "@mamba-ts/lib";
 import { type MultilineString, type Output, toLines } from "./nbformat";
 
 /**
@@ -177,41 +178,38 @@ function shorten(text: string): string {
 export interface ExerciseCheck {
   /** The exercise id. */
   id: string;
-  status: "passed" | "not-implemented" | "failed";
+  status: CheckOutcome["status"];
   /** The index of the cell that printed it. */
   cellIndex: number;
-  /** The line as printed. */
+  /** The line the learner reads (the bundle's `text/plain`). */
   line: string;
 }
 
-const CHECK_LINE = /^(⏳|✅|✗) ([^\s:]+): (.*)$/u;
+const STATUSES: readonly string[] = ["passed", "not-implemented", "failed"];
 
-/**
- * The exercise check lines in a cell's outputs: "⏳ <id>: not implemented yet…" and
- * "✅ <id>: passed…" on stdout, "✗ <id>: …" in an error or on stderr.
- */
+/** The check outcome a display output carries under {@link CHECK_MIME}, or null. */
+export function checkOutcomeOf(output: Output): CheckOutcome | null {
+  if (output.output_type !== "display_data" && output.output_type !== "execute_result") return null;
+  const value = output.data[CHECK_MIME];
+  if (typeof value !== "object" || value === null) return null;
+  const { id, status, message } = value as Record<string, unknown>;
+  if (typeof id !== "string" || typeof status !== "string" || !STATUSES.includes(status)) {
+    return null;
+  }
+  return {
+    id,
+    status: status as CheckOutcome["status"],
+    message: typeof message === "string" ? message : "",
+  };
+}
+
+/** The exercise check outcomes in a cell's outputs: the `check(...)` bundles (see lib's check.ts). */
 export function exerciseChecks(outputs: readonly Output[], cellIndex: number): ExerciseCheck[] {
   const found: ExerciseCheck[] = [];
   for (const output of outputs) {
-    const text =
-      output.output_type === "stream"
-        ? joinText(output.text)
-        : output.output_type === "error"
-          ? output.evalue
-          : "";
-    for (const line of text.split("\n")) {
-      const m = CHECK_LINE.exec(line.replace(/^\s*(?:Error: )?/, ""));
-      if (m === null) continue;
-      const [, mark, id, rest] = m;
-      const fromStdout = output.output_type === "stream" && output.name === "stdout";
-      if (mark === "⏳" && fromStdout && rest.startsWith("not implemented yet")) {
-        found.push({ id, status: "not-implemented", cellIndex, line: line.trim() });
-      } else if (mark === "✅" && fromStdout && rest.startsWith("passed")) {
-        found.push({ id, status: "passed", cellIndex, line: line.trim() });
-      } else if (mark === "✗" && !fromStdout) {
-        found.push({ id, status: "failed", cellIndex, line: line.trim() });
-      }
-    }
+    const outcome = checkOutcomeOf(output);
+    if (outcome === null) continue;
+    found.push({ id: outcome.id, status: outcome.status, cellIndex, line: outcome.message });
   }
   return found;
 }

@@ -9,7 +9,7 @@
  * `<outDir>/<notebook path relative to the course root>`, the summary to `<outDir>/summary.json`;
  * the notebooks themselves are only read.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { ServerConnection } from "@jupyterlab/services";
 import { findNotebooks } from "./discover";
@@ -160,6 +160,7 @@ export async function runNotebooks(
   }
   const outDir =
     options.outDir === null ? null : path.resolve(options.outDir ?? path.join(root, ".executed"));
+  if (outDir !== null) assertFolderOrAbsent(outDir);
   const plans = findNotebooks(inputs, options.folders).map((file) =>
     planNotebook(file, root, outDir, options),
   );
@@ -192,6 +193,26 @@ export async function runNotebooks(
   if (report.summaryPath !== null)
     writeFile(report.summaryPath, JSON.stringify(summaryOf(report), null, 2) + "\n");
   return report;
+}
+
+/**
+ * The output folder must be a folder or not exist yet (it is created), and so must each folder
+ * above it: checked before any notebook runs, so a wrong `--out` costs nothing.
+ */
+function assertFolderOrAbsent(outDir: string): void {
+  for (let dir = outDir; ; dir = path.dirname(dir)) {
+    if (existsSync(dir)) {
+      if (!statSync(dir).isDirectory()) {
+        const what =
+          dir === outDir ? `${outDir} is an existing file` : `${dir} (above it) is a file`;
+        throw new Error(
+          `runNotebooks: outDir: expected a folder for the executed copies, but ${what}; choose another --out`,
+        );
+      }
+      return;
+    }
+    if (path.dirname(dir) === dir) return;
+  }
 }
 
 /** An attached server must serve the notebooks at their paths relative to the course root. */

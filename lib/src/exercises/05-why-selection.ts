@@ -41,7 +41,7 @@ export const whySelectionExercises: Exercise[] = [
       "rng.permutation(length).slice(0, numTokens) sorted increasingly gives their positions; the input is " +
       "length noise tokens (0) with the data tokens at those positions, followed by numTokens markers " +
       "(vocabSize - 1); the target is the data tokens in order. Use one Rng(seed) for all examples.",
-    reference: selectiveCopyingRows as (...args: never[]) => unknown,
+    reference: selectiveCopyingRows,
     cases: (rng: Rng) => [
       { label: "one example, 2 data tokens among 6 positions", args: [1, 1, 6, 2, 5] },
       { label: "no examples", args: [2, 0, 8, 3, 6] },

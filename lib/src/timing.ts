@@ -37,6 +37,23 @@ export function timeMs(
 }
 
 /**
+ * The shortest of `repeats` single calls of `fn`, in seconds, with no warm-up and no loop: for
+ * runs long enough (tens of milliseconds and more) that one call is one measurement. Short
+ * computations want {@link timeMs}.
+ */
+export function bestOfSeconds(repeats: number, fn: () => unknown): number {
+  assertFunction("bestOfSeconds: fn", fn);
+  assertInteger("bestOfSeconds: repeats", repeats, 1, 1000);
+  let best = Infinity;
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    fn();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return best;
+}
+
+/**
  * The least-squares fit of log y = p · log x + log a: the exponent p of a power law y ≈ a·x^p.
  * A cost that grows like L² has p ≈ 2; like L or L log L, p ≈ 1 (a bit above for L log L).
  *

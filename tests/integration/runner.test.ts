@@ -34,7 +34,7 @@ import { type Notebook, sourceText } from "../../kernels/src/runner/nbformat";
 
 const ROOT = courseRoot();
 const FIXTURES = path.join(ROOT, "tests", "integration", "fixtures", "runner");
-const CLI = path.join(ROOT, "lib", "dist", "notebook", "cli.js");
+const CLI = path.join(ROOT, "kernels", "dist", "runner", "cli.js");
 const fixture = (name: string) => path.join(FIXTURES, name);
 
 let server: JupyterServer;

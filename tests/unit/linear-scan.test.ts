@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { relErr } from "../helpers/reference";
 import {
   Rng,
   SCAN_ALGORITHMS,
@@ -40,14 +41,6 @@ function randomSeq(rng: Rng, L: number): { a: Float64Array; b: Float64Array } {
     a: Float64Array.from({ length: L }, () => rng.uniform(-1.1, 1.1)),
     b: Float64Array.from({ length: L }, () => rng.normal()),
   };
-}
-
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 1;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
-  let err = 0;
-  for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]));
-  return err / scale;
 }
 
 const t1 = (data: Float64Array | Float32Array): Tensor => ({ shape: [data.length], data });

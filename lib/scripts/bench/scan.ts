@@ -23,6 +23,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Rng } from "../../dist/rng";
+import { bestOfSeconds } from "../../dist/timing";
 import type { Tensor } from "../../dist/tensor";
 import { type SelectiveScanArgs, selectiveScan } from "../../dist/selective/scan";
 import { selectiveScanFast } from "../../dist/selective-fast/fast-scan";
@@ -105,15 +106,8 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return err / scale;
 }
 
-function seconds(fn: () => void, repeats: number): number {
-  let best = Infinity;
-  for (let r = 0; r < repeats; r++) {
-    const t0 = performance.now();
-    fn();
-    best = Math.min(best, (performance.now() - t0) / 1000);
-  }
-  return best;
-}
+/** The best of `repeats` runs of `fn`, in seconds (lib's one best-of timer). */
+const seconds = (fn: () => void, repeats: number): number => bestOfSeconds(repeats, fn);
 
 const fmtS = (s: number): string => (s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`);
 const fmtB = (b: number): string =>

@@ -5,13 +5,14 @@
  * process groups, running programs (through zx) and talking to the learner.
  *
  * Discovery order (one order for every command, see {@link jupyterCandidates}):
- * 1. the course's own virtual environment: `<root>/.venv/bin/jupyter-lab` (or env MAMBA_TS_VENV);
+ * 1. the course's own virtual environment (`<root>/.venv`, or env MAMBA_TS_VENV): its
+ *    `jupyter-lab`, then its bare `jupyter`;
  * 2. `jupyter-lab` on PATH (JupyterLab 4, e.g. from the conda env of environment.yml);
  * 3. `jupyter-notebook` on PATH (the classic Notebook);
- * 4. `jupyter` on PATH (only the `jupyter` program: enough for `jupyter server` and
- *    `jupyter kernelspec`, not a front end for `npm start`).
- * A front end (1-3) is used as is by `npm start`; the runner and the kernel install use the
- * `jupyter` program beside it.
+ * 4. `jupyter` on PATH.
+ * `npm start` takes the first front end (`jupyter-lab`, `jupyter-notebook`); the runner and the
+ * kernel install take the `jupyter` program of the first candidate that has one (a front end's
+ * sibling, or a bare `jupyter`: enough for `jupyter server` and `jupyter kernelspec`).
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { accessSync, constants, existsSync, statSync } from "node:fs";
@@ -233,14 +234,14 @@ export function jupyterCandidates(
   root: string = ROOT,
   env: NodeJS.ProcessEnv = process.env,
 ): JupyterCandidate[] {
-  const venvLab = path.join(venvBin(courseVenv(root, env)), exe("jupyter-lab"));
+  const inVenv = (name: string) => {
+    const file = path.join(venvBin(courseVenv(root, env)), exe(name));
+    return isExecutable(file) ? file : null;
+  };
   const onPath = (name: string) => findOnPath(name, env.PATH ?? "");
   return [
-    {
-      origin: ".venv/bin/jupyter-lab",
-      kind: "lab",
-      program: isExecutable(venvLab) ? venvLab : null,
-    },
+    { origin: ".venv/bin/jupyter-lab", kind: "lab", program: inVenv("jupyter-lab") },
+    { origin: ".venv/bin/jupyter", kind: "jupyter", program: inVenv("jupyter") },
     { origin: "jupyter-lab on PATH", kind: "lab", program: onPath("jupyter-lab") },
     { origin: "jupyter-notebook on PATH", kind: "notebook", program: onPath("jupyter-notebook") },
     { origin: "jupyter on PATH", kind: "jupyter", program: onPath("jupyter") },

@@ -306,8 +306,16 @@ describe("npm run kernel:install", () => {
 
     const emptyBin = path.join(tmp, "empty-bin");
     mkdirSync(emptyBin, { recursive: true });
-    const noJupyter = await install([], INSTALL, jupyterEnv({ PATH: emptyBin }));
+    const noJupyter = await install(
+      [],
+      INSTALL,
+      jupyterEnv({ PATH: emptyBin, MAMBA_TS_VENV: path.join(tmp, "no-venv") }),
+    );
     expect(noJupyter.code).not.toBe(0);
-    expect(noJupyter.stderr).toMatch(/no `jupyter` program on PATH/);
+    // The one discovery order (kernels/src/jupyter.ts), listed, and how to name a Jupyter.
+    expect(noJupyter.stderr).toMatch(
+      /Jupyter not found \(looked for \.venv\/bin\/jupyter-lab, \.venv\/bin\/jupyter, jupyter-lab on PATH, jupyter-notebook on PATH, jupyter on PATH\)/,
+    );
+    expect(noJupyter.stderr).toContain("npm run kernel:install -- --jupyter /path/to/jupyter");
   });
 });

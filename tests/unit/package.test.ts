@@ -103,7 +103,9 @@ describe("lib/package.json", () => {
     const loaded = new Set<string>();
     for (const file of sources(path.join(repo, "lib", "src"))) {
       const text = readFileSync(file, "utf8");
-      for (const m of text.matchAll(/(?:require\(|require\.resolve\(|from |import\()\s*"([^".][^"]*)"/g)) {
+      for (const m of text.matchAll(
+        /(?:require\(|require\.resolve\(|from |import\()\s*"([^".][^"]*)"/g,
+      )) {
         if (m[1].startsWith("node:")) continue;
         const parts = m[1].split("/");
         loaded.add(m[1].startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]);

@@ -113,6 +113,25 @@ export interface RunProgramOptions {
 }
 
 /**
+ * zx's `$`, with bash found even when PATH does not lead to it (zx looks bash up on PATH when it
+ * loads; a learner's PATH may be odd, and the set-up tests run with a PATH that holds nothing).
+ */
+async function zx() {
+  const { $, quote } = await import("zx");
+  if (typeof $.shell !== "string") {
+    const bash = ["/bin/bash", "/usr/bin/bash"].find(isExecutable);
+    if (bash !== undefined) {
+      // What zx's own useBash() sets, with bash's absolute path.
+      $.shell = bash;
+      $.prefix = "set -euo pipefail;";
+      $.postfix = "";
+      $.quote = quote;
+    }
+  }
+  return $;
+}
+
+/**
  * Runs a program (through zx, every argument quoted) and collects its output. Never throws for a
  * non-zero exit: returns `{ code, stdout, stderr, error }`.
  */
@@ -121,7 +140,7 @@ export async function capture(
   args: readonly string[],
   { env, cwd, timeoutMs = 120_000 }: RunProgramOptions = {},
 ): Promise<Captured> {
-  const { $ } = await import("zx");
+  const $ = await zx();
   try {
     const out = await $({
       env: env ?? process.env,
@@ -136,7 +155,9 @@ export async function capture(
       result.error = new Error(
         out.signal === "SIGTERM"
           ? `timed out after ${timeoutMs / 1000} s`
-          : `killed by ${out.signal}`,
+          : out.signal
+            ? `killed by ${out.signal}`
+            : `could not run ${command}${out.stderr ? `: ${out.stderr.trim()}` : ""}`,
       );
     } else if (out.exitCode === 127 && !isExecutable(command) && !findOnPath(command)) {
       result.error = new Error(`${command}: no such program`);
@@ -156,7 +177,7 @@ export async function runVisible(
   args: readonly string[],
   { env, cwd }: RunProgramOptions = {},
 ): Promise<number | null> {
-  const { $ } = await import("zx");
+  const $ = await zx();
   try {
     const out = await $({
       env: env ?? process.env,

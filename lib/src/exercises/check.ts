@@ -13,9 +13,10 @@
  * In a kernel, each outcome is also a display output: a MIME bundle with the structured outcome
  * under {@link CHECK_MIME} (what the notebook runner and the tests read) and a `text/plain`
  * fallback, the line a learner reads ("⏳ …", "✅ …", or for a failure the first line of the error
- * that follows). Outside a kernel (a plain script) the line goes to stdout, as before.
+ * that follows, see {@link CheckFailedError}). Outside a kernel (a plain script) the line goes to
+ * stdout, as before.
  */
-import { displayBundle, inKernel } from "../display/jupyter";
+import { displayBundle } from "../display/jupyter";
 import { Rng } from "../rng";
 import { describe } from "../validate";
 import { findExercise } from "./registry";
@@ -92,13 +93,25 @@ export function checkBundle(outcome: CheckOutcome): Record<string, unknown> {
   return { [CHECK_MIME]: outcome, "text/plain": outcome.message };
 }
 
-/** The error `check` throws for a wrong answer (message: "✗ <id>: …" with input and hint). */
+/**
+ * The error `check` throws for a wrong answer (message: "✗ <id>: …" with input and hint). It
+ * carries the failed outcome as `mimeBundle`: when the error ends the cell, the course's kernel
+ * shows that bundle just before the error (a failure caught inside the cell, as lesson 00's
+ * demonstration does, shows nothing and reports no outcome).
+ */
 export class CheckFailedError extends Error {
+  readonly mimeBundle: Record<string, unknown>;
+
   constructor(
     readonly exerciseId: string,
     message: string,
   ) {
     super(message);
+    this.mimeBundle = checkBundle({
+      id: exerciseId,
+      status: "failed",
+      message: message.split("\n")[0],
+    });
   }
 }
 
@@ -110,16 +123,7 @@ export const CHECK_SEED = 20231201;
  * the module comment). Throws when the function is wrong.
  */
 export function check(id: string, candidate: unknown): void {
-  let result: CheckResult;
-  try {
-    result = evaluateExercise(id, candidate);
-  } catch (err) {
-    if (err instanceof CheckFailedError && inKernel()) {
-      const message = err.message.split("\n")[0];
-      displayBundle(checkBundle({ id: err.exerciseId, status: "failed", message }));
-    }
-    throw err;
-  }
+  const result = evaluateExercise(id, candidate);
   displayBundle(checkBundle({ id: result.id, status: result.status, message: result.message }));
 }
 

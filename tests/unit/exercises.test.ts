@@ -132,12 +132,20 @@ describe("check", () => {
     };
     const hint = findExercise("ema").hint;
     let message = "";
+    let bundle: unknown = null;
     try {
       check("ema", wrong);
     } catch (err) {
       message = (err as Error).message;
+      bundle = (err as { mimeBundle?: unknown }).mimeBundle;
     }
     expect(message).toContain("✗ ema: wrong result on case 1/");
+    // The error carries the structured outcome the kernel shows when it ends the cell.
+    const firstLine = message.split("\n")[0];
+    expect(bundle).toEqual({
+      "application/vnd.mamba-ts.check+json": { id: "ema", status: "failed", message: firstLine },
+      "text/plain": firstLine,
+    });
     expect(message).toContain("(a step input, alpha = 0.5)");
     expect(message).toContain("input: ([1, 1, 1, 1], 0.500000)");
     expect(message).toContain("result[0]: expected 0.500000, got 1");

@@ -23,11 +23,12 @@ Options:
   --timeout <s>     per-cell timeout in seconds (default 300)
   --keep-going      run the rest of a notebook after a failing cell
   --out <dir>       folder for executed copies and summary.json (default: .executed in the
-                    course folder)
+                    course folder); refused before anything runs when it is an existing file
   --url <url>       use this running Jupyter server instead of starting one; its root must be
                     the course folder (as with \`npm start\`)
   --token <token>   that server's token (default: env JUPYTER_TOKEN)
-  --jupyter <path>  the jupyter executable to start (default: .venv/bin/jupyter, then PATH)
+  --jupyter <path>  the jupyter executable to start (default: the course .venv's, then the one
+                    beside jupyter-lab or jupyter-notebook on PATH, then jupyter on PATH)
   -h, --help        show this help
 
 Exit status: 0 when every notebook passed, 1 when one failed or the run could not start,

@@ -125,4 +125,27 @@ function describeFailure(reports) {
   };
 }
 
-module.exports = { describeFailure, isDiagnostic, diagnosticLine, DIAGNOSTIC_FORMAT };
+/**
+ * The MIME bundle a thrown value asks to be shown with when it ends a cell: its own `mimeBundle`
+ * property, an object (lib's `CheckFailedError` carries the structured check outcome this way).
+ * A value that is caught inside the cell never gets here, so it is never shown.
+ * @param {unknown[][]} reports
+ * @returns {Record<string, unknown> | null}
+ */
+function thrownDisplay(reports) {
+  const thrown = reports.find((args) => args.length === 1);
+  if (thrown === undefined) return null;
+  const value = /** @type {{ mimeBundle?: unknown } | null} */ (thrown[0]);
+  if (typeof value !== "object" || value === null) return null;
+  const bundle = value.mimeBundle;
+  if (typeof bundle !== "object" || bundle === null || Array.isArray(bundle)) return null;
+  return /** @type {Record<string, unknown>} */ (bundle);
+}
+
+module.exports = {
+  describeFailure,
+  thrownDisplay,
+  isDiagnostic,
+  diagnosticLine,
+  DIAGNOSTIC_FORMAT,
+};

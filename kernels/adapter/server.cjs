@@ -31,7 +31,7 @@
 const util = require("node:util");
 const { randomUUID } = require("node:crypto");
 const wire = require("./wire.cjs");
-const { describeFailure, diagnosticLine, isDiagnostic } = require("./errors.cjs");
+const { describeFailure, diagnosticLine, isDiagnostic, thrownDisplay } = require("./errors.cjs");
 
 /** Writes to the kernel's own stderr (the Jupyter server's log), never to a cell. */
 const originalStderrWrite = process.stderr.write.bind(process.stderr);
@@ -434,6 +434,10 @@ function defineServer(ZmqServer) {
       }
 
       const error = describeFailure(reports);
+      const display = thrownDisplay(reports);
+      if (!silent && display !== null) {
+        this.publish("display_data", { data: display, metadata: {}, transient: {} }, msg);
+      }
       if (!silent) this.publish("error", error, msg);
       if (storeHistory) this.history.push([HISTORY_SESSION, count, code, null]);
       this.reply(

@@ -1,6 +1,17 @@
 /**
- * @mamba-ts/lib: the library behind the lessons. Modules mirror the syllabus; see README.md for
- * the map from lesson to module.
+ * @mamba-ts/lib: what a learner imports, in lessons and in scripts. Modules mirror the syllabus
+ * (see README.md for the map from lesson to module):
+ * - tensors, the seeded RNG and input checks;
+ * - display: plots, progress bars and rich output in Jupyter;
+ * - the exercises' `check` and the course's exercises;
+ * - loading the course's datasets (checked against their manifest);
+ * - the numerics: linear algebra, continuous and discrete SSMs, convolution, HiPPO/S4D, synthetic
+ *   tasks, the selective scan, linear scans, the fast CPU scan, the gpu.js scans, timing.
+ *
+ * Nothing here starts servers, spawns processes or writes files: the Jupyter tooling is the
+ * package `@mamba-ts/kernels` (kernels/), and build-time scripts live in lib/scripts/. Internals
+ * not exported here (e.g. the gpu.js kernel-source generators) stay importable by the tests through
+ * relative paths.
  */
 export * from "./tensor";
 export * from "./validate";
@@ -9,9 +20,22 @@ export * from "./display/jupyter";
 export * from "./display/plot";
 export * from "./display/progress";
 export * from "./exercises/check";
-export { exercises } from "./exercises/registry";
+export { exercises, findExercise } from "./exercises/registry";
 export { exponentialMovingAverage } from "./exercises/00-welcome";
-export * from "./datasets/index";
+export {
+  type DatasetEntry,
+  type DatasetManifest,
+  type VerifiedDataset,
+  DATASET_META_FILES,
+  datasetsDir,
+  datasetPath,
+  loadDatasetBytes,
+  loadDatasetText,
+  loadDatasetJSON,
+  readManifest,
+  sha256Hex,
+  verifyDatasets,
+} from "./datasets/index";
 export * from "./datasets/ecg";
 export * from "./conv/fft";
 export * from "./conv/kernel";
@@ -44,35 +68,35 @@ export {
 } from "./selective-fast/fast-scan";
 export { wasmSimdSupported } from "./selective-fast/wasm";
 export * from "./selective-fast/limits";
-export * from "./gpu/backends";
-export * from "./gpu/scan-kernels";
+export {
+  type GpuBackend,
+  type GpuMode,
+  type SyncGpuBackend,
+  type BackendAvailability,
+  GPU_MODES,
+  GPU_BACKENDS,
+  gpuBackends,
+  bestGpuBackend,
+  maxTextureSize,
+} from "./gpu/backends";
+// Of the kernel-source generators, only the one lesson 08 prints; the launch plan and its traffic.
+export {
+  type ScanDims,
+  type ScanKernelName,
+  type KernelLaunch,
+  type ScanTraffic,
+  chunkedOutputSource,
+  scanLaunchPlan,
+  summarizeTraffic,
+  trafficByKernel,
+} from "./gpu/scan-kernels";
 export * from "./gpu/selective-scan";
 export * from "./gpu/selective-scan-async";
 export * from "./gpu/webgpu";
 export * from "./gpu/measured-scans";
 export * from "./gpu/decode";
 export * from "./gpu/kernel";
-export { runNotebooks, RunAbortedError } from "./notebook/runner";
-export type {
-  RunOptions,
-  RunReport,
-  RunEvent,
-  NotebookResult,
-  NotebookFailure,
-  CellResult,
-  CellStatus,
-} from "./notebook/runner";
-export type { ExerciseCheck } from "./notebook/outputs";
-export { findNotebooks } from "./notebook/discover";
-export { formatProgress, formatSummary } from "./notebook/report";
-export {
-  startJupyterServer,
-  attachJupyterServer,
-  findJupyter,
-  courseRoot,
-  killAllJupyterServersNow,
-} from "./notebook/server";
-export type { JupyterServer, StartServerOptions, AttachServerOptions } from "./notebook/server";
+// Lessons 09-12: the building blocks, checkpoints, the Mamba LM, training, the Transformer++.
 export * from "./nn/index";
 export * from "./checkpoint/index";
 export * from "./mamba/index";

@@ -3,7 +3,7 @@
  * and the benchmarks. Wall-clock times on a shared machine are noisy; these take the best of a
  * few repeats, each long enough for the clock's resolution not to matter.
  */
-import { assertFunction, checkOptions, describe, schema } from "./validate";
+import { assertFunction, assertInteger, checkOptions, describe, schema } from "./validate";
 
 /**
  * The time one call of `fn` takes, in milliseconds: after one warm-up call (so the JIT compiles
@@ -34,6 +34,23 @@ export function timeMs(
       t1 = performance.now();
     } while (t1 - t0 < minMs);
     best = Math.min(best, (t1 - t0) / iters);
+  }
+  return best;
+}
+
+/**
+ * The shortest of `repeats` single calls of `fn`, in seconds, with no warm-up and no loop: for
+ * runs long enough (tens of milliseconds and more) that one call is one measurement. Short
+ * computations want {@link timeMs}.
+ */
+export function bestOfSeconds(repeats: number, fn: () => unknown): number {
+  assertFunction("bestOfSeconds: fn", fn);
+  assertInteger("bestOfSeconds: repeats", repeats, 1, 1000);
+  let best = Infinity;
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    fn();
+    best = Math.min(best, (performance.now() - t0) / 1000);
   }
   return best;
 }

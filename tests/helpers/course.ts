@@ -4,10 +4,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
+import { ROOT, killGroup } from "../../kernels/src/jupyter";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
+export { ROOT, killGroup };
 
-/** The line `npm start` prints once the server answers (documented in kernels/start.mjs). */
+/** The line `npm start` prints once the server answers (documented in kernels/src/start.ts). */
 export const RUNNING = /^mamba-ts: (JupyterLab|Jupyter Notebook) is running at (http:\/\/\S+)$/m;
 
 export interface Course {
@@ -22,15 +23,6 @@ export interface Course {
   base: string;
   token: string;
   port: number;
-}
-
-/** Sends `signal` to the whole process group of `proc` (it was started detached). */
-export function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-proc.pid!, signal);
-  } catch {
-    // already gone
-  }
 }
 
 /**

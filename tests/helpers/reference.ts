@@ -66,9 +66,16 @@ export function randomStableSystem(rng: Rng, n: number, rho = 0.95) {
   return { Abar, Bbar: rng.randn([n, 1]), C: rng.randn([1, n]) };
 }
 
-/** max |got - want| / max(1, max |want|): an error relative to the output's scale (NaN counts as Infinity). */
-export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 1;
+/**
+ * The one error measure of the tests: max |got - want| / max(floor, max |want|), an error relative
+ * to the output's scale. `floor` (default 1) keeps outputs near zero from inflating it; pass a tiny
+ * floor (e.g. 1e-300) for a purely relative error. NaN counts as Infinity; a length mismatch throws.
+ */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>, floor = 1): number {
+  if (got.length !== want.length) {
+    throw new Error(`relErr: got ${got.length} values, want ${want.length}`);
+  }
+  let scale = floor;
   for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
   let err = 0;
   for (let i = 0; i < want.length; i++) {

@@ -10,7 +10,7 @@
  * strange curve three cells later.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import * as path from "node:path";
 import { describe } from "../validate";
 
@@ -107,8 +107,8 @@ export function readManifest(dir: string = datasetsDir()): DatasetManifest {
   return parsed as DatasetManifest;
 }
 
-/** Checks a dataset name: a plain file name, no folders. */
-function checkName(fn: string, name: unknown): string {
+/** Checks a dataset name: a plain file name, no folders (`fn` names the caller in errors). */
+export function checkDatasetName(fn: string, name: unknown): string {
   if (typeof name !== "string" || name.length === 0) {
     throw new Error(
       `${fn}: argument 'name' must be a dataset file name such as "ecg-mitbih-208.u16le", got ${describe(name)}`,
@@ -142,7 +142,7 @@ function readVerified(
   name: unknown,
   dir: string | undefined,
 ): { file: string; bytes: Buffer } {
-  const checked = checkName(fn, name);
+  const checked = checkDatasetName(fn, name);
   const root = dir ?? datasetsDir();
   const entry = entryOf(fn, checked, readManifest(root));
   const file = path.join(root, checked);
@@ -224,55 +224,4 @@ export function verifyDatasets(dir?: string): VerifiedDataset[] {
     );
   }
   return ok;
-}
-
-/**
- * Writes a dataset file and records it in the manifest (size, SHA-256, description), keeping the
- * manifest's entries sorted by name. Used by the `make-<name>` scripts and the datasets CLI.
- */
-export function writeDataset(
-  name: string,
-  bytes: Uint8Array,
-  description: string,
-  dir?: string,
-): DatasetEntry {
-  const checked = checkName("writeDataset", name);
-  if (DATASET_META_FILES.includes(checked)) {
-    throw new Error(
-      `writeDataset: argument 'name': ${checked} is reserved for the folder's documentation`,
-    );
-  }
-  if (typeof description !== "string" || description.trim() === "") {
-    throw new Error(
-      `writeDataset: argument 'description' must be a non-empty one-line description, got ${describe(description)}`,
-    );
-  }
-  const root = dir ?? datasetsDir();
-  writeFileSync(path.join(root, checked), bytes);
-  return recordDataset(checked, description, root);
-}
-
-/** Adds or refreshes the manifest entry of a file already in the datasets folder. */
-export function recordDataset(name: string, description: string, dir?: string): DatasetEntry {
-  const checked = checkName("recordDataset", name);
-  const root = dir ?? datasetsDir();
-  const file = path.join(root, checked);
-  if (!existsSync(file) || !statSync(file).isFile()) {
-    throw new Error(`recordDataset: name: no file ${file}`);
-  }
-  const bytes = readFileSync(file);
-  const manifest = readManifest(root);
-  const entry: DatasetEntry = {
-    sha256: sha256Hex(bytes),
-    bytes: bytes.length,
-    description: description.trim(),
-  };
-  const files: Record<string, DatasetEntry> = { ...manifest.files, [checked]: entry };
-  const sorted: Record<string, DatasetEntry> = {};
-  for (const key of Object.keys(files).sort()) sorted[key] = files[key];
-  writeFileSync(
-    path.join(root, "manifest.json"),
-    JSON.stringify({ files: sorted }, null, 2) + "\n",
-  );
-  return entry;
 }

@@ -29,7 +29,7 @@ export const welcomeExercises: Exercise[] = [
     lesson: "00-welcome",
     title: "the exponential moving average y_t = (1 - alpha) * y_{t-1} + alpha * x_t",
     hint: "start from y = 0 before the first element, and return one output per input",
-    reference: exponentialMovingAverage as (...args: never[]) => unknown,
+    reference: exponentialMovingAverage,
     cases: (rng: Rng) => {
       const random = (n: number): number[] => Array.from({ length: n }, () => rng.normal());
       return [

@@ -58,7 +58,7 @@ export const continuousSsmExercises: Exercise[] = [
     hint:
       "write f(v) = A v + B x as a small helper, then k1 = f(h), k2 = f(h + dt/2*k1), k3 = f(h + dt/2*k2), " +
       "k4 = f(h + dt*k3), and return h + dt/6*(k1 + 2*k2 + 2*k3 + k4) as a new array (do not modify h)",
-    reference: ssmRk4Step as (...args: never[]) => unknown,
+    reference: ssmRk4Step,
     cases: (rng: Rng) => [
       { label: "leaky integrator (n = 1), no input", args: [[[-1]], [[1]], [1], [0], 0.1] },
       { label: "leaky integrator (n = 1), step input", args: [[[-1]], [[1]], [0], [1], 0.5] },
@@ -111,7 +111,7 @@ export const continuousSsmExercises: Exercise[] = [
     hint:
       "one formula per time: Math.exp(a*t)*h0 + (Math.exp(a*t) - 1)/a * b*x; when a = 0 the state " +
       "integrates the input instead: h0 + b*x*t",
-    reference: scalarResponse as (...args: never[]) => unknown,
+    reference: scalarResponse,
     rtol: 1e-9,
     atol: 1e-12,
     cases: (rng: Rng) => {

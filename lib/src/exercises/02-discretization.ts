@@ -42,7 +42,7 @@ export const discretizationExercises: Exercise[] = [
     hint:
       "each state is its own scalar system; loop over i. When a_i = 0 the formula is 0/0: its limit is " +
       "dt * b_i (the state just integrates the input)",
-    reference: zohDiagonal as (...args: never[]) => unknown,
+    reference: zohDiagonal,
     rtol: 1e-9,
     atol: 1e-12,
     cases: (rng: Rng) => [
@@ -72,7 +72,7 @@ export const discretizationExercises: Exercise[] = [
     hint:
       "form M = I - dt/2*A and P = I + dt/2*A; invert the 2x2 M with [[d, -b], [-c, a]] / (a*d - b*c); " +
       "then Abar = M^-1 P (a 2x2 product) and Bbar = M^-1 (dt*b)",
-    reference: bilinear2x2 as (...args: never[]) => unknown,
+    reference: bilinear2x2,
     rtol: 1e-9,
     atol: 1e-12,
     cases: (rng: Rng) => [

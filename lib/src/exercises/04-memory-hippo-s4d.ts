@@ -20,7 +20,7 @@ export const memoryExercises: Exercise[] = [
     hint:
       "indices start at 0, so A[0][0] = -1 and B[0] = 1; the matrix is lower triangular (zeros above the " +
       "diagonal); return { A, B } with A as N rows of N numbers and B as a list of N numbers",
-    reference: hippoLegSArrays as (...args: never[]) => unknown,
+    reference: hippoLegSArrays,
     rtol: 1e-12,
     atol: 1e-12,
     cases: () => [1, 2, 3, 4, 8, 16].map((N) => ({ label: `N = ${N}`, args: [N] })),

@@ -40,7 +40,7 @@ export const whySelectionExercises: Exercise[] = [
       "start from h = vocabSize zeros; for each token x: if x is the filler, do nothing (no decay, no " +
       "write); otherwise multiply every entry of h by decay, then add 1 to h[x]. Return h; do not " +
       "decay before the first real word or after the last one.",
-    reference: fillerSkippingMemory as (...args: never[]) => unknown,
+    reference: fillerSkippingMemory,
     cases: (rng: Rng) => [
       { label: "one word", args: [[2], 4, 0, 0.8] },
       { label: "no fillers", args: [[1, 2, 3, 1], 4, 0, 0.5] },

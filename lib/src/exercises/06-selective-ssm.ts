@@ -43,7 +43,7 @@ export const selectiveSsmExercises: Exercise[] = [
     hint:
       "each state entry i is independent: h'[i] = Math.exp(delta * A[i]) * h[i] + delta * B[i] * u; " +
       "then y = sum over i of C[i] * h'[i]; return { h: h', y } and leave the input array h unchanged",
-    reference: selectiveStep as (...args: never[]) => unknown,
+    reference: selectiveStep,
     cases: (rng: Rng) => {
       const vec = (n: number, s = 1): number[] => Array.from({ length: n }, () => s * rng.normal());
       const neg = (n: number): number[] => Array.from({ length: n }, () => -Math.exp(rng.normal()));
@@ -75,7 +75,7 @@ export const selectiveSsmExercises: Exercise[] = [
     hint:
       "Math.log(1 + Math.exp(x)) overflows to Infinity for x > 709; use softplus(x) = max(x, 0) + " +
       "Math.log1p(Math.exp(-|x|)), which never exponentiates a large positive number",
-    reference: softplus as (...args: never[]) => unknown,
+    reference: softplus,
     cases: (rng: Rng) => [
       { label: "x = 0 gives log 2", args: [0] },
       { label: "a large x (e^x overflows)", args: [800] },
@@ -97,7 +97,7 @@ export const selectiveSsmExercises: Exercise[] = [
       "dt = Math.exp(Math.log(dtMin) + v * (Math.log(dtMax) - Math.log(dtMin))); the inverse of " +
       "softplus is bias = log(e^dt - 1), best written dt + Math.log(-Math.expm1(-dt)) (or " +
       "Math.log(Math.expm1(dt))) to stay accurate for small dt",
-    reference: dtBiasFromUniform as (...args: never[]) => unknown,
+    reference: dtBiasFromUniform,
     cases: (rng: Rng) => [
       { label: "v = 0 and v = 1 give dtMin and dtMax", args: [[0, 1], 0.001, 0.1] },
       { label: "v = 0.5 gives the geometric mean", args: [[0.5], 0.001, 0.1] },

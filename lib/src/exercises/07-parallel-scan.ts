@@ -26,9 +26,7 @@ export const parallelScanExercises: Exercise[] = [
     lesson: "07-parallel-scan",
     title: "the scan operator (a1, b1) ∘ (a2, b2) = (a1·a2, a2·b1 + b2), earlier pair first",
     hint: "running h → a1·h + b1 and then h → a2·h + b2 gives a2·(a1·h + b1) + b2; read off the new a and b",
-    reference: ((first: [number, number], second: [number, number]) => combine(first, second)) as (
-      ...args: never[]
-    ) => unknown,
+    reference: (first: [number, number], second: [number, number]) => combine(first, second),
     cases: (rng: Rng) => {
       const pair = (): [number, number] => [rng.uniform(-2, 2), rng.normal()];
       return [
@@ -83,7 +81,7 @@ export const parallelScanExercises: Exercise[] = [
       "set the root (index P-1) to the identity (1, 0); then for stride = P, P/2, ..., 2 and every " +
       "i = stride-1, 2·stride-1, ... with left child l = i - stride/2: save x_l, copy x_i into x_l, " +
       "and set x_i = (old x_i) ∘ (saved x_l), prefix first",
-    reference: downSweepReference as (...args: never[]) => unknown,
+    reference: downSweepReference,
     cases: (rng: Rng) => [
       { label: "length 1", args: upSwept(rng, 1) },
       { label: "length 2", args: upSwept(rng, 2) },

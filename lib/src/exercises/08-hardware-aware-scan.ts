@@ -25,7 +25,7 @@ export const hardwareAwareScanExercises: Exercise[] = [
     hint:
       "n = this.thread.x, c = this.thread.y, d = this.thread.z; loop k from 0 to this.constants.T - 1 " +
       "over t = c·T + k, skip t >= this.constants.L (the last chunk may be short), return s",
-    reference: chunkSummaryReference as (...args: never[]) => unknown,
+    reference: chunkSummaryReference,
     cases: (rng: Rng) => [
       { label: "one channel, one state, two full chunks", args: summaryCase(rng, 1, 8, 1, 4) },
       { label: "chunk length 1 (s = Δ·B·u)", args: summaryCase(rng, 2, 5, 3, 1) },

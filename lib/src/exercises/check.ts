@@ -9,7 +9,14 @@
  * - passed: a one-line confirmation;
  * - failed: an Error naming the case, the input, expected vs got, and a hint. This stops the cell,
  *   as a wrong answer should.
+ *
+ * In a kernel, each outcome is also a display output: a MIME bundle with the structured outcome
+ * under {@link CHECK_MIME} (what the notebook runner and the tests read) and a `text/plain`
+ * fallback, the line a learner reads ("⏳ …", "✅ …", or for a failure the first line of the error
+ * that follows, see {@link CheckFailedError}). Outside a kernel (a plain script) the line goes to
+ * stdout, as before.
  */
+import { displayBundle } from "../display/jupyter";
 import { Rng } from "../rng";
 import { describe } from "../validate";
 import { findExercise } from "./registry";
@@ -26,17 +33,25 @@ export function notImplemented(exercise: string): NotImplementedError {
   );
 }
 
-/** One input of an exercise check: the argument list plus a label for messages. */
-export interface ExerciseCase {
+/**
+ * Any function an exercise can be about: the erased type under which a lesson's list holds
+ * exercises of different signatures (`Exercise[]`).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ExerciseFunction = (...args: any[]) => unknown;
+
+/** One input of an exercise check: the argument list of `F` plus a label for messages. */
+export interface ExerciseCase<F extends ExerciseFunction = ExerciseFunction> {
   label: string;
-  args: unknown[];
+  args: Parameters<F>;
 }
 
 /**
  * An exercise: what the learner implements, the reference it is compared with, and how.
- * `F` is the function type the learner writes.
+ * `F` is the function type the learner writes (e.g. `Exercise<typeof rk4Step>` checks that the
+ * cases' arguments fit the reference); `Exercise` alone holds any exercise.
  */
-export interface Exercise {
+export interface Exercise<F extends ExerciseFunction = ExerciseFunction> {
   id: string;
   /** The lesson notebook that holds it, e.g. "00-welcome". */
   lesson: string;
@@ -45,9 +60,9 @@ export interface Exercise {
   /** Shown with a failure. */
   hint: string;
   /** lib's implementation; receives copies of the same arguments. */
-  reference: (...args: never[]) => unknown;
+  reference: F;
   /** Seeded cases (random and edge cases). */
-  cases: (rng: Rng) => ExerciseCase[];
+  cases: (rng: Rng) => ExerciseCase<F>[];
   /** Relative and absolute tolerance for numeric comparison (default 1e-9, 1e-12). */
   rtol?: number;
   atol?: number;
@@ -61,6 +76,45 @@ export interface CheckResult {
   message: string;
 }
 
+/** The MIME type of a check outcome in a cell's outputs (JSON: a {@link CheckOutcome}). */
+export const CHECK_MIME = "application/vnd.mamba-ts.check+json";
+
+/** The structured outcome of one `check(...)` call, as it travels under {@link CHECK_MIME}. */
+export interface CheckOutcome {
+  /** The exercise id. */
+  id: string;
+  status: "passed" | "not-implemented" | "failed";
+  /** The line a learner reads: the `text/plain` of the bundle. */
+  message: string;
+}
+
+/** A check outcome as a MIME bundle: {@link CHECK_MIME} plus its `text/plain` line. */
+export function checkBundle(outcome: CheckOutcome): Record<string, unknown> {
+  return { [CHECK_MIME]: outcome, "text/plain": outcome.message };
+}
+
+/**
+ * The error `check` throws for a wrong answer (message: "✗ <id>: …" with input and hint). It
+ * carries the failed outcome as `mimeBundle`: when the error ends the cell, the course's kernel
+ * shows that bundle just before the error (a failure caught inside the cell, as lesson 00's
+ * demonstration does, shows nothing and reports no outcome).
+ */
+export class CheckFailedError extends Error {
+  readonly mimeBundle: Record<string, unknown>;
+
+  constructor(
+    readonly exerciseId: string,
+    message: string,
+  ) {
+    super(message);
+    this.mimeBundle = checkBundle({
+      id: exerciseId,
+      status: "failed",
+      message: message.split("\n")[0],
+    });
+  }
+}
+
 /** The fixed seed of every check, so a failure can be replayed exactly. */
 export const CHECK_SEED = 20231201;
 
@@ -69,7 +123,8 @@ export const CHECK_SEED = 20231201;
  * the module comment). Throws when the function is wrong.
  */
 export function check(id: string, candidate: unknown): void {
-  console.log(evaluateExercise(id, candidate).message);
+  const result = evaluateExercise(id, candidate);
+  displayBundle(checkBundle({ id: result.id, status: result.status, message: result.message }));
 }
 
 /** The work behind {@link check}, returning the outcome instead of printing it. */
@@ -85,7 +140,7 @@ export function evaluateExercise(id: string, candidate: unknown): CheckResult {
   const atol = exercise.atol ?? 1e-12;
   for (let i = 0; i < cases.length; i++) {
     const c = cases[i];
-    const expected = exercise.reference(...(cloneArgument(c.args) as never[]));
+    const expected = exercise.reference(...cloneArgument(c.args));
     let got: unknown;
     try {
       got = (candidate as (...a: unknown[]) => unknown)(...cloneArgument(c.args));
@@ -97,14 +152,16 @@ export function evaluateExercise(id: string, candidate: unknown): CheckResult {
           message: `⏳ ${id}: not implemented yet (${exercise.title}). Write it in the exercise cell above, run that cell, then run this check again.`,
         };
       }
-      throw new Error(
+      throw new CheckFailedError(
+        id,
         `✗ ${id}: your function threw on case ${i + 1}/${cases.length} (${c.label}): ${(err as Error)?.message ?? String(err)}\n` +
           `  input: ${formatArgs(c.args)}\n  hint: ${exercise.hint}`,
       );
     }
     const mismatch = compareValues(expected, got, rtol, atol, "result");
     if (mismatch !== null) {
-      throw new Error(
+      throw new CheckFailedError(
+        id,
         `✗ ${id}: wrong result on case ${i + 1}/${cases.length} (${c.label})\n` +
           `  input: ${formatArgs(c.args)}\n  ${mismatch}\n  hint: ${exercise.hint}`,
       );

@@ -130,7 +130,10 @@ export function gpuBackends(): BackendAvailability[] {
     headless = {
       backend: "headlessgl",
       available: false,
-      reason: `the optional native module \`gl\` is not built (${glError}); see the README for its build`,
+      reason:
+        `the optional native module \`gl\` is not built (${glError}); on Debian/Ubuntu: ` +
+        "`sudo apt-get install libxi-dev libglu1-mesa-dev libglew-dev pkg-config`, then `npm ci` " +
+        "again, and run under `xvfb-run -a` where there is no X display",
     };
   } else if (g.HeadlessGLKernel.isSupported) {
     headless = {

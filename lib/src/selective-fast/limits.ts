@@ -6,17 +6,8 @@
  * for a one-core scan.
  */
 import { assertInteger, assertPositive } from "../validate";
+import { bestOfSeconds as bestOf } from "../timing";
 import { ensureMemory, instantiateFastScanKernels } from "./fast-scan";
-
-function bestOf(repeats: number, run: () => void): number {
-  let best = Infinity;
-  for (let r = 0; r < repeats; r++) {
-    const t0 = performance.now();
-    run();
-    best = Math.min(best, (performance.now() - t0) / 1000);
-  }
-  return best;
-}
 
 /**
  * Exponentials per second on one core, using the fast scan's SIMD exp over 16 KiB of inputs (in

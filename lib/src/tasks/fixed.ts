@@ -1,6 +1,6 @@
 /**
  * The fixed task sets committed in `datasets/`: what they hold and how to load them. The script
- * `lib/src/datasets/make-synthetic.ts` writes them from these specifications, and the tests
+ * `lib/scripts/datasets/make-synthetic.ts` writes them from these specifications, and the tests
  * regenerate them and compare.
  */
 import { Rng } from "../rng";

@@ -1,0 +1,300 @@
+/**
+ * The asynchronous gpu.js scans (gpuSelectiveScanAsync): under gpu.js's Promise contract on the
+ * backends this machine has (cpu, webasm, headlessgl under `xvfb-run -a`), and on WebGPU in
+ * headless Chromium (Debian's `chromium`, its SwiftShader Vulkan adapter) with lib bundled for
+ * the page. The reference is lib's float64 sequential `selectiveScan` (tested against its own
+ * independent reference in selective-scan.test.ts), a different algorithm from both gpu.js scans.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  Rng,
+  type SelectiveScanArgs,
+  type SyncGpuBackend,
+  createGpuSelectiveScan,
+  createGpuSelectiveScanAsync,
+  gpuBackends,
+  gpuSelectiveScanAsync,
+  randomSelectiveScanArgs,
+  selectiveScan,
+} from "../../lib/src/index";
+import { relErr } from "../helpers/reference";
+
+// float32 on every backend: max |error| / max(1, max |out|)
+const TOL = 5e-5;
+
+interface Case {
+  label: string;
+  size: [number, number, number, number];
+  chunk: number;
+  groups?: boolean;
+  plain?: boolean;
+}
+
+const cases: Case[] = [
+  { label: "(2, 3, 37, 5), partial last chunk", size: [2, 3, 37, 5], chunk: 8 },
+  { label: "(1, 4, 64, 16), four chunks", size: [1, 4, 64, 16], chunk: 16 },
+  { label: "(1, 2, 9, 3), chunk T = 1", size: [1, 2, 9, 3], chunk: 1 },
+  { label: "(2, 4, 20, 4), grouped B and C", size: [2, 4, 20, 4], chunk: 4, groups: true },
+  { label: "(1, 3, 25, 6), no z, no D, no softplus", size: [1, 3, 25, 6], chunk: 5, plain: true },
+];
+
+/** Seeded arguments of a case; grouped: B, C (b, 2, n, l) with different groups. */
+function caseArgs(c: Case): SelectiveScanArgs {
+  const [batch, dim, length, dstate] = c.size;
+  const a = randomSelectiveScanArgs(new Rng(length * 7 + dstate), { batch, dim, length, dstate });
+  const args: SelectiveScanArgs = { ...a, returnLastState: true };
+  if (c.groups) {
+    // (b, n, l) -> (b, 2, n, l): group 0 the values drawn, group 1 those times -0.5
+    const twoGroups = (t: { data: Float32Array | Float64Array }) => {
+      const per = dstate * length;
+      const data = new Float32Array(2 * batch * per);
+      for (let b = 0; b < batch; b++)
+        for (let j = 0; j < per; j++) {
+          data[2 * b * per + j] = t.data[b * per + j];
+          data[(2 * b + 1) * per + j] = -0.5 * t.data[b * per + j];
+        }
+      return { shape: [batch, 2, dstate, length], data };
+    };
+    args.B = twoGroups(a.B);
+    args.C = twoGroups(a.C);
+  }
+  if (c.plain) {
+    return {
+      u: a.u,
+      delta: { shape: a.delta.shape, data: a.delta.data.map((x) => 0.05 + 0.1 * Math.abs(x)) },
+      A: a.A,
+      B: a.B,
+      C: a.C,
+      returnLastState: true,
+    };
+  }
+  return args;
+}
+
+const headless = gpuBackends().find((b) => b.backend === "headlessgl")!;
+if (!headless.available) {
+  console.log(`gpu-scan-async.test: headlessgl tests skipped: ${headless.reason}`);
+}
+const backends: SyncGpuBackend[] = [
+  "cpu",
+  "webasm",
+  ...(headless.available ? (["headlessgl"] as const) : []),
+];
+
+for (const backend of backends) {
+  describe(`gpuSelectiveScanAsync on ${backend}`, () => {
+    for (const c of cases) {
+      for (const variant of ["naive", "chunked"] as const) {
+        it(`${variant} resolves to the float64 reference within ${TOL}: ${c.label}`, async () => {
+          const args = caseArgs(c);
+          const want = selectiveScan(args);
+          const pending = gpuSelectiveScanAsync(args, {
+            mode: backend,
+            variant,
+            ...(variant === "chunked" ? { chunkSize: c.chunk } : {}),
+          });
+          expect(pending).toBeInstanceOf(Promise);
+          const got = await pending;
+          expect(got.backend).toBe(backend);
+          expect(got.variant).toBe(variant);
+          expect(got.out.shape).toEqual(args.u.shape);
+          expect(relErr(got.out.data, want.out.data)).toBeLessThan(TOL);
+          expect(got.lastState!.shape).toEqual([c.size[0], c.size[1], c.size[3]]);
+          expect(relErr(got.lastState!.data, want.lastState!.data)).toBeLessThan(TOL);
+        });
+      }
+    }
+
+    it("runs the same launches as the synchronous scan, and a scanner is reusable", async () => {
+      const args = caseArgs(cases[0]);
+      for (const variant of ["naive", "chunked"] as const) {
+        const sync = createGpuSelectiveScan({ mode: backend, variant });
+        const scanner = createGpuSelectiveScanAsync({ mode: backend, variant });
+        try {
+          const a = sync.run(args);
+          const first = await scanner.run(args);
+          const second = await scanner.run(args);
+          expect(first.launches).toEqual(a.launches);
+          expect(first.traffic).toEqual(a.traffic);
+          expect(Object.keys(scanner.sources()).sort()).toEqual(Object.keys(sync.sources()).sort());
+          expect(relErr(second.out.data, first.out.data)).toBeLessThan(1e-7);
+        } finally {
+          sync.destroy();
+          scanner.destroy();
+        }
+      }
+    });
+  });
+}
+
+describe("gpuSelectiveScanAsync: options and bad input", () => {
+  const args = caseArgs(cases[0]);
+
+  it("rejects bad options with the function and the option named", async () => {
+    await expect(gpuSelectiveScanAsync(args, { mode: "metal" as never })).rejects.toThrow(
+      /createGpuSelectiveScanAsync: argument 'options\.mode' must be one of .*"webgpu"/,
+    );
+    await expect(
+      gpuSelectiveScanAsync(args, { mode: "cpu", variant: "naive", chunkSize: 4 }),
+    ).rejects.toThrow(/options\.chunkSize: only the "chunked" variant/);
+    await expect(gpuSelectiveScanAsync(args, { mode: "cpu", speed: 1 } as never)).rejects.toThrow(
+      /unknown option "speed"/,
+    );
+    expect(() => createGpuSelectiveScanAsync({ chunkSize: 0 })).toThrow(
+      /argument '[^']*options\.chunkSize' must be/,
+    );
+  });
+
+  it("rejects bad arguments naming gpuSelectiveScanAsync", async () => {
+    const bad = { ...args, A: { shape: [3], data: new Float32Array(3) } };
+    await expect(gpuSelectiveScanAsync(bad, { mode: "cpu" })).rejects.toThrow(
+      /gpuSelectiveScanAsync/,
+    );
+  });
+
+  it("refuses overlapping runs of one scanner and runs after destroy", async () => {
+    const scanner = createGpuSelectiveScanAsync({ mode: "cpu" });
+    const first = scanner.run(args);
+    await expect(scanner.run(args)).rejects.toThrow(/still running/);
+    await first;
+    scanner.destroy();
+    await expect(scanner.run(args)).rejects.toThrow(/destroyed/);
+  });
+
+  it("the synchronous API still refuses webgpu", () => {
+    expect(() => createGpuSelectiveScan({ mode: "webgpu" as never })).toThrow(/asynchronously/);
+  });
+
+  it('mode "webgpu" in Node either runs on Dawn or says why it cannot', async () => {
+    const want = selectiveScan(args);
+    try {
+      const got = await gpuSelectiveScanAsync(args, { mode: "webgpu" });
+      expect(got.backend).toBe("webgpu");
+      expect(relErr(got.out.data, want.out.data)).toBeLessThan(TOL);
+    } catch (err) {
+      // here: Dawn's binary needs a newer libstdc++ than Debian 12's, or no adapter answers
+      expect((err as Error).message).toMatch(
+        /installWebGpu: (no navigator\.gpu|navigator\.gpu answered no adapter)/,
+      );
+    }
+  });
+});
+
+// ---- WebGPU in headless Chromium (SwiftShader) ----
+
+const CHROMIUM = process.env.MAMBA_TS_CHROMIUM ?? "/usr/bin/chromium";
+const root = path.resolve(__dirname, "../..");
+
+describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", () => {
+  let tmp = "";
+  let close: (() => Promise<void>) | null = null;
+  let evaluate: (<T>(fn: string) => Promise<T>) | null = null;
+  let skip: string | null = existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM}`;
+
+  beforeAll(async () => {
+    if (skip) return;
+    tmp = mkdtempSync(path.join(os.tmpdir(), "webgpu-test-"));
+    // lib's scan modules bundled for the page, with gpu.js's browser build as the global GPU
+    writeFileSync(path.join(tmp, "gpujs.cjs"), "module.exports = globalThis.GPU;\n");
+    writeFileSync(
+      path.join(tmp, "entry.ts"),
+      [
+        `import * as async from ${JSON.stringify(path.join(root, "lib/src/gpu/selective-scan-async.ts"))};`,
+        `import * as webgpu from ${JSON.stringify(path.join(root, "lib/src/gpu/webgpu.ts"))};`,
+        `import * as scan from ${JSON.stringify(path.join(root, "lib/src/selective/scan.ts"))};`,
+        `import * as args from ${JSON.stringify(path.join(root, "lib/src/scan/random-args.ts"))};`,
+        `import { Rng } from ${JSON.stringify(path.join(root, "lib/src/rng.ts"))};`,
+        "(globalThis as any).lib = { ...async, ...webgpu, ...scan, ...args, Rng };",
+      ].join("\n"),
+    );
+    const { build } = await import("rolldown");
+    await build({
+      input: path.join(tmp, "entry.ts"),
+      platform: "browser",
+      external: ["gl", "webgpu"],
+      resolve: { alias: { "gpu.js": path.join(tmp, "gpujs.cjs") } },
+      output: { file: path.join(tmp, "bundle.js"), format: "iife" },
+      logLevel: "silent",
+    });
+    writeFileSync(
+      path.join(tmp, "index.html"),
+      `<html><body><script src="${path.join(root, "node_modules/gpu.js/dist/gpu-browser.js")}"></script><script src="bundle.js"></script></body></html>`,
+    );
+    const { chromium } = await import("playwright-core");
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--enable-unsafe-webgpu",
+        "--enable-features=Vulkan",
+        "--use-vulkan=swiftshader",
+        "--use-webgpu-adapter=swiftshader",
+        "--disable-vulkan-surface",
+        "--no-sandbox",
+      ],
+    });
+    close = () => browser.close();
+    const page = await browser.newPage();
+    // file:// is a secure context: navigator.gpu exists there
+    await page.goto(`file://${path.join(tmp, "index.html")}`);
+    evaluate = <T>(fn: string) => page.evaluate(fn) as Promise<T>;
+    const adapter = await evaluate<string | null>(
+      "navigator.gpu ? navigator.gpu.requestAdapter().then((a) => (a ? 'ok' : null)) : null",
+    );
+    if (adapter === null) skip = "Chromium offers no WebGPU adapter here";
+  });
+
+  afterAll(async () => {
+    await close?.();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("both variants resolve to the float64 reference within tolerance on every case", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
+    }
+    // the arguments travel as plain arrays; the reference is computed here
+    const wire = cases.map((c) => {
+      const args = caseArgs(c);
+      const plain: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(args)) {
+        plain[k] =
+          v && typeof v === "object" && "data" in v
+            ? { shape: v.shape, data: Array.from(v.data) }
+            : v;
+      }
+      return { label: c.label, chunk: c.chunk, args: plain };
+    });
+    const results = await evaluate!<
+      { label: string; variant: string; backend: string; out: number[]; last: number[] }[]
+    >(`(async () => {
+      const lib = globalThis.lib;
+      const info = await lib.installWebGpu();
+      if (info.dawn) throw new Error("expected the browser's WebGPU");
+      const out = [];
+      for (const c of ${JSON.stringify(wire)}) {
+        const args = {};
+        for (const [k, v] of Object.entries(c.args)) {
+          args[k] = v && typeof v === "object" ? { shape: v.shape, data: Float32Array.from(v.data) } : v;
+        }
+        for (const variant of ["naive", "chunked"]) {
+          const options = variant === "chunked" ? { mode: "webgpu", variant, chunkSize: c.chunk } : { mode: "webgpu", variant };
+          const r = await lib.gpuSelectiveScanAsync(args, options);
+          out.push({ label: c.label, variant, backend: r.backend, out: Array.from(r.out.data), last: Array.from(r.lastState.data) });
+        }
+      }
+      return out;
+    })()`);
+    expect(results.length).toBe(2 * cases.length);
+    for (const r of results) {
+      const want = selectiveScan(caseArgs(cases.find((c) => c.label === r.label)!));
+      expect(r.backend, `${r.variant} ${r.label}`).toBe("webgpu");
+      expect(relErr(r.out, want.out.data), `${r.variant} ${r.label}`).toBeLessThan(TOL);
+      expect(relErr(r.last, want.lastState!.data), `${r.variant} ${r.label}`).toBeLessThan(TOL);
+    }
+  });
+});

@@ -1,0 +1,234 @@
+import { describe, expect, it } from "vitest";
+import {
+  MAX_ELEMENTS,
+  assertFiniteArray,
+  assertFiniteNumber,
+  assertFunction,
+  assertInteger,
+  assertOneOf,
+  assertPositive,
+  assertTensor,
+  checkArg,
+  checkOptions,
+  describe as describeValue,
+  invalidArgument,
+  schema,
+} from "../../lib/src/validate";
+
+const t = (shape: number[], data: number[], dtype: "f32" | "f64" = "f64") => ({
+  shape,
+  data: dtype === "f32" ? new Float32Array(data) : new Float64Array(data),
+});
+
+describe("describe", () => {
+  it("summarises values without dumping them", () => {
+    expect(describeValue(null)).toBe("null");
+    expect(describeValue(undefined)).toBe("undefined");
+    expect(describeValue(-1.5)).toBe("-1.5");
+    expect(describeValue("zoh")).toBe('"zoh"');
+    expect(describeValue([1, 2, 3])).toBe("an array of length 3");
+    expect(describeValue(new Float32Array(4))).toBe("a Float32Array");
+    expect(describeValue(t([2, 1], [1, 2]))).toBe("a tensor of shape [2, 1] (Float64Array)");
+    expect(describeValue({ a: 1 })).toBe("an object");
+    expect(describeValue(true)).toBe("boolean");
+  });
+});
+
+describe("assertTensor", () => {
+  it("accepts a matching tensor and returns it", () => {
+    const x = t([2, 3], [1, 2, 3, 4, 5, 6]);
+    expect(assertTensor("f: x", x)).toBe(x);
+    expect(assertTensor("f: x", x, { rank: 2, shape: [2, null], dtype: "float64" })).toBe(x);
+    expect(
+      assertTensor("f: x", t([1], [1], "f32"), { dtype: ["float32", "float64"] }).shape,
+    ).toEqual([1]);
+    expect(assertTensor("f: x", t([2], [NaN, Infinity]), { finite: false }).shape).toEqual([2]);
+    // Zero-size tensors are accepted (the policy in validate.ts's module doc).
+    expect(assertTensor("f: x", t([0, 3], [])).shape).toEqual([0, 3]);
+  });
+
+  it("rejects non-tensors, naming the function, the argument and the layout", () => {
+    expect(() => assertTensor("selectiveScan: u", [1, 2], { axes: ["b", "d", "l"] })).toThrow(
+      "selectiveScan: argument 'u' must be a tensor { shape: number[], data: Float32Array | Float64Array } (b, d, l) (got an array of length 2)",
+    );
+    expect(() => assertTensor("f: x", null)).toThrow(
+      /^f: argument 'x' must be a tensor .*\(got null\)$/,
+    );
+    expect(() => assertTensor("f: x", { shape: [2], data: [1, 2] })).toThrow(
+      /f: argument 'x' must be a tensor/,
+    );
+    expect(() => assertTensor("f: x", { shape: [2], data: new Int32Array(2) })).toThrow(
+      /f: argument 'x' must be a tensor/,
+    );
+  });
+
+  it("rejects bad shapes and size mismatches", () => {
+    expect(() => assertTensor("f: x", t([-1], []))).toThrow(
+      "f: argument 'x' must be a tensor whose shape holds non-negative integers (got shape [-1])",
+    );
+    expect(() => assertTensor("f: x", t([1.5], [1]))).toThrow(
+      /f: argument 'x' must be a tensor whose shape holds non-negative integers/,
+    );
+    expect(() => assertTensor("f: x", t([2, 2], [1, 2, 3]))).toThrow(
+      "f: argument 'x' must be a tensor whose data length matches its shape: shape [2, 2] needs 4 elements (got 3)",
+    );
+  });
+
+  it("checks rank, shape and dtype, naming the axis", () => {
+    const x = t([2, 3], [1, 2, 3, 4, 5, 6]);
+    expect(() => assertTensor("f: A", x, { rank: 3 })).toThrow(
+      "f: argument 'A' must be a tensor with 3 axes (got shape [2, 3])",
+    );
+    expect(() => assertTensor("f: A", x, { shape: [2, 4], axes: ["d", "n"] })).toThrow(
+      "f: argument 'A' must be a tensor of shape [2, 4] (d, n): axis 1 (n) should be 4 (got shape [2, 3])",
+    );
+    expect(() => assertTensor("f: A", x, { shape: [null, 2] })).toThrow(
+      /f: argument 'A' must be a tensor of shape \[\*, 2\]/,
+    );
+    expect(() => assertTensor("f: A", x, { dtype: "float32" })).toThrow(
+      "f: argument 'A' must be a tensor of dtype float32 (got float64)",
+    );
+  });
+
+  it("rejects non-finite values by default, naming the index", () => {
+    expect(() => assertTensor("f: x", t([3], [0, 1, NaN]))).toThrow(
+      "f: argument 'x' must be a tensor of finite values (got NaN at flat index 2)",
+    );
+    expect(() => assertFiniteArray("g: y", [1, -Infinity])).toThrow(
+      "g: argument 'y' must be finite values (got -Infinity at flat index 1)",
+    );
+    expect(() => assertFiniteArray("g: y", [1, 2])).not.toThrow();
+  });
+});
+
+describe("scalar assertions", () => {
+  it("assertFiniteNumber", () => {
+    expect(assertFiniteNumber("f: a", -2.5)).toBe(-2.5);
+    expect(() => assertFiniteNumber("f: a", NaN)).toThrow(
+      "f: argument 'a' must be a finite number (got NaN)",
+    );
+    expect(() => assertFiniteNumber("f: a", "1")).toThrow(
+      `f: argument 'a' must be a finite number (got "1")`,
+    );
+    expect(() => assertFiniteNumber("f: a", Infinity)).toThrow(/f: argument 'a'/);
+  });
+
+  it("assertPositive", () => {
+    expect(assertPositive("discretize: dt", 0.1)).toBe(0.1);
+    expect(() => assertPositive("discretize: dt", -1)).toThrow(
+      "discretize: argument 'dt' must be a positive finite number (got -1)",
+    );
+    expect(() => assertPositive("discretize: dt", 0)).toThrow(/\(got 0\)/);
+    expect(() => assertPositive("discretize: dt", undefined)).toThrow(/\(got undefined\)/);
+  });
+
+  it("assertInteger with and without bounds", () => {
+    expect(assertInteger("f: n", 3)).toBe(3);
+    expect(assertInteger("f: n", 0, 0, 0)).toBe(0);
+    expect(() => assertInteger("f: n", 2.5)).toThrow(
+      "f: argument 'n' must be an integer (got 2.5)",
+    );
+    expect(() => assertInteger("f: n", 0, 1)).toThrow(
+      "f: argument 'n' must be an integer >= 1 (got 0)",
+    );
+    expect(() => assertInteger("f: n", 9, -Infinity, 8)).toThrow(
+      "f: argument 'n' must be an integer <= 8 (got 9)",
+    );
+    expect(() => assertInteger("f: n", 9, 0, 8)).toThrow(
+      "f: argument 'n' must be an integer in [0, 8] (got 9)",
+    );
+  });
+
+  it("assertOneOf", () => {
+    const methods = ["zoh", "bilinear", "euler"] as const;
+    expect(assertOneOf("discretize: method", "zoh", methods)).toBe("zoh");
+    expect(() => assertOneOf("discretize: method", "rk4", methods)).toThrow(
+      `discretize: argument 'method' must be one of "zoh", "bilinear", "euler" (got "rk4")`,
+    );
+    expect(() => assertOneOf("discretize: method", 1, methods)).toThrow(
+      /discretize: argument 'method' .*\(got 1\)/,
+    );
+  });
+
+  it("assertFunction and invalidArgument", () => {
+    const f = (): number => 1;
+    expect(assertFunction("check: fn", f)).toBe(f);
+    expect(() => assertFunction("check: fn", 5)).toThrow(
+      "check: argument 'fn' must be a function (got 5)",
+    );
+    expect(invalidArgument("solve: A", "a square matrix (got shape [1, 2])").message).toBe(
+      "solve: argument 'A' must be a square matrix (got shape [1, 2])",
+    );
+  });
+});
+
+describe("schema", () => {
+  it("every schema rejects each of its own invalid() samples and accepts a valid value", () => {
+    const cases: [ReturnType<typeof schema.integer> | ReturnType<typeof schema.tensor>, unknown][] =
+      [
+        [schema.integer({ min: 1, max: 10 }), 5],
+        [schema.number({ min: 0 }), 0],
+        [schema.positive({ max: 2 }), 2],
+        [schema.tensor({ rank: 2, finite: true }), t([1, 2], [1, 2])],
+      ];
+    const more: [{ problem(v: unknown): string | null; invalid(): unknown[] }, unknown][] = [
+      [schema.boolean(), false],
+      [schema.string(), "a"],
+      [schema.oneOf(["a", "b"]), "b"],
+      [schema.function(), () => 1],
+      [schema.shape(), [2, 3]],
+      [schema.numbers({ minLength: 1 }), [1, 2]],
+      [schema.rng(), { random: () => 0.5, normal: () => 0 }],
+      [schema.options({ a: schema.optional(schema.integer()) }), { a: 1 }],
+    ];
+    for (const [s, good] of [...cases, ...more]) {
+      expect(s.problem(good)).toBeNull();
+      for (const bad of s.invalid()) expect(s.problem(bad), String(bad)).not.toBeNull();
+    }
+  });
+
+  it("checkArg names the function and the argument, and says what was expected", () => {
+    expect(checkArg("f", "n", 3, schema.integer({ min: 1 }))).toBe(3);
+    expect(() => checkArg("f", "n", 0, schema.integer({ min: 1, max: 8 }))).toThrow(
+      "f: argument 'n' must be an integer in [1, 8] (got 0)",
+    );
+    expect(() => checkArg("zeros", "shape", [NaN, 3], schema.shape())).toThrow(
+      `zeros: argument 'shape' must be a shape: an array of non-negative integers with at most ${MAX_ELEMENTS} elements in all (got [NaN, 3])`,
+    );
+    expect(() => checkArg("f", "x", [1, "2"], schema.numbers())).toThrow(
+      `f: argument 'x' must be an array of finite numbers (got "2" at index 1)`,
+    );
+  });
+
+  it("optional: undefined and null both mean 'not given'", () => {
+    const s = schema.optional(schema.positive());
+    expect(s.problem(undefined)).toBeNull();
+    expect(s.problem(null)).toBeNull();
+    expect(s.problem(-1)).toMatch(/positive/);
+    expect(schema.positive().problem(null)).toBe("a positive finite number (got null)");
+  });
+
+  it("options: rejects non-objects and unknown keys, names a bad key as options.key", () => {
+    const s = schema.options({
+      dt: schema.optional(schema.positive()),
+      steps: schema.optional(schema.integer({ min: 1 })),
+    });
+    expect(checkOptions("f", "options", undefined, s)).toEqual({});
+    expect(checkOptions("f", "options", null, s)).toEqual({});
+    expect(checkOptions("f", "options", { dt: 0.5 }, s)).toEqual({ dt: 0.5 });
+    expect(() => checkOptions("f", "options", 42, s)).toThrow(
+      "f: argument 'options' must be an options object { dt?, steps? } (got 42)",
+    );
+    expect(() => checkOptions("f", "options", [1], s)).toThrow(/argument 'options' must be/);
+    expect(() => checkOptions("f", "options", { Dt: 1 }, s)).toThrow(
+      `f: argument 'options' must be an options object { dt?, steps? } (got an unknown key "Dt"; the keys are dt, steps)`,
+    );
+    expect(() => checkOptions("f", "options", { steps: 1.5 }, s)).toThrow(
+      "f: argument 'options.steps' must be an integer >= 1 (got 1.5)",
+    );
+    // An argument object (arg ""): its keys are named on their own.
+    expect(() => checkOptions("g", "", { steps: 0 }, s)).toThrow(
+      "g: argument 'steps' must be an integer >= 1 (got 0)",
+    );
+  });
+});

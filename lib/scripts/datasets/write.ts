@@ -27,11 +27,13 @@ export function writeDataset(
 ): DatasetEntry {
   const checked = checkDatasetName("writeDataset", name);
   if (DATASET_META_FILES.includes(checked)) {
-    throw new Error(`writeDataset: name: ${checked} is reserved for the folder's documentation`);
+    throw new Error(
+      `writeDataset: argument 'name': ${checked} is reserved for the folder's documentation`,
+    );
   }
   if (typeof description !== "string" || description.trim() === "") {
     throw new Error(
-      `writeDataset: description: expected a non-empty one-line description, got ${describe(description)}`,
+      `writeDataset: argument 'description' must be a non-empty one-line description, got ${describe(description)}`,
     );
   }
   const root = dir ?? datasetsDir();
@@ -45,7 +47,7 @@ export function recordDataset(name: string, description: string, dir?: string): 
   const root = dir ?? datasetsDir();
   const file = path.join(root, checked);
   if (!existsSync(file) || !statSync(file).isFile()) {
-    throw new Error(`recordDataset: name: no file ${file}`);
+    throw new Error(`recordDataset: argument 'name': no file ${file}`);
   }
   const bytes = readFileSync(file);
   const manifest = readManifest(root);

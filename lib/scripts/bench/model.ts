@@ -17,6 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Rng } from "../../dist/rng";
+import { bestOfSeconds } from "../../dist/timing";
 import { initMamba } from "../../dist/mamba/init";
 import { type MambaScan, mambaForward } from "../../dist/mamba/forward";
 import { createMambaCache, mambaCacheBytes, mambaStep } from "../../dist/mamba/cache";
@@ -81,16 +82,6 @@ function torchVersion(): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function bestSeconds(fn: () => void, repeats: number): number {
-  let best = Infinity;
-  for (let r = 0; r < repeats; r++) {
-    const t0 = performance.now();
-    fn();
-    best = Math.min(best, (performance.now() - t0) / 1000);
-  }
-  return best;
-}
-
 interface Row {
   d: number;
   vocab: number;
@@ -120,15 +111,15 @@ function main(): void {
     const repeats = c.hidden_size >= 768 ? 1 : 3;
     const time = (scan: MambaScan) => {
       mambaForward(model, [ids.slice(0, 8)], { scan }); // warm-up: JIT and WebAssembly compilation
-      return bestSeconds(() => mambaForward(model, [ids], { scan }), repeats);
+      return bestOfSeconds(repeats, () => mambaForward(model, [ids], { scan }));
     };
     const fast = time("fast");
     const reference = time("reference");
     const cache = createMambaCache(model, 1);
     mambaStep(model, cache, [ids[0]]); // warm-up
-    const decode = bestSeconds(() => {
+    const decode = bestOfSeconds(1, () => {
       for (let i = 0; i < DECODE_STEPS; i++) mambaStep(model, cache, [ids[i % ids.length]]);
-    }, 1);
+    });
     let torchNote = "skipped: no torch";
     if (torch) torchNote = runTorch(model, ids);
     let params = 0;

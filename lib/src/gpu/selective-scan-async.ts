@@ -24,7 +24,6 @@ import {
   createGpu,
   kernelBackend,
   loadGpuJs,
-  maxTextureSize,
 } from "./backends";
 import {
   type ScanDims,
@@ -43,6 +42,7 @@ import {
   scanLaunchPlan,
   summarizeTraffic,
 } from "./scan-kernels";
+import { checkTextureBudget, uploadScanInputs } from "./scan-inputs";
 import type { GpuScanResult, GpuScanVariant } from "./selective-scan";
 import { installWebGpu, withDeviceErrorScopes } from "./webgpu";
 
@@ -117,11 +117,6 @@ async function createAsyncGpu(fn: string, mode: AsyncGpuMode): Promise<GpuJsInst
   if (mode !== "webgpu") return createGpu(fn, mode);
   await installWebGpu();
   return new (loadGpuJs().GPU)({ mode: "webgpu" });
-}
-
-/** float32 copy of a tensor's data (gpu.js uploads float32). */
-function f32(data: Float32Array | Float64Array): Float32Array {
-  return data instanceof Float32Array ? data : Float32Array.from(data);
 }
 
 /** Rows of a gpu.js 2-D result (an array of Float32Array) into one flat array. */
@@ -235,28 +230,8 @@ export function createGpuSelectiveScanAsync(
         empty.lastState = { shape: [batch, dim, N], data: new Float32Array(BD * N) };
       return empty;
     }
-    const maxTex = maxTextureSize(expected);
-    if (maxTex !== null) {
-      const texels = Math.max(
-        traffic.largestIntermediateBytes / 16,
-        BD * L,
-        batch * groups * N * L,
-      );
-      if (texels > maxTex * maxTex) {
-        throw new Error(
-          `${name}: (b, d, l, n) = (${batch}, ${dim}, ${L}, ${N}) needs ${texels} texels in one texture, more than this backend's ${maxTex}² (use the chunked variant, or split the batch)`,
-        );
-      }
-    }
-    const g = loadGpuJs();
-    const u = g.input(f32(args.u.data), [L, dim, batch]);
-    const delta = g.input(f32(args.delta.data), [L, dim, batch]);
-    const z = dims.hasZ ? g.input(f32(args.z!.data), [L, dim, batch]) : null;
-    const A = g.input(f32(args.A.data), [N, dim]);
-    const B = g.input(f32(args.B.data), [L, N, batch * groups]);
-    const C = g.input(f32(args.C.data), [L, N, batch * groups]);
-    const Dv = args.D ? f32(args.D.data) : new Float32Array(dim);
-    const bias = args.deltaBias ? f32(args.deltaBias.data) : new Float32Array(dim);
+    checkTextureBudget(name, dims, traffic, expected);
+    const { u, delta, z, A, B, C, Dv, bias } = uploadScanInputs(args, dims);
     const used: GpuJsKernel[] = [];
     const live = new Set<unknown>();
     // every call is awaited: on webgpu a pipeline call resolves at submit, a read-back at mapAsync

@@ -37,9 +37,7 @@ import {
   GPU_MODES,
   bestGpuBackend,
   createGpu,
-  maxTextureSize,
   kernelBackend,
-  loadGpuJs,
 } from "./backends";
 import {
   type KernelLaunch,
@@ -62,6 +60,7 @@ import {
   scanLaunchPlan,
   summarizeTraffic,
 } from "./scan-kernels";
+import { checkTextureBudget, uploadScanInputs } from "./scan-inputs";
 
 /** The two scans of lesson 08. */
 export type GpuScanVariant = "naive" | "chunked";
@@ -157,11 +156,6 @@ function scanDims(fn: string, args: SelectiveScanArgs): ScanDims {
 }
 
 const GL_BACKENDS: readonly GpuBackend[] = ["headlessgl", "webgl2", "webgl"];
-
-/** float32 copy of a tensor's data (gpu.js uploads float32). */
-function f32(data: Float32Array | Float64Array): Float32Array {
-  return data instanceof Float32Array ? data : Float32Array.from(data);
-}
 
 /** Rows of a gpu.js 2-D result (an array of Float32Array) into one flat array. */
 function flattenRows(result: unknown, rows: number, cols: number, fn: string): Float32Array {
@@ -264,30 +258,8 @@ function createScanner(fn: string, options: GpuScanOptions): GpuSelectiveScanner
         empty.lastState = { shape: [batch, dim, N], data: new Float32Array(BD * N) };
       return empty;
     }
-    // GL textures have at most maxTex² texels: packed intermediates hold 4 values per texel, the
-    // read-back output and the inputs one.
-    const maxTex = maxTextureSize(expected);
-    if (maxTex !== null) {
-      const texels = Math.max(
-        traffic.largestIntermediateBytes / 16,
-        BD * L,
-        batch * groups * N * L,
-      );
-      if (texels > maxTex * maxTex) {
-        throw new Error(
-          `${name}: (b, d, l, n) = (${batch}, ${dim}, ${L}, ${N}) needs ${texels} texels in one texture, more than this backend's ${maxTex}² (use the chunked variant, or split the batch)`,
-        );
-      }
-    }
-    const g = loadGpuJs();
-    const u = g.input(f32(args.u.data), [L, dim, batch]);
-    const delta = g.input(f32(args.delta.data), [L, dim, batch]);
-    const z = dims.hasZ ? g.input(f32(args.z!.data), [L, dim, batch]) : null;
-    const A = g.input(f32(args.A.data), [N, dim]);
-    const B = g.input(f32(args.B.data), [L, N, batch * groups]);
-    const C = g.input(f32(args.C.data), [L, N, batch * groups]);
-    const Dv = args.D ? f32(args.D.data) : new Float32Array(dim);
-    const bias = args.deltaBias ? f32(args.deltaBias.data) : new Float32Array(dim);
+    checkTextureBudget(name, dims, traffic, expected);
+    const { u, delta, z, A, B, C, Dv, bias } = uploadScanInputs(args, dims);
     const used: GpuJsKernel[] = [];
     const call = (k: GpuJsKernel, ...a: unknown[]): unknown => {
       used.push(k);

@@ -9,20 +9,20 @@
  * accuracy in `table1.json`). The committed checkpoints used --length 16 --tokens 4 (see
  * datasets/README.md).
  *
- *   node lib/dist/cli/train-table1.js [--out datasets/checkpoints/table1] [--steps 600]
+ *   npm run train -- table1 [--out datasets/checkpoints/table1] [--steps 600]
  *     [--batch 16] [--lr 0.003] [--seed 0] [--variants lti,s6,mamba] [--length 64] [--tokens 8]
  *     [--eval-every 100]
  */
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { Rng } from "../rng";
-import { initMamba } from "../mamba/init";
-import { saveMambaCheckpoint } from "../mamba/checkpoint";
-import { selectiveCopying } from "../tasks/copying";
-import { SELECTIVE_COPYING_SET, generateSelectiveCopyingSplit } from "../tasks/fixed";
-import { type MixerVariant } from "../train/mamba-grads";
-import { trainMamba } from "../train/loop";
-import { taskAccuracy, taskBatch } from "../train/tasks";
+import { Rng } from "../../dist/rng";
+import { initMamba } from "../../dist/mamba/init";
+import { saveMambaCheckpoint } from "../../dist/mamba/checkpoint";
+import { selectiveCopying } from "../../dist/tasks/copying";
+import { SELECTIVE_COPYING_SET, generateSelectiveCopyingSplit } from "../../dist/tasks/fixed";
+import { type MixerVariant } from "../../dist/train/mamba-grads";
+import { trainMamba } from "../../dist/train/loop";
+import { taskAccuracy, taskBatch } from "../../dist/train/tasks";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,7 +30,7 @@ function arg(name: string, fallback: string): string {
 }
 
 /** The model of every row: the same config, so the same parameter count. */
-export const TABLE1_CONFIG = {
+const TABLE1_CONFIG = {
   vocab_size: 16,
   hidden_size: 64,
   num_hidden_layers: 2,
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
           seed,
           final_train_loss: last.loss,
           seconds,
-          command: `node lib/dist/cli/train-table1.js ${process.argv.slice(2).join(" ")}`.trim(),
+          command: `npm run train -- table1 ${process.argv.slice(2).join(" ")}`.trim(),
         },
         null,
         2,

@@ -130,6 +130,7 @@ async function main(): Promise<void> {
   };
   evalCurve(0);
   const started = Date.now();
+  const cpuStarted = process.cpuUsage();
   const result = await trainMamba(model as never, {
     batch: (rng) => randomWindows(split.train, rng, batchSize, context),
     schedule,
@@ -149,6 +150,9 @@ async function main(): Promise<void> {
     },
   });
   const seconds = (Date.now() - started) / 1000;
+  // CPU time of this process (user + system): the wall-clock seconds depend on what else shares the machine.
+  const cpu = process.cpuUsage(cpuStarted);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const t0 = Date.now();
   const valBpc = evaluateBitsPerChar(forward, fullVal, 16);
   const evalSeconds = (Date.now() - t0) / 1000;
@@ -198,6 +202,7 @@ async function main(): Promise<void> {
         clip: 1,
         seed,
         seconds,
+        cpu_seconds: cpuSeconds,
         sample: {
           prompt: PROMPT,
           temperature: SAMPLE_TEMPERATURE,
@@ -211,7 +216,9 @@ async function main(): Promise<void> {
       2,
     ) + "\n",
   );
-  console.log(`${which}: saved ${dir} (${seconds.toFixed(0)} s of training)`);
+  console.log(
+    `${which}: saved ${dir} (${seconds.toFixed(0)} s of training, ${cpuSeconds.toFixed(0)} s of CPU time)`,
+  );
 }
 
 main().catch((e) => {

@@ -9,7 +9,7 @@
  * the number of bits an arithmetic coder driven by the model would spend per character (a model
  * that knows nothing, uniform over V characters, spends log₂ V).
  */
-import type { Rng } from "../rng";
+import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
 import {
   MAX_ELEMENTS,
@@ -186,7 +186,7 @@ export function randomWindows(
 ): CharWindows {
   const fn = "randomWindows";
   checkIds(fn, "ids", ids);
-  if (rng === null || typeof rng !== "object" || typeof (rng as Rng).int !== "function") {
+  if (!(rng instanceof Rng)) {
     throw argumentError(fn, "rng", `an Rng (got ${describe(rng)})`);
   }
   const b = checkArg(fn, "batch", batch, schema.integer({ min: 1, max: MAX_ELEMENTS }));
@@ -211,13 +211,16 @@ export function randomWindows(
 export function validationWindows(
   ids: Int32Array,
   context: number,
-  maxWindows = Infinity,
+  maxWindows?: number,
 ): CharWindows {
   const fn = "validationWindows";
   checkIds(fn, "ids", ids);
   const c = checkContext(fn, context, ids.length);
-  if (maxWindows !== Infinity) checkArg(fn, "maxWindows", maxWindows, schema.integer({ min: 1 }));
-  const n = Math.min(Math.floor((ids.length - 1) / c), maxWindows);
+  const most =
+    maxWindows === undefined
+      ? Infinity
+      : checkArg(fn, "maxWindows", maxWindows, schema.integer({ min: 1 }));
+  const n = Math.min(Math.floor((ids.length - 1) / c), most);
   const tokens = new Int32Array(n * c);
   const targets = new Int32Array(n * c);
   for (let k = 0; k < n; k++) {
@@ -236,7 +239,14 @@ export function bitsPerCharSum(
   logits: Tensor,
   targets: ArrayLike<number>,
 ): { bits: number; count: number } {
-  const fn = "bitsPerCharSum";
+  return sumBits("bitsPerCharSum", logits, targets);
+}
+
+function sumBits(
+  fn: string,
+  logits: Tensor,
+  targets: ArrayLike<number>,
+): { bits: number; count: number } {
   checkArg(fn, "logits", logits, schema.tensor({ rank: 3 }));
   checkIdList(fn, "targets", targets);
   const [b, l, V] = logits.shape;
@@ -268,7 +278,7 @@ export function bitsPerCharSum(
 
 /** Mean bits per character of logits (b, l, V) against targets (b·l); see {@link bitsPerCharSum}. */
 export function bitsPerChar(logits: Tensor, targets: ArrayLike<number>): number {
-  const { bits, count } = bitsPerCharSum(logits, targets);
+  const { bits, count } = sumBits("bitsPerChar", logits, targets);
   if (count === 0) throw argumentError("bitsPerChar", "targets", "at least one counted id");
   return bits / count;
 }
@@ -309,7 +319,7 @@ export function evaluateBitsPerChar(
       shape: [m, c] as [number, number],
       data: set.tokens.data.subarray(k * c, (k + m) * c),
     };
-    const r = bitsPerCharSum(forward(tokens), set.targets.data.subarray(k * c, (k + m) * c));
+    const r = sumBits(fn, forward(tokens), set.targets.data.subarray(k * c, (k + m) * c));
     bits += r.bits;
     count += r.count;
   }

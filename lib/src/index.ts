@@ -102,3 +102,4 @@ export * from "./checkpoint/index";
 export * from "./mamba/index";
 export * from "./transformer/index";
 export * from "./train/index";
+export * from "./charlm/index";

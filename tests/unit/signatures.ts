@@ -61,6 +61,54 @@ const DIMS = s.options(
   },
   "scan sizes",
 );
+/** A schema written here for lib types that `schema` has no builder for. */
+const custom = (expected: string, ok: (v: unknown) => boolean, invalid: unknown[]): Schema => ({
+  expected,
+  optional: false,
+  problem: (v) => (ok(v) ? null : `${expected} (got ${lib.describe(v)})`),
+  invalid: () => invalid,
+});
+const INT32_IDS = custom("an Int32Array of ids", (v) => v instanceof Int32Array, [[0, 1], "01", 3]);
+/** Ids in [0, V): a plain array or an Int32Array. */
+const idList = (V: number, nullAllowed = false) =>
+  custom(
+    `an array of ids in [0, ${V})`,
+    (v) =>
+      (Array.isArray(v) || v instanceof Int32Array) &&
+      Array.from(v as ArrayLike<unknown>).every(
+        (x) =>
+          (nullAllowed && x === -100) ||
+          (Number.isInteger(x) && (x as number) >= 0 && (x as number) < V),
+      ),
+    [[V], [-1], [0.5], "0", 7],
+  );
+const VOCAB = custom(
+  "a character vocabulary",
+  (v) =>
+    v !== null &&
+    typeof v === "object" &&
+    Array.isArray((v as lib.CharVocabulary).chars) &&
+    (v as lib.CharVocabulary).ids instanceof Map &&
+    (v as lib.CharVocabulary).chars.length > 0 &&
+    (v as lib.CharVocabulary).ids.size === (v as lib.CharVocabulary).chars.length,
+  [{}, "abc", { chars: ["a"] }, null],
+);
+const WINDOWS = custom(
+  "windows from validationWindows",
+  (v) => {
+    const w = v as lib.CharWindows | null;
+    return (
+      w !== null &&
+      typeof w === "object" &&
+      w.tokens?.data instanceof Int32Array &&
+      w.targets?.data instanceof Int32Array &&
+      w.tokens.data.length === w.targets.data.length
+    );
+  },
+  [{}, [1, 2], { tokens: { shape: [1, 1], data: new Int32Array(1) } }],
+);
+const charIds = () => Int32Array.from({ length: 40 }, (_, i) => i % 3);
+const charLogits = () => ({ shape: [1, 2, 3], data: Float64Array.from([0, 1, 2, 2, 1, 0]) });
 const rngMethod =
   (m: string) =>
   (...args: unknown[]) =>
@@ -563,4 +611,50 @@ export const signatures: Record<string, Signature> = {
     args: [a("A", T({ rank: 2 })), a("B", T()), a("L", null)],
   },
   ssmVectorField: { valid: () => [ssm(), () => 1], args: [a("ssm", null), a("x", null)] },
+  // charlm/
+  charVocabulary: { valid: () => ["abca"], args: [a("text", s.string())] },
+  encodeChars: {
+    valid: () => [lib.charVocabulary("abc"), "cab"],
+    args: [a("vocab", VOCAB), a("text", s.string({ allowEmpty: true }))],
+  },
+  decodeChars: {
+    valid: () => [lib.charVocabulary("abc"), [2, 0, 1]],
+    args: [a("vocab", VOCAB), a("ids", idList(3))],
+  },
+  splitTrainValidation: {
+    valid: () => [charIds(), 0.25],
+    args: [a("ids", INT32_IDS), a("validationFraction", opt(s.number({ gt: 0, max: 0.9 })))],
+  },
+  randomWindows: {
+    valid: () => [charIds(), rng(), 2, 8],
+    args: [
+      a("ids", INT32_IDS),
+      a("rng", s.rng()),
+      a("batch", int(1, MAX_ELEMENTS)),
+      a("context", int(1, 39)),
+    ],
+  },
+  validationWindows: {
+    valid: () => [charIds(), 8, 2],
+    args: [a("ids", INT32_IDS), a("context", int(1, 39)), a("maxWindows", opt(int(1)))],
+  },
+  bitsPerCharSum: {
+    valid: () => [charLogits(), [0, -100]],
+    args: [a("logits", T({ rank: 3 })), a("targets", idList(3, true))],
+  },
+  bitsPerChar: {
+    valid: () => [charLogits(), [0, 2]],
+    args: [a("logits", T({ rank: 3 })), a("targets", idList(3, true))],
+  },
+  evaluateBitsPerChar: {
+    valid: () => [
+      (t: { shape: [number, number] }) => ({
+        shape: [...t.shape, 3],
+        data: new Float64Array(t.shape[0] * t.shape[1] * 3),
+      }),
+      lib.validationWindows(charIds(), 8),
+      2,
+    ],
+    args: [a("forward", s.function()), a("set", WINDOWS), a("batch", opt(int(1, MAX_ELEMENTS)))],
+  },
 };

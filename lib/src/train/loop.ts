@@ -1,5 +1,6 @@
 /**
- * The training loop: batches → {@link mambaLossAndGrads} → clip → AdamW at the scheduled learning
+ * The training loop: batches → {@link mambaLossAndGrads} (or any model's loss-and-gradients
+ * function, e.g. `transformerLossAndGrads`, through `options.lossAndGrads`) → clip → AdamW at the scheduled learning
  * rate, with a live display (loss and accuracy curves, tokens/s, ETA) that updates in place, a
  * clean stop on interrupt (the model keeps every completed step), and a resumable training state
  * (optimiser moments, step, RNG state) saved next to the checkpoint.
@@ -14,6 +15,7 @@ import { displayBundle, inKernel } from "../display/jupyter";
 import { figureBundle, lineChart } from "../display/plot";
 import { progress } from "../display/progress";
 import {
+  type LossAndGrads,
   type LossAndGradsOptions,
   type TokenBatch,
   type TrainableMamba,
@@ -57,8 +59,23 @@ export interface StepRecord {
   tokensPerSecond: number;
 }
 
+/** Any model the loop can train: its parameters keyed by checkpoint tensor name. */
+export interface TrainableModel {
+  params: Map<string, Tensor>;
+}
+
+/**
+ * A model's loss and gradients on one batch (the contract of `mambaLossAndGrads` and
+ * `transformerLossAndGrads`): tokens (b, l), optional targets (b, l) and mask (b·l).
+ */
+export type LossAndGradsFn<M> = (
+  model: M,
+  tokens: TokenBatch,
+  options: { targets?: TokenBatch; mask?: ArrayLike<number> | null },
+) => LossAndGrads;
+
 /** Options of {@link trainMamba}. */
-export interface TrainOptions {
+export interface TrainOptions<M extends TrainableModel = TrainableMamba> {
   /** Draws batch number `step` from `rng` (called once per step, in order). */
   batch: (rng: Rng, step: number) => TrainBatch;
   /** Learning-rate schedule; its totalSteps is the run's length. */
@@ -67,6 +84,11 @@ export interface TrainOptions {
   adamw?: Omit<AdamWOptions, "lr">;
   /** Clip the global gradient norm to this (default 1; Infinity = no clipping). */
   clip?: number;
+  /**
+   * The loss and gradients of another kind of model (default: mambaLossAndGrads with the
+   * variant, scanStrategy and chunkSize below, which are then not allowed).
+   */
+  lossAndGrads?: LossAndGradsFn<M>;
   /** Mixer variant, scan strategy and chunk size, passed to mambaLossAndGrads. */
   variant?: LossAndGradsOptions["variant"];
   scanStrategy?: LossAndGradsOptions["scanStrategy"];
@@ -98,6 +120,7 @@ export interface TrainResult {
 const TRAIN_KEYS = new Set([
   "batch",
   "schedule",
+  "lossAndGrads",
   "adamw",
   "clip",
   "variant",
@@ -114,15 +137,16 @@ const TRAIN_KEYS = new Set([
 
 /**
  * Trains `model` in place. Each step: batch = options.batch(rng, step); (loss, grads) =
- * mambaLossAndGrads; clip the global norm; AdamW with lr = learningRate(step, schedule).
+ * mambaLossAndGrads (or `options.lossAndGrads`, e.g. `transformerLossAndGrads` for a
+ * Transformer++); clip the global norm; AdamW with lr = learningRate(step, schedule).
  *
  * The loop yields to the event loop between steps, so an interrupt (the kernel's stop button, or
  * Ctrl-C / SIGINT in a script) or `signal` ends it cleanly after the step in progress: the model
  * holds every completed step and the returned state continues the run.
  */
-export async function trainMamba(
-  model: TrainableMamba,
-  options: TrainOptions,
+export async function trainMamba<M extends TrainableModel = TrainableMamba>(
+  model: M,
+  options: TrainOptions<M>,
 ): Promise<TrainResult> {
   const fn = "trainMamba";
   if (options === null || typeof options !== "object")
@@ -143,7 +167,30 @@ export async function trainMamba(
   learningRate(0, options.schedule); // validates the schedule
   const clip = options.clip ?? 1;
   if (clip !== Infinity) assertPositive(`${fn}: options.clip`, clip);
-  const variant = resolveVariant(fn, model, options.variant);
+  const custom = options.lossAndGrads;
+  if (custom !== undefined) {
+    if (typeof custom !== "function")
+      throw new Error(
+        `${fn}: options.lossAndGrads: expected a function (model, tokens, { targets, mask }) => { loss, grads, count, correct }, got ${describe(custom)}`,
+      );
+    for (const k of ["variant", "scanStrategy", "chunkSize"] as const)
+      if (options[k] !== undefined)
+        throw new Error(
+          `${fn}: options.${k}: applies to the default mambaLossAndGrads only, not with options.lossAndGrads`,
+        );
+  }
+  const variant = custom
+    ? null
+    : resolveVariant(fn, model as unknown as TrainableMamba, options.variant);
+  const lossAndGrads: LossAndGradsFn<M> =
+    custom ??
+    ((m, tokens, o) =>
+      mambaLossAndGrads(m as unknown as TrainableMamba, tokens, {
+        ...o,
+        variant: variant!,
+        scanStrategy: options.scanStrategy,
+        chunkSize: options.chunkSize,
+      }));
   const state = options.state ?? {
     step: 0,
     optimizer: createAdamW(model.params),
@@ -166,7 +213,7 @@ export async function trainMamba(
   };
   process.on("SIGINT", onSigint);
   const started = Date.now();
-  const bar = show ? progress(`training (${variant})`, total) : null;
+  const bar = show ? progress(variant ? `training (${variant})` : "training", total) : null;
   const plot = show && inKernel() ? livePlot() : null;
   let stopped: TrainResult["stopped"] = "done";
   try {
@@ -186,12 +233,9 @@ export async function trainMamba(
       }
       const t0 = performance.now();
       const batch = options.batch(state.rng, state.step);
-      const { loss, grads, count, correct } = mambaLossAndGrads(model, batch.tokens, {
+      const { loss, grads, count, correct } = lossAndGrads(model, batch.tokens, {
         targets: batch.targets,
         mask: batch.mask,
-        variant,
-        scanStrategy: options.scanStrategy,
-        chunkSize: options.chunkSize,
       });
       const gradNorm = clipGradNorm(grads, clip === Infinity ? Number.MAX_VALUE : clip);
       const lr = learningRate(state.step, options.schedule);
@@ -279,7 +323,7 @@ const STATE_FORMAT = "mamba-ts-training-state/1";
  * `exp_avg.<name>` / `exp_avg_sq.<name>`, PyTorch's names, in the parameters' float32). Save the
  * model itself with `saveMambaCheckpoint(model, dir)`.
  */
-export function saveTrainingState(state: TrainingState, model: TrainableMamba, dir: string): void {
+export function saveTrainingState(state: TrainingState, model: TrainableModel, dir: string): void {
   const fn = "saveTrainingState";
   checkStateMatches(fn, "state", state, model);
   if (typeof dir !== "string")
@@ -306,7 +350,7 @@ export function saveTrainingState(state: TrainingState, model: TrainableMamba, d
  * and what differs) a wrong format, parameters of other names or shapes, missing moments, a bad
  * step or RNG state.
  */
-export function loadTrainingState(dir: string, model: TrainableMamba): TrainingState {
+export function loadTrainingState(dir: string, model: TrainableModel): TrainingState {
   const fn = "loadTrainingState";
   const jsonPath = path.join(dir, "training_state.json");
   const stPath = path.join(dir, "optimizer.safetensors");
@@ -377,7 +421,7 @@ function checkStateMatches(
   fn: string,
   name: string,
   state: TrainingState,
-  model: TrainableMamba,
+  model: TrainableModel,
 ): void {
   if (!state || typeof state !== "object" || !(state.rng instanceof Rng) || !state.optimizer?.m) {
     throw new Error(

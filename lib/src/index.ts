@@ -102,3 +102,5 @@ export * from "./checkpoint/index";
 export * from "./mamba/index";
 export * from "./transformer/index";
 export * from "./train/index";
+// Lesson 11: length extrapolation on induction heads.
+export * from "./extrapolation/index";

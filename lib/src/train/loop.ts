@@ -1,5 +1,6 @@
 /**
- * The training loop: batches → {@link mambaLossAndGrads} → clip → AdamW at the scheduled learning
+ * The training loop: batches → the model's loss and gradients ({@link mambaLossAndGrads} for
+ * Mamba, `transformerLossAndGrads` for the Transformer++) → clip → AdamW at the scheduled learning
  * rate, with a live display (loss and accuracy curves, tokens/s, ETA) that updates in place, a
  * clean stop on interrupt (the model keeps every completed step), and a resumable training state
  * (optimiser moments, step, RNG state) saved next to the checkpoint.
@@ -14,12 +15,15 @@ import { displayBundle, inKernel } from "../display/jupyter";
 import { figureBundle, lineChart } from "../display/plot";
 import { progress } from "../display/progress";
 import {
+  type LossAndGrads,
   type LossAndGradsOptions,
   type TokenBatch,
   type TrainableMamba,
   mambaLossAndGrads,
   resolveVariant,
 } from "./mamba-grads";
+import { type TransformerModel, checkTransformerModel } from "../transformer/model";
+import { transformerLossAndGrads } from "../transformer/grads";
 import {
   type AdamWOptions,
   type AdamWState,
@@ -87,6 +91,14 @@ export interface TrainOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link trainTransformer}: those of {@link trainMamba} without Mamba's mixer and scan. */
+export type TransformerTrainOptions = Omit<TrainOptions, "variant" | "scanStrategy" | "chunkSize">;
+
+/** Any model the loop trains: its parameters keyed by checkpoint tensor name. */
+export interface TrainableParams {
+  params: Map<string, Tensor>;
+}
+
 /** What {@link trainMamba} returns. */
 export interface TrainResult {
   history: StepRecord[];
@@ -125,25 +137,68 @@ export async function trainMamba(
   options: TrainOptions,
 ): Promise<TrainResult> {
   const fn = "trainMamba";
+  checkTrainOptions(fn, options, TRAIN_KEYS);
+  const variant = resolveVariant(fn, model, options.variant);
+  return trainingLoop(fn, model, options, variant, (batch) =>
+    mambaLossAndGrads(model, batch.tokens, {
+      targets: batch.targets,
+      mask: batch.mask,
+      variant,
+      scanStrategy: options.scanStrategy,
+      chunkSize: options.chunkSize,
+    }),
+  );
+}
+
+const TRANSFORMER_TRAIN_KEYS = new Set(
+  [...TRAIN_KEYS].filter((k) => !["variant", "scanStrategy", "chunkSize"].includes(k)),
+);
+
+/**
+ * Trains a Transformer++ in place with the loop of {@link trainMamba} (same batches, schedule,
+ * clipping, AdamW, display, interrupts and resumable state); each step's loss and gradients come
+ * from `transformerLossAndGrads` (attention weights kept: O(b·H·l²) memory per layer).
+ */
+export async function trainTransformer(
+  model: TransformerModel,
+  options: TransformerTrainOptions,
+): Promise<TrainResult> {
+  const fn = "trainTransformer";
+  checkTransformerModel(fn, model);
+  checkTrainOptions(fn, options, TRANSFORMER_TRAIN_KEYS);
+  return trainingLoop(fn, model, options, "transformer", (batch) =>
+    transformerLossAndGrads(model, batch.tokens, { targets: batch.targets, mask: batch.mask }),
+  );
+}
+
+function checkTrainOptions(fn: string, options: unknown, keys: Set<string>): void {
   if (options === null || typeof options !== "object")
     throw new Error(`${fn}: options: expected an object, got ${describe(options)}`);
   for (const k of Object.keys(options)) {
-    if (!TRAIN_KEYS.has(k))
-      throw new Error(`${fn}: options: unknown key "${k}"; expected ${[...TRAIN_KEYS].join(", ")}`);
+    if (!keys.has(k))
+      throw new Error(`${fn}: options: unknown key "${k}"; expected ${[...keys].join(", ")}`);
   }
-  if (typeof options.batch !== "function")
+  const o = options as TrainOptions;
+  if (typeof o.batch !== "function")
     throw new Error(
       `${fn}: options.batch: expected a function (rng, step) => { tokens, targets?, mask? }`,
     );
-  const total = assertInteger(
-    `${fn}: options.schedule.totalSteps`,
-    options.schedule?.totalSteps,
-    1,
-  );
-  learningRate(0, options.schedule); // validates the schedule
-  const clip = options.clip ?? 1;
+  assertInteger(`${fn}: options.schedule.totalSteps`, o.schedule?.totalSteps, 1);
+  learningRate(0, o.schedule); // validates the schedule
+  const clip = o.clip ?? 1;
   if (clip !== Infinity) assertPositive(`${fn}: options.clip`, clip);
-  const variant = resolveVariant(fn, model, options.variant);
+}
+
+/** The loop shared by every model: `lossAndGrads` is the only model-specific step. */
+async function trainingLoop(
+  fn: string,
+  model: TrainableParams,
+  options: TransformerTrainOptions,
+  label: string,
+  lossAndGrads: (batch: TrainBatch) => LossAndGrads,
+): Promise<TrainResult> {
+  const total = options.schedule.totalSteps;
+  const clip = options.clip ?? 1;
   const state = options.state ?? {
     step: 0,
     optimizer: createAdamW(model.params),
@@ -166,7 +221,7 @@ export async function trainMamba(
   };
   process.on("SIGINT", onSigint);
   const started = Date.now();
-  const bar = show ? progress(`training (${variant})`, total) : null;
+  const bar = show ? progress(`training (${label})`, total) : null;
   const plot = show && inKernel() ? livePlot() : null;
   let stopped: TrainResult["stopped"] = "done";
   try {
@@ -186,13 +241,7 @@ export async function trainMamba(
       }
       const t0 = performance.now();
       const batch = options.batch(state.rng, state.step);
-      const { loss, grads, count, correct } = mambaLossAndGrads(model, batch.tokens, {
-        targets: batch.targets,
-        mask: batch.mask,
-        variant,
-        scanStrategy: options.scanStrategy,
-        chunkSize: options.chunkSize,
-      });
+      const { loss, grads, count, correct } = lossAndGrads(batch);
       const gradNorm = clipGradNorm(grads, clip === Infinity ? Number.MAX_VALUE : clip);
       const lr = learningRate(state.step, options.schedule);
       adamwStep(model.params, grads, state.optimizer, { lr, ...options.adamw });
@@ -277,9 +326,9 @@ const STATE_FORMAT = "mamba-ts-training-state/1";
  * Saves a training state next to a checkpoint: `dir/training_state.json` (format, step, RNG
  * state, parameter names and shapes) and `dir/optimizer.safetensors` (AdamW's m and v as
  * `exp_avg.<name>` / `exp_avg_sq.<name>`, PyTorch's names, in the parameters' float32). Save the
- * model itself with `saveMambaCheckpoint(model, dir)`.
+ * model itself with `saveMambaCheckpoint(model, dir)` (or `saveTransformerCheckpoint`).
  */
-export function saveTrainingState(state: TrainingState, model: TrainableMamba, dir: string): void {
+export function saveTrainingState(state: TrainingState, model: TrainableParams, dir: string): void {
   const fn = "saveTrainingState";
   checkStateMatches(fn, "state", state, model);
   if (typeof dir !== "string")
@@ -306,7 +355,7 @@ export function saveTrainingState(state: TrainingState, model: TrainableMamba, d
  * and what differs) a wrong format, parameters of other names or shapes, missing moments, a bad
  * step or RNG state.
  */
-export function loadTrainingState(dir: string, model: TrainableMamba): TrainingState {
+export function loadTrainingState(dir: string, model: TrainableParams): TrainingState {
   const fn = "loadTrainingState";
   const jsonPath = path.join(dir, "training_state.json");
   const stPath = path.join(dir, "optimizer.safetensors");
@@ -377,7 +426,7 @@ function checkStateMatches(
   fn: string,
   name: string,
   state: TrainingState,
-  model: TrainableMamba,
+  model: TrainableParams,
 ): void {
   if (!state || typeof state !== "object" || !(state.rng instanceof Rng) || !state.optimizer?.m) {
     throw new Error(

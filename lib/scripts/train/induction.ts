@@ -9,9 +9,9 @@
  * Phases (default "all": train both, evaluate both, merge):
  *
  *   npm run train -- induction [--phase all|train|eval|merge] [--out datasets/checkpoints/induction]
- *     train: --model mamba|transformer [--length 32] [--steps 800] [--batch 16] [--lr 0.003]
+ *     train: --model mamba|transformer [--length 64] [--steps 800] [--batch 16] [--lr 0.003]
  *            [--seed 0] [--weight-decay 0.1] [--save-every 50] [--resume]
- *            [--time-limit SECONDS]
+ *            [--stop-after STEPS] [--time-limit SECONDS]
  *     eval:  --model mamba|transformer [--lengths 64,128,...] [--examples 32] [--from 0 --to N]
  *            [--budget-bytes 33554432] [--part FILE]   (a slice of the examples, for sharding)
  *     merge: [--parts a.json,b.json,...]  -> OUT/extrapolation.json
@@ -66,13 +66,13 @@ export const TRANSFORMER_CONFIG = {
   num_attention_heads: 4,
   max_position_embeddings: 64,
 };
-/** Lengths evaluated: 2^5 … 2^15 (Mamba); the Transformer++ stops at its budget. */
-export const DEFAULT_LENGTHS = Array.from({ length: 11 }, (_, k) => 2 ** (k + 5));
+/** Lengths evaluated: 2^6 … 2^16 (Mamba); the Transformer++ stops at its budget. */
+export const DEFAULT_LENGTHS = Array.from({ length: 11 }, (_, k) => 2 ** (k + 6));
 /**
- * The attention budget: KV cache + one score row of one sequence, 8 MiB. With this model's
- * 1 KiB of keys and values per token that is 2^12 tokens; 2^13 needs 8 MiB + 64 KiB.
+ * The attention budget: KV cache + one score row of one sequence, 4 MiB. With this model's
+ * 1 KiB of keys and values per token that is 2^11 tokens; 2^12 needs 4 MiB + 32 KiB.
  */
-export const ATTENTION_BUDGET_BYTES = 2 ** 23;
+export const ATTENTION_BUDGET_BYTES = 2 ** 22;
 /** Seed of the held-out sets (per length: TEST_SEED + length). */
 const TEST_SEED = 1_000_003;
 
@@ -122,13 +122,15 @@ async function train(out: string): Promise<void> {
   const kind = arg("model", "mamba") as Kind;
   if (kind !== "mamba" && kind !== "transformer")
     throw new Error(`--model must be mamba or transformer (got ${kind})`);
-  const length = Number(arg("length", "32"));
+  const length = Number(arg("length", "64"));
   const steps = Number(arg("steps", "800"));
   const batchSize = Number(arg("batch", "16"));
   const peakLr = Number(arg("lr", "0.003"));
   const seed = Number(arg("seed", "0"));
   const saveEvery = Number(arg("save-every", "50"));
   const timeLimit = Number(arg("time-limit", "0"));
+  // Stop once this many steps are done in all (the schedule still spans --steps).
+  const stopAfter = Number(arg("stop-after", String(steps)));
   const dir = path.join(out, kind);
   const log = logger(path.join(out, `train-${kind}.log`));
   const resume = flag("resume") && existsSync(path.join(dir, "training_state.json"));
@@ -180,7 +182,13 @@ async function train(out: string): Promise<void> {
   // run stopped at any point resumes from its last save with --resume.
   let current = state;
   for (;;) {
-    const opts = { ...common, maxSteps: saveEvery, ...(current ? { state: current } : {}) };
+    const done = current?.step ?? 0;
+    if (done >= stopAfter) break;
+    const opts = {
+      ...common,
+      maxSteps: Math.min(saveEvery, stopAfter - done),
+      ...(current ? { state: current } : {}),
+    };
     result =
       kind === "mamba"
         ? await trainMamba(model as Parameters<typeof trainMamba>[0], opts)
@@ -197,8 +205,14 @@ async function train(out: string): Promise<void> {
     `${kind}: ${result!.stopped} at step ${current!.step}; held-out accuracy at length ${length}: ${(accuracy * 100).toFixed(1)}% (256 examples), ${seconds.toFixed(0)} s this run`,
   );
   const previous = resume
-    ? (JSON.parse(readFileSync(path.join(dir, "induction.json"), "utf8")) as { seconds?: number })
+    ? (JSON.parse(readFileSync(path.join(dir, "induction.json"), "utf8")) as {
+        seconds?: number;
+        commands?: string[];
+      })
     : {};
+  // Every command that shaped the model, in order (a resumed run may change --length or --steps).
+  const thisCommand = command().replace(/ --time-limit \S+/g, "");
+  const commands = [...(previous.commands ?? []), thisCommand];
   writeFileSync(
     path.join(dir, "induction.json"),
     JSON.stringify(
@@ -217,9 +231,7 @@ async function train(out: string): Promise<void> {
         held_out: `extrapolationSet(${TEST_SEED}, ${length}, 256, 16)`,
         held_out_accuracy: accuracy,
         seconds: (previous.seconds ?? 0) + seconds,
-        command: command()
-          .replace(/ --resume/g, "")
-          .replace(/ --time-limit \S+/g, ""),
+        commands,
       },
       null,
       2,
@@ -263,7 +275,7 @@ function merge(out: string): void {
   const parts = arg("parts", "")
     .split(",")
     .filter((p) => p !== "");
-  const trainLength = Number(arg("length", "32"));
+  const trainLength = Number(arg("length", "64"));
   type Part = {
     model: Kind;
     examples: number;

@@ -334,6 +334,7 @@ async function main(): Promise<void> {
   else if (phase === "merge") merge(out);
   else if (phase === "all") {
     // One process, in order: what the device run does in parallel.
+    const original = command();
     const base = process.argv.slice(0, 2);
     const rest = process.argv.slice(2).filter((a) => a !== "all" && a !== "--phase");
     const parts: string[] = [];
@@ -347,7 +348,7 @@ async function main(): Promise<void> {
       evaluate(out);
       parts.push(part);
     }
-    process.argv = [...base, ...rest, "--parts", parts.join(",")];
+    process.argv = [...base, ...rest, "--parts", parts.join(","), "--record-command", original];
     merge(out);
   } else throw new Error(`--phase must be all, train, eval or merge (got ${phase})`);
 }

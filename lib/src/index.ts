@@ -102,4 +102,7 @@ export * from "./checkpoint/index";
 export * from "./mamba/index";
 export * from "./transformer/index";
 export * from "./train/index";
+// Lesson 11: length extrapolation on induction heads.
+export * from "./extrapolation/index";
+// Lesson 12: the character-level language model.
 export * from "./charlm/index";

@@ -1,22 +1,15 @@
 import { describe, expect, it } from "vitest";
 import {
   Rng,
-  adamwStep,
   bitsPerChar,
   bitsPerCharSum,
   charVocabulary,
-  clipGradNorm,
-  createAdamW,
   decodeChars,
   encodeChars,
   evaluateBitsPerChar,
-  initTransformer,
-  learningRate,
   loadDatasetText,
   randomWindows,
   splitTrainValidation,
-  trainMamba,
-  transformerLossAndGrads,
   validationWindows,
 } from "../../lib/src/index";
 import type { Tensor } from "../../lib/src/index";
@@ -133,68 +126,5 @@ describe("bits per character", () => {
     for (const batch of [1, 3, 10, 64]) {
       expect(evaluateBitsPerChar(forward, set, batch)).toBeCloseTo(bits / 100, 12);
     }
-  });
-});
-
-describe("trainMamba with another model's loss (options.lossAndGrads)", () => {
-  const cfg = {
-    vocab_size: 7,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-  };
-  const batch = (rng: Rng) =>
-    randomWindows(
-      Int32Array.from({ length: 200 }, (_, i) => (i * 3) % 7),
-      rng,
-      2,
-      8,
-    );
-  const schedule = { peakLr: 0.01, warmupSteps: 1, totalSteps: 3 };
-
-  it("trains a Transformer++ exactly as hand-written steps of transformerLossAndGrads + clip + AdamW", async () => {
-    const model = initTransformer(cfg, new Rng(5));
-    const r = await trainMamba(model, {
-      batch,
-      schedule,
-      seed: 2,
-      clip: 1,
-      display: false,
-      lossAndGrads: transformerLossAndGrads,
-    });
-    expect(r.stopped).toBe("done");
-
-    const byHand = initTransformer(cfg, new Rng(5));
-    const opt = createAdamW(byHand.params);
-    const rng = new Rng(2);
-    const losses: number[] = [];
-    for (let step = 0; step < 3; step++) {
-      const b = batch(rng);
-      const { loss, grads } = transformerLossAndGrads(byHand, b.tokens, { targets: b.targets });
-      losses.push(loss);
-      clipGradNorm(grads, 1);
-      adamwStep(byHand.params, grads, opt, { lr: learningRate(step, schedule) });
-    }
-    expect(r.history.map((h) => h.loss)).toEqual(losses);
-    for (const [name, p] of byHand.params) {
-      expect(Array.from(model.params.get(name)!.data)).toEqual(Array.from(p.data));
-    }
-  });
-
-  it("refuses Mamba-only options and a non-function", async () => {
-    const model = initTransformer(cfg, new Rng(5));
-    await expect(
-      trainMamba(model, {
-        batch,
-        schedule,
-        display: false,
-        lossAndGrads: transformerLossAndGrads,
-        variant: "s6",
-      }),
-    ).rejects.toThrow(/trainMamba: options.variant: applies to the default mambaLossAndGrads only/);
-    await expect(
-      trainMamba(model, { batch, schedule, display: false, lossAndGrads: 3 as never }),
-    ).rejects.toThrow(/trainMamba: options.lossAndGrads: expected a function/);
   });
 });

@@ -351,6 +351,30 @@ export const signatures: Record<string, Signature> = {
       ),
     ],
   },
+  // extrapolation/
+  attentionEvalBytes: {
+    valid: () => [
+      lib.llamaConfig({
+        vocab_size: 16,
+        hidden_size: 16,
+        intermediate_size: 16,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+      }),
+      100,
+      2,
+    ],
+    args: [a("config", null), a("length", int(1, 2 ** 30)), a("batch", opt(int(1, 2 ** 16)))],
+  },
+  extrapolationSet: {
+    valid: () => [0, 8, 2, 16],
+    args: [
+      a("seed", s.integer({ min: -(2 ** 52), max: 2 ** 52 })),
+      a("length", int(3, 2 ** 24)),
+      a("count", int(0, 2 ** 16)),
+      a("vocabSize", int(3, 2 ** 16)),
+    ],
+  },
   inductionHeads: {
     valid: () => [rng(), { count: 2, length: 6, vocabSize: 5 }],
     args: [

@@ -40,9 +40,8 @@ import { llamaConfig, transformerParamCount } from "../../dist/transformer/confi
 import { initTransformer } from "../../dist/transformer/init";
 import { transformerForward } from "../../dist/transformer/model";
 import { transformerGenerate } from "../../dist/transformer/generate";
-import { transformerLossAndGrads } from "../../dist/transformer/grads";
 import { saveTransformerCheckpoint } from "../../dist/transformer/checkpoint";
-import { trainMamba } from "../../dist/train/loop";
+import { trainMamba, trainTransformer } from "../../dist/train/loop";
 import type { Tensor } from "../../dist/tensor";
 
 function arg(name: string, fallback: string): string {
@@ -131,14 +130,14 @@ async function main(): Promise<void> {
   evalCurve(0);
   const started = Date.now();
   const cpuStarted = process.cpuUsage();
-  const result = await trainMamba(model as never, {
+  const train = transformer ? trainTransformer : trainMamba;
+  const result = await train(model as never, {
     batch: (rng) => randomWindows(split.train, rng, batchSize, context),
     schedule,
     adamw,
     clip: 1,
     seed: seed + 1,
     display: false,
-    ...(transformer ? { lossAndGrads: transformerLossAndGrads as never } : {}),
     onStep: (r) => {
       if (r.step % 10 === 0 || r.step === 1) lossCurve.push({ step: r.step, train_loss: r.loss });
       if (r.step % 25 === 0 || r.step === 1) {

@@ -14,6 +14,7 @@ import { parallelScanExercises } from "./07-parallel-scan";
 import { hardwareAwareScanExercises } from "./08-hardware-aware-scan";
 import { mambaBlockExercises } from "./09-mamba-block";
 import { trainingExercises } from "./10-training";
+import { inductionExtrapolationExercises } from "./11-induction-heads-and-extrapolation";
 import { mambaVsTransformerExercises } from "./12-mamba-vs-transformer";
 
 /** All exercises, in lesson order. */
@@ -29,6 +30,7 @@ export const exercises: readonly Exercise[] = [
   ...hardwareAwareScanExercises,
   ...mambaBlockExercises,
   ...trainingExercises,
+  ...inductionExtrapolationExercises,
   ...mambaVsTransformerExercises,
 ];
 

@@ -1,6 +1,6 @@
 /**
- * The training loop: batches → {@link mambaLossAndGrads} (or any model's loss-and-gradients
- * function, e.g. `transformerLossAndGrads`, through `options.lossAndGrads`) → clip → AdamW at the scheduled learning
+ * The training loop: batches → the model's loss and gradients ({@link mambaLossAndGrads} for
+ * Mamba, `transformerLossAndGrads` for the Transformer++) → clip → AdamW at the scheduled learning
  * rate, with a live display (loss and accuracy curves, tokens/s, ETA) that updates in place, a
  * clean stop on interrupt (the model keeps every completed step), and a resumable training state
  * (optimiser moments, step, RNG state) saved next to the checkpoint.
@@ -22,6 +22,8 @@ import {
   mambaLossAndGrads,
   resolveVariant,
 } from "./mamba-grads";
+import { type TransformerModel, checkTransformerModel } from "../transformer/model";
+import { transformerLossAndGrads } from "../transformer/grads";
 import {
   type AdamWOptions,
   type AdamWState,
@@ -59,23 +61,8 @@ export interface StepRecord {
   tokensPerSecond: number;
 }
 
-/** Any model the loop can train: its parameters keyed by checkpoint tensor name. */
-export interface TrainableModel {
-  params: Map<string, Tensor>;
-}
-
-/**
- * A model's loss and gradients on one batch (the contract of `mambaLossAndGrads` and
- * `transformerLossAndGrads`): tokens (b, l), optional targets (b, l) and mask (b·l).
- */
-export type LossAndGradsFn<M> = (
-  model: M,
-  tokens: TokenBatch,
-  options: { targets?: TokenBatch; mask?: ArrayLike<number> | null },
-) => LossAndGrads;
-
 /** Options of {@link trainMamba}. */
-export interface TrainOptions<M extends TrainableModel = TrainableMamba> {
+export interface TrainOptions {
   /** Draws batch number `step` from `rng` (called once per step, in order). */
   batch: (rng: Rng, step: number) => TrainBatch;
   /** Learning-rate schedule; its totalSteps is the run's length. */
@@ -84,11 +71,6 @@ export interface TrainOptions<M extends TrainableModel = TrainableMamba> {
   adamw?: Omit<AdamWOptions, "lr">;
   /** Clip the global gradient norm to this (default 1; Infinity = no clipping). */
   clip?: number;
-  /**
-   * The loss and gradients of another kind of model (default: mambaLossAndGrads with the
-   * variant, scanStrategy and chunkSize below, which are then not allowed).
-   */
-  lossAndGrads?: LossAndGradsFn<M>;
   /** Mixer variant, scan strategy and chunk size, passed to mambaLossAndGrads. */
   variant?: LossAndGradsOptions["variant"];
   scanStrategy?: LossAndGradsOptions["scanStrategy"];
@@ -109,6 +91,14 @@ export interface TrainOptions<M extends TrainableModel = TrainableMamba> {
   signal?: AbortSignal;
 }
 
+/** Options of {@link trainTransformer}: those of {@link trainMamba} without Mamba's mixer and scan. */
+export type TransformerTrainOptions = Omit<TrainOptions, "variant" | "scanStrategy" | "chunkSize">;
+
+/** Any model the loop trains: its parameters keyed by checkpoint tensor name. */
+export interface TrainableParams {
+  params: Map<string, Tensor>;
+}
+
 /** What {@link trainMamba} returns. */
 export interface TrainResult {
   history: StepRecord[];
@@ -120,7 +110,6 @@ export interface TrainResult {
 const TRAIN_KEYS = new Set([
   "batch",
   "schedule",
-  "lossAndGrads",
   "adamw",
   "clip",
   "variant",
@@ -137,60 +126,79 @@ const TRAIN_KEYS = new Set([
 
 /**
  * Trains `model` in place. Each step: batch = options.batch(rng, step); (loss, grads) =
- * mambaLossAndGrads (or `options.lossAndGrads`, e.g. `transformerLossAndGrads` for a
- * Transformer++); clip the global norm; AdamW with lr = learningRate(step, schedule).
+ * mambaLossAndGrads; clip the global norm; AdamW with lr = learningRate(step, schedule).
  *
  * The loop yields to the event loop between steps, so an interrupt (the kernel's stop button, or
  * Ctrl-C / SIGINT in a script) or `signal` ends it cleanly after the step in progress: the model
  * holds every completed step and the returned state continues the run.
  */
-export async function trainMamba<M extends TrainableModel = TrainableMamba>(
-  model: M,
-  options: TrainOptions<M>,
+export async function trainMamba(
+  model: TrainableMamba,
+  options: TrainOptions,
 ): Promise<TrainResult> {
   const fn = "trainMamba";
+  checkTrainOptions(fn, options, TRAIN_KEYS);
+  const variant = resolveVariant(fn, model, options.variant);
+  return trainingLoop(fn, model, options, variant, (batch) =>
+    mambaLossAndGrads(model, batch.tokens, {
+      targets: batch.targets,
+      mask: batch.mask,
+      variant,
+      scanStrategy: options.scanStrategy,
+      chunkSize: options.chunkSize,
+    }),
+  );
+}
+
+const TRANSFORMER_TRAIN_KEYS = new Set(
+  [...TRAIN_KEYS].filter((k) => !["variant", "scanStrategy", "chunkSize"].includes(k)),
+);
+
+/**
+ * Trains a Transformer++ in place with the loop of {@link trainMamba} (same batches, schedule,
+ * clipping, AdamW, display, interrupts and resumable state); each step's loss and gradients come
+ * from `transformerLossAndGrads` (attention weights kept: O(b·H·l²) memory per layer).
+ */
+export async function trainTransformer(
+  model: TransformerModel,
+  options: TransformerTrainOptions,
+): Promise<TrainResult> {
+  const fn = "trainTransformer";
+  checkTransformerModel(fn, model);
+  checkTrainOptions(fn, options, TRANSFORMER_TRAIN_KEYS);
+  return trainingLoop(fn, model, options, "transformer", (batch) =>
+    transformerLossAndGrads(model, batch.tokens, { targets: batch.targets, mask: batch.mask }),
+  );
+}
+
+function checkTrainOptions(fn: string, options: unknown, keys: Set<string>): void {
   if (options === null || typeof options !== "object")
     throw new Error(`${fn}: options: expected an object, got ${describe(options)}`);
   for (const k of Object.keys(options)) {
-    if (!TRAIN_KEYS.has(k))
-      throw new Error(`${fn}: options: unknown key "${k}"; expected ${[...TRAIN_KEYS].join(", ")}`);
+    if (!keys.has(k))
+      throw new Error(`${fn}: options: unknown key "${k}"; expected ${[...keys].join(", ")}`);
   }
-  if (typeof options.batch !== "function")
+  const o = options as TrainOptions;
+  if (typeof o.batch !== "function")
     throw new Error(
       `${fn}: options.batch: expected a function (rng, step) => { tokens, targets?, mask? }`,
     );
-  const total = assertInteger(
-    `${fn}: options.schedule.totalSteps`,
-    options.schedule?.totalSteps,
-    1,
-  );
-  learningRate(0, options.schedule); // validates the schedule
-  const clip = options.clip ?? 1;
+  assertInteger(`${fn}: options.schedule.totalSteps`, o.schedule?.totalSteps, 1);
+  learningRate(0, o.schedule); // validates the schedule
+  const clip = o.clip ?? 1;
   if (clip !== Infinity) assertPositive(`${fn}: options.clip`, clip);
-  const custom = options.lossAndGrads;
-  if (custom !== undefined) {
-    if (typeof custom !== "function")
-      throw new Error(
-        `${fn}: options.lossAndGrads: expected a function (model, tokens, { targets, mask }) => { loss, grads, count, correct }, got ${describe(custom)}`,
-      );
-    for (const k of ["variant", "scanStrategy", "chunkSize"] as const)
-      if (options[k] !== undefined)
-        throw new Error(
-          `${fn}: options.${k}: applies to the default mambaLossAndGrads only, not with options.lossAndGrads`,
-        );
-  }
-  const variant = custom
-    ? null
-    : resolveVariant(fn, model as unknown as TrainableMamba, options.variant);
-  const lossAndGrads: LossAndGradsFn<M> =
-    custom ??
-    ((m, tokens, o) =>
-      mambaLossAndGrads(m as unknown as TrainableMamba, tokens, {
-        ...o,
-        variant: variant!,
-        scanStrategy: options.scanStrategy,
-        chunkSize: options.chunkSize,
-      }));
+}
+
+/** The loop shared by every model: `lossAndGrads` is the only model-specific step. */
+async function trainingLoop(
+  fn: string,
+  model: TrainableParams,
+  options: TransformerTrainOptions,
+  label: string,
+  lossAndGrads: (batch: TrainBatch) => LossAndGrads,
+): Promise<TrainResult> {
+  const total = options.schedule.totalSteps;
+  const clip = options.clip ?? 1;
   const state = options.state ?? {
     step: 0,
     optimizer: createAdamW(model.params),
@@ -213,7 +221,7 @@ export async function trainMamba<M extends TrainableModel = TrainableMamba>(
   };
   process.on("SIGINT", onSigint);
   const started = Date.now();
-  const bar = show ? progress(variant ? `training (${variant})` : "training", total) : null;
+  const bar = show ? progress(`training (${label})`, total) : null;
   const plot = show && inKernel() ? livePlot() : null;
   let stopped: TrainResult["stopped"] = "done";
   try {
@@ -233,10 +241,7 @@ export async function trainMamba<M extends TrainableModel = TrainableMamba>(
       }
       const t0 = performance.now();
       const batch = options.batch(state.rng, state.step);
-      const { loss, grads, count, correct } = lossAndGrads(model, batch.tokens, {
-        targets: batch.targets,
-        mask: batch.mask,
-      });
+      const { loss, grads, count, correct } = lossAndGrads(batch);
       const gradNorm = clipGradNorm(grads, clip === Infinity ? Number.MAX_VALUE : clip);
       const lr = learningRate(state.step, options.schedule);
       adamwStep(model.params, grads, state.optimizer, { lr, ...options.adamw });
@@ -321,9 +326,9 @@ const STATE_FORMAT = "mamba-ts-training-state/1";
  * Saves a training state next to a checkpoint: `dir/training_state.json` (format, step, RNG
  * state, parameter names and shapes) and `dir/optimizer.safetensors` (AdamW's m and v as
  * `exp_avg.<name>` / `exp_avg_sq.<name>`, PyTorch's names, in the parameters' float32). Save the
- * model itself with `saveMambaCheckpoint(model, dir)`.
+ * model itself with `saveMambaCheckpoint(model, dir)` (or `saveTransformerCheckpoint`).
  */
-export function saveTrainingState(state: TrainingState, model: TrainableModel, dir: string): void {
+export function saveTrainingState(state: TrainingState, model: TrainableParams, dir: string): void {
   const fn = "saveTrainingState";
   checkStateMatches(fn, "state", state, model);
   if (typeof dir !== "string")
@@ -350,7 +355,7 @@ export function saveTrainingState(state: TrainingState, model: TrainableModel, d
  * and what differs) a wrong format, parameters of other names or shapes, missing moments, a bad
  * step or RNG state.
  */
-export function loadTrainingState(dir: string, model: TrainableModel): TrainingState {
+export function loadTrainingState(dir: string, model: TrainableParams): TrainingState {
   const fn = "loadTrainingState";
   const jsonPath = path.join(dir, "training_state.json");
   const stPath = path.join(dir, "optimizer.safetensors");
@@ -421,7 +426,7 @@ function checkStateMatches(
   fn: string,
   name: string,
   state: TrainingState,
-  model: TrainableModel,
+  model: TrainableParams,
 ): void {
   if (!state || typeof state !== "object" || !(state.rng instanceof Rng) || !state.optimizer?.m) {
     throw new Error(

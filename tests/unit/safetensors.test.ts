@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { float16ToNumber } from "../../lib/src/checkpoint/safetensors";
 import {
-  float16ToNumber,
   parseSafetensors,
   readConfigJson,
   readSafetensors,

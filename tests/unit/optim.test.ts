@@ -130,7 +130,7 @@ describe("clipGradNorm and learningRate", () => {
     expect(grads.get("b")!.data[1]).toBeCloseTo(0.8, 14);
     expect(clipGradNorm(grads, 10)).toBeCloseTo(1, 14);
     expect(grads.get("b")!.data[1]).toBeCloseTo(0.8, 14);
-    expect(() => clipGradNorm(grads, 0)).toThrow(/clipGradNorm: maxNorm/);
+    expect(() => clipGradNorm(grads, 0)).toThrow(/clipGradNorm: argument 'maxNorm'/);
   });
 
   it("warms up linearly, then follows the cosine down to minLr", () => {

@@ -1,5 +1,9 @@
 /** `config.json` files of model checkpoints: read as plain objects, written pretty-printed. */
 import { readFileSync, writeFileSync } from "node:fs";
+import { describe } from "../validate";
+import { fileError } from "./file-errors";
+
+const WHAT = "a file holding a JSON object";
 
 /** Reads a JSON object from `path`; refuses non-objects with an error naming the file. */
 export function readConfigJson(path: string): Record<string, unknown> {
@@ -7,16 +11,34 @@ export function readConfigJson(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new Error(`readConfigJson: cannot read ${path}: ${(e as Error).message}`);
+    throw fileError(
+      "readConfigJson",
+      "path",
+      WHAT,
+      path,
+      `cannot be read (${(e as Error).message})`,
+    );
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new Error(`readConfigJson: ${path}: not valid JSON (${(e as Error).message})`);
+    throw fileError(
+      "readConfigJson",
+      "path",
+      WHAT,
+      path,
+      `not valid JSON (${(e as Error).message})`,
+    );
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new Error(`readConfigJson: ${path}: expected a JSON object`);
+    throw fileError(
+      "readConfigJson",
+      "path",
+      WHAT,
+      path,
+      `not a JSON object (got ${describe(value)})`,
+    );
   }
   return value as Record<string, unknown>;
 }

@@ -13,6 +13,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { type Tensor, numel } from "../tensor";
 import { describe } from "../validate";
+import { fileError, inFile } from "./file-errors";
 
 /** A tensor read from a safetensors file: its stored dtype and its values as float32. */
 export interface SafetensorsEntry {
@@ -43,15 +44,18 @@ const READABLE = new Set(["F32", "F16", "BF16", "F64"]);
 /** Headers larger than this are refused (the reference implementation's limit is 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
 
+const FILE_FN = "readSafetensors";
+const FILE_WHAT = "a valid safetensors file";
+
 /** Reads a safetensors file: tensor name -> { dtype, shape, data (float32) }, in header order. */
 export function readSafetensors(path: string): Map<string, SafetensorsEntry> {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new Error(`readSafetensors: cannot read ${path}: ${(e as Error).message}`);
+    throw fileError(FILE_FN, "path", FILE_WHAT, path, `cannot be read (${(e as Error).message})`);
   }
-  return parseSafetensors(bytes, path).tensors;
+  return inFile(FILE_FN, "path", FILE_WHAT, path, () => parseSafetensors(bytes, path).tensors);
 }
 
 /**
@@ -63,7 +67,7 @@ export function parseSafetensors(
   label = "<bytes>",
 ): { tensors: Map<string, SafetensorsEntry>; metadata: Record<string, string> } {
   const fail = (msg: string): never => {
-    throw new Error(`readSafetensors: ${label}: ${msg}`);
+    throw fileError("parseSafetensors", "bytes", FILE_WHAT, label, msg);
   };
   if (bytes.length < 8)
     fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);

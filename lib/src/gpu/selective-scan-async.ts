@@ -81,7 +81,7 @@ const GL_BACKENDS: readonly GpuBackend[] = ["headlessgl", "webgl2", "webgl"];
 function checkAsyncOptions(fn: string, options: unknown): Required<GpuScanAsyncOptions> {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
-      `${fn}: options: expected an object { mode?, variant?, chunkSize? }, got ${describe(options)}`,
+      `${fn}: argument 'options' must be an object { mode?, variant?, chunkSize? } (got ${describe(options)})`,
     );
   }
   const o = options as Record<string, unknown>;

@@ -469,11 +469,13 @@ export function idealFusedTraffic(
   const l = assertInteger(`${fn}: size.length`, size.length, 1);
   const n = assertInteger(`${fn}: size.dstate`, size.dstate, 1);
   if (size.hasZ !== undefined && typeof size.hasZ !== "boolean") {
-    throw new Error(`${fn}: size.hasZ: expected true or false, got ${describe(size.hasZ)}`);
+    throw new Error(
+      `${fn}: argument 'size.hasZ' must be true or false (got ${describe(size.hasZ)})`,
+    );
   }
   if (options.returnLastState !== undefined && typeof options.returnLastState !== "boolean") {
     throw new Error(
-      `${fn}: options.returnLastState: expected true or false, got ${describe(options.returnLastState)}`,
+      `${fn}: argument 'options.returnLastState' must be true or false (got ${describe(options.returnLastState)})`,
     );
   }
   const hasZ = size.hasZ ?? true;

@@ -72,13 +72,13 @@ const MAX_VOCAB = 1 << 20;
 export function mambaConfig(input: MambaConfigInput, fn = "mambaConfig"): MambaConfig {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new Error(
-      `${fn}: config: expected an object with vocab_size, hidden_size, num_hidden_layers, got ${describe(input)}`,
+      `${fn}: argument 'config' must be an object with vocab_size, hidden_size, num_hidden_layers (got ${describe(input)})`,
     );
   }
   for (const key of Object.keys(input)) {
     if (!(MAMBA_CONFIG_KEYS as readonly string[]).includes(key)) {
       throw new Error(
-        `${fn}: config: unknown field "${key}"; expected ${MAMBA_CONFIG_KEYS.join(", ")}`,
+        `${fn}: argument 'config' must be an object with only the fields ${MAMBA_CONFIG_KEYS.join(", ")} (got an unknown field "${key}")`,
       );
     }
   }
@@ -87,7 +87,7 @@ export function mambaConfig(input: MambaConfigInput, fn = "mambaConfig"): MambaC
   const bool = (k: keyof MambaConfig, v: unknown, dflt: boolean): boolean => {
     if (v === undefined) return dflt;
     if (typeof v !== "boolean")
-      throw new Error(`${fn}: config.${k}: expected true or false, got ${describe(v)}`);
+      throw new Error(`${fn}: argument 'config.${k}' must be true or false (got ${describe(v)})`);
     return v;
   };
   const vocab = int("vocab_size", input.vocab_size, 1, MAX_VOCAB);
@@ -106,7 +106,7 @@ export function mambaConfig(input: MambaConfigInput, fn = "mambaConfig"): MambaC
   const inner = int("intermediate_size", input.intermediate_size ?? expand * d, 1, MAX_DIM * 64);
   if (inner !== expand * d) {
     throw new Error(
-      `${fn}: config.intermediate_size: expected expand · hidden_size = ${expand} · ${d} = ${expand * d}, got ${inner}`,
+      `${fn}: argument 'config.intermediate_size' must be expand · hidden_size = ${expand} · ${d} = ${expand * d} (got ${inner})`,
     );
   }
   const eps = assertPositive(`${fn}: config.layer_norm_epsilon`, input.layer_norm_epsilon ?? 1e-5);

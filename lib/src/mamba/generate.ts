@@ -97,12 +97,12 @@ function generate(
 ): MambaGenerateResult {
   if (!Array.isArray(prompt) || prompt.length === 0) {
     throw new Error(
-      `${fn}: prompt: expected a non-empty number[] of token ids, got ${describe(prompt)}`,
+      `${fn}: argument 'prompt' must be a non-empty number[] of token ids (got ${describe(prompt)})`,
     );
   }
   if (options === null || typeof options !== "object") {
     throw new Error(
-      `${fn}: options: expected { maxNewTokens, temperature, topK?, rng? }, got ${describe(options)}`,
+      `${fn}: argument 'options' must be { maxNewTokens, temperature, topK?, rng? } (got ${describe(options)})`,
     );
   }
   for (const key of Object.keys(options)) {
@@ -112,11 +112,13 @@ function generate(
   const maxNew = assertInteger(`${fn}: options.maxNewTokens`, options.maxNewTokens, 0, 1 << 20);
   const temperature = assertFiniteNumber(`${fn}: options.temperature`, options.temperature);
   if (temperature < 0)
-    throw new Error(`${fn}: options.temperature: expected a number >= 0, got ${temperature}`);
+    throw new Error(
+      `${fn}: argument 'options.temperature' must be a number >= 0 (got ${temperature})`,
+    );
   const topK =
     options.topK === undefined ? undefined : assertInteger(`${fn}: options.topK`, options.topK, 1);
   if (options.rng !== undefined && !(options.rng instanceof Rng)) {
-    throw new Error(`${fn}: options.rng: expected an Rng, got ${describe(options.rng)}`);
+    throw new Error(`${fn}: argument 'options.rng' must be an Rng (got ${describe(options.rng)})`);
   }
   const stop =
     options.stopToken === undefined

@@ -126,14 +126,14 @@ export async function trainMamba(
 ): Promise<TrainResult> {
   const fn = "trainMamba";
   if (options === null || typeof options !== "object")
-    throw new Error(`${fn}: options: expected an object, got ${describe(options)}`);
+    throw new Error(`${fn}: argument 'options' must be an object (got ${describe(options)})`);
   for (const k of Object.keys(options)) {
     if (!TRAIN_KEYS.has(k))
       throw new Error(`${fn}: options: unknown key "${k}"; expected ${[...TRAIN_KEYS].join(", ")}`);
   }
   if (typeof options.batch !== "function")
     throw new Error(
-      `${fn}: options.batch: expected a function (rng, step) => { tokens, targets?, mask? }`,
+      `${fn}: argument 'options.batch' must be a function (rng, step) => { tokens, targets?, mask? }`,
     );
   const total = assertInteger(
     `${fn}: options.schedule.totalSteps`,
@@ -283,7 +283,7 @@ export function saveTrainingState(state: TrainingState, model: TrainableMamba, d
   const fn = "saveTrainingState";
   checkStateMatches(fn, "state", state, model);
   if (typeof dir !== "string")
-    throw new Error(`${fn}: dir: expected a folder path, got ${describe(dir)}`);
+    throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
   mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, Tensor>();
   for (const [name, p] of model.params) {
@@ -381,7 +381,7 @@ function checkStateMatches(
 ): void {
   if (!state || typeof state !== "object" || !(state.rng instanceof Rng) || !state.optimizer?.m) {
     throw new Error(
-      `${fn}: ${name}: expected { step, optimizer, rng } (from trainMamba or loadTrainingState), got ${describe(state)}`,
+      `${fn}: argument '${name}' must be { step, optimizer, rng } (from trainMamba or loadTrainingState) (got ${describe(state)})`,
     );
   }
   assertInteger(`${fn}: ${name}.step`, state.step, 0);

@@ -117,14 +117,16 @@ export function readTargets(
     l = b > 0 && Array.isArray(tokens[0]) ? tokens[0].length : -1;
     if (b === 0 || l <= 0 || !tokens.every((r) => Array.isArray(r) && r.length === l)) {
       throw new Error(
-        `${fn}: ${name}: expected a non-empty (b, l) array of equal-length rows of ids`,
+        `${fn}: argument '${name}' must be a non-empty (b, l) array of equal-length rows of ids`,
       );
     }
     ids = new Int32Array(b * l);
     tokens.forEach((r: number[], i) =>
       r.forEach((v, j) => {
         if (!Number.isInteger(v))
-          throw new Error(`${fn}: ${name}: expected integer ids, got ${describe(v)}`);
+          throw new Error(
+            `${fn}: argument '${name}' must be a batch of integer ids (got ${describe(v)})`,
+          );
         ids[i * l + j] = v;
       }),
     );
@@ -132,7 +134,7 @@ export function readTargets(
     const t = tokens as { shape?: unknown; data?: unknown } | null;
     if (!t || !Array.isArray(t.shape) || t.shape.length !== 2 || !(t.data instanceof Int32Array)) {
       throw new Error(
-        `${fn}: ${name}: expected { shape: [b, l], data: Int32Array } or number[][], got ${describe(tokens)}`,
+        `${fn}: argument '${name}' must be { shape: [b, l], data: Int32Array } or number[][] (got ${describe(tokens)})`,
       );
     }
     [b, l] = t.shape as number[];
@@ -184,11 +186,11 @@ export function mambaLossAndGrads(
   const fn = "mambaLossAndGrads";
   if (!model || typeof model !== "object" || !(model.params instanceof Map) || !model.config) {
     throw new Error(
-      `${fn}: model: expected { config, params: Map<string, Tensor> }, got ${describe(model)}`,
+      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (got ${describe(model)})`,
     );
   }
   if (options === null || typeof options !== "object")
-    throw new Error(`${fn}: options: expected an object, got ${describe(options)}`);
+    throw new Error(`${fn}: argument 'options' must be an object (got ${describe(options)})`);
   for (const k of Object.keys(options)) {
     if (!OPTION_KEYS.has(k))
       throw new Error(
@@ -211,7 +213,7 @@ export function mambaLossAndGrads(
     const t = readTargets(fn, options.targets, cfg.vocab_size);
     if (t.b !== b || t.l !== l)
       throw new Error(
-        `${fn}: options.targets: expected shape [${b}, ${l}] like tokens, got [${t.b}, ${t.l}]`,
+        `${fn}: argument 'options.targets' must be a (b, l) batch of shape [${b}, ${l}] like tokens (got [${t.b}, ${t.l}])`,
       );
     targets = t.ids;
   } else {
@@ -306,7 +308,9 @@ export function mambaLossAndGrads(
 export function resolveVariant(fn: string, model: TrainableMamba, option: unknown): MixerVariant {
   const v = option ?? model.extraConfig?.mamba_ts_variant ?? "mamba";
   if (v !== "mamba" && v !== "s6" && v !== "lti") {
-    throw new Error(`${fn}: variant: expected "mamba", "s6" or "lti", got ${describe(v)}`);
+    throw new Error(
+      `${fn}: argument 'variant' must be "mamba", "s6" or "lti" (got ${describe(v)})`,
+    );
   }
   return v;
 }
@@ -324,7 +328,7 @@ export function mambaVariantForward(
   const fn = "mambaVariantForward";
   if (!model || typeof model !== "object" || !(model.params instanceof Map) || !model.config) {
     throw new Error(
-      `${fn}: model: expected { config, params: Map<string, Tensor> }, got ${describe(model)}`,
+      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (got ${describe(model)})`,
     );
   }
   const variant = resolveVariant(fn, model, options?.variant);

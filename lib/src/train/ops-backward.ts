@@ -39,7 +39,7 @@ export function linearBackward(
   const [outDim, inDim] = weight.shape;
   if (x.shape[x.shape.length - 1] !== inDim) {
     throw new Error(
-      `${fn}: x: expected last axis ${inDim} (in), got shape [${x.shape.join(", ")}]`,
+      `${fn}: argument 'x' must be a tensor whose last axis is ${inDim} (in) (got shape [${x.shape.join(", ")}])`,
     );
   }
   sameShape(fn, "g", g, [...x.shape.slice(0, -1), outDim]);
@@ -130,13 +130,13 @@ export function rmsNormBackward(
 export function embeddingBackward(ids: Int32Array, vocab: number, g: Tensor): Tensor {
   const fn = "embeddingBackward";
   if (!(ids instanceof Int32Array))
-    throw new Error(`${fn}: ids: expected an Int32Array, got ${describe(ids)}`);
+    throw new Error(`${fn}: argument 'ids' must be an Int32Array (got ${describe(ids)})`);
   assertInteger(`${fn}: vocab`, vocab, 1);
   assertTensor(`${fn}: g`, g);
   const d = g.shape[g.shape.length - 1];
   if (g.data.length !== ids.length * d) {
     throw new Error(
-      `${fn}: g: expected ${ids.length} rows (one per id) of length d, got shape [${g.shape.join(", ")}]`,
+      `${fn}: argument 'g' must be a tensor of ${ids.length} rows (one per id) of length d (got shape [${g.shape.join(", ")}])`,
     );
   }
   const dw = new Float64Array(vocab * d);
@@ -249,17 +249,22 @@ export function crossEntropy(
   const P = V === 0 ? 0 : logits.data.length / V;
   if (!(targets instanceof Int32Array) || targets.length !== P) {
     throw new Error(
-      `${fn}: targets: expected an Int32Array of ${P} ids (one per position of logits [${logits.shape.join(", ")}]), got ${describe(targets)}`,
+      `${fn}: argument 'targets' must be an Int32Array of ${P} ids (one per position of logits [${logits.shape.join(", ")}]) (got ${describe(targets)})`,
     );
   }
   if (mask !== undefined && mask !== null && mask.length !== P) {
-    throw new Error(`${fn}: mask: expected ${P} entries (one per position), got ${mask.length}`);
+    throw new Error(
+      `${fn}: argument 'mask' must be an array of ${P} entries (one per position) (got ${mask.length})`,
+    );
   }
   let total = 0;
   for (let p = 0; p < P; p++) {
     const t = targets[p];
     const m = mask ? mask[p] : 1;
-    if (!(m >= 0)) throw new Error(`${fn}: mask: expected weights >= 0, got ${m} at position ${p}`);
+    if (!(m >= 0))
+      throw new Error(
+        `${fn}: argument 'mask' must be an array of weights >= 0 (got ${m} at position ${p})`,
+      );
     if (t === -100) continue;
     if (t < 0 || t >= V)
       throw new Error(`${fn}: targets: id ${t} at position ${p} is outside [0, ${V})`);

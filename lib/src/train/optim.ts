@@ -49,7 +49,9 @@ export function noWeightDecay(name: string): boolean {
 /** A fresh AdamW state (t = 0, m = v = 0) for the given parameters. */
 export function createAdamW(params: Map<string, Tensor>): AdamWState {
   if (!(params instanceof Map)) {
-    throw new Error(`createAdamW: params: expected a Map<string, Tensor>, got ${describe(params)}`);
+    throw new Error(
+      `createAdamW: argument 'params' must be a Map<string, Tensor> (got ${describe(params)})`,
+    );
   }
   const m = new Map<string, FloatArray>();
   const v = new Map<string, FloatArray>();
@@ -81,7 +83,7 @@ export function adamwStep(
   const fn = "adamwStep";
   if (options === null || typeof options !== "object") {
     throw new Error(
-      `${fn}: options: expected { lr, beta1?, beta2?, eps?, weightDecay? }, got ${describe(options)}`,
+      `${fn}: argument 'options' must be { lr, beta1?, beta2?, eps?, weightDecay? } (got ${describe(options)})`,
     );
   }
   for (const k of Object.keys(options)) {
@@ -100,13 +102,15 @@ export function adamwStep(
     ["beta2", b2],
   ] as const) {
     if (!(typeof x === "number" && x >= 0 && x < 1))
-      throw new Error(`${fn}: options.${k}: expected a number in [0, 1), got ${describe(x)}`);
+      throw new Error(
+        `${fn}: argument 'options.${k}' must be a number in [0, 1) (got ${describe(x)})`,
+      );
   }
-  if (!(lr >= 0)) throw new Error(`${fn}: options.lr: expected a number >= 0, got ${lr}`);
+  if (!(lr >= 0)) throw new Error(`${fn}: argument 'options.lr' must be a number >= 0 (got ${lr})`);
   if (!(assertFiniteNumber(`${fn}: options.eps`, eps) > 0))
-    throw new Error(`${fn}: options.eps: expected a positive number, got ${eps}`);
+    throw new Error(`${fn}: argument 'options.eps' must be a positive number (got ${eps})`);
   if (!(assertFiniteNumber(`${fn}: options.weightDecay`, wd) >= 0)) {
-    throw new Error(`${fn}: options.weightDecay: expected a number >= 0, got ${wd}`);
+    throw new Error(`${fn}: argument 'options.weightDecay' must be a number >= 0 (got ${wd})`);
   }
   for (const [name, p] of params) {
     const g = grads.get(name);
@@ -143,7 +147,8 @@ export function adamwStep(
  */
 export function clipGradNorm(grads: Map<string, Tensor>, maxNorm: number): number {
   const max = assertFiniteNumber("clipGradNorm: maxNorm", maxNorm);
-  if (!(max > 0)) throw new Error(`clipGradNorm: maxNorm: expected a positive number, got ${max}`);
+  if (!(max > 0))
+    throw new Error(`clipGradNorm: argument 'maxNorm' must be a positive number (got ${max})`);
   let ss = 0;
   for (const [name, g] of grads) {
     assertTensor(`clipGradNorm: grads["${name}"]`, g);

@@ -141,7 +141,7 @@ export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads
   const fn = "selectiveScanBackward";
   if (cache === null || typeof cache !== "object" || !("states" in cache) || !("shapes" in cache)) {
     throw new Error(
-      `${fn}: cache: expected the cache returned by selectiveScanForwardTrain, got ${describe(cache)}`,
+      `${fn}: argument 'cache' must be the cache returned by selectiveScanForwardTrain (got ${describe(cache)})`,
     );
   }
   const { args, shapes, strategy, chunkSize, states } = cache;
@@ -363,7 +363,7 @@ function checkTrainOptions(
 ): { strategy: ScanBackwardStrategy; chunkSize: number } {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
-      `${fn}: options: expected an object { strategy?, chunkSize? }, got ${describe(options)}`,
+      `${fn}: argument 'options' must be an object { strategy?, chunkSize? } (got ${describe(options)})`,
     );
   }
   const o = options as Record<string, unknown>;

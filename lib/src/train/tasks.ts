@@ -17,7 +17,7 @@ function checkSet(fn: string, set: unknown): TokenTaskSet {
     typeof s.targetStart !== "number"
   ) {
     throw new Error(
-      `${fn}: set: expected a task set from lib's tasks (selectiveCopying, loadSelectiveCopying, ...), got ${describe(set)}`,
+      `${fn}: argument 'set' must be a task set from lib's tasks (selectiveCopying, loadSelectiveCopying, ...) (got ${describe(set)})`,
     );
   }
   return s as TokenTaskSet;

@@ -138,7 +138,7 @@ export function causalAttention(
     );
   }
   if (options === null || typeof options !== "object") {
-    throw new Error(`${fn}: options: expected { offset? }, got ${describe(options)}`);
+    throw new Error(`${fn}: argument 'options' must be { offset? } (got ${describe(options)})`);
   }
   for (const key of Object.keys(options)) {
     if (key !== "offset")

@@ -131,7 +131,7 @@ export function causalAttentionBackward(
     );
   }
   if (keys < queries) {
-    throw new Error(`${fn}: k: expected at least lq = ${queries} keys, got ${keys}`);
+    throw new Error(`${fn}: argument 'k' must be at least lq = ${queries} keys (got ${keys})`);
   }
   const dims = { batch, heads, kvHeads, queries, keys, headDim, offset: keys - queries };
   const qL = headMajorLayout(queries, heads, headDim);
@@ -235,7 +235,9 @@ export function transformerLossAndGrads(
   const fn = "transformerLossAndGrads";
   const c = checkTransformerModel(fn, model, ["float32", "float64"]);
   if (options === null || typeof options !== "object") {
-    throw new Error(`${fn}: options: expected { targets?, mask? }, got ${describe(options)}`);
+    throw new Error(
+      `${fn}: argument 'options' must be { targets?, mask? } (got ${describe(options)})`,
+    );
   }
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.includes(key)) {
@@ -258,7 +260,7 @@ export function transformerLossAndGrads(
     const t = readTargets(fn, options.targets, c.vocab_size);
     if (t.b !== b || t.l !== l) {
       throw new Error(
-        `${fn}: options.targets: expected shape [${b}, ${l}] like tokens, got [${t.b}, ${t.l}]`,
+        `${fn}: argument 'options.targets' must be a (b, l) batch of shape [${b}, ${l}] like tokens (got [${t.b}, ${t.l}])`,
       );
     }
     targets = t.ids;

@@ -23,7 +23,8 @@ import { assertInteger, assertPositive, assertTensor } from "../validate";
 export function ropeInvFreq(headDim: number, theta: number): Float64Array {
   const fn = "ropeInvFreq";
   assertInteger(`${fn}: headDim`, headDim, 2);
-  if (headDim % 2 !== 0) throw new Error(`${fn}: headDim: expected an even number, got ${headDim}`);
+  if (headDim % 2 !== 0)
+    throw new Error(`${fn}: argument 'headDim' must be an even number (got ${headDim})`);
   assertPositive(`${fn}: theta`, theta);
   const half = headDim / 2;
   const out = new Float64Array(half);

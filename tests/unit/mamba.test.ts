@@ -137,7 +137,7 @@ describe("mambaForward", () => {
       /mambaForward: argument 'options.scan'/,
     );
     expect(() => mambaForward(model, TOKENS, { speed: 1 } as never)).toThrow(
-      /mambaForward: options: unknown option "speed"/,
+      /mambaForward: argument 'options' must be an object with the keys .* \(got an unknown key "speed"\)/,
     );
     expect(() =>
       mambaForward({ ...model, config: { ...model.config, state_size: 0 } }, TOKENS),
@@ -270,7 +270,9 @@ describe("mambaGenerate", () => {
     );
     expect(() =>
       mambaGenerate(model, [1], { maxNewTokens: 1, temperature: 0, beam: 2 } as never),
-    ).toThrow(/mambaGenerate: options: unknown option "beam"/);
+    ).toThrow(
+      /mambaGenerate: argument 'options' must be an object with the keys .* \(got an unknown key "beam"\)/,
+    );
   });
 });
 

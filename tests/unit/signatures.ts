@@ -66,6 +66,75 @@ const rngMethod =
   (...args: unknown[]) =>
     (rng() as unknown as Record<string, (...x: unknown[]) => unknown>)[m](...args);
 
+/** A schema written here for an argument lib checks by hand (typed arrays, token batches). */
+const custom = (expected: string, ok: (v: unknown) => boolean, invalid: unknown[]): Schema => ({
+  expected,
+  optional: false,
+  problem: (v) => (ok(v) ? null : `${expected} (got ${lib.describe(v)})`),
+  invalid: () => [undefined, null, ...invalid],
+});
+const int32 = () =>
+  custom("an Int32Array", (v) => v instanceof Int32Array, [[1, 2], new Float32Array(2), 3, "ids"]);
+const bytes = () =>
+  custom("a Uint8Array", (v) => v instanceof Uint8Array, [[1, 2], new Float32Array(2), 3, "b"]);
+const isIds = (v: unknown, vocab: number): boolean =>
+  Array.isArray(v) &&
+  v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x < vocab);
+/** A (b, l) batch of token ids below `vocab`, as number[][] (the Int32Array form is also valid). */
+const tokens = (vocab: number) =>
+  custom(
+    "a (b, l) batch of token ids",
+    (v) =>
+      (Array.isArray(v) &&
+        v.every(
+          (r) => isIds(r, vocab) && (r as unknown[]).length === (v[0] as unknown[]).length,
+        )) ||
+      (typeof v === "object" && v !== null && (v as { data?: unknown }).data instanceof Int32Array),
+    [42, "ids", [[1.5]], [[1, 2], [1]], [[vocab]], [[-1]], [1, 2], { shape: [1, 1], data: [0] }],
+  );
+/** An array of token ids below `vocab`. */
+const ids = (vocab: number, minLength = 0) =>
+  custom(
+    "an array of token ids",
+    (v) => (isIds(v, vocab) && (v as unknown[]).length >= minLength) || v instanceof Int32Array,
+    [42, "ids", [1.5], [vocab], [-1], [[0]], ...(minLength > 0 ? [[]] : [])],
+  );
+const T32 = (spec: Parameters<typeof s.tensor>[0] = {}) => T({ ...spec, dtype: "float32" });
+const MAMBA = { vocab_size: 6, hidden_size: 4, num_hidden_layers: 1, state_size: 2 };
+const mamba = () => lib.initMamba(MAMBA, rng());
+const LLAMA = {
+  vocab_size: 6,
+  hidden_size: 8,
+  intermediate_size: 8,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+};
+const llama = () => lib.initTransformer(LLAMA, rng());
+const mambaModel = () =>
+  custom("a Mamba model", () => false, [
+    42,
+    "m",
+    {},
+    { config: MAMBA, params: {} },
+    { config: {}, params: new Map() },
+  ]);
+const llamaModel = () =>
+  custom("a Transformer++ model", () => false, [
+    42,
+    "m",
+    {},
+    { config: LLAMA, params: {} },
+    { config: {}, params: new Map() },
+  ]);
+const GENERATE = {
+  maxNewTokens: int(0, 1 << 20),
+  temperature: s.number({ min: 0 }),
+  topK: opt(int(1)),
+  rng: opt(s.rng()),
+  stopToken: opt(int(0)),
+};
+const randn = (shape: number[]) => rng().randn(shape, 1, "float32");
+
 export const signatures: Record<string, Signature> = {
   // tensor.ts
   numel: { valid: () => [[2, 3]], args: [a("shape", s.shape({ maxElements: Infinity }))] },
@@ -563,4 +632,196 @@ export const signatures: Record<string, Signature> = {
     args: [a("A", T({ rank: 2 })), a("B", T()), a("L", null)],
   },
   ssmVectorField: { valid: () => [ssm(), () => 1], args: [a("ssm", null), a("x", null)] },
+
+  // nn: the models' forward ops
+  linear: {
+    valid: () => [randn([2, 3]), randn([4, 3]), randn([4])],
+    args: [
+      a("x", T()),
+      a("weight", T({ rank: 2, finite: false })),
+      a("bias", opt(T({ rank: 1, finite: false }))),
+    ],
+  },
+  rmsNorm: {
+    valid: () => [randn([2, 3]), randn([3]), 1e-5],
+    args: [a("x", T()), a("weight", T({ rank: 1, finite: false })), a("eps", s.number({ min: 0 }))],
+  },
+  embedding: {
+    valid: () => [Int32Array.from([0, 2]), randn([3, 2]), [1, 2]],
+    args: [
+      a("ids", int32()),
+      a("weight", T({ rank: 2, finite: false })),
+      a("shape", s.shape({ rank: 2 })),
+    ],
+  },
+  causalDepthwiseConv1d: {
+    valid: () => [randn([1, 2, 5]), randn([2, 1, 3]), randn([2])],
+    args: [
+      a("x", T({ rank: 3 })),
+      a("weight", T({ rank: 3, finite: false })),
+      a("bias", opt(T({ rank: 1, finite: false }))),
+    ],
+  },
+  mapTensor: {
+    valid: () => [randn([2]), (v: number) => 2 * v],
+    args: [a("x", T({ finite: false })), a("f", s.function())],
+  },
+  siluTensor: { valid: () => [randn([2])], args: [a("x", T({ finite: false }))] },
+  softplusTensor: { valid: () => [randn([2])], args: [a("x", T({ finite: false }))] },
+  sigmoidTensor: { valid: () => [randn([2])], args: [a("x", T({ finite: false }))] },
+  transpose12: { valid: () => [randn([1, 2, 3])], args: [a("x", T({ rank: 3, finite: false }))] },
+  sliceLastAxis: {
+    valid: () => [randn([2, 4]), 1, 2],
+    args: [a("x", T({ finite: false })), a("from", int(0, 4)), a("count", int(0, 3))],
+  },
+  // checkpoint (bytes; the file functions are EXEMPT as file IO)
+  parseSafetensors: {
+    valid: () => [lib.serializeSafetensors({ w: randn([2]) })],
+    args: [a("bytes", bytes()), a("label", opt(s.string({ allowEmpty: true })))],
+  },
+  serializeSafetensors: {
+    valid: () => [{ w: randn([2]) }, { format: "pt" }],
+    args: [a("tensors", s.object()), a("metadata", opt(s.object()))],
+  },
+  // mamba
+  mambaConfig: {
+    valid: () => [MAMBA],
+    args: [
+      a(
+        "config",
+        s.options(
+          {
+            vocab_size: int(1, 1 << 20),
+            hidden_size: int(1, 1 << 14),
+            num_hidden_layers: int(1, 1024),
+            state_size: opt(int(1, 1024)),
+            expand: opt(int(1, 64)),
+            conv_kernel: opt(int(1, 64)),
+            time_step_rank: opt(s.present()),
+            intermediate_size: opt(s.present()),
+            layer_norm_epsilon: opt(pos()),
+            use_bias: opt(s.boolean()),
+            use_conv_bias: opt(s.boolean()),
+            residual_in_fp32: opt(s.boolean()),
+            tie_word_embeddings: opt(s.boolean()),
+          },
+          "a MambaConfig",
+        ),
+      ),
+    ],
+  },
+  mambaParamShapes: { valid: () => [lib.mambaConfig(MAMBA)], args: [a("config", null)] },
+  mambaParamCount: { valid: () => [lib.mambaConfig(MAMBA)], args: [a("config", null)] },
+  initMamba: { valid: () => [MAMBA, rng()], args: [a("config", null), a("rng", s.rng())] },
+  mambaMixer: {
+    valid: () => [mamba(), 0, randn([1, 3, 4]), { scan: "reference" }],
+    args: [
+      a("model", mambaModel()),
+      a("layer", int(0, 0)),
+      a("u", T32({ shape: [null, null, 4] })),
+      a(
+        "options",
+        options({ scan: opt(s.oneOf(["reference", "fast"])), returnState: opt(s.boolean()) }),
+      ),
+    ],
+  },
+  mambaForward: {
+    valid: () => [mamba(), [[1, 2, 3]], { scan: "fast" }],
+    args: [
+      a("model", mambaModel()),
+      a("tokens", tokens(6)),
+      a("options", options({ scan: opt(s.oneOf(["reference", "fast"])) })),
+    ],
+  },
+  mambaForwardWithState: {
+    valid: () => [mamba(), [[1, 2, 3]], { returnState: true }],
+    args: [
+      a("model", mambaModel()),
+      a("tokens", tokens(6)),
+      a(
+        "options",
+        options({
+          scan: opt(s.oneOf(["reference", "fast"])),
+          returnState: opt(s.boolean()),
+          lastPositionOnly: opt(s.boolean()),
+        }),
+      ),
+    ],
+  },
+  createMambaCache: {
+    valid: () => [mamba(), 2],
+    args: [a("model", mambaModel()), a("batch", int(1, 4096))],
+  },
+  mambaCacheBytes: {
+    valid: () => [lib.createMambaCache(mamba(), 1)],
+    args: [
+      a(
+        "cache",
+        custom("a MambaCache", () => false, [42, "c", {}, [1]]),
+      ),
+    ],
+  },
+  mambaStep: {
+    valid: () => {
+      const m = mamba();
+      return [m, lib.createMambaCache(m, 2), [1, 2]];
+    },
+    args: [
+      a("model", mambaModel()),
+      a(
+        "cache",
+        custom("a MambaCache", () => false, [42, "c", {}, [1]]),
+      ),
+      a(
+        "tokens",
+        custom("2 token ids", (v) => isIds(v, 6) && (v as unknown[]).length === 2, [
+          42,
+          [1],
+          [1, 2, 3],
+          [1.5, 1],
+          [6, 0],
+        ]),
+      ),
+    ],
+  },
+  mambaPrefill: {
+    valid: () => {
+      const m = mamba();
+      return [m, lib.createMambaCache(m, 1), [[1, 2]], {}];
+    },
+    args: [
+      a("model", mambaModel()),
+      a(
+        "cache",
+        custom("a MambaCache", () => false, [42, "c", {}, [1]]),
+      ),
+      a("tokens", tokens(6)),
+      a("options", options({ scan: opt(s.oneOf(["reference", "fast"])) })),
+    ],
+  },
+  sampleNextToken: {
+    valid: () => [[0.1, 0.5, 0.2], 1, 2, rng()],
+    args: [
+      a("logits", s.numbers({ minLength: 1 })),
+      a("temperature", s.number({ min: 0 })),
+      a("topK", opt(int(1))),
+      a("rng", s.rng()),
+    ],
+  },
+  mambaGenerate: {
+    valid: () => [mamba(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
+    args: [
+      a("model", mambaModel()),
+      a("prompt", ids(6, 1)),
+      a("options", options({ ...GENERATE, scan: opt(s.oneOf(["reference", "fast"])) })),
+    ],
+  },
+  mambaGenerateWithStats: {
+    valid: () => [mamba(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
+    args: [
+      a("model", mambaModel()),
+      a("prompt", ids(6, 1)),
+      a("options", options({ ...GENERATE, scan: opt(s.oneOf(["reference", "fast"])) })),
+    ],
+  },
 };

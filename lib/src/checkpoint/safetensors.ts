@@ -12,7 +12,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { type Tensor, numel } from "../tensor";
-import { describe } from "../validate";
+import { argumentError, checkArg, describe, schema } from "../validate";
 import { fileError, inFile } from "./file-errors";
 
 /** A tensor read from a safetensors file: its stored dtype and its values as float32. */
@@ -45,10 +45,13 @@ const READABLE = new Set(["F32", "F16", "BF16", "F64"]);
 const MAX_HEADER_BYTES = 100_000_000;
 
 const FILE_FN = "readSafetensors";
+/** The tensors of a file to write: a Map or a plain object from name to tensor. */
+const TENSORS = schema.object<Record<string, Tensor>>();
 const FILE_WHAT = "a valid safetensors file";
 
 /** Reads a safetensors file: tensor name -> { dtype, shape, data (float32) }, in header order. */
 export function readSafetensors(path: string): Map<string, SafetensorsEntry> {
+  checkArg(FILE_FN, "path", path, schema.string());
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
@@ -66,8 +69,13 @@ export function parseSafetensors(
   bytes: Uint8Array,
   label = "<bytes>",
 ): { tensors: Map<string, SafetensorsEntry>; metadata: Record<string, string> } {
+  const fn = "parseSafetensors";
+  if (!(bytes instanceof Uint8Array)) {
+    throw argumentError(fn, "bytes", `a Uint8Array (got ${describe(bytes)})`);
+  }
+  checkArg(fn, "label", label, schema.string({ allowEmpty: true }));
   const fail = (msg: string): never => {
-    throw fileError("parseSafetensors", "bytes", FILE_WHAT, label, msg);
+    throw fileError(fn, "bytes", FILE_WHAT, label, msg);
   };
   if (bytes.length < 8)
     fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
@@ -236,11 +244,18 @@ export function writeSafetensors(
   tensors: Map<string, Tensor> | Record<string, Tensor>,
   metadata?: Record<string, string>,
 ): void {
+  checkArg("writeSafetensors", "path", path, schema.string());
   const bytes = serializeSafetensors(tensors, metadata, path);
   try {
     writeFileSync(path, bytes);
   } catch (e) {
-    throw new Error(`writeSafetensors: cannot write ${path}: ${(e as Error).message}`);
+    throw fileError(
+      "writeSafetensors",
+      "path",
+      "a writable file",
+      path,
+      `cannot be written (${(e as Error).message})`,
+    );
   }
 }
 
@@ -250,6 +265,9 @@ export function serializeSafetensors(
   metadata?: Record<string, string>,
   label = "<bytes>",
 ): Uint8Array {
+  const fn = "serializeSafetensors";
+  if (!(tensors instanceof Map)) checkArg(fn, "tensors", tensors, TENSORS);
+  checkArg(fn, "metadata", metadata, schema.optional(schema.object()));
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = {};

@@ -119,6 +119,13 @@ export function mambaStep(
       `${fn}: argument 'tokens' must be an array of ${batch} ids (one per sequence of the cache) (got ${describe(tokens)})`,
     );
   }
+  tokens.forEach((id: number, i: number) => {
+    if (!Number.isInteger(id)) {
+      throw new Error(
+        `${fn}: argument 'tokens' must be an array of integer ids (got ${describe(id)} at index ${i})`,
+      );
+    }
+  });
   const { ids } = readTokens(
     fn,
     { shape: [batch, 1], data: Int32Array.from(tokens) },

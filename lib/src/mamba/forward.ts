@@ -272,7 +272,9 @@ export function checkForwardOptions(fn: string, options: unknown, keys: readonly
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!keys.includes(key))
-      throw new Error(`${fn}: options: unknown option "${key}"; expected ${keys.join(", ")}`);
+      throw new Error(
+        `${fn}: argument 'options' must be an object with the keys ${keys.join(", ")} (got an unknown key "${key}")`,
+      );
   }
   if (o.scan !== undefined)
     assertOneOf(`${fn}: options.scan`, o.scan, ["reference", "fast"] as const);

@@ -18,7 +18,6 @@ export {
   type MambaForwardOptions,
   type MambaTokens,
   type MambaBlockState,
-  readTokens,
   mambaMixer,
   mambaForward,
   mambaForwardWithState,

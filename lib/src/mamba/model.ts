@@ -27,7 +27,7 @@ export function checkMambaModel(fn: string, model: unknown): MambaModel {
       `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (from initMamba or loadMambaCheckpoint) (got ${describe(model)})`,
     );
   }
-  mambaConfig(m.config, fn); // a hand-edited config fails here with the field named
+  mambaConfig(m.config, fn, "model.config"); // a hand-edited config fails here with the field named
   const shapes = mambaParamShapes(m.config);
   for (const [name, shape] of shapes) {
     const t = m.params.get(name);

@@ -141,7 +141,7 @@ describe("mambaForward", () => {
     );
     expect(() =>
       mambaForward({ ...model, config: { ...model.config, state_size: 0 } }, TOKENS),
-    ).toThrow(/mambaForward: argument 'config.state_size'/);
+    ).toThrow(/mambaForward: argument 'model.config.state_size'/);
     const broken = { config: model.config, params: new Map(model.params) };
     broken.params.delete("backbone.layers.1.mixer.D");
     expect(() => mambaForward(broken, TOKENS)).toThrow(

@@ -118,7 +118,7 @@ describe("mambaLossAndGrads: gradients of the whole model against central finite
       /mambaLossAndGrads: argument 'tokens' must be token ids in \[0, 5\)/,
     );
     expect(() => mambaLossAndGrads(model, tokens, { variant: "s4" as never })).toThrow(
-      /mambaLossAndGrads: argument 'variant'/,
+      /mambaLossAndGrads: argument 'options.variant'/,
     );
     expect(() => mambaLossAndGrads(model, tokens, { lr: 1 } as never)).toThrow(/unknown key "lr"/);
     expect(() => mambaLossAndGrads(model, tokens, { targets: [[1]] })).toThrow(

@@ -824,4 +824,320 @@ export const signatures: Record<string, Signature> = {
       a("options", options({ ...GENERATE, scan: opt(s.oneOf(["reference", "fast"])) })),
     ],
   },
+
+  // transformer (Transformer++ baseline)
+  ropeInvFreq: {
+    valid: () => [4, 10000],
+    args: [a("headDim", int(2, 1 << 16)), a("theta", pos())],
+  },
+  applyRope: {
+    valid: () => [randn([1, 2, 3, 4]), 10000, 0],
+    args: [a("x", T({ rank: 4 })), a("theta", pos()), a("start", opt(int(0, 2 ** 31)))],
+  },
+  applyRopeBackward: {
+    valid: () => [randn([1, 2, 3, 4]), 10000, 0],
+    args: [a("g", T({ rank: 4 })), a("theta", pos()), a("start", opt(int(0, 2 ** 31)))],
+  },
+  causalAttention: {
+    valid: () => [randn([1, 2, 3, 4]), randn([1, 1, 3, 4]), randn([1, 1, 3, 4]), {}],
+    args: [
+      a("q", T({ rank: 4 })),
+      a("k", T({ rank: 4 })),
+      a("v", T({ rank: 4 })),
+      a("options", options({ offset: opt(int(-3, 3)) })),
+    ],
+  },
+  causalAttentionBackward: {
+    valid: () => [
+      randn([1, 2, 3, 4]),
+      randn([1, 1, 3, 4]),
+      randn([1, 1, 3, 4]),
+      randn([1, 2, 3, 4]),
+    ],
+    args: [
+      a("q", T({ rank: 4 })),
+      a("k", T({ rank: 4 })),
+      a("v", T({ rank: 4 })),
+      a("g", T({ rank: 4 })),
+    ],
+  },
+  llamaConfig: {
+    valid: () => [LLAMA],
+    args: [
+      a(
+        "fields",
+        custom("LlamaConfig fields", () => false, [
+          42,
+          "c",
+          [1],
+          {},
+          { ...LLAMA, vocab_size: 0 },
+          { ...LLAMA, hidden_act: "gelu" },
+          { ...LLAMA, typo: 1 },
+        ]),
+      ),
+    ],
+  },
+  transformerParamShapes: { valid: () => [lib.llamaConfig(LLAMA)], args: [a("config", null)] },
+  transformerParamCount: { valid: () => [lib.llamaConfig(LLAMA)], args: [a("config", null)] },
+  initTransformer: { valid: () => [LLAMA, rng()], args: [a("config", null), a("rng", s.rng())] },
+  transformerForward: {
+    valid: () => [llama(), [[1, 2, 3]]],
+    args: [a("model", llamaModel()), a("tokens", tokens(6))],
+  },
+  createTransformerCache: {
+    valid: () => [llama(), 2],
+    args: [a("model", llamaModel()), a("batch", opt(int(1, 4096)))],
+  },
+  transformerCacheBytes: {
+    valid: () => [lib.llamaConfig(LLAMA), 10, 1],
+    args: [a("config", null), a("position", int(0)), a("batch", opt(int(1)))],
+  },
+  transformerStep: {
+    valid: () => {
+      const m = llama();
+      return [m, lib.createTransformerCache(m, 2), [1, 2]];
+    },
+    args: [
+      a("model", llamaModel()),
+      a(
+        "cache",
+        custom("a TransformerCache", () => false, [42, "c", {}, [1]]),
+      ),
+      a(
+        "tokens",
+        custom("2 token ids", (v) => isIds(v, 6) && (v as unknown[]).length === 2, [
+          42,
+          [1],
+          [1, 2, 3],
+          [1.5, 1],
+          [6, 0],
+        ]),
+      ),
+    ],
+  },
+  transformerPrefill: {
+    valid: () => {
+      const m = llama();
+      return [m, lib.createTransformerCache(m, 1), [[1, 2]]];
+    },
+    args: [
+      a("model", llamaModel()),
+      a(
+        "cache",
+        custom("a TransformerCache", () => false, [42, "c", {}, [1]]),
+      ),
+      a("tokens", tokens(6)),
+    ],
+  },
+  transformerGenerate: {
+    valid: () => [llama(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
+    args: [a("model", llamaModel()), a("prompt", ids(6, 1)), a("options", options(GENERATE))],
+  },
+  transformerGenerateWithStats: {
+    valid: () => [llama(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
+    args: [a("model", llamaModel()), a("prompt", ids(6, 1)), a("options", options(GENERATE))],
+  },
+  transformerLossAndGrads: {
+    valid: () => [llama(), [[1, 2, 3]], {}],
+    args: [
+      a("model", llamaModel()),
+      a("tokens", tokens(6)),
+      a("options", options({ targets: opt(s.present()), mask: opt(s.present()) })),
+    ],
+  },
+  // train: backward passes, optimiser, schedule
+  linearBackward: {
+    valid: () => [randn([2, 3]), randn([4, 3]), randn([2, 4]), true],
+    args: [
+      a("x", T()),
+      a("weight", T({ rank: 2, finite: false })),
+      a("g", T()),
+      a("hasBias", opt(s.boolean())),
+    ],
+  },
+  rmsNormBackward: {
+    valid: () => [randn([2, 3]), randn([3]), 1e-5, randn([2, 3])],
+    args: [
+      a("x", T()),
+      a("weight", T({ rank: 1, finite: false })),
+      a("eps", s.number({ min: 0 })),
+      a("g", T()),
+    ],
+  },
+  embeddingBackward: {
+    valid: () => [Int32Array.from([0, 2]), 3, randn([1, 2, 2])],
+    args: [a("ids", int32()), a("vocab", int(1, MAX_ELEMENTS)), a("g", T())],
+  },
+  causalDepthwiseConv1dBackward: {
+    valid: () => [randn([1, 2, 5]), randn([2, 1, 3]), randn([1, 2, 5]), true],
+    args: [
+      a("x", T({ rank: 3 })),
+      a("weight", T({ rank: 3, finite: false })),
+      a("g", T({ rank: 3 })),
+      a("hasBias", opt(s.boolean())),
+    ],
+  },
+  siluBackward: { valid: () => [randn([2]), randn([2])], args: [a("x", T()), a("g", T())] },
+  softplusBackward: { valid: () => [randn([2]), randn([2])], args: [a("x", T()), a("g", T())] },
+  crossEntropy: {
+    valid: () => [randn([1, 2, 3]), Int32Array.from([0, 2]), [1, 0.5]],
+    args: [a("logits", T()), a("targets", int32()), a("mask", opt(s.numbers()))],
+  },
+  noWeightDecay: { valid: () => ["backbone.norm_f.weight"], args: [a("name", s.string())] },
+  createAdamW: {
+    valid: () => [new Map([["w", randn([2])]])],
+    args: [
+      a(
+        "params",
+        custom("a Map<string, Tensor>", (v) => v instanceof Map, [42, "p", {}, [1]]),
+      ),
+    ],
+  },
+  adamwStep: {
+    valid: () => {
+      const params = new Map([["w", randn([2])]]);
+      return [params, new Map([["w", randn([2])]]), lib.createAdamW(params), { lr: 1e-3 }];
+    },
+    args: [
+      a(
+        "params",
+        custom("a Map<string, Tensor>", (v) => v instanceof Map, [42, "p", {}, [1]]),
+      ),
+      a(
+        "grads",
+        custom("a Map<string, Tensor>", (v) => v instanceof Map, [42, "g", {}, [1]]),
+      ),
+      a(
+        "state",
+        custom("an AdamWState", () => false, [42, "s", {}, [1]]),
+      ),
+      a(
+        "options",
+        options({
+          lr: s.number({ min: 0 }),
+          beta1: opt(s.number({ min: 0, max: 0.999 })),
+          beta2: opt(s.number({ min: 0, max: 0.999 })),
+          eps: opt(pos()),
+          weightDecay: opt(s.number({ min: 0 })),
+        }),
+      ),
+    ],
+  },
+  clipGradNorm: {
+    valid: () => [new Map([["w", randn([2])]]), 1],
+    args: [
+      a(
+        "grads",
+        custom("a Map<string, Tensor>", (v) => v instanceof Map, [42, "g", {}, [1]]),
+      ),
+      a("maxNorm", pos()),
+    ],
+  },
+  learningRate: {
+    valid: () => [3, { peakLr: 1e-3, warmupSteps: 2, totalSteps: 10 }],
+    args: [
+      a("step", int(0)),
+      a(
+        "schedule",
+        options({
+          peakLr: pos(),
+          warmupSteps: int(0),
+          totalSteps: int(1),
+          minLr: opt(s.number({ min: 0 })),
+        }),
+      ),
+    ],
+  },
+  selectiveScanForwardTrain: {
+    valid: () => [scanArgs(), { strategy: "recompute", chunkSize: 2 }],
+    args: [
+      a("", null),
+      a(
+        "options",
+        options({ strategy: opt(s.oneOf(["store-all", "recompute"])), chunkSize: opt(int(1)) }),
+      ),
+    ],
+  },
+  selectiveScanBackward: {
+    valid: () => {
+      const { out, cache } = lib.selectiveScanForwardTrain(scanArgs());
+      return [cache, out];
+    },
+    args: [
+      a(
+        "cache",
+        custom("a ScanCache", () => false, [42, "c", {}, [1]]),
+      ),
+      a("dout", T({ rank: 3 })),
+    ],
+  },
+  scanTrainingMemory: {
+    valid: () => [{ batch: 1, dim: 2, length: 8, dstate: 4, chunkSize: 4 }],
+    args: [
+      a(
+        "",
+        s.options({
+          batch: int(1),
+          dim: int(1),
+          length: int(1),
+          dstate: int(1),
+          chunkSize: opt(int(1)),
+          bytesPerElement: opt(int(1)),
+        }),
+      ),
+    ],
+  },
+  mambaLossAndGrads: {
+    valid: () => [mamba(), [[1, 2, 3]], {}],
+    args: [
+      a("model", mambaModel()),
+      a("tokens", tokens(6)),
+      a(
+        "options",
+        options({
+          targets: opt(s.present()),
+          mask: opt(s.present()),
+          variant: opt(s.oneOf(["mamba", "s6", "lti"])),
+          scanStrategy: opt(s.oneOf(["store-all", "recompute"])),
+          chunkSize: opt(int(1)),
+        }),
+      ),
+    ],
+  },
+  mambaVariantForward: {
+    valid: () => [mamba(), [[1, 2, 3]], { variant: "s6" }],
+    args: [
+      a("model", mambaModel()),
+      a("tokens", tokens(6)),
+      a("options", options({ variant: opt(s.oneOf(["mamba", "s6", "lti"])) })),
+    ],
+  },
+  taskBatch: {
+    valid: () => [lib.selectiveCopying(rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 })],
+    args: [
+      a(
+        "set",
+        custom("a task set", () => false, [42, "s", {}, [1]]),
+      ),
+    ],
+  },
+  taskAccuracy: {
+    valid: () => [
+      mamba(),
+      lib.selectiveCopying(rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 }),
+      { batchSize: 1 },
+    ],
+    args: [
+      a("model", mambaModel()),
+      a(
+        "set",
+        custom("a task set", () => false, [42, "s", {}, [1]]),
+      ),
+      a(
+        "options",
+        options({ variant: opt(s.oneOf(["mamba", "s6", "lti"])), batchSize: opt(int(1)) }),
+      ),
+    ],
+  },
 };

@@ -91,7 +91,9 @@ describe("trainMamba", () => {
     );
     await expect(
       trainMamba(model, { batch: randomBatch, schedule, lr: 1 } as never),
-    ).rejects.toThrow(/trainMamba: options: unknown key "lr"/);
+    ).rejects.toThrow(
+      /trainMamba: argument 'options' must be an options object \(got an unknown key "lr"/,
+    );
     await expect(
       trainMamba(model, { batch: randomBatch, schedule: { ...schedule, totalSteps: 0 } }),
     ).rejects.toThrow(/schedule.totalSteps/);

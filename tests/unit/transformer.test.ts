@@ -284,7 +284,7 @@ describe("RoPE", () => {
 
   it("refuses odd head widths", () => {
     expect(() => applyRope({ shape: [1, 1, 1, 3], data: new Float32Array(3) }, 10000)).toThrow(
-      /applyRope: x: head_dim \(axis 3\) must be even/,
+      /applyRope: argument 'x' must be a tensor whose head_dim \(axis 3\) is even/,
     );
     expect(() => ropeInvFreq(5, 10000)).toThrow(/ropeInvFreq: argument 'headDim' must be an even/);
   });
@@ -340,7 +340,7 @@ describe("causalAttention", () => {
       data: new Float32Array(s.reduce((a, b) => a * b)),
     });
     expect(() => causalAttention(t([1, 4, 2, 4]), t([1, 3, 2, 4]), t([1, 3, 2, 4]))).toThrow(
-      /causalAttention: k: the number of key\/value heads \(3\) must divide/,
+      /causalAttention: argument 'k' must be a tensor whose number of key\/value heads divides the 4 query heads \(got 3\)/,
     );
     expect(() => causalAttention(t([1, 4, 2, 4]), t([1, 2, 2, 6]), t([1, 2, 2, 6]))).toThrow(
       /causalAttention: argument 'k' must be a tensor of shape \[1, \*, \*, 4\]/,
@@ -350,7 +350,7 @@ describe("causalAttention", () => {
     );
     expect(() =>
       causalAttention(t([1, 4, 2, 4]), t([1, 2, 2, 4]), t([1, 2, 2, 4]), { off: 1 } as never),
-    ).toThrow(/unknown option "off"/);
+    ).toThrow(/unknown key "off"/);
   });
 });
 
@@ -615,7 +615,7 @@ describe("transformerGenerate", () => {
     ).toThrow(/argument 'options.topK' must be an integer in \[1, 13\]/);
     expect(() =>
       transformerGenerate(m, [1], { maxNewTokens: 2, temperature: 0, top_k: 1 } as never),
-    ).toThrow(/unknown option "top_k"/);
+    ).toThrow(/unknown key "top_k"/);
     expect(() => transformerGenerate(m, [], { maxNewTokens: 2, temperature: 0 })).toThrow(
       /transformerGenerate: argument 'prompt' must be a non-empty number\[\]/,
     );

@@ -88,7 +88,7 @@ function checkAsyncOptions(fn: string, options: unknown): Required<GpuScanAsyncO
   for (const key of Object.keys(o)) {
     if (!["mode", "variant", "chunkSize"].includes(key)) {
       throw new Error(
-        `${fn}: options: unknown option "${key}"; expected mode, variant or chunkSize`,
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are mode, variant, chunkSize)`,
       );
     }
   }

@@ -273,7 +273,7 @@ export function checkForwardOptions(fn: string, options: unknown, keys: readonly
   for (const key of Object.keys(o)) {
     if (!keys.includes(key))
       throw new Error(
-        `${fn}: argument 'options' must be an object with the keys ${keys.join(", ")} (got an unknown key "${key}")`,
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are ${keys.join(", ")})`,
       );
   }
   if (o.scan !== undefined)

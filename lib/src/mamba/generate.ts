@@ -128,7 +128,7 @@ function generate(
   for (const key of Object.keys(options)) {
     if (!KEYS.includes(key))
       throw new Error(
-        `${fn}: argument 'options' must be an object with the keys ${KEYS.join(", ")} (got an unknown key "${key}")`,
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are ${KEYS.join(", ")})`,
       );
   }
   const maxNew = assertInteger(`${fn}: options.maxNewTokens`, options.maxNewTokens, 0, 1 << 20);

@@ -125,11 +125,13 @@ export async function trainMamba(
   options: TrainOptions,
 ): Promise<TrainResult> {
   const fn = "trainMamba";
-  if (options === null || typeof options !== "object")
+  if (options === null || typeof options !== "object" || Array.isArray(options))
     throw new Error(`${fn}: argument 'options' must be an object (got ${describe(options)})`);
   for (const k of Object.keys(options)) {
     if (!TRAIN_KEYS.has(k))
-      throw new Error(`${fn}: options: unknown key "${k}"; expected ${[...TRAIN_KEYS].join(", ")}`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${k}"; the keys are ${[...TRAIN_KEYS].join(", ")})`,
+      );
   }
   if (typeof options.batch !== "function")
     throw new Error(

@@ -23,7 +23,7 @@
  *   the same at every position (the δ rows of x_proj and dt_proj.weight are unused).
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { describe } from "../validate";
+import { assertInteger, assertPositive, describe, isAbsent } from "../validate";
 import { type MambaTokens, readTokens } from "../mamba/forward";
 import { linear } from "../nn/linear";
 import { rmsNorm } from "../nn/rms-norm";
@@ -184,17 +184,13 @@ export function mambaLossAndGrads(
   options: LossAndGradsOptions = {},
 ): LossAndGrads {
   const fn = "mambaLossAndGrads";
-  if (!model || typeof model !== "object" || !(model.params instanceof Map) || !model.config) {
-    throw new Error(
-      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (got ${describe(model)})`,
-    );
-  }
-  if (options === null || typeof options !== "object")
+  checkTrainableModel(fn, model);
+  if (options === null || typeof options !== "object" || Array.isArray(options))
     throw new Error(`${fn}: argument 'options' must be an object (got ${describe(options)})`);
   for (const k of Object.keys(options)) {
     if (!OPTION_KEYS.has(k))
       throw new Error(
-        `${fn}: options: unknown key "${k}"; expected ${[...OPTION_KEYS].join(", ")}`,
+        `${fn}: argument 'options' must be an options object (got an unknown key "${k}"; the keys are ${[...OPTION_KEYS].join(", ")})`,
       );
   }
   const variant = resolveVariant(fn, model, options.variant);
@@ -301,6 +297,27 @@ export function mambaLossAndGrads(
   return { loss: ce.loss, grads: ordered, count: ce.count, correct: ce.correct };
 }
 
+/** Checks a model's shape as plain data: a params Map and a config whose sizes are integers. */
+function checkTrainableModel(fn: string, model: unknown): void {
+  const m = model as Partial<TrainableMamba> | null;
+  if (!m || typeof m !== "object" || !(m.params instanceof Map) || !m.config) {
+    throw new Error(
+      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (got ${describe(model)})`,
+    );
+  }
+  const sizes = [
+    "vocab_size",
+    "hidden_size",
+    "state_size",
+    "num_hidden_layers",
+    "conv_kernel",
+    "time_step_rank",
+    "intermediate_size",
+  ] as const;
+  for (const k of sizes) assertInteger(`${fn}: model.config.${k}`, m.config[k], 1, 2 ** 24);
+  assertPositive(`${fn}: model.config.layer_norm_epsilon`, m.config.layer_norm_epsilon);
+}
+
 /**
  * The mixer variant to run: the option if given, else the model's `extraConfig.mamba_ts_variant`
  * (saved in config.json by the Table 1 script), else "mamba".
@@ -308,9 +325,8 @@ export function mambaLossAndGrads(
 export function resolveVariant(fn: string, model: TrainableMamba, option: unknown): MixerVariant {
   const v = option ?? model.extraConfig?.mamba_ts_variant ?? "mamba";
   if (v !== "mamba" && v !== "s6" && v !== "lti") {
-    throw new Error(
-      `${fn}: argument 'variant' must be "mamba", "s6" or "lti" (got ${describe(v)})`,
-    );
+    const arg = isAbsent(option) ? "model.extraConfig.mamba_ts_variant" : "options.variant";
+    throw new Error(`${fn}: argument '${arg}' must be "mamba", "s6" or "lti" (got ${describe(v)})`);
   }
   return v;
 }
@@ -326,18 +342,31 @@ export function mambaVariantForward(
   options: { variant?: MixerVariant } = {},
 ): Tensor {
   const fn = "mambaVariantForward";
-  if (!model || typeof model !== "object" || !(model.params instanceof Map) || !model.config) {
-    throw new Error(
-      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (got ${describe(model)})`,
-    );
+  checkTrainableModel(fn, model);
+  if (options === null || typeof options !== "object" || Array.isArray(options))
+    throw new Error(`${fn}: argument 'options' must be { variant? } (got ${describe(options)})`);
+  for (const k of Object.keys(options)) {
+    if (k !== "variant")
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${k}"; the keys are variant)`,
+      );
   }
-  const variant = resolveVariant(fn, model, options?.variant);
+  const variant = resolveVariant(fn, model, options.variant);
   const {
     ids,
     shape: [b, l],
   } = readTokens(fn, tokens, model.config.vocab_size);
-  return forwardWithCaches(model, ids, b, l, variant, { strategy: "recompute", chunkSize: 1 << 20 })
-    .logits;
+  try {
+    return forwardWithCaches(model, ids, b, l, variant, {
+      strategy: "recompute",
+      chunkSize: 1 << 20,
+    }).logits;
+  } catch (e) {
+    // The shared forward names mambaLossAndGrads in its parameter checks: name the caller.
+    const message = (e as Error).message;
+    if (!message.startsWith("mambaLossAndGrads: ")) throw e;
+    throw new Error(`${fn}: ${message.slice("mambaLossAndGrads: ".length)}`);
+  }
 }
 
 /** The forward pass of {@link mambaLossAndGrads}, keeping each layer's cache. */
@@ -352,7 +381,10 @@ function forwardWithCaches(
   const cfg = model.config;
   const P = (name: string): Tensor => {
     const t = model.params.get(name);
-    if (!t) throw new Error(`mambaLossAndGrads: model.params: missing "${name}"`);
+    if (!t)
+      throw new Error(
+        `mambaLossAndGrads: argument 'model.params' must hold every tensor of the config (got no "${name}")`,
+      );
     return t;
   };
   const E = cfg.intermediate_size;

@@ -7,7 +7,15 @@
  * optimiser updates the parameter tensors in place.
  */
 import { type FloatArray, type Tensor, allocate, dtypeOf } from "../tensor";
-import { assertFiniteNumber, assertInteger, assertTensor, describe } from "../validate";
+import {
+  argumentError,
+  assertFiniteNumber,
+  assertInteger,
+  assertTensor,
+  checkArg,
+  describe,
+  schema,
+} from "../validate";
 
 /** Hyper-parameters of {@link adamwStep}. */
 export interface AdamWOptions {
@@ -38,12 +46,20 @@ export interface AdamWState {
  * `_no_weight_decay` in `mamba_simple.py`), every bias, and the norms' weights.
  */
 export function noWeightDecay(name: string): boolean {
+  checkArg("noWeightDecay", "name", name, schema.string());
   return (
     name.endsWith(".A_log") ||
     name.endsWith(".D") ||
     name.endsWith(".bias") ||
     /(^|\.)(norm|norm_f|input_layernorm|post_attention_layernorm)\.weight$/.test(name)
   );
+}
+
+/** Rejects anything but a Map (of parameter name to tensor). */
+function checkMap(fn: string, arg: string, value: unknown): void {
+  if (!(value instanceof Map)) {
+    throw argumentError(fn, arg, `a Map<string, Tensor> (got ${describe(value)})`);
+  }
 }
 
 /** A fresh AdamW state (t = 0, m = v = 0) for the given parameters. */
@@ -81,7 +97,21 @@ export function adamwStep(
   options: AdamWOptions,
 ): void {
   const fn = "adamwStep";
-  if (options === null || typeof options !== "object") {
+  checkMap(fn, "params", params);
+  checkMap(fn, "grads", grads);
+  const st = state as Partial<AdamWState> | null;
+  if (
+    st === null ||
+    typeof st !== "object" ||
+    typeof st.step !== "number" ||
+    !(st.m instanceof Map) ||
+    !(st.v instanceof Map)
+  ) {
+    throw new Error(
+      `${fn}: argument 'state' must be an AdamWState from createAdamW (got ${describe(state)})`,
+    );
+  }
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
       `${fn}: argument 'options' must be { lr, beta1?, beta2?, eps?, weightDecay? } (got ${describe(options)})`,
     );
@@ -89,7 +119,7 @@ export function adamwStep(
   for (const k of Object.keys(options)) {
     if (!ADAMW_KEYS.has(k))
       throw new Error(
-        `${fn}: options: unknown key "${k}"; expected lr, beta1, beta2, eps, weightDecay`,
+        `${fn}: argument 'options' must be an options object (got an unknown key "${k}"; the keys are lr, beta1, beta2, eps, weightDecay)`,
       );
   }
   const lr = assertFiniteNumber(`${fn}: options.lr`, options.lr);
@@ -114,10 +144,16 @@ export function adamwStep(
   }
   for (const [name, p] of params) {
     const g = grads.get(name);
-    if (!g) throw new Error(`${fn}: grads: missing the gradient of "${name}"`);
+    if (!g) {
+      throw new Error(
+        `${fn}: argument 'grads' must hold a gradient for every parameter (got none for "${name}")`,
+      );
+    }
     assertTensor(`${fn}: grads["${name}"]`, g, { shape: p.shape });
     if (!state.m.has(name))
-      throw new Error(`${fn}: state: has no moments for "${name}" (made for other parameters?)`);
+      throw new Error(
+        `${fn}: argument 'state' must hold moments for every parameter (got none for "${name}": made for other parameters?)`,
+      );
   }
   state.step += 1;
   const t = state.step;
@@ -146,6 +182,7 @@ export function adamwStep(
  * place. Returns ‖g‖ before clipping (worth logging: spikes show instability).
  */
 export function clipGradNorm(grads: Map<string, Tensor>, maxNorm: number): number {
+  checkMap("clipGradNorm", "grads", grads);
   const max = assertFiniteNumber("clipGradNorm: maxNorm", maxNorm);
   if (!(max > 0))
     throw new Error(`clipGradNorm: argument 'maxNorm' must be a positive number (got ${max})`);

@@ -369,7 +369,9 @@ function checkTrainOptions(
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!OPTION_KEYS.has(key)) {
-      throw new Error(`${fn}: options: unknown key "${key}"; expected strategy, chunkSize`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are strategy, chunkSize)`,
+      );
     }
   }
   const strategy =

@@ -83,14 +83,16 @@ function generate(
       );
     }
   });
-  if (options === null || typeof options !== "object") {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
       `${fn}: argument 'options' must be { maxNewTokens, temperature, topK?, rng?, stopToken? } (got ${describe(options)})`,
     );
   }
   for (const key of Object.keys(options)) {
     if (!KEYS.includes(key)) {
-      throw new Error(`${fn}: options: unknown option "${key}"; expected ${KEYS.join(", ")}`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are ${KEYS.join(", ")})`,
+      );
     }
   }
   const maxNew = assertInteger(`${fn}: options.maxNewTokens`, options.maxNewTokens, 0, 1 << 20);

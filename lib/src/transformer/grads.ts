@@ -127,7 +127,7 @@ export function causalAttentionBackward(
   const gt = assertTensor(`${fn}: g`, g, { shape: qt.shape });
   if (kvHeads === 0 || heads % kvHeads !== 0) {
     throw new Error(
-      `${fn}: k: the number of key/value heads (${kvHeads}) must divide the number of query heads (${heads})`,
+      `${fn}: argument 'k' must be a tensor whose number of key/value heads divides the ${heads} query heads (got ${kvHeads})`,
     );
   }
   if (keys < queries) {
@@ -171,7 +171,9 @@ export function applyRopeBackward(g: Tensor, theta: number, start = 0): Tensor {
   const t = assertTensor(`${fn}: g`, g, { rank: 4, axes: ["b", "h", "l", "head_dim"] });
   const [b, h, l, headDim] = t.shape;
   if (headDim % 2 !== 0) {
-    throw new Error(`${fn}: g: head_dim (axis 3) must be even for RoPE, got ${headDim}`);
+    throw new Error(
+      `${fn}: argument 'g' must be a tensor whose head_dim (axis 3) is even for RoPE (got ${headDim})`,
+    );
   }
   assertPositive(`${fn}: theta`, theta);
   assertInteger(`${fn}: start`, start, 0, 2 ** 31);
@@ -234,14 +236,16 @@ export function transformerLossAndGrads(
 ): LossAndGrads {
   const fn = "transformerLossAndGrads";
   const c = checkTransformerModel(fn, model, ["float32", "float64"]);
-  if (options === null || typeof options !== "object") {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
       `${fn}: argument 'options' must be { targets?, mask? } (got ${describe(options)})`,
     );
   }
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.includes(key)) {
-      throw new Error(`${fn}: options: unknown option "${key}"; expected targets, mask`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are targets, mask)`,
+      );
     }
   }
   const {

@@ -209,6 +209,13 @@ export function transformerStep(
       `${fn}: argument 'tokens' must be an array of ${c.batch} ids (one per sequence of the cache) (got ${describe(tokens)})`,
     );
   }
+  tokens.forEach((id: number, i: number) => {
+    if (!Number.isInteger(id)) {
+      throw new Error(
+        `${fn}: argument 'tokens' must be an array of integer ids (got ${describe(id)} at index ${i})`,
+      );
+    }
+  });
   const batch = readTokenBatch(
     fn,
     { shape: [c.batch, 1], data: Int32Array.from(tokens) },

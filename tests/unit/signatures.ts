@@ -1140,4 +1140,210 @@ export const signatures: Record<string, Signature> = {
       ),
     ],
   },
+
+  // ssm, conv, selective, tasks, lti, hippo, scan, gpu: the rest of lessons 01-08
+  expmWithInfo: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
+  ssmStep: {
+    valid: () => [square(), col(), row(), lib.tensor([0, 0]), 1],
+    args: [a("Abar", T()), a("Bbar", T()), a("C", T()), a("h", T()), a("u", s.number())],
+  },
+  irfft: {
+    valid: () => [[1, 0, 0], [0, 0, 0], 4],
+    args: [a("re", s.numbers()), a("im", s.numbers()), a("n", int(1, 2 ** 24))],
+  },
+  selectiveStateUpdate: {
+    valid: () => {
+      const r = rng();
+      return [
+        {
+          state: r.randn([1, 2, 3]),
+          x: r.randn([1, 2]),
+          dt: r.rand([1, 2], 0.1, 1),
+          A: lib.aFromLog(lib.initALog(2, 3)),
+          B: r.randn([1, 3]),
+          C: r.randn([1, 3]),
+        },
+      ];
+    },
+    args: [a("", null)],
+  },
+  selectiveScanMatrix: {
+    valid: () => [scanArgs(), 0, 1],
+    args: [a("", null), a("batch", int(0, 0)), a("channel", int(0, 1))],
+  },
+  copying: {
+    valid: () => [rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 }],
+    args: [
+      a("rng", s.rng()),
+      a(
+        "options",
+        options({
+          count: int(0, MAX_ELEMENTS),
+          length: int(1, MAX_ELEMENTS),
+          numTokens: int(1, MAX_ELEMENTS),
+          vocabSize: int(3, 2 ** 31 - 1),
+        }),
+      ),
+    ],
+  },
+  accuracyByTarget: {
+    valid: () => {
+      const set = lib.selectiveCopying(rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 });
+      return [new Int32Array(set.targets.length), set];
+    },
+    args: [
+      a("predictions", null),
+      a(
+        "set",
+        custom("a task set", () => false, [42, "s", {}, [1]]),
+      ),
+    ],
+  },
+  renderExample: {
+    valid: () => [lib.inductionHeads(rng(), { count: 2, length: 6, vocabSize: 5 }), 1],
+    args: [
+      a(
+        "set",
+        custom("a task set", () => false, [42, "s", {}, [1]]),
+      ),
+      a("i", int(0, 1)),
+    ],
+  },
+  taskFileText: {
+    valid: () => [
+      { test: { seed: 1, set: lib.inductionHeads(rng(), { count: 2, length: 6, vocabSize: 5 }) } },
+    ],
+    args: [
+      a(
+        "splits",
+        custom("an object of splits", () => false, [42, "s", [1], { test: 1 }]),
+      ),
+    ],
+  },
+  taskSetFromFile: {
+    valid: () => [
+      JSON.parse(
+        lib.taskFileText({
+          test: { seed: 1, set: lib.inductionHeads(rng(), { count: 2, length: 6, vocabSize: 5 }) },
+        }),
+      ),
+      "test",
+    ],
+    args: [
+      a(
+        "file",
+        custom("a task file", () => false, [42, "f", [1], {}]),
+      ),
+      a(
+        "split",
+        custom('the split "test"', (v) => v === "test", [42, "train", ""]),
+      ),
+    ],
+  },
+  ltiLogits: {
+    valid: () => [
+      lib.fitLtiKernel(lib.inductionHeads(rng(), { count: 4, length: 6, vocabSize: 5 }), {
+        kernelLength: 2,
+      }),
+      [1, 2, 3],
+    ],
+    args: [
+      a(
+        "model",
+        custom("an LTI token model", () => false, [42, "m", {}, [1]]),
+      ),
+      a("tokens", ids(5)),
+    ],
+  },
+  ltiPredict: {
+    valid: () => {
+      const set = lib.inductionHeads(rng(), { count: 4, length: 6, vocabSize: 5 });
+      return [lib.fitLtiKernel(set, { kernelLength: 2 }), set];
+    },
+    args: [
+      a(
+        "model",
+        custom("an LTI token model", () => false, [42, "m", {}, [1]]),
+      ),
+      a(
+        "set",
+        custom("a task set", () => false, [42, "s", {}, [1]]),
+      ),
+    ],
+  },
+  hippoScan: {
+    valid: () => {
+      const { A, B } = lib.hippoLegS(3);
+      return [A, B, lib.tensor([1, 2, 3, 4]), "bilinear"];
+    },
+    args: [
+      a("A", T({ rank: 2 })),
+      a("B", T()),
+      a("f", T({ rank: 1 })),
+      a("method", opt(s.oneOf(["bilinear", "zoh", "euler"]))),
+    ],
+  },
+  s4dKernel: {
+    valid: () => [lib.s4dLin(2), { re: lib.tensor([1, 1]) }, 0.1, 4],
+    args: [
+      a(
+        "ssm",
+        custom("a diagonal SSM", () => false, [42, "s", {}, [1]]),
+      ),
+      a(
+        "C",
+        custom("{ re, im? }", () => false, [42, "c", {}, [1]]),
+      ),
+      a("dt", pos()),
+      a("L", int(0, MAX_ELEMENTS)),
+    ],
+  },
+  blellochUpSweep: {
+    valid: () => [
+      [0.5, 0.5, 0.5, 0.5],
+      [1, 1, 1, 1],
+    ],
+    args: [a("a", s.numbers({ minLength: 1 })), a("b", s.numbers({ minLength: 1 }))],
+  },
+  blellochDownSweep: {
+    valid: () => [
+      [0.5, 0.5, 0.5, 0.5],
+      [1, 1, 1, 1],
+    ],
+    args: [a("a", s.numbers({ minLength: 1 })), a("b", s.numbers({ minLength: 1 }))],
+  },
+  scanDiagram: {
+    valid: () => [lib.scanSchedule(4, "blelloch"), { title: "t" }],
+    args: [
+      a("schedule", null),
+      a("options", options({ title: opt(s.string({ allowEmpty: true })) })),
+    ],
+  },
+  selectiveScanLowerBound: {
+    valid: () => [
+      { batch: 1, dim: 2, length: 8, dstate: 4 },
+      { expsPerSecond: 1e9, bytesPerSecond: 1e10 },
+    ],
+    args: [
+      a("size", null),
+      a("limits", s.options({ expsPerSecond: pos(), bytesPerSecond: pos() }, "MachineLimits")),
+    ],
+  },
+  chunkSummaryReference: {
+    valid: () => [
+      [[1, 2, 3]],
+      [[0.1, 0.2, 0.3]],
+      [[-1, -2]],
+      [
+        [1, 1, 1],
+        [0, 1, 0],
+      ],
+      2,
+    ],
+    args: [a("u", null), a("delta", null), a("A", null), a("B", null), a("T", int(1))],
+  },
+  idealFusedTraffic: {
+    valid: () => [{ batch: 1, dim: 2, length: 8, dstate: 4 }, { returnLastState: true }],
+    args: [a("size", null), a("options", options({ returnLastState: opt(s.boolean()) }))],
+  },
 };

@@ -16,7 +16,7 @@
  * `count: n` (the tests regenerate every file and compare).
  */
 import { loadDatasetJSON } from "../datasets/index";
-import { describe } from "../validate";
+import { argumentError, checkArg, describe, schema } from "../validate";
 import { copyingSet, inductionSet } from "./assemble";
 import { checkCopyingOptions } from "./copying";
 import { checkInductionOptions } from "./induction";
@@ -55,9 +55,31 @@ function rows(data: Int32Array, n: number, width: number): number[][] {
 export function taskFileText(
   splits: Record<string, { seed: number; set: CopyingSet | InductionSet }>,
 ): string {
+  const fn = "taskFileText";
+  checkArg(fn, "splits", splits, schema.object());
   const names = Object.keys(splits);
   if (names.length === 0)
-    throw new Error("taskFileText: argument 'splits' must be at least one split");
+    throw new Error(`${fn}: argument 'splits' must be an object of at least one split (got none)`);
+  for (const name of names) {
+    const entry = splits[name] as { seed?: unknown; set?: unknown } | null;
+    const set = entry?.set as Partial<CopyingSet> | undefined;
+    if (
+      !entry ||
+      typeof entry !== "object" ||
+      !Number.isInteger(entry.seed) ||
+      !set ||
+      typeof set !== "object" ||
+      typeof set.task !== "string" ||
+      !set.options ||
+      !(set.inputs instanceof Int32Array)
+    ) {
+      throw argumentError(
+        fn,
+        `splits.${name}`,
+        `{ seed: integer, set: a task set } (got ${describe(entry)})`,
+      );
+    }
+  }
   const first = splits[names[0]].set;
   const { count: _count, ...options } = first.options as unknown as Record<string, number>;
   void _count;

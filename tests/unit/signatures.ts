@@ -5,6 +5,9 @@
  * expects an Error naming the function and the argument; it fails for an exported function that
  * is in neither this registry nor the explicit, commented lists of the test.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as lib from "../../lib/src/index";
 import { MAX_ELEMENTS, type Schema, schema as s } from "../../lib/src/validate";
 
@@ -134,6 +137,32 @@ const GENERATE = {
   stopToken: opt(int(0)),
 };
 const randn = (shape: number[]) => rng().randn(shape, 1, "float32");
+
+/** A folder for the file functions' valid calls (the property test removes it at the end). */
+let scratch: string | null = null;
+const tmp = (name: string): string => {
+  if (scratch === null) scratch = mkdtempSync(path.join(os.tmpdir(), "signatures-"));
+  return path.join(scratch, name);
+};
+export function removeScratch(): void {
+  if (scratch !== null) rmSync(scratch, { recursive: true, force: true });
+  scratch = null;
+}
+/** A saved Mamba checkpoint (with a training state) and a saved Transformer++ checkpoint. */
+const savedMamba = (): string => {
+  const dir = tmp("mamba");
+  const model = mamba();
+  lib.saveMambaCheckpoint(model, dir);
+  const optimizer = lib.createAdamW(model.params);
+  lib.saveTrainingState({ step: 0, optimizer: optimizer, rng: rng() }, model, dir);
+  return dir;
+};
+const savedLlama = (): string => {
+  const dir = tmp("llama");
+  lib.saveTransformerCheckpoint(llama(), dir);
+  return dir;
+};
+const folder = () => s.string();
 
 export const signatures: Record<string, Signature> = {
   // tensor.ts
@@ -1345,5 +1374,60 @@ export const signatures: Record<string, Signature> = {
   idealFusedTraffic: {
     valid: () => [{ batch: 1, dim: 2, length: 8, dstate: 4 }, { returnLastState: true }],
     args: [a("size", null), a("options", options({ returnLastState: opt(s.boolean()) }))],
+  },
+
+  // checkpoint and training-state files (in a temporary folder)
+  readSafetensors: {
+    valid: () => {
+      lib.writeSafetensors(tmp("w.safetensors"), { w: randn([2]) });
+      return [tmp("w.safetensors")];
+    },
+    args: [a("path", folder())],
+  },
+  writeSafetensors: {
+    valid: () => [tmp("v.safetensors"), { w: randn([2]) }, { format: "pt" }],
+    args: [a("path", folder()), a("tensors", s.object()), a("metadata", opt(s.object()))],
+  },
+  readConfigJson: {
+    valid: () => {
+      lib.writeConfigJson(tmp("c.json"), { a: 1 });
+      return [tmp("c.json")];
+    },
+    args: [a("path", folder())],
+  },
+  writeConfigJson: {
+    valid: () => [tmp("d.json"), { a: 1 }, { b: 2 }],
+    args: [a("path", folder()), a("config", s.object()), a("keep", opt(s.object()))],
+  },
+  loadMambaCheckpoint: { valid: () => [savedMamba()], args: [a("dir", folder())] },
+  saveMambaCheckpoint: {
+    valid: () => [mamba(), tmp("mamba-save")],
+    args: [a("model", mambaModel()), a("dir", folder())],
+  },
+  loadTransformerCheckpoint: { valid: () => [savedLlama()], args: [a("dir", folder())] },
+  saveTransformerCheckpoint: {
+    valid: () => [llama(), tmp("llama-save")],
+    args: [a("model", llamaModel()), a("dir", folder())],
+  },
+  saveTrainingState: {
+    valid: () => {
+      const model = mamba();
+      return [{ step: 1, optimizer: lib.createAdamW(model.params), rng: rng() }, model, tmp("st")];
+    },
+    args: [
+      a(
+        "state",
+        custom("a TrainingState", () => false, [42, "s", {}, [1], { step: 0 }]),
+      ),
+      a("model", mambaModel()),
+      a("dir", folder()),
+    ],
+  },
+  loadTrainingState: {
+    valid: () => {
+      const dir = savedMamba();
+      return [dir, lib.loadMambaCheckpoint(dir)];
+    },
+    args: [a("dir", folder()), a("model", mambaModel())],
   },
 };

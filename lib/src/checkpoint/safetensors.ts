@@ -245,6 +245,8 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
 ): void {
   checkArg("writeSafetensors", "path", path, schema.string());
+  if (!(tensors instanceof Map)) checkArg("writeSafetensors", "tensors", tensors, TENSORS);
+  checkArg("writeSafetensors", "metadata", metadata, schema.optional(schema.object()));
   const bytes = serializeSafetensors(tensors, metadata, path);
   try {
     writeFileSync(path, bytes);

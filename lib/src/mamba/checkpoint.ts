@@ -120,7 +120,11 @@ export function saveMambaCheckpoint(model: MambaModel, dir: string): void {
   checkMambaModel(fn, model);
   if (typeof dir !== "string")
     throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fileError(fn, "dir", "a folder path", dir, `cannot be created (${(e as Error).message})`);
+  }
   for (const [name, t] of model.params) {
     for (let i = 0; i < t.data.length; i++) {
       if (!Number.isFinite(t.data[i]))

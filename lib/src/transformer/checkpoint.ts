@@ -103,7 +103,7 @@ export function saveTransformerCheckpoint(model: TransformerModel, dir: string):
   try {
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new Error(`${fn}: cannot create ${dir}: ${(e as Error).message}`);
+    throw fileError(fn, "dir", "a folder path", dir, `cannot be created (${(e as Error).message})`);
   }
   const fields: Record<string, unknown> = {
     architectures: ["LlamaForCausalLM"],

@@ -295,7 +295,7 @@ describe("scoring and display", () => {
       1 / 5,
     );
     expect(() => tokenAccuracy([1, 2], s)).toThrow(
-      /tokenAccuracy: argument 'predictions': expected 8/,
+      /tokenAccuracy: argument 'predictions' must be an array of 8/,
     );
   });
 

@@ -61,7 +61,7 @@ export function solve(A: Tensor, B: Tensor): Tensor {
   const b = assertTensor("solve: B", B);
   if (!(b.shape.length === 1 || b.shape.length === 2) || b.shape[0] !== n) {
     throw new Error(
-      `solve: argument 'B': expected shape [${n}] or [${n}, m] to match A (${n}, ${n}), got [${b.shape.join(", ")}]`,
+      `solve: argument 'B' must be a tensor of shape [${n}] or [${n}, m] to match A (${n}, ${n}) (got [${b.shape.join(", ")}])`,
     );
   }
   const m = b.shape.length === 2 ? b.shape[1] : 1;

@@ -155,7 +155,7 @@ export function runScanSchedule(schedule: ScanSchedule, a: Tensor, b: Tensor): T
   const fn = "runScanSchedule";
   if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
     throw new Error(
-      `${fn}: argument 'schedule' must be a schedule from scanSchedule, got ${describe(schedule)}`,
+      `${fn}: argument 'schedule' must be a schedule from scanSchedule (got ${describe(schedule)})`,
     );
   }
   const L = schedule.length;

@@ -125,19 +125,21 @@ function flatten(
   vocab: number,
 ): Int32Array {
   if (!Array.isArray(data) || data.length !== n) {
-    throw new Error(`${fn}: argument '${what}': expected ${n} rows, got ${describe(data)}`);
+    throw new Error(
+      `${fn}: argument '${what}' must be an array of ${n} rows (got ${describe(data)})`,
+    );
   }
   const out = new Int32Array(n * width);
   data.forEach((row: unknown, i) => {
     if (!Array.isArray(row) || row.length !== width) {
       throw new Error(
-        `${fn}: argument '${what}[${i}]': expected ${width} tokens, got ${describe(row)}`,
+        `${fn}: argument '${what}[${i}]' must be a row of ${width} tokens (got ${describe(row)})`,
       );
     }
     row.forEach((t: unknown, j) => {
       if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= vocab) {
         throw new Error(
-          `${fn}: argument '${what}[${i}][${j}]' must be a token id in [0, ${vocab}), got ${describe(t)}`,
+          `${fn}: argument '${what}[${i}][${j}]' must be a token id in [0, ${vocab}) (got ${describe(t)})`,
         );
       }
       out[i * width + j] = t;
@@ -189,12 +191,12 @@ export function taskSetFromFile(
       }
       if (found !== k)
         throw new Error(
-          `${fn}: argument '${split}.inputs[${i}]': expected ${k} data tokens, found ${found}`,
+          `${fn}: argument '${split}.inputs[${i}]' must be a row holding ${k} data tokens (got ${found})`,
         );
       for (let j = 0; j < k; j++) {
         if (inputs[row + length + j] !== V - 1) {
           throw new Error(
-            `${fn}: argument '${split}.inputs[${i}]': expected the marker ${V - 1} at position ${length + j}`,
+            `${fn}: argument '${split}.inputs[${i}]' must be a row with the marker ${V - 1} at position ${length + j}`,
           );
         }
       }

@@ -12,7 +12,7 @@ export function checkRng(fn: string, rng: unknown): Rng {
     typeof r.int !== "function" ||
     typeof r.permutation !== "function"
   ) {
-    throw new Error(`${fn}: argument 'rng' must be an Rng (new Rng(seed)), got ${describe(rng)}`);
+    throw new Error(`${fn}: argument 'rng' must be an Rng (new Rng(seed)) (got ${describe(rng)})`);
   }
   return rng as Rng;
 }
@@ -29,7 +29,7 @@ export function checkTaskSet(fn: string, set: unknown): TokenTaskSet {
     typeof s.targetLength !== "number"
   ) {
     throw new Error(
-      `${fn}: argument 'set' must be a task set { inputs, targets, count, ... } from a task generator, got ${describe(set)}`,
+      `${fn}: argument 'set' must be a task set { inputs, targets, count, ... } from a task generator (got ${describe(set)})`,
     );
   }
   return s as TokenTaskSet;
@@ -50,12 +50,12 @@ export function tokenAccuracy(predictions: ArrayLike<number>, set: TokenTaskSet)
     typeof predictions.length !== "number"
   ) {
     throw new Error(
-      `tokenAccuracy: argument 'predictions' must be an array of (n, k) = (${s.count}, ${s.targetLength}) tokens, got ${describe(predictions)}`,
+      `tokenAccuracy: argument 'predictions' must be an array of (n, k) = (${s.count}, ${s.targetLength}) tokens (got ${describe(predictions)})`,
     );
   }
   if (predictions.length !== s.targets.length) {
     throw new Error(
-      `tokenAccuracy: argument 'predictions': expected ${s.targets.length} = (n, k) = (${s.count}, ${s.targetLength}) entries, got ${predictions.length}`,
+      `tokenAccuracy: argument 'predictions' must be an array of ${s.targets.length} = (n, k) = (${s.count}, ${s.targetLength}) entries (got ${predictions.length})`,
     );
   }
   if (s.targets.length === 0) return NaN;

@@ -131,7 +131,9 @@ export function causalAttentionBackward(
     );
   }
   if (keys < queries) {
-    throw new Error(`${fn}: argument 'k' must be at least lq = ${queries} keys (got ${keys})`);
+    throw new Error(
+      `${fn}: argument 'k' must be a tensor with at least lq = ${queries} keys (got ${keys})`,
+    );
   }
   const dims = { batch, heads, kvHeads, queries, keys, headDim, offset: keys - queries };
   const qL = headMajorLayout(queries, heads, headDim);

@@ -203,7 +203,9 @@ describe("decoding with the cache", () => {
     const model = tiny();
     const other = initMamba({ vocab_size: 37, hidden_size: 16, num_hidden_layers: 2 }, new Rng(1));
     const cache = createMambaCache(other, 1);
-    expect(() => mambaStep(model, cache, [1])).toThrow(/mambaStep: cache: does not fit this model/);
+    expect(() => mambaStep(model, cache, [1])).toThrow(
+      /mambaStep: argument 'cache' must be a cache made by createMambaCache for this model/,
+    );
     const c = createMambaCache(model, 1);
     expect(() => mambaStep(model, c, [1, 2])).toThrow(
       /mambaStep: argument 'tokens' must be an array of 1 ids/,

@@ -144,7 +144,7 @@ describe("transformerLossAndGrads", () => {
       /transformerLossAndGrads: argument 'tokens' must be token ids in \[0, 7\)/,
     );
     expect(() => transformerLossAndGrads(m, [Array.from({ length: 6000 }, () => 1)])).toThrow(
-      /transformerLossAndGrads: tokens: b·H·l² = 144000000 attention weights per layer/,
+      /transformerLossAndGrads: argument 'tokens' must be a batch whose b·H·l² attention weights per layer .* \(got 144000000\)/,
     );
     const mixed = { config: m.config, params: new Map(m.params) };
     mixed.params.set("model.norm.weight", astype(m.params.get("model.norm.weight")!, "float64"));

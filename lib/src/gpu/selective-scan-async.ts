@@ -98,7 +98,9 @@ function checkAsyncOptions(fn: string, options: unknown): Required<GpuScanAsyncO
     "chunked",
   ] as const);
   if (o.chunkSize !== undefined && variant !== "chunked") {
-    throw new Error(`${fn}: options.chunkSize: only the "chunked" variant takes a chunk size`);
+    throw new Error(
+      `${fn}: argument 'options.chunkSize' must be absent unless options.variant is "chunked" (got ${o.chunkSize} with variant "${variant}")`,
+    );
   }
   const chunkSize = assertInteger(
     `${fn}: options.chunkSize`,

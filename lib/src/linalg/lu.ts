@@ -47,7 +47,7 @@ export function lu(A: Tensor): LuFactors {
 export function assertNonsingular(fn: string, f: LuRaw): void {
   if (!(f.pivotRatio > SINGULAR_PIVOT_RATIO)) {
     throw new Error(
-      `${fn}: A is singular to working precision (smallest/largest LU pivot = ${f.pivotRatio.toExponential(2)})`,
+      `${fn}: argument 'A' must be nonsingular to working precision (got smallest/largest LU pivot = ${f.pivotRatio.toExponential(2)})`,
     );
   }
 }

@@ -87,7 +87,7 @@ function checkCache(fn: string, cache: unknown, model?: MambaModel): MambaCache 
       c.ssm.every((t) => t.data.length === c.batch! * E * N);
     if (!ok)
       throw new Error(
-        `${fn}: cache: does not fit this model (made by createMambaCache for another model?)`,
+        `${fn}: argument 'cache' must be a cache made by createMambaCache for this model (got one that does not fit: made for another model?)`,
       );
   }
   return c as MambaCache;

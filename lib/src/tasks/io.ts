@@ -96,7 +96,7 @@ export function taskFileText(
     void _c;
     if (set.task !== first.task || JSON.stringify(opts) !== JSON.stringify(options)) {
       throw new Error(
-        `taskFileText: splits.${name}: expected the same task and options as split ${names[0]}`,
+        `taskFileText: argument 'splits.${name}' must be a set of the same task and options as split ${names[0]} (got task ${describe(set.task)} with options ${JSON.stringify(opts)})`,
       );
     }
     const body = (label: string, data: number[][], last: boolean): string[] => [
@@ -161,7 +161,7 @@ export function taskSetFromFile(
   const fn = where;
   if (file === null || typeof file !== "object" || file.format !== TASK_FILE_FORMAT) {
     throw new Error(
-      `${fn}: expected a task file with "format": "${TASK_FILE_FORMAT}", got ${describe(file)}`,
+      `${fn}: argument 'file' must be a task file with "format": "${TASK_FILE_FORMAT}" (got ${describe(file)})`,
     );
   }
   const sp = file.splits?.[split];

@@ -197,7 +197,10 @@ export function mambaLossAndGrads(
   const cfg = model.config;
   const P = (name: string): Tensor => {
     const t = model.params.get(name);
-    if (!t) throw new Error(`${fn}: model.params: missing "${name}"`);
+    if (!t)
+      throw new Error(
+        `${fn}: argument 'model.params' must hold every tensor of the config (got no "${name}")`,
+      );
     return t;
   };
   const {

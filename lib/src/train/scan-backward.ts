@@ -95,7 +95,9 @@ export function selectiveScanForwardTrain(
   const fn = "selectiveScanForwardTrain";
   const shapes = checkSelectiveScanArgs(fn, args);
   if (args.returnLastState) {
-    throw new Error(`${fn}: returnLastState: not supported in the training forward pass`);
+    throw new Error(
+      `${fn}: argument 'returnLastState' must be false or absent: the training forward pass does not return the last state (got true)`,
+    );
   }
   const { strategy, chunkSize } = checkTrainOptions(fn, options);
   const { batch, dim, length, dstate } = shapes;

@@ -258,7 +258,7 @@ export function transformerLossAndGrads(
   const weights = b * c.num_attention_heads * l * l;
   if (weights > MAX_ATTENTION_WEIGHTS) {
     throw new Error(
-      `${fn}: tokens: b·H·l² = ${weights} attention weights per layer would be kept for the backward pass, more than ${MAX_ATTENTION_WEIGHTS}; use shorter sequences or a smaller batch`,
+      `${fn}: argument 'tokens' must be a batch whose b·H·l² attention weights per layer (kept for the backward pass) are at most ${MAX_ATTENTION_WEIGHTS}: use shorter sequences or a smaller batch (got ${weights})`,
     );
   }
   let targets: Int32Array;

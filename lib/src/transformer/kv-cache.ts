@@ -138,7 +138,9 @@ function feed(
   const start = c.position;
   const l = tokens.length;
   if (start + l > MAX_POSITIONS) {
-    throw new Error(`${fn}: tokens: the cache would exceed ${MAX_POSITIONS} positions`);
+    throw new Error(
+      `${fn}: argument 'tokens' must fit in the cache's ${MAX_POSITIONS} positions (got ${l} more at position ${start})`,
+    );
   }
   checkActivationSize(fn, config, tokens.batch * l);
   ensureCapacity(c, config, start + l);

@@ -186,7 +186,9 @@ describe("readSafetensors refuses bad files, naming the file and the tensor", ()
   it("the writer refuses a tensor whose data does not fit its shape", () => {
     expect(() =>
       serializeSafetensors({ t: { shape: [3], data: new Float32Array(2) } }, undefined, "o.st"),
-    ).toThrow(/writeSafetensors: o\.st: tensor "t": data has 2 elements/);
+    ).toThrow(
+      /serializeSafetensors: argument 'tensors' must be tensors whose data fills their shape \(got "t" with 2 elements for shape \[3\], which needs 3 for file 'o\.st'\)/,
+    );
   });
 });
 

@@ -245,9 +245,7 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
 ): void {
   checkArg("writeSafetensors", "path", path, schema.string());
-  if (!(tensors instanceof Map)) checkArg("writeSafetensors", "tensors", tensors, TENSORS);
-  checkArg("writeSafetensors", "metadata", metadata, schema.optional(schema.object()));
-  const bytes = serializeSafetensors(tensors, metadata, path);
+  const bytes = serialize("writeSafetensors", tensors, metadata, path);
   try {
     writeFileSync(path, bytes);
   } catch (e) {
@@ -267,9 +265,19 @@ export function serializeSafetensors(
   metadata?: Record<string, string>,
   label = "<bytes>",
 ): Uint8Array {
-  const fn = "serializeSafetensors";
+  return serialize("serializeSafetensors", tensors, metadata, label);
+}
+
+/** {@link serializeSafetensors} for the function `fn` the user called. */
+function serialize(
+  fn: string,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata: Record<string, string> | undefined,
+  label: string,
+): Uint8Array {
   if (!(tensors instanceof Map)) checkArg(fn, "tensors", tensors, TENSORS);
   checkArg(fn, "metadata", metadata, schema.optional(schema.object()));
+  const where = label === "<bytes>" ? "" : ` for file '${label}'`;
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = {};
@@ -277,7 +285,7 @@ export function serializeSafetensors(
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== "string") {
         throw new Error(
-          `writeSafetensors: ${label}: metadata "${k}" must be a string, got ${describe(v)}`,
+          `${fn}: argument 'metadata' must be an object of strings (got ${describe(v)} as "${k}"${where})`,
         );
       }
     }
@@ -286,19 +294,21 @@ export function serializeSafetensors(
   let offset = 0;
   for (const [name, t] of entries) {
     if (name === "__metadata__")
-      throw new Error(`writeSafetensors: ${label}: "__metadata__" is reserved`);
+      throw new Error(
+        `${fn}: argument 'tensors' must be tensors named other than "__metadata__", a reserved name (got a tensor "__metadata__"${where})`,
+      );
     if (
       !t ||
       !Array.isArray(t.shape) ||
       !(t.data instanceof Float32Array || t.data instanceof Float64Array)
     ) {
       throw new Error(
-        `writeSafetensors: ${label}: tensor "${name}": expected { shape, data: Float32Array | Float64Array }, got ${describe(t)}`,
+        `${fn}: argument 'tensors' must be tensors { shape, data: Float32Array | Float64Array } (got ${describe(t)} as "${name}"${where})`,
       );
     }
     if (numel(t.shape) !== t.data.length) {
       throw new Error(
-        `writeSafetensors: ${label}: tensor "${name}": data has ${t.data.length} elements but shape [${t.shape.join(", ")}] needs ${numel(t.shape)}`,
+        `${fn}: argument 'tensors' must be tensors whose data fills their shape (got "${name}" with ${t.data.length} elements for shape [${t.shape.join(", ")}], which needs ${numel(t.shape)}${where})`,
       );
     }
     const size = 4 * t.data.length;

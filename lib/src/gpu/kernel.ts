@@ -110,7 +110,7 @@ export function chunkSummaryReference(
     rs.forEach((r, i) => {
       if (r.length !== c)
         throw new Error(
-          `${fn}: argument '${name}': row ${i} has ${r.length} values, expected ${c}`,
+          `${fn}: argument '${name}' must be an array of rows of ${c} values (got ${r.length} in row ${i})`,
         );
       r.forEach((v, j) => {
         if (typeof v !== "number" || !Number.isFinite(v)) {

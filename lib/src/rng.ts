@@ -137,15 +137,17 @@ export class Rng {
       !w.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)
     ) {
       throw new Error(
-        `Rng.fromState: state.words: expected four unsigned 32-bit integers, got ${JSON.stringify(w)}`,
+        `Rng.fromState: argument 'state.words' must be four unsigned 32-bit integers (got ${JSON.stringify(w)})`,
       );
     }
     if (w.every((v) => v === 0))
-      throw new Error("Rng.fromState: state.words: all zero is not a valid xoshiro state");
+      throw new Error(
+        "Rng.fromState: argument 'state.words' must be a valid xoshiro state, not all zero (got [0, 0, 0, 0])",
+      );
     const sp = state.spareNormal;
     if (sp !== null && !Number.isFinite(sp)) {
       throw new Error(
-        `Rng.fromState: state.spareNormal: expected null or a finite number, got ${sp}`,
+        `Rng.fromState: argument 'state.spareNormal' must be null or a finite number (got ${sp})`,
       );
     }
     const r = new Rng(0);

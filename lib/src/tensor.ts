@@ -88,7 +88,12 @@ export function tensor(values: NestedNumbers, dtype: DType = "float64"): Tensor 
   const flat: number[] = [];
   const walk = (v: NestedNumbers, depth: number): void => {
     if (depth === shape.length) {
-      if (typeof v !== "number") throw new Error(`tensor: values are ragged at depth ${depth}`);
+      if (typeof v !== "number")
+        throw argumentError(
+          "tensor",
+          "values",
+          `a nested array of numbers with equal-length rows (got ${describe(v)} at depth ${depth})`,
+        );
       if (!Number.isFinite(v)) {
         throw argumentError(
           "tensor",
@@ -103,8 +108,10 @@ export function tensor(values: NestedNumbers, dtype: DType = "float64"): Tensor 
       return;
     }
     if (!Array.isArray(v) || v.length !== shape[depth]) {
-      throw new Error(
-        `tensor: values are ragged: expected an array of length ${shape[depth]} at depth ${depth}`,
+      throw argumentError(
+        "tensor",
+        "values",
+        `a nested array of numbers with equal-length rows (got ${describe(v)} where an array of length ${shape[depth]} belongs, at depth ${depth})`,
       );
     }
     for (const x of v) walk(x, depth + 1);
@@ -146,7 +153,7 @@ export function maxAbsDiff(a: Tensor, b: Tensor): number {
   checkAnyTensor("maxAbsDiff", "b", b);
   if (a.shape.length !== b.shape.length || a.shape.some((s, i) => s !== b.shape[i])) {
     throw new Error(
-      `maxAbsDiff: shapes differ: a is [${a.shape.join(", ")}], b is [${b.shape.join(", ")}]`,
+      `maxAbsDiff: argument 'b' must be a tensor of a's shape [${a.shape.join(", ")}] (got shape [${b.shape.join(", ")}])`,
     );
   }
   let m = 0;

@@ -70,12 +70,12 @@ export function powerLawFit(
   const ok = (v: unknown): boolean =>
     Array.isArray(v) || v instanceof Float64Array || v instanceof Float32Array;
   if (!ok(x))
-    throw new Error(`powerLawFit: argument 'x' must be an array of numbers, got ${describe(x)}`);
+    throw new Error(`powerLawFit: argument 'x' must be an array of numbers (got ${describe(x)})`);
   if (!ok(y))
-    throw new Error(`powerLawFit: argument 'y' must be an array of numbers, got ${describe(y)}`);
+    throw new Error(`powerLawFit: argument 'y' must be an array of numbers (got ${describe(y)})`);
   if (y.length !== x.length) {
     throw new Error(
-      `powerLawFit: argument 'y': expected the length of x (${x.length}), got ${y.length}`,
+      `powerLawFit: argument 'y' must be an array of the length of x (${x.length}) (got ${y.length})`,
     );
   }
   for (const [name, v] of [
@@ -85,7 +85,7 @@ export function powerLawFit(
     for (let i = 0; i < v.length; i++) {
       if (!(v[i] > 0) || !Number.isFinite(v[i])) {
         throw new Error(
-          `powerLawFit: argument '${name}' must be positive finite numbers, got ${v[i]} at index ${i}`,
+          `powerLawFit: argument '${name}' must be positive finite numbers (got ${v[i]} at index ${i})`,
         );
       }
     }
@@ -100,7 +100,8 @@ export function powerLawFit(
     num += (lx[i] - mx) * (ly[i] - my);
     den += (lx[i] - mx) ** 2;
   }
-  if (!(den > 0)) throw new Error("powerLawFit: argument 'x' must be at least two distinct values");
+  if (!(den > 0))
+    throw new Error("powerLawFit: argument 'x' must be an array of at least two distinct values");
   const exponent = num / den;
   return { exponent, coefficient: Math.exp(my - exponent * mx) };
 }

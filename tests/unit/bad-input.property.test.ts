@@ -7,11 +7,13 @@
  * commented entry below) fails this test.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import * as lib from "../../lib/src/index";
 import * as scanKernels from "../../lib/src/gpu/scan-kernels";
 import { type Schema } from "../../lib/src/validate";
-import { signatures } from "./signatures";
+import { removeScratch, signatures } from "./signatures";
+
+afterAll(removeScratch);
 
 // lib's root index plus the kernel-source generators, which lesson 08 and the gpu.js scans use
 // from their module (they are not in the curated index) and which reject bad input all the same.
@@ -48,11 +50,21 @@ const EXEMPT: Record<string, string> = {
   // Unchecked "raw" layers and internal helpers that take the caller's name: exported for lib's
   // own modules, checked by the public functions that call them.
   expmRaw: "raw layer",
+  // In-place FFT kernels for hot loops (unchecked by design); fft, rfft and irfft check and call them.
+  fftInPlace: "raw layer",
+  rfftInto: "raw layer",
+  irfftInto: "raw layer",
   sequenceRows: "internal helper",
+  checkLlamaConfig: "internal helper (checks a config for its caller)",
+  readTargets: "internal helper (reads targets for its caller)",
+  resolveVariant: "internal helper (picks the mixer variant for its caller)",
+  resultDType: "internal helper (the dtype rule of the linalg functions, any tensors in)",
+  phi1: "scalar formula of the inner loops ((e^z - 1) / z, NaN in gives NaN out like Math.expm1)",
   // A predicate (any value in, a boolean out) and sources that take no arguments.
   isPow2: "predicate",
   passInputSource: "takes no arguments",
   passDecaySource: "takes no arguments",
+  takeUncapturedWebGpuErrors: "takes no arguments",
   // Display and exercise machinery: they format or compare any value by design.
   inKernel: "environment probe",
   displayBundle: "formats any value",
@@ -95,6 +107,14 @@ const EXEMPT: Record<string, string> = {
   gpuSelectiveScan: "needs gpu.js (bad-input.test.ts checks its option errors)",
   createGpuDecoder: "needs gpu.js (bad-input.test.ts checks its batch cap)",
   runGpuKernel: "needs gpu.js",
+  createGpuSelectiveScanAsync: "needs gpu.js",
+  // Async: bad input rejects the promise (the property test calls synchronously).
+  gpuSelectiveScanAsync: "async, needs gpu.js",
+  installWebGpu: "async, needs the webgpu module",
+  withDeviceErrorScopes: "async, needs a WebGPU device",
+  releaseWebGpu: "async, takes no arguments",
+  trainMamba: "async: its option errors are tested in train-loop.test.ts",
+  trainTransformer: "async: its option errors are tested in extrapolation.test.ts",
   measureExpThroughput: "times the machine",
   measureMemoryBandwidth: "times the machine",
   measureMachineLimits: "times the machine",
@@ -104,142 +124,9 @@ const EXEMPT: Record<string, string> = {
  * Numeric functions whose hand-written checks are tested in their own module's tests but that
  * have no signature in signatures.ts yet: move each into the registry (and off this list).
  */
-const PENDING = [
-  // Lessons 08-12's modules (gpu async, nn, checkpoint, mamba, train, transformer): hand-written
-  // checks, each tested in the module's own tests; signatures still to write.
-  "expmWithInfo",
-  "idealFusedTraffic",
-  "createGpuSelectiveScanAsync",
-  "gpuSelectiveScanAsync",
-  "takeUncapturedWebGpuErrors",
-  "installWebGpu",
-  "withDeviceErrorScopes",
-  "releaseWebGpu",
-  "linear",
-  "rmsNorm",
-  "embedding",
-  "causalDepthwiseConv1d",
-  "mapTensor",
-  "siluTensor",
-  "softplusTensor",
-  "sigmoidTensor",
-  "transpose12",
-  "sliceLastAxis",
-  "readSafetensors",
-  "parseSafetensors",
-  "float16ToNumber",
-  "writeSafetensors",
-  "serializeSafetensors",
-  "readConfigJson",
-  "writeConfigJson",
-  "mambaConfig",
-  "mixerPrefix",
-  "mambaParamShapes",
-  "mambaParamCount",
-  "checkMambaModel",
-  "lmHeadWeight",
-  "initMamba",
-  "readTokens",
-  "mambaMixer",
-  "mambaForward",
-  "mambaForwardWithState",
-  "checkForwardOptions",
-  "checkHidden",
-  "createMambaCache",
-  "mambaCacheBytes",
-  "mambaStep",
-  "mambaPrefill",
-  "sampleNextToken",
-  "mambaGenerate",
-  "mambaGenerateWithStats",
-  "loadMambaCheckpoint",
-  "saveMambaCheckpoint",
-  "applyRope",
-  "ropeInvFreq",
-  "causalAttention",
-  "transformerForward",
-  "createTransformerCache",
-  "transformerStep",
-  "transformerPrefill",
-  "transformerCacheBytes",
-  "applyRopeBackward",
-  "causalAttentionBackward",
-  "transformerLossAndGrads",
-  "llamaConfig",
-  "checkLlamaConfig",
-  "transformerParamShapes",
-  "transformerParamCount",
-  "initTransformer",
-  "transformerGenerate",
-  "transformerGenerateWithStats",
-  "loadTransformerCheckpoint",
-  "saveTransformerCheckpoint",
-  "selectiveScanForwardTrain",
-  "selectiveScanBackward",
-  "scanTrainingMemory",
-  "noWeightDecay",
-  "createAdamW",
-  "adamwStep",
-  "clipGradNorm",
-  "learningRate",
-  "linearBackward",
-  "rmsNormBackward",
-  "embeddingBackward",
-  "causalDepthwiseConv1dBackward",
-  "siluBackward",
-  "softplusBackward",
-  "crossEntropy",
-  "readTargets",
-  "mambaLossAndGrads",
-  "resolveVariant",
-  "mambaVariantForward",
-  "trainMamba",
-  "trainTransformer",
-  "mambaLastLogits",
-  "transformerLastLogits",
-  "inductionCorrect",
-  "inductionExtrapolation",
-  "saveTrainingState",
-  "loadTrainingState",
-  "taskBatch",
-  "taskAccuracy",
-  "fftInPlace",
-
-  "rfftInto",
-  "irfftInto",
-
-  "irfft",
-
-  "ssmStep",
-  "resultDType",
-
-  "phi1",
-
-  "selectiveStateUpdate",
-  "selectiveScanMatrix",
-
-  "copying",
-
-  "accuracyByTarget",
-
-  "renderExample",
-  "taskFileText",
-  "taskSetFromFile",
-
-  "ltiLogits",
-  "ltiPredict",
-
-  "hippoScan",
-
-  "s4dKernel",
-
-  "blellochUpSweep",
-  "blellochDownSweep",
-
-  "scanDiagram",
-  "selectiveScanLowerBound",
-
-  "chunkSummaryReference",
+const PENDING: string[] = [
+  // Every exported function now has a signature or a reason in EXEMPT; add one here only with a
+  // comment saying why it cannot be described yet.
 ];
 
 const exported = Object.keys(api).filter((k) => typeof api[k] === "function");

@@ -213,7 +213,7 @@ describe("vague errors become precise", () => {
       /^s6: argument 'options.z' must be a tensor of shape \[1, 2, 4\]/,
     );
     expect(() => s6(rng.randn([1, 3, 4]), params)).toThrow(
-      /^s6: argument 'x': expected shape \[b, 2, l\]/,
+      /^s6: argument 'x' must be a tensor of shape \[b, 2, l\]/,
     );
     expect(() =>
       s6(u, {

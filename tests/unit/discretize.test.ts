@@ -335,7 +335,7 @@ describe("discretize: bad input", () => {
       /discretize: argument 'A' must be a square/,
     );
     expect(() => discretize(A, tensor([[1], [1], [1]]), 0.1, "zoh")).toThrow(
-      /discretize: argument 'B': expected shape \[2, m\]/,
+      /discretize: argument 'B' must be a tensor of shape \[2, m\]/,
     );
     expect(() =>
       discretize(

@@ -297,7 +297,7 @@ describe("Blelloch up-sweep and down-sweep", () => {
   });
 
   it("reject lengths that are not powers of two, and mismatched arrays", () => {
-    expect(() => blellochUpSweep([1, 1, 1], [0, 0, 0])).toThrow(/power-of-two/);
+    expect(() => blellochUpSweep([1, 1, 1], [0, 0, 0])).toThrow(/whose length is a power of two/);
     expect(() => blellochDownSweep([1, 1], [0])).toThrow(/blellochDownSweep: argument 'b'/);
     expect(() => blellochDownSweep([1, NaN], [0, 0])).toThrow(/finite/);
   });

@@ -123,11 +123,11 @@ describe("fitLtiKernel", () => {
     );
     const model = fitLtiKernel(set);
     expect(() => ltiLogits(model, [0, 1, 7])).toThrow(
-      /ltiLogits: argument 'tokens': expected token ids in \[0, 5\), got 7 at index 2/,
+      /ltiLogits: argument 'tokens' must be token ids in \[0, 5\) \(got 7 at index 2/,
     );
     const other = selectiveCopying(new Rng(5), { count: 5, length: 6, numTokens: 2, vocabSize: 6 });
     expect(() => ltiPredict(model, other)).toThrow(
-      /ltiPredict: argument 'set': expected vocabSize 5/,
+      /ltiPredict: argument 'set' must be a task set of vocabSize 5/,
     );
     expect(() => ltiPredict({ kernel: null } as never, set)).toThrow(
       /ltiPredict: argument 'model.kernel'/,

@@ -229,7 +229,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         );
         return d;
       },
-      /model\.safetensors: missing tensor "backbone\.layers\.1\.mixer\.A_log"/,
+      /model\.safetensors': missing tensor "backbone\.layers\.1\.mixer\.A_log"/,
     ],
     [
       "an extra tensor",
@@ -246,7 +246,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         ]);
         return d;
       },
-      /model\.safetensors: unexpected tensor "backbone\.layers\.2\.norm\.weight"/,
+      /model\.safetensors': unexpected tensor "backbone\.layers\.2\.norm\.weight"/,
     ],
     [
       "a wrong shape",
@@ -259,7 +259,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         );
         return d;
       },
-      /model\.safetensors: tensor "backbone\.layers\.0\.mixer\.D" has shape \[4, 8\] but .*config\.json .* implies \[32\]/,
+      /model\.safetensors': tensor "backbone\.layers\.0\.mixer\.D" has shape \[4, 8\] but .*config\.json .* implies \[32\]/,
     ],
     [
       "a config that disagrees with the tensors",
@@ -280,7 +280,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         writeFileSync(p, b.subarray(0, b.length - 10));
         return d;
       },
-      /loadMambaCheckpoint: readSafetensors: .*model\.safetensors: tensor ".*": data_offsets .* run past the data buffer/,
+      /loadMambaCheckpoint: argument 'dir' must be a valid checkpoint folder: file '.*model\.safetensors': tensor ".*": data_offsets .* run past the data buffer/,
     ],
     [
       "a corrupt header",
@@ -293,7 +293,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         writeFileSync(p, b);
         return d;
       },
-      /model\.safetensors: header is not valid JSON/,
+      /model\.safetensors': header is not valid JSON/,
     ],
     [
       "an unknown dtype",
@@ -306,7 +306,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         );
         return d;
       },
-      /model\.safetensors: tensor "backbone\.norm_f\.weight": unknown dtype "F31"/,
+      /model\.safetensors': tensor "backbone\.norm_f\.weight": unknown dtype "F31"/,
     ],
     [
       "non-finite values",
@@ -323,7 +323,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         );
         return d;
       },
-      /model\.safetensors: tensor "backbone\.norm_f\.weight" holds NaN/,
+      /model\.safetensors': tensor "backbone\.norm_f\.weight" holds NaN/,
     ],
     [
       "a config field of the wrong type",
@@ -332,7 +332,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         writeCheckpoint(d, { ...CONFIG, use_conv_bias: "yes" }, base());
         return d;
       },
-      /config\.json: config\.use_conv_bias: expected true or false/,
+      /config\.json': config\.use_conv_bias must be true or false/,
     ],
     [
       "a missing config field",
@@ -341,7 +341,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         writeCheckpoint(d, { vocab_size: 19, num_hidden_layers: 2 }, base());
         return d;
       },
-      /config\.json: argument 'config\.hidden_size' must be an integer/,
+      /config\.json': config\.hidden_size must be an integer/,
     ],
     [
       "intermediate_size ≠ expand · hidden_size",
@@ -350,7 +350,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         writeCheckpoint(d, { ...CONFIG, intermediate_size: 48 }, base());
         return d;
       },
-      /config\.json: config\.intermediate_size: expected expand · hidden_size = 2 · 16 = 32, got 48/,
+      /config\.json': config\.intermediate_size must be expand · hidden_size = 2 · 16 = 32 \(got 48/,
     ],
     [
       "a tied head that is not the embedding",
@@ -377,7 +377,7 @@ describe("loadMambaCheckpoint refuses, naming the file and the tensor or field",
         writeFileSync(path.join(d, "config.json"), JSON.stringify(CONFIG));
         return d;
       },
-      /loadMambaCheckpoint: .*model\.safetensors is missing/,
+      /loadMambaCheckpoint: argument 'dir' must be a valid checkpoint folder: file '.*model\.safetensors': missing/,
     ],
   ];
   for (const [what, make, message] of cases)

@@ -115,14 +115,14 @@ describe("mambaLossAndGrads: gradients of the whole model against central finite
     const { grads } = mambaLossAndGrads(model, tokens);
     expect([...grads.keys()]).toEqual([...paramShapes(model.config).keys()]);
     expect(() => mambaLossAndGrads(model, [[1, 9]])).toThrow(
-      /mambaLossAndGrads: tokens: expected ids in \[0, 5\)/,
+      /mambaLossAndGrads: argument 'tokens' must be token ids in \[0, 5\)/,
     );
     expect(() => mambaLossAndGrads(model, tokens, { variant: "s4" as never })).toThrow(
-      /mambaLossAndGrads: variant/,
+      /mambaLossAndGrads: argument 'options.variant'/,
     );
     expect(() => mambaLossAndGrads(model, tokens, { lr: 1 } as never)).toThrow(/unknown key "lr"/);
     expect(() => mambaLossAndGrads(model, tokens, { targets: [[1]] })).toThrow(
-      /options.targets: expected shape \[2, 6\]/,
+      /argument 'options.targets' must be a \(b, l\) batch of shape \[2, 6\]/,
     );
   });
   it("its loss equals cross-entropy of mambaForward's logits (the model's own forward), float32", () => {

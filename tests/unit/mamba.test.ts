@@ -122,30 +122,30 @@ describe("mambaForward", () => {
     const b = mambaForward(model, { shape: [2, 12], data: Int32Array.from(TOKENS.flat()) });
     expect(Array.from(b.data)).toEqual(Array.from(a.data));
     expect(() => mambaForward(model, [[0, 37]])).toThrow(
-      /mambaForward: tokens: expected ids in \[0, 37\)/,
+      /mambaForward: argument 'tokens' must be token ids in \[0, 37\)/,
     );
     expect(() => mambaForward(model, [[0, 1], [2]])).toThrow(
-      /mambaForward: tokens: expected number\[\]\[\] with rows of equal length/,
+      /mambaForward: argument 'tokens' must be number\[\]\[\] with rows of equal length/,
     );
     expect(() => mambaForward(model, [[0.5]])).toThrow(
-      /mambaForward: tokens: expected integer ids/,
+      /mambaForward: argument 'tokens' must be a batch of integer ids/,
     );
     expect(() =>
       mambaForward(model, { shape: [2, 2], data: new Float32Array(4) } as never),
-    ).toThrow(/mambaForward: tokens: expected \{ shape: \[b, l\], data: Int32Array \}/);
+    ).toThrow(/mambaForward: argument 'tokens' must be \{ shape: \[b, l\], data: Int32Array \}/);
     expect(() => mambaForward(model, TOKENS, { scan: "gpu" as never })).toThrow(
       /mambaForward: argument 'options.scan'/,
     );
     expect(() => mambaForward(model, TOKENS, { speed: 1 } as never)).toThrow(
-      /mambaForward: options: unknown option "speed"/,
+      /mambaForward: argument 'options' must be an options object \(got an unknown key "speed"; the keys are/,
     );
     expect(() =>
       mambaForward({ ...model, config: { ...model.config, state_size: 0 } }, TOKENS),
-    ).toThrow(/mambaForward: argument 'config.state_size'/);
+    ).toThrow(/mambaForward: argument 'model.config.state_size'/);
     const broken = { config: model.config, params: new Map(model.params) };
     broken.params.delete("backbone.layers.1.mixer.D");
     expect(() => mambaForward(broken, TOKENS)).toThrow(
-      /mambaForward: model.params: missing "backbone.layers.1.mixer.D"/,
+      /mambaForward: argument 'model.params' must hold every tensor of the config \(got no "backbone.layers.1.mixer.D"/,
     );
   });
   it("the mixer alone refuses a hidden state of the wrong width", () => {
@@ -203,12 +203,16 @@ describe("decoding with the cache", () => {
     const model = tiny();
     const other = initMamba({ vocab_size: 37, hidden_size: 16, num_hidden_layers: 2 }, new Rng(1));
     const cache = createMambaCache(other, 1);
-    expect(() => mambaStep(model, cache, [1])).toThrow(/mambaStep: cache: does not fit this model/);
+    expect(() => mambaStep(model, cache, [1])).toThrow(
+      /mambaStep: argument 'cache' must be a cache made by createMambaCache for this model/,
+    );
     const c = createMambaCache(model, 1);
-    expect(() => mambaStep(model, c, [1, 2])).toThrow(/mambaStep: tokens: expected 1 ids/);
+    expect(() => mambaStep(model, c, [1, 2])).toThrow(
+      /mambaStep: argument 'tokens' must be an array of 1 ids/,
+    );
     mambaStep(model, c, [1]);
     expect(() => mambaPrefill(model, c, [[1]])).toThrow(
-      /mambaPrefill: cache: expected a fresh cache/,
+      /mambaPrefill: argument 'cache' must be a fresh cache/,
     );
     expect(() => createMambaCache(model, 0)).toThrow(/createMambaCache: argument 'batch'/);
   });
@@ -255,20 +259,22 @@ describe("mambaGenerate", () => {
   it("refuses bad options", () => {
     const model = tiny();
     expect(() => mambaGenerate(model, [], { maxNewTokens: 1, temperature: 0 })).toThrow(
-      /mambaGenerate: prompt/,
+      /mambaGenerate: argument 'prompt'/,
     );
     expect(() => mambaGenerate(model, [1], { maxNewTokens: -1, temperature: 0 })).toThrow(
       /mambaGenerate: argument 'options.maxNewTokens'/,
     );
     expect(() => mambaGenerate(model, [1], { maxNewTokens: 1, temperature: -1 })).toThrow(
-      /mambaGenerate: options.temperature/,
+      /mambaGenerate: argument 'options.temperature'/,
     );
     expect(() => mambaGenerate(model, [1], { maxNewTokens: 1, temperature: 1, topK: 0 })).toThrow(
       /mambaGenerate: argument 'options.topK'/,
     );
     expect(() =>
       mambaGenerate(model, [1], { maxNewTokens: 1, temperature: 0, beam: 2 } as never),
-    ).toThrow(/mambaGenerate: options: unknown option "beam"/);
+    ).toThrow(
+      /mambaGenerate: argument 'options' must be an options object \(got an unknown key "beam"; the keys are/,
+    );
   });
 });
 
@@ -360,7 +366,9 @@ describe("initMamba", () => {
         { vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, d_state: 4 } as never,
         new Rng(0),
       ),
-    ).toThrow(/initMamba: config: unknown field "d_state"/);
+    ).toThrow(
+      /initMamba: argument 'config' must be an object with only the fields .* \(got an unknown field "d_state"/,
+    );
     expect(() =>
       initMamba({ vocab_size: 10, hidden_size: 8, num_hidden_layers: 0 }, new Rng(0)),
     ).toThrow(/initMamba: argument 'config.num_hidden_layers'/);
@@ -369,8 +377,10 @@ describe("initMamba", () => {
         { vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, intermediate_size: 20 },
         new Rng(0),
       ),
-    ).toThrow(/initMamba: config.intermediate_size: expected expand · hidden_size = 2 · 8 = 16/);
-    expect(() => initMamba(cfg, 0 as never)).toThrow(/initMamba: rng/);
+    ).toThrow(
+      /initMamba: argument 'config.intermediate_size' must be expand · hidden_size = 2 · 8 = 16/,
+    );
+    expect(() => initMamba(cfg, 0 as never)).toThrow(/initMamba: argument 'rng'/);
   });
   it("parameter count = the closed form, ≈ 3·expand·d² per block", () => {
     for (const [d, L, V, biases] of [

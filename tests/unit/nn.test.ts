@@ -64,7 +64,7 @@ describe("linear", () => {
   it("refuses mismatched shapes and non-finite input, naming the argument", () => {
     const w = { shape: [4, 5], data: new Float64Array(20) };
     expect(() => linear({ shape: [2, 4], data: new Float64Array(8) }, w)).toThrow(
-      /linear: x: expected last axis 5/,
+      /linear: argument 'x' must be a tensor whose last axis is 5/,
     );
     expect(() =>
       linear({ shape: [2, 5], data: new Float64Array(10) }, w, {
@@ -109,7 +109,9 @@ describe("rmsNorm", () => {
     expect(() => rmsNorm(x, { shape: [2], data: new Float64Array(2) }, 1e-5)).toThrow(
       /rmsNorm: argument 'weight'/,
     );
-    expect(() => rmsNorm(x, { shape: [3], data: new Float64Array(3) }, -1)).toThrow(/rmsNorm: eps/);
+    expect(() => rmsNorm(x, { shape: [3], data: new Float64Array(3) }, -1)).toThrow(
+      /rmsNorm: argument 'eps'/,
+    );
   });
 });
 
@@ -123,13 +125,13 @@ describe("embedding", () => {
   it("refuses ids out of range, wrong counts and non-Int32Array ids", () => {
     const w = { shape: [4, 2], data: new Float32Array(8) };
     expect(() => embedding(new Int32Array([4]), w, [1, 1])).toThrow(
-      /embedding: ids: expected ids in \[0, 4\).*found 4/,
+      /embedding: argument 'ids' must be token ids in \[0, 4\).*got 4/,
     );
     expect(() => embedding(new Int32Array([1, 2]), w, [1, 1])).toThrow(
-      /embedding: ids: expected b·l = 1/,
+      /embedding: argument 'ids' must be b·l = 1/,
     );
     expect(() => embedding([1] as unknown as Int32Array, w, [1, 1])).toThrow(
-      /embedding: ids: expected an Int32Array/,
+      /embedding: argument 'ids' must be an Int32Array/,
     );
   });
 });

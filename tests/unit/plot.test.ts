@@ -38,7 +38,7 @@ describe("show outside a kernel", () => {
 
   it("rejects a non-figure, naming the argument", () => {
     expect(() => show(null as unknown as Figure)).toThrow(
-      /show: argument 'figure': expected \{ data: Trace\[\], layout\? \}, got null/,
+      /show: argument 'figure' must be \{ data: Trace\[\], layout\? \} \(got null/,
     );
     expect(() => show({ data: "x" } as unknown as Figure)).toThrow(/show: argument 'figure'/);
   });
@@ -145,13 +145,13 @@ describe("lineChart", () => {
     expect(() => lineChart([])).toThrow(/lineChart: argument 'series' must be a non-empty array/);
     expect(() => lineChart("y" as unknown as [])).toThrow(/lineChart: argument 'series'/);
     expect(() => lineChart([{ name: "a" } as unknown as { name: string; y: number[] }])).toThrow(
-      /lineChart: argument 'series\[0\]': expected \{ name, y: number\[\] \}/,
+      /lineChart: argument 'series\[0\]' must be \{ name, y: number\[\] \}/,
     );
     expect(() =>
       lineChart([{ name: "a", y: [1] }, null as unknown as { name: string; y: number[] }]),
     ).toThrow(/lineChart: argument 'series\[1\]'/);
     expect(() => lineChart([{ name: "a", y: [1, 2, 3], x: [0, 1] }])).toThrow(
-      /lineChart: argument 'series\[0\]\.x': expected 3 values/,
+      /lineChart: argument 'series\[0\]\.x' must be an array of 3 values/,
     );
   });
 });

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { float16ToNumber } from "../../lib/src/checkpoint/safetensors";
 import {
-  float16ToNumber,
   parseSafetensors,
   readConfigJson,
   readSafetensors,
@@ -99,7 +99,7 @@ describe("readSafetensors refuses bad files, naming the file and the tensor", ()
   const ok = { t: { dtype: "F32", shape: [2], data_offsets: [0, 8] } };
   const data = f32Bytes([1, 2]);
   const cases: [string, Uint8Array, RegExp][] = [
-    ["too short", new Uint8Array(5), /bad\.st: file is 5 bytes/],
+    ["too short", new Uint8Array(5), /bad\.st': file is 5 bytes/],
     [
       "header past end",
       (() => {
@@ -107,32 +107,32 @@ describe("readSafetensors refuses bad files, naming the file and the tensor", ()
         b[0] = 0xff;
         return b;
       })(),
-      /bad\.st: header length 255 runs past the end/,
+      /bad\.st': header length 255 runs past the end/,
     ],
     [
       "not JSON",
       handBuilt({}, []).fill(0x20, 8).fill(0x7b, 8, 9),
-      /bad\.st: header is not valid JSON/,
+      /bad\.st': header is not valid JSON/,
     ],
     [
       "truncated data",
       handBuilt(ok, data).slice(0, -3),
-      /bad\.st: tensor "t": data_offsets \[0, 8\] run past the data buffer/,
+      /bad\.st': tensor "t": data_offsets \[0, 8\] run past the data buffer/,
     ],
     [
       "unknown dtype",
       handBuilt({ t: { dtype: "Q4", shape: [2], data_offsets: [0, 8] } }, data),
-      /bad\.st: tensor "t": unknown dtype "Q4"/,
+      /bad\.st': tensor "t": unknown dtype "Q4"/,
     ],
     [
       "unsupported dtype",
       handBuilt({ t: { dtype: "I32", shape: [2], data_offsets: [0, 8] } }, data),
-      /bad\.st: tensor "t": dtype I32 is not supported/,
+      /bad\.st': tensor "t": dtype I32 is not supported/,
     ],
     [
       "size mismatch",
       handBuilt({ t: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, data),
-      /bad\.st: tensor "t": data_offsets \[0, 8\] hold 8 bytes but F32 shape \[3\] needs 12/,
+      /bad\.st': tensor "t": data_offsets \[0, 8\] hold 8 bytes but F32 shape \[3\] needs 12/,
     ],
     [
       "overlap",
@@ -143,32 +143,32 @@ describe("readSafetensors refuses bad files, naming the file and the tensor", ()
         },
         data,
       ),
-      /bad\.st: tensor "u": .*overlap/,
+      /bad\.st': tensor "u": .*overlap/,
     ],
     [
       "gap",
       handBuilt({ t: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, data),
-      /bad\.st: tensor "t": .*gap of 4 bytes/,
+      /bad\.st': tensor "t": .*gap of 4 bytes/,
     ],
     [
       "trailing bytes",
       handBuilt({ t: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, data),
-      /bad\.st: the data buffer holds 8 bytes but the tensors cover 4/,
+      /bad\.st': the data buffer holds 8 bytes but the tensors cover 4/,
     ],
     [
       "bad shape",
       handBuilt({ t: { dtype: "F32", shape: [-2], data_offsets: [0, 8] } }, data),
-      /bad\.st: tensor "t": shape must be/,
+      /bad\.st': tensor "t": shape must be/,
     ],
     [
       "bad offsets",
       handBuilt({ t: { dtype: "F32", shape: [2], data_offsets: [8, 0] } }, data),
-      /bad\.st: tensor "t": data_offsets must be/,
+      /bad\.st': tensor "t": data_offsets must be/,
     ],
     [
       "bad metadata",
       handBuilt({ __metadata__: { a: 1 }, ...ok }, data),
-      /bad\.st: __metadata__\.a must be a string/,
+      /bad\.st': __metadata__\.a must be a string/,
     ],
   ];
   for (const [what, bytes, message] of cases) {
@@ -180,13 +180,15 @@ describe("readSafetensors refuses bad files, naming the file and the tensor", ()
   }
   it("a missing file", () => {
     expect(() => readSafetensors(path.join(dir, "nope.st"))).toThrow(
-      /readSafetensors: cannot read .*nope\.st/,
+      /readSafetensors: argument 'path' must be a valid safetensors file: file '.*nope\.st': cannot be read/,
     );
   });
   it("the writer refuses a tensor whose data does not fit its shape", () => {
     expect(() =>
       serializeSafetensors({ t: { shape: [3], data: new Float32Array(2) } }, undefined, "o.st"),
-    ).toThrow(/writeSafetensors: o\.st: tensor "t": data has 2 elements/);
+    ).toThrow(
+      /serializeSafetensors: argument 'tensors' must be tensors whose data fills their shape \(got "t" with 2 elements for shape \[3\], which needs 3 for file 'o\.st'\)/,
+    );
   });
 });
 
@@ -197,7 +199,7 @@ describe("config.json helpers", () => {
     expect(readConfigJson(p)).toEqual({ a: 1, extra: "kept" });
     writeFileSync(p, "[1]");
     expect(() => readConfigJson(p)).toThrow(
-      /readConfigJson: .*config\.json: expected a JSON object/,
+      /readConfigJson: argument 'path' must be a file holding a JSON object: file '.*config\.json': not a JSON object/,
     );
   });
 });

@@ -150,7 +150,9 @@ describe("selective scan backward", () => {
     expect(() => selectiveScanBackward(cache, new Rng(0).randn([2, 3, 6]))).toThrow(
       /selectiveScanBackward: argument 'dout' must be a tensor of shape \[2, 3, 7\]/,
     );
-    expect(() => selectiveScanBackward({} as never, w)).toThrow(/selectiveScanBackward: cache/);
+    expect(() => selectiveScanBackward({} as never, w)).toThrow(
+      /selectiveScanBackward: argument 'cache'/,
+    );
     expect(() => scanTrainingMemory({ batch: 0, dim: 1, length: 1, dstate: 1 })).toThrow(
       /scanTrainingMemory: argument 'batch'/,
     );

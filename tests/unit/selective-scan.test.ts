@@ -373,12 +373,16 @@ describe("selectiveScan", () => {
       /selectiveScan: argument 'delta' must be a tensor of shape \[2, 3, 5\]/,
     );
     expect(bad({ A: rng.randn([2, 4]) })).toThrow(
-      /selectiveScan: argument 'A': expected shape \[3, n\]/,
+      /selectiveScan: argument 'A' must be a tensor of shape \[3, n\]/,
     );
-    expect(bad({ B: rng.randn([2, 5, 5]) })).toThrow(/selectiveScan: argument 'B': expected shape/);
-    expect(bad({ C: rng.randn([2, 4, 6]) })).toThrow(/selectiveScan: argument 'C': expected shape/);
+    expect(bad({ B: rng.randn([2, 5, 5]) })).toThrow(
+      /selectiveScan: argument 'B' must be a tensor of shape/,
+    );
+    expect(bad({ C: rng.randn([2, 4, 6]) })).toThrow(
+      /selectiveScan: argument 'C' must be a tensor of shape/,
+    );
     expect(bad({ B: rng.randn([2, 2, 4, 5]) })).toThrow(
-      /selectiveScan: argument 'B': expected shape .*g dividing d = 3/,
+      /selectiveScan: argument 'B' must be a tensor of shape .*g dividing d = 3/,
     );
     expect(bad({ D: rng.randn([4]) })).toThrow(
       /selectiveScan: argument 'D' must be a tensor of shape \[3\]/,
@@ -547,7 +551,7 @@ describe("S6 parameterisation", () => {
     });
     expect(relErr(s6(x, params, { z }).out.data, ref.out)).toBeLessThan(1e-12);
     expect(() => s6Project(rng.randn([b, d + 1, l]), params)).toThrow(
-      /s6Project: argument 'x': expected shape \[b, 5, l\]/,
+      /s6Project: argument 'x' must be a tensor of shape \[b, 5, l\]/,
     );
     expect(() => initS6(rng, { dim: 0 })).toThrow(/initS6: argument 'dim'/);
   });

@@ -39,7 +39,7 @@ describe("rk4Step", () => {
     );
     expect(() => rk4Step(oscillator, 0, [1, 0], Infinity)).toThrow(/rk4Step: argument 'h'/);
     expect(() => rk4Step(() => [1], 0, [1, 0], 0.1)).toThrow(
-      /rk4Step: argument 'f': expected f\(t, y\) to return 2/,
+      /rk4Step: argument 'f' must be a function f\(t, y\) returning 2/,
     );
     expect(() => rk4Step(() => [NaN], 0, [1], 0.1)).toThrow(
       /rk4Step: argument 'f': returned the non-finite/,

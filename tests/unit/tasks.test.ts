@@ -277,7 +277,9 @@ describe("fixed task sets in datasets/", () => {
       /argument 'a.inputs\[0\]\[0\]' must be a token id in \[0, 5\)/,
     );
     expect(() => taskSetFromFile(file, "b")).toThrow(/argument 'split': no split "b"/);
-    expect(() => taskSetFromFile({ ...file, format: "x" }, "a")).toThrow(/expected a task file/);
+    expect(() => taskSetFromFile({ ...file, format: "x" }, "a")).toThrow(
+      /argument 'file' must be a task file/,
+    );
   });
 });
 
@@ -295,7 +297,7 @@ describe("scoring and display", () => {
       1 / 5,
     );
     expect(() => tokenAccuracy([1, 2], s)).toThrow(
-      /tokenAccuracy: argument 'predictions': expected 8/,
+      /tokenAccuracy: argument 'predictions' must be an array of 8/,
     );
   });
 

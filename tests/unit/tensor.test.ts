@@ -78,15 +78,17 @@ describe("tensor and toNested", () => {
   });
 
   it("rejects ragged nesting", () => {
-    expect(() => tensor([[1, 2], [3]])).toThrow(/tensor: values are ragged/);
-    expect(() => tensor([[1, 2], 3] as NestedNumbers)).toThrow(/ragged/);
-    expect(() => tensor([1, [2]] as NestedNumbers)).toThrow(/ragged/);
+    expect(() => tensor([[1, 2], [3]])).toThrow(
+      /tensor: argument 'values' must be a nested array of numbers with equal-length rows/,
+    );
+    expect(() => tensor([[1, 2], 3] as NestedNumbers)).toThrow(/equal-length rows/);
+    expect(() => tensor([1, [2]] as NestedNumbers)).toThrow(/equal-length rows/);
     expect(() =>
       tensor([
         [[1], [2]],
         [[3], [4, 5]],
       ]),
-    ).toThrow(/ragged/);
+    ).toThrow(/equal-length rows/);
   });
 });
 
@@ -134,7 +136,7 @@ describe("maxAbsDiff", () => {
 
   it("rejects tensors of different sizes, naming both shapes", () => {
     expect(() => maxAbsDiff(zeros([2, 3]), zeros([7]))).toThrow(
-      "maxAbsDiff: shapes differ: a is [2, 3], b is [7]",
+      "maxAbsDiff: argument 'b' must be a tensor of a's shape [2, 3] (got shape [7])",
     );
   });
 });

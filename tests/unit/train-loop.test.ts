@@ -71,11 +71,13 @@ describe("trainMamba", () => {
     saveTrainingState(r.state, model, dir);
     const other = initMamba({ ...tiny, hidden_size: 32 }, new Rng(1));
     expect(() => loadTrainingState(dir, other)).toThrow(
-      /loadTrainingState: .*training_state.json: parameter "backbone.embeddings.weight" had shape \[8, 16\], the model's is \[8, 32\]/,
+      /loadTrainingState: argument 'dir' must be a folder holding a training state: file '.*training_state.json': parameter "backbone.embeddings.weight" had shape \[8, 16\], the model's is \[8, 32\]/,
     );
     await expect(
       trainMamba(other, { batch: randomBatch, schedule, state: r.state, display: false }),
-    ).rejects.toThrow(/trainMamba: options.state: no optimiser moments of the right size/);
+    ).rejects.toThrow(
+      /trainMamba: argument 'options.state' must hold optimiser moments for the model's parameters \(got none of the right size/,
+    );
     const json = path.join(dir, "training_state.json");
     const raw = JSON.parse(readFileSync(json, "utf8"));
     writeFileSync(
@@ -83,15 +85,17 @@ describe("trainMamba", () => {
       JSON.stringify({ ...raw, rng: { words: [0, 0, 0, 0], spareNormal: null } }),
     );
     expect(() => loadTrainingState(dir, model)).toThrow(
-      /rng: Rng.fromState: state.words: all zero/,
+      /training_state\.json': Rng\.fromState: .*all zero/,
     );
     writeFileSync(json, JSON.stringify({ ...raw, format: "other" }));
     expect(() => loadTrainingState(dir, model)).toThrow(
-      /format: expected "mamba-ts-training-state\/1"/,
+      /training_state\.json': format must be "mamba-ts-training-state\/1" \(got "other"\)/,
     );
     await expect(
       trainMamba(model, { batch: randomBatch, schedule, lr: 1 } as never),
-    ).rejects.toThrow(/trainMamba: options: unknown key "lr"/);
+    ).rejects.toThrow(
+      /trainMamba: argument 'options' must be an options object \(got an unknown key "lr"/,
+    );
     await expect(
       trainMamba(model, { batch: randomBatch, schedule: { ...schedule, totalSteps: 0 } }),
     ).rejects.toThrow(/schedule.totalSteps/);

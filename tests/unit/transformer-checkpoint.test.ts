@@ -152,7 +152,7 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     expect(() => loadTransformerCheckpoint(b.dir)).toThrow(/model\.safetensors/);
     const c = saved();
     writeFileSync(path.join(c.dir, "config.json"), "{ not json");
-    expect(() => loadTransformerCheckpoint(c.dir)).toThrow(/config\.json: not valid JSON/);
+    expect(() => loadTransformerCheckpoint(c.dir)).toThrow(/config\.json': not valid JSON/);
   });
 
   it("refuses a missing tensor, an extra tensor and a wrong shape, naming the tensor", () => {
@@ -166,7 +166,7 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     };
     const missing = rewrite((m) => m.delete("model.layers.1.mlp.gate_proj.weight"));
     expect(() => loadTransformerCheckpoint(missing)).toThrow(
-      /loadTransformerCheckpoint: .*model\.safetensors: missing tensor "model\.layers\.1\.mlp\.gate_proj\.weight"/,
+      /loadTransformerCheckpoint: .*model\.safetensors': missing tensor "model\.layers\.1\.mlp\.gate_proj\.weight"/,
     );
     const extra = rewrite((m) =>
       m.set("model.layers.2.input_layernorm.weight", { shape: [8], data: new Float32Array(8) }),
@@ -190,7 +190,7 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
       m.set("model.norm.weight", { shape: t.shape, data });
     });
     expect(() => loadTransformerCheckpoint(nan)).toThrow(
-      /tensor "model\.norm\.weight"' must be finite values \(got NaN at flat index 3\)/,
+      /model\.safetensors': tensor "model\.norm\.weight" must be finite values \(got NaN at flat index 3\)/,
     );
   });
 
@@ -214,17 +214,20 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [
         { num_key_value_heads: 3 },
-        /config\.json\.num_key_value_heads' must be an integer in \[1, 2\]/,
+        /config\.json': config\.num_key_value_heads must be an integer in \[1, 2\]/,
       ],
-      [{ hidden_act: "gelu" }, /config\.json: field "hidden_act" is "gelu"/],
-      [{ attention_bias: true }, /field "attention_bias" is true/],
-      [{ rope_scaling: { type: "linear", factor: 2 } }, /field "rope_scaling"/],
-      [{ model_type: "mamba" }, /model_type is "mamba"; expected "llama"/],
+      [
+        { hidden_act: "gelu" },
+        /config\.json': config\.hidden_act must be "silu", the only value this Transformer\+\+ implements \(got "gelu"/,
+      ],
+      [{ attention_bias: true }, /config\.attention_bias must be false, .* \(got true/],
+      [{ rope_scaling: { type: "linear", factor: 2 } }, /config\.rope_scaling must be null/],
+      [{ model_type: "mamba" }, /config\.json': model_type must be "llama" \(got "mamba"\)/],
       [
         { vocab_size: "11" },
-        /config\.json\.vocab_size' must be an integer in \[1, 1048576\] \(got "11"\)/,
+        /config\.json': config\.vocab_size must be an integer in \[1, 1048576\] \(got "11"\)/,
       ],
-      [{ hidden_size: undefined }, /missing required field "hidden_size"/],
+      [{ hidden_size: undefined }, /\(got no field "hidden_size"/],
     ];
     for (const [edit, message] of cases) {
       writeJson(bad.dir, { ...bad.json, ...edit });
@@ -238,15 +241,15 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     const broken = { config: model.config, params: new Map(model.params) };
     broken.params.delete("model.norm.weight");
     expect(() => saveTransformerCheckpoint(broken, freshDir())).toThrow(
-      /saveTransformerCheckpoint: model\.params: missing tensor "model\.norm\.weight"/,
+      /saveTransformerCheckpoint: argument 'model\.params' must hold every tensor of the config \(got no tensor "model\.norm\.weight"/,
     );
     const nan = { config: model.config, params: new Map(model.params) };
     nan.params.set("model.norm.weight", { shape: [8], data: new Float32Array(8).fill(Infinity) });
     expect(() => saveTransformerCheckpoint(nan, freshDir())).toThrow(
-      /saveTransformerCheckpoint: argument 'model\.params "model\.norm\.weight"' must be finite values/,
+      /saveTransformerCheckpoint: argument 'model\.params' must hold finite values \(got Infinity at flat index 0 of "model\.norm\.weight"/,
     );
     expect(() => saveTransformerCheckpoint(model, 3 as never)).toThrow(
-      /saveTransformerCheckpoint: dir: expected a folder path/,
+      /saveTransformerCheckpoint: argument 'dir' must be a folder path/,
     );
   });
 });

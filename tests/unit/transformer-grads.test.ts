@@ -135,24 +135,24 @@ describe("transformerLossAndGrads", () => {
   it("refuses bad options and models", () => {
     const m = model(config(), 7, "float32");
     expect(() => transformerLossAndGrads(m, [[1, 2]], { target: [[1, 2]] } as never)).toThrow(
-      /transformerLossAndGrads: options: unknown option "target"/,
+      /transformerLossAndGrads: argument 'options' must be an options object \(got an unknown key "target"/,
     );
     expect(() => transformerLossAndGrads(m, [[1, 2]], { targets: [[1, 2, 3]] })).toThrow(
-      /options.targets: expected shape \[1, 2\] like tokens, got \[1, 3\]/,
+      /argument 'options.targets' must be a \(b, l\) batch of shape \[1, 2\] like tokens \(got \[1, 3\]/,
     );
     expect(() => transformerLossAndGrads(m, [[1, 9]])).toThrow(
-      /transformerLossAndGrads: tokens: expected ids in \[0, 7\)/,
+      /transformerLossAndGrads: argument 'tokens' must be token ids in \[0, 7\)/,
     );
     expect(() => transformerLossAndGrads(m, [Array.from({ length: 6000 }, () => 1)])).toThrow(
-      /transformerLossAndGrads: tokens: b·H·l² = 144000000 attention weights per layer/,
+      /transformerLossAndGrads: argument 'tokens' must be a batch whose b·H·l² attention weights per layer .* \(got 144000000\)/,
     );
     const mixed = { config: m.config, params: new Map(m.params) };
     mixed.params.set("model.norm.weight", astype(m.params.get("model.norm.weight")!, "float64"));
     expect(() => transformerLossAndGrads(mixed, [[1, 2]])).toThrow(
-      /model.params "model.norm.weight": expected the dtype of every other tensor \(float32\)/,
+      /argument 'model.params' must hold tensors of one dtype \(float32\) \(got float64 in tensor "model.norm.weight"/,
     );
     expect(() => transformerForward(model(config(), 7, "float64"), [[1]])).toThrow(
-      /transformerForward: model.params "model.embed_tokens.weight": expected float32 data/,
+      /transformerForward: argument 'model.params' must hold float32 data in tensor "model.embed_tokens.weight"/,
     );
   });
 });

@@ -202,18 +202,22 @@ describe("llamaConfig", () => {
       num_attention_heads: 4,
     };
     expect(() => llamaConfig({ ...base, num_key_value_heads: 3 })).toThrow(
-      /llamaConfig: fields.num_key_value_heads: expected a divisor of num_attention_heads \(4\)/,
+      /llamaConfig: argument 'fields.num_key_value_heads' must be a divisor of num_attention_heads \(4\)/,
     );
-    expect(() => llamaConfig({ ...base, head_dim: 5 })).toThrow(/head_dim: expected an even/);
-    expect(() => llamaConfig({ ...base, hidden_size: 30 })).toThrow(/head_dim: absent/);
+    expect(() => llamaConfig({ ...base, head_dim: 5 })).toThrow(
+      /argument 'fields.head_dim' must be an even/,
+    );
+    expect(() => llamaConfig({ ...base, hidden_size: 30 })).toThrow(
+      /argument 'fields.head_dim' must be given when hidden_size/,
+    );
     expect(() => llamaConfig({ ...base, hidden_sise: 3 } as never)).toThrow(
-      /llamaConfig: fields: unknown field "hidden_sise"/,
+      /llamaConfig: argument 'fields' must be an object with only the fields .* \(got an unknown field "hidden_sise"/,
     );
     expect(() => llamaConfig({ ...base, hidden_act: "gelu" } as never)).toThrow(
-      /field "hidden_act" is "gelu"; this Transformer\+\+ implements only "silu"/,
+      /argument 'fields.hidden_act' must be "silu", the only value this Transformer\+\+ implements \(got "gelu"/,
     );
     const { vocab_size: _, ...noVocab } = base;
-    expect(() => llamaConfig(noVocab)).toThrow(/missing required field "vocab_size"/);
+    expect(() => llamaConfig(noVocab)).toThrow(/\(got no field "vocab_size"/);
     expect(() => llamaConfig({ ...base, rope_theta: -1 })).toThrow(
       /rope_theta' must be a positive/,
     );
@@ -280,9 +284,9 @@ describe("RoPE", () => {
 
   it("refuses odd head widths", () => {
     expect(() => applyRope({ shape: [1, 1, 1, 3], data: new Float32Array(3) }, 10000)).toThrow(
-      /applyRope: x: head_dim \(axis 3\) must be even/,
+      /applyRope: argument 'x' must be a tensor whose head_dim \(axis 3\) is even/,
     );
-    expect(() => ropeInvFreq(5, 10000)).toThrow(/ropeInvFreq: headDim: expected an even/);
+    expect(() => ropeInvFreq(5, 10000)).toThrow(/ropeInvFreq: argument 'headDim' must be an even/);
   });
 });
 
@@ -336,7 +340,7 @@ describe("causalAttention", () => {
       data: new Float32Array(s.reduce((a, b) => a * b)),
     });
     expect(() => causalAttention(t([1, 4, 2, 4]), t([1, 3, 2, 4]), t([1, 3, 2, 4]))).toThrow(
-      /causalAttention: k: the number of key\/value heads \(3\) must divide/,
+      /causalAttention: argument 'k' must be a tensor whose number of key\/value heads divides the 4 query heads \(got 3\)/,
     );
     expect(() => causalAttention(t([1, 4, 2, 4]), t([1, 2, 2, 6]), t([1, 2, 2, 6]))).toThrow(
       /causalAttention: argument 'k' must be a tensor of shape \[1, \*, \*, 4\]/,
@@ -346,7 +350,7 @@ describe("causalAttention", () => {
     );
     expect(() =>
       causalAttention(t([1, 4, 2, 4]), t([1, 2, 2, 4]), t([1, 2, 2, 4]), { off: 1 } as never),
-    ).toThrow(/unknown option "off"/);
+    ).toThrow(/unknown key "off"/);
   });
 });
 
@@ -422,34 +426,36 @@ describe("transformerForward", () => {
   it("refuses bad tokens and broken models, naming the argument", () => {
     const m = model(small(), 11);
     expect(() => transformerForward(m, [[1, 13]])).toThrow(
-      /transformerForward: tokens: expected ids in \[0, 13\) \(vocab_size\), found 13 at flat index 1/,
+      /transformerForward: argument 'tokens' must be token ids in \[0, 13\) \(vocab_size\) \(got 13 at flat index 1/,
     );
     expect(() => transformerForward(m, [[1, 2], [3]])).toThrow(
-      /transformerForward: tokens: expected number\[\]\[\] with rows of equal length 2, row 1/,
+      /transformerForward: argument 'tokens' must be number\[\]\[\] with rows of equal length 2 \(got .* as row 1/,
     );
-    expect(() => transformerForward(m, [[1.5]])).toThrow(/expected integer ids, got 1.5/);
+    expect(() => transformerForward(m, [[1.5]])).toThrow(
+      /must be a batch of integer ids \(got 1.5/,
+    );
     expect(() => transformerForward(m, { shape: [1, 2], data: new Float32Array(2) })).toThrow(
-      /transformerForward: tokens: expected \{ shape: \[b, l\], data: Int32Array \} or number\[\]\[\]/,
+      /transformerForward: argument 'tokens' must be \{ shape: \[b, l\], data: Int32Array \} or number\[\]\[\]/,
     );
     expect(() => transformerForward(m, { shape: [1, 3], data: new Int32Array(2) })).toThrow(
-      /tokens: expected shape \[b, l\] matching 2 ids, got \[1, 3\]/,
+      /argument 'tokens' must be a tensor of shape \[b, l\] matching its 2 ids \(got shape \[1, 3\]/,
     );
     const missing = { config: m.config, params: new Map(m.params) };
     missing.params.delete("model.layers.1.mlp.up_proj.weight");
     expect(() => transformerForward(missing, [[1]])).toThrow(
-      /transformerForward: model.params: missing tensor "model.layers.1.mlp.up_proj.weight"/,
+      /transformerForward: argument 'model.params' must hold every tensor of the config \(got no tensor "model.layers.1.mlp.up_proj.weight"/,
     );
     const wrong = { config: m.config, params: new Map(m.params) };
     wrong.params.set("model.norm.weight", { shape: [15], data: new Float32Array(15) });
     expect(() => transformerForward(wrong, [[1]])).toThrow(
-      /model.params "model.norm.weight": expected shape \[16\], got \[15\]/,
+      /argument 'model.params' must hold tensor "model.norm.weight" of shape \[16\] \(got shape \[15\]/,
     );
     const tied = { config: { ...m.config, tie_word_embeddings: true }, params: m.params };
     expect(() => transformerForward(tied, [[1]])).toThrow(
-      /unexpected tensor "lm_head.weight" for this config \(tie_word_embeddings is true\)/,
+      /got an unexpected tensor "lm_head.weight" \(tie_word_embeddings is true\)/,
     );
     expect(() => transformerForward(null as never, [[1]])).toThrow(
-      /transformerForward: model: expected/,
+      /transformerForward: argument 'model' must be/,
     );
     const wide = initTransformer({ ...m.config, vocab_size: 1 << 20 }, new Rng(1));
     expect(() => transformerForward(wide, [Array.from({ length: 300 }, () => 1)])).toThrow(
@@ -481,7 +487,9 @@ describe("initTransformer", () => {
     expect(Array.from(again.params.get("lm_head.weight")!.data)).toEqual(
       Array.from(m.params.get("lm_head.weight")!.data),
     );
-    expect(() => initTransformer(c, 12 as never)).toThrow(/initTransformer: rng: expected an Rng/);
+    expect(() => initTransformer(c, 12 as never)).toThrow(
+      /initTransformer: argument 'rng' must be an Rng/,
+    );
   });
 });
 
@@ -536,17 +544,17 @@ describe("KV cache", () => {
     const m = model(small(), 18);
     const cache = createTransformerCache(m, 2);
     expect(() => transformerStep(m, cache, [1])).toThrow(
-      /transformerStep: tokens: expected 2 ids \(one per sequence of the cache\)/,
+      /transformerStep: argument 'tokens' must be an array of 2 ids \(one per sequence of the cache\)/,
     );
     expect(() => transformerStep(m, cache, [1, 13])).toThrow(
-      /transformerStep: tokens: expected ids in \[0, 13\)/,
+      /transformerStep: argument 'tokens' must be token ids in \[0, 13\)/,
     );
     expect(() => transformerPrefill(m, cache, [[1, 2]])).toThrow(
-      /transformerPrefill: tokens: expected 2 sequences \(the cache's batch\), got 1/,
+      /transformerPrefill: argument 'tokens' must be a batch of 2 sequences \(the cache's batch\) \(got 1/,
     );
     const other = model(small({ num_hidden_layers: 3 }), 18);
     expect(() => transformerStep(other, cache, [1, 2])).toThrow(
-      /transformerStep: cache: expected a cache from createTransformerCache/,
+      /transformerStep: argument 'cache' must be a cache from createTransformerCache/,
     );
     expect(() => createTransformerCache(m, 0)).toThrow(/createTransformerCache: argument 'batch'/);
   });
@@ -600,19 +608,19 @@ describe("transformerGenerate", () => {
   it("refuses bad prompts and options", () => {
     const m = model(small(), 22);
     expect(() => transformerGenerate(m, [1], { maxNewTokens: 2, temperature: -1 })).toThrow(
-      /transformerGenerate: options.temperature: expected a number >= 0/,
+      /transformerGenerate: argument 'options.temperature' must be a number >= 0/,
     );
     expect(() =>
       transformerGenerate(m, [1], { maxNewTokens: 2, temperature: 0, topK: 14 }),
     ).toThrow(/argument 'options.topK' must be an integer in \[1, 13\]/);
     expect(() =>
       transformerGenerate(m, [1], { maxNewTokens: 2, temperature: 0, top_k: 1 } as never),
-    ).toThrow(/unknown option "top_k"/);
+    ).toThrow(/unknown key "top_k"/);
     expect(() => transformerGenerate(m, [], { maxNewTokens: 2, temperature: 0 })).toThrow(
-      /transformerGenerate: prompt: expected a non-empty number\[\]/,
+      /transformerGenerate: argument 'prompt' must be a non-empty number\[\]/,
     );
     expect(() => transformerGenerate(m, [20], { maxNewTokens: 2, temperature: 0 })).toThrow(
-      /transformerGenerate: prompt: expected integer ids in \[0, 13\) \(vocab_size\), got 20 at index 0/,
+      /transformerGenerate: argument 'prompt' must be integer ids in \[0, 13\) \(vocab_size\) \(got 20 at index 0/,
     );
   });
 });

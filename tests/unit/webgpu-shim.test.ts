@@ -138,7 +138,7 @@ describe("installWebGpu and the device shim", () => {
 
   it("rejects bad flags naming installWebGpu", () => {
     expect(() => installWebGpu([1 as never])).toThrow(
-      /installWebGpu: flags: expected an array of strings/,
+      /installWebGpu: argument 'flags' must be an array of strings/,
     );
   });
 });

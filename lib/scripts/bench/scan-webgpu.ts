@@ -35,6 +35,13 @@ import { selectiveScanFast } from "../../dist/selective-fast/fast-scan";
 import { selectiveScanLowerBound } from "../../dist/selective-fast/limits";
 import { randomSelectiveScanArgs } from "../../dist/scan/random-args";
 import {
+  type ScanSize,
+  formatSeconds,
+  relDiff,
+  saveScanInputs,
+  scanInputs,
+} from "../bench-scan-common";
+import {
   ASYNC_GPU_MODES,
   type AsyncGpuMode,
   createGpuSelectiveScanAsync,
@@ -43,7 +50,7 @@ import { assertOneOf } from "../../dist/validate";
 import type { GpuScanVariant } from "../../dist/gpu/selective-scan";
 import { installWebGpu, releaseWebGpu, takeUncapturedWebGpuErrors } from "../../dist/gpu/webgpu";
 
-type Size = [number, number, number, number];
+type Size = ScanSize;
 
 const DEFAULT_SIZES: Size[] = [
   [1, 256, 1024, 16],
@@ -54,26 +61,7 @@ const DEFAULT_SIZES: Size[] = [
 const F64_REFERENCE_LIMIT = 2 ** 26;
 const SMOKE_TOLERANCE = 1e-4;
 
-/** max |a - b| / max(1, max |b|): error relative to the output's scale. */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let scale = 1;
-  let err = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]));
-    const e = Math.abs(a[i] - b[i]);
-    if (!(e <= err)) err = Number.isNaN(e) ? Infinity : e;
-  }
-  return err / scale;
-}
-
-const fmtS = (s: number | null): string =>
-  s === null
-    ? "-"
-    : s < 1e-3
-      ? `${(s * 1e6).toFixed(1)} µs`
-      : s < 1
-        ? `${(s * 1000).toFixed(2)} ms`
-        : `${s.toFixed(2)} s`;
+const fmtS = formatSeconds;
 
 interface GpuRow {
   variant: GpuScanVariant;
@@ -145,24 +133,6 @@ function torchCall(python: string, script: string, args: string[], timeoutS: num
   }
   const lines = r.stdout.trim().split("\n");
   return JSON.parse(lines[lines.length - 1]);
-}
-
-function saveInputs(dir: string, args: SelectiveScanArgs): void {
-  const save = (name: string, t: Tensor | null | undefined): void => {
-    const data = t!.data instanceof Float32Array ? t!.data : Float32Array.from(t!.data);
-    writeFileSync(
-      path.join(dir, name),
-      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    );
-  };
-  save("u", args.u);
-  save("delta", args.delta);
-  save("z", args.z);
-  save("A", args.A);
-  save("B", args.B);
-  save("C", args.C);
-  save("D", args.D);
-  save("bias", args.deltaBias);
 }
 
 function smokeCases(): { name: string; args: SelectiveScanArgs }[] {
@@ -340,12 +310,7 @@ async function main(): Promise<void> {
     say(
       `\n=== (b, d, l, n) = (${size.join(", ")}): ${(work / 1e6).toFixed(1)} M state updates ===`,
     );
-    const args = randomSelectiveScanArgs(new Rng(7 + l), {
-      batch: b,
-      dim: d,
-      length: l,
-      dstate: n,
-    });
+    const args = scanInputs(size);
     const idealBytes = selectiveScanLowerBound(
       { batch: b, dim: d, length: l, dstate: n },
       { expsPerSecond: 1, bytesPerSecond: 1 },
@@ -406,7 +371,7 @@ async function main(): Promise<void> {
 
     if (results.torch) {
       try {
-        saveInputs(inputsDir, args);
+        saveScanInputs(inputsDir, args);
         const r = torchCall(python, script, ["scan", inputsDir, ...size.map(String)], 300) as {
           seconds: number;
           transferSeconds: number;

@@ -19,12 +19,10 @@
  * Run: `xvfb-run -a npm run bench -- scan` (after `npm run build`).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Rng } from "../../dist/rng";
 import { bestOfSeconds } from "../../dist/timing";
-import type { Tensor } from "../../dist/tensor";
 import { type SelectiveScanArgs, selectiveScan } from "../../dist/selective/scan";
 import { selectiveScanFast } from "../../dist/selective-fast/fast-scan";
 import {
@@ -34,9 +32,16 @@ import {
 } from "../../dist/selective-fast/limits";
 import { type GpuBackend, gpuBackends } from "../../dist/gpu/backends";
 import { createGpuSelectiveScan, gpuScanTraffic } from "../../dist/gpu/selective-scan";
-import { randomSelectiveScanArgs } from "../../dist/scan/random-args";
+import {
+  type ScanSize,
+  formatBytes,
+  formatSeconds,
+  relDiff,
+  saveScanInputs,
+  scanInputs,
+} from "../bench-scan-common";
 
-type Size = [number, number, number, number];
+type Size = ScanSize;
 
 const SIZES: Size[] = [
   [1, 256, 1024, 16],
@@ -94,28 +99,11 @@ with open(folder + '/out', 'wb') as f:
 print(seconds, torch.get_num_threads(), torch.__version__)
 `;
 
-/** max |a - b| / max(1, max |b|). */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let scale = 1;
-  let err = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]));
-    const e = Math.abs(a[i] - b[i]);
-    if (!(e <= err)) err = Number.isNaN(e) ? Infinity : e;
-  }
-  return err / scale;
-}
-
 /** The best of `repeats` runs of `fn`, in seconds (lib's one best-of timer). */
 const seconds = (fn: () => void, repeats: number): number => bestOfSeconds(repeats, fn);
 
-const fmtS = (s: number): string => (s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`);
-const fmtB = (b: number): string =>
-  b >= 1e9
-    ? `${(b / 1e9).toFixed(2)} GB`
-    : b >= 1e6
-      ? `${(b / 1e6).toFixed(1)} MB`
-      : `${(b / 1e3).toFixed(1)} kB`;
+const fmtS = formatSeconds;
+const fmtB = formatBytes;
 
 interface Row {
   method: string;
@@ -142,18 +130,7 @@ function runTorch(
 ): { seconds: number; threads: string; out: Float32Array } | string {
   const dir = mkdtempSync(path.join(os.tmpdir(), "scan-bench-"));
   try {
-    const save = (name: string, t: Tensor | null | undefined): void => {
-      const data = Float32Array.from(t!.data);
-      writeFileSync(path.join(dir, name), new Uint8Array(data.buffer));
-    };
-    save("u", args.u);
-    save("delta", args.delta);
-    save("z", args.z);
-    save("A", args.A);
-    save("B", args.B);
-    save("C", args.C);
-    save("D", args.D);
-    save("bias", args.deltaBias);
+    saveScanInputs(dir, args);
     const r = spawnSync(PYTHON, ["-c", TORCH_SCRIPT, dir, ...size.map(String)], {
       encoding: "utf8",
       timeout: timeoutS * 1000,
@@ -207,12 +184,7 @@ function main(): void {
   for (const size of SIZES) {
     const [b, d, l, n] = size;
     const work = b * d * l * n;
-    const args = randomSelectiveScanArgs(new Rng(7 + l), {
-      batch: b,
-      dim: d,
-      length: l,
-      dstate: n,
-    });
+    const args = scanInputs(size);
     const bound = selectiveScanLowerBound(
       { batch: b, dim: d, length: l, dstate: n },
       { expsPerSecond: expRate, bytesPerSecond: bandwidth },

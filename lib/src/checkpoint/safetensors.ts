@@ -12,7 +12,8 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { type Tensor, numel } from "../tensor";
-import { describe } from "../validate";
+import { argumentError, checkArg, describe, schema } from "../validate";
+import { fileError, inFile } from "./file-errors";
 
 /** A tensor read from a safetensors file: its stored dtype and its values as float32. */
 export interface SafetensorsEntry {
@@ -43,15 +44,21 @@ const READABLE = new Set(["F32", "F16", "BF16", "F64"]);
 /** Headers larger than this are refused (the reference implementation's limit is 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
 
+const FILE_FN = "readSafetensors";
+/** The tensors of a file to write: a Map or a plain object from name to tensor. */
+const TENSORS = schema.object<Record<string, Tensor>>();
+const FILE_WHAT = "a valid safetensors file";
+
 /** Reads a safetensors file: tensor name -> { dtype, shape, data (float32) }, in header order. */
 export function readSafetensors(path: string): Map<string, SafetensorsEntry> {
+  checkArg(FILE_FN, "path", path, schema.string());
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new Error(`readSafetensors: cannot read ${path}: ${(e as Error).message}`);
+    throw fileError(FILE_FN, "path", FILE_WHAT, path, `cannot be read (${(e as Error).message})`);
   }
-  return parseSafetensors(bytes, path).tensors;
+  return inFile(FILE_FN, "path", FILE_WHAT, path, () => parseSafetensors(bytes, path).tensors);
 }
 
 /**
@@ -62,8 +69,13 @@ export function parseSafetensors(
   bytes: Uint8Array,
   label = "<bytes>",
 ): { tensors: Map<string, SafetensorsEntry>; metadata: Record<string, string> } {
+  const fn = "parseSafetensors";
+  if (!(bytes instanceof Uint8Array)) {
+    throw argumentError(fn, "bytes", `a Uint8Array (got ${describe(bytes)})`);
+  }
+  checkArg(fn, "label", label, schema.string({ allowEmpty: true }));
   const fail = (msg: string): never => {
-    throw new Error(`readSafetensors: ${label}: ${msg}`);
+    throw fileError(fn, "bytes", FILE_WHAT, label, msg);
   };
   if (bytes.length < 8)
     fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
@@ -232,11 +244,18 @@ export function writeSafetensors(
   tensors: Map<string, Tensor> | Record<string, Tensor>,
   metadata?: Record<string, string>,
 ): void {
-  const bytes = serializeSafetensors(tensors, metadata, path);
+  checkArg("writeSafetensors", "path", path, schema.string());
+  const bytes = serialize("writeSafetensors", tensors, metadata, path);
   try {
     writeFileSync(path, bytes);
   } catch (e) {
-    throw new Error(`writeSafetensors: cannot write ${path}: ${(e as Error).message}`);
+    throw fileError(
+      "writeSafetensors",
+      "path",
+      "a writable file",
+      path,
+      `cannot be written (${(e as Error).message})`,
+    );
   }
 }
 
@@ -246,6 +265,19 @@ export function serializeSafetensors(
   metadata?: Record<string, string>,
   label = "<bytes>",
 ): Uint8Array {
+  return serialize("serializeSafetensors", tensors, metadata, label);
+}
+
+/** {@link serializeSafetensors} for the function `fn` the user called. */
+function serialize(
+  fn: string,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata: Record<string, string> | undefined,
+  label: string,
+): Uint8Array {
+  if (!(tensors instanceof Map)) checkArg(fn, "tensors", tensors, TENSORS);
+  checkArg(fn, "metadata", metadata, schema.optional(schema.object()));
+  const where = label === "<bytes>" ? "" : ` for file '${label}'`;
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = {};
@@ -253,7 +285,7 @@ export function serializeSafetensors(
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== "string") {
         throw new Error(
-          `writeSafetensors: ${label}: metadata "${k}" must be a string, got ${describe(v)}`,
+          `${fn}: argument 'metadata' must be an object of strings (got ${describe(v)} as "${k}"${where})`,
         );
       }
     }
@@ -262,19 +294,21 @@ export function serializeSafetensors(
   let offset = 0;
   for (const [name, t] of entries) {
     if (name === "__metadata__")
-      throw new Error(`writeSafetensors: ${label}: "__metadata__" is reserved`);
+      throw new Error(
+        `${fn}: argument 'tensors' must be tensors named other than "__metadata__", a reserved name (got a tensor "__metadata__"${where})`,
+      );
     if (
       !t ||
       !Array.isArray(t.shape) ||
       !(t.data instanceof Float32Array || t.data instanceof Float64Array)
     ) {
       throw new Error(
-        `writeSafetensors: ${label}: tensor "${name}": expected { shape, data: Float32Array | Float64Array }, got ${describe(t)}`,
+        `${fn}: argument 'tensors' must be tensors { shape, data: Float32Array | Float64Array } (got ${describe(t)} as "${name}"${where})`,
       );
     }
     if (numel(t.shape) !== t.data.length) {
       throw new Error(
-        `writeSafetensors: ${label}: tensor "${name}": data has ${t.data.length} elements but shape [${t.shape.join(", ")}] needs ${numel(t.shape)}`,
+        `${fn}: argument 'tensors' must be tensors whose data fills their shape (got "${name}" with ${t.data.length} elements for shape [${t.shape.join(", ")}], which needs ${numel(t.shape)}${where})`,
       );
     }
     const size = 4 * t.data.length;

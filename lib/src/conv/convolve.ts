@@ -34,7 +34,7 @@ function convArgs(fn: string, x: unknown, K: unknown): ConvArgs {
   const ks = assertTensor(`${fn}: K`, K);
   if (ks.shape.length !== 1 && ks.shape.length !== 2) {
     throw new Error(
-      `${fn}: argument 'K': expected shape (lk) for one kernel or (d, lk) for one per channel, got ${describe(K)}`,
+      `${fn}: argument 'K' must be a tensor of shape (lk) for one kernel or (d, lk) for one per channel (got ${describe(K)})`,
     );
   }
   const banked = ks.shape.length === 2;
@@ -42,7 +42,7 @@ function convArgs(fn: string, x: unknown, K: unknown): ConvArgs {
   const lk = ks.shape[ks.shape.length - 1];
   if (lk < 1 || d < 1) {
     throw new Error(
-      `${fn}: argument 'K' must be a non-empty kernel, got shape [${ks.shape.join(", ")}]`,
+      `${fn}: argument 'K' must be a non-empty kernel (got shape [${ks.shape.join(", ")}])`,
     );
   }
   const { rows, l } = sequenceRows(fn, "x", xs, d, banked, "K");

@@ -123,7 +123,7 @@ function toFloat64(fn: string, arg: string, v: unknown): Float64Array {
   const ok = Array.isArray(v) || v instanceof Float64Array || v instanceof Float32Array;
   if (!ok) {
     throw new Error(
-      `${fn}: argument '${arg}' must be a number[], Float64Array or Float32Array, got ${describe(v)}`,
+      `${fn}: argument '${arg}' must be a number[], Float64Array or Float32Array (got ${describe(v)})`,
     );
   }
   checkArg(fn, arg, v, schema.numbers());
@@ -135,12 +135,12 @@ function complexInput(fn: string, re: unknown, im: unknown): ComplexArray {
   const i = im === undefined ? new Float64Array(r.length) : toFloat64(fn, "im", im);
   if (i.length !== r.length) {
     throw new Error(
-      `${fn}: argument 'im' must be the same length as re (${r.length}), got ${i.length}`,
+      `${fn}: argument 'im' must be an array of the same length as re (${r.length}) (got ${i.length})`,
     );
   }
   if (!isPow2(r.length)) {
     throw new Error(
-      `${fn}: argument 're' must be a length that is a power of two (zero-pad to nextPow2(n)), got ${r.length}`,
+      `${fn}: argument 're' must be an array whose length is a power of two (zero-pad to nextPow2(n)) (got ${r.length})`,
     );
   }
   return { re: r, im: i };
@@ -302,7 +302,7 @@ export function rfft(x: ArrayLike<number>, n?: number): ComplexArray {
   const size = n === undefined ? nextPow2(Math.max(1, xs.length)) : n;
   if (!isPow2(size) || size < xs.length || size > MAX_FFT_LENGTH) {
     throw new Error(
-      `rfft: argument 'n' must be a power of two >= x.length (${xs.length}), got ${describe(n)}`,
+      `rfft: argument 'n' must be a power of two >= x.length (${xs.length}) (got ${describe(n)})`,
     );
   }
   const plan = rfftPlan(size);
@@ -326,9 +326,13 @@ export function irfft(re: ArrayLike<number>, im: ArrayLike<number>, n: number): 
   const i = toFloat64("irfft", "im", im);
   const want = (n >> 1) + 1;
   if (r.length !== want)
-    throw new Error(`irfft: argument 're': expected length n/2 + 1 = ${want}, got ${r.length}`);
+    throw new Error(
+      `irfft: argument 're' must be an array of length n/2 + 1 = ${want} (got ${r.length})`,
+    );
   if (i.length !== want)
-    throw new Error(`irfft: argument 'im': expected length n/2 + 1 = ${want}, got ${i.length}`);
+    throw new Error(
+      `irfft: argument 'im' must be an array of length n/2 + 1 = ${want} (got ${i.length})`,
+    );
   const out = new Float64Array(n);
   const m = Math.max(1, n >> 1);
   irfftInto(r, i, rfftPlan(n), out, new Float64Array(m), new Float64Array(m));

@@ -111,12 +111,12 @@ export function readManifest(dir: string = datasetsDir()): DatasetManifest {
 export function checkDatasetName(fn: string, name: unknown): string {
   if (typeof name !== "string" || name.length === 0) {
     throw new Error(
-      `${fn}: argument 'name' must be a dataset file name such as "ecg-mitbih-208.u16le", got ${describe(name)}`,
+      `${fn}: argument 'name' must be a dataset file name such as "ecg-mitbih-208.u16le" (got ${describe(name)})`,
     );
   }
   if (name.includes("/") || name.includes("\\") || name === "." || name === "..") {
     throw new Error(
-      `${fn}: argument 'name' must be a plain file name inside datasets/ (no path separators), got ${JSON.stringify(name)}`,
+      `${fn}: argument 'name' must be a plain file name inside datasets/ (no path separators) (got ${JSON.stringify(name)})`,
     );
   }
   return name;

@@ -140,7 +140,7 @@ function htmlFallback(figure: Figure, height: number): string {
 export function figureBundle(figure: Figure): MimeBundle {
   if (figure === null || typeof figure !== "object" || !Array.isArray(figure.data)) {
     throw new Error(
-      `show: argument 'figure': expected { data: Trace[], layout? }, got ${describe(figure)}`,
+      `show: argument 'figure' must be { data: Trace[], layout? } (got ${describe(figure)})`,
     );
   }
   const clean = toJsonValue(figure) as Figure;
@@ -188,7 +188,7 @@ export function lineChart(series: Series[], options: ChartOptions = {}): Figure 
   checkOptions("lineChart", "options", options, CHART_OPTIONS);
   if (!Array.isArray(series) || series.length === 0) {
     throw new Error(
-      `lineChart: argument 'series' must be a non-empty array of { name, y }, got ${describe(series)}`,
+      `lineChart: argument 'series' must be a non-empty array of { name, y } (got ${describe(series)})`,
     );
   }
   return {
@@ -200,7 +200,7 @@ export function lineChart(series: Series[], options: ChartOptions = {}): Figure 
         typeof s.y.length !== "number"
       ) {
         throw new Error(
-          `lineChart: argument 'series[${i}]': expected { name, y: number[] }, got ${describe(s)}`,
+          `lineChart: argument 'series[${i}]' must be { name, y: number[] } (got ${describe(s)})`,
         );
       }
       checkOptions("lineChart", `series[${i}]`, s, SERIES);
@@ -215,7 +215,7 @@ export function lineChart(series: Series[], options: ChartOptions = {}): Figure 
         (s.x === null || typeof s.x.length !== "number" || s.x.length !== y.length)
       ) {
         throw new Error(
-          `lineChart: argument 'series[${i}].x': expected ${y.length} values (one per y value), got ${describe(s.x)}`,
+          `lineChart: argument 'series[${i}].x' must be an array of ${y.length} values (one per y value) (got ${describe(s.x)})`,
         );
       }
       return {
@@ -238,7 +238,7 @@ export function heatmap(
 ): Figure {
   checkOptions("heatmap", "options", options, HEATMAP_OPTIONS);
   if (!Array.isArray(z) || z.length === 0) {
-    throw new Error(`heatmap: argument 'z' must be a non-empty array of rows, got ${describe(z)}`);
+    throw new Error(`heatmap: argument 'z' must be a non-empty array of rows (got ${describe(z)})`);
   }
   z.forEach((row, r) => {
     if (
@@ -248,7 +248,7 @@ export function heatmap(
       row.length !== z[0].length
     ) {
       throw new Error(
-        `heatmap: argument 'z[${r}]' must be a row of ${z[0]?.length ?? "n"} numbers like z[0], got ${describe(row)}`,
+        `heatmap: argument 'z[${r}]' must be a row of ${z[0]?.length ?? "n"} numbers like z[0] (got ${describe(row)})`,
       );
     }
   });

@@ -39,13 +39,13 @@ export function runGpuKernel(
   assertFunction(`${fn}: kernel`, kernel);
   if (settings === null || typeof settings !== "object") {
     throw new Error(
-      `${fn}: argument 'settings': expected { output, loopMaxIterations, constants?, mode? }, got ${describe(settings)}`,
+      `${fn}: argument 'settings' must be { output, loopMaxIterations, constants?, mode? } (got ${describe(settings)})`,
     );
   }
   const out = settings.output;
   if (!Array.isArray(out) || out.length < 1 || out.length > 3) {
     throw new Error(
-      `${fn}: argument 'settings.output': expected [x], [x, y] or [x, y, z], got ${describe(out)}`,
+      `${fn}: argument 'settings.output' must be [x], [x, y] or [x, y, z] (got ${describe(out)})`,
     );
   }
   out.forEach((s, i) => assertInteger(`${fn}: settings.output[${i}]`, s, 1));
@@ -56,7 +56,7 @@ export function runGpuKernel(
     (settings.constants === null || typeof settings.constants !== "object")
   ) {
     throw new Error(
-      `${fn}: argument 'settings.constants' must be an object of numbers, got ${describe(settings.constants)}`,
+      `${fn}: argument 'settings.constants' must be an object of numbers (got ${describe(settings.constants)})`,
     );
   }
   const gpu = createGpu(fn, mode);
@@ -97,23 +97,25 @@ export function chunkSummaryReference(
   const mat = (name: string, m: unknown, rows?: number, cols?: number): number[][] => {
     if (!Array.isArray(m) || m.length < 1 || !m.every((r) => Array.isArray(r))) {
       throw new Error(
-        `${fn}: argument '${name}' must be a non-empty array of rows, got ${describe(m)}`,
+        `${fn}: argument '${name}' must be a non-empty array of rows (got ${describe(m)})`,
       );
     }
     const rs = m as number[][];
     if (rows !== undefined && rs.length !== rows) {
-      throw new Error(`${fn}: argument '${name}': expected ${rows} rows, got ${rs.length}`);
+      throw new Error(
+        `${fn}: argument '${name}' must be an array of ${rows} rows (got ${rs.length})`,
+      );
     }
     const c = cols ?? rs[0].length;
     rs.forEach((r, i) => {
       if (r.length !== c)
         throw new Error(
-          `${fn}: argument '${name}': row ${i} has ${r.length} values, expected ${c}`,
+          `${fn}: argument '${name}' must be an array of rows of ${c} values (got ${r.length} in row ${i})`,
         );
       r.forEach((v, j) => {
         if (typeof v !== "number" || !Number.isFinite(v)) {
           throw new Error(
-            `${fn}: argument '${name}' must be finite numbers, got ${describe(v)} at [${i}][${j}]`,
+            `${fn}: argument '${name}' must be finite numbers (got ${describe(v)} at [${i}][${j}])`,
           );
         }
       });

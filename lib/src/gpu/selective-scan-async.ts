@@ -81,14 +81,14 @@ const GL_BACKENDS: readonly GpuBackend[] = ["headlessgl", "webgl2", "webgl"];
 function checkAsyncOptions(fn: string, options: unknown): Required<GpuScanAsyncOptions> {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
-      `${fn}: options: expected an object { mode?, variant?, chunkSize? }, got ${describe(options)}`,
+      `${fn}: argument 'options' must be an object { mode?, variant?, chunkSize? } (got ${describe(options)})`,
     );
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!["mode", "variant", "chunkSize"].includes(key)) {
       throw new Error(
-        `${fn}: options: unknown option "${key}"; expected mode, variant or chunkSize`,
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are mode, variant, chunkSize)`,
       );
     }
   }
@@ -98,7 +98,9 @@ function checkAsyncOptions(fn: string, options: unknown): Required<GpuScanAsyncO
     "chunked",
   ] as const);
   if (o.chunkSize !== undefined && variant !== "chunked") {
-    throw new Error(`${fn}: options.chunkSize: only the "chunked" variant takes a chunk size`);
+    throw new Error(
+      `${fn}: argument 'options.chunkSize' must be absent unless options.variant is "chunked" (got ${o.chunkSize} with variant "${variant}")`,
+    );
   }
   const chunkSize = assertInteger(
     `${fn}: options.chunkSize`,

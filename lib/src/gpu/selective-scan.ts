@@ -23,6 +23,7 @@ import {
   MAX_ELEMENTS,
   assertInteger,
   assertOneOf,
+  checkArg,
   checkOptions as checkOptionsSchema,
   describe,
   isAbsent,
@@ -459,23 +460,24 @@ export function gpuScanTraffic(
  *   bytesRead = 4 · ((2 + z) · b·d·l + 2 · b·n·l + d·n + 2·d),
  *   bytesWritten = 4 · (b·d·l + b·d·n).
  */
+const IDEAL_OPTIONS = schema.options({ returnLastState: schema.optional(schema.boolean()) });
+
 export function idealFusedTraffic(
   size: { batch: number; dim: number; length: number; dstate: number; hasZ?: boolean },
   options: { returnLastState?: boolean } = {},
 ): ScanTraffic {
   const fn = "idealFusedTraffic";
+  checkArg(fn, "size", size, schema.object());
   const b = assertInteger(`${fn}: size.batch`, size.batch, 1);
   const d = assertInteger(`${fn}: size.dim`, size.dim, 1);
   const l = assertInteger(`${fn}: size.length`, size.length, 1);
   const n = assertInteger(`${fn}: size.dstate`, size.dstate, 1);
   if (size.hasZ !== undefined && typeof size.hasZ !== "boolean") {
-    throw new Error(`${fn}: size.hasZ: expected true or false, got ${describe(size.hasZ)}`);
-  }
-  if (options.returnLastState !== undefined && typeof options.returnLastState !== "boolean") {
     throw new Error(
-      `${fn}: options.returnLastState: expected true or false, got ${describe(options.returnLastState)}`,
+      `${fn}: argument 'size.hasZ' must be true or false (got ${describe(size.hasZ)})`,
     );
   }
+  checkOptionsSchema(fn, "options", options, IDEAL_OPTIONS);
   const hasZ = size.hasZ ?? true;
   const last = options.returnLastState ?? true;
   const bdl = b * d * l;

@@ -15,6 +15,7 @@
  * `process.exit()` (after {@link releaseWebGpu}), or it never exits.
  */
 import { loadGpuJs } from "./backends";
+import { describe } from "../validate";
 
 /** The parts of a WebGPU device lib uses (error scopes). */
 interface ErrorScopeDevice {
@@ -153,7 +154,9 @@ let installing: Promise<WebGpuInfo> | null = null;
 export function installWebGpu(flags: string[] = []): Promise<WebGpuInfo> {
   const fn = "installWebGpu";
   if (!Array.isArray(flags) || flags.some((f) => typeof f !== "string")) {
-    throw new Error(`${fn}: flags: expected an array of strings such as ["backend=vulkan"]`);
+    throw new Error(
+      `${fn}: argument 'flags' must be an array of strings such as ["backend=vulkan"] (got ${describe(flags)})`,
+    );
   }
   installing ??= install(fn, flags);
   // a failed attempt may be retried (after fixing the environment)

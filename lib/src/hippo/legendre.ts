@@ -17,14 +17,14 @@ function positions(fn: string, name: string, u: unknown, lo: number, hi: number)
   const ok = Array.isArray(u) || u instanceof Float64Array || u instanceof Float32Array;
   if (!ok) {
     throw new Error(
-      `${fn}: argument '${name}' must be a number[] or Float64Array of positions, got ${describe(u)}`,
+      `${fn}: argument '${name}' must be a number[] or Float64Array of positions (got ${describe(u)})`,
     );
   }
   const out = Float64Array.from(u as ArrayLike<number>);
   for (let i = 0; i < out.length; i++) {
     if (!(out[i] >= lo && out[i] <= hi)) {
       throw new Error(
-        `${fn}: argument '${name}': expected values in [${lo}, ${hi}], got ${out[i]} at index ${i}`,
+        `${fn}: argument '${name}' must be an array of values in [${lo}, ${hi}] (got ${out[i]} at index ${i})`,
       );
     }
   }
@@ -71,7 +71,7 @@ export function legendreReconstruct(c: Tensor, u: ArrayLike<number>): Tensor {
   const N = cs.shape[0];
   if (N < 1)
     throw new Error(
-      "legendreReconstruct: argument 'c' must be at least one coefficient, got shape [0]",
+      "legendreReconstruct: argument 'c' must be a tensor of at least one coefficient (got shape [0])",
     );
   const us = positions("legendreReconstruct", "u", u, 0, 1);
   const P = legendreP(
@@ -146,7 +146,7 @@ export function legendreProject(f: (u: number) => number, N: number, M?: number)
     const v = f((nodes[j] + 1) / 2);
     if (typeof v !== "number" || !Number.isFinite(v)) {
       throw new Error(
-        `legendreProject: argument 'f' must be finite numbers, got ${describe(v)} at u = ${(nodes[j] + 1) / 2}`,
+        `legendreProject: argument 'f' must be a function returning finite numbers (got ${describe(v)} at u = ${(nodes[j] + 1) / 2})`,
       );
     }
     // du = dx/2

@@ -68,14 +68,14 @@ export function hippoScan(
   const a = assertTensor("hippoScan: A", A, { rank: 2, axes: ["N", "N"] });
   const N = a.shape[0];
   assertTensor("hippoScan: A", a, { shape: [N, N], axes: ["N", "N"] });
-  if (N < 1) throw new Error("hippoScan: argument 'A': expected N >= 1, got shape [0, 0]");
+  if (N < 1) throw new Error("hippoScan: argument 'A' must be N >= 1 (got shape [0, 0])");
   const b = assertTensor("hippoScan: B", B);
   const bOk =
     (b.shape.length === 2 && b.shape[0] === N && b.shape[1] === 1) ||
     (b.shape.length === 1 && b.shape[0] === N);
   if (!bOk) {
     throw new Error(
-      `hippoScan: argument 'B': expected shape (${N}, 1) or (${N}) to match A, got [${b.shape.join(", ")}]`,
+      `hippoScan: argument 'B' must be a tensor of shape (${N}, 1) or (${N}) to match A (got [${b.shape.join(", ")}])`,
     );
   }
   const fs = assertTensor("hippoScan: f", f, { rank: 1, axes: ["L"] });

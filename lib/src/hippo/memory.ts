@@ -38,14 +38,14 @@ export function hippoMemoryMatrix(
   const a = assertTensor("hippoMemoryMatrix: A", A, { rank: 2, axes: ["N", "N"] });
   const N = a.shape[0];
   assertTensor("hippoMemoryMatrix: A", a, { shape: [N, N], axes: ["N", "N"] });
-  if (N < 1) throw new Error("hippoMemoryMatrix: argument 'A': expected N >= 1, got shape [0, 0]");
+  if (N < 1) throw new Error("hippoMemoryMatrix: argument 'A' must be N >= 1 (got shape [0, 0])");
   const b = assertTensor("hippoMemoryMatrix: B", B);
   const bOk =
     (b.shape.length === 2 && b.shape[0] === N && b.shape[1] === 1) ||
     (b.shape.length === 1 && b.shape[0] === N);
   if (!bOk) {
     throw new Error(
-      `hippoMemoryMatrix: argument 'B': expected shape (${N}, 1) or (${N}) to match A, got [${b.shape.join(", ")}]`,
+      `hippoMemoryMatrix: argument 'B' must be a tensor of shape (${N}, 1) or (${N}) to match A (got [${b.shape.join(", ")}])`,
     );
   }
   assertInteger("hippoMemoryMatrix: L", L, 1, 1 << 24);
@@ -120,12 +120,12 @@ export function minNormReconstruct(M: Tensor, c: Tensor, ridge = 1e-12): Tensor 
   const [N, L] = m.shape;
   if (N < 1 || L < 1)
     throw new Error(
-      `minNormReconstruct: argument 'M' must be a non-empty matrix, got [${m.shape.join(", ")}]`,
+      `minNormReconstruct: argument 'M' must be a non-empty matrix (got [${m.shape.join(", ")}])`,
     );
   const cs = assertTensor("minNormReconstruct: c", c, { shape: [N], axes: ["N"] });
   assertFiniteNumber("minNormReconstruct: ridge", ridge);
   if (ridge < 0)
-    throw new Error(`minNormReconstruct: argument 'ridge' must be a number >= 0, got ${ridge}`);
+    throw new Error(`minNormReconstruct: argument 'ridge' must be a number >= 0 (got ${ridge})`);
   const G = new Float64Array(N * N);
   for (let i = 0; i < N; i++) {
     for (let j = 0; j <= i; j++) {

@@ -85,21 +85,21 @@ export function s4dKernel(
 ): Tensor {
   const fn = "s4dKernel";
   if (ssm === null || typeof ssm !== "object") {
-    throw new Error(`${fn}: argument 'ssm': expected { Are, Aim?, B, Bim? }, got ${describe(ssm)}`);
+    throw new Error(`${fn}: argument 'ssm' must be { Are, Aim?, B, Bim? } (got ${describe(ssm)})`);
   }
   const are = assertTensor(`${fn}: ssm.Are`, ssm.Are, { rank: 1, axes: ["N"] });
   const N = are.shape[0];
   const aim = part(fn, "ssm.Aim", ssm.Aim, N);
   const bre = part(fn, "ssm.B", ssm.B, N);
-  if (bre === null) throw new Error(`${fn}: argument 'ssm.B' must be a tensor (N), got undefined`);
+  if (bre === null) throw new Error(`${fn}: argument 'ssm.B' must be a tensor (N) (got undefined)`);
   const bim = part(fn, "ssm.Bim", ssm.Bim, N);
   if (C === null || typeof C !== "object") {
     throw new Error(
-      `${fn}: argument 'C': expected { re, im? } with tensors (N), got ${describe(C)}`,
+      `${fn}: argument 'C' must be { re, im? } with tensors (N) (got ${describe(C)})`,
     );
   }
   const cre = part(fn, "C.re", C.re, N);
-  if (cre === null) throw new Error(`${fn}: argument 'C.re' must be a tensor (N), got undefined`);
+  if (cre === null) throw new Error(`${fn}: argument 'C.re' must be a tensor (N) (got undefined)`);
   const cim = part(fn, "C.im", C.im, N);
   assertStep(`${fn}: dt`, dt);
   assertInteger(`${fn}: L`, L, 0, 1 << 28);

@@ -47,7 +47,7 @@ export function lu(A: Tensor): LuFactors {
 export function assertNonsingular(fn: string, f: LuRaw): void {
   if (!(f.pivotRatio > SINGULAR_PIVOT_RATIO)) {
     throw new Error(
-      `${fn}: A is singular to working precision (smallest/largest LU pivot = ${f.pivotRatio.toExponential(2)})`,
+      `${fn}: argument 'A' must be nonsingular to working precision (got smallest/largest LU pivot = ${f.pivotRatio.toExponential(2)})`,
     );
   }
 }
@@ -61,7 +61,7 @@ export function solve(A: Tensor, B: Tensor): Tensor {
   const b = assertTensor("solve: B", B);
   if (!(b.shape.length === 1 || b.shape.length === 2) || b.shape[0] !== n) {
     throw new Error(
-      `solve: argument 'B': expected shape [${n}] or [${n}, m] to match A (${n}, ${n}), got [${b.shape.join(", ")}]`,
+      `solve: argument 'B' must be a tensor of shape [${n}] or [${n}, m] to match A (${n}, ${n}) (got [${b.shape.join(", ")}])`,
     );
   }
   const m = b.shape.length === 2 ? b.shape[1] : 1;

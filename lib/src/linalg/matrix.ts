@@ -66,7 +66,7 @@ export function matmul(A: Tensor, B: Tensor): Tensor {
   const c = b.shape[1];
   if (b.shape[0] !== k) {
     throw new Error(
-      `matmul: argument 'B': expected ${k} rows to match A's ${k} columns, got shape [${b.shape.join(", ")}]`,
+      `matmul: argument 'B' must be a matrix of ${k} rows to match A's ${k} columns (got shape [${b.shape.join(", ")}])`,
     );
   }
   return fromFloat64([r, c], matmulRaw(a.data, b.data, r, k, c), resultDType(a, b));
@@ -101,7 +101,7 @@ export function norm(A: Tensor, kind: MatrixNorm = "fro"): number {
   const a = assertTensor("norm: A", A);
   if (a.shape.length !== 1 && a.shape.length !== 2) {
     throw new Error(
-      `norm: argument 'A' must be a vector (n) or a matrix (r, c), got shape [${a.shape.join(", ")}]`,
+      `norm: argument 'A' must be a vector (n) or a matrix (r, c) (got shape [${a.shape.join(", ")}])`,
     );
   }
   assertOneOf("norm: kind", kind, ["1", "inf", "fro", "max"] as const);

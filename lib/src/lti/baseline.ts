@@ -179,7 +179,7 @@ function checkModel(
 ): { m: number; V: number; K: Float64Array | Float32Array } {
   if (model === null || typeof model !== "object") {
     throw new Error(
-      `${fn}: argument 'model': expected { kernel (m, V, V), ... } from fitLtiKernel, got ${describe(model)}`,
+      `${fn}: argument 'model' must be { kernel (m, V, V), ... } from fitLtiKernel (got ${describe(model)})`,
     );
   }
   const K = assertTensor(`${fn}: model.kernel`, model.kernel, {
@@ -189,7 +189,7 @@ function checkModel(
   const [m, V, V2] = K.shape;
   if (V !== V2)
     throw new Error(
-      `${fn}: argument 'model.kernel': expected shape (m, V, V), got [${K.shape.join(", ")}]`,
+      `${fn}: argument 'model.kernel' must be a tensor of shape (m, V, V) (got [${K.shape.join(", ")}])`,
     );
   return { m, V, K: K.data };
 }
@@ -206,7 +206,7 @@ export function ltiLogits(model: LtiTokenModel, tokens: ArrayLike<number>): Tens
   const { m, V, K } = checkModel(fn, model);
   if (tokens === null || typeof tokens !== "object" || typeof tokens.length !== "number") {
     throw new Error(
-      `${fn}: argument 'tokens' must be an array of token ids, got ${describe(tokens)}`,
+      `${fn}: argument 'tokens' must be an array of token ids (got ${describe(tokens)})`,
     );
   }
   const l = tokens.length;
@@ -214,7 +214,7 @@ export function ltiLogits(model: LtiTokenModel, tokens: ArrayLike<number>): Tens
     const v = tokens[t];
     if (!Number.isInteger(v) || v < 0 || v >= V) {
       throw new Error(
-        `${fn}: argument 'tokens': expected token ids in [0, ${V}), got ${describe(v)} at index ${t}`,
+        `${fn}: argument 'tokens' must be token ids in [0, ${V}) (got ${describe(v)} at index ${t})`,
       );
     }
   }
@@ -239,7 +239,7 @@ export function ltiPredict(model: LtiTokenModel, set: TokenTaskSet): Int32Array 
   const s = checkTaskSet(fn, set);
   if (s.vocabSize !== V) {
     throw new Error(
-      `${fn}: argument 'set': expected vocabSize ${V} like the model, got ${s.vocabSize}`,
+      `${fn}: argument 'set' must be a task set of vocabSize ${V} like the model (got ${s.vocabSize})`,
     );
   }
   const l = s.inputLength;

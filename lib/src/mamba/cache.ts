@@ -69,7 +69,9 @@ function checkCache(fn: string, cache: unknown, model?: MambaModel): MambaCache 
     !Array.isArray(c.ssm) ||
     typeof c.batch !== "number"
   ) {
-    throw new Error(`${fn}: cache: expected a cache from createMambaCache, got ${describe(cache)}`);
+    throw new Error(
+      `${fn}: argument 'cache' must be a cache from createMambaCache (got ${describe(cache)})`,
+    );
   }
   if (model) {
     const {
@@ -85,7 +87,7 @@ function checkCache(fn: string, cache: unknown, model?: MambaModel): MambaCache 
       c.ssm.every((t) => t.data.length === c.batch! * E * N);
     if (!ok)
       throw new Error(
-        `${fn}: cache: does not fit this model (made by createMambaCache for another model?)`,
+        `${fn}: argument 'cache' must be a cache made by createMambaCache for this model (got one that does not fit: made for another model?)`,
       );
   }
   return c as MambaCache;
@@ -114,9 +116,16 @@ export function mambaStep(
   const batch = cache.batch;
   if (!(Array.isArray(tokens) || tokens instanceof Int32Array) || tokens.length !== batch) {
     throw new Error(
-      `${fn}: tokens: expected ${batch} ids (one per sequence of the cache), got ${describe(tokens)}`,
+      `${fn}: argument 'tokens' must be an array of ${batch} ids (one per sequence of the cache) (got ${describe(tokens)})`,
     );
   }
+  tokens.forEach((id: number, i: number) => {
+    if (!Number.isInteger(id)) {
+      throw new Error(
+        `${fn}: argument 'tokens' must be an array of integer ids (got ${describe(id)} at index ${i})`,
+      );
+    }
+  });
   const { ids } = readTokens(
     fn,
     { shape: [batch, 1], data: Int32Array.from(tokens) },
@@ -200,14 +209,17 @@ export function mambaPrefill(
   checkForwardOptions(fn, options, ["scan"]);
   if (cache.position !== 0)
     throw new Error(
-      `${fn}: cache: expected a fresh cache (position 0), got position ${cache.position}`,
+      `${fn}: argument 'cache' must be a fresh cache (position 0) (got position ${cache.position})`,
     );
   const { shape } = readTokens(fn, tokens, model.config.vocab_size);
   if (shape[0] !== cache.batch)
     throw new Error(
-      `${fn}: tokens: expected ${cache.batch} sequences (the cache's batch), got ${shape[0]}`,
+      `${fn}: argument 'tokens' must be a batch of ${cache.batch} sequences (the cache's batch) (got ${shape[0]})`,
     );
-  if (shape[1] < 1) throw new Error(`${fn}: tokens: expected at least one position`);
+  if (shape[1] < 1)
+    throw new Error(
+      `${fn}: argument 'tokens' must be a batch with at least one position (got length 0)`,
+    );
   const { logits, states } = mambaForwardWithState(
     model,
     tokens,

@@ -9,6 +9,7 @@ import type { Tensor } from "../tensor";
 import { describe } from "../validate";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors";
 import { readConfigJson, writeConfigJson } from "../checkpoint/config-json";
+import { fileError, inFile } from "../checkpoint/file-errors";
 import {
   MAMBA_CONFIG_KEYS,
   type MambaConfig,
@@ -19,6 +20,8 @@ import {
 import { type MambaModel, checkMambaModel } from "./model";
 
 /** `state-spaces/mamba`'s own name for the embedding, accepted on load. */
+/** What `dir` must be, in errors about a file inside it. */
+const WHAT = "a valid checkpoint folder";
 const EMBEDDING_ALIAS = "backbone.embedding.weight";
 
 /**
@@ -32,35 +35,32 @@ const EMBEDDING_ALIAS = "backbone.embedding.weight";
  */
 export function loadMambaCheckpoint(dir: string): MambaModel {
   const fn = "loadMambaCheckpoint";
+  const bad = (file: string, problem: string): Error => fileError(fn, "dir", WHAT, file, problem);
   if (typeof dir !== "string")
-    throw new Error(`${fn}: dir: expected a folder path, got ${describe(dir)}`);
+    throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
   const configPath = path.join(dir, "config.json");
   const weightsPath = path.join(dir, "model.safetensors");
   for (const p of [configPath, weightsPath]) {
     if (!existsSync(p))
-      throw new Error(
-        `${fn}: ${p} is missing (a checkpoint folder holds config.json and model.safetensors)`,
-      );
+      throw bad(p, "missing (a checkpoint folder holds config.json and model.safetensors)");
   }
-  const raw = readConfigJson(configPath);
+  const raw = inFile(fn, "dir", WHAT, configPath, () => readConfigJson(configPath));
   const known: Record<string, unknown> = {};
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
     if ((MAMBA_CONFIG_KEYS as readonly string[]).includes(k)) known[k] = v;
     else extra[k] = v;
   }
-  let config: MambaConfig;
-  try {
-    config = mambaConfig(known as MambaConfigInput, fn);
-  } catch (e) {
-    throw new Error(`${fn}: ${configPath}: ${(e as Error).message.replace(`${fn}: `, "")}`);
-  }
-  let tensors: Map<string, { dtype: string; shape: number[]; data: Float32Array }>;
-  try {
-    tensors = readSafetensors(weightsPath);
-  } catch (e) {
-    throw new Error(`${fn}: ${(e as Error).message}`);
-  }
+  const config: MambaConfig = inFile(fn, "dir", WHAT, configPath, () =>
+    mambaConfig(known as MambaConfigInput, fn),
+  );
+  const tensors: Map<string, { dtype: string; shape: number[]; data: Float32Array }> = inFile(
+    fn,
+    "dir",
+    WHAT,
+    weightsPath,
+    () => readSafetensors(weightsPath),
+  );
   if (tensors.has(EMBEDDING_ALIAS) && !tensors.has("backbone.embeddings.weight")) {
     tensors.set("backbone.embeddings.weight", tensors.get(EMBEDDING_ALIAS)!);
     tensors.delete(EMBEDDING_ALIAS);
@@ -71,8 +71,9 @@ export function loadMambaCheckpoint(dir: string): MambaModel {
     const head = tensors.get("lm_head.weight")!.data;
     const emb = tensors.get("backbone.embeddings.weight")?.data;
     if (!emb || head.length !== emb.length || head.some((v, i) => v !== emb[i])) {
-      throw new Error(
-        `${fn}: ${weightsPath}: tensor "lm_head.weight" differs from the embedding, but ${configPath} says tie_word_embeddings: true`,
+      throw bad(
+        weightsPath,
+        `tensor "lm_head.weight" differs from the embedding, but ${configPath} says tie_word_embeddings: true`,
       );
     }
     tensors.delete("lm_head.weight");
@@ -82,26 +83,27 @@ export function loadMambaCheckpoint(dir: string): MambaModel {
   for (const [name, shape] of shapes) {
     const t = tensors.get(name);
     if (!t)
-      throw new Error(
-        `${fn}: ${weightsPath}: missing tensor "${name}" (shape [${shape.join(", ")}] from ${configPath})`,
+      throw bad(
+        weightsPath,
+        `missing tensor "${name}" (shape [${shape.join(", ")}] from ${configPath})`,
       );
     if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw new Error(
-        `${fn}: ${weightsPath}: tensor "${name}" has shape [${t.shape.join(", ")}] but ${configPath} (${describeConfig}) implies [${shape.join(", ")}]`,
+      throw bad(
+        weightsPath,
+        `tensor "${name}" has shape [${t.shape.join(", ")}] but ${configPath} (${describeConfig}) implies [${shape.join(", ")}]`,
       );
     }
     for (let i = 0; i < t.data.length; i++) {
       if (!Number.isFinite(t.data[i]))
-        throw new Error(
-          `${fn}: ${weightsPath}: tensor "${name}" holds ${t.data[i]} at flat index ${i}`,
-        );
+        throw bad(weightsPath, `tensor "${name}" holds ${t.data[i]} at flat index ${i}`);
     }
     params.set(name, { shape: t.shape, data: t.data });
   }
   for (const name of tensors.keys()) {
     if (!shapes.has(name)) {
-      throw new Error(
-        `${fn}: ${weightsPath}: unexpected tensor "${name}" for ${configPath} (num_hidden_layers ${config.num_hidden_layers}, use_bias ${config.use_bias}, use_conv_bias ${config.use_conv_bias}, tie_word_embeddings ${config.tie_word_embeddings})`,
+      throw bad(
+        weightsPath,
+        `unexpected tensor "${name}" for ${configPath} (num_hidden_layers ${config.num_hidden_layers}, use_bias ${config.use_bias}, use_conv_bias ${config.use_conv_bias}, tie_word_embeddings ${config.tie_word_embeddings})`,
       );
     }
   }
@@ -117,12 +119,18 @@ export function saveMambaCheckpoint(model: MambaModel, dir: string): void {
   const fn = "saveMambaCheckpoint";
   checkMambaModel(fn, model);
   if (typeof dir !== "string")
-    throw new Error(`${fn}: dir: expected a folder path, got ${describe(dir)}`);
-  mkdirSync(dir, { recursive: true });
+    throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fileError(fn, "dir", "a folder path", dir, `cannot be created (${(e as Error).message})`);
+  }
   for (const [name, t] of model.params) {
     for (let i = 0; i < t.data.length; i++) {
       if (!Number.isFinite(t.data[i]))
-        throw new Error(`${fn}: model.params: "${name}" holds ${t.data[i]} at flat index ${i}`);
+        throw new Error(
+          `${fn}: argument 'model.params' must hold finite values (got ${t.data[i]} at flat index ${i} of "${name}")`,
+        );
     }
   }
   const keep = {

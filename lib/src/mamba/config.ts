@@ -67,27 +67,32 @@ const MAX_VOCAB = 1 << 20;
  * (`mamba_simple.py` / HF `MambaConfig`): state_size 16, expand 2, conv_kernel 4,
  * time_step_rank ⌈hidden_size / 16⌉ (also for `"auto"`), intermediate_size expand·hidden_size,
  * layer_norm_epsilon 1e-5, use_bias false, use_conv_bias true, residual_in_fp32 true,
- * tie_word_embeddings true. Unknown keys are refused (`fn` names the caller in errors).
+ * tie_word_embeddings true. Unknown keys are refused (`fn` names the caller in errors, `arg` the argument holding
+ * the fields).
  */
-export function mambaConfig(input: MambaConfigInput, fn = "mambaConfig"): MambaConfig {
+export function mambaConfig(
+  input: MambaConfigInput,
+  fn = "mambaConfig",
+  arg = "config",
+): MambaConfig {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new Error(
-      `${fn}: config: expected an object with vocab_size, hidden_size, num_hidden_layers, got ${describe(input)}`,
+      `${fn}: argument '${arg}' must be an object with vocab_size, hidden_size, num_hidden_layers (got ${describe(input)})`,
     );
   }
   for (const key of Object.keys(input)) {
     if (!(MAMBA_CONFIG_KEYS as readonly string[]).includes(key)) {
       throw new Error(
-        `${fn}: config: unknown field "${key}"; expected ${MAMBA_CONFIG_KEYS.join(", ")}`,
+        `${fn}: argument '${arg}' must be an object with only the fields ${MAMBA_CONFIG_KEYS.join(", ")} (got an unknown field "${key}")`,
       );
     }
   }
   const int = (k: keyof MambaConfig, v: unknown, min: number, max: number): number =>
-    assertInteger(`${fn}: config.${k}`, v, min, max);
+    assertInteger(`${fn}: ${arg}.${k}`, v, min, max);
   const bool = (k: keyof MambaConfig, v: unknown, dflt: boolean): boolean => {
     if (v === undefined) return dflt;
     if (typeof v !== "boolean")
-      throw new Error(`${fn}: config.${k}: expected true or false, got ${describe(v)}`);
+      throw new Error(`${fn}: argument '${arg}.${k}' must be true or false (got ${describe(v)})`);
     return v;
   };
   const vocab = int("vocab_size", input.vocab_size, 1, MAX_VOCAB);
@@ -106,10 +111,10 @@ export function mambaConfig(input: MambaConfigInput, fn = "mambaConfig"): MambaC
   const inner = int("intermediate_size", input.intermediate_size ?? expand * d, 1, MAX_DIM * 64);
   if (inner !== expand * d) {
     throw new Error(
-      `${fn}: config.intermediate_size: expected expand · hidden_size = ${expand} · ${d} = ${expand * d}, got ${inner}`,
+      `${fn}: argument '${arg}.intermediate_size' must be expand · hidden_size = ${expand} · ${d} = ${expand * d} (got ${inner})`,
     );
   }
-  const eps = assertPositive(`${fn}: config.layer_norm_epsilon`, input.layer_norm_epsilon ?? 1e-5);
+  const eps = assertPositive(`${fn}: ${arg}.layer_norm_epsilon`, input.layer_norm_epsilon ?? 1e-5);
   return {
     vocab_size: vocab,
     hidden_size: d,

@@ -56,13 +56,13 @@ export function readTokens(
     tokens.forEach((row, i) => {
       if (!Array.isArray(row) || row.length !== l) {
         throw new Error(
-          `${fn}: tokens: expected number[][] with rows of equal length ${l}, row ${i} is ${describe(row)}`,
+          `${fn}: argument 'tokens' must be number[][] with rows of equal length ${l} (got ${describe(row)} as row ${i})`,
         );
       }
       row.forEach((v, j) => {
         if (!Number.isInteger(v))
           throw new Error(
-            `${fn}: tokens: expected integer ids, got ${describe(v)} at [${i}][${j}]`,
+            `${fn}: argument 'tokens' must be a batch of integer ids (got ${describe(v)} at [${i}][${j}])`,
           );
         ids[i * l + j] = v;
       });
@@ -77,12 +77,12 @@ export function readTokens(
       !(t.data instanceof Int32Array)
     ) {
       throw new Error(
-        `${fn}: tokens: expected { shape: [b, l], data: Int32Array } or number[][], got ${describe(tokens)}`,
+        `${fn}: argument 'tokens' must be { shape: [b, l], data: Int32Array } or number[][] (got ${describe(tokens)})`,
       );
     }
     if (t.shape.length !== 2 || t.shape[0] * t.shape[1] !== t.data.length) {
       throw new Error(
-        `${fn}: tokens: expected shape [b, l] matching ${t.data.length} ids, got [${t.shape.join(", ")}]`,
+        `${fn}: argument 'tokens' must be a tensor of shape [b, l] matching its ${t.data.length} ids (got shape [${t.shape.join(", ")}])`,
       );
     }
     ids = t.data;
@@ -91,7 +91,7 @@ export function readTokens(
   for (let i = 0; i < ids.length; i++) {
     if (ids[i] < 0 || ids[i] >= vocab) {
       throw new Error(
-        `${fn}: tokens: expected ids in [0, ${vocab}) (vocab_size), found ${ids[i]} at flat index ${i}`,
+        `${fn}: argument 'tokens' must be token ids in [0, ${vocab}) (vocab_size) (got ${ids[i]} at flat index ${i})`,
       );
     }
   }
@@ -226,7 +226,7 @@ export function mambaForwardWithState(
   checkForwardOptions(fn, options, ["scan", "returnState", "lastPositionOnly"]);
   if (options.lastPositionOnly !== undefined && typeof options.lastPositionOnly !== "boolean") {
     throw new Error(
-      `${fn}: options.lastPositionOnly: expected true or false, got ${describe(options.lastPositionOnly)}`,
+      `${fn}: argument 'options.lastPositionOnly' must be true or false (got ${describe(options.lastPositionOnly)})`,
     );
   }
   const cfg = model.config;
@@ -267,18 +267,20 @@ function lastPosition(h: Tensor<Float32Array>): Tensor<Float32Array> {
 /** Checks an options object: known keys only, `scan` one of "reference" | "fast". */
 export function checkForwardOptions(fn: string, options: unknown, keys: readonly string[]): void {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new Error(`${fn}: options: expected an object, got ${describe(options)}`);
+    throw new Error(`${fn}: argument 'options' must be an object (got ${describe(options)})`);
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!keys.includes(key))
-      throw new Error(`${fn}: options: unknown option "${key}"; expected ${keys.join(", ")}`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are ${keys.join(", ")})`,
+      );
   }
   if (o.scan !== undefined)
     assertOneOf(`${fn}: options.scan`, o.scan, ["reference", "fast"] as const);
   if (o.returnState !== undefined && typeof o.returnState !== "boolean") {
     throw new Error(
-      `${fn}: options.returnState: expected true or false, got ${describe(o.returnState)}`,
+      `${fn}: argument 'options.returnState' must be true or false (got ${describe(o.returnState)})`,
     );
   }
 }

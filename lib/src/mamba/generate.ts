@@ -1,8 +1,15 @@
 /** Text generation with a Mamba LM: read the prompt in parallel, then decode with the cache. */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { assertFiniteNumber, assertInteger, describe } from "../validate";
-import type { MambaModel } from "./model";
+import {
+  assertFiniteNumber,
+  assertInteger,
+  assertOneOf,
+  checkArg,
+  describe,
+  schema,
+} from "../validate";
+import { type MambaModel, checkMambaModel } from "./model";
 import { type MambaScan } from "./forward";
 import { createMambaCache, mambaCacheBytes, mambaPrefill, mambaStep } from "./cache";
 
@@ -44,7 +51,11 @@ export function sampleNextToken(
   topK: number | undefined,
   rng: Rng,
 ): number {
-  const V = logits.length;
+  const fn = "sampleNextToken";
+  const V = checkArg(fn, "logits", logits, schema.numbers({ minLength: 1 })).length;
+  checkArg(fn, "temperature", temperature, schema.number({ min: 0 }));
+  checkArg(fn, "topK", topK, schema.optional(schema.integer({ min: 1 })));
+  checkArg(fn, "rng", rng, schema.rng());
   if (temperature === 0) {
     let best = 0;
     for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
@@ -95,33 +106,48 @@ function generate(
   prompt: number[],
   options: MambaGenerateOptions,
 ): MambaGenerateResult {
+  checkMambaModel(fn, model);
+  const vocab = model.config.vocab_size;
   if (!Array.isArray(prompt) || prompt.length === 0) {
     throw new Error(
-      `${fn}: prompt: expected a non-empty number[] of token ids, got ${describe(prompt)}`,
+      `${fn}: argument 'prompt' must be a non-empty number[] of token ids (got ${describe(prompt)})`,
     );
   }
-  if (options === null || typeof options !== "object") {
+  prompt.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+      throw new Error(
+        `${fn}: argument 'prompt' must be token ids in [0, ${vocab}) (vocab_size) (got ${describe(id)} at index ${i})`,
+      );
+    }
+  });
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
-      `${fn}: options: expected { maxNewTokens, temperature, topK?, rng? }, got ${describe(options)}`,
+      `${fn}: argument 'options' must be { maxNewTokens, temperature, topK?, rng? } (got ${describe(options)})`,
     );
   }
   for (const key of Object.keys(options)) {
     if (!KEYS.includes(key))
-      throw new Error(`${fn}: options: unknown option "${key}"; expected ${KEYS.join(", ")}`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are ${KEYS.join(", ")})`,
+      );
   }
   const maxNew = assertInteger(`${fn}: options.maxNewTokens`, options.maxNewTokens, 0, 1 << 20);
   const temperature = assertFiniteNumber(`${fn}: options.temperature`, options.temperature);
   if (temperature < 0)
-    throw new Error(`${fn}: options.temperature: expected a number >= 0, got ${temperature}`);
+    throw new Error(
+      `${fn}: argument 'options.temperature' must be a number >= 0 (got ${temperature})`,
+    );
   const topK =
     options.topK === undefined ? undefined : assertInteger(`${fn}: options.topK`, options.topK, 1);
   if (options.rng !== undefined && !(options.rng instanceof Rng)) {
-    throw new Error(`${fn}: options.rng: expected an Rng, got ${describe(options.rng)}`);
+    throw new Error(`${fn}: argument 'options.rng' must be an Rng (got ${describe(options.rng)})`);
   }
   const stop =
     options.stopToken === undefined
       ? undefined
       : assertInteger(`${fn}: options.stopToken`, options.stopToken, 0);
+  if (options.scan !== undefined)
+    assertOneOf(`${fn}: options.scan`, options.scan, ["reference", "fast"] as const);
   const rng = options.rng ?? new Rng(0);
   const cache = createMambaCache(model, 1);
   const t0 = performance.now();

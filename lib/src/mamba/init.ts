@@ -5,6 +5,7 @@
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
 import { initALog, initDtBias } from "../selective/s6";
+import { describe } from "../validate";
 import {
   type MambaConfig,
   type MambaConfigInput,
@@ -41,7 +42,8 @@ function filled(shape: number[], value: number): Tensor<Float32Array> {
 export function initMamba(config: MambaConfigInput | MambaConfig, rng: Rng): MambaModel {
   const fn = "initMamba";
   const cfg = mambaConfig(config, fn);
-  if (!(rng instanceof Rng)) throw new Error(`${fn}: rng: expected an Rng (new Rng(seed))`);
+  if (!(rng instanceof Rng))
+    throw new Error(`${fn}: argument 'rng' must be an Rng (new Rng(seed)) (got ${describe(rng)})`);
   const shapes = mambaParamShapes(cfg);
   const params = new Map<string, Tensor<Float32Array>>();
   const { hidden_size: d, intermediate_size: E, num_hidden_layers: L } = cfg;

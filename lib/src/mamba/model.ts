@@ -24,17 +24,20 @@ export function checkMambaModel(fn: string, model: unknown): MambaModel {
   const m = model as Partial<MambaModel> | null;
   if (m === null || typeof m !== "object" || !m.config || !(m.params instanceof Map)) {
     throw new Error(
-      `${fn}: model: expected { config, params: Map<string, Tensor> } (from initMamba or loadMambaCheckpoint), got ${describe(model)}`,
+      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (from initMamba or loadMambaCheckpoint) (got ${describe(model)})`,
     );
   }
-  mambaConfig(m.config, fn); // a hand-edited config fails here with the field named
+  mambaConfig(m.config, fn, "model.config"); // a hand-edited config fails here with the field named
   const shapes = mambaParamShapes(m.config);
   for (const [name, shape] of shapes) {
     const t = m.params.get(name);
-    if (!t) throw new Error(`${fn}: model.params: missing "${name}" (shape [${shape.join(", ")}])`);
+    if (!t)
+      throw new Error(
+        `${fn}: argument 'model.params' must hold every tensor of the config (got no "${name}" of shape [${shape.join(", ")}])`,
+      );
     if (!(t.data instanceof Float32Array)) {
       throw new Error(
-        `${fn}: model.params: "${name}" must hold a Float32Array, got ${describe(t.data)}`,
+        `${fn}: argument 'model.params' must hold Float32Array data (got ${describe(t.data)} in "${name}")`,
       );
     }
     if (
@@ -43,13 +46,15 @@ export function checkMambaModel(fn: string, model: unknown): MambaModel {
       t.data.length !== shape.reduce((a, b) => a * b, 1)
     ) {
       throw new Error(
-        `${fn}: model.params: "${name}" has shape [${t.shape.join(", ")}], expected [${shape.join(", ")}] from the config`,
+        `${fn}: argument 'model.params' must hold "${name}" of shape [${shape.join(", ")}] from the config (got shape [${t.shape.join(", ")}])`,
       );
     }
   }
   for (const name of m.params.keys()) {
     if (!shapes.has(name))
-      throw new Error(`${fn}: model.params: unexpected parameter "${name}" for this config`);
+      throw new Error(
+        `${fn}: argument 'model.params' must hold only the tensors of the config (got an unexpected "${name}")`,
+      );
   }
   return m as MambaModel;
 }

@@ -25,7 +25,7 @@ export function causalDepthwiseConv1d(x: Tensor, weight: Tensor, bias: Tensor | 
   const k = w.shape[2];
   if (k < 1)
     throw new Error(
-      `${fn}: weight: expected kernel size k >= 1, got shape [${w.shape.join(", ")}]`,
+      `${fn}: argument 'weight' must be a tensor (d, 1, k) with kernel size k >= 1 (got shape [${w.shape.join(", ")}])`,
     );
   const b =
     bias === undefined || bias === null

@@ -15,12 +15,15 @@ import { assertTensor } from "../validate";
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const fn = "linear";
   const xt = assertTensor(`${fn}: x`, x);
-  if (xt.shape.length < 1) throw new Error(`${fn}: x: expected at least 1 axis (..., in), got []`);
+  if (xt.shape.length < 1)
+    throw new Error(
+      `${fn}: argument 'x' must be a tensor with at least 1 axis (..., in) (got shape [])`,
+    );
   const w = assertTensor(`${fn}: weight`, weight, { rank: 2, axes: ["out", "in"], finite: false });
   const [outDim, inDim] = w.shape;
   if (xt.shape[xt.shape.length - 1] !== inDim) {
     throw new Error(
-      `${fn}: x: expected last axis ${inDim} (in, from weight [${w.shape.join(", ")}]), got shape [${xt.shape.join(", ")}]`,
+      `${fn}: argument 'x' must be a tensor whose last axis is ${inDim} (in, from weight [${w.shape.join(", ")}]) (got shape [${xt.shape.join(", ")}])`,
     );
   }
   const b =

@@ -11,11 +11,14 @@ import { assertFiniteNumber, assertTensor } from "../validate";
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   const fn = "rmsNorm";
   const xt = assertTensor(`${fn}: x`, x);
-  if (xt.shape.length < 1) throw new Error(`${fn}: x: expected at least 1 axis (..., d), got []`);
+  if (xt.shape.length < 1)
+    throw new Error(
+      `${fn}: argument 'x' must be a tensor with at least 1 axis (..., d) (got shape [])`,
+    );
   const d = xt.shape[xt.shape.length - 1];
   const w = assertTensor(`${fn}: weight`, weight, { shape: [d], axes: ["d"], finite: false });
   const e = assertFiniteNumber(`${fn}: eps`, eps);
-  if (e < 0) throw new Error(`${fn}: eps: expected a number >= 0, got ${e}`);
+  if (e < 0) throw new Error(`${fn}: argument 'eps' must be a number >= 0 (got ${e})`);
   const out = allocate(dtypeOf(xt), xt.data.length);
   const rows = d === 0 ? 0 : xt.data.length / d;
   for (let r = 0; r < rows; r++) {

@@ -10,7 +10,10 @@ import { assertInteger, assertTensor } from "../validate";
 export function sliceLastAxis(x: Tensor, from: number, count: number): Tensor {
   const fn = "sliceLastAxis";
   const t = assertTensor(`${fn}: x`, x, { finite: false });
-  if (t.shape.length < 1) throw new Error(`${fn}: x: expected at least 1 axis (..., c), got []`);
+  if (t.shape.length < 1)
+    throw new Error(
+      `${fn}: argument 'x' must be a tensor with at least 1 axis (..., c) (got shape [])`,
+    );
   const c = t.shape[t.shape.length - 1];
   assertInteger(`${fn}: from`, from, 0, c);
   assertInteger(`${fn}: count`, count, 0, c - from);

@@ -83,7 +83,9 @@ export function linearScan(a: Tensor, b: Tensor, options: LinearScanOptions = {}
   const fn = "linearScan";
   const ta = assertTensor(`${fn}: a`, a, { dtype: ["float32", "float64"] });
   if (ta.shape.length < 1) {
-    throw new Error(`${fn}: argument 'a' must be at least one axis (..., l), got shape []`);
+    throw new Error(
+      `${fn}: argument 'a' must be a tensor with at least one axis (..., l) (got shape [])`,
+    );
   }
   const tb = assertTensor(`${fn}: b`, b, { shape: ta.shape, dtype: ["float32", "float64"] });
   const opts = checkOptions(fn, options);
@@ -302,16 +304,18 @@ function checkTreeArrays(fn: string, a: unknown, b: unknown): void {
   const isArr = (v: unknown): v is MutableNumbers =>
     Array.isArray(v) || v instanceof Float64Array || v instanceof Float32Array;
   if (!isArr(a))
-    throw new Error(`${fn}: argument 'a' must be an array of numbers, got ${describe(a)}`);
+    throw new Error(`${fn}: argument 'a' must be an array of numbers (got ${describe(a)})`);
   if (!isArr(b))
-    throw new Error(`${fn}: argument 'b' must be an array of numbers, got ${describe(b)}`);
+    throw new Error(`${fn}: argument 'b' must be an array of numbers (got ${describe(b)})`);
   if (a.length !== b.length) {
-    throw new Error(`${fn}: argument 'b': expected the length of a (${a.length}), got ${b.length}`);
+    throw new Error(
+      `${fn}: argument 'b' must be an array of the length of a (${a.length}) (got ${b.length})`,
+    );
   }
   const P = a.length;
   if (P < 1 || (P & (P - 1)) !== 0) {
     throw new Error(
-      `${fn}: argument 'a' must be a power-of-two length (pad with (1, 0)), got ${P}`,
+      `${fn}: argument 'a' must be an array whose length is a power of two (pad with (1, 0)) (got ${P})`,
     );
   }
   for (const [name, arr] of [
@@ -321,7 +325,7 @@ function checkTreeArrays(fn: string, a: unknown, b: unknown): void {
     for (let i = 0; i < P; i++) {
       if (typeof arr[i] !== "number" || !Number.isFinite(arr[i])) {
         throw new Error(
-          `${fn}: argument '${name}' must be finite numbers, found ${describe(arr[i])} at ${i}`,
+          `${fn}: argument '${name}' must be finite numbers (got ${describe(arr[i])} at ${i})`,
         );
       }
     }

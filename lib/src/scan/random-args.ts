@@ -26,7 +26,7 @@ export interface ScanSize {
 export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScanArgs {
   const fn = "randomSelectiveScanArgs";
   if (!(rng instanceof Rng))
-    throw new Error(`${fn}: argument 'rng' must be an Rng, got ${describe(rng)}`);
+    throw new Error(`${fn}: argument 'rng' must be an Rng (got ${describe(rng)})`);
   checkOptions(fn, "size", size, SIZE_KEYS);
   const b = assertInteger(`${fn}: size.batch`, size.batch, 1);
   const d = assertInteger(`${fn}: size.dim`, size.dim, 1);

@@ -155,7 +155,7 @@ export function runScanSchedule(schedule: ScanSchedule, a: Tensor, b: Tensor): T
   const fn = "runScanSchedule";
   if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
     throw new Error(
-      `${fn}: argument 'schedule' must be a schedule from scanSchedule, got ${describe(schedule)}`,
+      `${fn}: argument 'schedule' must be a schedule from scanSchedule (got ${describe(schedule)})`,
     );
   }
   const L = schedule.length;
@@ -211,12 +211,17 @@ export function scheduleCost(schedule: ScanSchedule): {
  * into its slot (drawn as a larger blue dot), an orange dashed line is a copy, and an orange cross
  * a slot reset to the identity. Padding slots (Blelloch) and the saved-total slot are grey.
  */
+const DIAGRAM_OPTIONS = schema.options({
+  title: schema.optional(schema.string({ allowEmpty: true })),
+});
+
 export function scanDiagram(schedule: ScanSchedule, options: { title?: string } = {}): Figure {
   if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
     throw new Error(
-      `scanDiagram: argument 'schedule' must be a schedule from scanSchedule, got ${describe(schedule)}`,
+      `scanDiagram: argument 'schedule' must be a schedule from scanSchedule (got ${describe(schedule)})`,
     );
   }
+  checkOptions("scanDiagram", "options", options, DIAGRAM_OPTIONS);
   const cost = scheduleCost(schedule);
   const R = schedule.rounds.length;
   const carryX: (number | null)[] = [];

@@ -408,7 +408,7 @@ function sumLoopFunction(): WasmFunction {
 /** The module binary for G groups of four states (see the module comment for its functions). */
 export function fastScanModuleBytes(G: number): Uint8Array {
   if (!Number.isInteger(G) || G < 1 || G > 64) {
-    throw new Error(`fastScanModuleBytes: argument 'G' must be an integer in [1, 64], got ${G}`);
+    throw new Error(`fastScanModuleBytes: argument 'G' must be an integer in [1, 64] (got ${G})`);
   }
   return assembleModule([
     prepFunction(),

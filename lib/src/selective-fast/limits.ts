@@ -5,7 +5,7 @@
  * at least read u, Δ, z and B, C and write out once; the larger of the two times is a lower bound
  * for a one-core scan.
  */
-import { assertInteger, assertPositive } from "../validate";
+import { assertInteger, assertPositive, checkArg, checkOptions, schema } from "../validate";
 import { bestOfSeconds as bestOf } from "../timing";
 import { ensureMemory, instantiateFastScanKernels } from "./fast-scan";
 
@@ -67,11 +67,18 @@ export function measureMachineLimits(): MachineLimits {
  * The lower bound of a one-core selective scan of size (b, d, l, n) with a gate z: b·d·l·n exps,
  * and 4 bytes for each value of u, Δ, z, B, C read and of out written.
  */
+const LIMITS = schema.options(
+  { expsPerSecond: schema.positive(), bytesPerSecond: schema.positive() },
+  "MachineLimits",
+);
+
 export function selectiveScanLowerBound(
   size: { batch: number; dim: number; length: number; dstate: number },
   limits: MachineLimits,
 ): { exps: number; bytes: number; expSeconds: number; memorySeconds: number; seconds: number } {
   const fn = "selectiveScanLowerBound";
+  checkArg(fn, "size", size, schema.object());
+  checkOptions(fn, "limits", limits, LIMITS);
   const b = assertInteger(`${fn}: size.batch`, size.batch, 1);
   const d = assertInteger(`${fn}: size.dim`, size.dim, 1);
   const l = assertInteger(`${fn}: size.length`, size.length, 1);

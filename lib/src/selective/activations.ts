@@ -27,7 +27,7 @@ export function softplus(x: number): number {
 export function inverseSoftplus(y: number): number {
   const v = assertFiniteNumber("inverseSoftplus: y", y);
   if (!(v > 0))
-    throw new Error(`inverseSoftplus: argument 'y' must be a positive number, got ${v}`);
+    throw new Error(`inverseSoftplus: argument 'y' must be a positive number (got ${v})`);
   return v + Math.log(-Math.expm1(-v));
 }
 

@@ -73,7 +73,7 @@ export interface S6InitOptions {
 export function logUniformDt(v: number, dtMin = 0.001, dtMax = 0.1): number {
   const fn = "logUniformDt";
   assertFiniteNumber(`${fn}: v`, v);
-  if (v < 0 || v > 1) throw new Error(`${fn}: argument 'v' must be a number in [0, 1], got ${v}`);
+  if (v < 0 || v > 1) throw new Error(`${fn}: argument 'v' must be a number in [0, 1] (got ${v})`);
   checkDtRange(fn, dtMin, dtMax);
   return Math.exp(Math.log(dtMin) + v * (Math.log(dtMax) - Math.log(dtMin)));
 }
@@ -82,7 +82,7 @@ function checkDtRange(fn: string, dtMin: number, dtMax: number): void {
   assertPositive(`${fn}: dtMin`, dtMin);
   assertPositive(`${fn}: dtMax`, dtMax);
   if (!(dtMin <= dtMax)) {
-    throw new Error(`${fn}: argument 'dtMax': expected dtMax >= dtMin = ${dtMin}, got ${dtMax}`);
+    throw new Error(`${fn}: argument 'dtMax' must be a number >= dtMin = ${dtMin} (got ${dtMax})`);
   }
 }
 
@@ -175,7 +175,7 @@ export function initS6(rng: Rng, options: S6InitOptions): S6Params {
   const dtype = options.dtype ?? "float64";
   if (dtype !== "float32" && dtype !== "float64") {
     throw new Error(
-      `${fn}: argument 'dtype': expected "float32" or "float64", got ${describe(dtype)}`,
+      `${fn}: argument 'dtype' must be "float32" or "float64" (got ${describe(dtype)})`,
     );
   }
   const xBound = 1 / Math.sqrt(dim);
@@ -208,7 +208,7 @@ function checkS6Params(
   const dtProj = assertTensor(`${fn}: params.dtProj`, params.dtProj, { rank: 2, axes: ["d", "r"] });
   if (dtProj.shape[0] !== dim) {
     throw new Error(
-      `${fn}: argument 'params.dtProj': expected shape [${dim}, r] (d, r) with d = ${dim} from ALog, got [${dtProj.shape.join(", ")}]`,
+      `${fn}: argument 'params.dtProj' must be a tensor of shape [${dim}, r] (d, r) with d = ${dim} from ALog (got [${dtProj.shape.join(", ")}])`,
     );
   }
   const dtRank = dtProj.shape[1];
@@ -309,7 +309,7 @@ function checkS6Input(fn: string, x: unknown, dim: number): Tensor {
   const xt = assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
   if (xt.shape[1] !== dim) {
     throw new Error(
-      `${fn}: argument 'x': expected shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params, got [${xt.shape.join(", ")}]`,
+      `${fn}: argument 'x' must be a tensor of shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params (got [${xt.shape.join(", ")}])`,
     );
   }
   return xt;

@@ -67,7 +67,7 @@ export function checkSelectiveScanArgs(fn: string, args: unknown): SelectiveScan
   const A = assertTensor(`${fn}: A`, a.A, { rank: 2, axes: ["d", "n"], dtype: dtypes });
   if (A.shape[0] !== dim) {
     throw new Error(
-      `${fn}: argument 'A': expected shape [${dim}, n] (d, n) with d = ${dim} from u, got [${A.shape.join(", ")}]`,
+      `${fn}: argument 'A' must be a tensor of shape [${dim}, n] (d, n) with d = ${dim} from u (got [${A.shape.join(", ")}])`,
     );
   }
   const dstate = A.shape[1];
@@ -105,7 +105,7 @@ export function checkInputDependentScanArgs(fn: string, args: unknown): Selectiv
   }
   if (shapes.B.groups !== shapes.C.groups) {
     throw new Error(
-      `${fn}: argument 'C' must be the same number of groups as B (${shapes.B.groups}), got ${shapes.C.groups}`,
+      `${fn}: argument 'C' must be a tensor with the same number of groups as B (${shapes.B.groups}) (got ${shapes.C.groups})`,
     );
   }
   return shapes;
@@ -157,5 +157,5 @@ function scanMatrixLayout(
       };
     }
   }
-  throw new Error(`${fn}: argument '${name}': expected shape ${expected}; got ${got}`);
+  throw new Error(`${fn}: argument '${name}' must be a tensor of shape ${expected} (got ${got})`);
 }

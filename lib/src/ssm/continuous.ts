@@ -41,14 +41,14 @@ export function assertSSM(fn: string, ssm: unknown): SSMDims {
   const B = assertTensor(`${fn}: ssm.B`, s.B, { rank: 2, axes: ["n", "m"] });
   if (B.shape[0] !== n) {
     throw new Error(
-      `${fn}: argument 'ssm.B': expected ${n} rows to match A (${n}, ${n}), got shape [${B.shape.join(", ")}]`,
+      `${fn}: argument 'ssm.B' must be a matrix of ${n} rows to match A (${n}, ${n}) (got shape [${B.shape.join(", ")}])`,
     );
   }
   const m = B.shape[1];
   const C = assertTensor(`${fn}: ssm.C`, s.C, { rank: 2, axes: ["p", "n"] });
   if (C.shape[1] !== n) {
     throw new Error(
-      `${fn}: argument 'ssm.C': expected ${n} columns to match A (${n}, ${n}), got shape [${C.shape.join(", ")}]`,
+      `${fn}: argument 'ssm.C' must be a matrix of ${n} columns to match A (${n}, ${n}) (got shape [${C.shape.join(", ")}])`,
     );
   }
   const p = C.shape[0];
@@ -78,7 +78,9 @@ export function leakyIntegrator(tau = 1): ContinuousSSM {
 export function dampedSpring(omega = 1, zeta = 0.2): ContinuousSSM {
   assertStep("dampedSpring: omega", omega);
   if (typeof zeta !== "number" || !Number.isFinite(zeta)) {
-    throw new Error(`dampedSpring: argument 'zeta' must be a finite number, got ${describe(zeta)}`);
+    throw new Error(
+      `dampedSpring: argument 'zeta' must be a finite number (got ${describe(zeta)})`,
+    );
   }
   const w2 = omega * omega;
   return {
@@ -117,7 +119,7 @@ function assertInput(fn: string, x: unknown, m: number): number {
   const ok = (t.shape.length === 2 && t.shape[1] === m) || (t.shape.length === 1 && m === 1);
   if (!ok) {
     throw new Error(
-      `${fn}: argument 'x': expected shape [L, ${m}]${m === 1 ? " or [L]" : ""} (one row of ${m} input${m === 1 ? "" : "s"} per step), got [${t.shape.join(", ")}]`,
+      `${fn}: argument 'x' must be a tensor of shape [L, ${m}]${m === 1 ? " or [L]" : ""} (one row of ${m} input${m === 1 ? "" : "s"} per step) (got [${t.shape.join(", ")}])`,
     );
   }
   return t.shape[0];
@@ -273,7 +275,7 @@ export function ssmVectorField(
   const d = assertSSM("ssmVectorField", ssm);
   if (typeof x !== "function") {
     throw new Error(
-      `ssmVectorField: argument 'x' must be a function of t returning the input, got ${describe(x)}`,
+      `ssmVectorField: argument 'x' must be a function of t returning the input (got ${describe(x)})`,
     );
   }
   return (t, h) => {
@@ -281,7 +283,7 @@ export function ssmVectorField(
     const xv = typeof xt === "number" ? [xt] : xt;
     if (xv.length !== d.m) {
       throw new Error(
-        `ssmVectorField: argument 'x': expected x(t) to return ${d.m} values, got ${describe(xt)}`,
+        `ssmVectorField: argument 'x' must be a function x(t) returning ${d.m} values (got ${describe(xt)})`,
       );
     }
     const out = matmulRaw(ssm.A.data, h, d.n, d.n, 1);
@@ -297,12 +299,15 @@ function assertTimes(fn: string, t: unknown): Float64Array {
       ? (t as Tensor).data
       : t;
   if (!(Array.isArray(data) || data instanceof Float64Array || data instanceof Float32Array)) {
-    throw new Error(`${fn}: argument 't' must be an array of times (T), got ${describe(t)}`);
+    throw new Error(`${fn}: argument 't' must be an array of times (T) (got ${describe(t)})`);
   }
   checkArg(fn, "t", data, schema.numbers());
   const out = Float64Array.from(data as ArrayLike<number>);
   out.forEach((v, i) => {
-    if (v < 0) throw new Error(`${fn}: argument 't': expected times >= 0, got ${v} at index ${i}`);
+    if (v < 0)
+      throw new Error(
+        `${fn}: argument 't' must be an array of times >= 0 (got ${v} at index ${i})`,
+      );
   });
   return out;
 }

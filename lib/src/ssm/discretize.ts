@@ -58,7 +58,7 @@ function assertInputMatrix(fn: string, B: unknown, n: number): number {
   const b = assertTensor(`${fn}: B`, B);
   if (!(b.shape.length === 1 || b.shape.length === 2) || b.shape[0] !== n) {
     throw new Error(
-      `${fn}: argument 'B': expected shape [${n}, m] or [${n}] to match the ${n} states of A, got [${b.shape.join(", ")}]`,
+      `${fn}: argument 'B' must be a tensor of shape [${n}, m] or [${n}] to match the ${n} states of A (got [${b.shape.join(", ")}])`,
     );
   }
   return b.shape.length === 2 ? b.shape[1] : 1;
@@ -219,7 +219,7 @@ export function discreteStates(Abar: Tensor, Bbar: Tensor, x: Tensor, h0?: Tenso
   const ok = (xv.shape.length === 2 && xv.shape[1] === m) || (xv.shape.length === 1 && m === 1);
   if (!ok) {
     throw new Error(
-      `${fn}: argument 'x': expected shape [L, ${m}]${m === 1 ? " or [L]" : ""} to match B̄'s ${m} inputs, got [${xv.shape.join(", ")}]`,
+      `${fn}: argument 'x' must be a tensor of shape [L, ${m}]${m === 1 ? " or [L]" : ""} to match B̄'s ${m} inputs (got [${xv.shape.join(", ")}])`,
     );
   }
   const L = xv.shape[0];

@@ -30,13 +30,13 @@ function toState(fn: string, y0: unknown): Float64Array {
       : y0;
   if (!(Array.isArray(data) || data instanceof Float64Array || data instanceof Float32Array)) {
     throw new Error(
-      `${fn}: argument 'y0' must be an array of numbers (n) or a tensor (n), got ${describe(y0)}`,
+      `${fn}: argument 'y0' must be an array of numbers (n) or a tensor (n) (got ${describe(y0)})`,
     );
   }
   const out = Float64Array.from(data as ArrayLike<number>);
   for (let i = 0; i < out.length; i++) {
     if (!Number.isFinite(out[i])) {
-      throw new Error(`${fn}: argument 'y0' must be finite values, found ${out[i]} at index ${i}`);
+      throw new Error(`${fn}: argument 'y0' must be finite values (got ${out[i]} at index ${i})`);
     }
   }
   return out;
@@ -47,7 +47,7 @@ function evaluate(fn: string, f: VectorField, t: number, y: Float64Array): Array
   const d = f(t, y);
   if (d === null || typeof d !== "object" || d.length !== y.length) {
     throw new Error(
-      `${fn}: argument 'f': expected f(t, y) to return ${y.length} numbers, got ${describe(d)} at t = ${t}`,
+      `${fn}: argument 'f' must be a function f(t, y) returning ${y.length} numbers (got ${describe(d)} at t = ${t})`,
     );
   }
   for (let i = 0; i < d.length; i++) {
@@ -104,7 +104,7 @@ function rk4StepUnchecked(
 function assertSpan(fn: string, t0: number, t1: number): void {
   assertFiniteNumber(`${fn}: t0`, t0);
   assertFiniteNumber(`${fn}: t1`, t1);
-  if (!(t1 > t0)) throw new Error(`${fn}: argument 't1': expected t1 > t0 = ${t0}, got ${t1}`);
+  if (!(t1 > t0)) throw new Error(`${fn}: argument 't1' must be a number > t0 = ${t0} (got ${t1})`);
 }
 
 /**
@@ -205,7 +205,7 @@ export function odeDormandPrince(
       const prev = i === 0 ? t0 : stops[i - 1];
       if (!Number.isFinite(s) || s <= prev || s > t1) {
         throw new Error(
-          `${fn}: argument 'options.tEval': expected increasing times in (t0, t1] = (${t0}, ${t1}], got ${s} at index ${i}`,
+          `${fn}: argument 'options.tEval' must be increasing times in (t0, t1] = (${t0}, ${t1}] (got ${s} at index ${i})`,
         );
       }
     });

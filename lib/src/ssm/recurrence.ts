@@ -50,12 +50,12 @@ export function assertLtiSystem(fn: string, Abar: unknown, Bbar: unknown, C: unk
     assertTensor(`${fn}: Abar`, a, { shape: [d, n, n], axes: ["d", "N", "N"] });
   } else {
     throw new Error(
-      `${fn}: argument 'Abar': expected shape (N, N) for one system or (d, N, N) for d channels, got ${describe(Abar)}`,
+      `${fn}: argument 'Abar' must be a tensor of shape (N, N) for one system or (d, N, N) for d channels (got ${describe(Abar)})`,
     );
   }
   if (n < 1)
     throw new Error(
-      `${fn}: argument 'Abar' must be a state size N >= 1, got shape [${a.shape.join(", ")}]`,
+      `${fn}: argument 'Abar' must be a tensor with state size N >= 1 (got shape [${a.shape.join(", ")}])`,
     );
   const lead = banked ? [d] : [];
   const vector = (name: string, value: unknown, column: boolean): FloatArray => {
@@ -68,7 +68,7 @@ export function assertLtiSystem(fn: string, Abar: unknown, Bbar: unknown, C: unk
     if (!same(matrix) && !same(flat)) {
       const fmt = (w: number[]): string => `(${w.join(", ")})`;
       throw new Error(
-        `${fn}: argument '${name}': expected shape ${fmt(matrix)} or ${fmt(flat)} to match Abar [${a.shape.join(", ")}], got [${s.join(", ")}]`,
+        `${fn}: argument '${name}' must be a tensor of shape ${fmt(matrix)} or ${fmt(flat)} to match Abar [${a.shape.join(", ")}] (got [${s.join(", ")}])`,
       );
     }
     return t.data;
@@ -99,10 +99,12 @@ export function sequenceRows(
 ): { rows: number; l: number } {
   const r = x.shape.length;
   if (r < 1)
-    throw new Error(`${fn}: argument '${xName}' must be at least one axis (…, l), got shape []`);
+    throw new Error(
+      `${fn}: argument '${xName}' must be a tensor with at least one axis (…, l) (got shape [])`,
+    );
   if (banked && (r < 2 || x.shape[r - 2] !== d)) {
     throw new Error(
-      `${fn}: argument '${xName}': expected shape (…, d, l) with d = ${d} to match the ${d} channels of ${what}, got [${x.shape.join(", ")}]`,
+      `${fn}: argument '${xName}' must be a tensor of shape (…, d, l) with d = ${d} to match the ${d} channels of ${what} (got [${x.shape.join(", ")}])`,
     );
   }
   const l = x.shape[r - 1];
@@ -175,7 +177,7 @@ export function ssmStep(
   const sys = assertLtiSystem("ssmStep", Abar, Bbar, C);
   if (sys.banked) {
     throw new Error(
-      `ssmStep: argument 'Abar' must be one system (N, N), got [${Abar.shape.join(", ")}]`,
+      `ssmStep: argument 'Abar' must be a tensor holding one system (N, N) (got [${Abar.shape.join(", ")}])`,
     );
   }
   const n = sys.n;

@@ -49,7 +49,7 @@ export function checkCopyingOptions(fn: string, options: unknown): CopyingOption
   const { count, numTokens, length, vocabSize } = o;
   if (length < numTokens) {
     throw new Error(
-      `${fn}: argument 'options.length' must be at least numTokens = ${numTokens} positions to hold the data tokens, got ${length}`,
+      `${fn}: argument 'options.length' must be at least numTokens = ${numTokens} positions to hold the data tokens (got ${length})`,
     );
   }
   if (count * (length + numTokens) > MAX_ELEMENTS) {

@@ -16,7 +16,7 @@
  * `count: n` (the tests regenerate every file and compare).
  */
 import { loadDatasetJSON } from "../datasets/index";
-import { describe } from "../validate";
+import { argumentError, checkArg, describe, schema } from "../validate";
 import { copyingSet, inductionSet } from "./assemble";
 import { checkCopyingOptions } from "./copying";
 import { checkInductionOptions } from "./induction";
@@ -55,9 +55,31 @@ function rows(data: Int32Array, n: number, width: number): number[][] {
 export function taskFileText(
   splits: Record<string, { seed: number; set: CopyingSet | InductionSet }>,
 ): string {
+  const fn = "taskFileText";
+  checkArg(fn, "splits", splits, schema.object());
   const names = Object.keys(splits);
   if (names.length === 0)
-    throw new Error("taskFileText: argument 'splits' must be at least one split");
+    throw new Error(`${fn}: argument 'splits' must be an object of at least one split (got none)`);
+  for (const name of names) {
+    const entry = splits[name] as { seed?: unknown; set?: unknown } | null;
+    const set = entry?.set as Partial<CopyingSet> | undefined;
+    if (
+      !entry ||
+      typeof entry !== "object" ||
+      !Number.isInteger(entry.seed) ||
+      !set ||
+      typeof set !== "object" ||
+      typeof set.task !== "string" ||
+      !set.options ||
+      !(set.inputs instanceof Int32Array)
+    ) {
+      throw argumentError(
+        fn,
+        `splits.${name}`,
+        `{ seed: integer, set: a task set } (got ${describe(entry)})`,
+      );
+    }
+  }
   const first = splits[names[0]].set;
   const { count: _count, ...options } = first.options as unknown as Record<string, number>;
   void _count;
@@ -74,7 +96,7 @@ export function taskFileText(
     void _c;
     if (set.task !== first.task || JSON.stringify(opts) !== JSON.stringify(options)) {
       throw new Error(
-        `taskFileText: splits.${name}: expected the same task and options as split ${names[0]}`,
+        `taskFileText: argument 'splits.${name}' must be a set of the same task and options as split ${names[0]} (got task ${describe(set.task)} with options ${JSON.stringify(opts)})`,
       );
     }
     const body = (label: string, data: number[][], last: boolean): string[] => [
@@ -103,19 +125,21 @@ function flatten(
   vocab: number,
 ): Int32Array {
   if (!Array.isArray(data) || data.length !== n) {
-    throw new Error(`${fn}: argument '${what}': expected ${n} rows, got ${describe(data)}`);
+    throw new Error(
+      `${fn}: argument '${what}' must be an array of ${n} rows (got ${describe(data)})`,
+    );
   }
   const out = new Int32Array(n * width);
   data.forEach((row: unknown, i) => {
     if (!Array.isArray(row) || row.length !== width) {
       throw new Error(
-        `${fn}: argument '${what}[${i}]': expected ${width} tokens, got ${describe(row)}`,
+        `${fn}: argument '${what}[${i}]' must be a row of ${width} tokens (got ${describe(row)})`,
       );
     }
     row.forEach((t: unknown, j) => {
       if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= vocab) {
         throw new Error(
-          `${fn}: argument '${what}[${i}][${j}]' must be a token id in [0, ${vocab}), got ${describe(t)}`,
+          `${fn}: argument '${what}[${i}][${j}]' must be a token id in [0, ${vocab}) (got ${describe(t)})`,
         );
       }
       out[i * width + j] = t;
@@ -137,7 +161,7 @@ export function taskSetFromFile(
   const fn = where;
   if (file === null || typeof file !== "object" || file.format !== TASK_FILE_FORMAT) {
     throw new Error(
-      `${fn}: expected a task file with "format": "${TASK_FILE_FORMAT}", got ${describe(file)}`,
+      `${fn}: argument 'file' must be a task file with "format": "${TASK_FILE_FORMAT}" (got ${describe(file)})`,
     );
   }
   const sp = file.splits?.[split];
@@ -167,12 +191,12 @@ export function taskSetFromFile(
       }
       if (found !== k)
         throw new Error(
-          `${fn}: argument '${split}.inputs[${i}]': expected ${k} data tokens, found ${found}`,
+          `${fn}: argument '${split}.inputs[${i}]' must be a row holding ${k} data tokens (got ${found})`,
         );
       for (let j = 0; j < k; j++) {
         if (inputs[row + length + j] !== V - 1) {
           throw new Error(
-            `${fn}: argument '${split}.inputs[${i}]': expected the marker ${V - 1} at position ${length + j}`,
+            `${fn}: argument '${split}.inputs[${i}]' must be a row with the marker ${V - 1} at position ${length + j}`,
           );
         }
       }

@@ -12,7 +12,7 @@ export function checkRng(fn: string, rng: unknown): Rng {
     typeof r.int !== "function" ||
     typeof r.permutation !== "function"
   ) {
-    throw new Error(`${fn}: argument 'rng' must be an Rng (new Rng(seed)), got ${describe(rng)}`);
+    throw new Error(`${fn}: argument 'rng' must be an Rng (new Rng(seed)) (got ${describe(rng)})`);
   }
   return rng as Rng;
 }
@@ -29,7 +29,7 @@ export function checkTaskSet(fn: string, set: unknown): TokenTaskSet {
     typeof s.targetLength !== "number"
   ) {
     throw new Error(
-      `${fn}: argument 'set' must be a task set { inputs, targets, count, ... } from a task generator, got ${describe(set)}`,
+      `${fn}: argument 'set' must be a task set { inputs, targets, count, ... } from a task generator (got ${describe(set)})`,
     );
   }
   return s as TokenTaskSet;
@@ -50,12 +50,12 @@ export function tokenAccuracy(predictions: ArrayLike<number>, set: TokenTaskSet)
     typeof predictions.length !== "number"
   ) {
     throw new Error(
-      `tokenAccuracy: argument 'predictions' must be an array of (n, k) = (${s.count}, ${s.targetLength}) tokens, got ${describe(predictions)}`,
+      `tokenAccuracy: argument 'predictions' must be an array of (n, k) = (${s.count}, ${s.targetLength}) tokens (got ${describe(predictions)})`,
     );
   }
   if (predictions.length !== s.targets.length) {
     throw new Error(
-      `tokenAccuracy: argument 'predictions': expected ${s.targets.length} = (n, k) = (${s.count}, ${s.targetLength}) entries, got ${predictions.length}`,
+      `tokenAccuracy: argument 'predictions' must be an array of ${s.targets.length} = (n, k) = (${s.count}, ${s.targetLength}) entries (got ${predictions.length})`,
     );
   }
   if (s.targets.length === 0) return NaN;
@@ -66,6 +66,7 @@ export function tokenAccuracy(predictions: ArrayLike<number>, set: TokenTaskSet)
 
 /** Accuracy at each answer index j = 0..k-1 separately (averaged over examples). */
 export function accuracyByTarget(predictions: ArrayLike<number>, set: TokenTaskSet): number[] {
+  checkTaskSet("accuracyByTarget", set);
   tokenAccuracy(predictions, set);
   const k = set.targetLength;
   const out = new Array<number>(k).fill(0);
@@ -86,7 +87,7 @@ export function chanceAccuracy(set: CopyingSet | InductionSet): number {
     return 1 / (s.tokens.lastData - s.tokens.firstData + 1);
   }
   throw new Error(
-    `chanceAccuracy: argument 'set': unknown task ${describe((s as TokenTaskSet).task)}`,
+    `chanceAccuracy: argument 'set' must be a copying or induction-heads task set (got task ${describe((s as TokenTaskSet).task)})`,
   );
 }
 
@@ -112,6 +113,8 @@ const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
  * @returns `input → target`, e.g. "··C··A·F·|??? → CAF"
  */
 export function renderExample(set: CopyingSet | InductionSet, i: number): string {
+  const s = checkTaskSet("renderExample", set);
+  assertInteger("renderExample: i", i, 0, s.count - 1);
   const { input, target } = taskExample(set, i);
   let sym: (t: number) => string;
   let sep = "";

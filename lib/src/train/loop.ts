@@ -11,6 +11,7 @@ import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
 import { assertInteger, assertPositive, describe } from "../validate";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors";
+import { fileError, inFile } from "../checkpoint/file-errors";
 import { displayBundle, inKernel } from "../display/jupyter";
 import { figureBundle, lineChart } from "../display/plot";
 import { progress } from "../display/progress";
@@ -172,16 +173,18 @@ export async function trainTransformer(
 }
 
 function checkTrainOptions(fn: string, options: unknown, keys: Set<string>): void {
-  if (options === null || typeof options !== "object")
-    throw new Error(`${fn}: options: expected an object, got ${describe(options)}`);
+  if (options === null || typeof options !== "object" || Array.isArray(options))
+    throw new Error(`${fn}: argument 'options' must be an object (got ${describe(options)})`);
   for (const k of Object.keys(options)) {
     if (!keys.has(k))
-      throw new Error(`${fn}: options: unknown key "${k}"; expected ${[...keys].join(", ")}`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${k}"; the keys are ${[...keys].join(", ")})`,
+      );
   }
   const o = options as TrainOptions;
   if (typeof o.batch !== "function")
     throw new Error(
-      `${fn}: options.batch: expected a function (rng, step) => { tokens, targets?, mask? }`,
+      `${fn}: argument 'options.batch' must be a function (rng, step) => { tokens, targets?, mask? }`,
     );
   assertInteger(`${fn}: options.schedule.totalSteps`, o.schedule?.totalSteps, 1);
   learningRate(0, o.schedule); // validates the schedule
@@ -330,10 +333,19 @@ const STATE_FORMAT = "mamba-ts-training-state/1";
  */
 export function saveTrainingState(state: TrainingState, model: TrainableParams, dir: string): void {
   const fn = "saveTrainingState";
+  if (!model || typeof model !== "object" || !(model.params instanceof Map)) {
+    throw new Error(
+      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (got ${describe(model)})`,
+    );
+  }
   checkStateMatches(fn, "state", state, model);
   if (typeof dir !== "string")
-    throw new Error(`${fn}: dir: expected a folder path, got ${describe(dir)}`);
-  mkdirSync(dir, { recursive: true });
+    throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fileError(fn, "dir", "a folder path", dir, `cannot be created (${(e as Error).message})`);
+  }
   const tensors = new Map<string, Tensor>();
   for (const [name, p] of model.params) {
     tensors.set(`exp_avg.${name}`, { shape: p.shape, data: state.optimizer.m.get(name)! });
@@ -357,50 +369,55 @@ export function saveTrainingState(state: TrainingState, model: TrainableParams, 
  */
 export function loadTrainingState(dir: string, model: TrainableParams): TrainingState {
   const fn = "loadTrainingState";
+  if (typeof dir !== "string")
+    throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
+  if (!model || typeof model !== "object" || !(model.params instanceof Map)) {
+    throw new Error(
+      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (got ${describe(model)})`,
+    );
+  }
+  const what = "a folder holding a training state";
+  const bad = (file: string, problem: string): Error => fileError(fn, "dir", what, file, problem);
   const jsonPath = path.join(dir, "training_state.json");
   const stPath = path.join(dir, "optimizer.safetensors");
   for (const p of [jsonPath, stPath])
-    if (!existsSync(p)) throw new Error(`${fn}: ${p} is missing (saved by saveTrainingState?)`);
+    if (!existsSync(p)) throw bad(p, "missing (saved by saveTrainingState?)");
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(readFileSync(jsonPath, "utf8"));
   } catch (e) {
-    throw new Error(`${fn}: ${jsonPath}: not valid JSON: ${(e as Error).message}`);
+    throw bad(jsonPath, `not valid JSON (${(e as Error).message})`);
   }
   if (raw.format !== STATE_FORMAT)
-    throw new Error(
-      `${fn}: ${jsonPath}: format: expected "${STATE_FORMAT}", got ${describe(raw.format)}`,
-    );
-  const step = assertInteger(`${fn}: ${jsonPath}: step`, raw.step, 0);
-  const optStep = assertInteger(`${fn}: ${jsonPath}: optimizer_step`, raw.optimizer_step, 0);
+    throw bad(jsonPath, `format must be "${STATE_FORMAT}" (got ${describe(raw.format)})`);
+  const [step, optStep] = inFile(fn, "dir", what, jsonPath, () => [
+    assertInteger(`${fn}: step`, raw.step, 0),
+    assertInteger(`${fn}: optimizer_step`, raw.optimizer_step, 0),
+  ]);
   const saved = raw.params as Record<string, number[]> | undefined;
   if (!saved || typeof saved !== "object")
-    throw new Error(`${fn}: ${jsonPath}: params: expected { name: shape }`);
+    throw bad(jsonPath, `params must be { name: shape } (got ${describe(saved)})`);
   for (const [name, p] of model.params) {
     const s = saved[name];
-    if (!s)
-      throw new Error(
-        `${fn}: ${jsonPath}: has no parameter "${name}": this state belongs to another model`,
-      );
+    if (!s) throw bad(jsonPath, `has no parameter "${name}": this state belongs to another model`);
     if (s.length !== p.shape.length || s.some((v, i) => v !== p.shape[i])) {
-      throw new Error(
-        `${fn}: ${jsonPath}: parameter "${name}" had shape [${s.join(", ")}], the model's is [${p.shape.join(", ")}]`,
+      throw bad(
+        jsonPath,
+        `parameter "${name}" had shape [${s.join(", ")}], the model's is [${p.shape.join(", ")}]`,
       );
     }
   }
   for (const name of Object.keys(saved)) {
     if (!model.params.has(name))
-      throw new Error(
-        `${fn}: ${jsonPath}: parameter "${name}" is not in the model: this state belongs to another model`,
+      throw bad(
+        jsonPath,
+        `parameter "${name}" is not in the model: this state belongs to another model`,
       );
   }
-  let rng: Rng;
-  try {
-    rng = Rng.fromState(raw.rng as { words: number[]; spareNormal: number | null });
-  } catch (e) {
-    throw new Error(`${fn}: ${jsonPath}: rng: ${(e as Error).message}`);
-  }
-  const tensors = readSafetensors(stPath);
+  const rng: Rng = inFile(fn, "dir", what, jsonPath, () =>
+    Rng.fromState(raw.rng as { words: number[]; spareNormal: number | null }),
+  );
+  const tensors = inFile(fn, "dir", what, stPath, () => readSafetensors(stPath));
   const m = new Map<string, Float32Array | Float64Array>();
   const v = new Map<string, Float32Array | Float64Array>();
   for (const [name, p] of model.params) {
@@ -409,10 +426,11 @@ export function loadTrainingState(dir: string, model: TrainableParams): Training
       ["exp_avg_sq.", v],
     ] as const) {
       const t = tensors.get(prefix + name);
-      if (!t) throw new Error(`${fn}: ${stPath}: missing tensor "${prefix + name}"`);
+      if (!t) throw bad(stPath, `missing tensor "${prefix + name}"`);
       if (t.data.length !== p.data.length)
-        throw new Error(
-          `${fn}: ${stPath}: tensor "${prefix + name}" has ${t.data.length} values, the parameter ${p.data.length}`,
+        throw bad(
+          stPath,
+          `tensor "${prefix + name}" has ${t.data.length} values, the parameter ${p.data.length}`,
         );
       const data =
         p.data instanceof Float32Array ? new Float32Array(t.data) : new Float64Array(t.data);
@@ -430,7 +448,7 @@ function checkStateMatches(
 ): void {
   if (!state || typeof state !== "object" || !(state.rng instanceof Rng) || !state.optimizer?.m) {
     throw new Error(
-      `${fn}: ${name}: expected { step, optimizer, rng } (from trainMamba or loadTrainingState), got ${describe(state)}`,
+      `${fn}: argument '${name}' must be { step, optimizer, rng } (from trainMamba or loadTrainingState) (got ${describe(state)})`,
     );
   }
   assertInteger(`${fn}: ${name}.step`, state.step, 0);
@@ -438,11 +456,11 @@ function checkStateMatches(
     const m = state.optimizer.m.get(p);
     if (!m || m.length !== t.data.length)
       throw new Error(
-        `${fn}: ${name}: no optimiser moments of the right size for "${p}": the state belongs to another model`,
+        `${fn}: argument '${name}' must hold optimiser moments for the model's parameters (got none of the right size for "${p}": the state belongs to another model)`,
       );
   }
   if (state.optimizer.m.size !== model.params.size)
     throw new Error(
-      `${fn}: ${name}: the optimiser holds ${state.optimizer.m.size} tensors, the model ${model.params.size}`,
+      `${fn}: argument '${name}' must hold optimiser moments for the model's ${model.params.size} parameters (got ${state.optimizer.m.size})`,
     );
 }

@@ -23,7 +23,7 @@
  *   the same at every position (the δ rows of x_proj and dt_proj.weight are unused).
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { describe } from "../validate";
+import { assertInteger, assertPositive, describe, isAbsent } from "../validate";
 import { type MambaTokens, readTokens } from "../mamba/forward";
 import { linear } from "../nn/linear";
 import { rmsNorm } from "../nn/rms-norm";
@@ -117,14 +117,16 @@ export function readTargets(
     l = b > 0 && Array.isArray(tokens[0]) ? tokens[0].length : -1;
     if (b === 0 || l <= 0 || !tokens.every((r) => Array.isArray(r) && r.length === l)) {
       throw new Error(
-        `${fn}: ${name}: expected a non-empty (b, l) array of equal-length rows of ids`,
+        `${fn}: argument '${name}' must be a non-empty (b, l) array of equal-length rows of ids`,
       );
     }
     ids = new Int32Array(b * l);
     tokens.forEach((r: number[], i) =>
       r.forEach((v, j) => {
         if (!Number.isInteger(v))
-          throw new Error(`${fn}: ${name}: expected integer ids, got ${describe(v)}`);
+          throw new Error(
+            `${fn}: argument '${name}' must be a batch of integer ids (got ${describe(v)})`,
+          );
         ids[i * l + j] = v;
       }),
     );
@@ -132,7 +134,7 @@ export function readTargets(
     const t = tokens as { shape?: unknown; data?: unknown } | null;
     if (!t || !Array.isArray(t.shape) || t.shape.length !== 2 || !(t.data instanceof Int32Array)) {
       throw new Error(
-        `${fn}: ${name}: expected { shape: [b, l], data: Int32Array } or number[][], got ${describe(tokens)}`,
+        `${fn}: argument '${name}' must be { shape: [b, l], data: Int32Array } or number[][] (got ${describe(tokens)})`,
       );
     }
     [b, l] = t.shape as number[];
@@ -182,24 +184,23 @@ export function mambaLossAndGrads(
   options: LossAndGradsOptions = {},
 ): LossAndGrads {
   const fn = "mambaLossAndGrads";
-  if (!model || typeof model !== "object" || !(model.params instanceof Map) || !model.config) {
-    throw new Error(
-      `${fn}: model: expected { config, params: Map<string, Tensor> }, got ${describe(model)}`,
-    );
-  }
-  if (options === null || typeof options !== "object")
-    throw new Error(`${fn}: options: expected an object, got ${describe(options)}`);
+  checkTrainableModel(fn, model);
+  if (options === null || typeof options !== "object" || Array.isArray(options))
+    throw new Error(`${fn}: argument 'options' must be an object (got ${describe(options)})`);
   for (const k of Object.keys(options)) {
     if (!OPTION_KEYS.has(k))
       throw new Error(
-        `${fn}: options: unknown key "${k}"; expected ${[...OPTION_KEYS].join(", ")}`,
+        `${fn}: argument 'options' must be an options object (got an unknown key "${k}"; the keys are ${[...OPTION_KEYS].join(", ")})`,
       );
   }
   const variant = resolveVariant(fn, model, options.variant);
   const cfg = model.config;
   const P = (name: string): Tensor => {
     const t = model.params.get(name);
-    if (!t) throw new Error(`${fn}: model.params: missing "${name}"`);
+    if (!t)
+      throw new Error(
+        `${fn}: argument 'model.params' must hold every tensor of the config (got no "${name}")`,
+      );
     return t;
   };
   const {
@@ -211,7 +212,7 @@ export function mambaLossAndGrads(
     const t = readTargets(fn, options.targets, cfg.vocab_size);
     if (t.b !== b || t.l !== l)
       throw new Error(
-        `${fn}: options.targets: expected shape [${b}, ${l}] like tokens, got [${t.b}, ${t.l}]`,
+        `${fn}: argument 'options.targets' must be a (b, l) batch of shape [${b}, ${l}] like tokens (got [${t.b}, ${t.l}])`,
       );
     targets = t.ids;
   } else {
@@ -299,6 +300,27 @@ export function mambaLossAndGrads(
   return { loss: ce.loss, grads: ordered, count: ce.count, correct: ce.correct };
 }
 
+/** Checks a model's shape as plain data: a params Map and a config whose sizes are integers. */
+function checkTrainableModel(fn: string, model: unknown): void {
+  const m = model as Partial<TrainableMamba> | null;
+  if (!m || typeof m !== "object" || !(m.params instanceof Map) || !m.config) {
+    throw new Error(
+      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (got ${describe(model)})`,
+    );
+  }
+  const sizes = [
+    "vocab_size",
+    "hidden_size",
+    "state_size",
+    "num_hidden_layers",
+    "conv_kernel",
+    "time_step_rank",
+    "intermediate_size",
+  ] as const;
+  for (const k of sizes) assertInteger(`${fn}: model.config.${k}`, m.config[k], 1, 2 ** 24);
+  assertPositive(`${fn}: model.config.layer_norm_epsilon`, m.config.layer_norm_epsilon);
+}
+
 /**
  * The mixer variant to run: the option if given, else the model's `extraConfig.mamba_ts_variant`
  * (saved in config.json by the Table 1 script), else "mamba".
@@ -306,7 +328,8 @@ export function mambaLossAndGrads(
 export function resolveVariant(fn: string, model: TrainableMamba, option: unknown): MixerVariant {
   const v = option ?? model.extraConfig?.mamba_ts_variant ?? "mamba";
   if (v !== "mamba" && v !== "s6" && v !== "lti") {
-    throw new Error(`${fn}: variant: expected "mamba", "s6" or "lti", got ${describe(v)}`);
+    const arg = isAbsent(option) ? "model.extraConfig.mamba_ts_variant" : "options.variant";
+    throw new Error(`${fn}: argument '${arg}' must be "mamba", "s6" or "lti" (got ${describe(v)})`);
   }
   return v;
 }
@@ -322,18 +345,31 @@ export function mambaVariantForward(
   options: { variant?: MixerVariant } = {},
 ): Tensor {
   const fn = "mambaVariantForward";
-  if (!model || typeof model !== "object" || !(model.params instanceof Map) || !model.config) {
-    throw new Error(
-      `${fn}: model: expected { config, params: Map<string, Tensor> }, got ${describe(model)}`,
-    );
+  checkTrainableModel(fn, model);
+  if (options === null || typeof options !== "object" || Array.isArray(options))
+    throw new Error(`${fn}: argument 'options' must be { variant? } (got ${describe(options)})`);
+  for (const k of Object.keys(options)) {
+    if (k !== "variant")
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${k}"; the keys are variant)`,
+      );
   }
-  const variant = resolveVariant(fn, model, options?.variant);
+  const variant = resolveVariant(fn, model, options.variant);
   const {
     ids,
     shape: [b, l],
   } = readTokens(fn, tokens, model.config.vocab_size);
-  return forwardWithCaches(model, ids, b, l, variant, { strategy: "recompute", chunkSize: 1 << 20 })
-    .logits;
+  try {
+    return forwardWithCaches(model, ids, b, l, variant, {
+      strategy: "recompute",
+      chunkSize: 1 << 20,
+    }).logits;
+  } catch (e) {
+    // The shared forward names mambaLossAndGrads in its parameter checks: name the caller.
+    const message = (e as Error).message;
+    if (!message.startsWith("mambaLossAndGrads: ")) throw e;
+    throw new Error(`${fn}: ${message.slice("mambaLossAndGrads: ".length)}`);
+  }
 }
 
 /** The forward pass of {@link mambaLossAndGrads}, keeping each layer's cache. */
@@ -348,7 +384,10 @@ function forwardWithCaches(
   const cfg = model.config;
   const P = (name: string): Tensor => {
     const t = model.params.get(name);
-    if (!t) throw new Error(`mambaLossAndGrads: model.params: missing "${name}"`);
+    if (!t)
+      throw new Error(
+        `mambaLossAndGrads: argument 'model.params' must hold every tensor of the config (got no "${name}")`,
+      );
     return t;
   };
   const E = cfg.intermediate_size;

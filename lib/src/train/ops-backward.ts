@@ -9,7 +9,15 @@
  */
 import { type Tensor, allocate, dtypeOf, numel } from "../tensor";
 import { sigmoid } from "../selective/activations";
-import { assertFiniteNumber, assertInteger, assertTensor, describe } from "../validate";
+import {
+  MAX_ELEMENTS,
+  argumentError,
+  assertInteger,
+  assertTensor,
+  checkArg,
+  describe,
+  schema,
+} from "../validate";
 
 function like(t: Tensor, data: Float64Array, shape: readonly number[] = t.shape): Tensor {
   const o = allocate(dtypeOf(t), data.length);
@@ -34,12 +42,13 @@ export function linearBackward(
   hasBias = false,
 ): { dx: Tensor; dweight: Tensor; dbias?: Tensor } {
   const fn = "linearBackward";
+  checkArg(fn, "hasBias", hasBias, schema.boolean());
   assertTensor(`${fn}: x`, x);
   assertTensor(`${fn}: weight`, weight, { rank: 2, axes: ["out", "in"] });
   const [outDim, inDim] = weight.shape;
   if (x.shape[x.shape.length - 1] !== inDim) {
     throw new Error(
-      `${fn}: x: expected last axis ${inDim} (in), got shape [${x.shape.join(", ")}]`,
+      `${fn}: argument 'x' must be a tensor whose last axis is ${inDim} (in) (got shape [${x.shape.join(", ")}])`,
     );
   }
   sameShape(fn, "g", g, [...x.shape.slice(0, -1), outDim]);
@@ -99,7 +108,7 @@ export function rmsNormBackward(
   assertTensor(`${fn}: x`, x);
   const d = x.shape[x.shape.length - 1];
   assertTensor(`${fn}: weight`, weight, { shape: [d], axes: ["d"] });
-  const e = assertFiniteNumber(`${fn}: eps`, eps);
+  const e = checkArg(fn, "eps", eps, schema.number({ min: 0 }));
   sameShape(fn, "g", g, x.shape);
   const dx = new Float64Array(x.data.length);
   const dw = new Float64Array(d);
@@ -130,20 +139,29 @@ export function rmsNormBackward(
 export function embeddingBackward(ids: Int32Array, vocab: number, g: Tensor): Tensor {
   const fn = "embeddingBackward";
   if (!(ids instanceof Int32Array))
-    throw new Error(`${fn}: ids: expected an Int32Array, got ${describe(ids)}`);
+    throw new Error(`${fn}: argument 'ids' must be an Int32Array (got ${describe(ids)})`);
   assertInteger(`${fn}: vocab`, vocab, 1);
   assertTensor(`${fn}: g`, g);
   const d = g.shape[g.shape.length - 1];
   if (g.data.length !== ids.length * d) {
     throw new Error(
-      `${fn}: g: expected ${ids.length} rows (one per id) of length d, got shape [${g.shape.join(", ")}]`,
+      `${fn}: argument 'g' must be a tensor of ${ids.length} rows (one per id) of length d (got shape [${g.shape.join(", ")}])`,
+    );
+  }
+  if (vocab * d > MAX_ELEMENTS) {
+    throw argumentError(
+      fn,
+      "vocab",
+      `an integer with vocab · d <= ${MAX_ELEMENTS} (got ${vocab}, d = ${d})`,
     );
   }
   const dw = new Float64Array(vocab * d);
   for (let p = 0; p < ids.length; p++) {
     const v = ids[p];
     if (v < 0 || v >= vocab)
-      throw new Error(`${fn}: ids: id ${v} at position ${p} is outside [0, ${vocab})`);
+      throw new Error(
+        `${fn}: argument 'ids' must be token ids in [0, ${vocab}) (got ${v} at position ${p})`,
+      );
     for (let j = 0; j < d; j++) dw[v * d + j] += g.data[p * d + j];
   }
   return like(g, dw, [vocab, d]);
@@ -162,6 +180,7 @@ export function causalDepthwiseConv1dBackward(
   hasBias = true,
 ): { dx: Tensor; dweight: Tensor; dbias?: Tensor } {
   const fn = "causalDepthwiseConv1dBackward";
+  checkArg(fn, "hasBias", hasBias, schema.boolean());
   assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
   const [batch, dim, len] = x.shape;
   assertTensor(`${fn}: weight`, weight, { shape: [dim, 1, null], axes: ["d", "1", "k"] });
@@ -249,23 +268,34 @@ export function crossEntropy(
   const P = V === 0 ? 0 : logits.data.length / V;
   if (!(targets instanceof Int32Array) || targets.length !== P) {
     throw new Error(
-      `${fn}: targets: expected an Int32Array of ${P} ids (one per position of logits [${logits.shape.join(", ")}]), got ${describe(targets)}`,
+      `${fn}: argument 'targets' must be an Int32Array of ${P} ids (one per position of logits [${logits.shape.join(", ")}]) (got ${describe(targets)})`,
     );
   }
+  checkArg(fn, "mask", mask, schema.optional(schema.numbers()));
   if (mask !== undefined && mask !== null && mask.length !== P) {
-    throw new Error(`${fn}: mask: expected ${P} entries (one per position), got ${mask.length}`);
+    throw new Error(
+      `${fn}: argument 'mask' must be an array of ${P} entries (one per position) (got ${mask.length})`,
+    );
   }
   let total = 0;
   for (let p = 0; p < P; p++) {
     const t = targets[p];
     const m = mask ? mask[p] : 1;
-    if (!(m >= 0)) throw new Error(`${fn}: mask: expected weights >= 0, got ${m} at position ${p}`);
+    if (!(m >= 0))
+      throw new Error(
+        `${fn}: argument 'mask' must be an array of weights >= 0 (got ${m} at position ${p})`,
+      );
     if (t === -100) continue;
     if (t < 0 || t >= V)
-      throw new Error(`${fn}: targets: id ${t} at position ${p} is outside [0, ${V})`);
+      throw new Error(
+        `${fn}: argument 'targets' must be ids in [0, ${V}) or -100 (got ${t} at position ${p})`,
+      );
     total += m;
   }
-  if (!(total > 0)) throw new Error(`${fn}: mask: no position is counted (all masked or ignored)`);
+  if (!(total > 0))
+    throw new Error(
+      `${fn}: argument 'mask' must count at least one position (got every position masked or ignored)`,
+    );
   const d = new Float64Array(logits.data.length);
   const x = logits.data;
   let loss = 0;

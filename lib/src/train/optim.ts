@@ -7,7 +7,15 @@
  * optimiser updates the parameter tensors in place.
  */
 import { type FloatArray, type Tensor, allocate, dtypeOf } from "../tensor";
-import { assertFiniteNumber, assertInteger, assertTensor, describe } from "../validate";
+import {
+  argumentError,
+  assertFiniteNumber,
+  assertInteger,
+  assertTensor,
+  checkArg,
+  describe,
+  schema,
+} from "../validate";
 
 /** Hyper-parameters of {@link adamwStep}. */
 export interface AdamWOptions {
@@ -38,6 +46,7 @@ export interface AdamWState {
  * `_no_weight_decay` in `mamba_simple.py`), every bias, and the norms' weights.
  */
 export function noWeightDecay(name: string): boolean {
+  checkArg("noWeightDecay", "name", name, schema.string());
   return (
     name.endsWith(".A_log") ||
     name.endsWith(".D") ||
@@ -46,10 +55,19 @@ export function noWeightDecay(name: string): boolean {
   );
 }
 
+/** Rejects anything but a Map (of parameter name to tensor). */
+function checkMap(fn: string, arg: string, value: unknown): void {
+  if (!(value instanceof Map)) {
+    throw argumentError(fn, arg, `a Map<string, Tensor> (got ${describe(value)})`);
+  }
+}
+
 /** A fresh AdamW state (t = 0, m = v = 0) for the given parameters. */
 export function createAdamW(params: Map<string, Tensor>): AdamWState {
   if (!(params instanceof Map)) {
-    throw new Error(`createAdamW: params: expected a Map<string, Tensor>, got ${describe(params)}`);
+    throw new Error(
+      `createAdamW: argument 'params' must be a Map<string, Tensor> (got ${describe(params)})`,
+    );
   }
   const m = new Map<string, FloatArray>();
   const v = new Map<string, FloatArray>();
@@ -79,15 +97,29 @@ export function adamwStep(
   options: AdamWOptions,
 ): void {
   const fn = "adamwStep";
-  if (options === null || typeof options !== "object") {
+  checkMap(fn, "params", params);
+  checkMap(fn, "grads", grads);
+  const st = state as Partial<AdamWState> | null;
+  if (
+    st === null ||
+    typeof st !== "object" ||
+    typeof st.step !== "number" ||
+    !(st.m instanceof Map) ||
+    !(st.v instanceof Map)
+  ) {
     throw new Error(
-      `${fn}: options: expected { lr, beta1?, beta2?, eps?, weightDecay? }, got ${describe(options)}`,
+      `${fn}: argument 'state' must be an AdamWState from createAdamW (got ${describe(state)})`,
+    );
+  }
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new Error(
+      `${fn}: argument 'options' must be { lr, beta1?, beta2?, eps?, weightDecay? } (got ${describe(options)})`,
     );
   }
   for (const k of Object.keys(options)) {
     if (!ADAMW_KEYS.has(k))
       throw new Error(
-        `${fn}: options: unknown key "${k}"; expected lr, beta1, beta2, eps, weightDecay`,
+        `${fn}: argument 'options' must be an options object (got an unknown key "${k}"; the keys are lr, beta1, beta2, eps, weightDecay)`,
       );
   }
   const lr = assertFiniteNumber(`${fn}: options.lr`, options.lr);
@@ -100,20 +132,28 @@ export function adamwStep(
     ["beta2", b2],
   ] as const) {
     if (!(typeof x === "number" && x >= 0 && x < 1))
-      throw new Error(`${fn}: options.${k}: expected a number in [0, 1), got ${describe(x)}`);
+      throw new Error(
+        `${fn}: argument 'options.${k}' must be a number in [0, 1) (got ${describe(x)})`,
+      );
   }
-  if (!(lr >= 0)) throw new Error(`${fn}: options.lr: expected a number >= 0, got ${lr}`);
+  if (!(lr >= 0)) throw new Error(`${fn}: argument 'options.lr' must be a number >= 0 (got ${lr})`);
   if (!(assertFiniteNumber(`${fn}: options.eps`, eps) > 0))
-    throw new Error(`${fn}: options.eps: expected a positive number, got ${eps}`);
+    throw new Error(`${fn}: argument 'options.eps' must be a positive number (got ${eps})`);
   if (!(assertFiniteNumber(`${fn}: options.weightDecay`, wd) >= 0)) {
-    throw new Error(`${fn}: options.weightDecay: expected a number >= 0, got ${wd}`);
+    throw new Error(`${fn}: argument 'options.weightDecay' must be a number >= 0 (got ${wd})`);
   }
   for (const [name, p] of params) {
     const g = grads.get(name);
-    if (!g) throw new Error(`${fn}: grads: missing the gradient of "${name}"`);
+    if (!g) {
+      throw new Error(
+        `${fn}: argument 'grads' must hold a gradient for every parameter (got none for "${name}")`,
+      );
+    }
     assertTensor(`${fn}: grads["${name}"]`, g, { shape: p.shape });
     if (!state.m.has(name))
-      throw new Error(`${fn}: state: has no moments for "${name}" (made for other parameters?)`);
+      throw new Error(
+        `${fn}: argument 'state' must hold moments for every parameter (got none for "${name}": made for other parameters?)`,
+      );
   }
   state.step += 1;
   const t = state.step;
@@ -142,8 +182,10 @@ export function adamwStep(
  * place. Returns ‖g‖ before clipping (worth logging: spikes show instability).
  */
 export function clipGradNorm(grads: Map<string, Tensor>, maxNorm: number): number {
+  checkMap("clipGradNorm", "grads", grads);
   const max = assertFiniteNumber("clipGradNorm: maxNorm", maxNorm);
-  if (!(max > 0)) throw new Error(`clipGradNorm: maxNorm: expected a positive number, got ${max}`);
+  if (!(max > 0))
+    throw new Error(`clipGradNorm: argument 'maxNorm' must be a positive number (got ${max})`);
   let ss = 0;
   for (const [name, g] of grads) {
     assertTensor(`clipGradNorm: grads["${name}"]`, g);

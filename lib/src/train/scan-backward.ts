@@ -95,7 +95,9 @@ export function selectiveScanForwardTrain(
   const fn = "selectiveScanForwardTrain";
   const shapes = checkSelectiveScanArgs(fn, args);
   if (args.returnLastState) {
-    throw new Error(`${fn}: returnLastState: not supported in the training forward pass`);
+    throw new Error(
+      `${fn}: argument 'returnLastState' must be false or absent: the training forward pass does not return the last state (got true)`,
+    );
   }
   const { strategy, chunkSize } = checkTrainOptions(fn, options);
   const { batch, dim, length, dstate } = shapes;
@@ -141,7 +143,7 @@ export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads
   const fn = "selectiveScanBackward";
   if (cache === null || typeof cache !== "object" || !("states" in cache) || !("shapes" in cache)) {
     throw new Error(
-      `${fn}: cache: expected the cache returned by selectiveScanForwardTrain, got ${describe(cache)}`,
+      `${fn}: argument 'cache' must be the cache returned by selectiveScanForwardTrain (got ${describe(cache)})`,
     );
   }
   const { args, shapes, strategy, chunkSize, states } = cache;
@@ -363,13 +365,15 @@ function checkTrainOptions(
 ): { strategy: ScanBackwardStrategy; chunkSize: number } {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
-      `${fn}: options: expected an object { strategy?, chunkSize? }, got ${describe(options)}`,
+      `${fn}: argument 'options' must be an object { strategy?, chunkSize? } (got ${describe(options)})`,
     );
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!OPTION_KEYS.has(key)) {
-      throw new Error(`${fn}: options: unknown key "${key}"; expected strategy, chunkSize`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are strategy, chunkSize)`,
+      );
     }
   }
   const strategy =

@@ -4,9 +4,14 @@
  * targetStart + j must predict target j).
  */
 import type { TokenTaskSet } from "../tasks/types";
-import { describe } from "../validate";
+import { checkOptions, describe, schema } from "../validate";
 import { type MixerVariant, type TrainableMamba, mambaVariantForward } from "./mamba-grads";
 import type { TrainBatch } from "./loop";
+
+const ACCURACY_OPTIONS = schema.options({
+  variant: schema.optional(schema.oneOf(["mamba", "s6", "lti"] as const)),
+  batchSize: schema.optional(schema.integer({ min: 1, max: 1 << 20 })),
+});
 
 function checkSet(fn: string, set: unknown): TokenTaskSet {
   const s = set as Partial<TokenTaskSet> | null;
@@ -17,7 +22,7 @@ function checkSet(fn: string, set: unknown): TokenTaskSet {
     typeof s.targetStart !== "number"
   ) {
     throw new Error(
-      `${fn}: set: expected a task set from lib's tasks (selectiveCopying, loadSelectiveCopying, ...), got ${describe(set)}`,
+      `${fn}: argument 'set' must be a task set from lib's tasks (selectiveCopying, loadSelectiveCopying, ...) (got ${describe(set)})`,
     );
   }
   return s as TokenTaskSet;
@@ -45,14 +50,27 @@ export function taskAccuracy(
   set: TokenTaskSet,
   options: { variant?: MixerVariant; batchSize?: number } = {},
 ): number {
-  const s = checkSet("taskAccuracy", set);
+  const fn = "taskAccuracy";
+  const s = checkSet(fn, set);
+  const o = checkOptions(fn, "options", options, ACCURACY_OPTIONS);
   const { count: n, inputLength: l, targetLength: k, targetStart, vocabSize: V } = s;
-  const bs = options.batchSize ?? 64;
+  const bs = o.batchSize ?? 64;
+  // The model is checked by mambaVariantForward; its errors name this function.
+  const forward = (tokens: { shape: number[]; data: Int32Array }) => {
+    try {
+      return mambaVariantForward(model, tokens, { variant: o.variant });
+    } catch (e) {
+      const message = (e as Error).message;
+      if (!message.startsWith("mambaVariantForward: ")) throw e;
+      throw new Error(`${fn}: ${message.slice("mambaVariantForward: ".length)}`);
+    }
+  };
+  forward({ shape: [0, 0], data: new Int32Array(0) });
   let correct = 0;
   for (let start = 0; start < n; start += bs) {
     const m = Math.min(bs, n - start);
     const tokens = { shape: [m, l], data: s.inputs.subarray(start * l, (start + m) * l) };
-    const logits = mambaVariantForward(model, tokens, { variant: options.variant });
+    const logits = forward(tokens);
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < k; j++) {
         const o = (i * l + targetStart + j) * V;

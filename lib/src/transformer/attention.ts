@@ -134,15 +134,17 @@ export function causalAttention(
   });
   if (kvHeads === 0 || heads % kvHeads !== 0) {
     throw new Error(
-      `${fn}: k: the number of key/value heads (${kvHeads}) must divide the number of query heads (${heads})`,
+      `${fn}: argument 'k' must be a tensor whose number of key/value heads divides the ${heads} query heads (got ${kvHeads})`,
     );
   }
-  if (options === null || typeof options !== "object") {
-    throw new Error(`${fn}: options: expected { offset? }, got ${describe(options)}`);
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new Error(`${fn}: argument 'options' must be { offset? } (got ${describe(options)})`);
   }
   for (const key of Object.keys(options)) {
     if (key !== "offset")
-      throw new Error(`${fn}: options: unknown option "${key}"; expected offset`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are offset)`,
+      );
   }
   const offset = assertInteger(
     `${fn}: options.offset`,

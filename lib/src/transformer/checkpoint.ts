@@ -11,18 +11,19 @@ import { type Tensor } from "../tensor";
 import { assertFiniteArray, describe } from "../validate";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors";
 import { readConfigJson, writeConfigJson } from "../checkpoint/config-json";
+import { fileError, inFile } from "../checkpoint/file-errors";
 import { LLAMA_CONFIG_FIELDS, checkLlamaConfig, transformerParamShapes } from "./config";
 import { type TransformerModel, checkTransformerModel } from "./model";
+
+/** What `dir` must be, in errors about a file inside it. */
+const WHAT = "a valid checkpoint folder";
 
 /** Runs `f`, re-labelling errors of lib's checkpoint helpers with the function the user called. */
 function relabel<T>(fn: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    const message = (e as Error).message.replace(
-      /^(readSafetensors|readConfigJson|writeSafetensors|writeConfigJson): /,
-      "",
-    );
+    const message = (e as Error).message.replace(/^(writeSafetensors|writeConfigJson): /, "");
     throw new Error(`${fn}: ${message}`);
   }
 }
@@ -40,37 +41,41 @@ function relabel<T>(fn: string, f: () => T): T {
 export function loadTransformerCheckpoint(dir: string): TransformerModel {
   const fn = "loadTransformerCheckpoint";
   if (typeof dir !== "string")
-    throw new Error(`${fn}: dir: expected a folder path, got ${describe(dir)}`);
+    throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
   const configPath = path.join(dir, "config.json");
   const weightsPath = path.join(dir, "model.safetensors");
-  const json = relabel(fn, () => readConfigJson(configPath));
-  const { config, extra } = checkLlamaConfig(fn, configPath, json, { allowUnknown: true });
+  const bad = (file: string, problem: string): Error => fileError(fn, "dir", WHAT, file, problem);
+  const json = inFile(fn, "dir", WHAT, configPath, () => readConfigJson(configPath));
+  const { config, extra } = inFile(fn, "dir", WHAT, configPath, () =>
+    checkLlamaConfig(fn, "config", json, { allowUnknown: true }),
+  );
   if (extra.model_type !== undefined && extra.model_type !== "llama") {
-    throw new Error(
-      `${fn}: ${configPath}: model_type is ${JSON.stringify(extra.model_type)}; expected "llama"`,
-    );
+    throw bad(configPath, `model_type must be "llama" (got ${JSON.stringify(extra.model_type)})`);
   }
-  const tensors = relabel(fn, () => readSafetensors(weightsPath));
+  const tensors = inFile(fn, "dir", WHAT, weightsPath, () => readSafetensors(weightsPath));
   const shapes = transformerParamShapes(config);
   const params = new Map<string, Tensor>();
   for (const [name, shape] of shapes) {
     const entry = tensors.get(name);
     if (entry === undefined) {
       const hint = name === "lm_head.weight" ? ` (config.json has tie_word_embeddings: false)` : "";
-      throw new Error(`${fn}: ${weightsPath}: missing tensor "${name}"${hint}`);
+      throw bad(weightsPath, `missing tensor "${name}"${hint}`);
     }
     if (entry.shape.length !== shape.length || entry.shape.some((s, i) => s !== shape[i])) {
-      throw new Error(
-        `${fn}: ${weightsPath}: tensor "${name}" has shape [${entry.shape.join(", ")}], but config.json implies [${shape.join(", ")}]`,
+      throw bad(
+        weightsPath,
+        `tensor "${name}" has shape [${entry.shape.join(", ")}], but config.json implies [${shape.join(", ")}]`,
       );
     }
-    assertFiniteArray(`${fn}: ${weightsPath}: tensor "${name}"`, entry.data);
+    inFile(fn, "dir", WHAT, weightsPath, () =>
+      assertFiniteArray(`${fn}: tensor "${name}"`, entry.data),
+    );
     params.set(name, { shape: [...entry.shape], data: entry.data });
   }
   for (const name of tensors.keys()) {
     if (!shapes.has(name)) {
       const hint = name === "lm_head.weight" ? ` (config.json has tie_word_embeddings: true)` : "";
-      throw new Error(`${fn}: ${weightsPath}: unexpected tensor "${name}"${hint}`);
+      throw bad(weightsPath, `unexpected tensor "${name}"${hint}`);
     }
   }
   return { config, params, configExtra: extra };
@@ -86,12 +91,19 @@ export function saveTransformerCheckpoint(model: TransformerModel, dir: string):
   const fn = "saveTransformerCheckpoint";
   const config = checkTransformerModel(fn, model);
   if (typeof dir !== "string")
-    throw new Error(`${fn}: dir: expected a folder path, got ${describe(dir)}`);
-  for (const [name, t] of model.params) assertFiniteArray(`${fn}: model.params "${name}"`, t.data);
+    throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
+  for (const [name, t] of model.params) {
+    const i = t.data.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0) {
+      throw new Error(
+        `${fn}: argument 'model.params' must hold finite values (got ${t.data[i]} at flat index ${i} of "${name}")`,
+      );
+    }
+  }
   try {
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new Error(`${fn}: cannot create ${dir}: ${(e as Error).message}`);
+    throw fileError(fn, "dir", "a folder path", dir, `cannot be created (${(e as Error).message})`);
   }
   const fields: Record<string, unknown> = {
     architectures: ["LlamaForCausalLM"],

@@ -4,7 +4,7 @@
  * Hugging Face `transformers`' `LlamaConfig`, so that a `config.json` written here loads as a
  * `LlamaForCausalLM` and the other way round.
  */
-import { assertInteger, assertPositive, describe } from "../validate";
+import { assertInteger, assertPositive, describe, invalidArgument } from "../validate";
 
 /** The fields of a `LlamaForCausalLM` `config.json` that this model reads (HF's names). */
 export interface LlamaConfig {
@@ -99,7 +99,7 @@ export function checkLlamaConfig(
 ): { config: LlamaConfig; extra: Record<string, unknown> } {
   if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
     throw new Error(
-      `${fn}: ${what}: expected an object with the LlamaConfig fields (${REQUIRED.join(", ")}, ...), got ${describe(fields)}`,
+      `${fn}: argument '${what}' must be an object with the LlamaConfig fields (${REQUIRED.join(", ")}, ...) (got ${describe(fields)})`,
     );
   }
   const f = fields as Record<string, unknown>;
@@ -111,19 +111,21 @@ export function checkLlamaConfig(
       // null and absent mean the same thing for rope_scaling.
       if (f[key] !== want && !(want === null && f[key] === undefined)) {
         throw new Error(
-          `${fn}: ${what}: field "${key}" is ${JSON.stringify(f[key])}; this Transformer++ implements only ${JSON.stringify(want)}`,
+          `${fn}: argument '${what}.${key}' must be ${JSON.stringify(want)}, the only value this Transformer++ implements (got ${JSON.stringify(f[key])})`,
         );
       }
     } else if (!allowUnknown) {
       throw new Error(
-        `${fn}: ${what}: unknown field "${key}"; expected ${LLAMA_CONFIG_FIELDS.join(", ")}`,
+        `${fn}: argument '${what}' must be an object with only the fields ${LLAMA_CONFIG_FIELDS.join(", ")} (got an unknown field "${key}")`,
       );
     }
     extra[key] = f[key];
   }
   for (const key of REQUIRED) {
     if (f[key] === undefined) {
-      throw new Error(`${fn}: ${what}: missing required field "${key}"`);
+      throw new Error(
+        `${fn}: argument '${what}' must be an object with the required fields ${REQUIRED.join(", ")} (got no field "${key}")`,
+      );
     }
   }
   const field = (key: string): string => `${fn}: ${what}.${key}`;
@@ -139,15 +141,17 @@ export function checkLlamaConfig(
     heads,
   );
   if (heads % kvHeads !== 0) {
-    throw new Error(
-      `${field("num_key_value_heads")}: expected a divisor of num_attention_heads (${heads}) for grouped-query attention, got ${kvHeads}`,
+    throw invalidArgument(
+      field("num_key_value_heads"),
+      `a divisor of num_attention_heads (${heads}) for grouped-query attention (got ${kvHeads})`,
     );
   }
   let headDim: number;
   if (f.head_dim === undefined || f.head_dim === null) {
     if (hidden % heads !== 0) {
-      throw new Error(
-        `${field("head_dim")}: absent, and hidden_size (${hidden}) is not a multiple of num_attention_heads (${heads}); give head_dim`,
+      throw invalidArgument(
+        field("head_dim"),
+        `given when hidden_size (${hidden}) is not a multiple of num_attention_heads (${heads}) (got none)`,
       );
     }
     headDim = hidden / heads;
@@ -155,8 +159,9 @@ export function checkLlamaConfig(
     headDim = assertInteger(field("head_dim"), f.head_dim, 2, MAX_WIDTH);
   }
   if (headDim % 2 !== 0) {
-    throw new Error(
-      `${field("head_dim")}: expected an even number (RoPE rotates the two halves of each head), got ${headDim}`,
+    throw invalidArgument(
+      field("head_dim"),
+      `an even number (RoPE rotates the two halves of each head) (got ${headDim})`,
     );
   }
   const config: LlamaConfig = {

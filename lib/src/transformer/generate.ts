@@ -73,37 +73,41 @@ function generate(
   const config = checkTransformerModel(fn, model);
   if (!Array.isArray(prompt) || prompt.length === 0) {
     throw new Error(
-      `${fn}: prompt: expected a non-empty number[] of token ids, got ${describe(prompt)}`,
+      `${fn}: argument 'prompt' must be a non-empty number[] of token ids (got ${describe(prompt)})`,
     );
   }
   prompt.forEach((id, i) => {
     if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) {
       throw new Error(
-        `${fn}: prompt: expected integer ids in [0, ${config.vocab_size}) (vocab_size), got ${describe(id)} at index ${i}`,
+        `${fn}: argument 'prompt' must be integer ids in [0, ${config.vocab_size}) (vocab_size) (got ${describe(id)} at index ${i})`,
       );
     }
   });
-  if (options === null || typeof options !== "object") {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new Error(
-      `${fn}: options: expected { maxNewTokens, temperature, topK?, rng?, stopToken? }, got ${describe(options)}`,
+      `${fn}: argument 'options' must be { maxNewTokens, temperature, topK?, rng?, stopToken? } (got ${describe(options)})`,
     );
   }
   for (const key of Object.keys(options)) {
     if (!KEYS.includes(key)) {
-      throw new Error(`${fn}: options: unknown option "${key}"; expected ${KEYS.join(", ")}`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are ${KEYS.join(", ")})`,
+      );
     }
   }
   const maxNew = assertInteger(`${fn}: options.maxNewTokens`, options.maxNewTokens, 0, 1 << 20);
   const temperature = assertFiniteNumber(`${fn}: options.temperature`, options.temperature);
   if (temperature < 0) {
-    throw new Error(`${fn}: options.temperature: expected a number >= 0, got ${temperature}`);
+    throw new Error(
+      `${fn}: argument 'options.temperature' must be a number >= 0 (got ${temperature})`,
+    );
   }
   const topK =
     options.topK === undefined
       ? undefined
       : assertInteger(`${fn}: options.topK`, options.topK, 1, config.vocab_size);
   if (options.rng !== undefined && !(options.rng instanceof Rng)) {
-    throw new Error(`${fn}: options.rng: expected an Rng, got ${describe(options.rng)}`);
+    throw new Error(`${fn}: argument 'options.rng' must be an Rng (got ${describe(options.rng)})`);
   }
   const stop =
     options.stopToken === undefined

@@ -127,11 +127,13 @@ export function causalAttentionBackward(
   const gt = assertTensor(`${fn}: g`, g, { shape: qt.shape });
   if (kvHeads === 0 || heads % kvHeads !== 0) {
     throw new Error(
-      `${fn}: k: the number of key/value heads (${kvHeads}) must divide the number of query heads (${heads})`,
+      `${fn}: argument 'k' must be a tensor whose number of key/value heads divides the ${heads} query heads (got ${kvHeads})`,
     );
   }
   if (keys < queries) {
-    throw new Error(`${fn}: k: expected at least lq = ${queries} keys, got ${keys}`);
+    throw new Error(
+      `${fn}: argument 'k' must be a tensor with at least lq = ${queries} keys (got ${keys})`,
+    );
   }
   const dims = { batch, heads, kvHeads, queries, keys, headDim, offset: keys - queries };
   const qL = headMajorLayout(queries, heads, headDim);
@@ -171,7 +173,9 @@ export function applyRopeBackward(g: Tensor, theta: number, start = 0): Tensor {
   const t = assertTensor(`${fn}: g`, g, { rank: 4, axes: ["b", "h", "l", "head_dim"] });
   const [b, h, l, headDim] = t.shape;
   if (headDim % 2 !== 0) {
-    throw new Error(`${fn}: g: head_dim (axis 3) must be even for RoPE, got ${headDim}`);
+    throw new Error(
+      `${fn}: argument 'g' must be a tensor whose head_dim (axis 3) is even for RoPE (got ${headDim})`,
+    );
   }
   assertPositive(`${fn}: theta`, theta);
   assertInteger(`${fn}: start`, start, 0, 2 ** 31);
@@ -234,12 +238,16 @@ export function transformerLossAndGrads(
 ): LossAndGrads {
   const fn = "transformerLossAndGrads";
   const c = checkTransformerModel(fn, model, ["float32", "float64"]);
-  if (options === null || typeof options !== "object") {
-    throw new Error(`${fn}: options: expected { targets?, mask? }, got ${describe(options)}`);
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new Error(
+      `${fn}: argument 'options' must be { targets?, mask? } (got ${describe(options)})`,
+    );
   }
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.includes(key)) {
-      throw new Error(`${fn}: options: unknown option "${key}"; expected targets, mask`);
+      throw new Error(
+        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are targets, mask)`,
+      );
     }
   }
   const {
@@ -250,7 +258,7 @@ export function transformerLossAndGrads(
   const weights = b * c.num_attention_heads * l * l;
   if (weights > MAX_ATTENTION_WEIGHTS) {
     throw new Error(
-      `${fn}: tokens: b·H·l² = ${weights} attention weights per layer would be kept for the backward pass, more than ${MAX_ATTENTION_WEIGHTS}; use shorter sequences or a smaller batch`,
+      `${fn}: argument 'tokens' must be a batch whose b·H·l² attention weights per layer (kept for the backward pass) are at most ${MAX_ATTENTION_WEIGHTS}: use shorter sequences or a smaller batch (got ${weights})`,
     );
   }
   let targets: Int32Array;
@@ -258,7 +266,7 @@ export function transformerLossAndGrads(
     const t = readTargets(fn, options.targets, c.vocab_size);
     if (t.b !== b || t.l !== l) {
       throw new Error(
-        `${fn}: options.targets: expected shape [${b}, ${l}] like tokens, got [${t.b}, ${t.l}]`,
+        `${fn}: argument 'options.targets' must be a (b, l) batch of shape [${b}, ${l}] like tokens (got [${t.b}, ${t.l}])`,
       );
     }
     targets = t.ids;

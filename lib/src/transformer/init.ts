@@ -23,7 +23,8 @@ const MAX_PARAMS = 1 << 30;
 export function initTransformer(config: Partial<LlamaConfig>, rng: Rng): TransformerModel {
   const fn = "initTransformer";
   const c = checkLlamaConfig(fn, "config", config, { allowUnknown: false }).config;
-  if (!(rng instanceof Rng)) throw new Error(`${fn}: rng: expected an Rng, got ${describe(rng)}`);
+  if (!(rng instanceof Rng))
+    throw new Error(`${fn}: argument 'rng' must be an Rng (got ${describe(rng)})`);
   const shapes = transformerParamShapes(c);
   let total = 0;
   for (const shape of shapes.values()) total += shape.reduce((a, b) => a * b, 1);

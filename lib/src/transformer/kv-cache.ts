@@ -64,7 +64,7 @@ export function createTransformerCache(model: TransformerModel, batch = 1): Tran
 export function transformerCacheBytes(config: LlamaConfig, position: number, batch = 1): number {
   const fn = "transformerCacheBytes";
   if (config === null || typeof config !== "object") {
-    throw new Error(`${fn}: config: expected a LlamaConfig, got ${describe(config)}`);
+    throw new Error(`${fn}: argument 'config' must be a LlamaConfig (got ${describe(config)})`);
   }
   assertInteger(`${fn}: position`, position, 0);
   assertInteger(`${fn}: batch`, batch, 1);
@@ -90,7 +90,7 @@ function checkCache(fn: string, cache: unknown, config: LlamaConfig): Transforme
     )
   ) {
     throw new Error(
-      `${fn}: cache: expected a cache from createTransformerCache(model) for this model, got ${describe(cache)}`,
+      `${fn}: argument 'cache' must be a cache from createTransformerCache(model) for this model (got ${describe(cache)})`,
     );
   }
   return c;
@@ -132,13 +132,15 @@ function feed(
   const c = cache;
   if (tokens.batch !== c.batch) {
     throw new Error(
-      `${fn}: tokens: expected ${c.batch} sequences (the cache's batch), got ${tokens.batch}`,
+      `${fn}: argument 'tokens' must be a batch of ${c.batch} sequences (the cache's batch) (got ${tokens.batch})`,
     );
   }
   const start = c.position;
   const l = tokens.length;
   if (start + l > MAX_POSITIONS) {
-    throw new Error(`${fn}: tokens: the cache would exceed ${MAX_POSITIONS} positions`);
+    throw new Error(
+      `${fn}: argument 'tokens' must fit in the cache's ${MAX_POSITIONS} positions (got ${l} more at position ${start})`,
+    );
   }
   checkActivationSize(fn, config, tokens.batch * l);
   ensureCapacity(c, config, start + l);
@@ -206,9 +208,16 @@ export function transformerStep(
   const c = checkCache(fn, cache, config);
   if (!(Array.isArray(tokens) || tokens instanceof Int32Array) || tokens.length !== c.batch) {
     throw new Error(
-      `${fn}: tokens: expected ${c.batch} ids (one per sequence of the cache), got ${describe(tokens)}`,
+      `${fn}: argument 'tokens' must be an array of ${c.batch} ids (one per sequence of the cache) (got ${describe(tokens)})`,
     );
   }
+  tokens.forEach((id: number, i: number) => {
+    if (!Number.isInteger(id)) {
+      throw new Error(
+        `${fn}: argument 'tokens' must be an array of integer ids (got ${describe(id)} at index ${i})`,
+      );
+    }
+  });
   const batch = readTokenBatch(
     fn,
     { shape: [c.batch, 1], data: Int32Array.from(tokens) },
@@ -233,6 +242,9 @@ export function transformerPrefill(
   const config = checkTransformerModel(fn, model);
   const c = checkCache(fn, cache, config);
   const batch = readTokenBatch(fn, tokens, config.vocab_size);
-  if (batch.length === 0) throw new Error(`${fn}: tokens: expected at least one position`);
+  if (batch.length === 0)
+    throw new Error(
+      `${fn}: argument 'tokens' must be a batch with at least one position (got length 0)`,
+    );
   return lastPosition(feed(fn, model, c, batch, config));
 }

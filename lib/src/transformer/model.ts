@@ -48,42 +48,47 @@ export function checkTransformerModel(
 ): LlamaConfig {
   if (model === null || typeof model !== "object" || !(model as TransformerModel).params) {
     throw new Error(
-      `${fn}: model: expected { config, params: Map<name, tensor> } (from initTransformer or loadTransformerCheckpoint), got ${describe(model)}`,
+      `${fn}: argument 'model' must be { config, params: Map<name, tensor> } (from initTransformer or loadTransformerCheckpoint) (got ${describe(model)})`,
     );
   }
   const m = model as TransformerModel;
   if (!(m.params instanceof Map)) {
-    throw new Error(`${fn}: model.params: expected a Map from tensor name to tensor`);
+    throw new Error(
+      `${fn}: argument 'model.params' must be a Map from tensor name to tensor (got ${describe(m.params)})`,
+    );
   }
   const config = checkLlamaConfig(fn, "model.config", m.config, { allowUnknown: false }).config;
   const shapes = transformerParamShapes(config);
   for (const [name, shape] of shapes) {
     const t = m.params.get(name);
-    if (t === undefined) throw new Error(`${fn}: model.params: missing tensor "${name}"`);
+    if (t === undefined)
+      throw new Error(
+        `${fn}: argument 'model.params' must hold every tensor of the config (got no tensor "${name}")`,
+      );
     if (
       !(t.data instanceof Float32Array || t.data instanceof Float64Array) ||
       !dtypes.includes(dtypeOf(t))
     ) {
       throw new Error(
-        `${fn}: model.params "${name}": expected ${dtypes.join(" or ")} data, got ${describe(t)}`,
+        `${fn}: argument 'model.params' must hold ${dtypes.join(" or ")} data in tensor "${name}" (got ${describe(t)})`,
       );
     }
     const first = m.params.get("model.embed_tokens.weight");
     if (first && dtypeOf(t) !== dtypeOf(first)) {
       throw new Error(
-        `${fn}: model.params "${name}": expected the dtype of every other tensor (${dtypeOf(first)}), got ${dtypeOf(t)}`,
+        `${fn}: argument 'model.params' must hold tensors of one dtype (${dtypeOf(first)}) (got ${dtypeOf(t)} in tensor "${name}")`,
       );
     }
     if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
       throw new Error(
-        `${fn}: model.params "${name}": expected shape [${shape.join(", ")}], got [${t.shape.join(", ")}]`,
+        `${fn}: argument 'model.params' must hold tensor "${name}" of shape [${shape.join(", ")}] (got shape [${t.shape.join(", ")}])`,
       );
     }
   }
   for (const name of m.params.keys()) {
     if (!shapes.has(name)) {
       throw new Error(
-        `${fn}: model.params: unexpected tensor "${name}" for this config${name === "lm_head.weight" ? " (tie_word_embeddings is true)" : ""}`,
+        `${fn}: argument 'model.params' must hold only the tensors of the config (got an unexpected tensor "${name}"${name === "lm_head.weight" ? " (tie_word_embeddings is true)" : ""})`,
       );
     }
   }

@@ -20,10 +20,14 @@ import { assertInteger, assertPositive, assertTensor } from "../validate";
  * @param headDim even head width
  * @param theta RoPE base (LlamaConfig.rope_theta)
  */
+/** Widest head RoPE tables are made for (2^16: far beyond any model, small enough to allocate). */
+const MAX_HEAD_DIM = 2 ** 16;
+
 export function ropeInvFreq(headDim: number, theta: number): Float64Array {
   const fn = "ropeInvFreq";
-  assertInteger(`${fn}: headDim`, headDim, 2);
-  if (headDim % 2 !== 0) throw new Error(`${fn}: headDim: expected an even number, got ${headDim}`);
+  assertInteger(`${fn}: headDim`, headDim, 2, MAX_HEAD_DIM);
+  if (headDim % 2 !== 0)
+    throw new Error(`${fn}: argument 'headDim' must be an even number (got ${headDim})`);
   assertPositive(`${fn}: theta`, theta);
   const half = headDim / 2;
   const out = new Float64Array(half);
@@ -97,7 +101,9 @@ export function applyRope(x: Tensor, theta: number, start = 0): Tensor {
   const t = assertTensor(`${fn}: x`, x, { rank: 4, axes: ["b", "h", "l", "head_dim"] });
   const [b, h, l, headDim] = t.shape;
   if (headDim % 2 !== 0) {
-    throw new Error(`${fn}: x: head_dim (axis 3) must be even for RoPE, got ${headDim}`);
+    throw new Error(
+      `${fn}: argument 'x' must be a tensor whose head_dim (axis 3) is even for RoPE (got ${headDim})`,
+    );
   }
   assertPositive(`${fn}: theta`, theta);
   assertInteger(`${fn}: start`, start, 0, 2 ** 31);

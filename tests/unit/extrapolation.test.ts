@@ -226,9 +226,11 @@ describe("trainTransformer", () => {
     const model = initTransformer(tiny, new Rng(0));
     await expect(
       trainTransformer(model, { batch, schedule, variant: "s6" } as never),
-    ).rejects.toThrow(/trainTransformer: options: unknown key "variant"/);
+    ).rejects.toThrow(
+      /trainTransformer: argument 'options' must be an options object \(got an unknown key "variant"/,
+    );
     await expect(trainTransformer({} as never, { batch, schedule })).rejects.toThrow(
-      /trainTransformer: model/,
+      /trainTransformer: argument 'model' must be/,
     );
   });
 });

@@ -35,6 +35,7 @@ import {
 import { llamaConfig, transformerParamCount } from "../../dist/transformer/config";
 import { inductionHeads } from "../../dist/tasks/induction";
 import {
+  type StepRecord,
   type TrainResult,
   loadTrainingState,
   saveTrainingState,
@@ -160,14 +161,7 @@ async function train(out: string): Promise<void> {
     display: false,
     ...(state ? { state } : {}),
     ...(timeLimit > 0 ? { timeLimitSeconds: timeLimit } : {}),
-    onStep: (r: {
-      step: number;
-      loss: number;
-      accuracy: number;
-      lr: number;
-      gradNorm: number;
-      tokensPerSecond: number;
-    }) => {
+    onStep: (r: StepRecord) => {
       window.push(r.accuracy);
       if (r.step % 10 === 0 || r.step === 1) {
         const acc = window.reduce((a, c) => a + c, 0) / window.length;

@@ -299,10 +299,11 @@ export class SimdEngine {
     const chunks = Math.ceil(l / T);
     const key = JSON.stringify([cfg, b, l, T]);
     if (!this.layout || this.layout.key !== key) {
+      const used = this.layout ? this.layout.bytes : 0;
       this.layout = makeLayout(cfg, b, l, T, key);
       growTo(this.k, this.layout.bytes);
-      // fresh (zeroed) memory for the padding lanes: clear what an earlier layout left
-      new Uint8Array(this.k.memory.buffer).fill(0);
+      // padding lanes must read zero: clear what an earlier layout left (grown memory is zero)
+      new Uint8Array(this.k.memory.buffer, 0, used).fill(0);
     }
     const Lo = this.layout;
     const k = this.k;
@@ -326,7 +327,8 @@ export class SimdEngine {
     const put = (off: number, src: ArrayLike<number>): void => mem.set(src, F(off));
     const putT = (off: number, src: ArrayLike<number>, rows: number, cols: number): void => {
       const o = F(off);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) mem[o + c * rows + r] = src[r * cols + c];
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++) mem[o + c * rows + r] = src[r * cols + c];
     };
     for (let i = 0; i < layers; i++) {
       const m = `backbone.layers.${i}.mixer.`;
@@ -365,7 +367,16 @@ export class SimdEngine {
       const c = Lo.layers[i];
       const w = Lo.w[i];
       const hOut = i + 1 < layers ? Lo.layers[i + 1].hIn : Lo.hOut;
-      rmsNormForward(mem, F(c.hIn), F(c.hn), F(c.rstd), P(`backbone.layers.${i}.norm.weight`).data, BL, d, eps);
+      rmsNormForward(
+        mem,
+        F(c.hIn),
+        F(c.hn),
+        F(c.rstd),
+        P(`backbone.layers.${i}.norm.weight`).data,
+        BL,
+        d,
+        eps,
+      );
       gemm(BL, E, d, c.hn, d, 1, w.inWT, 2 * E, c.x, Ep, 0);
       if (hasZ) gemm(BL, E, d, c.hn, d, 1, w.inWT + 4 * E, 2 * E, c.z, Ep, 0);
       convW[i] = P(m + "conv1d.weight").data;
@@ -467,7 +478,8 @@ export class SimdEngine {
         for (let t = 0; t < l; t++) {
           for (let n = 0; n < N; n++) {
             const q = (t * N + n) * 4;
-            mem[dxo + t * J + R + n] = mem[bv + q] + mem[bv + q + 1] + mem[bv + q + 2] + mem[bv + q + 3];
+            mem[dxo + t * J + R + n] =
+              mem[bv + q] + mem[bv + q + 1] + mem[bv + q + 2] + mem[bv + q + 3];
             mem[dxo + t * J + R + N + n] =
               mem[cv + q] + mem[cv + q + 1] + mem[cv + q + 2] + mem[cv + q + 3];
           }

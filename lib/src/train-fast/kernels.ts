@@ -198,8 +198,10 @@ function sigmoid4(x: Code, l: Locals, t: ReturnType<typeof expTemps>): Code {
  */
 function scanForwardFunction(N: number): WasmFunction {
   const l = new Locals(17);
-  const [L, Ep, T, pRaw, pBias, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pY, pDt, pS] =
-    Array.from({ length: 17 }, (_, i) => i);
+  const [L, Ep, T, pRaw, pBias, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pY, pDt, pS] = Array.from(
+    { length: 17 },
+    (_, i) => i,
+  );
   const i32s = (n: number) => Array.from({ length: n }, () => l.add("i32"));
   const [EpB, ldBB, ldCB, NEpB, g4, t, prow, pb, pc, cnt, psc] = i32s(11);
   const vec = (n: number) => Array.from({ length: n }, () => l.add("v128"));
@@ -389,10 +391,7 @@ function scanBackwardFunction(N: number): WasmFunction {
     perState,
     v128.store(at(pDu), f4.add(f4.mul(g(gO), g(vD)), f4.mul(g(dt), g(sumB)))),
     set(raw, f4.add(v128.load(at(pRaw)), g(vb))),
-    set(
-      gdt,
-      f4.mul(f4.add(g(gdt), f4.mul(g(u), g(sumB))), sigmoid4(g(raw), l, te)),
-    ),
+    set(gdt, f4.mul(f4.add(g(gdt), f4.mul(g(u), g(sumB))), sigmoid4(g(raw), l, te))),
     v128.store(at(pDdelta), g(gdt)),
     set(dbacc, f4.add(g(dbacc), g(gdt))),
   ];
@@ -427,14 +426,8 @@ function scanBackwardFunction(N: number): WasmFunction {
     set(c, g(chunks)),
     control.while(i32.gtS(g(c), i32.const(0)), perChunk),
     dAa.map((x, n) => v128.store(aAddr(n, pDA), f4.add(v128.load(aAddr(n, pDA)), g(x)))),
-    v128.store(
-      i32.add(g(pDD), g(g4)),
-      f4.add(v128.load(i32.add(g(pDD), g(g4))), g(dDacc)),
-    ),
-    v128.store(
-      i32.add(g(pDbias), g(g4)),
-      f4.add(v128.load(i32.add(g(pDbias), g(g4))), g(dbacc)),
-    ),
+    v128.store(i32.add(g(pDD), g(g4)), f4.add(v128.load(i32.add(g(pDD), g(g4))), g(dDacc))),
+    v128.store(i32.add(g(pDbias), g(g4)), f4.add(v128.load(i32.add(g(pDbias), g(g4))), g(dbacc))),
     inc(g4, i32.const(16)),
   ];
   const body: Code = [
@@ -516,7 +509,9 @@ function peakFunction(): WasmFunction {
 /** The module binary for state size N (see the module comment for its functions). */
 export function trainKernelsModuleBytes(N: number): Uint8Array {
   if (!Number.isInteger(N) || N < 1 || N > 64) {
-    throw new Error(`trainKernelsModuleBytes: argument 'N' must be an integer in [1, 64] (got ${N})`);
+    throw new Error(
+      `trainKernelsModuleBytes: argument 'N' must be an integer in [1, 64] (got ${N})`,
+    );
   }
   return assembleModule([
     gemmFunction(),

@@ -21,9 +21,14 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
-import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
+import {
+  MessageChannel,
+  type MessagePort,
+  Worker,
+  receiveMessageOnPort,
+} from "node:worker_threads";
 import type { Tensor } from "../tensor";
-import { assertInteger, describe } from "../validate";
+import { checkOptions, schema } from "../validate";
 import type { EngineResult, EngineStep } from "./engine";
 import { simdEngineFor } from "./engines";
 
@@ -90,18 +95,8 @@ interface PoolWorker {
  * call `close()` when done.
  */
 export function createTrainPool(options: TrainPoolOptions = {}): TrainPool {
-  const fn = "createTrainPool";
-  if (options === null || typeof options !== "object")
-    throw new Error(`${fn}: options: expected an object, got ${describe(options)}`);
-  for (const k of Object.keys(options)) {
-    if (k !== "threads") throw new Error(`${fn}: options: unknown key "${k}"; expected threads`);
-  }
-  const threads = assertInteger(
-    `${fn}: options.threads`,
-    options.threads ?? availableParallelism(),
-    1,
-    64,
-  );
+  const o = checkOptions("createTrainPool", "options", options, POOL_OPTIONS);
+  const threads = o.threads ?? Math.min(64, availableParallelism());
   const script = threads > 1 ? workerScriptPath() : "";
   const workers: PoolWorker[] = [];
   for (let i = 1; i < threads; i++) {
@@ -128,7 +123,9 @@ export function createTrainPool(options: TrainPoolOptions = {}): TrainPool {
       shared.layout.length === params.size &&
       shared.layout.every((e) => {
         const p = params.get(e.name);
-        return p !== undefined && p.data.buffer === shared!.buffer && p.data.byteOffset === e.offset;
+        return (
+          p !== undefined && p.data.buffer === shared!.buffer && p.data.byteOffset === e.offset
+        );
       });
     if (ok) return shared!;
     let bytes = 0;
@@ -278,6 +275,10 @@ export function createTrainPool(options: TrainPoolOptions = {}): TrainPool {
   };
   return { threads, step, close };
 }
+
+const POOL_OPTIONS = schema.options({
+  threads: schema.optional(schema.integer({ min: 1, max: 64 })),
+});
 
 let defaultPool: TrainPool | null = null;
 

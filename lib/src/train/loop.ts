@@ -71,6 +71,9 @@ export interface TrainOptions {
   variant?: LossAndGradsOptions["variant"];
   scanStrategy?: LossAndGradsOptions["scanStrategy"];
   chunkSize?: number;
+  /** The engine of mambaLossAndGrads (default "typescript") and, for "simd-threads", its pool. */
+  engine?: LossAndGradsOptions["engine"];
+  pool?: LossAndGradsOptions["pool"];
   /** Continue from this state (from {@link loadTrainingState}); else start fresh with `seed`. */
   state?: TrainingState;
   /** Seed of the batch RNG for a fresh run (default 0). */
@@ -103,6 +106,8 @@ const TRAIN_KEYS = new Set([
   "variant",
   "scanStrategy",
   "chunkSize",
+  "engine",
+  "pool",
   "state",
   "seed",
   "maxSteps",
@@ -192,6 +197,8 @@ export async function trainMamba(
         variant,
         scanStrategy: options.scanStrategy,
         chunkSize: options.chunkSize,
+        engine: options.engine,
+        pool: options.pool,
       });
       const gradNorm = clipGradNorm(grads, clip === Infinity ? Number.MAX_VALUE : clip);
       const lr = learningRate(state.step, options.schedule);

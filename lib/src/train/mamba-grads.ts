@@ -287,7 +287,12 @@ export function mambaLossAndGrads(
       engine === "simd"
         ? simdEngineFor(cfg.state_size).step(step)
         : (options.pool ?? defaultTrainPool()).step(step);
-    return { loss: r.loss, grads: gradsLike(model.params, r.grads), count: r.count, correct: r.correct };
+    return {
+      loss: r.loss,
+      grads: gradsLike(model.params, r.grads),
+      count: r.count,
+      correct: r.correct,
+    };
   }
   const { logits, caches, h, hf, head } = forwardWithCaches(model, ids, b, l, variant, scanOptions);
   const E = cfg.intermediate_size;

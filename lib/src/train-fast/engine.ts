@@ -7,8 +7,9 @@
  *   products (∂X = ∂Y·W, ∂W = ∂Yᵀ·X) is one register-blocked `gemm` call;
  * - the selective scan runs forward keeping only the states at chunk boundaries, and backward
  *   recomputing the states inside each chunk (Mamba §3.3.2), four channels per vector;
- * - SiLU and its derivative are SIMD passes; the cheap ops (embedding, RMSNorm, the depthwise
- *   conv, cross-entropy) stay in TypeScript loops over the same memory.
+ * - SiLU, its derivative and the causal depthwise conv (forward and backward) are SIMD passes;
+ *   the cheap ops (embedding, RMSNorm, cross-entropy) stay in TypeScript loops over the same
+ *   memory.
  *
  * Layout: every activation is (b·l, channels) row-major, the layout the projections produce, so
  * nothing is transposed; channel counts E are padded to Ep = 4⌈E/4⌉ (zero lanes, which stay zero
@@ -34,6 +35,8 @@ export interface TrainKernels {
   scanBwd: (...a: number[]) => void;
   silu: (...a: number[]) => void;
   siluBack: (...a: number[]) => void;
+  convFwd: (...a: number[]) => void;
+  convBwd: (...a: number[]) => void;
   peak: (...a: number[]) => void;
 }
 
@@ -52,6 +55,8 @@ export function instantiateTrainKernels(N: number): TrainKernels {
     scanBwd: e.scanBwd,
     silu: e.silu,
     siluBack: e.siluBack,
+    convFwd: e.convFwd,
+    convBwd: e.convBwd,
     peak: e.peak,
   };
 }
@@ -152,6 +157,10 @@ interface Layout {
     AT: number;
     bias: number;
     D: number;
+    convWT: number;
+    convB: number;
+    gConvWT: number;
+    gConvB: number;
     gIn: number;
     gX: number;
     gDt: number;
@@ -203,6 +212,10 @@ function makeLayout(cfg: MambaTrainConfig, b: number, l: number, T: number, key:
       AT: a.take(N * Ep),
       bias: a.take(Ep),
       D: a.take(Ep),
+      convWT: a.take(cfg.conv_kernel * Ep),
+      convB: a.take(Ep),
+      gConvWT: 0,
+      gConvB: 0,
       gIn: 0,
       gX: 0,
       gDt: 0,
@@ -223,6 +236,8 @@ function makeLayout(cfg: MambaTrainConfig, b: number, l: number, T: number, key:
     x.gA = a.take(N * Ep);
     x.gD = a.take(Ep);
     x.gBias = a.take(Ep);
+    x.gConvWT = a.take(cfg.conv_kernel * Ep);
+    x.gConvB = a.take(Ep);
   }
   const gHead = a.take(V * d);
   const gradsEnd = a.take(0);
@@ -350,6 +365,10 @@ export class SimdEngine {
         for (let n = 0; n < N; n++) mem[F(w.AT) + n * Ep + e] = -Math.exp(aLog[e * N + n]);
       put(w.bias, P(m + "dt_proj.bias").data);
       put(w.D, P(m + "D").data);
+      const cw = P(m + "conv1d.weight").data; // (E, 1, K) → (K, Ep)
+      for (let e = 0; e < E; e++)
+        for (let j = 0; j < K; j++) mem[F(w.convWT) + j * Ep + e] = cw[e * K + j];
+      if (cfg.use_conv_bias) put(w.convB, P(m + "conv1d.bias").data);
     }
     const emb = P("backbone.embeddings.weight").data;
     const headW = cfg.tie_word_embeddings ? emb : P("lm_head.weight").data;
@@ -360,10 +379,7 @@ export class SimdEngine {
     // ---- forward ----
     const h0 = F(Lo.layers.length ? Lo.layers[0].hIn : Lo.hOut);
     for (let p = 0; p < BL; p++) mem.set(emb.subarray(ids[p] * d, ids[p] * d + d), h0 + p * d);
-    const convW: ArrayLike<number>[] = [];
-    const convB: (ArrayLike<number> | null)[] = [];
     for (let i = 0; i < layers; i++) {
-      const m = `backbone.layers.${i}.mixer.`;
       const c = Lo.layers[i];
       const w = Lo.w[i];
       const hOut = i + 1 < layers ? Lo.layers[i + 1].hIn : Lo.hOut;
@@ -379,9 +395,10 @@ export class SimdEngine {
       );
       gemm(BL, E, d, c.hn, d, 1, w.inWT, 2 * E, c.x, Ep, 0);
       if (hasZ) gemm(BL, E, d, c.hn, d, 1, w.inWT + 4 * E, 2 * E, c.z, Ep, 0);
-      convW[i] = P(m + "conv1d.weight").data;
-      convB[i] = cfg.use_conv_bias ? P(m + "conv1d.bias").data : null;
-      convForward(mem, F(c.x), F(c.xc), convW[i], convB[i], b, l, E, Ep, K);
+      for (let bi = 0; bi < b; bi++) {
+        const row = bi * l * Ep * 4;
+        k.convFwd(l, Ep, K, c.x + row, w.convWT, w.convB, c.xc + row);
+      }
       k.silu((BL * Ep) / 4, c.xc, c.u);
       gemm(BL, J, E, c.u, Ep, 1, w.xWT, J, c.xdbl, J, 0);
       gemm(BL, E, R, c.xdbl, J, 1, w.dtWT, E, c.raw, Ep, 0);
@@ -492,11 +509,16 @@ export class SimdEngine {
       gemm(BL, E, J, Lo.dxdbl, J, 1, w.xW, E, Lo.du, Ep, 1);
       gemm(J, E, BL, Lo.dxdbl, 1, J, c.u, Ep, w.gX, E, 1);
       k.siluBack((BL * Ep) / 4, c.xc, Lo.du, Lo.dxc);
-      const gConvW = new Float64Array(E * K);
-      const gConvB = new Float64Array(E);
-      convBackward(mem, F(c.x), F(Lo.dxc), F(Lo.dx), convW[i], gConvW, gConvB, b, l, E, Ep, K);
-      grads.set(m + "conv1d.weight", Float32Array.from(gConvW));
-      if (cfg.use_conv_bias) grads.set(m + "conv1d.bias", Float32Array.from(gConvB));
+      mem.fill(0, F(Lo.dx), F(Lo.dx) + BL * Ep);
+      for (let bi = 0; bi < b; bi++) {
+        const row = bi * l * Ep * 4;
+        k.convBwd(l, Ep, K, c.x + row, Lo.dxc + row, w.convWT, Lo.dx + row, w.gConvWT, w.gConvB);
+      }
+      const gConvW = new Float32Array(E * K);
+      for (let e = 0; e < E; e++)
+        for (let j = 0; j < K; j++) gConvW[e * K + j] = mem[F(w.gConvWT) + j * Ep + e];
+      grads.set(m + "conv1d.weight", gConvW);
+      if (cfg.use_conv_bias) grads.set(m + "conv1d.bias", mem.slice(F(w.gConvB), F(w.gConvB) + E));
       // in_proj: ∂hn = ∂x · W_in[:E] + ∂z · W_in[E:], ∂W_in = [∂xᵀ hn; ∂zᵀ hn]
       gemm(BL, d, E, Lo.dx, Ep, 1, w.inW, d, Lo.dhn, d, 0);
       gemm(E, d, BL, Lo.dx, 1, Ep, c.hn, d, w.gIn, d, 1);
@@ -584,63 +606,6 @@ function rmsNormBackward(
     }
     const c = (inv * inv * inv * dot) / d;
     for (let j = 0; j < d; j++) mem[dx + o + j] += inv * mem[g + o + j] * w[j] - c * mem[x + o + j];
-  }
-}
-
-/** Causal depthwise conv over positions, (b·l, Ep) layout: y[t, e] = bias[e] + Σ_j w[e, j] x[t − (k−1) + j, e]. */
-function convForward(
-  mem: Float32Array,
-  x: number,
-  y: number,
-  w: ArrayLike<number>,
-  bias: ArrayLike<number> | null,
-  b: number,
-  l: number,
-  E: number,
-  Ep: number,
-  K: number,
-): void {
-  for (let bi = 0; bi < b; bi++) {
-    for (let t = 0; t < l; t++) {
-      const yo = y + (bi * l + t) * Ep;
-      for (let e = 0; e < E; e++) mem[yo + e] = bias ? bias[e] : 0;
-      for (let j = Math.max(0, K - 1 - t); j < K; j++) {
-        const xo = x + (bi * l + t - (K - 1) + j) * Ep;
-        for (let e = 0; e < E; e++) mem[yo + e] += w[e * K + j] * mem[xo + e];
-      }
-    }
-  }
-}
-
-/** The conv's backward (`causalDepthwiseConv1dBackward`'s equations in the (b·l, Ep) layout). */
-function convBackward(
-  mem: Float32Array,
-  x: number,
-  g: number,
-  dx: number,
-  w: ArrayLike<number>,
-  gw: Float64Array,
-  gb: Float64Array,
-  b: number,
-  l: number,
-  E: number,
-  Ep: number,
-  K: number,
-): void {
-  mem.fill(0, dx, dx + b * l * Ep);
-  for (let bi = 0; bi < b; bi++) {
-    for (let t = 0; t < l; t++) {
-      const go = g + (bi * l + t) * Ep;
-      for (let e = 0; e < E; e++) gb[e] += mem[go + e];
-      for (let j = Math.max(0, K - 1 - t); j < K; j++) {
-        const so = (bi * l + t - (K - 1) + j) * Ep;
-        for (let e = 0; e < E; e++) {
-          const ge = mem[go + e];
-          mem[dx + so + e] += w[e * K + j] * ge;
-          gw[e * K + j] += ge * mem[x + so + e];
-        }
-      }
-    }
   }
 }
 

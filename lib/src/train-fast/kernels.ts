@@ -16,6 +16,8 @@
  *   channels of a vector share B_t and C_t (one splat each) and no horizontal sum is needed.
  * - `silu(n4, pX, pY)`, `siluBack(n4, pX, pG, pOut)`: y = x σ(x) and ∂x = g σ(x)(1 + x(1 − σ(x)))
  *   over 4·n4 values.
+ * - `convFwd(...)`, `convBwd(...)`: the causal depthwise conv and its backward, four channels per
+ *   vector (see {@link convFunctions}).
  * - `peak(iters, pOut)`: fourteen independent chains, seven of vector multiplies and seven of
  *   vector adds, the machine's float32 SIMD multiply and add throughput: 14 · 4 FLOPs per
  *   iteration.
@@ -484,6 +486,105 @@ function siluFunction(backward: boolean): WasmFunction {
   };
 }
 
+/**
+ * `convFwd(L, Ep, K, pX, pWT, pBias, pY)`: the causal depthwise conv of one batch element in the
+ * (L, Ep) layout, four channels per vector: y_t = bias + Σ_j w_j ⊙ x_{t−(K−1)+j} (terms with a
+ * negative position are zero), with the weight transposed to (K, Ep).
+ *
+ * `convBwd(L, Ep, K, pX, pG, pWT, pDx, pDwT, pDb)`: its backward, ∂x_s = Σ_j w_j ⊙ g_{s+(K−1)−j}
+ * (written; the caller zeroes ∂x first), ∂w_j += Σ_t g_t ⊙ x_{t−(K−1)+j}, ∂bias += Σ_t g_t
+ * (accumulated, (K, Ep) and (Ep)).
+ */
+function convFunctions(): WasmFunction[] {
+  const fwd = (() => {
+    const l = new Locals(7);
+    const [L, Ep, K, pX, pWT, pBias, pY] = [0, 1, 2, 3, 4, 5, 6];
+    const [EpB, g4, t, j, j0, pxj, pwj] = Array.from({ length: 7 }, () => l.add("i32"));
+    const acc = l.add("v128");
+    const body: Code = [
+      set(EpB, i32.shl(g(Ep), i32.const(2))),
+      set(g4, i32.const(0)),
+      control.while(i32.ltS(g(g4), g(EpB)), [
+        set(t, i32.const(0)),
+        control.while(i32.ltS(g(t), g(L)), [
+          set(acc, v128.load(i32.add(g(pBias), g(g4)))),
+          // j from max(0, K−1−t): the first tap whose position t−(K−1)+j is >= 0
+          set(j0, i32.sub(i32.sub(g(K), i32.const(1)), g(t))),
+          set(j, i32.select(g(j0), i32.const(0), i32.gtS(g(j0), i32.const(0)))),
+          set(
+            pxj,
+            i32.add(
+              i32.add(g(pX), g(g4)),
+              i32.mul(i32.add(i32.sub(g(t), i32.sub(g(K), i32.const(1))), g(j)), g(EpB)),
+            ),
+          ),
+          set(pwj, i32.add(i32.add(g(pWT), g(g4)), i32.mul(g(j), g(EpB)))),
+          control.while(i32.ltS(g(j), g(K)), [
+            set(acc, f4.add(g(acc), f4.mul(v128.load(g(pwj)), v128.load(g(pxj))))),
+            inc(j, i32.const(1)),
+            inc(pxj, g(EpB)),
+            inc(pwj, g(EpB)),
+          ]),
+          v128.store(i32.add(i32.add(g(pY), g(g4)), i32.mul(g(t), g(EpB))), g(acc)),
+          inc(t, i32.const(1)),
+        ]),
+        inc(g4, i32.const(16)),
+      ]),
+    ];
+    return {
+      name: "convFwd",
+      params: Array<"i32">(7).fill("i32"),
+      locals: l.types,
+      body: [l.prologue(), body],
+    };
+  })();
+  const bwd = (() => {
+    const l = new Locals(9);
+    const [L, Ep, K, pX, pG, pWT, pDx, pDwT, pDb] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const [EpB, g4, t, j, j0, pxj, pwj, pdw, pdx] = Array.from({ length: 9 }, () => l.add("i32"));
+    const gt = l.add("v128");
+    const db = l.add("v128");
+    const body: Code = [
+      set(EpB, i32.shl(g(Ep), i32.const(2))),
+      set(g4, i32.const(0)),
+      control.while(i32.ltS(g(g4), g(EpB)), [
+        set(db, l.f(0)),
+        set(t, i32.const(0)),
+        control.while(i32.ltS(g(t), g(L)), [
+          set(gt, v128.load(i32.add(i32.add(g(pG), g(g4)), i32.mul(g(t), g(EpB))))),
+          set(db, f4.add(g(db), g(gt))),
+          set(j0, i32.sub(i32.sub(g(K), i32.const(1)), g(t))),
+          set(j, i32.select(g(j0), i32.const(0), i32.gtS(g(j0), i32.const(0)))),
+          set(pxj, i32.mul(i32.add(i32.sub(g(t), i32.sub(g(K), i32.const(1))), g(j)), g(EpB))),
+          set(pdx, i32.add(i32.add(g(pDx), g(g4)), g(pxj))),
+          set(pxj, i32.add(i32.add(g(pX), g(g4)), g(pxj))),
+          set(pwj, i32.add(i32.add(g(pWT), g(g4)), i32.mul(g(j), g(EpB)))),
+          set(pdw, i32.add(i32.add(g(pDwT), g(g4)), i32.mul(g(j), g(EpB)))),
+          control.while(i32.ltS(g(j), g(K)), [
+            v128.store(g(pdx), f4.add(v128.load(g(pdx)), f4.mul(v128.load(g(pwj)), g(gt)))),
+            v128.store(g(pdw), f4.add(v128.load(g(pdw)), f4.mul(g(gt), v128.load(g(pxj))))),
+            inc(j, i32.const(1)),
+            inc(pxj, g(EpB)),
+            inc(pdx, g(EpB)),
+            inc(pwj, g(EpB)),
+            inc(pdw, g(EpB)),
+          ]),
+          inc(t, i32.const(1)),
+        ]),
+        v128.store(i32.add(g(pDb), g(g4)), f4.add(v128.load(i32.add(g(pDb), g(g4))), g(db))),
+        inc(g4, i32.const(16)),
+      ]),
+    ];
+    return {
+      name: "convBwd",
+      params: Array<"i32">(9).fill("i32"),
+      locals: l.types,
+      body: [l.prologue(), body],
+    };
+  })();
+  return [fwd, bwd];
+}
+
 function peakFunction(): WasmFunction {
   // seven multiply chains (p ← p·m) and seven add chains (q ← q + a), all independent: with a
   // latency of about 3 cycles per operation, 14 chains keep every multiply and add unit busy
@@ -525,6 +626,7 @@ export function trainKernelsModuleBytes(N: number): Uint8Array {
     scanBackwardFunction(N),
     siluFunction(false),
     siluFunction(true),
+    ...convFunctions(),
     peakFunction(),
   ]);
 }

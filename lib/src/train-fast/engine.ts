@@ -330,6 +330,28 @@ export class SimdEngine {
       return t;
     };
     const gemm = k.gemm;
+    /**
+     * C += Aᵀ·B for A (K, M) and B (K, N), K the long axis (all positions): the weight gradients.
+     * Cut into slabs of 256 positions so that a slab of B stays in cache while every register
+     * block of C passes over it (one gemm call over all K would stream B from memory once per
+     * block of four rows of C).
+     */
+    const gemmAtB = (
+      M: number,
+      N: number,
+      K: number,
+      pA: number,
+      lda: number,
+      pB: number,
+      ldb: number,
+      pC: number,
+      ldc: number,
+    ): void => {
+      for (let k0 = 0; k0 < K; k0 += 256) {
+        const kk = Math.min(256, K - k0);
+        gemm(M, N, kk, pA + 4 * k0 * lda, 1, lda, pB + 4 * k0 * ldb, ldb, pC, ldc, 1);
+      }
+    };
     const hasZ = variant === "mamba" ? 1 : 0;
     const eps = cfg.layer_norm_epsilon;
     if (cfg.use_bias) {
@@ -442,7 +464,7 @@ export class SimdEngine {
     // ---- backward ----
     const grads = new Map<string, Float32Array>();
     gemm(BL, d, V, Lo.dlogits, V, 1, Lo.head, d, Lo.dhf, d, 0);
-    gemm(V, d, BL, Lo.dlogits, 1, V, Lo.hf, d, Lo.gHead, d, 1);
+    gemmAtB(V, d, BL, Lo.dlogits, V, Lo.hf, d, Lo.gHead, d);
     const gNormF = new Float64Array(d);
     mem.fill(0, F(Lo.dh), F(Lo.dh) + BL * d);
     rmsNormBackward(mem, F(Lo.hOut), F(Lo.rstdF), F(Lo.dhf), F(Lo.dh), normF, gNormF, BL, d);
@@ -452,7 +474,7 @@ export class SimdEngine {
       const c = Lo.layers[i];
       const w = Lo.w[i];
       gemm(BL, E, d, Lo.dh, d, 1, w.outW, E, Lo.dy, Ep, 0);
-      gemm(d, E, BL, Lo.dh, 1, d, c.y, Ep, w.gOut, E, 1);
+      gemmAtB(d, E, BL, Lo.dh, d, c.y, Ep, w.gOut, E);
       for (let bi = 0; bi < b; bi++) {
         const row = bi * l * Ep * 4;
         const xrow = c.xdbl + bi * l * J * 4;
@@ -504,10 +526,10 @@ export class SimdEngine {
       }
       // dt_proj: ∂δ = ∂raw · W_dt (columns 0..R of ∂xdbl), ∂W_dt = ∂rawᵀ · δ
       gemm(BL, R, E, Lo.ddelta, Ep, 1, w.dtW, R, Lo.dxdbl, J, 0);
-      gemm(E, R, BL, Lo.ddelta, 1, Ep, c.xdbl, J, w.gDt, R, 1);
+      gemmAtB(E, R, BL, Lo.ddelta, Ep, c.xdbl, J, w.gDt, R);
       // x_proj: ∂u += ∂xdbl · W_x, ∂W_x = ∂xdblᵀ · u
       gemm(BL, E, J, Lo.dxdbl, J, 1, w.xW, E, Lo.du, Ep, 1);
-      gemm(J, E, BL, Lo.dxdbl, 1, J, c.u, Ep, w.gX, E, 1);
+      gemmAtB(J, E, BL, Lo.dxdbl, J, c.u, Ep, w.gX, E);
       k.siluBack((BL * Ep) / 4, c.xc, Lo.du, Lo.dxc);
       mem.fill(0, F(Lo.dx), F(Lo.dx) + BL * Ep);
       for (let bi = 0; bi < b; bi++) {
@@ -521,10 +543,10 @@ export class SimdEngine {
       if (cfg.use_conv_bias) grads.set(m + "conv1d.bias", mem.slice(F(w.gConvB), F(w.gConvB) + E));
       // in_proj: ∂hn = ∂x · W_in[:E] + ∂z · W_in[E:], ∂W_in = [∂xᵀ hn; ∂zᵀ hn]
       gemm(BL, d, E, Lo.dx, Ep, 1, w.inW, d, Lo.dhn, d, 0);
-      gemm(E, d, BL, Lo.dx, 1, Ep, c.hn, d, w.gIn, d, 1);
+      gemmAtB(E, d, BL, Lo.dx, Ep, c.hn, d, w.gIn, d);
       if (hasZ) {
         gemm(BL, d, E, Lo.dz, Ep, 1, w.inW + 4 * E * d, d, Lo.dhn, d, 1);
-        gemm(E, d, BL, Lo.dz, 1, Ep, c.hn, d, w.gIn + 4 * E * d, d, 1);
+        gemmAtB(E, d, BL, Lo.dz, Ep, c.hn, d, w.gIn + 4 * E * d, d);
       }
       const gNorm = new Float64Array(d);
       const normW = P(`backbone.layers.${i}.norm.weight`).data;

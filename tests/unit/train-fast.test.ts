@@ -170,6 +170,7 @@ describe("wasm selective scan, forward and backward", () => {
         pY,
         pDt,
         pS,
+        s.take(N * 4),
       );
 
       // float64 reference recurrence, (E, L) per channel
@@ -242,6 +243,7 @@ describe("wasm selective scan, forward and backward", () => {
         pDCv,
         pXs,
         pAb,
+        s.take(2 * N * 4),
       );
       const toEL = (x: Float64Array): Tensor => {
         const o = new Float64Array(E * L);

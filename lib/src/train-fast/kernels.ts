@@ -189,7 +189,7 @@ function sigmoid4(x: Code, l: Locals, t: ReturnType<typeof expTemps>): Code {
 }
 
 /**
- * `scanFwd(L, Ep, T, pRaw, pBias, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pY, pDt, pS)`, one
+ * `scanFwd(L, Ep, T, pRaw, pBias, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pY, pDt, pS, pScr)`, one
  * batch element, channels in groups of four (Ep, the padded channel count, a multiple of 4):
  *
  *   Δ_t = softplus(raw_t + bias),  x_t = exp(Δ_t A) ⊙ x_{t−1} + Δ_t u_t B_t,
@@ -197,18 +197,16 @@ function sigmoid4(x: Code, l: Locals, t: ReturnType<typeof expTemps>): Code {
  *
  * raw, u, z, y, Δ: (L, Ep); A as Aᵀ (N, Ep); B, C: (L, ·) with row strides ldB, ldC (the columns
  * of x_proj's output); bias, D: (Ep). Writes y, Δ (kept for the backward pass) and S (⌈L/T⌉, N, Ep),
- * the state entering each chunk of T positions (Mamba §3.3.2: only these are stored).
+ * the state entering each chunk of T positions (Mamba §3.3.2: only these are stored). Scr: N
+ * vectors of scratch (the group's A, read at constant offsets: fewer live registers than locals).
  */
 function scanForwardFunction(N: number): WasmFunction {
-  const l = new Locals(17);
-  const [L, Ep, T, pRaw, pBias, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pY, pDt, pS] = Array.from(
-    { length: 17 },
-    (_, i) => i,
-  );
+  const l = new Locals(18);
+  const [L, Ep, T, pRaw, pBias, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pY, pDt, pS, pScr] =
+    Array.from({ length: 18 }, (_, i) => i);
   const i32s = (n: number) => Array.from({ length: n }, () => l.add("i32"));
   const [EpB, ldBB, ldCB, NEpB, g4, t, prow, pb, pc, cnt, psc] = i32s(11);
   const vec = (n: number) => Array.from({ length: n }, () => l.add("v128"));
-  const a = vec(N);
   const h = vec(N);
   const [vb, vD, raw, dt, u, du, acc, y, zt] = vec(9);
   const te = expTemps(l);
@@ -219,7 +217,7 @@ function scanForwardFunction(N: number): WasmFunction {
       set(
         h[n],
         f4.add(
-          f4.mul(exp4(f4.mul(g(dt), g(a[n])), te), g(h[n])),
+          f4.mul(exp4(f4.mul(g(dt), v128.load(g(pScr), 16 * n)), te), g(h[n])),
           f4.mul(g(du), v128.load32Splat(g(pb), 4 * n)),
         ),
       ),
@@ -252,8 +250,13 @@ function scanForwardFunction(N: number): WasmFunction {
     inc(t, i32.const(1)),
   ];
   const perGroup: Code = [
-    a.map((an, n) =>
-      set(an, v128.load(i32.add(i32.add(g(pAT), g(g4)), i32.mul(g(EpB), i32.const(n))))),
+    // this group's A, N vectors, copied to the scratch: read at constant offsets in the loop
+    h.map((_, n) =>
+      v128.store(
+        g(pScr),
+        v128.load(i32.add(i32.add(g(pAT), g(g4)), i32.mul(g(EpB), i32.const(n)))),
+        16 * n,
+      ),
     ),
     h.map((hn) => set(hn, l.f(0))),
     set(vb, v128.load(i32.add(g(pBias), g(g4)))),
@@ -277,7 +280,7 @@ function scanForwardFunction(N: number): WasmFunction {
   ];
   return {
     name: "scanFwd",
-    params: Array<"i32">(17).fill("i32"),
+    params: Array<"i32">(18).fill("i32"),
     locals: l.types,
     body: [l.prologue(), body],
   };
@@ -285,7 +288,7 @@ function scanForwardFunction(N: number): WasmFunction {
 
 /**
  * `scanBwd(L, Ep, T, chunks, pRaw, pBias, pDt, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pS, pDy,
- * pDu, pDdelta, pDz, pDA, pDD, pDbias, pDBv, pDCv, pXs, pAb)`: the backward pass of `scanFwd` for
+ * pDu, pDdelta, pDz, pDA, pDD, pDbias, pDBv, pDCv, pXs, pAb, pScr)`: the backward pass of `scanFwd` for
  * one batch element (equations in `train/scan-backward.ts`), chunk by chunk from the last:
  * the states of a chunk are recomputed from its stored boundary state into the scratch Xs
  * ((T + 1) rows of N vectors) together with Ā = exp(Δ A) (Ab, T rows), then the adjoint
@@ -296,21 +299,23 @@ function scanForwardFunction(N: number): WasmFunction {
  * (L, N, 4) (the caller adds the lanes: ∂B_t sums over channels).
  */
 function scanBackwardFunction(N: number): WasmFunction {
-  const P = 28;
+  const P = 29;
   const l = new Locals(P);
   const [L, Ep, T, chunks, pRaw, pBias, pDt, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pS] =
     Array.from({ length: 17 }, (_, i) => i);
-  const [pDy, pDu, pDdelta, pDz, pDA, pDD, pDbias, pDBv, pDCv, pXs, pAb] = Array.from(
-    { length: 11 },
+  const [pDy, pDu, pDdelta, pDz, pDA, pDD, pDbias, pDBv, pDCv, pXs, pAb, pScr] = Array.from(
+    { length: 12 },
     (_, i) => 17 + i,
   );
   const i32s = (n: number) => Array.from({ length: n }, () => l.add("i32"));
   const [EpB, ldBB, ldCB, NEpB, g4, c, start, len, j, prow, pb, pc, pbv, pcv, pxs, pab, psc, t] =
     i32s(18);
   const vec = (n: number) => Array.from({ length: n }, () => l.add("v128"));
-  const a = vec(N);
   const hadj = vec(N);
-  const dAa = vec(N);
+  // the group's A (scratch vectors 0..N−1) and its ∂A accumulator (N..2N−1) live in the scratch,
+  // read at constant offsets: fewer live registers than locals
+  const aOf = (n: number): Code => v128.load(g(pScr), 16 * n);
+  const ns = Array.from({ length: N }, (_, n) => n);
   const [vb, vD, dDacc, dbacc, dt, u, du, dy, gO, sumB, gdt, hn, hx, abv, zt, s, o, raw] = vec(18);
   const te = expTemps(l);
   const at = (base: number): Code => i32.add(g(base), g(prow));
@@ -318,8 +323,8 @@ function scanBackwardFunction(N: number): WasmFunction {
   const recompute: Code = [
     set(dt, v128.load(at(pDt))),
     set(du, f4.mul(g(dt), v128.load(at(pU)))),
-    a.map((an, n) => [
-      set(abv, exp4(f4.mul(g(dt), g(an)), te)),
+    ns.map((n) => [
+      set(abv, exp4(f4.mul(g(dt), aOf(n)), te)),
       v128.store(g(pab), g(abv), 16 * n),
       v128.store(
         g(pxs),
@@ -354,8 +359,12 @@ function scanBackwardFunction(N: number): WasmFunction {
       set(sumB, f4.add(g(sumB), f4.mul(g(hn), v128.load32Splat(g(pb), 4 * n)))),
       set(abv, v128.load(g(pab), 16 * n)),
       set(hx, f4.mul(f4.mul(g(hn), v128.load(g(pxs), 16 * n)), g(abv))),
-      set(gdt, f4.add(g(gdt), f4.mul(g(hx), g(a[n])))),
-      set(dAa[n], f4.add(g(dAa[n]), f4.mul(g(hx), g(dt)))),
+      set(gdt, f4.add(g(gdt), f4.mul(g(hx), aOf(n)))),
+      v128.store(
+        g(pScr),
+        f4.add(v128.load(g(pScr), 16 * (N + n)), f4.mul(g(hx), g(dt))),
+        16 * (N + n),
+      ),
       set(hadj[n], f4.mul(g(hn), g(abv))),
     );
   }
@@ -404,7 +413,7 @@ function scanBackwardFunction(N: number): WasmFunction {
     set(len, i32.sub(g(L), g(start))),
     set(len, i32.select(g(len), g(T), i32.ltS(g(len), g(T)))),
     set(psc, i32.add(i32.add(g(pS), i32.mul(g(c), g(NEpB))), g(g4))),
-    a.map((_, n) =>
+    ns.map((n) =>
       v128.store(g(pXs), v128.load(i32.add(g(psc), i32.mul(g(EpB), i32.const(n)))), 16 * n),
     ),
     set(j, i32.const(0)),
@@ -419,16 +428,20 @@ function scanBackwardFunction(N: number): WasmFunction {
   const aAddr = (n: number, base: number): Code =>
     i32.add(i32.add(g(base), g(g4)), i32.mul(g(EpB), i32.const(n)));
   const perGroup: Code = [
-    a.map((an, n) => set(an, v128.load(aAddr(n, pAT)))),
+    ns.map((n) => [
+      v128.store(g(pScr), v128.load(aAddr(n, pAT)), 16 * n),
+      v128.store(g(pScr), l.f(0), 16 * (N + n)),
+    ]),
     hadj.map((x) => set(x, l.f(0))),
-    dAa.map((x) => set(x, l.f(0))),
     set(vb, v128.load(i32.add(g(pBias), g(g4)))),
     set(vD, v128.load(i32.add(g(pD), g(g4)))),
     set(dDacc, l.f(0)),
     set(dbacc, l.f(0)),
     set(c, g(chunks)),
     control.while(i32.gtS(g(c), i32.const(0)), perChunk),
-    dAa.map((x, n) => v128.store(aAddr(n, pDA), f4.add(v128.load(aAddr(n, pDA)), g(x)))),
+    ns.map((n) =>
+      v128.store(aAddr(n, pDA), f4.add(v128.load(aAddr(n, pDA)), v128.load(g(pScr), 16 * (N + n)))),
+    ),
     v128.store(i32.add(g(pDD), g(g4)), f4.add(v128.load(i32.add(g(pDD), g(g4))), g(dDacc))),
     v128.store(i32.add(g(pDbias), g(g4)), f4.add(v128.load(i32.add(g(pDbias), g(g4))), g(dbacc))),
     inc(g4, i32.const(16)),

@@ -16,7 +16,8 @@
  * for simd-threads and PyTorch). "% peak" is the row's GFLOP/s over that.
  *
  * "cores got": CPU seconds per wall second during the timed steps (process CPU time, all threads):
- * on a shared machine, the share of the cores this run actually had.
+ * on a shared machine, the share of the cores this run actually had. "CPU s": step s × cores got,
+ * the CPU time one step used, which depends less on what else the machine runs.
  *
  * Run: `npm run bench -- train` (after `npm run build`).
  * Steps are timed after a warm-up step, best of 2 (the TypeScript engine: 1). On a shared machine
@@ -146,7 +147,7 @@ function main(): void {
     `Measured peak after the run: ${peak.toFixed(1)} GFLOP/s (the better of the two is used)\n`,
   );
   console.log(
-    "batch × L    engine               threads  cores got   step s   tokens/s   GFLOP/s   % peak   vs PyTorch   vs TypeScript",
+    "batch × L    engine               threads  cores got   step s   CPU s   tokens/s   GFLOP/s   % peak   vs PyTorch   vs TypeScript",
   );
   for (const r of rows) {
     const [b, l] = r.shape.split(" × ").map(Number);
@@ -161,6 +162,7 @@ function main(): void {
         String(r.cores).padStart(7),
         r.cpu.toFixed(2).padStart(10),
         r.s.toFixed(3).padStart(8),
+        (r.s * r.cpu).toFixed(2).padStart(7),
         Math.round(n / r.s)
           .toString()
           .padStart(10),

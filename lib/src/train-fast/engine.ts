@@ -22,8 +22,8 @@
  * in the scan (its backward 22%, the forward recurrence run twice 8%, softplus and σ in scalar
  * Math.exp 8%, the forward 2.5%) and the rest in the conv, SiLU, norms, transposes, allocation
  * and garbage collection. This engine puts all three in SIMD kernels; what is left is the scan
- * forward (about 1/3 of a step: N exponentials per channel and position), the scan backward and
- * the gemm calls (about 1/5 each), and about 1/8 in the TypeScript ops.
+ * forward (N exponentials per channel and position), the scan backward and the gemm calls, about
+ * a quarter of a step each, and about an eighth in the TypeScript ops.
  *
  * Limits: the "lti" ablation (B, C fixed per channel) and the "store-all" scan strategy are the
  * reference engine's only.

@@ -325,7 +325,13 @@ export class SimdEngine {
     const key = JSON.stringify([cfg, b, l, T]);
     if (!this.layout || this.layout.key !== key) {
       const used = this.layout ? this.layout.bytes : 0;
-      this.layout = makeLayout(cfg, b, l, T, key);
+      const next = makeLayout(cfg, b, l, T, key);
+      if (next.bytes > 4 * 2 ** 30 - 2 ** 16) {
+        throw new Error(
+          `mambaLossAndGrads: tokens: batch ${b} × ${l} needs ${(next.bytes / 2 ** 30).toFixed(1)} GiB of activations, more than the 4 GiB a WebAssembly memory holds; use smaller batches (or engine "simd-threads", which splits the batch)`,
+        );
+      }
+      this.layout = next;
       growTo(this.k, this.layout.bytes);
       // padding lanes must read zero: clear what an earlier layout left (grown memory is zero)
       new Uint8Array(this.k.memory.buffer, 0, used).fill(0);

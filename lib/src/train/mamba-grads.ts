@@ -202,7 +202,9 @@ interface LayerCache {
  * `labels = input_ids`); `targets` (b, l) gives the target of each position instead (−100 to
  * skip), `mask` (b·l) weights the positions. A tied head's gradient is added into
  * `backbone.embeddings.weight`. Arithmetic follows the parameters' dtype (float64 for gradient
- * checks, float32 for training); the scan runs in float64 either way.
+ * checks, float32 for training); the scan runs in float64 either way. `engine` picks another
+ * implementation of the same step ("simd", "simd-threads": float32 WebAssembly SIMD, one thread
+ * or data-parallel over the batch; see {@link LossAndGradsOptions.engine}).
  */
 export function mambaLossAndGrads(
   model: TrainableMamba,

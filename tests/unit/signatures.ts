@@ -705,6 +705,10 @@ export const signatures: Record<string, Signature> = {
     valid: () => [[[1, 2]], "float32"],
     args: [a("values", null), a("dtype", opt(s.oneOf(["float32", "float64"])))],
   },
+  createTrainPool: {
+    valid: () => [{ threads: 1 }],
+    args: [a("options", options({ threads: opt(int(1, 64)) }))],
+  },
   selectiveScanFast: {
     valid: () => [scanArgs(), { engine: "js" }],
     args: [

@@ -1,25 +1,44 @@
 /**
- * Benchmark: one full training step (forward, loss, backward, clipping, AdamW) of the Table 1
- * model (2 layers, d_model 64, N 16, vocabulary 16) at batch 32 × 256 tokens and 8 × 1024, with
- * the plain TypeScript engine (lib/src/train). Baseline of the ratio column: the forward pass
- * alone (mambaVariantForward) of the same batch, measured in the same run; the scan's two backward
- * strategies (chunked recompute, store-all) are both timed.
+ * Benchmark: one full training step (forward, loss, backward, gradient clipping, AdamW) of the
+ * Table 1 model (2 layers, d_model 64, N 16, vocabulary 16) at batch 32 × 256 tokens and 8 × 1024,
+ * with each engine of `mambaLossAndGrads` (plain TypeScript, WebAssembly SIMD, SIMD + worker
+ * threads) and with a PyTorch CPU implementation of the same model and step
+ * (`train_torch.py`, the mamba-minimal block, 2 threads) when `python3` has `torch`.
  *
  * FLOPs per token are counted from the shapes (2 per multiply-add): the projections forward
  * (in_proj, x_proj, dt_proj, out_proj, head), times 3 for forward + backward (the backward of
  * y = xWᵀ costs two products of the same size), plus the conv and the scan (forward ≈ 7·E·N per
- * token, backward with recomputation ≈ 20·E·N).
+ * token, backward with recomputation ≈ 20·E·N). The same count divides every row's time, so the
+ * GFLOP/s column compares the engines on the same work.
  *
- * Run: `npm run bench -- train` (after `npm run build`). Each configuration is timed once (a step
- * takes seconds); run on an idle machine.
+ * Peak: the measured throughput of WebAssembly f32x4 multiply + add on one core
+ * (`train-fast/peak.ts`), times the cores a row uses (1 for typescript and simd; the thread count
+ * for simd-threads and PyTorch). "% peak" is the row's GFLOP/s over that.
+ *
+ * "cores got": CPU seconds per wall second during the timed steps (process CPU time, all threads):
+ * on a shared machine, the share of the cores this run actually had. "CPU s": step s × cores got,
+ * the CPU time one step used, which depends less on what else the machine runs.
+ *
+ * Run: `npm run bench -- train` (after `npm run build`).
+ * Steps are timed after a warm-up step, best of 2 (the TypeScript engine: 1). On a shared machine
+ * run it twice.
  */
+import { spawnSync } from "node:child_process";
+import { availableParallelism } from "node:os";
+import * as path from "node:path";
 import { Rng } from "../../dist/rng";
 import { initMamba } from "../../dist/mamba/init";
-import { mambaLossAndGrads, mambaVariantForward } from "../../dist/train/mamba-grads";
+import { type TrainEngine, mambaLossAndGrads } from "../../dist/train/mamba-grads";
 import { adamwStep, clipGradNorm, createAdamW } from "../../dist/train/optim";
-import type { ScanBackwardStrategy } from "../../dist/train/scan-backward";
+import { createTrainPool } from "../../dist/train-fast/threads";
+import { measureSimdPeakGflops } from "../../dist/train-fast/peak";
+import { bestOfSeconds } from "../../dist/timing";
 
 const CONFIG = { vocab_size: 16, hidden_size: 64, num_hidden_layers: 2, state_size: 16 };
+const SHAPES: [number, number][] = [
+  [32, 256],
+  [8, 1024],
+];
 
 function flopsPerToken(): number {
   const d = 64;
@@ -33,52 +52,132 @@ function flopsPerToken(): number {
   return CONFIG.num_hidden_layers * perLayer + 3 * 2 * d * V;
 }
 
+interface TorchResult {
+  torch: string;
+  threads: number;
+  results: { b: number; l: number; step_s: number; tokens_per_s: number; cpu_s: number }[];
+}
+
+/** Runs train_torch.py with the first python3 that imports torch; the reason when none does. */
+function runTorch(): TorchResult | string {
+  const script = path.resolve(__dirname, "../../scripts/bench/train_torch.py");
+  const tried: string[] = [];
+  for (const py of ["python3", "/usr/bin/python3"]) {
+    const probe = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
+    if (probe.status !== 0) {
+      tried.push(`${py}: ${probe.error ? probe.error.message : "no torch module"}`);
+      continue;
+    }
+    const run = spawnSync(py, [script, "--threads", "2"], {
+      encoding: "utf8",
+      maxBuffer: 1 << 20,
+    });
+    if (run.status !== 0) return `${py} ${script} failed: ${run.stderr.slice(-500)}`;
+    return JSON.parse(run.stdout.trim().split("\n").pop()!) as TorchResult;
+  }
+  return `no python3 with torch (${tried.join("; ")}); apt-get install python3-torch adds it`;
+}
+
 function main(): void {
-  const model = initMamba(CONFIG, new Rng(0));
-  const state = createAdamW(model.params);
+  const threads = Math.min(availableParallelism(), 8);
+  const fpt = flopsPerToken();
+  const peakBefore = measureSimdPeakGflops();
+  console.log(
+    `Table 1 model (d_model 64, 2 layers, N 16, vocab 16), Node ${process.version}, ${availableParallelism()} cores.`,
+  );
+  console.log(
+    `FLOPs per token of a training step (counted from the shapes): ${(fpt / 1e6).toFixed(2)} M`,
+  );
+  console.log(
+    `Measured peak (WebAssembly f32x4 mul + add, one core): ${peakBefore.toFixed(1)} GFLOP/s\n`,
+  );
+  const torch = runTorch();
+  const pool = createTrainPool({ threads });
   const rng = new Rng(1);
   const batch = (b: number, l: number) => ({
     shape: [b, l],
     data: Int32Array.from({ length: b * l }, () => rng.int(16)),
   });
-  // Warm up the JIT on a small batch.
-  mambaLossAndGrads(model, batch(2, 64));
-  const fpt = flopsPerToken();
-  console.log(
-    `Table 1 model (d_model 64, 2 layers, N 16, vocab 16), Node ${process.version}, one thread.`,
-  );
-  console.log(
-    `FLOPs per token of a training step (counted from the shapes): ${(fpt / 1e6).toFixed(2)} M\n`,
-  );
-  console.log(
-    "batch × L    engine / scan backward     step s   tokens/s   GFLOP/s   step / forward",
-  );
-  for (const [b, l] of [
-    [32, 256],
-    [8, 1024],
-  ]) {
+  const rows: { shape: string; engine: string; s: number; cores: number; cpu: number }[] = [];
+  for (const [b, l] of SHAPES) {
     const tokens = batch(b, l);
-    let t0 = performance.now();
-    mambaVariantForward(model, tokens);
-    const forwardS = (performance.now() - t0) / 1000;
-    for (const strategy of ["recompute", "store-all"] as ScanBackwardStrategy[]) {
-      t0 = performance.now();
-      const { grads } = mambaLossAndGrads(model, tokens, { scanStrategy: strategy });
-      clipGradNorm(grads, 1);
-      adamwStep(model.params, grads, state, { lr: 1e-3 });
-      const s = (performance.now() - t0) / 1000;
-      const n = b * l;
-      console.log(
-        `${`${b} × ${l}`.padEnd(12)} ${`typescript / ${strategy}`.padEnd(26)} ${s.toFixed(2).padStart(6)} ${Math.round(
-          n / s,
-        )
-          .toString()
-          .padStart(
-            10,
-          )} ${((fpt * n) / s / 1e9).toFixed(2).padStart(9)} ${(s / forwardS).toFixed(2).padStart(16)}`,
-      );
+    for (const engine of ["typescript", "simd", "simd-threads"] as TrainEngine[]) {
+      const model = initMamba(CONFIG, new Rng(0));
+      const state = createAdamW(model.params);
+      const opts = engine === "simd-threads" ? { engine, pool } : { engine };
+      const step = (): void => {
+        const { grads } = mambaLossAndGrads(model, tokens, opts);
+        clipGradNorm(grads, 1);
+        adamwStep(model.params, grads, state, { lr: 1e-3 });
+      };
+      // warm-up: the JIT (typescript, on a small batch) or the kernels and the memory layout
+      if (engine === "typescript") mambaLossAndGrads(model, batch(2, 64));
+      else step();
+      const repeats = engine === "typescript" ? 1 : 2;
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const s = bestOfSeconds(repeats, step);
+      const c = process.cpuUsage(c0);
+      // CPU seconds (all threads) per wall second over the timed steps: the cores the run got
+      const cpu = (c.user + c.system) / 1e3 / (performance.now() - t0);
+      rows.push({
+        shape: `${b} × ${l}`,
+        engine,
+        s,
+        cores: engine === "simd-threads" ? pool.threads : 1,
+        cpu,
+      });
+    }
+    if (typeof torch !== "string") {
+      const r = torch.results.find((x) => x.b === b && x.l === l);
+      if (r)
+        rows.push({
+          shape: `${b} × ${l}`,
+          engine: `pytorch ${torch.torch}`,
+          s: r.step_s,
+          cores: torch.threads,
+          cpu: r.cpu_s / r.step_s,
+        });
     }
   }
+  pool.close();
+  // the peak again after the run: on a shared machine the better of the two is the closer to it
+  const peak = Math.max(peakBefore, measureSimdPeakGflops());
+  console.log(
+    `Measured peak after the run: ${peak.toFixed(1)} GFLOP/s (the better of the two is used)\n`,
+  );
+  console.log(
+    "batch × L    engine               threads  cores got   step s   CPU s   tokens/s   GFLOP/s   % peak   vs PyTorch   vs TypeScript",
+  );
+  for (const r of rows) {
+    const [b, l] = r.shape.split(" × ").map(Number);
+    const n = b * l;
+    const gflops = (fpt * n) / r.s / 1e9;
+    const ts = rows.find((x) => x.shape === r.shape && x.engine === "typescript")!;
+    const pt = rows.find((x) => x.shape === r.shape && x.engine.startsWith("pytorch"));
+    console.log(
+      [
+        r.shape.padEnd(12),
+        r.engine.padEnd(20),
+        String(r.cores).padStart(7),
+        r.cpu.toFixed(2).padStart(10),
+        r.s.toFixed(3).padStart(8),
+        (r.s * r.cpu).toFixed(2).padStart(7),
+        Math.round(n / r.s)
+          .toString()
+          .padStart(10),
+        gflops.toFixed(2).padStart(9),
+        ((100 * gflops) / (peak * r.cores)).toFixed(1).padStart(8),
+        (pt ? `${(pt.s / r.s).toFixed(2)}×` : "–").padStart(12),
+        `${(ts.s / r.s).toFixed(2)}×`.padStart(15),
+      ].join(" "),
+    );
+  }
+  if (typeof torch === "string") console.log(`\nPyTorch row missing: ${torch}`);
+  else
+    console.log(
+      `\nPyTorch ${torch.torch}, ${torch.threads} threads (lib/scripts/bench/train_torch.py): best of 2 steps after a warm-up.`,
+    );
 }
 
 main();

@@ -50,7 +50,7 @@ const EXP_POLY = [8.3127e-3, 4.189017e-2, 1.6667113e-1, 4.9999231e-1];
  * Names locals in order after the parameters, and keeps vector constants in locals set once at
  * function entry (so the loops do not rematerialise them).
  */
-class Locals {
+export class Locals {
   readonly types: ("i32" | "f32" | "v128")[] = [];
   private readonly consts = new Map<string, { index: number; init: Code }>();
   constructor(private readonly nParams: number) {}
@@ -80,19 +80,19 @@ class Locals {
   }
 }
 
-interface ExpTemps {
+export interface ExpTemps {
   x: number;
   k: number;
   p: number;
   l: Locals;
 }
 
-function expTemps(l: Locals): ExpTemps {
+export function expTemps(l: Locals): ExpTemps {
   return { x: l.add("v128"), k: l.add("v128"), p: l.add("v128"), l };
 }
 
 /** Code that leaves exp(x) (four lanes) on the stack; x must not be NaN. */
-function exp4(x: Code, t: ExpTemps): Code {
+export function exp4(x: Code, t: ExpTemps): Code {
   const g = local.get;
   // 1.5 · 2^23: adding it rounds a float in (-2^22, 2^22) to an integer held in the low mantissa bits
   const MAGIC = 12582912;
@@ -120,7 +120,7 @@ function exp4(x: Code, t: ExpTemps): Code {
 }
 
 /** Code that leaves softplus(v) = log(1 + e^v) (identity above 20) on the stack; v is a local. */
-function softplus4(v: number, l: Locals, t: ExpTemps): Code {
+export function softplus4(v: number, l: Locals, t: ExpTemps): Code {
   const g = local.get;
   const e = l.add("v128");
   const w = l.add("v128");

@@ -89,6 +89,8 @@ export const i32 = {
   eqz: (a: Code): Code => [a, 0x45],
   ltS: (a: Code, b: Code): Code => [a, b, 0x48],
   ltU: (a: Code, b: Code): Code => [a, b, 0x49],
+  gtS: (a: Code, b: Code): Code => [a, b, 0x4a],
+  leS: (a: Code, b: Code): Code => [a, b, 0x4c],
   geS: (a: Code, b: Code): Code => [a, b, 0x4e],
   /** `cond ? a : b` (both evaluated). */
   select: (a: Code, b: Code, cond: Code): Code => [a, b, cond, 0x1b],
@@ -100,12 +102,15 @@ export const f32 = {
   load: (addr: Code, offset = 0): Code => [addr, 0x2a, ...memarg(2, offset)],
   store: (addr: Code, value: Code, offset = 0): Code => [addr, value, 0x38, ...memarg(2, offset)],
   add: (a: Code, b: Code): Code => [a, b, 0x92],
+  sub: (a: Code, b: Code): Code => [a, b, 0x93],
   mul: (a: Code, b: Code): Code => [a, b, 0x94],
 };
 
 /** 128-bit vector instructions, lanes as four float32 (f4) or four int32 (i4). */
 export const v128 = {
   load: (addr: Code, offset = 0): Code => [addr, SIMD, ...uleb(0x00), ...memarg(2, offset)],
+  /** One float32 (or int32) from memory into all four lanes (`v128.load32_splat`). */
+  load32Splat: (addr: Code, offset = 0): Code => [addr, SIMD, ...uleb(0x09), ...memarg(2, offset)],
   store: (addr: Code, value: Code, offset = 0): Code => [
     addr,
     value,

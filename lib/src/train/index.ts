@@ -5,3 +5,4 @@ export * from "./ops-backward";
 export * from "./mamba-grads";
 export * from "./loop";
 export * from "./tasks";
+export { type TrainPool, type TrainPoolOptions, createTrainPool } from "../train-fast/threads";

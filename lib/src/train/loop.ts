@@ -76,6 +76,9 @@ export interface TrainOptions {
   variant?: LossAndGradsOptions["variant"];
   scanStrategy?: LossAndGradsOptions["scanStrategy"];
   chunkSize?: number;
+  /** The engine of mambaLossAndGrads (default "typescript") and, for "simd-threads", its pool. */
+  engine?: LossAndGradsOptions["engine"];
+  pool?: LossAndGradsOptions["pool"];
   /** Continue from this state (from {@link loadTrainingState}); else start fresh with `seed`. */
   state?: TrainingState;
   /** Seed of the batch RNG for a fresh run (default 0). */
@@ -116,6 +119,8 @@ const TRAIN_KEYS = new Set([
   "variant",
   "scanStrategy",
   "chunkSize",
+  "engine",
+  "pool",
   "state",
   "seed",
   "maxSteps",
@@ -147,12 +152,16 @@ export async function trainMamba(
       variant,
       scanStrategy: options.scanStrategy,
       chunkSize: options.chunkSize,
+      engine: options.engine,
+      pool: options.pool,
     }),
   );
 }
 
 const TRANSFORMER_TRAIN_KEYS = new Set(
-  [...TRAIN_KEYS].filter((k) => !["variant", "scanStrategy", "chunkSize"].includes(k)),
+  [...TRAIN_KEYS].filter(
+    (k) => !["variant", "scanStrategy", "chunkSize", "engine", "pool"].includes(k),
+  ),
 );
 
 /**

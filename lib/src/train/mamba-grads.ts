@@ -24,6 +24,9 @@
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
 import { assertInteger, assertPositive, describe, isAbsent } from "../validate";
+import { gradsLike } from "../train-fast/engine";
+import { simdEngineFor } from "../train-fast/engines";
+import { type TrainPool, defaultTrainPool } from "../train-fast/threads";
 import { type MambaTokens, readTokens } from "../mamba/forward";
 import { linear } from "../nn/linear";
 import { rmsNorm } from "../nn/rms-norm";
@@ -84,7 +87,24 @@ export interface LossAndGradsOptions {
   scanStrategy?: ScanBackwardStrategy;
   /** Chunk length of the recompute strategy (default 64). */
   chunkSize?: number;
+  /**
+   * Which implementation computes the step (default "typescript"):
+   * - "typescript": this file, the reference (float64 accumulation, any dtype, every variant);
+   * - "simd": WebAssembly SIMD kernels in float32 (`train-fast/engine.ts`), the same loss and
+   *   gradients up to float32 rounding (tests: relative 1e-4), several times faster;
+   * - "simd-threads": "simd" data-parallel over the batch on worker threads
+   *   (`train-fast/threads.ts`), with `pool` or a shared default pool of
+   *   `os.availableParallelism()` threads.
+   * The reference stays the default: it is the one the lessons read and the gradient checks
+   * (float64) test; the fast engines are checked against it.
+   */
+  engine?: TrainEngine;
+  /** The worker pool of the "simd-threads" engine (from `createTrainPool`). */
+  pool?: TrainPool;
 }
+
+/** The implementations of {@link mambaLossAndGrads} (see {@link LossAndGradsOptions.engine}). */
+export type TrainEngine = "typescript" | "simd" | "simd-threads";
 
 /** Token ids (b, l): a tensor-like `{ shape: [b, l], data: Int32Array }` or nested arrays. */
 export type TokenBatch = MambaTokens;
@@ -100,7 +120,15 @@ export interface LossAndGrads {
   correct: number;
 }
 
-const OPTION_KEYS = new Set(["targets", "mask", "variant", "scanStrategy", "chunkSize"]);
+const OPTION_KEYS = new Set([
+  "targets",
+  "mask",
+  "variant",
+  "scanStrategy",
+  "chunkSize",
+  "engine",
+  "pool",
+]);
 
 /** Target ids (b, l) as an Int32Array: ids in [0, vocab) or −100 (ignored), as PyTorch's labels. */
 export function readTargets(
@@ -176,7 +204,9 @@ interface LayerCache {
  * `labels = input_ids`); `targets` (b, l) gives the target of each position instead (−100 to
  * skip), `mask` (b·l) weights the positions. A tied head's gradient is added into
  * `backbone.embeddings.weight`. Arithmetic follows the parameters' dtype (float64 for gradient
- * checks, float32 for training); the scan runs in float64 either way.
+ * checks, float32 for training); the scan runs in float64 either way. `engine` picks another
+ * implementation of the same step ("simd", "simd-threads": float32 WebAssembly SIMD, one thread
+ * or data-parallel over the batch; see {@link LossAndGradsOptions.engine}).
  */
 export function mambaLossAndGrads(
   model: TrainableMamba,
@@ -224,6 +254,49 @@ export function mambaLossAndGrads(
     strategy: options.scanStrategy ?? "recompute",
     chunkSize: options.chunkSize ?? 64,
   };
+  const engine = options.engine ?? "typescript";
+  if (engine !== "typescript" && engine !== "simd" && engine !== "simd-threads") {
+    throw new Error(
+      `${fn}: options.engine: expected "typescript", "simd" or "simd-threads", got ${describe(engine)}`,
+    );
+  }
+  if (options.pool !== undefined && engine !== "simd-threads") {
+    throw new Error(`${fn}: options.pool: only the "simd-threads" engine uses a pool`);
+  }
+  if (engine !== "typescript") {
+    if (scanOptions.strategy !== "recompute") {
+      throw new Error(
+        `${fn}: options.scanStrategy: the ${engine} engine keeps chunk-boundary states only ("recompute"), got ${describe(scanOptions.strategy)}`,
+      );
+    }
+    assertInteger(`${fn}: options.chunkSize`, scanOptions.chunkSize, 1, 1 << 20);
+    const step = {
+      config: cfg,
+      params: model.params,
+      ids,
+      targets,
+      mask: options.mask ?? null,
+      b,
+      l,
+      variant,
+      chunkSize: scanOptions.chunkSize,
+    };
+    if (options.mask !== undefined && options.mask !== null && options.mask.length !== b * l) {
+      throw new Error(
+        `${fn}: options.mask: expected ${b * l} entries (one per position), got ${options.mask.length}`,
+      );
+    }
+    const r =
+      engine === "simd"
+        ? simdEngineFor(cfg.state_size).step(step)
+        : (options.pool ?? defaultTrainPool()).step(step);
+    return {
+      loss: r.loss,
+      grads: gradsLike(model.params, r.grads),
+      count: r.count,
+      correct: r.correct,
+    };
+  }
   const { logits, caches, h, hf, head } = forwardWithCaches(model, ids, b, l, variant, scanOptions);
   const E = cfg.intermediate_size;
   const N = cfg.state_size;

@@ -1,0 +1,645 @@
+/**
+ * The WebAssembly SIMD kernels of the fast training engine (float32, four lanes per vector),
+ * written with the course's own assembler (`selective-fast/wasm.ts`) and its SIMD exp and softplus
+ * (`selective-fast/kernels.ts`). All addresses are byte offsets into the module's memory; all
+ * arrays are float32 and row-major.
+ *
+ * Exported functions (the module is generated for a given state size N; nothing is allocated):
+ * - `gemm(M, N, K, pA, sAm, sAk, pB, ldb, pC, ldc, acc)`: C = A·B (acc = 0) or C += A·B (acc = 1)
+ *   with A (M, K) read through strides (element (m, k) at m·sAm + k·sAk, so Aᵀ is the same kernel),
+ *   B (K, N) with row stride ldb and C (M, N) with row stride ldc (strides in elements). Register
+ *   blocks of 4 rows × 8 columns (eight vector accumulators), then 4 × 4, then scalar columns and
+ *   single rows for the edges, so any M, N, K works.
+ * - `scanFwd(...)` / `scanBwd(...)`: the selective scan of one batch element and its backward pass
+ *   (see {@link scanForwardFunction} and {@link scanBackwardFunction}), vectorised over four
+ *   channels: with the (l, E) layout the model already has (x_proj reads u as (b, l, E)), the four
+ *   channels of a vector share B_t and C_t (one splat each) and no horizontal sum is needed.
+ * - `silu(n4, pX, pY)`, `siluBack(n4, pX, pG, pOut)`: y = x σ(x) and ∂x = g σ(x)(1 + x(1 − σ(x)))
+ *   over 4·n4 values.
+ * - `convFwd(...)`, `convBwd(...)`: the causal depthwise conv and its backward, four channels per
+ *   vector (see {@link convFunctions}).
+ * - `peak(iters, pOut)`: fourteen independent chains, seven of vector multiplies and seven of
+ *   vector adds, the machine's float32 SIMD multiply and add throughput: 14 · 4 FLOPs per
+ *   iteration.
+ */
+import {
+  type Code,
+  type WasmFunction,
+  assembleModule,
+  control,
+  f32,
+  f4,
+  i32,
+  local,
+  v128,
+} from "../selective-fast/wasm";
+import { Locals, exp4, expTemps, softplus4 } from "../selective-fast/kernels";
+
+const g = local.get;
+const set = local.set;
+const inc = (x: number, by: Code): Code => set(x, i32.add(g(x), by));
+
+/** One register block of the gemm: MR rows × (4·NV columns, or 1 scalar column when NV = 0). */
+function gemmBlock(
+  MR: number,
+  NV: number,
+  v: {
+    K: number;
+    pA: number;
+    sAm: number;
+    pB: number;
+    pC: number;
+    ldc: number;
+    acc: number;
+    m0: number;
+    n0: number;
+    k: number;
+    pak: number;
+    pbk: number;
+    pcr: number;
+    sAkB: number;
+    ldbB: number;
+    off: number[];
+    cv: number[];
+    cs: number[];
+    av: number[];
+    bv: number[];
+    bs: number;
+    zero: Code;
+  },
+): Code {
+  const aAddr = (i: number): Code => (i === 0 ? g(v.pak) : i32.add(g(v.pak), g(v.off[i])));
+  const scalar = NV === 0;
+  const accs = scalar ? v.cs.slice(0, MR) : v.cv.slice(0, MR * NV);
+  const init = accs.map((c) => set(c, scalar ? f32.const(0) : v.zero));
+  const body: Code[] = [];
+  if (scalar) {
+    body.push(set(v.bs, f32.load(g(v.pbk))));
+    for (let i = 0; i < MR; i++) {
+      body.push(set(accs[i], f32.add(g(accs[i]), f32.mul(f32.load(aAddr(i)), g(v.bs)))));
+    }
+  } else {
+    for (let i = 0; i < MR; i++) body.push(set(v.av[i], v128.load32Splat(aAddr(i))));
+    for (let j = 0; j < NV; j++) body.push(set(v.bv[j], v128.load(g(v.pbk), 16 * j)));
+    for (let i = 0; i < MR; i++)
+      for (let j = 0; j < NV; j++) {
+        const c = accs[i * NV + j];
+        body.push(set(c, f4.add(g(c), f4.mul(g(v.av[i]), g(v.bv[j])))));
+      }
+  }
+  body.push(inc(v.pak, g(v.sAkB)), inc(v.pbk, g(v.ldbB)), inc(v.k, i32.const(1)));
+  const store = (accumulate: boolean): Code => {
+    const out: Code[] = [];
+    for (let i = 0; i < MR; i++) {
+      out.push(
+        set(
+          v.pcr,
+          i32.add(
+            g(v.pC),
+            i32.shl(
+              i32.add(i32.mul(i32.add(g(v.m0), i32.const(i)), g(v.ldc)), g(v.n0)),
+              i32.const(2),
+            ),
+          ),
+        ),
+      );
+      if (scalar) {
+        const val = accumulate ? f32.add(f32.load(g(v.pcr)), g(accs[i])) : g(accs[i]);
+        out.push(f32.store(g(v.pcr), val));
+      } else {
+        for (let j = 0; j < NV; j++) {
+          const c = g(accs[i * NV + j]);
+          const val = accumulate ? f4.add(v128.load(g(v.pcr), 16 * j), c) : c;
+          out.push(v128.store(g(v.pcr), val, 16 * j));
+        }
+      }
+    }
+    return out;
+  };
+  return [
+    init,
+    set(v.pak, i32.add(g(v.pA), i32.shl(i32.mul(g(v.m0), g(v.sAm)), i32.const(2)))),
+    set(v.pbk, i32.add(g(v.pB), i32.shl(g(v.n0), i32.const(2)))),
+    set(v.k, i32.const(0)),
+    control.while(i32.ltS(g(v.k), g(v.K)), body),
+    control.if(g(v.acc), store(true)),
+    control.if(i32.eqz(g(v.acc)), store(false)),
+    inc(v.n0, i32.const(scalar ? 1 : 4 * NV)),
+  ];
+}
+
+function gemmFunction(): WasmFunction {
+  const l = new Locals(11);
+  const [M, N, K, pA, sAm, sAk, pB, ldb, pC, ldc, acc] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const i32s = (n: number) => Array.from({ length: n }, () => l.add("i32"));
+  const [m0, n0, k, pak, pbk, pcr, sAkB, ldbB] = i32s(8);
+  const off = [0, ...i32s(3)];
+  const v = {
+    K,
+    pA,
+    sAm,
+    pB,
+    pC,
+    ldc,
+    acc,
+    m0,
+    n0,
+    k,
+    pak,
+    pbk,
+    pcr,
+    sAkB,
+    ldbB,
+    off,
+    cv: Array.from({ length: 8 }, () => l.add("v128")),
+    cs: Array.from({ length: 4 }, () => l.add("f32")),
+    av: Array.from({ length: 4 }, () => l.add("v128")),
+    bv: [l.add("v128"), l.add("v128")],
+    bs: l.add("f32"),
+    zero: l.f(0),
+  };
+  const rows = (MR: number): Code => [
+    set(n0, i32.const(0)),
+    control.while(i32.leS(i32.add(g(n0), i32.const(8)), g(N)), gemmBlock(MR, 2, v)),
+    control.if(i32.leS(i32.add(g(n0), i32.const(4)), g(N)), gemmBlock(MR, 1, v)),
+    control.while(i32.ltS(g(n0), g(N)), gemmBlock(MR, 0, v)),
+    inc(m0, i32.const(MR)),
+  ];
+  const body: Code = [
+    set(sAkB, i32.shl(g(sAk), i32.const(2))),
+    set(ldbB, i32.shl(g(ldb), i32.const(2))),
+    set(off[1], i32.shl(g(sAm), i32.const(2))),
+    set(off[2], i32.shl(g(sAm), i32.const(3))),
+    set(off[3], i32.mul(g(sAm), i32.const(12))),
+    set(m0, i32.const(0)),
+    control.while(i32.leS(i32.add(g(m0), i32.const(4)), g(M)), rows(4)),
+    control.while(i32.ltS(g(m0), g(M)), rows(1)),
+  ];
+  return {
+    name: "gemm",
+    params: Array<"i32">(11).fill("i32"),
+    locals: l.types,
+    body: [l.prologue(), body],
+  };
+}
+
+/** σ(x) = 1 / (1 + e^−x), four lanes (x must not be NaN). */
+function sigmoid4(x: Code, l: Locals, t: ReturnType<typeof expTemps>): Code {
+  return f4.div(l.f(1), f4.add(l.f(1), exp4(f4.neg(x), t)));
+}
+
+/**
+ * `scanFwd(L, Ep, T, pRaw, pBias, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pY, pDt, pS, pScr)`, one
+ * batch element, channels in groups of four (Ep, the padded channel count, a multiple of 4):
+ *
+ *   Δ_t = softplus(raw_t + bias),  x_t = exp(Δ_t A) ⊙ x_{t−1} + Δ_t u_t B_t,
+ *   y_t = (⟨C_t, x_t⟩ + D u_t) · silu(z_t)   (the gate only when hasZ)
+ *
+ * raw, u, z, y, Δ: (L, Ep); A as Aᵀ (N, Ep); B, C: (L, ·) with row strides ldB, ldC (the columns
+ * of x_proj's output); bias, D: (Ep). Writes y, Δ (kept for the backward pass) and S (⌈L/T⌉, N, Ep),
+ * the state entering each chunk of T positions (Mamba §3.3.2: only these are stored). Scr: N
+ * vectors of scratch (the group's A, read at constant offsets: fewer live registers than locals).
+ */
+function scanForwardFunction(N: number): WasmFunction {
+  const l = new Locals(18);
+  const [L, Ep, T, pRaw, pBias, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pY, pDt, pS, pScr] =
+    Array.from({ length: 18 }, (_, i) => i);
+  const i32s = (n: number) => Array.from({ length: n }, () => l.add("i32"));
+  const [EpB, ldBB, ldCB, NEpB, g4, t, prow, pb, pc, cnt, psc] = i32s(11);
+  const vec = (n: number) => Array.from({ length: n }, () => l.add("v128"));
+  const h = vec(N);
+  const [vb, vD, raw, dt, u, du, acc, y, zt] = vec(9);
+  const te = expTemps(l);
+  const at = (base: number): Code => i32.add(g(base), g(prow));
+  const step: Code[] = [];
+  for (let n = 0; n < N; n++) {
+    step.push(
+      set(
+        h[n],
+        f4.add(
+          f4.mul(exp4(f4.mul(g(dt), v128.load(g(pScr), 16 * n)), te), g(h[n])),
+          f4.mul(g(du), v128.load32Splat(g(pb), 4 * n)),
+        ),
+      ),
+    );
+    const term = f4.mul(g(h[n]), v128.load32Splat(g(pc), 4 * n));
+    step.push(set(acc, n === 0 ? term : f4.add(g(acc), term)));
+  }
+  const inner: Code = [
+    control.if(i32.eqz(g(cnt)), [
+      h.map((hn, n) => v128.store(i32.add(g(psc), i32.mul(g(EpB), i32.const(n))), g(hn))),
+      inc(psc, g(NEpB)),
+      set(cnt, g(T)),
+    ]),
+    set(cnt, i32.sub(g(cnt), i32.const(1))),
+    set(raw, f4.add(v128.load(at(pRaw)), g(vb))),
+    set(dt, softplus4(raw, l, te)),
+    v128.store(at(pDt), g(dt)),
+    set(u, v128.load(at(pU))),
+    set(du, f4.mul(g(dt), g(u))),
+    step,
+    set(y, f4.add(g(acc), f4.mul(g(vD), g(u)))),
+    control.if(g(hasZ), [
+      set(zt, v128.load(at(pZ))),
+      set(y, f4.mul(f4.mul(g(y), g(zt)), sigmoid4(g(zt), l, te))),
+    ]),
+    v128.store(at(pY), g(y)),
+    inc(prow, g(EpB)),
+    inc(pb, g(ldBB)),
+    inc(pc, g(ldCB)),
+    inc(t, i32.const(1)),
+  ];
+  const perGroup: Code = [
+    // this group's A, N vectors, copied to the scratch: read at constant offsets in the loop
+    h.map((_, n) =>
+      v128.store(
+        g(pScr),
+        v128.load(i32.add(i32.add(g(pAT), g(g4)), i32.mul(g(EpB), i32.const(n)))),
+        16 * n,
+      ),
+    ),
+    h.map((hn) => set(hn, l.f(0))),
+    set(vb, v128.load(i32.add(g(pBias), g(g4)))),
+    set(vD, v128.load(i32.add(g(pD), g(g4)))),
+    set(prow, g(g4)),
+    set(pb, g(pB)),
+    set(pc, g(pC)),
+    set(t, i32.const(0)),
+    set(cnt, i32.const(0)),
+    set(psc, i32.add(g(pS), g(g4))),
+    control.while(i32.ltS(g(t), g(L)), inner),
+    inc(g4, i32.const(16)),
+  ];
+  const body: Code = [
+    set(EpB, i32.shl(g(Ep), i32.const(2))),
+    set(ldBB, i32.shl(g(ldB), i32.const(2))),
+    set(ldCB, i32.shl(g(ldC), i32.const(2))),
+    set(NEpB, i32.mul(g(EpB), i32.const(N))),
+    set(g4, i32.const(0)),
+    control.while(i32.ltS(g(g4), g(EpB)), perGroup),
+  ];
+  return {
+    name: "scanFwd",
+    params: Array<"i32">(18).fill("i32"),
+    locals: l.types,
+    body: [l.prologue(), body],
+  };
+}
+
+/**
+ * `scanBwd(L, Ep, T, chunks, pRaw, pBias, pDt, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pS, pDy,
+ * pDu, pDdelta, pDz, pDA, pDD, pDbias, pDBv, pDCv, pXs, pAb, pScr)`: the backward pass of `scanFwd` for
+ * one batch element (equations in `train/scan-backward.ts`), chunk by chunk from the last:
+ * the states of a chunk are recomputed from its stored boundary state into the scratch Xs
+ * ((T + 1) rows of N vectors) together with Ā = exp(Δ A) (Ab, T rows), then the adjoint
+ * recurrence h ← Ā h + g_o C walks the chunk backwards.
+ *
+ * Writes du, ddelta (∂ of raw, through softplus' = σ), dz (when hasZ): (L, Ep); accumulates (+=)
+ * dA as (N, Ep), dD and dbias (Ep), and dB, dC per position and state as four-lane partial sums
+ * (L, N, 4) (the caller adds the lanes: ∂B_t sums over channels).
+ */
+function scanBackwardFunction(N: number): WasmFunction {
+  const P = 29;
+  const l = new Locals(P);
+  const [L, Ep, T, chunks, pRaw, pBias, pDt, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pS] =
+    Array.from({ length: 17 }, (_, i) => i);
+  const [pDy, pDu, pDdelta, pDz, pDA, pDD, pDbias, pDBv, pDCv, pXs, pAb, pScr] = Array.from(
+    { length: 12 },
+    (_, i) => 17 + i,
+  );
+  const i32s = (n: number) => Array.from({ length: n }, () => l.add("i32"));
+  const [EpB, ldBB, ldCB, NEpB, g4, c, start, len, j, prow, pb, pc, pbv, pcv, pxs, pab, psc, t] =
+    i32s(18);
+  const vec = (n: number) => Array.from({ length: n }, () => l.add("v128"));
+  const hadj = vec(N);
+  // the group's A (scratch vectors 0..N−1) and its ∂A accumulator (N..2N−1) live in the scratch,
+  // read at constant offsets: fewer live registers than locals
+  const aOf = (n: number): Code => v128.load(g(pScr), 16 * n);
+  const ns = Array.from({ length: N }, (_, n) => n);
+  const [vb, vD, dDacc, dbacc, dt, u, du, dy, gO, sumB, gdt, hn, hx, abv, zt, s, o, raw] = vec(18);
+  const te = expTemps(l);
+  const at = (base: number): Code => i32.add(g(base), g(prow));
+  const rowB = 16 * N;
+  const recompute: Code = [
+    set(dt, v128.load(at(pDt))),
+    set(du, f4.mul(g(dt), v128.load(at(pU)))),
+    ns.map((n) => [
+      set(abv, exp4(f4.mul(g(dt), aOf(n)), te)),
+      v128.store(g(pab), g(abv), 16 * n),
+      v128.store(
+        g(pxs),
+        f4.add(
+          f4.mul(g(abv), v128.load(g(pxs), 16 * n)),
+          f4.mul(g(du), v128.load32Splat(g(pb), 4 * n)),
+        ),
+        rowB + 16 * n,
+      ),
+    ]),
+    inc(j, i32.const(1)),
+    inc(prow, g(EpB)),
+    inc(pb, g(ldBB)),
+    inc(pxs, i32.const(rowB)),
+    inc(pab, i32.const(rowB)),
+  ];
+  const oSum: Code[] = [];
+  for (let n = 0; n < N; n++) {
+    const term = f4.mul(v128.load32Splat(g(pc), 4 * n), v128.load(g(pxs), rowB + 16 * n));
+    oSum.push(set(o, n === 0 ? term : f4.add(g(o), term)));
+  }
+  const perState: Code[] = [];
+  for (let n = 0; n < N; n++) {
+    perState.push(
+      v128.store(
+        g(pcv),
+        f4.add(v128.load(g(pcv), 16 * n), f4.mul(g(gO), v128.load(g(pxs), rowB + 16 * n))),
+        16 * n,
+      ),
+      set(hn, f4.add(g(hadj[n]), f4.mul(g(gO), v128.load32Splat(g(pc), 4 * n)))),
+      v128.store(g(pbv), f4.add(v128.load(g(pbv), 16 * n), f4.mul(g(hn), g(du))), 16 * n),
+      set(sumB, f4.add(g(sumB), f4.mul(g(hn), v128.load32Splat(g(pb), 4 * n)))),
+      set(abv, v128.load(g(pab), 16 * n)),
+      set(hx, f4.mul(f4.mul(g(hn), v128.load(g(pxs), 16 * n)), g(abv))),
+      set(gdt, f4.add(g(gdt), f4.mul(g(hx), aOf(n)))),
+      v128.store(
+        g(pScr),
+        f4.add(v128.load(g(pScr), 16 * (N + n)), f4.mul(g(hx), g(dt))),
+        16 * (N + n),
+      ),
+      set(hadj[n], f4.mul(g(hn), g(abv))),
+    );
+  }
+  const reverse: Code = [
+    set(j, i32.sub(g(j), i32.const(1))),
+    set(t, i32.add(g(start), g(j))),
+    set(prow, i32.add(g(g4), i32.mul(g(t), g(EpB)))),
+    set(pb, i32.add(g(pB), i32.mul(g(t), g(ldBB)))),
+    set(pc, i32.add(g(pC), i32.mul(g(t), g(ldCB)))),
+    set(pbv, i32.add(g(pDBv), i32.mul(g(t), i32.const(rowB)))),
+    set(pcv, i32.add(g(pDCv), i32.mul(g(t), i32.const(rowB)))),
+    set(pxs, i32.add(g(pXs), i32.mul(g(j), i32.const(rowB)))),
+    set(pab, i32.add(g(pAb), i32.mul(g(j), i32.const(rowB)))),
+    set(dt, v128.load(at(pDt))),
+    set(u, v128.load(at(pU))),
+    set(du, f4.mul(g(dt), g(u))),
+    set(dy, v128.load(at(pDy))),
+    set(gO, g(dy)),
+    control.if(g(hasZ), [
+      set(zt, v128.load(at(pZ))),
+      set(s, sigmoid4(g(zt), l, te)),
+      oSum,
+      set(o, f4.add(g(o), f4.mul(g(vD), g(u)))),
+      v128.store(
+        at(pDz),
+        f4.mul(
+          f4.mul(f4.mul(g(dy), g(o)), g(s)),
+          f4.add(l.f(1), f4.mul(g(zt), f4.sub(l.f(1), g(s)))),
+        ),
+      ),
+      set(gO, f4.mul(f4.mul(g(dy), g(zt)), g(s))),
+    ]),
+    set(dDacc, f4.add(g(dDacc), f4.mul(g(gO), g(u)))),
+    set(sumB, l.f(0)),
+    set(gdt, l.f(0)),
+    perState,
+    v128.store(at(pDu), f4.add(f4.mul(g(gO), g(vD)), f4.mul(g(dt), g(sumB)))),
+    set(raw, f4.add(v128.load(at(pRaw)), g(vb))),
+    set(gdt, f4.mul(f4.add(g(gdt), f4.mul(g(u), g(sumB))), sigmoid4(g(raw), l, te))),
+    v128.store(at(pDdelta), g(gdt)),
+    set(dbacc, f4.add(g(dbacc), g(gdt))),
+  ];
+  const perChunk: Code = [
+    set(c, i32.sub(g(c), i32.const(1))),
+    set(start, i32.mul(g(c), g(T))),
+    set(len, i32.sub(g(L), g(start))),
+    set(len, i32.select(g(len), g(T), i32.ltS(g(len), g(T)))),
+    set(psc, i32.add(i32.add(g(pS), i32.mul(g(c), g(NEpB))), g(g4))),
+    ns.map((n) =>
+      v128.store(g(pXs), v128.load(i32.add(g(psc), i32.mul(g(EpB), i32.const(n)))), 16 * n),
+    ),
+    set(j, i32.const(0)),
+    set(prow, i32.add(g(g4), i32.mul(g(start), g(EpB)))),
+    set(pb, i32.add(g(pB), i32.mul(g(start), g(ldBB)))),
+    set(pxs, g(pXs)),
+    set(pab, g(pAb)),
+    control.while(i32.ltS(g(j), g(len)), recompute),
+    set(j, g(len)),
+    control.while(i32.gtS(g(j), i32.const(0)), reverse),
+  ];
+  const aAddr = (n: number, base: number): Code =>
+    i32.add(i32.add(g(base), g(g4)), i32.mul(g(EpB), i32.const(n)));
+  const perGroup: Code = [
+    ns.map((n) => [
+      v128.store(g(pScr), v128.load(aAddr(n, pAT)), 16 * n),
+      v128.store(g(pScr), l.f(0), 16 * (N + n)),
+    ]),
+    hadj.map((x) => set(x, l.f(0))),
+    set(vb, v128.load(i32.add(g(pBias), g(g4)))),
+    set(vD, v128.load(i32.add(g(pD), g(g4)))),
+    set(dDacc, l.f(0)),
+    set(dbacc, l.f(0)),
+    set(c, g(chunks)),
+    control.while(i32.gtS(g(c), i32.const(0)), perChunk),
+    ns.map((n) =>
+      v128.store(aAddr(n, pDA), f4.add(v128.load(aAddr(n, pDA)), v128.load(g(pScr), 16 * (N + n)))),
+    ),
+    v128.store(i32.add(g(pDD), g(g4)), f4.add(v128.load(i32.add(g(pDD), g(g4))), g(dDacc))),
+    v128.store(i32.add(g(pDbias), g(g4)), f4.add(v128.load(i32.add(g(pDbias), g(g4))), g(dbacc))),
+    inc(g4, i32.const(16)),
+  ];
+  const body: Code = [
+    set(EpB, i32.shl(g(Ep), i32.const(2))),
+    set(ldBB, i32.shl(g(ldB), i32.const(2))),
+    set(ldCB, i32.shl(g(ldC), i32.const(2))),
+    set(NEpB, i32.mul(g(EpB), i32.const(N))),
+    set(g4, i32.const(0)),
+    control.while(i32.ltS(g(g4), g(EpB)), perGroup),
+  ];
+  return {
+    name: "scanBwd",
+    params: Array<"i32">(P).fill("i32"),
+    locals: l.types,
+    body: [l.prologue(), body],
+  };
+}
+
+function siluFunction(backward: boolean): WasmFunction {
+  // silu(n4, pX, pY) / siluBack(n4, pX, pG, pOut)
+  const nP = backward ? 4 : 3;
+  const l = new Locals(nP);
+  const q = l.add("i32");
+  const end = l.add("i32");
+  const x = l.add("v128");
+  const s = l.add("v128");
+  const te = expTemps(l);
+  const off = (p: number): Code => i32.add(g(p), g(q));
+  const loop: Code = [
+    set(x, v128.load(off(1))),
+    set(s, sigmoid4(g(x), l, te)),
+    backward
+      ? v128.store(
+          off(3),
+          f4.mul(
+            f4.mul(v128.load(off(2)), g(s)),
+            f4.add(l.f(1), f4.mul(g(x), f4.sub(l.f(1), g(s)))),
+          ),
+        )
+      : v128.store(off(2), f4.mul(g(x), g(s))),
+    inc(q, i32.const(16)),
+  ];
+  return {
+    name: backward ? "siluBack" : "silu",
+    params: Array<"i32">(nP).fill("i32"),
+    locals: l.types,
+    body: [
+      l.prologue(),
+      set(q, i32.const(0)),
+      set(end, i32.shl(g(0), i32.const(4))),
+      control.while(i32.ltS(g(q), g(end)), loop),
+    ],
+  };
+}
+
+/**
+ * `convFwd(L, Ep, K, pX, pWT, pBias, pY)`: the causal depthwise conv of one batch element in the
+ * (L, Ep) layout, four channels per vector: y_t = bias + Σ_j w_j ⊙ x_{t−(K−1)+j} (terms with a
+ * negative position are zero), with the weight transposed to (K, Ep).
+ *
+ * `convBwd(L, Ep, K, pX, pG, pWT, pDx, pDwT, pDb)`: its backward, ∂x_s = Σ_j w_j ⊙ g_{s+(K−1)−j}
+ * (written; the caller zeroes ∂x first), ∂w_j += Σ_t g_t ⊙ x_{t−(K−1)+j}, ∂bias += Σ_t g_t
+ * (accumulated, (K, Ep) and (Ep)).
+ */
+function convFunctions(): WasmFunction[] {
+  const fwd = (() => {
+    const l = new Locals(7);
+    const [L, Ep, K, pX, pWT, pBias, pY] = [0, 1, 2, 3, 4, 5, 6];
+    const [EpB, g4, t, j, j0, pxj, pwj] = Array.from({ length: 7 }, () => l.add("i32"));
+    const acc = l.add("v128");
+    const body: Code = [
+      set(EpB, i32.shl(g(Ep), i32.const(2))),
+      set(g4, i32.const(0)),
+      control.while(i32.ltS(g(g4), g(EpB)), [
+        set(t, i32.const(0)),
+        control.while(i32.ltS(g(t), g(L)), [
+          set(acc, v128.load(i32.add(g(pBias), g(g4)))),
+          // j from max(0, K−1−t): the first tap whose position t−(K−1)+j is >= 0
+          set(j0, i32.sub(i32.sub(g(K), i32.const(1)), g(t))),
+          set(j, i32.select(g(j0), i32.const(0), i32.gtS(g(j0), i32.const(0)))),
+          set(
+            pxj,
+            i32.add(
+              i32.add(g(pX), g(g4)),
+              i32.mul(i32.add(i32.sub(g(t), i32.sub(g(K), i32.const(1))), g(j)), g(EpB)),
+            ),
+          ),
+          set(pwj, i32.add(i32.add(g(pWT), g(g4)), i32.mul(g(j), g(EpB)))),
+          control.while(i32.ltS(g(j), g(K)), [
+            set(acc, f4.add(g(acc), f4.mul(v128.load(g(pwj)), v128.load(g(pxj))))),
+            inc(j, i32.const(1)),
+            inc(pxj, g(EpB)),
+            inc(pwj, g(EpB)),
+          ]),
+          v128.store(i32.add(i32.add(g(pY), g(g4)), i32.mul(g(t), g(EpB))), g(acc)),
+          inc(t, i32.const(1)),
+        ]),
+        inc(g4, i32.const(16)),
+      ]),
+    ];
+    return {
+      name: "convFwd",
+      params: Array<"i32">(7).fill("i32"),
+      locals: l.types,
+      body: [l.prologue(), body],
+    };
+  })();
+  const bwd = (() => {
+    const l = new Locals(9);
+    const [L, Ep, K, pX, pG, pWT, pDx, pDwT, pDb] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const [EpB, g4, t, j, j0, pxj, pwj, pdw, pdx] = Array.from({ length: 9 }, () => l.add("i32"));
+    const gt = l.add("v128");
+    const db = l.add("v128");
+    const body: Code = [
+      set(EpB, i32.shl(g(Ep), i32.const(2))),
+      set(g4, i32.const(0)),
+      control.while(i32.ltS(g(g4), g(EpB)), [
+        set(db, l.f(0)),
+        set(t, i32.const(0)),
+        control.while(i32.ltS(g(t), g(L)), [
+          set(gt, v128.load(i32.add(i32.add(g(pG), g(g4)), i32.mul(g(t), g(EpB))))),
+          set(db, f4.add(g(db), g(gt))),
+          set(j0, i32.sub(i32.sub(g(K), i32.const(1)), g(t))),
+          set(j, i32.select(g(j0), i32.const(0), i32.gtS(g(j0), i32.const(0)))),
+          set(pxj, i32.mul(i32.add(i32.sub(g(t), i32.sub(g(K), i32.const(1))), g(j)), g(EpB))),
+          set(pdx, i32.add(i32.add(g(pDx), g(g4)), g(pxj))),
+          set(pxj, i32.add(i32.add(g(pX), g(g4)), g(pxj))),
+          set(pwj, i32.add(i32.add(g(pWT), g(g4)), i32.mul(g(j), g(EpB)))),
+          set(pdw, i32.add(i32.add(g(pDwT), g(g4)), i32.mul(g(j), g(EpB)))),
+          control.while(i32.ltS(g(j), g(K)), [
+            v128.store(g(pdx), f4.add(v128.load(g(pdx)), f4.mul(v128.load(g(pwj)), g(gt)))),
+            v128.store(g(pdw), f4.add(v128.load(g(pdw)), f4.mul(g(gt), v128.load(g(pxj))))),
+            inc(j, i32.const(1)),
+            inc(pxj, g(EpB)),
+            inc(pdx, g(EpB)),
+            inc(pwj, g(EpB)),
+            inc(pdw, g(EpB)),
+          ]),
+          inc(t, i32.const(1)),
+        ]),
+        v128.store(i32.add(g(pDb), g(g4)), f4.add(v128.load(i32.add(g(pDb), g(g4))), g(db))),
+        inc(g4, i32.const(16)),
+      ]),
+    ];
+    return {
+      name: "convBwd",
+      params: Array<"i32">(9).fill("i32"),
+      locals: l.types,
+      body: [l.prologue(), body],
+    };
+  })();
+  return [fwd, bwd];
+}
+
+function peakFunction(): WasmFunction {
+  // seven multiply chains (p ← p·m) and seven add chains (q ← q + a), all independent: with a
+  // latency of about 3 cycles per operation, 14 chains keep every multiply and add unit busy
+  const l = new Locals(2);
+  const it = l.add("i32");
+  const muls = Array.from({ length: 7 }, () => l.add("v128"));
+  const adds = Array.from({ length: 7 }, () => l.add("v128"));
+  const m = l.add("v128");
+  const add = l.add("v128");
+  const all = [...muls, ...adds];
+  const body: Code = [
+    set(m, f4.const(1 + 2 ** -23)),
+    set(add, f4.const(1e-7)),
+    all.map((c, i) => set(c, f4.const(1 + i))),
+    set(it, i32.const(0)),
+    control.while(i32.ltS(g(it), g(0)), [
+      muls.map((c) => set(c, f4.mul(g(c), g(m)))),
+      adds.map((c) => set(c, f4.add(g(c), g(add)))),
+      inc(it, i32.const(1)),
+    ]),
+    v128.store(
+      g(1),
+      all.slice(1).reduce<Code>((s, c) => f4.add(s, g(c)), g(all[0])),
+    ),
+  ];
+  return { name: "peak", params: ["i32", "i32"], locals: l.types, body: [l.prologue(), body] };
+}
+
+/** The module binary for state size N (see the module comment for its functions). */
+export function trainKernelsModuleBytes(N: number): Uint8Array {
+  if (!Number.isInteger(N) || N < 1 || N > 64) {
+    throw new Error(
+      `trainKernelsModuleBytes: argument 'N' must be an integer in [1, 64] (got ${N})`,
+    );
+  }
+  return assembleModule([
+    gemmFunction(),
+    scanForwardFunction(N),
+    scanBackwardFunction(N),
+    siluFunction(false),
+    siluFunction(true),
+    ...convFunctions(),
+    peakFunction(),
+  ]);
+}

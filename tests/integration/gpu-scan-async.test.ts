@@ -139,9 +139,9 @@ describe("gpuSelectiveScanAsync: options and bad input", () => {
     );
     await expect(
       gpuSelectiveScanAsync(args, { mode: "cpu", variant: "naive", chunkSize: 4 }),
-    ).rejects.toThrow(/options\.chunkSize: only the "chunked" variant/);
+    ).rejects.toThrow(/argument 'options\.chunkSize' must be absent unless options\.variant is "chunked"/);
     await expect(gpuSelectiveScanAsync(args, { mode: "cpu", speed: 1 } as never)).rejects.toThrow(
-      /unknown option "speed"/,
+      /argument 'options' must be an options object \(got an unknown key "speed"/,
     );
     expect(() => createGpuSelectiveScanAsync({ chunkSize: 0 })).toThrow(
       /argument '[^']*options\.chunkSize' must be/,

@@ -56,8 +56,6 @@ const EXEMPT: Record<string, string> = {
   irfftInto: "raw layer",
   sequenceRows: "internal helper",
   checkLlamaConfig: "internal helper (checks a config for its caller)",
-  readTargets: "internal helper (reads targets for its caller)",
-  resolveVariant: "internal helper (picks the mixer variant for its caller)",
   resultDType: "internal helper (the dtype rule of the linalg functions, any tensors in)",
   phi1: "scalar formula of the inner loops ((e^z - 1) / z, NaN in gives NaN out like Math.expm1)",
   // A predicate (any value in, a boolean out) and sources that take no arguments.

@@ -2,7 +2,17 @@
 export * from "./scan-backward";
 export * from "./optim";
 export * from "./ops-backward";
-export * from "./mamba-grads";
+export {
+  type LossAndGrads,
+  type LossAndGradsOptions,
+  type MambaTrainConfig,
+  type MixerVariant,
+  type TokenBatch,
+  type TrainEngine,
+  type TrainableMamba,
+  mambaLossAndGrads,
+  mambaVariantForward,
+} from "./mamba-grads";
 export * from "./loop";
 export * from "./tasks";
 export { type TrainPool, type TrainPoolOptions, createTrainPool } from "../train-fast/threads";

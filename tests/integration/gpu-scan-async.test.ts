@@ -139,7 +139,9 @@ describe("gpuSelectiveScanAsync: options and bad input", () => {
     );
     await expect(
       gpuSelectiveScanAsync(args, { mode: "cpu", variant: "naive", chunkSize: 4 }),
-    ).rejects.toThrow(/argument 'options\.chunkSize' must be absent unless options\.variant is "chunked"/);
+    ).rejects.toThrow(
+      /argument 'options\.chunkSize' must be absent unless options\.variant is "chunked"/,
+    );
     await expect(gpuSelectiveScanAsync(args, { mode: "cpu", speed: 1 } as never)).rejects.toThrow(
       /argument 'options' must be an options object \(got an unknown key "speed"/,
     );

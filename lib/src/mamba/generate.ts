@@ -79,6 +79,27 @@ export function sampleNextToken(
 }
 
 /**
+ * The decoding loop of every model's generate: samples up to `maxNew` ids with
+ * {@link sampleNextToken}, starting from the prompt's last logits (vocab) and feeding each new id
+ * to `step`, which returns the next logits; stops after `stop` (kept) or `maxNew` ids. `step` is
+ * not called after the last id.
+ */
+export function sampleTokens(
+  logits: Tensor,
+  step: (next: number) => Tensor,
+  o: { maxNew: number; temperature: number; topK?: number; rng: Rng; stop?: number },
+): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < o.maxNew; i++) {
+    const next = sampleNextToken(logits.data, o.temperature, o.topK, o.rng);
+    out.push(next);
+    if (next === o.stop || i === o.maxNew - 1) break;
+    logits = step(next);
+  }
+  return out;
+}
+
+/**
  * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1): one forward pass
  * over the prompt fills the cache (`mambaPrefill`), then each new token costs one `mambaStep`,
  * whose time and memory do not depend on the position. Returns the new ids only.
@@ -151,20 +172,20 @@ function generate(
   const rng = options.rng ?? new Rng(0);
   const cache = createMambaCache(model, 1);
   const t0 = performance.now();
-  let logits: Tensor = mambaPrefill(
+  const logits: Tensor = mambaPrefill(
     model,
     cache,
     [prompt],
     options.scan ? { scan: options.scan } : {},
   );
   const t1 = performance.now();
-  const out: number[] = [];
-  for (let i = 0; i < maxNew; i++) {
-    const next = sampleNextToken(logits.data, temperature, topK, rng);
-    out.push(next);
-    if (next === stop || i === maxNew - 1) break;
-    logits = mambaStep(model, cache, [next]);
-  }
+  const out = sampleTokens(logits, (next) => mambaStep(model, cache, [next]), {
+    maxNew,
+    temperature,
+    topK,
+    rng,
+    stop,
+  });
   const t2 = performance.now();
   return { tokens: out, cacheBytes: mambaCacheBytes(cache), prefillMs: t1 - t0, decodeMs: t2 - t1 };
 }

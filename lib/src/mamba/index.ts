@@ -23,5 +23,11 @@ export {
   mambaForwardWithState,
 } from "./forward";
 export * from "./cache";
-export * from "./generate";
+export {
+  type MambaGenerateOptions,
+  type MambaGenerateResult,
+  mambaGenerate,
+  mambaGenerateWithStats,
+  sampleNextToken,
+} from "./generate";
 export * from "./checkpoint";

@@ -130,6 +130,32 @@ const OPTION_KEYS = new Set([
   "pool",
 ]);
 
+/**
+ * The targets of a language-model loss, (b, l) flattened: `targets` when given (it must have the
+ * tokens' shape), else the next token at positions 0..l−2 and −100 (ignored) at l−1, as Hugging
+ * Face's `labels = input_ids` shifts them. Shared by every model's loss and gradients.
+ */
+export function lossTargets(
+  fn: string,
+  targets: unknown,
+  ids: Int32Array,
+  b: number,
+  l: number,
+  vocab: number,
+): Int32Array {
+  if (targets !== undefined) {
+    const t = readTargets(fn, targets, vocab);
+    if (t.b !== b || t.l !== l)
+      throw new Error(
+        `${fn}: argument 'options.targets' must be a (b, l) batch of shape [${b}, ${l}] like tokens (got [${t.b}, ${t.l}])`,
+      );
+    return t.ids;
+  }
+  const next = new Int32Array(b * l).fill(-100);
+  for (let i = 0; i < b; i++) for (let j = 0; j + 1 < l; j++) next[i * l + j] = ids[i * l + j + 1];
+  return next;
+}
+
 /** Target ids (b, l) as an Int32Array: ids in [0, vocab) or −100 (ignored), as PyTorch's labels. */
 export function readTargets(
   fn: string,
@@ -237,19 +263,7 @@ export function mambaLossAndGrads(
     ids,
     shape: [b, l],
   } = readTokens(fn, tokens, cfg.vocab_size);
-  let targets: Int32Array;
-  if (options.targets !== undefined) {
-    const t = readTargets(fn, options.targets, cfg.vocab_size);
-    if (t.b !== b || t.l !== l)
-      throw new Error(
-        `${fn}: argument 'options.targets' must be a (b, l) batch of shape [${b}, ${l}] like tokens (got [${t.b}, ${t.l}])`,
-      );
-    targets = t.ids;
-  } else {
-    targets = new Int32Array(b * l).fill(-100);
-    for (let i = 0; i < b; i++)
-      for (let j = 0; j + 1 < l; j++) targets[i * l + j] = ids[i * l + j + 1];
-  }
+  const targets = lossTargets(fn, options.targets, ids, b, l, cfg.vocab_size);
   const scanOptions = {
     strategy: options.scanStrategy ?? "recompute",
     chunkSize: options.chunkSize ?? 64,

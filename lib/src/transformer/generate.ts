@@ -7,7 +7,7 @@
 import { Rng } from "../rng";
 import { type Tensor } from "../tensor";
 import { assertFiniteNumber, assertInteger, describe } from "../validate";
-import { sampleNextToken } from "../mamba/generate";
+import { sampleTokens } from "../mamba/generate";
 import { type TransformerModel, checkTransformerModel } from "./model";
 import {
   createTransformerCache,
@@ -116,15 +116,15 @@ function generate(
   const rng = options.rng ?? new Rng(0);
   const cache = createTransformerCache(model, 1);
   const t0 = performance.now();
-  let logits: Tensor = transformerPrefill(model, cache, [prompt]);
+  const logits: Tensor = transformerPrefill(model, cache, [prompt]);
   const t1 = performance.now();
-  const out: number[] = [];
-  for (let i = 0; i < maxNew; i++) {
-    const next = sampleNextToken(logits.data, temperature, topK, rng);
-    out.push(next);
-    if (next === stop || i === maxNew - 1) break;
-    logits = transformerStep(model, cache, [next]);
-  }
+  const out = sampleTokens(logits, (next) => transformerStep(model, cache, [next]), {
+    maxNew,
+    temperature,
+    topK,
+    rng,
+    stop,
+  });
   const t2 = performance.now();
   return {
     tokens: out,

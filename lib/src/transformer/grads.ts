@@ -29,7 +29,7 @@ import {
   rmsNormBackward,
   siluBackward,
 } from "../train/ops-backward";
-import { type LossAndGrads, type TokenBatch, readTargets } from "../train/mamba-grads";
+import { type LossAndGrads, type TokenBatch, lossTargets } from "../train/mamba-grads";
 import { type HeadLayout, attentionKernel, headMajorLayout, tokenMajorLayout } from "./attention";
 import { ropeInvFreq, ropeTables, rotateHalfInPlace } from "./rope";
 import { type TransformerModel, checkActivationSize, checkTransformerModel } from "./model";
@@ -261,20 +261,7 @@ export function transformerLossAndGrads(
       `${fn}: argument 'tokens' must be a batch whose b·H·l² attention weights per layer (kept for the backward pass) are at most ${MAX_ATTENTION_WEIGHTS}: use shorter sequences or a smaller batch (got ${weights})`,
     );
   }
-  let targets: Int32Array;
-  if (options.targets !== undefined) {
-    const t = readTargets(fn, options.targets, c.vocab_size);
-    if (t.b !== b || t.l !== l) {
-      throw new Error(
-        `${fn}: argument 'options.targets' must be a (b, l) batch of shape [${b}, ${l}] like tokens (got [${t.b}, ${t.l}])`,
-      );
-    }
-    targets = t.ids;
-  } else {
-    targets = new Int32Array(b * l).fill(-100);
-    for (let i = 0; i < b; i++)
-      for (let j = 0; j + 1 < l; j++) targets[i * l + j] = ids[i * l + j + 1];
-  }
+  const targets = lossTargets(fn, options.targets, ids, b, l, c.vocab_size);
   const P = (name: string): Tensor => model.params.get(name)!;
   const H = c.num_attention_heads;
   const G = c.num_key_value_heads;

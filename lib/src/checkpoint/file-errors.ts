@@ -4,6 +4,7 @@
  * quotes of its own, outside the argument's:
  * `loadMambaCheckpoint: argument 'dir' must be a valid checkpoint folder: file '<path>': <problem>`.
  */
+import { mkdirSync } from "node:fs";
 
 /**
  * The error for a problem found in `file`, reached through argument `arg` of `fn`. `what` is what
@@ -33,5 +34,17 @@ export function inFile<T>(fn: string, arg: string, what: string, file: string, f
     const nested = /^argument '[^']*' must be [^:]*: file '([^']*)': ([\s\S]*)$/.exec(message);
     if (nested) throw fileError(fn, arg, what, nested[1], nested[2]);
     throw fileError(fn, arg, what, file, message.replace(/^argument '([^']*)' must/, "$1 must"));
+  }
+}
+
+/**
+ * Creates the folder `dir` (and its parents) that `fn` saves into; a failure is reported against
+ * argument 'dir' with {@link fileError}. `dir` must already be checked to be a string.
+ */
+export function createOutputFolder(fn: string, dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fileError(fn, "dir", "a folder path", dir, `cannot be created (${(e as Error).message})`);
   }
 }

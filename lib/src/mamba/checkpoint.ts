@@ -3,13 +3,13 @@
  * and `model.safetensors` (what the `state-spaces/mamba-*-hf` repositories hold), so a model
  * trained here loads in PyTorch and one trained there loads here.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { Tensor } from "../tensor";
 import { describe } from "../validate";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors";
 import { readConfigJson, writeConfigJson } from "../checkpoint/config-json";
-import { fileError, inFile } from "../checkpoint/file-errors";
+import { createOutputFolder, fileError, inFile } from "../checkpoint/file-errors";
 import {
   MAMBA_CONFIG_KEYS,
   type MambaConfig,
@@ -120,11 +120,7 @@ export function saveMambaCheckpoint(model: MambaModel, dir: string): void {
   checkMambaModel(fn, model);
   if (typeof dir !== "string")
     throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw fileError(fn, "dir", "a folder path", dir, `cannot be created (${(e as Error).message})`);
-  }
+  createOutputFolder(fn, dir);
   for (const [name, t] of model.params) {
     for (let i = 0; i < t.data.length; i++) {
       if (!Number.isFinite(t.data[i]))

@@ -5,13 +5,13 @@
  * clean stop on interrupt (the model keeps every completed step), and a resumable training state
  * (optimiser moments, step, RNG state) saved next to the checkpoint.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
 import { assertInteger, assertPositive, describe } from "../validate";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors";
-import { fileError, inFile } from "../checkpoint/file-errors";
+import { createOutputFolder, fileError, inFile } from "../checkpoint/file-errors";
 import { displayBundle, inKernel } from "../display/jupyter";
 import { figureBundle, lineChart } from "../display/plot";
 import { progress } from "../display/progress";
@@ -350,11 +350,7 @@ export function saveTrainingState(state: TrainingState, model: TrainableParams, 
   checkStateMatches(fn, "state", state, model);
   if (typeof dir !== "string")
     throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw fileError(fn, "dir", "a folder path", dir, `cannot be created (${(e as Error).message})`);
-  }
+  createOutputFolder(fn, dir);
   const tensors = new Map<string, Tensor>();
   for (const [name, p] of model.params) {
     tensors.set(`exp_avg.${name}`, { shape: p.shape, data: state.optimizer.m.get(name)! });

@@ -5,13 +5,12 @@
  * `LlamaForCausalLM.from_pretrained(dir)`, and a float32/float16/bfloat16 Llama saved by
  * `save_pretrained` (single file, no rope scaling) loads here.
  */
-import { existsSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { type Tensor } from "../tensor";
 import { assertFiniteArray, describe } from "../validate";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors";
 import { readConfigJson, writeConfigJson } from "../checkpoint/config-json";
-import { fileError, inFile } from "../checkpoint/file-errors";
+import { createOutputFolder, fileError, inFile } from "../checkpoint/file-errors";
 import { LLAMA_CONFIG_FIELDS, checkLlamaConfig, transformerParamShapes } from "./config";
 import { type TransformerModel, checkTransformerModel } from "./model";
 
@@ -100,11 +99,7 @@ export function saveTransformerCheckpoint(model: TransformerModel, dir: string):
       );
     }
   }
-  try {
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw fileError(fn, "dir", "a folder path", dir, `cannot be created (${(e as Error).message})`);
-  }
+  createOutputFolder(fn, dir);
   const fields: Record<string, unknown> = {
     architectures: ["LlamaForCausalLM"],
     model_type: "llama",

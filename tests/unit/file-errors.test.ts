@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { fileError, inFile } from "../../lib/src/checkpoint/file-errors";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { createOutputFolder, fileError, inFile } from "../../lib/src/checkpoint/file-errors";
 import { assertInteger } from "../../lib/src/validate";
 
 describe("errors about a file an argument names", () => {
@@ -25,5 +28,25 @@ describe("errors about a file an argument names", () => {
     expect(() => inFile("load", "dir", "a checkpoint", "/other", inner)).toThrow(
       "load: argument 'dir' must be a checkpoint: file '/w.st': header is not valid JSON",
     );
+  });
+  it("createOutputFolder makes the folder and its parents, and reports a folder it cannot make", () => {
+    const root = mkdtempSync(path.join(tmpdir(), "out-folder-"));
+    try {
+      const nested = path.join(root, "a", "b");
+      createOutputFolder("save", nested);
+      expect(statSync(nested).isDirectory()).toBe(true);
+      createOutputFolder("save", nested); // an existing folder is fine
+      const file = path.join(root, "plain-file");
+      writeFileSync(file, "x");
+      const below = path.join(file, "sub");
+      expect(() => createOutputFolder("save", below)).toThrow(
+        new RegExp(
+          `^save: argument 'dir' must be a folder path: file '${below}': cannot be created \\(`,
+        ),
+      );
+      expect(existsSync(below)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -99,6 +99,7 @@ export * from "./gpu/kernel";
 // Lessons 09-12: the building blocks, checkpoints, the Mamba LM, training, the Transformer++.
 export * from "./nn/index";
 export * from "./checkpoint/index";
+export * from "./lm/index";
 export * from "./mamba/index";
 export * from "./transformer/index";
 export * from "./train/index";

@@ -44,8 +44,6 @@ const EXEMPT: Record<string, string> = {
   checkTaskSet: "validator",
   checkCopyingOptions: "validator",
   checkInductionOptions: "validator",
-  checkSelectiveScanArgs: "validator",
-  checkInputDependentScanArgs: "validator",
   checkScanDims: "validator",
   // Unchecked "raw" layers and internal helpers that take the caller's name: exported for lib's
   // own modules, checked by the public functions that call them.

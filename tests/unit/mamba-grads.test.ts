@@ -2,15 +2,16 @@ import { describe, expect, it } from "vitest";
 import {
   Rng,
   type Tensor,
-  type TrainableMamba,
+  type MambaModel,
   crossEntropy,
   initMamba,
+  mambaConfig,
   mambaForward,
   mambaLossAndGrads,
 } from "../../lib/src/index";
 
 /** The MambaForCausalLM tensor names and shapes, written out here from the Hugging Face layout. */
-function paramShapes(c: TrainableMamba["config"]): Map<string, number[]> {
+function paramShapes(c: MambaModel["config"]): Map<string, number[]> {
   const { hidden_size: d, intermediate_size: E, state_size: N, time_step_rank: R } = c;
   const s = new Map<string, number[]>([["backbone.embeddings.weight", [c.vocab_size, d]]]);
   for (let i = 0; i < c.num_hidden_layers; i++) {
@@ -32,8 +33,8 @@ function paramShapes(c: TrainableMamba["config"]): Map<string, number[]> {
 }
 
 /** A tiny float64 model with random parameters (A_log = log(1..N), positive dt bias) for gradient checks. */
-function tinyModel(rng: Rng, layers: number, tie = true): TrainableMamba {
-  const config = {
+function tinyModel(rng: Rng, layers: number, tie = true): MambaModel {
+  const config = mambaConfig({
     vocab_size: 5,
     hidden_size: 4,
     num_hidden_layers: layers,
@@ -45,7 +46,7 @@ function tinyModel(rng: Rng, layers: number, tie = true): TrainableMamba {
     use_bias: false,
     use_conv_bias: true,
     tie_word_embeddings: tie,
-  };
+  });
   const params = new Map<string, Tensor>();
   for (const [name, shape] of paramShapes(config)) {
     const t = rng.randn(shape, 0.5);
@@ -59,7 +60,7 @@ function tinyModel(rng: Rng, layers: number, tie = true): TrainableMamba {
 }
 
 function gradCheck(
-  model: TrainableMamba,
+  model: MambaModel,
   tokens: number[][],
   opts: Parameters<typeof mambaLossAndGrads>[2],
 ) {

@@ -137,7 +137,7 @@ describe("mambaForward", () => {
       /mambaForward: argument 'options.scan'/,
     );
     expect(() => mambaForward(model, TOKENS, { speed: 1 } as never)).toThrow(
-      /mambaForward: argument 'options' must be an options object \(got an unknown key "speed"; the keys are/,
+      /mambaForward: argument 'options' must be an options object \{ scan\?, variant\? \} \(got an unknown key "speed"; the keys are/,
     );
     expect(() =>
       mambaForward({ ...model, config: { ...model.config, state_size: 0 } }, TOKENS),

@@ -930,20 +930,11 @@ export const signatures: Record<string, Signature> = {
     args: [
       a("model", mambaModel()),
       a("tokens", tokens(6)),
-      a("options", options({ scan: opt(s.oneOf(["reference", "fast"])) })),
-    ],
-  },
-  mambaForwardWithState: {
-    valid: () => [mamba(), [[1, 2, 3]], { returnState: true }],
-    args: [
-      a("model", mambaModel()),
-      a("tokens", tokens(6)),
       a(
         "options",
         options({
           scan: opt(s.oneOf(["reference", "fast"])),
-          returnState: opt(s.boolean()),
-          lastPositionOnly: opt(s.boolean()),
+          variant: opt(s.oneOf(["mamba", "s6", "lti"])),
         }),
       ),
     ],
@@ -1303,14 +1294,6 @@ export const signatures: Record<string, Signature> = {
           chunkSize: opt(int(1)),
         }),
       ),
-    ],
-  },
-  mambaVariantForward: {
-    valid: () => [mamba(), [[1, 2, 3]], { variant: "s6" }],
-    args: [
-      a("model", mambaModel()),
-      a("tokens", tokens(6)),
-      a("options", options({ variant: opt(s.oneOf(["mamba", "s6", "lti"])) })),
     ],
   },
   taskBatch: {

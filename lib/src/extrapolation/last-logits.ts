@@ -18,9 +18,10 @@
  */
 import { type Tensor } from "../tensor";
 import { schema, checkArg, checkOptions, describe } from "../validate";
-import { type MambaModel, checkMambaModel } from "../mamba/model";
+import type { MambaModel } from "../mamba/model";
+import { checkMambaModel } from "../mamba/checks";
 import { createMambaCache, mambaPrefill, mambaStep } from "../mamba/cache";
-import { readTokens } from "../mamba/forward";
+import { readTokens } from "../lm/tokens";
 import { type LlamaConfig, checkLlamaConfig } from "../transformer/config";
 import { type TransformerModel, checkTransformerModel } from "../transformer/model";
 import { createTransformerCache, transformerPrefill } from "../transformer/kv-cache";

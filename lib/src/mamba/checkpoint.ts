@@ -17,7 +17,8 @@ import {
   mambaConfig,
   mambaParamShapes,
 } from "./config";
-import { type MambaModel, checkMambaModel } from "./model";
+import type { MambaModel } from "./model";
+import { checkMambaModel } from "./checks";
 
 /** `state-spaces/mamba`'s own name for the embedding, accepted on load. */
 /** What `dir` must be, in errors about a file inside it. */

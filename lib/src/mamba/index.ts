@@ -1,7 +1,7 @@
 /**
- * Lesson 09: the Mamba block and language model, decoding, checkpoints. The modules' own
- * argument checks (`checkMambaModel`, `checkForwardOptions`, `checkHidden`) and layout helpers
- * (`mixerPrefix`, `lmHeadWeight`) are internals: importable from their modules, not exported here.
+ * Lessons 09-10: the Mamba language model. `model.ts` is its one definition; the other files are
+ * the public functions around it (forward, decoding, training loss, generation, checkpoints) and
+ * their argument checks (`checks.ts`, internal).
  */
 export {
   type MambaConfig,
@@ -11,23 +11,21 @@ export {
   mambaParamShapes,
   mambaParamCount,
 } from "./config";
-export { type MambaModel } from "./model";
+export { type MambaModel, type MixerVariant } from "./model";
 export * from "./init";
 export {
   type MambaScan,
   type MambaForwardOptions,
-  type MambaTokens,
   type MambaBlockState,
   mambaMixer,
   mambaForward,
-  mambaForwardWithState,
 } from "./forward";
 export * from "./cache";
+export { type LossAndGradsOptions, type TrainEngine, mambaLossAndGrads } from "./grads";
 export {
   type MambaGenerateOptions,
   type MambaGenerateResult,
   mambaGenerate,
   mambaGenerateWithStats,
-  sampleNextToken,
 } from "./generate";
 export * from "./checkpoint";

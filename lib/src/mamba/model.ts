@@ -1,67 +1,142 @@
 /**
- * A Mamba language model as plain data, and its checks. Parameters are float32 tensors keyed by
- * the Hugging Face checkpoint names (see `mambaParamShapes`), so a checkpoint maps onto a model
- * one to one and gradients can be keyed by the same names.
+ * Mamba, the language model (Gu & Dao 2023), in one definition. `mambaForward` (inference),
+ * `mambaLossAndGrads` (training: the same code recording a tape, `ops/tape.ts`) and
+ * `mambaStep` / `mambaPrefill` (decoding: the same code carrying each layer's state) all run the
+ * two functions below; the engines differ only in the backend behind `ops`.
+ *
+ * Upstream, in `state-spaces/mamba`:
+ * - {@link mambaBlock} is `mamba_ssm/modules/mamba_simple.py`, `Mamba.forward` without its fused
+ *   kernels (`selective_scan_ref`'s equations) and, with a state, `Mamba.step`;
+ * - {@link mambaLM} is `mamba_ssm/models/mixer_seq_simple.py`'s `MixerModel` (embedding, pre-norm
+ *   residual blocks, final norm) and `MambaLMHeadModel` (the tied head).
+ * Parameter names are Hugging Face's `MambaForCausalLM` (`modeling_mamba.py`), so a downloaded
+ * checkpoint maps onto the model one to one. Activations are token-major, (b, l, ·), as in
+ * mamba-minimal's `model.py`.
+ *
+ * Glossary (paper → config field):
+ *   b   batch size                         l   sequence length (L in the paper)
+ *   d   model width, D → hidden_size       E   block width, E·D → intermediate_size = expand · d
+ *   N   state size per channel → state_size
+ *   R   rank of Δ's projection → time_step_rank (dt_rank, ⌈d/16⌉)
+ *   k   conv width → conv_kernel           V   vocabulary → vocab_size
+ *   Δ   step size (delta), A (E, N) = −exp(A_log), B, C the input and output maps, D the skip
  */
 import type { Tensor } from "../tensor";
-import { describe } from "../validate";
-import { type MambaConfig, mambaConfig, mambaParamShapes } from "./config";
+import type { Ops } from "../ops/tape";
+import type { MambaConfig } from "./config";
 
-/** A Mamba LM: its config and its parameters (float32, HF names). */
+/** A Mamba LM as plain data: its config and its tensors keyed by checkpoint name, one dtype. */
 export interface MambaModel {
   config: MambaConfig;
-  params: Map<string, Tensor<Float32Array>>;
-  /** config.json fields we do not use, kept so that a save writes them back. */
+  params: Map<string, Tensor>;
+  /** config.json fields the model does not read, kept so that a save writes them back. */
   extraConfig?: Record<string, unknown>;
 }
 
 /**
- * Checks that `model` holds exactly the parameters its config implies, with the right shapes and
- * float32 data (values are not scanned: `initMamba` and `loadMambaCheckpoint` produce finite
- * ones). `fn` names the caller in errors.
+ * The mixer of every layer: the Mamba block, or one of the ablations of the paper's Table 1,
+ * which use the same parameters and checkpoint layout:
+ * - "s6": no gate (the scan's output is not multiplied by SiLU(z); the z half of in_proj is unused);
+ * - "lti": no gate and no selection, an S4D-like time-invariant layer: Δ = softplus(dt_proj.bias),
+ *   B[e, n] = x_proj.weight[R + n, e] and C[e, n] = x_proj.weight[R + N + n, e], the same at
+ *   every position (the δ rows of x_proj and dt_proj.weight are unused).
  */
-export function checkMambaModel(fn: string, model: unknown): MambaModel {
-  const m = model as Partial<MambaModel> | null;
-  if (m === null || typeof m !== "object" || !m.config || !(m.params instanceof Map)) {
-    throw new Error(
-      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (from initMamba or loadMambaCheckpoint) (got ${describe(model)})`,
-    );
-  }
-  mambaConfig(m.config, fn, "model.config"); // a hand-edited config fails here with the field named
-  const shapes = mambaParamShapes(m.config);
-  for (const [name, shape] of shapes) {
-    const t = m.params.get(name);
-    if (!t)
-      throw new Error(
-        `${fn}: argument 'model.params' must hold every tensor of the config (got no "${name}" of shape [${shape.join(", ")}])`,
-      );
-    if (!(t.data instanceof Float32Array)) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold Float32Array data (got ${describe(t.data)} in "${name}")`,
-      );
-    }
-    if (
-      t.shape.length !== shape.length ||
-      t.shape.some((s, i) => s !== shape[i]) ||
-      t.data.length !== shape.reduce((a, b) => a * b, 1)
-    ) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold "${name}" of shape [${shape.join(", ")}] from the config (got shape [${t.shape.join(", ")}])`,
-      );
-    }
-  }
-  for (const name of m.params.keys()) {
-    if (!shapes.has(name))
-      throw new Error(
-        `${fn}: argument 'model.params' must hold only the tensors of the config (got an unexpected "${name}")`,
-      );
-  }
-  return m as MambaModel;
+export type MixerVariant = "mamba" | "s6" | "lti";
+
+/** What one layer carries from a position to the next when decoding (`Mamba.step`'s states). */
+export interface LayerState {
+  /** The last k inputs of the conv, oldest first, (b, E, k). */
+  conv: Tensor;
+  /** The SSM state h, (b, E, N). */
+  ssm: Tensor;
 }
 
-/** The output head's weight (V, d): the embedding when tied. */
-export function lmHeadWeight(model: MambaModel): Tensor<Float32Array> {
-  return model.config.tie_word_embeddings
-    ? model.params.get("backbone.embeddings.weight")!
-    : model.params.get("lm_head.weight")!;
+/**
+ * One Mamba block (the paper's Figure 3) on u = RMSNorm(h), (b, l, d) → (b, l, d). With `state`
+ * the conv continues from the inputs it holds and the scan from its h, and both are left at the
+ * last position: a prompt of any length, or one token (l = 1, upstream's `step`).
+ */
+export function mambaBlock(
+  ops: Ops,
+  model: MambaModel,
+  layer: number,
+  u: Tensor,
+  variant: MixerVariant,
+  state: LayerState | null,
+): Tensor {
+  const { intermediate_size: E, state_size: N, time_step_rank: R } = model.config;
+  const w = (name: string): Tensor => model.params.get(`backbone.layers.${layer}.mixer.${name}`)!;
+  const optional = (name: string): Tensor | null =>
+    model.params.get(`backbone.layers.${layer}.mixer.${name}`) ?? null;
+  const [b, l] = u.shape;
+
+  const xz = ops.linear(u, w("in_proj.weight"), optional("in_proj.bias")); //  (b, l, 2E)
+  const [xIn, zIn] = ops.split(xz, [E, E]); //                                   (b, l, E) each
+  const conv = ops.causalConv1d(
+    xIn,
+    w("conv1d.weight"),
+    optional("conv1d.bias"),
+    state?.conv ?? null,
+  );
+  const x = ops.silu(conv); //                                                    (b, l, E)
+  const A = ops.negExp(w("A_log")); //                                            (E, N)
+
+  let delta: Tensor; //                                       (b, l, E), before bias and softplus
+  let B: Tensor; //                                           (b, l, N), or (E, N) for "lti"
+  let C: Tensor; //                                           (b, l, N), or (E, N) for "lti"
+  if (variant === "lti") {
+    delta = ops.zeros([b, l, E], x); //                       Δ = softplus(dt_proj.bias) everywhere
+    B = ops.rowsTransposed(w("x_proj.weight"), R, N); //      (E, N)
+    C = ops.rowsTransposed(w("x_proj.weight"), R + N, N); //  (E, N)
+  } else {
+    const xdbl = ops.linear(x, w("x_proj.weight")); //        (b, l, R + 2N): the selection
+    const [dtLow, Bx, Cx] = ops.split(xdbl, [R, N, N]); //    (b, l, R), (b, l, N), (b, l, N)
+    delta = ops.linear(dtLow, w("dt_proj.weight")); //        (b, l, E); its bias goes in the scan
+    B = Bx;
+    C = Cx;
+  }
+  const y = ops.selectiveScan(
+    {
+      u: x,
+      delta,
+      A,
+      B,
+      C,
+      D: w("D"),
+      z: variant === "mamba" ? zIn : null, //                 gate: y ⊙ SiLU(z)
+      deltaBias: w("dt_proj.bias"), //                        Δ = softplus(delta + dt_proj.bias)
+    },
+    state?.ssm ?? null,
+  ); //                                                       (b, l, E)
+  return ops.linear(y, w("out_proj.weight"), optional("out_proj.bias")); // (b, l, d)
+}
+
+/**
+ * The language model on token ids (b·l, row-major): h₀ = embedding(ids); for each layer
+ * hᵢ₊₁ = hᵢ + block(RMSNorm(hᵢ)); logits = RMSNorm_f(h) Wᵀ with W the embedding (tied head)
+ * or lm_head.weight. Returns logits (b, l, V), or (b, 1, V) with `lastPositionOnly` (all a
+ * prompt needs: the head is the largest product of a small model). `states` (one per layer)
+ * makes it a decoding call (see {@link mambaBlock}).
+ */
+export function mambaLM(
+  ops: Ops,
+  model: MambaModel,
+  ids: Int32Array,
+  batch: number,
+  length: number,
+  options: { variant: MixerVariant; states?: LayerState[]; lastPositionOnly?: boolean },
+): Tensor {
+  const c = model.config;
+  const w = (name: string): Tensor => model.params.get(name)!;
+  const embeddings = w("backbone.embeddings.weight"); //                          (V, d)
+  let h = ops.embedding(ids, batch, length, embeddings); //                         (b, l, d)
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const u = ops.rmsNorm(h, w(`backbone.layers.${i}.norm.weight`), c.layer_norm_epsilon);
+    const out = mambaBlock(ops, model, i, u, options.variant, options.states?.[i] ?? null);
+    h = ops.add(h, out); //                                                         (b, l, d)
+  }
+  if (options.lastPositionOnly) h = ops.lastPosition(h); //                         (b, 1, d)
+  const hf = ops.rmsNorm(h, w("backbone.norm_f.weight"), c.layer_norm_epsilon);
+  const head = c.tie_word_embeddings ? embeddings : w("lm_head.weight"); //          (V, d)
+  return ops.linear(hf, head); //                                                   (b, l, V)
 }

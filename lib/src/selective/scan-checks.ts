@@ -4,29 +4,13 @@
  * Shared by every implementation, so that all of them accept exactly the same inputs.
  */
 import type { Tensor } from "../tensor";
+import {
+  type ScanMatrixLayout,
+  type SelectiveScanShapes,
+  channelsFirst,
+  timeInvariant,
+} from "./layout";
 import { assertTensor, checkOptions, isAbsent, schema } from "../validate";
-
-/** How a B or C tensor is laid out, resolved into strides (see {@link checkSelectiveScanArgs}). */
-export interface ScanMatrixLayout {
-  /** "variable": (b, n, l); "grouped": (b, g, n, l); "time-invariant": (d, n). */
-  kind: "variable" | "grouped" | "time-invariant";
-  /** Number of groups g (1 unless grouped). */
-  groups: number;
-  /** Flat index of element (batch, channel, n, l) is base(batch, channel) + n·nStride + l·lStride. */
-  nStride: number;
-  lStride: number;
-  base: (batch: number, channel: number) => number;
-}
-
-/** Validated sizes of a selective scan's arguments. */
-export interface SelectiveScanShapes {
-  batch: number;
-  dim: number;
-  length: number;
-  dstate: number;
-  B: ScanMatrixLayout;
-  C: ScanMatrixLayout;
-}
 
 const DTYPES = ["float32", "float64"] as const;
 const optionalTensor = schema.optional(schema.present<Tensor>());
@@ -86,7 +70,7 @@ export function checkSelectiveScanArgs(fn: string, args: unknown): SelectiveScan
   if (!isAbsent(a.deltaBias)) {
     assertTensor(`${fn}: deltaBias`, a.deltaBias, { shape: [dim], axes: ["d"], dtype: dtypes });
   }
-  return { batch, dim, length, dstate, B: layoutB, C: layoutC };
+  return { batch, dim, length, dstate, X: channelsFirst(dim, length), B: layoutB, C: layoutC };
 }
 
 /**
@@ -127,13 +111,7 @@ function scanMatrixLayout(
     `with g dividing d = ${dim}, or time-invariant (d, n) = [${dim}, ${dstate}]`;
   const s = t.shape;
   if (s.length === 2 && s[0] === dim && s[1] === dstate) {
-    return {
-      kind: "time-invariant",
-      groups: 1,
-      nStride: 1,
-      lStride: 0,
-      base: (_b, d) => d * dstate,
-    };
+    return timeInvariant(dstate);
   }
   if (s.length === 3 && s[0] === batch && s[1] === dstate && s[2] === length) {
     return {

@@ -12,17 +12,14 @@
  * This is zero-order-hold discretisation of A (Ā = exp(ΔA)) with Mamba's simplified B̄ = ΔB, done
  * per position because Δ, B and C change with the position.
  */
-import { type Tensor, allocate, dtypeOf } from "../tensor";
+import { type FloatArray, type Tensor, allocate, dtypeOf } from "../tensor";
 import { silu, softplus } from "./activations";
 import { checkSelectiveScanArgs } from "./scan-checks";
+import type { SelectiveScanShapes } from "./layout";
 
-// The checks live in scan-checks.ts; these names stay importable from here.
-export {
-  checkInputDependentScanArgs,
-  checkSelectiveScanArgs,
-  type ScanMatrixLayout,
-  type SelectiveScanShapes,
-} from "./scan-checks";
+// The checks live in scan-checks.ts, the layouts in layout.ts; these names stay importable here.
+export { checkInputDependentScanArgs, checkSelectiveScanArgs } from "./scan-checks";
+export type { ScanMatrixLayout, SelectiveScanShapes } from "./layout";
 
 /** Arguments of {@link selectiveScan} (names and layouts as in Mamba's `selective_scan_ref`). */
 export interface SelectiveScanArgs {
@@ -75,50 +72,87 @@ export interface SelectiveScanResult {
 export function selectiveScan(args: SelectiveScanArgs): SelectiveScanResult {
   const shapes = checkSelectiveScanArgs("selectiveScan", args);
   const { batch, dim, length, dstate } = shapes;
-  const u = args.u.data;
-  const delta = args.delta.data;
-  const A = args.A.data;
-  const Bd = args.B.data;
-  const Cd = args.C.data;
-  const Dd = args.D ? args.D.data : null;
-  const zd = args.z ? args.z.data : null;
-  const bias = args.deltaBias ? args.deltaBias.data : null;
-  const useSoftplus = args.deltaSoftplus === true;
   const dtype = dtypeOf(args.u);
   const out = allocate(dtype, batch * dim * length);
   const last = args.returnLastState ? allocate(dtype, batch * dim * dstate) : null;
-  const x = new Float64Array(dstate);
-  const { nStride: bn, lStride: bl } = shapes.B;
-  const { nStride: cn, lStride: cl } = shapes.C;
-
-  for (let b = 0; b < batch; b++) {
-    for (let d = 0; d < dim; d++) {
-      x.fill(0);
-      const row = (b * dim + d) * length;
-      const aRow = d * dstate;
-      const bBase = shapes.B.base(b, d);
-      const cBase = shapes.C.base(b, d);
-      const db = bias ? bias[d] : 0;
-      const skip = Dd ? Dd[d] : 0;
-      for (let l = 0; l < length; l++) {
-        let dt = delta[row + l] + db;
-        if (useSoftplus) dt = softplus(dt);
-        const ut = u[row + l];
-        const dtu = dt * ut;
-        let y = 0;
-        for (let n = 0; n < dstate; n++) {
-          const s = Math.exp(dt * A[aRow + n]) * x[n] + dtu * Bd[bBase + n * bn + l * bl];
-          x[n] = s;
-          y += s * Cd[cBase + n * cn + l * cl];
-        }
-        let o = y + skip * ut;
-        if (zd) o *= silu(zd[row + l]);
-        out[row + l] = o;
-      }
-      if (last) last.set(x, (b * dim + d) * dstate);
-    }
-  }
+  scanRecurrence(scanData(args), shapes, out, null, last);
   const result: SelectiveScanResult = { out: { shape: [batch, dim, length], data: out } };
   if (last) result.lastState = { shape: [batch, dim, dstate], data: last };
   return result;
+}
+
+/** The numbers of a scan's arguments (any layout: see {@link SelectiveScanShapes}). */
+export interface ScanData {
+  u: FloatArray;
+  delta: FloatArray;
+  A: FloatArray;
+  B: FloatArray;
+  C: FloatArray;
+  D: FloatArray | null;
+  z: FloatArray | null;
+  bias: FloatArray | null;
+  softplus: boolean;
+}
+
+/** The data of a {@link SelectiveScanArgs}. */
+export function scanData(args: SelectiveScanArgs): ScanData {
+  return {
+    u: args.u.data,
+    delta: args.delta.data,
+    A: args.A.data,
+    B: args.B.data,
+    C: args.C.data,
+    D: args.D ? args.D.data : null,
+    z: args.z ? args.z.data : null,
+    bias: args.deltaBias ? args.deltaBias.data : null,
+    softplus: args.deltaSoftplus === true,
+  };
+}
+
+/**
+ * The recurrence of the module comment, unchecked, in any layout `s` describes: writes out (in u's
+ * layout), starting each channel from the state h0 (b, d, n) or from zero, and leaves the final
+ * states in `last` (b, d, n) when given. Float64 arithmetic whatever the arrays' types.
+ */
+export function scanRecurrence(
+  p: ScanData,
+  s: SelectiveScanShapes,
+  out: FloatArray,
+  h0: FloatArray | null,
+  last: FloatArray | null,
+): void {
+  const { batch, dim, length, dstate, X, B, C } = s;
+  const x = new Float64Array(dstate);
+  for (let b = 0; b < batch; b++) {
+    for (let d = 0; d < dim; d++) {
+      const hOffset = (b * dim + d) * dstate;
+      if (h0) for (let n = 0; n < dstate; n++) x[n] = h0[hOffset + n];
+      else x.fill(0);
+      const row = X.base(b, d);
+      const aRow = d * dstate;
+      const bBase = B.base(b, d);
+      const cBase = C.base(b, d);
+      const db = p.bias ? p.bias[d] : 0;
+      const skip = p.D ? p.D[d] : 0;
+      for (let l = 0; l < length; l++) {
+        const i = row + l * X.lStride;
+        let dt = p.delta[i] + db;
+        if (p.softplus) dt = softplus(dt);
+        const ut = p.u[i];
+        const dtu = dt * ut;
+        const bl = bBase + l * B.lStride;
+        const cl = cBase + l * C.lStride;
+        let y = 0;
+        for (let n = 0; n < dstate; n++) {
+          const h = Math.exp(dt * p.A[aRow + n]) * x[n] + dtu * p.B[bl + n * B.nStride];
+          x[n] = h;
+          y += h * p.C[cl + n * C.nStride];
+        }
+        let o = y + skip * ut;
+        if (p.z) o *= silu(p.z[i]);
+        out[i] = o;
+      }
+      if (last) last.set(x, hOffset);
+    }
+  }
 }

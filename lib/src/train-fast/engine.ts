@@ -29,8 +29,9 @@
  * reference engine's only.
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { crossEntropy } from "../train/ops-backward";
-import type { MixerVariant, MambaTrainConfig } from "../train/mamba-grads";
+import { crossEntropy } from "../ops/reference/backward";
+import type { MixerVariant } from "../mamba/model";
+import type { MambaConfig } from "../mamba/config";
 import { type WasmMemory, wasmApi, wasmSimdSupported } from "../selective-fast/wasm";
 import { trainKernelsModuleBytes } from "./kernels";
 
@@ -102,7 +103,7 @@ export interface EngineResult {
 
 /** The inputs of one step, already validated by the caller. */
 export interface EngineStep {
-  config: MambaTrainConfig;
+  config: MambaConfig;
   params: Map<string, Tensor>;
   ids: Int32Array;
   targets: Int32Array;
@@ -185,7 +186,7 @@ interface Layout {
   gradsEnd: number;
 }
 
-function dimsOf(cfg: MambaTrainConfig) {
+function dimsOf(cfg: MambaConfig) {
   const E = cfg.intermediate_size;
   const N = cfg.state_size;
   const R = cfg.time_step_rank;
@@ -202,7 +203,7 @@ function dimsOf(cfg: MambaTrainConfig) {
   };
 }
 
-function makeLayout(cfg: MambaTrainConfig, b: number, l: number, T: number, key: string): Layout {
+function makeLayout(cfg: MambaConfig, b: number, l: number, T: number, key: string): Layout {
   const { d, E, Ep, N, R, J, V, layers } = dimsOf(cfg);
   const BL = b * l;
   const chunks = Math.ceil(l / T);

@@ -15,14 +15,11 @@ import { createOutputFolder, fileError, inFile } from "../checkpoint/file-errors
 import { displayBundle, inKernel } from "../display/jupyter";
 import { figureBundle, lineChart } from "../display/plot";
 import { progress } from "../display/progress";
-import {
-  type LossAndGrads,
-  type LossAndGradsOptions,
-  type TokenBatch,
-  type TrainableMamba,
-  mambaLossAndGrads,
-  resolveVariant,
-} from "./mamba-grads";
+import type { LossAndGrads } from "../lm/loss";
+import type { TokenBatch } from "../lm/tokens";
+import type { MambaModel } from "../mamba/model";
+import { resolveVariant } from "../mamba/checks";
+import { type LossAndGradsOptions, mambaLossAndGrads } from "../mamba/grads";
 import { type TransformerModel, checkTransformerModel } from "../transformer/model";
 import { transformerLossAndGrads } from "../transformer/grads";
 import {
@@ -138,10 +135,7 @@ const TRAIN_KEYS = new Set([
  * Ctrl-C / SIGINT in a script) or `signal` ends it cleanly after the step in progress: the model
  * holds every completed step and the returned state continues the run.
  */
-export async function trainMamba(
-  model: TrainableMamba,
-  options: TrainOptions,
-): Promise<TrainResult> {
+export async function trainMamba(model: MambaModel, options: TrainOptions): Promise<TrainResult> {
   const fn = "trainMamba";
   checkTrainOptions(fn, options, TRAIN_KEYS);
   const variant = resolveVariant(fn, model, options.variant);

@@ -7,8 +7,12 @@
  *
  * Gradients are accumulated in float64 and returned in the dtype of the input they belong to.
  */
-import { type Tensor, allocate, dtypeOf, numel } from "../tensor";
+import { type Tensor, allocate, dtypeOf } from "../tensor";
 import { sigmoid } from "../selective/activations";
+import { channelsFirst } from "../selective/layout";
+import { reference } from "../ops/reference/index";
+import type { CrossEntropy } from "../ops/backend";
+import { convBackwardInLayout } from "../ops/reference/backward";
 import {
   MAX_ELEMENTS,
   argumentError,
@@ -52,42 +56,10 @@ export function linearBackward(
     );
   }
   sameShape(fn, "g", g, [...x.shape.slice(0, -1), outDim]);
-  const rows = numel(x.shape) / inDim;
-  const dx = new Float64Array(rows * inDim);
-  const dw = new Float64Array(outDim * inDim);
-  const db = new Float64Array(outDim);
-  const xd = x.data;
-  const wd = weight.data;
-  const gd = g.data;
-  // ∂x rows: dx[r, :] = Σ_o g[r, o] W[o, :] (contiguous inner loop over in).
-  for (let r = 0; r < rows; r++) {
-    const xo = r * inDim;
-    for (let o = 0; o < outDim; o++) {
-      const go = gd[r * outDim + o];
-      if (go === 0) continue;
-      const wo = o * inDim;
-      for (let i = 0; i < inDim; i++) dx[xo + i] += go * wd[wo + i];
-    }
-  }
-  // ∂W rows: dW[o, :] = Σ_r g[r, o] x[r, :], one output row at a time (stays in cache).
-  for (let o = 0; o < outDim; o++) {
-    const wo = o * inDim;
-    let sb = 0;
-    for (let r = 0; r < rows; r++) {
-      const go = gd[r * outDim + o];
-      if (go === 0) continue;
-      sb += go;
-      const xo = r * inDim;
-      for (let i = 0; i < inDim; i++) dw[wo + i] += go * xd[xo + i];
-    }
-    db[o] = sb;
-  }
-  const result: { dx: Tensor; dweight: Tensor; dbias?: Tensor } = {
-    dx: like(x, dx),
-    dweight: like(weight, dw),
-  };
-  if (hasBias) result.dbias = like(weight, db, [outDim]);
-  return result;
+  const r = reference.linearBackward(x, weight, g, hasBias);
+  return hasBias
+    ? { dx: r.dx, dweight: r.dweight, dbias: r.dbias! }
+    : { dx: r.dx, dweight: r.dweight };
 }
 
 /**
@@ -110,26 +82,7 @@ export function rmsNormBackward(
   assertTensor(`${fn}: weight`, weight, { shape: [d], axes: ["d"] });
   const e = checkArg(fn, "eps", eps, schema.number({ min: 0 }));
   sameShape(fn, "g", g, x.shape);
-  const dx = new Float64Array(x.data.length);
-  const dw = new Float64Array(d);
-  const rows = d === 0 ? 0 : x.data.length / d;
-  const xd = x.data;
-  const wd = weight.data;
-  const gd = g.data;
-  for (let row = 0; row < rows; row++) {
-    const o = row * d;
-    let ss = 0;
-    for (let j = 0; j < d; j++) ss += xd[o + j] * xd[o + j];
-    const r = 1 / Math.sqrt(ss / d + e);
-    let dot = 0;
-    for (let j = 0; j < d; j++) {
-      dot += gd[o + j] * wd[j] * xd[o + j];
-      dw[j] += gd[o + j] * xd[o + j] * r;
-    }
-    const k = (r * r * r * dot) / d;
-    for (let j = 0; j < d; j++) dx[o + j] = r * gd[o + j] * wd[j] - k * xd[o + j];
-  }
-  return { dx: like(x, dx), dweight: like(weight, dw) };
+  return reference.rmsNormBackward(x, weight, e, g);
 }
 
 /**
@@ -155,16 +108,13 @@ export function embeddingBackward(ids: Int32Array, vocab: number, g: Tensor): Te
       `an integer with vocab · d <= ${MAX_ELEMENTS} (got ${vocab}, d = ${d})`,
     );
   }
-  const dw = new Float64Array(vocab * d);
   for (let p = 0; p < ids.length; p++) {
-    const v = ids[p];
-    if (v < 0 || v >= vocab)
+    if (ids[p] < 0 || ids[p] >= vocab)
       throw new Error(
-        `${fn}: argument 'ids' must be token ids in [0, ${vocab}) (got ${v} at position ${p})`,
+        `${fn}: argument 'ids' must be token ids in [0, ${vocab}) (got ${ids[p]} at position ${p})`,
       );
-    for (let j = 0; j < d; j++) dw[v * d + j] += g.data[p * d + j];
   }
-  return like(g, dw, [vocab, d]);
+  return reference.embeddingBackward(ids, vocab, g);
 }
 
 /**
@@ -189,23 +139,8 @@ export function causalDepthwiseConv1dBackward(
   const dx = new Float64Array(x.data.length);
   const dw = new Float64Array(dim * k);
   const db = new Float64Array(dim);
-  const xd = x.data;
-  const wd = weight.data;
-  const gd = g.data;
-  for (let b = 0; b < batch; b++) {
-    for (let c = 0; c < dim; c++) {
-      const row = (b * dim + c) * len;
-      for (let t = 0; t < len; t++) {
-        const gt = gd[row + t];
-        db[c] += gt;
-        for (let j = Math.max(0, k - 1 - t); j < k; j++) {
-          const s = row + t - (k - 1) + j;
-          dx[s] += wd[c * k + j] * gt;
-          dw[c * k + j] += gt * xd[s];
-        }
-      }
-    }
-  }
+  const layout = channelsFirst(dim, len);
+  convBackwardInLayout(x.data, layout, batch, dim, len, weight.data, k, g.data, dx, dw, db);
   const result: { dx: Tensor; dweight: Tensor; dbias?: Tensor } = {
     dx: like(x, dx),
     dweight: like(weight, dw),
@@ -218,12 +153,7 @@ export function causalDepthwiseConv1dBackward(
 export function siluBackward(x: Tensor, g: Tensor): Tensor {
   assertTensor("siluBackward: x", x);
   sameShape("siluBackward", "g", g, x.shape);
-  const dx = new Float64Array(x.data.length);
-  for (let i = 0; i < dx.length; i++) {
-    const s = sigmoid(x.data[i]);
-    dx[i] = g.data[i] * s * (1 + x.data[i] * (1 - s));
-  }
-  return like(x, dx);
+  return reference.siluBackward(x, g);
 }
 
 /** Backward of elementwise softplus (y = log(1 + eˣ)): ∂x = g · σ(x). Shapes: x, g (...). */
@@ -233,18 +163,6 @@ export function softplusBackward(x: Tensor, g: Tensor): Tensor {
   const dx = new Float64Array(x.data.length);
   for (let i = 0; i < dx.length; i++) dx[i] = g.data[i] * sigmoid(x.data[i]);
   return like(x, dx);
-}
-
-/** What {@link crossEntropy} returns. */
-export interface CrossEntropyResult {
-  /** Mean of −log softmax(logits)[target] over the counted positions. */
-  loss: number;
-  /** ∂loss/∂logits, (..., vocab): (softmax − onehot(target)) · weight / Σ weights. */
-  dlogits: Tensor;
-  /** Number of counted positions. */
-  count: number;
-  /** Counted positions whose arg-max logit is the target. */
-  correct: number;
 }
 
 /**
@@ -261,7 +179,7 @@ export function crossEntropy(
   logits: Tensor,
   targets: Int32Array,
   mask?: ArrayLike<number> | null,
-): CrossEntropyResult {
+): CrossEntropy {
   const fn = "crossEntropy";
   assertTensor(`${fn}: logits`, logits);
   const V = logits.shape[logits.shape.length - 1];
@@ -296,32 +214,5 @@ export function crossEntropy(
     throw new Error(
       `${fn}: argument 'mask' must count at least one position (got every position masked or ignored)`,
     );
-  const d = new Float64Array(logits.data.length);
-  const x = logits.data;
-  let loss = 0;
-  let count = 0;
-  let correct = 0;
-  for (let p = 0; p < P; p++) {
-    const t = targets[p];
-    const m = mask ? mask[p] : 1;
-    if (t === -100 || m === 0) continue;
-    const o = p * V;
-    let max = -Infinity;
-    let arg = 0;
-    for (let v = 0; v < V; v++) {
-      if (x[o + v] > max) {
-        max = x[o + v];
-        arg = v;
-      }
-    }
-    let sum = 0;
-    for (let v = 0; v < V; v++) sum += Math.exp(x[o + v] - max);
-    const lse = max + Math.log(sum);
-    loss += (m * (lse - x[o + t])) / total;
-    for (let v = 0; v < V; v++) d[o + v] = (m * Math.exp(x[o + v] - lse)) / total;
-    d[o + t] -= m / total;
-    count += 1;
-    if (arg === t) correct += 1;
-  }
-  return { loss, dlogits: like(logits, d), count, correct };
+  return reference.crossEntropy(logits, targets, mask ?? null);
 }

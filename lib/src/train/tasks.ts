@@ -5,7 +5,10 @@
  */
 import type { TokenTaskSet } from "../tasks/types";
 import { checkOptions, describe, schema } from "../validate";
-import { type MixerVariant, type TrainableMamba, mambaVariantForward } from "./mamba-grads";
+import { Ops } from "../ops/tape";
+import { reference } from "../ops/reference/index";
+import { type MambaModel, type MixerVariant, mambaLM } from "../mamba/model";
+import { checkFiniteParams, checkMambaModel, resolveVariant } from "../mamba/checks";
 import type { TrainBatch } from "./loop";
 
 const ACCURACY_OPTIONS = schema.options({
@@ -46,7 +49,7 @@ export function taskBatch(set: TokenTaskSet): TrainBatch {
  * accuracy of Table 1 in Gu & Dao 2023), evaluated `batchSize` examples at a time.
  */
 export function taskAccuracy(
-  model: TrainableMamba,
+  model: MambaModel,
   set: TokenTaskSet,
   options: { variant?: MixerVariant; batchSize?: number } = {},
 ): number {
@@ -55,27 +58,25 @@ export function taskAccuracy(
   const o = checkOptions(fn, "options", options, ACCURACY_OPTIONS);
   const { count: n, inputLength: l, targetLength: k, targetStart, vocabSize: V } = s;
   const bs = o.batchSize ?? 64;
-  // The model is checked by mambaVariantForward; its errors name this function.
-  const forward = (tokens: { shape: number[]; data: Int32Array }) => {
-    try {
-      return mambaVariantForward(model, tokens, { variant: o.variant });
-    } catch (e) {
-      const message = (e as Error).message;
-      if (!message.startsWith("mambaVariantForward: ")) throw e;
-      throw new Error(`${fn}: ${message.slice("mambaVariantForward: ".length)}`);
-    }
-  };
-  forward({ shape: [0, 0], data: new Int32Array(0) });
+  const mm = checkMambaModel(fn, model, ["float32", "float64"]);
+  const variant = resolveVariant(fn, mm, o.variant);
+  if (V > mm.config.vocab_size)
+    throw new Error(
+      `${fn}: argument 'set' must use at most the model's ${mm.config.vocab_size} tokens (got a vocabulary of ${V})`,
+    );
+  checkFiniteParams(fn, mm);
+  const ops = new Ops(reference);
   let correct = 0;
   for (let start = 0; start < n; start += bs) {
     const m = Math.min(bs, n - start);
-    const tokens = { shape: [m, l], data: s.inputs.subarray(start * l, (start + m) * l) };
-    const logits = forward(tokens);
+    const ids = s.inputs.subarray(start * l, (start + m) * l);
+    const logits = mambaLM(ops, mm, ids, m, l, { variant });
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < k; j++) {
-        const o = (i * l + targetStart + j) * V;
+        const o = (i * l + targetStart + j) * mm.config.vocab_size;
         let arg = 0;
-        for (let v = 1; v < V; v++) if (logits.data[o + v] > logits.data[o + arg]) arg = v;
+        for (let v = 1; v < mm.config.vocab_size; v++)
+          if (logits.data[o + v] > logits.data[o + arg]) arg = v;
         if (arg === s.targets[(start + i) * k + j]) correct++;
       }
     }

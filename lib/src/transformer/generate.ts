@@ -7,7 +7,7 @@
 import { Rng } from "../rng";
 import { type Tensor } from "../tensor";
 import { assertFiniteNumber, assertInteger, describe } from "../validate";
-import { sampleTokens } from "../mamba/generate";
+import { sampleTokens } from "../lm/sampling";
 import { type TransformerModel, checkTransformerModel } from "./model";
 import {
   createTransformerCache,

@@ -21,7 +21,7 @@ import { linear } from "../nn/linear";
 import { rmsNorm } from "../nn/rms-norm";
 import { embedding } from "../nn/embedding";
 import { silu } from "../selective/activations";
-import { readTokens } from "../mamba/forward";
+import { readTokens } from "../lm/tokens";
 import {
   crossEntropy,
   embeddingBackward,
@@ -29,81 +29,18 @@ import {
   rmsNormBackward,
   siluBackward,
 } from "../train/ops-backward";
-import { type LossAndGrads, type TokenBatch, lossTargets } from "../train/mamba-grads";
-import { type HeadLayout, attentionKernel, headMajorLayout, tokenMajorLayout } from "./attention";
-import { ropeInvFreq, ropeTables, rotateHalfInPlace } from "./rope";
+import { type LossAndGrads, lossTargets } from "../lm/loss";
+import type { TokenBatch } from "../lm/tokens";
+import {
+  attentionBackwardKernel,
+  attentionKernel,
+  headMajorLayout,
+  ropeTables,
+  rotateHalfInPlace,
+  tokenMajorLayout,
+} from "../ops/reference/attention";
+import { ropeInvFreq } from "./rope";
 import { type TransformerModel, checkActivationSize, checkTransformerModel } from "./model";
-
-/** Sizes of one attention call (see `attentionKernel`). */
-interface AttentionDims {
-  batch: number;
-  heads: number;
-  kvHeads: number;
-  queries: number;
-  keys: number;
-  headDim: number;
-  offset: number;
-}
-
-/**
- * Backward of the attention kernel over strided operands, given the weights `probs`
- * (b, H, lq, lk) its forward stored: accumulates ∂q, ∂k, ∂v (same layouts as q, k, v) from
- * ∂out (layout oL). Equations in the module comment.
- */
-function attentionBackwardKernel(
-  dims: AttentionDims,
-  q: FloatArray,
-  qL: HeadLayout,
-  k: FloatArray,
-  kL: HeadLayout,
-  v: FloatArray,
-  vL: HeadLayout,
-  probs: Float64Array,
-  dout: FloatArray,
-  oL: HeadLayout,
-  dq: Float64Array,
-  dk: Float64Array,
-  dv: Float64Array,
-): void {
-  const { batch, heads, kvHeads, queries, keys, headDim, offset } = dims;
-  const group = heads / kvHeads;
-  const scale = 1 / Math.sqrt(headDim);
-  const dp = new Float64Array(keys);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < heads; h++) {
-      const g = Math.floor(h / group);
-      const kBase = b * kL.sb + g * kL.sh;
-      const vBase = b * vL.sb + g * vL.sh;
-      for (let i = 0; i < queries; i++) {
-        const last = Math.min(keys - 1, offset + i);
-        const po = ((b * heads + h) * queries + i) * keys;
-        const oo = b * oL.sb + h * oL.sh + i * oL.sl;
-        const qo = b * qL.sb + h * qL.sh + i * qL.sl;
-        let weighted = 0;
-        for (let j = 0; j <= last; j++) {
-          const vo = vBase + j * vL.sl;
-          const p = probs[po + j];
-          let d = 0;
-          for (let e = 0; e < headDim; e++) {
-            d += dout[oo + e] * v[vo + e];
-            dv[vo + e] += p * dout[oo + e];
-          }
-          dp[j] = d;
-          weighted += p * d;
-        }
-        for (let j = 0; j <= last; j++) {
-          const ds = probs[po + j] * (dp[j] - weighted) * scale;
-          if (ds === 0) continue;
-          const ko = kBase + j * kL.sl;
-          for (let e = 0; e < headDim; e++) {
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
-        }
-      }
-    }
-  }
-}
 
 /**
  * Backward of `causalAttention` (full causal attention, offset lk − lq): given q, k, v and

@@ -8,7 +8,7 @@
 import { type Tensor } from "../tensor";
 import { assertInteger, describe } from "../validate";
 import { type LlamaConfig } from "./config";
-import { attentionKernel, headMajorLayout, tokenMajorLayout } from "./attention";
+import { attentionKernel, headMajorLayout, tokenMajorLayout } from "../ops/reference/attention";
 import {
   type TokenBatch,
   type TransformerModel,

@@ -15,14 +15,20 @@
  */
 import { type DType, type Tensor, dtypeOf } from "../tensor";
 import { describe } from "../validate";
-import { readTokens } from "../mamba/forward";
+import { readTokens } from "../lm/tokens";
 import { linear } from "../nn/linear";
 import { rmsNorm } from "../nn/rms-norm";
 import { embedding } from "../nn/embedding";
 import { silu } from "../selective/activations";
 import { type LlamaConfig, checkLlamaConfig, transformerParamShapes } from "./config";
-import { type HeadLayout, attentionKernel, tokenMajorLayout } from "./attention";
-import { ropeInvFreq, ropeTables, rotateHalfInPlace } from "./rope";
+import {
+  type HeadLayout,
+  attentionKernel,
+  ropeTables,
+  rotateHalfInPlace,
+  tokenMajorLayout,
+} from "../ops/reference/attention";
+import { ropeInvFreq } from "./rope";
 
 /**
  * A Transformer++ as plain data: its configuration and its tensors keyed by the

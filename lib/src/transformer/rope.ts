@@ -11,7 +11,8 @@
  * rotate_half(x) = cat(−x₂, x₁). A rotation by angle pω of q and by angle sω of k leaves
  * q·k depending on p − s only, which is what makes attention scores relative.
  */
-import { type FloatArray, type Tensor } from "../tensor";
+import { type Tensor } from "../tensor";
+import { ropeTables, rotateHalfInPlace } from "../ops/reference/attention";
 import { assertInteger, assertPositive, assertTensor } from "../validate";
 
 /**
@@ -33,58 +34,6 @@ export function ropeInvFreq(headDim: number, theta: number): Float64Array {
   const out = new Float64Array(half);
   for (let j = 0; j < half; j++) out[j] = 1 / Math.pow(theta, (2 * j) / headDim);
   return out;
-}
-
-/**
- * cos and sin of every rotation angle, for positions start … start + length − 1: two
- * (length, head_dim/2) float64 tables (HF's cos/sin are these repeated twice along the last axis).
- */
-export function ropeTables(
-  start: number,
-  length: number,
-  invFreq: Float64Array,
-): { cos: Float64Array; sin: Float64Array } {
-  const half = invFreq.length;
-  const cos = new Float64Array(length * half);
-  const sin = new Float64Array(length * half);
-  for (let p = 0; p < length; p++) {
-    for (let j = 0; j < half; j++) {
-      const angle = (start + p) * invFreq[j];
-      cos[p * half + j] = Math.cos(angle);
-      sin[p * half + j] = Math.sin(angle);
-    }
-  }
-  return { cos, sin };
-}
-
-/**
- * Rotates, in place, rows × positions head vectors of width head_dim = 2·half stored in `data`:
- * the vector of (row, p) starts at rowOffset(row, p) and turns by the angles of table row p.
- * Internal kernel shared by {@link applyRope}, the model's forward, the cached decoding step and
- * (with negated sines) the backward pass.
- */
-export function rotateHalfInPlace(
-  data: FloatArray,
-  rows: number,
-  positions: number,
-  rowOffset: (row: number, position: number) => number,
-  tables: { cos: Float64Array; sin: Float64Array },
-): void {
-  const half = tables.cos.length / positions;
-  for (let r = 0; r < rows; r++) {
-    for (let p = 0; p < positions; p++) {
-      const o = rowOffset(r, p);
-      const t = p * half;
-      for (let j = 0; j < half; j++) {
-        const x1 = data[o + j];
-        const x2 = data[o + half + j];
-        const c = tables.cos[t + j];
-        const s = tables.sin[t + j];
-        data[o + j] = x1 * c - x2 * s;
-        data[o + half + j] = x2 * c + x1 * s;
-      }
-    }
-  }
 }
 
 /**

@@ -28,13 +28,10 @@
  *   (from its boundary state, T·n scratch) just before the reverse recurrence walks through it.
  * Both give the same gradients (up to rounding); recompute does the forward's work twice.
  */
-import { type Tensor, allocate, dtypeOf } from "../tensor";
-import {
-  type SelectiveScanArgs,
-  type SelectiveScanShapes,
-  checkSelectiveScanArgs,
-} from "../selective/scan";
-import { sigmoid, silu, softplus } from "../selective/activations";
+import { type FloatArray, type Tensor, allocate, dtypeOf } from "../tensor";
+import { type ScanData, type SelectiveScanArgs, checkSelectiveScanArgs, scanData } from "./scan";
+import type { SelectiveScanShapes } from "./layout";
+import { sigmoid, silu, softplus } from "./activations";
 import { assertInteger, assertOneOf, assertTensor, describe } from "../validate";
 
 /** How the forward pass keeps what the backward pass needs. */
@@ -100,35 +97,51 @@ export function selectiveScanForwardTrain(
     );
   }
   const { strategy, chunkSize } = checkTrainOptions(fn, options);
-  const { batch, dim, length, dstate } = shapes;
-  const dtype = dtypeOf(args.u);
-  const out = allocate(dtype, batch * dim * length);
+  const { batch, dim, length } = shapes;
+  const out = allocate(dtypeOf(args.u), batch * dim * length);
+  const states = scanForwardKeeping(scanData(args), shapes, out, strategy, chunkSize);
+  return {
+    out: { shape: [batch, dim, length], data: out },
+    cache: { args, shapes, strategy, chunkSize, states },
+  };
+}
+
+/**
+ * The forward recurrence (`scan.ts`'s `scanRecurrence`, from a zero state) that also keeps what
+ * the backward pass needs: every state (b, d, l, n) with "store-all", the state entering each
+ * chunk (b, d, ⌈l/T⌉, n) with "recompute". Unchecked, any layout; the states take out's dtype.
+ */
+export function scanForwardKeeping(
+  p: ScanData,
+  s: SelectiveScanShapes,
+  out: FloatArray,
+  strategy: ScanBackwardStrategy,
+  chunkSize: number,
+): FloatArray {
+  const { batch, dim, length, dstate, X } = s;
   const chunks = Math.ceil(length / chunkSize);
   const states = allocate(
-    dtype,
+    out instanceof Float32Array ? "float32" : "float64",
     strategy === "store-all" ? batch * dim * length * dstate : batch * dim * chunks * dstate,
   );
   const x = new Float64Array(dstate);
-  const p = unpack(args, shapes);
   for (let b = 0; b < batch; b++) {
     for (let d = 0; d < dim; d++) {
       x.fill(0);
-      const row = (b * dim + d) * length;
+      const row = X.base(b, d);
       const bd = b * dim + d;
       for (let l = 0; l < length; l++) {
         if (strategy === "recompute" && l % chunkSize === 0) {
           states.set(x, (bd * chunks + l / chunkSize) * dstate);
         }
-        const y = stepForward(p, b, d, l, x);
+        const y = stepForward(p, s, b, d, l, x);
         if (strategy === "store-all") states.set(x, (bd * length + l) * dstate);
-        out[row + l] = outputAt(p, d, row + l, y);
+        const i = row + l * X.lStride;
+        out[i] = outputAt(p, d, i, y);
       }
     }
   }
-  return {
-    out: { shape: [batch, dim, length], data: out },
-    cache: { args, shapes, strategy, chunkSize, states },
-  };
+  return states;
 }
 
 /**
@@ -147,17 +160,60 @@ export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads
     );
   }
   const { args, shapes, strategy, chunkSize, states } = cache;
-  const { batch, dim, length, dstate } = shapes;
+  const { batch, dim, length } = shapes;
   assertTensor(`${fn}: dout`, dout, { shape: [batch, dim, length], axes: ["b", "d", "l"] });
-  const p = unpack(args, shapes);
-  const g = dout.data;
-  const du = new Float64Array(batch * dim * length);
-  const ddelta = new Float64Array(batch * dim * length);
+  const g = scanBackwardRecurrence(scanData(args), shapes, states, strategy, chunkSize, dout.data);
+  const like = (t: Tensor, data: Float64Array): Tensor => {
+    const o = allocate(dtypeOf(t), data.length);
+    o.set(data);
+    return { shape: [...t.shape], data: o };
+  };
+  const grads: ScanGrads = {
+    du: like(args.u, g.du),
+    ddelta: like(args.delta, g.ddelta),
+    dA: like(args.A, g.dA),
+    dB: like(args.B, g.dB),
+    dC: like(args.C, g.dC),
+  };
+  if (g.dD) grads.dD = like(args.D!, g.dD);
+  if (g.dz) grads.dz = like(args.z!, g.dz);
+  if (g.dBias) grads.ddeltaBias = like(args.deltaBias!, g.dBias);
+  return grads;
+}
+
+/** The gradients of {@link scanBackwardRecurrence}, float64, each in its input's layout. */
+export interface ScanGradData {
+  du: Float64Array;
+  ddelta: Float64Array;
+  dA: Float64Array;
+  dB: Float64Array;
+  dC: Float64Array;
+  dD: Float64Array | null;
+  dz: Float64Array | null;
+  dBias: Float64Array | null;
+}
+
+/**
+ * The reverse recurrence of the module comment, unchecked, in any layout: given the forward's
+ * inputs, the states {@link scanForwardKeeping} kept and g = ∂loss/∂out (u's layout), the
+ * gradient of every input.
+ */
+export function scanBackwardRecurrence(
+  p: ScanData,
+  s: SelectiveScanShapes,
+  states: FloatArray,
+  strategy: ScanBackwardStrategy,
+  chunkSize: number,
+  g: FloatArray,
+): ScanGradData {
+  const { batch, dim, length, dstate, X, B, C } = s;
+  const du = new Float64Array(p.u.length);
+  const ddelta = new Float64Array(p.u.length);
   const dA = new Float64Array(dim * dstate);
-  const dB = new Float64Array(args.B.data.length);
-  const dC = new Float64Array(args.C.data.length);
+  const dB = new Float64Array(p.B.length);
+  const dC = new Float64Array(p.C.length);
   const dD = p.D ? new Float64Array(dim) : null;
-  const dz = p.z ? new Float64Array(batch * dim * length) : null;
+  const dz = p.z ? new Float64Array(p.u.length) : null;
   const dBias = p.bias ? new Float64Array(dim) : null;
   const chunks = Math.ceil(length / chunkSize);
   // Recompute scratch: xs[(t + 1)·n + n'] is the state after position (chunk start + t); row 0
@@ -165,16 +221,14 @@ export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads
   const span = strategy === "recompute" ? chunkSize : length;
   const xs = new Float64Array((span + 1) * dstate);
   const h = new Float64Array(dstate);
-  const { nStride: bn, lStride: bl } = shapes.B;
-  const { nStride: cn, lStride: cl } = shapes.C;
 
   for (let b = 0; b < batch; b++) {
     for (let d = 0; d < dim; d++) {
       const bd = b * dim + d;
-      const row = bd * length;
+      const row = X.base(b, d);
       const aRow = d * dstate;
-      const bBase = shapes.B.base(b, d);
-      const cBase = shapes.C.base(b, d);
+      const bBase = B.base(b, d);
+      const cBase = C.base(b, d);
       const skip = p.D ? p.D[d] : 0;
       const db = p.bias ? p.bias[d] : 0;
       h.fill(0);
@@ -188,7 +242,7 @@ export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads
           for (let l = start; l < end; l++) {
             const next = xs.subarray((l - start + 1) * dstate, (l - start + 2) * dstate);
             next.set(xs.subarray((l - start) * dstate, (l - start + 1) * dstate));
-            stepForward(p, b, d, l, next);
+            stepForward(p, s, b, d, l, next);
           }
         } else {
           xs.fill(0, 0, dstate);
@@ -201,7 +255,7 @@ export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads
         // The reverse recurrence through this chunk. h holds ∂loss/∂x_l's contribution from
         // later positions, already multiplied by Ā_{l+1}.
         for (let l = end - 1; l >= start; l--) {
-          const i = row + l;
+          const i = row + l * X.lStride;
           const raw = p.delta[i] + db;
           const dt = p.softplus ? softplus(raw) : raw;
           const ut = p.u[i];
@@ -209,14 +263,14 @@ export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads
           let gO = gOut;
           if (p.z) {
             const zt = p.z[i];
-            const s = sigmoid(zt);
+            const sz = sigmoid(zt);
             // o_l recomputed from the states: y_l = Σ C x_l.
             let y = 0;
             for (let n = 0; n < dstate; n++)
-              y += p.C[cBase + n * cn + l * cl] * xs[(l - start + 1) * dstate + n];
+              y += p.C[cBase + n * C.nStride + l * C.lStride] * xs[(l - start + 1) * dstate + n];
             const o = y + skip * ut;
-            dz![i] = gOut * o * s * (1 + zt * (1 - s));
-            gO = gOut * zt * s;
+            dz![i] = gOut * o * sz * (1 + zt * (1 - sz));
+            gO = gOut * zt * sz;
           }
           if (dD) dD[d] += gO * ut;
           let gu = gO * skip;
@@ -224,8 +278,8 @@ export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads
           const prev = (l - start) * dstate;
           const cur = prev + dstate;
           for (let n = 0; n < dstate; n++) {
-            const ci = cBase + n * cn + l * cl;
-            const bi = bBase + n * bn + l * bl;
+            const ci = cBase + n * C.nStride + l * C.lStride;
+            const bi = bBase + n * B.nStride + l * B.lStride;
             const a = p.A[aRow + n];
             const abar = Math.exp(dt * a);
             dC[ci] += gO * xs[cur + n];
@@ -246,22 +300,7 @@ export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads
       }
     }
   }
-  const like = (t: Tensor, data: Float64Array): Tensor => {
-    const o = allocate(dtypeOf(t), data.length);
-    o.set(data);
-    return { shape: [...t.shape], data: o };
-  };
-  const grads: ScanGrads = {
-    du: like(args.u, du),
-    ddelta: like(args.delta, ddelta),
-    dA: like(args.A, dA),
-    dB: like(args.B, dB),
-    dC: like(args.C, dC),
-  };
-  if (dD) grads.dD = like(args.D!, dD);
-  if (dz) grads.dz = like(args.z!, dz);
-  if (dBias) grads.ddeltaBias = like(args.deltaBias!, dBias);
-  return grads;
+  return { du, ddelta, dA, dB, dC, dD, dz, dBias };
 }
 
 /** Sizes for {@link scanTrainingMemory}. */
@@ -300,51 +339,29 @@ export function scanTrainingMemory(config: ScanMemoryConfig): {
   };
 }
 
-interface Unpacked {
-  u: ArrayLike<number>;
-  delta: ArrayLike<number>;
-  A: ArrayLike<number>;
-  B: ArrayLike<number>;
-  C: ArrayLike<number>;
-  D: ArrayLike<number> | null;
-  z: ArrayLike<number> | null;
-  bias: ArrayLike<number> | null;
-  softplus: boolean;
-  shapes: SelectiveScanShapes;
-}
-
-function unpack(args: SelectiveScanArgs, shapes: SelectiveScanShapes): Unpacked {
-  return {
-    u: args.u.data,
-    delta: args.delta.data,
-    A: args.A.data,
-    B: args.B.data,
-    C: args.C.data,
-    D: args.D ? args.D.data : null,
-    z: args.z ? args.z.data : null,
-    bias: args.deltaBias ? args.deltaBias.data : null,
-    softplus: args.deltaSoftplus === true,
-    shapes,
-  };
-}
-
 /** One step of the forward recurrence at position l, updating x in place; returns y_l = Σ C x_l. */
-function stepForward(p: Unpacked, b: number, d: number, l: number, x: Float64Array): number {
-  const { shapes } = p;
-  const i = (b * shapes.dim + d) * shapes.length + l;
+function stepForward(
+  p: ScanData,
+  s: SelectiveScanShapes,
+  b: number,
+  d: number,
+  l: number,
+  x: Float64Array,
+): number {
+  const i = s.X.base(b, d) + l * s.X.lStride;
   const raw = p.delta[i] + (p.bias ? p.bias[d] : 0);
   const dt = p.softplus ? softplus(raw) : raw;
   const dtu = dt * p.u[i];
-  const bn = shapes.B.nStride;
-  const cn = shapes.C.nStride;
-  const bo = shapes.B.base(b, d) + l * shapes.B.lStride;
-  const co = shapes.C.base(b, d) + l * shapes.C.lStride;
-  const aRow = d * shapes.dstate;
+  const bn = s.B.nStride;
+  const cn = s.C.nStride;
+  const bo = s.B.base(b, d) + l * s.B.lStride;
+  const co = s.C.base(b, d) + l * s.C.lStride;
+  const aRow = d * s.dstate;
   const A = p.A;
   const B = p.B;
   const C = p.C;
   let y = 0;
-  for (let n = 0; n < shapes.dstate; n++) {
+  for (let n = 0; n < s.dstate; n++) {
     const s = Math.exp(dt * A[aRow + n]) * x[n] + dtu * B[bo + n * bn];
     x[n] = s;
     y += s * C[co + n * cn];
@@ -353,7 +370,7 @@ function stepForward(p: Unpacked, b: number, d: number, l: number, x: Float64Arr
 }
 
 /** out_l = (y_l + D u_l) · silu(z_l). */
-function outputAt(p: Unpacked, d: number, i: number, y: number): number {
+function outputAt(p: ScanData, d: number, i: number, y: number): number {
   let o = y + (p.D ? p.D[d] : 0) * p.u[i];
   if (p.z) o *= silu(p.z[i]);
   return o;

@@ -1,0 +1,165 @@
+/**
+ * The loss every language model of the course trains on, and its gradients: the mean
+ * cross-entropy of next-token predictions, run on any model written in `Ops` (`ops/tape.ts`).
+ * One forward pass records a tape, the backend's cross-entropy gives ∂loss/∂logits, the tape runs
+ * backward, and each parameter's gradient is read off by its checkpoint name.
+ */
+import type { Tensor } from "../tensor";
+import { describe } from "../validate";
+import type { Backend, ScanTraining } from "../ops/backend";
+import { Ops, Tape } from "../ops/tape";
+
+/** What a model's loss-and-gradients function returns (`mambaLossAndGrads`, `transformerLossAndGrads`). */
+export interface LossAndGrads {
+  /** Mean cross-entropy (nats) over the counted positions. */
+  loss: number;
+  /** ∂loss/∂θ for every parameter, same names, shapes and dtypes as `model.params`. */
+  grads: Map<string, Tensor>;
+  /** Counted positions and how many of them the arg-max prediction gets right. */
+  count: number;
+  correct: number;
+}
+
+/**
+ * The targets of a language-model loss, (b, l) flattened: `targets` when given (it must have the
+ * tokens' shape), else the next token at positions 0..l−2 and −100 (ignored) at l−1, as Hugging
+ * Face's `labels = input_ids` shifts them. Shared by every model's loss and gradients.
+ */
+export function lossTargets(
+  fn: string,
+  targets: unknown,
+  ids: Int32Array,
+  b: number,
+  l: number,
+  vocab: number,
+): Int32Array {
+  if (targets !== undefined) {
+    const t = readTargets(fn, targets, vocab);
+    if (t.b !== b || t.l !== l)
+      throw new Error(
+        `${fn}: argument 'options.targets' must be a (b, l) batch of shape [${b}, ${l}] like tokens (got [${t.b}, ${t.l}])`,
+      );
+    return t.ids;
+  }
+  const next = new Int32Array(b * l).fill(-100);
+  for (let i = 0; i < b; i++) for (let j = 0; j + 1 < l; j++) next[i * l + j] = ids[i * l + j + 1];
+  return next;
+}
+
+/** Target ids (b, l) as an Int32Array: ids in [0, vocab) or −100 (ignored), as PyTorch's labels. */
+function readTargets(
+  fn: string,
+  tokens: unknown,
+  vocab: number,
+): { ids: Int32Array; b: number; l: number } {
+  const name = "options.targets";
+  let ids: Int32Array;
+  let b: number;
+  let l: number;
+  if (Array.isArray(tokens)) {
+    b = tokens.length;
+    l = b > 0 && Array.isArray(tokens[0]) ? tokens[0].length : -1;
+    if (b === 0 || l <= 0 || !tokens.every((r) => Array.isArray(r) && r.length === l)) {
+      throw new Error(
+        `${fn}: argument '${name}' must be a non-empty (b, l) array of equal-length rows of ids`,
+      );
+    }
+    ids = new Int32Array(b * l);
+    tokens.forEach((r: number[], i) =>
+      r.forEach((v, j) => {
+        if (!Number.isInteger(v))
+          throw new Error(
+            `${fn}: argument '${name}' must be a batch of integer ids (got ${describe(v)})`,
+          );
+        ids[i * l + j] = v;
+      }),
+    );
+  } else {
+    const t = tokens as { shape?: unknown; data?: unknown } | null;
+    if (!t || !Array.isArray(t.shape) || t.shape.length !== 2 || !(t.data instanceof Int32Array)) {
+      throw new Error(
+        `${fn}: argument '${name}' must be { shape: [b, l], data: Int32Array } or number[][] (got ${describe(tokens)})`,
+      );
+    }
+    [b, l] = t.shape as number[];
+    ids = t.data;
+    if (ids.length !== b * l || b < 1 || l < 1) {
+      throw new Error(
+        `${fn}: ${name}: data has ${ids.length} ids, shape [${b}, ${l}] needs ${b * l} (b, l >= 1)`,
+      );
+    }
+  }
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] !== -100 && (ids[i] < 0 || ids[i] >= vocab)) {
+      throw new Error(
+        `${fn}: ${name}: id ${ids[i]} at flat index ${i} is outside [0, ${vocab}) (vocab_size)`,
+      );
+    }
+  }
+  return { ids, b, l };
+}
+
+/**
+ * Checks a loss's `mask` option (b·l weights ≥ 0, or absent) and that the targets and mask leave
+ * at least one position to count; `fn` is the function the user called.
+ */
+export function checkLossMask(
+  fn: string,
+  mask: unknown,
+  targets: Int32Array,
+): ArrayLike<number> | null {
+  const n = targets.length;
+  let m: ArrayLike<number> | null = null;
+  if (mask !== undefined && mask !== null) {
+    const ok =
+      (Array.isArray(mask) || (ArrayBuffer.isView(mask) && !(mask instanceof DataView))) &&
+      (mask as ArrayLike<number>).length === n;
+    if (!ok)
+      throw new Error(
+        `${fn}: argument 'options.mask' must be an array of ${n} weights (one per position) (got ${describe(mask)})`,
+      );
+    m = mask as ArrayLike<number>;
+    for (let p = 0; p < n; p++) {
+      if (!(typeof m[p] === "number" && m[p] >= 0 && Number.isFinite(m[p])))
+        throw new Error(
+          `${fn}: argument 'options.mask' must be an array of finite weights >= 0 (got ${describe(m[p])} at position ${p})`,
+        );
+    }
+  }
+  let total = 0;
+  for (let p = 0; p < n; p++) if (targets[p] !== -100) total += m ? m[p] : 1;
+  if (!(total > 0)) {
+    throw new Error(
+      `${fn}: argument 'tokens' must leave at least one position with a target to score (got none: sequences of length 1 have no next token; pass options.targets, or check options.mask)`,
+    );
+  }
+  return m;
+}
+
+/**
+ * The loss and gradients of the model `forward` writes (it maps an `Ops` to logits (b, l, V)) on
+ * `backend`: forward recording a tape, cross-entropy against `targets` (b·l, −100 skipped)
+ * weighted by `mask`, backward. Every parameter gets a gradient (zeros where none reached it),
+ * in `params`' order, shapes and dtypes. Arguments are already checked.
+ */
+export function recordLossAndGrads(
+  backend: Backend,
+  scan: ScanTraining,
+  params: Map<string, Tensor>,
+  targets: Int32Array,
+  mask: ArrayLike<number> | null,
+  forward: (ops: Ops) => Tensor,
+): LossAndGrads {
+  const tape = new Tape(backend, scan);
+  const logits = forward(new Ops(backend, tape));
+  const ce = backend.crossEntropy(logits, targets, mask);
+  tape.backward(logits, ce.dlogits);
+  const grads = new Map<string, Tensor>();
+  for (const [name, p] of params) {
+    const g = tape.grad(p);
+    const out = backend.zeros(p.shape, p);
+    if (g) backend.addInto(out, g);
+    grads.set(name, out);
+  }
+  return { loss: ce.loss, grads, count: ce.count, correct: ce.correct };
+}

@@ -1,0 +1,96 @@
+/**
+ * The checks of the Mamba functions' arguments, done once at the function the user called: the
+ * model object, its values, the mixer variant, the options shared by the forward functions.
+ */
+import { type DType, dtypeOf } from "../tensor";
+import { describe, isAbsent } from "../validate";
+import { mambaConfig, mambaParamShapes } from "./config";
+import type { MambaModel, MixerVariant } from "./model";
+
+/**
+ * Checks that `model` holds exactly the parameters its config implies, with the right shapes and
+ * data of one of `dtypes` (float32 by default; the training functions also take float64, for
+ * gradient checks), all of one dtype. Values are scanned for NaN and ±∞ only by
+ * {@link checkFiniteParams}. `fn` is the function the user called.
+ */
+export function checkMambaModel(
+  fn: string,
+  model: unknown,
+  dtypes: readonly DType[] = ["float32"],
+): MambaModel {
+  const m = model as Partial<MambaModel> | null;
+  if (m === null || typeof m !== "object" || !m.config || !(m.params instanceof Map)) {
+    throw new Error(
+      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (from initMamba or loadMambaCheckpoint) (got ${describe(model)})`,
+    );
+  }
+  mambaConfig(m.config, fn, "model.config"); // a hand-edited config fails here with the field named
+  const shapes = mambaParamShapes(m.config);
+  const embedding = m.params.get("backbone.embeddings.weight");
+  const first = embedding?.data instanceof Float64Array ? "float64" : "float32";
+  for (const [name, shape] of shapes) {
+    const t = m.params.get(name);
+    if (!t)
+      throw new Error(
+        `${fn}: argument 'model.params' must hold every tensor of the config (got no "${name}" of shape [${shape.join(", ")}])`,
+      );
+    if (
+      !(t.data instanceof Float32Array || t.data instanceof Float64Array) ||
+      !dtypes.includes(dtypeOf(t))
+    ) {
+      throw new Error(
+        `${fn}: argument 'model.params' must hold ${dtypes.join(" or ")} data (got ${describe(t.data)} in "${name}")`,
+      );
+    }
+    if (dtypeOf(t) !== first) {
+      throw new Error(
+        `${fn}: argument 'model.params' must hold tensors of one dtype (${first}) (got ${dtypeOf(t)} in "${name}")`,
+      );
+    }
+    if (
+      t.shape.length !== shape.length ||
+      t.shape.some((s, i) => s !== shape[i]) ||
+      t.data.length !== shape.reduce((a, b) => a * b, 1)
+    ) {
+      throw new Error(
+        `${fn}: argument 'model.params' must hold "${name}" of shape [${shape.join(", ")}] from the config (got shape [${t.shape.join(", ")}])`,
+      );
+    }
+  }
+  for (const name of m.params.keys()) {
+    if (!shapes.has(name))
+      throw new Error(
+        `${fn}: argument 'model.params' must hold only the tensors of the config (got an unexpected "${name}")`,
+      );
+  }
+  return m as MambaModel;
+}
+
+/**
+ * Refuses a model with a NaN or infinite weight, naming the tensor and the first bad index (a
+ * scan per call: the forward and training functions run it, decoding steps do not).
+ */
+export function checkFiniteParams(fn: string, model: MambaModel): void {
+  for (const [name, t] of model.params) {
+    const data = t.data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i]))
+        throw new Error(
+          `${fn}: argument 'model.params' must hold finite values (got ${data[i]} in "${name}" at flat index ${i})`,
+        );
+    }
+  }
+}
+
+/**
+ * The mixer variant to run: the option if given, else the model's `extraConfig.mamba_ts_variant`
+ * (saved in config.json by the Table 1 script), else "mamba".
+ */
+export function resolveVariant(fn: string, model: MambaModel, option: unknown): MixerVariant {
+  const v = option ?? model.extraConfig?.mamba_ts_variant ?? "mamba";
+  if (v !== "mamba" && v !== "s6" && v !== "lti") {
+    const arg = isAbsent(option) ? "model.extraConfig.mamba_ts_variant" : "options.variant";
+    throw new Error(`${fn}: argument '${arg}' must be "mamba", "s6" or "lti" (got ${describe(v)})`);
+  }
+  return v;
+}

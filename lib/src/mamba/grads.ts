@@ -1,0 +1,114 @@
+/**
+ * The loss and gradients of a Mamba LM (lesson 10): the model of `./model.ts` run forward on a
+ * recording `Ops` (`ops/tape.ts`), cross-entropy of the next-token predictions, and the tape run
+ * backward (each op's backward from the backend: `ops/reference/backward.ts`, whose scan backward
+ * recomputes inside chunks from their boundary states, Mamba §3.3.2).
+ */
+import { checkOptions, describe, schema } from "../validate";
+import { reference } from "../ops/reference/index";
+import type { ScanBackwardStrategy } from "../selective/scan-backward";
+import { type TokenBatch, readTokens } from "../lm/tokens";
+import { type LossAndGrads, checkLossMask, lossTargets, recordLossAndGrads } from "../lm/loss";
+import { gradsLike } from "../train-fast/engine";
+import { simdEngineFor } from "../train-fast/engines";
+import { type TrainPool, defaultTrainPool } from "../train-fast/threads";
+import { checkFiniteParams, checkMambaModel, resolveVariant } from "./checks";
+import { type MambaModel, type MixerVariant, mambaLM } from "./model";
+
+/** The implementations of {@link mambaLossAndGrads} (see {@link LossAndGradsOptions.engine}). */
+export type TrainEngine = "typescript" | "simd" | "simd-threads";
+
+/** Options of {@link mambaLossAndGrads}. */
+export interface LossAndGradsOptions {
+  /** Target ids (b, l) (−100 = ignore); default: next token, the last position ignored. */
+  targets?: TokenBatch;
+  /** Weights (b·l) of the positions in the mean (0/1 masks); default all 1. */
+  mask?: ArrayLike<number> | null;
+  /** The mixer (default: the model's `mamba_ts_variant`, else "mamba"). */
+  variant?: MixerVariant;
+  /** How the scan keeps its states for the backward pass (default "recompute"). */
+  scanStrategy?: ScanBackwardStrategy;
+  /** Chunk length of the recompute strategy (default 64). */
+  chunkSize?: number;
+  /**
+   * Which implementation computes the step (default "typescript"):
+   * - "typescript": the reference backend (float64 accumulation, any dtype, every variant);
+   * - "simd": WebAssembly SIMD kernels in float32 (`train-fast/engine.ts`), the same loss and
+   *   gradients up to float32 rounding (tests: relative 1e-4), several times faster;
+   * - "simd-threads": "simd" data-parallel over the batch on worker threads
+   *   (`train-fast/threads.ts`), with `pool` or a shared default pool of
+   *   `os.availableParallelism()` threads.
+   */
+  engine?: TrainEngine;
+  /** The worker pool of the "simd-threads" engine (from `createTrainPool`). */
+  pool?: TrainPool;
+}
+
+const LOSS_OPTIONS = schema.options({
+  targets: schema.optional(schema.present<TokenBatch>()),
+  mask: schema.optional(schema.present<ArrayLike<number>>()),
+  variant: schema.optional(schema.oneOf(["mamba", "s6", "lti"] as const)),
+  scanStrategy: schema.optional(schema.oneOf(["store-all", "recompute"] as const)),
+  chunkSize: schema.optional(schema.integer({ min: 1, max: 1 << 20 })),
+  engine: schema.optional(schema.oneOf(["typescript", "simd", "simd-threads"] as const)),
+  pool: schema.optional(schema.object<TrainPool>()),
+});
+
+/**
+ * The mean cross-entropy of a Mamba LM on `tokens` and its gradient with respect to every
+ * parameter.
+ *
+ * tokens (b, l) ids. By default positions 0..l−2 predict tokens 1..l−1 (Hugging Face's
+ * `labels = input_ids`); `targets` (b, l) gives the target of each position instead (−100 to
+ * skip), `mask` (b·l) weights the positions. A tied head's gradient is added into
+ * `backbone.embeddings.weight`. Arithmetic follows the parameters' dtype (float64 for gradient
+ * checks, float32 for training); the scan runs in float64 either way. `engine` picks another
+ * implementation of the same step (see {@link LossAndGradsOptions.engine}).
+ *
+ * @returns `{ loss, grads, count, correct }`: grads keyed by checkpoint tensor name, with the
+ *   shapes and dtypes of `model.params`
+ */
+export function mambaLossAndGrads(
+  model: MambaModel,
+  tokens: TokenBatch,
+  options: LossAndGradsOptions = {},
+): LossAndGrads {
+  const fn = "mambaLossAndGrads";
+  const m = checkMambaModel(fn, model, ["float32", "float64"]);
+  const o = checkOptions(fn, "options", options, LOSS_OPTIONS);
+  const variant = resolveVariant(fn, m, o.variant);
+  const cfg = m.config;
+  const {
+    ids,
+    shape: [b, l],
+  } = readTokens(fn, tokens, cfg.vocab_size);
+  const targets = lossTargets(fn, o.targets, ids, b, l, cfg.vocab_size);
+  const mask = checkLossMask(fn, o.mask, targets);
+  checkFiniteParams(fn, m);
+  const strategy = o.scanStrategy ?? "recompute";
+  const chunkSize = o.chunkSize ?? 64;
+  const engine = o.engine ?? "typescript";
+  if (o.pool !== undefined && engine !== "simd-threads") {
+    throw new Error(
+      `${fn}: argument 'options.pool' must be absent unless options.engine is "simd-threads" (got a pool with engine "${engine}")`,
+    );
+  }
+  if (engine === "typescript") {
+    return recordLossAndGrads(reference, { strategy, chunkSize }, m.params, targets, mask, (ops) =>
+      mambaLM(ops, m, ids, b, l, { variant }),
+    );
+  }
+  if (strategy !== "recompute") {
+    throw new Error(
+      `${fn}: argument 'options.scanStrategy' must be "recompute" with the ${engine} engine, which keeps chunk-boundary states only (got "${strategy}")`,
+    );
+  }
+  const pool = engine === "simd-threads" ? (o.pool ?? defaultTrainPool()) : null;
+  if (pool && typeof pool.step !== "function")
+    throw new Error(
+      `${fn}: argument 'options.pool' must be a pool from createTrainPool (got ${describe(pool)})`,
+    );
+  const step = { config: cfg, params: m.params, ids, targets, mask, b, l, variant, chunkSize };
+  const r = pool ? pool.step(step) : simdEngineFor(cfg.state_size).step(step);
+  return { loss: r.loss, grads: gradsLike(m.params, r.grads), count: r.count, correct: r.correct };
+}

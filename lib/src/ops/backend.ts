@@ -1,0 +1,163 @@
+/**
+ * The ops the models are written in, and what a backend must implement to run them.
+ *
+ * A model (`mamba/model.ts`, `transformer/model.ts`) never loops over numbers itself: it calls
+ * `ops.linear`, `ops.rmsNorm`, `ops.selectiveScan`, ... (`ops/tape.ts`). Each op is implemented
+ * by a {@link Backend}, forward and backward, the way llm.c keeps a naive and a fast version of
+ * every layer:
+ *
+ * - `reference` (`ops/reference/`): plain TypeScript loops with float64 sums, for float32 or
+ *   float64 tensors. The lessons read it and the tests trust it (gradients checked by finite
+ *   differences in float64).
+ * - `simd` (`ops/simd/`): WebAssembly SIMD kernels in float32, checked against the reference.
+ *
+ * Everything here is unchecked: the public function the user called (`mambaForward`,
+ * `mambaLossAndGrads`, ...) has checked its arguments once, and the ops trust their inputs.
+ *
+ * Layout: activations are token-major, (b, l, channels) row-major, as the projections produce them
+ * and as mamba-minimal writes the block; the sequence ops (conv, scan, attention) read them so.
+ */
+import type { Tensor } from "../tensor";
+
+/**
+ * The arguments of the model's selective scan, token-major (mamba-minimal's `selective_scan`):
+ * u, delta, z (b, l, E); A (E, N); B, C (b, l, N), or (E, N) for a time-invariant layer;
+ * D, deltaBias (E). Δ = softplus(delta + deltaBias) always (Mamba's `delta_softplus=True`).
+ */
+export interface ScanArgs {
+  u: Tensor;
+  delta: Tensor;
+  A: Tensor;
+  B: Tensor;
+  C: Tensor;
+  D: Tensor;
+  z: Tensor | null;
+  deltaBias: Tensor;
+}
+
+/** The gradients of a selective scan, each the shape of its input (z's only when z was given). */
+export interface ScanGradients {
+  du: Tensor;
+  ddelta: Tensor;
+  dA: Tensor;
+  dB: Tensor;
+  dC: Tensor;
+  dD: Tensor;
+  dz: Tensor | null;
+  ddeltaBias: Tensor;
+}
+
+/** How the training forward keeps the scan's states for the backward pass (lesson 10). */
+export interface ScanTraining {
+  /** "store-all": every state (b, E, l, N); "recompute": only the states entering each chunk. */
+  strategy: "store-all" | "recompute";
+  /** Chunk length T of "recompute". */
+  chunkSize: number;
+}
+
+/** The sizes of grouped-query causal attention on (b, l, heads · headDim) projections. */
+export interface AttentionShape {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/**
+ * A KV cache of one layer: keys and values of the positions seen so far, (b, capacity,
+ * kvHeads · headDim) each, of which the first `length` rows are filled.
+ */
+export interface LayerKV {
+  k: Tensor;
+  v: Tensor;
+  length: number;
+}
+
+/** What a cross-entropy returns (see `Backend.crossEntropy`). */
+export interface CrossEntropy {
+  /** Mean of −log softmax(logits)[target] over the counted positions, weighted by the mask. */
+  loss: number;
+  /** ∂loss/∂logits, logits' shape. */
+  dlogits: Tensor;
+  /** Counted positions, and how many of them have the target as their arg-max. */
+  count: number;
+  correct: number;
+}
+
+/** Forward and backward of every op the models use. Shapes: see `ops/tape.ts`. */
+export interface Backend {
+  readonly name: string;
+
+  // ---- forward ----
+  embedding(ids: Int32Array, batch: number, length: number, weight: Tensor): Tensor;
+  linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor;
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
+  silu(x: Tensor): Tensor;
+  add(a: Tensor, b: Tensor): Tensor;
+  mul(a: Tensor, b: Tensor): Tensor;
+  split(x: Tensor, sizes: readonly number[]): Tensor[];
+  /** The inverse of split: parts joined along the last axis. */
+  concat(parts: readonly Tensor[]): Tensor;
+  lastPosition(x: Tensor): Tensor;
+  causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null): Tensor;
+  negExp(x: Tensor): Tensor;
+  selectiveScan(a: ScanArgs, state: Tensor | null): Tensor;
+  rope(x: Tensor, heads: number, headDim: number, start: number, invFreq: Float64Array): Tensor;
+  attention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape, cache: LayerKV | null): Tensor;
+
+  // ---- backward: g = ∂loss/∂(the forward's output) in, ∂loss/∂(each input) out ----
+  linearBackward(
+    x: Tensor,
+    weight: Tensor,
+    g: Tensor,
+    hasBias: boolean,
+  ): { dx: Tensor; dweight: Tensor; dbias: Tensor | null };
+  rmsNormBackward(
+    x: Tensor,
+    weight: Tensor,
+    eps: number,
+    g: Tensor,
+  ): { dx: Tensor; dweight: Tensor };
+  embeddingBackward(ids: Int32Array, vocab: number, g: Tensor): Tensor;
+  siluBackward(x: Tensor, g: Tensor): Tensor;
+  causalConv1dBackward(
+    x: Tensor,
+    weight: Tensor,
+    g: Tensor,
+    hasBias: boolean,
+  ): { dx: Tensor; dweight: Tensor; dbias: Tensor | null };
+  /** The scan's forward that also keeps what its backward needs (`saved`, backend-specific). */
+  selectiveScanTrain(a: ScanArgs, training: ScanTraining): { y: Tensor; saved: unknown };
+  selectiveScanBackward(a: ScanArgs, saved: unknown, g: Tensor): ScanGradients;
+  ropeBackward(
+    g: Tensor,
+    heads: number,
+    headDim: number,
+    start: number,
+    invFreq: Float64Array,
+  ): Tensor;
+  /** Attention's forward keeping its weights, for {@link Backend.attentionBackward}. */
+  attentionTrain(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    shape: AttentionShape,
+  ): { out: Tensor; saved: unknown };
+  attentionBackward(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    shape: AttentionShape,
+    saved: unknown,
+    g: Tensor,
+  ): { dq: Tensor; dk: Tensor; dv: Tensor };
+  /**
+   * Cross-entropy of logits (P, V) against targets (P) (−100: skipped) weighted by mask (P)
+   * (default 1), forward and backward in one pass.
+   */
+  crossEntropy(logits: Tensor, targets: Int32Array, mask: ArrayLike<number> | null): CrossEntropy;
+
+  // ---- memory ----
+  zeros(shape: readonly number[], like: Tensor): Tensor;
+  /** acc += g, in place. */
+  addInto(acc: Tensor, g: Tensor): void;
+}

@@ -1,0 +1,270 @@
+/**
+ * The reference kernels of attention and RoPE, over strided operands so that one kernel serves
+ * every layout: queries read straight out of a projection (b, l, H·head_dim), keys out of a cache,
+ * the output written where o_proj wants it.
+ *
+ * Causal softmax attention with grouped-query heads, as in Llama:
+ *
+ *   out[b, h, i] = Σ_{j ≤ offset + i} softmax_j( q[b,h,i] · k[b,g(h),j] / √head_dim ) · v[b,g(h),j]
+ *
+ * where g(h) = ⌊h / (H / H_kv)⌋ is the key/value head that query head h reads (HF's `repeat_kv`
+ * repeats each KV head H/H_kv times, consecutively), and `offset` is the absolute position of
+ * the first query minus that of the first key (0 for a full sequence; the cache length when
+ * decoding with a KV cache). Its backward, per query i with weights P_ij = softmax_j(s_ij):
+ *
+ *   ∂v_j = Σ_i P_ij ∂o_i,   ∂P_ij = ∂o_i · v_j,   ∂s_ij = P_ij (∂P_ij − Σ_j' P_ij' ∂P_ij'),
+ *   ∂q_i = Σ_j ∂s_ij k_j / √h,   ∂k_j = Σ_i ∂s_ij q_i / √h
+ *
+ * (a KV head shared by several query heads sums their contributions).
+ */
+import type { FloatArray } from "../../tensor";
+import type { AttentionShape } from "../backend";
+
+/**
+ * Where element (batch, head, position, e) of a (b, h, l, head_dim)-shaped operand lives in a
+ * flat array: base + batch·sb + head·sh + position·sl + e. Lets one kernel read queries straight
+ * out of a projection (b, l, H·head_dim), keys out of a cache (b, H_kv, capacity, head_dim), and
+ * write its output where o_proj wants it, without copies.
+ */
+export interface HeadLayout {
+  sb: number;
+  sh: number;
+  sl: number;
+}
+
+/** Layout of (b, l, heads · headDim) seen as (b, heads, l, headDim). */
+export function tokenMajorLayout(length: number, heads: number, headDim: number): HeadLayout {
+  return { sb: length * heads * headDim, sh: headDim, sl: heads * headDim };
+}
+
+/** Layout of a contiguous (b, heads, l, headDim) array. */
+export function headMajorLayout(length: number, heads: number, headDim: number): HeadLayout {
+  return { sb: heads * length * headDim, sh: length * headDim, sl: headDim };
+}
+
+/**
+ * The attention kernel over strided operands (no validation: callers check shapes). Sizes:
+ * batch, H query heads, lq queries, H_kv key/value heads, lk keys, headDim. Accumulates in
+ * float64, writes out's dtype. With `probs` (b, H, lq, lk), also stores the attention weights
+ * (zero where masked) for the backward pass.
+ */
+export function attentionKernel(
+  dims: {
+    batch: number;
+    heads: number;
+    kvHeads: number;
+    queries: number;
+    keys: number;
+    headDim: number;
+    offset: number;
+  },
+  q: FloatArray,
+  qL: HeadLayout,
+  k: FloatArray,
+  kL: HeadLayout,
+  v: FloatArray,
+  vL: HeadLayout,
+  out: FloatArray,
+  oL: HeadLayout,
+  probs?: Float64Array,
+): void {
+  const { batch, heads, kvHeads, queries, keys, headDim, offset } = dims;
+  const group = heads / kvHeads;
+  const scale = 1 / Math.sqrt(headDim);
+  const scores = new Float64Array(keys);
+  const acc = new Float64Array(headDim);
+  const qv = new Float64Array(headDim); // this query, scaled, in a local array (fewer reads)
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const g = Math.floor(h / group);
+      const kBase = b * kL.sb + g * kL.sh;
+      const vBase = b * vL.sb + g * vL.sh;
+      for (let i = 0; i < queries; i++) {
+        const qo = b * qL.sb + h * qL.sh + i * qL.sl;
+        const last = Math.min(keys - 1, offset + i);
+        for (let e = 0; e < headDim; e++) qv[e] = q[qo + e] * scale;
+        let max = -Infinity;
+        for (let j = 0; j <= last; j++) {
+          const ko = kBase + j * kL.sl;
+          let s = 0;
+          for (let e = 0; e < headDim; e++) s += qv[e] * k[ko + e];
+          scores[j] = s;
+          if (s > max) max = s;
+        }
+        acc.fill(0);
+        let sum = 0;
+        for (let j = 0; j <= last; j++) {
+          // Subtracting the row maximum keeps exp from overflowing; it cancels in the ratio.
+          const w = Math.exp(scores[j] - max);
+          scores[j] = w;
+          sum += w;
+          const vo = vBase + j * vL.sl;
+          for (let e = 0; e < headDim; e++) acc[e] += w * v[vo + e];
+        }
+        const oo = b * oL.sb + h * oL.sh + i * oL.sl;
+        for (let e = 0; e < headDim; e++) out[oo + e] = last >= 0 ? acc[e] / sum : 0;
+        if (probs) {
+          const po = ((b * heads + h) * queries + i) * keys;
+          for (let j = 0; j <= last; j++) probs[po + j] = scores[j] / sum;
+        }
+      }
+    }
+  }
+}
+
+/** Sizes of one attention call (see `attentionKernel`). */
+export interface AttentionDims {
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  queries: number;
+  keys: number;
+  headDim: number;
+  offset: number;
+}
+
+/**
+ * Backward of the attention kernel over strided operands, given the weights `probs`
+ * (b, H, lq, lk) its forward stored: accumulates ∂q, ∂k, ∂v (same layouts as q, k, v) from
+ * ∂out (layout oL). Equations in the module comment.
+ */
+export function attentionBackwardKernel(
+  dims: AttentionDims,
+  q: FloatArray,
+  qL: HeadLayout,
+  k: FloatArray,
+  kL: HeadLayout,
+  v: FloatArray,
+  vL: HeadLayout,
+  probs: Float64Array,
+  dout: FloatArray,
+  oL: HeadLayout,
+  dq: Float64Array,
+  dk: Float64Array,
+  dv: Float64Array,
+): void {
+  const { batch, heads, kvHeads, queries, keys, headDim, offset } = dims;
+  const group = heads / kvHeads;
+  const scale = 1 / Math.sqrt(headDim);
+  const dp = new Float64Array(keys);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const g = Math.floor(h / group);
+      const kBase = b * kL.sb + g * kL.sh;
+      const vBase = b * vL.sb + g * vL.sh;
+      for (let i = 0; i < queries; i++) {
+        const last = Math.min(keys - 1, offset + i);
+        const po = ((b * heads + h) * queries + i) * keys;
+        const oo = b * oL.sb + h * oL.sh + i * oL.sl;
+        const qo = b * qL.sb + h * qL.sh + i * qL.sl;
+        let weighted = 0;
+        for (let j = 0; j <= last; j++) {
+          const vo = vBase + j * vL.sl;
+          const p = probs[po + j];
+          let d = 0;
+          for (let e = 0; e < headDim; e++) {
+            d += dout[oo + e] * v[vo + e];
+            dv[vo + e] += p * dout[oo + e];
+          }
+          dp[j] = d;
+          weighted += p * d;
+        }
+        for (let j = 0; j <= last; j++) {
+          const ds = probs[po + j] * (dp[j] - weighted) * scale;
+          if (ds === 0) continue;
+          const ko = kBase + j * kL.sl;
+          for (let e = 0; e < headDim; e++) {
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Attention of token-major operands: q (b, queries, H·hd) and out alike, k and v (b, kvRows,
+ * H_kv·hd) of which the first `keys` rows per sequence are read (kvRows = keys for a plain
+ * sequence, the capacity for a cache). With `probs` (b, H, queries, keys), keeps the weights.
+ */
+export function attendStrided(
+  batch: number,
+  queries: number,
+  keys: number,
+  offset: number,
+  shape: AttentionShape,
+  q: FloatArray,
+  k: FloatArray,
+  v: FloatArray,
+  kvRows: number,
+  out: FloatArray,
+  probs: Float64Array | null,
+): void {
+  const { heads, kvHeads, headDim } = shape;
+  const qL = tokenMajorLayout(queries, heads, headDim);
+  const kvL = tokenMajorLayout(kvRows, kvHeads, headDim);
+  const dims = { batch, heads, kvHeads, queries, keys, headDim, offset };
+  attentionKernel(dims, q, qL, k, kvL, v, kvL, out, qL, probs ?? undefined);
+}
+
+/**
+ * cos and sin of every rotation angle, for positions start … start + length − 1: two
+ * (length, head_dim/2) float64 tables (HF's cos/sin are these repeated twice along the last axis).
+ */
+export function ropeTables(
+  start: number,
+  length: number,
+  invFreq: Float64Array,
+): { cos: Float64Array; sin: Float64Array } {
+  const half = invFreq.length;
+  const cos = new Float64Array(length * half);
+  const sin = new Float64Array(length * half);
+  for (let p = 0; p < length; p++) {
+    for (let j = 0; j < half; j++) {
+      const angle = (start + p) * invFreq[j];
+      cos[p * half + j] = Math.cos(angle);
+      sin[p * half + j] = Math.sin(angle);
+    }
+  }
+  return { cos, sin };
+}
+
+/**
+ * Rotates, in place, rows × positions head vectors of width head_dim = 2·half stored in `data`:
+ * the vector of (row, p) starts at rowOffset(row, p) and turns by the angles of table row p.
+ * Internal kernel shared by {@link applyRope}, the model's forward, the cached decoding step and
+ * (with negated sines) the backward pass.
+ */
+export function rotateHalfInPlace(
+  data: FloatArray,
+  rows: number,
+  positions: number,
+  rowOffset: (row: number, position: number) => number,
+  tables: { cos: Float64Array; sin: Float64Array },
+): void {
+  const half = tables.cos.length / positions;
+  for (let r = 0; r < rows; r++) {
+    for (let p = 0; p < positions; p++) {
+      const o = rowOffset(r, p);
+      const t = p * half;
+      for (let j = 0; j < half; j++) {
+        const x1 = data[o + j];
+        const x2 = data[o + half + j];
+        const c = tables.cos[t + j];
+        const s = tables.sin[t + j];
+        data[o + j] = x1 * c - x2 * s;
+        data[o + half + j] = x2 * c + x1 * s;
+      }
+    }
+  }
+}
+
+/** Row offsets of {@link rotateHalfInPlace} for a token-major (b, l, heads · headDim) tensor. */
+export function tokenMajorHeads(
+  length: number,
+  heads: number,
+  headDim: number,
+): (row: number, position: number) => number {
+  return (row, p) => ((Math.floor(row / heads) * length + p) * heads + (row % heads)) * headDim;
+}

@@ -1,0 +1,377 @@
+/**
+ * The reference backend's backward ops, each paired with its forward in `./forward.ts`, llm.c
+ * style: the backward takes what the forward read and g = ∂loss/∂(the forward's output), and
+ * returns ∂loss/∂(each input). Every formula is the forward's equation differentiated by hand;
+ * the tests check each against central finite differences. Gradients are accumulated in float64
+ * and returned in the dtype of the input they belong to. Unchecked: see `ops/backend.ts`.
+ */
+import type { FloatArray, Tensor } from "../../tensor";
+import { sigmoid } from "../../selective/activations";
+import { type SeqLayout, tokenMajorShapes } from "../../selective/layout";
+import {
+  type ScanGradData,
+  scanBackwardRecurrence,
+  scanForwardKeeping,
+} from "../../selective/scan-backward";
+import type { ScanData } from "../../selective/scan";
+import type {
+  AttentionShape,
+  CrossEntropy,
+  ScanArgs,
+  ScanGradients,
+  ScanTraining,
+} from "../backend";
+import { alloc, rowsOf } from "./forward";
+import {
+  attendStrided,
+  attentionBackwardKernel,
+  rotateHalfInPlace,
+  ropeTables,
+  tokenMajorHeads,
+  tokenMajorLayout,
+} from "./attention";
+
+/** A tensor of `like`'s dtype holding `data`, shaped `shape` (default like's). */
+function as(like: Tensor, data: Float64Array, shape: readonly number[] = like.shape): Tensor {
+  const out = alloc(like, data.length);
+  out.set(data);
+  return { shape: [...shape], data: out };
+}
+
+/**
+ * Backward of `linear` (y = x Wᵀ + b):  ∂x = g W,  ∂W = Σ_rows gᵀ x,  ∂b = Σ_rows g.
+ * Shapes: x (..., in), weight (out, in), g (..., out).
+ */
+export function linearBackward(
+  x: Tensor,
+  weight: Tensor,
+  g: Tensor,
+  hasBias: boolean,
+): { dx: Tensor; dweight: Tensor; dbias: Tensor | null } {
+  const [outDim, inDim] = weight.shape;
+  const rows = rowsOf(x.shape);
+  const dx = new Float64Array(rows * inDim);
+  const dw = new Float64Array(outDim * inDim);
+  const db = new Float64Array(outDim);
+  const xd = x.data;
+  const wd = weight.data;
+  const gd = g.data;
+  // ∂x rows: dx[r, :] = Σ_o g[r, o] W[o, :] (contiguous inner loop over in).
+  for (let r = 0; r < rows; r++) {
+    const xo = r * inDim;
+    for (let o = 0; o < outDim; o++) {
+      const go = gd[r * outDim + o];
+      if (go === 0) continue;
+      const wo = o * inDim;
+      for (let i = 0; i < inDim; i++) dx[xo + i] += go * wd[wo + i];
+    }
+  }
+  // ∂W rows: dW[o, :] = Σ_r g[r, o] x[r, :], one output row at a time (stays in cache).
+  for (let o = 0; o < outDim; o++) {
+    const wo = o * inDim;
+    let sb = 0;
+    for (let r = 0; r < rows; r++) {
+      const go = gd[r * outDim + o];
+      if (go === 0) continue;
+      sb += go;
+      const xo = r * inDim;
+      for (let i = 0; i < inDim; i++) dw[wo + i] += go * xd[xo + i];
+    }
+    db[o] = sb;
+  }
+  return {
+    dx: as(x, dx),
+    dweight: as(weight, dw),
+    dbias: hasBias ? as(weight, db, [outDim]) : null,
+  };
+}
+
+/**
+ * Backward of `rmsNorm` (y = x · r · w with r = 1 / sqrt(mean(x²) + eps)), per row of length d:
+ *
+ *   ∂w_j += g_j x_j r,    ∂x_j = r (g_j w_j − x_j r² · (1/d) Σ_k g_k w_k x_k)
+ *
+ * (the second term is the path through r: ∂r/∂x_j = −r³ x_j / d).
+ */
+export function rmsNormBackward(
+  x: Tensor,
+  weight: Tensor,
+  eps: number,
+  g: Tensor,
+): { dx: Tensor; dweight: Tensor } {
+  const d = x.shape[x.shape.length - 1];
+  const dx = new Float64Array(x.data.length);
+  const dw = new Float64Array(d);
+  const rows = d === 0 ? 0 : x.data.length / d;
+  const xd = x.data;
+  const wd = weight.data;
+  const gd = g.data;
+  for (let row = 0; row < rows; row++) {
+    const o = row * d;
+    let ss = 0;
+    for (let j = 0; j < d; j++) ss += xd[o + j] * xd[o + j];
+    const r = 1 / Math.sqrt(ss / d + eps);
+    let dot = 0;
+    for (let j = 0; j < d; j++) {
+      dot += gd[o + j] * wd[j] * xd[o + j];
+      dw[j] += gd[o + j] * xd[o + j] * r;
+    }
+    const k = (r * r * r * dot) / d;
+    for (let j = 0; j < d; j++) dx[o + j] = r * gd[o + j] * wd[j] - k * xd[o + j];
+  }
+  return { dx: as(x, dx), dweight: as(weight, dw) };
+}
+
+/** Backward of `embedding`: ∂W[v] = Σ over positions with id v of g → (vocab, d), g's dtype. */
+export function embeddingBackward(ids: Int32Array, vocab: number, g: Tensor): Tensor {
+  const d = g.shape[g.shape.length - 1];
+  const dw = new Float64Array(vocab * d);
+  for (let p = 0; p < ids.length; p++) {
+    const o = ids[p] * d;
+    for (let j = 0; j < d; j++) dw[o + j] += g.data[p * d + j];
+  }
+  return as(g, dw, [vocab, d]);
+}
+
+/** Backward of SiLU (y = x σ(x)): ∂x = g · σ(x) (1 + x (1 − σ(x))). */
+export function siluBackward(x: Tensor, g: Tensor): Tensor {
+  const dx = new Float64Array(x.data.length);
+  for (let i = 0; i < dx.length; i++) {
+    const s = sigmoid(x.data[i]);
+    dx[i] = g.data[i] * s * (1 + x.data[i] * (1 - s));
+  }
+  return as(x, dx);
+}
+
+/**
+ * Backward of the causal depthwise conv (`forward.ts`'s convInLayout, from a zero state):
+ *
+ *   ∂x[c, s] = Σ_j w[c, 0, j] g[c, s + (k−1) − j]   (t = s + k − 1 − j < l),
+ *   ∂w[c, 0, j] = Σ_t g[c, t] x[c, t − (k−1) + j],   ∂bias[c] = Σ_t g[c, t],
+ *
+ * on any layout of (batch, channel, position); accumulates into dx, dw (C, k), db (C).
+ */
+export function convBackwardInLayout(
+  x: FloatArray,
+  layout: SeqLayout,
+  batch: number,
+  channels: number,
+  length: number,
+  w: FloatArray,
+  k: number,
+  g: FloatArray,
+  dx: Float64Array,
+  dw: Float64Array,
+  db: Float64Array,
+): void {
+  const { lStride } = layout;
+  for (let b = 0; b < batch; b++) {
+    for (let c = 0; c < channels; c++) {
+      const row = layout.base(b, c);
+      for (let t = 0; t < length; t++) {
+        const gt = g[row + t * lStride];
+        db[c] += gt;
+        for (let j = Math.max(0, k - 1 - t); j < k; j++) {
+          const s = row + (t - (k - 1) + j) * lStride;
+          dx[s] += w[c * k + j] * gt;
+          dw[c * k + j] += gt * x[s];
+        }
+      }
+    }
+  }
+}
+
+/** Backward of `causalConv1d` on token-major x (b, l, C), weight (C, 1, k). */
+export function causalConv1dBackward(
+  x: Tensor,
+  weight: Tensor,
+  g: Tensor,
+  hasBias: boolean,
+): { dx: Tensor; dweight: Tensor; dbias: Tensor | null } {
+  const [batch, length, channels] = x.shape;
+  const k = weight.shape[2];
+  const dx = new Float64Array(x.data.length);
+  const dw = new Float64Array(channels * k);
+  const db = new Float64Array(channels);
+  const layout = { lStride: channels, base: (b: number, c: number) => b * length * channels + c };
+  convBackwardInLayout(x.data, layout, batch, channels, length, weight.data, k, g.data, dx, dw, db);
+  return {
+    dx: as(x, dx),
+    dweight: as(weight, dw),
+    dbias: hasBias ? as(weight, db, [channels]) : null,
+  };
+}
+
+/** The numbers and layout of a token-major {@link ScanArgs}. */
+function tokenMajorScan(a: ScanArgs) {
+  const [batch, length, E] = a.u.shape;
+  const shapes = tokenMajorShapes(batch, length, E, a.A.shape[1], a.B.shape.length === 2);
+  const data: ScanData = {
+    u: a.u.data,
+    delta: a.delta.data,
+    A: a.A.data,
+    B: a.B.data,
+    C: a.C.data,
+    D: a.D.data,
+    z: a.z ? a.z.data : null,
+    bias: a.deltaBias.data,
+    softplus: true,
+  };
+  return { shapes, data };
+}
+
+/** What the reference scan keeps between its forward and backward passes. */
+interface SavedScan {
+  states: FloatArray;
+  training: ScanTraining;
+}
+
+/** The selective scan's training forward (`selective/scan-backward.ts`), token-major. */
+export function selectiveScanTrain(
+  a: ScanArgs,
+  training: ScanTraining,
+): { y: Tensor; saved: SavedScan } {
+  const { shapes, data } = tokenMajorScan(a);
+  const out = alloc(a.u, a.u.data.length);
+  const states = scanForwardKeeping(data, shapes, out, training.strategy, training.chunkSize);
+  return { y: { shape: [...a.u.shape], data: out }, saved: { states, training } };
+}
+
+/** The selective scan's backward (reverse recurrence, `selective/scan-backward.ts`), token-major. */
+export function selectiveScanBackward(a: ScanArgs, saved: unknown, g: Tensor): ScanGradients {
+  const { shapes, data } = tokenMajorScan(a);
+  const { states, training } = saved as SavedScan;
+  const r: ScanGradData = scanBackwardRecurrence(
+    data,
+    shapes,
+    states,
+    training.strategy,
+    training.chunkSize,
+    g.data,
+  );
+  return {
+    du: as(a.u, r.du),
+    ddelta: as(a.delta, r.ddelta),
+    dA: as(a.A, r.dA),
+    dB: as(a.B, r.dB),
+    dC: as(a.C, r.dC),
+    dD: as(a.D, r.dD!),
+    dz: a.z ? as(a.z, r.dz!) : null,
+    ddeltaBias: as(a.deltaBias, r.dBias!),
+  };
+}
+
+/** Backward of `rope`: the rotation's transpose, i.e. RoPE with every angle negated. */
+export function ropeBackward(
+  g: Tensor,
+  heads: number,
+  headDim: number,
+  start: number,
+  invFreq: Float64Array,
+): Tensor {
+  const [batch, length] = g.shape;
+  const out = alloc(g, g.data.length);
+  out.set(g.data);
+  const t = ropeTables(start, length, invFreq);
+  const inverse = { cos: t.cos, sin: t.sin.map((s) => -s) }; // cos(−a) = cos a, sin(−a) = −sin a
+  rotateHalfInPlace(out, batch * heads, length, tokenMajorHeads(length, heads, headDim), inverse);
+  return { shape: [...g.shape], data: out };
+}
+
+/** Attention's forward keeping its weights (b, H, l, l): O(b·H·l²) memory, not flash attention. */
+export function attentionTrain(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  shape: AttentionShape,
+): { out: Tensor; saved: Float64Array } {
+  const [batch, length] = q.shape;
+  const out = alloc(q, q.data.length);
+  const probs = new Float64Array(batch * shape.heads * length * length);
+  attendStrided(batch, length, length, 0, shape, q.data, k.data, v.data, length, out, probs);
+  return { out: { shape: [...q.shape], data: out }, saved: probs };
+}
+
+/** Backward of causal attention (equations in `./attention.ts`), token-major operands. */
+export function attentionBackward(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  shape: AttentionShape,
+  saved: unknown,
+  g: Tensor,
+): { dq: Tensor; dk: Tensor; dv: Tensor } {
+  const [batch, length] = q.shape;
+  const { heads, kvHeads, headDim } = shape;
+  const qL = tokenMajorLayout(length, heads, headDim);
+  const kvL = tokenMajorLayout(length, kvHeads, headDim);
+  const dims = { batch, heads, kvHeads, queries: length, keys: length, headDim, offset: 0 };
+  const dq = new Float64Array(q.data.length);
+  const dk = new Float64Array(k.data.length);
+  const dv = new Float64Array(v.data.length);
+  const probs = saved as Float64Array;
+  attentionBackwardKernel(
+    dims,
+    q.data,
+    qL,
+    k.data,
+    kvL,
+    v.data,
+    kvL,
+    probs,
+    g.data,
+    qL,
+    dq,
+    dk,
+    dv,
+  );
+  return { dq: as(q, dq), dk: as(k, dk), dv: as(v, dv) };
+}
+
+/**
+ * Cross-entropy on chosen positions, forward and backward in one pass (they share the softmax):
+ *
+ *   loss = Σ_p m_p (logsumexp(logits_p) − logits_p[t_p]) / Σ_p m_p
+ *   ∂loss/∂logits_p = m_p (softmax(logits_p) − onehot(t_p)) / Σ_p m_p
+ *
+ * logits (P, V) (any leading axes), targets (P) with −100 skipped (PyTorch's `ignore_index`),
+ * mask (P) of weights ≥ 0 (default 1); at least one counted position.
+ */
+export function crossEntropy(
+  logits: Tensor,
+  targets: Int32Array,
+  mask: ArrayLike<number> | null,
+): CrossEntropy {
+  const V = logits.shape[logits.shape.length - 1];
+  const P = targets.length;
+  let total = 0;
+  for (let p = 0; p < P; p++) if (targets[p] !== -100) total += mask ? mask[p] : 1;
+  const d = new Float64Array(logits.data.length);
+  const x = logits.data;
+  let loss = 0;
+  let count = 0;
+  let correct = 0;
+  for (let p = 0; p < P; p++) {
+    const t = targets[p];
+    const m = mask ? mask[p] : 1;
+    if (t === -100 || m === 0) continue;
+    const o = p * V;
+    let max = -Infinity;
+    let arg = 0;
+    for (let v = 0; v < V; v++) {
+      if (x[o + v] > max) {
+        max = x[o + v];
+        arg = v;
+      }
+    }
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(x[o + v] - max);
+    const lse = max + Math.log(sum);
+    loss += (m * (lse - x[o + t])) / total;
+    for (let v = 0; v < V; v++) d[o + v] = (m * Math.exp(x[o + v] - lse)) / total;
+    d[o + t] -= m / total;
+    count += 1;
+    if (arg === t) correct += 1;
+  }
+  return { loss, dlogits: as(logits, d), count, correct };
+}

@@ -3,7 +3,8 @@
  * `npm start`, `npm run kernel:install`, `npm run lessons` and `npm run exercises`):
  * - the headless notebook runner (`runNotebooks`) and its report;
  * - the Jupyter server it starts or attaches to;
- * - finding Jupyter, free ports, readiness and process groups (jupyter.ts, one discovery order);
+ * - finding Jupyter and waiting for a server (jupyter.ts, one discovery order); running programs,
+ *   free ports and process groups (process.ts); the course's readiness (course.ts);
  * - the learner-version generator of the lessons (`releaseAll`).
  * The kernel itself is `kernels/adapter/` (tslab behind a protocol-conforming loop).
  */
@@ -27,21 +28,16 @@ export {
   killAllJupyterServersNow,
 } from "./runner/server";
 export type { JupyterServer, StartServerOptions, AttachServerOptions } from "./runner/server";
+export { glModuleLoads } from "./course";
 export {
   ROOT,
   KERNEL_NAME,
   findJupyter,
   jupyterCandidates,
   jupyterProgramOf,
-  freePort,
   waitForStatus,
   fetchStatus,
-  killGroup,
-  signalGroup,
-  descendants,
-  isExecutable,
-  findOnPath,
-  glModuleLoads,
 } from "./jupyter";
+export { freePort, killGroup, signalGroup, descendants, isExecutable, findOnPath } from "./process";
 export type { JupyterCandidate, ReadyState, StatusAnswer } from "./jupyter";
 export { releaseAll, releaseNotebook } from "./exercises/release";

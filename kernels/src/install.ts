@@ -16,22 +16,17 @@ import {
 } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { SetupError, parseOptions, runMain, say, warn } from "./cli";
+import { ensureCourseReady } from "./course";
 import {
   KERNEL_DISPLAY_NAME,
   KERNEL_NAME,
   REPO_KERNELSPEC,
   ROOT,
-  SetupError,
-  capture,
-  ensureCourseReady,
   findJupyter,
-  isExecutable,
-  parseOptions,
-  runMain,
-  say,
   venvBin,
-  warn,
 } from "./jupyter";
+import { capture, isExecutable } from "./process";
 
 const USAGE = `Usage: npm run kernel:install [-- options]
 

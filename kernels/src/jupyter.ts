@@ -1,8 +1,7 @@
 /**
- * The one place that knows how to find and drive Jupyter, shared by `npm start` (start.ts),
- * `npm run kernel:install` (install.ts), the notebook runner (runner/server.ts) and the tests:
- * where the course lives, which Jupyter to use, free ports, waiting for `/api/status`, killing
- * process groups, running programs (through zx) and talking to the learner.
+ * Finding and talking to Jupyter, shared by `npm start` (start.ts), `npm run kernel:install`
+ * (install.ts), the notebook runner (runner/server.ts) and the tests: where the course lives,
+ * which Jupyter to use, and waiting for a server's `/api/status`.
  *
  * Discovery order (one order for every command, see {@link jupyterCandidates}):
  * 1. the course's own virtual environment (`<root>/.venv`, or env MAMBA_TS_VENV): its
@@ -14,11 +13,9 @@
  * kernel install take the `jupyter` program of the first candidate that has one (a front end's
  * sibling, or a bare `jupyter`: enough for `jupyter server` and `jupyter kernelspec`).
  */
-import { execFileSync, type ChildProcess } from "node:child_process";
-import { accessSync, constants, existsSync, statSync } from "node:fs";
-import * as net from "node:net";
+import type { ChildProcess } from "node:child_process";
 import * as path from "node:path";
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { capture, findOnPath, isExecutable, isWindows } from "./process";
 
 /** The course's root folder (this file lives in `<root>/kernels/{src,dist}/`). */
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -32,189 +29,6 @@ export const REPO_KERNELSPEC = path.join(ROOT, "kernels", KERNEL_NAME, "kernel.j
 
 /** The tslab launcher the kernel runs. */
 export const TSLAB = path.join(ROOT, "node_modules", "tslab", "bin", "tslab");
-
-const isWindows = process.platform === "win32";
-
-/** Prints one line prefixed with `mamba-ts:` so the learner can tell our messages from Jupyter's. */
-export function say(message: string): void {
-  console.log(`mamba-ts: ${message}`);
-}
-
-/** Prints a warning line on stderr. */
-export function warn(message: string): void {
-  console.error(`mamba-ts: warning: ${message}`);
-}
-
-/** An error meant for the learner: printed as is, without a stack trace. */
-export class SetupError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = "SetupError";
-  }
-}
-
-/**
- * Runs `main()` and turns a SetupError into a clear message and a non-zero exit status.
- * Any other error is a bug: it is printed with its stack.
- */
-export async function runMain(main: () => Promise<number | void>): Promise<void> {
-  try {
-    const code = await main();
-    process.exitCode = typeof code === "number" ? code : 0;
-  } catch (err) {
-    if (err instanceof SetupError) {
-      console.error(`mamba-ts: error: ${err.message}`);
-      process.exitCode = err.exitCode;
-    } else {
-      console.error(err);
-      process.exitCode = 1;
-    }
-  }
-}
-
-/**
- * Parses options with node's parseArgs, reporting unknown options and stray arguments as a
- * SetupError that shows the usage text.
- */
-export function parseOptions<O extends NonNullable<ParseArgsConfig["options"]>>(
-  args: string[],
-  options: O,
-  usage: string,
-) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    throw new SetupError(`${(err as Error).message}\n\n${usage}`, 2);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Programs
-
-/** What {@link capture} collected. */
-export interface Captured {
-  /** Exit status; null when the program could not start or was killed. */
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** Why there is no exit status (could not start, timed out). */
-  error?: Error;
-}
-
-/** Options of {@link capture} and {@link runVisible}. */
-export interface RunProgramOptions {
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  /** Kill the program after this long (capture only; default 120 s). */
-  timeoutMs?: number;
-}
-
-/**
- * zx's `$`, with bash found even when PATH does not lead to it (zx looks bash up on PATH when it
- * loads; a learner's PATH may be odd, and the set-up tests run with a PATH that holds nothing).
- */
-async function zx() {
-  const { $, quote } = await import("zx");
-  if (typeof $.shell !== "string") {
-    const bash = ["/bin/bash", "/usr/bin/bash"].find(isExecutable);
-    if (bash !== undefined) {
-      // What zx's own useBash() sets, with bash's absolute path.
-      $.shell = bash;
-      $.prefix = "set -euo pipefail;";
-      $.postfix = "";
-      $.quote = quote;
-    }
-  }
-  return $;
-}
-
-/**
- * Runs a program (through zx, every argument quoted) and collects its output. Never throws for a
- * non-zero exit: returns `{ code, stdout, stderr, error }`.
- */
-export async function capture(
-  command: string,
-  args: readonly string[],
-  { env, cwd, timeoutMs = 120_000 }: RunProgramOptions = {},
-): Promise<Captured> {
-  const $ = await zx();
-  try {
-    const out = await $({
-      env: env ?? process.env,
-      cwd,
-      nothrow: true,
-      quiet: true,
-      timeout: timeoutMs,
-      stdio: ["ignore", "pipe", "pipe"],
-    })`${command} ${args}`;
-    const result: Captured = { code: out.exitCode, stdout: out.stdout, stderr: out.stderr };
-    if (out.exitCode === null) {
-      result.error = new Error(
-        out.signal === "SIGTERM"
-          ? `timed out after ${timeoutMs / 1000} s`
-          : out.signal
-            ? `killed by ${out.signal}`
-            : `could not run ${command}${out.stderr ? `: ${out.stderr.trim()}` : ""}`,
-      );
-    } else if (out.exitCode === 127 && !isExecutable(command) && !findOnPath(command)) {
-      result.error = new Error(`${command}: no such program`);
-    }
-    return result;
-  } catch (error) {
-    return { code: null, stdout: "", stderr: "", error: error as Error };
-  }
-}
-
-/**
- * Runs a program with its output shown to the learner (stdout and stderr inherited) and resolves
- * with its exit status (null when it could not start).
- */
-export async function runVisible(
-  command: string,
-  args: readonly string[],
-  { env, cwd }: RunProgramOptions = {},
-): Promise<number | null> {
-  const $ = await zx();
-  try {
-    const out = await $({
-      env: env ?? process.env,
-      cwd,
-      nothrow: true,
-      stdio: ["ignore", "inherit", "inherit"],
-    })`${command} ${args}`;
-    return out.exitCode;
-  } catch {
-    return null;
-  }
-}
-
-/** True when `file` is an existing regular file we may execute. */
-export function isExecutable(file: string): boolean {
-  try {
-    if (!statSync(file).isFile()) return false;
-    if (isWindows) return true;
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Finds a program on PATH (like `which`); returns its absolute path or null. */
-export function findOnPath(name: string, envPath: string = process.env.PATH ?? ""): string | null {
-  const exts = isWindows ? (process.env.PATHEXT ?? ".EXE;.CMD;.BAT").split(";") : [""];
-  for (const dir of envPath.split(path.delimiter)) {
-    if (!dir) continue;
-    for (const ext of exts) {
-      const candidate = path.resolve(dir, name + ext);
-      if (isExecutable(candidate)) return candidate;
-    }
-  }
-  return null;
-}
 
 /** The folder of a Python virtual environment that holds its programs. */
 export function venvBin(venv: string): string {
@@ -236,9 +50,6 @@ export const VENV = courseVenv();
 function exe(name: string): string {
   return isWindows ? `${name}.exe` : name;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Finding Jupyter
 
 /** One place where a Jupyter may be, in the discovery order (see the module comment). */
 export interface JupyterCandidate {
@@ -315,33 +126,6 @@ export async function programVersion(
   return null;
 }
 
-/** `JUPYTER_PATH` (or PATH) with `dir` first, keeping whatever the learner already had after it. */
-export function prependPath(dir: string, existing: string | undefined): string {
-  return existing ? `${dir}${path.delimiter}${existing}` : dir;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ports, readiness, process groups
-
-/**
- * A free TCP port on 127.0.0.1: `preferred` when it is free, else one the OS picks; null when
- * even that fails. With no `preferred`, always the OS's pick.
- */
-export async function freePort(preferred = 0): Promise<number | null> {
-  const tryPort = (port: number) =>
-    new Promise<number | null>((resolve) => {
-      const srv = net.createServer();
-      srv.once("error", () => resolve(null));
-      srv.listen({ port, host: "127.0.0.1", exclusive: true }, () => {
-        const address = srv.address();
-        const got = typeof address === "object" && address !== null ? address.port : null;
-        srv.close(() => resolve(got));
-      });
-    });
-  const got = await tryPort(preferred);
-  return got ?? (preferred === 0 ? null : tryPort(0));
-}
-
 /** What `GET <url>api/status` gave: an HTTP status, or why there was none. */
 export interface StatusAnswer {
   ok: boolean;
@@ -411,99 +195,4 @@ export async function waitForStatus(
     await new Promise((r) => setTimeout(r, 150));
   }
   return { timedOut: true, lastStatus };
-}
-
-/** Sends `signal` to the process group led by `pid` (falls back to the process alone). */
-export function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    if (isWindows) throw new Error("no process groups");
-    process.kill(-pid, signal);
-  } catch {
-    signalProcess(pid, signal);
-  }
-}
-
-/** Sends `signal` to one process; a process already gone is no error. */
-export function signalProcess(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** Sends `signal` to the whole group of a child started with `detached: true`. */
-export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid !== undefined) signalGroup(child.pid, signal);
-}
-
-/**
- * The process ids below `pid` (e.g. the kernels of a Jupyter server, which Jupyter starts in
- * sessions of their own, so that signalling the server's group does not reach them). Empty where
- * `ps` is unavailable.
- */
-export function descendants(pid: number): number[] {
-  let table: string;
-  try {
-    table = execFileSync("ps", ["-A", "-o", "pid=,ppid="], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-  } catch {
-    return [];
-  }
-  const children = new Map<number, number[]>();
-  for (const line of table.split("\n")) {
-    const [child, parent] = line.trim().split(/\s+/).map(Number);
-    if (!Number.isInteger(child) || !Number.isInteger(parent)) continue;
-    children.set(parent, [...(children.get(parent) ?? []), child]);
-  }
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const c of children.get(queue.shift() as number) ?? []) {
-      found.push(c);
-      queue.push(c);
-    }
-  }
-  return found;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The course itself
-
-/** Whether gpu.js's optional `gl` module (the headlessgl backend) loads here. */
-export function glModuleLoads(root: string = ROOT): boolean {
-  try {
-    require(require.resolve("gl", { paths: [root] }));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** What to tell a learner whose `gl` module does not load (lesson 08's headlessgl backend). */
-export const GL_MISSING_MESSAGE =
-  "gpu.js's headlessgl backend is unavailable: the optional `gl` module did not build or does " +
-  "not load, so lesson 08 times only the cpu and webasm backends. To get it on Debian/Ubuntu: " +
-  "`sudo apt-get install libxi-dev libglu1-mesa-dev libglew-dev pkg-config`, then `npm ci` " +
-  "again; headlessgl also needs an X display (run under `xvfb-run -a` where there is none).";
-
-/**
- * Builds lib and the tooling when they are missing (a fresh clone where `npm ci` did not run its
- * postinstall, or after a clean). Also checks that the npm dependencies are installed.
- */
-export async function ensureCourseReady(): Promise<void> {
-  if (!existsSync(TSLAB)) {
-    throw new SetupError(
-      `the kernel's tslab is missing (${path.relative(ROOT, TSLAB)}): run \`npm ci\` in ${ROOT} first`,
-    );
-  }
-  if (existsSync(path.join(ROOT, "lib", "dist", "index.js"))) return;
-  say("lib is not built yet: running `npm run build`");
-  const npm = findOnPath("npm") ?? "npm";
-  const code = await runVisible(npm, ["run", "build"], { cwd: ROOT });
-  if (code !== 0 || !existsSync(path.join(ROOT, "lib", "dist", "index.js"))) {
-    throw new SetupError("`npm run build` failed: fix the errors above, then run this again");
-  }
 }

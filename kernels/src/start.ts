@@ -19,31 +19,27 @@ import { randomBytes, createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { SetupError, parseOptions, runMain, say, warn } from "./cli";
+import { GL_MISSING_MESSAGE, ensureCourseReady, glModuleLoads } from "./course";
 import {
-  GL_MISSING_MESSAGE,
   KERNEL_NAME,
   REPO_KERNELSPEC,
   ROOT,
-  SetupError,
   VENV,
-  capture,
-  ensureCourseReady,
-  findOnPath,
-  freePort,
-  glModuleLoads,
-  isExecutable,
   jupyterCandidates,
-  killGroup,
-  parseOptions,
-  prependPath,
   programVersion,
-  runMain,
-  runVisible,
-  say,
   venvBin,
   waitForStatus,
-  warn,
 } from "./jupyter";
+import {
+  capture,
+  findOnPath,
+  freePort,
+  isExecutable,
+  killGroup,
+  prependPath,
+  runVisible,
+} from "./process";
 
 const ROUTES = ["auto", "lab", "notebook", "pip", "apt"] as const;
 type Route = (typeof ROUTES)[number];

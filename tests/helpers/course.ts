@@ -4,7 +4,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
-import { ROOT, killGroup } from "../../kernels/src/jupyter";
+import { ROOT } from "../../kernels/src/jupyter";
+import { killGroup } from "../../kernels/src/process";
 
 export { ROOT, killGroup };
 

@@ -6,13 +6,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  findJupyter,
-  freePort,
-  isExecutable,
-  jupyterCandidates,
-  jupyterProgramOf,
-} from "../../kernels/src/jupyter";
+import { findJupyter, jupyterCandidates, jupyterProgramOf } from "../../kernels/src/jupyter";
+import { freePort, isExecutable } from "../../kernels/src/process";
 
 let dir: string;
 const program = (folder: string, name: string, mode = 0o755): string => {

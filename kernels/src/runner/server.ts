@@ -10,15 +10,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-import {
-  ROOT,
-  descendants,
-  fetchStatus,
-  findJupyter,
-  freePort,
-  signalGroup,
-  signalProcess,
-} from "../jupyter";
+import { ROOT, fetchStatus, findJupyter } from "../jupyter";
+import { descendants, freePort, signalGroup, signalProcess } from "../process";
 
 export { findJupyter } from "../jupyter";
 

@@ -2,5 +2,11 @@
 export * from "./optim";
 export * from "./ops-backward";
 export * from "./loop";
+export {
+  type TrainableParams,
+  type TrainingState,
+  saveTrainingState,
+  loadTrainingState,
+} from "./state";
 export * from "./tasks";
 export { type TrainPool, type TrainPoolOptions, createTrainPool } from "../train-fast/threads";

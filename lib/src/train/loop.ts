@@ -1,20 +1,13 @@
 /**
  * The training loop: batches → the model's loss and gradients ({@link mambaLossAndGrads} for
  * Mamba, `transformerLossAndGrads` for the Transformer++) → clip → AdamW at the scheduled learning
- * rate, with a live display (loss and accuracy curves, tokens/s, ETA) that updates in place, a
- * clean stop on interrupt (the model keeps every completed step), and a resumable training state
- * (optimiser moments, step, RNG state) saved next to the checkpoint.
+ * rate, with a live display (`./display.ts`), a clean stop on interrupt (the model keeps every
+ * completed step), and a state that continues the run (`./state.ts` saves and loads it).
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import * as path from "node:path";
 import { Rng } from "../rng";
-import type { Tensor } from "../tensor";
 import { assertInteger, assertPositive, describe } from "../validate";
-import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors";
-import { createOutputFolder, fileError, inFile } from "../checkpoint/file-errors";
-import { displayBundle, inKernel } from "../display/jupyter";
-import { figureBundle, lineChart } from "../display/plot";
-import { progress } from "../display/progress";
+import { trainingDisplay } from "./display";
+import { type TrainableParams, type TrainingState, checkStateMatches } from "./state";
 import type { LossAndGrads } from "../lm/loss";
 import type { TokenBatch } from "../lm/tokens";
 import type { MambaModel } from "../mamba/model";
@@ -24,7 +17,6 @@ import { type TransformerModel, checkTransformerModel } from "../transformer/mod
 import { transformerLossAndGrads } from "../transformer/grads";
 import {
   type AdamWOptions,
-  type AdamWState,
   type LrSchedule,
   adamwStep,
   clipGradNorm,
@@ -37,15 +29,6 @@ export interface TrainBatch {
   tokens: TokenBatch;
   targets?: TokenBatch;
   mask?: ArrayLike<number> | null;
-}
-
-/** Everything needed to continue a run exactly: optimiser, step count, the batch RNG. */
-export interface TrainingState {
-  /** Steps completed. */
-  step: number;
-  optimizer: AdamWState;
-  /** The generator batches are drawn from (its state advances with every batch). */
-  rng: Rng;
 }
 
 /** One step's record in the history. */
@@ -94,11 +77,6 @@ export interface TrainOptions {
 
 /** Options of {@link trainTransformer}: those of {@link trainMamba} without Mamba's mixer and scan. */
 export type TransformerTrainOptions = Omit<TrainOptions, "variant" | "scanStrategy" | "chunkSize">;
-
-/** Any model the loop trains: its parameters keyed by checkpoint tensor name. */
-export interface TrainableParams {
-  params: Map<string, Tensor>;
-}
 
 /** What {@link trainMamba} returns. */
 export interface TrainResult {
@@ -227,8 +205,7 @@ async function trainingLoop(
   };
   process.on("SIGINT", onSigint);
   const started = Date.now();
-  const bar = show ? progress(`training (${label})`, total) : null;
-  const plot = show && inKernel() ? livePlot() : null;
+  const display = show ? trainingDisplay(label, total) : null;
   let stopped: TrainResult["stopped"] = "done";
   try {
     let done = 0;
@@ -267,15 +244,9 @@ async function trainingLoop(
       };
       history.push(record);
       options.onStep?.(record);
-      if (bar) {
-        const eta =
-          ((Date.now() - started) / 1000 / done) * Math.min(total - state.step, maxSteps - done);
-        bar.update(
-          state.step,
-          `loss ${loss.toFixed(3)} · acc ${(record.accuracy * 100).toFixed(1)}% · ${Math.round(record.tokensPerSecond)} tok/s · ETA ${eta.toFixed(0)}s`,
-        );
-      }
-      plot?.update(history, false);
+      const eta =
+        ((Date.now() - started) / 1000 / done) * Math.min(total - state.step, maxSteps - done);
+      display?.step(history, eta);
       try {
         // Yield so an interrupt can arrive between steps.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -287,179 +258,6 @@ async function trainingLoop(
     process.removeListener("SIGINT", onSigint);
   }
   if (interrupted) stopped = "interrupted";
-  const last = history[history.length - 1];
-  const summary = last
-    ? `${stopped} at step ${state.step}: loss ${last.loss.toFixed(3)}, acc ${(last.accuracy * 100).toFixed(1)}%`
-    : stopped;
-  // finish() draws a full bar: only for a run that reached the end of its schedule.
-  if (stopped === "done") bar?.finish(summary);
-  else if (bar) {
-    await new Promise((resolve) => setTimeout(resolve, 110)); // past the bar's redraw throttle
-    bar.update(state.step, summary);
-  }
-  plot?.update(history, true);
+  await display?.end(history, state.step, stopped);
   return { history, state, stopped };
-}
-
-/** A loss/accuracy plot updated in place at most every 2 s. */
-function livePlot(): { update(history: StepRecord[], final: boolean): void } {
-  const displayId = `train-${Date.now()}-${Math.random().toString(16).slice(2)}`;
-  let last = 0;
-  let first = true;
-  return {
-    update(history, final) {
-      const now = Date.now();
-      if (!final && now - last < 2000) return;
-      if (history.length === 0) return;
-      last = now;
-      const steps = history.map((r) => r.step);
-      const fig = lineChart(
-        [
-          { name: "loss (nats)", x: steps, y: history.map((r) => r.loss) },
-          { name: "accuracy", x: steps, y: history.map((r) => r.accuracy) },
-        ],
-        { title: "training", xLabel: "step", height: 300 },
-      );
-      displayBundle(figureBundle(fig), { displayId, update: !first });
-      first = false;
-    },
-  };
-}
-
-const STATE_FORMAT = "mamba-ts-training-state/1";
-
-/**
- * Saves a training state next to a checkpoint: `dir/training_state.json` (format, step, RNG
- * state, parameter names and shapes) and `dir/optimizer.safetensors` (AdamW's m and v as
- * `exp_avg.<name>` / `exp_avg_sq.<name>`, PyTorch's names, in the parameters' float32). Save the
- * model itself with `saveMambaCheckpoint(model, dir)` (or `saveTransformerCheckpoint`).
- */
-export function saveTrainingState(state: TrainingState, model: TrainableParams, dir: string): void {
-  const fn = "saveTrainingState";
-  if (!model || typeof model !== "object" || !(model.params instanceof Map)) {
-    throw new Error(
-      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (got ${describe(model)})`,
-    );
-  }
-  checkStateMatches(fn, "state", state, model);
-  if (typeof dir !== "string")
-    throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
-  createOutputFolder(fn, dir);
-  const tensors = new Map<string, Tensor>();
-  for (const [name, p] of model.params) {
-    tensors.set(`exp_avg.${name}`, { shape: p.shape, data: state.optimizer.m.get(name)! });
-    tensors.set(`exp_avg_sq.${name}`, { shape: p.shape, data: state.optimizer.v.get(name)! });
-  }
-  writeSafetensors(path.join(dir, "optimizer.safetensors"), tensors, { format: STATE_FORMAT });
-  const json = {
-    format: STATE_FORMAT,
-    step: state.step,
-    optimizer_step: state.optimizer.step,
-    rng: state.rng.getState(),
-    params: Object.fromEntries([...model.params].map(([n, p]) => [n, p.shape])),
-  };
-  writeFileSync(path.join(dir, "training_state.json"), JSON.stringify(json, null, 2) + "\n");
-}
-
-/**
- * Loads a training state saved by {@link saveTrainingState} for `model`, refusing (naming the file
- * and what differs) a wrong format, parameters of other names or shapes, missing moments, a bad
- * step or RNG state.
- */
-export function loadTrainingState(dir: string, model: TrainableParams): TrainingState {
-  const fn = "loadTrainingState";
-  if (typeof dir !== "string")
-    throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
-  if (!model || typeof model !== "object" || !(model.params instanceof Map)) {
-    throw new Error(
-      `${fn}: argument 'model' must be { config, params: Map<string, Tensor> } (got ${describe(model)})`,
-    );
-  }
-  const what = "a folder holding a training state";
-  const bad = (file: string, problem: string): Error => fileError(fn, "dir", what, file, problem);
-  const jsonPath = path.join(dir, "training_state.json");
-  const stPath = path.join(dir, "optimizer.safetensors");
-  for (const p of [jsonPath, stPath])
-    if (!existsSync(p)) throw bad(p, "missing (saved by saveTrainingState?)");
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(jsonPath, "utf8"));
-  } catch (e) {
-    throw bad(jsonPath, `not valid JSON (${(e as Error).message})`);
-  }
-  if (raw.format !== STATE_FORMAT)
-    throw bad(jsonPath, `format must be "${STATE_FORMAT}" (got ${describe(raw.format)})`);
-  const [step, optStep] = inFile(fn, "dir", what, jsonPath, () => [
-    assertInteger(`${fn}: step`, raw.step, 0),
-    assertInteger(`${fn}: optimizer_step`, raw.optimizer_step, 0),
-  ]);
-  const saved = raw.params as Record<string, number[]> | undefined;
-  if (!saved || typeof saved !== "object")
-    throw bad(jsonPath, `params must be { name: shape } (got ${describe(saved)})`);
-  for (const [name, p] of model.params) {
-    const s = saved[name];
-    if (!s) throw bad(jsonPath, `has no parameter "${name}": this state belongs to another model`);
-    if (s.length !== p.shape.length || s.some((v, i) => v !== p.shape[i])) {
-      throw bad(
-        jsonPath,
-        `parameter "${name}" had shape [${s.join(", ")}], the model's is [${p.shape.join(", ")}]`,
-      );
-    }
-  }
-  for (const name of Object.keys(saved)) {
-    if (!model.params.has(name))
-      throw bad(
-        jsonPath,
-        `parameter "${name}" is not in the model: this state belongs to another model`,
-      );
-  }
-  const rng: Rng = inFile(fn, "dir", what, jsonPath, () =>
-    Rng.fromState(raw.rng as { words: number[]; spareNormal: number | null }),
-  );
-  const tensors = inFile(fn, "dir", what, stPath, () => readSafetensors(stPath));
-  const m = new Map<string, Float32Array | Float64Array>();
-  const v = new Map<string, Float32Array | Float64Array>();
-  for (const [name, p] of model.params) {
-    for (const [prefix, into] of [
-      ["exp_avg.", m],
-      ["exp_avg_sq.", v],
-    ] as const) {
-      const t = tensors.get(prefix + name);
-      if (!t) throw bad(stPath, `missing tensor "${prefix + name}"`);
-      if (t.data.length !== p.data.length)
-        throw bad(
-          stPath,
-          `tensor "${prefix + name}" has ${t.data.length} values, the parameter ${p.data.length}`,
-        );
-      const data =
-        p.data instanceof Float32Array ? new Float32Array(t.data) : new Float64Array(t.data);
-      into.set(name, data);
-    }
-  }
-  return { step, optimizer: { step: optStep, m, v }, rng };
-}
-
-function checkStateMatches(
-  fn: string,
-  name: string,
-  state: TrainingState,
-  model: TrainableParams,
-): void {
-  if (!state || typeof state !== "object" || !(state.rng instanceof Rng) || !state.optimizer?.m) {
-    throw new Error(
-      `${fn}: argument '${name}' must be { step, optimizer, rng } (from trainMamba or loadTrainingState) (got ${describe(state)})`,
-    );
-  }
-  assertInteger(`${fn}: ${name}.step`, state.step, 0);
-  for (const [p, t] of model.params) {
-    const m = state.optimizer.m.get(p);
-    if (!m || m.length !== t.data.length)
-      throw new Error(
-        `${fn}: argument '${name}' must hold optimiser moments for the model's parameters (got none of the right size for "${p}": the state belongs to another model)`,
-      );
-  }
-  if (state.optimizer.m.size !== model.params.size)
-    throw new Error(
-      `${fn}: argument '${name}' must hold optimiser moments for the model's ${model.params.size} parameters (got ${state.optimizer.m.size})`,
-    );
 }

@@ -37,11 +37,10 @@ import { inductionHeads } from "../../dist/tasks/induction";
 import {
   type StepRecord,
   type TrainResult,
-  loadTrainingState,
-  saveTrainingState,
   trainMamba,
   trainTransformer,
 } from "../../dist/train/loop";
+import { loadTrainingState, saveTrainingState } from "../../dist/train/state";
 import { taskBatch } from "../../dist/train/tasks";
 import { type LanguageModel, extrapolationSet, inductionCorrect } from "../../dist/extrapolation";
 

@@ -42,8 +42,9 @@ export interface AdamWState {
 }
 
 /**
- * Whether a parameter is exempt from weight decay, as upstream Mamba: A_log and D (marked
- * `_no_weight_decay` in `mamba_simple.py`), every bias, and the norms' weights.
+ * Whether a parameter is exempt from weight decay: A_log and D (upstream Mamba marks them
+ * `_no_weight_decay` in `mamba_simple.py`), and, as the GPT training recipe, every bias and the
+ * norms' weights (the embeddings, which that recipe also exempts, are decayed).
  */
 export function noWeightDecay(name: string): boolean {
   checkArg("noWeightDecay", "name", name, schema.string());

@@ -76,9 +76,48 @@ describe("npm run generate", () => {
       { encoding: "utf8" },
     );
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/generate: .*nope.*tokenizer\.json is missing/);
+    expect(run.stderr).toMatch(/generate: --model: .*nope is not a folder/);
+    const noTokenizer = mkdtempSync(path.join(os.tmpdir(), "mamba-generate-no-tokenizer-"));
+    saveMambaCheckpoint(model, noTokenizer);
+    const missing = spawnSync(
+      process.execPath,
+      [SCRIPT, "--model", noTokenizer, "--prompt", "hi"],
+      { encoding: "utf8" },
+    );
+    rmSync(noTokenizer, { recursive: true, force: true });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/generate: .*tokenizer\.json is missing/);
     const usage = spawnSync(process.execPath, [SCRIPT, "--prompt", "hi"], { encoding: "utf8" });
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/usage: npm run generate -- --model DIR/);
+  });
+  it("names the flag of a bad value, before loading anything", () => {
+    for (const [flag, value, want] of [
+      ["--max-new-tokens", "-5", /--max-new-tokens must be an integer in \[0, 4096\] \(got "-5"\)/],
+      ["--max-new-tokens", "2.5", /--max-new-tokens must be an integer/],
+      ["--temperature", "-1", /--temperature must be a number in \[0, Infinity\] \(got "-1"\)/],
+      ["--top-k", "0", /--top-k must be an integer in \[1, Infinity\]/],
+      ["--seed", "x", /--seed must be an integer/],
+      ["--scan", "gpu", /--scan must be fast or reference \(got "gpu"\)/],
+    ] as const) {
+      const run = spawnSync(
+        process.execPath,
+        [SCRIPT, "--model", dir, "--prompt", "hi", `${flag}=${value}`],
+        { encoding: "utf8" },
+      );
+      expect(run.status, `${flag} ${value}`).toBe(1);
+      expect(run.stderr).toMatch(want);
+    }
+  });
+  it("--max-new-tokens 0 prints the prompt alone and exits 0", () => {
+    const run = spawnSync(
+      process.execPath,
+      [SCRIPT, "--model", dir, "--prompt", "hello world", "--max-new-tokens", "0"],
+      { encoding: "utf8" },
+    );
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("---\nhello world\n---");
+    expect(run.stdout).toContain("decode: n/a tokens/s (0 new tokens)");
   });
 });

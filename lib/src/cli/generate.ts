@@ -8,7 +8,7 @@
  * `@huggingface/tokenizers`), reads it with one forward pass, decodes with the constant-size
  * cache, and prints the continuation, tokens per second and the cache's bytes.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { Rng } from "../rng";
@@ -26,13 +26,32 @@ function readJson(file: string): object {
   }
 }
 
-function number(name: string, value: string | undefined, fallback: number): number {
+/**
+ * The number a flag holds, checked here so that a bad value is reported as the flag the user
+ * typed: `integer` flags must be whole numbers, and every value must lie in [min, max].
+ */
+function number(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  { integer = false, min = -Infinity, max = Infinity } = {},
+): number {
   if (value === undefined) return fallback;
   const v = Number(value);
-  if (!Number.isFinite(v))
-    throw new Error(`--${name}: expected a number, got ${JSON.stringify(value)}`);
+  const what = `${integer ? "an integer" : "a number"} in [${min}, ${max}]`;
+  if (
+    value.trim() === "" ||
+    !Number.isFinite(v) ||
+    (integer && !Number.isInteger(v)) ||
+    v < min ||
+    v > max
+  )
+    throw new Error(`--${name} must be ${what} (got ${JSON.stringify(value)})`);
   return v;
 }
+
+/** Most new tokens one call generates (the decoding cost grows linearly: about a minute of a 130m model). */
+const MAX_NEW_TOKENS = 4096;
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -58,9 +77,27 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const dir = values.model;
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new Error(
+      `--model: ${dir} is not a folder (a checkpoint folder holds config.json, model.safetensors and tokenizer.json)`,
+    );
   const tokenizerPath = path.join(dir, "tokenizer.json");
   if (!existsSync(tokenizerPath))
     throw new Error(`${tokenizerPath} is missing (download it with the checkpoint)`);
+  const maxNewTokens = number("max-new-tokens", values["max-new-tokens"], 40, {
+    integer: true,
+    min: 0,
+    max: MAX_NEW_TOKENS,
+  });
+  const temperature = number("temperature", values.temperature, 0, { min: 0 });
+  const topK =
+    values["top-k"] === undefined
+      ? undefined
+      : number("top-k", values["top-k"], 0, { integer: true, min: 1 });
+  const seed = number("seed", values.seed, 0, { integer: true, min: 0, max: 2 ** 32 - 1 });
+  const scan = values.scan;
+  if (scan !== undefined && scan !== "fast" && scan !== "reference")
+    throw new Error(`--scan must be fast or reference (got ${JSON.stringify(scan)})`);
   const configPath = path.join(dir, "tokenizer_config.json");
   // The tokenizer package is an ES module: loaded with import() from this CommonJS build.
   const { Tokenizer } = await import("@huggingface/tokenizers");
@@ -74,15 +111,11 @@ export async function main(argv: string[]): Promise<number> {
   const prompt = tokenizer.encode(values.prompt, { add_special_tokens: false }).ids;
   if (prompt.length === 0)
     throw new Error("--prompt: the tokenizer made no tokens of it; give some text");
-  const topK = values["top-k"] === undefined ? undefined : number("top-k", values["top-k"], 0);
-  const scan = values.scan;
-  if (scan !== undefined && scan !== "fast" && scan !== "reference")
-    throw new Error(`--scan: expected fast or reference, got ${scan}`);
   const result = mambaGenerateWithStats(model, prompt, {
-    maxNewTokens: number("max-new-tokens", values["max-new-tokens"], 40),
-    temperature: number("temperature", values.temperature, 0),
+    maxNewTokens,
+    temperature,
     ...(topK === undefined ? {} : { topK }),
-    rng: new Rng(number("seed", values.seed, 0)),
+    rng: new Rng(seed),
     ...(scan === undefined ? {} : { scan }),
   });
   const c = model.config;
@@ -91,7 +124,11 @@ export async function main(argv: string[]): Promise<number> {
   );
   console.log(`prompt: ${prompt.length} tokens`);
   console.log("---");
-  console.log(values.prompt + tokenizer.decode(result.tokens, { skip_special_tokens: false }));
+  const continuation =
+    result.tokens.length === 0
+      ? ""
+      : tokenizer.decode(result.tokens, { skip_special_tokens: false });
+  console.log(values.prompt + continuation);
   console.log("---");
   const steps = Math.max(result.tokens.length - 1, 0);
   const prefillRate = (prompt.length / result.prefillMs) * 1000;

@@ -107,3 +107,4 @@ export * from "./train/index";
 export * from "./extrapolation/index";
 // Lesson 12: the character-level language model.
 export * from "./charlm/index";
+export { type KneserNeyModel, kneserNey, kneserNeyBitsPerChar } from "./charlm/ngram";

@@ -817,6 +817,14 @@ export const signatures: Record<string, Signature> = {
     valid: () => [charLogits(), [0, -100]],
     args: [a("logits", T({ rank: 3 })), a("targets", idList(3, true))],
   },
+  kneserNey: {
+    valid: () => [charIds(), 3, 2],
+    args: [a("train", INT32_IDS), a("vocabSize", int(1, 1 << 16)), a("order", int(1, 8))],
+  },
+  kneserNeyBitsPerChar: {
+    valid: () => [lib.kneserNey(charIds(), 3, 2), charIds()],
+    args: [a("model", s.object()), a("ids", INT32_IDS)],
+  },
   bitsPerChar: {
     valid: () => [charLogits(), [0, 2]],
     args: [a("logits", T({ rank: 3 })), a("targets", idList(3, true))],

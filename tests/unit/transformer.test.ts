@@ -434,7 +434,9 @@ describe("transformerForward", () => {
     expect(() => transformerForward(m, [[1.5]])).toThrow(
       /must be a batch of integer ids \(got 1.5/,
     );
-    expect(() => transformerForward(m, { shape: [1, 2], data: new Float32Array(2) })).toThrow(
+    expect(() =>
+      transformerForward(m, { shape: [1, 2], data: new Float32Array(2) } as never),
+    ).toThrow(
       /transformerForward: argument 'tokens' must be \{ shape: \[b, l\], data: Int32Array \} or number\[\]\[\]/,
     );
     expect(() => transformerForward(m, { shape: [1, 3], data: new Int32Array(2) })).toThrow(

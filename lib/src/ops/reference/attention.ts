@@ -128,7 +128,7 @@ export interface AttentionDims {
  * (b, H, lq, lk) its forward stored: accumulates ∂q, ∂k, ∂v (same layouts as q, k, v) from
  * ∂out (layout oL). Equations in the module comment.
  */
-export function attentionBackwardKernel(
+function attentionBackwardKernel(
   dims: AttentionDims,
   q: FloatArray,
   qL: HeadLayout,
@@ -181,6 +181,27 @@ export function attentionBackwardKernel(
       }
     }
   }
+}
+
+/**
+ * ∂q, ∂k, ∂v (float64, in the layouts of q and of k, v) of attention whose forward kept the
+ * weights `probs`, from ∂out in q's layout: {@link attentionBackwardKernel} into fresh arrays.
+ */
+export function attentionGradients(
+  dims: AttentionDims,
+  layouts: { q: HeadLayout; kv: HeadLayout },
+  q: FloatArray,
+  k: FloatArray,
+  v: FloatArray,
+  probs: Float64Array,
+  dout: FloatArray,
+): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
+  const dq = new Float64Array(q.length);
+  const dk = new Float64Array(k.length);
+  const dv = new Float64Array(v.length);
+  const { q: qL, kv: kvL } = layouts;
+  attentionBackwardKernel(dims, q, qL, k, kvL, v, kvL, probs, dout, qL, dq, dk, dv);
+  return { dq, dk, dv };
 }
 
 /**

@@ -466,6 +466,28 @@ describe("transformerForward", () => {
   });
 });
 
+describe("non-finite weights", () => {
+  it("are refused by the function the user called, naming the tensor and index", () => {
+    const m = model(small(), 23);
+    const bad = { config: m.config, params: new Map(m.params) };
+    const w = m.params.get("model.layers.1.mlp.gate_proj.weight")!;
+    const data = Float32Array.from(w.data);
+    data[5] = NaN;
+    bad.params.set("model.layers.1.mlp.gate_proj.weight", { shape: w.shape, data });
+    const named = (fn: string) =>
+      new RegExp(
+        `^${fn}: argument 'model.params' must hold finite values \\(got NaN in tensor "model.layers.1.mlp.gate_proj.weight" at flat index 5\\)`,
+      );
+    expect(() => transformerForward(bad, [[1, 2]])).toThrow(named("transformerForward"));
+    expect(() => transformerPrefill(bad, createTransformerCache(bad), [[1, 2]])).toThrow(
+      named("transformerPrefill"),
+    );
+    expect(() => transformerGenerate(bad, [1], { maxNewTokens: 1, temperature: 0 })).toThrow(
+      named("transformerGenerate"),
+    );
+  });
+});
+
 describe("initTransformer", () => {
   it("draws matrices from N(0, initializer_range²), sets norms to 1, repeats per seed", () => {
     const c = llamaConfig({

@@ -23,8 +23,9 @@ import type { AttentionShape } from "../backend";
 /**
  * Where element (batch, head, position, e) of a (b, h, l, head_dim)-shaped operand lives in a
  * flat array: base + batch·sb + head·sh + position·sl + e. Lets one kernel read queries straight
- * out of a projection (b, l, H·head_dim), keys out of a cache (b, H_kv, capacity, head_dim), and
- * write its output where o_proj wants it, without copies.
+ * out of a projection (b, l, H·head_dim), keys out of a cache (b, capacity, H_kv·head_dim) or
+ * the lessons' head-major (b, h, l, head_dim) tensors, and write its output where o_proj wants it,
+ * without copies.
  */
 export interface HeadLayout {
   sb: number;
@@ -254,8 +255,8 @@ export function ropeTables(
 /**
  * Rotates, in place, rows × positions head vectors of width head_dim = 2·half stored in `data`:
  * the vector of (row, p) starts at rowOffset(row, p) and turns by the angles of table row p.
- * Internal kernel shared by {@link applyRope}, the model's forward, the cached decoding step and
- * (with negated sines) the backward pass.
+ * The kernel of the `rope` op (`./forward.ts`) and, with negated sines, of its backward
+ * (`./backward.ts`).
  */
 export function rotateHalfInPlace(
   data: FloatArray,

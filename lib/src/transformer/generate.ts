@@ -57,6 +57,10 @@ export function transformerGenerateWithStats(
   return generate("transformerGenerateWithStats", model, prompt, options);
 }
 
+/**
+ * Checks the arguments once (`fn` is the function the user called), then runs what
+ * `transformerPrefill` and `transformerStep` run (`decodeTokens`) on the checked values.
+ */
 function generate(
   fn: string,
   model: TransformerModel,

@@ -86,9 +86,15 @@ export function kvCacheBytes(config: LlamaConfig, position: number, batch: numbe
 function checkCache(fn: string, cache: unknown, config: LlamaConfig): TransformerCache {
   const c = cache as Partial<TransformerCache> | null;
   const width = config.num_key_value_heads * config.head_dim;
-  const fits = (t: Tensor | undefined): boolean =>
-    t !== undefined &&
+  // Keys or values of one layer: float32 (b, capacity, H_kv · head_dim).
+  const fits = (t: Tensor | null | undefined): boolean =>
+    !!t &&
     t.data instanceof Float32Array &&
+    Array.isArray(t.shape) &&
+    t.shape.length === 3 &&
+    t.shape[0] === c!.batch &&
+    t.shape[1] === c!.capacity &&
+    t.shape[2] === width &&
     t.data.length === c!.batch! * c!.capacity! * width;
   if (
     c === null ||

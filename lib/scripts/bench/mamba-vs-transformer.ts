@@ -35,7 +35,7 @@ import { initTransformer } from "../../dist/transformer/init";
 import type { TransformerModel } from "../../dist/transformer/model";
 import { transformerForward } from "../../dist/transformer/forward";
 import { transformerLossAndGrads } from "../../dist/transformer/grads";
-import { mambaLossAndGrads } from "../../dist/train/mamba-grads";
+import { mambaLossAndGrads } from "../../dist/mamba/grads";
 import {
   type TransformerCache,
   createTransformerCache,

@@ -7,8 +7,8 @@
  *   forward (`mambaPrefill`), the rest through `mambaStep`, one position at a time. What is kept
  *   is the state of every layer, L · b · E · (k + N) float32 values (`mambaCacheBytes`), plus the
  *   prefill's activations (b · prefill · widest activation); neither grows with l.
- * - Transformer++ (chunked prefill into a KV cache): `transformerPrefill` over chunks of `chunk`
- *   tokens. Kept: the KV cache, 2 · layers · H_kv · head_dim float32 values per token and
+ * - Transformer++ (chunked prefill into a KV cache): what `transformerPrefill` runs, over chunks
+ *   of `chunk` tokens (the arguments checked once). Kept: the KV cache, 2 · layers · H_kv · head_dim float32 values per token and
  *   sequence, which grows linearly with l, plus one row of attention scores (l float64 values)
  *   and one chunk's activations. {@link attentionEvalBytes} counts the part that grows with l, and
  *   a `budgetBytes` refuses a length whose cache and scores would exceed it.

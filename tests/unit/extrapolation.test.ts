@@ -95,6 +95,32 @@ describe("transformerLastLogits", () => {
     );
     expect(transformerLastLogits(model, t, { budgetBytes: need }).shape).toEqual([1, 16]);
   });
+  it("names itself, not the decoding functions it runs, in errors about its arguments", () => {
+    // A vocabulary of 2^20 (the widest activation) on a model small enough to build quickly.
+    const wide = initTransformer(
+      {
+        ...llamaCfg,
+        vocab_size: 1 << 20,
+        hidden_size: 2,
+        intermediate_size: 2,
+        num_attention_heads: 1,
+        num_key_value_heads: 1,
+        tie_word_embeddings: true,
+      },
+      new Rng(1),
+    );
+    expect(() => transformerLastLogits(wide, tokens(1, 300, 5), { chunk: 300 })).toThrow(
+      /^transformerLastLogits: tokens: 300 positions × 1048576 \(the widest activation\)/,
+    );
+    const bad = { config: model.config, params: new Map(model.params) };
+    bad.params.set("model.norm.weight", {
+      shape: [model.config.hidden_size],
+      data: new Float32Array(model.config.hidden_size).fill(NaN),
+    });
+    expect(() => transformerLastLogits(bad, tokens(1, 10, 5))).toThrow(
+      /^transformerLastLogits: argument 'model.params' must hold finite values \(got NaN in tensor "model.norm.weight"/,
+    );
+  });
 });
 
 describe("attentionEvalBytes", () => {

@@ -135,7 +135,7 @@ describe("transformerLossAndGrads", () => {
   it("refuses bad options and models", () => {
     const m = model(config(), 7, "float32");
     expect(() => transformerLossAndGrads(m, [[1, 2]], { target: [[1, 2]] } as never)).toThrow(
-      /transformerLossAndGrads: argument 'options' must be an options object \(got an unknown key "target"/,
+      /transformerLossAndGrads: argument 'options' must be an options object \{ targets\?, mask\? \} \(got an unknown key "target"/,
     );
     expect(() => transformerLossAndGrads(m, [[1, 2]], { targets: [[1, 2, 3]] })).toThrow(
       /argument 'options.targets' must be a \(b, l\) batch of shape \[1, 2\] like tokens \(got \[1, 3\]/,
@@ -145,6 +145,20 @@ describe("transformerLossAndGrads", () => {
     );
     expect(() => transformerLossAndGrads(m, [Array.from({ length: 6000 }, () => 1)])).toThrow(
       /transformerLossAndGrads: argument 'tokens' must be a batch whose b·H·l² attention weights per layer .* \(got 144000000\)/,
+    );
+    expect(() => transformerLossAndGrads(m, [[1, 2]], { mask: [1, 1, 1] })).toThrow(
+      /transformerLossAndGrads: argument 'options.mask' must be an array of 2 weights \(one per position\)/,
+    );
+    expect(() => transformerLossAndGrads(m, [[1, 2]], { mask: [0, 0] })).toThrow(
+      /transformerLossAndGrads: argument 'tokens' must leave at least one position with a target/,
+    );
+    const nan = { config: m.config, params: new Map(m.params) };
+    nan.params.set("model.norm.weight", {
+      shape: [8],
+      data: new Float32Array(8).fill(Infinity),
+    });
+    expect(() => transformerLossAndGrads(nan, [[1, 2]])).toThrow(
+      /transformerLossAndGrads: argument 'model.params' must hold finite values \(got Infinity in tensor "model.norm.weight" at flat index 0\)/,
     );
     const mixed = { config: m.config, params: new Map(m.params) };
     mixed.params.set("model.norm.weight", astype(m.params.get("model.norm.weight")!, "float64"));

@@ -434,7 +434,9 @@ describe("transformerForward", () => {
     expect(() => transformerForward(m, [[1.5]])).toThrow(
       /must be a batch of integer ids \(got 1.5/,
     );
-    expect(() => transformerForward(m, { shape: [1, 2], data: new Float32Array(2) })).toThrow(
+    expect(() =>
+      transformerForward(m, { shape: [1, 2], data: new Float32Array(2) } as never),
+    ).toThrow(
       /transformerForward: argument 'tokens' must be \{ shape: \[b, l\], data: Int32Array \} or number\[\]\[\]/,
     );
     expect(() => transformerForward(m, { shape: [1, 3], data: new Int32Array(2) })).toThrow(
@@ -460,6 +462,28 @@ describe("transformerForward", () => {
     const wide = initTransformer({ ...m.config, vocab_size: 1 << 20 }, new Rng(1));
     expect(() => transformerForward(wide, [Array.from({ length: 300 }, () => 1)])).toThrow(
       /transformerForward: tokens: 300 positions × 1048576 \(the widest activation\)/,
+    );
+  });
+});
+
+describe("non-finite weights", () => {
+  it("are refused by the function the user called, naming the tensor and index", () => {
+    const m = model(small(), 23);
+    const bad = { config: m.config, params: new Map(m.params) };
+    const w = m.params.get("model.layers.1.mlp.gate_proj.weight")!;
+    const data = Float32Array.from(w.data);
+    data[5] = NaN;
+    bad.params.set("model.layers.1.mlp.gate_proj.weight", { shape: w.shape, data });
+    const named = (fn: string) =>
+      new RegExp(
+        `^${fn}: argument 'model.params' must hold finite values \\(got NaN in tensor "model.layers.1.mlp.gate_proj.weight" at flat index 5\\)`,
+      );
+    expect(() => transformerForward(bad, [[1, 2]])).toThrow(named("transformerForward"));
+    expect(() => transformerPrefill(bad, createTransformerCache(bad), [[1, 2]])).toThrow(
+      named("transformerPrefill"),
+    );
+    expect(() => transformerGenerate(bad, [1], { maxNewTokens: 1, temperature: 0 })).toThrow(
+      named("transformerGenerate"),
     );
   });
 });

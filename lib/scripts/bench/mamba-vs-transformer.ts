@@ -32,7 +32,8 @@ import { createMambaCache, mambaCacheBytes, mambaPrefill, mambaStep } from "../.
 import type { MambaModel } from "../../dist/mamba/model";
 import { llamaConfig, transformerParamCount } from "../../dist/transformer/config";
 import { initTransformer } from "../../dist/transformer/init";
-import { type TransformerModel, transformerForward } from "../../dist/transformer/model";
+import type { TransformerModel } from "../../dist/transformer/model";
+import { transformerForward } from "../../dist/transformer/forward";
 import { transformerLossAndGrads } from "../../dist/transformer/grads";
 import { mambaLossAndGrads } from "../../dist/mamba/grads";
 import {
@@ -82,15 +83,14 @@ function filledCache(model: TransformerModel, position: number, rng: Rng): Trans
   const c = model.config;
   let capacity = cache.capacity;
   while (capacity < position + 1) capacity *= 2;
-  const size = c.num_key_value_heads * capacity * c.head_dim;
-  const fill = (): Float32Array => {
-    const a = new Float32Array(size);
-    for (let i = 0; i < size; i++) a[i] = rng.normal(0, 1);
-    return a;
+  const width = c.num_key_value_heads * c.head_dim;
+  const fill = () => {
+    const data = new Float32Array(capacity * width);
+    for (let i = 0; i < data.length; i++) data[i] = rng.normal(0, 1);
+    return { shape: [1, capacity, width], data };
   };
   cache.capacity = capacity;
-  cache.keys = cache.keys.map(fill);
-  cache.values = cache.values.map(fill);
+  cache.layers = cache.layers.map(() => ({ k: fill(), v: fill(), length: position }));
   cache.position = position;
   return cache;
 }
@@ -213,6 +213,7 @@ function main(): void {
     const tMs = timeMs(
       () => {
         tcache.position = p;
+        for (const kv of tcache.layers) kv.length = p;
         transformerStep(transformer, tcache, next);
       },
       { repeats: 3, minMs: 30 },

@@ -38,7 +38,7 @@ import { mambaGenerate } from "../../dist/mamba/generate";
 import { saveMambaCheckpoint } from "../../dist/mamba/checkpoint";
 import { llamaConfig, transformerParamCount } from "../../dist/transformer/config";
 import { initTransformer } from "../../dist/transformer/init";
-import { transformerForward } from "../../dist/transformer/model";
+import { transformerForward } from "../../dist/transformer/forward";
 import { transformerGenerate } from "../../dist/transformer/generate";
 import { saveTransformerCheckpoint } from "../../dist/transformer/checkpoint";
 import { trainMamba, trainTransformer } from "../../dist/train/loop";

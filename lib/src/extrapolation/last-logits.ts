@@ -7,8 +7,8 @@
  *   forward (`mambaPrefill`), the rest through `mambaStep`, one position at a time. What is kept
  *   is the state of every layer, L · b · E · (k + N) float32 values (`mambaCacheBytes`), plus the
  *   prefill's activations (b · prefill · widest activation); neither grows with l.
- * - Transformer++ (chunked prefill into a KV cache): `transformerPrefill` over chunks of `chunk`
- *   tokens. Kept: the KV cache, 2 · layers · H_kv · head_dim float32 values per token and
+ * - Transformer++ (chunked prefill into a KV cache): what `transformerPrefill` runs, over chunks
+ *   of `chunk` tokens (the arguments checked once). Kept: the KV cache, 2 · layers · H_kv · head_dim float32 values per token and
  *   sequence, which grows linearly with l, plus one row of attention scores (l float64 values)
  *   and one chunk's activations. {@link attentionEvalBytes} counts the part that grows with l, and
  *   a `budgetBytes` refuses a length whose cache and scores would exceed it.
@@ -23,8 +23,9 @@ import { checkMambaModel } from "../mamba/checks";
 import { createMambaCache, mambaPrefill, mambaStep } from "../mamba/cache";
 import { readTokens } from "../lm/tokens";
 import { type LlamaConfig, checkLlamaConfig } from "../transformer/config";
-import { type TransformerModel, checkTransformerModel } from "../transformer/model";
-import { createTransformerCache, transformerPrefill } from "../transformer/kv-cache";
+import type { TransformerModel } from "../transformer/model";
+import { checkTransformerModel } from "../transformer/checks";
+import { checkDecodeSize, decodeTokens, emptyTransformerCache } from "../transformer/kv-cache";
 
 /** Prefill length of {@link mambaLastLogits} by default (positions run in parallel mode). */
 export const DEFAULT_MAMBA_PREFILL = 4096;
@@ -114,7 +115,7 @@ export function transformerLastLogits(
   options: { chunk?: number; budgetBytes?: number } = {},
 ): Tensor {
   const fn = "transformerLastLogits";
-  const config = checkTransformerModel(fn, model);
+  const config = checkTransformerModel(fn, model, { finite: true });
   const { chunk = DEFAULT_ATTENTION_CHUNK, budgetBytes = Infinity } = checkOptions(
     fn,
     "options",
@@ -130,13 +131,14 @@ export function transformerLastLogits(
       `${fn}: argument 'tokens' must fit options.budgetBytes = ${budgetBytes} (got ${b} × ${l} positions needing ${bytes} bytes of KV cache and scores)`,
     );
   }
-  const cache = createTransformerCache(model, b);
+  const cache = emptyTransformerCache(config, b);
+  checkDecodeSize(fn, config, cache, b, l, Math.min(chunk, l));
   let logits: Tensor | null = null;
   for (let start = 0; start < l; start += chunk) {
     const n = Math.min(chunk, l - start);
     const part = new Int32Array(b * n);
     for (let i = 0; i < b; i++) part.set(ids.subarray(i * l + start, i * l + start + n), i * n);
-    logits = transformerPrefill(model, cache, { shape: [b, n], data: part });
+    logits = decodeTokens(model, cache, part, n);
   }
   return logits!;
 }

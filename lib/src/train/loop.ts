@@ -13,7 +13,8 @@ import type { TokenBatch } from "../lm/tokens";
 import type { MambaModel } from "../mamba/model";
 import { resolveVariant } from "../mamba/checks";
 import { type LossAndGradsOptions, mambaLossAndGrads } from "../mamba/grads";
-import { type TransformerModel, checkTransformerModel } from "../transformer/model";
+import type { TransformerModel } from "../transformer/model";
+import { checkTransformerModel } from "../transformer/checks";
 import { transformerLossAndGrads } from "../transformer/grads";
 import {
   type AdamWOptions,

@@ -5,16 +5,11 @@
  * cache grows by `transformerCacheBytes(config, 1)` per token.
  */
 import { Rng } from "../rng";
-import { type Tensor } from "../tensor";
-import { assertFiniteNumber, assertInteger, describe } from "../validate";
+import { argumentError, checkOptions, describe, schema } from "../validate";
 import { sampleTokens } from "../lm/sampling";
-import { type TransformerModel, checkTransformerModel } from "./model";
-import {
-  createTransformerCache,
-  transformerCacheBytes,
-  transformerPrefill,
-  transformerStep,
-} from "./kv-cache";
+import { checkTransformerModel } from "./checks";
+import type { TransformerModel } from "./model";
+import { checkDecodeSize, decodeTokens, emptyTransformerCache, kvCacheBytes } from "./kv-cache";
 
 /** Options of {@link transformerGenerate} (the same as `mambaGenerate`'s, less `scan`). */
 export interface TransformerGenerateOptions {
@@ -40,8 +35,6 @@ export interface TransformerGenerateResult {
   decodeMs: number;
 }
 
-const KEYS = ["maxNewTokens", "temperature", "topK", "rng", "stopToken"];
-
 /**
  * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1) with the KV cache:
  * `transformerPrefill` over the prompt, then one `transformerStep` per new token.
@@ -64,71 +57,65 @@ export function transformerGenerateWithStats(
   return generate("transformerGenerateWithStats", model, prompt, options);
 }
 
+/**
+ * Checks the arguments once (`fn` is the function the user called), then runs what
+ * `transformerPrefill` and `transformerStep` run (`decodeTokens`) on the checked values.
+ */
 function generate(
   fn: string,
   model: TransformerModel,
   prompt: number[],
   options: TransformerGenerateOptions,
 ): TransformerGenerateResult {
-  const config = checkTransformerModel(fn, model);
+  const config = checkTransformerModel(fn, model, { finite: true });
+  const V = config.vocab_size;
   if (!Array.isArray(prompt) || prompt.length === 0) {
-    throw new Error(
-      `${fn}: argument 'prompt' must be a non-empty number[] of token ids (got ${describe(prompt)})`,
+    throw argumentError(
+      fn,
+      "prompt",
+      `a non-empty number[] of token ids (got ${describe(prompt)})`,
     );
   }
   prompt.forEach((id, i) => {
-    if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) {
-      throw new Error(
-        `${fn}: argument 'prompt' must be integer ids in [0, ${config.vocab_size}) (vocab_size) (got ${describe(id)} at index ${i})`,
+    if (!Number.isInteger(id) || id < 0 || id >= V) {
+      throw argumentError(
+        fn,
+        "prompt",
+        `integer ids in [0, ${V}) (vocab_size) (got ${describe(id)} at index ${i})`,
       );
     }
   });
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new Error(
-      `${fn}: argument 'options' must be { maxNewTokens, temperature, topK?, rng?, stopToken? } (got ${describe(options)})`,
-    );
-  }
-  for (const key of Object.keys(options)) {
-    if (!KEYS.includes(key)) {
-      throw new Error(
-        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are ${KEYS.join(", ")})`,
-      );
-    }
-  }
-  const maxNew = assertInteger(`${fn}: options.maxNewTokens`, options.maxNewTokens, 0, 1 << 20);
-  const temperature = assertFiniteNumber(`${fn}: options.temperature`, options.temperature);
-  if (temperature < 0) {
-    throw new Error(
-      `${fn}: argument 'options.temperature' must be a number >= 0 (got ${temperature})`,
-    );
-  }
-  const topK =
-    options.topK === undefined
-      ? undefined
-      : assertInteger(`${fn}: options.topK`, options.topK, 1, config.vocab_size);
-  if (options.rng !== undefined && !(options.rng instanceof Rng)) {
-    throw new Error(`${fn}: argument 'options.rng' must be an Rng (got ${describe(options.rng)})`);
-  }
-  const stop =
-    options.stopToken === undefined
-      ? undefined
-      : assertInteger(`${fn}: options.stopToken`, options.stopToken, 0, config.vocab_size - 1);
-  const rng = options.rng ?? new Rng(0);
-  const cache = createTransformerCache(model, 1);
+  const o = checkOptions(
+    fn,
+    "options",
+    options,
+    schema.options({
+      maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
+      temperature: schema.number(),
+      topK: schema.optional(schema.integer({ min: 1, max: V })),
+      rng: schema.optional(schema.rng<Rng>()),
+      stopToken: schema.optional(schema.integer({ min: 0, max: V - 1 })),
+    }),
+  );
+  const temperature = o.temperature!;
+  if (temperature < 0)
+    throw argumentError(fn, "options.temperature", `a number >= 0 (got ${temperature})`);
+  const cache = emptyTransformerCache(config, 1);
+  checkDecodeSize(fn, config, cache, 1, prompt.length);
   const t0 = performance.now();
-  const logits: Tensor = transformerPrefill(model, cache, [prompt]);
+  const logits = decodeTokens(model, cache, Int32Array.from(prompt), prompt.length);
   const t1 = performance.now();
-  const out = sampleTokens(logits, (next) => transformerStep(model, cache, [next]), {
-    maxNew,
+  const out = sampleTokens(logits, (next) => decodeTokens(model, cache, Int32Array.of(next), 1), {
+    maxNew: o.maxNewTokens!,
     temperature,
-    topK,
-    rng,
-    stop,
+    topK: o.topK,
+    rng: o.rng ?? new Rng(0),
+    stop: o.stopToken,
   });
   const t2 = performance.now();
   return {
     tokens: out,
-    cacheBytes: transformerCacheBytes(config, cache.position),
+    cacheBytes: kvCacheBytes(config, cache.position, 1),
     prefillMs: t1 - t0,
     decodeMs: t2 - t1,
   };

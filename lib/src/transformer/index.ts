@@ -1,8 +1,14 @@
-/** The Transformer++ baseline (LLaMA recipe, HF `LlamaForCausalLM` layout), lessons 11-12. */
+/**
+ * Lessons 11-12: the Transformer++ baseline (LLaMA recipe, HF `LlamaForCausalLM` layout).
+ * `model.ts` is its one definition; the other files are the public functions around it
+ * (forward, decoding, training loss, generation, checkpoints, the lessons' attention and RoPE)
+ * and their argument checks (`checks.ts`, internal).
+ */
 export * from "./config";
-export { applyRope, ropeInvFreq } from "./rope";
-export { causalAttention } from "./attention";
-export { type TransformerModel, transformerForward } from "./model";
+export { applyRope, applyRopeBackward, ropeInvFreq } from "./rope";
+export { causalAttention, causalAttentionBackward } from "./attention";
+export { type TransformerModel } from "./model";
+export { transformerForward } from "./forward";
 export * from "./init";
 export {
   type TransformerCache,
@@ -13,9 +19,4 @@ export {
 } from "./kv-cache";
 export * from "./generate";
 export * from "./checkpoint";
-export {
-  type TransformerLossOptions,
-  applyRopeBackward,
-  causalAttentionBackward,
-  transformerLossAndGrads,
-} from "./grads";
+export { type TransformerLossOptions, transformerLossAndGrads } from "./grads";

@@ -1,39 +1,54 @@
 /**
  * Decoding with a KV cache. A Transformer's state after t tokens is every layer's rotated keys
  * and values of those t tokens: it grows linearly with the position (Mamba's stays constant).
- * Each step embeds one new token per sequence, appends its keys and values, and attends over
- * all of them: the same logits as `transformerForward` on the whole prefix, at O(t) cost per
- * token instead of O(t²).
+ * `transformerPrefill` (a prompt, or a chunk of one) and `transformerStep` (one token) run the
+ * model of `./model.ts` with the cache's per-layer `LayerKV`s: each layer appends the new keys
+ * and values and attends over all of them, which gives the logits of `transformerForward` on the
+ * whole prefix at O(t) cost per token instead of O(t²).
  */
-import { type Tensor } from "../tensor";
-import { assertInteger, describe } from "../validate";
-import { type LlamaConfig } from "./config";
-import { attentionKernel, headMajorLayout, tokenMajorLayout } from "../ops/reference/attention";
-import {
-  type TokenBatch,
-  type TransformerModel,
-  checkActivationSize,
-  checkTransformerModel,
-  decoderForward,
-  readTokenBatch,
-} from "./model";
+import type { Tensor } from "../tensor";
+import { argumentError, checkArg, describe, schema } from "../validate";
+import type { LayerKV } from "../ops/backend";
+import { reference } from "../ops/reference/index";
+import { Ops } from "../ops/tape";
+import { type TokenBatch, readTokens } from "../lm/tokens";
+import { type LlamaConfig, checkLlamaConfig } from "./config";
+import { checkActivationSize, checkTransformerModel } from "./checks";
+import { type TransformerModel, llamaLM } from "./model";
 
 /**
- * The keys and values of every layer, (b, H_kv, capacity, head_dim) float32 each, of which the
- * first `position` slots along the third axis are filled. Capacity doubles when full.
+ * The keys and values of every layer for `batch` sequences: per layer a `LayerKV`, keys and
+ * values (b, capacity, H_kv · head_dim) float32 each, of which the first `position` rows per
+ * sequence are filled. The capacity starts at 16 and doubles when full.
  */
 export interface TransformerCache {
   batch: number;
   /** Tokens seen so far: the absolute position of the next token. */
   position: number;
+  /** Positions the arrays hold before they must grow. */
   capacity: number;
-  keys: Float32Array[];
-  values: Float32Array[];
+  /** One per layer; each `length` equals `position`. */
+  layers: LayerKV[];
 }
 
 const INITIAL_CAPACITY = 16;
 /** Upper bound on cached positions (2^24 tokens; far beyond what fits in memory here). */
 const MAX_POSITIONS = 1 << 24;
+
+/** An empty cache for `batch` sequences (arguments already checked). */
+export function emptyTransformerCache(config: LlamaConfig, batch: number): TransformerCache {
+  const width = config.num_key_value_heads * config.head_dim;
+  const slots = (): Tensor => ({
+    shape: [batch, INITIAL_CAPACITY, width],
+    data: new Float32Array(batch * INITIAL_CAPACITY * width),
+  });
+  const layers = Array.from({ length: config.num_hidden_layers }, () => ({
+    k: slots(),
+    v: slots(),
+    length: 0,
+  }));
+  return { batch, position: 0, capacity: INITIAL_CAPACITY, layers };
+}
 
 /**
  * An empty KV cache for `batch` sequences (position 0).
@@ -43,17 +58,9 @@ const MAX_POSITIONS = 1 << 24;
  */
 export function createTransformerCache(model: TransformerModel, batch = 1): TransformerCache {
   const fn = "createTransformerCache";
-  const c = checkTransformerModel(fn, model);
-  assertInteger(`${fn}: batch`, batch, 1, 1 << 16);
-  const size = batch * c.num_key_value_heads * INITIAL_CAPACITY * c.head_dim;
-  const layers = c.num_hidden_layers;
-  return {
-    batch,
-    position: 0,
-    capacity: INITIAL_CAPACITY,
-    keys: Array.from({ length: layers }, () => new Float32Array(size)),
-    values: Array.from({ length: layers }, () => new Float32Array(size)),
-  };
+  const config = checkTransformerModel(fn, model);
+  checkArg(fn, "batch", batch, schema.integer({ min: 1, max: 1 << 16 }));
+  return emptyTransformerCache(config, batch);
 }
 
 /**
@@ -63,136 +70,127 @@ export function createTransformerCache(model: TransformerModel, batch = 1): Tran
  */
 export function transformerCacheBytes(config: LlamaConfig, position: number, batch = 1): number {
   const fn = "transformerCacheBytes";
-  if (config === null || typeof config !== "object") {
-    throw new Error(`${fn}: argument 'config' must be a LlamaConfig (got ${describe(config)})`);
-  }
-  assertInteger(`${fn}: position`, position, 0);
-  assertInteger(`${fn}: batch`, batch, 1);
+  const c = checkLlamaConfig(fn, "config", config, { allowUnknown: false }).config;
+  checkArg(fn, "position", position, schema.integer({ min: 0 }));
+  checkArg(fn, "batch", batch, schema.integer({ min: 1 }));
+  return kvCacheBytes(c, position, batch);
+}
+
+/** {@link transformerCacheBytes} of checked arguments. */
+export function kvCacheBytes(config: LlamaConfig, position: number, batch: number): number {
   const perToken = 2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim * 4;
   return perToken * position * batch;
 }
 
+/** Checks that `cache` is a cache of `createTransformerCache` for a model of `config`. */
 function checkCache(fn: string, cache: unknown, config: LlamaConfig): TransformerCache {
-  const c = cache as TransformerCache | null;
+  const c = cache as Partial<TransformerCache> | null;
+  const width = config.num_key_value_heads * config.head_dim;
+  // Keys or values of one layer: float32 (b, capacity, H_kv · head_dim).
+  const fits = (t: Tensor | null | undefined): boolean =>
+    !!t &&
+    t.data instanceof Float32Array &&
+    Array.isArray(t.shape) &&
+    t.shape.length === 3 &&
+    t.shape[0] === c!.batch &&
+    t.shape[1] === c!.capacity &&
+    t.shape[2] === width &&
+    t.data.length === c!.batch! * c!.capacity! * width;
   if (
     c === null ||
     typeof c !== "object" ||
-    !Array.isArray(c.keys) ||
-    !Array.isArray(c.values) ||
-    c.keys.length !== config.num_hidden_layers ||
-    c.values.length !== config.num_hidden_layers ||
+    !Number.isInteger(c.batch) ||
     !Number.isInteger(c.position) ||
     !Number.isInteger(c.capacity) ||
-    c.keys.some(
-      (k) =>
-        !(k instanceof Float32Array) ||
-        k.length !== c.batch * config.num_key_value_heads * c.capacity * config.head_dim,
-    )
+    c.position! > c.capacity! ||
+    !Array.isArray(c.layers) ||
+    c.layers.length !== config.num_hidden_layers ||
+    c.layers.some((kv) => !fits(kv?.k) || !fits(kv?.v) || kv.length !== c.position)
   ) {
     throw new Error(
       `${fn}: argument 'cache' must be a cache from createTransformerCache(model) for this model (got ${describe(cache)})`,
     );
   }
-  return c;
+  return c as TransformerCache;
 }
 
-/** Doubles the cache's capacity until `needed` positions fit, copying the filled slots. */
-function ensureCapacity(cache: TransformerCache, config: LlamaConfig, needed: number): void {
+/**
+ * Checks that `length` more positions of a batch of `batch` sequences fit `cache`, and what
+ * feeding them `chunk` at a time may allocate; `fn` is the function the user called.
+ */
+export function checkDecodeSize(
+  fn: string,
+  config: LlamaConfig,
+  cache: TransformerCache,
+  batch: number,
+  length: number,
+  chunk = length,
+): void {
+  if (batch !== cache.batch) {
+    throw argumentError(
+      fn,
+      "tokens",
+      `a batch of ${cache.batch} sequences (the cache's batch) (got ${batch})`,
+    );
+  }
+  if (cache.position + length > MAX_POSITIONS) {
+    throw argumentError(
+      fn,
+      "tokens",
+      `a batch that fits in the cache's ${MAX_POSITIONS} positions (got ${length} more at position ${cache.position})`,
+    );
+  }
+  checkActivationSize(fn, config, batch * chunk);
+}
+
+/** Doubles the cache's capacity until `needed` positions fit, copying the filled rows. */
+function ensureCapacity(cache: TransformerCache, needed: number): void {
   if (needed <= cache.capacity) return;
   let capacity = cache.capacity;
   while (capacity < needed) capacity *= 2;
-  const rows = cache.batch * config.num_key_value_heads;
-  const hd = config.head_dim;
-  const grow = (old: Float32Array): Float32Array => {
-    const next = new Float32Array(rows * capacity * hd);
-    for (let r = 0; r < rows; r++) {
-      next.set(
-        old.subarray(r * cache.capacity * hd, (r * cache.capacity + cache.position) * hd),
-        r * capacity * hd,
+  const grow = (t: Tensor): Tensor => {
+    const [b, old, width] = t.shape;
+    const data = new Float32Array(b * capacity * width);
+    for (let i = 0; i < b; i++)
+      data.set(
+        t.data.subarray(i * old * width, (i * old + cache.position) * width),
+        i * capacity * width,
       );
-    }
-    return next;
+    return { shape: [b, capacity, width], data };
   };
-  cache.keys = cache.keys.map(grow);
-  cache.values = cache.values.map(grow);
+  for (const kv of cache.layers) {
+    kv.k = grow(kv.k);
+    kv.v = grow(kv.v);
+  }
   cache.capacity = capacity;
 }
 
 /**
- * Appends tokens (b, l) to the cache and returns the logits at their positions (b, l, vocab).
- * Shared by {@link transformerStep} (l = 1) and {@link transformerPrefill}.
+ * Feeds tokens (b, l) (ids row-major, arguments already checked) after the cached positions:
+ * the model of `./model.ts` with the cache's layers, which it updates; returns the logits of the
+ * last new position, (b, vocab_size) float32.
  */
-function feed(
-  fn: string,
+export function decodeTokens(
   model: TransformerModel,
   cache: TransformerCache,
-  tokens: TokenBatch,
-  config: LlamaConfig,
-): Tensor {
-  const c = cache;
-  if (tokens.batch !== c.batch) {
-    throw new Error(
-      `${fn}: argument 'tokens' must be a batch of ${c.batch} sequences (the cache's batch) (got ${tokens.batch})`,
-    );
-  }
-  const start = c.position;
-  const l = tokens.length;
-  if (start + l > MAX_POSITIONS) {
-    throw new Error(
-      `${fn}: argument 'tokens' must fit in the cache's ${MAX_POSITIONS} positions (got ${l} more at position ${start})`,
-    );
-  }
-  checkActivationSize(fn, config, tokens.batch * l);
-  ensureCapacity(c, config, start + l);
-  const heads = config.num_attention_heads;
-  const kvHeads = config.num_key_value_heads;
-  const hd = config.head_dim;
-  const newL = tokenMajorLayout(l, kvHeads, hd);
-  const qL = tokenMajorLayout(l, heads, hd);
-  const attend = (layer: number, q: Float32Array, k: Float32Array, v: Float32Array) => {
-    const cacheL = headMajorLayout(c.capacity, kvHeads, hd);
-    // Append the new tokens' keys and values at positions start … start + l − 1.
-    for (let b = 0; b < c.batch; b++) {
-      for (let g = 0; g < kvHeads; g++) {
-        for (let t = 0; t < l; t++) {
-          const src = b * newL.sb + g * newL.sh + t * newL.sl;
-          const dst = b * cacheL.sb + g * cacheL.sh + (start + t) * cacheL.sl;
-          c.keys[layer].set(k.subarray(src, src + hd), dst);
-          c.values[layer].set(v.subarray(src, src + hd), dst);
-        }
-      }
-    }
-    const out = new Float32Array(c.batch * l * heads * hd);
-    const dims = {
-      batch: c.batch,
-      heads,
-      kvHeads,
-      queries: l,
-      keys: start + l,
-      headDim: hd,
-      offset: start,
-    };
-    attentionKernel(dims, q, qL, c.keys[layer], cacheL, c.values[layer], cacheL, out, qL);
-    return out;
-  };
-  const logits = decoderForward(model, tokens, start, attend);
-  c.position = start + l;
-  return logits;
-}
-
-/** The logits of the last position of (b, l, vocab) logits: (b, vocab). */
-function lastPosition(logits: Tensor): Tensor {
-  const [b, l, v] = logits.shape;
-  const out = new Float32Array(b * v);
-  for (let i = 0; i < b; i++)
-    out.set(logits.data.subarray(((i + 1) * l - 1) * v, (i + 1) * l * v), i * v);
-  return { shape: [b, v], data: out };
+  ids: Int32Array,
+  length: number,
+): Tensor<Float32Array> {
+  ensureCapacity(cache, cache.position + length);
+  const logits = llamaLM(new Ops(reference), model, ids, cache.batch, length, {
+    caches: cache.layers,
+    lastPositionOnly: true,
+  });
+  cache.position += length;
+  return { shape: [cache.batch, model.config.vocab_size], data: logits.data as Float32Array };
 }
 
 /**
  * One decoding step: feeds one token per sequence at position `cache.position`, appends its
  * keys and values to the cache (updated in place; its position advances by 1) and attends over
- * all cached positions. Per layer, the equations of `transformerForward` for that one position.
+ * all cached positions: the model of `./model.ts` on a sequence of length 1.
+ * Weights are not scanned for NaN here (that would cost as much as the step): the loaders,
+ * `initTransformer`, `transformerPrefill` and `transformerGenerate` refuse non-finite weights.
  *
  * @param tokens (b) ids, number[] or Int32Array, b = cache.batch
  * @returns logits for the next token, (b, vocab_size) float32: equal (to float32 rounding) to
@@ -202,28 +200,20 @@ export function transformerStep(
   model: TransformerModel,
   cache: TransformerCache,
   tokens: number[] | Int32Array,
-): Tensor {
+): Tensor<Float32Array> {
   const fn = "transformerStep";
   const config = checkTransformerModel(fn, model);
   const c = checkCache(fn, cache, config);
   if (!(Array.isArray(tokens) || tokens instanceof Int32Array) || tokens.length !== c.batch) {
-    throw new Error(
-      `${fn}: argument 'tokens' must be an array of ${c.batch} ids (one per sequence of the cache) (got ${describe(tokens)})`,
+    throw argumentError(
+      fn,
+      "tokens",
+      `an array of ${c.batch} ids (one per sequence of the cache) (got ${describe(tokens)})`,
     );
   }
-  tokens.forEach((id: number, i: number) => {
-    if (!Number.isInteger(id)) {
-      throw new Error(
-        `${fn}: argument 'tokens' must be an array of integer ids (got ${describe(id)} at index ${i})`,
-      );
-    }
-  });
-  const batch = readTokenBatch(
-    fn,
-    { shape: [c.batch, 1], data: Int32Array.from(tokens) },
-    config.vocab_size,
-  );
-  return lastPosition(feed(fn, model, c, batch, config));
+  const { ids } = readTokens(fn, [Array.from(tokens)], config.vocab_size);
+  checkDecodeSize(fn, config, c, c.batch, 1);
+  return decodeTokens(model, c, ids, 1);
 }
 
 /**
@@ -236,15 +226,17 @@ export function transformerStep(
 export function transformerPrefill(
   model: TransformerModel,
   cache: TransformerCache,
-  tokens: { shape: number[]; data: Int32Array } | number[][],
-): Tensor {
+  tokens: TokenBatch,
+): Tensor<Float32Array> {
   const fn = "transformerPrefill";
-  const config = checkTransformerModel(fn, model);
+  const config = checkTransformerModel(fn, model, { finite: true });
   const c = checkCache(fn, cache, config);
-  const batch = readTokenBatch(fn, tokens, config.vocab_size);
-  if (batch.length === 0)
-    throw new Error(
-      `${fn}: argument 'tokens' must be a batch with at least one position (got length 0)`,
-    );
-  return lastPosition(feed(fn, model, c, batch, config));
+  const {
+    ids,
+    shape: [b, l],
+  } = readTokens(fn, tokens, config.vocab_size);
+  if (l === 0)
+    throw argumentError(fn, "tokens", "a batch with at least one position (got length 0)");
+  checkDecodeSize(fn, config, c, b, l);
+  return decodeTokens(model, c, ids, l);
 }

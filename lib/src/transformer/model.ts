@@ -1,39 +1,45 @@
 /**
- * The Transformer++ forward pass (the LLaMA recipe, HF's `LlamaForCausalLM`):
+ * The Transformer++ (the LLaMA recipe: pre-RMSNorm, rotary positions, SwiGLU, no biases,
+ * grouped-query attention) in one definition. `transformerForward` (inference),
+ * `transformerLossAndGrads` (training: the same code recording a tape, `ops/tape.ts`) and
+ * `transformerPrefill` / `transformerStep` (decoding: the same code appending to every layer's
+ * KV cache) all run the functions below; the engines differ only in the backend behind `ops`.
  *
- *   x⁰ = embed_tokens[tokens]                                        (b, l, d)
- *   for each layer i:
- *     a  = RMSNorm(x, input_layernorm)
- *     q, k, v = a W_qᵀ, a W_kᵀ, a W_vᵀ, split into H (q) and H_kv (k, v) heads of head_dim
- *     q, k ← RoPE(q), RoPE(k) at positions 0 … l − 1
- *     x  = x + Attention(q, k, v) W_oᵀ         (causal, scale 1/√head_dim, grouped-query)
- *     m  = RMSNorm(x, post_attention_layernorm)
- *     x  = x + W_down(silu(m W_gateᵀ) ⊙ m W_upᵀ)                        (SwiGLU)
- *   logits = RMSNorm(x, model.norm) W_headᵀ    (W_head = embed_tokens when tied)
+ * Upstream, in Hugging Face `transformers`' `models/llama/modeling_llama.py`:
+ * - {@link ropeInverseFrequencies} is `LlamaRotaryEmbedding`'s `inv_freq` (the default rope type);
+ * - {@link llamaAttention} is `LlamaAttention.forward`: q/k/v_proj, `apply_rotary_pos_emb`
+ *   (rotate_half), `repeat_kv` (each KV head serves H / H_kv query heads), causal softmax
+ *   attention scaled by 1/√head_dim (`eager_attention_forward`), o_proj; with a cache,
+ *   `past_key_values.update` first (`DynamicCache`);
+ * - {@link llamaMLP} is `LlamaMLP`: down_proj(act_fn(gate_proj(x)) · up_proj(x)), act_fn = SiLU;
+ * - `ops.rmsNorm` is `LlamaRMSNorm`: x / √(mean(x²) + ε) · weight;
+ * - {@link llamaDecoderLayer} is `LlamaDecoderLayer.forward` (two pre-norm residual blocks);
+ * - {@link llamaLM} is `LlamaModel.forward` (embed_tokens, layers, norm) and `LlamaForCausalLM`
+ *   (lm_head, or the embedding itself when tie_word_embeddings).
+ * Parameter names are `LlamaForCausalLM`'s (`config.ts`'s `transformerParamShapes`), so a
+ * checkpoint maps onto the model one to one. Activations are token-major, (b, l, ·), like HF's
+ * hidden_states; attention reads heads straight out of the projections (H heads of hd side by
+ * side on the last axis), without HF's transpose to (b, H, l, hd).
  *
- * No biases anywhere. Computed in float32 storage with float64 sums (lib's `nn` ops).
+ * Glossary (symbol → config field):
+ *   b   batch size                         l   positions in this call (the whole sequence, a
+ *   t₀  position of the first of them          prompt chunk, or 1 when decoding a token)
+ *       (0, or the cache's length)
+ *   d   model width → hidden_size          I   MLP width → intermediate_size
+ *   H   query heads → num_attention_heads  H_kv key/value heads → num_key_value_heads (H_kv | H)
+ *   hd  head width → head_dim (even)       θ   RoPE base → rope_theta
+ *   V   vocabulary → vocab_size            ε   rms_norm_eps
  */
-import { type DType, type Tensor, dtypeOf } from "../tensor";
-import { describe } from "../validate";
-import { readTokens } from "../lm/tokens";
-import { linear } from "../nn/linear";
-import { rmsNorm } from "../nn/rms-norm";
-import { embedding } from "../nn/embedding";
-import { silu } from "../selective/activations";
-import { type LlamaConfig, checkLlamaConfig, transformerParamShapes } from "./config";
-import {
-  type HeadLayout,
-  attentionKernel,
-  ropeTables,
-  rotateHalfInPlace,
-  tokenMajorLayout,
-} from "../ops/reference/attention";
-import { ropeInvFreq } from "./rope";
+import type { Tensor } from "../tensor";
+import type { LayerKV } from "../ops/backend";
+import type { Ops } from "../ops/tape";
+import type { LlamaConfig } from "./config";
 
 /**
  * A Transformer++ as plain data: its configuration and its tensors keyed by the
- * `LlamaForCausalLM` checkpoint names (see `transformerParamShapes`), float32.
- * `configExtra` holds `config.json` fields this model does not read, kept for saving.
+ * `LlamaForCausalLM` checkpoint names (see `transformerParamShapes`), float32 (float64 for
+ * gradient checks). `configExtra` holds `config.json` fields this model does not read, kept for
+ * saving.
  */
 export interface TransformerModel {
   config: LlamaConfig;
@@ -41,193 +47,106 @@ export interface TransformerModel {
   configExtra?: Record<string, unknown>;
 }
 
+// The argument check of every Transformer++ function, re-exported for `checkpoint.ts`, which
+// imports it from here.
+export { checkTransformerModel } from "./checks";
+
 /**
- * Checks a model object (config fields; every tensor present, of its checkpoint shape, of one
- * of `dtypes` (default float32) and all of the same dtype; no unknown tensor) and returns its
- * config. Weights are scanned for NaN/∞ when a model is built
- * or loaded, not here (that would cost as much as a decoding step).
+ * RoPE's rotation speeds inv_freq_j = 1 / θ^(2j / hd), j = 0 … hd/2 − 1 (float64): coordinate j
+ * of a head and coordinate j + hd/2 turn together by the angle t · inv_freq_j at position t.
  */
-export function checkTransformerModel(
-  fn: string,
-  model: unknown,
-  dtypes: readonly DType[] = ["float32"],
-): LlamaConfig {
-  if (model === null || typeof model !== "object" || !(model as TransformerModel).params) {
-    throw new Error(
-      `${fn}: argument 'model' must be { config, params: Map<name, tensor> } (from initTransformer or loadTransformerCheckpoint) (got ${describe(model)})`,
-    );
-  }
-  const m = model as TransformerModel;
-  if (!(m.params instanceof Map)) {
-    throw new Error(
-      `${fn}: argument 'model.params' must be a Map from tensor name to tensor (got ${describe(m.params)})`,
-    );
-  }
-  const config = checkLlamaConfig(fn, "model.config", m.config, { allowUnknown: false }).config;
-  const shapes = transformerParamShapes(config);
-  for (const [name, shape] of shapes) {
-    const t = m.params.get(name);
-    if (t === undefined)
-      throw new Error(
-        `${fn}: argument 'model.params' must hold every tensor of the config (got no tensor "${name}")`,
-      );
-    if (
-      !(t.data instanceof Float32Array || t.data instanceof Float64Array) ||
-      !dtypes.includes(dtypeOf(t))
-    ) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold ${dtypes.join(" or ")} data in tensor "${name}" (got ${describe(t)})`,
-      );
-    }
-    const first = m.params.get("model.embed_tokens.weight");
-    if (first && dtypeOf(t) !== dtypeOf(first)) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold tensors of one dtype (${dtypeOf(first)}) (got ${dtypeOf(t)} in tensor "${name}")`,
-      );
-    }
-    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold tensor "${name}" of shape [${shape.join(", ")}] (got shape [${t.shape.join(", ")}])`,
-      );
-    }
-  }
-  for (const name of m.params.keys()) {
-    if (!shapes.has(name)) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold only the tensors of the config (got an unexpected tensor "${name}"${name === "lm_head.weight" ? " (tie_word_embeddings is true)" : ""})`,
-      );
-    }
-  }
-  return config;
-}
-
-/** Token ids (b, l) as one flat Int32Array, already checked against the vocabulary. */
-export interface TokenBatch {
-  ids: Int32Array;
-  batch: number;
-  length: number;
-}
-
-/** Reads (b, l) `tokens` (Int32Array tensor or number[][]) with lib's one token reader. */
-export function readTokenBatch(fn: string, tokens: unknown, vocab: number): TokenBatch {
-  const { ids, shape } = readTokens(fn, tokens, vocab);
-  return { ids, batch: shape[0], length: shape[1] };
+export function ropeInverseFrequencies(headDim: number, theta: number): Float64Array {
+  const half = headDim / 2;
+  const out = new Float64Array(half);
+  for (let j = 0; j < half; j++) out[j] = 1 / Math.pow(theta, (2 * j) / headDim);
+  return out;
 }
 
 /**
- * Attention of one layer for `length` new tokens per sequence: given the rotated queries and the
- * rotated keys and values of those tokens, all (b, length, heads · head_dim), returns the heads'
- * outputs (b, length, H · head_dim). The full forward attends among the new tokens; the cached
- * step also attends to earlier ones.
+ * Causal self-attention of layer `layer` on x = input_layernorm(h), (b, l, d) → (b, l, d), the
+ * tokens at positions t₀ … t₀ + l − 1. With `cache` (decoding), t₀ is the number of positions it
+ * holds; the new keys and values are appended to it and the queries attend to all of them.
  */
-export type LayerAttention = (
-  layer: number,
-  q: Float32Array,
-  k: Float32Array,
-  v: Float32Array,
-) => Float32Array;
-
-/** Full-sequence causal attention over (b, l, heads · head_dim) projections. */
-export function sequenceAttention(config: LlamaConfig, batch: number, length: number) {
-  const heads = config.num_attention_heads;
-  const kvHeads = config.num_key_value_heads;
-  const headDim = config.head_dim;
-  const qL: HeadLayout = tokenMajorLayout(length, heads, headDim);
-  const kvL: HeadLayout = tokenMajorLayout(length, kvHeads, headDim);
-  return (_layer: number, q: Float32Array, k: Float32Array, v: Float32Array): Float32Array => {
-    const out = new Float32Array(batch * length * heads * headDim);
-    const dims = { batch, heads, kvHeads, queries: length, keys: length, headDim, offset: 0 };
-    attentionKernel(dims, q, qL, k, kvL, v, kvL, out, qL);
-    return out;
-  };
-}
-
-/**
- * The decoder stack and head for tokens at positions start … start + l − 1 (see the module
- * comment), with `attend` supplying each layer's attention. Returns logits (b, l, vocab) float32.
- */
-export function decoderForward(
+export function llamaAttention(
+  ops: Ops,
   model: TransformerModel,
-  tokens: TokenBatch,
-  start: number,
-  attend: LayerAttention,
+  layer: number,
+  x: Tensor,
+  invFreq: Float64Array,
+  cache: LayerKV | null,
 ): Tensor {
   const c = model.config;
-  const p = (name: string): Tensor => model.params.get(name)!;
-  const { batch, length } = tokens;
-  const heads = c.num_attention_heads;
-  const kvHeads = c.num_key_value_heads;
-  const headDim = c.head_dim;
-  const tables = ropeTables(start, length, ropeInvFreq(headDim, c.rope_theta));
-  // Rotates every head of a (b, l, heads · head_dim) projection at its token's position.
-  const rope = (data: Float32Array, n: number): void =>
-    rotateHalfInPlace(
-      data,
-      batch * n,
-      length,
-      (row, pos) => ((Math.floor(row / n) * length + pos) * n + (row % n)) * headDim,
-      tables,
-    );
-  let x = embedding(tokens.ids, p("model.embed_tokens.weight"), [batch, length]);
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    const pre = `model.layers.${i}.`;
-    const a = rmsNorm(x, p(`${pre}input_layernorm.weight`), c.rms_norm_eps);
-    const q = linear(a, p(`${pre}self_attn.q_proj.weight`)).data as Float32Array;
-    const k = linear(a, p(`${pre}self_attn.k_proj.weight`)).data as Float32Array;
-    const v = linear(a, p(`${pre}self_attn.v_proj.weight`)).data as Float32Array;
-    rope(q, heads);
-    rope(k, kvHeads);
-    const heads_ = attend(i, q, k, v);
-    const o = linear(
-      { shape: [batch, length, heads * headDim], data: heads_ },
-      p(`${pre}self_attn.o_proj.weight`),
-    );
-    x = addInto(x, o);
-    const m = rmsNorm(x, p(`${pre}post_attention_layernorm.weight`), c.rms_norm_eps);
-    const gate = linear(m, p(`${pre}mlp.gate_proj.weight`));
-    const up = linear(m, p(`${pre}mlp.up_proj.weight`));
-    for (let j = 0; j < gate.data.length; j++) gate.data[j] = silu(gate.data[j]) * up.data[j];
-    x = addInto(x, linear(gate, p(`${pre}mlp.down_proj.weight`)));
-  }
-  const h = rmsNorm(x, p("model.norm.weight"), c.rms_norm_eps);
-  const head = c.tie_word_embeddings ? p("model.embed_tokens.weight") : p("lm_head.weight");
-  return linear(h, head);
+  const w = (name: string): Tensor => model.params.get(`model.layers.${layer}.self_attn.${name}`)!;
+  const shape = {
+    heads: c.num_attention_heads,
+    kvHeads: c.num_key_value_heads,
+    headDim: c.head_dim,
+  };
+  const t0 = cache ? cache.length : 0;
+  const q = ops.linear(x, w("q_proj.weight")); //                                 (b, l, H·hd)
+  const k = ops.linear(x, w("k_proj.weight")); //                                 (b, l, H_kv·hd)
+  const v = ops.linear(x, w("v_proj.weight")); //                                 (b, l, H_kv·hd)
+  const qRot = ops.rope(q, shape.heads, shape.headDim, t0, invFreq); //           (b, l, H·hd)
+  const kRot = ops.rope(k, shape.kvHeads, shape.headDim, t0, invFreq); //         (b, l, H_kv·hd)
+  // softmax(q kᵀ / √hd, keys up to the query's position) v, query head h reading KV head
+  // ⌊h / (H / H_kv)⌋ (repeat_kv); keys and values go into the cache first when there is one.
+  const heads = ops.attention(qRot, kRot, v, shape, cache); //                   (b, l, H·hd)
+  return ops.linear(heads, w("o_proj.weight")); //                                (b, l, d)
 }
 
-/** x += y elementwise (the residual connection); returns x. */
-function addInto(x: Tensor, y: Tensor): Tensor {
-  for (let j = 0; j < x.data.length; j++) x.data[j] += y.data[j];
-  return x;
+/** The SwiGLU MLP of layer `layer` on x = post_attention_layernorm(h), (b, l, d) → (b, l, d). */
+export function llamaMLP(ops: Ops, model: TransformerModel, layer: number, x: Tensor): Tensor {
+  const w = (name: string): Tensor => model.params.get(`model.layers.${layer}.mlp.${name}`)!;
+  const gate = ops.linear(x, w("gate_proj.weight")); //                           (b, l, I)
+  const up = ops.linear(x, w("up_proj.weight")); //                               (b, l, I)
+  const hidden = ops.mul(ops.silu(gate), up); //                                  (b, l, I)
+  return ops.linear(hidden, w("down_proj.weight")); //                            (b, l, d)
 }
 
 /**
- * Logits of a Transformer++ for every position of every sequence (see the module comment).
- *
- * @param model from `initTransformer` or `loadTransformerCheckpoint`
- * @param tokens (b, l) ids in [0, vocab_size): `{ shape: [b, l], data: Int32Array }` or number[][]
- * @returns logits (b, l, vocab_size) float32; position t sees tokens 0 … t only (causal)
+ * Decoder layer `layer` on the residual stream h (b, l, d):
+ * h ← h + attention(RMSNorm(h)); h ← h + MLP(RMSNorm(h)).
  */
-export function transformerForward(model: TransformerModel, tokens: unknown): Tensor {
-  const fn = "transformerForward";
-  const config = checkTransformerModel(fn, model);
-  const batch = readTokenBatch(fn, tokens, config.vocab_size);
-  checkActivationSize(fn, config, batch.batch * batch.length);
-  return decoderForward(model, batch, 0, sequenceAttention(config, batch.batch, batch.length));
+export function llamaDecoderLayer(
+  ops: Ops,
+  model: TransformerModel,
+  layer: number,
+  h: Tensor,
+  invFreq: Float64Array,
+  cache: LayerKV | null,
+): Tensor {
+  const eps = model.config.rms_norm_eps;
+  const w = (name: string): Tensor => model.params.get(`model.layers.${layer}.${name}`)!;
+  const a = ops.rmsNorm(h, w("input_layernorm.weight"), eps); //                  (b, l, d)
+  const h1 = ops.add(h, llamaAttention(ops, model, layer, a, invFreq, cache)); //  (b, l, d)
+  const m = ops.rmsNorm(h1, w("post_attention_layernorm.weight"), eps); //        (b, l, d)
+  return ops.add(h1, llamaMLP(ops, model, layer, m)); //                          (b, l, d)
 }
 
-/** The largest activation (elements) a forward may allocate: 2^28 float32 numbers, 1 GiB. */
-const MAX_ACTIVATION = 2 ** 28;
-
-/** Refuses runaway sizes: `rows` token positions times the widest activation of the model. */
-export function checkActivationSize(fn: string, config: LlamaConfig, rows: number): void {
-  const widest = Math.max(
-    config.vocab_size,
-    config.intermediate_size,
-    config.num_attention_heads * config.head_dim,
-  );
-  if (rows * widest > MAX_ACTIVATION) {
-    throw new Error(
-      `${fn}: tokens: ${rows} positions × ${widest} (the widest activation) = ${rows * widest} numbers is more than this library allocates (${MAX_ACTIVATION}); use a shorter or smaller batch`,
-    );
+/**
+ * The language model on token ids (b·l, row-major): h = embed_tokens(ids); every decoder layer;
+ * logits = RMSNorm(h) W_headᵀ with W_head = embed_tokens when tied, else lm_head. Returns logits
+ * (b, l, V), or (b, 1, V) with `lastPositionOnly` (all a prompt needs). `caches` (one per layer)
+ * makes it a decoding call: the tokens continue the cached positions (see {@link llamaAttention}).
+ */
+export function llamaLM(
+  ops: Ops,
+  model: TransformerModel,
+  ids: Int32Array,
+  batch: number,
+  length: number,
+  options: { caches?: LayerKV[]; lastPositionOnly?: boolean } = {},
+): Tensor {
+  const c = model.config;
+  const w = (name: string): Tensor => model.params.get(name)!;
+  const invFreq = ropeInverseFrequencies(c.head_dim, c.rope_theta); //            (hd/2)
+  const embed = w("model.embed_tokens.weight"); //                                (V, d)
+  let h = ops.embedding(ids, batch, length, embed); //                            (b, l, d)
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    h = llamaDecoderLayer(ops, model, i, h, invFreq, options.caches?.[i] ?? null); // (b, l, d)
   }
+  if (options.lastPositionOnly) h = ops.lastPosition(h); //                       (b, 1, d)
+  const hf = ops.rmsNorm(h, w("model.norm.weight"), c.rms_norm_eps); //           (b, l, d)
+  const head = c.tie_word_embeddings ? embed : w("lm_head.weight"); //            (V, d)
+  return ops.linear(hf, head); //                                                 (b, l, V)
 }

@@ -10,10 +10,20 @@
  * i.e. out = x · cos + rotate_half(x) · sin with cos, sin = cat(freqs, freqs) and
  * rotate_half(x) = cat(−x₂, x₁). A rotation by angle pω of q and by angle sω of k leaves
  * q·k depending on p − s only, which is what makes attention scores relative.
+ *
+ * The functions here take head-major (b, h, l, head_dim) tensors, as the lessons draw them, check
+ * them, and run the model's own pieces: `./model.ts`'s inv_freq and the reference backend's
+ * `rope` op and its backward. A (b, h, l, head_dim) array is, row for row, the token-major
+ * (b·h, l, 1·head_dim) array that op reads, so no copy of the kernel is needed.
  */
 import { type Tensor } from "../tensor";
-import { ropeTables, rotateHalfInPlace } from "../ops/reference/attention";
-import { assertInteger, assertPositive, assertTensor } from "../validate";
+import { argumentError, checkArg, schema } from "../validate";
+import { rope } from "../ops/reference/forward";
+import { ropeBackward } from "../ops/reference/backward";
+import { ropeInverseFrequencies } from "./model";
+
+/** Widest head RoPE tables are made for (2^16: far beyond any model, small enough to allocate). */
+const MAX_HEAD_DIM = 2 ** 16;
 
 /**
  * The rotation frequencies inv_freq_j = 1 / θ^(2j / head_dim), j = 0 … head_dim/2 − 1 (float64).
@@ -21,19 +31,33 @@ import { assertInteger, assertPositive, assertTensor } from "../validate";
  * @param headDim even head width
  * @param theta RoPE base (LlamaConfig.rope_theta)
  */
-/** Widest head RoPE tables are made for (2^16: far beyond any model, small enough to allocate). */
-const MAX_HEAD_DIM = 2 ** 16;
-
 export function ropeInvFreq(headDim: number, theta: number): Float64Array {
   const fn = "ropeInvFreq";
-  assertInteger(`${fn}: headDim`, headDim, 2, MAX_HEAD_DIM);
-  if (headDim % 2 !== 0)
-    throw new Error(`${fn}: argument 'headDim' must be an even number (got ${headDim})`);
-  assertPositive(`${fn}: theta`, theta);
-  const half = headDim / 2;
-  const out = new Float64Array(half);
-  for (let j = 0; j < half; j++) out[j] = 1 / Math.pow(theta, (2 * j) / headDim);
-  return out;
+  checkArg(fn, "headDim", headDim, schema.integer({ min: 2, max: MAX_HEAD_DIM }));
+  if (headDim % 2 !== 0) throw argumentError(fn, "headDim", `an even number (got ${headDim})`);
+  checkArg(fn, "theta", theta, schema.positive());
+  return ropeInverseFrequencies(headDim, theta);
+}
+
+/**
+ * Checks the arguments of {@link applyRope} / {@link applyRopeBackward} (x or g, θ, start) and
+ * returns the sizes and the rotation frequencies.
+ */
+function checkRope(fn: string, arg: string, x: unknown, theta: unknown, start: unknown) {
+  const t = checkArg(fn, arg, x, schema.tensor({ rank: 4, axes: ["b", "h", "l", "head_dim"] }));
+  const [b, h, l, headDim] = t.shape;
+  if (headDim % 2 !== 0) {
+    throw argumentError(
+      fn,
+      arg,
+      `a tensor whose head_dim (axis 3) is even for RoPE (got ${headDim})`,
+    );
+  }
+  const th = checkArg(fn, "theta", theta, schema.positive());
+  const p = checkArg(fn, "start", start, schema.integer({ min: 0, max: 2 ** 31 }));
+  // (b, h, l, hd) row-major is (b·h, l, 1·hd) token-major: one head per row of rows.
+  const rows: Tensor = { shape: [b * h, l, headDim], data: t.data };
+  return { t, rows, headDim, start: p, invFreq: ropeInverseFrequencies(headDim, th) };
 }
 
 /**
@@ -46,18 +70,20 @@ export function ropeInvFreq(headDim: number, theta: number): Float64Array {
  * @returns (b, h, l, head_dim) float32
  */
 export function applyRope(x: Tensor, theta: number, start = 0): Tensor {
-  const fn = "applyRope";
-  const t = assertTensor(`${fn}: x`, x, { rank: 4, axes: ["b", "h", "l", "head_dim"] });
-  const [b, h, l, headDim] = t.shape;
-  if (headDim % 2 !== 0) {
-    throw new Error(
-      `${fn}: argument 'x' must be a tensor whose head_dim (axis 3) is even for RoPE (got ${headDim})`,
-    );
-  }
-  assertPositive(`${fn}: theta`, theta);
-  assertInteger(`${fn}: start`, start, 0, 2 ** 31);
-  const data = Float32Array.from(t.data);
-  const tables = ropeTables(start, l, ropeInvFreq(headDim, theta));
-  rotateHalfInPlace(data, b * h, l, (row, p) => (row * l + p) * headDim, tables);
-  return { shape: [b, h, l, headDim], data };
+  const r = checkRope("applyRope", "x", x, theta, start);
+  const rows32: Tensor = { shape: r.rows.shape, data: Float32Array.from(r.rows.data) };
+  const out = rope(rows32, 1, r.headDim, r.start, r.invFreq);
+  return { shape: [...r.t.shape], data: out.data };
+}
+
+/**
+ * Backward of `applyRope`: the rotation's transpose, i.e. RoPE with every angle negated.
+ *
+ * @param g ∂loss/∂(applyRope output), (b, h, l, head_dim)
+ * @returns ∂loss/∂x, (b, h, l, head_dim), g's dtype
+ */
+export function applyRopeBackward(g: Tensor, theta: number, start = 0): Tensor {
+  const r = checkRope("applyRopeBackward", "g", g, theta, start);
+  const out = ropeBackward(r.rows, 1, r.headDim, r.start, r.invFreq);
+  return { shape: [...r.t.shape], data: out.data };
 }

@@ -23,8 +23,9 @@ import type { AttentionShape } from "../backend";
 /**
  * Where element (batch, head, position, e) of a (b, h, l, head_dim)-shaped operand lives in a
  * flat array: base + batch·sb + head·sh + position·sl + e. Lets one kernel read queries straight
- * out of a projection (b, l, H·head_dim), keys out of a cache (b, H_kv, capacity, head_dim), and
- * write its output where o_proj wants it, without copies.
+ * out of a projection (b, l, H·head_dim), keys out of a cache (b, capacity, H_kv·head_dim) or
+ * the lessons' head-major (b, h, l, head_dim) tensors, and write its output where o_proj wants it,
+ * without copies.
  */
 export interface HeadLayout {
   sb: number;
@@ -128,7 +129,7 @@ export interface AttentionDims {
  * (b, H, lq, lk) its forward stored: accumulates ∂q, ∂k, ∂v (same layouts as q, k, v) from
  * ∂out (layout oL). Equations in the module comment.
  */
-export function attentionBackwardKernel(
+function attentionBackwardKernel(
   dims: AttentionDims,
   q: FloatArray,
   qL: HeadLayout,
@@ -184,6 +185,27 @@ export function attentionBackwardKernel(
 }
 
 /**
+ * ∂q, ∂k, ∂v (float64, in the layouts of q and of k, v) of attention whose forward kept the
+ * weights `probs`, from ∂out in q's layout: {@link attentionBackwardKernel} into fresh arrays.
+ */
+export function attentionGradients(
+  dims: AttentionDims,
+  layouts: { q: HeadLayout; kv: HeadLayout },
+  q: FloatArray,
+  k: FloatArray,
+  v: FloatArray,
+  probs: Float64Array,
+  dout: FloatArray,
+): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
+  const dq = new Float64Array(q.length);
+  const dk = new Float64Array(k.length);
+  const dv = new Float64Array(v.length);
+  const { q: qL, kv: kvL } = layouts;
+  attentionBackwardKernel(dims, q, qL, k, kvL, v, kvL, probs, dout, qL, dq, dk, dv);
+  return { dq, dk, dv };
+}
+
+/**
  * Attention of token-major operands: q (b, queries, H·hd) and out alike, k and v (b, kvRows,
  * H_kv·hd) of which the first `keys` rows per sequence are read (kvRows = keys for a plain
  * sequence, the capacity for a cache). With `probs` (b, H, queries, keys), keeps the weights.
@@ -233,8 +255,8 @@ export function ropeTables(
 /**
  * Rotates, in place, rows × positions head vectors of width head_dim = 2·half stored in `data`:
  * the vector of (row, p) starts at rowOffset(row, p) and turns by the angles of table row p.
- * Internal kernel shared by {@link applyRope}, the model's forward, the cached decoding step and
- * (with negated sines) the backward pass.
+ * The kernel of the `rope` op (`./forward.ts`) and, with negated sines, of its backward
+ * (`./backward.ts`).
  */
 export function rotateHalfInPlace(
   data: FloatArray,

@@ -24,7 +24,7 @@ import type {
 import { alloc, rowsOf } from "./forward";
 import {
   attendStrided,
-  attentionBackwardKernel,
+  attentionGradients,
   rotateHalfInPlace,
   ropeTables,
   tokenMajorHeads,
@@ -303,28 +303,13 @@ export function attentionBackward(
 ): { dq: Tensor; dk: Tensor; dv: Tensor } {
   const [batch, length] = q.shape;
   const { heads, kvHeads, headDim } = shape;
-  const qL = tokenMajorLayout(length, heads, headDim);
-  const kvL = tokenMajorLayout(length, kvHeads, headDim);
+  const layouts = {
+    q: tokenMajorLayout(length, heads, headDim),
+    kv: tokenMajorLayout(length, kvHeads, headDim),
+  };
   const dims = { batch, heads, kvHeads, queries: length, keys: length, headDim, offset: 0 };
-  const dq = new Float64Array(q.data.length);
-  const dk = new Float64Array(k.data.length);
-  const dv = new Float64Array(v.data.length);
   const probs = saved as Float64Array;
-  attentionBackwardKernel(
-    dims,
-    q.data,
-    qL,
-    k.data,
-    kvL,
-    v.data,
-    kvL,
-    probs,
-    g.data,
-    qL,
-    dq,
-    dk,
-    dv,
-  );
+  const { dq, dk, dv } = attentionGradients(dims, layouts, q.data, k.data, v.data, probs, g.data);
   return { dq: as(q, dq), dk: as(k, dk), dv: as(v, dv) };
 }
 

@@ -224,7 +224,10 @@ const MAX_ATTENTION_WEIGHTS = 2 ** 27;
  * parameter, with the loss and naming rules of `mambaLossAndGrads`: by default positions
  * 0 … l−2 predict tokens 1 … l−1 (HF's `labels = input_ids`); `targets` (b, l) gives each
  * position's target instead (−100 skips it), `mask` (b·l) weights the positions. A tied head's
- * gradient is added into `model.embed_tokens.weight`. Arithmetic follows the parameters' dtype
+ * gradient is added into `model.embed_tokens.weight`. As in transformers' `LlamaForCausalLM`,
+ * whose embedding has `padding_idx = pad_token_id`, the row of `config.pad_token_id` gets no
+ * gradient from the embedding lookup (positions holding the pad id still count in the loss and
+ * pass gradient to every other parameter; a tied head still adds its part to that row). Arithmetic follows the parameters' dtype
  * (all float32 for training, all float64 for gradient checks).
  *
  * @param tokens (b, l) ids, as in `transformerForward`
@@ -381,7 +384,13 @@ export function transformerLossAndGrads(
     put(`${p}input_layernorm.weight`, ag.dweight);
     dx = add(dx1, ag.dx);
   }
-  put("model.embed_tokens.weight", embeddingBackward(ids, c.vocab_size, dx));
+  const dEmbedding = embeddingBackward(ids, c.vocab_size, dx);
+  if (c.pad_token_id !== null) {
+    // HF's embedding has padding_idx = pad_token_id: the lookup gives that row no gradient.
+    const row = c.pad_token_id < 0 ? c.pad_token_id + c.vocab_size : c.pad_token_id;
+    dEmbedding.data.fill(0, row * c.hidden_size, (row + 1) * c.hidden_size);
+  }
+  put("model.embed_tokens.weight", dEmbedding);
   // Same order, shapes and dtypes as the parameters.
   const ordered = new Map<string, Tensor>();
   for (const [name, param] of model.params) {

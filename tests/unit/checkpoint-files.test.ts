@@ -240,6 +240,23 @@ describe.each(Object.entries(savers))("%s checkpoints", (kind, s) => {
   });
 });
 
+describe("saveTrainingState", () => {
+  it("returns with an error under /proc too (its folder is made the same way)", () => {
+    const r = child(
+      `const m = lib.initMamba({ vocab_size: 8, hidden_size: 4, num_hidden_layers: 1 }, new lib.Rng(1));
+       const state = { step: 1, optimizer: lib.createAdamW(m.params), rng: new lib.Rng(2) };
+       try { lib.saveTrainingState(state, m, "/proc/self/mamba-ts/state"); console.log("saved"); }
+       catch (e) { console.log(e.message); }`,
+      "",
+      20_000,
+    );
+    expect(r.signal, "the save did not return").toBeNull();
+    expect(r.out).toMatch(
+      /^saveTrainingState: argument 'dir' must be a folder path: file '\/proc\/self\/mamba-ts\/state': cannot be created \(/,
+    );
+  });
+});
+
 describe("safetensors and config.json helpers", () => {
   it("refuse a header that lists a tensor twice (JSON.parse would keep the last)", () => {
     const bytes = serializeSafetensors({ a: { shape: [2], data: new Float32Array([1, 2]) } });

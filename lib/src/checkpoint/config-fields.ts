@@ -37,6 +37,29 @@ export interface ConfigField {
 /** One architecture's table: field name -> what lib does with it. */
 export type ConfigFieldTable = Readonly<Record<string, ConfigField>>;
 
+/** Builders of table entries; `writers` defaults to "4.x, 5.x". */
+export const tableEntry = {
+  used: (type: ConfigField["type"], why: string, writers = "4.x, 5.x"): ConfigField => ({
+    use: "used",
+    type,
+    writers,
+    why,
+  }),
+  harmless: (type: ConfigField["type"], why: string, writers = "4.x, 5.x"): ConfigField => ({
+    use: "harmless",
+    type,
+    writers,
+    why,
+  }),
+  /** Refused unless one of `accepted`; `saved`: written by every save. */
+  refused: (
+    type: ConfigField["type"],
+    why: string,
+    accepted: readonly unknown[],
+    saved?: unknown,
+  ): ConfigField => ({ use: "refused", type, writers: "4.x, 5.x", why, accepted, saved }),
+};
+
 /** The fields of `table` whose values are floats (written with a decimal point). */
 export function floatFields(table: ConfigFieldTable): string[] {
   return Object.keys(table).filter((k) => table[k].type === "float");

@@ -51,6 +51,15 @@ export const MAX_HEADER_BYTES = 100_000_000;
  */
 export const MAX_SAFETENSORS_BYTES = 2 ** 31 - 1;
 
+/**
+ * The most bytes a safetensors file of `parameters` numbers can plausibly hold, for a loader that
+ * knows them from its config: 8 bytes (F64) per number plus the largest header, capped at
+ * {@link MAX_SAFETENSORS_BYTES}. A larger file is refused before it is read.
+ */
+export function plausibleSafetensorsBytes(parameters: number): number {
+  return Math.min(MAX_SAFETENSORS_BYTES, 8 + MAX_HEADER_BYTES + 8 * parameters);
+}
+
 const FILE_FN = "readSafetensors";
 const READ_OPTIONS = schema.options({
   maxBytes: schema.optional(schema.integer({ min: 8, max: MAX_SAFETENSORS_BYTES })),

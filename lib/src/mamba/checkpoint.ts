@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { Tensor } from "../tensor";
 import { describe } from "../validate";
-import { MAX_HEADER_BYTES, readSafetensors, serialize } from "../checkpoint/safetensors";
+import { plausibleSafetensorsBytes, readSafetensors, serialize } from "../checkpoint/safetensors";
 import { formatConfigJson, readConfigJson } from "../checkpoint/config-json";
 import { fileError, inFile } from "../checkpoint/file-errors";
 import { saveFilesAtomically } from "../checkpoint/write-files";
@@ -68,10 +68,9 @@ export function loadMambaCheckpoint(dir: string): MambaModel {
   const config: MambaConfig = inFile(fn, "dir", WHAT, configPath, () =>
     mambaConfig(known as MambaConfigInput, fn),
   );
-  // At most 8 bytes (F64) per parameter, a stored tied head and the largest header.
-  const maxBytes = Math.min(
-    2 ** 31 - 1,
-    8 + MAX_HEADER_BYTES + 8 * (mambaParamCount(config) + config.vocab_size * config.hidden_size),
+  // Every parameter, and a tied head that some exports store too.
+  const maxBytes = plausibleSafetensorsBytes(
+    mambaParamCount(config) + config.vocab_size * config.hidden_size,
   );
   const tensors: Map<string, { dtype: string; shape: number[]; data: Float32Array }> = inFile(
     fn,

@@ -4,7 +4,7 @@
  * the parameter names and shapes it implies.
  */
 import { assertInteger, assertPositive, describe } from "../validate";
-import { BASE_CONFIG_FIELDS, type ConfigFieldTable } from "../checkpoint/config-fields";
+import { BASE_CONFIG_FIELDS, type ConfigFieldTable, tableEntry } from "../checkpoint/config-fields";
 
 /** A Mamba LM's hyperparameters (Hugging Face `MambaConfig` names). */
 export interface MambaConfig {
@@ -59,13 +59,7 @@ export const MAMBA_CONFIG_KEYS: readonly (keyof MambaConfig)[] = [
   "tie_word_embeddings",
 ];
 
-const used = (type: "int" | "float" | "bool" | "any", why: string, writers = "4.x, 5.x") =>
-  ({ use: "used", type, writers, why }) as const;
-const harmless = (
-  type: "int" | "float" | "bool" | "string" | "any",
-  why: string,
-  writers = "4.x, 5.x",
-) => ({ use: "harmless", type, writers, why }) as const;
+const { used, harmless, refused } = tableEntry;
 
 /**
  * Config fields by table (see `checkpoint/config-fields.ts`) for `MambaForCausalLM`: every field
@@ -76,14 +70,7 @@ const harmless = (
 export const MAMBA_CONFIG_TABLE: ConfigFieldTable = {
   ...BASE_CONFIG_FIELDS,
   architectures: { ...BASE_CONFIG_FIELDS.architectures, saved: ["MambaForCausalLM"] },
-  model_type: {
-    use: "refused",
-    type: "string",
-    writers: "4.x, 5.x",
-    why: "the architecture",
-    accepted: ["mamba", null],
-    saved: "mamba",
-  },
+  model_type: refused("string", "the architecture", ["mamba", null], "mamba"),
   vocab_size: used("int", "V, rows of the embedding"),
   hidden_size: used("int", "d_model"),
   state_size: used("int", "N, the SSM state per channel"),
@@ -103,14 +90,7 @@ export const MAMBA_CONFIG_TABLE: ConfigFieldTable = {
     "keep the residual stream in float32; lib computes in float32 throughout, so both values give the same maths",
   ),
   tie_word_embeddings: used("bool", "the output head reuses the embedding"),
-  hidden_act: {
-    use: "refused",
-    type: "string",
-    writers: "4.x, 5.x",
-    why: "the activation after the conv and on the gate",
-    accepted: ["silu"],
-    saved: "silu",
-  },
+  hidden_act: refused("string", "the activation after the conv and on the gate", ["silu"], "silu"),
   pad_token_id: harmless(
     "any",
     "the tokenizer's padding id; MambaForCausalLM's embedding has no padding_idx, so every row gets its gradient",

@@ -9,7 +9,7 @@
 import * as path from "node:path";
 import { type Tensor } from "../tensor";
 import { assertFiniteArray, describe } from "../validate";
-import { MAX_HEADER_BYTES, readSafetensors, serialize } from "../checkpoint/safetensors";
+import { plausibleSafetensorsBytes, readSafetensors, serialize } from "../checkpoint/safetensors";
 import { formatConfigJson, readConfigJson } from "../checkpoint/config-json";
 import { fileError, inFile } from "../checkpoint/file-errors";
 import { configToSave, floatFields } from "../checkpoint/config-fields";
@@ -54,12 +54,9 @@ export function loadTransformerCheckpoint(dir: string): TransformerModel {
   const { config, extra } = inFile(fn, "dir", WHAT, configPath, () =>
     checkLlamaConfig(fn, "config", json, { allowUnknown: true }),
   );
-  // At most 8 bytes (F64) per parameter, a stored tied head and the largest header.
-  const maxBytes = Math.min(
-    2 ** 31 - 1,
-    8 +
-      MAX_HEADER_BYTES +
-      8 * (transformerParamCount(config) + config.vocab_size * config.hidden_size),
+  // Every parameter, and a tied head stored anyway (refused later, but not for its size).
+  const maxBytes = plausibleSafetensorsBytes(
+    transformerParamCount(config) + config.vocab_size * config.hidden_size,
   );
   const tensors = inFile(fn, "dir", WHAT, weightsPath, () =>
     readSafetensors(weightsPath, { maxBytes }),

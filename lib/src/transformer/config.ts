@@ -10,6 +10,7 @@ import {
   type ConfigFieldTable,
   keptFields,
   refusedFieldError,
+  tableEntry,
 } from "../checkpoint/config-fields";
 
 /** The fields of a `LlamaForCausalLM` `config.json` that this model reads (HF's names). */
@@ -68,16 +69,7 @@ export const LLAMA_CONFIG_FIELDS: readonly (keyof LlamaConfig)[] = [
   "pad_token_id",
 ];
 
-const used = (type: "int" | "float" | "bool" | "any", why: string, writers = "4.x, 5.x") =>
-  ({ use: "used", type, writers, why }) as const;
-const harmless = (type: "int" | "float" | "bool" | "any", why: string, writers = "4.x, 5.x") =>
-  ({ use: "harmless", type, writers, why }) as const;
-const refused = (
-  type: "int" | "float" | "bool" | "string",
-  why: string,
-  accepted: readonly unknown[],
-  saved?: unknown,
-) => ({ use: "refused", type, writers: "4.x, 5.x", why, accepted, saved }) as const;
+const { used, harmless, refused } = tableEntry;
 
 /**
  * Config fields by table (see `checkpoint/config-fields.ts`) for `LlamaForCausalLM`: every field
@@ -178,8 +170,8 @@ export function checkLlamaConfig(
   let f = fields as Record<string, unknown>;
   let extra: Record<string, unknown> = {};
   if (allowUnknown) {
-    const refused = refusedFieldError(fn, what, LLAMA_CONFIG_TABLE, f);
-    if (refused) throw refused;
+    const refusal = refusedFieldError(fn, what, LLAMA_CONFIG_TABLE, f);
+    if (refusal) throw refusal;
     const theta = ropeTheta(fn, what, f);
     extra = keptFields(LLAMA_CONFIG_TABLE, f);
     const read: Record<string, unknown> = {};
@@ -188,8 +180,8 @@ export function checkLlamaConfig(
     f = read;
   } else {
     // HF's fields that only state what this model implements ("silu", no biases) may be given.
-    const refused = refusedFieldError(fn, what, LLAMA_CONFIG_TABLE, f);
-    if (refused) throw refused;
+    const refusal = refusedFieldError(fn, what, LLAMA_CONFIG_TABLE, f);
+    if (refusal) throw refusal;
     for (const key of Object.keys(f)) {
       if (LLAMA_CONFIG_TABLE[key]?.use === "refused") continue;
       if (!(LLAMA_CONFIG_FIELDS as readonly string[]).includes(key)) {

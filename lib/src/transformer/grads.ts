@@ -227,8 +227,9 @@ const MAX_ATTENTION_WEIGHTS = 2 ** 27;
  * gradient is added into `model.embed_tokens.weight`. As in transformers' `LlamaForCausalLM`,
  * whose embedding has `padding_idx = pad_token_id`, the row of `config.pad_token_id` gets no
  * gradient from the embedding lookup (positions holding the pad id still count in the loss and
- * pass gradient to every other parameter; a tied head still adds its part to that row). Arithmetic follows the parameters' dtype
- * (all float32 for training, all float64 for gradient checks).
+ * pass gradient to every other parameter; a tied head still adds its part to that row).
+ * Arithmetic follows the parameters' dtype (all float32 for training, all float64 for gradient
+ * checks).
  *
  * @param tokens (b, l) ids, as in `transformerForward`
  * @returns `{ loss, grads, count, correct }`: grads keyed by the checkpoint names, the shapes

@@ -41,7 +41,7 @@ describe("errors about a file an argument names", () => {
       const below = path.join(file, "sub");
       expect(() => createOutputFolder("save", below)).toThrow(
         new RegExp(
-          `^save: argument 'dir' must be a folder path: file '${below}': cannot be created \\(`,
+          `^save: argument 'dir' must be a folder path: file '${file}': is a file, so the folder '${below}' cannot be created$`,
         ),
       );
       expect(existsSync(below)).toBe(false);

@@ -1544,7 +1544,7 @@ export const signatures: Record<string, Signature> = {
       lib.writeSafetensors(tmp("w.safetensors"), { w: randn([2]) });
       return [tmp("w.safetensors")];
     },
-    args: [a("path", folder())],
+    args: [a("path", folder()), a("options", options({ maxBytes: opt(int(8, 2 ** 31 - 1)) }))],
   },
   writeSafetensors: {
     valid: () => [tmp("v.safetensors"), { w: randn([2]) }, { format: "pt" }],

@@ -218,11 +218,17 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
       ],
       [
         { hidden_act: "gelu" },
-        /config\.json': config\.hidden_act must be "silu", the only value this Transformer\+\+ implements \(got "gelu"/,
+        /config\.json': config\.hidden_act must be "silu", the only value lib implements for the MLP's activation \(got "gelu"\)/,
       ],
-      [{ attention_bias: true }, /config\.attention_bias must be false, .* \(got true/],
-      [{ rope_scaling: { type: "linear", factor: 2 } }, /config\.rope_scaling must be null/],
-      [{ model_type: "mamba" }, /config\.json': model_type must be "llama" \(got "mamba"\)/],
+      [{ attention_bias: true }, /config\.attention_bias must be false, .* \(got true\)/],
+      [
+        { rope_scaling: { type: "linear", factor: 2 } },
+        /config\.json': config\.rope_scaling\.type must be "default", the only RoPE lib implements .* \(got "linear"\)/,
+      ],
+      [
+        { model_type: "mamba" },
+        /config\.json': config\.model_type must be "llama" \(or null\), the only value lib implements for the architecture \(got "mamba"\)/,
+      ],
       [
         { vocab_size: "11" },
         /config\.json': config\.vocab_size must be an integer in \[1, 1048576\] \(got "11"\)/,

@@ -172,6 +172,7 @@ describe("llamaConfig", () => {
       max_position_embeddings: 2048,
       tie_word_embeddings: false,
       initializer_range: 0.02,
+      pad_token_id: null,
     });
     expect(small({ head_dim: 6 }).head_dim).toBe(6);
   });
@@ -214,7 +215,7 @@ describe("llamaConfig", () => {
       /llamaConfig: argument 'fields' must be an object with only the fields .* \(got an unknown field "hidden_sise"/,
     );
     expect(() => llamaConfig({ ...base, hidden_act: "gelu" } as never)).toThrow(
-      /argument 'fields.hidden_act' must be "silu", the only value this Transformer\+\+ implements \(got "gelu"/,
+      /argument 'fields.hidden_act' must be "silu", the only value lib implements for the MLP's activation \(got "gelu"\)/,
     );
     const { vocab_size: _, ...noVocab } = base;
     expect(() => llamaConfig(noVocab)).toThrow(/\(got no field "vocab_size"/);

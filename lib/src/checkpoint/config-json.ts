@@ -1,52 +1,83 @@
-/** `config.json` files of model checkpoints: read as plain objects, written pretty-printed. */
-import { readFileSync, writeFileSync } from "node:fs";
+/**
+ * `config.json` files of model checkpoints: read as plain objects, written pretty-printed with
+ * float fields as floats. JSON has one number type, but Python's `json` (what `transformers`
+ * reads with) turns `1` into an int and `1.0` into a float, and transformers 5 validates config
+ * field types strictly (`time_step_scale: 1` is refused: it wants a float). So the fields a
+ * config class declares as floats are written with a decimal point even when integral.
+ */
+import { basename, dirname } from "node:path";
+import { readFileSync } from "node:fs";
 import { checkArg, describe, schema } from "../validate";
-import { fileError } from "./file-errors";
+import { checkFileToRead, fileError } from "./file-errors";
+import { saveFilesAtomically } from "./write-files";
 
 const WHAT = "a file holding a JSON object";
+/** config.json files larger than this are refused (real ones are a few kB). */
+export const MAX_CONFIG_JSON_BYTES = 1 << 24;
 
 /** Reads a JSON object from `path`; refuses non-objects with an error naming the file. */
 export function readConfigJson(path: string): Record<string, unknown> {
-  checkArg("readConfigJson", "path", path, schema.string());
+  const fn = "readConfigJson";
+  checkArg(fn, "path", path, schema.string());
+  checkFileToRead(fn, "path", WHAT, path, MAX_CONFIG_JSON_BYTES);
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw fileError(
-      "readConfigJson",
-      "path",
-      WHAT,
-      path,
-      `cannot be read (${(e as Error).message})`,
-    );
+    throw fileError(fn, "path", WHAT, path, `cannot be read (${(e as Error).message})`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw fileError(
-      "readConfigJson",
-      "path",
-      WHAT,
-      path,
-      `not valid JSON (${(e as Error).message})`,
-    );
+    throw fileError(fn, "path", WHAT, path, `not valid JSON (${(e as Error).message})`);
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw fileError(
-      "readConfigJson",
-      "path",
-      WHAT,
-      path,
-      `not a JSON object (got ${describe(value)})`,
-    );
+    throw fileError(fn, "path", WHAT, path, `not a JSON object (got ${describe(value)})`);
   }
   return value as Record<string, unknown>;
 }
 
 /**
- * Writes `config` as JSON (2-space indent, trailing newline). Fields of `keep` that `config` does
- * not set are written too: that is how unknown fields of a loaded config survive a save.
+ * The text of a config.json: `JSON.stringify(config, null, 2)` plus a newline, except that a
+ * field named in `floatFields` (at any depth) holding an integral number is written as a float
+ * (`1.0`, `500000.0`), as Python writes floats.
+ */
+export function formatConfigJson(
+  config: Record<string, unknown>,
+  floatFields: Iterable<string> = [],
+): string {
+  checkArg("formatConfigJson", "config", config, schema.object());
+  return format(config, new Set(floatFields), "") + "\n";
+}
+
+function format(value: unknown, floats: ReadonlySet<string>, indent: string): string {
+  const inner = indent + "  ";
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]";
+    const items = value.map((v) => inner + (v === undefined ? "null" : format(v, floats, inner)));
+    return `[\n${items.join(",\n")}\n${indent}]`;
+  }
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return "{}";
+    const items = entries.map(([k, v]) => {
+      const text =
+        floats.has(k) && typeof v === "number" && Number.isInteger(v) && Math.abs(v) < 1e21
+          ? `${v}.0`
+          : format(v, floats, inner);
+      return `${inner}${JSON.stringify(k)}: ${text}`;
+    });
+    return `{\n${items.join(",\n")}\n${indent}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/**
+ * Writes `config` as JSON (2-space indent, trailing newline), replacing the file atomically (a
+ * temporary file renamed into place: a failed write leaves an old file as it was). Fields of
+ * `keep` that `config` does not set are written too: that is how unknown fields of a loaded
+ * config survive a save.
  */
 export function writeConfigJson(
   path: string,
@@ -57,16 +88,8 @@ export function writeConfigJson(
   checkArg(fn, "path", path, schema.string());
   checkArg(fn, "config", config, schema.object());
   checkArg(fn, "keep", keep, schema.optional(schema.object()));
-  const merged = { ...keep, ...config };
-  try {
-    writeFileSync(path, JSON.stringify(merged, null, 2) + "\n");
-  } catch (e) {
-    throw fileError(
-      fn,
-      "path",
-      "a writable file",
-      path,
-      `cannot be written (${(e as Error).message})`,
-    );
-  }
+  const text = formatConfigJson({ ...keep, ...config });
+  saveFilesAtomically(fn, "path", dirname(path), [
+    { name: basename(path), bytes: new TextEncoder().encode(text) },
+  ]);
 }

@@ -1,6 +1,8 @@
 /**
- * Checkpoint files: safetensors and config.json (the Hugging Face layouts). The float16 decoder
- * (`float16ToNumber`) is an internal of the reader, importable from its module.
+ * Checkpoint files: safetensors and config.json (the Hugging Face layouts), and the type of the
+ * per-architecture tables of config fields (`MAMBA_CONFIG_TABLE`, `LLAMA_CONFIG_TABLE`). The
+ * float16 decoder, the config.json formatter and the atomic writer are internals of the
+ * checkpoint code, importable from their modules.
  */
 export {
   type SafetensorsEntry,
@@ -9,4 +11,5 @@ export {
   writeSafetensors,
   serializeSafetensors,
 } from "./safetensors";
-export * from "./config-json";
+export { readConfigJson, writeConfigJson } from "./config-json";
+export { type ConfigField, type ConfigFieldTable } from "./config-fields";

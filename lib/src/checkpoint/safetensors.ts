@@ -10,10 +10,12 @@
  * We read F32, F16, BF16 and F64 (converted to float32, the precision models compute in) and write
  * F32. Every problem is refused with an error naming the file and the tensor.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { type Tensor, numel } from "../tensor";
 import { argumentError, checkArg, describe, schema } from "../validate";
-import { fileError, inFile } from "./file-errors";
+import { checkFileToRead, fileError, inFile } from "./file-errors";
+import { saveFilesAtomically } from "./write-files";
 
 /** A tensor read from a safetensors file: its stored dtype and its values as float32. */
 export interface SafetensorsEntry {
@@ -42,16 +44,43 @@ const DTYPE_BYTES: Record<string, number> = {
 };
 const READABLE = new Set(["F32", "F16", "BF16", "F64"]);
 /** Headers larger than this are refused (the reference implementation's limit is 100 MB). */
-const MAX_HEADER_BYTES = 100_000_000;
+export const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Files larger than this are refused before reading: the most one `readFileSync` reads in Node
+ * (2^31 − 1 bytes), which is 5e8 float32 parameters.
+ */
+export const MAX_SAFETENSORS_BYTES = 2 ** 31 - 1;
+
+/**
+ * The most bytes a safetensors file of `parameters` numbers can plausibly hold, for a loader that
+ * knows them from its config: 8 bytes (F64) per number plus the largest header, capped at
+ * {@link MAX_SAFETENSORS_BYTES}. A larger file is refused before it is read.
+ */
+export function plausibleSafetensorsBytes(parameters: number): number {
+  return Math.min(MAX_SAFETENSORS_BYTES, 8 + MAX_HEADER_BYTES + 8 * parameters);
+}
 
 const FILE_FN = "readSafetensors";
+const READ_OPTIONS = schema.options({
+  maxBytes: schema.optional(schema.integer({ min: 8, max: MAX_SAFETENSORS_BYTES })),
+});
 /** The tensors of a file to write: a Map or a plain object from name to tensor. */
 const TENSORS = schema.object<Record<string, Tensor>>();
 const FILE_WHAT = "a valid safetensors file";
 
-/** Reads a safetensors file: tensor name -> { dtype, shape, data (float32) }, in header order. */
-export function readSafetensors(path: string): Map<string, SafetensorsEntry> {
+/**
+ * Reads a safetensors file: tensor name -> { dtype, shape, data (float32) }, in header order.
+ * The file must be a regular file (a link is followed) of at most `maxBytes` (default and most
+ * {@link MAX_SAFETENSORS_BYTES}); a loader that knows how many parameters to expect passes a
+ * tighter bound.
+ */
+export function readSafetensors(
+  path: string,
+  options: { maxBytes?: number } = {},
+): Map<string, SafetensorsEntry> {
   checkArg(FILE_FN, "path", path, schema.string());
+  checkArg(FILE_FN, "options", options, READ_OPTIONS);
+  checkFileToRead(FILE_FN, "path", FILE_WHAT, path, options?.maxBytes ?? MAX_SAFETENSORS_BYTES);
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
@@ -101,6 +130,9 @@ export function parseSafetensors(
   if (header === null || typeof header !== "object" || Array.isArray(header)) {
     fail(`header must be a JSON object, got ${describe(header)}`);
   }
+  // JSON.parse keeps the last of two equal keys: a tensor listed twice would load silently.
+  const repeated = repeatedTopLevelKey(headerText);
+  if (repeated !== null) fail(`tensor "${repeated}" is listed twice in the header`);
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
@@ -188,6 +220,38 @@ export function parseSafetensors(
   return { tensors, metadata };
 }
 
+/**
+ * The first key that appears twice at the top level of a JSON object's text (already known to
+ * be valid JSON), or null. One pass over the text, tracking strings and nesting depth.
+ */
+function repeatedTopLevelKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === "{" || c === "[") {
+      depth++;
+      expectKey = depth === 1 && c === "{";
+    } else if (c === "}" || c === "]") {
+      depth--;
+    } else if (c === "," && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return null;
+}
+
 const littleEndianHost = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function decode(dtype: string, bytes: Uint8Array, offset: number, count: number): Float32Array {
@@ -235,9 +299,11 @@ export function float16ToNumber(bits: number): number {
 }
 
 /**
- * Writes tensors as an F32 safetensors file. Tensors are stored in name order (so equal inputs
- * give equal bytes), the header is padded with spaces to a multiple of 8 bytes (as the reference
- * writer does, so the data is aligned), and `metadata` goes to `__metadata__`.
+ * Writes tensors as an F32 safetensors file, atomically (a temporary file in the same folder,
+ * renamed into place: a failed write leaves an old file as it was). Tensors are stored in name
+ * order (so equal inputs give equal bytes), the header is padded with spaces to a multiple of 8
+ * bytes (as the reference writer does, so the data is aligned), and `metadata` goes to
+ * `__metadata__`.
  */
 export function writeSafetensors(
   path: string,
@@ -246,17 +312,7 @@ export function writeSafetensors(
 ): void {
   checkArg("writeSafetensors", "path", path, schema.string());
   const bytes = serialize("writeSafetensors", tensors, metadata, path);
-  try {
-    writeFileSync(path, bytes);
-  } catch (e) {
-    throw fileError(
-      "writeSafetensors",
-      "path",
-      "a writable file",
-      path,
-      `cannot be written (${(e as Error).message})`,
-    );
-  }
+  saveFilesAtomically("writeSafetensors", "path", dirname(path), [{ name: basename(path), bytes }]);
 }
 
 /** The bytes {@link writeSafetensors} writes. `label` names the file in errors. */
@@ -268,8 +324,8 @@ export function serializeSafetensors(
   return serialize("serializeSafetensors", tensors, metadata, label);
 }
 
-/** {@link serializeSafetensors} for the function `fn` the user called. */
-function serialize(
+/** {@link serializeSafetensors} for the function `fn` the user called (errors name `fn`). */
+export function serialize(
   fn: string,
   tensors: Map<string, Tensor> | Record<string, Tensor>,
   metadata: Record<string, string> | undefined,

@@ -4,6 +4,7 @@
  * the parameter names and shapes it implies.
  */
 import { assertInteger, assertPositive, describe } from "../validate";
+import { BASE_CONFIG_FIELDS, type ConfigFieldTable, tableEntry } from "../checkpoint/config-fields";
 
 /** A Mamba LM's hyperparameters (Hugging Face `MambaConfig` names). */
 export interface MambaConfig {
@@ -57,6 +58,60 @@ export const MAMBA_CONFIG_KEYS: readonly (keyof MambaConfig)[] = [
   "residual_in_fp32",
   "tie_word_embeddings",
 ];
+
+const { used, harmless, refused } = tableEntry;
+
+/**
+ * Config fields by table (see `checkpoint/config-fields.ts`) for `MambaForCausalLM`: every field
+ * of transformers 4.x's and 5.x's `MambaConfig` and its base class, as `loadMambaCheckpoint`
+ * and `saveMambaCheckpoint` treat it. Fields in no table are kept, among them lib's own
+ * `mamba_ts_variant` (the mixer variant of the Table 1 checkpoints, read by the training code).
+ */
+export const MAMBA_CONFIG_TABLE: ConfigFieldTable = {
+  ...BASE_CONFIG_FIELDS,
+  architectures: { ...BASE_CONFIG_FIELDS.architectures, saved: ["MambaForCausalLM"] },
+  model_type: refused("string", "the architecture", ["mamba", null], "mamba"),
+  vocab_size: used("int", "V, rows of the embedding"),
+  hidden_size: used("int", "d_model"),
+  state_size: used("int", "N, the SSM state per channel"),
+  num_hidden_layers: used("int", "the number of Mamba blocks"),
+  expand: used("int", "d_inner / d_model"),
+  conv_kernel: used("int", "the causal conv's width"),
+  time_step_rank: used("any", 'the rank of Δ\'s projection, or "auto" for ⌈d_model / 16⌉'),
+  intermediate_size: used(
+    "int",
+    "d_inner; transformers derives it as expand · hidden_size, so another value is refused as corrupt",
+  ),
+  layer_norm_epsilon: used("float", "ε of every RMSNorm"),
+  use_bias: used("bool", "biases on in_proj and out_proj"),
+  use_conv_bias: used("bool", "a bias on the conv"),
+  residual_in_fp32: used(
+    "bool",
+    "keep the residual stream in float32; lib computes in float32 throughout, so both values give the same maths",
+  ),
+  tie_word_embeddings: used("bool", "the output head reuses the embedding"),
+  hidden_act: refused("string", "the activation after the conv and on the gate", ["silu"], "silu"),
+  pad_token_id: harmless(
+    "any",
+    "the tokenizer's padding id; MambaForCausalLM's embedding has no padding_idx, so every row gets its gradient",
+  ),
+  initializer_range: harmless("float", "the std of the random initialisation; read only at init"),
+  time_step_scale: harmless("float", "scales dt_proj's initial weights; read only at init"),
+  time_step_min: harmless("float", "range of Δ's initial values; read only at init"),
+  time_step_max: harmless("float", "range of Δ's initial values; read only at init"),
+  time_step_floor: harmless("float", "floor of Δ's initial values; read only at init"),
+  time_step_init_scheme: harmless("string", "how dt_proj is initialised; read only at init"),
+  rescale_prenorm_residual: harmless("bool", "scales out_proj at init; read only at init"),
+  use_mambapy: harmless(
+    "bool",
+    "which PyTorch implementation of the same scan transformers runs without CUDA kernels",
+  ),
+  use_associative_scan: harmless(
+    "bool",
+    "whether torch.compile traces the same scan as an associative scan",
+    "5.x",
+  ),
+};
 
 /** Largest sizes accepted, so that a typo does not try to allocate terabytes. */
 const MAX_DIM = 1 << 16;

@@ -7,6 +7,7 @@ export {
   type MambaConfig,
   type MambaConfigInput,
   MAMBA_CONFIG_KEYS,
+  MAMBA_CONFIG_TABLE,
   mambaConfig,
   mambaParamShapes,
   mambaParamCount,

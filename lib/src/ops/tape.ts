@@ -95,11 +95,26 @@ export class Ops {
     if (t && g) this.tape!.accumulate(t, g, owned);
   }
 
-  embedding(ids: Int32Array, batch: number, length: number, weight: Tensor): Tensor {
+  /**
+   * With `paddingIdx` (PyTorch's `nn.Embedding(padding_idx=...)`), the lookup sends no gradient to
+   * that row.
+   */
+  embedding(
+    ids: Int32Array,
+    batch: number,
+    length: number,
+    weight: Tensor,
+    paddingIdx: number | null = null,
+  ): Tensor {
     const y = this.backend.embedding(ids, batch, length, weight);
-    this.record(y, (dy) =>
-      this.send(weight, this.backend.embeddingBackward(ids, weight.shape[0], dy)),
-    );
+    this.record(y, (dy) => {
+      const dw = this.backend.embeddingBackward(ids, weight.shape[0], dy);
+      if (paddingIdx !== null) {
+        const d = weight.shape[1];
+        dw.data.fill(0, paddingIdx * d, (paddingIdx + 1) * d);
+      }
+      this.send(weight, dw);
+    });
     return y;
   }
 

@@ -5,6 +5,13 @@
  * `LlamaForCausalLM` and the other way round.
  */
 import { assertInteger, assertPositive, describe, invalidArgument } from "../validate";
+import {
+  BASE_CONFIG_FIELDS,
+  type ConfigFieldTable,
+  keptFields,
+  refusedFieldError,
+  tableEntry,
+} from "../checkpoint/config-fields";
 
 /** The fields of a `LlamaForCausalLM` `config.json` that this model reads (HF's names). */
 export interface LlamaConfig {
@@ -32,6 +39,12 @@ export interface LlamaConfig {
   tie_word_embeddings: boolean;
   /** Standard deviation of the normal initialisation of every weight matrix. */
   initializer_range: number;
+  /**
+   * The padding token id, or null. As in HF's `LlamaModel` (`nn.Embedding(..., padding_idx =
+   * pad_token_id)`), that row of the embedding gets no gradient from the lookup and starts at
+   * zero; a negative id counts from the end of the vocabulary, as PyTorch's padding_idx does.
+   */
+  pad_token_id: number | null;
 }
 
 /** The fields a caller must give; the rest have HF's defaults. */
@@ -53,19 +66,67 @@ export const LLAMA_CONFIG_FIELDS: readonly (keyof LlamaConfig)[] = [
   "max_position_embeddings",
   "tie_word_embeddings",
   "initializer_range",
+  "pad_token_id",
 ];
 
+const { used, harmless, refused } = tableEntry;
+
 /**
- * HF settings that change the architecture into one this model does not implement, with the only
- * value accepted for each (a checkpoint carrying another value is refused rather than misread).
+ * Config fields by table (see `checkpoint/config-fields.ts`) for `LlamaForCausalLM`: every field
+ * of transformers 4.x's and 5.x's `LlamaConfig` and its base class, as
+ * `loadTransformerCheckpoint` and `saveTransformerCheckpoint` treat it.
+ *
+ * RoPE's base θ comes, as transformers 5 reads it, from `rope_scaling` (4.x) when set, else
+ * `rope_parameters` (5.x), else top-level `rope_theta` (4.x), else 10000; a save writes both
+ * `rope_parameters` (5.x) and `rope_theta` (what 4.x reads). Only plain RoPE is implemented: a
+ * `rope_type` other than "default" (llama3, linear, dynamic, yarn, longrope rescale the
+ * frequencies), a `partial_rotary_factor` other than 1, or any other key in the RoPE object is
+ * refused naming the field and its value.
  */
-const FIXED_HF_FIELDS: Record<string, unknown> = {
-  hidden_act: "silu",
-  attention_bias: false,
-  mlp_bias: false,
-  rope_scaling: null,
-  pretraining_tp: 1,
+export const LLAMA_CONFIG_TABLE: ConfigFieldTable = {
+  ...BASE_CONFIG_FIELDS,
+  architectures: { ...BASE_CONFIG_FIELDS.architectures, saved: ["LlamaForCausalLM"] },
+  model_type: refused("string", "the architecture", ["llama", null], "llama"),
+  vocab_size: used("int", "the number of token ids"),
+  hidden_size: used("int", "the width d of the residual stream"),
+  intermediate_size: used("int", "the width of the SwiGLU MLP"),
+  num_hidden_layers: used("int", "the number of decoder layers"),
+  num_attention_heads: used("int", "H, the query heads"),
+  num_key_value_heads: used("int", "H_kv, the key/value heads (grouped-query attention); null: H"),
+  head_dim: used("int", "the width of one head; null: hidden_size / num_attention_heads"),
+  rms_norm_eps: used("float", "ε of every RMSNorm"),
+  max_position_embeddings: used("int", "the longest sequence trained on (recorded)"),
+  tie_word_embeddings: used("bool", "the output head reuses the embedding"),
+  initializer_range: used("float", "the std of initTransformer's normal initialisation"),
+  pad_token_id: used(
+    "any",
+    "the embedding's padding_idx: that row gets no gradient from the lookup and starts at zero",
+  ),
+  rope_parameters: used("any", 'RoPE: rope_theta is read; rope_type must be "default"', "5.x"),
+  rope_scaling: used(
+    "any",
+    "4.x's RoPE scaling object, read like rope_parameters; null: none",
+    "4.x",
+  ),
+  rope_theta: used("float", "4.x's RoPE base θ", "4.x"),
+  partial_rotary_factor: refused("float", "RoPE on the whole head", [1, null]),
+  hidden_act: refused("string", "the MLP's activation", ["silu"], "silu"),
+  attention_bias: refused("bool", "q/k/v/o projections without bias", [false], false),
+  mlp_bias: refused("bool", "MLP projections without bias", [false], false),
+  attention_dropout: refused(
+    "float",
+    "attention without dropout (transformers drops attention weights while training)",
+    [0, null],
+    0,
+  ),
+  pretraining_tp: harmless(
+    "int",
+    "4.x split the projections into this many slices and summed them: the same maths; 5.x ignores it",
+  ),
 };
+
+/** The keys a RoPE object (rope_parameters, rope_scaling) may hold for plain RoPE. */
+const ROPE_KEYS = ["rope_type", "type", "rope_theta", "partial_rotary_factor"];
 
 /** Sizes beyond these are refused as runaway (they could not be allocated anyway). */
 const MAX_WIDTH = 1 << 16;
@@ -87,9 +148,13 @@ export function llamaConfig(fields: Partial<LlamaConfig>): LlamaConfig {
 
 /**
  * Checks a configuration object. `fn` names the function the user called, `what` the argument
- * or file. With `allowUnknown` (reading a `config.json`), fields this model does not read are
- * returned in `extra` so that saving writes them back; HF fields that would change the
- * architecture (see FIXED_HF_FIELDS) must still have the value this model implements.
+ * or file. Without `allowUnknown` only the {@link LlamaConfig} fields are accepted (and HF's
+ * fields that change the maths, at the one value this model implements: `hidden_act: "silu"`).
+ * With it
+ * (reading a `config.json`), the fields are read as {@link LLAMA_CONFIG_TABLE} says: a refused
+ * field holding a value this model does not implement is an error naming field and value, RoPE's
+ * θ is found in rope_scaling / rope_parameters / rope_theta, and the fields the model does not
+ * read are returned in `extra` so that a save writes them back.
  */
 export function checkLlamaConfig(
   fn: string,
@@ -102,24 +167,29 @@ export function checkLlamaConfig(
       `${fn}: argument '${what}' must be an object with the LlamaConfig fields (${REQUIRED.join(", ")}, ...) (got ${describe(fields)})`,
     );
   }
-  const f = fields as Record<string, unknown>;
-  const extra: Record<string, unknown> = {};
-  for (const key of Object.keys(f)) {
-    if ((LLAMA_CONFIG_FIELDS as readonly string[]).includes(key)) continue;
-    if (key in FIXED_HF_FIELDS) {
-      const want = FIXED_HF_FIELDS[key];
-      // null and absent mean the same thing for rope_scaling.
-      if (f[key] !== want && !(want === null && f[key] === undefined)) {
+  let f = fields as Record<string, unknown>;
+  let extra: Record<string, unknown> = {};
+  if (allowUnknown) {
+    const refusal = refusedFieldError(fn, what, LLAMA_CONFIG_TABLE, f);
+    if (refusal) throw refusal;
+    const theta = ropeTheta(fn, what, f);
+    extra = keptFields(LLAMA_CONFIG_TABLE, f);
+    const read: Record<string, unknown> = {};
+    for (const key of LLAMA_CONFIG_FIELDS) if (f[key] !== undefined) read[key] = f[key];
+    if (theta !== undefined) read.rope_theta = theta;
+    f = read;
+  } else {
+    // HF's fields that only state what this model implements ("silu", no biases) may be given.
+    const refusal = refusedFieldError(fn, what, LLAMA_CONFIG_TABLE, f);
+    if (refusal) throw refusal;
+    for (const key of Object.keys(f)) {
+      if (LLAMA_CONFIG_TABLE[key]?.use === "refused") continue;
+      if (!(LLAMA_CONFIG_FIELDS as readonly string[]).includes(key)) {
         throw new Error(
-          `${fn}: argument '${what}.${key}' must be ${JSON.stringify(want)}, the only value this Transformer++ implements (got ${JSON.stringify(f[key])})`,
+          `${fn}: argument '${what}' must be an object with only the fields ${LLAMA_CONFIG_FIELDS.join(", ")} (got an unknown field "${key}")`,
         );
       }
-    } else if (!allowUnknown) {
-      throw new Error(
-        `${fn}: argument '${what}' must be an object with only the fields ${LLAMA_CONFIG_FIELDS.join(", ")} (got an unknown field "${key}")`,
-      );
     }
-    extra[key] = f[key];
   }
   for (const key of REQUIRED) {
     if (f[key] === undefined) {
@@ -181,8 +251,50 @@ export function checkLlamaConfig(
     ),
     tie_word_embeddings: checkBoolean(field("tie_word_embeddings"), f.tie_word_embeddings ?? false),
     initializer_range: assertPositive(field("initializer_range"), f.initializer_range ?? 0.02),
+    pad_token_id:
+      f.pad_token_id === undefined || f.pad_token_id === null
+        ? null
+        : assertInteger(field("pad_token_id"), f.pad_token_id, -vocab, vocab - 1),
   };
   return { config, extra };
+}
+
+/**
+ * RoPE's base θ from a config.json object as transformers 5 reads it (`rope_scaling` when set,
+ * else `rope_parameters`, else top-level `rope_theta`; undefined: none, the default applies),
+ * refusing every setting of those objects that is not plain RoPE.
+ */
+function ropeTheta(fn: string, what: string, f: Record<string, unknown>): unknown {
+  const name =
+    f.rope_scaling !== undefined && f.rope_scaling !== null ? "rope_scaling" : "rope_parameters";
+  const rope = f[name];
+  if (rope === undefined || rope === null) return f.rope_theta;
+  const arg = `${fn}: argument '${what}.${name}`;
+  if (typeof rope !== "object" || Array.isArray(rope)) {
+    throw new Error(`${arg}' must be an object of RoPE settings or null (got ${describe(rope)})`);
+  }
+  const r = rope as Record<string, unknown>;
+  const typeKey = r.rope_type !== undefined ? "rope_type" : "type";
+  const type = r[typeKey] ?? "default";
+  if (type !== "default") {
+    throw new Error(
+      `${arg}.${typeKey}' must be "default", the only RoPE lib implements (llama3, linear, dynamic, yarn and longrope rescale the rotary frequencies) (got ${JSON.stringify(type)})`,
+    );
+  }
+  for (const key of Object.keys(r)) {
+    if (!ROPE_KEYS.includes(key)) {
+      throw new Error(
+        `${arg}' must hold only ${ROPE_KEYS.join(", ")}, the settings of plain RoPE that lib implements (got ${key}: ${JSON.stringify(r[key])})`,
+      );
+    }
+  }
+  const partial = r.partial_rotary_factor;
+  if (partial !== undefined && partial !== null && partial !== 1) {
+    throw new Error(
+      `${arg}.partial_rotary_factor' must be 1, the only value lib implements for RoPE on the whole head (got ${JSON.stringify(partial)})`,
+    );
+  }
+  return r.rope_theta ?? f.rope_theta;
 }
 
 function checkBoolean(name: string, value: unknown): boolean {

@@ -37,8 +37,12 @@ const NO_SCAN: ScanTraining = { strategy: "store-all", chunkSize: 1 };
  * parameter, with the loss and naming rules of `mambaLossAndGrads`: by default positions
  * 0 … l−2 predict tokens 1 … l−1 (HF's `labels = input_ids`); `targets` (b, l) gives each
  * position's target instead (−100 skips it), `mask` (b·l) weights the positions. A tied head's
- * gradient is added into `model.embed_tokens.weight`. Arithmetic follows the parameters' dtype
- * (all float32 for training, all float64 for gradient checks).
+ * gradient is added into `model.embed_tokens.weight`. As in transformers' `LlamaForCausalLM`,
+ * whose embedding has `padding_idx = pad_token_id`, the row of `config.pad_token_id` gets no
+ * gradient from the embedding lookup (positions holding the pad id still count in the loss and
+ * pass gradient to every other parameter; a tied head still adds its part to that row).
+ * Arithmetic follows the parameters' dtype (all float32 for training, all float64 for gradient
+ * checks).
  *
  * @param tokens (b, l) ids, as in `transformerForward`
  * @returns `{ loss, grads, count, correct }`: grads keyed by the checkpoint names, the shapes

@@ -1,7 +1,7 @@
 /**
  * Initialisation of a Transformer++ as Hugging Face's `LlamaPreTrainedModel._init_weights` does
- * it: every linear weight and the embedding drawn from N(0, initializer_range²), every RMSNorm
- * weight 1 (there are no biases).
+ * it: every linear weight and the embedding drawn from N(0, initializer_range²), the embedding's
+ * `pad_token_id` row (if any) zero, every RMSNorm weight 1 (there are no biases).
  */
 import { Rng } from "../rng";
 import { type Tensor } from "../tensor";
@@ -39,6 +39,13 @@ export function initTransformer(config: Partial<LlamaConfig>, rng: Rng): Transfo
     if (shape.length === 1) data.fill(1);
     else for (let i = 0; i < data.length; i++) data[i] = rng.normal(0, c.initializer_range);
     params.set(name, { shape: [...shape], data });
+  }
+  if (c.pad_token_id !== null) {
+    // HF's nn.Embedding(padding_idx = pad_token_id) starts that row at zero (after the draws).
+    const row = c.pad_token_id < 0 ? c.pad_token_id + c.vocab_size : c.pad_token_id;
+    params
+      .get("model.embed_tokens.weight")!
+      .data.fill(0, row * c.hidden_size, (row + 1) * c.hidden_size);
   }
   return { config: c, params };
 }

@@ -47,10 +47,6 @@ export interface TransformerModel {
   configExtra?: Record<string, unknown>;
 }
 
-// The argument check of every Transformer++ function, re-exported for `checkpoint.ts`, which
-// imports it from here.
-export { checkTransformerModel } from "./checks";
-
 /**
  * RoPE's rotation speeds inv_freq_j = 1 / θ^(2j / hd), j = 0 … hd/2 − 1 (float64): coordinate j
  * of a head and coordinate j + hd/2 turn together by the angle t · inv_freq_j at position t.
@@ -141,7 +137,9 @@ export function llamaLM(
   const w = (name: string): Tensor => model.params.get(name)!;
   const invFreq = ropeInverseFrequencies(c.head_dim, c.rope_theta); //            (hd/2)
   const embed = w("model.embed_tokens.weight"); //                                (V, d)
-  let h = ops.embedding(ids, batch, length, embed); //                            (b, l, d)
+  // HF's embedding has padding_idx = pad_token_id: no gradient flows into that row.
+  const pad = c.pad_token_id === null ? null : (c.pad_token_id + c.vocab_size) % c.vocab_size;
+  let h = ops.embedding(ids, batch, length, embed, pad); //                       (b, l, d)
   for (let i = 0; i < c.num_hidden_layers; i++) {
     h = llamaDecoderLayer(ops, model, i, h, invFreq, options.caches?.[i] ?? null); // (b, l, d)
   }

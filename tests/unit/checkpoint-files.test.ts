@@ -10,6 +10,7 @@
 import { spawnSync } from "node:child_process";
 import {
   existsSync,
+  unlinkSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -253,6 +254,58 @@ describe("saveTrainingState", () => {
     expect(r.signal, "the save did not return").toBeNull();
     expect(r.out).toMatch(
       /^saveTrainingState: argument 'dir' must be a folder path: file '\/proc\/self\/mamba-ts\/state': cannot be created \(/,
+    );
+  });
+});
+
+describe("the training state's files", () => {
+  const setup = (dir: string): string =>
+    `const m = lib.initMamba({ vocab_size: 8, hidden_size: 4, num_hidden_layers: 1 }, new lib.Rng(1));
+     const dir = ${JSON.stringify(dir)};`;
+  it("a save that hits the file size limit leaves the old state whole and loadable", () => {
+    const dir = fresh();
+    const first = child(
+      `${setup(dir)}
+       lib.saveTrainingState({ step: 3, optimizer: lib.createAdamW(m.params), rng: new lib.Rng(2) }, m, dir);
+       console.log("saved");`,
+    );
+    expect(first.out.trim()).toBe("saved");
+    const before = snapshot(dir);
+    // A model large enough that its moments exceed 16 blocks of 512 bytes.
+    const r = child(
+      `const big = lib.initMamba({ vocab_size: 64, hidden_size: 32, num_hidden_layers: 2 }, new lib.Rng(1));
+       const dir = ${JSON.stringify(dir)};
+       try { lib.saveTrainingState({ step: 9, optimizer: lib.createAdamW(big.params), rng: new lib.Rng(2) }, big, dir); console.log("saved"); }
+       catch (e) { console.log(e.message); }`,
+      "ulimit -f 16;",
+    );
+    expect(r.out).toMatch(
+      /^saveTrainingState: .*optimizer\.safetensors.*cannot be written \(EFBIG/,
+    );
+    expect(snapshot(dir)).toEqual(before);
+    const loaded = child(
+      `${setup(dir)}
+       console.log(lib.loadTrainingState(dir, m).step);`,
+    );
+    expect(loaded.out.trim()).toBe("3");
+  });
+  it("a training_state.json that is a link to /dev/zero is refused, not read forever", () => {
+    const dir = fresh();
+    child(
+      `${setup(dir)}
+       lib.saveTrainingState({ step: 1, optimizer: lib.createAdamW(m.params), rng: new lib.Rng(2) }, m, dir);`,
+    );
+    unlinkSync(path.join(dir, "training_state.json"));
+    symlinkSync("/dev/zero", path.join(dir, "training_state.json"));
+    const r = child(
+      `${setup(dir)}
+       try { lib.loadTrainingState(dir, m); console.log("loaded"); } catch (e) { console.log(e.message); }`,
+      "",
+      20_000,
+    );
+    expect(r.signal, "the load did not return").toBeNull();
+    expect(r.out).toMatch(
+      /^loadTrainingState: argument 'dir' must be a folder holding a training state: file '.*training_state\.json': is a character device, not a regular file/,
     );
   });
 });

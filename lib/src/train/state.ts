@@ -3,13 +3,14 @@
  * `training_state.json` (format, step, RNG state, parameter names and shapes) and
  * `optimizer.safetensors` (AdamW's moments, PyTorch's names).
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
 import { assertInteger, describe } from "../validate";
-import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors";
-import { createOutputFolder, fileError, inFile } from "../checkpoint/file-errors";
+import { readSafetensors, serialize } from "../checkpoint/safetensors";
+import { checkFileToRead, fileError, inFile } from "../checkpoint/file-errors";
+import { saveFilesAtomically } from "../checkpoint/write-files";
 import type { AdamWState } from "./optim";
 
 /** Any model the loop trains: its parameters keyed by checkpoint tensor name. */
@@ -28,6 +29,9 @@ export interface TrainingState {
 
 const STATE_FORMAT = "mamba-ts-training-state/1";
 
+/** Largest training_state.json read (its parameter list grows with the model: 16 MiB is ample). */
+const MAX_STATE_JSON_BYTES = 1 << 24;
+
 /**
  * Saves a training state next to a checkpoint: `dir/training_state.json` (format, step, RNG
  * state, parameter names and shapes) and `dir/optimizer.safetensors` (AdamW's m and v as
@@ -44,13 +48,12 @@ export function saveTrainingState(state: TrainingState, model: TrainableParams, 
   checkStateMatches(fn, "state", state, model);
   if (typeof dir !== "string")
     throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
-  createOutputFolder(fn, dir);
   const tensors = new Map<string, Tensor>();
   for (const [name, p] of model.params) {
     tensors.set(`exp_avg.${name}`, { shape: p.shape, data: state.optimizer.m.get(name)! });
     tensors.set(`exp_avg_sq.${name}`, { shape: p.shape, data: state.optimizer.v.get(name)! });
   }
-  writeSafetensors(path.join(dir, "optimizer.safetensors"), tensors, { format: STATE_FORMAT });
+  const moments = serialize(fn, tensors, { format: STATE_FORMAT }, "optimizer.safetensors");
   const json = {
     format: STATE_FORMAT,
     step: state.step,
@@ -58,7 +61,14 @@ export function saveTrainingState(state: TrainingState, model: TrainableParams, 
     rng: state.rng.getState(),
     params: Object.fromEntries([...model.params].map(([n, p]) => [n, p.shape])),
   };
-  writeFileSync(path.join(dir, "training_state.json"), JSON.stringify(json, null, 2) + "\n");
+  // Both files or neither: the moments first, then the file that says what they are.
+  saveFilesAtomically(fn, "dir", dir, [
+    { name: "optimizer.safetensors", bytes: moments },
+    {
+      name: "training_state.json",
+      bytes: new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n"),
+    },
+  ]);
 }
 
 /**
@@ -81,6 +91,7 @@ export function loadTrainingState(dir: string, model: TrainableParams): Training
   const stPath = path.join(dir, "optimizer.safetensors");
   for (const p of [jsonPath, stPath])
     if (!existsSync(p)) throw bad(p, "missing (saved by saveTrainingState?)");
+  checkFileToRead(fn, "dir", what, jsonPath, MAX_STATE_JSON_BYTES);
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(readFileSync(jsonPath, "utf8"));

@@ -35,8 +35,6 @@ const EXEMPT: Record<string, string> = {
   assertInteger: "validator",
   assertOneOf: "validator",
   assertFunction: "validator",
-  assertSquare: "validator",
-  assertNonsingular: "validator",
   assertStep: "validator",
   assertSSM: "validator",
   assertLtiSystem: "validator",

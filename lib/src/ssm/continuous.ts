@@ -14,7 +14,7 @@ import { type Tensor, tensor } from "../tensor";
 import { assertTensor, checkArg, checkOptions, describe, isAbsent, schema } from "../validate";
 import { matmulRaw } from "../linalg/dense";
 import { eigvals, type Eigenvalues } from "../linalg/eig";
-import { assertSquare } from "../linalg/matrix";
+import { checkSquare } from "../linalg/checks";
 import { expmRaw } from "./expm";
 import { assertStep, discreteStates, discretize } from "./discretize";
 import { type DormandPrinceOptions, odeDormandPrince, rk4Step } from "./ode";
@@ -37,7 +37,7 @@ export interface SSMDims {
 /** Checks every matrix of an SSM and that their shapes agree; returns (n, m, p). */
 export function assertSSM(fn: string, ssm: unknown): SSMDims {
   const s = checkOptions(fn, "ssm", ssm, SSM_FIELDS) as ContinuousSSM;
-  const n = assertSquare(`${fn}: ssm.A`, s.A);
+  const n = checkSquare(fn, "ssm.A", s.A);
   const B = assertTensor(`${fn}: ssm.B`, s.B, { rank: 2, axes: ["n", "m"] });
   if (B.shape[0] !== n) {
     throw new Error(
@@ -107,7 +107,7 @@ export interface Stability extends Eigenvalues {
  * sum of terms e^{λt}, so it decays for every h(0) exactly when max Re λ < 0.
  */
 export function stability(A: Tensor): Stability {
-  assertSquare("stability: A", A);
+  checkSquare("stability", "A", A);
   const ev = eigvals(A);
   const alpha = ev.re.length === 0 ? -Infinity : Math.max(...ev.re);
   return { ...ev, spectralAbscissa: alpha, stable: alpha < 0 };
@@ -318,7 +318,7 @@ function assertTimes(fn: string, t: unknown): Float64Array {
  */
 export function freeResponse(A: Tensor, h0: Tensor, t: ArrayLike<number>): Tensor {
   const fn = "freeResponse";
-  const n = assertSquare(`${fn}: A`, A);
+  const n = checkSquare(fn, "A", A);
   const h = assertTensor(`${fn}: h0`, h0, { shape: [n], axes: ["n"] }).data;
   const ts = assertTimes(fn, t);
   const out = new Float64Array(ts.length * n);

@@ -23,7 +23,8 @@
 import type { Tensor } from "../tensor";
 import { describe, assertOneOf, assertTensor, invalidArgument } from "../validate";
 import { SINGULAR_PIVOT_RATIO, eyeRaw, luRaw, luSolveRaw } from "../linalg/dense";
-import { assertSquare, fromFloat64, resultDType } from "../linalg/matrix";
+import { checkSquare } from "../linalg/checks";
+import { fromFloat64, resultDType } from "../linalg/matrix";
 import { expmRaw } from "./expm";
 
 /** How to discretize; see the module comment for the formulas. */
@@ -75,7 +76,7 @@ export function discretize(
   dt: number,
   method: DiscretizationMethod,
 ): Discretized {
-  const n = assertSquare("discretize: A", A);
+  const n = checkSquare("discretize", "A", A);
   const m = assertInputMatrix("discretize", B, n);
   assertStep("discretize: dt", dt);
   assertOneOf("discretize: method", method, DISCRETIZATION_METHODS);
@@ -212,7 +213,7 @@ export function discreteStates(Abar: Tensor, Bbar: Tensor, x: Tensor, h0?: Tenso
   const fn = "discreteStates";
   const A = assertTensor(`${fn}: Abar`, Abar);
   const diagonal = A.shape.length === 1;
-  if (!diagonal) assertSquare(`${fn}: Abar`, A);
+  if (!diagonal) checkSquare(fn, "Abar", A);
   const n = A.shape[0];
   const m = assertInputMatrix(fn, Bbar, n);
   const xv = assertTensor(`${fn}: x`, x);

@@ -14,8 +14,8 @@
 import type { Tensor } from "../tensor";
 import { assertTensor } from "../validate";
 import { eyeRaw, luRaw, luSolveRaw, matmulRaw, norm1Raw } from "../linalg/dense";
-import { assertNonsingular } from "../linalg/lu";
-import { assertSquare, fromFloat64, resultDType } from "../linalg/matrix";
+import { checkNonsingular, checkSquare } from "../linalg/checks";
+import { fromFloat64, resultDType } from "../linalg/matrix";
 
 /** Padé coefficients b_0..b_m of p_m(x) = Σ b_j x^j for the degrees used (Higham 2005, §2). */
 const PADE: Record<number, number[]> = {
@@ -43,7 +43,7 @@ const THETA: [number, number][] = [
  * Computes in float64; returns float32 when A is float32, float64 otherwise.
  */
 export function expm(A: Tensor): Tensor {
-  const n = assertSquare("expm: A", A);
+  const n = checkSquare("expm", "A", A);
   return fromFloat64([n, n], expmRaw(A.data, n), resultDType(A));
 }
 
@@ -65,7 +65,7 @@ export interface ExpmInfo {
  * what was done rather than recompute it from the formula.
  */
 export function expmWithInfo(A: Tensor): ExpmInfo {
-  const n = assertSquare("expmWithInfo: A", A);
+  const n = checkSquare("expmWithInfo", "A", A);
   const { value, norm1, degree, squarings } = expmRawWithInfo(A.data, n);
   return { expA: fromFloat64([n, n], value, resultDType(A)), norm1, degree, squarings };
 }
@@ -158,7 +158,7 @@ function padeRaw(a: Float64Array, n: number, m: number): Float64Array {
     num[i] = v[i] + u[i];
   }
   const f = luRaw(den, n);
-  assertNonsingular("expm", f);
+  checkNonsingular("expm", "A", f);
   return luSolveRaw(f, num, n);
 }
 

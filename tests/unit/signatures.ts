@@ -336,7 +336,7 @@ export const signatures: Record<string, Signature> = {
   },
   rk4Step: {
     valid: () => [(_t: number, y: Float64Array) => y, 0, [1], 0.1],
-    args: [a("f", s.function()), a("t", s.number()), a("y0", null), a("h", s.number())],
+    args: [a("f", s.function()), a("t", s.number()), a("y", null), a("h", s.number())],
   },
   odeRk4: {
     valid: () => [(_t: number, y: Float64Array) => y, [1], 0, 1, 4],
@@ -655,7 +655,7 @@ export const signatures: Record<string, Signature> = {
   },
   discreteStates: {
     valid: () => [square(), col(), mat([[1], [2]])],
-    args: [a("Abar", T({ rank: 2 })), a("B", T({ rank: 2 })), a("x", T())],
+    args: [a("Abar", T({ rank: 2 })), a("Bbar", T({ rank: 2 })), a("x", T())],
   },
   freeResponse: {
     valid: () => [square(), lib.tensor([1, 0]), [0, 0.5]],

@@ -17,7 +17,7 @@
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
 import { assertTensor, describe } from "../validate";
-import { sequenceRows } from "../ssm/recurrence";
+import { sequenceRows } from "../ssm/checks";
 import { irfftInto, nextPow2, rfftInto, rfftPlan } from "./fft";
 
 interface ConvArgs {

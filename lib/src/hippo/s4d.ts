@@ -18,7 +18,7 @@
  */
 import type { Tensor } from "../tensor";
 import { assertInteger, assertTensor, describe } from "../validate";
-import { assertStep } from "../ssm/discretize";
+import { checkStep } from "../ssm/checks";
 
 /** A diagonal SSM's A and B; complex when `Aim` (and optionally `Bim`) is present. All (N). */
 export interface DiagonalSsm {
@@ -101,7 +101,7 @@ export function s4dKernel(
   const cre = part(fn, "C.re", C.re, N);
   if (cre === null) throw new Error(`${fn}: argument 'C.re' must be a tensor (N) (got undefined)`);
   const cim = part(fn, "C.im", C.im, N);
-  assertStep(`${fn}: dt`, dt);
+  checkStep(fn, "dt", dt);
   assertInteger(`${fn}: L`, L, 0, 1 << 28);
   const complex = aim !== null;
   const K = new Float64Array(L);

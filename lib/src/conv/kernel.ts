@@ -8,7 +8,7 @@
  * what lets an LTI SSM (S4) process all positions of a training sequence at once.
  */
 import { type Tensor, allocate } from "../tensor";
-import { assertInteger } from "../validate";
+import { checkArg, schema } from "../validate";
 import { checkLtiSystem } from "../ssm/checks";
 
 /**
@@ -23,7 +23,7 @@ import { checkLtiSystem } from "../ssm/checks";
  */
 export function ssmKernel(Abar: Tensor, Bbar: Tensor, C: Tensor, L: number): Tensor {
   const sys = checkLtiSystem("ssmKernel", Abar, Bbar, C);
-  assertInteger("ssmKernel: L", L, 0, 2 ** 28);
+  checkArg("ssmKernel", "L", L, schema.integer({ min: 0, max: 2 ** 28 }));
   const { d, n } = sys;
   const K = allocate(sys.dtype, d * L);
   let v = new Float64Array(n);

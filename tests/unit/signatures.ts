@@ -762,7 +762,7 @@ export const signatures: Record<string, Signature> = {
   },
   legendreProject: {
     valid: () => [(u: number) => u, 3, 8],
-    args: [a("f", s.function()), a("N", int(1, 100000)), a("M", opt(int(1, 1000000)))],
+    args: [a("f", s.function()), a("N", int(1, 100000)), a("M", opt(int(1, 100000)))],
   },
   minNormReconstruct: {
     valid: () => [mat([[1, 0.5, 0.25]]), lib.tensor([1]), 1e-9],

@@ -35,10 +35,6 @@ const EXEMPT: Record<string, string> = {
   assertInteger: "validator",
   assertOneOf: "validator",
   assertFunction: "validator",
-  checkRng: "validator",
-  checkTaskSet: "validator",
-  checkCopyingOptions: "validator",
-  checkInductionOptions: "validator",
   checkScanDims: "validator",
   // Unchecked "raw" layers and internal helpers that take the caller's name: exported for lib's
   // own modules, checked by the public functions that call them.

@@ -22,7 +22,7 @@
  * Both systems are symmetric positive definite for λ > 0 and are solved by Cholesky factorisation.
  */
 import type { Tensor } from "../tensor";
-import { checkTaskSet } from "../tasks/util";
+import { checkTaskSet } from "../tasks/checks";
 import type { TokenTaskSet } from "../tasks/types";
 import { assertInteger, assertTensor, checkOptions, describe, schema } from "../validate";
 

@@ -25,39 +25,15 @@
  *      increasingly, are the data positions (plain copying uses positions 0..k-1).
  */
 import type { Rng } from "../rng";
-import { MAX_ELEMENTS, assertInteger, checkOptions, schema } from "../validate";
+import { checkArg, schema } from "../validate";
 import { copyingSet } from "./assemble";
-import { checkRng } from "./util";
+import { checkCopyingOptions, checkRng } from "./checks";
 import type { CopyingOptions, CopyingSet, CopyingTokens } from "./types";
 
 /** Token ids of a copying task with vocabulary size V: noise 0, data 1..V-2, marker V-1. */
 export function copyingTokens(vocabSize: number): CopyingTokens {
-  assertInteger("copyingTokens: vocabSize", vocabSize, 3);
+  checkArg("copyingTokens", "vocabSize", vocabSize, schema.integer({ min: 3 }));
   return { noise: 0, firstData: 1, lastData: vocabSize - 2, marker: vocabSize - 1 };
-}
-
-const COPYING_OPTIONS = schema.options({
-  count: schema.integer({ min: 0, max: MAX_ELEMENTS }),
-  length: schema.integer({ min: 1, max: MAX_ELEMENTS }),
-  numTokens: schema.integer({ min: 1, max: MAX_ELEMENTS }),
-  vocabSize: schema.integer({ min: 3, max: 2 ** 31 - 1 }),
-});
-
-/** Validates copying options; `fn` names the caller in messages. */
-export function checkCopyingOptions(fn: string, options: unknown): CopyingOptions {
-  const o = checkOptions(fn, "options", options, COPYING_OPTIONS) as CopyingOptions;
-  const { count, numTokens, length, vocabSize } = o;
-  if (length < numTokens) {
-    throw new Error(
-      `${fn}: argument 'options.length' must be at least numTokens = ${numTokens} positions to hold the data tokens (got ${length})`,
-    );
-  }
-  if (count * (length + numTokens) > MAX_ELEMENTS) {
-    throw new Error(
-      `${fn}: argument 'options' must ask for at most ${MAX_ELEMENTS} tokens in all (got count · (length + numTokens) = ${count * (length + numTokens)})`,
-    );
-  }
-  return { count, length, numTokens, vocabSize };
 }
 
 function generateCopying(

@@ -18,8 +18,7 @@
 import { loadDatasetJSON } from "../datasets/index";
 import { argumentError, checkArg, describe, schema } from "../validate";
 import { copyingSet, inductionSet } from "./assemble";
-import { checkCopyingOptions } from "./copying";
-import { checkInductionOptions } from "./induction";
+import { checkCopyingOptions, checkInductionOptions } from "./checks";
 import type { CopyingSet, InductionSet } from "./types";
 
 /** The format tag of task files. */

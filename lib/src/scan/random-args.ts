@@ -4,7 +4,7 @@
  */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { MAX_ELEMENTS, assertInteger, checkOptions, describe, schema } from "../validate";
+import { MAX_ELEMENTS, argumentError, checkOptions, describe, schema } from "../validate";
 import { inverseSoftplus } from "../selective/activations";
 import type { SelectiveScanArgs } from "../selective/scan";
 
@@ -25,16 +25,18 @@ export interface ScanSize {
  */
 export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScanArgs {
   const fn = "randomSelectiveScanArgs";
-  if (!(rng instanceof Rng))
-    throw new Error(`${fn}: argument 'rng' must be an Rng (got ${describe(rng)})`);
-  checkOptions(fn, "size", size, SIZE_KEYS);
-  const b = assertInteger(`${fn}: size.batch`, size.batch, 1);
-  const d = assertInteger(`${fn}: size.dim`, size.dim, 1);
-  const l = assertInteger(`${fn}: size.length`, size.length, 1);
-  const n = assertInteger(`${fn}: size.dstate`, size.dstate, 1);
+  if (!(rng instanceof Rng)) throw argumentError(fn, "rng", `an Rng (got ${describe(rng)})`);
+  const {
+    batch: b,
+    dim: d,
+    length: l,
+    dstate: n,
+  } = checkOptions(fn, "size", size, SIZE) as ScanSize;
   if (b * d * l * n > MAX_ELEMENTS) {
-    throw new Error(
-      `${fn}: argument 'size' must ask for at most ${MAX_ELEMENTS} elements per tensor (got b·d·l·n = ${b * d * l * n})`,
+    throw argumentError(
+      fn,
+      "size",
+      `a request for at most ${MAX_ELEMENTS} elements per tensor (got b·d·l·n = ${b * d * l * n})`,
     );
   }
   const t = (shape: number[], f: (i: number) => number): Tensor<Float32Array> => {
@@ -58,12 +60,12 @@ export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScan
   };
 }
 
-const SIZE_KEYS = schema.options(
+const SIZE = schema.options(
   {
-    batch: schema.present<number>(),
-    dim: schema.present<number>(),
-    length: schema.present<number>(),
-    dstate: schema.present<number>(),
+    batch: schema.integer({ min: 1 }),
+    dim: schema.integer({ min: 1 }),
+    length: schema.integer({ min: 1 }),
+    dstate: schema.integer({ min: 1 }),
   },
   "a size",
 );

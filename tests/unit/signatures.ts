@@ -1267,7 +1267,7 @@ export const signatures: Record<string, Signature> = {
     valid: () => [{ batch: 1, dim: 2, length: 8, dstate: 4, chunkSize: 4 }],
     args: [
       a(
-        "",
+        "config",
         s.options({
           batch: int(1),
           dim: int(1),

@@ -5,7 +5,7 @@
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
 import { MAX_ELEMENTS, argumentError, checkOptions, describe, schema } from "../validate";
-import { inverseSoftplus } from "../selective/activations";
+import { inverseSoftplusRaw } from "../selective/activations-raw";
 import type { SelectiveScanArgs } from "../selective/scan";
 
 /** Sizes of a selective scan. */
@@ -55,7 +55,7 @@ export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScan
     C: t([b, n, l], () => rng.normal()),
     D: t([d], () => 1),
     z: t([b, d, l], () => rng.normal()),
-    deltaBias: t([d], () => inverseSoftplus(Math.exp(rng.uniform(lo, hi)))),
+    deltaBias: t([d], () => inverseSoftplusRaw(Math.exp(rng.uniform(lo, hi)))),
     deltaSoftplus: true,
   };
 }

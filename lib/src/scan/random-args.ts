@@ -4,9 +4,10 @@
  */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { MAX_ELEMENTS, argumentError, checkOptions, describe, schema } from "../validate";
+import { MAX_ELEMENTS, argumentError, checkOptions, describe } from "../validate";
 import { inverseSoftplusRaw } from "../selective/activations-raw";
 import type { SelectiveScanArgs } from "../selective/scan";
+import { SCAN_SIZE } from "../selective/scan-checks";
 
 /** Sizes of a selective scan. */
 export interface ScanSize {
@@ -31,7 +32,7 @@ export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScan
     dim: d,
     length: l,
     dstate: n,
-  } = checkOptions(fn, "size", size, SIZE) as ScanSize;
+  } = checkOptions(fn, "size", size, SCAN_SIZE) as ScanSize;
   if (b * d * l * n > MAX_ELEMENTS) {
     throw argumentError(
       fn,
@@ -59,13 +60,3 @@ export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScan
     deltaSoftplus: true,
   };
 }
-
-const SIZE = schema.options(
-  {
-    batch: schema.integer({ min: 1 }),
-    dim: schema.integer({ min: 1 }),
-    length: schema.integer({ min: 1 }),
-    dstate: schema.integer({ min: 1 }),
-  },
-  "a size",
-);

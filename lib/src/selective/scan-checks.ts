@@ -14,6 +14,17 @@ import {
 import { argumentError, checkArg, checkOptions, isAbsent, schema } from "../validate";
 
 const DTYPES = ["float32", "float64"] as const;
+
+/** The sizes of a scan, { batch, dim, length, dstate }, each an integer >= 1. */
+export const SCAN_SIZE = schema.options(
+  {
+    batch: schema.integer({ min: 1 }),
+    dim: schema.integer({ min: 1 }),
+    length: schema.integer({ min: 1 }),
+    dstate: schema.integer({ min: 1 }),
+  },
+  "a size",
+);
 const optionalTensor = schema.optional(schema.present<Tensor>());
 
 /** The keys of a selective scan's argument object; shapes relative to u are checked below. */

@@ -36,14 +36,8 @@ export function copyingTokens(vocabSize: number): CopyingTokens {
   return { noise: 0, firstData: 1, lastData: vocabSize - 2, marker: vocabSize - 1 };
 }
 
-function generateCopying(
-  fn: string,
-  rng: unknown,
-  options: unknown,
-  selective: boolean,
-): CopyingSet {
-  const r = checkRng(fn, rng);
-  const opts = checkCopyingOptions(fn, options);
+/** Draws a (selective) copying set for a checked generator and options. */
+function copyingRaw(r: Rng, opts: CopyingOptions, selective: boolean): CopyingSet {
   const { count, length, numTokens: k, vocabSize: V } = opts;
   const l = length + k;
   const inputs = new Int32Array(count * l);
@@ -78,7 +72,8 @@ function generateCopying(
  * @returns inputs (n, length + k), targets (n, k), positions (n, k), token ids in `tokens`
  */
 export function selectiveCopying(rng: Rng, options: CopyingOptions): CopyingSet {
-  return generateCopying("selectiveCopying", rng, options, true);
+  const fn = "selectiveCopying";
+  return copyingRaw(checkRng(fn, rng), checkCopyingOptions(fn, options), true);
 }
 
 /**
@@ -86,5 +81,5 @@ export function selectiveCopying(rng: Rng, options: CopyingOptions): CopyingSet 
  * 0..k-1 (only the tokens are random). A fixed delay solves it.
  */
 export function copying(rng: Rng, options: CopyingOptions): CopyingSet {
-  return generateCopying("copying", rng, options, false);
+  return copyingRaw(checkRng("copying", rng), checkCopyingOptions("copying", options), false);
 }

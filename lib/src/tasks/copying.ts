@@ -26,14 +26,15 @@
  */
 import type { Rng } from "../rng";
 import { checkArg, schema } from "../validate";
-import { copyingSet } from "./assemble";
+import { copyingSet, copyingTokenIds } from "./assemble";
 import { checkCopyingOptions, checkRng } from "./checks";
 import type { CopyingOptions, CopyingSet, CopyingTokens } from "./types";
 
 /** Token ids of a copying task with vocabulary size V: noise 0, data 1..V-2, marker V-1. */
 export function copyingTokens(vocabSize: number): CopyingTokens {
-  checkArg("copyingTokens", "vocabSize", vocabSize, schema.integer({ min: 3 }));
-  return { noise: 0, firstData: 1, lastData: vocabSize - 2, marker: vocabSize - 1 };
+  return copyingTokenIds(
+    checkArg("copyingTokens", "vocabSize", vocabSize, schema.integer({ min: 3 })),
+  );
 }
 
 /** Draws a (selective) copying set for a checked generator and options. */

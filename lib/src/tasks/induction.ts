@@ -20,14 +20,15 @@
  */
 import type { Rng } from "../rng";
 import { checkArg, schema } from "../validate";
-import { inductionSet } from "./assemble";
+import { inductionSet, inductionTokenIds } from "./assemble";
 import { checkInductionOptions, checkRng } from "./checks";
 import type { InductionOptions, InductionSet, InductionTokens } from "./types";
 
 /** Token ids of the induction-heads task with vocabulary size V: content 0..V-2, trigger V-1. */
 export function inductionTokens(vocabSize: number): InductionTokens {
-  checkArg("inductionTokens", "vocabSize", vocabSize, schema.integer({ min: 3 }));
-  return { firstContent: 0, lastContent: vocabSize - 2, trigger: vocabSize - 1 };
+  return inductionTokenIds(
+    checkArg("inductionTokens", "vocabSize", vocabSize, schema.integer({ min: 3 })),
+  );
 }
 
 /**

@@ -39,7 +39,6 @@ const EXEMPT: Record<string, string> = {
   // Unchecked "raw" layers and internal helpers that take the caller's name: exported for lib's
   // own modules, checked by the public functions that call them.
   checkLlamaConfig: "internal helper (checks a config for its caller)",
-  resultDType: "internal helper (the dtype rule of the linalg functions, any tensors in)",
   phi1: "scalar formula of the inner loops ((e^z - 1) / z, NaN in gives NaN out like Math.expm1)",
   // A predicate (any value in, a boolean out) and sources that take no arguments.
   isPow2: "predicate",

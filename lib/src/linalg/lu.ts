@@ -8,7 +8,7 @@ import type { Tensor } from "../tensor";
 import { argumentError, checkArg, schema } from "../validate";
 import { checkNonsingular, checkSquare } from "./checks";
 import { luRaw, luSolveRaw } from "./dense";
-import { fromFloat64, resultDType } from "./matrix";
+import { resultDType, withDType } from "./result";
 
 /** The factors of P A = L U as tensors. */
 export interface LuFactors {
@@ -61,7 +61,7 @@ export function solve(A: Tensor, B: Tensor): Tensor {
   const m = b.shape.length === 2 ? b.shape[1] : 1;
   const f = luRaw(A.data, n);
   checkNonsingular("solve", "A", f);
-  return fromFloat64([...b.shape], luSolveRaw(f, b.data, m), resultDType(A, b));
+  return withDType([...b.shape], luSolveRaw(f, b.data, m), resultDType(A, b));
 }
 
 /** The inverse A⁻¹ (n, n) of A (n, n), from A X = I. Prefer {@link solve} for systems. */
@@ -71,7 +71,7 @@ export function inverse(A: Tensor): Tensor {
   checkNonsingular("inverse", "A", f);
   const eye = new Float64Array(n * n);
   for (let i = 0; i < n; i++) eye[i * n + i] = 1;
-  return fromFloat64([n, n], luSolveRaw(f, eye, n), resultDType(A));
+  return withDType([n, n], luSolveRaw(f, eye, n), resultDType(A));
 }
 
 /** The determinant det A = sign(P) Π U_ii of A (n, n). */

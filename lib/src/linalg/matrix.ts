@@ -8,13 +8,9 @@
 import { type DType, type Tensor, allocate, dtypeOf, numel } from "../tensor";
 import { argumentError, checkArg, describe, schema } from "../validate";
 import { eyeRaw, matmulRaw, norm1Raw, transposeRaw } from "./dense";
+import { resultDType, withDType } from "./result";
 
 const DTYPE = schema.oneOf<DType>(["float32", "float64"]);
-
-/** float32 when every tensor is float32, else float64 (the dtype rule of the linalg helpers). */
-export function resultDType(...tensors: Tensor[]): DType {
-  return tensors.every((t) => dtypeOf(t) === "float32") ? "float32" : "float64";
-}
 
 /** Wraps float64 data as a tensor of the given dtype (copying only to narrow to float32). */
 export function fromFloat64(shape: number[], data: Float64Array, dtype: DType): Tensor {
@@ -27,17 +23,14 @@ export function fromFloat64(shape: number[], data: Float64Array, dtype: DType): 
     );
   }
   checkArg("fromFloat64", "dtype", dtype, DTYPE);
-  if (dtype === "float64") return { shape, data };
-  const out = allocate(dtype, data.length);
-  out.set(data);
-  return { shape, data: out };
+  return withDType(shape, data, dtype);
 }
 
 /** The n × n identity matrix I (n, n), float64 unless `dtype` says otherwise; n <= 8192. */
 export function identity(n: number, dtype: DType = "float64"): Tensor {
   checkArg("identity", "n", n, schema.integer({ min: 0, max: 8192 }));
   checkArg("identity", "dtype", dtype, DTYPE);
-  return fromFloat64([n, n], eyeRaw(n), dtype);
+  return withDType([n, n], eyeRaw(n), dtype);
 }
 
 /**
@@ -55,7 +48,7 @@ export function matmul(A: Tensor, B: Tensor): Tensor {
       `a matrix of ${k} rows to match A's ${k} columns (got shape [${b.shape.join(", ")}])`,
     );
   }
-  return fromFloat64([r, c], matmulRaw(a.data, b.data, r, k, c), resultDType(a, b));
+  return withDType([r, c], matmulRaw(a.data, b.data, r, k, c), resultDType(a, b));
 }
 
 /** The matrix-vector product y = A x, y_i = Σ_j A_ij x_j, for A (r, c) and x (c); returns y (r). */
@@ -63,7 +56,7 @@ export function matvec(A: Tensor, x: Tensor): Tensor {
   const a = checkArg("matvec", "A", A, schema.tensor({ rank: 2, axes: ["r", "c"] }));
   const [r, c] = a.shape;
   const v = checkArg("matvec", "x", x, schema.tensor({ shape: [c], axes: ["c"] }));
-  return fromFloat64([r], matmulRaw(a.data, v.data, r, c, 1), resultDType(a, v));
+  return withDType([r], matmulRaw(a.data, v.data, r, c, 1), resultDType(a, v));
 }
 
 /** The transpose Aᵀ (c, r) of A (r, c): (Aᵀ)_ij = A_ji. Keeps A's dtype. */

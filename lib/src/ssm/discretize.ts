@@ -23,7 +23,7 @@
 import type { Tensor } from "../tensor";
 import { argumentError, checkArg, schema } from "../validate";
 import { checkSquare } from "../linalg/checks";
-import { fromFloat64, resultDType } from "../linalg/matrix";
+import { resultDType, withDType } from "../linalg/result";
 import { checkStep } from "./checks";
 import { type DiscretizationMethod, discreteStatesRaw, discretizeRaw } from "./discretize-raw";
 
@@ -86,7 +86,7 @@ export function discretize(
   }
   const { abar, bbar } = d;
   const dtype = resultDType(A, B);
-  return { Abar: fromFloat64([n, n], abar, dtype), Bbar: fromFloat64([...B.shape], bbar, dtype) };
+  return { Abar: withDType([n, n], abar, dtype), Bbar: withDType([...B.shape], bbar, dtype) };
 }
 
 /**
@@ -153,7 +153,7 @@ export function discretizeDiagonal(
     for (let j = 0; j < m; j++) bbar[i * m + j] = bi * B.data[i * m + j];
   }
   const dtype = resultDType(av, B);
-  return { Abar: fromFloat64([n], abar, dtype), Bbar: fromFloat64([...B.shape], bbar, dtype) };
+  return { Abar: withDType([n], abar, dtype), Bbar: withDType([...B.shape], bbar, dtype) };
 }
 
 /**

@@ -15,7 +15,7 @@ import type { Tensor } from "../tensor";
 import { checkArg, schema } from "../validate";
 import { expmRaw, expmRawWithInfo } from "./expm-raw";
 import { checkSquare } from "../linalg/checks";
-import { fromFloat64, resultDType } from "../linalg/matrix";
+import { resultDType, withDType } from "../linalg/result";
 
 /**
  * e^A for A (n, n), by scaling and squaring with Padé approximants (see the module comment).
@@ -23,7 +23,7 @@ import { fromFloat64, resultDType } from "../linalg/matrix";
  */
 export function expm(A: Tensor): Tensor {
   const n = checkSquare("expm", "A", A);
-  return fromFloat64([n, n], expmRaw(A.data, n), resultDType(A));
+  return withDType([n, n], expmRaw(A.data, n), resultDType(A));
 }
 
 /** What `expmWithInfo` computed, and how. */
@@ -46,7 +46,7 @@ export interface ExpmInfo {
 export function expmWithInfo(A: Tensor): ExpmInfo {
   const n = checkSquare("expmWithInfo", "A", A);
   const { value, norm1, degree, squarings } = expmRawWithInfo(A.data, n);
-  return { expA: fromFloat64([n, n], value, resultDType(A)), norm1, degree, squarings };
+  return { expA: withDType([n, n], value, resultDType(A)), norm1, degree, squarings };
 }
 
 /**
@@ -55,5 +55,5 @@ export function expmWithInfo(A: Tensor): ExpmInfo {
  */
 export function expmDiagonal(a: Tensor): Tensor {
   const t = checkArg("expmDiagonal", "a", a, schema.tensor({ rank: 1, axes: ["n"] }));
-  return fromFloat64([t.shape[0]], Float64Array.from(t.data, Math.exp), resultDType(t));
+  return withDType([t.shape[0]], Float64Array.from(t.data, Math.exp), resultDType(t));
 }

@@ -3,7 +3,7 @@
  * tasks, test cases) takes an `Rng` so that a lesson prints the same numbers on every machine and
  * a failing check can be replayed. There is no global generator on purpose.
  */
-import { MAX_ARRAY_LENGTH, assertInteger, checkArg, schema } from "./validate";
+import { MAX_ARRAY_LENGTH, argumentError, checkArg, schema } from "./validate";
 import { type DType, type Tensor, allocate, numel } from "./tensor";
 
 /** A deterministic generator (xoshiro128**, 128-bit state, seeded through splitmix32). */
@@ -16,7 +16,7 @@ export class Rng {
 
   /** @param seed any integer; equal seeds give equal streams. */
   constructor(seed: number) {
-    assertInteger("Rng: seed", seed);
+    checkArg("Rng", "seed", seed, INTEGER);
     let x = seed >>> 0;
     const next = (): number => {
       // splitmix32: spreads a small seed over the 128-bit state.
@@ -64,7 +64,7 @@ export class Rng {
 
   /** An integer uniform in [0, n). */
   int(n: number): number {
-    assertInteger("Rng.int: n", n, 1);
+    checkArg("Rng.int", "n", n, POSITIVE_INTEGER);
     return Math.floor(this.random() * n);
   }
 
@@ -111,7 +111,7 @@ export class Rng {
 
   /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
   permutation(n: number): number[] {
-    assertInteger("Rng.permutation: n", n, 0, MAX_ARRAY_LENGTH);
+    checkArg("Rng.permutation", "n", n, ARRAY_LENGTH);
     const p = Array.from({ length: n }, (_, i) => i);
     for (let i = n - 1; i > 0; i--) {
       const j = Math.floor(this.random() * (i + 1));
@@ -136,18 +136,24 @@ export class Rng {
       w.length !== 4 ||
       !w.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)
     ) {
-      throw new Error(
-        `Rng.fromState: argument 'state.words' must be four unsigned 32-bit integers (got ${JSON.stringify(w)})`,
+      throw argumentError(
+        "Rng.fromState",
+        "state.words",
+        `four unsigned 32-bit integers (got ${JSON.stringify(w)})`,
       );
     }
     if (w.every((v) => v === 0))
-      throw new Error(
-        "Rng.fromState: argument 'state.words' must be a valid xoshiro state, not all zero (got [0, 0, 0, 0])",
+      throw argumentError(
+        "Rng.fromState",
+        "state.words",
+        "a valid xoshiro state, not all zero (got [0, 0, 0, 0])",
       );
     const sp = state.spareNormal;
     if (sp !== null && !Number.isFinite(sp)) {
-      throw new Error(
-        `Rng.fromState: argument 'state.spareNormal' must be null or a finite number (got ${sp})`,
+      throw argumentError(
+        "Rng.fromState",
+        "state.spareNormal",
+        `null or a finite number (got ${sp})`,
       );
     }
     const r = new Rng(0);
@@ -168,6 +174,9 @@ function rotl(x: number, k: number): number {
 
 // Argument schemas of the sampling methods (the class reads first; these guard it).
 const FINITE = schema.number();
+const INTEGER = schema.integer();
+const POSITIVE_INTEGER = schema.integer({ min: 1 });
+const ARRAY_LENGTH = schema.integer({ min: 0, max: MAX_ARRAY_LENGTH });
 const NON_NEGATIVE = schema.number({ min: 0 });
 const SHAPE = schema.shape();
 const DTYPE = schema.oneOf(["float32", "float64"] as const);
@@ -176,6 +185,6 @@ function checkBounds(fn: string, lo: unknown, hi: unknown): void {
   checkArg(fn, "lo", lo, FINITE);
   checkArg(fn, "hi", hi, FINITE);
   if ((hi as number) < (lo as number)) {
-    throw new Error(`${fn}: argument 'hi' must be >= lo = ${lo as number} (got ${hi as number})`);
+    throw argumentError(fn, "hi", `a number >= lo = ${lo as number} (got ${hi as number})`);
   }
 }

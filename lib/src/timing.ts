@@ -3,7 +3,10 @@
  * and the benchmarks. Wall-clock times on a shared machine are noisy; these take the best of a
  * few repeats, each long enough for the clock's resolution not to matter.
  */
-import { assertFunction, assertInteger, checkOptions, describe, schema } from "./validate";
+import { argumentError, checkArg, checkOptions, describe, schema } from "./validate";
+import { bestOfSecondsRaw } from "./timing-raw";
+
+const FUNCTION = schema.function<() => unknown>();
 
 /**
  * The time one call of `fn` takes, in milliseconds: after one warm-up call (so the JIT compiles
@@ -18,7 +21,7 @@ export function timeMs(
   fn: () => unknown,
   options: { repeats?: number; minMs?: number } = {},
 ): number {
-  assertFunction("timeMs: fn", fn);
+  checkArg("timeMs", "fn", fn, FUNCTION);
   const o = checkOptions("timeMs", "options", options, TIME_OPTIONS);
   const repeats = o.repeats ?? 3;
   const minMs = o.minMs ?? 20;
@@ -44,15 +47,9 @@ export function timeMs(
  * computations want {@link timeMs}.
  */
 export function bestOfSeconds(repeats: number, fn: () => unknown): number {
-  assertFunction("bestOfSeconds: fn", fn);
-  assertInteger("bestOfSeconds: repeats", repeats, 1, 1000);
-  let best = Infinity;
-  for (let r = 0; r < repeats; r++) {
-    const t0 = performance.now();
-    fn();
-    best = Math.min(best, (performance.now() - t0) / 1000);
-  }
-  return best;
+  checkArg("bestOfSeconds", "fn", fn, FUNCTION);
+  checkArg("bestOfSeconds", "repeats", repeats, schema.integer({ min: 1, max: 1000 }));
+  return bestOfSecondsRaw(repeats, fn);
 }
 
 /**
@@ -67,16 +64,13 @@ export function powerLawFit(
   x: ArrayLike<number>,
   y: ArrayLike<number>,
 ): { exponent: number; coefficient: number } {
+  const fn = "powerLawFit";
   const ok = (v: unknown): boolean =>
     Array.isArray(v) || v instanceof Float64Array || v instanceof Float32Array;
-  if (!ok(x))
-    throw new Error(`powerLawFit: argument 'x' must be an array of numbers (got ${describe(x)})`);
-  if (!ok(y))
-    throw new Error(`powerLawFit: argument 'y' must be an array of numbers (got ${describe(y)})`);
+  if (!ok(x)) throw argumentError(fn, "x", `an array of numbers (got ${describe(x)})`);
+  if (!ok(y)) throw argumentError(fn, "y", `an array of numbers (got ${describe(y)})`);
   if (y.length !== x.length) {
-    throw new Error(
-      `powerLawFit: argument 'y' must be an array of the length of x (${x.length}) (got ${y.length})`,
-    );
+    throw argumentError(fn, "y", `an array of the length of x (${x.length}) (got ${y.length})`);
   }
   for (const [name, v] of [
     ["x", x],
@@ -84,8 +78,10 @@ export function powerLawFit(
   ] as const) {
     for (let i = 0; i < v.length; i++) {
       if (!(v[i] > 0) || !Number.isFinite(v[i])) {
-        throw new Error(
-          `powerLawFit: argument '${name}' must be positive finite numbers (got ${v[i]} at index ${i})`,
+        throw argumentError(
+          fn,
+          name,
+          `positive finite numbers (got ${describe(v[i])} at index ${i})`,
         );
       }
     }
@@ -100,8 +96,13 @@ export function powerLawFit(
     num += (lx[i] - mx) * (ly[i] - my);
     den += (lx[i] - mx) ** 2;
   }
-  if (!(den > 0))
-    throw new Error("powerLawFit: argument 'x' must be an array of at least two distinct values");
+  if (!(den > 0)) {
+    throw argumentError(
+      fn,
+      "x",
+      `an array of at least two distinct values (got ${lx.length === 0 ? "none" : `only ${x[0]}`})`,
+    );
+  }
   const exponent = num / den;
   return { exponent, coefficient: Math.exp(my - exponent * mx) };
 }

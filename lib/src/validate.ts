@@ -10,8 +10,10 @@
  *
  * Policies, decided once for the whole library:
  * - Message format: `fnName: argument 'x' must be <what was expected> (got <what was passed>)`,
- *   where `fnName` is the function the user called (internal helpers take it as a parameter) and
- *   `x` is the argument as the user wrote it (`options.dt` for a key of an options object).
+ *   where `fnName` is the function the user called (a parser shared by several public functions
+ *   takes it as a parameter; internals below the public function take typed values and check
+ *   nothing) and `x` is the argument as the user wrote it (`options.dt` for a key of an options
+ *   object).
  * - Optional values: `undefined` and `null` both mean "not given" (the default applies), for
  *   optional arguments and for option keys alike; a required value may be neither.
  * - Options objects: must be plain objects (an array, a number or a string is rejected); an
@@ -507,6 +509,13 @@ export function checkOptions<F extends Record<string, Schema>>(
   }
   return (isAbsent(value) ? {} : value) as { [K in keyof F]?: Infer<F[K]> };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Legacy helpers: TO BE REMOVED; DO NOT USE IN NEW CODE. They take one `"fn: arg"` string instead
+// of the function and the argument, and predate the schemas above (use `checkArg(fn, arg, value,
+// schema.*)`, `checkOptions` and `argumentError`). They stay only until the modules that still
+// call them have been converted; then this block is deleted.
+// ---------------------------------------------------------------------------------------------
 
 /** Splits the legacy `"fn: arg"` names of the assert helpers into the function and the argument. */
 function splitName(name: string): [string, string] {

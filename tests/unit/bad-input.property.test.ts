@@ -35,26 +35,10 @@ const EXEMPT: Record<string, string> = {
   assertInteger: "validator",
   assertOneOf: "validator",
   assertFunction: "validator",
-  assertSquare: "validator",
-  assertNonsingular: "validator",
-  assertStep: "validator",
-  assertSSM: "validator",
-  assertLtiSystem: "validator",
-  checkRng: "validator",
-  checkTaskSet: "validator",
-  checkCopyingOptions: "validator",
-  checkInductionOptions: "validator",
   checkScanDims: "validator",
   // Unchecked "raw" layers and internal helpers that take the caller's name: exported for lib's
   // own modules, checked by the public functions that call them.
-  expmRaw: "raw layer",
-  // In-place FFT kernels for hot loops (unchecked by design); fft, rfft and irfft check and call them.
-  fftInPlace: "raw layer",
-  rfftInto: "raw layer",
-  irfftInto: "raw layer",
-  sequenceRows: "internal helper",
   checkLlamaConfig: "internal helper (checks a config for its caller)",
-  resultDType: "internal helper (the dtype rule of the linalg functions, any tensors in)",
   phi1: "scalar formula of the inner loops ((e^z - 1) / z, NaN in gives NaN out like Math.expm1)",
   // A predicate (any value in, a boolean out) and sources that take no arguments.
   isPow2: "predicate",

@@ -111,7 +111,7 @@ describe("crashes and unbounded work: stated caps", () => {
     );
     expect(() => new Rng(0).randn([-1])).toThrow(/Rng.randn: argument 'shape' must be a shape/);
     expect(() => initS6(new Rng(0), { dim: 1e6, dstate: 1e6 })).toThrow(
-      /initS6: argument 'options' must ask for at most 134217728 x_proj weights/,
+      /initS6: argument 'options' must be a request for at most 134217728 x_proj weights/,
     );
     expect(() =>
       randomSelectiveScanArgs(new Rng(0), { batch: 1e5, dim: 1e5, length: 1e5, dstate: 16 }),
@@ -230,7 +230,9 @@ describe("vague errors become precise", () => {
       "initS6: argument 'rng' must be an Rng (e.g. new Rng(0)) (got 42)",
     );
     expect(() => initDtBias({} as never, 2)).toThrow(/^initDtBias: argument 'rng' must be an Rng/);
-    expect(() => initS6(new Rng(0), { dim: 2, dtMin: -1 })).toThrow(/^initS6: argument 'dtMin'/);
+    expect(() => initS6(new Rng(0), { dim: 2, dtMin: -1 })).toThrow(
+      /^initS6: argument 'options.dtMin' must be a positive finite number \(got -1\)/,
+    );
   });
   it("generateSelectiveCopyingSplit('bogus')", () => {
     expect(() => generateSelectiveCopyingSplit("bogus" as never)).toThrow(

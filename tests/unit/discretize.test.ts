@@ -220,7 +220,7 @@ describe("discreteStates", () => {
       ),
     ).toThrow(/discreteStates: argument 'x'/);
     expect(() => discreteStates(tensor([0.5]), tensor([[1], [1]]), tensor([1]))).toThrow(
-      /discreteStates: argument 'B'/,
+      /discreteStates: argument 'Bbar' must be a tensor of shape \[1, m\] or \[1\]/,
     );
     expect(() => discreteStates(tensor([0.5]), tensor([1]), tensor([1]), tensor([1, 2]))).toThrow(
       /discreteStates: argument 'h0'/,
@@ -366,10 +366,10 @@ describe("discretize: bad input", () => {
   });
   it("rejects bilinear when I − Δ/2·A is singular (an eigenvalue at 2/Δ)", () => {
     expect(() => discretize(tensor([[4]]), tensor([[1]]), 0.5, "bilinear")).toThrow(
-      /discretize: argument 'A': I − Δ\/2·A is singular/,
+      /discretize: argument 'A' must be a matrix with I − Δ\/2·A nonsingular.*\(got I − Δ\/2·A singular for dt = 0\.5/,
     );
     expect(() => discretizeDiagonal(tensor([4]), tensor([1]), 0.5, "bilinear")).toThrow(
-      /discretizeDiagonal: argument 'a'/,
+      /discretizeDiagonal: argument 'a' must be a diagonal with Δ·a_i ≠ 2.*\(got Δ·a\[0\] = 2/,
     );
   });
 });

@@ -185,7 +185,9 @@ describe("selectiveScanFast details", () => {
     ).toThrow(/selectiveScanFast: argument 'delta'/);
     expect(() =>
       selectiveScanFast({ ...args, B: { shape: [2, 4], data: new Float32Array(8) } }),
-    ).toThrow(/selectiveScanFast: argument 'B': the time-invariant layout/);
+    ).toThrow(
+      /selectiveScanFast: argument 'B' must be an input-dependent tensor \(b, n, l\) or \(b, g, n, l\) \(got \[2, 4\]: the time-invariant layout \(d, n\)/,
+    );
     const bad = { ...args, z: { shape: [1, 2, 5], data: new Float32Array(10).fill(NaN) } };
     expect(() => selectiveScanFast(bad)).toThrow(/z/);
     expect(() => selectiveScanFast(args, { engine: "gpu" as never })).toThrow(/engine/);

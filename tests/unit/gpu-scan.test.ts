@@ -412,7 +412,9 @@ describe("backends and bad input", () => {
         { ...args, B: { shape: [2, 2], data: new Float32Array(4) } },
         { mode: "cpu" },
       ),
-    ).toThrow(/gpuSelectiveScan: argument 'B': the time-invariant layout/);
+    ).toThrow(
+      /gpuSelectiveScan: argument 'B' must be an input-dependent tensor \(b, n, l\) or \(b, g, n, l\) \(got \[2, 2\]: the time-invariant layout \(d, n\)/,
+    );
     expect(() =>
       gpuSelectiveScan(
         { ...args, A: { shape: [3, 2], data: new Float32Array(6) } },

@@ -273,7 +273,7 @@ describe("mambaGenerate", () => {
     expect(() =>
       mambaGenerate(model, [1], { maxNewTokens: 1, temperature: 0, beam: 2 } as never),
     ).toThrow(
-      /mambaGenerate: argument 'options' must be an options object \(got an unknown key "beam"; the keys are/,
+      /mambaGenerate: argument 'options' must be an options object \{ maxNewTokens, temperature, .* \} \(got an unknown key "beam"; the keys are maxNewTokens, /,
     );
   });
 });
@@ -367,7 +367,7 @@ describe("initMamba", () => {
         new Rng(0),
       ),
     ).toThrow(
-      /initMamba: argument 'config' must be an object with only the fields .* \(got an unknown field "d_state"/,
+      /initMamba: argument 'config' must be a MambaConfig \{ vocab_size, .* \} \(got an unknown key "d_state"; the keys are vocab_size, /,
     );
     expect(() =>
       initMamba({ vocab_size: 10, hidden_size: 8, num_hidden_layers: 0 }, new Rng(0)),

@@ -102,7 +102,7 @@ describe("AdamW", () => {
     const params = new Map([["w", vec([1, 2])]]);
     const state = createAdamW(params);
     expect(() => adamwStep(params, new Map(), state, { lr: 0.1 })).toThrow(
-      /adamwStep: argument 'grads' must hold a gradient for every parameter \(got none for "w"\)/,
+      /adamwStep: argument 'grads' must be a Map holding a gradient for every parameter \(got none for "w"\)/,
     );
     expect(() => adamwStep(params, new Map([["w", vec([1])]]), state, { lr: 0.1 })).toThrow(
       /adamwStep: argument 'grads\["w"\]' must be a tensor of shape \[2\]/,
@@ -115,7 +115,9 @@ describe("AdamW", () => {
     ).toThrow(/unknown key "momentum"/);
     expect(() =>
       adamwStep(params, new Map([["w", vec([1, 1])]]), createAdamW(new Map()), { lr: 0.1 }),
-    ).toThrow(/argument 'state' must hold moments for every parameter \(got none for "w"/);
+    ).toThrow(
+      /adamwStep: argument 'state' must be an AdamWState with moments for every parameter \(got none for "w"/,
+    );
   });
 });
 

@@ -154,7 +154,7 @@ describe("selective scan backward", () => {
       /selectiveScanBackward: argument 'cache'/,
     );
     expect(() => scanTrainingMemory({ batch: 0, dim: 1, length: 1, dstate: 1 })).toThrow(
-      /scanTrainingMemory: argument 'batch'/,
+      /scanTrainingMemory: argument 'config.batch' must be an integer >= 1 \(got 0\)/,
     );
   });
 });

@@ -454,7 +454,7 @@ describe("softplus, its inverse, SiLU", () => {
       expect(inverseSoftplus(y)).toBeCloseTo(Math.log(Math.exp(y) - 1), y < 1e-6 ? 6 : 10);
     }
     expect(() => inverseSoftplus(0)).toThrow(
-      /inverseSoftplus: argument 'y' must be a positive number/,
+      /inverseSoftplus: argument 'y' must be a positive finite number \(got 0\)/,
     );
     expect(() => inverseSoftplus(NaN)).toThrow(/inverseSoftplus: argument 'y'/);
   });
@@ -489,7 +489,7 @@ describe("S6 parameterisation", () => {
     expect(logUniformDt(0.5)).toBeCloseTo(0.01, 15);
     expect(() => logUniformDt(1.5)).toThrow(/logUniformDt: argument 'v'/);
     expect(() => initDtBias(new Rng(1), 3, { dtMin: 0.1, dtMax: 0.01 })).toThrow(
-      /initDtBias: argument 'dtMax'/,
+      /initDtBias: argument 'options.dtMax' must be a number >= dtMin = 0.1 \(got 0.01\)/,
     );
     // The floor clamps small draws.
     const floored = initDtBias(new Rng(1), 100, { dtMin: 1e-6, dtMax: 1e-5, dtInitFloor: 1e-4 });
@@ -553,7 +553,9 @@ describe("S6 parameterisation", () => {
     expect(() => s6Project(rng.randn([b, d + 1, l]), params)).toThrow(
       /s6Project: argument 'x' must be a tensor of shape \[b, 5, l\]/,
     );
-    expect(() => initS6(rng, { dim: 0 })).toThrow(/initS6: argument 'dim'/);
+    expect(() => initS6(rng, { dim: 0 })).toThrow(
+      /initS6: argument 'options.dim' must be an integer in \[1, 134217728\] \(got 0\)/,
+    );
   });
 
   it("initS6 sizes the Δ rank like Mamba: dt_rank = ⌈d_model / 16⌉ with d = expand · d_model", () => {
@@ -569,8 +571,10 @@ describe("S6 parameterisation", () => {
     const p = initS6(new Rng(1), { dim: 1536, dstate: 4, dModel: 768 });
     expect(p.xProj.shape).toEqual([48 + 8, 1536]);
     expect(() => initS6(new Rng(1), { dim: 8, dModel: 4, dtRank: 2 })).toThrow(
-      /initS6: argument 'options' must give dModel or dtRank, not both/,
+      /initS6: argument 'options' must be options that give dModel or dtRank, not both .*\(got dModel = 4, dtRank = 2\)/,
     );
-    expect(() => initS6(new Rng(1), { dim: 8, dModel: 2.5 })).toThrow(/initS6: argument 'dModel'/);
+    expect(() => initS6(new Rng(1), { dim: 8, dModel: 2.5 })).toThrow(
+      /initS6: argument 'options.dModel' must be an integer in \[1, 134217728\] \(got 2.5\)/,
+    );
   });
 });

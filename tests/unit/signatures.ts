@@ -336,7 +336,7 @@ export const signatures: Record<string, Signature> = {
   },
   rk4Step: {
     valid: () => [(_t: number, y: Float64Array) => y, 0, [1], 0.1],
-    args: [a("f", s.function()), a("t", s.number()), a("y0", null), a("h", s.number())],
+    args: [a("f", s.function()), a("t", s.number()), a("y", null), a("h", s.number())],
   },
   odeRk4: {
     valid: () => [(_t: number, y: Float64Array) => y, [1], 0, 1, 4],
@@ -655,7 +655,7 @@ export const signatures: Record<string, Signature> = {
   },
   discreteStates: {
     valid: () => [square(), col(), mat([[1], [2]])],
-    args: [a("Abar", T({ rank: 2 })), a("B", T({ rank: 2 })), a("x", T())],
+    args: [a("Abar", T({ rank: 2 })), a("Bbar", T({ rank: 2 })), a("x", T())],
   },
   freeResponse: {
     valid: () => [square(), lib.tensor([1, 0]), [0, 0.5]],
@@ -762,7 +762,7 @@ export const signatures: Record<string, Signature> = {
   },
   legendreProject: {
     valid: () => [(u: number) => u, 3, 8],
-    args: [a("f", s.function()), a("N", int(1, 100000)), a("M", opt(int(1, 1000000)))],
+    args: [a("f", s.function()), a("N", int(1, 100000)), a("M", opt(int(1, 100000)))],
   },
   minNormReconstruct: {
     valid: () => [mat([[1, 0.5, 0.25]]), lib.tensor([1]), 1e-9],
@@ -1275,7 +1275,7 @@ export const signatures: Record<string, Signature> = {
     valid: () => [{ batch: 1, dim: 2, length: 8, dstate: 4, chunkSize: 4 }],
     args: [
       a(
-        "",
+        "config",
         s.options({
           batch: int(1),
           dim: int(1),

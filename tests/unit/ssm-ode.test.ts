@@ -35,14 +35,14 @@ describe("rk4Step", () => {
     expect(() => rk4Step("f" as never, 0, [1], 0.1)).toThrow(/rk4Step: argument 'f'/);
     expect(() => rk4Step(oscillator, NaN, [1, 0], 0.1)).toThrow(/rk4Step: argument 't'/);
     expect(() => rk4Step(oscillator, 0, [1, NaN], 0.1)).toThrow(
-      /rk4Step: argument 'y0' must be finite values/,
+      /rk4Step: argument 'y' must be an array of finite numbers \(got NaN at index 1\)/,
     );
     expect(() => rk4Step(oscillator, 0, [1, 0], Infinity)).toThrow(/rk4Step: argument 'h'/);
     expect(() => rk4Step(() => [1], 0, [1, 0], 0.1)).toThrow(
       /rk4Step: argument 'f' must be a function f\(t, y\) returning 2/,
     );
     expect(() => rk4Step(() => [NaN], 0, [1], 0.1)).toThrow(
-      /rk4Step: argument 'f': returned the non-finite/,
+      /rk4Step: argument 'f' must be a function f\(t, y\) returning finite numbers \(got NaN at index 0, t = 0\)/,
     );
   });
 });

@@ -269,14 +269,16 @@ describe("fixed task sets in datasets/", () => {
     const broken = structuredClone(file);
     broken.splits.a.targets[1][0] = broken.splits.a.targets[1][0] === 1 ? 2 : 1;
     expect(() => taskSetFromFile(broken, "a")).toThrow(
-      /taskSetFromFile: argument 'a.inputs\[1\]': token .* does not match the targets/,
+      /taskSetFromFile: argument 'a.inputs\[1\]' must be a row whose data tokens are the targets, in order \(got token \d+ at position \d+\)/,
     );
     const badToken = structuredClone(file);
     badToken.splits.a.inputs[0][0] = 9;
     expect(() => taskSetFromFile(badToken, "a")).toThrow(
       /argument 'a.inputs\[0\]\[0\]' must be a token id in \[0, 5\)/,
     );
-    expect(() => taskSetFromFile(file, "b")).toThrow(/argument 'split': no split "b"/);
+    expect(() => taskSetFromFile(file, "b")).toThrow(
+      /taskSetFromFile: argument 'split' must be one of the file's splits "a" \(got "b"\)/,
+    );
     expect(() => taskSetFromFile({ ...file, format: "x" }, "a")).toThrow(
       /argument 'file' must be a task file/,
     );

@@ -11,14 +11,7 @@
  */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import {
-  MAX_ELEMENTS,
-  argumentError,
-  assertFunction,
-  checkArg,
-  describe,
-  schema,
-} from "../validate";
+import { MAX_ELEMENTS, argumentError, checkArg, describe, schema } from "../validate";
 
 /** The characters of a text, sorted by code unit; id i is `chars[i]`. */
 export interface CharVocabulary {
@@ -295,7 +288,7 @@ export function evaluateBitsPerChar(
   batch = 16,
 ): number {
   const fn = "evaluateBitsPerChar";
-  assertFunction(`${fn}: forward`, forward);
+  checkArg(fn, "forward", forward, schema.function());
   if (
     set === null ||
     typeof set !== "object" ||

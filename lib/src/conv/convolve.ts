@@ -16,9 +16,10 @@
  * accumulated in float64.
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { assertTensor, describe } from "../validate";
-import { sequenceRows } from "../ssm/recurrence";
-import { irfftInto, nextPow2, rfftInto, rfftPlan } from "./fft";
+import { argumentError, checkArg, describe, schema } from "../validate";
+import { sequenceRows } from "../ssm/checks";
+import { MAX_FFT_LENGTH } from "./fft";
+import { irfftInto, nextPow2Raw, rfftInto, rfftPlanRaw } from "./fft-raw";
 
 interface ConvArgs {
   xs: Tensor;
@@ -29,21 +30,24 @@ interface ConvArgs {
   K: Float64Array;
 }
 
+const ANY_TENSOR = schema.tensor();
+
+/** Parses the arguments x and K shared by the two convolutions. */
 function convArgs(fn: string, x: unknown, K: unknown): ConvArgs {
-  const xs = assertTensor(`${fn}: x`, x);
-  const ks = assertTensor(`${fn}: K`, K);
+  const xs = checkArg(fn, "x", x, ANY_TENSOR);
+  const ks = checkArg(fn, "K", K, ANY_TENSOR);
   if (ks.shape.length !== 1 && ks.shape.length !== 2) {
-    throw new Error(
-      `${fn}: argument 'K' must be a tensor of shape (lk) for one kernel or (d, lk) for one per channel (got ${describe(K)})`,
+    throw argumentError(
+      fn,
+      "K",
+      `a tensor of shape (lk) for one kernel or (d, lk) for one per channel (got ${describe(K)})`,
     );
   }
   const banked = ks.shape.length === 2;
   const d = banked ? ks.shape[0] : 1;
   const lk = ks.shape[ks.shape.length - 1];
   if (lk < 1 || d < 1) {
-    throw new Error(
-      `${fn}: argument 'K' must be a non-empty kernel (got shape [${ks.shape.join(", ")}])`,
-    );
+    throw argumentError(fn, "K", `a non-empty kernel (got shape [${ks.shape.join(", ")}])`);
   }
   const { rows, l } = sequenceRows(fn, "x", xs, d, banked, "K");
   return { xs, rows, l, d, lk, K: Float64Array.from(ks.data) };
@@ -90,8 +94,15 @@ export function fftConv(x: Tensor, K: Tensor): Tensor {
   const y = allocate(dtypeOf(xs), xs.data.length);
   if (rows === 0) return { shape: [...xs.shape], data: y };
   const m = Math.min(lk, l);
-  const n = nextPow2(l + m - 1);
-  const plan = rfftPlan(n);
+  const n = nextPow2Raw(l + m - 1);
+  if (n > MAX_FFT_LENGTH) {
+    throw argumentError(
+      "fftConv",
+      "x",
+      `a tensor whose last axis l has nextPow2(l + min(lk, l) − 1) <= ${MAX_FFT_LENGTH}, the longest transform (got l = ${l})`,
+    );
+  }
+  const plan = rfftPlanRaw(n);
   const half = (n >> 1) + 1;
   const sRe = new Float64Array(Math.max(1, n >> 1));
   const sIm = new Float64Array(Math.max(1, n >> 1));

@@ -8,8 +8,8 @@
  * what lets an LTI SSM (S4) process all positions of a training sequence at once.
  */
 import { type Tensor, allocate } from "../tensor";
-import { assertInteger } from "../validate";
-import { assertLtiSystem } from "../ssm/recurrence";
+import { checkArg, schema } from "../validate";
+import { checkLtiSystem } from "../ssm/checks";
 
 /**
  * The LTI kernel K_j = C Ā^j B̄ for j = 0 … L-1, computed as v_0 = B̄, v_{j+1} = Ā v_j,
@@ -22,8 +22,8 @@ import { assertLtiSystem } from "../ssm/recurrence";
  * @returns K of shape (L) for one system, (d, L) for d channels, in Abar's dtype
  */
 export function ssmKernel(Abar: Tensor, Bbar: Tensor, C: Tensor, L: number): Tensor {
-  const sys = assertLtiSystem("ssmKernel", Abar, Bbar, C);
-  assertInteger("ssmKernel: L", L, 0, 2 ** 28);
+  const sys = checkLtiSystem("ssmKernel", Abar, Bbar, C);
+  checkArg("ssmKernel", "L", L, schema.integer({ min: 0, max: 2 ** 28 }));
   const { d, n } = sys;
   const K = allocate(sys.dtype, d * L);
   let v = new Float64Array(n);

@@ -190,12 +190,20 @@ export function loadDatasetText(name: string, dir?: string): string {
 
 /** The verified contents of dataset file `name` parsed as JSON (see {@link datasetPath}). */
 export function loadDatasetJSON<T = unknown>(name: string, dir?: string): T {
-  const { bytes } = readVerified("loadDatasetJSON", name, dir);
+  return readDatasetJSON<T>("loadDatasetJSON", name, dir);
+}
+
+/**
+ * {@link loadDatasetJSON} for lib's loaders (not exported from lib's index): `fn`, the function
+ * the user called, names a missing, corrupt or unparsable file in the error.
+ */
+export function readDatasetJSON<T = unknown>(fn: string, name: unknown, dir?: string): T {
+  const { bytes } = readVerified(fn, name, dir);
   try {
     return JSON.parse(bytes.toString("utf8")) as T;
   } catch (err) {
     throw new Error(
-      `loadDatasetJSON: datasets/${name} is not valid JSON: ${(err as Error).message}`,
+      `${fn}: datasets/${name as string} is not valid JSON: ${(err as Error).message}`,
     );
   }
 }

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { displayBundle, inKernel } from "./jupyter";
-import { assertInteger } from "../validate";
+import { checkArg, schema } from "../validate";
 
 /** A running progress display. */
 export interface Progress {
@@ -16,7 +16,7 @@ export interface Progress {
 
 /** Starts a progress display for `total` steps labelled `label`. */
 export function progress(label: string, total: number): Progress {
-  assertInteger("progress: total", total, 1);
+  checkArg("progress", "total", total, schema.integer({ min: 1 }));
   const displayId = randomBytes(8).toString("hex");
   const started = Date.now();
   const rich = inKernel();

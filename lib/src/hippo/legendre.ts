@@ -11,25 +11,30 @@
  * below are given as fractions u = s/t ∈ [0, 1] of the window.
  */
 import type { Tensor } from "../tensor";
-import { assertFunction, assertInteger, assertTensor, describe } from "../validate";
+import { argumentError, checkArg, describe, schema } from "../validate";
 
+/** Parses the argument `name` of `fn`: an array of positions in [lo, hi]. */
 function positions(fn: string, name: string, u: unknown, lo: number, hi: number): Float64Array {
   const ok = Array.isArray(u) || u instanceof Float64Array || u instanceof Float32Array;
   if (!ok) {
-    throw new Error(
-      `${fn}: argument '${name}' must be a number[] or Float64Array of positions (got ${describe(u)})`,
-    );
+    throw argumentError(fn, name, `a number[] or Float64Array of positions (got ${describe(u)})`);
   }
   const out = Float64Array.from(u as ArrayLike<number>);
   for (let i = 0; i < out.length; i++) {
     if (!(out[i] >= lo && out[i] <= hi)) {
-      throw new Error(
-        `${fn}: argument '${name}' must be an array of values in [${lo}, ${hi}] (got ${out[i]} at index ${i})`,
+      throw argumentError(
+        fn,
+        name,
+        `an array of values in [${lo}, ${hi}] (got ${out[i]} at index ${i})`,
       );
     }
   }
   return out;
 }
+
+/** Most polynomials (N) and quadrature nodes (M) the functions below compute. */
+const MAX_ORDER = 100000;
+const ORDER = schema.integer({ min: 1, max: MAX_ORDER });
 
 /**
  * P_0(x) … P_{N-1}(x) at each point x_j ∈ [-1, 1], by Bonnet's recurrence (stable for all n).
@@ -39,8 +44,12 @@ function positions(fn: string, name: string, u: unknown, lo: number, hi: number)
  * @returns (N, m): entry (n, j) = P_n(x_j)
  */
 export function legendreP(N: number, x: ArrayLike<number>): Tensor {
-  assertInteger("legendreP: N", N, 1, 100000);
-  const xs = positions("legendreP", "x", x, -1, 1);
+  checkArg("legendreP", "N", N, ORDER);
+  return legendreRaw(N, positions("legendreP", "x", x, -1, 1));
+}
+
+/** P_0 … P_{N-1} at checked positions xs in [-1, 1] (see {@link legendreP}). */
+function legendreRaw(N: number, xs: Float64Array): Tensor {
   const m = xs.length;
   const out = new Float64Array(N * m);
   for (let j = 0; j < m; j++) {
@@ -67,14 +76,12 @@ export function legendreP(N: number, x: ArrayLike<number>): Tensor {
  * @returns f̂ (m), float64
  */
 export function legendreReconstruct(c: Tensor, u: ArrayLike<number>): Tensor {
-  const cs = assertTensor("legendreReconstruct: c", c, { rank: 1, axes: ["N"] });
+  const fn = "legendreReconstruct";
+  const cs = checkArg(fn, "c", c, schema.tensor({ rank: 1, axes: ["N"] }));
   const N = cs.shape[0];
-  if (N < 1)
-    throw new Error(
-      "legendreReconstruct: argument 'c' must be a tensor of at least one coefficient (got shape [0])",
-    );
-  const us = positions("legendreReconstruct", "u", u, 0, 1);
-  const P = legendreP(
+  if (N < 1) throw argumentError(fn, "c", "a tensor of at least one coefficient (got shape [0])");
+  const us = positions(fn, "u", u, 0, 1);
+  const P = legendreRaw(
     N,
     us.map((v) => 2 * v - 1),
   );
@@ -96,7 +103,11 @@ export function legendreReconstruct(c: Tensor, u: ArrayLike<number>): Tensor {
  * @returns nodes (M) ascending and weights (M)
  */
 export function gaussLegendre(M: number): { nodes: Float64Array; weights: Float64Array } {
-  assertInteger("gaussLegendre: M", M, 1, 100000);
+  return gaussLegendreRaw(checkArg("gaussLegendre", "M", M, ORDER));
+}
+
+/** The M-point Gauss–Legendre rule (see {@link gaussLegendre}) for a checked M. */
+function gaussLegendreRaw(M: number): { nodes: Float64Array; weights: Float64Array } {
   const nodes = new Float64Array(M);
   const weights = new Float64Array(M);
   for (let i = 0; i < M; i++) {
@@ -135,18 +146,28 @@ export function gaussLegendre(M: number): { nodes: Float64Array; weights: Float6
  * @returns c (N), float64
  */
 export function legendreProject(f: (u: number) => number, N: number, M?: number): Tensor {
-  assertFunction("legendreProject: f", f);
-  assertInteger("legendreProject: N", N, 1, 100000);
-  const m =
-    M === undefined ? Math.max(64, 2 * N) : assertInteger("legendreProject: M", M, 1, 1000000);
-  const { nodes, weights } = gaussLegendre(m);
-  const P = legendreP(N, nodes);
+  const fn = "legendreProject";
+  checkArg(fn, "f", f, schema.function());
+  checkArg(fn, "N", N, ORDER);
+  // The quadrature costs O(M²): M is capped like gaussLegendre's, and so is its default 2N.
+  const m = M === undefined ? Math.max(64, 2 * N) : checkArg(fn, "M", M, ORDER);
+  if (m > MAX_ORDER) {
+    throw argumentError(
+      fn,
+      "N",
+      `an integer <= ${MAX_ORDER / 2} when M is not given (M defaults to 2N <= ${MAX_ORDER}) (got ${N})`,
+    );
+  }
+  const { nodes, weights } = gaussLegendreRaw(m);
+  const P = legendreRaw(N, nodes);
   const c = new Float64Array(N);
   for (let j = 0; j < m; j++) {
     const v = f((nodes[j] + 1) / 2);
     if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw new Error(
-        `legendreProject: argument 'f' must be a function returning finite numbers (got ${describe(v)} at u = ${(nodes[j] + 1) / 2})`,
+      throw argumentError(
+        fn,
+        "f",
+        `a function returning finite numbers (got ${describe(v)} at u = ${(nodes[j] + 1) / 2})`,
       );
     }
     // du = dx/2

@@ -11,7 +11,8 @@
  * A here already carries the minus sign, as S4's code does, so h' = A h + B x keeps its usual form.)
  */
 import type { Tensor } from "../tensor";
-import { assertInteger, assertOneOf, assertTensor } from "../validate";
+import { checkArg, schema } from "../validate";
+import { type HippoScanMethod, HIPPO_SCAN_METHOD, checkHippoSystem } from "./checks";
 import { luRaw, luSolveRaw } from "../linalg/dense";
 
 /**
@@ -26,7 +27,7 @@ import { luRaw, luSolveRaw } from "../linalg/dense";
  * @returns A (N, N) and B (N, 1), float64
  */
 export function hippoLegS(N: number): { A: Tensor; B: Tensor } {
-  assertInteger("hippoLegS: N", N, 1, 4096);
+  checkArg("hippoLegS", "N", N, schema.integer({ min: 1, max: 4096 }));
   const A = new Float64Array(N * N);
   const B = new Float64Array(N);
   for (let n = 0; n < N; n++) {
@@ -38,7 +39,7 @@ export function hippoLegS(N: number): { A: Tensor; B: Tensor } {
 }
 
 /** How {@link hippoScan} steps its time-varying ODE; see there. */
-export type HippoScanMethod = "bilinear" | "forward" | "backward";
+export type { HippoScanMethod } from "./checks";
 
 /**
  * Runs the time-varying ("scaled") memory ODE c'(t) = (1/t) A c + (1/t) B f(t) over samples
@@ -65,21 +66,10 @@ export function hippoScan(
   f: Tensor,
   method: HippoScanMethod = "bilinear",
 ): Tensor {
-  const a = assertTensor("hippoScan: A", A, { rank: 2, axes: ["N", "N"] });
-  const N = a.shape[0];
-  assertTensor("hippoScan: A", a, { shape: [N, N], axes: ["N", "N"] });
-  if (N < 1) throw new Error("hippoScan: argument 'A' must be N >= 1 (got shape [0, 0])");
-  const b = assertTensor("hippoScan: B", B);
-  const bOk =
-    (b.shape.length === 2 && b.shape[0] === N && b.shape[1] === 1) ||
-    (b.shape.length === 1 && b.shape[0] === N);
-  if (!bOk) {
-    throw new Error(
-      `hippoScan: argument 'B' must be a tensor of shape (${N}, 1) or (${N}) to match A (got [${b.shape.join(", ")}])`,
-    );
-  }
-  const fs = assertTensor("hippoScan: f", f, { rank: 1, axes: ["L"] });
-  assertOneOf("hippoScan: method", method, ["bilinear", "forward", "backward"] as const);
+  const fn = "hippoScan";
+  const { a, b, N } = checkHippoSystem(fn, A, B);
+  const fs = checkArg(fn, "f", f, schema.tensor({ rank: 1, axes: ["L"] }));
+  checkArg(fn, "method", method, HIPPO_SCAN_METHOD);
   const L = fs.shape[0];
   let lower = true;
   for (let i = 0; i < N && lower; i++)

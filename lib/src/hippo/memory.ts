@@ -14,9 +14,9 @@
  * HiPPO-LegS with a random A fairly: each memory gets its own optimal decoder.
  */
 import type { Tensor } from "../tensor";
-import { assertFiniteNumber, assertInteger, assertOneOf, assertTensor } from "../validate";
+import { argumentError, checkArg, schema } from "../validate";
 import { luRaw, luSolveRaw, SINGULAR_PIVOT_RATIO } from "../linalg/dense";
-import type { HippoScanMethod } from "./legs";
+import { type HippoScanMethod, HIPPO_SCAN_METHOD, checkHippoSystem } from "./checks";
 
 /**
  * The matrix M (N, L) with hippoScan(A, B, f, method) at step L equal to M f for every f (L).
@@ -35,21 +35,10 @@ export function hippoMemoryMatrix(
   L: number,
   method: HippoScanMethod = "bilinear",
 ): Tensor {
-  const a = assertTensor("hippoMemoryMatrix: A", A, { rank: 2, axes: ["N", "N"] });
-  const N = a.shape[0];
-  assertTensor("hippoMemoryMatrix: A", a, { shape: [N, N], axes: ["N", "N"] });
-  if (N < 1) throw new Error("hippoMemoryMatrix: argument 'A' must be N >= 1 (got shape [0, 0])");
-  const b = assertTensor("hippoMemoryMatrix: B", B);
-  const bOk =
-    (b.shape.length === 2 && b.shape[0] === N && b.shape[1] === 1) ||
-    (b.shape.length === 1 && b.shape[0] === N);
-  if (!bOk) {
-    throw new Error(
-      `hippoMemoryMatrix: argument 'B' must be a tensor of shape (${N}, 1) or (${N}) to match A (got [${b.shape.join(", ")}])`,
-    );
-  }
-  assertInteger("hippoMemoryMatrix: L", L, 1, 1 << 24);
-  assertOneOf("hippoMemoryMatrix: method", method, ["bilinear", "forward", "backward"] as const);
+  const fn = "hippoMemoryMatrix";
+  const { a, b, N } = checkHippoSystem(fn, A, B);
+  checkArg(fn, "L", L, schema.integer({ min: 1, max: 1 << 24 }));
+  checkArg(fn, "method", method, HIPPO_SCAN_METHOD);
   const wExplicit = method === "bilinear" ? 0.5 : method === "forward" ? 1 : 0;
   const wImplicit = method === "bilinear" ? 0.5 : method === "backward" ? 1 : 0;
   // Work with Ψ = Φᵀ: Ψ_{k-1} = P_kᵀ Ψ_k = (I + wE Aᵀ/k) S_k⁻ᵀ Ψ_k, S_k = I - wI A/k.
@@ -76,8 +65,10 @@ export function hippoMemoryMatrix(
       }
       const fs = luRaw(S, N);
       if (!(fs.pivotRatio > SINGULAR_PIVOT_RATIO)) {
-        throw new Error(
-          `hippoMemoryMatrix: argument 'A': I - A/${k / wImplicit} is singular at step ${k}`,
+        throw argumentError(
+          fn,
+          "A",
+          `a matrix with I - A/${k / wImplicit} nonsingular at every step (got it singular at step ${k})`,
         );
       }
       q = luSolveRaw(fs, bk, 1);
@@ -116,16 +107,14 @@ export function hippoMemoryMatrix(
  * @returns f̂ (L), float64
  */
 export function minNormReconstruct(M: Tensor, c: Tensor, ridge = 1e-12): Tensor {
-  const m = assertTensor("minNormReconstruct: M", M, { rank: 2, axes: ["N", "L"] });
+  const fn = "minNormReconstruct";
+  const m = checkArg(fn, "M", M, schema.tensor({ rank: 2, axes: ["N", "L"] }));
   const [N, L] = m.shape;
-  if (N < 1 || L < 1)
-    throw new Error(
-      `minNormReconstruct: argument 'M' must be a non-empty matrix (got [${m.shape.join(", ")}])`,
-    );
-  const cs = assertTensor("minNormReconstruct: c", c, { shape: [N], axes: ["N"] });
-  assertFiniteNumber("minNormReconstruct: ridge", ridge);
-  if (ridge < 0)
-    throw new Error(`minNormReconstruct: argument 'ridge' must be a number >= 0 (got ${ridge})`);
+  if (N < 1 || L < 1) {
+    throw argumentError(fn, "M", `a non-empty matrix (got [${m.shape.join(", ")}])`);
+  }
+  const cs = checkArg(fn, "c", c, schema.tensor({ shape: [N], axes: ["N"] }));
+  checkArg(fn, "ridge", ridge, schema.number({ min: 0 }));
   const G = new Float64Array(N * N);
   for (let i = 0; i < N; i++) {
     for (let j = 0; j <= i; j++) {
@@ -140,7 +129,11 @@ export function minNormReconstruct(M: Tensor, c: Tensor, ridge = 1e-12): Tensor 
   for (let i = 0; i < N; i++) G[i * N + i] += (ridge * tr) / N;
   const f = luRaw(G, N);
   if (!(f.pivotRatio > 0)) {
-    throw new Error("minNormReconstruct: argument 'M': M Mᵀ is singular; pass a positive ridge");
+    throw argumentError(
+      fn,
+      "M",
+      "a matrix with M Mᵀ nonsingular, or pass a positive ridge (got M Mᵀ singular and ridge = 0)",
+    );
   }
   const zeta = luSolveRaw(f, cs.data, 1);
   const out = new Float64Array(L);

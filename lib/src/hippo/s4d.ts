@@ -17,8 +17,8 @@
  * (no `Aim`) has K_k = Σ_n C_n B̄_n Ā_n^k.
  */
 import type { Tensor } from "../tensor";
-import { assertInteger, assertTensor, describe } from "../validate";
-import { assertStep } from "../ssm/discretize";
+import { argumentError, checkArg, checkOptions, isAbsent, schema } from "../validate";
+import { checkStep } from "../ssm/checks";
 
 /** A diagonal SSM's A and B; complex when `Aim` (and optionally `Bim`) is present. All (N). */
 export interface DiagonalSsm {
@@ -36,7 +36,7 @@ export interface DiagonalSsm {
  * @returns `{ Are (N), B (N) }`, float64 (no `Aim`: the system is real)
  */
 export function s4dReal(N: number): DiagonalSsm {
-  assertInteger("s4dReal: N", N, 1, 1 << 20);
+  checkArg("s4dReal", "N", N, STATE_SIZE);
   return {
     Are: { shape: [N], data: Float64Array.from({ length: N }, (_, n) => -(n + 1)) },
     B: { shape: [N], data: new Float64Array(N).fill(1) },
@@ -52,7 +52,7 @@ export function s4dReal(N: number): DiagonalSsm {
  * @returns `{ Are (N), Aim (N), B (N) }`, float64
  */
 export function s4dLin(N: number): DiagonalSsm {
-  assertInteger("s4dLin: N", N, 1, 1 << 20);
+  checkArg("s4dLin", "N", N, STATE_SIZE);
   return {
     Are: { shape: [N], data: new Float64Array(N).fill(-0.5) },
     Aim: { shape: [N], data: Float64Array.from({ length: N }, (_, n) => Math.PI * n) },
@@ -60,9 +60,28 @@ export function s4dLin(N: number): DiagonalSsm {
   };
 }
 
-function part(fn: string, name: string, v: unknown, N: number): Float64Array | null {
-  if (v === undefined) return null;
-  return Float64Array.from(assertTensor(`${fn}: ${name}`, v, { shape: [N], axes: ["N"] }).data);
+const STATE_SIZE = schema.integer({ min: 1, max: 1 << 20 });
+const VECTOR = schema.tensor({ rank: 1, axes: ["N"] });
+const DIAGONAL_SSM = schema.options(
+  { Are: VECTOR, Aim: schema.optional(VECTOR), B: VECTOR, Bim: schema.optional(VECTOR) },
+  "a diagonal SSM",
+);
+const OUTPUT_WEIGHTS = schema.options(
+  { re: VECTOR, im: schema.optional(VECTOR) },
+  "output weights",
+);
+
+/** A part (argument `name`, a checked vector or absent) of s4dKernel's input, of N entries. */
+function part(name: string, v: Tensor | null | undefined, N: number): Float64Array | null {
+  if (isAbsent(v)) return null;
+  if (v.shape[0] !== N) {
+    throw argumentError(
+      "s4dKernel",
+      name,
+      `a tensor of shape [${N}] (N) to match ssm.Are (got shape [${v.shape.join(", ")}])`,
+    );
+  }
+  return Float64Array.from(v.data);
 }
 
 /**
@@ -84,25 +103,17 @@ export function s4dKernel(
   L: number,
 ): Tensor {
   const fn = "s4dKernel";
-  if (ssm === null || typeof ssm !== "object") {
-    throw new Error(`${fn}: argument 'ssm' must be { Are, Aim?, B, Bim? } (got ${describe(ssm)})`);
-  }
-  const are = assertTensor(`${fn}: ssm.Are`, ssm.Are, { rank: 1, axes: ["N"] });
+  const sys = checkOptions(fn, "ssm", ssm, DIAGONAL_SSM);
+  const are = sys.Are!;
   const N = are.shape[0];
-  const aim = part(fn, "ssm.Aim", ssm.Aim, N);
-  const bre = part(fn, "ssm.B", ssm.B, N);
-  if (bre === null) throw new Error(`${fn}: argument 'ssm.B' must be a tensor (N) (got undefined)`);
-  const bim = part(fn, "ssm.Bim", ssm.Bim, N);
-  if (C === null || typeof C !== "object") {
-    throw new Error(
-      `${fn}: argument 'C' must be { re, im? } with tensors (N) (got ${describe(C)})`,
-    );
-  }
-  const cre = part(fn, "C.re", C.re, N);
-  if (cre === null) throw new Error(`${fn}: argument 'C.re' must be a tensor (N) (got undefined)`);
-  const cim = part(fn, "C.im", C.im, N);
-  assertStep(`${fn}: dt`, dt);
-  assertInteger(`${fn}: L`, L, 0, 1 << 28);
+  const aim = part("ssm.Aim", sys.Aim, N);
+  const bre = part("ssm.B", sys.B, N)!;
+  const bim = part("ssm.Bim", sys.Bim, N);
+  const c = checkOptions(fn, "C", C, OUTPUT_WEIGHTS);
+  const cre = part("C.re", c.re, N)!;
+  const cim = part("C.im", c.im, N);
+  checkStep(fn, "dt", dt);
+  checkArg(fn, "L", L, schema.integer({ min: 0, max: 1 << 28 }));
   const complex = aim !== null;
   const K = new Float64Array(L);
   for (let n = 0; n < N; n++) {

@@ -32,6 +32,13 @@ export function matmulRaw(
   return out;
 }
 
+/** Aᵀ (c, r) for A (r, c). */
+export function transposeRaw(a: ArrayLike<number>, r: number, c: number): Float64Array {
+  const out = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a[i * c + j];
+  return out;
+}
+
 /** Max column sum of |A| for A (r, c): the matrix 1-norm ‖A‖₁. */
 export function norm1Raw(a: ArrayLike<number>, r: number, c: number): number {
   let best = 0;

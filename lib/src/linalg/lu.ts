@@ -5,9 +5,10 @@
  * matrix.ts for the dtype of results.
  */
 import type { Tensor } from "../tensor";
-import { assertTensor } from "../validate";
-import { type LuRaw, SINGULAR_PIVOT_RATIO, luRaw, luSolveRaw } from "./dense";
-import { assertSquare, fromFloat64, resultDType } from "./matrix";
+import { argumentError, checkArg, schema } from "../validate";
+import { checkNonsingular, checkSquare } from "./checks";
+import { luRaw, luSolveRaw } from "./dense";
+import { resultDType, withDType } from "./result";
 
 /** The factors of P A = L U as tensors. */
 export interface LuFactors {
@@ -23,7 +24,7 @@ export interface LuFactors {
 
 /** Factors A (n, n) as P A = L U with partial pivoting. L and U are float64. */
 export function lu(A: Tensor): LuFactors {
-  const n = assertSquare("lu: A", A);
+  const n = checkSquare("lu", "A", A);
   const f = luRaw(A.data, n);
   const L = new Float64Array(n * n);
   const U = new Float64Array(n * n);
@@ -43,46 +44,39 @@ export function lu(A: Tensor): LuFactors {
   };
 }
 
-/** Throws when the factorisation says A is singular to working precision. */
-export function assertNonsingular(fn: string, f: LuRaw): void {
-  if (!(f.pivotRatio > SINGULAR_PIVOT_RATIO)) {
-    throw new Error(
-      `${fn}: argument 'A' must be nonsingular to working precision (got smallest/largest LU pivot = ${f.pivotRatio.toExponential(2)})`,
-    );
-  }
-}
-
 /**
  * Solves A X = B for A (n, n) and B (n) or (n, m); returns X with B's shape. Throws when A is
  * singular to working precision.
  */
 export function solve(A: Tensor, B: Tensor): Tensor {
-  const n = assertSquare("solve: A", A);
-  const b = assertTensor("solve: B", B);
+  const n = checkSquare("solve", "A", A);
+  const b = checkArg("solve", "B", B, schema.tensor());
   if (!(b.shape.length === 1 || b.shape.length === 2) || b.shape[0] !== n) {
-    throw new Error(
-      `solve: argument 'B' must be a tensor of shape [${n}] or [${n}, m] to match A (${n}, ${n}) (got [${b.shape.join(", ")}])`,
+    throw argumentError(
+      "solve",
+      "B",
+      `a tensor of shape [${n}] or [${n}, m] to match A (${n}, ${n}) (got [${b.shape.join(", ")}])`,
     );
   }
   const m = b.shape.length === 2 ? b.shape[1] : 1;
   const f = luRaw(A.data, n);
-  assertNonsingular("solve", f);
-  return fromFloat64([...b.shape], luSolveRaw(f, b.data, m), resultDType(A, b));
+  checkNonsingular("solve", "A", f);
+  return withDType([...b.shape], luSolveRaw(f, b.data, m), resultDType(A, b));
 }
 
 /** The inverse A⁻¹ (n, n) of A (n, n), from A X = I. Prefer {@link solve} for systems. */
 export function inverse(A: Tensor): Tensor {
-  const n = assertSquare("inverse: A", A);
+  const n = checkSquare("inverse", "A", A);
   const f = luRaw(A.data, n);
-  assertNonsingular("inverse", f);
+  checkNonsingular("inverse", "A", f);
   const eye = new Float64Array(n * n);
   for (let i = 0; i < n; i++) eye[i * n + i] = 1;
-  return fromFloat64([n, n], luSolveRaw(f, eye, n), resultDType(A));
+  return withDType([n, n], luSolveRaw(f, eye, n), resultDType(A));
 }
 
 /** The determinant det A = sign(P) Π U_ii of A (n, n). */
 export function det(A: Tensor): number {
-  const n = assertSquare("det: A", A);
+  const n = checkSquare("det", "A", A);
   const f = luRaw(A.data, n);
   let d = f.sign;
   for (let i = 0; i < n; i++) d *= f.lu[i * n + i];

@@ -22,9 +22,9 @@
  * Both systems are symmetric positive definite for λ > 0 and are solved by Cholesky factorisation.
  */
 import type { Tensor } from "../tensor";
-import { checkTaskSet } from "../tasks/util";
+import { checkTaskSet } from "../tasks/checks";
 import type { TokenTaskSet } from "../tasks/types";
-import { assertInteger, assertTensor, checkOptions, describe, schema } from "../validate";
+import { argumentError, checkArg, checkOptions, describe, schema } from "../validate";
 
 /** A fitted LTI token model. */
 export interface LtiTokenModel {
@@ -57,7 +57,12 @@ export function fitLtiKernel(set: TokenTaskSet, options: LtiFitOptions = {}): Lt
   const s = checkTaskSet(fn, set);
   const o = checkOptions(fn, "options", options, LTI_FIT_OPTIONS);
   const l = s.inputLength;
-  const m = assertInteger(`${fn}: options.kernelLength`, o.kernelLength ?? l, 1, l);
+  const m = checkArg(
+    fn,
+    "options.kernelLength",
+    o.kernelLength ?? l,
+    schema.integer({ min: 1, max: l }),
+  );
   const ridge = o.ridge ?? 1e-3;
   const V = s.vocabSize;
   const F = m * V;
@@ -79,6 +84,7 @@ export function fitLtiKernel(set: TokenTaskSet, options: LtiFitOptions = {}): Lt
     }
   }
   const W = new Float64Array(F * V);
+  let failure: { pivot: number; at: number } | null;
   if (S >= F) {
     // Primal: (Φᵀ Φ + λ I) W = Φᵀ Y.
     const G = new Float64Array(F * F);
@@ -91,7 +97,7 @@ export function fitLtiKernel(set: TokenTaskSet, options: LtiFitOptions = {}): Lt
       }
     }
     for (let f = 0; f < F; f++) G[f * F + f] += ridge;
-    choleskySolveInPlace(fn, G, F, W, V);
+    failure = choleskySolveInPlace(G, F, W, V);
   } else {
     // Dual: (Φ Φᵀ + λ I) α = Y, then W = Φᵀ α. (Φ Φᵀ)[p, q] counts the lags where p and q see
     // the same token.
@@ -108,13 +114,20 @@ export function fitLtiKernel(set: TokenTaskSet, options: LtiFitOptions = {}): Lt
     }
     const alpha = new Float64Array(S * V);
     for (let p = 0; p < S; p++) alpha[p * V + answer[p]] = 1;
-    choleskySolveInPlace(fn, G, S, alpha, V);
+    failure = choleskySolveInPlace(G, S, alpha, V);
     for (let p = 0; p < S; p++) {
       for (let a = 0; a < lagsOf[p]; a++) {
         const fa = active[p * m + a];
         for (let v = 0; v < V; v++) W[fa * V + v] += alpha[p * V + v];
       }
     }
+  }
+  if (failure !== null) {
+    throw argumentError(
+      fn,
+      "options.ridge",
+      `a ridge large enough for positive definite normal equations (got ${ridge}: pivot ${failure.pivot} at ${failure.at})`,
+    );
   }
   // W[(lag, in), out] -> kernel[lag, out, in]
   const kernel = new Float64Array(m * V * V);
@@ -130,23 +143,19 @@ export function fitLtiKernel(set: TokenTaskSet, options: LtiFitOptions = {}): Lt
 /**
  * Solves M X = B in place for a symmetric positive definite M (n, n) and B (n, c): M is
  * overwritten by its Cholesky factor L (M = L Lᵀ, lower triangle, about n³/3 multiply-adds), B by X.
+ * Returns null, or the first non-positive pivot when M is not positive definite.
  */
 function choleskySolveInPlace(
-  fn: string,
   M: Float64Array,
   n: number,
   B: Float64Array,
   c: number,
-): void {
+): { pivot: number; at: number } | null {
   for (let j = 0; j < n; j++) {
     const rj = j * n;
     let d = M[rj + j];
     for (let q = 0; q < j; q++) d -= M[rj + q] * M[rj + q];
-    if (!(d > 0)) {
-      throw new Error(
-        `${fn}: the normal equations are not positive definite (pivot ${d} at ${j}); increase options.ridge`,
-      );
-    }
+    if (!(d > 0)) return { pivot: d, at: j };
     const ljj = Math.sqrt(d);
     M[rj + j] = ljj;
     for (let i = j + 1; i < n; i++) {
@@ -171,26 +180,32 @@ function choleskySolveInPlace(
       if (lv !== 0) for (let v = 0; v < c; v++) B[q * c + v] -= lv * B[i * c + v];
     }
   }
+  return null;
 }
 
+const KERNEL = schema.tensor({ rank: 3, axes: ["lag", "out", "in"] });
+
+/** Checks the argument model: a fitted LTI token model. */
 function checkModel(
   fn: string,
   model: LtiTokenModel,
 ): { m: number; V: number; K: Float64Array | Float32Array } {
   if (model === null || typeof model !== "object") {
-    throw new Error(
-      `${fn}: argument 'model' must be { kernel (m, V, V), ... } from fitLtiKernel (got ${describe(model)})`,
+    throw argumentError(
+      fn,
+      "model",
+      `{ kernel (m, V, V), ... } from fitLtiKernel (got ${describe(model)})`,
     );
   }
-  const K = assertTensor(`${fn}: model.kernel`, model.kernel, {
-    rank: 3,
-    axes: ["lag", "out", "in"],
-  });
+  const K = checkArg(fn, "model.kernel", model.kernel, KERNEL);
   const [m, V, V2] = K.shape;
-  if (V !== V2)
-    throw new Error(
-      `${fn}: argument 'model.kernel' must be a tensor of shape (m, V, V) (got [${K.shape.join(", ")}])`,
+  if (V !== V2) {
+    throw argumentError(
+      fn,
+      "model.kernel",
+      `a tensor of shape (m, V, V) (got [${K.shape.join(", ")}])`,
     );
+  }
   return { m, V, K: K.data };
 }
 
@@ -205,16 +220,16 @@ export function ltiLogits(model: LtiTokenModel, tokens: ArrayLike<number>): Tens
   const fn = "ltiLogits";
   const { m, V, K } = checkModel(fn, model);
   if (tokens === null || typeof tokens !== "object" || typeof tokens.length !== "number") {
-    throw new Error(
-      `${fn}: argument 'tokens' must be an array of token ids (got ${describe(tokens)})`,
-    );
+    throw argumentError(fn, "tokens", `an array of token ids (got ${describe(tokens)})`);
   }
   const l = tokens.length;
   for (let t = 0; t < l; t++) {
     const v = tokens[t];
     if (!Number.isInteger(v) || v < 0 || v >= V) {
-      throw new Error(
-        `${fn}: argument 'tokens' must be token ids in [0, ${V}) (got ${describe(v)} at index ${t})`,
+      throw argumentError(
+        fn,
+        "tokens",
+        `token ids in [0, ${V}) (got ${describe(v)} at index ${t})`,
       );
     }
   }
@@ -238,8 +253,10 @@ export function ltiPredict(model: LtiTokenModel, set: TokenTaskSet): Int32Array 
   const { m, V, K } = checkModel(fn, model);
   const s = checkTaskSet(fn, set);
   if (s.vocabSize !== V) {
-    throw new Error(
-      `${fn}: argument 'set' must be a task set of vocabSize ${V} like the model (got ${s.vocabSize})`,
+    throw argumentError(
+      fn,
+      "set",
+      `a task set of vocabSize ${V} like the model (got ${s.vocabSize})`,
     );
   }
   const l = s.inputLength;

@@ -3,7 +3,7 @@
  * `transformers`' `MambaConfig` (what `config.json` of a `MambaForCausalLM` checkpoint holds), and
  * the parameter names and shapes it implies.
  */
-import { assertInteger, assertPositive, describe } from "../validate";
+import { argumentError, checkArg, checkOptions, schema } from "../validate";
 import { BASE_CONFIG_FIELDS, type ConfigFieldTable, tableEntry } from "../checkpoint/config-fields";
 
 /** A Mamba LM's hyperparameters (Hugging Face `MambaConfig` names). */
@@ -117,6 +117,29 @@ export const MAMBA_CONFIG_TABLE: ConfigFieldTable = {
 const MAX_DIM = 1 << 16;
 const MAX_VOCAB = 1 << 20;
 
+const TIME_STEP_RANK = schema.integer({ min: 1, max: MAX_DIM });
+
+/** The fields of a {@link MambaConfigInput}, in MAMBA_CONFIG_KEYS order, with their bounds. */
+const MAMBA_CONFIG = schema.options(
+  {
+    vocab_size: schema.integer({ min: 1, max: MAX_VOCAB }),
+    hidden_size: schema.integer({ min: 1, max: MAX_DIM }),
+    state_size: schema.optional(schema.integer({ min: 1, max: 1024 })),
+    num_hidden_layers: schema.integer({ min: 1, max: 1024 }),
+    expand: schema.optional(schema.integer({ min: 1, max: 64 })),
+    conv_kernel: schema.optional(schema.integer({ min: 1, max: 64 })),
+    // An integer, or "auto" (⌈hidden_size / 16⌉), checked once the default is known.
+    time_step_rank: schema.optional(schema.present<number | "auto">()),
+    intermediate_size: schema.optional(schema.integer({ min: 1, max: MAX_DIM * 64 })),
+    layer_norm_epsilon: schema.optional(schema.positive()),
+    use_bias: schema.optional(schema.boolean()),
+    use_conv_bias: schema.optional(schema.boolean()),
+    residual_in_fp32: schema.optional(schema.boolean()),
+    tie_word_embeddings: schema.optional(schema.boolean()),
+  },
+  "a MambaConfig",
+);
+
 /**
  * A complete, validated {@link MambaConfig} from the given fields and upstream's defaults
  * (`mamba_simple.py` / HF `MambaConfig`): state_size 16, expand 2, conv_kernel 4,
@@ -130,60 +153,38 @@ export function mambaConfig(
   fn = "mambaConfig",
   arg = "config",
 ): MambaConfig {
-  if (input === null || typeof input !== "object" || Array.isArray(input)) {
-    throw new Error(
-      `${fn}: argument '${arg}' must be an object with vocab_size, hidden_size, num_hidden_layers (got ${describe(input)})`,
-    );
-  }
-  for (const key of Object.keys(input)) {
-    if (!(MAMBA_CONFIG_KEYS as readonly string[]).includes(key)) {
-      throw new Error(
-        `${fn}: argument '${arg}' must be an object with only the fields ${MAMBA_CONFIG_KEYS.join(", ")} (got an unknown field "${key}")`,
-      );
-    }
-  }
-  const int = (k: keyof MambaConfig, v: unknown, min: number, max: number): number =>
-    assertInteger(`${fn}: ${arg}.${k}`, v, min, max);
-  const bool = (k: keyof MambaConfig, v: unknown, dflt: boolean): boolean => {
-    if (v === undefined) return dflt;
-    if (typeof v !== "boolean")
-      throw new Error(`${fn}: argument '${arg}.${k}' must be true or false (got ${describe(v)})`);
-    return v;
-  };
-  const vocab = int("vocab_size", input.vocab_size, 1, MAX_VOCAB);
-  const d = int("hidden_size", input.hidden_size, 1, MAX_DIM);
-  const layers = int("num_hidden_layers", input.num_hidden_layers, 1, 1024);
-  const n = int("state_size", input.state_size ?? 16, 1, 1024);
-  const expand = int("expand", input.expand ?? 2, 1, 64);
-  const k = int("conv_kernel", input.conv_kernel ?? 4, 1, 64);
-  const rankIn = input.time_step_rank as unknown;
-  const rank = int(
-    "time_step_rank",
-    rankIn === undefined || rankIn === "auto" ? Math.ceil(d / 16) : rankIn,
-    1,
-    MAX_DIM,
+  const c = checkOptions(fn, arg, input, MAMBA_CONFIG);
+  const d = c.hidden_size!;
+  const expand = c.expand ?? 2;
+  const rankIn = c.time_step_rank;
+  const rank = checkArg(
+    fn,
+    `${arg}.time_step_rank`,
+    rankIn === undefined || rankIn === null || rankIn === "auto" ? Math.ceil(d / 16) : rankIn,
+    TIME_STEP_RANK,
   );
-  const inner = int("intermediate_size", input.intermediate_size ?? expand * d, 1, MAX_DIM * 64);
+  const inner = c.intermediate_size ?? expand * d;
   if (inner !== expand * d) {
-    throw new Error(
-      `${fn}: argument '${arg}.intermediate_size' must be expand · hidden_size = ${expand} · ${d} = ${expand * d} (got ${inner})`,
+    throw argumentError(
+      fn,
+      `${arg}.intermediate_size`,
+      `expand · hidden_size = ${expand} · ${d} = ${expand * d} (got ${inner})`,
     );
   }
-  const eps = assertPositive(`${fn}: ${arg}.layer_norm_epsilon`, input.layer_norm_epsilon ?? 1e-5);
   return {
-    vocab_size: vocab,
+    vocab_size: c.vocab_size!,
     hidden_size: d,
-    state_size: n,
-    num_hidden_layers: layers,
+    state_size: c.state_size ?? 16,
+    num_hidden_layers: c.num_hidden_layers!,
     expand,
-    conv_kernel: k,
+    conv_kernel: c.conv_kernel ?? 4,
     time_step_rank: rank,
     intermediate_size: inner,
-    layer_norm_epsilon: eps,
-    use_bias: bool("use_bias", input.use_bias, false),
-    use_conv_bias: bool("use_conv_bias", input.use_conv_bias, true),
-    residual_in_fp32: bool("residual_in_fp32", input.residual_in_fp32, true),
-    tie_word_embeddings: bool("tie_word_embeddings", input.tie_word_embeddings, true),
+    layer_norm_epsilon: c.layer_norm_epsilon ?? 1e-5,
+    use_bias: c.use_bias ?? false,
+    use_conv_bias: c.use_conv_bias ?? true,
+    residual_in_fp32: c.residual_in_fp32 ?? true,
+    tie_word_embeddings: c.tie_word_embeddings ?? true,
   };
 }
 

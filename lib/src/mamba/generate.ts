@@ -1,7 +1,7 @@
 /** Text generation with a Mamba LM: read the prompt in parallel, then decode with the cache. */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { assertFiniteNumber, assertInteger, assertOneOf, describe } from "../validate";
+import { argumentError, checkOptions, describe, schema } from "../validate";
 import type { MambaModel } from "./model";
 import { checkMambaModel } from "./checks";
 import { type MambaScan } from "./forward";
@@ -34,7 +34,14 @@ export interface MambaGenerateResult {
   decodeMs: number;
 }
 
-const KEYS = ["maxNewTokens", "temperature", "topK", "rng", "stopToken", "scan"];
+const GENERATE_OPTIONS = schema.options({
+  maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
+  temperature: schema.number({ min: 0 }),
+  topK: schema.optional(schema.integer({ min: 1 })),
+  rng: schema.optional(schema.rng<Rng>()),
+  stopToken: schema.optional(schema.integer({ min: 0 })),
+  scan: schema.optional(schema.oneOf<MambaScan>(["reference", "fast"])),
+});
 
 /**
  * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1): one forward pass
@@ -46,7 +53,7 @@ export function mambaGenerate(
   prompt: number[],
   options: MambaGenerateOptions,
 ): number[] {
-  return generate("mambaGenerate", model, prompt, options).tokens;
+  return generateRaw(model, prompt, parseGenerate("mambaGenerate", model, prompt, options)).tokens;
 }
 
 /** {@link mambaGenerate} that also reports the cache bytes and the time spent. */
@@ -55,66 +62,68 @@ export function mambaGenerateWithStats(
   prompt: number[],
   options: MambaGenerateOptions,
 ): MambaGenerateResult {
-  return generate("mambaGenerateWithStats", model, prompt, options);
+  return generateRaw(
+    model,
+    prompt,
+    parseGenerate("mambaGenerateWithStats", model, prompt, options),
+  );
 }
 
-function generate(
+/** What a generation does, from checked options. */
+interface GenerateSettings {
+  maxNew: number;
+  temperature: number;
+  topK: number | undefined;
+  rng: Rng;
+  stop: number | undefined;
+  scan: MambaScan | undefined;
+}
+
+/** Checks the arguments of the two generate functions; `fn` is the one the user called. */
+function parseGenerate(
   fn: string,
-  model: MambaModel,
-  prompt: number[],
-  options: MambaGenerateOptions,
-): MambaGenerateResult {
-  checkMambaModel(fn, model);
-  const vocab = model.config.vocab_size;
+  model: unknown,
+  prompt: unknown,
+  options: unknown,
+): GenerateSettings {
+  const vocab = checkMambaModel(fn, model).config.vocab_size;
   if (!Array.isArray(prompt) || prompt.length === 0) {
-    throw new Error(
-      `${fn}: argument 'prompt' must be a non-empty number[] of token ids (got ${describe(prompt)})`,
+    throw argumentError(
+      fn,
+      "prompt",
+      `a non-empty number[] of token ids (got ${describe(prompt)})`,
     );
   }
   prompt.forEach((id, i) => {
     if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-      throw new Error(
-        `${fn}: argument 'prompt' must be token ids in [0, ${vocab}) (vocab_size) (got ${describe(id)} at index ${i})`,
+      throw argumentError(
+        fn,
+        "prompt",
+        `token ids in [0, ${vocab}) (vocab_size) (got ${describe(id)} at index ${i})`,
       );
     }
   });
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new Error(
-      `${fn}: argument 'options' must be { maxNewTokens, temperature, topK?, rng? } (got ${describe(options)})`,
-    );
-  }
-  for (const key of Object.keys(options)) {
-    if (!KEYS.includes(key))
-      throw new Error(
-        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are ${KEYS.join(", ")})`,
-      );
-  }
-  const maxNew = assertInteger(`${fn}: options.maxNewTokens`, options.maxNewTokens, 0, 1 << 20);
-  const temperature = assertFiniteNumber(`${fn}: options.temperature`, options.temperature);
-  if (temperature < 0)
-    throw new Error(
-      `${fn}: argument 'options.temperature' must be a number >= 0 (got ${temperature})`,
-    );
-  const topK =
-    options.topK === undefined ? undefined : assertInteger(`${fn}: options.topK`, options.topK, 1);
-  if (options.rng !== undefined && !(options.rng instanceof Rng)) {
-    throw new Error(`${fn}: argument 'options.rng' must be an Rng (got ${describe(options.rng)})`);
-  }
-  const stop =
-    options.stopToken === undefined
-      ? undefined
-      : assertInteger(`${fn}: options.stopToken`, options.stopToken, 0);
-  if (options.scan !== undefined)
-    assertOneOf(`${fn}: options.scan`, options.scan, ["reference", "fast"] as const);
-  const rng = options.rng ?? new Rng(0);
+  const o = checkOptions(fn, "options", options, GENERATE_OPTIONS);
+  return {
+    maxNew: o.maxNewTokens!,
+    temperature: o.temperature!,
+    topK: o.topK,
+    rng: o.rng ?? new Rng(0),
+    stop: o.stopToken,
+    scan: o.scan,
+  };
+}
+
+/** The prefill and the decoding loop, for checked arguments. */
+function generateRaw(
+  model: MambaModel,
+  prompt: number[],
+  settings: GenerateSettings,
+): MambaGenerateResult {
+  const { maxNew, temperature, topK, rng, stop, scan } = settings;
   const cache = createMambaCache(model, 1);
   const t0 = performance.now();
-  const logits: Tensor = mambaPrefill(
-    model,
-    cache,
-    [prompt],
-    options.scan ? { scan: options.scan } : {},
-  );
+  const logits: Tensor = mambaPrefill(model, cache, [prompt], scan ? { scan } : {});
   const t1 = performance.now();
   const out = sampleTokens(logits, (next) => mambaStep(model, cache, [next]), {
     maxNew,

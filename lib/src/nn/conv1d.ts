@@ -4,7 +4,7 @@
  * outputs (what `mamba_simple.py` does).
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { assertTensor } from "../validate";
+import { argumentError, checkArg, isAbsent, schema } from "../validate";
 import { channelsFirst } from "../selective/layout";
 import { convInLayout } from "../ops/reference/forward";
 
@@ -17,22 +17,25 @@ import { convInLayout } from "../ops/reference/forward";
  */
 export function causalDepthwiseConv1d(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   const fn = "causalDepthwiseConv1d";
-  const xt = assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
+  const xt = checkArg(fn, "x", x, schema.tensor({ rank: 3, axes: ["b", "d", "l"] }));
   const [batch, dim, len] = xt.shape;
-  const w = assertTensor(`${fn}: weight`, weight, {
-    shape: [dim, 1, null],
-    axes: ["d", "1", "k"],
-    finite: false,
-  });
+  const w = checkArg(
+    fn,
+    "weight",
+    weight,
+    schema.tensor({ shape: [dim, 1, null], axes: ["d", "1", "k"], finite: false }),
+  );
   const k = w.shape[2];
-  if (k < 1)
-    throw new Error(
-      `${fn}: argument 'weight' must be a tensor (d, 1, k) with kernel size k >= 1 (got shape [${w.shape.join(", ")}])`,
+  if (k < 1) {
+    throw argumentError(
+      fn,
+      "weight",
+      `a tensor (d, 1, k) with kernel size k >= 1 (got shape [${w.shape.join(", ")}])`,
     );
-  const b =
-    bias === undefined || bias === null
-      ? null
-      : assertTensor(`${fn}: bias`, bias, { shape: [dim], axes: ["d"], finite: false });
+  }
+  const b = isAbsent(bias)
+    ? null
+    : checkArg(fn, "bias", bias, schema.tensor({ shape: [dim], axes: ["d"], finite: false }));
   const out = allocate(dtypeOf(xt), xt.data.length);
   const layout = channelsFirst(dim, len);
   convInLayout(xt.data, layout, batch, dim, len, w.data, k, b ? b.data : null, null, out);

@@ -1,7 +1,7 @@
 /** Token embedding: a table lookup, PyTorch's `nn.Embedding` layout (vocab, d). */
 import type { Tensor } from "../tensor";
 import { embedding as referenceEmbedding } from "../ops/reference/forward";
-import { assertInteger, assertTensor, describe } from "../validate";
+import { argumentError, checkArg, describe, schema } from "../validate";
 
 /**
  * out[b, l, :] = weight[ids[b·L + l], :].
@@ -12,26 +12,25 @@ import { assertInteger, assertTensor, describe } from "../validate";
 export function embedding(ids: Int32Array, weight: Tensor, shape: readonly number[]): Tensor {
   const fn = "embedding";
   if (!(ids instanceof Int32Array)) {
-    throw new Error(
-      `${fn}: argument 'ids' must be an Int32Array of token ids (got ${describe(ids)})`,
-    );
+    throw argumentError(fn, "ids", `an Int32Array of token ids (got ${describe(ids)})`);
   }
-  const w = assertTensor(`${fn}: weight`, weight, { rank: 2, axes: ["vocab", "d"], finite: false });
-  if (!Array.isArray(shape) || shape.length !== 2) {
-    throw new Error(`${fn}: argument 'shape' must be [b, l] (got ${describe(shape)})`);
-  }
-  const b = assertInteger(`${fn}: shape[0] (b)`, shape[0], 0);
-  const l = assertInteger(`${fn}: shape[1] (l)`, shape[1], 0);
+  const w = checkArg(
+    fn,
+    "weight",
+    weight,
+    schema.tensor({ rank: 2, axes: ["vocab", "d"], finite: false }),
+  );
+  const [b, l] = checkArg(fn, "shape", shape, schema.shape({ rank: 2 }));
   if (ids.length !== b * l) {
-    throw new Error(
-      `${fn}: argument 'ids' must be b·l = ${b * l} ids for shape [${b}, ${l}] (got ${ids.length})`,
-    );
+    throw argumentError(fn, "ids", `b·l = ${b * l} ids for shape [${b}, ${l}] (got ${ids.length})`);
   }
   const vocab = w.shape[0];
   for (let i = 0; i < ids.length; i++) {
     if (ids[i] < 0 || ids[i] >= vocab) {
-      throw new Error(
-        `${fn}: argument 'ids' must be token ids in [0, ${vocab}) (vocab) (got ${ids[i]} at flat index ${i})`,
+      throw argumentError(
+        fn,
+        "ids",
+        `token ids in [0, ${vocab}) (vocab) (got ${ids[i]} at flat index ${i})`,
       );
     }
   }

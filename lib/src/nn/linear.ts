@@ -4,7 +4,7 @@
  */
 import type { Tensor } from "../tensor";
 import { linear as referenceLinear } from "../ops/reference/forward";
-import { assertTensor } from "../validate";
+import { argumentError, checkArg, isAbsent, schema } from "../validate";
 
 /**
  * y = x Wᵀ + b (PyTorch's `F.linear`): y[..., o] = Σ_i x[..., i] · W[o, i] + b[o].
@@ -15,21 +15,26 @@ import { assertTensor } from "../validate";
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const fn = "linear";
-  const xt = assertTensor(`${fn}: x`, x);
-  if (xt.shape.length < 1)
-    throw new Error(
-      `${fn}: argument 'x' must be a tensor with at least 1 axis (..., in) (got shape [])`,
-    );
-  const w = assertTensor(`${fn}: weight`, weight, { rank: 2, axes: ["out", "in"], finite: false });
+  const xt = checkArg(fn, "x", x, schema.tensor());
+  if (xt.shape.length < 1) {
+    throw argumentError(fn, "x", "a tensor with at least 1 axis (..., in) (got shape [])");
+  }
+  const w = checkArg(
+    fn,
+    "weight",
+    weight,
+    schema.tensor({ rank: 2, axes: ["out", "in"], finite: false }),
+  );
   const [outDim, inDim] = w.shape;
   if (xt.shape[xt.shape.length - 1] !== inDim) {
-    throw new Error(
-      `${fn}: argument 'x' must be a tensor whose last axis is ${inDim} (in, from weight [${w.shape.join(", ")}]) (got shape [${xt.shape.join(", ")}])`,
+    throw argumentError(
+      fn,
+      "x",
+      `a tensor whose last axis is ${inDim} (in, from weight [${w.shape.join(", ")}]) (got shape [${xt.shape.join(", ")}])`,
     );
   }
-  const b =
-    bias === undefined || bias === null
-      ? null
-      : assertTensor(`${fn}: bias`, bias, { shape: [outDim], axes: ["out"], finite: false });
+  const b = isAbsent(bias)
+    ? null
+    : checkArg(fn, "bias", bias, schema.tensor({ shape: [outDim], axes: ["out"], finite: false }));
   return referenceLinear(xt, w, b);
 }

@@ -1,7 +1,7 @@
 /** Root-mean-square layer normalisation (Zhang & Sennrich 2019), Mamba's and Llama's norm. */
 import type { Tensor } from "../tensor";
 import { rmsNorm as referenceRmsNorm } from "../ops/reference/forward";
-import { assertFiniteNumber, assertTensor } from "../validate";
+import { argumentError, checkArg, schema } from "../validate";
 
 /**
  * y[..., j] = x[..., j] / sqrt(mean_j(x²) + eps) · w[j]  (RMSNorm; no mean subtraction, no bias).
@@ -11,14 +11,17 @@ import { assertFiniteNumber, assertTensor } from "../validate";
  */
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   const fn = "rmsNorm";
-  const xt = assertTensor(`${fn}: x`, x);
-  if (xt.shape.length < 1)
-    throw new Error(
-      `${fn}: argument 'x' must be a tensor with at least 1 axis (..., d) (got shape [])`,
-    );
+  const xt = checkArg(fn, "x", x, schema.tensor());
+  if (xt.shape.length < 1) {
+    throw argumentError(fn, "x", "a tensor with at least 1 axis (..., d) (got shape [])");
+  }
   const d = xt.shape[xt.shape.length - 1];
-  const w = assertTensor(`${fn}: weight`, weight, { shape: [d], axes: ["d"], finite: false });
-  const e = assertFiniteNumber(`${fn}: eps`, eps);
-  if (e < 0) throw new Error(`${fn}: argument 'eps' must be a number >= 0 (got ${e})`);
+  const w = checkArg(
+    fn,
+    "weight",
+    weight,
+    schema.tensor({ shape: [d], axes: ["d"], finite: false }),
+  );
+  const e = checkArg(fn, "eps", eps, schema.number({ min: 0 }));
   return referenceRmsNorm(xt, w, e);
 }

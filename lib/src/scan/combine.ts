@@ -15,7 +15,7 @@
  * NOT commutative: the earlier stretch must stay on the left. The identity element is (1, 0), the
  * map that leaves h alone. Starting from h_{-1} = 0, h_t is the b of (a_0, b_0) ∘ ... ∘ (a_t, b_t).
  */
-import { assertFiniteNumber, describe, invalidArgument } from "../validate";
+import { argumentError, checkArg, describe, schema } from "../validate";
 
 /** One element of a linear-recurrence scan: the affine map h ↦ a · h + b, as `[a, b]`. */
 export type AffinePair = readonly [number, number];
@@ -23,12 +23,15 @@ export type AffinePair = readonly [number, number];
 /** The identity of {@link combine}: the map h ↦ 1 · h + 0. */
 export const SCAN_IDENTITY: AffinePair = Object.freeze([1, 0] as const);
 
-function assertPair(name: string, value: unknown): AffinePair {
+const NUMBER = schema.number();
+
+/** Checks the argument `arg`: a pair [a, b] of finite numbers. */
+function checkPair(fn: string, arg: string, value: unknown): AffinePair {
   if (!Array.isArray(value) || value.length !== 2) {
-    throw invalidArgument(name, `a pair [a, b] of finite numbers (got ${describe(value)})`);
+    throw argumentError(fn, arg, `a pair [a, b] of finite numbers (got ${describe(value)})`);
   }
-  assertFiniteNumber(`${name}[0] (a)`, value[0]);
-  assertFiniteNumber(`${name}[1] (b)`, value[1]);
+  checkArg(fn, `${arg}[0] (a)`, value[0], NUMBER);
+  checkArg(fn, `${arg}[1] (b)`, value[1], NUMBER);
   return value as unknown as AffinePair;
 }
 
@@ -41,8 +44,8 @@ function assertPair(name: string, value: unknown): AffinePair {
  * @returns a new pair [a_1 · a_2, a_2 · b_1 + b_2]
  */
 export function combine(first: AffinePair, second: AffinePair): [number, number] {
-  const [a1, b1] = assertPair("combine: first", first);
-  const [a2, b2] = assertPair("combine: second", second);
+  const [a1, b1] = checkPair("combine", "first", first);
+  const [a2, b2] = checkPair("combine", "second", second);
   return [a1 * a2, a2 * b1 + b2];
 }
 
@@ -51,6 +54,6 @@ export function combine(first: AffinePair, second: AffinePair): [number, number]
  * the stretch s..t, this is h_t.
  */
 export function applyPair(pair: AffinePair, h: number): number {
-  const [a, b] = assertPair("applyPair: pair", pair);
-  return a * assertFiniteNumber("applyPair: h", h) + b;
+  const [a, b] = checkPair("applyPair", "pair", pair);
+  return a * checkArg("applyPair", "h", h, NUMBER) + b;
 }

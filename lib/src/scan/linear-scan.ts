@@ -17,14 +17,7 @@
  * products are formed in a different order), by a few units in the last place.
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import {
-  assertOneOf,
-  assertTensor,
-  checkOptions as checkOptionsSchema,
-  describe,
-  isAbsent,
-  schema,
-} from "../validate";
+import { argumentError, checkArg, checkOptions, describe, isAbsent, schema } from "../validate";
 
 /** The scan algorithms of {@link linearScan}. */
 export type ScanAlgorithm = "sequential" | "hillis-steele" | "blelloch" | "chunked";
@@ -81,14 +74,17 @@ export type MutableNumbers = number[] | Float64Array | Float32Array;
  */
 export function linearScan(a: Tensor, b: Tensor, options: LinearScanOptions = {}): Tensor {
   const fn = "linearScan";
-  const ta = assertTensor(`${fn}: a`, a, { dtype: ["float32", "float64"] });
+  const ta = checkArg(fn, "a", a, schema.tensor({ dtype: ["float32", "float64"] }));
   if (ta.shape.length < 1) {
-    throw new Error(
-      `${fn}: argument 'a' must be a tensor with at least one axis (..., l) (got shape [])`,
-    );
+    throw argumentError(fn, "a", "a tensor with at least one axis (..., l) (got shape [])");
   }
-  const tb = assertTensor(`${fn}: b`, b, { shape: ta.shape, dtype: ["float32", "float64"] });
-  const opts = checkOptions(fn, options);
+  const tb = checkArg(
+    fn,
+    "b",
+    b,
+    schema.tensor({ shape: ta.shape, dtype: ["float32", "float64"] }),
+  );
+  const opts = parseOptions(fn, options);
   const algorithm = opts.algorithm ?? "sequential";
   const reverse = opts.reverse === true;
   const L = ta.shape[ta.shape.length - 1];
@@ -123,14 +119,15 @@ export function linearScan(a: Tensor, b: Tensor, options: LinearScanOptions = {}
   return { shape: [...ta.shape], data: out };
 }
 
-function checkOptions(fn: string, options: unknown): LinearScanOptions {
-  const o = checkOptionsSchema(fn, "options", options, LINEAR_SCAN_OPTIONS);
-  if (!isAbsent(o.chunkSize)) {
-    if (o.algorithm !== "chunked") {
-      throw new Error(
-        `${fn}: argument 'options.chunkSize': only the "chunked" algorithm takes a chunk size`,
-      );
-    }
+/** Checks linearScan's argument options. */
+function parseOptions(fn: string, options: unknown): LinearScanOptions {
+  const o = checkOptions(fn, "options", options, LINEAR_SCAN_OPTIONS);
+  if (!isAbsent(o.chunkSize) && o.algorithm !== "chunked") {
+    throw argumentError(
+      fn,
+      "options.chunkSize",
+      `absent unless algorithm is "chunked", the only one that takes a chunk size (got ${o.chunkSize} with algorithm ${describe(o.algorithm ?? "sequential")})`,
+    );
   }
   return o as LinearScanOptions;
 }
@@ -300,37 +297,28 @@ function downSweepInPlace(a: MutableNumbers, b: MutableNumbers): number {
   return combines;
 }
 
+/** Checks the arguments a, b of the Blelloch sweeps: pairs of finite numbers, P a power of two. */
 function checkTreeArrays(fn: string, a: unknown, b: unknown): void {
   const isArr = (v: unknown): v is MutableNumbers =>
     Array.isArray(v) || v instanceof Float64Array || v instanceof Float32Array;
-  if (!isArr(a))
-    throw new Error(`${fn}: argument 'a' must be an array of numbers (got ${describe(a)})`);
-  if (!isArr(b))
-    throw new Error(`${fn}: argument 'b' must be an array of numbers (got ${describe(b)})`);
+  if (!isArr(a)) throw argumentError(fn, "a", `an array of numbers (got ${describe(a)})`);
+  if (!isArr(b)) throw argumentError(fn, "b", `an array of numbers (got ${describe(b)})`);
   if (a.length !== b.length) {
-    throw new Error(
-      `${fn}: argument 'b' must be an array of the length of a (${a.length}) (got ${b.length})`,
-    );
+    throw argumentError(fn, "b", `an array of the length of a (${a.length}) (got ${b.length})`);
   }
   const P = a.length;
   if (P < 1 || (P & (P - 1)) !== 0) {
-    throw new Error(
-      `${fn}: argument 'a' must be an array whose length is a power of two (pad with (1, 0)) (got ${P})`,
+    throw argumentError(
+      fn,
+      "a",
+      `an array whose length is a power of two (pad with (1, 0)) (got ${P})`,
     );
   }
-  for (const [name, arr] of [
-    ["a", a],
-    ["b", b],
-  ] as const) {
-    for (let i = 0; i < P; i++) {
-      if (typeof arr[i] !== "number" || !Number.isFinite(arr[i])) {
-        throw new Error(
-          `${fn}: argument '${name}' must be finite numbers (got ${describe(arr[i])} at ${i})`,
-        );
-      }
-    }
-  }
+  checkArg(fn, "a", a, TREE_VALUES);
+  checkArg(fn, "b", b, TREE_VALUES);
 }
+
+const TREE_VALUES = schema.numbers();
 
 /**
  * Blelloch's up-sweep, in place: builds a reduction tree over the pairs (a_i, b_i). For
@@ -381,12 +369,9 @@ export function linearScanByCumprod(
   options: { dtype?: "float32" | "float64" } = {},
 ): Tensor {
   const fn = "linearScanByCumprod";
-  const ta = assertTensor(`${fn}: a`, a, { rank: 1, axes: ["l"] });
-  const tb = assertTensor(`${fn}: b`, b, { shape: ta.shape, axes: ["l"] });
-  const dtype = assertOneOf(`${fn}: options.dtype`, options.dtype ?? "float64", [
-    "float32",
-    "float64",
-  ]);
+  const ta = checkArg(fn, "a", a, schema.tensor({ rank: 1, axes: ["l"] }));
+  const tb = checkArg(fn, "b", b, schema.tensor({ shape: ta.shape, axes: ["l"] }));
+  const dtype = checkOptions(fn, "options", options, CUMPROD_OPTIONS).dtype ?? "float64";
   const r = dtype === "float32" ? Math.fround : (x: number) => x;
   const L = ta.shape[0];
   const h = allocate(dtype, L);
@@ -399,3 +384,7 @@ export function linearScanByCumprod(
   }
   return { shape: [L], data: h };
 }
+
+const CUMPROD_OPTIONS = schema.options({
+  dtype: schema.optional(schema.oneOf(["float32", "float64"] as const)),
+});

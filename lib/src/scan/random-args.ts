@@ -4,9 +4,10 @@
  */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { MAX_ELEMENTS, assertInteger, checkOptions, describe, schema } from "../validate";
-import { inverseSoftplus } from "../selective/activations";
+import { MAX_ELEMENTS, argumentError, checkOptions, describe } from "../validate";
+import { inverseSoftplusRaw } from "../selective/activations-raw";
 import type { SelectiveScanArgs } from "../selective/scan";
+import { SCAN_SIZE } from "../selective/scan-checks";
 
 /** Sizes of a selective scan. */
 export interface ScanSize {
@@ -25,16 +26,18 @@ export interface ScanSize {
  */
 export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScanArgs {
   const fn = "randomSelectiveScanArgs";
-  if (!(rng instanceof Rng))
-    throw new Error(`${fn}: argument 'rng' must be an Rng (got ${describe(rng)})`);
-  checkOptions(fn, "size", size, SIZE_KEYS);
-  const b = assertInteger(`${fn}: size.batch`, size.batch, 1);
-  const d = assertInteger(`${fn}: size.dim`, size.dim, 1);
-  const l = assertInteger(`${fn}: size.length`, size.length, 1);
-  const n = assertInteger(`${fn}: size.dstate`, size.dstate, 1);
+  if (!(rng instanceof Rng)) throw argumentError(fn, "rng", `an Rng (got ${describe(rng)})`);
+  const {
+    batch: b,
+    dim: d,
+    length: l,
+    dstate: n,
+  } = checkOptions(fn, "size", size, SCAN_SIZE) as ScanSize;
   if (b * d * l * n > MAX_ELEMENTS) {
-    throw new Error(
-      `${fn}: argument 'size' must ask for at most ${MAX_ELEMENTS} elements per tensor (got b·d·l·n = ${b * d * l * n})`,
+    throw argumentError(
+      fn,
+      "size",
+      `a request for at most ${MAX_ELEMENTS} elements per tensor (got b·d·l·n = ${b * d * l * n})`,
     );
   }
   const t = (shape: number[], f: (i: number) => number): Tensor<Float32Array> => {
@@ -53,17 +56,7 @@ export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScan
     C: t([b, n, l], () => rng.normal()),
     D: t([d], () => 1),
     z: t([b, d, l], () => rng.normal()),
-    deltaBias: t([d], () => inverseSoftplus(Math.exp(rng.uniform(lo, hi)))),
+    deltaBias: t([d], () => inverseSoftplusRaw(Math.exp(rng.uniform(lo, hi)))),
     deltaSoftplus: true,
   };
 }
-
-const SIZE_KEYS = schema.options(
-  {
-    batch: schema.present<number>(),
-    dim: schema.present<number>(),
-    length: schema.present<number>(),
-    dstate: schema.present<number>(),
-  },
-  "a size",
-);

@@ -4,15 +4,7 @@
  * ({@link runScanSchedule}) against {@link linearScan}.
  */
 import type { Figure, Trace } from "../display/plot";
-import {
-  assertInteger,
-  assertOneOf,
-  assertTensor,
-  checkOptions,
-  describe,
-  isAbsent,
-  schema,
-} from "../validate";
+import { argumentError, checkArg, checkOptions, describe, isAbsent, schema } from "../validate";
 import type { Tensor } from "../tensor";
 import { SCAN_ALGORITHMS, type ScanAlgorithm } from "./linear-scan";
 
@@ -63,8 +55,8 @@ export function scanSchedule(
   options: { chunkSize?: number } = {},
 ): ScanSchedule {
   const fn = "scanSchedule";
-  const L = assertInteger(`${fn}: length`, length, 1, MAX_SCHEDULE_LENGTH);
-  assertOneOf(`${fn}: algorithm`, algorithm, SCAN_ALGORITHMS);
+  const L = checkArg(fn, "length", length, schema.integer({ min: 1, max: MAX_SCHEDULE_LENGTH }));
+  checkArg(fn, "algorithm", algorithm, schema.oneOf(SCAN_ALGORITHMS));
   const o = checkOptions(fn, "options", options, SCHEDULE_OPTIONS);
   const rounds: ScanRound[] = [];
   const id = (i: number): number[] => Array.from({ length: i }, (_, k) => k);
@@ -153,14 +145,10 @@ export function scanSchedule(
  */
 export function runScanSchedule(schedule: ScanSchedule, a: Tensor, b: Tensor): Tensor {
   const fn = "runScanSchedule";
-  if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
-    throw new Error(
-      `${fn}: argument 'schedule' must be a schedule from scanSchedule (got ${describe(schedule)})`,
-    );
-  }
+  checkSchedule(fn, schedule);
   const L = schedule.length;
-  const ta = assertTensor(`${fn}: a`, a, { shape: [L], axes: ["l"] });
-  const tb = assertTensor(`${fn}: b`, b, { shape: [L], axes: ["l"] });
+  const ta = checkArg(fn, "a", a, schema.tensor({ shape: [L], axes: ["l"] }));
+  const tb = checkArg(fn, "b", b, schema.tensor({ shape: [L], axes: ["l"] }));
   const A = new Float64Array(schedule.slots).fill(1);
   const B = new Float64Array(schedule.slots);
   A.set(ta.data);
@@ -188,12 +176,28 @@ export function runScanSchedule(schedule: ScanSchedule, a: Tensor, b: Tensor): T
   return { shape: [L], data: Float64Array.from(schedule.output, (s) => B[s]) };
 }
 
-/** Counts of a schedule: combines (ops with two operands), rounds, and the largest round. */
-export function scheduleCost(schedule: ScanSchedule): {
+/** Checks the argument schedule: a schedule from scanSchedule. */
+function checkSchedule(fn: string, schedule: unknown): void {
+  const s = schedule as Partial<ScanSchedule> | null;
+  if (s === null || typeof s !== "object" || !Array.isArray(s.rounds)) {
+    throw argumentError(fn, "schedule", `a schedule from scanSchedule (got ${describe(schedule)})`);
+  }
+}
+
+/** The counts of a schedule. */
+interface ScheduleCost {
   combines: number;
   rounds: number;
   widest: number;
-} {
+}
+
+/** Counts of a schedule: combines (ops with two operands), rounds, and the largest round. */
+export function scheduleCost(schedule: ScanSchedule): ScheduleCost {
+  checkSchedule("scheduleCost", schedule);
+  return costOf(schedule);
+}
+
+function costOf(schedule: ScanSchedule): ScheduleCost {
   let combines = 0;
   let widest = 0;
   for (const r of schedule.rounds) {
@@ -205,24 +209,21 @@ export function scheduleCost(schedule: ScanSchedule): {
   return { combines, rounds: schedule.rounds.length, widest };
 }
 
+const DIAGRAM_OPTIONS = schema.options({
+  title: schema.optional(schema.string({ allowEmpty: true })),
+});
+
 /**
  * A plotly figure of a schedule: positions across, rounds downwards. Grey vertical lines carry
  * every slot's value from one round to the next; a blue line brings the other operand of a combine
  * into its slot (drawn as a larger blue dot), an orange dashed line is a copy, and an orange cross
  * a slot reset to the identity. Padding slots (Blelloch) and the saved-total slot are grey.
  */
-const DIAGRAM_OPTIONS = schema.options({
-  title: schema.optional(schema.string({ allowEmpty: true })),
-});
 
 export function scanDiagram(schedule: ScanSchedule, options: { title?: string } = {}): Figure {
-  if (schedule === null || typeof schedule !== "object" || !Array.isArray(schedule.rounds)) {
-    throw new Error(
-      `scanDiagram: argument 'schedule' must be a schedule from scanSchedule (got ${describe(schedule)})`,
-    );
-  }
+  checkSchedule("scanDiagram", schedule);
   checkOptions("scanDiagram", "options", options, DIAGRAM_OPTIONS);
-  const cost = scheduleCost(schedule);
+  const cost = costOf(schedule);
   const R = schedule.rounds.length;
   const carryX: (number | null)[] = [];
   const carryY: (number | null)[] = [];

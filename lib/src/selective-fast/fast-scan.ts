@@ -19,7 +19,7 @@
 import { type Tensor, numel } from "../tensor";
 import { checkOptions, schema } from "../validate";
 import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
-import { silu, softplus } from "../selective/activations";
+import { siluRaw, softplusRaw } from "../selective/activations-raw";
 import { fastScanModuleBytes } from "./kernels";
 import { type WasmMemory, wasmApi, wasmSimdSupported } from "./wasm";
 
@@ -266,7 +266,7 @@ export function runJs(
         const skip = D ? D[d] : 0;
         for (let t = 0; t < L; t++) {
           let dt = delta[row + t] + db;
-          if (useSoftplus) dt = softplus(dt);
+          if (useSoftplus) dt = softplusRaw(dt);
           const ut = u[row + t];
           const dtu = dt * ut;
           const bc = t * N;
@@ -277,7 +277,7 @@ export function runJs(
             y += s * CT[bc + n];
           }
           y += skip * ut;
-          out[row + t] = z ? y * silu(z[row + t]) : y;
+          out[row + t] = z ? y * siluRaw(z[row + t]) : y;
         }
         if (last) for (let n = 0; n < N; n++) last[(b * dim + d) * N + n] = h[n];
       }

@@ -5,8 +5,9 @@
  * at least read u, Δ, z and B, C and write out once; the larger of the two times is a lower bound
  * for a one-core scan.
  */
-import { assertInteger, assertPositive, checkArg, checkOptions, schema } from "../validate";
-import { bestOfSeconds as bestOf } from "../timing";
+import { checkOptions, schema } from "../validate";
+import { bestOfSecondsRaw } from "../timing-raw";
+import { SCAN_SIZE } from "../selective/scan-checks";
 import { ensureMemory, instantiateFastScanKernels } from "./fast-scan";
 
 /**
@@ -14,9 +15,12 @@ import { ensureMemory, instantiateFastScanKernels } from "./fast-scan";
  * L1 cache) again and again; best of `repeats` runs of about `exps` each.
  */
 export function measureExpThroughput(options: { exps?: number; repeats?: number } = {}): number {
-  const fn = "measureExpThroughput";
-  const total = assertInteger(`${fn}: options.exps`, options.exps ?? 2 ** 25, 4096);
-  const repeats = assertInteger(`${fn}: options.repeats`, options.repeats ?? 5, 1);
+  const o = checkOptions("measureExpThroughput", "options", options, EXP_OPTIONS);
+  return expThroughputRaw(o.exps ?? 2 ** 25, o.repeats ?? 5);
+}
+
+/** measureExpThroughput's measurement for checked sizes (measureMachineLimits runs it too). */
+function expThroughputRaw(total: number, repeats: number): number {
   const rt = instantiateFastScanKernels(1);
   const n4 = 1024; // 4096 values
   const pX = 64;
@@ -26,7 +30,7 @@ export function measureExpThroughput(options: { exps?: number; repeats?: number 
   for (let i = 0; i < 4 * n4; i++) mem[pX / 4 + i] = -10 * ((i * 0.618034) % 1); // Δ·A-like arguments
   const calls = Math.max(1, Math.round(total / (4 * n4)));
   rt.expLoop(n4, pX, pY); // warm up (compile tier)
-  const seconds = bestOf(repeats, () => {
+  const seconds = bestOfSecondsRaw(repeats, () => {
     for (let c = 0; c < calls; c++) rt.expLoop(n4, pX, pY);
   });
   return (calls * 4 * n4) / seconds;
@@ -37,16 +41,19 @@ export function measureExpThroughput(options: { exps?: number; repeats?: number 
  * than the caches) with SIMD loads; best of `repeats`.
  */
 export function measureMemoryBandwidth(options: { bytes?: number; repeats?: number } = {}): number {
-  const fn = "measureMemoryBandwidth";
-  const bytes = assertInteger(`${fn}: options.bytes`, options.bytes ?? 2 ** 27, 1 << 16);
-  const repeats = assertInteger(`${fn}: options.repeats`, options.repeats ?? 5, 1);
+  const o = checkOptions("measureMemoryBandwidth", "options", options, BANDWIDTH_OPTIONS);
+  return memoryBandwidthRaw(o.bytes ?? 2 ** 27, o.repeats ?? 5);
+}
+
+/** measureMemoryBandwidth's measurement for checked sizes (measureMachineLimits runs it too). */
+function memoryBandwidthRaw(bytes: number, repeats: number): number {
   const rt = instantiateFastScanKernels(1);
   const len = Math.floor(bytes / 64) * 64;
   ensureMemory(rt, 64 + len);
   const mem = new Float32Array(rt.memory.buffer);
   mem.fill(1, 16, 16 + len / 4); // touch every page
   rt.sumLoop(len / 16, 64, 0);
-  const seconds = bestOf(repeats, () => rt.sumLoop(len / 16, 64, 0));
+  const seconds = bestOfSecondsRaw(repeats, () => rt.sumLoop(len / 16, 64, 0));
   return len / seconds;
 }
 
@@ -60,7 +67,10 @@ export interface MachineLimits {
 
 /** Measures both limits (takes about a second). */
 export function measureMachineLimits(): MachineLimits {
-  return { expsPerSecond: measureExpThroughput(), bytesPerSecond: measureMemoryBandwidth() };
+  return {
+    expsPerSecond: expThroughputRaw(2 ** 25, 5),
+    bytesPerSecond: memoryBandwidthRaw(2 ** 27, 5),
+  };
 }
 
 /**
@@ -77,17 +87,32 @@ export function selectiveScanLowerBound(
   limits: MachineLimits,
 ): { exps: number; bytes: number; expSeconds: number; memorySeconds: number; seconds: number } {
   const fn = "selectiveScanLowerBound";
-  checkArg(fn, "size", size, schema.object());
+  const {
+    batch: b,
+    dim: d,
+    length: l,
+    dstate: n,
+  } = checkOptions(fn, "size", size, SCAN_SIZE) as {
+    batch: number;
+    dim: number;
+    length: number;
+    dstate: number;
+  };
   checkOptions(fn, "limits", limits, LIMITS);
-  const b = assertInteger(`${fn}: size.batch`, size.batch, 1);
-  const d = assertInteger(`${fn}: size.dim`, size.dim, 1);
-  const l = assertInteger(`${fn}: size.length`, size.length, 1);
-  const n = assertInteger(`${fn}: size.dstate`, size.dstate, 1);
-  assertPositive(`${fn}: limits.expsPerSecond`, limits.expsPerSecond);
-  assertPositive(`${fn}: limits.bytesPerSecond`, limits.bytesPerSecond);
   const exps = b * d * l * n;
   const bytes = 4 * (4 * b * d * l + 2 * b * n * l);
   const expSeconds = exps / limits.expsPerSecond;
   const memorySeconds = bytes / limits.bytesPerSecond;
   return { exps, bytes, expSeconds, memorySeconds, seconds: Math.max(expSeconds, memorySeconds) };
 }
+
+// At least one pass over 4096 exponentials (64 KiB); at most bestOfSeconds's 1000 repeats.
+const EXP_OPTIONS = schema.options({
+  exps: schema.optional(schema.integer({ min: 4096 })),
+  repeats: schema.optional(schema.integer({ min: 1, max: 1000 })),
+});
+
+const BANDWIDTH_OPTIONS = schema.options({
+  bytes: schema.optional(schema.integer({ min: 1 << 16 })),
+  repeats: schema.optional(schema.integer({ min: 1, max: 1000 })),
+});

@@ -3,7 +3,8 @@
  * positive Δ), its inverse (used to initialise the Δ bias), the logistic sigmoid and SiLU (the
  * output gate).
  */
-import { argumentError, assertFiniteNumber, describe } from "../validate";
+import { argumentError, checkArg, describe, schema } from "../validate";
+import { inverseSoftplusRaw, sigmoidRaw, siluRaw, softplusRaw } from "./activations-raw";
 
 /**
  * softplus(x) = log(1 + e^x), computed without overflow or cancellation as
@@ -14,7 +15,7 @@ import { argumentError, assertFiniteNumber, describe } from "../validate";
  */
 export function softplus(x: number): number {
   if (typeof x !== "number") throw notANumber("softplus", x);
-  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+  return softplusRaw(x);
 }
 
 /**
@@ -25,28 +26,23 @@ export function softplus(x: number): number {
  * @param y a positive finite number
  */
 export function inverseSoftplus(y: number): number {
-  const v = assertFiniteNumber("inverseSoftplus: y", y);
-  if (!(v > 0))
-    throw new Error(`inverseSoftplus: argument 'y' must be a positive number (got ${v})`);
-  return v + Math.log(-Math.expm1(-v));
+  return inverseSoftplusRaw(checkArg("inverseSoftplus", "y", y, schema.positive()));
 }
 
 /** The logistic sigmoid σ(x) = 1 / (1 + e^{-x}), evaluated without overflow for either sign. */
 export function sigmoid(x: number): number {
   if (typeof x !== "number") throw notANumber("sigmoid", x);
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
+  return sigmoidRaw(x);
 }
 
 /** SiLU (swish): silu(x) = x · σ(x), Mamba's gate nonlinearity. */
 export function silu(x: number): number {
   if (typeof x !== "number") throw notANumber("silu", x);
-  return x * sigmoid(x);
+  return siluRaw(x);
 }
 
-// These take any number (NaN propagates), so the only check is the type; it is one branch, cheap
-// enough for the scans' inner loops.
+// These take any number (NaN propagates), so the only check is the type. lib's own loops call the
+// unchecked versions in activations-raw.ts.
 function notANumber(fn: string, x: unknown): Error {
   return argumentError(fn, "x", `a number (got ${describe(x)})`);
 }

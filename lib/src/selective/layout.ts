@@ -47,6 +47,17 @@ export function channelsFirst(dim: number, length: number): SeqLayout {
   return { lStride: 1, base: (b, d) => (b * dim + d) * length };
 }
 
+/** B or C as (b, n, l): one matrix per position, shared by the channels. */
+export function inputDependent(dstate: number, length: number): ScanMatrixLayout {
+  return {
+    kind: "variable",
+    groups: 1,
+    nStride: length,
+    lStride: 1,
+    base: (b) => b * dstate * length,
+  };
+}
+
 /** B or C as (d, n): the same matrix at every position. */
 export function timeInvariant(dstate: number): ScanMatrixLayout {
   return { kind: "time-invariant", groups: 1, nStride: 1, lStride: 0, base: (_b, d) => d * dstate };

@@ -4,8 +4,8 @@
  * trick of lesson 03 no longer applies.
  */
 import { type Tensor } from "../tensor";
-import { assertInteger, assertTensor, describe } from "../validate";
-import { softplus } from "./activations";
+import { checkArg, describe, schema } from "../validate";
+import { softplusRaw } from "./activations-raw";
 import { checkSelectiveScanArgs } from "./scan";
 
 /** Arguments of {@link selectiveScanMatrix}: those of `selectiveScan` that define the operator. */
@@ -39,12 +39,13 @@ export function selectiveScanMatrix(
   channel: number,
 ): Tensor {
   const fn = "selectiveScanMatrix";
+  // Extra keys are allowed: the arguments of selectiveScan (with u, D, z) may be passed as they are.
   if (args === null || typeof args !== "object") {
     throw new Error(
-      `${fn}: expected an argument object { delta, A, B, C, deltaBias?, deltaSoftplus? }, got ${describe(args)}`,
+      `${fn}: expected an argument object { delta, A, B, C, deltaBias?, deltaSoftplus? } (got ${describe(args)})`,
     );
   }
-  const delta = assertTensor(`${fn}: delta`, args.delta, { rank: 3, axes: ["b", "d", "l"] });
+  const delta = checkArg(fn, "delta", args.delta, DELTA);
   const shapes = checkSelectiveScanArgs(fn, {
     u: delta,
     delta,
@@ -55,13 +56,13 @@ export function selectiveScanMatrix(
     deltaSoftplus: args.deltaSoftplus,
   });
   const { dim, length: L, dstate: N } = shapes;
-  assertInteger(`${fn}: batch`, batch, 0, shapes.batch - 1);
-  assertInteger(`${fn}: channel`, channel, 0, dim - 1);
+  checkArg(fn, "batch", batch, schema.integer({ min: 0, max: shapes.batch - 1 }));
+  checkArg(fn, "channel", channel, schema.integer({ min: 0, max: dim - 1 }));
   const row = (batch * dim + channel) * L;
   const dt = new Float64Array(L);
   for (let l = 0; l < L; l++) {
     let v = delta.data[row + l] + (args.deltaBias ? args.deltaBias.data[channel] : 0);
-    if (args.deltaSoftplus) v = softplus(v);
+    if (args.deltaSoftplus) v = softplusRaw(v);
     dt[l] = v;
   }
   // cum[l] = Δ[0] + … + Δ[l], so Δ[s+1] + … + Δ[t] = cum[t] - cum[s].
@@ -85,3 +86,5 @@ export function selectiveScanMatrix(
   }
   return { shape: [L, L], data: M };
 }
+
+const DELTA = schema.tensor({ rank: 3, axes: ["b", "d", "l"] });

@@ -13,20 +13,10 @@
  */
 import { type Rng } from "../rng";
 import { type Tensor, dtypeOf, allocate } from "../tensor";
-import {
-  MAX_ELEMENTS,
-  assertFiniteNumber,
-  assertInteger,
-  assertPositive,
-  assertTensor,
-  checkArg,
-  checkOptions,
-  describe,
-  isAbsent,
-  schema,
-} from "../validate";
-import { inverseSoftplus } from "./activations";
-import { type SelectiveScanResult, selectiveScan } from "./scan";
+import { MAX_ELEMENTS, argumentError, checkArg, checkOptions, isAbsent, schema } from "../validate";
+import { inverseSoftplusRaw } from "./activations-raw";
+import { channelsFirst, inputDependent } from "./layout";
+import { type SelectiveScanResult, selectiveScanRaw } from "./scan";
 
 /** The learned parameters of one S6 layer with d channels, state size n and Δ rank r. */
 export interface S6Params {
@@ -72,17 +62,22 @@ export interface S6InitOptions {
  */
 export function logUniformDt(v: number, dtMin = 0.001, dtMax = 0.1): number {
   const fn = "logUniformDt";
-  assertFiniteNumber(`${fn}: v`, v);
-  if (v < 0 || v > 1) throw new Error(`${fn}: argument 'v' must be a number in [0, 1] (got ${v})`);
-  checkDtRange(fn, dtMin, dtMax);
+  checkArg(fn, "v", v, schema.number({ min: 0, max: 1 }));
+  checkDtRange(fn, "", dtMin, dtMax);
+  return logUniformRaw(v, dtMin, dtMax);
+}
+
+/** exp(log dtMin + v (log dtMax − log dtMin)) for checked arguments. */
+function logUniformRaw(v: number, dtMin: number, dtMax: number): number {
   return Math.exp(Math.log(dtMin) + v * (Math.log(dtMax) - Math.log(dtMin)));
 }
 
-function checkDtRange(fn: string, dtMin: number, dtMax: number): void {
-  assertPositive(`${fn}: dtMin`, dtMin);
-  assertPositive(`${fn}: dtMax`, dtMax);
-  if (!(dtMin <= dtMax)) {
-    throw new Error(`${fn}: argument 'dtMax' must be a number >= dtMin = ${dtMin} (got ${dtMax})`);
+/** Checks dtMin, dtMax (arguments `${prefix}dtMin`, `${prefix}dtMax`): positive, dtMin <= dtMax. */
+function checkDtRange(fn: string, prefix: string, dtMin: unknown, dtMax: unknown): void {
+  const lo = checkArg(fn, `${prefix}dtMin`, dtMin, POSITIVE);
+  const hi = checkArg(fn, `${prefix}dtMax`, dtMax, POSITIVE);
+  if (!(lo <= hi)) {
+    throw argumentError(fn, `${prefix}dtMax`, `a number >= dtMin = ${lo} (got ${hi})`);
   }
 }
 
@@ -99,35 +94,40 @@ export function initDtBias(
   options: { dtMin?: number; dtMax?: number; dtInitFloor?: number } = {},
 ): { dt: Tensor; bias: Tensor } {
   const fn = "initDtBias";
-  checkOptions(fn, "options", options, DT_BIAS_OPTIONS);
-  return dtBiasInit(fn, rng, dim, options ?? {});
+  checkArg(fn, "rng", rng, schema.rng());
+  checkArg(fn, "dim", dim, schema.integer({ min: 0, max: MAX_ELEMENTS }));
+  const o = checkOptions(fn, "options", options, DT_BIAS_OPTIONS);
+  const { dtMin = 0.001, dtMax = 0.1, dtInitFloor = 1e-4 } = o;
+  checkDtRange(fn, "options.", dtMin, dtMax);
+  return dtBiasRaw(rng, dim, dtMin, dtMax, dtInitFloor);
 }
 
-// initDtBias's work, with `fn` the function the user called (initDtBias or initS6).
-function dtBiasInit(
-  fn: string,
+/** initDtBias's draws for checked arguments (initS6 draws its Δ bias with it too). */
+function dtBiasRaw(
   rng: Rng,
   dim: number,
-  options: { dtMin?: number; dtMax?: number; dtInitFloor?: number },
+  dtMin: number,
+  dtMax: number,
+  dtInitFloor: number,
 ): { dt: Tensor; bias: Tensor } {
-  checkArg(fn, "rng", rng, schema.rng());
-  assertInteger(`${fn}: dim`, dim, 0, MAX_ELEMENTS);
-  const { dtMin = 0.001, dtMax = 0.1, dtInitFloor = 1e-4 } = options;
-  checkDtRange(fn, dtMin, dtMax);
-  assertPositive(`${fn}: dtInitFloor`, dtInitFloor);
   const dt = new Float64Array(dim);
   const bias = new Float64Array(dim);
   for (let d = 0; d < dim; d++) {
-    dt[d] = Math.max(logUniformDt(rng.random(), dtMin, dtMax), dtInitFloor);
-    bias[d] = inverseSoftplus(dt[d]);
+    dt[d] = Math.max(logUniformRaw(rng.random(), dtMin, dtMax), dtInitFloor);
+    bias[d] = inverseSoftplusRaw(dt[d]);
   }
   return { dt: { shape: [dim], data: dt }, bias: { shape: [dim], data: bias } };
 }
 
 /** S4D-Real initialisation of A_log, (d, n): A_log[d, n] = log(n + 1), so A = -(1, 2, …, n). */
 export function initALog(dim: number, dstate: number): Tensor {
-  assertInteger("initALog: dim", dim, 0);
-  assertInteger("initALog: dstate", dstate, 0);
+  checkArg("initALog", "dim", dim, COUNT);
+  checkArg("initALog", "dstate", dstate, COUNT);
+  return initALogRaw(dim, dstate);
+}
+
+/** A_log = log(1..n) per channel, for checked sizes. */
+function initALogRaw(dim: number, dstate: number): Tensor {
   const data = new Float64Array(dim * dstate);
   for (let d = 0; d < dim; d++)
     for (let n = 0; n < dstate; n++) data[d * dstate + n] = Math.log(n + 1);
@@ -136,7 +136,11 @@ export function initALog(dim: number, dstate: number): Tensor {
 
 /** A = -exp(A_log), elementwise; same shape and dtype as A_log. */
 export function aFromLog(ALog: Tensor): Tensor {
-  const t = assertTensor("aFromLog: ALog", ALog, { rank: 2, axes: ["d", "n"] });
+  return aFromLogRaw(checkArg("aFromLog", "ALog", ALog, A_LOG));
+}
+
+/** A = -exp(A_log) for a checked A_log. */
+function aFromLogRaw(t: Tensor): Tensor {
   const data = allocate(dtypeOf(t), t.data.length);
   for (let i = 0; i < data.length; i++) data[i] = -Math.exp(t.data[i]);
   return { shape: [...t.shape], data };
@@ -153,36 +157,34 @@ export function aFromLog(ALog: Tensor): Tensor {
 export function initS6(rng: Rng, options: S6InitOptions): S6Params {
   const fn = "initS6";
   checkArg(fn, "rng", rng, schema.rng());
-  checkOptions(fn, "options", options, S6_INIT_OPTIONS);
-  const dim = assertInteger(`${fn}: dim`, options.dim, 1, MAX_ELEMENTS);
-  const dstate = assertInteger(`${fn}: dstate`, options.dstate ?? 16, 1, MAX_ELEMENTS);
-  if (options.dModel !== undefined && options.dtRank !== undefined) {
-    throw new Error(
-      `${fn}: argument 'options' must give dModel or dtRank, not both (dtRank defaults to ⌈dModel / 16⌉)`,
+  const o = checkOptions(fn, "options", options, S6_INIT_OPTIONS);
+  const dim = o.dim!;
+  const dstate = o.dstate ?? 16;
+  if (!isAbsent(o.dModel) && !isAbsent(o.dtRank)) {
+    throw argumentError(
+      fn,
+      "options",
+      `options that give dModel or dtRank, not both (dtRank defaults to ⌈dModel / 16⌉) (got dModel = ${o.dModel}, dtRank = ${o.dtRank})`,
     );
   }
-  const dModel =
-    options.dModel === undefined
-      ? dim / 2
-      : assertInteger(`${fn}: dModel`, options.dModel, 1, MAX_ELEMENTS);
-  const dtRank = assertInteger(`${fn}: dtRank`, options.dtRank ?? Math.ceil(dModel / 16), 1);
-  const dtScale = assertPositive(`${fn}: dtScale`, options.dtScale ?? 1);
+  const dModel = o.dModel ?? dim / 2;
+  const dtRank = o.dtRank ?? Math.ceil(dModel / 16);
+  const dtScale = o.dtScale ?? 1;
+  const { dtMin = 0.001, dtMax = 0.1, dtInitFloor = 1e-4 } = o;
+  checkDtRange(fn, "options.", dtMin, dtMax);
   if ((dtRank + 2 * dstate) * dim > MAX_ELEMENTS) {
-    throw new Error(
-      `${fn}: argument 'options' must ask for at most ${MAX_ELEMENTS} x_proj weights (got (dtRank + 2·dstate)·dim = ${(dtRank + 2 * dstate) * dim})`,
+    throw argumentError(
+      fn,
+      "options",
+      `a request for at most ${MAX_ELEMENTS} x_proj weights (got (dtRank + 2·dstate)·dim = ${(dtRank + 2 * dstate) * dim})`,
     );
   }
-  const dtype = options.dtype ?? "float64";
-  if (dtype !== "float32" && dtype !== "float64") {
-    throw new Error(
-      `${fn}: argument 'dtype' must be "float32" or "float64" (got ${describe(dtype)})`,
-    );
-  }
+  const dtype = o.dtype ?? "float64";
   const xBound = 1 / Math.sqrt(dim);
   const xProj = rng.rand([dtRank + 2 * dstate, dim], -xBound, xBound, dtype);
   const dtBound = dtScale / Math.sqrt(dtRank);
   const dtProj = rng.rand([dim, dtRank], -dtBound, dtBound, dtype);
-  const { bias } = dtBiasInit(fn, rng, dim, options);
+  const { bias } = dtBiasRaw(rng, dim, dtMin, dtMax, dtInitFloor);
   const ones = allocate(dtype, dim).fill(1);
   const cast = (t: Tensor): Tensor => {
     const data = allocate(dtype, t.data.length);
@@ -193,31 +195,39 @@ export function initS6(rng: Rng, options: S6InitOptions): S6Params {
     xProj,
     dtProj,
     dtBias: cast(bias),
-    ALog: cast(initALog(dim, dstate)),
+    ALog: cast(initALogRaw(dim, dstate)),
     D: { shape: [dim], data: ones },
   };
 }
 
+/** Checks the argument params: S6 parameters of consistent shapes; returns d, n and r. */
 function checkS6Params(
   fn: string,
-  params: S6Params,
+  params: unknown,
 ): { dim: number; dstate: number; dtRank: number } {
-  checkOptions(fn, "params", params, S6_PARAMS);
-  const ALog = assertTensor(`${fn}: params.ALog`, params.ALog, { rank: 2, axes: ["d", "n"] });
-  const [dim, dstate] = ALog.shape;
-  const dtProj = assertTensor(`${fn}: params.dtProj`, params.dtProj, { rank: 2, axes: ["d", "r"] });
+  const p = checkOptions(fn, "params", params, S6_PARAMS);
+  const [dim, dstate] = p.ALog!.shape;
+  const dtProj = p.dtProj!;
   if (dtProj.shape[0] !== dim) {
-    throw new Error(
-      `${fn}: argument 'params.dtProj' must be a tensor of shape [${dim}, r] (d, r) with d = ${dim} from ALog (got [${dtProj.shape.join(", ")}])`,
+    throw argumentError(
+      fn,
+      "params.dtProj",
+      `a tensor of shape [${dim}, r] (d, r) with d = ${dim} from ALog (got [${dtProj.shape.join(", ")}])`,
     );
   }
   const dtRank = dtProj.shape[1];
-  assertTensor(`${fn}: params.xProj`, params.xProj, {
-    shape: [dtRank + 2 * dstate, dim],
-    axes: ["r + 2n", "d"],
-  });
-  assertTensor(`${fn}: params.dtBias`, params.dtBias, { shape: [dim], axes: ["d"] });
-  assertTensor(`${fn}: params.D`, params.D, { shape: [dim], axes: ["d"] });
+  const shape = (name: string, t: Tensor, want: number[], axes: string): void => {
+    if (t.shape.length !== want.length || t.shape.some((v, i) => v !== want[i])) {
+      throw argumentError(
+        fn,
+        `params.${name}`,
+        `a tensor of shape [${want.join(", ")}] (${axes}) (got [${t.shape.join(", ")}])`,
+      );
+    }
+  };
+  shape("xProj", p.xProj!, [dtRank + 2 * dstate, dim], "r + 2n, d");
+  shape("dtBias", p.dtBias!, [dim], "d");
+  shape("D", p.D!, [dim], "d");
   return { dim, dstate, dtRank };
 }
 
@@ -230,8 +240,17 @@ function checkS6Params(
  */
 export function s6Project(x: Tensor, params: S6Params): { delta: Tensor; B: Tensor; C: Tensor } {
   const fn = "s6Project";
-  const { dim, dstate, dtRank } = checkS6Params(fn, params);
-  const xt = checkS6Input(fn, x, dim);
+  const dims = checkS6Params(fn, params);
+  return s6ProjectRaw(checkS6Input(fn, x, dims.dim), params, dims);
+}
+
+/** {@link s6Project} on a checked x and params, with their sizes. */
+function s6ProjectRaw(
+  xt: Tensor,
+  params: S6Params,
+  dims: { dim: number; dstate: number; dtRank: number },
+): { delta: Tensor; B: Tensor; C: Tensor } {
+  const { dim, dstate, dtRank } = dims;
   const [batch, , L] = xt.shape;
   const W = params.xProj.data;
   const rows = dtRank + 2 * dstate;
@@ -283,16 +302,26 @@ export function s6(
   // Everything the inner calls would reject is checked here, so errors name s6.
   const fn = "s6";
   const o = checkOptions(fn, "options", options, S6_OPTIONS);
-  const { dim } = checkS6Params(fn, params);
-  const xt = checkS6Input(fn, x, dim);
-  if (!isAbsent(o.z))
-    assertTensor(`${fn}: options.z`, o.z, { shape: xt.shape, axes: ["b", "d", "l"] });
-  checkArg(fn, "params.ALog", aFromLog(params.ALog), schema.tensor());
-  const { delta, B, C } = s6Project(x, params);
-  return selectiveScan({
-    u: x,
+  const dims = checkS6Params(fn, params);
+  const xt = checkS6Input(fn, x, dims.dim);
+  const [batch, dim, length] = xt.shape;
+  if (!isAbsent(o.z)) {
+    checkArg(fn, "options.z", o.z, schema.tensor({ shape: xt.shape, axes: ["b", "d", "l"] }));
+  }
+  const A = aFromLogRaw(params.ALog);
+  const overflow = A.data.findIndex((v) => !Number.isFinite(v));
+  if (overflow >= 0) {
+    throw argumentError(
+      fn,
+      "params.ALog",
+      `a tensor of finite values whose exp is finite too (got ${params.ALog.data[overflow]} at flat index ${overflow}, where -exp(A_log) = ${A.data[overflow]})`,
+    );
+  }
+  const { delta, B, C } = s6ProjectRaw(xt, params, dims);
+  const args = {
+    u: xt,
     delta,
-    A: aFromLog(params.ALog),
+    A,
     B,
     C,
     D: params.D,
@@ -300,47 +329,65 @@ export function s6(
     deltaBias: params.dtBias,
     deltaSoftplus: true,
     returnLastState: o.returnLastState ?? false,
+  };
+  const layout = inputDependent(dims.dstate, length);
+  return selectiveScanRaw(args, {
+    batch,
+    dim,
+    length,
+    dstate: dims.dstate,
+    X: channelsFirst(dim, length),
+    B: layout,
+    C: layout,
   });
 }
 
 // Checks shared by the functions above (they read first; these guard them).
 
+/** Checks the argument x (b, d, l) against the d of the parameters. */
 function checkS6Input(fn: string, x: unknown, dim: number): Tensor {
-  const xt = assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
+  const xt = checkArg(fn, "x", x, schema.tensor({ rank: 3, axes: ["b", "d", "l"] }));
   if (xt.shape[1] !== dim) {
-    throw new Error(
-      `${fn}: argument 'x' must be a tensor of shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params (got [${xt.shape.join(", ")}])`,
+    throw argumentError(
+      fn,
+      "x",
+      `a tensor of shape [b, ${dim}, l] (b, d, l) with d = ${dim} from params (got [${xt.shape.join(", ")}])`,
     );
   }
   return xt;
 }
 
+const POSITIVE = schema.positive();
+const COUNT = schema.integer({ min: 0, max: MAX_ELEMENTS });
+const SIZE = schema.integer({ min: 1, max: MAX_ELEMENTS });
+const A_LOG = schema.tensor({ rank: 2, axes: ["d", "n"] });
+
 const DT_RANGE_FIELDS = {
-  dtMin: schema.optional(schema.present<number>()),
-  dtMax: schema.optional(schema.present<number>()),
-  dtInitFloor: schema.optional(schema.present<number>()),
+  dtMin: schema.optional(POSITIVE),
+  dtMax: schema.optional(POSITIVE),
+  dtInitFloor: schema.optional(POSITIVE),
 };
 
 const DT_BIAS_OPTIONS = schema.options(DT_RANGE_FIELDS);
 
-/** initS6's option keys; their values are checked where initS6 reads them. */
 const S6_INIT_OPTIONS = schema.options({
-  dim: schema.present<number>(),
-  dstate: schema.optional(schema.present<number>()),
-  dtRank: schema.optional(schema.present<number>()),
-  dModel: schema.optional(schema.present<number>()),
-  dtScale: schema.optional(schema.present<number>()),
-  dtype: schema.optional(schema.present<string>()),
+  dim: SIZE,
+  dstate: schema.optional(SIZE),
+  dtRank: schema.optional(schema.integer({ min: 1 })),
+  dModel: schema.optional(SIZE),
+  dtScale: schema.optional(POSITIVE),
+  dtype: schema.optional(schema.oneOf(["float32", "float64"] as const)),
   ...DT_RANGE_FIELDS,
 });
 
+// In the order the checks read them: A_log fixes d and n, dt_proj fixes r.
 const S6_PARAMS = schema.options(
   {
-    xProj: schema.present<Tensor>(),
-    dtProj: schema.present<Tensor>(),
-    dtBias: schema.present<Tensor>(),
-    ALog: schema.present<Tensor>(),
-    D: schema.present<Tensor>(),
+    ALog: A_LOG,
+    dtProj: schema.tensor({ rank: 2, axes: ["d", "r"] }),
+    xProj: schema.tensor({ rank: 2, axes: ["r + 2n", "d"] }),
+    dtBias: schema.tensor({ rank: 1, axes: ["d"] }),
+    D: schema.tensor({ rank: 1, axes: ["d"] }),
   },
   "S6 parameters",
 );

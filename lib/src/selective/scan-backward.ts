@@ -31,8 +31,8 @@
 import { type FloatArray, type Tensor, allocate, dtypeOf } from "../tensor";
 import { type ScanData, type SelectiveScanArgs, checkSelectiveScanArgs, scanData } from "./scan";
 import type { SelectiveScanShapes } from "./layout";
-import { sigmoid, silu, softplus } from "./activations";
-import { assertInteger, assertOneOf, assertTensor, describe } from "../validate";
+import { sigmoidRaw, siluRaw, softplusRaw } from "./activations-raw";
+import { argumentError, checkArg, checkOptions, describe, schema } from "../validate";
 
 /** How the forward pass keeps what the backward pass needs. */
 export type ScanBackwardStrategy = "store-all" | "recompute";
@@ -74,7 +74,22 @@ export interface ScanGrads {
   ddeltaBias?: Tensor;
 }
 
-const OPTION_KEYS = new Set(["strategy", "chunkSize"]);
+const TRAIN_OPTIONS = schema.options({
+  strategy: schema.optional(schema.oneOf<ScanBackwardStrategy>(["store-all", "recompute"])),
+  chunkSize: schema.optional(schema.integer({ min: 1, max: 1 << 20 })),
+});
+
+const MEMORY_CONFIG = schema.options(
+  {
+    batch: schema.integer({ min: 1 }),
+    dim: schema.integer({ min: 1 }),
+    length: schema.integer({ min: 1 }),
+    dstate: schema.integer({ min: 1 }),
+    chunkSize: schema.optional(schema.integer({ min: 1 })),
+    bytesPerElement: schema.optional(schema.integer({ min: 1 })),
+  },
+  "a scan memory configuration",
+);
 
 /**
  * The selective scan's forward pass for training: the same `out` as `selectiveScan` (same
@@ -92,11 +107,15 @@ export function selectiveScanForwardTrain(
   const fn = "selectiveScanForwardTrain";
   const shapes = checkSelectiveScanArgs(fn, args);
   if (args.returnLastState) {
-    throw new Error(
-      `${fn}: argument 'returnLastState' must be false or absent: the training forward pass does not return the last state (got true)`,
+    throw argumentError(
+      fn,
+      "returnLastState",
+      "false or absent: the training forward pass does not return the last state (got true)",
     );
   }
-  const { strategy, chunkSize } = checkTrainOptions(fn, options);
+  const o = checkOptions(fn, "options", options, TRAIN_OPTIONS);
+  const strategy = o.strategy ?? "recompute";
+  const chunkSize = o.chunkSize ?? 64;
   const { batch, dim, length } = shapes;
   const out = allocate(dtypeOf(args.u), batch * dim * length);
   const states = scanForwardKeeping(scanData(args), shapes, out, strategy, chunkSize);
@@ -155,13 +174,15 @@ export function scanForwardKeeping(
 export function selectiveScanBackward(cache: ScanCache, dout: Tensor): ScanGrads {
   const fn = "selectiveScanBackward";
   if (cache === null || typeof cache !== "object" || !("states" in cache) || !("shapes" in cache)) {
-    throw new Error(
-      `${fn}: argument 'cache' must be the cache returned by selectiveScanForwardTrain (got ${describe(cache)})`,
+    throw argumentError(
+      fn,
+      "cache",
+      `the cache returned by selectiveScanForwardTrain (got ${describe(cache)})`,
     );
   }
   const { args, shapes, strategy, chunkSize, states } = cache;
   const { batch, dim, length } = shapes;
-  assertTensor(`${fn}: dout`, dout, { shape: [batch, dim, length], axes: ["b", "d", "l"] });
+  checkArg(fn, "dout", dout, schema.tensor({ shape: [batch, dim, length], axes: ["b", "d", "l"] }));
   const g = scanBackwardRecurrence(scanData(args), shapes, states, strategy, chunkSize, dout.data);
   const like = (t: Tensor, data: Float64Array): Tensor => {
     const o = allocate(dtypeOf(t), data.length);
@@ -257,13 +278,13 @@ export function scanBackwardRecurrence(
         for (let l = end - 1; l >= start; l--) {
           const i = row + l * X.lStride;
           const raw = p.delta[i] + db;
-          const dt = p.softplus ? softplus(raw) : raw;
+          const dt = p.softplus ? softplusRaw(raw) : raw;
           const ut = p.u[i];
           const gOut = g[i];
           let gO = gOut;
           if (p.z) {
             const zt = p.z[i];
-            const sz = sigmoid(zt);
+            const sz = sigmoidRaw(zt);
             // o_l recomputed from the states: y_l = Σ C x_l.
             let y = 0;
             for (let n = 0; n < dstate; n++)
@@ -293,7 +314,7 @@ export function scanBackwardRecurrence(
             h[n] = hn * abar;
           }
           du[i] = gu;
-          const gRaw = p.softplus ? gdt * sigmoid(raw) : gdt;
+          const gRaw = p.softplus ? gdt * sigmoidRaw(raw) : gdt;
           ddelta[i] = gRaw;
           if (dBias) dBias[d] += gRaw;
         }
@@ -326,13 +347,10 @@ export function scanTrainingMemory(config: ScanMemoryConfig): {
   storeAll: number;
   recompute: number;
 } {
-  const fn = "scanTrainingMemory";
-  for (const k of ["batch", "dim", "length", "dstate"] as const) {
-    assertInteger(`${fn}: ${k}`, config?.[k], 1);
-  }
-  const T = assertInteger(`${fn}: chunkSize`, config.chunkSize ?? 64, 1);
-  const bytes = assertInteger(`${fn}: bytesPerElement`, config.bytesPerElement ?? 4, 1);
-  const { batch, dim, length, dstate } = config;
+  const c = checkOptions("scanTrainingMemory", "config", config, MEMORY_CONFIG);
+  const T = c.chunkSize ?? 64;
+  const bytes = c.bytesPerElement ?? 4;
+  const { batch, dim, length, dstate } = c as ScanMemoryConfig;
   return {
     storeAll: batch * dim * length * dstate * bytes,
     recompute: (batch * dim * Math.ceil(length / T) * dstate + (T + 1) * dstate) * bytes,
@@ -350,7 +368,7 @@ function stepForward(
 ): number {
   const i = s.X.base(b, d) + l * s.X.lStride;
   const raw = p.delta[i] + (p.bias ? p.bias[d] : 0);
-  const dt = p.softplus ? softplus(raw) : raw;
+  const dt = p.softplus ? softplusRaw(raw) : raw;
   const dtu = dt * p.u[i];
   const bn = s.B.nStride;
   const cn = s.C.nStride;
@@ -372,34 +390,6 @@ function stepForward(
 /** out_l = (y_l + D u_l) · silu(z_l). */
 function outputAt(p: ScanData, d: number, i: number, y: number): number {
   let o = y + (p.D ? p.D[d] : 0) * p.u[i];
-  if (p.z) o *= silu(p.z[i]);
+  if (p.z) o *= siluRaw(p.z[i]);
   return o;
-}
-
-function checkTrainOptions(
-  fn: string,
-  options: unknown,
-): { strategy: ScanBackwardStrategy; chunkSize: number } {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new Error(
-      `${fn}: argument 'options' must be an object { strategy?, chunkSize? } (got ${describe(options)})`,
-    );
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new Error(
-        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are strategy, chunkSize)`,
-      );
-    }
-  }
-  const strategy =
-    o.strategy === undefined
-      ? "recompute"
-      : assertOneOf(`${fn}: options.strategy`, o.strategy, ["store-all", "recompute"] as const);
-  const chunkSize =
-    o.chunkSize === undefined
-      ? 64
-      : assertInteger(`${fn}: options.chunkSize`, o.chunkSize, 1, 1 << 20);
-  return { strategy, chunkSize };
 }

@@ -8,11 +8,23 @@ import {
   type ScanMatrixLayout,
   type SelectiveScanShapes,
   channelsFirst,
+  inputDependent,
   timeInvariant,
 } from "./layout";
-import { assertTensor, checkOptions, isAbsent, schema } from "../validate";
+import { argumentError, checkArg, checkOptions, isAbsent, schema } from "../validate";
 
 const DTYPES = ["float32", "float64"] as const;
+
+/** The sizes of a scan, { batch, dim, length, dstate }, each an integer >= 1. */
+export const SCAN_SIZE = schema.options(
+  {
+    batch: schema.integer({ min: 1 }),
+    dim: schema.integer({ min: 1 }),
+    length: schema.integer({ min: 1 }),
+    dstate: schema.integer({ min: 1 }),
+  },
+  "a size",
+);
 const optionalTensor = schema.optional(schema.present<Tensor>());
 
 /** The keys of a selective scan's argument object; shapes relative to u are checked below. */
@@ -39,37 +51,28 @@ export const SELECTIVE_SCAN_ARGS = schema.options(
  * them accept exactly the same inputs.
  */
 export function checkSelectiveScanArgs(fn: string, args: unknown): SelectiveScanShapes {
-  const a = checkOptions(fn, "", args, SELECTIVE_SCAN_ARGS) as Record<string, unknown>;
+  // The options schema has checked u (rank, dtype, finite values) and the flags; the other
+  // tensors are checked here against u's sizes.
+  const a = checkOptions(fn, "", args, SELECTIVE_SCAN_ARGS);
   const dtypes = DTYPES;
-  const u = assertTensor(`${fn}: u`, a.u, { rank: 3, axes: ["b", "d", "l"], dtype: dtypes });
-  const [batch, dim, length] = u.shape;
-  assertTensor(`${fn}: delta`, a.delta, {
-    shape: [batch, dim, length],
-    axes: ["b", "d", "l"],
-    dtype: dtypes,
-  });
-  const A = assertTensor(`${fn}: A`, a.A, { rank: 2, axes: ["d", "n"], dtype: dtypes });
+  const [batch, dim, length] = a.u!.shape;
+  const bdl = schema.tensor({ shape: [batch, dim, length], axes: ["b", "d", "l"], dtype: dtypes });
+  const perChannel = schema.tensor({ shape: [dim], axes: ["d"], dtype: dtypes });
+  checkArg(fn, "delta", a.delta, bdl);
+  const A = checkArg(fn, "A", a.A, schema.tensor({ rank: 2, axes: ["d", "n"], dtype: dtypes }));
   if (A.shape[0] !== dim) {
-    throw new Error(
-      `${fn}: argument 'A' must be a tensor of shape [${dim}, n] (d, n) with d = ${dim} from u (got [${A.shape.join(", ")}])`,
+    throw argumentError(
+      fn,
+      "A",
+      `a tensor of shape [${dim}, n] (d, n) with d = ${dim} from u (got [${A.shape.join(", ")}])`,
     );
   }
   const dstate = A.shape[1];
   const layoutB = scanMatrixLayout(fn, "B", a.B, batch, dim, dstate, length);
   const layoutC = scanMatrixLayout(fn, "C", a.C, batch, dim, dstate, length);
-  if (!isAbsent(a.D)) {
-    assertTensor(`${fn}: D`, a.D, { shape: [dim], axes: ["d"], dtype: dtypes });
-  }
-  if (!isAbsent(a.z)) {
-    assertTensor(`${fn}: z`, a.z, {
-      shape: [batch, dim, length],
-      axes: ["b", "d", "l"],
-      dtype: dtypes,
-    });
-  }
-  if (!isAbsent(a.deltaBias)) {
-    assertTensor(`${fn}: deltaBias`, a.deltaBias, { shape: [dim], axes: ["d"], dtype: dtypes });
-  }
+  if (!isAbsent(a.D)) checkArg(fn, "D", a.D, perChannel);
+  if (!isAbsent(a.z)) checkArg(fn, "z", a.z, bdl);
+  if (!isAbsent(a.deltaBias)) checkArg(fn, "deltaBias", a.deltaBias, perChannel);
   return { batch, dim, length, dstate, X: channelsFirst(dim, length), B: layoutB, C: layoutC };
 }
 
@@ -82,14 +85,19 @@ export function checkInputDependentScanArgs(fn: string, args: unknown): Selectiv
   const shapes = checkSelectiveScanArgs(fn, args);
   for (const which of ["B", "C"] as const) {
     if (shapes[which].kind === "time-invariant") {
-      throw new Error(
-        `${fn}: argument '${which}': the time-invariant layout (d, n) is not supported; pass (b, n, l) (or use selectiveScan)`,
+      const shape = (args as Record<string, Tensor>)[which].shape;
+      throw argumentError(
+        fn,
+        which,
+        `an input-dependent tensor (b, n, l) or (b, g, n, l) (got [${shape.join(", ")}]: the time-invariant layout (d, n), which only selectiveScan takes)`,
       );
     }
   }
   if (shapes.B.groups !== shapes.C.groups) {
-    throw new Error(
-      `${fn}: argument 'C' must be a tensor with the same number of groups as B (${shapes.B.groups}) (got ${shapes.C.groups})`,
+    throw argumentError(
+      fn,
+      "C",
+      `a tensor with the same number of groups as B (${shapes.B.groups}) (got ${shapes.C.groups})`,
     );
   }
   return shapes;
@@ -104,7 +112,7 @@ function scanMatrixLayout(
   dstate: number,
   length: number,
 ): ScanMatrixLayout {
-  const t = assertTensor(`${fn}: ${name}`, value, { dtype: ["float32", "float64"] });
+  const t = checkArg(fn, name, value, schema.tensor({ dtype: DTYPES }));
   const got = `[${t.shape.join(", ")}]`;
   const expected =
     `(b, n, l) = [${batch}, ${dstate}, ${length}], (b, g, n, l) = [${batch}, g, ${dstate}, ${length}] ` +
@@ -114,13 +122,7 @@ function scanMatrixLayout(
     return timeInvariant(dstate);
   }
   if (s.length === 3 && s[0] === batch && s[1] === dstate && s[2] === length) {
-    return {
-      kind: "variable",
-      groups: 1,
-      nStride: length,
-      lStride: 1,
-      base: (b) => b * dstate * length,
-    };
+    return inputDependent(dstate, length);
   }
   if (s.length === 4 && s[0] === batch && s[2] === dstate && s[3] === length) {
     const g = s[1];
@@ -135,5 +137,5 @@ function scanMatrixLayout(
       };
     }
   }
-  throw new Error(`${fn}: argument '${name}' must be a tensor of shape ${expected} (got ${got})`);
+  throw argumentError(fn, name, `a tensor of shape ${expected} (got ${got})`);
 }

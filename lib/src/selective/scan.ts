@@ -13,7 +13,7 @@
  * per position because Δ, B and C change with the position.
  */
 import { type FloatArray, type Tensor, allocate, dtypeOf } from "../tensor";
-import { silu, softplus } from "./activations";
+import { siluRaw, softplusRaw } from "./activations-raw";
 import { checkSelectiveScanArgs } from "./scan-checks";
 import type { SelectiveScanShapes } from "./layout";
 
@@ -70,7 +70,14 @@ export interface SelectiveScanResult {
  * positions are processed one after another; lesson 07 makes this a parallel scan.
  */
 export function selectiveScan(args: SelectiveScanArgs): SelectiveScanResult {
-  const shapes = checkSelectiveScanArgs("selectiveScan", args);
+  return selectiveScanRaw(args, checkSelectiveScanArgs("selectiveScan", args));
+}
+
+/** {@link selectiveScan} on arguments the caller has checked, with their sizes and layouts. */
+export function selectiveScanRaw(
+  args: SelectiveScanArgs,
+  shapes: SelectiveScanShapes,
+): SelectiveScanResult {
   const { batch, dim, length, dstate } = shapes;
   const dtype = dtypeOf(args.u);
   const out = allocate(dtype, batch * dim * length);
@@ -137,7 +144,7 @@ export function scanRecurrence(
       for (let l = 0; l < length; l++) {
         const i = row + l * X.lStride;
         let dt = p.delta[i] + db;
-        if (p.softplus) dt = softplus(dt);
+        if (p.softplus) dt = softplusRaw(dt);
         const ut = p.u[i];
         const dtu = dt * ut;
         const bl = bBase + l * B.lStride;
@@ -149,7 +156,7 @@ export function scanRecurrence(
           y += h * p.C[cl + n * C.nStride];
         }
         let o = y + skip * ut;
-        if (p.z) o *= silu(p.z[i]);
+        if (p.z) o *= siluRaw(p.z[i]);
         out[i] = o;
       }
       if (last) last.set(x, hOffset);

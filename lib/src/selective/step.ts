@@ -3,8 +3,8 @@
  * (the recurrent mode of Mamba; the layout of Mamba's `selective_state_update`).
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { assertTensor, checkOptions, schema } from "../validate";
-import { silu, softplus } from "./activations";
+import { checkArg, checkOptions, isAbsent, schema } from "../validate";
+import { siluRaw, softplusRaw } from "./activations-raw";
 
 /** Arguments of {@link selectiveStateUpdate}. */
 export interface SelectiveStepArgs {
@@ -35,7 +35,7 @@ const optionalTensor = schema.optional(given);
 /** The keys of {@link selectiveStateUpdate}'s argument object (shapes are checked in it). */
 const STEP_ARGS = schema.options(
   {
-    state: given,
+    state: schema.tensor({ rank: 3, axes: ["b", "d", "n"] }),
     x: given,
     dt: given,
     A: given,
@@ -64,21 +64,21 @@ const STEP_ARGS = schema.options(
  */
 export function selectiveStateUpdate(args: SelectiveStepArgs): { out: Tensor; state: Tensor } {
   const fn = "selectiveStateUpdate";
-  checkOptions(fn, "", args, STEP_ARGS);
-  const state = assertTensor(`${fn}: state`, args.state, { rank: 3, axes: ["b", "d", "n"] });
+  // The options schema has checked the state and the flag; the rest is checked against its sizes.
+  const a = checkOptions(fn, "", args, STEP_ARGS);
+  const state = a.state!;
   const [batch, dim, dstate] = state.shape;
-  const bd = { shape: [batch, dim], axes: ["b", "d"] };
-  const x = assertTensor(`${fn}: x`, args.x, bd);
-  const dt = assertTensor(`${fn}: dt`, args.dt, bd);
-  const A = assertTensor(`${fn}: A`, args.A, { shape: [dim, dstate], axes: ["d", "n"] });
-  const bn = { shape: [batch, dstate], axes: ["b", "n"] };
-  const B = assertTensor(`${fn}: B`, args.B, bn);
-  const C = assertTensor(`${fn}: C`, args.C, bn);
-  const D = args.D ? assertTensor(`${fn}: D`, args.D, { shape: [dim], axes: ["d"] }) : null;
-  const z = args.z ? assertTensor(`${fn}: z`, args.z, bd) : null;
-  const bias = args.dtBias
-    ? assertTensor(`${fn}: dtBias`, args.dtBias, { shape: [dim], axes: ["d"] })
-    : null;
+  const bd = schema.tensor({ shape: [batch, dim], axes: ["b", "d"] });
+  const bn = schema.tensor({ shape: [batch, dstate], axes: ["b", "n"] });
+  const perChannel = schema.tensor({ shape: [dim], axes: ["d"] });
+  const x = checkArg(fn, "x", a.x, bd);
+  const dt = checkArg(fn, "dt", a.dt, bd);
+  const A = checkArg(fn, "A", a.A, schema.tensor({ shape: [dim, dstate], axes: ["d", "n"] }));
+  const B = checkArg(fn, "B", a.B, bn);
+  const C = checkArg(fn, "C", a.C, bn);
+  const D = isAbsent(a.D) ? null : checkArg(fn, "D", a.D, perChannel);
+  const z = isAbsent(a.z) ? null : checkArg(fn, "z", a.z, bd);
+  const bias = isAbsent(a.dtBias) ? null : checkArg(fn, "dtBias", a.dtBias, perChannel);
   const dtype = dtypeOf(state);
   const next = allocate(dtype, state.data.length);
   const out = allocate(dtype, batch * dim);
@@ -86,7 +86,7 @@ export function selectiveStateUpdate(args: SelectiveStepArgs): { out: Tensor; st
     for (let d = 0; d < dim; d++) {
       const i = b * dim + d;
       let delta = dt.data[i] + (bias ? bias.data[d] : 0);
-      if (args.dtSoftplus) delta = softplus(delta);
+      if (args.dtSoftplus) delta = softplusRaw(delta);
       const xi = x.data[i];
       let y = 0;
       for (let n = 0; n < dstate; n++) {
@@ -97,7 +97,7 @@ export function selectiveStateUpdate(args: SelectiveStepArgs): { out: Tensor; st
         y += h * C.data[b * dstate + n];
       }
       let o = y + (D ? D.data[d] : 0) * xi;
-      if (z) o *= silu(z.data[i]);
+      if (z) o *= siluRaw(z.data[i]);
       out[i] = o;
     }
   }

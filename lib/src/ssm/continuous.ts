@@ -11,57 +11,24 @@
  * recurrence of the discrete models, and y_k = C h_k + D x_k.
  */
 import { type Tensor, tensor } from "../tensor";
-import { assertTensor, checkArg, checkOptions, describe, isAbsent, schema } from "../validate";
-import { matmulRaw } from "../linalg/dense";
-import { eigvals, type Eigenvalues } from "../linalg/eig";
-import { assertSquare } from "../linalg/matrix";
-import { expmRaw } from "./expm";
-import { assertStep, discreteStates, discretize } from "./discretize";
-import { type DormandPrinceOptions, odeDormandPrince, rk4Step } from "./ode";
+import { argumentError, checkArg, checkOptions, describe, isAbsent, schema } from "../validate";
+import { matmulRaw, transposeRaw } from "../linalg/dense";
+import { type Eigenvalues, eigvalsRaw } from "../linalg/eig-raw";
+import { checkSquare } from "../linalg/checks";
+import { expmRaw } from "./expm-raw";
+import { type ContinuousSSM, type SSMDims, checkSsm, checkStep } from "./checks";
+import { discreteStatesRaw, discretizeRaw } from "./discretize-raw";
+import { type DormandPrinceSettings, type Field, dormandPrinceRaw, rk4StepRaw } from "./ode-raw";
 
 /** A continuous SSM: A (n, n), B (n, m), C (p, n), optional D (p, m) (zeros when absent). */
-export interface ContinuousSSM {
-  A: Tensor;
-  B: Tensor;
-  C: Tensor;
-  D?: Tensor;
-}
-
-/** The sizes of an SSM: n states, m inputs, p outputs. */
-export interface SSMDims {
-  n: number;
-  m: number;
-  p: number;
-}
-
-/** Checks every matrix of an SSM and that their shapes agree; returns (n, m, p). */
-export function assertSSM(fn: string, ssm: unknown): SSMDims {
-  const s = checkOptions(fn, "ssm", ssm, SSM_FIELDS) as ContinuousSSM;
-  const n = assertSquare(`${fn}: ssm.A`, s.A);
-  const B = assertTensor(`${fn}: ssm.B`, s.B, { rank: 2, axes: ["n", "m"] });
-  if (B.shape[0] !== n) {
-    throw new Error(
-      `${fn}: argument 'ssm.B' must be a matrix of ${n} rows to match A (${n}, ${n}) (got shape [${B.shape.join(", ")}])`,
-    );
-  }
-  const m = B.shape[1];
-  const C = assertTensor(`${fn}: ssm.C`, s.C, { rank: 2, axes: ["p", "n"] });
-  if (C.shape[1] !== n) {
-    throw new Error(
-      `${fn}: argument 'ssm.C' must be a matrix of ${n} columns to match A (${n}, ${n}) (got shape [${C.shape.join(", ")}])`,
-    );
-  }
-  const p = C.shape[0];
-  if (!isAbsent(s.D)) assertTensor(`${fn}: ssm.D`, s.D, { shape: [p, m], axes: ["p", "m"] });
-  return { n, m, p };
-}
+export type { ContinuousSSM, SSMDims } from "./checks";
 
 /**
  * The leaky integrator τ h' = −h + x, y = h: A = −1/τ, B = 1/τ, C = 1 (n = m = p = 1). Its state
  * is a running average of the input over the last ~τ seconds: the impulse response is e^{−t/τ}/τ.
  */
 export function leakyIntegrator(tau = 1): ContinuousSSM {
-  assertStep("leakyIntegrator: tau", tau);
+  checkStep("leakyIntegrator", "tau", tau);
   return { A: tensor([[-1 / tau]]), B: tensor([[1 / tau]]), C: tensor([[1]]), D: tensor([[0]]) };
 }
 
@@ -76,12 +43,8 @@ export function leakyIntegrator(tau = 1): ContinuousSSM {
  * response settles at 1 when ζ > 0.
  */
 export function dampedSpring(omega = 1, zeta = 0.2): ContinuousSSM {
-  assertStep("dampedSpring: omega", omega);
-  if (typeof zeta !== "number" || !Number.isFinite(zeta)) {
-    throw new Error(
-      `dampedSpring: argument 'zeta' must be a finite number (got ${describe(zeta)})`,
-    );
-  }
+  checkStep("dampedSpring", "omega", omega);
+  checkArg("dampedSpring", "zeta", zeta, schema.number());
   const w2 = omega * omega;
   return {
     A: tensor([
@@ -107,27 +70,30 @@ export interface Stability extends Eigenvalues {
  * sum of terms e^{λt}, so it decays for every h(0) exactly when max Re λ < 0.
  */
 export function stability(A: Tensor): Stability {
-  assertSquare("stability: A", A);
-  const ev = eigvals(A);
+  const n = checkSquare("stability", "A", A);
+  const ev = eigvalsRaw(A.data, n);
   const alpha = ev.re.length === 0 ? -Infinity : Math.max(...ev.re);
   return { ...ev, spectralAbscissa: alpha, stable: alpha < 0 };
 }
 
-/** Checks an input sequence x (L, m), or (L) when m = 1; returns L. */
-function assertInput(fn: string, x: unknown, m: number): number {
-  const t = assertTensor(`${fn}: x`, x);
+/** Checks the argument x, an input sequence (L, m) or (L) when m = 1; returns L. */
+function checkInput(fn: string, x: unknown, m: number): number {
+  const t = checkArg(fn, "x", x, schema.tensor());
   const ok = (t.shape.length === 2 && t.shape[1] === m) || (t.shape.length === 1 && m === 1);
   if (!ok) {
-    throw new Error(
-      `${fn}: argument 'x' must be a tensor of shape [L, ${m}]${m === 1 ? " or [L]" : ""} (one row of ${m} input${m === 1 ? "" : "s"} per step) (got [${t.shape.join(", ")}])`,
+    throw argumentError(
+      fn,
+      "x",
+      `a tensor of shape [L, ${m}]${m === 1 ? " or [L]" : ""} (one row of ${m} input${m === 1 ? "" : "s"} per step) (got [${t.shape.join(", ")}])`,
     );
   }
   return t.shape[0];
 }
 
-function initialState(fn: string, h0: Tensor | null | undefined, n: number): Float64Array {
+/** Checks an initial state (argument `arg`) of n entries; zeros when not given. */
+function initialState(fn: string, arg: string, h0: unknown, n: number): Float64Array {
   if (isAbsent(h0)) return new Float64Array(n);
-  return Float64Array.from(assertTensor(`${fn}: h0`, h0, { shape: [n], axes: ["n"] }).data);
+  return Float64Array.from(checkArg(fn, arg, h0, schema.tensor({ shape: [n], axes: ["n"] })).data);
 }
 
 /** A simulated trajectory at the sample times. */
@@ -157,12 +123,6 @@ function outputs(
   return { shape: [L, p], data: y };
 }
 
-function transposeRaw(a: ArrayLike<number>, r: number, c: number): Float64Array {
-  const out = new Float64Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a[i * c + j];
-  return out;
-}
-
 function timesOf(L: number, dt: number): Float64Array {
   return Float64Array.from({ length: L }, (_, k) => (k + 1) * dt);
 }
@@ -177,14 +137,14 @@ function timesOf(L: number, dt: number): Float64Array {
  */
 export function simulateExact(ssm: ContinuousSSM, x: Tensor, dt: number, h0?: Tensor): Simulation {
   const fn = "simulateExact";
-  const d = assertSSM(fn, ssm);
-  const L = assertInput(fn, x, d.m);
-  assertStep(`${fn}: dt`, dt);
-  const h0v = initialState(fn, h0, d.n);
-  const { Abar, Bbar } = discretize(ssm.A, ssm.B, dt, "zoh");
-  const xs: Tensor = { shape: [L, d.m], data: x.data };
-  const h = discreteStates(Abar, Bbar, xs, { shape: [d.n], data: h0v });
-  return { t: timesOf(L, dt), h, y: outputs(ssm, d, h.data as Float64Array, x.data, L) };
+  const d = checkSsm(fn, "ssm", ssm);
+  const L = checkInput(fn, x, d.m);
+  checkStep(fn, "dt", dt);
+  const h0v = initialState(fn, "h0", h0, d.n);
+  // "zoh" never returns null (only "bilinear" can meet a singular system).
+  const { abar, bbar } = discretizeRaw(ssm.A.data, ssm.B.data, d.n, d.m, dt, "zoh")!;
+  const h = discreteStatesRaw(abar, false, bbar, x.data, d.n, d.m, L, h0v);
+  return { t: timesOf(L, dt), h: { shape: [L, d.n], data: h }, y: outputs(ssm, d, h, x.data, L) };
 }
 
 /**
@@ -199,17 +159,17 @@ export function simulateRk4(
   options: { substeps?: number; h0?: Tensor } = {},
 ): Simulation {
   const fn = "simulateRk4";
-  const d = assertSSM(fn, ssm);
-  const L = assertInput(fn, x, d.m);
-  assertStep(`${fn}: dt`, dt);
+  const d = checkSsm(fn, "ssm", ssm);
+  const L = checkInput(fn, x, d.m);
+  checkStep(fn, "dt", dt);
   const o = checkOptions(fn, "options", options, SIMULATE_RK4_OPTIONS);
   const substeps = o.substeps ?? 1;
-  let h = initialState(fn, o.h0, d.n);
+  let h = initialState(fn, "options.h0", o.h0, d.n);
   const hs = new Float64Array(L * d.n);
   const step = dt / substeps;
   for (let k = 0; k < L; k++) {
     const f = linearField(ssm, d, x.data.subarray(k * d.m, (k + 1) * d.m));
-    for (let s = 0; s < substeps; s++) h = rk4Step(f, k * dt + s * step, h, step);
+    for (let s = 0; s < substeps; s++) h = rk4StepRaw(f, k * dt + s * step, h, step);
     hs.set(h, k * d.n);
   }
   return { t: timesOf(L, dt), h: { shape: [L, d.n], data: hs }, y: outputs(ssm, d, hs, x.data, L) };
@@ -227,20 +187,34 @@ export function simulateAdaptive(
   options: { rtol?: number; atol?: number; h0?: Tensor } = {},
 ): Simulation & { evaluations: number } {
   const fn = "simulateAdaptive";
-  const d = assertSSM(fn, ssm);
-  const L = assertInput(fn, x, d.m);
-  assertStep(`${fn}: dt`, dt);
+  const d = checkSsm(fn, "ssm", ssm);
+  const L = checkInput(fn, x, d.m);
+  checkStep(fn, "dt", dt);
   const o = checkOptions(fn, "options", options, SIMULATE_ADAPTIVE_OPTIONS);
-  let h = initialState(fn, o.h0, d.n);
+  let h = initialState(fn, "options.h0", o.h0, d.n);
   const hs = new Float64Array(L * d.n);
   let evaluations = 0;
-  const dp: DormandPrinceOptions = { rtol: o.rtol ?? 1e-10, atol: o.atol ?? 1e-12 };
+  const dp: DormandPrinceSettings = {
+    rtol: o.rtol ?? 1e-10,
+    atol: o.atol ?? 1e-12,
+    tEval: null,
+    firstStep: null,
+    maxSteps: 100000,
+  };
   if (dp.rtol === 0 && dp.atol === 0) {
-    throw new Error(`${fn}: argument 'options.rtol' must be > 0 when atol is 0 (got 0)`);
+    throw argumentError(fn, "options.rtol", "> 0 when atol is 0 (got 0)");
   }
   for (let k = 0; k < L; k++) {
     const f = linearField(ssm, d, x.data.subarray(k * d.m, (k + 1) * d.m));
-    const sol = odeDormandPrince(f, h, k * dt, (k + 1) * dt, { ...dp, tEval: [(k + 1) * dt] });
+    const t1 = (k + 1) * dt;
+    const sol = dormandPrinceRaw(f, h, k * dt, t1, { ...dp, tEval: [t1] });
+    if ("gaveUpAt" in sol) {
+      throw argumentError(
+        fn,
+        "options",
+        `tolerances the adaptive solver can meet in ${dp.maxSteps} steps per interval (got rtol = ${dp.rtol}, atol = ${dp.atol}: gave up at t = ${sol.gaveUpAt}, ${sol.reason === "underflow" ? "the step size underflowed" : "out of steps"})`,
+      );
+    }
     h = sol.y.data.slice(d.n) as Float64Array;
     dp.firstStep = sol.stats.lastStep;
     evaluations += sol.stats.evaluations;
@@ -255,7 +229,7 @@ export function simulateAdaptive(
 }
 
 /** f(t, h) = A h + B x for a constant input x (m). */
-function linearField(ssm: ContinuousSSM, d: SSMDims, x: ArrayLike<number>) {
+function linearField(ssm: ContinuousSSM, d: SSMDims, x: ArrayLike<number>): Field {
   const bx = matmulRaw(ssm.B.data, x, d.n, d.m, 1);
   return (_t: number, h: Float64Array): Float64Array => {
     const out = matmulRaw(ssm.A.data, h, d.n, d.n, 1);
@@ -272,18 +246,22 @@ export function ssmVectorField(
   ssm: ContinuousSSM,
   x: (t: number) => ArrayLike<number> | number,
 ): (t: number, h: Float64Array) => Float64Array {
-  const d = assertSSM("ssmVectorField", ssm);
+  const d = checkSsm("ssmVectorField", "ssm", ssm);
   if (typeof x !== "function") {
-    throw new Error(
-      `ssmVectorField: argument 'x' must be a function of t returning the input (got ${describe(x)})`,
+    throw argumentError(
+      "ssmVectorField",
+      "x",
+      `a function of t returning the input (got ${describe(x)})`,
     );
   }
   return (t, h) => {
     const xt = x(t);
     const xv = typeof xt === "number" ? [xt] : xt;
     if (xv.length !== d.m) {
-      throw new Error(
-        `ssmVectorField: argument 'x' must be a function x(t) returning ${d.m} values (got ${describe(xt)})`,
+      throw argumentError(
+        "ssmVectorField",
+        "x",
+        `a function x(t) returning ${d.m} values (got ${describe(xt)})`,
       );
     }
     const out = matmulRaw(ssm.A.data, h, d.n, d.n, 1);
@@ -293,21 +271,18 @@ export function ssmVectorField(
   };
 }
 
-function assertTimes(fn: string, t: unknown): Float64Array {
+/** Checks the argument t: times >= 0 (T), an array or a tensor. */
+function checkTimes(fn: string, t: unknown): Float64Array {
   const data =
     t !== null && typeof t === "object" && "data" in t && ArrayBuffer.isView((t as Tensor).data)
       ? (t as Tensor).data
       : t;
   if (!(Array.isArray(data) || data instanceof Float64Array || data instanceof Float32Array)) {
-    throw new Error(`${fn}: argument 't' must be an array of times (T) (got ${describe(t)})`);
+    throw argumentError(fn, "t", `an array of times (T) (got ${describe(t)})`);
   }
-  checkArg(fn, "t", data, schema.numbers());
-  const out = Float64Array.from(data as ArrayLike<number>);
+  const out = Float64Array.from(checkArg(fn, "t", data, schema.numbers()));
   out.forEach((v, i) => {
-    if (v < 0)
-      throw new Error(
-        `${fn}: argument 't' must be an array of times >= 0 (got ${v} at index ${i})`,
-      );
+    if (v < 0) throw argumentError(fn, "t", `an array of times >= 0 (got ${v} at index ${i})`);
   });
   return out;
 }
@@ -318,9 +293,9 @@ function assertTimes(fn: string, t: unknown): Float64Array {
  */
 export function freeResponse(A: Tensor, h0: Tensor, t: ArrayLike<number>): Tensor {
   const fn = "freeResponse";
-  const n = assertSquare(`${fn}: A`, A);
-  const h = assertTensor(`${fn}: h0`, h0, { shape: [n], axes: ["n"] }).data;
-  const ts = assertTimes(fn, t);
+  const n = checkSquare(fn, "A", A);
+  const h = checkArg(fn, "h0", h0, schema.tensor({ shape: [n], axes: ["n"] })).data;
+  const ts = checkTimes(fn, t);
   const out = new Float64Array(ts.length * n);
   ts.forEach((tk, k) => {
     const e = expmRaw(
@@ -339,8 +314,8 @@ export function freeResponse(A: Tensor, h0: Tensor, t: ArrayLike<number>): Tenso
  */
 export function impulseResponse(ssm: ContinuousSSM, t: ArrayLike<number>): Tensor {
   const fn = "impulseResponse";
-  const d = assertSSM(fn, ssm);
-  const ts = assertTimes(fn, t);
+  const d = checkSsm(fn, "ssm", ssm);
+  const ts = checkTimes(fn, t);
   const { n, m, p } = d;
   const CB = new Float64Array(ts.length * p * m);
   ts.forEach((tk, k) => {
@@ -360,8 +335,8 @@ export function impulseResponse(ssm: ContinuousSSM, t: ArrayLike<number>): Tenso
  */
 export function stepResponse(ssm: ContinuousSSM, t: ArrayLike<number>): Tensor {
   const fn = "stepResponse";
-  const d = assertSSM(fn, ssm);
-  const ts = assertTimes(fn, t);
+  const d = checkSsm(fn, "ssm", ssm);
+  const ts = checkTimes(fn, t);
   const { n, m, p } = d;
   const k = n + m;
   const out = new Float64Array(ts.length * p * m);
@@ -375,22 +350,11 @@ export function stepResponse(ssm: ContinuousSSM, t: ArrayLike<number>): Tensor {
     const integral = new Float64Array(n * m);
     for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) integral[i * m + j] = e[i * k + n + j];
     const y = matmulRaw(ssm.C.data, integral, p, n, m);
-    if (ssm.D !== undefined) for (let i = 0; i < p * m; i++) y[i] += ssm.D.data[i];
+    if (!isAbsent(ssm.D)) for (let i = 0; i < p * m; i++) y[i] += ssm.D.data[i];
     out.set(y, idx * p * m);
   });
   return { shape: [ts.length, p, m], data: out };
 }
-
-/** The keys of a {@link ContinuousSSM} (a typo such as `d` for `D` is an error, not a dropped term). */
-const SSM_FIELDS = schema.options(
-  {
-    A: schema.present(),
-    B: schema.present(),
-    C: schema.present(),
-    D: schema.optional(schema.present()),
-  },
-  "an SSM",
-);
 
 /** Most RK4 substeps per hold interval {@link simulateRk4} takes. */
 export const MAX_RK4_SUBSTEPS = 10000;

@@ -21,13 +21,13 @@
  * both float32.
  */
 import type { Tensor } from "../tensor";
-import { describe, assertOneOf, assertTensor, invalidArgument } from "../validate";
-import { SINGULAR_PIVOT_RATIO, eyeRaw, luRaw, luSolveRaw } from "../linalg/dense";
-import { assertSquare, fromFloat64, resultDType } from "../linalg/matrix";
-import { expmRaw } from "./expm";
+import { argumentError, checkArg, schema } from "../validate";
+import { checkSquare } from "../linalg/checks";
+import { resultDType, withDType } from "../linalg/result";
+import { checkStep } from "./checks";
+import { type DiscretizationMethod, discreteStatesRaw, discretizeRaw } from "./discretize-raw";
 
-/** How to discretize; see the module comment for the formulas. */
-export type DiscretizationMethod = "zoh" | "bilinear" | "euler" | "mamba";
+export type { DiscretizationMethod } from "./discretize-raw";
 
 /** Every {@link DiscretizationMethod}, for loops in lessons and tests. */
 export const DISCRETIZATION_METHODS: readonly DiscretizationMethod[] = [
@@ -45,20 +45,17 @@ export interface Discretized {
   Bbar: Tensor;
 }
 
-/** Checks a step size: a positive finite number. */
-export function assertStep(name: string, dt: unknown): number {
-  if (typeof dt !== "number" || !Number.isFinite(dt) || dt <= 0) {
-    throw invalidArgument(name, `a positive finite number (got ${describe(dt)})`);
-  }
-  return dt;
-}
+const METHOD = schema.oneOf(DISCRETIZATION_METHODS);
+const ANY_TENSOR = schema.tensor();
 
-/** Checks B against n states: (n, m) or (n). Returns m. */
-function assertInputMatrix(fn: string, B: unknown, n: number): number {
-  const b = assertTensor(`${fn}: B`, B);
+/** Checks the argument `arg` (B or B̄) against n states: (n, m) or (n). Returns m. */
+function checkInputMatrix(fn: string, arg: string, B: unknown, n: number): number {
+  const b = checkArg(fn, arg, B, ANY_TENSOR);
   if (!(b.shape.length === 1 || b.shape.length === 2) || b.shape[0] !== n) {
-    throw new Error(
-      `${fn}: argument 'B' must be a tensor of shape [${n}, m] or [${n}] to match the ${n} states of A (got [${b.shape.join(", ")}])`,
+    throw argumentError(
+      fn,
+      arg,
+      `a tensor of shape [${n}, m] or [${n}] to match the ${n} states of A (got [${b.shape.join(", ")}])`,
     );
   }
   return b.shape.length === 2 ? b.shape[1] : 1;
@@ -75,64 +72,21 @@ export function discretize(
   dt: number,
   method: DiscretizationMethod,
 ): Discretized {
-  const n = assertSquare("discretize: A", A);
-  const m = assertInputMatrix("discretize", B, n);
-  assertStep("discretize: dt", dt);
-  assertOneOf("discretize: method", method, DISCRETIZATION_METHODS);
-  const a = A.data;
-  const b = B.data;
-  let abar: Float64Array;
-  let bbar: Float64Array;
-  if (method === "zoh") {
-    // Van Loan: exp(Δ [[A, B], [0, 0]]) = [[Ā, B̄], [0, I]].
-    const k = n + m;
-    const aug = new Float64Array(k * k);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) aug[i * k + j] = dt * a[i * n + j];
-      for (let j = 0; j < m; j++) aug[i * k + n + j] = dt * b[i * m + j];
-    }
-    const e = expmRaw(aug, k);
-    abar = new Float64Array(n * n);
-    bbar = new Float64Array(n * m);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) abar[i * n + j] = e[i * k + j];
-      for (let j = 0; j < m; j++) bbar[i * m + j] = e[i * k + n + j];
-    }
-  } else if (method === "bilinear") {
-    // (I − Δ/2·A) Ā = I + Δ/2·A and (I − Δ/2·A) B̄ = ΔB, from one LU factorisation.
-    const minus = eyeRaw(n);
-    const plus = eyeRaw(n);
-    for (let i = 0; i < n * n; i++) {
-      minus[i] -= 0.5 * dt * a[i];
-      plus[i] += 0.5 * dt * a[i];
-    }
-    const f = luRaw(minus, n);
-    if (!(f.pivotRatio > SINGULAR_PIVOT_RATIO)) {
-      throw new Error(
-        `discretize: argument 'A': I − Δ/2·A is singular for dt = ${dt} (A has an eigenvalue near 2/dt), so "bilinear" is undefined`,
-      );
-    }
-    abar = luSolveRaw(f, plus, n);
-    bbar = luSolveRaw(
-      f,
-      Float64Array.from(b, (v) => dt * v),
-      m,
+  const n = checkSquare("discretize", "A", A);
+  const m = checkInputMatrix("discretize", "B", B, n);
+  checkStep("discretize", "dt", dt);
+  checkArg("discretize", "method", method, METHOD);
+  const d = discretizeRaw(A.data, B.data, n, m, dt, method);
+  if (d === null) {
+    throw argumentError(
+      "discretize",
+      "A",
+      `a matrix with I − Δ/2·A nonsingular, so that "bilinear" is defined (got I − Δ/2·A singular for dt = ${dt}: A has an eigenvalue near 2/dt)`,
     );
-  } else {
-    // Euler: Ā = I + ΔA; Mamba: Ā = e^{ΔA}. Both take B̄ = ΔB.
-    bbar = Float64Array.from(b, (v) => dt * v);
-    if (method === "euler") {
-      abar = eyeRaw(n);
-      for (let i = 0; i < n * n; i++) abar[i] += dt * a[i];
-    } else {
-      abar = expmRaw(
-        Float64Array.from(a, (v) => dt * v),
-        n,
-      );
-    }
   }
+  const { abar, bbar } = d;
   const dtype = resultDType(A, B);
-  return { Abar: fromFloat64([n, n], abar, dtype), Bbar: fromFloat64([...B.shape], bbar, dtype) };
+  return { Abar: withDType([n, n], abar, dtype), Bbar: withDType([...B.shape], bbar, dtype) };
 }
 
 /**
@@ -158,11 +112,12 @@ export function discretizeDiagonal(
   dt: number,
   method: DiscretizationMethod,
 ): Discretized {
-  const av = assertTensor("discretizeDiagonal: a", a, { rank: 1, axes: ["n"] });
+  const fn = "discretizeDiagonal";
+  const av = checkArg(fn, "a", a, schema.tensor({ rank: 1, axes: ["n"] }));
   const n = av.shape[0];
-  const m = assertInputMatrix("discretizeDiagonal", B, n);
-  assertStep("discretizeDiagonal: dt", dt);
-  assertOneOf("discretizeDiagonal: method", method, DISCRETIZATION_METHODS);
+  const m = checkInputMatrix(fn, "B", B, n);
+  checkStep(fn, "dt", dt);
+  checkArg(fn, "method", method, METHOD);
   const abar = new Float64Array(n);
   const bbar = new Float64Array(n * m);
   for (let i = 0; i < n; i++) {
@@ -176,8 +131,10 @@ export function discretizeDiagonal(
         break;
       case "bilinear":
         if (1 - z / 2 === 0) {
-          throw new Error(
-            `discretizeDiagonal: argument 'a': Δ·a[${i}] = 2 makes (1 − Δa/2) zero, so bilinear is undefined`,
+          throw argumentError(
+            fn,
+            "a",
+            `a diagonal with Δ·a_i ≠ 2, so that "bilinear" is defined (got Δ·a[${i}] = 2, which makes 1 − Δa/2 zero)`,
           );
         }
         ai = (1 + z / 2) / (1 - z / 2);
@@ -196,7 +153,7 @@ export function discretizeDiagonal(
     for (let j = 0; j < m; j++) bbar[i * m + j] = bi * B.data[i * m + j];
   }
   const dtype = resultDType(av, B);
-  return { Abar: fromFloat64([n], abar, dtype), Bbar: fromFloat64([...B.shape], bbar, dtype) };
+  return { Abar: withDType([n], abar, dtype), Bbar: withDType([...B.shape], bbar, dtype) };
 }
 
 /**
@@ -210,36 +167,25 @@ export function discretizeDiagonal(
  */
 export function discreteStates(Abar: Tensor, Bbar: Tensor, x: Tensor, h0?: Tensor): Tensor {
   const fn = "discreteStates";
-  const A = assertTensor(`${fn}: Abar`, Abar);
+  const A = checkArg(fn, "Abar", Abar, ANY_TENSOR);
   const diagonal = A.shape.length === 1;
-  if (!diagonal) assertSquare(`${fn}: Abar`, A);
+  if (!diagonal) checkSquare(fn, "Abar", A);
   const n = A.shape[0];
-  const m = assertInputMatrix(fn, Bbar, n);
-  const xv = assertTensor(`${fn}: x`, x);
+  const m = checkInputMatrix(fn, "Bbar", Bbar, n);
+  const xv = checkArg(fn, "x", x, ANY_TENSOR);
   const ok = (xv.shape.length === 2 && xv.shape[1] === m) || (xv.shape.length === 1 && m === 1);
   if (!ok) {
-    throw new Error(
-      `${fn}: argument 'x' must be a tensor of shape [L, ${m}]${m === 1 ? " or [L]" : ""} to match B̄'s ${m} inputs (got [${xv.shape.join(", ")}])`,
+    throw argumentError(
+      fn,
+      "x",
+      `a tensor of shape [L, ${m}]${m === 1 ? " or [L]" : ""} to match B̄'s ${m} inputs (got [${xv.shape.join(", ")}])`,
     );
   }
   const L = xv.shape[0];
-  const out = new Float64Array(L * n);
-  let prev = new Float64Array(n);
-  if (h0 !== undefined) prev.set(assertTensor(`${fn}: h0`, h0, { shape: [n], axes: ["n"] }).data);
-  const a = A.data;
-  const b = Bbar.data;
-  const xs = xv.data;
-  for (let k = 0; k < L; k++) {
-    // Row k of `out` is h_k; `prev` is h_{k-1}.
-    const base = k * n;
-    for (let i = 0; i < n; i++) {
-      let v = 0;
-      if (diagonal) v = a[i] * prev[i];
-      else for (let j = 0; j < n; j++) v += a[i * n + j] * prev[j];
-      for (let j = 0; j < m; j++) v += b[i * m + j] * xs[k * m + j];
-      out[base + i] = v;
-    }
-    prev = out.subarray(base, base + n);
-  }
+  const h =
+    h0 === undefined
+      ? null
+      : checkArg(fn, "h0", h0, schema.tensor({ shape: [n], axes: ["n"] })).data;
+  const out = discreteStatesRaw(A.data, diagonal, Bbar.data, xv.data, n, m, L, h);
   return { shape: [L, n], data: out };
 }

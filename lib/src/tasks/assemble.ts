@@ -2,9 +2,24 @@
  * Assembles task sets from their flat arrays: one place for the fields a generated set and a set
  * read from disk share. Internal to `tasks/` (not re-exported from the package).
  */
-import { copyingTokens } from "./copying";
-import { inductionTokens } from "./induction";
-import type { CopyingOptions, CopyingSet, InductionOptions, InductionSet } from "./types";
+import type {
+  CopyingOptions,
+  CopyingSet,
+  CopyingTokens,
+  InductionOptions,
+  InductionSet,
+  InductionTokens,
+} from "./types";
+
+/** The token ids of a copying task with a checked vocabulary size V (see copyingTokens). */
+export function copyingTokenIds(V: number): CopyingTokens {
+  return { noise: 0, firstData: 1, lastData: V - 2, marker: V - 1 };
+}
+
+/** The token ids of the induction-heads task with a checked V (see inductionTokens). */
+export function inductionTokenIds(V: number): InductionTokens {
+  return { firstContent: 0, lastContent: V - 2, trigger: V - 1 };
+}
 
 /**
  * A (selective) copying set: inputs `(count, length + numTokens)`, targets and positions
@@ -26,7 +41,7 @@ export function copyingSet(
     vocabSize: opts.vocabSize,
     inputs,
     targets,
-    tokens: copyingTokens(opts.vocabSize),
+    tokens: copyingTokenIds(opts.vocabSize),
     options: opts,
     positions,
   };
@@ -51,7 +66,7 @@ export function inductionSet(
     vocabSize: opts.vocabSize,
     inputs,
     targets,
-    tokens: inductionTokens(opts.vocabSize),
+    tokens: inductionTokenIds(opts.vocabSize),
     options: opts,
     triggerPositions,
   };

@@ -25,49 +25,20 @@
  *      increasingly, are the data positions (plain copying uses positions 0..k-1).
  */
 import type { Rng } from "../rng";
-import { MAX_ELEMENTS, assertInteger, checkOptions, schema } from "../validate";
-import { copyingSet } from "./assemble";
-import { checkRng } from "./util";
+import { checkArg, schema } from "../validate";
+import { copyingSet, copyingTokenIds } from "./assemble";
+import { checkCopyingOptions, checkRng } from "./checks";
 import type { CopyingOptions, CopyingSet, CopyingTokens } from "./types";
 
 /** Token ids of a copying task with vocabulary size V: noise 0, data 1..V-2, marker V-1. */
 export function copyingTokens(vocabSize: number): CopyingTokens {
-  assertInteger("copyingTokens: vocabSize", vocabSize, 3);
-  return { noise: 0, firstData: 1, lastData: vocabSize - 2, marker: vocabSize - 1 };
+  return copyingTokenIds(
+    checkArg("copyingTokens", "vocabSize", vocabSize, schema.integer({ min: 3 })),
+  );
 }
 
-const COPYING_OPTIONS = schema.options({
-  count: schema.integer({ min: 0, max: MAX_ELEMENTS }),
-  length: schema.integer({ min: 1, max: MAX_ELEMENTS }),
-  numTokens: schema.integer({ min: 1, max: MAX_ELEMENTS }),
-  vocabSize: schema.integer({ min: 3, max: 2 ** 31 - 1 }),
-});
-
-/** Validates copying options; `fn` names the caller in messages. */
-export function checkCopyingOptions(fn: string, options: unknown): CopyingOptions {
-  const o = checkOptions(fn, "options", options, COPYING_OPTIONS) as CopyingOptions;
-  const { count, numTokens, length, vocabSize } = o;
-  if (length < numTokens) {
-    throw new Error(
-      `${fn}: argument 'options.length' must be at least numTokens = ${numTokens} positions to hold the data tokens (got ${length})`,
-    );
-  }
-  if (count * (length + numTokens) > MAX_ELEMENTS) {
-    throw new Error(
-      `${fn}: argument 'options' must ask for at most ${MAX_ELEMENTS} tokens in all (got count · (length + numTokens) = ${count * (length + numTokens)})`,
-    );
-  }
-  return { count, length, numTokens, vocabSize };
-}
-
-function generateCopying(
-  fn: string,
-  rng: unknown,
-  options: unknown,
-  selective: boolean,
-): CopyingSet {
-  const r = checkRng(fn, rng);
-  const opts = checkCopyingOptions(fn, options);
+/** Draws a (selective) copying set for a checked generator and options. */
+function copyingRaw(r: Rng, opts: CopyingOptions, selective: boolean): CopyingSet {
   const { count, length, numTokens: k, vocabSize: V } = opts;
   const l = length + k;
   const inputs = new Int32Array(count * l);
@@ -102,7 +73,8 @@ function generateCopying(
  * @returns inputs (n, length + k), targets (n, k), positions (n, k), token ids in `tokens`
  */
 export function selectiveCopying(rng: Rng, options: CopyingOptions): CopyingSet {
-  return generateCopying("selectiveCopying", rng, options, true);
+  const fn = "selectiveCopying";
+  return copyingRaw(checkRng(fn, rng), checkCopyingOptions(fn, options), true);
 }
 
 /**
@@ -110,5 +82,5 @@ export function selectiveCopying(rng: Rng, options: CopyingOptions): CopyingSet 
  * 0..k-1 (only the tokens are random). A fixed delay solves it.
  */
 export function copying(rng: Rng, options: CopyingOptions): CopyingSet {
-  return generateCopying("copying", rng, options, false);
+  return copyingRaw(checkRng("copying", rng), checkCopyingOptions("copying", options), false);
 }

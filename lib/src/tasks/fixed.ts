@@ -6,7 +6,7 @@
 import { Rng } from "../rng";
 import { selectiveCopying } from "./copying";
 import { inductionHeads } from "./induction";
-import { loadTaskSet } from "./io";
+import { readTaskFile } from "./task-file";
 import { checkArg, schema } from "../validate";
 import type { CopyingOptions, CopyingSet, InductionOptions, InductionSet } from "./types";
 
@@ -51,16 +51,12 @@ function checkSplit(fn: string, split: unknown): "train" | "test" {
 
 /** Loads a split of `datasets/selective-copying.json` (checksum-verified). */
 export function loadSelectiveCopying(split: "train" | "test"): CopyingSet {
-  return loadTaskSet(
-    SELECTIVE_COPYING_SET.file,
-    checkSplit("loadSelectiveCopying", split),
-  ) as CopyingSet;
+  const fn = "loadSelectiveCopying";
+  return readTaskFile(fn, SELECTIVE_COPYING_SET.file, checkSplit(fn, split)) as CopyingSet;
 }
 
 /** Loads a split of `datasets/induction-heads.json` (checksum-verified). */
 export function loadInductionHeads(split: "train" | "test"): InductionSet {
-  return loadTaskSet(
-    INDUCTION_HEADS_SET.file,
-    checkSplit("loadInductionHeads", split),
-  ) as InductionSet;
+  const fn = "loadInductionHeads";
+  return readTaskFile(fn, INDUCTION_HEADS_SET.file, checkSplit(fn, split)) as InductionSet;
 }

@@ -19,37 +19,16 @@
  * t = p, the content token `rng.int(V - 1)`.
  */
 import type { Rng } from "../rng";
-import { MAX_ELEMENTS, assertInteger, checkOptions, schema } from "../validate";
-import { inductionSet } from "./assemble";
-import { checkRng } from "./util";
+import { checkArg, schema } from "../validate";
+import { inductionSet, inductionTokenIds } from "./assemble";
+import { checkInductionOptions, checkRng } from "./checks";
 import type { InductionOptions, InductionSet, InductionTokens } from "./types";
 
 /** Token ids of the induction-heads task with vocabulary size V: content 0..V-2, trigger V-1. */
 export function inductionTokens(vocabSize: number): InductionTokens {
-  assertInteger("inductionTokens: vocabSize", vocabSize, 3);
-  return { firstContent: 0, lastContent: vocabSize - 2, trigger: vocabSize - 1 };
-}
-
-const INDUCTION_OPTIONS = schema.options({
-  count: schema.integer({ min: 0, max: MAX_ELEMENTS }),
-  length: schema.integer({ min: 3, max: MAX_ELEMENTS }),
-  vocabSize: schema.integer({ min: 3, max: 2 ** 31 - 1 }),
-});
-
-/** Validates induction-heads options; `fn` names the caller in messages. */
-export function checkInductionOptions(fn: string, options: unknown): InductionOptions {
-  const { count, length, vocabSize } = checkOptions(
-    fn,
-    "options",
-    options,
-    INDUCTION_OPTIONS,
-  ) as InductionOptions;
-  if (count * length > MAX_ELEMENTS) {
-    throw new Error(
-      `${fn}: argument 'options' must ask for at most ${MAX_ELEMENTS} tokens in all (got count · length = ${count * length})`,
-    );
-  }
-  return { count, length, vocabSize };
+  return inductionTokenIds(
+    checkArg("inductionTokens", "vocabSize", vocabSize, schema.integer({ min: 3 })),
+  );
 }
 
 /**

@@ -15,32 +15,11 @@
  * Split s holds exactly what the generator returns for `new Rng(seed)` and the options with
  * `count: n` (the tests regenerate every file and compare).
  */
-import { loadDatasetJSON } from "../datasets/index";
 import { argumentError, checkArg, describe, schema } from "../validate";
-import { copyingSet, inductionSet } from "./assemble";
-import { checkCopyingOptions } from "./copying";
-import { checkInductionOptions } from "./induction";
+import { TASK_FILE_FORMAT, type TaskFile, parseTaskFile, readTaskFile } from "./task-file";
 import type { CopyingSet, InductionSet } from "./types";
 
-/** The format tag of task files. */
-export const TASK_FILE_FORMAT = "mamba-ts-token-task/1";
-
-/** A task set as it appears in a task file. */
-export interface TaskFileSplit {
-  seed: number;
-  count: number;
-  inputs: number[][];
-  targets: number[][];
-}
-
-/** A whole task file. */
-export interface TaskFile {
-  format: string;
-  task: "selective-copying" | "copying" | "induction-heads";
-  options: Record<string, number>;
-  tokens: Record<string, number>;
-  splits: Record<string, TaskFileSplit>;
-}
+export { TASK_FILE_FORMAT, type TaskFile, type TaskFileSplit } from "./task-file";
 
 function rows(data: Int32Array, n: number, width: number): number[][] {
   return Array.from({ length: n }, (_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
@@ -116,121 +95,13 @@ export function taskFileText(
   return lines.join("\n") + "\n";
 }
 
-function flatten(
-  fn: string,
-  what: string,
-  data: unknown,
-  n: number,
-  width: number,
-  vocab: number,
-): Int32Array {
-  if (!Array.isArray(data) || data.length !== n) {
-    throw new Error(
-      `${fn}: argument '${what}' must be an array of ${n} rows (got ${describe(data)})`,
-    );
-  }
-  const out = new Int32Array(n * width);
-  data.forEach((row: unknown, i) => {
-    if (!Array.isArray(row) || row.length !== width) {
-      throw new Error(
-        `${fn}: argument '${what}[${i}]' must be a row of ${width} tokens (got ${describe(row)})`,
-      );
-    }
-    row.forEach((t: unknown, j) => {
-      if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= vocab) {
-        throw new Error(
-          `${fn}: argument '${what}[${i}][${j}]' must be a token id in [0, ${vocab}) (got ${describe(t)})`,
-        );
-      }
-      out[i * width + j] = t;
-    });
-  });
-  return out;
-}
-
 /**
  * Builds a task set from a parsed task file's split, checking that every example follows the
  * task's conventions (token ids, marker and trigger placement, targets consistent with inputs) and
  * recovering `positions` / `triggerPositions` from the inputs.
  */
-export function taskSetFromFile(
-  file: TaskFile,
-  split: string,
-  where = "taskSetFromFile",
-): CopyingSet | InductionSet {
-  const fn = where;
-  if (file === null || typeof file !== "object" || file.format !== TASK_FILE_FORMAT) {
-    throw new Error(
-      `${fn}: argument 'file' must be a task file with "format": "${TASK_FILE_FORMAT}" (got ${describe(file)})`,
-    );
-  }
-  const sp = file.splits?.[split];
-  if (sp === undefined) {
-    throw new Error(
-      `${fn}: argument 'split': no split ${JSON.stringify(split)}; the file has ${Object.keys(file.splits ?? {}).join(", ")}`,
-    );
-  }
-  if (file.task === "selective-copying" || file.task === "copying") {
-    const opts = checkCopyingOptions(fn, { ...file.options, count: sp.count });
-    const { count: n, length, numTokens: k, vocabSize: V } = opts;
-    const inputs = flatten(fn, `${split}.inputs`, sp.inputs, n, length + k, V);
-    const targets = flatten(fn, `${split}.targets`, sp.targets, n, k, V);
-    const positions = new Int32Array(n * k);
-    for (let i = 0; i < n; i++) {
-      const row = i * (length + k);
-      let found = 0;
-      for (let t = 0; t < length; t++) {
-        const tok = inputs[row + t];
-        if (tok === 0) continue;
-        if (tok === V - 1 || found >= k || tok !== targets[i * k + found]) {
-          throw new Error(
-            `${fn}: argument '${split}.inputs[${i}]': token ${tok} at position ${t} does not match the targets`,
-          );
-        }
-        positions[i * k + found++] = t;
-      }
-      if (found !== k)
-        throw new Error(
-          `${fn}: argument '${split}.inputs[${i}]' must be a row holding ${k} data tokens (got ${found})`,
-        );
-      for (let j = 0; j < k; j++) {
-        if (inputs[row + length + j] !== V - 1) {
-          throw new Error(
-            `${fn}: argument '${split}.inputs[${i}]' must be a row with the marker ${V - 1} at position ${length + j}`,
-          );
-        }
-      }
-    }
-    return copyingSet(file.task, opts, inputs, targets, positions);
-  }
-  if (file.task === "induction-heads") {
-    const opts = checkInductionOptions(fn, { ...file.options, count: sp.count });
-    const { count: n, length: l, vocabSize: V } = opts;
-    const inputs = flatten(fn, `${split}.inputs`, sp.inputs, n, l, V);
-    const targets = flatten(fn, `${split}.targets`, sp.targets, n, 1, V);
-    const triggerPositions = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const row = i * l;
-      const first = inputs.subarray(row, row + l - 1).indexOf(V - 1);
-      const second = first < 0 ? -1 : inputs.subarray(row + first + 1, row + l - 1).indexOf(V - 1);
-      if (
-        first < 0 ||
-        first > l - 3 ||
-        second >= 0 ||
-        inputs[row + l - 1] !== V - 1 ||
-        targets[i] !== inputs[row + first + 1]
-      ) {
-        throw new Error(
-          `${fn}: argument '${split}.inputs[${i}]' must be one trigger at p <= l - 3 followed by the target, and one at the end`,
-        );
-      }
-      triggerPositions[i] = first;
-    }
-    return inductionSet(opts, inputs, targets, triggerPositions);
-  }
-  throw new Error(
-    `${fn}: argument 'task': unknown task ${describe((file as { task?: unknown }).task)}`,
-  );
+export function taskSetFromFile(file: TaskFile, split: string): CopyingSet | InductionSet {
+  return parseTaskFile("taskSetFromFile", file, split);
 }
 
 /**
@@ -240,10 +111,5 @@ export function taskSetFromFile(
  * @param split e.g. "train" or "test"
  */
 export function loadTaskSet(name: string, split: string): CopyingSet | InductionSet {
-  const file = loadDatasetJSON<TaskFile>(name);
-  return taskSetFromFile(
-    file,
-    split,
-    `loadTaskSet(${JSON.stringify(name)}, ${JSON.stringify(split)})`,
-  );
+  return readTaskFile("loadTaskSet", name, split);
 }

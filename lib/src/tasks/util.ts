@@ -1,38 +1,41 @@
-/** Small helpers shared by the task generators: argument checks, scoring, and display. */
-import type { Rng } from "../rng";
-import { assertInteger, describe } from "../validate";
+/** Small helpers shared by the task generators: scoring and display. */
+import { argumentError, checkArg, describe, schema } from "../validate";
+import { checkTaskSet } from "./checks";
 import type { CopyingSet, InductionSet, TokenTaskSet } from "./types";
 
-/** Checks that `rng` is an `Rng` (by its methods, so a second copy of lib still works). */
-export function checkRng(fn: string, rng: unknown): Rng {
-  const r = rng as Partial<Rng> | null;
-  if (
-    r === null ||
-    typeof r !== "object" ||
-    typeof r.int !== "function" ||
-    typeof r.permutation !== "function"
-  ) {
-    throw new Error(`${fn}: argument 'rng' must be an Rng (new Rng(seed)) (got ${describe(rng)})`);
-  }
-  return rng as Rng;
-}
-
-/** Checks that `set` looks like a task set from a generator or loader (inputs, targets, count). */
-export function checkTaskSet(fn: string, set: unknown): TokenTaskSet {
-  const s = set as Partial<TokenTaskSet> | null;
-  if (
-    s === null ||
-    typeof s !== "object" ||
-    !(s.inputs instanceof Int32Array) ||
-    !(s.targets instanceof Int32Array) ||
-    typeof s.count !== "number" ||
-    typeof s.targetLength !== "number"
-  ) {
-    throw new Error(
-      `${fn}: argument 'set' must be a task set { inputs, targets, count, ... } from a task generator (got ${describe(set)})`,
+/** Checks the argument predictions against the set s: one token per target. */
+function checkPredictions(fn: string, predictions: unknown, s: TokenTaskSet): ArrayLike<number> {
+  const p = predictions as ArrayLike<number> | null;
+  if (p === null || typeof p !== "object" || typeof p.length !== "number") {
+    throw argumentError(
+      fn,
+      "predictions",
+      `an array of (n, k) = (${s.count}, ${s.targetLength}) tokens (got ${describe(predictions)})`,
     );
   }
-  return s as TokenTaskSet;
+  if (p.length !== s.targets.length) {
+    throw argumentError(
+      fn,
+      "predictions",
+      `an array of ${s.targets.length} = (n, k) = (${s.count}, ${s.targetLength}) entries (got ${p.length})`,
+    );
+  }
+  return p;
+}
+
+/** Checks the argument i: an example index of the set s. */
+function checkExampleIndex(fn: string, i: unknown, s: TokenTaskSet): number {
+  return checkArg(fn, "i", i, schema.integer({ min: 0, max: s.count - 1 }));
+}
+
+/** Example i of a checked set as arrays. */
+function exampleOf(s: TokenTaskSet, i: number): { input: number[]; target: number[] } {
+  const l = s.inputLength;
+  const k = s.targetLength;
+  return {
+    input: Array.from(s.inputs.subarray(i * l, (i + 1) * l)),
+    target: Array.from(s.targets.subarray(i * k, (i + 1) * k)),
+  };
 }
 
 /**
@@ -44,20 +47,7 @@ export function checkTaskSet(fn: string, set: unknown): TokenTaskSet {
  */
 export function tokenAccuracy(predictions: ArrayLike<number>, set: TokenTaskSet): number {
   const s = checkTaskSet("tokenAccuracy", set);
-  if (
-    predictions === null ||
-    typeof predictions !== "object" ||
-    typeof predictions.length !== "number"
-  ) {
-    throw new Error(
-      `tokenAccuracy: argument 'predictions' must be an array of (n, k) = (${s.count}, ${s.targetLength}) tokens (got ${describe(predictions)})`,
-    );
-  }
-  if (predictions.length !== s.targets.length) {
-    throw new Error(
-      `tokenAccuracy: argument 'predictions' must be an array of ${s.targets.length} = (n, k) = (${s.count}, ${s.targetLength}) entries (got ${predictions.length})`,
-    );
-  }
+  checkPredictions("tokenAccuracy", predictions, s);
   if (s.targets.length === 0) return NaN;
   let hits = 0;
   for (let i = 0; i < s.targets.length; i++) if (predictions[i] === s.targets[i]) hits++;
@@ -66,8 +56,7 @@ export function tokenAccuracy(predictions: ArrayLike<number>, set: TokenTaskSet)
 
 /** Accuracy at each answer index j = 0..k-1 separately (averaged over examples). */
 export function accuracyByTarget(predictions: ArrayLike<number>, set: TokenTaskSet): number[] {
-  checkTaskSet("accuracyByTarget", set);
-  tokenAccuracy(predictions, set);
+  checkPredictions("accuracyByTarget", predictions, checkTaskSet("accuracyByTarget", set));
   const k = set.targetLength;
   const out = new Array<number>(k).fill(0);
   for (let i = 0; i < set.count; i++) {
@@ -86,21 +75,17 @@ export function chanceAccuracy(set: CopyingSet | InductionSet): number {
   if (s.task === "copying" || s.task === "selective-copying") {
     return 1 / (s.tokens.lastData - s.tokens.firstData + 1);
   }
-  throw new Error(
-    `chanceAccuracy: argument 'set' must be a copying or induction-heads task set (got task ${describe((s as TokenTaskSet).task)})`,
+  throw argumentError(
+    "chanceAccuracy",
+    "set",
+    `a copying or induction-heads task set (got task ${describe((s as TokenTaskSet).task)})`,
   );
 }
 
 /** Example i of a set as plain arrays. */
 export function taskExample(set: TokenTaskSet, i: number): { input: number[]; target: number[] } {
   const s = checkTaskSet("taskExample", set);
-  assertInteger("taskExample: i", i, 0, s.count - 1);
-  const l = s.inputLength;
-  const k = s.targetLength;
-  return {
-    input: Array.from(s.inputs.subarray(i * l, (i + 1) * l)),
-    target: Array.from(s.targets.subarray(i * k, (i + 1) * k)),
-  };
+  return exampleOf(s, checkExampleIndex("taskExample", i, s));
 }
 
 const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -114,8 +99,7 @@ const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
  */
 export function renderExample(set: CopyingSet | InductionSet, i: number): string {
   const s = checkTaskSet("renderExample", set);
-  assertInteger("renderExample: i", i, 0, s.count - 1);
-  const { input, target } = taskExample(set, i);
+  const { input, target } = exampleOf(s, checkExampleIndex("renderExample", i, s));
   let sym: (t: number) => string;
   let sep = "";
   if (set.task === "induction-heads") {

@@ -8,20 +8,14 @@
  * Gradients are accumulated in float64 and returned in the dtype of the input they belong to.
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { sigmoid } from "../selective/activations";
+import { sigmoidRaw } from "../selective/activations-raw";
 import { channelsFirst } from "../selective/layout";
 import { reference } from "../ops/reference/index";
 import type { CrossEntropy } from "../ops/backend";
 import { convBackwardInLayout } from "../ops/reference/backward";
-import {
-  MAX_ELEMENTS,
-  argumentError,
-  assertInteger,
-  assertTensor,
-  checkArg,
-  describe,
-  schema,
-} from "../validate";
+import { MAX_ELEMENTS, argumentError, checkArg, describe, schema } from "../validate";
+
+const ANY_TENSOR = schema.tensor();
 
 function like(t: Tensor, data: Float64Array, shape: readonly number[] = t.shape): Tensor {
   const o = allocate(dtypeOf(t), data.length);
@@ -29,8 +23,9 @@ function like(t: Tensor, data: Float64Array, shape: readonly number[] = t.shape)
   return { shape: [...shape], data: o };
 }
 
-function sameShape(fn: string, name: string, g: Tensor, shape: readonly number[]): void {
-  assertTensor(`${fn}: ${name}`, g, { shape });
+/** Checks the upstream gradient (argument `name`): a finite tensor of the given shape. */
+function sameShape(fn: string, name: string, g: unknown, shape: readonly number[]): void {
+  checkArg(fn, name, g, schema.tensor({ shape }));
 }
 
 /**
@@ -47,12 +42,14 @@ export function linearBackward(
 ): { dx: Tensor; dweight: Tensor; dbias?: Tensor } {
   const fn = "linearBackward";
   checkArg(fn, "hasBias", hasBias, schema.boolean());
-  assertTensor(`${fn}: x`, x);
-  assertTensor(`${fn}: weight`, weight, { rank: 2, axes: ["out", "in"] });
+  checkArg(fn, "x", x, ANY_TENSOR);
+  checkArg(fn, "weight", weight, schema.tensor({ rank: 2, axes: ["out", "in"] }));
   const [outDim, inDim] = weight.shape;
   if (x.shape[x.shape.length - 1] !== inDim) {
-    throw new Error(
-      `${fn}: argument 'x' must be a tensor whose last axis is ${inDim} (in) (got shape [${x.shape.join(", ")}])`,
+    throw argumentError(
+      fn,
+      "x",
+      `a tensor whose last axis is ${inDim} (in) (got shape [${x.shape.join(", ")}])`,
     );
   }
   sameShape(fn, "g", g, [...x.shape.slice(0, -1), outDim]);
@@ -77,9 +74,12 @@ export function rmsNormBackward(
   g: Tensor,
 ): { dx: Tensor; dweight: Tensor } {
   const fn = "rmsNormBackward";
-  assertTensor(`${fn}: x`, x);
+  checkArg(fn, "x", x, ANY_TENSOR);
+  if (x.shape.length < 1) {
+    throw argumentError(fn, "x", "a tensor with at least 1 axis (..., d) (got shape [])");
+  }
   const d = x.shape[x.shape.length - 1];
-  assertTensor(`${fn}: weight`, weight, { shape: [d], axes: ["d"] });
+  checkArg(fn, "weight", weight, schema.tensor({ shape: [d], axes: ["d"] }));
   const e = checkArg(fn, "eps", eps, schema.number({ min: 0 }));
   sameShape(fn, "g", g, x.shape);
   return reference.rmsNormBackward(x, weight, e, g);
@@ -91,14 +91,17 @@ export function rmsNormBackward(
  */
 export function embeddingBackward(ids: Int32Array, vocab: number, g: Tensor): Tensor {
   const fn = "embeddingBackward";
-  if (!(ids instanceof Int32Array))
-    throw new Error(`${fn}: argument 'ids' must be an Int32Array (got ${describe(ids)})`);
-  assertInteger(`${fn}: vocab`, vocab, 1);
-  assertTensor(`${fn}: g`, g);
+  if (!(ids instanceof Int32Array)) {
+    throw argumentError(fn, "ids", `an Int32Array (got ${describe(ids)})`);
+  }
+  checkArg(fn, "vocab", vocab, schema.integer({ min: 1 }));
+  checkArg(fn, "g", g, ANY_TENSOR);
   const d = g.shape[g.shape.length - 1];
-  if (g.data.length !== ids.length * d) {
-    throw new Error(
-      `${fn}: argument 'g' must be a tensor of ${ids.length} rows (one per id) of length d (got shape [${g.shape.join(", ")}])`,
+  if (g.shape.length < 1 || g.data.length !== ids.length * d) {
+    throw argumentError(
+      fn,
+      "g",
+      `a tensor of ${ids.length} rows (one per id) of length d (got shape [${g.shape.join(", ")}])`,
     );
   }
   if (vocab * d > MAX_ELEMENTS) {
@@ -109,10 +112,9 @@ export function embeddingBackward(ids: Int32Array, vocab: number, g: Tensor): Te
     );
   }
   for (let p = 0; p < ids.length; p++) {
-    if (ids[p] < 0 || ids[p] >= vocab)
-      throw new Error(
-        `${fn}: argument 'ids' must be token ids in [0, ${vocab}) (got ${ids[p]} at position ${p})`,
-      );
+    if (ids[p] < 0 || ids[p] >= vocab) {
+      throw argumentError(fn, "ids", `token ids in [0, ${vocab}) (got ${ids[p]} at position ${p})`);
+    }
   }
   return reference.embeddingBackward(ids, vocab, g);
 }
@@ -131,9 +133,9 @@ export function causalDepthwiseConv1dBackward(
 ): { dx: Tensor; dweight: Tensor; dbias?: Tensor } {
   const fn = "causalDepthwiseConv1dBackward";
   checkArg(fn, "hasBias", hasBias, schema.boolean());
-  assertTensor(`${fn}: x`, x, { rank: 3, axes: ["b", "d", "l"] });
+  checkArg(fn, "x", x, schema.tensor({ rank: 3, axes: ["b", "d", "l"] }));
   const [batch, dim, len] = x.shape;
-  assertTensor(`${fn}: weight`, weight, { shape: [dim, 1, null], axes: ["d", "1", "k"] });
+  checkArg(fn, "weight", weight, schema.tensor({ shape: [dim, 1, null], axes: ["d", "1", "k"] }));
   sameShape(fn, "g", g, x.shape);
   const k = weight.shape[2];
   const dx = new Float64Array(x.data.length);
@@ -151,17 +153,17 @@ export function causalDepthwiseConv1dBackward(
 
 /** Backward of elementwise SiLU (y = x σ(x)): ∂x = g · σ(x) (1 + x (1 − σ(x))). Shapes: x, g (...). */
 export function siluBackward(x: Tensor, g: Tensor): Tensor {
-  assertTensor("siluBackward: x", x);
+  checkArg("siluBackward", "x", x, ANY_TENSOR);
   sameShape("siluBackward", "g", g, x.shape);
   return reference.siluBackward(x, g);
 }
 
 /** Backward of elementwise softplus (y = log(1 + eˣ)): ∂x = g · σ(x). Shapes: x, g (...). */
 export function softplusBackward(x: Tensor, g: Tensor): Tensor {
-  assertTensor("softplusBackward: x", x);
+  checkArg("softplusBackward", "x", x, ANY_TENSOR);
   sameShape("softplusBackward", "g", g, x.shape);
   const dx = new Float64Array(x.data.length);
-  for (let i = 0; i < dx.length; i++) dx[i] = g.data[i] * sigmoid(x.data[i]);
+  for (let i = 0; i < dx.length; i++) dx[i] = g.data[i] * sigmoidRaw(x.data[i]);
   return like(x, dx);
 }
 
@@ -181,38 +183,46 @@ export function crossEntropy(
   mask?: ArrayLike<number> | null,
 ): CrossEntropy {
   const fn = "crossEntropy";
-  assertTensor(`${fn}: logits`, logits);
+  checkArg(fn, "logits", logits, ANY_TENSOR);
+  if (logits.shape.length < 1) {
+    throw argumentError(fn, "logits", "a tensor with at least 1 axis (..., vocab) (got shape [])");
+  }
   const V = logits.shape[logits.shape.length - 1];
   const P = V === 0 ? 0 : logits.data.length / V;
   if (!(targets instanceof Int32Array) || targets.length !== P) {
-    throw new Error(
-      `${fn}: argument 'targets' must be an Int32Array of ${P} ids (one per position of logits [${logits.shape.join(", ")}]) (got ${describe(targets)})`,
+    throw argumentError(
+      fn,
+      "targets",
+      `an Int32Array of ${P} ids (one per position of logits [${logits.shape.join(", ")}]) (got ${describe(targets)})`,
     );
   }
   checkArg(fn, "mask", mask, schema.optional(schema.numbers()));
   if (mask !== undefined && mask !== null && mask.length !== P) {
-    throw new Error(
-      `${fn}: argument 'mask' must be an array of ${P} entries (one per position) (got ${mask.length})`,
+    throw argumentError(
+      fn,
+      "mask",
+      `an array of ${P} entries (one per position) (got ${mask.length})`,
     );
   }
   let total = 0;
   for (let p = 0; p < P; p++) {
     const t = targets[p];
     const m = mask ? mask[p] : 1;
-    if (!(m >= 0))
-      throw new Error(
-        `${fn}: argument 'mask' must be an array of weights >= 0 (got ${m} at position ${p})`,
-      );
+    if (!(m >= 0)) {
+      throw argumentError(fn, "mask", `an array of weights >= 0 (got ${m} at position ${p})`);
+    }
     if (t === -100) continue;
-    if (t < 0 || t >= V)
-      throw new Error(
-        `${fn}: argument 'targets' must be ids in [0, ${V}) or -100 (got ${t} at position ${p})`,
-      );
+    if (t < 0 || t >= V) {
+      throw argumentError(fn, "targets", `ids in [0, ${V}) or -100 (got ${t} at position ${p})`);
+    }
     total += m;
   }
-  if (!(total > 0))
-    throw new Error(
-      `${fn}: argument 'mask' must count at least one position (got every position masked or ignored)`,
+  if (!(total > 0)) {
+    throw argumentError(
+      fn,
+      "mask",
+      "a mask that counts at least one position (got every position masked or ignored)",
     );
+  }
   return reference.crossEntropy(logits, targets, mask ?? null);
 }

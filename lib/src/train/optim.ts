@@ -7,15 +7,7 @@
  * optimiser updates the parameter tensors in place.
  */
 import { type FloatArray, type Tensor, allocate, dtypeOf } from "../tensor";
-import {
-  argumentError,
-  assertFiniteNumber,
-  assertInteger,
-  assertTensor,
-  checkArg,
-  describe,
-  schema,
-} from "../validate";
+import { argumentError, checkArg, checkOptions, describe, schema } from "../validate";
 
 /** Hyper-parameters of {@link adamwStep}. */
 export interface AdamWOptions {
@@ -47,14 +39,20 @@ export interface AdamWState {
  * norms' weights (the embeddings, which that recipe also exempts, are decayed).
  */
 export function noWeightDecay(name: string): boolean {
-  checkArg("noWeightDecay", "name", name, schema.string());
-  return (
+  return !decays(checkArg("noWeightDecay", "name", name, schema.string()));
+}
+
+/** Whether weight decay applies to the parameter `name` (see {@link noWeightDecay}). */
+function decays(name: string): boolean {
+  return !(
     name.endsWith(".A_log") ||
     name.endsWith(".D") ||
     name.endsWith(".bias") ||
     /(^|\.)(norm|norm_f|input_layernorm|post_attention_layernorm)\.weight$/.test(name)
   );
 }
+
+const ANY_TENSOR = schema.tensor();
 
 /** Rejects anything but a Map (of parameter name to tensor). */
 function checkMap(fn: string, arg: string, value: unknown): void {
@@ -65,22 +63,16 @@ function checkMap(fn: string, arg: string, value: unknown): void {
 
 /** A fresh AdamW state (t = 0, m = v = 0) for the given parameters. */
 export function createAdamW(params: Map<string, Tensor>): AdamWState {
-  if (!(params instanceof Map)) {
-    throw new Error(
-      `createAdamW: argument 'params' must be a Map<string, Tensor> (got ${describe(params)})`,
-    );
-  }
+  checkMap("createAdamW", "params", params);
   const m = new Map<string, FloatArray>();
   const v = new Map<string, FloatArray>();
   for (const [name, p] of params) {
-    assertTensor(`createAdamW: params["${name}"]`, p);
+    checkArg("createAdamW", `params["${name}"]`, p, ANY_TENSOR);
     m.set(name, allocate(dtypeOf(p), p.data.length));
     v.set(name, allocate(dtypeOf(p), p.data.length));
   }
   return { step: 0, m, v };
 }
-
-const ADAMW_KEYS = new Set(["lr", "beta1", "beta2", "eps", "weightDecay"]);
 
 /**
  * One AdamW step (Algorithm 2 of Loshchilov & Hutter), in place on `params` and `state`:
@@ -108,53 +100,40 @@ export function adamwStep(
     !(st.m instanceof Map) ||
     !(st.v instanceof Map)
   ) {
-    throw new Error(
-      `${fn}: argument 'state' must be an AdamWState from createAdamW (got ${describe(state)})`,
-    );
+    throw argumentError(fn, "state", `an AdamWState from createAdamW (got ${describe(state)})`);
   }
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new Error(
-      `${fn}: argument 'options' must be { lr, beta1?, beta2?, eps?, weightDecay? } (got ${describe(options)})`,
-    );
-  }
-  for (const k of Object.keys(options)) {
-    if (!ADAMW_KEYS.has(k))
-      throw new Error(
-        `${fn}: argument 'options' must be an options object (got an unknown key "${k}"; the keys are lr, beta1, beta2, eps, weightDecay)`,
-      );
-  }
-  const lr = assertFiniteNumber(`${fn}: options.lr`, options.lr);
-  const b1 = options.beta1 ?? 0.9;
-  const b2 = options.beta2 ?? 0.95;
-  const eps = options.eps ?? 1e-8;
-  const wd = options.weightDecay ?? 0.1;
+  const o = checkOptions(fn, "options", options, ADAMW_OPTIONS);
+  const lr = o.lr!;
+  const b1 = o.beta1 ?? 0.9;
+  const b2 = o.beta2 ?? 0.95;
+  const eps = o.eps ?? 1e-8;
+  const wd = o.weightDecay ?? 0.1;
   for (const [k, x] of [
     ["beta1", b1],
     ["beta2", b2],
   ] as const) {
-    if (!(typeof x === "number" && x >= 0 && x < 1))
-      throw new Error(
-        `${fn}: argument 'options.${k}' must be a number in [0, 1) (got ${describe(x)})`,
-      );
-  }
-  if (!(lr >= 0)) throw new Error(`${fn}: argument 'options.lr' must be a number >= 0 (got ${lr})`);
-  if (!(assertFiniteNumber(`${fn}: options.eps`, eps) > 0))
-    throw new Error(`${fn}: argument 'options.eps' must be a positive number (got ${eps})`);
-  if (!(assertFiniteNumber(`${fn}: options.weightDecay`, wd) >= 0)) {
-    throw new Error(`${fn}: argument 'options.weightDecay' must be a number >= 0 (got ${wd})`);
+    // [0, 1): a β of 1 would never forget (a half-open range the number schema does not state).
+    if (!(typeof x === "number" && x >= 0 && x < 1)) {
+      throw argumentError(fn, `options.${k}`, `a number in [0, 1) (got ${describe(x)})`);
+    }
   }
   for (const [name, p] of params) {
     const g = grads.get(name);
     if (!g) {
-      throw new Error(
-        `${fn}: argument 'grads' must hold a gradient for every parameter (got none for "${name}")`,
+      throw argumentError(
+        fn,
+        "grads",
+        `a Map holding a gradient for every parameter (got none for "${name}")`,
       );
     }
-    assertTensor(`${fn}: grads["${name}"]`, g, { shape: p.shape });
-    if (!state.m.has(name))
-      throw new Error(
-        `${fn}: argument 'state' must hold moments for every parameter (got none for "${name}": made for other parameters?)`,
+    checkArg(fn, `grads["${name}"]`, g, schema.tensor({ shape: p.shape }));
+    if (!state.m.has(name)) {
+      throw argumentError(
+        fn,
+        "state",
+        `an AdamWState with moments for every parameter (got none for "${name}": made for other parameters?)`,
       );
+    }
   }
   state.step += 1;
   const t = state.step;
@@ -164,7 +143,7 @@ export function adamwStep(
     const g = grads.get(name)!.data;
     const m = state.m.get(name)!;
     const v = state.v.get(name)!;
-    const decay = noWeightDecay(name) ? 0 : wd;
+    const decay = decays(name) ? wd : 0;
     const w = p.data;
     for (let i = 0; i < w.length; i++) {
       const mi = b1 * m[i] + (1 - b1) * g[i];
@@ -184,12 +163,10 @@ export function adamwStep(
  */
 export function clipGradNorm(grads: Map<string, Tensor>, maxNorm: number): number {
   checkMap("clipGradNorm", "grads", grads);
-  const max = assertFiniteNumber("clipGradNorm: maxNorm", maxNorm);
-  if (!(max > 0))
-    throw new Error(`clipGradNorm: argument 'maxNorm' must be a positive number (got ${max})`);
+  const max = checkArg("clipGradNorm", "maxNorm", maxNorm, schema.positive());
   let ss = 0;
   for (const [name, g] of grads) {
-    assertTensor(`clipGradNorm: grads["${name}"]`, g);
+    checkArg("clipGradNorm", `grads["${name}"]`, g, ANY_TENSOR);
     for (let i = 0; i < g.data.length; i++) ss += g.data[i] * g.data[i];
   }
   const norm = Math.sqrt(ss);
@@ -219,13 +196,40 @@ export interface LrSchedule {
  */
 export function learningRate(step: number, schedule: LrSchedule): number {
   const fn = "learningRate";
-  const s = assertInteger(`${fn}: step`, step, 0);
-  const total = assertInteger(`${fn}: schedule.totalSteps`, schedule?.totalSteps, 1);
-  const warm = assertInteger(`${fn}: schedule.warmupSteps`, schedule.warmupSteps, 0, total);
-  const peak = assertFiniteNumber(`${fn}: schedule.peakLr`, schedule.peakLr);
-  const min = assertFiniteNumber(`${fn}: schedule.minLr`, schedule.minLr ?? peak / 10);
+  const s = checkArg(fn, "step", step, schema.integer({ min: 0 }));
+  const sc = checkOptions(fn, "schedule", schedule, LR_SCHEDULE);
+  const total = sc.totalSteps!;
+  const warm = sc.warmupSteps!;
+  if (warm > total) {
+    throw argumentError(
+      fn,
+      "schedule.warmupSteps",
+      `an integer in [0, ${total}] (totalSteps) (got ${warm})`,
+    );
+  }
+  const peak = sc.peakLr!;
+  const min = sc.minLr ?? peak / 10;
   if (s < warm) return (peak * (s + 1)) / warm;
   if (total === warm) return min;
   const p = Math.min(1, (s - warm) / (total - warm));
   return min + 0.5 * (peak - min) * (1 + Math.cos(Math.PI * p));
 }
+
+const ADAMW_OPTIONS = schema.options({
+  lr: schema.number({ min: 0 }),
+  beta1: schema.optional(schema.present<number>()),
+  beta2: schema.optional(schema.present<number>()),
+  eps: schema.optional(schema.positive()),
+  weightDecay: schema.optional(schema.number({ min: 0 })),
+});
+
+// In the order learningRate reads them: totalSteps bounds warmupSteps.
+const LR_SCHEDULE = schema.options(
+  {
+    totalSteps: schema.integer({ min: 1 }),
+    warmupSteps: schema.integer({ min: 0 }),
+    peakLr: schema.number(),
+    minLr: schema.optional(schema.number()),
+  },
+  "a learning-rate schedule",
+);

@@ -14,7 +14,7 @@
  * relative paths.
  */
 export * from "./tensor";
-export * from "./validate";
+export { describe } from "./validate";
 export * from "./rng";
 export * from "./display/jupyter";
 export * from "./display/plot";

@@ -233,9 +233,26 @@ function tensorProblem(value: unknown, spec: TensorSpec): string | null {
   return null;
 }
 
-function firstNonFinite(data: ArrayLike<number>): number {
+/** The index of the first NaN or ±∞ in `data`, or −1 when every value is finite. */
+export function firstNonFinite(data: ArrayLike<number>): number {
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
   return -1;
+}
+
+/**
+ * Refuses a model whose parameters hold a NaN or ±∞, naming the tensor and the first bad index:
+ * `fn: argument 'model.params' must hold finite values (got NaN in "name" at flat index i)`.
+ * One pass over every weight: public functions run it once per call (decoding steps do not).
+ */
+export function checkFiniteParams(fn: string, params: Map<string, Tensor>): void {
+  for (const [name, t] of params) {
+    const i = firstNonFinite(t.data);
+    if (i >= 0) {
+      throw new Error(
+        `${fn}: argument 'model.params' must hold finite values (got ${t.data[i]} in "${name}" at flat index ${i})`,
+      );
+    }
+  }
 }
 
 function fixedRank0(spec: TensorSpec): boolean {

@@ -143,7 +143,7 @@ describe.each(Object.entries(savers))("%s checkpoints", (kind, s) => {
     const dir = path.join(fresh(), "new");
     expect(() => s.save(bad, dir)).toThrow(
       new RegExp(
-        `^${s.fn}: argument 'model\\.params' must hold finite values \\(got NaN at flat index 3 of "${name.replace(/\./g, "\\.")}"\\)`,
+        `^${s.fn}: argument 'model\\.params' must hold finite values \\(got NaN in "${name.replace(/\./g, "\\.")}" at flat index 3\\)`,
       ),
     );
     expect(existsSync(path.dirname(dir))).toBe(false);

@@ -118,7 +118,7 @@ describe("transformerLastLogits", () => {
       data: new Float32Array(model.config.hidden_size).fill(NaN),
     });
     expect(() => transformerLastLogits(bad, tokens(1, 10, 5))).toThrow(
-      /^transformerLastLogits: argument 'model.params' must hold finite values \(got NaN in tensor "model.norm.weight"/,
+      /^transformerLastLogits: argument 'model.params' must hold finite values \(got NaN in "model.norm.weight"/,
     );
   });
 });

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as lib from "../../lib/src/index";
-import { MAX_ELEMENTS, type Schema, schema as s } from "../../lib/src/validate";
+import { MAX_ELEMENTS, type Schema, describe, schema as s } from "../../lib/src/validate";
 
 /** One argument: its name as lib's messages spell it, and its schema (null: not driven). */
 export interface Arg {
@@ -68,7 +68,7 @@ const DIMS = s.options(
 const custom = (expected: string, ok: (v: unknown) => boolean, invalid: unknown[]): Schema => ({
   expected,
   optional: false,
-  problem: (v) => (ok(v) ? null : `${expected} (got ${lib.describe(v)})`),
+  problem: (v) => (ok(v) ? null : `${expected} (got ${describe(v)})`),
   invalid: () => [undefined, null, ...invalid],
 });
 const INT32_IDS = custom("an Int32Array of ids", (v) => v instanceof Int32Array, [[0, 1], "01", 3]);

@@ -190,7 +190,7 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
       m.set("model.norm.weight", { shape: t.shape, data });
     });
     expect(() => loadTransformerCheckpoint(nan)).toThrow(
-      /model\.safetensors': tensor "model\.norm\.weight" must be finite values \(got NaN at flat index 3\)/,
+      /model\.safetensors': tensor "model\.norm\.weight" holds NaN at flat index 3/,
     );
   });
 
@@ -252,7 +252,7 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     const nan = { config: model.config, params: new Map(model.params) };
     nan.params.set("model.norm.weight", { shape: [8], data: new Float32Array(8).fill(Infinity) });
     expect(() => saveTransformerCheckpoint(nan, freshDir())).toThrow(
-      /saveTransformerCheckpoint: argument 'model\.params' must hold finite values \(got Infinity at flat index 0 of "model\.norm\.weight"/,
+      /saveTransformerCheckpoint: argument 'model\.params' must hold finite values \(got Infinity in "model\.norm\.weight" at flat index 0/,
     );
     expect(() => saveTransformerCheckpoint(model, 3 as never)).toThrow(
       /saveTransformerCheckpoint: argument 'dir' must be a folder path/,

@@ -158,7 +158,7 @@ describe("transformerLossAndGrads", () => {
       data: new Float32Array(8).fill(Infinity),
     });
     expect(() => transformerLossAndGrads(nan, [[1, 2]])).toThrow(
-      /transformerLossAndGrads: argument 'model.params' must hold finite values \(got Infinity in tensor "model.norm.weight" at flat index 0\)/,
+      /transformerLossAndGrads: argument 'model.params' must hold finite values \(got Infinity in "model.norm.weight" at flat index 0\)/,
     );
     const mixed = { config: m.config, params: new Map(m.params) };
     mixed.params.set("model.norm.weight", astype(m.params.get("model.norm.weight")!, "float64"));

@@ -223,7 +223,7 @@ describe("llamaConfig", () => {
       /rope_theta' must be a positive/,
     );
     expect(() => llamaConfig({ ...base, tie_word_embeddings: 1 as never })).toThrow(
-      /tie_word_embeddings: expected true or false/,
+      /llamaConfig: argument 'fields.tie_word_embeddings' must be true or false/,
     );
   });
 });
@@ -477,7 +477,7 @@ describe("non-finite weights", () => {
     bad.params.set("model.layers.1.mlp.gate_proj.weight", { shape: w.shape, data });
     const named = (fn: string) =>
       new RegExp(
-        `^${fn}: argument 'model.params' must hold finite values \\(got NaN in tensor "model.layers.1.mlp.gate_proj.weight" at flat index 5\\)`,
+        `^${fn}: argument 'model.params' must hold finite values \\(got NaN in "model.layers.1.mlp.gate_proj.weight" at flat index 5\\)`,
       );
     expect(() => transformerForward(bad, [[1, 2]])).toThrow(named("transformerForward"));
     expect(() => transformerPrefill(bad, createTransformerCache(bad), [[1, 2]])).toThrow(

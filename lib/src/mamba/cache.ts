@@ -6,11 +6,11 @@
  * parallel mode), `mambaStep` on one token (l = 1, upstream's `Mamba.step`).
  */
 import type { Tensor } from "../tensor";
-import { checkArg, checkOptions, describe, schema } from "../validate";
+import { checkArg, checkFiniteParams, checkOptions, describe, schema } from "../validate";
 import { Ops } from "../ops/tape";
 import { reference } from "../ops/reference/index";
 import { type TokenBatch, readTokens } from "../lm/tokens";
-import { checkFiniteParams, checkMambaModel, resolveVariant } from "./checks";
+import { checkMambaModel, resolveVariant } from "./checks";
 import { SCAN_OPTION, type MambaForwardOptions, scanBackend } from "./forward";
 import { type LayerState, type MambaModel, mambaLM } from "./model";
 
@@ -152,7 +152,7 @@ export function mambaPrefill(
     throw new Error(
       `${fn}: argument 'tokens' must be a batch with at least one position (got length 0)`,
     );
-  checkFiniteParams(fn, m);
+  checkFiniteParams(fn, m.params);
   const logits = mambaLM(new Ops(scanBackend(o.scan)), m, ids, shape[0], shape[1], {
     variant: resolveVariant(fn, m, undefined),
     states: layerStates(cache),

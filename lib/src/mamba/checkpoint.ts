@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { Tensor } from "../tensor";
-import { describe } from "../validate";
+import { checkFiniteParams, describe, firstNonFinite } from "../validate";
 import { plausibleSafetensorsBytes, readSafetensors, serialize } from "../checkpoint/safetensors";
 import { formatConfigJson, readConfigJson } from "../checkpoint/config-json";
 import { fileError, inFile } from "../checkpoint/file-errors";
@@ -112,10 +112,8 @@ export function loadMambaCheckpoint(dir: string): MambaModel {
         `tensor "${name}" has shape [${t.shape.join(", ")}] but ${configPath} (${describeConfig}) implies [${shape.join(", ")}]`,
       );
     }
-    for (let i = 0; i < t.data.length; i++) {
-      if (!Number.isFinite(t.data[i]))
-        throw bad(weightsPath, `tensor "${name}" holds ${t.data[i]} at flat index ${i}`);
-    }
+    const i = firstNonFinite(t.data);
+    if (i >= 0) throw bad(weightsPath, `tensor "${name}" holds ${t.data[i]} at flat index ${i}`);
     params.set(name, { shape: t.shape, data: t.data });
   }
   for (const name of tensors.keys()) {
@@ -146,14 +144,7 @@ export function saveMambaCheckpoint(model: MambaModel, dir: string): void {
   checkMambaModel(fn, model);
   if (typeof dir !== "string")
     throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
-  for (const [name, t] of model.params) {
-    for (let i = 0; i < t.data.length; i++) {
-      if (!Number.isFinite(t.data[i]))
-        throw new Error(
-          `${fn}: argument 'model.params' must hold finite values (got ${t.data[i]} at flat index ${i} of "${name}")`,
-        );
-    }
-  }
+  checkFiniteParams(fn, model.params);
   const weightsPath = path.join(dir, "model.safetensors");
   const tensors = serialize(fn, model.params, { format: "pt" }, weightsPath);
   const fields = configToSave(MAMBA_CONFIG_TABLE, { ...model.config }, model.extraConfig ?? {});

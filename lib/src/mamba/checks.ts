@@ -11,7 +11,7 @@ import type { MambaModel, MixerVariant } from "./model";
  * Checks that `model` holds exactly the parameters its config implies, with the right shapes and
  * data of one of `dtypes` (float32 by default; the training functions also take float64, for
  * gradient checks), all of one dtype. Values are scanned for NaN and ±∞ only by
- * {@link checkFiniteParams}. `fn` is the function the user called.
+ * `checkFiniteParams` (validate.ts). `fn` is the function the user called.
  */
 export function checkMambaModel(
   fn: string,
@@ -64,22 +64,6 @@ export function checkMambaModel(
       );
   }
   return m as MambaModel;
-}
-
-/**
- * Refuses a model with a NaN or infinite weight, naming the tensor and the first bad index (a
- * scan per call: the forward and training functions run it, decoding steps do not).
- */
-export function checkFiniteParams(fn: string, model: MambaModel): void {
-  for (const [name, t] of model.params) {
-    const data = t.data;
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i]))
-        throw new Error(
-          `${fn}: argument 'model.params' must hold finite values (got ${data[i]} in "${name}" at flat index ${i})`,
-        );
-    }
-  }
 }
 
 /**

@@ -3,13 +3,13 @@
  * `./model.ts`. Each checks its arguments once and runs the model on a backend.
  */
 import type { Tensor } from "../tensor";
-import { checkArg, checkOptions, schema } from "../validate";
+import { checkArg, checkFiniteParams, checkOptions, schema } from "../validate";
 import type { Backend } from "../ops/backend";
 import { reference } from "../ops/reference/index";
 import { referenceWithFastScan } from "../ops/fast-scan";
 import { Ops } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
-import { checkFiniteParams, checkMambaModel, resolveVariant } from "./checks";
+import { checkMambaModel, resolveVariant } from "./checks";
 import { type LayerState, type MambaModel, type MixerVariant, mambaBlock, mambaLM } from "./model";
 
 /** Which selective scan runs inside the block. */
@@ -56,7 +56,7 @@ export function mambaForward(
   const o = checkOptions(fn, "options", options, FORWARD_OPTIONS);
   const variant = resolveVariant(fn, m, o.variant);
   const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
-  checkFiniteParams(fn, m);
+  checkFiniteParams(fn, m.params);
   return mambaLM(new Ops(scanBackend(o.scan)), m, ids, shape[0], shape[1], { variant });
 }
 
@@ -90,7 +90,7 @@ export function mambaMixer(
     schema.tensor({ shape: [null, null, c.hidden_size], axes: ["b", "l", "d"] }),
   );
   const o = checkOptions(fn, "options", options, MIXER_OPTIONS);
-  checkFiniteParams(fn, m);
+  checkFiniteParams(fn, m.params);
   const b = u.shape[0];
   const E = c.intermediate_size;
   const state: LayerState | null = o.returnState

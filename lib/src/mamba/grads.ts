@@ -4,7 +4,7 @@
  * backward (each op's backward from the backend: `ops/reference/backward.ts`, whose scan backward
  * recomputes inside chunks from their boundary states, Mamba §3.3.2).
  */
-import { checkOptions, describe, schema } from "../validate";
+import { checkFiniteParams, checkOptions, describe, schema } from "../validate";
 import { reference } from "../ops/reference/index";
 import type { ScanBackwardStrategy } from "../selective/scan-backward";
 import { type TokenBatch, readTokens } from "../lm/tokens";
@@ -12,7 +12,7 @@ import { type LossAndGrads, checkLossMask, lossTargets, recordLossAndGrads } fro
 import { gradsLike } from "../train-fast/engine";
 import { simdEngineFor } from "../train-fast/engines";
 import { type TrainPool, defaultTrainPool } from "../train-fast/threads";
-import { checkFiniteParams, checkMambaModel, resolveVariant } from "./checks";
+import { checkMambaModel, resolveVariant } from "./checks";
 import { type MambaModel, type MixerVariant, mambaLM } from "./model";
 
 /** The implementations of {@link mambaLossAndGrads} (see {@link LossAndGradsOptions.engine}). */
@@ -84,7 +84,7 @@ export function mambaLossAndGrads(
   } = readTokens(fn, tokens, cfg.vocab_size);
   const targets = lossTargets(fn, o.targets, ids, b, l, cfg.vocab_size);
   const mask = checkLossMask(fn, o.mask, targets);
-  checkFiniteParams(fn, m);
+  checkFiniteParams(fn, m.params);
   const strategy = o.scanStrategy ?? "recompute";
   const chunkSize = o.chunkSize ?? 64;
   const engine = o.engine ?? "typescript";

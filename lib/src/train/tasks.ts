@@ -4,11 +4,11 @@
  * targetStart + j must predict target j).
  */
 import type { TokenTaskSet } from "../tasks/types";
-import { checkOptions, describe, schema } from "../validate";
+import { checkFiniteParams, checkOptions, describe, schema } from "../validate";
 import { Ops } from "../ops/tape";
 import { reference } from "../ops/reference/index";
 import { type MambaModel, type MixerVariant, mambaLM } from "../mamba/model";
-import { checkFiniteParams, checkMambaModel, resolveVariant } from "../mamba/checks";
+import { checkMambaModel, resolveVariant } from "../mamba/checks";
 import type { TrainBatch } from "./loop";
 
 const ACCURACY_OPTIONS = schema.options({
@@ -64,7 +64,7 @@ export function taskAccuracy(
     throw new Error(
       `${fn}: argument 'set' must use at most the model's ${mm.config.vocab_size} tokens (got a vocabulary of ${V})`,
     );
-  checkFiniteParams(fn, mm);
+  checkFiniteParams(fn, mm.params);
   const ops = new Ops(reference);
   let correct = 0;
   for (let start = 0; start < n; start += bs) {

@@ -8,7 +8,7 @@
  */
 import * as path from "node:path";
 import { type Tensor } from "../tensor";
-import { assertFiniteArray, describe } from "../validate";
+import { checkFiniteParams, describe, firstNonFinite } from "../validate";
 import { plausibleSafetensorsBytes, readSafetensors, serialize } from "../checkpoint/safetensors";
 import { formatConfigJson, readConfigJson } from "../checkpoint/config-json";
 import { fileError, inFile } from "../checkpoint/file-errors";
@@ -76,9 +76,9 @@ export function loadTransformerCheckpoint(dir: string): TransformerModel {
         `tensor "${name}" has shape [${entry.shape.join(", ")}], but config.json implies [${shape.join(", ")}]`,
       );
     }
-    inFile(fn, "dir", WHAT, weightsPath, () =>
-      assertFiniteArray(`${fn}: tensor "${name}"`, entry.data),
-    );
+    const i = firstNonFinite(entry.data);
+    if (i >= 0)
+      throw bad(weightsPath, `tensor "${name}" holds ${entry.data[i]} at flat index ${i}`);
     params.set(name, { shape: [...entry.shape], data: entry.data });
   }
   for (const name of tensors.keys()) {
@@ -109,14 +109,7 @@ export function saveTransformerCheckpoint(model: TransformerModel, dir: string):
   const config = checkTransformerModel(fn, model);
   if (typeof dir !== "string")
     throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
-  for (const [name, t] of model.params) {
-    const i = t.data.findIndex((v) => !Number.isFinite(v));
-    if (i >= 0) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold finite values (got ${t.data[i]} at flat index ${i} of "${name}")`,
-      );
-    }
-  }
+  checkFiniteParams(fn, model.params);
   const weightsPath = path.join(dir, "model.safetensors");
   const tensors = serialize(fn, model.params, { format: "pt" }, weightsPath);
   const json = llamaConfigJson(config, model.configExtra ?? {});

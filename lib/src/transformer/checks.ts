@@ -3,7 +3,7 @@
  * called: the model object and its values, and the sizes a call may allocate.
  */
 import { type DType, dtypeOf } from "../tensor";
-import { describe } from "../validate";
+import { checkFiniteParams, describe } from "../validate";
 import { type LlamaConfig, checkLlamaConfig, transformerParamShapes } from "./config";
 import type { TransformerModel } from "./model";
 
@@ -62,12 +62,8 @@ export function checkTransformerModel(
         `${fn}: argument 'model.params' must hold tensor "${name}" of shape [${shape.join(", ")}] (got shape [${t.shape.join(", ")}])`,
       );
     }
-    const bad = options.finite ? t.data.findIndex((v) => !Number.isFinite(v)) : -1;
-    if (bad >= 0)
-      throw new Error(
-        `${fn}: argument 'model.params' must hold finite values (got ${t.data[bad]} in tensor "${name}" at flat index ${bad})`,
-      );
   }
+  if (options.finite) checkFiniteParams(fn, m.params);
   for (const name of m.params.keys()) {
     if (!shapes.has(name)) {
       throw new Error(

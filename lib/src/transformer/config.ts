@@ -4,7 +4,7 @@
  * Hugging Face `transformers`' `LlamaConfig`, so that a `config.json` written here loads as a
  * `LlamaForCausalLM` and the other way round.
  */
-import { assertInteger, assertPositive, describe, invalidArgument } from "../validate";
+import { argumentError, checkArg, describe, schema } from "../validate";
 import {
   BASE_CONFIG_FIELDS,
   type ConfigFieldTable,
@@ -198,20 +198,20 @@ export function checkLlamaConfig(
       );
     }
   }
-  const field = (key: string): string => `${fn}: ${what}.${key}`;
-  const vocab = assertInteger(field("vocab_size"), f.vocab_size, 1, MAX_VOCAB);
-  const hidden = assertInteger(field("hidden_size"), f.hidden_size, 1, MAX_WIDTH);
-  const inter = assertInteger(field("intermediate_size"), f.intermediate_size, 1, 4 * MAX_WIDTH);
-  const layers = assertInteger(field("num_hidden_layers"), f.num_hidden_layers, 0, MAX_LAYERS);
-  const heads = assertInteger(field("num_attention_heads"), f.num_attention_heads, 1, hidden);
-  const kvHeads = assertInteger(
-    field("num_key_value_heads"),
-    f.num_key_value_heads ?? heads,
-    1,
-    heads,
-  );
+  const field = (key: string): string => `${what}.${key}`;
+  const int = (key: string, value: unknown, min: number, max?: number): number =>
+    checkArg(fn, field(key), value, schema.integer({ min, max }));
+  const positive = (key: string, value: unknown): number =>
+    checkArg(fn, field(key), value, schema.positive());
+  const vocab = int("vocab_size", f.vocab_size, 1, MAX_VOCAB);
+  const hidden = int("hidden_size", f.hidden_size, 1, MAX_WIDTH);
+  const inter = int("intermediate_size", f.intermediate_size, 1, 4 * MAX_WIDTH);
+  const layers = int("num_hidden_layers", f.num_hidden_layers, 0, MAX_LAYERS);
+  const heads = int("num_attention_heads", f.num_attention_heads, 1, hidden);
+  const kvHeads = int("num_key_value_heads", f.num_key_value_heads ?? heads, 1, heads);
   if (heads % kvHeads !== 0) {
-    throw invalidArgument(
+    throw argumentError(
+      fn,
       field("num_key_value_heads"),
       `a divisor of num_attention_heads (${heads}) for grouped-query attention (got ${kvHeads})`,
     );
@@ -219,17 +219,19 @@ export function checkLlamaConfig(
   let headDim: number;
   if (f.head_dim === undefined || f.head_dim === null) {
     if (hidden % heads !== 0) {
-      throw invalidArgument(
+      throw argumentError(
+        fn,
         field("head_dim"),
         `given when hidden_size (${hidden}) is not a multiple of num_attention_heads (${heads}) (got none)`,
       );
     }
     headDim = hidden / heads;
   } else {
-    headDim = assertInteger(field("head_dim"), f.head_dim, 2, MAX_WIDTH);
+    headDim = int("head_dim", f.head_dim, 2, MAX_WIDTH);
   }
   if (headDim % 2 !== 0) {
-    throw invalidArgument(
+    throw argumentError(
+      fn,
       field("head_dim"),
       `an even number (RoPE rotates the two halves of each head) (got ${headDim})`,
     );
@@ -242,19 +244,20 @@ export function checkLlamaConfig(
     num_attention_heads: heads,
     num_key_value_heads: kvHeads,
     head_dim: headDim,
-    rope_theta: assertPositive(field("rope_theta"), f.rope_theta ?? 10000),
-    rms_norm_eps: assertPositive(field("rms_norm_eps"), f.rms_norm_eps ?? 1e-6),
-    max_position_embeddings: assertInteger(
-      field("max_position_embeddings"),
-      f.max_position_embeddings ?? 2048,
-      1,
+    rope_theta: positive("rope_theta", f.rope_theta ?? 10000),
+    rms_norm_eps: positive("rms_norm_eps", f.rms_norm_eps ?? 1e-6),
+    max_position_embeddings: int("max_position_embeddings", f.max_position_embeddings ?? 2048, 1),
+    tie_word_embeddings: checkArg(
+      fn,
+      field("tie_word_embeddings"),
+      f.tie_word_embeddings ?? false,
+      schema.boolean(),
     ),
-    tie_word_embeddings: checkBoolean(field("tie_word_embeddings"), f.tie_word_embeddings ?? false),
-    initializer_range: assertPositive(field("initializer_range"), f.initializer_range ?? 0.02),
+    initializer_range: positive("initializer_range", f.initializer_range ?? 0.02),
     pad_token_id:
       f.pad_token_id === undefined || f.pad_token_id === null
         ? null
-        : assertInteger(field("pad_token_id"), f.pad_token_id, -vocab, vocab - 1),
+        : int("pad_token_id", f.pad_token_id, -vocab, vocab - 1),
   };
   return { config, extra };
 }
@@ -295,13 +298,6 @@ function ropeTheta(fn: string, what: string, f: Record<string, unknown>): unknow
     );
   }
   return r.rope_theta ?? f.rope_theta;
-}
-
-function checkBoolean(name: string, value: unknown): boolean {
-  if (typeof value !== "boolean") {
-    throw new Error(`${name}: expected true or false, got ${describe(value)}`);
-  }
-  return value;
 }
 
 /**

@@ -34,7 +34,7 @@ import { llamaConfig, transformerParamCount } from "../../dist/transformer/confi
 import { initTransformer } from "../../dist/transformer/init";
 import { type TransformerModel, transformerForward } from "../../dist/transformer/model";
 import { transformerLossAndGrads } from "../../dist/transformer/grads";
-import { mambaLossAndGrads } from "../../dist/train/mamba-grads";
+import { mambaLossAndGrads } from "../../dist/mamba/grads";
 import {
   type TransformerCache,
   createTransformerCache,

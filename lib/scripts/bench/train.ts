@@ -28,7 +28,7 @@ import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { Rng } from "../../dist/rng";
 import { initMamba } from "../../dist/mamba/init";
-import { type TrainEngine, mambaLossAndGrads } from "../../dist/train/mamba-grads";
+import { type TrainEngine, mambaLossAndGrads } from "../../dist/mamba/grads";
 import { adamwStep, clipGradNorm, createAdamW } from "../../dist/train/optim";
 import { createTrainPool } from "../../dist/train-fast/threads";
 import { measureSimdPeakGflops } from "../../dist/train-fast/peak";

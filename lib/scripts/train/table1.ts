@@ -20,7 +20,7 @@ import { initMamba } from "../../dist/mamba/init";
 import { saveMambaCheckpoint } from "../../dist/mamba/checkpoint";
 import { selectiveCopying } from "../../dist/tasks/copying";
 import { SELECTIVE_COPYING_SET, generateSelectiveCopyingSplit } from "../../dist/tasks/fixed";
-import { type MixerVariant } from "../../dist/train/mamba-grads";
+import { type MixerVariant } from "../../dist/mamba/model";
 import { trainMamba } from "../../dist/train/loop";
 import { taskAccuracy, taskBatch } from "../../dist/train/tasks";
 

@@ -3,4 +3,4 @@ export * from "./optim";
 export * from "./ops-backward";
 export * from "./loop";
 export * from "./tasks";
-export { type TrainPool, type TrainPoolOptions, createTrainPool } from "../train-fast/threads";
+export { type TrainPool, type TrainPoolOptions, createTrainPool } from "../ops/simd/threads";

@@ -102,10 +102,24 @@ export function rmsNormBackward(
   const d = x.shape[x.shape.length - 1];
   const dx = new Float64Array(x.data.length);
   const dw = new Float64Array(d);
-  const rows = d === 0 ? 0 : x.data.length / d;
-  const xd = x.data;
-  const wd = weight.data;
-  const gd = g.data;
+  rmsNormBackwardInto(x.data, weight.data, eps, d, g.data, dx, dw);
+  return { dx: as(x, dx), dweight: as(weight, dw) };
+}
+
+/**
+ * {@link rmsNormBackward} on rows of d values: writes dx (any float array, x's length), adds
+ * ∂w into dw (d).
+ */
+export function rmsNormBackwardInto(
+  xd: FloatArray,
+  wd: FloatArray,
+  eps: number,
+  d: number,
+  gd: FloatArray,
+  dx: FloatArray,
+  dw: Float64Array,
+): void {
+  const rows = d === 0 ? 0 : xd.length / d;
   for (let row = 0; row < rows; row++) {
     const o = row * d;
     let ss = 0;
@@ -119,18 +133,27 @@ export function rmsNormBackward(
     const k = (r * r * r * dot) / d;
     for (let j = 0; j < d; j++) dx[o + j] = r * gd[o + j] * wd[j] - k * xd[o + j];
   }
-  return { dx: as(x, dx), dweight: as(weight, dw) };
 }
 
 /** Backward of `embedding`: ∂W[v] = Σ over positions with id v of g → (vocab, d), g's dtype. */
 export function embeddingBackward(ids: Int32Array, vocab: number, g: Tensor): Tensor {
   const d = g.shape[g.shape.length - 1];
   const dw = new Float64Array(vocab * d);
+  embeddingBackwardInto(ids, d, g.data, dw);
+  return as(g, dw, [vocab, d]);
+}
+
+/** {@link embeddingBackward}, added into dw (vocab, d), any float array. */
+export function embeddingBackwardInto(
+  ids: Int32Array,
+  d: number,
+  g: FloatArray,
+  dw: FloatArray,
+): void {
   for (let p = 0; p < ids.length; p++) {
     const o = ids[p] * d;
-    for (let j = 0; j < d; j++) dw[o + j] += g.data[p * d + j];
+    for (let j = 0; j < d; j++) dw[o + j] += g[p * d + j];
   }
-  return as(g, dw, [vocab, d]);
 }
 
 /** Backward of SiLU (y = x σ(x)): ∂x = g · σ(x) (1 + x (1 − σ(x))). */
@@ -342,12 +365,26 @@ export function crossEntropy(
   targets: Int32Array,
   mask: ArrayLike<number> | null,
 ): CrossEntropy {
-  const V = logits.shape[logits.shape.length - 1];
+  const d = new Float64Array(logits.data.length);
+  const r = crossEntropyInto(logits.data, logits.shape[logits.shape.length - 1], targets, mask, d);
+  return { ...r, dlogits: as(logits, d) };
+}
+
+/**
+ * {@link crossEntropy} of logits (P, V) with ∂loss/∂logits written into `dlogits` (any float
+ * array of the logits' length, holding zeros: skipped positions are not written).
+ */
+export function crossEntropyInto(
+  x: FloatArray,
+  V: number,
+  targets: Int32Array,
+  mask: ArrayLike<number> | null,
+  dlogits: FloatArray,
+): Omit<CrossEntropy, "dlogits"> {
   const P = targets.length;
   let total = 0;
   for (let p = 0; p < P; p++) if (targets[p] !== -100) total += mask ? mask[p] : 1;
-  const d = new Float64Array(logits.data.length);
-  const x = logits.data;
+  const d = dlogits;
   let loss = 0;
   let count = 0;
   let correct = 0;
@@ -373,5 +410,5 @@ export function crossEntropy(
     count += 1;
     if (arg === t) correct += 1;
   }
-  return { loss, dlogits: as(logits, d), count, correct };
+  return { loss, count, correct };
 }

@@ -1,0 +1,32 @@
+/**
+ * The supervisor thread of a training pool (`./threads.ts`): it makes the pool's workers and
+ * listens to their 'error' and 'exit' events, which the calling thread cannot receive while it
+ * waits for a step (its event loop is blocked in `Atomics.wait`). When a worker dies it posts the
+ * reason on the pool's death port, marks the worker dead in its control words and wakes the
+ * waiting thread. It runs no job itself; closing the pool terminates it, and its workers with it.
+ */
+import { type MessagePort, Worker, workerData } from "node:worker_threads";
+import { CTRL, type WorkerDeath } from "./threads";
+
+const { script, workers, deaths } = workerData as {
+  script: string;
+  workers: { port: MessagePort; ctrl: Int32Array }[];
+  deaths: MessagePort;
+};
+
+workers.forEach(({ port, ctrl }, i) => {
+  const worker = new Worker(script, { workerData: { port, ctrl }, transferList: [port] });
+  let reported = false;
+  const report = (reason: string): void => {
+    if (reported) return;
+    reported = true;
+    deaths.postMessage({ worker: i + 1, reason } satisfies WorkerDeath);
+    Atomics.store(ctrl, CTRL.dead, 1);
+    Atomics.notify(ctrl, CTRL.answered);
+    Atomics.notify(ctrl, CTRL.dead);
+  };
+  worker.on("error", (e: unknown) =>
+    report(`threw outside its job: ${e instanceof Error ? e.message : String(e)}`),
+  );
+  worker.on("exit", (code) => report(`exited (code ${code})`));
+});

@@ -1,14 +1,19 @@
 /**
- * The fast training engines (lib/src/train-fast) against independent references:
+ * The simd backend (lib/src/ops/simd) and the engines that run the model on it, against
+ * independent references:
  * - the wasm gemm against a float64 triple loop (odd sizes, strided and transposed A, accumulate);
  * - the wasm scan forward against the float64 recurrence written out here, and the wasm scan
- *   backward against the reference backward `selectiveScanBackward` (float64, itself checked
- *   against finite differences), with E and N not multiples of 4 and l not a multiple of the chunk;
+ *   backward against the reference backward (float64, itself checked against finite differences),
+ *   with E and N not multiples of 4 and l not a multiple of the chunk, selective and
+ *   time-invariant (B, C (E, N));
  * - every engine's loss and gradients against the reference engine run on a float64 copy of the
- *   model (tolerance: relative 1e-4 of each tensor's largest gradient, float32 rounding);
+ *   model (tolerance: relative 1e-4 of each tensor's largest gradient, float32 rounding), for
+ *   every variant, and the backend's forward (logits, decoding states) against the reference's;
  * - threads against one thread (the same sums in another order: relative 1e-5);
- * - bad options refused.
+ * - a pool worker that dies mid-job: an Error from the step, not a hang;
+ * - bad options and bad models refused, by every engine with the reference's message.
  */
+import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   Rng,
@@ -20,8 +25,13 @@ import {
   selectiveScanBackward,
   selectiveScanForwardTrain,
   trainMamba,
-} from "../../lib/src/index";
-import { instantiateTrainKernels } from "../../lib/src/train-fast/engine";
+} from "../../../lib/src/index";
+import { SimdMemory, type ScanOperands, type SimdTensor } from "../../../lib/src/ops/simd/memory";
+import { simdBackend } from "../../../lib/src/ops/simd/index";
+import { reference } from "../../../lib/src/ops/reference/index";
+import { Ops } from "../../../lib/src/ops/tape";
+import { type LayerState, mambaLM } from "../../../lib/src/mamba/model";
+import type { ShareResult, ShareTask, Share } from "../../../lib/src/ops/simd/threads";
 
 /** max |a − b| / max |b| (b the reference). */
 function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -34,27 +44,15 @@ function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return num / (den || 1);
 }
 
-/** A byte-offset allocator over a kernels instance's memory. */
-function scratch(k: ReturnType<typeof instantiateTrainKernels>, bytes: number) {
-  const have = k.memory.buffer.byteLength;
-  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
-  let top = 64;
-  const mem = () => new Float32Array(k.memory.buffer);
-  return {
-    take(n: number, values?: ArrayLike<number>): number {
-      const off = top;
-      top += Math.ceil((n * 4) / 16) * 16;
-      const m = mem();
-      m.fill(0, off / 4, off / 4 + n);
-      if (values) m.set(values, off / 4);
-      return off;
-    },
-    read: (off: number, n: number) => Float64Array.from(mem().subarray(off / 4, off / 4 + n)),
-  };
+/** A tensor of the memory's arena holding `values` (zeros when absent). */
+function put(m: SimdMemory, shape: number[], values?: ArrayLike<number>): SimdTensor {
+  const t = m.zeros(shape);
+  if (values) t.data.set(values);
+  return t;
 }
 
 describe("wasm gemm", () => {
-  const k = instantiateTrainKernels(4);
+  const m = new SimdMemory();
   const rng = new Rng(11);
   const rand = (n: number) => Float64Array.from({ length: n }, () => rng.normal());
   for (const [M, N, K] of [
@@ -65,34 +63,45 @@ describe("wasm gemm", () => {
   ]) {
     for (const transA of [false, true]) {
       it(`${M}×${N}×${K}, A ${transA ? "transposed" : "row-major"}, overwrite and accumulate`, () => {
-        const s = scratch(k, 1 << 20);
+        m.reset();
         const lda = transA ? M + 1 : K + 2; // padded rows: strides are honoured
         const ldb = N + 3;
         const ldc = N + 2;
         const aData = rand((transA ? K : M) * lda);
         const bData = rand(K * ldb);
         const c0 = rand(M * ldc);
-        const A = (m: number, kk: number) => (transA ? aData[kk * lda + m] : aData[m * lda + kk]);
-        const pA = s.take(aData.length, aData);
-        const pB = s.take(bData.length, bData);
-        const pC = s.take(c0.length, c0);
-        const [sAm, sAk] = transA ? [1, lda] : [lda, 1];
-        k.gemm(M, N, K, pA, sAm, sAk, pB, ldb, pC, ldc, 1);
-        const acc = s.read(pC, M * ldc);
-        k.gemm(M, N, K, pA, sAm, sAk, pB, ldb, pC, ldc, 0);
-        const over = s.read(pC, M * ldc);
+        const A = (mm: number, kk: number) =>
+          transA ? aData[kk * lda + mm] : aData[mm * lda + kk];
+        const a = put(m, [aData.length], aData);
+        const b = put(m, [bData.length], bData);
+        const c = put(m, [c0.length], c0);
+        const [rowStride, colStride] = transA ? [1, lda] : [lda, 1];
+        const gemm = (accumulate: boolean) =>
+          m.gemm({
+            rows: M,
+            cols: N,
+            inner: K,
+            a: { t: a, offset: 0, rowStride, colStride },
+            b: { t: b, offset: 0, rowStride: ldb, colStride: 1 },
+            c: { t: c, offset: 0, rowStride: ldc, colStride: 1 },
+            accumulate,
+          });
+        gemm(true);
+        const acc = Float64Array.from(c.data);
+        gemm(false);
+        const over = Float64Array.from(c.data);
         const ref = Float64Array.from(c0);
         const prod = new Float64Array(M * ldc);
-        for (let m = 0; m < M; m++)
+        for (let mm = 0; mm < M; mm++)
           for (let n = 0; n < N; n++) {
             let x = 0;
-            for (let kk = 0; kk < K; kk++) x += A(m, kk) * bData[kk * ldb + n];
-            prod[m * ldc + n] = x;
-            ref[m * ldc + n] += x;
+            for (let kk = 0; kk < K; kk++) x += A(mm, kk) * bData[kk * ldb + n];
+            prod[mm * ldc + n] = x;
+            ref[mm * ldc + n] += x;
           }
-        for (let m = 0; m < M; m++) {
+        for (let mm = 0; mm < M; mm++) {
           for (let n = 0; n < ldc; n++) {
-            const i = m * ldc + n;
+            const i = mm * ldc + n;
             if (n < N) {
               expect(Math.abs(acc[i] - ref[i])).toBeLessThan(1e-5 * (1 + Math.abs(ref[i])) * K);
               expect(Math.abs(over[i] - prod[i])).toBeLessThan(1e-5 * (1 + Math.abs(prod[i])) * K);
@@ -109,23 +118,25 @@ describe("wasm gemm", () => {
 
 describe("wasm selective scan, forward and backward", () => {
   const cases = [
-    { E: 7, N: 5, L: 37, T: 8, gate: true },
-    { E: 8, N: 16, L: 64, T: 64, gate: true },
-    { E: 5, N: 3, L: 10, T: 3, gate: false },
+    { E: 7, N: 5, L: 37, T: 8, gate: true, lti: false },
+    { E: 8, N: 16, L: 64, T: 64, gate: true, lti: false },
+    { E: 5, N: 3, L: 10, T: 3, gate: false, lti: false },
+    { E: 7, N: 5, L: 37, T: 8, gate: false, lti: true },
+    { E: 8, N: 16, L: 40, T: 16, gate: true, lti: true },
   ];
-  for (const { E, N, L, T, gate } of cases) {
-    it(`E ${E}, N ${N}, L ${L}, chunk ${T}, ${gate ? "gated" : "no gate"}`, () => {
-      const rng = new Rng(E * 100 + N);
+  for (const { E, N, L, T, gate, lti } of cases) {
+    const name = `E ${E}, N ${N}, L ${L}, chunk ${T}, ${gate ? "gated" : "no gate"}${lti ? ", time-invariant B and C" : ""}`;
+    it(name, () => {
+      const rng = new Rng(E * 100 + N + (lti ? 7 : 0));
       const Ep = Math.ceil(E / 4) * 4;
-      const R = 2;
-      const J = R + 2 * N;
       const chunks = Math.ceil(L / T);
-      // inputs in the engine's layout: (L, E) rows, B and C as columns of an (L, J) buffer
+      // inputs in the kernels' layout: (L, Ep) rows; B, C (L, N) per position or (E, N) fixed
       const raw = Float64Array.from({ length: L * E }, () => rng.normal());
       const u = Float64Array.from({ length: L * E }, () => rng.normal());
       const z = Float64Array.from({ length: L * E }, () => rng.normal());
       const dy = Float64Array.from({ length: L * E }, () => rng.normal());
-      const xdbl = Float64Array.from({ length: L * J }, () => rng.normal());
+      const Bv = Float64Array.from({ length: (lti ? E : L) * N }, () => rng.normal());
+      const Cv = Float64Array.from({ length: (lti ? E : L) * N }, () => rng.normal());
       const A = Float64Array.from(
         { length: E * N },
         (_, i) => -(1 + (i % N)) * Math.exp(0.3 * rng.normal()),
@@ -137,42 +148,31 @@ describe("wasm selective scan, forward and backward", () => {
         for (let t = 0; t < L; t++) for (let e = 0; e < E; e++) o[t * Ep + e] = x[t * E + e];
         return o;
       };
-      const AT = new Float64Array(N * Ep);
-      for (let e = 0; e < E; e++) for (let n = 0; n < N; n++) AT[n * Ep + e] = A[e * N + n];
-      const k = instantiateTrainKernels(N);
-      const s = scratch(k, 1 << 22);
-      const pRaw = s.take(L * Ep, padRows(raw));
-      const pU = s.take(L * Ep, padRows(u));
-      const pZ = s.take(L * Ep, padRows(z));
-      const pDy = s.take(L * Ep, padRows(dy));
-      const pX = s.take(L * J, xdbl);
-      const pAT = s.take(N * Ep, AT);
-      const pBias = s.take(Ep, bias);
-      const pD = s.take(Ep, D);
-      const pY = s.take(L * Ep);
-      const pDt = s.take(L * Ep);
-      const pS = s.take(chunks * N * Ep);
-      const hasZ = gate ? 1 : 0;
-      k.scanFwd(
-        L,
-        Ep,
-        T,
-        pRaw,
-        pBias,
-        pAT,
-        pX + 4 * R,
-        J,
-        pX + 4 * (R + N),
-        J,
-        pU,
-        pZ,
-        hasZ,
-        pD,
-        pY,
-        pDt,
-        pS,
-        s.take(N * 4),
-      );
+      /** (E, N) → (N, Ep), zero columns past E. */
+      const transposedPadded = (x: Float64Array) => {
+        const o = new Float64Array(N * Ep);
+        for (let e = 0; e < E; e++) for (let n = 0; n < N; n++) o[n * Ep + e] = x[e * N + n];
+        return o;
+      };
+      const m = new SimdMemory();
+      m.reset();
+      const ops: ScanOperands = {
+        u: put(m, [1, L, Ep], padRows(u)),
+        delta: put(m, [1, L, Ep], padRows(raw)),
+        z: gate ? put(m, [1, L, Ep], padRows(z)) : null,
+        AT: put(m, [N, Ep], transposedPadded(A)),
+        D: put(m, [Ep], D),
+        deltaBias: put(m, [Ep], bias),
+        B: lti ? put(m, [N, Ep], transposedPadded(Bv)) : put(m, [1, L, N], Bv),
+        C: lti ? put(m, [N, Ep], transposedPadded(Cv)) : put(m, [1, L, N], Cv),
+        chunk: T,
+      };
+      const y = m.zeros([1, L, Ep]);
+      const dt = m.zeros([1, L, Ep]);
+      const states = m.zeros([1, chunks, N, Ep]);
+      m.scanForward(ops, { y, dt, states });
+      const Bat = (t: number, e: number, n: number) => (lti ? Bv[e * N + n] : Bv[t * N + n]);
+      const Cat = (t: number, e: number, n: number) => (lti ? Cv[e * N + n] : Cv[t * N + n]);
 
       // float64 reference recurrence, (E, L) per channel
       const yRef = new Float64Array(L * E);
@@ -182,118 +182,112 @@ describe("wasm selective scan, forward and backward", () => {
         for (let t = 0; t < L; t++) {
           if (t % T === 0) for (let n = 0; n < N; n++) sRef[((t / T) * N + n) * E + e] = h[n];
           const r = raw[t * E + e] + bias[e];
-          const dt = r > 20 ? r : Math.log1p(Math.exp(r));
-          let y = 0;
+          const d = r > 20 ? r : Math.log1p(Math.exp(r));
+          let acc = 0;
           for (let n = 0; n < N; n++) {
-            h[n] = Math.exp(dt * A[e * N + n]) * h[n] + dt * u[t * E + e] * xdbl[t * J + R + n];
-            y += h[n] * xdbl[t * J + R + N + n];
+            h[n] = Math.exp(d * A[e * N + n]) * h[n] + d * u[t * E + e] * Bat(t, e, n);
+            acc += h[n] * Cat(t, e, n);
           }
-          y += D[e] * u[t * E + e];
+          acc += D[e] * u[t * E + e];
           const zz = z[t * E + e];
-          yRef[t * E + e] = gate ? (y * zz) / (1 + Math.exp(-zz)) : y;
+          yRef[t * E + e] = gate ? (acc * zz) / (1 + Math.exp(-zz)) : acc;
         }
       }
-      const unpad = (x: Float64Array, rows: number) => {
+      const unpad = (x: ArrayLike<number>, rows: number) => {
         const o = new Float64Array(rows * E);
         for (let t = 0; t < rows; t++) for (let e = 0; e < E; e++) o[t * E + e] = x[t * Ep + e];
         return o;
       };
-      expect(relMax(unpad(s.read(pY, L * Ep), L), yRef)).toBeLessThan(1e-5);
-      expect(relMax(unpad(s.read(pS, chunks * N * Ep), chunks * N), sRef)).toBeLessThan(1e-5);
+      expect(relMax(unpad(y.data, L), yRef)).toBeLessThan(1e-5);
+      expect(relMax(unpad(states.data, chunks * N), sRef)).toBeLessThan(1e-5);
       // padding lanes stay zero
-      const y = s.read(pY, L * Ep);
-      for (let t = 0; t < L; t++) for (let e = E; e < Ep; e++) expect(y[t * Ep + e]).toBe(0);
+      for (let t = 0; t < L; t++) for (let e = E; e < Ep; e++) expect(y.data[t * Ep + e]).toBe(0);
 
-      // backward against the reference backward pass (float64, (b, d, l) layout)
-      const pDu = s.take(L * Ep);
-      const pDdelta = s.take(L * Ep);
-      const pDz = s.take(L * Ep);
-      const pDA = s.take(N * Ep);
-      const pDD = s.take(Ep);
-      const pDbias = s.take(Ep);
-      const pDBv = s.take(L * N * 4);
-      const pDCv = s.take(L * N * 4);
-      const pXs = s.take((T + 1) * N * 4);
-      const pAb = s.take(T * N * 4);
-      k.scanBwd(
-        L,
-        Ep,
-        T,
-        chunks,
-        pRaw,
-        pBias,
-        pDt,
-        pAT,
-        pX + 4 * R,
-        J,
-        pX + 4 * (R + N),
-        J,
-        pU,
-        pZ,
-        hasZ,
-        pD,
-        pS,
-        pDy,
-        pDu,
-        pDdelta,
-        pDz,
-        pDA,
-        pDD,
-        pDbias,
-        pDBv,
-        pDCv,
-        pXs,
-        pAb,
-        s.take(2 * N * 4),
-      );
-      const toEL = (x: Float64Array): Tensor => {
-        const o = new Float64Array(E * L);
-        for (let t = 0; t < L; t++) for (let e = 0; e < E; e++) o[e * L + t] = x[t * E + e];
-        return { shape: [1, E, L], data: o };
+      // backward
+      const out = {
+        du: m.zeros([1, L, Ep]),
+        ddelta: m.zeros([1, L, Ep]),
+        dz: gate ? m.zeros([1, L, Ep]) : null,
+        dAT: m.zeros([N, Ep]),
+        dD: m.zeros([Ep]),
+        dbias: m.zeros([Ep]),
+        dB: lti ? m.zeros([N, Ep]) : m.zeros([1, L, N]),
+        dC: lti ? m.zeros([N, Ep]) : m.zeros([1, L, N]),
       };
-      const cols = (c0: number): Tensor => {
-        const o = new Float64Array(N * L);
-        for (let t = 0; t < L; t++) for (let n = 0; n < N; n++) o[n * L + t] = xdbl[t * J + c0 + n];
-        return { shape: [1, N, L], data: o };
-      };
-      const { cache } = selectiveScanForwardTrain(
-        {
-          u: toEL(u),
-          delta: toEL(raw),
-          A: { shape: [E, N], data: A },
-          B: cols(R),
-          C: cols(R + N),
-          D: { shape: [E], data: D },
-          z: gate ? toEL(z) : null,
-          deltaBias: { shape: [E], data: bias },
-          deltaSoftplus: true,
-        },
-        { strategy: "store-all" },
-      );
-      const ref = selectiveScanBackward(cache, toEL(dy));
-      const el = (off: number) => toEL(unpad(s.read(off, L * Ep), L)).data;
-      expect(relMax(el(pDu), ref.du.data)).toBeLessThan(1e-4);
-      expect(relMax(el(pDdelta), ref.ddelta.data)).toBeLessThan(1e-4);
-      if (gate) expect(relMax(el(pDz), ref.dz!.data)).toBeLessThan(1e-4);
-      const dA = new Float64Array(E * N);
-      const dAT = s.read(pDA, N * Ep);
-      for (let e = 0; e < E; e++) for (let n = 0; n < N; n++) dA[e * N + n] = dAT[n * Ep + e];
-      expect(relMax(dA, ref.dA.data)).toBeLessThan(1e-4);
-      expect(relMax(s.read(pDD, E), ref.dD!.data)).toBeLessThan(1e-4);
-      expect(relMax(s.read(pDbias, E), ref.ddeltaBias!.data)).toBeLessThan(1e-4);
-      // ∂B, ∂C: the lanes of the partial sums added, then (N, L) like the reference
-      const lanes = (off: number) => {
-        const v = s.read(off, L * N * 4);
-        const o = new Float64Array(N * L);
-        for (let t = 0; t < L; t++)
-          for (let n = 0; n < N; n++) {
-            const q = (t * N + n) * 4;
-            o[n * L + t] = v[q] + v[q + 1] + v[q + 2] + v[q + 3];
-          }
+      m.scanBackward(ops, { dt, states }, put(m, [1, L, Ep], padRows(dy)), out);
+      /** (N, Ep) → (E, N). */
+      const untranspose = (x: ArrayLike<number>) => {
+        const o = new Float64Array(E * N);
+        for (let e = 0; e < E; e++) for (let n = 0; n < N; n++) o[e * N + n] = x[n * Ep + e];
         return o;
       };
-      expect(relMax(lanes(pDBv), ref.dB.data)).toBeLessThan(1e-4);
-      expect(relMax(lanes(pDCv), ref.dC.data)).toBeLessThan(1e-4);
+      const dA = untranspose(out.dAT.data);
+      const dD = Float64Array.from(out.dD.data.subarray(0, E));
+      const dbias = Float64Array.from(out.dbias.data.subarray(0, E));
+      if (!lti) {
+        // against the reference backward pass (float64, (b, d, l) layout)
+        const toEL = (x: Float64Array): Tensor => {
+          const o = new Float64Array(E * L);
+          for (let t = 0; t < L; t++) for (let e = 0; e < E; e++) o[e * L + t] = x[t * E + e];
+          return { shape: [1, E, L], data: o };
+        };
+        const toNL = (x: Float64Array): Tensor => {
+          const o = new Float64Array(N * L);
+          for (let t = 0; t < L; t++) for (let n = 0; n < N; n++) o[n * L + t] = x[t * N + n];
+          return { shape: [1, N, L], data: o };
+        };
+        const { cache } = selectiveScanForwardTrain(
+          {
+            u: toEL(u),
+            delta: toEL(raw),
+            A: { shape: [E, N], data: A },
+            B: toNL(Bv),
+            C: toNL(Cv),
+            D: { shape: [E], data: D },
+            z: gate ? toEL(z) : null,
+            deltaBias: { shape: [E], data: bias },
+            deltaSoftplus: true,
+          },
+          { strategy: "store-all" },
+        );
+        const ref = selectiveScanBackward(cache, toEL(dy));
+        const el = (t: SimdTensor) => toEL(unpad(t.data, L)).data;
+        expect(relMax(el(out.du), ref.du.data)).toBeLessThan(1e-4);
+        expect(relMax(el(out.ddelta), ref.ddelta.data)).toBeLessThan(1e-4);
+        if (gate) expect(relMax(el(out.dz!), ref.dz!.data)).toBeLessThan(1e-4);
+        expect(relMax(dA, ref.dA.data)).toBeLessThan(1e-4);
+        expect(relMax(dD, ref.dD!.data)).toBeLessThan(1e-4);
+        expect(relMax(dbias, ref.ddeltaBias!.data)).toBeLessThan(1e-4);
+        // ∂B, ∂C (l, N) per position, (N, L) like the reference
+        expect(relMax(toNL(Float64Array.from(out.dB.data)).data, ref.dB.data)).toBeLessThan(1e-4);
+        expect(relMax(toNL(Float64Array.from(out.dC.data)).data, ref.dC.data)).toBeLessThan(1e-4);
+      } else {
+        // against the reference backend's token-major scan backward (float64, B and C (E, N))
+        const tm = (x: Float64Array): Tensor => ({ shape: [1, L, E], data: x });
+        const args = {
+          u: tm(u),
+          delta: tm(raw),
+          A: { shape: [E, N], data: A },
+          B: { shape: [E, N], data: Bv },
+          C: { shape: [E, N], data: Cv },
+          D: { shape: [E], data: D },
+          z: gate ? tm(z) : null,
+          deltaBias: { shape: [E], data: bias },
+        };
+        const { saved } = reference.selectiveScanTrain(args, {
+          strategy: "store-all",
+          chunkSize: T,
+        });
+        const ref = reference.selectiveScanBackward(args, saved, tm(dy));
+        expect(relMax(unpad(out.du.data, L), ref.du.data)).toBeLessThan(1e-4);
+        expect(relMax(unpad(out.ddelta.data, L), ref.ddelta.data)).toBeLessThan(1e-4);
+        if (gate) expect(relMax(unpad(out.dz!.data, L), ref.dz!.data)).toBeLessThan(1e-4);
+        expect(relMax(dA, ref.dA.data)).toBeLessThan(1e-4);
+        expect(relMax(dD, ref.dD.data)).toBeLessThan(1e-4);
+        expect(relMax(dbias, ref.ddeltaBias.data)).toBeLessThan(1e-4);
+        expect(relMax(untranspose(out.dB.data), ref.dB.data)).toBeLessThan(1e-4);
+        expect(relMax(untranspose(out.dC.data), ref.dC.data)).toBeLessThan(1e-4);
+      }
     });
   }
 });
@@ -387,7 +381,7 @@ describe("engines agree with the reference engine", () => {
     },
   ];
   for (const { name, c, b, l, chunk } of sizes) {
-    for (const variant of ["mamba", "s6"] as const) {
+    for (const variant of ["mamba", "s6", "lti"] as const) {
       for (const engine of ["simd", "simd-threads"] as const) {
         it(`${engine}, ${variant}, ${name}`, () => {
           const model = randomModel(5, c);
@@ -415,6 +409,66 @@ describe("engines agree with the reference engine", () => {
       }
     }
   }
+});
+
+describe("the simd backend beyond the Table 1 engines", () => {
+  it("a state size past the scan kernels' (N 65) runs the reference scan inside the simd step", () => {
+    const model = randomModel(6, { d: 4, E: 4, N: 65, R: 1, layers: 1, V: 5, tie: true });
+    const tokens = tokensOf(2, 2, 9, 5);
+    const ref = mambaLossAndGrads(float64Copy(model), tokens, { chunkSize: 4 });
+    const fast = mambaLossAndGrads(model, tokens, { engine: "simd", chunkSize: 4 });
+    expect(Math.abs(fast.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+    for (const [k, g] of ref.grads)
+      expect(relMax(fast.grads.get(k)!.data, g.data), k).toBeLessThan(1e-4);
+  });
+
+  it("runs the model forward (logits, last position, decoding states) like the reference", () => {
+    const c = { d: 7, E: 7, N: 5, R: 2, layers: 2, V: 7, tie: false };
+    const model = randomModel(5, c);
+    const ref64 = float64Copy(model);
+    const b = 2;
+    const l = 13;
+    const ids = tokensOf(4, b, l, c.V).data;
+    const simd = simdBackend();
+    for (const variant of ["mamba", "s6", "lti"] as const) {
+      simd.begin();
+      const fast = mambaLM(new Ops(simd), model, ids, b, l, { variant });
+      const ref = mambaLM(new Ops(reference), ref64, ids, b, l, { variant });
+      expect(fast.shape).toEqual([b, l, c.V]);
+      expect(relMax(fast.data, ref.data), variant).toBeLessThan(1e-4);
+      simd.begin();
+      const last = mambaLM(new Ops(simd), model, ids, b, l, { variant, lastPositionOnly: true });
+      const refLast = new Float64Array(b * c.V);
+      for (let i = 0; i < b; i++)
+        refLast.set(ref.data.subarray((i * l + l - 1) * c.V, (i * l + l) * c.V), i * c.V);
+      expect(last.shape).toEqual([b, 1, c.V]);
+      expect(relMax(last.data, refLast), variant).toBeLessThan(1e-4);
+    }
+    // decoding: a prompt then one token, carrying each layer's conv and SSM state
+    const states = (): LayerState[] =>
+      Array.from({ length: c.layers }, () => ({
+        conv: { shape: [b, c.E, 4], data: new Float64Array(b * c.E * 4) },
+        ssm: { shape: [b, c.E, c.N], data: new Float64Array(b * c.E * c.N) },
+      }));
+    const sFast = states();
+    const sRef = states();
+    const prompt = ids.subarray(0, b * 1).map((_, i) => ids[i * l]);
+    for (const [sts, backend, m] of [
+      [sFast, simd, model],
+      [sRef, reference, ref64],
+    ] as const) {
+      if (backend === simd) simd.begin();
+      mambaLM(new Ops(backend), m, prompt, b, 1, { variant: "mamba", states: sts });
+    }
+    simd.begin();
+    const next = Int32Array.from({ length: b }, (_, i) => ids[i * l + 1]);
+    const stepFast = mambaLM(new Ops(simd), model, next, b, 1, { variant: "mamba", states: sFast });
+    const stepRef = mambaLM(new Ops(reference), ref64, next, b, 1, {
+      variant: "mamba",
+      states: sRef,
+    });
+    expect(relMax(stepFast.data, stepRef.data)).toBeLessThan(1e-4);
+  });
 });
 
 describe("simd-threads", () => {
@@ -457,6 +511,97 @@ describe("simd-threads", () => {
   });
 });
 
+describe("a pool worker that dies", () => {
+  const params = new Map<string, Tensor>([["w", { shape: [2], data: new Float32Array(2) }]]);
+  const share: Share<null> = {
+    params,
+    ids: new Int32Array(4),
+    targets: new Int32Array(4),
+    mask: null,
+    b: 2,
+    l: 2,
+    args: null,
+  };
+  const zeros = (): ShareResult => ({
+    loss: 1,
+    count: 2,
+    correct: 0,
+    grads: new Map([["w", { shape: [2], data: new Float32Array(2) }]]),
+  });
+  /** The calling thread's share runs `zeros`; the worker's runs `name` of ./pool-tasks.cjs. */
+  const task = (name: string): ShareTask<null> => ({
+    module: path.join(__dirname, "pool-tasks.cjs"),
+    name,
+    run: zeros,
+  });
+
+  it("mid-job (the thread exits): the step throws, naming the worker and its exit code", () => {
+    const pool = createTrainPool({ threads: 2 });
+    expect(pool.step(task("zeros"), share).loss).toBe(1); // a live pool answers
+    expect(() => pool.step(task("exitMidJob"), share)).toThrow(
+      /mambaLossAndGrads: options.pool: worker 1 exited \(code 7\) during a step; the pool is closed/,
+    );
+    expect(() => pool.step(task("zeros"), share)).toThrow(/the pool is closed/);
+    pool.close();
+  });
+
+  it("with an error outside its job's try: the step throws the error", () => {
+    const pool = createTrainPool({ threads: 2 });
+    expect(() => pool.step(task("breaksCounting"), share)).toThrow(
+      /mambaLossAndGrads: options.pool: worker 1 threw outside its job: Error: Atomics.add is broken during a step; the pool is closed/,
+    );
+    pool.close();
+  });
+
+  it("an error inside the job: the step throws it and the pool stays usable", () => {
+    const pool = createTrainPool({ threads: 2 });
+    expect(() => pool.step(task("throws"), share)).toThrow(/a task that throws/);
+    expect(pool.step(task("zeros"), share).loss).toBe(1);
+    pool.close();
+  });
+});
+
+describe("bad models", () => {
+  // what issue 20 found the old simd engine accepting: every engine now refuses it, in the words
+  // of the reference (the checks run once, in mambaLossAndGrads, before any engine)
+  const c = { d: 4, E: 8, N: 2, R: 1, layers: 1, V: 3, tie: true };
+  const tokens = tokensOf(1, 2, 5, 3);
+  const refusal = (model: MambaModel, engine: "typescript" | "simd" | "simd-threads") => {
+    try {
+      mambaLossAndGrads(model, tokens, {
+        engine,
+        ...(engine === "simd-threads" ? { pool: pool2 } : {}),
+      });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "accepted";
+  };
+  it("an in_proj.weight of the wrong shape", () => {
+    const model = randomModel(1, c);
+    model.params.set("backbone.layers.0.mixer.in_proj.weight", {
+      shape: [8, 4],
+      data: new Float32Array(32),
+    });
+    const ref = refusal(model, "typescript");
+    expect(ref).toMatch(
+      /mambaLossAndGrads: argument 'model.params' must hold "backbone.layers.0.mixer.in_proj.weight" of shape \[16, 4\]/,
+    );
+    expect(refusal(model, "simd")).toBe(ref);
+    expect(refusal(model, "simd-threads")).toBe(ref);
+  });
+  it("A_log = Infinity (NaN gradients with a finite loss, before)", () => {
+    const model = randomModel(1, c);
+    model.params.get("backbone.layers.0.mixer.A_log")!.data[3] = Infinity;
+    const ref = refusal(model, "typescript");
+    expect(ref).toMatch(
+      /mambaLossAndGrads: argument 'model.params' must hold finite values \(got Infinity in "backbone.layers.0.mixer.A_log" at flat index 3\)/,
+    );
+    expect(refusal(model, "simd")).toBe(ref);
+    expect(refusal(model, "simd-threads")).toBe(ref);
+  });
+});
+
 describe("bad options", () => {
   const model = randomModel(1, { d: 4, E: 4, N: 2, R: 1, layers: 1, V: 3, tie: true });
   const tokens = tokensOf(1, 1, 5, 3);
@@ -471,9 +616,6 @@ describe("bad options", () => {
       mambaLossAndGrads(model, tokens, { engine: "simd", scanStrategy: "store-all" }),
     ).toThrow(
       /mambaLossAndGrads: argument 'options.scanStrategy' must be "recompute" with the simd engine/,
-    );
-    expect(() => mambaLossAndGrads(model, tokens, { engine: "simd", variant: "lti" })).toThrow(
-      /mambaLossAndGrads: options.variant: "lti"/,
     );
     expect(() => mambaLossAndGrads(model, tokens, { engine: "simd", chunkSize: 0 })).toThrow(
       /mambaLossAndGrads: argument 'options.chunkSize'/,

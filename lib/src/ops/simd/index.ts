@@ -464,9 +464,9 @@ export class SimdBackend implements Backend {
     const dAT = this.m.zeros([N, Ep]);
     const dD = this.m.zeros([Ep]);
     const dbias = this.m.zeros([Ep]);
-    // selective: four-lane partial sums per position; time-invariant: per channel, like dA
-    const dBacc = this.m.zeros(lti ? [N, Ep] : [b, l, N, 4]);
-    const dCacc = this.m.zeros(lti ? [N, Ep] : [b, l, N, 4]);
+    // selective: per position (written); time-invariant: per channel, like dA (accumulated)
+    const dBout = lti ? this.m.zeros([N, Ep]) : this.m.alloc([b, l, N]);
+    const dCout = lti ? this.m.zeros([N, Ep]) : this.m.alloc([b, l, N]);
     this.m.scanBackward(op, s, this.padChannels(g), {
       du,
       ddelta,
@@ -474,16 +474,16 @@ export class SimdBackend implements Backend {
       dAT,
       dD,
       dbias,
-      dB: dBacc,
-      dC: dCacc,
+      dB: dBout,
+      dC: dCout,
     });
     const dA = this.untranspose(dAT, E);
     return {
       du: this.unpadChannels(du, E),
       ddelta: this.unpadChannels(ddelta, E),
       dA,
-      dB: lti ? this.untranspose(dBacc, E) : this.sumLanes(dBacc),
-      dC: lti ? this.untranspose(dCacc, E) : this.sumLanes(dCacc),
+      dB: lti ? this.untranspose(dBout, E) : dBout,
+      dC: lti ? this.untranspose(dCout, E) : dCout,
       dD: this.firstOf(dD, E),
       dz: dz ? this.unpadChannels(dz, E) : null,
       ddeltaBias: this.firstOf(dbias, E),
@@ -496,16 +496,6 @@ export class SimdBackend implements Backend {
     const out = this.m.alloc([E, N]);
     for (let e = 0; e < E; e++)
       for (let n = 0; n < N; n++) out.data[e * N + n] = t.data[n * Ep + e];
-    return out;
-  }
-
-  /** (b, l, N, 4) partial sums → (b, l, N): ∂B_t sums over the channels. */
-  private sumLanes(t: SimdTensor): SimdTensor {
-    const [b, l, N] = t.shape;
-    const out = this.m.alloc([b, l, N]);
-    const v = t.data;
-    for (let i = 0; i < out.data.length; i++)
-      out.data[i] = v[4 * i] + v[4 * i + 1] + v[4 * i + 2] + v[4 * i + 3];
     return out;
   }
 

@@ -58,6 +58,13 @@ export function transposed(t: SimdTensor, cols: number, firstRow = 0): MatrixVie
   return { t, offset: firstRow * cols, rowStride: 1, colStride: cols };
 }
 
+/** out[offset + i] = Σ of the four lanes of partial[i] (four values per output). */
+function sumLanes(partial: Float32Array, out: Float32Array, offset: number): void {
+  const n = partial.length / 4;
+  for (let i = 0; i < n; i++)
+    out[offset + i] = partial[4 * i] + partial[4 * i + 1] + partial[4 * i + 2] + partial[4 * i + 3];
+}
+
 /** The largest state size the scan kernels are generated for (N vector registers per channel). */
 export const MAX_SCAN_STATE = 64;
 
@@ -476,8 +483,9 @@ export class SimdMemory {
   /**
    * The scan's backward (`./kernels.ts` scanBwd / scanBwdLti) from dy (b, l, Ep), with the Δ and
    * states of {@link scanForward}: writes du, ddelta, dz (b, l, Ep); adds into dAT (N, Ep), dD,
-   * dbias (Ep) and dB, dC: selective, four-lane partial sums (b, l, N, 4) to be summed over the
-   * lanes; time-invariant, (N, Ep) like dAT.
+   * dbias (Ep); dB, dC: selective, written as (b, l, N) (the kernel's four-lane partial sums per
+   * position, summed over the lanes here, one batch element at a time while they are in cache);
+   * time-invariant, added into (N, Ep) like dAT.
    */
   scanBackward(
     s: ScanOperands,
@@ -503,10 +511,15 @@ export class SimdMemory {
     const xs = this.alloc([T + 1, N, 4]);
     const ab = this.alloc([T, N, 4]);
     const scratch = this.alloc([(lti ? 6 : 2) * N, 4]);
+    const dBpart = lti ? out.dB : this.alloc([l, N, 4]);
+    const dCpart = lti ? out.dC : this.alloc([l, N, 4]);
     for (let i = 0; i < b; i++) {
       const row = i * l * Ep;
       const bc = lti ? 0 : i * l * N;
-      const partial = lti ? 0 : i * l * N * 4;
+      if (!lti) {
+        dBpart.data.fill(0);
+        dCpart.data.fill(0);
+      }
       (lti ? k.scanBwdLti : k.scanBwd)(
         l,
         Ep,
@@ -532,12 +545,16 @@ export class SimdMemory {
         out.dAT.at(),
         out.dD.at(),
         out.dbias.at(),
-        out.dB.at(partial),
-        out.dC.at(partial),
+        dBpart.at(),
+        dCpart.at(),
         xs.at(),
         ab.at(),
         scratch.at(),
       );
+      if (!lti) {
+        sumLanes(dBpart.data, out.dB.data, bc);
+        sumLanes(dCpart.data, out.dC.data, bc);
+      }
     }
   }
 

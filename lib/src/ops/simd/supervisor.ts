@@ -25,8 +25,17 @@ workers.forEach(({ port, ctrl }, i) => {
     Atomics.notify(ctrl, CTRL.answered);
     Atomics.notify(ctrl, CTRL.dead);
   };
-  worker.on("error", (e: unknown) =>
-    report(`threw outside its job: ${e instanceof Error ? e.message : String(e)}`),
-  );
+  worker.on("error", (e: unknown) => report(`threw outside its job: ${messageOf(e)}`));
   worker.on("exit", (code) => report(`exited (code ${code})`));
 });
+
+/**
+ * An error's name and message. Errors arrive here serialised; some (a DOMException such as a
+ * DataCloneError) arrive as an empty object.
+ */
+function messageOf(e: unknown): string {
+  const { name, message } = (e ?? {}) as { name?: unknown; message?: unknown };
+  if (typeof message !== "string")
+    return "an error whose details did not survive the thread boundary";
+  return `${typeof name === "string" ? name : "Error"}: ${message}`;
+}

@@ -105,6 +105,10 @@ export const f32 = {
   add: (a: Code, b: Code): Code => [a, b, 0x92],
   sub: (a: Code, b: Code): Code => [a, b, 0x93],
   mul: (a: Code, b: Code): Code => [a, b, 0x94],
+  div: (a: Code, b: Code): Code => [a, b, 0x95],
+  sqrt: (a: Code): Code => [a, 0x91],
+  /** A signed int32 converted to float32. */
+  fromI32: (a: Code): Code => [a, 0xb2],
 };
 
 /** 128-bit vector instructions, lanes as four float32 (f4) or four int32 (i4). */
@@ -169,12 +173,6 @@ export const i4 = {
   sub: (a: Code, b: Code): Code => simd(0xb1, a, b),
   shl: (a: Code, bits: Code): Code => simd(0xab, a, bits),
   shrU: (a: Code, bits: Code): Code => simd(0xad, a, bits),
-};
-
-/** Bulk memory (WebAssembly 2.0). */
-export const memory = {
-  /** Copies n bytes from src to dst (the regions may overlap), memory 0 to memory 0. */
-  copy: (dst: Code, src: Code, n: Code): Code => [dst, src, n, 0xfc, ...uleb(10), 0x00, 0x00],
 };
 
 /** Structured control flow (block type: no results). */

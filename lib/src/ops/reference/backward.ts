@@ -102,24 +102,10 @@ export function rmsNormBackward(
   const d = x.shape[x.shape.length - 1];
   const dx = new Float64Array(x.data.length);
   const dw = new Float64Array(d);
-  rmsNormBackwardInto(x.data, weight.data, eps, d, g.data, dx, dw);
-  return { dx: as(x, dx), dweight: as(weight, dw) };
-}
-
-/**
- * {@link rmsNormBackward} on rows of d values: writes dx (any float array, x's length), adds
- * ∂w into dw (d).
- */
-export function rmsNormBackwardInto(
-  xd: FloatArray,
-  wd: FloatArray,
-  eps: number,
-  d: number,
-  gd: FloatArray,
-  dx: FloatArray,
-  dw: Float64Array,
-): void {
-  const rows = d === 0 ? 0 : xd.length / d;
+  const rows = d === 0 ? 0 : x.data.length / d;
+  const xd = x.data;
+  const wd = weight.data;
+  const gd = g.data;
   for (let row = 0; row < rows; row++) {
     const o = row * d;
     let ss = 0;
@@ -133,6 +119,7 @@ export function rmsNormBackwardInto(
     const k = (r * r * r * dot) / d;
     for (let j = 0; j < d; j++) dx[o + j] = r * gd[o + j] * wd[j] - k * xd[o + j];
   }
+  return { dx: as(x, dx), dweight: as(weight, dw) };
 }
 
 /** Backward of `embedding`: ∂W[v] = Σ over positions with id v of g → (vocab, d), g's dtype. */
@@ -384,7 +371,6 @@ export function crossEntropyInto(
   const P = targets.length;
   let total = 0;
   for (let p = 0; p < P; p++) if (targets[p] !== -100) total += mask ? mask[p] : 1;
-  const d = dlogits;
   let loss = 0;
   let count = 0;
   let correct = 0;
@@ -405,8 +391,8 @@ export function crossEntropyInto(
     for (let v = 0; v < V; v++) sum += Math.exp(x[o + v] - max);
     const lse = max + Math.log(sum);
     loss += (m * (lse - x[o + t])) / total;
-    for (let v = 0; v < V; v++) d[o + v] = (m * Math.exp(x[o + v] - lse)) / total;
-    d[o + t] -= m / total;
+    for (let v = 0; v < V; v++) dlogits[o + v] = (m * Math.exp(x[o + v] - lse)) / total;
+    dlogits[o + t] -= m / total;
     count += 1;
     if (arg === t) correct += 1;
   }

@@ -77,27 +77,17 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
 
 /** RMSNorm: y[..., j] = x[..., j] / sqrt(mean_j(x²) + eps) · w[j]. */
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  const d = x.shape[x.shape.length - 1];
   const out = alloc(x, x.data.length);
-  rmsNormInto(x.data, weight.data, eps, x.shape[x.shape.length - 1], out);
-  return { shape: [...x.shape], data: out };
-}
-
-/** {@link rmsNorm} on rows of d values, written into `out` (any float array, x's length). */
-export function rmsNormInto(
-  x: FloatArray,
-  weight: FloatArray,
-  eps: number,
-  d: number,
-  out: FloatArray,
-): void {
-  const rows = d === 0 ? 0 : x.length / d;
+  const rows = d === 0 ? 0 : x.data.length / d;
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     let ss = 0;
-    for (let j = 0; j < d; j++) ss += x[o + j] * x[o + j];
+    for (let j = 0; j < d; j++) ss += x.data[o + j] * x.data[o + j];
     const inv = 1 / Math.sqrt(ss / d + eps);
-    for (let j = 0; j < d; j++) out[o + j] = x[o + j] * inv * weight[j];
+    for (let j = 0; j < d; j++) out[o + j] = x.data[o + j] * inv * weight.data[j];
   }
+  return { shape: [...x.shape], data: out };
 }
 
 /** Elementwise f, x's shape and dtype. */

@@ -8,10 +8,11 @@
  *   products (∂x = g·W, and ∂W = gᵀ·x in slabs of 256 positions); the selective scan forward
  *   keeping only the states at chunk boundaries, and its backward recomputing the states inside
  *   each chunk (Mamba §3.3.2), four channels per vector, selective or time-invariant (B, C (E, N));
- *   the causal depthwise conv and its backward; SiLU and its backward; `add` and `addInto`
+ *   the causal depthwise conv and its backward; SiLU and its backward; RMSNorm and its backward
+ *   (the weight's gradient summed in float64 over slabs of rows); `add` and `addInto`
  *   (the residual stream and gradient sums); split, concat and channel padding as row copies.
  * - TypeScript loops over the same memory (the reference's own loops where one exists): embedding,
- *   RMSNorm, −exp, products, cross-entropy, and the small transposes.
+ *   −exp, products, cross-entropy, and the small transposes.
  * - The reference, on the JavaScript heap: what no model trains with here (RoPE, attention) and a
  *   scan or conv that continues from a decoding state; their outputs are copied into the memory
  *   when a kernel reads them.
@@ -25,12 +26,8 @@
 import type { Tensor } from "../../tensor";
 import type { Backend, CrossEntropy, ScanArgs, ScanGradients, ScanTraining } from "../backend";
 import { reference } from "../reference/index";
-import { rmsNormInto, rowsOf } from "../reference/forward";
-import {
-  crossEntropyInto,
-  embeddingBackwardInto,
-  rmsNormBackwardInto,
-} from "../reference/backward";
+import { rowsOf } from "../reference/forward";
+import { crossEntropyInto, embeddingBackwardInto } from "../reference/backward";
 import {
   MAX_SCAN_STATE,
   type ScanOperands,
@@ -158,8 +155,12 @@ export class SimdBackend implements Backend {
   embedding(ids: Int32Array, batch: number, length: number, weight: Tensor): Tensor {
     const d = weight.shape[1];
     const out = this.m.alloc([batch, length, d]);
-    for (let p = 0; p < ids.length; p++)
-      out.data.set(weight.data.subarray(ids[p] * d, ids[p] * d + d), p * d);
+    const w = weight.data;
+    const o = out.data;
+    for (let p = 0; p < ids.length; p++) {
+      const row = ids[p] * d;
+      for (let j = 0; j < d; j++) o[p * d + j] = w[row + j];
+    }
     return out;
   }
 
@@ -186,7 +187,7 @@ export class SimdBackend implements Backend {
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
     const out = this.m.alloc(x.shape);
-    rmsNormInto(x.data, weight.data, eps, x.shape[x.shape.length - 1], out.data);
+    this.m.rmsNorm(this.m.input(x), this.weight(weight), eps, out);
     return out;
   }
 
@@ -352,11 +353,10 @@ export class SimdBackend implements Backend {
     eps: number,
     g: Tensor,
   ): { dx: Tensor; dweight: Tensor } {
-    const d = x.shape[x.shape.length - 1];
     const dx = this.m.alloc(x.shape);
-    const dw = new Float64Array(d);
-    rmsNormBackwardInto(x.data, weight.data, eps, d, g.data, dx.data, dw);
-    const dweight = this.m.alloc([d]);
+    const dw = new Float64Array(weight.data.length);
+    this.m.rmsNormBackward(this.m.input(x), this.weight(weight), eps, this.m.input(g), dx, dw);
+    const dweight = this.m.alloc(weight.shape);
     dweight.data.set(dw);
     return { dx, dweight };
   }

@@ -18,7 +18,11 @@
  *     vector (see {@link convFunctions}).
  *   - `add(n4, pA, pB, pOut)`: out = a + b over 4·n4 values (pOut may be pA: a += b).
  *   - `copyRows(rows, width, pSrc, srcStride, pDst, dstStride)`: `rows` rows of `width` values
- *     from one strided matrix to another (`memory.copy` per row): split, concat, padding.
+ *     from one strided matrix to another (the regions must not overlap): split, concat, padding.
+ *   - `rmsNorm(...)`, `rmsNormBack(...)`: RMSNorm and its backward, per row (see
+ *     {@link rmsNormFunctions}).
+ *   - `sumLanes(n, pIn, pOut)`: the four lanes of each of n vectors summed (the scan backward's
+ *     partial sums of ∂B and ∂C).
  *   - `peak(iters, pOut)`: fourteen independent chains, seven of vector multiplies and seven of
  *     vector adds, the machine's float32 SIMD multiply and add throughput: 14 · 4 FLOPs per
  *     iteration.
@@ -39,7 +43,6 @@ import {
   f4,
   i32,
   local,
-  memory,
   v128,
 } from "../../selective-fast/wasm";
 import { Locals, exp4, expTemps, softplus4 } from "../../selective-fast/kernels";
@@ -662,25 +665,237 @@ function addFunction(): WasmFunction {
   };
 }
 
-/** `copyRows(rows, width, pSrc, srcStride, pDst, dstStride)`: see the module comment. */
+/**
+ * `copyRows(rows, width, pSrc, srcStride, pDst, dstStride)`: see the module comment. Four values
+ * per vector load and store, then single values for the last width mod 4 of each row (rows are
+ * short, tens to hundreds of values: a `memory.copy` per row costs more in its call than in its
+ * copy).
+ */
 function copyRowsFunction(): WasmFunction {
   const l = new Locals(6);
   const [rows, width, pSrc, srcStride, pDst, dstStride] = [0, 1, 2, 3, 4, 5];
-  const [r, bytes, srcB, dstB] = [l.add("i32"), l.add("i32"), l.add("i32"), l.add("i32")];
+  const [r, vecEnd, end, q, srcB, dstB] = Array.from({ length: 6 }, () => l.add("i32"));
   return {
     name: "copyRows",
     params: Array<"i32">(6).fill("i32"),
     locals: l.types,
     body: [
-      set(bytes, i32.shl(g(width), i32.const(2))),
+      set(end, i32.shl(g(width), i32.const(2))),
+      set(vecEnd, i32.and(g(end), i32.const(-16))),
       set(srcB, i32.shl(g(srcStride), i32.const(2))),
       set(dstB, i32.shl(g(dstStride), i32.const(2))),
       set(r, i32.const(0)),
       control.while(i32.ltS(g(r), g(rows)), [
-        memory.copy(g(pDst), g(pSrc), g(bytes)),
+        set(q, i32.const(0)),
+        control.while(i32.ltS(g(q), g(vecEnd)), [
+          v128.store(i32.add(g(pDst), g(q)), v128.load(i32.add(g(pSrc), g(q)))),
+          inc(q, i32.const(16)),
+        ]),
+        control.while(i32.ltS(g(q), g(end)), [
+          f32.store(i32.add(g(pDst), g(q)), f32.load(i32.add(g(pSrc), g(q)))),
+          inc(q, i32.const(4)),
+        ]),
         inc(pSrc, g(srcB)),
         inc(pDst, g(dstB)),
         inc(r, i32.const(1)),
+      ]),
+    ],
+  };
+}
+
+/** The sum of the four lanes of a vector (a float32 on the stack). */
+function laneSum(v: Code): Code {
+  return f32.add(
+    f32.add(f4.extractLane(v, 0), f4.extractLane(v, 1)),
+    f32.add(f4.extractLane(v, 2), f4.extractLane(v, 3)),
+  );
+}
+
+/**
+ * A loop over the d values of a row: `vector(q)` for each whole vector of four (q the byte offset
+ * in the row), then `scalar(q)` for the last d mod 4 values (rows need not be 16-byte aligned).
+ */
+function rowLoop(
+  q: number,
+  dB: number,
+  d4B: number,
+  vector: (q: Code) => Code,
+  scalar: (q: Code) => Code,
+): Code {
+  return [
+    set(q, i32.const(0)),
+    control.while(i32.ltS(g(q), g(d4B)), [vector(g(q)), inc(q, i32.const(16))]),
+    control.while(i32.ltS(g(q), g(dB)), [scalar(g(q)), inc(q, i32.const(4))]),
+  ];
+}
+
+/**
+ * `rmsNorm(rows, d, pX, pW, eps, pY)`: y = x · r · w per row of d values, r = 1/√(mean(x²) + eps).
+ * `rmsNormBack(rows, d, pX, pW, eps, pG, pDx, pDw)`: its backward (equations in
+ * `ops/reference/backward.ts`): writes dx = r (g ⊙ w − x r² (1/d) Σ g w x) and adds Σ_rows g x r
+ * into dw (d), in float32: the caller sums slabs of rows into float64.
+ */
+function rmsNormFunctions(): WasmFunction[] {
+  const fwd = ((): WasmFunction => {
+    const l = new Locals(6);
+    const [rows, d, pX, pW, eps, pY] = [0, 1, 2, 3, 4, 5];
+    const [r, q, dB, d4B] = Array.from({ length: 4 }, () => l.add("i32"));
+    const [ss, x, inv] = [l.add("f32"), l.add("f32"), l.add("f32")];
+    const [acc, v, vinv] = [l.add("v128"), l.add("v128"), l.add("v128")];
+    const at = (p: number, off: Code): Code => i32.add(g(p), off);
+    return {
+      name: "rmsNorm",
+      params: ["i32", "i32", "i32", "i32", "f32", "i32"],
+      locals: l.types,
+      body: [
+        l.prologue(),
+        set(dB, i32.shl(g(d), i32.const(2))),
+        set(d4B, i32.and(g(dB), i32.const(-16))),
+        set(r, i32.const(0)),
+        control.while(i32.ltS(g(r), g(rows)), [
+          set(acc, l.f(0)),
+          set(ss, f32.const(0)),
+          rowLoop(
+            q,
+            dB,
+            d4B,
+            (o) => [set(v, v128.load(at(pX, o))), set(acc, f4.add(g(acc), f4.mul(g(v), g(v))))],
+            (o) => [set(x, f32.load(at(pX, o))), set(ss, f32.add(g(ss), f32.mul(g(x), g(x))))],
+          ),
+          set(ss, f32.add(g(ss), laneSum(g(acc)))),
+          set(
+            inv,
+            f32.div(f32.const(1), f32.sqrt(f32.add(f32.div(g(ss), f32.fromI32(g(d))), g(eps)))),
+          ),
+          set(vinv, f4.splat(g(inv))),
+          rowLoop(
+            q,
+            dB,
+            d4B,
+            (o) =>
+              v128.store(
+                at(pY, o),
+                f4.mul(f4.mul(v128.load(at(pX, o)), g(vinv)), v128.load(i32.add(g(pW), o))),
+              ),
+            (o) =>
+              f32.store(
+                at(pY, o),
+                f32.mul(f32.mul(f32.load(at(pX, o)), g(inv)), f32.load(i32.add(g(pW), o))),
+              ),
+          ),
+          inc(pX, g(dB)),
+          inc(pY, g(dB)),
+          inc(r, i32.const(1)),
+        ]),
+      ],
+    };
+  })();
+  const bwd = ((): WasmFunction => {
+    const l = new Locals(8);
+    const [rows, d, pX, pW, eps, pG, pDx, pDw] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const [r, q, dB, d4B] = Array.from({ length: 4 }, () => l.add("i32"));
+    const [ss, dot, rs, k, x, gg] = Array.from({ length: 6 }, () => l.add("f32"));
+    const [accS, accD, vx, vg, vr, vk] = Array.from({ length: 6 }, () => l.add("v128"));
+    const at = (p: number, off: Code): Code => i32.add(g(p), off);
+    const w4 = (o: Code): Code => v128.load(i32.add(g(pW), o));
+    const w1 = (o: Code): Code => f32.load(i32.add(g(pW), o));
+    return {
+      name: "rmsNormBack",
+      params: ["i32", "i32", "i32", "i32", "f32", "i32", "i32", "i32"],
+      locals: l.types,
+      body: [
+        l.prologue(),
+        set(dB, i32.shl(g(d), i32.const(2))),
+        set(d4B, i32.and(g(dB), i32.const(-16))),
+        set(r, i32.const(0)),
+        control.while(i32.ltS(g(r), g(rows)), [
+          set(accS, l.f(0)),
+          set(accD, l.f(0)),
+          set(ss, f32.const(0)),
+          set(dot, f32.const(0)),
+          rowLoop(
+            q,
+            dB,
+            d4B,
+            (o) => [
+              set(vx, v128.load(at(pX, o))),
+              set(accS, f4.add(g(accS), f4.mul(g(vx), g(vx)))),
+              set(accD, f4.add(g(accD), f4.mul(f4.mul(v128.load(at(pG, o)), w4(o)), g(vx)))),
+            ],
+            (o) => [
+              set(x, f32.load(at(pX, o))),
+              set(ss, f32.add(g(ss), f32.mul(g(x), g(x)))),
+              set(dot, f32.add(g(dot), f32.mul(f32.mul(f32.load(at(pG, o)), w1(o)), g(x)))),
+            ],
+          ),
+          set(ss, f32.add(g(ss), laneSum(g(accS)))),
+          set(dot, f32.add(g(dot), laneSum(g(accD)))),
+          set(
+            rs,
+            f32.div(f32.const(1), f32.sqrt(f32.add(f32.div(g(ss), f32.fromI32(g(d))), g(eps)))),
+          ),
+          set(
+            k,
+            f32.div(f32.mul(f32.mul(f32.mul(g(rs), g(rs)), g(rs)), g(dot)), f32.fromI32(g(d))),
+          ),
+          set(vr, f4.splat(g(rs))),
+          set(vk, f4.splat(g(k))),
+          rowLoop(
+            q,
+            dB,
+            d4B,
+            (o) => [
+              set(vx, v128.load(at(pX, o))),
+              set(vg, v128.load(at(pG, o))),
+              v128.store(
+                i32.add(g(pDw), o),
+                f4.add(v128.load(i32.add(g(pDw), o)), f4.mul(f4.mul(g(vg), g(vx)), g(vr))),
+              ),
+              v128.store(
+                at(pDx, o),
+                f4.sub(f4.mul(f4.mul(g(vr), g(vg)), w4(o)), f4.mul(g(vk), g(vx))),
+              ),
+            ],
+            (o) => [
+              set(x, f32.load(at(pX, o))),
+              set(gg, f32.load(at(pG, o))),
+              f32.store(
+                i32.add(g(pDw), o),
+                f32.add(f32.load(i32.add(g(pDw), o)), f32.mul(f32.mul(g(gg), g(x)), g(rs))),
+              ),
+              f32.store(
+                at(pDx, o),
+                f32.sub(f32.mul(f32.mul(g(rs), g(gg)), w1(o)), f32.mul(g(k), g(x))),
+              ),
+            ],
+          ),
+          inc(pX, g(dB)),
+          inc(pG, g(dB)),
+          inc(pDx, g(dB)),
+          inc(r, i32.const(1)),
+        ]),
+      ],
+    };
+  })();
+  return [fwd, bwd];
+}
+
+/** `sumLanes(n, pIn, pOut)`: out[i] = the sum of the four lanes of vector i of in, i < n. */
+function sumLanesFunction(): WasmFunction {
+  const l = new Locals(3);
+  const [n, pIn, pOut] = [0, 1, 2];
+  const i = l.add("i32");
+  return {
+    name: "sumLanes",
+    params: ["i32", "i32", "i32"],
+    locals: l.types,
+    body: [
+      set(i, i32.const(0)),
+      control.while(i32.ltS(g(i), g(n)), [
+        f32.store(g(pOut), laneSum(v128.load(g(pIn)))),
+        inc(pIn, i32.const(16)),
+        inc(pOut, i32.const(4)),
+        inc(i, i32.const(1)),
       ]),
     ],
   };
@@ -724,6 +939,8 @@ export function coreModuleBytes(memory: ModuleMemory): Uint8Array {
       ...convFunctions(),
       addFunction(),
       copyRowsFunction(),
+      ...rmsNormFunctions(),
+      sumLanesFunction(),
       peakFunction(),
     ],
     memory,

@@ -58,13 +58,6 @@ export function transposed(t: SimdTensor, cols: number, firstRow = 0): MatrixVie
   return { t, offset: firstRow * cols, rowStride: 1, colStride: cols };
 }
 
-/** out[offset + i] = Σ of the four lanes of partial[i] (four values per output). */
-function sumLanes(partial: Float32Array, out: Float32Array, offset: number): void {
-  const n = partial.length / 4;
-  for (let i = 0; i < n; i++)
-    out[offset + i] = partial[4 * i] + partial[4 * i + 1] + partial[4 * i + 2] + partial[4 * i + 3];
-}
-
 /** The largest state size the scan kernels are generated for (N vector registers per channel). */
 export const MAX_SCAN_STATE = 64;
 
@@ -137,6 +130,18 @@ interface CoreExports {
     pDst: number,
     dstStride: number,
   ): void;
+  rmsNorm(rows: number, d: number, pX: number, pW: number, eps: number, pY: number): void;
+  rmsNormBack(
+    rows: number,
+    d: number,
+    pX: number,
+    pW: number,
+    eps: number,
+    pG: number,
+    pDx: number,
+    pDw: number,
+  ): void;
+  sumLanes(n: number, pIn: number, pOut: number): void;
   peak(iters: number, pOut: number): void;
 }
 
@@ -366,6 +371,45 @@ export class SimdMemory {
     }
   }
 
+  /** RMSNorm of x (rows, d): y = x · r · w, r = 1/√(mean(x²) + eps) per row. */
+  rmsNorm(x: SimdTensor, w: SimdTensor, eps: number, y: SimdTensor): void {
+    const d = w.shape[0];
+    this.core.rmsNorm(x.data.length / d, d, x.at(), w.at(), eps, y.at());
+  }
+
+  /**
+   * RMSNorm's backward: writes dx (x's shape); adds ∂w = Σ_rows g ⊙ x · r into dw (float64,
+   * d), summed in float32 over slabs of 64 rows and in float64 across slabs.
+   */
+  rmsNormBackward(
+    x: SimdTensor,
+    w: SimdTensor,
+    eps: number,
+    g: SimdTensor,
+    dx: SimdTensor,
+    dw: Float64Array,
+  ): void {
+    const d = w.shape[0];
+    const rows = x.data.length / d;
+    const slab = this.alloc([d]);
+    const SLAB = 64;
+    for (let r0 = 0; r0 < rows; r0 += SLAB) {
+      slab.data.fill(0);
+      const at = r0 * d;
+      this.core.rmsNormBack(
+        Math.min(SLAB, rows - r0),
+        d,
+        x.at(at),
+        w.at(),
+        eps,
+        g.at(at),
+        dx.at(at),
+        slab.at(),
+      );
+      for (let j = 0; j < d; j++) dw[j] += slab.data[j];
+    }
+  }
+
   /** y = x σ(x), elementwise (y may be x). */
   silu(x: SimdTensor, y: SimdTensor): void {
     this.core.silu(Math.ceil(x.data.length / 4), x.at(), y.at());
@@ -552,8 +596,8 @@ export class SimdMemory {
         scratch.at(),
       );
       if (!lti) {
-        sumLanes(dBpart.data, out.dB.data, bc);
-        sumLanes(dCpart.data, out.dC.data, bc);
+        this.core.sumLanes(l * N, dBpart.at(), out.dB.at(bc));
+        this.core.sumLanes(l * N, dCpart.at(), out.dC.at(bc));
       }
     }
   }

@@ -6,6 +6,8 @@
  *   backward against the reference backward (float64, itself checked against finite differences),
  *   with E and N not multiples of 4 and l not a multiple of the chunk, selective and
  *   time-invariant (B, C (E, N));
+ * - the backend's other ops (RMSNorm, linear with a bias, the conv, SiLU, split, concat, add)
+ *   against the reference backend in float64, and the arena (views survive growth; reset reuses);
  * - every engine's loss and gradients against the reference engine run on a float64 copy of the
  *   model (tolerance: relative 1e-4 of each tensor's largest gradient, float32 rounding), for
  *   every variant, and the backend's forward (logits, decoding states) against the reference's;
@@ -290,6 +292,122 @@ describe("wasm selective scan, forward and backward", () => {
       }
     });
   }
+});
+
+describe("the other ops of the simd backend, against the reference backend in float64", () => {
+  const simd = simdBackend();
+  const rng = new Rng(21);
+  /** A float32 tensor of normal values and its float64 copy. */
+  const pair = (shape: number[], scale = 1): [Tensor, Tensor] => {
+    const n = shape.reduce((a, x) => a * x, 1);
+    const f = Float32Array.from({ length: n }, () => scale * rng.normal());
+    return [
+      { shape, data: f },
+      { shape, data: Float64Array.from(f) },
+    ];
+  };
+
+  for (const [rows, d] of [
+    [5, 7],
+    [130, 64],
+  ]) {
+    it(`RMSNorm and its backward, ${rows} rows of ${d} (float64 sums of ∂w across slabs)`, () => {
+      simd.begin();
+      const [x, x64] = pair([rows, d]);
+      const [w, w64] = pair([d]);
+      const [g, g64] = pair([rows, d]);
+      expect(
+        relMax(simd.rmsNorm(x, w, 1e-5).data, reference.rmsNorm(x64, w64, 1e-5).data),
+      ).toBeLessThan(1e-5);
+      const f = simd.rmsNormBackward(x, w, 1e-5, g);
+      const r = reference.rmsNormBackward(x64, w64, 1e-5, g64);
+      expect(relMax(f.dx.data, r.dx.data)).toBeLessThan(1e-5);
+      expect(relMax(f.dweight.data, r.dweight.data)).toBeLessThan(1e-5);
+    });
+  }
+
+  it("linear with a bias and its backward, across the 256-position slabs of ∂W", () => {
+    simd.begin();
+    const [x, x64] = pair([3, 100, 9]);
+    const [w, w64] = pair([7, 9]);
+    const [bias, bias64] = pair([7]);
+    const [g, g64] = pair([3, 100, 7]);
+    const y = simd.linear(x, w, bias);
+    expect(y.shape).toEqual([3, 100, 7]);
+    expect(relMax(y.data, reference.linear(x64, w64, bias64).data)).toBeLessThan(1e-5);
+    const f = simd.linearBackward(x, w, g, true);
+    const r = reference.linearBackward(x64, w64, g64, true);
+    expect(relMax(f.dx.data, r.dx.data)).toBeLessThan(1e-5);
+    expect(relMax(f.dweight.data, r.dweight.data)).toBeLessThan(1e-5);
+    expect(relMax(f.dbias!.data, r.dbias!.data)).toBeLessThan(1e-5);
+  });
+
+  it("causal conv and its backward, 7 channels (padded to 8), with a bias", () => {
+    simd.begin();
+    const [x, x64] = pair([2, 9, 7]);
+    const [w, w64] = pair([7, 1, 4]);
+    const [bias, bias64] = pair([7]);
+    const [g, g64] = pair([2, 9, 7]);
+    const y = simd.causalConv1d(x, w, bias, null);
+    expect(y.shape).toEqual([2, 9, 7]);
+    expect(relMax(y.data, reference.causalConv1d(x64, w64, bias64, null).data)).toBeLessThan(1e-5);
+    const f = simd.causalConv1dBackward(x, w, g, true);
+    const r = reference.causalConv1dBackward(x64, w64, g64, true);
+    expect(relMax(f.dx.data, r.dx.data)).toBeLessThan(1e-5);
+    expect(relMax(f.dweight.data, r.dweight.data)).toBeLessThan(1e-5);
+    expect(relMax(f.dbias!.data, r.dbias!.data)).toBeLessThan(1e-5);
+  });
+
+  it("SiLU and its backward, 11 values (a partial vector)", () => {
+    simd.begin();
+    const [x, x64] = pair([11], 3);
+    const [g, g64] = pair([11]);
+    expect(relMax(simd.silu(x).data, reference.silu(x64).data)).toBeLessThan(1e-5);
+    expect(
+      relMax(simd.siluBackward(x, g).data, reference.siluBackward(x64, g64).data),
+    ).toBeLessThan(1e-5);
+  });
+
+  it("split, concat, last position, add and addInto: exact", () => {
+    simd.begin();
+    const [x, x64] = pair([2, 3, 11]);
+    const parts = simd.split(x, [4, 2, 5]);
+    const ref = reference.split(x64, [4, 2, 5]);
+    parts.forEach((p, i) => {
+      expect(p.shape).toEqual(ref[i].shape);
+      expect(Array.from(p.data)).toEqual(Array.from(ref[i].data));
+    });
+    expect(Array.from(simd.concat(parts).data)).toEqual(Array.from(x.data));
+    expect(Array.from(simd.lastPosition(x).data)).toEqual(
+      Array.from(reference.lastPosition(x64).data),
+    );
+    const sum = simd.add(parts[2], parts[2]);
+    expect(Array.from(sum.data)).toEqual(Array.from(ref[2].data, (v) => Math.fround(2 * v)));
+    simd.addInto(sum, parts[2]);
+    expect(Array.from(sum.data)).toEqual(
+      Array.from(ref[2].data, (v) => Math.fround(Math.fround(2 * v) + v)),
+    );
+  });
+});
+
+describe("the arena", () => {
+  it("keeps a tensor valid when the memory grows, and reuses its memory after reset()", () => {
+    const m = new SimdMemory();
+    m.reset();
+    const a = m.alloc([4]);
+    a.data.set([1, 2, 3, 4]);
+    const big = m.zeros([16 << 20]); // 64 MiB: the memory grows under a
+    big.data[big.data.length - 1] = 5;
+    expect(Array.from(a.data)).toEqual([1, 2, 3, 4]);
+    const b = m.alloc([4]);
+    m.add(a, a, b);
+    expect(Array.from(b.data)).toEqual([2, 4, 6, 8]);
+    expect(m.owns(a)).toBe(true);
+    expect(m.owns({ shape: [4], data: new Float32Array(4) })).toBe(false);
+    m.reset();
+    expect(m.owns(a)).toBe(false);
+    expect(m.alloc([4]).at()).toBe(a.at());
+  });
 });
 
 /** A small random Mamba (random everywhere, so no gradient is trivially zero) in float32. */

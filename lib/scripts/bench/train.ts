@@ -110,7 +110,7 @@ function main(): void {
         clipGradNorm(grads, 1);
         adamwStep(model.params, grads, state, { lr: 1e-3 });
       };
-      // warm-up: the JIT (typescript, on a small batch) or the kernels and the memory layout
+      // warm-up: the JIT (typescript, on a small batch) or the kernels and the arena's memory
       if (engine === "typescript") mambaLossAndGrads(model, batch(2, 64));
       else step();
       const repeats = engine === "typescript" ? 1 : 2;

@@ -20,8 +20,9 @@
  * Layout: activations are token-major (b, l, channels) as everywhere; the conv and scan kernels
  * take four channels per vector, so a channel count E that is not a multiple of 4 is padded to
  * Ep = 4⌈E/4⌉ (zero lanes) around those two ops only. Parameters stay where the caller keeps
- * them (the JavaScript heap): a weight is copied into the memory, with the transposed layout the
- * kernels read, once per call (AdamW changes it between calls).
+ * them (the JavaScript heap, or a training pool's shared buffer): a weight is copied into the
+ * memory, with the transposed layout the kernels read, once per call (AdamW changes it between
+ * calls).
  */
 import type { Tensor } from "../../tensor";
 import type { Backend, CrossEntropy, ScanArgs, ScanGradients, ScanTraining } from "../backend";

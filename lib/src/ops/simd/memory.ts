@@ -11,7 +11,7 @@
  * The arena grows the memory when a call needs more. A WebAssembly memory of a module's own
  * detaches every view when it grows; this one is a *shared* memory (imported by the modules as
  * `env.memory`), which keeps its address range when it grows, so views taken before a growth stay
- * valid. Results leave the memory as copies (the caller copies gradients and logits out): a
+ * valid. Results leave the memory as copies (`recordLossAndGrads` copies the gradients out): a
  * tensor of one call must not be used after the next {@link SimdMemory.reset}, and
  * {@link SimdMemory.owns} tells a tensor of this call from any other.
  *
@@ -295,7 +295,7 @@ export class SimdMemory {
   }
 
   private reserve(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
+    const have = this.buffer.byteLength; // only this thread grows this memory
     if (bytes <= have) return;
     if (bytes > MAX_PAGES * PAGE) {
       throw new Error(

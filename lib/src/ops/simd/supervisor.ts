@@ -15,7 +15,6 @@ const { script, workers, deaths } = workerData as {
 };
 
 workers.forEach(({ port, ctrl }, i) => {
-  const worker = new Worker(script, { workerData: { port, ctrl }, transferList: [port] });
   let reported = false;
   const report = (reason: string): void => {
     if (reported) return;
@@ -25,6 +24,13 @@ workers.forEach(({ port, ctrl }, i) => {
     Atomics.notify(ctrl, CTRL.answered);
     Atomics.notify(ctrl, CTRL.dead);
   };
+  let worker: Worker;
+  try {
+    worker = new Worker(script, { workerData: { port, ctrl }, transferList: [port] });
+  } catch (e) {
+    report(`could not start: ${messageOf(e)}`);
+    return;
+  }
   worker.on("error", (e: unknown) => report(`threw outside its job: ${messageOf(e)}`));
   worker.on("exit", (code) => report(`exited (code ${code})`));
 });

@@ -12,7 +12,7 @@
  * GFLOP/s column compares the engines on the same work.
  *
  * Peak: the measured throughput of WebAssembly f32x4 multiply + add on one core
- * (`train-fast/peak.ts`), times the cores a row uses (1 for typescript and simd; the thread count
+ * (`ops/simd/peak.ts`), times the cores a row uses (1 for typescript and simd; the thread count
  * for simd-threads and PyTorch). "% peak" is the row's GFLOP/s over that.
  *
  * "cores got": CPU seconds per wall second during the timed steps (process CPU time, all threads):
@@ -30,8 +30,8 @@ import { Rng } from "../../dist/rng";
 import { initMamba } from "../../dist/mamba/init";
 import { type TrainEngine, mambaLossAndGrads } from "../../dist/mamba/grads";
 import { adamwStep, clipGradNorm, createAdamW } from "../../dist/train/optim";
-import { createTrainPool } from "../../dist/train-fast/threads";
-import { measureSimdPeakGflops } from "../../dist/train-fast/peak";
+import { createTrainPool } from "../../dist/ops/simd/threads";
+import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
 import { bestOfSeconds } from "../../dist/timing";
 
 const CONFIG = { vocab_size: 16, hidden_size: 64, num_hidden_layers: 2, state_size: 16 };
@@ -110,7 +110,7 @@ function main(): void {
         clipGradNorm(grads, 1);
         adamwStep(model.params, grads, state, { lr: 1e-3 });
       };
-      // warm-up: the JIT (typescript, on a small batch) or the kernels and the memory layout
+      // warm-up: the JIT (typescript, on a small batch) or the kernels and the arena's memory
       if (engine === "typescript") mambaLossAndGrads(model, batch(2, 64));
       else step();
       const repeats = engine === "typescript" ? 1 : 2;

@@ -8,6 +8,7 @@ import type { Tensor } from "../tensor";
 import { describe } from "../validate";
 import type { Backend, ScanTraining } from "../ops/backend";
 import { Ops, Tape } from "../ops/tape";
+import { alloc } from "../ops/reference/forward";
 
 /** What a model's loss-and-gradients function returns (`mambaLossAndGrads`, `transformerLossAndGrads`). */
 export interface LossAndGrads {
@@ -140,7 +141,8 @@ export function checkLossMask(
  * The loss and gradients of the model `forward` writes (it maps an `Ops` to logits (b, l, V)) on
  * `backend`: forward recording a tape, cross-entropy against `targets` (b·l, −100 skipped)
  * weighted by `mask`, backward. Every parameter gets a gradient (zeros where none reached it),
- * in `params`' order, shapes and dtypes. Arguments are already checked.
+ * in `params`' order, shapes and dtypes, on the JavaScript heap (copied out of the backend's
+ * memory). Arguments are already checked.
  */
 export function recordLossAndGrads(
   backend: Backend,
@@ -150,16 +152,18 @@ export function recordLossAndGrads(
   mask: ArrayLike<number> | null,
   forward: (ops: Ops) => Tensor,
 ): LossAndGrads {
+  backend.begin?.();
   const tape = new Tape(backend, scan);
   const logits = forward(new Ops(backend, tape));
   const ce = backend.crossEntropy(logits, targets, mask);
   tape.backward(logits, ce.dlogits);
+  // copied out of the backend's memory, in the parameter's dtype
   const grads = new Map<string, Tensor>();
   for (const [name, p] of params) {
     const g = tape.grad(p);
-    const out = backend.zeros(p.shape, p);
-    if (g) backend.addInto(out, g);
-    grads.set(name, out);
+    const out = alloc(p, p.data.length);
+    if (g) out.set(g.data);
+    grads.set(name, { shape: [...p.shape], data: out });
   }
   return { loss: ce.loss, grads, count: ce.count, correct: ce.correct };
 }

@@ -2,16 +2,18 @@
  * The loss and gradients of a Mamba LM (lesson 10): the model of `./model.ts` run forward on a
  * recording `Ops` (`ops/tape.ts`), cross-entropy of the next-token predictions, and the tape run
  * backward (each op's backward from the backend: `ops/reference/backward.ts`, whose scan backward
- * recomputes inside chunks from their boundary states, Mamba §3.3.2).
+ * recomputes inside chunks from their boundary states, Mamba §3.3.2, or the simd backend's
+ * kernels, `ops/simd/`). Every engine runs that one model; they differ in the backend, and
+ * "simd-threads" in splitting the batch over threads that each run it.
  */
 import { checkFiniteParams, checkOptions, describe, schema } from "../validate";
 import { reference } from "../ops/reference/index";
+import { simdBackend } from "../ops/simd/index";
+import { type Share, type ShareTask, type TrainPool, defaultTrainPool } from "../ops/simd/threads";
 import type { ScanBackwardStrategy } from "../selective/scan-backward";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { type LossAndGrads, checkLossMask, lossTargets, recordLossAndGrads } from "../lm/loss";
-import { gradsLike } from "../train-fast/engine";
-import { simdEngineFor } from "../train-fast/engines";
-import { type TrainPool, defaultTrainPool } from "../train-fast/threads";
+import type { MambaConfig } from "./config";
 import { checkMambaModel, resolveVariant } from "./checks";
 import { type MambaModel, type MixerVariant, mambaLM } from "./model";
 
@@ -33,10 +35,11 @@ export interface LossAndGradsOptions {
   /**
    * Which implementation computes the step (default "typescript"):
    * - "typescript": the reference backend (float64 accumulation, any dtype, every variant);
-   * - "simd": WebAssembly SIMD kernels in float32 (`train-fast/engine.ts`), the same loss and
-   *   gradients up to float32 rounding (tests: relative 1e-4), several times faster;
+   * - "simd": the same model on the simd backend (`ops/simd/`: WebAssembly SIMD kernels in
+   *   float32), the same loss and gradients up to float32 rounding (tests: relative 1e-4), several
+   *   times faster; every variant;
    * - "simd-threads": "simd" data-parallel over the batch on worker threads
-   *   (`train-fast/threads.ts`), with `pool` or a shared default pool of
+   *   (`ops/simd/threads.ts`), with `pool` or a shared default pool of
    *   `os.availableParallelism()` threads.
    */
   engine?: TrainEngine;
@@ -108,7 +111,40 @@ export function mambaLossAndGrads(
     throw new Error(
       `${fn}: argument 'options.pool' must be a pool from createTrainPool (got ${describe(pool)})`,
     );
-  const step = { config: cfg, params: m.params, ids, targets, mask, b, l, variant, chunkSize };
-  const r = pool ? pool.step(step) : simdEngineFor(cfg.state_size).step(step);
-  return { loss: r.loss, grads: gradsLike(m.params, r.grads), count: r.count, correct: r.correct };
+  const share: Share<MambaShareArgs> = {
+    params: m.params,
+    ids,
+    targets,
+    mask,
+    b,
+    l,
+    args: { config: cfg, variant, chunkSize },
+  };
+  return pool ? pool.step(MAMBA_SHARE, share) : mambaShareLossAndGrads(share);
 }
+
+/** What a thread needs besides the parameters and its rows of the batch. */
+interface MambaShareArgs {
+  config: MambaConfig;
+  variant: MixerVariant;
+  chunkSize: number;
+}
+
+/**
+ * The "simd" engine on a share of a batch (all of it, or one thread's rows for "simd-threads"):
+ * the model of `./model.ts` on this thread's simd backend. Arguments are already checked.
+ */
+export function mambaShareLossAndGrads(s: Share<MambaShareArgs>): LossAndGrads {
+  const model: MambaModel = { config: s.args.config, params: s.params };
+  const scan = { strategy: "recompute", chunkSize: s.args.chunkSize } as const;
+  return recordLossAndGrads(simdBackend(), scan, s.params, s.targets, s.mask, (ops) =>
+    mambaLM(ops, model, s.ids, s.b, s.l, { variant: s.args.variant }),
+  );
+}
+
+/** {@link mambaShareLossAndGrads} as every thread of a pool runs it. */
+const MAMBA_SHARE: ShareTask<MambaShareArgs> = {
+  module: "mamba/grads",
+  name: "mambaShareLossAndGrads",
+  run: mambaShareLossAndGrads,
+};

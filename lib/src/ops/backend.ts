@@ -9,7 +9,8 @@
  * - `reference` (`ops/reference/`): plain TypeScript loops with float64 sums, for float32 or
  *   float64 tensors. The lessons read it and the tests trust it (gradients checked by finite
  *   differences in float64).
- * - `simd` (`ops/simd/`): WebAssembly SIMD kernels in float32, checked against the reference.
+ * - `simd` (`ops/simd/`): WebAssembly SIMD kernels in float32 over one WebAssembly memory, checked
+ *   against the reference.
  *
  * Everything here is unchecked: the public function the user called (`mambaForward`,
  * `mambaLossAndGrads`, ...) has checked its arguments once, and the ops trust their inputs.
@@ -86,6 +87,14 @@ export interface CrossEntropy {
 /** Forward and backward of every op the models use. Shapes: see `ops/tape.ts`. */
 export interface Backend {
   readonly name: string;
+
+  /**
+   * Starts a call (a forward, or a loss and its gradients): a backend with memory of its own may
+   * reuse the memory of every tensor it made before (the simd backend empties its arena and
+   * forgets the parameters it staged, which the optimiser may have changed since). Whatever a call
+   * returns to the user is copied out before the next `begin`.
+   */
+  begin?(): void;
 
   // ---- forward ----
   embedding(ids: Int32Array, batch: number, length: number, weight: Tensor): Tensor;

@@ -12,13 +12,14 @@
 /** The parts of the WebAssembly JavaScript API this module uses (typed here, since lib's
  * compiler settings include no DOM types). */
 export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   grow(pages: number): number;
 }
 export interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
 
 /** The engine's WebAssembly object, or undefined where there is none. */
@@ -38,7 +39,7 @@ function flatten(code: Code, out: number[] = []): number[] {
 }
 
 /** Unsigned LEB128. */
-export function uleb(n: number): number[] {
+function uleb(n: number): number[] {
   const out: number[] = [];
   do {
     let byte = n & 0x7f;
@@ -50,7 +51,7 @@ export function uleb(n: number): number[] {
 }
 
 /** Signed LEB128 (for i32 constants). */
-export function sleb(n: number): number[] {
+function sleb(n: number): number[] {
   const out: number[] = [];
   for (;;) {
     const byte = n & 0x7f;
@@ -104,6 +105,10 @@ export const f32 = {
   add: (a: Code, b: Code): Code => [a, b, 0x92],
   sub: (a: Code, b: Code): Code => [a, b, 0x93],
   mul: (a: Code, b: Code): Code => [a, b, 0x94],
+  div: (a: Code, b: Code): Code => [a, b, 0x95],
+  sqrt: (a: Code): Code => [a, 0x91],
+  /** A signed int32 converted to float32. */
+  fromI32: (a: Code): Code => [a, 0xb2],
 };
 
 /** 128-bit vector instructions, lanes as four float32 (f4) or four int32 (i4). */
@@ -200,10 +205,23 @@ export interface WasmFunction {
 }
 
 /**
- * Assembles a module with one exported memory ("memory", `initialPages` of 64 KiB) and the given
- * functions (no results), each exported under its name. Returns the binary.
+ * Where a module's memory comes from: its own, exported as "memory" with `initialPages` of 64 KiB
+ * (the default, one page), or imported as `env.memory`, shared between threads and between module
+ * instances: a shared memory keeps its address range when it grows, so views taken earlier stay
+ * valid (a module's own memory detaches them).
  */
-export function assembleModule(functions: WasmFunction[], initialPages = 1): Uint8Array {
+export type ModuleMemory =
+  | { kind: "own"; initialPages: number }
+  | { kind: "imported-shared"; initialPages: number; maximumPages: number };
+
+/**
+ * Assembles a module with the given functions (no results), each exported under its name, and the
+ * memory `memory` (see {@link ModuleMemory}). Returns the binary.
+ */
+export function assembleModule(
+  functions: WasmFunction[],
+  memory: ModuleMemory = { kind: "own", initialPages: 1 },
+): Uint8Array {
   const vec = (items: Code[]): Code => [uleb(items.length), items];
   const section = (id: number, content: Code): Code => {
     const bytes = flatten(content);
@@ -216,15 +234,33 @@ export function assembleModule(functions: WasmFunction[], initialPages = 1): Uin
     return [uleb(body.length), body];
   });
   const str = (s: string): Code => [uleb(s.length), Array.from(new TextEncoder().encode(s))];
-  const exportEntries: Code[] = [
-    [str("memory"), 0x02, 0],
-    ...functions.map((f, i) => [str(f.name), 0x00, uleb(i)]),
-  ];
+  const functionExports: Code[] = functions.map((f, i) => [str(f.name), 0x00, uleb(i)]);
+  const own = memory.kind === "own";
+  // an imported memory: limits flag 0x03, a maximum follows and the memory is shared
+  const imports: Code = own
+    ? []
+    : section(
+        2,
+        vec([
+          [
+            str("env"),
+            str("memory"),
+            0x02,
+            0x03,
+            uleb(memory.initialPages),
+            uleb(memory.maximumPages),
+          ],
+        ]),
+      );
+  const exportEntries: Code[] = own
+    ? [[str("memory"), 0x02, 0], ...functionExports]
+    : functionExports;
   const module = flatten([
     [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     section(1, vec(types)),
+    imports,
     section(3, vec(functions.map((_, i) => uleb(i)))),
-    section(5, vec([[0x00, uleb(initialPages)]])),
+    own ? section(5, vec([[0x00, uleb(memory.initialPages)]])) : [],
     section(7, vec(exportEntries)),
     section(10, vec(code)),
   ]);

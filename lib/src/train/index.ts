@@ -9,4 +9,4 @@ export {
   loadTrainingState,
 } from "./state";
 export * from "./tasks";
-export { type TrainPool, type TrainPoolOptions, createTrainPool } from "../train-fast/threads";
+export { type TrainPool, type TrainPoolOptions, createTrainPool } from "../ops/simd/threads";

@@ -126,11 +126,21 @@ export function rmsNormBackward(
 export function embeddingBackward(ids: Int32Array, vocab: number, g: Tensor): Tensor {
   const d = g.shape[g.shape.length - 1];
   const dw = new Float64Array(vocab * d);
+  embeddingBackwardInto(ids, d, g.data, dw);
+  return as(g, dw, [vocab, d]);
+}
+
+/** {@link embeddingBackward}, added into dw (vocab, d), any float array. */
+export function embeddingBackwardInto(
+  ids: Int32Array,
+  d: number,
+  g: FloatArray,
+  dw: FloatArray,
+): void {
   for (let p = 0; p < ids.length; p++) {
     const o = ids[p] * d;
-    for (let j = 0; j < d; j++) dw[o + j] += g.data[p * d + j];
+    for (let j = 0; j < d; j++) dw[o + j] += g[p * d + j];
   }
-  return as(g, dw, [vocab, d]);
 }
 
 /** Backward of SiLU (y = x σ(x)): ∂x = g · σ(x) (1 + x (1 − σ(x))). */
@@ -327,12 +337,25 @@ export function crossEntropy(
   targets: Int32Array,
   mask: ArrayLike<number> | null,
 ): CrossEntropy {
-  const V = logits.shape[logits.shape.length - 1];
+  const d = new Float64Array(logits.data.length);
+  const r = crossEntropyInto(logits.data, logits.shape[logits.shape.length - 1], targets, mask, d);
+  return { ...r, dlogits: as(logits, d) };
+}
+
+/**
+ * {@link crossEntropy} of logits (P, V) with ∂loss/∂logits written into `dlogits` (any float
+ * array of the logits' length, holding zeros: skipped positions are not written).
+ */
+export function crossEntropyInto(
+  x: FloatArray,
+  V: number,
+  targets: Int32Array,
+  mask: ArrayLike<number> | null,
+  dlogits: FloatArray,
+): Omit<CrossEntropy, "dlogits"> {
   const P = targets.length;
   let total = 0;
   for (let p = 0; p < P; p++) if (targets[p] !== -100) total += mask ? mask[p] : 1;
-  const d = new Float64Array(logits.data.length);
-  const x = logits.data;
   let loss = 0;
   let count = 0;
   let correct = 0;
@@ -353,10 +376,10 @@ export function crossEntropy(
     for (let v = 0; v < V; v++) sum += Math.exp(x[o + v] - max);
     const lse = max + Math.log(sum);
     loss += (m * (lse - x[o + t])) / total;
-    for (let v = 0; v < V; v++) d[o + v] = (m * Math.exp(x[o + v] - lse)) / total;
-    d[o + t] -= m / total;
+    for (let v = 0; v < V; v++) dlogits[o + v] = (m * Math.exp(x[o + v] - lse)) / total;
+    dlogits[o + t] -= m / total;
     count += 1;
     if (arg === t) correct += 1;
   }
-  return { loss, dlogits: as(logits, d), count, correct };
+  return { loss, count, correct };
 }

@@ -1,29 +1,41 @@
 /**
- * The WebAssembly SIMD kernels of the fast training engine (float32, four lanes per vector),
- * written with the course's own assembler (`selective-fast/wasm.ts`) and its SIMD exp and softplus
- * (`selective-fast/kernels.ts`). All addresses are byte offsets into the module's memory; all
- * arrays are float32 and row-major.
+ * The WebAssembly SIMD kernels of the simd backend (float32, four lanes per vector), written with
+ * the course's own assembler (`selective-fast/wasm.ts`) and its SIMD exp and softplus
+ * (`selective-fast/kernels.ts`). All addresses are byte offsets into the backend's one memory, a
+ * shared memory every module imports (`./memory.ts`); all arrays are float32 and row-major. The
+ * kernels allocate nothing. `./memory.ts` wraps each in a typed function with named arguments.
  *
- * Exported functions (the module is generated for a given state size N; nothing is allocated):
- * - `gemm(M, N, K, pA, sAm, sAk, pB, ldb, pC, ldc, acc)`: C = A·B (acc = 0) or C += A·B (acc = 1)
- *   with A (M, K) read through strides (element (m, k) at m·sAm + k·sAk, so Aᵀ is the same kernel),
- *   B (K, N) with row stride ldb and C (M, N) with row stride ldc (strides in elements). Register
- *   blocks of 4 rows × 8 columns (eight vector accumulators), then 4 × 4, then scalar columns and
- *   single rows for the edges, so any M, N, K works.
- * - `scanFwd(...)` / `scanBwd(...)`: the selective scan of one batch element and its backward pass
- *   (see {@link scanForwardFunction} and {@link scanBackwardFunction}), vectorised over four
- *   channels: with the (l, E) layout the model already has (x_proj reads u as (b, l, E)), the four
- *   channels of a vector share B_t and C_t (one splat each) and no horizontal sum is needed.
- * - `silu(n4, pX, pY)`, `siluBack(n4, pX, pG, pOut)`: y = x σ(x) and ∂x = g σ(x)(1 + x(1 − σ(x)))
- *   over 4·n4 values.
- * - `convFwd(...)`, `convBwd(...)`: the causal depthwise conv and its backward, four channels per
- *   vector (see {@link convFunctions}).
- * - `peak(iters, pOut)`: fourteen independent chains, seven of vector multiplies and seven of
- *   vector adds, the machine's float32 SIMD multiply and add throughput: 14 · 4 FLOPs per
- *   iteration.
+ * Two modules:
+ * - {@link coreModuleBytes}: what does not depend on the state size.
+ *   - `gemm(M, N, K, pA, sAm, sAk, pB, ldb, pC, ldc, acc)`: C = A·B (acc = 0) or C += A·B
+ *     (acc = 1) with A (M, K) read through strides (element (m, k) at m·sAm + k·sAk, so Aᵀ is the
+ *     same kernel), B (K, N) with row stride ldb and C (M, N) with row stride ldc (strides in
+ *     elements). Register blocks of 4 rows × 8 columns (eight vector accumulators), then 4 × 4,
+ *     then scalar columns and single rows for the edges, so any M, N, K works.
+ *   - `silu(n4, pX, pY)`, `siluBack(n4, pX, pG, pOut)`: y = x σ(x) and ∂x = g σ(x)(1 + x(1 − σ(x)))
+ *     over 4·n4 values.
+ *   - `convFwd(...)`, `convBwd(...)`: the causal depthwise conv and its backward, four channels per
+ *     vector (see {@link convFunctions}).
+ *   - `add(n4, pA, pB, pOut)`: out = a + b over 4·n4 values (pOut may be pA: a += b).
+ *   - `copyRows(rows, width, pSrc, srcStride, pDst, dstStride)`: `rows` rows of `width` values
+ *     from one strided matrix to another (the regions must not overlap): split, concat, padding.
+ *   - `rmsNorm(...)`, `rmsNormBack(...)`: RMSNorm and its backward, per row (see
+ *     {@link rmsNormFunctions}).
+ *   - `sumLanes(n, pIn, pOut)`: the four lanes of each of n vectors summed (the scan backward's
+ *     partial sums of ∂B and ∂C).
+ *   - `peak(iters, pOut)`: fourteen independent chains, seven of vector multiplies and seven of
+ *     vector adds, the machine's float32 SIMD multiply and add throughput: 14 · 4 FLOPs per
+ *     iteration.
+ * - {@link scanModuleBytes}(N): the selective scan for state size N, its forward `scanFwd` and
+ *   backward `scanBwd` for one batch element (see {@link scanForwardFunction} and
+ *   {@link scanBackwardFunction}), vectorised over four channels: in the (l, E) layout the model
+ *   already has, the four channels of a vector share B_t and C_t (one splat each) and no
+ *   horizontal sum is needed; and `scanFwdLti` / `scanBwdLti`, the same for a time-invariant
+ *   layer whose B and C are (E, N), the same at every position (a vector of four channels each).
  */
 import {
   type Code,
+  type ModuleMemory,
   type WasmFunction,
   assembleModule,
   control,
@@ -32,8 +44,8 @@ import {
   i32,
   local,
   v128,
-} from "../selective-fast/wasm";
-import { Locals, exp4, expTemps, softplus4 } from "../selective-fast/kernels";
+} from "../../selective-fast/wasm";
+import { Locals, exp4, expTemps, softplus4 } from "../../selective-fast/kernels";
 
 const g = local.get;
 const set = local.set;
@@ -195,12 +207,15 @@ function sigmoid4(x: Code, l: Locals, t: ReturnType<typeof expTemps>): Code {
  *   Δ_t = softplus(raw_t + bias),  x_t = exp(Δ_t A) ⊙ x_{t−1} + Δ_t u_t B_t,
  *   y_t = (⟨C_t, x_t⟩ + D u_t) · silu(z_t)   (the gate only when hasZ)
  *
- * raw, u, z, y, Δ: (L, Ep); A as Aᵀ (N, Ep); B, C: (L, ·) with row strides ldB, ldC (the columns
- * of x_proj's output); bias, D: (Ep). Writes y, Δ (kept for the backward pass) and S (⌈L/T⌉, N, Ep),
- * the state entering each chunk of T positions (Mamba §3.3.2: only these are stored). Scr: N
- * vectors of scratch (the group's A, read at constant offsets: fewer live registers than locals).
+ * raw, u, z, y, Δ: (L, Ep); A as Aᵀ (N, Ep); B, C: (L, N) with row strides ldB, ldC; bias, D:
+ * (Ep). Writes y, Δ (kept for the backward pass) and S (⌈L/T⌉, N, Ep), the state entering each
+ * chunk of T positions (Mamba §3.3.2: only these are stored). Scr: N vectors of scratch (the
+ * group's A, read at constant offsets: fewer live registers than locals).
+ *
+ * `scanFwdLti` (lti = true) takes the same arguments with B and C time-invariant, given as Bᵀ and
+ * Cᵀ (N, Ep) like A (ldB, ldC unread), and 3N vectors of scratch (the group's A, B and C).
  */
-function scanForwardFunction(N: number): WasmFunction {
+function scanForwardFunction(N: number, lti: boolean): WasmFunction {
   const l = new Locals(18);
   const [L, Ep, T, pRaw, pBias, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pY, pDt, pS, pScr] =
     Array.from({ length: 18 }, (_, i) => i);
@@ -211,6 +226,11 @@ function scanForwardFunction(N: number): WasmFunction {
   const [vb, vD, raw, dt, u, du, acc, y, zt] = vec(9);
   const te = expTemps(l);
   const at = (base: number): Code => i32.add(g(base), g(prow));
+  // B_t[n], C_t[n]: one value splat over the four channels, or (lti) the group's vector
+  const bOf = (n: number): Code =>
+    lti ? v128.load(g(pScr), 16 * (N + n)) : v128.load32Splat(g(pb), 4 * n);
+  const cOf = (n: number): Code =>
+    lti ? v128.load(g(pScr), 16 * (2 * N + n)) : v128.load32Splat(g(pc), 4 * n);
   const step: Code[] = [];
   for (let n = 0; n < N; n++) {
     step.push(
@@ -218,11 +238,11 @@ function scanForwardFunction(N: number): WasmFunction {
         h[n],
         f4.add(
           f4.mul(exp4(f4.mul(g(dt), v128.load(g(pScr), 16 * n)), te), g(h[n])),
-          f4.mul(g(du), v128.load32Splat(g(pb), 4 * n)),
+          f4.mul(g(du), bOf(n)),
         ),
       ),
     );
-    const term = f4.mul(g(h[n]), v128.load32Splat(g(pc), 4 * n));
+    const term = f4.mul(g(h[n]), cOf(n));
     step.push(set(acc, n === 0 ? term : f4.add(g(acc), term)));
   }
   const inner: Code = [
@@ -245,19 +265,23 @@ function scanForwardFunction(N: number): WasmFunction {
     ]),
     v128.store(at(pY), g(y)),
     inc(prow, g(EpB)),
-    inc(pb, g(ldBB)),
-    inc(pc, g(ldCB)),
+    lti ? [] : [inc(pb, g(ldBB)), inc(pc, g(ldCB))],
     inc(t, i32.const(1)),
   ];
+  // row n of a transposed (N, Ep) parameter, this group's four channels
+  const groupRow = (base: number, n: number): Code =>
+    v128.load(i32.add(i32.add(g(base), g(g4)), i32.mul(g(EpB), i32.const(n))));
   const perGroup: Code = [
-    // this group's A, N vectors, copied to the scratch: read at constant offsets in the loop
-    h.map((_, n) =>
-      v128.store(
-        g(pScr),
-        v128.load(i32.add(i32.add(g(pAT), g(g4)), i32.mul(g(EpB), i32.const(n)))),
-        16 * n,
-      ),
-    ),
+    // this group's A (and B, C), N vectors each, copied to the scratch: read at constant offsets
+    h.map((_, n) => [
+      v128.store(g(pScr), groupRow(pAT, n), 16 * n),
+      lti
+        ? [
+            v128.store(g(pScr), groupRow(pB, n), 16 * (N + n)),
+            v128.store(g(pScr), groupRow(pC, n), 16 * (2 * N + n)),
+          ]
+        : [],
+    ]),
     h.map((hn) => set(hn, l.f(0))),
     set(vb, v128.load(i32.add(g(pBias), g(g4)))),
     set(vD, v128.load(i32.add(g(pD), g(g4)))),
@@ -279,7 +303,7 @@ function scanForwardFunction(N: number): WasmFunction {
     control.while(i32.ltS(g(g4), g(EpB)), perGroup),
   ];
   return {
-    name: "scanFwd",
+    name: lti ? "scanFwdLti" : "scanFwd",
     params: Array<"i32">(18).fill("i32"),
     locals: l.types,
     body: [l.prologue(), body],
@@ -297,8 +321,12 @@ function scanForwardFunction(N: number): WasmFunction {
  * Writes du, ddelta (∂ of raw, through softplus' = σ), dz (when hasZ): (L, Ep); accumulates (+=)
  * dA as (N, Ep), dD and dbias (Ep), and dB, dC per position and state as four-lane partial sums
  * (L, N, 4) (the caller adds the lanes: ∂B_t sums over channels).
+ *
+ * `scanBwdLti` (lti = true): B and C as Bᵀ, Cᵀ (N, Ep) (ldB, ldC unread), and dB, dC accumulated
+ * (+=) as (N, Ep) like dA: in a time-invariant layer each channel has its own B and C, summed over
+ * positions. Scr: 6N vectors (the group's A, ∂A, B, ∂B, C, ∂C) instead of 2N.
  */
-function scanBackwardFunction(N: number): WasmFunction {
+function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
   const P = 29;
   const l = new Locals(P);
   const [L, Ep, T, chunks, pRaw, pBias, pDt, pAT, pB, ldB, pC, ldC, pU, pZ, hasZ, pD, pS] =
@@ -313,8 +341,16 @@ function scanBackwardFunction(N: number): WasmFunction {
   const vec = (n: number) => Array.from({ length: n }, () => l.add("v128"));
   const hadj = vec(N);
   // the group's A (scratch vectors 0..N−1) and its ∂A accumulator (N..2N−1) live in the scratch,
-  // read at constant offsets: fewer live registers than locals
+  // read at constant offsets: fewer live registers than locals; lti: B, ∂B, C, ∂C after them
   const aOf = (n: number): Code => v128.load(g(pScr), 16 * n);
+  const scr = { dA: N, B: 2 * N, dB: 3 * N, C: 4 * N, dC: 5 * N };
+  const bOf = (n: number): Code =>
+    lti ? v128.load(g(pScr), 16 * (scr.B + n)) : v128.load32Splat(g(pb), 4 * n);
+  const cOf = (n: number): Code =>
+    lti ? v128.load(g(pScr), 16 * (scr.C + n)) : v128.load32Splat(g(pc), 4 * n);
+  /** base[n] += v (16 bytes at constant offset 16·n from the address in local `base`). */
+  const addTo = (base: number, n: number, v: Code): Code =>
+    v128.store(g(base), f4.add(v128.load(g(base), 16 * n), v), 16 * n);
   const ns = Array.from({ length: N }, (_, n) => n);
   const [vb, vD, dDacc, dbacc, dt, u, du, dy, gO, sumB, gdt, hn, hx, abv, zt, s, o, raw] = vec(18);
   const te = expTemps(l);
@@ -328,43 +364,33 @@ function scanBackwardFunction(N: number): WasmFunction {
       v128.store(g(pab), g(abv), 16 * n),
       v128.store(
         g(pxs),
-        f4.add(
-          f4.mul(g(abv), v128.load(g(pxs), 16 * n)),
-          f4.mul(g(du), v128.load32Splat(g(pb), 4 * n)),
-        ),
+        f4.add(f4.mul(g(abv), v128.load(g(pxs), 16 * n)), f4.mul(g(du), bOf(n))),
         rowB + 16 * n,
       ),
     ]),
     inc(j, i32.const(1)),
     inc(prow, g(EpB)),
-    inc(pb, g(ldBB)),
+    lti ? [] : inc(pb, g(ldBB)),
     inc(pxs, i32.const(rowB)),
     inc(pab, i32.const(rowB)),
   ];
   const oSum: Code[] = [];
   for (let n = 0; n < N; n++) {
-    const term = f4.mul(v128.load32Splat(g(pc), 4 * n), v128.load(g(pxs), rowB + 16 * n));
+    const term = f4.mul(cOf(n), v128.load(g(pxs), rowB + 16 * n));
     oSum.push(set(o, n === 0 ? term : f4.add(g(o), term)));
   }
   const perState: Code[] = [];
   for (let n = 0; n < N; n++) {
+    const dC = f4.mul(g(gO), v128.load(g(pxs), rowB + 16 * n));
     perState.push(
-      v128.store(
-        g(pcv),
-        f4.add(v128.load(g(pcv), 16 * n), f4.mul(g(gO), v128.load(g(pxs), rowB + 16 * n))),
-        16 * n,
-      ),
-      set(hn, f4.add(g(hadj[n]), f4.mul(g(gO), v128.load32Splat(g(pc), 4 * n)))),
-      v128.store(g(pbv), f4.add(v128.load(g(pbv), 16 * n), f4.mul(g(hn), g(du))), 16 * n),
-      set(sumB, f4.add(g(sumB), f4.mul(g(hn), v128.load32Splat(g(pb), 4 * n)))),
+      lti ? addTo(pScr, scr.dC + n, dC) : addTo(pcv, n, dC),
+      set(hn, f4.add(g(hadj[n]), f4.mul(g(gO), cOf(n)))),
+      lti ? addTo(pScr, scr.dB + n, f4.mul(g(hn), g(du))) : addTo(pbv, n, f4.mul(g(hn), g(du))),
+      set(sumB, f4.add(g(sumB), f4.mul(g(hn), bOf(n)))),
       set(abv, v128.load(g(pab), 16 * n)),
       set(hx, f4.mul(f4.mul(g(hn), v128.load(g(pxs), 16 * n)), g(abv))),
       set(gdt, f4.add(g(gdt), f4.mul(g(hx), aOf(n)))),
-      v128.store(
-        g(pScr),
-        f4.add(v128.load(g(pScr), 16 * (N + n)), f4.mul(g(hx), g(dt))),
-        16 * (N + n),
-      ),
+      addTo(pScr, scr.dA + n, f4.mul(g(hx), g(dt))),
       set(hadj[n], f4.mul(g(hn), g(abv))),
     );
   }
@@ -372,10 +398,14 @@ function scanBackwardFunction(N: number): WasmFunction {
     set(j, i32.sub(g(j), i32.const(1))),
     set(t, i32.add(g(start), g(j))),
     set(prow, i32.add(g(g4), i32.mul(g(t), g(EpB)))),
-    set(pb, i32.add(g(pB), i32.mul(g(t), g(ldBB)))),
-    set(pc, i32.add(g(pC), i32.mul(g(t), g(ldCB)))),
-    set(pbv, i32.add(g(pDBv), i32.mul(g(t), i32.const(rowB)))),
-    set(pcv, i32.add(g(pDCv), i32.mul(g(t), i32.const(rowB)))),
+    lti
+      ? []
+      : [
+          set(pb, i32.add(g(pB), i32.mul(g(t), g(ldBB)))),
+          set(pc, i32.add(g(pC), i32.mul(g(t), g(ldCB)))),
+          set(pbv, i32.add(g(pDBv), i32.mul(g(t), i32.const(rowB)))),
+          set(pcv, i32.add(g(pDCv), i32.mul(g(t), i32.const(rowB)))),
+        ],
     set(pxs, i32.add(g(pXs), i32.mul(g(j), i32.const(rowB)))),
     set(pab, i32.add(g(pAb), i32.mul(g(j), i32.const(rowB)))),
     set(dt, v128.load(at(pDt))),
@@ -418,19 +448,36 @@ function scanBackwardFunction(N: number): WasmFunction {
     ),
     set(j, i32.const(0)),
     set(prow, i32.add(g(g4), i32.mul(g(start), g(EpB)))),
-    set(pb, i32.add(g(pB), i32.mul(g(start), g(ldBB)))),
+    lti ? [] : set(pb, i32.add(g(pB), i32.mul(g(start), g(ldBB)))),
     set(pxs, g(pXs)),
     set(pab, g(pAb)),
     control.while(i32.ltS(g(j), g(len)), recompute),
     set(j, g(len)),
     control.while(i32.gtS(g(j), i32.const(0)), reverse),
   ];
+  // row n of a transposed (N, Ep) array, this group's four channels
   const aAddr = (n: number, base: number): Code =>
     i32.add(i32.add(g(base), g(g4)), i32.mul(g(EpB), i32.const(n)));
+  /** The scratch accumulator `slot` (N vectors) added into the (N, Ep) array at `base`. */
+  const flush = (slot: number, base: number): Code =>
+    ns.map((n) =>
+      v128.store(
+        aAddr(n, base),
+        f4.add(v128.load(aAddr(n, base)), v128.load(g(pScr), 16 * (slot + n))),
+      ),
+    );
   const perGroup: Code = [
     ns.map((n) => [
       v128.store(g(pScr), v128.load(aAddr(n, pAT)), 16 * n),
-      v128.store(g(pScr), l.f(0), 16 * (N + n)),
+      v128.store(g(pScr), l.f(0), 16 * (scr.dA + n)),
+      lti
+        ? [
+            v128.store(g(pScr), v128.load(aAddr(n, pB)), 16 * (scr.B + n)),
+            v128.store(g(pScr), l.f(0), 16 * (scr.dB + n)),
+            v128.store(g(pScr), v128.load(aAddr(n, pC)), 16 * (scr.C + n)),
+            v128.store(g(pScr), l.f(0), 16 * (scr.dC + n)),
+          ]
+        : [],
     ]),
     hadj.map((x) => set(x, l.f(0))),
     set(vb, v128.load(i32.add(g(pBias), g(g4)))),
@@ -439,9 +486,8 @@ function scanBackwardFunction(N: number): WasmFunction {
     set(dbacc, l.f(0)),
     set(c, g(chunks)),
     control.while(i32.gtS(g(c), i32.const(0)), perChunk),
-    ns.map((n) =>
-      v128.store(aAddr(n, pDA), f4.add(v128.load(aAddr(n, pDA)), v128.load(g(pScr), 16 * (N + n)))),
-    ),
+    flush(scr.dA, pDA),
+    lti ? [flush(scr.dB, pDBv), flush(scr.dC, pDCv)] : [],
     v128.store(i32.add(g(pDD), g(g4)), f4.add(v128.load(i32.add(g(pDD), g(g4))), g(dDacc))),
     v128.store(i32.add(g(pDbias), g(g4)), f4.add(v128.load(i32.add(g(pDbias), g(g4))), g(dbacc))),
     inc(g4, i32.const(16)),
@@ -455,7 +501,7 @@ function scanBackwardFunction(N: number): WasmFunction {
     control.while(i32.ltS(g(g4), g(EpB)), perGroup),
   ];
   return {
-    name: "scanBwd",
+    name: lti ? "scanBwdLti" : "scanBwd",
     params: Array<"i32">(P).fill("i32"),
     locals: l.types,
     body: [l.prologue(), body],
@@ -598,6 +644,263 @@ function convFunctions(): WasmFunction[] {
   return [fwd, bwd];
 }
 
+/** `add(n4, pA, pB, pOut)`: out = a + b over 4·n4 values. */
+function addFunction(): WasmFunction {
+  const l = new Locals(4);
+  const [n4, pA, pB, pOut] = [0, 1, 2, 3];
+  const [q, end] = [l.add("i32"), l.add("i32")];
+  const at = (p: number): Code => i32.add(g(p), g(q));
+  return {
+    name: "add",
+    params: ["i32", "i32", "i32", "i32"],
+    locals: l.types,
+    body: [
+      set(q, i32.const(0)),
+      set(end, i32.shl(g(n4), i32.const(4))),
+      control.while(i32.ltS(g(q), g(end)), [
+        v128.store(at(pOut), f4.add(v128.load(at(pA)), v128.load(at(pB)))),
+        inc(q, i32.const(16)),
+      ]),
+    ],
+  };
+}
+
+/**
+ * `copyRows(rows, width, pSrc, srcStride, pDst, dstStride)`: see the module comment. Four values
+ * per vector load and store, then single values for the last width mod 4 of each row (rows are
+ * short, tens to hundreds of values: a `memory.copy` per row costs more in its call than in its
+ * copy).
+ */
+function copyRowsFunction(): WasmFunction {
+  const l = new Locals(6);
+  const [rows, width, pSrc, srcStride, pDst, dstStride] = [0, 1, 2, 3, 4, 5];
+  const [r, vecEnd, end, q, srcB, dstB] = Array.from({ length: 6 }, () => l.add("i32"));
+  return {
+    name: "copyRows",
+    params: Array<"i32">(6).fill("i32"),
+    locals: l.types,
+    body: [
+      set(end, i32.shl(g(width), i32.const(2))),
+      set(vecEnd, i32.and(g(end), i32.const(-16))),
+      set(srcB, i32.shl(g(srcStride), i32.const(2))),
+      set(dstB, i32.shl(g(dstStride), i32.const(2))),
+      set(r, i32.const(0)),
+      control.while(i32.ltS(g(r), g(rows)), [
+        set(q, i32.const(0)),
+        control.while(i32.ltS(g(q), g(vecEnd)), [
+          v128.store(i32.add(g(pDst), g(q)), v128.load(i32.add(g(pSrc), g(q)))),
+          inc(q, i32.const(16)),
+        ]),
+        control.while(i32.ltS(g(q), g(end)), [
+          f32.store(i32.add(g(pDst), g(q)), f32.load(i32.add(g(pSrc), g(q)))),
+          inc(q, i32.const(4)),
+        ]),
+        inc(pSrc, g(srcB)),
+        inc(pDst, g(dstB)),
+        inc(r, i32.const(1)),
+      ]),
+    ],
+  };
+}
+
+/** The sum of the four lanes of a vector (a float32 on the stack). */
+function laneSum(v: Code): Code {
+  return f32.add(
+    f32.add(f4.extractLane(v, 0), f4.extractLane(v, 1)),
+    f32.add(f4.extractLane(v, 2), f4.extractLane(v, 3)),
+  );
+}
+
+/**
+ * A loop over the d values of a row: `vector(q)` for each whole vector of four (q the byte offset
+ * in the row), then `scalar(q)` for the last d mod 4 values (rows need not be 16-byte aligned).
+ */
+function rowLoop(
+  q: number,
+  dB: number,
+  d4B: number,
+  vector: (q: Code) => Code,
+  scalar: (q: Code) => Code,
+): Code {
+  return [
+    set(q, i32.const(0)),
+    control.while(i32.ltS(g(q), g(d4B)), [vector(g(q)), inc(q, i32.const(16))]),
+    control.while(i32.ltS(g(q), g(dB)), [scalar(g(q)), inc(q, i32.const(4))]),
+  ];
+}
+
+/**
+ * `rmsNorm(rows, d, pX, pW, eps, pY)`: y = x · r · w per row of d values, r = 1/√(mean(x²) + eps).
+ * `rmsNormBack(rows, d, pX, pW, eps, pG, pDx, pDw)`: its backward (equations in
+ * `ops/reference/backward.ts`): writes dx = r (g ⊙ w − x r² (1/d) Σ g w x) and adds Σ_rows g x r
+ * into dw (d), in float32: the caller sums slabs of rows into float64.
+ */
+function rmsNormFunctions(): WasmFunction[] {
+  const fwd = ((): WasmFunction => {
+    const l = new Locals(6);
+    const [rows, d, pX, pW, eps, pY] = [0, 1, 2, 3, 4, 5];
+    const [r, q, dB, d4B] = Array.from({ length: 4 }, () => l.add("i32"));
+    const [ss, x, inv] = [l.add("f32"), l.add("f32"), l.add("f32")];
+    const [acc, v, vinv] = [l.add("v128"), l.add("v128"), l.add("v128")];
+    const at = (p: number, off: Code): Code => i32.add(g(p), off);
+    return {
+      name: "rmsNorm",
+      params: ["i32", "i32", "i32", "i32", "f32", "i32"],
+      locals: l.types,
+      body: [
+        l.prologue(),
+        set(dB, i32.shl(g(d), i32.const(2))),
+        set(d4B, i32.and(g(dB), i32.const(-16))),
+        set(r, i32.const(0)),
+        control.while(i32.ltS(g(r), g(rows)), [
+          set(acc, l.f(0)),
+          set(ss, f32.const(0)),
+          rowLoop(
+            q,
+            dB,
+            d4B,
+            (o) => [set(v, v128.load(at(pX, o))), set(acc, f4.add(g(acc), f4.mul(g(v), g(v))))],
+            (o) => [set(x, f32.load(at(pX, o))), set(ss, f32.add(g(ss), f32.mul(g(x), g(x))))],
+          ),
+          set(ss, f32.add(g(ss), laneSum(g(acc)))),
+          set(
+            inv,
+            f32.div(f32.const(1), f32.sqrt(f32.add(f32.div(g(ss), f32.fromI32(g(d))), g(eps)))),
+          ),
+          set(vinv, f4.splat(g(inv))),
+          rowLoop(
+            q,
+            dB,
+            d4B,
+            (o) =>
+              v128.store(
+                at(pY, o),
+                f4.mul(f4.mul(v128.load(at(pX, o)), g(vinv)), v128.load(i32.add(g(pW), o))),
+              ),
+            (o) =>
+              f32.store(
+                at(pY, o),
+                f32.mul(f32.mul(f32.load(at(pX, o)), g(inv)), f32.load(i32.add(g(pW), o))),
+              ),
+          ),
+          inc(pX, g(dB)),
+          inc(pY, g(dB)),
+          inc(r, i32.const(1)),
+        ]),
+      ],
+    };
+  })();
+  const bwd = ((): WasmFunction => {
+    const l = new Locals(8);
+    const [rows, d, pX, pW, eps, pG, pDx, pDw] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const [r, q, dB, d4B] = Array.from({ length: 4 }, () => l.add("i32"));
+    const [ss, dot, rs, k, x, gg] = Array.from({ length: 6 }, () => l.add("f32"));
+    const [accS, accD, vx, vg, vr, vk] = Array.from({ length: 6 }, () => l.add("v128"));
+    const at = (p: number, off: Code): Code => i32.add(g(p), off);
+    const w4 = (o: Code): Code => v128.load(i32.add(g(pW), o));
+    const w1 = (o: Code): Code => f32.load(i32.add(g(pW), o));
+    return {
+      name: "rmsNormBack",
+      params: ["i32", "i32", "i32", "i32", "f32", "i32", "i32", "i32"],
+      locals: l.types,
+      body: [
+        l.prologue(),
+        set(dB, i32.shl(g(d), i32.const(2))),
+        set(d4B, i32.and(g(dB), i32.const(-16))),
+        set(r, i32.const(0)),
+        control.while(i32.ltS(g(r), g(rows)), [
+          set(accS, l.f(0)),
+          set(accD, l.f(0)),
+          set(ss, f32.const(0)),
+          set(dot, f32.const(0)),
+          rowLoop(
+            q,
+            dB,
+            d4B,
+            (o) => [
+              set(vx, v128.load(at(pX, o))),
+              set(accS, f4.add(g(accS), f4.mul(g(vx), g(vx)))),
+              set(accD, f4.add(g(accD), f4.mul(f4.mul(v128.load(at(pG, o)), w4(o)), g(vx)))),
+            ],
+            (o) => [
+              set(x, f32.load(at(pX, o))),
+              set(ss, f32.add(g(ss), f32.mul(g(x), g(x)))),
+              set(dot, f32.add(g(dot), f32.mul(f32.mul(f32.load(at(pG, o)), w1(o)), g(x)))),
+            ],
+          ),
+          set(ss, f32.add(g(ss), laneSum(g(accS)))),
+          set(dot, f32.add(g(dot), laneSum(g(accD)))),
+          set(
+            rs,
+            f32.div(f32.const(1), f32.sqrt(f32.add(f32.div(g(ss), f32.fromI32(g(d))), g(eps)))),
+          ),
+          set(
+            k,
+            f32.div(f32.mul(f32.mul(f32.mul(g(rs), g(rs)), g(rs)), g(dot)), f32.fromI32(g(d))),
+          ),
+          set(vr, f4.splat(g(rs))),
+          set(vk, f4.splat(g(k))),
+          rowLoop(
+            q,
+            dB,
+            d4B,
+            (o) => [
+              set(vx, v128.load(at(pX, o))),
+              set(vg, v128.load(at(pG, o))),
+              v128.store(
+                i32.add(g(pDw), o),
+                f4.add(v128.load(i32.add(g(pDw), o)), f4.mul(f4.mul(g(vg), g(vx)), g(vr))),
+              ),
+              v128.store(
+                at(pDx, o),
+                f4.sub(f4.mul(f4.mul(g(vr), g(vg)), w4(o)), f4.mul(g(vk), g(vx))),
+              ),
+            ],
+            (o) => [
+              set(x, f32.load(at(pX, o))),
+              set(gg, f32.load(at(pG, o))),
+              f32.store(
+                i32.add(g(pDw), o),
+                f32.add(f32.load(i32.add(g(pDw), o)), f32.mul(f32.mul(g(gg), g(x)), g(rs))),
+              ),
+              f32.store(
+                at(pDx, o),
+                f32.sub(f32.mul(f32.mul(g(rs), g(gg)), w1(o)), f32.mul(g(k), g(x))),
+              ),
+            ],
+          ),
+          inc(pX, g(dB)),
+          inc(pG, g(dB)),
+          inc(pDx, g(dB)),
+          inc(r, i32.const(1)),
+        ]),
+      ],
+    };
+  })();
+  return [fwd, bwd];
+}
+
+/** `sumLanes(n, pIn, pOut)`: out[i] = the sum of the four lanes of vector i of in, i < n. */
+function sumLanesFunction(): WasmFunction {
+  const l = new Locals(3);
+  const [n, pIn, pOut] = [0, 1, 2];
+  const i = l.add("i32");
+  return {
+    name: "sumLanes",
+    params: ["i32", "i32", "i32"],
+    locals: l.types,
+    body: [
+      set(i, i32.const(0)),
+      control.while(i32.ltS(g(i), g(n)), [
+        f32.store(g(pOut), laneSum(v128.load(g(pIn)))),
+        inc(pIn, i32.const(16)),
+        inc(pOut, i32.const(4)),
+        inc(i, i32.const(1)),
+      ]),
+    ],
+  };
+}
+
 function peakFunction(): WasmFunction {
   // seven multiply chains (p ← p·m) and seven add chains (q ← q + a), all independent: with a
   // latency of about 3 cycles per operation, 14 chains keep every multiply and add unit busy
@@ -626,20 +929,33 @@ function peakFunction(): WasmFunction {
   return { name: "peak", params: ["i32", "i32"], locals: l.types, body: [l.prologue(), body] };
 }
 
-/** The module binary for state size N (see the module comment for its functions). */
-export function trainKernelsModuleBytes(N: number): Uint8Array {
-  if (!Number.isInteger(N) || N < 1 || N > 64) {
-    throw new Error(
-      `trainKernelsModuleBytes: argument 'N' must be an integer in [1, 64] (got ${N})`,
-    );
-  }
-  return assembleModule([
-    gemmFunction(),
-    scanForwardFunction(N),
-    scanBackwardFunction(N),
-    siluFunction(false),
-    siluFunction(true),
-    ...convFunctions(),
-    peakFunction(),
-  ]);
+/** The module of the kernels that do not depend on the state size (see the module comment). */
+export function coreModuleBytes(memory: ModuleMemory): Uint8Array {
+  return assembleModule(
+    [
+      gemmFunction(),
+      siluFunction(false),
+      siluFunction(true),
+      ...convFunctions(),
+      addFunction(),
+      copyRowsFunction(),
+      ...rmsNormFunctions(),
+      sumLanesFunction(),
+      peakFunction(),
+    ],
+    memory,
+  );
+}
+
+/** The module of the selective scan kernels for state size N (see the module comment). */
+export function scanModuleBytes(N: number, memory: ModuleMemory): Uint8Array {
+  return assembleModule(
+    [
+      scanForwardFunction(N, false),
+      scanBackwardFunction(N, false),
+      scanForwardFunction(N, true),
+      scanBackwardFunction(N, true),
+    ],
+    memory,
+  );
 }

@@ -253,7 +253,7 @@ describe("trainTransformer", () => {
     await expect(
       trainTransformer(model, { batch, schedule, variant: "s6" } as never),
     ).rejects.toThrow(
-      /trainTransformer: argument 'options' must be an options object \(got an unknown key "variant"/,
+      /trainTransformer: argument 'options' must be an options object \{ .* \} \(got an unknown key "variant"/,
     );
     await expect(trainTransformer({} as never, { batch, schedule })).rejects.toThrow(
       /trainTransformer: argument 'model' must be/,

@@ -59,6 +59,44 @@ describe("trainMamba", () => {
       expect(Array.from(resumed.params.get(name)!.data)).toEqual(Array.from(p.data));
   });
 
+  it("names trainMamba and the option the user gave, for the model, the schedule, AdamW and every batch", async () => {
+    const model = initMamba(tiny, new Rng(1));
+    const run = (options: Record<string, unknown>, m: unknown = model) =>
+      trainMamba(m as never, { batch: randomBatch, schedule, display: false, ...options } as never);
+    await expect(run({}, null)).rejects.toThrow(/^trainMamba: argument 'model' must be/);
+    await expect(run({ schedule: { ...schedule, peakLr: NaN } })).rejects.toThrow(
+      /^trainMamba: argument 'options.schedule.peakLr' must be a finite number \(got NaN\)/,
+    );
+    await expect(run({ adamw: { lr: 0 } })).rejects.toThrow(
+      /^trainMamba: argument 'options.adamw' must be AdamW's settings without lr \(the schedule sets the learning rate\) \{ .* \} \(got an unknown key "lr"/,
+    );
+    await expect(run({ pool: {}, engine: "simd-threads" })).rejects.toThrow(
+      /^trainMamba: argument 'options.pool' must be a pool from createTrainPool/,
+    );
+    await expect(run({ batch: () => undefined })).rejects.toThrow(
+      /^trainMamba: argument 'options.batch\(\.\.\.\)' must be a batch \{ tokens, targets\?, mask\? \} \(got undefined\)/,
+    );
+    await expect(run({ batch: () => ({ tokens: [[1, 99]] }) })).rejects.toThrow(
+      /^trainMamba: argument 'options.batch\(\.\.\.\)\.tokens' must be token ids in \[0, 8\)/,
+    );
+    await expect(run({ batch: () => ({ tokens: [[1], [2]] }) })).rejects.toThrow(
+      /^trainMamba: argument 'options.batch\(\.\.\.\)\.tokens' must leave at least one position with a target/,
+    );
+  });
+
+  it("stops a diverging run before the update that would break the model", async () => {
+    const model = initMamba(tiny, new Rng(1));
+    const wild = { peakLr: 1e6, warmupSteps: 0, totalSteps: 50, minLr: 1e6 };
+    await expect(
+      trainMamba(model, { batch: randomBatch, schedule: wild, clip: Infinity, display: false }),
+    ).rejects.toThrow(
+      /^trainMamba: training diverged at step \d+: loss .*the model keeps the weights of step \d+/,
+    );
+    for (const [name, p] of model.params) {
+      for (const v of p.data) expect(Number.isFinite(v), name).toBe(true);
+    }
+  });
+
   it("refuses a training state of another model, a damaged state file and bad options", async () => {
     const model = initMamba(tiny, new Rng(1));
     const r = await trainMamba(model, {
@@ -94,7 +132,7 @@ describe("trainMamba", () => {
     await expect(
       trainMamba(model, { batch: randomBatch, schedule, lr: 1 } as never),
     ).rejects.toThrow(
-      /trainMamba: argument 'options' must be an options object \(got an unknown key "lr"/,
+      /trainMamba: argument 'options' must be an options object \{ .* \} \(got an unknown key "lr"/,
     );
     await expect(
       trainMamba(model, { batch: randomBatch, schedule: { ...schedule, totalSteps: 0 } }),

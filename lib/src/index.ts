@@ -66,7 +66,7 @@ export {
   type FastScanOptions,
   type FastScanResult,
 } from "./selective-fast/fast-scan";
-export { wasmSimdSupported } from "./selective-fast/wasm";
+export { wasmSimdSupported } from "./ops/simd/wasm";
 export * from "./selective-fast/limits";
 export {
   type GpuBackend,

@@ -6,7 +6,7 @@ import type { Tensor } from "../tensor";
 import { checkArg, checkFiniteParams, checkOptions, schema } from "../validate";
 import type { Backend } from "../ops/backend";
 import { reference } from "../ops/reference/index";
-import { referenceWithFastScan } from "../ops/fast-scan";
+import { referenceWithFastScan } from "./fast-scan";
 import { Ops } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMambaModel, resolveVariant } from "./checks";

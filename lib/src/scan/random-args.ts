@@ -5,7 +5,7 @@
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
 import { MAX_ELEMENTS, argumentError, checkOptions, describe } from "../validate";
-import { inverseSoftplusRaw } from "../selective/activations-raw";
+import { inverseSoftplusRaw } from "../ops/reference/scalar";
 import type { SelectiveScanArgs } from "../selective/scan";
 import { SCAN_SIZE } from "../selective/scan-checks";
 

@@ -10,7 +10,7 @@ import {
   channelsFirst,
   inputDependent,
   timeInvariant,
-} from "./layout";
+} from "../ops/reference/layout";
 import { argumentError, checkArg, checkOptions, isAbsent, schema } from "../validate";
 
 const DTYPES = ["float32", "float64"] as const;

@@ -8,8 +8,8 @@
  * Gradients are accumulated in float64 and returned in the dtype of the input they belong to.
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
-import { sigmoidRaw } from "../selective/activations-raw";
-import { channelsFirst } from "../selective/layout";
+import { sigmoidRaw } from "../ops/reference/scalar";
+import { channelsFirst } from "../ops/reference/layout";
 import { reference } from "../ops/reference/index";
 import type { CrossEntropy } from "../ops/backend";
 import { convBackwardInLayout } from "../ops/reference/backward";

@@ -5,9 +5,8 @@
  * depthwise Conv1d weight (channels, 1, k)); activations are token-major (b, l, channels).
  */
 import type { FloatArray, Tensor } from "../../tensor";
-import { silu as siluScalar } from "../../selective/activations";
-import { scanRecurrence } from "../../selective/scan";
-import { type SeqLayout, tokenMajorShapes } from "../../selective/layout";
+import { siluRaw, softplusRaw } from "./scalar";
+import { type SelectiveScanShapes, type SeqLayout, tokenMajorShapes } from "./layout";
 import type { AttentionShape, LayerKV, ScanArgs } from "../backend";
 import { attendStrided, rotateHalfInPlace, ropeTables, tokenMajorHeads } from "./attention";
 
@@ -99,7 +98,7 @@ function map(x: Tensor, f: (v: number) => number): Tensor {
 
 /** `F.silu`: x · σ(x). */
 export function silu(x: Tensor): Tensor {
-  return map(x, siluScalar);
+  return map(x, siluRaw);
 }
 
 /** −exp(x): Mamba's A = −exp(A_log). */
@@ -221,6 +220,67 @@ export function causalConv1d(
   const s = state ? state.data : null;
   convInLayout(x.data, layout, batch, channels, length, weight.data, k, bias?.data ?? null, s, out);
   return { shape: [batch, length, channels], data: out };
+}
+
+/** The numbers of a scan's arguments (any layout: see {@link SelectiveScanShapes}). */
+export interface ScanData {
+  u: FloatArray;
+  delta: FloatArray;
+  A: FloatArray;
+  B: FloatArray;
+  C: FloatArray;
+  D: FloatArray | null;
+  z: FloatArray | null;
+  bias: FloatArray | null;
+  softplus: boolean;
+}
+
+/**
+ * The selective scan's recurrence (lesson 06, `selective/scan.ts` states it), unchecked, in any layout `s` describes: writes out (in u's
+ * layout), starting each channel from the state h0 (b, d, n) or from zero, and leaves the final
+ * states in `last` (b, d, n) when given. Float64 arithmetic whatever the arrays' types.
+ */
+export function scanRecurrence(
+  p: ScanData,
+  s: SelectiveScanShapes,
+  out: FloatArray,
+  h0: FloatArray | null,
+  last: FloatArray | null,
+): void {
+  const { batch, dim, length, dstate, X, B, C } = s;
+  const x = new Float64Array(dstate);
+  for (let b = 0; b < batch; b++) {
+    for (let d = 0; d < dim; d++) {
+      const hOffset = (b * dim + d) * dstate;
+      if (h0) for (let n = 0; n < dstate; n++) x[n] = h0[hOffset + n];
+      else x.fill(0);
+      const row = X.base(b, d);
+      const aRow = d * dstate;
+      const bBase = B.base(b, d);
+      const cBase = C.base(b, d);
+      const db = p.bias ? p.bias[d] : 0;
+      const skip = p.D ? p.D[d] : 0;
+      for (let l = 0; l < length; l++) {
+        const i = row + l * X.lStride;
+        let dt = p.delta[i] + db;
+        if (p.softplus) dt = softplusRaw(dt);
+        const ut = p.u[i];
+        const dtu = dt * ut;
+        const bl = bBase + l * B.lStride;
+        const cl = cBase + l * C.lStride;
+        let y = 0;
+        for (let n = 0; n < dstate; n++) {
+          const h = Math.exp(dt * p.A[aRow + n]) * x[n] + dtu * p.B[bl + n * B.nStride];
+          x[n] = h;
+          y += h * p.C[cl + n * C.nStride];
+        }
+        let o = y + skip * ut;
+        if (p.z) o *= siluRaw(p.z[i]);
+        out[i] = o;
+      }
+      if (last) last.set(x, hOffset);
+    }
+  }
 }
 
 /**

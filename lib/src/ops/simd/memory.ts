@@ -19,7 +19,7 @@
  * elementwise kernels may run over whole vectors (the lanes past the end are the tensor's own).
  */
 import type { Tensor } from "../../tensor";
-import { type WasmMemory, wasmApi, wasmSimdSupported } from "../../selective-fast/wasm";
+import { type WasmMemory, wasmApi, wasmSimdSupported } from "./wasm";
 import { coreModuleBytes, scanModuleBytes } from "./kernels";
 
 /** A float32 tensor in a {@link SimdMemory}, made by its arena during the current call. */

@@ -1,7 +1,8 @@
 /**
  * The scalar nonlinearities of activations.ts without the type check of the public versions, for
  * the scans' inner loops and lib's other numeric code (their callers have checked their inputs).
- * Formulas and accuracy are documented in activations.ts. Not exported from lib's index.
+ * Formulas and accuracy are documented in selective/activations.ts (the checked versions, lesson
+ * 06). Not exported from lib's index.
  */
 
 /** softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}). */

@@ -7,9 +7,9 @@
  */
 import type { Tensor } from "../tensor";
 import { runJs, runWasm } from "../selective-fast/fast-scan";
-import { wasmSimdSupported } from "../selective-fast/wasm";
-import type { Backend, ScanArgs } from "./backend";
-import { reference } from "./reference/index";
+import { wasmSimdSupported } from "../ops/simd/wasm";
+import type { Backend, ScanArgs } from "../ops/backend";
+import { reference } from "../ops/reference/index";
 
 /** (b, l, c) → (b, c, l), float32. */
 function channelsFirst(t: Tensor): Tensor<Float32Array> {

@@ -13,6 +13,7 @@ import {
   mambaPrefill,
   mambaStep,
   sampleNextToken,
+  mambaSelection,
 } from "../../lib/src/index";
 import { relErr } from "../helpers/reference";
 
@@ -418,5 +419,64 @@ describe("initMamba", () => {
     expect(
       mambaParamCount(mambaConfig({ vocab_size: 50280, hidden_size: 768, num_hidden_layers: 24 })),
     ).toBe(129135360);
+  });
+});
+
+describe("mambaSelection", () => {
+  it("reports each layer's Δ = softplus(dt_proj(δ) + bias) and SiLU(z), recomputed here from the weights", () => {
+    const model = initMamba({ vocab_size: 11, hidden_size: 8, num_hidden_layers: 2 }, new Rng(5));
+    const tokens = [[1, 4, 2, 9, 0, 3]];
+    const sel = mambaSelection(model, tokens);
+    expect(sel.length).toBe(2);
+    // Layer 0 by hand: embedding, RMSNorm, in_proj, conv, SiLU, x_proj, dt_proj (float64 sums).
+    const P = (n: string) => model.params.get(n)!.data;
+    const c = model.config;
+    const [d, E, N, R, k] = [
+      c.hidden_size,
+      c.intermediate_size,
+      c.state_size,
+      c.time_step_rank,
+      c.conv_kernel,
+    ];
+    const L = tokens[0].length;
+    const silu = (v: number) => v / (1 + Math.exp(-v));
+    const softplus = (v: number) => Math.log1p(Math.exp(v));
+    const u = tokens[0].map((id) => {
+      const h = Array.from(P("backbone.embeddings.weight").subarray(id * d, id * d + d));
+      const rms = Math.sqrt(h.reduce((s, v) => s + v * v, 0) / d + c.layer_norm_epsilon);
+      return h.map((v, j) => (v / rms) * P("backbone.layers.0.norm.weight")[j]);
+    });
+    const m = "backbone.layers.0.mixer.";
+    const xz = u.map((row) =>
+      Array.from({ length: 2 * E }, (_, o) =>
+        row.reduce((s, v, i) => s + v * P(m + "in_proj.weight")[o * d + i], 0),
+      ),
+    );
+    const x = Array.from({ length: L }, (_, t) =>
+      Array.from({ length: E }, (_, e) => {
+        let s = P(m + "conv1d.bias")[e];
+        for (let j = 0; j < k; j++) {
+          const src = t - (k - 1) + j;
+          if (src >= 0) s += P(m + "conv1d.weight")[e * k + j] * xz[src][e];
+        }
+        return silu(s);
+      }),
+    );
+    for (let t = 0; t < L; t++) {
+      const dtLow = Array.from({ length: R }, (_, r) =>
+        x[t].reduce((s, v, e) => s + v * P(m + "x_proj.weight")[r * E + e], 0),
+      );
+      for (let e = 0; e < E; e++) {
+        const raw = dtLow.reduce((s, v, r) => s + v * P(m + "dt_proj.weight")[e * R + r], 0);
+        const want = softplus(raw + P(m + "dt_proj.bias")[e]);
+        expect(Math.abs(sel[0].delta.data[t * E + e] - want) / want).toBeLessThan(1e-4);
+        expect(Math.abs(sel[0].gate!.data[t * E + e] - silu(xz[t][E + e]))).toBeLessThan(1e-5);
+      }
+    }
+    expect(sel[0].B.shape).toEqual([1, L, N]);
+    expect(mambaSelection(model, tokens, { variant: "s6" })[0].gate).toBeNull();
+    expect(() => mambaSelection(model, [[11]])).toThrow(
+      /^mambaSelection: argument 'tokens' must be token ids in \[0, 11\)/,
+    );
   });
 });

@@ -947,6 +947,14 @@ export const signatures: Record<string, Signature> = {
       ),
     ],
   },
+  mambaSelection: {
+    valid: () => [mamba(), [[1, 2, 3]], { variant: "s6" }],
+    args: [
+      a("model", mambaModel()),
+      a("tokens", tokens(6)),
+      a("options", options({ variant: opt(s.oneOf(["mamba", "s6", "lti"])) })),
+    ],
+  },
   createMambaCache: {
     valid: () => [mamba(), 2],
     args: [a("model", mambaModel()), a("batch", int(1, 4096))],

@@ -4,7 +4,8 @@
  */
 import type { Tensor } from "../tensor";
 import { checkArg, checkFiniteParams, checkOptions, schema } from "../validate";
-import type { Backend } from "../ops/backend";
+import type { Backend, ScanArgs } from "../ops/backend";
+import { softplusRaw } from "../ops/reference/scalar";
 import { reference } from "../ops/reference/index";
 import { referenceWithFastScan } from "./fast-scan";
 import { Ops } from "../ops/tape";
@@ -103,3 +104,54 @@ export function mambaMixer(
   const out = mambaBlock(new Ops(scanBackend(o.scan)), m, layer, u, variant, state);
   return state ? { out, state } : { out };
 }
+
+/** What {@link mambaSelection} returns for one layer: the block's selection, per position. */
+export interface LayerSelection {
+  /** Δ = softplus(delta + dt_proj.bias), (b, l, E): how much each position writes into the state. */
+  delta: Tensor;
+  /** SiLU(z), (b, l, E): the gate on the scan's output (null for the "s6" and "lti" mixers). */
+  gate: Tensor | null;
+  /** B and C, (b, l, N) (or (E, N) for "lti"): what is written and what is read. */
+  B: Tensor;
+  C: Tensor;
+}
+
+/** `Ops` that also keep the arguments of every selective scan the model runs, in order. */
+class WatchedOps extends Ops {
+  readonly scans: ScanArgs[] = [];
+  override selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {
+    this.scans.push(a);
+    return super.selectiveScan(a, state);
+  }
+}
+
+/**
+ * The selection of every layer on `tokens`: Δ, the gate, B and C as the model computes them in
+ * `mambaForward` (the same run of `./model.ts`, watched at its scans; reference ops), for
+ * looking at what a trained model writes into its state and when.
+ *
+ * @returns one {@link LayerSelection} per layer, tensors in the parameters' dtype
+ */
+export function mambaSelection(
+  model: MambaModel,
+  tokens: TokenBatch,
+  options: Pick<MambaForwardOptions, "variant"> = {},
+): LayerSelection[] {
+  const fn = "mambaSelection";
+  const m = checkMambaModel(fn, model, ["float32", "float64"]);
+  const o = checkOptions(fn, "options", options, SELECTION_OPTIONS);
+  const variant = resolveVariant(fn, m, o.variant);
+  const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
+  checkFiniteParams(fn, m.params);
+  const ops = new WatchedOps(reference);
+  mambaLM(ops, m, ids, shape[0], shape[1], { variant });
+  return ops.scans.map((a) => {
+    const E = a.deltaBias.data.length;
+    const delta = reference.zeros(a.delta.shape, a.delta);
+    for (let i = 0; i < delta.data.length; i++)
+      delta.data[i] = softplusRaw(a.delta.data[i] + a.deltaBias.data[i % E]);
+    return { delta, gate: a.z ? reference.silu(a.z) : null, B: a.B, C: a.C };
+  });
+}
+
+const SELECTION_OPTIONS = schema.options({ variant: VARIANT_OPTION });

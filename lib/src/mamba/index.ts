@@ -18,8 +18,10 @@ export {
   type MambaScan,
   type MambaForwardOptions,
   type MambaBlockState,
+  type LayerSelection,
   mambaMixer,
   mambaForward,
+  mambaSelection,
 } from "./forward";
 export * from "./cache";
 export { type LossAndGradsOptions, type TrainEngine, mambaLossAndGrads } from "./grads";

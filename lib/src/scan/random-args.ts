@@ -32,9 +32,11 @@ export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScan
   const d = assertInteger(`${fn}: size.dim`, size.dim, 1);
   const l = assertInteger(`${fn}: size.length`, size.length, 1);
   const n = assertInteger(`${fn}: size.dstate`, size.dstate, 1);
-  if (b * d * l * n > MAX_ELEMENTS) {
+  // the largest tensor made is u, delta or z, (b, d, l); B and C are (b, n, l), A is (d, n)
+  const largest = Math.max(b * d * l, b * n * l, d * n);
+  if (largest > MAX_ELEMENTS) {
     throw new Error(
-      `${fn}: argument 'size' must ask for at most ${MAX_ELEMENTS} elements per tensor (got b·d·l·n = ${b * d * l * n})`,
+      `${fn}: argument 'size' must ask for at most ${MAX_ELEMENTS} elements per tensor (got ${largest} in the largest of (b, d, l), (b, n, l), (d, n))`,
     );
   }
   const t = (shape: number[], f: (i: number) => number): Tensor<Float32Array> => {

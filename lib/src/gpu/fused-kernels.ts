@@ -54,6 +54,7 @@ export type FusedKernelName =
   | "fused-output"
   | "fused-last-state"
   | "grad-out"
+  | "grad-z"
   | "adjoint-chunk-state"
   | "adjoint-super-state"
   | "adjoint-super-carry"
@@ -382,11 +383,17 @@ export function adjointChunkStateSource(dims: ScanDims, tiling: FusedTiling): st
 }
 
 /** The forward state and the adjoint at one position, replayed inside its chunk (grads kernels). */
-function replayLines(dims: ScanDims, T: number, stop: string, stateOnly = false): string {
+function replayLines(
+  dims: ScanDims,
+  T: number,
+  stop: string,
+  stateOnly = false,
+  aName = "A",
+): string {
   const { length: L, dstate: N } = dims;
   const fwd = `${lines(N, (n) => `let x${n} = H[bd][c][${n}];`, "\n  ")}
   ${lines(N, (n) => `let p${n} = 0.0;`, "\n  ")}
-  ${lines(N, (n) => `const a${n} = A[d][${n}];`, "\n  ")}
+  ${lines(N, (n) => `const a${n} = ${aName}[d][${n}];`, "\n  ")}
   for (let k = 0; k < ${T}; k++) {
     const s = c * ${T} + k;
     if (s <= ${stop}) {
@@ -425,37 +432,52 @@ export function gradsSource(dims: ScanDims, tiling: FusedTiling): string {
   checkScanDims("gradsSource", dims);
   const { chunk: T } = checkFusedTiling("gradsSource", tiling);
   const { dstate: N, hasZ, softplus } = dims;
-  return `function (H, E, Dt, G, u, delta, bias, A, B, C, Dv, dout${hasZ ? ", z" : ""}) {
+  // At most 9 arguments: WebGPU devices offer as few as 10 storage buffers per shader stage (the
+  // output is one). So A and D arrive as one (d, n + 1) array AD, dout and z as the factor
+  // F = dout σ(z) (1 + z (1 - σ(z))) (∂z = F o), and softplus' = σ(raw) = 1 - exp(-Δ) is
+  // recomputed from Δ (with its series below 0.01, where 1 - exp(-Δ) would cancel).
+  return `function (H, E, Dt, G, u, AD, B, C${hasZ ? ", F" : ""}) {
   const t = this.thread.x;
   ${preamble(dims, "this.thread.y")}
   const c = Math.floor((t + 0.5) / ${f(T)});
-  ${replayLines(dims, T, "t")}
+  ${replayLines({ ...dims }, T, "t", false, "AD")}
   const dt = Dt[bd][t];
   const ut = u[b][d][t];
   const g = G[bd][t];
-  let du = g * Dv[d];
+  const skip = AD[d][${N}];
+  let du = g * skip;
   let gdt = 0.0;
   ${lines(N, (n) => `du = du + h${n} * dt * B[bg][${n}][t];`, "\n  ")}
   ${lines(N, (n) => `gdt = gdt + h${n} * (a${n} * Math.exp(dt * a${n}) * p${n} + B[bg][${n}][t] * ut);`, "\n  ")}
   ${
     softplus
-      ? `const raw = delta[b][d][t] + bias[d];
-  if (raw <= 20.0) {
-    gdt = gdt / (1.0 + Math.exp(-raw));
-  }`
+      ? `let sig = 1.0 - Math.exp(-dt);
+  if (dt < 0.01) {
+    sig = dt * (1.0 - dt * (0.5 - dt / 6.0));
+  }
+  gdt = gdt * sig;`
       : ""
   }
   let dz = 0.0;
   ${
     hasZ
       ? `const y = ${lines(N, (n) => `x${n} * C[bg][${n}][t]`, "\n    + ")};
-  const o = y + Dv[d] * ut;
-  const zz = z[b][d][t];
-  const sg = 1.0 / (1.0 + Math.exp(-zz));
-  dz = dout[b][d][t] * o * sg * (1.0 + zz * (1.0 - sg));`
+  dz = F[bd][t] * (y + skip * ut);`
       : ""
   }
   return [du, gdt, dz, g * ut];
+}`;
+}
+
+/** ∂z's factor F = dout σ(z) (1 + z (1 - σ(z))) (∂z = F · o); output [L, BD]. */
+export function gradZSource(dims: ScanDims): string {
+  checkScanDims("gradZSource", dims);
+  return `function (dout, z) {
+  const t = this.thread.x;
+  ${preamble(dims, "this.thread.y")}
+  const zz = z[b][d][t];
+  const sg = 1.0 / (1.0 + Math.exp(-zz));
+  return dout[b][d][t] * sg * (1.0 + zz * (1.0 - sg));
 }`;
 }
 
@@ -641,6 +663,7 @@ export function fusedLaunchPlan(
   if (options.backward) {
     const BG = batch * groups;
     add("grad-out", BD * L, BD * L * (hasZ ? 2 : 1));
+    if (hasZ) add("grad-z", BD * L, 2 * BD * L);
     add("adjoint-chunk-state", BD * C * (N + 1), BD * (N * (3 * L + C) + L));
     add("adjoint-super-state", BD * SC * (N + 1), BD * (N * (SC + 2 * C) + C));
     add("adjoint-super-carry", BD * SC * N, BD * N * superCarryReads);
@@ -650,7 +673,7 @@ export function fusedLaunchPlan(
     for (let t = 0; t < L; t++) {
       const c = Math.floor(t / T);
       const end = Math.min(c * T + T, L);
-      gradReads += 3 * N + (t - c * T + 1) * (N + 2) + (end - t) * (N + 2) + 2 * N + 8;
+      gradReads += 3 * N + 1 + (t - c * T + 1) * (N + 2) + (end - t) * (N + 2) + 2 * N + 4;
     }
     add("grads", BD * L, BD * gradReads, BD * L * 4);
     add("grad-A", BD * C * N, BD * N * (2 * C + 5 * L));

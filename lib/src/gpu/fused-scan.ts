@@ -37,6 +37,7 @@ import {
   gradBCSource,
   gradOutSource,
   gradsSource,
+  gradZSource,
   reduceASource,
   reduceDBiasSource,
   superCarrySource,
@@ -306,6 +307,14 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
       Dv: await put(args.D ? f32(args.D) : new Float32Array(dim), [dim]),
       bias: await put(args.deltaBias ? f32(args.deltaBias) : new Float32Array(dim), [dim]),
     };
+    // A and D side by side, (d, n + 1): the backward's grads kernel binds them as one buffer
+    const AD = new Float32Array(dim * (N + 1));
+    const a = f32(args.A);
+    for (let d = 0; d < dim; d++) {
+      AD.set(a.subarray(d * N, (d + 1) * N), d * (N + 1));
+      AD[d * (N + 1) + N] = args.D ? args.D.data[d] : 0;
+    }
+    values.AD = await put(AD, [N + 1, dim]);
     if (dims.hasZ) values.z = await put(f32(args.z!), [L, dim, batch]);
     return { dims, returnLastState: args.returnLastState === true, values, shape: [batch, dim, L] };
   };
@@ -500,6 +509,10 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
     );
     release(R);
     release(RQH);
+    let F: unknown = null;
+    if (dims.hasZ) {
+      F = await call(kernel("grad-z", "grad-z", gradZSource(dims), [L, BD], 1), dout, v.z);
+    }
     const gk = kernel("grads", "grads", gradsSource(dims, tiling), [L, BD], T, true);
     const perPosition = await call(
       gk,
@@ -508,15 +521,12 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
       Dt,
       G,
       v.u,
-      v.delta,
-      v.bias,
-      v.A,
+      v.AD,
       v.B,
       v.C,
-      v.Dv,
-      dout,
-      ...(dims.hasZ ? [v.z] : []),
+      ...(F === null ? [] : [F]),
     );
+    release(F);
     const GA = await call(
       kernel("grad-A", "grad-A", gradASource(dims, tiling), [N, C, BD], 1),
       H,

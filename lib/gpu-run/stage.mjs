@@ -9,7 +9,7 @@
 //   node_modules/           gpu.js and its runtime dependencies: acorn, gpu-mock.js, webgpu
 //                           (Dawn) with only its linux-x64 binary (xz-compressed)
 //   lib/dist, lib/build     the built library and benchmarks (built here first when missing)
-//   gpu-run/                device.sh, torch_scan.py, mamba_cuda.py (the scripts that run there)
+//   lib/gpu-run/            device.sh, torch_scan.py, mamba_cuda.py (the scripts that run there)
 //   mamba/csrc/selective_scan/   with --mamba: the sources of Mamba's official CUDA selective
 //                           scan that the fp32 forward needs (copied from a checkout or a git
 //                           directory of state-spaces/mamba; never committed here)
@@ -17,7 +17,7 @@
 // Usage, from anywhere in the repository:
 //   npx zx lib/gpu-run/stage.mjs [--out DIR] [--mamba PATH]
 // --out defaults to .gpurun/ at the root of the repository this script is in. Then, on the GPU
-// machine, from the folder that holds the staging folder: `bash <staging>/gpu-run/device.sh`
+// machine, from the folder that holds the staging folder: `bash <staging>/lib/gpu-run/device.sh`
 // (results land in $OUT, or /tmp/scan-gpu-out).
 import { $, argv, fs, path } from "zx";
 import { fileURLToPath } from "node:url";
@@ -52,7 +52,7 @@ if (!fs.existsSync(bench)) {
 await fs.mkdirp(into);
 
 // the built library, the built benchmarks and the device-side scripts
-for (const dir of ["lib", "gpu-run", "mamba"]) await fs.remove(path.join(into, dir));
+for (const dir of ["lib", "mamba"]) await fs.remove(path.join(into, dir));
 await fs.copy(path.join(repo, "lib", "dist"), path.join(into, "lib", "dist"), {
   filter: (src) => !src.endsWith(".map"),
 });
@@ -61,7 +61,7 @@ await fs.copy(path.join(repo, "lib", "build"), path.join(into, "lib", "build"), 
 });
 await fs.copy(path.join(repo, "lib", "package.json"), path.join(into, "lib", "package.json"));
 for (const f of ["device.sh", "torch_scan.py", "mamba_cuda.py"]) {
-  await fs.copy(path.join(repo, "lib", "gpu-run", f), path.join(into, "gpu-run", f));
+  await fs.copy(path.join(repo, "lib", "gpu-run", f), path.join(into, "lib", "gpu-run", f));
 }
 
 // gpu.js and its runtime dependencies (Dawn: only the Linux x64 binary, compressed)
@@ -131,4 +131,4 @@ if (argv.mamba) {
 const size = (await $`du -sm ${into}`).stdout.split(/\s+/)[0];
 console.log(`staged into ${into} (${size} MB)`);
 console.log(`on the GPU machine, from the folder that holds ${path.basename(into)}/:`);
-console.log(`  bash ${path.basename(into)}/gpu-run/device.sh`);
+console.log(`  bash ${path.basename(into)}/lib/gpu-run/device.sh`);

@@ -61,6 +61,11 @@ export interface FusedGpuScanOptions {
   chunkSize?: number;
   /** Chunks per superchunk (default 16). */
   superChunk?: number;
+  /**
+   * Run each forward and backward inside WebGPU error scopes, so a device error rejects instead
+   * of leaving zeros (default true; a benchmark checks one run, then times without them).
+   */
+  errorScopes?: boolean;
 }
 
 /** Scan arguments on the device (see {@link FusedGpuScanner.upload}). */
@@ -115,7 +120,11 @@ export interface FusedGpuScanner {
   readonly tiling: FusedTiling;
   /** Checks the arguments (as selectiveScan does) and uploads them once. */
   upload(args: SelectiveScanArgs): Promise<DeviceScanArgs>;
-  /** The forward kernels, chained on the device; nothing is read back. */
+  /**
+   * The forward kernels, chained on the device; nothing is read back. On webgpu the next forward
+   * (or backward) of this scanner reuses the buffers of the last one: read or use its results
+   * first.
+   */
   forward(inputs: DeviceScanArgs): Promise<DeviceScanOutput>;
   /** Reads out (b, d, l) (and the last state) back to the host. */
   read(
@@ -146,6 +155,7 @@ const OPTIONS = schema.options({
   mode: schema.optional(schema.oneOf(ASYNC_GPU_MODES.filter((m) => m !== "gpu"))),
   chunkSize: schema.optional(schema.integer({ min: 4, max: 64 })),
   superChunk: schema.optional(schema.integer({ min: 1, max: 1024 })),
+  errorScopes: schema.optional(schema.boolean()),
 });
 
 /** Frees a pipeline texture or WebGPU buffer; arrays of the CPU backends are left to the GC. */
@@ -183,6 +193,7 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
   const mode = o.mode ?? "webgpu";
   const tiling = checkFusedTiling(fn, { chunk: o.chunkSize ?? 16, superChunk: o.superChunk ?? 16 });
   const webgpu = mode === "webgpu";
+  const scopes = webgpu && o.errorScopes !== false;
   let gpu: GpuJsInstance | null = webgpu ? null : createGpu(fn, mode);
   let destroyed = false;
   let cacheKey = "";
@@ -222,7 +233,10 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
       k = gpu.createKernel(source, {
         output,
         pipeline: true,
-        immutable: true,
+        // webgpu: each kernel keeps one output buffer and reuses it on the next run (a new
+        // buffer per call would be allocated and zero-filled every time); the other backends
+        // hand every result its own texture or array
+        immutable: !webgpu,
         asyncMode: true,
         tactic: "precision",
         precision: "single",
@@ -630,13 +644,13 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
     tiling,
     upload,
     forward: async (inputs) =>
-      webgpu
+      scopes
         ? withDeviceErrorScopes("FusedGpuScanner.forward", () => forward(inputs))
         : forward(inputs),
     read,
     uploadGradient,
     backward: async (inputs, output, dout) =>
-      webgpu
+      scopes
         ? withDeviceErrorScopes("FusedGpuScanner.backward", () => backward(inputs, output, dout))
         : backward(inputs, output, dout),
     readGradients,

@@ -14,7 +14,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", ".
 const argv = process.argv.slice(2);
 const runAt = argv.indexOf("--run");
 const runFile = runAt >= 0 ? argv[runAt + 1] : null;
-const [gpuFile, emulatedFile] = argv.filter((_, i) => i !== runAt && i !== runAt + 1);
+const [gpuFile, emulatedFile] = argv.filter((_, i) => runAt < 0 || (i !== runAt && i !== runAt + 1));
 if (!gpuFile) {
   console.error("usage: node lib/gpu-run/summarize.mjs SHIPPED.json [EMULATED.json] --run RUN.json");
   process.exit(2);

@@ -182,3 +182,60 @@ export const MEASURED_GPU_SCANS: readonly MeasuredScanRun[] = [
     ],
   },
 ];
+
+/** One size of a run of today's benchmark (seconds; null: not measured). */
+export interface MeasuredGpuSize {
+  size: [number, number, number, number];
+  /** The ideal fused kernel's bytes at the measured copy bandwidth. */
+  hbmLimitSeconds: number | null;
+  /** b·d·l·n exponentials at 16 per SM per clock. */
+  expFloorSeconds: number | null;
+  /** The bytes an ideal fused backward moves, at the copy bandwidth. */
+  backwardHbmLimitSeconds: number | null;
+  /** Mamba's official CUDA forward (fp32), CUDA events; error: relative L2 against float64. */
+  official: { seconds: number; relL2: number } | null;
+  /** PyTorch selective_scan_ref (fp32, inputs on the GPU). */
+  torchRef: { seconds: number; relL2: number } | null;
+  /**
+   * The fused gpu.js scan on webgpu per chunk length: the forward kernels alone (data on the
+   * device, first submit to GPU done, median), upload, read-back, and end to end.
+   */
+  fused: {
+    chunk: number;
+    forwardSeconds: number;
+    uploadSeconds: number | null;
+    readSeconds: number | null;
+    endToEndSeconds: number | null;
+    relL2: number | null;
+  }[];
+  bestChunk: number | null;
+  /** The fused backward (kernels alone) per chunk length; error: worst gradient vs the CPU backward. */
+  backward: {
+    chunk: number;
+    seconds: number;
+    forwardAndBackwardSeconds: number | null;
+    worstRelL2VsCpu: number | null;
+  }[];
+  bestBackwardChunk: number | null;
+  /** The shipped scans, end to end (each call uploads and reads back). */
+  chunkedEndToEndSeconds: number | null;
+  naiveEndToEndSeconds: number | null;
+}
+
+/** A run of today's benchmark (lib/scripts/bench/scan-webgpu.ts) on a real GPU. */
+export interface MeasuredGpuRun {
+  source: string;
+  date: string;
+  device: string;
+  driver: string | null;
+  adapter: string;
+  torch: string | null;
+  hbmBytesPerSecond: number | null;
+  expsPerSecond: number | null;
+  /** One empty submit until the GPU reports it done (median). */
+  submitSeconds: number | null;
+  sizes: MeasuredGpuSize[];
+}
+
+/** The latest real-GPU run of the fused scan, its backward and the anchors. */
+export const MEASURED_GPU_RUN: MeasuredGpuRun | null = null;

@@ -14,9 +14,13 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", ".
 const argv = process.argv.slice(2);
 const runAt = argv.indexOf("--run");
 const runFile = runAt >= 0 ? argv[runAt + 1] : null;
-const [gpuFile, emulatedFile] = argv.filter((_, i) => runAt < 0 || (i !== runAt && i !== runAt + 1));
+const [gpuFile, emulatedFile] = argv.filter(
+  (_, i) => runAt < 0 || (i !== runAt && i !== runAt + 1),
+);
 if (!gpuFile) {
-  console.error("usage: node lib/gpu-run/summarize.mjs SHIPPED.json [EMULATED.json] --run RUN.json");
+  console.error(
+    "usage: node lib/gpu-run/summarize.mjs SHIPPED.json [EMULATED.json] --run RUN.json",
+  );
   process.exit(2);
 }
 
@@ -205,3 +209,27 @@ export const MEASURED_GPU_RUN: MeasuredGpuRun | null = ${JSON.stringify(run, nul
 const target = path.join(repo, "lib", "src", "gpu", "measured-scans.ts");
 writeFileSync(target, out);
 console.log(`wrote ${path.relative(repo, target)} (${runs.length} run(s))`);
+
+// The README's real-GPU table, printed for pasting (from the same summary lessons print)
+if (run) {
+  const fmt = (s) =>
+    s === null || s === undefined
+      ? "-"
+      : s < 1e-3
+        ? `${(s * 1e6).toPrecision(3)} µs`
+        : s < 1
+          ? `${(s * 1e3).toPrecision(3)} ms`
+          : `${s.toPrecision(3)} s`;
+  const x = (a, b) => (a && b ? `${(a / b).toFixed(1)}×` : "-");
+  console.log(
+    "\n| (b, d, l, n) | HBM limit | exp floor | Mamba CUDA fp32 | torch ref fp32 | gpu.js fused kernel (T) | ÷ HBM | ÷ exp | ÷ CUDA | upload | read-back | end to end | shipped chunked, end to end | backward (T) | ÷ its HBM |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const s of run.sizes) {
+    const f = s.fused.find((v) => v.chunk === s.bestChunk) ?? {};
+    const b = s.backward.find((v) => v.chunk === s.bestBackwardChunk) ?? {};
+    console.log(
+      `| (${s.size.join(", ")}) | ${fmt(s.hbmLimitSeconds)} | ${fmt(s.expFloorSeconds)} | ${fmt(s.official?.seconds)} | ${fmt(s.torchRef?.seconds)} | ${fmt(f.forwardSeconds)} (${s.bestChunk ?? "-"}) | ${x(f.forwardSeconds, s.hbmLimitSeconds)} | ${x(f.forwardSeconds, s.expFloorSeconds)} | ${x(f.forwardSeconds, s.official?.seconds)} | ${fmt(f.uploadSeconds)} | ${fmt(f.readSeconds)} | ${fmt(f.endToEndSeconds)} | ${fmt(s.chunkedEndToEndSeconds)} | ${fmt(b.seconds)} (${s.bestBackwardChunk ?? "-"}) | ${x(b.seconds, s.backwardHbmLimitSeconds)} |`,
+    );
+  }
+}

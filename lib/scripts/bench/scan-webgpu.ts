@@ -343,9 +343,37 @@ async function main(): Promise<void> {
           await scanner.read(await scanner.forward(u2));
           scanner.free(u2);
         });
+        // per kernel: each waited for, median of 5 traced forwards
+        const traced = createFusedGpuScan({
+          mode,
+          chunkSize: T,
+          superChunk: 16,
+          errorScopes: false,
+          trace: true,
+        });
+        try {
+          const up3 = await traced.upload(args);
+          await traced.forward(up3);
+          traced.takeTrace();
+          const runs: { kernel: string; seconds: number }[][] = [];
+          for (let i = 0; i < 5; i++) {
+            await traced.forward(up3);
+            runs.push(traced.takeTrace());
+          }
+          row.perKernel = runs[0].map((k, j) => ({
+            kernel: k.kernel,
+            seconds: median(runs.map((r) => r[j].seconds)),
+          }));
+          traced.free(up3);
+        } finally {
+          traced.destroy();
+        }
         const t = (k: string) => (row[k] as Timing).seconds;
         say(
           `gpu.js fused T=${String(T).padEnd(2)}: forward ${fmt(t("forward"))}${hbm ? ` (${(t("forward") / (entry.hbmLimitSeconds as number)).toFixed(1)}× HBM limit)` : ""}, upload ${fmt(t("upload"))}, read-back ${fmt(t("read"))}, end to end ${fmt(t("endToEnd"))}; rel L2 err ${(row.relL2 as number | undefined)?.toExponential(2) ?? "-"}`,
+        );
+        say(
+          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
         );
       } catch (e) {
         row.error = (e as Error).message;
@@ -409,12 +437,34 @@ async function main(): Promise<void> {
           await scanner.backward(up, o2, g);
           await idle();
         });
+        const tracedB = createFusedGpuScan({
+          mode,
+          chunkSize: T,
+          superChunk: 16,
+          errorScopes: false,
+          trace: true,
+        });
+        try {
+          const up3 = await tracedB.upload(args);
+          const g3 = await tracedB.uploadGradient(up3, dout);
+          const o3 = await tracedB.forward(up3);
+          await tracedB.backward(up3, o3, g3);
+          tracedB.takeTrace();
+          await tracedB.backward(up3, o3, g3);
+          row.perKernel = tracedB.takeTrace();
+          tracedB.free(up3, g3);
+        } finally {
+          tracedB.destroy();
+        }
         const bw = (row.backward as Timing).seconds;
         const worst = row.relL2VsCpu
           ? Math.max(...Object.values(row.relL2VsCpu as Record<string, number>))
           : null;
         say(
           `gpu.js backward T=${String(T).padEnd(2)}: ${fmt(bw)}${hbm ? ` (${(bw / (entry.hbmBackwardLimitSeconds as number)).toFixed(1)}× its HBM limit)` : ""}; forward + backward ${fmt((row.forwardAndBackward as Timing).seconds)}; ${worst === null ? "not checked (CPU backward too slow at this size)" : `worst rel L2 err vs CPU backward ${worst.toExponential(2)}`}`,
+        );
+        say(
+          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
         );
         scanner.free(up, g);
       } catch (e) {
@@ -431,6 +481,7 @@ async function main(): Promise<void> {
     entry.shipped = shipped;
     for (const variant of ["naive", "chunked"] as const) {
       if (work > (variant === "naive" ? NAIVE_LIMIT : SHIPPED_LIMIT)) continue;
+      if (process.env.SCAN_WEBGPU_SHIPPED === "0") continue;
       const row: Record<string, unknown> = { variant };
       shipped.push(row);
       const scanner = createGpuSelectiveScanAsync({

@@ -50,6 +50,7 @@ import {
   installWebGpu,
   readWebGpuBuffer,
   reshapeWebGpuResult,
+  webGpuIdle,
   withDeviceErrorScopes,
 } from "./webgpu";
 
@@ -66,6 +67,11 @@ export interface FusedGpuScanOptions {
    * of leaving zeros (default true; a benchmark checks one run, then times without them).
    */
   errorScopes?: boolean;
+  /**
+   * Wait for every kernel and record its time (webgpu: until the GPU is idle), for
+   * {@link FusedGpuScanner.takeTrace}; slower, for a per-kernel breakdown only (default false).
+   */
+  trace?: boolean;
 }
 
 /** Scan arguments on the device (see {@link FusedGpuScanner.upload}). */
@@ -147,6 +153,8 @@ export interface FusedGpuScanner {
   free(...values: unknown[]): void;
   /** The generated kernel sources of the last size, by kernel name. */
   sources(): Partial<Record<FusedKernelName, string>>;
+  /** The kernel times recorded since the last call (option `trace`), in launch order. */
+  takeTrace(): { kernel: string; seconds: number }[];
   /** Frees the kernels and the gpu.js instance. */
   destroy(): void;
 }
@@ -156,6 +164,7 @@ const OPTIONS = schema.options({
   chunkSize: schema.optional(schema.integer({ min: 4, max: 64 })),
   superChunk: schema.optional(schema.integer({ min: 1, max: 1024 })),
   errorScopes: schema.optional(schema.boolean()),
+  trace: schema.optional(schema.boolean()),
 });
 
 /** Frees a pipeline texture or WebGPU buffer; arrays of the CPU backends are left to the GC. */
@@ -246,14 +255,23 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
         loopMaxIterations: Math.max(1, loopMax),
       });
       kernels.set(key, k);
+      names.set(k, name);
       sources[name] = source;
     }
     return k;
   };
 
   let ran: Set<GpuBackend> = new Set();
+  // with `trace`, every kernel is waited for and timed (webgpu: until the GPU is idle)
+  let trace: { kernel: string; seconds: number }[] = [];
+  const names = new Map<GpuJsKernel, string>();
   const call = async (k: GpuJsKernel, ...args: unknown[]): Promise<unknown> => {
+    const t = o.trace ? performance.now() : 0;
     const r = await (k(...args) as Promise<unknown>);
+    if (o.trace) {
+      if (webgpu) await webGpuIdle();
+      trace.push({ kernel: names.get(k) ?? "?", seconds: (performance.now() - t) / 1000 });
+    }
     ran.add(kernelBackend(k));
     return r;
   };
@@ -656,6 +674,11 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
     readGradients,
     free,
     sources: () => ({ ...sources }),
+    takeTrace: () => {
+      const t = trace;
+      trace = [];
+      return t;
+    },
     destroy: () => {
       for (const k of kernels.values()) k.destroy();
       kernels = new Map();

@@ -61,7 +61,7 @@ const DEFAULT_SIZES: ScanSize[] = [
   // the naive scan's (b, d, l, n) tensor would be 8.6 GB, over a WebGPU buffer's 4 GB
   [8, 2048, 8192, 16],
 ];
-const CHUNKS = [8, 16, 32];
+const CHUNKS = (process.env.SCAN_WEBGPU_CHUNKS ?? "8,16,32").split(",").map(Number);
 const BACKWARD_CHUNKS = [8, 16];
 /** CPU backward check (float64, one core) up to this many state updates. */
 const CPU_BACKWARD_LIMIT = 2 ** 26;
@@ -343,6 +343,29 @@ async function main(): Promise<void> {
           await scanner.read(await scanner.forward(u2));
           scanner.free(u2);
         });
+        if (webgpu) {
+          // the other upload path: written into buffers mapped at creation
+          const mappedScanner = createFusedGpuScan({
+            mode,
+            chunkSize: T,
+            superChunk: 16,
+            errorScopes: false,
+            upload: "mapped",
+          });
+          try {
+            const up2 = await mappedScanner.upload(args);
+            const r = await mappedScanner.read(await mappedScanner.forward(up2));
+            row.mappedRelL2 = reference ? relL2(r.out.data, reference) : null;
+            mappedScanner.free(up2);
+            row.uploadMapped = await time(3, async () => {
+              const u2 = await mappedScanner.upload(args);
+              await webGpuIdle();
+              mappedScanner.free(u2);
+            });
+          } finally {
+            mappedScanner.destroy();
+          }
+        }
         // per kernel: each waited for, median of 5 traced forwards
         const traced = createFusedGpuScan({
           mode,
@@ -373,7 +396,7 @@ async function main(): Promise<void> {
           `gpu.js fused T=${String(T).padEnd(2)}: forward ${fmt(t("forward"))}${hbm ? ` (${(t("forward") / (entry.hbmLimitSeconds as number)).toFixed(1)}× HBM limit)` : ""}, upload ${fmt(t("upload"))}, read-back ${fmt(t("read"))}, end to end ${fmt(t("endToEnd"))}; rel L2 err ${(row.relL2 as number | undefined)?.toExponential(2) ?? "-"}`,
         );
         say(
-          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
+          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}${row.uploadMapped ? `; upload into mapped buffers ${fmt((row.uploadMapped as Timing).seconds)}` : ""}`,
         );
       } catch (e) {
         row.error = (e as Error).message;

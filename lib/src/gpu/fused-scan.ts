@@ -72,6 +72,8 @@ export interface FusedGpuScanOptions {
    * {@link FusedGpuScanner.takeTrace}; slower, for a per-kernel breakdown only (default false).
    */
   trace?: boolean;
+  /** webgpu: how inputs are uploaded (see createWebGpuBuffer; default "write"). */
+  upload?: "write" | "mapped";
 }
 
 /** Scan arguments on the device (see {@link FusedGpuScanner.upload}). */
@@ -165,6 +167,7 @@ const OPTIONS = schema.options({
   superChunk: schema.optional(schema.integer({ min: 1, max: 1024 })),
   errorScopes: schema.optional(schema.boolean()),
   trace: schema.optional(schema.boolean()),
+  upload: schema.optional(schema.oneOf(["write", "mapped"] as const)),
 });
 
 /** Frees a pipeline texture or WebGPU buffer; arrays of the CPU backends are left to the GC. */
@@ -284,7 +287,7 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
 
   /** A host tensor as a kernel argument: a WebGPU buffer, or a gpu.js input. */
   const put = async (data: Float32Array, size: number[]): Promise<unknown> => {
-    if (webgpu) return createWebGpuBuffer(data, size);
+    if (webgpu) return createWebGpuBuffer(data, size, o.upload ?? "write");
     return loadGpuJs().input(data, size);
   };
 

@@ -283,12 +283,17 @@ async function sharedContext(): Promise<{ device: DeviceLike; isLost?: boolean }
 }
 
 /**
- * Uploads `data` into a new storage buffer of gpu.js's shared WebGPU device and returns it as a
+ * Uploads `data` into a new storage buffer of gpu.js's shared WebGPU device (`how`: "write", by
+ * queue.writeBuffer, or "mapped", written into the buffer mapped at creation) and returns it as a
  * gpu.js `WebGPUBufferResult` of logical size `size` ([x, y, z], x fastest), so that every gpu.js
  * webgpu kernel binds it as an array argument without copying (gpu.js's pipeline type). Free it
  * with `.delete()`.
  */
-export async function createWebGpuBuffer(data: Float32Array, size: number[]): Promise<unknown> {
+export async function createWebGpuBuffer(
+  data: Float32Array,
+  size: number[],
+  how: "write" | "mapped" = "write",
+): Promise<unknown> {
   const fn = "createWebGpuBuffer";
   // (no per-value check: the scan's upload checked its tensors, and a value check would read
   // every element of a gigabyte again)
@@ -304,12 +309,20 @@ export async function createWebGpuBuffer(data: Float32Array, size: number[]): Pr
       `[${size.join(", ")}] holds ${count} values, data has ${data.length}`,
     );
   }
+  checkArg(fn, "how", how, schema.oneOf(["write", "mapped"] as const));
   const context = await sharedContext();
+  const mapped = how === "mapped";
   const buffer = context.device.createBuffer({
     size: Math.max(4, data.byteLength),
     usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST,
+    mappedAtCreation: mapped,
   });
-  context.device.queue.writeBuffer(buffer, 0, data);
+  if (mapped) {
+    new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
+    buffer.unmap();
+  } else {
+    context.device.queue.writeBuffer(buffer, 0, data);
+  }
   const { WebGPUBufferResult } = loadGpuJs() as unknown as {
     WebGPUBufferResult: new (s: object) => unknown;
   };

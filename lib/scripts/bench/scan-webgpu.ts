@@ -62,7 +62,7 @@ const DEFAULT_SIZES: ScanSize[] = [
   [8, 2048, 8192, 16],
 ];
 const CHUNKS = (process.env.SCAN_WEBGPU_CHUNKS ?? "8,16,32").split(",").map(Number);
-const BACKWARD_CHUNKS = [8, 16];
+const BACKWARD_CHUNKS = (process.env.SCAN_WEBGPU_BACKWARD_CHUNKS ?? "8,16").split(",").map(Number);
 /** CPU backward check (float64, one core) up to this many state updates. */
 const CPU_BACKWARD_LIMIT = 2 ** 26;
 /** The shipped scans (every call uploads and reads back) up to this many state updates. */

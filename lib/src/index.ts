@@ -93,6 +93,7 @@ export {
 export * from "./gpu/selective-scan";
 export * from "./gpu/selective-scan-async";
 export * from "./gpu/webgpu";
+export * from "./gpu/fused-scan";
 export * from "./gpu/measured-scans";
 export * from "./gpu/decode";
 export * from "./gpu/kernel";

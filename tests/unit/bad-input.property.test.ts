@@ -81,6 +81,15 @@ const EXEMPT: Record<string, string> = {
   installWebGpu: "async, needs the webgpu module",
   withDeviceErrorScopes: "async, needs a WebGPU device",
   releaseWebGpu: "async, takes no arguments",
+  // The fused scan (gpu/fused-scan.ts) and its WebGPU helpers: asynchronous, need gpu.js or a
+  // WebGPU device; their bad-input errors are tested in tests/unit/gpu-fused.test.ts.
+  createFusedGpuScan: "needs gpu.js; checked in gpu-fused.test.ts",
+  fusedScanTraffic: "checked in gpu-fused.test.ts",
+  createWebGpuBuffer: "async, needs a WebGPU device",
+  reshapeWebGpuResult: "needs a WebGPU buffer result",
+  readWebGpuBuffer: "async, needs a WebGPU device",
+  webGpuIdle: "async, takes no arguments, needs a WebGPU device",
+  measureWebGpuSubmit: "async, needs a WebGPU device",
   trainMamba: "async: its option errors are tested in train-loop.test.ts",
   trainTransformer: "async: its option errors are tested in extrapolation.test.ts",
   measureExpThroughput: "times the machine",

@@ -182,3 +182,286 @@ export const MEASURED_GPU_SCANS: readonly MeasuredScanRun[] = [
     ],
   },
 ];
+
+/** One size of a run of today's benchmark (seconds; null: not measured). */
+export interface MeasuredGpuSize {
+  size: [number, number, number, number];
+  /** The ideal fused kernel's bytes at the measured copy bandwidth. */
+  hbmLimitSeconds: number | null;
+  /** b·d·l·n exponentials at 16 per SM per clock. */
+  expFloorSeconds: number | null;
+  /** The bytes an ideal fused backward moves, at the copy bandwidth. */
+  backwardHbmLimitSeconds: number | null;
+  /** Mamba's official CUDA forward (fp32), CUDA events; error: relative L2 against float64. */
+  official: { seconds: number; relL2: number } | null;
+  /** PyTorch selective_scan_ref (fp32, inputs on the GPU). */
+  torchRef: { seconds: number; relL2: number } | null;
+  /**
+   * The fused gpu.js scan on webgpu per chunk length: the forward kernels alone (data on the
+   * device, first submit to GPU done, median), upload, read-back, and end to end.
+   */
+  fused: {
+    chunk: number;
+    forwardSeconds: number;
+    uploadSeconds: number | null;
+    readSeconds: number | null;
+    endToEndSeconds: number | null;
+    relL2: number | null;
+  }[];
+  bestChunk: number | null;
+  /** The fused backward (kernels alone) per chunk length; error: worst gradient vs the CPU backward. */
+  backward: {
+    chunk: number;
+    seconds: number;
+    forwardAndBackwardSeconds: number | null;
+    worstRelL2VsCpu: number | null;
+  }[];
+  bestBackwardChunk: number | null;
+  /** The shipped scans, end to end (each call uploads and reads back). */
+  chunkedEndToEndSeconds: number | null;
+  naiveEndToEndSeconds: number | null;
+}
+
+/** A run of today's benchmark (lib/scripts/bench/scan-webgpu.ts) on a real GPU. */
+export interface MeasuredGpuRun {
+  source: string;
+  date: string;
+  device: string;
+  driver: string | null;
+  adapter: string;
+  torch: string | null;
+  hbmBytesPerSecond: number | null;
+  expsPerSecond: number | null;
+  /** One empty submit until the GPU reports it done (median). */
+  submitSeconds: number | null;
+  sizes: MeasuredGpuSize[];
+}
+
+/** The latest real-GPU run of the fused scan, its backward and the anchors. */
+export const MEASURED_GPU_RUN: MeasuredGpuRun | null = {
+  source: "lib/gpu-run/results/h100-2026-12-06.json",
+  date: "2026-12-06",
+  device: "NVIDIA H100 80GB HBM3",
+  driver: "580.159.04",
+  adapter: "nvidia / NVIDIA H100 80GB HBM3 / NVIDIA: 580.159.04 580.159.4.0",
+  torch: "2.11.0+cu130 (CUDA 13.0)",
+  hbmBytesPerSecond: 3021866869777.6777,
+  expsPerSecond: 4181760000000,
+  submitSeconds: 0.0000247489999999857,
+  sizes: [
+    {
+      size: [1, 256, 1024, 16],
+      hbmLimitSeconds: 0.0000014374584279153168,
+      expFloorSeconds: 0.0000010029996939087848,
+      backwardHbmLimitSeconds: 0.000002534020302675799,
+      official: {
+        seconds: 0.000026048000901937486,
+        relL2: 1.5644646133232107e-7,
+      },
+      torchRef: {
+        seconds: 0.06355136108398438,
+        relL2: 8.090240227162367e-8,
+      },
+      fused: [
+        {
+          chunk: 16,
+          forwardSeconds: 0.00028649399999994783,
+          uploadSeconds: 0.00734458000000086,
+          readSeconds: 0.0010498310000002676,
+          endToEndSeconds: 0.011840070000002015,
+          relL2: 7.93220526681216e-7,
+        },
+        {
+          chunk: 32,
+          forwardSeconds: 0.0002993480000004638,
+          uploadSeconds: 0.007710665000002336,
+          readSeconds: 0.0007202890000007756,
+          endToEndSeconds: 0.012862172999997711,
+          relL2: 7.942637141699241e-7,
+        },
+        {
+          chunk: 8,
+          forwardSeconds: 0.0003279760000004899,
+          uploadSeconds: 0.008183680000001914,
+          readSeconds: 0.0009500880000014149,
+          endToEndSeconds: 0.010287690999997722,
+          relL2: 7.930555539963526e-7,
+        },
+      ],
+      bestChunk: 16,
+      backward: [
+        {
+          chunk: 8,
+          seconds: 0.002490311000001384,
+          forwardAndBackwardSeconds: 0.0028190340000001017,
+          worstRelL2VsCpu: 0.000003434501781533066,
+        },
+        {
+          chunk: 16,
+          seconds: 0.002899604000002,
+          forwardAndBackwardSeconds: 0.00321932200000083,
+          worstRelL2VsCpu: 0.000003458939996680669,
+        },
+      ],
+      bestBackwardChunk: 8,
+      chunkedEndToEndSeconds: 0.007615974000000279,
+      naiveEndToEndSeconds: 0.03012499499999831,
+    },
+    {
+      size: [2, 512, 4096, 16],
+      hbmLimitSeconds: 0.000022566945182802553,
+      expFloorSeconds: 0.000016047995102540558,
+      backwardHbmLimitSeconds: 0.00003959415194515259,
+      official: {
+        seconds: 0.0001887039989233017,
+        relL2: 1.718607184205525e-7,
+      },
+      torchRef: {
+        seconds: 0.19277568054199218,
+        relL2: 9.69016363533306e-8,
+      },
+      fused: [
+        {
+          chunk: 8,
+          forwardSeconds: 0.0006456819999948494,
+          uploadSeconds: 0.10582368999999744,
+          readSeconds: 0.014424118999995699,
+          endToEndSeconds: 0.12824020299999392,
+          relL2: 8.190281806544285e-7,
+        },
+        {
+          chunk: 16,
+          forwardSeconds: 0.0015250620000006165,
+          uploadSeconds: 0.13927131199999712,
+          readSeconds: 0.01243998200000351,
+          endToEndSeconds: 0.20434722599999805,
+          relL2: 8.191381354150218e-7,
+        },
+        {
+          chunk: 32,
+          forwardSeconds: 0.004245399999999791,
+          uploadSeconds: 0.10691652500000055,
+          readSeconds: 0.008968692999995255,
+          endToEndSeconds: 0.12479945899999438,
+          relL2: 8.202703639535852e-7,
+        },
+      ],
+      bestChunk: 8,
+      backward: [
+        {
+          chunk: 16,
+          seconds: 0.006263084999998682,
+          forwardAndBackwardSeconds: 0.0069306890000007115,
+          worstRelL2VsCpu: 0.000004019204433503344,
+        },
+        {
+          chunk: 8,
+          seconds: 0.02156339100000332,
+          forwardAndBackwardSeconds: 0.005133034999998926,
+          worstRelL2VsCpu: 0.0000040001037647703415,
+        },
+      ],
+      bestBackwardChunk: 16,
+      chunkedEndToEndSeconds: 0.13534492600000522,
+      naiveEndToEndSeconds: 0.3299888789999968,
+    },
+    {
+      size: [1, 1024, 16384, 16],
+      hbmLimitSeconds: 0.00008954939038062548,
+      expFloorSeconds: 0.00006419198041016223,
+      backwardHbmLimitSeconds: 0.00015691542891659081,
+      official: {
+        seconds: 0.0007498559951782226,
+        relL2: 1.7308247778971738e-7,
+      },
+      torchRef: {
+        seconds: 0.9073243408203125,
+        relL2: 1.0738845738636455e-7,
+      },
+      fused: [
+        {
+          chunk: 8,
+          forwardSeconds: 0.0022428970000037225,
+          uploadSeconds: 0.39749986999999964,
+          readSeconds: 0.05519548599999689,
+          endToEndSeconds: 0.48063051200000334,
+          relL2: 8.313182095509694e-7,
+        },
+        {
+          chunk: 32,
+          forwardSeconds: 0.004120273000007728,
+          uploadSeconds: 0.39338593600000604,
+          readSeconds: 0.05388698699999077,
+          endToEndSeconds: 0.4732688469999994,
+          relL2: 8.326699706415881e-7,
+        },
+        {
+          chunk: 16,
+          forwardSeconds: 0.010622516000003088,
+          uploadSeconds: 0.39513479100000404,
+          readSeconds: 0.05399811300000874,
+          endToEndSeconds: 0.48141538000000583,
+          relL2: 8.314880424690887e-7,
+        },
+      ],
+      bestChunk: 8,
+      backward: [
+        {
+          chunk: 8,
+          seconds: 0.019560501999992992,
+          forwardAndBackwardSeconds: 0.017208828999995603,
+          worstRelL2VsCpu: null,
+        },
+        {
+          chunk: 16,
+          seconds: 0.02164088899998751,
+          forwardAndBackwardSeconds: 0.02400083400000585,
+          worstRelL2VsCpu: null,
+        },
+      ],
+      bestBackwardChunk: 8,
+      chunkedEndToEndSeconds: 0.5740069959999964,
+      naiveEndToEndSeconds: 2.046344840000005,
+    },
+    {
+      size: [8, 2048, 4096, 16],
+      hbmLimitSeconds: 0.0003567607808213324,
+      expFloorSeconds: 0.0002567679216406489,
+      backwardHbmLimitSeconds: 0.0006247393579383242,
+      official: {
+        seconds: 0.002375648021697998,
+        relL2: 1.7108628272803442e-7,
+      },
+      torchRef: {
+        seconds: 0.2341944580078125,
+        relL2: 1.0279648370325409e-7,
+      },
+      fused: [],
+      bestChunk: null,
+      backward: [],
+      bestBackwardChunk: null,
+      chunkedEndToEndSeconds: 2.4191176879999983,
+      naiveEndToEndSeconds: null,
+    },
+    {
+      size: [8, 2048, 8192, 16],
+      hbmLimitSeconds: 0.0007134727653169648,
+      expFloorSeconds: 0.0005135358432812978,
+      backwardHbmLimitSeconds: 0.0012493323268995481,
+      official: {
+        seconds: 0.005044032096862793,
+        relL2: 1.717027187214348e-7,
+      },
+      torchRef: {
+        seconds: 0.5848775634765625,
+        relL2: 1.0341680791903361e-7,
+      },
+      fused: [],
+      bestChunk: null,
+      backward: [],
+      bestBackwardChunk: null,
+      chunkedEndToEndSeconds: null,
+      naiveEndToEndSeconds: null,
+    },
+  ],
+};

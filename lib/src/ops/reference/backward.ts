@@ -7,8 +7,8 @@
  */
 import type { FloatArray, Tensor } from "../../tensor";
 import { sigmoidRaw, siluRaw, softplusRaw } from "./scalar";
-import { type SelectiveScanShapes, type SeqLayout, tokenMajorShapes } from "./layout";
-import { type ScanData, alloc, rowsOf } from "./forward";
+import type { SelectiveScanShapes, SeqLayout } from "./layout";
+import { type ScanData, alloc, rowsOf, tokenMajorScan } from "./forward";
 import type {
   AttentionShape,
   CrossEntropy,
@@ -403,24 +403,6 @@ function outputAt(p: ScanData, d: number, i: number, y: number): number {
   let o = y + (p.D ? p.D[d] : 0) * p.u[i];
   if (p.z) o *= siluRaw(p.z[i]);
   return o;
-}
-
-/** The numbers and layout of a token-major {@link ScanArgs}. */
-function tokenMajorScan(a: ScanArgs) {
-  const [batch, length, E] = a.u.shape;
-  const shapes = tokenMajorShapes(batch, length, E, a.A.shape[1], a.B.shape.length === 2);
-  const data: ScanData = {
-    u: a.u.data,
-    delta: a.delta.data,
-    A: a.A.data,
-    B: a.B.data,
-    C: a.C.data,
-    D: a.D.data,
-    z: a.z ? a.z.data : null,
-    bias: a.deltaBias.data,
-    softplus: true,
-  };
-  return { shapes, data };
 }
 
 /** What the reference scan keeps between its forward and backward passes. */

@@ -288,11 +288,18 @@ export function scanRecurrence(
  * implementation for both layouts.
  */
 export function selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {
-  const [batch, length, E] = a.u.shape;
-  const N = a.A.shape[1];
+  const { shapes, data } = tokenMajorScan(a);
   const out = alloc(a.u, a.u.data.length);
-  const shapes = tokenMajorShapes(batch, length, E, N, a.B.shape.length === 2);
-  const data = {
+  const s = state ? state.data : null;
+  scanRecurrence(data, shapes, out, s, s);
+  return { shape: [...a.u.shape], data: out };
+}
+
+/** The numbers and layout of a token-major {@link ScanArgs} (Δ with bias and softplus). */
+export function tokenMajorScan(a: ScanArgs): { shapes: SelectiveScanShapes; data: ScanData } {
+  const [batch, length, E] = a.u.shape;
+  const shapes = tokenMajorShapes(batch, length, E, a.A.shape[1], a.B.shape.length === 2);
+  const data: ScanData = {
     u: a.u.data,
     delta: a.delta.data,
     A: a.A.data,
@@ -303,7 +310,5 @@ export function selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {
     bias: a.deltaBias.data,
     softplus: true,
   };
-  const s = state ? state.data : null;
-  scanRecurrence(data, shapes, out, s, s);
-  return { shape: [batch, length, E], data: out };
+  return { shapes, data };
 }

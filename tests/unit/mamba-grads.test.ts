@@ -106,7 +106,7 @@ describe("mambaLossAndGrads: gradients of the whole model against central finite
       scanStrategy: "store-all",
     });
   });
-  for (const variant of ["s6", "lti"] as const) {
+  for (const variant of ["s6", "lti", "mamba-lti"] as const) {
     it(`Table 1 ablation "${variant}": every parameter`, () => {
       gradCheck(tinyModel(new Rng(3), 1), tokens, { variant });
     });

@@ -280,6 +280,36 @@ describe("mambaGenerate", () => {
 });
 
 describe("initMamba", () => {
+  it("starts a time-invariant variant as S4D-Real: B = 1, C ~ N(0, 1), and records the variant", () => {
+    const cfg = { vocab_size: 5, hidden_size: 32, num_hidden_layers: 2 };
+    const upstream = initMamba(cfg, new Rng(3));
+    for (const variant of ["lti", "mamba-lti"] as const) {
+      const m = initMamba(cfg, new Rng(3), { variant });
+      expect(m.extraConfig).toEqual({ mamba_ts_variant: variant });
+      const { time_step_rank: R, state_size: N, intermediate_size: E } = m.config;
+      for (let i = 0; i < 2; i++) {
+        const x = m.params.get(`backbone.layers.${i}.mixer.x_proj.weight`)!.data;
+        const C = Array.from(x.subarray((R + N) * E, (R + 2 * N) * E));
+        expect(Array.from(x.subarray(R * E, (R + N) * E)).every((v) => v === 1)).toBe(true);
+        const mean = C.reduce((a, b) => a + b, 0) / C.length;
+        const variance = C.reduce((a, b) => a + (b - mean) ** 2, 0) / C.length;
+        // 1024 samples: mean within 4 standard errors (4/32) of 0, variance within 20% of 1
+        expect(Math.abs(mean)).toBeLessThan(0.125);
+        expect(Math.abs(variance - 1)).toBeLessThan(0.2);
+      }
+      // every other tensor is upstream's initialisation, draw for draw
+      for (const [name, p] of upstream.params) {
+        if (!name.endsWith("x_proj.weight"))
+          expect(Array.from(m.params.get(name)!.data), name).toEqual(Array.from(p.data));
+      }
+    }
+    expect(initMamba(cfg, new Rng(3), { variant: "s6" }).extraConfig).toEqual({
+      mamba_ts_variant: "s6",
+    });
+    expect(() => initMamba(cfg, new Rng(3), { variant: "s4" as never })).toThrow(
+      /^initMamba: argument 'options.variant' must be one of/,
+    );
+  });
   const cfg = { vocab_size: 1000, hidden_size: 64, num_hidden_layers: 4 };
   const model = initMamba(cfg, new Rng(0));
   const P = (n: string) => Array.from(model.params.get(n)!.data);

@@ -920,7 +920,14 @@ export const signatures: Record<string, Signature> = {
   },
   mambaParamShapes: { valid: () => [lib.mambaConfig(MAMBA)], args: [a("config", null)] },
   mambaParamCount: { valid: () => [lib.mambaConfig(MAMBA)], args: [a("config", null)] },
-  initMamba: { valid: () => [MAMBA, rng()], args: [a("config", null), a("rng", s.rng())] },
+  initMamba: {
+    valid: () => [MAMBA, rng(), { variant: "lti" }],
+    args: [
+      a("config", null),
+      a("rng", s.rng()),
+      a("options", options({ variant: opt(s.oneOf(lib.MIXER_VARIANTS)) })),
+    ],
+  },
   mambaMixer: {
     valid: () => [mamba(), 0, randn([1, 3, 4]), { scan: "reference" }],
     args: [
@@ -942,7 +949,7 @@ export const signatures: Record<string, Signature> = {
         "options",
         options({
           scan: opt(s.oneOf(["reference", "fast"])),
-          variant: opt(s.oneOf(["mamba", "s6", "lti"])),
+          variant: opt(s.oneOf(lib.MIXER_VARIANTS)),
         }),
       ),
     ],
@@ -952,7 +959,7 @@ export const signatures: Record<string, Signature> = {
     args: [
       a("model", mambaModel()),
       a("tokens", tokens(6)),
-      a("options", options({ variant: opt(s.oneOf(["mamba", "s6", "lti"])) })),
+      a("options", options({ variant: opt(s.oneOf(lib.MIXER_VARIANTS)) })),
     ],
   },
   createMambaCache: {
@@ -1305,7 +1312,7 @@ export const signatures: Record<string, Signature> = {
         options({
           targets: opt(s.present()),
           mask: opt(s.present()),
-          variant: opt(s.oneOf(["mamba", "s6", "lti"])),
+          variant: opt(s.oneOf(lib.MIXER_VARIANTS)),
           scanStrategy: opt(s.oneOf(["store-all", "recompute"])),
           chunkSize: opt(int(1)),
         }),
@@ -1333,10 +1340,7 @@ export const signatures: Record<string, Signature> = {
         "set",
         custom("a task set", () => false, [42, "s", {}, [1]]),
       ),
-      a(
-        "options",
-        options({ variant: opt(s.oneOf(["mamba", "s6", "lti"])), batchSize: opt(int(1)) }),
-      ),
+      a("options", options({ variant: opt(s.oneOf(lib.MIXER_VARIANTS)), batchSize: opt(int(1)) })),
     ],
   },
 

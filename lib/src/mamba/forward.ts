@@ -11,7 +11,14 @@ import { referenceWithFastScan } from "./fast-scan";
 import { Ops } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMambaModel, resolveVariant } from "./checks";
-import { type LayerState, type MambaModel, type MixerVariant, mambaBlock, mambaLM } from "./model";
+import {
+  type LayerState,
+  MIXER_VARIANTS,
+  type MambaModel,
+  type MixerVariant,
+  mambaBlock,
+  mambaLM,
+} from "./model";
 
 /** Which selective scan runs inside the block. */
 export type MambaScan = "reference" | "fast";
@@ -32,7 +39,7 @@ export interface MambaForwardOptions {
 }
 
 export const SCAN_OPTION = schema.optional(schema.oneOf(["reference", "fast"] as const));
-const VARIANT_OPTION = schema.optional(schema.oneOf(["mamba", "s6", "lti"] as const));
+const VARIANT_OPTION = schema.optional(schema.oneOf(MIXER_VARIANTS));
 const FORWARD_OPTIONS = schema.options({ scan: SCAN_OPTION, variant: VARIANT_OPTION });
 
 /** The backend of a `scan` option. */

@@ -22,7 +22,7 @@ import {
 } from "../lm/loss";
 import type { MambaConfig } from "./config";
 import { checkMambaModel, resolveVariant } from "./checks";
-import { type MambaModel, type MixerVariant, mambaLM } from "./model";
+import { MIXER_VARIANTS, type MambaModel, type MixerVariant, mambaLM } from "./model";
 
 /** The implementations of {@link mambaLossAndGrads} (see {@link LossAndGradsOptions.engine}). */
 export type TrainEngine = "typescript" | "simd" | "simd-threads";
@@ -57,7 +57,7 @@ export interface LossAndGradsOptions {
 const LOSS_OPTIONS = schema.options({
   targets: schema.optional(schema.present<TokenBatch>()),
   mask: schema.optional(schema.present<ArrayLike<number>>()),
-  variant: schema.optional(schema.oneOf(["mamba", "s6", "lti"] as const)),
+  variant: schema.optional(schema.oneOf(MIXER_VARIANTS)),
   scanStrategy: schema.optional(schema.oneOf(["store-all", "recompute"] as const)),
   chunkSize: schema.optional(schema.integer({ min: 1, max: 1 << 20 })),
   engine: schema.optional(schema.oneOf(["typescript", "simd", "simd-threads"] as const)),

@@ -12,7 +12,7 @@ export {
   mambaParamShapes,
   mambaParamCount,
 } from "./config";
-export { type MambaModel, type MixerVariant } from "./model";
+export { type MambaModel, type MixerVariant, MIXER_VARIANTS } from "./model";
 export * from "./init";
 export {
   type MambaScan,

@@ -10,7 +10,7 @@ import { trainingDisplay } from "./display";
 import { type TrainableParams, type TrainingState, checkStateMatches } from "./state";
 import type { LossAndGrads } from "../lm/loss";
 import type { TokenBatch } from "../lm/tokens";
-import type { MambaModel } from "../mamba/model";
+import { MIXER_VARIANTS, type MambaModel } from "../mamba/model";
 import { type LossAndGradsOptions, mambaBatchLossAndGrads, mambaLossSetup } from "../mamba/grads";
 import type { TransformerModel } from "../transformer/model";
 import { checkTransformerModel } from "../transformer/checks";
@@ -114,7 +114,7 @@ const LOOP_OPTIONS = {
 };
 const MAMBA_TRAIN_OPTIONS = schema.options({
   ...LOOP_OPTIONS,
-  variant: schema.optional(schema.oneOf(["mamba", "s6", "lti"] as const)),
+  variant: schema.optional(schema.oneOf(MIXER_VARIANTS)),
   scanStrategy: schema.optional(schema.oneOf(["store-all", "recompute"] as const)),
   chunkSize: schema.optional(schema.integer({ min: 1, max: 1 << 20 })),
   engine: schema.optional(schema.oneOf(["typescript", "simd", "simd-threads"] as const)),

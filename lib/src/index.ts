@@ -1,17 +1,22 @@
 /**
  * @mamba-ts/lib: what a learner imports, in lessons and in scripts. Modules mirror the syllabus
  * (see README.md for the map from lesson to module):
- * - tensors, the seeded RNG and input checks;
+ * - tensors, the seeded RNG and `describe` (how errors show a value);
  * - display: plots, progress bars and rich output in Jupyter;
  * - the exercises' `check` and the course's exercises;
  * - loading the course's datasets (checked against their manifest);
- * - the numerics: linear algebra, continuous and discrete SSMs, convolution, HiPPO/S4D, synthetic
- *   tasks, the selective scan, linear scans, the fast CPU scan, the gpu.js scans, timing.
+ * - the numerics of lessons 00-08: linear algebra, continuous and discrete SSMs, convolution,
+ *   HiPPO/S4D, synthetic tasks, the selective scan, linear scans, the fast CPU scan, the gpu.js
+ *   scans, timing;
+ * - lessons 09-12: the Mamba and Transformer++ models (one definition each), their checkpoints,
+ *   training, length extrapolation and the character LM.
  *
- * Nothing here starts servers, spawns processes or writes files: the Jupyter tooling is the
- * package `@mamba-ts/kernels` (kernels/), and build-time scripts live in lib/scripts/. Internals
- * not exported here (e.g. the gpu.js kernel-source generators) stay importable by the tests through
- * relative paths.
+ * Nothing here starts servers or spawns processes: the Jupyter tooling is the package
+ * `@mamba-ts/kernels` (kernels/), and build-time scripts live in lib/scripts/. Files are written
+ * only by the functions that say so in their names (`save...`, `write...`: checkpoints, training
+ * states, safetensors and config.json files), each atomically (a temporary file renamed into
+ * place). Argument checks and kernels are internals: importable by the tests through relative
+ * paths, not exported here.
  */
 export * from "./tensor";
 export { describe } from "./validate";

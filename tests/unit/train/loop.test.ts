@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  Rng,
+  copying,
+  initMamba,
+  loadMambaCheckpoint,
+  loadTrainingState,
+  saveMambaCheckpoint,
+  saveTrainingState,
+  taskAccuracy,
+  taskBatch,
+  trainMamba,
+} from "../../../lib/src/index";
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = () => {
+  const d = mkdtempSync(path.join(tmpdir(), "mamba-train-"));
+  dirs.push(d);
+  return d;
+};
+
+const tiny = { vocab_size: 8, hidden_size: 16, num_hidden_layers: 1, state_size: 4 };
+/** Random token batches (4 × 12) drawn from the loop's RNG. */
+const randomBatch = (rng: Rng) => ({
+  tokens: Array.from({ length: 4 }, () => Array.from({ length: 12 }, () => rng.int(8))),
+});
+const schedule = { peakLr: 0.01, warmupSteps: 2, totalSteps: 8 };
+
+describe("trainMamba", () => {
+  it("resuming from a saved checkpoint + training state gives the same loss curve as an uninterrupted run", async () => {
+    const whole = initMamba(tiny, new Rng(3));
+    const a = await trainMamba(whole, { batch: randomBatch, schedule, seed: 9, display: false });
+    expect(a.stopped).toBe("done");
+    expect(a.history).toHaveLength(8);
+
+    const first = initMamba(tiny, new Rng(3));
+    const b1 = await trainMamba(first, {
+      batch: randomBatch,
+      schedule,
+      seed: 9,
+      maxSteps: 3,
+      display: false,
+    });
+    expect(b1.stopped).toBe("maxSteps");
+    const dir = tmp();
+    saveMambaCheckpoint(first, dir);
+    saveTrainingState(b1.state, first, dir);
+    const resumed = loadMambaCheckpoint(dir);
+    const state = loadTrainingState(dir, resumed);
+    expect(state.step).toBe(3);
+    const b2 = await trainMamba(resumed, { batch: randomBatch, schedule, state, display: false });
+    const curve = [...b1.history, ...b2.history].map((r) => r.loss);
+    expect(curve).toEqual(a.history.map((r) => r.loss));
+    for (const [name, p] of whole.params)
+      expect(Array.from(resumed.params.get(name)!.data)).toEqual(Array.from(p.data));
+  });
+
+  it("refuses a training state of another model, a damaged state file and bad options", async () => {
+    const model = initMamba(tiny, new Rng(1));
+    const r = await trainMamba(model, {
+      batch: randomBatch,
+      schedule,
+      maxSteps: 1,
+      display: false,
+    });
+    const dir = tmp();
+    saveTrainingState(r.state, model, dir);
+    const other = initMamba({ ...tiny, hidden_size: 32 }, new Rng(1));
+    expect(() => loadTrainingState(dir, other)).toThrow(
+      /loadTrainingState: argument 'dir' must be a folder holding a training state: file '.*training_state.json': parameter "backbone.embeddings.weight" had shape \[8, 16\], the model's is \[8, 32\]/,
+    );
+    await expect(
+      trainMamba(other, { batch: randomBatch, schedule, state: r.state, display: false }),
+    ).rejects.toThrow(
+      /trainMamba: argument 'options.state' must hold optimiser moments for the model's parameters \(got none of the right size/,
+    );
+    const json = path.join(dir, "training_state.json");
+    const raw = JSON.parse(readFileSync(json, "utf8"));
+    writeFileSync(
+      json,
+      JSON.stringify({ ...raw, rng: { words: [0, 0, 0, 0], spareNormal: null } }),
+    );
+    expect(() => loadTrainingState(dir, model)).toThrow(
+      /training_state\.json': Rng\.fromState: .*all zero/,
+    );
+    writeFileSync(json, JSON.stringify({ ...raw, format: "other" }));
+    expect(() => loadTrainingState(dir, model)).toThrow(
+      /training_state\.json': format must be "mamba-ts-training-state\/1" \(got "other"\)/,
+    );
+    await expect(
+      trainMamba(model, { batch: randomBatch, schedule, lr: 1 } as never),
+    ).rejects.toThrow(
+      /trainMamba: argument 'options' must be an options object \(got an unknown key "lr"/,
+    );
+    await expect(
+      trainMamba(model, { batch: randomBatch, schedule: { ...schedule, totalSteps: 0 } }),
+    ).rejects.toThrow(/schedule.totalSteps/);
+  });
+
+  it("stops cleanly when its signal is aborted, keeping the steps done", async () => {
+    const model = initMamba(tiny, new Rng(2));
+    const controller = new AbortController();
+    const r = await trainMamba(model, {
+      batch: randomBatch,
+      schedule,
+      display: false,
+      signal: controller.signal,
+      onStep: (s) => s.step === 2 && controller.abort(),
+    });
+    expect(r.stopped).toBe("interrupted");
+    expect(r.state.step).toBe(2);
+  });
+
+  it("a seeded tiny Mamba learns plain copying far above chance (25%), deterministically", async () => {
+    const opts = { length: 4, numTokens: 3, vocabSize: 6 }; // data tokens 1..4: chance is 25%
+    const train = async () => {
+      const model = initMamba(
+        { vocab_size: 6, hidden_size: 16, num_hidden_layers: 1, state_size: 4 },
+        new Rng(0),
+      );
+      const r = await trainMamba(model, {
+        batch: (rng) => taskBatch(copying(rng, { ...opts, count: 16 })),
+        schedule: { peakLr: 0.01, warmupSteps: 10, totalSteps: 200 },
+        seed: 5,
+        display: false,
+      });
+      return { model, r };
+    };
+    const { model, r } = await train();
+    const acc = taskAccuracy(model, copying(new Rng(77), { ...opts, count: 200 }));
+    expect(acc).toBeGreaterThan(0.45); // chance: 0.25
+    const again = await train();
+    expect(again.r.history.map((s) => s.loss)).toEqual(r.history.map((s) => s.loss));
+  }, 120_000);
+});

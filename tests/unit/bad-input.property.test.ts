@@ -43,12 +43,12 @@ const EXEMPT: Record<string, string> = {
   escapeHtml: "formats any string",
   NotImplementedError: "error class",
   notImplemented: "throws by design",
-  check: "runs a learner's function; tested in exercises.test.ts",
-  findExercise: "looks up the exercise registry; tested in exercises.test.ts",
-  checkBundle: "formats a check outcome; tested in exercises.test.ts",
+  check: "runs a learner's function; tested in exercises/check.test.ts",
+  findExercise: "looks up the exercise registry; tested in exercises/check.test.ts",
+  checkBundle: "formats a check outcome; tested in exercises/check.test.ts",
   CheckFailedError: "an Error class carrying a check outcome",
   bestOfSeconds: "times the machine",
-  evaluateExercise: "runs a learner's function; tested in exercises.test.ts",
+  evaluateExercise: "runs a learner's function; tested in exercises/check.test.ts",
   cloneArgument: "copies any value by design",
   formatValue: "formats any value by design",
   compareValues: "compares any values by design",
@@ -57,7 +57,7 @@ const EXEMPT: Record<string, string> = {
   gpuBackends: "environment probe",
   bestGpuBackend: "environment probe",
   maxTextureSize: "environment probe",
-  // File IO: checked by datasets.test.ts against temporary folders.
+  // File IO: checked by datasets/index.test.ts against temporary folders.
   datasetsDir: "file IO",
   sha256Hex: "hashes any bytes",
   readManifest: "file IO",
@@ -70,7 +70,8 @@ const EXEMPT: Record<string, string> = {
   loadTaskSet: "file IO",
   loadSelectiveCopying: "file IO",
   loadInductionHeads: "file IO",
-  // Need a GPU context or time the machine: their checks are tested in gpu-scan / fast-scan.
+  // Need a GPU context or time the machine: their checks are tested in gpu-scan.test.ts and
+  // selective-fast/fast-scan.test.ts.
   createGpuSelectiveScan: "needs gpu.js",
   gpuSelectiveScan: "needs gpu.js (bad-input.test.ts checks its option errors)",
   createGpuDecoder: "needs gpu.js (bad-input.test.ts checks its batch cap)",
@@ -81,8 +82,8 @@ const EXEMPT: Record<string, string> = {
   installWebGpu: "async, needs the webgpu module",
   withDeviceErrorScopes: "async, needs a WebGPU device",
   releaseWebGpu: "async, takes no arguments",
-  trainMamba: "async: its option errors are tested in train-loop.test.ts",
-  trainTransformer: "async: its option errors are tested in extrapolation.test.ts",
+  trainMamba: "async: its option errors are tested in train/loop.test.ts",
+  trainTransformer: "async: its option errors are tested in train/loop.test.ts",
   measureExpThroughput: "times the machine",
   measureMemoryBandwidth: "times the machine",
   measureMachineLimits: "times the machine",

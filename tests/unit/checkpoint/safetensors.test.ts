@@ -5,10 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { float16ToNumber } from "../../../lib/src/checkpoint/safetensors";
 import {
   parseSafetensors,
-  readConfigJson,
   readSafetensors,
   serializeSafetensors,
-  writeConfigJson,
   writeSafetensors,
 } from "../../../lib/src/index";
 
@@ -188,18 +186,6 @@ describe("readSafetensors refuses bad files, naming the file and the tensor", ()
       serializeSafetensors({ t: { shape: [3], data: new Float32Array(2) } }, undefined, "o.st"),
     ).toThrow(
       /serializeSafetensors: argument 'tensors' must be tensors whose data fills their shape \(got "t" with 2 elements for shape \[3\], which needs 3 for file 'o\.st'\)/,
-    );
-  });
-});
-
-describe("config.json helpers", () => {
-  it("keep fields the caller does not set", () => {
-    const p = path.join(dir, "config.json");
-    writeConfigJson(p, { a: 1 }, { a: 0, extra: "kept" });
-    expect(readConfigJson(p)).toEqual({ a: 1, extra: "kept" });
-    writeFileSync(p, "[1]");
-    expect(() => readConfigJson(p)).toThrow(
-      /readConfigJson: argument 'path' must be a file holding a JSON object: file '.*config\.json': not a JSON object/,
     );
   });
 });

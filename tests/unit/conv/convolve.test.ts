@@ -1,95 +1,12 @@
 import { describe, it, expect } from "vitest";
+import { convScale, maxAbsErr, randomStableSystem } from "../../helpers/reference";
 import { ssmKernel } from "../../../lib/src/conv/kernel";
 import { causalConv, fftConv } from "../../../lib/src/conv/convolve";
 import { ssmRecurrence } from "../../../lib/src/ssm/recurrence";
-import { powerLawFit, timeMs } from "../../../lib/src/timing";
 import { type Tensor, astype } from "../../../lib/src/tensor";
 import { Rng } from "../../../lib/src/rng";
-import { randomStableSystem } from "../../helpers/reference";
-
-/** C Ā^j B̄ from explicit matrix powers with nested arrays: the test's own kernel. */
-function referenceKernel(Abar: Tensor, Bbar: Tensor, C: Tensor, L: number): number[] {
-  const n = Bbar.data.length;
-  const A = Array.from({ length: n }, (_, i) => Array.from(Abar.data.slice(i * n, i * n + n)));
-  const mul = (X: number[][], Y: number[][]) =>
-    X.map((row) => Y[0].map((_, j) => row.reduce((s, v, k) => s + v * Y[k][j], 0)));
-  let P: number[][] = A.map((row, i) => row.map((_, j) => (i === j ? 1 : 0)));
-  const K: number[] = [];
-  for (let j = 0; j < L; j++) {
-    let s = 0;
-    for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) s += C.data[a] * P[a][b] * Bbar.data[b];
-    K.push(s);
-    P = mul(P, A);
-  }
-  return K;
-}
-
-/** Σ_j |K_j| · max|x|: the size of the sums a convolution adds, which scales rounding errors. */
-function convScale(K: ArrayLike<number>, x: ArrayLike<number>): number {
-  let sk = 0;
-  for (let i = 0; i < K.length; i++) sk += Math.abs(K[i]);
-  let mx = 0;
-  for (let i = 0; i < x.length; i++) mx = Math.max(mx, Math.abs(x[i]));
-  return sk * mx;
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 const rng = new Rng(3);
-
-describe("ssmKernel", () => {
-  it("equals C Ā^j B̄ from explicit matrix powers (float64, 1e-12 relative)", () => {
-    for (const n of [1, 2, 5, 8]) {
-      const { Abar, Bbar, C } = randomStableSystem(rng, n);
-      const K = ssmKernel(Abar, Bbar, C, 40);
-      expect(K.shape).toEqual([40]);
-      const want = referenceKernel(Abar, Bbar, C, 40);
-      expect(maxDiff(K.data, want)).toBeLessThan(1e-12 * convScale(want, [1]));
-    }
-  });
-
-  it("accepts B̄ (N) and C (N), L = 0 and L = 1, and a bank (d, N, N) -> (d, L)", () => {
-    const s = [randomStableSystem(rng, 3), randomStableSystem(rng, 3)];
-    const flatB: Tensor = { shape: [3], data: s[0].Bbar.data };
-    const flatC: Tensor = { shape: [3], data: s[0].C.data };
-    expect(Array.from(ssmKernel(s[0].Abar, flatB, flatC, 7).data)).toEqual(
-      Array.from(ssmKernel(s[0].Abar, s[0].Bbar, s[0].C, 7).data),
-    );
-    expect(ssmKernel(s[0].Abar, flatB, flatC, 0).shape).toEqual([0]);
-    const k1 = ssmKernel(s[0].Abar, flatB, flatC, 1);
-    let cb = 0;
-    for (let i = 0; i < 3; i++) cb += s[0].C.data[i] * s[0].Bbar.data[i];
-    expect(Math.abs(k1.data[0] - cb)).toBeLessThan(1e-14);
-    const bank = ssmKernel(
-      { shape: [2, 3, 3], data: Float64Array.from([...s[0].Abar.data, ...s[1].Abar.data]) },
-      { shape: [2, 3, 1], data: Float64Array.from([...s[0].Bbar.data, ...s[1].Bbar.data]) },
-      { shape: [2, 3], data: Float64Array.from([...s[0].C.data, ...s[1].C.data]) },
-      9,
-    );
-    expect(bank.shape).toEqual([2, 9]);
-    for (let c = 0; c < 2; c++) {
-      const want = referenceKernel(s[c].Abar, s[c].Bbar, s[c].C, 9);
-      expect(maxDiff(bank.data.slice(c * 9, c * 9 + 9), want)).toBeLessThan(1e-12);
-    }
-  });
-
-  it("rejects bad input with errors naming the argument", () => {
-    const { Abar, Bbar, C } = randomStableSystem(rng, 3);
-    expect(() => ssmKernel(Abar, Bbar, C, -1)).toThrow(/ssmKernel: argument 'L'/);
-    expect(() => ssmKernel(Abar, Bbar, C, 2.5)).toThrow(/ssmKernel: argument 'L'/);
-    expect(() => ssmKernel(rng.randn([3, 4]), Bbar, C, 4)).toThrow(/ssmKernel: argument 'Abar'/);
-    expect(() => ssmKernel(Abar, rng.randn([4]), C, 4)).toThrow(/ssmKernel: argument 'Bbar'/);
-    expect(() => ssmKernel(Abar, Bbar, rng.randn([3, 3]), 4)).toThrow(/ssmKernel: argument 'C'/);
-    const inf = rng.randn([3, 3]);
-    inf.data[0] = Infinity;
-    expect(() => ssmKernel(inf, Bbar, C, 4)).toThrow(/ssmKernel: argument 'Abar'.*finite/);
-  });
-});
 
 describe("causalConv and fftConv", () => {
   it("convolution with the kernel equals the recurrence on random stable systems (float64)", () => {
@@ -105,8 +22,8 @@ describe("causalConv and fftConv", () => {
       const K = ssmKernel(Abar, Bbar, C, L);
       const yRec = ssmRecurrence(Abar, Bbar, C, x);
       const tol = 1e-13 * convScale(K.data, x.data);
-      expect(maxDiff(causalConv(x, K).data, yRec.data)).toBeLessThan(tol);
-      expect(maxDiff(fftConv(x, K).data, yRec.data)).toBeLessThan(tol);
+      expect(maxAbsErr(causalConv(x, K).data, yRec.data)).toBeLessThan(tol);
+      expect(maxAbsErr(fftConv(x, K).data, yRec.data)).toBeLessThan(tol);
     }
   });
 
@@ -130,8 +47,8 @@ describe("causalConv and fftConv", () => {
       expect(yDir.data).toBeInstanceOf(Float32Array);
       expect(yFft.data).toBeInstanceOf(Float32Array);
       const tol = 5e-6 * convScale(K32.data, x32.data);
-      expect(maxDiff(yDir.data, yRec.data)).toBeLessThan(tol);
-      expect(maxDiff(yFft.data, yRec.data)).toBeLessThan(tol);
+      expect(maxAbsErr(yDir.data, yRec.data)).toBeLessThan(tol);
+      expect(maxAbsErr(yFft.data, yRec.data)).toBeLessThan(tol);
     }
   });
 
@@ -140,7 +57,7 @@ describe("causalConv and fftConv", () => {
       const x = rng.randn([L]);
       const K = rng.randn([L]);
       const tol = 1e-12 * convScale(K.data, x.data);
-      expect(maxDiff(fftConv(x, K).data, causalConv(x, K).data)).toBeLessThan(tol);
+      expect(maxAbsErr(fftConv(x, K).data, causalConv(x, K).data)).toBeLessThan(tol);
     }
   });
 
@@ -159,8 +76,8 @@ describe("causalConv and fftConv", () => {
         for (let j = 0; j < lk; j++) if (t - j >= 0) s += K.data[j] * x.data[t - j];
         want.push(s);
       }
-      expect(maxDiff(causalConv(x, K).data, want)).toBeLessThan(1e-13);
-      expect(maxDiff(fftConv(x, K).data, want)).toBeLessThan(1e-12);
+      expect(maxAbsErr(causalConv(x, K).data, want)).toBeLessThan(1e-13);
+      expect(maxAbsErr(fftConv(x, K).data, want)).toBeLessThan(1e-12);
     }
   });
 
@@ -176,10 +93,12 @@ describe("causalConv and fftConv", () => {
         const off = (b * 3 + c) * 20;
         const row: Tensor = { shape: [20], data: x.data.slice(off, off + 20) };
         const k: Tensor = { shape: [20], data: Kd.data.slice(c * 20, c * 20 + 20) };
-        expect(maxDiff(yd.data.slice(off, off + 20), causalConv(row, k).data)).toBeLessThan(1e-12);
-        expect(maxDiff(causalConv(x, Kd).data.slice(off, off + 20), causalConv(row, k).data)).toBe(
-          0,
+        expect(maxAbsErr(yd.data.slice(off, off + 20), causalConv(row, k).data)).toBeLessThan(
+          1e-12,
         );
+        expect(
+          maxAbsErr(causalConv(x, Kd).data.slice(off, off + 20), causalConv(row, k).data),
+        ).toBe(0);
       }
     }
     const empty = fftConv({ shape: [3, 0], data: new Float64Array(0) }, rng.randn([4]));
@@ -207,42 +126,5 @@ describe("causalConv and fftConv", () => {
       nan.data[1] = NaN;
       expect(() => f(rng.randn([4]), nan)).toThrow(new RegExp(`${name}: argument 'K'.*finite`));
     }
-  });
-});
-
-describe("timing helpers", () => {
-  it("powerLawFit recovers the exponent and coefficient of an exact power law", () => {
-    const x = [64, 128, 256, 1024, 4096];
-    for (const [a, p] of [
-      [3e-4, 2],
-      [0.5, 1],
-      [2, 1.37],
-    ]) {
-      const fit = powerLawFit(
-        x,
-        x.map((v) => a * v ** p),
-      );
-      expect(Math.abs(fit.exponent - p)).toBeLessThan(1e-12);
-      expect(Math.abs(fit.coefficient - a) / a).toBeLessThan(1e-10);
-    }
-  });
-
-  it("powerLawFit and timeMs reject bad input", () => {
-    expect(() => powerLawFit([1, 2], [1])).toThrow(/powerLawFit: argument 'y'/);
-    expect(() => powerLawFit([1, -2], [1, 2])).toThrow(/powerLawFit: argument 'x'.*positive/);
-    expect(() => powerLawFit([2, 2], [1, 2])).toThrow(/powerLawFit: argument 'x'.*distinct/);
-    expect(() => timeMs("f" as unknown as () => void)).toThrow(/timeMs: argument 'fn'/);
-    expect(() => timeMs(() => 0, { repeats: 0 })).toThrow(
-      /timeMs: argument 'options.repeats' must be an integer in \[1, 1000\] \(got 0\)/,
-    );
-    expect(() => timeMs(() => 0, { minMs: -1 })).toThrow(
-      /timeMs: argument 'options.minMs' must be a positive finite number/,
-    );
-  });
-
-  it("timeMs returns a positive per-call time", () => {
-    const t = timeMs(() => Math.sqrt(2), { repeats: 1, minMs: 1 });
-    expect(t).toBeGreaterThan(0);
-    expect(Number.isFinite(t)).toBe(true);
   });
 });

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findJupyter, jupyterCandidates, jupyterProgramOf } from "../../../kernels/src/jupyter";
-import { freePort, isExecutable } from "../../../kernels/src/process";
+import { isExecutable } from "../../../kernels/src/process";
 
 let dir: string;
 const program = (folder: string, name: string, mode = 0o755): string => {
@@ -77,23 +77,5 @@ describe("jupyterCandidates and findJupyter", () => {
     expect(jupyterProgramOf(candidate)).toBeNull();
     const sibling = program(bin, "jupyter");
     expect(jupyterProgramOf(candidate)).toBe(sibling);
-  });
-});
-
-describe("freePort", () => {
-  it("gives the preferred port when it is free and another one when it is taken", async () => {
-    const port = await freePort();
-    expect(port).not.toBeNull();
-    expect(await freePort(port as number)).toBe(port);
-    const net = await import("node:net");
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(port as number, "127.0.0.1", resolve));
-    try {
-      const other = await freePort(port as number);
-      expect(other).not.toBeNull();
-      expect(other).not.toBe(port);
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
   });
 });

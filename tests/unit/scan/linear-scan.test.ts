@@ -1,93 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { relErr } from "../../helpers/reference";
+import { randomRecurrence, recurrenceClosedForm, relErr } from "../../helpers/reference";
 import {
   Rng,
   SCAN_ALGORITHMS,
   type ScanStats,
   type Tensor,
-  applyPair,
   blellochDownSweep,
   blellochUpSweep,
-  combine,
   linearScan,
   linearScanByCumprod,
-  runScanSchedule,
-  scanDiagram,
-  scanSchedule,
-  scheduleCost,
 } from "../../../lib/src/index";
 
-/**
- * Independent reference: the closed form h_t = Σ_{s<=t} (a_{s+1} ··· a_t) b_s, O(L²), float64,
- * with the products formed from the right (not the order any scan uses).
- */
-function closedForm(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
-  const L = a.length;
-  const h = new Float64Array(L);
-  for (let t = 0; t < L; t++) {
-    let sum = 0;
-    for (let s = 0; s <= t; s++) {
-      let p = 1;
-      for (let r = t; r > s; r--) p *= a[r];
-      sum += p * b[s];
-    }
-    h[t] = sum;
-  }
-  return h;
-}
-
-function randomSeq(rng: Rng, L: number): { a: Float64Array; b: Float64Array } {
-  return {
-    a: Float64Array.from({ length: L }, () => rng.uniform(-1.1, 1.1)),
-    b: Float64Array.from({ length: L }, () => rng.normal()),
-  };
-}
-
 const t1 = (data: Float64Array | Float32Array): Tensor => ({ shape: [data.length], data });
-
-describe("combine (the scan operator)", () => {
-  it("is associative on random pairs (relative error < 1e-14)", () => {
-    const rng = new Rng(7);
-    for (let k = 0; k < 200; k++) {
-      const x: [number, number] = [rng.uniform(-2, 2), rng.normal()];
-      const y: [number, number] = [rng.uniform(-2, 2), rng.normal()];
-      const z: [number, number] = [rng.uniform(-2, 2), rng.normal()];
-      const left = combine(combine(x, y), z);
-      const right = combine(x, combine(y, z));
-      for (let i = 0; i < 2; i++) {
-        expect(Math.abs(left[i] - right[i])).toBeLessThanOrEqual(1e-14 * (1 + Math.abs(left[i])));
-      }
-    }
-  });
-
-  it("composes the affine maps: applying x ∘ y equals applying x, then y", () => {
-    const rng = new Rng(8);
-    for (let k = 0; k < 50; k++) {
-      const x: [number, number] = [rng.normal(), rng.normal()];
-      const y: [number, number] = [rng.normal(), rng.normal()];
-      const h = rng.normal();
-      const direct = y[0] * (x[0] * h + x[1]) + y[1];
-      expect(applyPair(combine(x, y), h)).toBeCloseTo(direct, 12);
-    }
-  });
-
-  it("has identity (1, 0) on both sides and is not commutative", () => {
-    expect(combine([1, 0], [0.5, 2])).toEqual([0.5, 2]);
-    expect(combine([0.5, 2], [1, 0])).toEqual([0.5, 2]);
-    expect(combine([2, 1], [3, 1])).toEqual([6, 4]);
-    expect(combine([3, 1], [2, 1])).toEqual([6, 3]);
-  });
-
-  it("rejects malformed pairs, naming the argument", () => {
-    expect(() => combine([1] as unknown as [number, number], [1, 2])).toThrow(
-      /combine: argument 'first'/,
-    );
-    expect(() => combine([1, 2], [1, NaN])).toThrow(
-      /combine: argument 'second\[1\] \(b\)' must be a finite number/,
-    );
-    expect(() => combine("ab" as unknown as [number, number], [1, 2])).toThrow(/first/);
-  });
-});
 
 describe("linearScan", () => {
   const lengths = [1, 2, 3, 5, 8, 13, 16, 33, 64, 100];
@@ -100,7 +24,7 @@ describe("linearScan", () => {
         const a = new Float64Array(rows * L);
         const b = new Float64Array(rows * L);
         for (let r = 0; r < rows; r++) {
-          const s = randomSeq(rng, L);
+          const s = randomRecurrence(rng, L);
           a.set(s.a, r * L);
           b.set(s.b, r * L);
         }
@@ -111,7 +35,10 @@ describe("linearScan", () => {
         );
         expect(h.shape).toEqual([rows, L]);
         for (let r = 0; r < rows; r++) {
-          const want = closedForm(a.subarray(r * L, (r + 1) * L), b.subarray(r * L, (r + 1) * L));
+          const want = recurrenceClosedForm(
+            a.subarray(r * L, (r + 1) * L),
+            b.subarray(r * L, (r + 1) * L),
+          );
           expect(relErr(h.data.subarray(r * L, (r + 1) * L), want)).toBeLessThan(1e-12);
         }
       }
@@ -121,8 +48,8 @@ describe("linearScan", () => {
   it("chunked is exact for every chunk size, including 1, L and more than L", () => {
     const rng = new Rng(12);
     const L = 23;
-    const { a, b } = randomSeq(rng, L);
-    const want = closedForm(a, b);
+    const { a, b } = randomRecurrence(rng, L);
+    const want = recurrenceClosedForm(a, b);
     for (const chunkSize of [1, 2, 4, 5, 7, 22, 23, 24, 100]) {
       const h = linearScan(t1(a), t1(b), { algorithm: "chunked", chunkSize });
       expect(relErr(h.data, want)).toBeLessThan(1e-12);
@@ -137,7 +64,10 @@ describe("linearScan", () => {
     for (const algorithm of SCAN_ALGORITHMS) {
       const h = linearScan({ shape, data: a }, { shape, data: b }, { algorithm });
       for (let r = 0; r < 6; r++) {
-        const want = closedForm(a.subarray(r * 9, r * 9 + 9), b.subarray(r * 9, r * 9 + 9));
+        const want = recurrenceClosedForm(
+          a.subarray(r * 9, r * 9 + 9),
+          b.subarray(r * 9, r * 9 + 9),
+        );
         expect(relErr(h.data.subarray(r * 9, r * 9 + 9), want)).toBeLessThan(1e-12);
       }
     }
@@ -156,7 +86,7 @@ describe("linearScan", () => {
   it("reports work and depth as the algorithms' formulas say", () => {
     const rng = new Rng(14);
     for (const L of [1, 2, 7, 16, 50]) {
-      const { a, b } = randomSeq(rng, L);
+      const { a, b } = randomRecurrence(rng, L);
       const log2ceil = Math.ceil(Math.log2(L));
       const P = 2 ** log2ceil;
       const stats: ScanStats = { combines: -1, depth: -1 };
@@ -199,7 +129,7 @@ describe("linearScan", () => {
         const a = new Float64Array(rows * L);
         const b = new Float64Array(rows * L);
         for (let r = 0; r < rows; r++) {
-          const s = randomSeq(rng, L);
+          const s = randomRecurrence(rng, L);
           a.set(s.a, r * L);
           b.set(s.b, r * L);
         }
@@ -230,7 +160,7 @@ describe("linearScan", () => {
     // loss = Σ_t w_t h_t with h the forward scan; ∂loss/∂b_s = λ_s, λ_t = a_{t+1} λ_{t+1} + w_t.
     const rng = new Rng(16);
     const L = 40;
-    const { a, b } = randomSeq(rng, L);
+    const { a, b } = randomRecurrence(rng, L);
     const w = Float64Array.from({ length: L }, () => rng.normal());
     const loss = (bb: Float64Array) => {
       const h = linearScan(t1(a), t1(bb)).data;
@@ -278,13 +208,13 @@ describe("Blelloch up-sweep and down-sweep", () => {
   it("leave the exclusive scan (the identity first), for every power-of-two length", () => {
     const rng = new Rng(21);
     for (const P of [1, 2, 4, 8, 32]) {
-      const { a, b } = randomSeq(rng, P);
+      const { a, b } = randomRecurrence(rng, P);
       const A = Array.from(a);
       const B = Array.from(b);
       blellochUpSweep(A, B);
-      expect(B[P - 1]).toBeCloseTo(closedForm(a, b)[P - 1], 12);
+      expect(B[P - 1]).toBeCloseTo(recurrenceClosedForm(a, b)[P - 1], 12);
       blellochDownSweep(A, B);
-      const incl = closedForm(a, b);
+      const incl = recurrenceClosedForm(a, b);
       expect(B[0]).toBe(0);
       expect(A[0]).toBe(1);
       for (let t = 1; t < P; t++) {
@@ -303,52 +233,15 @@ describe("Blelloch up-sweep and down-sweep", () => {
   });
 });
 
-describe("scan schedules", () => {
-  it("run (with parallel semantics) to the closed form, for every algorithm and length", () => {
-    const rng = new Rng(31);
-    for (const algorithm of SCAN_ALGORITHMS) {
-      for (const L of [1, 2, 3, 6, 8, 11, 16]) {
-        const { a, b } = randomSeq(rng, L);
-        const h = runScanSchedule(scanSchedule(L, algorithm), t1(a), t1(b));
-        expect(relErr(h.data, closedForm(a, b))).toBeLessThan(1e-12);
-      }
-    }
-  });
-
-  it("count the same combines and rounds as linearScan's stats", () => {
-    const rng = new Rng(32);
-    for (const algorithm of SCAN_ALGORITHMS) {
-      for (const L of [2, 9, 16]) {
-        const { a, b } = randomSeq(rng, L);
-        const stats: ScanStats = { combines: 0, depth: 0 };
-        const opts = algorithm === "chunked" ? { chunkSize: 3 } : {};
-        linearScan(t1(a), t1(b), { algorithm, stats, ...opts });
-        const cost = scheduleCost(scanSchedule(L, algorithm, opts));
-        expect(cost.combines).toBe(stats.combines);
-        // Blelloch's schedule has one extra round that saves the total and clears the root
-        expect(cost.rounds).toBe(stats.depth + (algorithm === "blelloch" ? 1 : 0));
-      }
-    }
-  });
-
-  it("draws as a plotly figure with one line per combine", () => {
-    const s = scanSchedule(8, "hillis-steele");
-    const fig = scanDiagram(s);
-    const lines = fig.data[1] as { x: (number | null)[]; name: string };
-    expect(lines.name).toMatch(/combine/);
-    expect(lines.x.length).toBe(3 * scheduleCost(s).combines);
-    expect(() => scanSchedule(0, "blelloch")).toThrow(/length/);
-    expect(() => scanSchedule(4, "fast" as never)).toThrow(/algorithm/);
-  });
-});
-
 describe("linearScanByCumprod (the unstable shortcut)", () => {
   it("is accurate on a short sequence", () => {
     const rng = new Rng(41);
     const L = 40;
     const a = Float64Array.from({ length: L }, () => rng.uniform(0.8, 0.95));
     const b = Float64Array.from({ length: L }, () => rng.normal());
-    expect(relErr(linearScanByCumprod(t1(a), t1(b)).data, closedForm(a, b))).toBeLessThan(1e-10);
+    expect(relErr(linearScanByCumprod(t1(a), t1(b)).data, recurrenceClosedForm(a, b))).toBeLessThan(
+      1e-10,
+    );
   });
 
   it("breaks down once the cumulative product underflows (float32 by 1000 steps, float64 by 8000)", () => {

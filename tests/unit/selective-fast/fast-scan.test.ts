@@ -3,67 +3,12 @@ import {
   Rng,
   type SelectiveScanArgs,
   type Tensor,
-  measureExpThroughput,
-  measureMemoryBandwidth,
-  randomSelectiveScanArgs,
   selectiveScan,
   selectiveScanFast,
-  selectiveScanLowerBound,
   wasmSimdSupported,
 } from "../../../lib/src/index";
 import { relErr } from "../../helpers/reference";
-import {
-  ensureMemory,
-  instantiateFastScanKernels,
-} from "../../../lib/src/selective-fast/fast-scan";
-
-/**
- * Independent float64 reference, written from the equations of Mamba's selective_scan_ref:
- * Δ = softplus(delta + bias) (PyTorch's softplus: identity above 20), deltaA = exp(Δ A) and
- * deltaB_u = Δ B u materialised for all (b, d, l, n), then the loop over l and the contraction.
- */
-function reference(args: SelectiveScanArgs): { out: Float64Array; last: Float64Array } {
-  const [Bn, Dn, L] = args.u.shape;
-  const N = args.A.shape[1];
-  const groups = args.B.shape.length === 4 ? args.B.shape[1] : 1;
-  const bc = (t: Tensor, b: number, d: number, n: number, l: number): number =>
-    t.data[((b * groups + Math.floor(d / (Dn / groups))) * N + n) * L + l];
-  const dA = new Float64Array(Bn * Dn * L * N);
-  const dBu = new Float64Array(Bn * Dn * L * N);
-  for (let b = 0; b < Bn; b++)
-    for (let d = 0; d < Dn; d++)
-      for (let l = 0; l < L; l++) {
-        const i = (b * Dn + d) * L + l;
-        let dt = args.delta.data[i] + (args.deltaBias ? args.deltaBias.data[d] : 0);
-        if (args.deltaSoftplus) dt = dt > 20 ? dt : Math.log(1 + Math.exp(dt));
-        for (let n = 0; n < N; n++) {
-          dA[i * N + n] = Math.exp(dt * args.A.data[d * N + n]);
-          dBu[i * N + n] = dt * bc(args.B, b, d, n, l) * args.u.data[i];
-        }
-      }
-  const out = new Float64Array(Bn * Dn * L);
-  const last = new Float64Array(Bn * Dn * N);
-  for (let b = 0; b < Bn; b++)
-    for (let d = 0; d < Dn; d++) {
-      const x = new Float64Array(N);
-      for (let l = 0; l < L; l++) {
-        const i = (b * Dn + d) * L + l;
-        let y = 0;
-        for (let n = 0; n < N; n++) {
-          x[n] = dA[i * N + n] * x[n] + dBu[i * N + n];
-          y += x[n] * bc(args.C, b, d, n, l);
-        }
-        if (args.D) y += args.u.data[i] * args.D.data[d];
-        if (args.z) {
-          const zz = args.z.data[i];
-          y *= zz / (1 + Math.exp(-zz));
-        }
-        out[i] = y;
-      }
-      last.set(x, (b * Dn + d) * N);
-    }
-  return { out, last };
-}
+import { referenceScan } from "../../helpers/selective-scan";
 
 interface Case {
   b: number;
@@ -139,7 +84,7 @@ describe.each(["wasm", "js"] as const)("selectiveScanFast, engine %s", (engine) 
   for (const [label, c] of cases) {
     it(`matches the float64 reference within ${TOL} (relative to max |out|): ${label}`, () => {
       const args = makeArgs(new Rng(1000 + c.l + c.n), c);
-      const want = reference(args);
+      const want = referenceScan(args);
       const got = selectiveScanFast(args, { engine });
       expect(got.engine).toBe(engine === "wasm" ? "wasm-simd" : "js");
       expect(got.out.shape).toEqual([c.b, c.d, c.l]);
@@ -198,68 +143,5 @@ describe("selectiveScanFast details", () => {
     expect(() => selectiveScanFast(args, { threads: 2 } as never)).toThrow(
       /selectiveScanFast: argument 'options' must be an options object \{ engine\?, tile\? \} \(got an unknown key "threads"/,
     );
-  });
-});
-
-describe("the SIMD exp and the machine limits", () => {
-  it("exp is within 2.5e-7 relative of Math.exp on [-87, 88]", () => {
-    const rt = instantiateFastScanKernels(1);
-    const n = 4096;
-    ensureMemory(rt, 64 + 32 * n);
-    const mem = new Float32Array(rt.memory.buffer);
-    for (let i = 0; i < n; i++) mem[16 + i] = -87 + (175 * i) / (n - 1);
-    rt.expLoop(n / 4, 64, 64 + 4 * n);
-    let worst = 0;
-    for (let i = 0; i < n; i++) {
-      const x = mem[16 + i];
-      worst = Math.max(worst, Math.abs(mem[16 + n + i] / Math.exp(x) - 1));
-    }
-    expect(worst).toBeLessThan(2.5e-7);
-  });
-
-  it("measures positive exp throughput and bandwidth, and a consistent lower bound", () => {
-    const exps = measureExpThroughput({ exps: 1 << 16, repeats: 1 });
-    const bw = measureMemoryBandwidth({ bytes: 1 << 20, repeats: 1 });
-    expect(exps).toBeGreaterThan(0);
-    expect(bw).toBeGreaterThan(0);
-    const bound = selectiveScanLowerBound(
-      { batch: 1, dim: 2, length: 3, dstate: 4 },
-      { expsPerSecond: 24, bytesPerSecond: 1 },
-    );
-    expect(bound.exps).toBe(24);
-    expect(bound.expSeconds).toBe(1);
-    expect(bound.bytes).toBe(4 * (4 * 6 + 2 * 12));
-    expect(bound.seconds).toBe(bound.bytes);
-    expect(() =>
-      selectiveScanLowerBound(
-        { batch: 0, dim: 1, length: 1, dstate: 1 },
-        { expsPerSecond: 1, bytesPerSecond: 1 },
-      ),
-    ).toThrow(/size.batch/);
-  });
-});
-
-describe("randomSelectiveScanArgs", () => {
-  it("makes Mamba-like float32 inputs of the requested size that both scans accept", () => {
-    const args = randomSelectiveScanArgs(new Rng(3), { batch: 2, dim: 5, length: 7, dstate: 4 });
-    expect(args.u.shape).toEqual([2, 5, 7]);
-    expect(args.B.shape).toEqual([2, 4, 7]);
-    expect(args.A.shape).toEqual([5, 4]);
-    expect(Array.from(args.A.data.subarray(0, 4))).toEqual([-1, -2, -3, -4]);
-    expect(args.u.data).toBeInstanceOf(Float32Array);
-    // softplus(bias) is the initial step size, log-uniform in [0.001, 0.1]
-    for (const b of args.deltaBias!.data) {
-      const dt = Math.log1p(Math.exp(b));
-      expect(dt).toBeGreaterThan(0.001 * (1 - 1e-5));
-      expect(dt).toBeLessThan(0.1 * (1 + 1e-5));
-    }
-    const want = reference(args);
-    expect(relErr(selectiveScanFast(args).out.data, want.out)).toBeLessThan(TOL);
-    expect(() =>
-      randomSelectiveScanArgs(new Rng(1), { batch: 1, dim: 0, length: 1, dstate: 1 }),
-    ).toThrow(/size.dim/);
-    expect(() =>
-      randomSelectiveScanArgs({} as Rng, { batch: 1, dim: 1, length: 1, dstate: 1 }),
-    ).toThrow(/rng/);
   });
 });

@@ -14,14 +14,14 @@ import {
   add,
   eye,
   maxAbs,
+  maxDiff,
   mul,
+  randomMatrix,
   rows,
   scale,
   slope,
   taylorExpm as taylorExpmRef,
 } from "../../helpers/reference";
-
-const diff = (a: M, b: M): number => maxAbs(add(a, b, -1));
 
 /** e^A by its Taylor series (float64), terms summed until their entries drop below 1e-18. */
 const taylorExpm = (a: M): M => taylorExpmRef(a, { maxTerms: 100, relative: false });
@@ -37,10 +37,6 @@ function simpsonZohB(a: M, b: M, dt: number, intervals: number): M {
   return acc;
 }
 
-function randomMatrix(rng: Rng, r: number, c: number, s = 1): M {
-  return Array.from({ length: r }, () => Array.from({ length: c }, () => s * rng.normal()));
-}
-
 describe("discretize: each method against its definition", () => {
   const rng = new Rng(21);
   const cases = [1, 2, 3, 5].map((n) => ({
@@ -52,8 +48,8 @@ describe("discretize: each method against its definition", () => {
   it("zoh: Ā = e^{ΔA} (Taylor) and B̄ = ∫₀^Δ e^{As} ds B (Simpson, 200 panels), tol 1e-12", () => {
     for (const { a, b, dt } of cases) {
       const { Abar, Bbar } = discretize(tensor(a), tensor(b), dt, "zoh");
-      expect(diff(rows(Abar), taylorExpm(scale(a, dt)))).toBeLessThan(1e-13);
-      expect(diff(rows(Bbar), simpsonZohB(a, b, dt, 200))).toBeLessThan(1e-12);
+      expect(maxDiff(rows(Abar), taylorExpm(scale(a, dt)))).toBeLessThan(1e-13);
+      expect(maxDiff(rows(Bbar), simpsonZohB(a, b, dt, 200))).toBeLessThan(1e-12);
     }
   });
 
@@ -68,14 +64,14 @@ describe("discretize: each method against its definition", () => {
       0.3,
       "zoh",
     );
-    expect(diff(rows(zero.Abar), eye(2))).toBe(0);
-    expect(diff(rows(zero.Bbar), scale(b, 0.3))).toBeLessThan(1e-16);
+    expect(maxDiff(rows(zero.Abar), eye(2))).toBe(0);
+    expect(maxDiff(rows(zero.Bbar), scale(b, 0.3))).toBeLessThan(1e-16);
     const nil = [
       [0, 1],
       [0, 0],
     ];
     const r = discretize(tensor(nil), tensor(b), 0.3, "zoh");
-    expect(diff(rows(r.Bbar), mul(add(scale(eye(2), 0.3), scale(nil, 0.045)), b))).toBeLessThan(
+    expect(maxDiff(rows(r.Bbar), mul(add(scale(eye(2), 0.3), scale(nil, 0.045)), b))).toBeLessThan(
       1e-15,
     );
   });
@@ -84,19 +80,19 @@ describe("discretize: each method against its definition", () => {
     for (const { a, b, dt } of cases) {
       const { Abar, Bbar } = discretize(tensor(a), tensor(b), dt, "bilinear");
       const left = add(eye(a.length), a, -dt / 2);
-      expect(diff(mul(left, rows(Abar)), add(eye(a.length), a, dt / 2))).toBeLessThan(1e-13);
-      expect(diff(mul(left, rows(Bbar)), scale(b, dt))).toBeLessThan(1e-13);
+      expect(maxDiff(mul(left, rows(Abar)), add(eye(a.length), a, dt / 2))).toBeLessThan(1e-13);
+      expect(maxDiff(mul(left, rows(Bbar)), scale(b, dt))).toBeLessThan(1e-13);
     }
   });
 
   it("euler: Ā = I + ΔA, B̄ = ΔB; mamba: Ā = e^{ΔA}, B̄ = ΔB", () => {
     for (const { a, b, dt } of cases) {
       const e = discretize(tensor(a), tensor(b), dt, "euler");
-      expect(diff(rows(e.Abar), add(eye(a.length), a, dt))).toBeLessThan(1e-15);
-      expect(diff(rows(e.Bbar), scale(b, dt))).toBeLessThan(1e-15);
+      expect(maxDiff(rows(e.Abar), add(eye(a.length), a, dt))).toBeLessThan(1e-15);
+      expect(maxDiff(rows(e.Bbar), scale(b, dt))).toBeLessThan(1e-15);
       const m = discretize(tensor(a), tensor(b), dt, "mamba");
-      expect(diff(rows(m.Abar), taylorExpm(scale(a, dt)))).toBeLessThan(1e-13);
-      expect(diff(rows(m.Bbar), scale(b, dt))).toBeLessThan(1e-15);
+      expect(maxDiff(rows(m.Abar), taylorExpm(scale(a, dt)))).toBeLessThan(1e-13);
+      expect(maxDiff(rows(m.Bbar), scale(b, dt))).toBeLessThan(1e-15);
     }
   });
 
@@ -133,7 +129,7 @@ describe("discretizeDiagonal", () => {
       a.forEach((_, i) =>
         expect(Math.abs(d.Abar.data[i] - D.Abar.data[i * 5 + i])).toBeLessThan(1e-13),
       );
-      expect(diff(rows(d.Bbar), rows(D.Bbar))).toBeLessThan(1e-13);
+      expect(maxDiff(rows(d.Bbar), rows(D.Bbar))).toBeLessThan(1e-13);
     }
   });
 
@@ -203,7 +199,7 @@ describe("discreteStates", () => {
     const diag = [0.9, -0.5, 0.1];
     const gotD = rows(discreteStates(tensor(diag), tensor(B), tensor(X)));
     const dense = diag.map((v, i) => diag.map((_, j) => (i === j ? v : 0)));
-    expect(diff(gotD, rows(discreteStates(tensor(dense), tensor(B), tensor(X))))).toBeLessThan(
+    expect(maxDiff(gotD, rows(discreteStates(tensor(dense), tensor(B), tensor(X))))).toBeLessThan(
       1e-15,
     );
   });

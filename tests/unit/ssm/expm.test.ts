@@ -7,6 +7,7 @@ import {
   eye,
   maxAbs,
   mul,
+  randomOrthogonal,
   relErr,
   rows,
   scale,
@@ -20,22 +21,6 @@ function randomMatrix(rng: Rng, n: number, norm1: number): M {
   const a = Array.from({ length: n }, () => Array.from({ length: n }, () => rng.normal()));
   const colMax = Math.max(...a[0].map((_, j) => a.reduce((s, row) => s + Math.abs(row[j]), 0)));
   return scale(a, norm1 / colMax);
-}
-
-/** A random orthogonal matrix (product of Givens rotations): Q⁻¹ = Qᵀ exactly in theory. */
-function randomOrthogonal(rng: Rng, n: number): M {
-  let q = eye(n);
-  for (let s = 0; s < 4 * n; s++) {
-    const i = rng.int(n);
-    const j = (i + 1 + rng.int(n - 1)) % n;
-    const th = rng.uniform(0, 2 * Math.PI);
-    const g = eye(n);
-    g[i][i] = g[j][j] = Math.cos(th);
-    g[i][j] = -Math.sin(th);
-    g[j][i] = Math.sin(th);
-    q = mul(g, q);
-  }
-  return q;
 }
 
 /** The inverse of a unit upper triangular matrix by back substitution. */

@@ -13,6 +13,14 @@ import {
   taskAccuracy,
   taskBatch,
   trainMamba,
+  adamwStep,
+  clipGradNorm,
+  createAdamW,
+  inductionHeads,
+  initTransformer,
+  learningRate,
+  trainTransformer,
+  transformerLossAndGrads,
 } from "../../../lib/src/index";
 
 const dirs: string[] = [];
@@ -136,4 +144,74 @@ describe("trainMamba", () => {
     const again = await train();
     expect(again.r.history.map((s) => s.loss)).toEqual(r.history.map((s) => s.loss));
   }, 120_000);
+});
+
+describe("trainTransformer", () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const tiny = {
+    vocab_size: 16,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 1,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+  };
+  const batch = (rng: Rng) =>
+    taskBatch(inductionHeads(rng, { count: 3, length: 10, vocabSize: 16 }));
+  const schedule = { peakLr: 0.01, warmupSteps: 2, totalSteps: 6 };
+
+  it("takes the steps of a hand-written loop (transformerLossAndGrads, clip 1, AdamW) exactly", async () => {
+    const model = initTransformer(tiny, new Rng(2));
+    const result = await trainTransformer(model, { batch, schedule, seed: 4, display: false });
+    expect(result.stopped).toBe("done");
+    const ref = initTransformer(tiny, new Rng(2));
+    const opt = createAdamW(ref.params);
+    const rng = new Rng(4);
+    const losses: number[] = [];
+    for (let step = 0; step < 6; step++) {
+      const b = batch(rng);
+      const { loss, grads } = transformerLossAndGrads(ref, b.tokens, { targets: b.targets });
+      clipGradNorm(grads, 1);
+      adamwStep(ref.params, grads, opt, { lr: learningRate(step, schedule) });
+      losses.push(loss);
+    }
+    expect(result.history.map((r) => r.loss)).toEqual(losses);
+    for (const [name, p] of model.params)
+      expect(Array.from(p.data)).toEqual(Array.from(ref.params.get(name)!.data));
+  });
+
+  it("resumes from a saved training state with the same loss curve", async () => {
+    const whole = initTransformer(tiny, new Rng(5));
+    const a = await trainTransformer(whole, { batch, schedule, seed: 1, display: false });
+    const part = initTransformer(tiny, new Rng(5));
+    const first = await trainTransformer(part, {
+      batch,
+      schedule,
+      seed: 1,
+      display: false,
+      maxSteps: 2,
+    });
+    expect(first.stopped).toBe("maxSteps");
+    const dir = mkdtempSync(path.join(tmpdir(), "tf-train-"));
+    dirs.push(dir);
+    saveTrainingState(first.state, part, dir);
+    const state = loadTrainingState(dir, part);
+    const rest = await trainTransformer(part, { batch, schedule, state, display: false });
+    expect([...first.history, ...rest.history].map((r) => r.loss)).toEqual(
+      a.history.map((r) => r.loss),
+    );
+  });
+
+  it("rejects Mamba-only options and bad models", async () => {
+    const model = initTransformer(tiny, new Rng(0));
+    await expect(
+      trainTransformer(model, { batch, schedule, variant: "s6" } as never),
+    ).rejects.toThrow(
+      /trainTransformer: argument 'options' must be an options object \(got an unknown key "variant"/,
+    );
+    await expect(trainTransformer({} as never, { batch, schedule })).rejects.toThrow(
+      /trainTransformer: argument 'model' must be/,
+    );
+  });
 });

@@ -1,3 +1,7 @@
+/**
+ * powerLawFit and timeMs (lib/src/timing.ts): an exact power law's exponent and coefficient
+ * recovered, positive per-call times, argument errors.
+ */
 import { describe, it, expect } from "vitest";
 import { powerLawFit, timeMs } from "../../lib/src/timing";
 

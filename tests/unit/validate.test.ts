@@ -1,3 +1,7 @@
+/**
+ * The argument checks of lib/src/validate.ts: describe's summaries, the tensor and scalar checks
+ * and the schema helpers, each message naming the function, the argument and what was expected.
+ */
 import { describe, expect, it } from "vitest";
 import {
   MAX_ELEMENTS,

@@ -1,3 +1,7 @@
+/**
+ * readConfigJson and writeConfigJson (lib/src/checkpoint/config-json.ts) on real files: fields the
+ * caller does not set are kept, a file that is not a JSON object is refused naming the file.
+ */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

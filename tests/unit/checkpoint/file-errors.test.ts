@@ -1,3 +1,7 @@
+/**
+ * The file-error helpers of lib/src/checkpoint/file-errors.ts: messages that name the function, the
+ * argument, what it must be and the file; createOutputFolder on real temporary folders.
+ */
 import { describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

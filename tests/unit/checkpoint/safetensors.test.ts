@@ -1,3 +1,9 @@
+/**
+ * readSafetensors and writeSafetensors (lib/src/checkpoint/safetensors.ts) against the format's
+ * specification (u64 little-endian header length, JSON header, raw little-endian data): files built
+ * here byte by byte are read (F32, F16, BF16, float16's special values), written files decode with
+ * a reader written here, and malformed files are refused naming the file and the tensor.
+ */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

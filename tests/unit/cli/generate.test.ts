@@ -1,3 +1,9 @@
+/**
+ * `npm run generate` (lib/src/cli/generate.ts), run as a child process from lib's build (`npm run
+ * build` first, as `npm test` does) with a GPT-NeoX-style tokenizer.json written here: it prints
+ * mambaGenerate's greedy continuation, names a missing file or the flag of a bad value before
+ * loading anything.
+ */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -6,7 +12,6 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { Rng, initMamba, mambaGenerate, saveMambaCheckpoint } from "../../../lib/src/index";
 
-// The script runs from lib's build (`npm run build` first, as `npm test` does).
 const SCRIPT = path.resolve(__dirname, "../../../lib/dist/cli/generate.js");
 const dir = mkdtempSync(path.join(os.tmpdir(), "mamba-generate-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,3 +1,9 @@
+/**
+ * causalConv and fftConv (lib/src/conv/convolve.ts) against a second algorithm, the SSM recurrence
+ * (ssmRecurrence, tested in ssm/recurrence.test.ts), and the convolution sum written out here;
+ * float64 and float32, tolerances scaled by Σ|K|·max|x|; fftConv against causalConv for lengths
+ * that are and are not powers of two.
+ */
 import { describe, it, expect } from "vitest";
 import { convScale, maxAbsErr, randomStableSystem } from "../../helpers/reference";
 import { ssmKernel } from "../../../lib/src/conv/kernel";

@@ -1,3 +1,7 @@
+/**
+ * fft, ifft, rfft, irfft and nextPow2 (lib/src/conv/fft.ts) against the DFT from its definition
+ * (O(n²), float64), n = 1 … 1024.
+ */
 import { describe, it, expect } from "vitest";
 import { maxAbsErr } from "../../helpers/reference";
 import { fft, ifft, rfft, irfft, nextPow2, isPow2 } from "../../../lib/src/conv/fft";

@@ -1,3 +1,7 @@
+/**
+ * ssmKernel (lib/src/conv/kernel.ts) against C Ā^j B̄ from explicit matrix powers with nested
+ * arrays (float64, 1e-12 relative), single systems and banks.
+ */
 import { describe, it, expect } from "vitest";
 import { convScale, maxAbsErr, randomStableSystem } from "../../helpers/reference";
 import { ssmKernel } from "../../../lib/src/conv/kernel";

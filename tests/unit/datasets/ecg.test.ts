@@ -1,3 +1,8 @@
+/**
+ * loadEcg (lib/src/datasets/ecg.ts) against the values SciPy documents for electrocardiogram()
+ * (first and last samples, mean, standard deviation) and against a decoding of the raw bytes
+ * written here.
+ */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";

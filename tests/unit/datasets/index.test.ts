@@ -1,3 +1,10 @@
+/**
+ * Loading datasets checked against their manifest (lib/src/datasets/index.ts, and writeDataset of
+ * lib/scripts/datasets/write.ts): in a temporary folder, with checksums computed here by
+ * node:crypto (missing, corrupt, unknown and path-like names refused, saying how to restore the
+ * file), and on the course's datasets/ folder (every file verified, in the manifest and described
+ * in its README).
+ */
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

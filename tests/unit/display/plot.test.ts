@@ -1,3 +1,9 @@
+/**
+ * The plotly figures of lib/src/display/plot.ts: show's one-line summary outside a kernel;
+ * figureBundle's MIME bundle (the plotly JSON as the notebook stores it, an HTML fallback the data
+ * cannot break out of, no embedded plotly.js, exact integers); lineChart's and heatmap's traces;
+ * argument errors.
+ */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { afterEach, describe, expect, it, vi } from "vitest";

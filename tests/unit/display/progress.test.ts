@@ -1,3 +1,8 @@
+/**
+ * Progress bars and rich output (lib/src/display/progress.ts, display/jupyter.ts): a status line on
+ * stderr in a plain process; inside a kernel (tslab's live module replaced by a recorder) one HTML
+ * display updated in place; displayBundle and escapeHtml.
+ */
 import { createRequire } from "node:module";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { escapeHtml, progress } from "../../../lib/src/display/progress";

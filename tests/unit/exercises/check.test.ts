@@ -1,3 +1,9 @@
+/**
+ * The exercise checker (lib/src/exercises/check.ts): check and evaluateExercise report a stub as
+ * not implemented, pass an independently written EMA (its closed form) and fail wrong results
+ * naming the case, expected vs got and the hint; cloneArgument, compareValues and formatValue. Also
+ * lesson 00's reference exponentialMovingAverage against that closed form.
+ */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   CHECK_SEED,

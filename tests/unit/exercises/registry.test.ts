@@ -1,3 +1,7 @@
+/**
+ * The exercise registry (lib/src/exercises/registry.ts): unique ids, a lesson and a hint for every
+ * exercise, seeded cases that repeat exactly.
+ */
 import { describe, expect, it } from "vitest";
 import { CHECK_SEED } from "../../../lib/src/exercises/check";
 import { exercises } from "../../../lib/src/exercises/registry";

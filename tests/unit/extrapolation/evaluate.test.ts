@@ -1,3 +1,9 @@
+/**
+ * inductionCorrect and inductionExtrapolation (lib/src/extrapolation/evaluate.ts): the count of
+ * correct examples equals the arg-max of a full forward's last-position logits (the reference),
+ * slices add up, a Transformer++ over its byte budget scores null, and each length uses its seeded
+ * set.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

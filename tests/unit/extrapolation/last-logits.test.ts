@@ -1,3 +1,9 @@
+/**
+ * mambaLastLogits, transformerLastLogits and attentionEvalBytes
+ * (lib/src/extrapolation/last-logits.ts): the last position's logits equal those of the full
+ * forward (mambaForward, transformerForward) for every prefill split and chunk length; the byte
+ * budget and the byte count's formula; errors name the function the user called.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

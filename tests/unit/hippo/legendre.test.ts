@@ -1,3 +1,8 @@
+/**
+ * The Legendre helpers of lib/src/hippo/legendre.ts against the explicit sum formula of P_n, exact
+ * Gauss-Legendre integration of polynomials, and coefficients computed by Simpson quadrature
+ * (tests/helpers/reference.ts).
+ */
 import { describe, it, expect } from "vitest";
 import {
   gaussLegendre,

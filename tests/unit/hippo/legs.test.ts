@@ -1,3 +1,8 @@
+/**
+ * HiPPO-LegS (lib/src/hippo/legs.ts, memory.ts): A and B against their closed-form entries; the ODE
+ * c'(t) = (A c + B f) / t against Legendre coefficients computed by Simpson quadrature; hippoScan
+ * tracking the offline optimal coefficients; the memory matrix (c_L = M f) and minNormReconstruct.
+ */
 import { describe, it, expect } from "vitest";
 import { hippoLegS, hippoScan } from "../../../lib/src/hippo/legs";
 import { legendreReconstruct } from "../../../lib/src/hippo/legendre";

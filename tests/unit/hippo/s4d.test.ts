@@ -1,3 +1,8 @@
+/**
+ * S4D-Real, S4D-Lin and s4dKernel (lib/src/hippo/s4d.ts): the stated entries, and the kernel
+ * against that of the equivalent dense real system discretized by ZOH (discretize and ssmKernel,
+ * each tested against its own reference).
+ */
 import { describe, it, expect } from "vitest";
 import { s4dKernel, s4dLin, s4dReal } from "../../../lib/src/hippo/s4d";
 import { discretize } from "../../../lib/src/ssm/discretize";

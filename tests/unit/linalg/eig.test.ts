@@ -1,3 +1,8 @@
+/**
+ * eigvals, spectralAbscissa and spectralRadius (lib/src/linalg/eig.ts) against closed forms (2 ×
+ * 2), known spectra built as V D Vᵀ with a random orthogonal V, the roots of a companion matrix,
+ * and the trace and determinant identities.
+ */
 import { describe, expect, it } from "vitest";
 import { rawTensor } from "../../helpers/raw-tensor";
 import { mul, randomMatrix, randomOrthogonal, rows } from "../../helpers/reference";

@@ -1,3 +1,8 @@
+/**
+ * lu, solve, inverse and det (lib/src/linalg/lu.ts): P A = L U with triangular factors, known
+ * solutions recovered, the pivoting plain elimination would need, A A⁻¹ = I, det's sign and product
+ * rules; products computed with nested arrays here.
+ */
 import { describe, expect, it } from "vitest";
 import { rawTensor } from "../../helpers/raw-tensor";
 import { at, maxDiff, mul, randomMatrix, rows } from "../../helpers/reference";

@@ -1,3 +1,7 @@
+/**
+ * matmul, matvec, transpose, identity and norm (lib/src/linalg/matrix.ts) against explicit dot
+ * products and the norms' definitions, written here with nested arrays.
+ */
 import { describe, expect, it } from "vitest";
 import { rawTensor } from "../../helpers/raw-tensor";
 import { at, maxDiff, mul, randomMatrix, rows } from "../../helpers/reference";

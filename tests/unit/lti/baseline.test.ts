@@ -1,3 +1,9 @@
+/**
+ * The LTI token baseline (lib/src/lti/baseline.ts): fitLtiKernel satisfies the ridge normal
+ * equations (the gradient, built densely here, vanishes on both solve paths) and solves plain but
+ * not selective copying; ltiLogits is the causal convolution of the one-hot channels (causalConv)
+ * and ltiPredict its arg-max.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

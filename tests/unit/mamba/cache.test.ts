@@ -1,3 +1,9 @@
+/**
+ * Decoding with the cache (lib/src/mamba/cache.ts): single steps, and a prefill followed by steps,
+ * give the full forward's logits at every position (mambaForward, checked against the float64
+ * oracle in forward.test.ts); caches of another model, used caches and wrong token counts are
+ * refused.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

@@ -1,3 +1,9 @@
+/**
+ * saveMambaCheckpoint and loadMambaCheckpoint (lib/src/mamba/checkpoint.ts) in Hugging Face's
+ * MambaForCausalLM layout: the names and shapes written out here by hand, round trips, F16 and BF16
+ * files built here from the safetensors specification, and every malformed file or config refused
+ * naming the file and the tensor or field.
+ */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

@@ -1,3 +1,8 @@
+/**
+ * mambaForward (lib/src/mamba/forward.ts, running the one model definition of model.ts) against the
+ * float64 Mamba written from the equations in tests/helpers/mamba-reference.ts, within float32
+ * tolerance; token, option and width errors.
+ */
 import { describe, expect, it } from "vitest";
 import { mambaForward, mambaMixer } from "../../../lib/src/index";
 import { MAMBA_TOKENS, mambaReferenceLogits, tinyMamba } from "../../helpers/mamba-reference";

@@ -1,3 +1,8 @@
+/**
+ * mambaGenerate (lib/src/mamba/generate.ts): greedy decoding picks the arg-max of the full forward
+ * at each step; sampling follows softmax(logits / T) restricted to the top k; bad options are
+ * refused.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, mambaForward, mambaGenerate, sampleNextToken } from "../../../lib/src/index";
 import { tinyMamba } from "../../helpers/mamba-reference";

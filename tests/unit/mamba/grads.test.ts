@@ -1,3 +1,9 @@
+/**
+ * mambaLossAndGrads (lib/src/mamba/grads.ts): every parameter's gradient of the whole model against
+ * central finite differences in float64 (one and two layers, tied and untied heads, targets and a
+ * mask, the Table 1 ablations); grads keyed by the checkpoint's tensor names; the loss equals the
+ * cross-entropy of mambaForward's logits.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

@@ -1,3 +1,8 @@
+/**
+ * initMamba (lib/src/mamba/init.ts) against upstream's initialisation (mamba_simple.py): dt_rank,
+ * expand and defaults, A_log = log(1..N), D = 1, the Δ bias as softplus⁻¹ of a log-uniform Δ, the
+ * weight scales by their sample statistics, reproducibility, and the parameter count's closed form.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, initMamba, mambaConfig, mambaParamCount } from "../../../lib/src/index";
 

@@ -1,3 +1,7 @@
+/**
+ * causalDepthwiseConv1d (lib/src/nn/conv1d.ts) against PyTorch's Conv1d(groups=d, padding=k-1) cut
+ * to the first l outputs, written per element here in float64; causality; weight shape errors.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, causalDepthwiseConv1d } from "../../../lib/src/index";
 import { at } from "../../helpers/reference";

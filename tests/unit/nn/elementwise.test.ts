@@ -1,3 +1,7 @@
+/**
+ * siluTensor, softplusTensor, sigmoidTensor (lib/src/nn/elementwise.ts) and transpose12
+ * (nn/transpose.ts) against their closed forms and index definitions.
+ */
 import { describe, expect, it } from "vitest";
 import { sigmoidTensor, siluTensor, softplusTensor, transpose12 } from "../../../lib/src/index";
 

@@ -1,3 +1,7 @@
+/**
+ * embedding (lib/src/nn/embedding.ts): rows looked up by id; ids out of range, wrong counts and ids
+ * that are not an Int32Array refused.
+ */
 import { describe, expect, it } from "vitest";
 import { embedding } from "../../../lib/src/index";
 

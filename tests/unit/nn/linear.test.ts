@@ -1,3 +1,7 @@
+/**
+ * linear (lib/src/nn/linear.ts) against y = x Wᵀ + b written per element in float64, for float64
+ * and float32 input and output sizes off the 4-row blocking; shape and finiteness errors.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, linear } from "../../../lib/src/index";
 import { at } from "../../helpers/reference";

@@ -1,3 +1,7 @@
+/**
+ * rmsNorm (lib/src/nn/rms-norm.ts) against x / sqrt(mean(x²) + eps) · w written here; weight size
+ * and eps errors.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, rmsNorm } from "../../../lib/src/index";
 

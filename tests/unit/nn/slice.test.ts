@@ -1,3 +1,6 @@
+/**
+ * sliceLastAxis (lib/src/nn/slice.ts): the chosen columns of the last axis, the dtype kept.
+ */
 import { describe, expect, it } from "vitest";
 import { sliceLastAxis } from "../../../lib/src/index";
 

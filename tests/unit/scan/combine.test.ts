@@ -1,3 +1,7 @@
+/**
+ * The scan operator combine (lib/src/scan/combine.ts): associative, the composition of the affine
+ * maps it stands for, identity (1, 0) on both sides, not commutative.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, applyPair, combine } from "../../../lib/src/index";
 

@@ -1,3 +1,9 @@
+/**
+ * linearScan's algorithms and Blelloch's sweeps (lib/src/scan/linear-scan.ts) against the
+ * recurrence's closed form (tests/helpers/reference.ts, O(L²), float64), forward and reverse (the
+ * reverse as the adjoint, by finite differences); work and depth against the algorithms' formulas;
+ * linearScanByCumprod's accuracy and its underflow.
+ */
 import { describe, expect, it } from "vitest";
 import { randomRecurrence, recurrenceClosedForm, relErr } from "../../helpers/reference";
 import {

@@ -1,3 +1,8 @@
+/**
+ * randomSelectiveScanArgs (lib/src/scan/random-args.ts): Mamba-like shapes, dtype and Δ bias range,
+ * and inputs the fast scan accepts and computes like the float64 reference of
+ * tests/helpers/selective-scan.ts.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, randomSelectiveScanArgs, selectiveScanFast } from "../../../lib/src/index";
 import { relErr } from "../../helpers/reference";

@@ -1,3 +1,8 @@
+/**
+ * Scan schedules (lib/src/scan/schedule.ts): run with parallel semantics they give the recurrence's
+ * closed form for every algorithm and length; their combine and round counts equal linearScan's
+ * stats; scanDiagram's figure.
+ */
 import { describe, expect, it } from "vitest";
 import { randomRecurrence, recurrenceClosedForm, relErr } from "../../helpers/reference";
 import {

@@ -1,3 +1,9 @@
+/**
+ * selectiveScanFast (lib/src/selective-fast/fast-scan.ts), engines wasm and js, against the float64
+ * selective-scan reference of tests/helpers/selective-scan.ts within 2e-5 of max |out| (float32
+ * arithmetic), over state sizes, lengths, layouts and extreme Δ; the result independent of the tile
+ * size and of earlier calls; argument errors.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

@@ -1,3 +1,8 @@
+/**
+ * The fast scan's SIMD exp against Math.exp on [-87, 88] (2.5e-7 relative), and the machine limits
+ * of lib/src/selective-fast/limits.ts: positive measured throughputs and the lower bound's
+ * arithmetic.
+ */
 import { describe, expect, it } from "vitest";
 import {
   measureExpThroughput,

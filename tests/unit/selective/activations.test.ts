@@ -1,3 +1,8 @@
+/**
+ * softplus, inverseSoftplus, sigmoid and silu (lib/src/selective/activations.ts) against log(1 +
+ * e^x) where that is accurate and its limits elsewhere, inversion over the whole Δ range, and
+ * x·σ(x).
+ */
 import { describe, expect, it } from "vitest";
 import { inverseSoftplus, sigmoid, silu, softplus } from "../../../lib/src/index";
 

@@ -1,3 +1,8 @@
+/**
+ * The S6 parameterisation (lib/src/selective/s6.ts): initDtBias's log-uniform Δ with softplus(bias)
+ * = Δ, initALog (S4D-Real), s6Project's Δ, B and C written out here, s6 against the float64 scan
+ * reference of tests/helpers/selective-scan.ts, and Mamba's Δ rank.
+ */
 import { describe, expect, it } from "vitest";
 import { relErr } from "../../helpers/reference";
 import { referenceScan } from "../../helpers/selective-scan";

@@ -1,3 +1,8 @@
+/**
+ * The selective scan's backward (lib/src/selective/scan-backward.ts): every gradient against
+ * central finite differences of the forward selectiveScan (float64), chunked recomputation equal to
+ * storing everything, and the memory accounting against the bytes the cache holds.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

@@ -1,3 +1,10 @@
+/**
+ * selectiveScan (lib/src/selective/scan.ts, the semantics of Mamba's selective_scan_ref) against
+ * the independent materialising float64 reference of tests/helpers/selective-scan.ts on random
+ * shapes, with and without each optional input, for every B/C layout; special cases against a
+ * closed form (the N = 1 gate) and second algorithms (the LTI case as ssmKernel + causalConv,
+ * selectiveStateUpdate step by step, selectiveScanMatrix).
+ */
 import { describe, expect, it } from "vitest";
 import { relErr as sharedRelErr } from "../../helpers/reference";
 import {

@@ -1,3 +1,9 @@
+/**
+ * The continuous SSMs of lib/src/ssm/continuous.ts: impulse and step responses against closed forms
+ * (leaky integrator, damped spring), stability from the eigenvalues, simulateExact against a second
+ * algorithm (odeDormandPrince, tested in ode.test.ts), RK4's order 4, multi-input systems, argument
+ * errors.
+ */
 import { describe, expect, it } from "vitest";
 import { rawTensor } from "../../helpers/raw-tensor";
 import {

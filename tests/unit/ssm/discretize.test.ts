@@ -1,3 +1,9 @@
+/**
+ * discretize, discretizeDiagonal and discreteStates (lib/src/ssm/discretize.ts): each method
+ * against its definition (Ā by Taylor series, ZOH's B̄ by Simpson quadrature, bilinear by its
+ * linear system), the measured convergence orders (1, 2, exact), the gate identity, an explicit
+ * loop; argument errors.
+ */
 import { describe, expect, it } from "vitest";
 import { rawTensor } from "../../helpers/raw-tensor";
 import {

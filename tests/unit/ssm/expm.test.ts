@@ -1,3 +1,8 @@
+/**
+ * expm and expmWithInfo (lib/src/ssm/expm.ts) against the Taylor series, closed forms (rotation
+ * generators, nilpotent and diagonal A), V diag(e^λ) V⁻¹ for stiff and large-norm A, and the
+ * identities e^A e^-A = I and e^((s+t)A) = e^(sA) e^(tA).
+ */
 import { describe, expect, it } from "vitest";
 import { rawTensor } from "../../helpers/raw-tensor";
 import { Rng, expm, expmDiagonal, expmWithInfo, tensor } from "../../../lib/src/index";

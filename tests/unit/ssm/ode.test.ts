@@ -1,3 +1,8 @@
+/**
+ * rk4Step, odeRk4 and odeDormandPrince (lib/src/ssm/ode.ts) against closed-form solutions (harmonic
+ * oscillator, y' = −2t y, logistic): the classical RK4 stages, measured global order 4,
+ * Dormand–Prince within its tolerance.
+ */
 import { describe, expect, it } from "vitest";
 import { odeDormandPrince, odeRk4, rk4Step } from "../../../lib/src/index";
 import { slope } from "../../helpers/reference";

@@ -1,3 +1,7 @@
+/**
+ * ssmRecurrence and ssmStep (lib/src/ssm/recurrence.ts) against h = Ā h + B̄ u, y = C h written
+ * with nested arrays here (float64, 1e-12), batched, per channel and in float32.
+ */
 import { describe, it, expect } from "vitest";
 import { ssmRecurrence, ssmStep } from "../../../lib/src/ssm/recurrence";
 import { type Tensor, astype } from "../../../lib/src/tensor";

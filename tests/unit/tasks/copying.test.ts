@@ -1,3 +1,8 @@
+/**
+ * The copying tasks (lib/src/tasks/copying.ts) against their documented draw order and layout;
+ * their position and token distributions against chi-square bounds and the law of the minimum of a
+ * random k-subset.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, copying, selectiveCopying, taskExample } from "../../../lib/src/index";
 import { chiBound, chiSquareUniform } from "../../helpers/reference";

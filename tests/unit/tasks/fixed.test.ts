@@ -1,3 +1,8 @@
+/**
+ * The fixed task sets in datasets/ (lib/src/tasks/fixed.ts, io.ts): each file byte for byte what
+ * the generators produce from the recorded seeds, the documented sizes and token conventions, and
+ * task files that break them refused.
+ */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {

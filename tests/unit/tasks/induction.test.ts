@@ -1,3 +1,7 @@
+/**
+ * The induction-heads task (lib/src/tasks/induction.ts) against its documented draw order and
+ * layout; its trigger position and token distributions against chi-square bounds.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, inductionHeads, taskExample } from "../../../lib/src/index";
 import { chiBound, chiSquareUniform } from "../../helpers/reference";

@@ -1,3 +1,7 @@
+/**
+ * Scoring and display of task sets (lib/src/tasks/util.ts): tokenAccuracy, accuracyByTarget and
+ * chanceAccuracy on predictions with known mistakes, and renderExample.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

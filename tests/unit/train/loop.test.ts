@@ -1,3 +1,9 @@
+/**
+ * trainMamba and trainTransformer (lib/src/train/loop.ts): the steps of a loop written here (loss
+ * and grads, clipping, AdamW, the schedule) taken exactly; resuming from a saved state gives the
+ * uninterrupted loss curve; an aborted run keeps its steps; a tiny Mamba learns plain copying;
+ * option errors.
+ */
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";

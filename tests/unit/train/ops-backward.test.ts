@@ -1,3 +1,7 @@
+/**
+ * The op backwards of lib/src/train/ops-backward.ts (linear, RMSNorm, causal conv, embedding, SiLU,
+ * softplus, cross-entropy) against central finite differences of forwards written here in float64.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

@@ -1,3 +1,8 @@
+/**
+ * AdamW, clipGradNorm and learningRate (lib/src/train/optim.ts) against closed forms (a constant
+ * gradient with decay, sign steps with β = 0), a scalar float64 transcription of the paper's
+ * Algorithm 2, the global norm, and the linear warm-up and cosine schedule.
+ */
 import { describe, expect, it } from "vitest";
 import {
   type Tensor,

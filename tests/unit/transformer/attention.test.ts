@@ -1,3 +1,8 @@
+/**
+ * causalAttention (lib/src/transformer/attention.ts) against the float64 masked-softmax reference
+ * of tests/helpers/llama-reference.ts, with grouped KV heads, fewer queries at the end of the keys
+ * (decoding) and explicit offsets.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, type Tensor, causalAttention } from "../../../lib/src/index";
 import { relErr } from "../../helpers/reference";

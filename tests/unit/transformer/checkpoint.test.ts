@@ -1,3 +1,9 @@
+/**
+ * saveTransformerCheckpoint and loadTransformerCheckpoint (lib/src/transformer/checkpoint.ts) in
+ * Hugging Face's LlamaForCausalLM layout: bit-for-bit round trips, tied heads, a bfloat16 file
+ * built here by hand, config fields kept, and missing, corrupt or disagreeing files refused naming
+ * the file and the tensor.
+ */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

@@ -1,3 +1,7 @@
+/**
+ * llamaConfig and the parameter shapes (lib/src/transformer/config.ts) against Hugging Face's
+ * LlamaConfig defaults and the LlamaForCausalLM tensor list, written out here; field errors.
+ */
 import { describe, expect, it } from "vitest";
 import { llamaConfig, transformerParamCount, transformerParamShapes } from "../../../lib/src/index";
 import { smallLlama } from "../../helpers/llama-reference";

@@ -1,3 +1,9 @@
+/**
+ * transformerForward (lib/src/transformer/forward.ts, the one definition of model.ts) against the
+ * float64 LLaMA of tests/helpers/llama-reference.ts; causality; grouped-query attention equal to
+ * multi-head attention with repeated KV heads; non-finite weights refused by the function the user
+ * called.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

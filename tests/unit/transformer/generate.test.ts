@@ -1,3 +1,7 @@
+/**
+ * transformerGenerate (lib/src/transformer/generate.ts): greedy decoding picks the arg-max of the
+ * full forward at every step; seeded sampling, top-k = 1, stopToken and the final cache size.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

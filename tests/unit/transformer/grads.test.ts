@@ -1,3 +1,8 @@
+/**
+ * transformerLossAndGrads (lib/src/transformer/grads.ts) and the attention and RoPE backwards: the
+ * loss is the cross-entropy of transformerForward's logits; every parameter's gradient against
+ * central finite differences in float64; float32 against float64; RoPE's backward is its transpose.
+ */
 import { describe, expect, it } from "vitest";
 import {
   type LlamaConfig,

@@ -1,3 +1,7 @@
+/**
+ * initTransformer (lib/src/transformer/init.ts): matrices from N(0, initializer_range²) by their
+ * sample statistics, norms 1, repeatable per seed.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, initTransformer, llamaConfig, transformerParamShapes } from "../../../lib/src/index";
 

@@ -1,3 +1,8 @@
+/**
+ * The KV cache (lib/src/transformer/kv-cache.ts): single steps, and a prefill followed by steps,
+ * give the full forward's logits past the cache's first growth; its byte count against the formula;
+ * caches of another batch or model refused.
+ */
 import { describe, expect, it } from "vitest";
 import {
   Rng,

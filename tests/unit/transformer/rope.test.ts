@@ -1,3 +1,8 @@
+/**
+ * RoPE (lib/src/transformer/rope.ts) against Hugging Face's rotate_half convention and the
+ * complex-rotation closed form of tests/helpers/llama-reference.ts; q·k depends only on the offset;
+ * norms kept.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng, type Tensor, applyRope, ropeInvFreq } from "../../../lib/src/index";
 import { ropeRef } from "../../helpers/llama-reference";

@@ -1,3 +1,8 @@
+/**
+ * The committed character-level LM checkpoints of lesson 12 (datasets/checkpoints/charlm/):
+ * described in datasets/README.md, loadable, recording their vocabulary and size, and scoring the
+ * last point of their recorded validation curve again.
+ */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";

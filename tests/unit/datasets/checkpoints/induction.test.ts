@@ -1,3 +1,9 @@
+/**
+ * The committed induction-heads checkpoints of lesson 11 (datasets/checkpoints/induction/):
+ * described in datasets/README.md; extrapolation.json has the shape lesson 12 reads; each model
+ * scores its recorded held-out accuracy again and reproduces the recorded sweep at lengths 64 and
+ * 128.
+ */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";

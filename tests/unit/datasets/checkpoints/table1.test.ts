@@ -1,3 +1,8 @@
+/**
+ * The committed Table 1 checkpoints of lesson 10 (datasets/checkpoints/table1/): described in
+ * datasets/README.md; each of lti, s6 and mamba loads, names its variant and scores its recorded
+ * held-out accuracy again.
+ */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";

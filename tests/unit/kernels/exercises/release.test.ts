@@ -1,3 +1,9 @@
+/**
+ * The learner-version generator (kernels/src/exercises/release.ts, and its CLI
+ * kernels/src/exercises/cli.ts run from the build) on notebooks written to temporary folders:
+ * solution regions become stubs, outputs go, a learner's edits are kept byte for byte, --check
+ * reports drift and writes nothing, malformed lessons are named by file and cell.
+ */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

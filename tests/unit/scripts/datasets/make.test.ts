@@ -1,3 +1,9 @@
+/**
+ * The conversion helpers of the dataset make scripts (lib/scripts/datasets/make-ecg.ts,
+ * make-austen.ts): a ZIP holding a .npy built here byte by byte from their specifications (CRC-32
+ * written bit by bit), R's XDR serialization of a character vector, and the Persuasion text they
+ * produced.
+ */
 import { describe, expect, it } from "vitest";
 import { loadDatasetText } from "../../../../lib/src/datasets/index";
 import { readNpyUint16, readZipMember } from "../../../../lib/scripts/datasets/make-ecg";

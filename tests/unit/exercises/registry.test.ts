@@ -1,7 +1,10 @@
 /**
  * The exercise registry (lib/src/exercises/registry.ts): unique ids, a lesson and a hint for every
- * exercise, seeded cases that repeat exactly.
+ * exercise, seeded cases that repeat exactly; and every exercise solved independently in the
+ * lessons-NN-MM.test.ts file of its lesson.
  */
+import { readFileSync, readdirSync } from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CHECK_SEED } from "../../../lib/src/exercises/check";
 import { exercises } from "../../../lib/src/exercises/registry";
@@ -19,5 +22,20 @@ describe("the exercise registry", () => {
       expect(a.length).toBeGreaterThan(0);
       expect(a).toEqual(b);
     }
+  });
+
+  it("every exercise has an independent solution in the test file of its lesson range", () => {
+    const missing = exercises.filter((e) => {
+      const lesson = Number(e.lesson.slice(0, 2));
+      const file = readdirSync(__dirname).find((f) => {
+        const range = /^lessons-(\d\d)-(\d\d)\.test\.ts$/.exec(f);
+        return range !== null && Number(range[1]) <= lesson && lesson <= Number(range[2]);
+      });
+      return (
+        file === undefined ||
+        !readFileSync(path.join(__dirname, file), "utf8").includes(`["${e.id}", `)
+      );
+    });
+    expect(missing.map((e) => `${e.lesson} ${e.id}`)).toEqual([]);
   });
 });

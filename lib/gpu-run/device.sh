@@ -3,7 +3,7 @@
 # (default .gpurun/), with no Node.js and no network there. Run from the folder that holds the
 # staging folder: `bash .gpurun/lib/gpu-run/device.sh`. Results: $OUT (or /tmp/scan-webgpu-out)
 # gets results.json, table.txt and log.txt. Env: SCAN_WEBGPU_BUDGET_S (default 500) bounds the
-# benchmark's run; SCAN_WEBGPU_SIZES, TORCH_PYTHON as in lib/src/bench/scan-webgpu.ts.
+# benchmark's run; SCAN_WEBGPU_SIZES, TORCH_PYTHON as in lib/scripts/bench/scan-webgpu.ts.
 set -uo pipefail
 stage="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="${OUT:-/tmp/scan-webgpu-out}"

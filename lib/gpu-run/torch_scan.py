@@ -1,4 +1,4 @@
-"""PyTorch CUDA side of the WebGPU scan benchmark (lib/src/bench/scan-webgpu.ts).
+"""PyTorch CUDA side of the WebGPU scan benchmark (lib/scripts/bench/scan-webgpu.ts).
 
   python3 torch_scan.py info                 device, driver, versions (one JSON line)
   python3 torch_scan.py hbm                  device-to-device copy bandwidth (one JSON line)

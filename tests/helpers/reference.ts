@@ -186,6 +186,17 @@ export function lastPositionLogits(logits: { shape: number[]; data: ArrayLike<nu
   return out;
 }
 
+/** A small Mamba and a small Transformer++ (vocabulary 16, 2 layers, width 16). */
+export const SMALL_MAMBA = { vocab_size: 16, hidden_size: 16, num_hidden_layers: 2, state_size: 4 };
+export const SMALL_LLAMA = {
+  vocab_size: 16,
+  hidden_size: 16,
+  intermediate_size: 24,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+};
+
 /** A (b, l) batch of random token ids below `vocab`, as rows. */
 export const randomTokens = (rng: Rng, b: number, l: number, vocab: number): number[][] =>
   Array.from({ length: b }, () => Array.from({ length: l }, () => rng.int(vocab)));

@@ -5,8 +5,7 @@
  * the case, where the mistake shows on one). A checker whose reference were wrong would fail the
  * first; a checker that accepted anything would fail the last.
  */
-import { describe, expect, it } from "vitest";
-import { evaluateExercise, notImplemented } from "../../../lib/src/index";
+import { type Mistake, type Solved, exerciseChecks } from "../../helpers/exercises";
 
 /** Lesson 00: y_t = y_{t-1} + α (x_t − y_{t-1}) from y = 0, the EMA's update written as a step. */
 function emaByHand(x: number[], alpha: number): number[] {
@@ -133,7 +132,7 @@ function hippoLegSByHand(N: number): { A: number[][]; B: number[] } {
   return { A, B };
 }
 
-const solved: [string, unknown][] = [
+const solved: Solved[] = [
   ["ema", emaByHand],
   ["ssm-rk4-step", rk4StepByHand],
   ["scalar-response", scalarResponseByHand],
@@ -144,8 +143,7 @@ const solved: [string, unknown][] = [
   ["hippo-legs", hippoLegSByHand],
 ];
 
-/** [exercise, the mistake, a function making it, what the failure must say besides the id]. */
-const mistakes: [string, string, unknown, RegExp][] = [
+const mistakes: Mistake[] = [
   [
     "ema",
     "α and 1 − α swapped",
@@ -218,25 +216,4 @@ const mistakes: [string, string, unknown, RegExp][] = [
   ],
 ];
 
-describe("lessons 00-04: independently written solutions pass their checks", () => {
-  it.each(solved)("%s", (id, solution) => {
-    expect(evaluateExercise(id, solution).status).toBe("passed");
-  });
-});
-
-describe("lessons 00-04: the learner's stub reports 'not implemented'", () => {
-  it.each(solved.map(([id]) => id))("%s", (id) => {
-    const r = evaluateExercise(id, () => {
-      throw notImplemented(id);
-    });
-    expect(r.status).toBe("not-implemented");
-    expect(r.message).toMatch(/⏳/);
-  });
-});
-
-describe("lessons 00-04: a typical mistake fails its check, naming the exercise", () => {
-  it.each(mistakes)("%s: %s", (id, _what, wrong, says) => {
-    expect(() => evaluateExercise(id, wrong)).toThrow(new RegExp(`✗ ${id}: `));
-    expect(() => evaluateExercise(id, wrong)).toThrow(says);
-  });
-});
+exerciseChecks("00-04", solved, mistakes);

@@ -1,11 +1,13 @@
 /**
  * The exercises of lessons 09-12, solved here the way a learner would (plain arrays, formulas
- * written out, nothing from lib), run through the checks: each must pass, and a typical mistake
- * must fail naming the exercise. A checker whose reference were wrong would fail the first; a
- * checker that accepted anything would fail the second.
+ * written out, nothing from lib), run through the checks: each must pass, a learner's unsolved
+ * stub must report "not implemented", and a typical mistake must fail naming the exercise. A
+ * checker whose reference were wrong would fail the first; a checker that accepted anything would
+ * fail the last.
  */
 import { describe, expect, it } from "vitest";
-import { Rng, evaluateExercise } from "../../../lib/src/index";
+import { Rng } from "../../../lib/src/index";
+import { type Mistake, type Solved, exerciseChecks } from "../../helpers/exercises";
 import { causalConv1dArrays, convStateStep } from "../../../lib/src/exercises/09-mamba-block";
 
 /** y[c][t] = bias[c] + Σ_j w[c][j] · x[c][t − (k−1) + j], x = 0 before position 0. */
@@ -102,87 +104,73 @@ function bitsPerCharByHand(logits: number[][], targets: number[]): number {
   return total / logits.length;
 }
 
-describe("lessons 09-12: independently written solutions pass their checks", () => {
-  const solved: [string, unknown][] = [
-    ["mamba-causal-conv1d", causalConvByHand],
-    ["mamba-conv-state-step", convStepByHand],
-    ["rmsnorm-backward", rmsNormBackwardByHand],
-    ["reverse-scan-step", reverseScanStepByHand],
-    ["rope-angles", ropeAnglesByHand],
-    ["kv-cache-bytes", kvCacheBytesByHand],
-    ["bits-per-char", bitsPerCharByHand],
-  ];
-  for (const [id, solution] of solved) {
-    it(id, () => {
-      expect(evaluateExercise(id, solution as (...args: never[]) => unknown).status).toBe("passed");
-    });
-  }
-});
+const solved: Solved[] = [
+  ["mamba-causal-conv1d", causalConvByHand],
+  ["mamba-conv-state-step", convStepByHand],
+  ["rmsnorm-backward", rmsNormBackwardByHand],
+  ["reverse-scan-step", reverseScanStepByHand],
+  ["rope-angles", ropeAnglesByHand],
+  ["kv-cache-bytes", kvCacheBytesByHand],
+  ["bits-per-char", bitsPerCharByHand],
+];
 
-describe("lessons 09-12: a typical mistake fails its check, naming the exercise", () => {
-  const mistakes: [string, string, unknown][] = [
-    [
-      "mamba-causal-conv1d",
-      "the kernel read the wrong way round",
-      (x: number[][], w: number[][], b: number[]) =>
-        causalConvByHand(
-          x,
-          w.map((row) => [...row].reverse()),
-          b,
-        ),
-    ],
-    [
-      "mamba-conv-state-step",
-      "the state not shifted",
-      (s: number[][], x: number[], w: number[][], b: number[]) =>
-        convStepByHand(
-          s.map((row) => [x[0], ...row.slice(0, -1)]),
-          x,
-          w,
-          b,
-        ),
-    ],
-    [
-      "rmsnorm-backward",
-      "the path through r forgotten",
-      (x: number[], w: number[], eps: number, g: number[]) => {
-        const r = 1 / Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length + eps);
-        return x.map((_, i) => r * g[i] * w[i]);
-      },
-    ],
-    [
-      "reverse-scan-step",
-      "the carry not decayed",
-      (...args: Parameters<typeof reverseScanStepByHand>) => {
-        const [h, dB, dDelta] = reverseScanStepByHand(...args);
-        return [h, dB, dDelta, h];
-      },
-    ],
-    [
-      "rope-angles",
-      "the exponent j / headDim instead of 2j / headDim",
-      (headDim: number, theta: number, distance: number) =>
-        Array.from({ length: headDim / 2 }, (_, j) => distance / theta ** (j / headDim)),
-    ],
-    [
-      "kv-cache-bytes",
-      "the values forgotten",
-      (...args: Parameters<typeof kvCacheBytesByHand>) => kvCacheBytesByHand(...args) / 2,
-    ],
-    [
-      "bits-per-char",
-      "nats instead of bits",
-      (logits: number[][], targets: number[]) => bitsPerCharByHand(logits, targets) * Math.LN2,
-    ],
-  ];
-  for (const [id, what, wrong] of mistakes) {
-    it(`${id}: ${what}`, () => {
-      expect(() => evaluateExercise(id, wrong as (...args: never[]) => unknown)).toThrow(
-        new RegExp(id),
-      );
-    });
-  }
-});
+const mistakes: Mistake[] = [
+  [
+    "mamba-causal-conv1d",
+    "the kernel read the wrong way round",
+    (x: number[][], w: number[][], b: number[]) =>
+      causalConvByHand(
+        x,
+        w.map((row) => [...row].reverse()),
+        b,
+      ),
+  ],
+  [
+    "mamba-conv-state-step",
+    "the state not shifted",
+    (s: number[][], x: number[], w: number[][], b: number[]) =>
+      convStepByHand(
+        s.map((row) => [x[0], ...row.slice(0, -1)]),
+        x,
+        w,
+        b,
+      ),
+  ],
+  [
+    "rmsnorm-backward",
+    "the path through r forgotten",
+    (x: number[], w: number[], eps: number, g: number[]) => {
+      const r = 1 / Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length + eps);
+      return x.map((_, i) => r * g[i] * w[i]);
+    },
+  ],
+  [
+    "reverse-scan-step",
+    "the carry not decayed",
+    (...args: Parameters<typeof reverseScanStepByHand>) => {
+      const [h, dB, dDelta] = reverseScanStepByHand(...args);
+      return [h, dB, dDelta, h];
+    },
+  ],
+  [
+    "rope-angles",
+    "the exponent j / headDim instead of 2j / headDim",
+    (headDim: number, theta: number, distance: number) =>
+      Array.from({ length: headDim / 2 }, (_, j) => distance / theta ** (j / headDim)),
+  ],
+  [
+    "kv-cache-bytes",
+    "the values forgotten",
+    (...args: Parameters<typeof kvCacheBytesByHand>) => kvCacheBytesByHand(...args) / 2,
+  ],
+  [
+    "bits-per-char",
+    "nats instead of bits",
+    (logits: number[][], targets: number[]) => bitsPerCharByHand(logits, targets) * Math.LN2,
+  ],
+];
+
+exerciseChecks("09-12", solved, mistakes);
 
 describe("lesson 09's two references agree (two algorithms)", () => {
   it("the conv-state step over a sequence from a zero state equals the causal conv", () => {

@@ -17,21 +17,11 @@ import {
   mambaForward,
   transformerForward,
 } from "../../../lib/src/index";
-import { lastPositionLogits } from "../../helpers/reference";
-
-const mambaCfg = { vocab_size: 16, hidden_size: 16, num_hidden_layers: 2, state_size: 4 };
-const llamaCfg = {
-  vocab_size: 16,
-  hidden_size: 16,
-  intermediate_size: 24,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-};
+import { SMALL_LLAMA, SMALL_MAMBA, lastPositionLogits } from "../../helpers/reference";
 
 describe("inductionCorrect / inductionExtrapolation", () => {
-  const mamba = initMamba(mambaCfg, new Rng(6));
-  const tf = initTransformer(llamaCfg, new Rng(7));
+  const mamba = initMamba(SMALL_MAMBA, new Rng(6));
+  const tf = initTransformer(SMALL_LLAMA, new Rng(7));
   it("counts the examples whose arg-max last-position logits equal the target (a full forward as reference)", () => {
     const set = inductionHeads(new Rng(8), { count: 6, length: 20, vocabSize: 16 });
     for (const model of [mamba, tf]) {

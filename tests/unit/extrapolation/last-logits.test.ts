@@ -17,17 +17,7 @@ import {
   transformerForward,
   transformerLastLogits,
 } from "../../../lib/src/index";
-import { lastPositionLogits, relErr } from "../../helpers/reference";
-
-const mambaCfg = { vocab_size: 16, hidden_size: 16, num_hidden_layers: 2, state_size: 4 };
-const llamaCfg = {
-  vocab_size: 16,
-  hidden_size: 16,
-  intermediate_size: 24,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-};
+import { SMALL_LLAMA, SMALL_MAMBA, lastPositionLogits, relErr } from "../../helpers/reference";
 
 const tokens = (b: number, l: number, seed: number) => {
   const rng = new Rng(seed);
@@ -35,7 +25,7 @@ const tokens = (b: number, l: number, seed: number) => {
 };
 
 describe("mambaLastLogits", () => {
-  const model = initMamba(mambaCfg, new Rng(1));
+  const model = initMamba(SMALL_MAMBA, new Rng(1));
   it("equals mambaForward's last position for every split between prefill and recurrent steps", () => {
     const t = tokens(3, 37, 2);
     const want = lastPositionLogits(mambaForward(model, t));
@@ -58,7 +48,7 @@ describe("mambaLastLogits", () => {
 });
 
 describe("transformerLastLogits", () => {
-  const model = initTransformer(llamaCfg, new Rng(3));
+  const model = initTransformer(SMALL_LLAMA, new Rng(3));
   it("equals transformerForward's last position for every chunk length", () => {
     const t = tokens(2, 45, 4);
     const want = lastPositionLogits(transformerForward(model, t));
@@ -80,7 +70,7 @@ describe("transformerLastLogits", () => {
     // A vocabulary of 2^20 (the widest activation) on a model small enough to build quickly.
     const wide = initTransformer(
       {
-        ...llamaCfg,
+        ...SMALL_LLAMA,
         vocab_size: 1 << 20,
         hidden_size: 2,
         intermediate_size: 2,
@@ -105,7 +95,7 @@ describe("transformerLastLogits", () => {
 });
 
 describe("attentionEvalBytes", () => {
-  const config = llamaConfig(llamaCfg);
+  const config = llamaConfig(SMALL_LLAMA);
   it("is the KV cache at its doubled capacity plus one float64 score row", () => {
     // By hand: 2 (k, v) · 2 layers · 2 KV heads · head_dim 4 · 4 bytes = 128 bytes per slot.
     expect(attentionEvalBytes(config, 16)).toBe(128 * 16 + 8 * 16);

@@ -28,6 +28,7 @@ import {
   trainTransformer,
   transformerLossAndGrads,
 } from "../../../lib/src/index";
+import { SMALL_LLAMA } from "../../helpers/reference";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -155,14 +156,7 @@ describe("trainMamba", () => {
 describe("trainTransformer", () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-  const tiny = {
-    vocab_size: 16,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 1,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-  };
+  const tiny = { ...SMALL_LLAMA, num_hidden_layers: 1 };
   const batch = (rng: Rng) =>
     taskBatch(inductionHeads(rng, { count: 3, length: 10, vocabSize: 16 }));
   const schedule = { peakLr: 0.01, warmupSteps: 2, totalSteps: 6 };

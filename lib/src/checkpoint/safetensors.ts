@@ -44,12 +44,12 @@ const DTYPE_BYTES: Record<string, number> = {
 };
 const READABLE = new Set(["F32", "F16", "BF16", "F64"]);
 /** Headers larger than this are refused (the reference implementation's limit is 100 MB). */
-export const MAX_HEADER_BYTES = 100_000_000;
+const MAX_HEADER_BYTES = 100_000_000;
 /**
  * Files larger than this are refused before reading: the most one `readFileSync` reads in Node
  * (2^31 − 1 bytes), which is 5e8 float32 parameters.
  */
-export const MAX_SAFETENSORS_BYTES = 2 ** 31 - 1;
+const MAX_SAFETENSORS_BYTES = 2 ** 31 - 1;
 
 /**
  * The most bytes a safetensors file of `parameters` numbers can plausibly hold, for a loader that

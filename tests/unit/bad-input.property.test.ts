@@ -36,11 +36,11 @@ const EXEMPT_BY_REASON: Record<string, string> = {
   "file IO on the course's datasets (datasets/index.test.ts, tasks/fixed.test.ts)":
     "datasetsDir sha256Hex readManifest datasetPath loadDatasetBytes loadDatasetText " +
     "loadDatasetJSON verifyDatasets loadEcg loadTaskSet loadSelectiveCopying loadInductionHeads",
-  "needs gpu.js or a WebGPU device (its option errors: gpu-scan.test.ts, bad-input.test.ts)":
+  "needs gpu.js or a WebGPU device (its option errors: gpu/selective-scan.test.ts, bad-input.test.ts)":
     "createGpuSelectiveScan gpuSelectiveScan createGpuDecoder runGpuKernel " +
     "createGpuSelectiveScanAsync gpuSelectiveScanAsync installWebGpu withDeviceErrorScopes",
   "async: bad input rejects its promise (train/loop.test.ts)": "trainMamba trainTransformer",
-  "the fused scan and its WebGPU helpers: need gpu.js or a WebGPU device (gpu-fused.test.ts)":
+  "the fused scan and its WebGPU helpers: need gpu.js or a WebGPU device (gpu/fused-scan.test.ts)":
     "createFusedGpuScan fusedScanTraffic createWebGpuBuffer reshapeWebGpuResult " +
     "readWebGpuBuffer webGpuIdle measureWebGpuSubmit",
 };

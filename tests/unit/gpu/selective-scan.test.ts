@@ -16,8 +16,8 @@ import {
   idealFusedTraffic,
   runGpuKernel,
   trafficByKernel,
-} from "../../lib/src/index";
-import { relErr } from "../helpers/reference";
+} from "../../../lib/src/index";
+import { relErr } from "../../helpers/reference";
 
 /**
  * Independent float64 reference, written from the equations of Mamba's selective_scan_ref:
@@ -95,7 +95,7 @@ const TOL = 5e-5;
 const availability = gpuBackends();
 const headless = availability.find((b) => b.backend === "headlessgl")!;
 if (!headless.available) {
-  console.log(`gpu-scan.test: headlessgl tests skipped: ${headless.reason}`);
+  console.log(`gpu/selective-scan.test: headlessgl tests skipped: ${headless.reason}`);
 }
 const backends: SyncGpuBackend[] = [
   "cpu",

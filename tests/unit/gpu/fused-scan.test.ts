@@ -1,7 +1,7 @@
 /**
  * The fused gpu.js selective scan (createFusedGpuScan), forward and backward, on gpu.js's CPU
  * backends: against lib's float64 `selectiveScan` (itself tested against an independent
- * reference in selective-scan.test.ts) and lib's float64 CPU backward (`selectiveScanBackward`,
+ * reference in tests/helpers/selective-scan.ts) and lib's float64 CPU backward (`selectiveScanBackward`,
  * tested against finite differences in scan-backward.test.ts). headlessgl runs where `gl` and an
  * X display exist (`xvfb-run -a`); WebGPU is covered in tests/integration/gpu-scan-async.test.ts.
  */
@@ -16,12 +16,12 @@ import {
   idealFusedTraffic,
   randomSelectiveScanArgs,
   selectiveScan,
-} from "../../lib/src/index";
+} from "../../../lib/src/index";
 import {
   selectiveScanBackward,
   selectiveScanForwardTrain,
-} from "../../lib/src/selective/scan-backward";
-import { relErr } from "../helpers/reference";
+} from "../../../lib/src/selective/scan-backward";
+import { relErr } from "../../helpers/reference";
 
 // float32 on the device against float64: max |error| / max(1, max |reference|)
 const TOL = 5e-5;

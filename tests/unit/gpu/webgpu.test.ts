@@ -12,7 +12,7 @@ import {
   releaseWebGpu,
   takeUncapturedWebGpuErrors,
   withDeviceErrorScopes,
-} from "../../lib/src/index";
+} from "../../../lib/src/index";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 
@@ -147,7 +147,7 @@ describe("MEASURED_GPU_SCANS", () => {
   it("holds the raw results files' numbers, the real GPU first", () => {
     expect(MEASURED_GPU_SCANS[0].machine).toBe("real GPU");
     for (const run of MEASURED_GPU_SCANS) {
-      const raw = JSON.parse(readFileSync(path.join(__dirname, "../..", run.source), "utf8"));
+      const raw = JSON.parse(readFileSync(path.join(__dirname, "../../..", run.source), "utf8"));
       const rows = raw.sizes.flatMap((s: { gpujs: { seconds: number | null }[] }) => s.gpujs);
       expect(run.rows.map((r) => r.seconds)).toEqual(
         rows.map((r: { seconds: number | null }) => r.seconds),

@@ -21,10 +21,33 @@
 export * from "./tensor";
 export { describe } from "./validate";
 export * from "./rng";
-export * from "./display/jupyter";
-export * from "./display/plot";
-export * from "./display/progress";
-export * from "./exercises/check";
+export { type MimeBundle, displayBundle, html, markdown } from "./display/jupyter";
+export {
+  type ChartOptions,
+  type Figure,
+  type Series,
+  type Trace,
+  MAX_PLOT_POINTS,
+  heatmap,
+  lineChart,
+  show,
+} from "./display/plot";
+export { type Progress, progress } from "./display/progress";
+export {
+  type CheckOutcome,
+  type CheckResult,
+  type Exercise,
+  type ExerciseCase,
+  type ExerciseFunction,
+  CHECK_MIME,
+  CHECK_SEED,
+  CheckFailedError,
+  NotImplementedError,
+  check,
+  checkBundle,
+  evaluateExercise,
+  notImplemented,
+} from "./exercises/check";
 export { exercises, findExercise } from "./exercises/registry";
 export { exponentialMovingAverage } from "./exercises/00-welcome";
 export {
@@ -42,7 +65,17 @@ export {
   verifyDatasets,
 } from "./datasets/index";
 export * from "./datasets/ecg";
-export * from "./conv/fft";
+export {
+  type ComplexArray,
+  MAX_FFT_LENGTH,
+  fft,
+  fftPlan,
+  ifft,
+  irfft,
+  nextPow2,
+  rfft,
+  rfftPlan,
+} from "./conv/fft";
 export * from "./conv/kernel";
 export * from "./conv/convolve";
 export * from "./ssm/recurrence";
@@ -50,7 +83,13 @@ export * from "./linalg/matrix";
 export * from "./linalg/lu";
 export * from "./linalg/eig";
 export * from "./ssm/expm";
-export * from "./ssm/discretize";
+export {
+  type Discretized,
+  DISCRETIZATION_METHODS,
+  discreteStates,
+  discretize,
+  discretizeDiagonal,
+} from "./ssm/discretize";
 export * from "./ssm/ode";
 export * from "./ssm/continuous";
 export * from "./selective/index";
@@ -97,7 +136,7 @@ export {
 } from "./gpu/scan-kernels";
 export * from "./gpu/selective-scan";
 export * from "./gpu/selective-scan-async";
-export * from "./gpu/webgpu";
+export { type WebGpuInfo, installWebGpu, measureWebGpuSubmit, releaseWebGpu } from "./gpu/webgpu";
 export * from "./gpu/fused-scan";
 export * from "./gpu/measured-scans";
 export * from "./gpu/decode";

@@ -4,7 +4,14 @@
  * (forward, decoding, training loss, generation, checkpoints, the lessons' attention and RoPE)
  * and their argument checks (`checks.ts`, internal).
  */
-export * from "./config";
+export {
+  type LlamaConfig,
+  LLAMA_CONFIG_FIELDS,
+  LLAMA_CONFIG_TABLE,
+  llamaConfig,
+  transformerParamCount,
+  transformerParamShapes,
+} from "./config";
 export { applyRope, applyRopeBackward, ropeInvFreq } from "./rope";
 export { causalAttention, causalAttentionBackward } from "./attention";
 export { type TransformerModel } from "./model";

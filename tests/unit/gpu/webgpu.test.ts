@@ -6,13 +6,8 @@
  * newer libstdc++.) Own file: it installs a global navigator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  MEASURED_GPU_SCANS,
-  installWebGpu,
-  releaseWebGpu,
-  takeUncapturedWebGpuErrors,
-  withDeviceErrorScopes,
-} from "../../../lib/src/index";
+import { MEASURED_GPU_SCANS, installWebGpu, releaseWebGpu } from "../../../lib/src/index";
+import { takeUncapturedWebGpuErrors, withDeviceErrorScopes } from "../../../lib/src/gpu/webgpu";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 

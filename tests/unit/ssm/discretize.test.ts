@@ -12,9 +12,9 @@ import {
   discreteStates,
   discretize,
   discretizeDiagonal,
-  phi1,
   tensor,
 } from "../../../lib/src/index";
+import { phi1 } from "../../../lib/src/ssm/discretize";
 import {
   type M,
   add,

@@ -107,6 +107,7 @@ export const f32 = {
   mul: (a: Code, b: Code): Code => [a, b, 0x94],
   div: (a: Code, b: Code): Code => [a, b, 0x95],
   sqrt: (a: Code): Code => [a, 0x91],
+  max: (a: Code, b: Code): Code => [a, b, 0x97],
   /** A signed int32 converted to float32. */
   fromI32: (a: Code): Code => [a, 0xb2],
 };
@@ -143,6 +144,12 @@ export const f4 = {
     SIMD,
     ...uleb(0x0c),
     ...Array.from(new Uint8Array(new Float32Array([x, x, x, x]).buffer)),
+  ],
+  /** A constant vector of four given lanes. */
+  lanes: (x: readonly [number, number, number, number]): Code => [
+    SIMD,
+    ...uleb(0x0c),
+    ...Array.from(new Uint8Array(new Float32Array(x).buffer)),
   ],
   extractLane: (v: Code, lane: number): Code => [v, SIMD, ...uleb(0x1f), lane],
   lt: (a: Code, b: Code): Code => simd(0x43, a, b),

@@ -1,8 +1,8 @@
 /**
  * The simd backend: the ops of `ops/backend.ts` in float32 with the WebAssembly SIMD kernels of
  * `./kernels.ts`, on tensors that live in one WebAssembly memory (`./memory.ts`: its arena, reset
- * once per call by {@link Backend.begin}). The same model definition (`mamba/model.ts`) runs on it
- * as on the reference; only the ops differ:
+ * once per call by {@link Backend.begin}). The same model definitions (`mamba/model.ts`,
+ * `transformer/model.ts`) run on it as on the reference; only the ops differ:
  *
  * - SIMD kernels: every projection (`linear`: one register-blocked gemm) and both of its backward
  *   products (∂x = g·W, and ∂W = gᵀ·x in slabs of 256 positions); the selective scan forward
@@ -10,12 +10,14 @@
  *   each chunk (Mamba §3.3.2), four channels per vector, selective or time-invariant (B, C (E, N));
  *   the causal depthwise conv and its backward; SiLU and its backward; RMSNorm and its backward
  *   (the weight's gradient summed in float64 over slabs of rows); `add` and `addInto`
- *   (the residual stream and gradient sums); split, concat and channel padding as row copies.
+ *   (the residual stream and gradient sums); split, concat and channel padding as row copies;
+ *   the elementwise product (SwiGLU's); RoPE and grouped-query causal attention, forward and
+ *   backward, also against a KV cache (`./attention.ts`: QKᵀ, PV and the backward's products on
+ *   the same gemm, softmax and its backward as kernels of `./attention-kernels.ts`).
  * - TypeScript loops over the same memory (the reference's own loops where one exists): embedding,
- *   −exp, products, cross-entropy, and the small transposes.
- * - The reference, on the JavaScript heap: what no model trains with here (RoPE, attention) and a
- *   scan or conv that continues from a decoding state; their outputs are copied into the memory
- *   when a kernel reads them.
+ *   −exp, cross-entropy, and the small transposes.
+ * - The reference, on the JavaScript heap: a scan or conv that continues from a decoding state;
+ *   their outputs are copied into the memory when a kernel reads them.
  *
  * Layout: activations are token-major (b, l, channels) as everywhere; the conv and scan kernels
  * take four channels per vector, so a channel count E that is not a multiple of 4 is padded to
@@ -25,10 +27,20 @@
  * calls).
  */
 import type { Tensor } from "../../tensor";
-import type { Backend, CrossEntropy, ScanArgs, ScanGradients, ScanTraining } from "../backend";
+import type {
+  AttentionShape,
+  Backend,
+  CrossEntropy,
+  LayerKV,
+  ScanArgs,
+  ScanGradients,
+  ScanTraining,
+} from "../backend";
 import { reference } from "../reference/index";
-import { rowsOf } from "../reference/forward";
+import { appendToCache, rowsOf } from "../reference/forward";
 import { crossEntropyInto, embeddingBackwardInto } from "../reference/backward";
+import { ropeTables } from "../reference/attention";
+import { type AttentionOperands, SimdAttention } from "./attention";
 import {
   MAX_SCAN_STATE,
   type ScanOperands,
@@ -37,6 +49,12 @@ import {
   padded,
   rowMajor,
 } from "./memory";
+
+/** What {@link SimdBackend.attentionTrain} keeps for the backward pass. */
+interface SavedAttention {
+  out: SimdTensor;
+  probs: SimdTensor;
+}
 
 /** What {@link SimdBackend.selectiveScanTrain} keeps for the backward pass. */
 type SavedScan =
@@ -49,11 +67,18 @@ export class SimdBackend implements Backend {
   private readonly m = new SimdMemory();
   /** Parameters staged in the memory during this call, by tensor and layout. */
   private readonly staged = new Map<Tensor, Map<string, SimdTensor>>();
+  /** RoPE's cos and sin tables of this call, by inverse frequencies and positions. */
+  private readonly ropeTables = new Map<
+    Float64Array,
+    Map<string, { cos: SimdTensor; sin: SimdTensor }>
+  >();
+  private attentionKernels: SimdAttention | null = null;
 
   /** Starts a call: the arena is emptied and the staged parameters forgotten. */
   begin(): void {
     this.m.reset();
     this.staged.clear();
+    this.ropeTables.clear();
   }
 
   // ---- staging ----
@@ -208,7 +233,7 @@ export class SimdBackend implements Backend {
 
   mul(a: Tensor, b: Tensor): Tensor {
     const out = this.m.alloc(a.shape);
-    for (let i = 0; i < out.data.length; i++) out.data[i] = a.data[i] * b.data[i];
+    this.attn().mul(this.m.input(a), this.m.input(b), out);
     return out;
   }
 
@@ -304,8 +329,92 @@ export class SimdBackend implements Backend {
     return this.scanForward(a, a.u.shape[1]).y;
   }
 
-  rope = reference.rope;
-  attention = reference.attention;
+  /** The attention, RoPE and product kernels over this backend's memory (made on first use). */
+  private attn(): SimdAttention {
+    this.attentionKernels ??= new SimdAttention(this.m);
+    return this.attentionKernels;
+  }
+
+  /** cos and sin (l, hd/2) of positions start … start + l − 1, float32, once per call. */
+  private ropeTablesOf(start: number, length: number, invFreq: Float64Array) {
+    let byPositions = this.ropeTables.get(invFreq);
+    if (!byPositions) {
+      byPositions = new Map();
+      this.ropeTables.set(invFreq, byPositions);
+    }
+    const key = `${start}:${length}`;
+    let t = byPositions.get(key);
+    if (!t) {
+      const f = ropeTables(start, length, invFreq); // float64, as the reference computes them
+      const shape = [length, invFreq.length];
+      t = { cos: this.m.alloc(shape), sin: this.m.alloc(shape) };
+      t.cos.data.set(f.cos);
+      t.sin.data.set(f.sin);
+      byPositions.set(key, t);
+    }
+    return t;
+  }
+
+  rope(x: Tensor, heads: number, headDim: number, start: number, invFreq: Float64Array): Tensor {
+    const out = this.m.alloc(x.shape);
+    const tables = this.ropeTablesOf(start, x.shape[1], invFreq);
+    this.attn().rope(this.m.input(x), heads, headDim, tables, 1, out);
+    return out;
+  }
+
+  /** Attention of a whole sequence, or (with `cache`) of new positions after the cached ones. */
+  attention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape, cache: LayerKV | null): Tensor {
+    const [batch, length] = q.shape;
+    const out = this.m.alloc(q.shape);
+    if (!cache) {
+      this.attn().forward(this.operands(q, k, v, shape), out, null);
+      return out;
+    }
+    // the cache stays where its owner keeps it; its filled rows are staged for the kernels
+    appendToCache(cache, k, v);
+    const keys = cache.length + length;
+    const width = shape.kvHeads * shape.headDim;
+    const capacity = cache.k.shape[1];
+    const staged = (t: Tensor): SimdTensor => {
+      const s = this.m.alloc([batch, keys, width]);
+      for (let b = 0; b < batch; b++)
+        s.data.set(
+          t.data.subarray(b * capacity * width, (b * capacity + keys) * width),
+          b * keys * width,
+        );
+      return s;
+    };
+    const o: AttentionOperands = {
+      shape,
+      batch,
+      queries: length,
+      keys,
+      offset: cache.length,
+      kvRows: keys,
+      q: this.m.input(q),
+      k: staged(cache.k),
+      v: staged(cache.v),
+    };
+    this.attn().forward(o, out, null);
+    cache.length = keys;
+    return out;
+  }
+
+  /** The operands of attention over a whole sequence (queries and keys the same positions). */
+  private operands(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape): AttentionOperands {
+    const [batch, length] = q.shape;
+    return {
+      shape,
+      batch,
+      queries: length,
+      keys: length,
+      offset: 0,
+      kvRows: length,
+      q: this.m.input(q),
+      k: this.m.input(k),
+      v: this.m.input(v),
+    };
+  }
 
   // ---- backward ----
 
@@ -507,9 +616,44 @@ export class SimdBackend implements Backend {
     return out;
   }
 
-  ropeBackward = reference.ropeBackward;
-  attentionTrain = reference.attentionTrain;
-  attentionBackward = reference.attentionBackward;
+  ropeBackward(
+    g: Tensor,
+    heads: number,
+    headDim: number,
+    start: number,
+    invFreq: Float64Array,
+  ): Tensor {
+    const out = this.m.alloc(g.shape);
+    const tables = this.ropeTablesOf(start, g.shape[1], invFreq);
+    this.attn().rope(this.m.input(g), heads, headDim, tables, -1, out);
+    return out;
+  }
+
+  /** Attention's forward keeping its weights (b, H, l, l₄) in the arena, float32. */
+  attentionTrain(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    shape: AttentionShape,
+  ): { out: Tensor; saved: SavedAttention } {
+    const [batch, length] = q.shape;
+    const out = this.m.alloc(q.shape);
+    const probs = this.m.alloc([batch, shape.heads, length, padded(length)]);
+    this.attn().forward(this.operands(q, k, v, shape), out, probs);
+    return { out, saved: { out, probs } };
+  }
+
+  attentionBackward(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    shape: AttentionShape,
+    saved: unknown,
+    g: Tensor,
+  ): { dq: Tensor; dk: Tensor; dv: Tensor } {
+    const s = saved as SavedAttention;
+    return this.attn().backward(this.operands(q, k, v, shape), s.out, s.probs, this.m.input(g));
+  }
 
   crossEntropy(logits: Tensor, targets: Int32Array, mask: ArrayLike<number> | null): CrossEntropy {
     const dlogits = this.m.zeros(logits.shape);

@@ -15,7 +15,7 @@ import { resolveVariant } from "../mamba/checks";
 import { type LossAndGradsOptions, mambaLossAndGrads } from "../mamba/grads";
 import type { TransformerModel } from "../transformer/model";
 import { checkTransformerModel } from "../transformer/checks";
-import { transformerLossAndGrads } from "../transformer/grads";
+import { trainEngine, transformerLossAndGrads } from "../transformer/grads";
 import {
   type AdamWOptions,
   type LrSchedule,
@@ -57,7 +57,10 @@ export interface TrainOptions {
   variant?: LossAndGradsOptions["variant"];
   scanStrategy?: LossAndGradsOptions["scanStrategy"];
   chunkSize?: number;
-  /** The engine of mambaLossAndGrads (default "typescript") and, for "simd-threads", its pool. */
+  /**
+   * The engine of the loss and gradients (`mambaLossAndGrads`, `transformerLossAndGrads`; default
+   * "typescript") and, for "simd-threads", its pool.
+   */
   engine?: LossAndGradsOptions["engine"];
   pool?: LossAndGradsOptions["pool"];
   /** Continue from this state (from {@link loadTrainingState}); else start fresh with `seed`. */
@@ -132,15 +135,14 @@ export async function trainMamba(model: MambaModel, options: TrainOptions): Prom
 }
 
 const TRANSFORMER_TRAIN_KEYS = new Set(
-  [...TRAIN_KEYS].filter(
-    (k) => !["variant", "scanStrategy", "chunkSize", "engine", "pool"].includes(k),
-  ),
+  [...TRAIN_KEYS].filter((k) => !["variant", "scanStrategy", "chunkSize"].includes(k)),
 );
 
 /**
  * Trains a Transformer++ in place with the loop of {@link trainMamba} (same batches, schedule,
  * clipping, AdamW, display, interrupts and resumable state); each step's loss and gradients come
- * from `transformerLossAndGrads` (attention weights kept: O(b·H·l²) memory per layer).
+ * from `transformerLossAndGrads` with `options.engine` and `options.pool` (attention weights
+ * kept: O(b·H·l²) memory per layer).
  */
 export async function trainTransformer(
   model: TransformerModel,
@@ -149,8 +151,14 @@ export async function trainTransformer(
   const fn = "trainTransformer";
   checkTransformerModel(fn, model);
   checkTrainOptions(fn, options, TRANSFORMER_TRAIN_KEYS);
+  trainEngine(fn, options.engine, options.pool);
   return trainingLoop(fn, model, options, "transformer", (batch) =>
-    transformerLossAndGrads(model, batch.tokens, { targets: batch.targets, mask: batch.mask }),
+    transformerLossAndGrads(model, batch.tokens, {
+      targets: batch.targets,
+      mask: batch.mask,
+      engine: options.engine,
+      pool: options.pool,
+    }),
   );
 }
 

@@ -1,29 +1,39 @@
 /**
  * The WebAssembly SIMD kernels of the Transformer++ on the simd backend (float32, four lanes per
- * vector), written with the course's assembler (`selective-fast/wasm.ts`) and its SIMD exp. The
+ * vector), written with the course's assembler (`selective-fast/wasm.ts`). The
  * products of attention (QKᵀ, PV and the four of its backward) are the core module's register-
  * blocked `gemm` (`./kernels.ts`) on strided views; this module holds what surrounds them. All
  * addresses are byte offsets into the backend's one shared memory; arrays are float32, row-major;
  * row strides (`ld…`) are in elements.
  *
- * - `softmaxRows(rows, W, ld, pS, scale, n0, keys)`: causal softmax of a block of attention
- *   scores, in place. Row r holds the raw scores q·k_j of one query against keys j < W (W a
- *   multiple of 4); only the first n_r = min(keys, n0 + r) are visible to it (the causal mask:
- *   query i sees keys j ≤ offset + i). Writes P_rj = exp(scale·(s_rj − max_r)) / Σ_j' for
- *   j < n_r and exactly 0 for n_r ≤ j < W, so products over the whole block ignore masked keys.
- * - `dsRows(rows, W, ld, pP, pG, pD, scale)`: the softmax's backward on a block, in place:
- *   G ← P ⊙ (G − D_r) · scale, with G = ∂P = ∂O·Vᵀ and D_r = Σ_j P_rj ∂P_rj = ∂O_r·O_r (the
- *   row's weighted mean, read from pD); P and G share the row stride ld.
+ * - `softmaxRows(rows, W, ld, pS, n0, keys, pInv)`: causal softmax of a block of attention
+ *   scores, in place, in base 2: row r holds s_rj = (q·k_j)·log₂e/√hd (the keys came prescaled)
+ *   for keys j < W (W a multiple of 4); only the first n_r = min(keys, n0 + r) are visible to it
+ *   (the causal mask: query i sees keys j ≤ offset + i). Writes the unnormalised weights
+ *   E_rj = 2^(s_rj − max_r) = e^((q·k_j − max)/√hd) for j < n_r, exactly 0 for n_r ≤ j < W (so
+ *   products over the whole block ignore masked keys), and 1 / Σ_j E_rj to inv[r]: the softmax
+ *   is P_rj = E_rj · inv_r, the normalisation left to the (b·l·hd-sized) products' outputs.
+ * - `dsRows(rows, W, ld, pE, pG, pD, pInv, scale, pOut)`: the softmax's backward on a block:
+ *   out = E ⊙ (G − D_r) · inv_r · scale = P ⊙ (∂P − D_r) / √hd, with G = ∂P = ∂O·Vᵀ and
+ *   D_r = Σ_j P_rj ∂P_rj = ∂O_r·O_r (read from pD); E, G and out share the row stride ld
+ *   (out may be E).
+ * - `scaleRows(rows, n, pSrc, ldSrc, pDst, ldDst, pF)`: dst_r = src_r · f_r (rows of n values;
+ *   the normalisation of the outputs, and ∂O scaled for ∂V = Eᵀ(inv ⊙ ∂O)). pDst may be pSrc.
  * - `rowDots(rows, n, pA, lda, pB, ldb, pOut)`: out_r = Σ_e A_re B_re (D_r above).
- * - `transpose(rows, cols, pSrc, ldSrc, pDst, ldDst)`: dst[c, r] = src[r, c] (a head's keys or
- *   values as (head_dim, positions), the B operand of QKᵀ and ∂O·Vᵀ).
+ * - `transpose(rows, cols, pSrc, ldSrc, pDst, ldDst, c, acc)`: dst[j, i] = c · src[i, j], or
+ *   dst[j, i] += c · src[i, j] with acc = 1 (a head's keys, prescaled by log₂e/√hd, or values
+ *   as (head_dim, positions): the B operand of QKᵀ and ∂O·Vᵀ; and ∂Kᵀ, ∂Vᵀ added back into the
+ *   token-major ∂k, ∂v).
  * - `rope(L, heads, half, pX, pY, pCos, pSin, sign)`: rotate-half RoPE of L token rows of
  *   `heads` vectors of width 2·half: y₁ = x₁ cos − x₂ sin·sign, y₂ = x₂ cos + x₁ sin·sign with
  *   the row's tables (L, half); sign −1 is the backward (the transpose). pY may be pX.
  * - `mul(n4, pA, pB, pOut)`: out = a ⊙ b over 4·n4 values (SwiGLU's product; pOut may be pA).
  *
  * Every loop runs whole vectors and then, where a width need not be a multiple of 4, single
- * values (`rowDots`, `rope`) or one masked vector (`softmaxRows`).
+ * values (`rowDots`, `scaleRows`, `rope`) or one masked vector (`softmaxRows`). The softmax's
+ * exponential is a power of two (`exp2Neg4`): with log₂e folded into the keys, 2^x needs no
+ * Cody-Waite reduction (`selective-fast/kernels.ts`' e^x does), 18 vector operations per four
+ * weights instead of 24.
  */
 import {
   type Code,
@@ -34,10 +44,11 @@ import {
   f32,
   f4,
   i32,
+  i4,
   local,
   v128,
 } from "../../selective-fast/wasm";
-import { Locals, exp4, expTemps } from "../../selective-fast/kernels";
+import { Locals } from "../../selective-fast/kernels";
 
 const g = local.get;
 const set = local.set;
@@ -58,16 +69,41 @@ function laneMax(v: Code): Code {
   );
 }
 
+/** 2^f ≈ c₀ + c₁f + … + c₅f⁵ for |f| ≤ 1/2 (relative error 3.4e-7 evaluated in float32). */
+const EXP2_POLY = [
+  1, 0.6931464672088623, 0.24022264778614044, 0.055516887456178665, 0.009668530896306038,
+  0.0012915667612105608,
+];
+/** 1.5 · 2^23: adding it rounds a float in (−2^22, 2^22) to an integer held in the low bits. */
+const MAGIC = 12582912;
+
+/**
+ * Code that leaves 2^t (four lanes) on the stack for t ≤ 0 (a local; overwritten), t clamped to
+ * −126 first (2^−126 is the smallest normal float; softmax weights that small are 0 to float32
+ * rounding of their sum): 2^t = 2^k · 2^f with k = round(t), f = t − k exact, 2^f by
+ * {@link EXP2_POLY} and 2^k written into the exponent bits. Temporaries k, p: locals.
+ */
+function exp2Neg4(t: number, k: number, p: number, l: Locals): Code {
+  const horner: Code[] = [set(p, l.f(EXP2_POLY[5]))];
+  for (let i = 4; i >= 0; i--) horner.push(set(p, f4.add(f4.mul(g(p), g(t)), l.f(EXP2_POLY[i]))));
+  return [
+    set(t, f4.pmax(g(t), l.f(-126))),
+    set(k, f4.add(g(t), l.f(MAGIC))),
+    set(t, f4.sub(g(t), f4.sub(g(k), l.f(MAGIC)))),
+    horner,
+    f4.mul(g(p), i4.add(i4.shl(g(k), i32.const(23)), l.i(0x3f800000))),
+  ];
+}
+
 function softmaxFunction(): WasmFunction {
   const l = new Locals(7);
-  const [rows, W, ld, pS, scale, n0, keys] = [0, 1, 2, 3, 4, 5, 6];
-  const [r, n, nB, n4B, WB, ldB, j, q] = Array.from({ length: 8 }, () => l.add("i32"));
-  const [m, sum] = [l.add("f32"), l.add("f32")];
-  const [vm, vs, vsc, vmx, e, mask, lanes] = Array.from({ length: 7 }, () => l.add("v128"));
-  const te = expTemps(l);
+  const [rows, W, ld, pS, n0, keys, pInv] = [0, 1, 2, 3, 4, 5, 6];
+  const [r, n, nB, n4B, WB, ldB, j] = Array.from({ length: 7 }, () => l.add("i32"));
+  const m = l.add("f32");
+  const [vm, vs, vmx, e, mask, lanes, t, k, p] = Array.from({ length: 9 }, () => l.add("v128"));
   const at = (off: number): Code => i32.add(g(pS), g(off));
-  /** exp(scale·s − scale·max) of the vector at byte offset j of the row. */
-  const expAt = (): Code => exp4(f4.sub(f4.mul(v128.load(at(j)), g(vsc)), g(vmx)), te);
+  /** 2^(s − max) of the vector at byte offset j of the row. */
+  const expAt = (): Code => [set(t, f4.sub(v128.load(at(j)), g(vmx))), exp2Neg4(t, k, p, l)];
   const row: Code = [
     // n = min(keys, n0 + r): the keys this query sees
     set(n, i32.add(g(n0), g(r))),
@@ -86,8 +122,8 @@ function softmaxFunction(): WasmFunction {
       set(m, f32.max(g(m), f32.load(at(j)))),
       inc(j, i32.const(4)),
     ]),
-    set(vmx, f4.splat(f32.mul(g(m), g(scale)))),
-    // exponentials and their sum; the last partial vector with its masked lanes zeroed
+    set(vmx, f4.splat(g(m))),
+    // powers of two and their sum; the last partial vector with its masked lanes zeroed
     set(vs, l.f(0)),
     set(j, i32.const(0)),
     control.while(i32.ltS(g(j), g(n4B)), [
@@ -104,26 +140,20 @@ function softmaxFunction(): WasmFunction {
       set(vs, f4.add(g(vs), g(e))),
       inc(j, i32.const(16)),
     ]),
-    set(sum, laneSum(g(vs))),
-    set(vs, f4.splat(f32.div(f32.const(1), g(sum)))),
-    set(q, i32.const(0)),
-    control.while(i32.ltS(g(q), g(j)), [
-      v128.store(i32.add(g(pS), g(q)), f4.mul(v128.load(i32.add(g(pS), g(q))), g(vs))),
-      inc(q, i32.const(16)),
-    ]),
+    f32.store(g(pInv), f32.div(f32.const(1), laneSum(g(vs)))),
     // masked keys: exactly zero up to the block's width
     control.while(i32.ltS(g(j), g(WB)), [v128.store(at(j), l.f(0)), inc(j, i32.const(16))]),
     inc(pS, g(ldB)),
+    inc(pInv, i32.const(4)),
     inc(r, i32.const(1)),
   ];
   return {
     name: "softmaxRows",
-    params: ["i32", "i32", "i32", "i32", "f32", "i32", "i32"],
+    params: Array<"i32">(7).fill("i32"),
     locals: l.types,
     body: [
       l.prologue(),
       set(lanes, f4.lanes([0, 1, 2, 3])),
-      set(vsc, f4.splat(g(scale))),
       set(WB, shl2(g(W))),
       set(ldB, shl2(g(ld))),
       set(r, i32.const(0)),
@@ -133,39 +163,79 @@ function softmaxFunction(): WasmFunction {
 }
 
 function dsFunction(): WasmFunction {
-  const l = new Locals(7);
-  const [rows, W, ld, pP, pG, pD, scale] = [0, 1, 2, 3, 4, 5, 6];
+  const l = new Locals(9);
+  const [rows, W, ld, pP, pG, pD, pInv, scale, pOut] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [r, j, WB, ldB] = Array.from({ length: 4 }, () => l.add("i32"));
-  const [vd, vsc] = [l.add("v128"), l.add("v128")];
+  const [vd, vf] = [l.add("v128"), l.add("v128")];
   return {
     name: "dsRows",
-    params: ["i32", "i32", "i32", "i32", "i32", "i32", "f32"],
+    params: ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "f32", "i32"],
     locals: l.types,
     body: [
       l.prologue(),
-      set(vsc, f4.splat(g(scale))),
       set(WB, shl2(g(W))),
       set(ldB, shl2(g(ld))),
       set(r, i32.const(0)),
       control.while(i32.ltS(g(r), g(rows)), [
         set(vd, v128.load32Splat(g(pD))),
+        set(vf, f4.splat(f32.mul(f32.load(g(pInv)), g(scale)))),
         set(j, i32.const(0)),
         control.while(i32.ltS(g(j), g(WB)), [
           v128.store(
-            i32.add(g(pG), g(j)),
+            i32.add(g(pOut), g(j)),
             f4.mul(
               f4.mul(
                 v128.load(i32.add(g(pP), g(j))),
                 f4.sub(v128.load(i32.add(g(pG), g(j))), g(vd)),
               ),
-              g(vsc),
+              g(vf),
             ),
           ),
           inc(j, i32.const(16)),
         ]),
         inc(pP, g(ldB)),
         inc(pG, g(ldB)),
+        inc(pOut, g(ldB)),
         inc(pD, i32.const(4)),
+        inc(pInv, i32.const(4)),
+        inc(r, i32.const(1)),
+      ]),
+    ],
+  };
+}
+
+function scaleRowsFunction(): WasmFunction {
+  const l = new Locals(7);
+  const [rows, n, pSrc, ldSrc, pDst, ldDst, pF] = [0, 1, 2, 3, 4, 5, 6];
+  const [r, j, nB, n4B, ldSrcB, ldDstB] = Array.from({ length: 6 }, () => l.add("i32"));
+  const f = l.add("f32");
+  const vf = l.add("v128");
+  return {
+    name: "scaleRows",
+    params: Array<"i32">(7).fill("i32"),
+    locals: l.types,
+    body: [
+      l.prologue(),
+      set(nB, shl2(g(n))),
+      set(n4B, i32.and(g(nB), i32.const(-16))),
+      set(ldSrcB, shl2(g(ldSrc))),
+      set(ldDstB, shl2(g(ldDst))),
+      set(r, i32.const(0)),
+      control.while(i32.ltS(g(r), g(rows)), [
+        set(f, f32.load(g(pF))),
+        set(vf, f4.splat(g(f))),
+        set(j, i32.const(0)),
+        control.while(i32.ltS(g(j), g(n4B)), [
+          v128.store(i32.add(g(pDst), g(j)), f4.mul(v128.load(i32.add(g(pSrc), g(j))), g(vf))),
+          inc(j, i32.const(16)),
+        ]),
+        control.while(i32.ltS(g(j), g(nB)), [
+          f32.store(i32.add(g(pDst), g(j)), f32.mul(f32.load(i32.add(g(pSrc), g(j))), g(f))),
+          inc(j, i32.const(4)),
+        ]),
+        inc(pSrc, g(ldSrcB)),
+        inc(pDst, g(ldDstB)),
+        inc(pF, i32.const(4)),
         inc(r, i32.const(1)),
       ]),
     ],
@@ -221,12 +291,24 @@ function rowDotsFunction(): WasmFunction {
 }
 
 function transposeFunction(): WasmFunction {
-  const l = new Locals(6);
-  const [rows, cols, pSrc, ldSrc, pDst, ldDst] = [0, 1, 2, 3, 4, 5];
+  const l = new Locals(8);
+  const [rows, cols, pSrc, ldSrc, pDst, ldDst, c0, acc] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [r, c, ps, pd, ldSrcB, ldDstB] = Array.from({ length: 6 }, () => l.add("i32"));
+  const loop = (accumulate: boolean): Code =>
+    control.while(i32.ltS(g(c), g(cols)), [
+      f32.store(
+        g(pd),
+        accumulate
+          ? f32.add(f32.load(g(pd)), f32.mul(f32.load(g(ps)), g(c0)))
+          : f32.mul(f32.load(g(ps)), g(c0)),
+      ),
+      inc(ps, i32.const(4)),
+      inc(pd, g(ldDstB)),
+      inc(c, i32.const(1)),
+    ]);
   return {
     name: "transpose",
-    params: Array<"i32">(6).fill("i32"),
+    params: ["i32", "i32", "i32", "i32", "i32", "i32", "f32", "i32"],
     locals: l.types,
     body: [
       set(ldSrcB, shl2(g(ldSrc))),
@@ -236,12 +318,8 @@ function transposeFunction(): WasmFunction {
         set(ps, g(pSrc)),
         set(pd, g(pDst)),
         set(c, i32.const(0)),
-        control.while(i32.ltS(g(c), g(cols)), [
-          f32.store(g(pd), f32.load(g(ps))),
-          inc(ps, i32.const(4)),
-          inc(pd, g(ldDstB)),
-          inc(c, i32.const(1)),
-        ]),
+        control.if(g(acc), loop(true)),
+        control.if(i32.eqz(g(acc)), loop(false)),
         inc(pSrc, g(ldSrcB)),
         inc(pDst, i32.const(4)),
         inc(r, i32.const(1)),
@@ -336,6 +414,7 @@ export function attentionModuleBytes(memory: ModuleMemory): Uint8Array {
     [
       softmaxFunction(),
       dsFunction(),
+      scaleRowsFunction(),
       rowDotsFunction(),
       transposeFunction(),
       ropeFunction(),

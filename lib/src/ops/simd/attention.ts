@@ -2,26 +2,32 @@
  * Grouped-query causal attention and RoPE on the simd backend: the equations of the reference
  * (`ops/reference/attention.ts`) as register-blocked products (the core module's `gemm` on
  * strided views of the token-major projections, so no head is copied out) and the SIMD kernels of
- * `./attention-kernels.ts` (softmax, its backward, RoPE, transposes).
+ * `./attention-kernels.ts` (softmax, its backward, RoPE, transposes, row scalings).
  *
  * Forward, per batch element b, KV head g and each query head h that reads it, the queries in
- * blocks of R rows (R·(keys) scores stay in the L2 cache):
+ * blocks of R rows (a block's scores stay in the L2 cache):
  *
- *   S = Q_blk Kᵀ          gemm (R × W × hd), Kᵀ (hd, keys) transposed once per (b, g)
- *   P = softmax(S/√hd)    softmaxRows: causal mask, exact zeros where masked
- *   O_blk = P V           gemm (R × hd × n), n = the keys the block's last row sees
+ *   S = Q_blk K'ᵀ           gemm (R × W × hd); K' = K · log₂e/√hd, transposed once per (b, g)
+ *   E = 2^(S − max), inv     softmaxRows: causal mask (exact zeros), unnormalised, 1/Σ per row
+ *   O_blk = inv ⊙ (E V)      gemm (R × hd × n), then scaleRows
  *
- * W is n rounded up to whole vectors; the diagonal block's masked corner is the only work the
- * causal mask wastes. Training keeps every P (b, H, l, l₄) in the arena for the backward (memory
- * O(b·H·l²) like the reference, in float32; recomputing them flash-style would cost a second
- * QKᵀ and exp per score, more than the backward's own products at head_dim 16), which runs per
- * query block with D_i = ∂O_i·O_i:
+ * n is the number of keys the block's last row sees and W that rounded up to whole vectors; the
+ * diagonal block's masked corner is the only work the causal mask wastes. Training keeps every E
+ * (b, H, l, l₄) and inv (b, H, l) in the arena for the backward (memory O(b·H·l²) like the
+ * reference, in float32; recomputing them flash-style would cost a second QKᵀ and exponential
+ * per score, more than the backward's own products at head_dim 16). The backward, per (b, h),
+ * with D_i = ∂O_i·O_i and P = inv ⊙ E, per block of R queries (E's block is still in the cache):
  *
- *   ∂P = ∂O_blk Vᵀ        gemm, Vᵀ transposed once per (b, g)
- *   ∂S = P ⊙ (∂P − D)/√hd  dsRows, in place of ∂P
- *   ∂Q_blk = ∂S K         gemm
- *   ∂K += ∂Sᵀ Q_blk       gemm with A transposed (the view's strides), summed over the group
- *   ∂V += Pᵀ ∂O_blk       likewise
+ *   ∂Vᵀ += (inv ⊙ ∂O_blk)ᵀ E     gemm (hd × W × R)
+ *   ∂P = ∂O_blk Vᵀ               gemm, Vᵀ transposed once per (b, g)
+ *   ∂S = P ⊙ (∂P − D)/√hd        dsRows, written over E
+ *   ∂Q_blk = ∂S K                gemm
+ *   ∂Kᵀ += Q_blkᵀ ∂S             gemm (hd × W × R)
+ *
+ * ∂K and ∂V are accumulated transposed, (hd, keys), summed over the query heads of a group, and
+ * transposed back once per (b, g): as (hd, keys) every product reads E and ∂S along their rows
+ * (reading them down their columns, as ∂K = ∂Sᵀ Q would, touches a new page per query and runs
+ * out of TLB entries).
  *
  * Decoding with a KV cache runs the same forward with the queries at offset = the cache's length
  * (the cache itself stays on the JavaScript heap; its filled rows are staged into the arena).
@@ -37,11 +43,30 @@ interface AttentionExports {
     W: number,
     ld: number,
     pS: number,
-    scale: number,
     n0: number,
     keys: number,
+    pInv: number,
   ): void;
-  dsRows(rows: number, W: number, ld: number, pP: number, pG: number, pD: number, s: number): void;
+  dsRows(
+    rows: number,
+    W: number,
+    ld: number,
+    pE: number,
+    pG: number,
+    pD: number,
+    pInv: number,
+    scale: number,
+    pOut: number,
+  ): void;
+  scaleRows(
+    rows: number,
+    n: number,
+    pSrc: number,
+    ldSrc: number,
+    pDst: number,
+    ldDst: number,
+    pF: number,
+  ): void;
   rowDots(
     rows: number,
     n: number,
@@ -58,6 +83,8 @@ interface AttentionExports {
     ldSrc: number,
     pDst: number,
     ldDst: number,
+    c: number,
+    acc: number,
   ): void;
   rope(
     L: number,
@@ -89,11 +116,30 @@ export interface AttentionOperands {
   v: SimdTensor;
 }
 
-/** Floats a block of scores may take (R rows of the keys): 256 KiB, in the L2 cache. */
-const BLOCK_FLOATS = 1 << 16;
+/** Floats a block of scores may take (R rows of the keys): 128 KiB, in the L2 cache. */
+const BLOCK_FLOATS = 1 << 15;
+/** Query rows per block at most: small blocks waste little on the diagonal. */
+const MAX_BLOCK_ROWS = 16;
 
 /** Whole vectors of four. */
 const vectors = (n: number): number => Math.ceil(n / 4) * 4;
+
+/**
+ * The row stride of the weights and of Kᵀ, Vᵀ for `keys` keys: whole vectors, plus one cache
+ * line. A stride of a power of two (1024 or 2048 floats) would put the rows a product walks down
+ * (E read transposed, the hd rows of Kᵀ) in the same few sets of the L1 cache, evicting each
+ * other; one line more spreads them over every set.
+ */
+const rowStride = (keys: number): number => vectors(keys) + 16;
+
+/**
+ * What the training forward keeps: E (b, H, queries, lp), lp = {@link rowStride}(keys), and inv
+ * (b, H, queries).
+ */
+export interface AttentionWeights {
+  e: SimdTensor;
+  inv: SimdTensor;
+}
 
 /** The attention and RoPE kernels over one {@link SimdMemory} (see the module comment). */
 export class SimdAttention {
@@ -101,6 +147,14 @@ export class SimdAttention {
 
   constructor(private readonly m: SimdMemory) {
     this.k = m.kernelModule<AttentionExports>("attention", attentionModuleBytes);
+  }
+
+  /** Room for the weights a training forward keeps ({@link AttentionWeights}). */
+  allocWeights(batch: number, heads: number, queries: number, keys: number): AttentionWeights {
+    return {
+      e: this.m.alloc([batch, heads, queries, rowStride(keys)]),
+      inv: this.m.alloc([batch, heads, queries]),
+    };
   }
 
   /** out = a ⊙ b, elementwise (out may be a). */
@@ -138,74 +192,76 @@ export class SimdAttention {
 
   /** Query rows per block for rows of `width` scores. */
   private blockRows(width: number): number {
-    return Math.max(4, Math.min(64, Math.floor(BLOCK_FLOATS / width / 4) * 4));
+    return Math.max(4, Math.min(MAX_BLOCK_ROWS, Math.floor(BLOCK_FLOATS / width / 4) * 4));
   }
 
-  /** (keys, hd) rows of head `head` of t (b, kvRows, H_kv·hd), sequence b, as (hd, lp) in dst. */
+  /**
+   * Rows 0 … keys − 1 of head `head` of t (b, kvRows, H_kv·hd), sequence b, times c, transposed
+   * into dst (hd, lp).
+   */
   private transposeHead(
     o: AttentionOperands,
     t: SimdTensor,
     b: number,
     head: number,
+    c: number,
     dst: SimdTensor,
   ): void {
     const { kvHeads, headDim } = o.shape;
     const width = kvHeads * headDim;
-    this.k.transpose(
-      o.keys,
-      headDim,
-      t.at(b * o.kvRows * width + head * headDim),
-      width,
-      dst.at(),
-      dst.shape[1],
-    );
+    const src = t.at(b * o.kvRows * width + head * headDim);
+    this.k.transpose(o.keys, headDim, src, width, dst.at(), dst.shape[1], c, 0);
   }
 
   /**
-   * Forward: writes out (b, queries, H·hd). With `probs` (b, H, queries, lp), lp = the keys
-   * rounded up to whole vectors, keeps the attention weights there for {@link backward}.
+   * Forward: writes out (b, queries, H·hd). With `weights` (from {@link allocWeights}), keeps
+   * the attention weights there for {@link backward}.
    */
-  forward(o: AttentionOperands, out: SimdTensor, probs: SimdTensor | null): void {
+  forward(o: AttentionOperands, out: SimdTensor, weights: AttentionWeights | null): void {
     const { heads, kvHeads, headDim: hd } = o.shape;
     const group = heads / kvHeads;
-    const lp = vectors(o.keys);
+    const lp = rowStride(o.keys);
     const R = this.blockRows(lp);
-    const scale = 1 / Math.sqrt(hd);
     const qw = heads * hd;
     const kw = kvHeads * hd;
     const kT = this.m.zeros([hd, lp]);
-    const block = probs ? null : this.m.alloc([R, lp]);
+    const block = weights ? null : this.m.alloc([R, lp]);
+    const blockInv = weights ? null : this.m.alloc([R]);
     for (let b = 0; b < o.batch; b++) {
       for (let g = 0; g < kvHeads; g++) {
-        this.transposeHead(o, o.k, b, g, kT);
+        this.transposeHead(o, o.k, b, g, Math.LOG2E / Math.sqrt(hd), kT);
         const kv = b * o.kvRows * kw + g * hd; // row 0 of this head of k and v
         for (let h = g * group; h < (g + 1) * group; h++) {
+          const bh = b * heads + h;
           for (let i0 = 0; i0 < o.queries; i0 += R) {
             const rows = Math.min(R, o.queries - i0);
             const n = Math.min(o.keys, o.offset + i0 + rows);
             const qo = (b * o.queries + i0) * qw + h * hd;
-            const s = probs ?? block!;
-            const so = probs ? ((b * heads + h) * o.queries + i0) * lp : 0;
+            const e = weights?.e ?? block!;
+            const eo = weights ? (bh * o.queries + i0) * lp : 0;
+            const inv = weights?.inv ?? blockInv!;
+            const io = weights ? bh * o.queries + i0 : 0;
             this.m.gemm({
               rows,
               cols: vectors(n),
               inner: hd,
               a: { t: o.q, offset: qo, rowStride: qw, colStride: 1 },
               b: { t: kT, offset: 0, rowStride: lp, colStride: 1 },
-              c: { t: s, offset: so, rowStride: lp, colStride: 1 },
+              c: { t: e, offset: eo, rowStride: lp, colStride: 1 },
               accumulate: false,
             });
             const n0 = Math.min(o.keys, o.offset + i0 + 1);
-            this.k.softmaxRows(rows, vectors(n), lp, s.at(so), scale, n0, o.keys);
+            this.k.softmaxRows(rows, vectors(n), lp, e.at(eo), n0, o.keys, inv.at(io));
             this.m.gemm({
               rows,
               cols: hd,
               inner: n,
-              a: { t: s, offset: so, rowStride: lp, colStride: 1 },
+              a: { t: e, offset: eo, rowStride: lp, colStride: 1 },
               b: { t: o.v, offset: kv, rowStride: kw, colStride: 1 },
               c: { t: out, offset: qo, rowStride: qw, colStride: 1 },
               accumulate: false,
             });
+            this.k.scaleRows(rows, hd, out.at(qo), qw, out.at(qo), qw, inv.at(io));
           }
         }
       }
@@ -213,48 +269,77 @@ export class SimdAttention {
   }
 
   /**
-   * Backward from ∂out (b, queries, H·hd), given the forward's output and the weights it kept:
-   * ∂q (q's shape), ∂k, ∂v (k's and v's).
+   * Backward from ∂out (b, queries, H·hd), given the forward's output and the weights it kept
+   * (a training call: queries = keys, offset 0; E is overwritten): ∂q (q's shape), ∂k, ∂v (k's
+   * and v's).
    */
   backward(
     o: AttentionOperands,
     out: SimdTensor,
-    probs: SimdTensor,
+    weights: AttentionWeights,
     dout: SimdTensor,
   ): { dq: SimdTensor; dk: SimdTensor; dv: SimdTensor } {
     const { heads, kvHeads, headDim: hd } = o.shape;
     const group = heads / kvHeads;
-    const lp = vectors(o.keys);
+    const l = o.queries;
+    const lp = rowStride(l);
     const R = this.blockRows(lp);
     const scale = 1 / Math.sqrt(hd);
     const qw = heads * hd;
     const kw = kvHeads * hd;
+    const { e, inv } = weights;
     const dq = this.m.alloc(o.q.shape);
-    const dk = this.m.zeros(o.k.shape);
-    const dv = this.m.zeros(o.v.shape);
+    const dk = this.m.alloc(o.k.shape);
+    const dv = this.m.alloc(o.v.shape);
     const vT = this.m.zeros([hd, lp]);
+    const dkT = this.m.alloc([hd, lp]);
+    const dvT = this.m.alloc([hd, lp]);
     const dp = this.m.alloc([R, lp]);
-    const rowD = this.m.alloc([o.queries]);
+    const rowD = this.m.alloc([l]);
+    const scaledDout = this.m.alloc([l, hd]);
     const view = (t: SimdTensor, offset: number, rowStride: number): MatrixView => ({
       t,
       offset,
       rowStride,
       colStride: 1,
     });
+    /** (hd, rows) view of rows i0 … of a token-major head: Aᵀ of a product over those rows. */
+    const headT = (t: SimdTensor, offset: number, stride: number): MatrixView => ({
+      t,
+      offset,
+      rowStride: 1,
+      colStride: stride,
+    });
     for (let b = 0; b < o.batch; b++) {
       for (let g = 0; g < kvHeads; g++) {
-        this.transposeHead(o, o.v, b, g, vT);
+        this.transposeHead(o, o.v, b, g, 1, vT);
         const kv = b * o.kvRows * kw + g * hd;
+        dkT.data.fill(0);
+        dvT.data.fill(0);
         for (let h = g * group; h < (g + 1) * group; h++) {
-          const q0 = b * o.queries * qw + h * hd;
-          this.k.rowDots(o.queries, hd, dout.at(q0), qw, out.at(q0), qw, rowD.at());
-          for (let i0 = 0; i0 < o.queries; i0 += R) {
-            const rows = Math.min(R, o.queries - i0);
-            const n = Math.min(o.keys, o.offset + i0 + rows);
+          const bh = b * heads + h;
+          const q0 = b * l * qw + h * hd;
+          const e0 = bh * l * lp;
+          const inv0 = bh * l;
+          this.k.rowDots(l, hd, dout.at(q0), qw, out.at(q0), qw, rowD.at());
+          this.k.scaleRows(l, hd, dout.at(q0), qw, scaledDout.at(), hd, inv.at(inv0));
+          for (let i0 = 0; i0 < l; i0 += R) {
+            const rows = Math.min(R, l - i0);
+            const n = Math.min(l, i0 + rows);
             const W = vectors(n);
             const qo = q0 + i0 * qw;
-            const po = ((b * heads + h) * o.queries + i0) * lp;
-            // ∂P = ∂O Vᵀ, then ∂S in its place
+            const eo = e0 + i0 * lp;
+            // ∂Vᵀ += (inv ⊙ ∂O)ᵀ E, while E is still there
+            this.m.gemm({
+              rows: hd,
+              cols: W,
+              inner: rows,
+              a: headT(scaledDout, i0 * hd, hd),
+              b: view(e, eo, lp),
+              c: view(dvT, 0, lp),
+              accumulate: true,
+            });
+            // ∂P = ∂O Vᵀ, then ∂S over E
             this.m.gemm({
               rows,
               cols: W,
@@ -264,38 +349,40 @@ export class SimdAttention {
               c: view(dp, 0, lp),
               accumulate: false,
             });
-            this.k.dsRows(rows, W, lp, probs.at(po), dp.at(), rowD.at(i0), scale);
-            // ∂Q = ∂S K
+            this.k.dsRows(
+              rows,
+              W,
+              lp,
+              e.at(eo),
+              dp.at(),
+              rowD.at(i0),
+              inv.at(inv0 + i0),
+              scale,
+              e.at(eo),
+            );
+            // ∂Q = ∂S K, ∂Kᵀ += Qᵀ ∂S
             this.m.gemm({
               rows,
               cols: hd,
               inner: n,
-              a: view(dp, 0, lp),
+              a: view(e, eo, lp),
               b: view(o.k, kv, kw),
               c: view(dq, qo, qw),
               accumulate: false,
             });
-            // ∂K += ∂Sᵀ Q, ∂V += Pᵀ ∂O: A read transposed (rows of the block are its columns)
             this.m.gemm({
-              rows: n,
-              cols: hd,
+              rows: hd,
+              cols: W,
               inner: rows,
-              a: { t: dp, offset: 0, rowStride: 1, colStride: lp },
-              b: view(o.q, qo, qw),
-              c: view(dk, kv, kw),
-              accumulate: true,
-            });
-            this.m.gemm({
-              rows: n,
-              cols: hd,
-              inner: rows,
-              a: { t: probs, offset: po, rowStride: 1, colStride: lp },
-              b: view(dout, qo, qw),
-              c: view(dv, kv, kw),
+              a: headT(o.q, qo, qw),
+              b: view(e, eo, lp),
+              c: view(dkT, 0, lp),
               accumulate: true,
             });
           }
         }
+        this.k.transpose(hd, l, dkT.at(), lp, dk.at(kv), kw, 1, 0);
+        this.k.transpose(hd, l, dvT.at(), lp, dv.at(kv), kw, 1, 0);
       }
     }
     return { dq, dk, dv };

@@ -40,7 +40,7 @@ import { reference } from "../reference/index";
 import { appendToCache, rowsOf } from "../reference/forward";
 import { crossEntropyInto, embeddingBackwardInto } from "../reference/backward";
 import { ropeTables } from "../reference/attention";
-import { type AttentionOperands, SimdAttention } from "./attention";
+import { type AttentionOperands, type AttentionWeights, SimdAttention } from "./attention";
 import {
   MAX_SCAN_STATE,
   type ScanOperands,
@@ -53,7 +53,7 @@ import {
 /** What {@link SimdBackend.attentionTrain} keeps for the backward pass. */
 interface SavedAttention {
   out: SimdTensor;
-  probs: SimdTensor;
+  weights: AttentionWeights;
 }
 
 /** What {@link SimdBackend.selectiveScanTrain} keeps for the backward pass. */
@@ -629,7 +629,10 @@ export class SimdBackend implements Backend {
     return out;
   }
 
-  /** Attention's forward keeping its weights (b, H, l, l₄) in the arena, float32. */
+  /**
+   * Attention's forward keeping its weights in the arena, float32: unnormalised (b, H, l, ≈l)
+   * and their rows' normalisers (b, H, l) (see `./attention.ts`).
+   */
   attentionTrain(
     q: Tensor,
     k: Tensor,
@@ -638,9 +641,9 @@ export class SimdBackend implements Backend {
   ): { out: Tensor; saved: SavedAttention } {
     const [batch, length] = q.shape;
     const out = this.m.alloc(q.shape);
-    const probs = this.m.alloc([batch, shape.heads, length, padded(length)]);
-    this.attn().forward(this.operands(q, k, v, shape), out, probs);
-    return { out, saved: { out, probs } };
+    const weights = this.attn().allocWeights(batch, shape.heads, length, length);
+    this.attn().forward(this.operands(q, k, v, shape), out, weights);
+    return { out, saved: { out, weights } };
   }
 
   attentionBackward(
@@ -652,7 +655,7 @@ export class SimdBackend implements Backend {
     g: Tensor,
   ): { dq: Tensor; dk: Tensor; dv: Tensor } {
     const s = saved as SavedAttention;
-    return this.attn().backward(this.operands(q, k, v, shape), s.out, s.probs, this.m.input(g));
+    return this.attn().backward(this.operands(q, k, v, shape), s.out, s.weights, this.m.input(g));
   }
 
   crossEntropy(logits: Tensor, targets: Int32Array, mask: ArrayLike<number> | null): CrossEntropy {

@@ -25,8 +25,9 @@
  * machine, the share of the cores this run actually had; the load average is printed before and
  * after.
  *
- * Run: `npm run bench -- transformer` (after `npm run build`). Steps are timed after a warm-up
- * step, best of 2 (the TypeScript engine: 1). On a shared machine run it twice.
+ * Run: `npm run bench -- transformer` (after `npm run build`). Steps are timed after warm-up
+ * steps (3; the TypeScript engine: one small one), best of 2 (the TypeScript engine: 1); PyTorch
+ * best of 2 after one warm-up step. On a shared machine run it twice.
  */
 import { spawnSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
@@ -176,9 +177,10 @@ function main(): void {
         clipGradNorm(grads, 1);
         adamwStep(model.params, grads, state, { lr: 1e-3 });
       };
-      // warm-up: the JIT (typescript, on a small batch) or the kernels and the arena's memory
+      // warm-up: the JIT (typescript, on a small batch); for simd, the kernels, the arena's
+      // memory and the JIT of every thread (a worker's first steps run slower while it compiles)
       if (engine === "typescript") transformerLossAndGrads(model, batch(2, 64));
-      else step();
+      else for (let i = 0; i < 3; i++) step();
       const repeats = engine === "typescript" ? 1 : 2;
       const c0 = process.cpuUsage();
       const t0 = performance.now();

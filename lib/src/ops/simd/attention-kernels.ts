@@ -6,8 +6,9 @@
  * addresses are byte offsets into the backend's one shared memory; arrays are float32, row-major;
  * row strides (`ld…`) are in elements.
  *
- * - `softmaxRows(rows, W, ld, pS, n0, keys, pInv)`: causal softmax of a block of attention
- *   scores, in place, in base 2: row r holds s_rj = (q·k_j)·log₂e/√hd (the keys came prescaled)
+ * - `softmaxRows(rows, W, ld, pS, n0, keys, pInv, pE)`: causal softmax of a block of attention
+ *   scores S into E (pE may be pS), in base 2: row r of S holds s_rj = (q·k_j)·log₂e/√hd (the
+ *   keys came prescaled)
  *   for keys j < W (W a multiple of 4); only the first n_r = min(keys, n0 + r) are visible to it
  *   (the causal mask: query i sees keys j ≤ offset + i). Writes the unnormalised weights
  *   E_rj = 2^(s_rj − max_r) = e^((q·k_j − max)/√hd) for j < n_r, exactly 0 for n_r ≤ j < W (so
@@ -96,12 +97,13 @@ function exp2Neg4(t: number, k: number, p: number, l: Locals): Code {
 }
 
 function softmaxFunction(): WasmFunction {
-  const l = new Locals(7);
-  const [rows, W, ld, pS, n0, keys, pInv] = [0, 1, 2, 3, 4, 5, 6];
+  const l = new Locals(8);
+  const [rows, W, ld, pS, n0, keys, pInv, pE] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [r, n, nB, n4B, WB, ldB, j] = Array.from({ length: 7 }, () => l.add("i32"));
   const m = l.add("f32");
   const [vm, vs, vmx, e, mask, lanes, t, k, p] = Array.from({ length: 9 }, () => l.add("v128"));
   const at = (off: number): Code => i32.add(g(pS), g(off));
+  const out = (off: number): Code => i32.add(g(pE), g(off));
   /** 2^(s − max) of the vector at byte offset j of the row. */
   const expAt = (): Code => [set(t, f4.sub(v128.load(at(j)), g(vmx))), exp2Neg4(t, k, p, l)];
   const row: Code = [
@@ -128,7 +130,7 @@ function softmaxFunction(): WasmFunction {
     set(j, i32.const(0)),
     control.while(i32.ltS(g(j), g(n4B)), [
       set(e, expAt()),
-      v128.store(at(j), g(e)),
+      v128.store(out(j), g(e)),
       set(vs, f4.add(g(vs), g(e))),
       inc(j, i32.const(16)),
     ]),
@@ -136,20 +138,21 @@ function softmaxFunction(): WasmFunction {
       // lanes 0 … (n mod 4) − 1 of the last vector are visible
       set(mask, f4.lt(g(lanes), f4.splat(f32.fromI32(i32.and(g(n), i32.const(3)))))),
       set(e, v128.and(expAt(), g(mask))),
-      v128.store(at(j), g(e)),
+      v128.store(out(j), g(e)),
       set(vs, f4.add(g(vs), g(e))),
       inc(j, i32.const(16)),
     ]),
     f32.store(g(pInv), f32.div(f32.const(1), laneSum(g(vs)))),
     // masked keys: exactly zero up to the block's width
-    control.while(i32.ltS(g(j), g(WB)), [v128.store(at(j), l.f(0)), inc(j, i32.const(16))]),
+    control.while(i32.ltS(g(j), g(WB)), [v128.store(out(j), l.f(0)), inc(j, i32.const(16))]),
     inc(pS, g(ldB)),
+    inc(pE, g(ldB)),
     inc(pInv, i32.const(4)),
     inc(r, i32.const(1)),
   ];
   return {
     name: "softmaxRows",
-    params: Array<"i32">(7).fill("i32"),
+    params: Array<"i32">(8).fill("i32"),
     locals: l.types,
     body: [
       l.prologue(),

@@ -7,7 +7,8 @@
  * Forward, per batch element b, KV head g and each query head h that reads it, the queries in
  * blocks of R rows (a block's scores stay in the L2 cache):
  *
- *   S = Q_blk K'ᵀ           gemm (R × W × hd); K' = K · log₂e/√hd, transposed once per (b, g)
+ *   S = Q_blk K'ᵀ           gemm (R × W × hd) into a scratch block; K' = K · log₂e/√hd,
+ *                            transposed once per (b, g)
  *   E = 2^(S − max), inv     softmaxRows: causal mask (exact zeros), unnormalised, 1/Σ per row
  *   O_blk = inv ⊙ (E V)      gemm (R × hd × n), then scaleRows
  *
@@ -46,6 +47,7 @@ interface AttentionExports {
     n0: number,
     keys: number,
     pInv: number,
+    pE: number,
   ): void;
   dsRows(
     rows: number,
@@ -225,7 +227,7 @@ export class SimdAttention {
     const qw = heads * hd;
     const kw = kvHeads * hd;
     const kT = this.m.zeros([hd, lp]);
-    const block = weights ? null : this.m.alloc([R, lp]);
+    const scores = this.m.alloc([R, lp]);
     const blockInv = weights ? null : this.m.alloc([R]);
     for (let b = 0; b < o.batch; b++) {
       for (let g = 0; g < kvHeads; g++) {
@@ -237,7 +239,7 @@ export class SimdAttention {
             const rows = Math.min(R, o.queries - i0);
             const n = Math.min(o.keys, o.offset + i0 + rows);
             const qo = (b * o.queries + i0) * qw + h * hd;
-            const e = weights?.e ?? block!;
+            const e = weights?.e ?? scores;
             const eo = weights ? (bh * o.queries + i0) * lp : 0;
             const inv = weights?.inv ?? blockInv!;
             const io = weights ? bh * o.queries + i0 : 0;
@@ -247,11 +249,12 @@ export class SimdAttention {
               inner: hd,
               a: { t: o.q, offset: qo, rowStride: qw, colStride: 1 },
               b: { t: kT, offset: 0, rowStride: lp, colStride: 1 },
-              c: { t: e, offset: eo, rowStride: lp, colStride: 1 },
+              c: { t: scores, offset: 0, rowStride: lp, colStride: 1 },
               accumulate: false,
             });
             const n0 = Math.min(o.keys, o.offset + i0 + 1);
-            this.k.softmaxRows(rows, vectors(n), lp, e.at(eo), n0, o.keys, inv.at(io));
+            const W = vectors(n);
+            this.k.softmaxRows(rows, W, lp, scores.at(), n0, o.keys, inv.at(io), e.at(eo));
             this.m.gemm({
               rows,
               cols: hd,

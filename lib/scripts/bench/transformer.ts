@@ -6,7 +6,8 @@
  * `transformerLossAndGrads` (plain TypeScript, WebAssembly SIMD, SIMD + worker threads) and, in the
  * same run, PyTorch CPU (`transformer_torch.py`, 2 threads): a compact LLaMA on
  * `F.scaled_dot_product_attention` ("sdpa") and transformers' `LlamaForCausalLM` with SDPA
- * ("hf"). "vs PyTorch" divides the faster PyTorch row's time by the row's.
+ * ("hf"). "vs PyTorch" divides the faster PyTorch row's time by the row's; "CPU vs PyTorch" its
+ * CPU seconds per step by the row's (the work each does, less sensitive to a shared machine).
  *
  * Which Python: $MAMBA_TS_PYTHON when set (a Python with torch, e.g. a venv's bin/python), else
  * `python3` on the PATH; the table says which PyTorch ran and where it was imported from.
@@ -97,8 +98,11 @@ interface TorchResult {
   results: { impl: string; b: number; l: number; step_s: number; cpu_s: number }[];
 }
 
-/** Runs transformer_torch.py with $MAMBA_TS_PYTHON or python3; the reason when it cannot. */
-function runTorch(c: LlamaConfig): TorchResult | string {
+/**
+ * Runs transformer_torch.py at one batch shape with $MAMBA_TS_PYTHON or python3; the reason when
+ * it cannot.
+ */
+function runTorch(c: LlamaConfig, b: number, l: number): TorchResult | string {
   const script = path.resolve(__dirname, "../../scripts/bench/transformer_torch.py");
   const py = process.env.MAMBA_TS_PYTHON || "python3";
   const probe = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
@@ -119,15 +123,7 @@ function runTorch(c: LlamaConfig): TorchResult | string {
   };
   const run = spawnSync(
     py,
-    [
-      script,
-      "--threads",
-      "2",
-      "--config",
-      JSON.stringify(sizes),
-      "--shapes",
-      SHAPES.map(([b, l]) => `${b}x${l}`).join(","),
-    ],
+    [script, "--threads", "2", "--config", JSON.stringify(sizes), "--shapes", `${b}x${l}`],
     { encoding: "utf8", maxBuffer: 1 << 20 },
   );
   if (run.status !== 0) return `${py} ${script} failed: ${run.stderr.slice(-500)}`;
@@ -158,7 +154,7 @@ function main(): void {
   console.log(
     `Measured peak (WebAssembly f32x4 mul + add, one core): ${peakBefore.toFixed(1)} GFLOP/s\n`,
   );
-  const torch = runTorch(c);
+  let torch: TorchResult | string = "not run";
   const pool = createTrainPool({ threads });
   const rng = new Rng(1);
   const batch = (b: number, l: number) => ({
@@ -167,6 +163,8 @@ function main(): void {
   });
   const rows: { shape: string; engine: string; s: number; cores: number; cpu: number }[] = [];
   for (const [b, l] of SHAPES) {
+    // PyTorch first, then the engines at the same shape: on a shared machine, under the same load
+    torch = runTorch(c, b, l);
     const tokens = batch(b, l);
     for (const engine of ["typescript", "simd", "simd-threads"] as TrainEngine[]) {
       const model = initTransformer(c, new Rng(0));
@@ -213,7 +211,7 @@ function main(): void {
     `Measured peak after the run: ${peak.toFixed(1)} GFLOP/s (the better of the two is used); load average after: ${load()}\n`,
   );
   console.log(
-    "batch × L    engine            threads  cores got   step s   CPU s   tokens/s   GFLOP/s   % peak   vs PyTorch   vs TypeScript",
+    "batch × L    engine            threads  cores got   step s   CPU s   tokens/s   GFLOP/s   % peak   vs PyTorch   CPU vs PyTorch   vs TypeScript",
   );
   for (const r of rows) {
     const [b, l] = r.shape.split(" × ").map(Number);
@@ -221,7 +219,9 @@ function main(): void {
     const gflops = (flopsPerToken(c, l) * n) / r.s / 1e9;
     const ts = rows.find((x) => x.shape === r.shape && x.engine === "typescript")!;
     const torchRows = rows.filter((x) => x.shape === r.shape && x.engine.startsWith("pytorch"));
-    const pt = torchRows.length > 0 ? Math.min(...torchRows.map((x) => x.s)) : null;
+    const fastest = torchRows.length > 0 ? torchRows.reduce((a, x) => (x.s < a.s ? x : a)) : null;
+    const pt = fastest?.s ?? null;
+    const ptCpu = fastest ? fastest.s * fastest.cpu : null;
     console.log(
       [
         r.shape.padEnd(12),
@@ -236,6 +236,7 @@ function main(): void {
         gflops.toFixed(2).padStart(9),
         ((100 * gflops) / (peak * r.cores)).toFixed(1).padStart(8),
         (pt ? `${(pt / r.s).toFixed(2)}×` : "–").padStart(12),
+        (ptCpu ? `${(ptCpu / (r.s * r.cpu)).toFixed(2)}×` : "–").padStart(16),
         `${(ts.s / r.s).toFixed(2)}×`.padStart(15),
       ].join(" "),
     );

@@ -130,6 +130,17 @@ export const v128 = {
     ...uleb(0x0c),
     ...Array.from(new Uint8Array(new Int32Array([n, n, n, n]).buffer)),
   ],
+  /**
+   * Four float32 lanes picked from a's lanes (0-3) and b's (4-7) (`i8x16.shuffle` of their
+   * bytes).
+   */
+  shuffle32: (a: Code, b: Code, lanes: readonly [number, number, number, number]): Code => [
+    a,
+    b,
+    SIMD,
+    ...uleb(0x0d),
+    ...lanes.flatMap((i) => [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3]),
+  ],
   and: (a: Code, b: Code): Code => simd(0x4e, a, b),
   or: (a: Code, b: Code): Code => simd(0x50, a, b),
   /** Lanes of a where mask bits are 1, else b. */

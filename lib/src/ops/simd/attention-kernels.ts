@@ -21,17 +21,17 @@
  * - `scaleRows(rows, n, pSrc, ldSrc, pDst, ldDst, pF)`: dst_r = src_r · f_r (rows of n values;
  *   the normalisation of the outputs, and ∂O scaled for ∂V = Eᵀ(inv ⊙ ∂O)). pDst may be pSrc.
  * - `rowDots(rows, n, pA, lda, pB, ldb, pOut)`: out_r = Σ_e A_re B_re (D_r above).
- * - `transpose(rows, cols, pSrc, ldSrc, pDst, ldDst, c, acc)`: dst[j, i] = c · src[i, j], or
- *   dst[j, i] += c · src[i, j] with acc = 1 (a head's keys, prescaled by log₂e/√hd, or values
- *   as (head_dim, positions): the B operand of QKᵀ and ∂O·Vᵀ; and ∂Kᵀ, ∂Vᵀ added back into the
- *   token-major ∂k, ∂v).
+ * - `transpose(rows, cols, pSrc, ldSrc, pDst, ldDst, c)`: dst[j, i] = c · src[i, j] (a head's
+ *   keys, prescaled by log₂e/√hd, or values as (head_dim, positions): the B operand of QKᵀ and
+ *   ∂O·Vᵀ; and ∂Kᵀ, ∂Vᵀ back into the token-major ∂k, ∂v).
  * - `rope(L, heads, half, pX, pY, pCos, pSin, sign)`: rotate-half RoPE of L token rows of
  *   `heads` vectors of width 2·half: y₁ = x₁ cos − x₂ sin·sign, y₂ = x₂ cos + x₁ sin·sign with
  *   the row's tables (L, half); sign −1 is the backward (the transpose). pY may be pX.
  * - `mul(n4, pA, pB, pOut)`: out = a ⊙ b over 4·n4 values (SwiGLU's product; pOut may be pA).
  *
  * Every loop runs whole vectors and then, where a width need not be a multiple of 4, single
- * values (`rowDots`, `scaleRows`, `rope`) or one masked vector (`softmaxRows`). The softmax's
+ * values (`rowDots`, `scaleRows`, `rope`, `transpose`: 4 × 4 tiles by shuffles, then the edges)
+ * or one masked vector (`softmaxRows`). The softmax's
  * exponential is a power of two (`exp2Neg4`): with log₂e folded into the keys, 2^x needs no
  * Cody-Waite reduction (`selective-fast/kernels.ts`' e^x does), 18 vector operations per four
  * weights instead of 24.
@@ -294,39 +294,78 @@ function rowDotsFunction(): WasmFunction {
 }
 
 function transposeFunction(): WasmFunction {
-  const l = new Locals(8);
-  const [rows, cols, pSrc, ldSrc, pDst, ldDst, c0, acc] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [r, c, ps, pd, ldSrcB, ldDstB] = Array.from({ length: 6 }, () => l.add("i32"));
-  const loop = (accumulate: boolean): Code =>
-    control.while(i32.ltS(g(c), g(cols)), [
-      f32.store(
-        g(pd),
-        accumulate
-          ? f32.add(f32.load(g(pd)), f32.mul(f32.load(g(ps)), g(c0)))
-          : f32.mul(f32.load(g(ps)), g(c0)),
+  const l = new Locals(7);
+  const [rows, cols, pSrc, ldSrc, pDst, ldDst, c0] = [0, 1, 2, 3, 4, 5, 6];
+  const [r, c, ps, pd, ldSrcB, ldDstB, rows4, cols4] = Array.from({ length: 8 }, () =>
+    l.add("i32"),
+  );
+  const [vc, v0, v1, v2, v3, t0, t1, t2, t3] = Array.from({ length: 9 }, () => l.add("v128"));
+  /** Single values: rows r … r + count − 1, each from column `from` on. */
+  const scalarRows = (count: Code, from: Code): Code => {
+    const k = l.add("i32");
+    return [
+      set(k, i32.const(0)),
+      control.while(i32.ltS(g(k), count), [
+        set(c, from),
+        set(ps, i32.add(i32.add(g(pSrc), i32.mul(i32.add(g(r), g(k)), g(ldSrcB))), shl2(g(c)))),
+        set(pd, i32.add(i32.add(g(pDst), i32.mul(g(c), g(ldDstB))), shl2(i32.add(g(r), g(k))))),
+        control.while(i32.ltS(g(c), g(cols)), [
+          f32.store(g(pd), f32.mul(f32.load(g(ps)), g(c0))),
+          inc(ps, i32.const(4)),
+          inc(pd, g(ldDstB)),
+          inc(c, i32.const(1)),
+        ]),
+        inc(k, i32.const(1)),
+      ]),
+    ];
+  };
+  // a 4 × 4 tile: four rows' vectors, transposed with eight shuffles into four columns' vectors
+  const tile: Code = [
+    set(ps, i32.add(i32.add(g(pSrc), i32.mul(g(r), g(ldSrcB))), shl2(g(c)))),
+    set(v0, v128.load(g(ps))),
+    set(v1, v128.load(i32.add(g(ps), g(ldSrcB)))),
+    set(v2, v128.load(i32.add(g(ps), i32.shl(g(ldSrcB), i32.const(1))))),
+    set(v3, v128.load(i32.add(g(ps), i32.mul(g(ldSrcB), i32.const(3))))),
+    set(t0, v128.shuffle32(g(v0), g(v1), [0, 4, 1, 5])),
+    set(t1, v128.shuffle32(g(v0), g(v1), [2, 6, 3, 7])),
+    set(t2, v128.shuffle32(g(v2), g(v3), [0, 4, 1, 5])),
+    set(t3, v128.shuffle32(g(v2), g(v3), [2, 6, 3, 7])),
+    set(pd, i32.add(i32.add(g(pDst), i32.mul(g(c), g(ldDstB))), shl2(g(r)))),
+    [
+      [t0, t2, [0, 1, 4, 5]],
+      [t0, t2, [2, 3, 6, 7]],
+      [t1, t3, [0, 1, 4, 5]],
+      [t1, t3, [2, 3, 6, 7]],
+    ].map(([x, y, lanes], i) =>
+      v128.store(
+        i32.add(g(pd), i32.mul(g(ldDstB), i32.const(i))),
+        f4.mul(
+          v128.shuffle32(g(x as number), g(y as number), lanes as [number, number, number, number]),
+          g(vc),
+        ),
       ),
-      inc(ps, i32.const(4)),
-      inc(pd, g(ldDstB)),
-      inc(c, i32.const(1)),
-    ]);
+    ),
+    inc(c, i32.const(4)),
+  ];
   return {
     name: "transpose",
-    params: ["i32", "i32", "i32", "i32", "i32", "i32", "f32", "i32"],
+    params: ["i32", "i32", "i32", "i32", "i32", "i32", "f32"],
     locals: l.types,
     body: [
+      l.prologue(),
+      set(vc, f4.splat(g(c0))),
       set(ldSrcB, shl2(g(ldSrc))),
       set(ldDstB, shl2(g(ldDst))),
+      set(rows4, i32.and(g(rows), i32.const(-4))),
+      set(cols4, i32.and(g(cols), i32.const(-4))),
       set(r, i32.const(0)),
-      control.while(i32.ltS(g(r), g(rows)), [
-        set(ps, g(pSrc)),
-        set(pd, g(pDst)),
+      control.while(i32.ltS(g(r), g(rows4)), [
         set(c, i32.const(0)),
-        control.if(g(acc), loop(true)),
-        control.if(i32.eqz(g(acc)), loop(false)),
-        inc(pSrc, g(ldSrcB)),
-        inc(pDst, i32.const(4)),
-        inc(r, i32.const(1)),
+        control.while(i32.ltS(g(c), g(cols4)), tile),
+        scalarRows(i32.const(4), g(cols4)),
+        inc(r, i32.const(4)),
       ]),
+      scalarRows(i32.sub(g(rows), g(rows4)), i32.const(0)),
     ],
   };
 }

@@ -86,7 +86,6 @@ interface AttentionExports {
     pDst: number,
     ldDst: number,
     c: number,
-    acc: number,
   ): void;
   rope(
     L: number,
@@ -212,7 +211,7 @@ export class SimdAttention {
     const { kvHeads, headDim } = o.shape;
     const width = kvHeads * headDim;
     const src = t.at(b * o.kvRows * width + head * headDim);
-    this.k.transpose(o.keys, headDim, src, width, dst.at(), dst.shape[1], c, 0);
+    this.k.transpose(o.keys, headDim, src, width, dst.at(), dst.shape[1], c);
   }
 
   /**
@@ -384,8 +383,8 @@ export class SimdAttention {
             });
           }
         }
-        this.k.transpose(hd, l, dkT.at(), lp, dk.at(kv), kw, 1, 0);
-        this.k.transpose(hd, l, dvT.at(), lp, dv.at(kv), kw, 1, 0);
+        this.k.transpose(hd, l, dkT.at(), lp, dk.at(kv), kw, 1);
+        this.k.transpose(hd, l, dvT.at(), lp, dv.at(kv), kw, 1);
       }
     }
     return { dq, dk, dv };

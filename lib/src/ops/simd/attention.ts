@@ -33,7 +33,10 @@
  * Decoding with a KV cache runs the same forward with the queries at offset = the cache's length
  * (the cache itself stays on the JavaScript heap; its filled rows are staged into the arena).
  */
-import type { AttentionShape } from "../backend";
+import type { Tensor } from "../../tensor";
+import type { AttentionShape, LayerKV } from "../backend";
+import { appendToCache } from "../reference/forward";
+import { ropeTables } from "../reference/attention";
 import { attentionModuleBytes } from "./attention-kernels";
 import { type MatrixView, type SimdMemory, type SimdTensor } from "./memory";
 
@@ -142,13 +145,165 @@ export interface AttentionWeights {
   inv: SimdTensor;
 }
 
-/** The attention and RoPE kernels over one {@link SimdMemory} (see the module comment). */
+/** What {@link SimdAttention.trainOp} keeps for the backward pass. */
+interface SavedAttention {
+  out: SimdTensor;
+  weights: AttentionWeights;
+}
+
+/**
+ * The attention and RoPE kernels over one {@link SimdMemory} (see the module comment), and the
+ * simd backend's ops built on them (`…Op`: the `Backend` methods of the same names).
+ */
 export class SimdAttention {
   private readonly k: AttentionExports;
+  /** RoPE's cos and sin tables, by inverse frequencies and positions (valid for one call). */
+  private readonly tables = new Map<
+    Float64Array,
+    Map<string, { cos: SimdTensor; sin: SimdTensor }>
+  >();
 
   constructor(private readonly m: SimdMemory) {
     this.k = m.kernelModule<AttentionExports>("attention", attentionModuleBytes);
   }
+
+  // ---- the backend's ops ----
+
+  /** RoPE (sign 1) or its backward (sign −1) of x (b, l, heads·hd) at positions start …. */
+  ropeOp(
+    x: Tensor,
+    heads: number,
+    headDim: number,
+    start: number,
+    invFreq: Float64Array,
+    sign: 1 | -1,
+  ): SimdTensor {
+    const out = this.m.alloc(x.shape);
+    this.rope(
+      this.m.input(x),
+      heads,
+      headDim,
+      this.tablesOf(start, x.shape[1], invFreq),
+      sign,
+      out,
+    );
+    return out;
+  }
+
+  /**
+   * cos and sin (l, hd/2) of positions start … start + l − 1, float32, made once per call (the
+   * tables of an earlier call are recognised by their memory no longer being the arena's).
+   */
+  private tablesOf(start: number, length: number, invFreq: Float64Array) {
+    let byPositions = this.tables.get(invFreq);
+    if (!byPositions || [...byPositions.values()].some((t) => !this.m.owns(t.cos))) {
+      this.tables.clear();
+      byPositions = new Map();
+      this.tables.set(invFreq, byPositions);
+    }
+    const key = `${start}:${length}`;
+    let t = byPositions.get(key);
+    if (!t) {
+      const f = ropeTables(start, length, invFreq); // float64, as the reference computes them
+      const shape = [length, invFreq.length];
+      t = { cos: this.m.alloc(shape), sin: this.m.alloc(shape) };
+      t.cos.data.set(f.cos);
+      t.sin.data.set(f.sin);
+      byPositions.set(key, t);
+    }
+    return t;
+  }
+
+  /** Attention of a whole sequence, or (with `cache`) of new positions after the cached ones. */
+  attentionOp(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    shape: AttentionShape,
+    cache: LayerKV | null,
+  ): SimdTensor {
+    const [batch, length] = q.shape;
+    const out = this.m.alloc(q.shape);
+    if (!cache) {
+      this.forward(this.operands(q, k, v, shape), out, null);
+      return out;
+    }
+    // the cache stays where its owner keeps it; its filled rows are staged for the kernels
+    appendToCache(cache, k, v);
+    const keys = cache.length + length;
+    const width = shape.kvHeads * shape.headDim;
+    const capacity = cache.k.shape[1];
+    const staged = (t: Tensor): SimdTensor => {
+      const s = this.m.alloc([batch, keys, width]);
+      for (let b = 0; b < batch; b++) {
+        const from = b * capacity * width;
+        s.data.set(t.data.subarray(from, from + keys * width), b * keys * width);
+      }
+      return s;
+    };
+    const o: AttentionOperands = {
+      shape,
+      batch,
+      queries: length,
+      keys,
+      offset: cache.length,
+      kvRows: keys,
+      q: this.m.input(q),
+      k: staged(cache.k),
+      v: staged(cache.v),
+    };
+    this.forward(o, out, null);
+    cache.length = keys;
+    return out;
+  }
+
+  /**
+   * Attention's forward keeping its weights in the arena, float32: unnormalised (b, H, l, ≈l)
+   * and their rows' normalisers (b, H, l).
+   */
+  trainOp(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    shape: AttentionShape,
+  ): { out: SimdTensor; saved: SavedAttention } {
+    const [batch, length] = q.shape;
+    const out = this.m.alloc(q.shape);
+    const weights = this.allocWeights(batch, shape.heads, length, length);
+    this.forward(this.operands(q, k, v, shape), out, weights);
+    return { out, saved: { out, weights } };
+  }
+
+  /** The backward of {@link trainOp} (its weights are consumed). */
+  backwardOp(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    shape: AttentionShape,
+    saved: unknown,
+    g: Tensor,
+  ): { dq: SimdTensor; dk: SimdTensor; dv: SimdTensor } {
+    const s = saved as SavedAttention;
+    return this.backward(this.operands(q, k, v, shape), s.out, s.weights, this.m.input(g));
+  }
+
+  /** The operands of attention over a whole sequence (queries and keys the same positions). */
+  private operands(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape): AttentionOperands {
+    const [batch, length] = q.shape;
+    return {
+      shape,
+      batch,
+      queries: length,
+      keys: length,
+      offset: 0,
+      kvRows: length,
+      q: this.m.input(q),
+      k: this.m.input(k),
+      v: this.m.input(v),
+    };
+  }
+
+  // ---- the kernels ----
 
   /** Room for the weights a training forward keeps ({@link AttentionWeights}). */
   allocWeights(batch: number, heads: number, queries: number, keys: number): AttentionWeights {

@@ -37,10 +37,9 @@ import type {
   ScanTraining,
 } from "../backend";
 import { reference } from "../reference/index";
-import { appendToCache, rowsOf } from "../reference/forward";
+import { rowsOf } from "../reference/forward";
 import { crossEntropyInto, embeddingBackwardInto } from "../reference/backward";
-import { ropeTables } from "../reference/attention";
-import { type AttentionOperands, type AttentionWeights, SimdAttention } from "./attention";
+import { SimdAttention } from "./attention";
 import {
   MAX_SCAN_STATE,
   type ScanOperands,
@@ -49,12 +48,6 @@ import {
   padded,
   rowMajor,
 } from "./memory";
-
-/** What {@link SimdBackend.attentionTrain} keeps for the backward pass. */
-interface SavedAttention {
-  out: SimdTensor;
-  weights: AttentionWeights;
-}
 
 /** What {@link SimdBackend.selectiveScanTrain} keeps for the backward pass. */
 type SavedScan =
@@ -67,18 +60,12 @@ export class SimdBackend implements Backend {
   private readonly m = new SimdMemory();
   /** Parameters staged in the memory during this call, by tensor and layout. */
   private readonly staged = new Map<Tensor, Map<string, SimdTensor>>();
-  /** RoPE's cos and sin tables of this call, by inverse frequencies and positions. */
-  private readonly ropeTables = new Map<
-    Float64Array,
-    Map<string, { cos: SimdTensor; sin: SimdTensor }>
-  >();
   private attentionKernels: SimdAttention | null = null;
 
   /** Starts a call: the arena is emptied and the staged parameters forgotten. */
   begin(): void {
     this.m.reset();
     this.staged.clear();
-    this.ropeTables.clear();
   }
 
   // ---- staging ----
@@ -329,91 +316,18 @@ export class SimdBackend implements Backend {
     return this.scanForward(a, a.u.shape[1]).y;
   }
 
-  /** The attention, RoPE and product kernels over this backend's memory (made on first use). */
+  /** The Transformer++'s ops over this backend's memory (`./attention.ts`; made on first use). */
   private attn(): SimdAttention {
     this.attentionKernels ??= new SimdAttention(this.m);
     return this.attentionKernels;
   }
 
-  /** cos and sin (l, hd/2) of positions start … start + l − 1, float32, once per call. */
-  private ropeTablesOf(start: number, length: number, invFreq: Float64Array) {
-    let byPositions = this.ropeTables.get(invFreq);
-    if (!byPositions) {
-      byPositions = new Map();
-      this.ropeTables.set(invFreq, byPositions);
-    }
-    const key = `${start}:${length}`;
-    let t = byPositions.get(key);
-    if (!t) {
-      const f = ropeTables(start, length, invFreq); // float64, as the reference computes them
-      const shape = [length, invFreq.length];
-      t = { cos: this.m.alloc(shape), sin: this.m.alloc(shape) };
-      t.cos.data.set(f.cos);
-      t.sin.data.set(f.sin);
-      byPositions.set(key, t);
-    }
-    return t;
-  }
-
   rope(x: Tensor, heads: number, headDim: number, start: number, invFreq: Float64Array): Tensor {
-    const out = this.m.alloc(x.shape);
-    const tables = this.ropeTablesOf(start, x.shape[1], invFreq);
-    this.attn().rope(this.m.input(x), heads, headDim, tables, 1, out);
-    return out;
+    return this.attn().ropeOp(x, heads, headDim, start, invFreq, 1);
   }
 
-  /** Attention of a whole sequence, or (with `cache`) of new positions after the cached ones. */
   attention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape, cache: LayerKV | null): Tensor {
-    const [batch, length] = q.shape;
-    const out = this.m.alloc(q.shape);
-    if (!cache) {
-      this.attn().forward(this.operands(q, k, v, shape), out, null);
-      return out;
-    }
-    // the cache stays where its owner keeps it; its filled rows are staged for the kernels
-    appendToCache(cache, k, v);
-    const keys = cache.length + length;
-    const width = shape.kvHeads * shape.headDim;
-    const capacity = cache.k.shape[1];
-    const staged = (t: Tensor): SimdTensor => {
-      const s = this.m.alloc([batch, keys, width]);
-      for (let b = 0; b < batch; b++)
-        s.data.set(
-          t.data.subarray(b * capacity * width, (b * capacity + keys) * width),
-          b * keys * width,
-        );
-      return s;
-    };
-    const o: AttentionOperands = {
-      shape,
-      batch,
-      queries: length,
-      keys,
-      offset: cache.length,
-      kvRows: keys,
-      q: this.m.input(q),
-      k: staged(cache.k),
-      v: staged(cache.v),
-    };
-    this.attn().forward(o, out, null);
-    cache.length = keys;
-    return out;
-  }
-
-  /** The operands of attention over a whole sequence (queries and keys the same positions). */
-  private operands(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape): AttentionOperands {
-    const [batch, length] = q.shape;
-    return {
-      shape,
-      batch,
-      queries: length,
-      keys: length,
-      offset: 0,
-      kvRows: length,
-      q: this.m.input(q),
-      k: this.m.input(k),
-      v: this.m.input(v),
-    };
+    return this.attn().attentionOp(q, k, v, shape, cache);
   }
 
   // ---- backward ----
@@ -623,27 +537,16 @@ export class SimdBackend implements Backend {
     start: number,
     invFreq: Float64Array,
   ): Tensor {
-    const out = this.m.alloc(g.shape);
-    const tables = this.ropeTablesOf(start, g.shape[1], invFreq);
-    this.attn().rope(this.m.input(g), heads, headDim, tables, -1, out);
-    return out;
+    return this.attn().ropeOp(g, heads, headDim, start, invFreq, -1);
   }
 
-  /**
-   * Attention's forward keeping its weights in the arena, float32: unnormalised (b, H, l, ≈l)
-   * and their rows' normalisers (b, H, l) (see `./attention.ts`).
-   */
   attentionTrain(
     q: Tensor,
     k: Tensor,
     v: Tensor,
     shape: AttentionShape,
-  ): { out: Tensor; saved: SavedAttention } {
-    const [batch, length] = q.shape;
-    const out = this.m.alloc(q.shape);
-    const weights = this.attn().allocWeights(batch, shape.heads, length, length);
-    this.attn().forward(this.operands(q, k, v, shape), out, weights);
-    return { out, saved: { out, weights } };
+  ): { out: Tensor; saved: unknown } {
+    return this.attn().trainOp(q, k, v, shape);
   }
 
   attentionBackward(
@@ -654,8 +557,7 @@ export class SimdBackend implements Backend {
     saved: unknown,
     g: Tensor,
   ): { dq: Tensor; dk: Tensor; dv: Tensor } {
-    const s = saved as SavedAttention;
-    return this.attn().backward(this.operands(q, k, v, shape), s.out, s.weights, this.m.input(g));
+    return this.attn().backwardOp(q, k, v, shape, saved, g);
   }
 
   crossEntropy(logits: Tensor, targets: Int32Array, mask: ArrayLike<number> | null): CrossEntropy {

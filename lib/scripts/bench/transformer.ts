@@ -6,8 +6,11 @@
  * `transformerLossAndGrads` (plain TypeScript, WebAssembly SIMD, SIMD + worker threads) and, in the
  * same run, PyTorch CPU (`transformer_torch.py`, 2 threads): a compact LLaMA on
  * `F.scaled_dot_product_attention` ("sdpa") and transformers' `LlamaForCausalLM` with SDPA
- * ("hf"). "vs PyTorch" divides the faster PyTorch row's time by the row's; "CPU vs PyTorch" its
- * CPU seconds per step by the row's (the work each does, less sensitive to a shared machine).
+ * ("hf"), on 2 threads, and the compact one on 1 thread ("×1"). "vs PyTorch" divides the faster
+ * 2-thread PyTorch row's time by the row's; "CPU vs PyTorch ×1" divides 1-thread SDPA's CPU
+ * seconds per step by the row's: the work each does, which a shared machine disturbs less than
+ * wall time (a thread waiting for a core uses no CPU time; PyTorch's 2-thread rows spin while
+ * they wait for each other, so their CPU time is no such measure).
  *
  * Which Python: $MAMBA_TS_PYTHON when set (a Python with torch, e.g. a venv's bin/python), else
  * `python3` on the PATH; the table says which PyTorch ran and where it was imported from.
@@ -102,7 +105,13 @@ interface TorchResult {
  * Runs transformer_torch.py at one batch shape with $MAMBA_TS_PYTHON or python3; the reason when
  * it cannot.
  */
-function runTorch(c: LlamaConfig, b: number, l: number): TorchResult | string {
+function runTorch(
+  c: LlamaConfig,
+  b: number,
+  l: number,
+  threads: number,
+  impls: string,
+): TorchResult | string {
   const script = path.resolve(__dirname, "../../scripts/bench/transformer_torch.py");
   const py = process.env.MAMBA_TS_PYTHON || "python3";
   const probe = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
@@ -123,7 +132,11 @@ function runTorch(c: LlamaConfig, b: number, l: number): TorchResult | string {
   };
   const run = spawnSync(
     py,
-    [script, "--threads", "2", "--config", JSON.stringify(sizes), "--shapes", `${b}x${l}`],
+    [
+      script,
+      ...["--threads", String(threads), "--impls", impls],
+      ...["--config", JSON.stringify(sizes), "--shapes", `${b}x${l}`],
+    ],
     { encoding: "utf8", maxBuffer: 1 << 20 },
   );
   if (run.status !== 0) return `${py} ${script} failed: ${run.stderr.slice(-500)}`;
@@ -164,7 +177,8 @@ function main(): void {
   const rows: { shape: string; engine: string; s: number; cores: number; cpu: number }[] = [];
   for (const [b, l] of SHAPES) {
     // PyTorch first, then the engines at the same shape: on a shared machine, under the same load
-    torch = runTorch(c, b, l);
+    torch = runTorch(c, b, l, 2, "sdpa,hf");
+    const torchOne = typeof torch === "string" ? torch : runTorch(c, b, l, 1, "sdpa");
     const tokens = batch(b, l);
     for (const engine of ["typescript", "simd", "simd-threads"] as TrainEngine[]) {
       const model = initTransformer(c, new Rng(0));
@@ -193,13 +207,14 @@ function main(): void {
         cpu,
       });
     }
-    if (typeof torch !== "string") {
-      for (const r of torch.results.filter((x) => x.b === b && x.l === l)) {
+    for (const t of [torch, torchOne]) {
+      if (typeof t === "string") continue;
+      for (const r of t.results) {
         rows.push({
           shape: `${b} × ${l}`,
-          engine: `pytorch ${r.impl}`,
+          engine: `pytorch ${r.impl}${t.threads === 1 ? " ×1" : ""}`,
           s: r.step_s,
-          cores: torch.threads,
+          cores: t.threads,
           cpu: r.cpu_s / r.step_s,
         });
       }
@@ -211,17 +226,19 @@ function main(): void {
     `Measured peak after the run: ${peak.toFixed(1)} GFLOP/s (the better of the two is used); load average after: ${load()}\n`,
   );
   console.log(
-    "batch × L    engine            threads  cores got   step s   CPU s   tokens/s   GFLOP/s   % peak   vs PyTorch   CPU vs PyTorch   vs TypeScript",
+    "batch × L    engine            threads  cores got   step s   CPU s   tokens/s   GFLOP/s   % peak   vs PyTorch   CPU vs PyTorch ×1   vs TypeScript",
   );
   for (const r of rows) {
     const [b, l] = r.shape.split(" × ").map(Number);
     const n = b * l;
     const gflops = (flopsPerToken(c, l) * n) / r.s / 1e9;
     const ts = rows.find((x) => x.shape === r.shape && x.engine === "typescript")!;
-    const torchRows = rows.filter((x) => x.shape === r.shape && x.engine.startsWith("pytorch"));
-    const fastest = torchRows.length > 0 ? torchRows.reduce((a, x) => (x.s < a.s ? x : a)) : null;
-    const pt = fastest?.s ?? null;
-    const ptCpu = fastest ? fastest.s * fastest.cpu : null;
+    const torchRows = rows.filter(
+      (x) => x.shape === r.shape && x.engine.startsWith("pytorch") && x.cores > 1,
+    );
+    const pt = torchRows.length > 0 ? Math.min(...torchRows.map((x) => x.s)) : null;
+    const one = rows.find((x) => x.shape === r.shape && x.engine === "pytorch sdpa ×1");
+    const ptCpu = one ? one.s * one.cpu : null;
     console.log(
       [
         r.shape.padEnd(12),
@@ -236,7 +253,7 @@ function main(): void {
         gflops.toFixed(2).padStart(9),
         ((100 * gflops) / (peak * r.cores)).toFixed(1).padStart(8),
         (pt ? `${(pt / r.s).toFixed(2)}×` : "–").padStart(12),
-        (ptCpu ? `${(ptCpu / (r.s * r.cpu)).toFixed(2)}×` : "–").padStart(16),
+        (ptCpu ? `${(ptCpu / (r.s * r.cpu)).toFixed(2)}×` : "–").padStart(19),
         `${(ts.s / r.s).toFixed(2)}×`.padStart(15),
       ].join(" "),
     );
@@ -244,7 +261,7 @@ function main(): void {
   if (typeof torch === "string") console.log(`\nPyTorch rows missing: ${torch}`);
   else
     console.log(
-      `\nPyTorch ${torch.torch} (imported from ${torch.torch_file}), transformers ${torch.transformers ?? "not installed"}, ${torch.threads} threads (lib/scripts/bench/transformer_torch.py): best of 2 steps after a warm-up; "vs PyTorch" against the faster PyTorch row.`,
+      `\nPyTorch ${torch.torch} (imported from ${torch.torch_file}), transformers ${torch.transformers ?? "not installed"} (lib/scripts/bench/transformer_torch.py): best of 2 steps after a warm-up, 2 threads (×1: 1 thread); "vs PyTorch": time against the faster 2-thread PyTorch row; "CPU vs PyTorch ×1": CPU seconds per step against 1-thread SDPA's.`,
     );
 }
 

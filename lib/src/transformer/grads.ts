@@ -65,7 +65,9 @@ const NO_SCAN: ScanTraining = { strategy: "store-all", chunkSize: 1 };
  * gradient from the embedding lookup (positions holding the pad id still count in the loss and
  * pass gradient to every other parameter; a tied head still adds its part to that row).
  * Arithmetic follows the parameters' dtype (all float32 for training, all float64 for gradient
- * checks).
+ * checks) with the "typescript" engine; `engine` picks another implementation of the same step
+ * (see {@link TransformerLossOptions.engine}; the simd engines compute in float32 and return the
+ * gradients in the parameters' dtype).
  *
  * @param tokens (b, l) ids, as in `transformerForward`
  * @returns `{ loss, grads, count, correct }`: grads keyed by the checkpoint names, the shapes

@@ -10,6 +10,7 @@ import { sampleTokens } from "../lm/sampling";
 import { checkTransformerModel } from "./checks";
 import type { TransformerModel } from "./model";
 import { checkDecodeSize, decodeTokens, emptyTransformerCache, kvCacheBytes } from "./kv-cache";
+import { ENGINE_OPTION, type InferenceEngine, inferenceBackend } from "./forward";
 
 /** Options of {@link transformerGenerate} (the same as `mambaGenerate`'s, less `scan`). */
 export interface TransformerGenerateOptions {
@@ -23,6 +24,8 @@ export interface TransformerGenerateOptions {
   rng?: Rng;
   /** Stop after generating this id (it is included in the result). */
   stopToken?: number;
+  /** "simd" (default) or "typescript" (see `InferenceEngine`). */
+  engine?: InferenceEngine;
 }
 
 /** The result of {@link transformerGenerateWithStats}. */
@@ -95,17 +98,20 @@ function generate(
       topK: schema.optional(schema.integer({ min: 1, max: V })),
       rng: schema.optional(schema.rng<Rng>()),
       stopToken: schema.optional(schema.integer({ min: 0, max: V - 1 })),
+      engine: ENGINE_OPTION,
     }),
   );
+  const backend = inferenceBackend(o.engine);
   const temperature = o.temperature!;
   if (temperature < 0)
     throw argumentError(fn, "options.temperature", `a number >= 0 (got ${temperature})`);
   const cache = emptyTransformerCache(config, 1);
   checkDecodeSize(fn, config, cache, 1, prompt.length);
   const t0 = performance.now();
-  const logits = decodeTokens(model, cache, Int32Array.from(prompt), prompt.length);
+  const logits = decodeTokens(model, cache, Int32Array.from(prompt), prompt.length, backend);
   const t1 = performance.now();
-  const out = sampleTokens(logits, (next) => decodeTokens(model, cache, Int32Array.of(next), 1), {
+  const step = (next: number) => decodeTokens(model, cache, Int32Array.of(next), 1, backend);
+  const out = sampleTokens(logits, step, {
     maxNew: o.maxNewTokens!,
     temperature,
     topK: o.topK,

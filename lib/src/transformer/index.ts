@@ -15,10 +15,15 @@ export {
 export { applyRope, applyRopeBackward, ropeInvFreq } from "./rope";
 export { causalAttention, causalAttentionBackward } from "./attention";
 export { type TransformerModel } from "./model";
-export { transformerForward } from "./forward";
+export {
+  type InferenceEngine,
+  type TransformerForwardOptions,
+  transformerForward,
+} from "./forward";
 export * from "./init";
 export {
   type TransformerCache,
+  type TransformerDecodeOptions,
   createTransformerCache,
   transformerStep,
   transformerPrefill,

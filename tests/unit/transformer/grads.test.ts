@@ -140,7 +140,7 @@ describe("transformerLossAndGrads", () => {
   it("refuses bad options and models", () => {
     const m = model(config(), 7, "float32");
     expect(() => transformerLossAndGrads(m, [[1, 2]], { target: [[1, 2]] } as never)).toThrow(
-      /transformerLossAndGrads: argument 'options' must be an options object \{ targets\?, mask\? \} \(got an unknown key "target"/,
+      /transformerLossAndGrads: argument 'options' must be an options object \{ targets\?, mask\?, engine\?, pool\? \} \(got an unknown key "target"/,
     );
     expect(() => transformerLossAndGrads(m, [[1, 2]], { targets: [[1, 2, 3]] })).toThrow(
       /argument 'options.targets' must be a \(b, l\) batch of shape \[1, 2\] like tokens \(got \[1, 3\]/,

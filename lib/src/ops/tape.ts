@@ -20,11 +20,12 @@
  *   selectiveScan(ScanArgs, state (b, E, N)?)                 → (b, l, E)
  *   rope(x (b, l, heads·hd), heads, hd, start, invFreq)       → same shape
  *   attention(q (b, l, H·hd), k, v (b, l, H_kv·hd), shape, cache?) → (b, l, H·hd)
+ *   ssd(SsdArgs, state (b, H, P, N)?)                         → (b, l, H·P)
  *   rowsTransposed(w (rows, cols), start, count)              → (cols, count)
  * A state or cache is read and updated in place (decoding); none is allowed while recording.
  */
 import type { Tensor } from "../tensor";
-import type { AttentionShape, Backend, LayerKV, ScanArgs, ScanTraining } from "./backend";
+import type { AttentionShape, Backend, LayerKV, ScanArgs, ScanTraining, SsdArgs } from "./backend";
 
 /** The gradients recorded ops send back, and the closures that send them. */
 export class Tape {
@@ -246,6 +247,27 @@ export class Ops {
       this.send(v, r.dv);
     });
     return out;
+  }
+
+  /** Mamba-2's SSD (`Backend.ssd`); a backend without it is refused. */
+  ssd(a: SsdArgs, state: Tensor | null): Tensor {
+    const backend = this.backend;
+    if (!backend.ssd || !backend.ssdBackward)
+      throw new Error(
+        `Ops.ssd: the ${backend.name} backend has no SSD op (Mamba-2 runs on the reference backend)`,
+      );
+    const y = backend.ssd(a, state);
+    this.record(y, (dy) => {
+      const g = backend.ssdBackward!(a, dy);
+      this.send(a.x, g.dx);
+      this.send(a.dt, g.ddt);
+      this.send(a.A, g.dA);
+      this.send(a.B, g.dB);
+      this.send(a.C, g.dC);
+      this.send(a.D, g.dD);
+      this.send(a.dtBias, g.ddtBias);
+    });
+    return y;
   }
 
   /** out[c, n] = w[start + n, c]: rows start … start + count − 1 of w, transposed. */

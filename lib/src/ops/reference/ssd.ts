@@ -20,6 +20,10 @@
  * Layout, as `ssd_minimal_discrete`: X (b, l, h, p); a (b, l, h); B, C (b, l, g, n), where head
  * hd reads group ⌊hd / (h / g)⌋ (transformers' `repeat_interleave`); states (b, h, p, n).
  */
+import type { Tensor } from "../../tensor";
+import type { SsdArgs, SsdGradients } from "../backend";
+import { alloc } from "./forward";
+import { sigmoidRaw, softplusRaw } from "./scalar";
 
 /** The sizes of one SSD call. */
 export interface SsdDims {
@@ -263,4 +267,156 @@ export function ssdChunkedRaw(
       if (final) final.set(states.subarray(chunks * P * N, (chunks + 1) * P * N), at.state(b, hd));
     }
   }
+}
+
+/** The sizes of an {@link SsdArgs} call. */
+function argsDims(a: SsdArgs): SsdDims {
+  const [batch, length, width] = a.x.shape;
+  const heads = a.A.data.length;
+  return {
+    batch,
+    length,
+    heads,
+    headDim: width / heads,
+    groups: a.groups,
+    dstate: a.B.shape[2] / a.groups,
+  };
+}
+
+/** Δ = clamp(softplus(dt + dtBias), dtLimit), (b, l, H), and whether the clamp let it through. */
+function stepSizes(a: SsdArgs, d: SsdDims): { delta: Float64Array; through: Uint8Array } {
+  const n = d.batch * d.length * d.heads;
+  const delta = new Float64Array(n);
+  const through = new Uint8Array(n);
+  const [lo, hi] = a.dtLimit;
+  for (let i = 0; i < n; i++) {
+    const v = softplusRaw(a.dt.data[i] + a.dtBias.data[i % d.heads]);
+    through[i] = v >= lo && v <= hi ? 1 : 0;
+    delta[i] = Math.min(Math.max(v, lo), hi);
+  }
+  return { delta, through };
+}
+
+/**
+ * The reference backend's SSD op (`Backend.ssd`, see {@link SsdArgs}): discretise (X = Δ·x,
+ * a = Δ·A, transformers' `mamba2_chunk_scan`), run {@link ssdChunkedRaw} from `state`
+ * (b, H, P, N) or zeros, add D·x. With a state, leaves the final state in it (decoding).
+ * Returns (b, l, H·P) in x's dtype.
+ */
+export function ssd(a: SsdArgs, state: Tensor | null): Tensor {
+  const d = argsDims(a);
+  const { heads: H, headDim: P } = d;
+  const { delta } = stepSizes(a, d);
+  const X = new Float64Array(a.x.data.length); //            Δ x, (b, l, H, P)
+  const logDecay = new Float64Array(delta.length); //        Δ A, (b, l, H)
+  for (let i = 0; i < delta.length; i++) {
+    logDecay[i] = delta[i] * a.A.data[i % H];
+    for (let p = 0; p < P; p++) X[i * P + p] = delta[i] * a.x.data[i * P + p];
+  }
+  const y = new Float64Array(X.length);
+  const final = state ? new Float64Array(state.data.length) : null;
+  ssdChunkedRaw(d, X, logDecay, a.B.data, a.C.data, a.chunkSize, state?.data ?? null, y, final);
+  if (state && final) state.data.set(final);
+  const out = alloc(a.x, y.length);
+  for (let i = 0; i < y.length; i++) out[i] = y[i] + a.D.data[Math.floor(i / P) % H] * a.x.data[i];
+  return { shape: [...a.x.shape], data: out };
+}
+
+/**
+ * Backward of {@link ssd} (no initial state: training runs whole sequences), by the recurrence
+ * run backward, one head at a time: the states h_t are recomputed forward, then with
+ * dh_t = ∂loss/∂h_t (from y_t and from h_{t+1} = exp(Δ_{t+1}A) h_t + …):
+ *
+ *   dh_t = g_t C_tᵀ + exp(Δ_{t+1}A) dh_{t+1}        dC_t = h_tᵀ g_t        dD = Σ_t g_t · x_t
+ *   dx_t = D g_t + Δ_t dh_t B_t                     dB_t = Δ_t dh_tᵀ x_t
+ *   dΔ_t = x_t · dh_t B_t + A exp(Δ_t A) ⟨dh_t, h_{t−1}⟩    dA = Σ_t Δ_t exp(Δ_t A) ⟨dh_t, h_{t−1}⟩
+ *
+ * then through the clamp and the softplus: ∂dt = dΔ · σ(dt + dtBias) where the clamp let Δ
+ * through, 0 where it cut it; dtBias gets the sum over positions. Float64 sums; gradients in the
+ * inputs' dtypes.
+ */
+export function ssdBackward(a: SsdArgs, g: Tensor): SsdGradients {
+  const d = argsDims(a);
+  const { batch, length: L, heads: H, headDim: P, dstate: N } = d;
+  const at = strides(d);
+  const { delta, through } = stepSizes(a, d);
+  const dx = new Float64Array(a.x.data.length);
+  const ddt = new Float64Array(a.dt.data.length);
+  const dA = new Float64Array(H);
+  const dB = new Float64Array(a.B.data.length);
+  const dC = new Float64Array(a.C.data.length);
+  const dD = new Float64Array(H);
+  const ddtBias = new Float64Array(H);
+  const x = a.x.data;
+  const B = a.B.data;
+  const C = a.C.data;
+  const states = new Float64Array((L + 1) * P * N); // h_{−1} = 0, h_0, …, h_{L−1}
+  const dh = new Float64Array(P * N);
+  for (let b = 0; b < batch; b++) {
+    for (let hd = 0; hd < H; hd++) {
+      const A = a.A.data[hd];
+      const D = a.D.data[hd];
+      // Forward: the states h_t at (t + 1) · P · N.
+      for (let t = 0; t < L; t++) {
+        const i = at.a(b, t, hd);
+        const decay = Math.exp(delta[i] * A);
+        const xo = at.x(b, t, hd);
+        const bo = at.bc(b, t, hd);
+        const prev = t * P * N;
+        const cur = prev + P * N;
+        for (let p = 0; p < P; p++) {
+          const dxp = delta[i] * x[xo + p];
+          for (let n = 0; n < N; n++)
+            states[cur + p * N + n] = decay * states[prev + p * N + n] + dxp * B[bo + n];
+        }
+      }
+      // Backward.
+      dh.fill(0);
+      for (let t = L - 1; t >= 0; t--) {
+        const i = at.a(b, t, hd);
+        const xo = at.x(b, t, hd);
+        const bo = at.bc(b, t, hd);
+        const prev = t * P * N;
+        const cur = prev + P * N;
+        let dDelta = 0;
+        for (let p = 0; p < P; p++) {
+          const gp = g.data[xo + p];
+          dD[hd] += gp * x[xo + p];
+          dx[xo + p] += D * gp;
+          let hB = 0; //                                       (dh_t B_t)[p]
+          for (let n = 0; n < N; n++) {
+            dC[bo + n] += gp * states[cur + p * N + n];
+            const v = (dh[p * N + n] += gp * C[bo + n]);
+            hB += v * B[bo + n];
+            dB[bo + n] += v * delta[i] * x[xo + p];
+          }
+          dx[xo + p] += delta[i] * hB;
+          dDelta += x[xo + p] * hB;
+        }
+        const decay = Math.exp(delta[i] * A);
+        let inner = 0; //                                      ⟨dh_t, h_{t−1}⟩
+        for (let k = 0; k < P * N; k++) inner += dh[k] * states[prev + k];
+        dDelta += A * decay * inner;
+        dA[hd] += delta[i] * decay * inner;
+        for (let k = 0; k < P * N; k++) dh[k] *= decay;
+        const raw = through[i] ? dDelta * sigmoidRaw(a.dt.data[i] + a.dtBias.data[hd]) : 0;
+        ddt[i] = raw;
+        ddtBias[hd] += raw;
+      }
+    }
+  }
+  const as = (like: Tensor, data: Float64Array): Tensor => {
+    const out = alloc(like, data.length);
+    out.set(data);
+    return { shape: [...like.shape], data: out };
+  };
+  return {
+    dx: as(a.x, dx),
+    ddt: as(a.dt, ddt),
+    dA: as(a.A, dA),
+    dB: as(a.B, dB),
+    dC: as(a.C, dC),
+    dD: as(a.D, dD),
+    ddtBias: as(a.dtBias, ddtBias),
+  };
 }

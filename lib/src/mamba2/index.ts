@@ -35,3 +35,4 @@ export {
 } from "./cache";
 export { type Mamba2LossOptions, mamba2LossAndGrads } from "./grads";
 export { type Mamba2GenerateOptions, mamba2Generate } from "./generate";
+export { loadMamba2Checkpoint, saveMamba2Checkpoint } from "./checkpoint";

@@ -72,6 +72,15 @@ const LLAMA = {
   num_hidden_layers: 1,
   num_attention_heads: 2,
 };
+const MAMBA2 = {
+  vocab_size: 6,
+  hidden_size: 4,
+  num_hidden_layers: 1,
+  state_size: 2,
+  head_dim: 4,
+  n_groups: 1,
+  chunk_size: 2,
+};
 const BROKEN_MODEL = { config: {}, params: new Map() };
 
 /** The `@NAME` types. */
@@ -80,6 +89,8 @@ const NAMED: Record<string, Schema> = {
   LLAMA_MODEL: made("a Transformer++ model", { config: LLAMA, params: {} }, BROKEN_MODEL),
   EITHER_MODEL: made("a Mamba or Transformer++ model", { params: new Map() }),
   MAMBA_CACHE: made("a MambaCache"),
+  MAMBA2_MODEL: made("a Mamba-2 model", { config: MAMBA2, params: {} }, BROKEN_MODEL),
+  MAMBA2_CACHE: made("a Mamba2Cache"),
   LLAMA_CACHE: made("a TransformerCache"),
   SCAN_CACHE: made("a ScanCache"),
   ADAMW_STATE: made("an AdamWState"),
@@ -162,6 +173,15 @@ const NAMED: Record<string, Schema> = {
       "residual_in_fp32?:bool tie_word_embeddings?:bool}",
     "a MambaConfig",
   ),
+  MAMBA2_CONFIG: options(
+    "{vocab_size:int[1,2^20] hidden_size:int[1,2^16] num_hidden_layers:int[1,1024] " +
+      "state_size?:int[1,1024] expand?:int[1,64] conv_kernel?:int[1,64] num_heads?:int[1,2^16] " +
+      "head_dim?:int[1,2^16] n_groups?:int[1,2^16] chunk_size?:int[1,4096] " +
+      "layer_norm_epsilon?:pos use_bias?:bool use_conv_bias?:bool residual_in_fp32?:bool " +
+      "tie_word_embeddings?:bool time_step_limit?:any}",
+    "a Mamba2Config",
+  ),
+  SSD_INPUTS: options("{X:T4 A:T3 B:T4 C:T4}", "{ X, A, B, C }"),
 };
 
 // ---- The type language ------------------------------------------------------------------------
@@ -280,6 +300,14 @@ const charForward = (t: { shape: [number, number] }) => ({
 });
 const mamba = () => lib.initMamba(MAMBA, rng());
 const llama = () => lib.initTransformer(LLAMA, rng());
+const mamba2 = () => lib.initMamba2(MAMBA2, rng());
+/** SSD inputs: X (1, 3, 2, 2), A (1, 3, 2), B and C (1, 3, 1, 2). */
+const ssdInputs = () => ({
+  X: randn(1, 3, 2, 2),
+  A: randn(1, 3, 2),
+  B: randn(1, 3, 1, 2),
+  C: randn(1, 3, 1, 2),
+});
 const params = () => new Map([["w", randn(2)]]);
 const rngMethod =
   (m: string) =>
@@ -717,6 +745,45 @@ const table: Record<string, Row> = {
     () => [[0.1, 0.5, 0.2], 1, 2, rng()],
     "logits:nums[1,] temperature:num[0,] topK?:int[1,] rng:rng",
   ],
+  // mamba2/
+  ...each(["segsum", "segsumNaive"], [() => [randn(4)], "a:T1"]),
+  ssdRecurrence: [
+    () => [ssdInputs(), { initialState: randn(1, 2, 2, 2) }],
+    "inputs:@SSD_INPUTS options:{initialState?:T4}",
+  ],
+  ssdQuadratic: [() => [ssdInputs()], "inputs:@SSD_INPUTS"],
+  ssdChunked: [
+    () => [ssdInputs(), { chunkSize: 2 }],
+    "inputs:@SSD_INPUTS options:{chunkSize:int[1,4096] initialState?:T4}",
+  ],
+  mamba2Config: [() => [MAMBA2], "config:@MAMBA2_CONFIG"],
+  ...each(["mamba2ParamShapes", "mamba2ParamCount"], [() => [lib.mamba2Config(MAMBA2)], "config"]),
+  initMamba2: [() => [MAMBA2, rng()], "config rng:rng"],
+  mamba2Forward: [() => [mamba2(), [[1, 2, 3]]], "model:@MAMBA2_MODEL tokens:@TOKENS"],
+  createMamba2Cache: [() => [mamba2(), 2], "model:@MAMBA2_MODEL batch:int[1,2^16]"],
+  mamba2CacheBytes: [() => [lib.createMamba2Cache(mamba2(), 1)], "cache:@MAMBA2_CACHE"],
+  mamba2Step: [
+    () => {
+      const m = mamba2();
+      return [m, lib.createMamba2Cache(m, 2), [1, 2]];
+    },
+    "model:@MAMBA2_MODEL cache:@MAMBA2_CACHE tokens:@STEP",
+  ],
+  mamba2Prefill: [
+    () => {
+      const m = mamba2();
+      return [m, lib.createMamba2Cache(m, 1), [[1, 2]]];
+    },
+    "model:@MAMBA2_MODEL cache:@MAMBA2_CACHE tokens:@TOKENS",
+  ],
+  mamba2Generate: [
+    () => [mamba2(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
+    `model:@MAMBA2_MODEL prompt:@PROMPT options:{${GENERATE}}`,
+  ],
+  mamba2LossAndGrads: [
+    () => [mamba2(), [[1, 2, 3]], {}],
+    "model:@MAMBA2_MODEL tokens:@TOKENS options:{targets?:any mask?:any}",
+  ],
   // transformer/
   ropeInvFreq: [() => [4, 10000], "headDim:int[2,2^16] theta:pos"],
   applyRope: [() => [randn(1, 2, 3, 4), 10000, 0], "x:T4 theta:pos start?:int[0,2^31]"],
@@ -831,6 +898,14 @@ const table: Record<string, Row> = {
   writeConfigJson: [() => [tmp("d.json"), { a: 1 }, { b: 2 }], "path:str config:obj keep?:obj"],
   loadMambaCheckpoint: [() => [savedMamba()], "dir:str"],
   saveMambaCheckpoint: [() => [mamba(), tmp("mamba-save")], "model:@MAMBA_MODEL dir:str"],
+  loadMamba2Checkpoint: [
+    () => {
+      lib.saveMamba2Checkpoint(mamba2(), tmp("mamba2"));
+      return [tmp("mamba2")];
+    },
+    "dir:str",
+  ],
+  saveMamba2Checkpoint: [() => [mamba2(), tmp("mamba2-save")], "model:@MAMBA2_MODEL dir:str"],
   loadTransformerCheckpoint: [
     () => {
       lib.saveTransformerCheckpoint(llama(), tmp("llama"));

@@ -28,7 +28,7 @@ export function readConfigJson(path: string): Record<string, unknown> {
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(pythonFloatsAsObjects(text));
   } catch (e) {
     throw fileError(fn, "path", WHAT, path, `not valid JSON (${(e as Error).message})`);
   }
@@ -36,6 +36,38 @@ export function readConfigJson(path: string): Record<string, unknown> {
     throw fileError(fn, "path", WHAT, path, `not a JSON object (got ${describe(value)})`);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Python's `json` writes ±∞ and NaN as the bare words `Infinity`, `-Infinity` and `NaN`, which
+ * JSON has not (transformers 4.x writes Mamba-2's default `time_step_limit` as `[0.0, Infinity]`);
+ * transformers 5 writes `{"__float__": "Infinity"}` instead. This turns the bare words (outside
+ * strings) into that object, so both read the same; the loaders decide what a field may hold.
+ */
+function pythonFloatsAsObjects(text: string): string {
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      out += ch;
+      if (ch === "\\") out += text[++i] ?? "";
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    const word =
+      ch === "I" || ch === "N" || ch === "-"
+        ? /^(-?Infinity|NaN)/.exec(text.slice(i, i + 9))
+        : null;
+    if (word) {
+      out += `{"__float__": "${word[1]}"}`;
+      i += word[1].length - 1;
+      continue;
+    }
+    out += ch;
+  }
+  return out;
 }
 
 /**

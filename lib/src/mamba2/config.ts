@@ -72,7 +72,7 @@ const { used, harmless, refused } = tableEntry;
 
 /**
  * Config fields by table (see `checkpoint/config-fields.ts`) for `Mamba2ForCausalLM`: every field
- * of transformers 5.x's `Mamba2Config` and its base class, as `loadMamba2Checkpoint` and
+ * of transformers 4.x's and 5.x's `Mamba2Config` and its base class, as `loadMamba2Checkpoint` and
  * `saveMamba2Checkpoint` treat it.
  */
 export const MAMBA2_CONFIG_TABLE: ConfigFieldTable = {
@@ -115,6 +115,11 @@ export const MAMBA2_CONFIG_TABLE: ConfigFieldTable = {
   time_step_max: harmless("float", "range of Δ's initial values; read only at init"),
   time_step_floor: harmless("float", "floor of Δ's initial values; read only at init"),
   rescale_prenorm_residual: harmless("bool", "scales out_proj at init; read only at init"),
+  rms_norm: harmless(
+    "bool",
+    "whether the gated RMSNorm is on; transformers 4.x stores it but applies the norm whatever it holds (5.x dropped the field), and so does lib",
+    "4.x",
+  ),
 };
 
 /** Largest sizes accepted, so that a typo does not try to allocate terabytes. */

@@ -51,4 +51,19 @@ describe("config.json helpers", () => {
 `,
     );
   });
+
+  it("read Python's bare Infinity, -Infinity and NaN (transformers 4.x) as transformers 5 writes them", () => {
+    const p = path.join(dir, "python.json");
+    writeFileSync(
+      p,
+      '{"limit": [0.0, Infinity], "low": -Infinity, "x": NaN, "text": "Infinity \\" NaN", "n": -1}',
+    );
+    expect(readConfigJson(p)).toEqual({
+      limit: [0, { __float__: "Infinity" }],
+      low: { __float__: "-Infinity" },
+      x: { __float__: "NaN" },
+      text: 'Infinity " NaN',
+      n: -1,
+    });
+  });
 });

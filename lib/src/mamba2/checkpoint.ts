@@ -5,12 +5,12 @@
  */
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import type { Tensor } from "../tensor";
-import { checkFiniteParams, describe, firstNonFinite } from "../validate";
+import { checkFiniteParams, describe } from "../validate";
 import { plausibleSafetensorsBytes, readSafetensors, serialize } from "../checkpoint/safetensors";
 import { formatConfigJson, readConfigJson } from "../checkpoint/config-json";
 import { fileError, inFile } from "../checkpoint/file-errors";
 import { saveFilesAtomically } from "../checkpoint/write-files";
+import { paramsFromTensors } from "../checkpoint/params";
 import {
   configToSave,
   floatFields,
@@ -97,42 +97,20 @@ export function loadMamba2Checkpoint(dir: string): Mamba2Model {
     tensors.set("backbone.embeddings.weight", tensors.get(EMBEDDING_ALIAS)!);
     tensors.delete(EMBEDDING_ALIAS);
   }
-  if (config.tie_word_embeddings && tensors.has("lm_head.weight")) {
-    // Some exports store the tied head too; accept it only if it really is the embedding.
-    const head = tensors.get("lm_head.weight")!.data;
-    const emb = tensors.get("backbone.embeddings.weight")?.data;
-    if (!emb || head.length !== emb.length || head.some((v, i) => v !== emb[i]))
-      throw bad(
-        weightsPath,
-        `tensor "lm_head.weight" differs from the embedding, but ${configPath} says tie_word_embeddings: true`,
-      );
-    tensors.delete("lm_head.weight");
-  }
-  const shapes = mamba2ParamShapes(config);
-  const sizes = `hidden_size ${config.hidden_size}, expand ${config.expand}, num_heads ${config.num_heads}, head_dim ${config.head_dim}, n_groups ${config.n_groups}, state_size ${config.state_size}, conv_kernel ${config.conv_kernel}, vocab_size ${config.vocab_size}`;
-  const params = new Map<string, Tensor<Float32Array>>();
-  for (const [name, shape] of shapes) {
-    const t = tensors.get(name);
-    if (!t)
-      throw bad(
-        weightsPath,
-        `missing tensor "${name}" (shape [${shape.join(", ")}] from ${configPath})`,
-      );
-    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i]))
-      throw bad(
-        weightsPath,
-        `tensor "${name}" has shape [${t.shape.join(", ")}] but ${configPath} (${sizes}) implies [${shape.join(", ")}]`,
-      );
-    const i = firstNonFinite(t.data);
-    if (i >= 0) throw bad(weightsPath, `tensor "${name}" holds ${t.data[i]} at flat index ${i}`);
-    params.set(name, { shape: t.shape, data: t.data });
-  }
-  for (const name of tensors.keys())
-    if (!shapes.has(name))
-      throw bad(
-        weightsPath,
-        `unexpected tensor "${name}" for ${configPath} (num_hidden_layers ${config.num_hidden_layers}, use_bias ${config.use_bias}, use_conv_bias ${config.use_conv_bias}, tie_word_embeddings ${config.tie_word_embeddings})`,
-      );
+  const c = config;
+  const params = paramsFromTensors(
+    tensors,
+    {
+      shapes: mamba2ParamShapes(c),
+      embedding: "backbone.embeddings.weight",
+      head: "lm_head.weight",
+      tied: c.tie_word_embeddings,
+      configPath,
+      sizes: `hidden_size ${c.hidden_size}, expand ${c.expand}, num_heads ${c.num_heads}, head_dim ${c.head_dim}, n_groups ${c.n_groups}, state_size ${c.state_size}, conv_kernel ${c.conv_kernel}, vocab_size ${c.vocab_size}`,
+      switches: `num_hidden_layers ${c.num_hidden_layers}, use_bias ${c.use_bias}, use_conv_bias ${c.use_conv_bias}, tie_word_embeddings ${c.tie_word_embeddings}`,
+    },
+    (problem) => bad(weightsPath, problem),
+  );
   return { config, params, extraConfig: extra };
 }
 

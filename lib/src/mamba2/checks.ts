@@ -2,8 +2,9 @@
  * The checks of the Mamba-2 functions' arguments, done once at the function the user called:
  * the model object and its tensors.
  */
-import { type DType, dtypeOf } from "../tensor";
+import type { DType } from "../tensor";
 import { describe } from "../validate";
+import { checkModelParams } from "../lm/model-params";
 import { mamba2Config, mamba2ParamShapes } from "./config";
 import type { Mamba2Model } from "./model";
 
@@ -25,40 +26,6 @@ export function checkMamba2Model(
     );
   }
   const config = mamba2Config(m.config, fn, "model.config");
-  const shapes = mamba2ParamShapes(config);
-  const first = m.params.get("backbone.embeddings.weight");
-  const firstType = first?.data instanceof Float64Array ? "float64" : "float32";
-  for (const [name, shape] of shapes) {
-    const t = m.params.get(name);
-    if (!t)
-      throw new Error(
-        `${fn}: argument 'model.params' must hold every tensor of the config (got no "${name}" of shape [${shape.join(", ")}])`,
-      );
-    if (
-      !(t.data instanceof Float32Array || t.data instanceof Float64Array) ||
-      !dtypes.includes(dtypeOf(t))
-    )
-      throw new Error(
-        `${fn}: argument 'model.params' must hold ${dtypes.join(" or ")} data (got ${describe(t.data)} in "${name}")`,
-      );
-    if (dtypeOf(t) !== firstType)
-      throw new Error(
-        `${fn}: argument 'model.params' must hold tensors of one dtype (${firstType}) (got ${dtypeOf(t)} in "${name}")`,
-      );
-    if (
-      !Array.isArray(t.shape) ||
-      t.shape.length !== shape.length ||
-      t.shape.some((s, i) => s !== shape[i]) ||
-      t.data.length !== shape.reduce((a, b) => a * b, 1)
-    )
-      throw new Error(
-        `${fn}: argument 'model.params' must hold "${name}" of shape [${shape.join(", ")}] from the config (got shape [${t.shape?.join(", ")}])`,
-      );
-  }
-  for (const name of m.params.keys())
-    if (!shapes.has(name))
-      throw new Error(
-        `${fn}: argument 'model.params' must hold only the tensors of the config (got an unexpected "${name}")`,
-      );
+  checkModelParams(fn, m.params, mamba2ParamShapes(config), dtypes, "backbone.embeddings.weight");
   return { config, params: m.params, extraConfig: m.extraConfig };
 }

@@ -5,6 +5,7 @@
  */
 import { argumentError, checkOptions, describe, schema } from "../validate";
 import { BASE_CONFIG_FIELDS, type ConfigFieldTable, tableEntry } from "../checkpoint/config-fields";
+import { MAMBA_CONFIG_TABLE } from "../mamba/config";
 
 /** A Mamba-2 LM's hyperparameters (Hugging Face `Mamba2Config` names). */
 export interface Mamba2Config {
@@ -77,14 +78,26 @@ const { used, harmless, refused } = tableEntry;
  */
 export const MAMBA2_CONFIG_TABLE: ConfigFieldTable = {
   ...BASE_CONFIG_FIELDS,
+  // The fields Mamba-1's config has too, with the same meaning.
+  ...pick(MAMBA_CONFIG_TABLE, [
+    "vocab_size",
+    "hidden_size",
+    "conv_kernel",
+    "use_bias",
+    "use_conv_bias",
+    "residual_in_fp32",
+    "tie_word_embeddings",
+    "initializer_range",
+    "time_step_min",
+    "time_step_max",
+    "time_step_floor",
+    "rescale_prenorm_residual",
+  ]),
   architectures: { ...BASE_CONFIG_FIELDS.architectures, saved: ["Mamba2ForCausalLM"] },
   model_type: refused("string", "the architecture", ["mamba2", null], "mamba2"),
-  vocab_size: used("int", "V, rows of the embedding"),
-  hidden_size: used("int", "d_model"),
   state_size: used("int", "N, the SSM state per head channel"),
   num_hidden_layers: used("int", "the number of Mamba-2 blocks"),
   expand: used("int", "E / d_model, with E = num_heads · head_dim"),
-  conv_kernel: used("int", "the causal conv's width"),
   num_heads: used("int", "H, the heads (one scalar A and one Δ each)"),
   head_dim: used("int", "P, the channels of a head"),
   n_groups: used("int", "G, the groups of B and C"),
@@ -93,34 +106,26 @@ export const MAMBA2_CONFIG_TABLE: ConfigFieldTable = {
     "Q of the chunked SSD algorithm; the output is the same up to rounding for any Q",
   ),
   layer_norm_epsilon: used("float", "ε of every RMSNorm, the gated one included"),
-  use_bias: used("bool", "biases on in_proj and out_proj"),
-  use_conv_bias: used("bool", "a bias on the conv"),
-  residual_in_fp32: used(
-    "bool",
-    "keep the residual stream in float32; lib computes in float32 throughout, so both values give the same maths",
-  ),
-  tie_word_embeddings: used("bool", "the output head reuses the embedding"),
   time_step_limit: used("list", "[min, max] that Δ is clamped to; [0, ∞] clamps nothing"),
   hidden_act: refused("string", "the activation after the conv", ["silu"], "silu"),
   pad_token_id: harmless(
     "any",
     "the tokenizer's padding id; Mamba2ForCausalLM's embedding has no padding_idx, so every row gets its gradient",
   ),
-  initializer_range: harmless("float", "the std of the random initialisation; read only at init"),
   time_step_rank: harmless(
     "any",
     "Mamba-1's rank of Δ's projection; Mamba-2 takes Δ straight from in_proj",
   ),
-  time_step_min: harmless("float", "range of Δ's initial values; read only at init"),
-  time_step_max: harmless("float", "range of Δ's initial values; read only at init"),
-  time_step_floor: harmless("float", "floor of Δ's initial values; read only at init"),
-  rescale_prenorm_residual: harmless("bool", "scales out_proj at init; read only at init"),
   rms_norm: harmless(
     "bool",
     "whether the gated RMSNorm is on; transformers 4.x stores it but applies the norm whatever it holds (5.x dropped the field), and so does lib",
     "4.x",
   ),
 };
+
+function pick(table: ConfigFieldTable, keys: string[]): ConfigFieldTable {
+  return Object.fromEntries(keys.map((k) => [k, table[k]]));
+}
 
 /** Largest sizes accepted, so that a typo does not try to allocate terabytes. */
 const MAX_DIM = 1 << 16;

@@ -195,7 +195,8 @@ function main(): void {
           { encoding: "utf8", timeout: 600_000 },
         );
         if (r.status !== 0) throw new Error(`ssd bench: python failed: ${r.stderr}`);
-        const [ssdS, scanS] = r.stdout.trim().split(/\s+/).map(Number);
+        const [ssdS, scanS, threads] = r.stdout.trim().split(/\s+/).map(Number);
+        if (N === STATES[0]) console.log(`PyTorch ran on ${threads} threads.\n`);
         const e1 = relDiff(readF32(path.join(dir, "y_ssd")), chunked!.data);
         torchSsd = `${formatSeconds(ssdS)} (err ${e1.toExponential(0)})`;
         if (doScan) {

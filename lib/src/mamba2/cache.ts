@@ -100,6 +100,10 @@ function layerStates(cache: Mamba2Cache): Mamba2LayerState[] {
  *   Δ = clamp(softplus(dt + dt_bias));  h ← exp(Δ A) h + Δ x Bᵀ;  y = h C + D x
  *   h_stream += out_proj(RMSNorm(y ⊙ SiLU(z)) · norm.weight)
  *
+ * Δ is clamped to `time_step_limit` as in the forward, so a step always equals the forward;
+ * transformers' decoding step (and `Mamba2.step` upstream) skip the clamp, which matters only
+ * for a limit other than the default [0, ∞].
+ *
  * Weights are not scanned for NaN here (that would cost as much as the step): the loaders,
  * `initMamba2`, `mamba2Prefill` and `mamba2Generate` refuse non-finite weights.
  * @param tokens (b) ids: number[] or Int32Array, b = cache.batch

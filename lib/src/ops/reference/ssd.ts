@@ -184,9 +184,10 @@ export function ssdQuadraticRaw(
  *      (upstream writes it as one more segsum matrix over the chunks, `decay_chunk`);
  *   4. state to output (left factor): Y_off[t] = exp(Σ a from the chunk's start to t) h_c C_t.
  *
- * y = Y_diag + Y_off. Starts from h0 (b, h, p, n) or zeros; writes y (b, l, h, p) and, when
- * given, the final states (b, h, p, n). Steps 1, 2 and 4 are matrix products of Q × Q, Q × n and
- * Q × p blocks: the scan's work moves into matrix multiplications.
+ * y = Y_diag + Y_off. Here each chunk runs the four steps in turn; upstream runs each step for
+ * all chunks at once (the same arithmetic). Starts from h0 (b, h, p, n) or zeros; writes y
+ * (b, l, h, p) and, when given, the final states (b, h, p, n). Steps 1, 2 and 4 are matrix
+ * products of Q × Q, Q × n and Q × p blocks: the scan's work moves into matrix multiplications.
  */
 export function ssdChunkedRaw(
   d: SsdDims,
@@ -207,7 +208,6 @@ export function ssdChunkedRaw(
   const aChunk = new Float64Array(chunk);
   const states = new Float64Array((chunks + 1) * P * N); // h entering each chunk, then the final
   const chunkState = new Float64Array(P * N); //      S_c, (p, n)
-  const chunkDecay = new Float64Array(chunks); //      exp(Σ a over chunk c)
   for (let b = 0; b < batch; b++) {
     for (let hd = 0; hd < heads; hd++) {
       states.fill(0);
@@ -246,12 +246,12 @@ export function ssdChunkedRaw(
             for (let n = 0; n < N; n++) chunkState[p * N + n] += wx * B[bo + n];
           }
         }
-        chunkDecay[c] = Math.exp(cum[q - 1]);
         // 3. One step of the inter-chunk recurrence: h_{c+1} = exp(Σ a) h_c + S_c.
+        const chunkDecay = Math.exp(cum[q - 1]);
         const hc = c * P * N;
         const next = hc + P * N;
         for (let i = 0; i < P * N; i++)
-          states[next + i] = chunkDecay[c] * states[hc + i] + chunkState[i];
+          states[next + i] = chunkDecay * states[hc + i] + chunkState[i];
         // 4. Y_off[t] = exp(cum[t]) h_c C_t.
         for (let i = 0; i < q; i++) {
           const w = Math.exp(cum[i]);

@@ -35,8 +35,9 @@ export interface AdamWState {
 
 /**
  * Whether a parameter is exempt from weight decay: A_log and D (upstream Mamba marks them
- * `_no_weight_decay` in `mamba_simple.py`), and, as the GPT training recipe, every bias and the
- * norms' weights (the embeddings, which that recipe also exempts, are decayed).
+ * `_no_weight_decay` in `mamba_simple.py`), Mamba-2's dt_bias (likewise in `mamba2.py`), and, as
+ * the GPT training recipe, every bias and the norms' weights (the embeddings, which that recipe
+ * also exempts, are decayed).
  */
 export function noWeightDecay(name: string): boolean {
   return !decays(checkArg("noWeightDecay", "name", name, schema.string()));
@@ -47,6 +48,7 @@ function decays(name: string): boolean {
   return !(
     name.endsWith(".A_log") ||
     name.endsWith(".D") ||
+    name.endsWith(".dt_bias") ||
     name.endsWith(".bias") ||
     /(^|\.)(norm|norm_f|input_layernorm|post_attention_layernorm)\.weight$/.test(name)
   );

@@ -360,13 +360,16 @@ const table: Record<string, Row> = {
     () => [() => 0, { repeats: 1, minMs: 0.01 }],
     "fn:fn options:{repeats?:int[1,1000] minMs?:num(0,60000]}",
   ],
-  powerLawFit: [
-    () => [
-      [1, 2, 4],
-      [1, 4, 16],
+  ...each(
+    ["powerLawFit", "linearQuadraticFit"],
+    [
+      () => [
+        [1, 2, 4],
+        [1, 4, 16],
+      ],
+      "x y",
     ],
-    "x y",
-  ],
+  ),
   // conv/, ssm/
   ssmKernel: [() => [square(), col(), row(), 4], "Abar:T Bbar:T C:T L:int[0,2^28]"],
   ...each(["causalConv", "fftConv"], [() => [mat([[1, 2, 3]]), vec(1, 0.5)], "x:T K:T"]),
@@ -734,7 +737,10 @@ const table: Record<string, Row> = {
     ["transformerParamShapes", "transformerParamCount"],
     [() => [lib.llamaConfig(LLAMA)], "config"],
   ),
-  initTransformer: [() => [LLAMA, rng()], "config rng:rng"],
+  initTransformer: [
+    () => [LLAMA, rng(), { init: "fan-in" }],
+    "config rng:rng options:{init?:hf|fan-in}",
+  ],
   transformerForward: [() => [llama(), [[1, 2, 3]]], "model:@LLAMA_MODEL tokens:@TOKENS"],
   createTransformerCache: [() => [llama(), 2], "model:@LLAMA_MODEL batch?:int[1,2^16]"],
   transformerCacheBytes: [

@@ -1,9 +1,13 @@
 /**
- * powerLawFit and timeMs (lib/src/timing.ts): an exact power law's exponent and coefficient
- * recovered, positive per-call times, argument errors.
+ * powerLawFit, linearQuadraticFit and timeMs (lib/src/timing.ts): exact laws recovered, standard
+ * errors against numpy's least squares on a noisy set, positive per-call times, argument errors.
  */
 import { describe, it, expect } from "vitest";
-import { powerLawFit, timeMs } from "../../lib/src/timing";
+import { linearQuadraticFit, powerLawFit, timeMs } from "../../lib/src/timing";
+
+// A noisy timing set: two repeats at each of five lengths.
+const NOISY_X = [128, 256, 512, 1024, 2048, 128, 256, 512, 1024, 2048];
+const NOISY_Y = [3.1, 5.9, 13.2, 30.5, 88.0, 3.4, 6.3, 12.1, 33.0, 80.0];
 
 describe("timing helpers", () => {
   it("powerLawFit recovers the exponent and coefficient of an exact power law", () => {
@@ -22,7 +26,52 @@ describe("timing helpers", () => {
     }
   });
 
+  it("powerLawFit's standard error matches numpy's least squares (and is 0 for an exact law)", () => {
+    // numpy 2 (/work reference venv): lstsq of log y on [1, log x]; s² = residuals² / (n − 2);
+    // cov = s² (XᵀX)⁻¹; printed with repr.
+    const fit = powerLawFit(NOISY_X, NOISY_Y);
+    expect(fit.points).toBe(10);
+    expect(fit.exponent).toBeCloseTo(1.176308908857931, 12);
+    expect(fit.coefficient).toBeCloseTo(0.009500347687160803, 12);
+    expect(fit.exponentStdErr).toBeCloseTo(0.04104532696702887, 12);
+    const exact = powerLawFit([1, 2, 4, 8], [3, 12, 48, 192]);
+    expect(exact.exponentStdErr).toBeLessThan(1e-12);
+    expect(Number.isNaN(powerLawFit([1, 2], [1, 4]).exponentStdErr)).toBe(true);
+  });
+
+  it("linearQuadraticFit recovers a·x + b·x² exactly, and matches numpy's weighted least squares on noise", () => {
+    const x = [100, 300, 700, 1500, 4000];
+    for (const [a, b] of [
+      [0.02, 1e-5],
+      [0.5, 0],
+      [1e-3, 3e-4],
+    ]) {
+      const fit = linearQuadraticFit(
+        x,
+        x.map((v) => a * v + b * v * v),
+      );
+      expect(Math.abs(fit.a - a) / a).toBeLessThan(1e-10);
+      expect(Math.abs(fit.b - b)).toBeLessThan(1e-12 * Math.max(b, 1e-6));
+      expect(fit.aStdErr).toBeLessThan(1e-9 * a);
+    }
+    // numpy: A = [x, x²], W = diag(1/y²), coef = solve(AᵀWA, AᵀWy), s² = Σ((y − A coef)/y)² / (n − 2),
+    // cov = s² (AᵀWA)⁻¹.
+    const fit = linearQuadraticFit(NOISY_X, NOISY_Y);
+    expect(fit.points).toBe(10);
+    expect(fit.a / 0.02207501152909306).toBeCloseTo(1, 10);
+    expect(fit.b / 8.61263986592285e-6).toBeCloseTo(1, 10);
+    expect(fit.aStdErr / 0.0009462610498467697).toBeCloseTo(1, 10);
+    expect(fit.bStdErr / 1.1908491592437928e-6).toBeCloseTo(1, 10);
+  });
+
   it("powerLawFit and timeMs reject bad input", () => {
+    expect(() => linearQuadraticFit([1, 2], [1])).toThrow(/linearQuadraticFit: argument 'y'/);
+    expect(() => linearQuadraticFit([3, 3, 3], [1, 2, 3])).toThrow(
+      /linearQuadraticFit: argument 'x'.*distinct/,
+    );
+    expect(() => linearQuadraticFit([1, 2], [1, 0])).toThrow(
+      /linearQuadraticFit: argument 'y'.*positive/,
+    );
     expect(() => powerLawFit([1, 2], [1])).toThrow(/powerLawFit: argument 'y'/);
     expect(() => powerLawFit([1, -2], [1, 2])).toThrow(/powerLawFit: argument 'x'.*positive/);
     expect(() => powerLawFit([2, 2], [1, 2])).toThrow(/powerLawFit: argument 'x'.*distinct/);

@@ -39,6 +39,13 @@ export interface TransformerGenerateResult {
 }
 
 /**
+ * Positions a Transformer++ generation may span, prompt and new tokens together (2^16): the
+ * work of a generation grows with the square of its length (token t attends to t earlier ones),
+ * so this bounds it to about 2^31 · layers · H · head_dim multiply-adds of attention.
+ */
+export const MAX_GENERATED_POSITIONS = 1 << 16;
+
+/**
  * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1) with the KV cache:
  * `transformerPrefill` over the prompt, then one `transformerStep` per new token.
  * Returns the new ids only.
@@ -93,7 +100,7 @@ function generate(
     "options",
     options,
     schema.options({
-      maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
+      maxNewTokens: schema.integer({ min: 0, max: MAX_GENERATED_POSITIONS }),
       temperature: schema.number(),
       topK: schema.optional(schema.integer({ min: 1, max: V })),
       rng: schema.optional(schema.rng<Rng>()),
@@ -101,6 +108,13 @@ function generate(
       engine: ENGINE_OPTION,
     }),
   );
+  if (prompt.length + o.maxNewTokens! > MAX_GENERATED_POSITIONS) {
+    throw argumentError(
+      fn,
+      "options.maxNewTokens",
+      `at most ${MAX_GENERATED_POSITIONS - prompt.length} with this prompt: a generation runs over at most ${MAX_GENERATED_POSITIONS} positions, since each new token attends to every earlier one (the cost grows with the square of the length) (got ${o.maxNewTokens})`,
+    );
+  }
   const backend = inferenceBackend(o.engine);
   const temperature = o.temperature!;
   if (temperature < 0)

@@ -23,9 +23,7 @@ import { type Tensor } from "../tensor";
 import { checkOptions, describe, schema } from "../validate";
 import { type LlamaConfig, checkLlamaConfig, transformerParamShapes } from "./config";
 import { type TransformerModel } from "./model";
-
-/** Parameters beyond this are refused as runaway (4 GiB of float32). */
-const MAX_PARAMS = 1 << 30;
+import { MAX_MODEL_PARAMETERS, modelTooLarge } from "../checkpoint/safetensors";
 
 /** The initialisation rules of {@link initTransformer}. */
 export type TransformerInit = "hf" | "fan-in";
@@ -67,11 +65,7 @@ export function initTransformer(
   const shapes = transformerParamShapes(c);
   let total = 0;
   for (const shape of shapes.values()) total += shape.reduce((a, b) => a * b, 1);
-  if (total > MAX_PARAMS) {
-    throw new Error(
-      `${fn}: config: ${total} parameters is more than this library allocates (${MAX_PARAMS})`,
-    );
-  }
+  if (total > MAX_MODEL_PARAMETERS) throw modelTooLarge(fn, total);
   const residualScale = 1 / Math.sqrt(2 * c.num_hidden_layers);
   const params = new Map<string, Tensor>();
   for (const [name, shape] of shapes) {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import {
   Rng,
+  initTransformer,
   transformerCacheBytes,
   transformerForward,
   transformerGenerate,
@@ -75,5 +76,19 @@ describe("transformerGenerate", () => {
     expect(() => transformerGenerate(m, [20], { maxNewTokens: 2, temperature: 0 })).toThrow(
       /transformerGenerate: argument 'prompt' must be integer ids in \[0, 13\) \(vocab_size\) \(got 20 at index 0/,
     );
+  });
+});
+
+describe("transformerGenerate's cost bound", () => {
+  it("refuses a generation over more than 2^16 positions before it starts (the work is quadratic)", () => {
+    const m = initTransformer(smallLlama(), new Rng(1));
+    const t0 = performance.now();
+    expect(() => transformerGenerate(m, [1, 2], { maxNewTokens: 2 ** 20, temperature: 0 })).toThrow(
+      /^transformerGenerate: argument 'options.maxNewTokens' must be an integer in \[0, 65536\] \(got 1048576\)/,
+    );
+    expect(() => transformerGenerate(m, [1, 2], { maxNewTokens: 65535, temperature: 0 })).toThrow(
+      /^transformerGenerate: argument 'options.maxNewTokens' must be at most 65534 with this prompt: a generation runs over at most 65536 positions/,
+    );
+    expect(performance.now() - t0).toBeLessThan(1000);
   });
 });

@@ -4,7 +4,13 @@
  * by √(2·n_layer), the embedding from N(0, initializer_range²); norms 1, repeatable per seed.
  */
 import { describe, expect, it } from "vitest";
-import { Rng, initTransformer, llamaConfig, transformerParamShapes } from "../../../lib/src/index";
+import {
+  Rng,
+  initMamba,
+  initTransformer,
+  llamaConfig,
+  transformerParamShapes,
+} from "../../../lib/src/index";
 
 // ---------------------------------------------------------------------------------------------
 
@@ -94,5 +100,27 @@ describe("initTransformer", () => {
     expect(Array.from(again.params.get("model.layers.2.mlp.down_proj.weight")!.data)).toEqual(
       Array.from(m.params.get("model.layers.2.mlp.down_proj.weight")!.data),
     );
+  });
+});
+
+describe("model size caps", () => {
+  it("refuse a config of more than 2 GiB of float32 parameters at once, for both models", () => {
+    // 9.4e8 parameters (3.8 GB): each field within its own limit, the total not
+    const wide = {
+      vocab_size: 50000,
+      hidden_size: 8192,
+      intermediate_size: 28672,
+      num_hidden_layers: 4,
+      num_attention_heads: 64,
+    };
+    const t0 = performance.now();
+    expect(() => initTransformer(wide, new Rng(1))).toThrow(
+      /^initTransformer: argument 'config' must describe at most 536608767 parameters \(2 GiB of float32, what one safetensors file holds\) \(got \d+, \d+\.\d GiB\)/,
+    );
+    // hidden 4096, 1024 layers: about 52e9 parameters, refused before anything is allocated
+    expect(() =>
+      initMamba({ vocab_size: 100, hidden_size: 4096, num_hidden_layers: 1024 }, new Rng(1)),
+    ).toThrow(/^initMamba: argument 'config' must describe at most 536608767 parameters/);
+    expect(performance.now() - t0).toBeLessThan(1000);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { argumentError, checkArg, checkOptions, describe, schema } from "./validate";
 import { bestOfSecondsRaw } from "./timing-raw";
+import { eyeRaw, luRaw, luSolveRaw } from "./linalg/dense";
 
 const FUNCTION = schema.function<() => unknown>();
 
@@ -133,13 +134,16 @@ export function powerLawFit(x: ArrayLike<number>, y: ArrayLike<number>): PowerLa
   return { exponent, coefficient: Math.exp(my - exponent * mx), exponentStdErr, points: n };
 }
 
-/** The result of {@link linearQuadraticFit}: y ≈ a·x + b·x². */
-export interface LinearQuadraticFit {
+/** The result of {@link quadraticFit}: y ≈ c + a·x + b·x². */
+export interface QuadraticFit {
+  /** The constant c (y that does not depend on x: a call's fixed cost). */
+  c: number;
   /** The linear coefficient a (y per unit of x). */
   a: number;
   /** The quadratic coefficient b (y per unit of x²). */
   b: number;
-  /** Standard errors of a and b (NaN for two points, which the curve fits exactly). */
+  /** Standard errors of c, a and b (NaN for three points, which the curve fits exactly). */
+  cStdErr: number;
   aStdErr: number;
   bStdErr: number;
   /** How many points were fitted. */
@@ -147,57 +151,55 @@ export interface LinearQuadraticFit {
 }
 
 /**
- * The fit y ≈ a·x + b·x² (no constant term) by least squares on relative errors: each point is
- * weighted by 1/y², since timing noise grows with the time measured. For a cost over a sequence
- * of length L, a is the cost per position that does not depend on L (projections, MLPs, a scan)
- * and b·L the part that grows with it (attention reading every earlier position); the cost per
- * position is a + b·L. Standard errors from the weighted residuals over n − 2 degrees of freedom.
+ * The fit y ≈ c + a·x + b·x² by least squares on relative errors: each point is weighted by 1/y²,
+ * since timing noise grows with the time measured. For the time of a call over a sequence of
+ * length L: c is what a call costs whatever its length (checks, setting up), a the cost per
+ * position that does not depend on L (projections, MLPs, a scan), and b·L what each position adds
+ * as L grows (attention reading every earlier position); the time per position is c/L + a + b·L.
+ * Standard errors from the weighted residuals over n − 3 degrees of freedom.
  *
- * @param x sizes (> 0), at least two distinct values (repeated measurements may repeat an x)
+ * @param x sizes (> 0), at least three distinct values (repeated measurements may repeat an x)
  * @param y measurements (> 0), same length
  */
-export function linearQuadraticFit(x: ArrayLike<number>, y: ArrayLike<number>): LinearQuadraticFit {
-  const fn = "linearQuadraticFit";
+export function quadraticFit(x: ArrayLike<number>, y: ArrayLike<number>): QuadraticFit {
+  const fn = "quadraticFit";
   checkPositivePairs(fn, x, y);
   const n = x.length;
-  // Weighted normal equations for the columns (x, x²) with weights 1/y², in units of the largest
-  // x so that the two columns are of similar size.
+  const distinct = new Set(Array.from(x)).size;
+  if (distinct < 3) {
+    throw argumentError(fn, "x", `an array of at least three distinct values (got ${distinct})`);
+  }
+  // Weighted normal equations (Xᵀ W X) β = Xᵀ W y for the columns (1, u, u²), u = x / max x (so
+  // the columns are of similar size), W = diag(1/y²).
   const scale = Math.max(...Array.from(x));
-  let s11 = 0;
-  let s12 = 0;
-  let s22 = 0;
-  let r1 = 0;
-  let r2 = 0;
+  const m = new Float64Array(9);
+  const r = new Float64Array(3);
   for (let i = 0; i < n; i++) {
     const u = x[i] / scale;
+    const row = [1, u, u * u];
     const w = 1 / (y[i] * y[i]);
-    s11 += w * u * u;
-    s12 += w * u * u * u;
-    s22 += w * u * u * u * u;
-    r1 += w * u * y[i];
-    r2 += w * u * u * y[i];
+    for (let j = 0; j < 3; j++) {
+      r[j] += w * row[j] * y[i];
+      for (let k = 0; k < 3; k++) m[j * 3 + k] += w * row[j] * row[k];
+    }
   }
-  const det = s11 * s22 - s12 * s12;
-  if (!(det > 1e-12 * s11 * s22)) {
-    throw argumentError(
-      fn,
-      "x",
-      `an array of at least two distinct values (got ${n === 0 ? "none" : `only ${x[0]}`})`,
-    );
-  }
-  const au = (s22 * r1 - s12 * r2) / det;
-  const bu = (s11 * r2 - s12 * r1) / det;
+  const lu = luRaw(m, 3);
+  const beta = luSolveRaw(lu, r, 1);
+  const inv = luSolveRaw(lu, eyeRaw(3), 3); // (Xᵀ W X)⁻¹
   let rss = 0;
   for (let i = 0; i < n; i++) {
     const u = x[i] / scale;
-    rss += ((y[i] - au * u - bu * u * u) / y[i]) ** 2;
+    rss += ((y[i] - beta[0] - beta[1] * u - beta[2] * u * u) / y[i]) ** 2;
   }
-  const s2 = n > 2 ? rss / (n - 2) : NaN;
+  const s2 = n > 3 ? rss / (n - 3) : NaN;
+  const err = (j: number) => Math.sqrt(s2 * inv[j * 3 + j]);
   return {
-    a: au / scale,
-    b: bu / (scale * scale),
-    aStdErr: Math.sqrt((s2 * s22) / det) / scale,
-    bStdErr: Math.sqrt((s2 * s11) / det) / (scale * scale),
+    c: beta[0],
+    a: beta[1] / scale,
+    b: beta[2] / (scale * scale),
+    cStdErr: err(0),
+    aStdErr: err(1) / scale,
+    bStdErr: err(2) / (scale * scale),
     points: n,
   };
 }

@@ -361,7 +361,7 @@ const table: Record<string, Row> = {
     "fn:fn options:{repeats?:int[1,1000] minMs?:num(0,60000]}",
   ],
   ...each(
-    ["powerLawFit", "linearQuadraticFit"],
+    ["powerLawFit", "quadraticFit"],
     [
       () => [
         [1, 2, 4],

@@ -1,9 +1,9 @@
 /**
- * powerLawFit, linearQuadraticFit and timeMs (lib/src/timing.ts): exact laws recovered, standard
+ * powerLawFit, quadraticFit and timeMs (lib/src/timing.ts): exact laws recovered, standard
  * errors against numpy's least squares on a noisy set, positive per-call times, argument errors.
  */
 import { describe, it, expect } from "vitest";
-import { linearQuadraticFit, powerLawFit, timeMs } from "../../lib/src/timing";
+import { quadraticFit, powerLawFit, timeMs } from "../../lib/src/timing";
 
 // A noisy timing set: two repeats at each of five lengths.
 const NOISY_X = [128, 256, 512, 1024, 2048, 128, 256, 512, 1024, 2048];
@@ -39,38 +39,42 @@ describe("timing helpers", () => {
     expect(Number.isNaN(powerLawFit([1, 2], [1, 4]).exponentStdErr)).toBe(true);
   });
 
-  it("linearQuadraticFit recovers a·x + b·x² exactly, and matches numpy's weighted least squares on noise", () => {
+  it("quadraticFit recovers c + a·x + b·x² exactly, and matches numpy's weighted least squares on noise", () => {
     const x = [100, 300, 700, 1500, 4000];
-    for (const [a, b] of [
-      [0.02, 1e-5],
-      [0.5, 0],
-      [1e-3, 3e-4],
+    for (const [c, a, b] of [
+      [5, 0.02, 1e-5],
+      [0, 0.5, 0],
+      [30, 1e-3, 3e-4],
     ]) {
-      const fit = linearQuadraticFit(
+      const fit = quadraticFit(
         x,
-        x.map((v) => a * v + b * v * v),
+        x.map((v) => c + a * v + b * v * v),
       );
-      expect(Math.abs(fit.a - a) / a).toBeLessThan(1e-10);
+      expect(Math.abs(fit.c - c)).toBeLessThan(1e-9 * Math.max(c, 1));
+      expect(Math.abs(fit.a - a) / a).toBeLessThan(1e-9);
       expect(Math.abs(fit.b - b)).toBeLessThan(1e-12 * Math.max(b, 1e-6));
       expect(fit.aStdErr).toBeLessThan(1e-9 * a);
     }
-    // numpy: A = [x, x²], W = diag(1/y²), coef = solve(AᵀWA, AᵀWy), s² = Σ((y − A coef)/y)² / (n − 2),
-    // cov = s² (AᵀWA)⁻¹.
-    const fit = linearQuadraticFit(NOISY_X, NOISY_Y);
+    // numpy: A = [1, x, x²], W = diag(1/y²), coef = solve(AᵀWA, AᵀWy),
+    // s² = Σ((y − A coef)/y)² / (n − 3), cov = s² (AᵀWA)⁻¹, printed with repr.
+    const fit = quadraticFit(NOISY_X, NOISY_Y);
     expect(fit.points).toBe(10);
-    expect(fit.a / 0.02207501152909306).toBeCloseTo(1, 10);
-    expect(fit.b / 8.61263986592285e-6).toBeCloseTo(1, 10);
-    expect(fit.aStdErr / 0.0009462610498467697).toBeCloseTo(1, 10);
-    expect(fit.bStdErr / 1.1908491592437928e-6).toBeCloseTo(1, 10);
+    expect(fit.c / 0.7689740997621491).toBeCloseTo(1, 9);
+    expect(fit.a / 0.01781245317244142).toBeCloseTo(1, 9);
+    expect(fit.b / 1.1261788446612812e-5).toBeCloseTo(1, 9);
+    expect(fit.cStdErr / 0.2586682443862774).toBeCloseTo(1, 9);
+    expect(fit.aStdErr / 0.0015837301569684484).toBeCloseTo(1, 9);
+    expect(fit.bStdErr / 1.2289952997124938e-6).toBeCloseTo(1, 9);
+    expect(Number.isNaN(quadraticFit([1, 2, 3], [1, 2, 4]).bStdErr)).toBe(true);
   });
 
   it("powerLawFit and timeMs reject bad input", () => {
-    expect(() => linearQuadraticFit([1, 2], [1])).toThrow(/linearQuadraticFit: argument 'y'/);
-    expect(() => linearQuadraticFit([3, 3, 3], [1, 2, 3])).toThrow(
-      /linearQuadraticFit: argument 'x'.*distinct/,
+    expect(() => quadraticFit([1, 2], [1])).toThrow(/quadraticFit: argument 'y'/);
+    expect(() => quadraticFit([3, 3, 4], [1, 2, 3])).toThrow(
+      /quadraticFit: argument 'x' must be an array of at least three distinct values \(got 2\)/,
     );
-    expect(() => linearQuadraticFit([1, 2], [1, 0])).toThrow(
-      /linearQuadraticFit: argument 'y'.*positive/,
+    expect(() => quadraticFit([1, 2, 3], [1, 0, 2])).toThrow(
+      /quadraticFit: argument 'y'.*positive/,
     );
     expect(() => powerLawFit([1, 2], [1])).toThrow(/powerLawFit: argument 'y'/);
     expect(() => powerLawFit([1, -2], [1, 2])).toThrow(/powerLawFit: argument 'x'.*positive/);

@@ -14,8 +14,8 @@ export {
 } from "./config";
 export { type MambaModel, type MixerVariant } from "./model";
 export * from "./init";
+export { type MambaEngine } from "./engine";
 export {
-  type MambaScan,
   type MambaForwardOptions,
   type MambaBlockState,
   mambaMixer,

@@ -86,7 +86,11 @@ export const i32 = {
   sub: (a: Code, b: Code): Code => [a, b, 0x6b],
   mul: (a: Code, b: Code): Code => [a, b, 0x6c],
   and: (a: Code, b: Code): Code => [a, b, 0x71],
+  or: (a: Code, b: Code): Code => [a, b, 0x72],
   shl: (a: Code, b: Code): Code => [a, b, 0x74],
+  shrU: (a: Code, b: Code): Code => [a, b, 0x76],
+  /** Zero-extended 16-bit load (a float16 or bfloat16's bits). */
+  load16U: (addr: Code, offset = 0): Code => [addr, 0x2f, ...memarg(1, offset)],
   eqz: (a: Code): Code => [a, 0x45],
   ltS: (a: Code, b: Code): Code => [a, b, 0x48],
   ltU: (a: Code, b: Code): Code => [a, b, 0x49],
@@ -107,8 +111,12 @@ export const f32 = {
   mul: (a: Code, b: Code): Code => [a, b, 0x94],
   div: (a: Code, b: Code): Code => [a, b, 0x95],
   sqrt: (a: Code): Code => [a, 0x91],
+  /** |a| with the sign of b. */
+  copysign: (a: Code, b: Code): Code => [a, b, 0x98],
   /** A signed int32 converted to float32. */
   fromI32: (a: Code): Code => [a, 0xb2],
+  /** The bits of an int32 read as a float32. */
+  reinterpretI32: (a: Code): Code => [a, 0xbe],
 };
 
 /** 128-bit vector instructions, lanes as four float32 (f4) or four int32 (i4). */
@@ -129,6 +137,17 @@ export const v128 = {
     ...uleb(0x0c),
     ...Array.from(new Uint8Array(new Int32Array([n, n, n, n]).buffer)),
   ],
+  /**
+   * Four 32-bit lanes picked from a (lanes 0-3) and b (lanes 4-7): `i8x16.shuffle` with the
+   * byte indices of those lanes.
+   */
+  shuffle32: (a: Code, b: Code, lanes: readonly [number, number, number, number]): Code => [
+    a,
+    b,
+    SIMD,
+    ...uleb(0x0d),
+    ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+  ],
   and: (a: Code, b: Code): Code => simd(0x4e, a, b),
   or: (a: Code, b: Code): Code => simd(0x50, a, b),
   /** Lanes of a where mask bits are 1, else b. */
@@ -145,6 +164,8 @@ export const f4 = {
     ...Array.from(new Uint8Array(new Float32Array([x, x, x, x]).buffer)),
   ],
   extractLane: (v: Code, lane: number): Code => [v, SIMD, ...uleb(0x1f), lane],
+  /** v with lane `lane` replaced by the float32 x. */
+  replaceLane: (v: Code, lane: number, x: Code): Code => [v, x, SIMD, ...uleb(0x20), lane],
   lt: (a: Code, b: Code): Code => simd(0x43, a, b),
   gt: (a: Code, b: Code): Code => simd(0x44, a, b),
   nearest: (a: Code): Code => simd(0x6a, a),

@@ -45,11 +45,12 @@ type SavedScan =
 
 /** The simd backend of one thread (see the module comment). */
 export class SimdBackend implements Backend {
-  readonly name = "simd";
-  private readonly m = new SimdMemory();
+  readonly name: string = "simd";
   /** Parameters staged in the memory during this call, by tensor and layout. */
   private readonly staged = new Map<Tensor, Map<string, SimdTensor>>();
 
+  /** `m`: the memory its tensors live in (its own by default; inference passes a model's). */
+  constructor(protected readonly m: SimdMemory = new SimdMemory()) {}
   /** Starts a call: the arena is emptied and the staged parameters forgotten. */
   begin(): void {
     this.m.reset();
@@ -105,7 +106,7 @@ export class SimdBackend implements Backend {
   }
 
   /** A vector (C) zero-padded to 4⌈C/4⌉. */
-  private paddedVector(v: Tensor): SimdTensor {
+  protected paddedVector(v: Tensor): SimdTensor {
     return this.stage(v, "padded", () => {
       const out = this.m.zeros([padded(v.data.length)]);
       out.data.set(v.data);
@@ -114,7 +115,7 @@ export class SimdBackend implements Backend {
   }
 
   /** x (b, l, C) with C padded to Cp = 4⌈C/4⌉ by zero channels (x itself when C = Cp). */
-  private padChannels(x: Tensor): SimdTensor {
+  protected padChannels(x: Tensor): SimdTensor {
     const [b, l, C] = x.shape;
     const src = this.m.input(x);
     const Cp = padded(C);
@@ -134,7 +135,7 @@ export class SimdBackend implements Backend {
   }
 
   /** The first C channels of xp (b, l, Cp). */
-  private unpadChannels(xp: SimdTensor, C: number): SimdTensor {
+  protected unpadChannels(xp: SimdTensor, C: number): SimdTensor {
     const [b, l, Cp] = xp.shape;
     if (Cp === C) return xp;
     const out = this.m.alloc([b, l, C]);

@@ -1,0 +1,467 @@
+/**
+ * The WebAssembly SIMD kernels of inference (`./infer.ts`): the products with weights read where
+ * they lie, in PyTorch's (out, in) layout and in float32, bfloat16 or float16, and the causal
+ * conv and selective scan that continue from a decoding state. Written with the course's
+ * assembler (`selective-fast/wasm.ts`) like `./kernels.ts`; byte addresses into one shared
+ * memory, strides in elements, float32 activations, row-major.
+ *
+ * Two modules:
+ * - {@link matmulModuleBytes}: what depends on no model size.
+ *   - `linF32(M, N, K, pX, ldx, pW, pY, ldy, n0, n1)`: Y[m, n] = Σ_k X[m, k] W[n, k] for all
+ *     m < M and the rows n0 ≤ n < n1 of W (N, K) (a thread's share): `F.linear` without bias.
+ *     A weight row is read as vectors along k (a dot product per output, its four lanes summed
+ *     at the end), so W needs no transposed copy. Register blocks of 2 positions × 4 rows; one
+ *     position (a decoding step) reads each weight once: the product is then bound by memory.
+ *   - `linBf16(...)`, `linF16(...)`: the same with W in 16-bit floats, widened in registers: one
+ *     vector load brings eight weights, whose even elements become float32 by a shift left of
+ *     16 bits (bfloat16 is the top half of a float32) and odd ones by masking the low half; a
+ *     float16 is moved into float32's exponent and mantissa fields and scaled by 2^112 (exact
+ *     for normal and subnormal values). X must first go through `permute8`, which lays out
+ *     each group of eight values as its even then its odd elements, so the widened weights
+ *     meet their inputs without shuffling the (much larger) weight stream.
+ *   - `permute8(M, K, pX, ldx, pXp)`: that layout (rows of K, the last K mod 8 values as they
+ *     are).
+ *   - `negExp(n4, pX, pY)`: y = −exp(x) over 4·n4 values (A = −exp(A_log)).
+ * - {@link convModuleBytes}(k) and {@link scanStateModuleBytes}(N), for conv width k and state
+ *   size N, over channels in groups of four (one vector), token-major activations (L, E) of one
+ *   sequence:
+ *   - `convState(L, pX, ldx, pW, pBias, hasBias, pS, pY, ldy, g0, g1)`: the causal depthwise
+ *     conv continuing from the state S (E, k) of the last k inputs (oldest first, `Mamba.step`'s
+ *     conv_state), leaving S at the last k inputs; weight (E, k) as `conv1d.weight` holds it.
+ *   - `scanState(L, ld, pRaw, pBias, pA, pB, pC, pU, pZ, hasZ, pD, pY, pH, pScr, g0, g1)`: the
+ *     selective scan continuing from h (E, N) and leaving h at the last position (the equations
+ *     of `./kernels.ts` scanFwd, nothing kept for a backward pass); A (E, N) as −exp(A_log);
+ *     B, C (L, N); raw (Δ before bias and softplus), u, z, y (L, E) with row stride ld.
+ *     `scanStateLti`: B and C (E, N), the same at every position.
+ *   Groups g0 ≤ g < g1 (channels 4g … 4g + 3): a thread's share. A, B, C and h are read and
+ *   written in their (E, ·) layouts with one scalar load or store per lane, once per group.
+ */
+import {
+  type Code,
+  type ModuleMemory,
+  type WasmFunction,
+  assembleModule,
+  control,
+  f32,
+  f4,
+  i32,
+  i4,
+  local,
+  v128,
+} from "../../selective-fast/wasm";
+import { Locals, exp4, expTemps, softplus4 } from "../../selective-fast/kernels";
+import { laneSum, sigmoid4 } from "./kernels";
+
+const g = local.get;
+const set = local.set;
+const inc = (x: number, by: Code): Code => set(x, i32.add(g(x), by));
+
+/** How a weight matrix is stored. */
+export type WeightFormat = "f32" | "bf16" | "f16";
+
+/** Bytes per weight. */
+export function weightBytes(format: WeightFormat): number {
+  return format === "f32" ? 4 : 2;
+}
+
+/** The register block of each format: positions × weight rows. */
+const BLOCK: Record<WeightFormat, { MR: number; NR: number }> = {
+  f32: { MR: 2, NR: 4 },
+  bf16: { MR: 2, NR: 2 },
+  f16: { MR: 2, NR: 2 },
+};
+
+/** 2^112 as float32: scales a float16's fields, moved into float32's, to its value. */
+const F16_SCALE = 2 ** 112;
+
+/**
+ * The even and odd elements of eight 16-bit weights in v (local), as two float32 vectors (code
+ * leaving the vector on the stack); t is a scratch local.
+ */
+function widen(format: "bf16" | "f16", l: Locals, v: number, t: number, odd: boolean): Code {
+  // the weight in the top 16 bits of each 32-bit lane
+  const top = odd ? v128.and(g(v), l.i(-65536)) : i4.shl(g(v), i32.const(16));
+  if (format === "bf16") return top;
+  // float16: sign at bit 31, exponent and mantissa at bits 16-30 → shifted to bits 13-27
+  return [
+    set(t, top),
+    v128.or(
+      v128.and(g(t), l.i(-2147483648)),
+      f4.mul(i4.shrU(v128.and(g(t), l.i(0x7fff0000)), i32.const(3)), l.f(F16_SCALE)),
+    ),
+  ];
+}
+
+/** One weight as float32 from the address `addr` (scalar tails). */
+function weightScalar(format: WeightFormat, addr: Code): Code {
+  if (format === "f32") return f32.load(addr);
+  const top = i32.shl(i32.load16U(addr), i32.const(16));
+  if (format === "bf16") return f32.reinterpretI32(top);
+  return f32.copysign(
+    f32.mul(
+      f32.reinterpretI32(i32.shrU(i32.and(top, i32.const(0x7fff0000)), i32.const(3))),
+      f32.const(F16_SCALE),
+    ),
+    f32.reinterpretI32(top),
+  );
+}
+
+/** `linF32` / `linBf16` / `linF16` (see the module comment). */
+function linearFunction(format: WeightFormat): WasmFunction {
+  const l = new Locals(10);
+  const [M, N, K, pX, ldx, pW, pY, ldy, n0, n1] = Array.from({ length: 10 }, (_, i) => i);
+  void N;
+  const { MR, NR } = BLOCK[format];
+  const half = format !== "f32";
+  const wb = weightBytes(format);
+  const i32s = (n: number) => Array.from({ length: n }, () => l.add("i32"));
+  const [m, n, xEnd, xTail, kvB, tailB, rowW] = i32s(7);
+  const px = i32s(MR);
+  const pw = i32s(NR);
+  const acc = Array.from({ length: MR * NR }, () => l.add("v128"));
+  const sums = Array.from({ length: MR * NR }, () => l.add("f32"));
+  const xe = Array.from({ length: MR }, () => l.add("v128"));
+  const xo = Array.from({ length: MR }, () => l.add("v128"));
+  const [wv, wt, wev] = [l.add("v128"), l.add("v128"), l.add("v128")];
+  const xs = l.add("f32");
+  // values per vector step: 4 (float32) or 8 (16-bit: two x vectors per weight vector)
+  const step = half ? 8 : 4;
+
+  const tile = (mr: number, nr: number): Code => {
+    const a = (i: number, j: number) => acc[i * NR + j];
+    const s = (i: number, j: number) => sums[i * NR + j];
+    const body: Code[] = [];
+    for (let i = 0; i < mr; i++) {
+      body.push(set(xe[i], v128.load(g(px[i]))));
+      if (half) body.push(set(xo[i], v128.load(g(px[i]), 16)));
+    }
+    for (let j = 0; j < nr; j++) {
+      body.push(set(wv, v128.load(g(pw[j]))));
+      if (half) {
+        const fmt = format as "bf16" | "f16";
+        const ev = wev;
+        body.push(set(ev, widen(fmt, l, wv, wt, false)));
+        body.push(set(wv, widen(fmt, l, wv, wt, true)));
+        for (let i = 0; i < mr; i++) {
+          body.push(
+            set(
+              a(i, j),
+              f4.add(f4.add(g(a(i, j)), f4.mul(g(xe[i]), g(ev))), f4.mul(g(xo[i]), g(wv))),
+            ),
+          );
+        }
+      } else {
+        for (let i = 0; i < mr; i++)
+          body.push(set(a(i, j), f4.add(g(a(i, j)), f4.mul(g(xe[i]), g(wv)))));
+      }
+    }
+    for (let i = 0; i < mr; i++) body.push(inc(px[i], i32.const(4 * step)));
+    for (let j = 0; j < nr; j++) body.push(inc(pw[j], i32.const(16)));
+    const tail: Code[] = [set(xs, f32.load(g(px[0])))];
+    for (let i = 0; i < mr; i++) {
+      if (i > 0) tail.push(set(xs, f32.load(g(px[i]))));
+      for (let j = 0; j < nr; j++)
+        tail.push(
+          set(s(i, j), f32.add(g(s(i, j)), f32.mul(g(xs), weightScalar(format, g(pw[j]))))),
+        );
+    }
+    for (let i = 0; i < mr; i++) tail.push(inc(px[i], i32.const(4)));
+    for (let j = 0; j < nr; j++) tail.push(inc(pw[j], i32.const(wb)));
+    const stores: Code[] = [];
+    for (let i = 0; i < mr; i++)
+      for (let j = 0; j < nr; j++) {
+        stores.push(
+          f32.store(
+            i32.add(
+              g(pY),
+              i32.shl(
+                i32.add(i32.mul(i32.add(g(m), i32.const(i)), g(ldy)), i32.add(g(n), i32.const(j))),
+                i32.const(2),
+              ),
+            ),
+            g(s(i, j)),
+          ),
+        );
+      }
+    return [
+      Array.from({ length: mr }, (_, i) =>
+        set(
+          px[i],
+          i32.add(g(pX), i32.shl(i32.mul(i32.add(g(m), i32.const(i)), g(ldx)), i32.const(2))),
+        ),
+      ),
+      Array.from({ length: nr }, (_, j) =>
+        set(pw[j], i32.add(g(pW), i32.mul(i32.add(g(n), i32.const(j)), g(rowW)))),
+      ),
+      Array.from({ length: mr * nr }, (_, q) =>
+        set(acc[Math.floor(q / nr) * NR + (q % nr)], l.f(0)),
+      ),
+      set(xEnd, i32.add(g(px[0]), g(kvB))),
+      control.while(i32.ltU(g(px[0]), g(xEnd)), body),
+      Array.from({ length: mr }, (_, i) =>
+        Array.from({ length: nr }, (_, j) => set(s(i, j), laneSum(g(a(i, j))))),
+      ),
+      // the last K mod step values, one at a time
+      set(xTail, i32.add(g(xEnd), g(tailB))),
+      control.while(i32.ltU(g(px[0]), g(xTail)), tail),
+      stores,
+      inc(m, i32.const(mr)),
+    ];
+  };
+  const rowsOf = (nr: number): Code => [
+    set(m, i32.const(0)),
+    control.while(i32.leS(i32.add(g(m), i32.const(MR)), g(M)), tile(MR, nr)),
+    control.while(i32.ltS(g(m), g(M)), tile(1, nr)),
+    inc(n, i32.const(nr)),
+  ];
+  // the code first: it registers the constants that the prologue then sets
+  const main: Code = [
+    // bytes of x covered by whole vector steps, and of one weight row
+    set(kvB, i32.shl(i32.and(g(K), i32.const(-step)), i32.const(2))),
+    set(tailB, i32.shl(i32.and(g(K), i32.const(step - 1)), i32.const(2))),
+    set(rowW, i32.mul(g(K), i32.const(wb))),
+    set(n, g(n0)),
+    control.while(i32.leS(i32.add(g(n), i32.const(NR)), g(n1)), rowsOf(NR)),
+    control.while(i32.ltS(g(n), g(n1)), rowsOf(1)),
+  ];
+  return {
+    name: format === "f32" ? "linF32" : format === "bf16" ? "linBf16" : "linF16",
+    params: Array<"i32">(10).fill("i32"),
+    locals: l.types,
+    body: [l.prologue(), main],
+  };
+}
+
+/** `permute8(M, K, pX, ldx, pXp)` (see the module comment); Xp has rows of K. */
+function permuteFunction(): WasmFunction {
+  const l = new Locals(5);
+  const [M, K, pX, ldx, pXp] = [0, 1, 2, 3, 4];
+  const [r, q, vecEnd, end, src, dst, ldxB, kB] = Array.from({ length: 8 }, () => l.add("i32"));
+  const [a, b] = [l.add("v128"), l.add("v128")];
+  return {
+    name: "permute8",
+    params: Array<"i32">(5).fill("i32"),
+    locals: l.types,
+    body: [
+      set(ldxB, i32.shl(g(ldx), i32.const(2))),
+      set(kB, i32.shl(g(K), i32.const(2))),
+      set(vecEnd, i32.shl(i32.and(g(K), i32.const(-8)), i32.const(2))),
+      set(end, g(kB)),
+      set(r, i32.const(0)),
+      control.while(i32.ltS(g(r), g(M)), [
+        set(src, i32.add(g(pX), i32.mul(g(r), g(ldxB)))),
+        set(dst, i32.add(g(pXp), i32.mul(g(r), g(kB)))),
+        set(q, i32.const(0)),
+        control.while(i32.ltS(g(q), g(vecEnd)), [
+          set(a, v128.load(i32.add(g(src), g(q)))),
+          set(b, v128.load(i32.add(g(src), g(q)), 16)),
+          v128.store(i32.add(g(dst), g(q)), v128.shuffle32(g(a), g(b), [0, 2, 4, 6])),
+          v128.store(i32.add(g(dst), g(q)), v128.shuffle32(g(a), g(b), [1, 3, 5, 7]), 16),
+          inc(q, i32.const(32)),
+        ]),
+        control.while(i32.ltS(g(q), g(end)), [
+          f32.store(i32.add(g(dst), g(q)), f32.load(i32.add(g(src), g(q)))),
+          inc(q, i32.const(4)),
+        ]),
+        inc(r, i32.const(1)),
+      ]),
+    ],
+  };
+}
+
+/** `negExp(n4, pX, pY)`: y = −exp(x) over 4·n4 values. */
+function negExpFunction(): WasmFunction {
+  const l = new Locals(3);
+  const [n4, pX, pY] = [0, 1, 2];
+  const [q, end] = [l.add("i32"), l.add("i32")];
+  const te = expTemps(l);
+  const main: Code = [
+    set(q, i32.const(0)),
+    set(end, i32.shl(g(n4), i32.const(4))),
+    control.while(i32.ltS(g(q), g(end)), [
+      v128.store(i32.add(g(pY), g(q)), f4.neg(exp4(v128.load(i32.add(g(pX), g(q))), te))),
+      inc(q, i32.const(16)),
+    ]),
+  ];
+  return {
+    name: "negExp",
+    params: ["i32", "i32", "i32"],
+    locals: l.types,
+    body: [l.prologue(), main],
+  };
+}
+
+/**
+ * Four lanes gathered from the rows c … c + 3 of a (·, width) matrix at column `col`, the address
+ * of its row c in local `base`: one scalar load per lane, at constant offsets.
+ */
+function gather(base: number, width: number, col: number): Code {
+  let v: Code = v128.load32Splat(g(base), 4 * col);
+  for (let i = 1; i < 4; i++) v = f4.replaceLane(v, i, f32.load(g(base), 4 * (i * width + col)));
+  return v;
+}
+
+/** The four lanes of v (a local) stored to rows c … c + 3 of a (·, width) matrix at column `col`. */
+function scatter(base: number, width: number, col: number, v: number): Code {
+  return Array.from({ length: 4 }, (_, i) =>
+    f32.store(g(base), f4.extractLane(g(v), i), 4 * (i * width + col)),
+  );
+}
+
+/** `convState` for conv width k (see the module comment). */
+function convStateFunction(k: number): WasmFunction {
+  const l = new Locals(11);
+  const [L, pX, ldx, pW, pBias, hasBias, pS, pY, ldy, g0, g1] = Array.from(
+    { length: 11 },
+    (_, i) => i,
+  );
+  const [gi, t, px, py, pwc, psc, ldxB, ldyB] = Array.from({ length: 8 }, () => l.add("i32"));
+  const w = Array.from({ length: k }, () => l.add("v128"));
+  const r = Array.from({ length: k }, () => l.add("v128"));
+  const [bias, acc] = [l.add("v128"), l.add("v128")];
+  // r[0..k−1]: the inputs at positions t − k … t − 1; step t shifts them and appends x_t
+  const stepCode: Code = [
+    r.slice(0, k - 1).map((rj, j) => set(rj, g(r[j + 1]))),
+    set(r[k - 1], v128.load(g(px))),
+    set(acc, g(bias)),
+    // taps j = 0 … k − 1 read positions t − (k − 1) + j: r[j] after the shift
+    r.map((rj, j) => set(acc, f4.add(g(acc), f4.mul(g(w[j]), g(rj))))),
+    v128.store(g(py), g(acc)),
+    inc(px, g(ldxB)),
+    inc(py, g(ldyB)),
+    inc(t, i32.const(1)),
+  ];
+  const perGroup: Code = [
+    set(pwc, i32.add(g(pW), i32.mul(g(gi), i32.const(16 * k)))),
+    set(psc, i32.add(g(pS), i32.mul(g(gi), i32.const(16 * k)))),
+    w.map((wj, j) => set(wj, gather(pwc, k, j))),
+    r.map((rj, j) => set(rj, gather(psc, k, j))),
+    set(bias, l.f(0)),
+    control.if(g(hasBias), set(bias, v128.load(i32.add(g(pBias), i32.shl(g(gi), i32.const(4)))))),
+    set(px, i32.add(g(pX), i32.shl(g(gi), i32.const(4)))),
+    set(py, i32.add(g(pY), i32.shl(g(gi), i32.const(4)))),
+    set(t, i32.const(0)),
+    control.while(i32.ltS(g(t), g(L)), stepCode),
+    r.map((rj, j) => scatter(psc, k, j, rj)),
+    inc(gi, i32.const(1)),
+  ];
+  return {
+    name: "convState",
+    params: Array<"i32">(11).fill("i32"),
+    locals: l.types,
+    body: [
+      l.prologue(),
+      set(ldxB, i32.shl(g(ldx), i32.const(2))),
+      set(ldyB, i32.shl(g(ldy), i32.const(2))),
+      set(gi, g(g0)),
+      control.while(i32.ltS(g(gi), g(g1)), perGroup),
+    ],
+  };
+}
+
+/** `scanState` / `scanStateLti` for state size N (see the module comment). */
+function scanStateFunction(N: number, lti: boolean): WasmFunction {
+  const P = 16;
+  const l = new Locals(P);
+  const [L, ld, pRaw, pBias, pA, pB, pC, pU, pZ, hasZ, pD, pY, pH, pScr, g0, g1] = Array.from(
+    { length: P },
+    (_, i) => i,
+  );
+  const [gi, t, prow, pb, pc, pac, phc, pbc, pcc, ldB] = Array.from({ length: 10 }, () =>
+    l.add("i32"),
+  );
+  const h = Array.from({ length: N }, () => l.add("v128"));
+  const [vb, vD, raw, dt, u, du, acc, y, zt] = Array.from({ length: 9 }, () => l.add("v128"));
+  const te = expTemps(l);
+  const at = (base: number): Code => i32.add(g(base), g(prow));
+  // this group's A (and, time-invariant, B and C) in the scratch: N vectors each
+  const aOf = (n: number): Code => v128.load(g(pScr), 16 * n);
+  const bOf = (n: number): Code =>
+    lti ? v128.load(g(pScr), 16 * (N + n)) : v128.load32Splat(g(pb), 4 * n);
+  const cOf = (n: number): Code =>
+    lti ? v128.load(g(pScr), 16 * (2 * N + n)) : v128.load32Splat(g(pc), 4 * n);
+  const stepCode: Code = [
+    set(raw, f4.add(v128.load(at(pRaw)), g(vb))),
+    set(dt, softplus4(raw, l, te)),
+    set(u, v128.load(at(pU))),
+    set(du, f4.mul(g(dt), g(u))),
+    h.map((hn, n) => [
+      set(hn, f4.add(f4.mul(exp4(f4.mul(g(dt), aOf(n)), te), g(hn)), f4.mul(g(du), bOf(n)))),
+      set(acc, n === 0 ? f4.mul(g(hn), cOf(n)) : f4.add(g(acc), f4.mul(g(hn), cOf(n)))),
+    ]),
+    set(y, f4.add(g(acc), f4.mul(g(vD), g(u)))),
+    control.if(g(hasZ), [
+      set(zt, v128.load(at(pZ))),
+      set(y, f4.mul(f4.mul(g(y), g(zt)), sigmoid4(g(zt), l, te))),
+    ]),
+    v128.store(at(pY), g(y)),
+    inc(prow, g(ldB)),
+    lti ? [] : [inc(pb, i32.const(4 * N)), inc(pc, i32.const(4 * N))],
+    inc(t, i32.const(1)),
+  ];
+  const perGroup: Code = [
+    // rows 4g … 4g + 3 of the (E, N) matrices
+    set(pac, i32.add(g(pA), i32.mul(g(gi), i32.const(16 * N)))),
+    set(phc, i32.add(g(pH), i32.mul(g(gi), i32.const(16 * N)))),
+    lti
+      ? [
+          set(pbc, i32.add(g(pB), i32.mul(g(gi), i32.const(16 * N)))),
+          set(pcc, i32.add(g(pC), i32.mul(g(gi), i32.const(16 * N)))),
+        ]
+      : [],
+    h.map((hn, n) => [
+      v128.store(g(pScr), gather(pac, N, n), 16 * n),
+      lti
+        ? [
+            v128.store(g(pScr), gather(pbc, N, n), 16 * (N + n)),
+            v128.store(g(pScr), gather(pcc, N, n), 16 * (2 * N + n)),
+          ]
+        : [],
+      set(hn, gather(phc, N, n)),
+    ]),
+    set(vb, v128.load(i32.add(g(pBias), i32.shl(g(gi), i32.const(4))))),
+    set(vD, v128.load(i32.add(g(pD), i32.shl(g(gi), i32.const(4))))),
+    set(prow, i32.shl(g(gi), i32.const(4))),
+    set(pb, g(pB)),
+    set(pc, g(pC)),
+    set(t, i32.const(0)),
+    control.while(i32.ltS(g(t), g(L)), stepCode),
+    h.map((hn, n) => scatter(phc, N, n, hn)),
+    inc(gi, i32.const(1)),
+  ];
+  return {
+    name: lti ? "scanStateLti" : "scanState",
+    params: Array<"i32">(P).fill("i32"),
+    locals: l.types,
+    body: [
+      l.prologue(),
+      set(ldB, i32.shl(g(ld), i32.const(2))),
+      set(gi, g(g0)),
+      control.while(i32.ltS(g(gi), g(g1)), perGroup),
+    ],
+  };
+}
+
+/** The module of the products, `permute8` and `negExp` (see the module comment). */
+export function matmulModuleBytes(memory: ModuleMemory): Uint8Array {
+  return assembleModule(
+    [
+      linearFunction("f32"),
+      linearFunction("bf16"),
+      linearFunction("f16"),
+      permuteFunction(),
+      negExpFunction(),
+    ],
+    memory,
+  );
+}
+
+/** The module of `convState` for conv width k (see the module comment). */
+export function convModuleBytes(k: number, memory: ModuleMemory): Uint8Array {
+  return assembleModule([convStateFunction(k)], memory);
+}
+
+/** The module of `scanState` and `scanStateLti` for state size N (see the module comment). */
+export function scanStateModuleBytes(N: number, memory: ModuleMemory): Uint8Array {
+  return assembleModule([scanStateFunction(N, false), scanStateFunction(N, true)], memory);
+}

@@ -1,0 +1,362 @@
+/**
+ * The simd backend for inference: the engines "simd" and "simd-threads" of `mambaForward`,
+ * `mambaPrefill`, `mambaStep` and `mambaGenerate`. It is the training backend (`./index.ts`) with
+ * the ops that inference leans on replaced:
+ *
+ * - Weights are read in place. Training stages every weight into the memory once per call (AdamW
+ *   changes them between calls); a decoding step reads every weight once, so a copy per step
+ *   would double its cost. Here the model's tensors move into the memory for good (a
+ *   {@link ModelMemory}, one per model: the tensors' `data` become views of it, same values, like
+ *   the training pool's shared parameters), so an update in place is what the next call reads,
+ *   and a tensor replaced by a new one is moved in at the next call.
+ * - Products read W (out, in) as PyTorch stores it, float32 or kept in 16 bits
+ *   (`./infer-kernels.ts`): one position (a decoding step) is a matrix-vector product bound by
+ *   memory, many positions (a prompt) a register-blocked product.
+ * - The conv and the scan continue from a decoding state and leave it at the last position,
+ *   natively: the state is copied into the memory, updated there by the kernel, and copied back.
+ * - With an {@link InferPool} ("simd-threads"), the large ops are split over threads that share
+ *   the memory: products by weight rows, conv and scan by channels (four per vector). Small ops
+ *   run on the calling thread: splitting costs a synchronisation (microseconds).
+ *
+ * Only the forward ops change: a tape never runs here (inference).
+ */
+import type { Tensor } from "../../tensor";
+import { type HalfTensor, isHalfTensor, widenInto } from "../../half";
+import type { ScanArgs, Weight } from "../backend";
+import { reference } from "../reference/index";
+import { rowsOf } from "../reference/forward";
+import { SimdBackend } from "./index";
+import { MAX_SCAN_STATE, SimdMemory, type SimdTensor, padded } from "./memory";
+import { InferKernels, type KernelCall } from "./infer-runtime";
+import type { InferPool } from "./infer-threads";
+import type { WeightFormat } from "./infer-kernels";
+
+/** Work (multiply-adds, or the like) below which an op runs on the calling thread alone. */
+const MIN_SPLIT_WORK = 1 << 18;
+
+/** A model's parameters as the engines take them: float32 tensors and 16-bit matrices. */
+export interface InferenceParams {
+  params: Map<string, Tensor>;
+  half?: Map<string, HalfTensor>;
+}
+
+let memories = 0;
+
+/**
+ * The memory a model's weights live in for inference (see the module comment), and the backends
+ * over it. Made by {@link ModelMemory.of} once per model (keyed by its `params` Map, so it goes
+ * when the model goes).
+ */
+export class ModelMemory {
+  private static readonly byModel = new WeakMap<Map<string, Tensor>, ModelMemory>();
+
+  /** The memory of `model` (made on first use). */
+  static of(model: InferenceParams): ModelMemory {
+    let mem = ModelMemory.byModel.get(model.params);
+    if (!mem) {
+      mem = new ModelMemory();
+      ModelMemory.byModel.set(model.params, mem);
+    }
+    return mem;
+  }
+
+  /** Distinguishes memories in the pool's job words. */
+  readonly id = ++memories;
+  readonly m = new SimdMemory();
+  readonly kernels = new InferKernels(this.m.wasmMemory);
+  /** Byte address of every array moved in, by the array (the view a tensor now holds). */
+  private readonly where = new WeakMap<object, number>();
+  private readonly backends = new Map<InferPool | null, InferenceBackend>();
+
+  /** The backend over this memory, on `pool`'s threads or this thread alone. */
+  backend(pool: InferPool | null): InferenceBackend {
+    let b = this.backends.get(pool);
+    if (!b) {
+      b = new InferenceBackend(this, pool);
+      this.backends.set(pool, b);
+    }
+    return b;
+  }
+
+  /** The byte address of a moved-in array, or undefined. */
+  address(data: object): number | undefined {
+    return this.where.get(data);
+  }
+
+  /**
+   * Moves every tensor of `model` into the memory unless it is there already (`data` replaced by
+   * a view with the same values). Runs at the start of a call, when the arena is empty: what it
+   * moves in stays for good.
+   */
+  adopt(model: InferenceParams): void {
+    let moved = false;
+    for (const t of model.params.values()) {
+      if (this.where.has(t.data)) continue;
+      const region = this.m.alloc([t.data.length]);
+      region.data.set(t.data);
+      (t as { data: Tensor["data"] }).data = region.data;
+      this.where.set(region.data, region.at());
+      moved = true;
+    }
+    for (const t of model.half?.values() ?? []) {
+      if (this.where.has(t.data)) continue;
+      const region = this.m.alloc([Math.ceil(t.data.length / 2)]);
+      const view = new Uint16Array(region.data.buffer, region.data.byteOffset, t.data.length);
+      view.set(t.data);
+      t.data = view;
+      this.where.set(view, region.at());
+      moved = true;
+    }
+    if (moved) this.m.persist();
+  }
+}
+
+/** The inference backend over a {@link ModelMemory} (see the module comment). */
+export class InferenceBackend extends SimdBackend {
+  override readonly name: string;
+  /** The function the user called, named by errors of the thread pool. */
+  private caller = "";
+  private readonly mem: ModelMemory;
+
+  constructor(
+    mem: ModelMemory,
+    private readonly pool: InferPool | null,
+  ) {
+    super(mem.m);
+    this.mem = mem;
+    this.name = pool ? "simd-threads" : "simd";
+  }
+
+  /** Starts a call of `caller` on `model`: arena emptied, weights moved in where needed. */
+  start(caller: string, model: InferenceParams): void {
+    this.caller = caller;
+    this.begin();
+    this.mem.adopt(model);
+  }
+
+  // ---- splitting over threads ----
+
+  /** How many threads an op of `work` runs on. */
+  private threadsFor(work: number): number {
+    return this.pool && work >= MIN_SPLIT_WORK ? this.pool.threads : 1;
+  }
+
+  /** `total` units cut into `parts` contiguous shares, boundaries multiples of `align`. */
+  private static shares(total: number, parts: number, align: number): [number, number][] {
+    const out: [number, number][] = [];
+    let start = 0;
+    for (let i = 1; i <= parts; i++) {
+      const end =
+        i === parts ? total : Math.min(total, Math.round((i * total) / parts / align) * align);
+      out.push([start, Math.max(start, end)]);
+      start = Math.max(start, end);
+    }
+    return out;
+  }
+
+  /** Runs one call per thread (index 0 here), or the only one here. */
+  private run(calls: (KernelCall | null)[]): void {
+    if (calls.length === 1 || !this.pool) {
+      for (const c of calls) if (c) this.mem.kernels.run(c);
+      return;
+    }
+    this.pool.run(
+      this.caller,
+      { id: this.mem.id, wasm: this.m.wasmMemory },
+      this.mem.kernels,
+      calls,
+    );
+  }
+
+  /** A call per share of `units` (aligned to `align`) for an op of `work`. */
+  private splitCall(
+    units: number,
+    align: number,
+    work: number,
+    call: (from: number, to: number, thread: number) => KernelCall,
+  ): void {
+    const parts = this.threadsFor(work);
+    this.run(
+      InferenceBackend.shares(units, parts, align).map(([a, b], t) =>
+        b > a ? call(a, b, t) : null,
+      ),
+    );
+  }
+
+  // ---- where tensors are ----
+
+  /** The byte address of a float32 tensor: moved in, made by this call, or copied in. */
+  private addressOf(t: Tensor): number {
+    return this.mem.address(t.data) ?? this.m.input(t).at();
+  }
+
+  /** A weight matrix's address and format (16-bit or float32). */
+  private weightOf(w: Weight): { at: number; format: WeightFormat } {
+    if (isHalfTensor(w)) {
+      let at = this.mem.address(w.data);
+      if (at === undefined) {
+        const region = this.m.alloc([Math.ceil(w.data.length / 2)]);
+        new Uint16Array(region.data.buffer, region.data.byteOffset, w.data.length).set(w.data);
+        at = region.at();
+      }
+      return { at, format: w.format };
+    }
+    return { at: this.addressOf(w), format: "f32" };
+  }
+
+  // ---- the ops ----
+
+  override embedding(ids: Int32Array, batch: number, length: number, weight: Weight): Tensor {
+    const d = weight.shape[1];
+    const out = this.m.alloc([batch, length, d]);
+    for (let p = 0; p < ids.length; p++) {
+      if (isHalfTensor(weight))
+        widenInto(weight.data, weight.format, ids[p] * d, d, out.data, p * d);
+      else out.data.set(weight.data.subarray(ids[p] * d, ids[p] * d + d), p * d);
+    }
+    return out;
+  }
+
+  override linear(x: Tensor, weight: Weight, bias: Tensor | null): Tensor {
+    const [outDim, inDim] = weight.shape;
+    const rows = rowsOf(x.shape);
+    const w = this.weightOf(weight);
+    let px = this.m.input(x).at();
+    if (w.format !== "f32") {
+      // each group of eight inputs as its even then odd elements (`./infer-kernels.ts`)
+      const xp = this.m.alloc([rows, inDim]);
+      this.run([{ kernel: "permute8", size: 0, args: [rows, inDim, px, inDim, xp.at()] }]);
+      px = xp.at();
+    }
+    const y = this.m.alloc([...x.shape.slice(0, -1), outDim]);
+    const kernel = w.format === "f32" ? "linF32" : w.format === "bf16" ? "linBf16" : "linF16";
+    this.splitCall(outDim, 4, rows * outDim * inDim, (n0, n1) => ({
+      kernel,
+      size: 0,
+      args: [rows, outDim, inDim, px, inDim, w.at, y.at(), outDim, n0, n1],
+    }));
+    if (bias) {
+      for (let r = 0; r < rows; r++)
+        for (let o = 0; o < outDim; o++) y.data[r * outDim + o] += bias.data[o];
+    }
+    return y;
+  }
+
+  override negExp(x: Tensor): Tensor {
+    const out = this.m.alloc(x.shape);
+    const n4 = Math.ceil(x.data.length / 4);
+    this.run([{ kernel: "negExp", size: 0, args: [n4, this.addressOf(x), out.at()] }]);
+    return out;
+  }
+
+  /**
+   * A per-channel matrix (C, ·) with zero rows added up to `rowsP` channels: what the kernels read
+   * when channels are padded to whole vectors.
+   */
+  private paddedRows(t: Tensor, rowsP: number): SimdTensor {
+    const out = this.m.zeros([rowsP, t.data.length / t.shape[0]]);
+    out.data.set(t.data);
+    return out;
+  }
+
+  override causalConv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | null,
+    state: Tensor | null,
+  ): Tensor {
+    const [b, l, C] = x.shape;
+    const k = weight.shape[2];
+    const Cp = padded(C);
+    const pad = Cp !== C;
+    const xs = this.padChannels(x);
+    const y = this.m.alloc([b, l, Cp]);
+    // the weight (C, 1, k) and state (b, C, k) as (Cp, k) rows per batch element
+    const pW = pad ? this.paddedRows(weight, Cp).at() : this.addressOf(weight);
+    const pB = bias ? (pad ? this.paddedVector(bias).at() : this.addressOf(bias)) : 0;
+    const st = this.m.zeros([b, Cp, k]);
+    if (state)
+      for (let i = 0; i < b; i++)
+        st.data.set(state.data.subarray(i * C * k, (i + 1) * C * k), i * Cp * k);
+    for (let i = 0; i < b; i++) {
+      this.splitCall(Cp / 4, 1, l * C * k, (g0, g1) => ({
+        kernel: "convState",
+        size: k,
+        args: [
+          l,
+          xs.at(i * l * Cp),
+          Cp,
+          pW,
+          pB,
+          bias ? 1 : 0,
+          st.at(i * Cp * k),
+          y.at(i * l * Cp),
+          Cp,
+          g0,
+          g1,
+        ],
+      }));
+    }
+    if (state)
+      for (let i = 0; i < b; i++)
+        state.data.set(st.data.subarray(i * Cp * k, i * Cp * k + C * k), i * C * k);
+    return this.unpadChannels(y, C);
+  }
+
+  override selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {
+    const [b, l, E] = a.u.shape;
+    const N = a.A.shape[1];
+    if (N > MAX_SCAN_STATE) return reference.selectiveScan(a, state);
+    const lti = a.B.shape.length === 2;
+    const Ep = padded(E);
+    const pad = Ep !== E;
+    const perChannel = (t: Tensor): number =>
+      pad ? this.paddedRows(t, Ep).at() : this.addressOf(t);
+    const vector = (t: Tensor): number => (pad ? this.paddedVector(t).at() : this.addressOf(t));
+    const u = this.padChannels(a.u);
+    const delta = this.padChannels(a.delta);
+    const z = a.z ? this.padChannels(a.z) : null;
+    const pA = perChannel(a.A);
+    const B = lti ? perChannel(a.B) : this.m.input(a.B).at();
+    const C = lti ? perChannel(a.C) : this.m.input(a.C).at();
+    const pD = vector(a.D);
+    const pBias = vector(a.deltaBias);
+    const h = this.m.zeros([b, Ep, N]);
+    if (state)
+      for (let i = 0; i < b; i++)
+        h.data.set(state.data.subarray(i * E * N, (i + 1) * E * N), i * Ep * N);
+    const y = this.m.alloc([b, l, Ep]);
+    const threads = this.pool ? this.pool.threads : 1;
+    const scratch = Array.from({ length: threads }, () => this.m.alloc([(lti ? 3 : 1) * N, 4]));
+    for (let i = 0; i < b; i++) {
+      const row = i * l * Ep;
+      const bc = lti ? 0 : 4 * i * l * N;
+      this.splitCall(Ep / 4, 1, 16 * l * E * N, (g0, g1, t) => ({
+        kernel: lti ? "scanStateLti" : "scanState",
+        size: N,
+        args: [
+          l,
+          Ep,
+          delta.at(row),
+          pBias,
+          pA,
+          B + bc,
+          C + bc,
+          u.at(row),
+          z ? z.at(row) : 0,
+          z ? 1 : 0,
+          pD,
+          y.at(row),
+          h.at(i * Ep * N),
+          scratch[t].at(),
+          g0,
+          g1,
+        ],
+      }));
+    }
+    if (state)
+      for (let i = 0; i < b; i++)
+        state.data.set(h.data.subarray(i * Ep * N, i * Ep * N + E * N), i * E * N);
+    return this.unpadChannels(y, E);
+  }
+}

@@ -109,8 +109,8 @@ describe("mambaForward", () => {
   it("matches a float64 implementation written from the equations (float32 tolerance)", () => {
     const model = tiny();
     const want = referenceLogits(model, TOKENS).flat(2);
-    for (const scan of ["reference", "fast"] as const) {
-      const got = mambaForward(model, TOKENS, { scan });
+    for (const engine of ["typescript", "simd", "simd-threads"] as const) {
+      const got = mambaForward(model, TOKENS, { engine });
       expect(got.shape).toEqual([2, 12, 37]);
       expect(got.data).toBeInstanceOf(Float32Array);
       expect(relErr(got.data, want)).toBeLessThan(1e-5);
@@ -133,11 +133,11 @@ describe("mambaForward", () => {
     expect(() =>
       mambaForward(model, { shape: [2, 2], data: new Float32Array(4) } as never),
     ).toThrow(/mambaForward: argument 'tokens' must be \{ shape: \[b, l\], data: Int32Array \}/);
-    expect(() => mambaForward(model, TOKENS, { scan: "gpu" as never })).toThrow(
-      /mambaForward: argument 'options.scan'/,
+    expect(() => mambaForward(model, TOKENS, { engine: "gpu" as never })).toThrow(
+      /mambaForward: argument 'options.engine'/,
     );
     expect(() => mambaForward(model, TOKENS, { speed: 1 } as never)).toThrow(
-      /mambaForward: argument 'options' must be an options object \{ scan\?, variant\? \} \(got an unknown key "speed"; the keys are/,
+      /mambaForward: argument 'options' must be an options object \{ engine\?, variant\? \} \(got an unknown key "speed"; the keys are/,
     );
     expect(() =>
       mambaForward({ ...model, config: { ...model.config, state_size: 0 } }, TOKENS),
@@ -162,7 +162,7 @@ describe("mambaForward", () => {
 describe("decoding with the cache", () => {
   it("step-by-step logits equal the full forward at every position", () => {
     const model = tiny();
-    const full = mambaForward(model, TOKENS, { scan: "reference" });
+    const full = mambaForward(model, TOKENS, { engine: "typescript" });
     const cache = createMambaCache(model, 2);
     const bytes = mambaCacheBytes(cache);
     const V = 37;
@@ -225,7 +225,7 @@ describe("mambaGenerate", () => {
     const out = mambaGenerate(model, prompt, { maxNewTokens: 6, temperature: 0 });
     expect(out.length).toBe(6);
     const seq = [...prompt, ...out];
-    const logits = mambaForward(model, [seq], { scan: "reference" });
+    const logits = mambaForward(model, [seq], { engine: "typescript" });
     for (let i = 0; i < out.length; i++) {
       const row = logits.data.subarray((prompt.length - 1 + i) * 37, (prompt.length + i) * 37);
       let best = 0;

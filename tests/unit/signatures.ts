@@ -922,26 +922,29 @@ export const signatures: Record<string, Signature> = {
   mambaParamCount: { valid: () => [lib.mambaConfig(MAMBA)], args: [a("config", null)] },
   initMamba: { valid: () => [MAMBA, rng()], args: [a("config", null), a("rng", s.rng())] },
   mambaMixer: {
-    valid: () => [mamba(), 0, randn([1, 3, 4]), { scan: "reference" }],
+    valid: () => [mamba(), 0, randn([1, 3, 4]), { engine: "typescript" }],
     args: [
       a("model", mambaModel()),
       a("layer", int(0, 0)),
       a("u", T32({ shape: [null, null, 4] })),
       a(
         "options",
-        options({ scan: opt(s.oneOf(["reference", "fast"])), returnState: opt(s.boolean()) }),
+        options({
+          engine: opt(s.oneOf(["typescript", "simd", "simd-threads"])),
+          returnState: opt(s.boolean()),
+        }),
       ),
     ],
   },
   mambaForward: {
-    valid: () => [mamba(), [[1, 2, 3]], { scan: "fast" }],
+    valid: () => [mamba(), [[1, 2, 3]], { engine: "simd" }],
     args: [
       a("model", mambaModel()),
       a("tokens", tokens(6)),
       a(
         "options",
         options({
-          scan: opt(s.oneOf(["reference", "fast"])),
+          engine: opt(s.oneOf(["typescript", "simd", "simd-threads"])),
           variant: opt(s.oneOf(["mamba", "s6", "lti"])),
         }),
       ),
@@ -963,7 +966,7 @@ export const signatures: Record<string, Signature> = {
   mambaStep: {
     valid: () => {
       const m = mamba();
-      return [m, lib.createMambaCache(m, 2), [1, 2]];
+      return [m, lib.createMambaCache(m, 2), [1, 2], { engine: "simd" }];
     },
     args: [
       a("model", mambaModel()),
@@ -981,6 +984,7 @@ export const signatures: Record<string, Signature> = {
           [6, 0],
         ]),
       ),
+      a("options", options({ engine: opt(s.oneOf(["typescript", "simd", "simd-threads"])) })),
     ],
   },
   mambaPrefill: {
@@ -995,7 +999,7 @@ export const signatures: Record<string, Signature> = {
         custom("a MambaCache", () => false, [42, "c", {}, [1]]),
       ),
       a("tokens", tokens(6)),
-      a("options", options({ scan: opt(s.oneOf(["reference", "fast"])) })),
+      a("options", options({ engine: opt(s.oneOf(["typescript", "simd", "simd-threads"])) })),
     ],
   },
   sampleNextToken: {
@@ -1012,7 +1016,10 @@ export const signatures: Record<string, Signature> = {
     args: [
       a("model", mambaModel()),
       a("prompt", ids(6, 1)),
-      a("options", options({ ...GENERATE, scan: opt(s.oneOf(["reference", "fast"])) })),
+      a(
+        "options",
+        options({ ...GENERATE, engine: opt(s.oneOf(["typescript", "simd", "simd-threads"])) }),
+      ),
     ],
   },
   mambaGenerateWithStats: {
@@ -1020,7 +1027,10 @@ export const signatures: Record<string, Signature> = {
     args: [
       a("model", mambaModel()),
       a("prompt", ids(6, 1)),
-      a("options", options({ ...GENERATE, scan: opt(s.oneOf(["reference", "fast"])) })),
+      a(
+        "options",
+        options({ ...GENERATE, engine: opt(s.oneOf(["typescript", "simd", "simd-threads"])) }),
+      ),
     ],
   },
 
@@ -1561,7 +1571,10 @@ export const signatures: Record<string, Signature> = {
     valid: () => [tmp("d.json"), { a: 1 }, { b: 2 }],
     args: [a("path", folder()), a("config", s.object()), a("keep", opt(s.object()))],
   },
-  loadMambaCheckpoint: { valid: () => [savedMamba()], args: [a("dir", folder())] },
+  loadMambaCheckpoint: {
+    valid: () => [savedMamba(), {}],
+    args: [a("dir", folder()), a("options", options({ keep: opt(s.oneOf(["bf16", "f16"])) }))],
+  },
   saveMambaCheckpoint: {
     valid: () => [mamba(), tmp("mamba-save")],
     args: [a("model", mambaModel()), a("dir", folder())],

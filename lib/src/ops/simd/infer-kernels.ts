@@ -232,6 +232,100 @@ function linearFunction(format: WeightFormat): WasmFunction {
   };
 }
 
+/**
+ * `mvF32` / `mvBf16` / `mvF16`: the product of `linF32` (same arguments) for a few positions (a
+ * decoding step), one weight row at a time: the row streams from memory once, in order, into
+ * four independent accumulators, while the few x rows stay in cache. Measured on the course's
+ * machine, one stream at a time reads memory 2-3 times faster than the register blocks' four
+ * interleaved rows.
+ */
+function rowStreamFunction(format: WeightFormat): WasmFunction {
+  const l = new Locals(10);
+  const [M, N, K, pX, ldx, pW, pY, ldy, n0, n1] = Array.from({ length: 10 }, (_, i) => i);
+  void N;
+  const half = format !== "f32";
+  const wb = weightBytes(format);
+  const [n, m, pw, px, xEnd16, xEnd8, xEnd, rowW, ldxB, pwRow, pxRow] = Array.from(
+    { length: 11 },
+    () => l.add("i32"),
+  );
+  const acc = Array.from({ length: 4 }, () => l.add("v128"));
+  const [wv, wt, ev] = [l.add("v128"), l.add("v128"), l.add("v128")];
+  const sum = l.add("f32");
+  // one step: 16 weights (four float32 vectors, or two 16-bit vectors of eight)
+  const step16: Code = half
+    ? [0, 1].map((h) => {
+        const fmt = format as "bf16" | "f16";
+        return [
+          set(wv, v128.load(g(pw), 16 * h)),
+          set(ev, widen(fmt, l, wv, wt, false)),
+          set(wv, widen(fmt, l, wv, wt, true)),
+          set(acc[2 * h], f4.add(g(acc[2 * h]), f4.mul(v128.load(g(px), 32 * h), g(ev)))),
+          set(
+            acc[2 * h + 1],
+            f4.add(g(acc[2 * h + 1]), f4.mul(v128.load(g(px), 32 * h + 16), g(wv))),
+          ),
+        ];
+      })
+    : [0, 1, 2, 3].map((u) =>
+        set(acc[u], f4.add(g(acc[u]), f4.mul(v128.load(g(px), 16 * u), v128.load(g(pw), 16 * u)))),
+      );
+  // the 16-bit formats: one more group of eight when K mod 16 ≥ 8
+  const step8: Code = half
+    ? [
+        set(wv, v128.load(g(pw))),
+        set(ev, widen(format as "bf16" | "f16", l, wv, wt, false)),
+        set(wv, widen(format as "bf16" | "f16", l, wv, wt, true)),
+        set(acc[0], f4.add(g(acc[0]), f4.mul(v128.load(g(px)), g(ev)))),
+        set(acc[1], f4.add(g(acc[1]), f4.mul(v128.load(g(px), 16), g(wv)))),
+        inc(px, i32.const(32)),
+        inc(pw, i32.const(16)),
+      ]
+    : [];
+  const main: Code = [
+    set(rowW, i32.mul(g(K), i32.const(wb))),
+    set(ldxB, i32.shl(g(ldx), i32.const(2))),
+    set(n, g(n0)),
+    control.while(i32.ltS(g(n), g(n1)), [
+      set(pwRow, i32.add(g(pW), i32.mul(g(n), g(rowW)))),
+      set(m, i32.const(0)),
+      control.while(i32.ltS(g(m), g(M)), [
+        set(pxRow, i32.add(g(pX), i32.mul(g(m), g(ldxB)))),
+        set(px, g(pxRow)),
+        set(pw, g(pwRow)),
+        set(xEnd16, i32.add(g(pxRow), i32.shl(i32.and(g(K), i32.const(-16)), i32.const(2)))),
+        set(xEnd8, i32.add(g(pxRow), i32.shl(i32.and(g(K), i32.const(-8)), i32.const(2)))),
+        set(xEnd, i32.add(g(pxRow), i32.shl(g(K), i32.const(2)))),
+        acc.map((a) => set(a, l.f(0))),
+        control.while(i32.ltU(g(px), g(xEnd16)), [
+          step16,
+          inc(px, i32.const(64)),
+          inc(pw, i32.const(16 * wb)),
+        ]),
+        half ? control.if(i32.ltU(g(px), g(xEnd8)), step8) : [],
+        set(sum, laneSum(f4.add(f4.add(g(acc[0]), g(acc[1])), f4.add(g(acc[2]), g(acc[3]))))),
+        control.while(i32.ltU(g(px), g(xEnd)), [
+          set(sum, f32.add(g(sum), f32.mul(f32.load(g(px)), weightScalar(format, g(pw))))),
+          inc(px, i32.const(4)),
+          inc(pw, i32.const(wb)),
+        ]),
+        f32.store(
+          i32.add(g(pY), i32.shl(i32.add(i32.mul(g(m), g(ldy)), g(n)), i32.const(2))),
+          g(sum),
+        ),
+        inc(m, i32.const(1)),
+      ]),
+      inc(n, i32.const(1)),
+    ]),
+  ];
+  return {
+    name: format === "f32" ? "mvF32" : format === "bf16" ? "mvBf16" : "mvF16",
+    params: Array<"i32">(10).fill("i32"),
+    locals: l.types,
+    body: [l.prologue(), main],
+  };
+}
+
 /** `permute8(M, K, pX, ldx, pXp)` (see the module comment); Xp has rows of K. */
 function permuteFunction(): WasmFunction {
   const l = new Locals(5);
@@ -449,6 +543,9 @@ export function matmulModuleBytes(memory: ModuleMemory): Uint8Array {
       linearFunction("f32"),
       linearFunction("bf16"),
       linearFunction("f16"),
+      rowStreamFunction("f32"),
+      rowStreamFunction("bf16"),
+      rowStreamFunction("f16"),
       permuteFunction(),
       negExpFunction(),
     ],

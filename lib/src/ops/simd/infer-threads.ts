@@ -43,7 +43,7 @@ export const JOB = {
 export const JOB_WORDS = JOB.args + MAX_KERNEL_ARGS;
 
 /** Milliseconds a waiting thread spins on the control words before it sleeps. */
-export const SPIN_MS = 2;
+export const SPIN_MS = Number(process.env.SPIN_MS ?? 0.1);
 
 /** Messages from the pool to a worker on its port. */
 export type InferMessage = { type: "memory"; id: number; memory: WasmMemory };
@@ -69,8 +69,14 @@ export class InferPool {
   private closed = false;
   private failure: string | null = null;
 
-  /** `threads`: the calling thread plus threads − 1 workers. */
-  constructor(readonly threads: number) {
+  /**
+   * `threads`: the calling thread plus threads − 1 workers. `workerScript`: the workers' module
+   * (default `./infer-worker.ts`, built; the tests give one that dies).
+   */
+  constructor(
+    readonly threads: number,
+    workerScript: string = builtModule("ops/simd/infer-worker"),
+  ) {
     if (threads === 1) return;
     const deaths = new MessageChannel();
     const specs: { port: MessagePort; ctrl: Int32Array }[] = [];
@@ -85,7 +91,7 @@ export class InferPool {
     this.deaths = deaths.port1;
     this.supervisor = new Worker(builtModule("ops/simd/supervisor"), {
       workerData: {
-        script: builtModule("ops/simd/infer-worker"),
+        script: workerScript,
         workers: specs,
         deaths: deaths.port2,
       },

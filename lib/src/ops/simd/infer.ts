@@ -31,6 +31,13 @@ import { InferKernels, type KernelCall } from "./infer-runtime";
 import type { InferPool } from "./infer-threads";
 import type { WeightFormat } from "./infer-kernels";
 
+/** Positions up to which a product streams weight rows (`mv…`) rather than blocks (`lin…`). */
+const FEW_POSITIONS = 4;
+const KERNEL = {
+  stream: { f32: "mvF32", bf16: "mvBf16", f16: "mvF16" },
+  block: { f32: "linF32", bf16: "linBf16", f16: "linF16" },
+} as const;
+
 /** Work (multiply-adds, or the like) below which an op runs on the calling thread alone. */
 const MIN_SPLIT_WORK = 1 << 18;
 
@@ -229,7 +236,7 @@ export class InferenceBackend extends SimdBackend {
       px = xp.at();
     }
     const y = this.m.alloc([...x.shape.slice(0, -1), outDim]);
-    const kernel = w.format === "f32" ? "linF32" : w.format === "bf16" ? "linBf16" : "linF16";
+    const kernel = KERNEL[rows <= FEW_POSITIONS ? "stream" : "block"][w.format];
     this.splitCall(outDim, 4, rows * outDim * inDim, (n0, n1) => ({
       kernel,
       size: 0,

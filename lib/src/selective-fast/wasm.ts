@@ -187,6 +187,9 @@ export const f4 = {
 /** i32x4 instructions. */
 export const i4 = {
   splat: (x: Code): Code => simd(0x11, x),
+  /** The low (high) four 16-bit lanes of a, zero-extended to 32 bits. */
+  extendLowU16: (a: Code): Code => simd(0xa9, a),
+  extendHighU16: (a: Code): Code => simd(0xaa, a),
   const: (n: number): Code => v128.constI32(n),
   /** Float lanes truncated (saturating) to int32. */
   fromF4: (a: Code): Code => simd(0xf8, a),
@@ -215,6 +218,8 @@ export const control = {
     0x0b,
   ],
   if: (cond: Code, then: Code): Code => [cond, 0x04, 0x40, then, 0x0b],
+  /** Calls function number `index` of the module (its position in the list assembled). */
+  call: (index: number, ...args: Code[]): Code => [...args, 0x10, ...uleb(index)],
 };
 
 /** A function to assemble: parameters, extra locals, body, and the export name. */

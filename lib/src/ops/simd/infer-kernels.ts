@@ -10,18 +10,22 @@
  *   - `linF32(M, N, K, pX, ldx, pW, pY, ldy, n0, n1)`: Y[m, n] = Σ_k X[m, k] W[n, k] for all
  *     m < M and the rows n0 ≤ n < n1 of W (N, K) (a thread's share): `F.linear` without bias.
  *     A weight row is read as vectors along k (a dot product per output, its four lanes summed
- *     at the end), so W needs no transposed copy. Register blocks of 2 positions × 4 rows; one
- *     position (a decoding step) reads each weight once: the product is then bound by memory.
- *   - `linBf16(...)`, `linF16(...)`: the same with W in 16-bit floats, widened in registers: one
- *     vector load brings eight weights, whose even elements become float32 by a shift left of
- *     16 bits (bfloat16 is the top half of a float32) and odd ones by masking the low half; a
- *     float16 is moved into float32's exponent and mantissa fields and scaled by 2^112 (exact
- *     for normal and subnormal values). X must first go through `permute8`, which lays out
- *     each group of eight values as its even then its odd elements, so the widened weights
+ *     at the end), so W needs no transposed copy. Register blocks of 2 positions × 4 rows: the
+ *     product of many positions (a prompt), bound by arithmetic.
+ *   - `linBf16(..., pScr)`, `linF16(..., pScr)`: the same with W in 16-bit floats, eight rows at
+ *     a time widened to float32 into scratch and multiplied by `linF32`: a bfloat16 is the top
+ *     half of a float32 (zero-extend, shift left by 16); a float16's exponent and mantissa are
+ *     moved into float32's fields and scaled by 2^112 (exact for normal and subnormal values).
+ *   - `mvF32`, `mvBf16`, `mvF16` (the arguments of `linF32`): the product for a few positions (a
+ *     decoding step), bound by memory: one weight row at a time streamed into four independent
+ *     accumulators. The 16-bit ones widen in registers: one vector load brings eight weights,
+ *     whose even elements become float32 by a shift left of 16 bits and odd ones by masking the
+ *     low half (float16 then rescaled as above); X must first go through `permute8`, which lays
+ *     out each group of eight inputs as its even then its odd elements, so the widened weights
  *     meet their inputs without shuffling the (much larger) weight stream.
  *   - `permute8(M, K, pX, ldx, pXp)`: that layout (rows of K, the last K mod 8 values as they
  *     are).
- *   - `negExp(n4, pX, pY)`: y = −exp(x) over 4·n4 values (A = −exp(A_log)).
+ *   - `negExp(pX, pY, q0, q1)`: y = −exp(x) over the vectors q0 … q1 − 1 (A = −exp(A_log)).
  * - {@link convModuleBytes}(k) and {@link scanStateModuleBytes}(N), for conv width k and state
  *   size N, over channels in groups of four (one vector), token-major activations (L, E) of one
  *   sequence:
@@ -64,15 +68,23 @@ export function weightBytes(format: WeightFormat): number {
   return format === "f32" ? 4 : 2;
 }
 
-/** The register block of each format: positions × weight rows. */
-const BLOCK: Record<WeightFormat, { MR: number; NR: number }> = {
-  f32: { MR: 2, NR: 4 },
-  bf16: { MR: 2, NR: 2 },
-  f16: { MR: 2, NR: 2 },
-};
+/** The register block of `linF32`: positions × weight rows. */
+const BLOCK = { MR: 2, NR: 4 };
+
+/** Weight rows a 16-bit product widens at a time (into float32 scratch, then `linF32`). */
+export const WIDEN_ROWS = 8;
 
 /** 2^112 as float32: scales a float16's fields, moved into float32's, to its value. */
 const F16_SCALE = 2 ** 112;
+
+/** A float16 held in the top 16 bits of each lane of t (a local), as float32 (code on the stack). */
+function f16FromTop(l: Locals, t: number): Code {
+  // sign at bit 31, exponent and mantissa at bits 16-30 → shifted to bits 13-27, scaled by 2^112
+  return v128.or(
+    v128.and(g(t), l.i(-2147483648)),
+    f4.mul(i4.shrU(v128.and(g(t), l.i(0x7fff0000)), i32.const(3)), l.f(F16_SCALE)),
+  );
+}
 
 /**
  * The even and odd elements of eight 16-bit weights in v (local), as two float32 vectors (code
@@ -82,14 +94,7 @@ function widen(format: "bf16" | "f16", l: Locals, v: number, t: number, odd: boo
   // the weight in the top 16 bits of each 32-bit lane
   const top = odd ? v128.and(g(v), l.i(-65536)) : i4.shl(g(v), i32.const(16));
   if (format === "bf16") return top;
-  // float16: sign at bit 31, exponent and mantissa at bits 16-30 → shifted to bits 13-27
-  return [
-    set(t, top),
-    v128.or(
-      v128.and(g(t), l.i(-2147483648)),
-      f4.mul(i4.shrU(v128.and(g(t), l.i(0x7fff0000)), i32.const(3)), l.f(F16_SCALE)),
-    ),
-  ];
+  return [set(t, top), f16FromTop(l, t)];
 }
 
 /** One weight as float32 from the address `addr` (scalar tails). */
@@ -106,67 +111,42 @@ function weightScalar(format: WeightFormat, addr: Code): Code {
   );
 }
 
-/** `linF32` / `linBf16` / `linF16` (see the module comment). */
-function linearFunction(format: WeightFormat): WasmFunction {
+/** `linF32` (see the module comment). Function 0 of the module: the 16-bit products call it. */
+function linearFunction(): WasmFunction {
   const l = new Locals(10);
   const [M, N, K, pX, ldx, pW, pY, ldy, n0, n1] = Array.from({ length: 10 }, (_, i) => i);
   void N;
-  const { MR, NR } = BLOCK[format];
-  const half = format !== "f32";
-  const wb = weightBytes(format);
+  const { MR, NR } = BLOCK;
   const i32s = (n: number) => Array.from({ length: n }, () => l.add("i32"));
   const [m, n, xEnd, xTail, kvB, tailB, rowW] = i32s(7);
   const px = i32s(MR);
   const pw = i32s(NR);
   const acc = Array.from({ length: MR * NR }, () => l.add("v128"));
   const sums = Array.from({ length: MR * NR }, () => l.add("f32"));
-  const xe = Array.from({ length: MR }, () => l.add("v128"));
-  const xo = Array.from({ length: MR }, () => l.add("v128"));
-  const [wv, wt, wev] = [l.add("v128"), l.add("v128"), l.add("v128")];
+  const xv = Array.from({ length: MR }, () => l.add("v128"));
+  const wv = l.add("v128");
   const xs = l.add("f32");
-  // values per vector step: 4 (float32) or 8 (16-bit: two x vectors per weight vector)
-  const step = half ? 8 : 4;
 
   const tile = (mr: number, nr: number): Code => {
     const a = (i: number, j: number) => acc[i * NR + j];
     const s = (i: number, j: number) => sums[i * NR + j];
     const body: Code[] = [];
-    for (let i = 0; i < mr; i++) {
-      body.push(set(xe[i], v128.load(g(px[i]))));
-      if (half) body.push(set(xo[i], v128.load(g(px[i]), 16)));
-    }
+    for (let i = 0; i < mr; i++) body.push(set(xv[i], v128.load(g(px[i]))));
     for (let j = 0; j < nr; j++) {
       body.push(set(wv, v128.load(g(pw[j]))));
-      if (half) {
-        const fmt = format as "bf16" | "f16";
-        const ev = wev;
-        body.push(set(ev, widen(fmt, l, wv, wt, false)));
-        body.push(set(wv, widen(fmt, l, wv, wt, true)));
-        for (let i = 0; i < mr; i++) {
-          body.push(
-            set(
-              a(i, j),
-              f4.add(f4.add(g(a(i, j)), f4.mul(g(xe[i]), g(ev))), f4.mul(g(xo[i]), g(wv))),
-            ),
-          );
-        }
-      } else {
-        for (let i = 0; i < mr; i++)
-          body.push(set(a(i, j), f4.add(g(a(i, j)), f4.mul(g(xe[i]), g(wv)))));
-      }
+      for (let i = 0; i < mr; i++)
+        body.push(set(a(i, j), f4.add(g(a(i, j)), f4.mul(g(xv[i]), g(wv)))));
     }
-    for (let i = 0; i < mr; i++) body.push(inc(px[i], i32.const(4 * step)));
+    for (let i = 0; i < mr; i++) body.push(inc(px[i], i32.const(16)));
     for (let j = 0; j < nr; j++) body.push(inc(pw[j], i32.const(16)));
-    const tail: Code[] = [set(xs, f32.load(g(px[0])))];
+    const tail: Code[] = [];
     for (let i = 0; i < mr; i++) {
-      if (i > 0) tail.push(set(xs, f32.load(g(px[i]))));
+      tail.push(set(xs, f32.load(g(px[i]))));
       for (let j = 0; j < nr; j++)
-        tail.push(
-          set(s(i, j), f32.add(g(s(i, j)), f32.mul(g(xs), weightScalar(format, g(pw[j]))))),
-        );
+        tail.push(set(s(i, j), f32.add(g(s(i, j)), f32.mul(g(xs), f32.load(g(pw[j]))))));
     }
     for (let i = 0; i < mr; i++) tail.push(inc(px[i], i32.const(4)));
-    for (let j = 0; j < nr; j++) tail.push(inc(pw[j], i32.const(wb)));
+    for (let j = 0; j < nr; j++) tail.push(inc(pw[j], i32.const(4)));
     const stores: Code[] = [];
     for (let i = 0; i < mr; i++)
       for (let j = 0; j < nr; j++) {
@@ -193,15 +173,15 @@ function linearFunction(format: WeightFormat): WasmFunction {
       Array.from({ length: nr }, (_, j) =>
         set(pw[j], i32.add(g(pW), i32.mul(i32.add(g(n), i32.const(j)), g(rowW)))),
       ),
-      Array.from({ length: mr * nr }, (_, q) =>
-        set(acc[Math.floor(q / nr) * NR + (q % nr)], l.f(0)),
+      Array.from({ length: mr }, (_, i) =>
+        Array.from({ length: nr }, (_, j) => set(a(i, j), l.f(0))),
       ),
       set(xEnd, i32.add(g(px[0]), g(kvB))),
       control.while(i32.ltU(g(px[0]), g(xEnd)), body),
       Array.from({ length: mr }, (_, i) =>
         Array.from({ length: nr }, (_, j) => set(s(i, j), laneSum(g(a(i, j))))),
       ),
-      // the last K mod step values, one at a time
+      // the last K mod 4 values, one at a time
       set(xTail, i32.add(g(xEnd), g(tailB))),
       control.while(i32.ltU(g(px[0]), g(xTail)), tail),
       stores,
@@ -216,17 +196,85 @@ function linearFunction(format: WeightFormat): WasmFunction {
   ];
   // the code first: it registers the constants that the prologue then sets
   const main: Code = [
-    // bytes of x covered by whole vector steps, and of one weight row
-    set(kvB, i32.shl(i32.and(g(K), i32.const(-step)), i32.const(2))),
-    set(tailB, i32.shl(i32.and(g(K), i32.const(step - 1)), i32.const(2))),
-    set(rowW, i32.mul(g(K), i32.const(wb))),
+    // bytes of x covered by whole vectors, of the rest, and of one weight row
+    set(kvB, i32.shl(i32.and(g(K), i32.const(-4)), i32.const(2))),
+    set(tailB, i32.shl(i32.and(g(K), i32.const(3)), i32.const(2))),
+    set(rowW, i32.shl(g(K), i32.const(2))),
     set(n, g(n0)),
     control.while(i32.leS(i32.add(g(n), i32.const(NR)), g(n1)), rowsOf(NR)),
     control.while(i32.ltS(g(n), g(n1)), rowsOf(1)),
   ];
   return {
-    name: format === "f32" ? "linF32" : format === "bf16" ? "linBf16" : "linF16",
+    name: "linF32",
     params: Array<"i32">(10).fill("i32"),
+    locals: l.types,
+    body: [l.prologue(), main],
+  };
+}
+
+/**
+ * `linBf16` / `linF16(M, N, K, pX, ldx, pW, pY, ldy, n0, n1, pScr)`: the product of `linF32`
+ * with W in 16 bits, for many positions: {@link WIDEN_ROWS} rows of W at a time are widened
+ * into float32 scratch (pScr, WIDEN_ROWS · K floats; in cache) and multiplied by `linF32`
+ * (function 0), so each weight is widened once per call, not once per pair of positions.
+ */
+function halfBlockFunction(format: "bf16" | "f16"): WasmFunction {
+  const l = new Locals(11);
+  const [M, N, K, pX, ldx, pW, pY, ldy, n0, n1, pScr] = Array.from({ length: 11 }, (_, i) => i);
+  void N;
+  const [n, rows, q, vecEnd, end, src, dst] = Array.from({ length: 7 }, () => l.add("i32"));
+  const [v, t] = [l.add("v128"), l.add("v128")];
+  const widenVec = (high: boolean): Code => {
+    const top = i4.shl(high ? i4.extendHighU16(g(v)) : i4.extendLowU16(g(v)), i32.const(16));
+    return format === "bf16" ? top : [set(t, top), f16FromTop(l, t)];
+  };
+  const main: Code = [
+    set(n, g(n0)),
+    control.while(i32.ltS(g(n), g(n1)), [
+      set(rows, g(n1)),
+      control.if(i32.ltS(i32.add(g(n), i32.const(WIDEN_ROWS)), g(n1)), [
+        set(rows, i32.add(g(n), i32.const(WIDEN_ROWS))),
+      ]),
+      set(rows, i32.sub(g(rows), g(n))),
+      // widen rows n … n + rows − 1 (contiguous: rows · K values) into the scratch
+      set(src, i32.add(g(pW), i32.shl(i32.mul(g(n), g(K)), i32.const(1)))),
+      set(dst, g(pScr)),
+      set(end, i32.mul(g(rows), g(K))),
+      set(vecEnd, i32.and(g(end), i32.const(-8))),
+      set(q, i32.const(0)),
+      control.while(i32.ltS(g(q), g(vecEnd)), [
+        set(v, v128.load(g(src))),
+        v128.store(g(dst), widenVec(false)),
+        v128.store(g(dst), widenVec(true), 16),
+        inc(src, i32.const(16)),
+        inc(dst, i32.const(32)),
+        inc(q, i32.const(8)),
+      ]),
+      control.while(i32.ltS(g(q), g(end)), [
+        f32.store(g(dst), weightScalar(format, g(src))),
+        inc(src, i32.const(2)),
+        inc(dst, i32.const(4)),
+        inc(q, i32.const(1)),
+      ]),
+      control.call(
+        0,
+        g(M),
+        g(rows),
+        g(K),
+        g(pX),
+        g(ldx),
+        g(pScr),
+        i32.add(g(pY), i32.shl(g(n), i32.const(2))),
+        g(ldy),
+        i32.const(0),
+        g(rows),
+      ),
+      inc(n, g(rows)),
+    ]),
+  ];
+  return {
+    name: format === "bf16" ? "linBf16" : "linF16",
+    params: Array<"i32">(11).fill("i32"),
     locals: l.types,
     body: [l.prologue(), main],
   };
@@ -363,15 +411,15 @@ function permuteFunction(): WasmFunction {
   };
 }
 
-/** `negExp(n4, pX, pY)`: y = −exp(x) over 4·n4 values. */
+/** `negExp(pX, pY, q0, q1)`: y = −exp(x) over the vectors q0 ≤ q < q1 (values 4q … 4q + 3). */
 function negExpFunction(): WasmFunction {
-  const l = new Locals(3);
-  const [n4, pX, pY] = [0, 1, 2];
+  const l = new Locals(4);
+  const [pX, pY, q0, q1] = [0, 1, 2, 3];
   const [q, end] = [l.add("i32"), l.add("i32")];
   const te = expTemps(l);
   const main: Code = [
-    set(q, i32.const(0)),
-    set(end, i32.shl(g(n4), i32.const(4))),
+    set(q, i32.shl(g(q0), i32.const(4))),
+    set(end, i32.shl(g(q1), i32.const(4))),
     control.while(i32.ltS(g(q), g(end)), [
       v128.store(i32.add(g(pY), g(q)), f4.neg(exp4(v128.load(i32.add(g(pX), g(q))), te))),
       inc(q, i32.const(16)),
@@ -379,7 +427,7 @@ function negExpFunction(): WasmFunction {
   ];
   return {
     name: "negExp",
-    params: ["i32", "i32", "i32"],
+    params: ["i32", "i32", "i32", "i32"],
     locals: l.types,
     body: [l.prologue(), main],
   };
@@ -540,9 +588,9 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
 export function matmulModuleBytes(memory: ModuleMemory): Uint8Array {
   return assembleModule(
     [
-      linearFunction("f32"),
-      linearFunction("bf16"),
-      linearFunction("f16"),
+      linearFunction(),
+      halfBlockFunction("bf16"),
+      halfBlockFunction("f16"),
       rowStreamFunction("f32"),
       rowStreamFunction("bf16"),
       rowStreamFunction("f16"),

@@ -1,21 +1,35 @@
 /**
- * The "simd-threads" engine's inference pool: one kernel call at a time split over threads that
- * share one WebAssembly memory (`./infer.ts` splits a product by weight rows and a conv or scan
- * by channels; each thread runs its share with the same kernels, in place in that memory).
+ * The "simd-threads" engine's inference pool: one kernel call at a time shared by threads that
+ * all see one WebAssembly memory (`./infer.ts` cuts a product into chunks of weight rows and a
+ * conv or scan into chunks of channels; each thread runs whole chunks with the same kernels, in
+ * place in that memory).
  *
  * Unlike training (`./threads.ts`: a whole loss-and-gradients pass per thread, one message per
- * step), inference synchronises at every large op: a decoding step of a 24-layer model runs
- * about fifty split calls. So a call travels as numbers in the worker's shared control words
- * (`Int32Array` on a SharedArrayBuffer: the kernel's index, its module size and arguments), and
- * both sides spin briefly on those words before sleeping in `Atomics.wait`: a sleeping thread
- * takes tens of microseconds to wake, while a decoding step has a few hundred microseconds
- * between calls. The memory itself reaches a worker once, by message (a shared WebAssembly
- * memory is shared, not copied, when posted), when a call uses a memory the worker has not seen.
+ * step), inference synchronises at every large op: a decoding step of a 24-layer model makes
+ * about a hundred such calls, each some tens of microseconds of work per chunk. So:
  *
- * A dead worker never hangs a call: its workers are made by `./supervisor.ts`, which listens to
- * their 'error' and 'exit' events, marks the worker dead in its control words and wakes the
- * calling thread, which throws (and closes the pool: the next call makes a new one). An error
- * inside a kernel (a trap) is caught by the worker and rethrown by the calling thread.
+ * - A call travels as numbers in shared words (`Int32Array` on a SharedArrayBuffer): the
+ *   kernel's index, its module size, its arguments, which two arguments carry a chunk's range
+ *   and where each thread's scratch is. The words are written under a sequence lock (odd while
+ *   the calling thread writes them), so a worker never reads half of one call and half of the
+ *   next.
+ * - Chunks are claimed, not assigned: every thread (the calling one included) takes the next
+ *   chunk from a shared counter (a compare-and-swap on a 64-bit word holding the call's number
+ *   and the next chunk) until none is left. A worker that the operating system has descheduled
+ *   (the machine is shared, or busy) simply takes none: the calling thread does them all, and
+ *   waits only for chunks a worker has started. A worker that wakes late finds the call over
+ *   (its number changed) and claims nothing.
+ * - Waiting threads spin briefly on the words before sleeping in `Atomics.wait`: a sleeping
+ *   thread takes tens of microseconds to wake.
+ *
+ * The memory reaches a worker once, by message (a shared WebAssembly memory is shared, not
+ * copied, when posted), when a call uses a memory the worker has not seen.
+ *
+ * A dead worker never hangs a call: the workers are made by `./supervisor.ts`, which listens to
+ * their 'error' and 'exit' events and marks the worker dead in its control words; the calling
+ * thread checks those marks while it waits and throws (and closes the pool: the next call makes
+ * a new one). An error inside a kernel (a trap) is caught by the thread that ran it and rethrown
+ * by the calling thread.
  */
 import { availableParallelism } from "node:os";
 import {
@@ -28,34 +42,119 @@ import type { WasmMemory } from "../../selective-fast/wasm";
 import { CTRL, type WorkerDeath, builtModule } from "./threads";
 import { type InferKernels, KERNELS, type KernelCall, MAX_KERNEL_ARGS } from "./infer-runtime";
 
-/** The job words after the supervisor's three (`CTRL`): see {@link InferPool}. */
+/** The shared words of a call (indices into the pool's Int32Array). */
 export const JOB = {
+  /** Sequence lock: odd while the calling thread writes the call, even when it is posted. */
+  seq: 0,
+  /** Chunks finished (by any thread). */
+  done: 1,
+  /** 1 when a kernel threw (its message follows on the thread's port; −1: the calling thread). */
+  failed: 2,
   /** Id of the memory the call runs in. */
   memory: 3,
-  /** Index in `KERNELS`, or −1: close. */
+  /** Index in `KERNELS`, or −1: the workers end. */
   kernel: 4,
   size: 5,
   count: 6,
-  /** 1 when the worker's last call threw (its message follows on the port). */
-  failed: 7,
-  args: 8,
+  chunks: 7,
+  units: 8,
+  align: 9,
+  /** Which arguments receive a chunk's first and end unit. */
+  fromArg: 10,
+  toArg: 11,
+  /** Which argument receives the thread's scratch address (−1: none), and the stride. */
+  scratchArg: 12,
+  scratchStride: 13,
+  args: 16,
 } as const;
+/** Int32 words of a call, the 64-bit claim word after them (8-byte aligned). */
 export const JOB_WORDS = JOB.args + MAX_KERNEL_ARGS;
+const CLAIM_OFFSET = 4 * JOB_WORDS;
 
-/** Milliseconds a waiting thread spins on the control words before it sleeps. */
-export const SPIN_MS = Number(process.env.SPIN_MS ?? 0.1);
+/** Milliseconds a waiting thread spins on the shared words before it sleeps. */
+export const SPIN_MS = 0.2;
 
 /** Messages from the pool to a worker on its port. */
 export type InferMessage = { type: "memory"; id: number; memory: WasmMemory };
 
-/** A memory the pool's calls run in: its id (what the job words name) and the memory. */
+/** A memory the pool's calls run in: its id (what the words name) and the memory. */
 export interface PoolMemory {
   id: number;
   wasm: WasmMemory;
 }
 
+/**
+ * A call shared out in chunks: `call` with its arguments `from` and `to` set to each chunk's
+ * range of `units` (chunk boundaries multiples of `align`), and `scratch` (when given) set to
+ * the thread's own scratch: `scratch.base + thread · scratch.stride`.
+ */
+export interface ChunkedCall {
+  call: KernelCall;
+  from: number;
+  to: number;
+  units: number;
+  align: number;
+  chunks: number;
+  scratch?: { arg: number; base: number; stride: number };
+}
+
+/** Chunk c's first unit (c = chunks: the end). The workers compute the same. */
+export function chunkStart(c: number, chunks: number, units: number, align: number): number {
+  if (c >= chunks) return units;
+  return Math.min(units, Math.round((c * units) / chunks / align) * align);
+}
+
+/** The shared words of a pool and the claiming both sides do. */
+export class JobWords {
+  readonly words: Int32Array;
+  readonly claim: BigInt64Array;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.words = new Int32Array(buffer, 0, JOB_WORDS);
+    this.claim = new BigInt64Array(buffer, CLAIM_OFFSET, 1);
+  }
+
+  static create(): JobWords {
+    return new JobWords(new SharedArrayBuffer(CLAIM_OFFSET + 8));
+  }
+
+  /**
+   * Claims chunks of call `seq` and runs each with `run(chunk)` until none is left; counts each
+   * finished chunk in `done`.
+   */
+  claimAndRun(seq: number, chunks: number, run: (chunk: number) => void): void {
+    const id = BigInt(seq) << 32n;
+    for (;;) {
+      const w = Atomics.load(this.claim, 0);
+      if ((w & ~0xffffffffn) !== id) return;
+      const c = Number(w & 0xffffffffn);
+      if (c >= chunks) return;
+      if (Atomics.compareExchange(this.claim, 0, w, w + 1n) !== w) continue;
+      try {
+        run(c);
+      } finally {
+        Atomics.add(this.words, JOB.done, 1);
+        Atomics.notify(this.words, JOB.done);
+      }
+    }
+  }
+
+  /** The kernel call of chunk c of the posted call, for thread `thread`. */
+  chunkCall(c: number, thread: number, kernels: readonly string[]): KernelCall {
+    const w = this.words;
+    const args = Array.from(w.subarray(JOB.args, JOB.args + w[JOB.count]));
+    const [chunks, units, align] = [w[JOB.chunks], w[JOB.units], w[JOB.align]];
+    args[w[JOB.fromArg]] = chunkStart(c, chunks, units, align);
+    args[w[JOB.toArg]] = chunkStart(c + 1, chunks, units, align);
+    if (w[JOB.scratchArg] >= 0)
+      args[w[JOB.scratchArg]] = w[JOB.args + w[JOB.scratchArg]] + thread * w[JOB.scratchStride];
+    return { kernel: kernels[w[JOB.kernel]] as KernelCall["kernel"], size: w[JOB.size], args };
+  }
+}
+
 interface PoolWorker {
   port: MessagePort;
+  /** The supervisor's words for this worker (its `dead` mark). */
   ctrl: Int32Array;
   /** Id of the memory this worker holds (−1: none yet). */
   memory: number;
@@ -66,6 +165,8 @@ export class InferPool {
   private readonly workers: PoolWorker[] = [];
   private readonly supervisor: Worker | null = null;
   private readonly deaths: MessagePort | null = null;
+  private readonly job = JobWords.create();
+  private seq = 0;
   private closed = false;
   private failure: string | null = null;
 
@@ -79,22 +180,19 @@ export class InferPool {
   ) {
     if (threads === 1) return;
     const deaths = new MessageChannel();
-    const specs: { port: MessagePort; ctrl: Int32Array }[] = [];
+    const specs: { port: MessagePort; ctrl: Int32Array; job: SharedArrayBuffer; index: number }[] =
+      [];
     const ports: MessagePort[] = [];
     for (let i = 1; i < threads; i++) {
       const { port1, port2 } = new MessageChannel();
-      const ctrl = new Int32Array(new SharedArrayBuffer(4 * JOB_WORDS));
+      const ctrl = new Int32Array(new SharedArrayBuffer(12));
       this.workers.push({ port: port1, ctrl, memory: -1 });
-      specs.push({ port: port2, ctrl });
+      specs.push({ port: port2, ctrl, job: this.job.buffer, index: i });
       ports.push(port2);
     }
     this.deaths = deaths.port1;
     this.supervisor = new Worker(builtModule("ops/simd/supervisor"), {
-      workerData: {
-        script: workerScript,
-        workers: specs,
-        deaths: deaths.port2,
-      },
+      workerData: { script: workerScript, workers: specs, deaths: deaths.port2 },
       transferList: [...ports, deaths.port2],
     });
     this.supervisor.unref();
@@ -106,18 +204,15 @@ export class InferPool {
   }
 
   /**
-   * Runs `calls[0]` on this thread (with `local`, the kernels over `memory`) and `calls[i]` on
-   * worker i, and returns when all are done; null entries do nothing. `caller` (the function the
-   * user called) names errors.
+   * Runs a chunked call on every thread of the pool (this one with `local`, the kernels over
+   * `memory`) and returns when every chunk is done. `caller` (the function the user called)
+   * names errors.
    */
-  run(caller: string, memory: PoolMemory, local: InferKernels, calls: (KernelCall | null)[]): void {
+  run(caller: string, memory: PoolMemory, local: InferKernels, c: ChunkedCall): void {
     if (this.failure) throw new Error(`${caller}: engine "simd-threads": ${this.failure}`);
     if (this.closed) throw new Error(`${caller}: engine "simd-threads": the pool was closed`);
-    const posted: { w: PoolWorker; before: number; index: number }[] = [];
-    for (let i = 1; i < calls.length; i++) {
-      const c = calls[i];
-      if (!c) continue;
-      const w = this.workers[i - 1];
+    for (const w of this.workers) if (Atomics.load(w.ctrl, CTRL.dead) !== 0) this.fail(caller, w);
+    for (const w of this.workers) {
       if (w.memory !== memory.id) {
         w.port.postMessage({
           type: "memory",
@@ -126,50 +221,66 @@ export class InferPool {
         } satisfies InferMessage);
         w.memory = memory.id;
       }
-      const ctrl = w.ctrl;
-      ctrl[JOB.memory] = memory.id;
-      ctrl[JOB.kernel] = KERNELS.indexOf(c.kernel);
-      ctrl[JOB.size] = c.size;
-      ctrl[JOB.count] = c.args.length;
-      for (let a = 0; a < c.args.length; a++) ctrl[JOB.args + a] = c.args[a];
-      const before = Atomics.load(ctrl, CTRL.answered);
-      Atomics.add(ctrl, CTRL.posted, 1);
-      Atomics.notify(ctrl, CTRL.posted);
-      posted.push({ w, before, index: i });
     }
+    const words = this.job.words;
+    const seq = this.seq + 2;
+    Atomics.store(words, JOB.seq, this.seq + 1); // writing
+    words[JOB.memory] = memory.id;
+    words[JOB.kernel] = KERNELS.indexOf(c.call.kernel);
+    words[JOB.size] = c.call.size;
+    words[JOB.count] = c.call.args.length;
+    words[JOB.chunks] = c.chunks;
+    words[JOB.units] = c.units;
+    words[JOB.align] = c.align;
+    words[JOB.fromArg] = c.from;
+    words[JOB.toArg] = c.to;
+    words[JOB.scratchArg] = c.scratch ? c.scratch.arg : -1;
+    words[JOB.scratchStride] = c.scratch ? c.scratch.stride : 0;
+    for (let a = 0; a < c.call.args.length; a++) words[JOB.args + a] = c.call.args[a];
+    if (c.scratch) words[JOB.args + c.scratch.arg] = c.scratch.base;
+    words[JOB.failed] = 0;
+    Atomics.store(words, JOB.done, 0);
+    Atomics.store(this.job.claim, 0, BigInt(seq) << 32n);
+    Atomics.store(words, JOB.seq, seq); // posted
+    Atomics.notify(words, JOB.seq);
+    this.seq = seq;
     let localError: unknown = null;
-    try {
-      if (calls[0]) local.run(calls[0]);
-    } catch (e) {
-      localError = e;
-    }
-    const errors: string[] = [];
-    for (const p of posted) {
-      this.await(caller, p.w, p.before);
-      if (p.w.ctrl[JOB.failed] !== 0) {
-        // the message was posted before the answer; give the port a moment to deliver it
-        let msg = receiveMessageOnPort(p.w.port);
-        for (let tries = 0; !msg && tries < 1000; tries++) {
-          Atomics.wait(p.w.ctrl, CTRL.dead, 0, 1);
-          msg = receiveMessageOnPort(p.w.port);
-        }
-        errors.push(`worker ${p.index}: ${msg ? String(msg.message) : "failed"}`);
+    this.job.claimAndRun(seq, c.chunks, (chunk) => {
+      try {
+        local.run(this.job.chunkCall(chunk, 0, KERNELS));
+      } catch (e) {
+        localError ??= e;
       }
-    }
+    });
+    this.awaitChunks(caller, c.chunks);
     if (localError) throw localError;
-    if (errors.length > 0)
-      throw new Error(`${caller}: engine "simd-threads": a kernel failed in ${errors.join("; ")}`);
+    if (words[JOB.failed] !== 0) {
+      // the message was posted before the chunk was counted; give the ports a moment
+      const messages: string[] = [];
+      for (let tries = 0; messages.length === 0 && tries < 1000; tries++) {
+        for (const [i, w] of this.workers.entries()) {
+          const msg = receiveMessageOnPort(w.port);
+          if (msg) messages.push(`worker ${i + 1}: ${String(msg.message)}`);
+        }
+        if (messages.length === 0) Atomics.wait(words, JOB.failed, 1, 1);
+      }
+      throw new Error(
+        `${caller}: engine "simd-threads": a kernel failed in ${messages.join("; ") || "a worker"}`,
+      );
+    }
   }
 
-  /** Waits until w answers the call posted when its answer count was `before`. */
-  private await(caller: string, w: PoolWorker, before: number): void {
+  /** Waits until `chunks` chunks are done; throws when a worker is reported dead. */
+  private awaitChunks(caller: string, chunks: number): void {
+    const words = this.job.words;
     const t0 = performance.now();
     let spins = 0;
     for (;;) {
-      if (Atomics.load(w.ctrl, CTRL.answered) !== before) return;
-      if (Atomics.load(w.ctrl, CTRL.dead) !== 0) this.fail(caller, w);
+      const done = Atomics.load(words, JOB.done);
+      if (done >= chunks) return;
+      for (const w of this.workers) if (Atomics.load(w.ctrl, CTRL.dead) !== 0) this.fail(caller, w);
       if ((++spins & 255) === 0 && performance.now() - t0 > SPIN_MS) {
-        Atomics.wait(w.ctrl, CTRL.answered, before, 1000);
+        Atomics.wait(words, JOB.done, done, 1);
       }
     }
   }
@@ -193,12 +304,12 @@ export class InferPool {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.workers) {
-      w.ctrl[JOB.kernel] = -1;
-      Atomics.add(w.ctrl, CTRL.posted, 1);
-      Atomics.notify(w.ctrl, CTRL.posted);
-      w.port.close();
-    }
+    const words = this.job.words;
+    Atomics.store(words, JOB.seq, this.seq + 1);
+    words[JOB.kernel] = -1;
+    Atomics.store(words, JOB.seq, this.seq + 2);
+    Atomics.notify(words, JOB.seq);
+    for (const w of this.workers) w.port.close();
     this.deaths?.close();
     void this.supervisor?.terminate();
   }

@@ -1,27 +1,34 @@
 /**
- * An inference worker of `./infer-threads.ts`: waits on its control words (spinning briefly, then
- * sleeping), runs the kernel call they describe over the memory it was sent, and answers. A
- * kernel that throws is reported (flag in the words, message on the port), not fatal.
+ * An inference worker of `./infer-threads.ts`: waits for a call in the pool's shared words
+ * (spinning briefly, then sleeping), reads it under the sequence lock, claims and runs its
+ * chunks over the memory it was sent, and counts each one done. A kernel that throws is reported
+ * (flag in the words, message on the port), not fatal.
  */
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { CTRL } from "./threads";
-import { type InferMessage, JOB, SPIN_MS } from "./infer-threads";
+import { type InferMessage, JOB, JobWords, SPIN_MS } from "./infer-threads";
 import { InferKernels, KERNELS } from "./infer-runtime";
 
-const { port, ctrl } = workerData as { port: MessagePort; ctrl: Int32Array };
+const { port, ctrl, job, index } = workerData as {
+  port: MessagePort;
+  ctrl: Int32Array;
+  job: SharedArrayBuffer;
+  index: number;
+};
+const shared = new JobWords(job);
+const words = shared.words;
 let seen = 0;
 let current: { id: number; kernels: InferKernels } | null = null;
 
-/** Waits until the posted count moves past `seen`. */
-function waitForCall(): void {
+/** Waits until a call other than `seen` is posted (the lock even); returns its number. */
+function waitForCall(): number {
   const t0 = performance.now();
   let spins = 0;
-  while (Atomics.load(ctrl, CTRL.posted) === seen) {
-    if ((++spins & 255) === 0 && performance.now() - t0 > SPIN_MS) {
-      Atomics.wait(ctrl, CTRL.posted, seen);
-    }
+  for (;;) {
+    const s = Atomics.load(words, JOB.seq);
+    if (s !== seen && (s & 1) === 0) return s;
+    if ((++spins & 255) === 0 && performance.now() - t0 > SPIN_MS) Atomics.wait(words, JOB.seq, s);
   }
-  seen = Atomics.load(ctrl, CTRL.posted);
 }
 
 /** The kernels over memory `id`, received on the port (posted before the call that names it). */
@@ -39,18 +46,19 @@ function kernelsFor(id: number): InferKernels {
 }
 
 for (;;) {
-  waitForCall();
-  const index = ctrl[JOB.kernel];
-  if (index < 0) break;
-  try {
-    const kernels = kernelsFor(ctrl[JOB.memory]);
-    const args = Array.from(ctrl.subarray(JOB.args, JOB.args + ctrl[JOB.count]));
-    kernels.run({ kernel: KERNELS[index], size: ctrl[JOB.size], args });
-    ctrl[JOB.failed] = 0;
-  } catch (e) {
-    ctrl[JOB.failed] = 1;
-    port.postMessage(e instanceof Error ? e.message : String(e));
-  }
-  Atomics.add(ctrl, CTRL.answered, 1);
-  Atomics.notify(ctrl, CTRL.answered);
+  const s = waitForCall();
+  seen = s;
+  const kernel = words[JOB.kernel];
+  const chunks = words[JOB.chunks];
+  // read under the lock: a call rewritten meanwhile is over for this worker
+  if (Atomics.load(words, JOB.seq) !== s) continue;
+  if (kernel < 0) break;
+  shared.claimAndRun(s, chunks, (chunk) => {
+    try {
+      kernelsFor(words[JOB.memory]).run(shared.chunkCall(chunk, index, KERNELS));
+    } catch (e) {
+      words[JOB.failed] = 1;
+      port.postMessage(e instanceof Error ? e.message : String(e));
+    }
+  });
 }

@@ -29,7 +29,7 @@ import { SimdBackend } from "./index";
 import { MAX_SCAN_STATE, SimdMemory, type SimdTensor, padded } from "./memory";
 import { InferKernels, type KernelCall } from "./infer-runtime";
 import type { InferPool } from "./infer-threads";
-import type { WeightFormat } from "./infer-kernels";
+import { WIDEN_ROWS, type WeightFormat } from "./infer-kernels";
 
 /** Positions up to which a product streams weight rows (`mv…`) rather than blocks (`lin…`). */
 const FEW_POSITIONS = 4;
@@ -40,6 +40,9 @@ const KERNEL = {
 
 /** Work (multiply-adds, or the like) below which an op runs on the calling thread alone. */
 const MIN_SPLIT_WORK = 1 << 18;
+/** Work of one chunk of a shared op (tens of microseconds), and the most chunks of one op. */
+const CHUNK_WORK = 1 << 16;
+const MAX_CHUNKS = 1024;
 
 /** A model's parameters as the engines take them: float32 tensors and 16-bit matrices. */
 export interface InferenceParams {
@@ -141,53 +144,54 @@ export class InferenceBackend extends SimdBackend {
     this.mem.adopt(model);
   }
 
-  // ---- splitting over threads ----
+  // ---- sharing over threads ----
 
-  /** How many threads an op of `work` runs on. */
-  private threadsFor(work: number): number {
-    return this.pool && work >= MIN_SPLIT_WORK ? this.pool.threads : 1;
-  }
-
-  /** `total` units cut into `parts` contiguous shares, boundaries multiples of `align`. */
-  private static shares(total: number, parts: number, align: number): [number, number][] {
-    const out: [number, number][] = [];
-    let start = 0;
-    for (let i = 1; i <= parts; i++) {
-      const end =
-        i === parts ? total : Math.min(total, Math.round((i * total) / parts / align) * align);
-      out.push([start, Math.max(start, end)]);
-      start = Math.max(start, end);
-    }
-    return out;
-  }
-
-  /** Runs one call per thread (index 0 here), or the only one here. */
-  private run(calls: (KernelCall | null)[]): void {
-    if (calls.length === 1 || !this.pool) {
-      for (const c of calls) if (c) this.mem.kernels.run(c);
+  /**
+   * Runs `call` over `units` (weight rows, channel groups, vectors), its arguments `from` and
+   * `to` set to the range: whole on this thread when the op is small or there is no pool, else
+   * in chunks of about {@link CHUNK_WORK} that every thread of the pool claims in turn
+   * (`./infer-threads.ts`). `scratch`: the argument that receives each thread's scratch (its
+   * base for thread 0, then `stride` bytes apart).
+   */
+  private shared(p: {
+    call: KernelCall;
+    from: number;
+    to: number;
+    units: number;
+    align: number;
+    work: number;
+    scratch?: { arg: number; base: number; stride: number };
+  }): void {
+    const { call } = p;
+    if (!this.pool || p.work < MIN_SPLIT_WORK) {
+      call.args[p.from] = 0;
+      call.args[p.to] = p.units;
+      if (p.scratch) call.args[p.scratch.arg] = p.scratch.base;
+      this.mem.kernels.run(call);
       return;
     }
-    this.pool.run(
-      this.caller,
-      { id: this.mem.id, wasm: this.m.wasmMemory },
-      this.mem.kernels,
-      calls,
+    const most = Math.ceil(p.units / p.align);
+    const chunks = Math.min(
+      most,
+      MAX_CHUNKS,
+      Math.max(this.pool.threads, Math.ceil(p.work / CHUNK_WORK)),
     );
+    this.pool.run(this.caller, { id: this.mem.id, wasm: this.m.wasmMemory }, this.mem.kernels, {
+      call,
+      from: p.from,
+      to: p.to,
+      units: p.units,
+      align: p.align,
+      chunks,
+      scratch: p.scratch,
+    });
   }
 
-  /** A call per share of `units` (aligned to `align`) for an op of `work`. */
-  private splitCall(
-    units: number,
-    align: number,
-    work: number,
-    call: (from: number, to: number, thread: number) => KernelCall,
-  ): void {
-    const parts = this.threadsFor(work);
-    this.run(
-      InferenceBackend.shares(units, parts, align).map(([a, b], t) =>
-        b > a ? call(a, b, t) : null,
-      ),
-    );
+  /** Scratch of `bytes` for each thread that may run a chunk: its base and stride. */
+  private scratchPerThread(bytes: number): { base: number; stride: number } {
+    const threads = this.pool ? this.pool.threads : 1;
+    const stride = Math.ceil(bytes / 16) * 16;
+    return { base: this.m.alloc([(threads * stride) / 4]).at(), stride };
   }
 
   // ---- where tensors are ----
@@ -228,20 +232,33 @@ export class InferenceBackend extends SimdBackend {
     const [outDim, inDim] = weight.shape;
     const rows = rowsOf(x.shape);
     const w = this.weightOf(weight);
+    const stream = rows <= FEW_POSITIONS;
     let px = this.m.input(x).at();
-    if (w.format !== "f32") {
+    if (stream && w.format !== "f32") {
       // each group of eight inputs as its even then odd elements (`./infer-kernels.ts`)
       const xp = this.m.alloc([rows, inDim]);
-      this.run([{ kernel: "permute8", size: 0, args: [rows, inDim, px, inDim, xp.at()] }]);
+      this.mem.kernels.run({
+        kernel: "permute8",
+        size: 0,
+        args: [rows, inDim, px, inDim, xp.at()],
+      });
       px = xp.at();
     }
     const y = this.m.alloc([...x.shape.slice(0, -1), outDim]);
-    const kernel = KERNEL[rows <= FEW_POSITIONS ? "stream" : "block"][w.format];
-    this.splitCall(outDim, 4, rows * outDim * inDim, (n0, n1) => ({
-      kernel,
-      size: 0,
-      args: [rows, outDim, inDim, px, inDim, w.at, y.at(), outDim, n0, n1],
-    }));
+    const kernel = KERNEL[stream ? "stream" : "block"][w.format];
+    const args = [rows, outDim, inDim, px, inDim, w.at, y.at(), outDim, 0, 0];
+    // the 16-bit blocks widen rows into float32 scratch, each thread its own
+    const widening = !stream && w.format !== "f32";
+    if (widening) args.push(0);
+    this.shared({
+      call: { kernel, size: 0, args },
+      from: 8,
+      to: 9,
+      units: outDim,
+      align: 4,
+      work: rows * outDim * inDim,
+      scratch: widening ? { arg: 10, ...this.scratchPerThread(4 * WIDEN_ROWS * inDim) } : undefined,
+    });
     if (bias) {
       for (let r = 0; r < rows; r++)
         for (let o = 0; o < outDim; o++) y.data[r * outDim + o] += bias.data[o];
@@ -252,7 +269,14 @@ export class InferenceBackend extends SimdBackend {
   override negExp(x: Tensor): Tensor {
     const out = this.m.alloc(x.shape);
     const n4 = Math.ceil(x.data.length / 4);
-    this.run([{ kernel: "negExp", size: 0, args: [n4, this.addressOf(x), out.at()] }]);
+    this.shared({
+      call: { kernel: "negExp", size: 0, args: [this.addressOf(x), out.at(), 0, 0] },
+      from: 2,
+      to: 3,
+      units: n4,
+      align: 1,
+      work: 16 * n4,
+    });
     return out;
   }
 
@@ -286,23 +310,16 @@ export class InferenceBackend extends SimdBackend {
       for (let i = 0; i < b; i++)
         st.data.set(state.data.subarray(i * C * k, (i + 1) * C * k), i * Cp * k);
     for (let i = 0; i < b; i++) {
-      this.splitCall(Cp / 4, 1, l * C * k, (g0, g1) => ({
-        kernel: "convState",
-        size: k,
-        args: [
-          l,
-          xs.at(i * l * Cp),
-          Cp,
-          pW,
-          pB,
-          bias ? 1 : 0,
-          st.at(i * Cp * k),
-          y.at(i * l * Cp),
-          Cp,
-          g0,
-          g1,
-        ],
-      }));
+      const args = [l, xs.at(i * l * Cp), Cp, pW, pB, bias ? 1 : 0, st.at(i * Cp * k)];
+      args.push(y.at(i * l * Cp), Cp, 0, 0);
+      this.shared({
+        call: { kernel: "convState", size: k, args },
+        from: 9,
+        to: 10,
+        units: Cp / 4,
+        align: 1,
+        work: l * C * k,
+      });
     }
     if (state)
       for (let i = 0; i < b; i++)
@@ -333,33 +350,21 @@ export class InferenceBackend extends SimdBackend {
       for (let i = 0; i < b; i++)
         h.data.set(state.data.subarray(i * E * N, (i + 1) * E * N), i * Ep * N);
     const y = this.m.alloc([b, l, Ep]);
-    const threads = this.pool ? this.pool.threads : 1;
-    const scratch = Array.from({ length: threads }, () => this.m.alloc([(lti ? 3 : 1) * N, 4]));
+    const scratch = this.scratchPerThread(16 * (lti ? 3 : 1) * N);
     for (let i = 0; i < b; i++) {
       const row = i * l * Ep;
       const bc = lti ? 0 : 4 * i * l * N;
-      this.splitCall(Ep / 4, 1, 16 * l * E * N, (g0, g1, t) => ({
-        kernel: lti ? "scanStateLti" : "scanState",
-        size: N,
-        args: [
-          l,
-          Ep,
-          delta.at(row),
-          pBias,
-          pA,
-          B + bc,
-          C + bc,
-          u.at(row),
-          z ? z.at(row) : 0,
-          z ? 1 : 0,
-          pD,
-          y.at(row),
-          h.at(i * Ep * N),
-          scratch[t].at(),
-          g0,
-          g1,
-        ],
-      }));
+      const args = [l, Ep, delta.at(row), pBias, pA, B + bc, C + bc, u.at(row)];
+      args.push(z ? z.at(row) : 0, z ? 1 : 0, pD, y.at(row), h.at(i * Ep * N), 0, 0, 0);
+      this.shared({
+        call: { kernel: lti ? "scanStateLti" : "scanState", size: N, args },
+        from: 14,
+        to: 15,
+        units: Ep / 4,
+        align: 1,
+        work: 16 * l * E * N,
+        scratch: { arg: 13, ...scratch },
+      });
     }
     if (state)
       for (let i = 0; i < b; i++)

@@ -21,7 +21,13 @@ export {
   mambaMixer,
   mambaForward,
 } from "./forward";
-export * from "./cache";
+export {
+  type MambaCache,
+  createMambaCache,
+  mambaCacheBytes,
+  mambaPrefill,
+  mambaStep,
+} from "./cache";
 export { type LossAndGradsOptions, type TrainEngine, mambaLossAndGrads } from "./grads";
 export {
   type MambaGenerateOptions,

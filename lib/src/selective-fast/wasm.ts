@@ -87,6 +87,8 @@ export const i32 = {
   mul: (a: Code, b: Code): Code => [a, b, 0x6c],
   and: (a: Code, b: Code): Code => [a, b, 0x71],
   or: (a: Code, b: Code): Code => [a, b, 0x72],
+  xor: (a: Code, b: Code): Code => [a, b, 0x73],
+  load: (addr: Code, offset = 0): Code => [addr, 0x28, ...memarg(2, offset)],
   shl: (a: Code, b: Code): Code => [a, b, 0x74],
   shrU: (a: Code, b: Code): Code => [a, b, 0x76],
   /** Zero-extended 16-bit load (a float16 or bfloat16's bits). */
@@ -150,6 +152,9 @@ export const v128 = {
   ],
   and: (a: Code, b: Code): Code => simd(0x4e, a, b),
   or: (a: Code, b: Code): Code => simd(0x50, a, b),
+  xor: (a: Code, b: Code): Code => simd(0x51, a, b),
+  /** 1 when any bit of a is set, else 0 (an i32). */
+  anyTrue: (a: Code): Code => simd(0x53, a),
   /** Lanes of a where mask bits are 1, else b. */
   bitselect: (a: Code, b: Code, mask: Code): Code => simd(0x52, a, b, mask),
 };

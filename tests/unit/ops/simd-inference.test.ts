@@ -297,6 +297,32 @@ describe("weights in place", () => {
   });
 });
 
+describe("−exp of a parameter, kept between calls", () => {
+  it("is reused while the parameter holds the same values, and remade when it changes", () => {
+    const aLog = f32([10, 3]); // 30 values: not a multiple of 4
+    const model = { params: new Map<string, Tensor>([["A_log", aLog]]) };
+    const backend = ModelMemory.of(model).backend(null);
+    const want = () => Array.from(aLog.data, (v) => -Math.exp(v));
+    const results: Tensor[] = [];
+    for (let call = 0; call < 4; call++) {
+      backend.start("testCall", model);
+      const a = backend.negExp(aLog);
+      expect(relMax(a.data, want()), `call ${call}`).toBeLessThan(1e-6);
+      results.push(a);
+    }
+    // from the third call on, the kept result: the same array
+    expect(results[3].data).toBe(results[2].data);
+    aLog.data[29] += 0.5; // an update in place (what AdamW does), in the last, scalar, lane
+    backend.start("testCall", model);
+    expect(relMax(backend.negExp(aLog).data, want())).toBeLessThan(1e-6);
+    backend.start("testCall", model);
+    const remade = backend.negExp(aLog);
+    expect(relMax(remade.data, want())).toBeLessThan(1e-6);
+    backend.start("testCall", model);
+    expect(backend.negExp(aLog).data).toBe(remade.data);
+  });
+});
+
 describe("the inference pool", () => {
   it("splits products, the conv and the scan over two threads with the one-thread results, bit for bit", () => {
     const one = setup();

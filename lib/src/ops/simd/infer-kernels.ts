@@ -26,6 +26,8 @@
  *   - `permute8(M, K, pX, ldx, pXp)`: that layout (rows of K, the last K mod 8 values as they
  *     are).
  *   - `negExp(pX, pY, q0, q1)`: y = −exp(x) over the vectors q0 … q1 − 1 (A = −exp(A_log)).
+ *   - `differs(n, pA, pB, pOut)`: whether two arrays of n values differ in any bit (1 or 0 at
+ *     pOut).
  * - {@link convModuleBytes}(k) and {@link scanStateModuleBytes}(N), for conv width k and state
  *   size N, over channels in groups of four (one vector), token-major activations (L, E) of one
  *   sequence:
@@ -434,6 +436,46 @@ function negExpFunction(): WasmFunction {
 }
 
 /**
+ * `differs(n, pA, pB, pOut)`: 1 at pOut (a float32) when the n values at pA and pB differ in any
+ * bit, else 0.
+ */
+function differsFunction(): WasmFunction {
+  const l = new Locals(4);
+  const [n, pA, pB, pOut] = [0, 1, 2, 3];
+  const [q, vecEnd, end, bits] = [l.add("i32"), l.add("i32"), l.add("i32"), l.add("i32")];
+  const acc = l.add("v128");
+  const main: Code = [
+    set(acc, l.i(0)),
+    set(bits, i32.const(0)),
+    set(q, i32.const(0)),
+    set(end, i32.shl(g(n), i32.const(2))),
+    set(vecEnd, i32.and(g(end), i32.const(-16))),
+    control.while(i32.ltS(g(q), g(vecEnd)), [
+      set(
+        acc,
+        v128.or(g(acc), v128.xor(v128.load(i32.add(g(pA), g(q))), v128.load(i32.add(g(pB), g(q))))),
+      ),
+      inc(q, i32.const(16)),
+    ]),
+    control.while(i32.ltS(g(q), g(end)), [
+      set(
+        bits,
+        i32.or(g(bits), i32.xor(i32.load(i32.add(g(pA), g(q))), i32.load(i32.add(g(pB), g(q))))),
+      ),
+      inc(q, i32.const(4)),
+    ]),
+    set(bits, i32.or(g(bits), v128.anyTrue(g(acc)))),
+    f32.store(g(pOut), f32.fromI32(i32.select(i32.const(1), i32.const(0), g(bits)))),
+  ];
+  return {
+    name: "differs",
+    params: ["i32", "i32", "i32", "i32"],
+    locals: l.types,
+    body: [l.prologue(), main],
+  };
+}
+
+/**
  * Four lanes gathered from the rows c … c + 3 of a (·, width) matrix at column `col`, the address
  * of its row c in local `base`: one scalar load per lane, at constant offsets.
  */
@@ -596,6 +638,7 @@ export function matmulModuleBytes(memory: ModuleMemory): Uint8Array {
       rowStreamFunction("f16"),
       permuteFunction(),
       negExpFunction(),
+      differsFunction(),
     ],
     memory,
   );

@@ -17,6 +17,7 @@ export const KERNELS = [
   "mvF16",
   "permute8",
   "negExp",
+  "differs",
   "convState",
   "scanState",
   "scanStateLti",

@@ -76,6 +76,14 @@ export class ModelMemory {
   readonly kernels = new InferKernels(this.m.wasmMemory);
   /** Byte address of every array moved in, by the array (the view a tensor now holds). */
   private readonly where = new WeakMap<object, number>();
+  /**
+   * −exp of moved-in parameters (A = −exp(A_log), the same at every decoding step), by the
+   * parameter's array: the result and a copy of the values it was computed from, both kept for
+   * good; used while the parameter still holds those values (`differs`), remade otherwise.
+   */
+  private readonly negExps = new WeakMap<object, { out: SimdTensor; copy: SimdTensor }>();
+  /** Parameters whose −exp the next start keeps (asked for by a call that computed it). */
+  private readonly wantNegExp = new Set<Tensor>();
   private readonly backends = new Map<InferPool | null, InferenceBackend>();
 
   /** The backend over this memory, on `pool`'s threads or this thread alone. */
@@ -117,7 +125,41 @@ export class ModelMemory {
       this.where.set(view, region.at());
       moved = true;
     }
+    for (const t of this.wantNegExp) {
+      const src = this.where.get(t.data);
+      if (src === undefined) continue;
+      const n = t.data.length;
+      // a stale one is remade in place
+      const kept = this.negExps.get(t.data) ?? { out: this.m.alloc([n]), copy: this.m.alloc([n]) };
+      kept.copy.data.set(t.data);
+      this.kernels.run({
+        kernel: "negExp",
+        size: 0,
+        args: [src, kept.out.at(), 0, Math.ceil(n / 4)],
+      });
+      this.negExps.set(t.data, kept);
+      this.where.set(kept.out.data, kept.out.at());
+      moved = true;
+    }
+    this.wantNegExp.clear();
     if (moved) this.m.persist();
+  }
+
+  /**
+   * −exp of moved-in parameter t kept from an earlier call, if t still holds the values it was
+   * computed from (`flag`: a float of scratch); else null, and the next start keeps it.
+   */
+  keptNegExp(t: Tensor, flag: SimdTensor): Float32Array | null {
+    const src = this.where.get(t.data);
+    if (src === undefined) return null;
+    const kept = this.negExps.get(t.data);
+    if (kept) {
+      const n = t.data.length;
+      this.kernels.run({ kernel: "differs", size: 0, args: [n, kept.copy.at(), src, flag.at()] });
+      if (flag.data[0] === 0) return kept.out.data;
+    }
+    this.wantNegExp.add(t);
+    return null;
   }
 }
 
@@ -267,6 +309,8 @@ export class InferenceBackend extends SimdBackend {
   }
 
   override negExp(x: Tensor): Tensor {
+    const kept = this.mem.keptNegExp(x, this.m.alloc([1]));
+    if (kept) return { shape: [...x.shape], data: kept };
     const out = this.m.alloc(x.shape);
     const n4 = Math.ceil(x.data.length / 4);
     this.shared({

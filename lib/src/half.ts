@@ -30,9 +30,11 @@ export function float16ToNumber(bits: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** Whether a 16-bit pattern of `format` is ±∞ or NaN (its exponent field all ones). */
-export function halfIsNonFinite(bits: number, format: HalfFormat): boolean {
-  return format === "bf16" ? (bits & 0x7f80) === 0x7f80 : (bits & 0x7c00) === 0x7c00;
+/** The index of the first ±∞ or NaN (exponent field all ones) in 16-bit patterns, or −1. */
+export function firstNonFiniteHalf(bits: Uint16Array, format: HalfFormat): number {
+  const exponent = format === "bf16" ? 0x7f80 : 0x7c00;
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & exponent) === exponent) return i;
+  return -1;
 }
 
 /** Widens `count` values of `src` from index `from` into `out` at index `at` (float32, exact). */

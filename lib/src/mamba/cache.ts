@@ -136,10 +136,18 @@ export function stepRaw(
   engine: MambaEngine,
   variant: MixerVariant,
 ): Tensor<Float32Array> {
-  const logits = mambaLM(new Ops(startCall(fn, model, engine)), model, ids, cache.batch, 1, {
-    variant,
-    states: layerStates(cache),
-  });
+  const states = layerStates(cache);
+  const logits = mambaLM(
+    new Ops(startCall(fn, model, engine, states)),
+    model,
+    ids,
+    cache.batch,
+    1,
+    {
+      variant,
+      states,
+    },
+  );
   cache.position += 1;
   return { shape: [cache.batch, model.config.vocab_size], data: Float32Array.from(logits.data) };
 }
@@ -195,9 +203,10 @@ export function prefillRaw(
   let logits: Tensor | null = null;
   for (const [p0, p1] of chunks) {
     const chunk = p0 === 0 && p1 === l ? ids : idsColumns(ids, b, l, p0, p1);
-    logits = mambaLM(new Ops(startCall(fn, model, engine)), model, chunk, b, p1 - p0, {
+    const states = layerStates(cache);
+    logits = mambaLM(new Ops(startCall(fn, model, engine, states)), model, chunk, b, p1 - p0, {
       variant,
-      states: layerStates(cache),
+      states,
       lastPositionOnly: true,
     });
   }

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { Tensor } from "../tensor";
 import { checkFiniteParams, checkOptions, describe, firstNonFinite, schema } from "../validate";
-import { type HalfFormat, type HalfTensor, halfIsNonFinite } from "../half";
+import { type HalfFormat, type HalfTensor, firstNonFiniteHalf } from "../half";
 import {
   type Safetensors16Entry,
   type SafetensorsEntry,
@@ -142,7 +142,7 @@ export function loadMambaCheckpoint(dir: string, options: { keep?: HalfFormat } 
         throw new Error(
           `${fn}: argument 'options.keep' must be the width the checkpoint stores its weight matrices in (got "${keep}", but ${weightsPath} stores "${name}" as ${t.dtype}; load without keep to read it as float32)`,
         );
-      const i = t.bits.findIndex((b) => halfIsNonFinite(b, keep));
+      const i = firstNonFiniteHalf(t.bits, keep);
       if (i >= 0)
         throw bad(
           weightsPath,

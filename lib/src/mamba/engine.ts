@@ -56,13 +56,23 @@ export function resolveEngine(
 
 /**
  * The backend of one call of `engine` on `model`, started (for the simd engines: the arena of
- * the model's memory emptied, its weights moved in where needed: `ops/simd/infer.ts`). A simd
- * backend's tensors are valid until the next call on the same model: copy out what is returned.
+ * the model's memory emptied, its weights moved in where needed, and a cache's decoding
+ * `states` too, updated in place from then on: `ops/simd/infer.ts`). A simd backend's tensors
+ * are valid until the next call on the same model: copy out what is returned.
  */
-export function startCall(fn: string, model: MambaModel, engine: MambaEngine): Backend {
+export function startCall(
+  fn: string,
+  model: MambaModel,
+  engine: MambaEngine,
+  states: readonly LayerState[] = [],
+): Backend {
   if (engine === "typescript") return reference;
   const backend = ModelMemory.of(model).backend(engine === "simd-threads" ? inferPool() : null);
-  backend.start(fn, model);
+  backend.start(
+    fn,
+    model,
+    states.flatMap((s) => [s.conv, s.ssm]),
+  );
   return backend;
 }
 

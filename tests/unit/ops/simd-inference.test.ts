@@ -6,7 +6,8 @@
  *   register blocks of a prompt), sizes that are not multiples of the vector widths;
  * - the causal depthwise conv and the selective scan continuing from a decoding state and
  *   leaving it at the last position (selective and time-invariant, with and without the gate,
- *   channel counts and state sizes not multiples of 4), and −exp;
+ *   channel counts and state sizes not multiples of 4; one position, which has a kernel of its
+ *   own, and several), and −exp;
  * - weights read in place: moved into the memory once, an update in place seen by the next call,
  *   a replaced tensor moved in;
  * - the thread pool: the same results as one thread, bit for bit (a split changes which thread
@@ -239,6 +240,9 @@ describe("conv and scan continuing from a decoding state", () => {
   });
   it.each([
     [1, 1, 8, 16, false, true],
+    [2, 1, 12, 4, true, false],
+    [1, 1, 6, 8, false, false],
+    [1, 1, 8, 6, false, true],
     [2, 7, 12, 4, false, true],
     [2, 5, 6, 5, false, false],
     [1, 6, 8, 4, true, true],

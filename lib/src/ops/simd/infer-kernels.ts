@@ -39,6 +39,7 @@
  *     of `./kernels.ts` scanFwd, nothing kept for a backward pass); A (E, N) as −exp(A_log);
  *     B, C (L, N); raw (Δ before bias and softplus), u, z, y (L, E) with row stride ld.
  *     `scanStateLti`: B and C (E, N), the same at every position.
+ *   - `scanStep(...)`, `scanStepLti(...)`: the same for one position, vectorised over the state.
  *   Groups g0 ≤ g < g1 (channels 4g … 4g + 3): a thread's share. A, B, C and h are read and
  *   written in their (E, ·) layouts with one scalar load or store per lane, once per group.
  */
@@ -626,6 +627,78 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
   };
 }
 
+/**
+ * `scanStep(pRaw, pBias, pA, pB, pC, pU, pZ, hasZ, pD, pY, pH, g0, g1)` / `scanStepLti`: the scan
+ * of `scanState` for one position (a decoding step), N a multiple of 4, vectorised over the
+ * state instead of the channels: a channel's row of A and of h (E, N) are N/4 whole vectors, so
+ * nothing is gathered. Δ, u and the gate are computed four channels at a time, then each of the
+ * four channels updates its h (N/4 vectors: exp(Δ A) ⊙ h + Δ u B) and sums ⟨C, h⟩.
+ */
+function scanStepFunction(N: number, lti: boolean): WasmFunction {
+  const P = 13;
+  const l = new Locals(P);
+  const [pRaw, pBias, pA, pB, pC, pU, pZ, hasZ, pD, pY, pH, g0, g1] = Array.from(
+    { length: P },
+    (_, i) => i,
+  );
+  const [gi, g16, pa, ph, pb, pc] = Array.from({ length: 6 }, () => l.add("i32"));
+  const [raw, dt4, u4, du4, y4, zt, dt, du, acc, hv] = Array.from({ length: 10 }, () =>
+    l.add("v128"),
+  );
+  const te = expTemps(l);
+  const NV = N / 4;
+  const perChannel = (lane: number): Code => [
+    set(dt, f4.splat(f4.extractLane(g(dt4), lane))),
+    set(du, f4.splat(f4.extractLane(g(du4), lane))),
+    set(acc, l.f(0)),
+    Array.from({ length: NV }, (_, q) => [
+      set(
+        hv,
+        f4.add(
+          f4.mul(exp4(f4.mul(g(dt), v128.load(g(pa), 16 * q)), te), v128.load(g(ph), 16 * q)),
+          f4.mul(g(du), v128.load(g(pb), 16 * q)),
+        ),
+      ),
+      v128.store(g(ph), g(hv), 16 * q),
+      set(acc, f4.add(g(acc), f4.mul(g(hv), v128.load(g(pc), 16 * q)))),
+    ]),
+    set(y4, f4.replaceLane(g(y4), lane, laneSum(g(acc)))),
+    inc(pa, i32.const(4 * N)),
+    inc(ph, i32.const(4 * N)),
+    lti ? [inc(pb, i32.const(4 * N)), inc(pc, i32.const(4 * N))] : [],
+  ];
+  const perGroup: Code = [
+    set(g16, i32.shl(g(gi), i32.const(4))),
+    set(raw, f4.add(v128.load(i32.add(g(pRaw), g(g16))), v128.load(i32.add(g(pBias), g(g16))))),
+    set(dt4, softplus4(raw, l, te)),
+    set(u4, v128.load(i32.add(g(pU), g(g16)))),
+    set(du4, f4.mul(g(dt4), g(u4))),
+    // channel 4g's rows of A and h (and, time-invariant, of B and C)
+    set(pa, i32.add(g(pA), i32.mul(g(gi), i32.const(16 * N)))),
+    set(ph, i32.add(g(pH), i32.mul(g(gi), i32.const(16 * N)))),
+    lti
+      ? [
+          set(pb, i32.add(g(pB), i32.mul(g(gi), i32.const(16 * N)))),
+          set(pc, i32.add(g(pC), i32.mul(g(gi), i32.const(16 * N)))),
+        ]
+      : [set(pb, g(pB)), set(pc, g(pC))],
+    [0, 1, 2, 3].map(perChannel),
+    set(y4, f4.add(g(y4), f4.mul(v128.load(i32.add(g(pD), g(g16))), g(u4)))),
+    control.if(g(hasZ), [
+      set(zt, v128.load(i32.add(g(pZ), g(g16)))),
+      set(y4, f4.mul(f4.mul(g(y4), g(zt)), sigmoid4(g(zt), l, te))),
+    ]),
+    v128.store(i32.add(g(pY), g(g16)), g(y4)),
+    inc(gi, i32.const(1)),
+  ];
+  return {
+    name: lti ? "scanStepLti" : "scanStep",
+    params: Array<"i32">(P).fill("i32"),
+    locals: l.types,
+    body: [l.prologue(), [set(gi, g(g0)), control.while(i32.ltS(g(gi), g(g1)), perGroup)]],
+  };
+}
+
 /** The module of the products, `permute8` and `negExp` (see the module comment). */
 export function matmulModuleBytes(memory: ModuleMemory): Uint8Array {
   return assembleModule(
@@ -649,7 +722,11 @@ export function convModuleBytes(k: number, memory: ModuleMemory): Uint8Array {
   return assembleModule([convStateFunction(k)], memory);
 }
 
-/** The module of `scanState` and `scanStateLti` for state size N (see the module comment). */
+/**
+ * The module of `scanState` and `scanStateLti` for state size N, and `scanStep`, `scanStepLti`
+ * when N is a multiple of 4 (see the module comment).
+ */
 export function scanStateModuleBytes(N: number, memory: ModuleMemory): Uint8Array {
-  return assembleModule([scanStateFunction(N, false), scanStateFunction(N, true)], memory);
+  const step = N % 4 === 0 ? [scanStepFunction(N, false), scanStepFunction(N, true)] : [];
+  return assembleModule([scanStateFunction(N, false), scanStateFunction(N, true), ...step], memory);
 }

@@ -21,6 +21,8 @@ export const KERNELS = [
   "convState",
   "scanState",
   "scanStateLti",
+  "scanStep",
+  "scanStepLti",
 ] as const;
 export type KernelName = (typeof KERNELS)[number];
 
@@ -46,7 +48,7 @@ const modules = new Map<string, object>();
 function moduleOf(kernel: KernelName, size: number): { key: string; make: () => Uint8Array } {
   if (kernel === "convState")
     return { key: `conv${size}`, make: () => convModuleBytes(size, MEMORY) };
-  if (kernel === "scanState" || kernel === "scanStateLti")
+  if (kernel.startsWith("scan"))
     return { key: `scan${size}`, make: () => scanStateModuleBytes(size, MEMORY) };
   return { key: "matmul", make: () => matmulModuleBytes(MEMORY) };
 }

@@ -38,6 +38,9 @@ const KERNEL = {
   block: { f32: "linF32", bf16: "linBf16", f16: "linF16" },
 } as const;
 
+/** Bytes of decoding states a model's memory keeps in place (more are copied in and out). */
+const STATE_BUDGET = 64 << 20;
+
 /** Work (multiply-adds, or the like) below which an op runs on the calling thread alone. */
 const MIN_SPLIT_WORK = 1 << 18;
 /** Work of one chunk of a shared op (tens of microseconds), and the most chunks of one op. */
@@ -85,6 +88,21 @@ export class ModelMemory {
   /** Parameters whose −exp the next start keeps (asked for by a call that computed it). */
   private readonly wantNegExp = new Set<Tensor>();
   private readonly backends = new Map<InferPool | null, InferenceBackend>();
+  /**
+   * Decoding states (a cache's conv and SSM arrays) kept in the memory, so that a step updates
+   * them in place instead of copying them in and out: regions by size, free ones reused. A
+   * region is freed only when the array viewing it is garbage (nothing can read it any more);
+   * past {@link STATE_BUDGET} bytes, states are copied instead.
+   */
+  private readonly freeStates = new Map<number, number[]>();
+  private stateBytes = 0;
+  private readonly stateRegistry = new FinalizationRegistry<{ bytes: number; at: number }>(
+    ({ bytes, at }) => {
+      const free = this.freeStates.get(bytes) ?? [];
+      free.push(at);
+      this.freeStates.set(bytes, free);
+    },
+  );
 
   /** The backend over this memory, on `pool`'s threads or this thread alone. */
   backend(pool: InferPool | null): InferenceBackend {
@@ -145,6 +163,28 @@ export class ModelMemory {
     if (moved) this.m.persist();
   }
 
+  /** Moves decoding states into the memory where the budget allows (see `freeStates`). */
+  adoptStates(states: readonly Tensor[]): void {
+    let moved = false;
+    for (const t of states) {
+      if (this.where.has(t.data) || !(t.data instanceof Float32Array)) continue;
+      const bytes = 16 * Math.ceil(t.data.length / 4);
+      let at = this.freeStates.get(bytes)?.pop();
+      if (at === undefined) {
+        if (this.stateBytes + bytes > STATE_BUDGET) break;
+        at = this.m.alloc([t.data.length]).at();
+        this.stateBytes += bytes;
+        moved = true;
+      }
+      const view = new Float32Array(this.m.wasmMemory.buffer, at, t.data.length);
+      view.set(t.data);
+      (t as { data: Tensor["data"] }).data = view;
+      this.where.set(view, at);
+      this.stateRegistry.register(view, { bytes, at });
+    }
+    if (moved) this.m.persist();
+  }
+
   /**
    * −exp of moved-in parameter t kept from an earlier call, if t still holds the values it was
    * computed from (`flag`: a float of scratch); else null, and the next start keeps it.
@@ -179,11 +219,15 @@ export class InferenceBackend extends SimdBackend {
     this.name = pool ? "simd-threads" : "simd";
   }
 
-  /** Starts a call of `caller` on `model`: arena emptied, weights moved in where needed. */
-  start(caller: string, model: InferenceParams): void {
+  /**
+   * Starts a call of `caller` on `model`: arena emptied, weights moved in where needed, and the
+   * decoding `states` of a cache too (updated in place by the steps).
+   */
+  start(caller: string, model: InferenceParams, states: readonly Tensor[] = []): void {
     this.caller = caller;
     this.begin();
     this.mem.adopt(model);
+    this.mem.adoptStates(states);
   }
 
   // ---- sharing over threads ----
@@ -349,12 +393,15 @@ export class InferenceBackend extends SimdBackend {
     // the weight (C, 1, k) and state (b, C, k) as (Cp, k) rows per batch element
     const pW = pad ? this.paddedRows(weight, Cp).at() : this.addressOf(weight);
     const pB = bias ? (pad ? this.paddedVector(bias).at() : this.addressOf(bias)) : 0;
-    const st = this.m.zeros([b, Cp, k]);
-    if (state)
+    // the state in place when it lives in the memory, else a copy (zeros: a fresh sequence)
+    const inPlace = state && !pad ? this.mem.address(state.data) : undefined;
+    const st = inPlace === undefined ? this.m.zeros([b, Cp, k]) : null;
+    if (state && st)
       for (let i = 0; i < b; i++)
         st.data.set(state.data.subarray(i * C * k, (i + 1) * C * k), i * Cp * k);
+    const stAt = (i: number) => (st ? st.at(i * Cp * k) : inPlace! + 4 * i * Cp * k);
     for (let i = 0; i < b; i++) {
-      const args = [l, xs.at(i * l * Cp), Cp, pW, pB, bias ? 1 : 0, st.at(i * Cp * k)];
+      const args = [l, xs.at(i * l * Cp), Cp, pW, pB, bias ? 1 : 0, stAt(i)];
       args.push(y.at(i * l * Cp), Cp, 0, 0);
       this.shared({
         call: { kernel: "convState", size: k, args },
@@ -365,7 +412,7 @@ export class InferenceBackend extends SimdBackend {
         work: l * C * k,
       });
     }
-    if (state)
+    if (state && st)
       for (let i = 0; i < b; i++)
         state.data.set(st.data.subarray(i * Cp * k, i * Cp * k + C * k), i * C * k);
     return this.unpadChannels(y, C);
@@ -389,28 +436,36 @@ export class InferenceBackend extends SimdBackend {
     const C = lti ? perChannel(a.C) : this.m.input(a.C).at();
     const pD = vector(a.D);
     const pBias = vector(a.deltaBias);
-    const h = this.m.zeros([b, Ep, N]);
-    if (state)
+    const inPlace = state && !pad ? this.mem.address(state.data) : undefined;
+    const h = inPlace === undefined ? this.m.zeros([b, Ep, N]) : null;
+    if (state && h)
       for (let i = 0; i < b; i++)
         h.data.set(state.data.subarray(i * E * N, (i + 1) * E * N), i * Ep * N);
+    const hAt = (i: number) => (h ? h.at(i * Ep * N) : inPlace! + 4 * i * Ep * N);
     const y = this.m.alloc([b, l, Ep]);
-    const scratch = this.scratchPerThread(16 * (lti ? 3 : 1) * N);
+    // one position (a decoding step): the kernel vectorised over the state, no scratch
+    const step = l === 1 && N % 4 === 0;
+    const scratch = step ? null : this.scratchPerThread(16 * (lti ? 3 : 1) * N);
     for (let i = 0; i < b; i++) {
       const row = i * l * Ep;
       const bc = lti ? 0 : 4 * i * l * N;
-      const args = [l, Ep, delta.at(row), pBias, pA, B + bc, C + bc, u.at(row)];
-      args.push(z ? z.at(row) : 0, z ? 1 : 0, pD, y.at(row), h.at(i * Ep * N), 0, 0, 0);
+      const pz = z ? z.at(row) : 0;
+      const hRow = hAt(i);
+      const common = [delta.at(row), pBias, pA, B + bc, C + bc, u.at(row), pz, z ? 1 : 0, pD];
+      const args = step
+        ? [...common, y.at(row), hRow, 0, 0]
+        : [l, Ep, ...common, y.at(row), hRow, 0, 0, 0];
       this.shared({
-        call: { kernel: lti ? "scanStateLti" : "scanState", size: N, args },
-        from: 14,
-        to: 15,
+        call: { kernel: `scan${step ? "Step" : "State"}${lti ? "Lti" : ""}`, size: N, args },
+        from: step ? 11 : 14,
+        to: step ? 12 : 15,
         units: Ep / 4,
         align: 1,
         work: 16 * l * E * N,
-        scratch: { arg: 13, ...scratch },
+        scratch: scratch ? { arg: 13, ...scratch } : undefined,
       });
     }
-    if (state)
+    if (state && h)
       for (let i = 0; i < b; i++)
         state.data.set(h.data.subarray(i * Ep * N, i * Ep * N + E * N), i * E * N);
     return this.unpadChannels(y, E);

@@ -9,7 +9,8 @@
  *   channel counts and state sizes not multiples of 4; one position, which has a kernel of its
  *   own, and several), and −exp;
  * - weights read in place: moved into the memory once, an update in place seen by the next call,
- *   a replaced tensor moved in;
+ *   data moved out and back returning to the tensor's region, a replaced tensor moved in; −exp
+ *   of a parameter kept between calls while the parameter holds the same values;
  * - the thread pool: the same results as one thread, bit for bit (a split changes which thread
  *   computes an output, not how); a kernel that traps in a worker throws its error and the pool
  *   stays usable; a worker that dies in the middle of a chunk makes the call throw, naming the
@@ -291,6 +292,12 @@ describe("weights in place", () => {
     w.data[0] += 1; // an update in place (what AdamW does)
     const y2 = backend.linear(x, w, null).data;
     expect(y2[0] - y1[0]).toBeCloseTo(x.data[0], 5);
+    // data moved elsewhere (as a training pool does) comes back to the tensor's own region
+    const moved = Float32Array.from(w.data, (v) => 2 * v);
+    w.data = moved;
+    backend.start("testCall", model);
+    expect(w.data).toBe(view);
+    expect(Array.from(w.data)).toEqual(Array.from(moved));
     // a replaced tensor is moved in at the next call
     const fresh = f32([6, 8]);
     model.params.set("w", fresh);

@@ -79,6 +79,8 @@ export class ModelMemory {
   readonly kernels = new InferKernels(this.m.wasmMemory);
   /** Byte address of every array moved in, by the array (the view a tensor now holds). */
   private readonly where = new WeakMap<object, number>();
+  /** The region of every tensor moved in, by the tensor (what it moves back to). */
+  private readonly regions = new WeakMap<object, Float32Array | Uint16Array>();
   /**
    * −exp of moved-in parameters (A = −exp(A_log), the same at every decoding step), by the
    * parameter's array: the result and a copy of the values it was computed from, both kept for
@@ -126,22 +128,23 @@ export class ModelMemory {
    */
   adopt(model: InferenceParams): void {
     let moved = false;
-    for (const t of model.params.values()) {
+    for (const t of [...model.params.values(), ...(model.half?.values() ?? [])]) {
       if (this.where.has(t.data)) continue;
-      const region = this.m.alloc([t.data.length]);
-      region.data.set(t.data);
-      (t as { data: Tensor["data"] }).data = region.data;
-      this.where.set(region.data, region.at());
-      moved = true;
-    }
-    for (const t of model.half?.values() ?? []) {
-      if (this.where.has(t.data)) continue;
-      const region = this.m.alloc([Math.ceil(t.data.length / 2)]);
-      const view = new Uint16Array(region.data.buffer, region.data.byteOffset, t.data.length);
+      // a tensor moved in before whose data was moved out since (a training pool's shared
+      // buffer) or replaced by an array of the same size goes back to its own region
+      let view = this.regions.get(t);
+      if (!view || view.length !== t.data.length || view.constructor !== t.data.constructor) {
+        const half = t.data instanceof Uint16Array;
+        const region = this.m.alloc([half ? Math.ceil(t.data.length / 2) : t.data.length]);
+        view = half
+          ? new Uint16Array(region.data.buffer, region.data.byteOffset, t.data.length)
+          : region.data;
+        this.regions.set(t, view);
+        this.where.set(view, region.at());
+        moved = true;
+      }
       view.set(t.data);
-      t.data = view;
-      this.where.set(view, region.at());
-      moved = true;
+      (t as { data: unknown }).data = view;
     }
     for (const t of this.wantNegExp) {
       const src = this.where.get(t.data);

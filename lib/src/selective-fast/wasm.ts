@@ -85,6 +85,7 @@ export const i32 = {
   add: (a: Code, b: Code): Code => [a, b, 0x6a],
   sub: (a: Code, b: Code): Code => [a, b, 0x6b],
   mul: (a: Code, b: Code): Code => [a, b, 0x6c],
+  divS: (a: Code, b: Code): Code => [a, b, 0x6d],
   and: (a: Code, b: Code): Code => [a, b, 0x71],
   or: (a: Code, b: Code): Code => [a, b, 0x72],
   xor: (a: Code, b: Code): Code => [a, b, 0x73],

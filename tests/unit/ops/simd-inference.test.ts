@@ -121,6 +121,8 @@ describe("products with weights in place", () => {
     [5, 13, 19],
     [9, 10, 40],
     [3, 4, 8],
+    // rows of 8200 inputs: blocks of 7 positions (256 KiB of X) against the weight rows
+    [20, 6, 8200],
   ];
   it.each(sizes)("float32 W, %i positions, %i × %i", (M, N, K) => {
     const { backend, start } = setup();

@@ -73,6 +73,12 @@ export function weightBytes(format: WeightFormat): number {
 
 /** The register block of `linF32`: positions × weight rows. */
 const BLOCK = { MR: 2, NR: 4 };
+/**
+ * Bytes of X rows `linF32` runs against its weight rows before moving to the next positions: a
+ * block that stays in the core's L2 cache (1 MiB here) while every block of weight rows streams
+ * past it.
+ */
+const X_BLOCK_BYTES = 256 << 10;
 
 /** Weight rows a 16-bit product widens at a time (into float32 scratch, then `linF32`). */
 export const WIDEN_ROWS = 8;
@@ -121,7 +127,7 @@ function linearFunction(): WasmFunction {
   void N;
   const { MR, NR } = BLOCK;
   const i32s = (n: number) => Array.from({ length: n }, () => l.add("i32"));
-  const [m, n, xEnd, xTail, kvB, tailB, rowW] = i32s(7);
+  const [m, n, xEnd, xTail, kvB, tailB, rowW, mb0, mb1, mbStep] = i32s(10);
   const px = i32s(MR);
   const pw = i32s(NR);
   const acc = Array.from({ length: MR * NR }, () => l.add("v128"));
@@ -191,10 +197,11 @@ function linearFunction(): WasmFunction {
       inc(m, i32.const(mr)),
     ];
   };
+  // positions mb0 ≤ m < mb1 (a block whose rows of X stay in cache) against rows n of W
   const rowsOf = (nr: number): Code => [
-    set(m, i32.const(0)),
-    control.while(i32.leS(i32.add(g(m), i32.const(MR)), g(M)), tile(MR, nr)),
-    control.while(i32.ltS(g(m), g(M)), tile(1, nr)),
+    set(m, g(mb0)),
+    control.while(i32.leS(i32.add(g(m), i32.const(MR)), g(mb1)), tile(MR, nr)),
+    control.while(i32.ltS(g(m), g(mb1)), tile(1, nr)),
     inc(n, i32.const(nr)),
   ];
   // the code first: it registers the constants that the prologue then sets
@@ -203,9 +210,18 @@ function linearFunction(): WasmFunction {
     set(kvB, i32.shl(i32.and(g(K), i32.const(-4)), i32.const(2))),
     set(tailB, i32.shl(i32.and(g(K), i32.const(3)), i32.const(2))),
     set(rowW, i32.shl(g(K), i32.const(2))),
-    set(n, g(n0)),
-    control.while(i32.leS(i32.add(g(n), i32.const(NR)), g(n1)), rowsOf(NR)),
-    control.while(i32.ltS(g(n), g(n1)), rowsOf(1)),
+    // positions per block: X_BLOCK_BYTES of X rows (at least MR)
+    set(mbStep, i32.divS(i32.const(X_BLOCK_BYTES), g(rowW))),
+    control.if(i32.ltS(g(mbStep), i32.const(MR)), set(mbStep, i32.const(MR))),
+    set(mb0, i32.const(0)),
+    control.while(i32.ltS(g(mb0), g(M)), [
+      set(mb1, i32.add(g(mb0), g(mbStep))),
+      control.if(i32.gtS(g(mb1), g(M)), set(mb1, g(M))),
+      set(n, g(n0)),
+      control.while(i32.leS(i32.add(g(n), i32.const(NR)), g(n1)), rowsOf(NR)),
+      control.while(i32.ltS(g(n), g(n1)), rowsOf(1)),
+      set(mb0, g(mb1)),
+    ]),
   ];
   return {
     name: "linF32",

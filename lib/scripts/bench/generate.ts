@@ -282,8 +282,12 @@ async function main(): Promise<void> {
     return num / den;
   };
   const keptLogits = mambaForward(bf16Kept, probe, { engine: "simd" }).data;
+  const floatLogits = mambaForward(bf16Float, probe, { engine: "typescript" }).data;
   console.log(
-    `\nBF16 against F32 (64 positions): logits differ by ${rel(keptLogits, ref).toExponential(2)} of the largest (the weights rounded to bfloat16 by the checkpoint); kept in BF16 against the same file as float32: ${rel(keptLogits, mambaForward(bf16Float, probe, { engine: "simd" }).data).toExponential(2)}`,
+    `\nlogits over 64 positions, max difference over max |logit|:` +
+      `\n  F32 file, engine simd against engine typescript (float32 rounding, for scale): ${rel(ref, mambaForward(f32, probe, { engine: "typescript" }).data).toExponential(2)}` +
+      `\n  BF16 file kept in BF16 (simd) against the same file as float32 (typescript): ${rel(keptLogits, floatLogits).toExponential(2)}` +
+      `\n  BF16 file against F32 file (the checkpoint's rounding of every weight to bfloat16): ${rel(keptLogits, ref).toExponential(2)}`,
   );
   const same = (a: number[], b: number[]) => {
     let n = 0;
@@ -292,7 +296,14 @@ async function main(): Promise<void> {
   };
   const a = greedy["F32 simd-threads"];
   const b = greedy["BF16 kept simd-threads"];
-  console.log(`greedy tokens, BF16 kept against F32: the first ${same(a, b)} of ${a.length} agree`);
+  const bFloat = mambaGenerateWithStats(bf16Float, prompt, {
+    maxNewTokens: a.length,
+    temperature: 0,
+    engine: "typescript",
+  }).tokens;
+  console.log(
+    `greedy tokens, BF16 kept (simd-threads) against the BF16 file as float32 (typescript): the first ${same(b, bFloat)} of ${b.length} agree; against the F32 file: ${same(a, b)}`,
+  );
   if (typeof tf !== "string")
     console.log(
       `greedy tokens, F32 against transformers float32: the first ${same(a, tf.tokens)} of ${a.length} agree`,

@@ -67,6 +67,13 @@ export function startCall(
   states: readonly LayerState[] = [],
 ): Backend {
   if (engine === "typescript") return reference;
+  let bytes = 0;
+  for (const t of model.params.values()) bytes += t.data.byteLength;
+  for (const t of model.half?.values() ?? []) bytes += t.data.byteLength;
+  if (bytes > MAX_WEIGHT_BYTES)
+    throw new Error(
+      `${fn}: argument 'model' must fit the engine's memory (a WebAssembly memory holds 4 GiB: weights and a chunk's activations) (got ${(bytes / 2 ** 30).toFixed(2)} GiB of weights; keep a 16-bit checkpoint's matrices in 16 bits with loadMambaCheckpoint's keep, or use engine "typescript")`,
+    );
   const backend = ModelMemory.of(model).backend(engine === "simd-threads" ? inferPool() : null);
   backend.start(
     fn,
@@ -75,6 +82,9 @@ export function startCall(
   );
   return backend;
 }
+
+/** The most weight bytes the simd engines take (3 GiB: a 4 GiB memory, room for activations). */
+const MAX_WEIGHT_BYTES = 3 * 2 ** 30;
 
 /** Positions of one chunk, all sequences of the batch together (see the module comment). */
 const CHUNK_TOKENS = 256;

@@ -14,8 +14,9 @@
  * - TypeScript loops over the same memory (the reference's own loops where one exists): embedding,
  *   −exp, products, cross-entropy, and the small transposes.
  * - The reference, on the JavaScript heap: what no model trains with here (RoPE, attention) and a
- *   scan or conv that continues from a decoding state; their outputs are copied into the memory
- *   when a kernel reads them.
+ *   scan or conv that continues from a decoding state (inference runs on `./infer.ts`, which
+ *   extends this backend and continues from states natively); their outputs are copied into the
+ *   memory when a kernel reads them.
  *
  * Layout: activations are token-major (b, l, channels) as everywhere; the conv and scan kernels
  * take four channels per vector, so a channel count E that is not a multiple of 4 is padded to

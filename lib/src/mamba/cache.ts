@@ -17,6 +17,7 @@ import {
   idsColumns,
   resolveEngine,
   startCall,
+  zeroStates,
 } from "./engine";
 import { type LayerState, type MambaModel, type MixerVariant, mambaLM } from "./model";
 
@@ -36,14 +37,13 @@ export function createMambaCache(model: MambaModel, batch: number): MambaCache {
   const fn = "createMambaCache";
   const m = checkMambaModel(fn, model, ["float32"], { half: true });
   checkArg(fn, "batch", batch, schema.integer({ min: 1, max: 1 << 16 }));
-  const { intermediate_size: E, conv_kernel: k, state_size: N, num_hidden_layers: L } = m.config;
-  const conv: Tensor<Float32Array>[] = [];
-  const ssm: Tensor<Float32Array>[] = [];
-  for (let i = 0; i < L; i++) {
-    conv.push({ shape: [batch, E, k], data: new Float32Array(batch * E * k) });
-    ssm.push({ shape: [batch, E, N], data: new Float32Array(batch * E * N) });
-  }
-  return { batch, position: 0, conv, ssm };
+  const states = zeroStates(m, batch);
+  return {
+    batch,
+    position: 0,
+    conv: states.map((s) => s.conv),
+    ssm: states.map((s) => s.ssm),
+  };
 }
 
 /** Bytes of the cache: L · b · E · (k + N) float32 values, whatever the position. */

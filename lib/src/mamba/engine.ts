@@ -111,8 +111,8 @@ export function idsColumns(
   return out;
 }
 
-/** Zero states (float32) for every layer of `model` and b sequences. */
-export function zeroStates(model: MambaModel, b: number): LayerState[] {
+/** Zero states (float32) for every layer of `model` and b sequences: a fresh cache's. */
+export function zeroStates(model: MambaModel, b: number): LayerState<Float32Array>[] {
   const {
     intermediate_size: E,
     conv_kernel: k,

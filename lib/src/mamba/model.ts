@@ -21,7 +21,7 @@
  *   k   conv width → conv_kernel           V   vocabulary → vocab_size
  *   Δ   step size (delta), A (E, N) = −exp(A_log), B, C the input and output maps, D the skip
  */
-import type { Tensor } from "../tensor";
+import type { FloatArray, Tensor } from "../tensor";
 import type { HalfTensor } from "../half";
 import type { Weight } from "../ops/backend";
 import type { Ops } from "../ops/tape";
@@ -51,11 +51,11 @@ export interface MambaModel {
 export type MixerVariant = "mamba" | "s6" | "lti";
 
 /** What one layer carries from a position to the next when decoding (`Mamba.step`'s states). */
-export interface LayerState {
+export interface LayerState<T extends FloatArray = FloatArray> {
   /** The last k inputs of the conv, oldest first, (b, E, k). */
-  conv: Tensor;
+  conv: Tensor<T>;
   /** The SSM state h, (b, E, N). */
-  ssm: Tensor;
+  ssm: Tensor<T>;
 }
 
 /**

@@ -36,21 +36,14 @@ import {
   readSafetensors,
   saveMambaCheckpoint,
 } from "../../../lib/src/index";
+import { relErr } from "../../helpers/reference";
 
 const ENGINES: MambaEngine[] = ["simd", "simd-threads"];
 const FIXTURES = path.resolve(__dirname, "../../fixtures/hf");
 
 /** max |a − b| / max |b| (b the reference). */
-function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / (den || 1);
-}
+const relMax = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
+  relErr(a, b, Number.MIN_VALUE);
 
 /** The model with every parameter in float64 (the reference engine then sums in float64). */
 function float64Copy(m: MambaModel): MambaModel {

@@ -39,7 +39,7 @@ import {
   receiveMessageOnPort,
 } from "node:worker_threads";
 import type { WasmMemory } from "../../selective-fast/wasm";
-import { CTRL, type WorkerDeath, builtModule } from "./threads";
+import { CTRL, builtModule, deathOf } from "./threads";
 import { type InferKernels, KERNELS, type KernelCall, MAX_KERNEL_ARGS } from "./infer-runtime";
 
 /** The shared words of a call (indices into the pool's Int32Array). */
@@ -287,14 +287,7 @@ export class InferPool {
 
   /** Closes the pool after the supervisor reported w dead, and throws why. */
   private fail(caller: string, w: PoolWorker): never {
-    let death: WorkerDeath | null = null;
-    // the supervisor posts the reason before it raises the flag; give the port a moment
-    for (let tries = 0; !death && tries < 1000; tries++) {
-      const msg = receiveMessageOnPort(this.deaths!);
-      if (msg) death = msg.message as WorkerDeath;
-      else Atomics.wait(w.ctrl, CTRL.dead, 1, 1);
-    }
-    const what = death ? `worker ${death.worker} ${death.reason}` : "a worker died";
+    const what = deathOf(this.deaths!, w.ctrl);
     this.failure = `${what} during a call; the pool is closed (the next call starts a new one)`;
     this.close();
     throw new Error(`${caller}: engine "simd-threads": ${this.failure}`);

@@ -358,6 +358,23 @@ describe("the inference pool", () => {
     expect(Array.from(cs[1].data)).toEqual(Array.from(cs[0].data));
   });
 
+  it("runs calls shared or alone, whichever it measures faster, with the same results", () => {
+    // more calls than the pool's two probes (100 shared, 100 alone): both ways run
+    const one = setup();
+    const two = setup(pool2());
+    const x = f32([1, 512]);
+    const w = f32([600, 512]);
+    const [a, b] = [one, two].map((s) => {
+      const out: number[] = [];
+      for (let call = 0; call < 250; call++) {
+        s.start();
+        out.push(...s.backend.linear(x, w, null).data);
+      }
+      return out;
+    });
+    expect(b).toEqual(a);
+  });
+
   it("a kernel that traps: the call throws its error, the pool stays usable", () => {
     const pool = pool2();
     const { mem, start } = setup(pool);
@@ -371,6 +388,7 @@ describe("the inference pool", () => {
       units: 4096,
       align: 1,
       chunks: 8,
+      work: 1 << 20,
     });
     expect(() => pool.run("testCall", memory, mem.kernels, call(0x7ff00000))).toThrow(
       /memory access out of bounds/,
@@ -392,6 +410,7 @@ describe("the inference pool", () => {
       units: 1 << 18,
       align: 1,
       chunks: 64,
+      work: 1 << 24,
     };
     const memory = { id: mem.id, wasm: mem.m.wasmMemory };
     // the calling thread may finish the first calls alone, before the worker has started

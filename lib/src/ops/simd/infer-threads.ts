@@ -73,6 +73,9 @@ const CLAIM_OFFSET = 4 * JOB_WORDS;
 
 /** Milliseconds a waiting thread spins on the shared words before it sleeps. */
 export const SPIN_MS = 0.2;
+/** Calls timed each way to decide whether sharing pays, and calls run the chosen way after. */
+const PROBE_CALLS = 100;
+const KEEP_CALLS = 2000;
 
 /** Messages from the pool to a worker on its port. */
 export type InferMessage = { type: "memory"; id: number; memory: WasmMemory };
@@ -96,6 +99,8 @@ export interface ChunkedCall {
   align: number;
   chunks: number;
   scratch?: { arg: number; base: number; stride: number };
+  /** The call's work (multiply-adds or the like): what its time is compared by. */
+  work: number;
 }
 
 /** Chunk c's first unit (c = chunks: the end). The workers compute the same. */
@@ -169,6 +174,13 @@ export class InferPool {
   private seq = 0;
   private closed = false;
   private failure: string | null = null;
+  /** Whether calls are shared or run here alone, and for how many more (see {@link run}). */
+  private mode: { kind: "probe-shared" | "probe-alone" | "shared" | "alone"; calls: number } = {
+    kind: "probe-shared",
+    calls: PROBE_CALLS,
+  };
+  /** Milliseconds per unit of work of the probes: shared, then alone. */
+  private probe = { wall: 0, work: 0, shared: 0 };
 
   /**
    * `threads`: the calling thread plus threads − 1 workers. `workerScript`: the workers' module
@@ -212,6 +224,50 @@ export class InferPool {
     if (this.failure) throw new Error(`${caller}: engine "simd-threads": ${this.failure}`);
     if (this.closed) throw new Error(`${caller}: engine "simd-threads": the pool was closed`);
     for (const w of this.workers) if (Atomics.load(w.ctrl, CTRL.dead) !== 0) this.fail(caller, w);
+    const t0 = performance.now();
+    const alone = this.mode.kind === "alone" || this.mode.kind === "probe-alone";
+    if (alone) {
+      const args = [...c.call.args];
+      args[c.from] = 0;
+      args[c.to] = c.units;
+      if (c.scratch) args[c.scratch.arg] = c.scratch.base;
+      local.run({ ...c.call, args });
+    } else {
+      this.share(caller, memory, local, c);
+    }
+    this.account(performance.now() - t0, c.work);
+  }
+
+  /**
+   * Whether sharing pays, decided by measuring both: the threads get the cores the operating
+   * system gives them, and on a shared machine that can be one core for all of them, when
+   * sharing costs its synchronisation and gains nothing. So the pool times PROBE_CALLS calls
+   * shared and PROBE_CALLS run here alone (time per unit of work), then runs the next
+   * KEEP_CALLS calls the faster way, and measures again. Either way gives the same results:
+   * a chunk computes its outputs the same on any thread.
+   */
+  private account(ms: number, work: number): void {
+    const m = this.mode;
+    if (m.kind === "probe-shared" || m.kind === "probe-alone") {
+      this.probe.wall += ms;
+      this.probe.work += work;
+    }
+    if (--m.calls > 0) return;
+    const rate = this.probe.wall / Math.max(1, this.probe.work);
+    if (m.kind === "probe-shared") {
+      this.probe = { wall: 0, work: 0, shared: rate };
+      this.mode = { kind: "probe-alone", calls: PROBE_CALLS };
+    } else if (m.kind === "probe-alone") {
+      const kind = rate < this.probe.shared ? "alone" : "shared";
+      this.mode = { kind, calls: KEEP_CALLS };
+    } else {
+      this.probe = { wall: 0, work: 0, shared: 0 };
+      this.mode = { kind: "probe-shared", calls: PROBE_CALLS };
+    }
+  }
+
+  /** The call shared out in chunks over the pool's threads (see the module comment). */
+  private share(caller: string, memory: PoolMemory, local: InferKernels, c: ChunkedCall): void {
     for (const w of this.workers) {
       if (w.memory !== memory.id) {
         w.port.postMessage({

@@ -273,6 +273,7 @@ export class InferenceBackend extends SimdBackend {
       align: p.align,
       chunks,
       scratch: p.scratch,
+      work: p.work,
     });
   }
 

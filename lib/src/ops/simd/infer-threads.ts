@@ -21,6 +21,9 @@
  *   (its number changed) and claims nothing.
  * - Waiting threads spin briefly on the words before sleeping in `Atomics.wait`: a sleeping
  *   thread takes tens of microseconds to wake.
+ * - Sharing is measured, not assumed: on a machine that gives the pool's threads one core
+ *   between them, a shared call pays its synchronisation for nothing, so the pool times calls
+ *   both ways now and then and runs the faster (`account`).
  *
  * The memory reaches a worker once, by message (a shared WebAssembly memory is shared, not
  * copied, when posted), when a call uses a memory the worker has not seen.

@@ -3,7 +3,7 @@
  * backends this machine has (cpu, webasm, headlessgl under `xvfb-run -a`), and on WebGPU in
  * headless Chromium (Debian's `chromium`, its SwiftShader Vulkan adapter) with lib bundled for
  * the page. The reference is lib's float64 sequential `selectiveScan` (tested against its own
- * independent reference in selective-scan.test.ts), a different algorithm from both gpu.js scans.
+ * independent reference in tests/helpers/selective-scan.ts), a different algorithm from both gpu.js scans.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +19,8 @@ import {
   gpuSelectiveScanAsync,
   randomSelectiveScanArgs,
   selectiveScan,
+  selectiveScanBackward,
+  selectiveScanForwardTrain,
 } from "../../lib/src/index";
 import { relErr } from "../helpers/reference";
 
@@ -206,10 +208,11 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       [
         `import * as async from ${JSON.stringify(path.join(root, "lib/src/gpu/selective-scan-async.ts"))};`,
         `import * as webgpu from ${JSON.stringify(path.join(root, "lib/src/gpu/webgpu.ts"))};`,
+        `import * as fused from ${JSON.stringify(path.join(root, "lib/src/gpu/fused-scan.ts"))};`,
         `import * as scan from ${JSON.stringify(path.join(root, "lib/src/selective/scan.ts"))};`,
         `import * as args from ${JSON.stringify(path.join(root, "lib/src/scan/random-args.ts"))};`,
         `import { Rng } from ${JSON.stringify(path.join(root, "lib/src/rng.ts"))};`,
-        "(globalThis as any).lib = { ...async, ...webgpu, ...scan, ...args, Rng };",
+        "(globalThis as any).lib = { ...async, ...webgpu, ...fused, ...scan, ...args, Rng };",
       ].join("\n"),
     );
     const { build } = await import("rolldown");
@@ -297,6 +300,73 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       expect(r.backend, `${r.variant} ${r.label}`).toBe("webgpu");
       expect(relErr(r.out, want.out.data), `${r.variant} ${r.label}`).toBeLessThan(TOL);
       expect(relErr(r.last, want.lastState!.data), `${r.variant} ${r.label}`).toBeLessThan(TOL);
+    }
+  });
+  it("the fused scan keeps its data on the device and matches lib's float64 forward and backward", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
+    }
+    const fusedCases = cases.filter((c) => c.chunk % 4 === 0);
+    const wire = fusedCases.map((c) => {
+      const args = caseArgs(c);
+      const plain: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(args)) {
+        plain[k] =
+          v && typeof v === "object" && "data" in v
+            ? { shape: v.shape, data: Array.from(v.data) }
+            : v;
+      }
+      const [b, d, l] = c.size;
+      const dout = Array.from({ length: b * d * l }, (_, i) => Math.cos(0.3 * i));
+      return { label: c.label, chunk: c.chunk, args: plain, dout };
+    });
+    const results = await evaluate!<
+      { label: string; out: number[]; last: number[]; grads: Record<string, number[]> }[]
+    >(`(async () => {
+      const lib = globalThis.lib;
+      await lib.installWebGpu();
+      const out = [];
+      for (const c of ${JSON.stringify(wire)}) {
+        const args = {};
+        for (const [k, v] of Object.entries(c.args)) {
+          args[k] = v && typeof v === "object" ? { shape: v.shape, data: Float32Array.from(v.data) } : v;
+        }
+        const scanner = lib.createFusedGpuScan({ mode: "webgpu", chunkSize: c.chunk, superChunk: 2 });
+        const up = await scanner.upload(args);
+        const o = await scanner.forward(up);
+        await lib.webGpuIdle();
+        const r = await scanner.read(o);
+        const g = await scanner.uploadGradient(up, { shape: args.u.shape, data: Float32Array.from(c.dout) });
+        const grads = await scanner.readGradients(up, await scanner.backward(up, o, g));
+        const plain = {};
+        for (const [k, v] of Object.entries(grads)) plain[k] = Array.from(v.data);
+        out.push({ label: c.label, out: Array.from(r.out.data), last: Array.from(r.lastState.data), grads: plain });
+        scanner.free(up, o, g);
+        scanner.destroy();
+      }
+      return out;
+    })()`);
+    expect(results.length).toBe(fusedCases.length);
+    for (const r of results) {
+      const c = fusedCases.find((x) => x.label === r.label)!;
+      const args = caseArgs(c);
+      const want = selectiveScan(args);
+      expect(relErr(r.out, want.out.data), r.label).toBeLessThan(TOL);
+      expect(relErr(r.last, want.lastState!.data), r.label).toBeLessThan(TOL);
+      const [b, d, l] = c.size;
+      const dout = {
+        shape: [b, d, l],
+        data: Float32Array.from({ length: b * d * l }, (_, i) => Math.cos(0.3 * i)),
+      };
+      const ref = selectiveScanBackward(
+        selectiveScanForwardTrain({ ...args, returnLastState: false }).cache,
+        dout,
+      );
+      for (const k of ["du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddeltaBias"] as const) {
+        if (ref[k] === undefined) continue;
+        expect(relErr(r.grads[k], ref[k]!.data), `${k} ${r.label}`).toBeLessThan(TOL);
+      }
     }
   });
 });

@@ -1,28 +1,29 @@
 /**
- * Benchmark: the gpu.js selective scans on a real GPU through gpu.js's WebGPU backend, against
- * PyTorch CUDA running the `selective_scan_ref` algorithm on the same inputs, and against the
- * HBM limit of an ideal fused kernel. Written for the lent NVIDIA H200 (lib/gpu-run/ stages and
- * runs it there: `node lib/gpu-run/stage.mjs`, then `bash .gpurun/device.sh` on the machine), but
- * it runs wherever Dawn finds a WebGPU adapter and python3 has torch with CUDA.
+ * Benchmark: lesson 08's gpu.js selective scans on a real GPU through gpu.js's WebGPU backend
+ * (Dawn), with the data on the device, against the anchors measured in the same run on the same
+ * inputs: Mamba's official CUDA forward (fp32, built there by lib/gpu-run/mamba_cuda.py), PyTorch's
+ * selective_scan_ref, the device-to-device copy bandwidth (the HBM limit) and the exp throughput
+ * (the exp floor). Every output is checked against a float64 reference of the same inputs.
+ * Written for the lent NVIDIA H100/H200 (`npx zx lib/gpu-run/stage.mjs`, then `bash
+ * .gpurun/gpu-run/device.sh` there); it runs wherever Dawn finds an adapter (python3 with torch
+ * and CUDA for the anchors).
  *
- * One run:
- * 1. smoke test: both variants on webgpu against lib's float64 `selectiveScan` on small cases
- *    (gate, D, grouped B/C, last state, no softplus, l not a multiple of T);
- * 2. for (b, d, l, n) in the CPU benchmark's sizes (1, 256, 1024, 16), (2, 512, 4096, 16),
- *    (1, 1024, 16384, 16) plus (8, 2048, 4096, 16): the same seeded inputs as the CPU benchmark
- *    (`randomSelectiveScanArgs(new Rng(7 + l))`), written to files that PyTorch reads;
- *    gpu.js naive and chunked on webgpu (best of 3 after a compiling run; each run uploads the
- *    inputs and reads out back, as every gpu.js call does); PyTorch CUDA's reference scan (inputs
- *    already on the GPU; CUDA events); the CPU reference (`selectiveScanFast`, and float64
- *    `selectiveScan` up to 2^26 state updates) for the error columns;
- * 3. the HBM limit: bytes an ideal fused kernel must move (u, Δ, z, B, C read once, out written
- *    once: 4·(4·b·d·l + 2·b·n·l)) at the device-to-device copy bandwidth PyTorch measures.
+ * Per size (b, d, l, n), inputs `randomSelectiveScanArgs(new Rng(7 + l))` as the CPU benchmark:
+ * - anchors (lib/gpu-run/torch_scan.py): the float64 reference, selective_scan_ref and the
+ *   official kernel, timed with CUDA events (median), their errors against float64;
+ * - the fused gpu.js scan (createFusedGpuScan) for chunk lengths T: upload (writeBuffer until the
+ *   GPU is idle), forward (the chained kernels, from the first submit until the GPU reports them
+ *   done: median of 20), read-back, end to end; the backward the same way, checked against lib's
+ *   CPU backward (float64, selectiveScanBackward) where that takes seconds, not minutes;
+ * - the shipped chunked and naive scans (gpuSelectiveScanAsync: upload, kernels and read-back in
+ *   every call), best of 2, where they fit.
+ * Ratios: time over the HBM limit (the bytes an ideal fused kernel moves, at the copy bandwidth),
+ * over the exp floor (b·d·l·n exponentials at 16 per SM per clock) and over the official kernel.
  *
  * Results: SCAN_WEBGPU_OUT (default .bench/scan-webgpu) gets results.json and table.txt, updated
- * after every measurement. Env: SCAN_WEBGPU_SIZES="b,d,l,n;..." to change the sizes,
- * TORCH_PYTHON (default python3), SCAN_WEBGPU_TORCH=0 to skip PyTorch, SCAN_WEBGPU_MODES
- * (default "webgpu") to time other gpu.js backends with the same code (e.g. "headlessgl" under
- * `xvfb-run -a`: Mesa llvmpipe on a machine without a GPU).
+ * after every size. Env: SCAN_WEBGPU_SIZES="b,d,l,n;...", TORCH_PYTHON (default python3),
+ * SCAN_WEBGPU_TORCH=0 to skip the anchors, SCAN_WEBGPU_MODE (default "webgpu"; "cpu" or
+ * "headlessgl" to try the same code without a GPU on small sizes).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -30,10 +31,23 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Rng } from "../../dist/rng";
 import type { Tensor } from "../../dist/tensor";
-import { type SelectiveScanArgs, selectiveScan } from "../../dist/selective/scan";
-import { selectiveScanFast } from "../../dist/selective-fast/fast-scan";
-import { selectiveScanLowerBound } from "../../dist/selective-fast/limits";
+import { selectiveScan } from "../../dist/selective/scan";
 import { randomSelectiveScanArgs } from "../../dist/scan/random-args";
+import {
+  selectiveScanBackward,
+  selectiveScanForwardTrain,
+} from "../../dist/selective/scan-backward";
+import { idealFusedTraffic } from "../../dist/gpu/selective-scan";
+import { createGpuSelectiveScanAsync } from "../../dist/gpu/selective-scan-async";
+import { createFusedGpuScan, fusedScanTraffic } from "../../dist/gpu/fused-scan";
+import {
+  installWebGpu,
+  measureWebGpuSubmit,
+  releaseWebGpu,
+  takeUncapturedWebGpuErrors,
+  webGpuIdle,
+  withDeviceErrorScopes,
+} from "../../dist/gpu/webgpu";
 import {
   type ScanSize,
   formatSeconds,
@@ -41,84 +55,57 @@ import {
   saveScanInputs,
   scanInputs,
 } from "../bench-scan-common";
-import {
-  ASYNC_GPU_MODES,
-  type AsyncGpuMode,
-  createGpuSelectiveScanAsync,
-} from "../../dist/gpu/selective-scan-async";
-import { assertOneOf } from "../../dist/validate";
-import type { GpuScanVariant } from "../../dist/gpu/selective-scan";
-import { installWebGpu, releaseWebGpu, takeUncapturedWebGpuErrors } from "../../dist/gpu/webgpu";
 
-type Size = ScanSize;
-
-const DEFAULT_SIZES: Size[] = [
+const DEFAULT_SIZES: ScanSize[] = [
   [1, 256, 1024, 16],
   [2, 512, 4096, 16],
   [1, 1024, 16384, 16],
   [8, 2048, 4096, 16],
+  // the naive scan's (b, d, l, n) tensor would be 8.6 GB, over a WebGPU buffer's 4 GB
+  [8, 2048, 8192, 16],
 ];
-const F64_REFERENCE_LIMIT = 2 ** 26;
-const SMOKE_TOLERANCE = 1e-4;
+const CHUNKS = (process.env.SCAN_WEBGPU_CHUNKS ?? "8,16,32").split(",").map(Number);
+const BACKWARD_CHUNKS = (process.env.SCAN_WEBGPU_BACKWARD_CHUNKS ?? "8,16").split(",").map(Number);
+/** CPU backward check (float64, one core) up to this many state updates. */
+const CPU_BACKWARD_LIMIT = 2 ** 26;
+/** The shipped scans (every call uploads and reads back) up to this many state updates. */
+const SHIPPED_LIMIT = 2 ** 30;
+const NAIVE_LIMIT = 2 ** 28;
+const fmt = formatSeconds;
 
-const fmtS = formatSeconds;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
-interface GpuRow {
-  variant: GpuScanVariant;
-  backend: string;
-  seconds: number | null;
-  firstSeconds?: number;
-  relErrVsCpu?: number;
-  bytesWritten?: number;
-  largestIntermediateBytes?: number;
-  note: string;
+/** Relative L2 error ‖a − b‖ / ‖b‖ (Infinity when a has a non-finite value). */
+function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    const e = a[i] - b[i];
+    if (!Number.isFinite(a[i])) return Infinity;
+    num += e * e;
+    den += b[i] * b[i];
+  }
+  return Math.sqrt(num / den);
 }
 
-interface SizeResult {
-  size: Size;
-  stateUpdates: number;
-  idealBytes: number;
-  hbmLimitSeconds: number | null;
-  gpujs: GpuRow[];
-  torch: {
-    seconds: number | null;
-    transferSeconds?: number;
-    relErrVsCpu?: number;
-    note: string;
-  };
-  cpuReference: { fastSeconds: number; relErrF64?: number };
+interface Timing {
+  seconds: number;
+  samples: number;
 }
 
-interface Results {
-  date: string;
-  node: string;
-  host: { cpu: string; cores: number; platform: string };
-  webgpu: { adapter: string; error?: string; maxStorageBufferBindingSize?: number };
-  torch: Record<string, unknown> | null;
-  hbmBytesPerSecond: number | null;
-  smoke: {
-    mode: AsyncGpuMode;
-    case: string;
-    variant: GpuScanVariant;
-    relErr: number | null;
-    ok: boolean;
-    note: string;
-  }[];
-  sizes: SizeResult[];
+async function time(repeats: number, body: () => Promise<unknown>): Promise<Timing> {
+  const xs: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    await body();
+    xs.push((performance.now() - t) / 1000);
+  }
+  return { seconds: median(xs), samples: repeats };
 }
 
-function parseSizes(text: string | undefined): Size[] {
-  if (!text) return DEFAULT_SIZES;
-  return text.split(";").map((s) => {
-    const v = s.split(",").map(Number);
-    if (v.length !== 4 || v.some((x) => !Number.isInteger(x) || x < 1)) {
-      throw new Error(`scan-webgpu: SCAN_WEBGPU_SIZES: expected "b,d,l,n;...", got "${s}"`);
-    }
-    return v as Size;
-  });
-}
-
-/** Runs lib/gpu-run/torch_scan.py; its last stdout line is JSON. */
 function torchCall(python: string, script: string, args: string[], timeoutS: number): unknown {
   const r = spawnSync(python, [script, ...args], {
     encoding: "utf8",
@@ -135,43 +122,15 @@ function torchCall(python: string, script: string, args: string[], timeoutS: num
   return JSON.parse(lines[lines.length - 1]);
 }
 
-function smokeCases(): { name: string; args: SelectiveScanArgs }[] {
-  const rng = new Rng(2026);
-  const base = (b: number, d: number, l: number, n: number): SelectiveScanArgs =>
-    randomSelectiveScanArgs(rng, { batch: b, dim: d, length: l, dstate: n });
-  const cases: { name: string; args: SelectiveScanArgs }[] = [];
-  const a1 = base(2, 8, 37, 16);
-  cases.push({
-    name: "(2, 8, 37, 16) gate, D, last state",
-    args: { ...a1, returnLastState: true },
+function parseSizes(text: string | undefined): ScanSize[] {
+  if (!text) return DEFAULT_SIZES;
+  return text.split(";").map((s) => {
+    const v = s.split(",").map(Number);
+    if (v.length !== 4 || v.some((x) => !Number.isInteger(x) || x < 1)) {
+      throw new Error(`scan-webgpu: SCAN_WEBGPU_SIZES: expected "b,d,l,n;...", got "${s}"`);
+    }
+    return v as ScanSize;
   });
-  const a2 = base(1, 6, 64, 4);
-  cases.push({
-    name: "(1, 6, 64, 4) no z, no D, no softplus",
-    args: {
-      u: a2.u,
-      delta: { shape: a2.delta.shape, data: a2.delta.data.map((x) => 0.05 + 0.1 * Math.abs(x)) },
-      A: a2.A,
-      B: a2.B,
-      C: a2.C,
-    },
-  });
-  const a3 = base(2, 4, 50, 3);
-  const grouped = (t: Tensor): Tensor => {
-    // (b, n, l) -> (b, 2, n, l): group 1 is the same values scaled, so groups differ
-    const [b, n, l] = t.shape;
-    const data = new Float32Array(b * 2 * n * l);
-    for (let i = 0; i < b; i++)
-      for (let g = 0; g < 2; g++)
-        for (let j = 0; j < n * l; j++)
-          data[(i * 2 + g) * n * l + j] = t.data[i * n * l + j] * (1 + g);
-    return { shape: [b, 2, n, l], data };
-  };
-  cases.push({
-    name: "(2, 4, 50, 3) grouped B, C (g = 2), last state",
-    args: { ...a3, B: grouped(a3.B), C: grouped(a3.C), returnLastState: true },
-  });
-  return cases;
 }
 
 async function main(): Promise<void> {
@@ -181,23 +140,14 @@ async function main(): Promise<void> {
   mkdirSync(inputsDir, { recursive: true });
   const python = process.env.TORCH_PYTHON ?? "python3";
   const script = path.join(__dirname, "..", "..", "gpu-run", "torch_scan.py");
-  const useTorch = process.env.SCAN_WEBGPU_TORCH !== "0";
   const sizes = parseSizes(process.env.SCAN_WEBGPU_SIZES);
-  const modes = (process.env.SCAN_WEBGPU_MODES ?? "webgpu")
-    .split(",")
-    .map((m) => assertOneOf("scan-webgpu: SCAN_WEBGPU_MODES", m.trim(), ASYNC_GPU_MODES));
-  const results: Results = {
+  const mode = (process.env.SCAN_WEBGPU_MODE ?? "webgpu") as "webgpu" | "cpu" | "headlessgl";
+  const webgpu = mode === "webgpu";
+  const results: Record<string, unknown> & { sizes: unknown[] } = {
     date: new Date().toISOString(),
     node: process.version,
-    host: {
-      cpu: os.cpus()[0]?.model ?? "unknown",
-      cores: os.cpus().length,
-      platform: `${os.platform()} ${os.release()}`,
-    },
-    webgpu: { adapter: "none" },
-    torch: null,
-    hbmBytesPerSecond: null,
-    smoke: [],
+    mode,
+    host: { cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length },
     sizes: [],
   };
   const table: string[] = [];
@@ -209,203 +159,382 @@ async function main(): Promise<void> {
     writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 1));
     writeFileSync(path.join(outDir, "table.txt"), table.join("\n") + "\n");
   };
-
   say(
-    `Selective scan on WebGPU (gpu.js) vs PyTorch CUDA. ${results.date}, Node ${process.version}, ${results.host.cpu}.`,
+    `Selective scan on a GPU: gpu.js (${mode}) against Mamba's CUDA kernel and PyTorch. ${results.date}`,
   );
-  let webgpuOk = false;
-  if (modes.includes("webgpu"))
+  if (webgpu) {
+    const info = await installWebGpu();
+    results.webgpu = info;
+    say(
+      `WebGPU adapter: ${info.adapter} (${info.maxStorageBuffersPerShaderStage} storage buffers per stage)`,
+    );
+    const submit = await measureWebGpuSubmit(100);
+    results.submitSeconds = submit;
+    say(`one empty submit, until the GPU reports it done: ${fmt(submit)} (median of 100)`);
+  }
+  let torch: { sms?: number; smClockMHz?: number | null; [k: string]: unknown } | null = null;
+  let hbm: number | null = null;
+  if (process.env.SCAN_WEBGPU_TORCH !== "0") {
     try {
-      const info = await installWebGpu();
-      results.webgpu = {
-        adapter: info.adapter,
-        maxStorageBufferBindingSize: info.maxStorageBufferBindingSize,
-      };
-      webgpuOk = true;
+      torch = torchCall(python, script, ["info"], 300) as typeof torch;
+      results.torch = torch;
+      say(`PyTorch: ${JSON.stringify(torch)}`);
+      const h = torchCall(python, script, ["hbm"], 300) as { bytesPerSecond: number };
+      hbm = h.bytesPerSecond;
+      results.hbmBytesPerSecond = hbm;
       say(
-        `WebGPU adapter: ${info.adapter} (max storage buffer ${info.maxStorageBufferBindingSize} bytes, ${info.maxStorageBuffersPerShaderStage} storage buffers per stage)`,
-      );
-    } catch (e) {
-      results.webgpu = { adapter: "none", error: (e as Error).message };
-      say(`WebGPU: not available: ${(e as Error).message}`);
-    }
-  if (useTorch) {
-    try {
-      results.torch = torchCall(python, script, ["info"], 300) as Record<string, unknown>;
-      say(`PyTorch: ${JSON.stringify(results.torch)}`);
-      const hbm = torchCall(python, script, ["hbm"], 300) as {
-        bytesPerSecond: number;
-        bytes: number;
-      };
-      results.hbmBytesPerSecond = hbm.bytesPerSecond;
-      say(
-        `HBM: device-to-device copy of ${(hbm.bytes / 2 ** 30).toFixed(0)} GiB: ${(hbm.bytesPerSecond / 1e12).toFixed(2)} TB/s (read + write)`,
+        `HBM: device-to-device copy: ${(hbm / 1e12).toFixed(2)} TB/s (read + write, median of 10)`,
       );
     } catch (e) {
       say(`PyTorch: not available: ${(e as Error).message}`);
     }
   }
+  // exponentials: 16 per SM per clock (the special-function units of Hopper and its predecessors)
+  const dev = torch as { sms?: number; smClockMHz?: number | null } | null;
+  const expsPerSecond = dev?.sms && dev.smClockMHz ? dev.sms * 16 * dev.smClockMHz * 1e6 : null;
+  results.expsPerSecond = expsPerSecond;
   flush();
 
-  const usable = modes.filter((m) => m !== "webgpu" || webgpuOk);
-  for (const mode of usable) {
-    say(
-      `\nSmoke test on ${mode} against float64 selectiveScan (tolerance ${SMOKE_TOLERANCE} of the output's scale):`,
-    );
-    for (const c of smokeCases()) {
-      const ref = selectiveScan(c.args);
-      for (const variant of ["naive", "chunked"] as const) {
-        const scanner = createGpuSelectiveScanAsync({
-          mode,
-          variant,
-          ...(variant === "chunked" ? { chunkSize: 16 } : {}),
-        });
-        try {
-          const r = await scanner.run(c.args);
-          let err = relDiff(r.out.data, ref.out.data);
-          if (c.args.returnLastState)
-            err = Math.max(err, relDiff(r.lastState!.data, ref.lastState!.data));
-          const ok = err <= SMOKE_TOLERANCE && r.backend === mode;
-          results.smoke.push({
-            mode,
-            case: c.name,
-            variant,
-            relErr: err,
-            ok,
-            note: `ran on ${r.backend}`,
-          });
-          say(
-            `  ${ok ? "ok  " : "FAIL"} ${variant.padEnd(8)} ${c.name}: rel err ${err.toExponential(2)} on ${r.backend}`,
-          );
-        } catch (e) {
-          results.smoke.push({
-            mode,
-            case: c.name,
-            variant,
-            relErr: null,
-            ok: false,
-            note: (e as Error).message,
-          });
-          say(`  FAIL ${variant.padEnd(8)} ${c.name}: ${(e as Error).message.split("\n")[0]}`);
-        } finally {
-          scanner.destroy();
-        }
+  // smoke: the fused scan forward and backward against lib's float64 CPU scans
+  say(`\nSmoke test: fused forward and backward on ${mode} against lib's float64 CPU scans`);
+  const smoke: unknown[] = [];
+  results.smoke = smoke;
+  for (const [b, d, l, n, T] of [
+    [2, 3, 37, 5, 8],
+    [1, 4, 64, 16, 16],
+  ]) {
+    const args = {
+      ...randomSelectiveScanArgs(new Rng(l), { batch: b, dim: d, length: l, dstate: n }),
+      returnLastState: true,
+    };
+    const scanner = createFusedGpuScan({ mode, chunkSize: T, superChunk: 2 });
+    try {
+      const up = await scanner.upload(args);
+      const o = await scanner.forward(up);
+      const r = await scanner.read(o);
+      const ref = selectiveScan(args);
+      const dout: Tensor = {
+        shape: [b, d, l],
+        data: Float32Array.from({ length: b * d * l }, (_, i) => Math.sin(0.7 * i)),
+      };
+      const g = await scanner.uploadGradient(up, dout);
+      const grads = await scanner.readGradients(up, await scanner.backward(up, o, g));
+      const plain = { ...args, returnLastState: false };
+      const want = selectiveScanBackward(selectiveScanForwardTrain(plain).cache, dout);
+      const errs: Record<string, number> = {
+        out: relDiff(r.out.data, ref.out.data),
+        lastState: relDiff(r.lastState!.data, ref.lastState!.data),
+      };
+      for (const k of ["du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddeltaBias"] as const) {
+        errs[k] = relDiff(grads[k]!.data, want[k]!.data);
       }
+      const worst = Math.max(...Object.values(errs));
+      smoke.push({ size: [b, d, l, n], chunk: T, errors: errs, ok: worst < 1e-4 });
+      say(
+        `  ${worst < 1e-4 ? "ok  " : "FAIL"} (${[b, d, l, n].join(", ")}) T=${T}: worst rel err ${worst.toExponential(2)} (${Object.entries(
+          errs,
+        )
+          .map(([k, v]) => `${k} ${v.toExponential(1)}`)
+          .join(", ")})`,
+      );
+    } catch (e) {
+      smoke.push({ size: [b, d, l, n], chunk: T, error: (e as Error).message });
+      say(`  FAIL (${[b, d, l, n].join(", ")}): ${(e as Error).message.split("\n")[0]}`);
+    } finally {
+      scanner.destroy();
     }
-    const uncaptured = takeUncapturedWebGpuErrors();
-    if (uncaptured.length > 0) say(`  uncaptured device errors: ${uncaptured.join(" | ")}`);
-    flush();
   }
+  flush();
 
-  if (usable.length === 0 && !results.torch) {
-    say(
-      "\nNeither a gpu.js backend of SCAN_WEBGPU_MODES nor PyTorch CUDA is available: nothing to measure.",
-    );
-    flush();
-    return;
-  }
   for (const size of sizes) {
     const [b, d, l, n] = size;
     const work = b * d * l * n;
     say(
       `\n=== (b, d, l, n) = (${size.join(", ")}): ${(work / 1e6).toFixed(1)} M state updates ===`,
     );
-    const args = scanInputs(size);
-    const idealBytes = selectiveScanLowerBound(
-      { batch: b, dim: d, length: l, dstate: n },
-      { expsPerSecond: 1, bytesPerSecond: 1 },
-    ).bytes;
-    const t0 = performance.now();
-    const reference = selectiveScanFast(args).out.data;
-    const fastSeconds = (performance.now() - t0) / 1000;
-    const entry: SizeResult = {
-      size,
-      stateUpdates: work,
-      idealBytes,
-      hbmLimitSeconds: results.hbmBytesPerSecond ? idealBytes / results.hbmBytesPerSecond : null,
-      gpujs: [],
-      torch: { seconds: null, note: "not run" },
-      cpuReference: { fastSeconds },
-    };
-    if (work <= F64_REFERENCE_LIMIT) {
-      entry.cpuReference.relErrF64 = relDiff(reference, selectiveScan(args).out.data);
-    }
+    const entry: Record<string, unknown> = { size, stateUpdates: work };
     results.sizes.push(entry);
+    const args = scanInputs(size);
+    const ideal = idealFusedTraffic(
+      { batch: b, dim: d, length: l, dstate: n },
+      { returnLastState: false },
+    );
+    const idealBytes = ideal.bytesRead + ideal.bytesWritten;
+    // the backward's: u, delta, z, dout, B, C read, du, ddelta, dz, dB, dC written (and d-sized)
+    const idealBackwardBytes = 4 * (7 * b * d * l + 4 * b * n * l + 3 * d * n + 6 * d);
+    entry.idealBytes = idealBytes;
+    entry.idealBackwardBytes = idealBackwardBytes;
+    entry.hbmLimitSeconds = hbm ? idealBytes / hbm : null;
+    entry.hbmBackwardLimitSeconds = hbm ? idealBackwardBytes / hbm : null;
+    entry.expFloorSeconds = expsPerSecond ? work / expsPerSecond : null;
+    say(
+      `ideal fused kernel moves ${(idealBytes / 1e6).toFixed(1)} MB: HBM limit ${fmt(entry.hbmLimitSeconds as number | null)}; exp floor ${fmt(entry.expFloorSeconds as number | null)}; backward HBM limit ${fmt(entry.hbmBackwardLimitSeconds as number | null)}`,
+    );
 
-    for (const mode of usable) {
-      for (const variant of ["naive", "chunked"] as const) {
-        const scanner = createGpuSelectiveScanAsync({
-          mode,
-          variant,
-          ...(variant === "chunked" ? { chunkSize: 16 } : {}),
-        });
-        const row: GpuRow = { variant, backend: mode, seconds: null, note: "" };
-        entry.gpujs.push(row);
-        try {
-          let t = performance.now();
-          const first = await scanner.run(args);
-          row.firstSeconds = (performance.now() - t) / 1000;
-          row.backend = first.backend;
-          row.relErrVsCpu = relDiff(first.out.data, reference);
-          row.bytesWritten = first.traffic.bytesWritten;
-          row.largestIntermediateBytes = first.traffic.largestIntermediateBytes;
-          let best = Infinity;
-          for (let r = 0; r < 3; r++) {
-            t = performance.now();
-            await scanner.run(args);
-            best = Math.min(best, (performance.now() - t) / 1000);
-          }
-          row.seconds = best;
-          row.note = "best of 3, inputs uploaded and out read back in each run";
-        } catch (e) {
-          row.note = `failed: ${(e as Error).message.split("\n")[0]}`;
-        } finally {
-          scanner.destroy();
-        }
-        say(
-          `gpu.js ${variant.padEnd(8)} ${row.backend}: ${fmtS(row.seconds)} (first run ${fmtS(row.firstSeconds ?? null)}), rel err vs CPU ${row.relErrVsCpu?.toExponential(2) ?? "-"} ${row.note.startsWith("failed") ? row.note : ""}`,
-        );
-        flush();
-      }
-    }
-
-    if (results.torch) {
+    // anchors and the float64 reference
+    let ref64: Float64Array | null = null;
+    if (torch) {
       try {
         saveScanInputs(inputsDir, args);
-        const r = torchCall(python, script, ["scan", inputsDir, ...size.map(String)], 300) as {
-          seconds: number;
-          transferSeconds: number;
-        };
-        const bytes = readFileSync(path.join(inputsDir, "out"));
-        const out = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-        entry.torch = {
-          seconds: r.seconds,
-          transferSeconds: r.transferSeconds,
-          relErrVsCpu: relDiff(out, reference),
-          note: "selective_scan_ref on CUDA, inputs on the GPU, best of 3 (CUDA events)",
-        };
+        const a = torchCall(
+          python,
+          script,
+          ["anchors", inputsDir, ...size.map(String)],
+          900,
+        ) as Record<string, unknown>;
+        entry.anchors = a;
+        const bytes = readFileSync(path.join(inputsDir, "ref64"));
+        ref64 = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
+        const off = a.official as { seconds?: number; relL2?: number; error?: string };
+        const ref = a.torchRef as { seconds?: number; relL2?: number; error?: string };
+        say(
+          `Mamba's CUDA forward (fp32): ${off.seconds ? `${fmt(off.seconds)}, rel L2 err ${off.relL2?.toExponential(2)}` : `failed: ${off.error}`}`,
+        );
+        say(
+          `PyTorch selective_scan_ref (fp32): ${ref.seconds ? `${fmt(ref.seconds)}, rel L2 err ${ref.relL2?.toExponential(2)}` : `failed: ${ref.error}`}`,
+        );
       } catch (e) {
-        entry.torch = { seconds: null, note: `failed: ${(e as Error).message.split("\n")[0]}` };
+        entry.anchors = { error: (e as Error).message };
+        say(`anchors failed: ${(e as Error).message.split("\n")[0]}`);
       }
-      say(
-        `PyTorch CUDA ref: ${fmtS(entry.torch.seconds)} (+ ${fmtS(entry.torch.transferSeconds ?? null)} to upload inputs and read out back), rel err vs CPU ${entry.torch.relErrVsCpu?.toExponential(2) ?? "-"} ${entry.torch.note.startsWith("failed") ? entry.torch.note : ""}`,
-      );
     }
-    say(
-      `HBM limit (ideal fused kernel, ${(idealBytes / 1e6).toFixed(1)} MB): ${fmtS(entry.hbmLimitSeconds)}; CPU reference (selectiveScanFast, one core) ${fmtS(fastSeconds)}`,
-    );
-    for (const row of entry.gpujs) {
-      if (row.seconds === null || (!entry.torch.seconds && !entry.hbmLimitSeconds)) continue;
-      const vsTorch = entry.torch.seconds ? (row.seconds / entry.torch.seconds).toFixed(2) : "-";
-      const vsHbm = entry.hbmLimitSeconds ? (row.seconds / entry.hbmLimitSeconds).toFixed(0) : "-";
-      say(`  gpu.js ${row.variant}: ${vsTorch}× PyTorch CUDA's time, ${vsHbm}× the HBM limit`);
+    const reference = ref64 ?? (work <= 2 ** 26 ? selectiveScan(args).out.data : null);
+    const check = (out: Float32Array) =>
+      reference ? { relL2: relL2(out, reference), relMax: relDiff(out, reference) } : {};
+    flush();
+
+    // the fused gpu.js scan, data on the device
+    const fused: Record<string, unknown>[] = [];
+    entry.fused = fused;
+    for (const T of CHUNKS) {
+      const row: Record<string, unknown> = { chunk: T, superChunk: 16 };
+      fused.push(row);
+      const scanner = createFusedGpuScan({
+        mode,
+        chunkSize: T,
+        superChunk: 16,
+        errorScopes: false,
+      });
+      try {
+        row.traffic = fusedScanTraffic(
+          { batch: b, dim: d, length: l, dstate: n },
+          { chunkSize: T },
+        ).traffic;
+        // checked run: device errors reject, every output compared
+        const up = await scanner.upload(args);
+        const checkedRun = async () => scanner.read(await scanner.forward(up));
+        const first = webgpu
+          ? await withDeviceErrorScopes("scan-webgpu", checkedRun)
+          : await checkedRun();
+        Object.assign(row, check(first.out.data));
+        const idle = webgpu ? webGpuIdle : async () => {};
+        row.forward = await time(webgpu ? 20 : 2, async () => {
+          await scanner.forward(up);
+          await idle();
+        });
+        const o = await scanner.forward(up);
+        await idle();
+        row.read = await time(3, () => scanner.read(o));
+        scanner.free(up);
+        row.upload = await time(3, async () => {
+          const u2 = await scanner.upload(args);
+          await idle();
+          scanner.free(u2);
+        });
+        row.endToEnd = await time(3, async () => {
+          const u2 = await scanner.upload(args);
+          await scanner.read(await scanner.forward(u2));
+          scanner.free(u2);
+        });
+        if (webgpu) {
+          // the other upload path: written into buffers mapped at creation
+          const mappedScanner = createFusedGpuScan({
+            mode,
+            chunkSize: T,
+            superChunk: 16,
+            errorScopes: false,
+            upload: "mapped",
+          });
+          try {
+            const up2 = await mappedScanner.upload(args);
+            const r = await mappedScanner.read(await mappedScanner.forward(up2));
+            row.mappedRelL2 = reference ? relL2(r.out.data, reference) : null;
+            mappedScanner.free(up2);
+            row.uploadMapped = await time(3, async () => {
+              const u2 = await mappedScanner.upload(args);
+              await webGpuIdle();
+              mappedScanner.free(u2);
+            });
+          } finally {
+            mappedScanner.destroy();
+          }
+        }
+        // per kernel: each waited for, median of 5 traced forwards
+        const traced = createFusedGpuScan({
+          mode,
+          chunkSize: T,
+          superChunk: 16,
+          errorScopes: false,
+          trace: true,
+        });
+        try {
+          const up3 = await traced.upload(args);
+          await traced.forward(up3);
+          traced.takeTrace();
+          const runs: { kernel: string; seconds: number }[][] = [];
+          for (let i = 0; i < 5; i++) {
+            await traced.forward(up3);
+            runs.push(traced.takeTrace());
+          }
+          row.perKernel = runs[0].map((k, j) => ({
+            kernel: k.kernel,
+            seconds: median(runs.map((r) => r[j].seconds)),
+          }));
+          traced.free(up3);
+        } finally {
+          traced.destroy();
+        }
+        const t = (k: string) => (row[k] as Timing).seconds;
+        say(
+          `gpu.js fused T=${String(T).padEnd(2)}: forward ${fmt(t("forward"))}${hbm ? ` (${(t("forward") / (entry.hbmLimitSeconds as number)).toFixed(1)}× HBM limit)` : ""}, upload ${fmt(t("upload"))}, read-back ${fmt(t("read"))}, end to end ${fmt(t("endToEnd"))}; rel L2 err ${(row.relL2 as number | undefined)?.toExponential(2) ?? "-"}`,
+        );
+        say(
+          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}${row.uploadMapped ? `; upload into mapped buffers ${fmt((row.uploadMapped as Timing).seconds)}` : ""}`,
+        );
+      } catch (e) {
+        row.error = (e as Error).message;
+        say(`gpu.js fused T=${T}: failed: ${(e as Error).message.split("\n")[0]}`);
+      } finally {
+        scanner.destroy();
+      }
+      flush();
     }
-    const nv = entry.gpujs.find((r) => r.variant === "naive")?.seconds;
-    const ch = entry.gpujs.find((r) => r.variant === "chunked")?.seconds;
-    if (nv && ch) say(`  chunked is ${(nv / ch).toFixed(2)}× faster than naive`);
+
+    // the backward
+    const backward: Record<string, unknown>[] = [];
+    entry.backward = backward;
+    const dout: Tensor = {
+      shape: [b, d, l],
+      data: (() => {
+        const rng = new Rng(11 + l);
+        const x = new Float32Array(b * d * l);
+        for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+        return x;
+      })(),
+    };
+    let cpuGrads: ReturnType<typeof selectiveScanBackward> | null = null;
+    if (work <= CPU_BACKWARD_LIMIT) {
+      const t0 = performance.now();
+      cpuGrads = selectiveScanBackward(selectiveScanForwardTrain(args).cache, dout);
+      entry.cpuBackwardSeconds = (performance.now() - t0) / 1000;
+    }
+    for (const T of BACKWARD_CHUNKS) {
+      const row: Record<string, unknown> = { chunk: T, superChunk: 16 };
+      backward.push(row);
+      const scanner = createFusedGpuScan({
+        mode,
+        chunkSize: T,
+        superChunk: 16,
+        errorScopes: false,
+      });
+      try {
+        const up = await scanner.upload(args);
+        const g = await scanner.uploadGradient(up, dout);
+        const idle = webgpu ? webGpuIdle : async () => {};
+        const o = await scanner.forward(up);
+        const checkedBackward = async () =>
+          scanner.readGradients(up, await scanner.backward(up, o, g));
+        const grads = webgpu
+          ? await withDeviceErrorScopes("scan-webgpu", checkedBackward)
+          : await checkedBackward();
+        if (cpuGrads) {
+          const errs: Record<string, number> = {};
+          for (const k of ["du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddeltaBias"] as const) {
+            errs[k] = relL2(grads[k]!.data, cpuGrads[k]!.data);
+          }
+          row.relL2VsCpu = errs;
+        }
+        row.backward = await time(webgpu ? 10 : 1, async () => {
+          await scanner.backward(up, o, g);
+          await idle();
+        });
+        row.forwardAndBackward = await time(webgpu ? 5 : 1, async () => {
+          const o2 = await scanner.forward(up);
+          await scanner.backward(up, o2, g);
+          await idle();
+        });
+        const tracedB = createFusedGpuScan({
+          mode,
+          chunkSize: T,
+          superChunk: 16,
+          errorScopes: false,
+          trace: true,
+        });
+        try {
+          const up3 = await tracedB.upload(args);
+          const g3 = await tracedB.uploadGradient(up3, dout);
+          const o3 = await tracedB.forward(up3);
+          await tracedB.backward(up3, o3, g3);
+          tracedB.takeTrace();
+          await tracedB.backward(up3, o3, g3);
+          row.perKernel = tracedB.takeTrace();
+          tracedB.free(up3, g3);
+        } finally {
+          tracedB.destroy();
+        }
+        const bw = (row.backward as Timing).seconds;
+        const worst = row.relL2VsCpu
+          ? Math.max(...Object.values(row.relL2VsCpu as Record<string, number>))
+          : null;
+        say(
+          `gpu.js backward T=${String(T).padEnd(2)}: ${fmt(bw)}${hbm ? ` (${(bw / (entry.hbmBackwardLimitSeconds as number)).toFixed(1)}× its HBM limit)` : ""}; forward + backward ${fmt((row.forwardAndBackward as Timing).seconds)}; ${worst === null ? "not checked (CPU backward too slow at this size)" : `worst rel L2 err vs CPU backward ${worst.toExponential(2)}`}`,
+        );
+        say(
+          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
+        );
+        scanner.free(up, g);
+      } catch (e) {
+        row.error = (e as Error).message;
+        say(`gpu.js backward T=${T}: failed: ${(e as Error).message.split("\n")[0]}`);
+      } finally {
+        scanner.destroy();
+      }
+      flush();
+    }
+
+    // the shipped scans: every call uploads and reads back
+    const shipped: Record<string, unknown>[] = [];
+    entry.shipped = shipped;
+    for (const variant of ["naive", "chunked"] as const) {
+      if (work > (variant === "naive" ? NAIVE_LIMIT : SHIPPED_LIMIT)) continue;
+      if (process.env.SCAN_WEBGPU_SHIPPED === "0") continue;
+      const row: Record<string, unknown> = { variant };
+      shipped.push(row);
+      const scanner = createGpuSelectiveScanAsync({
+        mode,
+        variant,
+        ...(variant === "chunked" ? { chunkSize: 16 } : {}),
+      });
+      try {
+        const first = await scanner.run(args);
+        Object.assign(row, check(first.out.data));
+        row.endToEnd = await time(2, () => scanner.run(args));
+        say(`gpu.js ${variant} (as shipped, end to end): ${fmt((row.endToEnd as Timing).seconds)}`);
+      } catch (e) {
+        row.error = (e as Error).message;
+        say(`gpu.js ${variant}: failed: ${(e as Error).message.split("\n")[0]}`);
+      } finally {
+        scanner.destroy();
+      }
+    }
+    const uncaptured = webgpu ? takeUncapturedWebGpuErrors() : [];
+    if (uncaptured.length > 0) {
+      entry.uncapturedErrors = uncaptured;
+      say(`uncaptured device errors: ${uncaptured.join(" | ")}`);
+    }
     flush();
   }
-  await releaseWebGpu();
+  if (webgpu) await releaseWebGpu();
   flush();
 }
 

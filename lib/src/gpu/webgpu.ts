@@ -15,7 +15,7 @@
  * `process.exit()` (after {@link releaseWebGpu}), or it never exits.
  */
 import { loadGpuJs } from "./backends";
-import { describe } from "../validate";
+import { MAX_ELEMENTS, argumentError, checkArg, describe, schema } from "../validate";
 
 /** The parts of a WebGPU device lib uses (error scopes). */
 interface ErrorScopeDevice {
@@ -244,4 +244,180 @@ export async function withDeviceErrorScopes<T>(fn: string, body: () => Promise<T
 export async function releaseWebGpu(): Promise<void> {
   if (!webGpuContext().isSupported) return;
   await webGpuContext().destroy();
+}
+
+// ---- data on the device: buffers gpu.js kernels bind, read-back, and waiting for the GPU ----
+
+// GPUBufferUsage and GPUMapMode values (fixed by the WebGPU specification)
+const USAGE_MAP_READ = 0x0001;
+const USAGE_COPY_SRC = 0x0004;
+const USAGE_COPY_DST = 0x0008;
+const USAGE_STORAGE = 0x0080;
+const MAP_MODE_READ = 0x0001;
+
+/** The parts of a WebGPU device the functions below use. */
+interface DeviceLike {
+  createBuffer(d: { size: number; usage: number; mappedAtCreation?: boolean }): BufferLike;
+  createCommandEncoder(): {
+    copyBufferToBuffer(a: BufferLike, ao: number, b: BufferLike, bo: number, n: number): void;
+    finish(): unknown;
+  };
+  queue: {
+    writeBuffer(b: BufferLike, offset: number, data: ArrayBufferView): void;
+    submit(buffers: unknown[]): void;
+    onSubmittedWorkDone(): Promise<void>;
+  };
+}
+
+interface BufferLike {
+  size: number;
+  mapAsync(mode: number, offset: number, size: number): Promise<void>;
+  getMappedRange(offset?: number, size?: number): ArrayBuffer;
+  unmap(): void;
+  destroy(): void;
+}
+
+/** gpu.js's shared WebGPU context ({ device }), created on first use. */
+async function sharedContext(): Promise<{ device: DeviceLike; isLost?: boolean }> {
+  return (await webGpuContext().acquire()) as unknown as { device: DeviceLike };
+}
+
+/**
+ * Uploads `data` into a new storage buffer of gpu.js's shared WebGPU device (`how`: "write", by
+ * queue.writeBuffer, or "mapped", written into the buffer mapped at creation) and returns it as a
+ * gpu.js `WebGPUBufferResult` of logical size `size` ([x, y, z], x fastest), so that every gpu.js
+ * webgpu kernel binds it as an array argument without copying (gpu.js's pipeline type). Free it
+ * with `.delete()`.
+ */
+export async function createWebGpuBuffer(
+  data: Float32Array,
+  size: number[],
+  how: "write" | "mapped" = "write",
+): Promise<unknown> {
+  const fn = "createWebGpuBuffer";
+  // (no per-value check: the scan's upload checked its tensors, and a value check would read
+  // every element of a gigabyte again)
+  if (!(data instanceof Float32Array) || data.length === 0) {
+    throw argumentError(fn, "data", `a non-empty Float32Array (got ${describe(data)})`);
+  }
+  checkArg(fn, "size", size, schema.shape({ maxElements: MAX_ELEMENTS }));
+  const count = size.reduce((p, s) => p * s, 1);
+  if (count !== data.length) {
+    throw argumentError(
+      fn,
+      "size",
+      `[${size.join(", ")}] holds ${count} values, data has ${data.length}`,
+    );
+  }
+  checkArg(fn, "how", how, schema.oneOf(["write", "mapped"] as const));
+  const context = await sharedContext();
+  const mapped = how === "mapped";
+  const buffer = context.device.createBuffer({
+    size: Math.max(4, data.byteLength),
+    usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST,
+    mappedAtCreation: mapped,
+  });
+  if (mapped) {
+    new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
+    buffer.unmap();
+  } else {
+    context.device.queue.writeBuffer(buffer, 0, data);
+  }
+  const { WebGPUBufferResult } = loadGpuJs() as unknown as {
+    WebGPUBufferResult: new (s: object) => unknown;
+  };
+  return new WebGPUBufferResult({ buffer, output: size, componentCount: 1, context, kernel: null });
+}
+
+interface BufferResultLike {
+  buffer: BufferLike;
+  output: number[];
+  componentCount: number;
+  context: object;
+  kernel: unknown;
+}
+
+function isBufferResult(value: unknown): value is BufferResultLike {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    (value as { type?: unknown }).type === "WebGPUBuffer" &&
+    typeof (value as { buffer?: unknown }).buffer === "object"
+  );
+}
+
+/**
+ * The same device buffer as a scalar gpu.js `WebGPUBufferResult` of logical size `size`, e.g. an
+ * Array(4) result [x, y] as [4x, y] (gpu.js does not bind Array(n) results as arguments; the
+ * memory layout is the same). The buffer lives until both results are deleted.
+ */
+export function reshapeWebGpuResult(value: unknown, size: number[]): unknown {
+  const fn = "reshapeWebGpuResult";
+  if (!isBufferResult(value)) {
+    throw argumentError(fn, "value", `a gpu.js WebGPUBufferResult (got ${describe(value)})`);
+  }
+  checkArg(fn, "size", size, schema.shape({}));
+  const count = size.reduce((p, s) => p * s, 1);
+  const have = value.output.reduce((p, s) => p * s, 1) * value.componentCount;
+  if (count !== have) {
+    throw argumentError(
+      fn,
+      "size",
+      `[${size.join(", ")}] holds ${count} values, the buffer ${have}`,
+    );
+  }
+  const { WebGPUBufferResult } = loadGpuJs() as unknown as {
+    WebGPUBufferResult: new (s: object) => unknown;
+  };
+  return new WebGPUBufferResult({ ...value, output: size, componentCount: 1 });
+}
+
+/**
+ * Reads the first `length` float32 values of a gpu.js `WebGPUBufferResult` back to the host
+ * (a copy into a mappable buffer, then mapAsync): flat, whatever the result's shape.
+ */
+export async function readWebGpuBuffer(value: unknown, length: number): Promise<Float32Array> {
+  const fn = "readWebGpuBuffer";
+  if (!isBufferResult(value)) {
+    throw argumentError(fn, "value", `a gpu.js WebGPUBufferResult (got ${describe(value)})`);
+  }
+  checkArg(fn, "length", length, schema.integer({ min: 1, max: value.buffer.size / 4 }));
+  const { device } = await sharedContext();
+  const bytes = 4 * length;
+  const staging = device.createBuffer({ size: bytes, usage: USAGE_MAP_READ | USAGE_COPY_DST });
+  try {
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(value.buffer, 0, staging, 0, bytes);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(MAP_MODE_READ, 0, bytes);
+    const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
+    staging.unmap();
+    return out;
+  } finally {
+    staging.destroy();
+  }
+}
+
+/** Resolves when the GPU has finished everything submitted to gpu.js's WebGPU device so far. */
+export async function webGpuIdle(): Promise<void> {
+  const { device } = await sharedContext();
+  await device.queue.onSubmittedWorkDone();
+}
+
+/**
+ * The fixed cost of one submit: the median time (seconds) of submitting an empty command buffer
+ * and waiting for the GPU to report it done, over `repeats` tries (default 50).
+ */
+export async function measureWebGpuSubmit(repeats = 50): Promise<number> {
+  checkArg("measureWebGpuSubmit", "repeats", repeats, schema.integer({ min: 1, max: 100000 }));
+  const { device } = await sharedContext();
+  const times: number[] = [];
+  for (let i = 0; i < repeats + 3; i++) {
+    const t = performance.now();
+    device.queue.submit([device.createCommandEncoder().finish()]);
+    await device.queue.onSubmittedWorkDone();
+    if (i >= 3) times.push((performance.now() - t) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
 }

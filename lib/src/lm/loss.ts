@@ -8,6 +8,7 @@ import type { Tensor } from "../tensor";
 import { describe } from "../validate";
 import type { Backend, ScanTraining } from "../ops/backend";
 import { Ops, Tape } from "../ops/tape";
+import { readTokens } from "./tokens";
 import { alloc } from "../ops/reference/forward";
 
 /** What a model's loss-and-gradients function returns (`mambaLossAndGrads`, `transformerLossAndGrads`). */
@@ -21,10 +22,24 @@ export interface LossAndGrads {
   correct: number;
 }
 
+/** How the arguments of a loss are named in errors (as the user wrote them). */
+export interface LossArgNames {
+  tokens: string;
+  targets: string;
+  mask: string;
+}
+
+/** The names of `mambaLossAndGrads(model, tokens, { targets, mask })`'s arguments. */
+export const LOSS_ARGS: LossArgNames = {
+  tokens: "tokens",
+  targets: "options.targets",
+  mask: "options.mask",
+};
+
 /**
  * The targets of a language-model loss, (b, l) flattened: `targets` when given (it must have the
- * tokens' shape), else the next token at positions 0..l−2 and −100 (ignored) at l−1, as Hugging
- * Face's `labels = input_ids` shifts them. Shared by every model's loss and gradients.
+ * tokens' shape; −100 = ignored), else the next token at positions 0..l−2 and −100 at l−1, as
+ * Hugging Face's `labels = input_ids` shifts them. Shared by every model's loss and gradients.
  */
 export function lossTargets(
   fn: string,
@@ -33,71 +48,19 @@ export function lossTargets(
   b: number,
   l: number,
   vocab: number,
+  names: LossArgNames = LOSS_ARGS,
 ): Int32Array {
-  if (targets !== undefined) {
-    const t = readTargets(fn, targets, vocab);
-    if (t.b !== b || t.l !== l)
+  if (targets !== undefined && targets !== null) {
+    const t = readTokens(fn, targets, vocab, names.targets, true);
+    if (t.shape[0] !== b || t.shape[1] !== l)
       throw new Error(
-        `${fn}: argument 'options.targets' must be a (b, l) batch of shape [${b}, ${l}] like tokens (got [${t.b}, ${t.l}])`,
+        `${fn}: argument '${names.targets}' must be a (b, l) batch of shape [${b}, ${l}] like ${names.tokens} (got [${t.shape.join(", ")}])`,
       );
     return t.ids;
   }
   const next = new Int32Array(b * l).fill(-100);
   for (let i = 0; i < b; i++) for (let j = 0; j + 1 < l; j++) next[i * l + j] = ids[i * l + j + 1];
   return next;
-}
-
-/** Target ids (b, l) as an Int32Array: ids in [0, vocab) or −100 (ignored), as PyTorch's labels. */
-function readTargets(
-  fn: string,
-  tokens: unknown,
-  vocab: number,
-): { ids: Int32Array; b: number; l: number } {
-  const name = "options.targets";
-  let ids: Int32Array;
-  let b: number;
-  let l: number;
-  if (Array.isArray(tokens)) {
-    b = tokens.length;
-    l = b > 0 && Array.isArray(tokens[0]) ? tokens[0].length : -1;
-    if (b === 0 || l <= 0 || !tokens.every((r) => Array.isArray(r) && r.length === l)) {
-      throw new Error(
-        `${fn}: argument '${name}' must be a non-empty (b, l) array of equal-length rows of ids`,
-      );
-    }
-    ids = new Int32Array(b * l);
-    tokens.forEach((r: number[], i) =>
-      r.forEach((v, j) => {
-        if (!Number.isInteger(v))
-          throw new Error(
-            `${fn}: argument '${name}' must be a batch of integer ids (got ${describe(v)})`,
-          );
-        ids[i * l + j] = v;
-      }),
-    );
-  } else {
-    const t = tokens as { shape?: unknown; data?: unknown } | null;
-    if (!t || !Array.isArray(t.shape) || t.shape.length !== 2 || !(t.data instanceof Int32Array)) {
-      throw new Error(
-        `${fn}: argument '${name}' must be { shape: [b, l], data: Int32Array } or number[][] (got ${describe(tokens)})`,
-      );
-    }
-    [b, l] = t.shape as number[];
-    ids = t.data;
-    if (ids.length !== b * l || b < 1 || l < 1) {
-      throw new Error(
-        `${fn}: ${name}: data has ${ids.length} ids, shape [${b}, ${l}] needs ${b * l} (b, l >= 1)`,
-      );
-    }
-  }
-  for (let i = 0; i < ids.length; i++) {
-    if (ids[i] !== -100 && (ids[i] < 0 || ids[i] >= vocab)) {
-      throw new Error(
-        `${fn}: ${name}: id ${ids[i]} at flat index ${i} is outside [0, ${vocab}) (vocab_size)`,
-      );
-    }
-  }
-  return { ids, b, l };
 }
 
 /**
@@ -108,6 +71,7 @@ export function checkLossMask(
   fn: string,
   mask: unknown,
   targets: Int32Array,
+  names: LossArgNames = LOSS_ARGS,
 ): ArrayLike<number> | null {
   const n = targets.length;
   let m: ArrayLike<number> | null = null;
@@ -117,13 +81,13 @@ export function checkLossMask(
       (mask as ArrayLike<number>).length === n;
     if (!ok)
       throw new Error(
-        `${fn}: argument 'options.mask' must be an array of ${n} weights (one per position) (got ${describe(mask)})`,
+        `${fn}: argument '${names.mask}' must be an array of ${n} weights (one per position) (got ${describe(mask)})`,
       );
     m = mask as ArrayLike<number>;
     for (let p = 0; p < n; p++) {
       if (!(typeof m[p] === "number" && m[p] >= 0 && Number.isFinite(m[p])))
         throw new Error(
-          `${fn}: argument 'options.mask' must be an array of finite weights >= 0 (got ${describe(m[p])} at position ${p})`,
+          `${fn}: argument '${names.mask}' must be an array of finite weights >= 0 (got ${describe(m[p])} at position ${p})`,
         );
     }
   }
@@ -131,7 +95,7 @@ export function checkLossMask(
   for (let p = 0; p < n; p++) if (targets[p] !== -100) total += m ? m[p] : 1;
   if (!(total > 0)) {
     throw new Error(
-      `${fn}: argument 'tokens' must leave at least one position with a target to score (got none: sequences of length 1 have no next token; pass options.targets, or check options.mask)`,
+      `${fn}: argument '${names.tokens}' must leave at least one position with a target to score (got none: sequences of length 1 have no next token; pass ${names.targets}, or check ${names.mask})`,
     );
   }
   return m;

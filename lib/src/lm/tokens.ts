@@ -7,11 +7,17 @@ import { describe } from "../validate";
 /** Token ids: a (b, l) tensor with Int32Array data, or number[][] (rows of equal length). */
 export type TokenBatch = { shape: number[]; data: Int32Array } | number[][];
 
-/** Reads token ids into an Int32Array and [b, l], checking they lie in [0, vocab). */
+/**
+ * Reads token ids into an Int32Array and [b, l], checking they lie in [0, vocab) (or are −100,
+ * PyTorch's ignored label, when `ignorable`). `fn` is the function the user called and `arg` the
+ * argument as the user wrote it ("tokens", "options.targets", ...).
+ */
 export function readTokens(
   fn: string,
   tokens: unknown,
   vocab: number,
+  arg = "tokens",
+  ignorable = false,
 ): { ids: Int32Array; shape: [number, number] } {
   let ids: Int32Array;
   let shape: [number, number];
@@ -22,13 +28,13 @@ export function readTokens(
     tokens.forEach((row, i) => {
       if (!Array.isArray(row) || row.length !== l) {
         throw new Error(
-          `${fn}: argument 'tokens' must be number[][] with rows of equal length ${l} (got ${describe(row)} as row ${i})`,
+          `${fn}: argument '${arg}' must be number[][] with rows of equal length ${l} (got ${describe(row)} as row ${i})`,
         );
       }
       row.forEach((v, j) => {
         if (!Number.isInteger(v))
           throw new Error(
-            `${fn}: argument 'tokens' must be a batch of integer ids (got ${describe(v)} at [${i}][${j}])`,
+            `${fn}: argument '${arg}' must be a batch of integer ids (got ${describe(v)} at [${i}][${j}])`,
           );
         ids[i * l + j] = v;
       });
@@ -43,7 +49,7 @@ export function readTokens(
       !(t.data instanceof Int32Array)
     ) {
       throw new Error(
-        `${fn}: argument 'tokens' must be { shape: [b, l], data: Int32Array } or number[][] (got ${describe(tokens)})`,
+        `${fn}: argument '${arg}' must be { shape: [b, l], data: Int32Array } or number[][] (got ${describe(tokens)})`,
       );
     }
     if (
@@ -52,16 +58,16 @@ export function readTokens(
       t.shape[0] * t.shape[1] !== t.data.length
     ) {
       throw new Error(
-        `${fn}: argument 'tokens' must be a tensor of shape [b, l] matching its ${t.data.length} ids (got shape [${t.shape.join(", ")}])`,
+        `${fn}: argument '${arg}' must be a tensor of shape [b, l] matching its ${t.data.length} ids (got shape [${t.shape.join(", ")}])`,
       );
     }
     ids = t.data;
     shape = [t.shape[0], t.shape[1]];
   }
   for (let i = 0; i < ids.length; i++) {
-    if (ids[i] < 0 || ids[i] >= vocab) {
+    if ((ids[i] < 0 || ids[i] >= vocab) && !(ignorable && ids[i] === -100)) {
       throw new Error(
-        `${fn}: argument 'tokens' must be token ids in [0, ${vocab}) (vocab_size) (got ${ids[i]} at flat index ${i})`,
+        `${fn}: argument '${arg}' must be token ids in [0, ${vocab}) (vocab_size)${ignorable ? " or -100 (ignored)" : ""} (got ${ids[i]} at flat index ${i})`,
       );
     }
   }

@@ -6,7 +6,7 @@ import { type DType, dtypeOf } from "../tensor";
 import { describe, isAbsent } from "../validate";
 import { mambaConfig, mambaParamShapes } from "./config";
 import type { HalfTensor } from "../half";
-import type { MambaModel, MixerVariant } from "./model";
+import { MIXER_VARIANTS, type MambaModel, type MixerVariant } from "./model";
 
 /**
  * Checks that `model` holds exactly the parameters its config implies, with the right shapes and
@@ -122,9 +122,11 @@ function checkHalf(
  */
 export function resolveVariant(fn: string, model: MambaModel, option: unknown): MixerVariant {
   const v = option ?? model.extraConfig?.mamba_ts_variant ?? "mamba";
-  if (v !== "mamba" && v !== "s6" && v !== "lti") {
+  if (!(MIXER_VARIANTS as readonly unknown[]).includes(v)) {
     const arg = isAbsent(option) ? "model.extraConfig.mamba_ts_variant" : "options.variant";
-    throw new Error(`${fn}: argument '${arg}' must be "mamba", "s6" or "lti" (got ${describe(v)})`);
+    throw new Error(
+      `${fn}: argument '${arg}' must be one of ${MIXER_VARIANTS.map((x) => `"${x}"`).join(", ")} (got ${describe(v)})`,
+    );
   }
-  return v;
+  return v as MixerVariant;
 }

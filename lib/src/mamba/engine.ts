@@ -16,7 +16,7 @@
  */
 import type { Tensor } from "../tensor";
 import { schema } from "../validate";
-import { wasmSimdSupported } from "../selective-fast/wasm";
+import { wasmSimdSupported } from "../ops/simd/wasm";
 import type { Backend } from "../ops/backend";
 import { reference } from "../ops/reference/index";
 import { ModelMemory } from "../ops/simd/infer";

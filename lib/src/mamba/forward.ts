@@ -5,6 +5,9 @@
  */
 import type { Tensor } from "../tensor";
 import { checkArg, checkFiniteParams, checkOptions, schema } from "../validate";
+import type { ScanArgs } from "../ops/backend";
+import { softplusRaw } from "../ops/reference/scalar";
+import { reference } from "../ops/reference/index";
 import { Ops } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMambaModel, resolveVariant } from "./checks";
@@ -18,7 +21,14 @@ import {
   startCall,
   zeroStates,
 } from "./engine";
-import { type LayerState, type MambaModel, type MixerVariant, mambaBlock, mambaLM } from "./model";
+import {
+  type LayerState,
+  MIXER_VARIANTS,
+  type MambaModel,
+  type MixerVariant,
+  mambaBlock,
+  mambaLM,
+} from "./model";
 
 /** Options of {@link mambaForward}. */
 export interface MambaForwardOptions {
@@ -29,13 +39,13 @@ export interface MambaForwardOptions {
    */
   engine?: MambaEngine;
   /**
-   * The mixer: "mamba", or one of Table 1's ablations "s6" and "lti" (see `MixerVariant`);
+   * The mixer: "mamba", or one of Table 1's ablations "s6", "lti" and "mamba-lti" (see `MixerVariant`);
    * default: the model's `extraConfig.mamba_ts_variant`, else "mamba".
    */
   variant?: MixerVariant;
 }
 
-const VARIANT_OPTION = schema.optional(schema.oneOf(["mamba", "s6", "lti"] as const));
+const VARIANT_OPTION = schema.optional(schema.oneOf(MIXER_VARIANTS));
 const FORWARD_OPTIONS = schema.options({ engine: ENGINE_OPTION, variant: VARIANT_OPTION });
 
 /**
@@ -114,3 +124,54 @@ export function mambaMixer(
   const result = engine === "typescript" ? out : copyOut(out);
   return state ? { out: result, state } : { out: result };
 }
+
+/** What {@link mambaSelection} returns for one layer: the block's selection, per position. */
+export interface LayerSelection {
+  /** Δ = softplus(delta + dt_proj.bias), (b, l, E): how much each position writes into the state. */
+  delta: Tensor;
+  /** SiLU(z), (b, l, E): the gate on the scan's output (null for the "s6" and "lti" mixers). */
+  gate: Tensor | null;
+  /** B and C, (b, l, N) (or (E, N) for "lti"): what is written and what is read. */
+  B: Tensor;
+  C: Tensor;
+}
+
+/** `Ops` that also keep the arguments of every selective scan the model runs, in order. */
+class WatchedOps extends Ops {
+  readonly scans: ScanArgs[] = [];
+  override selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {
+    this.scans.push(a);
+    return super.selectiveScan(a, state);
+  }
+}
+
+/**
+ * The selection of every layer on `tokens`: Δ, the gate, B and C as the model computes them in
+ * `mambaForward` (the same run of `./model.ts`, watched at its scans; reference ops), for
+ * looking at what a trained model writes into its state and when.
+ *
+ * @returns one {@link LayerSelection} per layer, tensors in the parameters' dtype
+ */
+export function mambaSelection(
+  model: MambaModel,
+  tokens: TokenBatch,
+  options: Pick<MambaForwardOptions, "variant"> = {},
+): LayerSelection[] {
+  const fn = "mambaSelection";
+  const m = checkMambaModel(fn, model, ["float32", "float64"]);
+  const o = checkOptions(fn, "options", options, SELECTION_OPTIONS);
+  const variant = resolveVariant(fn, m, o.variant);
+  const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
+  checkFiniteParams(fn, m.params);
+  const ops = new WatchedOps(reference);
+  mambaLM(ops, m, ids, shape[0], shape[1], { variant });
+  return ops.scans.map((a) => {
+    const E = a.deltaBias.data.length;
+    const delta = reference.zeros(a.delta.shape, a.delta);
+    for (let i = 0; i < delta.data.length; i++)
+      delta.data[i] = softplusRaw(a.delta.data[i] + a.deltaBias.data[i % E]);
+    return { delta, gate: a.z ? reference.silu(a.z) : null, B: a.B, C: a.C };
+  });
+}
+
+const SELECTION_OPTIONS = schema.options({ variant: VARIANT_OPTION });

@@ -12,10 +12,17 @@ import { simdBackend } from "../ops/simd/index";
 import { type Share, type ShareTask, type TrainPool, defaultTrainPool } from "../ops/simd/threads";
 import type { ScanBackwardStrategy } from "../selective/scan-backward";
 import { type TokenBatch, readTokens } from "../lm/tokens";
-import { type LossAndGrads, checkLossMask, lossTargets, recordLossAndGrads } from "../lm/loss";
+import {
+  LOSS_ARGS,
+  type LossAndGrads,
+  type LossArgNames,
+  checkLossMask,
+  lossTargets,
+  recordLossAndGrads,
+} from "../lm/loss";
 import type { MambaConfig } from "./config";
 import { checkMambaModel, resolveVariant } from "./checks";
-import { type MambaModel, type MixerVariant, mambaLM } from "./model";
+import { MIXER_VARIANTS, type MambaModel, type MixerVariant, mambaLM } from "./model";
 
 /** The implementations of {@link mambaLossAndGrads} (see {@link LossAndGradsOptions.engine}). */
 export type TrainEngine = "typescript" | "simd" | "simd-threads";
@@ -50,7 +57,7 @@ export interface LossAndGradsOptions {
 const LOSS_OPTIONS = schema.options({
   targets: schema.optional(schema.present<TokenBatch>()),
   mask: schema.optional(schema.present<ArrayLike<number>>()),
-  variant: schema.optional(schema.oneOf(["mamba", "s6", "lti"] as const)),
+  variant: schema.optional(schema.oneOf(MIXER_VARIANTS)),
   scanStrategy: schema.optional(schema.oneOf(["store-all", "recompute"] as const)),
   chunkSize: schema.optional(schema.integer({ min: 1, max: 1 << 20 })),
   engine: schema.optional(schema.oneOf(["typescript", "simd", "simd-threads"] as const)),
@@ -77,31 +84,42 @@ export function mambaLossAndGrads(
   options: LossAndGradsOptions = {},
 ): LossAndGrads {
   const fn = "mambaLossAndGrads";
+  const { targets, mask, ...rest } = checkOptions(fn, "options", options, LOSS_OPTIONS);
+  const setup = mambaLossSetup(fn, model, rest);
+  return mambaBatchLossAndGrads(fn, setup, tokens, targets, mask);
+}
+
+/** What a Mamba loss checks once per model and engine options (a training run: once per run). */
+export interface MambaLossSetup {
+  model: MambaModel;
+  variant: MixerVariant;
+  strategy: ScanBackwardStrategy;
+  chunkSize: number;
+  engine: TrainEngine;
+  pool: TrainPool | null;
+}
+
+/**
+ * Checks a model and the engine options of {@link mambaLossAndGrads} (already through
+ * `LOSS_OPTIONS`' schema) for the function `fn` the user called.
+ */
+export function mambaLossSetup(
+  fn: string,
+  model: MambaModel,
+  o: Omit<LossAndGradsOptions, "targets" | "mask">,
+): MambaLossSetup {
   const m = checkMambaModel(fn, model, ["float32", "float64"]);
-  const o = checkOptions(fn, "options", options, LOSS_OPTIONS);
   const variant = resolveVariant(fn, m, o.variant);
-  const cfg = m.config;
-  const {
-    ids,
-    shape: [b, l],
-  } = readTokens(fn, tokens, cfg.vocab_size);
-  const targets = lossTargets(fn, o.targets, ids, b, l, cfg.vocab_size);
-  const mask = checkLossMask(fn, o.mask, targets);
   checkFiniteParams(fn, m.params);
   const strategy = o.scanStrategy ?? "recompute";
   const chunkSize = o.chunkSize ?? 64;
   const engine = o.engine ?? "typescript";
-  if (o.pool !== undefined && engine !== "simd-threads") {
+  if (o.pool !== undefined && o.pool !== null && engine !== "simd-threads") {
     throw new Error(
       `${fn}: argument 'options.pool' must be absent unless options.engine is "simd-threads" (got a pool with engine "${engine}")`,
     );
   }
-  if (engine === "typescript") {
-    return recordLossAndGrads(reference, { strategy, chunkSize }, m.params, targets, mask, (ops) =>
-      mambaLM(ops, m, ids, b, l, { variant }),
-    );
-  }
-  if (strategy !== "recompute") {
+  if (engine !== "typescript" && strategy !== "recompute") {
     throw new Error(
       `${fn}: argument 'options.scanStrategy' must be "recompute" with the ${engine} engine, which keeps chunk-boundary states only (got "${strategy}")`,
     );
@@ -111,6 +129,34 @@ export function mambaLossAndGrads(
     throw new Error(
       `${fn}: argument 'options.pool' must be a pool from createTrainPool (got ${describe(pool)})`,
     );
+  return { model: m, variant, strategy, chunkSize, engine, pool };
+}
+
+/**
+ * The loss and gradients of one batch for a checked setup: the batch's tokens, targets and mask
+ * are checked here, named as `names` says (the training loop names them after its batch).
+ */
+export function mambaBatchLossAndGrads(
+  fn: string,
+  setup: MambaLossSetup,
+  tokens: unknown,
+  targetsIn: unknown,
+  maskIn: unknown,
+  names: LossArgNames = LOSS_ARGS,
+): LossAndGrads {
+  const { model: m, variant, strategy, chunkSize, pool } = setup;
+  const cfg = m.config;
+  const {
+    ids,
+    shape: [b, l],
+  } = readTokens(fn, tokens, cfg.vocab_size, names.tokens);
+  const targets = lossTargets(fn, targetsIn, ids, b, l, cfg.vocab_size, names);
+  const mask = checkLossMask(fn, maskIn, targets, names);
+  if (setup.engine === "typescript") {
+    return recordLossAndGrads(reference, { strategy, chunkSize }, m.params, targets, mask, (ops) =>
+      mambaLM(ops, m, ids, b, l, { variant }),
+    );
+  }
   const share: Share<MambaShareArgs> = {
     params: m.params,
     ids,

@@ -12,14 +12,16 @@ export {
   mambaParamShapes,
   mambaParamCount,
 } from "./config";
-export { type MambaModel, type MixerVariant } from "./model";
+export { type MambaModel, type MixerVariant, MIXER_VARIANTS } from "./model";
 export * from "./init";
 export { type MambaEngine } from "./engine";
 export {
   type MambaForwardOptions,
   type MambaBlockState,
+  type LayerSelection,
   mambaMixer,
   mambaForward,
+  mambaSelection,
 } from "./forward";
 export {
   type MambaCache,

@@ -5,15 +5,19 @@
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
 import { initALog, initDtBias } from "../selective/s6";
-import { describe } from "../validate";
+import { checkOptions, describe, schema } from "../validate";
+import { MAX_MODEL_PARAMETERS, modelTooLarge } from "../checkpoint/safetensors";
 import {
   type MambaConfig,
   type MambaConfigInput,
   mambaConfig,
+  mambaParamCount,
   mambaParamShapes,
   mixerPrefix,
 } from "./config";
-import type { MambaModel } from "./model";
+import { MIXER_VARIANTS, type MambaModel, type MixerVariant } from "./model";
+
+const INIT_OPTIONS = schema.options({ variant: schema.optional(schema.oneOf(MIXER_VARIANTS)) });
 
 function uniform(rng: Rng, shape: number[], bound: number): Tensor<Float32Array> {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -37,13 +41,27 @@ function filled(shape: number[], value: number): Tensor<Float32Array> {
  * - A_log[e, n] = log(n + 1) (S4D-Real), D = 1; norms 1; embedding N(0, 0.02²).
  * The head is the embedding (tied) or, untied, a bias-free Linear with the default U(±1/√d).
  *
+ * With `variant` (one of Table 1's ablations, see `MixerVariant`), the model records it in
+ * `extraConfig.mamba_ts_variant` (saved in config.json, read back by every function). A
+ * time-invariant variant ("lti", "mamba-lti") starts as S4D-Real (Gu et al. 2022): its B = 1 and
+ * C ~ N(0, 1) per channel and state (the x_proj rows that hold them), A = −(1, …, N) as above, Δ
+ * log-uniform as above; upstream's Linear default would start B and C near 0 (±1/√E), a layer
+ * that passes almost nothing through its state.
+ *
  * @param config a full config or the fields for {@link mambaConfig}
  */
-export function initMamba(config: MambaConfigInput | MambaConfig, rng: Rng): MambaModel {
+export function initMamba(
+  config: MambaConfigInput | MambaConfig,
+  rng: Rng,
+  options: { variant?: MixerVariant } = {},
+): MambaModel {
   const fn = "initMamba";
   const cfg = mambaConfig(config, fn);
+  const parameters = mambaParamCount(cfg);
+  if (parameters > MAX_MODEL_PARAMETERS) throw modelTooLarge(fn, parameters);
   if (!(rng instanceof Rng))
     throw new Error(`${fn}: argument 'rng' must be an Rng (new Rng(seed)) (got ${describe(rng)})`);
+  const { variant } = checkOptions(fn, "options", options, INIT_OPTIONS);
   const shapes = mambaParamShapes(cfg);
   const params = new Map<string, Tensor<Float32Array>>();
   const { hidden_size: d, intermediate_size: E, num_hidden_layers: L } = cfg;
@@ -83,5 +101,19 @@ export function initMamba(config: MambaConfigInput | MambaConfig, rng: Rng): Mam
   params.set("backbone.norm_f.weight", filled([d], 1));
   if (!cfg.tie_word_embeddings)
     params.set("lm_head.weight", uniform(rng, [cfg.vocab_size, d], 1 / Math.sqrt(d)));
-  return { config: cfg, params };
+  if (variant === "lti" || variant === "mamba-lti") {
+    const { time_step_rank: R, state_size: N } = cfg;
+    for (let i = 0; i < L; i++) {
+      const x = params.get(`${mixerPrefix(i)}x_proj.weight`)!.data; // (R + 2N, E)
+      for (let e = 0; e < E; e++) {
+        for (let n = 0; n < N; n++) {
+          x[(R + n) * E + e] = 1; //           B[e, n]
+          x[(R + N + n) * E + e] = rng.normal(); // C[e, n]
+        }
+      }
+    }
+  }
+  return variant
+    ? { config: cfg, params, extraConfig: { mamba_ts_variant: variant } }
+    : { config: cfg, params };
 }

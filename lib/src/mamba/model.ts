@@ -46,9 +46,14 @@ export interface MambaModel {
  * - "s6": no gate (the scan's output is not multiplied by SiLU(z); the z half of in_proj is unused);
  * - "lti": no gate and no selection, an S4D-like time-invariant layer: Δ = softplus(dt_proj.bias),
  *   B[e, n] = x_proj.weight[R + n, e] and C[e, n] = x_proj.weight[R + N + n, e], the same at
- *   every position (the δ rows of x_proj and dt_proj.weight are unused).
+ *   every position (the δ rows of x_proj and dt_proj.weight are unused);
+ * - "mamba-lti": the Mamba block (conv and gate) around that time-invariant SSM (Table 1's
+ *   "Mamba, S4" row).
  */
-export type MixerVariant = "mamba" | "s6" | "lti";
+export type MixerVariant = (typeof MIXER_VARIANTS)[number];
+
+/** Every {@link MixerVariant}, the full block first. */
+export const MIXER_VARIANTS = ["mamba", "s6", "lti", "mamba-lti"] as const;
 
 /** What one layer carries from a position to the next when decoding (`Mamba.step`'s states). */
 export interface LayerState<T extends FloatArray = FloatArray> {
@@ -90,10 +95,12 @@ export function mambaBlock(
   const x = ops.silu(conv); //                                                    (b, l, E)
   const A = ops.negExp(w("A_log")); //                                            (E, N)
 
+  const selective = variant === "mamba" || variant === "s6";
+  const gated = variant === "mamba" || variant === "mamba-lti";
   let delta: Tensor; //                                       (b, l, E), before bias and softplus
-  let B: Tensor; //                                           (b, l, N), or (E, N) for "lti"
-  let C: Tensor; //                                           (b, l, N), or (E, N) for "lti"
-  if (variant === "lti") {
+  let B: Tensor; //                                           (b, l, N), or (E, N) time-invariant
+  let C: Tensor; //                                           (b, l, N), or (E, N) time-invariant
+  if (!selective) {
     delta = ops.zeros([b, l, E], x); //                       Δ = softplus(dt_proj.bias) everywhere
     B = ops.rowsTransposed(matrix("x_proj.weight"), R, N); // (E, N)
     C = ops.rowsTransposed(matrix("x_proj.weight"), R + N, N); // (E, N)
@@ -112,7 +119,7 @@ export function mambaBlock(
       B,
       C,
       D: w("D"),
-      z: variant === "mamba" ? zIn : null, //                 gate: y ⊙ SiLU(z)
+      z: gated ? zIn : null, //                                gate: y ⊙ SiLU(z)
       deltaBias: w("dt_proj.bias"), //                        Δ = softplus(delta + dt_proj.bias)
     },
     state?.ssm ?? null,

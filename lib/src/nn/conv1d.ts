@@ -5,7 +5,7 @@
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
 import { argumentError, checkArg, isAbsent, schema } from "../validate";
-import { channelsFirst } from "../selective/layout";
+import { channelsFirst } from "../ops/reference/layout";
 import { convInLayout } from "../ops/reference/forward";
 
 /**

@@ -4,7 +4,7 @@
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
 import { checkArg, schema } from "../validate";
-import { sigmoidRaw, siluRaw, softplusRaw } from "../selective/activations-raw";
+import { sigmoidRaw, siluRaw, softplusRaw } from "../ops/reference/scalar";
 
 const ANY_VALUES = schema.tensor({ finite: false });
 

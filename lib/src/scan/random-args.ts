@@ -5,7 +5,7 @@
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
 import { MAX_ELEMENTS, argumentError, checkOptions, describe } from "../validate";
-import { inverseSoftplusRaw } from "../selective/activations-raw";
+import { inverseSoftplusRaw } from "../ops/reference/scalar";
 import type { SelectiveScanArgs } from "../selective/scan";
 import { SCAN_SIZE } from "../selective/scan-checks";
 
@@ -33,11 +33,13 @@ export function randomSelectiveScanArgs(rng: Rng, size: ScanSize): SelectiveScan
     length: l,
     dstate: n,
   } = checkOptions(fn, "size", size, SCAN_SIZE) as ScanSize;
-  if (b * d * l * n > MAX_ELEMENTS) {
+  // the largest tensor made is u, delta or z, (b, d, l); B and C are (b, n, l), A is (d, n)
+  const largest = Math.max(b * d * l, b * n * l, d * n);
+  if (largest > MAX_ELEMENTS) {
     throw argumentError(
       fn,
       "size",
-      `a request for at most ${MAX_ELEMENTS} elements per tensor (got b·d·l·n = ${b * d * l * n})`,
+      `a request for at most ${MAX_ELEMENTS} elements per tensor (got ${largest} in the largest of (b, d, l), (b, n, l), (d, n))`,
     );
   }
   const t = (shape: number[], f: (i: number) => number): Tensor<Float32Array> => {

@@ -19,9 +19,9 @@
 import { type Tensor, numel } from "../tensor";
 import { checkOptions, schema } from "../validate";
 import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
-import { siluRaw, softplusRaw } from "../selective/activations-raw";
+import { siluRaw, softplusRaw } from "../ops/reference/scalar";
 import { fastScanModuleBytes } from "./kernels";
-import { type WasmMemory, wasmApi, wasmSimdSupported } from "./wasm";
+import { type WasmMemory, wasmApi, wasmSimdSupported } from "../ops/simd/wasm";
 
 /** Engines of {@link selectiveScanFast}. */
 export type FastScanEngine = "wasm" | "js";

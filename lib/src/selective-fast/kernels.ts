@@ -17,11 +17,7 @@
  * - `sumLoop(count4, p, pResult)`: sums 4·count4 values (streaming reads); used to measure memory
  *   bandwidth.
  *
- * exp(x) is computed as 2^k · e^f with k = round(x · log2 e) and f = x - k·ln 2 (Cody-Waite
- * splitting of ln 2), e^f by a degree-5 polynomial (relative error 2e-7 in float32 for
- * |f| <= ln2 / 2) and 2^k by writing k + 127 into the exponent bits. x is clamped to [-87, 88]
- * first, so the result is a normal float (e^-87 ≈ 1.6e-38 stands in for smaller values). The
- * rounding of k and the clamp use single-instruction SIMD operations only.
+ * exp and softplus are the vector math of `ops/simd/wasm-math.ts` (shared with the simd backend).
  */
 import {
   type Code,
@@ -31,156 +27,10 @@ import {
   f32,
   f4,
   i32,
-  i4,
   local,
   v128,
-} from "./wasm";
-
-const LOG2E = 1.4426950408889634;
-const LN2_HI = 0.693359375;
-const LN2_LO = -2.1219444e-4;
-const LN2 = 0.6931471805599453;
-/**
- * Coefficients of p (highest degree first) in e^f ≈ 1 + f + f²·p(f) for |f| <= ln2/2: a degree-5
- * fit minimising the relative error (1.1e-7; 2e-7 evaluated in float32).
- */
-const EXP_POLY = [8.3127e-3, 4.189017e-2, 1.6667113e-1, 4.9999231e-1];
-
-/**
- * Names locals in order after the parameters, and keeps vector constants in locals set once at
- * function entry (so the loops do not rematerialise them).
- */
-export class Locals {
-  readonly types: ("i32" | "f32" | "v128")[] = [];
-  private readonly consts = new Map<string, { index: number; init: Code }>();
-  constructor(private readonly nParams: number) {}
-  add(type: "i32" | "f32" | "v128"): number {
-    this.types.push(type);
-    return this.nParams + this.types.length - 1;
-  }
-  private konst(key: string, init: Code): Code {
-    let c = this.consts.get(key);
-    if (!c) {
-      c = { index: this.add("v128"), init };
-      this.consts.set(key, c);
-    }
-    return local.get(c.index);
-  }
-  /** x in all four float32 lanes. */
-  f(x: number): Code {
-    return this.konst(`f${x}`, f4.const(x));
-  }
-  /** The bits n in all four int32 lanes. */
-  i(n: number): Code {
-    return this.konst(`i${n}`, v128.constI32(n));
-  }
-  /** The code that sets the constants; put it first in the body. */
-  prologue(): Code {
-    return [...this.consts.values()].map((c) => local.set(c.index, c.init));
-  }
-}
-
-export interface ExpTemps {
-  x: number;
-  k: number;
-  p: number;
-  l: Locals;
-}
-
-export function expTemps(l: Locals): ExpTemps {
-  return { x: l.add("v128"), k: l.add("v128"), p: l.add("v128"), l };
-}
-
-/** Code that leaves exp(x) (four lanes) on the stack; x must not be NaN. */
-export function exp4(x: Code, t: ExpTemps): Code {
-  const g = local.get;
-  // 1.5 · 2^23: adding it rounds a float in (-2^22, 2^22) to an integer held in the low mantissa bits
-  const MAGIC = 12582912;
-  const horner: Code[] = [local.set(t.p, t.l.f(EXP_POLY[0]))];
-  for (let i = 1; i < EXP_POLY.length; i++) {
-    horner.push(local.set(t.p, f4.add(f4.mul(g(t.p), g(t.x)), t.l.f(EXP_POLY[i]))));
-  }
-  return [
-    // clamp (pmin/pmax are single instructions; min/max must also handle NaN and -0)
-    local.set(t.x, f4.pmax(f4.pmin(x, t.l.f(88)), t.l.f(-87))),
-    // k = round(x · log2 e): t.k holds k + MAGIC, whose low mantissa bits are k
-    local.set(t.k, f4.add(f4.mul(g(t.x), t.l.f(LOG2E)), t.l.f(MAGIC))),
-    // f = x - k·ln2 in two parts (Cody-Waite), |f| <= ln2 / 2
-    local.set(t.p, f4.sub(g(t.k), t.l.f(MAGIC))),
-    local.set(
-      t.x,
-      f4.sub(f4.sub(g(t.x), f4.mul(g(t.p), t.l.f(LN2_HI))), f4.mul(g(t.p), t.l.f(LN2_LO))),
-    ),
-    // e^f = 1 + f + f² · p(f)
-    horner,
-    local.set(t.p, f4.add(f4.add(f4.mul(g(t.p), f4.mul(g(t.x), g(t.x))), g(t.x)), t.l.f(1))),
-    // times 2^k: shifting k + MAGIC's bits left by 23 leaves k in the exponent field
-    f4.mul(g(t.p), i4.add(i4.shl(g(t.k), i32.const(23)), t.l.i(0x3f800000))),
-  ];
-}
-
-/** Code that leaves softplus(v) = log(1 + e^v) (identity above 20) on the stack; v is a local. */
-export function softplus4(v: number, l: Locals, t: ExpTemps): Code {
-  const g = local.get;
-  const e = l.add("v128");
-  const w = l.add("v128");
-  const m = l.add("v128");
-  const big = l.add("v128");
-  const s = l.add("v128");
-  const s2 = l.add("v128");
-  const lw = l.add("v128");
-  return [
-    local.set(e, exp4(f4.pmin(g(v), l.f(20)), t)),
-    local.set(w, f4.add(g(e), l.f(1))),
-    // w = m · 2^ex with m in [1, 2): exponent and mantissa from the bits
-    local.set(m, v128.or(v128.and(g(w), l.i(0x007fffff)), l.i(0x3f800000))),
-    local.set(big, f4.gt(g(m), l.f(Math.SQRT2))),
-    local.set(m, v128.bitselect(f4.mul(g(m), l.f(0.5)), g(m), g(big))),
-    // lw = ex · ln2 (ex + 1 where m was halved)
-    local.set(
-      lw,
-      f4.mul(
-        f4.add(f4.fromI4(i4.sub(i4.shrU(g(w), i32.const(23)), l.i(127))), v128.and(g(big), l.f(1))),
-        l.f(LN2),
-      ),
-    ),
-    // log m = 2 artanh(s), s = (m - 1) / (m + 1), |s| <= 0.172
-    local.set(s, f4.div(f4.sub(g(m), l.f(1)), f4.add(g(m), l.f(1)))),
-    local.set(s2, f4.mul(g(s), g(s))),
-    local.set(
-      lw,
-      f4.add(
-        g(lw),
-        f4.mul(
-          f4.mul(l.f(2), g(s)),
-          f4.add(
-            l.f(1),
-            f4.mul(
-              g(s2),
-              f4.add(
-                l.f(1 / 3),
-                f4.mul(
-                  g(s2),
-                  f4.add(l.f(1 / 5), f4.mul(g(s2), f4.add(l.f(1 / 7), f4.mul(g(s2), l.f(1 / 9))))),
-                ),
-              ),
-            ),
-          ),
-        ),
-      ),
-    ),
-    // tiny e: log(1 + e) = e - e²/2 + e³/3 (1 + e would round e away)
-    local.set(
-      lw,
-      v128.bitselect(
-        f4.mul(g(e), f4.sub(l.f(1), f4.mul(g(e), f4.sub(l.f(0.5), f4.mul(g(e), l.f(1 / 3)))))),
-        g(lw),
-        f4.lt(g(e), l.f(1 / 128)),
-      ),
-    ),
-    v128.bitselect(g(v), g(lw), f4.gt(g(v), l.f(20))),
-  ];
-}
+} from "../ops/simd/wasm";
+import { Locals, exp4, expTemps, softplus4 } from "../ops/simd/wasm-math";
 
 function prepFunction(): WasmFunction {
   // params: rows, Lp, pDt, pBias, softplus

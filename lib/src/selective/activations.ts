@@ -4,7 +4,7 @@
  * output gate).
  */
 import { argumentError, checkArg, describe, schema } from "../validate";
-import { inverseSoftplusRaw, sigmoidRaw, siluRaw, softplusRaw } from "./activations-raw";
+import { inverseSoftplusRaw, sigmoidRaw, siluRaw, softplusRaw } from "../ops/reference/scalar";
 
 /**
  * softplus(x) = log(1 + e^x), computed without overflow or cancellation as
@@ -42,7 +42,7 @@ export function silu(x: number): number {
 }
 
 // These take any number (NaN propagates), so the only check is the type. lib's own loops call the
-// unchecked versions in activations-raw.ts.
+// unchecked versions in ops/reference/scalar.ts.
 function notANumber(fn: string, x: unknown): Error {
   return argumentError(fn, "x", `a number (got ${describe(x)})`);
 }

@@ -11,7 +11,7 @@ export {
   selectiveScanBackward,
   scanTrainingMemory,
 } from "./scan-backward";
-export type { ScanMatrixLayout, SelectiveScanShapes } from "./layout";
+export type { ScanMatrixLayout, SelectiveScanShapes } from "../ops/reference/layout";
 export * from "./step";
 export * from "./matrix";
 export * from "./s6";

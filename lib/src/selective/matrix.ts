@@ -5,7 +5,7 @@
  */
 import { type Tensor } from "../tensor";
 import { checkArg, describe, schema } from "../validate";
-import { softplusRaw } from "./activations-raw";
+import { softplusRaw } from "../ops/reference/scalar";
 import { checkSelectiveScanArgs } from "./scan";
 
 /** Arguments of {@link selectiveScanMatrix}: those of `selectiveScan` that define the operator. */

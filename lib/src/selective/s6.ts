@@ -14,8 +14,8 @@
 import { type Rng } from "../rng";
 import { type Tensor, dtypeOf, allocate } from "../tensor";
 import { MAX_ELEMENTS, argumentError, checkArg, checkOptions, isAbsent, schema } from "../validate";
-import { inverseSoftplusRaw } from "./activations-raw";
-import { channelsFirst, inputDependent } from "./layout";
+import { inverseSoftplusRaw } from "../ops/reference/scalar";
+import { channelsFirst, inputDependent } from "../ops/reference/layout";
 import { type SelectiveScanResult, selectiveScanRaw } from "./scan";
 
 /** The learned parameters of one S6 layer with d channels, state size n and Δ rank r. */

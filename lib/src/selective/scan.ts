@@ -12,14 +12,14 @@
  * This is zero-order-hold discretisation of A (Ā = exp(ΔA)) with Mamba's simplified B̄ = ΔB, done
  * per position because Δ, B and C change with the position.
  */
-import { type FloatArray, type Tensor, allocate, dtypeOf } from "../tensor";
-import { siluRaw, softplusRaw } from "./activations-raw";
+import { type Tensor, allocate, dtypeOf } from "../tensor";
 import { checkSelectiveScanArgs } from "./scan-checks";
-import type { SelectiveScanShapes } from "./layout";
+import { type ScanData, scanRecurrence } from "../ops/reference/forward";
+import type { SelectiveScanShapes } from "../ops/reference/layout";
 
 // The checks live in scan-checks.ts, the layouts in layout.ts; these names stay importable here.
 export { checkInputDependentScanArgs, checkSelectiveScanArgs } from "./scan-checks";
-export type { ScanMatrixLayout, SelectiveScanShapes } from "./layout";
+export type { ScanMatrixLayout, SelectiveScanShapes } from "../ops/reference/layout";
 
 /** Arguments of {@link selectiveScan} (names and layouts as in Mamba's `selective_scan_ref`). */
 export interface SelectiveScanArgs {
@@ -88,19 +88,6 @@ export function selectiveScanRaw(
   return result;
 }
 
-/** The numbers of a scan's arguments (any layout: see {@link SelectiveScanShapes}). */
-export interface ScanData {
-  u: FloatArray;
-  delta: FloatArray;
-  A: FloatArray;
-  B: FloatArray;
-  C: FloatArray;
-  D: FloatArray | null;
-  z: FloatArray | null;
-  bias: FloatArray | null;
-  softplus: boolean;
-}
-
 /** The data of a {@link SelectiveScanArgs}. */
 export function scanData(args: SelectiveScanArgs): ScanData {
   return {
@@ -114,52 +101,4 @@ export function scanData(args: SelectiveScanArgs): ScanData {
     bias: args.deltaBias ? args.deltaBias.data : null,
     softplus: args.deltaSoftplus === true,
   };
-}
-
-/**
- * The recurrence of the module comment, unchecked, in any layout `s` describes: writes out (in u's
- * layout), starting each channel from the state h0 (b, d, n) or from zero, and leaves the final
- * states in `last` (b, d, n) when given. Float64 arithmetic whatever the arrays' types.
- */
-export function scanRecurrence(
-  p: ScanData,
-  s: SelectiveScanShapes,
-  out: FloatArray,
-  h0: FloatArray | null,
-  last: FloatArray | null,
-): void {
-  const { batch, dim, length, dstate, X, B, C } = s;
-  const x = new Float64Array(dstate);
-  for (let b = 0; b < batch; b++) {
-    for (let d = 0; d < dim; d++) {
-      const hOffset = (b * dim + d) * dstate;
-      if (h0) for (let n = 0; n < dstate; n++) x[n] = h0[hOffset + n];
-      else x.fill(0);
-      const row = X.base(b, d);
-      const aRow = d * dstate;
-      const bBase = B.base(b, d);
-      const cBase = C.base(b, d);
-      const db = p.bias ? p.bias[d] : 0;
-      const skip = p.D ? p.D[d] : 0;
-      for (let l = 0; l < length; l++) {
-        const i = row + l * X.lStride;
-        let dt = p.delta[i] + db;
-        if (p.softplus) dt = softplusRaw(dt);
-        const ut = p.u[i];
-        const dtu = dt * ut;
-        const bl = bBase + l * B.lStride;
-        const cl = cBase + l * C.lStride;
-        let y = 0;
-        for (let n = 0; n < dstate; n++) {
-          const h = Math.exp(dt * p.A[aRow + n]) * x[n] + dtu * p.B[bl + n * B.nStride];
-          x[n] = h;
-          y += h * p.C[cl + n * C.nStride];
-        }
-        let o = y + skip * ut;
-        if (p.z) o *= siluRaw(p.z[i]);
-        out[i] = o;
-      }
-      if (last) last.set(x, hOffset);
-    }
-  }
 }

@@ -4,7 +4,7 @@
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
 import { checkArg, checkOptions, isAbsent, schema } from "../validate";
-import { siluRaw, softplusRaw } from "./activations-raw";
+import { siluRaw, softplusRaw } from "../ops/reference/scalar";
 
 /** Arguments of {@link selectiveStateUpdate}. */
 export interface SelectiveStepArgs {

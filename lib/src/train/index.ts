@@ -1,5 +1,14 @@
 /** Training: backward passes, the optimiser, the schedule and the training loop (lesson 10). */
-export * from "./optim";
+export {
+  type AdamWOptions,
+  type AdamWState,
+  type LrSchedule,
+  noWeightDecay,
+  createAdamW,
+  adamwStep,
+  clipGradNorm,
+  learningRate,
+} from "./optim";
 export * from "./ops-backward";
 export * from "./loop";
 export {

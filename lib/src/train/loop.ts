@@ -5,25 +5,36 @@
  * completed step), and a state that continues the run (`./state.ts` saves and loads it).
  */
 import { Rng } from "../rng";
-import { assertInteger, assertPositive, describe } from "../validate";
+import { checkArg, checkOptions, schema } from "../validate";
 import { trainingDisplay } from "./display";
 import { type TrainableParams, type TrainingState, checkStateMatches } from "./state";
 import type { LossAndGrads } from "../lm/loss";
 import type { TokenBatch } from "../lm/tokens";
-import type { MambaModel } from "../mamba/model";
-import { resolveVariant } from "../mamba/checks";
-import { type LossAndGradsOptions, mambaLossAndGrads } from "../mamba/grads";
+import { MIXER_VARIANTS, type MambaModel } from "../mamba/model";
+import { type LossAndGradsOptions, mambaBatchLossAndGrads, mambaLossSetup } from "../mamba/grads";
 import type { TransformerModel } from "../transformer/model";
 import { checkTransformerModel } from "../transformer/checks";
-import { transformerLossAndGrads } from "../transformer/grads";
+import { trainEngine, transformerLossAndGrads } from "../transformer/grads";
 import {
   type AdamWOptions,
   type LrSchedule,
-  adamwStep,
-  clipGradNorm,
+  adamwUpdate,
+  clipGlobalNorm,
   createAdamW,
-  learningRate,
+  learningRateAt,
+  parseAdamW,
+  parseSchedule,
 } from "./optim";
+
+/** What `options.batch` must return. */
+const BATCH = schema.options(
+  {
+    tokens: schema.present<TokenBatch>(),
+    targets: schema.optional(schema.present<TokenBatch>()),
+    mask: schema.optional(schema.present<ArrayLike<number>>()),
+  },
+  "a batch",
+);
 
 /** One training batch: token ids (b, l), optional targets (b, l) and mask (b·l). */
 export interface TrainBatch {
@@ -57,7 +68,10 @@ export interface TrainOptions {
   variant?: LossAndGradsOptions["variant"];
   scanStrategy?: LossAndGradsOptions["scanStrategy"];
   chunkSize?: number;
-  /** The engine of mambaLossAndGrads (default "typescript") and, for "simd-threads", its pool. */
+  /**
+   * The engine of the loss and gradients (`mambaLossAndGrads`, `transformerLossAndGrads`; default
+   * "typescript") and, for "simd-threads", its pool.
+   */
   engine?: LossAndGradsOptions["engine"];
   pool?: LossAndGradsOptions["pool"];
   /** Continue from this state (from {@link loadTrainingState}); else start fresh with `seed`. */
@@ -87,24 +101,36 @@ export interface TrainResult {
   stopped: "done" | "maxSteps" | "timeLimit" | "interrupted";
 }
 
-const TRAIN_KEYS = new Set([
-  "batch",
-  "schedule",
-  "adamw",
-  "clip",
-  "variant",
-  "scanStrategy",
-  "chunkSize",
-  "engine",
-  "pool",
-  "state",
-  "seed",
-  "maxSteps",
-  "timeLimitSeconds",
-  "display",
-  "onStep",
-  "signal",
-]);
+/** The options every model's loop takes (see {@link TrainOptions}). */
+const LOOP_OPTIONS = {
+  batch: schema.function<TrainOptions["batch"]>(),
+  schedule: schema.present<LrSchedule>(),
+  adamw: schema.optional(schema.present<Omit<AdamWOptions, "lr">>()),
+  clip: schema.optional(schema.number({ gt: 0, nonFinite: true })), // Infinity: no clipping
+  state: schema.optional(schema.present<TrainingState>()),
+  seed: schema.optional(schema.integer({ min: 0, max: 2 ** 32 - 1 })),
+  maxSteps: schema.optional(schema.integer({ min: 0 })),
+  timeLimitSeconds: schema.optional(schema.positive()),
+  display: schema.optional(schema.boolean()),
+  onStep: schema.optional(schema.function<NonNullable<TrainOptions["onStep"]>>()),
+  signal: schema.optional(schema.present<AbortSignal>()),
+  engine: schema.optional(schema.oneOf(["typescript", "simd", "simd-threads"] as const)),
+  pool: schema.optional(schema.object<NonNullable<TrainOptions["pool"]>>()),
+};
+const MAMBA_TRAIN_OPTIONS = schema.options({
+  ...LOOP_OPTIONS,
+  variant: schema.optional(schema.oneOf(MIXER_VARIANTS)),
+  scanStrategy: schema.optional(schema.oneOf(["store-all", "recompute"] as const)),
+  chunkSize: schema.optional(schema.integer({ min: 1, max: 1 << 20 })),
+});
+const TRANSFORMER_TRAIN_OPTIONS = schema.options(LOOP_OPTIONS);
+
+/** How the loop names a batch's parts in errors: what `options.batch` returned. */
+const BATCH_ARGS = {
+  tokens: "options.batch(...).tokens",
+  targets: "options.batch(...).targets",
+  mask: "options.batch(...).mask",
+};
 
 /**
  * Trains `model` in place. Each step: batch = options.batch(rng, step); (loss, grads) =
@@ -112,35 +138,30 @@ const TRAIN_KEYS = new Set([
  *
  * The loop yields to the event loop between steps, so an interrupt (the kernel's stop button, or
  * Ctrl-C / SIGINT in a script) or `signal` ends it cleanly after the step in progress: the model
- * holds every completed step and the returned state continues the run.
+ * holds every completed step and the returned state continues the run. A step whose loss or
+ * gradients are not finite (a diverging run) stops it with an error before the update, so the
+ * model keeps its last finite weights.
  */
 export async function trainMamba(model: MambaModel, options: TrainOptions): Promise<TrainResult> {
   const fn = "trainMamba";
-  checkTrainOptions(fn, options, TRAIN_KEYS);
-  const variant = resolveVariant(fn, model, options.variant);
-  return trainingLoop(fn, model, options, variant, (batch) =>
-    mambaLossAndGrads(model, batch.tokens, {
-      targets: batch.targets,
-      mask: batch.mask,
-      variant,
-      scanStrategy: options.scanStrategy,
-      chunkSize: options.chunkSize,
-      engine: options.engine,
-      pool: options.pool,
-    }),
+  const o = checkOptions(fn, "options", options, MAMBA_TRAIN_OPTIONS);
+  const setup = mambaLossSetup(fn, model, {
+    variant: o.variant,
+    scanStrategy: o.scanStrategy,
+    chunkSize: o.chunkSize,
+    engine: o.engine,
+    pool: o.pool,
+  });
+  return trainingLoop(fn, setup.model, options, setup.variant, (batch) =>
+    mambaBatchLossAndGrads(fn, setup, batch.tokens, batch.targets, batch.mask, BATCH_ARGS),
   );
 }
-
-const TRANSFORMER_TRAIN_KEYS = new Set(
-  [...TRAIN_KEYS].filter(
-    (k) => !["variant", "scanStrategy", "chunkSize", "engine", "pool"].includes(k),
-  ),
-);
 
 /**
  * Trains a Transformer++ in place with the loop of {@link trainMamba} (same batches, schedule,
  * clipping, AdamW, display, interrupts and resumable state); each step's loss and gradients come
- * from `transformerLossAndGrads` (attention weights kept: O(b·H·l²) memory per layer).
+ * from `transformerLossAndGrads` with `options.engine` and `options.pool` (attention weights
+ * kept: O(b·H·l²) memory per layer).
  */
 export async function trainTransformer(
   model: TransformerModel,
@@ -148,30 +169,16 @@ export async function trainTransformer(
 ): Promise<TrainResult> {
   const fn = "trainTransformer";
   checkTransformerModel(fn, model);
-  checkTrainOptions(fn, options, TRANSFORMER_TRAIN_KEYS);
+  checkOptions(fn, "options", options, TRANSFORMER_TRAIN_OPTIONS);
+  trainEngine(fn, options.engine, options.pool);
   return trainingLoop(fn, model, options, "transformer", (batch) =>
-    transformerLossAndGrads(model, batch.tokens, { targets: batch.targets, mask: batch.mask }),
+    transformerLossAndGrads(model, batch.tokens, {
+      targets: batch.targets,
+      mask: batch.mask,
+      engine: options.engine,
+      pool: options.pool,
+    }),
   );
-}
-
-function checkTrainOptions(fn: string, options: unknown, keys: Set<string>): void {
-  if (options === null || typeof options !== "object" || Array.isArray(options))
-    throw new Error(`${fn}: argument 'options' must be an object (got ${describe(options)})`);
-  for (const k of Object.keys(options)) {
-    if (!keys.has(k))
-      throw new Error(
-        `${fn}: argument 'options' must be an options object (got an unknown key "${k}"; the keys are ${[...keys].join(", ")})`,
-      );
-  }
-  const o = options as TrainOptions;
-  if (typeof o.batch !== "function")
-    throw new Error(
-      `${fn}: argument 'options.batch' must be a function (rng, step) => { tokens, targets?, mask? }`,
-    );
-  assertInteger(`${fn}: options.schedule.totalSteps`, o.schedule?.totalSteps, 1);
-  learningRate(0, o.schedule); // validates the schedule
-  const clip = o.clip ?? 1;
-  if (clip !== Infinity) assertPositive(`${fn}: options.clip`, clip);
 }
 
 /** The loop shared by every model: `lossAndGrads` is the only model-specific step. */
@@ -182,22 +189,18 @@ async function trainingLoop(
   label: string,
   lossAndGrads: (batch: TrainBatch) => LossAndGrads,
 ): Promise<TrainResult> {
-  const total = options.schedule.totalSteps;
+  const schedule = parseSchedule(fn, "options.schedule", options.schedule);
+  const adamw = parseAdamW(fn, "options.adamw", options.adamw, false);
+  const total = schedule.totalSteps;
   const clip = options.clip ?? 1;
   const state = options.state ?? {
     step: 0,
     optimizer: createAdamW(model.params),
-    rng: new Rng(assertInteger(`${fn}: options.seed`, options.seed ?? 0)),
+    rng: new Rng(options.seed ?? 0),
   };
   if (options.state) checkStateMatches(fn, "options.state", state, model);
-  const maxSteps =
-    options.maxSteps === undefined
-      ? Infinity
-      : assertInteger(`${fn}: options.maxSteps`, options.maxSteps, 0);
-  const timeLimit =
-    options.timeLimitSeconds === undefined
-      ? Infinity
-      : assertPositive(`${fn}: options.timeLimitSeconds`, options.timeLimitSeconds);
+  const maxSteps = options.maxSteps ?? Infinity;
+  const timeLimit = options.timeLimitSeconds ?? Infinity;
   const show = options.display !== false;
   const history: StepRecord[] = [];
   let interrupted = false;
@@ -224,11 +227,21 @@ async function trainingLoop(
         break;
       }
       const t0 = performance.now();
-      const batch = options.batch(state.rng, state.step);
+      const batch = checkArg(
+        fn,
+        "options.batch(...)",
+        options.batch(state.rng, state.step),
+        BATCH,
+      ) as TrainBatch;
       const { loss, grads, count, correct } = lossAndGrads(batch);
-      const gradNorm = clipGradNorm(grads, clip === Infinity ? Number.MAX_VALUE : clip);
-      const lr = learningRate(state.step, options.schedule);
-      adamwStep(model.params, grads, state.optimizer, { lr, ...options.adamw });
+      const gradNorm = clipGlobalNorm(grads, clip === Infinity ? Number.MAX_VALUE : clip);
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        throw new Error(
+          `${fn}: training diverged at step ${state.step + 1}: loss ${loss}, gradient norm ${gradNorm} (the model keeps the weights of step ${state.step}; lower options.schedule.peakLr or clip harder)`,
+        );
+      }
+      const lr = learningRateAt(state.step, schedule);
+      adamwUpdate(model.params, grads, state.optimizer, { ...adamw, lr });
       state.step += 1;
       done += 1;
       const seconds = (performance.now() - t0) / 1000;

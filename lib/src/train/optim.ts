@@ -102,21 +102,7 @@ export function adamwStep(
   ) {
     throw argumentError(fn, "state", `an AdamWState from createAdamW (got ${describe(state)})`);
   }
-  const o = checkOptions(fn, "options", options, ADAMW_OPTIONS);
-  const lr = o.lr!;
-  const b1 = o.beta1 ?? 0.9;
-  const b2 = o.beta2 ?? 0.95;
-  const eps = o.eps ?? 1e-8;
-  const wd = o.weightDecay ?? 0.1;
-  for (const [k, x] of [
-    ["beta1", b1],
-    ["beta2", b2],
-  ] as const) {
-    // [0, 1): a β of 1 would never forget (a half-open range the number schema does not state).
-    if (!(typeof x === "number" && x >= 0 && x < 1)) {
-      throw argumentError(fn, `options.${k}`, `a number in [0, 1) (got ${describe(x)})`);
-    }
-  }
+  const settings = parseAdamW(fn, "options", options, true);
   for (const [name, p] of params) {
     const g = grads.get(name);
     if (!g) {
@@ -135,6 +121,54 @@ export function adamwStep(
       );
     }
   }
+  adamwUpdate(params, grads, state, settings);
+}
+
+/** AdamW's settings with their defaults (see {@link AdamWOptions}). */
+export interface AdamWSettings {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+/**
+ * AdamW's options checked for the function `fn` the user called (`arg` names the object), with
+ * the defaults filled in; `withLr`: the learning rate is part of it (adamwStep), else it must be
+ * absent (the training loop takes it from the schedule) and is returned as 0.
+ */
+export function parseAdamW(
+  fn: string,
+  arg: string,
+  options: unknown,
+  withLr: boolean,
+): AdamWSettings {
+  const o = checkOptions(fn, arg, options, withLr ? ADAMW_OPTIONS : ADAMW_WITHOUT_LR);
+  const settings = {
+    lr: withLr ? (o as { lr: number }).lr : 0,
+    beta1: o.beta1 ?? 0.9,
+    beta2: o.beta2 ?? 0.95,
+    eps: o.eps ?? 1e-8,
+    weightDecay: o.weightDecay ?? 0.1,
+  };
+  for (const k of ["beta1", "beta2"] as const) {
+    const x = settings[k];
+    // [0, 1): a β of 1 would never forget (a half-open range the number schema does not state).
+    if (!(typeof x === "number" && x >= 0 && x < 1)) {
+      throw argumentError(fn, `${arg}.${k}`, `a number in [0, 1) (got ${describe(x)})`);
+    }
+  }
+  return settings;
+}
+
+/** The update of {@link adamwStep} on checked arguments (every parameter has its gradient). */
+export function adamwUpdate(
+  params: Map<string, Tensor>,
+  grads: Map<string, Tensor>,
+  state: AdamWState,
+  { lr, beta1: b1, beta2: b2, eps, weightDecay: wd }: AdamWSettings,
+): void {
   state.step += 1;
   const t = state.step;
   const c1 = 1 - b1 ** t;
@@ -164,11 +198,15 @@ export function adamwStep(
 export function clipGradNorm(grads: Map<string, Tensor>, maxNorm: number): number {
   checkMap("clipGradNorm", "grads", grads);
   const max = checkArg("clipGradNorm", "maxNorm", maxNorm, schema.positive());
+  for (const [name, g] of grads) checkArg("clipGradNorm", `grads["${name}"]`, g, ANY_TENSOR);
+  return clipGlobalNorm(grads, max);
+}
+
+/** {@link clipGradNorm} on checked arguments. */
+export function clipGlobalNorm(grads: Map<string, Tensor>, max: number): number {
   let ss = 0;
-  for (const [name, g] of grads) {
-    checkArg("clipGradNorm", `grads["${name}"]`, g, ANY_TENSOR);
+  for (const g of grads.values())
     for (let i = 0; i < g.data.length; i++) ss += g.data[i] * g.data[i];
-  }
   const norm = Math.sqrt(ss);
   if (norm > max) {
     const s = max / norm;
@@ -197,31 +235,52 @@ export interface LrSchedule {
 export function learningRate(step: number, schedule: LrSchedule): number {
   const fn = "learningRate";
   const s = checkArg(fn, "step", step, schema.integer({ min: 0 }));
-  const sc = checkOptions(fn, "schedule", schedule, LR_SCHEDULE);
+  return learningRateAt(s, parseSchedule(fn, "schedule", schedule));
+}
+
+/**
+ * A schedule checked for the function `fn` the user called (`arg` names it), minLr defaulted:
+ * totalSteps ≥ 1, warmupSteps in [0, totalSteps], finite rates.
+ */
+export function parseSchedule(fn: string, arg: string, schedule: unknown): Required<LrSchedule> {
+  const sc = checkOptions(fn, arg, schedule, LR_SCHEDULE);
   const total = sc.totalSteps!;
   const warm = sc.warmupSteps!;
   if (warm > total) {
     throw argumentError(
       fn,
-      "schedule.warmupSteps",
+      `${arg}.warmupSteps`,
       `an integer in [0, ${total}] (totalSteps) (got ${warm})`,
     );
   }
-  const peak = sc.peakLr!;
-  const min = sc.minLr ?? peak / 10;
-  if (s < warm) return (peak * (s + 1)) / warm;
+  return {
+    totalSteps: total,
+    warmupSteps: warm,
+    peakLr: sc.peakLr!,
+    minLr: sc.minLr ?? sc.peakLr! / 10,
+  };
+}
+
+/** {@link learningRate} on a checked schedule. */
+export function learningRateAt(step: number, sc: Required<LrSchedule>): number {
+  const { totalSteps: total, warmupSteps: warm, peakLr: peak, minLr: min } = sc;
+  if (step < warm) return (peak * (step + 1)) / warm;
   if (total === warm) return min;
-  const p = Math.min(1, (s - warm) / (total - warm));
+  const p = Math.min(1, (step - warm) / (total - warm));
   return min + 0.5 * (peak - min) * (1 + Math.cos(Math.PI * p));
 }
 
-const ADAMW_OPTIONS = schema.options({
-  lr: schema.number({ min: 0 }),
+const ADAMW_SETTINGS = {
   beta1: schema.optional(schema.present<number>()),
   beta2: schema.optional(schema.present<number>()),
   eps: schema.optional(schema.positive()),
   weightDecay: schema.optional(schema.number({ min: 0 })),
-});
+};
+const ADAMW_OPTIONS = schema.options({ lr: schema.number({ min: 0 }), ...ADAMW_SETTINGS });
+const ADAMW_WITHOUT_LR = schema.options(
+  ADAMW_SETTINGS,
+  "AdamW's settings without lr (the schedule sets the learning rate)",
+);
 
 // In the order learningRate reads them: totalSteps bounds warmupSteps.
 const LR_SCHEDULE = schema.options(

@@ -7,12 +7,12 @@ import type { TokenTaskSet } from "../tasks/types";
 import { checkFiniteParams, checkOptions, describe, schema } from "../validate";
 import { Ops } from "../ops/tape";
 import { reference } from "../ops/reference/index";
-import { type MambaModel, type MixerVariant, mambaLM } from "../mamba/model";
+import { MIXER_VARIANTS, type MambaModel, type MixerVariant, mambaLM } from "../mamba/model";
 import { checkMambaModel, resolveVariant } from "../mamba/checks";
 import type { TrainBatch } from "./loop";
 
 const ACCURACY_OPTIONS = schema.options({
-  variant: schema.optional(schema.oneOf(["mamba", "s6", "lti"] as const)),
+  variant: schema.optional(schema.oneOf(MIXER_VARIANTS)),
   batchSize: schema.optional(schema.integer({ min: 1, max: 1 << 20 })),
 });
 

@@ -18,7 +18,7 @@
  */
 import { type Tensor } from "../tensor";
 import { argumentError, checkArg, schema } from "../validate";
-import { rope } from "../ops/reference/forward";
+import { rope } from "../ops/reference/attention";
 import { ropeBackward } from "../ops/reference/backward";
 import { ropeInverseFrequencies } from "./model";
 

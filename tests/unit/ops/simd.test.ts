@@ -32,7 +32,7 @@ import { SimdMemory, type ScanOperands, type SimdTensor } from "../../../lib/src
 import { simdBackend } from "../../../lib/src/ops/simd/index";
 import { reference } from "../../../lib/src/ops/reference/index";
 import { Ops } from "../../../lib/src/ops/tape";
-import { type LayerState, mambaLM } from "../../../lib/src/mamba/model";
+import { type LayerState, MIXER_VARIANTS, mambaLM } from "../../../lib/src/mamba/model";
 import type { ShareResult, ShareTask, Share } from "../../../lib/src/ops/simd/threads";
 
 /** max |a − b| / max |b| (b the reference). */
@@ -499,7 +499,7 @@ describe("engines agree with the reference engine", () => {
     },
   ];
   for (const { name, c, b, l, chunk } of sizes) {
-    for (const variant of ["mamba", "s6", "lti"] as const) {
+    for (const variant of MIXER_VARIANTS) {
       for (const engine of ["simd", "simd-threads"] as const) {
         it(`${engine}, ${variant}, ${name}`, () => {
           const model = randomModel(5, c);
@@ -548,7 +548,7 @@ describe("the simd backend beyond the Table 1 engines", () => {
     const l = 13;
     const ids = tokensOf(4, b, l, c.V).data;
     const simd = simdBackend();
-    for (const variant of ["mamba", "s6", "lti"] as const) {
+    for (const variant of MIXER_VARIANTS) {
       simd.begin();
       const fast = mambaLM(new Ops(simd), model, ids, b, l, { variant });
       const ref = mambaLM(new Ops(reference), ref64, ids, b, l, { variant });

@@ -17,8 +17,9 @@
  *
  * (a KV head shared by several query heads sums their contributions).
  */
-import type { FloatArray } from "../../tensor";
-import type { AttentionShape } from "../backend";
+import type { FloatArray, Tensor } from "../../tensor";
+import type { AttentionShape, LayerKV } from "../backend";
+import { alloc } from "./forward";
 
 /**
  * Where element (batch, head, position, e) of a (b, h, l, head_dim)-shaped operand lives in a
@@ -289,4 +290,81 @@ export function tokenMajorHeads(
   headDim: number,
 ): (row: number, position: number) => number {
   return (row, p) => ((Math.floor(row / heads) * length + p) * heads + (row % heads)) * headDim;
+}
+
+// ---- the ops of the reference backend (token-major operands) ----
+
+/**
+ * RoPE (Hugging Face's `apply_rotary_pos_emb`, rotate-half) on every head of a token-major
+ * projection x (b, l, heads · headDim), token t at absolute position start + t.
+ */
+export function rope(
+  x: Tensor,
+  heads: number,
+  headDim: number,
+  start: number,
+  invFreq: Float64Array,
+): Tensor {
+  const [batch, length] = x.shape;
+  const out = alloc(x, x.data.length);
+  out.set(x.data);
+  const tables = ropeTables(start, length, invFreq);
+  rotateHalfInPlace(out, batch * heads, length, tokenMajorHeads(length, heads, headDim), tables);
+  return { shape: [...x.shape], data: out };
+}
+
+/**
+ * Causal grouped-query attention (`F.scaled_dot_product_attention(is_causal=True)` after HF's
+ * `repeat_kv`) on token-major q (b, l, H·hd), k, v (b, l, H_kv·hd) → (b, l, H·hd). With a KV
+ * cache, k and v are appended to it first and the queries (positions cache.length … + l − 1)
+ * attend to every cached position before theirs.
+ */
+export function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  shape: AttentionShape,
+  cache: LayerKV | null,
+): Tensor {
+  const [batch, length] = q.shape;
+  const out = alloc(q, q.data.length);
+  if (!cache) {
+    attendStrided(batch, length, length, 0, shape, q.data, k.data, v.data, length, out, null);
+    return { shape: [...q.shape], data: out };
+  }
+  appendToCache(cache, k, v);
+  const capacity = cache.k.shape[1];
+  const keys = cache.length + length;
+  attendStrided(
+    batch,
+    length,
+    keys,
+    cache.length,
+    shape,
+    q.data,
+    cache.k.data,
+    cache.v.data,
+    capacity,
+    out,
+    null,
+  );
+  cache.length = keys;
+  return { shape: [...q.shape], data: out };
+}
+
+/**
+ * Writes keys and values k, v (b, l, H_kv·hd) into a layer's cache after its `length` filled rows
+ * (the caller advances `length` once the queries have attended).
+ */
+export function appendToCache(cache: LayerKV, k: Tensor, v: Tensor): void {
+  const [batch, length, width] = k.shape;
+  const capacity = cache.k.shape[1];
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < length; t++) {
+      const src = (b * length + t) * width;
+      const dst = (b * capacity + cache.length + t) * width;
+      cache.k.data.set(k.data.subarray(src, src + width), dst);
+      cache.v.data.set(v.data.subarray(src, src + width), dst);
+    }
+  }
 }

@@ -6,14 +6,9 @@
  * and returned in the dtype of the input they belong to. Unchecked: see `ops/backend.ts`.
  */
 import type { FloatArray, Tensor } from "../../tensor";
-import { sigmoid } from "../../selective/activations";
-import { type SeqLayout, tokenMajorShapes } from "../../selective/layout";
-import {
-  type ScanGradData,
-  scanBackwardRecurrence,
-  scanForwardKeeping,
-} from "../../selective/scan-backward";
-import type { ScanData } from "../../selective/scan";
+import { sigmoidRaw, siluRaw, softplusRaw } from "./scalar";
+import type { SelectiveScanShapes, SeqLayout } from "./layout";
+import { type ScanData, alloc, rowsOf, tokenMajorScan } from "./forward";
 import type {
   AttentionShape,
   CrossEntropy,
@@ -21,7 +16,6 @@ import type {
   ScanGradients,
   ScanTraining,
 } from "../backend";
-import { alloc, rowsOf } from "./forward";
 import {
   attendStrided,
   attentionGradients,
@@ -147,7 +141,7 @@ export function embeddingBackwardInto(
 export function siluBackward(x: Tensor, g: Tensor): Tensor {
   const dx = new Float64Array(x.data.length);
   for (let i = 0; i < dx.length; i++) {
-    const s = sigmoid(x.data[i]);
+    const s = sigmoidRaw(x.data[i]);
     dx[i] = g.data[i] * s * (1 + x.data[i] * (1 - s));
   }
   return as(x, dx);
@@ -212,22 +206,203 @@ export function causalConv1dBackward(
   };
 }
 
-/** The numbers and layout of a token-major {@link ScanArgs}. */
-function tokenMajorScan(a: ScanArgs) {
-  const [batch, length, E] = a.u.shape;
-  const shapes = tokenMajorShapes(batch, length, E, a.A.shape[1], a.B.shape.length === 2);
-  const data: ScanData = {
-    u: a.u.data,
-    delta: a.delta.data,
-    A: a.A.data,
-    B: a.B.data,
-    C: a.C.data,
-    D: a.D.data,
-    z: a.z ? a.z.data : null,
-    bias: a.deltaBias.data,
-    softplus: true,
-  };
-  return { shapes, data };
+/** How the forward pass keeps what the backward pass needs (lesson 10). */
+export type ScanBackwardStrategy = "store-all" | "recompute";
+
+/**
+ * The forward recurrence (`scan.ts`'s `scanRecurrence`, from a zero state) that also keeps what
+ * the backward pass needs: every state (b, d, l, n) with "store-all", the state entering each
+ * chunk (b, d, ⌈l/T⌉, n) with "recompute". Unchecked, any layout; the states take out's dtype.
+ */
+export function scanForwardKeeping(
+  p: ScanData,
+  s: SelectiveScanShapes,
+  out: FloatArray,
+  strategy: ScanBackwardStrategy,
+  chunkSize: number,
+): FloatArray {
+  const { batch, dim, length, dstate, X } = s;
+  const chunks = Math.ceil(length / chunkSize);
+  const n =
+    strategy === "store-all" ? batch * dim * length * dstate : batch * dim * chunks * dstate;
+  const states = out instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
+  const x = new Float64Array(dstate);
+  for (let b = 0; b < batch; b++) {
+    for (let d = 0; d < dim; d++) {
+      x.fill(0);
+      const row = X.base(b, d);
+      const bd = b * dim + d;
+      for (let l = 0; l < length; l++) {
+        if (strategy === "recompute" && l % chunkSize === 0) {
+          states.set(x, (bd * chunks + l / chunkSize) * dstate);
+        }
+        const y = stepForward(p, s, b, d, l, x);
+        if (strategy === "store-all") states.set(x, (bd * length + l) * dstate);
+        const i = row + l * X.lStride;
+        out[i] = outputAt(p, d, i, y);
+      }
+    }
+  }
+  return states;
+}
+
+/** The gradients of {@link scanBackwardRecurrence}, float64, each in its input's layout. */
+export interface ScanGradData {
+  du: Float64Array;
+  ddelta: Float64Array;
+  dA: Float64Array;
+  dB: Float64Array;
+  dC: Float64Array;
+  dD: Float64Array | null;
+  dz: Float64Array | null;
+  dBias: Float64Array | null;
+}
+
+/**
+ * The reverse recurrence of the module comment, unchecked, in any layout: given the forward's
+ * inputs, the states {@link scanForwardKeeping} kept and g = ∂loss/∂out (u's layout), the
+ * gradient of every input.
+ */
+export function scanBackwardRecurrence(
+  p: ScanData,
+  s: SelectiveScanShapes,
+  states: FloatArray,
+  strategy: ScanBackwardStrategy,
+  chunkSize: number,
+  g: FloatArray,
+): ScanGradData {
+  const { batch, dim, length, dstate, X, B, C } = s;
+  const du = new Float64Array(p.u.length);
+  const ddelta = new Float64Array(p.u.length);
+  const dA = new Float64Array(dim * dstate);
+  const dB = new Float64Array(p.B.length);
+  const dC = new Float64Array(p.C.length);
+  const dD = p.D ? new Float64Array(dim) : null;
+  const dz = p.z ? new Float64Array(p.u.length) : null;
+  const dBias = p.bias ? new Float64Array(dim) : null;
+  const chunks = Math.ceil(length / chunkSize);
+  // Recompute scratch: xs[(t + 1)·n + n'] is the state after position (chunk start + t); row 0
+  // holds the state entering the chunk. With store-all, the same view reads the cache directly.
+  const span = strategy === "recompute" ? chunkSize : length;
+  const xs = new Float64Array((span + 1) * dstate);
+  const h = new Float64Array(dstate);
+
+  for (let b = 0; b < batch; b++) {
+    for (let d = 0; d < dim; d++) {
+      const bd = b * dim + d;
+      const row = X.base(b, d);
+      const aRow = d * dstate;
+      const bBase = B.base(b, d);
+      const cBase = C.base(b, d);
+      const skip = p.D ? p.D[d] : 0;
+      const db = p.bias ? p.bias[d] : 0;
+      h.fill(0);
+      for (let c = (strategy === "recompute" ? chunks : 1) - 1; c >= 0; c--) {
+        const start = strategy === "recompute" ? c * chunkSize : 0;
+        const end = Math.min(length, start + span);
+        // Fill xs with the states x_{start-1} .. x_{end-1}.
+        if (strategy === "recompute") {
+          const x = xs.subarray(0, dstate);
+          for (let n = 0; n < dstate; n++) x[n] = states[(bd * chunks + c) * dstate + n];
+          for (let l = start; l < end; l++) {
+            const next = xs.subarray((l - start + 1) * dstate, (l - start + 2) * dstate);
+            next.set(xs.subarray((l - start) * dstate, (l - start + 1) * dstate));
+            stepForward(p, s, b, d, l, next);
+          }
+        } else {
+          xs.fill(0, 0, dstate);
+          for (let l = 0; l < length; l++) {
+            for (let n = 0; n < dstate; n++) {
+              xs[(l + 1) * dstate + n] = states[(bd * length + l) * dstate + n];
+            }
+          }
+        }
+        // The reverse recurrence through this chunk. h holds ∂loss/∂x_l's contribution from
+        // later positions, already multiplied by Ā_{l+1}.
+        for (let l = end - 1; l >= start; l--) {
+          const i = row + l * X.lStride;
+          const raw = p.delta[i] + db;
+          const dt = p.softplus ? softplusRaw(raw) : raw;
+          const ut = p.u[i];
+          const gOut = g[i];
+          let gO = gOut;
+          if (p.z) {
+            const zt = p.z[i];
+            const sz = sigmoidRaw(zt);
+            // o_l recomputed from the states: y_l = Σ C x_l.
+            let y = 0;
+            for (let n = 0; n < dstate; n++)
+              y += p.C[cBase + n * C.nStride + l * C.lStride] * xs[(l - start + 1) * dstate + n];
+            const o = y + skip * ut;
+            dz![i] = gOut * o * sz * (1 + zt * (1 - sz));
+            gO = gOut * zt * sz;
+          }
+          if (dD) dD[d] += gO * ut;
+          let gu = gO * skip;
+          let gdt = 0;
+          const prev = (l - start) * dstate;
+          const cur = prev + dstate;
+          for (let n = 0; n < dstate; n++) {
+            const ci = cBase + n * C.nStride + l * C.lStride;
+            const bi = bBase + n * B.nStride + l * B.lStride;
+            const a = p.A[aRow + n];
+            const abar = Math.exp(dt * a);
+            dC[ci] += gO * xs[cur + n];
+            const hn = h[n] + gO * p.C[ci];
+            const xPrev = xs[prev + n];
+            dB[bi] += hn * dt * ut;
+            gu += hn * dt * p.B[bi];
+            const hx = hn * xPrev * abar;
+            gdt += hx * a + hn * p.B[bi] * ut;
+            dA[aRow + n] += hx * dt;
+            h[n] = hn * abar;
+          }
+          du[i] = gu;
+          const gRaw = p.softplus ? gdt * sigmoidRaw(raw) : gdt;
+          ddelta[i] = gRaw;
+          if (dBias) dBias[d] += gRaw;
+        }
+      }
+    }
+  }
+  return { du, ddelta, dA, dB, dC, dD, dz, dBias };
+}
+
+/** One step of the forward recurrence at position l, updating x in place; returns y_l = Σ C x_l. */
+function stepForward(
+  p: ScanData,
+  s: SelectiveScanShapes,
+  b: number,
+  d: number,
+  l: number,
+  x: Float64Array,
+): number {
+  const i = s.X.base(b, d) + l * s.X.lStride;
+  const raw = p.delta[i] + (p.bias ? p.bias[d] : 0);
+  const dt = p.softplus ? softplusRaw(raw) : raw;
+  const dtu = dt * p.u[i];
+  const bn = s.B.nStride;
+  const cn = s.C.nStride;
+  const bo = s.B.base(b, d) + l * s.B.lStride;
+  const co = s.C.base(b, d) + l * s.C.lStride;
+  const aRow = d * s.dstate;
+  const A = p.A;
+  const B = p.B;
+  const C = p.C;
+  let y = 0;
+  for (let n = 0; n < s.dstate; n++) {
+    const s = Math.exp(dt * A[aRow + n]) * x[n] + dtu * B[bo + n * bn];
+    x[n] = s;
+    y += s * C[co + n * cn];
+  }
+  return y;
+}
+
+/** out_l = (y_l + D u_l) · siluRaw(z_l). */
+function outputAt(p: ScanData, d: number, i: number, y: number): number {
+  let o = y + (p.D ? p.D[d] : 0) * p.u[i];
+  if (p.z) o *= siluRaw(p.z[i]);
+  return o;
 }
 
 /** What the reference scan keeps between its forward and backward passes. */

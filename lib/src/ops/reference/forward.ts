@@ -5,12 +5,10 @@
  * depthwise Conv1d weight (channels, 1, k)); activations are token-major (b, l, channels).
  */
 import type { FloatArray, Tensor } from "../../tensor";
-import { silu as siluScalar } from "../../selective/activations";
-import { scanRecurrence } from "../../selective/scan";
-import { type SeqLayout, tokenMajorShapes } from "../../selective/layout";
-import type { AttentionShape, LayerKV, ScanArgs, Weight } from "../backend";
+import { siluRaw, softplusRaw } from "./scalar";
+import { type SelectiveScanShapes, type SeqLayout, tokenMajorShapes } from "./layout";
+import type { ScanArgs, Weight } from "../backend";
 import { isHalfTensor, widenHalf, widenInto } from "../../half";
-import { attendStrided, rotateHalfInPlace, ropeTables, tokenMajorHeads } from "./attention";
 
 /** A new array of `like`'s dtype. */
 export function alloc(like: Tensor, n: number): FloatArray {
@@ -113,7 +111,7 @@ function map(x: Tensor, f: (v: number) => number): Tensor {
 
 /** `F.silu`: x · σ(x). */
 export function silu(x: Tensor): Tensor {
-  return map(x, siluScalar);
+  return map(x, siluRaw);
 }
 
 /** −exp(x): Mamba's A = −exp(A_log). */
@@ -237,17 +235,85 @@ export function causalConv1d(
   return { shape: [batch, length, channels], data: out };
 }
 
+/** The numbers of a scan's arguments (any layout: see {@link SelectiveScanShapes}). */
+export interface ScanData {
+  u: FloatArray;
+  delta: FloatArray;
+  A: FloatArray;
+  B: FloatArray;
+  C: FloatArray;
+  D: FloatArray | null;
+  z: FloatArray | null;
+  bias: FloatArray | null;
+  softplus: boolean;
+}
+
+/**
+ * The selective scan's recurrence (lesson 06, `selective/scan.ts` states it), unchecked, in any layout `s` describes: writes out (in u's
+ * layout), starting each channel from the state h0 (b, d, n) or from zero, and leaves the final
+ * states in `last` (b, d, n) when given. Float64 arithmetic whatever the arrays' types.
+ */
+export function scanRecurrence(
+  p: ScanData,
+  s: SelectiveScanShapes,
+  out: FloatArray,
+  h0: FloatArray | null,
+  last: FloatArray | null,
+): void {
+  const { batch, dim, length, dstate, X, B, C } = s;
+  const x = new Float64Array(dstate);
+  for (let b = 0; b < batch; b++) {
+    for (let d = 0; d < dim; d++) {
+      const hOffset = (b * dim + d) * dstate;
+      if (h0) for (let n = 0; n < dstate; n++) x[n] = h0[hOffset + n];
+      else x.fill(0);
+      const row = X.base(b, d);
+      const aRow = d * dstate;
+      const bBase = B.base(b, d);
+      const cBase = C.base(b, d);
+      const db = p.bias ? p.bias[d] : 0;
+      const skip = p.D ? p.D[d] : 0;
+      for (let l = 0; l < length; l++) {
+        const i = row + l * X.lStride;
+        let dt = p.delta[i] + db;
+        if (p.softplus) dt = softplusRaw(dt);
+        const ut = p.u[i];
+        const dtu = dt * ut;
+        const bl = bBase + l * B.lStride;
+        const cl = cBase + l * C.lStride;
+        let y = 0;
+        for (let n = 0; n < dstate; n++) {
+          const h = Math.exp(dt * p.A[aRow + n]) * x[n] + dtu * p.B[bl + n * B.nStride];
+          x[n] = h;
+          y += h * p.C[cl + n * C.nStride];
+        }
+        let o = y + skip * ut;
+        if (p.z) o *= siluRaw(p.z[i]);
+        out[i] = o;
+      }
+      if (last) last.set(x, hOffset);
+    }
+  }
+}
+
 /**
  * The selective scan on token-major arguments (`ScanArgs`), starting from `state` (b, E, N) when
  * given and leaving the final state in it: the recurrence of lesson 06 (`scanRecurrence`), one
  * implementation for both layouts.
  */
 export function selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {
-  const [batch, length, E] = a.u.shape;
-  const N = a.A.shape[1];
+  const { shapes, data } = tokenMajorScan(a);
   const out = alloc(a.u, a.u.data.length);
-  const shapes = tokenMajorShapes(batch, length, E, N, a.B.shape.length === 2);
-  const data = {
+  const s = state ? state.data : null;
+  scanRecurrence(data, shapes, out, s, s);
+  return { shape: [...a.u.shape], data: out };
+}
+
+/** The numbers and layout of a token-major {@link ScanArgs} (Δ with bias and softplus). */
+export function tokenMajorScan(a: ScanArgs): { shapes: SelectiveScanShapes; data: ScanData } {
+  const [batch, length, E] = a.u.shape;
+  const shapes = tokenMajorShapes(batch, length, E, a.A.shape[1], a.B.shape.length === 2);
+  const data: ScanData = {
     u: a.u.data,
     delta: a.delta.data,
     A: a.A.data,
@@ -258,73 +324,5 @@ export function selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {
     bias: a.deltaBias.data,
     softplus: true,
   };
-  const s = state ? state.data : null;
-  scanRecurrence(data, shapes, out, s, s);
-  return { shape: [batch, length, E], data: out };
-}
-
-/**
- * RoPE (Hugging Face's `apply_rotary_pos_emb`, rotate-half) on every head of a token-major
- * projection x (b, l, heads · headDim), token t at absolute position start + t.
- */
-export function rope(
-  x: Tensor,
-  heads: number,
-  headDim: number,
-  start: number,
-  invFreq: Float64Array,
-): Tensor {
-  const [batch, length] = x.shape;
-  const out = alloc(x, x.data.length);
-  out.set(x.data);
-  const tables = ropeTables(start, length, invFreq);
-  rotateHalfInPlace(out, batch * heads, length, tokenMajorHeads(length, heads, headDim), tables);
-  return { shape: [...x.shape], data: out };
-}
-
-/**
- * Causal grouped-query attention (`F.scaled_dot_product_attention(is_causal=True)` after HF's
- * `repeat_kv`) on token-major q (b, l, H·hd), k, v (b, l, H_kv·hd) → (b, l, H·hd). With a KV
- * cache, k and v are appended to it first and the queries (positions cache.length … + l − 1)
- * attend to every cached position before theirs.
- */
-export function attention(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  shape: AttentionShape,
-  cache: LayerKV | null,
-): Tensor {
-  const [batch, length] = q.shape;
-  const out = alloc(q, q.data.length);
-  if (!cache) {
-    attendStrided(batch, length, length, 0, shape, q.data, k.data, v.data, length, out, null);
-    return { shape: [...q.shape], data: out };
-  }
-  const width = shape.kvHeads * shape.headDim;
-  const capacity = cache.k.shape[1];
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < length; t++) {
-      const src = (b * length + t) * width;
-      const dst = (b * capacity + cache.length + t) * width;
-      cache.k.data.set(k.data.subarray(src, src + width), dst);
-      cache.v.data.set(v.data.subarray(src, src + width), dst);
-    }
-  }
-  const keys = cache.length + length;
-  attendStrided(
-    batch,
-    length,
-    keys,
-    cache.length,
-    shape,
-    q.data,
-    cache.k.data,
-    cache.v.data,
-    capacity,
-    out,
-    null,
-  );
-  cache.length = keys;
-  return { shape: [...q.shape], data: out };
+  return { shapes, data };
 }

@@ -6,6 +6,7 @@ import type { Tensor } from "../../tensor";
 import type { Backend } from "../backend";
 import * as f from "./forward";
 import * as b from "./backward";
+import * as att from "./attention";
 
 export const reference: Backend = {
   name: "reference",
@@ -21,8 +22,8 @@ export const reference: Backend = {
   causalConv1d: f.causalConv1d,
   negExp: f.negExp,
   selectiveScan: f.selectiveScan,
-  rope: f.rope,
-  attention: f.attention,
+  rope: att.rope,
+  attention: att.attention,
   linearBackward: b.linearBackward,
   rmsNormBackward: b.rmsNormBackward,
   embeddingBackward: b.embeddingBackward,

@@ -2,7 +2,7 @@
  * The WebAssembly SIMD kernels of inference (`./infer.ts`): the products with weights read where
  * they lie, in PyTorch's (out, in) layout and in float32, bfloat16 or float16, and the causal
  * conv and selective scan that continue from a decoding state. Written with the course's
- * assembler (`selective-fast/wasm.ts`) like `./kernels.ts`; byte addresses into one shared
+ * assembler (`./wasm.ts`) like `./kernels.ts`; byte addresses into one shared
  * memory, strides in elements, float32 activations, row-major.
  *
  * Two modules:
@@ -55,8 +55,8 @@ import {
   i4,
   local,
   v128,
-} from "../../selective-fast/wasm";
-import { Locals, exp4, expTemps, softplus4 } from "../../selective-fast/kernels";
+} from "./wasm";
+import { Locals, exp4, expTemps, softplus4 } from "./wasm-math";
 import { laneSum, sigmoid4 } from "./kernels";
 
 const g = local.get;

@@ -3,7 +3,7 @@
  * and a kernel call as plain numbers, so that the calling thread and the workers of
  * `./infer-threads.ts` run the same call the same way (a worker reads it from shared words).
  */
-import { type WasmMemory, wasmApi } from "../../selective-fast/wasm";
+import { type WasmMemory, wasmApi } from "./wasm";
 import { convModuleBytes, matmulModuleBytes, scanStateModuleBytes } from "./infer-kernels";
 import { MEMORY } from "./memory";
 

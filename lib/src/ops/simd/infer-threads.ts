@@ -41,7 +41,7 @@ import {
   Worker,
   receiveMessageOnPort,
 } from "node:worker_threads";
-import type { WasmMemory } from "../../selective-fast/wasm";
+import type { WasmMemory } from "./wasm";
 import { CTRL, builtModule, deathOf } from "./threads";
 import { type InferKernels, KERNELS, type KernelCall, MAX_KERNEL_ARGS } from "./infer-runtime";
 

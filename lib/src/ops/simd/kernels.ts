@@ -1,7 +1,6 @@
 /**
  * The WebAssembly SIMD kernels of the simd backend (float32, four lanes per vector), written with
- * the course's own assembler (`selective-fast/wasm.ts`) and its SIMD exp and softplus
- * (`selective-fast/kernels.ts`). All addresses are byte offsets into the backend's one memory, a
+ * the course's own assembler (`./wasm.ts`) and its SIMD exp and softplus (`./wasm-math.ts`). All addresses are byte offsets into the backend's one memory, a
  * shared memory every module imports (`./memory.ts`); all arrays are float32 and row-major. The
  * kernels allocate nothing. `./memory.ts` wraps each in a typed function with named arguments.
  *
@@ -44,8 +43,8 @@ import {
   i32,
   local,
   v128,
-} from "../../selective-fast/wasm";
-import { Locals, exp4, expTemps, softplus4 } from "../../selective-fast/kernels";
+} from "./wasm";
+import { Locals, exp4, expTemps, softplus4 } from "./wasm-math";
 
 const g = local.get;
 const set = local.set;

@@ -1,0 +1,743 @@
+/**
+ * The fused gpu.js selective scan (forward and backward) with its data kept on the device: the
+ * inputs are uploaded once into buffers that gpu.js kernels bind directly, the kernels (see
+ * fused-kernels.ts) are chained through gpu.js pipeline results without a read-back, and the
+ * results are read back only when asked. Upload, the kernels and read-back are separate calls, so
+ * a benchmark can time each; on webgpu, {@link webGpuIdle} waits for the GPU to finish.
+ *
+ * Backends: "webgpu" keeps everything in WebGPU storage buffers (the inputs are wrapped as gpu.js
+ * `WebGPUBufferResult`s, gpu.js's own pipeline type, so every kernel binds them without a copy).
+ * The other gpu.js backends run the same kernel sources, for tests and lessons on machines without
+ * a GPU: there "upload" builds gpu.js inputs in host memory, which gpu.js copies on every call.
+ */
+import type { Tensor } from "../tensor";
+import { checkArg, checkOptions, describe, schema } from "../validate";
+import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
+import {
+  type GpuBackend,
+  type GpuJsInstance,
+  type GpuJsKernel,
+  createGpu,
+  kernelBackend,
+  loadGpuJs,
+} from "./backends";
+import { type ScanDims, MAX_GPU_DSTATE, deltaKernelSource, summarizeTraffic } from "./scan-kernels";
+import {
+  type FusedKernelName,
+  type FusedTiling,
+  adjointChunkStateSource,
+  checkFusedTiling,
+  chunkCarrySource,
+  chunkStateSource,
+  fusedCounts,
+  fusedLastStateSource,
+  fusedLaunchPlan,
+  fusedOutputSource,
+  gradASource,
+  gradBCSource,
+  gradOutSource,
+  gradsSource,
+  gradZSource,
+  reduceASource,
+  reduceDBiasSource,
+  superCarrySource,
+  superStateSource,
+} from "./fused-kernels";
+import type { AsyncGpuMode } from "./selective-scan-async";
+import { ASYNC_GPU_MODES } from "./selective-scan-async";
+import {
+  createWebGpuBuffer,
+  installWebGpu,
+  readWebGpuBuffer,
+  reshapeWebGpuResult,
+  webGpuIdle,
+  withDeviceErrorScopes,
+} from "./webgpu";
+
+/** Options of {@link createFusedGpuScan}. */
+export interface FusedGpuScanOptions {
+  /** A gpu.js backend or "webgpu" (default "webgpu"). */
+  mode?: Exclude<AsyncGpuMode, "gpu">;
+  /** Chunk length T, a multiple of 4 (default 16). */
+  chunkSize?: number;
+  /** Chunks per superchunk (default 16). */
+  superChunk?: number;
+  /**
+   * Run each forward and backward inside WebGPU error scopes, so a device error rejects instead
+   * of leaving zeros (default true; a benchmark checks one run, then times without them).
+   */
+  errorScopes?: boolean;
+  /**
+   * Wait for every kernel and record its time (webgpu: until the GPU is idle), for
+   * {@link FusedGpuScanner.takeTrace}; slower, for a per-kernel breakdown only (default false).
+   */
+  trace?: boolean;
+  /** webgpu: how inputs are uploaded (see createWebGpuBuffer; default "write"). */
+  upload?: "write" | "mapped";
+}
+
+/** Scan arguments on the device (see {@link FusedGpuScanner.upload}). */
+export interface DeviceScanArgs {
+  readonly dims: ScanDims;
+  readonly returnLastState: boolean;
+  /** The inputs as gpu.js kernel arguments (buffers on webgpu). */
+  readonly values: Record<string, unknown>;
+  /** Host copies the backward pass needs to check its dout against. */
+  readonly shape: [number, number, number];
+}
+
+/** What the forward pass leaves on the device. */
+export interface DeviceScanOutput {
+  readonly dims: ScanDims;
+  /** y, (b, d, l): four positions per value (Array(4)). */
+  readonly out: unknown;
+  /** The state after the last position, (b, d, n), when asked for. */
+  readonly lastState: unknown | null;
+  /** Δ (b·d, l) and the state entering every chunk (b·d, chunks, n): what the backward reuses. */
+  readonly delta: unknown;
+  readonly chunkStates: unknown;
+}
+
+/** Gradients on the device (see {@link FusedGpuScanner.backward}). */
+export interface DeviceScanGrads {
+  readonly dims: ScanDims;
+  /** [∂u, ∂delta, ∂z, g·u] per position (Array(4)). */
+  readonly perPosition: unknown;
+  readonly dA: unknown;
+  /** dB then dC, each (b, g, n, l). */
+  readonly dBC: unknown;
+  /** dD then dδ-bias, each (d). */
+  readonly dDBias: unknown;
+}
+
+/** Gradients read back, each the shape of its input (float32). */
+export interface FusedScanGrads {
+  du: Tensor<Float32Array>;
+  ddelta: Tensor<Float32Array>;
+  dA: Tensor<Float32Array>;
+  dB: Tensor<Float32Array>;
+  dC: Tensor<Float32Array>;
+  dD?: Tensor<Float32Array>;
+  dz?: Tensor<Float32Array>;
+  ddeltaBias?: Tensor<Float32Array>;
+}
+
+/** A fused scan whose data stays on the device between calls. */
+export interface FusedGpuScanner {
+  readonly mode: Exclude<AsyncGpuMode, "gpu">;
+  readonly tiling: FusedTiling;
+  /** Checks the arguments (as selectiveScan does) and uploads them once. */
+  upload(args: SelectiveScanArgs): Promise<DeviceScanArgs>;
+  /**
+   * The forward kernels, chained on the device; nothing is read back. On webgpu the next forward
+   * (or backward) of this scanner reuses the buffers of the last one: read or use its results
+   * first.
+   */
+  forward(inputs: DeviceScanArgs): Promise<DeviceScanOutput>;
+  /** Reads out (b, d, l) (and the last state) back to the host. */
+  read(
+    output: DeviceScanOutput,
+  ): Promise<{ out: Tensor<Float32Array>; lastState?: Tensor<Float32Array> }>;
+  /** Uploads dout = ∂loss/∂out, (b, d, l), for {@link backward}. */
+  uploadGradient(inputs: DeviceScanArgs, dout: Tensor): Promise<unknown>;
+  /**
+   * The backward kernels, chained on the device from the forward's chunk-entry states (the
+   * states inside each chunk are recomputed); nothing is read back.
+   */
+  backward(
+    inputs: DeviceScanArgs,
+    output: DeviceScanOutput,
+    dout: unknown,
+  ): Promise<DeviceScanGrads>;
+  /** Reads the gradients back, each the shape of its input. */
+  readGradients(inputs: DeviceScanArgs, grads: DeviceScanGrads): Promise<FusedScanGrads>;
+  /** Frees device buffers of an upload, output or gradients (also nested). */
+  free(...values: unknown[]): void;
+  /** The generated kernel sources of the last size, by kernel name. */
+  sources(): Partial<Record<FusedKernelName, string>>;
+  /** The kernel times recorded since the last call (option `trace`), in launch order. */
+  takeTrace(): { kernel: string; seconds: number }[];
+  /** Frees the kernels and the gpu.js instance. */
+  destroy(): void;
+}
+
+const OPTIONS = schema.options({
+  mode: schema.optional(schema.oneOf(ASYNC_GPU_MODES.filter((m) => m !== "gpu"))),
+  chunkSize: schema.optional(schema.integer({ min: 4, max: 64 })),
+  superChunk: schema.optional(schema.integer({ min: 1, max: 1024 })),
+  errorScopes: schema.optional(schema.boolean()),
+  trace: schema.optional(schema.boolean()),
+  upload: schema.optional(schema.oneOf(["write", "mapped"] as const)),
+});
+
+/** Frees a pipeline texture or WebGPU buffer; arrays of the CPU backends are left to the GC. */
+function release(value: unknown): void {
+  const t = value as { delete?: () => void } | null;
+  if (t && typeof t.delete === "function") t.delete();
+}
+
+/** Every number of a (nested) gpu.js result, in order. */
+function flatten(value: unknown, into: number[] | Float32Array, at = 0): number {
+  if (value instanceof Float32Array || value instanceof Float64Array) {
+    (into as Float32Array).set(value, at);
+    return at + value.length;
+  }
+  if (Array.isArray(value)) {
+    let i = at;
+    for (const v of value) i = flatten(v, into, i);
+    return i;
+  }
+  if (typeof value === "number") {
+    (into as Float32Array)[at] = value;
+    return at + 1;
+  }
+  throw new Error(`fused gpu.js scan: unexpected gpu.js result ${describe(value)}`);
+}
+
+/**
+ * Creates a fused gpu.js scan (forward and backward, data on the device). Kernels compile on the
+ * first call for each problem size. On webgpu, Node needs Dawn: {@link installWebGpu} is called
+ * on the first upload.
+ */
+export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuScanner {
+  const fn = "createFusedGpuScan";
+  const o = checkOptions(fn, "options", options, OPTIONS) as FusedGpuScanOptions;
+  const mode = o.mode ?? "webgpu";
+  const tiling = checkFusedTiling(fn, { chunk: o.chunkSize ?? 16, superChunk: o.superChunk ?? 16 });
+  const webgpu = mode === "webgpu";
+  const scopes = webgpu && o.errorScopes !== false;
+  let gpu: GpuJsInstance | null = webgpu ? null : createGpu(fn, mode);
+  let destroyed = false;
+  let cacheKey = "";
+  let kernels = new Map<string, GpuJsKernel>();
+  let sources: Partial<Record<FusedKernelName, string>> = {};
+
+  const ensureGpu = async (): Promise<GpuJsInstance> => {
+    if (destroyed) throw new Error(`${fn}: the scanner was destroyed`);
+    if (!gpu) {
+      await installWebGpu();
+      gpu = new (loadGpuJs().GPU)({ mode: "webgpu" });
+    }
+    return gpu;
+  };
+
+  const forSize = (dims: ScanDims): void => {
+    const key = JSON.stringify(dims);
+    if (key !== cacheKey) {
+      for (const k of kernels.values()) k.destroy();
+      kernels = new Map();
+      sources = {};
+      cacheKey = key;
+    }
+  };
+
+  const kernel = (
+    name: FusedKernelName,
+    key: string,
+    source: string,
+    output: number[],
+    loopMax: number,
+    array4 = false,
+  ): GpuJsKernel => {
+    let k = kernels.get(key);
+    if (!k) {
+      if (!gpu) throw new Error(`${fn}: no gpu.js instance`);
+      k = gpu.createKernel(source, {
+        output,
+        pipeline: true,
+        // webgpu: each kernel keeps one output buffer and reuses it on the next run (a new
+        // buffer per call would be allocated and zero-filled every time); the other backends
+        // hand every result its own texture or array
+        immutable: !webgpu,
+        asyncMode: true,
+        tactic: "precision",
+        precision: "single",
+        optimizeFloatMemory: false,
+        ...(array4 ? { returnType: "Array(4)" } : {}),
+        // gpu.js silently cuts loops at loopMaxIterations (default 1000): the real bound
+        loopMaxIterations: Math.max(1, loopMax),
+      });
+      kernels.set(key, k);
+      names.set(k, name);
+      sources[name] = source;
+    }
+    return k;
+  };
+
+  let ran: Set<GpuBackend> = new Set();
+  // with `trace`, every kernel is waited for and timed (webgpu: until the GPU is idle)
+  let trace: { kernel: string; seconds: number }[] = [];
+  const names = new Map<GpuJsKernel, string>();
+  const call = async (k: GpuJsKernel, ...args: unknown[]): Promise<unknown> => {
+    const t = o.trace ? performance.now() : 0;
+    const r = await (k(...args) as Promise<unknown>);
+    if (o.trace) {
+      if (webgpu) await webGpuIdle();
+      trace.push({ kernel: names.get(k) ?? "?", seconds: (performance.now() - t) / 1000 });
+    }
+    ran.add(kernelBackend(k));
+    return r;
+  };
+  const checkBackend = (what: string): void => {
+    if (ran.size > 1 || (ran.size === 1 && !ran.has(mode))) {
+      throw new Error(`${what}: asked for mode "${mode}" but gpu.js ran ${[...ran].join(", ")}`);
+    }
+    ran = new Set();
+  };
+
+  /** A host tensor as a kernel argument: a WebGPU buffer, or a gpu.js input. */
+  const put = async (data: Float32Array, size: number[]): Promise<unknown> => {
+    if (webgpu) return createWebGpuBuffer(data, size, o.upload ?? "write");
+    return loadGpuJs().input(data, size);
+  };
+
+  /** An Array(4) result [x, y] read as scalars [4x, y] (webgpu: the same buffer). */
+  const asScalars = async (value: unknown, x: number, y: number): Promise<unknown> => {
+    if (webgpu) return reshapeWebGpuResult(value, [4 * x, y]);
+    const flat = new Float32Array(4 * x * y);
+    const t = value as { toArray?: () => unknown };
+    flatten(typeof t.toArray === "function" ? await t.toArray() : value, flat);
+    return loadGpuJs().input(flat, [4 * x, y]);
+  };
+
+  /** A result back on the host as one flat array of `length` values. */
+  const fetch = async (value: unknown, length: number): Promise<Float32Array> => {
+    if (webgpu) return readWebGpuBuffer(value, length);
+    const t = value as { toArray?: () => unknown };
+    const host = typeof t.toArray === "function" ? await t.toArray() : value;
+    const flat = new Float32Array(length);
+    const n = flatten(host, flat);
+    if (n < length) throw new Error(`${fn}: gpu.js returned ${n} values, expected ${length}`);
+    return flat;
+  };
+
+  const f32 = (t: Tensor): Float32Array =>
+    t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+
+  const upload = async (args: SelectiveScanArgs): Promise<DeviceScanArgs> => {
+    const name = "FusedGpuScanner.upload";
+    const shapes = checkInputDependentScanArgs(name, args);
+    if (shapes.dstate > MAX_GPU_DSTATE) {
+      throw new Error(
+        `${name}: argument 'A' must have at most ${MAX_GPU_DSTATE} states n (got n = ${shapes.dstate})`,
+      );
+    }
+    const dims: ScanDims = {
+      batch: shapes.batch,
+      dim: shapes.dim,
+      length: shapes.length,
+      dstate: shapes.dstate,
+      groups: shapes.B.groups,
+      softplus: args.deltaSoftplus === true,
+      hasZ: args.z !== undefined && args.z !== null,
+    };
+    if (webgpu) await ensureGpu();
+    const { batch, dim, length: L, dstate: N, groups } = dims;
+    const values: Record<string, unknown> = {
+      u: await put(f32(args.u), [L, dim, batch]),
+      delta: await put(f32(args.delta), [L, dim, batch]),
+      A: await put(f32(args.A), [N, dim]),
+      B: await put(f32(args.B), [L, N, batch * groups]),
+      C: await put(f32(args.C), [L, N, batch * groups]),
+      Dv: await put(args.D ? f32(args.D) : new Float32Array(dim), [dim]),
+      bias: await put(args.deltaBias ? f32(args.deltaBias) : new Float32Array(dim), [dim]),
+    };
+    // A and D side by side, (d, n + 1): the backward's grads kernel binds them as one buffer
+    const AD = new Float32Array(dim * (N + 1));
+    const a = f32(args.A);
+    for (let d = 0; d < dim; d++) {
+      AD.set(a.subarray(d * N, (d + 1) * N), d * (N + 1));
+      AD[d * (N + 1) + N] = args.D ? args.D.data[d] : 0;
+    }
+    values.AD = await put(AD, [N + 1, dim]);
+    if (dims.hasZ) values.z = await put(f32(args.z!), [L, dim, batch]);
+    return { dims, returnLastState: args.returnLastState === true, values, shape: [batch, dim, L] };
+  };
+
+  const forward = async (inputs: DeviceScanArgs): Promise<DeviceScanOutput> => {
+    const name = "FusedGpuScanner.forward";
+    checkArg(name, "inputs", inputs, schema.object());
+    await ensureGpu();
+    const { dims } = inputs;
+    forSize(dims);
+    const { batch, dim, length: L, dstate: N } = dims;
+    const BD = batch * dim;
+    const T = tiling.chunk;
+    const S = tiling.superChunk;
+    const { C, SC } = fusedCounts(dims, tiling);
+    const v = inputs.values;
+    const Dt = await call(
+      kernel("delta", "delta", deltaKernelSource(dims), [L, BD], 1),
+      v.delta,
+      v.bias,
+    );
+    const X = await call(
+      kernel("chunk-state", "chunk-state", chunkStateSource(dims, tiling), [N + 1, C, BD], T),
+      Dt,
+      v.u,
+      v.A,
+      v.B,
+    );
+    const Q = await call(
+      kernel("super-state", "super-state", superStateSource(dims, tiling), [N + 1, SC, BD], S),
+      X,
+      v.A,
+    );
+    const QH = await call(
+      kernel("super-carry", "super-carry", superCarrySource(dims, tiling), [N, SC, BD], SC),
+      Q,
+      v.A,
+    );
+    release(Q);
+    const H = await call(
+      kernel("chunk-carry", "chunk-carry", chunkCarrySource(dims, tiling), [N, C, BD], S),
+      X,
+      QH,
+      v.A,
+    );
+    release(X);
+    release(QH);
+    const outK = kernel(
+      "fused-output",
+      "fused-output",
+      fusedOutputSource(dims, tiling),
+      [Math.ceil(L / 4), BD],
+      T,
+      true,
+    );
+    const out = dims.hasZ
+      ? await call(outK, H, Dt, v.u, v.A, v.B, v.C, v.Dv, v.z)
+      : await call(outK, H, Dt, v.u, v.A, v.B, v.C, v.Dv);
+    let lastState: unknown = null;
+    if (inputs.returnLastState) {
+      lastState = await call(
+        kernel(
+          "fused-last-state",
+          "fused-last-state",
+          fusedLastStateSource(dims, tiling),
+          [N, BD],
+          T,
+        ),
+        H,
+        Dt,
+        v.u,
+        v.A,
+        v.B,
+      );
+    }
+    checkBackend(name);
+    return { dims, out, lastState, delta: Dt, chunkStates: H };
+  };
+
+  const read = async (
+    output: DeviceScanOutput,
+  ): Promise<{ out: Tensor<Float32Array>; lastState?: Tensor<Float32Array> }> => {
+    const { batch, dim, length: L, dstate: N } = output.dims;
+    const BD = batch * dim;
+    const Lq = 4 * Math.ceil(L / 4);
+    const padded = await fetch(output.out, BD * Lq);
+    let out = padded;
+    if (Lq !== L) {
+      out = new Float32Array(BD * L);
+      for (let r = 0; r < BD; r++) out.set(padded.subarray(r * Lq, r * Lq + L), r * L);
+    }
+    const result: { out: Tensor<Float32Array>; lastState?: Tensor<Float32Array> } = {
+      out: { shape: [batch, dim, L], data: out },
+    };
+    if (output.lastState !== null) {
+      result.lastState = { shape: [batch, dim, N], data: await fetch(output.lastState, BD * N) };
+    }
+    return result;
+  };
+
+  const uploadGradient = async (inputs: DeviceScanArgs, dout: Tensor): Promise<unknown> => {
+    const name = "FusedGpuScanner.uploadGradient";
+    const [b, d, l] = inputs.shape;
+    if (
+      !dout ||
+      !Array.isArray(dout.shape) ||
+      dout.shape.join() !== [b, d, l].join() ||
+      !(dout.data instanceof Float32Array || dout.data instanceof Float64Array)
+    ) {
+      throw new Error(
+        `${name}: argument 'dout' must be a float tensor of shape (${b}, ${d}, ${l}), the shape of out (got ${describe(dout)})`,
+      );
+    }
+    return put(f32(dout), [l, d, b]);
+  };
+
+  const backward = async (
+    inputs: DeviceScanArgs,
+    output: DeviceScanOutput,
+    dout: unknown,
+  ): Promise<DeviceScanGrads> => {
+    const name = "FusedGpuScanner.backward";
+    if (mode === "webasm") {
+      // gpu.js's WebAssembly backend fails inside its own code on the grads kernel ("memory
+      // access out of bounds"); the forward runs there
+      throw new Error(
+        `${name}: the backward does not run on gpu.js's "webasm" backend; use "cpu", "headlessgl" or "webgpu"`,
+      );
+    }
+    await ensureGpu();
+    const { dims } = inputs;
+    forSize(dims);
+    const { batch, dim, length: L, dstate: N, groups } = dims;
+    const BD = batch * dim;
+    const T = tiling.chunk;
+    const S = tiling.superChunk;
+    const { C, SC } = fusedCounts(dims, tiling);
+    const v = inputs.values;
+    const Dt = output.delta;
+    const H = output.chunkStates;
+    const G = await call(
+      kernel("grad-out", "grad-out", gradOutSource(dims), [L, BD], 1),
+      ...(dims.hasZ ? [dout, v.z] : [dout]),
+    );
+    const R = await call(
+      kernel(
+        "adjoint-chunk-state",
+        "adjoint-chunk-state",
+        adjointChunkStateSource(dims, tiling),
+        [N + 1, C, BD],
+        T,
+      ),
+      Dt,
+      G,
+      v.A,
+      v.C,
+    );
+    const RQ = await call(
+      kernel(
+        "adjoint-super-state",
+        "adjoint-super-state",
+        superStateSource(dims, tiling, true),
+        [N + 1, SC, BD],
+        S,
+      ),
+      R,
+      v.A,
+    );
+    const RQH = await call(
+      kernel(
+        "adjoint-super-carry",
+        "adjoint-super-carry",
+        superCarrySource(dims, tiling, true),
+        [N, SC, BD],
+        SC,
+      ),
+      RQ,
+      v.A,
+    );
+    release(RQ);
+    const E = await call(
+      kernel(
+        "adjoint-chunk-carry",
+        "adjoint-chunk-carry",
+        chunkCarrySource(dims, tiling, true),
+        [N, C, BD],
+        S,
+      ),
+      R,
+      RQH,
+      v.A,
+    );
+    release(R);
+    release(RQH);
+    let F: unknown = null;
+    if (dims.hasZ) {
+      F = await call(kernel("grad-z", "grad-z", gradZSource(dims), [L, BD], 1), dout, v.z);
+    }
+    const gk = kernel("grads", "grads", gradsSource(dims, tiling), [L, BD], T, true);
+    const perPosition = await call(
+      gk,
+      H,
+      E,
+      Dt,
+      G,
+      v.u,
+      v.AD,
+      v.B,
+      v.C,
+      ...(F === null ? [] : [F]),
+    );
+    release(F);
+    const GA = await call(
+      kernel("grad-A", "grad-A", gradASource(dims, tiling), [N, C, BD], 1),
+      H,
+      E,
+      Dt,
+      G,
+      v.u,
+      v.A,
+      v.B,
+      v.C,
+    );
+    const dA = await call(
+      kernel("reduce-A", "reduce-A", reduceASource(dims, tiling), [N, dim], Math.max(batch, C)),
+      GA,
+    );
+    release(GA);
+    const scalars = await asScalars(perPosition, L, BD);
+    const dDBias = await call(
+      kernel(
+        "reduce-D-bias",
+        "reduce-D-bias",
+        reduceDBiasSource(dims),
+        [dim, 2],
+        Math.max(batch, L),
+      ),
+      scalars,
+    );
+    if (scalars !== perPosition) release(scalars);
+    const dBC = await call(
+      kernel(
+        "grad-BC",
+        "grad-BC",
+        gradBCSource(dims, tiling),
+        [L, N, 2 * batch * groups],
+        Math.max(T, dim / groups),
+      ),
+      H,
+      E,
+      Dt,
+      G,
+      v.u,
+      v.A,
+      v.B,
+      v.C,
+    );
+    release(E);
+    release(G);
+    checkBackend(name);
+    return { dims, perPosition, dA, dBC, dDBias };
+  };
+
+  const readGradients = async (
+    inputs: DeviceScanArgs,
+    grads: DeviceScanGrads,
+  ): Promise<FusedScanGrads> => {
+    const { batch, dim, length: L, dstate: N, groups, hasZ } = grads.dims;
+    const BD = batch * dim;
+    const per = await fetch(grads.perPosition, 4 * BD * L);
+    const du = new Float32Array(BD * L);
+    const ddelta = new Float32Array(BD * L);
+    const dz = new Float32Array(BD * L);
+    for (let i = 0; i < BD * L; i++) {
+      du[i] = per[4 * i];
+      ddelta[i] = per[4 * i + 1];
+      dz[i] = per[4 * i + 2];
+    }
+    const bc = await fetch(grads.dBC, 2 * batch * groups * N * L);
+    const half = batch * groups * N * L;
+    const bcShape = groups === 1 ? [batch, N, L] : [batch, groups, N, L];
+    const dd = await fetch(grads.dDBias, 2 * dim);
+    const shape: [number, number, number] = [batch, dim, L];
+    const out: FusedScanGrads = {
+      du: { shape, data: du },
+      ddelta: { shape, data: ddelta },
+      dA: { shape: [dim, N], data: await fetch(grads.dA, dim * N) },
+      dB: { shape: bcShape, data: bc.slice(0, half) },
+      dC: { shape: bcShape, data: bc.slice(half) },
+    };
+    if (inputs.values.Dv !== undefined) out.dD = { shape: [dim], data: dd.slice(0, dim) };
+    if (hasZ) out.dz = { shape, data: dz };
+    out.ddeltaBias = { shape: [dim], data: dd.slice(dim) };
+    return out;
+  };
+
+  const free = (...values: unknown[]): void => {
+    for (const v of values) {
+      if (v === null || typeof v !== "object") continue;
+      const o = v as Record<string, unknown>;
+      if ("values" in o && "dims" in o)
+        for (const x of Object.values(o.values as object)) release(x);
+      else if ("out" in o && "chunkStates" in o) {
+        for (const k of ["out", "lastState", "delta", "chunkStates"]) release(o[k]);
+      } else if ("perPosition" in o) {
+        for (const k of ["perPosition", "dA", "dBC", "dDBias"]) release(o[k]);
+      } else release(v);
+    }
+  };
+
+  return {
+    mode,
+    tiling,
+    upload,
+    forward: async (inputs) =>
+      scopes
+        ? withDeviceErrorScopes("FusedGpuScanner.forward", () => forward(inputs))
+        : forward(inputs),
+    read,
+    uploadGradient,
+    backward: async (inputs, output, dout) =>
+      scopes
+        ? withDeviceErrorScopes("FusedGpuScanner.backward", () => backward(inputs, output, dout))
+        : backward(inputs, output, dout),
+    readGradients,
+    free,
+    sources: () => ({ ...sources }),
+    takeTrace: () => {
+      const t = trace;
+      trace = [];
+      return t;
+    },
+    destroy: () => {
+      for (const k of kernels.values()) k.destroy();
+      kernels = new Map();
+      gpu?.destroy();
+      gpu = null;
+      destroyed = true;
+    },
+  };
+}
+
+/**
+ * The launches of the fused scan of this size (forward; with `backward`, the backward too) and
+ * their traffic, without running them. Shapes as in gpuSelectiveScan.
+ */
+export function fusedScanTraffic(
+  size: { batch: number; dim: number; length: number; dstate: number; hasZ?: boolean },
+  options: { chunkSize?: number; superChunk?: number; backward?: boolean } = {},
+) {
+  const fn = "fusedScanTraffic";
+  checkOptions(fn, "size", size, SIZE);
+  const o = checkOptions(fn, "options", options, TRAFFIC_OPTIONS) as {
+    chunkSize?: number;
+    superChunk?: number;
+    backward?: boolean;
+  };
+  const dims: ScanDims = { ...size, groups: 1, softplus: true, hasZ: size.hasZ ?? true };
+  const tiling = checkFusedTiling(fn, { chunk: o.chunkSize ?? 16, superChunk: o.superChunk ?? 16 });
+  const launches = fusedLaunchPlan(dims, tiling, { lastState: false, backward: o.backward });
+  const asScan = launches.map((l) => ({ ...l, kernel: "delta" as const }));
+  const traffic = summarizeTraffic(asScan);
+  return { launches, traffic: { ...traffic, largestIntermediateBytes: largest(launches) } };
+}
+
+function largest(launches: { kernel: string; valuesWritten: number }[]): number {
+  let m = 0;
+  for (const l of launches) {
+    if (l.kernel !== "fused-output" && l.kernel !== "grads" && l.kernel !== "grad-BC") {
+      m = Math.max(m, 4 * l.valuesWritten);
+    }
+  }
+  return m;
+}
+
+const SIZE = schema.options(
+  {
+    batch: schema.integer({ min: 1, max: 1 << 27 }),
+    dim: schema.integer({ min: 1, max: 1 << 27 }),
+    length: schema.integer({ min: 1, max: 1 << 27 }),
+    dstate: schema.integer({ min: 1, max: MAX_GPU_DSTATE }),
+    hasZ: schema.optional(schema.boolean()),
+  },
+  "a problem size",
+);
+
+const TRAFFIC_OPTIONS = schema.options({
+  chunkSize: schema.optional(schema.integer({ min: 4, max: 64 })),
+  superChunk: schema.optional(schema.integer({ min: 1, max: 1024 })),
+  backward: schema.optional(schema.boolean()),
+});

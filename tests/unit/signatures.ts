@@ -311,7 +311,7 @@ type Row = [valid: () => unknown[], types: string, call?: Signature["call"]];
 /** The same row for several functions. */
 const each = (names: string[], r: Row): Record<string, Row> =>
   Object.fromEntries(names.map((n) => [n, r]));
-/** The options of both generate functions (Mamba's add `scan`). */
+/** The options of both generate functions (Mamba's add its engines). */
 const GENERATE =
   "maxNewTokens:int[0,2^20] temperature:num[0,] topK?:int[1,] rng?:rng stopToken?:int[0,]";
 
@@ -682,12 +682,12 @@ const table: Record<string, Row> = {
     "config rng:rng options:{variant?:mamba|s6|lti|mamba-lti}",
   ],
   mambaMixer: [
-    () => [mamba(), 0, randn(1, 3, 4), { scan: "reference" }],
-    "model:@MAMBA_MODEL layer:int[0,0] u:@U4 options:{scan?:reference|fast returnState?:bool}",
+    () => [mamba(), 0, randn(1, 3, 4), { engine: "typescript" }],
+    "model:@MAMBA_MODEL layer:int[0,0] u:@U4 options:{engine?:typescript|simd|simd-threads returnState?:bool}",
   ],
   mambaForward: [
-    () => [mamba(), [[1, 2, 3]], { scan: "fast" }],
-    "model:@MAMBA_MODEL tokens:@TOKENS options:{scan?:reference|fast variant?:mamba|s6|lti|mamba-lti}",
+    () => [mamba(), [[1, 2, 3]], { engine: "simd" }],
+    "model:@MAMBA_MODEL tokens:@TOKENS options:{engine?:typescript|simd|simd-threads variant?:mamba|s6|lti|mamba-lti}",
   ],
   mambaSelection: [
     () => [mamba(), [[1, 2, 3]], { variant: "s6" }],
@@ -698,22 +698,22 @@ const table: Record<string, Row> = {
   mambaStep: [
     () => {
       const m = mamba();
-      return [m, lib.createMambaCache(m, 2), [1, 2]];
+      return [m, lib.createMambaCache(m, 2), [1, 2], { engine: "simd" }];
     },
-    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@STEP",
+    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@STEP options:{engine?:typescript|simd|simd-threads}",
   ],
   mambaPrefill: [
     () => {
       const m = mamba();
       return [m, lib.createMambaCache(m, 1), [[1, 2]], {}];
     },
-    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@TOKENS options:{scan?:reference|fast}",
+    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@TOKENS options:{engine?:typescript|simd|simd-threads}",
   ],
   ...each(
     ["mambaGenerate", "mambaGenerateWithStats"],
     [
       () => [mamba(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
-      `model:@MAMBA_MODEL prompt:@PROMPT options:{${GENERATE} scan?:reference|fast}`,
+      `model:@MAMBA_MODEL prompt:@PROMPT options:{${GENERATE} engine?:typescript|simd|simd-threads}`,
     ],
   ),
   sampleNextToken: [
@@ -835,7 +835,7 @@ const table: Record<string, Row> = {
     "path:str",
   ],
   writeConfigJson: [() => [tmp("d.json"), { a: 1 }, { b: 2 }], "path:str config:obj keep?:obj"],
-  loadMambaCheckpoint: [() => [savedMamba()], "dir:str"],
+  loadMambaCheckpoint: [() => [savedMamba(), {}], "dir:str options:{keep?:bf16|f16}"],
   saveMambaCheckpoint: [() => [mamba(), tmp("mamba-save")], "model:@MAMBA_MODEL dir:str"],
   loadTransformerCheckpoint: [
     () => {

@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   const model = (mamba ?? transformer)!;
   const params = mamba ? mambaParams : transformerParamCount(tcfg);
   const forward = (t: { shape: [number, number]; data: Int32Array }): Tensor =>
-    mamba ? mambaForward(mamba, t, { scan: "fast" }) : transformerForward(transformer!, t);
+    mamba ? mambaForward(mamba, t) : transformerForward(transformer!, t);
 
   const schedule = {
     peakLr,

@@ -12,7 +12,7 @@ import type { TransformerModel } from "./model";
 import { checkDecodeSize, decodeTokens, emptyTransformerCache, kvCacheBytes } from "./kv-cache";
 import { ENGINE_OPTION, type InferenceEngine, inferenceBackend } from "./forward";
 
-/** Options of {@link transformerGenerate} (the same as `mambaGenerate`'s, less `scan`). */
+/** Options of {@link transformerGenerate} (the same as `mambaGenerate`'s; its own engines). */
 export interface TransformerGenerateOptions {
   /** How many tokens to generate (>= 0). */
   maxNewTokens: number;

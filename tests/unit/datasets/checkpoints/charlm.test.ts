@@ -1,8 +1,9 @@
 /**
  * The committed character-level LM checkpoints and learning-rate sweep of lesson 12
  * (datasets/checkpoints/charlm/): described in datasets/README.md; every sweep record complete
- * (settings, command, a curve that ends at its final number); the two checkpoints the seed-0 runs
- * of each model's best setting (lowest mean over the seeds), loadable, recording their vocabulary
+ * (settings, command, a curve that ends at its final number); at least two learning rates per
+ * model at seed 0, and a second seed at the chosen one (the lowest seed-0 number), a different run;
+ * the two checkpoints the seed-0 runs of the chosen settings, loadable, recording their vocabulary
  * and size, and scoring their recorded validation bits/char again over every validation character.
  */
 import { readFileSync, readdirSync } from "node:fs";
@@ -36,6 +37,12 @@ const sweep = readdirSync(sweepDir)
   .filter((f) => f.endsWith(".json"))
   .map((f) => ({ file: f, record: readJson(path.join(sweepDir, f)) }));
 const groupOf = (r: any): string => (r.model === "mamba" ? "mamba" : `transformer-${r.init}`);
+/** A group's chosen learning rate: the lowest final number at seed 0. */
+function chosenLr(group: string): number {
+  const seed0 = sweep.map((s) => s.record).filter((r) => groupOf(r) === group && r.seed === 0);
+  const bits = (r: any): number => r.val_bits_per_char ?? Infinity;
+  return seed0.reduce((a, b) => (bits(b) < bits(a) ? b : a)).schedule.peakLr;
+}
 
 describe("the committed character-level LM checkpoints (lesson 12)", () => {
   it("are described in datasets/README.md", () => {
@@ -44,7 +51,7 @@ describe("the committed character-level LM checkpoints (lesson 12)", () => {
   });
 
   it("sweep: every record is complete, with its log, and its curve ends at its final number", () => {
-    expect(sweep.length).toBeGreaterThanOrEqual(12);
+    expect(sweep.length).toBeGreaterThanOrEqual(6);
     for (const { file, record: r } of sweep) {
       expect(r.vocabulary, file).toBe(vocab.chars.join(""));
       expect(r.command, file).toMatch(/^npm run train -- charlm --model (mamba|transformer) /);
@@ -72,23 +79,42 @@ describe("the committed character-level LM checkpoints (lesson 12)", () => {
     }
   });
 
+  for (const group of ["mamba", "transformer-fan-in"]) {
+    it(`${group}: a sweep at seed 0, and seed 1 at the chosen learning rate, a different run`, () => {
+      const runs = sweep.map((s) => s.record).filter((r) => groupOf(r) === group);
+      expect(
+        new Set(runs.filter((r) => r.seed === 0).map((r) => r.schedule.peakLr)).size,
+      ).toBeGreaterThanOrEqual(2);
+      const lr = chosenLr(group);
+      const [seed0, seed1] = [0, 1].map((seed) =>
+        runs.find((r) => r.schedule.peakLr === lr && r.seed === seed),
+      );
+      expect(seed1, `${group} seed 1 at lr ${lr}`).toBeDefined();
+      // Everything but the seed as in seed 0.
+      expect(seed1.command).toBe(
+        seed0.command.replace(/--seed 0/, "--seed 1").replace(/seed0$/, "seed1"),
+      );
+      // Another initialisation: its untrained model already scores differently.
+      expect(seed1.val_curve[0].val_bits_per_char).not.toBe(seed0.val_curve[0].val_bits_per_char);
+      expect(seed1.sample.text).not.toBe(seed0.sample.text);
+    });
+  }
+
   for (const model of ["mamba", "transformer"] as const) {
     it(`${model}: the seed-0 run of its best setting; loads and scores its recorded validation bits/char`, () => {
       const dir = path.join(root, model);
       const info = readJson(path.join(dir, "charlm.json"));
-      // The best setting of its group: the lowest mean final bits/char over the seeds.
-      const group = sweep.map((s) => s.record).filter((r) => groupOf(r) === groupOf(info));
-      const lrs = [...new Set(group.map((r) => r.schedule.peakLr as number))];
-      const mean = (lr: number): number => {
-        const runs = group.filter((r) => r.schedule.peakLr === lr);
-        return runs.reduce((a, r) => a + (r.val_bits_per_char ?? Infinity), 0) / runs.length;
-      };
-      const bestLr = lrs.reduce((a, b) => (mean(b) < mean(a) ? b : a));
+      // The chosen setting of its group, seed 0: the same record as in the sweep.
+      const bestLr = chosenLr(groupOf(info));
       expect(info.schedule.peakLr).toBe(bestLr);
       expect(info.seed).toBe(0);
-      const twin = group.find((r) => r.schedule.peakLr === bestLr && r.seed === 0);
-      expect(twin.val_bits_per_char).toBe(info.val_bits_per_char);
-      expect(twin.sample).toEqual(info.sample);
+      const twin = sweep.find(
+        (s) =>
+          groupOf(s.record) === groupOf(info) &&
+          s.record.schedule.peakLr === bestLr &&
+          s.record.seed === 0,
+      );
+      expect(twin?.record).toEqual(info);
 
       expect(info.vocabulary).toBe(vocab.chars.join(""));
       const set = validationWindows(split.validation, info.context);

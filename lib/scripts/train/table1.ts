@@ -107,6 +107,8 @@ interface TrainPoint {
 interface Progress {
   evaluations: Evaluation[];
   train: TrainPoint[];
+  /** The sums of the interval in progress (a run interrupted between evaluations keeps them). */
+  partial?: { loss: number; accuracy: number; n: number };
   seconds: number;
   commands: string[];
 }
@@ -237,8 +239,8 @@ async function train(out: string, work: string): Promise<void> {
   }
   const started = Date.now();
   let current = state;
-  let sum = { loss: 0, accuracy: 0, n: 0 };
-  let stopped: "solved" | "flat" | "cap" | "time limit" = "cap";
+  let sum = progress.partial ?? { loss: 0, accuracy: 0, n: 0 };
+  let stopped: "solved" | "flat" | "cap" | "time limit" | "interrupted" = "cap";
   let tokensPerSecond = 0;
   for (;;) {
     const done = current?.step ?? 0;
@@ -287,15 +289,16 @@ async function train(out: string, work: string): Promise<void> {
     progress.seconds += (Date.now() - t0) / 1000;
     saveMambaCheckpoint(model, runDir);
     saveTrainingState(current, model, runDir);
+    progress.partial = sum;
     writeFileSync(path.join(runDir, "progress.json"), JSON.stringify(progress) + "\n");
-    if (result.stopped !== "maxSteps" && result.stopped !== "done") {
-      stopped = "time limit";
+    if (result.stopped === "interrupted") {
+      stopped = "interrupted";
       break;
     }
   }
   pool.close();
-  if (stopped === "time limit") {
-    log(`${name}: stopped at step ${current?.step ?? 0} by --time-limit; continue with --resume`);
+  if (stopped === "time limit" || stopped === "interrupted") {
+    log(`${name}: ${stopped} at step ${current?.step ?? 0}; continue with --resume`);
     return;
   }
   const steps = current?.step ?? 0;

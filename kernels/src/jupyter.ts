@@ -39,7 +39,7 @@ export function venvBin(venv: string): string {
  * The course's own virtual environment, created by `npm start` when no Jupyter is found:
  * `<root>/.venv`, or the folder named by env MAMBA_TS_VENV.
  */
-export function courseVenv(root: string = ROOT, env: NodeJS.ProcessEnv = process.env): string {
+function courseVenv(root: string = ROOT, env: NodeJS.ProcessEnv = process.env): string {
   return env.MAMBA_TS_VENV ? path.resolve(env.MAMBA_TS_VENV) : path.join(root, ".venv");
 }
 
@@ -89,7 +89,7 @@ export function jupyterProgramOf(candidate: JupyterCandidate): string | null {
 }
 
 /** How to get Jupyter, for error messages. */
-export const HOW_TO_GET_JUPYTER =
+const HOW_TO_GET_JUPYTER =
   "Install Jupyter (e.g. `conda env create -f environment.yml`, or " +
   "`python3 -m venv .venv && .venv/bin/pip install jupyterlab`), or let `npm start` get one";
 

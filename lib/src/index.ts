@@ -1,25 +1,53 @@
 /**
  * @mamba-ts/lib: what a learner imports, in lessons and in scripts. Modules mirror the syllabus
  * (see README.md for the map from lesson to module):
- * - tensors, the seeded RNG and input checks;
+ * - tensors, the seeded RNG and `describe` (how errors show a value);
  * - display: plots, progress bars and rich output in Jupyter;
  * - the exercises' `check` and the course's exercises;
  * - loading the course's datasets (checked against their manifest);
- * - the numerics: linear algebra, continuous and discrete SSMs, convolution, HiPPO/S4D, synthetic
- *   tasks, the selective scan, linear scans, the fast CPU scan, the gpu.js scans, timing.
+ * - the numerics of lessons 00-08: linear algebra, continuous and discrete SSMs, convolution,
+ *   HiPPO/S4D, synthetic tasks, the selective scan, linear scans, the fast CPU scan, the gpu.js
+ *   scans, timing;
+ * - lessons 09-12: the Mamba and Transformer++ models (one definition each), their checkpoints,
+ *   training, length extrapolation and the character LM.
  *
- * Nothing here starts servers, spawns processes or writes files: the Jupyter tooling is the
- * package `@mamba-ts/kernels` (kernels/), and build-time scripts live in lib/scripts/. Internals
- * not exported here (e.g. the gpu.js kernel-source generators) stay importable by the tests through
- * relative paths.
+ * Nothing here starts servers or spawns processes: the Jupyter tooling is the package
+ * `@mamba-ts/kernels` (kernels/), and build-time scripts live in lib/scripts/. Files are written
+ * only by the functions that say so in their names (`save...`, `write...`: checkpoints, training
+ * states, safetensors and config.json files), each atomically (a temporary file renamed into
+ * place). Argument checks and kernels are internals: importable by the tests through relative
+ * paths, not exported here.
  */
 export * from "./tensor";
 export { describe } from "./validate";
 export * from "./rng";
-export * from "./display/jupyter";
-export * from "./display/plot";
-export * from "./display/progress";
-export * from "./exercises/check";
+export { type MimeBundle, displayBundle, html, markdown } from "./display/jupyter";
+export {
+  type ChartOptions,
+  type Figure,
+  type Series,
+  type Trace,
+  MAX_PLOT_POINTS,
+  heatmap,
+  lineChart,
+  show,
+} from "./display/plot";
+export { type Progress, progress } from "./display/progress";
+export {
+  type CheckOutcome,
+  type CheckResult,
+  type Exercise,
+  type ExerciseCase,
+  type ExerciseFunction,
+  CHECK_MIME,
+  CHECK_SEED,
+  CheckFailedError,
+  NotImplementedError,
+  check,
+  checkBundle,
+  evaluateExercise,
+  notImplemented,
+} from "./exercises/check";
 export { exercises, findExercise } from "./exercises/registry";
 export { exponentialMovingAverage } from "./exercises/00-welcome";
 export {
@@ -37,7 +65,17 @@ export {
   verifyDatasets,
 } from "./datasets/index";
 export * from "./datasets/ecg";
-export * from "./conv/fft";
+export {
+  type ComplexArray,
+  MAX_FFT_LENGTH,
+  fft,
+  fftPlan,
+  ifft,
+  irfft,
+  nextPow2,
+  rfft,
+  rfftPlan,
+} from "./conv/fft";
 export * from "./conv/kernel";
 export * from "./conv/convolve";
 export * from "./ssm/recurrence";
@@ -45,7 +83,13 @@ export * from "./linalg/matrix";
 export * from "./linalg/lu";
 export * from "./linalg/eig";
 export * from "./ssm/expm";
-export * from "./ssm/discretize";
+export {
+  type Discretized,
+  DISCRETIZATION_METHODS,
+  discreteStates,
+  discretize,
+  discretizeDiagonal,
+} from "./ssm/discretize";
 export * from "./ssm/ode";
 export * from "./ssm/continuous";
 export * from "./selective/index";
@@ -92,7 +136,7 @@ export {
 } from "./gpu/scan-kernels";
 export * from "./gpu/selective-scan";
 export * from "./gpu/selective-scan-async";
-export * from "./gpu/webgpu";
+export { type WebGpuInfo, installWebGpu, measureWebGpuSubmit, releaseWebGpu } from "./gpu/webgpu";
 export * from "./gpu/fused-scan";
 export * from "./gpu/measured-scans";
 export * from "./gpu/decode";

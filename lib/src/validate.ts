@@ -540,15 +540,6 @@ function splitName(name: string): [string, string] {
   return i < 0 ? [name, ""] : [name.slice(0, i), name.slice(i + 2)];
 }
 
-/**
- * The standard error for a hand-written check: `name` is `"fnName: argument"`, `problem` what the
- * value must be, with what it was (`"a square matrix (n, n) (got shape [1, 3])"`).
- */
-export function invalidArgument(name: string, problem: string): Error {
-  const [fn, arg] = splitName(name);
-  return arg === "" ? new Error(`${fn}: expected ${problem}`) : argumentError(fn, arg, problem);
-}
-
 function legacy<T>(name: string, value: unknown, s: Schema<T>): T {
   const [fn, arg] = splitName(name);
   const problem = s.problem(value);
@@ -563,20 +554,6 @@ function legacy<T>(name: string, value: unknown, s: Schema<T>): T {
  */
 export function assertTensor(name: string, value: unknown, spec: TensorSpec = {}): Tensor {
   return legacy(name, value, schema.tensor(spec));
-}
-
-/** Rejects NaN and ±Infinity in an array, naming the first bad index. */
-export function assertFiniteArray(name: string, data: ArrayLike<number>): void {
-  const i = firstNonFinite(data);
-  if (i >= 0) {
-    const [fn, arg] = splitName(name);
-    throw argumentError(fn, arg, `finite values (got ${data[i]} at flat index ${i})`);
-  }
-}
-
-/** A finite number. `name` is `"fnName: argument"`. */
-export function assertFiniteNumber(name: string, value: unknown): number {
-  return legacy(name, value, schema.number());
 }
 
 /** A finite number > 0. `name` is `"fnName: argument"`. */

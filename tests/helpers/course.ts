@@ -7,10 +7,10 @@ import * as path from "node:path";
 import { ROOT } from "../../kernels/src/jupyter";
 import { killGroup } from "../../kernels/src/process";
 
-export { ROOT, killGroup };
+export { killGroup };
 
 /** The line `npm start` prints once the server answers (documented in kernels/src/start.ts). */
-export const RUNNING = /^mamba-ts: (JupyterLab|Jupyter Notebook) is running at (http:\/\/\S+)$/m;
+const RUNNING = /^mamba-ts: (JupyterLab|Jupyter Notebook) is running at (http:\/\/\S+)$/m;
 
 export interface Course {
   proc: ChildProcess;

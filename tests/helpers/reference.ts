@@ -25,6 +25,35 @@ export const rows = (t: Tensor): M => {
 };
 /** The largest absolute entry. */
 export const maxAbs = (a: M): number => Math.max(...a.flat().map(Math.abs));
+/** The largest entrywise difference max |a - b|. */
+export const maxDiff = (a: M, b: M): number => maxAbs(add(a, b, -1));
+/** The entry t[i][j]... of a row-major tensor. */
+export function at(t: Tensor, ...idx: number[]): number {
+  let flat = 0;
+  for (let i = 0; i < idx.length; i++) flat = flat * t.shape[i] + idx[i];
+  return t.data[flat];
+}
+
+/** An r×c matrix of independent normal entries times `s`. */
+export function randomMatrix(rng: Rng, r: number, c: number, s = 1): M {
+  return Array.from({ length: r }, () => Array.from({ length: c }, () => s * rng.normal()));
+}
+
+/** A random orthogonal matrix (a product of Givens rotations): Q⁻¹ = Qᵀ exactly in theory. */
+export function randomOrthogonal(rng: Rng, n: number): M {
+  let q = eye(n);
+  for (let s = 0; s < 4 * n; s++) {
+    const i = rng.int(n);
+    const j = (i + 1 + rng.int(n - 1)) % n;
+    const th = rng.uniform(0, 2 * Math.PI);
+    const g = eye(n);
+    g[i][i] = g[j][j] = Math.cos(th);
+    g[i][j] = -Math.sin(th);
+    g[j][i] = Math.sin(th);
+    q = mul(g, q);
+  }
+  return q;
+}
 
 /**
  * e^A by its Taylor series Σ A^k/k! (float64), for well-scaled A: summed until a term's largest
@@ -40,6 +69,71 @@ export function taylorExpm(a: M, { maxTerms = 200, relative = true } = {}): M {
   }
   return sum;
 }
+
+/** Composite Simpson's rule on [a, b] with n (even) panels: an independent quadrature. */
+function simpson(g: (s: number) => number, a: number, b: number, n = 4000): number {
+  const h = (b - a) / n;
+  let s = g(a) + g(b);
+  for (let i = 1; i < n; i++) s += (i % 2 === 1 ? 4 : 2) * g(a + i * h);
+  return (s * h) / 3;
+}
+
+/** P_n(x) from the explicit sum P_n(x) = 2^-n Σ_k C(n,k)² (x-1)^(n-k) (x+1)^k. */
+export function legendreExplicit(n: number, x: number): number {
+  let s = 0;
+  let binom = 1;
+  for (let k = 0; k <= n; k++) {
+    s += binom * binom * (x - 1) ** (n - k) * (x + 1) ** k;
+    binom = (binom * (n - k)) / (k + 1);
+  }
+  return s / 2 ** n;
+}
+
+/** Legendre coefficients of f on [0, t], c_n = (1/t) ∫ f(s) sqrt(2n+1) P_n(2s/t - 1) ds, by Simpson. */
+export function legendreCoefficients(f: (s: number) => number, N: number, t: number): number[] {
+  return Array.from(
+    { length: N },
+    (_, n) =>
+      simpson((s) => f(s) * Math.sqrt(2 * n + 1) * legendreExplicit(n, (2 * s) / t - 1), 0, t) / t,
+  );
+}
+
+/**
+ * The linear recurrence h_t = a_t h_{t-1} + b_t (h_{-1} = 0) in closed form,
+ * h_t = Σ_{s<=t} (a_{s+1} ··· a_t) b_s: O(L²), float64, with the products formed from the right
+ * (not the order any scan uses).
+ */
+export function recurrenceClosedForm(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  const L = a.length;
+  const h = new Float64Array(L);
+  for (let t = 0; t < L; t++) {
+    let sum = 0;
+    for (let s = 0; s <= t; s++) {
+      let p = 1;
+      for (let r = t; r > s; r--) p *= a[r];
+      sum += p * b[s];
+    }
+    h[t] = sum;
+  }
+  return h;
+}
+
+/** Random coefficients a in [-1.1, 1.1] and normal inputs b of a length-L recurrence. */
+export function randomRecurrence(rng: Rng, L: number): { a: Float64Array; b: Float64Array } {
+  return {
+    a: Float64Array.from({ length: L }, () => rng.uniform(-1.1, 1.1)),
+    b: Float64Array.from({ length: L }, () => rng.normal()),
+  };
+}
+
+/** Pearson's chi-square statistic of observed counts against equal expected counts. */
+export function chiSquareUniform(counts: number[]): number {
+  const total = counts.reduce((a, b) => a + b, 0);
+  const e = total / counts.length;
+  return counts.reduce((s, c) => s + (c - e) ** 2 / e, 0);
+}
+/** A generous bound: mean + 5 standard deviations of chi-square with df degrees of freedom. */
+export const chiBound = (df: number): number => df + 5 * Math.sqrt(2 * df);
 
 /** Least-squares slope of log(err) against log(h): the observed order of convergence. */
 export function slope(hs: number[], errs: number[]): number {
@@ -64,6 +158,53 @@ export function randomStableSystem(rng: Rng, n: number, rho = 0.95) {
   fro = Math.sqrt(fro);
   const Abar: Tensor = { shape: [n, n], data: m.data.map((v) => (rho * v) / fro) };
   return { Abar, Bbar: rng.randn([n, 1]), C: rng.randn([1, n]) };
+}
+
+/** max |a_i - b_i| of two lists of the same length (a length mismatch throws). */
+export function maxAbsErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`maxAbsErr: ${a.length} values against ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Σ_j |K_j| · max|x|: the size of the sums a convolution of x with K adds (scales rounding). */
+export function convScale(K: ArrayLike<number>, x: ArrayLike<number>): number {
+  let sk = 0;
+  for (let i = 0; i < K.length; i++) sk += Math.abs(K[i]);
+  let mx = 0;
+  for (let i = 0; i < x.length; i++) mx = Math.max(mx, Math.abs(x[i]));
+  return sk * mx;
+}
+
+/** The last position's logits, (b, vocab) flattened, out of (b, l, vocab) logits. */
+export function lastPositionLogits(logits: { shape: number[]; data: ArrayLike<number> }): number[] {
+  const [b, l, v] = logits.shape;
+  const out: number[] = [];
+  for (let i = 0; i < b; i++)
+    for (let j = 0; j < v; j++) out.push(logits.data[(i * l + l - 1) * v + j]);
+  return out;
+}
+
+/** A small Mamba and a small Transformer++ (vocabulary 16, 2 layers, width 16). */
+export const SMALL_MAMBA = { vocab_size: 16, hidden_size: 16, num_hidden_layers: 2, state_size: 4 };
+export const SMALL_LLAMA = {
+  vocab_size: 16,
+  hidden_size: 16,
+  intermediate_size: 24,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+};
+
+/** A (b, l) batch of random token ids below `vocab`, as rows. */
+export const randomTokens = (rng: Rng, b: number, l: number, vocab: number): number[][] =>
+  Array.from({ length: b }, () => Array.from({ length: l }, () => rng.int(vocab)));
+
+/** The logits of sequence b at position t, out of (b, l, vocab) logits. */
+export function logitsRow(logits: Tensor, b: number, t: number): Float32Array {
+  const [, l, v] = logits.shape;
+  return logits.data.subarray((b * l + t) * v, (b * l + t + 1) * v) as Float32Array;
 }
 
 /**

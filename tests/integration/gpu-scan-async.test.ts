@@ -3,7 +3,7 @@
  * backends this machine has (cpu, webasm, headlessgl under `xvfb-run -a`), and on WebGPU in
  * headless Chromium (Debian's `chromium`, its SwiftShader Vulkan adapter) with lib bundled for
  * the page. The reference is lib's float64 sequential `selectiveScan` (tested against its own
- * independent reference in selective-scan.test.ts), a different algorithm from both gpu.js scans.
+ * independent reference in tests/helpers/selective-scan.ts), a different algorithm from both gpu.js scans.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -1,3 +1,8 @@
+/**
+ * The seeded generator Rng (lib/src/rng.ts): its stream against an independent xoshiro128** written
+ * with BigInt arithmetic, its samplers against their distributions' moments (1e5 samples, 5
+ * standard errors), permutations, fork, argument errors.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../lib/src/rng";
 

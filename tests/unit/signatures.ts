@@ -1,9 +1,20 @@
 /**
- * What each exported function of `lib/src/index.ts` accepts, argument by argument, as lib's own
- * schemas (`schema.*` from validate.ts), with one valid call. The property test
- * (`bad-input.property.test.ts`) replaces one argument at a time by values its schema rejects and
+ * What each exported function of `lib/src/index.ts` accepts: one row per function,
+ * `name: [valid call's arguments, "argument:type ...", call?]`, the types written from the
+ * documented contract (not read from lib's code) and turned into lib's own `schema.*` helpers.
+ * `bad-input.property.test.ts` replaces one argument at a time by values its schema rejects and
  * expects an Error naming the function and the argument; it fails for an exported function that
- * is in neither this registry nor the explicit, commented lists of the test.
+ * is neither in this table nor in its commented EXEMPT list.
+ *
+ * Types (see `parse` below): `T`, `T1` … `T4` a tensor of finite values (of that rank), `T*`,
+ * `T2*` … values may be non-finite; `int`, `num` with bounds `[min,max]`, `(gt,max]` or `[min,]`
+ * (`MAX` = validate.ts's MAX_ELEMENTS, `2^k`, `2^k-1`); `pos`; `bool`; `str` (non-empty), `text`;
+ * `dtype` (float32 or float64); `fn`; `rng`; `obj`; `any` (present, checked by the function
+ * itself); `nums`, `nums[min,max]` (array lengths); `shape`, `shape2` (2 entries), `shape*` (no
+ * element cap); `a|b|c` one of these strings; `{key:type key?:type}` an options object (unknown
+ * keys refused); `@NAME` a schema from `NAMED`. `name?:type` is optional (undefined or null
+ * accepted); a bare `name` is not driven.
+ * The argument object of the scans (`selectiveScan({ u, delta, ... })`) is named `_`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
@@ -25,127 +36,35 @@ export interface Signature {
   call?: (...args: unknown[]) => unknown;
 }
 
-const rng = () => new lib.Rng(7);
-const T = (spec: Parameters<typeof s.tensor>[0] = {}): Schema => s.tensor(spec);
-const a = (name: string, schema: Schema | null): Arg => ({ name, schema });
-const mat = (rows: number[][]) => lib.tensor(rows);
-const square = () =>
-  mat([
-    [-1, 0.5],
-    [0, -2],
-  ]);
-const col = () => mat([[1], [0.5]]);
-const row = () => mat([[1, 2]]);
-const int = (min: number, max?: number) => s.integer({ min, max });
-const pos = () => s.positive();
-const scanArgs = () =>
-  lib.randomSelectiveScanArgs(rng(), { batch: 1, dim: 2, length: 4, dstate: 2 });
-const scanDims = () => ({
-  batch: 1,
-  dim: 2,
-  length: 8,
-  dstate: 4,
-  groups: 1,
-  softplus: true,
-  hasZ: false,
-});
-const options = (fields: Record<string, Schema>) => s.options(fields);
-const opt = <X>(x: Schema<X>) => s.optional(x);
-const ssm = () => lib.dampedSpring(1, 0.5);
-const DIMS = s.options(
-  {
-    batch: int(1, MAX_ELEMENTS),
-    dim: int(1, MAX_ELEMENTS),
-    length: int(1, MAX_ELEMENTS),
-    dstate: int(1, 256),
-    groups: int(1, MAX_ELEMENTS),
-    softplus: s.boolean(),
-    hasZ: s.boolean(),
-  },
-  "scan sizes",
-);
-/** A schema written here for an argument lib checks by hand (typed arrays, token batches). */
-const custom = (expected: string, ok: (v: unknown) => boolean, invalid: unknown[]): Schema => ({
+// ---- Schemas written here for what lib checks by hand (typed arrays, models, sets, ids) -------
+const custom = (expected: string, invalid: unknown[], ok: (v: unknown) => boolean): Schema => ({
   expected,
   optional: false,
   problem: (v) => (ok(v) ? null : `${expected} (got ${describe(v)})`),
   invalid: () => [undefined, null, ...invalid],
 });
-const INT32_IDS = custom("an Int32Array of ids", (v) => v instanceof Int32Array, [[0, 1], "01", 3]);
-/** Ids in [0, V): a plain array or an Int32Array. */
-const idList = (V: number, nullAllowed = false) =>
+/** An instance of `type` (a typed array, a Map); plain arrays and other typed arrays fail. */
+const instance = (expected: string, type: new () => unknown, ...invalid: unknown[]): Schema =>
+  custom(expected, [42, {}, [1, 2], new Float32Array(2), ...invalid], (v) => v instanceof type);
+/** An object only lib's own functions make (a model, a cache, a task set): nothing else passes. */
+const made = (expected: string, ...invalid: unknown[]): Schema =>
+  custom(expected, [42, "x", {}, [1], ...invalid], () => false);
+const isIds = (v: unknown, vocab: number): boolean =>
+  Array.isArray(v) &&
+  v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x < vocab);
+/** Ids in [0, V), a plain array or an Int32Array; with `skip`, -100 (an ignored target) too. */
+const idList = (V: number, skip = false) =>
   custom(
     `an array of ids in [0, ${V})`,
+    [[V], [-1], [0.5], "0", 7],
     (v) =>
       (Array.isArray(v) || v instanceof Int32Array) &&
       Array.from(v as ArrayLike<unknown>).every(
         (x) =>
-          (nullAllowed && x === -100) ||
-          (Number.isInteger(x) && (x as number) >= 0 && (x as number) < V),
+          (skip && x === -100) || (Number.isInteger(x) && 0 <= (x as number) && (x as number) < V),
       ),
-    [[V], [-1], [0.5], "0", 7],
   );
-const VOCAB = custom(
-  "a character vocabulary",
-  (v) =>
-    v !== null &&
-    typeof v === "object" &&
-    Array.isArray((v as lib.CharVocabulary).chars) &&
-    (v as lib.CharVocabulary).ids instanceof Map &&
-    (v as lib.CharVocabulary).chars.length > 0 &&
-    (v as lib.CharVocabulary).ids.size === (v as lib.CharVocabulary).chars.length,
-  [{}, "abc", { chars: ["a"] }, null],
-);
-const WINDOWS = custom(
-  "windows from validationWindows",
-  (v) => {
-    const w = v as lib.CharWindows | null;
-    return (
-      w !== null &&
-      typeof w === "object" &&
-      w.tokens?.data instanceof Int32Array &&
-      w.targets?.data instanceof Int32Array &&
-      w.tokens.data.length === w.targets.data.length
-    );
-  },
-  [{}, [1, 2], { tokens: { shape: [1, 1], data: new Int32Array(1) } }],
-);
-const charIds = () => Int32Array.from({ length: 40 }, (_, i) => i % 3);
-const charLogits = () => ({ shape: [1, 2, 3], data: Float64Array.from([0, 1, 2, 2, 1, 0]) });
-const rngMethod =
-  (m: string) =>
-  (...args: unknown[]) =>
-    (rng() as unknown as Record<string, (...x: unknown[]) => unknown>)[m](...args);
-
-const int32 = () =>
-  custom("an Int32Array", (v) => v instanceof Int32Array, [[1, 2], new Float32Array(2), 3, "ids"]);
-const bytes = () =>
-  custom("a Uint8Array", (v) => v instanceof Uint8Array, [[1, 2], new Float32Array(2), 3, "b"]);
-const isIds = (v: unknown, vocab: number): boolean =>
-  Array.isArray(v) &&
-  v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x < vocab);
-/** A (b, l) batch of token ids below `vocab`, as number[][] (the Int32Array form is also valid). */
-const tokens = (vocab: number) =>
-  custom(
-    "a (b, l) batch of token ids",
-    (v) =>
-      (Array.isArray(v) &&
-        v.every(
-          (r) => isIds(r, vocab) && (r as unknown[]).length === (v[0] as unknown[]).length,
-        )) ||
-      (typeof v === "object" && v !== null && (v as { data?: unknown }).data instanceof Int32Array),
-    [42, "ids", [[1.5]], [[1, 2], [1]], [[vocab]], [[-1]], [1, 2], { shape: [1, 1], data: [0] }],
-  );
-/** An array of token ids below `vocab`. */
-const ids = (vocab: number, minLength = 0) =>
-  custom(
-    "an array of token ids",
-    (v) => (isIds(v, vocab) && (v as unknown[]).length >= minLength) || v instanceof Int32Array,
-    [42, "ids", [1.5], [vocab], [-1], [[0]], ...(minLength > 0 ? [[]] : [])],
-  );
-const T32 = (spec: Parameters<typeof s.tensor>[0] = {}) => T({ ...spec, dtype: "float32" });
 const MAMBA = { vocab_size: 6, hidden_size: 4, num_hidden_layers: 1, state_size: 2 };
-const mamba = () => lib.initMamba(MAMBA, rng());
 const LLAMA = {
   vocab_size: 6,
   hidden_size: 8,
@@ -153,34 +72,219 @@ const LLAMA = {
   num_hidden_layers: 1,
   num_attention_heads: 2,
 };
-const llama = () => lib.initTransformer(LLAMA, rng());
-const mambaModel = () =>
-  custom("a Mamba model", () => false, [
-    42,
-    "m",
-    {},
-    { config: MAMBA, params: {} },
-    { config: {}, params: new Map() },
-  ]);
-const llamaModel = () =>
-  custom("a Transformer++ model", () => false, [
-    42,
-    "m",
-    {},
-    { config: LLAMA, params: {} },
-    { config: {}, params: new Map() },
-  ]);
-/** Either of lib's language models (the extrapolation functions take both). */
-const eitherModel = () =>
-  custom("a Mamba or Transformer++ model", () => false, [42, "m", {}, { params: new Map() }]);
-const GENERATE = {
-  maxNewTokens: int(0, 1 << 20),
-  temperature: s.number({ min: 0 }),
-  topK: opt(int(1)),
-  rng: opt(s.rng()),
-  stopToken: opt(int(0)),
+const BROKEN_MODEL = { config: {}, params: new Map() };
+
+/** The `@NAME` types. */
+const NAMED: Record<string, Schema> = {
+  MAMBA_MODEL: made("a Mamba model", { config: MAMBA, params: {} }, BROKEN_MODEL),
+  LLAMA_MODEL: made("a Transformer++ model", { config: LLAMA, params: {} }, BROKEN_MODEL),
+  EITHER_MODEL: made("a Mamba or Transformer++ model", { params: new Map() }),
+  MAMBA_CACHE: made("a MambaCache"),
+  LLAMA_CACHE: made("a TransformerCache"),
+  SCAN_CACHE: made("a ScanCache"),
+  ADAMW_STATE: made("an AdamWState"),
+  TRAINING_STATE: made("a TrainingState", { step: 0 }),
+  TASK_SET: made("a task set"),
+  INDUCTION_SET: made("an induction-heads set", { task: "induction-heads" }),
+  TASK_FILE: made("a task file"),
+  SPLITS: made("an object of splits", { test: 1 }),
+  LTI_MODEL: made("an LTI token model"),
+  DIAGONAL_SSM: made("a diagonal SSM"),
+  COMPLEX_C: made("{ re, im? }"),
+  LLAMA_FIELDS: made(
+    "LlamaConfig fields",
+    { ...LLAMA, vocab_size: 0 },
+    { ...LLAMA, hidden_act: "gelu" },
+    { ...LLAMA, typo: 1 },
+  ),
+  PARAMS: instance("a Map<string, Tensor>", Map),
+  INT32: instance("an Int32Array", Int32Array, "ids"),
+  INT32_IDS: instance("an Int32Array of ids", Int32Array, "01"),
+  BYTES: instance("a Uint8Array", Uint8Array, "b"),
+  IDS3: idList(3),
+  TARGETS3: idList(3, true),
+  /** A (b, l) batch of ids below 6, as number[][] (the Int32Array tensor form is also valid). */
+  TOKENS: custom(
+    "a (b, l) batch of token ids",
+    [42, "ids", [[1.5]], [[1, 2], [1]], [[6]], [[-1]], [1, 2], { shape: [1, 1], data: [0] }],
+    (v) =>
+      (Array.isArray(v) &&
+        v.every((r) => isIds(r, 6) && (r as unknown[]).length === (v[0] as unknown[]).length)) ||
+      (typeof v === "object" && v !== null && (v as { data?: unknown }).data instanceof Int32Array),
+  ),
+  /** A prompt: at least one id below 6. */
+  PROMPT: custom(
+    "an array of token ids",
+    [42, "ids", [1.5], [6], [-1], [[0]], []],
+    (v) => (isIds(v, 6) && (v as unknown[]).length >= 1) || v instanceof Int32Array,
+  ),
+  LTI_TOKENS: custom(
+    "an array of token ids",
+    [42, "ids", [1.5], [5], [-1], [[0]]],
+    (v) => isIds(v, 5) || v instanceof Int32Array,
+  ),
+  /** One id below 6 per sequence of a batch of 2 (a decoding step). */
+  STEP: custom(
+    "2 token ids",
+    [42, [1], [1, 2, 3], [1.5, 1], [6, 0]],
+    (v) => isIds(v, 6) && (v as unknown[]).length === 2,
+  ),
+  VOCAB: custom(
+    "a character vocabulary",
+    [{}, "abc", { chars: ["a"] }, { chars: [], ids: new Map() }],
+    (v) => {
+      const c = v as Partial<lib.CharVocabulary> | null;
+      const n = c?.ids instanceof Map && Array.isArray(c.chars) ? c.chars.length : 0;
+      return n > 0 && n === c?.ids?.size;
+    },
+  ),
+  WINDOWS: custom(
+    "windows from validationWindows",
+    [{}, [1, 2], { tokens: { shape: [1, 1], data: new Int32Array(1) } }],
+    (v) => {
+      const w = v as Partial<lib.CharWindows> | null;
+      const [t, y] = [w?.tokens?.data, w?.targets?.data];
+      return t instanceof Int32Array && y instanceof Int32Array && t.length === y.length;
+    },
+  ),
+  TEST_SPLIT: custom('the split "test"', [42, "train", ""], (v) => v === "test"),
+  U4: s.tensor({ shape: [null, null, 4], dtype: "float32" }),
+  SCAN_SIZES: options(
+    "{batch:int[1,MAX] dim:int[1,MAX] length:int[1,MAX] dstate:int[1,256] groups:int[1,MAX] " +
+      "softplus:bool hasZ:bool}",
+    "scan sizes",
+  ),
+  MACHINE_LIMITS: options("{expsPerSecond:pos bytesPerSecond:pos}", "MachineLimits"),
+  MAMBA_CONFIG: options(
+    "{vocab_size:int[1,2^20] hidden_size:int[1,2^14] num_hidden_layers:int[1,1024] " +
+      "state_size?:int[1,1024] expand?:int[1,64] conv_kernel?:int[1,64] time_step_rank?:any " +
+      "intermediate_size?:any layer_norm_epsilon?:pos use_bias?:bool use_conv_bias?:bool " +
+      "residual_in_fp32?:bool tie_word_embeddings?:bool}",
+    "a MambaConfig",
+  ),
 };
-const randn = (shape: number[]) => rng().randn(shape, 1, "float32");
+
+// ---- The type language ------------------------------------------------------------------------
+function bound(text: string): number | undefined {
+  if (text === "") return undefined;
+  if (text === "MAX") return MAX_ELEMENTS;
+  const pow = /^(-?)2\^(\d+)(-1)?$/.exec(text);
+  if (pow) return (pow[1] ? -1 : 1) * 2 ** Number(pow[2]) - (pow[3] ? 1 : 0);
+  const n = Number(text);
+  if (!Number.isFinite(n)) throw new Error(`signatures: bad bound ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** The schema of one type (see the module comment). */
+function parse(type: string): Schema {
+  if (type.startsWith("@")) {
+    if (!(type.slice(1) in NAMED)) throw new Error(`signatures: no type ${type}`);
+    return NAMED[type.slice(1)];
+  }
+  if (type.startsWith("{")) return options(type);
+  if (type.includes("|")) return s.oneOf(type.split("|"));
+  const tensor = /^T([1-4]?)(\*?)$/.exec(type);
+  if (tensor) {
+    const rank = tensor[1] ? Number(tensor[1]) : undefined;
+    return s.tensor(tensor[2] ? { rank, finite: false } : { rank });
+  }
+  const ranged = /^(int|num|nums)(?:([[(])(-?[\w^.-]*),([\w^.-]*)\])?$/.exec(type);
+  if (ranged) {
+    const [, kind, open, lo = "", hi = ""] = ranged;
+    if (kind === "nums") return s.numbers({ minLength: bound(lo), maxLength: bound(hi) });
+    const bounds =
+      open === "(" ? { gt: bound(lo), max: bound(hi) } : { min: bound(lo), max: bound(hi) };
+    return kind === "int" ? s.integer(bounds) : s.number(bounds);
+  }
+  const simple: Record<string, () => Schema> = {
+    pos: () => s.positive(),
+    bool: () => s.boolean(),
+    str: () => s.string(),
+    text: () => s.string({ allowEmpty: true }),
+    fn: () => s.function(),
+    rng: () => s.rng(),
+    obj: () => s.object(),
+    any: () => s.present(),
+    dtype: () => s.oneOf(["float32", "float64"]),
+    shape: () => s.shape(),
+    shape2: () => s.shape({ rank: 2 }),
+    "shape*": () => s.shape({ maxElements: Infinity }),
+  };
+  if (!(type in simple)) throw new Error(`signatures: unknown type ${JSON.stringify(type)}`);
+  return simple[type]();
+}
+
+/** `name:type` pairs separated by spaces (braces group an options object's fields). */
+function fields(text: string): [name: string, optional: boolean, type: string | null][] {
+  const parts = text.match(/[^\s{]+(?:\{[^}]*\})?|\{[^}]*\}/g) ?? [];
+  return parts.map((part) => {
+    const colon = part.indexOf(":");
+    const name = colon < 0 ? part : part.slice(0, colon);
+    const optional = name.endsWith("?");
+    const bare = optional ? name.slice(0, -1) : name;
+    return [bare === "_" ? "" : bare, optional, colon < 0 ? null : part.slice(colon + 1)];
+  });
+}
+
+/** An options object from `{key:type key?:type ...}`; `what` names it in messages. */
+function options(text: string, what?: string): Schema {
+  const body = /^\{(.*)\}$/.exec(text.trim());
+  if (!body) throw new Error(`signatures: not an options object: ${text}`);
+  const schemas: Record<string, Schema> = {};
+  for (const [name, optional, type] of fields(body[1])) {
+    const inner = parse(type ?? "any");
+    schemas[name] = optional ? s.optional(inner) : inner;
+  }
+  return s.options(schemas, what);
+}
+
+// ---- Valid calls ------------------------------------------------------------------------------
+const rng = () => new lib.Rng(7);
+const mat = (rows: number[][]) => lib.tensor(rows);
+const vec = (...v: number[]) => lib.tensor(v);
+const square = () =>
+  mat([
+    [-1, 0.5],
+    [0, -2],
+  ]);
+const col = () => mat([[1], [0.5]]);
+const row = () => mat([[1, 2]]);
+const randn = (...shape: number[]) => rng().randn(shape, 1, "float32");
+const spring = () => lib.dampedSpring(1, 0.5);
+const field = (_t: number, y: Float64Array) => y;
+const scanArgs = () =>
+  lib.randomSelectiveScanArgs(rng(), { batch: 1, dim: 2, length: 4, dstate: 2 });
+const DIMS = { batch: 1, dim: 2, length: 8, dstate: 4, groups: 1, softplus: true, hasZ: false };
+const dims = () => ({ ...DIMS });
+const size = () => ({ batch: 1, dim: 2, length: 8, dstate: 4 });
+const COPYING = { count: 2, length: 6, numTokens: 2, vocabSize: 5 };
+const copySet = () => lib.selectiveCopying(rng(), COPYING);
+const inductionSet = (count = 2) => lib.inductionHeads(rng(), { count, length: 6, vocabSize: 5 });
+/** Predictions (all 0) for a selective-copying set, and the set. */
+const predictions = () => {
+  const set = copySet();
+  return [new Int32Array(set.targets.length), set];
+};
+/** HiPPO-LegS's A and B for N = 3. */
+const legS = () => {
+  const { A, B } = lib.hippoLegS(3);
+  return [A, B];
+};
+const taskFile = () => ({ test: { seed: 1, set: inductionSet() } });
+const ltiModel = () => lib.fitLtiKernel(inductionSet(4), { kernelLength: 2 });
+const charIds = () => Int32Array.from({ length: 40 }, (_, i) => i % 3);
+const charLogits = () => ({ shape: [1, 2, 3], data: Float64Array.from([0, 1, 2, 2, 1, 0]) });
+const charForward = (t: { shape: [number, number] }) => ({
+  shape: [...t.shape, 3],
+  data: new Float64Array(t.shape[0] * t.shape[1] * 3),
+});
+const mamba = () => lib.initMamba(MAMBA, rng());
+const llama = () => lib.initTransformer(LLAMA, rng());
+const params = () => new Map([["w", randn(2)]]);
+const rngMethod =
+  (m: string) =>
+  (...args: unknown[]) =>
+    (rng() as unknown as Record<string, (...x: unknown[]) => unknown>)[m](...args);
 
 /** A folder for the file functions' valid calls (the property test removes it at the end). */
 let scratch: string | null = null;
@@ -192,1348 +296,239 @@ export function removeScratch(): void {
   if (scratch !== null) rmSync(scratch, { recursive: true, force: true });
   scratch = null;
 }
-/** A saved Mamba checkpoint (with a training state) and a saved Transformer++ checkpoint. */
+/** A saved Mamba checkpoint with a training state. */
 const savedMamba = (): string => {
   const dir = tmp("mamba");
   const model = mamba();
   lib.saveMambaCheckpoint(model, dir);
-  const optimizer = lib.createAdamW(model.params);
-  lib.saveTrainingState({ step: 0, optimizer: optimizer, rng: rng() }, model, dir);
+  const state = { step: 0, optimizer: lib.createAdamW(model.params), rng: rng() };
+  lib.saveTrainingState(state, model, dir);
   return dir;
 };
-const savedLlama = (): string => {
-  const dir = tmp("llama");
-  lib.saveTransformerCheckpoint(llama(), dir);
-  return dir;
-};
-const folder = () => s.string();
 
-export const signatures: Record<string, Signature> = {
-  // tensor.ts
-  numel: { valid: () => [[2, 3]], args: [a("shape", s.shape({ maxElements: Infinity }))] },
-  strides: { valid: () => [[2, 3]], args: [a("shape", s.shape({ maxElements: Infinity }))] },
-  allocate: {
-    valid: () => ["float64", 3],
-    args: [a("dtype", s.oneOf(["float32", "float64"])), a("length", int(0, MAX_ELEMENTS))],
-  },
-  zeros: {
-    valid: () => [[2, 3], "float32"],
-    args: [a("shape", s.shape()), a("dtype", opt(s.oneOf(["float32", "float64"])))],
-  },
-  dtypeOf: { valid: () => [mat([[1]])], args: [a("t", T({ finite: false }))] },
-  toNested: { valid: () => [mat([[1]])], args: [a("t", T({ finite: false }))] },
-  astype: {
-    valid: () => [mat([[1]]), "float32"],
-    args: [a("t", T({ finite: false })), a("dtype", s.oneOf(["float32", "float64"]))],
-  },
-  maxAbsDiff: {
-    valid: () => [mat([[1]]), mat([[2]])],
-    args: [a("a", T({ finite: false })), a("b", T({ finite: false }))],
-  },
-  fromFloat64: {
-    valid: () => [[2], new Float64Array(2), "float32"],
-    args: [a("shape", s.shape()), a("data", null), a("dtype", s.oneOf(["float32", "float64"]))],
-  },
+// ---- The table --------------------------------------------------------------------------------
+type Row = [valid: () => unknown[], types: string, call?: Signature["call"]];
+/** The same row for several functions. */
+const each = (names: string[], r: Row): Record<string, Row> =>
+  Object.fromEntries(names.map((n) => [n, r]));
+/** The options of both generate functions (Mamba's add `scan`). */
+const GENERATE =
+  "maxNewTokens:int[0,2^20] temperature:num[0,] topK?:int[1,] rng?:rng stopToken?:int[0,]";
+
+const table: Record<string, Row> = {
+  // tensor.ts, linalg/
+  ...each(["numel", "strides"], [() => [[2, 3]], "shape:shape*"]),
+  allocate: [() => ["float64", 3], "dtype:dtype length:int[0,MAX]"],
+  zeros: [() => [[2, 3], "float32"], "shape:shape dtype?:dtype"],
+  ...each(["dtypeOf", "toNested"], [() => [mat([[1]])], "t:T*"]),
+  astype: [() => [mat([[1]]), "float32"], "t:T* dtype:dtype"],
+  maxAbsDiff: [() => [mat([[1]]), mat([[2]])], "a:T* b:T*"],
+  fromFloat64: [() => [[2], new Float64Array(2), "float32"], "shape:shape data dtype:dtype"],
+  tensor: [() => [[[1, 2]], "float32"], "values dtype?:dtype"],
+  identity: [() => [3], "n:int[0,2^13]"],
+  matmul: [() => [square(), col()], "A:T2 B:T2"],
+  transpose: [() => [square()], "A:T2*"],
+  matvec: [() => [square(), vec(1, 2)], "A:T2 x:T1"],
+  norm: [() => [square(), "fro"], "A:T kind?:fro|1|inf|2"],
+  solve: [() => [square(), vec(1, 2)], "A:T2 B:T"],
+  ...each(
+    ["lu", "inverse", "det", "eigvals", "spectralAbscissa", "spectralRadius"],
+    [() => [square()], "A:T2"],
+  ),
   // rng.ts: the constructor and the methods
-  Rng: {
-    valid: () => [1],
-    args: [a("seed", s.integer())],
-    call: (seed) => new lib.Rng(seed as number),
-  },
-  "Rng#int": { valid: () => [3], args: [a("n", int(1))], call: rngMethod("int") },
-  "Rng#uniform": {
-    valid: () => [0, 1],
-    args: [a("lo", opt(s.number())), a("hi", opt(s.number()))],
-    call: rngMethod("uniform"),
-  },
-  "Rng#normal": {
-    valid: () => [0, 1],
-    args: [a("mean", opt(s.number())), a("std", opt(s.number({ min: 0 })))],
-    call: rngMethod("normal"),
-  },
-  "Rng#randn": {
-    valid: () => [[2, 2], 1, "float32"],
-    args: [
-      a("shape", s.shape()),
-      a("std", opt(s.number({ min: 0 }))),
-      a("dtype", opt(s.oneOf(["float32", "float64"]))),
-    ],
-    call: rngMethod("randn"),
-  },
-  "Rng#rand": {
-    valid: () => [[2], 0, 1],
-    args: [a("shape", s.shape()), a("lo", opt(s.number())), a("hi", opt(s.number()))],
-    call: rngMethod("rand"),
-  },
-  "Rng#permutation": {
-    valid: () => [5],
-    args: [a("n", int(0, 2 ** 24))],
-    call: rngMethod("permutation"),
-  },
-  // exercises
-  exponentialMovingAverage: {
-    valid: () => [[1, 2, 3], 0.5],
-    args: [a("x", s.numbers()), a("alpha", s.number({ min: 0, max: 1 }))],
-  },
-  // conv
-  ssmKernel: {
-    valid: () => [square(), col(), row(), 4],
-    args: [a("Abar", T()), a("Bbar", T()), a("C", T()), a("L", int(0, MAX_ELEMENTS))],
-  },
-  causalConv: {
-    valid: () => [mat([[1, 2, 3]]), lib.tensor([1, 0.5])],
-    args: [a("x", T()), a("K", T())],
-  },
-  fftConv: {
-    valid: () => [mat([[1, 2, 3]]), lib.tensor([1, 0.5])],
-    args: [a("x", T()), a("K", T())],
-  },
-  ssmRecurrence: {
-    valid: () => [square(), col(), row(), lib.tensor([1, 2, 3])],
-    args: [a("Abar", T()), a("Bbar", T()), a("C", T()), a("x", T())],
-  },
-  // linalg
-  identity: { valid: () => [3], args: [a("n", int(0, 2 ** 13))] },
-  matmul: {
-    valid: () => [square(), col()],
-    args: [a("A", T({ rank: 2 })), a("B", T({ rank: 2 }))],
-  },
-  transpose: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
-  norm: {
-    valid: () => [square(), "fro"],
-    args: [a("A", T()), a("kind", opt(s.oneOf(["fro", "1", "inf", "2"])))],
-  },
-  lu: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
-  solve: {
-    valid: () => [square(), lib.tensor([1, 2])],
-    args: [a("A", T({ rank: 2 })), a("B", T())],
-  },
-  inverse: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
-  det: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
-  eigvals: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
-  spectralAbscissa: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
-  spectralRadius: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
-  // ssm
-  expm: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
-  expmDiagonal: { valid: () => [lib.tensor([-1, -2])], args: [a("a", T({ rank: 1 }))] },
-  discretize: {
-    valid: () => [square(), col(), 0.1, "zoh"],
-    args: [
-      a("A", T({ rank: 2 })),
-      a("B", T({ rank: 2 })),
-      a("dt", pos()),
-      a("method", s.oneOf(["zoh", "bilinear", "euler"])),
-    ],
-  },
-  discretizeDiagonal: {
-    valid: () => [lib.tensor([-1, -2]), lib.tensor([1, 1]), 0.1, "zoh"],
-    args: [
-      a("a", T({ rank: 1 })),
-      a("B", T()),
-      a("dt", pos()),
-      a("method", s.oneOf(["zoh", "bilinear", "euler"])),
-    ],
-  },
-  rk4Step: {
-    valid: () => [(_t: number, y: Float64Array) => y, 0, [1], 0.1],
-    args: [a("f", s.function()), a("t", s.number()), a("y", null), a("h", s.number())],
-  },
-  odeRk4: {
-    valid: () => [(_t: number, y: Float64Array) => y, [1], 0, 1, 4],
-    args: [
-      a("f", s.function()),
-      a("y0", null),
-      a("t0", s.number()),
-      a("t1", s.number()),
-      a("steps", int(1)),
-    ],
-  },
-  odeDormandPrince: {
-    valid: () => [(_t: number, y: Float64Array) => y, [1], 0, 1, {}],
-    args: [
-      a("f", s.function()),
-      a("y0", null),
-      a("t0", s.number()),
-      a("t1", s.number()),
-      a(
-        "options",
-        options({
-          rtol: opt(s.number({ min: 0 })),
-          atol: opt(s.number({ min: 0 })),
-          tEval: opt(s.numbers()),
-          firstStep: opt(s.positive()),
-          maxSteps: opt(int(1, 1e7)),
-        }),
-      ),
-    ],
-  },
-  leakyIntegrator: { valid: () => [2], args: [a("tau", opt(pos()))] },
-  dampedSpring: {
-    valid: () => [1, 0.2],
-    args: [a("omega", opt(pos())), a("zeta", opt(s.number()))],
-  },
-  stability: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
-  simulateExact: {
-    valid: () => [ssm(), lib.tensor([1, 0]), 0.1],
-    args: [a("ssm", null), a("x", T()), a("dt", pos())],
-  },
-  simulateRk4: {
-    valid: () => [ssm(), lib.tensor([1, 0]), 0.1, { substeps: 2 }],
-    args: [
-      a("ssm", null),
-      a("x", T()),
-      a("dt", pos()),
-      a("options", options({ substeps: opt(int(1, 10000)), h0: opt(s.present()) })),
-    ],
-  },
-  simulateAdaptive: {
-    valid: () => [ssm(), lib.tensor([1, 0]), 0.1, {}],
-    args: [
-      a("ssm", null),
-      a("x", T()),
-      a("dt", pos()),
-      a(
-        "options",
-        options({
-          rtol: opt(s.number({ min: 0 })),
-          atol: opt(s.number({ min: 0 })),
-          h0: opt(s.present()),
-        }),
-      ),
-    ],
-  },
-  // selective
-  softplus: { valid: () => [1], args: [a("x", null)] },
-  sigmoid: { valid: () => [1], args: [a("x", null)] },
-  silu: { valid: () => [1], args: [a("x", null)] },
-  inverseSoftplus: { valid: () => [1], args: [a("y", pos())] },
-  selectiveScan: { valid: () => [scanArgs()], args: [a("", null)] },
-  initALog: { valid: () => [2, 3], args: [a("dim", int(0)), a("dstate", int(0))] },
-  aFromLog: { valid: () => [mat([[0, 1]])], args: [a("ALog", T({ rank: 2 }))] },
-  initS6: {
-    valid: () => [rng(), { dim: 2, dstate: 2 }],
-    args: [a("rng", s.rng()), a("options", null)],
-  },
-  initDtBias: {
-    valid: () => [rng(), 3, {}],
-    args: [
-      a("rng", s.rng()),
-      a("dim", int(0, MAX_ELEMENTS)),
-      a(
-        "options",
-        options({
-          dtMin: opt(s.present()),
-          dtMax: opt(s.present()),
-          dtInitFloor: opt(s.present()),
-        }),
-      ),
-    ],
-  },
-  // tasks
-  selectiveCopying: {
-    valid: () => [rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 }],
-    args: [
-      a("rng", s.rng()),
-      a(
-        "options",
-        options({
-          count: int(0, MAX_ELEMENTS),
-          length: int(1, MAX_ELEMENTS),
-          numTokens: int(1, MAX_ELEMENTS),
-          vocabSize: int(3, 2 ** 31 - 1),
-        }),
-      ),
-    ],
-  },
-  // extrapolation/
-  attentionEvalBytes: {
-    valid: () => [
-      lib.llamaConfig({
-        vocab_size: 16,
-        hidden_size: 16,
-        intermediate_size: 16,
-        num_hidden_layers: 2,
-        num_attention_heads: 4,
-      }),
-      100,
-      2,
-    ],
-    args: [a("config", null), a("length", int(1, 2 ** 30)), a("batch", opt(int(1, 2 ** 16)))],
-  },
-  mambaLastLogits: {
-    valid: () => [mamba(), [[1, 2, 3]], { prefill: 2 }],
-    args: [
-      a("model", mambaModel()),
-      a("tokens", tokens(6)),
-      a("options", opt(options({ prefill: opt(int(1, 2 ** 20)) }))),
-    ],
-  },
-  transformerLastLogits: {
-    valid: () => [llama(), [[1, 2, 3]], { chunk: 2 }],
-    args: [
-      a("model", llamaModel()),
-      a("tokens", tokens(6)),
-      a("options", opt(options({ chunk: opt(int(1, 2 ** 20)), budgetBytes: opt(pos()) }))),
-    ],
-  },
-  inductionCorrect: {
-    valid: () => [mamba(), lib.extrapolationSet(0, 8, 2, 6), { batchSize: 1 }],
-    args: [
-      a("model", eitherModel()),
-      a(
-        "set",
-        custom("an induction-heads set", () => false, [42, "set", {}, { task: "induction-heads" }]),
-      ),
-      a(
-        "options",
-        opt(
-          options({
-            batchSize: opt(int(1, 2 ** 16)),
-            budgetBytes: opt(pos()),
-            from: opt(int(0, 0)),
-            to: opt(int(0, 2)),
-          }),
-        ),
-      ),
-    ],
-  },
-  inductionExtrapolation: {
-    valid: () => [llama(), { lengths: [4, 8], examples: 2, budgetBytes: 1e6 }],
-    args: [
-      a("model", eitherModel()),
-      a(
-        "options",
-        options({
-          lengths: s.numbers({ minLength: 1, maxLength: 64 }),
-          examples: int(1, 2 ** 16),
-          seed: opt(s.integer()),
-          batchSize: opt(int(1, 2 ** 16)),
-          budgetBytes: opt(pos()),
-        }),
-      ),
-    ],
-  },
-  extrapolationSet: {
-    valid: () => [0, 8, 2, 16],
-    args: [
-      a("seed", s.integer({ min: -(2 ** 52), max: 2 ** 52 })),
-      a("length", int(3, 2 ** 24)),
-      a("count", int(0, 2 ** 16)),
-      a("vocabSize", int(3, 2 ** 16)),
-    ],
-  },
-  inductionHeads: {
-    valid: () => [rng(), { count: 2, length: 6, vocabSize: 5 }],
-    args: [
-      a("rng", s.rng()),
-      a(
-        "options",
-        options({
-          count: int(0, MAX_ELEMENTS),
-          length: int(3, MAX_ELEMENTS),
-          vocabSize: int(3, 2 ** 31 - 1),
-        }),
-      ),
-    ],
-  },
-  generateSelectiveCopyingSplit: {
-    valid: () => ["test"],
-    args: [a("split", s.oneOf(["train", "test"]))],
-  },
-  generateInductionHeadsSplit: {
-    valid: () => ["test"],
-    args: [a("split", s.oneOf(["train", "test"]))],
-  },
-  // hippo
-  hippoLegS: { valid: () => [3], args: [a("N", int(1, 4096))] },
-  s4dReal: { valid: () => [3], args: [a("N", int(1))] },
-  s4dLin: { valid: () => [3], args: [a("N", int(1))] },
-  // timing
-  timeMs: {
-    valid: () => [() => 0, { repeats: 1, minMs: 0.01 }],
-    args: [
-      a("fn", s.function()),
-      a("options", options({ repeats: opt(int(1, 1000)), minMs: opt(s.positive({ max: 60000 })) })),
-    ],
-  },
-  powerLawFit: {
-    valid: () => [
+  Rng: [() => [1], "seed:int", (seed) => new lib.Rng(seed as number)],
+  "Rng#int": [() => [3], "n:int[1,]", rngMethod("int")],
+  "Rng#uniform": [() => [0, 1], "lo?:num hi?:num", rngMethod("uniform")],
+  "Rng#normal": [() => [0, 1], "mean?:num std?:num[0,]", rngMethod("normal")],
+  "Rng#randn": [
+    () => [[2, 2], 1, "float32"],
+    "shape:shape std?:num[0,] dtype?:dtype",
+    rngMethod("randn"),
+  ],
+  "Rng#rand": [() => [[2], 0, 1], "shape:shape lo?:num hi?:num", rngMethod("rand")],
+  "Rng#permutation": [() => [5], "n:int[0,2^24]", rngMethod("permutation")],
+  // exercises, display, timing
+  exponentialMovingAverage: [() => [[1, 2, 3], 0.5], "x:nums alpha:num[0,1]"],
+  lineChart: [
+    () => [[{ name: "a", y: [1, 2] }], { title: "t" }],
+    "series " +
+      "options:{title?:text xLabel?:text yLabel?:text logX?:bool logY?:bool height?:int[50,10000]}",
+  ],
+  heatmap: [() => [[[1, 2]], { title: "t" }], "z options:{title?:text colorscale?:str}"],
+  progress: [() => ["work", 3], "label total:int[1,]"],
+  timeMs: [
+    () => [() => 0, { repeats: 1, minMs: 0.01 }],
+    "fn:fn options:{repeats?:int[1,1000] minMs?:num(0,60000]}",
+  ],
+  powerLawFit: [
+    () => [
       [1, 2, 4],
       [1, 4, 16],
     ],
-    args: [a("x", null), a("y", null)],
-  },
-  // scan
-  linearScan: {
-    valid: () => [lib.tensor([0.5, 0.5]), lib.tensor([1, 1]), { algorithm: "blelloch" }],
-    args: [
-      a("a", T()),
-      a("b", T()),
-      a(
-        "options",
-        options({
-          algorithm: opt(s.oneOf(lib.SCAN_ALGORITHMS)),
-          chunkSize: opt(int(1)),
-          stats: opt(s.object()),
-        }),
-      ),
-    ],
-  },
-  scanSchedule: {
-    valid: () => [8, "chunked", { chunkSize: 3 }],
-    args: [
-      a("length", int(1, 4096)),
-      a("algorithm", s.oneOf(lib.SCAN_ALGORITHMS)),
-      a("options", options({ chunkSize: opt(int(1)) })),
-    ],
-  },
-  randomSelectiveScanArgs: {
-    valid: () => [rng(), { batch: 1, dim: 1, length: 2, dstate: 1 }],
-    args: [a("rng", null), a("size", null)],
-  },
-  // gpu: plans and kernel sources (no GPU needed)
-  scanLaunchPlan: {
-    valid: () => [scanDims(), "chunked", 4, false],
-    args: [
-      a("dims", DIMS),
-      a("variant", s.oneOf(["naive", "chunked"])),
-      a("T", int(1, 4096)),
-      a("packed", opt(s.boolean())),
-    ],
-  },
-  deltaKernelSource: { valid: () => [scanDims()], args: [a("dims", DIMS)] },
-  expandDecaySource: { valid: () => [scanDims()], args: [a("dims", DIMS)] },
-  expandInputSource: { valid: () => [scanDims()], args: [a("dims", DIMS)] },
-  naiveOutputSource: { valid: () => [scanDims()], args: [a("dims", DIMS)] },
-  chunkInputSource: { valid: () => [scanDims(), 4], args: [a("dims", DIMS), a("T", int(1, 4096))] },
-  chunkDecaySource: { valid: () => [scanDims(), 4], args: [a("dims", DIMS), a("T", int(1, 4096))] },
-  chunkedOutputSource: {
-    valid: () => [scanDims(), 4, false],
-    args: [a("dims", DIMS), a("T", int(1, 4096)), a("packed", opt(s.boolean()))],
-  },
-  packSource: {
-    valid: () => [scanDims(), "A"],
-    args: [a("dims", DIMS), a("which", s.oneOf(["A", "BC"]))],
-  },
-  lastStateSource: { valid: () => [3], args: [a("index", int(0, MAX_ELEMENTS))] },
-  summarizeTraffic: {
-    valid: () => [lib.scanLaunchPlan(scanDims(), "naive", 1)],
-    args: [a("plan", null)],
-  },
-  trafficByKernel: {
-    valid: () => [lib.scanLaunchPlan(scanDims(), "naive", 1)],
-    args: [a("plan", null)],
-  },
-  // display
-  lineChart: {
-    valid: () => [[{ name: "a", y: [1, 2] }], { title: "t" }],
-    args: [
-      a("series", null),
-      a(
-        "options",
-        options({
-          title: opt(s.string({ allowEmpty: true })),
-          xLabel: opt(s.string({ allowEmpty: true })),
-          yLabel: opt(s.string({ allowEmpty: true })),
-          logX: opt(s.boolean()),
-          logY: opt(s.boolean()),
-          height: opt(int(50, 10000)),
-        }),
-      ),
-    ],
-  },
-  // more numerics
-  nextPow2: { valid: () => [5], args: [a("n", int(1, 2 ** 30))] },
-  fftPlan: { valid: () => [8], args: [a("n", null)] },
-  rfftPlan: { valid: () => [8], args: [a("n", null)] },
-  fft: { valid: () => [[1, 2, 3, 4]], args: [a("re", s.numbers({ minLength: 1 }))] },
-  ifft: { valid: () => [[1, 2, 3, 4]], args: [a("re", s.numbers({ minLength: 1 }))] },
-  rfft: { valid: () => [[1, 2, 3]], args: [a("x", s.numbers())] },
-  matvec: {
-    valid: () => [square(), lib.tensor([1, 2])],
-    args: [a("A", T({ rank: 2 })), a("x", T({ rank: 1 }))],
-  },
-  discreteStates: {
-    valid: () => [square(), col(), mat([[1], [2]])],
-    args: [a("Abar", T({ rank: 2 })), a("Bbar", T({ rank: 2 })), a("x", T())],
-  },
-  freeResponse: {
-    valid: () => [square(), lib.tensor([1, 0]), [0, 0.5]],
-    args: [a("A", T({ rank: 2 })), a("h0", T({ rank: 1 })), a("t", s.numbers())],
-  },
-  impulseResponse: { valid: () => [ssm(), [0, 0.5]], args: [a("ssm", null), a("t", s.numbers())] },
-  stepResponse: { valid: () => [ssm(), [0, 0.5]], args: [a("ssm", null), a("t", s.numbers())] },
-  logUniformDt: {
-    valid: () => [0.5, 0.001, 0.1],
-    args: [a("v", s.number({ min: 0, max: 1 })), a("dtMin", null), a("dtMax", null)],
-  },
-  s6Project: {
-    valid: () => [rng().randn([1, 2, 3]), lib.initS6(rng(), { dim: 2, dstate: 2 })],
-    args: [a("x", T({ rank: 3 })), a("params", null)],
-  },
-  s6: {
-    valid: () => [rng().randn([1, 2, 3]), lib.initS6(rng(), { dim: 2, dstate: 2 }), {}],
-    args: [
-      a("x", T({ rank: 3 })),
-      a("params", null),
-      a("options", options({ z: opt(s.present()), returnLastState: opt(s.boolean()) })),
-    ],
-  },
-  copyingTokens: { valid: () => [5], args: [a("vocabSize", int(3))] },
-  inductionTokens: { valid: () => [5], args: [a("vocabSize", int(3))] },
-  legendreP: { valid: () => [3, [0, 0.5]], args: [a("N", int(1, 100000)), a("x", null)] },
-  gaussLegendre: { valid: () => [4], args: [a("M", int(1, 100000))] },
-  combine: {
-    valid: () => [
+    "x y",
+  ],
+  // conv/, ssm/
+  ssmKernel: [() => [square(), col(), row(), 4], "Abar:T Bbar:T C:T L:int[0,2^28]"],
+  ...each(["causalConv", "fftConv"], [() => [mat([[1, 2, 3]]), vec(1, 0.5)], "x:T K:T"]),
+  ssmRecurrence: [() => [square(), col(), row(), vec(1, 2, 3)], "Abar:T Bbar:T C:T x:T"],
+  ssmStep: [() => [square(), col(), row(), vec(0, 0), 1], "Abar:T Bbar:T C:T h:T u:num"],
+  nextPow2: [() => [5], "n:int[1,2^30]"],
+  ...each(["fftPlan", "rfftPlan"], [() => [8], "n"]),
+  ...each(["fft", "ifft"], [() => [[1, 2, 3, 4]], "re:nums[1,]"]),
+  rfft: [() => [[1, 2, 3]], "x:nums"],
+  irfft: [() => [[1, 0, 0], [0, 0, 0], 4], "re:nums im:nums n:int[1,2^24]"],
+  ...each(["expm", "expmWithInfo", "stability"], [() => [square()], "A:T2"]),
+  expmDiagonal: [() => [vec(-1, -2)], "a:T1"],
+  discretize: [() => [square(), col(), 0.1, "zoh"], "A:T2 B:T dt:pos method:zoh|bilinear|euler"],
+  discretizeDiagonal: [
+    () => [vec(-1, -2), vec(1, 1), 0.1, "zoh"],
+    "a:T1 B:T dt:pos method:zoh|bilinear|euler",
+  ],
+  discreteStates: [() => [square(), col(), mat([[1], [2]])], "Abar:T Bbar:T x:T"],
+  rk4Step: [() => [field, 0, [1], 0.1], "f:fn t:num y h:num"],
+  odeRk4: [() => [field, [1], 0, 1, 4], "f:fn y0 t0:num t1:num steps:int[1,]"],
+  odeDormandPrince: [
+    () => [field, [1], 0, 1, {}],
+    "f:fn y0 t0:num t1:num " +
+      "options:{rtol?:num[0,] atol?:num[0,] tEval?:nums firstStep?:pos maxSteps?:int[1,1e7]}",
+  ],
+  leakyIntegrator: [() => [2], "tau?:pos"],
+  dampedSpring: [() => [1, 0.2], "omega?:pos zeta?:num"],
+  simulateExact: [() => [spring(), vec(1, 0), 0.1], "ssm x:T dt:pos"],
+  simulateRk4: [
+    () => [spring(), vec(1, 0), 0.1, { substeps: 2 }],
+    "ssm x:T dt:pos options:{substeps?:int[1,10000] h0?:any}",
+  ],
+  simulateAdaptive: [
+    () => [spring(), vec(1, 0), 0.1, {}],
+    "ssm x:T dt:pos options:{rtol?:num[0,] atol?:num[0,] h0?:any}",
+  ],
+  freeResponse: [() => [square(), vec(1, 0), [0, 0.5]], "A:T2 h0:T1 t:nums"],
+  ...each(["impulseResponse", "stepResponse"], [() => [spring(), [0, 0.5]], "ssm t:nums"]),
+  ssmVectorField: [() => [spring(), () => 1], "ssm x"],
+  // hippo/
+  hippoLegS: [() => [3], "N:int[1,4096]"],
+  ...each(["s4dReal", "s4dLin"], [() => [3], "N:int[1,]"]),
+  s4dKernel: [
+    () => [lib.s4dLin(2), { re: vec(1, 1) }, 0.1, 4],
+    "ssm:@DIAGONAL_SSM C:@COMPLEX_C dt:pos L:int[0,2^28]",
+  ],
+  legendreP: [() => [3, [0, 0.5]], "N:int[1,100000] x"],
+  gaussLegendre: [() => [4], "M:int[1,100000]"],
+  legendreReconstruct: [() => [vec(1, 0.5), [0, 0.5]], "c:T1 u"],
+  legendreProject: [() => [(u: number) => u, 3, 8], "f:fn N:int[1,100000] M?:int[1,100000]"],
+  hippoMemoryMatrix: [() => [...legS(), 8], "A:T2 B:T L"],
+  minNormReconstruct: [() => [mat([[1, 0.5, 0.25]]), vec(1), 1e-9], "M:T2 c:T1 ridge"],
+  hippoScan: [
+    () => [...legS(), vec(1, 2, 3, 4), "bilinear"],
+    "A:T2 B:T f:T1 method?:bilinear|zoh|euler",
+  ],
+  // selective/, selective-fast/
+  ...each(["softplus", "sigmoid", "silu"], [() => [1], "x"]),
+  inverseSoftplus: [() => [1], "y:pos"],
+  selectiveScan: [() => [scanArgs()], "_"],
+  selectiveScanMatrix: [() => [scanArgs(), 0, 1], "_ batch:int[0,0] channel:int[0,1]"],
+  selectiveStateUpdate: [
+    () => {
+      const r = rng();
+      const A = lib.aFromLog(lib.initALog(2, 3));
+      const [x, B, C] = [r.randn([1, 2]), r.randn([1, 3]), r.randn([1, 3])];
+      return [{ state: r.randn([1, 2, 3]), x, dt: r.rand([1, 2], 0.1, 1), A, B, C }];
+    },
+    "_",
+  ],
+  initALog: [() => [2, 3], "dim:int[0,] dstate:int[0,]"],
+  aFromLog: [() => [mat([[0, 1]])], "ALog:T2"],
+  logUniformDt: [() => [0.5, 0.001, 0.1], "v:num[0,1] dtMin dtMax"],
+  initS6: [() => [rng(), { dim: 2, dstate: 2 }], "rng:rng options"],
+  initDtBias: [
+    () => [rng(), 3, {}],
+    "rng:rng dim:int[0,MAX] options:{dtMin?:any dtMax?:any dtInitFloor?:any}",
+  ],
+  s6Project: [
+    () => [rng().randn([1, 2, 3]), lib.initS6(rng(), { dim: 2, dstate: 2 })],
+    "x:T3 params",
+  ],
+  s6: [
+    () => [rng().randn([1, 2, 3]), lib.initS6(rng(), { dim: 2, dstate: 2 }), {}],
+    "x:T3 params options:{z?:any returnLastState?:bool}",
+  ],
+  selectiveScanFast: [
+    () => [scanArgs(), { engine: "js" }],
+    "_ options:{engine?:wasm|js tile?:int[1,2^16]}",
+  ],
+  selectiveScanLowerBound: [
+    () => [size(), { expsPerSecond: 1e9, bytesPerSecond: 1e10 }],
+    "size limits:@MACHINE_LIMITS",
+  ],
+  createTrainPool: [() => [{ threads: 1 }], "options:{threads?:int[1,64]}"],
+  // scan/
+  combine: [
+    () => [
       [0.5, 1],
       [0.5, 2],
     ],
-    args: [a("first", null), a("second", null)],
-  },
-  heatmap: {
-    valid: () => [[[1, 2]], { title: "t" }],
-    args: [
-      a("z", null),
-      a(
-        "options",
-        options({ title: opt(s.string({ allowEmpty: true })), colorscale: opt(s.string()) }),
-      ),
+    "first second",
+  ],
+  applyPair: [() => [[0.5, 1], 2], "pair h:num"],
+  linearScan: [
+    () => [vec(0.5, 0.5), vec(1, 1), { algorithm: "blelloch" }],
+    `a:T b:T options:{algorithm?:${lib.SCAN_ALGORITHMS.join("|")} chunkSize?:int[1,] stats?:obj}`,
+  ],
+  linearScanByCumprod: [
+    () => [vec(0.5, 0.5), vec(1, 1), { dtype: "float64" }],
+    "a:T1 b:T1 options",
+  ],
+  ...each(
+    ["blellochUpSweep", "blellochDownSweep"],
+    [
+      () => [
+        [0.5, 0.5, 0.5, 0.5],
+        [1, 1, 1, 1],
+      ],
+      "a:nums[1,] b:nums[1,]",
     ],
-  },
-  progress: { valid: () => ["work", 3], args: [a("label", null), a("total", int(1))] },
-  tensor: {
-    valid: () => [[[1, 2]], "float32"],
-    args: [a("values", null), a("dtype", opt(s.oneOf(["float32", "float64"])))],
-  },
-  createTrainPool: {
-    valid: () => [{ threads: 1 }],
-    args: [a("options", options({ threads: opt(int(1, 64)) }))],
-  },
-  selectiveScanFast: {
-    valid: () => [scanArgs(), { engine: "js" }],
-    args: [
-      a("", null),
-      a("options", options({ engine: opt(s.oneOf(["wasm", "js"])), tile: opt(int(1, 1 << 16)) })),
-    ],
-  },
-  gpuScanTraffic: {
-    valid: () => [{ batch: 1, dim: 2, length: 8, dstate: 4 }, { variant: "chunked" }],
-    args: [
-      a("size", null),
-      a(
-        "options",
-        options({
-          variant: s.oneOf(["naive", "chunked"]),
-          chunkSize: opt(int(1, 4096)),
-          backend: opt(s.present()),
-        }),
-      ),
-    ],
-  },
-  // tasks, hippo, scans (continued)
-  tokenAccuracy: {
-    valid: () => {
-      const set = lib.selectiveCopying(rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 });
-      return [new Int32Array(set.targets.length), set];
-    },
-    args: [a("predictions", null), a("set", null)],
-  },
-  chanceAccuracy: {
-    valid: () => [lib.inductionHeads(rng(), { count: 2, length: 6, vocabSize: 5 })],
-    args: [a("set", null)],
-  },
-  taskExample: {
-    valid: () => [lib.inductionHeads(rng(), { count: 2, length: 6, vocabSize: 5 }), 1],
-    args: [a("set", null), a("i", int(0, 1))],
-  },
-  fitLtiKernel: {
-    valid: () => [
-      lib.inductionHeads(rng(), { count: 4, length: 6, vocabSize: 5 }),
-      { kernelLength: 2 },
-    ],
-    args: [
-      a("set", null),
-      a("options", options({ kernelLength: opt(int(1, 6)), ridge: opt(pos()) })),
-    ],
-  },
-  legendreReconstruct: {
-    valid: () => [lib.tensor([1, 0.5]), [0, 0.5]],
-    args: [a("c", T({ rank: 1 })), a("u", null)],
-  },
-  legendreProject: {
-    valid: () => [(u: number) => u, 3, 8],
-    args: [a("f", s.function()), a("N", int(1, 100000)), a("M", opt(int(1, 100000)))],
-  },
-  minNormReconstruct: {
-    valid: () => [mat([[1, 0.5, 0.25]]), lib.tensor([1]), 1e-9],
-    args: [a("M", T({ rank: 2 })), a("c", T({ rank: 1 })), a("ridge", null)],
-  },
-  applyPair: { valid: () => [[0.5, 1], 2], args: [a("pair", null), a("h", s.number())] },
-  linearScanByCumprod: {
-    valid: () => [lib.tensor([0.5, 0.5]), lib.tensor([1, 1]), { dtype: "float64" }],
-    args: [a("a", T({ rank: 1 })), a("b", T({ rank: 1 })), a("options", null)],
-  },
-  runScanSchedule: {
-    valid: () => [lib.scanSchedule(2, "sequential"), lib.tensor([0.5, 0.5]), lib.tensor([1, 1])],
-    args: [a("schedule", null), a("a", T({ rank: 1 })), a("b", T({ rank: 1 }))],
-  },
-  scheduleCost: { valid: () => [lib.scanSchedule(4, "blelloch")], args: [a("schedule", null)] },
-  hippoMemoryMatrix: {
-    valid: () => {
-      const { A, B } = lib.hippoLegS(3);
-      return [A, B, 8];
-    },
-    args: [a("A", T({ rank: 2 })), a("B", T()), a("L", null)],
-  },
-  ssmVectorField: { valid: () => [ssm(), () => 1], args: [a("ssm", null), a("x", null)] },
-  // charlm/
-  charVocabulary: { valid: () => ["abca"], args: [a("text", s.string())] },
-  encodeChars: {
-    valid: () => [lib.charVocabulary("abc"), "cab"],
-    args: [a("vocab", VOCAB), a("text", s.string({ allowEmpty: true }))],
-  },
-  decodeChars: {
-    valid: () => [lib.charVocabulary("abc"), [2, 0, 1]],
-    args: [a("vocab", VOCAB), a("ids", idList(3))],
-  },
-  splitTrainValidation: {
-    valid: () => [charIds(), 0.25],
-    args: [a("ids", INT32_IDS), a("validationFraction", opt(s.number({ gt: 0, max: 0.9 })))],
-  },
-  randomWindows: {
-    valid: () => [charIds(), rng(), 2, 8],
-    args: [
-      a("ids", INT32_IDS),
-      a("rng", s.rng()),
-      a("batch", int(1, MAX_ELEMENTS)),
-      a("context", int(1, 39)),
-    ],
-  },
-  validationWindows: {
-    valid: () => [charIds(), 8, 2],
-    args: [a("ids", INT32_IDS), a("context", int(1, 39)), a("maxWindows", opt(int(1)))],
-  },
-  bitsPerCharSum: {
-    valid: () => [charLogits(), [0, -100]],
-    args: [a("logits", T({ rank: 3 })), a("targets", idList(3, true))],
-  },
-  kneserNey: {
-    valid: () => [charIds(), 3, 2],
-    args: [a("train", INT32_IDS), a("vocabSize", int(1, 1 << 16)), a("order", int(1, 8))],
-  },
-  kneserNeyBitsPerChar: {
-    valid: () => [lib.kneserNey(charIds(), 3, 2), charIds()],
-    args: [a("model", s.object()), a("ids", INT32_IDS)],
-  },
-  bitsPerChar: {
-    valid: () => [charLogits(), [0, 2]],
-    args: [a("logits", T({ rank: 3 })), a("targets", idList(3, true))],
-  },
-  evaluateBitsPerChar: {
-    valid: () => [
-      (t: { shape: [number, number] }) => ({
-        shape: [...t.shape, 3],
-        data: new Float64Array(t.shape[0] * t.shape[1] * 3),
-      }),
-      lib.validationWindows(charIds(), 8),
-      2,
-    ],
-    args: [a("forward", s.function()), a("set", WINDOWS), a("batch", opt(int(1, MAX_ELEMENTS)))],
-  },
-
-  // nn: the models' forward ops
-  linear: {
-    valid: () => [randn([2, 3]), randn([4, 3]), randn([4])],
-    args: [
-      a("x", T()),
-      a("weight", T({ rank: 2, finite: false })),
-      a("bias", opt(T({ rank: 1, finite: false }))),
-    ],
-  },
-  rmsNorm: {
-    valid: () => [randn([2, 3]), randn([3]), 1e-5],
-    args: [a("x", T()), a("weight", T({ rank: 1, finite: false })), a("eps", s.number({ min: 0 }))],
-  },
-  embedding: {
-    valid: () => [Int32Array.from([0, 2]), randn([3, 2]), [1, 2]],
-    args: [
-      a("ids", int32()),
-      a("weight", T({ rank: 2, finite: false })),
-      a("shape", s.shape({ rank: 2 })),
-    ],
-  },
-  causalDepthwiseConv1d: {
-    valid: () => [randn([1, 2, 5]), randn([2, 1, 3]), randn([2])],
-    args: [
-      a("x", T({ rank: 3 })),
-      a("weight", T({ rank: 3, finite: false })),
-      a("bias", opt(T({ rank: 1, finite: false }))),
-    ],
-  },
-  mapTensor: {
-    valid: () => [randn([2]), (v: number) => 2 * v],
-    args: [a("x", T({ finite: false })), a("f", s.function())],
-  },
-  siluTensor: { valid: () => [randn([2])], args: [a("x", T({ finite: false }))] },
-  softplusTensor: { valid: () => [randn([2])], args: [a("x", T({ finite: false }))] },
-  sigmoidTensor: { valid: () => [randn([2])], args: [a("x", T({ finite: false }))] },
-  transpose12: { valid: () => [randn([1, 2, 3])], args: [a("x", T({ rank: 3, finite: false }))] },
-  sliceLastAxis: {
-    valid: () => [randn([2, 4]), 1, 2],
-    args: [a("x", T({ finite: false })), a("from", int(0, 4)), a("count", int(0, 3))],
-  },
-  // checkpoint (bytes; the file functions are EXEMPT as file IO)
-  parseSafetensors: {
-    valid: () => [lib.serializeSafetensors({ w: randn([2]) })],
-    args: [a("bytes", bytes()), a("label", opt(s.string({ allowEmpty: true })))],
-  },
-  serializeSafetensors: {
-    valid: () => [{ w: randn([2]) }, { format: "pt" }],
-    args: [a("tensors", s.object()), a("metadata", opt(s.object()))],
-  },
-  // mamba
-  mambaConfig: {
-    valid: () => [MAMBA],
-    args: [
-      a(
-        "config",
-        s.options(
-          {
-            vocab_size: int(1, 1 << 20),
-            hidden_size: int(1, 1 << 14),
-            num_hidden_layers: int(1, 1024),
-            state_size: opt(int(1, 1024)),
-            expand: opt(int(1, 64)),
-            conv_kernel: opt(int(1, 64)),
-            time_step_rank: opt(s.present()),
-            intermediate_size: opt(s.present()),
-            layer_norm_epsilon: opt(pos()),
-            use_bias: opt(s.boolean()),
-            use_conv_bias: opt(s.boolean()),
-            residual_in_fp32: opt(s.boolean()),
-            tie_word_embeddings: opt(s.boolean()),
-          },
-          "a MambaConfig",
-        ),
-      ),
-    ],
-  },
-  mambaParamShapes: { valid: () => [lib.mambaConfig(MAMBA)], args: [a("config", null)] },
-  mambaParamCount: { valid: () => [lib.mambaConfig(MAMBA)], args: [a("config", null)] },
-  initMamba: {
-    valid: () => [MAMBA, rng(), { variant: "lti" }],
-    args: [
-      a("config", null),
-      a("rng", s.rng()),
-      a("options", options({ variant: opt(s.oneOf(lib.MIXER_VARIANTS)) })),
-    ],
-  },
-  mambaMixer: {
-    valid: () => [mamba(), 0, randn([1, 3, 4]), { scan: "reference" }],
-    args: [
-      a("model", mambaModel()),
-      a("layer", int(0, 0)),
-      a("u", T32({ shape: [null, null, 4] })),
-      a(
-        "options",
-        options({ scan: opt(s.oneOf(["reference", "fast"])), returnState: opt(s.boolean()) }),
-      ),
-    ],
-  },
-  mambaForward: {
-    valid: () => [mamba(), [[1, 2, 3]], { scan: "fast" }],
-    args: [
-      a("model", mambaModel()),
-      a("tokens", tokens(6)),
-      a(
-        "options",
-        options({
-          scan: opt(s.oneOf(["reference", "fast"])),
-          variant: opt(s.oneOf(lib.MIXER_VARIANTS)),
-        }),
-      ),
-    ],
-  },
-  mambaSelection: {
-    valid: () => [mamba(), [[1, 2, 3]], { variant: "s6" }],
-    args: [
-      a("model", mambaModel()),
-      a("tokens", tokens(6)),
-      a("options", options({ variant: opt(s.oneOf(lib.MIXER_VARIANTS)) })),
-    ],
-  },
-  createMambaCache: {
-    valid: () => [mamba(), 2],
-    args: [a("model", mambaModel()), a("batch", int(1, 4096))],
-  },
-  mambaCacheBytes: {
-    valid: () => [lib.createMambaCache(mamba(), 1)],
-    args: [
-      a(
-        "cache",
-        custom("a MambaCache", () => false, [42, "c", {}, [1]]),
-      ),
-    ],
-  },
-  mambaStep: {
-    valid: () => {
-      const m = mamba();
-      return [m, lib.createMambaCache(m, 2), [1, 2]];
-    },
-    args: [
-      a("model", mambaModel()),
-      a(
-        "cache",
-        custom("a MambaCache", () => false, [42, "c", {}, [1]]),
-      ),
-      a(
-        "tokens",
-        custom("2 token ids", (v) => isIds(v, 6) && (v as unknown[]).length === 2, [
-          42,
-          [1],
-          [1, 2, 3],
-          [1.5, 1],
-          [6, 0],
-        ]),
-      ),
-    ],
-  },
-  mambaPrefill: {
-    valid: () => {
-      const m = mamba();
-      return [m, lib.createMambaCache(m, 1), [[1, 2]], {}];
-    },
-    args: [
-      a("model", mambaModel()),
-      a(
-        "cache",
-        custom("a MambaCache", () => false, [42, "c", {}, [1]]),
-      ),
-      a("tokens", tokens(6)),
-      a("options", options({ scan: opt(s.oneOf(["reference", "fast"])) })),
-    ],
-  },
-  sampleNextToken: {
-    valid: () => [[0.1, 0.5, 0.2], 1, 2, rng()],
-    args: [
-      a("logits", s.numbers({ minLength: 1 })),
-      a("temperature", s.number({ min: 0 })),
-      a("topK", opt(int(1))),
-      a("rng", s.rng()),
-    ],
-  },
-  mambaGenerate: {
-    valid: () => [mamba(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
-    args: [
-      a("model", mambaModel()),
-      a("prompt", ids(6, 1)),
-      a("options", options({ ...GENERATE, scan: opt(s.oneOf(["reference", "fast"])) })),
-    ],
-  },
-  mambaGenerateWithStats: {
-    valid: () => [mamba(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
-    args: [
-      a("model", mambaModel()),
-      a("prompt", ids(6, 1)),
-      a("options", options({ ...GENERATE, scan: opt(s.oneOf(["reference", "fast"])) })),
-    ],
-  },
-
-  // transformer (Transformer++ baseline)
-  ropeInvFreq: {
-    valid: () => [4, 10000],
-    args: [a("headDim", int(2, 1 << 16)), a("theta", pos())],
-  },
-  applyRope: {
-    valid: () => [randn([1, 2, 3, 4]), 10000, 0],
-    args: [a("x", T({ rank: 4 })), a("theta", pos()), a("start", opt(int(0, 2 ** 31)))],
-  },
-  applyRopeBackward: {
-    valid: () => [randn([1, 2, 3, 4]), 10000, 0],
-    args: [a("g", T({ rank: 4 })), a("theta", pos()), a("start", opt(int(0, 2 ** 31)))],
-  },
-  causalAttention: {
-    valid: () => [randn([1, 2, 3, 4]), randn([1, 1, 3, 4]), randn([1, 1, 3, 4]), {}],
-    args: [
-      a("q", T({ rank: 4 })),
-      a("k", T({ rank: 4 })),
-      a("v", T({ rank: 4 })),
-      a("options", options({ offset: opt(int(-3, 3)) })),
-    ],
-  },
-  causalAttentionBackward: {
-    valid: () => [
-      randn([1, 2, 3, 4]),
-      randn([1, 1, 3, 4]),
-      randn([1, 1, 3, 4]),
-      randn([1, 2, 3, 4]),
-    ],
-    args: [
-      a("q", T({ rank: 4 })),
-      a("k", T({ rank: 4 })),
-      a("v", T({ rank: 4 })),
-      a("g", T({ rank: 4 })),
-    ],
-  },
-  llamaConfig: {
-    valid: () => [LLAMA],
-    args: [
-      a(
-        "fields",
-        custom("LlamaConfig fields", () => false, [
-          42,
-          "c",
-          [1],
-          {},
-          { ...LLAMA, vocab_size: 0 },
-          { ...LLAMA, hidden_act: "gelu" },
-          { ...LLAMA, typo: 1 },
-        ]),
-      ),
-    ],
-  },
-  transformerParamShapes: { valid: () => [lib.llamaConfig(LLAMA)], args: [a("config", null)] },
-  transformerParamCount: { valid: () => [lib.llamaConfig(LLAMA)], args: [a("config", null)] },
-  initTransformer: { valid: () => [LLAMA, rng()], args: [a("config", null), a("rng", s.rng())] },
-  transformerForward: {
-    valid: () => [llama(), [[1, 2, 3]]],
-    args: [a("model", llamaModel()), a("tokens", tokens(6))],
-  },
-  createTransformerCache: {
-    valid: () => [llama(), 2],
-    args: [a("model", llamaModel()), a("batch", opt(int(1, 4096)))],
-  },
-  transformerCacheBytes: {
-    valid: () => [lib.llamaConfig(LLAMA), 10, 1],
-    args: [a("config", null), a("position", int(0)), a("batch", opt(int(1)))],
-  },
-  transformerStep: {
-    valid: () => {
-      const m = llama();
-      return [m, lib.createTransformerCache(m, 2), [1, 2]];
-    },
-    args: [
-      a("model", llamaModel()),
-      a(
-        "cache",
-        custom("a TransformerCache", () => false, [42, "c", {}, [1]]),
-      ),
-      a(
-        "tokens",
-        custom("2 token ids", (v) => isIds(v, 6) && (v as unknown[]).length === 2, [
-          42,
-          [1],
-          [1, 2, 3],
-          [1.5, 1],
-          [6, 0],
-        ]),
-      ),
-    ],
-  },
-  transformerPrefill: {
-    valid: () => {
-      const m = llama();
-      return [m, lib.createTransformerCache(m, 1), [[1, 2]]];
-    },
-    args: [
-      a("model", llamaModel()),
-      a(
-        "cache",
-        custom("a TransformerCache", () => false, [42, "c", {}, [1]]),
-      ),
-      a("tokens", tokens(6)),
-    ],
-  },
-  transformerGenerate: {
-    valid: () => [llama(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
-    args: [a("model", llamaModel()), a("prompt", ids(6, 1)), a("options", options(GENERATE))],
-  },
-  transformerGenerateWithStats: {
-    valid: () => [llama(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
-    args: [a("model", llamaModel()), a("prompt", ids(6, 1)), a("options", options(GENERATE))],
-  },
-  transformerLossAndGrads: {
-    valid: () => [llama(), [[1, 2, 3]], {}],
-    args: [
-      a("model", llamaModel()),
-      a("tokens", tokens(6)),
-      a("options", options({ targets: opt(s.present()), mask: opt(s.present()) })),
-    ],
-  },
-  // train: backward passes, optimiser, schedule
-  linearBackward: {
-    valid: () => [randn([2, 3]), randn([4, 3]), randn([2, 4]), true],
-    args: [
-      a("x", T()),
-      a("weight", T({ rank: 2, finite: false })),
-      a("g", T()),
-      a("hasBias", opt(s.boolean())),
-    ],
-  },
-  rmsNormBackward: {
-    valid: () => [randn([2, 3]), randn([3]), 1e-5, randn([2, 3])],
-    args: [
-      a("x", T()),
-      a("weight", T({ rank: 1, finite: false })),
-      a("eps", s.number({ min: 0 })),
-      a("g", T()),
-    ],
-  },
-  embeddingBackward: {
-    valid: () => [Int32Array.from([0, 2]), 3, randn([1, 2, 2])],
-    args: [a("ids", int32()), a("vocab", int(1, MAX_ELEMENTS)), a("g", T())],
-  },
-  causalDepthwiseConv1dBackward: {
-    valid: () => [randn([1, 2, 5]), randn([2, 1, 3]), randn([1, 2, 5]), true],
-    args: [
-      a("x", T({ rank: 3 })),
-      a("weight", T({ rank: 3, finite: false })),
-      a("g", T({ rank: 3 })),
-      a("hasBias", opt(s.boolean())),
-    ],
-  },
-  siluBackward: { valid: () => [randn([2]), randn([2])], args: [a("x", T()), a("g", T())] },
-  softplusBackward: { valid: () => [randn([2]), randn([2])], args: [a("x", T()), a("g", T())] },
-  crossEntropy: {
-    valid: () => [randn([1, 2, 3]), Int32Array.from([0, 2]), [1, 0.5]],
-    args: [a("logits", T()), a("targets", int32()), a("mask", opt(s.numbers()))],
-  },
-  noWeightDecay: { valid: () => ["backbone.norm_f.weight"], args: [a("name", s.string())] },
-  createAdamW: {
-    valid: () => [new Map([["w", randn([2])]])],
-    args: [
-      a(
-        "params",
-        custom("a Map<string, Tensor>", (v) => v instanceof Map, [42, "p", {}, [1]]),
-      ),
-    ],
-  },
-  adamwStep: {
-    valid: () => {
-      const params = new Map([["w", randn([2])]]);
-      return [params, new Map([["w", randn([2])]]), lib.createAdamW(params), { lr: 1e-3 }];
-    },
-    args: [
-      a(
-        "params",
-        custom("a Map<string, Tensor>", (v) => v instanceof Map, [42, "p", {}, [1]]),
-      ),
-      a(
-        "grads",
-        custom("a Map<string, Tensor>", (v) => v instanceof Map, [42, "g", {}, [1]]),
-      ),
-      a(
-        "state",
-        custom("an AdamWState", () => false, [42, "s", {}, [1]]),
-      ),
-      a(
-        "options",
-        options({
-          lr: s.number({ min: 0 }),
-          beta1: opt(s.number({ min: 0, max: 0.999 })),
-          beta2: opt(s.number({ min: 0, max: 0.999 })),
-          eps: opt(pos()),
-          weightDecay: opt(s.number({ min: 0 })),
-        }),
-      ),
-    ],
-  },
-  clipGradNorm: {
-    valid: () => [new Map([["w", randn([2])]]), 1],
-    args: [
-      a(
-        "grads",
-        custom("a Map<string, Tensor>", (v) => v instanceof Map, [42, "g", {}, [1]]),
-      ),
-      a("maxNorm", pos()),
-    ],
-  },
-  learningRate: {
-    valid: () => [3, { peakLr: 1e-3, warmupSteps: 2, totalSteps: 10 }],
-    args: [
-      a("step", int(0)),
-      a(
-        "schedule",
-        options({
-          peakLr: pos(),
-          warmupSteps: int(0),
-          totalSteps: int(1),
-          minLr: opt(s.number({ min: 0 })),
-        }),
-      ),
-    ],
-  },
-  selectiveScanForwardTrain: {
-    valid: () => [scanArgs(), { strategy: "recompute", chunkSize: 2 }],
-    args: [
-      a("", null),
-      a(
-        "options",
-        options({ strategy: opt(s.oneOf(["store-all", "recompute"])), chunkSize: opt(int(1)) }),
-      ),
-    ],
-  },
-  selectiveScanBackward: {
-    valid: () => {
-      const { out, cache } = lib.selectiveScanForwardTrain(scanArgs());
-      return [cache, out];
-    },
-    args: [
-      a(
-        "cache",
-        custom("a ScanCache", () => false, [42, "c", {}, [1]]),
-      ),
-      a("dout", T({ rank: 3 })),
-    ],
-  },
-  scanTrainingMemory: {
-    valid: () => [{ batch: 1, dim: 2, length: 8, dstate: 4, chunkSize: 4 }],
-    args: [
-      a(
-        "config",
-        s.options({
-          batch: int(1),
-          dim: int(1),
-          length: int(1),
-          dstate: int(1),
-          chunkSize: opt(int(1)),
-          bytesPerElement: opt(int(1)),
-        }),
-      ),
-    ],
-  },
-  mambaLossAndGrads: {
-    valid: () => [mamba(), [[1, 2, 3]], {}],
-    args: [
-      a("model", mambaModel()),
-      a("tokens", tokens(6)),
-      a(
-        "options",
-        options({
-          targets: opt(s.present()),
-          mask: opt(s.present()),
-          variant: opt(s.oneOf(lib.MIXER_VARIANTS)),
-          scanStrategy: opt(s.oneOf(["store-all", "recompute"])),
-          chunkSize: opt(int(1)),
-        }),
-      ),
-    ],
-  },
-  taskBatch: {
-    valid: () => [lib.selectiveCopying(rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 })],
-    args: [
-      a(
-        "set",
-        custom("a task set", () => false, [42, "s", {}, [1]]),
-      ),
-    ],
-  },
-  taskAccuracy: {
-    valid: () => [
-      mamba(),
-      lib.selectiveCopying(rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 }),
-      { batchSize: 1 },
-    ],
-    args: [
-      a("model", mambaModel()),
-      a(
-        "set",
-        custom("a task set", () => false, [42, "s", {}, [1]]),
-      ),
-      a("options", options({ variant: opt(s.oneOf(lib.MIXER_VARIANTS)), batchSize: opt(int(1)) })),
-    ],
-  },
-
-  // ssm, conv, selective, tasks, lti, hippo, scan, gpu: the rest of lessons 01-08
-  expmWithInfo: { valid: () => [square()], args: [a("A", T({ rank: 2 }))] },
-  ssmStep: {
-    valid: () => [square(), col(), row(), lib.tensor([0, 0]), 1],
-    args: [a("Abar", T()), a("Bbar", T()), a("C", T()), a("h", T()), a("u", s.number())],
-  },
-  irfft: {
-    valid: () => [[1, 0, 0], [0, 0, 0], 4],
-    args: [a("re", s.numbers()), a("im", s.numbers()), a("n", int(1, 2 ** 24))],
-  },
-  selectiveStateUpdate: {
-    valid: () => {
-      const r = rng();
-      return [
-        {
-          state: r.randn([1, 2, 3]),
-          x: r.randn([1, 2]),
-          dt: r.rand([1, 2], 0.1, 1),
-          A: lib.aFromLog(lib.initALog(2, 3)),
-          B: r.randn([1, 3]),
-          C: r.randn([1, 3]),
-        },
-      ];
-    },
-    args: [a("", null)],
-  },
-  selectiveScanMatrix: {
-    valid: () => [scanArgs(), 0, 1],
-    args: [a("", null), a("batch", int(0, 0)), a("channel", int(0, 1))],
-  },
-  copying: {
-    valid: () => [rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 }],
-    args: [
-      a("rng", s.rng()),
-      a(
-        "options",
-        options({
-          count: int(0, MAX_ELEMENTS),
-          length: int(1, MAX_ELEMENTS),
-          numTokens: int(1, MAX_ELEMENTS),
-          vocabSize: int(3, 2 ** 31 - 1),
-        }),
-      ),
-    ],
-  },
-  accuracyByTarget: {
-    valid: () => {
-      const set = lib.selectiveCopying(rng(), { count: 2, length: 6, numTokens: 2, vocabSize: 5 });
-      return [new Int32Array(set.targets.length), set];
-    },
-    args: [
-      a("predictions", null),
-      a(
-        "set",
-        custom("a task set", () => false, [42, "s", {}, [1]]),
-      ),
-    ],
-  },
-  renderExample: {
-    valid: () => [lib.inductionHeads(rng(), { count: 2, length: 6, vocabSize: 5 }), 1],
-    args: [
-      a(
-        "set",
-        custom("a task set", () => false, [42, "s", {}, [1]]),
-      ),
-      a("i", int(0, 1)),
-    ],
-  },
-  taskFileText: {
-    valid: () => [
-      { test: { seed: 1, set: lib.inductionHeads(rng(), { count: 2, length: 6, vocabSize: 5 }) } },
-    ],
-    args: [
-      a(
-        "splits",
-        custom("an object of splits", () => false, [42, "s", [1], { test: 1 }]),
-      ),
-    ],
-  },
-  taskSetFromFile: {
-    valid: () => [
-      JSON.parse(
-        lib.taskFileText({
-          test: { seed: 1, set: lib.inductionHeads(rng(), { count: 2, length: 6, vocabSize: 5 }) },
-        }),
-      ),
-      "test",
-    ],
-    args: [
-      a(
-        "file",
-        custom("a task file", () => false, [42, "f", [1], {}]),
-      ),
-      a(
-        "split",
-        custom('the split "test"', (v) => v === "test", [42, "train", ""]),
-      ),
-    ],
-  },
-  ltiLogits: {
-    valid: () => [
-      lib.fitLtiKernel(lib.inductionHeads(rng(), { count: 4, length: 6, vocabSize: 5 }), {
-        kernelLength: 2,
-      }),
-      [1, 2, 3],
-    ],
-    args: [
-      a(
-        "model",
-        custom("an LTI token model", () => false, [42, "m", {}, [1]]),
-      ),
-      a("tokens", ids(5)),
-    ],
-  },
-  ltiPredict: {
-    valid: () => {
-      const set = lib.inductionHeads(rng(), { count: 4, length: 6, vocabSize: 5 });
-      return [lib.fitLtiKernel(set, { kernelLength: 2 }), set];
-    },
-    args: [
-      a(
-        "model",
-        custom("an LTI token model", () => false, [42, "m", {}, [1]]),
-      ),
-      a(
-        "set",
-        custom("a task set", () => false, [42, "s", {}, [1]]),
-      ),
-    ],
-  },
-  hippoScan: {
-    valid: () => {
-      const { A, B } = lib.hippoLegS(3);
-      return [A, B, lib.tensor([1, 2, 3, 4]), "bilinear"];
-    },
-    args: [
-      a("A", T({ rank: 2 })),
-      a("B", T()),
-      a("f", T({ rank: 1 })),
-      a("method", opt(s.oneOf(["bilinear", "zoh", "euler"]))),
-    ],
-  },
-  s4dKernel: {
-    valid: () => [lib.s4dLin(2), { re: lib.tensor([1, 1]) }, 0.1, 4],
-    args: [
-      a(
-        "ssm",
-        custom("a diagonal SSM", () => false, [42, "s", {}, [1]]),
-      ),
-      a(
-        "C",
-        custom("{ re, im? }", () => false, [42, "c", {}, [1]]),
-      ),
-      a("dt", pos()),
-      a("L", int(0, MAX_ELEMENTS)),
-    ],
-  },
-  blellochUpSweep: {
-    valid: () => [
-      [0.5, 0.5, 0.5, 0.5],
-      [1, 1, 1, 1],
-    ],
-    args: [a("a", s.numbers({ minLength: 1 })), a("b", s.numbers({ minLength: 1 }))],
-  },
-  blellochDownSweep: {
-    valid: () => [
-      [0.5, 0.5, 0.5, 0.5],
-      [1, 1, 1, 1],
-    ],
-    args: [a("a", s.numbers({ minLength: 1 })), a("b", s.numbers({ minLength: 1 }))],
-  },
-  scanDiagram: {
-    valid: () => [lib.scanSchedule(4, "blelloch"), { title: "t" }],
-    args: [
-      a("schedule", null),
-      a("options", options({ title: opt(s.string({ allowEmpty: true })) })),
-    ],
-  },
-  selectiveScanLowerBound: {
-    valid: () => [
-      { batch: 1, dim: 2, length: 8, dstate: 4 },
-      { expsPerSecond: 1e9, bytesPerSecond: 1e10 },
-    ],
-    args: [
-      a("size", null),
-      a("limits", s.options({ expsPerSecond: pos(), bytesPerSecond: pos() }, "MachineLimits")),
-    ],
-  },
-  chunkSummaryReference: {
-    valid: () => [
+  ),
+  scanSchedule: [
+    () => [8, "chunked", { chunkSize: 3 }],
+    `length:int[1,4096] algorithm:${lib.SCAN_ALGORITHMS.join("|")} options:{chunkSize?:int[1,]}`,
+  ],
+  runScanSchedule: [
+    () => [lib.scanSchedule(2, "sequential"), vec(0.5, 0.5), vec(1, 1)],
+    "schedule a:T1 b:T1",
+  ],
+  scheduleCost: [() => [lib.scanSchedule(4, "blelloch")], "schedule"],
+  scanDiagram: [
+    () => [lib.scanSchedule(4, "blelloch"), { title: "t" }],
+    "schedule options:{title?:text}",
+  ],
+  randomSelectiveScanArgs: [() => [rng(), { batch: 1, dim: 1, length: 2, dstate: 1 }], "rng size"],
+  // gpu/: plans, kernel sources and traffic (no GPU needed)
+  scanLaunchPlan: [
+    () => [dims(), "chunked", 4, false],
+    "dims:@SCAN_SIZES variant:naive|chunked T:int[1,4096] packed?:bool",
+  ],
+  ...each(
+    ["deltaKernelSource", "expandDecaySource", "expandInputSource", "naiveOutputSource"],
+    [() => [dims()], "dims:@SCAN_SIZES"],
+  ),
+  ...each(
+    ["chunkInputSource", "chunkDecaySource"],
+    [() => [dims(), 4], "dims:@SCAN_SIZES T:int[1,4096]"],
+  ),
+  chunkedOutputSource: [() => [dims(), 4, false], "dims:@SCAN_SIZES T:int[1,4096] packed?:bool"],
+  packSource: [() => [dims(), "A"], "dims:@SCAN_SIZES which:A|BC"],
+  lastStateSource: [() => [3], "index:int[0,MAX]"],
+  ...each(
+    ["summarizeTraffic", "trafficByKernel"],
+    [() => [lib.scanLaunchPlan(dims(), "naive", 1)], "plan"],
+  ),
+  gpuScanTraffic: [
+    () => [size(), { variant: "chunked" }],
+    "size options:{variant:naive|chunked chunkSize?:int[1,4096] backend?:any}",
+  ],
+  chunkSummaryReference: [
+    () => [
       [[1, 2, 3]],
       [[0.1, 0.2, 0.3]],
       [[-1, -2]],
@@ -1543,65 +538,329 @@ export const signatures: Record<string, Signature> = {
       ],
       2,
     ],
-    args: [a("u", null), a("delta", null), a("A", null), a("B", null), a("T", int(1))],
-  },
-  idealFusedTraffic: {
-    valid: () => [{ batch: 1, dim: 2, length: 8, dstate: 4 }, { returnLastState: true }],
-    args: [a("size", null), a("options", options({ returnLastState: opt(s.boolean()) }))],
-  },
-
+    "u delta A B T:int[1,]",
+  ],
+  idealFusedTraffic: [
+    () => [size(), { returnLastState: true }],
+    "size options:{returnLastState?:bool}",
+  ],
+  // tasks/, lti/
+  ...each(
+    ["selectiveCopying", "copying"],
+    [
+      () => [rng(), COPYING],
+      "rng:rng " +
+        "options:{count:int[0,MAX] length:int[1,MAX] numTokens:int[1,MAX] vocabSize:int[3,2^31-1]}",
+    ],
+  ),
+  inductionHeads: [
+    () => [rng(), { count: 2, length: 6, vocabSize: 5 }],
+    "rng:rng options:{count:int[0,MAX] length:int[3,MAX] vocabSize:int[3,2^31-1]}",
+  ],
+  ...each(
+    ["generateSelectiveCopyingSplit", "generateInductionHeadsSplit"],
+    [() => ["test"], "split:train|test"],
+  ),
+  ...each(["copyingTokens", "inductionTokens"], [() => [5], "vocabSize:int[3,]"]),
+  tokenAccuracy: [predictions, "predictions set"],
+  accuracyByTarget: [predictions, "predictions set:@TASK_SET"],
+  chanceAccuracy: [() => [inductionSet()], "set"],
+  taskExample: [() => [inductionSet(), 1], "set i:int[0,1]"],
+  renderExample: [() => [inductionSet(), 1], "set:@TASK_SET i:int[0,1]"],
+  taskFileText: [() => [taskFile()], "splits:@SPLITS"],
+  taskSetFromFile: [
+    () => [JSON.parse(lib.taskFileText(taskFile())), "test"],
+    "file:@TASK_FILE split:@TEST_SPLIT",
+  ],
+  fitLtiKernel: [
+    () => [inductionSet(4), { kernelLength: 2 }],
+    "set options:{kernelLength?:int[1,6] ridge?:pos}",
+  ],
+  ltiLogits: [() => [ltiModel(), [1, 2, 3]], "model:@LTI_MODEL tokens:@LTI_TOKENS"],
+  ltiPredict: [() => [ltiModel(), inductionSet(4)], "model:@LTI_MODEL set:@TASK_SET"],
+  // extrapolation/
+  attentionEvalBytes: [
+    () => [lib.llamaConfig(LLAMA), 100, 2],
+    "config length:int[1,2^30] batch?:int[1,2^16]",
+  ],
+  mambaLastLogits: [
+    () => [mamba(), [[1, 2, 3]], { prefill: 2 }],
+    "model:@MAMBA_MODEL tokens:@TOKENS options?:{prefill?:int[1,2^20]}",
+  ],
+  transformerLastLogits: [
+    () => [llama(), [[1, 2, 3]], { chunk: 2 }],
+    "model:@LLAMA_MODEL tokens:@TOKENS options?:{chunk?:int[1,2^20] budgetBytes?:pos}",
+  ],
+  inductionCorrect: [
+    () => [mamba(), lib.extrapolationSet(0, 8, 2, 6), { batchSize: 1 }],
+    "model:@EITHER_MODEL set:@INDUCTION_SET " +
+      "options?:{batchSize?:int[1,2^16] budgetBytes?:pos from?:int[0,0] to?:int[0,2]}",
+  ],
+  inductionExtrapolation: [
+    () => [llama(), { lengths: [4, 8], examples: 2, budgetBytes: 1e6 }],
+    "model:@EITHER_MODEL " +
+      "options:{lengths:nums[1,64] examples:int[1,2^16] seed?:int " +
+      "batchSize?:int[1,2^16] budgetBytes?:pos}",
+  ],
+  extrapolationSet: [
+    () => [0, 8, 2, 16],
+    "seed:int[-2^52,2^52] length:int[3,2^24] count:int[0,2^16] vocabSize:int[3,2^16]",
+  ],
+  // charlm/
+  charVocabulary: [() => ["abca"], "text:str"],
+  encodeChars: [() => [lib.charVocabulary("abc"), "cab"], "vocab:@VOCAB text:text"],
+  decodeChars: [() => [lib.charVocabulary("abc"), [2, 0, 1]], "vocab:@VOCAB ids:@IDS3"],
+  splitTrainValidation: [() => [charIds(), 0.25], "ids:@INT32_IDS validationFraction?:num(0,0.9]"],
+  randomWindows: [
+    () => [charIds(), rng(), 2, 8],
+    "ids:@INT32_IDS rng:rng batch:int[1,MAX] context:int[1,39]",
+  ],
+  validationWindows: [
+    () => [charIds(), 8, 2],
+    "ids:@INT32_IDS context:int[1,39] maxWindows?:int[1,]",
+  ],
+  ...each(
+    ["bitsPerCharSum", "bitsPerChar"],
+    [() => [charLogits(), [0, -100]], "logits:T3 targets:@TARGETS3"],
+  ),
+  kneserNey: [() => [charIds(), 3, 2], "train:@INT32_IDS vocabSize:int[1,2^16] order:int[1,8]"],
+  kneserNeyBitsPerChar: [
+    () => [lib.kneserNey(charIds(), 3, 2), charIds()],
+    "model:obj ids:@INT32_IDS",
+  ],
+  evaluateBitsPerChar: [
+    () => [charForward, lib.validationWindows(charIds(), 8), 2],
+    "forward:fn set:@WINDOWS batch?:int[1,MAX]",
+  ],
+  // nn/ and train/ops-backward.ts: the models' ops and their backwards
+  linear: [() => [randn(2, 3), randn(4, 3), randn(4)], "x:T weight:T2* bias?:T1*"],
+  rmsNorm: [() => [randn(2, 3), randn(3), 1e-5], "x:T weight:T1* eps:num[0,]"],
+  embedding: [
+    () => [Int32Array.from([0, 2]), randn(3, 2), [1, 2]],
+    "ids:@INT32 weight:T2* shape:shape2",
+  ],
+  causalDepthwiseConv1d: [
+    () => [randn(1, 2, 5), randn(2, 1, 3), randn(2)],
+    "x:T3 weight:T3* bias?:T1*",
+  ],
+  mapTensor: [() => [randn(2), (v: number) => 2 * v], "x:T* f:fn"],
+  ...each(["siluTensor", "softplusTensor", "sigmoidTensor"], [() => [randn(2)], "x:T*"]),
+  transpose12: [() => [randn(1, 2, 3)], "x:T3*"],
+  sliceLastAxis: [() => [randn(2, 4), 1, 2], "x:T* from:int[0,4] count:int[0,3]"],
+  linearBackward: [
+    () => [randn(2, 3), randn(4, 3), randn(2, 4), true],
+    "x:T weight:T2* g:T hasBias?:bool",
+  ],
+  rmsNormBackward: [
+    () => [randn(2, 3), randn(3), 1e-5, randn(2, 3)],
+    "x:T weight:T1* eps:num[0,] g:T",
+  ],
+  embeddingBackward: [
+    () => [Int32Array.from([0, 2]), 3, randn(1, 2, 2)],
+    "ids:@INT32 vocab:int[1,MAX] g:T",
+  ],
+  causalDepthwiseConv1dBackward: [
+    () => [randn(1, 2, 5), randn(2, 1, 3), randn(1, 2, 5), true],
+    "x:T3 weight:T3* g:T3 hasBias?:bool",
+  ],
+  ...each(["siluBackward", "softplusBackward"], [() => [randn(2), randn(2)], "x:T g:T"]),
+  crossEntropy: [
+    () => [randn(1, 2, 3), Int32Array.from([0, 2]), [1, 0.5]],
+    "logits:T targets:@INT32 mask?:nums",
+  ],
+  // checkpoint/ (bytes here; files at the end)
+  parseSafetensors: [() => [lib.serializeSafetensors({ w: randn(2) })], "bytes:@BYTES label?:text"],
+  serializeSafetensors: [() => [{ w: randn(2) }, { format: "pt" }], "tensors:obj metadata?:obj"],
+  // mamba/
+  mambaConfig: [() => [MAMBA], "config:@MAMBA_CONFIG"],
+  ...each(["mambaParamShapes", "mambaParamCount"], [() => [lib.mambaConfig(MAMBA)], "config"]),
+  initMamba: [
+    () => [MAMBA, rng(), { variant: "lti" }],
+    "config rng:rng options:{variant?:mamba|s6|lti|mamba-lti}",
+  ],
+  mambaMixer: [
+    () => [mamba(), 0, randn(1, 3, 4), { scan: "reference" }],
+    "model:@MAMBA_MODEL layer:int[0,0] u:@U4 options:{scan?:reference|fast returnState?:bool}",
+  ],
+  mambaForward: [
+    () => [mamba(), [[1, 2, 3]], { scan: "fast" }],
+    "model:@MAMBA_MODEL tokens:@TOKENS options:{scan?:reference|fast variant?:mamba|s6|lti|mamba-lti}",
+  ],
+  mambaSelection: [
+    () => [mamba(), [[1, 2, 3]], { variant: "s6" }],
+    "model:@MAMBA_MODEL tokens:@TOKENS options:{variant?:mamba|s6|lti|mamba-lti}",
+  ],
+  createMambaCache: [() => [mamba(), 2], "model:@MAMBA_MODEL batch:int[1,2^16]"],
+  mambaCacheBytes: [() => [lib.createMambaCache(mamba(), 1)], "cache:@MAMBA_CACHE"],
+  mambaStep: [
+    () => {
+      const m = mamba();
+      return [m, lib.createMambaCache(m, 2), [1, 2]];
+    },
+    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@STEP",
+  ],
+  mambaPrefill: [
+    () => {
+      const m = mamba();
+      return [m, lib.createMambaCache(m, 1), [[1, 2]], {}];
+    },
+    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@TOKENS options:{scan?:reference|fast}",
+  ],
+  ...each(
+    ["mambaGenerate", "mambaGenerateWithStats"],
+    [
+      () => [mamba(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
+      `model:@MAMBA_MODEL prompt:@PROMPT options:{${GENERATE} scan?:reference|fast}`,
+    ],
+  ),
+  sampleNextToken: [
+    () => [[0.1, 0.5, 0.2], 1, 2, rng()],
+    "logits:nums[1,] temperature:num[0,] topK?:int[1,] rng:rng",
+  ],
+  // transformer/
+  ropeInvFreq: [() => [4, 10000], "headDim:int[2,2^16] theta:pos"],
+  applyRope: [() => [randn(1, 2, 3, 4), 10000, 0], "x:T4 theta:pos start?:int[0,2^31]"],
+  applyRopeBackward: [() => [randn(1, 2, 3, 4), 10000, 0], "g:T4 theta:pos start?:int[0,2^31]"],
+  causalAttention: [
+    () => [randn(1, 2, 3, 4), randn(1, 1, 3, 4), randn(1, 1, 3, 4), {}],
+    "q:T4 k:T4 v:T4 options:{offset?:int[-3,3]}",
+  ],
+  causalAttentionBackward: [
+    () => [randn(1, 2, 3, 4), randn(1, 1, 3, 4), randn(1, 1, 3, 4), randn(1, 2, 3, 4)],
+    "q:T4 k:T4 v:T4 g:T4",
+  ],
+  llamaConfig: [() => [LLAMA], "fields:@LLAMA_FIELDS"],
+  ...each(
+    ["transformerParamShapes", "transformerParamCount"],
+    [() => [lib.llamaConfig(LLAMA)], "config"],
+  ),
+  initTransformer: [() => [LLAMA, rng()], "config rng:rng"],
+  transformerForward: [() => [llama(), [[1, 2, 3]]], "model:@LLAMA_MODEL tokens:@TOKENS"],
+  createTransformerCache: [() => [llama(), 2], "model:@LLAMA_MODEL batch?:int[1,2^16]"],
+  transformerCacheBytes: [
+    () => [lib.llamaConfig(LLAMA), 10, 1],
+    "config position:int[0,] batch?:int[1,]",
+  ],
+  transformerStep: [
+    () => {
+      const m = llama();
+      return [m, lib.createTransformerCache(m, 2), [1, 2]];
+    },
+    "model:@LLAMA_MODEL cache:@LLAMA_CACHE tokens:@STEP",
+  ],
+  transformerPrefill: [
+    () => {
+      const m = llama();
+      return [m, lib.createTransformerCache(m, 1), [[1, 2]]];
+    },
+    "model:@LLAMA_MODEL cache:@LLAMA_CACHE tokens:@TOKENS",
+  ],
+  ...each(
+    ["transformerGenerate", "transformerGenerateWithStats"],
+    [
+      () => [llama(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
+      `model:@LLAMA_MODEL prompt:@PROMPT options:{${GENERATE}}`,
+    ],
+  ),
+  transformerLossAndGrads: [
+    () => [llama(), [[1, 2, 3]], {}],
+    "model:@LLAMA_MODEL tokens:@TOKENS options:{targets?:any mask?:any}",
+  ],
+  // train/ and selective/scan-backward.ts
+  noWeightDecay: [() => ["backbone.norm_f.weight"], "name:str"],
+  createAdamW: [() => [params()], "params:@PARAMS"],
+  adamwStep: [
+    () => {
+      const p = params();
+      return [p, params(), lib.createAdamW(p), { lr: 1e-3 }];
+    },
+    "params:@PARAMS grads:@PARAMS state:@ADAMW_STATE " +
+      "options:{lr:num[0,] beta1?:num[0,0.999] beta2?:num[0,0.999] eps?:pos weightDecay?:num[0,]}",
+  ],
+  clipGradNorm: [() => [params(), 1], "grads:@PARAMS maxNorm:pos"],
+  learningRate: [
+    () => [3, { peakLr: 1e-3, warmupSteps: 2, totalSteps: 10 }],
+    "step:int[0,] schedule:{peakLr:pos warmupSteps:int[0,] totalSteps:int[1,] minLr?:num[0,]}",
+  ],
+  selectiveScanForwardTrain: [
+    () => [scanArgs(), { strategy: "recompute", chunkSize: 2 }],
+    "_ options:{strategy?:store-all|recompute chunkSize?:int[1,]}",
+  ],
+  selectiveScanBackward: [
+    () => {
+      const { out, cache } = lib.selectiveScanForwardTrain(scanArgs());
+      return [cache, out];
+    },
+    "cache:@SCAN_CACHE dout:T3",
+  ],
+  scanTrainingMemory: [
+    () => [{ ...size(), chunkSize: 4 }],
+    "config:{batch:int[1,] dim:int[1,] length:int[1,] dstate:int[1,] " +
+      "chunkSize?:int[1,] bytesPerElement?:int[1,]}",
+  ],
+  mambaLossAndGrads: [
+    () => [mamba(), [[1, 2, 3]], {}],
+    "model:@MAMBA_MODEL tokens:@TOKENS " +
+      "options:{targets?:any mask?:any variant?:mamba|s6|lti|mamba-lti " +
+      "scanStrategy?:store-all|recompute chunkSize?:int[1,]}",
+  ],
+  taskBatch: [() => [copySet()], "set:@TASK_SET"],
+  taskAccuracy: [
+    () => [mamba(), copySet(), { batchSize: 1 }],
+    "model:@MAMBA_MODEL set:@TASK_SET options:{variant?:mamba|s6|lti|mamba-lti batchSize?:int[1,]}",
+  ],
   // checkpoint and training-state files (in a temporary folder)
-  readSafetensors: {
-    valid: () => {
-      lib.writeSafetensors(tmp("w.safetensors"), { w: randn([2]) });
+  readSafetensors: [
+    () => {
+      lib.writeSafetensors(tmp("w.safetensors"), { w: randn(2) });
       return [tmp("w.safetensors")];
     },
-    args: [a("path", folder()), a("options", options({ maxBytes: opt(int(8, 2 ** 31 - 1)) }))],
-  },
-  writeSafetensors: {
-    valid: () => [tmp("v.safetensors"), { w: randn([2]) }, { format: "pt" }],
-    args: [a("path", folder()), a("tensors", s.object()), a("metadata", opt(s.object()))],
-  },
-  readConfigJson: {
-    valid: () => {
+    "path:str options:{maxBytes?:int[8,2^31-1]}",
+  ],
+  writeSafetensors: [
+    () => [tmp("v.safetensors"), { w: randn(2) }, { format: "pt" }],
+    "path:str tensors:obj metadata?:obj",
+  ],
+  readConfigJson: [
+    () => {
       lib.writeConfigJson(tmp("c.json"), { a: 1 });
       return [tmp("c.json")];
     },
-    args: [a("path", folder())],
-  },
-  writeConfigJson: {
-    valid: () => [tmp("d.json"), { a: 1 }, { b: 2 }],
-    args: [a("path", folder()), a("config", s.object()), a("keep", opt(s.object()))],
-  },
-  loadMambaCheckpoint: { valid: () => [savedMamba()], args: [a("dir", folder())] },
-  saveMambaCheckpoint: {
-    valid: () => [mamba(), tmp("mamba-save")],
-    args: [a("model", mambaModel()), a("dir", folder())],
-  },
-  loadTransformerCheckpoint: { valid: () => [savedLlama()], args: [a("dir", folder())] },
-  saveTransformerCheckpoint: {
-    valid: () => [llama(), tmp("llama-save")],
-    args: [a("model", llamaModel()), a("dir", folder())],
-  },
-  saveTrainingState: {
-    valid: () => {
+    "path:str",
+  ],
+  writeConfigJson: [() => [tmp("d.json"), { a: 1 }, { b: 2 }], "path:str config:obj keep?:obj"],
+  loadMambaCheckpoint: [() => [savedMamba()], "dir:str"],
+  saveMambaCheckpoint: [() => [mamba(), tmp("mamba-save")], "model:@MAMBA_MODEL dir:str"],
+  loadTransformerCheckpoint: [
+    () => {
+      lib.saveTransformerCheckpoint(llama(), tmp("llama"));
+      return [tmp("llama")];
+    },
+    "dir:str",
+  ],
+  saveTransformerCheckpoint: [() => [llama(), tmp("llama-save")], "model:@LLAMA_MODEL dir:str"],
+  saveTrainingState: [
+    () => {
       const model = mamba();
       return [{ step: 1, optimizer: lib.createAdamW(model.params), rng: rng() }, model, tmp("st")];
     },
-    args: [
-      a(
-        "state",
-        custom("a TrainingState", () => false, [42, "s", {}, [1], { step: 0 }]),
-      ),
-      a("model", mambaModel()),
-      a("dir", folder()),
-    ],
-  },
-  loadTrainingState: {
-    valid: () => {
+    "state:@TRAINING_STATE model:@MAMBA_MODEL dir:str",
+  ],
+  loadTrainingState: [
+    () => {
       const dir = savedMamba();
       return [dir, lib.loadMambaCheckpoint(dir)];
     },
-    args: [a("dir", folder()), a("model", mambaModel())],
-  },
+    "dir:str model:@MAMBA_MODEL",
+  ],
 };
+
+export const signatures: Record<string, Signature> = Object.fromEntries(
+  Object.entries(table).map(([name, [valid, types, call]]) => {
+    const args = fields(types).map(([arg, optional, type]) => {
+      const schema = type === null ? null : parse(type);
+      return { name: arg, schema: schema && optional ? s.optional(schema) : schema };
+    });
+    return [name, { valid, args, call }];
+  }),
+);

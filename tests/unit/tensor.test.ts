@@ -1,3 +1,8 @@
+/**
+ * The tensor helpers (lib/src/tensor.ts): numel and strides from their definitions, tensor and
+ * toNested round trips on nested arrays built here, zeros, astype, dtypeOf, allocate and
+ * maxAbsDiff.
+ */
 import { describe, expect, it } from "vitest";
 import { rawTensor } from "../helpers/raw-tensor";
 import {

@@ -22,7 +22,7 @@ Options:
 Exit status: 0 done, 1 a notebook is invalid (or, with --check, out of date), 2 usage error.`;
 
 /** "3 written, 6 unchanged, 1 kept (your edits)" for the outcomes that occurred. */
-export function summarizeOutcomes(outcomes: readonly ReleaseOutcome[]): string {
+function summarizeOutcomes(outcomes: readonly ReleaseOutcome[]): string {
   const labels: Record<ReleaseOutcome["status"], string> = {
     written: "written",
     unchanged: "unchanged",

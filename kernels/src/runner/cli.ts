@@ -38,7 +38,7 @@ Exit status: 0 when every notebook passed, 1 when one failed or the run could no
 class UsageError extends Error {}
 
 /** Turns the command line into runner inputs and options (throws UsageError). */
-export function parseCommandLine(
+function parseCommandLine(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): { help: true } | { help: false; inputs: string[]; options: RunOptions } {

@@ -115,7 +115,7 @@ function mimeBundle(data: unknown): Record<string, unknown> {
 }
 
 /** A multiline string as one string. */
-export function joinText(text: MultilineString): string {
+function joinText(text: MultilineString): string {
   return Array.isArray(text) ? text.join("") : text;
 }
 
@@ -188,7 +188,7 @@ export interface ExerciseCheck {
 const STATUSES: readonly string[] = ["passed", "not-implemented", "failed"];
 
 /** The check outcome a display output carries under {@link CHECK_MIME}, or null. */
-export function checkOutcomeOf(output: Output): CheckOutcome | null {
+function checkOutcomeOf(output: Output): CheckOutcome | null {
   if (output.output_type !== "display_data" && output.output_type !== "execute_result") return null;
   const value = output.data[CHECK_MIME];
   if (typeof value !== "object" || value === null) return null;

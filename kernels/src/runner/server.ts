@@ -45,7 +45,7 @@ export interface StartServerOptions {
 }
 
 /** The arguments of `jupyter server`, valid for jupyter_server 1.x and 2.x. */
-export function serverArguments(port: number, token: string, root: string): string[] {
+function serverArguments(port: number, token: string, root: string): string[] {
   const args = [
     "server",
     "--no-browser",

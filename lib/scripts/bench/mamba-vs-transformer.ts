@@ -3,15 +3,18 @@
  * size (2 layers, d_model 64; the Transformer's MLP width chosen to match Mamba's parameter count).
  *
  * 1. Forward time against sequence length L = 256 … 8192 (batch 1): `mambaForward` (its plain
- *    TypeScript reference scan, and the WebAssembly fast scan) and `transformerForward` (plain
- *    TypeScript attention, O(L²)). The exponent p of time ≈ a·L^p is the least-squares slope of
- *    log time on log L over L >= 1024 (smaller L are dominated by the projections, linear in L
- *    for both models).
+ *    TypeScript reference scan, and the WebAssembly fast scan) and `transformerForward` (engine
+ *    "typescript": plain TypeScript attention, O(L²); and "simd", its default: the WebAssembly
+ *    SIMD backend). The exponent p of time ≈ a·L^p is the least-squares slope of log time on
+ *    log L over L >= 1024 (smaller L are dominated by the projections, linear in L for both
+ *    models).
  * 2. Forward + backward (loss and every parameter's gradient, as one training step needs):
  *    `mambaLossAndGrads` (recomputing scan backward) and `transformerLossAndGrads` (which keeps
- *    every layer's attention weights, b·H·L² float64 numbers: lengths whose weights would pass
- *    512 MiB are skipped), fitted the same way.
- * 3. Decoding: time per new token and cache bytes at positions 64 … 8192. Mamba's cache is read
+ *    every layer's attention weights: b·H·L² float64 numbers with the "typescript" engine, whose
+ *    lengths past 512 MiB of them are skipped; float32 with "simd"), each with the engines
+ *    "typescript" and "simd", fitted the same way.
+ * 3. Decoding: time per new token and cache bytes at positions 64 … 8192 (`mambaStep`, and
+ *    `transformerStep` on its default engine, "simd"). Mamba's cache is read
  *    by `mambaPrefill` of a real prompt of that length; the Transformer's KV cache is filled with
  *    random keys and values up to that position (a step's cost depends on how many positions it
  *    attends over, not on their values; prefilling 8192 tokens would cost minutes). Each timed
@@ -123,15 +126,16 @@ function main(): void {
 
   // 1. Forward time against length.
   console.log(
-    "Forward pass (logits for every position), ms; ratio = Transformer / Mamba (reference scan)",
+    "Forward pass (logits for every position), ms; ratio = Transformer (typescript) / Mamba (reference scan)",
   );
-  const cols = ["L", "mamba ref", "mamba fast", "transformer", "T / M ref"];
+  const cols = ["L", "mamba ref", "mamba fast", "transf. ts", "transf. simd", "T / M ref"];
   console.log(cols.map((c, i) => (i === 0 ? c.padEnd(8) : c.padStart(13))).join(""));
   const runs: Record<string, { x: number[]; y: number[]; last: number | null; exponent: number }> =
     {
       ref: { x: [], y: [], last: null, exponent: 1 },
       fast: { x: [], y: [], last: null, exponent: 1 },
       transformer: { x: [], y: [], last: null, exponent: 2 },
+      transformerSimd: { x: [], y: [], last: null, exponent: 2 },
     };
   const timed = (key: string, l: number, fn: () => unknown): number | null => {
     const r = runs[key];
@@ -151,12 +155,17 @@ function main(): void {
     const ids = randomIds(rng, l);
     const ref = timed("ref", l, () => mambaForward(mamba, ids, { scan: "reference" }));
     const fast = timed("fast", l, () => mambaForward(mamba, ids, { scan: "fast" }));
-    const tr = timed("transformer", l, () => transformerForward(transformer, ids));
+    const tr = timed("transformer", l, () =>
+      transformerForward(transformer, ids, { engine: "typescript" }),
+    );
+    const ts = timed("transformerSimd", l, () =>
+      transformerForward(transformer, ids, { engine: "simd" }),
+    );
     const ratio = tr !== null && ref !== null ? (tr / ref).toFixed(2) : "-";
     console.log(
       [
         String(l).padEnd(8),
-        ...[ref, fast, tr].map((v) => fmt(v).padStart(13)),
+        ...[ref, fast, tr, ts].map((v) => fmt(v).padStart(13)),
         ratio.padStart(13),
       ].join(""),
     );
@@ -164,18 +173,33 @@ function main(): void {
   for (const [key, label] of [
     ["ref", "Mamba (reference scan)"],
     ["fast", "Mamba (fast scan)"],
-    ["transformer", "Transformer++"],
+    ["transformer", "Transformer++ (typescript)"],
+    ["transformerSimd", "Transformer++ (simd)"],
   ] as const) {
     const fit = fittedExponent(runs[key]);
     console.log(`  fitted exponent, ${label}, L >= ${FIT_FROM}: ${fit}`);
   }
 
   // 2. Forward + backward against length.
-  console.log("\nForward + backward (loss and all gradients), ms; ratio = Transformer / Mamba");
-  const bcols = ["L", "mamba", "transformer", "T / M"];
+  console.log(
+    "\nForward + backward (loss and all gradients), ms, engines typescript and simd; ratios = Transformer / Mamba",
+  );
+  const bcols = [
+    "L",
+    "mamba ts",
+    "transf. ts",
+    "T / M ts",
+    "mamba simd",
+    "transf. simd",
+    "T / M simd",
+  ];
   console.log(bcols.map((c, i) => (i === 0 ? c.padEnd(8) : c.padStart(13))).join(""));
   runs.mambaTrain = { x: [], y: [], last: null, exponent: 1 };
   runs.transformerTrain = { x: [], y: [], last: null, exponent: 2 };
+  runs.mambaTrainSimd = { x: [], y: [], last: null, exponent: 1 };
+  runs.transformerTrainSimd = { x: [], y: [], last: null, exponent: 2 };
+  const ratioOf = (t: number | null, m: number | null) =>
+    t !== null && m !== null ? (t / m).toFixed(2) : "-";
   for (const l of LENGTHS) {
     const ids = randomIds(rng, l);
     const mt = timed("mambaTrain", l, () => mambaLossAndGrads(mamba, ids));
@@ -184,23 +208,37 @@ function main(): void {
       weightBytes > 2 ** 29
         ? null
         : timed("transformerTrain", l, () => transformerLossAndGrads(transformer, ids));
-    const ratio = tt !== null && mt !== null ? (tt / mt).toFixed(2) : "-";
+    const ms = timed("mambaTrainSimd", l, () => mambaLossAndGrads(mamba, ids, { engine: "simd" }));
+    const tsimd =
+      weightBytes / 2 > 2 ** 29
+        ? null
+        : timed("transformerTrainSimd", l, () =>
+            transformerLossAndGrads(transformer, ids, { engine: "simd" }),
+          );
     console.log(
-      [String(l).padEnd(8), ...[mt, tt].map((v) => fmt(v).padStart(13)), ratio.padStart(13)].join(
-        "",
-      ),
+      [
+        String(l).padEnd(8),
+        ...[mt, tt].map((v) => fmt(v).padStart(13)),
+        ratioOf(tt, mt).padStart(13),
+        ...[ms, tsimd].map((v) => fmt(v).padStart(13)),
+        ratioOf(tsimd, ms).padStart(13),
+      ].join(""),
     );
   }
   for (const [key, label] of [
-    ["mambaTrain", "Mamba"],
-    ["transformerTrain", "Transformer++"],
+    ["mambaTrain", "Mamba (typescript)"],
+    ["transformerTrain", "Transformer++ (typescript)"],
+    ["mambaTrainSimd", "Mamba (simd)"],
+    ["transformerTrainSimd", "Transformer++ (simd)"],
   ] as const) {
     const fit = fittedExponent(runs[key]);
     console.log(`  fitted exponent, forward + backward, ${label}, L >= ${FIT_FROM}: ${fit}`);
   }
 
   // 3. Decoding: per-token time and cache bytes against position.
-  console.log("\nDecoding one token at a position (ms per token) and the cache it needs");
+  console.log(
+    "\nDecoding one token at a position (ms per token; transformerStep on its simd engine) and the cache it needs",
+  );
   const dcols = ["position", "mamba ms", "mamba cache", "transf. ms", "KV cache", "T / M time"];
   console.log(dcols.map((c, i) => (i === 0 ? c.padEnd(10) : c.padStart(13))).join(""));
   let lastRatio = "";

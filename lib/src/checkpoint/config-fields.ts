@@ -126,7 +126,7 @@ export function configToSave(
 }
 
 /** The fields a save writes whatever the model holds: the `saved` values of the table. */
-export function savedFields(table: ConfigFieldTable): Record<string, unknown> {
+function savedFields(table: ConfigFieldTable): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(table)) {
     if (field.saved !== undefined) out[key] = field.saved;

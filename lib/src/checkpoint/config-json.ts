@@ -13,7 +13,7 @@ import { saveFilesAtomically } from "./write-files";
 
 const WHAT = "a file holding a JSON object";
 /** config.json files larger than this are refused (real ones are a few kB). */
-export const MAX_CONFIG_JSON_BYTES = 1 << 24;
+const MAX_CONFIG_JSON_BYTES = 1 << 24;
 
 /** Reads a JSON object from `path`; refuses non-objects with an error naming the file. */
 export function readConfigJson(path: string): Record<string, unknown> {

@@ -44,12 +44,27 @@ const DTYPE_BYTES: Record<string, number> = {
 };
 const READABLE = new Set(["F32", "F16", "BF16", "F64"]);
 /** Headers larger than this are refused (the reference implementation's limit is 100 MB). */
-export const MAX_HEADER_BYTES = 100_000_000;
+const MAX_HEADER_BYTES = 100_000_000;
 /**
  * Files larger than this are refused before reading: the most one `readFileSync` reads in Node
  * (2^31 − 1 bytes), which is 5e8 float32 parameters.
  */
-export const MAX_SAFETENSORS_BYTES = 2 ** 31 - 1;
+const MAX_SAFETENSORS_BYTES = 2 ** 31 - 1;
+
+/**
+ * The most float32 parameters a model lib makes may have: what one safetensors file holds
+ * ({@link MAX_SAFETENSORS_BYTES} less a header of up to 1 MiB, over 4 bytes each), so that every
+ * model `initMamba` or `initTransformer` makes can also be saved and loaded again. A typo in a
+ * config (a width of 40960) fails at once instead of allocating gigabytes.
+ */
+export const MAX_MODEL_PARAMETERS = Math.floor((MAX_SAFETENSORS_BYTES - 2 ** 20) / 4);
+
+/** The error of a config over {@link MAX_MODEL_PARAMETERS}, for the function `fn`. */
+export function modelTooLarge(fn: string, parameters: number): Error {
+  return new Error(
+    `${fn}: argument 'config' must describe at most ${MAX_MODEL_PARAMETERS} parameters (2 GiB of float32, what one safetensors file holds) (got ${parameters}, ${((4 * parameters) / 2 ** 30).toFixed(1)} GiB)`,
+  );
+}
 
 /**
  * The most bytes a safetensors file of `parameters` numbers can plausibly hold, for a loader that

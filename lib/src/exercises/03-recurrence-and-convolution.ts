@@ -9,17 +9,12 @@ import { fftConv } from "../conv/convolve";
  * The kernel K_j = C Ā^j B̄ (j = 0 … L-1) of a single-input single-output system given as plain
  * arrays: Ā (N × N) as rows, B̄ and C as length-N lists.
  */
-export function ssmKernelArrays(
-  Abar: number[][],
-  Bbar: number[],
-  C: number[],
-  L: number,
-): number[] {
+function ssmKernelArrays(Abar: number[][], Bbar: number[], C: number[], L: number): number[] {
   return Array.from(ssmKernel(tensor(Abar), tensor(Bbar), tensor(C), L).data);
 }
 
 /** Causal convolution y_t = Σ_{j<=t} K_j x_{t-j} of two equal-length lists, by FFT. */
-export function fftCausalConvArrays(x: number[], K: number[]): number[] {
+function fftCausalConvArrays(x: number[], K: number[]): number[] {
   return Array.from(fftConv(tensor(x), tensor(K)).data);
 }
 

@@ -3,7 +3,7 @@ import type { Exercise } from "./check";
 import { hippoLegS } from "../hippo/legs";
 
 /** HiPPO-LegS as plain arrays: A (N × N) as rows and B (length N). */
-export function hippoLegSArrays(N: number): { A: number[][]; B: number[] } {
+function hippoLegSArrays(N: number): { A: number[][]; B: number[] } {
   const { A, B } = hippoLegS(N);
   return {
     A: Array.from({ length: N }, (_, n) => Array.from(A.data.subarray(n * N, (n + 1) * N))),

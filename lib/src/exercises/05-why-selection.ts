@@ -15,7 +15,7 @@ import type { Rng } from "../rng";
  * @param decay the factor applied to the state at every real token
  * @returns the final state h, V numbers (zeros for an empty or all-filler sequence)
  */
-export function fillerSkippingMemory(
+function fillerSkippingMemory(
   tokens: number[],
   vocabSize: number,
   filler: number,

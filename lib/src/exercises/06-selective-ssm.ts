@@ -31,7 +31,7 @@ export function selectiveStep(
  * log dtMin)) is log-uniform in [dtMin, dtMax], and the bias is softplus⁻¹(dt) so that
  * softplus(bias) = dt.
  */
-export function dtBiasFromUniform(v: number[], dtMin: number, dtMax: number): number[] {
+function dtBiasFromUniform(v: number[], dtMin: number, dtMax: number): number[] {
   return v.map((vi) => inverseSoftplus(logUniformDt(vi, dtMin, dtMax)));
 }
 

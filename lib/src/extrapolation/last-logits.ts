@@ -26,6 +26,7 @@ import { type LlamaConfig, checkLlamaConfig } from "../transformer/config";
 import type { TransformerModel } from "../transformer/model";
 import { checkTransformerModel } from "../transformer/checks";
 import { checkDecodeSize, decodeTokens, emptyTransformerCache } from "../transformer/kv-cache";
+import { ENGINE_OPTION, type InferenceEngine, inferenceBackend } from "../transformer/forward";
 
 /** Prefill length of {@link mambaLastLogits} by default (positions run in parallel mode). */
 export const DEFAULT_MAMBA_PREFILL = 4096;
@@ -98,6 +99,7 @@ export function mambaLastLogits(
 const ATTENTION_OPTIONS = schema.options({
   chunk: schema.optional(schema.integer({ min: 1, max: 2 ** 20 })),
   budgetBytes: schema.optional(schema.positive()),
+  engine: ENGINE_OPTION,
 });
 
 /**
@@ -106,22 +108,23 @@ const ATTENTION_OPTIONS = schema.options({
  *
  * @param tokens (b, l) ids, l ≥ 1
  * @param options chunk: positions per prefill call (default 1024); budgetBytes: refuse (with an
- *   Error naming both numbers) when {@link attentionEvalBytes}(config, l, b) exceeds it
+ *   Error naming both numbers) when {@link attentionEvalBytes}(config, l, b) exceeds it;
+ *   engine: "simd" (default) or "typescript" (see `InferenceEngine`)
  * @returns (b, vocab_size) float32
  */
 export function transformerLastLogits(
   model: TransformerModel,
   tokens: { shape: number[]; data: Int32Array } | number[][],
-  options: { chunk?: number; budgetBytes?: number } = {},
+  options: { chunk?: number; budgetBytes?: number; engine?: InferenceEngine } = {},
 ): Tensor {
   const fn = "transformerLastLogits";
   const config = checkTransformerModel(fn, model, { finite: true });
-  const { chunk = DEFAULT_ATTENTION_CHUNK, budgetBytes = Infinity } = checkOptions(
-    fn,
-    "options",
-    options,
-    ATTENTION_OPTIONS,
-  );
+  const {
+    chunk = DEFAULT_ATTENTION_CHUNK,
+    budgetBytes = Infinity,
+    engine,
+  } = checkOptions(fn, "options", options, ATTENTION_OPTIONS);
+  const backend = inferenceBackend(engine);
   const { ids, shape } = readTokens(fn, tokens, config.vocab_size);
   const [b, l] = shape;
   if (l < 1) throw new Error(`${fn}: argument 'tokens' must have at least one position (got 0)`);
@@ -138,7 +141,7 @@ export function transformerLastLogits(
     const n = Math.min(chunk, l - start);
     const part = new Int32Array(b * n);
     for (let i = 0; i < b; i++) part.set(ids.subarray(i * l + start, i * l + start + n), i * n);
-    logits = decodeTokens(model, cache, part, n);
+    logits = decodeTokens(model, cache, part, n, backend);
   }
   return logits!;
 }

@@ -6,10 +6,12 @@ import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
 import { initALog, initDtBias } from "../selective/s6";
 import { checkOptions, describe, schema } from "../validate";
+import { MAX_MODEL_PARAMETERS, modelTooLarge } from "../checkpoint/safetensors";
 import {
   type MambaConfig,
   type MambaConfigInput,
   mambaConfig,
+  mambaParamCount,
   mambaParamShapes,
   mixerPrefix,
 } from "./config";
@@ -55,6 +57,8 @@ export function initMamba(
 ): MambaModel {
   const fn = "initMamba";
   const cfg = mambaConfig(config, fn);
+  const parameters = mambaParamCount(cfg);
+  if (parameters > MAX_MODEL_PARAMETERS) throw modelTooLarge(fn, parameters);
   if (!(rng instanceof Rng))
     throw new Error(`${fn}: argument 'rng' must be an Rng (new Rng(seed)) (got ${describe(rng)})`);
   const { variant } = checkOptions(fn, "options", options, INIT_OPTIONS);

@@ -74,6 +74,16 @@ export class Tape {
   }
 }
 
+/**
+ * Runs an inference forward (no tape) on `backend` as one call (`Backend.begin`) and returns its
+ * output on the JavaScript heap: copied out of a backend's own memory, which its next call reuses.
+ */
+export function runInference(backend: Backend, forward: (ops: Ops) => Tensor): Tensor {
+  backend.begin?.();
+  const y = forward(new Ops(backend));
+  return backend.begin ? { shape: [...y.shape], data: y.data.slice() } : y;
+}
+
 /** The ops of the models on one backend, recording on `tape` when given (see module comment). */
 export class Ops {
   constructor(

@@ -20,9 +20,6 @@ import { argumentError, checkArg, describe, schema } from "../validate";
 /** One element of a linear-recurrence scan: the affine map h ↦ a · h + b, as `[a, b]`. */
 export type AffinePair = readonly [number, number];
 
-/** The identity of {@link combine}: the map h ↦ 1 · h + 0. */
-export const SCAN_IDENTITY: AffinePair = Object.freeze([1, 0] as const);
-
 const NUMBER = schema.number();
 
 /** Checks the argument `arg`: a pair [a, b] of finite numbers. */

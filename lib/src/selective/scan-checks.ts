@@ -28,7 +28,7 @@ export const SCAN_SIZE = schema.options(
 const optionalTensor = schema.optional(schema.present<Tensor>());
 
 /** The keys of a selective scan's argument object; shapes relative to u are checked below. */
-export const SELECTIVE_SCAN_ARGS = schema.options(
+const SELECTIVE_SCAN_ARGS = schema.options(
   {
     u: schema.tensor({ rank: 3, axes: ["b", "d", "l"], dtype: DTYPES }),
     delta: schema.present<Tensor>(),

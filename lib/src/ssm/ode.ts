@@ -192,7 +192,7 @@ export function odeDormandPrince(
 }
 
 /** The options {@link odeDormandPrince} (and the simulators built on it) accept. */
-export const DORMAND_PRINCE_OPTIONS = schema.options({
+const DORMAND_PRINCE_OPTIONS = schema.options({
   rtol: schema.optional(schema.number({ min: 0 })),
   atol: schema.optional(schema.number({ min: 0 })),
   tEval: schema.optional(schema.numbers()),

@@ -14,7 +14,7 @@ import { MIXER_VARIANTS, type MambaModel } from "../mamba/model";
 import { type LossAndGradsOptions, mambaBatchLossAndGrads, mambaLossSetup } from "../mamba/grads";
 import type { TransformerModel } from "../transformer/model";
 import { checkTransformerModel } from "../transformer/checks";
-import { transformerLossAndGrads } from "../transformer/grads";
+import { trainEngine, transformerLossAndGrads } from "../transformer/grads";
 import {
   type AdamWOptions,
   type LrSchedule,
@@ -68,7 +68,10 @@ export interface TrainOptions {
   variant?: LossAndGradsOptions["variant"];
   scanStrategy?: LossAndGradsOptions["scanStrategy"];
   chunkSize?: number;
-  /** The engine of mambaLossAndGrads (default "typescript") and, for "simd-threads", its pool. */
+  /**
+   * The engine of the loss and gradients (`mambaLossAndGrads`, `transformerLossAndGrads`; default
+   * "typescript") and, for "simd-threads", its pool.
+   */
   engine?: LossAndGradsOptions["engine"];
   pool?: LossAndGradsOptions["pool"];
   /** Continue from this state (from {@link loadTrainingState}); else start fresh with `seed`. */
@@ -111,14 +114,14 @@ const LOOP_OPTIONS = {
   display: schema.optional(schema.boolean()),
   onStep: schema.optional(schema.function<NonNullable<TrainOptions["onStep"]>>()),
   signal: schema.optional(schema.present<AbortSignal>()),
+  engine: schema.optional(schema.oneOf(["typescript", "simd", "simd-threads"] as const)),
+  pool: schema.optional(schema.object<NonNullable<TrainOptions["pool"]>>()),
 };
 const MAMBA_TRAIN_OPTIONS = schema.options({
   ...LOOP_OPTIONS,
   variant: schema.optional(schema.oneOf(MIXER_VARIANTS)),
   scanStrategy: schema.optional(schema.oneOf(["store-all", "recompute"] as const)),
   chunkSize: schema.optional(schema.integer({ min: 1, max: 1 << 20 })),
-  engine: schema.optional(schema.oneOf(["typescript", "simd", "simd-threads"] as const)),
-  pool: schema.optional(schema.object<NonNullable<TrainOptions["pool"]>>()),
 });
 const TRANSFORMER_TRAIN_OPTIONS = schema.options(LOOP_OPTIONS);
 
@@ -157,7 +160,8 @@ export async function trainMamba(model: MambaModel, options: TrainOptions): Prom
 /**
  * Trains a Transformer++ in place with the loop of {@link trainMamba} (same batches, schedule,
  * clipping, AdamW, display, interrupts and resumable state); each step's loss and gradients come
- * from `transformerLossAndGrads` (attention weights kept: O(b·H·l²) memory per layer).
+ * from `transformerLossAndGrads` with `options.engine` and `options.pool` (attention weights
+ * kept: O(b·H·l²) memory per layer).
  */
 export async function trainTransformer(
   model: TransformerModel,
@@ -166,8 +170,14 @@ export async function trainTransformer(
   const fn = "trainTransformer";
   checkTransformerModel(fn, model);
   checkOptions(fn, "options", options, TRANSFORMER_TRAIN_OPTIONS);
+  trainEngine(fn, options.engine, options.pool);
   return trainingLoop(fn, model, options, "transformer", (batch) =>
-    transformerLossAndGrads(model, batch.tokens, { targets: batch.targets, mask: batch.mask }),
+    transformerLossAndGrads(model, batch.tokens, {
+      targets: batch.targets,
+      mask: batch.mask,
+      engine: options.engine,
+      pool: options.pool,
+    }),
   );
 }
 

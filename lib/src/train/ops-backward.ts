@@ -2,8 +2,8 @@
  * Backward passes of the model's ops, each paired with its forward in `nn/` (same name +
  * "Backward"), llm.c style: the backward takes what the forward read (its inputs, kept by the
  * caller as the cache) and g = ∂loss/∂(the forward's output), and returns ∂loss/∂(each input).
- * Every formula below is the forward's equation differentiated by hand; `tests/ops-backward.test.ts`
- * checks each against central finite differences.
+ * Every formula below is the forward's equation differentiated by hand;
+ * `tests/unit/train/ops-backward.test.ts` checks each against central finite differences.
  *
  * Gradients are accumulated in float64 and returned in the dtype of the input they belong to.
  */

@@ -10,6 +10,7 @@ import { sampleTokens } from "../lm/sampling";
 import { checkTransformerModel } from "./checks";
 import type { TransformerModel } from "./model";
 import { checkDecodeSize, decodeTokens, emptyTransformerCache, kvCacheBytes } from "./kv-cache";
+import { ENGINE_OPTION, type InferenceEngine, inferenceBackend } from "./forward";
 
 /** Options of {@link transformerGenerate} (the same as `mambaGenerate`'s, less `scan`). */
 export interface TransformerGenerateOptions {
@@ -23,6 +24,8 @@ export interface TransformerGenerateOptions {
   rng?: Rng;
   /** Stop after generating this id (it is included in the result). */
   stopToken?: number;
+  /** "simd" (default) or "typescript" (see `InferenceEngine`). */
+  engine?: InferenceEngine;
 }
 
 /** The result of {@link transformerGenerateWithStats}. */
@@ -34,6 +37,13 @@ export interface TransformerGenerateResult {
   prefillMs: number;
   decodeMs: number;
 }
+
+/**
+ * Positions a Transformer++ generation may span, prompt and new tokens together (2^16): the
+ * work of a generation grows with the square of its length (token t attends to t earlier ones),
+ * so this bounds it to about 2^31 · layers · H · head_dim multiply-adds of attention.
+ */
+export const MAX_GENERATED_POSITIONS = 1 << 16;
 
 /**
  * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1) with the KV cache:
@@ -90,22 +100,32 @@ function generate(
     "options",
     options,
     schema.options({
-      maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
+      maxNewTokens: schema.integer({ min: 0, max: MAX_GENERATED_POSITIONS }),
       temperature: schema.number(),
       topK: schema.optional(schema.integer({ min: 1, max: V })),
       rng: schema.optional(schema.rng<Rng>()),
       stopToken: schema.optional(schema.integer({ min: 0, max: V - 1 })),
+      engine: ENGINE_OPTION,
     }),
   );
+  if (prompt.length + o.maxNewTokens! > MAX_GENERATED_POSITIONS) {
+    throw argumentError(
+      fn,
+      "options.maxNewTokens",
+      `at most ${MAX_GENERATED_POSITIONS - prompt.length} with this prompt: a generation runs over at most ${MAX_GENERATED_POSITIONS} positions, since each new token attends to every earlier one (the cost grows with the square of the length) (got ${o.maxNewTokens})`,
+    );
+  }
+  const backend = inferenceBackend(o.engine);
   const temperature = o.temperature!;
   if (temperature < 0)
     throw argumentError(fn, "options.temperature", `a number >= 0 (got ${temperature})`);
   const cache = emptyTransformerCache(config, 1);
   checkDecodeSize(fn, config, cache, 1, prompt.length);
   const t0 = performance.now();
-  const logits = decodeTokens(model, cache, Int32Array.from(prompt), prompt.length);
+  const logits = decodeTokens(model, cache, Int32Array.from(prompt), prompt.length, backend);
   const t1 = performance.now();
-  const out = sampleTokens(logits, (next) => decodeTokens(model, cache, Int32Array.of(next), 1), {
+  const step = (next: number) => decodeTokens(model, cache, Int32Array.of(next), 1, backend);
+  const out = sampleTokens(logits, step, {
     maxNew: o.maxNewTokens!,
     temperature,
     topK: o.topK,

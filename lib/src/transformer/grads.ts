@@ -1,15 +1,21 @@
 /**
  * The loss and gradients of a Transformer++ (lesson 12): the model of `./model.ts` run forward on
  * a recording `Ops` (`ops/tape.ts`), cross-entropy of the next-token predictions, and the tape
- * run backward, each op's backward from the reference backend (`ops/reference/backward.ts`;
- * attention's and RoPE's in `ops/reference/attention.ts`). Attention keeps its weights for the
- * backward pass, (b, H, l, l) per layer: memory O(b·H·l²), the standard (not flash) attention.
+ * run backward, each op's backward from the engine's backend: the reference
+ * (`ops/reference/backward.ts`; attention's and RoPE's in `ops/reference/attention.ts`) or the
+ * simd backend (`ops/simd/`), whose "simd-threads" engine splits the batch over worker threads
+ * that each run the same model. Attention keeps its weights for the backward pass, (b, H, l, l)
+ * per layer: memory O(b·H·l²), the standard (not flash) attention.
  */
 import type { ScanTraining } from "../ops/backend";
 import { reference } from "../ops/reference/index";
-import { checkOptions, schema } from "../validate";
+import { simdBackend } from "../ops/simd/index";
+import { type Share, type ShareTask, type TrainPool, defaultTrainPool } from "../ops/simd/threads";
+import { checkArg, checkOptions, describe, schema } from "../validate";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { type LossAndGrads, checkLossMask, lossTargets, recordLossAndGrads } from "../lm/loss";
+import type { TrainEngine } from "../mamba/grads";
+import type { LlamaConfig } from "./config";
 import { checkActivationSize, checkTransformerModel } from "./checks";
 import { type TransformerModel, llamaLM } from "./model";
 
@@ -19,11 +25,28 @@ export interface TransformerLossOptions {
   targets?: TokenBatch;
   /** Weights (b·l) of the positions in the mean (0/1 masks); default all 1. */
   mask?: ArrayLike<number> | null;
+  /**
+   * Which implementation computes the step (default "typescript"), as for `mambaLossAndGrads`:
+   * - "typescript": the reference backend (float64 accumulation, float32 or float64 models);
+   * - "simd": the same model on the simd backend (`ops/simd/`: WebAssembly SIMD kernels in
+   *   float32, attention as blocked products), the same loss and gradients up to float32
+   *   rounding (tests: relative 1e-4);
+   * - "simd-threads": "simd" data-parallel over the batch on worker threads, with `pool` or a
+   *   shared default pool of `os.availableParallelism()` threads.
+   */
+  engine?: TrainEngine;
+  /** The worker pool of the "simd-threads" engine (from `createTrainPool`). */
+  pool?: TrainPool;
 }
+
+const ENGINE = schema.optional(schema.oneOf(["typescript", "simd", "simd-threads"] as const));
+const POOL = schema.optional(schema.object<TrainPool>());
 
 const LOSS_OPTIONS = schema.options({
   targets: schema.optional(schema.present<TokenBatch>()),
   mask: schema.optional(schema.present<ArrayLike<number>>()),
+  engine: ENGINE,
+  pool: POOL,
 });
 
 /** Attention weights kept per layer at most: 2^27 float64 numbers, 1 GiB. */
@@ -42,7 +65,9 @@ const NO_SCAN: ScanTraining = { strategy: "store-all", chunkSize: 1 };
  * gradient from the embedding lookup (positions holding the pad id still count in the loss and
  * pass gradient to every other parameter; a tied head still adds its part to that row).
  * Arithmetic follows the parameters' dtype (all float32 for training, all float64 for gradient
- * checks).
+ * checks) with the "typescript" engine; `engine` picks another implementation of the same step
+ * (see {@link TransformerLossOptions.engine}; the simd engines compute in float32 and return the
+ * gradients in the parameters' dtype).
  *
  * @param tokens (b, l) ids, as in `transformerForward`
  * @returns `{ loss, grads, count, correct }`: grads keyed by the checkpoint names, the shapes
@@ -69,7 +94,69 @@ export function transformerLossAndGrads(
   }
   const targets = lossTargets(fn, o.targets, ids, b, l, c.vocab_size);
   const mask = checkLossMask(fn, o.mask, targets);
-  return recordLossAndGrads(reference, NO_SCAN, model.params, targets, mask, (ops) =>
-    llamaLM(ops, model, ids, b, l),
+  const { engine, pool } = trainEngine(fn, o.engine, o.pool);
+  if (engine === "typescript") {
+    return recordLossAndGrads(reference, NO_SCAN, model.params, targets, mask, (ops) =>
+      llamaLM(ops, model, ids, b, l),
+    );
+  }
+  const share: Share<TransformerShareArgs> = {
+    params: model.params,
+    ids,
+    targets,
+    mask,
+    b,
+    l,
+    args: { config: c },
+  };
+  return pool ? pool.step(TRANSFORMER_SHARE, share) : transformerShareLossAndGrads(share);
+}
+
+/**
+ * Checks the `engine` and `pool` options of a training function (`fn`, the function the user
+ * called): the engine (default "typescript"), and for "simd-threads" the pool to run on (the
+ * given one, else the shared default pool).
+ */
+export function trainEngine(
+  fn: string,
+  engine: unknown,
+  pool: unknown,
+): { engine: TrainEngine; pool: TrainPool | null } {
+  const e = checkArg(fn, "options.engine", engine, ENGINE) ?? "typescript";
+  if (pool !== undefined && e !== "simd-threads") {
+    throw new Error(
+      `${fn}: argument 'options.pool' must be absent unless options.engine is "simd-threads" (got a pool with engine "${e}")`,
+    );
+  }
+  if (e !== "simd-threads") return { engine: e, pool: null };
+  const p = checkArg(fn, "options.pool", pool, POOL) ?? defaultTrainPool();
+  if (typeof p.step !== "function")
+    throw new Error(
+      `${fn}: argument 'options.pool' must be a pool from createTrainPool (got ${describe(p)})`,
+    );
+  return { engine: e, pool: p };
+}
+
+/** What a thread needs besides the parameters and its rows of the batch. */
+interface TransformerShareArgs {
+  config: LlamaConfig;
+}
+
+/**
+ * The "simd" engine on a share of a batch (all of it, or one thread's rows for "simd-threads"):
+ * the model of `./model.ts` on this thread's simd backend. Arguments are already checked.
+ */
+export function transformerShareLossAndGrads(s: Share<TransformerShareArgs>): LossAndGrads {
+  const model: TransformerModel = { config: s.args.config, params: s.params };
+  return recordLossAndGrads(simdBackend(), NO_SCAN, s.params, s.targets, s.mask, (ops) =>
+    llamaLM(ops, model, s.ids, s.b, s.l),
   );
 }
+
+/** {@link transformerShareLossAndGrads} as every thread of a pool runs it. */
+const TRANSFORMER_SHARE: ShareTask<TransformerShareArgs> = {
+  module: "transformer/grads",
+  name: "transformerShareLossAndGrads",
+  caller: "transformerLossAndGrads",
+  run: transformerShareLossAndGrads,
+};

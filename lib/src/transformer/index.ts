@@ -4,14 +4,26 @@
  * (forward, decoding, training loss, generation, checkpoints, the lessons' attention and RoPE)
  * and their argument checks (`checks.ts`, internal).
  */
-export * from "./config";
+export {
+  type LlamaConfig,
+  LLAMA_CONFIG_FIELDS,
+  LLAMA_CONFIG_TABLE,
+  llamaConfig,
+  transformerParamCount,
+  transformerParamShapes,
+} from "./config";
 export { applyRope, applyRopeBackward, ropeInvFreq } from "./rope";
 export { causalAttention, causalAttentionBackward } from "./attention";
 export { type TransformerModel } from "./model";
-export { transformerForward } from "./forward";
+export {
+  type InferenceEngine,
+  type TransformerForwardOptions,
+  transformerForward,
+} from "./forward";
 export * from "./init";
 export {
   type TransformerCache,
+  type TransformerDecodeOptions,
   createTransformerCache,
   transformerStep,
   transformerPrefill,

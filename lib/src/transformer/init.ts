@@ -8,9 +8,7 @@ import { type Tensor } from "../tensor";
 import { describe } from "../validate";
 import { type LlamaConfig, checkLlamaConfig, transformerParamShapes } from "./config";
 import { type TransformerModel } from "./model";
-
-/** Parameters beyond this are refused as runaway (4 GiB of float32). */
-const MAX_PARAMS = 1 << 30;
+import { MAX_MODEL_PARAMETERS, modelTooLarge } from "../checkpoint/safetensors";
 
 /**
  * A freshly initialised Transformer++.
@@ -28,11 +26,7 @@ export function initTransformer(config: Partial<LlamaConfig>, rng: Rng): Transfo
   const shapes = transformerParamShapes(c);
   let total = 0;
   for (const shape of shapes.values()) total += shape.reduce((a, b) => a * b, 1);
-  if (total > MAX_PARAMS) {
-    throw new Error(
-      `${fn}: config: ${total} parameters is more than this library allocates (${MAX_PARAMS})`,
-    );
-  }
+  if (total > MAX_MODEL_PARAMETERS) throw modelTooLarge(fn, total);
   const params = new Map<string, Tensor>();
   for (const [name, shape] of shapes) {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));

@@ -7,14 +7,22 @@
  * whole prefix at O(t) cost per token instead of O(t²).
  */
 import type { Tensor } from "../tensor";
-import { argumentError, checkArg, describe, schema } from "../validate";
-import type { LayerKV } from "../ops/backend";
-import { reference } from "../ops/reference/index";
-import { Ops } from "../ops/tape";
+import { argumentError, checkArg, checkOptions, describe, schema } from "../validate";
+import type { Backend, LayerKV } from "../ops/backend";
+import { runInference } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { type LlamaConfig, checkLlamaConfig } from "./config";
 import { checkActivationSize, checkTransformerModel } from "./checks";
 import { type TransformerModel, llamaLM } from "./model";
+import { ENGINE_OPTION, type InferenceEngine, inferenceBackend } from "./forward";
+
+/** Options of {@link transformerPrefill} and {@link transformerStep}. */
+export interface TransformerDecodeOptions {
+  /** "simd" (default) or "typescript" (see `InferenceEngine`). */
+  engine?: InferenceEngine;
+}
+
+const DECODE_OPTIONS = schema.options({ engine: ENGINE_OPTION });
 
 /**
  * The keys and values of every layer for `batch` sequences: per layer a `LayerKV`, keys and
@@ -167,20 +175,23 @@ function ensureCapacity(cache: TransformerCache, needed: number): void {
 
 /**
  * Feeds tokens (b, l) (ids row-major, arguments already checked) after the cached positions:
- * the model of `./model.ts` with the cache's layers, which it updates; returns the logits of the
- * last new position, (b, vocab_size) float32.
+ * the model of `./model.ts` on `backend` with the cache's layers, which it updates; returns the
+ * logits of the last new position, (b, vocab_size) float32.
  */
 export function decodeTokens(
   model: TransformerModel,
   cache: TransformerCache,
   ids: Int32Array,
   length: number,
+  backend: Backend,
 ): Tensor<Float32Array> {
   ensureCapacity(cache, cache.position + length);
-  const logits = llamaLM(new Ops(reference), model, ids, cache.batch, length, {
-    caches: cache.layers,
-    lastPositionOnly: true,
-  });
+  const logits = runInference(backend, (ops) =>
+    llamaLM(ops, model, ids, cache.batch, length, {
+      caches: cache.layers,
+      lastPositionOnly: true,
+    }),
+  );
   cache.position += length;
   return { shape: [cache.batch, model.config.vocab_size], data: logits.data as Float32Array };
 }
@@ -193,6 +204,7 @@ export function decodeTokens(
  * `initTransformer`, `transformerPrefill` and `transformerGenerate` refuse non-finite weights.
  *
  * @param tokens (b) ids, number[] or Int32Array, b = cache.batch
+ * @param options engine: "simd" (default) or "typescript"
  * @returns logits for the next token, (b, vocab_size) float32: equal (to float32 rounding) to
  *   `transformerForward` on the whole sequence so far, at its last position
  */
@@ -200,10 +212,12 @@ export function transformerStep(
   model: TransformerModel,
   cache: TransformerCache,
   tokens: number[] | Int32Array,
+  options: TransformerDecodeOptions = {},
 ): Tensor<Float32Array> {
   const fn = "transformerStep";
   const config = checkTransformerModel(fn, model);
   const c = checkCache(fn, cache, config);
+  const o = checkOptions(fn, "options", options, DECODE_OPTIONS);
   if (!(Array.isArray(tokens) || tokens instanceof Int32Array) || tokens.length !== c.batch) {
     throw argumentError(
       fn,
@@ -213,7 +227,7 @@ export function transformerStep(
   }
   const { ids } = readTokens(fn, [Array.from(tokens)], config.vocab_size);
   checkDecodeSize(fn, config, c, c.batch, 1);
-  return decodeTokens(model, c, ids, 1);
+  return decodeTokens(model, c, ids, 1, inferenceBackend(o.engine));
 }
 
 /**
@@ -222,15 +236,18 @@ export function transformerStep(
  * {@link transformerStep} would, and returns the logits of its last position (b, vocab_size).
  *
  * @param tokens (b, l) ids as in `transformerForward`, l >= 1, b = cache.batch
+ * @param options engine: "simd" (default) or "typescript"
  */
 export function transformerPrefill(
   model: TransformerModel,
   cache: TransformerCache,
   tokens: TokenBatch,
+  options: TransformerDecodeOptions = {},
 ): Tensor<Float32Array> {
   const fn = "transformerPrefill";
   const config = checkTransformerModel(fn, model, { finite: true });
   const c = checkCache(fn, cache, config);
+  const o = checkOptions(fn, "options", options, DECODE_OPTIONS);
   const {
     ids,
     shape: [b, l],
@@ -238,5 +255,5 @@ export function transformerPrefill(
   if (l === 0)
     throw argumentError(fn, "tokens", "a batch with at least one position (got length 0)");
   checkDecodeSize(fn, config, c, b, l);
-  return decodeTokens(model, c, ids, l);
+  return decodeTokens(model, c, ids, l, inferenceBackend(o.engine));
 }

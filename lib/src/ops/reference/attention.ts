@@ -332,16 +332,8 @@ export function attention(
     attendStrided(batch, length, length, 0, shape, q.data, k.data, v.data, length, out, null);
     return { shape: [...q.shape], data: out };
   }
-  const width = shape.kvHeads * shape.headDim;
+  appendToCache(cache, k, v);
   const capacity = cache.k.shape[1];
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < length; t++) {
-      const src = (b * length + t) * width;
-      const dst = (b * capacity + cache.length + t) * width;
-      cache.k.data.set(k.data.subarray(src, src + width), dst);
-      cache.v.data.set(v.data.subarray(src, src + width), dst);
-    }
-  }
   const keys = cache.length + length;
   attendStrided(
     batch,
@@ -358,4 +350,21 @@ export function attention(
   );
   cache.length = keys;
   return { shape: [...q.shape], data: out };
+}
+
+/**
+ * Writes keys and values k, v (b, l, H_kv·hd) into a layer's cache after its `length` filled rows
+ * (the caller advances `length` once the queries have attended).
+ */
+export function appendToCache(cache: LayerKV, k: Tensor, v: Tensor): void {
+  const [batch, length, width] = k.shape;
+  const capacity = cache.k.shape[1];
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < length; t++) {
+      const src = (b * length + t) * width;
+      const dst = (b * capacity + cache.length + t) * width;
+      cache.k.data.set(k.data.subarray(src, src + width), dst);
+      cache.v.data.set(v.data.subarray(src, src + width), dst);
+    }
+  }
 }

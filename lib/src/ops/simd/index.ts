@@ -1,8 +1,8 @@
 /**
  * The simd backend: the ops of `ops/backend.ts` in float32 with the WebAssembly SIMD kernels of
  * `./kernels.ts`, on tensors that live in one WebAssembly memory (`./memory.ts`: its arena, reset
- * once per call by {@link Backend.begin}). The same model definition (`mamba/model.ts`) runs on it
- * as on the reference; only the ops differ:
+ * once per call by {@link Backend.begin}). The same model definitions (`mamba/model.ts`,
+ * `transformer/model.ts`) run on it as on the reference; only the ops differ:
  *
  * - SIMD kernels: every projection (`linear`: one register-blocked gemm) and both of its backward
  *   products (∂x = g·W, and ∂W = gᵀ·x in slabs of 256 positions); the selective scan forward
@@ -10,12 +10,14 @@
  *   each chunk (Mamba §3.3.2), four channels per vector, selective or time-invariant (B, C (E, N));
  *   the causal depthwise conv and its backward; SiLU and its backward; RMSNorm and its backward
  *   (the weight's gradient summed in float64 over slabs of rows); `add` and `addInto`
- *   (the residual stream and gradient sums); split, concat and channel padding as row copies.
+ *   (the residual stream and gradient sums); split, concat and channel padding as row copies;
+ *   the elementwise product (SwiGLU's); RoPE and grouped-query causal attention, forward and
+ *   backward, also against a KV cache (`./attention.ts`: QKᵀ, PV and the backward's products on
+ *   the same gemm, softmax and its backward as kernels of `./attention-kernels.ts`).
  * - TypeScript loops over the same memory (the reference's own loops where one exists): embedding,
- *   −exp, products, cross-entropy, and the small transposes.
- * - The reference, on the JavaScript heap: what no model trains with here (RoPE, attention) and a
- *   scan or conv that continues from a decoding state; their outputs are copied into the memory
- *   when a kernel reads them.
+ *   −exp, cross-entropy, and the small transposes.
+ * - The reference, on the JavaScript heap: a scan or conv that continues from a decoding state;
+ *   their outputs are copied into the memory when a kernel reads them.
  *
  * Layout: activations are token-major (b, l, channels) as everywhere; the conv and scan kernels
  * take four channels per vector, so a channel count E that is not a multiple of 4 is padded to
@@ -25,10 +27,19 @@
  * calls).
  */
 import type { Tensor } from "../../tensor";
-import type { Backend, CrossEntropy, ScanArgs, ScanGradients, ScanTraining } from "../backend";
+import type {
+  AttentionShape,
+  Backend,
+  CrossEntropy,
+  LayerKV,
+  ScanArgs,
+  ScanGradients,
+  ScanTraining,
+} from "../backend";
 import { reference } from "../reference/index";
 import { rowsOf } from "../reference/forward";
 import { crossEntropyInto, embeddingBackwardInto } from "../reference/backward";
+import { SimdAttention } from "./attention";
 import {
   MAX_SCAN_STATE,
   type ScanOperands,
@@ -49,6 +60,7 @@ export class SimdBackend implements Backend {
   private readonly m = new SimdMemory();
   /** Parameters staged in the memory during this call, by tensor and layout. */
   private readonly staged = new Map<Tensor, Map<string, SimdTensor>>();
+  private attentionKernels: SimdAttention | null = null;
 
   /** Starts a call: the arena is emptied and the staged parameters forgotten. */
   begin(): void {
@@ -208,7 +220,7 @@ export class SimdBackend implements Backend {
 
   mul(a: Tensor, b: Tensor): Tensor {
     const out = this.m.alloc(a.shape);
-    for (let i = 0; i < out.data.length; i++) out.data[i] = a.data[i] * b.data[i];
+    this.attn().mul(this.m.input(a), this.m.input(b), out);
     return out;
   }
 
@@ -304,8 +316,19 @@ export class SimdBackend implements Backend {
     return this.scanForward(a, a.u.shape[1]).y;
   }
 
-  rope = reference.rope;
-  attention = reference.attention;
+  /** The Transformer++'s ops over this backend's memory (`./attention.ts`; made on first use). */
+  private attn(): SimdAttention {
+    this.attentionKernels ??= new SimdAttention(this.m);
+    return this.attentionKernels;
+  }
+
+  rope(x: Tensor, heads: number, headDim: number, start: number, invFreq: Float64Array): Tensor {
+    return this.attn().ropeOp(x, heads, headDim, start, invFreq, 1);
+  }
+
+  attention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape, cache: LayerKV | null): Tensor {
+    return this.attn().attentionOp(q, k, v, shape, cache);
+  }
 
   // ---- backward ----
 
@@ -507,9 +530,35 @@ export class SimdBackend implements Backend {
     return out;
   }
 
-  ropeBackward = reference.ropeBackward;
-  attentionTrain = reference.attentionTrain;
-  attentionBackward = reference.attentionBackward;
+  ropeBackward(
+    g: Tensor,
+    heads: number,
+    headDim: number,
+    start: number,
+    invFreq: Float64Array,
+  ): Tensor {
+    return this.attn().ropeOp(g, heads, headDim, start, invFreq, -1);
+  }
+
+  attentionTrain(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    shape: AttentionShape,
+  ): { out: Tensor; saved: unknown } {
+    return this.attn().trainOp(q, k, v, shape);
+  }
+
+  attentionBackward(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    shape: AttentionShape,
+    saved: unknown,
+    g: Tensor,
+  ): { dq: Tensor; dk: Tensor; dv: Tensor } {
+    return this.attn().backwardOp(q, k, v, shape, saved, g);
+  }
 
   crossEntropy(logits: Tensor, targets: Int32Array, mask: ArrayLike<number> | null): CrossEntropy {
     const dlogits = this.m.zeros(logits.shape);

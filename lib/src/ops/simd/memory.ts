@@ -19,7 +19,7 @@
  * elementwise kernels may run over whole vectors (the lanes past the end are the tensor's own).
  */
 import type { Tensor } from "../../tensor";
-import { type WasmMemory, wasmApi, wasmSimdSupported } from "./wasm";
+import { type ModuleMemory, type WasmMemory, wasmApi, wasmSimdSupported } from "./wasm";
 import { coreModuleBytes, scanModuleBytes } from "./kernels";
 
 /** A float32 tensor in a {@link SimdMemory}, made by its arena during the current call. */
@@ -213,12 +213,14 @@ const MEMORY = { kind: "imported-shared", initialPages: 16, maximumPages: MAX_PA
 // Compiled once per thread; every SimdMemory instantiates them over its own memory.
 let coreModule: object | null = null;
 const scanModules = new Map<number, object>();
+const otherModules = new Map<string, object>();
 
 /** One memory, its arena and its kernels (see the module comment). */
 export class SimdMemory {
   private readonly memory: WasmMemory;
   private readonly core: CoreExports;
   private readonly scans = new Map<number, ScanExports>();
+  private readonly others = new Map<string, unknown>();
   private buffer: ArrayBufferLike;
   private top = 0;
   private call = 0;
@@ -253,6 +255,24 @@ export class SimdMemory {
       this.scans.set(N, k);
     }
     return k;
+  }
+
+  /**
+   * The exports of a module of kernels kept in a file of its own (e.g. `./attention-kernels.ts`),
+   * compiled once per thread under `key` and instantiated over this memory on first use.
+   */
+  kernelModule<T>(key: string, bytes: (memory: ModuleMemory) => Uint8Array): T {
+    let k = this.others.get(key);
+    if (!k) {
+      let module = otherModules.get(key);
+      if (!module) {
+        module = new wasmApi!.Module(bytes(MEMORY));
+        otherModules.set(key, module);
+      }
+      k = this.instantiate(module);
+      this.others.set(key, k);
+    }
+    return k as T;
   }
 
   // ---- the arena ----

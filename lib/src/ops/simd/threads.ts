@@ -4,7 +4,7 @@
  * A pool of T threads (the calling thread plus T − 1 workers, created once and reused) splits the
  * batch's rows into T contiguous shares; every thread runs the same computation on its share (a
  * {@link ShareTask}: for Mamba, the model of `mamba/model.ts` on this thread's simd backend,
- * `mamba/grads.ts`), and the results are combined as the mean over the whole batch:
+ * `mamba/grads.ts`; for the Transformer++, `transformer/grads.ts`), and the results are combined as the mean over the whole batch:
  *
  *   loss = Σ_s W_s loss_s / Σ_s W_s,   ∇ = Σ_s W_s ∇_s / Σ_s W_s
  *
@@ -70,6 +70,11 @@ export interface ShareResult {
 export interface ShareTask<A> {
   module: string;
   name: string;
+  /**
+   * The public function the user called, which the pool's errors name (default
+   * "mambaLossAndGrads", the pool's first user).
+   */
+  caller?: string;
   run(share: Share<A>): ShareResult;
 }
 
@@ -79,7 +84,7 @@ export interface TrainPool {
   readonly threads: number;
   /**
    * `task` on `batch` split over the threads, combined as the mean over the whole batch, with
-   * gradients in the parameters' dtypes (used by `mambaLossAndGrads`).
+   * gradients in the parameters' dtypes (used by `mambaLossAndGrads` and `transformerLossAndGrads`).
    */
   step<A>(task: ShareTask<A>, batch: Share<A>): ShareResult;
   /** Ends the workers; the pool cannot be used afterwards. */
@@ -229,8 +234,9 @@ class WorkerPool implements TrainPool {
   }
 
   step<A>(task: ShareTask<A>, s: Share<A>): ShareResult {
-    if (this.failure) throw new Error(`mambaLossAndGrads: options.pool: ${this.failure}`);
-    if (this.closed) throw new Error("mambaLossAndGrads: options.pool: this pool was closed");
+    const fn = task.caller ?? "mambaLossAndGrads";
+    if (this.failure) throw new Error(`${fn}: options.pool: ${this.failure}`);
+    if (this.closed) throw new Error(`${fn}: options.pool: this pool was closed`);
     const T = Math.min(this.threads, s.b);
     if (T === 1) return task.run(s);
     const share = (i: number): [number, number] => [
@@ -295,7 +301,7 @@ class WorkerPool implements TrainPool {
     }
     const replies: { reply: WorkerReply; w: PoolWorker; weight: number }[] = [];
     for (const r of running) {
-      const reply = this.await(r.w, r.before);
+      const reply = this.await(fn, r.w, r.before);
       replies.push({ reply, w: r.w, weight: r.weight });
     }
     if (localError) throw localError;
@@ -338,9 +344,9 @@ class WorkerPool implements TrainPool {
    * Waits for the worker's answer to the job posted when its answer count was `before`; throws
    * (and closes the pool) when the supervisor reports the worker dead.
    */
-  private await(w: PoolWorker, before: number): WorkerReply {
+  private await(fn: string, w: PoolWorker, before: number): WorkerReply {
     for (;;) {
-      if (Atomics.load(w.ctrl, CTRL.dead) !== 0) this.fail(w);
+      if (Atomics.load(w.ctrl, CTRL.dead) !== 0) this.fail(fn, w);
       if (Atomics.load(w.ctrl, CTRL.answered) !== before) break;
       Atomics.wait(w.ctrl, CTRL.answered, before, 1000);
     }
@@ -352,8 +358,8 @@ class WorkerPool implements TrainPool {
     }
   }
 
-  /** Closes the pool after the supervisor reported w dead, and throws why. */
-  private fail(w: PoolWorker): never {
+  /** Closes the pool after the supervisor reported w dead, and throws why (`fn` the caller). */
+  private fail(fn: string, w: PoolWorker): never {
     let death: WorkerDeath | null = null;
     // the supervisor posts the reason before it raises the flag; give the port a moment
     for (let tries = 0; !death && tries < 1000; tries++) {
@@ -364,7 +370,7 @@ class WorkerPool implements TrainPool {
     const what = death ? `worker ${death.worker} ${death.reason}` : "a worker died";
     this.failure = `${what} during a step; the pool is closed (create a new one with createTrainPool)`;
     this.close();
-    throw new Error(`mambaLossAndGrads: options.pool: ${this.failure}`);
+    throw new Error(`${fn}: options.pool: ${this.failure}`);
   }
 
   /** Whether step() can still run (not closed, no worker died). */
@@ -388,7 +394,8 @@ class WorkerPool implements TrainPool {
 
 /**
  * A pool of `threads` training threads for `mambaLossAndGrads(model, tokens, { engine:
- * "simd-threads", pool })`. Its threads do not keep a script alive; call `close()` when done.
+ * "simd-threads", pool })` and `transformerLossAndGrads` alike (and the training loops that call
+ * them). Its threads do not keep a script alive; call `close()` when done.
  */
 export function createTrainPool(options: TrainPoolOptions = {}): TrainPool {
   const o = checkOptions("createTrainPool", "options", options, POOL_OPTIONS);
@@ -402,8 +409,8 @@ const POOL_OPTIONS = schema.options({
 let defaultPool: WorkerPool | null = null;
 
 /**
- * The pool `mambaLossAndGrads` uses for "simd-threads" without an explicit `pool` (made on first
- * use, and again after a worker of it died).
+ * The pool `mambaLossAndGrads` and `transformerLossAndGrads` use for "simd-threads" without an
+ * explicit `pool` (made on first use, and again after a worker of it died).
  */
 export function defaultTrainPool(): TrainPool {
   if (!defaultPool || !defaultPool.usable) {

@@ -107,6 +107,7 @@ export const f32 = {
   mul: (a: Code, b: Code): Code => [a, b, 0x94],
   div: (a: Code, b: Code): Code => [a, b, 0x95],
   sqrt: (a: Code): Code => [a, 0x91],
+  max: (a: Code, b: Code): Code => [a, b, 0x97],
   /** A signed int32 converted to float32. */
   fromI32: (a: Code): Code => [a, 0xb2],
 };
@@ -129,6 +130,17 @@ export const v128 = {
     ...uleb(0x0c),
     ...Array.from(new Uint8Array(new Int32Array([n, n, n, n]).buffer)),
   ],
+  /**
+   * Four float32 lanes picked from a's lanes (0-3) and b's (4-7) (`i8x16.shuffle` of their
+   * bytes).
+   */
+  shuffle32: (a: Code, b: Code, lanes: readonly [number, number, number, number]): Code => [
+    a,
+    b,
+    SIMD,
+    ...uleb(0x0d),
+    ...lanes.flatMap((i) => [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3]),
+  ],
   and: (a: Code, b: Code): Code => simd(0x4e, a, b),
   or: (a: Code, b: Code): Code => simd(0x50, a, b),
   /** Lanes of a where mask bits are 1, else b. */
@@ -143,6 +155,12 @@ export const f4 = {
     SIMD,
     ...uleb(0x0c),
     ...Array.from(new Uint8Array(new Float32Array([x, x, x, x]).buffer)),
+  ],
+  /** A constant vector of four given lanes. */
+  lanes: (x: readonly [number, number, number, number]): Code => [
+    SIMD,
+    ...uleb(0x0c),
+    ...Array.from(new Uint8Array(new Float32Array(x).buffer)),
   ],
   extractLane: (v: Code, lane: number): Code => [v, SIMD, ...uleb(0x1f), lane],
   lt: (a: Code, b: Code): Code => simd(0x43, a, b),

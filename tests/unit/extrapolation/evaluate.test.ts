@@ -1,0 +1,77 @@
+/**
+ * inductionCorrect and inductionExtrapolation (lib/src/extrapolation/evaluate.ts): the count of
+ * correct examples equals the arg-max of a full forward's last-position logits (the reference),
+ * slices add up, a Transformer++ over its byte budget scores null, and each length uses its seeded
+ * set.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  Rng,
+  attentionEvalBytes,
+  extrapolationSet,
+  inductionCorrect,
+  inductionExtrapolation,
+  inductionHeads,
+  initMamba,
+  initTransformer,
+  mambaForward,
+  transformerForward,
+} from "../../../lib/src/index";
+import { SMALL_LLAMA, SMALL_MAMBA, lastPositionLogits } from "../../helpers/reference";
+
+describe("inductionCorrect / inductionExtrapolation", () => {
+  const mamba = initMamba(SMALL_MAMBA, new Rng(6));
+  const tf = initTransformer(SMALL_LLAMA, new Rng(7));
+  it("counts the examples whose arg-max last-position logits equal the target (a full forward as reference)", () => {
+    const set = inductionHeads(new Rng(8), { count: 6, length: 20, vocabSize: 16 });
+    for (const model of [mamba, tf]) {
+      const logits =
+        model === mamba
+          ? mambaForward(mamba, { shape: [6, 20], data: set.inputs })
+          : transformerForward(tf, { shape: [6, 20], data: set.inputs });
+      const last = lastPositionLogits(logits);
+      let want = 0;
+      for (let i = 0; i < 6; i++) {
+        const row = last.slice(i * 16, i * 16 + 16);
+        if (row.indexOf(Math.max(...row)) === set.targets[i]) want++;
+      }
+      expect(inductionCorrect(model, set, { batchSize: 4 })).toEqual({ correct: want, count: 6 });
+      // Slices add up to the whole.
+      const a = inductionCorrect(model, set, { from: 0, to: 2 })!;
+      const b = inductionCorrect(model, set, { from: 2, to: 6, batchSize: 3 })!;
+      expect(a.correct + b.correct).toBe(want);
+    }
+  });
+  it("scores a Transformer++ over its budget as null, and Mamba never", () => {
+    const set = extrapolationSet(0, 64, 2, 16);
+    expect(inductionCorrect(tf, set, { budgetBytes: 1000 })).toBeNull();
+    expect(inductionCorrect(mamba, set, { budgetBytes: 1000 })).not.toBeNull();
+    const sweep = inductionExtrapolation(tf, {
+      lengths: [8, 64],
+      examples: 2,
+      budgetBytes: attentionEvalBytes(tf.config, 8, 2), // the sweep's batch: both examples
+    });
+    expect(Object.keys(sweep)).toEqual(["8", "64"]);
+    expect(sweep["64"]).toBeNull();
+    expect(typeof sweep["8"]).toBe("number");
+  });
+  it("uses the seeded set extrapolationSet(seed + length) for each length", () => {
+    const s = extrapolationSet(5, 32, 3, 16);
+    const again = inductionHeads(new Rng(37), { count: 3, length: 32, vocabSize: 16 });
+    expect(Array.from(s.inputs)).toEqual(Array.from(again.inputs));
+  });
+  it("rejects bad input", () => {
+    const set = extrapolationSet(0, 8, 2, 16);
+    expect(() => inductionCorrect({} as never, set)).toThrow(/inductionCorrect: .*model/);
+    expect(() => inductionCorrect(mamba, {} as never)).toThrow(/inductionCorrect: .*set/);
+    expect(() => inductionCorrect(mamba, set, { from: 2, to: 1 })).toThrow(
+      /inductionCorrect: .*options/,
+    );
+    expect(() => inductionExtrapolation(mamba, { lengths: [2], examples: 1 })).toThrow(
+      /inductionExtrapolation: .*lengths/,
+    );
+    expect(() => inductionExtrapolation(mamba, { lengths: [8] } as never)).toThrow(
+      /inductionExtrapolation: .*examples/,
+    );
+  });
+});

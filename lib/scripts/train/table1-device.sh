@@ -5,8 +5,8 @@
 #   bash lib/scripts/train/table1-device.sh stage [DIR]
 #       here: copies what the runs need into DIR (default .table1-device): the built library and
 #       scripts (lib/dist, lib/build, lib/package.json; no node_modules: the training needs none),
-#       the records (datasets/checkpoints/table1/runs), the resumable state (.train/table1) and
-#       this script. Build first (npm run build).
+#       the records (datasets/checkpoints/table1/runs), the resumable state (.train/table1), this
+#       script and this machine's Node.js (xz-compressed). Build first (npm run build).
 #   bash DIR/table1-device.sh run DIR SECONDS [VARIANT:SEED[:TASK] ...]
 #       there, from the folder that holds DIR: trains every run (default: the four variants x
 #       seeds 0-2 on selective copying, and the plain-copying control with the LTI, seed 0) at
@@ -33,6 +33,13 @@ stage() {
   cp -a datasets/checkpoints/table1/runs/. "$dir/out/runs/"
   [ -d .train/table1 ] && cp -a .train/table1/. "$dir/work/"
   cp lib/scripts/train/table1-device.sh "$dir/"
+  # The Node.js that runs here, compressed (about 24 MB), so that the runs there use the same
+  # version (the models are deterministic per version) whether or not that machine has one.
+  local node
+  node="$(readlink -f "$(command -v node)")"
+  if [ ! -f "$dir/node.xz" ] || [ "$node" -nt "$dir/node.xz" ]; then
+    xz -T0 -6 -c "$node" >"$dir/node.xz"
+  fi
   du -sh "$dir"
 }
 
@@ -42,6 +49,14 @@ run() {
   local runs="${*:-$RUNS_DEFAULT}"
   local pids=() spec variant seed task keep
   mkdir -p "$dir/console"
+  local node=/tmp/table1-node
+  if command -v xz >/dev/null; then
+    xz -dc "$dir/node.xz" >"$node"
+  else
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$dir/node.xz" "$node"
+  fi
+  chmod +x "$node"
+  echo "node $("$node" --version), $(nproc) cores, $(echo $runs | wc -w) runs of at most $seconds s of training"
   for spec in $runs; do
     IFS=: read -r variant seed task <<<"$spec"
     task="${task:-selective}"
@@ -49,7 +64,9 @@ run() {
     if [ "$seed" = 0 ]; then
       if [ "$task" = copying ]; then keep=(--keep "copying-$variant"); else keep=(--keep "$variant"); fi
     fi
-    node "$dir/lib/build/train/table1.js" --phase train --task "$task" --variant "$variant" \
+    # A run stops by itself after SECONDS of training and then scores its test set (about 20 s
+    # on one core); the hard stop only guards the slice's end against a hung process.
+    timeout -k 10 "$((seconds + 90))" "$node" "$dir/lib/build/train/table1.js" --phase train --task "$task" --variant "$variant" \
       --seed "$seed" --lr 0.003 --window 1000 --max-steps 8000 "${keep[@]}" \
       --out "$dir/out" --work "$dir/work" --threads 1 --resume --time-limit "$seconds" \
       >"$dir/console/$task-$variant-s$seed.txt" 2>&1 &
@@ -57,7 +74,7 @@ run() {
   done
   local failed=0 pid
   for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
-  node "$dir/lib/build/train/table1.js" --phase summary --out "$dir/out" || failed=$((failed + 1))
+  "$node" "$dir/lib/build/train/table1.js" --phase summary --out "$dir/out" || failed=$((failed + 1))
   tail -n 2 "$dir"/console/*.txt
   local dest="${OUT:-$dir}/table1.tar.gz"
   tar czf "$dest" -C "$dir" out work console

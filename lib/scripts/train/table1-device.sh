@@ -60,6 +60,12 @@ run() {
   for spec in $runs; do
     IFS=: read -r variant seed task <<<"$spec"
     task="${task:-selective}"
+    # A run its rule has stopped (solved or flat) is done: resuming it would only score it again.
+    local record="$dir/out/runs/$task-L256-$variant-lr0.003-b32-wd0-default-s$seed.json"
+    if [ -f "$record" ] && grep -qE '"stopped": "(solved|flat)"' "$record"; then
+      echo "$task $variant seed $seed: finished ($(grep -oE '"stopped": "[a-z ]+"' "$record"))"
+      continue
+    fi
     keep=()
     if [ "$seed" = 0 ]; then
       if [ "$task" = copying ]; then keep=(--keep "copying-$variant"); else keep=(--keep "$variant"); fi

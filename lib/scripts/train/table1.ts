@@ -31,6 +31,9 @@
  *     [--work .train/table1]
  *   npm run train -- table1 --phase summary [--out datasets/checkpoints/table1]
  *
+ * `table1-device.sh` beside this file runs the table's 13 runs side by side, one thread each, in
+ * time-limited slices on a machine with more cores, and brings their records and state back.
+ *
  * Train writes, for a run named `<task>-<variant>-<recipe>-s<seed>`:
  * - `OUT/runs/<name>.json`: settings, the curves (training loss and accuracy averaged over each
  *   evaluation interval, validation loss and accuracy at each evaluation), why it stopped, the

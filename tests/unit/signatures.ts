@@ -156,7 +156,7 @@ const NAMED: Record<string, Schema> = {
   ),
   MACHINE_LIMITS: options("{expsPerSecond:pos bytesPerSecond:pos}", "MachineLimits"),
   MAMBA_CONFIG: options(
-    "{vocab_size:int[1,2^20] hidden_size:int[1,2^14] num_hidden_layers:int[1,1024] " +
+    "{vocab_size:int[1,2^20] hidden_size:int[1,2^16] num_hidden_layers:int[1,1024] " +
       "state_size?:int[1,1024] expand?:int[1,64] conv_kernel?:int[1,64] time_step_rank?:any " +
       "intermediate_size?:any layer_norm_epsilon?:pos use_bias?:bool use_conv_bias?:bool " +
       "residual_in_fp32?:bool tie_word_embeddings?:bool}",
@@ -311,9 +311,9 @@ type Row = [valid: () => unknown[], types: string, call?: Signature["call"]];
 /** The same row for several functions. */
 const each = (names: string[], r: Row): Record<string, Row> =>
   Object.fromEntries(names.map((n) => [n, r]));
-/** The options of both generate functions (Mamba's add its engines). */
+/** The options of both generate functions (vocabulary 6; Mamba's add its engines). */
 const GENERATE =
-  "maxNewTokens:int[0,2^20] temperature:num[0,] topK?:int[1,] rng?:rng stopToken?:int[0,]";
+  "maxNewTokens:int[0,2^20] temperature:num[0,] topK?:int[1,] rng?:rng stopToken?:int[0,5]";
 
 const table: Record<string, Row> = {
   // tensor.ts, linalg/
@@ -786,7 +786,7 @@ const table: Record<string, Row> = {
   clipGradNorm: [() => [params(), 1], "grads:@PARAMS maxNorm:pos"],
   learningRate: [
     () => [3, { peakLr: 1e-3, warmupSteps: 2, totalSteps: 10 }],
-    "step:int[0,] schedule:{peakLr:pos warmupSteps:int[0,] totalSteps:int[1,] minLr?:num[0,]}",
+    "step:int[0,] schedule:{peakLr:num[0,] warmupSteps:int[0,] totalSteps:int[1,] minLr?:num[0,]}",
   ],
   selectiveScanForwardTrain: [
     () => [scanArgs(), { strategy: "recompute", chunkSize: 2 }],

@@ -57,22 +57,30 @@ function python(args: string[]): { ok: true; out: string } | { ok: false; why: s
   return { ok: true, out: r.stdout.trim() };
 }
 
-/** Streaming read bandwidth (bytes/s) of `threads` threads reading at once, summed. */
-async function bandwidthOn(threads: number): Promise<number> {
-  if (threads === 1) return measureMemoryBandwidth({ bytes: 2 ** 27, repeats: 5 });
-  const limits = path.resolve(__dirname, "../../dist/selective-fast/limits.js");
+/**
+ * Runs `threads` workers at once and sums what they measure: each calls `fn` of `module` (a built
+ * lib file) with the arguments `warmUp` (to compile before the start), waits for the common
+ * start, then posts what `fn` returns with the arguments `measure`.
+ */
+async function allAtOnce(
+  threads: number,
+  module: string,
+  fn: string,
+  warmUp: string,
+  measure: string,
+): Promise<number> {
   const start = new Int32Array(new SharedArrayBuffer(4));
   const code = `
     const { workerData, parentPort } = require("node:worker_threads");
-    const { measureMemoryBandwidth } = require(workerData.limits);
-    measureMemoryBandwidth({ bytes: 2 ** 22, repeats: 1 }); // compile before the start
+    const { ${fn} } = require(workerData.module);
+    ${fn}(${warmUp});
     Atomics.wait(workerData.start, 0, 0);
-    parentPort.postMessage(measureMemoryBandwidth({ bytes: 2 ** 27, repeats: 5 }));`;
+    parentPort.postMessage(${fn}(${measure}));`;
   const rates = Array.from(
     { length: threads },
     () =>
       new Promise<number>((resolve, reject) => {
-        const w = new Worker(code, { eval: true, workerData: { limits, start } });
+        const w = new Worker(code, { eval: true, workerData: { module, start } });
         w.once("message", (v: number) => {
           resolve(v);
           void w.terminate();
@@ -86,6 +94,14 @@ async function bandwidthOn(threads: number): Promise<number> {
   return (await Promise.all(rates)).reduce((a, b) => a + b, 0);
 }
 
+/** Streaming read bandwidth (bytes/s) of `threads` threads reading at once, summed. */
+async function bandwidthOn(threads: number): Promise<number> {
+  if (threads === 1) return measureMemoryBandwidth({ bytes: 2 ** 27, repeats: 5 });
+  const limits = path.resolve(__dirname, "../../dist/selective-fast/limits.js");
+  const [warmUp, measure] = ["{ bytes: 2 ** 22, repeats: 1 }", "{ bytes: 2 ** 27, repeats: 5 }"];
+  return allAtOnce(threads, limits, "measureMemoryBandwidth", warmUp, measure);
+}
+
 /**
  * The float32 SIMD peak of `threads` threads running at once, summed (GFLOP/s): what the cores
  * this process gets can compute together (less than threads × one core's when the machine is
@@ -93,29 +109,7 @@ async function bandwidthOn(threads: number): Promise<number> {
  */
 async function peakOn(threads: number): Promise<number> {
   const peakModule = path.resolve(__dirname, "../../dist/ops/simd/peak.js");
-  const start = new Int32Array(new SharedArrayBuffer(4));
-  const code = `
-    const { workerData, parentPort } = require("node:worker_threads");
-    const { measureSimdPeakGflops } = require(workerData.peakModule);
-    measureSimdPeakGflops(0.02, 1); // compile before the start
-    Atomics.wait(workerData.start, 0, 0);
-    parentPort.postMessage(measureSimdPeakGflops(0.3, 3));`;
-  const rates = Array.from(
-    { length: threads },
-    () =>
-      new Promise<number>((resolve, reject) => {
-        const w = new Worker(code, { eval: true, workerData: { peakModule, start } });
-        w.once("message", (v: number) => {
-          resolve(v);
-          void w.terminate();
-        });
-        w.once("error", reject);
-      }),
-  );
-  await new Promise((r) => setTimeout(r, 500));
-  Atomics.store(start, 0, 1);
-  Atomics.notify(start, 0);
-  return (await Promise.all(rates)).reduce((a, b) => a + b, 0);
+  return allAtOnce(threads, peakModule, "measureSimdPeakGflops", "0.02, 1", "0.3, 3");
 }
 
 /** Bytes of weights a decoding step reads: every parameter (the embedding once, as the head). */

@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { type Tensor, numel } from "../tensor";
 import { float16ToNumber } from "../half";
-import { argumentError, checkArg, describe, schema } from "../validate";
+import { argumentError, checkArg, checkOptions, describe, schema } from "../validate";
 import { checkFileToRead, fileError, inFile } from "./file-errors";
 import { saveFilesAtomically } from "./write-files";
 
@@ -98,7 +98,7 @@ export function readSafetensors(
   options: { maxBytes?: number } = {},
 ): Map<string, SafetensorsEntry> {
   checkArg(FILE_FN, "path", path, schema.string());
-  checkArg(FILE_FN, "options", options, READ_OPTIONS);
+  checkOptions(FILE_FN, "options", options, READ_OPTIONS);
   return readChecked(path, options?.maxBytes ?? MAX_SAFETENSORS_BYTES, null) as Map<
     string,
     SafetensorsEntry

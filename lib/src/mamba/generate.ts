@@ -19,7 +19,7 @@ export interface MambaGenerateOptions {
   topK?: number;
   /** The sampler's generator (default new Rng(0)); unused when greedy. */
   rng?: Rng;
-  /** Stop after generating this id (it is included in the result). */
+  /** Stop after generating this id, in [0, vocab_size) (it is included in the result). */
   stopToken?: number;
   /**
    * Which implementation runs the model (see `mambaForward`): "simd-threads" (default for a
@@ -38,14 +38,17 @@ export interface MambaGenerateResult {
   decodeMs: number;
 }
 
-const GENERATE_OPTIONS = schema.options({
-  maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
-  temperature: schema.number({ min: 0 }),
-  topK: schema.optional(schema.integer({ min: 1 })),
-  rng: schema.optional(schema.rng<Rng>()),
-  stopToken: schema.optional(schema.integer({ min: 0 })),
-  engine: ENGINE_OPTION,
-});
+/** The generate functions' options for a model of V token ids (a stop token is one of them). */
+function generateOptions(V: number) {
+  return schema.options({
+    maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
+    temperature: schema.number({ min: 0 }),
+    topK: schema.optional(schema.integer({ min: 1 })),
+    rng: schema.optional(schema.rng<Rng>()),
+    stopToken: schema.optional(schema.integer({ min: 0, max: V - 1 })),
+    engine: ENGINE_OPTION,
+  });
+}
 
 /**
  * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1): one forward pass
@@ -110,7 +113,7 @@ function parseGenerate(
       );
     }
   });
-  const o = checkOptions(fn, "options", options, GENERATE_OPTIONS);
+  const o = checkOptions(fn, "options", options, generateOptions(vocab));
   checkFiniteParams(fn, m.params);
   return {
     maxNew: o.maxNewTokens!,

@@ -102,12 +102,12 @@ export function mambaBlock(
   let C: Tensor; //                                           (b, l, N), or (E, N) time-invariant
   if (!selective) {
     delta = ops.zeros([b, l, E], x); //                       Δ = softplus(dt_proj.bias) everywhere
-    B = ops.rowsTransposed(matrix("x_proj.weight"), R, N); // (E, N)
+    B = ops.rowsTransposed(matrix("x_proj.weight"), R, N); //     (E, N)
     C = ops.rowsTransposed(matrix("x_proj.weight"), R + N, N); // (E, N)
   } else {
-    const xdbl = ops.linear(x, matrix("x_proj.weight")); //        (b, l, R + 2N): the selection
-    const [dtLow, Bx, Cx] = ops.split(xdbl, [R, N, N]); //    (b, l, R), (b, l, N), (b, l, N)
-    delta = ops.linear(dtLow, matrix("dt_proj.weight")); //        (b, l, E); its bias goes in the scan
+    const xdbl = ops.linear(x, matrix("x_proj.weight")); //       (b, l, R + 2N): the selection
+    const [dtLow, Bx, Cx] = ops.split(xdbl, [R, N, N]); //        (b, l, R), (b, l, N), (b, l, N)
+    delta = ops.linear(dtLow, matrix("dt_proj.weight")); //       (b, l, E); bias: in the scan
     B = Bx;
     C = Cx;
   }

@@ -22,7 +22,7 @@ export interface TransformerGenerateOptions {
   topK?: number;
   /** The sampler's generator (default new Rng(0)); unused when greedy. */
   rng?: Rng;
-  /** Stop after generating this id (it is included in the result). */
+  /** Stop after generating this id, in [0, vocab_size) (it is included in the result). */
   stopToken?: number;
   /** "simd" (default) or "typescript" (see `InferenceEngine`). */
   engine?: InferenceEngine;

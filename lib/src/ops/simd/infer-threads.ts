@@ -71,7 +71,7 @@ export const JOB = {
   args: 16,
 } as const;
 /** Int32 words of a call, the 64-bit claim word after them (8-byte aligned). */
-export const JOB_WORDS = JOB.args + MAX_KERNEL_ARGS;
+const JOB_WORDS = JOB.args + MAX_KERNEL_ARGS;
 const CLAIM_OFFSET = 4 * JOB_WORDS;
 
 /** Milliseconds a waiting thread spins on the shared words before it sleeps. */
@@ -107,7 +107,7 @@ export interface ChunkedCall {
 }
 
 /** Chunk c's first unit (c = chunks: the end). The workers compute the same. */
-export function chunkStart(c: number, chunks: number, units: number, align: number): number {
+function chunkStart(c: number, chunks: number, units: number, align: number): number {
   if (c >= chunks) return units;
   return Math.min(units, Math.round((c * units) / chunks / align) * align);
 }

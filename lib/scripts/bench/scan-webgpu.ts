@@ -119,7 +119,7 @@ async function time(repeats: number, body: () => Promise<unknown>): Promise<Timi
 function torchCall(python: string, script: string, args: string[], timeoutS: number): unknown {
   const r = spawnSync(python, [script, ...args], {
     encoding: "utf8",
-    timeout: timeoutS * 1000,
+    timeout: Math.max(1, Math.round(timeoutS * 1000)),
     maxBuffer: 1 << 24,
   });
   if (r.error) throw new Error(`torch_scan.py ${args[0]}: ${r.error.message}`);

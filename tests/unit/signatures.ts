@@ -167,7 +167,7 @@ const NAMED: Record<string, Schema> = {
   ),
   MACHINE_LIMITS: options("{expsPerSecond:pos bytesPerSecond:pos}", "MachineLimits"),
   MAMBA_CONFIG: options(
-    "{vocab_size:int[1,2^20] hidden_size:int[1,2^14] num_hidden_layers:int[1,1024] " +
+    "{vocab_size:int[1,2^20] hidden_size:int[1,2^16] num_hidden_layers:int[1,1024] " +
       "state_size?:int[1,1024] expand?:int[1,64] conv_kernel?:int[1,64] time_step_rank?:any " +
       "intermediate_size?:any layer_norm_epsilon?:pos use_bias?:bool use_conv_bias?:bool " +
       "residual_in_fp32?:bool tie_word_embeddings?:bool}",
@@ -339,9 +339,9 @@ type Row = [valid: () => unknown[], types: string, call?: Signature["call"]];
 /** The same row for several functions. */
 const each = (names: string[], r: Row): Record<string, Row> =>
   Object.fromEntries(names.map((n) => [n, r]));
-/** The options of both generate functions (Mamba's add `scan`). */
+/** The options of the generate functions (vocabulary 6; Mamba's add its engines). */
 const GENERATE =
-  "maxNewTokens:int[0,2^20] temperature:num[0,] topK?:int[1,] rng?:rng stopToken?:int[0,]";
+  "maxNewTokens:int[0,2^20] temperature:num[0,] topK?:int[1,] rng?:rng stopToken?:int[0,5]";
 
 const table: Record<string, Row> = {
   // tensor.ts, linalg/
@@ -388,13 +388,16 @@ const table: Record<string, Row> = {
     () => [() => 0, { repeats: 1, minMs: 0.01 }],
     "fn:fn options:{repeats?:int[1,1000] minMs?:num(0,60000]}",
   ],
-  powerLawFit: [
-    () => [
-      [1, 2, 4],
-      [1, 4, 16],
+  ...each(
+    ["powerLawFit", "quadraticFit"],
+    [
+      () => [
+        [1, 2, 4],
+        [1, 4, 16],
+      ],
+      "x y",
     ],
-    "x y",
-  ],
+  ),
   // conv/, ssm/
   ssmKernel: [() => [square(), col(), row(), 4], "Abar:T Bbar:T C:T L:int[0,2^28]"],
   ...each(["causalConv", "fftConv"], [() => [mat([[1, 2, 3]]), vec(1, 0.5)], "x:T K:T"]),
@@ -707,12 +710,12 @@ const table: Record<string, Row> = {
     "config rng:rng options:{variant?:mamba|s6|lti|mamba-lti}",
   ],
   mambaMixer: [
-    () => [mamba(), 0, randn(1, 3, 4), { scan: "reference" }],
-    "model:@MAMBA_MODEL layer:int[0,0] u:@U4 options:{scan?:reference|fast returnState?:bool}",
+    () => [mamba(), 0, randn(1, 3, 4), { engine: "typescript" }],
+    "model:@MAMBA_MODEL layer:int[0,0] u:@U4 options:{engine?:typescript|simd|simd-threads returnState?:bool}",
   ],
   mambaForward: [
-    () => [mamba(), [[1, 2, 3]], { scan: "fast" }],
-    "model:@MAMBA_MODEL tokens:@TOKENS options:{scan?:reference|fast variant?:mamba|s6|lti|mamba-lti}",
+    () => [mamba(), [[1, 2, 3]], { engine: "simd" }],
+    "model:@MAMBA_MODEL tokens:@TOKENS options:{engine?:typescript|simd|simd-threads variant?:mamba|s6|lti|mamba-lti}",
   ],
   mambaSelection: [
     () => [mamba(), [[1, 2, 3]], { variant: "s6" }],
@@ -723,22 +726,22 @@ const table: Record<string, Row> = {
   mambaStep: [
     () => {
       const m = mamba();
-      return [m, lib.createMambaCache(m, 2), [1, 2]];
+      return [m, lib.createMambaCache(m, 2), [1, 2], { engine: "simd" }];
     },
-    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@STEP",
+    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@STEP options:{engine?:typescript|simd|simd-threads}",
   ],
   mambaPrefill: [
     () => {
       const m = mamba();
       return [m, lib.createMambaCache(m, 1), [[1, 2]], {}];
     },
-    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@TOKENS options:{scan?:reference|fast}",
+    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@TOKENS options:{engine?:typescript|simd|simd-threads}",
   ],
   ...each(
     ["mambaGenerate", "mambaGenerateWithStats"],
     [
       () => [mamba(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
-      `model:@MAMBA_MODEL prompt:@PROMPT options:{${GENERATE} scan?:reference|fast}`,
+      `model:@MAMBA_MODEL prompt:@PROMPT options:{${GENERATE} engine?:typescript|simd|simd-threads}`,
     ],
   ),
   sampleNextToken: [
@@ -801,7 +804,10 @@ const table: Record<string, Row> = {
     ["transformerParamShapes", "transformerParamCount"],
     [() => [lib.llamaConfig(LLAMA)], "config"],
   ),
-  initTransformer: [() => [LLAMA, rng()], "config rng:rng"],
+  initTransformer: [
+    () => [LLAMA, rng(), { init: "fan-in" }],
+    "config rng:rng options:{init?:hf|fan-in}",
+  ],
   transformerForward: [() => [llama(), [[1, 2, 3]]], "model:@LLAMA_MODEL tokens:@TOKENS"],
   createTransformerCache: [() => [llama(), 2], "model:@LLAMA_MODEL batch?:int[1,2^16]"],
   transformerCacheBytes: [
@@ -847,7 +853,7 @@ const table: Record<string, Row> = {
   clipGradNorm: [() => [params(), 1], "grads:@PARAMS maxNorm:pos"],
   learningRate: [
     () => [3, { peakLr: 1e-3, warmupSteps: 2, totalSteps: 10 }],
-    "step:int[0,] schedule:{peakLr:pos warmupSteps:int[0,] totalSteps:int[1,] minLr?:num[0,]}",
+    "step:int[0,] schedule:{peakLr:num[0,] warmupSteps:int[0,] totalSteps:int[1,] minLr?:num[0,]}",
   ],
   selectiveScanForwardTrain: [
     () => [scanArgs(), { strategy: "recompute", chunkSize: 2 }],
@@ -896,7 +902,7 @@ const table: Record<string, Row> = {
     "path:str",
   ],
   writeConfigJson: [() => [tmp("d.json"), { a: 1 }, { b: 2 }], "path:str config:obj keep?:obj"],
-  loadMambaCheckpoint: [() => [savedMamba()], "dir:str"],
+  loadMambaCheckpoint: [() => [savedMamba(), {}], "dir:str options:{keep?:bf16|f16}"],
   saveMambaCheckpoint: [() => [mamba(), tmp("mamba-save")], "model:@MAMBA_MODEL dir:str"],
   loadMamba2Checkpoint: [
     () => {

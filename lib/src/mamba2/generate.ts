@@ -20,13 +20,16 @@ export interface Mamba2GenerateOptions {
   stopToken?: number;
 }
 
-const GENERATE_OPTIONS = schema.options({
-  maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
-  temperature: schema.number({ min: 0 }),
-  topK: schema.optional(schema.integer({ min: 1 })),
-  rng: schema.optional(schema.rng<Rng>()),
-  stopToken: schema.optional(schema.integer({ min: 0 })),
-});
+/** The options for a model of V token ids (a stop token is one of them). */
+function generateOptions(V: number) {
+  return schema.options({
+    maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
+    temperature: schema.number({ min: 0 }),
+    topK: schema.optional(schema.integer({ min: 1 })),
+    rng: schema.optional(schema.rng<Rng>()),
+    stopToken: schema.optional(schema.integer({ min: 0, max: V - 1 })),
+  });
+}
 
 /**
  * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1): one forward pass
@@ -55,7 +58,7 @@ export function mamba2Generate(
         `token ids in [0, ${vocab}) (vocab_size) (got ${describe(id)} at index ${i})`,
       );
   });
-  const o = checkOptions(fn, "options", options, GENERATE_OPTIONS);
+  const o = checkOptions(fn, "options", options, generateOptions(vocab));
   checkFiniteParams(fn, m.params);
   const cache = createMamba2Cache(m, 1);
   const logits = mamba2Prefill(m, cache, [prompt]);

@@ -19,6 +19,13 @@
  * and as mamba-minimal writes the block; the sequence ops (conv, scan, attention) read them so.
  */
 import type { Tensor } from "../tensor";
+import type { HalfTensor } from "../half";
+
+/**
+ * A weight matrix as the products read it: a float32/float64 tensor, or one kept in 16-bit floats
+ * (`../half.ts`: inference only, widened exactly where it is read).
+ */
+export type Weight = Tensor | HalfTensor;
 
 /**
  * The arguments of the model's selective scan, token-major (mamba-minimal's `selective_scan`):
@@ -130,8 +137,8 @@ export interface Backend {
   begin?(): void;
 
   // ---- forward ----
-  embedding(ids: Int32Array, batch: number, length: number, weight: Tensor): Tensor;
-  linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor;
+  embedding(ids: Int32Array, batch: number, length: number, weight: Weight): Tensor;
+  linear(x: Tensor, weight: Weight, bias: Tensor | null): Tensor;
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
   silu(x: Tensor): Tensor;
   add(a: Tensor, b: Tensor): Tensor;

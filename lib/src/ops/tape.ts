@@ -25,7 +25,16 @@
  * A state or cache is read and updated in place (decoding); none is allowed while recording.
  */
 import type { Tensor } from "../tensor";
-import type { AttentionShape, Backend, LayerKV, ScanArgs, ScanTraining, SsdArgs } from "./backend";
+import { isHalfTensor, widenHalf } from "../half";
+import type {
+  AttentionShape,
+  Backend,
+  LayerKV,
+  ScanArgs,
+  ScanTraining,
+  SsdArgs,
+  Weight,
+} from "./backend";
 
 /** The gradients recorded ops send back, and the closures that send them. */
 export class Tape {
@@ -102,6 +111,13 @@ export class Ops {
     });
   }
 
+  /** A weight that can have a gradient: 16-bit weights are for inference only. */
+  private differentiable(weight: Weight, op: string): Tensor {
+    if (isHalfTensor(weight))
+      throw new Error(`Ops.${op}: a weight kept in 16 bits has no gradient (inference only)`);
+    return weight;
+  }
+
   private send(t: Tensor | null, g: Tensor | null, owned = true): void {
     if (t && g) this.tape!.accumulate(t, g, owned);
   }
@@ -114,27 +130,31 @@ export class Ops {
     ids: Int32Array,
     batch: number,
     length: number,
-    weight: Tensor,
+    weight: Weight,
     paddingIdx: number | null = null,
   ): Tensor {
     const y = this.backend.embedding(ids, batch, length, weight);
+    if (!this.tape) return y;
+    const w = this.differentiable(weight, "embedding");
     this.record(y, (dy) => {
       const dw = this.backend.embeddingBackward(ids, weight.shape[0], dy);
       if (paddingIdx !== null) {
         const d = weight.shape[1];
         dw.data.fill(0, paddingIdx * d, (paddingIdx + 1) * d);
       }
-      this.send(weight, dw);
+      this.send(w, dw);
     });
     return y;
   }
 
-  linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  linear(x: Tensor, weight: Weight, bias: Tensor | null = null): Tensor {
     const y = this.backend.linear(x, weight, bias);
+    if (!this.tape) return y;
+    const w = this.differentiable(weight, "linear");
     this.record(y, (dy) => {
-      const r = this.backend.linearBackward(x, weight, dy, bias !== null);
+      const r = this.backend.linearBackward(x, w, dy, bias !== null);
       this.send(x, r.dx);
-      this.send(weight, r.dweight);
+      this.send(w, r.dweight);
       this.send(bias, r.dbias);
     });
     return y;
@@ -271,7 +291,9 @@ export class Ops {
   }
 
   /** out[c, n] = w[start + n, c]: rows start … start + count − 1 of w, transposed. */
-  rowsTransposed(w: Tensor, start: number, count: number): Tensor {
+  rowsTransposed(weight: Weight, start: number, count: number): Tensor {
+    const w = isHalfTensor(weight) ? widenHalf(weight) : weight;
+    if (this.tape) this.differentiable(weight, "rowsTransposed");
     const cols = w.shape[1];
     const y = this.backend.zeros([cols, count], w);
     for (let c = 0; c < cols; c++)

@@ -219,13 +219,13 @@ export function clipGlobalNorm(grads: Map<string, Tensor>, max: number): number 
 
 /** The schedule of {@link learningRate}. */
 export interface LrSchedule {
-  /** Peak learning rate, reached at the end of warmup. */
+  /** Peak learning rate (>= 0), reached at the end of warmup. */
   peakLr: number;
   /** Steps of linear warmup from 0 (may be 0). */
   warmupSteps: number;
   /** Total steps; the cosine ends here at minLr. */
   totalSteps: number;
-  /** Final learning rate (default peakLr / 10). */
+  /** Final learning rate (>= 0; default peakLr / 10). */
   minLr?: number;
 }
 
@@ -289,8 +289,8 @@ const LR_SCHEDULE = schema.options(
   {
     totalSteps: schema.integer({ min: 1 }),
     warmupSteps: schema.integer({ min: 0 }),
-    peakLr: schema.number(),
-    minLr: schema.optional(schema.number()),
+    peakLr: schema.number({ min: 0 }),
+    minLr: schema.optional(schema.number({ min: 0 })),
   },
   "a learning-rate schedule",
 );

@@ -70,6 +70,8 @@ function runSummary(file) {
       a && typeof a.seconds === "number" ? { seconds: a.seconds, relL2: a.relL2 } : null;
     return {
       run: -1,
+      anchorsRun: -1,
+      backwardRun: -1,
       size: s.size,
       hbmLimitSeconds: s.hbmLimitSeconds,
       expFloorSeconds: s.expFloorSeconds,
@@ -131,7 +133,11 @@ const WGSL_REFERENCE = [
 ];
 const TARGET_SIZE = [8, 2048, 4096, 16];
 
-/** The runs merged: each size from the last run that measured its fused forward. */
+/**
+ * The runs merged: each size from the last run that measured its fused forward. Where that run
+ * lost the anchors (official kernel, PyTorch reference) or the backward at a size and another
+ * run measured them, they come from that run, which anchorsRun/backwardRun name.
+ */
 function merge(files) {
   const runs = [];
   const bySize = new Map();
@@ -141,17 +147,48 @@ function merge(files) {
     for (const s of sizes) {
       const key = s.size.join();
       const had = bySize.get(key);
-      if (!had || s.fused.length > 0 || had.fused.length === 0)
-        bySize.set(key, { ...s, run: index });
+      if (had && s.fused.length === 0 && had.fused.length > 0) {
+        // this run did not measure the fused scan here: it may still fill what the kept one lost
+        if (!had.official && !had.torchRef && (s.official || s.torchRef)) {
+          had.official = s.official;
+          had.torchRef = s.torchRef;
+          had.anchorsRun = index;
+        }
+        if (had.backward.length === 0 && s.backward.length > 0) {
+          had.backward = s.backward;
+          had.bestBackwardChunk = s.bestBackwardChunk;
+          had.backwardRun = index;
+        }
+        continue;
+      }
+      const next = { ...s, run: index, anchorsRun: index, backwardRun: index };
+      if (had && !s.official && !s.torchRef && (had.official || had.torchRef)) {
+        next.official = had.official;
+        next.torchRef = had.torchRef;
+        next.anchorsRun = had.anchorsRun;
+      }
+      if (had && s.backward.length === 0 && had.backward.length > 0) {
+        next.backward = had.backward;
+        next.bestBackwardChunk = had.bestBackwardChunk;
+        next.backwardRun = had.backwardRun;
+      }
+      bySize.set(key, next);
     }
   }
   const work = (s) => s.size.reduce((p, v) => p * v, 1);
   const sizes = [...bySize.values()].sort((a, b) => work(a) - work(b) || a.size[0] - b.size[0]);
-  // drop runs no size comes from
-  const used = [...new Set(sizes.map((s) => s.run))].sort((a, b) => a - b);
+  // drop runs nothing comes from
+  const used = [...new Set(sizes.flatMap((s) => [s.run, s.anchorsRun, s.backwardRun]))].sort(
+    (a, b) => a - b,
+  );
   return {
     runs: used.map((i) => runs[i]),
-    sizes: sizes.map((s) => ({ ...s, run: used.indexOf(s.run) })),
+    sizes: sizes.map((s) => ({
+      ...s,
+      run: used.indexOf(s.run),
+      anchorsRun: used.indexOf(s.anchorsRun),
+      backwardRun: used.indexOf(s.backwardRun),
+    })),
   };
 }
 
@@ -199,6 +236,10 @@ function judge(merged) {
       1,
     ),
   ];
+  if (t && t.anchorsRun !== t.run && rows[1].ratio !== null) {
+    const a = merged.runs[t.anchorsRun];
+    rows[1].note = `the official kernel measured in another run: ${a.device}, ${a.date} (${a.source})`;
+  }
   for (const w of WGSL_REFERENCE) {
     const s = find(w.size);
     rows.push(
@@ -226,15 +267,18 @@ function judge(merged) {
     );
   }
   for (const s of merged.sizes) {
-    rows.push(
-      row(
-        "backward within 10× of its HBM limit",
-        s.size,
-        bestBw(s)?.seconds,
-        s.backwardHbmLimitSeconds,
-        10,
-      ),
+    const r = row(
+      "backward within 10× of its HBM limit",
+      s.size,
+      bestBw(s)?.seconds,
+      s.backwardHbmLimitSeconds,
+      10,
     );
+    if (s.backwardRun !== s.run && r.ratio !== null) {
+      const b = merged.runs[s.backwardRun];
+      r.note = `the backward measured in another run: ${b.device}, ${b.date} (${b.source})`;
+    }
+    rows.push(r);
   }
   return rows;
 }
@@ -288,6 +332,10 @@ export const MEASURED_GPU_SCANS: readonly MeasuredScanRun[] = ${JSON.stringify(r
 export interface MeasuredGpuSize {
   /** The run it comes from: an index into {@link MeasuredGpuRun.runs}. */
   run: number;
+  /** The run the anchors (official, torchRef) come from: run, or another run where this one lost them. */
+  anchorsRun: number;
+  /** The run the backward comes from: run, or another run where this one lost it. */
+  backwardRun: number;
   size: [number, number, number, number];
   /** The ideal fused kernel's bytes at the measured copy bandwidth. */
   hbmLimitSeconds: number | null;
@@ -394,8 +442,10 @@ if (run) {
     const f = s.fused.find((v) => v.chunk === s.bestChunk) ?? {};
     const b = s.backward.find((v) => v.chunk === s.bestBackwardChunk) ?? {};
     const r = run.runs[s.run];
+    // the run a row comes from; [n]: its anchors or backward from run n (listed below the table)
+    const from = (i) => (i === s.run ? "" : ` [${i + 1}]`);
     console.log(
-      `| (${s.size.join(", ")}) |${several ? ` ${r.device.replace(/^NVIDIA /, "").split(" ")[0]} ${r.date} |` : ""} ${fmt(s.hbmLimitSeconds)} | ${fmt(s.expFloorSeconds)} | ${fmt(s.official?.seconds)} | ${fmt(s.torchRef?.seconds)} | ${fmt(f.forwardSeconds)} (${s.bestChunk ?? "-"}) | ${x(f.forwardSeconds, s.hbmLimitSeconds)} | ${x(f.forwardSeconds, s.expFloorSeconds)} | ${x(f.forwardSeconds, s.official?.seconds)} | ${fmt(f.uploadSeconds)} | ${fmt(f.readSeconds)} | ${fmt(f.endToEndSeconds)} | ${fmt(s.chunkedEndToEndSeconds)} | ${fmt(b.seconds)} (${s.bestBackwardChunk ?? "-"}) | ${x(b.seconds, s.backwardHbmLimitSeconds)} |`,
+      `| (${s.size.join(", ")}) |${several ? ` ${r.device.replace(/^NVIDIA /, "").split(" ")[0]} ${r.date} [${s.run + 1}] |` : ""} ${fmt(s.hbmLimitSeconds)} | ${fmt(s.expFloorSeconds)} | ${fmt(s.official?.seconds)}${from(s.anchorsRun)} | ${fmt(s.torchRef?.seconds)}${from(s.anchorsRun)} | ${fmt(f.forwardSeconds)} (${s.bestChunk ?? "-"}) | ${x(f.forwardSeconds, s.hbmLimitSeconds)} | ${x(f.forwardSeconds, s.expFloorSeconds)} | ${x(f.forwardSeconds, s.official?.seconds)} | ${fmt(f.uploadSeconds)} | ${fmt(f.readSeconds)} | ${fmt(f.endToEndSeconds)} | ${fmt(s.chunkedEndToEndSeconds)} | ${fmt(b.seconds)} (${s.bestBackwardChunk ?? "-"})${from(s.backwardRun)} | ${x(b.seconds, s.backwardHbmLimitSeconds)} |`,
     );
   }
   console.log("\nTargets:");
@@ -404,6 +454,7 @@ if (run) {
       `- ${t.target} at (${t.size.join(", ")}): ${t.ratio === null ? "not measured" : `${fmt(t.measuredSeconds)} vs ${fmt(t.boundSeconds)} = ${t.ratio.toFixed(2)}× (limit ${t.limit}×): ${t.met ? "met" : "not met"}${t.note ? ` (${t.note})` : ""}`}`,
     );
   }
-  for (const r of run.runs)
-    console.log(`run: ${r.source}: ${r.device}, driver ${r.driver}, ${r.date}`);
+  run.runs.forEach((r, i) =>
+    console.log(`run [${i + 1}]: ${r.source}: ${r.device}, driver ${r.driver}, ${r.date}`),
+  );
 }

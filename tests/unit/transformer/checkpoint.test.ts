@@ -253,7 +253,7 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     const broken = { config: model.config, params: new Map(model.params) };
     broken.params.delete("model.norm.weight");
     expect(() => saveTransformerCheckpoint(broken, freshDir())).toThrow(
-      /saveTransformerCheckpoint: argument 'model\.params' must hold every tensor of the config \(got no tensor "model\.norm\.weight"/,
+      /saveTransformerCheckpoint: argument 'model\.params' must hold every tensor of the config \(got no "model\.norm\.weight" of shape/,
     );
     const nan = { config: model.config, params: new Map(model.params) };
     nan.params.set("model.norm.weight", { shape: [8], data: new Float32Array(8).fill(Infinity) });

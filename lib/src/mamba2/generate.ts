@@ -1,7 +1,8 @@
 /** Text generation with a Mamba-2 LM: read the prompt in parallel, then decode with the cache. */
 import { Rng } from "../rng";
-import { argumentError, checkFiniteParams, checkOptions, describe, schema } from "../validate";
+import { checkFiniteParams, checkOptions, schema } from "../validate";
 import { sampleTokens } from "../lm/sampling";
+import { checkPrompt } from "../lm/tokens";
 import { checkMamba2Model } from "./checks";
 import { createMamba2Cache, mamba2Prefill, mamba2Step } from "./cache";
 import type { Mamba2Model } from "./model";
@@ -44,20 +45,7 @@ export function mamba2Generate(
   const fn = "mamba2Generate";
   const m = checkMamba2Model(fn, model);
   const vocab = m.config.vocab_size;
-  if (!Array.isArray(prompt) || prompt.length === 0)
-    throw argumentError(
-      fn,
-      "prompt",
-      `a non-empty number[] of token ids (got ${describe(prompt)})`,
-    );
-  prompt.forEach((id, i) => {
-    if (!Number.isInteger(id) || id < 0 || id >= vocab)
-      throw argumentError(
-        fn,
-        "prompt",
-        `token ids in [0, ${vocab}) (vocab_size) (got ${describe(id)} at index ${i})`,
-      );
-  });
+  checkPrompt(fn, prompt, vocab);
   const o = checkOptions(fn, "options", options, generateOptions(vocab));
   checkFiniteParams(fn, m.params);
   const cache = createMamba2Cache(m, 1);

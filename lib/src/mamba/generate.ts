@@ -4,7 +4,7 @@ import type { Tensor } from "../tensor";
 import { checkFiniteParams, checkOptions, schema } from "../validate";
 import type { MambaModel } from "./model";
 import { checkMambaModel } from "./checks";
-import { sampleTokens } from "../lm/sampling";
+import { sampleTokens, samplingOptionFields } from "../lm/sampling";
 import { checkPrompt } from "../lm/tokens";
 import { createMambaCache, mambaCacheBytes, prefillRaw, stepRaw } from "./cache";
 import { ENGINE_OPTION, type MambaEngine, resolveEngine } from "./engine";
@@ -41,14 +41,7 @@ export interface MambaGenerateResult {
 
 /** The generate functions' options for a model of V token ids (a stop token is one of them). */
 function generateOptions(V: number) {
-  return schema.options({
-    maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
-    temperature: schema.number({ min: 0 }),
-    topK: schema.optional(schema.integer({ min: 1 })),
-    rng: schema.optional(schema.rng<Rng>()),
-    stopToken: schema.optional(schema.integer({ min: 0, max: V - 1 })),
-    engine: ENGINE_OPTION,
-  });
+  return schema.options({ ...samplingOptionFields(V), engine: ENGINE_OPTION });
 }
 
 /**

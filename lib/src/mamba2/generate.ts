@@ -1,7 +1,7 @@
 /** Text generation with a Mamba-2 LM: read the prompt in parallel, then decode with the cache. */
 import { Rng } from "../rng";
 import { checkFiniteParams, checkOptions, schema } from "../validate";
-import { sampleTokens } from "../lm/sampling";
+import { sampleTokens, samplingOptionFields } from "../lm/sampling";
 import { checkPrompt } from "../lm/tokens";
 import { checkMamba2Model } from "./checks";
 import { createMamba2Cache, mamba2Prefill, mamba2Step } from "./cache";
@@ -21,17 +21,6 @@ export interface Mamba2GenerateOptions {
   stopToken?: number;
 }
 
-/** The options for a model of V token ids (a stop token is one of them). */
-function generateOptions(V: number) {
-  return schema.options({
-    maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
-    temperature: schema.number({ min: 0 }),
-    topK: schema.optional(schema.integer({ min: 1 })),
-    rng: schema.optional(schema.rng<Rng>()),
-    stopToken: schema.optional(schema.integer({ min: 0, max: V - 1 })),
-  });
-}
-
 /**
  * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1): one forward pass
  * over the prompt fills the cache (`mamba2Prefill`), then each new token costs one `mamba2Step`,
@@ -46,7 +35,7 @@ export function mamba2Generate(
   const m = checkMamba2Model(fn, model);
   const vocab = m.config.vocab_size;
   checkPrompt(fn, prompt, vocab);
-  const o = checkOptions(fn, "options", options, generateOptions(vocab));
+  const o = checkOptions(fn, "options", options, schema.options(samplingOptionFields(vocab)));
   checkFiniteParams(fn, m.params);
   const cache = createMamba2Cache(m, 1);
   const logits = mamba2Prefill(m, cache, [prompt]);

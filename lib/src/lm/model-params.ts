@@ -5,8 +5,10 @@ import { describe } from "../validate";
 /**
  * Checks that `params` holds exactly the tensors of `shapes` (name → shape, from the config),
  * each of one of `dtypes` and all of one dtype (the embedding's, `first`), with data that fits
- * its shape. Errors name `fn` (the function the user called) and 'model.params'. Values are not
- * scanned for NaN and ±∞ here (`checkFiniteParams` does that).
+ * its shape. Errors name `fn` (the function the user called) and 'model.params'; a tensor named
+ * `tiedHead` (the head of a config that ties it to the embedding, so absent from `shapes`) is
+ * refused with that reason. Values are not scanned for NaN and ±∞ here (`checkFiniteParams`
+ * does that).
  */
 export function checkModelParams(
   fn: string,
@@ -14,6 +16,7 @@ export function checkModelParams(
   shapes: Map<string, number[]>,
   dtypes: readonly DType[],
   first: string,
+  tiedHead?: string,
 ): void {
   const firstType = params.get(first)?.data instanceof Float64Array ? "float64" : "float32";
   for (const [name, shape] of shapes) {
@@ -46,6 +49,6 @@ export function checkModelParams(
   for (const name of params.keys())
     if (!shapes.has(name))
       throw new Error(
-        `${fn}: argument 'model.params' must hold only the tensors of the config (got an unexpected "${name}")`,
+        `${fn}: argument 'model.params' must hold only the tensors of the config (got an unexpected "${name}"${name === tiedHead ? " (tie_word_embeddings is true)" : ""})`,
       );
 }

@@ -60,3 +60,17 @@ export function sampleTokens(
   }
   return out;
 }
+
+/**
+ * The sampling options of a Mamba-family generate function, as `schema.options` fields, for a
+ * model of V token ids (a stop token is one of them).
+ */
+export function samplingOptionFields(V: number) {
+  return {
+    maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
+    temperature: schema.number({ min: 0 }),
+    topK: schema.optional(schema.integer({ min: 1 })),
+    rng: schema.optional(schema.rng<Rng>()),
+    stopToken: schema.optional(schema.integer({ min: 0, max: V - 1 })),
+  };
+}

@@ -2,7 +2,7 @@
  * Token batches: what every language model of the course takes. A batch is (b, l) token ids,
  * either a tensor-like `{ shape: [b, l], data: Int32Array }` or nested arrays `number[][]`.
  */
-import { describe } from "../validate";
+import { argumentError, describe } from "../validate";
 
 /** Token ids: a (b, l) tensor with Int32Array data, or number[][] (rows of equal length). */
 export type TokenBatch = { shape: number[]; data: Int32Array } | number[][];
@@ -72,4 +72,29 @@ export function readTokens(
     }
   }
   return { ids, shape };
+}
+
+/**
+ * Checks a generate function's `prompt`: a non-empty number[] of token ids in [0, vocab). `fn`
+ * is the function the user called.
+ */
+export function checkPrompt(
+  fn: string,
+  prompt: unknown,
+  vocab: number,
+): asserts prompt is number[] {
+  if (!Array.isArray(prompt) || prompt.length === 0)
+    throw argumentError(
+      fn,
+      "prompt",
+      `a non-empty number[] of token ids (got ${describe(prompt)})`,
+    );
+  prompt.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= vocab)
+      throw argumentError(
+        fn,
+        "prompt",
+        `token ids in [0, ${vocab}) (vocab_size) (got ${describe(id)} at index ${i})`,
+      );
+  });
 }

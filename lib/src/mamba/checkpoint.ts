@@ -5,8 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import type { Tensor } from "../tensor";
-import { checkFiniteParams, checkOptions, describe, firstNonFinite, schema } from "../validate";
+import { checkFiniteParams, checkOptions, describe, schema } from "../validate";
 import { type HalfFormat, type HalfTensor, firstNonFiniteHalf } from "../half";
 import {
   type Safetensors16Entry,
@@ -18,6 +17,7 @@ import {
 import { formatConfigJson, readConfigJson } from "../checkpoint/config-json";
 import { fileError, inFile } from "../checkpoint/file-errors";
 import { saveFilesAtomically } from "../checkpoint/write-files";
+import { paramsFromTensors } from "../checkpoint/params";
 import {
   configToSave,
   floatFields,
@@ -31,6 +31,7 @@ import {
   type MambaConfigInput,
   mambaConfig,
   mambaParamCount,
+  MAMBA_TENSOR_SWITCHES,
   mambaParamShapes,
 } from "./config";
 import type { MambaModel } from "./model";
@@ -105,65 +106,44 @@ export function loadMambaCheckpoint(dir: string, options: { keep?: HalfFormat } 
     tensors.set("backbone.embeddings.weight", tensors.get(EMBEDDING_ALIAS)!);
     tensors.delete(EMBEDDING_ALIAS);
   }
-  const shapes = mambaParamShapes(config);
-  if (config.tie_word_embeddings && tensors.has("lm_head.weight")) {
-    // Some exports store the tied head too; accept it only if it really is the embedding.
-    const values = (e: SafetensorsEntry | Safetensors16Entry | undefined) =>
-      e && ("bits" in e ? e.bits : e.data);
-    const head = values(tensors.get("lm_head.weight"))!;
-    const emb = values(tensors.get("backbone.embeddings.weight"));
-    if (!emb || head.length !== emb.length || head.some((v, i) => v !== emb[i])) {
-      throw bad(
-        weightsPath,
-        `tensor "lm_head.weight" differs from the embedding, but ${configPath} says tie_word_embeddings: true`,
-      );
-    }
-    tensors.delete("lm_head.weight");
-  }
-  const params = new Map<string, Tensor<Float32Array>>();
   const half = new Map<string, HalfTensor>();
-  const describeConfig = `hidden_size ${config.hidden_size}, intermediate_size ${config.intermediate_size}, state_size ${config.state_size}, time_step_rank ${config.time_step_rank}, conv_kernel ${config.conv_kernel}, vocab_size ${config.vocab_size}`;
-  for (const [name, shape] of shapes) {
-    const t = tensors.get(name);
-    if (!t)
-      throw bad(
-        weightsPath,
-        `missing tensor "${name}" (shape [${shape.join(", ")}] from ${configPath})`,
-      );
-    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw bad(
-        weightsPath,
-        `tensor "${name}" has shape [${t.shape.join(", ")}] but ${configPath} (${describeConfig}) implies [${shape.join(", ")}]`,
-      );
-    }
-    if (keep !== undefined && isMatrix(name)) {
-      const stored = keep === "bf16" ? "BF16" : "F16";
-      if (t.dtype !== stored || !("bits" in t))
-        throw new Error(
-          `${fn}: argument 'options.keep' must be the width the checkpoint stores its weight matrices in (got "${keep}", but ${weightsPath} stores "${name}" as ${t.dtype}; load without keep to read it as float32)`,
-        );
-      const i = firstNonFiniteHalf(t.bits, keep);
-      if (i >= 0)
-        throw bad(
-          weightsPath,
-          `tensor "${name}" holds a non-finite ${stored} value at flat index ${i}`,
-        );
-      half.set(name, { shape: t.shape, format: keep, data: t.bits });
-      continue;
-    }
-    const data = (t as SafetensorsEntry).data;
-    const i = firstNonFinite(data);
-    if (i >= 0) throw bad(weightsPath, `tensor "${name}" holds ${data[i]} at flat index ${i}`);
-    params.set(name, { shape: t.shape, data });
-  }
-  for (const name of tensors.keys()) {
-    if (!shapes.has(name)) {
-      throw bad(
-        weightsPath,
-        `unexpected tensor "${name}" for ${configPath} (num_hidden_layers ${config.num_hidden_layers}, use_bias ${config.use_bias}, use_conv_bias ${config.use_conv_bias}, tie_word_embeddings ${config.tie_word_embeddings})`,
-      );
-    }
-  }
+  const params = paramsFromTensors(
+    tensors,
+    {
+      config,
+      configPath,
+      shapes: mambaParamShapes(config),
+      embedding: "backbone.embeddings.weight",
+      sizes: [
+        "hidden_size",
+        "intermediate_size",
+        "state_size",
+        "time_step_rank",
+        "conv_kernel",
+        "vocab_size",
+      ],
+      switches: MAMBA_TENSOR_SWITCHES,
+    },
+    (problem) => bad(weightsPath, problem),
+    keep === undefined
+      ? undefined
+      : (name, t) => {
+          if (!isMatrix(name)) return false;
+          const stored = keep === "bf16" ? "BF16" : "F16";
+          if (!("bits" in t) || t.dtype !== stored)
+            throw new Error(
+              `${fn}: argument 'options.keep' must be the width the checkpoint stores its weight matrices in (got "${keep}", but ${weightsPath} stores "${name}" as ${t.dtype}; load without keep to read it as float32)`,
+            );
+          const i = firstNonFiniteHalf(t.bits, keep);
+          if (i >= 0)
+            throw bad(
+              weightsPath,
+              `tensor "${name}" holds a non-finite ${stored} value at flat index ${i}`,
+            );
+          half.set(name, { shape: t.shape, format: keep, data: t.bits });
+          return true;
+        },
+  );
   return keep
     ? { config, params, half, extraConfig: extra }
     : { config, params, extraConfig: extra };

@@ -2,7 +2,8 @@
  * The checks of the Mamba functions' arguments, done once at the function the user called: the
  * model object, its values, the mixer variant, the options shared by the forward functions.
  */
-import { type DType, dtypeOf } from "../tensor";
+import type { DType } from "../tensor";
+import { checkModelParams } from "../lm/model-params";
 import { describe, isAbsent } from "../validate";
 import { mambaConfig, mambaParamShapes } from "./config";
 import type { HalfTensor } from "../half";
@@ -31,44 +32,8 @@ export function checkMambaModel(
   mambaConfig(m.config, fn, "model.config"); // a hand-edited config fails here with the field named
   const shapes = mambaParamShapes(m.config);
   const half = checkHalf(fn, m, shapes, options.half === true);
-  const embedding = m.params.get("backbone.embeddings.weight");
-  const first = embedding?.data instanceof Float64Array ? "float64" : "float32";
-  for (const [name, shape] of shapes) {
-    if (half.has(name)) continue;
-    const t = m.params.get(name);
-    if (!t)
-      throw new Error(
-        `${fn}: argument 'model.params' must hold every tensor of the config (got no "${name}" of shape [${shape.join(", ")}])`,
-      );
-    if (
-      !(t.data instanceof Float32Array || t.data instanceof Float64Array) ||
-      !dtypes.includes(dtypeOf(t))
-    ) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold ${dtypes.join(" or ")} data (got ${describe(t.data)} in "${name}")`,
-      );
-    }
-    if (dtypeOf(t) !== first) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold tensors of one dtype (${first}) (got ${dtypeOf(t)} in "${name}")`,
-      );
-    }
-    if (
-      t.shape.length !== shape.length ||
-      t.shape.some((s, i) => s !== shape[i]) ||
-      t.data.length !== shape.reduce((a, b) => a * b, 1)
-    ) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold "${name}" of shape [${shape.join(", ")}] from the config (got shape [${t.shape.join(", ")}])`,
-      );
-    }
-  }
-  for (const name of m.params.keys()) {
-    if (!shapes.has(name))
-      throw new Error(
-        `${fn}: argument 'model.params' must hold only the tensors of the config (got an unexpected "${name}")`,
-      );
-  }
+  for (const name of half.keys()) shapes.delete(name); // checked by checkHalf, not in params
+  checkModelParams(fn, m.params, shapes, dtypes, "backbone.embeddings.weight");
   return m as MambaModel;
 }
 

@@ -194,6 +194,17 @@ export function mixerPrefix(i: number): string {
 }
 
 /**
+ * The config fields that decide which tensors a Mamba or Mamba-2 checkpoint holds (beside the
+ * sizes that shape them), as errors about an unexpected tensor quote them.
+ */
+export const MAMBA_TENSOR_SWITCHES = [
+  "num_hidden_layers",
+  "use_bias",
+  "use_conv_bias",
+  "tie_word_embeddings",
+] as const;
+
+/**
  * Every parameter of a `MambaForCausalLM` with its shape, in the Hugging Face checkpoint's names
  * and layouts (d = hidden_size, E = intermediate_size, N = state_size, R = time_step_rank,
  * k = conv_kernel, V = vocab_size):

@@ -1,10 +1,11 @@
 /** Text generation with a Mamba LM: read the prompt in parallel, then decode with the cache. */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { argumentError, checkFiniteParams, checkOptions, describe, schema } from "../validate";
+import { checkFiniteParams, checkOptions, schema } from "../validate";
 import type { MambaModel } from "./model";
 import { checkMambaModel } from "./checks";
-import { sampleTokens } from "../lm/sampling";
+import { sampleTokens, samplingOptionFields } from "../lm/sampling";
+import { checkPrompt } from "../lm/tokens";
 import { createMambaCache, mambaCacheBytes, prefillRaw, stepRaw } from "./cache";
 import { ENGINE_OPTION, type MambaEngine, resolveEngine } from "./engine";
 import { resolveVariant } from "./checks";
@@ -40,14 +41,7 @@ export interface MambaGenerateResult {
 
 /** The generate functions' options for a model of V token ids (a stop token is one of them). */
 function generateOptions(V: number) {
-  return schema.options({
-    maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
-    temperature: schema.number({ min: 0 }),
-    topK: schema.optional(schema.integer({ min: 1 })),
-    rng: schema.optional(schema.rng<Rng>()),
-    stopToken: schema.optional(schema.integer({ min: 0, max: V - 1 })),
-    engine: ENGINE_OPTION,
-  });
+  return schema.options({ ...samplingOptionFields(V), engine: ENGINE_OPTION });
 }
 
 /**
@@ -97,22 +91,7 @@ function parseGenerate(
 ): GenerateSettings {
   const m = checkMambaModel(fn, model, ["float32"], { half: true });
   const vocab = m.config.vocab_size;
-  if (!Array.isArray(prompt) || prompt.length === 0) {
-    throw argumentError(
-      fn,
-      "prompt",
-      `a non-empty number[] of token ids (got ${describe(prompt)})`,
-    );
-  }
-  prompt.forEach((id, i) => {
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-      throw argumentError(
-        fn,
-        "prompt",
-        `token ids in [0, ${vocab}) (vocab_size) (got ${describe(id)} at index ${i})`,
-      );
-    }
-  });
+  checkPrompt(fn, prompt, vocab);
   const o = checkOptions(fn, "options", options, generateOptions(vocab));
   checkFiniteParams(fn, m.params);
   return {

@@ -26,6 +26,7 @@ import {
   mamba2ParamCount,
   mamba2ParamShapes,
 } from "./config";
+import { MAMBA_TENSOR_SWITCHES } from "../mamba/config";
 import type { Mamba2Model } from "./model";
 import { checkMamba2Model } from "./checks";
 
@@ -97,17 +98,24 @@ export function loadMamba2Checkpoint(dir: string): Mamba2Model {
     tensors.set("backbone.embeddings.weight", tensors.get(EMBEDDING_ALIAS)!);
     tensors.delete(EMBEDDING_ALIAS);
   }
-  const c = config;
   const params = paramsFromTensors(
     tensors,
     {
-      shapes: mamba2ParamShapes(c),
-      embedding: "backbone.embeddings.weight",
-      head: "lm_head.weight",
-      tied: c.tie_word_embeddings,
+      config,
       configPath,
-      sizes: `hidden_size ${c.hidden_size}, expand ${c.expand}, num_heads ${c.num_heads}, head_dim ${c.head_dim}, n_groups ${c.n_groups}, state_size ${c.state_size}, conv_kernel ${c.conv_kernel}, vocab_size ${c.vocab_size}`,
-      switches: `num_hidden_layers ${c.num_hidden_layers}, use_bias ${c.use_bias}, use_conv_bias ${c.use_conv_bias}, tie_word_embeddings ${c.tie_word_embeddings}`,
+      shapes: mamba2ParamShapes(config),
+      embedding: "backbone.embeddings.weight",
+      sizes: [
+        "hidden_size",
+        "expand",
+        "num_heads",
+        "head_dim",
+        "n_groups",
+        "state_size",
+        "conv_kernel",
+        "vocab_size",
+      ],
+      switches: MAMBA_TENSOR_SWITCHES,
     },
     (problem) => bad(weightsPath, problem),
   );

@@ -7,13 +7,13 @@
  * fields are treated as `LLAMA_CONFIG_TABLE` says.
  */
 import * as path from "node:path";
-import { type Tensor } from "../tensor";
-import { checkFiniteParams, describe, firstNonFinite } from "../validate";
+import { checkFiniteParams, describe } from "../validate";
 import { plausibleSafetensorsBytes, readSafetensors, serialize } from "../checkpoint/safetensors";
 import { formatConfigJson, readConfigJson } from "../checkpoint/config-json";
 import { fileError, inFile } from "../checkpoint/file-errors";
 import { configToSave, floatFields } from "../checkpoint/config-fields";
 import { saveFilesAtomically } from "../checkpoint/write-files";
+import { paramsFromTensors } from "../checkpoint/params";
 import {
   LLAMA_CONFIG_FIELDS,
   LLAMA_CONFIG_TABLE,
@@ -62,31 +62,26 @@ export function loadTransformerCheckpoint(dir: string): TransformerModel {
   const tensors = inFile(fn, "dir", WHAT, weightsPath, () =>
     readSafetensors(weightsPath, { maxBytes }),
   );
-  const shapes = transformerParamShapes(config);
-  const params = new Map<string, Tensor>();
-  for (const [name, shape] of shapes) {
-    const entry = tensors.get(name);
-    if (entry === undefined) {
-      const hint = name === "lm_head.weight" ? ` (config.json has tie_word_embeddings: false)` : "";
-      throw bad(weightsPath, `missing tensor "${name}"${hint}`);
-    }
-    if (entry.shape.length !== shape.length || entry.shape.some((s, i) => s !== shape[i])) {
-      throw bad(
-        weightsPath,
-        `tensor "${name}" has shape [${entry.shape.join(", ")}], but config.json implies [${shape.join(", ")}]`,
-      );
-    }
-    const i = firstNonFinite(entry.data);
-    if (i >= 0)
-      throw bad(weightsPath, `tensor "${name}" holds ${entry.data[i]} at flat index ${i}`);
-    params.set(name, { shape: [...entry.shape], data: entry.data });
-  }
-  for (const name of tensors.keys()) {
-    if (!shapes.has(name)) {
-      const hint = name === "lm_head.weight" ? ` (config.json has tie_word_embeddings: true)` : "";
-      throw bad(weightsPath, `unexpected tensor "${name}"${hint}`);
-    }
-  }
+  const params = paramsFromTensors(
+    tensors,
+    {
+      config,
+      configPath,
+      shapes: transformerParamShapes(config),
+      embedding: "model.embed_tokens.weight",
+      sizes: [
+        "hidden_size",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "intermediate_size",
+        "vocab_size",
+      ],
+      switches: ["num_hidden_layers", "tie_word_embeddings"],
+      storedTiedHead: false,
+    },
+    (problem) => bad(weightsPath, problem),
+  );
   return { config, params, configExtra: extra };
 }
 

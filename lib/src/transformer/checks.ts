@@ -2,7 +2,8 @@
  * The checks of the Transformer++ functions' arguments, done once at the function the user
  * called: the model object and its values, and the sizes a call may allocate.
  */
-import { type DType, dtypeOf } from "../tensor";
+import type { DType } from "../tensor";
+import { checkModelParams } from "../lm/model-params";
 import { checkFiniteParams, describe } from "../validate";
 import { type LlamaConfig, checkLlamaConfig, transformerParamShapes } from "./config";
 import type { TransformerModel } from "./model";
@@ -33,44 +34,9 @@ export function checkTransformerModel(
   }
   const config = checkLlamaConfig(fn, "model.config", m.config, { allowUnknown: false }).config;
   const shapes = transformerParamShapes(config);
-  const first = m.params.get("model.embed_tokens.weight");
-  for (const [name, shape] of shapes) {
-    const t = m.params.get(name);
-    if (t === undefined)
-      throw new Error(
-        `${fn}: argument 'model.params' must hold every tensor of the config (got no tensor "${name}")`,
-      );
-    if (
-      !(t.data instanceof Float32Array || t.data instanceof Float64Array) ||
-      !dtypes.includes(dtypeOf(t))
-    ) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold ${dtypes.join(" or ")} data in tensor "${name}" (got ${describe(t)})`,
-      );
-    }
-    if (first && dtypeOf(t) !== dtypeOf(first)) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold tensors of one dtype (${dtypeOf(first)}) (got ${dtypeOf(t)} in tensor "${name}")`,
-      );
-    }
-    if (
-      t.shape.length !== shape.length ||
-      t.shape.some((s, i) => s !== shape[i]) ||
-      t.data.length !== shape.reduce((a, b) => a * b, 1)
-    ) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold tensor "${name}" of shape [${shape.join(", ")}] (got shape [${t.shape.join(", ")}])`,
-      );
-    }
-  }
+  const tiedHead = config.tie_word_embeddings ? "lm_head.weight" : undefined;
+  checkModelParams(fn, m.params, shapes, dtypes, "model.embed_tokens.weight", tiedHead);
   if (options.finite) checkFiniteParams(fn, m.params);
-  for (const name of m.params.keys()) {
-    if (!shapes.has(name)) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold only the tensors of the config (got an unexpected tensor "${name}"${name === "lm_head.weight" ? " (tie_word_embeddings is true)" : ""})`,
-      );
-    }
-  }
   return config;
 }
 

@@ -5,8 +5,9 @@
  * cache grows by `transformerCacheBytes(config, 1)` per token.
  */
 import { Rng } from "../rng";
-import { argumentError, checkOptions, describe, schema } from "../validate";
+import { argumentError, checkOptions, schema } from "../validate";
 import { sampleTokens } from "../lm/sampling";
+import { checkPrompt } from "../lm/tokens";
 import { checkTransformerModel } from "./checks";
 import type { TransformerModel } from "./model";
 import { checkDecodeSize, decodeTokens, emptyTransformerCache, kvCacheBytes } from "./kv-cache";
@@ -79,22 +80,7 @@ function generate(
 ): TransformerGenerateResult {
   const config = checkTransformerModel(fn, model, { finite: true });
   const V = config.vocab_size;
-  if (!Array.isArray(prompt) || prompt.length === 0) {
-    throw argumentError(
-      fn,
-      "prompt",
-      `a non-empty number[] of token ids (got ${describe(prompt)})`,
-    );
-  }
-  prompt.forEach((id, i) => {
-    if (!Number.isInteger(id) || id < 0 || id >= V) {
-      throw argumentError(
-        fn,
-        "prompt",
-        `integer ids in [0, ${V}) (vocab_size) (got ${describe(id)} at index ${i})`,
-      );
-    }
-  });
+  checkPrompt(fn, prompt, V);
   const o = checkOptions(
     fn,
     "options",

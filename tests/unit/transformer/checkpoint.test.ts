@@ -187,7 +187,7 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
       }),
     );
     expect(() => loadTransformerCheckpoint(shape)).toThrow(
-      /tensor "model\.layers\.0\.self_attn\.k_proj\.weight" has shape \[8, 8\], but config\.json implies \[4, 8\]/,
+      /tensor "model\.layers\.0\.self_attn\.k_proj\.weight" has shape \[8, 8\] but .*config\.json \(.*num_key_value_heads 1.*\) implies \[4, 8\]/,
     );
     const nan = rewrite((m) => {
       const t = m.get("model.norm.weight")!;
@@ -204,17 +204,17 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     const untied = saved();
     writeJson(untied.dir, { ...untied.json, tie_word_embeddings: true });
     expect(() => loadTransformerCheckpoint(untied.dir)).toThrow(
-      /unexpected tensor "lm_head\.weight" \(config\.json has tie_word_embeddings: true\)/,
+      /unexpected tensor "lm_head\.weight" for .*config\.json \(num_hidden_layers \d+, tie_word_embeddings true\)/,
     );
     const tied = saved(make({ tie_word_embeddings: true }));
     writeJson(tied.dir, { ...tied.json, tie_word_embeddings: false });
     expect(() => loadTransformerCheckpoint(tied.dir)).toThrow(
-      /missing tensor "lm_head\.weight" \(config\.json has tie_word_embeddings: false\)/,
+      /missing tensor "lm_head\.weight" \(shape \[\d+, \d+\] from .*config\.json, which has tie_word_embeddings: false\)/,
     );
     const heads = saved();
     writeJson(heads.dir, { ...heads.json, num_key_value_heads: 2 });
     expect(() => loadTransformerCheckpoint(heads.dir)).toThrow(
-      /"model\.layers\.0\.self_attn\.k_proj\.weight" has shape \[4, 8\], but config\.json implies \[8, 8\]/,
+      /"model\.layers\.0\.self_attn\.k_proj\.weight" has shape \[4, 8\] but .*config\.json \(.*num_key_value_heads 2.*\) implies \[8, 8\]/,
     );
     const bad = saved();
     const cases: [Record<string, unknown>, RegExp][] = [
@@ -253,7 +253,7 @@ describe("Transformer++ checkpoints (LlamaForCausalLM layout)", () => {
     const broken = { config: model.config, params: new Map(model.params) };
     broken.params.delete("model.norm.weight");
     expect(() => saveTransformerCheckpoint(broken, freshDir())).toThrow(
-      /saveTransformerCheckpoint: argument 'model\.params' must hold every tensor of the config \(got no tensor "model\.norm\.weight"/,
+      /saveTransformerCheckpoint: argument 'model\.params' must hold every tensor of the config \(got no "model\.norm\.weight" of shape/,
     );
     const nan = { config: model.config, params: new Map(model.params) };
     nan.params.set("model.norm.weight", { shape: [8], data: new Float32Array(8).fill(Infinity) });

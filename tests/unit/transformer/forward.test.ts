@@ -115,16 +115,16 @@ describe("transformerForward", () => {
     const missing = { config: m.config, params: new Map(m.params) };
     missing.params.delete("model.layers.1.mlp.up_proj.weight");
     expect(() => transformerForward(missing, [[1]])).toThrow(
-      /transformerForward: argument 'model.params' must hold every tensor of the config \(got no tensor "model.layers.1.mlp.up_proj.weight"/,
+      /transformerForward: argument 'model.params' must hold every tensor of the config \(got no "model.layers.1.mlp.up_proj.weight" of shape/,
     );
     const wrong = { config: m.config, params: new Map(m.params) };
     wrong.params.set("model.norm.weight", { shape: [15], data: new Float32Array(15) });
     expect(() => transformerForward(wrong, [[1]])).toThrow(
-      /argument 'model.params' must hold tensor "model.norm.weight" of shape \[16\] \(got shape \[15\]/,
+      /argument 'model.params' must hold "model.norm.weight" of shape \[16\] from the config \(got shape \[15\]/,
     );
     const tied = { config: { ...m.config, tie_word_embeddings: true }, params: m.params };
     expect(() => transformerForward(tied, [[1]])).toThrow(
-      /got an unexpected tensor "lm_head.weight" \(tie_word_embeddings is true\)/,
+      /got an unexpected "lm_head.weight" \(tie_word_embeddings is true\)/,
     );
     expect(() => transformerForward(null as never, [[1]])).toThrow(
       /transformerForward: argument 'model' must be/,

@@ -74,7 +74,7 @@ describe("transformerGenerate", () => {
       /transformerGenerate: argument 'prompt' must be a non-empty number\[\]/,
     );
     expect(() => transformerGenerate(m, [20], { maxNewTokens: 2, temperature: 0 })).toThrow(
-      /transformerGenerate: argument 'prompt' must be integer ids in \[0, 13\) \(vocab_size\) \(got 20 at index 0/,
+      /transformerGenerate: argument 'prompt' must be token ids in \[0, 13\) \(vocab_size\) \(got 20 at index 0/,
     );
   });
 });

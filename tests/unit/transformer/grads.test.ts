@@ -168,10 +168,10 @@ describe("transformerLossAndGrads", () => {
     const mixed = { config: m.config, params: new Map(m.params) };
     mixed.params.set("model.norm.weight", astype(m.params.get("model.norm.weight")!, "float64"));
     expect(() => transformerLossAndGrads(mixed, [[1, 2]])).toThrow(
-      /argument 'model.params' must hold tensors of one dtype \(float32\) \(got float64 in tensor "model.norm.weight"/,
+      /argument 'model.params' must hold tensors of one dtype \(float32\) \(got float64 in "model.norm.weight"/,
     );
     expect(() => transformerForward(model(config(), 7, "float64"), [[1]])).toThrow(
-      /transformerForward: argument 'model.params' must hold float32 data in tensor "model.embed_tokens.weight"/,
+      /transformerForward: argument 'model.params' must hold float32 data \(got a Float64Array in "model.embed_tokens.weight"/,
     );
   });
 });

@@ -5,11 +5,7 @@
 import { describe, expect, it } from "vitest";
 import {
   MAX_ELEMENTS,
-  assertFunction,
-  assertInteger,
-  assertOneOf,
-  assertPositive,
-  assertTensor,
+  type TensorSpec,
   checkArg,
   checkOptions,
   describe as describeValue,
@@ -35,111 +31,117 @@ describe("describe", () => {
   });
 });
 
-describe("assertTensor", () => {
+// checkArg with a tensor schema, as the public functions call it.
+const tensorArg = (fn: string, arg: string, value: unknown, spec: TensorSpec = {}) =>
+  checkArg(fn, arg, value, schema.tensor(spec));
+
+describe("checkArg with schema.tensor", () => {
   it("accepts a matching tensor and returns it", () => {
     const x = t([2, 3], [1, 2, 3, 4, 5, 6]);
-    expect(assertTensor("f: x", x)).toBe(x);
-    expect(assertTensor("f: x", x, { rank: 2, shape: [2, null], dtype: "float64" })).toBe(x);
+    expect(tensorArg("f", "x", x)).toBe(x);
+    expect(tensorArg("f", "x", x, { rank: 2, shape: [2, null], dtype: "float64" })).toBe(x);
     expect(
-      assertTensor("f: x", t([1], [1], "f32"), { dtype: ["float32", "float64"] }).shape,
+      tensorArg("f", "x", t([1], [1], "f32"), { dtype: ["float32", "float64"] }).shape,
     ).toEqual([1]);
-    expect(assertTensor("f: x", t([2], [NaN, Infinity]), { finite: false }).shape).toEqual([2]);
+    expect(tensorArg("f", "x", t([2], [NaN, Infinity]), { finite: false }).shape).toEqual([2]);
     // Zero-size tensors are accepted (the policy in validate.ts's module doc).
-    expect(assertTensor("f: x", t([0, 3], [])).shape).toEqual([0, 3]);
+    expect(tensorArg("f", "x", t([0, 3], [])).shape).toEqual([0, 3]);
   });
 
   it("rejects non-tensors, naming the function, the argument and the layout", () => {
-    expect(() => assertTensor("selectiveScan: u", [1, 2], { axes: ["b", "d", "l"] })).toThrow(
+    expect(() => tensorArg("selectiveScan", "u", [1, 2], { axes: ["b", "d", "l"] })).toThrow(
       "selectiveScan: argument 'u' must be a tensor { shape: number[], data: Float32Array | Float64Array } (b, d, l) (got an array of length 2)",
     );
-    expect(() => assertTensor("f: x", null)).toThrow(
+    expect(() => tensorArg("f", "x", null)).toThrow(
       /^f: argument 'x' must be a tensor .*\(got null\)$/,
     );
-    expect(() => assertTensor("f: x", { shape: [2], data: [1, 2] })).toThrow(
+    expect(() => tensorArg("f", "x", { shape: [2], data: [1, 2] })).toThrow(
       /f: argument 'x' must be a tensor/,
     );
-    expect(() => assertTensor("f: x", { shape: [2], data: new Int32Array(2) })).toThrow(
+    expect(() => tensorArg("f", "x", { shape: [2], data: new Int32Array(2) })).toThrow(
       /f: argument 'x' must be a tensor/,
     );
   });
 
   it("rejects bad shapes and size mismatches", () => {
-    expect(() => assertTensor("f: x", t([-1], []))).toThrow(
+    expect(() => tensorArg("f", "x", t([-1], []))).toThrow(
       "f: argument 'x' must be a tensor whose shape holds non-negative integers (got shape [-1])",
     );
-    expect(() => assertTensor("f: x", t([1.5], [1]))).toThrow(
+    expect(() => tensorArg("f", "x", t([1.5], [1]))).toThrow(
       /f: argument 'x' must be a tensor whose shape holds non-negative integers/,
     );
-    expect(() => assertTensor("f: x", t([2, 2], [1, 2, 3]))).toThrow(
+    expect(() => tensorArg("f", "x", t([2, 2], [1, 2, 3]))).toThrow(
       "f: argument 'x' must be a tensor whose data length matches its shape: shape [2, 2] needs 4 elements (got 3)",
     );
   });
 
   it("checks rank, shape and dtype, naming the axis", () => {
     const x = t([2, 3], [1, 2, 3, 4, 5, 6]);
-    expect(() => assertTensor("f: A", x, { rank: 3 })).toThrow(
+    expect(() => tensorArg("f", "A", x, { rank: 3 })).toThrow(
       "f: argument 'A' must be a tensor with 3 axes (got shape [2, 3])",
     );
-    expect(() => assertTensor("f: A", x, { shape: [2, 4], axes: ["d", "n"] })).toThrow(
+    expect(() => tensorArg("f", "A", x, { shape: [2, 4], axes: ["d", "n"] })).toThrow(
       "f: argument 'A' must be a tensor of shape [2, 4] (d, n): axis 1 (n) should be 4 (got shape [2, 3])",
     );
-    expect(() => assertTensor("f: A", x, { shape: [null, 2] })).toThrow(
+    expect(() => tensorArg("f", "A", x, { shape: [null, 2] })).toThrow(
       /f: argument 'A' must be a tensor of shape \[\*, 2\]/,
     );
-    expect(() => assertTensor("f: A", x, { dtype: "float32" })).toThrow(
+    expect(() => tensorArg("f", "A", x, { dtype: "float32" })).toThrow(
       "f: argument 'A' must be a tensor of dtype float32 (got float64)",
     );
   });
 
   it("rejects non-finite values by default, naming the index", () => {
-    expect(() => assertTensor("f: x", t([3], [0, 1, NaN]))).toThrow(
+    expect(() => tensorArg("f", "x", t([3], [0, 1, NaN]))).toThrow(
       "f: argument 'x' must be a tensor of finite values (got NaN at flat index 2)",
     );
   });
 });
 
-describe("scalar assertions", () => {
-  it("assertPositive", () => {
-    expect(assertPositive("discretize: dt", 0.1)).toBe(0.1);
-    expect(() => assertPositive("discretize: dt", -1)).toThrow(
+describe("checkArg with the scalar schemas", () => {
+  it("schema.positive", () => {
+    expect(checkArg("discretize", "dt", 0.1, schema.positive())).toBe(0.1);
+    expect(() => checkArg("discretize", "dt", -1, schema.positive())).toThrow(
       "discretize: argument 'dt' must be a positive finite number (got -1)",
     );
-    expect(() => assertPositive("discretize: dt", 0)).toThrow(/\(got 0\)/);
-    expect(() => assertPositive("discretize: dt", undefined)).toThrow(/\(got undefined\)/);
+    expect(() => checkArg("discretize", "dt", 0, schema.positive())).toThrow(/\(got 0\)/);
+    expect(() => checkArg("discretize", "dt", undefined, schema.positive())).toThrow(
+      /\(got undefined\)/,
+    );
   });
 
-  it("assertInteger with and without bounds", () => {
-    expect(assertInteger("f: n", 3)).toBe(3);
-    expect(assertInteger("f: n", 0, 0, 0)).toBe(0);
-    expect(() => assertInteger("f: n", 2.5)).toThrow(
+  it("schema.integer with and without bounds", () => {
+    expect(checkArg("f", "n", 3, schema.integer())).toBe(3);
+    expect(checkArg("f", "n", 0, schema.integer({ min: 0, max: 0 }))).toBe(0);
+    expect(() => checkArg("f", "n", 2.5, schema.integer())).toThrow(
       "f: argument 'n' must be an integer (got 2.5)",
     );
-    expect(() => assertInteger("f: n", 0, 1)).toThrow(
+    expect(() => checkArg("f", "n", 0, schema.integer({ min: 1 }))).toThrow(
       "f: argument 'n' must be an integer >= 1 (got 0)",
     );
-    expect(() => assertInteger("f: n", 9, -Infinity, 8)).toThrow(
+    expect(() => checkArg("f", "n", 9, schema.integer({ max: 8 }))).toThrow(
       "f: argument 'n' must be an integer <= 8 (got 9)",
     );
-    expect(() => assertInteger("f: n", 9, 0, 8)).toThrow(
+    expect(() => checkArg("f", "n", 9, schema.integer({ min: 0, max: 8 }))).toThrow(
       "f: argument 'n' must be an integer in [0, 8] (got 9)",
     );
   });
 
-  it("assertOneOf", () => {
+  it("schema.oneOf", () => {
     const methods = ["zoh", "bilinear", "euler"] as const;
-    expect(assertOneOf("discretize: method", "zoh", methods)).toBe("zoh");
-    expect(() => assertOneOf("discretize: method", "rk4", methods)).toThrow(
+    expect(checkArg("discretize", "method", "zoh", schema.oneOf(methods))).toBe("zoh");
+    expect(() => checkArg("discretize", "method", "rk4", schema.oneOf(methods))).toThrow(
       `discretize: argument 'method' must be one of "zoh", "bilinear", "euler" (got "rk4")`,
     );
-    expect(() => assertOneOf("discretize: method", 1, methods)).toThrow(
+    expect(() => checkArg("discretize", "method", 1, schema.oneOf(methods))).toThrow(
       /discretize: argument 'method' .*\(got 1\)/,
     );
   });
 
-  it("assertFunction", () => {
+  it("schema.function", () => {
     const f = (): number => 1;
-    expect(assertFunction("check: fn", f)).toBe(f);
-    expect(() => assertFunction("check: fn", 5)).toThrow(
+    expect(checkArg("check", "fn", f, schema.function())).toBe(f);
+    expect(() => checkArg("check", "fn", 5, schema.function())).toThrow(
       "check: argument 'fn' must be a function (got 5)",
     );
   });

@@ -14,7 +14,7 @@
  * length, unlike attention's growing key-value cache.
  */
 import type { Tensor } from "../tensor";
-import { MAX_ELEMENTS, assertInteger, assertTensor, checkOptions, schema } from "../validate";
+import { MAX_ELEMENTS, checkArg, checkOptions, isAbsent, schema } from "../validate";
 import {
   type GpuBackend,
   type GpuJsInstance,
@@ -79,18 +79,23 @@ const f = (n: number): string => `${n}.0`;
 export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
   const fn = "createGpuDecoder";
   const o = checkOptions(fn, "", options, DECODER_OPTIONS);
-  const A = assertTensor(`${fn}: A`, o.A, { rank: 2, axes: ["d", "n"] });
+  const A = checkArg(fn, "A", o.A, schema.tensor({ rank: 2, axes: ["d", "n"] }));
   const [dim, N] = A.shape;
   if (dim < 1 || N < 1 || N > MAX_GPU_DSTATE) {
     throw new Error(
       `${fn}: argument 'A' must be a (d, n) tensor with d >= 1 and 1 <= n <= ${MAX_GPU_DSTATE} (got shape [${A.shape.join(", ")}])`,
     );
   }
-  const batch = assertInteger(`${fn}: batch`, o.batch, 1, Math.floor(MAX_ELEMENTS / (dim * N)));
-  const D = o.D ? assertTensor(`${fn}: D`, o.D, { shape: [dim], axes: ["d"] }) : null;
-  const bias = o.deltaBias
-    ? assertTensor(`${fn}: deltaBias`, o.deltaBias, { shape: [dim], axes: ["d"] })
-    : null;
+  const batch = checkArg(
+    fn,
+    "batch",
+    o.batch,
+    schema.integer({ min: 1, max: Math.floor(MAX_ELEMENTS / (dim * N)) }),
+  );
+  const perChannel = schema.tensor({ shape: [dim], axes: ["d"] });
+  const D = o.D ? checkArg(fn, "D", o.D, perChannel) : null;
+  const bias = o.deltaBias ? checkArg(fn, "deltaBias", o.deltaBias, perChannel) : null;
+  const stepArgs = stepArgsSchema(batch, dim, N);
   const mode = o.mode ?? "gpu";
   const BD = batch * dim;
   let gpu: GpuJsInstance | null = createGpu(fn, mode);
@@ -150,23 +155,16 @@ export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
     const tex = t as { delete?: () => void } | null;
     if (tex && typeof tex.delete === "function") tex.delete();
   };
-  const bd2 = (name: string, t: unknown): Float32Array =>
-    Float32Array.from(
-      assertTensor(`GpuDecoder.step: ${name}`, t, { shape: [batch, dim], axes: ["b", "d"] }).data,
-    );
-  const bn = (name: string, t: unknown): Float32Array =>
-    Float32Array.from(
-      assertTensor(`GpuDecoder.step: ${name}`, t, { shape: [batch, N], axes: ["b", "n"] }).data,
-    );
+  const f32 = (t: Tensor): Float32Array => Float32Array.from(t.data);
   return {
     step(args) {
-      checkOptions("GpuDecoder.step", "", args, STEP_ARGS);
-      const u = g.input(bd2("u", args.u), [dim, batch]);
-      const delta = g.input(bd2("delta", args.delta), [dim, batch]);
-      const B = g.input(bn("B", args.B), [N, batch]);
-      const C = g.input(bn("C", args.C), [N, batch]);
-      const gate = args.z !== undefined && args.z !== null;
-      const z = gate ? g.input(bd2("z", args.z), [dim, batch]) : null;
+      checkOptions("GpuDecoder.step", "", args, stepArgs);
+      const u = g.input(f32(args.u), [dim, batch]);
+      const delta = g.input(f32(args.delta), [dim, batch]);
+      const B = g.input(f32(args.B), [N, batch]);
+      const C = g.input(f32(args.C), [N, batch]);
+      const z = isAbsent(args.z) ? null : g.input(f32(args.z), [dim, batch]);
+      const gate = z !== null;
       const next = update(H, u, delta, Aj, B, bv);
       release(H);
       H = next;
@@ -221,13 +219,12 @@ const DECODER_OPTIONS = schema.options(
   "decoder options",
 );
 
-const STEP_ARGS = schema.options(
-  {
-    u: schema.present<Tensor>(),
-    delta: schema.present<Tensor>(),
-    B: schema.present<Tensor>(),
-    C: schema.present<Tensor>(),
-    z: schema.optional(schema.present<Tensor>()),
-  },
-  "step arguments",
-);
+// One token's arguments of GpuDecoder.step, for a decoder of batch b, d channels and n states.
+function stepArgsSchema(batch: number, dim: number, N: number) {
+  const bd = schema.tensor({ shape: [batch, dim], axes: ["b", "d"] });
+  const bn = schema.tensor({ shape: [batch, N], axes: ["b", "n"] });
+  return schema.options(
+    { u: bd, delta: bd, B: bn, C: bn, z: schema.optional(bd) },
+    "step arguments",
+  );
+}

@@ -2,7 +2,7 @@
  * Running one gpu.js kernel with the course's safe settings, and the float64 reference of the
  * chunked scan's first kernel (lesson 08's exercise).
  */
-import { assertFunction, assertInteger, assertOneOf, describe } from "../validate";
+import { checkArg, describe, schema } from "../validate";
 import { type GpuBackend, type GpuMode, GPU_MODES, createGpu, kernelBackend } from "./backends";
 
 /** Settings of {@link runGpuKernel}. */
@@ -36,7 +36,7 @@ export function runGpuKernel(
   ...inputs: unknown[]
 ): { output: GpuKernelOutput; backend: GpuBackend } {
   const fn = "runGpuKernel";
-  assertFunction(`${fn}: kernel`, kernel);
+  checkArg(fn, "kernel", kernel, schema.function());
   if (settings === null || typeof settings !== "object") {
     throw new Error(
       `${fn}: argument 'settings' must be { output, loopMaxIterations, constants?, mode? } (got ${describe(settings)})`,
@@ -48,9 +48,14 @@ export function runGpuKernel(
       `${fn}: argument 'settings.output' must be [x], [x, y] or [x, y, z] (got ${describe(out)})`,
     );
   }
-  out.forEach((s, i) => assertInteger(`${fn}: settings.output[${i}]`, s, 1));
-  const loopMax = assertInteger(`${fn}: settings.loopMaxIterations`, settings.loopMaxIterations, 1);
-  const mode = assertOneOf(`${fn}: settings.mode`, settings.mode ?? "gpu", GPU_MODES);
+  out.forEach((s, i) => checkArg(fn, `settings.output[${i}]`, s, schema.integer({ min: 1 })));
+  const loopMax = checkArg(
+    fn,
+    "settings.loopMaxIterations",
+    settings.loopMaxIterations,
+    schema.integer({ min: 1 }),
+  );
+  const mode = checkArg(fn, "settings.mode", settings.mode ?? "gpu", schema.oneOf(GPU_MODES));
   if (
     settings.constants !== undefined &&
     (settings.constants === null || typeof settings.constants !== "object")
@@ -129,7 +134,7 @@ export function chunkSummaryReference(
   const AA = mat("A", A, D);
   const N = AA[0].length;
   const BB = mat("B", B, N, L);
-  const chunk = assertInteger(`${fn}: T`, T, 1);
+  const chunk = checkArg(fn, "T", T, schema.integer({ min: 1 }));
   const C = Math.ceil(L / chunk);
   const out: number[][][] = [];
   for (let d = 0; d < D; d++) {

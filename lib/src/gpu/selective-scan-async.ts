@@ -12,7 +12,7 @@
  * and every run sits inside WebGPU error scopes, so a device error rejects the Promise instead of
  * leaving zeros.
  */
-import { assertInteger, assertOneOf, describe } from "../validate";
+import { checkOptions, describe, isAbsent, schema } from "../validate";
 import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
 import {
   type GpuBackend,
@@ -79,37 +79,22 @@ const DEFAULT_CHUNK = 16;
 const GL_BACKENDS: readonly GpuBackend[] = ["headlessgl", "webgl2", "webgl"];
 
 function checkAsyncOptions(fn: string, options: unknown): Required<GpuScanAsyncOptions> {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new Error(
-      `${fn}: argument 'options' must be an object { mode?, variant?, chunkSize? } (got ${describe(options)})`,
-    );
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!["mode", "variant", "chunkSize"].includes(key)) {
-      throw new Error(
-        `${fn}: argument 'options' must be an options object (got an unknown key "${key}"; the keys are mode, variant, chunkSize)`,
-      );
-    }
-  }
-  const mode = assertOneOf(`${fn}: options.mode`, o.mode ?? "gpu", ASYNC_GPU_MODES);
-  const variant = assertOneOf(`${fn}: options.variant`, o.variant ?? "chunked", [
-    "naive",
-    "chunked",
-  ] as const);
-  if (o.chunkSize !== undefined && variant !== "chunked") {
+  const o = checkOptions(fn, "options", options, ASYNC_OPTIONS);
+  const mode = o.mode ?? "gpu";
+  const variant = o.variant ?? "chunked";
+  if (!isAbsent(o.chunkSize) && variant !== "chunked") {
     throw new Error(
       `${fn}: argument 'options.chunkSize' must be absent unless options.variant is "chunked" (got ${o.chunkSize} with variant "${variant}")`,
     );
   }
-  const chunkSize = assertInteger(
-    `${fn}: options.chunkSize`,
-    o.chunkSize ?? DEFAULT_CHUNK,
-    1,
-    4096,
-  );
-  return { mode, variant, chunkSize };
+  return { mode, variant, chunkSize: o.chunkSize ?? DEFAULT_CHUNK };
 }
+
+const ASYNC_OPTIONS = schema.options({
+  mode: schema.optional(schema.oneOf(ASYNC_GPU_MODES)),
+  variant: schema.optional(schema.oneOf(["naive", "chunked"] as const)),
+  chunkSize: schema.optional(schema.integer({ min: 1, max: 4096 })),
+});
 
 /**
  * A gpu.js instance for `mode`. For "webgpu" it first makes WebGPU ready ({@link installWebGpu}:

@@ -21,8 +21,6 @@
 import type { Tensor } from "../tensor";
 import {
   MAX_ELEMENTS,
-  assertInteger,
-  assertOneOf,
   checkArg,
   checkOptions as checkOptionsSchema,
   describe,
@@ -118,22 +116,14 @@ function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
       `${fn}: argument 'options.mode': "${o.mode}" runs kernels asynchronously, which lib's gpu.js scans do not support; use one of ${GPU_MODES.join(", ")}`,
     );
   }
-  const mode = assertOneOf(`${fn}: options.mode`, o.mode ?? "gpu", GPU_MODES);
-  const variant = assertOneOf(`${fn}: options.variant`, o.variant ?? "chunked", [
-    "naive",
-    "chunked",
-  ] as const);
+  const mode = checkArg(fn, "options.mode", o.mode ?? "gpu", schema.oneOf(GPU_MODES));
+  const variant = checkArg(fn, "options.variant", o.variant ?? "chunked", GPU_SCAN_VARIANT);
   if (!isAbsent(o.chunkSize) && variant !== "chunked") {
     throw new Error(
       `${fn}: argument 'options.chunkSize': only the "chunked" variant takes a chunk size`,
     );
   }
-  const chunkSize = assertInteger(
-    `${fn}: options.chunkSize`,
-    o.chunkSize ?? DEFAULT_CHUNK,
-    1,
-    4096,
-  );
+  const chunkSize = checkArg(fn, "options.chunkSize", o.chunkSize ?? DEFAULT_CHUNK, CHUNK_SIZE);
   return { mode, variant, chunkSize };
 }
 
@@ -427,24 +417,19 @@ export function gpuScanTraffic(
 ): { launches: KernelLaunch[]; traffic: ScanTraffic } {
   const fn = "gpuScanTraffic";
   checkOptionsSchema(fn, "size", size, TRAFFIC_SIZE);
-  const o = checkOptionsSchema(fn, "options", options, TRAFFIC_OPTIONS);
+  checkOptionsSchema(fn, "options", options, TRAFFIC_OPTIONS);
   const dims: ScanDims = {
-    batch: assertInteger(`${fn}: size.batch`, size.batch, 1, MAX_ELEMENTS),
-    dim: assertInteger(`${fn}: size.dim`, size.dim, 1, MAX_ELEMENTS),
-    length: assertInteger(`${fn}: size.length`, size.length, 1, MAX_ELEMENTS),
-    dstate: assertInteger(`${fn}: size.dstate`, size.dstate, 1, MAX_GPU_DSTATE),
+    batch: size.batch,
+    dim: size.dim,
+    length: size.length,
+    dstate: size.dstate,
     groups: 1,
     softplus: true,
     hasZ: size.hasZ ?? true,
   };
-  const variant = assertOneOf(`${fn}: options.variant`, o.variant, ["naive", "chunked"] as const);
-  const T = assertInteger(
-    `${fn}: options.chunkSize`,
-    o.chunkSize ?? DEFAULT_CHUNK,
-    1,
-    MAX_GPU_CHUNK,
-  );
-  const packed = variant === "chunked" && !isAbsent(o.backend) && GL_BACKENDS.includes(o.backend);
+  const { variant, backend } = options;
+  const T = options.chunkSize ?? DEFAULT_CHUNK;
+  const packed = variant === "chunked" && !isAbsent(backend) && GL_BACKENDS.includes(backend);
   const launches = scanLaunchPlan(dims, variant, T, packed);
   return { launches, traffic: summarizeTraffic(launches) };
 }
@@ -468,10 +453,10 @@ export function idealFusedTraffic(
 ): ScanTraffic {
   const fn = "idealFusedTraffic";
   checkArg(fn, "size", size, schema.object());
-  const b = assertInteger(`${fn}: size.batch`, size.batch, 1);
-  const d = assertInteger(`${fn}: size.dim`, size.dim, 1);
-  const l = assertInteger(`${fn}: size.length`, size.length, 1);
-  const n = assertInteger(`${fn}: size.dstate`, size.dstate, 1);
+  const b = checkArg(fn, "size.batch", size.batch, schema.integer({ min: 1 }));
+  const d = checkArg(fn, "size.dim", size.dim, schema.integer({ min: 1 }));
+  const l = checkArg(fn, "size.length", size.length, schema.integer({ min: 1 }));
+  const n = checkArg(fn, "size.dstate", size.dstate, schema.integer({ min: 1 }));
   if (size.hasZ !== undefined && typeof size.hasZ !== "boolean") {
     throw new Error(
       `${fn}: argument 'size.hasZ' must be true or false (got ${describe(size.hasZ)})`,
@@ -491,7 +476,12 @@ export function idealFusedTraffic(
   };
 }
 
-// Option keys of the scanners and of gpuScanTraffic (the values are checked where they are read).
+const GPU_SCAN_VARIANT = schema.oneOf(["naive", "chunked"] as const);
+
+const CHUNK_SIZE = schema.integer({ min: 1, max: 4096 });
+
+// Option keys of the scanners (the values are checked in checkOptions, whose messages depend on
+// one another: a chunk size only with the chunked variant).
 const GPU_SCAN_OPTION_KEYS = schema.options({
   mode: schema.optional(schema.present()),
   variant: schema.optional(schema.present()),
@@ -500,17 +490,17 @@ const GPU_SCAN_OPTION_KEYS = schema.options({
 
 const TRAFFIC_SIZE = schema.options(
   {
-    batch: schema.present(),
-    dim: schema.present(),
-    length: schema.present(),
-    dstate: schema.present(),
+    batch: schema.integer({ min: 1, max: MAX_ELEMENTS }),
+    dim: schema.integer({ min: 1, max: MAX_ELEMENTS }),
+    length: schema.integer({ min: 1, max: MAX_ELEMENTS }),
+    dstate: schema.integer({ min: 1, max: MAX_GPU_DSTATE }),
     hasZ: schema.optional(schema.boolean()),
   },
   "a problem size",
 );
 
 const TRAFFIC_OPTIONS = schema.options({
-  variant: schema.present(),
-  chunkSize: schema.optional(schema.present()),
+  variant: GPU_SCAN_VARIANT,
+  chunkSize: schema.optional(schema.integer({ min: 1, max: MAX_GPU_CHUNK })),
   backend: schema.optional(schema.present<GpuBackend>()),
 });

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { assertInteger, describe } from "../validate";
+import { checkArg, describe, schema } from "../validate";
 import { readSafetensors, serialize } from "../checkpoint/safetensors";
 import { checkFileToRead, fileError, inFile } from "../checkpoint/file-errors";
 import { saveFilesAtomically } from "../checkpoint/write-files";
@@ -28,6 +28,9 @@ export interface TrainingState {
 }
 
 const STATE_FORMAT = "mamba-ts-training-state/1";
+
+/** A step count. */
+const STEP = schema.integer({ min: 0 });
 
 /** Largest training_state.json read (its parameter list grows with the model: 16 MiB is ample). */
 const MAX_STATE_JSON_BYTES = 1 << 24;
@@ -101,8 +104,8 @@ export function loadTrainingState(dir: string, model: TrainableParams): Training
   if (raw.format !== STATE_FORMAT)
     throw bad(jsonPath, `format must be "${STATE_FORMAT}" (got ${describe(raw.format)})`);
   const [step, optStep] = inFile(fn, "dir", what, jsonPath, () => [
-    assertInteger(`${fn}: step`, raw.step, 0),
-    assertInteger(`${fn}: optimizer_step`, raw.optimizer_step, 0),
+    checkArg(fn, "step", raw.step, STEP),
+    checkArg(fn, "optimizer_step", raw.optimizer_step, STEP),
   ]);
   const saved = raw.params as Record<string, number[]> | undefined;
   if (!saved || typeof saved !== "object")
@@ -161,7 +164,7 @@ export function checkStateMatches(
       `${fn}: argument '${name}' must be { step, optimizer, rng } (from trainMamba or loadTrainingState) (got ${describe(state)})`,
     );
   }
-  assertInteger(`${fn}: ${name}.step`, state.step, 0);
+  checkArg(fn, `${name}.step`, state.step, STEP);
   for (const [p, t] of model.params) {
     const m = state.optimizer.m.get(p);
     if (!m || m.length !== t.data.length)

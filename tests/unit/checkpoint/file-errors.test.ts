@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { createOutputFolder, fileError, inFile } from "../../../lib/src/checkpoint/file-errors";
-import { assertInteger } from "../../../lib/src/validate";
+import { checkArg, schema } from "../../../lib/src/validate";
 
 describe("errors about a file an argument names", () => {
   it("fileError: the function, the argument, what it must be, the file quoted apart", () => {
@@ -19,7 +19,7 @@ describe("errors about a file an argument names", () => {
     expect(inFile("load", "dir", "a checkpoint", "/c.json", () => 3)).toBe(3);
     expect(() =>
       inFile("load", "dir", "a checkpoint", "/c.json", () =>
-        assertInteger("helper: config.size", 1.5, 1),
+        checkArg("helper", "config.size", 1.5, schema.integer({ min: 1 })),
       ),
     ).toThrow(
       /^load: argument 'dir' must be a checkpoint: file '\/c\.json': config\.size must be an integer >= 1 \(got 1\.5\)$/,

@@ -419,6 +419,12 @@ export const MAX_GPU_DSTATE = 256;
 /** Largest chunk T of the chunked gpu.js scan (a thread replays up to T positions). */
 export const MAX_GPU_CHUNK = 4096;
 
+/** The scan variants, as the gpu.js scans' `options.variant` takes them. */
+export const GPU_SCAN_VARIANT = schema.oneOf(["naive", "chunked"] as const);
+
+/** The chunked scan's `options.chunkSize`. */
+export const GPU_CHUNK_SIZE = schema.integer({ min: 1, max: MAX_GPU_CHUNK });
+
 const SIZE = schema.integer({ min: 1, max: MAX_ELEMENTS });
 
 const SCAN_DIMS = schema.options(

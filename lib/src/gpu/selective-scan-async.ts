@@ -28,6 +28,8 @@ import {
 import {
   type ScanDims,
   type ScanKernelName,
+  GPU_CHUNK_SIZE,
+  GPU_SCAN_VARIANT,
   chunkDecaySource,
   chunkInputSource,
   chunkedOutputSource,
@@ -92,8 +94,8 @@ function checkAsyncOptions(fn: string, options: unknown): Required<GpuScanAsyncO
 
 const ASYNC_OPTIONS = schema.options({
   mode: schema.optional(schema.oneOf(ASYNC_GPU_MODES)),
-  variant: schema.optional(schema.oneOf(["naive", "chunked"] as const)),
-  chunkSize: schema.optional(schema.integer({ min: 1, max: 4096 })),
+  variant: schema.optional(GPU_SCAN_VARIANT),
+  chunkSize: schema.optional(GPU_CHUNK_SIZE),
 });
 
 /**

@@ -43,7 +43,8 @@ import {
   type ScanDims,
   type ScanKernelName,
   type ScanTraffic,
-  MAX_GPU_CHUNK,
+  GPU_CHUNK_SIZE,
+  GPU_SCAN_VARIANT,
   MAX_GPU_DSTATE,
   chunkDecaySource,
   chunkInputSource,
@@ -123,7 +124,7 @@ function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
       `${fn}: argument 'options.chunkSize': only the "chunked" variant takes a chunk size`,
     );
   }
-  const chunkSize = checkArg(fn, "options.chunkSize", o.chunkSize ?? DEFAULT_CHUNK, CHUNK_SIZE);
+  const chunkSize = checkArg(fn, "options.chunkSize", o.chunkSize ?? DEFAULT_CHUNK, GPU_CHUNK_SIZE);
   return { mode, variant, chunkSize };
 }
 
@@ -476,10 +477,6 @@ export function idealFusedTraffic(
   };
 }
 
-const GPU_SCAN_VARIANT = schema.oneOf(["naive", "chunked"] as const);
-
-const CHUNK_SIZE = schema.integer({ min: 1, max: 4096 });
-
 // Option keys of the scanners (the values are checked in checkOptions, whose messages depend on
 // one another: a chunk size only with the chunked variant).
 const GPU_SCAN_OPTION_KEYS = schema.options({
@@ -501,6 +498,6 @@ const TRAFFIC_SIZE = schema.options(
 
 const TRAFFIC_OPTIONS = schema.options({
   variant: GPU_SCAN_VARIANT,
-  chunkSize: schema.optional(schema.integer({ min: 1, max: MAX_GPU_CHUNK })),
+  chunkSize: schema.optional(GPU_CHUNK_SIZE),
   backend: schema.optional(schema.present<GpuBackend>()),
 });

@@ -1,6 +1,7 @@
 /**
- * initTransformer (lib/src/transformer/init.ts): matrices from N(0, initializer_range²) by their
- * sample statistics, norms 1, repeatable per seed.
+ * initTransformer (lib/src/transformer/init.ts): "hf" matrices from N(0, initializer_range²) by
+ * their sample statistics; "fan-in" projections from U(±1/√fan_in), the residual outputs divided
+ * by √(2·n_layer), the embedding from N(0, initializer_range²); norms 1, repeatable per seed.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -38,6 +39,66 @@ describe("initTransformer", () => {
     );
     expect(() => initTransformer(c, 12 as never)).toThrow(
       /initTransformer: argument 'rng' must be an Rng/,
+    );
+    expect(() => initTransformer(c, new Rng(1), { init: "xavier" as never })).toThrow(
+      /initTransformer: argument 'options.init'/,
+    );
+  });
+
+  it('"fan-in": every projection U(±1/√fan_in), o_proj and down_proj ÷ √(2·n_layer), embedding N(0, initializer_range²)', () => {
+    const layers = 3;
+    const c = llamaConfig({
+      vocab_size: 80,
+      hidden_size: 64,
+      intermediate_size: 160,
+      num_hidden_layers: layers,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      tie_word_embeddings: false,
+    });
+    const m = initTransformer(c, new Rng(5), { init: "fan-in" });
+    const stats = (name: string) => {
+      const v = Array.from(m.params.get(name)!.data);
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      const std = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
+      return { n: v.length, mean, std, maxAbs: Math.max(...v.map(Math.abs)) };
+    };
+    // Expected bounds written from upstream's rule: fan_in = the weight's second dimension.
+    const expected: [string, number][] = [
+      ["lm_head.weight", 1 / Math.sqrt(64)],
+      ...Array.from({ length: layers }, (_, i): [string, number][] => [
+        [`model.layers.${i}.self_attn.q_proj.weight`, 1 / 8],
+        [`model.layers.${i}.self_attn.k_proj.weight`, 1 / 8],
+        [`model.layers.${i}.self_attn.v_proj.weight`, 1 / 8],
+        [`model.layers.${i}.self_attn.o_proj.weight`, 1 / 8 / Math.sqrt(2 * layers)],
+        [`model.layers.${i}.mlp.gate_proj.weight`, 1 / 8],
+        [`model.layers.${i}.mlp.up_proj.weight`, 1 / 8],
+        [`model.layers.${i}.mlp.down_proj.weight`, 1 / Math.sqrt(160) / Math.sqrt(2 * layers)],
+      ]).flat(),
+    ];
+    for (const [name, bound] of expected) {
+      const s = stats(name);
+      // U(±b): std b/√3; the sample std of n >= 2048 draws is within 5% with overwhelming
+      // probability, the max within the bound and close to it.
+      expect(s.maxAbs, name).toBeLessThanOrEqual(bound);
+      expect(s.maxAbs, name).toBeGreaterThan(0.98 * bound);
+      expect(Math.abs(s.std / (bound / Math.sqrt(3)) - 1), name).toBeLessThan(0.05);
+      expect(Math.abs(s.mean), name).toBeLessThan(0.1 * bound);
+    }
+    const emb = stats("model.embed_tokens.weight");
+    expect(Math.abs(emb.std / 0.02 - 1)).toBeLessThan(0.05);
+    // Normal, not uniform: 4.6% of normal draws lie beyond 2σ, none of a uniform's (max 1.73σ).
+    const tail = Array.from(m.params.get("model.embed_tokens.weight")!.data).filter(
+      (v) => Math.abs(v) > 0.04,
+    ).length;
+    expect(tail / emb.n).toBeGreaterThan(0.03);
+    expect(tail / emb.n).toBeLessThan(0.065);
+    expect(m.params.get("model.layers.1.input_layernorm.weight")!.data.every((v) => v === 1)).toBe(
+      true,
+    );
+    const again = initTransformer(c, new Rng(5), { init: "fan-in" });
+    expect(Array.from(again.params.get("model.layers.2.mlp.down_proj.weight")!.data)).toEqual(
+      Array.from(m.params.get("model.layers.2.mlp.down_proj.weight")!.data),
     );
   });
 });

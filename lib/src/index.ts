@@ -153,3 +153,5 @@ export * from "./extrapolation/index";
 // Lesson 12: the character-level language model.
 export * from "./charlm/index";
 export { type KneserNeyModel, kneserNey, kneserNeyBitsPerChar } from "./charlm/ngram";
+// Lesson 13: Mamba-2 and state space duality.
+export * from "./mamba2/index";

@@ -10,7 +10,12 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import * as lib from "../../lib/src/index";
 import * as scanKernels from "../../lib/src/gpu/scan-kernels";
-import { type Schema, describe as describeValue } from "../../lib/src/validate";
+import {
+  type OptionsSchema,
+  type Schema,
+  describe as describeValue,
+  isAbsent,
+} from "../../lib/src/validate";
 import { removeScratch, signatures } from "./signatures";
 
 afterAll(removeScratch);
@@ -99,6 +104,31 @@ describe("bad input from the schemas", () => {
           .forEach(named);
         fc.assert(fc.property(badValues(schema), named), { numRuns: 25, seed: 20231201 });
       });
+      // An options object's fields: each rejected sample of one field, the others as in the
+      // valid call; the error names the function and `<argument>.<field>`.
+      const fields = (schema as Partial<OptionsSchema<Record<string, Schema>>>).fields ?? {};
+      for (const [key, field] of Object.entries(fields)) {
+        it(`${name}: a bad '${arg.name}.${key}' is named`, () => {
+          for (const bad of field
+            .invalid()
+            .filter((v) => !isAbsent(v) && field.problem(v) !== null)) {
+            const args = sig.valid();
+            const given = args[i];
+            args[i] = { ...(typeof given === "object" && given !== null ? given : {}), [key]: bad };
+            let error: unknown = null;
+            try {
+              call(...args);
+            } catch (e) {
+              error = e;
+            }
+            const what = `${fnName}(${arg.name}.${key} = ${describeValue(bad)})`;
+            expect(error, `no error for ${what}`).toBeInstanceOf(Error);
+            const message = (error as Error).message;
+            expect(message.startsWith(`${fnName}: `), message).toBe(true);
+            expect(message.includes(`${arg.name}.${key}`), message).toBe(true);
+          }
+        });
+      }
     });
   }
 });

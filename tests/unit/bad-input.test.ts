@@ -34,6 +34,8 @@ import { gpuSelectiveScan } from "../../lib/src/gpu/selective-scan";
 import { heatmap, lineChart } from "../../lib/src/display/plot";
 import { generateSelectiveCopyingSplit } from "../../lib/src/tasks/fixed";
 import { randomSelectiveScanArgs } from "../../lib/src/scan/random-args";
+import { initMamba, mambaGenerate } from "../../lib/src/mamba/index";
+import { initTransformer, transformerGenerate } from "../../lib/src/transformer/index";
 
 const dims: ScanDims = {
   batch: 1,
@@ -250,6 +252,32 @@ describe("vague errors become precise", () => {
       /^gpuSelectiveScan: argument 'options.mode'/,
     );
   });
+});
+
+describe("a generation's stop token lies in the vocabulary", () => {
+  it("mambaGenerate and transformerGenerate refuse stopToken >= vocab_size the same way", () => {
+    const mamba = initMamba({ vocab_size: 6, hidden_size: 4, num_hidden_layers: 1 }, new Rng(0));
+    const llama = initTransformer(
+      {
+        vocab_size: 6,
+        hidden_size: 8,
+        intermediate_size: 8,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+      },
+      new Rng(0),
+    );
+    for (const [fn, generate] of [
+      ["mambaGenerate", () => mambaGenerate(mamba, [1], { ...options, stopToken: 6 })],
+      ["transformerGenerate", () => transformerGenerate(llama, [1], { ...options, stopToken: 6 })],
+    ] as const) {
+      expect(generate).toThrow(
+        `${fn}: argument 'options.stopToken' must be an integer in [0, 5] (got 6)`,
+      );
+    }
+    expect(mambaGenerate(mamba, [1], { ...options, stopToken: 5 })).toHaveLength(2);
+  });
+  const options = { maxNewTokens: 2, temperature: 0 };
 });
 
 describe("unknown option keys are rejected", () => {

@@ -72,6 +72,15 @@ const LLAMA = {
   num_hidden_layers: 1,
   num_attention_heads: 2,
 };
+const MAMBA2 = {
+  vocab_size: 6,
+  hidden_size: 4,
+  num_hidden_layers: 1,
+  state_size: 2,
+  head_dim: 4,
+  n_groups: 1,
+  chunk_size: 2,
+};
 const BROKEN_MODEL = { config: {}, params: new Map() };
 
 /** The `@NAME` types. */
@@ -80,6 +89,8 @@ const NAMED: Record<string, Schema> = {
   LLAMA_MODEL: made("a Transformer++ model", { config: LLAMA, params: {} }, BROKEN_MODEL),
   EITHER_MODEL: made("a Mamba or Transformer++ model", { params: new Map() }),
   MAMBA_CACHE: made("a MambaCache"),
+  MAMBA2_MODEL: made("a Mamba-2 model", { config: MAMBA2, params: {} }, BROKEN_MODEL),
+  MAMBA2_CACHE: made("a Mamba2Cache"),
   LLAMA_CACHE: made("a TransformerCache"),
   SCAN_CACHE: made("a ScanCache"),
   ADAMW_STATE: made("an AdamWState"),
@@ -156,12 +167,21 @@ const NAMED: Record<string, Schema> = {
   ),
   MACHINE_LIMITS: options("{expsPerSecond:pos bytesPerSecond:pos}", "MachineLimits"),
   MAMBA_CONFIG: options(
-    "{vocab_size:int[1,2^20] hidden_size:int[1,2^14] num_hidden_layers:int[1,1024] " +
+    "{vocab_size:int[1,2^20] hidden_size:int[1,2^16] num_hidden_layers:int[1,1024] " +
       "state_size?:int[1,1024] expand?:int[1,64] conv_kernel?:int[1,64] time_step_rank?:any " +
       "intermediate_size?:any layer_norm_epsilon?:pos use_bias?:bool use_conv_bias?:bool " +
       "residual_in_fp32?:bool tie_word_embeddings?:bool}",
     "a MambaConfig",
   ),
+  MAMBA2_CONFIG: options(
+    "{vocab_size:int[1,2^20] hidden_size:int[1,2^16] num_hidden_layers:int[1,1024] " +
+      "state_size?:int[1,1024] expand?:int[1,64] conv_kernel?:int[1,64] num_heads?:int[1,2^16] " +
+      "head_dim?:int[1,2^16] n_groups?:int[1,2^16] chunk_size?:int[1,4096] " +
+      "layer_norm_epsilon?:pos use_bias?:bool use_conv_bias?:bool residual_in_fp32?:bool " +
+      "tie_word_embeddings?:bool time_step_limit?:any}",
+    "a Mamba2Config",
+  ),
+  SSD_INPUTS: options("{X:T4 A:T3 B:T4 C:T4}", "{ X, A, B, C }"),
 };
 
 // ---- The type language ------------------------------------------------------------------------
@@ -280,6 +300,14 @@ const charForward = (t: { shape: [number, number] }) => ({
 });
 const mamba = () => lib.initMamba(MAMBA, rng());
 const llama = () => lib.initTransformer(LLAMA, rng());
+const mamba2 = () => lib.initMamba2(MAMBA2, rng());
+/** SSD inputs: X (1, 3, 2, 2), A (1, 3, 2), B and C (1, 3, 1, 2). */
+const ssdInputs = () => ({
+  X: randn(1, 3, 2, 2),
+  A: randn(1, 3, 2),
+  B: randn(1, 3, 1, 2),
+  C: randn(1, 3, 1, 2),
+});
 const params = () => new Map([["w", randn(2)]]);
 const rngMethod =
   (m: string) =>
@@ -311,9 +339,9 @@ type Row = [valid: () => unknown[], types: string, call?: Signature["call"]];
 /** The same row for several functions. */
 const each = (names: string[], r: Row): Record<string, Row> =>
   Object.fromEntries(names.map((n) => [n, r]));
-/** The options of both generate functions (Mamba's add `scan`). */
+/** The options of the generate functions (vocabulary 6; Mamba's add its engines). */
 const GENERATE =
-  "maxNewTokens:int[0,2^20] temperature:num[0,] topK?:int[1,] rng?:rng stopToken?:int[0,]";
+  "maxNewTokens:int[0,2^20] temperature:num[0,] topK?:int[1,] rng?:rng stopToken?:int[0,5]";
 
 const table: Record<string, Row> = {
   // tensor.ts, linalg/
@@ -360,13 +388,16 @@ const table: Record<string, Row> = {
     () => [() => 0, { repeats: 1, minMs: 0.01 }],
     "fn:fn options:{repeats?:int[1,1000] minMs?:num(0,60000]}",
   ],
-  powerLawFit: [
-    () => [
-      [1, 2, 4],
-      [1, 4, 16],
+  ...each(
+    ["powerLawFit", "quadraticFit"],
+    [
+      () => [
+        [1, 2, 4],
+        [1, 4, 16],
+      ],
+      "x y",
     ],
-    "x y",
-  ],
+  ),
   // conv/, ssm/
   ssmKernel: [() => [square(), col(), row(), 4], "Abar:T Bbar:T C:T L:int[0,2^28]"],
   ...each(["causalConv", "fftConv"], [() => [mat([[1, 2, 3]]), vec(1, 0.5)], "x:T K:T"]),
@@ -681,12 +712,12 @@ const table: Record<string, Row> = {
     "config rng:rng options:{variant?:mamba|s6|lti|mamba-lti}",
   ],
   mambaMixer: [
-    () => [mamba(), 0, randn(1, 3, 4), { scan: "reference" }],
-    "model:@MAMBA_MODEL layer:int[0,0] u:@U4 options:{scan?:reference|fast returnState?:bool}",
+    () => [mamba(), 0, randn(1, 3, 4), { engine: "typescript" }],
+    "model:@MAMBA_MODEL layer:int[0,0] u:@U4 options:{engine?:typescript|simd|simd-threads returnState?:bool}",
   ],
   mambaForward: [
-    () => [mamba(), [[1, 2, 3]], { scan: "fast" }],
-    "model:@MAMBA_MODEL tokens:@TOKENS options:{scan?:reference|fast variant?:mamba|s6|lti|mamba-lti}",
+    () => [mamba(), [[1, 2, 3]], { engine: "simd" }],
+    "model:@MAMBA_MODEL tokens:@TOKENS options:{engine?:typescript|simd|simd-threads variant?:mamba|s6|lti|mamba-lti}",
   ],
   mambaSelection: [
     () => [mamba(), [[1, 2, 3]], { variant: "s6" }],
@@ -697,27 +728,66 @@ const table: Record<string, Row> = {
   mambaStep: [
     () => {
       const m = mamba();
-      return [m, lib.createMambaCache(m, 2), [1, 2]];
+      return [m, lib.createMambaCache(m, 2), [1, 2], { engine: "simd" }];
     },
-    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@STEP",
+    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@STEP options:{engine?:typescript|simd|simd-threads}",
   ],
   mambaPrefill: [
     () => {
       const m = mamba();
       return [m, lib.createMambaCache(m, 1), [[1, 2]], {}];
     },
-    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@TOKENS options:{scan?:reference|fast}",
+    "model:@MAMBA_MODEL cache:@MAMBA_CACHE tokens:@TOKENS options:{engine?:typescript|simd|simd-threads}",
   ],
   ...each(
     ["mambaGenerate", "mambaGenerateWithStats"],
     [
       () => [mamba(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
-      `model:@MAMBA_MODEL prompt:@PROMPT options:{${GENERATE} scan?:reference|fast}`,
+      `model:@MAMBA_MODEL prompt:@PROMPT options:{${GENERATE} engine?:typescript|simd|simd-threads}`,
     ],
   ),
   sampleNextToken: [
     () => [[0.1, 0.5, 0.2], 1, 2, rng()],
     "logits:nums[1,] temperature:num[0,] topK?:int[1,] rng:rng",
+  ],
+  // mamba2/
+  ...each(["segsum", "segsumNaive"], [() => [randn(4)], "a:T1"]),
+  ssdRecurrence: [
+    () => [ssdInputs(), { initialState: randn(1, 2, 2, 2) }],
+    "inputs:@SSD_INPUTS options:{initialState?:T4}",
+  ],
+  ssdQuadratic: [() => [ssdInputs()], "inputs:@SSD_INPUTS"],
+  ssdChunked: [
+    () => [ssdInputs(), { chunkSize: 2 }],
+    "inputs:@SSD_INPUTS options:{chunkSize:int[1,4096] initialState?:T4}",
+  ],
+  mamba2Config: [() => [MAMBA2], "config:@MAMBA2_CONFIG"],
+  ...each(["mamba2ParamShapes", "mamba2ParamCount"], [() => [lib.mamba2Config(MAMBA2)], "config"]),
+  initMamba2: [() => [MAMBA2, rng()], "config rng:rng"],
+  mamba2Forward: [() => [mamba2(), [[1, 2, 3]]], "model:@MAMBA2_MODEL tokens:@TOKENS"],
+  createMamba2Cache: [() => [mamba2(), 2], "model:@MAMBA2_MODEL batch:int[1,2^16]"],
+  mamba2CacheBytes: [() => [lib.createMamba2Cache(mamba2(), 1)], "cache:@MAMBA2_CACHE"],
+  mamba2Step: [
+    () => {
+      const m = mamba2();
+      return [m, lib.createMamba2Cache(m, 2), [1, 2]];
+    },
+    "model:@MAMBA2_MODEL cache:@MAMBA2_CACHE tokens:@STEP",
+  ],
+  mamba2Prefill: [
+    () => {
+      const m = mamba2();
+      return [m, lib.createMamba2Cache(m, 1), [[1, 2]]];
+    },
+    "model:@MAMBA2_MODEL cache:@MAMBA2_CACHE tokens:@TOKENS",
+  ],
+  mamba2Generate: [
+    () => [mamba2(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
+    `model:@MAMBA2_MODEL prompt:@PROMPT options:{${GENERATE}}`,
+  ],
+  mamba2LossAndGrads: [
+    () => [mamba2(), [[1, 2, 3]], {}],
+    "model:@MAMBA2_MODEL tokens:@TOKENS options:{targets?:any mask?:any}",
   ],
   // transformer/
   ropeInvFreq: [() => [4, 10000], "headDim:int[2,2^16] theta:pos"],
@@ -785,7 +855,7 @@ const table: Record<string, Row> = {
   clipGradNorm: [() => [params(), 1], "grads:@PARAMS maxNorm:pos"],
   learningRate: [
     () => [3, { peakLr: 1e-3, warmupSteps: 2, totalSteps: 10 }],
-    "step:int[0,] schedule:{peakLr:pos warmupSteps:int[0,] totalSteps:int[1,] minLr?:num[0,]}",
+    "step:int[0,] schedule:{peakLr:num[0,] warmupSteps:int[0,] totalSteps:int[1,] minLr?:num[0,]}",
   ],
   selectiveScanForwardTrain: [
     () => [scanArgs(), { strategy: "recompute", chunkSize: 2 }],
@@ -834,8 +904,16 @@ const table: Record<string, Row> = {
     "path:str",
   ],
   writeConfigJson: [() => [tmp("d.json"), { a: 1 }, { b: 2 }], "path:str config:obj keep?:obj"],
-  loadMambaCheckpoint: [() => [savedMamba()], "dir:str"],
+  loadMambaCheckpoint: [() => [savedMamba(), {}], "dir:str options:{keep?:bf16|f16}"],
   saveMambaCheckpoint: [() => [mamba(), tmp("mamba-save")], "model:@MAMBA_MODEL dir:str"],
+  loadMamba2Checkpoint: [
+    () => {
+      lib.saveMamba2Checkpoint(mamba2(), tmp("mamba2"));
+      return [tmp("mamba2")];
+    },
+    "dir:str",
+  ],
+  saveMamba2Checkpoint: [() => [mamba2(), tmp("mamba2-save")], "model:@MAMBA2_MODEL dir:str"],
   loadTransformerCheckpoint: [
     () => {
       lib.saveTransformerCheckpoint(llama(), tmp("llama"));

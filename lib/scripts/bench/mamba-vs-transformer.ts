@@ -2,8 +2,8 @@
  * Benchmark: Mamba against the Transformer++ baseline, in one run, on models of about the same
  * size (2 layers, d_model 64; the Transformer's MLP width chosen to match Mamba's parameter count).
  *
- * 1. Forward time against sequence length L = 256 … 8192 (batch 1): `mambaForward` (its plain
- *    TypeScript reference scan, and the WebAssembly fast scan) and `transformerForward` (engine
+ * 1. Forward time against sequence length L = 256 … 8192 (batch 1): `mambaForward` (engine
+ *    "typescript", the reference ops, and "simd", WebAssembly SIMD) and `transformerForward` (engine
  *    "typescript": plain TypeScript attention, O(L²); and "simd", its default: the WebAssembly
  *    SIMD backend). The exponent p of time ≈ a·L^p is the least-squares slope of log time on
  *    log L over L >= 1024 (smaller L are dominated by the projections, linear in L for both
@@ -13,8 +13,8 @@
  *    every layer's attention weights: b·H·L² float64 numbers with the "typescript" engine, whose
  *    lengths past 512 MiB of them are skipped; float32 with "simd"), each with the engines
  *    "typescript" and "simd", fitted the same way.
- * 3. Decoding: time per new token and cache bytes at positions 64 … 8192 (`mambaStep`, and
- *    `transformerStep` on its default engine, "simd"). Mamba's cache is read
+ * 3. Decoding: time per new token and cache bytes at positions 64 … 8192 (`mambaStep` and
+ *    `transformerStep`, both on engine "simd"). Mamba's cache is read
  *    by `mambaPrefill` of a real prompt of that length; the Transformer's KV cache is filled with
  *    random keys and values up to that position (a step's cost depends on how many positions it
  *    attends over, not on their values; prefilling 8192 tokens would cost minutes). Each timed
@@ -126,9 +126,9 @@ function main(): void {
 
   // 1. Forward time against length.
   console.log(
-    "Forward pass (logits for every position), ms; ratio = Transformer (typescript) / Mamba (reference scan)",
+    "Forward pass (logits for every position), ms; ratio = Transformer / Mamba, both on engine typescript",
   );
-  const cols = ["L", "mamba ref", "mamba fast", "transf. ts", "transf. simd", "T / M ref"];
+  const cols = ["L", "mamba ts", "mamba simd", "transf. ts", "transf. simd", "T / M ts"];
   console.log(cols.map((c, i) => (i === 0 ? c.padEnd(8) : c.padStart(13))).join(""));
   const runs: Record<string, { x: number[]; y: number[]; last: number | null; exponent: number }> =
     {
@@ -153,8 +153,8 @@ function main(): void {
   };
   for (const l of LENGTHS) {
     const ids = randomIds(rng, l);
-    const ref = timed("ref", l, () => mambaForward(mamba, ids, { scan: "reference" }));
-    const fast = timed("fast", l, () => mambaForward(mamba, ids, { scan: "fast" }));
+    const ref = timed("ref", l, () => mambaForward(mamba, ids, { engine: "typescript" }));
+    const fast = timed("fast", l, () => mambaForward(mamba, ids, { engine: "simd" }));
     const tr = timed("transformer", l, () =>
       transformerForward(transformer, ids, { engine: "typescript" }),
     );
@@ -171,8 +171,8 @@ function main(): void {
     );
   }
   for (const [key, label] of [
-    ["ref", "Mamba (reference scan)"],
-    ["fast", "Mamba (fast scan)"],
+    ["ref", "Mamba (typescript)"],
+    ["fast", "Mamba (simd)"],
     ["transformer", "Transformer++ (typescript)"],
     ["transformerSimd", "Transformer++ (simd)"],
   ] as const) {
@@ -237,22 +237,25 @@ function main(): void {
 
   // 3. Decoding: per-token time and cache bytes against position.
   console.log(
-    "\nDecoding one token at a position (ms per token; transformerStep on its simd engine) and the cache it needs",
+    "\nDecoding one token at a position (ms per token; both on engine simd) and the cache it needs",
   );
   const dcols = ["position", "mamba ms", "mamba cache", "transf. ms", "KV cache", "T / M time"];
   console.log(dcols.map((c, i) => (i === 0 ? c.padEnd(10) : c.padStart(13))).join(""));
   let lastRatio = "";
   for (const p of POSITIONS) {
     const mcache = createMambaCache(mamba, 1);
-    mambaPrefill(mamba, mcache, randomIds(rng, p), { scan: "fast" });
+    mambaPrefill(mamba, mcache, randomIds(rng, p), { engine: "simd" });
     const next = [rng.int(VOCAB)];
-    const mMs = timeMs(() => mambaStep(mamba, mcache, next), { repeats: 3, minMs: 30 });
+    const mMs = timeMs(() => mambaStep(mamba, mcache, next, { engine: "simd" }), {
+      repeats: 3,
+      minMs: 30,
+    });
     const tcache = filledCache(transformer, p, rng);
     const tMs = timeMs(
       () => {
         tcache.position = p;
         for (const kv of tcache.layers) kv.length = p;
-        transformerStep(transformer, tcache, next);
+        transformerStep(transformer, tcache, next, { engine: "simd" });
       },
       { repeats: 3, minMs: 30 },
     );

@@ -3,9 +3,9 @@
  * token at a time with the constant-size cache), measured in one run.
  *
  * Configurations: d_model 64, 256 and 768, 2 layers, N 16, vocab 50280 for d_model 768 and 4096
- * for the smaller ones; forward over one sequence of FORWARD_LEN tokens with the fast scan
- * (WebAssembly SIMD) and with the reference scan, decoding DECODE_STEPS tokens. It prints
- * tokens/s, the ratio to the fastest configuration of the same mode, and the cache's bytes per
+ * for the smaller ones; forward over one sequence of FORWARD_LEN tokens with the engines "simd"
+ * (WebAssembly SIMD) and "typescript" (the reference ops), decoding DECODE_STEPS tokens ("simd").
+ * It prints tokens/s, the ratio to the fastest configuration of the same mode, and the cache's bytes per
  * sequence (constant over the positions). When /usr/bin/python3 has torch, the same model (saved
  * as a checkpoint and read back by the inline script below) runs in PyTorch on the CPU, and its
  * logits are compared with ours; otherwise that column says "skipped: no torch".
@@ -19,7 +19,8 @@ import * as path from "node:path";
 import { Rng } from "../../dist/rng";
 import { bestOfSeconds } from "../../dist/timing";
 import { initMamba } from "../../dist/mamba/init";
-import { type MambaScan, mambaForward } from "../../dist/mamba/forward";
+import { mambaForward } from "../../dist/mamba/forward";
+import type { MambaEngine } from "../../dist/mamba/engine";
 import { createMambaCache, mambaCacheBytes, mambaStep } from "../../dist/mamba/cache";
 import { saveMambaCheckpoint } from "../../dist/mamba/checkpoint";
 
@@ -109,12 +110,12 @@ function main(): void {
     const rng = new Rng(1);
     const ids = Array.from({ length: FORWARD_LEN }, () => rng.int(c.vocab_size));
     const repeats = c.hidden_size >= 768 ? 1 : 3;
-    const time = (scan: MambaScan) => {
-      mambaForward(model, [ids.slice(0, 8)], { scan }); // warm-up: JIT and WebAssembly compilation
-      return bestOfSeconds(repeats, () => mambaForward(model, [ids], { scan }));
+    const time = (engine: MambaEngine) => {
+      mambaForward(model, [ids.slice(0, 8)], { engine }); // warm-up: JIT and WebAssembly compilation
+      return bestOfSeconds(repeats, () => mambaForward(model, [ids], { engine }));
     };
-    const fast = time("fast");
-    const reference = time("reference");
+    const fast = time("simd");
+    const reference = time("typescript");
     const cache = createMambaCache(model, 1);
     mambaStep(model, cache, [ids[0]]); // warm-up
     const decode = bestOfSeconds(1, () => {
@@ -142,9 +143,9 @@ function main(): void {
       "d_model".padStart(7),
       "vocab".padStart(6),
       "params".padStart(11),
-      "fwd tok/s (fast)".padStart(17),
+      "fwd tok/s (simd)".padStart(17),
       "ratio".padStart(6),
-      "fwd tok/s (ref)".padStart(16),
+      "fwd tok/s (ts)".padStart(16),
       "decode tok/s".padStart(13),
       "ratio".padStart(6),
       "cache B/seq".padStart(12),

@@ -21,9 +21,13 @@
  * over the exp floor (b·d·l·n exponentials at 16 per SM per clock) and over the official kernel.
  *
  * Results: SCAN_WEBGPU_OUT (default .bench/scan-webgpu) gets results.json and table.txt, updated
- * after every size. Env: SCAN_WEBGPU_SIZES="b,d,l,n;...", TORCH_PYTHON (default python3),
- * SCAN_WEBGPU_TORCH=0 to skip the anchors, SCAN_WEBGPU_MODE (default "webgpu"; "cpu" or
- * "headlessgl" to try the same code without a GPU on small sizes).
+ * after every measurement. Env: SCAN_WEBGPU_SIZES="b,d,l,n;..." (run in that order),
+ * TORCH_PYTHON (default python3), SCAN_WEBGPU_TORCH=0 to skip the anchors, SCAN_WEBGPU_MODE
+ * (default "webgpu"; "cpu" or "headlessgl" to try the same code without a GPU on small sizes),
+ * SCAN_WEBGPU_BUDGET_S (seconds the whole run may take; lib/gpu-run/device.sh stops it then): a
+ * part whose estimated time (from the size's measured upload) would pass the budget is skipped
+ * and the table and JSON say so, rather than the run being cut off in the middle of a size.
+ * Transfers of a second or more are timed 2 times, not 3.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -72,6 +76,12 @@ const CPU_BACKWARD_LIMIT = 2 ** 26;
 const SHIPPED_LIMIT = 2 ** 30;
 const NAIVE_LIMIT = 2 ** 28;
 const fmt = formatSeconds;
+const started = performance.now();
+/** Seconds since the benchmark started. */
+const elapsed = (): number => (performance.now() - started) / 1000;
+/** Seconds left of SCAN_WEBGPU_BUDGET_S (Infinity when unset), less a margin to write results. */
+const BUDGET_S = Number(process.env.SCAN_WEBGPU_BUDGET_S ?? Infinity);
+const left = (): number => BUDGET_S - 15 - elapsed();
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -109,7 +119,7 @@ async function time(repeats: number, body: () => Promise<unknown>): Promise<Timi
 function torchCall(python: string, script: string, args: string[], timeoutS: number): unknown {
   const r = spawnSync(python, [script, ...args], {
     encoding: "utf8",
-    timeout: timeoutS * 1000,
+    timeout: Math.max(1, Math.round(timeoutS * 1000)),
     maxBuffer: 1 << 24,
   });
   if (r.error) throw new Error(`torch_scan.py ${args[0]}: ${r.error.message}`);
@@ -250,9 +260,25 @@ async function main(): Promise<void> {
     const [b, d, l, n] = size;
     const work = b * d * l * n;
     say(
-      `\n=== (b, d, l, n) = (${size.join(", ")}): ${(work / 1e6).toFixed(1)} M state updates ===`,
+      `\n=== (b, d, l, n) = (${size.join(", ")}): ${(work / 1e6).toFixed(1)} M state updates (at ${elapsed().toFixed(0)} s of the run) ===`,
     );
-    const entry: Record<string, unknown> = { size, stateUpdates: work };
+    const entry: Record<string, unknown> = {
+      size,
+      stateUpdates: work,
+      startedAtSeconds: elapsed(),
+    };
+    /** Skips a part (recorded in `into` and the table) when its estimate would pass the budget. */
+    const affordable = (
+      what: string,
+      estimateS: number,
+      into: Record<string, unknown>,
+    ): boolean => {
+      if (estimateS < left()) return true;
+      into.skipped = `time budget: about ${estimateS.toFixed(1)} s needed, ${Math.max(0, left()).toFixed(1)} s left`;
+      say(`${what}: skipped (${into.skipped as string})`);
+      flush();
+      return false;
+    };
     results.sizes.push(entry);
     const args = scanInputs(size);
     const ideal = idealFusedTraffic(
@@ -271,6 +297,13 @@ async function main(): Promise<void> {
       `ideal fused kernel moves ${(idealBytes / 1e6).toFixed(1)} MB: HBM limit ${fmt(entry.hbmLimitSeconds as number | null)}; exp floor ${fmt(entry.expFloorSeconds as number | null)}; backward HBM limit ${fmt(entry.hbmBackwardLimitSeconds as number | null)}`,
     );
 
+    // what one upload of this size's inputs takes: estimated from the bytes at 0.5 GB/s until the
+    // first upload is timed; the budget's estimates are multiples of it
+    const inputBytes = 4 * (3 * b * d * l + 2 * b * n * l + 4 * d * n);
+    let uploadS: number | null = null;
+    const uploadEstimate = (): number => uploadS ?? inputBytes / 0.5e9;
+    const transfers = (): number => (uploadEstimate() >= 1 ? 2 : 3);
+
     // anchors and the float64 reference
     let ref64: Float64Array | null = null;
     if (torch) {
@@ -280,7 +313,7 @@ async function main(): Promise<void> {
           python,
           script,
           ["anchors", inputsDir, ...size.map(String)],
-          900,
+          Math.max(30, Math.min(900, left())),
         ) as Record<string, unknown>;
         entry.anchors = a;
         const bytes = readFileSync(path.join(inputsDir, "ref64"));
@@ -291,7 +324,7 @@ async function main(): Promise<void> {
           `Mamba's CUDA forward (fp32): ${off.seconds ? `${fmt(off.seconds)}, rel L2 err ${off.relL2?.toExponential(2)}` : `failed: ${off.error}`}`,
         );
         say(
-          `PyTorch selective_scan_ref (fp32): ${ref.seconds ? `${fmt(ref.seconds)}, rel L2 err ${ref.relL2?.toExponential(2)}` : `failed: ${ref.error}`}`,
+          `PyTorch selective_scan_ref (fp32): ${ref.seconds ? `${fmt(ref.seconds)}, rel L2 err ${ref.relL2?.toExponential(2)}` : `not measured: ${ref.error}`}`,
         );
       } catch (e) {
         entry.anchors = { error: (e as Error).message };
@@ -299,16 +332,23 @@ async function main(): Promise<void> {
       }
     }
     const reference = ref64 ?? (work <= 2 ** 26 ? selectiveScan(args).out.data : null);
+    if (!reference) say("no float64 reference at this size: outputs not checked");
     const check = (out: Float32Array) =>
       reference ? { relL2: relL2(out, reference), relMax: relDiff(out, reference) } : {};
     flush();
+    const idle = webgpu ? webGpuIdle : async () => {};
 
     // the fused gpu.js scan, data on the device
     const fused: Record<string, unknown>[] = [];
     entry.fused = fused;
+    let mappedDone = false;
     for (const T of CHUNKS) {
       const row: Record<string, unknown> = { chunk: T, superChunk: 16 };
       fused.push(row);
+      // the checked run, the timed uploads and end-to-end runs, the traced run
+      if (!affordable(`gpu.js fused T=${T}`, 1.3 * uploadEstimate() * (3 + 2 * transfers()), row)) {
+        continue;
+      }
       const scanner = createFusedGpuScan({
         mode,
         chunkSize: T,
@@ -321,85 +361,36 @@ async function main(): Promise<void> {
           { chunkSize: T },
         ).traffic;
         // checked run: device errors reject, every output compared
+        const t0 = performance.now();
         const up = await scanner.upload(args);
+        await idle();
+        uploadS ??= (performance.now() - t0) / 1000;
         const checkedRun = async () => scanner.read(await scanner.forward(up));
         const first = webgpu
           ? await withDeviceErrorScopes("scan-webgpu", checkedRun)
           : await checkedRun();
         Object.assign(row, check(first.out.data));
-        const idle = webgpu ? webGpuIdle : async () => {};
         row.forward = await time(webgpu ? 20 : 2, async () => {
           await scanner.forward(up);
           await idle();
         });
         const o = await scanner.forward(up);
         await idle();
-        row.read = await time(3, () => scanner.read(o));
+        row.read = await time(transfers(), () => scanner.read(o));
         scanner.free(up);
-        row.upload = await time(3, async () => {
+        row.upload = await time(transfers(), async () => {
           const u2 = await scanner.upload(args);
           await idle();
           scanner.free(u2);
         });
-        row.endToEnd = await time(3, async () => {
+        row.endToEnd = await time(transfers(), async () => {
           const u2 = await scanner.upload(args);
           await scanner.read(await scanner.forward(u2));
           scanner.free(u2);
         });
-        if (webgpu) {
-          // the other upload path: written into buffers mapped at creation
-          const mappedScanner = createFusedGpuScan({
-            mode,
-            chunkSize: T,
-            superChunk: 16,
-            errorScopes: false,
-            upload: "mapped",
-          });
-          try {
-            const up2 = await mappedScanner.upload(args);
-            const r = await mappedScanner.read(await mappedScanner.forward(up2));
-            row.mappedRelL2 = reference ? relL2(r.out.data, reference) : null;
-            mappedScanner.free(up2);
-            row.uploadMapped = await time(3, async () => {
-              const u2 = await mappedScanner.upload(args);
-              await webGpuIdle();
-              mappedScanner.free(u2);
-            });
-          } finally {
-            mappedScanner.destroy();
-          }
-        }
-        // per kernel: each waited for, median of 5 traced forwards
-        const traced = createFusedGpuScan({
-          mode,
-          chunkSize: T,
-          superChunk: 16,
-          errorScopes: false,
-          trace: true,
-        });
-        try {
-          const up3 = await traced.upload(args);
-          await traced.forward(up3);
-          traced.takeTrace();
-          const runs: { kernel: string; seconds: number }[][] = [];
-          for (let i = 0; i < 5; i++) {
-            await traced.forward(up3);
-            runs.push(traced.takeTrace());
-          }
-          row.perKernel = runs[0].map((k, j) => ({
-            kernel: k.kernel,
-            seconds: median(runs.map((r) => r[j].seconds)),
-          }));
-          traced.free(up3);
-        } finally {
-          traced.destroy();
-        }
         const t = (k: string) => (row[k] as Timing).seconds;
         say(
           `gpu.js fused T=${String(T).padEnd(2)}: forward ${fmt(t("forward"))}${hbm ? ` (${(t("forward") / (entry.hbmLimitSeconds as number)).toFixed(1)}× HBM limit)` : ""}, upload ${fmt(t("upload"))}, read-back ${fmt(t("read"))}, end to end ${fmt(t("endToEnd"))}; rel L2 err ${(row.relL2 as number | undefined)?.toExponential(2) ?? "-"}`,
-        );
-        say(
-          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}${row.uploadMapped ? `; upload into mapped buffers ${fmt((row.uploadMapped as Timing).seconds)}` : ""}`,
         );
       } catch (e) {
         row.error = (e as Error).message;
@@ -408,29 +399,103 @@ async function main(): Promise<void> {
         scanner.destroy();
       }
       flush();
+      if (row.error) continue;
+      // the other upload path (once a size: it does not depend on T): buffers mapped at creation
+      const mapped: Record<string, unknown> = {};
+      if (
+        webgpu &&
+        !mappedDone &&
+        affordable("upload into mapped buffers", 1.3 * uploadEstimate() * (1 + transfers()), mapped)
+      ) {
+        mappedDone = true;
+        const mappedScanner = createFusedGpuScan({
+          mode,
+          chunkSize: T,
+          superChunk: 16,
+          errorScopes: false,
+          upload: "mapped",
+        });
+        try {
+          const up2 = await mappedScanner.upload(args);
+          const r = await mappedScanner.read(await mappedScanner.forward(up2));
+          row.mappedRelL2 = reference ? relL2(r.out.data, reference) : null;
+          mappedScanner.free(up2);
+          row.uploadMapped = await time(transfers(), async () => {
+            const u2 = await mappedScanner.upload(args);
+            await webGpuIdle();
+            mappedScanner.free(u2);
+          });
+          say(
+            `    upload into buffers mapped at creation: ${fmt((row.uploadMapped as Timing).seconds)}`,
+          );
+        } catch (e) {
+          row.mappedError = (e as Error).message;
+          say(`    upload into mapped buffers: failed: ${(e as Error).message.split("\n")[0]}`);
+        } finally {
+          mappedScanner.destroy();
+        }
+        flush();
+      } else if (mapped.skipped) row.mappedSkipped = mapped.skipped;
+      // per kernel: each waited for, median of 5 traced forwards
+      const traceRow: Record<string, unknown> = {};
+      if (!affordable("    per-kernel trace", 1.3 * uploadEstimate(), traceRow)) {
+        row.perKernelSkipped = traceRow.skipped;
+        continue;
+      }
+      const traced = createFusedGpuScan({
+        mode,
+        chunkSize: T,
+        superChunk: 16,
+        errorScopes: false,
+        trace: true,
+      });
+      try {
+        const up3 = await traced.upload(args);
+        await traced.forward(up3);
+        traced.takeTrace();
+        const runs: { kernel: string; seconds: number }[][] = [];
+        for (let i = 0; i < 5; i++) {
+          await traced.forward(up3);
+          runs.push(traced.takeTrace());
+        }
+        row.perKernel = runs[0].map((k, j) => ({
+          kernel: k.kernel,
+          seconds: median(runs.map((r) => r[j].seconds)),
+        }));
+        traced.free(up3);
+        say(
+          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
+        );
+      } catch (e) {
+        row.perKernelError = (e as Error).message;
+        say(`    per-kernel trace: failed: ${(e as Error).message.split("\n")[0]}`);
+      } finally {
+        traced.destroy();
+      }
+      flush();
     }
 
     // the backward
     const backward: Record<string, unknown>[] = [];
     entry.backward = backward;
-    const dout: Tensor = {
-      shape: [b, d, l],
-      data: (() => {
-        const rng = new Rng(11 + l);
-        const x = new Float32Array(b * d * l);
-        for (let i = 0; i < x.length; i++) x[i] = rng.normal();
-        return x;
-      })(),
-    };
+    let dout: Tensor | null = null;
     let cpuGrads: ReturnType<typeof selectiveScanBackward> | null = null;
-    if (work <= CPU_BACKWARD_LIMIT) {
-      const t0 = performance.now();
-      cpuGrads = selectiveScanBackward(selectiveScanForwardTrain(args).cache, dout);
-      entry.cpuBackwardSeconds = (performance.now() - t0) / 1000;
-    }
     for (const T of BACKWARD_CHUNKS) {
       const row: Record<string, unknown> = { chunk: T, superChunk: 16 };
       backward.push(row);
+      // inputs and dout uploaded twice (timed and traced runs), gradients read back once
+      if (!affordable(`gpu.js backward T=${T}`, 1.3 * uploadEstimate() * 6, row)) continue;
+      if (dout === null) {
+        const rng = new Rng(11 + l);
+        const x = new Float32Array(b * d * l);
+        for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+        dout = { shape: [b, d, l], data: x };
+        if (work <= CPU_BACKWARD_LIMIT) {
+          const t0 = performance.now();
+          cpuGrads = selectiveScanBackward(selectiveScanForwardTrain(args).cache, dout);
+          entry.cpuBackwardSeconds = (performance.now() - t0) / 1000;
+        }
+      }
       const scanner = createFusedGpuScan({
         mode,
         chunkSize: T,
@@ -440,7 +505,6 @@ async function main(): Promise<void> {
       try {
         const up = await scanner.upload(args);
         const g = await scanner.uploadGradient(up, dout);
-        const idle = webgpu ? webGpuIdle : async () => {};
         const o = await scanner.forward(up);
         const checkedBackward = async () =>
           scanner.readGradients(up, await scanner.backward(up, o, g));
@@ -453,6 +517,12 @@ async function main(): Promise<void> {
             errs[k] = relL2(grads[k]!.data, cpuGrads[k]!.data);
           }
           row.relL2VsCpu = errs;
+        } else {
+          // no reference at this size: at least every gradient is finite
+          const finite = (
+            ["du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddeltaBias"] as const
+          ).every((k) => grads[k]!.data.every(Number.isFinite));
+          row.allFinite = finite;
         }
         row.backward = await time(webgpu ? 10 : 1, async () => {
           await scanner.backward(up, o, g);
@@ -463,41 +533,51 @@ async function main(): Promise<void> {
           await scanner.backward(up, o2, g);
           await idle();
         });
-        const tracedB = createFusedGpuScan({
-          mode,
-          chunkSize: T,
-          superChunk: 16,
-          errorScopes: false,
-          trace: true,
-        });
-        try {
-          const up3 = await tracedB.upload(args);
-          const g3 = await tracedB.uploadGradient(up3, dout);
-          const o3 = await tracedB.forward(up3);
-          await tracedB.backward(up3, o3, g3);
-          tracedB.takeTrace();
-          await tracedB.backward(up3, o3, g3);
-          row.perKernel = tracedB.takeTrace();
-          tracedB.free(up3, g3);
-        } finally {
-          tracedB.destroy();
-        }
+        scanner.free(up, g);
         const bw = (row.backward as Timing).seconds;
         const worst = row.relL2VsCpu
           ? Math.max(...Object.values(row.relL2VsCpu as Record<string, number>))
           : null;
         say(
-          `gpu.js backward T=${String(T).padEnd(2)}: ${fmt(bw)}${hbm ? ` (${(bw / (entry.hbmBackwardLimitSeconds as number)).toFixed(1)}× its HBM limit)` : ""}; forward + backward ${fmt((row.forwardAndBackward as Timing).seconds)}; ${worst === null ? "not checked (CPU backward too slow at this size)" : `worst rel L2 err vs CPU backward ${worst.toExponential(2)}`}`,
+          `gpu.js backward T=${String(T).padEnd(2)}: ${fmt(bw)}${hbm ? ` (${(bw / (entry.hbmBackwardLimitSeconds as number)).toFixed(1)}× its HBM limit)` : ""}; forward + backward ${fmt((row.forwardAndBackward as Timing).seconds)}; ${worst === null ? `not checked against the CPU backward (too slow at this size); every gradient finite: ${row.allFinite ? "yes" : "NO"}` : `worst rel L2 err vs CPU backward ${worst.toExponential(2)}`}`,
         );
-        say(
-          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
-        );
-        scanner.free(up, g);
       } catch (e) {
         row.error = (e as Error).message;
         say(`gpu.js backward T=${T}: failed: ${(e as Error).message.split("\n")[0]}`);
       } finally {
         scanner.destroy();
+      }
+      flush();
+      if (row.error) continue;
+      const traceRow: Record<string, unknown> = {};
+      if (!affordable("    per-kernel trace", 1.3 * uploadEstimate() * 2.5, traceRow)) {
+        row.perKernelSkipped = traceRow.skipped;
+        continue;
+      }
+      const tracedB = createFusedGpuScan({
+        mode,
+        chunkSize: T,
+        superChunk: 16,
+        errorScopes: false,
+        trace: true,
+      });
+      try {
+        const up3 = await tracedB.upload(args);
+        const g3 = await tracedB.uploadGradient(up3, dout);
+        const o3 = await tracedB.forward(up3);
+        await tracedB.backward(up3, o3, g3);
+        tracedB.takeTrace();
+        await tracedB.backward(up3, o3, g3);
+        row.perKernel = tracedB.takeTrace();
+        tracedB.free(up3, g3);
+        say(
+          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
+        );
+      } catch (e) {
+        row.perKernelError = (e as Error).message;
+        say(`    per-kernel trace: failed: ${(e as Error).message.split("\n")[0]}`);
+      } finally {
+        tracedB.destroy();
       }
       flush();
     }
@@ -510,6 +590,9 @@ async function main(): Promise<void> {
       if (process.env.SCAN_WEBGPU_SHIPPED === "0") continue;
       const row: Record<string, unknown> = { variant };
       shipped.push(row);
+      // a call of the chunked scan took about 1.5 uploads on the H100, the naive one 5
+      const perCall = uploadEstimate() * (variant === "naive" ? 5 : 1.5);
+      if (!affordable(`gpu.js ${variant} (as shipped)`, 1.3 * perCall * 3, row)) continue;
       const scanner = createGpuSelectiveScanAsync({
         mode,
         variant,
@@ -526,6 +609,7 @@ async function main(): Promise<void> {
       } finally {
         scanner.destroy();
       }
+      flush();
     }
     const uncaptured = webgpu ? takeUncapturedWebGpuErrors() : [];
     if (uncaptured.length > 0) {

@@ -2,23 +2,35 @@
  * Lesson 12's character-level language models on Jane Austen's *Persuasion*
  * (datasets/austen-persuasion.txt): a Mamba and a Transformer++ of about the same parameter count
  * (d_model 64, 2 layers; the Transformer's MLP width chosen to match Mamba's count), trained for
- * the same number of tokens with the same schedule, data order and seed.
+ * the same number of tokens with the same schedule and data order, one run per learning rate and
+ * seed (lesson 12 sweeps both).
  *
  * Data (lib/src/charlm): the vocabulary is the text's 75 distinct characters; the last 10% of the
  * text is validation (never seen in training); training batches are windows of context + 1
  * characters at random starts in the first 90%. Validation bits per character is the mean
  * cross-entropy / ln 2 over every character of the validation part (consecutive windows of the
- * context length); a curve on its first 32 windows (4096 characters) is recorded during training.
+ * context length); the curve records it, over every validation character, every `eval-every`
+ * steps with the tokens seen and the CPU seconds spent training so far (evaluation excluded).
  *
- * Writes `<out>/<model>/` (config.json + model.safetensors, HF `MambaForCausalLM` or
- * `LlamaForCausalLM`) and `<out>/<model>/charlm.json` (settings, command, the vocabulary, the
- * curves, validation bits/char, seconds, a sample). One model per run, so the two can run side by
- * side on two cores:
+ * The Transformer++ starts from `initTransformer`'s `init` rule (`--init`): "fan-in" (default
+ * here: upstream Mamba's rule, the one `initMamba` applies to Mamba, scaled to each matrix's width)
+ * or "hf" (transformers' N(0, 0.02) for every matrix, six times below 1/√d at d = 64).
+ *
+ * Writes `<out>/<name>/` (config.json + model.safetensors, HF `MambaForCausalLM` or
+ * `LlamaForCausalLM`; name defaults to the model) and `<out>/<name>/charlm.json` (settings,
+ * command, the vocabulary, the curves, validation bits/char, CPU and wall seconds, a sample). One
+ * model per process, single-threaded by default (engine "simd"), so that runs go side by side, one
+ * per core, and their CPU seconds compare:
  *
  *   npm run train -- charlm --model mamba|transformer [--out datasets/checkpoints/charlm]
- *     [--steps 500] [--batch 8] [--context 128] [--lr 0.003] [--seed 0] [--eval-every 50]
+ *     [--name <model>] [--steps 500] [--batch 8] [--context 128] [--lr 0.003] [--warmup 30]
+ *     [--seed 0] [--eval-every 50] [--engine simd|simd-threads|typescript] [--init fan-in|hf]
+ *
+ * A run whose loss or gradients stop being finite (too large a learning rate) still writes its
+ * record, with `diverged_at_step`, and no checkpoint.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import * as path from "node:path";
 import { Rng } from "../../dist/rng";
 import { datasetsDir, loadDatasetText } from "../../dist/datasets/index";
@@ -78,32 +90,71 @@ function transformerConfig(vocab: number, intermediate: number) {
   });
 }
 
+/** The options this script reads; anything else is refused (a typo would silently use a default). */
+const OPTIONS = [
+  "model",
+  "out",
+  "name",
+  "steps",
+  "batch",
+  "context",
+  "lr",
+  "warmup",
+  "seed",
+  "eval-every",
+  "engine",
+  "init",
+];
+
+function checkArgs(): void {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i += 2) {
+    const key = args[i].replace(/^--/, "");
+    if (!args[i].startsWith("--") || !OPTIONS.includes(key) || i + 1 >= args.length) {
+      throw new Error(
+        `charlm: expected --option value pairs with options ${OPTIONS.join(", ")} (got ${JSON.stringify(args[i])})`,
+      );
+    }
+  }
+}
+
 async function main(): Promise<void> {
+  checkArgs();
   const which = arg("model", "");
   if (which !== "mamba" && which !== "transformer") {
     throw new Error(`charlm: --model must be mamba or transformer (got ${JSON.stringify(which)})`);
   }
   const out = arg("out", path.join(datasetsDir(), "checkpoints", "charlm"));
+  const name = arg("name", which);
   const steps = Number(arg("steps", "500"));
   const batchSize = Number(arg("batch", "8"));
   const context = Number(arg("context", "128"));
   const peakLr = Number(arg("lr", "0.003"));
+  const warmup = Number(arg("warmup", "30"));
   const seed = Number(arg("seed", "0"));
   const evalEvery = Number(arg("eval-every", "50"));
+  const engine = arg("engine", "simd");
+  const init = arg("init", "fan-in");
+  if (engine !== "simd" && engine !== "simd-threads" && engine !== "typescript") {
+    throw new Error(`charlm: --engine must be simd, simd-threads or typescript (got ${engine})`);
+  }
+  if (init !== "fan-in" && init !== "hf") {
+    throw new Error(`charlm: --init must be fan-in or hf (got ${init})`);
+  }
 
   const text = loadDatasetText("austen-persuasion.txt");
   const vocab = charVocabulary(text);
   const V = vocab.chars.length;
   const split = splitTrainValidation(encodeChars(vocab, text), 0.1);
   const fullVal = validationWindows(split.validation, context);
-  const curveVal = validationWindows(split.validation, context, 32);
 
   const mcfg = mambaConfig({ vocab_size: V, hidden_size: D_MODEL, num_hidden_layers: LAYERS });
   const mambaParams = mambaParamCount(mcfg);
   const tcfg = transformerConfig(V, matchedIntermediate(V, mambaParams));
   // Each model from its own seeded generator; the batches from seed + 1 for both.
   const mamba = which === "mamba" ? initMamba(mcfg, new Rng(seed)) : null;
-  const transformer = which === "transformer" ? initTransformer(tcfg, new Rng(seed)) : null;
+  const transformer =
+    which === "transformer" ? initTransformer(tcfg, new Rng(seed), { init }) : null;
   const model = (mamba ?? transformer)!;
   const params = mamba ? mambaParams : transformerParamCount(tcfg);
   const forward = (t: { shape: [number, number]; data: Int32Array }): Tensor =>
@@ -111,68 +162,102 @@ async function main(): Promise<void> {
 
   const schedule = {
     peakLr,
-    warmupSteps: Math.min(30, steps),
+    warmupSteps: Math.min(warmup, steps),
     totalSteps: steps,
     minLr: peakLr / 10,
   };
   const adamw = { beta1: 0.9, beta2: 0.95, weightDecay: 0.1 };
+  const cpuNow = (): number => {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1e6;
+  };
   console.log(
-    `charlm ${which}: ${params} parameters; vocabulary ${V}; train ${split.train.length} chars, validation ${split.validation.length} (the last 10%); ` +
-      `${steps} steps of ${batchSize} x ${context} = ${steps * batchSize * context} tokens`,
+    `charlm ${name}: ${which}${transformer ? ` (init ${init})` : ""}, ${params} parameters; vocabulary ${V}; train ${split.train.length} chars, validation ${split.validation.length} (the last 10%); ` +
+      `${steps} steps of ${batchSize} x ${context} = ${steps * batchSize * context} tokens; lr ${peakLr}, seed ${seed}, engine ${engine}`,
   );
-  const curve: { step: number; val_bits_per_char: number }[] = [];
+  const curve: { step: number; tokens: number; cpu_seconds: number; val_bits_per_char: number }[] =
+    [];
   const lossCurve: { step: number; train_loss: number }[] = [];
-  const evalCurve = (step: number): void => {
-    const bpc = evaluateBitsPerChar(forward, curveVal, 8);
-    curve.push({ step, val_bits_per_char: bpc });
-    console.log(`${which} step ${step}: validation bits/char (first 32 windows) ${bpc.toFixed(4)}`);
+  let evalCpu = 0; // CPU seconds spent evaluating, taken out of the training CPU seconds
+  const cpuStarted = cpuNow();
+  const evalCurve = (step: number): number => {
+    const c0 = cpuNow();
+    const bpc = evaluateBitsPerChar(forward, fullVal, 16);
+    evalCpu += cpuNow() - c0;
+    const cpu = cpuNow() - cpuStarted - evalCpu;
+    curve.push({
+      step,
+      tokens: step * batchSize * context,
+      cpu_seconds: cpu,
+      val_bits_per_char: bpc,
+    });
+    console.log(
+      `${name} step ${step}: validation bits/char ${bpc.toFixed(4)} (${cpu.toFixed(0)} CPU s of training)`,
+    );
+    return bpc;
   };
   evalCurve(0);
   const started = Date.now();
-  const cpuStarted = process.cpuUsage();
   const train = transformer ? trainTransformer : trainMamba;
-  const result = await train(model as never, {
-    batch: (rng) => randomWindows(split.train, rng, batchSize, context),
-    schedule,
-    adamw,
-    clip: 1,
-    seed: seed + 1,
-    display: false,
-    onStep: (r) => {
-      if (r.step % 10 === 0 || r.step === 1) lossCurve.push({ step: r.step, train_loss: r.loss });
-      if (r.step % 25 === 0 || r.step === 1) {
-        console.log(
-          `${which} step ${r.step}: loss ${r.loss.toFixed(4)} (${(r.loss / Math.LN2).toFixed(3)} bits/char) lr ${r.lr.toExponential(2)} |g| ${r.gradNorm.toFixed(3)} ${Math.round(r.tokensPerSecond)} tok/s`,
-        );
-      }
-      if (evalEvery > 0 && r.step % evalEvery === 0) evalCurve(r.step);
-    },
-  });
+  let divergedAt: number | null = null;
+  let divergence = "";
+  let doneSteps = 0;
+  try {
+    const result = await train(model as never, {
+      batch: (rng) => randomWindows(split.train, rng, batchSize, context),
+      schedule,
+      adamw,
+      clip: 1,
+      seed: seed + 1,
+      engine,
+      display: false,
+      onStep: (r) => {
+        doneSteps = r.step;
+        if (r.step % 10 === 0 || r.step === 1) {
+          lossCurve.push({ step: r.step, train_loss: r.loss });
+        }
+        if (r.step % 100 === 0 || r.step === 1) {
+          console.log(
+            `${name} step ${r.step}: loss ${r.loss.toFixed(4)} (${(r.loss / Math.LN2).toFixed(3)} bits/char) lr ${r.lr.toExponential(2)} |g| ${r.gradNorm.toFixed(3)} ${Math.round(r.tokensPerSecond)} tok/s`,
+          );
+        }
+        if (evalEvery > 0 && r.step % evalEvery === 0 && r.step < steps) evalCurve(r.step);
+      },
+    });
+    doneSteps = result.state.step;
+  } catch (e) {
+    // The loop stops before an update whose loss or gradients are not finite.
+    if (!/finite/.test(String(e))) throw e;
+    divergedAt = doneSteps + 1;
+    divergence = String((e as Error).message ?? e);
+    console.log(`${name}: diverged at step ${divergedAt}: ${divergence}`);
+  }
   const seconds = (Date.now() - started) / 1000;
-  // CPU time of this process (user + system): the wall-clock seconds depend on what else shares the machine.
-  const cpu = process.cpuUsage(cpuStarted);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  const t0 = Date.now();
-  const valBpc = evaluateBitsPerChar(forward, fullVal, 16);
-  const evalSeconds = (Date.now() - t0) / 1000;
-  console.log(
-    `${which}: validation bits/char over all ${fullVal.targets.data.length} validation characters: ${valBpc.toFixed(4)} (${evalSeconds.toFixed(1)} s)`,
-  );
-  const promptIds = Array.from(encodeChars(vocab, PROMPT));
-  const genOptions = {
-    maxNewTokens: SAMPLE_LENGTH,
-    temperature: SAMPLE_TEMPERATURE,
-    rng: new Rng(seed + 2),
-  };
-  const sampleIds = mamba
-    ? mambaGenerate(mamba, promptIds, genOptions)
-    : transformerGenerate(transformer!, promptIds, genOptions);
-  const sample = PROMPT + decodeChars(vocab, sampleIds);
-  console.log(`${which} sample (temperature ${SAMPLE_TEMPERATURE}):\n${sample}`);
+  // CPU seconds of this process (user + system, every thread) spent training: the wall-clock
+  // seconds depend on what else shares the machine.
+  const valBpc = divergedAt === null ? evalCurve(doneSteps) : null;
+  const cpuSeconds = cpuNow() - cpuStarted - evalCpu;
+  let sample: string | null = null;
+  if (divergedAt === null) {
+    const promptIds = Array.from(encodeChars(vocab, PROMPT));
+    const genOptions = {
+      maxNewTokens: SAMPLE_LENGTH,
+      temperature: SAMPLE_TEMPERATURE,
+      rng: new Rng(seed + 2),
+    };
+    const sampleIds = mamba
+      ? mambaGenerate(mamba, promptIds, genOptions)
+      : transformerGenerate(transformer!, promptIds, genOptions);
+    sample = PROMPT + decodeChars(vocab, sampleIds);
+    console.log(`${name} sample (temperature ${SAMPLE_TEMPERATURE}):\n${sample}`);
+  }
 
-  const dir = path.join(out, which);
-  if (mamba) saveMambaCheckpoint(mamba, dir);
-  else saveTransformerCheckpoint(transformer!, dir);
+  const dir = path.join(out, name);
+  mkdirSync(dir, { recursive: true });
+  if (divergedAt === null) {
+    if (mamba) saveMambaCheckpoint(mamba, dir);
+    else saveTransformerCheckpoint(transformer!, dir);
+  }
   writeFileSync(
     path.join(dir, "charlm.json"),
     JSON.stringify(
@@ -182,33 +267,37 @@ async function main(): Promise<void> {
         parameters: params,
         d_model: D_MODEL,
         layers: LAYERS,
-        ...(transformer ? { heads: HEADS, intermediate_size: tcfg.intermediate_size } : {}),
+        ...(transformer
+          ? { heads: HEADS, intermediate_size: tcfg.intermediate_size, init }
+          : { init: "upstream Mamba (initMamba)" }),
         dataset: "austen-persuasion.txt",
         vocabulary: vocab.chars.join(""),
         validation:
           "the last 10% of the text: splitTrainValidation(encodeChars(vocab, text), 0.1).validation",
         validation_characters: fullVal.targets.data.length,
         val_bits_per_char: valBpc,
-        val_curve_windows: 32,
+        ...(divergedAt === null ? {} : { diverged_at_step: divergedAt, divergence }),
+        val_curve_windows: fullVal.tokens.shape[0],
         val_curve: curve,
         train_loss_curve: lossCurve,
-        steps: result.state.step,
+        steps: doneSteps,
         batch_size: batchSize,
         context,
-        tokens: result.state.step * batchSize * context,
+        tokens: doneSteps * batchSize * context,
         schedule,
         adamw,
         clip: 1,
         seed,
+        engine,
         seconds,
         cpu_seconds: cpuSeconds,
-        sample: {
-          prompt: PROMPT,
-          temperature: SAMPLE_TEMPERATURE,
-          rng_seed: seed + 2,
-          text: sample,
-        },
+        eval_cpu_seconds: evalCpu,
+        sample:
+          sample === null
+            ? null
+            : { prompt: PROMPT, temperature: SAMPLE_TEMPERATURE, rng_seed: seed + 2, text: sample },
         node: process.version,
+        cpu: cpus()[0]?.model ?? "unknown",
         command: `npm run train -- charlm ${process.argv.slice(2).join(" ")}`.trim(),
       },
       null,
@@ -216,7 +305,7 @@ async function main(): Promise<void> {
     ) + "\n",
   );
   console.log(
-    `${which}: saved ${dir} (${seconds.toFixed(0)} s of training, ${cpuSeconds.toFixed(0)} s of CPU time)`,
+    `${name}: ${divergedAt === null ? `validation bits/char ${valBpc!.toFixed(4)}; ` : ""}saved ${dir} (${seconds.toFixed(0)} s of training, ${cpuSeconds.toFixed(0)} s of CPU time, ${evalCpu.toFixed(0)} s evaluating)`,
   );
 }
 

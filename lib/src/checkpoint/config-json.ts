@@ -28,7 +28,7 @@ export function readConfigJson(path: string): Record<string, unknown> {
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(pythonFloatsAsObjects(text));
   } catch (e) {
     throw fileError(fn, "path", WHAT, path, `not valid JSON (${(e as Error).message})`);
   }
@@ -39,9 +39,41 @@ export function readConfigJson(path: string): Record<string, unknown> {
 }
 
 /**
+ * Python's `json` writes ±∞ and NaN as the bare words `Infinity`, `-Infinity` and `NaN`, which
+ * JSON has not (transformers 4.x writes Mamba-2's default `time_step_limit` as `[0.0, Infinity]`);
+ * transformers 5 writes `{"__float__": "Infinity"}` instead. This turns the bare words (outside
+ * strings) into that object, so both read the same; the loaders decide what a field may hold.
+ */
+function pythonFloatsAsObjects(text: string): string {
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      out += ch;
+      if (ch === "\\") out += text[++i] ?? "";
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    const word =
+      ch === "I" || ch === "N" || ch === "-"
+        ? /^(-?Infinity|NaN)/.exec(text.slice(i, i + 9))
+        : null;
+    if (word) {
+      out += `{"__float__": "${word[1]}"}`;
+      i += word[1].length - 1;
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+/**
  * The text of a config.json: `JSON.stringify(config, null, 2)` plus a newline, except that a
- * field named in `floatFields` (at any depth) holding an integral number is written as a float
- * (`1.0`, `500000.0`), as Python writes floats.
+ * field named in `floatFields` (at any depth) holding an integral number, or a list of numbers,
+ * has them written as floats (`1.0`, `500000.0`, `[0.0, 1.0]`), as Python writes floats.
  */
 export function formatConfigJson(
   config: Record<string, unknown>,
@@ -51,25 +83,31 @@ export function formatConfigJson(
   return format(config, new Set(floatFields), "") + "\n";
 }
 
-function format(value: unknown, floats: ReadonlySet<string>, indent: string): string {
+/** `asFloat`: the value of a float field (or a list of floats): integral numbers as `1.0`. */
+function format(
+  value: unknown,
+  floats: ReadonlySet<string>,
+  indent: string,
+  asFloat = false,
+): string {
   const inner = indent + "  ";
   if (Array.isArray(value)) {
     if (value.length === 0) return "[]";
-    const items = value.map((v) => inner + (v === undefined ? "null" : format(v, floats, inner)));
+    const items = value.map(
+      (v) => inner + (v === undefined ? "null" : format(v, floats, inner, asFloat)),
+    );
     return `[\n${items.join(",\n")}\n${indent}]`;
   }
   if (value !== null && typeof value === "object") {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return "{}";
-    const items = entries.map(([k, v]) => {
-      const text =
-        floats.has(k) && typeof v === "number" && Number.isInteger(v) && Math.abs(v) < 1e21
-          ? `${v}.0`
-          : format(v, floats, inner);
-      return `${inner}${JSON.stringify(k)}: ${text}`;
-    });
+    const items = entries.map(
+      ([k, v]) => `${inner}${JSON.stringify(k)}: ${format(v, floats, inner, floats.has(k))}`,
+    );
     return `{\n${items.join(",\n")}\n${indent}}`;
   }
+  if (asFloat && typeof value === "number" && Number.isInteger(value) && Math.abs(value) < 1e21)
+    return `${value}.0`;
   return JSON.stringify(value) ?? "null";
 }
 

@@ -13,9 +13,13 @@
 import { readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { type Tensor, numel } from "../tensor";
-import { argumentError, checkArg, describe, schema } from "../validate";
+import { float16ToNumber } from "../half";
+import { argumentError, checkArg, checkOptions, describe, schema } from "../validate";
 import { checkFileToRead, fileError, inFile } from "./file-errors";
 import { saveFilesAtomically } from "./write-files";
+
+// The float16 decoder lives with the 16-bit formats (`../half.ts`); importable from here too.
+export { float16ToNumber };
 
 /** A tensor read from a safetensors file: its stored dtype and its values as float32. */
 export interface SafetensorsEntry {
@@ -94,15 +98,47 @@ export function readSafetensors(
   options: { maxBytes?: number } = {},
 ): Map<string, SafetensorsEntry> {
   checkArg(FILE_FN, "path", path, schema.string());
-  checkArg(FILE_FN, "options", options, READ_OPTIONS);
-  checkFileToRead(FILE_FN, "path", FILE_WHAT, path, options?.maxBytes ?? MAX_SAFETENSORS_BYTES);
+  checkOptions(FILE_FN, "options", options, READ_OPTIONS);
+  return readChecked(path, options?.maxBytes ?? MAX_SAFETENSORS_BYTES, null) as Map<
+    string,
+    SafetensorsEntry
+  >;
+}
+
+/** A 16-bit tensor left as stored: see {@link readSafetensorsKeeping16}. */
+export interface Safetensors16Entry {
+  dtype: "F16" | "BF16";
+  shape: number[];
+  /** The stored bit patterns, row-major. */
+  bits: Uint16Array;
+}
+
+/**
+ * {@link readSafetensors} for a loader that keeps some 16-bit tensors as they are stored: the F16
+ * and BF16 tensors whose names `keep16` accepts come back as their bits (a
+ * {@link Safetensors16Entry}), the rest as float32. Arguments checked by the caller.
+ */
+export function readSafetensorsKeeping16(
+  path: string,
+  maxBytes: number,
+  keep16: (name: string) => boolean,
+): Map<string, SafetensorsEntry | Safetensors16Entry> {
+  return readChecked(path, maxBytes, keep16);
+}
+
+function readChecked(
+  path: string,
+  maxBytes: number,
+  keep16: ((name: string) => boolean) | null,
+): Map<string, SafetensorsEntry | Safetensors16Entry> {
+  checkFileToRead(FILE_FN, "path", FILE_WHAT, path, maxBytes);
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (e) {
     throw fileError(FILE_FN, "path", FILE_WHAT, path, `cannot be read (${(e as Error).message})`);
   }
-  return inFile(FILE_FN, "path", FILE_WHAT, path, () => parseSafetensors(bytes, path).tensors);
+  return inFile(FILE_FN, "path", FILE_WHAT, path, () => parseBytes(bytes, path, keep16).tensors);
 }
 
 /**
@@ -118,6 +154,20 @@ export function parseSafetensors(
     throw argumentError(fn, "bytes", `a Uint8Array (got ${describe(bytes)})`);
   }
   checkArg(fn, "label", label, schema.string({ allowEmpty: true }));
+  const r = parseBytes(bytes, label, null);
+  return { tensors: r.tensors as Map<string, SafetensorsEntry>, metadata: r.metadata };
+}
+
+/** {@link parseSafetensors} for checked arguments, keeping the 16-bit tensors `keep16` names. */
+function parseBytes(
+  bytes: Uint8Array,
+  label: string,
+  keep16: ((name: string) => boolean) | null,
+): {
+  tensors: Map<string, SafetensorsEntry | Safetensors16Entry>;
+  metadata: Record<string, string>;
+} {
+  const fn = "parseSafetensors";
   const fail = (msg: string): never => {
     throw fileError(fn, "bytes", FILE_WHAT, label, msg);
   };
@@ -152,7 +202,7 @@ export function parseSafetensors(
   const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
   const spans: { name: string; begin: number; end: number }[] = [];
-  const tensors = new Map<string, SafetensorsEntry>();
+  const tensors = new Map<string, SafetensorsEntry | Safetensors16Entry>();
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
@@ -208,6 +258,19 @@ export function parseSafetensors(
       );
     }
     spans.push({ name, begin, end });
+    if ((dt === "F16" || dt === "BF16") && keep16?.(name)) {
+      const at = dataStart + begin;
+      tensors.set(name, {
+        dtype: dt,
+        shape: [...(shape as number[])],
+        bits: littleEndianHost
+          ? new Uint16Array(new Uint8Array(bytes.subarray(at, at + 2 * count)).buffer)
+          : Uint16Array.from({ length: count }, (_, i) =>
+              new DataView(bytes.buffer, bytes.byteOffset + at).getUint16(2 * i, true),
+            ),
+      });
+      continue;
+    }
     tensors.set(name, {
       dtype: dt,
       shape: [...(shape as number[])],
@@ -301,16 +364,6 @@ function decode(dtype: string, bytes: Uint8Array, offset: number, count: number)
     }
   }
   return out;
-}
-
-/** IEEE 754 binary16 bits -> number (subnormals, infinities and NaN included). */
-export function float16ToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /**

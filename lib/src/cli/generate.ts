@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
  * `npm run generate -- --model DIR --prompt "..." [--max-new-tokens N] [--temperature T]
- * [--top-k K] [--seed S] [--scan fast|reference]`
+ * [--top-k K] [--seed S] [--engine simd-threads|simd|typescript] [--keep bf16|f16]`
  *
  * Runs a Hugging Face Mamba checkpoint folder (config.json, model.safetensors, tokenizer.json;
  * e.g. `state-spaces/mamba-130m-hf`): tokenizes the prompt with `tokenizer.json` (through
  * `@huggingface/tokenizers`), reads it with one forward pass, decodes with the constant-size
- * cache, and prints the continuation, tokens per second and the cache's bytes.
+ * cache, and prints the continuation, tokens per second and the cache's bytes. The engine is
+ * "simd-threads" unless `--engine` says otherwise (`mambaGenerate`'s); `--keep bf16` (or f16)
+ * keeps a 16-bit checkpoint's weight matrices in 16 bits (`loadMambaCheckpoint`'s `keep`).
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
@@ -16,7 +18,7 @@ import { loadMambaCheckpoint } from "../mamba/checkpoint";
 import { mambaGenerateWithStats } from "../mamba/generate";
 
 const USAGE =
-  'usage: npm run generate -- --model DIR --prompt "text" [--max-new-tokens 40] [--temperature 0] [--top-k K] [--seed 0] [--scan fast|reference]';
+  'usage: npm run generate -- --model DIR --prompt "text" [--max-new-tokens 40] [--temperature 0] [--top-k K] [--seed 0] [--engine simd-threads|simd|typescript] [--keep bf16|f16]';
 
 function readJson(file: string): object {
   try {
@@ -50,6 +52,20 @@ function number(
   return v;
 }
 
+/** The value of a flag that takes one of `choices`, checked here to name the flag. */
+function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  choices: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value))
+    throw new Error(
+      `--${name} must be one of ${choices.join(", ")} (got ${JSON.stringify(value)})`,
+    );
+  return value as T;
+}
+
 /** Most new tokens one call generates (the decoding cost grows linearly: about a minute of a 130m model). */
 const MAX_NEW_TOKENS = 4096;
 
@@ -63,7 +79,8 @@ export async function main(argv: string[]): Promise<number> {
       temperature: { type: "string" },
       "top-k": { type: "string" },
       seed: { type: "string" },
-      scan: { type: "string" },
+      engine: { type: "string" },
+      keep: { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -95,9 +112,8 @@ export async function main(argv: string[]): Promise<number> {
       ? undefined
       : number("top-k", values["top-k"], 0, { integer: true, min: 1 });
   const seed = number("seed", values.seed, 0, { integer: true, min: 0, max: 2 ** 32 - 1 });
-  const scan = values.scan;
-  if (scan !== undefined && scan !== "fast" && scan !== "reference")
-    throw new Error(`--scan must be fast or reference (got ${JSON.stringify(scan)})`);
+  const engine = oneOf("engine", values.engine, ["simd-threads", "simd", "typescript"] as const);
+  const keep = oneOf("keep", values.keep, ["bf16", "f16"] as const);
   const configPath = path.join(dir, "tokenizer_config.json");
   // The tokenizer package is an ES module: loaded with import() from this CommonJS build.
   const { Tokenizer } = await import("@huggingface/tokenizers");
@@ -106,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
     existsSync(configPath) ? readJson(configPath) : {},
   );
   const t0 = performance.now();
-  const model = loadMambaCheckpoint(dir);
+  const model = loadMambaCheckpoint(dir, keep === undefined ? {} : { keep });
   const loadMs = performance.now() - t0;
   const prompt = tokenizer.encode(values.prompt, { add_special_tokens: false }).ids;
   if (prompt.length === 0)
@@ -116,11 +132,11 @@ export async function main(argv: string[]): Promise<number> {
     temperature,
     ...(topK === undefined ? {} : { topK }),
     rng: new Rng(seed),
-    ...(scan === undefined ? {} : { scan }),
+    ...(engine === undefined ? {} : { engine }),
   });
   const c = model.config;
   console.log(
-    `model: ${dir} (d_model ${c.hidden_size}, ${c.num_hidden_layers} layers, vocab ${c.vocab_size}), loaded in ${(loadMs / 1000).toFixed(2)} s`,
+    `model: ${dir} (d_model ${c.hidden_size}, ${c.num_hidden_layers} layers, vocab ${c.vocab_size}, weights ${keep ?? "float32"}), loaded in ${(loadMs / 1000).toFixed(2)} s; engine ${engine ?? "simd-threads"}`,
   );
   console.log(`prompt: ${prompt.length} tokens`);
   console.log("---");

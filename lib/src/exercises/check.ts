@@ -245,7 +245,10 @@ export function compareValues(
     if (typeof got !== "number")
       return `${where}: expected a number ${formatValue(expected)}, got ${formatValue(got)}`;
     if (Number.isNaN(expected) && Number.isNaN(got)) return null;
-    const ok = Math.abs(got - expected) <= atol + rtol * Math.abs(expected);
+    // An infinity must be met exactly: no tolerance compares with it (∞ − ∞ is NaN, ∞ ≤ ∞).
+    const ok = Number.isFinite(expected)
+      ? Math.abs(got - expected) <= atol + rtol * Math.abs(expected)
+      : got === expected;
     return ok ? null : `${where}: expected ${formatValue(expected)}, got ${formatValue(got)}`;
   }
   if (typeof expected !== "object" || expected === null) {

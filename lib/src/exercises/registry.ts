@@ -16,6 +16,7 @@ import { mambaBlockExercises } from "./09-mamba-block";
 import { trainingExercises } from "./10-training";
 import { inductionExtrapolationExercises } from "./11-induction-heads-and-extrapolation";
 import { mambaVsTransformerExercises } from "./12-mamba-vs-transformer";
+import { mamba2SsdExercises } from "./13-mamba2-and-ssd";
 
 /** All exercises, in lesson order. */
 export const exercises: readonly Exercise[] = [
@@ -32,6 +33,7 @@ export const exercises: readonly Exercise[] = [
   ...trainingExercises,
   ...inductionExtrapolationExercises,
   ...mambaVsTransformerExercises,
+  ...mamba2SsdExercises,
 ];
 
 /** The exercise with this id, or an error listing the known ids. */

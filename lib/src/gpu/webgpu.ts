@@ -356,9 +356,10 @@ export function reshapeWebGpuResult(value: unknown, size: number[]): unknown {
   if (!isBufferResult(value)) {
     throw argumentError(fn, "value", `a gpu.js WebGPUBufferResult (got ${describe(value)})`);
   }
-  checkArg(fn, "size", size, schema.shape({}));
-  const count = size.reduce((p, s) => p * s, 1);
+  // The buffer exists already: its own length bounds the shape, not the cap on a new tensor.
   const have = value.output.reduce((p, s) => p * s, 1) * value.componentCount;
+  checkArg(fn, "size", size, schema.shape({ maxElements: have }));
+  const count = size.reduce((p, s) => p * s, 1);
   if (count !== have) {
     throw argumentError(
       fn,

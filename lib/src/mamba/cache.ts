@@ -8,11 +8,18 @@
 import type { Tensor } from "../tensor";
 import { checkArg, checkFiniteParams, checkOptions, describe, schema } from "../validate";
 import { Ops } from "../ops/tape";
-import { reference } from "../ops/reference/index";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMambaModel, resolveVariant } from "./checks";
-import { SCAN_OPTION, type MambaForwardOptions, scanBackend } from "./forward";
-import { type LayerState, type MambaModel, mambaLM } from "./model";
+import {
+  ENGINE_OPTION,
+  type MambaEngine,
+  chunksOf,
+  idsColumns,
+  resolveEngine,
+  startCall,
+  zeroStates,
+} from "./engine";
+import { type LayerState, type MambaModel, type MixerVariant, mambaLM } from "./model";
 
 /** The decoding state of a Mamba LM for a batch of sequences. */
 export interface MambaCache {
@@ -28,16 +35,15 @@ export interface MambaCache {
 /** An empty cache (all zeros, position 0) for `batch` sequences. */
 export function createMambaCache(model: MambaModel, batch: number): MambaCache {
   const fn = "createMambaCache";
-  const m = checkMambaModel(fn, model);
+  const m = checkMambaModel(fn, model, ["float32"], { half: true });
   checkArg(fn, "batch", batch, schema.integer({ min: 1, max: 1 << 16 }));
-  const { intermediate_size: E, conv_kernel: k, state_size: N, num_hidden_layers: L } = m.config;
-  const conv: Tensor<Float32Array>[] = [];
-  const ssm: Tensor<Float32Array>[] = [];
-  for (let i = 0; i < L; i++) {
-    conv.push({ shape: [batch, E, k], data: new Float32Array(batch * E * k) });
-    ssm.push({ shape: [batch, E, N], data: new Float32Array(batch * E * N) });
-  }
-  return { batch, position: 0, conv, ssm };
+  const states = zeroStates(m, batch);
+  return {
+    batch,
+    position: 0,
+    conv: states.map((s) => s.conv),
+    ssm: states.map((s) => s.ssm),
+  };
 }
 
 /** Bytes of the cache: L · b · E · (k + N) float32 values, whatever the position. */
@@ -98,15 +104,18 @@ function layerStates(cache: MambaCache): LayerState[] {
  * Weights are not scanned for NaN here (that would cost as much as the step): the loaders,
  * `initMamba`, `mambaPrefill` and `mambaGenerate` refuse non-finite weights.
  * @param tokens (b) ids: number[] or Int32Array, b = cache.batch
+ * @param options engine: "simd" (default), "simd-threads" or "typescript" (see `mambaForward`)
  */
 export function mambaStep(
   model: MambaModel,
   cache: MambaCache,
   tokens: number[] | Int32Array,
+  options: { engine?: MambaEngine } = {},
 ): Tensor<Float32Array> {
   const fn = "mambaStep";
-  const m = checkMambaModel(fn, model);
+  const m = checkMambaModel(fn, model, ["float32"], { half: true });
   checkCache(fn, cache, m);
+  const o = checkOptions(fn, "options", options, ENGINE_OPTIONS);
   const batch = cache.batch;
   if (!(Array.isArray(tokens) || tokens instanceof Int32Array) || tokens.length !== batch) {
     throw new Error(
@@ -114,31 +123,53 @@ export function mambaStep(
     );
   }
   const { ids } = readTokens(fn, [Array.from(tokens)], m.config.vocab_size);
-  const logits = mambaLM(new Ops(reference), m, ids, batch, 1, {
-    variant: resolveVariant(fn, m, undefined),
-    states: layerStates(cache),
-  });
-  cache.position += 1;
-  return { shape: [batch, m.config.vocab_size], data: logits.data as Float32Array };
+  const engine = resolveEngine(fn, m, o.engine, "simd");
+  return stepRaw(fn, m, cache, ids, engine, resolveVariant(fn, m, undefined));
 }
 
-const PREFILL_OPTIONS = schema.options({ scan: SCAN_OPTION });
+/** {@link mambaStep} for checked arguments (`mambaGenerate` calls it once per token). */
+export function stepRaw(
+  fn: string,
+  model: MambaModel,
+  cache: MambaCache,
+  ids: Int32Array,
+  engine: MambaEngine,
+  variant: MixerVariant,
+): Tensor<Float32Array> {
+  const states = layerStates(cache);
+  const logits = mambaLM(
+    new Ops(startCall(fn, model, engine, states)),
+    model,
+    ids,
+    cache.batch,
+    1,
+    {
+      variant,
+      states,
+    },
+  );
+  cache.position += 1;
+  return { shape: [cache.batch, model.config.vocab_size], data: Float32Array.from(logits.data) };
+}
+
+const ENGINE_OPTIONS = schema.options({ engine: ENGINE_OPTION });
 
 /**
  * Reads a prompt into an empty cache with one forward pass (the parallel mode) and returns the
  * logits of its last position, (b, vocab_size). Afterwards the cache is exactly what
- * {@link mambaStep} over the same tokens would have left.
+ * {@link mambaStep} over the same tokens would have left. `engine` as in {@link mambaStep}; the
+ * simd engines read the prompt in chunks of positions, carrying the states (`./engine.ts`).
  */
 export function mambaPrefill(
   model: MambaModel,
   cache: MambaCache,
   tokens: TokenBatch,
-  options: Pick<MambaForwardOptions, "scan"> = {},
+  options: { engine?: MambaEngine } = {},
 ): Tensor<Float32Array> {
   const fn = "mambaPrefill";
-  const m = checkMambaModel(fn, model);
+  const m = checkMambaModel(fn, model, ["float32"], { half: true });
   checkCache(fn, cache, m);
-  const o = checkOptions(fn, "options", options, PREFILL_OPTIONS);
+  const o = checkOptions(fn, "options", options, ENGINE_OPTIONS);
   if (cache.position !== 0)
     throw new Error(
       `${fn}: argument 'cache' must be a fresh cache (position 0) (got position ${cache.position})`,
@@ -153,11 +184,32 @@ export function mambaPrefill(
       `${fn}: argument 'tokens' must be a batch with at least one position (got length 0)`,
     );
   checkFiniteParams(fn, m.params);
-  const logits = mambaLM(new Ops(scanBackend(o.scan)), m, ids, shape[0], shape[1], {
-    variant: resolveVariant(fn, m, undefined),
-    states: layerStates(cache),
-    lastPositionOnly: true,
-  });
-  cache.position = shape[1];
-  return { shape: [cache.batch, m.config.vocab_size], data: logits.data as Float32Array };
+  const engine = resolveEngine(fn, m, o.engine, "simd");
+  return prefillRaw(fn, m, cache, ids, shape[1], engine, resolveVariant(fn, m, undefined));
+}
+
+/** {@link mambaPrefill} for checked arguments: ids (cache.batch, l). */
+export function prefillRaw(
+  fn: string,
+  model: MambaModel,
+  cache: MambaCache,
+  ids: Int32Array,
+  l: number,
+  engine: MambaEngine,
+  variant: MixerVariant,
+): Tensor<Float32Array> {
+  const b = cache.batch;
+  const chunks = engine === "typescript" ? [[0, l] as [number, number]] : chunksOf(b, l);
+  let logits: Tensor | null = null;
+  for (const [p0, p1] of chunks) {
+    const chunk = p0 === 0 && p1 === l ? ids : idsColumns(ids, b, l, p0, p1);
+    const states = layerStates(cache);
+    logits = mambaLM(new Ops(startCall(fn, model, engine, states)), model, chunk, b, p1 - p0, {
+      variant,
+      states,
+      lastPositionOnly: true,
+    });
+  }
+  cache.position = l;
+  return { shape: [b, model.config.vocab_size], data: Float32Array.from(logits!.data) };
 }

@@ -6,8 +6,15 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { Tensor } from "../tensor";
-import { checkFiniteParams, describe, firstNonFinite } from "../validate";
-import { plausibleSafetensorsBytes, readSafetensors, serialize } from "../checkpoint/safetensors";
+import { checkFiniteParams, checkOptions, describe, firstNonFinite, schema } from "../validate";
+import { type HalfFormat, type HalfTensor, firstNonFiniteHalf } from "../half";
+import {
+  type Safetensors16Entry,
+  type SafetensorsEntry,
+  plausibleSafetensorsBytes,
+  readSafetensorsKeeping16,
+  serialize,
+} from "../checkpoint/safetensors";
 import { formatConfigJson, readConfigJson } from "../checkpoint/config-json";
 import { fileError, inFile } from "../checkpoint/file-errors";
 import { saveFilesAtomically } from "../checkpoint/write-files";
@@ -46,12 +53,21 @@ const EMBEDDING_ALIAS = "backbone.embedding.weight";
  * non-finite values, a file that is not a regular file or far larger than the config's tensors,
  * and everything `readSafetensors` refuses (truncated or corrupt files, bad headers, a tensor
  * listed twice, unknown dtypes).
+ *
+ * `options.keep`: "bf16" (or "f16") keeps the weight matrices (the embedding, the head and the
+ * four projections of every block: all but a few thousandths of the bytes) as the file stores
+ * them, 16-bit, in `model.half` instead of `model.params`: half the memory, and half the bytes a
+ * decoding step reads (what bounds its speed). The values are the same as float32 loading gives
+ * (every bfloat16 and float16 is a float32), so the logits are too, up to summation order; such
+ * a model serves inference only (`mambaForward`, `mambaPrefill`, `mambaStep`, `mambaGenerate`;
+ * the simd engines read the 16-bit weights directly). Every matrix must be stored in that width.
  */
-export function loadMambaCheckpoint(dir: string): MambaModel {
+export function loadMambaCheckpoint(dir: string, options: { keep?: HalfFormat } = {}): MambaModel {
   const fn = "loadMambaCheckpoint";
   const bad = (file: string, problem: string): Error => fileError(fn, "dir", WHAT, file, problem);
   if (typeof dir !== "string")
     throw new Error(`${fn}: argument 'dir' must be a folder path (got ${describe(dir)})`);
+  const { keep } = checkOptions(fn, "options", options, LOAD_OPTIONS);
   const configPath = path.join(dir, "config.json");
   const weightsPath = path.join(dir, "model.safetensors");
   for (const p of [configPath, weightsPath]) {
@@ -73,12 +89,17 @@ export function loadMambaCheckpoint(dir: string): MambaModel {
   const maxBytes = plausibleSafetensorsBytes(
     mambaParamCount(config) + config.vocab_size * config.hidden_size,
   );
-  const tensors: Map<string, { dtype: string; shape: number[]; data: Float32Array }> = inFile(
+  const tensors: Map<string, SafetensorsEntry | Safetensors16Entry> = inFile(
     fn,
     "dir",
     WHAT,
     weightsPath,
-    () => readSafetensors(weightsPath, { maxBytes }),
+    () =>
+      readSafetensorsKeeping16(
+        weightsPath,
+        maxBytes,
+        (name) => keep !== undefined && isMatrix(name),
+      ),
   );
   if (tensors.has(EMBEDDING_ALIAS) && !tensors.has("backbone.embeddings.weight")) {
     tensors.set("backbone.embeddings.weight", tensors.get(EMBEDDING_ALIAS)!);
@@ -87,8 +108,10 @@ export function loadMambaCheckpoint(dir: string): MambaModel {
   const shapes = mambaParamShapes(config);
   if (config.tie_word_embeddings && tensors.has("lm_head.weight")) {
     // Some exports store the tied head too; accept it only if it really is the embedding.
-    const head = tensors.get("lm_head.weight")!.data;
-    const emb = tensors.get("backbone.embeddings.weight")?.data;
+    const values = (e: SafetensorsEntry | Safetensors16Entry | undefined) =>
+      e && ("bits" in e ? e.bits : e.data);
+    const head = values(tensors.get("lm_head.weight"))!;
+    const emb = values(tensors.get("backbone.embeddings.weight"));
     if (!emb || head.length !== emb.length || head.some((v, i) => v !== emb[i])) {
       throw bad(
         weightsPath,
@@ -98,6 +121,7 @@ export function loadMambaCheckpoint(dir: string): MambaModel {
     tensors.delete("lm_head.weight");
   }
   const params = new Map<string, Tensor<Float32Array>>();
+  const half = new Map<string, HalfTensor>();
   const describeConfig = `hidden_size ${config.hidden_size}, intermediate_size ${config.intermediate_size}, state_size ${config.state_size}, time_step_rank ${config.time_step_rank}, conv_kernel ${config.conv_kernel}, vocab_size ${config.vocab_size}`;
   for (const [name, shape] of shapes) {
     const t = tensors.get(name);
@@ -112,9 +136,25 @@ export function loadMambaCheckpoint(dir: string): MambaModel {
         `tensor "${name}" has shape [${t.shape.join(", ")}] but ${configPath} (${describeConfig}) implies [${shape.join(", ")}]`,
       );
     }
-    const i = firstNonFinite(t.data);
-    if (i >= 0) throw bad(weightsPath, `tensor "${name}" holds ${t.data[i]} at flat index ${i}`);
-    params.set(name, { shape: t.shape, data: t.data });
+    if (keep !== undefined && isMatrix(name)) {
+      const stored = keep === "bf16" ? "BF16" : "F16";
+      if (t.dtype !== stored || !("bits" in t))
+        throw new Error(
+          `${fn}: argument 'options.keep' must be the width the checkpoint stores its weight matrices in (got "${keep}", but ${weightsPath} stores "${name}" as ${t.dtype}; load without keep to read it as float32)`,
+        );
+      const i = firstNonFiniteHalf(t.bits, keep);
+      if (i >= 0)
+        throw bad(
+          weightsPath,
+          `tensor "${name}" holds a non-finite ${stored} value at flat index ${i}`,
+        );
+      half.set(name, { shape: t.shape, format: keep, data: t.bits });
+      continue;
+    }
+    const data = (t as SafetensorsEntry).data;
+    const i = firstNonFinite(data);
+    if (i >= 0) throw bad(weightsPath, `tensor "${name}" holds ${data[i]} at flat index ${i}`);
+    params.set(name, { shape: t.shape, data });
   }
   for (const name of tensors.keys()) {
     if (!shapes.has(name)) {
@@ -124,7 +164,23 @@ export function loadMambaCheckpoint(dir: string): MambaModel {
       );
     }
   }
-  return { config, params, extraConfig: extra };
+  return keep
+    ? { config, params, half, extraConfig: extra }
+    : { config, params, extraConfig: extra };
+}
+
+const LOAD_OPTIONS = schema.options({
+  keep: schema.optional(schema.oneOf<HalfFormat>(["bf16", "f16"])),
+});
+
+/** Whether a checkpoint tensor is a weight matrix (what `keep` keeps in 16 bits). */
+function isMatrix(name: string): boolean {
+  return (
+    name === "backbone.embeddings.weight" ||
+    name === EMBEDDING_ALIAS ||
+    name === "lm_head.weight" ||
+    /^backbone\.layers\.\d+\.mixer\.(in|x|dt|out)_proj\.weight$/.test(name)
+  );
 }
 
 /**

@@ -1,16 +1,26 @@
 /**
  * Running a Mamba LM forward (lesson 09): the public functions around the one definition in
- * `./model.ts`. Each checks its arguments once and runs the model on a backend.
+ * `./model.ts`. Each checks its arguments once and runs the model on the backend of an engine
+ * (`./engine.ts`).
  */
 import type { Tensor } from "../tensor";
 import { checkArg, checkFiniteParams, checkOptions, schema } from "../validate";
-import type { Backend, ScanArgs } from "../ops/backend";
+import type { ScanArgs } from "../ops/backend";
 import { softplusRaw } from "../ops/reference/scalar";
 import { reference } from "../ops/reference/index";
-import { referenceWithFastScan } from "./fast-scan";
 import { Ops } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMambaModel, resolveVariant } from "./checks";
+import {
+  ENGINE_OPTION,
+  type MambaEngine,
+  chunksOf,
+  copyOut,
+  idsColumns,
+  resolveEngine,
+  startCall,
+  zeroStates,
+} from "./engine";
 import {
   type LayerState,
   MIXER_VARIANTS,
@@ -20,37 +30,29 @@ import {
   mambaLM,
 } from "./model";
 
-/** Which selective scan runs inside the block. */
-export type MambaScan = "reference" | "fast";
-
 /** Options of {@link mambaForward}. */
 export interface MambaForwardOptions {
   /**
-   * "fast" (default): `selectiveScanFast` (WebAssembly SIMD, float32; its "js" engine where SIMD
-   * is missing); "reference": the float64 recurrence of lesson 06. The rest of the block runs the
-   * reference ops either way.
+   * Which implementation runs the model (`./engine.ts`): "simd" (default for a float32 model:
+   * WebAssembly SIMD kernels in float32), "simd-threads" (the same over worker threads) or
+   * "typescript" (the reference ops, float64 sums; the default for a float64 model).
    */
-  scan?: MambaScan;
+  engine?: MambaEngine;
   /**
-   * The mixer: "mamba", or one of Table 1's ablations "s6" and "lti" (see `MixerVariant`);
+   * The mixer: "mamba", or one of Table 1's ablations "s6", "lti" and "mamba-lti" (see `MixerVariant`);
    * default: the model's `extraConfig.mamba_ts_variant`, else "mamba".
    */
   variant?: MixerVariant;
 }
 
-export const SCAN_OPTION = schema.optional(schema.oneOf(["reference", "fast"] as const));
 const VARIANT_OPTION = schema.optional(schema.oneOf(MIXER_VARIANTS));
-const FORWARD_OPTIONS = schema.options({ scan: SCAN_OPTION, variant: VARIANT_OPTION });
-
-/** The backend of a `scan` option. */
-export function scanBackend(scan: MambaScan | undefined): Backend {
-  return scan === "reference" ? reference : referenceWithFastScan;
-}
+const FORWARD_OPTIONS = schema.options({ engine: ENGINE_OPTION, variant: VARIANT_OPTION });
 
 /**
  * The logits of a Mamba LM at every position (`./model.ts`: embedding, blocks, final norm, head).
  *
- * @param model from `initMamba` or `loadMambaCheckpoint` (float32; float64 for gradient checks)
+ * @param model from `initMamba` or `loadMambaCheckpoint` (float32, or float64 for gradient checks;
+ *   16-bit weights kept by `loadMambaCheckpoint`'s `keep` included)
  * @param tokens (b, l) ids in [0, vocab_size): `{ shape: [b, l], data: Int32Array }` or number[][]
  * @returns logits (b, l, vocab_size) in the parameters' dtype
  */
@@ -60,16 +62,30 @@ export function mambaForward(
   options: MambaForwardOptions = {},
 ): Tensor {
   const fn = "mambaForward";
-  const m = checkMambaModel(fn, model, ["float32", "float64"]);
+  const m = checkMambaModel(fn, model, ["float32", "float64"], { half: true });
   const o = checkOptions(fn, "options", options, FORWARD_OPTIONS);
   const variant = resolveVariant(fn, m, o.variant);
   const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
   checkFiniteParams(fn, m.params);
-  return mambaLM(new Ops(scanBackend(o.scan)), m, ids, shape[0], shape[1], { variant });
+  const engine = resolveEngine(fn, m, o.engine, "simd");
+  const [b, l] = shape;
+  if (engine === "typescript")
+    return mambaLM(new Ops(startCall(fn, m, engine)), m, ids, b, l, { variant });
+  // chunk by chunk, carrying the states (`./engine.ts`)
+  const V = m.config.vocab_size;
+  const out = new Float32Array(b * l * V);
+  const states = zeroStates(m, b);
+  for (const [p0, p1] of chunksOf(b, l)) {
+    const ops = new Ops(startCall(fn, m, engine));
+    const logits = mambaLM(ops, m, idsColumns(ids, b, l, p0, p1), b, p1 - p0, { variant, states });
+    for (let i = 0; i < b; i++)
+      out.set(logits.data.subarray(i * (p1 - p0) * V, (i + 1) * (p1 - p0) * V), (i * l + p0) * V);
+  }
+  return { shape: [b, l, V], data: out };
 }
 
 const MIXER_OPTIONS = schema.options({
-  scan: SCAN_OPTION,
+  engine: ENGINE_OPTION,
   returnState: schema.optional(schema.boolean()),
 });
 
@@ -79,16 +95,17 @@ export type MambaBlockState = LayerState;
 /**
  * One Mamba block (`./model.ts`'s `mambaBlock`) of layer `layer` on a normalised input u
  * (b, l, d) → out (b, l, d). With `returnState`, also the conv and SSM states after the last
- * position, (b, E, k) and (b, E, N), from which decoding would continue.
+ * position, (b, E, k) and (b, E, N), from which decoding would continue. `engine` as in
+ * {@link mambaForward}.
  */
 export function mambaMixer(
   model: MambaModel,
   layer: number,
   u: Tensor,
-  options: { scan?: MambaScan; returnState?: boolean } = {},
+  options: { engine?: MambaEngine; returnState?: boolean } = {},
 ): { out: Tensor; state?: MambaBlockState } {
   const fn = "mambaMixer";
-  const m = checkMambaModel(fn, model, ["float32", "float64"]);
+  const m = checkMambaModel(fn, model, ["float32", "float64"], { half: true });
   const c = m.config;
   checkArg(fn, "layer", layer, schema.integer({ min: 0, max: c.num_hidden_layers - 1 }));
   checkArg(
@@ -99,17 +116,13 @@ export function mambaMixer(
   );
   const o = checkOptions(fn, "options", options, MIXER_OPTIONS);
   checkFiniteParams(fn, m.params);
+  const engine = resolveEngine(fn, m, o.engine, "simd");
   const b = u.shape[0];
-  const E = c.intermediate_size;
-  const state: LayerState | null = o.returnState
-    ? {
-        conv: { shape: [b, E, c.conv_kernel], data: new Float32Array(b * E * c.conv_kernel) },
-        ssm: { shape: [b, E, c.state_size], data: new Float32Array(b * E * c.state_size) },
-      }
-    : null;
+  const state: LayerState | null = o.returnState ? zeroStates(m, b)[0] : null;
   const variant = resolveVariant(fn, m, undefined);
-  const out = mambaBlock(new Ops(scanBackend(o.scan)), m, layer, u, variant, state);
-  return state ? { out, state } : { out };
+  const out = mambaBlock(new Ops(startCall(fn, m, engine)), m, layer, u, variant, state);
+  const result = engine === "typescript" ? out : copyOut(out);
+  return state ? { out: result, state } : { out: result };
 }
 
 /** What {@link mambaSelection} returns for one layer: the block's selection, per position. */

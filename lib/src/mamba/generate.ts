@@ -1,12 +1,13 @@
 /** Text generation with a Mamba LM: read the prompt in parallel, then decode with the cache. */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { argumentError, checkOptions, describe, schema } from "../validate";
+import { argumentError, checkFiniteParams, checkOptions, describe, schema } from "../validate";
 import type { MambaModel } from "./model";
 import { checkMambaModel } from "./checks";
-import { type MambaScan } from "./forward";
 import { sampleTokens } from "../lm/sampling";
-import { createMambaCache, mambaCacheBytes, mambaPrefill, mambaStep } from "./cache";
+import { createMambaCache, mambaCacheBytes, prefillRaw, stepRaw } from "./cache";
+import { ENGINE_OPTION, type MambaEngine, resolveEngine } from "./engine";
+import { resolveVariant } from "./checks";
 
 /** Options of {@link mambaGenerate}. */
 export interface MambaGenerateOptions {
@@ -18,10 +19,13 @@ export interface MambaGenerateOptions {
   topK?: number;
   /** The sampler's generator (default new Rng(0)); unused when greedy. */
   rng?: Rng;
-  /** Stop after generating this id (it is included in the result). */
+  /** Stop after generating this id, in [0, vocab_size) (it is included in the result). */
   stopToken?: number;
-  /** Scan used to read the prompt (see mambaForward). */
-  scan?: MambaScan;
+  /**
+   * Which implementation runs the model (see `mambaForward`): "simd-threads" (default for a
+   * float32 model: WebAssembly SIMD over worker threads), "simd" or "typescript".
+   */
+  engine?: MambaEngine;
 }
 
 /** The result of {@link mambaGenerateWithStats}. */
@@ -34,14 +38,17 @@ export interface MambaGenerateResult {
   decodeMs: number;
 }
 
-const GENERATE_OPTIONS = schema.options({
-  maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
-  temperature: schema.number({ min: 0 }),
-  topK: schema.optional(schema.integer({ min: 1 })),
-  rng: schema.optional(schema.rng<Rng>()),
-  stopToken: schema.optional(schema.integer({ min: 0 })),
-  scan: schema.optional(schema.oneOf<MambaScan>(["reference", "fast"])),
-});
+/** The generate functions' options for a model of V token ids (a stop token is one of them). */
+function generateOptions(V: number) {
+  return schema.options({
+    maxNewTokens: schema.integer({ min: 0, max: 1 << 20 }),
+    temperature: schema.number({ min: 0 }),
+    topK: schema.optional(schema.integer({ min: 1 })),
+    rng: schema.optional(schema.rng<Rng>()),
+    stopToken: schema.optional(schema.integer({ min: 0, max: V - 1 })),
+    engine: ENGINE_OPTION,
+  });
+}
 
 /**
  * Generates up to `maxNewTokens` ids after `prompt` (number[] of ids, batch 1): one forward pass
@@ -53,7 +60,12 @@ export function mambaGenerate(
   prompt: number[],
   options: MambaGenerateOptions,
 ): number[] {
-  return generateRaw(model, prompt, parseGenerate("mambaGenerate", model, prompt, options)).tokens;
+  return generateRaw(
+    "mambaGenerate",
+    model,
+    prompt,
+    parseGenerate("mambaGenerate", model, prompt, options),
+  ).tokens;
 }
 
 /** {@link mambaGenerate} that also reports the cache bytes and the time spent. */
@@ -62,11 +74,8 @@ export function mambaGenerateWithStats(
   prompt: number[],
   options: MambaGenerateOptions,
 ): MambaGenerateResult {
-  return generateRaw(
-    model,
-    prompt,
-    parseGenerate("mambaGenerateWithStats", model, prompt, options),
-  );
+  const fn = "mambaGenerateWithStats";
+  return generateRaw(fn, model, prompt, parseGenerate(fn, model, prompt, options));
 }
 
 /** What a generation does, from checked options. */
@@ -76,7 +85,7 @@ interface GenerateSettings {
   topK: number | undefined;
   rng: Rng;
   stop: number | undefined;
-  scan: MambaScan | undefined;
+  engine: MambaEngine;
 }
 
 /** Checks the arguments of the two generate functions; `fn` is the one the user called. */
@@ -86,7 +95,8 @@ function parseGenerate(
   prompt: unknown,
   options: unknown,
 ): GenerateSettings {
-  const vocab = checkMambaModel(fn, model).config.vocab_size;
+  const m = checkMambaModel(fn, model, ["float32"], { half: true });
+  const vocab = m.config.vocab_size;
   if (!Array.isArray(prompt) || prompt.length === 0) {
     throw argumentError(
       fn,
@@ -103,29 +113,38 @@ function parseGenerate(
       );
     }
   });
-  const o = checkOptions(fn, "options", options, GENERATE_OPTIONS);
+  const o = checkOptions(fn, "options", options, generateOptions(vocab));
+  checkFiniteParams(fn, m.params);
   return {
     maxNew: o.maxNewTokens!,
     temperature: o.temperature!,
     topK: o.topK,
     rng: o.rng ?? new Rng(0),
     stop: o.stopToken,
-    scan: o.scan,
+    engine: resolveEngine(fn, m, o.engine, "simd-threads"),
   };
 }
 
 /** The prefill and the decoding loop, for checked arguments. */
 function generateRaw(
+  fn: string,
   model: MambaModel,
   prompt: number[],
   settings: GenerateSettings,
 ): MambaGenerateResult {
-  const { maxNew, temperature, topK, rng, stop, scan } = settings;
+  const { maxNew, temperature, topK, rng, stop, engine } = settings;
   const cache = createMambaCache(model, 1);
+  const variant = resolveVariant(fn, model, undefined);
   const t0 = performance.now();
-  const logits: Tensor = mambaPrefill(model, cache, [prompt], scan ? { scan } : {});
+  const ids = Int32Array.from(prompt);
+  const logits: Tensor = prefillRaw(fn, model, cache, ids, prompt.length, engine, variant);
   const t1 = performance.now();
-  const out = sampleTokens(logits, (next) => mambaStep(model, cache, [next]), {
+  const id = new Int32Array(1);
+  const step = (next: number): Tensor => {
+    id[0] = next;
+    return stepRaw(fn, model, cache, id, engine, variant);
+  };
+  const out = sampleTokens(logits, step, {
     maxNew,
     temperature,
     topK,

@@ -14,8 +14,8 @@ export {
 } from "./config";
 export { type MambaModel, type MixerVariant, MIXER_VARIANTS } from "./model";
 export * from "./init";
+export { type MambaEngine } from "./engine";
 export {
-  type MambaScan,
   type MambaForwardOptions,
   type MambaBlockState,
   type LayerSelection,
@@ -23,7 +23,13 @@ export {
   mambaForward,
   mambaSelection,
 } from "./forward";
-export * from "./cache";
+export {
+  type MambaCache,
+  createMambaCache,
+  mambaCacheBytes,
+  mambaPrefill,
+  mambaStep,
+} from "./cache";
 export { type LossAndGradsOptions, type TrainEngine, mambaLossAndGrads } from "./grads";
 export {
   type MambaGenerateOptions,

@@ -21,7 +21,9 @@
  *   k   conv width → conv_kernel           V   vocabulary → vocab_size
  *   Δ   step size (delta), A (E, N) = −exp(A_log), B, C the input and output maps, D the skip
  */
-import type { Tensor } from "../tensor";
+import type { FloatArray, Tensor } from "../tensor";
+import type { HalfTensor } from "../half";
+import type { Weight } from "../ops/backend";
 import type { Ops } from "../ops/tape";
 import type { MambaConfig } from "./config";
 
@@ -29,6 +31,11 @@ import type { MambaConfig } from "./config";
 export interface MambaModel {
   config: MambaConfig;
   params: Map<string, Tensor>;
+  /**
+   * The weight matrices kept in 16-bit floats as the checkpoint stored them
+   * (`loadMambaCheckpoint(dir, { keep: "bf16" })`), absent from `params`: inference only.
+   */
+  half?: Map<string, HalfTensor>;
   /** config.json fields the model does not read, kept so that a save writes them back. */
   extraConfig?: Record<string, unknown>;
 }
@@ -49,11 +56,11 @@ export type MixerVariant = (typeof MIXER_VARIANTS)[number];
 export const MIXER_VARIANTS = ["mamba", "s6", "lti", "mamba-lti"] as const;
 
 /** What one layer carries from a position to the next when decoding (`Mamba.step`'s states). */
-export interface LayerState {
+export interface LayerState<T extends FloatArray = FloatArray> {
   /** The last k inputs of the conv, oldest first, (b, E, k). */
-  conv: Tensor;
+  conv: Tensor<T>;
   /** The SSM state h, (b, E, N). */
-  ssm: Tensor;
+  ssm: Tensor<T>;
 }
 
 /**
@@ -71,11 +78,13 @@ export function mambaBlock(
 ): Tensor {
   const { intermediate_size: E, state_size: N, time_step_rank: R } = model.config;
   const w = (name: string): Tensor => model.params.get(`backbone.layers.${layer}.mixer.${name}`)!;
+  const matrix = (name: string): Weight =>
+    matrixOf(model, `backbone.layers.${layer}.mixer.${name}`);
   const optional = (name: string): Tensor | null =>
     model.params.get(`backbone.layers.${layer}.mixer.${name}`) ?? null;
   const [b, l] = u.shape;
 
-  const xz = ops.linear(u, w("in_proj.weight"), optional("in_proj.bias")); //  (b, l, 2E)
+  const xz = ops.linear(u, matrix("in_proj.weight"), optional("in_proj.bias")); //  (b, l, 2E)
   const [xIn, zIn] = ops.split(xz, [E, E]); //                                   (b, l, E) each
   const conv = ops.causalConv1d(
     xIn,
@@ -93,12 +102,12 @@ export function mambaBlock(
   let C: Tensor; //                                           (b, l, N), or (E, N) time-invariant
   if (!selective) {
     delta = ops.zeros([b, l, E], x); //                       Δ = softplus(dt_proj.bias) everywhere
-    B = ops.rowsTransposed(w("x_proj.weight"), R, N); //      (E, N)
-    C = ops.rowsTransposed(w("x_proj.weight"), R + N, N); //  (E, N)
+    B = ops.rowsTransposed(matrix("x_proj.weight"), R, N); //     (E, N)
+    C = ops.rowsTransposed(matrix("x_proj.weight"), R + N, N); // (E, N)
   } else {
-    const xdbl = ops.linear(x, w("x_proj.weight")); //        (b, l, R + 2N): the selection
-    const [dtLow, Bx, Cx] = ops.split(xdbl, [R, N, N]); //    (b, l, R), (b, l, N), (b, l, N)
-    delta = ops.linear(dtLow, w("dt_proj.weight")); //        (b, l, E); its bias goes in the scan
+    const xdbl = ops.linear(x, matrix("x_proj.weight")); //       (b, l, R + 2N): the selection
+    const [dtLow, Bx, Cx] = ops.split(xdbl, [R, N, N]); //        (b, l, R), (b, l, N), (b, l, N)
+    delta = ops.linear(dtLow, matrix("dt_proj.weight")); //       (b, l, E); bias: in the scan
     B = Bx;
     C = Cx;
   }
@@ -115,7 +124,7 @@ export function mambaBlock(
     },
     state?.ssm ?? null,
   ); //                                                       (b, l, E)
-  return ops.linear(y, w("out_proj.weight"), optional("out_proj.bias")); // (b, l, d)
+  return ops.linear(y, matrix("out_proj.weight"), optional("out_proj.bias")); // (b, l, d)
 }
 
 /**
@@ -135,7 +144,7 @@ export function mambaLM(
 ): Tensor {
   const c = model.config;
   const w = (name: string): Tensor => model.params.get(name)!;
-  const embeddings = w("backbone.embeddings.weight"); //                          (V, d)
+  const embeddings = matrixOf(model, "backbone.embeddings.weight"); //             (V, d)
   let h = ops.embedding(ids, batch, length, embeddings); //                         (b, l, d)
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const u = ops.rmsNorm(h, w(`backbone.layers.${i}.norm.weight`), c.layer_norm_epsilon);
@@ -144,6 +153,11 @@ export function mambaLM(
   }
   if (options.lastPositionOnly) h = ops.lastPosition(h); //                         (b, 1, d)
   const hf = ops.rmsNorm(h, w("backbone.norm_f.weight"), c.layer_norm_epsilon);
-  const head = c.tie_word_embeddings ? embeddings : w("lm_head.weight"); //          (V, d)
+  const head = c.tie_word_embeddings ? embeddings : matrixOf(model, "lm_head.weight"); // (V, d)
   return ops.linear(hf, head); //                                                   (b, l, V)
+}
+
+/** A weight matrix by checkpoint name: kept in 16 bits, or from the parameters. */
+function matrixOf(model: MambaModel, name: string): Weight {
+  return model.half?.get(name) ?? model.params.get(name)!;
 }

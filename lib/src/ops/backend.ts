@@ -19,6 +19,13 @@
  * and as mamba-minimal writes the block; the sequence ops (conv, scan, attention) read them so.
  */
 import type { Tensor } from "../tensor";
+import type { HalfTensor } from "../half";
+
+/**
+ * A weight matrix as the products read it: a float32/float64 tensor, or one kept in 16-bit floats
+ * (`../half.ts`: inference only, widened exactly where it is read).
+ */
+export type Weight = Tensor | HalfTensor;
 
 /**
  * The arguments of the model's selective scan, token-major (mamba-minimal's `selective_scan`):
@@ -46,6 +53,39 @@ export interface ScanGradients {
   dD: Tensor;
   dz: Tensor | null;
   ddeltaBias: Tensor;
+}
+
+/**
+ * The arguments of Mamba-2's SSD op (`mamba2/model.ts`), token-major, in transformers'
+ * `Mamba2Mixer` layout: x (b, l, H·P) (heads of P channels), dt (b, l, H) before its bias,
+ * A (H) the scalar A of each head (A = −exp(A_log)), B, C (b, l, G·N) (G groups of N, head h
+ * reading group ⌊h / (H/G)⌋), D and dtBias (H). The op computes
+ * Δ = clamp(softplus(dt + dtBias), dtLimit), then per head the selective SSM with scalar A,
+ * h_t = exp(Δ_t A) h_{t−1} + Δ_t x_t B_tᵀ, y_t = h_t C_t + D x_t, by the chunked SSD algorithm
+ * with chunks of `chunkSize` (lesson 13).
+ */
+export interface SsdArgs {
+  x: Tensor;
+  dt: Tensor;
+  A: Tensor;
+  B: Tensor;
+  C: Tensor;
+  D: Tensor;
+  dtBias: Tensor;
+  groups: number;
+  dtLimit: readonly [number, number];
+  chunkSize: number;
+}
+
+/** The gradients of an SSD op, each the shape of its input. */
+export interface SsdGradients {
+  dx: Tensor;
+  ddt: Tensor;
+  dA: Tensor;
+  dB: Tensor;
+  dC: Tensor;
+  dD: Tensor;
+  ddtBias: Tensor;
 }
 
 /** How the training forward keeps the scan's states for the backward pass (lesson 10). */
@@ -97,8 +137,8 @@ export interface Backend {
   begin?(): void;
 
   // ---- forward ----
-  embedding(ids: Int32Array, batch: number, length: number, weight: Tensor): Tensor;
-  linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor;
+  embedding(ids: Int32Array, batch: number, length: number, weight: Weight): Tensor;
+  linear(x: Tensor, weight: Weight, bias: Tensor | null): Tensor;
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
   silu(x: Tensor): Tensor;
   add(a: Tensor, b: Tensor): Tensor;
@@ -112,6 +152,12 @@ export interface Backend {
   selectiveScan(a: ScanArgs, state: Tensor | null): Tensor;
   rope(x: Tensor, heads: number, headDim: number, start: number, invFreq: Float64Array): Tensor;
   attention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape, cache: LayerKV | null): Tensor;
+  /**
+   * Mamba-2's SSD (see {@link SsdArgs}) → (b, l, H·P), from and updating `state` (b, H, P, N)
+   * when given. Optional: the reference backend has it (and its backward); a model that needs it
+   * refuses a backend without it.
+   */
+  ssd?(a: SsdArgs, state: Tensor | null): Tensor;
 
   // ---- backward: g = ∂loss/∂(the forward's output) in, ∂loss/∂(each input) out ----
   linearBackward(
@@ -159,6 +205,7 @@ export interface Backend {
     saved: unknown,
     g: Tensor,
   ): { dq: Tensor; dk: Tensor; dv: Tensor };
+  ssdBackward?(a: SsdArgs, g: Tensor): SsdGradients;
   /**
    * Cross-entropy of logits (P, V) against targets (P) (−100: skipped) weighted by mask (P)
    * (default 1), forward and backward in one pass.

@@ -20,11 +20,21 @@
  *   selectiveScan(ScanArgs, state (b, E, N)?)                 → (b, l, E)
  *   rope(x (b, l, heads·hd), heads, hd, start, invFreq)       → same shape
  *   attention(q (b, l, H·hd), k, v (b, l, H_kv·hd), shape, cache?) → (b, l, H·hd)
+ *   ssd(SsdArgs, state (b, H, P, N)?)                         → (b, l, H·P)
  *   rowsTransposed(w (rows, cols), start, count)              → (cols, count)
  * A state or cache is read and updated in place (decoding); none is allowed while recording.
  */
 import type { Tensor } from "../tensor";
-import type { AttentionShape, Backend, LayerKV, ScanArgs, ScanTraining } from "./backend";
+import { isHalfTensor, widenHalf } from "../half";
+import type {
+  AttentionShape,
+  Backend,
+  LayerKV,
+  ScanArgs,
+  ScanTraining,
+  SsdArgs,
+  Weight,
+} from "./backend";
 
 /** The gradients recorded ops send back, and the closures that send them. */
 export class Tape {
@@ -101,6 +111,13 @@ export class Ops {
     });
   }
 
+  /** A weight that can have a gradient: 16-bit weights are for inference only. */
+  private differentiable(weight: Weight, op: string): Tensor {
+    if (isHalfTensor(weight))
+      throw new Error(`Ops.${op}: a weight kept in 16 bits has no gradient (inference only)`);
+    return weight;
+  }
+
   private send(t: Tensor | null, g: Tensor | null, owned = true): void {
     if (t && g) this.tape!.accumulate(t, g, owned);
   }
@@ -113,27 +130,31 @@ export class Ops {
     ids: Int32Array,
     batch: number,
     length: number,
-    weight: Tensor,
+    weight: Weight,
     paddingIdx: number | null = null,
   ): Tensor {
     const y = this.backend.embedding(ids, batch, length, weight);
+    if (!this.tape) return y;
+    const w = this.differentiable(weight, "embedding");
     this.record(y, (dy) => {
       const dw = this.backend.embeddingBackward(ids, weight.shape[0], dy);
       if (paddingIdx !== null) {
         const d = weight.shape[1];
         dw.data.fill(0, paddingIdx * d, (paddingIdx + 1) * d);
       }
-      this.send(weight, dw);
+      this.send(w, dw);
     });
     return y;
   }
 
-  linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  linear(x: Tensor, weight: Weight, bias: Tensor | null = null): Tensor {
     const y = this.backend.linear(x, weight, bias);
+    if (!this.tape) return y;
+    const w = this.differentiable(weight, "linear");
     this.record(y, (dy) => {
-      const r = this.backend.linearBackward(x, weight, dy, bias !== null);
+      const r = this.backend.linearBackward(x, w, dy, bias !== null);
       this.send(x, r.dx);
-      this.send(weight, r.dweight);
+      this.send(w, r.dweight);
       this.send(bias, r.dbias);
     });
     return y;
@@ -248,8 +269,31 @@ export class Ops {
     return out;
   }
 
+  /** Mamba-2's SSD (`Backend.ssd`); a backend without it is refused. */
+  ssd(a: SsdArgs, state: Tensor | null): Tensor {
+    const backend = this.backend;
+    if (!backend.ssd || !backend.ssdBackward)
+      throw new Error(
+        `Ops.ssd: the ${backend.name} backend has no SSD op (Mamba-2 runs on the reference backend)`,
+      );
+    const y = backend.ssd(a, state);
+    this.record(y, (dy) => {
+      const g = backend.ssdBackward!(a, dy);
+      this.send(a.x, g.dx);
+      this.send(a.dt, g.ddt);
+      this.send(a.A, g.dA);
+      this.send(a.B, g.dB);
+      this.send(a.C, g.dC);
+      this.send(a.D, g.dD);
+      this.send(a.dtBias, g.ddtBias);
+    });
+    return y;
+  }
+
   /** out[c, n] = w[start + n, c]: rows start … start + count − 1 of w, transposed. */
-  rowsTransposed(w: Tensor, start: number, count: number): Tensor {
+  rowsTransposed(weight: Weight, start: number, count: number): Tensor {
+    const w = isHalfTensor(weight) ? widenHalf(weight) : weight;
+    if (this.tape) this.differentiable(weight, "rowsTransposed");
     const cols = w.shape[1];
     const y = this.backend.zeros([cols, count], w);
     for (let c = 0; c < cols; c++)

@@ -35,8 +35,9 @@ export interface AdamWState {
 
 /**
  * Whether a parameter is exempt from weight decay: A_log and D (upstream Mamba marks them
- * `_no_weight_decay` in `mamba_simple.py`), and, as the GPT training recipe, every bias and the
- * norms' weights (the embeddings, which that recipe also exempts, are decayed).
+ * `_no_weight_decay` in `mamba_simple.py`), Mamba-2's dt_bias (likewise in `mamba2.py`), and, as
+ * the GPT training recipe, every bias and the norms' weights (the embeddings, which that recipe
+ * also exempts, are decayed).
  */
 export function noWeightDecay(name: string): boolean {
   return !decays(checkArg("noWeightDecay", "name", name, schema.string()));
@@ -47,6 +48,7 @@ function decays(name: string): boolean {
   return !(
     name.endsWith(".A_log") ||
     name.endsWith(".D") ||
+    name.endsWith(".dt_bias") ||
     name.endsWith(".bias") ||
     /(^|\.)(norm|norm_f|input_layernorm|post_attention_layernorm)\.weight$/.test(name)
   );
@@ -217,13 +219,13 @@ export function clipGlobalNorm(grads: Map<string, Tensor>, max: number): number 
 
 /** The schedule of {@link learningRate}. */
 export interface LrSchedule {
-  /** Peak learning rate, reached at the end of warmup. */
+  /** Peak learning rate (>= 0), reached at the end of warmup. */
   peakLr: number;
   /** Steps of linear warmup from 0 (may be 0). */
   warmupSteps: number;
   /** Total steps; the cosine ends here at minLr. */
   totalSteps: number;
-  /** Final learning rate (default peakLr / 10). */
+  /** Final learning rate (>= 0; default peakLr / 10). */
   minLr?: number;
 }
 
@@ -287,8 +289,8 @@ const LR_SCHEDULE = schema.options(
   {
     totalSteps: schema.integer({ min: 1 }),
     warmupSteps: schema.integer({ min: 0 }),
-    peakLr: schema.number(),
-    minLr: schema.optional(schema.number()),
+    peakLr: schema.number({ min: 0 }),
+    minLr: schema.optional(schema.number({ min: 0 })),
   },
   "a learning-rate schedule",
 );

@@ -12,7 +12,7 @@ import type { TransformerModel } from "./model";
 import { checkDecodeSize, decodeTokens, emptyTransformerCache, kvCacheBytes } from "./kv-cache";
 import { ENGINE_OPTION, type InferenceEngine, inferenceBackend } from "./forward";
 
-/** Options of {@link transformerGenerate} (the same as `mambaGenerate`'s, less `scan`). */
+/** Options of {@link transformerGenerate} (the same as `mambaGenerate`'s; its own engines). */
 export interface TransformerGenerateOptions {
   /** How many tokens to generate (>= 0). */
   maxNewTokens: number;
@@ -22,7 +22,7 @@ export interface TransformerGenerateOptions {
   topK?: number;
   /** The sampler's generator (default new Rng(0)); unused when greedy. */
   rng?: Rng;
-  /** Stop after generating this id (it is included in the result). */
+  /** Stop after generating this id, in [0, vocab_size) (it is included in the result). */
   stopToken?: number;
   /** "simd" (default) or "typescript" (see `InferenceEngine`). */
   engine?: InferenceEngine;

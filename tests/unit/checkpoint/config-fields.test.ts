@@ -1,6 +1,6 @@
 /**
- * Config fields by table (lib/src/checkpoint/config-fields.ts, MAMBA_CONFIG_TABLE and
- * LLAMA_CONFIG_TABLE): every field transformers writes is in the table, the loaders read RoPE
+ * Config fields by table (lib/src/checkpoint/config-fields.ts, MAMBA_CONFIG_TABLE,
+ * MAMBA2_CONFIG_TABLE and LLAMA_CONFIG_TABLE): every field transformers writes is in the table, the loaders read RoPE
  * where transformers 4.x and 5.x put it, refuse every field value that changes the maths into
  * something lib does not implement (naming field and value), and the savers write float fields as
  * floats. The configs written by transformers themselves are the golden fixtures' (tests/fixtures/hf).
@@ -13,6 +13,8 @@ import {
   type ConfigFieldTable,
   LLAMA_CONFIG_FIELDS,
   LLAMA_CONFIG_TABLE,
+  MAMBA2_CONFIG_KEYS,
+  MAMBA2_CONFIG_TABLE,
   MAMBA_CONFIG_KEYS,
   MAMBA_CONFIG_TABLE,
   Rng,
@@ -21,6 +23,7 @@ import {
   llamaConfig,
   loadMambaCheckpoint,
   loadTransformerCheckpoint,
+  readConfigJson,
   saveMambaCheckpoint,
   saveTransformerCheckpoint,
   transformerForward,
@@ -46,13 +49,14 @@ function edited(name: string, edit: (json: Record<string, unknown>) => void): st
 function transformersConfigs(arch: string): Record<string, unknown>[] {
   return readdirSync(FIXTURES)
     .filter((name) => !name.startsWith("ours-") && !name.includes("."))
-    .map((name) => JSON.parse(readFileSync(path.join(FIXTURES, name, "config.json"), "utf8")))
-    .filter((json) => json.architectures[0] === arch);
+    .map((name) => readConfigJson(path.join(FIXTURES, name, "config.json")))
+    .filter((json) => (json.architectures as string[])[0] === arch);
 }
 
 describe.each([
   ["MambaForCausalLM", MAMBA_CONFIG_TABLE, MAMBA_CONFIG_KEYS as readonly string[]],
   ["LlamaForCausalLM", LLAMA_CONFIG_TABLE, LLAMA_CONFIG_FIELDS as readonly string[]],
+  ["Mamba2ForCausalLM", MAMBA2_CONFIG_TABLE, MAMBA2_CONFIG_KEYS as readonly string[]],
 ] as [string, ConfigFieldTable, readonly string[]][])("the %s table", (arch, table, configKeys) => {
   it("lists every field transformers 4.57 and 5.18 wrote in the fixtures", () => {
     const configs = transformersConfigs(arch);

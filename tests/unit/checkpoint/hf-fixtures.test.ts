@@ -12,7 +12,8 @@
  * - logits: max |ours − transformers| ≤ LOGITS_REL · max |logit| of the case. transformers'
  *   float32 logits are up to 8.7e-6 of max |logit| from its float64 run here, ours measured up to
  *   9.4e-6 from transformers': 1e-4 leaves ten times that, and stays far below the mistakes these
- *   fixtures catch (a RoPE base ignored: 0.24 of max |logit|).
+ *   fixtures catch (a RoPE base ignored: 0.24 of max |logit|; Mamba-2's Δ clamp ignored: 0.26).
+ *   Mamba-2's cases measured up to 1.0e-6 (logits), 5.3e-7 nats (loss), 5.0e-6 (gradients).
  * - loss: |ours − transformers| ≤ LOSS_ABS nats: a mean of 14 float32 cross-entropies near 5
  *   nats (float32 spacing there: 4.8e-7); measured up to 1.2e-6.
  * - gradients, each tensor: max |ours − transformers| ≤ GRAD_REL · max |transformers' gradient|.
@@ -28,16 +29,20 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  type MambaModel,
+  type LossAndGrads,
   type SafetensorsEntry,
   type Tensor,
-  type TransformerModel,
+  loadMamba2Checkpoint,
   loadMambaCheckpoint,
   loadTransformerCheckpoint,
+  mamba2Forward,
+  mamba2Generate,
+  mamba2LossAndGrads,
   mambaForward,
   mambaGenerate,
   mambaLossAndGrads,
   readSafetensors,
+  saveMamba2Checkpoint,
   saveMambaCheckpoint,
   saveTransformerCheckpoint,
   transformerForward,
@@ -52,7 +57,7 @@ const GRAD_REL = 3e-4;
 
 /** One case of index.json (see make_hf_fixtures.py). */
 interface FixtureCase {
-  architecture: "MambaForCausalLM" | "LlamaForCausalLM";
+  architecture: Architecture;
   writer: string;
   what: string;
   vocab_size: number;
@@ -74,14 +79,46 @@ const savedByLib = cases.filter(([name]) => name.startsWith("ours-"));
 const tmp = mkdtempSync(path.join(os.tmpdir(), "hf-fixtures-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-type Model = { mamba: MambaModel } | { llama: TransformerModel };
-function load(name: string, dir = path.join(FIXTURES, name)): Model {
-  return index.cases[name].architecture === "MambaForCausalLM"
-    ? { mamba: loadMambaCheckpoint(dir) }
-    : { llama: loadTransformerCheckpoint(dir) };
+/** lib's public functions for one architecture, on a model of that architecture. */
+interface Functions {
+  load(dir: string): unknown;
+  forward(m: unknown, tokens: number[][]): Tensor;
+  generate(
+    m: unknown,
+    prompt: number[],
+    o: { maxNewTokens: number; temperature: number },
+  ): number[];
+  lossAndGrads(m: unknown, tokens: number[][]): LossAndGrads;
+  save(m: unknown, dir: string): void;
 }
-const forward = (m: Model, tokens: number[][]): Tensor =>
-  "mamba" in m ? mambaForward(m.mamba, tokens) : transformerForward(m.llama, tokens);
+type Architecture = "MambaForCausalLM" | "Mamba2ForCausalLM" | "LlamaForCausalLM";
+const LIB: Record<Architecture, Functions> = {
+  MambaForCausalLM: {
+    load: loadMambaCheckpoint,
+    forward: mambaForward,
+    generate: mambaGenerate,
+    lossAndGrads: mambaLossAndGrads,
+    save: saveMambaCheckpoint,
+  } as Functions,
+  Mamba2ForCausalLM: {
+    load: loadMamba2Checkpoint,
+    forward: mamba2Forward,
+    generate: mamba2Generate,
+    lossAndGrads: mamba2LossAndGrads,
+    save: saveMamba2Checkpoint,
+  } as Functions,
+  LlamaForCausalLM: {
+    load: loadTransformerCheckpoint,
+    forward: transformerForward,
+    generate: transformerGenerate,
+    lossAndGrads: transformerLossAndGrads,
+    save: saveTransformerCheckpoint,
+  } as Functions,
+};
+const lib = (name: string): Functions => LIB[index.cases[name].architecture];
+const load = (name: string, dir = path.join(FIXTURES, name)): unknown => lib(name).load(dir);
+const forward = (name: string, m: unknown, tokens: number[][]): Tensor =>
+  lib(name).forward(m, tokens);
 const expected = (name: string): Map<string, SafetensorsEntry> =>
   readSafetensors(path.join(FIXTURES, name, "expected.safetensors"));
 
@@ -107,7 +144,7 @@ describe("the fixtures are what the tests need", () => {
         "mamba-ts (lib/scripts/fixtures/save-lib-checkpoints",
       ]),
     );
-    for (const arch of ["MambaForCausalLM", "LlamaForCausalLM"]) {
+    for (const arch of ["MambaForCausalLM", "Mamba2ForCausalLM", "LlamaForCausalLM"]) {
       expect(byTransformers.filter(([, c]) => c.architecture === arch).length).toBeGreaterThan(2);
       expect(savedByLib.filter(([, c]) => c.architecture === arch).length).toBeGreaterThan(2);
     }
@@ -123,7 +160,7 @@ describe("the fixtures are what the tests need", () => {
 
 describe.each(cases)("%s", (name, c) => {
   it(`computes transformers' logits (${c.what})`, () => {
-    const logits = forward(load(name), c.tokens);
+    const logits = forward(name, load(name), c.tokens);
     expect(logits.shape).toEqual([c.tokens.length, c.tokens[0].length, c.vocab_size]);
     const { err, scale } = errors(logits.data, expected(name).get("logits")!.data);
     expect(err).toBeLessThanOrEqual(LOGITS_REL * scale);
@@ -131,12 +168,8 @@ describe.each(cases)("%s", (name, c) => {
 
   if (c.generated !== undefined) {
     it("greedy decoding gives transformers' generate tokens", () => {
-      const m = load(name);
       const options = { maxNewTokens: c.generated!.length, temperature: 0 };
-      const tokens =
-        "mamba" in m
-          ? mambaGenerate(m.mamba, c.prompt!, options)
-          : transformerGenerate(m.llama, c.prompt!, options);
+      const tokens = lib(name).generate(load(name), c.prompt!, options);
       expect(c.greedy_min_margin).toBeGreaterThanOrEqual(1e-3);
       expect(tokens).toEqual(c.generated);
     });
@@ -144,11 +177,7 @@ describe.each(cases)("%s", (name, c) => {
 
   if (c.loss !== undefined) {
     it("computes transformers' loss (labels = input_ids) and every parameter's gradient", () => {
-      const m = load(name);
-      const { loss, grads } =
-        "mamba" in m
-          ? mambaLossAndGrads(m.mamba, c.tokens)
-          : transformerLossAndGrads(m.llama, c.tokens);
+      const { loss, grads } = lib(name).lossAndGrads(load(name), c.tokens);
       expect(Math.abs(loss - c.loss!)).toBeLessThanOrEqual(LOSS_ABS);
       // Every parameter transformers has, and no other.
       expect([...grads.keys()].sort()).toEqual([...c.grad_names!].sort());
@@ -163,9 +192,7 @@ describe.each(cases)("%s", (name, c) => {
   if (name.startsWith("ours-")) {
     it("saving it again writes exactly the files transformers loaded", () => {
       const dir = path.join(tmp, name);
-      const m = load(name);
-      if ("mamba" in m) saveMambaCheckpoint(m.mamba, dir);
-      else saveTransformerCheckpoint(m.llama, dir);
+      lib(name).save(load(name), dir);
       for (const file of ["config.json", "model.safetensors"]) {
         const want = readFileSync(path.join(FIXTURES, name, file));
         expect(readFileSync(path.join(dir, file)).equals(want), file).toBe(true);
@@ -188,7 +215,7 @@ describe("regressions the fixtures caught", () => {
     writeFileSync(path.join(dir, "config.json"), JSON.stringify(json));
     const c = index.cases[name];
     const ref = expected(name).get("logits")!.data;
-    const right = errors(forward(load(name), c.tokens).data, ref);
+    const right = errors(forward(name, load(name), c.tokens).data, ref);
     const wrong = errors(transformerForward(loadTransformerCheckpoint(dir), c.tokens).data, ref);
     expect(right.err).toBeLessThanOrEqual(LOGITS_REL * right.scale);
     expect(wrong.err).toBeGreaterThan(0.1 * wrong.scale);
@@ -209,6 +236,35 @@ describe("regressions the fixtures caught", () => {
     // The other rows of tokens in the batch do get gradient.
     const t = c.tokens[0][0];
     expect(Math.max(...Array.from(ours.subarray(t * d, (t + 1) * d), Math.abs))).toBeGreaterThan(0);
+  });
+
+  it("Mamba-2's time_step_limit clamps Δ as in transformers: without the clamp the logits move far", () => {
+    const name = "mamba2-clamp-f16";
+    const m = loadMamba2Checkpoint(path.join(FIXTURES, name));
+    expect(m.config.time_step_limit).toEqual([0.05, 0.5]);
+    const c = index.cases[name];
+    const ref = expected(name).get("logits")!.data;
+    const right = errors(mamba2Forward(m, c.tokens).data, ref);
+    const unclamped = {
+      ...m,
+      config: { ...m.config, time_step_limit: [0, Infinity] as [number, number] },
+    };
+    const wrong = errors(mamba2Forward(unclamped, c.tokens).data, ref);
+    expect(right.err).toBeLessThanOrEqual(LOGITS_REL * right.scale);
+    expect(wrong.err).toBeGreaterThan(0.1 * wrong.scale); // measured 0.26
+  });
+
+  it("Mamba-2's time_step_limit is written as transformers 5 writes it, ∞ included", () => {
+    const init = JSON.parse(
+      readFileSync(path.join(FIXTURES, "ours-mamba2-init", "config.json"), "utf8"),
+    );
+    expect(init.time_step_limit).toEqual([0, { __float__: "Infinity" }]);
+    const theirs = JSON.parse(
+      readFileSync(path.join(FIXTURES, "mamba2-untied-f32", "config.json"), "utf8"),
+    );
+    expect(theirs.time_step_limit).toEqual([0, { __float__: "Infinity" }]);
+    const text = readFileSync(path.join(FIXTURES, "ours-mamba2-init", "config.json"), "utf8");
+    expect(text).toMatch(/"time_step_limit": \[\s*0\.0,/);
   });
 
   it("lib's saves write transformers' float fields as floats (transformers 5 refuses an int)", () => {

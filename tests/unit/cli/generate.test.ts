@@ -103,7 +103,8 @@ describe("npm run generate", () => {
       ["--temperature", "-1", /--temperature must be a number in \[0, Infinity\] \(got "-1"\)/],
       ["--top-k", "0", /--top-k must be an integer in \[1, Infinity\]/],
       ["--seed", "x", /--seed must be an integer/],
-      ["--scan", "gpu", /--scan must be fast or reference \(got "gpu"\)/],
+      ["--engine", "gpu", /--engine must be one of simd-threads, simd, typescript \(got "gpu"\)/],
+      ["--keep", "f32", /--keep must be one of bf16, f16 \(got "f32"\)/],
     ] as const) {
       const run = spawnSync(
         process.execPath,

@@ -182,6 +182,12 @@ describe("compareValues and formatValue", () => {
     expect(compareValues(1, "1", 0, 0, "r")).toMatch(/r: expected a number 1, got "1"/);
   });
 
+  it("an infinity must be met exactly, whatever the tolerance", () => {
+    expect(compareValues(-Infinity, -Infinity, 1e-9, 1e-12, "r")).toBeNull();
+    expect(compareValues(-Infinity, 0, 1e-9, 1e-12, "r")).toMatch(/r: expected -Infinity, got 0/);
+    expect(compareValues(Infinity, -Infinity, 1, 1, "r")).toMatch(/expected Infinity/);
+  });
+
   it("compares arrays, typed arrays and objects recursively, saying where", () => {
     expect(compareValues([1, [2, 3]], [1, [2, 3]], 0, 0, "r")).toBeNull();
     expect(compareValues([1, [2, 3]], [1, [2, 4]], 0, 0, "r")).toBe("r[1][1]: expected 3, got 4");

@@ -20,7 +20,7 @@ import { relErr } from "../../helpers/reference";
 describe("decoding with the cache", () => {
   it("step-by-step logits equal the full forward at every position", () => {
     const model = tinyMamba();
-    const full = mambaForward(model, MAMBA_TOKENS, { scan: "reference" });
+    const full = mambaForward(model, MAMBA_TOKENS, { engine: "typescript" });
     const cache = createMambaCache(model, 2);
     const bytes = mambaCacheBytes(cache);
     const V = 37;

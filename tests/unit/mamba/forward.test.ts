@@ -12,8 +12,8 @@ describe("mambaForward", () => {
   it("matches a float64 implementation written from the equations (float32 tolerance)", () => {
     const model = tinyMamba();
     const want = mambaReferenceLogits(model, MAMBA_TOKENS).flat(2);
-    for (const scan of ["reference", "fast"] as const) {
-      const got = mambaForward(model, MAMBA_TOKENS, { scan });
+    for (const engine of ["typescript", "simd", "simd-threads"] as const) {
+      const got = mambaForward(model, MAMBA_TOKENS, { engine });
       expect(got.shape).toEqual([2, 12, 37]);
       expect(got.data).toBeInstanceOf(Float32Array);
       expect(relErr(got.data, want)).toBeLessThan(1e-5);
@@ -36,11 +36,11 @@ describe("mambaForward", () => {
     expect(() =>
       mambaForward(model, { shape: [2, 2], data: new Float32Array(4) } as never),
     ).toThrow(/mambaForward: argument 'tokens' must be \{ shape: \[b, l\], data: Int32Array \}/);
-    expect(() => mambaForward(model, MAMBA_TOKENS, { scan: "gpu" as never })).toThrow(
-      /mambaForward: argument 'options.scan'/,
+    expect(() => mambaForward(model, MAMBA_TOKENS, { engine: "gpu" as never })).toThrow(
+      /mambaForward: argument 'options.engine'/,
     );
     expect(() => mambaForward(model, MAMBA_TOKENS, { speed: 1 } as never)).toThrow(
-      /mambaForward: argument 'options' must be an options object \{ scan\?, variant\? \} \(got an unknown key "speed"; the keys are/,
+      /mambaForward: argument 'options' must be an options object \{ engine\?, variant\? \} \(got an unknown key "speed"; the keys are/,
     );
     expect(() =>
       mambaForward({ ...model, config: { ...model.config, state_size: 0 } }, MAMBA_TOKENS),

@@ -14,7 +14,7 @@ describe("mambaGenerate", () => {
     const out = mambaGenerate(model, prompt, { maxNewTokens: 6, temperature: 0 });
     expect(out.length).toBe(6);
     const seq = [...prompt, ...out];
-    const logits = mambaForward(model, [seq], { scan: "reference" });
+    const logits = mambaForward(model, [seq], { engine: "typescript" });
     for (let i = 0; i < out.length; i++) {
       const row = logits.data.subarray((prompt.length - 1 + i) * 37, (prompt.length + i) * 37);
       let best = 0;

@@ -80,7 +80,7 @@ describe("trainMamba", () => {
       trainMamba(m as never, { batch: randomBatch, schedule, display: false, ...options } as never);
     await expect(run({}, null)).rejects.toThrow(/^trainMamba: argument 'model' must be/);
     await expect(run({ schedule: { ...schedule, peakLr: NaN } })).rejects.toThrow(
-      /^trainMamba: argument 'options.schedule.peakLr' must be a finite number \(got NaN\)/,
+      /^trainMamba: argument 'options.schedule.peakLr' must be a finite number >= 0 \(got NaN\)/,
     );
     await expect(run({ adamw: { lr: 0 } })).rejects.toThrow(
       /^trainMamba: argument 'options.adamw' must be AdamW's settings without lr \(the schedule sets the learning rate\) \{ .* \} \(got an unknown key "lr"/,

@@ -71,6 +71,10 @@ describe("AdamW", () => {
       "backbone.layers.1.norm.weight",
     ];
     expect(names.map(noWeightDecay)).toEqual([false, true, true, true, true, true]);
+    // Mamba-2: dt_bias and the gated norm's weight too
+    expect(
+      ["backbone.layers.0.mixer.dt_bias", "backbone.layers.0.mixer.norm.weight"].map(noWeightDecay),
+    ).toEqual([true, true]);
     const params = new Map(names.map((n, i) => [n, vec([1 + i, -i])]));
     const state = createAdamW(params);
     const opts = { lr: 0.03, beta1: 0.8, beta2: 0.9, eps: 1e-6, weightDecay: 0.2 };

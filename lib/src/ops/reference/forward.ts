@@ -7,7 +7,8 @@
 import type { FloatArray, Tensor } from "../../tensor";
 import { siluRaw, softplusRaw } from "./scalar";
 import { type SelectiveScanShapes, type SeqLayout, tokenMajorShapes } from "./layout";
-import type { ScanArgs } from "../backend";
+import type { ScanArgs, Weight } from "../backend";
+import { isHalfTensor, widenHalf, widenInto } from "../../half";
 
 /** A new array of `like`'s dtype. */
 export function alloc(like: Tensor, n: number): FloatArray {
@@ -21,17 +22,30 @@ export function rowsOf(shape: readonly number[]): number {
   return n;
 }
 
-/** `nn.Embedding`: out[b, l, :] = weight[ids[b·L + l], :] → (b, l, d). */
-export function embedding(ids: Int32Array, batch: number, length: number, weight: Tensor): Tensor {
+/**
+ * `nn.Embedding`: out[b, l, :] = weight[ids[b·L + l], :] → (b, l, d); a 16-bit weight's rows are
+ * widened to float32.
+ */
+export function embedding(ids: Int32Array, batch: number, length: number, weight: Weight): Tensor {
   const d = weight.shape[1];
+  if (isHalfTensor(weight)) {
+    const out = new Float32Array(ids.length * d);
+    for (let i = 0; i < ids.length; i++)
+      widenInto(weight.data, weight.format, ids[i] * d, d, out, i * d);
+    return { shape: [batch, length, d], data: out };
+  }
   const out = alloc(weight, ids.length * d);
   for (let i = 0; i < ids.length; i++)
     out.set(weight.data.subarray(ids[i] * d, ids[i] * d + d), i * d);
   return { shape: [batch, length, d], data: out };
 }
 
-/** `F.linear`: y[..., o] = Σ_i x[..., i] W[o, i] + bias[o] → (..., out). */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+/**
+ * `F.linear`: y[..., o] = Σ_i x[..., i] W[o, i] + bias[o] → (..., out). A 16-bit weight is widened
+ * to float32 first (a copy per call: the reference is for checking, not for speed).
+ */
+export function linear(x: Tensor, w: Weight, bias: Tensor | null): Tensor {
+  const weight = isHalfTensor(w) ? widenHalf(w) : w;
   const [outDim, inDim] = weight.shape;
   const rows = rowsOf(x.shape);
   const out = alloc(x, rows * outDim);

@@ -7,6 +7,7 @@ import type { Backend } from "../backend";
 import * as f from "./forward";
 import * as b from "./backward";
 import * as att from "./attention";
+import { ssd, ssdBackward } from "./ssd";
 
 export const reference: Backend = {
   name: "reference",
@@ -24,6 +25,7 @@ export const reference: Backend = {
   selectiveScan: f.selectiveScan,
   rope: att.rope,
   attention: att.attention,
+  ssd,
   linearBackward: b.linearBackward,
   rmsNormBackward: b.rmsNormBackward,
   embeddingBackward: b.embeddingBackward,
@@ -34,6 +36,7 @@ export const reference: Backend = {
   ropeBackward: b.ropeBackward,
   attentionTrain: b.attentionTrain,
   attentionBackward: b.attentionBackward,
+  ssdBackward,
   crossEntropy: b.crossEntropy,
   zeros: (shape: readonly number[], like: Tensor): Tensor => ({
     shape: [...shape],

@@ -16,8 +16,9 @@
  *   the same gemm, softmax and its backward as kernels of `./attention-kernels.ts`).
  * - TypeScript loops over the same memory (the reference's own loops where one exists): embedding,
  *   −exp, cross-entropy, and the small transposes.
- * - The reference, on the JavaScript heap: a scan or conv that continues from a decoding state;
- *   their outputs are copied into the memory when a kernel reads them.
+ * - The reference, on the JavaScript heap: a scan or conv that continues from a decoding state
+ *   (inference runs on `./infer.ts`, which extends this backend and continues from states
+ *   natively); their outputs are copied into the memory when a kernel reads them.
  *
  * Layout: activations are token-major (b, l, channels) as everywhere; the conv and scan kernels
  * take four channels per vector, so a channel count E that is not a multiple of 4 is padded to
@@ -56,12 +57,13 @@ type SavedScan =
 
 /** The simd backend of one thread (see the module comment). */
 export class SimdBackend implements Backend {
-  readonly name = "simd";
-  private readonly m = new SimdMemory();
+  readonly name: string = "simd";
   /** Parameters staged in the memory during this call, by tensor and layout. */
   private readonly staged = new Map<Tensor, Map<string, SimdTensor>>();
   private attentionKernels: SimdAttention | null = null;
 
+  /** `m`: the memory its tensors live in (its own by default; inference passes a model's). */
+  constructor(protected readonly m: SimdMemory = new SimdMemory()) {}
   /** Starts a call: the arena is emptied and the staged parameters forgotten. */
   begin(): void {
     this.m.reset();
@@ -117,7 +119,7 @@ export class SimdBackend implements Backend {
   }
 
   /** A vector (C) zero-padded to 4⌈C/4⌉. */
-  private paddedVector(v: Tensor): SimdTensor {
+  protected paddedVector(v: Tensor): SimdTensor {
     return this.stage(v, "padded", () => {
       const out = this.m.zeros([padded(v.data.length)]);
       out.data.set(v.data);
@@ -126,7 +128,7 @@ export class SimdBackend implements Backend {
   }
 
   /** x (b, l, C) with C padded to Cp = 4⌈C/4⌉ by zero channels (x itself when C = Cp). */
-  private padChannels(x: Tensor): SimdTensor {
+  protected padChannels(x: Tensor): SimdTensor {
     const [b, l, C] = x.shape;
     const src = this.m.input(x);
     const Cp = padded(C);
@@ -146,7 +148,7 @@ export class SimdBackend implements Backend {
   }
 
   /** The first C channels of xp (b, l, Cp). */
-  private unpadChannels(xp: SimdTensor, C: number): SimdTensor {
+  protected unpadChannels(xp: SimdTensor, C: number): SimdTensor {
     const [b, l, Cp] = xp.shape;
     if (Cp === C) return xp;
     const out = this.m.alloc([b, l, C]);

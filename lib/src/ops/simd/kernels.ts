@@ -195,7 +195,7 @@ function gemmFunction(): WasmFunction {
 }
 
 /** σ(x) = 1 / (1 + e^−x), four lanes (x must not be NaN). */
-function sigmoid4(x: Code, l: Locals, t: ReturnType<typeof expTemps>): Code {
+export function sigmoid4(x: Code, l: Locals, t: ReturnType<typeof expTemps>): Code {
   return f4.div(l.f(1), f4.add(l.f(1), exp4(f4.neg(x), t)));
 }
 
@@ -703,7 +703,7 @@ function copyRowsFunction(): WasmFunction {
 }
 
 /** The sum of the four lanes of a vector (a float32 on the stack). */
-function laneSum(v: Code): Code {
+export function laneSum(v: Code): Code {
   return f32.add(
     f32.add(f4.extractLane(v, 0), f4.extractLane(v, 1)),
     f32.add(f4.extractLane(v, 2), f4.extractLane(v, 3)),

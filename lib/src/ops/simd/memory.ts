@@ -208,7 +208,12 @@ interface ScanExports {
 const PAGE = 65536;
 /** 4 GiB: all a 32-bit WebAssembly memory can address. */
 const MAX_PAGES = 65536;
-const MEMORY = { kind: "imported-shared", initialPages: 16, maximumPages: MAX_PAGES } as const;
+/** How every module of the simd backend gets its memory: the shared one of a {@link SimdMemory}. */
+export const MEMORY = {
+  kind: "imported-shared",
+  initialPages: 16,
+  maximumPages: MAX_PAGES,
+} as const;
 
 // Compiled once per thread; every SimdMemory instantiates them over its own memory.
 let coreModule: object | null = null;
@@ -223,6 +228,8 @@ export class SimdMemory {
   private readonly others = new Map<string, unknown>();
   private buffer: ArrayBufferLike;
   private top = 0;
+  /** Allocations below this byte outlive {@link reset}: see {@link persist}. */
+  private floor = 0;
   private call = 0;
 
   constructor() {
@@ -277,10 +284,26 @@ export class SimdMemory {
 
   // ---- the arena ----
 
-  /** Starts a call: every tensor of the previous call is released (its memory will be reused). */
+  /**
+   * Starts a call: every tensor of the previous call is released (its memory will be reused),
+   * except those allocated before the last {@link persist}.
+   */
   reset(): void {
-    this.top = 0;
+    this.top = this.floor;
     this.call++;
+  }
+
+  /**
+   * Keeps everything allocated so far for good: later resets start above it. Inference keeps a
+   * model's weights here (`./infer.ts`), read in place by every call.
+   */
+  persist(): void {
+    this.floor = this.top;
+  }
+
+  /** The WebAssembly memory itself (worker threads instantiate the kernels over it). */
+  get wasmMemory(): WasmMemory {
+    return this.memory;
   }
 
   /** Whether t was made by this arena during the current call. */

@@ -10,11 +10,12 @@ import { CTRL, type WorkerDeath } from "./threads";
 
 const { script, workers, deaths } = workerData as {
   script: string;
-  workers: { port: MessagePort; ctrl: Int32Array }[];
+  workers: { port: MessagePort; ctrl: Int32Array; [more: string]: unknown }[];
   deaths: MessagePort;
 };
 
-workers.forEach(({ port, ctrl }, i) => {
+workers.forEach((spec, i) => {
+  const { port, ctrl } = spec;
   let reported = false;
   const report = (reason: string): void => {
     if (reported) return;
@@ -26,7 +27,8 @@ workers.forEach(({ port, ctrl }, i) => {
   };
   let worker: Worker;
   try {
-    worker = new Worker(script, { workerData: { port, ctrl }, transferList: [port] });
+    // the worker's data: its port and words, and whatever else its pool gives it
+    worker = new Worker(script, { workerData: spec, transferList: [port] });
   } catch (e) {
     report(`could not start: ${messageOf(e)}`);
     return;

@@ -140,6 +140,21 @@ export interface WorkerDeath {
 export const CTRL = { posted: 0, answered: 1, dead: 2 } as const;
 
 /**
+ * What the supervisor reported about a dead worker ("worker 1 exited (code 7)"), read from its
+ * death port; `ctrl` is the dead worker's control words (the supervisor posts the reason before
+ * it raises the flag: the port is given a moment to deliver it).
+ */
+export function deathOf(deaths: MessagePort, ctrl: Int32Array): string {
+  let death: WorkerDeath | null = null;
+  for (let tries = 0; !death && tries < 1000; tries++) {
+    const msg = receiveMessageOnPort(deaths);
+    if (msg) death = msg.message as WorkerDeath;
+    else Atomics.wait(ctrl, CTRL.dead, 1, 1);
+  }
+  return death ? `worker ${death.worker} ${death.reason}` : "a worker died";
+}
+
+/**
  * The built .js file of lib module `module` (a path under lib/src without extension), also when
  * lib runs from its TypeScript source (the tests): lib/dist/<module>.js. An absolute path is
  * returned as it is.
@@ -360,14 +375,7 @@ class WorkerPool implements TrainPool {
 
   /** Closes the pool after the supervisor reported w dead, and throws why (`fn` the caller). */
   private fail(fn: string, w: PoolWorker): never {
-    let death: WorkerDeath | null = null;
-    // the supervisor posts the reason before it raises the flag; give the port a moment
-    for (let tries = 0; !death && tries < 1000; tries++) {
-      const msg = receiveMessageOnPort(this.deaths!);
-      if (msg) death = msg.message as WorkerDeath;
-      else Atomics.wait(w.ctrl, CTRL.dead, 1, 1);
-    }
-    const what = death ? `worker ${death.worker} ${death.reason}` : "a worker died";
+    const what = deathOf(this.deaths!, w.ctrl);
     this.failure = `${what} during a step; the pool is closed (create a new one with createTrainPool)`;
     this.close();
     throw new Error(`${fn}: options.pool: ${this.failure}`);

@@ -85,8 +85,15 @@ export const i32 = {
   add: (a: Code, b: Code): Code => [a, b, 0x6a],
   sub: (a: Code, b: Code): Code => [a, b, 0x6b],
   mul: (a: Code, b: Code): Code => [a, b, 0x6c],
+  divS: (a: Code, b: Code): Code => [a, b, 0x6d],
   and: (a: Code, b: Code): Code => [a, b, 0x71],
+  or: (a: Code, b: Code): Code => [a, b, 0x72],
+  xor: (a: Code, b: Code): Code => [a, b, 0x73],
+  load: (addr: Code, offset = 0): Code => [addr, 0x28, ...memarg(2, offset)],
   shl: (a: Code, b: Code): Code => [a, b, 0x74],
+  shrU: (a: Code, b: Code): Code => [a, b, 0x76],
+  /** Zero-extended 16-bit load (a float16 or bfloat16's bits). */
+  load16U: (addr: Code, offset = 0): Code => [addr, 0x2f, ...memarg(1, offset)],
   eqz: (a: Code): Code => [a, 0x45],
   ltS: (a: Code, b: Code): Code => [a, b, 0x48],
   ltU: (a: Code, b: Code): Code => [a, b, 0x49],
@@ -108,8 +115,12 @@ export const f32 = {
   div: (a: Code, b: Code): Code => [a, b, 0x95],
   sqrt: (a: Code): Code => [a, 0x91],
   max: (a: Code, b: Code): Code => [a, b, 0x97],
+  /** |a| with the sign of b. */
+  copysign: (a: Code, b: Code): Code => [a, b, 0x98],
   /** A signed int32 converted to float32. */
   fromI32: (a: Code): Code => [a, 0xb2],
+  /** The bits of an int32 read as a float32. */
+  reinterpretI32: (a: Code): Code => [a, 0xbe],
 };
 
 /** 128-bit vector instructions, lanes as four float32 (f4) or four int32 (i4). */
@@ -143,6 +154,9 @@ export const v128 = {
   ],
   and: (a: Code, b: Code): Code => simd(0x4e, a, b),
   or: (a: Code, b: Code): Code => simd(0x50, a, b),
+  xor: (a: Code, b: Code): Code => simd(0x51, a, b),
+  /** 1 when any bit of a is set, else 0 (an i32). */
+  anyTrue: (a: Code): Code => simd(0x53, a),
   /** Lanes of a where mask bits are 1, else b. */
   bitselect: (a: Code, b: Code, mask: Code): Code => simd(0x52, a, b, mask),
 };
@@ -163,6 +177,8 @@ export const f4 = {
     ...Array.from(new Uint8Array(new Float32Array(x).buffer)),
   ],
   extractLane: (v: Code, lane: number): Code => [v, SIMD, ...uleb(0x1f), lane],
+  /** v with lane `lane` replaced by the float32 x. */
+  replaceLane: (v: Code, lane: number, x: Code): Code => [v, x, SIMD, ...uleb(0x20), lane],
   lt: (a: Code, b: Code): Code => simd(0x43, a, b),
   gt: (a: Code, b: Code): Code => simd(0x44, a, b),
   nearest: (a: Code): Code => simd(0x6a, a),
@@ -184,6 +200,9 @@ export const f4 = {
 /** i32x4 instructions. */
 export const i4 = {
   splat: (x: Code): Code => simd(0x11, x),
+  /** The low (high) four 16-bit lanes of a, zero-extended to 32 bits. */
+  extendLowU16: (a: Code): Code => simd(0xa9, a),
+  extendHighU16: (a: Code): Code => simd(0xaa, a),
   const: (n: number): Code => v128.constI32(n),
   /** Float lanes truncated (saturating) to int32. */
   fromF4: (a: Code): Code => simd(0xf8, a),
@@ -212,6 +231,8 @@ export const control = {
     0x0b,
   ],
   if: (cond: Code, then: Code): Code => [cond, 0x04, 0x40, then, 0x0b],
+  /** Calls function number `index` of the module (its position in the list assembled). */
+  call: (index: number, ...args: Code[]): Code => [...args, 0x10, ...uleb(index)],
 };
 
 /** A function to assemble: parameters, extra locals, body, and the export name. */

@@ -1,0 +1,350 @@
+/**
+ * Benchmark: generation with a Mamba-130m-size model (`state-spaces/mamba-130m-hf`'s config:
+ * d_model 768, 24 layers, vocab 50280, N 16, tied head), random weights written by transformers
+ * itself (`generate_torch.py make`, into .bench/generate/, git-ignored) in F32 and in BF16.
+ *
+ * For each engine and weight format it reads a prompt of PROMPT tokens (`mambaPrefill`, one pass)
+ * and decodes DECODE tokens greedily (`mambaStep` per token), through `mambaGenerateWithStats`:
+ * prompt tokens/s and decode tokens/s, the best of REPEATS runs. In the same run:
+ * - transformers' own `MambaForCausalLM` on the CPU (its PyTorch path; `torch.set_num_threads`
+ *   as many threads as ours), in float32 and in bfloat16, timed by `generate_torch.py time`:
+ *   the strongest thing a user would pick instead;
+ * - the physical limits: a decoding step reads every weight once, so its time is at least the
+ *   weight bytes over the memory bandwidth, measured here (streaming reads on 1 and on all
+ *   threads at once); a prompt token costs 2 FLOPs per weight of the blocks, against the
+ *   measured float32 SIMD peak (f32x4 multiply + add, per core, times the threads);
+ * - what keeping BF16 costs in accuracy: the BF16 checkpoint's logits against the F32
+ *   checkpoint's (the rounding of the weights to bfloat16, which the file made), and the kept
+ *   weights against the same file loaded as float32 (nothing: the values are the same);
+ * - greedy agreement with transformers (the F32 checkpoint, same prompt).
+ *
+ * Python: $MAMBA_TS_BENCH_PYTHON (default python3) with torch and transformers.
+ * Run: `npm run bench -- generate` (after `npm run build`). Environment: GENERATE_BENCH_PROMPT,
+ * GENERATE_BENCH_DECODE, GENERATE_BENCH_REPEATS override the sizes.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
+import * as path from "node:path";
+import { Worker } from "node:worker_threads";
+import { Rng } from "../../dist/rng";
+import { loadMambaCheckpoint } from "../../dist/mamba/checkpoint";
+import { mambaForward } from "../../dist/mamba/forward";
+import { mambaGenerateWithStats } from "../../dist/mamba/generate";
+import type { MambaEngine } from "../../dist/mamba/engine";
+import type { MambaModel } from "../../dist/mamba/model";
+import { measureMemoryBandwidth } from "../../dist/selective-fast/limits";
+import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
+
+const ROOT = path.resolve(__dirname, "../../..");
+const DIR = path.join(ROOT, ".bench", "generate");
+const SCRIPT = path.join(ROOT, "lib", "scripts", "bench", "generate_torch.py");
+const PYTHON = process.env.MAMBA_TS_BENCH_PYTHON ?? "python3";
+const PROMPT = Number(process.env.GENERATE_BENCH_PROMPT ?? 128);
+const DECODE = Number(process.env.GENERATE_BENCH_DECODE ?? 64);
+const REPEATS = Number(process.env.GENERATE_BENCH_REPEATS ?? 3);
+const THREADS = availableParallelism();
+
+const load = (): string =>
+  loadavg()
+    .map((v) => v.toFixed(2))
+    .join(", ");
+
+function python(args: string[]): { ok: true; out: string } | { ok: false; why: string } {
+  const r = spawnSync(PYTHON, [SCRIPT, ...args], { encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.error) return { ok: false, why: `${PYTHON}: ${r.error.message}` };
+  if (r.status !== 0) return { ok: false, why: `${PYTHON} failed: ${r.stderr.trim().slice(-400)}` };
+  return { ok: true, out: r.stdout.trim() };
+}
+
+/**
+ * Runs `threads` workers at once and sums what they measure: each calls `fn` of `module` (a built
+ * lib file) with the arguments `warmUp` (to compile before the start), waits for the common
+ * start, then posts what `fn` returns with the arguments `measure`.
+ */
+async function allAtOnce(
+  threads: number,
+  module: string,
+  fn: string,
+  warmUp: string,
+  measure: string,
+): Promise<number> {
+  const start = new Int32Array(new SharedArrayBuffer(4));
+  const code = `
+    const { workerData, parentPort } = require("node:worker_threads");
+    const { ${fn} } = require(workerData.module);
+    ${fn}(${warmUp});
+    Atomics.wait(workerData.start, 0, 0);
+    parentPort.postMessage(${fn}(${measure}));`;
+  const rates = Array.from(
+    { length: threads },
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const w = new Worker(code, { eval: true, workerData: { module, start } });
+        w.once("message", (v: number) => {
+          resolve(v);
+          void w.terminate();
+        });
+        w.once("error", reject);
+      }),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  Atomics.store(start, 0, 1);
+  Atomics.notify(start, 0);
+  return (await Promise.all(rates)).reduce((a, b) => a + b, 0);
+}
+
+/** Streaming read bandwidth (bytes/s) of `threads` threads reading at once, summed. */
+async function bandwidthOn(threads: number): Promise<number> {
+  if (threads === 1) return measureMemoryBandwidth({ bytes: 2 ** 27, repeats: 5 });
+  const limits = path.resolve(__dirname, "../../dist/selective-fast/limits.js");
+  const [warmUp, measure] = ["{ bytes: 2 ** 22, repeats: 1 }", "{ bytes: 2 ** 27, repeats: 5 }"];
+  return allAtOnce(threads, limits, "measureMemoryBandwidth", warmUp, measure);
+}
+
+/**
+ * The float32 SIMD peak of `threads` threads running at once, summed (GFLOP/s): what the cores
+ * this process gets can compute together (less than threads × one core's when the machine is
+ * shared).
+ */
+async function peakOn(threads: number): Promise<number> {
+  const peakModule = path.resolve(__dirname, "../../dist/ops/simd/peak.js");
+  return allAtOnce(threads, peakModule, "measureSimdPeakGflops", "0.02, 1", "0.3, 3");
+}
+
+/** Bytes of weights a decoding step reads: every parameter (the embedding once, as the head). */
+function weightBytes(m: MambaModel): number {
+  let bytes = 0;
+  for (const t of m.params.values()) bytes += t.data.byteLength;
+  for (const t of m.half?.values() ?? []) bytes += t.data.byteLength;
+  return bytes;
+}
+
+/** Multiply-adds per prompt token in the blocks' products (the head runs once per prompt). */
+function blockMacsPerToken(m: MambaModel): number {
+  let macs = 0;
+  const all = [...m.params.entries(), ...(m.half?.entries() ?? [])];
+  for (const [name, t] of all)
+    if (/mixer\.(in|x|dt|out)_proj\.weight$/.test(name)) macs += t.shape[0] * t.shape[1];
+  return macs;
+}
+
+interface Row {
+  weights: string;
+  engine: string;
+  threads: number;
+  prompt: number;
+  decode: number;
+  bytes: number;
+  macs: number;
+}
+
+function timeEngine(model: MambaModel, prompt: number[], engine: MambaEngine, repeats: number) {
+  mambaGenerateWithStats(model, prompt.slice(0, 4), { maxNewTokens: 2, temperature: 0, engine });
+  let bestPrompt = 0;
+  let bestDecode = 0;
+  let tokens: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const s = mambaGenerateWithStats(model, prompt, {
+      maxNewTokens: DECODE + 1,
+      temperature: 0,
+      engine,
+    });
+    bestPrompt = Math.max(bestPrompt, (prompt.length / s.prefillMs) * 1000);
+    bestDecode = Math.max(bestDecode, ((s.tokens.length - 1) / s.decodeMs) * 1000);
+    tokens = s.tokens;
+  }
+  return { prompt: bestPrompt, decode: bestDecode, tokens };
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `Mamba-130m-size generation (d_model 768, 24 layers, vocab 50280, random weights), Node ${process.version}, ${THREADS} cores; load average at start ${load()}`,
+  );
+  console.log(`prompt: ${PROMPT} tokens; decode: ${DECODE} tokens greedy; best of ${REPEATS}`);
+  const versions = python(["versions"]);
+  if (!existsSync(path.join(DIR, "f32", "model.safetensors"))) {
+    mkdirSync(DIR, { recursive: true });
+    console.log(`writing the checkpoints with ${PYTHON} (generate_torch.py make ${DIR}) ...`);
+    const made = python(["make", DIR]);
+    if (!made.ok) throw new Error(`cannot write the checkpoints: ${made.why}`);
+  }
+  console.log(
+    `transformers side: ${PYTHON}: ${versions.ok ? versions.out : `unavailable (${versions.why})`}`,
+  );
+
+  const peak = measureSimdPeakGflops();
+  const peakT = await peakOn(THREADS);
+  const bw1 = await bandwidthOn(1);
+  const bwT = await bandwidthOn(THREADS);
+  console.log(
+    `measured: f32x4 mul+add peak ${peak.toFixed(1)} GFLOP/s on 1 thread, ${peakT.toFixed(1)} on ${THREADS} at once (${(peakT / peak).toFixed(2)} cores' worth: below ${THREADS} when the machine is shared); memory read ${(bw1 / 1e9).toFixed(1)} GB/s on 1 thread, ${(bwT / 1e9).toFixed(1)} GB/s on ${THREADS} at once\n`,
+  );
+
+  const rng = new Rng(1);
+  const prompt = Array.from({ length: PROMPT }, () => rng.int(50280));
+  const promptFile = path.join(DIR, "prompt.json");
+  writeFileSync(promptFile, JSON.stringify(prompt));
+
+  const rows: Row[] = [];
+  const greedy: Record<string, number[]> = {};
+  for (const [weights, folder, keep] of [
+    ["F32", "f32", undefined],
+    ["BF16 kept", "bf16", "bf16"],
+  ] as const) {
+    const model = loadMambaCheckpoint(path.join(DIR, folder), keep ? { keep } : {});
+    const engines: MambaEngine[] = ["simd", "simd-threads"];
+    for (const engine of engines) {
+      const r = timeEngine(model, prompt, engine, REPEATS);
+      greedy[`${weights} ${engine}`] = r.tokens;
+      rows.push({
+        weights,
+        engine,
+        threads: engine === "simd-threads" ? THREADS : 1,
+        prompt: r.prompt,
+        decode: r.decode,
+        bytes: weightBytes(model),
+        macs: blockMacsPerToken(model),
+      });
+      console.log(
+        `  ${weights}, ${engine}: prompt ${r.prompt.toFixed(1)} tokens/s, decode ${r.decode.toFixed(1)} tokens/s (load ${load()})`,
+      );
+    }
+    if (weights === "F32") {
+      // the reference engine, shorter (it is two orders of magnitude slower)
+      const short = prompt.slice(0, 16);
+      const s = mambaGenerateWithStats(model, short, {
+        maxNewTokens: 5,
+        temperature: 0,
+        engine: "typescript",
+      });
+      rows.push({
+        weights,
+        engine: "typescript",
+        threads: 1,
+        prompt: (short.length / s.prefillMs) * 1000,
+        decode: ((s.tokens.length - 1) / s.decodeMs) * 1000,
+        bytes: weightBytes(model),
+        macs: blockMacsPerToken(model),
+      });
+    }
+  }
+
+  // transformers on the CPU, same prompt, same thread count
+  const torch: Record<string, { prompt: number; decode: number; tokens: number[] } | string> = {};
+  for (const [label, folder, dtype, threads] of [
+    ["float32", "f32", "float32", THREADS],
+    ["float32, 1 thread", "f32", "float32", 1],
+    ["bfloat16", "bf16", "bfloat16", THREADS],
+  ] as const) {
+    const r = python([
+      "time",
+      path.join(DIR, folder),
+      promptFile,
+      String(DECODE),
+      "--threads",
+      String(threads),
+      "--dtype",
+      dtype,
+      "--repeats",
+      String(Math.min(REPEATS, 2)),
+    ]);
+    if (!r.ok) {
+      torch[label] = r.why;
+      continue;
+    }
+    const j = JSON.parse(r.out.split("\n").pop()!) as {
+      prompt_tokens_per_s: number;
+      decode_tokens_per_s: number;
+      tokens: number[];
+    };
+    torch[label] = {
+      prompt: j.prompt_tokens_per_s,
+      decode: j.decode_tokens_per_s,
+      tokens: j.tokens,
+    };
+    console.log(
+      `  transformers ${label}: prompt ${j.prompt_tokens_per_s.toFixed(1)} tokens/s, decode ${j.decode_tokens_per_s.toFixed(1)} tokens/s (load ${load()})`,
+    );
+  }
+
+  // the table
+  const tf = torch.float32;
+  const tf1 = torch["float32, 1 thread"];
+  const tfRate = (k: "prompt" | "decode", threads: number) => {
+    const t = threads === 1 ? tf1 : tf;
+    return typeof t === "string" || t === undefined ? NaN : t[k];
+  };
+  const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
+  console.log(
+    `\n| weights | engine | threads | prompt tok/s | × transformers | % of SIMD peak | decode tok/s | × transformers | bandwidth limit tok/s | % of limit |`,
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) {
+    const limit = (r.threads === 1 ? bw1 : bwT) / r.bytes;
+    const peakTokens = ((r.threads === 1 ? peak : peakT) * 1e9) / (2 * r.macs);
+    console.log(
+      `| ${r.weights} | ${r.engine} | ${r.threads} | ${fmt(r.prompt)} | ${fmt(r.prompt / tfRate("prompt", r.threads), 2)} | ${fmt((100 * r.prompt) / peakTokens, 0)}% | ${fmt(r.decode)} | ${fmt(r.decode / tfRate("decode", r.threads), 2)} | ${fmt(limit)} | ${fmt((100 * r.decode) / limit, 0)}% |`,
+    );
+  }
+  for (const [label, t] of Object.entries(torch)) {
+    if (typeof t === "string") console.log(`| transformers ${label} | - | - | ${t} |`);
+    else
+      console.log(
+        `| transformers ${label} | PyTorch CPU | ${label.includes("1 thread") ? 1 : THREADS} | ${fmt(t.prompt)} | | | ${fmt(t.decode)} | | | |`,
+      );
+  }
+  console.log(
+    `(× transformers: against transformers float32 on as many threads; bandwidth limit: measured read bandwidth on the engine's threads / weight bytes per token; % of SIMD peak: against the peak measured on the engine's threads, 2 FLOPs per multiply-add of the blocks' products)`,
+  );
+
+  // accuracy of BF16, and greedy agreement
+  const f32 = loadMambaCheckpoint(path.join(DIR, "f32"));
+  const bf16Float = loadMambaCheckpoint(path.join(DIR, "bf16"));
+  const bf16Kept = loadMambaCheckpoint(path.join(DIR, "bf16"), { keep: "bf16" });
+  const probe = [prompt.slice(0, 64)];
+  const ref = mambaForward(f32, probe, { engine: "simd" }).data;
+  const rel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < b.length; i++) {
+      num = Math.max(num, Math.abs(a[i] - b[i]));
+      den = Math.max(den, Math.abs(b[i]));
+    }
+    return num / den;
+  };
+  const keptLogits = mambaForward(bf16Kept, probe, { engine: "simd" }).data;
+  const floatLogits = mambaForward(bf16Float, probe, { engine: "typescript" }).data;
+  console.log(
+    `\nlogits over 64 positions, max difference over max |logit|:` +
+      `\n  F32 file, engine simd against engine typescript (float32 rounding, for scale): ${rel(ref, mambaForward(f32, probe, { engine: "typescript" }).data).toExponential(2)}` +
+      `\n  BF16 file kept in BF16 (simd) against the same file as float32 (typescript): ${rel(keptLogits, floatLogits).toExponential(2)}` +
+      `\n  BF16 file against F32 file (the checkpoint's rounding of every weight to bfloat16): ${rel(keptLogits, ref).toExponential(2)}`,
+  );
+  const same = (a: number[], b: number[]) => {
+    let n = 0;
+    while (n < Math.min(a.length, b.length) && a[n] === b[n]) n++;
+    return n;
+  };
+  const a = greedy["F32 simd-threads"];
+  const b = greedy["BF16 kept simd-threads"];
+  const bFloat = mambaGenerateWithStats(bf16Float, prompt, {
+    maxNewTokens: a.length,
+    temperature: 0,
+    engine: "simd-threads",
+  }).tokens;
+  console.log(
+    `greedy tokens, BF16 kept against the BF16 file as float32 (both simd-threads): the first ${same(b, bFloat)} of ${b.length} agree; against the F32 file: ${same(a, b)}`,
+  );
+  if (typeof tf !== "string")
+    console.log(
+      `greedy tokens, F32 against transformers float32: the first ${same(a, tf.tokens)} of ${a.length} agree`,
+    );
+  console.log(`load average at the end: ${load()}`);
+  process.exit(0);
+}
+
+void main().catch((e: unknown) => {
+  console.error(`bench generate: ${(e as Error).message}`);
+  process.exit(1);
+});

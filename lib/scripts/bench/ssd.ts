@@ -1,0 +1,232 @@
+/**
+ * Benchmark: Mamba-2's chunked SSD against Mamba-1's selective scan as the state size N grows
+ * (the paper's Figure 10 in miniature, on this machine's CPU, one core).
+ *
+ * One layer's worth of work at equal state: E = 512 channels, l = 1024 positions, N = 16, 64, 128,
+ * 256. Mamba-1 scans E channels of N states each (A a matrix (E, N): an exp per channel and state
+ * and step); Mamba-2 runs H = 8 heads of P = 64 channels with a scalar A per head and one group
+ * of B and C, in chunks of Q = 64 (the same E · N numbers of state). Timed, in one run:
+ * - Mamba-1 scan, TypeScript float64: lib's `selectiveScan` (lesson 06): the baseline;
+ * - Mamba-1 scan, WebAssembly SIMD float32: `selectiveScanFast` (lesson 08), the fastest lib has;
+ * - SSD chunked, TypeScript float64: `ssdChunked` (lesson 13), and the SSD recurrence
+ *   `ssdRecurrence` (the same operator, one position at a time);
+ * - PyTorch (CPU, its own threads), when `TORCH_PYTHON` (default `python3`) has torch:
+ *   `ssd_minimal_discrete` (state-spaces/mamba's `ssd_minimal.py`, the paper's Listing 1) and
+ *   `selective_scan_ref` on the same inputs; both are checked against lib's outputs.
+ * It prints seconds, ratios to the baseline, the chunked SSD's FLOPs and its rate against this
+ * core's measured float32 SIMD peak (`measureSimdPeakGflops`).
+ *
+ * Run: `npm run bench -- ssd` (after `npm run build`).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Rng } from "../../dist/rng";
+import type { Tensor } from "../../dist/tensor";
+import { bestOfSeconds } from "../../dist/timing";
+import { selectiveScan } from "../../dist/selective/scan";
+import { selectiveScanFast } from "../../dist/selective-fast/fast-scan";
+import { randomSelectiveScanArgs } from "../../dist/scan/random-args";
+import { ssdChunked, ssdRecurrence } from "../../dist/mamba2/ssd";
+import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
+import { formatSeconds, relDiff } from "../bench-scan-common";
+
+const E = 512;
+const L = 1024;
+const P = 64;
+const H = E / P;
+const Q = 64;
+const STATES = [16, 64, 128, 256];
+/** PyTorch's selective_scan_ref holds (d, l, n) twice; skip it past this many bytes. */
+const TORCH_SCAN_MEMORY = 6e8;
+const PYTHON = process.env.TORCH_PYTHON ?? "python3";
+
+const TORCH_SCRIPT = `
+import sys, time, torch
+import torch.nn.functional as F
+
+def segsum(x):
+    T = x.size(-1)
+    x = x[..., None].expand(*x.size(), T)
+    x = x.masked_fill(~torch.tril(torch.ones(T, T, dtype=bool), diagonal=-1), 0)
+    s = torch.cumsum(x, dim=-2)
+    return s.masked_fill(~torch.tril(torch.ones(T, T, dtype=bool), diagonal=0), -torch.inf)
+
+def ssd_minimal_discrete(X, A, B, C, block_len):
+    # state-spaces/mamba, mamba_ssm/modules/ssd_minimal.py (einops rearranges as reshapes)
+    b, l, h, p = X.shape; n = B.shape[-1]; c = l // block_len
+    X = X.reshape(b, c, block_len, h, p); B = B.reshape(b, c, block_len, h, n)
+    C = C.reshape(b, c, block_len, h, n)
+    A = A.reshape(b, c, block_len, h).permute(0, 3, 1, 2)
+    A_cumsum = torch.cumsum(A, dim=-1)
+    Lm = torch.exp(segsum(A))
+    Y_diag = torch.einsum("bclhn,bcshn,bhcls,bcshp->bclhp", C, B, Lm, X)
+    decay_states = torch.exp(A_cumsum[:, :, :, -1:] - A_cumsum)
+    states = torch.einsum("bclhn,bhcl,bclhp->bchpn", B, decay_states, X)
+    states = torch.cat([torch.zeros_like(states[:, :1]), states], dim=1)
+    decay_chunk = torch.exp(segsum(F.pad(A_cumsum[:, :, :, -1], (1, 0))))
+    new_states = torch.einsum("bhzc,bchpn->bzhpn", decay_chunk, states)
+    states = new_states[:, :-1]
+    Y_off = torch.einsum("bclhn,bchpn,bhcl->bclhp", C, states, torch.exp(A_cumsum))
+    return (Y_diag + Y_off).reshape(b, l, h, p)
+
+def selective_scan_ref(u, delta, A, B, C, delta_bias):
+    delta = F.softplus(delta + delta_bias[..., None])
+    deltaA = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))
+    deltaB_u = torch.einsum("bdl,bnl,bdl->bdln", delta, B, u)
+    x = A.new_zeros((u.shape[0], A.shape[0], A.shape[1])); ys = []
+    for i in range(u.shape[2]):
+        x = deltaA[:, :, i] * x + deltaB_u[:, :, i]
+        ys.append(torch.einsum("bdn,bn->bd", x, C[:, :, i]))
+    return torch.stack(ys, dim=2)
+
+folder, l, h, p, n, q, e, do_scan = sys.argv[1], *map(int, sys.argv[2:9])
+def load(name, shape):
+    with open(folder + "/" + name, "rb") as f:
+        return torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(shape)
+def best(fn):
+    t = []
+    for _ in range(3):
+        t0 = time.perf_counter(); out = fn(); t.append(time.perf_counter() - t0)
+    return min(t), out
+X = load("X", (1, l, h, p)); A = load("A", (1, l, h))
+B = load("B", (1, l, 1, n)).expand(1, l, h, n).contiguous(); C = load("C", (1, l, 1, n)).expand(1, l, h, n).contiguous()
+with torch.no_grad():
+    ssd_s, y = best(lambda: ssd_minimal_discrete(X, A, B, C, q))
+    y.contiguous().numpy().tofile(folder + "/y_ssd")
+    scan_s = -1.0
+    if do_scan:
+        u = load("u", (1, e, l)); delta = load("delta", (1, e, l)); As = load("As", (e, n))
+        Bs = load("Bs", (1, n, l)); Cs = load("Cs", (1, n, l)); bias = load("bias", (e,))
+        scan_s, ys = best(lambda: selective_scan_ref(u, delta, As, Bs, Cs, bias))
+        ys.contiguous().numpy().tofile(folder + "/y_scan")
+print(ssd_s, scan_s, torch.get_num_threads(), torch.__version__)
+`;
+
+function torchVersion(): string | null {
+  const r = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function save(dir: string, name: string, t: Tensor): void {
+  const data = Float32Array.from(t.data);
+  writeFileSync(path.join(dir, name), new Uint8Array(data.buffer));
+}
+
+function readF32(file: string): Float32Array {
+  const bytes = readFileSync(file);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).slice();
+}
+
+/** FLOPs of the chunked SSD (2 per multiply-add): per head and chunk of q positions. */
+function ssdFlops(n: number): number {
+  const chunks = L / Q;
+  const perChunk = ((Q * (Q + 1)) / 2) * (n + P) + 2 * Q * P * n + P * n;
+  return 2 * H * chunks * perChunk;
+}
+
+function main(): void {
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  console.log(
+    `SSD vs selective scan. Node ${process.version}, ${cpu}, ${os.cpus().length} cores; load average ${os.loadavg()[0].toFixed(1)}.`,
+  );
+  const peak = measureSimdPeakGflops();
+  console.log(`This core's float32 SIMD peak (measureSimdPeakGflops): ${peak.toFixed(1)} GFLOP/s.`);
+  const torch = torchVersion();
+  console.log(
+    torch
+      ? `PyTorch ${torch} (${PYTHON}, its own CPU threads): ssd_minimal_discrete and selective_scan_ref run.`
+      : `PyTorch not found for ${PYTHON} (set TORCH_PYTHON): its columns are skipped.`,
+  );
+  console.log(
+    `E = ${E} channels (Mamba-2: H = ${H} heads of P = ${P}, one group, chunks of Q = ${Q}), l = ${L}, batch 1; lib runs on one core.\n`,
+  );
+  const header = [
+    "N",
+    "scan TS f64",
+    "scan SIMD f32",
+    "SSD recurrence TS",
+    "SSD chunked TS",
+    "chunked/scan TS",
+    "chunked GFLOP/s (% peak)",
+    "torch SSD",
+    "torch scan",
+  ];
+  const rows: string[][] = [];
+  for (const N of STATES) {
+    const rng = new Rng(100 + N);
+    const scanArgs = randomSelectiveScanArgs(rng, { batch: 1, dim: E, length: L, dstate: N });
+    // Mamba-1's scan as the block runs it (Δ = softplus(delta + bias)), without the D and z extras.
+    const scan = { ...scanArgs, z: undefined, D: undefined };
+    const X = rng.randn([1, L, H, P]);
+    const A = rng.randn([1, L, H]);
+    A.data.forEach((_, i) => (A.data[i] = -0.1 * rng.uniform(0, 1)));
+    const inputs = { X, A, B: rng.randn([1, L, 1, N]), C: rng.randn([1, L, 1, N]) };
+
+    const tScan = bestOfSeconds(3, () => selectiveScan(scan));
+    const tFast = bestOfSeconds(3, () => selectiveScanFast(scan));
+    const tRec = bestOfSeconds(3, () => ssdRecurrence(inputs));
+    let chunked: Tensor | null = null;
+    const tChunk = bestOfSeconds(3, () => (chunked = ssdChunked(inputs, { chunkSize: Q }).y));
+    const err = relDiff(chunked!.data, ssdRecurrence(inputs).y.data);
+    if (err > 1e-10) throw new Error(`ssd bench: chunked and recurrence differ by ${err}`);
+    const gflops = ssdFlops(N) / tChunk / 1e9;
+
+    let torchSsd = "-";
+    let torchScan = "-";
+    if (torch) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), "ssd-bench-"));
+      try {
+        for (const [name, t] of Object.entries(inputs)) save(dir, name, t);
+        const doScan = E * L * N * 4 * 2 <= TORCH_SCAN_MEMORY ? 1 : 0;
+        save(dir, "u", scan.u);
+        save(dir, "delta", scan.delta);
+        save(dir, "As", scan.A);
+        save(dir, "Bs", scan.B);
+        save(dir, "Cs", scan.C);
+        save(dir, "bias", scan.deltaBias!);
+        const r = spawnSync(
+          PYTHON,
+          ["-c", TORCH_SCRIPT, dir, ...[L, H, P, N, Q, E, doScan].map(String)],
+          { encoding: "utf8", timeout: 600_000 },
+        );
+        if (r.status !== 0) throw new Error(`ssd bench: python failed: ${r.stderr}`);
+        const [ssdS, scanS, threads] = r.stdout.trim().split(/\s+/).map(Number);
+        if (N === STATES[0]) console.log(`PyTorch ran on ${threads} threads.\n`);
+        const e1 = relDiff(readF32(path.join(dir, "y_ssd")), chunked!.data);
+        torchSsd = `${formatSeconds(ssdS)} (err ${e1.toExponential(0)})`;
+        if (doScan) {
+          // the same scan in lib: compare the outputs too
+          const e2 = relDiff(readF32(path.join(dir, "y_scan")), selectiveScan(scan).out.data);
+          torchScan = `${formatSeconds(scanS)} (err ${e2.toExponential(0)})`;
+        } else torchScan = `skipped (> ${TORCH_SCAN_MEMORY / 1e6} MB)`;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    rows.push([
+      String(N),
+      formatSeconds(tScan),
+      `${formatSeconds(tFast)} (${(tScan / tFast).toFixed(1)}×)`,
+      `${formatSeconds(tRec)} (${(tScan / tRec).toFixed(1)}×)`,
+      `${formatSeconds(tChunk)} (${(tScan / tChunk).toFixed(1)}×)`,
+      (tChunk / tScan).toFixed(2),
+      `${gflops.toFixed(2)} (${((100 * gflops) / peak).toFixed(1)}%)`,
+      torchSsd,
+      torchScan,
+    ]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ");
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+  console.log(
+    "\n(×: speed-up over the TypeScript scan at the same N. Errors: max |torch − lib| / max(1, max |lib|).)",
+  );
+}
+
+main();

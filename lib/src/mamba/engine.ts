@@ -1,0 +1,131 @@
+/**
+ * The engines of Mamba inference (`mambaForward`, `mambaMixer`, `mambaPrefill`, `mambaStep`,
+ * `mambaGenerate`), the same names as training's (`mambaLossAndGrads`):
+ *
+ * - "typescript": the reference backend (`ops/reference/`): float64 sums, any dtype. What the
+ *   tests compare every engine against.
+ * - "simd": the inference backend (`ops/simd/infer.ts`): WebAssembly SIMD kernels in float32
+ *   reading the weights in place, float32 or kept in 16 bits; the conv and scan continue from
+ *   decoding states natively.
+ * - "simd-threads": "simd" with its large ops split over a pool of worker threads
+ *   (`ops/simd/infer-threads.ts`, `os.availableParallelism()` threads).
+ *
+ * The simd engines run a sequence in chunks of positions, carrying the conv and SSM states from
+ * one chunk to the next (exactly what `mambaPrefill` then `mambaStep` do): the arena then holds
+ * one chunk's activations, whatever the length.
+ */
+import type { Tensor } from "../tensor";
+import { schema } from "../validate";
+import { wasmSimdSupported } from "../ops/simd/wasm";
+import type { Backend } from "../ops/backend";
+import { reference } from "../ops/reference/index";
+import { ModelMemory } from "../ops/simd/infer";
+import { inferPool } from "../ops/simd/infer-threads";
+import type { LayerState, MambaModel } from "./model";
+
+/** How a Mamba model runs (see the module comment). */
+export type MambaEngine = "typescript" | "simd" | "simd-threads";
+
+export const ENGINE_OPTION = schema.optional(
+  schema.oneOf<MambaEngine>(["typescript", "simd", "simd-threads"]),
+);
+
+/**
+ * The engine a call runs: `option` when given, else `fallback` (the function's default), except
+ * that a float64 model, or a JavaScript engine without WebAssembly SIMD, runs "typescript" by
+ * default. An explicit simd engine on a float64 model is refused, naming `fn`.
+ */
+export function resolveEngine(
+  fn: string,
+  model: MambaModel,
+  option: MambaEngine | undefined,
+  fallback: "simd" | "simd-threads",
+): MambaEngine {
+  const float64 = model.params.get("backbone.embeddings.weight")?.data instanceof Float64Array;
+  if (option === undefined) return float64 || !wasmSimdSupported() ? "typescript" : fallback;
+  if (option !== "typescript" && float64)
+    throw new Error(
+      `${fn}: argument 'options.engine' must be "typescript" for a float64 model (got "${option}", which computes in float32)`,
+    );
+  if (option !== "typescript" && !wasmSimdSupported())
+    throw new Error(
+      `${fn}: argument 'options.engine' must be "typescript" here: this JavaScript engine lacks WebAssembly SIMD (got "${option}")`,
+    );
+  return option;
+}
+
+/**
+ * The backend of one call of `engine` on `model`, started (for the simd engines: the arena of
+ * the model's memory emptied, its weights moved in where needed, and a cache's decoding
+ * `states` too, updated in place from then on: `ops/simd/infer.ts`). A simd backend's tensors
+ * are valid until the next call on the same model: copy out what is returned.
+ */
+export function startCall(
+  fn: string,
+  model: MambaModel,
+  engine: MambaEngine,
+  states: readonly LayerState[] = [],
+): Backend {
+  if (engine === "typescript") return reference;
+  let bytes = 0;
+  for (const t of model.params.values()) bytes += t.data.byteLength;
+  for (const t of model.half?.values() ?? []) bytes += t.data.byteLength;
+  if (bytes > MAX_WEIGHT_BYTES)
+    throw new Error(
+      `${fn}: argument 'model' must fit the engine's memory (a WebAssembly memory holds 4 GiB: weights and a chunk's activations) (got ${(bytes / 2 ** 30).toFixed(2)} GiB of weights; keep a 16-bit checkpoint's matrices in 16 bits with loadMambaCheckpoint's keep, or use engine "typescript")`,
+    );
+  const backend = ModelMemory.of(model).backend(engine === "simd-threads" ? inferPool() : null);
+  backend.start(
+    fn,
+    model,
+    states.flatMap((s) => [s.conv, s.ssm]),
+  );
+  return backend;
+}
+
+/** The most weight bytes the simd engines take (3 GiB: a 4 GiB memory, room for activations). */
+const MAX_WEIGHT_BYTES = 3 * 2 ** 30;
+
+/** Positions of one chunk, all sequences of the batch together (see the module comment). */
+const CHUNK_TOKENS = 256;
+
+/** The chunks [start, end) of l positions for a batch of b sequences. */
+export function chunksOf(b: number, l: number): [number, number][] {
+  const len = Math.max(1, Math.floor(CHUNK_TOKENS / b));
+  const out: [number, number][] = [];
+  for (let p = 0; p < l; p += len) out.push([p, Math.min(l, p + len)]);
+  return out;
+}
+
+/** Columns [p0, p1) of (b, l) ids. */
+export function idsColumns(
+  ids: Int32Array,
+  b: number,
+  l: number,
+  p0: number,
+  p1: number,
+): Int32Array {
+  const n = p1 - p0;
+  const out = new Int32Array(b * n);
+  for (let i = 0; i < b; i++) out.set(ids.subarray(i * l + p0, i * l + p1), i * n);
+  return out;
+}
+
+/** Zero states (float32) for every layer of `model` and b sequences: a fresh cache's. */
+export function zeroStates(model: MambaModel, b: number): LayerState<Float32Array>[] {
+  const {
+    intermediate_size: E,
+    conv_kernel: k,
+    state_size: N,
+    num_hidden_layers: L,
+  } = model.config;
+  return Array.from({ length: L }, () => ({
+    conv: { shape: [b, E, k], data: new Float32Array(b * E * k) },
+    ssm: { shape: [b, E, N], data: new Float32Array(b * E * N) },
+  }));
+}
+
+/** A float32 copy of t (out of a simd backend's arena, which the next call reuses). */
+export function copyOut(t: Tensor, shape: number[] = t.shape): Tensor<Float32Array> {
+  return { shape: [...shape], data: Float32Array.from(t.data) };
+}

@@ -1,0 +1,77 @@
+/**
+ * The inference kernels of `./infer-kernels.ts` instantiated over one shared WebAssembly memory,
+ * and a kernel call as plain numbers, so that the calling thread and the workers of
+ * `./infer-threads.ts` run the same call the same way (a worker reads it from shared words).
+ */
+import { type WasmMemory, wasmApi } from "./wasm";
+import { convModuleBytes, matmulModuleBytes, scanStateModuleBytes } from "./infer-kernels";
+import { MEMORY } from "./memory";
+
+/** The kernels a call may name, in the order the workers' job words number them. */
+export const KERNELS = [
+  "linF32",
+  "linBf16",
+  "linF16",
+  "mvF32",
+  "mvBf16",
+  "mvF16",
+  "permute8",
+  "negExp",
+  "differs",
+  "convState",
+  "scanState",
+  "scanStateLti",
+  "scanStep",
+  "scanStepLti",
+] as const;
+export type KernelName = (typeof KERNELS)[number];
+
+/** The most arguments a kernel takes (the job words have room for this many). */
+export const MAX_KERNEL_ARGS = 16;
+
+/**
+ * One kernel call: its name, the size its module is generated for (conv width k for
+ * `convState`, state size N for the scans, 0 for the rest), and its arguments (byte addresses,
+ * sizes, strides: see `./infer-kernels.ts`).
+ */
+export interface KernelCall {
+  kernel: KernelName;
+  size: number;
+  args: number[];
+}
+
+type Exports = Record<string, (...args: number[]) => void>;
+
+// compiled once per thread, by module key; instantiated once per memory
+const modules = new Map<string, object>();
+
+function moduleOf(kernel: KernelName, size: number): { key: string; make: () => Uint8Array } {
+  if (kernel === "convState")
+    return { key: `conv${size}`, make: () => convModuleBytes(size, MEMORY) };
+  if (kernel.startsWith("scan"))
+    return { key: `scan${size}`, make: () => scanStateModuleBytes(size, MEMORY) };
+  return { key: "matmul", make: () => matmulModuleBytes(MEMORY) };
+}
+
+/** The inference kernels over one memory (instances made on first use). */
+export class InferKernels {
+  private readonly instances = new Map<string, Exports>();
+
+  constructor(private readonly memory: WasmMemory) {}
+
+  /** Runs one kernel call. */
+  run(c: KernelCall): void {
+    const { key, make } = moduleOf(c.kernel, c.size);
+    let e = this.instances.get(key);
+    if (!e) {
+      let module = modules.get(key);
+      if (!module) {
+        module = new wasmApi!.Module(make());
+        modules.set(key, module);
+      }
+      e = new wasmApi!.Instance(module, { env: { memory: this.memory } }).exports as Exports;
+      this.instances.set(key, e);
+    }
+    e[c.kernel](...c.args);
+  }
+}

@@ -617,7 +617,7 @@ const table: Record<string, Row> = {
   ],
   mambaLastLogits: [
     () => [mamba(), [[1, 2, 3]], { prefill: 2 }],
-    "model:@MAMBA_MODEL tokens:@TOKENS options?:{prefill?:int[1,2^20]}",
+    "model:@MAMBA_MODEL tokens:@TOKENS options?:{prefill?:int[1,2^20] engine?:typescript|simd|simd-threads}",
   ],
   transformerLastLogits: [
     () => [llama(), [[1, 2, 3]], { chunk: 2 }],

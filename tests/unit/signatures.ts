@@ -596,6 +596,7 @@ const table: Record<string, Row> = {
   tokenAccuracy: [predictions, "predictions set"],
   accuracyByTarget: [predictions, "predictions set:@TASK_SET"],
   chanceAccuracy: [() => [inductionSet()], "set"],
+  wilsonInterval: [() => [3, 4], "correct:int[0,4] count:int[1,2^52]"],
   taskExample: [() => [inductionSet(), 1], "set i:int[0,1]"],
   renderExample: [() => [inductionSet(), 1], "set:@TASK_SET i:int[0,1]"],
   taskFileText: [() => [taskFile()], "splits:@SPLITS"],
@@ -616,7 +617,7 @@ const table: Record<string, Row> = {
   ],
   mambaLastLogits: [
     () => [mamba(), [[1, 2, 3]], { prefill: 2 }],
-    "model:@MAMBA_MODEL tokens:@TOKENS options?:{prefill?:int[1,2^20]}",
+    "model:@MAMBA_MODEL tokens:@TOKENS options?:{prefill?:int[1,2^20] engine?:typescript|simd|simd-threads}",
   ],
   transformerLastLogits: [
     () => [llama(), [[1, 2, 3]], { chunk: 2 }],
@@ -625,7 +626,8 @@ const table: Record<string, Row> = {
   inductionCorrect: [
     () => [mamba(), lib.extrapolationSet(0, 8, 2, 6), { batchSize: 1 }],
     "model:@EITHER_MODEL set:@INDUCTION_SET " +
-      "options?:{batchSize?:int[1,2^16] budgetBytes?:pos from?:int[0,0] to?:int[0,2]}",
+      "options?:{batchSize?:int[1,2^16] budgetBytes?:pos from?:int[0,0] to?:int[0,2] " +
+      "prefill?:int[1,2^20]}",
   ],
   inductionExtrapolation: [
     () => [llama(), { lengths: [4, 8], examples: 2, budgetBytes: 1e6 }],

@@ -181,6 +181,11 @@ export interface Series {
   /** "lines" (default), "markers" or "lines+markers". */
   mode?: "lines" | "markers" | "lines+markers";
   dash?: "solid" | "dash" | "dot";
+  /**
+   * An interval around each y value (a confidence interval, say), drawn as error bars from
+   * low[i] to high[i]; both arrays have one value per y value, low[i] ≤ y[i] ≤ high[i].
+   */
+  interval?: { low: ArrayLike<number>; high: ArrayLike<number> };
 }
 
 /** A figure with one line per series. */
@@ -218,7 +223,7 @@ export function lineChart(series: Series[], options: ChartOptions = {}): Figure 
           `lineChart: argument 'series[${i}].x' must be an array of ${y.length} values (one per y value) (got ${describe(s.x)})`,
         );
       }
-      return {
+      const trace: Record<string, unknown> = {
         type: "scatter",
         mode: s.mode ?? "lines",
         name: s.name,
@@ -226,6 +231,27 @@ export function lineChart(series: Series[], options: ChartOptions = {}): Figure 
         y,
         line: { dash: s.dash ?? "solid" },
       };
+      if (s.interval !== undefined) {
+        const { low, high } = s.interval;
+        const fits = (a: unknown) =>
+          a !== null &&
+          typeof a === "object" &&
+          (a as ArrayLike<number>).length === y.length &&
+          Array.from(a as ArrayLike<number>).every((v) => typeof v === "number");
+        const ordered = fits(low) && fits(high) && y.every((v, k) => low[k] <= v && v <= high[k]);
+        if (!ordered) {
+          throw new Error(
+            `lineChart: argument 'series[${i}].interval' must be { low, high }, arrays of ${y.length} numbers with low ≤ y ≤ high (got ${describe(s.interval)})`,
+          );
+        }
+        trace.error_y = {
+          type: "data",
+          symmetric: false,
+          array: y.map((v, k) => high[k] - v),
+          arrayminus: y.map((v, k) => v - low[k]),
+        };
+      }
+      return trace;
     }),
     layout: axisLayout(options),
   };
@@ -304,6 +330,7 @@ const SERIES = schema.options(
     x: schema.optional(schema.present<ArrayLike<number>>()),
     mode: schema.optional(schema.oneOf(["lines", "markers", "lines+markers"] as const)),
     dash: schema.optional(schema.oneOf(["solid", "dash", "dot"] as const)),
+    interval: schema.optional(schema.present<NonNullable<Series["interval"]>>()),
   },
   "a series",
 );

@@ -48,7 +48,18 @@ const CORRECT_OPTIONS = schema.options({
   budgetBytes: schema.optional(schema.positive()),
   from: schema.optional(schema.integer({ min: 0 })),
   to: schema.optional(schema.integer({ min: 0 })),
+  prefill: schema.optional(schema.integer({ min: 1, max: 2 ** 20 })),
 });
+
+/** What {@link inductionCorrect} returns. */
+export interface InductionScore {
+  /** Examples answered right. */
+  correct: number;
+  /** Examples scored (to − from). */
+  count: number;
+  /** Per example scored, in order: 1 if answered right, else 0. */
+  hits: Uint8Array;
+}
 
 /**
  * How many of a set's examples `model` answers right at the final position (arg-max of its
@@ -58,13 +69,20 @@ const CORRECT_OPTIONS = schema.options({
  *
  * @param set an induction-heads set (inputs (n, l), targets (n, 1))
  * @param options batchSize (default 8), budgetBytes (Transformer++ only; default no limit),
- *   from (default 0), to (default n)
+ *   from (default 0), to (default n), prefill (Mamba only: the positions `mambaLastLogits` reads
+ *   in parallel mode before its recurrent steps; default 4096, 1 = every position recurrent)
  */
 export function inductionCorrect(
   model: LanguageModel,
   set: InductionSet,
-  options: { batchSize?: number; budgetBytes?: number; from?: number; to?: number } = {},
-): { correct: number; count: number } | null {
+  options: {
+    batchSize?: number;
+    budgetBytes?: number;
+    from?: number;
+    to?: number;
+    prefill?: number;
+  } = {},
+): InductionScore | null {
   const fn = "inductionCorrect";
   const kind = modelKind(fn, model);
   const s = set as Partial<InductionSet> | null;
@@ -87,18 +105,25 @@ export function inductionCorrect(
     throw new Error(
       `${fn}: argument 'options' must have 0 ≤ from ≤ to ≤ ${n} (got from ${from}, to ${to})`,
     );
+  if (kind === "transformer" && o.prefill !== undefined)
+    throw new Error(
+      `${fn}: argument 'options.prefill' must be absent for a Transformer++ (it applies to Mamba's recurrent mode) (got ${o.prefill})`,
+    );
   const batchSize = Math.min(o.batchSize ?? 8, Math.max(1, to - from));
   if (kind === "transformer" && o.budgetBytes !== undefined) {
     const bytes = attentionEvalBytes((model as TransformerModel).config, l, batchSize);
     if (bytes > o.budgetBytes) return null;
   }
   let correct = 0;
+  const hits = new Uint8Array(to - from);
   for (let start = from; start < to; start += batchSize) {
     const m = Math.min(batchSize, to - start);
     const tokens = { shape: [m, l], data: set.inputs.subarray(start * l, (start + m) * l) };
     const logits: Tensor =
       kind === "mamba"
-        ? mambaLastLogits(model as MambaModel, tokens, { prefill: DEFAULT_MAMBA_PREFILL })
+        ? mambaLastLogits(model as MambaModel, tokens, {
+            prefill: o.prefill ?? DEFAULT_MAMBA_PREFILL,
+          })
         : transformerLastLogits(model as TransformerModel, tokens, {
             chunk: DEFAULT_ATTENTION_CHUNK,
           });
@@ -106,10 +131,13 @@ export function inductionCorrect(
     for (let i = 0; i < m; i++) {
       let arg = 0;
       for (let v = 1; v < V; v++) if (logits.data[i * V + v] > logits.data[i * V + arg]) arg = v;
-      if (arg === set.targets[start + i]) correct++;
+      if (arg === set.targets[start + i]) {
+        correct++;
+        hits[start + i - from] = 1;
+      }
     }
   }
-  return { correct, count: to - from };
+  return { correct, count: to - from, hits };
 }
 
 const SWEEP_OPTIONS = schema.options({

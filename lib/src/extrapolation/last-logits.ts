@@ -4,7 +4,8 @@
  * attention scores (lesson 11, length extrapolation).
  *
  * - Mamba (recurrent mode, constant memory): the first `prefill` tokens go through one parallel
- *   forward (`mambaPrefill`), the rest through `mambaStep`, one position at a time. What is kept
+ *   forward (`mambaPrefill`), the rest through `mambaStep`, one position at a time, both on the
+ *   "simd" inference engine by default (`mamba/engine.ts`). What is kept
  *   is the state of every layer, L · b · E · (k + N) float32 values (`mambaCacheBytes`), plus the
  *   prefill's activations (b · prefill · widest activation); neither grows with l.
  * - Transformer++ (chunked prefill into a KV cache): what `transformerPrefill` runs, over chunks
@@ -21,6 +22,7 @@ import { schema, checkArg, checkOptions, describe } from "../validate";
 import type { MambaModel } from "../mamba/model";
 import { checkMambaModel } from "../mamba/checks";
 import { createMambaCache, mambaPrefill, mambaStep } from "../mamba/cache";
+import { ENGINE_OPTION as MAMBA_ENGINE_OPTION, type MambaEngine } from "../mamba/engine";
 import { readTokens } from "../lm/tokens";
 import { type LlamaConfig, checkLlamaConfig } from "../transformer/config";
 import type { TransformerModel } from "../transformer/model";
@@ -62,6 +64,7 @@ export function attentionEvalBytes(config: LlamaConfig, length: number, batch = 
 
 const MAMBA_OPTIONS = schema.options({
   prefill: schema.optional(schema.integer({ min: 1, max: 2 ** 20 })),
+  engine: MAMBA_ENGINE_OPTION,
 });
 
 /**
@@ -69,17 +72,24 @@ const MAMBA_OPTIONS = schema.options({
  * prefill (module comment): equal to `mambaForward(model, tokens)` at position l − 1.
  *
  * @param tokens (b, l) ids, l ≥ 1
- * @param options prefill: positions read by one parallel forward first (default 4096)
+ * @param options prefill: positions read by one parallel forward first (default 4096); engine:
+ *   what `mambaPrefill` and `mambaStep` run on ("simd" by default, as theirs)
  * @returns (b, vocab_size) float32
  */
 export function mambaLastLogits(
   model: MambaModel,
   tokens: { shape: number[]; data: Int32Array } | number[][],
-  options: { prefill?: number } = {},
+  options: { prefill?: number; engine?: MambaEngine } = {},
 ): Tensor<Float32Array> {
   const fn = "mambaLastLogits";
   checkMambaModel(fn, model);
-  const { prefill = DEFAULT_MAMBA_PREFILL } = checkOptions(fn, "options", options, MAMBA_OPTIONS);
+  const { prefill = DEFAULT_MAMBA_PREFILL, engine } = checkOptions(
+    fn,
+    "options",
+    options,
+    MAMBA_OPTIONS,
+  );
+  const run = engine === undefined ? {} : { engine };
   const { ids, shape } = readTokens(fn, tokens, model.config.vocab_size);
   const [b, l] = shape;
   if (l < 1) throw new Error(`${fn}: argument 'tokens' must have at least one position (got 0)`);
@@ -87,11 +97,11 @@ export function mambaLastLogits(
   const p = Math.min(prefill, l);
   const head = new Int32Array(b * p);
   for (let i = 0; i < b; i++) head.set(ids.subarray(i * l, i * l + p), i * p);
-  let logits = mambaPrefill(model, cache, { shape: [b, p], data: head });
+  let logits = mambaPrefill(model, cache, { shape: [b, p], data: head }, run);
   const column = new Int32Array(b);
   for (let t = p; t < l; t++) {
     for (let i = 0; i < b; i++) column[i] = ids[i * l + t];
-    logits = mambaStep(model, cache, column);
+    logits = mambaStep(model, cache, column, run);
   }
   return logits;
 }

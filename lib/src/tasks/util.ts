@@ -120,3 +120,24 @@ export function renderExample(set: CopyingSet | InductionSet, i: number): string
   }
   return `${input.map(sym).join(sep)} → ${target.map(sym).join(sep)}`;
 }
+
+/**
+ * The Wilson score interval of an accuracy measured as `correct` right out of `count`: the
+ * proportions p whose score test |correct/count − p| ≤ z·√(p(1 − p)/count) does not reject, here
+ * at 95% (z = 1.959964). Unlike p̂ ± z·√(p̂(1 − p̂)/n), it stays inside [0, 1] and does not shrink
+ * to a point at 0% or 100% (at 128 of 128 it is [97.1%, 100%]).
+ *
+ * @returns `{ low, high }`, 0 ≤ low ≤ correct/count ≤ high ≤ 1
+ */
+export function wilsonInterval(correct: number, count: number): { low: number; high: number } {
+  const fn = "wilsonInterval";
+  checkArg(fn, "count", count, schema.integer({ min: 1, max: 2 ** 52 }));
+  checkArg(fn, "correct", correct, schema.integer({ min: 0, max: count }));
+  const z = 1.959964;
+  const p = correct / count;
+  const z2n = (z * z) / count;
+  const center = (p + z2n / 2) / (1 + z2n);
+  const half = (z / (1 + z2n)) * Math.sqrt((p * (1 - p)) / count + z2n / (4 * count));
+  // The endpoints at 0 and 1 are exact in theory; rounding can leave them a hair outside.
+  return { low: correct === 0 ? 0 : center - half, high: correct === count ? 1 : center + half };
+}

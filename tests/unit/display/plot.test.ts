@@ -42,6 +42,22 @@ describe("show outside a kernel", () => {
     expect(figureBundle(lineChart([{ name: "a", y: [1] }]))["text/plain"]).toBe("[plot] figure: a");
   });
 
+  it("draws a series' interval as asymmetric error bars, and rejects one that does not hold y", () => {
+    const fig = lineChart([
+      { name: "acc", x: [1, 2], y: [0.5, 1], interval: { low: [0.25, 0.9], high: [0.75, 1] } },
+    ]);
+    const trace = fig.data[0] as { error_y?: { array: number[]; arrayminus: number[] } };
+    expect(trace.error_y?.array).toEqual([0.25, 0]);
+    expect(trace.error_y?.arrayminus[0]).toBe(0.25);
+    expect(trace.error_y?.arrayminus[1]).toBeCloseTo(0.1, 12);
+    expect(() => lineChart([{ name: "a", y: [0.5], interval: { low: [0.6], high: [1] } }])).toThrow(
+      /lineChart: argument 'series\[0\]\.interval' must be \{ low, high \}/,
+    );
+    expect(() =>
+      lineChart([{ name: "a", y: [0.5, 1], interval: { low: [0], high: [1] } }]),
+    ).toThrow(/lineChart: argument 'series\[0\]\.interval'/);
+  });
+
   it("rejects a non-figure, naming the argument", () => {
     expect(() => show(null as unknown as Figure)).toThrow(
       /show: argument 'figure' must be \{ data: Trace\[\], layout\? \} \(got null/,

@@ -35,13 +35,35 @@ describe("inductionCorrect / inductionExtrapolation", () => {
         const row = last.slice(i * 16, i * 16 + 16);
         if (row.indexOf(Math.max(...row)) === set.targets[i]) want++;
       }
-      expect(inductionCorrect(model, set, { batchSize: 4 })).toEqual({ correct: want, count: 6 });
+      const got = inductionCorrect(model, set, { batchSize: 4 })!;
+      expect(got.correct).toBe(want);
+      expect(got.count).toBe(6);
+      expect(got.hits.reduce((a, h) => a + h, 0)).toBe(want);
       // Slices add up to the whole.
       const a = inductionCorrect(model, set, { from: 0, to: 2 })!;
       const b = inductionCorrect(model, set, { from: 2, to: 6, batchSize: 3 })!;
       expect(a.correct + b.correct).toBe(want);
     }
   });
+  it("recurrent mode (prefill 1: every position through mambaStep) scores each example as a full forward does", () => {
+    // A model whose answers are neither all right nor all wrong, so that per-example hits differ.
+    const set = inductionHeads(new Rng(9), { count: 24, length: 12, vocabSize: 16 });
+    const last = lastPositionLogits(mambaForward(mamba, { shape: [24, 12], data: set.inputs }));
+    const want = Array.from({ length: 24 }, (_, i) => {
+      const row = last.slice(i * 16, i * 16 + 16);
+      return row.indexOf(Math.max(...row)) === set.targets[i] ? 1 : 0;
+    });
+    expect(want.some((h) => h === 1) && want.some((h) => h === 0)).toBe(true);
+    for (const prefill of [1, 5]) {
+      const got = inductionCorrect(mamba, set, { batchSize: 7, prefill })!;
+      expect(Array.from(got.hits), `prefill ${prefill}`).toEqual(want);
+      expect(got.correct).toBe(want.filter((h) => h === 1).length);
+    }
+    expect(() => inductionCorrect(tf, set, { prefill: 1 })).toThrow(
+      /inductionCorrect: argument 'options.prefill' must be absent for a Transformer\+\+/,
+    );
+  });
+
   it("scores a Transformer++ over its budget as null, and Mamba never", () => {
     const set = extrapolationSet(0, 64, 2, 16);
     expect(inductionCorrect(tf, set, { budgetBytes: 1000 })).toBeNull();

@@ -26,15 +26,16 @@ const tokens = (b: number, l: number, seed: number) => {
 
 describe("mambaLastLogits", () => {
   const model = initMamba(SMALL_MAMBA, new Rng(1));
-  it("equals mambaForward's last position for every split between prefill and recurrent steps", () => {
+  it("equals mambaForward's last position for every split between prefill and recurrent steps, on each engine", () => {
     const t = tokens(3, 37, 2);
-    const want = lastPositionLogits(mambaForward(model, t));
-    for (const prefill of [1, 5, 36, 37, 4096]) {
-      const got = mambaLastLogits(model, t, { prefill });
-      expect(got.shape).toEqual([3, 16]);
-      // float32 activations summed in another order: a few float32 ulps of the logits' scale.
-      expect(relErr(got.data, want), `prefill ${prefill}`).toBeLessThan(1e-4);
-    }
+    const want = lastPositionLogits(mambaForward(model, t, { engine: "typescript" }));
+    for (const engine of [undefined, "simd", "typescript"] as const)
+      for (const prefill of [1, 5, 36, 37, 4096]) {
+        const got = mambaLastLogits(model, t, { prefill, ...(engine ? { engine } : {}) });
+        expect(got.shape).toEqual([3, 16]);
+        // float32 activations summed in another order: a few float32 ulps of the logits' scale.
+        expect(relErr(got.data, want), `${engine} prefill ${prefill}`).toBeLessThan(1e-4);
+      }
   });
   it("rejects bad input naming the function and argument", () => {
     expect(() => mambaLastLogits(model, tokens(1, 4, 0), { prefill: 0 })).toThrow(

@@ -1,0 +1,43 @@
+/**
+ * What the training scripts (`lib/scripts/train/*.ts`) share: reading their options, logging to
+ * the console and to a run's log file, and the command that made a run.
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import * as path from "node:path";
+
+/** The value after `--name` on the command line, or `fallback`. */
+export function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+/** Whether `--name` is on the command line. */
+export const flag = (name: string): boolean => process.argv.includes(`--${name}`);
+
+/** A function that prints a line and appends it to `file` (its folder made if missing). */
+export function logger(file: string): (line: string) => void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  return (line: string) => {
+    console.log(line);
+    appendFileSync(file, line + "\n");
+  };
+}
+
+/**
+ * The command that made a run of training script `script`, without the flags that only say how it
+ * was scheduled (`--resume`, `--time-limit SECONDS`): the same command run to the end gives the
+ * same model.
+ */
+export function runCommand(script: string): string {
+  const args: string[] = [];
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--resume") continue;
+    if (argv[i] === "--time-limit") {
+      i++;
+      continue;
+    }
+    args.push(argv[i]);
+  }
+  return `npm run train -- ${script} ${args.join(" ")}`.trim();
+}

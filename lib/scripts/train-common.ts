@@ -1,6 +1,7 @@
 /**
  * What the training scripts (`lib/scripts/train/*.ts`) share: reading their options, logging to
- * the console and to a run's log file, and the command that made a run.
+ * the console and to a run's log file, the command that made a run, and the progress a run keeps
+ * between slices.
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
@@ -40,4 +41,28 @@ export function runCommand(script: string): string {
     args.push(argv[i]);
   }
   return `npm run train -- ${script} ${args.join(" ")}`.trim();
+}
+
+/** One evaluation of the validation set. */
+export interface Evaluation {
+  step: number;
+  loss: number;
+  accuracy: number;
+}
+
+/** The mean training loss and batch accuracy over one evaluation interval, ending at `step`. */
+export interface TrainPoint {
+  step: number;
+  loss: number;
+  accuracy: number;
+}
+
+/** What a run keeps between slices (and sessions): in WORK/<name>/progress.json. */
+export interface Progress {
+  evaluations: Evaluation[];
+  train: TrainPoint[];
+  /** The sums of the interval in progress (a run interrupted between evaluations keeps them). */
+  partial?: { loss: number; accuracy: number; n: number };
+  seconds: number;
+  commands: string[];
 }

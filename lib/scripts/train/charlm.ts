@@ -55,11 +55,7 @@ import { transformerGenerate } from "../../dist/transformer/generate";
 import { saveTransformerCheckpoint } from "../../dist/transformer/checkpoint";
 import { trainMamba, trainTransformer } from "../../dist/train/loop";
 import type { Tensor } from "../../dist/tensor";
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+import { arg } from "../train-common";
 
 const D_MODEL = 64;
 const LAYERS = 2;

@@ -60,7 +60,7 @@ import { loadTrainingState, saveTrainingState } from "../../dist/train/state";
 import { taskBatch } from "../../dist/train/tasks";
 import { createTrainPool } from "../../dist/ops/simd/threads";
 import { type LanguageModel, extrapolationSet, inductionCorrect } from "../../dist/extrapolation";
-import { arg, flag, logger, runCommand } from "../train-common";
+import { type Evaluation, type Progress, arg, flag, logger, runCommand } from "../train-common";
 
 /** Mamba: the paper's 2 layers, d_model 64, vocabulary 16 (66,496 parameters). */
 export const MAMBA_CONFIG = {
@@ -119,27 +119,6 @@ function paramCount(kind: Kind): number {
   return kind === "mamba"
     ? mambaParamCount(mambaConfig(MAMBA_CONFIG))
     : transformerParamCount(llamaConfig(TRANSFORMER_CONFIG));
-}
-
-/** One evaluation of the validation set at the training length. */
-interface Evaluation {
-  step: number;
-  loss: number;
-  accuracy: number;
-}
-/** Mean training loss and batch accuracy over one evaluation interval, ending at `step`. */
-interface TrainPoint {
-  step: number;
-  loss: number;
-  accuracy: number;
-}
-/** What a run keeps between slices and sessions (WORK/<name>/progress.json). */
-interface Progress {
-  evaluations: Evaluation[];
-  train: TrainPoint[];
-  partial?: { loss: number; accuracy: number; n: number };
-  seconds: number;
-  commands: string[];
 }
 
 async function train(out: string, work: string): Promise<void> {

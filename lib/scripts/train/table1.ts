@@ -55,14 +55,7 @@
  * same model on the same Node.js version (the "simd-threads" engine combines the threads' shares
  * in a fixed order).
  */
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Rng } from "../../dist/rng";
 import { initMamba } from "../../dist/mamba/init";
@@ -76,12 +69,7 @@ import { type StepRecord, trainMamba } from "../../dist/train/loop";
 import { loadTrainingState, saveTrainingState } from "../../dist/train/state";
 import { taskAccuracy, taskBatch } from "../../dist/train/tasks";
 import { createTrainPool } from "../../dist/ops/simd/threads";
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-const flag = (name: string): boolean => process.argv.includes(`--${name}`);
+import { type Evaluation, type Progress, arg, flag, logger, runCommand } from "../train-common";
 
 /** The model of every row: the same config, so the same parameter count (66,496). */
 export const TABLE1_CONFIG = {
@@ -105,51 +93,6 @@ type Task = "selective" | "copying";
 /** The generator of a task: selective copying (random positions) or plain copying (fixed). */
 function generator(task: Task): (rng: Rng, o: Parameters<typeof copying>[1]) => CopyingSet {
   return task === "selective" ? selectiveCopying : copying;
-}
-
-/** One evaluation of the validation set. */
-interface Evaluation {
-  step: number;
-  loss: number;
-  accuracy: number;
-}
-/** The mean training loss and batch accuracy over one evaluation interval, ending at `step`. */
-interface TrainPoint {
-  step: number;
-  loss: number;
-  accuracy: number;
-}
-/** What a run keeps between slices (and sessions): in WORK/<name>/progress.json. */
-interface Progress {
-  evaluations: Evaluation[];
-  train: TrainPoint[];
-  /** The sums of the interval in progress (a run interrupted between evaluations keeps them). */
-  partial?: { loss: number; accuracy: number; n: number };
-  seconds: number;
-  commands: string[];
-}
-
-/** The command that made a run, without the flags that only say how it was scheduled. */
-function command(): string {
-  const args: string[] = [];
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--resume") continue;
-    if (argv[i] === "--time-limit") {
-      i++;
-      continue;
-    }
-    args.push(argv[i]);
-  }
-  return `npm run train -- table1 ${args.join(" ")}`.trim();
-}
-
-function logger(file: string): (line: string) => void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  return (line: string) => {
-    console.log(line);
-    appendFileSync(file, line + "\n");
-  };
 }
 
 /** A fresh model of `variant`: initMamba's init, or ("linear") Linear-default B and C. */
@@ -225,7 +168,7 @@ async function train(out: string, work: string): Promise<void> {
   const progress: Progress = resume
     ? (JSON.parse(readFileSync(path.join(runDir, "progress.json"), "utf8")) as Progress)
     : { evaluations: [], train: [], seconds: 0, commands: [] };
-  progress.commands.push(command());
+  progress.commands.push(runCommand("table1"));
   // Constant after a linear warmup (the paper: constant 1e-4 for 400K steps); the schedule spans
   // the cap, and minLr = peakLr keeps it constant whatever step the run stops at.
   const schedule = { peakLr: lr, warmupSteps: warmup, totalSteps: maxSteps, minLr: lr };
@@ -245,7 +188,7 @@ async function train(out: string, work: string): Promise<void> {
   log(
     `${resume ? `resuming at step ${state!.step}` : "training"} ${name}: ${task} copying, length ${length}, ${numTokens} data tokens, vocab 16; ${variant}, init ${init}, ${mambaParamCount(mambaConfig(TABLE1_CONFIG))} parameters; batch ${batchSize}, lr ${lr} constant after ${warmup} warmup steps, weight decay ${weightDecay}, clip 1; stops when solved (validation accuracy >= ${solved * 100}%) or flat (the best validation accuracy of the last ${window} steps < ${tol * 100} points above the best before), else at ${maxSteps} steps`,
   );
-  log(`command: ${command()}`);
+  log(`command: ${runCommand("table1")}`);
   if (!resume) {
     const e = evaluate(0);
     progress.evaluations.push(e);

@@ -15,6 +15,29 @@ export function arg(name: string, fallback: string): string {
 /** Whether `--name` is on the command line. */
 export const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 
+/**
+ * Refuses, before anything runs, a command line that training script `script` would misread: an
+ * option it does not know (`--help` among them: the usage is the script's header), an option of
+ * `options` without its value, or a stray word. A mistyped option would otherwise be ignored and
+ * a default training run start, appending to the committed logs.
+ */
+export function checkCommandLine(script: string, options: string[], flags: string[]): void {
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith("--") ? argv[i].slice(2) : null;
+    if (name !== null && flags.includes(name)) continue;
+    if (name !== null && options.includes(name) && i + 1 < argv.length) {
+      i++;
+      continue;
+    }
+    throw new Error(
+      `${script}: unknown or incomplete option ${JSON.stringify(argv[i])}: ` +
+        `options that take a value: --${options.join(", --")}; flags: --${flags.join(", --")}; ` +
+        `the usage is at the top of lib/scripts/train/${script}.ts`,
+    );
+  }
+}
+
 /** A function that prints a line and appends it to `file` (its folder made if missing). */
 export function logger(file: string): (line: string) => void {
   mkdirSync(path.dirname(file), { recursive: true });

@@ -60,7 +60,15 @@ import { loadTrainingState, saveTrainingState } from "../../dist/train/state";
 import { taskBatch } from "../../dist/train/tasks";
 import { createTrainPool } from "../../dist/ops/simd/threads";
 import { type LanguageModel, extrapolationSet, inductionCorrect } from "../../dist/extrapolation";
-import { type Evaluation, type Progress, arg, flag, logger, runCommand } from "../train-common";
+import {
+  arg,
+  checkCommandLine,
+  flag,
+  logger,
+  runCommand,
+  type Evaluation,
+  type Progress,
+} from "../train-common";
 
 /** Mamba: the paper's 2 layers, d_model 64, vocabulary 16 (66,496 parameters). */
 export const MAMBA_CONFIG = {
@@ -474,6 +482,38 @@ function merge(out: string): void {
 }
 
 async function main(): Promise<void> {
+  checkCommandLine(
+    "induction",
+    [
+      "batch",
+      "budget-bytes",
+      "eval-every",
+      "examples",
+      "from",
+      "init",
+      "length",
+      "lengths",
+      "lr",
+      "max-steps",
+      "model",
+      "optimizer",
+      "out",
+      "part",
+      "parts",
+      "phase",
+      "prefill",
+      "run",
+      "save-every",
+      "seed",
+      "threads",
+      "time-limit",
+      "to",
+      "warmup",
+      "weight-decay",
+      "work",
+    ],
+    ["resume"],
+  );
   const out = arg("out", "datasets/checkpoints/induction");
   const work = arg("work", ".train/induction");
   const phase = arg("phase", "train");

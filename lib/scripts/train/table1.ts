@@ -69,7 +69,15 @@ import { type StepRecord, trainMamba } from "../../dist/train/loop";
 import { loadTrainingState, saveTrainingState } from "../../dist/train/state";
 import { taskAccuracy, taskBatch } from "../../dist/train/tasks";
 import { createTrainPool } from "../../dist/ops/simd/threads";
-import { type Evaluation, type Progress, arg, flag, logger, runCommand } from "../train-common";
+import {
+  arg,
+  checkCommandLine,
+  flag,
+  logger,
+  runCommand,
+  type Evaluation,
+  type Progress,
+} from "../train-common";
 
 /** The model of every row: the same config, so the same parameter count (66,496). */
 export const TABLE1_CONFIG = {
@@ -406,6 +414,34 @@ function summary(out: string): void {
 }
 
 async function main(): Promise<void> {
+  checkCommandLine(
+    "table1",
+    [
+      "batch",
+      "eval-every",
+      "init",
+      "keep",
+      "length",
+      "lr",
+      "max-steps",
+      "out",
+      "phase",
+      "save-every",
+      "seed",
+      "solved",
+      "task",
+      "threads",
+      "time-limit",
+      "tokens",
+      "tol",
+      "variant",
+      "warmup",
+      "weight-decay",
+      "window",
+      "work",
+    ],
+    ["resume"],
+  );
   const out = arg("out", "datasets/checkpoints/table1");
   const work = arg("work", ".train/table1");
   const phase = arg("phase", "train");

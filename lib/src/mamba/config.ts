@@ -258,22 +258,49 @@ export const MAMBA_TENSOR_SWITCHES = [
  *   lm_head.weight (V, d) only when tie_word_embeddings is false
  */
 export function mambaParamShapes(config: MambaConfig): Map<string, number[]> {
-  const { hidden_size: d, intermediate_size: E, state_size: N, time_step_rank: R } = config;
+  const { intermediate_size: E, state_size: N, time_step_rank: R } = config;
+  return mambaFamilyParamShapes(config, { proj: 2 * E, convDim: E, inner: E }, () => [
+    ["x_proj.weight", [R + 2 * N, E]],
+    ["dt_proj.weight", [E, R]],
+    ["dt_proj.bias", [E]],
+    ["A_log", [E, N]],
+    ["D", [E]],
+  ]);
+}
+
+/**
+ * The parameter shapes a Mamba and a Mamba-2 LM share the layout of, in checkpoint order: the
+ * embedding; per layer the norm, in_proj (`proj` rows), conv1d (`convDim` channels), the mixer's
+ * own parameters (`own`, named after the mixer prefix), out_proj (from `inner` channels), each
+ * bias as the config asks; the final norm and the head when untied.
+ */
+export function mambaFamilyParamShapes(
+  config: Pick<
+    MambaConfig,
+    | "vocab_size"
+    | "hidden_size"
+    | "num_hidden_layers"
+    | "conv_kernel"
+    | "use_bias"
+    | "use_conv_bias"
+    | "tie_word_embeddings"
+  >,
+  sizes: { proj: number; convDim: number; inner: number },
+  own: () => [string, number[]][],
+): Map<string, number[]> {
+  const d = config.hidden_size;
+  const { proj, convDim, inner } = sizes;
   const shapes = new Map<string, number[]>();
   shapes.set("backbone.embeddings.weight", [config.vocab_size, d]);
   for (let i = 0; i < config.num_hidden_layers; i++) {
     const m = mixerPrefix(i);
     shapes.set(`backbone.layers.${i}.norm.weight`, [d]);
-    shapes.set(m + "in_proj.weight", [2 * E, d]);
-    if (config.use_bias) shapes.set(m + "in_proj.bias", [2 * E]);
-    shapes.set(m + "conv1d.weight", [E, 1, config.conv_kernel]);
-    if (config.use_conv_bias) shapes.set(m + "conv1d.bias", [E]);
-    shapes.set(m + "x_proj.weight", [R + 2 * N, E]);
-    shapes.set(m + "dt_proj.weight", [E, R]);
-    shapes.set(m + "dt_proj.bias", [E]);
-    shapes.set(m + "A_log", [E, N]);
-    shapes.set(m + "D", [E]);
-    shapes.set(m + "out_proj.weight", [d, E]);
+    shapes.set(m + "in_proj.weight", [proj, d]);
+    if (config.use_bias) shapes.set(m + "in_proj.bias", [proj]);
+    shapes.set(m + "conv1d.weight", [convDim, 1, config.conv_kernel]);
+    if (config.use_conv_bias) shapes.set(m + "conv1d.bias", [convDim]);
+    for (const [name, shape] of own()) shapes.set(m + name, shape);
+    shapes.set(m + "out_proj.weight", [d, inner]);
     if (config.use_bias) shapes.set(m + "out_proj.bias", [d]);
   }
   shapes.set("backbone.norm_f.weight", [d]);
@@ -281,9 +308,14 @@ export function mambaParamShapes(config: MambaConfig): Map<string, number[]> {
   return shapes;
 }
 
+/** The number of parameters of the given shapes. */
+export function paramCountOfShapes(shapes: Map<string, number[]>): number {
+  let total = 0;
+  for (const s of shapes.values()) total += s.reduce((a, b) => a * b, 1);
+  return total;
+}
+
 /** Total number of parameters (tied head counted once). */
 export function mambaParamCount(config: MambaConfig): number {
-  let total = 0;
-  for (const s of mambaParamShapes(config).values()) total += s.reduce((a, b) => a * b, 1);
-  return total;
+  return paramCountOfShapes(mambaParamShapes(config));
 }

@@ -12,7 +12,9 @@ import {
   MAMBA_SHARED_HEAD_KEYS,
   MAMBA_SHARED_TAIL_FIELDS,
   MAMBA_SHARED_TAIL_KEYS,
+  mambaFamilyParamShapes,
   mambaSharedTailDefaults,
+  paramCountOfShapes,
 } from "../mamba/config";
 
 /** A Mamba-2 LM's hyperparameters (Hugging Face `Mamba2Config` names). */
@@ -210,11 +212,6 @@ export function mamba2Widths(c: Mamba2Config): { inner: number; convDim: number 
   return { inner, convDim: inner + 2 * c.n_groups * c.state_size };
 }
 
-/** The checkpoint name prefix of layer i's mixer: `backbone.layers.{i}.mixer.`. */
-export function mamba2MixerPrefix(i: number): string {
-  return `backbone.layers.${i}.mixer.`;
-}
-
 /**
  * Every parameter of a `Mamba2ForCausalLM` with its shape, in the Hugging Face checkpoint's names
  * and layouts (d = hidden_size, E = expand · d, H = num_heads, G = n_groups, N = state_size,
@@ -231,33 +228,17 @@ export function mamba2MixerPrefix(i: number): string {
  *   lm_head.weight (V, d) only when tie_word_embeddings is false
  */
 export function mamba2ParamShapes(config: Mamba2Config): Map<string, number[]> {
-  const { hidden_size: d, num_heads: H, conv_kernel: k } = config;
+  const H = config.num_heads;
   const { inner: E, convDim } = mamba2Widths(config);
-  const proj = E + convDim + H;
-  const shapes = new Map<string, number[]>();
-  shapes.set("backbone.embeddings.weight", [config.vocab_size, d]);
-  for (let i = 0; i < config.num_hidden_layers; i++) {
-    const m = mamba2MixerPrefix(i);
-    shapes.set(`backbone.layers.${i}.norm.weight`, [d]);
-    shapes.set(m + "in_proj.weight", [proj, d]);
-    if (config.use_bias) shapes.set(m + "in_proj.bias", [proj]);
-    shapes.set(m + "conv1d.weight", [convDim, 1, k]);
-    if (config.use_conv_bias) shapes.set(m + "conv1d.bias", [convDim]);
-    shapes.set(m + "dt_bias", [H]);
-    shapes.set(m + "A_log", [H]);
-    shapes.set(m + "D", [H]);
-    shapes.set(m + "norm.weight", [E]);
-    shapes.set(m + "out_proj.weight", [d, E]);
-    if (config.use_bias) shapes.set(m + "out_proj.bias", [d]);
-  }
-  shapes.set("backbone.norm_f.weight", [d]);
-  if (!config.tie_word_embeddings) shapes.set("lm_head.weight", [config.vocab_size, d]);
-  return shapes;
+  return mambaFamilyParamShapes(config, { proj: E + convDim + H, convDim, inner: E }, () => [
+    ["dt_bias", [H]],
+    ["A_log", [H]],
+    ["D", [H]],
+    ["norm.weight", [E]],
+  ]);
 }
 
 /** Total number of parameters (tied head counted once). */
 export function mamba2ParamCount(config: Mamba2Config): number {
-  let total = 0;
-  for (const s of mamba2ParamShapes(config).values()) total += s.reduce((a, b) => a * b, 1);
-  return total;
+  return paramCountOfShapes(mamba2ParamShapes(config));
 }

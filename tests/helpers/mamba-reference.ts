@@ -4,6 +4,28 @@
  */
 import { type MambaModel, Rng, initMamba } from "../../lib/src/index";
 
+/** RMSNorm of v with weight w and ε eps, in float64. */
+export function rmsNorm(v: number[], w: number[], eps: number): number[] {
+  const ms = v.reduce((a, x) => a + x * x, 0) / v.length;
+  return v.map((x, j) => (x / Math.sqrt(ms + eps)) * w[j]);
+}
+
+/** W (rows × cols, row-major) times v, plus `bias` (none when empty), in float64. */
+export function matvec(
+  W: number[],
+  rows: number,
+  cols: number,
+  v: number[],
+  bias: number[] = [],
+): number[] {
+  return Array.from(
+    { length: rows },
+    (_, r) => (bias[r] ?? 0) + v.reduce((a, x, c) => a + W[r * cols + c] * x, 0),
+  );
+}
+
+export const softplus = (x: number): number => Math.log(1 + Math.exp(x));
+
 /**
  * A float64 Mamba LM written straight from the equations (Gu & Dao 2023, Figure 3 and
  * `mamba_simple.py`), with number[] arrays and nested loops, using none of lib's ops.
@@ -18,15 +40,9 @@ export function mambaReferenceLogits(model: MambaModel, tokens: number[][]): num
   const K = cfg.conv_kernel;
   const V = cfg.vocab_size;
   const emb = P("backbone.embeddings.weight");
-  const rms = (v: number[], w: number[]) => {
-    const ms = v.reduce((a, x) => a + x * x, 0) / v.length;
-    return v.map((x, j) => (x / Math.sqrt(ms + cfg.layer_norm_epsilon)) * w[j]);
-  };
-  const matvec = (W: number[], rows: number, cols: number, v: number[]) =>
-    Array.from({ length: rows }, (_, r) => v.reduce((a, x, c) => a + W[r * cols + c] * x, 0));
+  const rms = (v: number[], w: number[]) => rmsNorm(v, w, cfg.layer_norm_epsilon);
   const sig = (x: number) => 1 / (1 + Math.exp(-x));
   const silu = (x: number) => x * sig(x);
-  const softplus = (x: number) => Math.log(1 + Math.exp(x));
   return tokens.map((seq) => {
     const L = seq.length;
     let h = seq.map((id) => emb.slice(id * d, (id + 1) * d));

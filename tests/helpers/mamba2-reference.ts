@@ -5,6 +5,7 @@
  * ops.
  */
 import type { Mamba2Model } from "../../lib/src/index";
+import { matvec, rmsNorm, softplus } from "./mamba-reference";
 
 export function mamba2ReferenceLogits(model: Mamba2Model, tokens: number[][]): number[][][] {
   const cfg = model.config;
@@ -21,17 +22,8 @@ export function mamba2ReferenceLogits(model: Mamba2Model, tokens: number[][]): n
   const eps = cfg.layer_norm_epsilon;
   const [lo, hi] = cfg.time_step_limit;
   const emb = P("backbone.embeddings.weight");
-  const rms = (v: number[], w: number[]) => {
-    const ms = v.reduce((a, x) => a + x * x, 0) / v.length;
-    return v.map((x, j) => (x / Math.sqrt(ms + eps)) * w[j]);
-  };
-  const matvec = (W: number[], rows: number, cols: number, v: number[], bias: number[] = []) =>
-    Array.from(
-      { length: rows },
-      (_, r) => (bias[r] ?? 0) + v.reduce((a, x, c) => a + W[r * cols + c] * x, 0),
-    );
+  const rms = (v: number[], w: number[]) => rmsNorm(v, w, eps);
   const silu = (x: number) => x / (1 + Math.exp(-x));
-  const softplus = (x: number) => Math.log(1 + Math.exp(x));
   return tokens.map((seq) => {
     const L = seq.length;
     let h = seq.map((id) => emb.slice(id * d, (id + 1) * d));

@@ -17,6 +17,7 @@ import {
   idsColumns,
   resolveEngine,
   startCall,
+  stateShapes,
   zeroStates,
 } from "./engine";
 import { type LayerState, type MambaModel, type MixerVariant, mambaLM } from "./model";
@@ -68,17 +69,11 @@ function checkCache(fn: string, cache: unknown, model?: MambaModel): MambaCache 
     );
   }
   if (model) {
-    const {
-      intermediate_size: E,
-      conv_kernel: k,
-      state_size: N,
-      num_hidden_layers: L,
-    } = model.config;
-    const ok =
-      c.conv.length === L &&
-      c.ssm.length === L &&
-      c.conv.every((t) => t.data instanceof Float32Array && t.data.length === c.batch! * E * k) &&
-      c.ssm.every((t) => t.data instanceof Float32Array && t.data.length === c.batch! * E * N);
+    const { layers, conv, ssm } = stateShapes(model, c.batch);
+    const fits = (ts: Tensor[], [b, E, n]: number[]) =>
+      ts.length === layers &&
+      ts.every((t) => t.data instanceof Float32Array && t.data.length === b * E * n);
+    const ok = fits(c.conv, conv) && fits(c.ssm, ssm);
     if (!ok)
       throw new Error(
         `${fn}: argument 'cache' must be a cache made by createMambaCache for this model (got one that does not fit: made for another model?)`,

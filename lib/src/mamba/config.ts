@@ -43,20 +43,31 @@ export type MambaConfigInput = Pick<
 > &
   Partial<MambaConfig>;
 
-export const MAMBA_CONFIG_KEYS: readonly (keyof MambaConfig)[] = [
+/**
+ * The config keys Mamba and Mamba-2 share, as the two key lists open (`HEAD`) and close (`TAIL`,
+ * Mamba-2 adds time_step_limit after it), each model's own keys standing between.
+ */
+export const MAMBA_SHARED_HEAD_KEYS = [
   "vocab_size",
   "hidden_size",
   "state_size",
   "num_hidden_layers",
   "expand",
   "conv_kernel",
-  "time_step_rank",
-  "intermediate_size",
+] as const;
+export const MAMBA_SHARED_TAIL_KEYS = [
   "layer_norm_epsilon",
   "use_bias",
   "use_conv_bias",
   "residual_in_fp32",
   "tie_word_embeddings",
+] as const;
+
+export const MAMBA_CONFIG_KEYS: readonly (keyof MambaConfig)[] = [
+  ...MAMBA_SHARED_HEAD_KEYS,
+  "time_step_rank",
+  "intermediate_size",
+  ...MAMBA_SHARED_TAIL_KEYS,
 ];
 
 const { used, harmless, refused } = tableEntry;
@@ -114,28 +125,57 @@ export const MAMBA_CONFIG_TABLE: ConfigFieldTable = {
 };
 
 /** Largest sizes accepted, so that a typo does not try to allocate terabytes. */
-const MAX_DIM = 1 << 16;
+export const MAMBA_MAX_DIM = 1 << 16;
 const MAX_VOCAB = 1 << 20;
 
-const TIME_STEP_RANK = schema.integer({ min: 1, max: MAX_DIM });
+/** The schemas of {@link MAMBA_SHARED_HEAD_KEYS}, with their bounds (Mamba-2's too). */
+export const MAMBA_SHARED_HEAD_FIELDS = {
+  vocab_size: schema.integer({ min: 1, max: MAX_VOCAB }),
+  hidden_size: schema.integer({ min: 1, max: MAMBA_MAX_DIM }),
+  state_size: schema.optional(schema.integer({ min: 1, max: 1024 })),
+  num_hidden_layers: schema.integer({ min: 1, max: 1024 }),
+  expand: schema.optional(schema.integer({ min: 1, max: 64 })),
+  conv_kernel: schema.optional(schema.integer({ min: 1, max: 64 })),
+};
+
+/** The schemas of {@link MAMBA_SHARED_TAIL_KEYS} (Mamba-2's too). */
+export const MAMBA_SHARED_TAIL_FIELDS = {
+  layer_norm_epsilon: schema.optional(schema.positive()),
+  use_bias: schema.optional(schema.boolean()),
+  use_conv_bias: schema.optional(schema.boolean()),
+  residual_in_fp32: schema.optional(schema.boolean()),
+  tie_word_embeddings: schema.optional(schema.boolean()),
+};
+
+/**
+ * The values of the {@link MAMBA_SHARED_TAIL_KEYS} but tie_word_embeddings (whose default differs)
+ * from checked fields, with the default both models share: layer_norm_epsilon 1e-5, use_bias false,
+ * use_conv_bias true, residual_in_fp32 true.
+ */
+export function mambaSharedTailDefaults(c: {
+  layer_norm_epsilon?: number;
+  use_bias?: boolean;
+  use_conv_bias?: boolean;
+  residual_in_fp32?: boolean;
+}): Pick<MambaConfig, "layer_norm_epsilon" | "use_bias" | "use_conv_bias" | "residual_in_fp32"> {
+  return {
+    layer_norm_epsilon: c.layer_norm_epsilon ?? 1e-5,
+    use_bias: c.use_bias ?? false,
+    use_conv_bias: c.use_conv_bias ?? true,
+    residual_in_fp32: c.residual_in_fp32 ?? true,
+  };
+}
+
+const TIME_STEP_RANK = schema.integer({ min: 1, max: MAMBA_MAX_DIM });
 
 /** The fields of a {@link MambaConfigInput}, in MAMBA_CONFIG_KEYS order, with their bounds. */
 const MAMBA_CONFIG = schema.options(
   {
-    vocab_size: schema.integer({ min: 1, max: MAX_VOCAB }),
-    hidden_size: schema.integer({ min: 1, max: MAX_DIM }),
-    state_size: schema.optional(schema.integer({ min: 1, max: 1024 })),
-    num_hidden_layers: schema.integer({ min: 1, max: 1024 }),
-    expand: schema.optional(schema.integer({ min: 1, max: 64 })),
-    conv_kernel: schema.optional(schema.integer({ min: 1, max: 64 })),
+    ...MAMBA_SHARED_HEAD_FIELDS,
     // An integer, or "auto" (⌈hidden_size / 16⌉), checked once the default is known.
     time_step_rank: schema.optional(schema.present<number | "auto">()),
-    intermediate_size: schema.optional(schema.integer({ min: 1, max: MAX_DIM * 64 })),
-    layer_norm_epsilon: schema.optional(schema.positive()),
-    use_bias: schema.optional(schema.boolean()),
-    use_conv_bias: schema.optional(schema.boolean()),
-    residual_in_fp32: schema.optional(schema.boolean()),
-    tie_word_embeddings: schema.optional(schema.boolean()),
+    intermediate_size: schema.optional(schema.integer({ min: 1, max: MAMBA_MAX_DIM * 64 })),
+    ...MAMBA_SHARED_TAIL_FIELDS,
   },
   "a MambaConfig",
 );
@@ -180,10 +220,7 @@ export function mambaConfig(
     conv_kernel: c.conv_kernel ?? 4,
     time_step_rank: rank,
     intermediate_size: inner,
-    layer_norm_epsilon: c.layer_norm_epsilon ?? 1e-5,
-    use_bias: c.use_bias ?? false,
-    use_conv_bias: c.use_conv_bias ?? true,
-    residual_in_fp32: c.residual_in_fp32 ?? true,
+    ...mambaSharedTailDefaults(c),
     tie_word_embeddings: c.tie_word_embeddings ?? true,
   };
 }
@@ -221,22 +258,49 @@ export const MAMBA_TENSOR_SWITCHES = [
  *   lm_head.weight (V, d) only when tie_word_embeddings is false
  */
 export function mambaParamShapes(config: MambaConfig): Map<string, number[]> {
-  const { hidden_size: d, intermediate_size: E, state_size: N, time_step_rank: R } = config;
+  const { intermediate_size: E, state_size: N, time_step_rank: R } = config;
+  return mambaFamilyParamShapes(config, { proj: 2 * E, convDim: E, inner: E }, () => [
+    ["x_proj.weight", [R + 2 * N, E]],
+    ["dt_proj.weight", [E, R]],
+    ["dt_proj.bias", [E]],
+    ["A_log", [E, N]],
+    ["D", [E]],
+  ]);
+}
+
+/**
+ * The parameter shapes a Mamba and a Mamba-2 LM share the layout of, in checkpoint order: the
+ * embedding; per layer the norm, in_proj (`proj` rows), conv1d (`convDim` channels), the mixer's
+ * own parameters (`own`, named after the mixer prefix), out_proj (from `inner` channels), each
+ * bias as the config asks; the final norm and the head when untied.
+ */
+export function mambaFamilyParamShapes(
+  config: Pick<
+    MambaConfig,
+    | "vocab_size"
+    | "hidden_size"
+    | "num_hidden_layers"
+    | "conv_kernel"
+    | "use_bias"
+    | "use_conv_bias"
+    | "tie_word_embeddings"
+  >,
+  sizes: { proj: number; convDim: number; inner: number },
+  own: () => [string, number[]][],
+): Map<string, number[]> {
+  const d = config.hidden_size;
+  const { proj, convDim, inner } = sizes;
   const shapes = new Map<string, number[]>();
   shapes.set("backbone.embeddings.weight", [config.vocab_size, d]);
   for (let i = 0; i < config.num_hidden_layers; i++) {
     const m = mixerPrefix(i);
     shapes.set(`backbone.layers.${i}.norm.weight`, [d]);
-    shapes.set(m + "in_proj.weight", [2 * E, d]);
-    if (config.use_bias) shapes.set(m + "in_proj.bias", [2 * E]);
-    shapes.set(m + "conv1d.weight", [E, 1, config.conv_kernel]);
-    if (config.use_conv_bias) shapes.set(m + "conv1d.bias", [E]);
-    shapes.set(m + "x_proj.weight", [R + 2 * N, E]);
-    shapes.set(m + "dt_proj.weight", [E, R]);
-    shapes.set(m + "dt_proj.bias", [E]);
-    shapes.set(m + "A_log", [E, N]);
-    shapes.set(m + "D", [E]);
-    shapes.set(m + "out_proj.weight", [d, E]);
+    shapes.set(m + "in_proj.weight", [proj, d]);
+    if (config.use_bias) shapes.set(m + "in_proj.bias", [proj]);
+    shapes.set(m + "conv1d.weight", [convDim, 1, config.conv_kernel]);
+    if (config.use_conv_bias) shapes.set(m + "conv1d.bias", [convDim]);
+    for (const [name, shape] of own()) shapes.set(m + name, shape);
+    shapes.set(m + "out_proj.weight", [d, inner]);
     if (config.use_bias) shapes.set(m + "out_proj.bias", [d]);
   }
   shapes.set("backbone.norm_f.weight", [d]);
@@ -244,9 +308,14 @@ export function mambaParamShapes(config: MambaConfig): Map<string, number[]> {
   return shapes;
 }
 
+/** The number of parameters of the given shapes. */
+export function paramCountOfShapes(shapes: Map<string, number[]>): number {
+  let total = 0;
+  for (const s of shapes.values()) total += s.reduce((a, b) => a * b, 1);
+  return total;
+}
+
 /** Total number of parameters (tied head counted once). */
 export function mambaParamCount(config: MambaConfig): number {
-  let total = 0;
-  for (const s of mambaParamShapes(config).values()) total += s.reduce((a, b) => a * b, 1);
-  return total;
+  return paramCountOfShapes(mambaParamShapes(config));
 }

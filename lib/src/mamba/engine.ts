@@ -111,17 +111,26 @@ export function idsColumns(
   return out;
 }
 
-/** Zero states (float32) for every layer of `model` and b sequences: a fresh cache's. */
-export function zeroStates(model: MambaModel, b: number): LayerState<Float32Array>[] {
+/** The number of layers of `model` and the shapes of a layer's states for b sequences. */
+export function stateShapes(
+  model: MambaModel,
+  b: number,
+): { layers: number; conv: [number, number, number]; ssm: [number, number, number] } {
   const {
     intermediate_size: E,
     conv_kernel: k,
     state_size: N,
-    num_hidden_layers: L,
+    num_hidden_layers: layers,
   } = model.config;
-  return Array.from({ length: L }, () => ({
-    conv: { shape: [b, E, k], data: new Float32Array(b * E * k) },
-    ssm: { shape: [b, E, N], data: new Float32Array(b * E * N) },
+  return { layers, conv: [b, E, k], ssm: [b, E, N] };
+}
+
+/** Zero states (float32) for every layer of `model` and b sequences: a fresh cache's. */
+export function zeroStates(model: MambaModel, b: number): LayerState<Float32Array>[] {
+  const { layers, conv, ssm } = stateShapes(model, b);
+  return Array.from({ length: layers }, () => ({
+    conv: { shape: [...conv], data: new Float32Array(conv[0] * conv[1] * conv[2]) },
+    ssm: { shape: [...ssm], data: new Float32Array(ssm[0] * ssm[1] * ssm[2]) },
   }));
 }
 

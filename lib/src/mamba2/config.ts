@@ -5,7 +5,17 @@
  */
 import { argumentError, checkOptions, describe, schema } from "../validate";
 import { BASE_CONFIG_FIELDS, type ConfigFieldTable, tableEntry } from "../checkpoint/config-fields";
-import { MAMBA_CONFIG_TABLE } from "../mamba/config";
+import {
+  MAMBA_CONFIG_TABLE,
+  MAMBA_MAX_DIM,
+  MAMBA_SHARED_HEAD_FIELDS,
+  MAMBA_SHARED_HEAD_KEYS,
+  MAMBA_SHARED_TAIL_FIELDS,
+  MAMBA_SHARED_TAIL_KEYS,
+  mambaFamilyParamShapes,
+  mambaSharedTailDefaults,
+  paramCountOfShapes,
+} from "../mamba/config";
 
 /** A Mamba-2 LM's hyperparameters (Hugging Face `Mamba2Config` names). */
 export interface Mamba2Config {
@@ -51,21 +61,12 @@ export type Mamba2ConfigInput = Pick<
   Partial<Mamba2Config>;
 
 export const MAMBA2_CONFIG_KEYS: readonly (keyof Mamba2Config)[] = [
-  "vocab_size",
-  "hidden_size",
-  "state_size",
-  "num_hidden_layers",
-  "expand",
-  "conv_kernel",
+  ...MAMBA_SHARED_HEAD_KEYS,
   "num_heads",
   "head_dim",
   "n_groups",
   "chunk_size",
-  "layer_norm_epsilon",
-  "use_bias",
-  "use_conv_bias",
-  "residual_in_fp32",
-  "tie_word_embeddings",
+  ...MAMBA_SHARED_TAIL_KEYS,
   "time_step_limit",
 ];
 
@@ -127,27 +128,14 @@ function pick(table: ConfigFieldTable, keys: string[]): ConfigFieldTable {
   return Object.fromEntries(keys.map((k) => [k, table[k]]));
 }
 
-/** Largest sizes accepted, so that a typo does not try to allocate terabytes. */
-const MAX_DIM = 1 << 16;
-const MAX_VOCAB = 1 << 20;
-
 const MAMBA2_CONFIG = schema.options(
   {
-    vocab_size: schema.integer({ min: 1, max: MAX_VOCAB }),
-    hidden_size: schema.integer({ min: 1, max: MAX_DIM }),
-    state_size: schema.optional(schema.integer({ min: 1, max: 1024 })),
-    num_hidden_layers: schema.integer({ min: 1, max: 1024 }),
-    expand: schema.optional(schema.integer({ min: 1, max: 64 })),
-    conv_kernel: schema.optional(schema.integer({ min: 1, max: 64 })),
-    num_heads: schema.optional(schema.integer({ min: 1, max: MAX_DIM })),
-    head_dim: schema.optional(schema.integer({ min: 1, max: MAX_DIM })),
-    n_groups: schema.optional(schema.integer({ min: 1, max: MAX_DIM })),
+    ...MAMBA_SHARED_HEAD_FIELDS,
+    num_heads: schema.optional(schema.integer({ min: 1, max: MAMBA_MAX_DIM })),
+    head_dim: schema.optional(schema.integer({ min: 1, max: MAMBA_MAX_DIM })),
+    n_groups: schema.optional(schema.integer({ min: 1, max: MAMBA_MAX_DIM })),
     chunk_size: schema.optional(schema.integer({ min: 1, max: 4096 })),
-    layer_norm_epsilon: schema.optional(schema.positive()),
-    use_bias: schema.optional(schema.boolean()),
-    use_conv_bias: schema.optional(schema.boolean()),
-    residual_in_fp32: schema.optional(schema.boolean()),
-    tie_word_embeddings: schema.optional(schema.boolean()),
+    ...MAMBA_SHARED_TAIL_FIELDS,
     // Checked below (two numbers, min ≤ max; max may be Infinity).
     time_step_limit: schema.optional(schema.present<[number, number]>()),
   },
@@ -212,10 +200,7 @@ export function mamba2Config(
     head_dim: headDim,
     n_groups: groups,
     chunk_size: c.chunk_size ?? 256,
-    layer_norm_epsilon: c.layer_norm_epsilon ?? 1e-5,
-    use_bias: c.use_bias ?? false,
-    use_conv_bias: c.use_conv_bias ?? true,
-    residual_in_fp32: c.residual_in_fp32 ?? true,
+    ...mambaSharedTailDefaults(c),
     tie_word_embeddings: c.tie_word_embeddings ?? false,
     time_step_limit: [limit[0], limit[1]],
   };
@@ -225,11 +210,6 @@ export function mamba2Config(
 export function mamba2Widths(c: Mamba2Config): { inner: number; convDim: number } {
   const inner = c.expand * c.hidden_size;
   return { inner, convDim: inner + 2 * c.n_groups * c.state_size };
-}
-
-/** The checkpoint name prefix of layer i's mixer: `backbone.layers.{i}.mixer.`. */
-export function mamba2MixerPrefix(i: number): string {
-  return `backbone.layers.${i}.mixer.`;
 }
 
 /**
@@ -248,33 +228,17 @@ export function mamba2MixerPrefix(i: number): string {
  *   lm_head.weight (V, d) only when tie_word_embeddings is false
  */
 export function mamba2ParamShapes(config: Mamba2Config): Map<string, number[]> {
-  const { hidden_size: d, num_heads: H, conv_kernel: k } = config;
+  const H = config.num_heads;
   const { inner: E, convDim } = mamba2Widths(config);
-  const proj = E + convDim + H;
-  const shapes = new Map<string, number[]>();
-  shapes.set("backbone.embeddings.weight", [config.vocab_size, d]);
-  for (let i = 0; i < config.num_hidden_layers; i++) {
-    const m = mamba2MixerPrefix(i);
-    shapes.set(`backbone.layers.${i}.norm.weight`, [d]);
-    shapes.set(m + "in_proj.weight", [proj, d]);
-    if (config.use_bias) shapes.set(m + "in_proj.bias", [proj]);
-    shapes.set(m + "conv1d.weight", [convDim, 1, k]);
-    if (config.use_conv_bias) shapes.set(m + "conv1d.bias", [convDim]);
-    shapes.set(m + "dt_bias", [H]);
-    shapes.set(m + "A_log", [H]);
-    shapes.set(m + "D", [H]);
-    shapes.set(m + "norm.weight", [E]);
-    shapes.set(m + "out_proj.weight", [d, E]);
-    if (config.use_bias) shapes.set(m + "out_proj.bias", [d]);
-  }
-  shapes.set("backbone.norm_f.weight", [d]);
-  if (!config.tie_word_embeddings) shapes.set("lm_head.weight", [config.vocab_size, d]);
-  return shapes;
+  return mambaFamilyParamShapes(config, { proj: E + convDim + H, convDim, inner: E }, () => [
+    ["dt_bias", [H]],
+    ["A_log", [H]],
+    ["D", [H]],
+    ["norm.weight", [E]],
+  ]);
 }
 
 /** Total number of parameters (tied head counted once). */
 export function mamba2ParamCount(config: Mamba2Config): number {
-  let total = 0;
-  for (const s of mamba2ParamShapes(config).values()) total += s.reduce((a, b) => a * b, 1);
-  return total;
+  return paramCountOfShapes(mamba2ParamShapes(config));
 }

@@ -11,10 +11,10 @@ import {
   type Mamba2Config,
   type Mamba2ConfigInput,
   mamba2Config,
-  mamba2MixerPrefix,
   mamba2ParamCount,
   mamba2ParamShapes,
 } from "./config";
+import { mixerPrefix } from "../mamba/config";
 import type { Mamba2Model } from "./model";
 
 function uniform(rng: Rng, shape: number[], bound: number): Tensor<Float32Array> {
@@ -54,7 +54,7 @@ export function initMamba2(config: Mamba2ConfigInput | Mamba2Config, rng: Rng): 
   for (let i = 0; i < embData.length; i++) embData[i] = rng.normal(0, 0.02);
   params.set("backbone.embeddings.weight", { shape: emb, data: embData });
   for (let i = 0; i < layers; i++) {
-    const m = mamba2MixerPrefix(i);
+    const m = mixerPrefix(i);
     const s = (k: string) => shapes.get(m + k)!;
     const E = s("norm.weight")[0];
     const convBound = 1 / Math.sqrt(cfg.conv_kernel);

@@ -137,15 +137,15 @@ describe("gpuSelectiveScanAsync: options and bad input", () => {
 
   it("rejects bad options with the function and the option named", async () => {
     await expect(gpuSelectiveScanAsync(args, { mode: "metal" as never })).rejects.toThrow(
-      /createGpuSelectiveScanAsync: argument 'options\.mode' must be one of .*"webgpu"/,
+      /^gpuSelectiveScanAsync: argument 'options\.mode' must be one of .*"webgpu"/,
     );
     await expect(
       gpuSelectiveScanAsync(args, { mode: "cpu", variant: "naive", chunkSize: 4 }),
     ).rejects.toThrow(
-      /argument 'options\.chunkSize' must be absent unless options\.variant is "chunked"/,
+      /^gpuSelectiveScanAsync: argument 'options\.chunkSize' must be absent unless options\.variant is "chunked"/,
     );
     await expect(gpuSelectiveScanAsync(args, { mode: "cpu", speed: 1 } as never)).rejects.toThrow(
-      /argument 'options' must be an options object \(got an unknown key "speed"/,
+      /^gpuSelectiveScanAsync: argument 'options' must be an options object \{ mode\?, variant\?, chunkSize\? \} \(got an unknown key "speed"/,
     );
     expect(() => createGpuSelectiveScanAsync({ chunkSize: 0 })).toThrow(
       /argument '[^']*options\.chunkSize' must be/,

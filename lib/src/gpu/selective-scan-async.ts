@@ -377,6 +377,8 @@ export async function gpuSelectiveScanAsync(
   args: SelectiveScanArgs,
   options: GpuScanAsyncOptions = {},
 ): Promise<GpuScanResult> {
+  // checked here too, so that a bad option names the function the user called
+  checkAsyncOptions("gpuSelectiveScanAsync", options);
   const scanner = createGpuSelectiveScanAsync(options);
   try {
     return await scanner.run(args);

@@ -6,7 +6,7 @@
  * for the smaller ones; forward over one sequence of FORWARD_LEN tokens with the engines "simd"
  * (WebAssembly SIMD) and "typescript" (the reference ops), decoding DECODE_STEPS tokens ("simd").
  * It prints tokens/s, the ratio to the fastest configuration of the same mode, and the cache's bytes per
- * sequence (constant over the positions). When /usr/bin/python3 has torch, the same model (saved
+ * sequence (constant over the positions). When the benchmarks' Python (`../bench-python.ts`) has torch, the same model (saved
  * as a checkpoint and read back by the inline script below) runs in PyTorch on the CPU, and its
  * logits are compared with ours; otherwise that column says "skipped: no torch".
  *
@@ -23,8 +23,11 @@ import { mambaForward } from "../../dist/mamba/forward";
 import type { MambaEngine } from "../../dist/mamba/engine";
 import { createMambaCache, mambaCacheBytes, mambaStep } from "../../dist/mamba/cache";
 import { saveMambaCheckpoint } from "../../dist/mamba/checkpoint";
+import { torchPython } from "../bench-python";
 
-const PYTHON = "/usr/bin/python3";
+/** The benchmarks' Python with torch (`../bench-python.ts`), or "" when there is none. */
+const FOUND = torchPython();
+const PYTHON = "why" in FOUND ? "" : FOUND.python;
 const FORWARD_LEN = 128;
 const DECODE_STEPS = 32;
 const CONFIGS = [
@@ -76,11 +79,7 @@ print(fwd, torch.__version__, torch.get_num_threads())
 `;
 
 function torchVersion(): string | null {
-  const r = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return r.status === 0 ? r.stdout.trim() : null;
+  return "why" in FOUND ? null : FOUND.torch;
 }
 
 interface Row {

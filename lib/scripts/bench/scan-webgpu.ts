@@ -22,7 +22,7 @@
  *
  * Results: SCAN_WEBGPU_OUT (default .bench/scan-webgpu) gets results.json and table.txt, updated
  * after every measurement. Env: SCAN_WEBGPU_SIZES="b,d,l,n;..." (run in that order),
- * TORCH_PYTHON (default python3), SCAN_WEBGPU_TORCH=0 to skip the anchors, SCAN_WEBGPU_MODE
+ * TORCH_PYTHON (see ../bench-python.ts), SCAN_WEBGPU_TORCH=0 to skip the anchors, SCAN_WEBGPU_MODE
  * (default "webgpu"; "cpu" or "headlessgl" to try the same code without a GPU on small sizes),
  * SCAN_WEBGPU_BUDGET_S (seconds the whole run may take; lib/gpu-run/device.sh stops it then): a
  * part whose estimated time (from the size's measured upload) would pass the budget is skipped
@@ -59,6 +59,7 @@ import {
   saveScanInputs,
   scanInputs,
 } from "../bench-scan-common";
+import { torchPython } from "../bench-python";
 
 const DEFAULT_SIZES: ScanSize[] = [
   [1, 256, 1024, 16],
@@ -148,7 +149,8 @@ async function main(): Promise<void> {
   const inputsDir = path.join(os.tmpdir(), "scan-webgpu-inputs");
   mkdirSync(outDir, { recursive: true });
   mkdirSync(inputsDir, { recursive: true });
-  const python = process.env.TORCH_PYTHON ?? "python3";
+  const found = torchPython();
+  const python = "why" in found ? "python3" : found.python;
   const script = path.join(__dirname, "..", "..", "gpu-run", "torch_scan.py");
   const sizes = parseSizes(process.env.SCAN_WEBGPU_SIZES);
   const mode = (process.env.SCAN_WEBGPU_MODE ?? "webgpu") as "webgpu" | "cpu" | "headlessgl";

@@ -7,7 +7,7 @@
  * - gpu.js naive and chunked (`createGpuSelectiveScan`) on every backend available here
  *   (headlessgl needs the `gl` module and an X display: run under `xvfb-run -a`);
  * - PyTorch's CPU reference scan (the `selective_scan_ref` algorithm of the Mamba repository,
- *   inline below) when /usr/bin/python3 has torch; it also checks our outputs on the same data.
+ *   inline below) when the benchmarks' Python has torch (`../bench-python.ts`); it also checks our outputs on the same data.
  *
  * It prints times, ratios to the sequential baseline and to PyTorch, bytes each gpu.js variant
  * writes and its largest intermediate, and an estimate of the machine's limit for this work:
@@ -48,7 +48,11 @@ const SIZES: Size[] = [
   [2, 512, 4096, 16],
   [1, 1024, 16384, 16],
 ];
-const PYTHON = "/usr/bin/python3";
+import { torchPython } from "../bench-python";
+
+/** The benchmarks' Python with torch (`../bench-python.ts`), or "" when there is none. */
+const FOUND = torchPython();
+const PYTHON = "why" in FOUND ? "" : FOUND.python;
 const NAIVE_MEMORY_LIMIT = 2e9;
 
 /** Mamba's selective_scan_ref (without the variants we do not use), timed; reads our inputs. */
@@ -116,11 +120,7 @@ interface Row {
 }
 
 function torchAvailable(): string | null {
-  const r = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return r.status === 0 ? r.stdout.trim() : null;
+  return "why" in FOUND ? null : FOUND.torch;
 }
 
 function runTorch(
@@ -167,7 +167,7 @@ function main(): void {
   console.log(
     torch
       ? `PyTorch ${torch} at ${PYTHON}: the reference scan runs.`
-      : `PyTorch not found at ${PYTHON}: its column is skipped.`,
+      : `PyTorch: its column is skipped (${"why" in FOUND ? FOUND.why : ""})`,
   );
 
   const expRate = measureExpThroughput();

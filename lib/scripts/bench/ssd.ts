@@ -10,7 +10,7 @@
  * - Mamba-1 scan, WebAssembly SIMD float32: `selectiveScanFast` (lesson 08), the fastest lib has;
  * - SSD chunked, TypeScript float64: `ssdChunked` (lesson 13), and the SSD recurrence
  *   `ssdRecurrence` (the same operator, one position at a time);
- * - PyTorch (CPU, its own threads), when `TORCH_PYTHON` (default `python3`) has torch:
+ * - PyTorch (CPU, its own threads), when the benchmarks' Python has torch (`../bench-python.ts`):
  *   `ssd_minimal_discrete` (state-spaces/mamba's `ssd_minimal.py`, the paper's Listing 1) and
  *   `selective_scan_ref` on the same inputs; both are checked against lib's outputs.
  * It prints seconds, ratios to the baseline, the chunked SSD's FLOPs and its rate against this
@@ -40,7 +40,11 @@ const Q = 64;
 const STATES = [16, 64, 128, 256];
 /** PyTorch's selective_scan_ref holds (d, l, n) twice; skip it past this many bytes. */
 const TORCH_SCAN_MEMORY = 6e8;
-const PYTHON = process.env.TORCH_PYTHON ?? "python3";
+import { torchPython } from "../bench-python";
+
+/** The benchmarks' Python with torch (`../bench-python.ts`), or "" when there is none. */
+const FOUND = torchPython();
+const PYTHON = "why" in FOUND ? "" : FOUND.python;
 
 const TORCH_SCRIPT = `
 import sys, time, torch
@@ -105,11 +109,7 @@ print(ssd_s, scan_s, torch.get_num_threads(), torch.__version__)
 `;
 
 function torchVersion(): string | null {
-  const r = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return r.status === 0 ? r.stdout.trim() : null;
+  return "why" in FOUND ? null : FOUND.torch;
 }
 
 function save(dir: string, name: string, t: Tensor): void {
@@ -140,7 +140,7 @@ function main(): void {
   console.log(
     torch
       ? `PyTorch ${torch} (${PYTHON}, its own CPU threads): ssd_minimal_discrete and selective_scan_ref run.`
-      : `PyTorch not found for ${PYTHON} (set TORCH_PYTHON): its columns are skipped.`,
+      : `PyTorch: its columns are skipped (${"why" in FOUND ? FOUND.why : ""})`,
   );
   console.log(
     `E = ${E} channels (Mamba-2: H = ${H} heads of P = ${P}, one group, chunks of Q = ${Q}), l = ${L}, batch 1; lib runs on one core.\n`,

@@ -2,12 +2,21 @@
 backward, gradient clipping, AdamW) of the Table 1 model (2 layers, d_model 64, N 16, vocab 16,
 tied head), written as a PyTorch user would: the mamba-minimal block (in_proj, depthwise conv1d,
 x_proj, dt_proj, a selective scan that walks the positions, gate, out_proj, RMSNorm, residual).
-The scan walks positions with `unbind` (indexing `x[:, t]` in the loop makes autograd's backward
-quadratic in the length). CPU, `torch.set_num_threads` threads (default 2).
+The scan comes two ways (`--scans`, default both):
+- `sequential`: walks the positions with `unbind` (indexing `x[:, t]` in the loop makes
+  autograd's backward quadratic in the length), as mamba-minimal does;
+- `parallel`: a work-efficient parallel scan (Blelloch's pairing, as mamba.py's pscan): combine
+  neighbouring positions pairwise, (a2·a1, a2·b1 + b2), scan the half-length sequence of pairs,
+  then fill in the positions between; log2(L) levels of whole-tensor ops, O(L) work, written
+  out of place so that autograd differentiates it.
+CPU, `torch.set_num_threads` threads (default 2).
 
-Prints one JSON object: {"torch": version, "threads": n, "results": [{"b", "l", "step_s",
-"tokens_per_s", "cpu_s"}]}, step_s being the best of `--repeats` timed steps after one warm-up
-step and cpu_s the CPU time (all threads) that step used.
+Prints one JSON object: {"torch": version, "threads": n, "parallel_scan_max_grad_diff": the
+largest difference between the two scans' gradients relative to each tensor's largest entry
+(float64, one small batch), "results":
+[{"scan", "b", "l",
+"step_s", "tokens_per_s", "cpu_s"}]}, step_s being the best of `--repeats` timed steps after
+one warm-up step and cpu_s the CPU time (all threads) that step used.
 Benchmark only: the course does not depend on PyTorch.
 """
 
@@ -31,9 +40,22 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
+def parallel_scan(a, b):
+    """h_t = a_t * h_(t-1) + b_t along dim 1 (h_(-1) = 0), for a length that is a power of 2."""
+    length = a.shape[1]
+    if length == 1:
+        return b
+    a_even, a_odd = a[:, 0::2], a[:, 1::2]
+    b_even, b_odd = b[:, 0::2], b[:, 1::2]
+    h_odd = parallel_scan(a_odd * a_even, a_odd * b_even + b_odd)  # h at positions 1, 3, 5, ...
+    h_even = torch.cat([b_even[:, :1], a_even[:, 1:] * h_odd[:, :-1] + b_even[:, 1:]], dim=1)
+    return torch.stack([h_even, h_odd], dim=2).reshape(b.shape)
+
+
 class MambaBlock(nn.Module):
-    def __init__(self, d_model, d_state=16, expand=2, d_conv=4):
+    def __init__(self, d_model, d_state=16, expand=2, d_conv=4, scan="sequential"):
         super().__init__()
+        self.scan = scan
         self.d_inner = expand * d_model
         self.dt_rank = math.ceil(d_model / 16)
         self.d_state = d_state
@@ -62,6 +84,9 @@ class MambaBlock(nn.Module):
         delta = F.softplus(self.dt_proj(delta))
         deltaA = torch.exp(torch.einsum("bld,dn->bldn", delta, A))
         deltaB_u = torch.einsum("bld,bln,bld->bldn", delta, B, u)
+        if self.scan == "parallel":
+            h = parallel_scan(deltaA, deltaB_u)
+            return torch.einsum("bldn,bln->bld", h, C) + u * self.D
         x = torch.zeros(u.shape[0], self.d_inner, self.d_state)
         ys = []
         for dA, dBu, c in zip(deltaA.unbind(1), deltaB_u.unbind(1), C.unbind(1)):
@@ -71,11 +96,11 @@ class MambaBlock(nn.Module):
 
 
 class Mamba(nn.Module):
-    def __init__(self, vocab=16, d_model=64, n_layers=2, d_state=16):
+    def __init__(self, vocab=16, d_model=64, n_layers=2, d_state=16, scan="sequential"):
         super().__init__()
         self.embedding = nn.Embedding(vocab, d_model)
         self.norms = nn.ModuleList([RMSNorm(d_model) for _ in range(n_layers)])
-        self.mixers = nn.ModuleList([MambaBlock(d_model, d_state) for _ in range(n_layers)])
+        self.mixers = nn.ModuleList([MambaBlock(d_model, d_state, scan=scan) for _ in range(n_layers)])
         self.norm_f = RMSNorm(d_model)
 
     def forward(self, tokens):
@@ -85,18 +110,35 @@ class Mamba(nn.Module):
         return self.norm_f(h) @ self.embedding.weight.t()  # tied head
 
 
+def check_parallel_scan():
+    """The two scans' models (float64, same weights, the benchmark's loss on one small batch): the
+    largest difference between their gradients, relative to each tensor's largest entry."""
+    torch.manual_seed(1)
+    seq, par = Mamba(scan="sequential").double(), Mamba(scan="parallel").double()
+    par.load_state_dict(seq.state_dict())
+    tokens = torch.randint(0, 16, (2, 64))
+    for m in (seq, par):
+        logits = m(tokens)
+        F.cross_entropy(logits[:, :-1].reshape(-1, 16), tokens[:, 1:].reshape(-1)).backward()
+    return max(
+        ((a.grad - b.grad).abs().max() / a.grad.abs().max()).item()
+        for a, b in zip(seq.parameters(), par.parameters())
+    )
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--shapes", default="32x256,8x1024")
+    ap.add_argument("--scans", default="sequential,parallel")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    model = Mamba()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
     results = []
-    for shape in args.shapes.split(","):
+    for scan, shape in ((s, x) for s in args.scans.split(",") for x in args.shapes.split(",")):
+        torch.manual_seed(0)
+        model = Mamba(scan=scan)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
         b, l = (int(s) for s in shape.split("x"))
         tokens = torch.randint(0, 16, (b, l))
 
@@ -117,9 +159,19 @@ def main():
             if t < best:
                 best, cpu = t, c
         results.append(
-            {"b": b, "l": l, "step_s": best, "tokens_per_s": b * l / best, "cpu_s": cpu}
+            {"scan": scan, "b": b, "l": l, "step_s": best, "tokens_per_s": b * l / best, "cpu_s": cpu}
         )
-    print(json.dumps({"torch": torch.__version__, "threads": args.threads, "results": results}))
+    check = check_parallel_scan()
+    print(
+        json.dumps(
+            {
+                "torch": torch.__version__,
+                "threads": args.threads,
+                "parallel_scan_max_grad_diff": check,
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

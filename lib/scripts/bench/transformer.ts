@@ -12,8 +12,8 @@
  * wall time (a thread waiting for a core uses no CPU time; PyTorch's 2-thread rows spin while
  * they wait for each other, so their CPU time is no such measure).
  *
- * Which Python: $MAMBA_TS_PYTHON when set (a Python with torch, e.g. a venv's bin/python), else
- * `python3` on the PATH; the table says which PyTorch ran and where it was imported from.
+ * Which Python: `../bench-python.ts` ($TORCH_PYTHON when set, e.g. a venv's bin/python with
+ * torch 2.x); the table says which PyTorch ran and where it was imported from.
  *
  * FLOPs per token are counted from the shapes (2 per multiply-add): the projections and the head
  * forward, times 3 for forward + backward; attention's products, QKᵀ and PV forward and four of
@@ -50,6 +50,7 @@ import { adamwStep, clipGradNorm, createAdamW } from "../../dist/train/optim";
 import { createTrainPool } from "../../dist/ops/simd/threads";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
 import { bestOfSeconds } from "../../dist/timing";
+import { torchPython } from "../bench-python";
 
 const VOCAB = 16;
 const D_MODEL = 64;
@@ -102,7 +103,7 @@ interface TorchResult {
 }
 
 /**
- * Runs transformer_torch.py at one batch shape with $MAMBA_TS_PYTHON or python3; the reason when
+ * Runs transformer_torch.py at one batch shape with the benchmarks' Python; the reason when
  * it cannot.
  */
 function runTorch(
@@ -113,12 +114,9 @@ function runTorch(
   impls: string,
 ): TorchResult | string {
   const script = path.resolve(__dirname, "../../scripts/bench/transformer_torch.py");
-  const py = process.env.MAMBA_TS_PYTHON || "python3";
-  const probe = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
-  if (probe.status !== 0) {
-    const why = probe.error ? probe.error.message : "no torch module";
-    return `${py}: ${why} (set MAMBA_TS_PYTHON to a Python with torch 2.x)`;
-  }
+  const found = torchPython();
+  if ("why" in found) return found.why;
+  const py = found.python;
   const sizes = {
     vocab_size: c.vocab_size,
     hidden_size: c.hidden_size,

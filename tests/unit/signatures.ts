@@ -764,7 +764,10 @@ const table: Record<string, Row> = {
   mamba2Config: [() => [MAMBA2], "config:@MAMBA2_CONFIG"],
   ...each(["mamba2ParamShapes", "mamba2ParamCount"], [() => [lib.mamba2Config(MAMBA2)], "config"]),
   initMamba2: [() => [MAMBA2, rng()], "config rng:rng"],
-  mamba2Forward: [() => [mamba2(), [[1, 2, 3]]], "model:@MAMBA2_MODEL tokens:@TOKENS"],
+  mamba2Forward: [
+    () => [mamba2(), [[1, 2, 3]], { engine: "simd" }],
+    "model:@MAMBA2_MODEL tokens:@TOKENS options?:{engine?:typescript|simd}",
+  ],
   createMamba2Cache: [() => [mamba2(), 2], "model:@MAMBA2_MODEL batch:int[1,2^16]"],
   mamba2CacheBytes: [() => [lib.createMamba2Cache(mamba2(), 1)], "cache:@MAMBA2_CACHE"],
   mamba2Step: [
@@ -787,7 +790,7 @@ const table: Record<string, Row> = {
   ],
   mamba2LossAndGrads: [
     () => [mamba2(), [[1, 2, 3]], {}],
-    "model:@MAMBA2_MODEL tokens:@TOKENS options:{targets?:any mask?:any}",
+    "model:@MAMBA2_MODEL tokens:@TOKENS options:{targets?:any mask?:any engine?:typescript|simd|simd-threads}",
   ],
   // transformer/
   ropeInvFreq: [() => [4, 10000], "headDim:int[2,2^16] theta:pos"],

@@ -6,10 +6,18 @@
  * kernels, `ops/simd/`). Every engine runs that one model; they differ in the backend, and
  * "simd-threads" in splitting the batch over threads that each run it.
  */
-import { checkFiniteParams, checkOptions, describe, schema } from "../validate";
+import { checkFiniteParams, checkOptions, schema } from "../validate";
 import { reference } from "../ops/reference/index";
 import { simdBackend } from "../ops/simd/index";
-import { type Share, type ShareTask, type TrainPool, defaultTrainPool } from "../ops/simd/threads";
+import {
+  type Share,
+  type ShareTask,
+  type TrainEngine,
+  type TrainPool,
+  TRAIN_ENGINE_OPTION,
+  TRAIN_POOL_OPTION,
+  trainEngine,
+} from "../ops/simd/threads";
 import type { ScanBackwardStrategy } from "../selective/scan-backward";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import {
@@ -24,8 +32,7 @@ import type { MambaConfig } from "./config";
 import { checkMambaModel, resolveVariant } from "./checks";
 import { MIXER_VARIANTS, type MambaModel, type MixerVariant, mambaLM } from "./model";
 
-/** The implementations of {@link mambaLossAndGrads} (see {@link LossAndGradsOptions.engine}). */
-export type TrainEngine = "typescript" | "simd" | "simd-threads";
+export type { TrainEngine };
 
 /** Options of {@link mambaLossAndGrads}. */
 export interface LossAndGradsOptions {
@@ -60,8 +67,8 @@ const LOSS_OPTIONS = schema.options({
   variant: schema.optional(schema.oneOf(MIXER_VARIANTS)),
   scanStrategy: schema.optional(schema.oneOf(["store-all", "recompute"] as const)),
   chunkSize: schema.optional(schema.integer({ min: 1, max: 1 << 20 })),
-  engine: schema.optional(schema.oneOf(["typescript", "simd", "simd-threads"] as const)),
-  pool: schema.optional(schema.object<TrainPool>()),
+  engine: TRAIN_ENGINE_OPTION,
+  pool: TRAIN_POOL_OPTION,
 });
 
 /**
@@ -113,22 +120,12 @@ export function mambaLossSetup(
   checkFiniteParams(fn, m.params);
   const strategy = o.scanStrategy ?? "recompute";
   const chunkSize = o.chunkSize ?? 64;
-  const engine = o.engine ?? "typescript";
-  if (o.pool !== undefined && o.pool !== null && engine !== "simd-threads") {
-    throw new Error(
-      `${fn}: argument 'options.pool' must be absent unless options.engine is "simd-threads" (got a pool with engine "${engine}")`,
-    );
-  }
+  const { engine, pool } = trainEngine(fn, o.engine, o.pool);
   if (engine !== "typescript" && strategy !== "recompute") {
     throw new Error(
       `${fn}: argument 'options.scanStrategy' must be "recompute" with the ${engine} engine, which keeps chunk-boundary states only (got "${strategy}")`,
     );
   }
-  const pool = engine === "simd-threads" ? (o.pool ?? defaultTrainPool()) : null;
-  if (pool && typeof pool.step !== "function")
-    throw new Error(
-      `${fn}: argument 'options.pool' must be a pool from createTrainPool (got ${describe(pool)})`,
-    );
   return { model: m, variant, strategy, chunkSize, engine, pool };
 }
 

@@ -1,11 +1,12 @@
 /**
  * Running a Mamba-2 LM forward (lesson 13): the public function around the one definition in
- * `./model.ts`. It checks its arguments once and runs the model on the reference backend.
+ * `./model.ts`. It checks its arguments once and runs the model on the engine's backend.
  */
 import type { Tensor } from "../tensor";
-import { checkFiniteParams } from "../validate";
+import { checkFiniteParams, checkOptions, schema } from "../validate";
 import { reference } from "../ops/reference/index";
-import { Ops } from "../ops/tape";
+import { simdBackend } from "../ops/simd/index";
+import { runInference } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMamba2Model } from "./checks";
 import { type Mamba2Model, mamba2LM } from "./model";
@@ -16,12 +17,27 @@ import { type Mamba2Model, mamba2LM } from "./model";
  *
  * @param model from `initMamba2` or `loadMamba2Checkpoint` (float32; float64 for gradient checks)
  * @param tokens (b, l) ids in [0, vocab_size): `{ shape: [b, l], data: Int32Array }` or number[][]
- * @returns logits (b, l, vocab_size) in the parameters' dtype
+ * @param options.engine "typescript" (default: the reference backend, float64 sums) or "simd"
+ *   (the simd backend's WebAssembly SIMD kernels in float32, the SSD as the selective scan,
+ *   `ops/simd/ssd.ts`; a float32 model only)
+ * @returns logits (b, l, vocab_size) in the parameters' dtype ("simd": float32)
  */
-export function mamba2Forward(model: Mamba2Model, tokens: TokenBatch): Tensor {
+export function mamba2Forward(
+  model: Mamba2Model,
+  tokens: TokenBatch,
+  options: { engine?: "typescript" | "simd" } = {},
+): Tensor {
   const fn = "mamba2Forward";
-  const m = checkMamba2Model(fn, model, ["float32", "float64"]);
+  const o = checkOptions(fn, "options", options, FORWARD_OPTIONS);
+  const engine = o.engine ?? "typescript";
+  const m = checkMamba2Model(fn, model, engine === "simd" ? ["float32"] : ["float32", "float64"]);
   const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
   checkFiniteParams(fn, m.params);
-  return mamba2LM(new Ops(reference), m, ids, shape[0], shape[1]);
+  return runInference(engine === "simd" ? simdBackend() : reference, (ops) =>
+    mamba2LM(ops, m, ids, shape[0], shape[1]),
+  );
 }
+
+const FORWARD_OPTIONS = schema.options({
+  engine: schema.optional(schema.oneOf(["typescript", "simd"] as const)),
+});

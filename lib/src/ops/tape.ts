@@ -274,7 +274,7 @@ export class Ops {
     const backend = this.backend;
     if (!backend.ssd || !backend.ssdBackward)
       throw new Error(
-        `Ops.ssd: the ${backend.name} backend has no SSD op (Mamba-2 runs on the reference backend)`,
+        `Ops.ssd: the ${backend.name} backend has no SSD op (Mamba-2 runs on the reference and simd backends)`,
       );
     const y = backend.ssd(a, state);
     this.record(y, (dy) => {

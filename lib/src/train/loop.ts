@@ -14,7 +14,8 @@ import { MIXER_VARIANTS, type MambaModel } from "../mamba/model";
 import { type LossAndGradsOptions, mambaBatchLossAndGrads, mambaLossSetup } from "../mamba/grads";
 import type { TransformerModel } from "../transformer/model";
 import { checkTransformerModel } from "../transformer/checks";
-import { trainEngine, transformerLossAndGrads } from "../transformer/grads";
+import { transformerLossAndGrads } from "../transformer/grads";
+import { trainEngine } from "../ops/simd/threads";
 import {
   type AdamWOptions,
   type LrSchedule,

@@ -10,11 +10,18 @@
 import type { ScanTraining } from "../ops/backend";
 import { reference } from "../ops/reference/index";
 import { simdBackend } from "../ops/simd/index";
-import { type Share, type ShareTask, type TrainPool, defaultTrainPool } from "../ops/simd/threads";
-import { checkArg, checkOptions, describe, schema } from "../validate";
+import {
+  type Share,
+  type ShareTask,
+  type TrainEngine,
+  type TrainPool,
+  TRAIN_ENGINE_OPTION,
+  TRAIN_POOL_OPTION,
+  trainEngine,
+} from "../ops/simd/threads";
+import { checkOptions, schema } from "../validate";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { type LossAndGrads, checkLossMask, lossTargets, recordLossAndGrads } from "../lm/loss";
-import type { TrainEngine } from "../mamba/grads";
 import type { LlamaConfig } from "./config";
 import { checkActivationSize, checkTransformerModel } from "./checks";
 import { type TransformerModel, llamaLM } from "./model";
@@ -39,14 +46,11 @@ export interface TransformerLossOptions {
   pool?: TrainPool;
 }
 
-const ENGINE = schema.optional(schema.oneOf(["typescript", "simd", "simd-threads"] as const));
-const POOL = schema.optional(schema.object<TrainPool>());
-
 const LOSS_OPTIONS = schema.options({
   targets: schema.optional(schema.present<TokenBatch>()),
   mask: schema.optional(schema.present<ArrayLike<number>>()),
-  engine: ENGINE,
-  pool: POOL,
+  engine: TRAIN_ENGINE_OPTION,
+  pool: TRAIN_POOL_OPTION,
 });
 
 /** Attention weights kept per layer at most: 2^27 float64 numbers, 1 GiB. */
@@ -110,31 +114,6 @@ export function transformerLossAndGrads(
     args: { config: c },
   };
   return pool ? pool.step(TRANSFORMER_SHARE, share) : transformerShareLossAndGrads(share);
-}
-
-/**
- * Checks the `engine` and `pool` options of a training function (`fn`, the function the user
- * called): the engine (default "typescript"), and for "simd-threads" the pool to run on (the
- * given one, else the shared default pool).
- */
-export function trainEngine(
-  fn: string,
-  engine: unknown,
-  pool: unknown,
-): { engine: TrainEngine; pool: TrainPool | null } {
-  const e = checkArg(fn, "options.engine", engine, ENGINE) ?? "typescript";
-  if (pool !== undefined && e !== "simd-threads") {
-    throw new Error(
-      `${fn}: argument 'options.pool' must be absent unless options.engine is "simd-threads" (got a pool with engine "${e}")`,
-    );
-  }
-  if (e !== "simd-threads") return { engine: e, pool: null };
-  const p = checkArg(fn, "options.pool", pool, POOL) ?? defaultTrainPool();
-  if (typeof p.step !== "function")
-    throw new Error(
-      `${fn}: argument 'options.pool' must be a pool from createTrainPool (got ${describe(p)})`,
-    );
-  return { engine: e, pool: p };
 }
 
 /** What a thread needs besides the parameters and its rows of the batch. */

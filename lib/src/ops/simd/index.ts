@@ -36,11 +36,14 @@ import type {
   ScanArgs,
   ScanGradients,
   ScanTraining,
+  SsdArgs,
+  SsdGradients,
 } from "../backend";
 import { reference } from "../reference/index";
 import { rowsOf } from "../reference/forward";
 import { crossEntropyInto, embeddingBackwardInto } from "../reference/backward";
 import { SimdAttention } from "./attention";
+import { ssdAsScan, ssdAsScanBackward, ssdFitsScan } from "./ssd";
 import {
   MAX_SCAN_STATE,
   type ScanOperands,
@@ -316,6 +319,20 @@ export class SimdBackend implements Backend {
   selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {
     if (state || a.A.shape[1] > MAX_SCAN_STATE) return reference.selectiveScan(a, state);
     return this.scanForward(a, a.u.shape[1]).y;
+  }
+
+  /**
+   * Mamba-2's SSD as the selective scan with one A and Δ per head (`./ssd.ts`); from a decoding
+   * state, with a clamped Δ or past the scan kernels' state size, the reference SSD.
+   */
+  ssd(a: SsdArgs, state: Tensor | null): Tensor {
+    if (state || !ssdFitsScan(a, MAX_SCAN_STATE)) return reference.ssd!(a, state);
+    return ssdAsScan(this, a);
+  }
+
+  ssdBackward(a: SsdArgs, g: Tensor): SsdGradients {
+    if (!ssdFitsScan(a, MAX_SCAN_STATE)) return reference.ssdBackward!(a, g);
+    return ssdAsScanBackward(this, a, g);
   }
 
   /** The Transformer++'s ops over this backend's memory (`./attention.ts`; made on first use). */

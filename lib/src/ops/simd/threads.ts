@@ -36,7 +36,7 @@ import {
   receiveMessageOnPort,
 } from "node:worker_threads";
 import type { Tensor } from "../../tensor";
-import { checkOptions, schema } from "../../validate";
+import { checkArg, checkOptions, describe, schema } from "../../validate";
 import { alloc } from "../reference/forward";
 
 /** One thread's share of a batch: rows of token ids, their targets and mask, and the task's args. */
@@ -417,12 +417,52 @@ const POOL_OPTIONS = schema.options({
 let defaultPool: WorkerPool | null = null;
 
 /**
- * The pool `mambaLossAndGrads` and `transformerLossAndGrads` use for "simd-threads" without an
- * explicit `pool` (made on first use, and again after a worker of it died).
+ * The pool the loss functions (`mambaLossAndGrads`, `mamba2LossAndGrads`,
+ * `transformerLossAndGrads`) use for "simd-threads" without an explicit `pool` (made on first
+ * use, and again after a worker of it died).
  */
 export function defaultTrainPool(): TrainPool {
   if (!defaultPool || !defaultPool.usable) {
     defaultPool = new WorkerPool(Math.min(64, availableParallelism()));
   }
   return defaultPool;
+}
+
+/**
+ * The implementations of a training step, the same for every model's loss function:
+ * "typescript" (the reference backend), "simd" (the simd backend on this thread) and
+ * "simd-threads" ("simd" data-parallel over the batch on a {@link TrainPool}).
+ */
+export type TrainEngine = "typescript" | "simd" | "simd-threads";
+
+/** The schemas of the `engine` and `pool` options (for a loss function's options schema). */
+export const TRAIN_ENGINE_OPTION = schema.optional(
+  schema.oneOf<TrainEngine>(["typescript", "simd", "simd-threads"]),
+);
+export const TRAIN_POOL_OPTION = schema.optional(schema.object<TrainPool>());
+
+/**
+ * Checks the `engine` and `pool` options of a training function (`fn`, the function the user
+ * called): the engine (default "typescript"), and for "simd-threads" the pool to run on (the
+ * given one, else the shared default pool).
+ */
+export function trainEngine(
+  fn: string,
+  engine: unknown,
+  pool: unknown,
+): { engine: TrainEngine; pool: TrainPool | null } {
+  const e = checkArg(fn, "options.engine", engine, TRAIN_ENGINE_OPTION) ?? "typescript";
+  if (pool !== undefined && pool !== null && e !== "simd-threads") {
+    throw new Error(
+      `${fn}: argument 'options.pool' must be absent unless options.engine is "simd-threads" (got a pool with engine "${e}")`,
+    );
+  }
+  if (e !== "simd-threads") return { engine: e, pool: null };
+  const p =
+    checkArg(fn, "options.pool", pool ?? undefined, TRAIN_POOL_OPTION) ?? defaultTrainPool();
+  if (typeof p.step !== "function")
+    throw new Error(
+      `${fn}: argument 'options.pool' must be a pool from createTrainPool (got ${describe(p)})`,
+    );
+  return { engine: e, pool: p };
 }

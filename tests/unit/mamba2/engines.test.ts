@@ -1,0 +1,193 @@
+/**
+ * The simd engines of Mamba-2 (mamba2Forward's and mamba2LossAndGrads' `engine`: the SSD as the
+ * selective scan's kernels, lib/src/ops/simd/ssd.ts) against the reference engine run on a
+ * float64 copy of the model (float64 sums):
+ * - the SSD op alone, forward and every gradient, with one and with several groups of heads;
+ * - the logits, the loss and every gradient of whole models, within relative 1e-4 of each
+ *   tensor's largest entry (float32 rounding), untied with 2 groups, tied with one group and
+ *   biases, a sequence longer than the scan's recomputation chunk (64), and Δ clamped (where the
+ *   simd backend runs the reference SSD);
+ * - "simd-threads" (two threads, each a share of the batch) gives the one-thread engine's loss
+ *   and gradients;
+ * - what is refused, naming the function the user called.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  Rng,
+  type Mamba2Model,
+  type Tensor,
+  createTrainPool,
+  initMamba2,
+  mamba2Config,
+  mamba2Forward,
+  mamba2LossAndGrads,
+} from "../../../lib/src/index";
+import type { SsdArgs } from "../../../lib/src/ops/backend";
+import { reference } from "../../../lib/src/ops/reference/index";
+import { simdBackend } from "../../../lib/src/ops/simd/index";
+import { relErr } from "../../helpers/reference";
+
+/** max |a − b| / max |b| (b the reference). */
+const relMax = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
+  relErr(a, b, Number.MIN_VALUE);
+
+const SMALL = {
+  vocab_size: 13,
+  hidden_size: 16,
+  num_hidden_layers: 2,
+  state_size: 8,
+  head_dim: 8,
+  n_groups: 2,
+  conv_kernel: 4,
+  chunk_size: 16,
+};
+
+/** A model whose every parameter is random (norm weights near 1), float32. */
+function randomModel(seed: number, overrides: Record<string, unknown> = {}): Mamba2Model {
+  const rng = new Rng(seed);
+  const m = initMamba2(mamba2Config({ ...SMALL, ...overrides }), rng);
+  for (const [name, t] of m.params) {
+    const data = new Float32Array(t.data.length);
+    for (let i = 0; i < data.length; i++) {
+      if (name.endsWith("norm.weight") || name.endsWith("norm_f.weight"))
+        data[i] = 1 + 0.3 * rng.normal();
+      else if (name.endsWith("A_log")) data[i] = t.data[i];
+      else data[i] = 0.5 * rng.normal();
+    }
+    m.params.set(name, { shape: t.shape, data });
+  }
+  return m;
+}
+
+/** The model with every parameter in float64 (the reference engine then sums in float64). */
+function float64Copy(m: Mamba2Model): Mamba2Model {
+  const params = new Map<string, Tensor>();
+  for (const [k, t] of m.params)
+    params.set(k, { shape: [...t.shape], data: Float64Array.from(t.data) });
+  return { config: m.config, params };
+}
+
+function tokens(seed: number, b: number, l: number): number[][] {
+  const rng = new Rng(seed);
+  return Array.from({ length: b }, () =>
+    Array.from({ length: l }, () => rng.int(SMALL.vocab_size)),
+  );
+}
+
+const pool = createTrainPool({ threads: 2 });
+afterAll(() => pool.close());
+
+describe("the simd backend's SSD op", () => {
+  /** Random SSD arguments: b 2, l 70 (past one recomputation chunk), H heads of P, G groups of N. */
+  function args(seed: number, H: number, P: number, G: number, N: number): SsdArgs {
+    const rng = new Rng(seed);
+    const [b, l] = [2, 70];
+    const t = (shape: number[], f: () => number): Tensor => ({
+      shape,
+      data: Float64Array.from({ length: shape.reduce((x, y) => x * y) }, f),
+    });
+    return {
+      x: t([b, l, H * P], () => rng.normal()),
+      dt: t([b, l, H], () => rng.normal() - 1),
+      A: t([H], () => -Math.exp(rng.normal())),
+      B: t([b, l, G * N], () => rng.normal()),
+      C: t([b, l, G * N], () => rng.normal()),
+      D: t([H], () => rng.normal()),
+      dtBias: t([H], () => 0.5 * rng.normal()),
+      groups: G,
+      dtLimit: [0, Infinity],
+      chunkSize: 16,
+    };
+  }
+  const asFloat32 = (a: SsdArgs): SsdArgs => {
+    const f = (t: Tensor): Tensor => ({ shape: t.shape, data: Float32Array.from(t.data) });
+    return {
+      ...a,
+      x: f(a.x),
+      dt: f(a.dt),
+      A: f(a.A),
+      B: f(a.B),
+      C: f(a.C),
+      D: f(a.D),
+      dtBias: f(a.dtBias),
+    };
+  };
+  for (const [H, P, G, N] of [
+    [2, 8, 1, 16],
+    [4, 4, 2, 8],
+    [3, 5, 3, 4],
+  ]) {
+    it(`forward and every gradient equal the reference SSD (H ${H}, P ${P}, G ${G}, N ${N})`, () => {
+      const a = args(H * 100 + G, H, P, G, N);
+      const want = reference.ssd!(a, null);
+      const rng = new Rng(7);
+      const g: Tensor = {
+        shape: want.shape,
+        data: Float64Array.from(want.data, () => rng.normal()),
+      };
+      const wantGrads = reference.ssdBackward!(a, g);
+      const simd = simdBackend();
+      simd.begin();
+      const a32 = asFloat32(a);
+      expect(relMax(simd.ssd(a32, null).data, want.data)).toBeLessThan(1e-5);
+      const got = simd.ssdBackward(a32, { shape: g.shape, data: Float32Array.from(g.data) });
+      for (const k of ["dx", "ddt", "dA", "dB", "dC", "dD", "ddtBias"] as const)
+        expect(relMax(got[k].data, wantGrads[k].data), k).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe("Mamba-2 engines against the reference", () => {
+  const models: [string, Record<string, unknown>][] = [
+    ["untied, 2 groups", {}],
+    ["tied, biases, one group", { tie_word_embeddings: true, use_bias: true, n_groups: 1 }],
+    ["Δ clamped (the reference SSD inside the simd backend)", { time_step_limit: [0.2, 0.9] }],
+  ];
+  for (const [name, overrides] of models) {
+    it(`logits, loss and every gradient within float32 rounding (${name})`, () => {
+      const m = randomModel(3, overrides);
+      const m64 = float64Copy(m);
+      const ids = tokens(4, 2, 80);
+      const want = mamba2Forward(m64, ids);
+      const got = mamba2Forward(m, ids, { engine: "simd" });
+      expect(got.data).toBeInstanceOf(Float32Array);
+      expect(relMax(got.data, want.data)).toBeLessThan(1e-4);
+
+      const ref = mamba2LossAndGrads(m64, ids);
+      const simd = mamba2LossAndGrads(m, ids, { engine: "simd" });
+      expect(Math.abs(simd.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+      expect([simd.count, simd.correct]).toEqual([ref.count, ref.correct]);
+      expect([...simd.grads.keys()].sort()).toEqual([...ref.grads.keys()].sort());
+      for (const [k, g] of ref.grads)
+        expect(relMax(simd.grads.get(k)!.data, g.data), k).toBeLessThan(1e-4);
+
+      const threads = mamba2LossAndGrads(m, ids, { engine: "simd-threads", pool });
+      expect(Math.abs(threads.loss - simd.loss) / simd.loss).toBeLessThan(1e-6);
+      for (const [k, g] of simd.grads)
+        expect(relMax(threads.grads.get(k)!.data, g.data), k).toBeLessThan(1e-5);
+    });
+  }
+});
+
+describe("what the Mamba-2 engines refuse", () => {
+  const m = randomModel(1);
+  const ids = tokens(2, 1, 8);
+  it("an unknown engine, naming the function and the option", () => {
+    expect(() => mamba2Forward(m, ids, { engine: "gpu" as never })).toThrow(
+      /^mamba2Forward: argument 'options\.engine' must be/,
+    );
+    expect(() => mamba2LossAndGrads(m, ids, { engine: "gpu" as never })).toThrow(
+      /^mamba2LossAndGrads: argument 'options\.engine' must be/,
+    );
+  });
+  it("the simd engine on a float64 model (it computes in float32)", () => {
+    expect(() => mamba2Forward(float64Copy(m), ids, { engine: "simd" })).toThrow(
+      /^mamba2Forward: /,
+    );
+  });
+  it("a pool without the simd-threads engine", () => {
+    expect(() => mamba2LossAndGrads(m, ids, { engine: "simd", pool })).toThrow(
+      /^mamba2LossAndGrads: argument 'options\.pool' must be absent unless options\.engine is "simd-threads"/,
+    );
+  });
+});

@@ -55,12 +55,13 @@ import { transformerLossAndGrads } from "../../dist/transformer/grads";
 import type { TransformerModel } from "../../dist/transformer/model";
 import { inductionHeads } from "../../dist/tasks/induction";
 import { wilsonInterval } from "../../dist/tasks/util";
-import { type StepRecord, trainMamba, trainTransformer } from "../../dist/train/loop";
+import { trainMamba, trainTransformer } from "../../dist/train/loop";
 import { loadTrainingState, saveTrainingState } from "../../dist/train/state";
 import { taskBatch } from "../../dist/train/tasks";
 import { createTrainPool } from "../../dist/ops/simd/threads";
 import { type LanguageModel, extrapolationSet, inductionCorrect } from "../../dist/extrapolation";
 import {
+  EvaluationLog,
   arg,
   checkCommandLine,
   flag,
@@ -196,18 +197,10 @@ async function train(out: string, work: string): Promise<void> {
     `${resume ? `resuming at step ${state!.step}` : "training"} ${name}: induction heads, length ${length}, vocab 16; ${kind} (${paramCount(kind)} parameters${kind === "transformer" ? `, init ${init}` : ""}); batch ${batchSize}, ${optimizer} (β ${adamw.beta1}/${adamw.beta2}, weight decay ${adamw.weightDecay}), lr ${lr} constant${warmup > 0 ? ` after ${warmup} warmup steps` : ""}, clip 1; engine simd-threads (${pool.threads} threads); up to ${maxSteps} steps`,
   );
   log(`command: ${runCommand(SCRIPT)}`);
-  if (!resume) {
-    const e = evaluate(0);
-    progress.evaluations.push(e);
-    log(
-      `${name} step 0: validation loss ${e.loss.toFixed(4)} acc ${(e.accuracy * 100).toFixed(1)}%`,
-    );
-  }
-  const started = Date.now();
+  const evalLog = new EvaluationLog({ name, progress, evaluate, log, evalEvery, decimals: 1 });
+  const started = evalLog.start(resume);
   let current = state;
-  let sum = progress.partial ?? { loss: 0, accuracy: 0, n: 0 };
   let stopped: "cap" | "time limit" | "interrupted" = "cap";
-  let tokensPerSecond = 0;
   for (;;) {
     const done = current?.step ?? 0;
     if (done >= maxSteps) break;
@@ -230,23 +223,7 @@ async function train(out: string, work: string): Promise<void> {
         ? { timeLimitSeconds: Math.max(1, timeLimit - (Date.now() - started) / 1000) }
         : {}),
       ...(current ? { state: current } : {}),
-      onStep: (r: StepRecord) => {
-        sum = { loss: sum.loss + r.loss, accuracy: sum.accuracy + r.accuracy, n: sum.n + 1 };
-        tokensPerSecond = r.tokensPerSecond;
-        if (r.step % evalEvery === 0) {
-          progress.train.push({
-            step: r.step,
-            loss: sum.loss / sum.n,
-            accuracy: sum.accuracy / sum.n,
-          });
-          sum = { loss: 0, accuracy: 0, n: 0 };
-          const e = evaluate(r.step);
-          progress.evaluations.push(e);
-          log(
-            `${name} step ${r.step}: train loss ${progress.train[progress.train.length - 1].loss.toFixed(4)}, validation loss ${e.loss.toFixed(4)} acc ${(e.accuracy * 100).toFixed(1)}%, ${Math.round(tokensPerSecond)} tok/s, ${((Date.now() - started) / 1000).toFixed(0)} s`,
-          );
-        }
-      },
+      onStep: evalLog.onStep,
     };
     const result =
       kind === "mamba"
@@ -256,7 +233,7 @@ async function train(out: string, work: string): Promise<void> {
     progress.seconds += (Date.now() - t0) / 1000;
     saveModel(kind, model, runDir);
     saveTrainingState(current, model, runDir);
-    progress.partial = sum;
+    progress.partial = evalLog.partial;
     writeFileSync(path.join(runDir, "progress.json"), JSON.stringify(progress) + "\n");
     if (result.stopped === "interrupted") {
       stopped = "interrupted";
@@ -292,7 +269,7 @@ async function train(out: string, work: string): Promise<void> {
     steps,
     tokens: steps * batchSize * length,
     seconds: progress.seconds,
-    tokens_per_second: tokensPerSecond,
+    tokens_per_second: evalLog.tokensPerSecond,
     validation: `taskBatch(extrapolationSet(${VALIDATION_SEED}, ${length}, ${VALIDATION_COUNT}, 16))`,
     validation_accuracy: last.accuracy,
     eval_every: evalEvery,

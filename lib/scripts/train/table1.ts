@@ -65,11 +65,12 @@ import { mambaLossAndGrads } from "../../dist/mamba/grads";
 import { MIXER_VARIANTS, type MambaModel, type MixerVariant } from "../../dist/mamba/model";
 import { copying, selectiveCopying } from "../../dist/tasks/copying";
 import type { CopyingSet } from "../../dist/tasks/types";
-import { type StepRecord, trainMamba } from "../../dist/train/loop";
+import { trainMamba } from "../../dist/train/loop";
 import { loadTrainingState, saveTrainingState } from "../../dist/train/state";
 import { taskAccuracy, taskBatch } from "../../dist/train/tasks";
 import { createTrainPool } from "../../dist/ops/simd/threads";
 import {
+  EvaluationLog,
   arg,
   checkCommandLine,
   flag,
@@ -197,18 +198,10 @@ async function train(out: string, work: string): Promise<void> {
     `${resume ? `resuming at step ${state!.step}` : "training"} ${name}: ${task} copying, length ${length}, ${numTokens} data tokens, vocab 16; ${variant}, init ${init}, ${mambaParamCount(mambaConfig(TABLE1_CONFIG))} parameters; batch ${batchSize}, lr ${lr} constant after ${warmup} warmup steps, weight decay ${weightDecay}, clip 1; stops when solved (validation accuracy >= ${solved * 100}%) or flat (the best validation accuracy of the last ${window} steps < ${tol * 100} points above the best before), else at ${maxSteps} steps`,
   );
   log(`command: ${runCommand("table1")}`);
-  if (!resume) {
-    const e = evaluate(0);
-    progress.evaluations.push(e);
-    log(
-      `${name} step 0: validation loss ${e.loss.toFixed(4)} acc ${(e.accuracy * 100).toFixed(2)}%`,
-    );
-  }
-  const started = Date.now();
+  const evalLog = new EvaluationLog({ name, progress, evaluate, log, evalEvery, decimals: 2 });
+  const started = evalLog.start(resume);
   let current = state;
-  let sum = progress.partial ?? { loss: 0, accuracy: 0, n: 0 };
   let stopped: "solved" | "flat" | "cap" | "time limit" | "interrupted" = "cap";
-  let tokensPerSecond = 0;
   for (;;) {
     const done = current?.step ?? 0;
     const verdict = plateau(progress.evaluations, window, tol, solved);
@@ -236,29 +229,13 @@ async function train(out: string, work: string): Promise<void> {
       maxSteps: slice,
       ...(timeLimit > 0 ? { timeLimitSeconds: left } : {}),
       ...(current ? { state: current } : {}),
-      onStep: (r: StepRecord) => {
-        sum = { loss: sum.loss + r.loss, accuracy: sum.accuracy + r.accuracy, n: sum.n + 1 };
-        tokensPerSecond = r.tokensPerSecond;
-        if (r.step % evalEvery === 0) {
-          progress.train.push({
-            step: r.step,
-            loss: sum.loss / sum.n,
-            accuracy: sum.accuracy / sum.n,
-          });
-          sum = { loss: 0, accuracy: 0, n: 0 };
-          const e = evaluate(r.step);
-          progress.evaluations.push(e);
-          log(
-            `${name} step ${r.step}: train loss ${progress.train[progress.train.length - 1].loss.toFixed(4)}, validation loss ${e.loss.toFixed(4)} acc ${(e.accuracy * 100).toFixed(2)}%, ${Math.round(tokensPerSecond)} tok/s, ${((Date.now() - started) / 1000).toFixed(0)} s`,
-          );
-        }
-      },
+      onStep: evalLog.onStep,
     });
     current = result.state;
     progress.seconds += (Date.now() - t0) / 1000;
     saveMambaCheckpoint(model, runDir);
     saveTrainingState(current, model, runDir);
-    progress.partial = sum;
+    progress.partial = evalLog.partial;
     writeFileSync(path.join(runDir, "progress.json"), JSON.stringify(progress) + "\n");
     if (result.stopped === "interrupted" || result.stopped === "timeLimit") {
       stopped = result.stopped === "interrupted" ? "interrupted" : "time limit";

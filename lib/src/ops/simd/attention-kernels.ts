@@ -44,25 +44,19 @@ import {
   control,
   f32,
   f4,
+  g,
   i32,
   i4,
-  local,
+  inc,
+  set,
   v128,
 } from "./wasm";
 import { Locals } from "./wasm-math";
+import { laneSum, rowLoop } from "./kernels";
 
-const g = local.get;
-const set = local.set;
-const inc = (x: number, by: Code): Code => set(x, i32.add(g(x), by));
 const shl2 = (x: Code): Code => i32.shl(x, i32.const(2));
 
-/** The sum and the maximum of the four lanes of a vector (a float32 on the stack). */
-function laneSum(v: Code): Code {
-  return f32.add(
-    f32.add(f4.extractLane(v, 0), f4.extractLane(v, 1)),
-    f32.add(f4.extractLane(v, 2), f4.extractLane(v, 3)),
-  );
-}
+/** The maximum of the four lanes of a vector (a float32 on the stack). */
 function laneMax(v: Code): Code {
   return f32.max(
     f32.max(f4.extractLane(v, 0), f4.extractLane(v, 1)),
@@ -227,15 +221,13 @@ function scaleRowsFunction(): WasmFunction {
       control.while(i32.ltS(g(r), g(rows)), [
         set(f, f32.load(g(pF))),
         set(vf, f4.splat(g(f))),
-        set(j, i32.const(0)),
-        control.while(i32.ltS(g(j), g(n4B)), [
-          v128.store(i32.add(g(pDst), g(j)), f4.mul(v128.load(i32.add(g(pSrc), g(j))), g(vf))),
-          inc(j, i32.const(16)),
-        ]),
-        control.while(i32.ltS(g(j), g(nB)), [
-          f32.store(i32.add(g(pDst), g(j)), f32.mul(f32.load(i32.add(g(pSrc), g(j))), g(f))),
-          inc(j, i32.const(4)),
-        ]),
+        rowLoop(
+          j,
+          nB,
+          n4B,
+          (q) => v128.store(i32.add(g(pDst), q), f4.mul(v128.load(i32.add(g(pSrc), q)), g(vf))),
+          (q) => f32.store(i32.add(g(pDst), q), f32.mul(f32.load(i32.add(g(pSrc), q)), g(f))),
+        ),
         inc(pSrc, g(ldSrcB)),
         inc(pDst, g(ldDstB)),
         inc(pF, i32.const(4)),

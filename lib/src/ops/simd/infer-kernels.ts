@@ -51,17 +51,15 @@ import {
   control,
   f32,
   f4,
+  g,
   i32,
   i4,
-  local,
+  inc,
+  set,
   v128,
 } from "./wasm";
 import { Locals, exp4, expTemps, softplus4 } from "./wasm-math";
 import { laneSum, sigmoid4 } from "./kernels";
-
-const g = local.get;
-const set = local.set;
-const inc = (x: number, by: Code): Code => set(x, i32.add(g(x), by));
 
 /** How a weight matrix is stored. */
 export type WeightFormat = "f32" | "bf16" | "f16";

@@ -40,15 +40,13 @@ import {
   control,
   f32,
   f4,
+  g,
   i32,
-  local,
+  inc,
+  set,
   v128,
 } from "./wasm";
 import { Locals, exp4, expTemps, softplus4 } from "./wasm-math";
-
-const g = local.get;
-const set = local.set;
-const inc = (x: number, by: Code): Code => set(x, i32.add(g(x), by));
 
 /** One register block of the gemm: MR rows × (4·NV columns, or 1 scalar column when NV = 0). */
 function gemmBlock(
@@ -714,7 +712,7 @@ export function laneSum(v: Code): Code {
  * A loop over the d values of a row: `vector(q)` for each whole vector of four (q the byte offset
  * in the row), then `scalar(q)` for the last d mod 4 values (rows need not be 16-byte aligned).
  */
-function rowLoop(
+export function rowLoop(
   q: number,
   dB: number,
   d4B: number,

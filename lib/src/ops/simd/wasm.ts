@@ -212,6 +212,14 @@ export const i4 = {
   shrU: (a: Code, bits: Code): Code => simd(0xad, a, bits),
 };
 
+/**
+ * The shorthands the kernels are written with: `g(x)` reads local x, `set(x, value)` writes it,
+ * `inc(x, by)` adds the i32 `by` to it.
+ */
+export const g = local.get;
+export const set = local.set;
+export const inc = (x: number, by: Code): Code => set(x, i32.add(g(x), by));
+
 /** Structured control flow (block type: no results). */
 export const control = {
   /** `while (cond) { body }` as block + loop. */

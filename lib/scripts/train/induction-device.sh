@@ -5,7 +5,7 @@
 # lib/build built and `node` on the PATH:
 #
 #   bash lib/scripts/train/induction-device.sh train [SECONDS]        (default 500)
-#       Mamba seeds 0, 1, 2 (lr 1e-3) and the Transformer++ (seed 0) at lr 1e-3 and 3e-4, five
+#       Mamba seeds 0, 1, 2 (lr 1e-3) and the Transformer++ (seed 0) at lr 1e-3 and 2e-4, five
 #       processes of 3 threads, each stopped at the deadline (`--time-limit`) and resumed by the
 #       next call from the state it left.
 #   bash lib/scripts/train/induction-device.sh eval [SECONDS] [MAX_LENGTH]   (500, 32768)
@@ -45,7 +45,7 @@ cores=$(nproc)
     for seed in 0 1 2; do
       node $script --phase train --model mamba --seed "$seed" --threads 3 --time-limit "$seconds" --resume >"$logs/mamba-$seed.txt" 2>&1 &
     done
-    for lr in 0.001 0.0003; do
+    for lr in 0.001 0.0002; do
       node $script --phase train --model transformer --lr "$lr" --seed 0 --threads 3 --time-limit "$seconds" --resume >"$logs/transformer-$lr.txt" 2>&1 &
     done
     wait

@@ -32,10 +32,9 @@ import { Rng } from "../../dist/rng";
 import { torchLine, torchPython } from "../bench-python";
 import { initMamba } from "../../dist/mamba/init";
 import { type TrainEngine, mambaLossAndGrads } from "../../dist/mamba/grads";
-import { adamwStep, clipGradNorm, createAdamW } from "../../dist/train/optim";
+import { timeTrainingStep } from "../bench-train-step";
 import { createTrainPool } from "../../dist/ops/simd/threads";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
-import { bestOfSeconds } from "../../dist/timing";
 
 const CONFIG = { vocab_size: 16, hidden_size: 64, num_hidden_layers: 2, state_size: 16 };
 const SHAPES: [number, number][] = [
@@ -107,23 +106,13 @@ function main(): void {
     const tokens = batch(b, l);
     for (const engine of ["typescript", "simd", "simd-threads"] as TrainEngine[]) {
       const model = initMamba(CONFIG, new Rng(0));
-      const state = createAdamW(model.params);
-      const opts = engine === "simd-threads" ? { engine, pool } : { engine };
-      const step = (): void => {
-        const { grads } = mambaLossAndGrads(model, tokens, opts);
-        clipGradNorm(grads, 1);
-        adamwStep(model.params, grads, state, { lr: 1e-3 });
-      };
-      // warm-up: the JIT (typescript, on a small batch) or the kernels and the arena's memory
-      if (engine === "typescript") mambaLossAndGrads(model, batch(2, 64));
-      else step();
-      const repeats = engine === "typescript" ? 1 : 2;
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      const s = bestOfSeconds(repeats, step);
-      const c = process.cpuUsage(c0);
-      // CPU seconds (all threads) per wall second over the timed steps: the cores the run got
-      const cpu = (c.user + c.system) / 1e3 / (performance.now() - t0);
+      const { s, cpu } = timeTrainingStep(
+        model.params,
+        engine,
+        pool,
+        (options) => mambaLossAndGrads(model, tokens, options),
+        () => mambaLossAndGrads(model, batch(2, 64)),
+      );
       rows.push({
         shape: `${b} × ${l}`,
         engine,

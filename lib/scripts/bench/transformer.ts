@@ -46,11 +46,10 @@ import {
 } from "../../dist/transformer/config";
 import { initTransformer } from "../../dist/transformer/init";
 import { transformerLossAndGrads } from "../../dist/transformer/grads";
-import { adamwStep, clipGradNorm, createAdamW } from "../../dist/train/optim";
 import { createTrainPool } from "../../dist/ops/simd/threads";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
-import { bestOfSeconds } from "../../dist/timing";
 import { torchPython } from "../bench-python";
+import { timeTrainingStep } from "../bench-train-step";
 
 const VOCAB = 16;
 const D_MODEL = 64;
@@ -180,23 +179,15 @@ function main(): void {
     const tokens = batch(b, l);
     for (const engine of ["typescript", "simd", "simd-threads"] as TrainEngine[]) {
       const model = initTransformer(c, new Rng(0));
-      const state = createAdamW(model.params);
-      const opts = engine === "simd-threads" ? { engine, pool } : { engine };
-      const step = (): void => {
-        const { grads } = transformerLossAndGrads(model, tokens, opts);
-        clipGradNorm(grads, 1);
-        adamwStep(model.params, grads, state, { lr: 1e-3 });
-      };
-      // warm-up: the JIT (typescript, on a small batch); for simd, the kernels, the arena's
-      // memory and the JIT of every thread (a worker's first steps run slower while it compiles)
-      if (engine === "typescript") transformerLossAndGrads(model, batch(2, 64));
-      else for (let i = 0; i < 3; i++) step();
-      const repeats = engine === "typescript" ? 1 : 2;
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      const s = bestOfSeconds(repeats, step);
-      const used = process.cpuUsage(c0);
-      const cpu = (used.user + used.system) / 1e3 / (performance.now() - t0);
+      // three warm-up steps for simd: a worker's first steps run slower while it compiles
+      const { s, cpu } = timeTrainingStep(
+        model.params,
+        engine,
+        pool,
+        (options) => transformerLossAndGrads(model, tokens, options),
+        () => transformerLossAndGrads(model, batch(2, 64)),
+        3,
+      );
       rows.push({
         shape: `${b} × ${l}`,
         engine,

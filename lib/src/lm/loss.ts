@@ -102,6 +102,12 @@ export function checkLossMask(
 }
 
 /**
+ * The tape's setting for Mamba-1's selective scan, for a model that has none (the Transformer++,
+ * Mamba-2, whose SSD op keeps nothing between forward and backward): never read.
+ */
+export const NO_SCAN: ScanTraining = { strategy: "store-all", chunkSize: 1 };
+
+/**
  * The loss and gradients of the model `forward` writes (it maps an `Ops` to logits (b, l, V)) on
  * `backend`: forward recording a tape, cross-entropy against `targets` (b·l, −100 skipped)
  * weighted by `mask`, backward. Every parameter gets a gradient (zeros where none reached it),

@@ -19,7 +19,13 @@ import {
   trainEngine,
 } from "../ops/simd/threads";
 import { type TokenBatch, readTokens } from "../lm/tokens";
-import { type LossAndGrads, checkLossMask, lossTargets, recordLossAndGrads } from "../lm/loss";
+import {
+  type LossAndGrads,
+  NO_SCAN,
+  checkLossMask,
+  lossTargets,
+  recordLossAndGrads,
+} from "../lm/loss";
 import { checkMamba2Model } from "./checks";
 import type { Mamba2Config } from "./config";
 import { type Mamba2Model, mamba2LM } from "./model";
@@ -96,9 +102,6 @@ export function mamba2LossAndGrads(
   };
   return pool ? pool.step(MAMBA2_SHARE, share) : mamba2ShareLossAndGrads(share);
 }
-
-/** The tape's setting for Mamba-1's scan: Mamba-2 has none (its SSD op keeps nothing). */
-const NO_SCAN = { strategy: "store-all", chunkSize: 1 } as const;
 
 /** What a thread needs besides the parameters and its rows of the batch. */
 interface Mamba2ShareArgs {

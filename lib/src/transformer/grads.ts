@@ -7,7 +7,6 @@
  * that each run the same model. Attention keeps its weights for the backward pass, (b, H, l, l)
  * per layer: memory O(b·H·l²), the standard (not flash) attention.
  */
-import type { ScanTraining } from "../ops/backend";
 import { reference } from "../ops/reference/index";
 import { simdBackend } from "../ops/simd/index";
 import {
@@ -21,7 +20,13 @@ import {
 } from "../ops/simd/threads";
 import { checkOptions, schema } from "../validate";
 import { type TokenBatch, readTokens } from "../lm/tokens";
-import { type LossAndGrads, checkLossMask, lossTargets, recordLossAndGrads } from "../lm/loss";
+import {
+  type LossAndGrads,
+  NO_SCAN,
+  checkLossMask,
+  lossTargets,
+  recordLossAndGrads,
+} from "../lm/loss";
 import type { LlamaConfig } from "./config";
 import { checkActivationSize, checkTransformerModel } from "./checks";
 import { type TransformerModel, llamaLM } from "./model";
@@ -55,9 +60,6 @@ const LOSS_OPTIONS = schema.options({
 
 /** Attention weights kept per layer at most: 2^27 float64 numbers, 1 GiB. */
 const MAX_ATTENTION_WEIGHTS = 2 ** 27;
-
-/** The tape's setting for selective scans: the Transformer++ has none, so it is never read. */
-const NO_SCAN: ScanTraining = { strategy: "store-all", chunkSize: 1 };
 
 /**
  * The mean cross-entropy of a Transformer++ on `tokens` and its gradient with respect to every

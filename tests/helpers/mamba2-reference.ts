@@ -4,7 +4,7 @@
  * independent oracle of the tests of lib/src/mamba2. number[] arrays, nested loops, none of lib's
  * ops.
  */
-import type { Mamba2Model } from "../../lib/src/index";
+import { type Mamba2Model, Rng, initMamba2, mamba2Config } from "../../lib/src/index";
 import { matvec, rmsNorm, softplus } from "./mamba-reference";
 
 export function mamba2ReferenceLogits(model: Mamba2Model, tokens: number[][]): number[][][] {
@@ -93,4 +93,30 @@ export function mamba2ReferenceLogits(model: Mamba2Model, tokens: number[][]): n
     const head = cfg.tie_word_embeddings ? emb : P("lm_head.weight");
     return h.map((row) => matvec(head, V, d, rms(row, P("backbone.norm_f.weight"))));
   });
+}
+
+/**
+ * A Mamba-2 of `config` whose every parameter is random (norm weights near 1; A_log as
+ * initialised), in float32 or float64: tests then exercise D, biases and norms too, not their
+ * initial constants.
+ */
+export function randomMamba2Model(
+  config: Parameters<typeof mamba2Config>[0],
+  seed: number,
+  dtype: "float32" | "float64" = "float32",
+): Mamba2Model {
+  const rng = new Rng(seed);
+  const m = initMamba2(mamba2Config(config), rng);
+  for (const [name, t] of m.params) {
+    const data =
+      dtype === "float64" ? new Float64Array(t.data.length) : new Float32Array(t.data.length);
+    for (let i = 0; i < data.length; i++) {
+      if (name.endsWith("norm.weight") || name.endsWith("norm_f.weight"))
+        data[i] = 1 + 0.3 * rng.normal();
+      else if (name.endsWith("A_log")) data[i] = t.data[i];
+      else data[i] = 0.5 * rng.normal();
+    }
+    m.params.set(name, { shape: t.shape, data });
+  }
+  return m;
 }

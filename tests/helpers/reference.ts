@@ -225,3 +225,11 @@ export function relErr(got: ArrayLike<number>, want: ArrayLike<number>, floor = 
   }
   return err / scale;
 }
+
+/** A model with every parameter copied into float64 (the reference engine then sums in float64). */
+export function float64Copy<T extends { params: Map<string, Tensor> }>(model: T): T {
+  const params = new Map<string, Tensor>();
+  for (const [k, t] of model.params)
+    params.set(k, { shape: [...t.shape], data: Float64Array.from(t.data) });
+  return { ...model, params };
+}

@@ -36,7 +36,7 @@ import {
   readSafetensors,
   saveMambaCheckpoint,
 } from "../../../lib/src/index";
-import { relErr } from "../../helpers/reference";
+import { float64Copy, relErr } from "../../helpers/reference";
 
 const ENGINES: MambaEngine[] = ["simd", "simd-threads"];
 const FIXTURES = path.resolve(__dirname, "../../fixtures/hf");
@@ -44,14 +44,6 @@ const FIXTURES = path.resolve(__dirname, "../../fixtures/hf");
 /** max |a − b| / max |b| (b the reference). */
 const relMax = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
   relErr(a, b, Number.MIN_VALUE);
-
-/** The model with every parameter in float64 (the reference engine then sums in float64). */
-function float64Copy(m: MambaModel): MambaModel {
-  const params = new Map<string, Tensor>();
-  for (const [k, t] of m.params)
-    params.set(k, { shape: [...t.shape], data: Float64Array.from(t.data) });
-  return { config: m.config, params, extraConfig: m.extraConfig };
-}
 
 /** A model with random values everywhere (D, norms and biases too, not their initial constants). */
 function randomModel(seed: number, config: Parameters<typeof initMamba>[0]): MambaModel {

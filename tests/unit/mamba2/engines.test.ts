@@ -17,15 +17,14 @@ import {
   type Mamba2Model,
   type Tensor,
   createTrainPool,
-  initMamba2,
-  mamba2Config,
   mamba2Forward,
   mamba2LossAndGrads,
 } from "../../../lib/src/index";
 import type { SsdArgs } from "../../../lib/src/ops/backend";
 import { reference } from "../../../lib/src/ops/reference/index";
 import { simdBackend } from "../../../lib/src/ops/simd/index";
-import { relErr } from "../../helpers/reference";
+import { float64Copy, relErr } from "../../helpers/reference";
+import { randomMamba2Model } from "../../helpers/mamba2-reference";
 
 /** max |a − b| / max |b| (b the reference). */
 const relMax = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
@@ -42,30 +41,9 @@ const SMALL = {
   chunk_size: 16,
 };
 
-/** A model whose every parameter is random (norm weights near 1), float32. */
-function randomModel(seed: number, overrides: Record<string, unknown> = {}): Mamba2Model {
-  const rng = new Rng(seed);
-  const m = initMamba2(mamba2Config({ ...SMALL, ...overrides }), rng);
-  for (const [name, t] of m.params) {
-    const data = new Float32Array(t.data.length);
-    for (let i = 0; i < data.length; i++) {
-      if (name.endsWith("norm.weight") || name.endsWith("norm_f.weight"))
-        data[i] = 1 + 0.3 * rng.normal();
-      else if (name.endsWith("A_log")) data[i] = t.data[i];
-      else data[i] = 0.5 * rng.normal();
-    }
-    m.params.set(name, { shape: t.shape, data });
-  }
-  return m;
-}
-
-/** The model with every parameter in float64 (the reference engine then sums in float64). */
-function float64Copy(m: Mamba2Model): Mamba2Model {
-  const params = new Map<string, Tensor>();
-  for (const [k, t] of m.params)
-    params.set(k, { shape: [...t.shape], data: Float64Array.from(t.data) });
-  return { config: m.config, params };
-}
+/** A random float32 model of SMALL with `overrides` (see randomMamba2Model). */
+const randomModel = (seed: number, overrides: Record<string, unknown> = {}): Mamba2Model =>
+  randomMamba2Model({ ...SMALL, ...overrides }, seed);
 
 function tokens(seed: number, b: number, l: number): number[][] {
   const rng = new Rng(seed);

@@ -13,14 +13,13 @@ import {
   crossEntropy,
   initMamba2,
   mamba2CacheBytes,
-  mamba2Config,
   mamba2Forward,
   mamba2Generate,
   mamba2LossAndGrads,
   mamba2Prefill,
   mamba2Step,
 } from "../../../lib/src/index";
-import { mamba2ReferenceLogits } from "../../helpers/mamba2-reference";
+import { mamba2ReferenceLogits, randomMamba2Model } from "../../helpers/mamba2-reference";
 
 const SMALL = {
   vocab_size: 11,
@@ -33,26 +32,13 @@ const SMALL = {
   chunk_size: 4,
 };
 
-/** A model whose every parameter is random (norm weights near 1), in float64 or float32. */
+/** A random model of SMALL with `overrides` (see randomMamba2Model). */
 function randomModel(
   seed: number,
   overrides: Record<string, unknown> = {},
   dtype: "float32" | "float64" = "float32",
 ): Mamba2Model {
-  const rng = new Rng(seed);
-  const m = initMamba2(mamba2Config({ ...SMALL, ...overrides }), rng);
-  for (const [name, t] of m.params) {
-    const data =
-      dtype === "float64" ? new Float64Array(t.data.length) : new Float32Array(t.data.length);
-    for (let i = 0; i < data.length; i++) {
-      if (name.endsWith("norm.weight") || name.endsWith("norm_f.weight"))
-        data[i] = 1 + 0.3 * rng.normal();
-      else if (name.endsWith("A_log")) data[i] = t.data[i];
-      else data[i] = 0.5 * rng.normal();
-    }
-    m.params.set(name, { shape: t.shape, data });
-  }
-  return m;
+  return randomMamba2Model({ ...SMALL, ...overrides }, seed, dtype);
 }
 
 function tokens(seed: number, b: number, l: number, V = SMALL.vocab_size): number[][] {

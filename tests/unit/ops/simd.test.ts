@@ -34,6 +34,7 @@ import { reference } from "../../../lib/src/ops/reference/index";
 import { Ops } from "../../../lib/src/ops/tape";
 import { type LayerState, MIXER_VARIANTS, mambaLM } from "../../../lib/src/mamba/model";
 import type { ShareResult, ShareTask, Share } from "../../../lib/src/ops/simd/threads";
+import { float64Copy } from "../../helpers/reference";
 
 /** max |a − b| / max |b| (b the reference). */
 function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -460,13 +461,6 @@ function randomModel(
     params.set(name, { shape, data });
   }
   return { config, params };
-}
-
-function float64Copy(m: MambaModel): MambaModel {
-  const params = new Map<string, Tensor>();
-  for (const [k, p] of m.params)
-    params.set(k, { shape: [...p.shape], data: Float64Array.from(p.data) });
-  return { config: m.config, params };
 }
 
 function tokensOf(seed: number, b: number, l: number, V: number) {

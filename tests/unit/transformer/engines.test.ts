@@ -19,7 +19,6 @@ import {
   Rng,
   type Tensor,
   type TransformerModel,
-  astype,
   createTrainPool,
   createTransformerCache,
   initTransformer,
@@ -35,6 +34,7 @@ import {
 import { reference } from "../../../lib/src/ops/reference/index";
 import { Ops } from "../../../lib/src/ops/tape";
 import { llamaLM } from "../../../lib/src/transformer/model";
+import { float64Copy } from "../../helpers/reference";
 
 /** max |a − b| / max |b| (b the reference). */
 function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -66,12 +66,6 @@ function randomModel(over: Partial<LlamaConfig>, seed: number): TransformerModel
     if (t.shape.length === 1)
       for (let i = 0; i < t.data.length; i++) t.data[i] = rng.uniform(0.5, 1.5);
   return m;
-}
-
-function float64Copy(m: TransformerModel): TransformerModel {
-  const params = new Map<string, Tensor>();
-  for (const [k, p] of m.params) params.set(k, astype(p, "float64"));
-  return { config: m.config, params };
 }
 
 function tokensOf(seed: number, b: number, l: number, V: number) {

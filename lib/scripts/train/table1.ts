@@ -215,7 +215,9 @@ async function train(out: string, work: string): Promise<void> {
       stopped = "time limit";
       break;
     }
-    const slice = Math.min(saveEvery, maxSteps - done);
+    // Slices end on multiples of --save-every (a multiple of --eval-every), so that a run resumed
+    // from a time-limited slice checks its rule right after the evaluation it is about.
+    const slice = Math.min(saveEvery - (done % saveEvery), maxSteps - done);
     const t0 = Date.now();
     const result = await trainMamba(model, {
       batch: (rng) => taskBatch(make(rng, { ...taskOptions, count: batchSize })),

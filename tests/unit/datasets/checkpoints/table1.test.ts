@@ -72,6 +72,13 @@ function verdict(run: Run, upTo: number): string | null {
 }
 
 const UNFINISHED = ["time limit", "interrupted"];
+// The finished runs whose last slice began mid-interval (see the stopping test).
+const MISALIGNED_BEFORE_FIX = [
+  "copying-L256-lti-lr0.003-b32-wd0-default-s0",
+  "selective-L256-lti-lr0.003-b32-wd0-default-s0",
+  "selective-L256-mamba-lr0.003-b32-wd0-default-s0",
+  "selective-L256-mamba-lr0.003-b32-wd0-default-s1",
+];
 
 describe("the committed Table 1 runs (lesson 10)", () => {
   it("are described in datasets/README.md", () => {
@@ -111,8 +118,13 @@ describe("the committed Table 1 runs (lesson 10)", () => {
         // Stopped between two evaluations: the curve ends at the last one before it.
         expect(run.steps - last.step, run.name).toBeGreaterThanOrEqual(0);
         expect(run.steps - last.step, run.name).toBeLessThan(every);
-      } else {
-        expect(last.step, run.name).toBe(run.steps);
+      } else if (run.steps !== last.step) {
+        // Runs resumed from a time-limited slice before slices were aligned to the save interval
+        // checked their rule at the end of the interval that held the evaluation: at most one
+        // interval (100 steps, eval_every here) after it.
+        expect(run.steps - last.step, run.name).toBeGreaterThan(0);
+        expect(run.steps - last.step, run.name).toBeLessThan(every);
+        expect(MISALIGNED_BEFORE_FIX, run.name).toContain(run.name);
       }
       if (stopped === "cap") expect(run.steps, run.name).toBe(run.stopping.max_steps);
       const expected = stopped === "cap" || UNFINISHED.includes(stopped) ? null : stopped;

@@ -773,20 +773,20 @@ const table: Record<string, Row> = {
   mamba2Step: [
     () => {
       const m = mamba2();
-      return [m, lib.createMamba2Cache(m, 2), [1, 2]];
+      return [m, lib.createMamba2Cache(m, 2), [1, 2], { engine: "simd" }];
     },
-    "model:@MAMBA2_MODEL cache:@MAMBA2_CACHE tokens:@STEP",
+    "model:@MAMBA2_MODEL cache:@MAMBA2_CACHE tokens:@STEP options:{engine?:typescript|simd|simd-threads}",
   ],
   mamba2Prefill: [
     () => {
       const m = mamba2();
-      return [m, lib.createMamba2Cache(m, 1), [[1, 2]]];
+      return [m, lib.createMamba2Cache(m, 1), [[1, 2]], {}];
     },
-    "model:@MAMBA2_MODEL cache:@MAMBA2_CACHE tokens:@TOKENS",
+    "model:@MAMBA2_MODEL cache:@MAMBA2_CACHE tokens:@TOKENS options:{engine?:typescript|simd|simd-threads}",
   ],
   mamba2Generate: [
     () => [mamba2(), [1, 2], { maxNewTokens: 2, temperature: 0 }],
-    `model:@MAMBA2_MODEL prompt:@PROMPT options:{${GENERATE}}`,
+    `model:@MAMBA2_MODEL prompt:@PROMPT options:{${GENERATE} engine?:typescript|simd|simd-threads}`,
   ],
   mamba2LossAndGrads: [
     () => [mamba2(), [[1, 2, 3]], {}],

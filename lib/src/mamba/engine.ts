@@ -1,12 +1,14 @@
 /**
  * The engines of Mamba inference (`mambaForward`, `mambaMixer`, `mambaPrefill`, `mambaStep`,
- * `mambaGenerate`), the same names as training's (`mambaLossAndGrads`):
+ * `mambaGenerate`) and of Mamba-2's decoding (`mamba2Prefill`, `mamba2Step`, `mamba2Generate`),
+ * the same names as training's (`mambaLossAndGrads`):
  *
  * - "typescript": the reference backend (`ops/reference/`): float64 sums, any dtype. What the
  *   tests compare every engine against.
  * - "simd": the inference backend (`ops/simd/infer.ts`): WebAssembly SIMD kernels in float32
  *   reading the weights in place, float32 or kept in 16 bits; the conv and scan continue from
- *   decoding states natively.
+ *   decoding states natively (Mamba-2's SSD continues from a state on the reference, in place
+ *   in the same memory: a step's products dominate its time).
  * - "simd-threads": "simd" with its large ops split over a pool of worker threads
  *   (`ops/simd/infer-threads.ts`, `os.availableParallelism()` threads).
  *
@@ -19,7 +21,7 @@ import { schema } from "../validate";
 import { wasmSimdSupported } from "../ops/simd/wasm";
 import type { Backend } from "../ops/backend";
 import { reference } from "../ops/reference/index";
-import { ModelMemory } from "../ops/simd/infer";
+import { type InferenceParams, ModelMemory } from "../ops/simd/infer";
 import { inferPool } from "../ops/simd/infer-threads";
 import type { LayerState, MambaModel } from "./model";
 
@@ -37,7 +39,7 @@ export const ENGINE_OPTION = schema.optional(
  */
 export function resolveEngine(
   fn: string,
-  model: MambaModel,
+  model: InferenceParams,
   option: MambaEngine | undefined,
   fallback: "simd" | "simd-threads",
 ): MambaEngine {
@@ -62,9 +64,9 @@ export function resolveEngine(
  */
 export function startCall(
   fn: string,
-  model: MambaModel,
+  model: InferenceParams,
   engine: MambaEngine,
-  states: readonly LayerState[] = [],
+  states: readonly { conv: Tensor; ssm: Tensor }[] = [],
 ): Backend {
   if (engine === "typescript") return reference;
   let bytes = 0;

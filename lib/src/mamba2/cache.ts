@@ -4,12 +4,21 @@
  * of every head (H × P × N); its size does not grow with the position. Both functions run the
  * model of `./model.ts` with these states: `mamba2Prefill` on a whole prompt (the chunked SSD),
  * `mamba2Step` on one token (l = 1: transformers' `mamba2_selective_state_update`, upstream's
- * `Mamba2.step`).
+ * `Mamba2.step`). Both take an `engine` as Mamba's decoding does (`../mamba/engine.ts`): "simd"
+ * (the default) or "simd-threads" run the products on WebAssembly SIMD kernels reading the
+ * weights in place, "typescript" is the float64-sum reference the tests compare them with.
  */
 import type { Tensor } from "../tensor";
-import { checkArg, checkFiniteParams, describe, schema } from "../validate";
+import { checkArg, checkFiniteParams, checkOptions, describe, schema } from "../validate";
 import { Ops } from "../ops/tape";
-import { reference } from "../ops/reference/index";
+import {
+  ENGINE_OPTION,
+  type MambaEngine,
+  chunksOf,
+  idsColumns,
+  resolveEngine,
+  startCall,
+} from "../mamba/engine";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { mamba2Widths } from "./config";
 import { checkMamba2Model } from "./checks";
@@ -107,38 +116,59 @@ function layerStates(cache: Mamba2Cache): Mamba2LayerState[] {
  * Weights are not scanned for NaN here (that would cost as much as the step): the loaders,
  * `initMamba2`, `mamba2Prefill` and `mamba2Generate` refuse non-finite weights.
  * @param tokens (b) ids: number[] or Int32Array, b = cache.batch
+ * @param options engine: "simd" (default), "simd-threads" or "typescript"
  */
 export function mamba2Step(
   model: Mamba2Model,
   cache: Mamba2Cache,
   tokens: number[] | Int32Array,
+  options: { engine?: MambaEngine } = {},
 ): Tensor<Float32Array> {
   const fn = "mamba2Step";
   const m = checkMamba2Model(fn, model);
   const c = checkCache(fn, cache, m);
+  const o = checkOptions(fn, "options", options, ENGINE_OPTIONS);
   if (!(Array.isArray(tokens) || tokens instanceof Int32Array) || tokens.length !== c.batch)
     throw new Error(
       `${fn}: argument 'tokens' must be an array of ${c.batch} ids (one per sequence of the cache) (got ${describe(tokens)})`,
     );
   const { ids } = readTokens(fn, [Array.from(tokens)], m.config.vocab_size);
-  const logits = mamba2LM(new Ops(reference), m, ids, c.batch, 1, { states: layerStates(c) });
-  c.position += 1;
-  return { shape: [c.batch, m.config.vocab_size], data: logits.data as Float32Array };
+  return stepRaw(fn, m, c, ids, resolveEngine(fn, m, o.engine, "simd"));
 }
+
+/** {@link mamba2Step} for checked arguments (`mamba2Generate` calls it once per token). */
+export function stepRaw(
+  fn: string,
+  model: Mamba2Model,
+  cache: Mamba2Cache,
+  ids: Int32Array,
+  engine: MambaEngine,
+): Tensor<Float32Array> {
+  const states = layerStates(cache);
+  const ops = new Ops(startCall(fn, model, engine, states));
+  const logits = mamba2LM(ops, model, ids, cache.batch, 1, { states });
+  cache.position += 1;
+  return { shape: [cache.batch, model.config.vocab_size], data: Float32Array.from(logits.data) };
+}
+
+const ENGINE_OPTIONS = schema.options({ engine: ENGINE_OPTION });
 
 /**
  * Reads a prompt into an empty cache with one forward pass (the chunked SSD) and returns the
  * logits of its last position, (b, vocab_size). Afterwards the cache is what {@link mamba2Step}
- * over the same tokens would have left.
+ * over the same tokens would have left. `engine` as in {@link mamba2Step}; the simd engines read
+ * the prompt in chunks of positions, carrying the states, as `mambaPrefill` does.
  */
 export function mamba2Prefill(
   model: Mamba2Model,
   cache: Mamba2Cache,
   tokens: TokenBatch,
+  options: { engine?: MambaEngine } = {},
 ): Tensor<Float32Array> {
   const fn = "mamba2Prefill";
   const m = checkMamba2Model(fn, model);
   const c = checkCache(fn, cache, m);
+  const o = checkOptions(fn, "options", options, ENGINE_OPTIONS);
   if (c.position !== 0)
     throw new Error(
       `${fn}: argument 'cache' must be a fresh cache (position 0) (got position ${c.position})`,
@@ -153,10 +183,27 @@ export function mamba2Prefill(
       `${fn}: argument 'tokens' must be a batch with at least one position (got length 0)`,
     );
   checkFiniteParams(fn, m.params);
-  const logits = mamba2LM(new Ops(reference), m, ids, shape[0], shape[1], {
-    states: layerStates(c),
-    lastPositionOnly: true,
-  });
-  c.position = shape[1];
-  return { shape: [c.batch, m.config.vocab_size], data: logits.data as Float32Array };
+  return prefillRaw(fn, m, c, ids, shape[1], resolveEngine(fn, m, o.engine, "simd"));
+}
+
+/** {@link mamba2Prefill} for checked arguments: ids (cache.batch, l). */
+export function prefillRaw(
+  fn: string,
+  model: Mamba2Model,
+  cache: Mamba2Cache,
+  ids: Int32Array,
+  l: number,
+  engine: MambaEngine,
+): Tensor<Float32Array> {
+  const b = cache.batch;
+  const chunks = engine === "typescript" ? [[0, l] as [number, number]] : chunksOf(b, l);
+  let logits: Tensor | null = null;
+  for (const [p0, p1] of chunks) {
+    const chunk = p0 === 0 && p1 === l ? ids : idsColumns(ids, b, l, p0, p1);
+    const states = layerStates(cache);
+    const ops = new Ops(startCall(fn, model, engine, states));
+    logits = mamba2LM(ops, model, chunk, b, p1 - p0, { states, lastPositionOnly: true });
+  }
+  cache.position = l;
+  return { shape: [b, model.config.vocab_size], data: Float32Array.from(logits!.data) };
 }

@@ -1,10 +1,11 @@
 /** Text generation with a Mamba-2 LM: read the prompt in parallel, then decode with the cache. */
 import { Rng } from "../rng";
 import { checkFiniteParams, checkOptions, schema } from "../validate";
+import { ENGINE_OPTION, type MambaEngine, resolveEngine } from "../mamba/engine";
 import { sampleTokens, samplingOptionFields } from "../lm/sampling";
 import { checkPrompt } from "../lm/tokens";
 import { checkMamba2Model } from "./checks";
-import { createMamba2Cache, mamba2Prefill, mamba2Step } from "./cache";
+import { createMamba2Cache, prefillRaw, stepRaw } from "./cache";
 import type { Mamba2Model } from "./model";
 
 /** Options of {@link mamba2Generate}. */
@@ -19,6 +20,8 @@ export interface Mamba2GenerateOptions {
   rng?: Rng;
   /** Stop after generating this id (it is included in the result). */
   stopToken?: number;
+  /** "simd-threads" (default), "simd" or "typescript", as in `mamba2Step`. */
+  engine?: MambaEngine;
 }
 
 /**
@@ -35,11 +38,17 @@ export function mamba2Generate(
   const m = checkMamba2Model(fn, model);
   const vocab = m.config.vocab_size;
   checkPrompt(fn, prompt, vocab);
-  const o = checkOptions(fn, "options", options, schema.options(samplingOptionFields(vocab)));
+  const o = checkOptions(
+    fn,
+    "options",
+    options,
+    schema.options({ ...samplingOptionFields(vocab), engine: ENGINE_OPTION }),
+  );
   checkFiniteParams(fn, m.params);
+  const engine = resolveEngine(fn, m, o.engine, "simd-threads");
   const cache = createMamba2Cache(m, 1);
-  const logits = mamba2Prefill(m, cache, [prompt]);
-  return sampleTokens(logits, (next) => mamba2Step(m, cache, [next]), {
+  const logits = prefillRaw(fn, m, cache, Int32Array.from(prompt), prompt.length, engine);
+  return sampleTokens(logits, (next) => stepRaw(fn, m, cache, Int32Array.of(next), engine), {
     maxNew: o.maxNewTokens!,
     temperature: o.temperature!,
     topK: o.topK,

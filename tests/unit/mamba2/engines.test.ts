@@ -9,6 +9,10 @@
  *   simd backend runs the reference SSD);
  * - "simd-threads" (two threads, each a share of the batch) gives the one-thread engine's loss
  *   and gradients;
+ * - decoding (mamba2Prefill, mamba2Step, mamba2Generate: float32 models) on "simd" and
+ *   "simd-threads": every step's logits and the cache's states within relative 1e-4 of the
+ *   reference engine's (float64 sums) on the same model, a prompt long enough to be read in
+ *   several chunks;
  * - what is refused, naming the function the user called.
  */
 import { afterAll, describe, expect, it } from "vitest";
@@ -16,9 +20,13 @@ import {
   Rng,
   type Mamba2Model,
   type Tensor,
+  createMamba2Cache,
   createTrainPool,
   mamba2Forward,
+  mamba2Generate,
   mamba2LossAndGrads,
+  mamba2Prefill,
+  mamba2Step,
 } from "../../../lib/src/index";
 import type { SsdArgs } from "../../../lib/src/ops/backend";
 import { reference } from "../../../lib/src/ops/reference/index";
@@ -147,6 +155,47 @@ describe("Mamba-2 engines against the reference", () => {
   }
 });
 
+describe("Mamba-2 decoding engines against the reference", () => {
+  const models: [string, Record<string, unknown>][] = [
+    ["untied, 2 groups", {}],
+    ["tied, biases, one group", { tie_word_embeddings: true, use_bias: true, n_groups: 1 }],
+    ["Δ clamped", { time_step_limit: [0.2, 0.9] }],
+  ];
+  for (const [name, overrides] of models) {
+    it(`prefill, steps and the cache within float32 rounding (${name})`, () => {
+      const m = randomModel(21, overrides);
+      // 300 positions at batch 2: the simd engines read the prompt in three chunks
+      const ids = tokens(22, 2, 306);
+      const prompt = ids.map((r) => r.slice(0, 300));
+      const refCache = createMamba2Cache(m, 2);
+      const want = [mamba2Prefill(m, refCache, prompt, { engine: "typescript" })];
+      for (let t = 300; t < 306; t++)
+        want.push(mamba2Step(m, refCache, [ids[0][t], ids[1][t]], { engine: "typescript" }));
+      for (const engine of ["simd", "simd-threads"] as const) {
+        const cache = createMamba2Cache(m, 2);
+        const got = [mamba2Prefill(m, cache, prompt, { engine })];
+        for (let t = 300; t < 306; t++)
+          got.push(mamba2Step(m, cache, [ids[0][t], ids[1][t]], { engine }));
+        for (const [i, logits] of got.entries())
+          expect(relMax(logits.data, want[i].data), `${engine}, call ${i}`).toBeLessThan(1e-4);
+        for (let layer = 0; layer < m.config.num_hidden_layers; layer++) {
+          expect(relMax(cache.ssm[layer].data, refCache.ssm[layer].data)).toBeLessThan(1e-4);
+          expect(relMax(cache.conv[layer].data, refCache.conv[layer].data)).toBeLessThan(1e-4);
+        }
+        expect(cache.position).toBe(306);
+      }
+    });
+  }
+
+  it("greedy generation on every engine picks the same tokens", () => {
+    const m = randomModel(23);
+    const options = { maxNewTokens: 12, temperature: 0 };
+    const want = mamba2Generate(m, [1, 2, 3], { ...options, engine: "typescript" });
+    for (const engine of [undefined, "simd", "simd-threads"] as const)
+      expect(mamba2Generate(m, [1, 2, 3], { ...options, engine }), engine).toEqual(want);
+  });
+});
+
 describe("what the Mamba-2 engines refuse", () => {
   const m = randomModel(1);
   const ids = tokens(2, 1, 8);
@@ -156,6 +205,17 @@ describe("what the Mamba-2 engines refuse", () => {
     );
     expect(() => mamba2LossAndGrads(m, ids, { engine: "gpu" as never })).toThrow(
       /^mamba2LossAndGrads: argument 'options\.engine' must be/,
+    );
+    const cache = createMamba2Cache(m, 1);
+    expect(() => mamba2Prefill(m, cache, ids, { engine: "gpu" as never })).toThrow(
+      /^mamba2Prefill: argument 'options\.engine' must be/,
+    );
+    expect(() => mamba2Step(m, cache, [1], { engine: "gpu" as never })).toThrow(
+      /^mamba2Step: argument 'options\.engine' must be/,
+    );
+    const generate = { maxNewTokens: 1, temperature: 0, engine: "gpu" as never };
+    expect(() => mamba2Generate(m, [1], generate)).toThrow(
+      /^mamba2Generate: argument 'options\.engine' must be/,
     );
   });
   it("the simd engine on a float64 model (it computes in float32)", () => {

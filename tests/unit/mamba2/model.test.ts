@@ -91,6 +91,9 @@ describe("mamba2Forward", () => {
   });
 });
 
+// The algorithm on the reference engine (the simd engines against it: engines.test.ts).
+const REF = { engine: "typescript" } as const;
+
 describe("decoding", () => {
   it("prefill then steps give the full forward's logits at every position; the cache does not grow", () => {
     const m = randomModel(7);
@@ -112,11 +115,12 @@ describe("decoding", () => {
         m,
         cache,
         ids.map((r) => r.slice(0, prompt)),
+        REF,
       ),
       prompt - 1,
     );
     for (let t = prompt; t < 12; t++) {
-      check(mamba2Step(m, cache, [ids[0][t], ids[1][t]]), t);
+      check(mamba2Step(m, cache, [ids[0][t], ids[1][t]], REF), t);
       expect(mamba2CacheBytes(cache)).toBe(bytes);
     }
     expect(cache.position).toBe(12);
@@ -128,7 +132,7 @@ describe("decoding", () => {
     const full = mamba2Forward(m, ids);
     const cache = createMamba2Cache(m, 1);
     for (let t = 0; t < 6; t++) {
-      const logits = mamba2Step(m, cache, [ids[0][t]]);
+      const logits = mamba2Step(m, cache, [ids[0][t]], REF);
       for (let v = 0; v < 11; v++) expect(logits.data[v]).toBeCloseTo(full.data[t * 11 + v], 4);
     }
   });
@@ -136,7 +140,7 @@ describe("decoding", () => {
   it("greedy generation picks the forward's argmax, token after token", () => {
     const m = randomModel(11);
     const prompt = [1, 2, 3];
-    const got = mamba2Generate(m, prompt, { maxNewTokens: 5, temperature: 0 });
+    const got = mamba2Generate(m, prompt, { maxNewTokens: 5, temperature: 0, ...REF });
     const seq = [...prompt];
     for (let i = 0; i < 5; i++) {
       const logits = mamba2Forward(m, [seq]).data;

@@ -1,9 +1,11 @@
 /**
  * Lesson 12's character-level language models on Jane Austen's *Persuasion*
  * (datasets/austen-persuasion.txt): a Mamba and a Transformer++ of about the same parameter count
- * (d_model 64, 2 layers; the Transformer's MLP width chosen to match Mamba's count), trained for
- * the same number of tokens with the same schedule and data order, one run per learning rate and
- * seed (lesson 12 sweeps both).
+ * (d_model 64, 2 layers; the Transformer's MLP width chosen to match Mamba's count), and lesson
+ * 13's Mamba-2 at the same count (d_model 64, 2 layers, expand 2, heads of 16, one group of B and
+ * C; the state size N, a multiple of 8 up to 64, chosen to match), trained for the same number of
+ * tokens with the same schedule and data order, one run per learning rate and seed (lesson 12
+ * sweeps them).
  *
  * Data (lib/src/charlm): the vocabulary is the text's 75 distinct characters; the last 10% of the
  * text is validation (never seen in training); training batches are windows of context + 1
@@ -16,13 +18,13 @@
  * here: upstream Mamba's rule, the one `initMamba` applies to Mamba, scaled to each matrix's width)
  * or "hf" (transformers' N(0, 0.02) for every matrix, six times below 1/√d at d = 64).
  *
- * Writes `<out>/<name>/` (config.json + model.safetensors, HF `MambaForCausalLM` or
- * `LlamaForCausalLM`; name defaults to the model) and `<out>/<name>/charlm.json` (settings,
+ * Writes `<out>/<name>/` (config.json + model.safetensors, HF `MambaForCausalLM`,
+ * `LlamaForCausalLM` or `Mamba2ForCausalLM`; name defaults to the model) and `<out>/<name>/charlm.json` (settings,
  * command, the vocabulary, the curves, validation bits/char, CPU and wall seconds, a sample). One
  * model per process, single-threaded by default (engine "simd"), so that runs go side by side, one
  * per core, and their CPU seconds compare:
  *
- *   npm run train -- charlm --model mamba|transformer [--out datasets/checkpoints/charlm]
+ *   npm run train -- charlm --model mamba|transformer|mamba2 [--out datasets/checkpoints/charlm]
  *     [--name <model>] [--steps 500] [--batch 8] [--context 128] [--lr 0.003] [--warmup 30]
  *     [--seed 0] [--eval-every 50] [--engine simd|simd-threads|typescript] [--init fan-in|hf]
  *
@@ -53,7 +55,12 @@ import { initTransformer } from "../../dist/transformer/init";
 import { transformerForward } from "../../dist/transformer/forward";
 import { transformerGenerate } from "../../dist/transformer/generate";
 import { saveTransformerCheckpoint } from "../../dist/transformer/checkpoint";
-import { trainMamba, trainTransformer } from "../../dist/train/loop";
+import { mamba2Config, mamba2ParamCount } from "../../dist/mamba2/config";
+import { initMamba2 } from "../../dist/mamba2/init";
+import { mamba2Forward } from "../../dist/mamba2/forward";
+import { mamba2Generate } from "../../dist/mamba2/generate";
+import { saveMamba2Checkpoint } from "../../dist/mamba2/checkpoint";
+import { trainMamba, trainMamba2, trainTransformer } from "../../dist/train/loop";
 import type { Tensor } from "../../dist/tensor";
 import { arg } from "../train-common";
 
@@ -84,6 +91,30 @@ function transformerConfig(vocab: number, intermediate: number) {
     num_attention_heads: HEADS,
     tie_word_embeddings: true,
   });
+}
+
+/** The Mamba-2 of d_model 64 whose state size (a multiple of 8, at most 64) best matches `target`. */
+function matchedMamba2(vocab: number, target: number) {
+  const config = (N: number) =>
+    mamba2Config({
+      vocab_size: vocab,
+      hidden_size: D_MODEL,
+      num_hidden_layers: LAYERS,
+      expand: 2,
+      head_dim: 16,
+      num_heads: (2 * D_MODEL) / 16,
+      n_groups: 1,
+      state_size: N,
+      chunk_size: 64,
+      tie_word_embeddings: true,
+    });
+  let best = config(8);
+  for (let N = 16; N <= 64; N += 8) {
+    const c = config(N);
+    const gap = (x: typeof c) => Math.abs(mamba2ParamCount(x) - target);
+    if (gap(c) < gap(best)) best = c;
+  }
+  return best;
 }
 
 /** The options this script reads; anything else is refused (a typo would silently use a default). */
@@ -117,8 +148,10 @@ function checkArgs(): void {
 async function main(): Promise<void> {
   checkArgs();
   const which = arg("model", "");
-  if (which !== "mamba" && which !== "transformer") {
-    throw new Error(`charlm: --model must be mamba or transformer (got ${JSON.stringify(which)})`);
+  if (which !== "mamba" && which !== "transformer" && which !== "mamba2") {
+    throw new Error(
+      `charlm: --model must be mamba, transformer or mamba2 (got ${JSON.stringify(which)})`,
+    );
   }
   const out = arg("out", path.join(datasetsDir(), "checkpoints", "charlm"));
   const name = arg("name", which);
@@ -151,10 +184,20 @@ async function main(): Promise<void> {
   const mamba = which === "mamba" ? initMamba(mcfg, new Rng(seed)) : null;
   const transformer =
     which === "transformer" ? initTransformer(tcfg, new Rng(seed), { init }) : null;
-  const model = (mamba ?? transformer)!;
-  const params = mamba ? mambaParams : transformerParamCount(tcfg);
+  const m2cfg = matchedMamba2(V, mambaParams);
+  const mamba2 = which === "mamba2" ? initMamba2(m2cfg, new Rng(seed)) : null;
+  const model = (mamba ?? transformer ?? mamba2)!;
+  const params = mamba
+    ? mambaParams
+    : mamba2
+      ? mamba2ParamCount(m2cfg)
+      : transformerParamCount(tcfg);
   const forward = (t: { shape: [number, number]; data: Int32Array }): Tensor =>
-    mamba ? mambaForward(mamba, t) : transformerForward(transformer!, t);
+    mamba
+      ? mambaForward(mamba, t)
+      : mamba2
+        ? mamba2Forward(mamba2, t, { engine: "simd" })
+        : transformerForward(transformer!, t);
 
   const schedule = {
     peakLr,
@@ -194,7 +237,7 @@ async function main(): Promise<void> {
   };
   evalCurve(0);
   const started = Date.now();
-  const train = transformer ? trainTransformer : trainMamba;
+  const train = transformer ? trainTransformer : mamba2 ? trainMamba2 : trainMamba;
   let divergedAt: number | null = null;
   let divergence = "";
   let doneSteps = 0;
@@ -243,7 +286,9 @@ async function main(): Promise<void> {
     };
     const sampleIds = mamba
       ? mambaGenerate(mamba, promptIds, genOptions)
-      : transformerGenerate(transformer!, promptIds, genOptions);
+      : mamba2
+        ? mamba2Generate(mamba2, promptIds, genOptions)
+        : transformerGenerate(transformer!, promptIds, genOptions);
     sample = PROMPT + decodeChars(vocab, sampleIds);
     console.log(`${name} sample (temperature ${SAMPLE_TEMPERATURE}):\n${sample}`);
   }
@@ -252,6 +297,7 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   if (divergedAt === null) {
     if (mamba) saveMambaCheckpoint(mamba, dir);
+    else if (mamba2) saveMamba2Checkpoint(mamba2, dir);
     else saveTransformerCheckpoint(transformer!, dir);
   }
   writeFileSync(
@@ -259,13 +305,25 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         model: which,
-        architecture: mamba ? "MambaForCausalLM" : "LlamaForCausalLM",
+        architecture: mamba
+          ? "MambaForCausalLM"
+          : mamba2
+            ? "Mamba2ForCausalLM"
+            : "LlamaForCausalLM",
         parameters: params,
         d_model: D_MODEL,
         layers: LAYERS,
         ...(transformer
           ? { heads: HEADS, intermediate_size: tcfg.intermediate_size, init }
-          : { init: "upstream Mamba (initMamba)" }),
+          : mamba2
+            ? {
+                heads: m2cfg.num_heads,
+                head_dim: m2cfg.head_dim,
+                state_size: m2cfg.state_size,
+                n_groups: m2cfg.n_groups,
+                init: "upstream Mamba-2 (initMamba2)",
+              }
+            : { init: "upstream Mamba (initMamba)" }),
         dataset: "austen-persuasion.txt",
         vocabulary: vocab.chars.join(""),
         validation:

@@ -15,6 +15,9 @@ import { type LossAndGradsOptions, mambaBatchLossAndGrads, mambaLossSetup } from
 import type { TransformerModel } from "../transformer/model";
 import { checkTransformerModel } from "../transformer/checks";
 import { transformerLossAndGrads } from "../transformer/grads";
+import type { Mamba2Model } from "../mamba2/model";
+import { checkMamba2Model } from "../mamba2/checks";
+import { mamba2LossAndGrads } from "../mamba2/grads";
 import { trainEngine } from "../ops/simd/threads";
 import {
   type AdamWOptions,
@@ -91,7 +94,10 @@ export interface TrainOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@link trainTransformer}: those of {@link trainMamba} without Mamba's mixer and scan. */
+/**
+ * Options of {@link trainTransformer} and {@link trainMamba2}: those of {@link trainMamba} without
+ * Mamba's mixer and scan.
+ */
 export type TransformerTrainOptions = Omit<TrainOptions, "variant" | "scanStrategy" | "chunkSize">;
 
 /** What {@link trainMamba} returns. */
@@ -174,6 +180,28 @@ export async function trainTransformer(
   trainEngine(fn, options.engine, options.pool);
   return trainingLoop(fn, model, options, "transformer", (batch) =>
     transformerLossAndGrads(model, batch.tokens, {
+      targets: batch.targets,
+      mask: batch.mask,
+      engine: options.engine,
+      pool: options.pool,
+    }),
+  );
+}
+
+/**
+ * Trains a Mamba-2 LM in place with the loop of {@link trainMamba}; each step's loss and
+ * gradients come from `mamba2LossAndGrads` with `options.engine` and `options.pool`.
+ */
+export async function trainMamba2(
+  model: Mamba2Model,
+  options: TransformerTrainOptions,
+): Promise<TrainResult> {
+  const fn = "trainMamba2";
+  checkMamba2Model(fn, model, ["float32", "float64"]);
+  checkOptions(fn, "options", options, TRANSFORMER_TRAIN_OPTIONS);
+  trainEngine(fn, options.engine, options.pool);
+  return trainingLoop(fn, model, options, "mamba-2", (batch) =>
+    mamba2LossAndGrads(model, batch.tokens, {
       targets: batch.targets,
       mask: batch.mask,
       engine: options.engine,

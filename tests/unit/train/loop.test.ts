@@ -1,5 +1,5 @@
 /**
- * trainMamba and trainTransformer (lib/src/train/loop.ts): the steps of a loop written here (loss
+ * trainMamba, trainTransformer and trainMamba2 (lib/src/train/loop.ts): the steps of a loop written here (loss
  * and grads, clipping, AdamW, the schedule) taken exactly; resuming from a saved state gives the
  * uninterrupted loss curve; an aborted run keeps its steps; a tiny Mamba learns plain copying;
  * option errors.
@@ -27,8 +27,11 @@ import {
   learningRate,
   trainTransformer,
   transformerLossAndGrads,
+  trainMamba2,
+  mamba2LossAndGrads,
 } from "../../../lib/src/index";
 import { SMALL_LLAMA } from "../../helpers/reference";
+import { randomMamba2Model } from "../../helpers/mamba2-reference";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -250,6 +253,58 @@ describe("trainTransformer", () => {
     );
     await expect(trainTransformer({} as never, { batch, schedule })).rejects.toThrow(
       /trainTransformer: argument 'model' must be/,
+    );
+  });
+});
+
+describe("trainMamba2", () => {
+  const config = {
+    vocab_size: 16,
+    hidden_size: 16,
+    num_hidden_layers: 1,
+    state_size: 8,
+    head_dim: 8,
+    n_groups: 1,
+    conv_kernel: 4,
+    chunk_size: 4,
+  };
+  const batch = (rng: Rng) =>
+    taskBatch(inductionHeads(rng, { count: 3, length: 10, vocabSize: 16 }));
+  const schedule = { peakLr: 0.01, warmupSteps: 2, totalSteps: 6 };
+
+  for (const engine of ["typescript", "simd"] as const) {
+    it(`takes the steps of a hand-written loop (mamba2LossAndGrads, clip 1, AdamW) exactly (${engine})`, async () => {
+      const model = randomMamba2Model(config, 2);
+      const result = await trainMamba2(model, { batch, schedule, seed: 4, engine, display: false });
+      expect(result.stopped).toBe("done");
+      const ref = randomMamba2Model(config, 2);
+      const opt = createAdamW(ref.params);
+      const rng = new Rng(4);
+      const losses: number[] = [];
+      for (let step = 0; step < 6; step++) {
+        const b = batch(rng);
+        const { loss, grads } = mamba2LossAndGrads(ref, b.tokens, { targets: b.targets, engine });
+        clipGradNorm(grads, 1);
+        adamwStep(ref.params, grads, opt, { lr: learningRate(step, schedule) });
+        losses.push(loss);
+      }
+      expect(result.history.map((r) => r.loss)).toEqual(losses);
+      expect(losses[5]).not.toEqual(losses[0]);
+      for (const [name, p] of model.params)
+        expect(Array.from(p.data)).toEqual(Array.from(ref.params.get(name)!.data));
+    });
+  }
+
+  it("rejects Mamba-only options, bad engines and bad models, naming itself", async () => {
+    const model = randomMamba2Model(config, 0);
+    await expect(trainMamba2(model, { batch, schedule, variant: "s6" } as never)).rejects.toThrow(
+      /trainMamba2: argument 'options' must be an options object \{ .* \} \(got an unknown key "variant"/,
+    );
+    await expect(trainMamba2(model, { batch, schedule, engine: "gpu" as never })).rejects.toThrow(
+      /trainMamba2: argument 'options.engine' must be one of/,
+    );
+    await expect(trainMamba2({} as never, { batch, schedule })).rejects.toThrow(
+      /trainMamba2: argument 'model' must be/,
     );
   });
 });

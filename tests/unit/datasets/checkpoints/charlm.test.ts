@@ -1,9 +1,10 @@
 /**
- * The committed character-level LM checkpoints and learning-rate sweep of lesson 12
- * (datasets/checkpoints/charlm/): described in datasets/README.md; every sweep record complete
+ * The committed character-level LM checkpoints and learning-rate sweeps of lesson 12
+ * (datasets/checkpoints/charlm/: Mamba and the Transformer++) and lesson 13
+ * (datasets/checkpoints/charlm-mamba2/: Mamba-2, the same recipe): described in datasets/README.md; every sweep record complete
  * (settings, command, a curve that ends at its final number); at least two learning rates per
  * model at seed 0, and a second seed at the chosen one (the lowest seed-0 number), a different run;
- * the two checkpoints the seed-0 runs of the chosen settings, loadable, recording their vocabulary
+ * the three checkpoints the seed-0 runs of the chosen settings, loadable, recording their vocabulary
  * and size, and scoring their recorded validation bits/char again over every validation character.
  */
 import { readFileSync, readdirSync } from "node:fs";
@@ -15,8 +16,11 @@ import {
   encodeChars,
   evaluateBitsPerChar,
   loadDatasetText,
+  loadMamba2Checkpoint,
   loadMambaCheckpoint,
   loadTransformerCheckpoint,
+  mamba2Forward,
+  mamba2ParamCount,
   mambaForward,
   mambaParamCount,
   splitTrainValidation,
@@ -26,17 +30,20 @@ import {
 } from "../../../../lib/src/index";
 
 const root = path.join(datasetsDir(), "checkpoints", "charlm");
+const mamba2Root = path.join(datasetsDir(), "checkpoints", "charlm-mamba2");
 const text = loadDatasetText("austen-persuasion.txt");
 const vocab = charVocabulary(text);
 const split = splitTrainValidation(encodeChars(vocab, text), 0.1);
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const readJson = (file: string): any => JSON.parse(readFileSync(file, "utf8"));
-const sweepDir = path.join(root, "sweep");
-const sweep = readdirSync(sweepDir)
-  .filter((f) => f.endsWith(".json"))
-  .map((f) => ({ file: f, record: readJson(path.join(sweepDir, f)) }));
-const groupOf = (r: any): string => (r.model === "mamba" ? "mamba" : `transformer-${r.init}`);
+const sweep = [path.join(root, "sweep"), path.join(mamba2Root, "sweep")].flatMap((dir) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => ({ dir, file: f, record: readJson(path.join(dir, f)) })),
+);
+const groupOf = (r: any): string =>
+  r.model === "mamba" || r.model === "mamba2" ? r.model : `transformer-${r.init}`;
 /** A group's chosen learning rate: the lowest final number at seed 0. */
 function chosenLr(group: string): number {
   const seed0 = sweep.map((s) => s.record).filter((r) => groupOf(r) === group && r.seed === 0);
@@ -48,16 +55,19 @@ describe("the committed character-level LM checkpoints (lesson 12)", () => {
   it("are described in datasets/README.md", () => {
     const readme = readFileSync(path.join(datasetsDir(), "README.md"), "utf8");
     expect(readme).toMatch(/^## `checkpoints\/charlm\/`/m);
+    expect(readme).toMatch(/^## `checkpoints\/charlm-mamba2\/`/m);
   });
 
   it("sweep: every record is complete, with its log, and its curve ends at its final number", () => {
-    expect(sweep.length).toBeGreaterThanOrEqual(6);
-    for (const { file, record: r } of sweep) {
+    expect(sweep.length).toBeGreaterThanOrEqual(10);
+    for (const { dir, file, record: r } of sweep) {
       expect(r.vocabulary, file).toBe(vocab.chars.join(""));
-      expect(r.command, file).toMatch(/^npm run train -- charlm --model (mamba|transformer) /);
+      expect(r.command, file).toMatch(
+        /^npm run train -- charlm --model (mamba|transformer|mamba2) /,
+      );
       expect(r.command, file).toContain(`--lr ${r.schedule.peakLr}`);
       expect(r.command, file).toContain(`--seed ${r.seed}`);
-      expect(readFileSync(path.join(sweepDir, file.replace(/\.json$/, ".log")), "utf8")).toContain(
+      expect(readFileSync(path.join(dir, file.replace(/\.json$/, ".log")), "utf8")).toContain(
         `charlm ${file.replace(/\.json$/, "")}:`,
       );
       expect(r.validation_characters, file).toBe(
@@ -79,7 +89,7 @@ describe("the committed character-level LM checkpoints (lesson 12)", () => {
     }
   });
 
-  for (const group of ["mamba", "transformer-fan-in"]) {
+  for (const group of ["mamba", "transformer-fan-in", "mamba2"]) {
     it(`${group}: a sweep at seed 0, and seed 1 at the chosen learning rate, a different run`, () => {
       const runs = sweep.map((s) => s.record).filter((r) => groupOf(r) === group);
       expect(
@@ -100,9 +110,9 @@ describe("the committed character-level LM checkpoints (lesson 12)", () => {
     });
   }
 
-  for (const model of ["mamba", "transformer"] as const) {
+  for (const model of ["mamba", "transformer", "mamba2"] as const) {
     it(`${model}: the seed-0 run of its best setting; loads and scores its recorded validation bits/char`, () => {
-      const dir = path.join(root, model);
+      const dir = path.join(model === "mamba2" ? mamba2Root : root, model);
       const info = readJson(path.join(dir, "charlm.json"));
       // The chosen setting of its group, seed 0: the same record as in the sweep.
       const bestLr = chosenLr(groupOf(info));
@@ -123,6 +133,11 @@ describe("the committed character-level LM checkpoints (lesson 12)", () => {
         const m = loadMambaCheckpoint(dir);
         expect(mambaParamCount(m.config)).toBe(info.parameters);
         bits = evaluateBitsPerChar((t) => mambaForward(m, t), set, 16);
+      } else if (model === "mamba2") {
+        const m = loadMamba2Checkpoint(dir);
+        expect(mamba2ParamCount(m.config)).toBe(info.parameters);
+        // the engine the script evaluated on
+        bits = evaluateBitsPerChar((t) => mamba2Forward(m, t, { engine: "simd" }), set, 16);
       } else {
         const m = loadTransformerCheckpoint(dir);
         expect(transformerParamCount(m.config)).toBe(info.parameters);
@@ -132,7 +147,7 @@ describe("the committed character-level LM checkpoints (lesson 12)", () => {
       // relative 1e-4 on logits, so to about 1e-5 bits here; a different checkpoint would be
       // off by far more than 1e-3.
       expect(Math.abs(bits - info.val_bits_per_char)).toBeLessThan(5e-5);
-      // Both models learned far more than the uniform log2 V.
+      // Every model learned far more than the uniform log2 V.
       expect(info.val_bits_per_char).toBeLessThan(Math.log2(vocab.chars.length) - 3);
     });
   }

@@ -42,7 +42,8 @@ const EXEMPT_BY_REASON: Record<string, string> = {
   "needs gpu.js or a WebGPU device (its option errors: gpu/selective-scan.test.ts, bad-input.test.ts)":
     "createGpuSelectiveScan gpuSelectiveScan createGpuDecoder runGpuKernel " +
     "createGpuSelectiveScanAsync gpuSelectiveScanAsync installWebGpu",
-  "async: bad input rejects its promise (train/loop.test.ts)": "trainMamba trainTransformer trainMamba2",
+  "async: bad input rejects its promise (train/loop.test.ts)":
+    "trainMamba trainTransformer trainMamba2",
   "the fused scan and its WebGPU helpers: need gpu.js or a WebGPU device (gpu/fused-scan.test.ts)":
     "createFusedGpuScan fusedScanTraffic " + "measureWebGpuSubmit",
 };

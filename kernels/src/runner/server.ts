@@ -103,6 +103,8 @@ class StartedServer implements JupyterServer {
   private log = "";
   private exitInfo: string | null = null;
   private readonly exited: Promise<void>;
+  /** Resolves when the child's output pipes have closed: everything it wrote is in the log. */
+  private readonly outputClosed: Promise<void>;
   private stopping: Promise<void> | null = null;
 
   private constructor(
@@ -116,6 +118,9 @@ class StartedServer implements JupyterServer {
     };
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
+    // "exit" can come before the last output is read; "close" comes after it (or never, while a
+    // child of the server holds the pipes open, hence the bounded wait where it is awaited)
+    this.outputClosed = new Promise((resolve) => child.once("close", () => resolve()));
     this.exited = new Promise((resolve) => {
       child.once("error", (err) => {
         this.exitInfo = `could not be started (${err.message})`;
@@ -161,6 +166,7 @@ class StartedServer implements JupyterServer {
     for (;;) {
       if (signal?.aborted) throw new Error("interrupted while starting the Jupyter server");
       if (this.exitInfo !== null) {
+        await Promise.race([this.outputClosed, sleep(1000)]);
         throw new Error(
           `the Jupyter server ${this.exitInfo} before it was ready; its log ends with:\n${this.logTail()}`,
         );

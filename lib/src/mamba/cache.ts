@@ -13,14 +13,14 @@ import { checkMambaModel, resolveVariant } from "./checks";
 import {
   ENGINE_OPTION,
   type MambaEngine,
-  chunksOf,
-  idsColumns,
+  cacheStates,
+  prefillInChunks,
   resolveEngine,
   startCall,
   stateShapes,
   zeroStates,
 } from "./engine";
-import { type LayerState, type MambaModel, type MixerVariant, mambaLM } from "./model";
+import { type MambaModel, type MixerVariant, mambaLM } from "./model";
 
 /** The decoding state of a Mamba LM for a batch of sequences. */
 export interface MambaCache {
@@ -82,11 +82,6 @@ function checkCache(fn: string, cache: unknown, model?: MambaModel): MambaCache 
   return c as MambaCache;
 }
 
-/** The cache's tensors as the model's per-layer states (the same arrays: updated in place). */
-function layerStates(cache: MambaCache): LayerState[] {
-  return cache.conv.map((conv, i) => ({ conv, ssm: cache.ssm[i] }));
-}
-
 /**
  * One decoding step: feeds one token per sequence, updates the cache in place, and returns the
  * logits for the next token, (b, vocab_size). It is the model of `./model.ts` on a sequence of
@@ -131,7 +126,7 @@ export function stepRaw(
   engine: MambaEngine,
   variant: MixerVariant,
 ): Tensor<Float32Array> {
-  const states = layerStates(cache);
+  const states = cacheStates(cache);
   const logits = mambaLM(
     new Ops(startCall(fn, model, engine, states)),
     model,
@@ -193,18 +188,7 @@ export function prefillRaw(
   engine: MambaEngine,
   variant: MixerVariant,
 ): Tensor<Float32Array> {
-  const b = cache.batch;
-  const chunks = engine === "typescript" ? [[0, l] as [number, number]] : chunksOf(b, l);
-  let logits: Tensor | null = null;
-  for (const [p0, p1] of chunks) {
-    const chunk = p0 === 0 && p1 === l ? ids : idsColumns(ids, b, l, p0, p1);
-    const states = layerStates(cache);
-    logits = mambaLM(new Ops(startCall(fn, model, engine, states)), model, chunk, b, p1 - p0, {
-      variant,
-      states,
-      lastPositionOnly: true,
-    });
-  }
-  cache.position = l;
-  return { shape: [b, model.config.vocab_size], data: Float32Array.from(logits!.data) };
+  return prefillInChunks(fn, model, engine, cache, ids, l, (ops, chunk, length, states) =>
+    mambaLM(ops, model, chunk, cache.batch, length, { variant, states, lastPositionOnly: true }),
+  );
 }

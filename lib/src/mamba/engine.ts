@@ -20,6 +20,7 @@ import type { Tensor } from "../tensor";
 import { schema } from "../validate";
 import { wasmSimdSupported } from "../ops/simd/wasm";
 import type { Backend } from "../ops/backend";
+import { Ops } from "../ops/tape";
 import { reference } from "../ops/reference/index";
 import { type InferenceParams, ModelMemory } from "../ops/simd/infer";
 import { inferPool } from "../ops/simd/infer-threads";
@@ -90,6 +91,53 @@ const MAX_WEIGHT_BYTES = 3 * 2 ** 30;
 
 /** Positions of one chunk, all sequences of the batch together (see the module comment). */
 const CHUNK_TOKENS = 256;
+
+/** A decoding cache of Mamba or Mamba-2: per layer a conv state and an SSM state. */
+export interface DecodingCache {
+  batch: number;
+  position: number;
+  conv: Tensor<Float32Array>[];
+  ssm: Tensor<Float32Array>[];
+}
+
+/** The cache's tensors as per-layer states (the same arrays: updated in place). */
+export function cacheStates(cache: DecodingCache): { conv: Tensor; ssm: Tensor }[] {
+  return cache.conv.map((conv, i) => ({ conv, ssm: cache.ssm[i] }));
+}
+
+/**
+ * A prompt of (cache.batch, l) `ids` read into an empty cache, as `mambaPrefill` and
+ * `mamba2Prefill` do: on the simd engines in chunks of positions (the whole prompt at once on
+ * "typescript"), each chunk run by `forward` on the call's backend from the cache's states, which
+ * it continues and leaves at the chunk's end. Returns the logits of the last position,
+ * (b, vocab_size), in float32.
+ */
+export function prefillInChunks(
+  fn: string,
+  model: InferenceParams,
+  engine: MambaEngine,
+  cache: DecodingCache,
+  ids: Int32Array,
+  l: number,
+  forward: (
+    ops: Ops,
+    chunk: Int32Array,
+    length: number,
+    states: { conv: Tensor; ssm: Tensor }[],
+  ) => Tensor,
+): Tensor<Float32Array> {
+  const b = cache.batch;
+  const chunks = engine === "typescript" ? [[0, l] as [number, number]] : chunksOf(b, l);
+  let logits: Tensor | null = null;
+  for (const [p0, p1] of chunks) {
+    const chunk = p0 === 0 && p1 === l ? ids : idsColumns(ids, b, l, p0, p1);
+    const states = cacheStates(cache);
+    logits = forward(new Ops(startCall(fn, model, engine, states)), chunk, p1 - p0, states);
+  }
+  cache.position = l;
+  const data = Float32Array.from(logits!.data);
+  return { shape: [b, data.length / b], data };
+}
 
 /** The chunks [start, end) of l positions for a batch of b sequences. */
 export function chunksOf(b: number, l: number): [number, number][] {

@@ -14,15 +14,15 @@ import { Ops } from "../ops/tape";
 import {
   ENGINE_OPTION,
   type MambaEngine,
-  chunksOf,
-  idsColumns,
+  cacheStates,
+  prefillInChunks,
   resolveEngine,
   startCall,
 } from "../mamba/engine";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { mamba2Widths } from "./config";
 import { checkMamba2Model } from "./checks";
-import { type Mamba2LayerState, type Mamba2Model, mamba2LM } from "./model";
+import { type Mamba2Model, mamba2LM } from "./model";
 
 /** The decoding state of a Mamba-2 LM for a batch of sequences. */
 export interface Mamba2Cache {
@@ -95,11 +95,6 @@ function checkCache(fn: string, cache: unknown, model?: Mamba2Model): Mamba2Cach
   return c as Mamba2Cache;
 }
 
-/** The cache's tensors as the model's per-layer states (the same arrays: updated in place). */
-function layerStates(cache: Mamba2Cache): Mamba2LayerState[] {
-  return cache.conv.map((conv, i) => ({ conv, ssm: cache.ssm[i] }));
-}
-
 /**
  * One decoding step: feeds one token per sequence, updates the cache in place, and returns the
  * logits for the next token, (b, vocab_size). It is the model of `./model.ts` on a sequence of
@@ -144,7 +139,7 @@ export function stepRaw(
   ids: Int32Array,
   engine: MambaEngine,
 ): Tensor<Float32Array> {
-  const states = layerStates(cache);
+  const states = cacheStates(cache);
   const ops = new Ops(startCall(fn, model, engine, states));
   const logits = mamba2LM(ops, model, ids, cache.batch, 1, { states });
   cache.position += 1;
@@ -195,15 +190,7 @@ export function prefillRaw(
   l: number,
   engine: MambaEngine,
 ): Tensor<Float32Array> {
-  const b = cache.batch;
-  const chunks = engine === "typescript" ? [[0, l] as [number, number]] : chunksOf(b, l);
-  let logits: Tensor | null = null;
-  for (const [p0, p1] of chunks) {
-    const chunk = p0 === 0 && p1 === l ? ids : idsColumns(ids, b, l, p0, p1);
-    const states = layerStates(cache);
-    const ops = new Ops(startCall(fn, model, engine, states));
-    logits = mamba2LM(ops, model, chunk, b, p1 - p0, { states, lastPositionOnly: true });
-  }
-  cache.position = l;
-  return { shape: [b, model.config.vocab_size], data: Float32Array.from(logits!.data) };
+  return prefillInChunks(fn, model, engine, cache, ids, l, (ops, chunk, length, states) =>
+    mamba2LM(ops, model, chunk, cache.batch, length, { states, lastPositionOnly: true }),
+  );
 }

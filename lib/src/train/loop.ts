@@ -176,15 +176,8 @@ export async function trainTransformer(
 ): Promise<TrainResult> {
   const fn = "trainTransformer";
   checkTransformerModel(fn, model);
-  checkOptions(fn, "options", options, TRANSFORMER_TRAIN_OPTIONS);
-  trainEngine(fn, options.engine, options.pool);
-  return trainingLoop(fn, model, options, "transformer", (batch) =>
-    transformerLossAndGrads(model, batch.tokens, {
-      targets: batch.targets,
-      mask: batch.mask,
-      engine: options.engine,
-      pool: options.pool,
-    }),
+  return trainWithLoss(fn, model, options, "transformer", (tokens, o) =>
+    transformerLossAndGrads(model, tokens, o),
   );
 }
 
@@ -198,10 +191,29 @@ export async function trainMamba2(
 ): Promise<TrainResult> {
   const fn = "trainMamba2";
   checkMamba2Model(fn, model, ["float32", "float64"]);
+  return trainWithLoss(fn, model, options, "mamba-2", (tokens, o) =>
+    mamba2LossAndGrads(model, tokens, o),
+  );
+}
+
+/**
+ * The loop around a model's public loss function (`trainTransformer`, `trainMamba2`): the
+ * options checked once under `fn`'s name, then each step's batch and the engine passed to `loss`.
+ */
+function trainWithLoss(
+  fn: string,
+  model: TrainableParams,
+  options: TransformerTrainOptions,
+  label: string,
+  loss: (
+    tokens: TokenBatch,
+    o: Pick<TrainBatch, "targets" | "mask"> & Pick<TrainOptions, "engine" | "pool">,
+  ) => LossAndGrads,
+): Promise<TrainResult> {
   checkOptions(fn, "options", options, TRANSFORMER_TRAIN_OPTIONS);
   trainEngine(fn, options.engine, options.pool);
-  return trainingLoop(fn, model, options, "mamba-2", (batch) =>
-    mamba2LossAndGrads(model, batch.tokens, {
+  return trainingLoop(fn, model, options, label, (batch) =>
+    loss(batch.tokens, {
       targets: batch.targets,
       mask: batch.mask,
       engine: options.engine,

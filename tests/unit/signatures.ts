@@ -87,7 +87,7 @@ const BROKEN_MODEL = { config: {}, params: new Map() };
 const NAMED: Record<string, Schema> = {
   MAMBA_MODEL: made("a Mamba model", { config: MAMBA, params: {} }, BROKEN_MODEL),
   LLAMA_MODEL: made("a Transformer++ model", { config: LLAMA, params: {} }, BROKEN_MODEL),
-  EITHER_MODEL: made("a Mamba or Transformer++ model", { params: new Map() }),
+  EITHER_MODEL: made("a Mamba, Mamba-2 or Transformer++ model", { params: new Map() }),
   MAMBA_CACHE: made("a MambaCache"),
   MAMBA2_MODEL: made("a Mamba-2 model", { config: MAMBA2, params: {} }, BROKEN_MODEL),
   MAMBA2_CACHE: made("a Mamba2Cache"),
@@ -618,6 +618,10 @@ const table: Record<string, Row> = {
   mambaLastLogits: [
     () => [mamba(), [[1, 2, 3]], { prefill: 2 }],
     "model:@MAMBA_MODEL tokens:@TOKENS options?:{prefill?:int[1,2^20] engine?:typescript|simd|simd-threads}",
+  ],
+  mamba2LastLogits: [
+    () => [mamba2(), [[1, 2, 3]], { prefill: 2 }],
+    "model:@MAMBA2_MODEL tokens:@TOKENS options?:{prefill?:int[1,2^20] engine?:typescript|simd|simd-threads}",
   ],
   transformerLastLogits: [
     () => [llama(), [[1, 2, 3]], { chunk: 2 }],

@@ -5,12 +5,12 @@
 # lib/build built and `node` on the PATH:
 #
 #   bash lib/scripts/train/induction-device.sh train [SECONDS]        (default 500)
-#       Mamba seeds 0, 1, 2 (lr 1e-3) and the Transformer++ (seed 0) at lr 1e-3 and 2e-4, five
-#       processes of 3 threads, each stopped at the deadline (`--time-limit`) and resumed by the
-#       next call from the state it left.
+#       Mamba and Mamba-2 seeds 0, 1, 2 (lr 1e-3) and the Transformer++ (seed 0) at lr 1e-3 and
+#       2e-4, eight processes of 2 threads, each stopped at the deadline (`--time-limit`) and
+#       resumed by the next call from the state it left.
 #   bash lib/scripts/train/induction-device.sh eval [SECONDS] [MAX_LENGTH]   (500, 32768)
-#       Every run of models/ at lengths 2^6 ... MAX_LENGTH, 128 examples each: each Mamba run in
-#       4 shards of 32 examples, each Transformer++ run in 2 shards of 64, one process per shard
+#       Every run of models/ at lengths 2^6 ... MAX_LENGTH, 128 examples each: each Mamba and
+#       Mamba-2 run in 4 shards of 32 examples, each Transformer++ run in 2 shards of 64, one process per shard
 #       (at most 16), lengths in increasing order; a shard still running at the deadline is
 #       stopped and keeps the lengths it finished; then the merge.
 #
@@ -42,14 +42,16 @@ cores=$(nproc)
 {
   echo "== $(date -u +%FT%TZ) induction-device.sh $phase $seconds $max_length on $cores cores, node $(node --version)"
   if [ "$phase" = train ]; then
-    for seed in 0 1 2; do
-      node $script --phase train --model mamba --seed "$seed" --threads 3 --time-limit "$seconds" --resume >"$logs/mamba-$seed.txt" 2>&1 &
+    for model in mamba mamba2; do
+      for seed in 0 1 2; do
+        node $script --phase train --model "$model" --seed "$seed" --threads 2 --time-limit "$seconds" --resume >"$logs/$model-$seed.txt" 2>&1 &
+      done
     done
     for lr in 0.001 0.0002; do
-      node $script --phase train --model transformer --lr "$lr" --seed 0 --threads 3 --time-limit "$seconds" --resume >"$logs/transformer-$lr.txt" 2>&1 &
+      node $script --phase train --model transformer --lr "$lr" --seed 0 --threads 2 --time-limit "$seconds" --resume >"$logs/transformer-$lr.txt" 2>&1 &
     done
     wait
-    tail -n 3 "$logs"/mamba-*.txt "$logs"/transformer-*.txt
+    tail -n 3 "$logs"/mamba-*.txt "$logs"/mamba2-*.txt "$logs"/transformer-*.txt
   elif [ "$phase" = eval ]; then
     lengths=64
     l=128
@@ -57,7 +59,7 @@ cores=$(nproc)
     rm -rf "$records/parts"
     for dir in "$records"/models/*/; do
       run=$(basename "$dir")
-      if [[ "$run" == mamba-* ]]; then shards="0 32 64 96"; size=32; else shards="0 64"; size=64; fi
+      if [[ "$run" == mamba-* || "$run" == mamba2-* ]]; then shards="0 32 64 96"; size=32; else shards="0 64"; size=64; fi
       for from in $shards; do
         timeout "$seconds" node $script --phase eval --run "$run" --lengths "$lengths" --examples 128 --from "$from" --to $((from + size)) >"$logs/eval-$run-$from.txt" 2>&1 &
       done

@@ -3,21 +3,22 @@
  * recipe where this machine affords it: 2-layer models, vocabulary 16, trained at length 256 with
  * batches of 8 fresh examples; Mamba (d_model 64) with Adam, no weight decay, constant learning
  * rate 1e-3; the Transformer++ (RoPE, SwiGLU, RMSNorm) at the paper's attention width, d_model 128
- * with 8 heads, initialised by the width-aware "fan-in" rule, at its own learning rate. The paper
+ * with 8 heads, initialised by the width-aware "fan-in" rule, at its own learning rate; Mamba-2
+ * (lesson 13) at Mamba's parameter count, with Mamba's recipe. The paper
  * trains 204,800 steps; a run here stops at `--max-steps` or `--time-limit` and resumes with
  * `--resume`: its record says how many steps it got. Then each model is scored at the final
  * position at lengths 2^6 … 2^20 (`lib/src/extrapolation/`: Mamba in recurrent mode, constant
- * memory; the Transformer++ through a KV cache held to a stated byte budget, lengths over it
+ * memory, and Mamba-2 the same way; the Transformer++ through a KV cache held to a stated byte budget, lengths over it
  * recorded as null), on `--examples` seeded examples per length, with 95% Wilson intervals.
  *
- *   npm run train -- induction --phase train --model mamba|transformer [--seed 0] [--length 256]
+ *   npm run train -- induction --phase train --model mamba|mamba2|transformer [--seed 0] [--length 256]
  *     [--batch 8] [--lr 0.001] [--optimizer adam|adamw] [--weight-decay 0] [--warmup 0]
  *     [--init fan-in|hf] [--max-steps 204800] [--eval-every 200] [--save-every 200]
  *     [--threads N] [--resume] [--time-limit SECONDS]
  *   npm run train -- induction --phase eval --run NAME [--lengths 64,128,...] [--examples 128]
  *     [--from 0 --to N] [--budget-bytes 9437184] [--prefill 4096] [--part FILE]
  *   npm run train -- induction --phase merge [--parts a.json,b.json,...]
- *     [--mamba-run NAME] [--transformer-run NAME]
+ *     [--mamba-run NAME] [--transformer-run NAME] [--mamba2-run NAME]
  * Every phase takes [--out datasets/checkpoints/induction] [--work .train/induction].
  *
  * Train writes, for a run named `<model>-L<length>-b<batch>-lr<lr>-<optimizer>[-<init>]-s<seed>`:
@@ -27,7 +28,8 @@
  *   it; rewritten whenever the run stops, so a run stopped by its time limit has a record too;
  * - `OUT/runs/<name>.log`: its log;
  * - `OUT/models/<name>/`: the model where the run stopped (config.json + model.safetensors in
- *   the HF layout), what `--phase eval --run <name>` scores;
+ *   the HF layout: MambaForCausalLM, Mamba2ForCausalLM or LlamaForCausalLM), what
+ *   `--phase eval --run <name>` scores;
  * - `WORK/<name>/`: the model, training state and progress after every `--save-every` steps
  *   (`--resume` continues from there; not committed).
  * Eval writes a part file of per-example hits (sharded by --from/--to for parallel processes),
@@ -45,6 +47,11 @@ import { loadMambaCheckpoint, saveMambaCheckpoint } from "../../dist/mamba/check
 import { mambaParamCount, mambaConfig } from "../../dist/mamba/config";
 import { mambaLossAndGrads } from "../../dist/mamba/grads";
 import type { MambaModel } from "../../dist/mamba/model";
+import { initMamba2 } from "../../dist/mamba2/init";
+import { loadMamba2Checkpoint, saveMamba2Checkpoint } from "../../dist/mamba2/checkpoint";
+import { mamba2Config, mamba2ParamCount } from "../../dist/mamba2/config";
+import { mamba2LossAndGrads } from "../../dist/mamba2/grads";
+import type { Mamba2Model } from "../../dist/mamba2/model";
 import { initTransformer, type TransformerInit } from "../../dist/transformer/init";
 import {
   loadTransformerCheckpoint,
@@ -55,7 +62,7 @@ import { transformerLossAndGrads } from "../../dist/transformer/grads";
 import type { TransformerModel } from "../../dist/transformer/model";
 import { inductionHeads } from "../../dist/tasks/induction";
 import { wilsonInterval } from "../../dist/tasks/util";
-import { trainMamba, trainTransformer } from "../../dist/train/loop";
+import { trainMamba, trainMamba2, trainTransformer } from "../../dist/train/loop";
 import { loadTrainingState, saveTrainingState } from "../../dist/train/state";
 import { taskBatch } from "../../dist/train/tasks";
 import { createTrainPool } from "../../dist/ops/simd/threads";
@@ -77,6 +84,23 @@ export const MAMBA_CONFIG = {
   hidden_size: 64,
   num_hidden_layers: 2,
   state_size: 16,
+};
+/**
+ * Mamba-2 at Mamba's parameter count (lesson 13): d_model 64, 2 layers, expand 2, 8 heads of 16,
+ * one group of B and C, chunks of 64, tied head; state size 48, the multiple of 8 whose count
+ * (66,224 parameters) is nearest Mamba's 66,496.
+ */
+export const MAMBA2_CONFIG = {
+  vocab_size: 16,
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  expand: 2,
+  head_dim: 16,
+  num_heads: 8,
+  n_groups: 1,
+  state_size: 48,
+  chunk_size: 64,
+  tie_word_embeddings: true,
 };
 /**
  * Transformer++ at the paper's attention width: d_model 128, 8 heads of 16, RoPE. The paper's
@@ -106,34 +130,46 @@ export const TEST_SEED = 1_000_003;
 export const VALIDATION_SEED = 2_000_003;
 export const VALIDATION_COUNT = 256;
 
-type Kind = "mamba" | "transformer";
+type Kind = "mamba" | "mamba2" | "transformer";
+const KINDS: readonly Kind[] = ["mamba", "mamba2", "transformer"];
 const SCRIPT = "induction";
 
 function newModel(kind: Kind, seed: number, init: TransformerInit): LanguageModel {
-  return kind === "mamba"
-    ? initMamba(MAMBA_CONFIG, new Rng(seed))
-    : initTransformer(TRANSFORMER_CONFIG, new Rng(seed), { init });
+  if (kind === "mamba") return initMamba(MAMBA_CONFIG, new Rng(seed));
+  if (kind === "mamba2") return initMamba2(MAMBA2_CONFIG, new Rng(seed));
+  return initTransformer(TRANSFORMER_CONFIG, new Rng(seed), { init });
 }
 
 function loadModel(kind: Kind, dir: string): LanguageModel {
-  return kind === "mamba" ? loadMambaCheckpoint(dir) : loadTransformerCheckpoint(dir);
+  if (kind === "mamba") return loadMambaCheckpoint(dir);
+  if (kind === "mamba2") return loadMamba2Checkpoint(dir);
+  return loadTransformerCheckpoint(dir);
 }
 
 function saveModel(kind: Kind, model: LanguageModel, dir: string): void {
   if (kind === "mamba") saveMambaCheckpoint(model as MambaModel, dir);
+  else if (kind === "mamba2") saveMamba2Checkpoint(model as Mamba2Model, dir);
   else saveTransformerCheckpoint(model as TransformerModel, dir);
 }
 
 function paramCount(kind: Kind): number {
-  return kind === "mamba"
-    ? mambaParamCount(mambaConfig(MAMBA_CONFIG))
-    : transformerParamCount(llamaConfig(TRANSFORMER_CONFIG));
+  if (kind === "mamba") return mambaParamCount(mambaConfig(MAMBA_CONFIG));
+  if (kind === "mamba2") return mamba2ParamCount(mamba2Config(MAMBA2_CONFIG));
+  return transformerParamCount(llamaConfig(TRANSFORMER_CONFIG));
+}
+
+/** The model of a run, from its name (`<model>-L…`). */
+function kindOfRun(run: string): Kind {
+  const kind = KINDS.find((k) => run.startsWith(`${k}-`));
+  if (kind === undefined)
+    throw new Error(`--run must name a run of ${KINDS.join(", ")} (<model>-L…) (got ${run})`);
+  return kind;
 }
 
 async function train(out: string, work: string): Promise<void> {
   const kind = arg("model", "mamba") as Kind;
-  if (kind !== "mamba" && kind !== "transformer")
-    throw new Error(`--model must be mamba or transformer (got ${kind})`);
+  if (!KINDS.includes(kind))
+    throw new Error(`--model must be one of ${KINDS.join(", ")} (got ${kind})`);
   const length = Number(arg("length", "256"));
   const batchSize = Number(arg("batch", "8"));
   const lr = Number(arg("lr", "0.001"));
@@ -177,18 +213,12 @@ async function train(out: string, work: string): Promise<void> {
       : { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay };
   const validation = taskBatch(extrapolationSet(VALIDATION_SEED, length, VALIDATION_COUNT, 16));
   const pool = createTrainPool(threads === "" ? {} : { threads: Number(threads) });
-  const lossOf = (tokens: typeof validation.tokens, targets: typeof validation.targets) =>
-    kind === "mamba"
-      ? mambaLossAndGrads(model as MambaModel, tokens, {
-          targets,
-          engine: "simd-threads",
-          pool,
-        })
-      : transformerLossAndGrads(model as TransformerModel, tokens, {
-          targets,
-          engine: "simd-threads",
-          pool,
-        });
+  const lossOf = (tokens: typeof validation.tokens, targets: typeof validation.targets) => {
+    const o = { targets, engine: "simd-threads" as const, pool };
+    if (kind === "mamba") return mambaLossAndGrads(model as MambaModel, tokens, o);
+    if (kind === "mamba2") return mamba2LossAndGrads(model as Mamba2Model, tokens, o);
+    return transformerLossAndGrads(model as TransformerModel, tokens, o);
+  };
   const evaluate = (step: number): Evaluation => {
     const r = lossOf(validation.tokens, validation.targets);
     return { step, loss: r.loss, accuracy: r.correct / r.count };
@@ -228,7 +258,9 @@ async function train(out: string, work: string): Promise<void> {
     const result =
       kind === "mamba"
         ? await trainMamba(model as MambaModel, opts)
-        : await trainTransformer(model as TransformerModel, opts);
+        : kind === "mamba2"
+          ? await trainMamba2(model as Mamba2Model, opts)
+          : await trainTransformer(model as TransformerModel, opts);
     current = result.state;
     progress.seconds += (Date.now() - t0) / 1000;
     saveModel(kind, model, runDir);
@@ -254,7 +286,7 @@ async function train(out: string, work: string): Promise<void> {
     task_options: taskOptions,
     seed,
     parameters: paramCount(kind),
-    config: kind === "mamba" ? MAMBA_CONFIG : TRANSFORMER_CONFIG,
+    config: { mamba: MAMBA_CONFIG, mamba2: MAMBA2_CONFIG, transformer: TRANSFORMER_CONFIG }[kind],
     ...(kind === "transformer" ? { init } : {}),
     batch_size: batchSize,
     optimizer,
@@ -298,7 +330,7 @@ function evaluate(out: string): void {
   const run = arg("run", "");
   if (run === "") throw new Error("--run NAME is required (a folder of OUT/models)");
   const dir = path.join(out, "models", run);
-  const kind: Kind = run.startsWith("transformer-") ? "transformer" : "mamba";
+  const kind = kindOfRun(run);
   const lengths = arg("lengths", DEFAULT_LENGTHS.join(",")).split(",").map(Number);
   const examples = Number(arg("examples", "128"));
   const from = Number(arg("from", "0"));
@@ -312,7 +344,7 @@ function evaluate(out: string): void {
     const t0 = Date.now();
     const set = extrapolationSet(TEST_SEED, l, examples, 16);
     const r = inductionCorrect(model, set, {
-      batchSize: kind === "mamba" ? Math.min(32, to - from) : 1,
+      batchSize: kind === "transformer" ? 1 : Math.min(32, to - from),
       ...(kind === "transformer" ? { budgetBytes: budget } : { prefill }),
       from,
       to,
@@ -444,6 +476,10 @@ function merge(out: string): void {
     transformer_run: main("transformer"),
     mamba: full(main("mamba")),
     transformer: full(main("transformer")),
+    // Mamba-2 (lesson 13) once one of its runs is evaluated.
+    ...(arg("mamba2-run", "") !== "" || Object.keys(runs).some((r) => r.startsWith("mamba2-"))
+      ? { mamba2_run: main("mamba2"), mamba2: full(main("mamba2")) }
+      : {}),
     runs,
     distances,
     command: runCommand(SCRIPT),
@@ -472,6 +508,7 @@ async function main(): Promise<void> {
       "lengths",
       "lr",
       "mamba-run",
+      "mamba2-run",
       "max-steps",
       "model",
       "optimizer",

@@ -15,18 +15,20 @@ import { schema, checkArg, checkOptions, describe } from "../validate";
 import { inductionHeads } from "../tasks/induction";
 import type { InductionSet } from "../tasks/types";
 import type { MambaModel } from "../mamba/model";
+import type { Mamba2Model } from "../mamba2/model";
 import type { TransformerModel } from "../transformer/model";
 import {
   DEFAULT_ATTENTION_CHUNK,
   DEFAULT_MAMBA_PREFILL,
   attentionEvalBytes,
+  mamba2LastLogits,
   mambaLastLogits,
   modelKind,
   transformerLastLogits,
 } from "./last-logits";
 
-/** Either of lib's language models. */
-export type LanguageModel = MambaModel | TransformerModel;
+/** One of lib's language models. */
+export type LanguageModel = MambaModel | Mamba2Model | TransformerModel;
 
 /** The seeded test set of {@link inductionExtrapolation} at one length. */
 export function extrapolationSet(
@@ -69,8 +71,9 @@ export interface InductionScore {
  *
  * @param set an induction-heads set (inputs (n, l), targets (n, 1))
  * @param options batchSize (default 8), budgetBytes (Transformer++ only; default no limit),
- *   from (default 0), to (default n), prefill (Mamba only: the positions `mambaLastLogits` reads
- *   in parallel mode before its recurrent steps; default 4096, 1 = every position recurrent)
+ *   from (default 0), to (default n), prefill (Mamba and Mamba-2 only: the positions
+ *   `mambaLastLogits` / `mamba2LastLogits` read in parallel mode before their recurrent steps;
+ *   default 4096, 1 = every position recurrent)
  */
 export function inductionCorrect(
   model: LanguageModel,
@@ -107,7 +110,7 @@ export function inductionCorrect(
     );
   if (kind === "transformer" && o.prefill !== undefined)
     throw new Error(
-      `${fn}: argument 'options.prefill' must be absent for a Transformer++ (it applies to Mamba's recurrent mode) (got ${o.prefill})`,
+      `${fn}: argument 'options.prefill' must be absent for a Transformer++ (it applies to the recurrent mode of Mamba and Mamba-2) (got ${o.prefill})`,
     );
   const batchSize = Math.min(o.batchSize ?? 8, Math.max(1, to - from));
   if (kind === "transformer" && o.budgetBytes !== undefined) {
@@ -124,9 +127,13 @@ export function inductionCorrect(
         ? mambaLastLogits(model as MambaModel, tokens, {
             prefill: o.prefill ?? DEFAULT_MAMBA_PREFILL,
           })
-        : transformerLastLogits(model as TransformerModel, tokens, {
-            chunk: DEFAULT_ATTENTION_CHUNK,
-          });
+        : kind === "mamba2"
+          ? mamba2LastLogits(model as Mamba2Model, tokens, {
+              prefill: o.prefill ?? DEFAULT_MAMBA_PREFILL,
+            })
+          : transformerLastLogits(model as TransformerModel, tokens, {
+              chunk: DEFAULT_ATTENTION_CHUNK,
+            });
     const V = logits.shape[1];
     for (let i = 0; i < m; i++) {
       let arg = 0;

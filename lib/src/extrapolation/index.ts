@@ -3,6 +3,7 @@ export {
   DEFAULT_ATTENTION_CHUNK,
   DEFAULT_MAMBA_PREFILL,
   attentionEvalBytes,
+  mamba2LastLogits,
   mambaLastLogits,
   transformerLastLogits,
 } from "./last-logits";

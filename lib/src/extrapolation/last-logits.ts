@@ -8,21 +8,27 @@
  *   "simd" inference engine by default (`mamba/engine.ts`). What is kept
  *   is the state of every layer, L · b · E · (k + N) float32 values (`mambaCacheBytes`), plus the
  *   prefill's activations (b · prefill · widest activation); neither grows with l.
+ * - Mamba-2, the same way (`mamba2Prefill`, then `mamba2Step`): per layer the conv state and
+ *   each head's P × N state (`mamba2CacheBytes`).
  * - Transformer++ (chunked prefill into a KV cache): what `transformerPrefill` runs, over chunks
  *   of `chunk` tokens (the arguments checked once). Kept: the KV cache, 2 · layers · H_kv · head_dim float32 values per token and
  *   sequence, which grows linearly with l, plus one row of attention scores (l float64 values)
  *   and one chunk's activations. {@link attentionEvalBytes} counts the part that grows with l, and
  *   a `budgetBytes` refuses a length whose cache and scores would exceed it.
  *
- * Both give the logits of `mambaForward` / `transformerForward` at position l − 1 (to float32
- * rounding: the same equations, summed in another order).
+ * Each gives the logits of `mambaForward` / `mamba2Forward` / `transformerForward` at position
+ * l − 1 (to float32 rounding: the same equations, summed in another order).
  */
 import { type Tensor } from "../tensor";
-import { schema, checkArg, checkOptions, describe } from "../validate";
+import { schema, checkArg, checkFiniteParams, checkOptions, describe } from "../validate";
 import type { MambaModel } from "../mamba/model";
 import { checkMambaModel } from "../mamba/checks";
 import { createMambaCache, mambaPrefill, mambaStep } from "../mamba/cache";
 import { ENGINE_OPTION as MAMBA_ENGINE_OPTION, type MambaEngine } from "../mamba/engine";
+import type { Mamba2Model } from "../mamba2/model";
+import { checkMamba2Model } from "../mamba2/checks";
+import { createMamba2Cache, prefillRaw, stepRaw } from "../mamba2/cache";
+import { resolveEngine } from "../mamba/engine";
 import { readTokens } from "../lm/tokens";
 import { type LlamaConfig, checkLlamaConfig } from "../transformer/config";
 import type { TransformerModel } from "../transformer/model";
@@ -106,6 +112,47 @@ export function mambaLastLogits(
   return logits;
 }
 
+/**
+ * Mamba-2's logits at the last position of every sequence, in recurrent mode after a parallel
+ * prefill, as {@link mambaLastLogits} does for Mamba: equal to `mamba2Forward(model, tokens)` at
+ * position l − 1.
+ *
+ * @param tokens (b, l) ids, l ≥ 1
+ * @param options prefill: positions read by one parallel forward first (default 4096); engine:
+ *   what `mamba2Prefill` and `mamba2Step` run on ("simd" by default, as theirs)
+ * @returns (b, vocab_size) float32
+ */
+export function mamba2LastLogits(
+  model: Mamba2Model,
+  tokens: { shape: number[]; data: Int32Array } | number[][],
+  options: { prefill?: number; engine?: MambaEngine } = {},
+): Tensor<Float32Array> {
+  const fn = "mamba2LastLogits";
+  const m = checkMamba2Model(fn, model);
+  const { prefill = DEFAULT_MAMBA_PREFILL, engine } = checkOptions(
+    fn,
+    "options",
+    options,
+    MAMBA_OPTIONS,
+  );
+  const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
+  const [b, l] = shape;
+  if (l < 1) throw new Error(`${fn}: argument 'tokens' must have at least one position (got 0)`);
+  checkFiniteParams(fn, m.params);
+  const run = resolveEngine(fn, m, engine, "simd");
+  const cache = createMamba2Cache(m, b);
+  const p = Math.min(prefill, l);
+  const head = new Int32Array(b * p);
+  for (let i = 0; i < b; i++) head.set(ids.subarray(i * l, i * l + p), i * p);
+  let logits = prefillRaw(fn, m, cache, head, p, run);
+  const column = new Int32Array(b);
+  for (let t = p; t < l; t++) {
+    for (let i = 0; i < b; i++) column[i] = ids[i * l + t];
+    logits = stepRaw(fn, m, cache, column, run);
+  }
+  return logits;
+}
+
 const ATTENTION_OPTIONS = schema.options({
   chunk: schema.optional(schema.integer({ min: 1, max: 2 ** 20 })),
   budgetBytes: schema.optional(schema.positive()),
@@ -156,14 +203,16 @@ export function transformerLastLogits(
   return logits!;
 }
 
-/** Which of lib's two language models `model` is, from its parameter names. */
-export function modelKind(fn: string, model: unknown): "mamba" | "transformer" {
+/** Which of lib's language models `model` is, from its parameter names. */
+export function modelKind(fn: string, model: unknown): "mamba" | "mamba2" | "transformer" {
   const params = (model as { params?: unknown } | null)?.params;
   if (params instanceof Map) {
+    // Mamba-2's mixer has a dt_bias per head where Mamba's has a dt_proj.
+    if (params.has("backbone.layers.0.mixer.dt_bias")) return "mamba2";
     if (params.has("backbone.embeddings.weight")) return "mamba";
     if (params.has("model.embed_tokens.weight")) return "transformer";
   }
   throw new Error(
-    `${fn}: argument 'model' must be a Mamba LM (initMamba, loadMambaCheckpoint) or a Transformer++ (initTransformer, loadTransformerCheckpoint) (got ${describe(model)})`,
+    `${fn}: argument 'model' must be a Mamba LM (initMamba, loadMambaCheckpoint), a Mamba-2 LM (initMamba2, loadMamba2Checkpoint) or a Transformer++ (initTransformer, loadTransformerCheckpoint) (got ${describe(model)})`,
   );
 }

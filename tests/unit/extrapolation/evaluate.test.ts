@@ -13,7 +13,9 @@ import {
   inductionExtrapolation,
   inductionHeads,
   initMamba,
+  initMamba2,
   initTransformer,
+  mamba2Forward,
   mambaForward,
   transformerForward,
 } from "../../../lib/src/index";
@@ -22,20 +24,36 @@ import { SMALL_LLAMA, SMALL_MAMBA, lastPositionLogits } from "../../helpers/refe
 describe("inductionCorrect / inductionExtrapolation", () => {
   const mamba = initMamba(SMALL_MAMBA, new Rng(6));
   const tf = initTransformer(SMALL_LLAMA, new Rng(7));
+  const mamba2 = initMamba2(
+    {
+      vocab_size: 16,
+      hidden_size: 8,
+      num_hidden_layers: 2,
+      state_size: 4,
+      head_dim: 4,
+      n_groups: 1,
+      chunk_size: 4,
+    },
+    new Rng(10),
+  );
   it("counts the examples whose arg-max last-position logits equal the target (a full forward as reference)", () => {
     const set = inductionHeads(new Rng(8), { count: 6, length: 20, vocabSize: 16 });
-    for (const model of [mamba, tf]) {
+    for (const model of [mamba, mamba2, tf]) {
+      const t = { shape: [6, 20], data: set.inputs };
       const logits =
         model === mamba
-          ? mambaForward(mamba, { shape: [6, 20], data: set.inputs })
-          : transformerForward(tf, { shape: [6, 20], data: set.inputs });
+          ? mambaForward(mamba, t)
+          : model === mamba2
+            ? mamba2Forward(mamba2, t)
+            : transformerForward(tf, t);
       const last = lastPositionLogits(logits);
-      let want = 0;
-      for (let i = 0; i < 6; i++) {
+      const wantHits = Array.from({ length: 6 }, (_, i) => {
         const row = last.slice(i * 16, i * 16 + 16);
-        if (row.indexOf(Math.max(...row)) === set.targets[i]) want++;
-      }
+        return row.indexOf(Math.max(...row)) === set.targets[i] ? 1 : 0;
+      });
+      const want = wantHits.filter((h) => h === 1).length;
       const got = inductionCorrect(model, set, { batchSize: 4 })!;
+      expect(Array.from(got.hits)).toEqual(wantHits);
       expect(got.correct).toBe(want);
       expect(got.count).toBe(6);
       expect(got.hits.reduce((a, h) => a + h, 0)).toBe(want);
@@ -59,6 +77,15 @@ describe("inductionCorrect / inductionExtrapolation", () => {
       expect(Array.from(got.hits), `prefill ${prefill}`).toEqual(want);
       expect(got.correct).toBe(want.filter((h) => h === 1).length);
     }
+    // Mamba-2 in recurrent mode too (every position through mamba2Step).
+    const last2 = lastPositionLogits(mamba2Forward(mamba2, { shape: [24, 12], data: set.inputs }));
+    const want2 = Array.from({ length: 24 }, (_, i) => {
+      const row = last2.slice(i * 16, i * 16 + 16);
+      return row.indexOf(Math.max(...row)) === set.targets[i] ? 1 : 0;
+    });
+    expect(Array.from(inductionCorrect(mamba2, set, { batchSize: 7, prefill: 1 })!.hits)).toEqual(
+      want2,
+    );
     expect(() => inductionCorrect(tf, set, { prefill: 1 })).toThrow(
       /inductionCorrect: argument 'options.prefill' must be absent for a Transformer\+\+/,
     );

@@ -1,7 +1,8 @@
 /**
- * mambaLastLogits, transformerLastLogits and attentionEvalBytes
+ * mambaLastLogits, mamba2LastLogits, transformerLastLogits and attentionEvalBytes
  * (lib/src/extrapolation/last-logits.ts): the last position's logits equal those of the full
- * forward (mambaForward, transformerForward) for every prefill split and chunk length; the byte
+ * forward (mambaForward, mamba2Forward, transformerForward) for every prefill split and chunk
+ * length; the byte
  * budget and the byte count's formula; errors name the function the user called.
  */
 import { describe, expect, it } from "vitest";
@@ -9,8 +10,11 @@ import {
   Rng,
   attentionEvalBytes,
   initMamba,
+  initMamba2,
   initTransformer,
   llamaConfig,
+  mamba2Forward,
+  mamba2LastLogits,
   mambaForward,
   mambaLastLogits,
   transformerCacheBytes,
@@ -44,6 +48,43 @@ describe("mambaLastLogits", () => {
     expect(() => mambaLastLogits(model, [[1, 99]])).toThrow(/mambaLastLogits: .*tokens/);
     expect(() => mambaLastLogits(model, tokens(1, 4, 0), { chunk: 3 } as never)).toThrow(
       /mambaLastLogits: .*options/,
+    );
+  });
+});
+
+describe("mamba2LastLogits", () => {
+  // Two groups of B and C, heads of 4, chunks of 4: the prefill's chunked SSD has whole chunks, a
+  // partial chunk and the recurrent steps to agree with.
+  const config = {
+    vocab_size: 16,
+    hidden_size: 8,
+    num_hidden_layers: 2,
+    state_size: 4,
+    head_dim: 4,
+    n_groups: 2,
+    conv_kernel: 3,
+    chunk_size: 4,
+  };
+  const model = initMamba2(config, new Rng(3));
+  it("equals mamba2Forward's last position for every split between prefill and recurrent steps, on each engine", () => {
+    const t = tokens(3, 23, 4);
+    const want = lastPositionLogits(mamba2Forward(model, t, { engine: "typescript" }));
+    for (const engine of [undefined, "simd", "typescript"] as const)
+      for (const prefill of [1, 5, 8, 22, 23, 4096]) {
+        const got = mamba2LastLogits(model, t, { prefill, ...(engine ? { engine } : {}) });
+        expect(got.shape).toEqual([3, 16]);
+        // float32 activations summed in another order: a few float32 ulps of the logits' scale.
+        expect(relErr(got.data, want), `${engine} prefill ${prefill}`).toBeLessThan(1e-4);
+      }
+  });
+  it("rejects bad input naming the function and argument", () => {
+    expect(() => mamba2LastLogits(model, tokens(1, 4, 0), { prefill: 0 })).toThrow(
+      /mamba2LastLogits: .*prefill/,
+    );
+    expect(() => mamba2LastLogits(model, [[1, 99]])).toThrow(/mamba2LastLogits: .*tokens/);
+    expect(() => mamba2LastLogits(model, [[]])).toThrow(/mamba2LastLogits: .*tokens/);
+    expect(() => mamba2LastLogits(initMamba(SMALL_MAMBA, new Rng(1)) as never, [[1]])).toThrow(
+      /mamba2LastLogits: argument 'model/,
     );
   });
 });

@@ -20,7 +20,9 @@ import {
 } from "../ops/simd/threads";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import {
+  LOSS_ARGS,
   type LossAndGrads,
+  type LossArgNames,
   NO_SCAN,
   checkLossMask,
   lossTargets,
@@ -76,17 +78,53 @@ export function mamba2LossAndGrads(
   options: Mamba2LossOptions = {},
 ): LossAndGrads {
   const fn = "mamba2LossAndGrads";
+  const { targets, mask, ...rest } = checkOptions(fn, "options", options, LOSS_OPTIONS);
+  const setup = mamba2LossSetup(fn, model, rest);
+  return mamba2BatchLossAndGrads(fn, setup, tokens, targets, mask);
+}
+
+/** What a Mamba-2 loss checks once per model and engine options (a training run: once per run). */
+export interface Mamba2LossSetup {
+  model: Mamba2Model;
+  engine: TrainEngine;
+  pool: TrainPool | null;
+}
+
+/**
+ * Checks a model and the engine options of {@link mamba2LossAndGrads} (already through
+ * `LOSS_OPTIONS`' schema) for the function `fn` the user called.
+ */
+export function mamba2LossSetup(
+  fn: string,
+  model: Mamba2Model,
+  o: Pick<Mamba2LossOptions, "engine" | "pool">,
+): Mamba2LossSetup {
   const m = checkMamba2Model(fn, model, ["float32", "float64"]);
-  const o = checkOptions(fn, "options", options, LOSS_OPTIONS);
   checkFiniteParams(fn, m.params);
+  const { engine, pool } = trainEngine(fn, o.engine, o.pool);
+  return { model: m, engine, pool };
+}
+
+/**
+ * {@link mamba2LossAndGrads} on a checked setup: only the batch is checked, its arguments named
+ * in errors as `names` says (`trainMamba2` names what its `options.batch` returned).
+ */
+export function mamba2BatchLossAndGrads(
+  fn: string,
+  setup: Mamba2LossSetup,
+  tokens: unknown,
+  targetsIn: unknown,
+  maskIn: unknown,
+  names: LossArgNames = LOSS_ARGS,
+): LossAndGrads {
+  const { model: m, pool } = setup;
   const {
     ids,
     shape: [b, l],
-  } = readTokens(fn, tokens, m.config.vocab_size);
-  const targets = lossTargets(fn, o.targets, ids, b, l, m.config.vocab_size);
-  const mask = checkLossMask(fn, o.mask, targets);
-  const { engine, pool } = trainEngine(fn, o.engine, o.pool);
-  if (engine === "typescript") {
+  } = readTokens(fn, tokens, m.config.vocab_size, names.tokens);
+  const targets = lossTargets(fn, targetsIn, ids, b, l, m.config.vocab_size, names);
+  const mask = checkLossMask(fn, maskIn, targets, names);
+  if (setup.engine === "typescript") {
     return recordLossAndGrads(reference, NO_SCAN, m.params, targets, mask, (ops) =>
       mamba2LM(ops, m, ids, b, l),
     );

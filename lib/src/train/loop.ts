@@ -1,6 +1,7 @@
 /**
  * The training loop: batches → the model's loss and gradients ({@link mambaLossAndGrads} for
- * Mamba, `transformerLossAndGrads` for the Transformer++) → clip → AdamW at the scheduled learning
+ * Mamba, `transformerLossAndGrads` for the Transformer++, `mamba2LossAndGrads` for Mamba-2, each
+ * model and its options checked once per run) → clip → AdamW at the scheduled learning
  * rate, with a live display (`./display.ts`), a clean stop on interrupt (the model keeps every
  * completed step), and a state that continues the run (`./state.ts` saves and loads it).
  */
@@ -13,12 +14,9 @@ import type { TokenBatch } from "../lm/tokens";
 import { MIXER_VARIANTS, type MambaModel } from "../mamba/model";
 import { type LossAndGradsOptions, mambaBatchLossAndGrads, mambaLossSetup } from "../mamba/grads";
 import type { TransformerModel } from "../transformer/model";
-import { checkTransformerModel } from "../transformer/checks";
-import { transformerLossAndGrads } from "../transformer/grads";
+import { transformerBatchLossAndGrads, transformerLossSetup } from "../transformer/grads";
 import type { Mamba2Model } from "../mamba2/model";
-import { checkMamba2Model } from "../mamba2/checks";
-import { mamba2LossAndGrads } from "../mamba2/grads";
-import { trainEngine } from "../ops/simd/threads";
+import { mamba2BatchLossAndGrads, mamba2LossSetup } from "../mamba2/grads";
 import {
   type AdamWOptions,
   type LrSchedule,
@@ -175,9 +173,10 @@ export async function trainTransformer(
   options: TransformerTrainOptions,
 ): Promise<TrainResult> {
   const fn = "trainTransformer";
-  checkTransformerModel(fn, model);
-  return trainWithLoss(fn, model, options, "transformer", (tokens, o) =>
-    transformerLossAndGrads(model, tokens, o),
+  const o = checkOptions(fn, "options", options, TRANSFORMER_TRAIN_OPTIONS);
+  const setup = transformerLossSetup(fn, model, o);
+  return trainingLoop(fn, model, options, "transformer", (batch) =>
+    transformerBatchLossAndGrads(fn, setup, batch.tokens, batch.targets, batch.mask, BATCH_ARGS),
   );
 }
 
@@ -190,35 +189,10 @@ export async function trainMamba2(
   options: TransformerTrainOptions,
 ): Promise<TrainResult> {
   const fn = "trainMamba2";
-  checkMamba2Model(fn, model, ["float32", "float64"]);
-  return trainWithLoss(fn, model, options, "mamba-2", (tokens, o) =>
-    mamba2LossAndGrads(model, tokens, o),
-  );
-}
-
-/**
- * The loop around a model's public loss function (`trainTransformer`, `trainMamba2`): the
- * options checked once under `fn`'s name, then each step's batch and the engine passed to `loss`.
- */
-function trainWithLoss(
-  fn: string,
-  model: TrainableParams,
-  options: TransformerTrainOptions,
-  label: string,
-  loss: (
-    tokens: TokenBatch,
-    o: Pick<TrainBatch, "targets" | "mask"> & Pick<TrainOptions, "engine" | "pool">,
-  ) => LossAndGrads,
-): Promise<TrainResult> {
-  checkOptions(fn, "options", options, TRANSFORMER_TRAIN_OPTIONS);
-  trainEngine(fn, options.engine, options.pool);
-  return trainingLoop(fn, model, options, label, (batch) =>
-    loss(batch.tokens, {
-      targets: batch.targets,
-      mask: batch.mask,
-      engine: options.engine,
-      pool: options.pool,
-    }),
+  const o = checkOptions(fn, "options", options, TRANSFORMER_TRAIN_OPTIONS);
+  const setup = mamba2LossSetup(fn, model, o);
+  return trainingLoop(fn, setup.model, options, "mamba-2", (batch) =>
+    mamba2BatchLossAndGrads(fn, setup, batch.tokens, batch.targets, batch.mask, BATCH_ARGS),
   );
 }
 

@@ -44,7 +44,12 @@ export function checkTransformerModel(
 const MAX_ACTIVATION = 2 ** 28;
 
 /** Refuses runaway sizes: `rows` token positions times the widest activation of the model. */
-export function checkActivationSize(fn: string, config: LlamaConfig, rows: number): void {
+export function checkActivationSize(
+  fn: string,
+  config: LlamaConfig,
+  rows: number,
+  arg = "tokens",
+): void {
   const widest = Math.max(
     config.vocab_size,
     config.intermediate_size,
@@ -52,7 +57,7 @@ export function checkActivationSize(fn: string, config: LlamaConfig, rows: numbe
   );
   if (rows * widest > MAX_ACTIVATION) {
     throw new Error(
-      `${fn}: tokens: ${rows} positions × ${widest} (the widest activation) = ${rows * widest} numbers is more than this library allocates (${MAX_ACTIVATION}); use a shorter or smaller batch`,
+      `${fn}: ${arg}: ${rows} positions × ${widest} (the widest activation) = ${rows * widest} numbers is more than this library allocates (${MAX_ACTIVATION}); use a shorter or smaller batch`,
     );
   }
 }

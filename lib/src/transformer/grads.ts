@@ -21,7 +21,9 @@ import {
 import { checkOptions, schema } from "../validate";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import {
+  LOSS_ARGS,
   type LossAndGrads,
+  type LossArgNames,
   NO_SCAN,
   checkLossMask,
   lossTargets,
@@ -85,23 +87,63 @@ export function transformerLossAndGrads(
   options: TransformerLossOptions = {},
 ): LossAndGrads {
   const fn = "transformerLossAndGrads";
-  const c = checkTransformerModel(fn, model, { dtypes: ["float32", "float64"], finite: true });
-  const o = checkOptions(fn, "options", options, LOSS_OPTIONS);
+  const { targets, mask, ...rest } = checkOptions(fn, "options", options, LOSS_OPTIONS);
+  const setup = transformerLossSetup(fn, model, rest);
+  return transformerBatchLossAndGrads(fn, setup, tokens, targets, mask);
+}
+
+/** What a Transformer++ loss checks once per model and engine options (a training run: once). */
+export interface TransformerLossSetup {
+  model: TransformerModel;
+  config: LlamaConfig;
+  engine: TrainEngine;
+  pool: TrainPool | null;
+}
+
+/**
+ * Checks a model and the engine options of {@link transformerLossAndGrads} (already through
+ * `LOSS_OPTIONS`' schema) for the function `fn` the user called.
+ */
+export function transformerLossSetup(
+  fn: string,
+  model: TransformerModel,
+  o: Pick<TransformerLossOptions, "engine" | "pool">,
+): TransformerLossSetup {
+  const config = checkTransformerModel(fn, model, {
+    dtypes: ["float32", "float64"],
+    finite: true,
+  });
+  const { engine, pool } = trainEngine(fn, o.engine, o.pool);
+  return { model, config, engine, pool };
+}
+
+/**
+ * {@link transformerLossAndGrads} on a checked setup: only the batch is checked, its arguments
+ * named in errors as `names` says (`trainTransformer` names what its `options.batch` returned).
+ */
+export function transformerBatchLossAndGrads(
+  fn: string,
+  setup: TransformerLossSetup,
+  tokens: unknown,
+  targetsIn: unknown,
+  maskIn: unknown,
+  names: LossArgNames = LOSS_ARGS,
+): LossAndGrads {
+  const { model, config: c, pool } = setup;
   const {
     ids,
     shape: [b, l],
-  } = readTokens(fn, tokens, c.vocab_size);
-  checkActivationSize(fn, c, b * l);
+  } = readTokens(fn, tokens, c.vocab_size, names.tokens);
+  checkActivationSize(fn, c, b * l, names.tokens);
   const weights = b * c.num_attention_heads * l * l;
   if (weights > MAX_ATTENTION_WEIGHTS) {
     throw new Error(
-      `${fn}: argument 'tokens' must be a batch whose b·H·l² attention weights per layer (kept for the backward pass) are at most ${MAX_ATTENTION_WEIGHTS}: use shorter sequences or a smaller batch (got ${weights})`,
+      `${fn}: argument '${names.tokens}' must be a batch whose b·H·l² attention weights per layer (kept for the backward pass) are at most ${MAX_ATTENTION_WEIGHTS}: use shorter sequences or a smaller batch (got ${weights})`,
     );
   }
-  const targets = lossTargets(fn, o.targets, ids, b, l, c.vocab_size);
-  const mask = checkLossMask(fn, o.mask, targets);
-  const { engine, pool } = trainEngine(fn, o.engine, o.pool);
-  if (engine === "typescript") {
+  const targets = lossTargets(fn, targetsIn, ids, b, l, c.vocab_size, names);
+  const mask = checkLossMask(fn, maskIn, targets, names);
+  if (setup.engine === "typescript") {
     return recordLossAndGrads(reference, NO_SCAN, model.params, targets, mask, (ops) =>
       llamaLM(ops, model, ids, b, l),
     );

@@ -255,6 +255,23 @@ describe("trainTransformer", () => {
       /trainTransformer: argument 'model' must be/,
     );
   });
+
+  it("names trainTransformer and what options.batch returned for a bad batch, and refuses a non-finite model", async () => {
+    const model = initTransformer(tiny, new Rng(0));
+    const opts = { schedule, display: false };
+    await expect(
+      trainTransformer(model, { ...opts, batch: () => ({ tokens: [[1, 99]] }) }),
+    ).rejects.toThrow(
+      /^trainTransformer: argument 'options.batch\(\.\.\.\)\.tokens' must be token ids/,
+    );
+    await expect(
+      trainTransformer(model, { ...opts, batch: () => ({ tokens: [[1, 2]], targets: [[1]] }) }),
+    ).rejects.toThrow(/^trainTransformer: argument 'options.batch\(\.\.\.\)\.targets'/);
+    model.params.get("model.norm.weight")!.data[0] = NaN;
+    await expect(trainTransformer(model, { ...opts, batch })).rejects.toThrow(
+      /^trainTransformer: .*model\.norm\.weight/,
+    );
+  });
 });
 
 describe("trainMamba2", () => {
@@ -305,6 +322,21 @@ describe("trainMamba2", () => {
     );
     await expect(trainMamba2({} as never, { batch, schedule })).rejects.toThrow(
       /trainMamba2: argument 'model' must be/,
+    );
+  });
+
+  it("names trainMamba2 and what options.batch returned for a bad batch, and refuses a non-finite model", async () => {
+    const model = randomMamba2Model(config, 0);
+    const opts = { schedule, display: false };
+    await expect(
+      trainMamba2(model, { ...opts, batch: () => ({ tokens: [[1, 99]] }) }),
+    ).rejects.toThrow(/^trainMamba2: argument 'options.batch\(\.\.\.\)\.tokens' must be token ids/);
+    await expect(
+      trainMamba2(model, { ...opts, batch: () => ({ tokens: [[1, 2]], mask: [1] }) }),
+    ).rejects.toThrow(/^trainMamba2: argument 'options.batch\(\.\.\.\)\.mask'/);
+    model.params.get("backbone.norm_f.weight")!.data[0] = NaN;
+    await expect(trainMamba2(model, { ...opts, batch })).rejects.toThrow(
+      /^trainMamba2: .*backbone\.norm_f\.weight/,
     );
   });
 });

@@ -763,7 +763,7 @@ const table: Record<string, Row> = {
   ssdQuadratic: [() => [ssdInputs()], "inputs:@SSD_INPUTS"],
   ssdChunked: [
     () => [ssdInputs(), { chunkSize: 2 }],
-    "inputs:@SSD_INPUTS options:{chunkSize:int[1,4096] initialState?:T4}",
+    "inputs:@SSD_INPUTS options:{chunkSize:int[1,4096] initialState?:T4 engine?:typescript|simd}",
   ],
   mamba2Config: [() => [MAMBA2], "config:@MAMBA2_CONFIG"],
   ...each(["mamba2ParamShapes", "mamba2ParamCount"], [() => [lib.mamba2Config(MAMBA2)], "config"]),

@@ -10,10 +10,14 @@
  * - Mamba-1 scan, WebAssembly SIMD float32: `selectiveScanFast` (lesson 08), the fastest lib has;
  * - SSD chunked, TypeScript float64: `ssdChunked` (lesson 13), and the SSD recurrence
  *   `ssdRecurrence` (the same operator, one position at a time);
+ * - SSD chunked on the simd backend (`ops/simd/ssd.ts`, `ssdChunkedGemm`: its products on the
+ *   register-blocked WebAssembly SIMD gemm, float32), what the "simd" engines run for Mamba-2's
+ *   prefill and decoding; given the same operator as the op's arguments (Δ = −a with A = −1 per
+ *   head, x = X / Δ, D = 0) and checked against `ssdChunked`;
  * - PyTorch (CPU, its own threads), when the benchmarks' Python has torch (`../bench-python.ts`):
  *   `ssd_minimal_discrete` (state-spaces/mamba's `ssd_minimal.py`, the paper's Listing 1) and
  *   `selective_scan_ref` on the same inputs; both are checked against lib's outputs.
- * It prints seconds, ratios to the baseline, the chunked SSD's FLOPs and its rate against this
+ * It prints seconds, ratios to the baseline, the chunked SSDs' FLOPs and their rate against this
  * core's measured float32 SIMD peak (`measureSimdPeakGflops`).
  *
  * Run: `npm run bench -- ssd` (after `npm run build`).
@@ -29,6 +33,10 @@ import { selectiveScan } from "../../dist/selective/scan";
 import { selectiveScanFast } from "../../dist/selective-fast/fast-scan";
 import { randomSelectiveScanArgs } from "../../dist/scan/random-args";
 import { ssdChunked, ssdRecurrence } from "../../dist/mamba2/ssd";
+import { ssdChunkedGemm } from "../../dist/ops/simd/ssd";
+import { SimdMemory } from "../../dist/ops/simd/memory";
+import { inverseSoftplusRaw } from "../../dist/ops/reference/scalar";
+import type { SsdArgs } from "../../dist/ops/backend";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
 import { formatSeconds, relDiff } from "../bench-scan-common";
 
@@ -129,6 +137,33 @@ function ssdFlops(n: number): number {
   return 2 * H * chunks * perChunk;
 }
 
+/**
+ * The SSD op's arguments (float32) for the discretised inputs of `ssdChunked`: A = −1 per head,
+ * so Δ = −a (dt = softplus⁻¹(Δ), no bias), x = X / Δ, D = 0, no clamp, one group.
+ */
+function opArgs(inputs: { X: Tensor; A: Tensor; B: Tensor; C: Tensor }, n: number): SsdArgs {
+  const f = (shape: number[], data: ArrayLike<number>): Tensor => ({
+    shape,
+    data: Float32Array.from(data),
+  });
+  const delta = Array.from(inputs.A.data, (a) => -a);
+  return {
+    x: f(
+      [1, L, E],
+      Array.from(inputs.X.data, (v, i) => v / delta[Math.floor(i / P)]),
+    ),
+    dt: f([1, L, H], delta.map(inverseSoftplusRaw)),
+    A: f([H], new Array<number>(H).fill(-1)),
+    B: f([1, L, n], inputs.B.data),
+    C: f([1, L, n], inputs.C.data),
+    D: f([H], new Array<number>(H).fill(0)),
+    dtBias: f([H], new Array<number>(H).fill(0)),
+    groups: 1,
+    dtLimit: [0, Infinity],
+    chunkSize: Q,
+  };
+}
+
 function main(): void {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   console.log(
@@ -153,6 +188,8 @@ function main(): void {
     "SSD chunked TS",
     "chunked/scan TS",
     "chunked GFLOP/s (% peak)",
+    "SSD chunked SIMD f32",
+    "GFLOP/s (% peak)",
     "torch SSD",
     "torch scan",
   ];
@@ -175,6 +212,18 @@ function main(): void {
     const err = relDiff(chunked!.data, ssdRecurrence(inputs).y.data);
     if (err > 1e-10) throw new Error(`ssd bench: chunked and recurrence differ by ${err}`);
     const gflops = ssdFlops(N) / tChunk / 1e9;
+    const op = opArgs(inputs, N);
+    const memory = new SimdMemory();
+    let gemmY: Float32Array | null = null;
+    const tGemm = bestOfSeconds(3, () => {
+      memory.reset();
+      gemmY = ssdChunkedGemm(memory, op, null).data;
+    });
+    // float32 against float64: the operator's outputs to a few float32 ulps of their scale.
+    const errGemm = relDiff(gemmY!, chunked!.data);
+    if (errGemm > 1e-4)
+      throw new Error(`ssd bench: the simd SSD and ssdChunked differ by ${errGemm}`);
+    const gemmGflops = ssdFlops(N) / tGemm / 1e9;
 
     let torchSsd = "-";
     let torchScan = "-";
@@ -216,6 +265,8 @@ function main(): void {
       `${formatSeconds(tChunk)} (${(tScan / tChunk).toFixed(1)}×)`,
       (tChunk / tScan).toFixed(2),
       `${gflops.toFixed(2)} (${((100 * gflops) / peak).toFixed(1)}%)`,
+      `${formatSeconds(tGemm)} (${(tScan / tGemm).toFixed(1)}×)`,
+      `${gemmGflops.toFixed(2)} (${((100 * gemmGflops) / peak).toFixed(1)}%)`,
       torchSsd,
       torchScan,
     ]);

@@ -12,6 +12,8 @@
  */
 import { type Tensor, allocate, dtypeOf } from "../tensor";
 import { argumentError, checkArg, checkOptions, schema } from "../validate";
+import { SimdMemory } from "../ops/simd/memory";
+import { chunkedGemm } from "../ops/simd/ssd";
 import {
   type SsdDims,
   segsumNaiveRaw,
@@ -121,8 +123,14 @@ function checkInitialState(fn: string, state: Tensor | undefined, d: SsdDims): v
     );
 }
 
-function result(like: Tensor, y: Float64Array, yShape: number[], final: Float64Array, d: SsdDims) {
-  const out = (data: Float64Array, shape: number[]): Tensor => {
+function result(
+  like: Tensor,
+  y: ArrayLike<number>,
+  yShape: number[],
+  final: ArrayLike<number>,
+  d: SsdDims,
+) {
+  const out = (data: ArrayLike<number>, shape: number[]): Tensor => {
     const t = allocate(dtypeOf(like), data.length);
     t.set(data);
     return { shape, data: t };
@@ -189,7 +197,11 @@ export function ssdQuadratic(inputs: SsdInputs): Tensor {
 const CHUNKED_OPTIONS = schema.options({
   chunkSize: schema.integer({ min: 1, max: MAX_QUADRATIC }),
   initialState: STATE_OPTION,
+  engine: schema.optional(schema.oneOf(["typescript", "simd"] as const)),
 });
+
+/** The memory of {@link ssdChunked}'s "simd" engine (one per thread, reused by every call). */
+let simdMemory: SimdMemory | null = null;
 
 /**
  * The chunked SSD algorithm (`ssd_minimal_discrete`, the paper's Listing 1): the quadratic form
@@ -197,15 +209,39 @@ const CHUNKED_OPTIONS = schema.options({
  * states, and the states' contribution to the outputs (see `ssdChunkedRaw` for the four steps).
  * A `chunkSize` that does not divide l leaves a shorter last chunk (upstream pads with zeros:
  * the same numbers). Equal to {@link ssdRecurrence} and {@link ssdQuadratic} up to rounding.
+ *
+ * `engine`: "typescript" (the default: float64 loops, `ssdChunkedRaw`) or "simd" (the same
+ * algorithm with its products on the WebAssembly SIMD gemm, in float32: `ops/simd/ssd.ts`,
+ * what Mamba-2's simd engines run); outputs in X's dtype either way.
  */
 export function ssdChunked(
   inputs: SsdInputs,
-  options: { chunkSize: number; initialState?: Tensor },
+  options: { chunkSize: number; initialState?: Tensor; engine?: "typescript" | "simd" },
 ): SsdResult {
   const fn = "ssdChunked";
   const { dims, t } = checkInputs(fn, inputs);
   const o = checkOptions(fn, "options", options, CHUNKED_OPTIONS);
   checkInitialState(fn, o.initialState, dims);
+  if (o.engine === "simd") {
+    const m = (simdMemory ??= new SimdMemory());
+    m.reset();
+    const { batch, length: L, heads: H, headDim: P, groups: G, dstate: N } = dims;
+    const state: Tensor = {
+      shape: [batch, H, P, N],
+      data: Float32Array.from(o.initialState?.data ?? new Float32Array(batch * H * P * N)),
+    };
+    const y = chunkedGemm(
+      m,
+      { batch, L, H, P, G, N, Q: o.chunkSize! },
+      m.input(t.X),
+      null,
+      t.A.data,
+      m.input(t.B),
+      m.input(t.C),
+      state,
+    );
+    return result(t.X, y.data, [...t.X.shape], state.data, dims);
+  }
   const y = new Float64Array(t.X.data.length);
   const final = new Float64Array(dims.batch * dims.heads * dims.headDim * dims.dstate);
   ssdChunkedRaw(

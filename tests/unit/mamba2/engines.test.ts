@@ -31,6 +31,8 @@ import {
 import type { SsdArgs } from "../../../lib/src/ops/backend";
 import { reference } from "../../../lib/src/ops/reference/index";
 import { simdBackend } from "../../../lib/src/ops/simd/index";
+import { ssdChunkedGemm } from "../../../lib/src/ops/simd/ssd";
+import { SimdMemory } from "../../../lib/src/ops/simd/memory";
 import { float64Copy, relErr } from "../../helpers/reference";
 import { randomMamba2Model } from "../../helpers/mamba2-reference";
 
@@ -121,6 +123,103 @@ describe("the simd backend's SSD op", () => {
         expect(relMax(got[k].data, wantGrads[k].data), k).toBeLessThan(1e-4);
     });
   }
+});
+
+describe("the simd backend's chunked SSD on the gemm", () => {
+  /** Random float32 SSD arguments, as above, with Δ clamped to `limit` and chunks of Q. */
+  function args32(
+    seed: number,
+    s: {
+      b: number;
+      l: number;
+      H: number;
+      P: number;
+      G: number;
+      N: number;
+      Q: number;
+      limit: [number, number];
+    },
+  ): SsdArgs {
+    const rng = new Rng(seed);
+    const t = (shape: number[], f: () => number): Tensor => ({
+      shape,
+      data: Float32Array.from({ length: shape.reduce((x, y) => x * y) }, f),
+    });
+    return {
+      x: t([s.b, s.l, s.H * s.P], () => rng.normal()),
+      dt: t([s.b, s.l, s.H], () => rng.normal() - 1),
+      A: t([s.H], () => -Math.exp(rng.normal())),
+      B: t([s.b, s.l, s.G * s.N], () => rng.normal()),
+      C: t([s.b, s.l, s.G * s.N], () => rng.normal()),
+      D: t([s.H], () => rng.normal()),
+      dtBias: t([s.H], () => 0.5 * rng.normal()),
+      groups: s.G,
+      dtLimit: s.limit,
+      chunkSize: s.Q,
+    };
+  }
+  const f64 = (a: SsdArgs): SsdArgs => {
+    const f = (t: Tensor): Tensor => ({ shape: t.shape, data: Float64Array.from(t.data) });
+    return {
+      ...a,
+      x: f(a.x),
+      dt: f(a.dt),
+      A: f(a.A),
+      B: f(a.B),
+      C: f(a.C),
+      D: f(a.D),
+      dtBias: f(a.dtBias),
+    };
+  };
+  const CASES = [
+    // chunks of 16 over 70 positions (a partial last chunk), two groups
+    { b: 2, l: 70, H: 4, P: 8, G: 2, N: 16, Q: 16, limit: [0, Infinity] as [number, number] },
+    // one chunk longer than the sequence; P not a multiple of 4; the clamp cuts some Δ
+    { b: 1, l: 23, H: 3, P: 5, G: 3, N: 7, Q: 64, limit: [0.2, 0.9] as [number, number] },
+    // one position (a decoding step: the ssdStep kernel), N not a multiple of 4, clamped Δ
+    { b: 2, l: 1, H: 3, P: 6, G: 3, N: 10, Q: 4, limit: [0.1, 2] as [number, number] },
+    // chunks of one position, a state size past the scan kernels' 64
+    { b: 2, l: 9, H: 2, P: 4, G: 1, N: 80, Q: 1, limit: [0, Infinity] as [number, number] },
+  ];
+  for (const s of CASES) {
+    it(`equals the float64 reference SSD, from a state and from zeros, and leaves the same state (H ${s.H}, P ${s.P}, G ${s.G}, N ${s.N}, Q ${s.Q})`, () => {
+      const a = args32(s.N * 10 + s.Q, s);
+      const rng = new Rng(s.l);
+      const start = Float32Array.from({ length: s.b * s.H * s.P * s.N }, () => rng.normal());
+      for (const from of [null, start]) {
+        const refState: Tensor | null = from && {
+          shape: [s.b, s.H, s.P, s.N],
+          data: Float64Array.from(from),
+        };
+        const want = reference.ssd!(f64(a), refState);
+        const state: Tensor | null = from && {
+          shape: [s.b, s.H, s.P, s.N],
+          data: Float32Array.from(from),
+        };
+        const got = ssdChunkedGemm(new SimdMemory(), a, state);
+        // float32 products of O(N + Q) terms against float64 sums: relative 1e-5 of the scale.
+        expect(relMax(got.data, want.data), "y").toBeLessThan(1e-5);
+        if (state && refState)
+          expect(relMax(state.data, refState.data), "state").toBeLessThan(1e-5);
+      }
+    });
+  }
+  it("is what the simd backend runs from a decoding state and past the scan's state size", () => {
+    const s = CASES[3];
+    const a = args32(5, s);
+    const simd = simdBackend();
+    simd.begin();
+    expect(relMax(simd.ssd(a, null).data, reference.ssd!(f64(a), null).data)).toBeLessThan(1e-5);
+    const state: Tensor = {
+      shape: [s.b, s.H, s.P, s.N],
+      data: new Float32Array(s.b * s.H * s.P * s.N),
+    };
+    const refState: Tensor = { shape: state.shape, data: new Float64Array(state.data.length) };
+    simd.begin();
+    const got = simd.ssd(a, state);
+    expect(relMax(got.data, reference.ssd!(f64(a), refState).data)).toBeLessThan(1e-5);
+    expect(relMax(state.data, refState.data)).toBeLessThan(1e-5);
+  });
 });
 
 describe("Mamba-2 engines against the reference", () => {

@@ -88,8 +88,32 @@ describe("SSD: chunked == quadratic == the recurrence", () => {
       const lin = ssdRecurrence(inp);
       expect(maxRelErr(lin.y.data, want.y)).toBeLessThan(1e-12);
       expect(maxRelErr(lin.finalState.data, want.final)).toBeLessThan(1e-12);
+      // The simd engine: the same algorithm on the float32 gemm (the state too), from zeros and
+      // from a state; float32 sums of O(Q + n) terms: relative 1e-5 of the output's scale.
+      const simd = ssdChunked(inp, { chunkSize: c.Q, engine: "simd" });
+      expect(simd.y.data).toBeInstanceOf(Float64Array);
+      expect(maxRelErr(simd.y.data, want.y)).toBeLessThan(1e-5);
+      expect(maxRelErr(simd.finalState.data, want.final)).toBeLessThan(1e-5);
+      const h0 = rng.randn([c.b, c.h, c.p, c.n]);
+      const from = recurrence(inp, h0);
+      const simdFrom = ssdChunked(inp, { chunkSize: c.Q, initialState: h0, engine: "simd" });
+      expect(maxRelErr(simdFrom.y.data, from.y)).toBeLessThan(1e-5);
+      expect(maxRelErr(simdFrom.finalState.data, from.final)).toBeLessThan(1e-5);
     });
   }
+
+  it("the simd engine reads one position (a decoding step) with its own kernel, and refuses unknown engines", () => {
+    const rng = new Rng(8);
+    const inp = inputs(rng, 2, 1, 3, 5, 1, 6);
+    const h0 = rng.randn([2, 3, 5, 6]);
+    const want = recurrence(inp, h0);
+    const got = ssdChunked(inp, { chunkSize: 4, initialState: h0, engine: "simd" });
+    expect(maxRelErr(got.y.data, want.y)).toBeLessThan(1e-5);
+    expect(maxRelErr(got.finalState.data, want.final)).toBeLessThan(1e-5);
+    expect(() => ssdChunked(inp, { chunkSize: 4, engine: "gpu" as never })).toThrow(
+      /ssdChunked: argument 'options.engine' must be one of/,
+    );
+  });
 
   it("continues from an initial state, as the recurrence does", () => {
     const rng = new Rng(5);

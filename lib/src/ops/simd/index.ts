@@ -13,7 +13,9 @@
  *   (the residual stream and gradient sums); split, concat and channel padding as row copies;
  *   the elementwise product (SwiGLU's); RoPE and grouped-query causal attention, forward and
  *   backward, also against a KV cache (`./attention.ts`: QKᵀ, PV and the backward's products on
- *   the same gemm, softmax and its backward as kernels of `./attention-kernels.ts`).
+ *   the same gemm, softmax and its backward as kernels of `./attention-kernels.ts`); Mamba-2's
+ *   SSD, forward by the chunked algorithm on the gemm (a decoding step by its own kernel),
+ *   backward as the selective scan (`./ssd.ts`).
  * - TypeScript loops over the same memory (the reference's own loops where one exists): embedding,
  *   −exp, cross-entropy, and the small transposes.
  * - The reference, on the JavaScript heap: a scan or conv that continues from a decoding state
@@ -43,7 +45,7 @@ import { reference } from "../reference/index";
 import { rowsOf } from "../reference/forward";
 import { crossEntropyInto, embeddingBackwardInto } from "../reference/backward";
 import { SimdAttention } from "./attention";
-import { ssdAsScan, ssdAsScanBackward, ssdFitsScan } from "./ssd";
+import { ssdAsScanBackward, ssdChunkedGemm, ssdFitsScan } from "./ssd";
 import {
   MAX_SCAN_STATE,
   type ScanOperands,
@@ -321,15 +323,12 @@ export class SimdBackend implements Backend {
     return this.scanForward(a, a.u.shape[1]).y;
   }
 
-  /**
-   * Mamba-2's SSD as the selective scan with one A and Δ per head (`./ssd.ts`); from a decoding
-   * state, with a clamped Δ or past the scan kernels' state size, the reference SSD.
-   */
+  /** Mamba-2's SSD by the chunked algorithm on the gemm (`./ssd.ts`), from a state or not. */
   ssd(a: SsdArgs, state: Tensor | null): Tensor {
-    if (state || !ssdFitsScan(a, MAX_SCAN_STATE)) return reference.ssd!(a, state);
-    return ssdAsScan(this, a);
+    return ssdChunkedGemm(this.m, a, state);
   }
 
+  /** Its backward as the selective scan's (`./ssd.ts`), or the reference's where that cannot. */
   ssdBackward(a: SsdArgs, g: Tensor): SsdGradients {
     if (!ssdFitsScan(a, MAX_SCAN_STATE)) return reference.ssdBackward!(a, g);
     return ssdAsScanBackward(this, a, g);

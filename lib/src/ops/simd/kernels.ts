@@ -22,6 +22,8 @@
  *     {@link rmsNormFunctions}).
  *   - `sumLanes(n, pIn, pOut)`: the four lanes of each of n vectors summed (the scan backward's
  *     partial sums of ∂B and ∂C).
+ *   - `ssdStep(P, N, pS, pB, pC, decay, pDx, pY)`: one position of Mamba-2's SSD on one head
+ *     (see {@link ssdStepFunction}).
  *   - `peak(iters, pOut)`: fourteen independent chains, seven of vector multiplies and seven of
  *     vector adds, the machine's float32 SIMD multiply and add throughput: 14 · 4 FLOPs per
  *     iteration.
@@ -898,6 +900,70 @@ function sumLanesFunction(): WasmFunction {
   };
 }
 
+/**
+ * `ssdStep(P, N, pS, pB, pC, decay, pDx, pY)`: one position of Mamba-2's SSD on one head, in one
+ * pass over its state (P rows of N): per row p, h ← decay · h + dx_p B (h at pS + 4·p·N, updated
+ * in place), y_p = h · C, with B, C (N) and dx, y (P). Four states per vector, then single values
+ * for the last N mod 4.
+ */
+function ssdStepFunction(): WasmFunction {
+  const l = new Locals(8);
+  const [P, N, pS, pB, pC, decay, pDx, pY] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [r, q, nB, n4B] = Array.from({ length: 4 }, () => l.add("i32"));
+  const [dx, hs, ys] = [l.add("f32"), l.add("f32"), l.add("f32")];
+  const [acc, h, vDecay, vDx] = [l.add("v128"), l.add("v128"), l.add("v128"), l.add("v128")];
+  return {
+    name: "ssdStep",
+    params: ["i32", "i32", "i32", "i32", "i32", "f32", "i32", "i32"],
+    locals: l.types,
+    body: [
+      l.prologue(),
+      set(nB, i32.shl(g(N), i32.const(2))),
+      set(n4B, i32.and(g(nB), i32.const(-16))),
+      set(vDecay, f4.splat(g(decay))),
+      set(r, i32.const(0)),
+      control.while(i32.ltS(g(r), g(P)), [
+        set(dx, f32.load(g(pDx))),
+        set(vDx, f4.splat(g(dx))),
+        set(acc, l.f(0)),
+        set(ys, f32.const(0)),
+        rowLoop(
+          q,
+          nB,
+          n4B,
+          (o) => [
+            set(
+              h,
+              f4.add(
+                f4.mul(g(vDecay), v128.load(i32.add(g(pS), o))),
+                f4.mul(g(vDx), v128.load(i32.add(g(pB), o))),
+              ),
+            ),
+            v128.store(i32.add(g(pS), o), g(h)),
+            set(acc, f4.add(g(acc), f4.mul(g(h), v128.load(i32.add(g(pC), o))))),
+          ],
+          (o) => [
+            set(
+              hs,
+              f32.add(
+                f32.mul(g(decay), f32.load(i32.add(g(pS), o))),
+                f32.mul(g(dx), f32.load(i32.add(g(pB), o))),
+              ),
+            ),
+            f32.store(i32.add(g(pS), o), g(hs)),
+            set(ys, f32.add(g(ys), f32.mul(g(hs), f32.load(i32.add(g(pC), o))))),
+          ],
+        ),
+        f32.store(g(pY), f32.add(laneSum(g(acc)), g(ys))),
+        inc(pS, g(nB)),
+        inc(pDx, i32.const(4)),
+        inc(pY, i32.const(4)),
+        inc(r, i32.const(1)),
+      ]),
+    ],
+  };
+}
+
 function peakFunction(): WasmFunction {
   // seven multiply chains (p ← p·m) and seven add chains (q ← q + a), all independent: with a
   // latency of about 3 cycles per operation, 14 chains keep every multiply and add unit busy
@@ -938,6 +1004,7 @@ export function coreModuleBytes(memory: ModuleMemory): Uint8Array {
       copyRowsFunction(),
       ...rmsNormFunctions(),
       sumLanesFunction(),
+      ssdStepFunction(),
       peakFunction(),
     ],
     memory,

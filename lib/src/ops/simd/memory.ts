@@ -131,6 +131,16 @@ interface CoreExports {
     dstStride: number,
   ): void;
   rmsNorm(rows: number, d: number, pX: number, pW: number, eps: number, pY: number): void;
+  ssdStep(
+    P: number,
+    N: number,
+    pS: number,
+    pB: number,
+    pC: number,
+    decay: number,
+    pDx: number,
+    pY: number,
+  ): void;
   rmsNormBack(
     rows: number,
     d: number,
@@ -412,6 +422,36 @@ export class SimdMemory {
         accumulate: p.accumulate || k0 > 0,
       });
     }
+  }
+
+  /**
+   * One position of Mamba-2's SSD on one head: each of the P state rows of N (at element `s` of
+   * S) becomes decay · h + dx_p B, and y_p its product with C; B and C are N values from element
+   * `bc` of their tensors, dx and y P values.
+   */
+  ssdStep(p: {
+    P: number;
+    N: number;
+    S: SimdTensor;
+    s: number;
+    B: SimdTensor;
+    C: SimdTensor;
+    bc: number;
+    decay: number;
+    dx: SimdTensor;
+    y: SimdTensor;
+    yAt: number;
+  }): void {
+    this.core.ssdStep(
+      p.P,
+      p.N,
+      p.S.at(p.s),
+      p.B.at(p.bc),
+      p.C.at(p.bc),
+      p.decay,
+      p.dx.at(),
+      p.y.at(p.yAt),
+    );
   }
 
   /** RMSNorm of x (rows, d): y = x · r · w, r = 1/√(mean(x²) + eps) per row. */

@@ -23,98 +23,25 @@
  * Run: `npm run bench -- generate` (after `npm run build`). Environment: GENERATE_BENCH_PROMPT,
  * GENERATE_BENCH_DECODE, GENERATE_BENCH_REPEATS override the sizes.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism, loadavg } from "node:os";
+import { availableParallelism } from "node:os";
 import * as path from "node:path";
-import { Worker } from "node:worker_threads";
 import { Rng } from "../../dist/rng";
 import { loadMambaCheckpoint } from "../../dist/mamba/checkpoint";
 import { mambaForward } from "../../dist/mamba/forward";
 import { mambaGenerateWithStats } from "../../dist/mamba/generate";
 import type { MambaEngine } from "../../dist/mamba/engine";
 import type { MambaModel } from "../../dist/mamba/model";
-import { measureMemoryBandwidth } from "../../dist/selective-fast/limits";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
-import { torchLine, torchPython } from "../bench-python";
+import { torchLine } from "../bench-python";
+import { bandwidthOn, generateTorch as python, load, peakOn } from "../bench-generate-common";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const DIR = path.join(ROOT, ".bench", "generate");
-const SCRIPT = path.join(ROOT, "lib", "scripts", "bench", "generate_torch.py");
 const PROMPT = Number(process.env.GENERATE_BENCH_PROMPT ?? 128);
 const DECODE = Number(process.env.GENERATE_BENCH_DECODE ?? 64);
 const REPEATS = Number(process.env.GENERATE_BENCH_REPEATS ?? 3);
 const THREADS = availableParallelism();
-
-const load = (): string =>
-  loadavg()
-    .map((v) => v.toFixed(2))
-    .join(", ");
-
-function python(args: string[]): { ok: true; out: string } | { ok: false; why: string } {
-  const found = torchPython();
-  if ("why" in found) return { ok: false, why: found.why };
-  const py = found.python;
-  const r = spawnSync(py, [SCRIPT, ...args], { encoding: "utf8", maxBuffer: 1 << 24 });
-  if (r.error) return { ok: false, why: `${py}: ${r.error.message}` };
-  if (r.status !== 0) return { ok: false, why: `${py} failed: ${r.stderr.trim().slice(-400)}` };
-  return { ok: true, out: r.stdout.trim() };
-}
-
-/**
- * Runs `threads` workers at once and sums what they measure: each calls `fn` of `module` (a built
- * lib file) with the arguments `warmUp` (to compile before the start), waits for the common
- * start, then posts what `fn` returns with the arguments `measure`.
- */
-async function allAtOnce(
-  threads: number,
-  module: string,
-  fn: string,
-  warmUp: string,
-  measure: string,
-): Promise<number> {
-  const start = new Int32Array(new SharedArrayBuffer(4));
-  const code = `
-    const { workerData, parentPort } = require("node:worker_threads");
-    const { ${fn} } = require(workerData.module);
-    ${fn}(${warmUp});
-    Atomics.wait(workerData.start, 0, 0);
-    parentPort.postMessage(${fn}(${measure}));`;
-  const rates = Array.from(
-    { length: threads },
-    () =>
-      new Promise<number>((resolve, reject) => {
-        const w = new Worker(code, { eval: true, workerData: { module, start } });
-        w.once("message", (v: number) => {
-          resolve(v);
-          void w.terminate();
-        });
-        w.once("error", reject);
-      }),
-  );
-  await new Promise((r) => setTimeout(r, 500));
-  Atomics.store(start, 0, 1);
-  Atomics.notify(start, 0);
-  return (await Promise.all(rates)).reduce((a, b) => a + b, 0);
-}
-
-/** Streaming read bandwidth (bytes/s) of `threads` threads reading at once, summed. */
-async function bandwidthOn(threads: number): Promise<number> {
-  if (threads === 1) return measureMemoryBandwidth({ bytes: 2 ** 27, repeats: 5 });
-  const limits = path.resolve(__dirname, "../../dist/selective-fast/limits.js");
-  const [warmUp, measure] = ["{ bytes: 2 ** 22, repeats: 1 }", "{ bytes: 2 ** 27, repeats: 5 }"];
-  return allAtOnce(threads, limits, "measureMemoryBandwidth", warmUp, measure);
-}
-
-/**
- * The float32 SIMD peak of `threads` threads running at once, summed (GFLOP/s): what the cores
- * this process gets can compute together (less than threads × one core's when the machine is
- * shared).
- */
-async function peakOn(threads: number): Promise<number> {
-  const peakModule = path.resolve(__dirname, "../../dist/ops/simd/peak.js");
-  return allAtOnce(threads, peakModule, "measureSimdPeakGflops", "0.02, 1", "0.3, 3");
-}
 
 /** Bytes of weights a decoding step reads: every parameter (the embedding once, as the head). */
 function weightBytes(m: MambaModel): number {

@@ -1,13 +1,17 @@
-"""The transformers side of `npm run bench -- generate` (benchmark only: the course does not
-depend on PyTorch).
+"""The transformers side of `npm run bench -- generate` and `npm run bench -- generate-mamba2`
+(benchmark only: the course does not depend on PyTorch).
 
-  generate_torch.py make DIR
+  generate_torch.py make DIR [--model mamba]
       Writes a random MambaForCausalLM with state-spaces/mamba-130m-hf's config (d_model 768,
       24 layers, vocab 50280, N 16, tied head), initialised by transformers, as two checkpoint
       folders: DIR/f32 (F32 safetensors) and DIR/bf16 (the same weights rounded to BF16).
+      With --model mamba2: a random Mamba2ForCausalLM with state-spaces/mamba2-130m's sizes
+      (d_model 768, 24 layers, vocab 50288, 24 heads of 64, N 128, one group, chunks of 256, tied
+      head), DIR/f32 only.
   generate_torch.py time DIR PROMPT_JSON DECODE [--threads 2] [--dtype float32] [--repeats 2]
-      Loads DIR with MambaForCausalLM in `dtype` (float32 or bfloat16) on the CPU (transformers'
-      own path: PyTorch code, no CUDA kernels) and times reading the prompt (one forward over
+      Loads DIR with the class its config.json names (AutoModelForCausalLM) in `dtype` (float32
+      or bfloat16) on the CPU (transformers' own path: PyTorch code, no CUDA kernels) and times
+      reading the prompt (one forward over
       PROMPT_JSON's ids, filling the cache) and greedy decoding DECODE tokens after it
       (model.generate with a logits processor that records when each step's scores arrive:
       DECODE steps between the first and the last).
@@ -26,7 +30,40 @@ import time
 
 import torch
 import transformers
-from transformers import LogitsProcessor, LogitsProcessorList, MambaConfig, MambaForCausalLM
+from transformers import (
+    AutoModelForCausalLM,
+    LogitsProcessor,
+    LogitsProcessorList,
+    Mamba2Config,
+    Mamba2ForCausalLM,
+    MambaConfig,
+    MambaForCausalLM,
+)
+
+
+def make_mamba2(out):
+    torch.manual_seed(0)
+    config = Mamba2Config(
+        vocab_size=50288,
+        hidden_size=768,
+        num_hidden_layers=24,
+        expand=2,
+        head_dim=64,
+        num_heads=24,
+        n_groups=1,
+        state_size=128,
+        chunk_size=256,
+        conv_kernel=4,
+        use_bias=False,
+        use_conv_bias=True,
+        rms_norm=True,
+        residual_in_fp32=True,
+        tie_word_embeddings=True,
+        pad_token_id=0,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    Mamba2ForCausalLM(config).eval().save_pretrained(os.path.join(out, "f32"))
 
 
 def make(out):
@@ -64,7 +101,7 @@ class StepClock(LogitsProcessor):
 
 def time_model(folder, prompt_json, decode, threads, dtype, repeats):
     torch.set_num_threads(threads)
-    model = MambaForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).eval()
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).eval()
     ids = torch.tensor([json.load(open(prompt_json))], dtype=torch.long)
     P = ids.shape[1]
 
@@ -112,6 +149,7 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("make")
     m.add_argument("out")
+    m.add_argument("--model", choices=["mamba", "mamba2"], default="mamba")
     t = sub.add_parser("time")
     t.add_argument("folder")
     t.add_argument("prompt_json")
@@ -122,7 +160,7 @@ def main():
     sub.add_parser("versions")
     a = p.parse_args()
     if a.cmd == "make":
-        make(a.out)
+        (make_mamba2 if a.model == "mamba2" else make)(a.out)
     elif a.cmd == "versions":
         print(
             f"Python {sys.version.split()[0]}, torch {torch.__version__}, "

@@ -1,77 +1,145 @@
 #!/usr/bin/env bash
-# Table 2 (lesson 11) on a machine with many CPU cores (the lent device machines: 16 cores, no
-# Node.js of their own): the training runs in parallel within a deadline, or the evaluation
-# sharded over the cores, resumable across calls. Run from the repository root with lib/dist and
-# lib/build built and `node` on the PATH:
+# The induction-heads runs (lib/scripts/train/induction.ts: Table 2 of lesson 11, Mamba-2 of
+# lesson 13) in parallel on a machine with more cores (the lent device machines: 16 cores, no
+# Node.js of their own), in time-limited slices that resume where the last slice stopped, as
+# table1-device.sh does for Table 1:
 #
-#   bash lib/scripts/train/induction-device.sh train [SECONDS]        (default 500)
-#       Mamba and Mamba-2 seeds 0, 1, 2 (lr 1e-3) and the Transformer++ (seed 0) at lr 1e-3 and
-#       2e-4, eight processes of 2 threads, each stopped at the deadline (`--time-limit`) and
-#       resumed by the next call from the state it left.
-#   bash lib/scripts/train/induction-device.sh eval [SECONDS] [MAX_LENGTH]   (500, 32768)
-#       Every run of models/ at lengths 2^6 ... MAX_LENGTH, 128 examples each: each Mamba and
-#       Mamba-2 run in 4 shards of 32 examples, each Transformer++ run in 2 shards of 64, one process per shard
-#       (at most 16), lengths in increasing order; a shard still running at the deadline is
-#       stopped and keeps the lengths it finished; then the merge.
-#
-# The runs write where `npm run train -- induction` writes by default (datasets/checkpoints/induction
-# and .train/induction, in this copy of the tree), so that their records name the plain commands.
-# State: if .device/induction.tgz exists (what an earlier call returned), both folders are replaced
-# by its contents; otherwise the records in this copy are cleared and the runs start afresh.
-# Results: $OUT/induction.tgz (both folders) and $OUT/log.txt.
-set -uo pipefail
-phase="${1:-train}"
-seconds="${2:-500}"
-max_length="${3:-32768}"
-out="${OUT:-/tmp/induction-device-out}"
-records=datasets/checkpoints/induction
-work=.train/induction
-logs=/tmp/induction-device
-script=lib/build/train/induction.js
-mkdir -p "$out" "$logs"
-log="$out/log.txt"
-rm -rf "$work"
-if [ -f .device/induction.tgz ]; then
-  rm -rf "$records"
-  tar xzf .device/induction.tgz
-else
-  rm -rf "$records/runs" "$records/models" "$records/parts" "$records/extrapolation.json"
-fi
-mkdir -p "$records" "$work"
-cores=$(nproc)
-{
-  echo "== $(date -u +%FT%TZ) induction-device.sh $phase $seconds $max_length on $cores cores, node $(node --version)"
-  if [ "$phase" = train ]; then
-    for model in mamba mamba2; do
-      for seed in 0 1 2; do
-        node $script --phase train --model "$model" --seed "$seed" --threads 2 --time-limit "$seconds" --resume >"$logs/$model-$seed.txt" 2>&1 &
-      done
-    done
-    for lr in 0.001 0.0002; do
-      node $script --phase train --model transformer --lr "$lr" --seed 0 --threads 2 --time-limit "$seconds" --resume >"$logs/transformer-$lr.txt" 2>&1 &
-    done
-    wait
-    tail -n 3 "$logs"/mamba-*.txt "$logs"/mamba2-*.txt "$logs"/transformer-*.txt
-  elif [ "$phase" = eval ]; then
-    lengths=64
-    l=128
-    while [ "$l" -le "$max_length" ]; do lengths="$lengths,$l"; l=$((l * 2)); done
-    rm -rf "$records/parts"
-    for dir in "$records"/models/*/; do
-      run=$(basename "$dir")
-      if [[ "$run" == mamba-* || "$run" == mamba2-* ]]; then shards="0 32 64 96"; size=32; else shards="0 64"; size=64; fi
-      for from in $shards; do
-        timeout "$seconds" node $script --phase eval --run "$run" --lengths "$lengths" --examples 128 --from "$from" --to $((from + size)) >"$logs/eval-$run-$from.txt" 2>&1 &
-      done
-    done
-    wait
-    tail -q -n 2 "$logs"/eval-*.txt
-    node $script --phase merge
-  else
-    echo "phase must be train or eval (got $phase)"
-    exit 2
+#   bash lib/scripts/train/induction-device.sh stage [DIR]
+#       here: copies what the runs need into DIR (default .induction-device): the built library
+#       and scripts (lib/dist, lib/build, lib/package.json), the committed records and models
+#       (datasets/checkpoints/induction/runs and models), the resumable state (.train/induction),
+#       this script and this machine's Node.js (xz-compressed, so that the runs there use the same
+#       version: the runs are deterministic per version). Build first (npm run build).
+#   bash DIR/induction-device.sh train DIR SECONDS [MODEL:SEED[:LR] ...]
+#       there, from the folder that holds DIR: trains the runs at once (default: the seeds the
+#       committed table lacks: Mamba and Mamba-2 seeds 1 and 2 at lr 1e-3, the Transformer++ seeds
+#       1 and 2 at lr 2e-4), the machine's cores shared out as threads, each run for at most
+#       SECONDS of training (`--time-limit`; resumed from DIR's state), and packs DIR/out and
+#       DIR/work into $OUT/induction.tar.gz (or DIR/induction.tar.gz without $OUT).
+#   bash DIR/induction-device.sh eval DIR SECONDS MAX_LENGTH RUN ...
+#       there: scores each named run (a folder of DIR/out/models) at lengths 2^6 … MAX_LENGTH, 128
+#       examples each, in shards of 32 examples (Mamba, Mamba-2) or 64 (Transformer++), one process
+#       per shard; a shard still running after SECONDS is stopped and keeps the lengths it
+#       finished. Packs as `train` does.
+#   bash lib/scripts/train/induction-device.sh import TARBALL
+#       here: unpacks what came back into datasets/checkpoints/induction (records, logs, models,
+#       parts) and .train/induction (the state the next slice resumes from); then
+#       `npm run train -- induction --phase merge` writes extrapolation.json.
+set -euo pipefail
+
+RUNS_DEFAULT="mamba:1 mamba:2 mamba2:1 mamba2:2 transformer:1:0.0002 transformer:2:0.0002"
+
+stage() {
+  local dir="${1:-.induction-device}"
+  [ -f lib/build/train/induction.js ] || {
+    echo "induction-device.sh stage: build first (npm run build)" >&2
+    exit 1
+  }
+  mkdir -p "$dir/lib" "$dir/out" "$dir/work"
+  rm -rf "$dir/lib/dist" "$dir/lib/build" "$dir/out/runs" "$dir/out/models"
+  cp -a lib/dist lib/build lib/package.json "$dir/lib/"
+  cp -a datasets/checkpoints/induction/runs datasets/checkpoints/induction/models "$dir/out/"
+  [ -d .train/induction ] && cp -a .train/induction/. "$dir/work/"
+  cp lib/scripts/train/induction-device.sh "$dir/"
+  local node
+  node="$(readlink -f "$(command -v node)")"
+  if [ ! -f "$dir/node.xz" ] || [ "$node" -nt "$dir/node.xz" ]; then
+    xz -T0 -6 -c "$node" >"$dir/node.xz"
   fi
-  echo "== $(date -u +%FT%TZ) done"
-} 2>&1 | tee "$log"
-tar czf "$out/induction.tgz" "$records" "$work"
-ls -la "$out"
+  du -sh "$dir"
+}
+
+# The Node.js that came with DIR, unpacked (xz, else Python's lzma).
+unpack_node() {
+  local dir="$1" node=/tmp/induction-node
+  if command -v xz >/dev/null; then
+    xz -dc "$dir/node.xz" >"$node"
+  else
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$dir/node.xz" "$node"
+  fi
+  chmod +x "$node"
+  echo "$node"
+}
+
+pack() {
+  local dir="$1" dest="${OUT:-$1}/induction.tar.gz"
+  tar czf "$dest" -C "$dir" out work console
+  ls -l "$dest"
+}
+
+train() {
+  local dir="$1" seconds="$2"
+  shift 2
+  local runs="${*:-$RUNS_DEFAULT}" node spec model seed lr pids=() failed=0 pid
+  node="$(unpack_node "$dir")"
+  local count threads
+  count=$(echo $runs | wc -w)
+  threads=$(($(nproc) / count))
+  [ "$threads" -ge 1 ] || threads=1
+  mkdir -p "$dir/console"
+  echo "node $("$node" --version), $(nproc) cores, $count runs of $threads threads, at most $seconds s of training each"
+  for spec in $runs; do
+    IFS=: read -r model seed lr <<<"$spec"
+    lr="${lr:-0.001}"
+    # The run stops by itself after SECONDS and writes its record; the hard stop only guards
+    # the slice's end against a hung process.
+    timeout -k 10 "$((seconds + 120))" "$node" "$dir/lib/build/train/induction.js" --phase train \
+      --model "$model" --seed "$seed" --lr "$lr" --eval-every 100 --save-every 100 \
+      --threads "$threads" --out "$dir/out" --work "$dir/work" --resume --time-limit "$seconds" \
+      >"$dir/console/train-$model-s$seed-lr$lr.txt" 2>&1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+  tail -n 2 "$dir"/console/train-*.txt
+  pack "$dir"
+  echo "runs failed: $failed"
+  [ "$failed" = 0 ]
+}
+
+evaluate() {
+  local dir="$1" seconds="$2" max_length="$3"
+  shift 3
+  local node run from size shards lengths=64 l=128 pids=()
+  node="$(unpack_node "$dir")"
+  while [ "$l" -le "$max_length" ]; do
+    lengths="$lengths,$l"
+    l=$((l * 2))
+  done
+  mkdir -p "$dir/console"
+  for run in "$@"; do
+    if [[ "$run" == transformer-* ]]; then shards="0 64" size=64; else shards="0 32 64 96" size=32; fi
+    for from in $shards; do
+      timeout "$seconds" "$node" "$dir/lib/build/train/induction.js" --phase eval --run "$run" \
+        --lengths "$lengths" --examples 128 --from "$from" --to $((from + size)) --out "$dir/out" \
+        >"$dir/console/eval-$run-$from.txt" 2>&1 &
+      pids+=($!)
+    done
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || true; done # a shard stopped at the deadline keeps its lengths
+  tail -q -n 1 "$dir"/console/eval-*.txt
+  pack "$dir"
+}
+
+import() {
+  local tarball="$1" tmp
+  tmp="$(mktemp -d)"
+  tar xzf "$tarball" -C "$tmp"
+  mkdir -p datasets/checkpoints/induction .train/induction
+  cp -a "$tmp/out/." datasets/checkpoints/induction/
+  cp -a "$tmp/work/." .train/induction/
+  rm -rf "$tmp"
+  echo "imported $tarball: $(ls datasets/checkpoints/induction/runs/*.json | wc -l) records"
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+stage) stage "$@" ;;
+train) train "$@" ;;
+eval) evaluate "$@" ;;
+import) import "$@" ;;
+*)
+  echo "usage: induction-device.sh stage [DIR] | train DIR SECONDS [MODEL:SEED[:LR] ...] | eval DIR SECONDS MAX_LENGTH RUN ... | import TARBALL" >&2
+  exit 1
+  ;;
+esac

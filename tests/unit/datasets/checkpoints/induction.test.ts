@@ -1,5 +1,5 @@
 /**
- * The committed induction-heads runs of lesson 11 (datasets/checkpoints/induction/): described in
+ * The committed induction-heads runs of lessons 11 and 13 (datasets/checkpoints/induction/): described in
  * datasets/README.md; every run has its record (command, log, curve) and its model;
  * extrapolation.json has the shape lessons 11 and 12 read, agrees with the evaluation's parts and
  * with its own intervals, and each model scores its recorded hits again at length 64.
@@ -11,6 +11,7 @@ import {
   datasetsDir,
   extrapolationSet,
   inductionCorrect,
+  loadMamba2Checkpoint,
   loadMambaCheckpoint,
   loadTransformerCheckpoint,
   wilsonInterval,
@@ -24,15 +25,16 @@ const runNames = readdirSync(path.join(root, "runs"))
   .map((f) => f.slice(0, -5))
   .sort();
 
-describe("the committed induction-heads runs (lesson 11)", () => {
+const KINDS = ["mamba", "mamba2", "transformer"] as const;
+
+describe("the committed induction-heads runs (lessons 11 and 13)", () => {
   it("are described in datasets/README.md", () => {
     const readme = readFileSync(path.join(datasetsDir(), "README.md"), "utf8");
     expect(readme).toMatch(/^## `checkpoints\/induction\/`/m);
   });
 
   it("every run has its record, log and model; the records' curves end where the run stopped", () => {
-    expect(runNames.some((n) => n.startsWith("mamba-"))).toBe(true);
-    expect(runNames.some((n) => n.startsWith("transformer-"))).toBe(true);
+    for (const kind of KINDS) expect(runNames.some((n) => n.startsWith(`${kind}-`))).toBe(true);
     for (const name of runNames) {
       const record = JSON.parse(readFileSync(path.join(root, "runs", `${name}.json`), "utf8"));
       expect(record.name).toBe(name);
@@ -52,7 +54,7 @@ describe("the committed induction-heads runs (lesson 11)", () => {
     for (const key of ["train_length", "lengths", "examples_per_length", "attention_budget_bytes"])
       expect(sweep[key]).toBeDefined();
     expect(sweep.examples_per_length).toBeGreaterThanOrEqual(128);
-    for (const kind of ["mamba", "transformer"]) {
+    for (const kind of KINDS) {
       expect(Object.keys(sweep[kind]).map(Number)).toEqual(sweep.lengths);
       expect(sweep[`${kind}_run`]).toMatch(new RegExp(`^${kind}-`));
     }
@@ -80,7 +82,7 @@ describe("the committed induction-heads runs (lesson 11)", () => {
       }
     }
     // The headline accuracies are those of the named runs.
-    for (const kind of ["mamba", "transformer"]) {
+    for (const kind of KINDS) {
       const run = sweep.runs[sweep[`${kind}_run`]];
       for (const l of sweep.lengths) {
         const a = run.accuracy[String(l)];
@@ -95,14 +97,30 @@ describe("the committed induction-heads runs (lesson 11)", () => {
     expect(sweep.distances[String(l)]).toEqual(Array.from(set.triggerPositions, (p) => l - 1 - p));
   });
 
-  for (const kind of ["mamba", "transformer"] as const) {
+  for (const kind of KINDS) {
     it(`${kind}: the headline model loads and scores its recorded hits again at length 64`, () => {
       const name = sweep[`${kind}_run`];
       const dir = path.join(root, "models", name);
-      const model = kind === "mamba" ? loadMambaCheckpoint(dir) : loadTransformerCheckpoint(dir);
+      const model =
+        kind === "mamba"
+          ? loadMambaCheckpoint(dir)
+          : kind === "mamba2"
+            ? loadMamba2Checkpoint(dir)
+            : loadTransformerCheckpoint(dir);
       const set = extrapolationSet(TEST_SEED, 64, sweep.examples_per_length, 16);
       const got = inductionCorrect(model, set, { batchSize: 32 })!;
       expect(Array.from(got.hits).join("")).toBe(sweep.runs[name].hits["64"]);
     });
   }
+
+  it("mamba2: scores its recorded hits again at length 1024, where it is right on some examples only", () => {
+    const name = sweep.mamba2_run;
+    const model = loadMamba2Checkpoint(path.join(root, "models", name));
+    const want: string = sweep.runs[name].hits["1024"];
+    expect(want).toMatch(/0/);
+    expect(want).toMatch(/1/);
+    const set = extrapolationSet(TEST_SEED, 1024, sweep.examples_per_length, 16);
+    const got = inductionCorrect(model, set, { batchSize: 32 })!;
+    expect(Array.from(got.hits).join("")).toBe(want);
+  });
 });

@@ -97,17 +97,38 @@ export function mambaLastLogits(
   );
   const run = engine === undefined ? {} : { engine };
   const { ids, shape } = readTokens(fn, tokens, model.config.vocab_size);
-  const [b, l] = shape;
+  const cache = createMambaCache(model, shape[0]);
+  return recurrentLastLogits(
+    fn,
+    ids,
+    shape,
+    prefill,
+    (head, b, p) => mambaPrefill(model, cache, { shape: [b, p], data: head }, run),
+    (column) => mambaStep(model, cache, column, run),
+  );
+}
+
+/**
+ * The last position's logits of (b, l) ids: the first `prefill` positions through `prefillFn`
+ * (ids (b, p) → logits), the rest one position at a time through `step` (ids (b) → logits).
+ */
+function recurrentLastLogits(
+  fn: string,
+  ids: Int32Array,
+  [b, l]: number[],
+  prefill: number,
+  prefillFn: (head: Int32Array, b: number, p: number) => Tensor<Float32Array>,
+  step: (column: Int32Array) => Tensor<Float32Array>,
+): Tensor<Float32Array> {
   if (l < 1) throw new Error(`${fn}: argument 'tokens' must have at least one position (got 0)`);
-  const cache = createMambaCache(model, b);
   const p = Math.min(prefill, l);
   const head = new Int32Array(b * p);
   for (let i = 0; i < b; i++) head.set(ids.subarray(i * l, i * l + p), i * p);
-  let logits = mambaPrefill(model, cache, { shape: [b, p], data: head }, run);
+  let logits = prefillFn(head, b, p);
   const column = new Int32Array(b);
   for (let t = p; t < l; t++) {
     for (let i = 0; i < b; i++) column[i] = ids[i * l + t];
-    logits = mambaStep(model, cache, column, run);
+    logits = step(column);
   }
   return logits;
 }
@@ -136,21 +157,17 @@ export function mamba2LastLogits(
     MAMBA_OPTIONS,
   );
   const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
-  const [b, l] = shape;
-  if (l < 1) throw new Error(`${fn}: argument 'tokens' must have at least one position (got 0)`);
   checkFiniteParams(fn, m.params);
   const run = resolveEngine(fn, m, engine, "simd");
-  const cache = createMamba2Cache(m, b);
-  const p = Math.min(prefill, l);
-  const head = new Int32Array(b * p);
-  for (let i = 0; i < b; i++) head.set(ids.subarray(i * l, i * l + p), i * p);
-  let logits = prefillRaw(fn, m, cache, head, p, run);
-  const column = new Int32Array(b);
-  for (let t = p; t < l; t++) {
-    for (let i = 0; i < b; i++) column[i] = ids[i * l + t];
-    logits = stepRaw(fn, m, cache, column, run);
-  }
-  return logits;
+  const cache = createMamba2Cache(m, shape[0]);
+  return recurrentLastLogits(
+    fn,
+    ids,
+    shape,
+    prefill,
+    (head, _b, p) => prefillRaw(fn, m, cache, head, p, run),
+    (column) => stepRaw(fn, m, cache, column, run),
+  );
 }
 
 const ATTENTION_OPTIONS = schema.options({

@@ -65,41 +65,58 @@ function tokens(seed: number, b: number, l: number): number[][] {
 const pool = createTrainPool({ threads: 2 });
 afterAll(() => pool.close());
 
+/** The sizes of random SSD arguments: b × l positions, H heads of P, G groups of N, chunks of Q. */
+interface SsdSizes {
+  b: number;
+  l: number;
+  H: number;
+  P: number;
+  G: number;
+  N: number;
+  Q: number;
+  limit: [number, number];
+}
+
+/** Random SSD arguments of `s` (float64), from Rng(seed). */
+function ssdArgs(seed: number, s: SsdSizes): SsdArgs {
+  const rng = new Rng(seed);
+  const t = (shape: number[], f: () => number): Tensor => ({
+    shape,
+    data: Float64Array.from({ length: shape.reduce((x, y) => x * y) }, f),
+  });
+  return {
+    x: t([s.b, s.l, s.H * s.P], () => rng.normal()),
+    dt: t([s.b, s.l, s.H], () => rng.normal() - 1),
+    A: t([s.H], () => -Math.exp(rng.normal())),
+    B: t([s.b, s.l, s.G * s.N], () => rng.normal()),
+    C: t([s.b, s.l, s.G * s.N], () => rng.normal()),
+    D: t([s.H], () => rng.normal()),
+    dtBias: t([s.H], () => 0.5 * rng.normal()),
+    groups: s.G,
+    dtLimit: s.limit,
+    chunkSize: s.Q,
+  };
+}
+
+/** `a` with every tensor's values in `Array` (Float32Array rounds; Float64Array is exact). */
+function withData(a: SsdArgs, Array: Float32ArrayConstructor | Float64ArrayConstructor): SsdArgs {
+  const f = (t: Tensor): Tensor => ({ shape: t.shape, data: Array.from(t.data) });
+  return {
+    ...a,
+    x: f(a.x),
+    dt: f(a.dt),
+    A: f(a.A),
+    B: f(a.B),
+    C: f(a.C),
+    D: f(a.D),
+    dtBias: f(a.dtBias),
+  };
+}
+
 describe("the simd backend's SSD op", () => {
   /** Random SSD arguments: b 2, l 70 (past one recomputation chunk), H heads of P, G groups of N. */
-  function args(seed: number, H: number, P: number, G: number, N: number): SsdArgs {
-    const rng = new Rng(seed);
-    const [b, l] = [2, 70];
-    const t = (shape: number[], f: () => number): Tensor => ({
-      shape,
-      data: Float64Array.from({ length: shape.reduce((x, y) => x * y) }, f),
-    });
-    return {
-      x: t([b, l, H * P], () => rng.normal()),
-      dt: t([b, l, H], () => rng.normal() - 1),
-      A: t([H], () => -Math.exp(rng.normal())),
-      B: t([b, l, G * N], () => rng.normal()),
-      C: t([b, l, G * N], () => rng.normal()),
-      D: t([H], () => rng.normal()),
-      dtBias: t([H], () => 0.5 * rng.normal()),
-      groups: G,
-      dtLimit: [0, Infinity],
-      chunkSize: 16,
-    };
-  }
-  const asFloat32 = (a: SsdArgs): SsdArgs => {
-    const f = (t: Tensor): Tensor => ({ shape: t.shape, data: Float32Array.from(t.data) });
-    return {
-      ...a,
-      x: f(a.x),
-      dt: f(a.dt),
-      A: f(a.A),
-      B: f(a.B),
-      C: f(a.C),
-      D: f(a.D),
-      dtBias: f(a.dtBias),
-    };
-  };
+  const args = (seed: number, H: number, P: number, G: number, N: number): SsdArgs =>
+    ssdArgs(seed, { b: 2, l: 70, H, P, G, N, Q: 16, limit: [0, Infinity] });
   for (const [H, P, G, N] of [
     [2, 8, 1, 16],
     [4, 4, 2, 8],
@@ -116,7 +133,7 @@ describe("the simd backend's SSD op", () => {
       const wantGrads = reference.ssdBackward!(a, g);
       const simd = simdBackend();
       simd.begin();
-      const a32 = asFloat32(a);
+      const a32 = withData(a, Float32Array);
       expect(relMax(simd.ssd(a32, null).data, want.data)).toBeLessThan(1e-5);
       const got = simd.ssdBackward(a32, { shape: g.shape, data: Float32Array.from(g.data) });
       for (const k of ["dx", "ddt", "dA", "dB", "dC", "dD", "ddtBias"] as const)
@@ -126,51 +143,9 @@ describe("the simd backend's SSD op", () => {
 });
 
 describe("the simd backend's chunked SSD on the gemm", () => {
-  /** Random float32 SSD arguments, as above, with Δ clamped to `limit` and chunks of Q. */
-  function args32(
-    seed: number,
-    s: {
-      b: number;
-      l: number;
-      H: number;
-      P: number;
-      G: number;
-      N: number;
-      Q: number;
-      limit: [number, number];
-    },
-  ): SsdArgs {
-    const rng = new Rng(seed);
-    const t = (shape: number[], f: () => number): Tensor => ({
-      shape,
-      data: Float32Array.from({ length: shape.reduce((x, y) => x * y) }, f),
-    });
-    return {
-      x: t([s.b, s.l, s.H * s.P], () => rng.normal()),
-      dt: t([s.b, s.l, s.H], () => rng.normal() - 1),
-      A: t([s.H], () => -Math.exp(rng.normal())),
-      B: t([s.b, s.l, s.G * s.N], () => rng.normal()),
-      C: t([s.b, s.l, s.G * s.N], () => rng.normal()),
-      D: t([s.H], () => rng.normal()),
-      dtBias: t([s.H], () => 0.5 * rng.normal()),
-      groups: s.G,
-      dtLimit: s.limit,
-      chunkSize: s.Q,
-    };
-  }
-  const f64 = (a: SsdArgs): SsdArgs => {
-    const f = (t: Tensor): Tensor => ({ shape: t.shape, data: Float64Array.from(t.data) });
-    return {
-      ...a,
-      x: f(a.x),
-      dt: f(a.dt),
-      A: f(a.A),
-      B: f(a.B),
-      C: f(a.C),
-      D: f(a.D),
-      dtBias: f(a.dtBias),
-    };
-  };
+  /** Random float32 SSD arguments of `s`. */
+  const args32 = (seed: number, s: SsdSizes): SsdArgs => withData(ssdArgs(seed, s), Float32Array);
+  const f64 = (a: SsdArgs): SsdArgs => withData(a, Float64Array);
   const CASES = [
     // chunks of 16 over 70 positions (a partial last chunk), two groups
     { b: 2, l: 70, H: 4, P: 8, G: 2, N: 16, Q: 16, limit: [0, Infinity] as [number, number] },

@@ -1,8 +1,9 @@
 /**
  * What the generation benchmarks (`bench/generate.ts` for Mamba, `bench/generate-mamba2.ts` for
  * Mamba-2) share: the transformers side (`bench/generate_torch.py`, run in the benchmarks'
- * Python), and the physical limits measured on the threads an engine uses: the float32 SIMD peak
- * and the streaming read bandwidth of that many threads running at once.
+ * Python: its timing, the fastest of its settings, greedy agreement), and the physical limits
+ * measured on the threads an engine uses: the float32 SIMD peak and the streaming read bandwidth
+ * of that many threads running at once.
  *
  * Not a benchmark itself: it lives beside `bench/`, whose every file the bench runner runs.
  */
@@ -87,4 +88,68 @@ export async function bandwidthOn(threads: number): Promise<number> {
 export async function peakOn(threads: number): Promise<number> {
   const peakModule = path.resolve(__dirname, "../dist/ops/simd/peak.js");
   return allAtOnce(threads, peakModule, "measureSimdPeakGflops", "0.02, 1", "0.3, 3");
+}
+
+/** What transformers measured for one setting: tokens/s and the greedy tokens, or why it did not run. */
+export type TorchTiming = { prompt: number; decode: number; tokens: number[] } | string;
+
+/**
+ * transformers' own CPU generation (`generate_torch.py time`) of the checkpoint in `folder` on
+ * the prompt in `promptFile`: `decode` greedy tokens on `threads` threads in `dtype`, best of
+ * `repeats`. Prints a line with `label`.
+ */
+export function timeTransformers(
+  label: string,
+  p: {
+    folder: string;
+    promptFile: string;
+    decode: number;
+    threads: number;
+    dtype: "float32" | "bfloat16";
+    repeats: number;
+  },
+): TorchTiming {
+  const r = generateTorch([
+    "time",
+    p.folder,
+    p.promptFile,
+    String(p.decode),
+    "--threads",
+    String(p.threads),
+    "--dtype",
+    p.dtype,
+    "--repeats",
+    String(p.repeats),
+  ]);
+  if (!r.ok) return r.why;
+  const j = JSON.parse(r.out.split("\n").pop()!) as {
+    prompt_tokens_per_s: number;
+    decode_tokens_per_s: number;
+    tokens: number[];
+  };
+  console.log(
+    `  transformers ${label}: prompt ${j.prompt_tokens_per_s.toFixed(1)} tokens/s, decode ${j.decode_tokens_per_s.toFixed(1)} tokens/s (load ${load()})`,
+  );
+  return { prompt: j.prompt_tokens_per_s, decode: j.decode_tokens_per_s, tokens: j.tokens };
+}
+
+/**
+ * The fastest transformers setting of a run for one metric (whatever its threads or dtype: the
+ * setting a user would pick; on a small VM PyTorch's second thread can cost more than it gives).
+ */
+export function fastestTransformers(
+  torch: Record<string, TorchTiming>,
+  metric: "prompt" | "decode",
+): { rate: number; label: string } {
+  let best = { rate: NaN, label: "-" };
+  for (const [label, t] of Object.entries(torch))
+    if (typeof t !== "string" && !(t[metric] <= best.rate)) best = { rate: t[metric], label };
+  return best;
+}
+
+/** How many leading tokens two generations share. */
+export function sameLeadingTokens(a: number[], b: number[]): number {
+  let n = 0;
+  while (n < Math.min(a.length, b.length) && a[n] === b[n]) n++;
+  return n;
 }

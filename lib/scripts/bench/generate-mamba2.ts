@@ -40,7 +40,16 @@ import {
 import type { Mamba2Model } from "../../dist/mamba2/model";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
 import { torchLine } from "../bench-python";
-import { bandwidthOn, generateTorch, load, peakOn } from "../bench-generate-common";
+import {
+  type TorchTiming,
+  bandwidthOn,
+  fastestTransformers,
+  generateTorch,
+  load,
+  peakOn,
+  sameLeadingTokens,
+  timeTransformers,
+} from "../bench-generate-common";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const DIR = path.join(ROOT, ".bench", "generate-mamba2");
@@ -161,48 +170,23 @@ async function main(): Promise<void> {
   rows.push({ engine: "typescript", threads: 1, ...ref });
 
   // transformers on the CPU, same prompt
-  const torch: Record<string, { prompt: number; decode: number; tokens: number[] } | string> = {};
+  const torch: Record<string, TorchTiming> = {};
   for (const [label, threads] of [
     ["float32", THREADS],
     ["float32, 1 thread", 1],
   ] as const) {
-    const r = generateTorch([
-      "time",
-      path.join(DIR, "f32"),
+    torch[label] = timeTransformers(label, {
+      folder: path.join(DIR, "f32"),
       promptFile,
-      String(DECODE),
-      "--threads",
-      String(threads),
-      "--repeats",
-      String(Math.min(REPEATS, 2)),
-    ]);
-    if (!r.ok) {
-      torch[label] = r.why;
-      continue;
-    }
-    const j = JSON.parse(r.out.split("\n").pop()!) as {
-      prompt_tokens_per_s: number;
-      decode_tokens_per_s: number;
-      tokens: number[];
-    };
-    torch[label] = {
-      prompt: j.prompt_tokens_per_s,
-      decode: j.decode_tokens_per_s,
-      tokens: j.tokens,
-    };
-    console.log(
-      `  transformers ${label}: prompt ${j.prompt_tokens_per_s.toFixed(1)} tokens/s, decode ${j.decode_tokens_per_s.toFixed(1)} tokens/s (load ${load()})`,
-    );
+      decode: DECODE,
+      threads,
+      dtype: "float32",
+      repeats: Math.min(REPEATS, 2),
+    });
   }
 
-  const tfBest = (k: "prompt" | "decode"): { rate: number; label: string } => {
-    let best = { rate: NaN, label: "-" };
-    for (const [label, t] of Object.entries(torch))
-      if (typeof t !== "string" && !(t[k] <= best.rate)) best = { rate: t[k], label };
-    return best;
-  };
-  const bestPrompt = tfBest("prompt");
-  const bestDecode = tfBest("decode");
+  const bestPrompt = fastestTransformers(torch, "prompt");
+  const bestDecode = fastestTransformers(torch, "decode");
   const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
   // a step reads every weight and reads and writes each layer's state
   const stepBytes = bytes + 2 * stateBytes;
@@ -227,15 +211,10 @@ async function main(): Promise<void> {
   console.log(
     `(× transformers: against the fastest transformers row of this run, prompt: ${bestPrompt.label}, decode: ${bestDecode.label}; bandwidth limit: measured read bandwidth on the engine's threads / (${(bytes / 1e6).toFixed(0)} MB of weights + 2 × ${(stateBytes / 1e6).toFixed(1)} MB of state) per token; % of SIMD peak: against the peak measured on the engine's threads, 2 FLOPs per multiply-add of the projections)`,
   );
-  const same = (a: number[], b: number[]) => {
-    let n = 0;
-    while (n < Math.min(a.length, b.length) && a[n] === b[n]) n++;
-    return n;
-  };
   const tf = torch.float32;
   if (tf !== undefined && typeof tf !== "string")
     console.log(
-      `greedy tokens, simd-threads against transformers float32: the first ${same(greedy["simd-threads"], tf.tokens)} of ${greedy["simd-threads"].length} agree; simd against simd-threads: ${same(greedy.simd, greedy["simd-threads"])}`,
+      `greedy tokens, simd-threads against transformers float32: the first ${sameLeadingTokens(greedy["simd-threads"], tf.tokens)} of ${greedy["simd-threads"].length} agree; simd against simd-threads: ${sameLeadingTokens(greedy.simd, greedy["simd-threads"])}`,
     );
   console.log(`load average at the end: ${load()}`);
   process.exit(0);

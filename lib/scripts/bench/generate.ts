@@ -34,7 +34,16 @@ import type { MambaEngine } from "../../dist/mamba/engine";
 import type { MambaModel } from "../../dist/mamba/model";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
 import { torchLine } from "../bench-python";
-import { bandwidthOn, generateTorch as python, load, peakOn } from "../bench-generate-common";
+import {
+  type TorchTiming,
+  bandwidthOn,
+  fastestTransformers,
+  generateTorch as python,
+  load,
+  peakOn,
+  sameLeadingTokens,
+  timeTransformers,
+} from "../bench-generate-common";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const DIR = path.join(ROOT, ".bench", "generate");
@@ -162,55 +171,25 @@ async function main(): Promise<void> {
   }
 
   // transformers on the CPU, same prompt, same thread count
-  const torch: Record<string, { prompt: number; decode: number; tokens: number[] } | string> = {};
+  const torch: Record<string, TorchTiming> = {};
   for (const [label, folder, dtype, threads] of [
     ["float32", "f32", "float32", THREADS],
     ["float32, 1 thread", "f32", "float32", 1],
     ["bfloat16", "bf16", "bfloat16", THREADS],
   ] as const) {
-    const r = python([
-      "time",
-      path.join(DIR, folder),
+    torch[label] = timeTransformers(label, {
+      folder: path.join(DIR, folder),
       promptFile,
-      String(DECODE),
-      "--threads",
-      String(threads),
-      "--dtype",
+      decode: DECODE,
+      threads,
       dtype,
-      "--repeats",
-      String(Math.min(REPEATS, 2)),
-    ]);
-    if (!r.ok) {
-      torch[label] = r.why;
-      continue;
-    }
-    const j = JSON.parse(r.out.split("\n").pop()!) as {
-      prompt_tokens_per_s: number;
-      decode_tokens_per_s: number;
-      tokens: number[];
-    };
-    torch[label] = {
-      prompt: j.prompt_tokens_per_s,
-      decode: j.decode_tokens_per_s,
-      tokens: j.tokens,
-    };
-    console.log(
-      `  transformers ${label}: prompt ${j.prompt_tokens_per_s.toFixed(1)} tokens/s, decode ${j.decode_tokens_per_s.toFixed(1)} tokens/s (load ${load()})`,
-    );
+      repeats: Math.min(REPEATS, 2),
+    });
   }
 
   // the table: each engine against the fastest transformers row of this run for that metric
-  // (whatever its threads or dtype: the setting a user would pick; on a small VM PyTorch's
-  // second thread can cost more than it gives)
-  const tfBest = (k: "prompt" | "decode"): { rate: number; label: string } => {
-    let best = { rate: NaN, label: "-" };
-    for (const [label, t] of Object.entries(torch)) {
-      if (typeof t !== "string" && !(t[k] <= best.rate)) best = { rate: t[k], label };
-    }
-    return best;
-  };
-  const bestPrompt = tfBest("prompt");
-  const bestDecode = tfBest("decode");
+  const bestPrompt = fastestTransformers(torch, "prompt");
+  const bestDecode = fastestTransformers(torch, "decode");
   const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "-");
   console.log(
     `\n| weights | engine | threads | prompt tok/s | × transformers | % of SIMD peak | decode tok/s | × transformers | bandwidth limit tok/s | % of limit |`,
@@ -257,11 +236,6 @@ async function main(): Promise<void> {
       `\n  BF16 file kept in BF16 (simd) against the same file as float32 (typescript): ${rel(keptLogits, floatLogits).toExponential(2)}` +
       `\n  BF16 file against F32 file (the checkpoint's rounding of every weight to bfloat16): ${rel(keptLogits, ref).toExponential(2)}`,
   );
-  const same = (a: number[], b: number[]) => {
-    let n = 0;
-    while (n < Math.min(a.length, b.length) && a[n] === b[n]) n++;
-    return n;
-  };
   const a = greedy["F32 simd-threads"];
   const b = greedy["BF16 kept simd-threads"];
   const bFloat = mambaGenerateWithStats(bf16Float, prompt, {
@@ -270,12 +244,12 @@ async function main(): Promise<void> {
     engine: "simd-threads",
   }).tokens;
   console.log(
-    `greedy tokens, BF16 kept against the BF16 file as float32 (both simd-threads): the first ${same(b, bFloat)} of ${b.length} agree; against the F32 file: ${same(a, b)}`,
+    `greedy tokens, BF16 kept against the BF16 file as float32 (both simd-threads): the first ${sameLeadingTokens(b, bFloat)} of ${b.length} agree; against the F32 file: ${sameLeadingTokens(a, b)}`,
   );
   const tf = torch.float32;
   if (tf !== undefined && typeof tf !== "string")
     console.log(
-      `greedy tokens, F32 against transformers float32: the first ${same(a, tf.tokens)} of ${a.length} agree`,
+      `greedy tokens, F32 against transformers float32: the first ${sameLeadingTokens(a, tf.tokens)} of ${a.length} agree`,
     );
   console.log(`load average at the end: ${load()}`);
   process.exit(0);

@@ -8,7 +8,7 @@
 #       here: copies what the runs need into DIR (default .induction-device): the built library
 #       and scripts (lib/dist, lib/build, lib/package.json), the committed records and models
 #       (datasets/checkpoints/induction/runs and models), the resumable state (.train/induction),
-#       this script and this machine's Node.js (xz-compressed, so that the runs there use the same
+#       this script with device-common.sh and this machine's Node.js (xz-compressed, so that the runs there use the same
 #       version: the runs are deterministic per version). Build first (npm run build).
 #   bash DIR/induction-device.sh train DIR SECONDS [MODEL:SEED[:LR] ...]
 #       there, from the folder that holds DIR: trains the runs at once (default: the seeds the
@@ -26,6 +26,8 @@
 #       parts) and .train/induction (the state the next slice resumes from); then
 #       `npm run train -- induction --phase merge` writes extrapolation.json.
 set -euo pipefail
+# shellcheck source=device-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/device-common.sh"
 
 RUNS_DEFAULT="mamba:1 mamba:2 mamba2:2 transformer:1:0.0002 transformer:2:0.0002"
 
@@ -35,30 +37,12 @@ stage() {
     echo "induction-device.sh stage: build first (npm run build)" >&2
     exit 1
   }
-  mkdir -p "$dir/lib" "$dir/out" "$dir/work"
-  rm -rf "$dir/lib/dist" "$dir/lib/build" "$dir/out/runs" "$dir/out/models"
-  cp -a lib/dist lib/build lib/package.json "$dir/lib/"
+  mkdir -p "$dir/out" "$dir/work"
+  rm -rf "$dir/out/runs" "$dir/out/models"
+  stage_lib "$dir" lib/scripts/train/induction-device.sh
   cp -a datasets/checkpoints/induction/runs datasets/checkpoints/induction/models "$dir/out/"
   [ -d .train/induction ] && cp -a .train/induction/. "$dir/work/"
-  cp lib/scripts/train/induction-device.sh "$dir/"
-  local node
-  node="$(readlink -f "$(command -v node)")"
-  if [ ! -f "$dir/node.xz" ] || [ "$node" -nt "$dir/node.xz" ]; then
-    xz -T0 -6 -c "$node" >"$dir/node.xz"
-  fi
   du -sh "$dir"
-}
-
-# The Node.js that came with DIR, unpacked (xz, else Python's lzma).
-unpack_node() {
-  local dir="$1" node=/tmp/induction-node
-  if command -v xz >/dev/null; then
-    xz -dc "$dir/node.xz" >"$node"
-  else
-    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$dir/node.xz" "$node"
-  fi
-  chmod +x "$node"
-  echo "$node"
 }
 
 pack() {
@@ -71,7 +55,8 @@ train() {
   local dir="$1" seconds="$2"
   shift 2
   local runs="${*:-$RUNS_DEFAULT}" node spec model seed lr pids=() failed=0 pid
-  node="$(unpack_node "$dir")"
+  node=/tmp/induction-node
+  unpack_node "$dir" "$node"
   local count threads
   count=$(echo $runs | wc -w)
   threads=$(($(nproc) / count))
@@ -100,7 +85,8 @@ evaluate() {
   local dir="$1" seconds="$2" max_length="$3"
   shift 3
   local node run from size shards lengths=64 l=128 pids=()
-  node="$(unpack_node "$dir")"
+  node=/tmp/induction-node
+  unpack_node "$dir" "$node"
   while [ "$l" -le "$max_length" ]; do
     lengths="$lengths,$l"
     l=$((l * 2))
@@ -121,14 +107,7 @@ evaluate() {
 }
 
 import() {
-  local tarball="$1" tmp
-  tmp="$(mktemp -d)"
-  tar xzf "$tarball" -C "$tmp"
-  mkdir -p datasets/checkpoints/induction .train/induction
-  cp -a "$tmp/out/." datasets/checkpoints/induction/
-  cp -a "$tmp/work/." .train/induction/
-  rm -rf "$tmp"
-  echo "imported $tarball: $(ls datasets/checkpoints/induction/runs/*.json | wc -l) records"
+  import_slice "$1" datasets/checkpoints/induction .train/induction
 }
 
 cmd="${1:-}"

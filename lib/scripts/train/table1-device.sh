@@ -6,7 +6,8 @@
 #       here: copies what the runs need into DIR (default .table1-device): the built library and
 #       scripts (lib/dist, lib/build, lib/package.json; no node_modules: the training needs none),
 #       the records (datasets/checkpoints/table1/runs), the resumable state (.train/table1), this
-#       script and this machine's Node.js (xz-compressed). Build first (npm run build).
+#       script with device-common.sh and this machine's Node.js (xz-compressed). Build first
+#       (npm run build).
 #   bash DIR/table1-device.sh run DIR SECONDS [VARIANT:SEED[:TASK] ...]
 #       there, from the folder that holds DIR: trains every run (default: the four variants x
 #       seeds 0-2 on selective copying, and the plain-copying control with the LTI, seed 0) at
@@ -21,25 +22,18 @@
 # the plateau rule with a window of 1000 steps and a cap of 8000 steps; seed 0 of each keeps its
 # model (datasets/checkpoints/table1/<variant>, the control in copying-lti).
 set -euo pipefail
+# shellcheck source=device-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/device-common.sh"
 
 RUNS_DEFAULT="mamba:0 mamba:1 mamba:2 s6:0 s6:1 s6:2 lti:0 lti:1 lti:2 mamba-lti:0 mamba-lti:1 mamba-lti:2 lti:0:copying"
 
 stage() {
   local dir="${1:-.table1-device}"
   [ -f lib/build/train/table1.js ] || { echo "table1-device.sh stage: build first (npm run build)" >&2; exit 1; }
-  mkdir -p "$dir/lib" "$dir/out/runs" "$dir/work"
-  rm -rf "$dir/lib/dist" "$dir/lib/build"
-  cp -a lib/dist lib/build lib/package.json "$dir/lib/"
+  mkdir -p "$dir/out/runs" "$dir/work"
+  stage_lib "$dir" lib/scripts/train/table1-device.sh
   cp -a datasets/checkpoints/table1/runs/. "$dir/out/runs/"
   [ -d .train/table1 ] && cp -a .train/table1/. "$dir/work/"
-  cp lib/scripts/train/table1-device.sh "$dir/"
-  # The Node.js that runs here, compressed (about 24 MB), so that the runs there use the same
-  # version (the models are deterministic per version) whether or not that machine has one.
-  local node
-  node="$(readlink -f "$(command -v node)")"
-  if [ ! -f "$dir/node.xz" ] || [ "$node" -nt "$dir/node.xz" ]; then
-    xz -T0 -6 -c "$node" >"$dir/node.xz"
-  fi
   du -sh "$dir"
 }
 
@@ -50,12 +44,7 @@ run() {
   local pids=() spec variant seed task keep
   mkdir -p "$dir/console"
   local node=/tmp/table1-node
-  if command -v xz >/dev/null; then
-    xz -dc "$dir/node.xz" >"$node"
-  else
-    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$dir/node.xz" "$node"
-  fi
-  chmod +x "$node"
+  unpack_node "$dir" "$node"
   echo "node $("$node" --version), $(nproc) cores, $(echo $runs | wc -w) runs of at most $seconds s of training"
   for spec in $runs; do
     IFS=: read -r variant seed task <<<"$spec"
@@ -90,14 +79,7 @@ run() {
 }
 
 import() {
-  local tarball="$1" tmp
-  tmp="$(mktemp -d)"
-  tar xzf "$tarball" -C "$tmp"
-  mkdir -p datasets/checkpoints/table1 .train/table1
-  cp -a "$tmp/out/." datasets/checkpoints/table1/
-  cp -a "$tmp/work/." .train/table1/
-  rm -rf "$tmp"
-  echo "imported $tarball: $(ls datasets/checkpoints/table1/runs/*.json | wc -l) records"
+  import_slice "$1" datasets/checkpoints/table1 .train/table1
 }
 
 cmd="${1:-}"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# What the device routes (table1-device.sh, induction-device.sh) share, sourced by both: the
+# staged Node.js, and unpacking what a slice brings back. `stage` copies this file beside the
+# script it stages.
+
+# Copies lib's build and this file and `script` into DIR (stage_lib DIR SCRIPT), with the Node.js
+# that runs here, compressed (about 24 MB), so that the runs there use the same version (the
+# models are deterministic per version) whether or not that machine has one.
+stage_lib() {
+  local dir="$1" script="$2" node
+  mkdir -p "$dir/lib"
+  rm -rf "$dir/lib/dist" "$dir/lib/build"
+  cp -a lib/dist lib/build lib/package.json "$dir/lib/"
+  cp "$script" lib/scripts/train/device-common.sh "$dir/"
+  node="$(readlink -f "$(command -v node)")"
+  if [ ! -f "$dir/node.xz" ] || [ "$node" -nt "$dir/node.xz" ]; then
+    xz -T0 -6 -c "$node" >"$dir/node.xz"
+  fi
+}
+
+# Unpacks DIR's Node.js to FILE (unpack_node DIR FILE): xz, else Python's lzma.
+unpack_node() {
+  local dir="$1" node="$2"
+  if command -v xz >/dev/null; then
+    xz -dc "$dir/node.xz" >"$node"
+  else
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$dir/node.xz" "$node"
+  fi
+  chmod +x "$node"
+}
+
+# Unpacks TARBALL's out/ into RECORDS and work/ into WORK (import_slice TARBALL RECORDS WORK).
+import_slice() {
+  local tarball="$1" records="$2" work="$3" tmp
+  tmp="$(mktemp -d)"
+  tar xzf "$tarball" -C "$tmp"
+  mkdir -p "$records" "$work"
+  cp -a "$tmp/out/." "$records/"
+  cp -a "$tmp/work/." "$work/"
+  rm -rf "$tmp"
+  echo "imported $tarball: $(ls "$records"/runs/*.json | wc -l) records"
+}

@@ -8,11 +8,18 @@
  * Not a benchmark itself: it lives beside `bench/`, whose every file the bench runner runs.
  */
 import { spawnSync } from "node:child_process";
-import { loadavg } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { measureMemoryBandwidth } from "../dist/selective-fast/limits";
 import { torchPython } from "./bench-python";
+
+/** The sizes of a generation benchmark: prompt tokens, decoded tokens, repeats (environment). */
+export const PROMPT = Number(process.env.GENERATE_BENCH_PROMPT ?? 128);
+export const DECODE = Number(process.env.GENERATE_BENCH_DECODE ?? 64);
+export const REPEATS = Number(process.env.GENERATE_BENCH_REPEATS ?? 3);
+/** The threads of the "simd-threads" rows and of transformers' all-core rows. */
+export const THREADS = availableParallelism();
 
 const TORCH_SCRIPT = path.resolve(__dirname, "..", "scripts", "bench", "generate_torch.py");
 

@@ -25,7 +25,6 @@
  * GENERATE_BENCH_PROMPT, GENERATE_BENCH_DECODE, GENERATE_BENCH_REPEATS override the sizes.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { Rng } from "../../dist/rng";
 import type { Tensor } from "../../dist/tensor";
@@ -41,6 +40,10 @@ import type { Mamba2Model } from "../../dist/mamba2/model";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
 import { torchLine } from "../bench-python";
 import {
+  DECODE,
+  PROMPT,
+  REPEATS,
+  THREADS,
   type TorchTiming,
   bandwidthOn,
   fastestTransformers,
@@ -53,10 +56,6 @@ import {
 
 const ROOT = path.resolve(__dirname, "../../..");
 const DIR = path.join(ROOT, ".bench", "generate-mamba2");
-const PROMPT = Number(process.env.GENERATE_BENCH_PROMPT ?? 128);
-const DECODE = Number(process.env.GENERATE_BENCH_DECODE ?? 64);
-const REPEATS = Number(process.env.GENERATE_BENCH_REPEATS ?? 3);
-const THREADS = availableParallelism();
 
 /** Bytes of weights a decoding step reads: every parameter (the tied embedding once, as the head). */
 function weightBytes(m: Mamba2Model): number {

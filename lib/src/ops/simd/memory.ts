@@ -347,6 +347,17 @@ export class SimdMemory {
     return copy;
   }
 
+  /**
+   * t's own float32 values as a tensor of this memory, when they already lie in it (a decoding
+   * state the inference backend moved in, `./infer.ts`), so that a kernel updates them in place;
+   * else what {@link input} gives (a copy: the caller writes it back).
+   */
+  inPlace(t: Tensor): SimdTensor {
+    if (!this.owns(t) && t.data instanceof Float32Array && t.data.buffer === this.memory.buffer)
+      return new SimdTensor([...t.shape], t.data, this, this.call);
+    return this.input(t);
+  }
+
   private reserve(bytes: number): void {
     const have = this.buffer.byteLength; // only this thread grows this memory
     if (bytes <= have) return;

@@ -194,11 +194,11 @@ export function chunkedGemm(
   const GN = G * N;
   const Hg = H / G;
   const Q = Math.max(1, Math.min(d.Q, L));
-  const S = state ? m.input(state) : m.zeros([batch, H, P, N]); // the state entering the chunk
+  const S = state ? m.inPlace(state) : m.zeros([batch, H, P, N]); // the state entering the chunk
   const y = m.alloc([batch, L, E]);
   if (L === 1) {
     chunkedStep(m, d, x, delta, logDecay, B, C, S, y);
-    if (state && S !== state) state.data.set(S.data);
+    if (state && S.data !== state.data) state.data.set(S.data);
     return y;
   }
   const BT = m.alloc([N, Q]); //                       one group's B of the chunk, transposed
@@ -289,7 +289,7 @@ export function chunkedGemm(
       }
     }
   }
-  if (state && S !== state) state.data.set(Sd);
+  if (state && Sd !== state.data) state.data.set(Sd);
   return y;
 }
 

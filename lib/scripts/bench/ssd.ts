@@ -20,6 +20,11 @@
  * It prints seconds, ratios to the baseline, the chunked SSDs' FLOPs and their rate against this
  * core's measured float32 SIMD peak (`measureSimdPeakGflops`).
  *
+ * Then the backward, for one random gradient of y: the float64 recurrence's
+ * (`reference.ssdBackward`, the baseline every engine is tested against), the simd backend's on
+ * the gemm (`ssdChunkedGemmBackward`, what Mamba-2 trains with), checked against it, and
+ * PyTorch's autograd through `ssd_minimal_discrete` (its dB and dC checked against lib's).
+ *
  * Run: `npm run bench -- ssd` (after `npm run build`).
  */
 import { spawnSync } from "node:child_process";
@@ -33,10 +38,11 @@ import { selectiveScan } from "../../dist/selective/scan";
 import { selectiveScanFast } from "../../dist/selective-fast/fast-scan";
 import { randomSelectiveScanArgs } from "../../dist/scan/random-args";
 import { ssdChunked, ssdRecurrence } from "../../dist/mamba2/ssd";
-import { ssdChunkedGemm } from "../../dist/ops/simd/ssd";
+import { ssdChunkedGemm, ssdChunkedGemmBackward } from "../../dist/ops/simd/ssd";
+import { reference } from "../../dist/ops/reference/index";
 import { SimdMemory } from "../../dist/ops/simd/memory";
 import { inverseSoftplusRaw } from "../../dist/ops/reference/scalar";
-import type { SsdArgs } from "../../dist/ops/backend";
+import type { SsdArgs, SsdGradients } from "../../dist/ops/backend";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
 import { formatSeconds, relDiff } from "../bench-scan-common";
 
@@ -93,7 +99,7 @@ def selective_scan_ref(u, delta, A, B, C, delta_bias):
         ys.append(torch.einsum("bdn,bn->bd", x, C[:, :, i]))
     return torch.stack(ys, dim=2)
 
-folder, l, h, p, n, q, e, do_scan = sys.argv[1], *map(int, sys.argv[2:9])
+folder, l, h, p, n, q, e, do_scan, do_backward = sys.argv[1], *map(int, sys.argv[2:10])
 def load(name, shape):
     with open(folder + "/" + name, "rb") as f:
         return torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(shape)
@@ -113,7 +119,21 @@ with torch.no_grad():
         Bs = load("Bs", (1, n, l)); Cs = load("Cs", (1, n, l)); bias = load("bias", (e,))
         scan_s, ys = best(lambda: selective_scan_ref(u, delta, As, Bs, Cs, bias))
         ys.contiguous().numpy().tofile(folder + "/y_scan")
-print(ssd_s, scan_s, torch.get_num_threads(), torch.__version__)
+backward_s = -1.0
+if do_backward:
+    # autograd through Listing 1: the gradients of B and C (one group, expanded over the heads)
+    g = load("g", (1, l, h, p))
+    X.requires_grad_(); A.requires_grad_()
+    Bg = load("B", (1, l, 1, n)).requires_grad_(); Cg = load("C", (1, l, 1, n)).requires_grad_()
+    t = []
+    for _ in range(3):
+        X.grad = A.grad = Bg.grad = Cg.grad = None
+        y = ssd_minimal_discrete(X, A, Bg.expand(1, l, h, n), Cg.expand(1, l, h, n), q)
+        t0 = time.perf_counter(); y.backward(g); t.append(time.perf_counter() - t0)
+    backward_s = min(t)
+    Bg.grad.contiguous().numpy().tofile(folder + "/dB")
+    Cg.grad.contiguous().numpy().tofile(folder + "/dC")
+print(ssd_s, scan_s, backward_s, torch.get_num_threads(), torch.__version__)
 `;
 
 function torchVersion(): string | null {
@@ -135,6 +155,17 @@ function ssdFlops(n: number): number {
   const chunks = L / Q;
   const perChunk = ((Q * (Q + 1)) / 2) * (n + P) + 2 * Q * P * n + P * n;
   return 2 * H * chunks * perChunk;
+}
+
+/**
+ * FLOPs of the SSD backward on the gemm (`ssdChunkedGemmBackward`, 2 per multiply-add, its
+ * products as run: full Q × Q blocks): per head and chunk dY Xᵀ and Mᵀ dY (Q·Q·P each) and five
+ * Q·P·n products (the fold again, dY S, X dS, diag(u) B dSᵀ, dYᵀ diag(w) C); per group and chunk
+ * the scores again and their two gradients (Q·Q·n each).
+ */
+function ssdBackwardFlops(n: number): number {
+  const chunks = L / Q;
+  return 2 * chunks * (H * (2 * Q * Q * P + 5 * Q * P * n) + 3 * Q * Q * n);
 }
 
 /**
@@ -194,6 +225,7 @@ function main(): void {
     "torch scan",
   ];
   const rows: string[][] = [];
+  const backwardRows: string[][] = [];
   for (const N of STATES) {
     const rng = new Rng(100 + N);
     const scanArgs = randomSelectiveScanArgs(rng, { batch: 1, dim: E, length: L, dstate: N });
@@ -225,8 +257,29 @@ function main(): void {
       throw new Error(`ssd bench: the simd SSD and ssdChunked differ by ${errGemm}`);
     const gemmGflops = ssdFlops(N) / tGemm / 1e9;
 
+    // The backward: dY random; lib's simd backward against the float64 recurrence's backward.
+    const gy = rng.randn([1, L, E]);
+    const gy32: Tensor = { shape: gy.shape, data: Float32Array.from(gy.data) };
+    let refGrads!: SsdGradients;
+    const op64: SsdArgs = { ...op };
+    for (const k of ["x", "dt", "A", "B", "C", "D", "dtBias"] as const)
+      op64[k] = { shape: op[k].shape, data: Float64Array.from(op[k].data) };
+    const tRefBackward = bestOfSeconds(2, () => (refGrads = reference.ssdBackward!(op64, gy)));
+    let gemmGrads!: SsdGradients;
+    const tGemmBackward = bestOfSeconds(3, () => {
+      memory.reset();
+      gemmGrads = ssdChunkedGemmBackward(memory, op, gy32);
+    });
+    for (const k of ["dx", "ddt", "dA", "dB", "dC"] as const) {
+      const e = relDiff(gemmGrads[k].data, refGrads[k].data);
+      if (e > 1e-3) throw new Error(`ssd bench: the simd SSD backward's ${k} differs by ${e}`);
+    }
+    const backwardGflops = ssdBackwardFlops(N) / tGemmBackward / 1e9;
+
     let torchSsd = "-";
     let torchScan = "-";
+    let torchBackward = "-";
+    let torchBackwardS = 0;
     if (torch) {
       const dir = mkdtempSync(path.join(os.tmpdir(), "ssd-bench-"));
       try {
@@ -238,13 +291,15 @@ function main(): void {
         save(dir, "Bs", scan.B);
         save(dir, "Cs", scan.C);
         save(dir, "bias", scan.deltaBias!);
+        // Y's gradient in Listing 1's layout: y = (X-form) with X = Δ x, so the same dY.
+        save(dir, "g", gy);
         const r = spawnSync(
           PYTHON,
-          ["-c", TORCH_SCRIPT, dir, ...[L, H, P, N, Q, E, doScan].map(String)],
+          ["-c", TORCH_SCRIPT, dir, ...[L, H, P, N, Q, E, doScan, 1].map(String)],
           { encoding: "utf8", timeout: 600_000 },
         );
         if (r.status !== 0) throw new Error(`ssd bench: python failed: ${r.stderr}`);
-        const [ssdS, scanS, threads] = r.stdout.trim().split(/\s+/).map(Number);
+        const [ssdS, scanS, backwardS, threads] = r.stdout.trim().split(/\s+/).map(Number);
         if (N === STATES[0]) console.log(`PyTorch ran on ${threads} threads.\n`);
         const e1 = relDiff(readF32(path.join(dir, "y_ssd")), chunked!.data);
         torchSsd = `${formatSeconds(ssdS)} (err ${e1.toExponential(0)})`;
@@ -253,6 +308,12 @@ function main(): void {
           const e2 = relDiff(readF32(path.join(dir, "y_scan")), selectiveScan(scan).out.data);
           torchScan = `${formatSeconds(scanS)} (err ${e2.toExponential(0)})`;
         } else torchScan = `skipped (> ${TORCH_SCAN_MEMORY / 1e6} MB)`;
+        const e3 = Math.max(
+          relDiff(readF32(path.join(dir, "dB")), refGrads.dB.data),
+          relDiff(readF32(path.join(dir, "dC")), refGrads.dC.data),
+        );
+        torchBackward = `${formatSeconds(backwardS)} (err ${e3.toExponential(0)})`;
+        torchBackwardS = backwardS;
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -270,14 +331,45 @@ function main(): void {
       torchSsd,
       torchScan,
     ]);
+    backwardRows.push([
+      String(N),
+      formatSeconds(tRefBackward),
+      `${formatSeconds(tGemmBackward)} (${(tRefBackward / tGemmBackward).toFixed(1)}×)`,
+      `${backwardGflops.toFixed(2)} (${((100 * backwardGflops) / peak).toFixed(1)}%)`,
+      (tGemmBackward / tGemm).toFixed(1),
+      torchBackward,
+      torchBackwardS > 0 ? (tGemmBackward / torchBackwardS).toFixed(2) : "-",
+    ]);
   }
+  printTable(header, rows);
+  console.log(
+    "\n(×: speed-up over the TypeScript scan at the same N. Errors: max |torch − lib| / max(1, max |lib|).)",
+  );
+  console.log(
+    `\nThe backward (Mamba-2's training step through the SSD), one random dY; lib on one core:\n`,
+  );
+  printTable(
+    [
+      "N",
+      "recurrence TS f64",
+      "SSD chunked SIMD f32",
+      "GFLOP/s (% peak)",
+      "÷ its forward",
+      "torch autograd",
+      "SIMD ÷ torch",
+    ],
+    backwardRows,
+  );
+  console.log(
+    "\n(×: speed-up over the float64 recurrence's backward (reference.ssdBackward). torch: the backward alone of ssd_minimal_discrete under autograd, its own threads; err: its dB and dC against the recurrence's.)",
+  );
+}
+
+function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ");
   console.log(line(header));
   for (const r of rows) console.log(line(r));
-  console.log(
-    "\n(×: speed-up over the TypeScript scan at the same N. Errors: max |torch − lib| / max(1, max |lib|).)",
-  );
 }
 
 main();

@@ -18,8 +18,8 @@ import { type Mamba2Model, mamba2LM } from "./model";
  * @param model from `initMamba2` or `loadMamba2Checkpoint` (float32; float64 for gradient checks)
  * @param tokens (b, l) ids in [0, vocab_size): `{ shape: [b, l], data: Int32Array }` or number[][]
  * @param options.engine "typescript" (default: the reference backend, float64 sums) or "simd"
- *   (the simd backend's WebAssembly SIMD kernels in float32, the SSD as the selective scan,
- *   `ops/simd/ssd.ts`; a float32 model only)
+ *   (the simd backend's WebAssembly SIMD kernels in float32, the SSD's chunked algorithm on
+ *   the gemm, `ops/simd/ssd.ts`; a float32 model only)
  * @returns logits (b, l, vocab_size) in the parameters' dtype ("simd": float32)
  */
 export function mamba2Forward(

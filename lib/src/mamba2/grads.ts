@@ -2,9 +2,9 @@
  * The loss and gradients of a Mamba-2 LM: the model of `./model.ts` run forward on a recording
  * `Ops` (`ops/tape.ts`), cross-entropy of the next-token predictions, and the tape run backward
  * (each op's backward from the engine's backend: the reference, whose SSD backward runs the
- * recurrence backward, `ops/reference/ssd.ts`; or the simd backend, whose SSD is the selective
- * scan's kernels, `ops/simd/ssd.ts`, and whose "simd-threads" engine splits the batch over worker
- * threads that each run the same model).
+ * recurrence backward, `ops/reference/ssd.ts`; or the simd backend, whose SSD backward is the
+ * chunked algorithm's on the gemm, `ops/simd/ssd.ts`, and whose "simd-threads" engine splits the
+ * batch over worker threads that each run the same model).
  */
 import { checkFiniteParams, checkOptions, schema } from "../validate";
 import { reference } from "../ops/reference/index";

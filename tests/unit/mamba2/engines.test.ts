@@ -1,12 +1,12 @@
 /**
- * The simd engines of Mamba-2 (mamba2Forward's and mamba2LossAndGrads' `engine`: the SSD as the
- * selective scan's kernels, lib/src/ops/simd/ssd.ts) against the reference engine run on a
+ * The simd engines of Mamba-2 (mamba2Forward's and mamba2LossAndGrads' `engine`: the SSD by the
+ * chunked algorithm on the gemm, lib/src/ops/simd/ssd.ts) against the reference engine run on a
  * float64 copy of the model (float64 sums):
- * - the SSD op alone, forward and every gradient, with one and with several groups of heads;
+ * - the SSD op alone, forward and every gradient, with one and with several groups of heads, a
+ *   clamped Δ, a state past 64, chunks of one position and one position;
  * - the logits, the loss and every gradient of whole models, within relative 1e-4 of each
  *   tensor's largest entry (float32 rounding), untied with 2 groups, tied with one group and
- *   biases, a sequence longer than the scan's recomputation chunk (64), and Δ clamped (where the
- *   simd backend runs the reference SSD);
+ *   biases, a sequence longer than a chunk, and Δ clamped;
  * - "simd-threads" (two threads, each a share of the batch) gives the one-thread engine's loss
  *   and gradients;
  * - decoding (mamba2Prefill, mamba2Step, mamba2Generate: float32 models) on "simd" and
@@ -114,16 +114,22 @@ function withData(a: SsdArgs, Array: Float32ArrayConstructor | Float64ArrayConst
 }
 
 describe("the simd backend's SSD op", () => {
-  /** Random SSD arguments: b 2, l 70 (past one recomputation chunk), H heads of P, G groups of N. */
-  const args = (seed: number, H: number, P: number, G: number, N: number): SsdArgs =>
-    ssdArgs(seed, { b: 2, l: 70, H, P, G, N, Q: 16, limit: [0, Infinity] });
-  for (const [H, P, G, N] of [
-    [2, 8, 1, 16],
-    [4, 4, 2, 8],
-    [3, 5, 3, 4],
-  ]) {
-    it(`forward and every gradient equal the reference SSD (H ${H}, P ${P}, G ${G}, N ${N})`, () => {
-      const a = args(H * 100 + G, H, P, G, N);
+  const CASES: SsdSizes[] = [
+    // chunks of 16 over 70 positions (a partial last chunk), one group
+    { b: 2, l: 70, H: 2, P: 8, G: 1, N: 16, Q: 16, limit: [0, Infinity] },
+    // two groups of two heads; P not a multiple of 4
+    { b: 2, l: 70, H: 4, P: 4, G: 2, N: 8, Q: 16, limit: [0, Infinity] },
+    { b: 2, l: 70, H: 3, P: 5, G: 3, N: 4, Q: 16, limit: [0, Infinity] },
+    // the clamp cuts some Δ (no gradient reaches dt there); one chunk longer than the sequence
+    { b: 1, l: 23, H: 3, P: 5, G: 3, N: 7, Q: 64, limit: [0.2, 0.9] },
+    // chunks of one position; a state size past the scan kernels' 64
+    { b: 2, l: 9, H: 2, P: 4, G: 1, N: 80, Q: 1, limit: [0, Infinity] },
+    // one position
+    { b: 2, l: 1, H: 2, P: 6, G: 2, N: 10, Q: 4, limit: [0, Infinity] },
+  ];
+  for (const s of CASES) {
+    it(`forward and every gradient equal the reference SSD (H ${s.H}, P ${s.P}, G ${s.G}, N ${s.N}, Q ${s.Q}, l ${s.l}, limit ${s.limit})`, () => {
+      const a = ssdArgs(s.H * 100 + s.G + s.N, s);
       const want = reference.ssd!(a, null);
       const rng = new Rng(7);
       const g: Tensor = {
@@ -136,8 +142,17 @@ describe("the simd backend's SSD op", () => {
       const a32 = withData(a, Float32Array);
       expect(relMax(simd.ssd(a32, null).data, want.data)).toBeLessThan(1e-5);
       const got = simd.ssdBackward(a32, { shape: g.shape, data: Float32Array.from(g.data) });
-      for (const k of ["dx", "ddt", "dA", "dB", "dC", "dD", "ddtBias"] as const)
+      // float32 products of O(N + Q + P) terms against the float64 recurrence's backward
+      for (const k of ["dx", "ddt", "dA", "dB", "dC", "dD", "ddtBias"] as const) {
+        expect(got[k].shape, k).toEqual(wantGrads[k].shape);
         expect(relMax(got[k].data, wantGrads[k].data), k).toBeLessThan(1e-4);
+      }
+      if (s.limit[0] > 0) {
+        // some Δ were clamped, and their dt got no gradient
+        const cut = wantGrads.ddt.data.filter((v) => v === 0).length;
+        expect(cut).toBeGreaterThan(0);
+        expect(got.ddt.data.filter((v) => v === 0).length).toBe(cut);
+      }
     });
   }
 });
@@ -201,7 +216,7 @@ describe("Mamba-2 engines against the reference", () => {
   const models: [string, Record<string, unknown>][] = [
     ["untied, 2 groups", {}],
     ["tied, biases, one group", { tie_word_embeddings: true, use_bias: true, n_groups: 1 }],
-    ["Δ clamped (the reference SSD inside the simd backend)", { time_step_limit: [0.2, 0.9] }],
+    ["Δ clamped", { time_step_limit: [0.2, 0.9] }],
   ];
   for (const [name, overrides] of models) {
     it(`logits, loss and every gradient within float32 rounding (${name})`, () => {

@@ -45,7 +45,7 @@ import { reference } from "../reference/index";
 import { rowsOf } from "../reference/forward";
 import { crossEntropyInto, embeddingBackwardInto } from "../reference/backward";
 import { SimdAttention } from "./attention";
-import { ssdAsScanBackward, ssdChunkedGemm, ssdFitsScan } from "./ssd";
+import { ssdChunkedGemm, ssdChunkedGemmBackward } from "./ssd";
 import {
   MAX_SCAN_STATE,
   type ScanOperands,
@@ -328,10 +328,9 @@ export class SimdBackend implements Backend {
     return ssdChunkedGemm(this.m, a, state);
   }
 
-  /** Its backward as the selective scan's (`./ssd.ts`), or the reference's where that cannot. */
+  /** Its backward by the same chunked algorithm on the gemm (`./ssd.ts`). */
   ssdBackward(a: SsdArgs, g: Tensor): SsdGradients {
-    if (!ssdFitsScan(a, MAX_SCAN_STATE)) return reference.ssdBackward!(a, g);
-    return ssdAsScanBackward(this, a, g);
+    return ssdChunkedGemmBackward(this.m, a, g);
   }
 
   /** The Transformer++'s ops over this backend's memory (`./attention.ts`; made on first use). */

@@ -1,44 +1,35 @@
 /**
- * Mamba-2's SSD op on the simd backend: the forward by the chunked algorithm on the gemm, the
- * backward by the selective scan.
+ * Mamba-2's SSD op on the simd backend: the chunked algorithm (the reference's `ssdChunkedRaw`,
+ * the paper's Listing 1) with its products on the register-blocked gemm of `./kernels.ts`, forward
+ * and backward, for any state size, a clamped Δ and a decoding state.
  *
- * **Forward: the chunked algorithm on the gemm** ({@link ssdChunkedGemm}, {@link chunkedGemm}:
- * the reference's `ssdChunkedRaw`, the paper's Listing 1), for any state size, a clamped Δ and a
- * decoding state: per batch element and chunk of Q positions, the scores C Bᵀ of each group
- * (Q × Q), then per head the masked scores times the chunk's inputs (Q × Q by Q × P), the state
- * entering the chunk read out by the chunk's C (P × N by N × Q) and the chunk's inputs folded into
- * the state (P × Q by Q × N), all on the register-blocked gemm of `./kernels.ts`; the decay mask,
- * the Δ scaling and the state's decay are TypeScript loops over the same memory (O(Q²) and
- * O(P·N) per head and chunk, against the products' O(Q²·P + Q·P·N)). One position (a decoding
- * step) is the `ssdStep` kernel instead: one pass over each head's state.
+ * **Forward** ({@link ssdChunkedGemm}, {@link chunkedGemm}): per batch element and chunk of Q
+ * positions, the scores C Bᵀ of each group (Q × Q), then per head the masked scores times the
+ * chunk's inputs (Q × Q by Q × P), the state entering the chunk read out by the chunk's C (P × N
+ * by N × Q) and the chunk's inputs folded into the state (P × Q by Q × N); the decay mask, the Δ
+ * scaling and the state's decay are TypeScript loops over the same memory (O(Q²) and O(P·N) per
+ * head and chunk, against the products' O(Q²·P + Q·P·N)). One position (a decoding step) is the
+ * `ssdStep` kernel instead: one pass over each head's state.
  *
- * **Backward: as the selective scan** the SSD is a special case of (lesson 13):
- * per head h, h_t = exp(Δ_t A_h) h_{t−1} + Δ_t x_t B_tᵀ, y_t = h_t C_t + D_h x_t is Mamba-1's scan
- * on the head's P channels with
+ * **Backward** ({@link ssdChunkedGemmBackward}): the states entering the chunks again (the fold
+ * alone), then the chunks in reverse, carrying dS, the gradient of the state leaving the chunk.
+ * Per head and chunk, with w_t = exp(cum_t), u_s = Δ_s exp(cum_{q−1} − cum_s) and the masked
+ * scores M = (C Bᵀ) ∘ exp(cum_t − cum_s) ∘ Δ_s of the forward:
  *
- *   u = x (its channels),  Δ_e = Δ_h and D_e = D_h for each channel e of head h,
- *   A_{e,n} = A_h for every state n,  B, C = the head's group's (b, l, N),  no gate,
+ *   from Y += M X:                 dM = dY Xᵀ (masked),   dX += Mᵀ dY
+ *   from Y_t += w_t S C_t:         dC_t += w_t (dY S)_t,   dS_in += dYᵀ diag(w) C
+ *   from S_out = e S + Xᵀ diag(u) B:  dX += diag(u) B dSᵀ,  dB_s += u_s (X dS)_s,  dS_in += e dS
+ *   from M's scores, summed over the group's heads:  dC += (dM ∘ E ∘ Δ) B,  dB += (dM ∘ E ∘ Δ)ᵀ C
  *
- * so the scan's kernels (`./kernels.ts`, forward keeping chunk-boundary states, backward
- * recomputing inside chunks) run it, one group of heads at a time. The gradients come back per
- * channel and are summed over each head's channels (and states, for A). It pays an exponential
- * per channel and state (E·N per position) where SSD needs one per head (H per position). It
- * needs Δ unclamped (`dtLimit` (0, ∞), the default: softplus is never below 0) and N within the
- * scan kernels' limit; the backend runs the reference backward otherwise.
+ * (all on the gemm), and the scalar paths: each product's gradient with respect to w, u, e and
+ * the mask's exponentials becomes a gradient of cum_t = a_0 + … + a_t, whose reverse cumulative
+ * sum is the gradient of the log-decays a = Δ A, hence of Δ and A; Δ's reaches dt through the
+ * softplus where the clamp let it through.
  */
 import type { Tensor } from "../../tensor";
-import type { Backend, ScanArgs, SsdArgs, SsdGradients } from "../backend";
-import { softplusRaw } from "../reference/scalar";
+import type { SsdArgs, SsdGradients } from "../backend";
+import { sigmoidRaw, softplusRaw } from "../reference/scalar";
 import { type SimdMemory, type SimdTensor, rowMajor } from "./memory";
-
-/** Chunk length of the scan's recomputation in the backward pass. */
-const CHUNK = 64;
-
-/** Whether {@link ssdAsScanBackward} computes `a` exactly (see the module comment). */
-export function ssdFitsScan(a: SsdArgs, maxState: number): boolean {
-  const [lo, hi] = a.dtLimit;
-  return lo <= 0 && hi === Infinity && a.B.shape[2] / a.groups <= maxState;
-}
 
 /** The sizes of an SSD call. */
 function dims(a: SsdArgs) {
@@ -47,83 +38,27 @@ function dims(a: SsdArgs) {
   const G = a.groups;
   const N = a.B.shape[2] / G;
   const P = E / H;
-  return { b, l, E, H, G, N, P, Hg: H / G, Eg: E / G };
-}
-
-/** The scan arguments of group g (see the module comment), in `backend`'s memory. */
-function groupScanArgs(backend: Backend, a: SsdArgs, g: number): ScanArgs {
-  const { b, l, E, H, G, N, P, Hg, Eg } = dims(a);
-  const rows = b * l;
-  const u = backend.zeros([b, l, Eg], a.x);
-  const delta = backend.zeros([b, l, Eg], a.x);
-  const B = backend.zeros([b, l, N], a.x);
-  const C = backend.zeros([b, l, N], a.x);
-  for (let r = 0; r < rows; r++) {
-    u.data.set(a.x.data.subarray(r * E + g * Eg, r * E + (g + 1) * Eg), r * Eg);
-    B.data.set(a.B.data.subarray(r * G * N + g * N, r * G * N + (g + 1) * N), r * N);
-    C.data.set(a.C.data.subarray(r * G * N + g * N, r * G * N + (g + 1) * N), r * N);
-    for (let h = 0; h < Hg; h++)
-      delta.data.fill(a.dt.data[r * H + g * Hg + h], r * Eg + h * P, r * Eg + (h + 1) * P);
-  }
-  const A = backend.zeros([Eg, N], a.x);
-  const D = backend.zeros([Eg], a.x);
-  const deltaBias = backend.zeros([Eg], a.x);
-  for (let h = 0; h < Hg; h++) {
-    const head = g * Hg + h;
-    A.data.fill(a.A.data[head], h * P * N, (h + 1) * P * N);
-    D.data.fill(a.D.data[head], h * P, (h + 1) * P);
-    deltaBias.data.fill(a.dtBias.data[head], h * P, (h + 1) * P);
-  }
-  return { u, delta, A, B, C, D, z: null, deltaBias };
+  return { b, l, E, H, G, N, P, Hg: H / G };
 }
 
 /**
- * The SSD op's backward (`Backend.ssdBackward`) by the scan: its forward again, keeping the
- * chunk-boundary states, then its backward recomputing inside each chunk.
+ * Δ = clamp(softplus(dt + dt_bias)), the log-decays Δ A, per position and head (b·l·H), and
+ * whether the clamp let Δ through (its gradient reaches dt).
  */
-export function ssdAsScanBackward(backend: Backend, a: SsdArgs, grad: Tensor): SsdGradients {
-  const { b, l, E, H, G, N, P, Hg, Eg } = dims(a);
-  const rows = b * l;
-  const dx = backend.zeros(a.x.shape, a.x);
-  const ddt = backend.zeros(a.dt.shape, a.dt);
-  const dA = backend.zeros(a.A.shape, a.A);
-  const dB = backend.zeros(a.B.shape, a.B);
-  const dC = backend.zeros(a.C.shape, a.C);
-  const dD = backend.zeros(a.D.shape, a.D);
-  const ddtBias = backend.zeros(a.dtBias.shape, a.dtBias);
-  for (let g = 0; g < G; g++) {
-    const args = groupScanArgs(backend, a, g);
-    const { saved } = backend.selectiveScanTrain(args, { strategy: "recompute", chunkSize: CHUNK });
-    const gg = backend.zeros([b, l, Eg], grad);
-    for (let r = 0; r < rows; r++)
-      gg.data.set(grad.data.subarray(r * E + g * Eg, r * E + (g + 1) * Eg), r * Eg);
-    const d = backend.selectiveScanBackward(args, saved, gg);
-    for (let r = 0; r < rows; r++) {
-      dx.data.set(d.du.data.subarray(r * Eg, (r + 1) * Eg), r * E + g * Eg);
-      dB.data.set(d.dB.data.subarray(r * N, (r + 1) * N), r * G * N + g * N);
-      dC.data.set(d.dC.data.subarray(r * N, (r + 1) * N), r * G * N + g * N);
-      for (let h = 0; h < Hg; h++) {
-        let s = 0; // Δ_h reaches each of the head's channels: its gradient is their sum
-        for (let p = 0; p < P; p++) s += d.ddelta.data[r * Eg + h * P + p];
-        ddt.data[r * H + g * Hg + h] = s;
-      }
-    }
-    for (let h = 0; h < Hg; h++) {
-      const head = g * Hg + h;
-      let sA = 0;
-      let sD = 0;
-      let sBias = 0;
-      for (let k = h * P * N; k < (h + 1) * P * N; k++) sA += d.dA.data[k];
-      for (let e = h * P; e < (h + 1) * P; e++) {
-        sD += d.dD.data[e];
-        sBias += d.ddeltaBias.data[e];
-      }
-      dA.data[head] = sA;
-      dD.data[head] = sD;
-      ddtBias.data[head] = sBias;
-    }
+function discretise(a: SsdArgs) {
+  const [lo, hi] = a.dtLimit;
+  const H = a.A.data.length;
+  const delta = new Float64Array(a.dt.data.length);
+  const logDecay = new Float64Array(delta.length);
+  const through = new Uint8Array(delta.length);
+  for (let i = 0; i < delta.length; i++) {
+    const head = i % H;
+    const v = softplusRaw(a.dt.data[i] + a.dtBias.data[head]);
+    through[i] = v >= lo && v <= hi ? 1 : 0;
+    delta[i] = Math.min(Math.max(v, lo), hi);
+    logDecay[i] = delta[i] * a.A.data[head];
   }
-  return { dx, ddt, dA, dB, dC, dD, ddtBias };
+  return { delta, logDecay, through };
 }
 
 /**
@@ -133,15 +68,7 @@ export function ssdAsScanBackward(backend: Backend, a: SsdArgs, grad: Tensor): S
  */
 export function ssdChunkedGemm(m: SimdMemory, a: SsdArgs, state: Tensor | null): SimdTensor {
   const { b: batch, l: L, E, H, G, N, P } = dims(a);
-  // Δ = clamp(softplus(dt + dt_bias)) and the log-decays Δ A, per position and head.
-  const [lo, hi] = a.dtLimit;
-  const delta = new Float64Array(batch * L * H);
-  const logDecay = new Float64Array(delta.length);
-  for (let i = 0; i < delta.length; i++) {
-    const head = i % H;
-    delta[i] = Math.min(Math.max(softplusRaw(a.dt.data[i] + a.dtBias.data[head]), lo), hi);
-    logDecay[i] = delta[i] * a.A.data[head];
-  }
+  const { delta, logDecay } = discretise(a);
   const x = m.input(a.x);
   const y = chunkedGemm(
     m,
@@ -210,17 +137,13 @@ export function chunkedGemm(
   const dt = new Float64Array(Q); //                   Δ inside the chunk
   const cum = new Float64Array(Q); //                  a_0 + … + a_t inside the chunk
   const yd = y.data;
-  const Sd = S.data;
   for (let bi = 0; bi < batch; bi++) {
     for (let t0 = 0; t0 < L; t0 += Q) {
       const q = Math.min(Q, L - t0);
       const row0 = bi * L + t0;
       for (let g = 0; g < G; g++) {
-        for (let s = 0; s < q; s++)
-          for (let n = 0; n < N; n++) {
-            BT.data[n * Q + s] = B.data[(row0 + s) * GN + g * N + n];
-            CT.data[n * Q + s] = C.data[(row0 + s) * GN + g * N + n];
-          }
+        transposeInto(BT, Q, B, row0 * GN + g * N, GN, q, N);
+        transposeInto(CT, Q, C, row0 * GN + g * N, GN, q, N);
         m.gemm({
           rows: q,
           cols: q,
@@ -232,12 +155,7 @@ export function chunkedGemm(
         });
         for (let hh = 0; hh < Hg; hh++) {
           const head = g * Hg + hh;
-          let sum = 0;
-          for (let s = 0; s < q; s++) {
-            const i = (row0 + s) * H + head;
-            dt[s] = delta ? delta[i] : 1;
-            cum[s] = sum += logDecay[i];
-          }
+          chunkSteps(delta, logDecay, row0 * H + head, H, q, dt, cum);
           const xAt = row0 * E + head * P; //          the head's channels at the chunk's start
           const sAt = (bi * H + head) * P * N;
           // y_t = exp(cum_t) S C_t: the state entering the chunk, decayed to t, read out.
@@ -269,28 +187,69 @@ export function chunkedGemm(
             c: { t: y, offset: xAt, rowStride: E, colStride: 1 },
             accumulate: true,
           });
-          // S ← exp(cum_{q−1}) S + Σ_s x_s (Δ_s exp(cum_{q−1} − cum_s) B_s)ᵀ.
-          const decay = Math.exp(cum[q - 1]);
-          for (let i = sAt; i < sAt + P * N; i++) Sd[i] *= decay;
-          for (let s = 0; s < q; s++) {
-            const w = dt[s] * Math.exp(cum[q - 1] - cum[s]);
-            for (let n = 0; n < N; n++) Bw.data[s * N + n] = w * BT.data[n * Q + s];
-          }
-          m.gemm({
-            rows: P,
-            cols: N,
-            inner: q,
-            a: { t: x, offset: xAt, rowStride: 1, colStride: E },
-            b: rowMajor(Bw, N),
-            c: { t: S, offset: sAt, rowStride: N, colStride: 1 },
-            accumulate: true,
-          });
+          foldChunk(m, { q, Q, P, N, E }, x, xAt, BT, dt, cum, Bw, S, sAt);
         }
       }
     }
   }
-  if (state && Sd !== state.data) state.data.set(Sd);
+  if (state && S.data !== state.data) state.data.set(S.data);
   return y;
+}
+
+/**
+ * Δ (1 when `delta` is null) and cum_s = a_0 + … + a_s for the q positions of one head in a chunk,
+ * the first at index `first` of the (b·l·H) arrays, into `dt` and `cum`.
+ */
+function chunkSteps(
+  delta: Float64Array | null,
+  logDecay: ArrayLike<number>,
+  first: number,
+  H: number,
+  q: number,
+  dt: Float64Array,
+  cum: Float64Array,
+): void {
+  let sum = 0;
+  for (let s = 0; s < q; s++) {
+    const i = first + s * H;
+    dt[s] = delta ? delta[i] : 1;
+    cum[s] = sum += logDecay[i];
+  }
+}
+
+/**
+ * One head's chunk of q positions folded into its state (P × N at `sAt` of S):
+ * S ← exp(cum_{q−1}) S + Σ_s x_s (Δ_s exp(cum_{q−1} − cum_s) B_s)ᵀ, with Bᵀ (N × Q) given and
+ * Bw (Q × N) as scratch.
+ */
+function foldChunk(
+  m: SimdMemory,
+  d: { q: number; Q: number; P: number; N: number; E: number },
+  x: SimdTensor,
+  xAt: number,
+  BT: SimdTensor,
+  dt: Float64Array,
+  cum: Float64Array,
+  Bw: SimdTensor,
+  S: SimdTensor,
+  sAt: number,
+): void {
+  const { q, Q, P, N, E } = d;
+  const decay = Math.exp(cum[q - 1]);
+  for (let i = sAt; i < sAt + P * N; i++) S.data[i] *= decay;
+  for (let s = 0; s < q; s++) {
+    const w = dt[s] * Math.exp(cum[q - 1] - cum[s]);
+    for (let n = 0; n < N; n++) Bw.data[s * N + n] = w * BT.data[n * Q + s];
+  }
+  m.gemm({
+    rows: P,
+    cols: N,
+    inner: q,
+    a: { t: x, offset: xAt, rowStride: 1, colStride: E },
+    b: rowMajor(Bw, N),
+    c: { t: S, offset: sAt, rowStride: N, colStride: 1 },
+    accumulate: true,
+  });
 }
 
 /**
@@ -333,4 +292,282 @@ function chunkedStep(
         yAt: xAt,
       });
     }
+}
+
+/**
+ * The SSD op's backward (`Backend.ssdBackward`) by the chunked algorithm on the gemm (see the
+ * module comment), in `m`'s memory: the gradients of y = ssd(a) (no state) for the gradient g of
+ * y (b, l, E).
+ */
+export function ssdChunkedGemmBackward(m: SimdMemory, a: SsdArgs, grad: Tensor): SsdGradients {
+  const { b: batch, l: L, E, H, G, N, P, Hg } = dims(a);
+  const GN = G * N;
+  const Q = Math.max(1, Math.min(a.chunkSize, L));
+  const chunks = Math.ceil(L / Q);
+  const { delta, logDecay, through } = discretise(a);
+  const x = m.input(a.x);
+  const B = m.input(a.B);
+  const C = m.input(a.C);
+  const gy = m.input(grad);
+  const dx = m.zeros([batch, L, E]);
+  const dB = m.zeros([batch, L, GN]);
+  const dC = m.zeros([batch, L, GN]);
+  const dDelta = new Float64Array(delta.length); //    ∂/∂Δ, then ∂/∂dt
+  const dA = new Float64Array(H);
+  // Scratch, one chunk of one group or head.
+  const BT = m.alloc([N, Q]); //                       the group's B of the chunk, transposed
+  const CB = m.alloc([Q, Q]); //                       its scores C_t · B_s
+  const M = m.alloc([Q, Q]); //                        one head's masked scores
+  const dM = m.alloc([Q, Q]); //                       their gradient dY Xᵀ
+  const dCB = m.alloc([Q, Q]); //                      the scores' gradient, summed over the group's heads
+  const XT = m.alloc([P, Q]); //                       the head's x of the chunk, transposed
+  const dYS = m.alloc([Q, N]); //                      dY S
+  const XdS = m.alloc([Q, N]); //                      X dS
+  const Bu = m.alloc([Q, N]); //                       u_s B_s (and the fold's scratch)
+  const Cw = m.alloc([Q, N]); //                       w_t C_t
+  const dST = m.alloc([N, P]); //                      dS transposed
+  const dt = new Float64Array(Q);
+  const cum = new Float64Array(Q);
+  const dcum = new Float64Array(Q); //                 ∂/∂cum_t
+  const ddt = new Float64Array(Q); //                  ∂/∂Δ_s through M and u
+  // The states entering each chunk (b, chunks, H, P, N): the fold alone, chunk after chunk.
+  const entry = m.alloc([batch, chunks, H, P, N]);
+  const S = m.zeros([H, P, N]);
+  const sz = H * P * N;
+  for (let bi = 0; bi < batch; bi++) {
+    S.data.fill(0);
+    for (let c = 0; c < chunks; c++) {
+      const t0 = c * Q;
+      const q = Math.min(Q, L - t0);
+      const row0 = bi * L + t0;
+      entry.data.set(S.data, (bi * chunks + c) * sz);
+      for (let g = 0; g < G; g++) {
+        transposeInto(BT, Q, B, row0 * GN + g * N, GN, q, N);
+        for (let hh = 0; hh < Hg; hh++) {
+          const head = g * Hg + hh;
+          chunkSteps(delta, logDecay, row0 * H + head, H, q, dt, cum);
+          foldChunk(m, { q, Q, P, N, E }, x, row0 * E + head * P, BT, dt, cum, Bu, S, head * P * N);
+        }
+      }
+    }
+  }
+  // The chunks in reverse, S now dS: the gradient of the state leaving the chunk.
+  for (let bi = 0; bi < batch; bi++) {
+    S.data.fill(0);
+    for (let c = chunks - 1; c >= 0; c--) {
+      const t0 = c * Q;
+      const q = Math.min(Q, L - t0);
+      const row0 = bi * L + t0;
+      const bcAt = row0 * GN; //                       the chunk's B, C, dB, dC rows
+      for (let g = 0; g < G; g++) {
+        transposeInto(BT, Q, B, bcAt + g * N, GN, q, N);
+        m.gemm({
+          rows: q,
+          cols: q,
+          inner: N,
+          a: { t: C, offset: bcAt + g * N, rowStride: GN, colStride: 1 },
+          b: rowMajor(BT, Q),
+          c: rowMajor(CB, Q),
+          accumulate: false,
+        });
+        dCB.data.fill(0);
+        for (let hh = 0; hh < Hg; hh++) {
+          const head = g * Hg + hh;
+          const A = a.A.data[head];
+          chunkSteps(delta, logDecay, row0 * H + head, H, q, dt, cum);
+          dcum.fill(0);
+          ddt.fill(0);
+          const xAt = row0 * E + head * P;
+          const sAt = head * P * N;
+          const eAt = (bi * chunks + c) * sz + sAt; // the state entering the chunk
+          const last = cum[q - 1];
+          // dM = dY Xᵀ; M and its mask again. dM ∘ M reaches cum_t (+) and cum_s (−), dM ∘ E
+          // reaches the scores and Δ_s.
+          transposeInto(XT, Q, x, xAt, E, q, P);
+          m.gemm({
+            rows: q,
+            cols: q,
+            inner: P,
+            a: { t: gy, offset: xAt, rowStride: E, colStride: 1 },
+            b: rowMajor(XT, Q),
+            c: rowMajor(dM, Q),
+            accumulate: false,
+          });
+          for (let t = 0; t < q; t++) {
+            for (let s = 0; s <= t; s++) {
+              const k = t * Q + s;
+              const e = Math.exp(cum[t] - cum[s]);
+              const score = CB.data[k];
+              M.data[k] = score * e * dt[s];
+              const dMe = dM.data[k] * e;
+              dCB.data[k] += dMe * dt[s];
+              ddt[s] += dMe * score;
+              const w = dMe * score * dt[s];
+              dcum[t] += w;
+              dcum[s] -= w;
+            }
+            for (let s = t + 1; s < q; s++) M.data[t * Q + s] = 0;
+          }
+          // dX += Mᵀ dY
+          m.gemm({
+            rows: q,
+            cols: P,
+            inner: q,
+            a: { t: M, offset: 0, rowStride: 1, colStride: Q },
+            b: { t: gy, offset: xAt, rowStride: E, colStride: 1 },
+            c: { t: dx, offset: xAt, rowStride: E, colStride: 1 },
+            accumulate: true,
+          });
+          // The read-out y_t += w_t S C_t: dC_t += w_t (dY S)_t, and w_t's gradient (dY S)_t · C_t.
+          m.gemm({
+            rows: q,
+            cols: N,
+            inner: P,
+            a: { t: gy, offset: xAt, rowStride: E, colStride: 1 },
+            b: { t: entry, offset: eAt, rowStride: N, colStride: 1 },
+            c: rowMajor(dYS, N),
+            accumulate: false,
+          });
+          for (let t = 0; t < q; t++) {
+            const w = Math.exp(cum[t]);
+            const at = bcAt + t * GN + g * N;
+            let dw = 0;
+            for (let n = 0; n < N; n++) {
+              const v = dYS.data[t * N + n];
+              dC.data[at + n] += w * v;
+              dw += v * C.data[at + n];
+              Cw.data[t * N + n] = w * C.data[at + n];
+            }
+            dcum[t] += dw * w;
+          }
+          // The fold S_out = e S + Xᵀ diag(u) B, against dS (S's values for this head).
+          m.gemm({
+            rows: q,
+            cols: N,
+            inner: P,
+            a: { t: x, offset: xAt, rowStride: E, colStride: 1 },
+            b: { t: S, offset: sAt, rowStride: N, colStride: 1 },
+            c: rowMajor(XdS, N),
+            accumulate: false,
+          });
+          for (let s = 0; s < q; s++) {
+            const f = Math.exp(last - cum[s]);
+            const u = dt[s] * f;
+            const at = bcAt + s * GN + g * N;
+            let du = 0;
+            for (let n = 0; n < N; n++) {
+              const v = XdS.data[s * N + n];
+              dB.data[at + n] += u * v;
+              du += v * B.data[at + n];
+              Bu.data[s * N + n] = u * B.data[at + n];
+            }
+            ddt[s] += du * f;
+            dcum[q - 1] += du * u;
+            dcum[s] -= du * u;
+          }
+          for (let p = 0; p < P; p++)
+            for (let n = 0; n < N; n++) dST.data[n * P + p] = S.data[sAt + p * N + n];
+          m.gemm({
+            rows: q,
+            cols: P,
+            inner: N,
+            a: rowMajor(Bu, N),
+            b: rowMajor(dST, P),
+            c: { t: dx, offset: xAt, rowStride: E, colStride: 1 },
+            accumulate: true,
+          });
+          const decay = Math.exp(last);
+          let inner = 0; //                            ⟨dS, S_in⟩: e's gradient
+          for (let k = 0; k < P * N; k++) inner += S.data[sAt + k] * entry.data[eAt + k];
+          dcum[q - 1] += inner * decay;
+          // dS_in = e dS + dYᵀ diag(w) C
+          for (let k = sAt; k < sAt + P * N; k++) S.data[k] *= decay;
+          m.gemm({
+            rows: P,
+            cols: N,
+            inner: q,
+            a: { t: gy, offset: xAt, rowStride: 1, colStride: E },
+            b: rowMajor(Cw, N),
+            c: { t: S, offset: sAt, rowStride: N, colStride: 1 },
+            accumulate: true,
+          });
+          // cum_t = a_0 + … + a_t: a_s's gradient is the sum of cum's from s on; a_s = Δ_s A.
+          let da = 0;
+          for (let s = q - 1; s >= 0; s--) {
+            da += dcum[s];
+            const i = (row0 + s) * H + head;
+            dDelta[i] = ddt[s] + da * A;
+            dA[head] += da * dt[s];
+          }
+        }
+        // The scores C_t · B_s of the group: dC += dCB B, dB += dCBᵀ C.
+        m.gemm({
+          rows: q,
+          cols: N,
+          inner: q,
+          a: rowMajor(dCB, Q),
+          b: { t: B, offset: bcAt + g * N, rowStride: GN, colStride: 1 },
+          c: { t: dC, offset: bcAt + g * N, rowStride: GN, colStride: 1 },
+          accumulate: true,
+        });
+        m.gemm({
+          rows: q,
+          cols: N,
+          inner: q,
+          a: { t: dCB, offset: 0, rowStride: 1, colStride: Q },
+          b: { t: C, offset: bcAt + g * N, rowStride: GN, colStride: 1 },
+          c: { t: dB, offset: bcAt + g * N, rowStride: GN, colStride: 1 },
+          accumulate: true,
+        });
+      }
+    }
+  }
+  // The skip y += D x, and Δ's gradient through the clamp and the softplus to dt.
+  const dD = new Float64Array(H);
+  const ddtBias = new Float64Array(H);
+  for (let r = 0; r < batch * L; r++)
+    for (let head = 0; head < H; head++) {
+      const D = a.D.data[head];
+      let sum = 0;
+      for (let i = r * E + head * P; i < r * E + (head + 1) * P; i++) {
+        dx.data[i] += D * gy.data[i];
+        sum += gy.data[i] * x.data[i];
+      }
+      dD[head] += sum;
+      const i = r * H + head;
+      const raw = through[i] ? dDelta[i] * sigmoidRaw(a.dt.data[i] + a.dtBias.data[head]) : 0;
+      dDelta[i] = raw;
+      ddtBias[head] += raw;
+    }
+  const tensor = (shape: readonly number[], values: Float64Array): Tensor => {
+    const t = m.alloc(shape);
+    t.data.set(values);
+    return t;
+  };
+  return {
+    dx,
+    ddt: tensor(a.dt.shape, dDelta),
+    dA: tensor(a.A.shape, dA),
+    dB,
+    dC,
+    dD: tensor(a.D.shape, dD),
+    ddtBias: tensor(a.dtBias.shape, ddtBias),
+  };
+}
+
+/**
+ * dst (cols × ld) ← the transpose of the rows × cols matrix of src at `from` with row stride
+ * `stride`: dst[j·ld + i] = src[from + i·stride + j].
+ */
+function transposeInto(
+  dst: SimdTensor,
+  ld: number,
+  src: SimdTensor,
+  from: number,
+  stride: number,
+  rows: number,
+  cols: number,
+): void {
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) dst.data[j * ld + i] = src.data[from + i * stride + j];
 }

@@ -136,6 +136,12 @@ async function main(): Promise<void> {
     torch: process.env.SSD_WEBGPU_TORCH !== "0",
   });
   const idle = webgpu ? webGpuIdle : async () => {};
+  // webgpu waits for the GPU after each traced kernel, cpu and webasm run synchronously; a GL
+  // backend draws later, so a kernel's time there may hold the previous kernels' work
+  const perKernelHow =
+    mode === "headlessgl"
+      ? "as submitted: GL draws later, times shift between kernels"
+      : "each waited for";
   const checked = <T>(body: () => Promise<T>): Promise<T> =>
     webgpu ? withDeviceErrorScopes("ssd-webgpu", body) : body();
 
@@ -351,7 +357,7 @@ async function main(): Promise<void> {
         }));
         traced.free(up);
         say(
-          `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
+          `    per kernel (${perKernelHow}): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
         );
       } catch (e) {
         row.perKernelError = (e as Error).message;

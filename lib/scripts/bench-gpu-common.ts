@@ -3,8 +3,9 @@
  * Mamba-2's chunked SSD) share: a run's results JSON and table, written after every measurement;
  * the time budget, before each part of which the benchmark asks whether it still fits; the device
  * header (the WebGPU adapter and the cost of one submit, PyTorch's CUDA device and the
- * device-to-device copy bandwidth that sets the HBM limit); medians of timed runs; the error
- * measure; calling the PyTorch scripts of `lib/gpu-run/`.
+ * device-to-device copy bandwidth that sets the HBM limit); how a program with its data on the
+ * device is timed (upload, kernels, read-back, end to end, each kernel); medians of timed runs;
+ * the error measure; calling the PyTorch scripts of `lib/gpu-run/`.
  *
  * Not a benchmark itself: it lives beside `bench/`, whose every file the bench runner runs.
  */
@@ -12,7 +13,12 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { installWebGpu, measureWebGpuSubmit } from "../dist/gpu/webgpu";
+import {
+  installWebGpu,
+  measureWebGpuSubmit,
+  webGpuIdle,
+  withDeviceErrorScopes,
+} from "../dist/gpu/webgpu";
 import { formatSeconds } from "./bench-scan-common";
 import { torchPython } from "./bench-python";
 
@@ -191,4 +197,104 @@ export async function measureGpuDevice(
   }
   run.flush();
   return { torch, hbm };
+}
+
+/**
+ * A gpu.js program with its data on the device, as createFusedGpuScan and createGpuSsd make
+ * them: inputs uploaded once, kernels chained on the device, results read back when asked.
+ */
+export interface DeviceProgram<I, U, O, R> {
+  upload(inputs: I): Promise<U>;
+  forward(uploaded: U): Promise<O>;
+  read(output: O): Promise<R>;
+  free(...values: U[]): void;
+}
+
+/** What {@link timeOnDevice} measured. */
+export interface DeviceTimings<R> {
+  /** The checked run's result (webgpu: inside error scopes, so a device error throws). */
+  first: R;
+  /** The first upload, until the GPU is idle (seconds). */
+  firstUploadSeconds: number;
+  /** The kernels with the inputs on the device, each run until the GPU reports them done. */
+  forward: Timing;
+  read: Timing;
+  /** Upload until the GPU is idle. */
+  upload: Timing;
+  /** Upload, kernels and read-back. */
+  endToEnd: Timing;
+}
+
+/**
+ * Times a program on `inputs` the one way both GPU benchmarks do: the first upload (then
+ * `uploaded(seconds)`), one checked run, the kernels (median of `repeats`), the read-back, the
+ * upload and end to end (median of `transfers()` each). On webgpu every timed part waits until
+ * the GPU is idle; `label` names the checked run's device errors.
+ */
+export async function timeOnDevice<I, U, O, R>(
+  program: DeviceProgram<I, U, O, R>,
+  inputs: I,
+  options: {
+    webgpu: boolean;
+    label: string;
+    repeats: number;
+    transfers: () => number;
+    uploaded?: (seconds: number) => void;
+  },
+): Promise<DeviceTimings<R>> {
+  const idle = options.webgpu ? webGpuIdle : async () => {};
+  const t0 = performance.now();
+  const up = await program.upload(inputs);
+  await idle();
+  const firstUploadSeconds = (performance.now() - t0) / 1000;
+  options.uploaded?.(firstUploadSeconds);
+  const checkedRun = async () => program.read(await program.forward(up));
+  const first = options.webgpu
+    ? await withDeviceErrorScopes(options.label, checkedRun)
+    : await checkedRun();
+  const forward = await time(options.repeats, async () => {
+    await program.forward(up);
+    await idle();
+  });
+  const o = await program.forward(up);
+  await idle();
+  const read = await time(options.transfers(), () => program.read(o));
+  program.free(up);
+  const upload = await time(options.transfers(), async () => {
+    const u2 = await program.upload(inputs);
+    await idle();
+    program.free(u2);
+  });
+  const endToEnd = await time(options.transfers(), async () => {
+    const u2 = await program.upload(inputs);
+    await program.read(await program.forward(u2));
+    program.free(u2);
+  });
+  return { first, firstUploadSeconds, forward, read, upload, endToEnd };
+}
+
+/**
+ * Each kernel's time: the median over `runs` forwards of a program made with `trace: true`
+ * (after one untimed forward), in launch order.
+ */
+export async function perKernelTimes<I, U, O>(
+  program: DeviceProgram<I, U, O, unknown> & {
+    takeTrace(): { kernel: string; seconds: number }[];
+  },
+  inputs: I,
+  runs = 5,
+): Promise<{ kernel: string; seconds: number }[]> {
+  const up = await program.upload(inputs);
+  await program.forward(up);
+  program.takeTrace();
+  const traces: { kernel: string; seconds: number }[][] = [];
+  for (let i = 0; i < runs; i++) {
+    await program.forward(up);
+    traces.push(program.takeTrace());
+  }
+  program.free(up);
+  return traces[0].map((k, j) => ({
+    kernel: k.kernel,
+    seconds: median(traces.map((r) => r[j].seconds)),
+  }));
 }

@@ -60,10 +60,11 @@ import {
   type Timing,
   gpuRunScript,
   measureGpuDevice,
-  median,
+  perKernelTimes,
   relL2,
   startGpuBench,
   time,
+  timeOnDevice,
   torchCall,
 } from "../bench-gpu-common";
 
@@ -261,33 +262,20 @@ async function main(): Promise<void> {
           { batch: b, dim: d, length: l, dstate: n },
           { chunkSize: T },
         ).traffic;
-        // checked run: device errors reject, every output compared
-        const t0 = performance.now();
-        const up = await scanner.upload(args);
-        await idle();
-        uploadS ??= (performance.now() - t0) / 1000;
-        const checkedRun = async () => scanner.read(await scanner.forward(up));
-        const first = webgpu
-          ? await withDeviceErrorScopes("scan-webgpu", checkedRun)
-          : await checkedRun();
-        Object.assign(row, check(first.out.data));
-        row.forward = await time(webgpu ? 20 : 2, async () => {
-          await scanner.forward(up);
-          await idle();
+        // checked run (device errors reject, every output compared), then the timed runs
+        const m = await timeOnDevice(scanner, args, {
+          webgpu,
+          label: "scan-webgpu",
+          repeats: webgpu ? 20 : 2,
+          transfers,
+          uploaded: (seconds) => (uploadS ??= seconds),
         });
-        const o = await scanner.forward(up);
-        await idle();
-        row.read = await time(transfers(), () => scanner.read(o));
-        scanner.free(up);
-        row.upload = await time(transfers(), async () => {
-          const u2 = await scanner.upload(args);
-          await idle();
-          scanner.free(u2);
-        });
-        row.endToEnd = await time(transfers(), async () => {
-          const u2 = await scanner.upload(args);
-          await scanner.read(await scanner.forward(u2));
-          scanner.free(u2);
+        Object.assign(row, check(m.first.out.data));
+        Object.assign(row, {
+          forward: m.forward,
+          read: m.read,
+          upload: m.upload,
+          endToEnd: m.endToEnd,
         });
         const t = (k: string) => (row[k] as Timing).seconds;
         say(
@@ -351,19 +339,7 @@ async function main(): Promise<void> {
         trace: true,
       });
       try {
-        const up3 = await traced.upload(args);
-        await traced.forward(up3);
-        traced.takeTrace();
-        const runs: { kernel: string; seconds: number }[][] = [];
-        for (let i = 0; i < 5; i++) {
-          await traced.forward(up3);
-          runs.push(traced.takeTrace());
-        }
-        row.perKernel = runs[0].map((k, j) => ({
-          kernel: k.kernel,
-          seconds: median(runs.map((r) => r[j].seconds)),
-        }));
-        traced.free(up3);
+        row.perKernel = await perKernelTimes(traced, args);
         say(
           `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
         );

@@ -41,21 +41,16 @@ import type { Tensor } from "../../dist/tensor";
 import { type SsdInputs, ssdRecurrence } from "../../dist/mamba2/ssd";
 import type { DeviceGpuMode } from "../../dist/gpu/device-kernels";
 import { createGpuSsd, gpuSsdTraffic } from "../../dist/gpu/ssd";
-import {
-  releaseWebGpu,
-  takeUncapturedWebGpuErrors,
-  webGpuIdle,
-  withDeviceErrorScopes,
-} from "../../dist/gpu/webgpu";
+import { releaseWebGpu, takeUncapturedWebGpuErrors } from "../../dist/gpu/webgpu";
 import { formatBytes, formatSeconds as fmt, relDiff } from "../bench-scan-common";
 import {
   type Timing,
   gpuRunScript,
   measureGpuDevice,
-  median,
+  perKernelTimes,
   relL2,
   startGpuBench,
-  time,
+  timeOnDevice,
   torchCall,
 } from "../bench-gpu-common";
 
@@ -135,15 +130,12 @@ async function main(): Promise<void> {
     webgpu,
     torch: process.env.SSD_WEBGPU_TORCH !== "0",
   });
-  const idle = webgpu ? webGpuIdle : async () => {};
   // webgpu waits for the GPU after each traced kernel, cpu and webasm run synchronously; a GL
   // backend draws later, so a kernel's time there may hold the previous kernels' work
   const perKernelHow =
     mode === "headlessgl"
       ? "as submitted: GL draws later, times shift between kernels"
       : "each waited for";
-  const checked = <T>(body: () => Promise<T>): Promise<T> =>
-    webgpu ? withDeviceErrorScopes("ssd-webgpu", body) : body();
 
   // smoke: small sizes against lib's float64 recurrence (l not a multiple of Q, two groups)
   say(`\nSmoke test: the gpu.js SSD on ${mode} against lib's float64 recurrence`);
@@ -281,30 +273,20 @@ async function main(): Promise<void> {
           { chunkSize: Q },
         );
         row.traffic = traffic;
-        const t0 = performance.now();
-        const up = await ssd.upload(inputs);
-        await idle();
-        uploadS ??= (performance.now() - t0) / 1000;
-        // checked run: device errors reject, the output compared
-        const first = await checked(async () => ssd.read(await ssd.forward(up)));
-        Object.assign(row, check(first.y.data));
-        row.forward = await time(webgpu ? FORWARD_REPEATS : 2, async () => {
-          await ssd.forward(up);
-          await idle();
+        // checked run (device errors reject, the output compared), then the timed runs
+        const m = await timeOnDevice(ssd, inputs, {
+          webgpu,
+          label: "ssd-webgpu",
+          repeats: webgpu ? FORWARD_REPEATS : 2,
+          transfers,
+          uploaded: (seconds) => (uploadS ??= seconds),
         });
-        const o = await ssd.forward(up);
-        await idle();
-        row.read = await time(transfers(), () => ssd.read(o));
-        ssd.free(up);
-        row.upload = await time(transfers(), async () => {
-          const u2 = await ssd.upload(inputs);
-          await idle();
-          ssd.free(u2);
-        });
-        row.endToEnd = await time(transfers(), async () => {
-          const u2 = await ssd.upload(inputs);
-          await ssd.read(await ssd.forward(u2));
-          ssd.free(u2);
+        Object.assign(row, check(m.first.y.data));
+        Object.assign(row, {
+          forward: m.forward,
+          read: m.read,
+          upload: m.upload,
+          endToEnd: m.endToEnd,
         });
       } catch (e) {
         row.error = (e as Error).message;
@@ -343,19 +325,7 @@ async function main(): Promise<void> {
       }
       const traced = createGpuSsd({ mode, chunkSize: Q, errorScopes: false, trace: true });
       try {
-        const up = await traced.upload(inputs);
-        await traced.forward(up);
-        traced.takeTrace();
-        const runs: { kernel: string; seconds: number }[][] = [];
-        for (let i = 0; i < 5; i++) {
-          await traced.forward(up);
-          runs.push(traced.takeTrace());
-        }
-        row.perKernel = runs[0].map((k, j) => ({
-          kernel: k.kernel,
-          seconds: median(runs.map((r) => r[j].seconds)),
-        }));
-        traced.free(up);
+        row.perKernel = await perKernelTimes(traced, inputs);
         say(
           `    per kernel (${perKernelHow}): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
         );

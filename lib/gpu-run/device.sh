@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Runs the GPU scan benchmark on a GPU machine from a folder staged by lib/gpu-run/stage.mjs,
-# with no Node.js and no network there: `bash <staging>/lib/gpu-run/device.sh` (from anywhere).
-# It unpacks the Vulkan loader, Node and Dawn, builds Mamba's official CUDA forward (fp32) in the
-# background (lib/gpu-run/mamba_cuda.py), and runs lib/build/bench/scan-webgpu.js. Results: $OUT
-# (or /tmp/scan-gpu-out) gets results.json, table.txt, log.txt and mamba-build.txt.
-# Env: SCAN_WEBGPU_BUDGET_S (default 480) bounds the benchmark; SCAN_WEBGPU_SIZES, TORCH_PYTHON
-# as in lib/scripts/bench/scan-webgpu.ts.
+# Runs the GPU benchmarks on a GPU machine from a folder staged by lib/gpu-run/stage.mjs, with no
+# Node.js and no network there: `bash <staging>/lib/gpu-run/device.sh` (from anywhere). It unpacks
+# the Vulkan loader, Node and Dawn, then runs the benchmarks GPU_BENCHES names, in that order
+# (default "scan-webgpu ssd-webgpu"):
+#   scan-webgpu  Mamba-1's selective scan (lib/build/bench/scan-webgpu.js); Mamba's official CUDA
+#                forward (fp32) builds in the background for it (lib/gpu-run/mamba_cuda.py).
+#                Results in $OUT: results.json, table.txt, mamba-build.txt. Its budget:
+#                SCAN_WEBGPU_BUDGET_S (default 480).
+#   ssd-webgpu   Mamba-2's chunked SSD (lib/build/bench/ssd-webgpu.js). Results in
+#                $OUT/ssd-webgpu: results.json, table.txt. Its budget: SSD_WEBGPU_BUDGET_S
+#                (default 300).
+# $OUT defaults to /tmp/scan-gpu-out; log.txt there has everything printed. Each benchmark is
+# stopped at its budget (and skips what would not fit it); other settings (SCAN_WEBGPU_SIZES,
+# SSD_WEBGPU_SIZES, TORCH_PYTHON, ...) as in lib/scripts/bench/scan-webgpu.ts and ssd-webgpu.ts.
 set -uo pipefail
 stage="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="${OUT:-/tmp/scan-gpu-out}"
@@ -31,14 +38,33 @@ log="$out/log.txt"
   dawn="$stage/node_modules/webgpu/dist/linux-x64.dawn.node"
   [ -f "$dawn" ] || xz -dk "$dawn.xz"
   echo "node $("$node" --version)"
-  echo "== Mamba's CUDA selective scan (fp32 forward), building in the background"
-  (python3 "$stage/lib/gpu-run/mamba_cuda.py" build >"$out/mamba-build.txt" 2>&1; echo "build exit code $?" >>"$out/mamba-build.txt") &
-  echo "== benchmark"
-  # the benchmark reads the same budget: it skips parts that would not fit, rather than being cut off
-  export SCAN_WEBGPU_BUDGET_S="${SCAN_WEBGPU_BUDGET_S:-480}"
-  SCAN_WEBGPU_OUT="$out" timeout -k 10 "$SCAN_WEBGPU_BUDGET_S" \
-    "$node" "$stage/lib/build/bench/scan-webgpu.js"
-  echo "benchmark exit code $?"
+  benches="${GPU_BENCHES:-scan-webgpu ssd-webgpu}"
+  if [[ " $benches " == *" scan-webgpu "* ]]; then
+    echo "== Mamba's CUDA selective scan (fp32 forward), building in the background"
+    (python3 "$stage/lib/gpu-run/mamba_cuda.py" build >"$out/mamba-build.txt" 2>&1; echo "build exit code $?" >>"$out/mamba-build.txt") &
+  fi
+  for bench in $benches; do
+    echo "== benchmark $bench"
+    # each benchmark reads its own budget too: it skips parts that would not fit, rather than
+    # being cut off
+    case "$bench" in
+      scan-webgpu)
+        export SCAN_WEBGPU_BUDGET_S="${SCAN_WEBGPU_BUDGET_S:-480}"
+        SCAN_WEBGPU_OUT="$out" timeout -k 10 "$SCAN_WEBGPU_BUDGET_S" \
+          "$node" "$stage/lib/build/bench/scan-webgpu.js"
+        ;;
+      ssd-webgpu)
+        export SSD_WEBGPU_BUDGET_S="${SSD_WEBGPU_BUDGET_S:-300}"
+        SSD_WEBGPU_OUT="$out/ssd-webgpu" timeout -k 10 "$SSD_WEBGPU_BUDGET_S" \
+          "$node" "$stage/lib/build/bench/ssd-webgpu.js"
+        ;;
+      *)
+        echo "unknown benchmark '$bench' in GPU_BENCHES (scan-webgpu, ssd-webgpu)"
+        false
+        ;;
+    esac
+    echo "benchmark $bench exit code $?"
+  done
   wait
-  tail -3 "$out/mamba-build.txt"
+  [ -f "$out/mamba-build.txt" ] && tail -3 "$out/mamba-build.txt"
 } 2>&1 | tee "$log"

@@ -1,5 +1,5 @@
 #!/usr/bin/env zx
-// Stages what the GPU scan benchmark needs on a GPU machine that has no Node.js and no network
+// Stages what the GPU benchmarks (the selective scan and Mamba-2's SSD) need on a GPU machine that has no Node.js and no network
 // (the lent NVIDIA H100/H200: Ubuntu 24.04, NVIDIA driver with Vulkan, nvcc, PyTorch with CUDA)
 // into one folder:
 //
@@ -9,7 +9,8 @@
 //   node_modules/           gpu.js and its runtime dependencies: acorn, gpu-mock.js, webgpu
 //                           (Dawn) with only its linux-x64 binary (xz-compressed)
 //   lib/dist, lib/build     the built library and benchmarks (built here first when missing)
-//   lib/gpu-run/            device.sh, torch_scan.py, mamba_cuda.py (the scripts that run there)
+//   lib/gpu-run/            device.sh, torch_scan.py, torch_ssd.py, mamba_cuda.py (the scripts
+//                           that run there)
 //   mamba/csrc/selective_scan/   with --mamba: the sources of Mamba's official CUDA selective
 //                           scan that the fp32 forward needs (copied from a checkout or a git
 //                           directory of state-spaces/mamba; never committed here)
@@ -39,15 +40,19 @@ const MAMBA_FILES = [
   "csrc/selective_scan/uninitialized_copy.cuh",
 ];
 
-const bench = path.join(repo, "lib", "build", "bench", "scan-webgpu.js");
+const benches = ["scan-webgpu", "ssd-webgpu"].map((b) =>
+  path.join(repo, "lib", "build", "bench", `${b}.js`),
+);
 const dist = path.join(repo, "lib", "dist", "index.js");
-if (!fs.existsSync(bench) || !fs.existsSync(dist)) {
+if (!benches.every((b) => fs.existsSync(b)) || !fs.existsSync(dist)) {
   console.log("stage: lib is not built yet: npm run build --workspace lib");
   await $({ cwd: repo, verbose: true })`npm run build --workspace lib`;
 }
-if (!fs.existsSync(bench)) {
-  console.error(`stage: ${bench} is still missing after the build`);
-  process.exit(1);
+for (const bench of benches) {
+  if (!fs.existsSync(bench)) {
+    console.error(`stage: ${bench} is still missing after the build`);
+    process.exit(1);
+  }
 }
 await fs.mkdirp(into);
 
@@ -60,7 +65,7 @@ await fs.copy(path.join(repo, "lib", "build"), path.join(into, "lib", "build"), 
   filter: (src) => !src.endsWith(".map"),
 });
 await fs.copy(path.join(repo, "lib", "package.json"), path.join(into, "lib", "package.json"));
-for (const f of ["device.sh", "torch_scan.py", "mamba_cuda.py"]) {
+for (const f of ["device.sh", "torch_scan.py", "torch_ssd.py", "mamba_cuda.py"]) {
   await fs.copy(path.join(repo, "lib", "gpu-run", f), path.join(into, "lib", "gpu-run", f));
 }
 

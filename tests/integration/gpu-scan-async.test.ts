@@ -4,6 +4,8 @@
  * headless Chromium (Debian's `chromium`, its SwiftShader Vulkan adapter) with lib bundled for
  * the page. The reference is lib's float64 sequential `selectiveScan` (tested against its own
  * independent reference in tests/helpers/selective-scan.ts), a different algorithm from both gpu.js scans.
+ * In the same page, Mamba-2's chunked SSD on gpu.js (createGpuSsd) against lib's float64 SSD
+ * recurrence (`ssdRecurrence`; the other backends: tests/unit/gpu/ssd.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +23,7 @@ import {
   selectiveScan,
   selectiveScanBackward,
   selectiveScanForwardTrain,
+  ssdRecurrence,
 } from "../../lib/src/index";
 import { relErr } from "../helpers/reference";
 
@@ -209,10 +212,11 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
         `import * as async from ${JSON.stringify(path.join(root, "lib/src/gpu/selective-scan-async.ts"))};`,
         `import * as webgpu from ${JSON.stringify(path.join(root, "lib/src/gpu/webgpu.ts"))};`,
         `import * as fused from ${JSON.stringify(path.join(root, "lib/src/gpu/fused-scan.ts"))};`,
+        `import * as ssd from ${JSON.stringify(path.join(root, "lib/src/gpu/ssd.ts"))};`,
         `import * as scan from ${JSON.stringify(path.join(root, "lib/src/selective/scan.ts"))};`,
         `import * as args from ${JSON.stringify(path.join(root, "lib/src/scan/random-args.ts"))};`,
         `import { Rng } from ${JSON.stringify(path.join(root, "lib/src/rng.ts"))};`,
-        "(globalThis as any).lib = { ...async, ...webgpu, ...fused, ...scan, ...args, Rng };",
+        "(globalThis as any).lib = { ...async, ...webgpu, ...fused, ...ssd, ...scan, ...args, Rng };",
       ].join("\n"),
     );
     const { build } = await import("rolldown");
@@ -368,5 +372,66 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
         expect(relErr(r.grads[k], ref[k]!.data), `${k} ${r.label}`).toBeLessThan(TOL);
       }
     }
+  });
+  it("Mamba-2's chunked SSD (createGpuSsd) matches the float64 recurrence", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
+    }
+    // b, l, h, p, g, n and Q: l not a multiple of Q, two groups, p and n not multiples of 4
+    const ssdCases = [
+      { size: [2, 37, 4, 5, 2, 6], chunk: 8 },
+      { size: [1, 64, 3, 7, 1, 3], chunk: 16 },
+    ];
+    const wire = ssdCases.map((c, k) => {
+      const [b, l, h, p, g, n] = c.size;
+      const rng = new Rng(50 + k);
+      const A = rng.randn([b, l, h]);
+      A.data.forEach((_, i) => (A.data[i] = -0.5 * rng.uniform(0, 1)));
+      const inputs = {
+        X: rng.randn([b, l, h, p]),
+        A,
+        B: rng.randn([b, l, g, n]),
+        C: rng.randn([b, l, g, n]),
+      };
+      const plain: Record<string, { shape: number[]; data: number[] }> = {};
+      for (const [key, t] of Object.entries(inputs)) {
+        plain[key] = { shape: t.shape, data: Array.from(t.data) };
+      }
+      return { chunk: c.chunk, inputs, plain };
+    });
+    const results = await evaluate!<{ y: number[]; last: number[] }[]>(`(async () => {
+      const lib = globalThis.lib;
+      await lib.installWebGpu();
+      const out = [];
+      for (const c of ${JSON.stringify(wire.map((w) => ({ chunk: w.chunk, inputs: w.plain })))}) {
+        const inputs = {};
+        for (const [k, v] of Object.entries(c.inputs)) {
+          inputs[k] = { shape: v.shape, data: Float32Array.from(v.data) };
+        }
+        const ssd = lib.createGpuSsd({ mode: "webgpu", chunkSize: c.chunk });
+        const up = await ssd.upload(inputs);
+        const o = await ssd.forward(up, { finalState: true });
+        await lib.webGpuIdle();
+        const r = await ssd.read(o);
+        out.push({ y: Array.from(r.y.data), last: Array.from(r.finalState.data) });
+        ssd.free(up, o);
+        ssd.destroy();
+      }
+      return out;
+    })()`);
+    expect(results.length).toBe(ssdCases.length);
+    results.forEach((r, k) => {
+      // the page computed in float32 from float32 copies: the reference from the same values
+      const f32 = Object.fromEntries(
+        Object.entries(wire[k].inputs).map(([key, t]) => [
+          key,
+          { shape: t.shape, data: Float64Array.from(Float32Array.from(t.data)) },
+        ]),
+      ) as (typeof wire)[number]["inputs"];
+      const want = ssdRecurrence(f32);
+      expect(relErr(r.y, want.y.data), `y, case ${k}`).toBeLessThan(TOL);
+      expect(relErr(r.last, want.finalState.data), `final state, case ${k}`).toBeLessThan(TOL);
+    });
   });
 });

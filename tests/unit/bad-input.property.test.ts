@@ -46,6 +46,8 @@ const EXEMPT_BY_REASON: Record<string, string> = {
     "trainMamba trainTransformer trainMamba2",
   "the fused scan and its WebGPU helpers: need gpu.js or a WebGPU device (gpu/fused-scan.test.ts)":
     "createFusedGpuScan fusedScanTraffic " + "measureWebGpuSubmit",
+  "the chunked SSD on gpu.js: needs gpu.js or a WebGPU device; async (gpu/ssd.test.ts)":
+    "createGpuSsd gpuSsdChunked",
 };
 const EXEMPT = Object.values(EXEMPT_BY_REASON).flatMap((names) => names.split(" "));
 

@@ -575,6 +575,11 @@ const table: Record<string, Row> = {
     () => [size(), { returnLastState: true }],
     "size options:{returnLastState?:bool}",
   ],
+  gpuSsdTraffic: [
+    () => [{ batch: 1, length: 5, heads: 2, headDim: 3, groups: 2, dstate: 4 }, { chunkSize: 2 }],
+    "size:{batch:int[1,MAX] length:int[1,MAX] heads:int[1,MAX] headDim:int[1,MAX] groups?:int[1,MAX] dstate:int[1,MAX]} " +
+      "options:{chunkSize:int[1,256]}",
+  ],
   // tasks/, lti/
   ...each(
     ["selectiveCopying", "copying"],

@@ -5,7 +5,7 @@
  * selective_scan_ref, the device-to-device copy bandwidth (the HBM limit) and the exp throughput
  * (the exp floor). Every output is checked against a float64 reference of the same inputs.
  * Written for the lent NVIDIA H100/H200 (`npx zx lib/gpu-run/stage.mjs`, then `bash
- * .gpurun/gpu-run/device.sh` there); it runs wherever Dawn finds an adapter (python3 with torch
+ * .gpurun/lib/gpu-run/device.sh` there); it runs wherever Dawn finds an adapter (python3 with torch
  * and CUDA for the anchors).
  *
  * Per size (b, d, l, n), inputs `randomSelectiveScanArgs(new Rng(7 + l))` as the CPU benchmark:
@@ -29,8 +29,7 @@
  * and the table and JSON say so, rather than the run being cut off in the middle of a size.
  * Transfers of a second or more are timed 2 times, not 3.
  */
-import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Rng } from "../../dist/rng";
@@ -45,8 +44,6 @@ import { idealFusedTraffic } from "../../dist/gpu/selective-scan";
 import { createGpuSelectiveScanAsync } from "../../dist/gpu/selective-scan-async";
 import { createFusedGpuScan, fusedScanTraffic } from "../../dist/gpu/fused-scan";
 import {
-  installWebGpu,
-  measureWebGpuSubmit,
   releaseWebGpu,
   takeUncapturedWebGpuErrors,
   webGpuIdle,
@@ -59,7 +56,17 @@ import {
   saveScanInputs,
   scanInputs,
 } from "../bench-scan-common";
-import { torchPython } from "../bench-python";
+import {
+  type Timing,
+  gpuRunScript,
+  measureGpuDevice,
+  perKernelTimes,
+  relL2,
+  startGpuBench,
+  time,
+  timeOnDevice,
+  torchCall,
+} from "../bench-gpu-common";
 
 const DEFAULT_SIZES: ScanSize[] = [
   [1, 256, 1024, 16],
@@ -77,61 +84,6 @@ const CPU_BACKWARD_LIMIT = 2 ** 26;
 const SHIPPED_LIMIT = 2 ** 30;
 const NAIVE_LIMIT = 2 ** 28;
 const fmt = formatSeconds;
-const started = performance.now();
-/** Seconds since the benchmark started. */
-const elapsed = (): number => (performance.now() - started) / 1000;
-/** Seconds left of SCAN_WEBGPU_BUDGET_S (Infinity when unset), less a margin to write results. */
-const BUDGET_S = Number(process.env.SCAN_WEBGPU_BUDGET_S ?? Infinity);
-const left = (): number => BUDGET_S - 15 - elapsed();
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
-
-/** Relative L2 error ‖a − b‖ / ‖b‖ (Infinity when a has a non-finite value). */
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    const e = a[i] - b[i];
-    if (!Number.isFinite(a[i])) return Infinity;
-    num += e * e;
-    den += b[i] * b[i];
-  }
-  return Math.sqrt(num / den);
-}
-
-interface Timing {
-  seconds: number;
-  samples: number;
-}
-
-async function time(repeats: number, body: () => Promise<unknown>): Promise<Timing> {
-  const xs: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t = performance.now();
-    await body();
-    xs.push((performance.now() - t) / 1000);
-  }
-  return { seconds: median(xs), samples: repeats };
-}
-
-function torchCall(python: string, script: string, args: string[], timeoutS: number): unknown {
-  const r = spawnSync(python, [script, ...args], {
-    encoding: "utf8",
-    timeout: Math.max(1, Math.round(timeoutS * 1000)),
-    maxBuffer: 1 << 24,
-  });
-  if (r.error) throw new Error(`torch_scan.py ${args[0]}: ${r.error.message}`);
-  if (r.status !== 0) {
-    throw new Error(
-      `torch_scan.py ${args[0]} failed: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`,
-    );
-  }
-  const lines = r.stdout.trim().split("\n");
-  return JSON.parse(lines[lines.length - 1]);
-}
 
 function parseSizes(text: string | undefined): ScanSize[] {
   if (!text) return DEFAULT_SIZES;
@@ -147,63 +99,23 @@ function parseSizes(text: string | undefined): ScanSize[] {
 async function main(): Promise<void> {
   const outDir = process.env.SCAN_WEBGPU_OUT ?? path.join(".bench", "scan-webgpu");
   const inputsDir = path.join(os.tmpdir(), "scan-webgpu-inputs");
-  mkdirSync(outDir, { recursive: true });
   mkdirSync(inputsDir, { recursive: true });
-  const found = torchPython();
-  const python = "why" in found ? "python3" : found.python;
-  const script = path.join(__dirname, "..", "..", "gpu-run", "torch_scan.py");
   const sizes = parseSizes(process.env.SCAN_WEBGPU_SIZES);
   const mode = (process.env.SCAN_WEBGPU_MODE ?? "webgpu") as "webgpu" | "cpu" | "headlessgl";
   const webgpu = mode === "webgpu";
-  const results: Record<string, unknown> & { sizes: unknown[] } = {
-    date: new Date().toISOString(),
-    node: process.version,
-    mode,
-    host: { cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length },
-    sizes: [],
-  };
-  const table: string[] = [];
-  const say = (line: string): void => {
-    console.log(line);
-    table.push(line);
-  };
-  const flush = (): void => {
-    writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 1));
-    writeFileSync(path.join(outDir, "table.txt"), table.join("\n") + "\n");
-  };
+  const run = startGpuBench(outDir, Number(process.env.SCAN_WEBGPU_BUDGET_S ?? Infinity), mode);
+  const { results, say, flush, elapsed, left, affordable, python } = run;
+  const script = gpuRunScript("torch_scan.py");
   say(
-    `Selective scan on a GPU: gpu.js (${mode}) against Mamba's CUDA kernel and PyTorch. ${results.date}`,
+    `Selective scan on a GPU: gpu.js (${mode}) against Mamba's CUDA kernel and PyTorch. ${results.date as string}`,
   );
-  if (webgpu) {
-    const info = await installWebGpu();
-    results.webgpu = info;
-    say(
-      `WebGPU adapter: ${info.adapter} (${info.maxStorageBuffersPerShaderStage} storage buffers per stage)`,
-    );
-    const submit = await measureWebGpuSubmit(100);
-    results.submitSeconds = submit;
-    say(`one empty submit, until the GPU reports it done: ${fmt(submit)} (median of 100)`);
-  }
-  let torch: { sms?: number; smClockMHz?: number | null; [k: string]: unknown } | null = null;
-  let hbm: number | null = null;
-  if (process.env.SCAN_WEBGPU_TORCH !== "0") {
-    try {
-      torch = torchCall(python, script, ["info"], 300) as typeof torch;
-      results.torch = torch;
-      say(`PyTorch: ${JSON.stringify(torch)}`);
-      const h = torchCall(python, script, ["hbm"], 300) as { bytesPerSecond: number };
-      hbm = h.bytesPerSecond;
-      results.hbmBytesPerSecond = hbm;
-      say(
-        `HBM: device-to-device copy: ${(hbm / 1e12).toFixed(2)} TB/s (read + write, median of 10)`,
-      );
-    } catch (e) {
-      say(`PyTorch: not available: ${(e as Error).message}`);
-    }
-  }
+  const { torch, hbm } = await measureGpuDevice(run, {
+    webgpu,
+    torch: process.env.SCAN_WEBGPU_TORCH !== "0",
+  });
   // exponentials: 16 per SM per clock (the special-function units of Hopper and its predecessors)
-  const dev = torch as { sms?: number; smClockMHz?: number | null } | null;
-  const expsPerSecond = dev?.sms && dev.smClockMHz ? dev.sms * 16 * dev.smClockMHz * 1e6 : null;
+  const expsPerSecond =
+    torch?.sms && torch.smClockMHz ? torch.sms * 16 * torch.smClockMHz * 1e6 : null;
   results.expsPerSecond = expsPerSecond;
   flush();
 
@@ -268,18 +180,6 @@ async function main(): Promise<void> {
       size,
       stateUpdates: work,
       startedAtSeconds: elapsed(),
-    };
-    /** Skips a part (recorded in `into` and the table) when its estimate would pass the budget. */
-    const affordable = (
-      what: string,
-      estimateS: number,
-      into: Record<string, unknown>,
-    ): boolean => {
-      if (estimateS < left()) return true;
-      into.skipped = `time budget: about ${estimateS.toFixed(1)} s needed, ${Math.max(0, left()).toFixed(1)} s left`;
-      say(`${what}: skipped (${into.skipped as string})`);
-      flush();
-      return false;
     };
     results.sizes.push(entry);
     const args = scanInputs(size);
@@ -362,33 +262,20 @@ async function main(): Promise<void> {
           { batch: b, dim: d, length: l, dstate: n },
           { chunkSize: T },
         ).traffic;
-        // checked run: device errors reject, every output compared
-        const t0 = performance.now();
-        const up = await scanner.upload(args);
-        await idle();
-        uploadS ??= (performance.now() - t0) / 1000;
-        const checkedRun = async () => scanner.read(await scanner.forward(up));
-        const first = webgpu
-          ? await withDeviceErrorScopes("scan-webgpu", checkedRun)
-          : await checkedRun();
-        Object.assign(row, check(first.out.data));
-        row.forward = await time(webgpu ? 20 : 2, async () => {
-          await scanner.forward(up);
-          await idle();
+        // checked run (device errors reject, every output compared), then the timed runs
+        const m = await timeOnDevice(scanner, args, {
+          webgpu,
+          label: "scan-webgpu",
+          repeats: webgpu ? 20 : 2,
+          transfers,
+          uploaded: (seconds) => (uploadS ??= seconds),
         });
-        const o = await scanner.forward(up);
-        await idle();
-        row.read = await time(transfers(), () => scanner.read(o));
-        scanner.free(up);
-        row.upload = await time(transfers(), async () => {
-          const u2 = await scanner.upload(args);
-          await idle();
-          scanner.free(u2);
-        });
-        row.endToEnd = await time(transfers(), async () => {
-          const u2 = await scanner.upload(args);
-          await scanner.read(await scanner.forward(u2));
-          scanner.free(u2);
+        Object.assign(row, check(m.first.out.data));
+        Object.assign(row, {
+          forward: m.forward,
+          read: m.read,
+          upload: m.upload,
+          endToEnd: m.endToEnd,
         });
         const t = (k: string) => (row[k] as Timing).seconds;
         say(
@@ -452,19 +339,7 @@ async function main(): Promise<void> {
         trace: true,
       });
       try {
-        const up3 = await traced.upload(args);
-        await traced.forward(up3);
-        traced.takeTrace();
-        const runs: { kernel: string; seconds: number }[][] = [];
-        for (let i = 0; i < 5; i++) {
-          await traced.forward(up3);
-          runs.push(traced.takeTrace());
-        }
-        row.perKernel = runs[0].map((k, j) => ({
-          kernel: k.kernel,
-          seconds: median(runs.map((r) => r[j].seconds)),
-        }));
-        traced.free(up3);
+        row.perKernel = await perKernelTimes(traced, args);
         say(
           `    per kernel (each waited for): ${(row.perKernel as { kernel: string; seconds: number }[]).map((k) => `${k.kernel} ${fmt(k.seconds)}`).join(", ")}`,
         );

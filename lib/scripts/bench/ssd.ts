@@ -15,7 +15,8 @@
  *   prefill and decoding; given the same operator as the op's arguments (Δ = −a with A = −1 per
  *   head, x = X / Δ, D = 0) and checked against `ssdChunked`;
  * - PyTorch (CPU, its own threads), when the benchmarks' Python has torch (`../bench-python.ts`):
- *   `ssd_minimal_discrete` (state-spaces/mamba's `ssd_minimal.py`, the paper's Listing 1) and
+ *   `ssd_minimal_discrete` (state-spaces/mamba's `ssd_minimal.py`, the paper's Listing 1, from
+ *   `lib/gpu-run/torch_ssd.py`, which the GPU benchmark `ssd-webgpu` runs on CUDA) and
  *   `selective_scan_ref` on the same inputs; both are checked against lib's outputs.
  * It prints seconds, ratios to the baseline, the chunked SSDs' FLOPs and their rate against this
  * core's measured float32 SIMD peak (`measureSimdPeakGflops`).
@@ -56,6 +57,9 @@ const STATES = [16, 64, 128, 256];
 const TORCH_SCAN_MEMORY = 6e8;
 import { torchPython } from "../bench-python";
 
+/** Where `torch_ssd.py` (ssd_minimal_discrete, shared with the GPU benchmark) lives. */
+const GPU_RUN = path.join(__dirname, "..", "..", "gpu-run");
+
 /** The benchmarks' Python with torch (`../bench-python.ts`), or "" when there is none. */
 const FOUND = torchPython();
 const PYTHON = "why" in FOUND ? "" : FOUND.python;
@@ -63,31 +67,8 @@ const PYTHON = "why" in FOUND ? "" : FOUND.python;
 const TORCH_SCRIPT = `
 import sys, time, torch
 import torch.nn.functional as F
-
-def segsum(x):
-    T = x.size(-1)
-    x = x[..., None].expand(*x.size(), T)
-    x = x.masked_fill(~torch.tril(torch.ones(T, T, dtype=bool), diagonal=-1), 0)
-    s = torch.cumsum(x, dim=-2)
-    return s.masked_fill(~torch.tril(torch.ones(T, T, dtype=bool), diagonal=0), -torch.inf)
-
-def ssd_minimal_discrete(X, A, B, C, block_len):
-    # state-spaces/mamba, mamba_ssm/modules/ssd_minimal.py (einops rearranges as reshapes)
-    b, l, h, p = X.shape; n = B.shape[-1]; c = l // block_len
-    X = X.reshape(b, c, block_len, h, p); B = B.reshape(b, c, block_len, h, n)
-    C = C.reshape(b, c, block_len, h, n)
-    A = A.reshape(b, c, block_len, h).permute(0, 3, 1, 2)
-    A_cumsum = torch.cumsum(A, dim=-1)
-    Lm = torch.exp(segsum(A))
-    Y_diag = torch.einsum("bclhn,bcshn,bhcls,bcshp->bclhp", C, B, Lm, X)
-    decay_states = torch.exp(A_cumsum[:, :, :, -1:] - A_cumsum)
-    states = torch.einsum("bclhn,bhcl,bclhp->bchpn", B, decay_states, X)
-    states = torch.cat([torch.zeros_like(states[:, :1]), states], dim=1)
-    decay_chunk = torch.exp(segsum(F.pad(A_cumsum[:, :, :, -1], (1, 0))))
-    new_states = torch.einsum("bhzc,bchpn->bzhpn", decay_chunk, states)
-    states = new_states[:, :-1]
-    Y_off = torch.einsum("bclhn,bchpn,bhcl->bclhp", C, states, torch.exp(A_cumsum))
-    return (Y_diag + Y_off).reshape(b, l, h, p)
+sys.path.insert(0, sys.argv[10])
+from torch_ssd import ssd_minimal_discrete  # state-spaces/mamba's, the paper's Listing 1
 
 def selective_scan_ref(u, delta, A, B, C, delta_bias):
     delta = F.softplus(delta + delta_bias[..., None])
@@ -295,7 +276,7 @@ function main(): void {
         save(dir, "g", gy);
         const r = spawnSync(
           PYTHON,
-          ["-c", TORCH_SCRIPT, dir, ...[L, H, P, N, Q, E, doScan, 1].map(String)],
+          ["-c", TORCH_SCRIPT, dir, ...[L, H, P, N, Q, E, doScan, 1].map(String), GPU_RUN],
           { encoding: "utf8", timeout: 600_000 },
         );
         if (r.status !== 0) throw new Error(`ssd bench: python failed: ${r.stderr}`);

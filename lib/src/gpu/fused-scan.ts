@@ -13,14 +13,6 @@
 import type { Tensor } from "../tensor";
 import { checkArg, checkOptions, describe, schema } from "../validate";
 import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
-import {
-  type GpuBackend,
-  type GpuJsInstance,
-  type GpuJsKernel,
-  createGpu,
-  kernelBackend,
-  loadGpuJs,
-} from "./backends";
 import { type ScanDims, MAX_GPU_DSTATE, deltaKernelSource, summarizeTraffic } from "./scan-kernels";
 import {
   type FusedKernelName,
@@ -43,21 +35,19 @@ import {
   superCarrySource,
   superStateSource,
 } from "./fused-kernels";
-import type { AsyncGpuMode } from "./selective-scan-async";
-import { ASYNC_GPU_MODES } from "./selective-scan-async";
 import {
-  createWebGpuBuffer,
-  installWebGpu,
-  readWebGpuBuffer,
-  reshapeWebGpuResult,
-  webGpuIdle,
-  withDeviceErrorScopes,
-} from "./webgpu";
+  type DeviceGpuMode,
+  DEVICE_GPU_MODES,
+  createDeviceKernels,
+  float32Data,
+  releaseDeviceValue,
+} from "./device-kernels";
+import { withDeviceErrorScopes } from "./webgpu";
 
 /** Options of {@link createFusedGpuScan}. */
 export interface FusedGpuScanOptions {
   /** A gpu.js backend or "webgpu" (default "webgpu"). */
-  mode?: Exclude<AsyncGpuMode, "gpu">;
+  mode?: DeviceGpuMode;
   /** Chunk length T, a multiple of 4 (default 16). */
   chunkSize?: number;
   /** Chunks per superchunk (default 16). */
@@ -124,7 +114,7 @@ export interface FusedScanGrads {
 
 /** A fused scan whose data stays on the device between calls. */
 export interface FusedGpuScanner {
-  readonly mode: Exclude<AsyncGpuMode, "gpu">;
+  readonly mode: DeviceGpuMode;
   readonly tiling: FusedTiling;
   /** Checks the arguments (as selectiveScan does) and uploads them once. */
   upload(args: SelectiveScanArgs): Promise<DeviceScanArgs>;
@@ -162,37 +152,13 @@ export interface FusedGpuScanner {
 }
 
 const OPTIONS = schema.options({
-  mode: schema.optional(schema.oneOf(ASYNC_GPU_MODES.filter((m) => m !== "gpu"))),
+  mode: schema.optional(schema.oneOf(DEVICE_GPU_MODES)),
   chunkSize: schema.optional(schema.integer({ min: 4, max: 64 })),
   superChunk: schema.optional(schema.integer({ min: 1, max: 1024 })),
   errorScopes: schema.optional(schema.boolean()),
   trace: schema.optional(schema.boolean()),
   upload: schema.optional(schema.oneOf(["write", "mapped"] as const)),
 });
-
-/** Frees a pipeline texture or WebGPU buffer; arrays of the CPU backends are left to the GC. */
-function release(value: unknown): void {
-  const t = value as { delete?: () => void } | null;
-  if (t && typeof t.delete === "function") t.delete();
-}
-
-/** Every number of a (nested) gpu.js result, in order. */
-function flatten(value: unknown, into: number[] | Float32Array, at = 0): number {
-  if (value instanceof Float32Array || value instanceof Float64Array) {
-    (into as Float32Array).set(value, at);
-    return at + value.length;
-  }
-  if (Array.isArray(value)) {
-    let i = at;
-    for (const v of value) i = flatten(v, into, i);
-    return i;
-  }
-  if (typeof value === "number") {
-    (into as Float32Array)[at] = value;
-    return at + 1;
-  }
-  throw new Error(`fused gpu.js scan: unexpected gpu.js result ${describe(value)}`);
-}
 
 /**
  * Creates a fused gpu.js scan (forward and backward, data on the device). Kernels compile on the
@@ -204,115 +170,12 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
   const o = checkOptions(fn, "options", options, OPTIONS) as FusedGpuScanOptions;
   const mode = o.mode ?? "webgpu";
   const tiling = checkFusedTiling(fn, { chunk: o.chunkSize ?? 16, superChunk: o.superChunk ?? 16 });
-  const webgpu = mode === "webgpu";
+  const dev = createDeviceKernels<FusedKernelName>(fn, "scanner", mode, {
+    trace: o.trace,
+    upload: o.upload,
+  });
+  const { webgpu, kernel, call, checkBackend, put, asScalars, fetch } = dev;
   const scopes = webgpu && o.errorScopes !== false;
-  let gpu: GpuJsInstance | null = webgpu ? null : createGpu(fn, mode);
-  let destroyed = false;
-  let cacheKey = "";
-  let kernels = new Map<string, GpuJsKernel>();
-  let sources: Partial<Record<FusedKernelName, string>> = {};
-
-  const ensureGpu = async (): Promise<GpuJsInstance> => {
-    if (destroyed) throw new Error(`${fn}: the scanner was destroyed`);
-    if (!gpu) {
-      await installWebGpu();
-      gpu = new (loadGpuJs().GPU)({ mode: "webgpu" });
-    }
-    return gpu;
-  };
-
-  const forSize = (dims: ScanDims): void => {
-    const key = JSON.stringify(dims);
-    if (key !== cacheKey) {
-      for (const k of kernels.values()) k.destroy();
-      kernels = new Map();
-      sources = {};
-      cacheKey = key;
-    }
-  };
-
-  const kernel = (
-    name: FusedKernelName,
-    key: string,
-    source: string,
-    output: number[],
-    loopMax: number,
-    array4 = false,
-  ): GpuJsKernel => {
-    let k = kernels.get(key);
-    if (!k) {
-      if (!gpu) throw new Error(`${fn}: no gpu.js instance`);
-      k = gpu.createKernel(source, {
-        output,
-        pipeline: true,
-        // webgpu: each kernel keeps one output buffer and reuses it on the next run (a new
-        // buffer per call would be allocated and zero-filled every time); the other backends
-        // hand every result its own texture or array
-        immutable: !webgpu,
-        asyncMode: true,
-        tactic: "precision",
-        precision: "single",
-        optimizeFloatMemory: false,
-        ...(array4 ? { returnType: "Array(4)" } : {}),
-        // gpu.js silently cuts loops at loopMaxIterations (default 1000): the real bound
-        loopMaxIterations: Math.max(1, loopMax),
-      });
-      kernels.set(key, k);
-      names.set(k, name);
-      sources[name] = source;
-    }
-    return k;
-  };
-
-  let ran: Set<GpuBackend> = new Set();
-  // with `trace`, every kernel is waited for and timed (webgpu: until the GPU is idle)
-  let trace: { kernel: string; seconds: number }[] = [];
-  const names = new Map<GpuJsKernel, string>();
-  const call = async (k: GpuJsKernel, ...args: unknown[]): Promise<unknown> => {
-    const t = o.trace ? performance.now() : 0;
-    const r = await (k(...args) as Promise<unknown>);
-    if (o.trace) {
-      if (webgpu) await webGpuIdle();
-      trace.push({ kernel: names.get(k) ?? "?", seconds: (performance.now() - t) / 1000 });
-    }
-    ran.add(kernelBackend(k));
-    return r;
-  };
-  const checkBackend = (what: string): void => {
-    if (ran.size > 1 || (ran.size === 1 && !ran.has(mode))) {
-      throw new Error(`${what}: asked for mode "${mode}" but gpu.js ran ${[...ran].join(", ")}`);
-    }
-    ran = new Set();
-  };
-
-  /** A host tensor as a kernel argument: a WebGPU buffer, or a gpu.js input. */
-  const put = async (data: Float32Array, size: number[]): Promise<unknown> => {
-    if (webgpu) return createWebGpuBuffer(data, size, o.upload ?? "write");
-    return loadGpuJs().input(data, size);
-  };
-
-  /** An Array(4) result [x, y] read as scalars [4x, y] (webgpu: the same buffer). */
-  const asScalars = async (value: unknown, x: number, y: number): Promise<unknown> => {
-    if (webgpu) return reshapeWebGpuResult(value, [4 * x, y]);
-    const flat = new Float32Array(4 * x * y);
-    const t = value as { toArray?: () => unknown };
-    flatten(typeof t.toArray === "function" ? await t.toArray() : value, flat);
-    return loadGpuJs().input(flat, [4 * x, y]);
-  };
-
-  /** A result back on the host as one flat array of `length` values. */
-  const fetch = async (value: unknown, length: number): Promise<Float32Array> => {
-    if (webgpu) return readWebGpuBuffer(value, length);
-    const t = value as { toArray?: () => unknown };
-    const host = typeof t.toArray === "function" ? await t.toArray() : value;
-    const flat = new Float32Array(length);
-    const n = flatten(host, flat);
-    if (n < length) throw new Error(`${fn}: gpu.js returned ${n} values, expected ${length}`);
-    return flat;
-  };
-
-  const f32 = (t: Tensor): Float32Array =>
-    t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
 
   const upload = async (args: SelectiveScanArgs): Promise<DeviceScanArgs> => {
     const name = "FusedGpuScanner.upload";
@@ -331,74 +194,69 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
       softplus: args.deltaSoftplus === true,
       hasZ: args.z !== undefined && args.z !== null,
     };
-    if (webgpu) await ensureGpu();
+    if (webgpu) await dev.ready();
     const { batch, dim, length: L, dstate: N, groups } = dims;
     const values: Record<string, unknown> = {
-      u: await put(f32(args.u), [L, dim, batch]),
-      delta: await put(f32(args.delta), [L, dim, batch]),
-      A: await put(f32(args.A), [N, dim]),
-      B: await put(f32(args.B), [L, N, batch * groups]),
-      C: await put(f32(args.C), [L, N, batch * groups]),
-      Dv: await put(args.D ? f32(args.D) : new Float32Array(dim), [dim]),
-      bias: await put(args.deltaBias ? f32(args.deltaBias) : new Float32Array(dim), [dim]),
+      u: await put(float32Data(args.u), [L, dim, batch]),
+      delta: await put(float32Data(args.delta), [L, dim, batch]),
+      A: await put(float32Data(args.A), [N, dim]),
+      B: await put(float32Data(args.B), [L, N, batch * groups]),
+      C: await put(float32Data(args.C), [L, N, batch * groups]),
+      Dv: await put(args.D ? float32Data(args.D) : new Float32Array(dim), [dim]),
+      bias: await put(args.deltaBias ? float32Data(args.deltaBias) : new Float32Array(dim), [dim]),
     };
     // A and D side by side, (d, n + 1): the backward's grads kernel binds them as one buffer
     const AD = new Float32Array(dim * (N + 1));
-    const a = f32(args.A);
+    const a = float32Data(args.A);
     for (let d = 0; d < dim; d++) {
       AD.set(a.subarray(d * N, (d + 1) * N), d * (N + 1));
       AD[d * (N + 1) + N] = args.D ? args.D.data[d] : 0;
     }
     values.AD = await put(AD, [N + 1, dim]);
-    if (dims.hasZ) values.z = await put(f32(args.z!), [L, dim, batch]);
+    if (dims.hasZ) values.z = await put(float32Data(args.z!), [L, dim, batch]);
     return { dims, returnLastState: args.returnLastState === true, values, shape: [batch, dim, L] };
   };
 
   const forward = async (inputs: DeviceScanArgs): Promise<DeviceScanOutput> => {
     const name = "FusedGpuScanner.forward";
     checkArg(name, "inputs", inputs, schema.object());
-    await ensureGpu();
+    await dev.ready();
     const { dims } = inputs;
-    forSize(dims);
+    dev.forSize(JSON.stringify(dims));
     const { batch, dim, length: L, dstate: N } = dims;
     const BD = batch * dim;
     const T = tiling.chunk;
     const S = tiling.superChunk;
     const { C, SC } = fusedCounts(dims, tiling);
     const v = inputs.values;
-    const Dt = await call(
-      kernel("delta", "delta", deltaKernelSource(dims), [L, BD], 1),
-      v.delta,
-      v.bias,
-    );
+    const Dt = await call(kernel("delta", deltaKernelSource(dims), [L, BD], 1), v.delta, v.bias);
     const X = await call(
-      kernel("chunk-state", "chunk-state", chunkStateSource(dims, tiling), [N + 1, C, BD], T),
+      kernel("chunk-state", chunkStateSource(dims, tiling), [N + 1, C, BD], T),
       Dt,
       v.u,
       v.A,
       v.B,
     );
     const Q = await call(
-      kernel("super-state", "super-state", superStateSource(dims, tiling), [N + 1, SC, BD], S),
+      kernel("super-state", superStateSource(dims, tiling), [N + 1, SC, BD], S),
       X,
       v.A,
     );
     const QH = await call(
-      kernel("super-carry", "super-carry", superCarrySource(dims, tiling), [N, SC, BD], SC),
+      kernel("super-carry", superCarrySource(dims, tiling), [N, SC, BD], SC),
       Q,
       v.A,
     );
-    release(Q);
+    releaseDeviceValue(Q);
     const H = await call(
-      kernel("chunk-carry", "chunk-carry", chunkCarrySource(dims, tiling), [N, C, BD], S),
+      kernel("chunk-carry", chunkCarrySource(dims, tiling), [N, C, BD], S),
       X,
       QH,
       v.A,
     );
-    release(X);
-    release(QH);
+    releaseDeviceValue(X);
+    releaseDeviceValue(QH);
     const outK = kernel(
-      "fused-output",
       "fused-output",
       fusedOutputSource(dims, tiling),
       [Math.ceil(L / 4), BD],
@@ -411,13 +269,7 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
     let lastState: unknown = null;
     if (inputs.returnLastState) {
       lastState = await call(
-        kernel(
-          "fused-last-state",
-          "fused-last-state",
-          fusedLastStateSource(dims, tiling),
-          [N, BD],
-          T,
-        ),
+        kernel("fused-last-state", fusedLastStateSource(dims, tiling), [N, BD], T),
         H,
         Dt,
         v.u,
@@ -463,7 +315,7 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
         `${name}: argument 'dout' must be a float tensor of shape (${b}, ${d}, ${l}), the shape of out (got ${describe(dout)})`,
       );
     }
-    return put(f32(dout), [l, d, b]);
+    return put(float32Data(dout), [l, d, b]);
   };
 
   const backward = async (
@@ -479,9 +331,9 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
         `${name}: the backward does not run on gpu.js's "webasm" backend; use "cpu", "headlessgl" or "webgpu"`,
       );
     }
-    await ensureGpu();
+    await dev.ready();
     const { dims } = inputs;
-    forSize(dims);
+    dev.forSize(JSON.stringify(dims));
     const { batch, dim, length: L, dstate: N, groups } = dims;
     const BD = batch * dim;
     const T = tiling.chunk;
@@ -491,64 +343,40 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
     const Dt = output.delta;
     const H = output.chunkStates;
     const G = await call(
-      kernel("grad-out", "grad-out", gradOutSource(dims), [L, BD], 1),
+      kernel("grad-out", gradOutSource(dims), [L, BD], 1),
       ...(dims.hasZ ? [dout, v.z] : [dout]),
     );
     const R = await call(
-      kernel(
-        "adjoint-chunk-state",
-        "adjoint-chunk-state",
-        adjointChunkStateSource(dims, tiling),
-        [N + 1, C, BD],
-        T,
-      ),
+      kernel("adjoint-chunk-state", adjointChunkStateSource(dims, tiling), [N + 1, C, BD], T),
       Dt,
       G,
       v.A,
       v.C,
     );
     const RQ = await call(
-      kernel(
-        "adjoint-super-state",
-        "adjoint-super-state",
-        superStateSource(dims, tiling, true),
-        [N + 1, SC, BD],
-        S,
-      ),
+      kernel("adjoint-super-state", superStateSource(dims, tiling, true), [N + 1, SC, BD], S),
       R,
       v.A,
     );
     const RQH = await call(
-      kernel(
-        "adjoint-super-carry",
-        "adjoint-super-carry",
-        superCarrySource(dims, tiling, true),
-        [N, SC, BD],
-        SC,
-      ),
+      kernel("adjoint-super-carry", superCarrySource(dims, tiling, true), [N, SC, BD], SC),
       RQ,
       v.A,
     );
-    release(RQ);
+    releaseDeviceValue(RQ);
     const E = await call(
-      kernel(
-        "adjoint-chunk-carry",
-        "adjoint-chunk-carry",
-        chunkCarrySource(dims, tiling, true),
-        [N, C, BD],
-        S,
-      ),
+      kernel("adjoint-chunk-carry", chunkCarrySource(dims, tiling, true), [N, C, BD], S),
       R,
       RQH,
       v.A,
     );
-    release(R);
-    release(RQH);
+    releaseDeviceValue(R);
+    releaseDeviceValue(RQH);
     let F: unknown = null;
     if (dims.hasZ) {
-      F = await call(kernel("grad-z", "grad-z", gradZSource(dims), [L, BD], 1), dout, v.z);
+      F = await call(kernel("grad-z", gradZSource(dims), [L, BD], 1), dout, v.z);
     }
-    const gk = kernel("grads", "grads", gradsSource(dims, tiling), [L, BD], T, true);
+    const gk = kernel("grads", gradsSource(dims, tiling), [L, BD], T, true);
     const perPosition = await call(
       gk,
       H,
@@ -561,9 +389,9 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
       v.C,
       ...(F === null ? [] : [F]),
     );
-    release(F);
+    releaseDeviceValue(F);
     const GA = await call(
-      kernel("grad-A", "grad-A", gradASource(dims, tiling), [N, C, BD], 1),
+      kernel("grad-A", gradASource(dims, tiling), [N, C, BD], 1),
       H,
       E,
       Dt,
@@ -574,25 +402,18 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
       v.C,
     );
     const dA = await call(
-      kernel("reduce-A", "reduce-A", reduceASource(dims, tiling), [N, dim], Math.max(batch, C)),
+      kernel("reduce-A", reduceASource(dims, tiling), [N, dim], Math.max(batch, C)),
       GA,
     );
-    release(GA);
+    releaseDeviceValue(GA);
     const scalars = await asScalars(perPosition, L, BD);
     const dDBias = await call(
-      kernel(
-        "reduce-D-bias",
-        "reduce-D-bias",
-        reduceDBiasSource(dims),
-        [dim, 2],
-        Math.max(batch, L),
-      ),
+      kernel("reduce-D-bias", reduceDBiasSource(dims), [dim, 2], Math.max(batch, L)),
       scalars,
     );
-    if (scalars !== perPosition) release(scalars);
+    if (scalars !== perPosition) releaseDeviceValue(scalars);
     const dBC = await call(
       kernel(
-        "grad-BC",
         "grad-BC",
         gradBCSource(dims, tiling),
         [L, N, 2 * batch * groups],
@@ -607,8 +428,8 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
       v.B,
       v.C,
     );
-    release(E);
-    release(G);
+    releaseDeviceValue(E);
+    releaseDeviceValue(G);
     checkBackend(name);
     return { dims, perPosition, dA, dBC, dDBias };
   };
@@ -651,12 +472,12 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
       if (v === null || typeof v !== "object") continue;
       const o = v as Record<string, unknown>;
       if ("values" in o && "dims" in o)
-        for (const x of Object.values(o.values as object)) release(x);
+        for (const x of Object.values(o.values as object)) releaseDeviceValue(x);
       else if ("out" in o && "chunkStates" in o) {
-        for (const k of ["out", "lastState", "delta", "chunkStates"]) release(o[k]);
+        for (const k of ["out", "lastState", "delta", "chunkStates"]) releaseDeviceValue(o[k]);
       } else if ("perPosition" in o) {
-        for (const k of ["perPosition", "dA", "dBC", "dDBias"]) release(o[k]);
-      } else release(v);
+        for (const k of ["perPosition", "dA", "dBC", "dDBias"]) releaseDeviceValue(o[k]);
+      } else releaseDeviceValue(v);
     }
   };
 
@@ -676,19 +497,9 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
         : backward(inputs, output, dout),
     readGradients,
     free,
-    sources: () => ({ ...sources }),
-    takeTrace: () => {
-      const t = trace;
-      trace = [];
-      return t;
-    },
-    destroy: () => {
-      for (const k of kernels.values()) k.destroy();
-      kernels = new Map();
-      gpu?.destroy();
-      gpu = null;
-      destroyed = true;
-    },
+    sources: dev.sources,
+    takeTrace: dev.takeTrace,
+    destroy: dev.destroy,
   };
 }
 

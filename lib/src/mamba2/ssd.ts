@@ -81,8 +81,11 @@ const X_SPEC = schema.tensor({ rank: 4, axes: ["b", "l", "h", "p"] });
 const A_SPEC = schema.tensor({ rank: 3, axes: ["b", "l", "h"] });
 const BC_SPEC = schema.tensor({ rank: 4, axes: ["b", "l", "g", "n"] });
 
-/** Checks the inputs (an object { X, A, B, C }) of the SSD functions; returns the sizes. */
-function checkInputs(fn: string, inputs: unknown): { dims: SsdDims; t: SsdInputs } {
+/**
+ * Checks the inputs (an object { X, A, B, C }) of the SSD functions (also gpu/ssd.ts's), naming
+ * `fn` and `inputs.<key>`; returns the sizes.
+ */
+export function checkSsdInputs(fn: string, inputs: unknown): { dims: SsdDims; t: SsdInputs } {
   const o = checkOptions(
     fn,
     "inputs",
@@ -154,7 +157,7 @@ export function ssdRecurrence(
   options: { initialState?: Tensor } = {},
 ): SsdResult {
   const fn = "ssdRecurrence";
-  const { dims, t } = checkInputs(fn, inputs);
+  const { dims, t } = checkSsdInputs(fn, inputs);
   const o = checkOptions(fn, "options", options, RECURRENCE_OPTIONS);
   checkInitialState(fn, o.initialState, dims);
   const y = new Float64Array(t.X.data.length);
@@ -180,7 +183,7 @@ export function ssdRecurrence(
  */
 export function ssdQuadratic(inputs: SsdInputs): Tensor {
   const fn = "ssdQuadratic";
-  const { dims, t } = checkInputs(fn, inputs);
+  const { dims, t } = checkSsdInputs(fn, inputs);
   if (dims.length > MAX_QUADRATIC)
     throw argumentError(
       fn,
@@ -219,7 +222,7 @@ export function ssdChunked(
   options: { chunkSize: number; initialState?: Tensor; engine?: "typescript" | "simd" },
 ): SsdResult {
   const fn = "ssdChunked";
-  const { dims, t } = checkInputs(fn, inputs);
+  const { dims, t } = checkSsdInputs(fn, inputs);
   const o = checkOptions(fn, "options", options, CHUNKED_OPTIONS);
   checkInitialState(fn, o.initialState, dims);
   if (o.engine === "simd") {

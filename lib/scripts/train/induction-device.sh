@@ -12,7 +12,7 @@
 #       version: the runs are deterministic per version). Build first (npm run build).
 #   bash DIR/induction-device.sh train DIR SECONDS [MODEL:SEED[:LR] ...]
 #       there, from the folder that holds DIR: trains the runs at once (default: the seeds the
-#       committed table lacks: Mamba seeds 1 and 2 and Mamba-2 seed 2 at lr 1e-3, the Transformer++ seeds
+#       committed table lacks: Mamba seeds 1 and 2 at lr 1e-3, the Transformer++ seeds
 #       1 and 2 at lr 2e-4), the machine's cores shared out as threads, each run for at most
 #       SECONDS of training (`--time-limit`; resumed from DIR's state), and packs DIR/out and
 #       DIR/work into $OUT/induction.tar.gz (or DIR/induction.tar.gz without $OUT).
@@ -29,7 +29,7 @@ set -euo pipefail
 # shellcheck source=device-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/device-common.sh"
 
-RUNS_DEFAULT="mamba:1 mamba:2 mamba2:2 transformer:1:0.0002 transformer:2:0.0002"
+RUNS_DEFAULT="mamba:1 mamba:2 transformer:1:0.0002 transformer:2:0.0002"
 
 stage() {
   local dir="${1:-.induction-device}"

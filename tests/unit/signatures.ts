@@ -777,6 +777,7 @@ const table: Record<string, Row> = {
     () => [mamba2(), [[1, 2, 3]], { engine: "simd" }],
     "model:@MAMBA2_MODEL tokens:@TOKENS options?:{engine?:typescript|simd}",
   ],
+  mamba2Selection: [() => [mamba2(), [[1, 2, 3]]], "model:@MAMBA2_MODEL tokens:@TOKENS"],
   createMamba2Cache: [() => [mamba2(), 2], "model:@MAMBA2_MODEL batch:int[1,2^16]"],
   mamba2CacheBytes: [() => [lib.createMamba2Cache(mamba2(), 1)], "cache:@MAMBA2_CACHE"],
   mamba2Step: [

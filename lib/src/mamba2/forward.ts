@@ -1,12 +1,14 @@
 /**
- * Running a Mamba-2 LM forward (lesson 13): the public function around the one definition in
- * `./model.ts`. It checks its arguments once and runs the model on the engine's backend.
+ * Running a Mamba-2 LM forward (lesson 13): the public functions around the one definition in
+ * `./model.ts`. Each checks its arguments once and runs the model on the engine's backend.
  */
 import type { Tensor } from "../tensor";
 import { checkFiniteParams, checkOptions, schema } from "../validate";
+import type { SsdArgs } from "../ops/backend";
 import { reference } from "../ops/reference/index";
+import { softplusRaw } from "../ops/reference/scalar";
 import { simdBackend } from "../ops/simd/index";
-import { runInference } from "../ops/tape";
+import { Ops, runInference } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMamba2Model } from "./checks";
 import { type Mamba2Model, mamba2LM } from "./model";
@@ -41,3 +43,53 @@ export function mamba2Forward(
 const FORWARD_OPTIONS = schema.options({
   engine: schema.optional(schema.oneOf(["typescript", "simd"] as const)),
 });
+
+/** What one Mamba-2 layer selects on a sequence (see {@link mamba2Selection}). */
+export interface Mamba2LayerSelection {
+  /**
+   * Δ = clamp(softplus(dt + dt_bias), time_step_limit), (b, l, H): how much each position
+   * writes into each head's state, and (with A) how much of the state it keeps, exp(Δ·A).
+   */
+  delta: Tensor;
+  /** A = −exp(A_log), (H): each head's one decay rate. */
+  A: Tensor;
+  /** B and C after the conv, (b, l, G·N): what is written and what is read. */
+  B: Tensor;
+  C: Tensor;
+}
+
+/** `Ops` that also keep the arguments of every SSD the model runs, in order. */
+class WatchedOps extends Ops {
+  readonly ssds: SsdArgs[] = [];
+  override ssd(a: SsdArgs, state: Tensor | null): Tensor {
+    this.ssds.push(a);
+    return super.ssd(a, state);
+  }
+}
+
+/**
+ * The selection of every layer on `tokens`: Δ, A, B and C as the model computes them in
+ * `mamba2Forward` (the same run of `./model.ts`, watched at its SSDs; reference ops), for
+ * looking at what a trained model keeps in its state and for how long (lesson 13, as
+ * `mambaSelection` does for Mamba in lesson 11).
+ *
+ * @param model from `initMamba2` or `loadMamba2Checkpoint`
+ * @param tokens (b, l) ids in [0, vocab_size)
+ * @returns one {@link Mamba2LayerSelection} per layer, tensors in the parameters' dtype
+ */
+export function mamba2Selection(model: Mamba2Model, tokens: TokenBatch): Mamba2LayerSelection[] {
+  const fn = "mamba2Selection";
+  const m = checkMamba2Model(fn, model, ["float32", "float64"]);
+  const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
+  checkFiniteParams(fn, m.params);
+  const ops = new WatchedOps(reference);
+  mamba2LM(ops, m, ids, shape[0], shape[1]);
+  return ops.ssds.map((a) => {
+    const H = a.A.data.length;
+    const [lo, hi] = a.dtLimit;
+    const delta = reference.zeros(a.dt.shape, a.dt);
+    for (let i = 0; i < delta.data.length; i++)
+      delta.data[i] = Math.min(Math.max(softplusRaw(a.dt.data[i] + a.dtBias.data[i % H]), lo), hi);
+    return { delta, A: a.A, B: a.B, C: a.C };
+  });
+}

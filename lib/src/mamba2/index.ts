@@ -25,7 +25,7 @@ export {
 } from "./config";
 export { type Mamba2Model } from "./model";
 export { initMamba2 } from "./init";
-export { mamba2Forward } from "./forward";
+export { type Mamba2LayerSelection, mamba2Forward, mamba2Selection } from "./forward";
 export {
   type Mamba2Cache,
   createMamba2Cache,

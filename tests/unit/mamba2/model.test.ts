@@ -2,7 +2,8 @@
  * The Mamba-2 LM (lib/src/mamba2/model.ts and the functions around it): logits against a float64
  * model written from transformers' equations (tests/helpers/mamba2-reference.ts), any chunk
  * size, decoding with the cache equal to the full forward, greedy generation, every gradient
- * against central finite differences in float64, and init.
+ * against central finite differences in float64, the selection (Δ, A, B, C) recomputed by hand
+ * from the weights, and init.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -17,6 +18,7 @@ import {
   mamba2Generate,
   mamba2LossAndGrads,
   mamba2Prefill,
+  mamba2Selection,
   mamba2Step,
 } from "../../../lib/src/index";
 import { mamba2ReferenceLogits, randomMamba2Model } from "../../helpers/mamba2-reference";
@@ -93,6 +95,76 @@ describe("mamba2Forward", () => {
 
 // The algorithm on the reference engine (the simd engines against it: engines.test.ts).
 const REF = { engine: "typescript" } as const;
+
+describe("mamba2Selection", () => {
+  for (const [label, overrides] of [
+    ["no clamp", {}],
+    ["Δ clamped, biases", { time_step_limit: [0.3, 0.8], use_bias: true }],
+  ] as [string, Record<string, unknown>][]) {
+    it(`reports layer 0's Δ, A and B as recomputed here from the weights (${label})`, () => {
+      const model = randomModel(3, overrides, "float64");
+      const toks = [[1, 4, 2, 9, 0, 3, 7]];
+      const sel = mamba2Selection(model, toks);
+      expect(sel.length).toBe(SMALL.num_hidden_layers);
+      const c = model.config;
+      const P = (n: string) => model.params.get(n)!.data;
+      const m = "backbone.layers.0.mixer.";
+      const [d, H, G, N, k] = [c.hidden_size, c.num_heads, c.n_groups, c.state_size, c.conv_kernel];
+      const E = H * c.head_dim;
+      const convDim = E + 2 * G * N;
+      const rows = 2 * E + 2 * G * N + H;
+      const L = toks[0].length;
+      const silu = (v: number) => v / (1 + Math.exp(-v));
+      const softplus = (v: number) => Math.log1p(Math.exp(v));
+      const bias = (name: string, o: number) => (model.params.has(m + name) ? P(m + name)[o] : 0);
+      // embedding, RMSNorm, in_proj: z, then the conv's input x B C, then dt
+      const proj = toks[0].map((id) => {
+        const h = Array.from(P("backbone.embeddings.weight").subarray(id * d, id * d + d));
+        const rms = Math.sqrt(h.reduce((s, v) => s + v * v, 0) / d + c.layer_norm_epsilon);
+        const u = h.map((v, j) => (v / rms) * P("backbone.layers.0.norm.weight")[j]);
+        return Array.from(
+          { length: rows },
+          (_, o) =>
+            u.reduce((s, v, i) => s + v * P(m + "in_proj.weight")[o * d + i], 0) +
+            bias("in_proj.bias", o),
+        );
+      });
+      const [lo, hi] = c.time_step_limit;
+      for (let t = 0; t < L; t++)
+        for (let h = 0; h < H; h++) {
+          const want = Math.min(
+            Math.max(softplus(proj[t][E + convDim + h] + P(m + "dt_bias")[h]), lo),
+            hi,
+          );
+          expect(Math.abs(sel[0].delta.data[t * H + h] - want)).toBeLessThan(1e-12);
+        }
+      // B: channels E … E + GN of the conv's output, after SiLU
+      for (let t = 0; t < L; t++)
+        for (let j = 0; j < G * N; j++) {
+          const ch = E + j;
+          let v = bias("conv1d.bias", ch);
+          for (let i = 0; i < k; i++) {
+            const src = t - (k - 1) + i;
+            if (src >= 0) v += P(m + "conv1d.weight")[ch * k + i] * proj[src][E + ch];
+          }
+          expect(Math.abs(sel[0].B.data[t * G * N + j] - silu(v))).toBeLessThan(1e-12);
+        }
+      expect(sel[0].delta.shape).toEqual([1, L, H]);
+      expect(sel[0].B.shape).toEqual([1, L, G * N]);
+      expect(Array.from(sel[0].A.data)).toEqual(Array.from(P(m + "A_log"), (v) => -Math.exp(v)));
+      if (lo > 0) {
+        const all = sel.flatMap((s) => Array.from(s.delta.data));
+        expect(Math.min(...all)).toBeGreaterThanOrEqual(lo);
+        expect(Math.max(...all)).toBeLessThanOrEqual(hi);
+      }
+    });
+  }
+  it("refuses a token outside the vocabulary, naming itself", () => {
+    expect(() => mamba2Selection(randomModel(1), [[SMALL.vocab_size]])).toThrow(
+      /^mamba2Selection: argument 'tokens' must be token ids in \[0, 11\)/,
+    );
+  });
+});
 
 describe("decoding", () => {
   it("prefill then steps give the full forward's logits at every position; the cache does not grow", () => {

@@ -29,11 +29,29 @@ unpack_node() {
   chmod +x "$node"
 }
 
-# Unpacks TARBALL's out/ into RECORDS and work/ into WORK (import_slice TARBALL RECORDS WORK).
+# Packs DIR's ITEMS into DEST, a gzipped tar (pack_slice DEST DIR ITEM ...); one that would be
+# over the 15 MiB a lent machine sends back per file is cut into DEST.part-00, DEST.part-01, ...
+pack_slice() {
+  local dest="$1" dir="$2"
+  shift 2
+  tar czf "$dest" -C "$dir" "$@"
+  if [ "$(stat -c %s "$dest")" -gt $((15 << 20)) ]; then
+    split -b 15M -d "$dest" "$dest.part-"
+    rm "$dest"
+  fi
+  ls -l "$dest"*
+}
+
+# Unpacks TARBALL's out/ into RECORDS and work/ into WORK (import_slice TARBALL RECORDS WORK);
+# TARBALL may be the first of the parts pack_slice cut (….part-00: the rest are read after it).
 import_slice() {
   local tarball="$1" records="$2" work="$3" tmp
   tmp="$(mktemp -d)"
-  tar xzf "$tarball" -C "$tmp"
+  if [[ "$tarball" == *.part-00 ]]; then
+    cat "${tarball%-00}"-* | tar xz -C "$tmp"
+  else
+    tar xzf "$tarball" -C "$tmp"
+  fi
   mkdir -p "$records" "$work"
   cp -a "$tmp/out/." "$records/"
   cp -a "$tmp/work/." "$work/"

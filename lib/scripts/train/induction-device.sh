@@ -8,28 +8,31 @@
 #       here: copies what the runs need into DIR (default .induction-device): the built library
 #       and scripts (lib/dist, lib/build, lib/package.json), the committed records and models
 #       (datasets/checkpoints/induction/runs and models), the resumable state (.train/induction),
-#       this script with device-common.sh and this machine's Node.js (xz-compressed, so that the runs there use the same
-#       version: the runs are deterministic per version). Build first (npm run build).
+#       this script with device-common.sh and this machine's Node.js (xz-compressed, so that the
+#       runs there use the same version: the runs are deterministic per version). Build first
+#       (npm run build).
 #   bash DIR/induction-device.sh train DIR SECONDS [MODEL:SEED[:LR] ...]
 #       there, from the folder that holds DIR: trains the runs at once (default: the seeds the
-#       committed table lacks: Mamba seeds 1 and 2 at lr 1e-3, the Transformer++ seeds
-#       1 and 2 at lr 2e-4), the machine's cores shared out as threads, each run for at most
-#       SECONDS of training (`--time-limit`; resumed from DIR's state), and packs DIR/out and
-#       DIR/work into $OUT/induction.tar.gz (or DIR/induction.tar.gz without $OUT).
+#       committed table lacks: the Transformer++ seeds 1 and 2 at lr 2e-4), the machine's cores
+#       shared out as threads, each run for at most SECONDS of training (`--time-limit`; resumed
+#       from DIR's state), and packs DIR/out and DIR/work into $OUT/induction.tar.gz (or
+#       DIR/induction.tar.gz without $OUT), cut into induction.tar.gz.part-00, -01, ... when over
+#       the 15 MiB a lent machine sends back per file.
 #   bash DIR/induction-device.sh eval DIR SECONDS MAX_LENGTH RUN ...
 #       there: scores each named run (a folder of DIR/out/models) at lengths 2^6 … MAX_LENGTH, 128
 #       examples each, in shards of 32 examples (Mamba, Mamba-2) or 64 (Transformer++), one process
 #       per shard; a shard still running after SECONDS is stopped and keeps the lengths it
 #       finished. Packs as `train` does.
 #   bash lib/scripts/train/induction-device.sh import TARBALL
-#       here: unpacks what came back into datasets/checkpoints/induction (records, logs, models,
-#       parts) and .train/induction (the state the next slice resumes from); then
+#       here (TARBALL, or its first part ….part-00): unpacks what came back into
+#       datasets/checkpoints/induction (records, logs, models, parts) and .train/induction (the
+#       state the next slice resumes from); then
 #       `npm run train -- induction --phase merge` writes extrapolation.json.
 set -euo pipefail
 # shellcheck source=device-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/device-common.sh"
 
-RUNS_DEFAULT="mamba:1 mamba:2 transformer:1:0.0002 transformer:2:0.0002"
+RUNS_DEFAULT="transformer:1:0.0002 transformer:2:0.0002"
 
 stage() {
   local dir="${1:-.induction-device}"
@@ -47,8 +50,7 @@ stage() {
 
 pack() {
   local dir="$1" dest="${OUT:-$1}/induction.tar.gz"
-  tar czf "$dest" -C "$dir" out work console
-  ls -l "$dest"
+  pack_slice "$dest" "$dir" out work console
 }
 
 train() {

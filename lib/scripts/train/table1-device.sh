@@ -13,9 +13,10 @@
 #       seeds 0-2 on selective copying, and the plain-copying control with the LTI, seed 0) at
 #       once, one thread each, each for at most SECONDS of training (then it scores its test set
 #       and writes its record), writes the summary, and packs DIR/out and DIR/work into
-#       $OUT/table1.tar.gz (or DIR/table1.tar.gz without $OUT).
+#       $OUT/table1.tar.gz (or DIR/table1.tar.gz without $OUT; cut into parts ….part-00, -01, ...
+#       when over the 15 MiB a lent machine sends back per file).
 #   bash lib/scripts/train/table1-device.sh import TARBALL
-#       here: unpacks what a run brought back into datasets/checkpoints/table1 (records, logs,
+#       here (TARBALL, or its first part ….part-00): unpacks what a run brought back into datasets/checkpoints/table1 (records, logs,
 #       kept models, table1.json) and .train/table1 (the state the next slice resumes from).
 #
 # Every run uses the Table 1 recipe (TABLE1_RECIPE in table1.ts: batch 32, constant lr 3e-3),
@@ -72,8 +73,7 @@ run() {
   "$node" "$dir/lib/build/train/table1.js" --phase summary --out "$dir/out" || failed=$((failed + 1))
   tail -n 2 "$dir"/console/*.txt
   local dest="${OUT:-$dir}/table1.tar.gz"
-  tar czf "$dest" -C "$dir" out work console
-  ls -l "$dest"
+  pack_slice "$dest" "$dir" out work console
   echo "runs failed: $failed"
   [ "$failed" = 0 ]
 }

@@ -16,6 +16,7 @@ import * as path from "node:path";
 import {
   installWebGpu,
   measureWebGpuSubmit,
+  takeUncapturedWebGpuErrors,
   webGpuIdle,
   withDeviceErrorScopes,
 } from "../dist/gpu/webgpu";
@@ -110,6 +111,11 @@ export interface GpuBenchRun {
    * in `into.skipped` and the table (the run is not cut off in the middle of a size).
    */
   affordable(what: string, estimateS: number, into: Record<string, unknown>): boolean;
+  /**
+   * Ends a size: on webgpu, records the device errors no scope caught in `entry.uncapturedErrors`
+   * and the table; writes the results.
+   */
+  endSize(entry: Record<string, unknown>, webgpu: boolean): void;
 }
 
 /**
@@ -149,6 +155,14 @@ export function startGpuBench(outDir: string, budgetS: number, mode: string): Gp
       run.say(`${what}: skipped (${into.skipped as string})`);
       run.flush();
       return false;
+    },
+    endSize: (entry, webgpu) => {
+      const uncaptured = webgpu ? takeUncapturedWebGpuErrors() : [];
+      if (uncaptured.length > 0) {
+        entry.uncapturedErrors = uncaptured;
+        run.say(`uncaptured device errors: ${uncaptured.join(" | ")}`);
+      }
+      run.flush();
     },
   };
   return run;

@@ -43,12 +43,7 @@ import {
 import { idealFusedTraffic } from "../../dist/gpu/selective-scan";
 import { createGpuSelectiveScanAsync } from "../../dist/gpu/selective-scan-async";
 import { createFusedGpuScan, fusedScanTraffic } from "../../dist/gpu/fused-scan";
-import {
-  releaseWebGpu,
-  takeUncapturedWebGpuErrors,
-  webGpuIdle,
-  withDeviceErrorScopes,
-} from "../../dist/gpu/webgpu";
+import { releaseWebGpu, webGpuIdle, withDeviceErrorScopes } from "../../dist/gpu/webgpu";
 import {
   type ScanSize,
   formatSeconds,
@@ -488,12 +483,7 @@ async function main(): Promise<void> {
       }
       flush();
     }
-    const uncaptured = webgpu ? takeUncapturedWebGpuErrors() : [];
-    if (uncaptured.length > 0) {
-      entry.uncapturedErrors = uncaptured;
-      say(`uncaptured device errors: ${uncaptured.join(" | ")}`);
-    }
-    flush();
+    run.endSize(entry, webgpu);
   }
   if (webgpu) await releaseWebGpu();
   flush();

@@ -41,7 +41,7 @@ import type { Tensor } from "../../dist/tensor";
 import { type SsdInputs, ssdRecurrence } from "../../dist/mamba2/ssd";
 import type { DeviceGpuMode } from "../../dist/gpu/device-kernels";
 import { createGpuSsd, gpuSsdTraffic } from "../../dist/gpu/ssd";
-import { releaseWebGpu, takeUncapturedWebGpuErrors } from "../../dist/gpu/webgpu";
+import { releaseWebGpu } from "../../dist/gpu/webgpu";
 import { formatBytes, formatSeconds as fmt, relDiff } from "../bench-scan-common";
 import {
   type Timing,
@@ -337,12 +337,7 @@ async function main(): Promise<void> {
       }
       flush();
     }
-    const uncaptured = webgpu ? takeUncapturedWebGpuErrors() : [];
-    if (uncaptured.length > 0) {
-      entry.uncapturedErrors = uncaptured;
-      say(`uncaptured device errors: ${uncaptured.join(" | ")}`);
-    }
-    flush();
+    run.endSize(entry, webgpu);
   }
 
   say(

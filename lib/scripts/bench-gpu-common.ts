@@ -312,3 +312,14 @@ export async function perKernelTimes<I, U, O>(
     seconds: median(traces.map((r) => r[j].seconds)),
   }));
 }
+
+/** Runs a GPU benchmark's `main` and exits with its outcome (Dawn keeps the event loop alive). */
+export function runGpuBenchMain(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

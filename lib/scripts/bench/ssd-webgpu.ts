@@ -49,6 +49,7 @@ import {
   measureGpuDevice,
   perKernelTimes,
   relL2,
+  runGpuBenchMain,
   startGpuBench,
   timeOnDevice,
   torchCall,
@@ -369,13 +370,4 @@ async function main(): Promise<void> {
   flush();
 }
 
-if (require.main === module) {
-  main().then(
-    // Dawn keeps the event loop alive: end explicitly
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runGpuBenchMain(main);

@@ -5,10 +5,9 @@
  */
 import type { Tensor } from "../tensor";
 import { checkArg, checkFiniteParams, checkOptions, schema } from "../validate";
-import type { ScanArgs } from "../ops/backend";
 import { softplusRaw } from "../ops/reference/scalar";
 import { reference } from "../ops/reference/index";
-import { Ops } from "../ops/tape";
+import { Ops, WatchedOps } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMambaModel, resolveVariant } from "./checks";
 import {
@@ -134,15 +133,6 @@ export interface LayerSelection {
   /** B and C, (b, l, N) (or (E, N) for "lti"): what is written and what is read. */
   B: Tensor;
   C: Tensor;
-}
-
-/** `Ops` that also keep the arguments of every selective scan the model runs, in order. */
-class WatchedOps extends Ops {
-  readonly scans: ScanArgs[] = [];
-  override selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {
-    this.scans.push(a);
-    return super.selectiveScan(a, state);
-  }
 }
 
 /**

@@ -4,11 +4,10 @@
  */
 import type { Tensor } from "../tensor";
 import { checkFiniteParams, checkOptions, schema } from "../validate";
-import type { SsdArgs } from "../ops/backend";
 import { reference } from "../ops/reference/index";
-import { softplusRaw } from "../ops/reference/scalar";
+import { ssdStepSizes } from "../ops/reference/ssd";
 import { simdBackend } from "../ops/simd/index";
-import { Ops, runInference } from "../ops/tape";
+import { WatchedOps, runInference } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMamba2Model } from "./checks";
 import { type Mamba2Model, mamba2LM } from "./model";
@@ -58,15 +57,6 @@ export interface Mamba2LayerSelection {
   C: Tensor;
 }
 
-/** `Ops` that also keep the arguments of every SSD the model runs, in order. */
-class WatchedOps extends Ops {
-  readonly ssds: SsdArgs[] = [];
-  override ssd(a: SsdArgs, state: Tensor | null): Tensor {
-    this.ssds.push(a);
-    return super.ssd(a, state);
-  }
-}
-
 /**
  * The selection of every layer on `tokens`: Δ, A, B and C as the model computes them in
  * `mamba2Forward` (the same run of `./model.ts`, watched at its SSDs; reference ops), for
@@ -85,11 +75,8 @@ export function mamba2Selection(model: Mamba2Model, tokens: TokenBatch): Mamba2L
   const ops = new WatchedOps(reference);
   mamba2LM(ops, m, ids, shape[0], shape[1]);
   return ops.ssds.map((a) => {
-    const H = a.A.data.length;
-    const [lo, hi] = a.dtLimit;
     const delta = reference.zeros(a.dt.shape, a.dt);
-    for (let i = 0; i < delta.data.length; i++)
-      delta.data[i] = Math.min(Math.max(softplusRaw(a.dt.data[i] + a.dtBias.data[i % H]), lo), hi);
+    delta.data.set(ssdStepSizes(a).delta);
     return { delta, A: a.A, B: a.B, C: a.C };
   });
 }

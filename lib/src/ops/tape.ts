@@ -312,3 +312,20 @@ export class Ops {
     return this.backend.zeros(shape, like);
   }
 }
+
+/**
+ * `Ops` that also keep the arguments of every selective scan and SSD the model runs, in order:
+ * how `mambaSelection` and `mamba2Selection` look at what a model selects (Δ, B, C) on a sequence.
+ */
+export class WatchedOps extends Ops {
+  readonly scans: ScanArgs[] = [];
+  readonly ssds: SsdArgs[] = [];
+  override selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {
+    this.scans.push(a);
+    return super.selectiveScan(a, state);
+  }
+  override ssd(a: SsdArgs, state: Tensor | null): Tensor {
+    this.ssds.push(a);
+    return super.ssd(a, state);
+  }
+}

@@ -283,14 +283,18 @@ function argsDims(a: SsdArgs): SsdDims {
   };
 }
 
-/** Δ = clamp(softplus(dt + dtBias), dtLimit), (b, l, H), and whether the clamp let it through. */
-function stepSizes(a: SsdArgs, d: SsdDims): { delta: Float64Array; through: Uint8Array } {
-  const n = d.batch * d.length * d.heads;
+/**
+ * Δ = clamp(softplus(dt + dtBias), dtLimit), (b, l, H) flattened, and whether the clamp let it
+ * through (its gradient reaches dt): the SSD op's step sizes, for every backend.
+ */
+export function ssdStepSizes(a: SsdArgs): { delta: Float64Array; through: Uint8Array } {
+  const n = a.dt.data.length;
+  const heads = a.A.data.length;
   const delta = new Float64Array(n);
   const through = new Uint8Array(n);
   const [lo, hi] = a.dtLimit;
   for (let i = 0; i < n; i++) {
-    const v = softplusRaw(a.dt.data[i] + a.dtBias.data[i % d.heads]);
+    const v = softplusRaw(a.dt.data[i] + a.dtBias.data[i % heads]);
     through[i] = v >= lo && v <= hi ? 1 : 0;
     delta[i] = Math.min(Math.max(v, lo), hi);
   }
@@ -306,7 +310,7 @@ function stepSizes(a: SsdArgs, d: SsdDims): { delta: Float64Array; through: Uint
 export function ssd(a: SsdArgs, state: Tensor | null): Tensor {
   const d = argsDims(a);
   const { heads: H, headDim: P } = d;
-  const { delta } = stepSizes(a, d);
+  const { delta } = ssdStepSizes(a);
   const X = new Float64Array(a.x.data.length); //            Δ x, (b, l, H, P)
   const logDecay = new Float64Array(delta.length); //        Δ A, (b, l, H)
   for (let i = 0; i < delta.length; i++) {
@@ -339,7 +343,7 @@ export function ssdBackward(a: SsdArgs, g: Tensor): SsdGradients {
   const d = argsDims(a);
   const { batch, length: L, heads: H, headDim: P, dstate: N } = d;
   const at = strides(d);
-  const { delta, through } = stepSizes(a, d);
+  const { delta, through } = ssdStepSizes(a);
   const dx = new Float64Array(a.x.data.length);
   const ddt = new Float64Array(a.dt.data.length);
   const dA = new Float64Array(H);

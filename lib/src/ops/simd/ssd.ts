@@ -28,7 +28,8 @@
  */
 import type { Tensor } from "../../tensor";
 import type { SsdArgs, SsdGradients } from "../backend";
-import { sigmoidRaw, softplusRaw } from "../reference/scalar";
+import { sigmoidRaw } from "../reference/scalar";
+import { ssdStepSizes } from "../reference/ssd";
 import { type SimdMemory, type SimdTensor, rowMajor } from "./memory";
 
 /** The sizes of an SSD call. */
@@ -42,22 +43,13 @@ function dims(a: SsdArgs) {
 }
 
 /**
- * Δ = clamp(softplus(dt + dt_bias)), the log-decays Δ A, per position and head (b·l·H), and
- * whether the clamp let Δ through (its gradient reaches dt).
+ * The step sizes Δ of the reference's {@link ssdStepSizes} (and whether the clamp let each
+ * through) with the log-decays Δ A, per position and head (b·l·H).
  */
 function discretise(a: SsdArgs) {
-  const [lo, hi] = a.dtLimit;
+  const { delta, through } = ssdStepSizes(a);
   const H = a.A.data.length;
-  const delta = new Float64Array(a.dt.data.length);
-  const logDecay = new Float64Array(delta.length);
-  const through = new Uint8Array(delta.length);
-  for (let i = 0; i < delta.length; i++) {
-    const head = i % H;
-    const v = softplusRaw(a.dt.data[i] + a.dtBias.data[head]);
-    through[i] = v >= lo && v <= hi ? 1 : 0;
-    delta[i] = Math.min(Math.max(v, lo), hi);
-    logDecay[i] = delta[i] * a.A.data[head];
-  }
+  const logDecay = delta.map((d, i) => d * a.A.data[i % H]);
   return { delta, logDecay, through };
 }
 

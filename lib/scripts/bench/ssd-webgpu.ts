@@ -275,20 +275,14 @@ async function main(): Promise<void> {
         );
         row.traffic = traffic;
         // checked run (device errors reject, the output compared), then the timed runs
-        const m = await timeOnDevice(ssd, inputs, {
+        const { first, forward, read, upload, endToEnd } = await timeOnDevice(ssd, inputs, {
           webgpu,
           label: "ssd-webgpu",
           repeats: webgpu ? FORWARD_REPEATS : 2,
           transfers,
           uploaded: (seconds) => (uploadS ??= seconds),
         });
-        Object.assign(row, check(m.first.y.data));
-        Object.assign(row, {
-          forward: m.forward,
-          read: m.read,
-          upload: m.upload,
-          endToEnd: m.endToEnd,
-        });
+        Object.assign(row, check(first.y.data), { forward, read, upload, endToEnd });
       } catch (e) {
         row.error = (e as Error).message;
         say(`gpu.js SSD Q=${Q}: failed: ${(e as Error).message.split("\n")[0]}`);

@@ -25,7 +25,7 @@ import { relErr } from "../../helpers/reference";
 import type { HalfTensor } from "../../../lib/src/half";
 import type { ScanArgs } from "../../../lib/src/ops/backend";
 import { ModelMemory } from "../../../lib/src/ops/simd/infer";
-import { InferPool } from "../../../lib/src/ops/simd/infer-threads";
+import { InferPool, JOB, JobWords } from "../../../lib/src/ops/simd/infer-threads";
 
 /** max |a − b| / max |b| (b the reference). */
 const relMax = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
@@ -356,6 +356,29 @@ describe("the inference pool", () => {
     expect(results[1]).toEqual(results[0]);
     expect(Array.from(states[1].data)).toEqual(Array.from(states[0].data));
     expect(Array.from(cs[1].data)).toEqual(Array.from(cs[0].data));
+  });
+
+  it("claims every chunk once, a quarter of what is left at a time on two threads, single chunks last", () => {
+    const job = JobWords.create();
+    job.words[JOB.threads] = 2;
+    const seq = 6;
+    Atomics.store(job.claim, 0, BigInt(seq) << 32n);
+    const claims: [number, number][] = [];
+    job.claimAndRun(seq, 100, (first, end) => claims.push([first, end]));
+    // contiguous from 0 to 100, each claim ⌊left / 4⌋ chunks (at least one)
+    let next = 0;
+    for (const [first, end] of claims) {
+      expect(first).toBe(next);
+      expect(end - first).toBe(Math.max(1, Math.floor((100 - first) / 4)));
+      next = end;
+    }
+    expect(next).toBe(100);
+    expect(claims[0]).toEqual([0, 25]);
+    expect(claims.at(-1)![1] - claims.at(-1)![0]).toBe(1);
+    expect(job.words[JOB.done]).toBe(100);
+    // a late thread finds the call over and claims nothing
+    job.claimAndRun(seq - 2, 100, () => claims.push([-1, -1]));
+    expect(claims.at(-1)).not.toEqual([-1, -1]);
   });
 
   it("runs calls shared or alone, whichever it measures faster, with the same results", () => {

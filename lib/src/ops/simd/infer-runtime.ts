@@ -56,12 +56,25 @@ function moduleOf(kernel: KernelName, size: number): { key: string; make: () => 
 /** The inference kernels over one memory (instances made on first use). */
 export class InferKernels {
   private readonly instances = new Map<string, Exports>();
+  /** Each kernel's function by name and size (a decoding step makes thousands of calls). */
+  private readonly functions = new Map<KernelName, Map<number, (...args: number[]) => void>>();
 
   constructor(private readonly memory: WasmMemory) {}
 
   /** Runs one kernel call. */
   run(c: KernelCall): void {
-    const { key, make } = moduleOf(c.kernel, c.size);
+    let f = this.functions.get(c.kernel)?.get(c.size);
+    if (!f) {
+      f = this.instance(c.kernel, c.size)[c.kernel];
+      const bySize = this.functions.get(c.kernel) ?? new Map();
+      bySize.set(c.size, f);
+      this.functions.set(c.kernel, bySize);
+    }
+    f(...c.args);
+  }
+
+  private instance(kernel: KernelName, size: number): Exports {
+    const { key, make } = moduleOf(kernel, size);
     let e = this.instances.get(key);
     if (!e) {
       let module = modules.get(key);
@@ -72,6 +85,6 @@ export class InferKernels {
       e = new wasmApi!.Instance(module, { env: { memory: this.memory } }).exports as Exports;
       this.instances.set(key, e);
     }
-    e[c.kernel](...c.args);
+    return e;
   }
 }

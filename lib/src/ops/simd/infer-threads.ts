@@ -14,11 +14,13 @@
  *   the calling thread writes them), so a worker never reads half of one call and half of the
  *   next.
  * - Chunks are claimed, not assigned: every thread (the calling one included) takes the next
- *   chunk from a shared counter (a compare-and-swap on a 64-bit word holding the call's number
- *   and the next chunk) until none is left. A worker that the operating system has descheduled
- *   (the machine is shared, or busy) simply takes none: the calling thread does them all, and
- *   waits only for chunks a worker has started. A worker that wakes late finds the call over
- *   (its number changed) and claims nothing.
+ *   chunks from a shared counter (a compare-and-swap on a 64-bit word holding the call's number
+ *   and the next chunk) until none is left, a share of what is left at a time: large claims
+ *   first, single chunks last (guided scheduling: few claims per call, as with large chunks,
+ *   and the threads finish together, as with small ones). A worker that the operating system
+ *   has descheduled (the machine is shared, or busy) simply takes none: the calling thread
+ *   does them all, and waits only for chunks a worker has started. A worker that wakes late
+ *   finds the call over (its number changed) and claims nothing.
  * - Waiting threads spin briefly on the words before sleeping in `Atomics.wait`: a sleeping
  *   thread takes tens of microseconds to wake.
  * - Sharing is measured, not assumed: on a machine that gives the pool's threads one core
@@ -68,6 +70,13 @@ export const JOB = {
   /** Which argument receives the thread's scratch address (−1: none), and the stride. */
   scratchArg: 12,
   scratchStride: 13,
+  /**
+   * 1 while the calling thread sleeps until more chunks are done: a thread that finishes a chunk
+   * wakes it only then (a wake-up costs more than a chunk's bookkeeping).
+   */
+  sleeping: 14,
+  /** Threads of the pool (set once): what a claim's share is cut by. */
+  threads: 15,
   args: 16,
 } as const;
 /** Int32 words of a call, the 64-bit claim word after them (8-byte aligned). */
@@ -127,37 +136,74 @@ export class JobWords {
   }
 
   /**
-   * Claims chunks of call `seq` and runs each with `run(chunk)` until none is left; counts each
-   * finished chunk in `done`.
+   * Claims chunks of call `seq` and runs them with `run(first, end)` (chunks first … end − 1)
+   * until none is left; counts the chunks finished in `done`. A claim takes a share of what is
+   * left, 1/(2 · threads) of it and at least one chunk (guided scheduling): the first claims are
+   * large, so that a call pays for few claims, and the last ones a single chunk, so that the
+   * threads finish together.
    */
-  claimAndRun(seq: number, chunks: number, run: (chunk: number) => void): void {
+  claimAndRun(seq: number, chunks: number, run: (first: number, end: number) => void): void {
     const id = BigInt(seq) << 32n;
+    const share = 2 * this.words[JOB.threads];
     for (;;) {
       const w = Atomics.load(this.claim, 0);
       if ((w & ~0xffffffffn) !== id) return;
       const c = Number(w & 0xffffffffn);
       if (c >= chunks) return;
-      if (Atomics.compareExchange(this.claim, 0, w, w + 1n) !== w) continue;
+      const take = Math.max(1, Math.floor((chunks - c) / share));
+      if (Atomics.compareExchange(this.claim, 0, w, w + BigInt(take)) !== w) continue;
       try {
-        run(c);
+        run(c, c + take);
       } finally {
-        Atomics.add(this.words, JOB.done, 1);
-        Atomics.notify(this.words, JOB.done);
+        Atomics.add(this.words, JOB.done, take);
+        if (Atomics.load(this.words, JOB.sleeping) !== 0) Atomics.notify(this.words, JOB.done);
       }
     }
   }
 
-  /** The kernel call of chunk c of the posted call, for thread `thread`. */
-  chunkCall(c: number, thread: number, kernels: readonly string[]): KernelCall {
-    const w = this.words;
-    const args = Array.from(w.subarray(JOB.args, JOB.args + w[JOB.count]));
-    const [chunks, units, align] = [w[JOB.chunks], w[JOB.units], w[JOB.align]];
-    args[w[JOB.fromArg]] = chunkStart(c, chunks, units, align);
-    args[w[JOB.toArg]] = chunkStart(c + 1, chunks, units, align);
-    if (w[JOB.scratchArg] >= 0)
-      args[w[JOB.scratchArg]] = w[JOB.args + w[JOB.scratchArg]] + thread * w[JOB.scratchStride];
-    return { kernel: kernels[w[JOB.kernel]] as KernelCall["kernel"], size: w[JOB.size], args };
+  /**
+   * The kernel call of chunks first … end − 1 of posted call `seq`, for thread `thread`. The
+   * call's words are read once per call; each claim only sets its range, in the same arguments.
+   */
+  chunkCall(
+    seq: number,
+    first: number,
+    end: number,
+    thread: number,
+    kernels: readonly string[],
+  ): KernelCall {
+    let p = this.posted;
+    if (p === null || p.seq !== seq) {
+      const w = this.words;
+      const args = Array.from(w.subarray(JOB.args, JOB.args + w[JOB.count]));
+      if (w[JOB.scratchArg] >= 0)
+        args[w[JOB.scratchArg]] = w[JOB.args + w[JOB.scratchArg]] + thread * w[JOB.scratchStride];
+      p = {
+        seq,
+        call: { kernel: kernels[w[JOB.kernel]] as KernelCall["kernel"], size: w[JOB.size], args },
+        from: w[JOB.fromArg],
+        to: w[JOB.toArg],
+        chunks: w[JOB.chunks],
+        units: w[JOB.units],
+        align: w[JOB.align],
+      };
+      this.posted = p;
+    }
+    p.call.args[p.from] = chunkStart(first, p.chunks, p.units, p.align);
+    p.call.args[p.to] = chunkStart(end, p.chunks, p.units, p.align);
+    return p.call;
   }
+
+  /** The posted call as this thread last read it (see {@link chunkCall}). */
+  private posted: {
+    seq: number;
+    call: KernelCall;
+    from: number;
+    to: number;
+    chunks: number;
+    units: number;
+    align: number;
+  } | null = null;
 }
 
 interface PoolWorker {
@@ -193,6 +239,7 @@ export class InferPool {
     readonly threads: number,
     workerScript: string = builtModule("ops/simd/infer-worker"),
   ) {
+    this.job.words[JOB.threads] = threads;
     if (threads === 1) return;
     const deaths = new MessageChannel();
     const specs: { port: MessagePort; ctrl: Int32Array; job: SharedArrayBuffer; index: number }[] =
@@ -304,9 +351,9 @@ export class InferPool {
     Atomics.notify(words, JOB.seq);
     this.seq = seq;
     let localError: unknown = null;
-    this.job.claimAndRun(seq, c.chunks, (chunk) => {
+    this.job.claimAndRun(seq, c.chunks, (first, end) => {
       try {
-        local.run(this.job.chunkCall(chunk, 0, KERNELS));
+        local.run(this.job.chunkCall(seq, first, end, 0, KERNELS));
       } catch (e) {
         localError ??= e;
       }
@@ -339,7 +386,11 @@ export class InferPool {
       if (done >= chunks) return;
       for (const w of this.workers) if (Atomics.load(w.ctrl, CTRL.dead) !== 0) this.fail(caller, w);
       if ((++spins & 255) === 0 && performance.now() - t0 > SPIN_MS) {
+        // a chunk counted after the flag is set notifies; one counted before it changed `done`,
+        // and the wait returns at once
+        Atomics.store(words, JOB.sleeping, 1);
         Atomics.wait(words, JOB.done, done, 1);
+        Atomics.store(words, JOB.sleeping, 0);
       }
     }
   }

@@ -53,9 +53,9 @@ for (;;) {
   // read under the lock: a call rewritten meanwhile is over for this worker
   if (Atomics.load(words, JOB.seq) !== s) continue;
   if (kernel < 0) break;
-  shared.claimAndRun(s, chunks, (chunk) => {
+  shared.claimAndRun(s, chunks, (first, end) => {
     try {
-      kernelsFor(words[JOB.memory]).run(shared.chunkCall(chunk, index, KERNELS));
+      kernelsFor(words[JOB.memory]).run(shared.chunkCall(s, first, end, index, KERNELS));
     } catch (e) {
       words[JOB.failed] = 1;
       port.postMessage(e instanceof Error ? e.message : String(e));

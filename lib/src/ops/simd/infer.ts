@@ -43,7 +43,11 @@ const STATE_BUDGET = 64 << 20;
 
 /** Work (multiply-adds, or the like) below which an op runs on the calling thread alone. */
 const MIN_SPLIT_WORK = 1 << 18;
-/** Work of one chunk of a shared op (tens of microseconds), and the most chunks of one op. */
+/**
+ * Work of one chunk of a shared op (a decoding step's product: 256 KB of weights, some
+ * microseconds), and the most chunks of one op. Threads claim several chunks at once while much
+ * is left (`./infer-threads.ts`), so small chunks cost few claims.
+ */
 const CHUNK_WORK = 1 << 16;
 const MAX_CHUNKS = 1024;
 

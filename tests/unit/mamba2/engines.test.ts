@@ -175,8 +175,12 @@ describe("the simd backend's chunked SSD on the gemm", () => {
     it(`equals the float64 reference SSD, from a state and from zeros, and leaves the same state (H ${s.H}, P ${s.P}, G ${s.G}, N ${s.N}, Q ${s.Q})`, () => {
       const a = args32(s.N * 10 + s.Q, s);
       const rng = new Rng(s.l);
-      const start = Float32Array.from({ length: s.b * s.H * s.P * s.N }, () => rng.normal());
-      for (const from of [null, start]) {
+      const size = s.b * s.H * s.P * s.N;
+      const start = Float32Array.from({ length: size }, () => rng.normal());
+      // a state of zeros given (a new cache), and one whose first head starts from zeros
+      const zeros = new Float32Array(size);
+      const partly = start.map((v, i) => (i < s.P * s.N ? 0 : v));
+      for (const from of [null, zeros, start, partly]) {
         const refState: Tensor | null = from && {
           shape: [s.b, s.H, s.P, s.N],
           data: Float64Array.from(from),

@@ -644,6 +644,10 @@ const table: Record<string, Row> = {
       "options:{lengths:nums[1,64] examples:int[1,2^16] seed?:int " +
       "batchSize?:int[1,2^16] budgetBytes?:pos}",
   ],
+  meanFillerDelta: [
+    () => [{ shape: [2, 8, 3], data: new Float32Array(48) }, lib.extrapolationSet(0, 8, 2, 6)],
+    "delta:T3 set:@INDUCTION_SET",
+  ],
   extrapolationSet: [
     () => [0, 8, 2, 16],
     "seed:int[-2^52,2^52] length:int[3,2^24] count:int[0,2^16] vocabSize:int[3,2^16]",

@@ -8,3 +8,4 @@ export {
   transformerLastLogits,
 } from "./last-logits";
 export * from "./evaluate";
+export { meanFillerDelta } from "./timescales";

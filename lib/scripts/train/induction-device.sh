@@ -4,10 +4,11 @@
 # Node.js of their own), in time-limited slices that resume where the last slice stopped, as
 # table1-device.sh does for Table 1:
 #
-#   bash lib/scripts/train/induction-device.sh stage [DIR]
+#   bash lib/scripts/train/induction-device.sh stage [DIR [MODEL:SEED[:LR] ...]]
 #       here: copies what the runs need into DIR (default .induction-device): the built library
 #       and scripts (lib/dist, lib/build, lib/package.json), the committed records and models
-#       (datasets/checkpoints/induction/runs and models), the resumable state (.train/induction),
+#       (datasets/checkpoints/induction/runs and models), the resumable state of the runs named
+#       (default: those `train` trains by default; from .train/induction, about 2 MB a run),
 #       this script with device-common.sh and this machine's Node.js (xz-compressed, so that the
 #       runs there use the same version: the runs are deterministic per version). Build first
 #       (npm run build).
@@ -36,15 +37,24 @@ RUNS_DEFAULT="transformer:1:0.0002 transformer:2:0.0002"
 
 stage() {
   local dir="${1:-.induction-device}"
+  shift || true
+  local runs="${*:-$RUNS_DEFAULT}" spec model seed lr state
   [ -f lib/build/train/induction.js ] || {
     echo "induction-device.sh stage: build first (npm run build)" >&2
     exit 1
   }
   mkdir -p "$dir/out" "$dir/work"
-  rm -rf "$dir/out/runs" "$dir/out/models"
+  rm -rf "$dir/out/runs" "$dir/out/models" "$dir/work"/*
   stage_lib "$dir" lib/scripts/train/induction-device.sh
   cp -a datasets/checkpoints/induction/runs datasets/checkpoints/induction/models "$dir/out/"
-  [ -d .train/induction ] && cp -a .train/induction/. "$dir/work/"
+  # only the named runs' state: the others' would only make the folder larger
+  for spec in $runs; do
+    IFS=: read -r model seed lr <<<"$spec"
+    for state in .train/induction/"$model"-L*-lr"${lr:-0.001}"-*s"$seed"; do
+      [ -d "$state" ] && cp -a "$state" "$dir/work/"
+    done
+  done
+  ls "$dir/work"
   du -sh "$dir"
 }
 
@@ -120,7 +130,7 @@ train) train "$@" ;;
 eval) evaluate "$@" ;;
 import) import "$@" ;;
 *)
-  echo "usage: induction-device.sh stage [DIR] | train DIR SECONDS [MODEL:SEED[:LR] ...] | eval DIR SECONDS MAX_LENGTH RUN ... | import TARBALL" >&2
+  echo "usage: induction-device.sh stage [DIR [MODEL:SEED[:LR] ...]] | train DIR SECONDS [MODEL:SEED[:LR] ...] | eval DIR SECONDS MAX_LENGTH RUN ... | import TARBALL" >&2
   exit 1
   ;;
 esac

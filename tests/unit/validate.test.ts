@@ -7,6 +7,9 @@ import {
   MAX_ELEMENTS,
   type TensorSpec,
   checkArg,
+  checkFiniteParams,
+  checkFiniteParamsOnce,
+  checkFiniteResult,
   checkOptions,
   describe as describeValue,
   schema,
@@ -215,5 +218,43 @@ describe("schema", () => {
     expect(() => checkOptions("g", "", { steps: 0 }, s)).toThrow(
       "g: argument 'steps' must be an integer >= 1 (got 0)",
     );
+  });
+});
+
+describe("finite parameters: checked once, read again when a result is not finite", () => {
+  const params = () =>
+    new Map([
+      ["a", t([3], [1, 2, 3], "f32")],
+      ["b", t([2], [4, 5], "f32")],
+    ]);
+
+  it("checkFiniteParams and checkFiniteParamsOnce name the tensor and the index", () => {
+    const p = params();
+    p.get("b")!.data[1] = -Infinity;
+    expect(() => checkFiniteParams("f", p)).toThrow(
+      "f: argument 'model.params' must hold finite values (got -Infinity in \"b\" at flat index 1)",
+    );
+    expect(() => checkFiniteParamsOnce("g", p)).toThrow(
+      "g: argument 'model.params' must hold finite values (got -Infinity in \"b\" at flat index 1)",
+    );
+  });
+
+  it("an array found finite is not read again; a non-finite result reads every array again", () => {
+    const p = params();
+    checkFiniteParamsOnce("f", p);
+    p.get("a")!.data[2] = NaN; // changed in place after the check
+    expect(() => checkFiniteParamsOnce("f", p)).not.toThrow();
+    expect(() => checkFiniteResult("f", p, new Float32Array([0.5, 1]))).not.toThrow();
+    expect(() => checkFiniteResult("f", p, new Float32Array([0.5, NaN]))).toThrow(
+      "f: argument 'model.params' must hold finite values (got NaN in \"a\" at flat index 2)",
+    );
+    // a new array (not seen before) is read
+    p.set("a", t([3], [1, NaN, 3], "f32"));
+    expect(() => checkFiniteParamsOnce("f", p)).toThrow(/got NaN in "a" at flat index 1/);
+  });
+
+  it("a non-finite result from finite parameters is returned, not refused", () => {
+    const p = params();
+    expect(() => checkFiniteResult("f", p, new Float32Array([Infinity]))).not.toThrow();
   });
 });

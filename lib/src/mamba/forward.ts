@@ -4,7 +4,14 @@
  * (`./engine.ts`).
  */
 import type { Tensor } from "../tensor";
-import { checkArg, checkFiniteParams, checkOptions, schema } from "../validate";
+import {
+  checkArg,
+  checkFiniteParams,
+  checkFiniteParamsOnce,
+  checkFiniteResult,
+  checkOptions,
+  schema,
+} from "../validate";
 import { softplusRaw } from "../ops/reference/scalar";
 import { reference } from "../ops/reference/index";
 import { Ops, WatchedOps } from "../ops/tape";
@@ -65,11 +72,14 @@ export function mambaForward(
   const o = checkOptions(fn, "options", options, FORWARD_OPTIONS);
   const variant = resolveVariant(fn, m, o.variant);
   const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
-  checkFiniteParams(fn, m.params);
+  checkFiniteParamsOnce(fn, m.params);
   const engine = resolveEngine(fn, m, o.engine, "simd");
   const [b, l] = shape;
-  if (engine === "typescript")
-    return mambaLM(new Ops(startCall(fn, m, engine)), m, ids, b, l, { variant });
+  if (engine === "typescript") {
+    const logits = mambaLM(new Ops(startCall(fn, m, engine)), m, ids, b, l, { variant });
+    checkFiniteResult(fn, m.params, logits.data);
+    return logits;
+  }
   // chunk by chunk, carrying the states (`./engine.ts`)
   const V = m.config.vocab_size;
   const out = new Float32Array(b * l * V);
@@ -80,6 +90,7 @@ export function mambaForward(
     for (let i = 0; i < b; i++)
       out.set(logits.data.subarray(i * (p1 - p0) * V, (i + 1) * (p1 - p0) * V), (i * l + p0) * V);
   }
+  checkFiniteResult(fn, m.params, out);
   return { shape: [b, l, V], data: out };
 }
 

@@ -1,7 +1,7 @@
 /** Text generation with a Mamba LM: read the prompt in parallel, then decode with the cache. */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { checkFiniteParams, checkOptions, schema } from "../validate";
+import { checkFiniteParamsOnce, checkFiniteResult, checkOptions, schema } from "../validate";
 import type { MambaModel } from "./model";
 import { checkMambaModel } from "./checks";
 import { sampleTokens, samplingOptionFields } from "../lm/sampling";
@@ -93,7 +93,7 @@ function parseGenerate(
   const vocab = m.config.vocab_size;
   checkPrompt(fn, prompt, vocab);
   const o = checkOptions(fn, "options", options, generateOptions(vocab));
-  checkFiniteParams(fn, m.params);
+  checkFiniteParamsOnce(fn, m.params);
   return {
     maxNew: o.maxNewTokens!,
     temperature: o.temperature!,
@@ -118,6 +118,7 @@ function generateRaw(
   const ids = Int32Array.from(prompt);
   const logits: Tensor = prefillRaw(fn, model, cache, ids, prompt.length, engine, variant);
   const t1 = performance.now();
+  checkFiniteResult(fn, model.params, logits.data);
   const id = new Int32Array(1);
   const step = (next: number): Tensor => {
     id[0] = next;

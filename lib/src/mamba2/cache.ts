@@ -9,7 +9,14 @@
  * weights in place, "typescript" is the float64-sum reference the tests compare them with.
  */
 import type { Tensor } from "../tensor";
-import { checkArg, checkFiniteParams, checkOptions, describe, schema } from "../validate";
+import {
+  checkArg,
+  checkFiniteParamsOnce,
+  checkFiniteResult,
+  checkOptions,
+  describe,
+  schema,
+} from "../validate";
 import { Ops } from "../ops/tape";
 import {
   ENGINE_OPTION,
@@ -177,8 +184,10 @@ export function mamba2Prefill(
     throw new Error(
       `${fn}: argument 'tokens' must be a batch with at least one position (got length 0)`,
     );
-  checkFiniteParams(fn, m.params);
-  return prefillRaw(fn, m, c, ids, shape[1], resolveEngine(fn, m, o.engine, "simd"));
+  checkFiniteParamsOnce(fn, m.params);
+  const logits = prefillRaw(fn, m, c, ids, shape[1], resolveEngine(fn, m, o.engine, "simd"));
+  checkFiniteResult(fn, m.params, logits.data);
+  return logits;
 }
 
 /** {@link mamba2Prefill} for checked arguments: ids (cache.batch, l). */

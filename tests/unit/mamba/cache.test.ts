@@ -74,4 +74,21 @@ describe("decoding with the cache", () => {
     );
     expect(() => createMambaCache(model, 0)).toThrow(/createMambaCache: argument 'batch'/);
   });
+
+  it("a weight made non-finite in place after a call is refused by name on the next, on every engine", () => {
+    for (const engine of ["typescript", "simd", "simd-threads"] as const) {
+      const model = tinyMamba();
+      const calls = [
+        () => mambaForward(model, [MAMBA_TOKENS[0]], { engine }),
+        () => mambaPrefill(model, createMambaCache(model, 1), [MAMBA_TOKENS[0]], { engine }),
+      ];
+      for (const call of calls) call(); // found finite: not read again by the next calls
+      // the final norm's weight, in place (the simd engines read it where it is)
+      model.params.get("backbone.norm_f.weight")!.data[3] = NaN;
+      for (const [i, call] of calls.entries())
+        expect(call, `${engine} call ${i}`).toThrow(
+          /^mamba(Forward|Prefill): argument 'model.params' must hold finite values \(got NaN in "backbone.norm_f.weight" at flat index 3\)/,
+        );
+    }
+  });
 });

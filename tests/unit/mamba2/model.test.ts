@@ -96,6 +96,25 @@ describe("mamba2Forward", () => {
 // The algorithm on the reference engine (the simd engines against it: engines.test.ts).
 const REF = { engine: "typescript" } as const;
 
+describe("non-finite weights", () => {
+  it("a weight made non-finite in place after a call is refused by name on the next, on every engine", () => {
+    for (const engine of ["typescript", "simd"] as const) {
+      const model = randomModel(3);
+      const ids = tokens(4, 1, 6);
+      const calls = [
+        () => mamba2Forward(model, ids, { engine }),
+        () => mamba2Prefill(model, createMamba2Cache(model, 1), ids, { engine }),
+      ];
+      for (const call of calls) call(); // found finite: not read again by the next calls
+      model.params.get("backbone.norm_f.weight")!.data[2] = Infinity;
+      for (const [i, call] of calls.entries())
+        expect(call, `${engine} call ${i}`).toThrow(
+          /^mamba2(Forward|Prefill): argument 'model.params' must hold finite values \(got Infinity in "backbone.norm_f.weight" at flat index 2\)/,
+        );
+    }
+  });
+});
+
 describe("mamba2Selection", () => {
   for (const [label, overrides] of [
     ["no clamp", {}],

@@ -144,7 +144,7 @@ export class JobWords {
    */
   claimAndRun(seq: number, chunks: number, run: (first: number, end: number) => void): void {
     const id = BigInt(seq) << 32n;
-    const share = 2 * this.words[JOB.threads];
+    const share = 2 * Math.max(1, this.words[JOB.threads]);
     for (;;) {
       const w = Atomics.load(this.claim, 0);
       if ((w & ~0xffffffffn) !== id) return;

@@ -33,6 +33,8 @@ import { reference } from "../../../lib/src/ops/reference/index";
 import { simdBackend } from "../../../lib/src/ops/simd/index";
 import { ssdChunkedGemm } from "../../../lib/src/ops/simd/ssd";
 import { SimdMemory } from "../../../lib/src/ops/simd/memory";
+import { ModelMemory } from "../../../lib/src/ops/simd/infer";
+import { InferPool } from "../../../lib/src/ops/simd/infer-threads";
 import { float64Copy, relErr } from "../../helpers/reference";
 import { randomMamba2Model } from "../../helpers/mamba2-reference";
 
@@ -198,6 +200,48 @@ describe("the simd backend's chunked SSD on the gemm", () => {
       }
     });
   }
+  it("with inference threads, shares each chunk's heads over them: the one-thread results bit for bit, and the reference's", () => {
+    // 8 heads of 16 in 2 groups, chunks of 32 (a partial last one): each chunk's heads are
+    // 8 · 32 · (32 · 16 + 2 · 16 · 32) multiply-adds, past the inference backend's split size
+    const s = {
+      b: 2,
+      l: 70,
+      H: 8,
+      P: 16,
+      G: 2,
+      N: 32,
+      Q: 32,
+      limit: [0, Infinity] as [number, number],
+    };
+    const a = args32(21, s);
+    const rng = new Rng(22);
+    const start = Float32Array.from({ length: s.b * s.H * s.P * s.N }, () => rng.normal());
+    const two = new InferPool(2);
+    try {
+      const run = (threads: InferPool | null, from: Float32Array | null) => {
+        const model = { params: new Map<string, Tensor>() };
+        const backend = ModelMemory.of(model).backend(threads);
+        backend.start("testCall", model);
+        const state: Tensor | null = from && { shape: [s.b, s.H, s.P, s.N], data: from.slice() };
+        const y = backend.ssd(a, state);
+        return { y: Array.from(y.data), state: state ? Array.from(state.data) : null };
+      };
+      for (const from of [null, start]) {
+        const [one, shared] = [run(null, from), run(two, from)];
+        expect(shared).toEqual(one);
+        const refState: Tensor | null = from && {
+          shape: [s.b, s.H, s.P, s.N],
+          data: Float64Array.from(from),
+        };
+        const want = reference.ssd!(f64(a), refState);
+        expect(relMax(shared.y, want.data), "y").toBeLessThan(1e-5);
+        if (refState) expect(relMax(shared.state!, refState.data), "state").toBeLessThan(1e-5);
+      }
+    } finally {
+      two.close();
+    }
+  });
+
   it("is what the simd backend runs from a decoding state and past the scan's state size", () => {
     const s = CASES[3];
     const a = args32(5, s);

@@ -5,6 +5,8 @@
  */
 import { type WasmMemory, wasmApi } from "./wasm";
 import { convModuleBytes, matmulModuleBytes, scanStateModuleBytes } from "./infer-kernels";
+import { coreModuleBytes } from "./kernels";
+import { type GemmKernel, ssdHeads } from "./ssd";
 import { MEMORY } from "./memory";
 
 /** The kernels a call may name, in the order the workers' job words number them. */
@@ -23,6 +25,7 @@ export const KERNELS = [
   "scanStateLti",
   "scanStep",
   "scanStepLti",
+  "ssdHeads",
 ] as const;
 export type KernelName = (typeof KERNELS)[number];
 
@@ -50,6 +53,7 @@ function moduleOf(kernel: KernelName, size: number): { key: string; make: () => 
     return { key: `conv${size}`, make: () => convModuleBytes(size, MEMORY) };
   if (kernel.startsWith("scan"))
     return { key: `scan${size}`, make: () => scanStateModuleBytes(size, MEMORY) };
+  if (kernel === "ssdHeads") return { key: "core", make: () => coreModuleBytes(MEMORY) };
   return { key: "matmul", make: () => matmulModuleBytes(MEMORY) };
 }
 
@@ -65,7 +69,13 @@ export class InferKernels {
   run(c: KernelCall): void {
     let f = this.functions.get(c.kernel)?.get(c.size);
     if (!f) {
-      f = this.instance(c.kernel, c.size)[c.kernel];
+      const e = this.instance(c.kernel, c.size);
+      // the SSD's heads: TypeScript around the core module's gemm (`./ssd.ts`)
+      f =
+        c.kernel === "ssdHeads"
+          ? (desc, scratch, h0, h1) =>
+              ssdHeads(this.memory.buffer, e.gemm as GemmKernel, desc, scratch, h0, h1)
+          : e[c.kernel];
       const bySize = this.functions.get(c.kernel) ?? new Map();
       bySize.set(c.size, f);
       this.functions.set(c.kernel, bySize);

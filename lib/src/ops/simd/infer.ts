@@ -22,7 +22,7 @@
  */
 import type { Tensor } from "../../tensor";
 import { type HalfTensor, isHalfTensor, widenInto } from "../../half";
-import type { ScanArgs, Weight } from "../backend";
+import type { ScanArgs, SsdArgs, Weight } from "../backend";
 import { reference } from "../reference/index";
 import { rowsOf } from "../reference/forward";
 import { SimdBackend } from "./index";
@@ -30,6 +30,7 @@ import { MAX_SCAN_STATE, SimdMemory, type SimdTensor, padded } from "./memory";
 import { InferKernels, type KernelCall } from "./infer-runtime";
 import type { InferPool } from "./infer-threads";
 import { WIDEN_ROWS, type WeightFormat } from "./infer-kernels";
+import { ssdChunkedGemm } from "./ssd";
 
 /** Positions up to which a product streams weight rows (`mv…`) rather than blocks (`lin…`). */
 const FEW_POSITIONS = 4;
@@ -424,6 +425,25 @@ export class InferenceBackend extends SimdBackend {
       for (let i = 0; i < b; i++)
         state.data.set(st.data.subarray(i * Cp * k, i * Cp * k + C * k), i * C * k);
     return this.unpadChannels(y, C);
+  }
+
+  /**
+   * Mamba-2's SSD (`./ssd.ts`): with threads, each chunk's heads shared over them (the groups'
+   * scores and the chunk's steps made here first); a decoding step stays on this thread.
+   */
+  override ssd(a: SsdArgs, state: Tensor | null): Tensor {
+    if (!this.pool || a.x.shape[1] === 1) return super.ssd(a, state);
+    return ssdChunkedGemm(this.m, a, state, (desc, scratchBytes, heads, work) =>
+      this.shared({
+        call: { kernel: "ssdHeads", size: 0, args: [desc, 0, 0, 0] },
+        from: 2,
+        to: 3,
+        units: heads,
+        align: 1,
+        work,
+        scratch: { arg: 1, ...this.scratchPerThread(scratchBytes) },
+      }),
+    );
   }
 
   override selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {

@@ -311,6 +311,11 @@ export class SimdMemory {
     this.floor = this.top;
   }
 
+  /** The gemm kernel on byte addresses (`../simd/ssd.ts` runs heads with it on any thread). */
+  get gemmKernel(): CoreExports["gemm"] {
+    return this.core.gemm;
+  }
+
   /** The WebAssembly memory itself (worker threads instantiate the kernels over it). */
   get wasmMemory(): WasmMemory {
     return this.memory;

@@ -4,12 +4,13 @@
  * and backward, for any state size, a clamped Δ and a decoding state.
  *
  * **Forward** ({@link ssdChunkedGemm}, {@link chunkedGemm}): per batch element and chunk of Q
- * positions, the scores C Bᵀ of each group (Q × Q), then per head the masked scores times the
- * chunk's inputs (Q × Q by Q × P), the state entering the chunk read out by the chunk's C (P × N
- * by N × Q) and the chunk's inputs folded into the state (P × Q by Q × N); the decay mask, the Δ
- * scaling and the state's decay are TypeScript loops over the same memory (O(Q²) and O(P·N) per
- * head and chunk, against the products' O(Q²·P + Q·P·N)). One position (a decoding step) is the
- * `ssdStep` kernel instead: one pass over each head's state.
+ * positions, the scores C Bᵀ of each group (Q × Q), then per head ({@link ssdHeads}) the masked
+ * scores times the chunk's inputs (Q × Q by Q × P), the state entering the chunk read out by the
+ * chunk's C (P × N by N × Q) and the chunk's inputs folded into the state (P × Q by Q × N); the
+ * decay mask, the Δ scaling and the state's decay are TypeScript loops over the same memory
+ * (O(Q²) and O(P·N) per head and chunk, against the products' O(Q²·P + Q·P·N)). The heads are
+ * independent: the inference backend shares them over its threads (`./infer.ts`). One position
+ * (a decoding step) is the `ssdStep` kernel instead: one pass over each head's state.
  *
  * **Backward** ({@link ssdChunkedGemmBackward}): the states entering the chunks again (the fold
  * alone), then the chunks in reverse, carrying dS, the gradient of the state leaving the chunk.
@@ -58,7 +59,12 @@ function discretise(a: SsdArgs) {
  * module comment), in `m`'s memory; from `state` (b, H, P, N) when given, which is then updated
  * in place to the state after the last position. Returns y (b, l, E).
  */
-export function ssdChunkedGemm(m: SimdMemory, a: SsdArgs, state: Tensor | null): SimdTensor {
+export function ssdChunkedGemm(
+  m: SimdMemory,
+  a: SsdArgs,
+  state: Tensor | null,
+  runHeads?: HeadsRunner,
+): SimdTensor {
   const { b: batch, l: L, E, H, G, N, P } = dims(a);
   const { delta, logDecay } = discretise(a);
   const x = m.input(a.x);
@@ -71,6 +77,7 @@ export function ssdChunkedGemm(m: SimdMemory, a: SsdArgs, state: Tensor | null):
     m.input(a.B),
     m.input(a.C),
     state,
+    runHeads,
   );
   // The skip connection D x.
   for (let r = 0; r < batch * L; r++)
@@ -107,6 +114,7 @@ export function chunkedGemm(
   B: SimdTensor,
   C: SimdTensor,
   state: Tensor | null,
+  runHeads?: HeadsRunner,
 ): SimdTensor {
   const { batch, L, H, P, G, N } = d;
   const E = H * P;
@@ -120,88 +128,143 @@ export function chunkedGemm(
     if (state && S.data !== state.data) state.data.set(S.data);
     return y;
   }
-  const BT = m.alloc([N, Q]); //                       one group's B of the chunk, transposed
-  const CT = m.alloc([N, Q]); //                       and its C
-  const CB = m.alloc([Q, Q]); //                       the group's scores C_t · B_s
-  const M = m.alloc([Q, Q]); //                        one head's masked scores
-  const Bw = m.alloc([Q, N]); //                       B_s · Δ_s · (decay from s to the chunk's end)
-  const readOut = m.alloc([P, Q]); //                  S C_t for the chunk's positions
-  const dt = new Float64Array(Q); //                   Δ inside the chunk
-  const cum = new Float64Array(Q); //                  a_0 + … + a_t inside the chunk
-  const stepDecay = new Float64Array(Q); //            exp(a_s) = exp(cum_s − cum_{s−1})
-  const yd = y.data;
+  // per chunk, what every head reads: each group's Bᵀ, Cᵀ and scores C Bᵀ, each head's Δ and
+  // cumulative log-decays; then the heads (ssdHeads), here or shared over threads (`runHeads`)
+  const BT = m.alloc([G, N, Q]);
+  const CT = m.alloc([G, N, Q]);
+  const CB = m.alloc([G, Q, Q]);
+  const steps = m.alloc([2 * 2 * H * Q]); //           Δ then cum per head, float64
+  const dt = new Float64Array(steps.data.buffer, steps.at(), H * Q);
+  const cum = new Float64Array(steps.data.buffer, steps.at() + 8 * H * Q, H * Q);
+  const desc = m.alloc([HEAD_WORDS]);
+  const words = new Int32Array(desc.data.buffer, desc.at(), HEAD_WORDS);
+  const scratchBytes = headScratchBytes(Q, P, N);
+  const scratch = runHeads ? null : m.alloc([scratchBytes / 4]);
   for (let bi = 0; bi < batch; bi++) {
     for (let t0 = 0; t0 < L; t0 += Q) {
       const q = Math.min(Q, L - t0);
       const row0 = bi * L + t0;
       for (let g = 0; g < G; g++) {
-        transposeInto(BT, Q, B, row0 * GN + g * N, GN, q, N);
-        transposeInto(CT, Q, C, row0 * GN + g * N, GN, q, N);
+        transposeInto(BT, Q, B, row0 * GN + g * N, GN, q, N, g * N * Q);
+        transposeInto(CT, Q, C, row0 * GN + g * N, GN, q, N, g * N * Q);
         m.gemm({
           rows: q,
           cols: q,
           inner: N,
           a: { t: C, offset: row0 * GN + g * N, rowStride: GN, colStride: 1 },
-          b: rowMajor(BT, Q),
-          c: rowMajor(CB, Q),
+          b: rowMajor(BT, Q, g * N),
+          c: rowMajor(CB, Q, g * Q),
           accumulate: false,
         });
-        for (let hh = 0; hh < Hg; hh++) {
-          const head = g * Hg + hh;
-          chunkSteps(delta, logDecay, row0 * H + head, H, q, dt, cum);
-          const xAt = row0 * E + head * P; //          the head's channels at the chunk's start
-          const sAt = (bi * H + head) * P * N;
-          // y_t = exp(cum_t) S C_t: the state entering the chunk, decayed to t, read out
-          // (nothing to read from a state of zeros: a prompt's first chunk from a new cache).
-          const fromZero = t0 === 0 && isZero(S.data, sAt, P * N);
-          if (!fromZero) {
-            m.gemm({
-              rows: P,
-              cols: q,
-              inner: N,
-              a: { t: S, offset: sAt, rowStride: N, colStride: 1 },
-              b: rowMajor(CT, Q),
-              c: rowMajor(readOut, Q),
-              accumulate: false,
-            });
-            for (let t = 0; t < q; t++) {
-              const w = Math.exp(cum[t]);
-              for (let p = 0; p < P; p++) yd[xAt + t * E + p] = w * readOut.data[p * Q + t];
-            }
-          }
-          // y += M x with M[t, s] = C_t · B_s · exp(cum_t − cum_s) · Δ_s for s ≤ t; the decays
-          // exp(cum_t − cum_s) = exp(a_{s+1}) · … · exp(a_t) as a running product along s from
-          // t down: q exponentials a chunk instead of q²/2.
-          for (let s = 1; s < q; s++) stepDecay[s] = Math.exp(cum[s] - cum[s - 1]);
-          for (let t = 0; t < q; t++) {
-            let decay = 1; //                              exp(cum_t − cum_s)
-            for (let s = t; s >= 0; s--) {
-              M.data[t * Q + s] = CB.data[t * Q + s] * decay * dt[s];
-              decay *= stepDecay[s];
-            }
-            for (let s = t + 1; s < q; s++) M.data[t * Q + s] = 0;
-          }
-          m.gemm({
-            rows: q,
-            cols: P,
-            inner: q,
-            a: { t: M, offset: 0, rowStride: Q, colStride: 1 },
-            b: { t: x, offset: xAt, rowStride: E, colStride: 1 },
-            c: { t: y, offset: xAt, rowStride: E, colStride: 1 },
-            accumulate: !fromZero,
-          });
-          foldChunk(m, { q, Q, P, N, E }, x, xAt, BT, dt, cum, Bw, S, sAt);
-        }
       }
+      for (let head = 0; head < H; head++)
+        chunkSteps(delta, logDecay, row0 * H + head, H, q, dt, cum, head * Q);
+      words.set([q, Q, P, N, E, Hg, t0 === 0 ? 1 : 0]);
+      words.set([CB.at(), CT.at(), BT.at(), dt.byteOffset, cum.byteOffset], 7);
+      words.set([x.at(row0 * E), y.at(row0 * E), S.at(bi * H * P * N)], 12);
+      if (runHeads) runHeads(desc.at(), scratchBytes, H, H * q * (q * P + 2 * P * N));
+      else ssdHeads(m.wasmMemory.buffer, m.gemmKernel, desc.at(), scratch!.at(), 0, H);
     }
   }
   if (state && S.data !== state.data) state.data.set(S.data);
   return y;
 }
 
+/** Runs {@link ssdHeads} for heads 0 … heads − 1 (on threads): the descriptor's address, the
+ * scratch bytes one thread needs, the heads and their work (multiply-adds). */
+export type HeadsRunner = (desc: number, scratchBytes: number, heads: number, work: number) => void;
+
+/**
+ * The Int32 words of {@link ssdHeads}'s descriptor: q, Q, P, N, E, heads per group, whether the
+ * chunk is the first; then the byte addresses of the groups' scores C Bᵀ (G, Q, Q), Cᵀ and Bᵀ
+ * (G, N, Q), the heads' Δ and cum (float64, (H, Q) each), x and y at the chunk's first row, and
+ * the states (H, P, N) of the batch element.
+ */
+export const HEAD_WORDS = 15;
+
+/** Bytes of one thread's scratch for {@link ssdHeads}: stepDecay (float64), M, read-out, Bw. */
+function headScratchBytes(Q: number, P: number, N: number): number {
+  return Math.ceil((8 * Q + 4 * (Q * Q + P * Q + Q * N)) / 16) * 16;
+}
+
+/** The simd backend's gemm kernel on byte addresses (`SimdMemory.gemmKernel`). */
+export type GemmKernel = (
+  M: number,
+  N: number,
+  K: number,
+  pA: number,
+  sAm: number,
+  sAk: number,
+  pB: number,
+  ldb: number,
+  pC: number,
+  ldc: number,
+  acc: number,
+) => void;
+
+/**
+ * Heads h0 … h1 − 1 of one chunk of {@link chunkedGemm}, in the memory whose buffer is given:
+ * per head, the state entering the chunk read out (y_t = exp(cum_t) S C_t), y += M x with the
+ * masked scores M, and the chunk folded into the state. The heads are independent, so threads
+ * may each take some (`./infer.ts`), each with its own scratch; every address is a byte address
+ * and the descriptor's words are {@link HEAD_WORDS}'s.
+ */
+export function ssdHeads(
+  buffer: ArrayBufferLike,
+  gemm: GemmKernel,
+  desc: number,
+  scratch: number,
+  h0: number,
+  h1: number,
+): void {
+  const f32 = new Float32Array(buffer);
+  const w = new Int32Array(buffer, desc, HEAD_WORDS);
+  const [q, Q, P, N, E, Hg, first] = w;
+  const [pCB, pCT, pBT, pDt, pCum, pX, pY, pS] = w.subarray(7);
+  const stepDecay = new Float64Array(buffer, scratch, Q); // exp(a_s) = exp(cum_s − cum_{s−1})
+  const pM = scratch + 8 * Q; //                       one head's masked scores (Q, Q)
+  const pReadOut = pM + 4 * Q * Q; //                  S C_t for the chunk's positions (P, Q)
+  const pBw = pReadOut + 4 * P * Q; //                 the fold's B_s · Δ_s · decay (Q, N)
+  const M = pM / 4;
+  const readOut = pReadOut / 4;
+  for (let head = h0; head < h1; head++) {
+    const g = Math.floor(head / Hg);
+    const dt = new Float64Array(buffer, pDt + 8 * head * Q, q);
+    const cum = new Float64Array(buffer, pCum + 8 * head * Q, q);
+    const xAt = pX + 4 * head * P; //                  the head's channels at the chunk's start
+    const yAt = xAt - pX + pY;
+    const sAt = pS + 4 * head * P * N;
+    const CB = pCB / 4 + g * Q * Q;
+    // y_t = exp(cum_t) S C_t: the state entering the chunk, decayed to t, read out
+    // (nothing to read from a state of zeros: a prompt's first chunk from a new cache).
+    const fromZero = first !== 0 && isZero(f32, sAt / 4, P * N);
+    if (!fromZero) {
+      gemm(P, q, N, sAt, N, 1, pCT + 4 * g * N * Q, Q, pReadOut, Q, 0);
+      for (let t = 0; t < q; t++) {
+        const wt = Math.exp(cum[t]);
+        for (let p = 0; p < P; p++) f32[yAt / 4 + t * E + p] = wt * f32[readOut + p * Q + t];
+      }
+    }
+    // y += M x with M[t, s] = C_t · B_s · exp(cum_t − cum_s) · Δ_s for s ≤ t; the decays
+    // exp(cum_t − cum_s) = exp(a_{s+1}) · … · exp(a_t) as a running product along s from
+    // t down: q exponentials a chunk instead of q²/2.
+    for (let s = 1; s < q; s++) stepDecay[s] = Math.exp(cum[s] - cum[s - 1]);
+    for (let t = 0; t < q; t++) {
+      let decay = 1; //                                exp(cum_t − cum_s)
+      for (let s = t; s >= 0; s--) {
+        f32[M + t * Q + s] = f32[CB + t * Q + s] * decay * dt[s];
+        decay *= stepDecay[s];
+      }
+      for (let s = t + 1; s < q; s++) f32[M + t * Q + s] = 0;
+    }
+    gemm(q, P, q, pM, Q, 1, xAt, E, yAt, E, fromZero ? 0 : 1);
+    foldRaw(f32, gemm, { q, Q, P, N, E }, xAt, pBT + 4 * g * N * Q, dt, cum, pBw, sAt);
+  }
+}
+
 /**
  * Δ (1 when `delta` is null) and cum_s = a_0 + … + a_s for the q positions of one head in a chunk,
- * the first at index `first` of the (b·l·H) arrays, into `dt` and `cum`.
+ * the first at index `first` of the (b·l·H) arrays, into `dt` and `cum` from index `at`.
  */
 function chunkSteps(
   delta: Float64Array | null,
@@ -211,12 +274,13 @@ function chunkSteps(
   q: number,
   dt: Float64Array,
   cum: Float64Array,
+  at = 0,
 ): void {
   let sum = 0;
   for (let s = 0; s < q; s++) {
     const i = first + s * H;
-    dt[s] = delta ? delta[i] : 1;
-    cum[s] = sum += logDecay[i];
+    dt[at + s] = delta ? delta[i] : 1;
+    cum[at + s] = sum += logDecay[i];
   }
 }
 
@@ -227,10 +291,33 @@ function isZero(data: Float32Array, at: number, n: number): boolean {
 }
 
 /**
- * One head's chunk of q positions folded into its state (P × N at `sAt` of S):
- * S ← exp(cum_{q−1}) S + Σ_s x_s (Δ_s exp(cum_{q−1} − cum_s) B_s)ᵀ, with Bᵀ (N × Q) given and
- * Bw (Q × N) as scratch.
+ * One head's chunk of q positions folded into its state (P × N at byte `sAt`):
+ * S ← exp(cum_{q−1}) S + Σ_s x_s (Δ_s exp(cum_{q−1} − cum_s) B_s)ᵀ, x at byte `xAt` (rows E
+ * apart), Bᵀ (N × Q) at byte `bAt`, Bw (Q × N) at byte `pBw` as scratch.
  */
+function foldRaw(
+  f32: Float32Array,
+  gemm: GemmKernel,
+  d: { q: number; Q: number; P: number; N: number; E: number },
+  xAt: number,
+  bAt: number,
+  dt: Float64Array,
+  cum: Float64Array,
+  pBw: number,
+  sAt: number,
+): void {
+  const { q, Q, P, N, E } = d;
+  const decay = Math.exp(cum[q - 1]);
+  for (let i = sAt / 4; i < sAt / 4 + P * N; i++) f32[i] *= decay;
+  const [Bw, BT] = [pBw / 4, bAt / 4];
+  for (let s = 0; s < q; s++) {
+    const w = dt[s] * Math.exp(cum[q - 1] - cum[s]);
+    for (let n = 0; n < N; n++) f32[Bw + s * N + n] = w * f32[BT + n * Q + s];
+  }
+  gemm(P, N, q, xAt, 1, E, pBw, N, sAt, N, 1);
+}
+
+/** {@link foldRaw} on tensors of `m` (offsets in elements), with Bw (Q × N) as scratch. */
 function foldChunk(
   m: SimdMemory,
   d: { q: number; Q: number; P: number; N: number; E: number },
@@ -243,22 +330,8 @@ function foldChunk(
   S: SimdTensor,
   sAt: number,
 ): void {
-  const { q, Q, P, N, E } = d;
-  const decay = Math.exp(cum[q - 1]);
-  for (let i = sAt; i < sAt + P * N; i++) S.data[i] *= decay;
-  for (let s = 0; s < q; s++) {
-    const w = dt[s] * Math.exp(cum[q - 1] - cum[s]);
-    for (let n = 0; n < N; n++) Bw.data[s * N + n] = w * BT.data[n * Q + s];
-  }
-  m.gemm({
-    rows: P,
-    cols: N,
-    inner: q,
-    a: { t: x, offset: xAt, rowStride: 1, colStride: E },
-    b: rowMajor(Bw, N),
-    c: { t: S, offset: sAt, rowStride: N, colStride: 1 },
-    accumulate: true,
-  });
+  const f32 = new Float32Array(m.wasmMemory.buffer);
+  foldRaw(f32, m.gemmKernel, d, x.at(xAt), BT.at(), dt, cum, Bw.at(), S.at(sAt));
 }
 
 /**
@@ -580,7 +653,8 @@ function transposeInto(
   stride: number,
   rows: number,
   cols: number,
+  at = 0,
 ): void {
   for (let i = 0; i < rows; i++)
-    for (let j = 0; j < cols; j++) dst.data[j * ld + i] = src.data[from + i * stride + j];
+    for (let j = 0; j < cols; j++) dst.data[at + j * ld + i] = src.data[from + i * stride + j];
 }

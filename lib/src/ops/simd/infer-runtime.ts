@@ -1,6 +1,7 @@
 /**
- * The inference kernels of `./infer-kernels.ts` instantiated over one shared WebAssembly memory,
- * and a kernel call as plain numbers, so that the calling thread and the workers of
+ * The inference kernels of `./infer-kernels.ts` instantiated over one shared WebAssembly memory
+ * (and `ssdHeads`, Mamba-2's per-head SSD work: TypeScript around the training kernels' gemm,
+ * `./ssd.ts`), and a kernel call as plain numbers, so that the calling thread and the workers of
  * `./infer-threads.ts` run the same call the same way (a worker reads it from shared words).
  */
 import { type WasmMemory, wasmApi } from "./wasm";

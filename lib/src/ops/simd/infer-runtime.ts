@@ -7,8 +7,8 @@
 import { type WasmMemory, wasmApi } from "./wasm";
 import { convModuleBytes, matmulModuleBytes, scanStateModuleBytes } from "./infer-kernels";
 import { coreModuleBytes } from "./kernels";
-import { type GemmKernel, ssdHeads } from "./ssd";
-import { MEMORY } from "./memory";
+import { ssdHeads } from "./ssd";
+import { type GemmKernel, MEMORY } from "./memory";
 
 /** The kernels a call may name, in the order the workers' job words number them. */
 export const KERNELS = [

@@ -85,6 +85,9 @@ export interface ScanOperands {
 
 // The modules' exports as WebAssembly sees them (byte addresses, strides in elements; see
 // `./kernels.ts`). Only the wrappers of SimdMemory call them.
+/** The core module's gemm: C (M × N) (+)= A B on byte addresses, A's strides and B's, C's rows. */
+export type GemmKernel = CoreExports["gemm"];
+
 interface CoreExports {
   gemm(
     M: number,
@@ -311,8 +314,8 @@ export class SimdMemory {
     this.floor = this.top;
   }
 
-  /** The gemm kernel on byte addresses (`../simd/ssd.ts` runs heads with it on any thread). */
-  get gemmKernel(): CoreExports["gemm"] {
+  /** The gemm kernel on byte addresses (`./ssd.ts` runs heads with it on any thread). */
+  get gemmKernel(): GemmKernel {
     return this.core.gemm;
   }
 

@@ -31,7 +31,7 @@ import type { Tensor } from "../../tensor";
 import type { SsdArgs, SsdGradients } from "../backend";
 import { sigmoidRaw } from "../reference/scalar";
 import { ssdStepSizes } from "../reference/ssd";
-import { type SimdMemory, type SimdTensor, rowMajor } from "./memory";
+import { type GemmKernel, type SimdMemory, type SimdTensor, rowMajor } from "./memory";
 
 /** The sizes of an SSD call. */
 function dims(a: SsdArgs) {
@@ -186,21 +186,6 @@ export const HEAD_WORDS = 15;
 function headScratchBytes(Q: number, P: number, N: number): number {
   return Math.ceil((8 * Q + 4 * (Q * Q + P * Q + Q * N)) / 16) * 16;
 }
-
-/** The simd backend's gemm kernel on byte addresses (`SimdMemory.gemmKernel`). */
-export type GemmKernel = (
-  M: number,
-  N: number,
-  K: number,
-  pA: number,
-  sAm: number,
-  sAk: number,
-  pB: number,
-  ldb: number,
-  pC: number,
-  ldc: number,
-  acc: number,
-) => void;
 
 /**
  * Heads h0 … h1 − 1 of one chunk of {@link chunkedGemm}, in the memory whose buffer is given:

@@ -433,7 +433,9 @@ export class InferenceBackend extends SimdBackend {
    */
   override ssd(a: SsdArgs, state: Tensor | null): Tensor {
     if (!this.pool || a.x.shape[1] === 1) return super.ssd(a, state);
-    return ssdChunkedGemm(this.m, a, state, (desc, scratchBytes, heads, work) =>
+    let scratch: { base: number; stride: number } | null = null; // one for all chunks
+    return ssdChunkedGemm(this.m, a, state, (desc, scratchBytes, heads, work) => {
+      scratch ??= this.scratchPerThread(scratchBytes);
       this.shared({
         call: { kernel: "ssdHeads", size: 0, args: [desc, 0, 0, 0] },
         from: 2,
@@ -441,9 +443,9 @@ export class InferenceBackend extends SimdBackend {
         units: heads,
         align: 1,
         work,
-        scratch: { arg: 1, ...this.scratchPerThread(scratchBytes) },
-      }),
-    );
+        scratch: { arg: 1, ...scratch },
+      });
+    });
   }
 
   override selectiveScan(a: ScanArgs, state: Tensor | null): Tensor {

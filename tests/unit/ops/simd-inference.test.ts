@@ -382,14 +382,15 @@ describe("the inference pool", () => {
   });
 
   it("runs calls shared or alone, whichever it measures faster, with the same results", () => {
-    // more calls than the pool's two probes (100 shared, 100 alone): both ways run
+    // more calls than the pool's first calls and two probes (100 shared untimed, then 100 shared
+    // and 100 alone, timed): both ways run
     const one = setup();
     const two = setup(pool2());
     const x = f32([1, 512]);
     const w = f32([600, 512]);
     const [a, b] = [one, two].map((s) => {
       const out: number[] = [];
-      for (let call = 0; call < 250; call++) {
+      for (let call = 0; call < 350; call++) {
         s.start();
         out.push(...s.backend.linear(x, w, null).data);
       }

@@ -88,6 +88,8 @@ export const SPIN_MS = 0.2;
 /** Calls timed each way to decide whether sharing pays, and calls run the chosen way after. */
 const PROBE_CALLS = 100;
 const KEEP_CALLS = 2000;
+/** How much faster (time per unit of work) the alone probe must be to run calls alone. */
+const ALONE_MARGIN = 0.9;
 
 /** Messages from the pool to a worker on its port. */
 export type InferMessage = { type: "memory"; id: number; memory: WasmMemory };
@@ -223,9 +225,13 @@ export class InferPool {
   private seq = 0;
   private closed = false;
   private failure: string | null = null;
-  /** Whether calls are shared or run here alone, and for how many more (see {@link run}). */
+  /**
+   * Whether calls are shared or run here alone, and for how many more (see {@link account}). The
+   * first calls are shared without being timed: they include the workers' start and each
+   * kernel's first compilation, which made the first probe choose "alone" for a whole prompt.
+   */
   private mode: { kind: "probe-shared" | "probe-alone" | "shared" | "alone"; calls: number } = {
-    kind: "probe-shared",
+    kind: "shared",
     calls: PROBE_CALLS,
   };
   /** Milliseconds per unit of work of the probes: shared, then alone. */
@@ -308,7 +314,9 @@ export class InferPool {
       this.probe = { wall: 0, work: 0, shared: rate };
       this.mode = { kind: "probe-alone", calls: PROBE_CALLS };
     } else if (m.kind === "probe-alone") {
-      const kind = rate < this.probe.shared ? "alone" : "shared";
+      // alone only when clearly faster: two probes a few milliseconds long differ by some percent
+      // on a quiet machine, and a wrong "alone" costs the second thread for the next calls
+      const kind = rate < ALONE_MARGIN * this.probe.shared ? "alone" : "shared";
       this.mode = { kind, calls: KEEP_CALLS };
     } else {
       this.probe = { wall: 0, work: 0, shared: 0 };

@@ -200,19 +200,16 @@ describe("the simd backend's chunked SSD on the gemm", () => {
       }
     });
   }
-  it("with inference threads, shares each chunk's heads over them: the one-thread results bit for bit, and the reference's", () => {
+  it("with inference threads, shares each chunk's heads over them, and a decoding step's: the one-thread results bit for bit, and the reference's", () => {
     // 8 heads of 16 in 2 groups, chunks of 32 (a partial last one): each chunk's heads are
-    // 8 · 32 · (32 · 16 + 2 · 16 · 32) multiply-adds, past the inference backend's split size
-    const s = {
-      b: 2,
-      l: 70,
-      H: 8,
-      P: 16,
-      G: 2,
-      N: 32,
-      Q: 32,
-      limit: [0, Infinity] as [number, number],
-    };
+    // 8 · 32 · (32 · 16 + 2 · 16 · 32) multiply-adds, past the inference backend's split size;
+    // one position of 16 heads of 32 with N = 64: 2 · 16 · 3 · 32 · 64, past it too
+    const limit: [number, number] = [0, Infinity];
+    sharedMatchesOne({ b: 2, l: 70, H: 8, P: 16, G: 2, N: 32, Q: 32, limit });
+    sharedMatchesOne({ b: 2, l: 1, H: 16, P: 32, G: 4, N: 64, Q: 32, limit });
+  });
+
+  function sharedMatchesOne(s: SsdSizes): void {
     const a = args32(21, s);
     const rng = new Rng(22);
     const start = Float32Array.from({ length: s.b * s.H * s.P * s.N }, () => rng.normal());
@@ -240,7 +237,7 @@ describe("the simd backend's chunked SSD on the gemm", () => {
     } finally {
       two.close();
     }
-  });
+  }
 
   it("is what the simd backend runs from a decoding state and past the scan's state size", () => {
     const s = CASES[3];

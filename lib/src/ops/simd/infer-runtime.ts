@@ -1,14 +1,14 @@
 /**
  * The inference kernels of `./infer-kernels.ts` instantiated over one shared WebAssembly memory
- * (and `ssdHeads`, Mamba-2's per-head SSD work: TypeScript around the training kernels' gemm,
- * `./ssd.ts`), and a kernel call as plain numbers, so that the calling thread and the workers of
+ * (and `ssdHeads` and `ssdStepHeads`, Mamba-2's per-head SSD work of a chunk and of a decoding
+ * step: TypeScript around the training kernels' gemm and SSD step, `./ssd.ts`), and a kernel call as plain numbers, so that the calling thread and the workers of
  * `./infer-threads.ts` run the same call the same way (a worker reads it from shared words).
  */
 import { type WasmMemory, wasmApi } from "./wasm";
 import { convModuleBytes, matmulModuleBytes, scanStateModuleBytes } from "./infer-kernels";
 import { coreModuleBytes } from "./kernels";
-import { ssdHeads } from "./ssd";
-import { type GemmKernel, MEMORY } from "./memory";
+import { ssdHeads, ssdStepHeads } from "./ssd";
+import { type GemmKernel, MEMORY, type SsdStepKernel } from "./memory";
 
 /** The kernels a call may name, in the order the workers' job words number them. */
 export const KERNELS = [
@@ -27,6 +27,7 @@ export const KERNELS = [
   "scanStep",
   "scanStepLti",
   "ssdHeads",
+  "ssdStepHeads",
 ] as const;
 export type KernelName = (typeof KERNELS)[number];
 
@@ -54,7 +55,8 @@ function moduleOf(kernel: KernelName, size: number): { key: string; make: () => 
     return { key: `conv${size}`, make: () => convModuleBytes(size, MEMORY) };
   if (kernel.startsWith("scan"))
     return { key: `scan${size}`, make: () => scanStateModuleBytes(size, MEMORY) };
-  if (kernel === "ssdHeads") return { key: "core", make: () => coreModuleBytes(MEMORY) };
+  if (kernel === "ssdHeads" || kernel === "ssdStepHeads")
+    return { key: "core", make: () => coreModuleBytes(MEMORY) };
   return { key: "matmul", make: () => matmulModuleBytes(MEMORY) };
 }
 
@@ -71,12 +73,14 @@ export class InferKernels {
     let f = this.functions.get(c.kernel)?.get(c.size);
     if (!f) {
       const e = this.instance(c.kernel, c.size);
-      // the SSD's heads: TypeScript around the core module's gemm (`./ssd.ts`)
-      f =
-        c.kernel === "ssdHeads"
-          ? (desc, scratch, h0, h1) =>
-              ssdHeads(this.memory.buffer, e.gemm as GemmKernel, desc, scratch, h0, h1)
-          : e[c.kernel];
+      // the SSD's heads: TypeScript around the core module's kernels (`./ssd.ts`)
+      if (c.kernel === "ssdHeads")
+        f = (desc, scratch, h0, h1) =>
+          ssdHeads(this.memory.buffer, e.gemm as GemmKernel, desc, scratch, h0, h1);
+      else if (c.kernel === "ssdStepHeads")
+        f = (desc, scratch, i0, i1) =>
+          ssdStepHeads(this.memory.buffer, e.ssdStep as SsdStepKernel, desc, scratch, i0, i1);
+      else f = e[c.kernel];
       const bySize = this.functions.get(c.kernel) ?? new Map();
       bySize.set(c.size, f);
       this.functions.set(c.kernel, bySize);

@@ -429,18 +429,18 @@ export class InferenceBackend extends SimdBackend {
 
   /**
    * Mamba-2's SSD (`./ssd.ts`): with threads, each chunk's heads shared over them (the groups'
-   * scores and the chunk's steps made here first); a decoding step stays on this thread.
+   * scores and the chunk's steps made here first), and a decoding step's heads too.
    */
   override ssd(a: SsdArgs, state: Tensor | null): Tensor {
-    if (!this.pool || a.x.shape[1] === 1) return super.ssd(a, state);
+    if (!this.pool) return super.ssd(a, state);
     let scratch: { base: number; stride: number } | null = null; // one for all chunks
-    return ssdChunkedGemm(this.m, a, state, (desc, scratchBytes, heads, work) => {
+    return ssdChunkedGemm(this.m, a, state, (kernel, desc, scratchBytes, units, work) => {
       scratch ??= this.scratchPerThread(scratchBytes);
       this.shared({
-        call: { kernel: "ssdHeads", size: 0, args: [desc, 0, 0, 0] },
+        call: { kernel, size: 0, args: [desc, 0, 0, 0] },
         from: 2,
         to: 3,
-        units: heads,
+        units,
         align: 1,
         work,
         scratch: { arg: 1, ...scratch },

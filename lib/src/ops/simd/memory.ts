@@ -87,6 +87,8 @@ export interface ScanOperands {
 // `./kernels.ts`). Only the wrappers of SimdMemory call them.
 /** The core module's gemm: C (M × N) (+)= A B on byte addresses, A's strides and B's, C's rows. */
 export type GemmKernel = CoreExports["gemm"];
+/** The core module's one-position SSD step of one head, on byte addresses. */
+export type SsdStepKernel = CoreExports["ssdStep"];
 
 interface CoreExports {
   gemm(
@@ -319,6 +321,11 @@ export class SimdMemory {
     return this.core.gemm;
   }
 
+  /** The SSD step kernel on byte addresses (`./ssd.ts` runs heads with it on any thread). */
+  get ssdStepKernel(): SsdStepKernel {
+    return this.core.ssdStep;
+  }
+
   /** The WebAssembly memory itself (worker threads instantiate the kernels over it). */
   get wasmMemory(): WasmMemory {
     return this.memory;
@@ -441,36 +448,6 @@ export class SimdMemory {
         accumulate: p.accumulate || k0 > 0,
       });
     }
-  }
-
-  /**
-   * One position of Mamba-2's SSD on one head: each of the P state rows of N (at element `s` of
-   * S) becomes decay · h + dx_p B, and y_p its product with C; B and C are N values from element
-   * `bc` of their tensors, dx and y P values.
-   */
-  ssdStep(p: {
-    P: number;
-    N: number;
-    S: SimdTensor;
-    s: number;
-    B: SimdTensor;
-    C: SimdTensor;
-    bc: number;
-    decay: number;
-    dx: SimdTensor;
-    y: SimdTensor;
-    yAt: number;
-  }): void {
-    this.core.ssdStep(
-      p.P,
-      p.N,
-      p.S.at(p.s),
-      p.B.at(p.bc),
-      p.C.at(p.bc),
-      p.decay,
-      p.dx.at(),
-      p.y.at(p.yAt),
-    );
   }
 
   /** RMSNorm of x (rows, d): y = x · r · w, r = 1/√(mean(x²) + eps) per row. */

@@ -31,7 +31,13 @@ import type { Tensor } from "../../tensor";
 import type { SsdArgs, SsdGradients } from "../backend";
 import { sigmoidRaw } from "../reference/scalar";
 import { ssdStepSizes } from "../reference/ssd";
-import { type GemmKernel, type SimdMemory, type SimdTensor, rowMajor } from "./memory";
+import {
+  type GemmKernel,
+  type SimdMemory,
+  type SimdTensor,
+  type SsdStepKernel,
+  rowMajor,
+} from "./memory";
 
 /** The sizes of an SSD call. */
 function dims(a: SsdArgs) {
@@ -124,7 +130,7 @@ export function chunkedGemm(
   const S = state ? m.inPlace(state) : m.zeros([batch, H, P, N]); // the state entering the chunk
   const y = m.alloc([batch, L, E]);
   if (L === 1) {
-    chunkedStep(m, d, x, delta, logDecay, B, C, S, y);
+    chunkedStep(m, d, x, delta, logDecay, B, C, S, y, runHeads);
     if (state && S.data !== state.data) state.data.set(S.data);
     return y;
   }
@@ -162,7 +168,7 @@ export function chunkedGemm(
       words.set([q, Q, P, N, E, Hg, t0 === 0 ? 1 : 0]);
       words.set([CB.at(), CT.at(), BT.at(), dt.byteOffset, cum.byteOffset], 7);
       words.set([x.at(row0 * E), y.at(row0 * E), S.at(bi * H * P * N)], 12);
-      if (runHeads) runHeads(desc.at(), scratchBytes, H, H * q * (q * P + 2 * P * N));
+      if (runHeads) runHeads("ssdHeads", desc.at(), scratchBytes, H, H * q * (q * P + 2 * P * N));
       else ssdHeads(m.wasmMemory.buffer, m.gemmKernel, desc.at(), scratch!.at(), 0, H);
     }
   }
@@ -170,9 +176,18 @@ export function chunkedGemm(
   return y;
 }
 
-/** Runs {@link ssdHeads} for heads 0 … heads − 1 (on threads): the descriptor's address, the
- * scratch bytes one thread needs, the heads and their work (multiply-adds). */
-export type HeadsRunner = (desc: number, scratchBytes: number, heads: number, work: number) => void;
+/**
+ * Runs `kernel` ({@link ssdHeads} or {@link ssdStepHeads}) for units 0 … units − 1 on threads:
+ * the descriptor's address, the scratch bytes one thread needs, the units and their work
+ * (multiply-adds).
+ */
+export type HeadsRunner = (
+  kernel: "ssdHeads" | "ssdStepHeads",
+  desc: number,
+  scratchBytes: number,
+  units: number,
+  work: number,
+) => void;
 
 /**
  * The Int32 words of {@link ssdHeads}'s descriptor: q, Q, P, N, E, heads per group, whether the
@@ -322,7 +337,8 @@ function foldChunk(
 /**
  * One position (a decoding step) of {@link chunkedGemm}: per head, the `ssdStep` kernel runs
  * h ← exp(a) h + Δ x Bᵀ and y = h C in one pass over the head's state (a product of one
- * position would be all edges for the gemm).
+ * position would be all edges for the gemm); the heads here or shared over threads
+ * (`runHeads`, as {@link ssdStepHeads}).
  */
 function chunkedStep(
   m: SimdMemory,
@@ -334,31 +350,61 @@ function chunkedStep(
   C: SimdTensor,
   S: SimdTensor,
   y: SimdTensor,
+  runHeads?: HeadsRunner,
 ): void {
   const { batch, H, P, G, N } = d;
-  const E = H * P;
+  const units = batch * H; //                          (batch element, head) pairs
+  const dx = m.alloc([units, P]); //                   Δ x per head
+  const decay = m.alloc([units]); //                   exp(Δ A) per head
+  for (let i = 0; i < units; i++) {
+    const dt = delta ? delta[i] : 1;
+    for (let p = 0; p < P; p++) dx.data[i * P + p] = dt * x.data[i * P + p];
+    decay.data[i] = Math.exp(logDecay[i]);
+  }
+  const desc = m.alloc([STEP_WORDS]);
+  new Int32Array(desc.data.buffer, desc.at(), STEP_WORDS).set([
+    P,
+    N,
+    H,
+    G,
+    S.at(),
+    B.at(),
+    C.at(),
+    decay.at(),
+    dx.at(),
+    y.at(),
+  ]);
+  if (runHeads) runHeads("ssdStepHeads", desc.at(), 0, units, units * 3 * P * N);
+  else ssdStepHeads(m.wasmMemory.buffer, m.ssdStepKernel, desc.at(), 0, 0, units);
+}
+
+/**
+ * The Int32 words of {@link ssdStepHeads}'s descriptor: P, N, heads, groups; then the byte
+ * addresses of the states (b·H, P, N), B and C (b, G·N), the decays (b·H), Δ x (b·H, P) and y.
+ */
+const STEP_WORDS = 10;
+
+/**
+ * (Batch element, head) pairs i0 … i1 − 1 of a decoding step ({@link chunkedStep}), each one
+ * `ssdStep` kernel call; independent, so threads may each take some (`./infer.ts`). The unused
+ * `scratch` keeps the signature of {@link ssdHeads}.
+ */
+export function ssdStepHeads(
+  buffer: ArrayBufferLike,
+  step: SsdStepKernel,
+  desc: number,
+  scratch: number,
+  i0: number,
+  i1: number,
+): void {
+  void scratch;
+  const [P, N, H, G, pS, pB, pC, pDecay, pDx, pY] = new Int32Array(buffer, desc, STEP_WORDS);
+  const decays = new Float32Array(buffer, pDecay, i1);
   const Hg = H / G;
-  const dx = m.alloc([P]);
-  for (let bi = 0; bi < batch; bi++)
-    for (let head = 0; head < H; head++) {
-      const i = bi * H + head;
-      const dt = delta ? delta[i] : 1;
-      const xAt = bi * E + head * P;
-      for (let p = 0; p < P; p++) dx.data[p] = dt * x.data[xAt + p];
-      m.ssdStep({
-        P,
-        N,
-        S,
-        s: i * P * N,
-        B,
-        C,
-        bc: (bi * G + Math.floor(head / Hg)) * N,
-        decay: Math.exp(logDecay[i]),
-        dx,
-        y,
-        yAt: xAt,
-      });
-    }
+  for (let i = i0; i < i1; i++) {
+    const bc = 4 * (Math.floor(i / H) * G + Math.floor((i % H) / Hg)) * N;
+    step(P, N, pS + 4 * i * P * N, pB + bc, pC + bc, decays[i], pDx + 4 * i * P, pY + 4 * i * P);
+  }
 }
 
 /**

@@ -245,15 +245,18 @@ export function firstNonFinite(data: ArrayLike<number>): number {
  * One pass over every weight: training and saving run it once per call (decoding steps do not).
  */
 export function checkFiniteParams(fn: string, params: Map<string, Tensor>): void {
-  for (const [name, t] of params) {
-    const i = firstNonFinite(t.data);
-    if (i >= 0) {
-      throw new Error(
-        `${fn}: argument 'model.params' must hold finite values (got ${t.data[i]} in "${name}" at flat index ${i})`,
-      );
-    }
+  for (const [name, t] of params) checkFiniteParam(fn, name, t);
+}
+
+/** {@link checkFiniteParams} for one tensor, remembered as finite when it is. */
+function checkFiniteParam(fn: string, name: string, t: Tensor): void {
+  const i = firstNonFinite(t.data);
+  if (i >= 0) {
+    throw new Error(
+      `${fn}: argument 'model.params' must hold finite values (got ${t.data[i]} in "${name}" at flat index ${i})`,
+    );
   }
-  for (const t of params.values()) finiteArrays.add(t.data);
+  finiteArrays.add(t.data);
 }
 
 /** Parameter arrays found finite (see {@link checkFiniteParamsOnce}). */
@@ -266,11 +269,7 @@ const finiteArrays = new WeakSet<object>();
  * {@link checkFiniteResult}, which reads every array again when the call's result is not finite.
  */
 export function checkFiniteParamsOnce(fn: string, params: Map<string, Tensor>): void {
-  for (const t of params.values()) {
-    if (finiteArrays.has(t.data)) continue;
-    checkFiniteParams(fn, params);
-    return;
-  }
+  for (const [name, t] of params) if (!finiteArrays.has(t.data)) checkFiniteParam(fn, name, t);
 }
 
 /**

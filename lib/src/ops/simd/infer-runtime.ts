@@ -1,8 +1,9 @@
 /**
  * The inference kernels of `./infer-kernels.ts` instantiated over one shared WebAssembly memory
  * (and `ssdHeads` and `ssdStepHeads`, Mamba-2's per-head SSD work of a chunk and of a decoding
- * step: TypeScript around the training kernels' gemm and SSD step, `./ssd.ts`), and a kernel call as plain numbers, so that the calling thread and the workers of
- * `./infer-threads.ts` run the same call the same way (a worker reads it from shared words).
+ * step: TypeScript around the training kernels' gemm and SSD step, `./ssd.ts`), and a kernel
+ * call as plain numbers, so that the calling thread and the workers of `./infer-threads.ts` run
+ * the same call the same way (a worker reads it from shared words).
  */
 import { type WasmMemory, wasmApi } from "./wasm";
 import { convModuleBytes, matmulModuleBytes, scanStateModuleBytes } from "./infer-kernels";

@@ -84,12 +84,11 @@ export interface ScanOperands {
 }
 
 // The modules' exports as WebAssembly sees them (byte addresses, strides in elements; see
-// `./kernels.ts`). Only the wrappers of SimdMemory call them.
+// `./kernels.ts`). The wrappers of SimdMemory call them, and `./ssd.ts` calls the two below.
 /** The core module's gemm: C (M × N) (+)= A B on byte addresses, A's strides and B's, C's rows. */
 export type GemmKernel = CoreExports["gemm"];
 /** The core module's one-position SSD step of one head, on byte addresses. */
 export type SsdStepKernel = CoreExports["ssdStep"];
-
 interface CoreExports {
   gemm(
     M: number,

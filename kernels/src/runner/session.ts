@@ -147,6 +147,16 @@ export class NotebookKernel {
     const timeoutMs = options.startTimeoutMs ?? 120_000;
     const timer = delay(timeoutMs);
     const abort = whenAborted(options.signal);
+    // `info` waits for the connection's kernel_info reply and the `idle` status after it. That
+    // status is lost when the connection's iopub is not yet subscribed as the kernel answers:
+    // jupyter_server skips its own wait for the subscription (its "nudge") when it still believes
+    // the kernel busy from the kernel_info request it sent itself. Asking again, as the server's
+    // nudge would, gets an answer whose status arrives.
+    const askAgain = setInterval(() => {
+      if (connection.connectionStatus === "connected") {
+        connection.requestKernelInfo().catch(() => undefined);
+      }
+    }, KERNEL_INFO_RETRY_MS);
     try {
       const first = await Promise.race([
         connection.info.then(() => "ready" as const),
@@ -166,6 +176,7 @@ export class NotebookKernel {
       await kernel.shutdown();
       throw err;
     } finally {
+      clearInterval(askAgain);
       timer.cancel();
       abort.cancel();
     }
@@ -242,6 +253,9 @@ export class NotebookKernel {
     }
   }
 }
+
+/** How often {@link NotebookKernel.start} asks a kernel that has not answered for its info. */
+const KERNEL_INFO_RETRY_MS = 2000;
 
 /** How long {@link NotebookKernel.shutdown} retries a refused shutdown. */
 const SHUTDOWN_RETRY_MS = 30_000;

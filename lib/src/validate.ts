@@ -259,29 +259,25 @@ function checkFiniteParam(fn: string, name: string, t: Tensor): void {
   finiteArrays.add(t.data);
 }
 
-/** Parameter arrays found finite (see {@link checkFiniteParamsOnce}). */
+/** Parameter arrays found finite (see {@link withFiniteParams}). */
 const finiteArrays = new WeakSet<object>();
 
 /**
- * {@link checkFiniteParams} for inference: reads only the arrays it has not found finite before.
- * Reading every weight of a 130M-parameter model takes about 0.13 s, a fifth of a prompt's
- * forward; an array changed in place since it was read (by training, or by hand) is caught by
- * {@link checkFiniteResult}, which reads every array again when the call's result is not finite.
+ * Runs an inference call on `params`, refusing non-finite weights by name without reading every
+ * weight on every call: before `run`, reads only the arrays not found finite before (reading
+ * every weight of a 130M-parameter model takes about 0.13 s, a fifth of a prompt's forward);
+ * after it, when the result holds a NaN or ±∞, reads every array again, so that a weight changed
+ * in place since it was read (by training, or by hand) is still refused by name.
  */
-export function checkFiniteParamsOnce(fn: string, params: Map<string, Tensor>): void {
-  for (const [name, t] of params) if (!finiteArrays.has(t.data)) checkFiniteParam(fn, name, t);
-}
-
-/**
- * After a call that checked with {@link checkFiniteParamsOnce}: when `result` holds a NaN or ±∞,
- * reads every parameter again, so that a weight made non-finite in place is refused by name.
- */
-export function checkFiniteResult(
+export function withFiniteParams<T extends { data: ArrayLike<number> }>(
   fn: string,
   params: Map<string, Tensor>,
-  result: ArrayLike<number>,
-): void {
-  if (firstNonFinite(result) >= 0) checkFiniteParams(fn, params);
+  run: () => T,
+): T {
+  for (const [name, t] of params) if (!finiteArrays.has(t.data)) checkFiniteParam(fn, name, t);
+  const result = run();
+  if (firstNonFinite(result.data) >= 0) checkFiniteParams(fn, params);
+  return result;
 }
 
 function fixedRank0(spec: TensorSpec): boolean {

@@ -8,11 +8,10 @@ import {
   type TensorSpec,
   checkArg,
   checkFiniteParams,
-  checkFiniteParamsOnce,
-  checkFiniteResult,
   checkOptions,
   describe as describeValue,
   schema,
+  withFiniteParams,
 } from "../../lib/src/validate";
 
 const t = (shape: number[], data: number[], dtype: "f32" | "f64" = "f64") => ({
@@ -228,33 +227,44 @@ describe("finite parameters: checked once, read again when a result is not finit
       ["b", t([2], [4, 5], "f32")],
     ]);
 
-  it("checkFiniteParams and checkFiniteParamsOnce name the tensor and the index", () => {
+  /** A call's result: what `run` returns to withFiniteParams. */
+  const result = (...values: number[]) => ({ data: Float32Array.from(values) });
+
+  it("checkFiniteParams and withFiniteParams name the tensor and the index", () => {
     const p = params();
     p.get("b")!.data[1] = -Infinity;
     expect(() => checkFiniteParams("f", p)).toThrow(
       "f: argument 'model.params' must hold finite values (got -Infinity in \"b\" at flat index 1)",
     );
-    expect(() => checkFiniteParamsOnce("g", p)).toThrow(
+    let ran = false;
+    expect(() =>
+      withFiniteParams("g", p, () => {
+        ran = true;
+        return result(0);
+      }),
+    ).toThrow(
       "g: argument 'model.params' must hold finite values (got -Infinity in \"b\" at flat index 1)",
     );
+    expect(ran).toBe(false); // refused before the call runs
   });
 
   it("an array found finite is not read again; a non-finite result reads every array again", () => {
     const p = params();
-    checkFiniteParamsOnce("f", p);
+    const finite = result(0.5, 1);
+    expect(withFiniteParams("f", p, () => finite)).toBe(finite);
     p.get("a")!.data[2] = NaN; // changed in place after the check
-    expect(() => checkFiniteParamsOnce("f", p)).not.toThrow();
-    expect(() => checkFiniteResult("f", p, new Float32Array([0.5, 1]))).not.toThrow();
-    expect(() => checkFiniteResult("f", p, new Float32Array([0.5, NaN]))).toThrow(
+    expect(() => withFiniteParams("f", p, () => finite)).not.toThrow();
+    expect(() => withFiniteParams("f", p, () => result(0.5, NaN))).toThrow(
       "f: argument 'model.params' must hold finite values (got NaN in \"a\" at flat index 2)",
     );
-    // a new array (not seen before) is read
+    // a new array (not seen before) is read before the call
     p.set("a", t([3], [1, NaN, 3], "f32"));
-    expect(() => checkFiniteParamsOnce("f", p)).toThrow(/got NaN in "a" at flat index 1/);
+    expect(() => withFiniteParams("f", p, () => finite)).toThrow(/got NaN in "a" at flat index 1/);
   });
 
   it("a non-finite result from finite parameters is returned, not refused", () => {
     const p = params();
-    expect(() => checkFiniteResult("f", p, new Float32Array([Infinity]))).not.toThrow();
+    const infinite = result(Infinity);
+    expect(withFiniteParams("f", p, () => infinite)).toBe(infinite);
   });
 });

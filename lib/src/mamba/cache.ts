@@ -6,14 +6,7 @@
  * parallel mode), `mambaStep` on one token (l = 1, upstream's `Mamba.step`).
  */
 import type { Tensor } from "../tensor";
-import {
-  checkArg,
-  checkFiniteParamsOnce,
-  checkFiniteResult,
-  checkOptions,
-  describe,
-  schema,
-} from "../validate";
+import { checkArg, withFiniteParams, checkOptions, describe, schema } from "../validate";
 import { Ops } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMambaModel, resolveVariant } from "./checks";
@@ -180,11 +173,11 @@ export function mambaPrefill(
     throw new Error(
       `${fn}: argument 'tokens' must be a batch with at least one position (got length 0)`,
     );
-  checkFiniteParamsOnce(fn, m.params);
   const engine = resolveEngine(fn, m, o.engine, "simd");
-  const logits = prefillRaw(fn, m, cache, ids, shape[1], engine, resolveVariant(fn, m, undefined));
-  checkFiniteResult(fn, m.params, logits.data);
-  return logits;
+  const variant = resolveVariant(fn, m, undefined);
+  return withFiniteParams(fn, m.params, () =>
+    prefillRaw(fn, m, cache, ids, shape[1], engine, variant),
+  );
 }
 
 /** {@link mambaPrefill} for checked arguments: ids (cache.batch, l). */

@@ -1,7 +1,7 @@
 /** Text generation with a Mamba LM: read the prompt in parallel, then decode with the cache. */
 import { Rng } from "../rng";
 import type { Tensor } from "../tensor";
-import { checkFiniteParamsOnce, checkFiniteResult, checkOptions, schema } from "../validate";
+import { checkOptions, schema, withFiniteParams } from "../validate";
 import type { MambaModel } from "./model";
 import { checkMambaModel } from "./checks";
 import { sampleTokens, samplingOptionFields } from "../lm/sampling";
@@ -93,7 +93,6 @@ function parseGenerate(
   const vocab = m.config.vocab_size;
   checkPrompt(fn, prompt, vocab);
   const o = checkOptions(fn, "options", options, generateOptions(vocab));
-  checkFiniteParamsOnce(fn, m.params);
   return {
     maxNew: o.maxNewTokens!,
     temperature: o.temperature!,
@@ -116,9 +115,10 @@ function generateRaw(
   const variant = resolveVariant(fn, model, undefined);
   const t0 = performance.now();
   const ids = Int32Array.from(prompt);
-  const logits: Tensor = prefillRaw(fn, model, cache, ids, prompt.length, engine, variant);
+  const logits: Tensor = withFiniteParams(fn, model.params, () =>
+    prefillRaw(fn, model, cache, ids, prompt.length, engine, variant),
+  );
   const t1 = performance.now();
-  checkFiniteResult(fn, model.params, logits.data);
   const id = new Int32Array(1);
   const step = (next: number): Tensor => {
     id[0] = next;

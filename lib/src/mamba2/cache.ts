@@ -9,14 +9,7 @@
  * weights in place, "typescript" is the float64-sum reference the tests compare them with.
  */
 import type { Tensor } from "../tensor";
-import {
-  checkArg,
-  checkFiniteParamsOnce,
-  checkFiniteResult,
-  checkOptions,
-  describe,
-  schema,
-} from "../validate";
+import { checkArg, withFiniteParams, checkOptions, describe, schema } from "../validate";
 import { Ops } from "../ops/tape";
 import {
   ENGINE_OPTION,
@@ -184,10 +177,8 @@ export function mamba2Prefill(
     throw new Error(
       `${fn}: argument 'tokens' must be a batch with at least one position (got length 0)`,
     );
-  checkFiniteParamsOnce(fn, m.params);
-  const logits = prefillRaw(fn, m, c, ids, shape[1], resolveEngine(fn, m, o.engine, "simd"));
-  checkFiniteResult(fn, m.params, logits.data);
-  return logits;
+  const engine = resolveEngine(fn, m, o.engine, "simd");
+  return withFiniteParams(fn, m.params, () => prefillRaw(fn, m, c, ids, shape[1], engine));
 }
 
 /** {@link mamba2Prefill} for checked arguments: ids (cache.batch, l). */

@@ -3,13 +3,7 @@
  * `./model.ts`. Each checks its arguments once and runs the model on the engine's backend.
  */
 import type { Tensor } from "../tensor";
-import {
-  checkFiniteParams,
-  checkFiniteParamsOnce,
-  checkFiniteResult,
-  checkOptions,
-  schema,
-} from "../validate";
+import { checkFiniteParams, withFiniteParams, checkOptions, schema } from "../validate";
 import { reference } from "../ops/reference/index";
 import { ssdStepSizes } from "../ops/reference/ssd";
 import { simdBackend } from "../ops/simd/index";
@@ -39,12 +33,11 @@ export function mamba2Forward(
   const engine = o.engine ?? "typescript";
   const m = checkMamba2Model(fn, model, engine === "simd" ? ["float32"] : ["float32", "float64"]);
   const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
-  checkFiniteParamsOnce(fn, m.params);
-  const logits = runInference(engine === "simd" ? simdBackend() : reference, (ops) =>
-    mamba2LM(ops, m, ids, shape[0], shape[1]),
+  return withFiniteParams(fn, m.params, () =>
+    runInference(engine === "simd" ? simdBackend() : reference, (ops) =>
+      mamba2LM(ops, m, ids, shape[0], shape[1]),
+    ),
   );
-  checkFiniteResult(fn, m.params, logits.data);
-  return logits;
 }
 
 const FORWARD_OPTIONS = schema.options({

@@ -1,6 +1,6 @@
 /** Text generation with a Mamba-2 LM: read the prompt in parallel, then decode with the cache. */
 import { Rng } from "../rng";
-import { checkFiniteParamsOnce, checkFiniteResult, checkOptions, schema } from "../validate";
+import { checkOptions, schema, withFiniteParams } from "../validate";
 import { ENGINE_OPTION, type MambaEngine, resolveEngine } from "../mamba/engine";
 import { sampleTokens, samplingOptionFields } from "../lm/sampling";
 import { checkPrompt } from "../lm/tokens";
@@ -44,11 +44,11 @@ export function mamba2Generate(
     options,
     schema.options({ ...samplingOptionFields(vocab), engine: ENGINE_OPTION }),
   );
-  checkFiniteParamsOnce(fn, m.params);
   const engine = resolveEngine(fn, m, o.engine, "simd-threads");
   const cache = createMamba2Cache(m, 1);
-  const logits = prefillRaw(fn, m, cache, Int32Array.from(prompt), prompt.length, engine);
-  checkFiniteResult(fn, m.params, logits.data);
+  const logits = withFiniteParams(fn, m.params, () =>
+    prefillRaw(fn, m, cache, Int32Array.from(prompt), prompt.length, engine),
+  );
   return sampleTokens(logits, (next) => stepRaw(fn, m, cache, Int32Array.of(next), engine), {
     maxNew: o.maxNewTokens!,
     temperature: o.temperature!,

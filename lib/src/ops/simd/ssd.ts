@@ -375,7 +375,7 @@ function chunkedStep(
     y.at(),
   ]);
   if (runHeads) runHeads("ssdStepHeads", desc.at(), 0, units, units * 3 * P * N);
-  else ssdStepHeads(m.wasmMemory.buffer, m.ssdStepKernel, desc.at(), 0, 0, units);
+  else ssdStepHeads(m.wasmMemory.buffer, m.ssdStepKernel, desc.at(), 0, units);
 }
 
 /**
@@ -386,18 +386,15 @@ const STEP_WORDS = 10;
 
 /**
  * (Batch element, head) pairs i0 … i1 − 1 of a decoding step ({@link chunkedStep}), each one
- * `ssdStep` kernel call; independent, so threads may each take some (`./infer.ts`). The unused
- * `scratch` keeps the signature of {@link ssdHeads}.
+ * `ssdStep` kernel call; independent, so threads may each take some (`./infer.ts`).
  */
 export function ssdStepHeads(
   buffer: ArrayBufferLike,
   step: SsdStepKernel,
   desc: number,
-  scratch: number,
   i0: number,
   i1: number,
 ): void {
-  void scratch;
   const [P, N, H, G, pS, pB, pC, pDecay, pDx, pY] = new Int32Array(buffer, desc, STEP_WORDS);
   const decays = new Float32Array(buffer, pDecay, i1);
   const Hg = H / G;

@@ -19,11 +19,12 @@
 #       from DIR's state), and packs DIR/out and DIR/work into $OUT/induction.tar.gz (or
 #       DIR/induction.tar.gz without $OUT), cut into induction.tar.gz.part-00, -01, ... when over
 #       the 15 MiB a lent machine sends back per file.
-#   bash DIR/induction-device.sh eval DIR SECONDS MAX_LENGTH RUN ...
-#       there: scores each named run (a folder of DIR/out/models) at lengths 2^6 … MAX_LENGTH, 128
-#       examples each, in shards of 32 examples (Mamba, Mamba-2) or 64 (Transformer++), one process
-#       per shard; a shard still running after SECONDS is stopped and keeps the lengths it
-#       finished. Packs as `train` does.
+#   [MIN_LENGTH=L] [SHARD=E] bash DIR/induction-device.sh eval DIR SECONDS MAX_LENGTH RUN ...
+#       there: scores each named run (a folder of DIR/out/models) at lengths MIN_LENGTH (default
+#       2^6), twice that, … MAX_LENGTH, 128 examples each, in shards of SHARD examples (default 32
+#       for Mamba and Mamba-2, 64 for the Transformer++), one process per shard and as many at once
+#       as there are cores, in the order given; every shard stops SECONDS after the start and keeps
+#       the lengths it finished. Packs as `train` does.
 #   bash lib/scripts/train/induction-device.sh import TARBALL
 #       here (TARBALL, or its first part ….part-00): unpacks what came back into
 #       datasets/checkpoints/induction (records, logs, models, parts) and .train/induction (the
@@ -96,24 +97,30 @@ train() {
 evaluate() {
   local dir="$1" seconds="$2" max_length="$3"
   shift 3
-  local node run from size shards lengths=64 l=128 pids=()
+  local node run from size lengths l jobs=""
   node=/tmp/induction-node
   unpack_node "$dir" "$node"
+  lengths="${MIN_LENGTH:-64}"
+  l=$((lengths * 2))
   while [ "$l" -le "$max_length" ]; do
     lengths="$lengths,$l"
     l=$((l * 2))
   done
   mkdir -p "$dir/console"
   for run in "$@"; do
-    if [[ "$run" == transformer-* ]]; then shards="0 64" size=64; else shards="0 32 64 96" size=32; fi
-    for from in $shards; do
-      timeout "$seconds" "$node" "$dir/lib/build/train/induction.js" --phase eval --run "$run" \
-        --lengths "$lengths" --examples 128 --from "$from" --to $((from + size)) --out "$dir/out" \
-        >"$dir/console/eval-$run-$from.txt" 2>&1 &
-      pids+=($!)
-    done
+    if [[ "$run" == transformer-* ]]; then size="${SHARD:-64}"; else size="${SHARD:-32}"; fi
+    for from in $(seq 0 "$size" $((128 - size))); do jobs="$jobs$run $from $((from + size))\n"; done
   done
-  for pid in "${pids[@]}"; do wait "$pid" || true; done # a shard stopped at the deadline keeps its lengths
+  # as many shards at once as there are cores, in the order given; each stops at the deadline
+  local end=$(($(date +%s) + seconds))
+  export node dir lengths end
+  printf "$jobs" | xargs -P "$(nproc)" -n 3 sh -c '
+    left=$((end - $(date +%s)))
+    [ "$left" -gt 5 ] || exit 0
+    timeout "$left" "$node" "$dir/lib/build/train/induction.js" --phase eval --run "$0" \
+      --lengths "$lengths" --examples 128 --from "$1" --to "$2" --out "$dir/out" \
+      >"$dir/console/eval-$0-$1.txt" 2>&1
+    true' # a shard stopped at the deadline keeps its lengths
   tail -q -n 1 "$dir"/console/eval-*.txt
   pack "$dir"
 }

@@ -109,6 +109,10 @@ evaluate() {
   mkdir -p "$dir/console"
   for run in "$@"; do
     if [[ "$run" == transformer-* ]]; then size="${SHARD:-64}"; else size="${SHARD:-32}"; fi
+    [ $((128 % size)) = 0 ] || {
+      echo "induction-device.sh eval: SHARD must divide the 128 examples (got $size)" >&2
+      exit 2
+    }
     for from in $(seq 0 "$size" $((128 - size))); do jobs="$jobs$run $from $((from + size))\n"; done
   done
   # as many shards at once as there are cores, in the order given; each stops at the deadline

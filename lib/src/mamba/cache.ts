@@ -6,7 +6,7 @@
  * parallel mode), `mambaStep` on one token (l = 1, upstream's `Mamba.step`).
  */
 import type { Tensor } from "../tensor";
-import { checkArg, withFiniteParams, checkOptions, describe, schema } from "../validate";
+import { checkArg, checkOptions, describe, schema, withFiniteParams } from "../validate";
 import { Ops } from "../ops/tape";
 import { type TokenBatch, readTokens } from "../lm/tokens";
 import { checkMambaModel, resolveVariant } from "./checks";

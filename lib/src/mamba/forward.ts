@@ -4,7 +4,7 @@
  * (`./engine.ts`).
  */
 import type { Tensor } from "../tensor";
-import { checkArg, checkFiniteParams, withFiniteParams, checkOptions, schema } from "../validate";
+import { checkArg, checkFiniteParams, checkOptions, schema, withFiniteParams } from "../validate";
 import { softplusRaw } from "../ops/reference/scalar";
 import { reference } from "../ops/reference/index";
 import { Ops, WatchedOps } from "../ops/tape";
@@ -67,23 +67,33 @@ export function mambaForward(
   const { ids, shape } = readTokens(fn, tokens, m.config.vocab_size);
   const engine = resolveEngine(fn, m, o.engine, "simd");
   const [b, l] = shape;
-  return withFiniteParams(fn, m.params, (): Tensor => {
-    if (engine === "typescript") {
-      return mambaLM(new Ops(startCall(fn, m, engine)), m, ids, b, l, { variant });
-    }
-    // chunk by chunk, carrying the states (`./engine.ts`)
-    const V = m.config.vocab_size;
-    const out = new Float32Array(b * l * V);
-    const states = zeroStates(m, b);
-    for (const [p0, p1] of chunksOf(b, l)) {
-      const ops = new Ops(startCall(fn, m, engine));
-      const chunk = idsColumns(ids, b, l, p0, p1);
-      const logits = mambaLM(ops, m, chunk, b, p1 - p0, { variant, states });
-      for (let i = 0; i < b; i++)
-        out.set(logits.data.subarray(i * (p1 - p0) * V, (i + 1) * (p1 - p0) * V), (i * l + p0) * V);
-    }
-    return { shape: [b, l, V], data: out };
-  });
+  return withFiniteParams(fn, m.params, () =>
+    engine === "typescript"
+      ? mambaLM(new Ops(startCall(fn, m, engine)), m, ids, b, l, { variant })
+      : chunkedLogits(fn, m, ids, b, l, engine, variant),
+  );
+}
+
+/** {@link mambaForward} on a fast engine: chunk by chunk, carrying the states (`./engine.ts`). */
+function chunkedLogits(
+  fn: string,
+  m: MambaModel,
+  ids: Int32Array,
+  b: number,
+  l: number,
+  engine: MambaEngine,
+  variant: MixerVariant,
+): Tensor {
+  const V = m.config.vocab_size;
+  const out = new Float32Array(b * l * V);
+  const states = zeroStates(m, b);
+  for (const [p0, p1] of chunksOf(b, l)) {
+    const ops = new Ops(startCall(fn, m, engine));
+    const logits = mambaLM(ops, m, idsColumns(ids, b, l, p0, p1), b, p1 - p0, { variant, states });
+    for (let i = 0; i < b; i++)
+      out.set(logits.data.subarray(i * (p1 - p0) * V, (i + 1) * (p1 - p0) * V), (i * l + p0) * V);
+  }
+  return { shape: [b, l, V], data: out };
 }
 
 const MIXER_OPTIONS = schema.options({

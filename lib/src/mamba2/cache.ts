@@ -9,7 +9,7 @@
  * weights in place, "typescript" is the float64-sum reference the tests compare them with.
  */
 import type { Tensor } from "../tensor";
-import { checkArg, withFiniteParams, checkOptions, describe, schema } from "../validate";
+import { checkArg, checkOptions, describe, schema, withFiniteParams } from "../validate";
 import { Ops } from "../ops/tape";
 import {
   ENGINE_OPTION,

@@ -3,7 +3,7 @@
  * `./model.ts`. Each checks its arguments once and runs the model on the engine's backend.
  */
 import type { Tensor } from "../tensor";
-import { checkFiniteParams, withFiniteParams, checkOptions, schema } from "../validate";
+import { checkFiniteParams, checkOptions, schema, withFiniteParams } from "../validate";
 import { reference } from "../ops/reference/index";
 import { ssdStepSizes } from "../ops/reference/ssd";
 import { simdBackend } from "../ops/simd/index";

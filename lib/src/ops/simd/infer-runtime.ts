@@ -78,8 +78,8 @@ export class InferKernels {
       if (c.kernel === "ssdHeads")
         f = (desc, scratch, h0, h1) =>
           ssdHeads(this.memory.buffer, e.gemm as GemmKernel, desc, scratch, h0, h1);
-      // the pool passes both a scratch address (`HeadsRunner`); a decoding step needs none
       else if (c.kernel === "ssdStepHeads")
+        // the pool passes both heads kernels a scratch address (`HeadsRunner`); a step needs none
         f = (desc, _scratch, i0, i1) =>
           ssdStepHeads(this.memory.buffer, e.ssdStep as SsdStepKernel, desc, i0, i1);
       else f = e[c.kernel];

@@ -89,6 +89,7 @@ export interface ScanOperands {
 export type GemmKernel = CoreExports["gemm"];
 /** The core module's one-position SSD step of one head, on byte addresses. */
 export type SsdStepKernel = CoreExports["ssdStep"];
+
 interface CoreExports {
   gemm(
     M: number,

@@ -7,6 +7,8 @@
 #                forward (fp32) builds in the background for it (lib/gpu-run/mamba_cuda.py).
 #                Results in $OUT: results.json, table.txt, mamba-build.txt. Its budget:
 #                SCAN_WEBGPU_BUDGET_S (default 480).
+#   transfers-webgpu  the paths that move one (b, d, l) tensor between host and GPU through Dawn
+#                (lib/build/bench/transfers-webgpu.js); results in $OUT/transfers-webgpu.
 #   ssd-webgpu   Mamba-2's chunked SSD (lib/build/bench/ssd-webgpu.js). Results in
 #                $OUT/ssd-webgpu: results.json, table.txt. Its budget: SSD_WEBGPU_BUDGET_S
 #                (default 300).
@@ -53,13 +55,17 @@ log="$out/log.txt"
         SCAN_WEBGPU_OUT="$out" timeout -k 10 "$SCAN_WEBGPU_BUDGET_S" \
           "$node" "$stage/lib/build/bench/scan-webgpu.js"
         ;;
+      transfers-webgpu)
+        TRANSFERS_OUT="$out/transfers-webgpu" timeout -k 10 300 \
+          "$node" "$stage/lib/build/bench/transfers-webgpu.js"
+        ;;
       ssd-webgpu)
         export SSD_WEBGPU_BUDGET_S="${SSD_WEBGPU_BUDGET_S:-300}"
         SSD_WEBGPU_OUT="$out/ssd-webgpu" timeout -k 10 "$SSD_WEBGPU_BUDGET_S" \
           "$node" "$stage/lib/build/bench/ssd-webgpu.js"
         ;;
       *)
-        echo "unknown benchmark '$bench' in GPU_BENCHES (scan-webgpu, ssd-webgpu)"
+        echo "unknown benchmark '$bench' in GPU_BENCHES (scan-webgpu, transfers-webgpu, ssd-webgpu)"
         false
         ;;
     esac

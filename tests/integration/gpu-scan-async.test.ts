@@ -306,6 +306,39 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       expect(relErr(r.last, want.lastState!.data), `${r.variant} ${r.label}`).toBeLessThan(TOL);
     }
   });
+  it("uploads and reads back in slices: every value arrives, at every slice size and path", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
+    }
+    // 1,001 values (not a multiple of any slice): whole, slices of 64 and 4,000 bytes, one value
+    const got = await evaluate!<{ how: string; slice: number; back: number[] }[]>(`(async () => {
+      const lib = globalThis.lib;
+      await lib.installWebGpu();
+      const data = Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 1e3 + i);
+      const out = [];
+      for (const how of ["write", "mapped"]) {
+        for (const slice of [2 ** 31, 4000, 64, 4]) {
+          const buf = await lib.createWebGpuBuffer(data, [7, 143], how, slice);
+          for (const readSlice of [2 ** 31, 64]) {
+            const back = await lib.readWebGpuBuffer(buf, 1001, readSlice);
+            out.push({ how, slice: slice * 100 + readSlice, back: Array.from(back) });
+          }
+          // a prefix only
+          const head = await lib.readWebGpuBuffer(buf, 13, 8);
+          out.push({ how, slice: -slice, back: Array.from(head) });
+          buf.delete();
+        }
+      }
+      return out;
+    })()`);
+    const want = Array.from(Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 1e3 + i));
+    expect(got.length).toBe(2 * 4 * 3);
+    for (const g of got) {
+      expect(g.back, `${g.how} ${g.slice}`).toEqual(g.slice < 0 ? want.slice(0, 13) : want);
+    }
+  });
+
   it("the fused scan keeps its data on the device and matches lib's float64 forward and backward", async (ctx) => {
     if (skip) {
       console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);

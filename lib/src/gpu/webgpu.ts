@@ -255,6 +255,11 @@ const USAGE_COPY_DST = 0x0008;
 const USAGE_STORAGE = 0x0080;
 const MAP_MODE_READ = 0x0001;
 
+/** Bytes per queue.writeBuffer call of {@link createWebGpuBuffer}'s "write" upload. */
+export const WRITE_SLICE_BYTES = 2 ** 31;
+/** Bytes per staging buffer of {@link readWebGpuBuffer}. */
+export const READ_SLICE_BYTES = 2 ** 31;
+
 /** The parts of a WebGPU device the functions below use. */
 interface DeviceLike {
   createBuffer(d: { size: number; usage: number; mappedAtCreation?: boolean }): BufferLike;
@@ -284,15 +289,16 @@ async function sharedContext(): Promise<{ device: DeviceLike; isLost?: boolean }
 
 /**
  * Uploads `data` into a new storage buffer of gpu.js's shared WebGPU device (`how`: "write", by
- * queue.writeBuffer, or "mapped", written into the buffer mapped at creation) and returns it as a
- * gpu.js `WebGPUBufferResult` of logical size `size` ([x, y, z], x fastest), so that every gpu.js
- * webgpu kernel binds it as an array argument without copying (gpu.js's pipeline type). Free it
- * with `.delete()`.
+ * queue.writeBuffer, `sliceBytes` at a time, or "mapped", written into the buffer mapped at
+ * creation) and returns it as a gpu.js `WebGPUBufferResult` of logical size `size` ([x, y, z], x
+ * fastest), so that every gpu.js webgpu kernel binds it as an array argument without copying
+ * (gpu.js's pipeline type). Free it with `.delete()`.
  */
 export async function createWebGpuBuffer(
   data: Float32Array,
   size: number[],
   how: "write" | "mapped" = "write",
+  sliceBytes: number = WRITE_SLICE_BYTES,
 ): Promise<unknown> {
   const fn = "createWebGpuBuffer";
   // (no per-value check: the scan's upload checked its tensors, and a value check would read
@@ -310,6 +316,9 @@ export async function createWebGpuBuffer(
     );
   }
   checkArg(fn, "how", how, schema.oneOf(["write", "mapped"] as const));
+  checkArg(fn, "sliceBytes", sliceBytes, schema.integer({ min: 4 }));
+  if (sliceBytes % 4 !== 0)
+    throw argumentError(fn, "sliceBytes", `a multiple of 4 (got ${sliceBytes})`);
   const context = await sharedContext();
   const mapped = how === "mapped";
   const buffer = context.device.createBuffer({
@@ -321,7 +330,15 @@ export async function createWebGpuBuffer(
     new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
     buffer.unmap();
   } else {
-    context.device.queue.writeBuffer(buffer, 0, data);
+    // Dawn stages each write in host memory of its size: slices reuse that memory
+    const per = sliceBytes / 4;
+    for (let i = 0; i < data.length; i += per) {
+      context.device.queue.writeBuffer(
+        buffer,
+        4 * i,
+        data.subarray(i, Math.min(data.length, i + per)),
+      );
+    }
   }
   const { WebGPUBufferResult } = loadGpuJs() as unknown as {
     WebGPUBufferResult: new (s: object) => unknown;
@@ -375,27 +392,43 @@ export function reshapeWebGpuResult(value: unknown, size: number[]): unknown {
 
 /**
  * Reads the first `length` float32 values of a gpu.js `WebGPUBufferResult` back to the host
- * (a copy into a mappable buffer, then mapAsync): flat, whatever the result's shape.
+ * (copies into mappable buffers of `sliceBytes` each, submitted one by one, then mapAsync: the
+ * host copies a slice out while the GPU copies the next): flat, whatever the result's shape.
  */
-export async function readWebGpuBuffer(value: unknown, length: number): Promise<Float32Array> {
+export async function readWebGpuBuffer(
+  value: unknown,
+  length: number,
+  sliceBytes: number = READ_SLICE_BYTES,
+): Promise<Float32Array> {
   const fn = "readWebGpuBuffer";
   if (!isBufferResult(value)) {
     throw argumentError(fn, "value", `a gpu.js WebGPUBufferResult (got ${describe(value)})`);
   }
   checkArg(fn, "length", length, schema.integer({ min: 1, max: value.buffer.size / 4 }));
+  checkArg(fn, "sliceBytes", sliceBytes, schema.integer({ min: 4 }));
+  if (sliceBytes % 4 !== 0)
+    throw argumentError(fn, "sliceBytes", `a multiple of 4 (got ${sliceBytes})`);
   const { device } = await sharedContext();
-  const bytes = 4 * length;
-  const staging = device.createBuffer({ size: bytes, usage: USAGE_MAP_READ | USAGE_COPY_DST });
+  const out = new Float32Array(length);
+  const slices: { at: number; bytes: number; staging: BufferLike }[] = [];
   try {
-    const encoder = device.createCommandEncoder();
-    encoder.copyBufferToBuffer(value.buffer, 0, staging, 0, bytes);
-    device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(MAP_MODE_READ, 0, bytes);
-    const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
-    staging.unmap();
+    for (let at = 0; at < 4 * length; at += sliceBytes) {
+      const bytes = Math.min(sliceBytes, 4 * length - at);
+      const staging = device.createBuffer({ size: bytes, usage: USAGE_MAP_READ | USAGE_COPY_DST });
+      slices.push({ at, bytes, staging });
+      const encoder = device.createCommandEncoder();
+      encoder.copyBufferToBuffer(value.buffer, at, staging, 0, bytes);
+      device.queue.submit([encoder.finish()]);
+    }
+    for (const { at, bytes, staging } of slices) {
+      await staging.mapAsync(MAP_MODE_READ, 0, bytes);
+      out.set(new Float32Array(staging.getMappedRange(0, bytes)), at / 4);
+      staging.unmap();
+      staging.destroy();
+    }
     return out;
   } finally {
-    staging.destroy();
+    for (const { staging } of slices) staging.destroy();
   }
 }
 

@@ -1,0 +1,94 @@
+/**
+ * Benchmark: moving a scan's inputs to the GPU and its output back through Dawn, path by path,
+ * for one (b, d, l) float32 tensor (default the (8, 2048, 4096) inputs of the scan benchmark's
+ * target size, 268 MB): the host-side argument check the scanners run, writeBuffer whole and in
+ * slices, buffers mapped at creation, and read-back whole and in slices. Each path is timed until
+ * the GPU is idle (median of TRANSFERS_REPEATS, default 3) and printed with its rate.
+ * Env: TRANSFERS_ELEMENTS (values per tensor), TRANSFERS_OUT (default .bench/transfers-webgpu).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { Rng } from "../../dist/rng";
+import { randomSelectiveScanArgs } from "../../dist/scan/random-args";
+import { checkInputDependentScanArgs } from "../../dist/selective/scan-checks";
+import {
+  createWebGpuBuffer,
+  installWebGpu,
+  readWebGpuBuffer,
+  releaseWebGpu,
+  webGpuIdle,
+} from "../../dist/gpu/webgpu";
+import { runGpuBenchMain, time } from "../bench-gpu-common";
+import { formatSeconds as fmt } from "../bench-scan-common";
+
+const MB = 2 ** 20;
+
+async function main(): Promise<void> {
+  const outDir = process.env.TRANSFERS_OUT ?? path.join(".bench", "transfers-webgpu");
+  mkdirSync(outDir, { recursive: true });
+  const repeats = Number(process.env.TRANSFERS_REPEATS ?? 3);
+  const [b, d, l, n] = (process.env.TRANSFERS_SIZE ?? "8,2048,4096,16").split(",").map(Number);
+  const info = await installWebGpu();
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    adapter: info.adapter,
+  };
+  const rows: Record<string, unknown>[] = [];
+  results.rows = rows;
+  const say = (s: string) => console.log(s);
+  say(`Transfers through Dawn: ${info.adapter}; (b, d, l, n) = (${[b, d, l, n].join(", ")})`);
+  const args = randomSelectiveScanArgs(new Rng(7 + l), { batch: b, dim: d, length: l, dstate: n });
+  const data = args.u.data as Float32Array;
+  const bytes = data.byteLength;
+  const row = (name: string, t: { seconds: number }, moved = bytes) => {
+    rows.push({ name, seconds: t.seconds, bytes: moved });
+    say(
+      `  ${name.padEnd(44)} ${fmt(t.seconds).padStart(9)}  ${(moved / t.seconds / 1e9).toFixed(2)} GB/s`,
+    );
+  };
+  row(
+    "argument check (u, delta, z, B, C, ...)",
+    await time(repeats, async () => checkInputDependentScanArgs("check", args)),
+    3 * bytes,
+  );
+  const scratch = new Float32Array(data.length);
+  row(
+    "host copy of one tensor (Float32Array.set)",
+    await time(repeats, async () => scratch.set(data)),
+  );
+  const size = [l, d, b];
+  for (const slice of [2 ** 31, 256 * MB, 64 * MB, 16 * MB, 4 * MB, 1 * MB]) {
+    const t = await time(repeats, async () => {
+      const r = (await createWebGpuBuffer(data, size, "write", slice)) as { delete(): void };
+      await webGpuIdle();
+      r.delete();
+    });
+    row(`upload: writeBuffer, ${slice >= bytes ? "whole" : `${slice / MB} MB slices`}`, t);
+  }
+  row(
+    "upload: mapped at creation",
+    await time(repeats, async () => {
+      const r = (await createWebGpuBuffer(data, size, "mapped")) as { delete(): void };
+      await webGpuIdle();
+      r.delete();
+    }),
+  );
+  const onDevice = await createWebGpuBuffer(data, size, "write");
+  await webGpuIdle();
+  for (const slice of [2 ** 31, 64 * MB, 16 * MB, 4 * MB]) {
+    let back: Float32Array | null = null;
+    const t = await time(repeats, async () => {
+      back = await readWebGpuBuffer(onDevice, data.length, slice);
+    });
+    let bad = 0;
+    for (let i = 0; i < data.length; i++) if (back![i] !== data[i]) bad++;
+    row(
+      `read-back: ${slice >= bytes ? "whole" : `${slice / MB} MB slices`}${bad ? ` (${bad} WRONG)` : ""}`,
+      t,
+    );
+  }
+  writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 1));
+  await releaseWebGpu();
+}
+
+runGpuBenchMain(main);

@@ -3,7 +3,11 @@
  * for one (b, d, l) float32 tensor (default the (8, 2048, 4096) inputs of the scan benchmark's
  * target size, 268 MB): the host-side argument check the scanners run, writeBuffer whole and in
  * slices, buffers mapped at creation, and read-back whole and in slices. Each path is timed until
- * the GPU is idle (median of TRANSFERS_REPEATS, default 3) and printed with its rate.
+ * the GPU is idle (median of TRANSFERS_REPEATS, default 3) and printed with its rate. Then, with
+ * the tensor on the device, what a trivial gpu.js kernel costs there (median of 20 runs, each until
+ * the GPU is idle): a copy with a 1-D, 2-D and 3-D output (gpu.js runs workgroups of 64 and 8 × 8),
+ * reading one value and writing one per thread, so its time against the bytes it moves is gpu.js's
+ * own overhead on this device, below which no gpu.js scan kernel can go.
  * Env: TRANSFERS_ELEMENTS (values per tensor), TRANSFERS_OUT (default .bench/transfers-webgpu).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -16,8 +20,10 @@ import {
   installWebGpu,
   readWebGpuBuffer,
   releaseWebGpu,
+  reshapeWebGpuResult,
   webGpuIdle,
 } from "../../dist/gpu/webgpu";
+import { loadGpuJs } from "../../dist/gpu/backends";
 import { runGpuBenchMain, time } from "../bench-gpu-common";
 import { formatSeconds as fmt } from "../bench-scan-common";
 
@@ -87,6 +93,37 @@ async function main(): Promise<void> {
       t,
     );
   }
+  // gpu.js kernels on the device: copies of the tensor, 1-D, 2-D and 3-D
+  const { GPU } = loadGpuJs() as unknown as {
+    GPU: new (o: object) => {
+      createKernel(src: string, o: object): (...a: unknown[]) => Promise<{ delete(): void }>;
+      destroy(): void;
+    };
+  };
+  const gpu = new GPU({ mode: "webgpu" });
+  const shapes: [string, number[], string][] = [
+    ["1-D [b·d·l]", [b * d * l], "return a[this.thread.x];"],
+    ["2-D [l, b·d]", [l, b * d], "return a[this.thread.y][this.thread.x];"],
+    ["3-D [l, d, b]", [l, d, b], "return a[this.thread.z][this.thread.y][this.thread.x];"],
+  ];
+  for (const [label, output, body] of shapes) {
+    const arg = reshapeWebGpuResult(onDevice, output);
+    const k = gpu.createKernel(`function (a) { ${body} }`, {
+      output,
+      pipeline: true,
+      immutable: false,
+      tactic: "precision",
+      precision: "single",
+    });
+    await k(arg);
+    await webGpuIdle();
+    const t = await time(20, async () => {
+      await k(arg);
+      await webGpuIdle();
+    });
+    row(`gpu.js copy kernel, output ${label}`, t, 2 * bytes);
+  }
+  gpu.destroy();
   writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 1));
   await releaseWebGpu();
 }

@@ -224,6 +224,9 @@ export interface DeviceProgram<I, U, O, R> {
   free(...values: U[]): void;
 }
 
+/** Forward runs per back-to-back group of {@link timeOnDevice}. */
+export const BACK_TO_BACK = 10;
+
 /** What {@link timeOnDevice} measured. */
 export interface DeviceTimings<R> {
   /** The checked run's result (webgpu: inside error scopes, so a device error throws). */
@@ -232,6 +235,12 @@ export interface DeviceTimings<R> {
   firstUploadSeconds: number;
   /** The kernels with the inputs on the device, each run until the GPU reports them done. */
   forward: Timing;
+  /**
+   * The same, {@link BACK_TO_BACK} runs submitted one after another and waited for once, per run
+   * (median of `repeats` such groups): the GPU is never idle between runs, as in a model's layers
+   * or a CUDA-event loop, so neither the completion wait nor an idle GPU's clocks count.
+   */
+  forwardBackToBack: Timing;
   read: Timing;
   /** Upload until the GPU is idle. */
   upload: Timing;
@@ -270,6 +279,11 @@ export async function timeOnDevice<I, U, O, R>(
     await program.forward(up);
     await idle();
   });
+  const b2b = await time(Math.max(1, Math.ceil(options.repeats / 4)), async () => {
+    for (let i = 0; i < BACK_TO_BACK; i++) await program.forward(up);
+    await idle();
+  });
+  const forwardBackToBack = { seconds: b2b.seconds / BACK_TO_BACK, samples: b2b.samples };
   const o = await program.forward(up);
   await idle();
   const read = await time(options.transfers(), () => program.read(o));
@@ -284,7 +298,7 @@ export async function timeOnDevice<I, U, O, R>(
     await program.read(await program.forward(u2));
     program.free(u2);
   });
-  return { first, firstUploadSeconds, forward, read, upload, endToEnd };
+  return { first, firstUploadSeconds, forward, forwardBackToBack, read, upload, endToEnd };
 }
 
 /**

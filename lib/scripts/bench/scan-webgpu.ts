@@ -259,17 +259,29 @@ async function main(): Promise<void> {
           { chunkSize: T },
         ).traffic;
         // checked run (device errors reject, every output compared), then the timed runs
-        const { first, forward, read, upload, endToEnd } = await timeOnDevice(scanner, args, {
-          webgpu,
-          label: "scan-webgpu",
-          repeats: webgpu ? 20 : 2,
-          transfers,
-          uploaded: (seconds) => (uploadS ??= seconds),
+        const { first, forward, forwardBackToBack, read, upload, endToEnd } = await timeOnDevice(
+          scanner,
+          args,
+          {
+            webgpu,
+            label: "scan-webgpu",
+            repeats: webgpu ? 20 : 2,
+            transfers,
+            uploaded: (seconds) => (uploadS ??= seconds),
+          },
+        );
+        Object.assign(row, check(first.out.data), {
+          forward,
+          forwardBackToBack,
+          read,
+          upload,
+          endToEnd,
         });
-        Object.assign(row, check(first.out.data), { forward, read, upload, endToEnd });
         const t = (k: string) => (row[k] as Timing).seconds;
+        const overHbm = (k: string) =>
+          hbm ? ` (${(t(k) / (entry.hbmLimitSeconds as number)).toFixed(1)}× HBM limit)` : "";
         say(
-          `gpu.js fused T=${String(T).padEnd(2)}: forward ${fmt(t("forward"))}${hbm ? ` (${(t("forward") / (entry.hbmLimitSeconds as number)).toFixed(1)}× HBM limit)` : ""}, upload ${fmt(t("upload"))}, read-back ${fmt(t("read"))}, end to end ${fmt(t("endToEnd"))}; rel L2 err ${(row.relL2 as number | undefined)?.toExponential(2) ?? "-"}`,
+          `gpu.js fused T=${String(T).padEnd(2)}: forward ${fmt(t("forward"))}${overHbm("forward")}, back to back ${fmt(t("forwardBackToBack"))}${overHbm("forwardBackToBack")}, upload ${fmt(t("upload"))}, read-back ${fmt(t("read"))}, end to end ${fmt(t("endToEnd"))}; rel L2 err ${(row.relL2 as number | undefined)?.toExponential(2) ?? "-"}`,
         );
       } catch (e) {
         row.error = (e as Error).message;

@@ -306,36 +306,43 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       expect(relErr(r.last, want.lastState!.data), `${r.variant} ${r.label}`).toBeLessThan(TOL);
     }
   });
-  it("uploads and reads back in slices: every value arrives, at every slice size and path", async (ctx) => {
+  it("uploads and reads back in slices: every value arrives, on every path, also concurrently", async (ctx) => {
     if (skip) {
       console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
       ctx.skip();
     }
-    // 1,001 values (not a multiple of any slice): whole, slices of 64 and 4,000 bytes, one value
-    const got = await evaluate!<{ how: string; slice: number; back: number[] }[]>(`(async () => {
+    // 1,001 values (not a multiple of any slice): default slices (one), slices of 4,000 bytes,
+    // 64 and 4 (more slices than the four staging buffers: each is reused while others copy)
+    const got = await evaluate!<{ label: string; back: number[] }[]>(`(async () => {
       const lib = globalThis.lib;
       await lib.installWebGpu();
-      const data = Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 1e3 + i);
+      const make = (k) => Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i + k) * 1e3 + i);
       const out = [];
-      for (const how of ["write", "mapped"]) {
-        for (const slice of [2 ** 31, 4000, 64, 4]) {
-          const buf = await lib.createWebGpuBuffer(data, [7, 143], how, slice);
-          for (const readSlice of [2 ** 31, 64]) {
+      for (const how of ["staged", "write", "mapped"]) {
+        for (const slice of [undefined, 4000, 64, 4]) {
+          const buf = await lib.createWebGpuBuffer(make(0), [7, 143], how, slice);
+          for (const readSlice of [undefined, 64]) {
             const back = await lib.readWebGpuBuffer(buf, 1001, readSlice);
-            out.push({ how, slice: slice * 100 + readSlice, back: Array.from(back) });
+            out.push({ label: how + " " + slice + " " + readSlice + " k0", back: Array.from(back) });
           }
-          // a prefix only
+          // a prefix only, in slices of two values
           const head = await lib.readWebGpuBuffer(buf, 13, 8);
-          out.push({ how, slice: -slice, back: Array.from(head) });
+          out.push({ label: how + " " + slice + " head k0", back: Array.from(head) });
           buf.delete();
         }
       }
+      // three uploads and three reads at once through the same staging buffers
+      const bufs = await Promise.all([1, 2, 3].map((k) => lib.createWebGpuBuffer(make(k), [1001], "staged", 64)));
+      const backs = await Promise.all(bufs.map((b) => lib.readWebGpuBuffer(b, 1001, 64)));
+      backs.forEach((b, j) => out.push({ label: "concurrent k" + (j + 1), back: Array.from(b) }));
       return out;
     })()`);
-    const want = Array.from(Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 1e3 + i));
-    expect(got.length).toBe(2 * 4 * 3);
+    const make = (k: number) =>
+      Array.from(Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i + k) * 1e3 + i));
+    expect(got.length).toBe(3 * 4 * 3 + 3);
     for (const g of got) {
-      expect(g.back, `${g.how} ${g.slice}`).toEqual(g.slice < 0 ? want.slice(0, 13) : want);
+      const k = Number(g.label.slice(g.label.lastIndexOf("k") + 1));
+      expect(g.back, g.label).toEqual(g.label.includes("head") ? make(0).slice(0, 13) : make(k));
     }
   });
 

@@ -10,6 +10,7 @@ import {
   checkFiniteParams,
   checkOptions,
   describe as describeValue,
+  firstNonFinite,
   schema,
   withFiniteParams,
 } from "../../lib/src/validate";
@@ -217,6 +218,50 @@ describe("schema", () => {
     expect(() => checkOptions("g", "", { steps: 0 }, s)).toThrow(
       "g: argument 'steps' must be an integer >= 1 (got 0)",
     );
+  });
+});
+
+describe("firstNonFinite", () => {
+  const naive = (d: ArrayLike<number>) => {
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return i;
+    return -1;
+  };
+  // every float32 class: zeros, subnormals, the largest finite values, and the three non-finite
+  const specials = [
+    0,
+    -0,
+    1e-45,
+    -1e-45,
+    1.1754942e-38,
+    3.4028235e38,
+    -3.4028235e38,
+    NaN,
+    Infinity,
+    -Infinity,
+  ];
+
+  it("agrees with Number.isFinite on float32 and float64 data holding every class of value", () => {
+    for (const make of [(n: number) => new Float32Array(n), (n: number) => new Float64Array(n)]) {
+      for (const v of specials) {
+        for (const at of [0, 1, 4, 37, 99]) {
+          const d = make(100);
+          for (let i = 0; i < d.length; i++) d[i] = Math.sin(i) * 10 ** ((i % 7) - 3);
+          d[at] = v;
+          expect(firstNonFinite(d), `${v} at ${at}`).toBe(naive(d));
+          expect(firstNonFinite(d) === -1, `${v}`).toBe(Number.isFinite(v));
+        }
+      }
+    }
+  });
+
+  it("reads a float32 view from its own offset and length (a subarray)", () => {
+    const whole = new Float32Array(16);
+    whole[2] = NaN;
+    whole[12] = Infinity;
+    expect(firstNonFinite(whole.subarray(3, 12))).toBe(-1);
+    expect(firstNonFinite(whole.subarray(3, 13))).toBe(9);
+    expect(firstNonFinite(whole.subarray(2))).toBe(0);
+    expect(firstNonFinite(new Float32Array(0))).toBe(-1);
   });
 });
 

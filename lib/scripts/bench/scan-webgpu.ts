@@ -11,9 +11,10 @@
  * Per size (b, d, l, n), inputs `randomSelectiveScanArgs(new Rng(7 + l))` as the CPU benchmark:
  * - anchors (lib/gpu-run/torch_scan.py): the float64 reference, selective_scan_ref and the
  *   official kernel, timed with CUDA events (median), their errors against float64;
- * - the fused gpu.js scan (createFusedGpuScan) for chunk lengths T: upload (writeBuffer until the
- *   GPU is idle), forward (the chained kernels, from the first submit until the GPU reports them
- *   done: median of 20), read-back, end to end; the backward the same way, checked against lib's
+ * - the fused gpu.js scan (createFusedGpuScan) for chunk lengths T: upload (the argument check
+ *   and the "staged" upload, until the GPU is idle; once a size also the "write" and "mapped"
+ *   paths), forward (the chained kernels, from the first submit until the GPU reports them done:
+ *   median of 20; and back to back, 10 forwards waited for once), read-back, end to end; the backward the same way, checked against lib's
  *   CPU backward (float64, selectiveScanBackward) where that takes seconds, not minutes;
  * - the shipped chunked and naive scans (gpuSelectiveScanAsync: upload, kernels and read-back in
  *   every call), best of 2, where they fit.
@@ -239,7 +240,7 @@ async function main(): Promise<void> {
     // the fused gpu.js scan, data on the device
     const fused: Record<string, unknown>[] = [];
     entry.fused = fused;
-    let mappedDone = false;
+    let otherUploadsDone = false;
     for (const T of CHUNKS) {
       const row: Record<string, unknown> = { chunk: T, superChunk: 16 };
       fused.push(row);
@@ -291,42 +292,42 @@ async function main(): Promise<void> {
       }
       flush();
       if (row.error) continue;
-      // the other upload path (once a size: it does not depend on T): buffers mapped at creation
-      const mapped: Record<string, unknown> = {};
-      if (
-        webgpu &&
-        !mappedDone &&
-        affordable("upload into mapped buffers", 1.3 * uploadEstimate() * (1 + transfers()), mapped)
-      ) {
-        mappedDone = true;
-        const mappedScanner = createFusedGpuScan({
+      // the other upload paths (once a size: they do not depend on T): queue.writeBuffer of
+      // each whole tensor, and buffers mapped at creation
+      for (const how of webgpu && !otherUploadsDone ? (["write", "mapped"] as const) : []) {
+        const key = how === "write" ? "uploadWrite" : "uploadMapped";
+        const other: Record<string, unknown> = {};
+        if (!affordable(`upload by "${how}"`, 1.3 * uploadEstimate() * (1 + transfers()), other)) {
+          row[`${key}Skipped`] = other.skipped;
+          continue;
+        }
+        const otherScanner = createFusedGpuScan({
           mode,
           chunkSize: T,
           superChunk: 16,
           errorScopes: false,
-          upload: "mapped",
+          upload: how,
         });
         try {
-          const up2 = await mappedScanner.upload(args);
-          const r = await mappedScanner.read(await mappedScanner.forward(up2));
-          row.mappedRelL2 = reference ? relL2(r.out.data, reference) : null;
-          mappedScanner.free(up2);
-          row.uploadMapped = await time(transfers(), async () => {
-            const u2 = await mappedScanner.upload(args);
+          const up2 = await otherScanner.upload(args);
+          const r = await otherScanner.read(await otherScanner.forward(up2));
+          row[`${key}RelL2`] = reference ? relL2(r.out.data, reference) : null;
+          otherScanner.free(up2);
+          row[key] = await time(transfers(), async () => {
+            const u2 = await otherScanner.upload(args);
             await webGpuIdle();
-            mappedScanner.free(u2);
+            otherScanner.free(u2);
           });
-          say(
-            `    upload into buffers mapped at creation: ${fmt((row.uploadMapped as Timing).seconds)}`,
-          );
+          say(`    upload by "${how}" instead: ${fmt((row[key] as Timing).seconds)}`);
         } catch (e) {
-          row.mappedError = (e as Error).message;
-          say(`    upload into mapped buffers: failed: ${(e as Error).message.split("\n")[0]}`);
+          row[`${key}Error`] = (e as Error).message;
+          say(`    upload by "${how}": failed: ${(e as Error).message.split("\n")[0]}`);
         } finally {
-          mappedScanner.destroy();
+          otherScanner.destroy();
         }
         flush();
-      } else if (mapped.skipped) row.mappedSkipped = mapped.skipped;
+      }
+      otherUploadsDone = true;
       // per kernel: each waited for, median of 5 traced forwards
       const traceRow: Record<string, unknown> = {};
       if (!affordable("    per-kernel trace", 1.3 * uploadEstimate(), traceRow)) {

@@ -1,14 +1,17 @@
 /**
  * Benchmark: moving a scan's inputs to the GPU and its output back through Dawn, path by path,
  * for one (b, d, l) float32 tensor (default the (8, 2048, 4096) inputs of the scan benchmark's
- * target size, 268 MB): the host-side argument check the scanners run, writeBuffer whole and in
- * slices, buffers mapped at creation, and read-back whole and in slices. Each path is timed until
+ * target size, 268 MB): the host-side argument check the scanners run, the "staged" upload
+ * (through staging buffers the device keeps) at three slice sizes, writeBuffer whole and in
+ * slices, buffers mapped at creation, and read-back at three slice sizes. Each path is timed until
  * the GPU is idle (median of TRANSFERS_REPEATS, default 3) and printed with its rate. Then, with
  * the tensor on the device, what a trivial gpu.js kernel costs there (median of 20 runs, each until
  * the GPU is idle): a copy with a 1-D, 2-D and 3-D output (gpu.js runs workgroups of 64 and 8 × 8),
  * reading one value and writing one per thread, so its time against the bytes it moves is gpu.js's
- * own overhead on this device, below which no gpu.js scan kernel can go.
- * Env: TRANSFERS_ELEMENTS (values per tensor), TRANSFERS_OUT (default .bench/transfers-webgpu).
+ * own overhead on this device, below which no gpu.js scan kernel can go; and the same copies
+ * submitted 20 at a time and waited for once (what a copy costs when the wait does not count).
+ * Env: TRANSFERS_SIZE ("b,d,l,n", default "8,2048,4096,16"), TRANSFERS_REPEATS, TRANSFERS_OUT
+ * (default .bench/transfers-webgpu).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -17,6 +20,7 @@ import { randomSelectiveScanArgs } from "../../dist/scan/random-args";
 import { checkInputDependentScanArgs } from "../../dist/selective/scan-checks";
 import {
   createWebGpuBuffer,
+  type WebGpuUpload,
   installWebGpu,
   readWebGpuBuffer,
   releaseWebGpu,
@@ -63,25 +67,25 @@ async function main(): Promise<void> {
     await time(repeats, async () => scratch.set(data)),
   );
   const size = [l, d, b];
-  for (const slice of [2 ** 31, 256 * MB, 64 * MB, 16 * MB, 4 * MB, 1 * MB]) {
+  const uploads: [string, WebGpuUpload, number | undefined][] = [
+    ["staged, 4 MB slices", "staged", 4 * MB],
+    ["staged, 16 MB slices (default)", "staged", undefined],
+    ["staged, 64 MB slices", "staged", 64 * MB],
+    ["writeBuffer, whole", "write", undefined],
+    ["writeBuffer, 16 MB slices", "write", 16 * MB],
+    ["mapped at creation", "mapped", undefined],
+  ];
+  for (const [label, how, slice] of uploads) {
     const t = await time(repeats, async () => {
-      const r = (await createWebGpuBuffer(data, size, "write", slice)) as { delete(): void };
+      const r = (await createWebGpuBuffer(data, size, how, slice)) as { delete(): void };
       await webGpuIdle();
       r.delete();
     });
-    row(`upload: writeBuffer, ${slice >= bytes ? "whole" : `${slice / MB} MB slices`}`, t);
+    row(`upload: ${label}`, t);
   }
-  row(
-    "upload: mapped at creation",
-    await time(repeats, async () => {
-      const r = (await createWebGpuBuffer(data, size, "mapped")) as { delete(): void };
-      await webGpuIdle();
-      r.delete();
-    }),
-  );
-  const onDevice = await createWebGpuBuffer(data, size, "write");
+  const onDevice = await createWebGpuBuffer(data, size);
   await webGpuIdle();
-  for (const slice of [2 ** 31, 64 * MB, 16 * MB, 4 * MB]) {
+  for (const slice of [4 * MB, undefined, 64 * MB]) {
     let back: Float32Array | null = null;
     const t = await time(repeats, async () => {
       back = await readWebGpuBuffer(onDevice, data.length, slice);
@@ -89,7 +93,7 @@ async function main(): Promise<void> {
     let bad = 0;
     for (let i = 0; i < data.length; i++) if (back![i] !== data[i]) bad++;
     row(
-      `read-back: ${slice >= bytes ? "whole" : `${slice / MB} MB slices`}${bad ? ` (${bad} WRONG)` : ""}`,
+      `read-back: ${slice === undefined ? "16 MB slices (default)" : `${slice / MB} MB slices`}${bad ? ` (${bad} WRONG)` : ""}`,
       t,
     );
   }
@@ -122,6 +126,12 @@ async function main(): Promise<void> {
       await webGpuIdle();
     });
     row(`gpu.js copy kernel, output ${label}`, t, 2 * bytes);
+    // 20 copies submitted one after another, waited for once: the kernel without the wait
+    const b2b = await time(5, async () => {
+      for (let i = 0; i < 20; i++) await k(arg);
+      await webGpuIdle();
+    });
+    row(`  the same, 20 back to back, per copy`, { seconds: b2b.seconds / 20 }, 2 * bytes);
   }
   gpu.destroy();
   writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 1));

@@ -24,6 +24,7 @@ import {
 } from "./backends";
 import { type AsyncGpuMode, ASYNC_GPU_MODES } from "./selective-scan-async";
 import {
+  type WebGpuUpload,
   createWebGpuBuffer,
   installWebGpu,
   readWebGpuBuffer,
@@ -43,8 +44,8 @@ export const DEVICE_GPU_MODES: readonly DeviceGpuMode[] = ASYNC_GPU_MODES.filter
 export interface DeviceKernelsOptions {
   /** Wait for every kernel and record its time (webgpu: until the GPU is idle). */
   trace?: boolean;
-  /** webgpu: how {@link DeviceKernels.put} uploads (see createWebGpuBuffer; default "write"). */
-  upload?: "write" | "mapped";
+  /** webgpu: how {@link DeviceKernels.put} uploads (see createWebGpuBuffer; default "staged"). */
+  upload?: WebGpuUpload;
 }
 
 /** The kernels and buffers of one program (see the module comment). */
@@ -199,7 +200,7 @@ export function createDeviceKernels<K extends string>(
       ran = new Set();
     },
     put: async (data, size) => {
-      if (webgpu) return createWebGpuBuffer(data, size, options.upload ?? "write");
+      if (webgpu) return createWebGpuBuffer(data, size, options.upload);
       return loadGpuJs().input(data, size);
     },
     asScalars: async (value, x, y) => {

@@ -42,7 +42,7 @@ import {
   float32Data,
   releaseDeviceValue,
 } from "./device-kernels";
-import { withDeviceErrorScopes } from "./webgpu";
+import { type WebGpuUpload, withDeviceErrorScopes } from "./webgpu";
 
 /** Options of {@link createFusedGpuScan}. */
 export interface FusedGpuScanOptions {
@@ -62,8 +62,8 @@ export interface FusedGpuScanOptions {
    * {@link FusedGpuScanner.takeTrace}; slower, for a per-kernel breakdown only (default false).
    */
   trace?: boolean;
-  /** webgpu: how inputs are uploaded (see createWebGpuBuffer; default "write"). */
-  upload?: "write" | "mapped";
+  /** webgpu: how inputs are uploaded (see createWebGpuBuffer; default "staged"). */
+  upload?: WebGpuUpload;
 }
 
 /** Scan arguments on the device (see {@link FusedGpuScanner.upload}). */
@@ -157,7 +157,7 @@ const OPTIONS = schema.options({
   superChunk: schema.optional(schema.integer({ min: 1, max: 1024 })),
   errorScopes: schema.optional(schema.boolean()),
   trace: schema.optional(schema.boolean()),
-  upload: schema.optional(schema.oneOf(["write", "mapped"] as const)),
+  upload: schema.optional(schema.oneOf(["staged", "write", "mapped"] as const)),
 });
 
 /**

@@ -35,7 +35,7 @@ import {
   ssdOutputSource,
   ssdScoresSource,
 } from "./ssd-kernels";
-import { withDeviceErrorScopes } from "./webgpu";
+import { type WebGpuUpload, withDeviceErrorScopes } from "./webgpu";
 
 /** Options of {@link createGpuSsd}. */
 export interface GpuSsdOptions {
@@ -53,8 +53,8 @@ export interface GpuSsdOptions {
    * {@link GpuSsd.takeTrace}; slower, for a per-kernel breakdown only (default false).
    */
   trace?: boolean;
-  /** webgpu: how inputs are uploaded (see createWebGpuBuffer; default "write"). */
-  upload?: "write" | "mapped";
+  /** webgpu: how inputs are uploaded (see createWebGpuBuffer; default "staged"). */
+  upload?: WebGpuUpload;
 }
 
 /** SSD inputs on the device (see {@link GpuSsd.upload}). */
@@ -106,7 +106,7 @@ const OPTIONS = schema.options({
   chunkSize: schema.optional(CHUNK),
   errorScopes: schema.optional(schema.boolean()),
   trace: schema.optional(schema.boolean()),
-  upload: schema.optional(schema.oneOf(["write", "mapped"] as const)),
+  upload: schema.optional(schema.oneOf(["staged", "write", "mapped"] as const)),
 });
 
 const FORWARD_OPTIONS = schema.options({ finalState: schema.optional(schema.boolean()) });

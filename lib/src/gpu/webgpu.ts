@@ -250,15 +250,20 @@ export async function releaseWebGpu(): Promise<void> {
 
 // GPUBufferUsage and GPUMapMode values (fixed by the WebGPU specification)
 const USAGE_MAP_READ = 0x0001;
+const USAGE_MAP_WRITE = 0x0002;
 const USAGE_COPY_SRC = 0x0004;
 const USAGE_COPY_DST = 0x0008;
 const USAGE_STORAGE = 0x0080;
 const MAP_MODE_READ = 0x0001;
+const MAP_MODE_WRITE = 0x0002;
 
-/** Bytes per queue.writeBuffer call of {@link createWebGpuBuffer}'s "write" upload. */
-export const WRITE_SLICE_BYTES = 2 ** 31;
-/** Bytes per staging buffer of {@link readWebGpuBuffer}. */
-export const READ_SLICE_BYTES = 2 ** 31;
+/** How {@link createWebGpuBuffer} moves data to the device. */
+export type WebGpuUpload = "staged" | "write" | "mapped";
+
+/** Bytes per staging buffer of the "staged" upload and of {@link readWebGpuBuffer}: 16 MiB. */
+export const STAGING_BYTES = 16 * 2 ** 20;
+/** Staging buffers per direction and slice size: the host fills or empties one, the GPU copies the others. */
+const STAGING_BUFFERS = 4;
 
 /** The parts of a WebGPU device the functions below use. */
 interface DeviceLike {
@@ -288,17 +293,92 @@ async function sharedContext(): Promise<{ device: DeviceLike; isLost?: boolean }
 }
 
 /**
- * Uploads `data` into a new storage buffer of gpu.js's shared WebGPU device (`how`: "write", by
- * queue.writeBuffer, `sliceBytes` at a time, or "mapped", written into the buffer mapped at
- * creation) and returns it as a gpu.js `WebGPUBufferResult` of logical size `size` ([x, y, z], x
- * fastest), so that every gpu.js webgpu kernel binds it as an array argument without copying
- * (gpu.js's pipeline type). Free it with `.delete()`.
+ * A staging buffer kept for the device's lifetime, and its turn: the promise that resolves when
+ * the previous user is done with it (a write buffer is then mapped, a read buffer unmapped).
+ */
+interface Staging {
+  buffer: BufferLike;
+  turn: Promise<void>;
+}
+
+/** Staging buffers by device, direction and size: made once, so no transfer allocates memory. */
+const stagingPools = new WeakMap<DeviceLike, Map<string, Staging[]>>();
+
+function stagingPool(device: DeviceLike, direction: "write" | "read", bytes: number): Staging[] {
+  let pools = stagingPools.get(device);
+  if (!pools) stagingPools.set(device, (pools = new Map()));
+  const key = `${direction} ${bytes}`;
+  let pool = pools.get(key);
+  if (!pool) {
+    const write = direction === "write";
+    pool = Array.from({ length: STAGING_BUFFERS }, () => ({
+      buffer: device.createBuffer({
+        size: bytes,
+        usage: write ? USAGE_MAP_WRITE | USAGE_COPY_SRC : USAGE_MAP_READ | USAGE_COPY_DST,
+        mappedAtCreation: write,
+      }),
+      turn: Promise.resolve(),
+    }));
+    pools.set(key, pool);
+  }
+  return pool;
+}
+
+/** Waits for slot's turn and takes it; call the returned function to pass the turn on. */
+async function takeTurn(slot: Staging): Promise<() => void> {
+  const previous = slot.turn;
+  let release!: () => void;
+  slot.turn = new Promise<void>((resolve) => (release = resolve));
+  await previous;
+  return release;
+}
+
+/**
+ * data into buffer through the device's staging buffers of `sliceBytes`: the host copies a slice
+ * into a mapped staging buffer while the GPU copies earlier ones on to the target.
+ */
+async function stagedUpload(
+  device: DeviceLike,
+  data: Float32Array,
+  target: BufferLike,
+  sliceBytes: number,
+): Promise<void> {
+  const pool = stagingPool(device, "write", sliceBytes);
+  const per = sliceBytes / 4;
+  for (let i = 0, s = 0; i < data.length; i += per, s++) {
+    const slot = pool[s % pool.length];
+    const release = await takeTurn(slot);
+    try {
+      const n = Math.min(per, data.length - i);
+      new Float32Array(slot.buffer.getMappedRange(0, 4 * n)).set(data.subarray(i, i + n));
+      slot.buffer.unmap();
+      const encoder = device.createCommandEncoder();
+      encoder.copyBufferToBuffer(slot.buffer, 0, target, 4 * i, 4 * n);
+      device.queue.submit([encoder.finish()]);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    // mapped again once the GPU has copied it: then the next user may write
+    slot.buffer.mapAsync(MAP_MODE_WRITE, 0, sliceBytes).then(release, release);
+  }
+}
+
+/**
+ * Uploads `data` into a new storage buffer of gpu.js's shared WebGPU device and returns it as a
+ * gpu.js `WebGPUBufferResult` of logical size `size` ([x, y, z], x fastest), so that every gpu.js
+ * webgpu kernel binds it as an array argument without copying (gpu.js's pipeline type). Free it
+ * with `.delete()`. `how`: "staged" (the default) copies `sliceBytes` at a time (default
+ * {@link STAGING_BYTES}) into staging buffers the device keeps and the GPU copies them on (no
+ * memory is allocated on the host side); "write" hands the data to queue.writeBuffer, `sliceBytes`
+ * at a time (default all at once), which stages it in new memory of its own; "mapped" writes
+ * into the buffer mapped at creation.
  */
 export async function createWebGpuBuffer(
   data: Float32Array,
   size: number[],
-  how: "write" | "mapped" = "write",
-  sliceBytes: number = WRITE_SLICE_BYTES,
+  how: WebGpuUpload = "staged",
+  sliceBytes?: number,
 ): Promise<unknown> {
   const fn = "createWebGpuBuffer";
   // (no per-value check: the scan's upload checked its tensors, and a value check would read
@@ -315,10 +395,8 @@ export async function createWebGpuBuffer(
       `[${size.join(", ")}] holds ${count} values, data has ${data.length}`,
     );
   }
-  checkArg(fn, "how", how, schema.oneOf(["write", "mapped"] as const));
-  checkArg(fn, "sliceBytes", sliceBytes, schema.integer({ min: 4 }));
-  if (sliceBytes % 4 !== 0)
-    throw argumentError(fn, "sliceBytes", `a multiple of 4 (got ${sliceBytes})`);
+  checkArg(fn, "how", how, schema.oneOf(["staged", "write", "mapped"] as const));
+  const slice = checkSliceBytes(fn, sliceBytes) ?? (how === "staged" ? STAGING_BYTES : Infinity);
   const context = await sharedContext();
   const mapped = how === "mapped";
   const buffer = context.device.createBuffer({
@@ -329,9 +407,10 @@ export async function createWebGpuBuffer(
   if (mapped) {
     new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
     buffer.unmap();
+  } else if (how === "staged") {
+    await stagedUpload(context.device, data, buffer, slice);
   } else {
-    // Dawn stages each write in host memory of its size: slices reuse that memory
-    const per = sliceBytes / 4;
+    const per = Math.min(data.length, slice / 4);
     for (let i = 0; i < data.length; i += per) {
       context.device.queue.writeBuffer(
         buffer,
@@ -344,6 +423,20 @@ export async function createWebGpuBuffer(
     WebGPUBufferResult: new (s: object) => unknown;
   };
   return new WebGPUBufferResult({ buffer, output: size, componentCount: 1, context, kernel: null });
+}
+
+/** A slice size in bytes: absent, or a positive multiple of 4 (at most 2^31). */
+function checkSliceBytes(fn: string, sliceBytes: unknown): number | undefined {
+  const b = checkArg(
+    fn,
+    "sliceBytes",
+    sliceBytes,
+    schema.optional(schema.integer({ min: 4, max: 2 ** 31 })),
+  );
+  if (b !== undefined && b % 4 !== 0) {
+    throw argumentError(fn, "sliceBytes", `a multiple of 4 (got ${b})`);
+  }
+  return b;
 }
 
 interface BufferResultLike {
@@ -391,45 +484,44 @@ export function reshapeWebGpuResult(value: unknown, size: number[]): unknown {
 }
 
 /**
- * Reads the first `length` float32 values of a gpu.js `WebGPUBufferResult` back to the host
- * (copies into mappable buffers of `sliceBytes` each, submitted one by one, then mapAsync: the
- * host copies a slice out while the GPU copies the next): flat, whatever the result's shape.
+ * Reads the first `length` float32 values of a gpu.js `WebGPUBufferResult` back to the host,
+ * flat, whatever the result's shape: `sliceBytes` at a time (default {@link STAGING_BYTES})
+ * through staging buffers the device keeps, the GPU copying the next slices while the host takes
+ * one out.
  */
 export async function readWebGpuBuffer(
   value: unknown,
   length: number,
-  sliceBytes: number = READ_SLICE_BYTES,
+  sliceBytes?: number,
 ): Promise<Float32Array> {
   const fn = "readWebGpuBuffer";
   if (!isBufferResult(value)) {
     throw argumentError(fn, "value", `a gpu.js WebGPUBufferResult (got ${describe(value)})`);
   }
   checkArg(fn, "length", length, schema.integer({ min: 1, max: value.buffer.size / 4 }));
-  checkArg(fn, "sliceBytes", sliceBytes, schema.integer({ min: 4 }));
-  if (sliceBytes % 4 !== 0)
-    throw argumentError(fn, "sliceBytes", `a multiple of 4 (got ${sliceBytes})`);
+  const slice = checkSliceBytes(fn, sliceBytes) ?? STAGING_BYTES;
   const { device } = await sharedContext();
+  const pool = stagingPool(device, "read", slice);
   const out = new Float32Array(length);
-  const slices: { at: number; bytes: number; staging: BufferLike }[] = [];
-  try {
-    for (let at = 0; at < 4 * length; at += sliceBytes) {
-      const bytes = Math.min(sliceBytes, 4 * length - at);
-      const staging = device.createBuffer({ size: bytes, usage: USAGE_MAP_READ | USAGE_COPY_DST });
-      slices.push({ at, bytes, staging });
+  const per = slice / 4;
+  const readSlice = async (s: number): Promise<void> => {
+    const slot = pool[s % pool.length];
+    const release = await takeTurn(slot);
+    try {
+      const i = s * per;
+      const bytes = 4 * Math.min(per, length - i);
       const encoder = device.createCommandEncoder();
-      encoder.copyBufferToBuffer(value.buffer, at, staging, 0, bytes);
+      encoder.copyBufferToBuffer(value.buffer, 4 * i, slot.buffer, 0, bytes);
       device.queue.submit([encoder.finish()]);
+      await slot.buffer.mapAsync(MAP_MODE_READ, 0, bytes);
+      out.set(new Float32Array(slot.buffer.getMappedRange(0, bytes)), i);
+      slot.buffer.unmap();
+    } finally {
+      release();
     }
-    for (const { at, bytes, staging } of slices) {
-      await staging.mapAsync(MAP_MODE_READ, 0, bytes);
-      out.set(new Float32Array(staging.getMappedRange(0, bytes)), at / 4);
-      staging.unmap();
-      staging.destroy();
-    }
-    return out;
-  } finally {
-    for (const { staging } of slices) staging.destroy();
-  }
+  };
+  await Promise.all(Array.from({ length: Math.ceil(length / per) }, (_, s) => readSlice(s)));
+  return out;
 }
 
 /** Resolves when the GPU has finished everything submitted to gpu.js's WebGPU device so far. */

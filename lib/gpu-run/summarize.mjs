@@ -62,7 +62,10 @@ function runSummary(file) {
   const r = JSON.parse(readFileSync(file, "utf8"));
   const size = (s) => {
     const ok = (s.fused ?? []).filter((f) => f.forward);
-    const best = ok.sort((a, b) => a.forward.seconds - b.forward.seconds)[0] ?? null;
+    // the kernel's time: back to back where the run measured it (the GPU never idle between
+    // runs, as in CUDA-event timing), else each forward waited for
+    const kernel = (f) => sec(f.forwardBackToBack) ?? f.forward.seconds;
+    const best = ok.sort((a, b) => kernel(a) - kernel(b))[0] ?? null;
     const bw = (s.backward ?? []).filter((f) => f.backward);
     const bestBw = bw.sort((a, b) => a.backward.seconds - b.backward.seconds)[0] ?? null;
     const shipped = (v) => (s.shipped ?? []).find((x) => x.variant === v) ?? null;
@@ -81,6 +84,8 @@ function runSummary(file) {
       fused: ok.map((f) => ({
         chunk: f.chunk,
         forwardSeconds: f.forward.seconds,
+        forwardBackToBackSeconds: sec(f.forwardBackToBack),
+        kernelSeconds: kernel(f),
         uploadSeconds: sec(f.upload),
         readSeconds: sec(f.read),
         endToEndSeconds: sec(f.endToEnd),
@@ -223,7 +228,7 @@ function judge(merged) {
     row(
       "fused forward kernel within 5× of the HBM limit",
       TARGET_SIZE,
-      t && best(t)?.forwardSeconds,
+      t && best(t)?.kernelSeconds,
       t?.hbmLimitSeconds,
       5,
     ),
@@ -231,7 +236,7 @@ function judge(merged) {
     row(
       "fused forward kernel faster than Mamba's fp32 CUDA kernel",
       TARGET_SIZE,
-      t && best(t)?.forwardSeconds,
+      t && best(t)?.kernelSeconds,
       t?.official?.seconds,
       1,
     ),
@@ -246,7 +251,7 @@ function judge(merged) {
       row(
         "fused forward kernel within 2× of the hand-written WGSL dispatch",
         w.size,
-        s && best(s)?.forwardSeconds,
+        s && best(s)?.kernelSeconds,
         w.dispatchSeconds,
         2,
         "H200",
@@ -349,11 +354,15 @@ export interface MeasuredGpuSize {
   torchRef: { seconds: number; relL2: number } | null;
   /**
    * The fused gpu.js scan on webgpu per chunk length: the forward kernels alone (data on the
-   * device, first submit to GPU done, median), upload, read-back, and end to end.
+   * device, first submit to GPU done, median), the same back to back (ten forwards submitted,
+   * waited for once, per forward; null where the run did not measure it), the kernel time the
+   * targets use (back to back where measured), upload, read-back, and end to end.
    */
   fused: {
     chunk: number;
     forwardSeconds: number;
+    forwardBackToBackSeconds: number | null;
+    kernelSeconds: number;
     uploadSeconds: number | null;
     readSeconds: number | null;
     endToEndSeconds: number | null;
@@ -433,10 +442,10 @@ if (run) {
   const x = (a, b) => (a && b ? `${(a / b).toFixed(1)}×` : "-");
   const several = run.runs.length > 1;
   console.log(
-    `\n| (b, d, l, n) |${several ? " run |" : ""} HBM limit | exp floor | Mamba CUDA fp32 | torch ref fp32 | gpu.js fused kernel (T) | ÷ HBM | ÷ exp | ÷ CUDA | upload | read-back | end to end | shipped chunked, end to end | backward (T) | ÷ its HBM |`,
+    `\n| (b, d, l, n) |${several ? " run |" : ""} HBM limit | exp floor | Mamba CUDA fp32 | torch ref fp32 | gpu.js fused kernel (T) | one forward, waited for | ÷ HBM | ÷ exp | ÷ CUDA | upload | read-back | end to end | shipped chunked, end to end | backward (T) | ÷ its HBM |`,
   );
   console.log(
-    `|---|${several ? "---|" : ""}---|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
+    `|---|${several ? "---|" : ""}---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
   );
   for (const s of run.sizes) {
     const f = s.fused.find((v) => v.chunk === s.bestChunk) ?? {};
@@ -445,7 +454,7 @@ if (run) {
     // the run a row comes from; [n]: its anchors or backward from run n (listed below the table)
     const from = (i) => (i === s.run ? "" : ` [${i + 1}]`);
     console.log(
-      `| (${s.size.join(", ")}) |${several ? ` ${r.device.replace(/^NVIDIA /, "").split(" ")[0]} ${r.date} [${s.run + 1}] |` : ""} ${fmt(s.hbmLimitSeconds)} | ${fmt(s.expFloorSeconds)} | ${fmt(s.official?.seconds)}${from(s.anchorsRun)} | ${fmt(s.torchRef?.seconds)}${from(s.anchorsRun)} | ${fmt(f.forwardSeconds)} (${s.bestChunk ?? "-"}) | ${x(f.forwardSeconds, s.hbmLimitSeconds)} | ${x(f.forwardSeconds, s.expFloorSeconds)} | ${x(f.forwardSeconds, s.official?.seconds)} | ${fmt(f.uploadSeconds)} | ${fmt(f.readSeconds)} | ${fmt(f.endToEndSeconds)} | ${fmt(s.chunkedEndToEndSeconds)} | ${fmt(b.seconds)} (${s.bestBackwardChunk ?? "-"})${from(s.backwardRun)} | ${x(b.seconds, s.backwardHbmLimitSeconds)} |`,
+      `| (${s.size.join(", ")}) |${several ? ` ${r.device.replace(/^NVIDIA /, "").split(" ")[0]} ${r.date} [${s.run + 1}] |` : ""} ${fmt(s.hbmLimitSeconds)} | ${fmt(s.expFloorSeconds)} | ${fmt(s.official?.seconds)}${from(s.anchorsRun)} | ${fmt(s.torchRef?.seconds)}${from(s.anchorsRun)} | ${fmt(f.kernelSeconds)} (${s.bestChunk ?? "-"}) | ${fmt(f.forwardSeconds)} | ${x(f.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, s.expFloorSeconds)} | ${x(f.kernelSeconds, s.official?.seconds)} | ${fmt(f.uploadSeconds)} | ${fmt(f.readSeconds)} | ${fmt(f.endToEndSeconds)} | ${fmt(s.chunkedEndToEndSeconds)} | ${fmt(b.seconds)} (${s.bestBackwardChunk ?? "-"})${from(s.backwardRun)} | ${x(b.seconds, s.backwardHbmLimitSeconds)} |`,
     );
   }
   console.log("\nTargets:");

@@ -40,207 +40,147 @@ export interface MeasuredScanRun {
 /** The measured runs, the real GPU first. */
 export const MEASURED_GPU_SCANS: readonly MeasuredScanRun[] = [
   {
-    "source": "lib/gpu-run/results/h200-2026-12-01.json",
-    "date": "2026-12-01",
-    "machine": "real GPU",
-    "adapter": "nvidia / NVIDIA H200 / NVIDIA: 580.159.04 580.159.4.0",
-    "torch": "2.11.0+cu130 (CUDA 13.0)",
-    "driver": "580.159.04",
-    "hbmBytesPerSecond": 4267722093781.908,
-    "rows": [
+    source: "lib/gpu-run/results/h200-2026-12-01.json",
+    date: "2026-12-01",
+    machine: "real GPU",
+    adapter: "nvidia / NVIDIA H200 / NVIDIA: 580.159.04 580.159.4.0",
+    torch: "2.11.0+cu130 (CUDA 13.0)",
+    driver: "580.159.04",
+    hbmBytesPerSecond: 4267722093781.908,
+    rows: [
       {
-        "size": [
-          1,
-          256,
-          1024,
-          16
-        ],
-        "backend": "webgpu",
-        "variant": "naive",
-        "seconds": 0.021230285999999977,
-        "relErrVsCpu": 0.0000017408715518157242,
-        "torchCudaSeconds": 0.10228169250488281,
-        "hbmLimitSeconds": 0.0000010135092925338541,
-        "note": "best of 3, inputs uploaded and out read back in each run"
+        size: [1, 256, 1024, 16],
+        backend: "webgpu",
+        variant: "naive",
+        seconds: 0.021230285999999977,
+        relErrVsCpu: 0.0000017408715518157242,
+        torchCudaSeconds: 0.10228169250488281,
+        hbmLimitSeconds: 0.0000010135092925338541,
+        note: "best of 3, inputs uploaded and out read back in each run",
       },
       {
-        "size": [
-          1,
-          256,
-          1024,
-          16
-        ],
-        "backend": "webgpu",
-        "variant": "chunked",
-        "seconds": 0.006129313999999795,
-        "relErrVsCpu": 0.0000017408715518157242,
-        "torchCudaSeconds": 0.10228169250488281,
-        "hbmLimitSeconds": 0.0000010135092925338541,
-        "note": "best of 3, inputs uploaded and out read back in each run"
+        size: [1, 256, 1024, 16],
+        backend: "webgpu",
+        variant: "chunked",
+        seconds: 0.006129313999999795,
+        relErrVsCpu: 0.0000017408715518157242,
+        torchCudaSeconds: 0.10228169250488281,
+        hbmLimitSeconds: 0.0000010135092925338541,
+        note: "best of 3, inputs uploaded and out read back in each run",
       },
       {
-        "size": [
-          2,
-          512,
-          4096,
-          16
-        ],
-        "backend": "webgpu",
-        "variant": "naive",
-        "seconds": 0.37947251200000026,
-        "relErrVsCpu": 0.0000013985641940394221,
-        "torchCudaSeconds": 0.23205625915527345,
-        "hbmLimitSeconds": 0.000015970449458109214,
-        "note": "best of 3, inputs uploaded and out read back in each run"
+        size: [2, 512, 4096, 16],
+        backend: "webgpu",
+        variant: "naive",
+        seconds: 0.37947251200000026,
+        relErrVsCpu: 0.0000013985641940394221,
+        torchCudaSeconds: 0.23205625915527345,
+        hbmLimitSeconds: 0.000015970449458109214,
+        note: "best of 3, inputs uploaded and out read back in each run",
       },
       {
-        "size": [
-          2,
-          512,
-          4096,
-          16
-        ],
-        "backend": "webgpu",
-        "variant": "chunked",
-        "seconds": 0.14224519200000213,
-        "relErrVsCpu": 0.0000013414799412214866,
-        "torchCudaSeconds": 0.23205625915527345,
-        "hbmLimitSeconds": 0.000015970449458109214,
-        "note": "best of 3, inputs uploaded and out read back in each run"
+        size: [2, 512, 4096, 16],
+        backend: "webgpu",
+        variant: "chunked",
+        seconds: 0.14224519200000213,
+        relErrVsCpu: 0.0000013414799412214866,
+        torchCudaSeconds: 0.23205625915527345,
+        hbmLimitSeconds: 0.000015970449458109214,
+        note: "best of 3, inputs uploaded and out read back in each run",
       },
       {
-        "size": [
-          1,
-          1024,
-          16384,
-          16
-        ],
-        "backend": "webgpu",
-        "variant": "naive",
-        "seconds": 2.283625469000006,
-        "relErrVsCpu": 0.0000012503258392251705,
-        "torchCudaSeconds": 0.9547213745117188,
-        "hbmLimitSeconds": 0.00006339039938757197,
-        "note": "best of 3, inputs uploaded and out read back in each run"
+        size: [1, 1024, 16384, 16],
+        backend: "webgpu",
+        variant: "naive",
+        seconds: 2.283625469000006,
+        relErrVsCpu: 0.0000012503258392251705,
+        torchCudaSeconds: 0.9547213745117188,
+        hbmLimitSeconds: 0.00006339039938757197,
+        note: "best of 3, inputs uploaded and out read back in each run",
       },
       {
-        "size": [
-          1,
-          1024,
-          16384,
-          16
-        ],
-        "backend": "webgpu",
-        "variant": "chunked",
-        "seconds": 0.5461315260000047,
-        "relErrVsCpu": 0.0000011721804742735972,
-        "torchCudaSeconds": 0.9547213745117188,
-        "hbmLimitSeconds": 0.00006339039938757197,
-        "note": "best of 3, inputs uploaded and out read back in each run"
+        size: [1, 1024, 16384, 16],
+        backend: "webgpu",
+        variant: "chunked",
+        seconds: 0.5461315260000047,
+        relErrVsCpu: 0.0000011721804742735972,
+        torchCudaSeconds: 0.9547213745117188,
+        hbmLimitSeconds: 0.00006339039938757197,
+        note: "best of 3, inputs uploaded and out read back in each run",
       },
       {
-        "size": [
-          8,
-          2048,
-          4096,
-          16
-        ],
-        "backend": "webgpu",
-        "variant": "naive",
-        "seconds": null,
-        "relErrVsCpu": null,
-        "torchCudaSeconds": 0.31625469970703124,
-        "hbmLimitSeconds": 0.00025257880066055803,
-        "note": "failed: WebGPU backend: output [16, 4096, 16384] needs 4294967296 bytes but this device allows 4294967295 per storage buffer (maxStorageBufferBindingSize/maxBufferSize); reduce the output or split the work across kernels"
+        size: [8, 2048, 4096, 16],
+        backend: "webgpu",
+        variant: "naive",
+        seconds: null,
+        relErrVsCpu: null,
+        torchCudaSeconds: 0.31625469970703124,
+        hbmLimitSeconds: 0.00025257880066055803,
+        note: "failed: WebGPU backend: output [16, 4096, 16384] needs 4294967296 bytes but this device allows 4294967295 per storage buffer (maxStorageBufferBindingSize/maxBufferSize); reduce the output or split the work across kernels",
       },
       {
-        "size": [
-          8,
-          2048,
-          4096,
-          16
-        ],
-        "backend": "webgpu",
-        "variant": "chunked",
-        "seconds": 2.0808066070000057,
-        "relErrVsCpu": 0.0000012266608186747932,
-        "torchCudaSeconds": 0.31625469970703124,
-        "hbmLimitSeconds": 0.00025257880066055803,
-        "note": "best of 3, inputs uploaded and out read back in each run"
-      }
-    ]
+        size: [8, 2048, 4096, 16],
+        backend: "webgpu",
+        variant: "chunked",
+        seconds: 2.0808066070000057,
+        relErrVsCpu: 0.0000012266608186747932,
+        torchCudaSeconds: 0.31625469970703124,
+        hbmLimitSeconds: 0.00025257880066055803,
+        note: "best of 3, inputs uploaded and out read back in each run",
+      },
+    ],
   },
   {
-    "source": "lib/gpu-run/results/llvmpipe-2026-12-01.json",
-    "date": "2026-12-01",
-    "machine": "CPU emulation (Mesa llvmpipe)",
-    "adapter": "none",
-    "torch": null,
-    "driver": null,
-    "hbmBytesPerSecond": null,
-    "rows": [
+    source: "lib/gpu-run/results/llvmpipe-2026-12-01.json",
+    date: "2026-12-01",
+    machine: "CPU emulation (Mesa llvmpipe)",
+    adapter: "none",
+    torch: null,
+    driver: null,
+    hbmBytesPerSecond: null,
+    rows: [
       {
-        "size": [
-          1,
-          256,
-          1024,
-          16
-        ],
-        "backend": "headlessgl",
-        "variant": "naive",
-        "seconds": 1.7359655810000003,
-        "relErrVsCpu": 0.0000011056886883153924,
-        "torchCudaSeconds": null,
-        "hbmLimitSeconds": null,
-        "note": "best of 3, inputs uploaded and out read back in each run"
+        size: [1, 256, 1024, 16],
+        backend: "headlessgl",
+        variant: "naive",
+        seconds: 1.7359655810000003,
+        relErrVsCpu: 0.0000011056886883153924,
+        torchCudaSeconds: null,
+        hbmLimitSeconds: null,
+        note: "best of 3, inputs uploaded and out read back in each run",
       },
       {
-        "size": [
-          1,
-          256,
-          1024,
-          16
-        ],
-        "backend": "headlessgl",
-        "variant": "chunked",
-        "seconds": 0.26641395699999704,
-        "relErrVsCpu": 0.0000011762645620376515,
-        "torchCudaSeconds": null,
-        "hbmLimitSeconds": null,
-        "note": "best of 3, inputs uploaded and out read back in each run"
+        size: [1, 256, 1024, 16],
+        backend: "headlessgl",
+        variant: "chunked",
+        seconds: 0.26641395699999704,
+        relErrVsCpu: 0.0000011762645620376515,
+        torchCudaSeconds: null,
+        hbmLimitSeconds: null,
+        note: "best of 3, inputs uploaded and out read back in each run",
       },
       {
-        "size": [
-          2,
-          512,
-          4096,
-          16
-        ],
-        "backend": "headlessgl",
-        "variant": "naive",
-        "seconds": 21.73852277499999,
-        "relErrVsCpu": 0.0000013129378148125188,
-        "torchCudaSeconds": null,
-        "hbmLimitSeconds": null,
-        "note": "best of 3, inputs uploaded and out read back in each run"
+        size: [2, 512, 4096, 16],
+        backend: "headlessgl",
+        variant: "naive",
+        seconds: 21.73852277499999,
+        relErrVsCpu: 0.0000013129378148125188,
+        torchCudaSeconds: null,
+        hbmLimitSeconds: null,
+        note: "best of 3, inputs uploaded and out read back in each run",
       },
       {
-        "size": [
-          2,
-          512,
-          4096,
-          16
-        ],
-        "backend": "headlessgl",
-        "variant": "chunked",
-        "seconds": 5.017347785999998,
-        "relErrVsCpu": 0.0000011425769978089922,
-        "torchCudaSeconds": null,
-        "hbmLimitSeconds": null,
-        "note": "best of 3, inputs uploaded and out read back in each run"
-      }
-    ]
-  }
+        size: [2, 512, 4096, 16],
+        backend: "headlessgl",
+        variant: "chunked",
+        seconds: 5.017347785999998,
+        relErrVsCpu: 0.0000011425769978089922,
+        torchCudaSeconds: null,
+        hbmLimitSeconds: null,
+        note: "best of 3, inputs uploaded and out read back in each run",
+      },
+    ],
+  },
 ];
 
 /** One size of a run of today's benchmark (seconds; null: not measured). */
@@ -334,580 +274,484 @@ export interface MeasuredGpuRun {
 
 /** The real-GPU measurements of the fused scan, its backward and the anchors. */
 export const MEASURED_GPU_RUN: MeasuredGpuRun | null = {
-  "runs": [
+  runs: [
     {
-      "source": "lib/gpu-run/results/h100-2026-12-06.json",
-      "date": "2026-12-06",
-      "device": "NVIDIA H100 80GB HBM3",
-      "driver": "580.159.04",
-      "adapter": "nvidia / NVIDIA H100 80GB HBM3 / NVIDIA: 580.159.04 580.159.4.0",
-      "torch": "2.11.0+cu130 (CUDA 13.0)",
-      "hbmBytesPerSecond": 3021866869777.6777,
-      "expsPerSecond": 4181760000000,
-      "submitSeconds": 0.0000247489999999857
+      source: "lib/gpu-run/results/h100-2026-12-06.json",
+      date: "2026-12-06",
+      device: "NVIDIA H100 80GB HBM3",
+      driver: "580.159.04",
+      adapter: "nvidia / NVIDIA H100 80GB HBM3 / NVIDIA: 580.159.04 580.159.4.0",
+      torch: "2.11.0+cu130 (CUDA 13.0)",
+      hbmBytesPerSecond: 3021866869777.6777,
+      expsPerSecond: 4181760000000,
+      submitSeconds: 0.0000247489999999857,
     },
     {
-      "source": "lib/gpu-run/results/h100-2026-12-06-large2.json",
-      "date": "2026-12-06",
-      "device": "NVIDIA H100 80GB HBM3",
-      "driver": "580.159.04",
-      "adapter": "nvidia / NVIDIA H100 80GB HBM3 / NVIDIA: 580.159.04 580.159.4.0",
-      "torch": "2.11.0+cu130 (CUDA 13.0)",
-      "hbmBytesPerSecond": 3011864787664.298,
-      "expsPerSecond": 4181760000000,
-      "submitSeconds": 0.00003797500000007403
+      source: "lib/gpu-run/results/h100-2026-12-06-large2.json",
+      date: "2026-12-06",
+      device: "NVIDIA H100 80GB HBM3",
+      driver: "580.159.04",
+      adapter: "nvidia / NVIDIA H100 80GB HBM3 / NVIDIA: 580.159.04 580.159.4.0",
+      torch: "2.11.0+cu130 (CUDA 13.0)",
+      hbmBytesPerSecond: 3011864787664.298,
+      expsPerSecond: 4181760000000,
+      submitSeconds: 0.00003797500000007403,
     },
     {
-      "source": "lib/gpu-run/results/h100-2026-12-07-staged.json",
-      "date": "2026-12-07",
-      "device": "NVIDIA H100 80GB HBM3",
-      "driver": "580.159.04",
-      "adapter": "nvidia / NVIDIA H100 80GB HBM3 / NVIDIA: 580.159.04 580.159.4.0",
-      "torch": "2.11.0+cu130 (CUDA 13.0)",
-      "hbmBytesPerSecond": 3014943171399.6743,
-      "expsPerSecond": 4181760000000,
-      "submitSeconds": 0.000029272000000219124
-    }
+      source: "lib/gpu-run/results/h100-2026-12-07-staged.json",
+      date: "2026-12-07",
+      device: "NVIDIA H100 80GB HBM3",
+      driver: "580.159.04",
+      adapter: "nvidia / NVIDIA H100 80GB HBM3 / NVIDIA: 580.159.04 580.159.4.0",
+      torch: "2.11.0+cu130 (CUDA 13.0)",
+      hbmBytesPerSecond: 3014943171399.6743,
+      expsPerSecond: 4181760000000,
+      submitSeconds: 0.000029272000000219124,
+    },
   ],
-  "sizes": [
+  sizes: [
     {
-      "run": 2,
-      "anchorsRun": 2,
-      "backwardRun": 2,
-      "size": [
-        1,
-        256,
-        1024,
-        16
-      ],
-      "hbmLimitSeconds": 0.0000014407594946419524,
-      "expFloorSeconds": 0.0000010029996939087848,
-      "backwardHbmLimitSeconds": 0.0000025398395806064402,
-      "official": {
-        "seconds": 0.00003203200176358223,
-        "relL2": 1.5644646133232107e-7
+      run: 2,
+      anchorsRun: 2,
+      backwardRun: 2,
+      size: [1, 256, 1024, 16],
+      hbmLimitSeconds: 0.0000014407594946419524,
+      expFloorSeconds: 0.0000010029996939087848,
+      backwardHbmLimitSeconds: 0.0000025398395806064402,
+      official: {
+        seconds: 0.00003203200176358223,
+        relL2: 1.5644646133232107e-7,
       },
-      "torchRef": {
-        "seconds": 0.07249065399169922,
-        "relL2": 8.090240227162367e-8
+      torchRef: {
+        seconds: 0.07249065399169922,
+        relL2: 8.090240227162367e-8,
       },
-      "fused": [
+      fused: [
         {
-          "chunk": 16,
-          "forwardSeconds": 0.00032269600000290667,
-          "forwardBackToBackSeconds": 0.00023528880000085335,
-          "kernelSeconds": 0.00023528880000085335,
-          "uploadSeconds": 0.005171786999999313,
-          "readSeconds": 0.0006761090000072727,
-          "endToEndSeconds": 0.004121013999989372,
-          "relL2": 7.93220526681216e-7
+          chunk: 16,
+          forwardSeconds: 0.00032269600000290667,
+          forwardBackToBackSeconds: 0.00023528880000085335,
+          kernelSeconds: 0.00023528880000085335,
+          uploadSeconds: 0.005171786999999313,
+          readSeconds: 0.0006761090000072727,
+          endToEndSeconds: 0.004121013999989372,
+          relL2: 7.93220526681216e-7,
         },
         {
-          "chunk": 8,
-          "forwardSeconds": 0.00036139099999854806,
-          "forwardBackToBackSeconds": 0.0002500828999996884,
-          "kernelSeconds": 0.0002500828999996884,
-          "uploadSeconds": 0.005146987000000081,
-          "readSeconds": 0.0007403889999986859,
-          "endToEndSeconds": 0.004385850999999093,
-          "relL2": 7.930555539963526e-7
-        }
+          chunk: 8,
+          forwardSeconds: 0.00036139099999854806,
+          forwardBackToBackSeconds: 0.0002500828999996884,
+          kernelSeconds: 0.0002500828999996884,
+          uploadSeconds: 0.005146987000000081,
+          readSeconds: 0.0007403889999986859,
+          endToEndSeconds: 0.004385850999999093,
+          relL2: 7.930555539963526e-7,
+        },
       ],
-      "bestChunk": 16,
-      "backward": [
+      bestChunk: 16,
+      backward: [
         {
-          "chunk": 4,
-          "seconds": 0.00175327699999616,
-          "forwardAndBackwardSeconds": 0.0019272340000024996,
-          "worstRelL2VsCpu": 0.000003468985200956942
-        }
+          chunk: 4,
+          seconds: 0.00175327699999616,
+          forwardAndBackwardSeconds: 0.0019272340000024996,
+          worstRelL2VsCpu: 0.000003468985200956942,
+        },
       ],
-      "bestBackwardChunk": 4,
-      "chunkedEndToEndSeconds": null,
-      "naiveEndToEndSeconds": null
+      bestBackwardChunk: 4,
+      chunkedEndToEndSeconds: null,
+      naiveEndToEndSeconds: null,
     },
     {
-      "run": 0,
-      "anchorsRun": 0,
-      "backwardRun": 0,
-      "size": [
-        2,
-        512,
-        4096,
-        16
-      ],
-      "hbmLimitSeconds": 0.000022566945182802553,
-      "expFloorSeconds": 0.000016047995102540558,
-      "backwardHbmLimitSeconds": 0.00003959415194515259,
-      "official": {
-        "seconds": 0.0001887039989233017,
-        "relL2": 1.718607184205525e-7
+      run: 0,
+      anchorsRun: 0,
+      backwardRun: 0,
+      size: [2, 512, 4096, 16],
+      hbmLimitSeconds: 0.000022566945182802553,
+      expFloorSeconds: 0.000016047995102540558,
+      backwardHbmLimitSeconds: 0.00003959415194515259,
+      official: {
+        seconds: 0.0001887039989233017,
+        relL2: 1.718607184205525e-7,
       },
-      "torchRef": {
-        "seconds": 0.19277568054199218,
-        "relL2": 9.69016363533306e-8
+      torchRef: {
+        seconds: 0.19277568054199218,
+        relL2: 9.69016363533306e-8,
       },
-      "fused": [
+      fused: [
         {
-          "chunk": 8,
-          "forwardSeconds": 0.0006456819999948494,
-          "forwardBackToBackSeconds": null,
-          "kernelSeconds": 0.0006456819999948494,
-          "uploadSeconds": 0.10582368999999744,
-          "readSeconds": 0.014424118999995699,
-          "endToEndSeconds": 0.12824020299999392,
-          "relL2": 8.190281806544285e-7
+          chunk: 8,
+          forwardSeconds: 0.0006456819999948494,
+          forwardBackToBackSeconds: null,
+          kernelSeconds: 0.0006456819999948494,
+          uploadSeconds: 0.10582368999999744,
+          readSeconds: 0.014424118999995699,
+          endToEndSeconds: 0.12824020299999392,
+          relL2: 8.190281806544285e-7,
         },
         {
-          "chunk": 16,
-          "forwardSeconds": 0.0015250620000006165,
-          "forwardBackToBackSeconds": null,
-          "kernelSeconds": 0.0015250620000006165,
-          "uploadSeconds": 0.13927131199999712,
-          "readSeconds": 0.01243998200000351,
-          "endToEndSeconds": 0.20434722599999805,
-          "relL2": 8.191381354150218e-7
+          chunk: 16,
+          forwardSeconds: 0.0015250620000006165,
+          forwardBackToBackSeconds: null,
+          kernelSeconds: 0.0015250620000006165,
+          uploadSeconds: 0.13927131199999712,
+          readSeconds: 0.01243998200000351,
+          endToEndSeconds: 0.20434722599999805,
+          relL2: 8.191381354150218e-7,
         },
         {
-          "chunk": 32,
-          "forwardSeconds": 0.004245399999999791,
-          "forwardBackToBackSeconds": null,
-          "kernelSeconds": 0.004245399999999791,
-          "uploadSeconds": 0.10691652500000055,
-          "readSeconds": 0.008968692999995255,
-          "endToEndSeconds": 0.12479945899999438,
-          "relL2": 8.202703639535852e-7
-        }
+          chunk: 32,
+          forwardSeconds: 0.004245399999999791,
+          forwardBackToBackSeconds: null,
+          kernelSeconds: 0.004245399999999791,
+          uploadSeconds: 0.10691652500000055,
+          readSeconds: 0.008968692999995255,
+          endToEndSeconds: 0.12479945899999438,
+          relL2: 8.202703639535852e-7,
+        },
       ],
-      "bestChunk": 8,
-      "backward": [
+      bestChunk: 8,
+      backward: [
         {
-          "chunk": 16,
-          "seconds": 0.006263084999998682,
-          "forwardAndBackwardSeconds": 0.0069306890000007115,
-          "worstRelL2VsCpu": 0.000004019204433503344
+          chunk: 16,
+          seconds: 0.006263084999998682,
+          forwardAndBackwardSeconds: 0.0069306890000007115,
+          worstRelL2VsCpu: 0.000004019204433503344,
         },
         {
-          "chunk": 8,
-          "seconds": 0.02156339100000332,
-          "forwardAndBackwardSeconds": 0.005133034999998926,
-          "worstRelL2VsCpu": 0.0000040001037647703415
-        }
+          chunk: 8,
+          seconds: 0.02156339100000332,
+          forwardAndBackwardSeconds: 0.005133034999998926,
+          worstRelL2VsCpu: 0.0000040001037647703415,
+        },
       ],
-      "bestBackwardChunk": 16,
-      "chunkedEndToEndSeconds": 0.13534492600000522,
-      "naiveEndToEndSeconds": 0.3299888789999968
+      bestBackwardChunk: 16,
+      chunkedEndToEndSeconds: 0.13534492600000522,
+      naiveEndToEndSeconds: 0.3299888789999968,
     },
     {
-      "run": 0,
-      "anchorsRun": 0,
-      "backwardRun": 0,
-      "size": [
-        1,
-        1024,
-        16384,
-        16
-      ],
-      "hbmLimitSeconds": 0.00008954939038062548,
-      "expFloorSeconds": 0.00006419198041016223,
-      "backwardHbmLimitSeconds": 0.00015691542891659081,
-      "official": {
-        "seconds": 0.0007498559951782226,
-        "relL2": 1.7308247778971738e-7
+      run: 0,
+      anchorsRun: 0,
+      backwardRun: 0,
+      size: [1, 1024, 16384, 16],
+      hbmLimitSeconds: 0.00008954939038062548,
+      expFloorSeconds: 0.00006419198041016223,
+      backwardHbmLimitSeconds: 0.00015691542891659081,
+      official: {
+        seconds: 0.0007498559951782226,
+        relL2: 1.7308247778971738e-7,
       },
-      "torchRef": {
-        "seconds": 0.9073243408203125,
-        "relL2": 1.0738845738636455e-7
+      torchRef: {
+        seconds: 0.9073243408203125,
+        relL2: 1.0738845738636455e-7,
       },
-      "fused": [
+      fused: [
         {
-          "chunk": 8,
-          "forwardSeconds": 0.0022428970000037225,
-          "forwardBackToBackSeconds": null,
-          "kernelSeconds": 0.0022428970000037225,
-          "uploadSeconds": 0.39749986999999964,
-          "readSeconds": 0.05519548599999689,
-          "endToEndSeconds": 0.48063051200000334,
-          "relL2": 8.313182095509694e-7
+          chunk: 8,
+          forwardSeconds: 0.0022428970000037225,
+          forwardBackToBackSeconds: null,
+          kernelSeconds: 0.0022428970000037225,
+          uploadSeconds: 0.39749986999999964,
+          readSeconds: 0.05519548599999689,
+          endToEndSeconds: 0.48063051200000334,
+          relL2: 8.313182095509694e-7,
         },
         {
-          "chunk": 32,
-          "forwardSeconds": 0.004120273000007728,
-          "forwardBackToBackSeconds": null,
-          "kernelSeconds": 0.004120273000007728,
-          "uploadSeconds": 0.39338593600000604,
-          "readSeconds": 0.05388698699999077,
-          "endToEndSeconds": 0.4732688469999994,
-          "relL2": 8.326699706415881e-7
+          chunk: 32,
+          forwardSeconds: 0.004120273000007728,
+          forwardBackToBackSeconds: null,
+          kernelSeconds: 0.004120273000007728,
+          uploadSeconds: 0.39338593600000604,
+          readSeconds: 0.05388698699999077,
+          endToEndSeconds: 0.4732688469999994,
+          relL2: 8.326699706415881e-7,
         },
         {
-          "chunk": 16,
-          "forwardSeconds": 0.010622516000003088,
-          "forwardBackToBackSeconds": null,
-          "kernelSeconds": 0.010622516000003088,
-          "uploadSeconds": 0.39513479100000404,
-          "readSeconds": 0.05399811300000874,
-          "endToEndSeconds": 0.48141538000000583,
-          "relL2": 8.314880424690887e-7
-        }
+          chunk: 16,
+          forwardSeconds: 0.010622516000003088,
+          forwardBackToBackSeconds: null,
+          kernelSeconds: 0.010622516000003088,
+          uploadSeconds: 0.39513479100000404,
+          readSeconds: 0.05399811300000874,
+          endToEndSeconds: 0.48141538000000583,
+          relL2: 8.314880424690887e-7,
+        },
       ],
-      "bestChunk": 8,
-      "backward": [
+      bestChunk: 8,
+      backward: [
         {
-          "chunk": 8,
-          "seconds": 0.019560501999992992,
-          "forwardAndBackwardSeconds": 0.017208828999995603,
-          "worstRelL2VsCpu": null
+          chunk: 8,
+          seconds: 0.019560501999992992,
+          forwardAndBackwardSeconds: 0.017208828999995603,
+          worstRelL2VsCpu: null,
         },
         {
-          "chunk": 16,
-          "seconds": 0.02164088899998751,
-          "forwardAndBackwardSeconds": 0.02400083400000585,
-          "worstRelL2VsCpu": null
-        }
+          chunk: 16,
+          seconds: 0.02164088899998751,
+          forwardAndBackwardSeconds: 0.02400083400000585,
+          worstRelL2VsCpu: null,
+        },
       ],
-      "bestBackwardChunk": 8,
-      "chunkedEndToEndSeconds": 0.5740069959999964,
-      "naiveEndToEndSeconds": 2.046344840000005
+      bestBackwardChunk: 8,
+      chunkedEndToEndSeconds: 0.5740069959999964,
+      naiveEndToEndSeconds: 2.046344840000005,
     },
     {
-      "run": 2,
-      "anchorsRun": 2,
-      "backwardRun": 2,
-      "size": [
-        8,
-        2048,
-        4096,
-        16
-      ],
-      "hbmLimitSeconds": 0.00035758006791866145,
-      "expFloorSeconds": 0.0002567679216406489,
-      "backwardHbmLimitSeconds": 0.0006261740472950806,
-      "official": {
-        "seconds": 0.0024011518955230713,
-        "relL2": 1.7108628272803442e-7
+      run: 2,
+      anchorsRun: 2,
+      backwardRun: 2,
+      size: [8, 2048, 4096, 16],
+      hbmLimitSeconds: 0.00035758006791866145,
+      expFloorSeconds: 0.0002567679216406489,
+      backwardHbmLimitSeconds: 0.0006261740472950806,
+      official: {
+        seconds: 0.0024011518955230713,
+        relL2: 1.7108628272803442e-7,
       },
-      "torchRef": {
-        "seconds": 0.28864935302734374,
-        "relL2": 1.0279648370325409e-7
+      torchRef: {
+        seconds: 0.28864935302734374,
+        relL2: 1.0279648370325409e-7,
       },
-      "fused": [
+      fused: [
         {
-          "chunk": 8,
-          "forwardSeconds": 0.015535102000001643,
-          "forwardBackToBackSeconds": 0.007584252500000002,
-          "kernelSeconds": 0.007584252500000002,
-          "uploadSeconds": 0.6734858599999934,
-          "readSeconds": 0.16326992199999948,
-          "endToEndSeconds": 0.8476740280000012,
-          "relL2": 8.40416687483126e-7
+          chunk: 8,
+          forwardSeconds: 0.015535102000001643,
+          forwardBackToBackSeconds: 0.007584252500000002,
+          kernelSeconds: 0.007584252500000002,
+          uploadSeconds: 0.6734858599999934,
+          readSeconds: 0.16326992199999948,
+          endToEndSeconds: 0.8476740280000012,
+          relL2: 8.40416687483126e-7,
         },
         {
-          "chunk": 16,
-          "forwardSeconds": 0.00840621000000101,
-          "forwardBackToBackSeconds": 0.008461532599999919,
-          "kernelSeconds": 0.008461532599999919,
-          "uploadSeconds": 0.7391558349999977,
-          "readSeconds": 0.19854806400000233,
-          "endToEndSeconds": 0.9345222829999984,
-          "relL2": 8.405840222566963e-7
-        }
+          chunk: 16,
+          forwardSeconds: 0.00840621000000101,
+          forwardBackToBackSeconds: 0.008461532599999919,
+          kernelSeconds: 0.008461532599999919,
+          uploadSeconds: 0.7391558349999977,
+          readSeconds: 0.19854806400000233,
+          endToEndSeconds: 0.9345222829999984,
+          relL2: 8.405840222566963e-7,
+        },
       ],
-      "bestChunk": 8,
-      "backward": [
+      bestChunk: 8,
+      backward: [
         {
-          "chunk": 4,
-          "seconds": 0.045703655999997865,
-          "forwardAndBackwardSeconds": 0.05375054100000125,
-          "worstRelL2VsCpu": null
-        }
+          chunk: 4,
+          seconds: 0.045703655999997865,
+          forwardAndBackwardSeconds: 0.05375054100000125,
+          worstRelL2VsCpu: null,
+        },
       ],
-      "bestBackwardChunk": 4,
-      "chunkedEndToEndSeconds": null,
-      "naiveEndToEndSeconds": null
+      bestBackwardChunk: 4,
+      chunkedEndToEndSeconds: null,
+      naiveEndToEndSeconds: null,
     },
     {
-      "run": 1,
-      "anchorsRun": 1,
-      "backwardRun": 1,
-      "size": [
-        8,
-        2048,
-        8192,
-        16
-      ],
-      "hbmLimitSeconds": 0.000715842132366106,
-      "expFloorSeconds": 0.0005135358432812978,
-      "backwardHbmLimitSeconds": 0.001253481226468921,
-      "official": {
-        "seconds": 0.005073344230651856,
-        "relL2": 1.717027187214348e-7
+      run: 1,
+      anchorsRun: 1,
+      backwardRun: 1,
+      size: [8, 2048, 8192, 16],
+      hbmLimitSeconds: 0.000715842132366106,
+      expFloorSeconds: 0.0005135358432812978,
+      backwardHbmLimitSeconds: 0.001253481226468921,
+      official: {
+        seconds: 0.005073344230651856,
+        relL2: 1.717027187214348e-7,
       },
-      "torchRef": {
-        "seconds": 0.7450196533203125,
-        "relL2": 1.0341680791903361e-7
+      torchRef: {
+        seconds: 0.7450196533203125,
+        relL2: 1.0341680791903361e-7,
       },
-      "fused": [
+      fused: [
         {
-          "chunk": 8,
-          "forwardSeconds": 0.015736327999999047,
-          "forwardBackToBackSeconds": null,
-          "kernelSeconds": 0.015736327999999047,
-          "uploadSeconds": 2.8970685520000115,
-          "readSeconds": 0.6426211459999904,
-          "endToEndSeconds": 4.421790571000019,
-          "relL2": 8.131487872783446e-7
+          chunk: 8,
+          forwardSeconds: 0.015736327999999047,
+          forwardBackToBackSeconds: null,
+          kernelSeconds: 0.015736327999999047,
+          uploadSeconds: 2.8970685520000115,
+          readSeconds: 0.6426211459999904,
+          endToEndSeconds: 4.421790571000019,
+          relL2: 8.131487872783446e-7,
         },
         {
-          "chunk": 16,
-          "forwardSeconds": 0.01651345399999991,
-          "forwardBackToBackSeconds": null,
-          "kernelSeconds": 0.01651345399999991,
-          "uploadSeconds": 2.8477110629999953,
-          "readSeconds": 0.600742115000001,
-          "endToEndSeconds": 3.5163668979999785,
-          "relL2": 8.133171377552596e-7
-        }
+          chunk: 16,
+          forwardSeconds: 0.01651345399999991,
+          forwardBackToBackSeconds: null,
+          kernelSeconds: 0.01651345399999991,
+          uploadSeconds: 2.8477110629999953,
+          readSeconds: 0.600742115000001,
+          endToEndSeconds: 3.5163668979999785,
+          relL2: 8.133171377552596e-7,
+        },
       ],
-      "bestChunk": 8,
-      "backward": [
+      bestChunk: 8,
+      backward: [
         {
-          "chunk": 4,
-          "seconds": 0.08280141700000967,
-          "forwardAndBackwardSeconds": 0.10954991599998902,
-          "worstRelL2VsCpu": null
-        }
+          chunk: 4,
+          seconds: 0.08280141700000967,
+          forwardAndBackwardSeconds: 0.10954991599998902,
+          worstRelL2VsCpu: null,
+        },
       ],
-      "bestBackwardChunk": 4,
-      "chunkedEndToEndSeconds": null,
-      "naiveEndToEndSeconds": null
-    }
+      bestBackwardChunk: 4,
+      chunkedEndToEndSeconds: null,
+      naiveEndToEndSeconds: null,
+    },
   ],
-  "targets": [
+  targets: [
     {
-      "target": "fused forward kernel within 5× of the HBM limit",
-      "size": [
-        8,
-        2048,
-        4096,
-        16
-      ],
-      "measuredSeconds": 0.007584252500000002,
-      "boundSeconds": 0.00035758006791866145,
-      "ratio": 21.209941997452688,
-      "limit": 5,
-      "met": false,
-      "note": null
+      target: "fused forward kernel within 5× of the HBM limit",
+      size: [8, 2048, 4096, 16],
+      measuredSeconds: 0.007584252500000002,
+      boundSeconds: 0.00035758006791866145,
+      ratio: 21.209941997452688,
+      limit: 5,
+      met: false,
+      note: null,
     },
     {
-      "target": "fused forward kernel faster than Mamba's fp32 CUDA kernel",
-      "size": [
-        8,
-        2048,
-        4096,
-        16
-      ],
-      "measuredSeconds": 0.007584252500000002,
-      "boundSeconds": 0.0024011518955230713,
-      "ratio": 3.1585892230061665,
-      "limit": 1,
-      "met": false,
-      "note": null
+      target: "fused forward kernel faster than Mamba's fp32 CUDA kernel",
+      size: [8, 2048, 4096, 16],
+      measuredSeconds: 0.007584252500000002,
+      boundSeconds: 0.0024011518955230713,
+      ratio: 3.1585892230061665,
+      limit: 1,
+      met: false,
+      note: null,
     },
     {
-      "target": "fused forward kernel within 2× of the hand-written WGSL dispatch",
-      "size": [
-        1,
-        256,
-        1024,
-        16
-      ],
-      "measuredSeconds": 0.00023528880000085335,
-      "boundSeconds": 0.000148,
-      "ratio": 1.5897891891949552,
-      "limit": 2,
-      "met": true,
-      "note": "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3"
+      target: "fused forward kernel within 2× of the hand-written WGSL dispatch",
+      size: [1, 256, 1024, 16],
+      measuredSeconds: 0.00023528880000085335,
+      boundSeconds: 0.000148,
+      ratio: 1.5897891891949552,
+      limit: 2,
+      met: true,
+      note: "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3",
     },
     {
-      "target": "fused forward kernel within 2× of the hand-written WGSL dispatch",
-      "size": [
-        2,
-        512,
-        4096,
-        16
-      ],
-      "measuredSeconds": 0.0006456819999948494,
-      "boundSeconds": 0.000442,
-      "ratio": 1.4608190045132339,
-      "limit": 2,
-      "met": true,
-      "note": "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3"
+      target: "fused forward kernel within 2× of the hand-written WGSL dispatch",
+      size: [2, 512, 4096, 16],
+      measuredSeconds: 0.0006456819999948494,
+      boundSeconds: 0.000442,
+      ratio: 1.4608190045132339,
+      limit: 2,
+      met: true,
+      note: "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3",
     },
     {
-      "target": "fused forward kernel within 2× of the hand-written WGSL dispatch",
-      "size": [
-        1,
-        1024,
-        16384,
-        16
-      ],
-      "measuredSeconds": 0.0022428970000037225,
-      "boundSeconds": 0.00173,
-      "ratio": 1.2964722543374119,
-      "limit": 2,
-      "met": true,
-      "note": "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3"
+      target: "fused forward kernel within 2× of the hand-written WGSL dispatch",
+      size: [1, 1024, 16384, 16],
+      measuredSeconds: 0.0022428970000037225,
+      boundSeconds: 0.00173,
+      ratio: 1.2964722543374119,
+      limit: 2,
+      met: true,
+      note: "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3",
     },
     {
-      "target": "fused forward kernel within 2× of the hand-written WGSL dispatch",
-      "size": [
-        8,
-        2048,
-        4096,
-        16
-      ],
-      "measuredSeconds": 0.007584252500000002,
-      "boundSeconds": 0.00113,
-      "ratio": 6.711727876106197,
-      "limit": 2,
-      "met": false,
-      "note": "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3"
+      target: "fused forward kernel within 2× of the hand-written WGSL dispatch",
+      size: [8, 2048, 4096, 16],
+      measuredSeconds: 0.007584252500000002,
+      boundSeconds: 0.00113,
+      ratio: 6.711727876106197,
+      limit: 2,
+      met: false,
+      note: "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3",
     },
     {
-      "target": "end to end within 1.5× of the best WebGPU end to end (WGSL upload + dispatch + read-back)",
-      "size": [
-        1,
-        256,
-        1024,
-        16
-      ],
-      "measuredSeconds": 0.004121013999989372,
-      "boundSeconds": 0.0031479999999999998,
-      "ratio": 1.309089580682774,
-      "limit": 1.5,
-      "met": true,
-      "note": "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3"
+      target:
+        "end to end within 1.5× of the best WebGPU end to end (WGSL upload + dispatch + read-back)",
+      size: [1, 256, 1024, 16],
+      measuredSeconds: 0.004121013999989372,
+      boundSeconds: 0.0031479999999999998,
+      ratio: 1.309089580682774,
+      limit: 1.5,
+      met: true,
+      note: "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3",
     },
     {
-      "target": "end to end within 1.5× of the best WebGPU end to end (WGSL upload + dispatch + read-back)",
-      "size": [
-        2,
-        512,
-        4096,
-        16
-      ],
-      "measuredSeconds": 0.12824020299999392,
-      "boundSeconds": 0.026442,
-      "ratio": 4.8498677482790225,
-      "limit": 1.5,
-      "met": false,
-      "note": "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3"
+      target:
+        "end to end within 1.5× of the best WebGPU end to end (WGSL upload + dispatch + read-back)",
+      size: [2, 512, 4096, 16],
+      measuredSeconds: 0.12824020299999392,
+      boundSeconds: 0.026442,
+      ratio: 4.8498677482790225,
+      limit: 1.5,
+      met: false,
+      note: "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3",
     },
     {
-      "target": "end to end within 1.5× of the best WebGPU end to end (WGSL upload + dispatch + read-back)",
-      "size": [
-        1,
-        1024,
-        16384,
-        16
-      ],
-      "measuredSeconds": 0.48063051200000334,
-      "boundSeconds": 0.12273,
-      "ratio": 3.9161615904832017,
-      "limit": 1.5,
-      "met": false,
-      "note": "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3"
+      target:
+        "end to end within 1.5× of the best WebGPU end to end (WGSL upload + dispatch + read-back)",
+      size: [1, 1024, 16384, 16],
+      measuredSeconds: 0.48063051200000334,
+      boundSeconds: 0.12273,
+      ratio: 3.9161615904832017,
+      limit: 1.5,
+      met: false,
+      note: "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3",
     },
     {
-      "target": "end to end within 1.5× of the best WebGPU end to end (WGSL upload + dispatch + read-back)",
-      "size": [
-        8,
-        2048,
-        4096,
-        16
-      ],
-      "measuredSeconds": 0.8476740280000012,
-      "boundSeconds": 0.46213000000000004,
-      "ratio": 1.8342761300932664,
-      "limit": 1.5,
-      "met": false,
-      "note": "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3"
+      target:
+        "end to end within 1.5× of the best WebGPU end to end (WGSL upload + dispatch + read-back)",
+      size: [8, 2048, 4096, 16],
+      measuredSeconds: 0.8476740280000012,
+      boundSeconds: 0.46213000000000004,
+      ratio: 1.8342761300932664,
+      limit: 1.5,
+      met: false,
+      note: "bound measured on an NVIDIA H200, this on an NVIDIA H100 80GB HBM3",
     },
     {
-      "target": "backward within 10× of its HBM limit",
-      "size": [
-        1,
-        256,
-        1024,
-        16
-      ],
-      "measuredSeconds": 0.00175327699999616,
-      "boundSeconds": 0.0000025398395806064402,
-      "ratio": 690.3101335154121,
-      "limit": 10,
-      "met": false,
-      "note": null
+      target: "backward within 10× of its HBM limit",
+      size: [1, 256, 1024, 16],
+      measuredSeconds: 0.00175327699999616,
+      boundSeconds: 0.0000025398395806064402,
+      ratio: 690.3101335154121,
+      limit: 10,
+      met: false,
+      note: null,
     },
     {
-      "target": "backward within 10× of its HBM limit",
-      "size": [
-        2,
-        512,
-        4096,
-        16
-      ],
-      "measuredSeconds": 0.006263084999998682,
-      "boundSeconds": 0.00003959415194515259,
-      "ratio": 158.18207215738727,
-      "limit": 10,
-      "met": false,
-      "note": null
+      target: "backward within 10× of its HBM limit",
+      size: [2, 512, 4096, 16],
+      measuredSeconds: 0.006263084999998682,
+      boundSeconds: 0.00003959415194515259,
+      ratio: 158.18207215738727,
+      limit: 10,
+      met: false,
+      note: null,
     },
     {
-      "target": "backward within 10× of its HBM limit",
-      "size": [
-        1,
-        1024,
-        16384,
-        16
-      ],
-      "measuredSeconds": 0.019560501999992992,
-      "boundSeconds": 0.00015691542891659081,
-      "ratio": 124.65633325573405,
-      "limit": 10,
-      "met": false,
-      "note": null
+      target: "backward within 10× of its HBM limit",
+      size: [1, 1024, 16384, 16],
+      measuredSeconds: 0.019560501999992992,
+      boundSeconds: 0.00015691542891659081,
+      ratio: 124.65633325573405,
+      limit: 10,
+      met: false,
+      note: null,
     },
     {
-      "target": "backward within 10× of its HBM limit",
-      "size": [
-        8,
-        2048,
-        4096,
-        16
-      ],
-      "measuredSeconds": 0.045703655999997865,
-      "boundSeconds": 0.0006261740472950806,
-      "ratio": 72.98874202376565,
-      "limit": 10,
-      "met": false,
-      "note": null
+      target: "backward within 10× of its HBM limit",
+      size: [8, 2048, 4096, 16],
+      measuredSeconds: 0.045703655999997865,
+      boundSeconds: 0.0006261740472950806,
+      ratio: 72.98874202376565,
+      limit: 10,
+      met: false,
+      note: null,
     },
     {
-      "target": "backward within 10× of its HBM limit",
-      "size": [
-        8,
-        2048,
-        8192,
-        16
-      ],
-      "measuredSeconds": 0.08280141700000967,
-      "boundSeconds": 0.001253481226468921,
-      "ratio": 66.05716563722518,
-      "limit": 10,
-      "met": false,
-      "note": null
-    }
-  ]
+      target: "backward within 10× of its HBM limit",
+      size: [8, 2048, 8192, 16],
+      measuredSeconds: 0.08280141700000967,
+      boundSeconds: 0.001253481226468921,
+      ratio: 66.05716563722518,
+      limit: 10,
+      met: false,
+      note: null,
+    },
+  ],
 };

@@ -369,10 +369,10 @@ async function stagedUpload(
  * gpu.js `WebGPUBufferResult` of logical size `size` ([x, y, z], x fastest), so that every gpu.js
  * webgpu kernel binds it as an array argument without copying (gpu.js's pipeline type). Free it
  * with `.delete()`. `how`: "staged" (the default) copies `sliceBytes` at a time (default
- * {@link STAGING_BYTES}) into staging buffers the device keeps and the GPU copies them on (no
- * memory is allocated on the host side); "write" hands the data to queue.writeBuffer, `sliceBytes`
- * at a time (default all at once), which stages it in new memory of its own; "mapped" writes
- * into the buffer mapped at creation.
+ * {@link STAGING_BYTES}, less for less data) into staging buffers the device keeps, and the GPU
+ * copies them on (no memory is allocated on the host side); "write" hands the data to
+ * queue.writeBuffer, `sliceBytes` at a time (default all at once), which stages it in new memory
+ * of its own; "mapped" writes into the buffer mapped at creation.
  */
 export async function createWebGpuBuffer(
   data: Float32Array,
@@ -396,7 +396,9 @@ export async function createWebGpuBuffer(
     );
   }
   checkArg(fn, "how", how, schema.oneOf(["staged", "write", "mapped"] as const));
-  const slice = checkSliceBytes(fn, sliceBytes) ?? (how === "staged" ? STAGING_BYTES : Infinity);
+  const slice =
+    checkSliceBytes(fn, sliceBytes) ??
+    (how === "staged" ? defaultSlice(data.byteLength) : Infinity);
   const context = await sharedContext();
   const mapped = how === "mapped";
   const buffer = context.device.createBuffer({
@@ -423,6 +425,17 @@ export async function createWebGpuBuffer(
     WebGPUBufferResult: new (s: object) => unknown;
   };
   return new WebGPUBufferResult({ buffer, output: size, componentCount: 1, context, kernel: null });
+}
+
+/**
+ * The default slice for a transfer of `bytes`: {@link STAGING_BYTES}, or for less data the next
+ * power of two from 64 KiB, so that small transfers keep small staging buffers (a few sizes in
+ * all) rather than four of 16 MiB.
+ */
+function defaultSlice(bytes: number): number {
+  let slice = 65536;
+  while (slice < bytes && slice < STAGING_BYTES) slice *= 2;
+  return slice;
 }
 
 /** A slice size in bytes: absent, or a positive multiple of 4 (at most 2^31). */
@@ -485,9 +498,9 @@ export function reshapeWebGpuResult(value: unknown, size: number[]): unknown {
 
 /**
  * Reads the first `length` float32 values of a gpu.js `WebGPUBufferResult` back to the host,
- * flat, whatever the result's shape: `sliceBytes` at a time (default {@link STAGING_BYTES})
- * through staging buffers the device keeps, the GPU copying the next slices while the host takes
- * one out.
+ * flat, whatever the result's shape: `sliceBytes` at a time (default {@link STAGING_BYTES}, less
+ * for less data) through staging buffers the device keeps, the GPU copying the next slices while
+ * the host takes one out.
  */
 export async function readWebGpuBuffer(
   value: unknown,
@@ -499,7 +512,7 @@ export async function readWebGpuBuffer(
     throw argumentError(fn, "value", `a gpu.js WebGPUBufferResult (got ${describe(value)})`);
   }
   checkArg(fn, "length", length, schema.integer({ min: 1, max: value.buffer.size / 4 }));
-  const slice = checkSliceBytes(fn, sliceBytes) ?? STAGING_BYTES;
+  const slice = checkSliceBytes(fn, sliceBytes) ?? defaultSlice(4 * length);
   const { device } = await sharedContext();
   const pool = stagingPool(device, "read", slice);
   const out = new Float32Array(length);

@@ -59,6 +59,24 @@ export async function time(repeats: number, body: () => Promise<unknown>): Promi
   return { seconds: median(xs), samples: repeats };
 }
 
+/**
+ * The time of one `run`, submitted `runs` at a time and waited for once (`idle`), the median of
+ * `groups` such groups: the GPU never idles between runs, as in a CUDA-event loop, so neither the
+ * completion wait nor an idle GPU's clocks count.
+ */
+export async function timeBackToBack(
+  groups: number,
+  runs: number,
+  run: () => Promise<unknown>,
+  idle: () => Promise<void>,
+): Promise<Timing> {
+  const t = await time(groups, async () => {
+    for (let i = 0; i < runs; i++) await run();
+    await idle();
+  });
+  return { seconds: t.seconds / runs, samples: t.samples };
+}
+
 /** A script of `lib/gpu-run/` (next to the built `lib/build/`, also where stage.mjs puts it). */
 export function gpuRunScript(name: string): string {
   return path.join(__dirname, "..", "gpu-run", name);
@@ -235,11 +253,7 @@ export interface DeviceTimings<R> {
   firstUploadSeconds: number;
   /** The kernels with the inputs on the device, each run until the GPU reports them done. */
   forward: Timing;
-  /**
-   * The same, {@link BACK_TO_BACK} runs submitted one after another and waited for once, per run
-   * (median of `repeats` such groups): the GPU is never idle between runs, as in a model's layers
-   * or a CUDA-event loop, so neither the completion wait nor an idle GPU's clocks count.
-   */
+  /** The same, {@link BACK_TO_BACK} at a time ({@link timeBackToBack}; ⌈repeats / 4⌉ groups). */
   forwardBackToBack: Timing;
   read: Timing;
   /** Upload until the GPU is idle. */
@@ -279,11 +293,12 @@ export async function timeOnDevice<I, U, O, R>(
     await program.forward(up);
     await idle();
   });
-  const b2b = await time(Math.max(1, Math.ceil(options.repeats / 4)), async () => {
-    for (let i = 0; i < BACK_TO_BACK; i++) await program.forward(up);
-    await idle();
-  });
-  const forwardBackToBack = { seconds: b2b.seconds / BACK_TO_BACK, samples: b2b.samples };
+  const forwardBackToBack = await timeBackToBack(
+    Math.max(1, Math.ceil(options.repeats / 4)),
+    BACK_TO_BACK,
+    () => program.forward(up),
+    idle,
+  );
   const o = await program.forward(up);
   await idle();
   const read = await time(options.transfers(), () => program.read(o));

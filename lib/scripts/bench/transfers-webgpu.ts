@@ -28,7 +28,7 @@ import {
   webGpuIdle,
 } from "../../dist/gpu/webgpu";
 import { loadGpuJs } from "../../dist/gpu/backends";
-import { runGpuBenchMain, time } from "../bench-gpu-common";
+import { runGpuBenchMain, time, timeBackToBack } from "../bench-gpu-common";
 import { formatSeconds as fmt } from "../bench-scan-common";
 
 const MB = 2 ** 20;
@@ -127,11 +127,8 @@ async function main(): Promise<void> {
     });
     row(`gpu.js copy kernel, output ${label}`, t, 2 * bytes);
     // 20 copies submitted one after another, waited for once: the kernel without the wait
-    const b2b = await time(5, async () => {
-      for (let i = 0; i < 20; i++) await k(arg);
-      await webGpuIdle();
-    });
-    row(`  the same, 20 back to back, per copy`, { seconds: b2b.seconds / 20 }, 2 * bytes);
+    const b2b = await timeBackToBack(5, 20, () => k(arg), webGpuIdle);
+    row(`  the same, 20 back to back, per copy`, b2b, 2 * bytes);
   }
   gpu.destroy();
   writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 1));

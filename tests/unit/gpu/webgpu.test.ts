@@ -7,7 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MEASURED_GPU_SCANS, installWebGpu, releaseWebGpu } from "../../../lib/src/index";
-import { takeUncapturedWebGpuErrors, withDeviceErrorScopes } from "../../../lib/src/gpu/webgpu";
+import {
+  createWebGpuBuffer,
+  readWebGpuBuffer,
+  takeUncapturedWebGpuErrors,
+  withDeviceErrorScopes,
+} from "../../../lib/src/gpu/webgpu";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 
@@ -149,5 +154,44 @@ describe("MEASURED_GPU_SCANS", () => {
       );
       for (const r of run.rows) if (r.seconds !== null) expect(r.relErrVsCpu!).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe("the transfers' arguments (checked before any device is asked for)", () => {
+  const data = new Float32Array(6);
+  // what readWebGpuBuffer recognises as a gpu.js buffer result: 6 float32 values
+  const result = { type: "WebGPUBuffer", buffer: { size: 24 }, output: [6], componentCount: 1 };
+
+  it("createWebGpuBuffer names the argument and what it expected", async () => {
+    await expect(createWebGpuBuffer(new Float64Array(6) as never, [6])).rejects.toThrow(
+      /createWebGpuBuffer: argument 'data' must be a non-empty Float32Array/,
+    );
+    await expect(createWebGpuBuffer(data, [4])).rejects.toThrow(
+      /createWebGpuBuffer: argument 'size' must be \[4\] holds 4 values, data has 6/,
+    );
+    await expect(createWebGpuBuffer(data, [6], "copy" as never)).rejects.toThrow(
+      /createWebGpuBuffer: argument 'how' must be one of "staged", "write", "mapped"/,
+    );
+    await expect(createWebGpuBuffer(data, [6], "staged", 6)).rejects.toThrow(
+      /createWebGpuBuffer: argument 'sliceBytes' must be a multiple of 4 \(got 6\)/,
+    );
+    await expect(createWebGpuBuffer(data, [6], "write", 0)).rejects.toThrow(
+      /createWebGpuBuffer: argument 'sliceBytes' must be an integer in \[4, 2147483648\] \(got 0\)/,
+    );
+  });
+
+  it("readWebGpuBuffer names the argument and what it expected", async () => {
+    await expect(readWebGpuBuffer({}, 6)).rejects.toThrow(
+      /readWebGpuBuffer: argument 'value' must be a gpu.js WebGPUBufferResult/,
+    );
+    await expect(readWebGpuBuffer(result, 7)).rejects.toThrow(
+      /readWebGpuBuffer: argument 'length' must be an integer in \[1, 6\] \(got 7\)/,
+    );
+    await expect(readWebGpuBuffer(result, 6, 10)).rejects.toThrow(
+      /readWebGpuBuffer: argument 'sliceBytes' must be a multiple of 4 \(got 10\)/,
+    );
+    await expect(readWebGpuBuffer(result, 6, 2 ** 32)).rejects.toThrow(
+      /readWebGpuBuffer: argument 'sliceBytes' must be an integer in \[4, 2147483648\]/,
+    );
   });
 });

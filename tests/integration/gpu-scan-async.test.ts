@@ -25,6 +25,7 @@ import {
   selectiveScanForwardTrain,
   ssdRecurrence,
 } from "../../lib/src/index";
+import { firstNonFinite } from "../../lib/src/validate";
 import { relErr } from "../helpers/reference";
 
 // float32 on every backend: max |error| / max(1, max |out|)
@@ -344,6 +345,128 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       const k = Number(g.label.slice(g.label.lastIndexOf("k") + 1));
       expect(g.back, g.label).toEqual(g.label.includes("head") ? make(0).slice(0, 13) : make(k));
     }
+  });
+
+  it("finds the first NaN or ±∞ of each buffer on the device, as firstNonFinite does on the host", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
+    }
+    // 100,003 words: 25 workgroups of 256 invocations, each walking about 16 words 6,400 apart,
+    // so a later invocation's first bad word can precede an earlier invocation's (6,401 vs 100)
+    const n = 100003;
+    const bad: [number, number][][] = [
+      [],
+      [[0, NaN]],
+      [[n - 1, Infinity]],
+      [
+        [6401, -Infinity],
+        [100, NaN],
+      ],
+      [
+        [6401, NaN],
+        [6500, Infinity],
+      ],
+      [
+        [77777, -Infinity],
+        [77778, NaN],
+        [99999, NaN],
+      ],
+      // the largest finite float32 and the smallest subnormal are finite
+      [
+        [5, 3.4028234663852886e38],
+        [6, -1.401298464324817e-45],
+        [9000, NaN],
+      ],
+    ];
+    const got = await evaluate!<number[]>(`(async () => {
+      const lib = globalThis.lib;
+      await lib.installWebGpu();
+      const bufs = [];
+      for (const places of ${JSON.stringify(bad.map((p) => p.map(([i, v]) => [i, String(v)])))}) {
+        const data = Float32Array.from({ length: ${n} }, (_, i) => Math.sin(i) * 1e3);
+        // (values travel as text: JSON has no NaN or ±∞)
+        for (const [i, v] of places) data[i] = Number(v);
+        bufs.push(await lib.createWebGpuBuffer(data, [${n}]));
+      }
+      // a buffer of one word, not a multiple of anything
+      bufs.push(await lib.createWebGpuBuffer(Float32Array.of(-Infinity), [1]));
+      const found = await lib.firstNonFiniteOnDevice(bufs);
+      bufs.forEach((b) => b.delete());
+      return found;
+    })()`);
+    const want = bad.map((places) => {
+      const data = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1e3);
+      for (const [i, v] of places) data[i] = v;
+      return firstNonFinite(data);
+    });
+    expect(want).toEqual([-1, 0, n - 1, 100, 6401, 77777, 9000]);
+    expect(got).toEqual([...want, 0]);
+  });
+
+  it("the fused scan refuses a non-finite u, delta or z found on the device, named as the host check names it", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
+    }
+    const args = caseArgs(cases[1]);
+    const plain: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(args)) {
+      plain[k] =
+        v && typeof v === "object" && "data" in v
+          ? { shape: v.shape, data: Array.from(v.data) }
+          : v;
+    }
+    // [argument, flat index, value]; delta 1e300 is finite in float64 but not in float32
+    const spoil: [string, number, number | string][] = [
+      ["u", 17, "NaN"],
+      ["delta", 63, "Infinity"],
+      ["z", 0, "-Infinity"],
+      ["delta", 5, 1e300],
+    ];
+    const messages = await evaluate!<string[]>(`(async () => {
+      const lib = globalThis.lib;
+      await lib.installWebGpu();
+      const scanner = lib.createFusedGpuScan({ mode: "webgpu" });
+      const out = [];
+      for (const [key, i, v] of ${JSON.stringify(spoil)}) {
+        const args = {};
+        for (const [k, t] of Object.entries(${JSON.stringify(plain)})) {
+          args[k] = t && typeof t === "object" ? { shape: t.shape, data: Float32Array.from(t.data) } : t;
+        }
+        if (typeof v === "number") args[key] = { shape: args[key].shape, data: Float64Array.from(args[key].data) };
+        args[key].data[i] = Number(v);
+        try {
+          await scanner.upload(args);
+          out.push("accepted");
+        } catch (e) {
+          out.push(e.message);
+        }
+      }
+      scanner.destroy();
+      return out;
+    })()`);
+    // the host check's message for the same argument (selectiveScan reads every value)
+    const hostMessage = (key: string, i: number, v: number) => {
+      const t = args[key as "u"];
+      const data = Float32Array.from(t.data);
+      data[i] = v;
+      try {
+        selectiveScan({ ...args, [key]: { shape: t.shape, data } });
+      } catch (e) {
+        return (e as Error).message.replace("selectiveScan:", "FusedGpuScanner.upload:");
+      }
+      return "accepted";
+    };
+    expect(messages.slice(0, 3)).toEqual(
+      spoil.slice(0, 3).map(([k, i, v]) => hostMessage(k, i, Number(v))),
+    );
+    expect(messages[0]).toBe(
+      "FusedGpuScanner.upload: argument 'u' must be a tensor of finite values (got NaN at flat index 17)",
+    );
+    expect(messages[3]).toBe(
+      "FusedGpuScanner.upload: argument 'delta' must be a tensor of values finite in float32 (got 1e+300 at flat index 5, beyond float32's range)",
+    );
   });
 
   it("the fused scan keeps its data on the device and matches lib's float64 forward and backward", async (ctx) => {

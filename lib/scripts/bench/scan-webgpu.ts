@@ -12,9 +12,10 @@
  * - anchors (lib/gpu-run/torch_scan.py): the float64 reference, selective_scan_ref and the
  *   official kernel, timed with CUDA events (median), their errors against float64;
  * - the fused gpu.js scan (createFusedGpuScan) for chunk lengths T: upload (the argument check
- *   and the "staged" upload, until the GPU is idle; once a size also the "write" and "mapped"
- *   paths), forward (the chained kernels, from the first submit until the GPU reports them done:
- *   median of 20; and back to back, 10 forwards waited for once), read-back, end to end; the backward the same way, checked against lib's
+ *   on the host, the "staged" upload and the check of u's, delta's and z's values on the device,
+ *   until the GPU is idle; once a size also the "write" and "mapped" paths), forward (the chained
+ *   kernels, from the first submit until the GPU reports them done: median of 20; and back to
+ *   back, 10 forwards waited for once), read-back, end to end; the backward the same way, checked against lib's
  *   CPU backward (float64, selectiveScanBackward) where that takes seconds, not minutes;
  * - the shipped chunked and naive scans (gpuSelectiveScanAsync: upload, kernels and read-back in
  *   every call), best of 2, where they fit.

@@ -1,7 +1,8 @@
 /**
  * Benchmark: moving a scan's inputs to the GPU and its output back through Dawn, path by path,
  * for one (b, d, l) float32 tensor (default the (8, 2048, 4096) inputs of the scan benchmark's
- * target size, 268 MB): the host-side argument check the scanners run, the "staged" upload
+ * target size, 268 MB): the host-side argument check (all values, and without the values of u,
+ * delta and z, which the webgpu scanner checks on the device: timed too), the "staged" upload
  * (through staging buffers the device keeps) at three slice sizes, writeBuffer whole and in
  * slices, buffers mapped at creation, and read-back at three slice sizes. Each path is timed until
  * the GPU is idle (median of TRANSFERS_REPEATS, default 3) and printed with its rate. Then, with
@@ -21,6 +22,7 @@ import { checkInputDependentScanArgs } from "../../dist/selective/scan-checks";
 import {
   createWebGpuBuffer,
   type WebGpuUpload,
+  firstNonFiniteOnDevice,
   installWebGpu,
   readWebGpuBuffer,
   releaseWebGpu,
@@ -52,14 +54,21 @@ async function main(): Promise<void> {
   const bytes = data.byteLength;
   const row = (name: string, t: { seconds: number }, moved = bytes) => {
     rows.push({ name, seconds: t.seconds, bytes: moved });
-    say(
-      `  ${name.padEnd(44)} ${fmt(t.seconds).padStart(9)}  ${(moved / t.seconds / 1e9).toFixed(2)} GB/s`,
-    );
+    const rate = moved > 0 ? `  ${(moved / t.seconds / 1e9).toFixed(2)} GB/s` : "";
+    say(`  ${name.padEnd(44)} ${fmt(t.seconds).padStart(9)}${rate}`);
   };
   row(
     "argument check (u, delta, z, B, C, ...)",
     await time(repeats, async () => checkInputDependentScanArgs("check", args)),
     3 * bytes,
+  );
+  // what the webgpu scanner checks on the host: everything but the values of u, delta and z
+  row(
+    "argument check without u, delta, z values",
+    await time(repeats, async () =>
+      checkInputDependentScanArgs("check", args, { bdlValues: false }),
+    ),
+    0,
   );
   const scratch = new Float32Array(data.length);
   row(
@@ -85,6 +94,15 @@ async function main(): Promise<void> {
   }
   const onDevice = await createWebGpuBuffer(data, size);
   await webGpuIdle();
+  // the scanner's check of u, delta and z on the device: three tensors of this size
+  row(
+    "value check on the device (3 tensors)",
+    await time(repeats, async () => {
+      const found = await firstNonFiniteOnDevice([onDevice, onDevice, onDevice]);
+      if (found.some((i) => i >= 0)) throw new Error(`a non-finite value found: ${found}`);
+    }),
+    3 * bytes,
+  );
   for (const slice of [4 * MB, undefined, 64 * MB]) {
     let back: Float32Array | null = null;
     const t = await time(repeats, async () => {

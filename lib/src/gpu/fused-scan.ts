@@ -11,7 +11,7 @@
  * a GPU: there "upload" builds gpu.js inputs in host memory, which gpu.js copies on every call.
  */
 import type { Tensor } from "../tensor";
-import { checkArg, checkOptions, describe, schema } from "../validate";
+import { argumentError, checkArg, checkOptions, describe, schema } from "../validate";
 import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
 import { type ScanDims, MAX_GPU_DSTATE, deltaKernelSource, summarizeTraffic } from "./scan-kernels";
 import {
@@ -42,7 +42,7 @@ import {
   float32Data,
   releaseDeviceValue,
 } from "./device-kernels";
-import { type WebGpuUpload, withDeviceErrorScopes } from "./webgpu";
+import { type WebGpuUpload, firstNonFiniteOnDevice, withDeviceErrorScopes } from "./webgpu";
 
 /** Options of {@link createFusedGpuScan}. */
 export interface FusedGpuScanOptions {
@@ -116,7 +116,10 @@ export interface FusedScanGrads {
 export interface FusedGpuScanner {
   readonly mode: DeviceGpuMode;
   readonly tiling: FusedTiling;
-  /** Checks the arguments (as selectiveScan does) and uploads them once. */
+  /**
+   * Checks the arguments (as selectiveScan does) and uploads them once; on webgpu the values of
+   * u, delta and z are checked on the device, after the upload.
+   */
   upload(args: SelectiveScanArgs): Promise<DeviceScanArgs>;
   /**
    * The forward kernels, chained on the device; nothing is read back. On webgpu the next forward
@@ -161,6 +164,32 @@ const OPTIONS = schema.options({
 });
 
 /**
+ * The values of u, delta and z, uploaded into `values`, checked on the device (see
+ * firstNonFiniteOnDevice); a non-finite one is refused as the host check refuses it, naming the
+ * argument and the flat index, and the upload is freed.
+ */
+async function checkValuesOnDevice(
+  fn: string,
+  args: SelectiveScanArgs,
+  values: Record<string, unknown>,
+): Promise<void> {
+  const names = (["u", "delta", "z"] as const).filter((k) => values[k] !== undefined);
+  const found = await firstNonFiniteOnDevice(names.map((k) => values[k]));
+  const j = found.findIndex((i) => i >= 0);
+  if (j < 0) return;
+  for (const v of Object.values(values)) releaseDeviceValue(v);
+  const i = found[j];
+  const value = args[names[j]]!.data[i];
+  throw argumentError(
+    fn,
+    names[j],
+    Number.isFinite(value)
+      ? `a tensor of values finite in float32 (got ${value} at flat index ${i}, beyond float32's range)`
+      : `a tensor of finite values (got ${value} at flat index ${i})`,
+  );
+}
+
+/**
  * Creates a fused gpu.js scan (forward and backward, data on the device). Kernels compile on the
  * first call for each problem size. On webgpu, Node needs Dawn: {@link installWebGpu} is called
  * on the first upload.
@@ -179,7 +208,8 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
 
   const upload = async (args: SelectiveScanArgs): Promise<DeviceScanArgs> => {
     const name = "FusedGpuScanner.upload";
-    const shapes = checkInputDependentScanArgs(name, args);
+    // on webgpu the values of u, delta and z are checked on the device, after the upload
+    const shapes = checkInputDependentScanArgs(name, args, { bdlValues: !webgpu });
     if (shapes.dstate > MAX_GPU_DSTATE) {
       throw new Error(
         `${name}: argument 'A' must have at most ${MAX_GPU_DSTATE} states n (got n = ${shapes.dstate})`,
@@ -214,6 +244,7 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
     }
     values.AD = await put(AD, [N + 1, dim]);
     if (dims.hasZ) values.z = await put(float32Data(args.z!), [L, dim, batch]);
+    if (webgpu) await checkValuesOnDevice(name, args, values);
     return { dims, returnLastState: args.returnLastState === true, values, shape: [batch, dim, L] };
   };
 

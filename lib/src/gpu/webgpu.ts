@@ -287,6 +287,34 @@ interface BufferLike {
   destroy(): void;
 }
 
+/** The compute parts of a WebGPU device that {@link firstNonFiniteOnDevice} uses. */
+interface ComputeDeviceLike extends DeviceLike {
+  createShaderModule(d: { code: string }): unknown;
+  createComputePipeline(d: {
+    layout: "auto";
+    compute: { module: unknown; entryPoint: string };
+  }): ComputePipelineLike;
+  createBindGroup(d: {
+    layout: unknown;
+    entries: {
+      binding: number;
+      resource: { buffer: BufferLike; offset?: number; size?: number };
+    }[];
+  }): unknown;
+  createCommandEncoder(): ReturnType<DeviceLike["createCommandEncoder"]> & {
+    beginComputePass(): {
+      setPipeline(p: ComputePipelineLike): void;
+      setBindGroup(index: number, group: unknown): void;
+      dispatchWorkgroups(x: number): void;
+      end(): void;
+    };
+  };
+}
+
+interface ComputePipelineLike {
+  getBindGroupLayout(index: number): unknown;
+}
+
 /** gpu.js's shared WebGPU context ({ device }), created on first use. */
 async function sharedContext(): Promise<{ device: DeviceLike; isLost?: boolean }> {
   return (await webGpuContext().acquire()) as unknown as { device: DeviceLike };
@@ -535,6 +563,110 @@ export async function readWebGpuBuffer(
   };
   await Promise.all(Array.from({ length: Math.ceil(length / per) }, (_, s) => readSlice(s)));
   return out;
+}
+
+/** The WGSL of {@link firstNonFiniteOnDevice}: per invocation, a grid-stride walk over the words. */
+const FIRST_NON_FINITE_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> data: array<u32>;
+@group(0) @binding(1) var<storage, read_write> first: atomic<u32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * 256u;
+  for (var i = id.x; i < arrayLength(&data); i += stride) {
+    // NaN and ±∞ are the float32 values whose exponent bits are all ones (read as bits, so no
+    // float rule of the shader compiler can assume them away)
+    if ((data[i] & 0x7f800000u) == 0x7f800000u) {
+      // this invocation's first; the smallest over all invocations is the buffer's first
+      atomicMin(&first, i);
+      return;
+    }
+  }
+}
+`;
+
+/** WebGPU's minimum alignment of a storage buffer binding's offset. */
+const BINDING_ALIGN = 256;
+
+/** The compiled {@link FIRST_NON_FINITE_WGSL} pipeline, one per device. */
+const firstNonFinitePipelines = new WeakMap<object, unknown>();
+
+/**
+ * The index of the first NaN or ±∞ in each of `values` (gpu.js `WebGPUBufferResult`s of float32,
+ * e.g. from {@link createWebGpuBuffer}), or −1 where every value is finite: the host's
+ * `firstNonFinite` run on the GPU, one pass over each buffer and one small read-back for all of
+ * them. The scan checks its largest inputs this way after uploading them, since the GPU reads a
+ * gigabyte in about a millisecond where the host needs a third of a second.
+ */
+export async function firstNonFiniteOnDevice(values: unknown[]): Promise<number[]> {
+  const fn = "firstNonFiniteOnDevice";
+  if (!Array.isArray(values)) {
+    throw argumentError(
+      fn,
+      "values",
+      `an array of gpu.js WebGPUBufferResults (got ${describe(values)})`,
+    );
+  }
+  values.forEach((v, j) => {
+    if (!isBufferResult(v)) {
+      throw argumentError(fn, `values[${j}]`, `a gpu.js WebGPUBufferResult (got ${describe(v)})`);
+    }
+  });
+  if (values.length === 0) return [];
+  const buffers = (values as BufferResultLike[]).map((v) => v.buffer);
+  return withDeviceErrorScopes(fn, async () => {
+    const { device } = (await sharedContext()) as unknown as { device: ComputeDeviceLike };
+    let pipeline = firstNonFinitePipelines.get(device) as ComputePipelineLike | undefined;
+    if (!pipeline) {
+      const module = device.createShaderModule({ code: FIRST_NON_FINITE_WGSL });
+      pipeline = device.createComputePipeline({
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      });
+      firstNonFinitePipelines.set(device, pipeline);
+    }
+    // one u32 per buffer, each at its own binding offset, starting at "none found" (2^32 − 1)
+    const bytes = BINDING_ALIGN * buffers.length;
+    const found = device.createBuffer({
+      size: bytes,
+      usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST,
+    });
+    const readable = device.createBuffer({ size: bytes, usage: USAGE_MAP_READ | USAGE_COPY_DST });
+    try {
+      device.queue.writeBuffer(found, 0, new Uint32Array(bytes / 4).fill(0xffffffff));
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      buffers.forEach((buffer, j) => {
+        const words = buffer.size / 4;
+        pass.setBindGroup(
+          0,
+          device.createBindGroup({
+            layout: pipeline!.getBindGroupLayout(0),
+            entries: [
+              { binding: 0, resource: { buffer } },
+              { binding: 1, resource: { buffer: found, offset: BINDING_ALIGN * j, size: 4 } },
+            ],
+          }),
+        );
+        // about 16 words per invocation, at most 65,535 workgroups (WebGPU's default limit)
+        pass.dispatchWorkgroups(Math.min(65535, Math.max(1, Math.ceil(words / (256 * 16)))));
+      });
+      pass.end();
+      encoder.copyBufferToBuffer(found, 0, readable, 0, bytes);
+      device.queue.submit([encoder.finish()]);
+      await readable.mapAsync(MAP_MODE_READ, 0, bytes);
+      const words = new Uint32Array(readable.getMappedRange(0, bytes).slice(0));
+      readable.unmap();
+      return buffers.map((_, j) => {
+        const i = words[(BINDING_ALIGN / 4) * j];
+        return i === 0xffffffff ? -1 : i;
+      });
+    } finally {
+      found.destroy();
+      readable.destroy();
+    }
+  });
 }
 
 /** Resolves when the GPU has finished everything submitted to gpu.js's WebGPU device so far. */

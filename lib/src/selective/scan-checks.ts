@@ -28,21 +28,35 @@ export const SCAN_SIZE = schema.options(
 const optionalTensor = schema.optional(schema.present<Tensor>());
 
 /** The keys of a selective scan's argument object; shapes relative to u are checked below. */
-const SELECTIVE_SCAN_ARGS = schema.options(
-  {
-    u: schema.tensor({ rank: 3, axes: ["b", "d", "l"], dtype: DTYPES }),
-    delta: schema.present<Tensor>(),
-    A: schema.present<Tensor>(),
-    B: schema.present<Tensor>(),
-    C: schema.present<Tensor>(),
-    D: optionalTensor,
-    z: optionalTensor,
-    deltaBias: optionalTensor,
-    deltaSoftplus: schema.optional(schema.boolean()),
-    returnLastState: schema.optional(schema.boolean()),
-  },
-  "an argument object",
-);
+function selectiveScanArgs(finiteU: boolean) {
+  return schema.options(
+    {
+      u: schema.tensor({ rank: 3, axes: ["b", "d", "l"], dtype: DTYPES, finite: finiteU }),
+      delta: schema.present<Tensor>(),
+      A: schema.present<Tensor>(),
+      B: schema.present<Tensor>(),
+      C: schema.present<Tensor>(),
+      D: optionalTensor,
+      z: optionalTensor,
+      deltaBias: optionalTensor,
+      deltaSoftplus: schema.optional(schema.boolean()),
+      returnLastState: schema.optional(schema.boolean()),
+    },
+    "an argument object",
+  );
+}
+const SELECTIVE_SCAN_ARGS = selectiveScanArgs(true);
+const SELECTIVE_SCAN_ARGS_UNCHECKED_U = selectiveScanArgs(false);
+
+/** What {@link checkSelectiveScanArgs} leaves to its caller. */
+export interface ScanCheckOptions {
+  /**
+   * Whether the values of u, delta and z, the (b, d, l) tensors, are checked here (default true).
+   * false: the caller checks them where the data goes (the fused GPU scan, on the device after
+   * the upload; on the host, reading a gigabyte of inputs took longer than uploading it).
+   */
+  bdlValues?: boolean;
+}
 
 /**
  * Checks the arguments of a selective scan (shapes relative to each other, dtypes, finite values,
@@ -50,13 +64,28 @@ const SELECTIVE_SCAN_ARGS = schema.options(
  * calling function in error messages. Shared by every implementation of the scan, so that all of
  * them accept exactly the same inputs.
  */
-export function checkSelectiveScanArgs(fn: string, args: unknown): SelectiveScanShapes {
+export function checkSelectiveScanArgs(
+  fn: string,
+  args: unknown,
+  options: ScanCheckOptions = {},
+): SelectiveScanShapes {
   // The options schema has checked u (rank, dtype, finite values) and the flags; the other
   // tensors are checked here against u's sizes.
-  const a = checkOptions(fn, "", args, SELECTIVE_SCAN_ARGS);
+  const finite = options.bdlValues !== false;
+  const a = checkOptions(
+    fn,
+    "",
+    args,
+    finite ? SELECTIVE_SCAN_ARGS : SELECTIVE_SCAN_ARGS_UNCHECKED_U,
+  );
   const dtypes = DTYPES;
   const [batch, dim, length] = a.u!.shape;
-  const bdl = schema.tensor({ shape: [batch, dim, length], axes: ["b", "d", "l"], dtype: dtypes });
+  const bdl = schema.tensor({
+    shape: [batch, dim, length],
+    axes: ["b", "d", "l"],
+    dtype: dtypes,
+    finite,
+  });
   const perChannel = schema.tensor({ shape: [dim], axes: ["d"], dtype: dtypes });
   checkArg(fn, "delta", a.delta, bdl);
   const A = checkArg(fn, "A", a.A, schema.tensor({ rank: 2, axes: ["d", "n"], dtype: dtypes }));
@@ -81,8 +110,12 @@ export function checkSelectiveScanArgs(fn: string, args: unknown): SelectiveScan
  * input-dependent B and C of shape (b, n, l) or (b, g, n, l) with the same number of groups: the
  * time-invariant (d, n) layout is an LTI system, better served by lesson 03's convolution.
  */
-export function checkInputDependentScanArgs(fn: string, args: unknown): SelectiveScanShapes {
-  const shapes = checkSelectiveScanArgs(fn, args);
+export function checkInputDependentScanArgs(
+  fn: string,
+  args: unknown,
+  options: ScanCheckOptions = {},
+): SelectiveScanShapes {
+  const shapes = checkSelectiveScanArgs(fn, args, options);
   for (const which of ["B", "C"] as const) {
     if (shapes[which].kind === "time-invariant") {
       const shape = (args as Record<string, Tensor>)[which].shape;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MEASURED_GPU_SCANS, installWebGpu, releaseWebGpu } from "../../../lib/src/index";
 import {
   createWebGpuBuffer,
+  firstNonFiniteOnDevice,
   readWebGpuBuffer,
   takeUncapturedWebGpuErrors,
   withDeviceErrorScopes,
@@ -178,6 +179,16 @@ describe("the transfers' arguments (checked before any device is asked for)", ()
     await expect(createWebGpuBuffer(data, [6], "write", 0)).rejects.toThrow(
       /createWebGpuBuffer: argument 'sliceBytes' must be an integer in \[4, 2147483648\] \(got 0\)/,
     );
+  });
+
+  it("firstNonFiniteOnDevice names the argument and what it expected", async () => {
+    await expect(firstNonFiniteOnDevice(result as never)).rejects.toThrow(
+      /firstNonFiniteOnDevice: argument 'values' must be an array of gpu.js WebGPUBufferResults/,
+    );
+    await expect(firstNonFiniteOnDevice([result, data])).rejects.toThrow(
+      /firstNonFiniteOnDevice: argument 'values\[1\]' must be a gpu.js WebGPUBufferResult \(got a Float32Array/,
+    );
+    await expect(firstNonFiniteOnDevice([])).resolves.toEqual([]);
   });
 
   it("readWebGpuBuffer names the argument and what it expected", async () => {

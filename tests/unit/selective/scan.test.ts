@@ -18,6 +18,7 @@ import {
   ssmKernel,
 } from "../../../lib/src/index";
 import { type RefArgs, referenceScan } from "../../helpers/selective-scan";
+import { checkInputDependentScanArgs } from "../../../lib/src/selective/scan-checks";
 
 /** A purely relative error (no floor of 1: these outputs are compared at their own scale). */
 const relErr = (got: ArrayLike<number>, want: ArrayLike<number>): number =>
@@ -361,5 +362,53 @@ describe("selectiveScan", () => {
     expect(() => selectiveScanMatrix({ ...good }, 0, 3)).toThrow(
       /selectiveScanMatrix: argument 'channel'/,
     );
+  });
+
+  it("checkInputDependentScanArgs with bdlValues: false leaves only the values of u, delta and z to its caller", () => {
+    const rng = new Rng(9);
+    const good = {
+      u: rng.randn([2, 3, 5]),
+      delta: rng.rand([2, 3, 5]),
+      A: rng.randn([3, 4]),
+      B: rng.randn([2, 4, 5]),
+      C: rng.randn([2, 4, 5]),
+      z: rng.randn([2, 3, 5]),
+      D: rng.randn([3]),
+      deltaBias: rng.randn([3]),
+    };
+    const spoiled = (key: keyof typeof good, i: number, v: number) => {
+      const t = good[key];
+      const data = Float64Array.from(t.data);
+      data[i] = v;
+      return { ...good, [key]: { shape: t.shape, data } };
+    };
+    const check = (args: object, bdlValues?: boolean) => () =>
+      checkInputDependentScanArgs("f", args, bdlValues === undefined ? {} : { bdlValues });
+    for (const key of ["u", "delta", "z"] as const) {
+      expect(check(spoiled(key, 4, NaN))).toThrow(
+        new RegExp(
+          `f: argument '${key}' must be a tensor of finite values \\(got NaN at flat index 4\\)`,
+        ),
+      );
+      expect(check(spoiled(key, 4, NaN), true)).toThrow(/must be a tensor of finite values/);
+      expect(check(spoiled(key, 4, -Infinity), false)()).toMatchObject({ batch: 2, dim: 3 });
+      // shapes are still checked
+      expect(check({ ...good, [key]: rng.randn(key === "u" ? [2, 3] : [2, 3, 4]) }, false)).toThrow(
+        new RegExp(`f: argument '${key}' must be a tensor`),
+      );
+    }
+    for (const [key, i] of [
+      ["A", 2],
+      ["B", 1],
+      ["C", 0],
+      ["D", 1],
+      ["deltaBias", 2],
+    ] as const) {
+      expect(check(spoiled(key, i, Infinity), false)).toThrow(
+        new RegExp(
+          `f: argument '${key}' must be a tensor of finite values \\(got Infinity at flat index ${i}\\)`,
+        ),
+      );
+    }
   });
 });

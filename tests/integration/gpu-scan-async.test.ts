@@ -47,6 +47,16 @@ const cases: Case[] = [
   { label: "(1, 3, 25, 6), no z, no D, no softplus", size: [1, 3, 25, 6], chunk: 5, plain: true },
 ];
 
+/** Scan arguments as they travel to the page: tensors as { shape, data: number[] }. */
+function toWire(args: SelectiveScanArgs): Record<string, unknown> {
+  const plain: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) {
+    plain[k] =
+      v && typeof v === "object" && "data" in v ? { shape: v.shape, data: Array.from(v.data) } : v;
+  }
+  return plain;
+}
+
 /** Seeded arguments of a case; grouped: B, C (b, 2, n, l) with different groups. */
 function caseArgs(c: Case): SelectiveScanArgs {
   const [batch, dim, length, dstate] = c.size;
@@ -269,15 +279,7 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
     }
     // the arguments travel as plain arrays; the reference is computed here
     const wire = cases.map((c) => {
-      const args = caseArgs(c);
-      const plain: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(args)) {
-        plain[k] =
-          v && typeof v === "object" && "data" in v
-            ? { shape: v.shape, data: Array.from(v.data) }
-            : v;
-      }
-      return { label: c.label, chunk: c.chunk, args: plain };
+      return { label: c.label, chunk: c.chunk, args: toWire(caseArgs(c)) };
     });
     const results = await evaluate!<
       { label: string; variant: string; backend: string; out: number[]; last: number[] }[]
@@ -410,13 +412,7 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       ctx.skip();
     }
     const args = caseArgs(cases[1]);
-    const plain: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(args)) {
-      plain[k] =
-        v && typeof v === "object" && "data" in v
-          ? { shape: v.shape, data: Array.from(v.data) }
-          : v;
-    }
+    const plain = toWire(args);
     // [argument, flat index, value]; delta 1e300 is finite in float64 but not in float32
     const spoil: [string, number, number | string][] = [
       ["u", 17, "NaN"],
@@ -476,14 +472,7 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
     }
     const fusedCases = cases.filter((c) => c.chunk % 4 === 0);
     const wire = fusedCases.map((c) => {
-      const args = caseArgs(c);
-      const plain: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(args)) {
-        plain[k] =
-          v && typeof v === "object" && "data" in v
-            ? { shape: v.shape, data: Array.from(v.data) }
-            : v;
-      }
+      const plain = toWire(caseArgs(c));
       const [b, d, l] = c.size;
       const dout = Array.from({ length: b * d * l }, (_, i) => Math.cos(0.3 * i));
       return { label: c.label, chunk: c.chunk, args: plain, dout };

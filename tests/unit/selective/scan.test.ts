@@ -56,6 +56,17 @@ function randomCase(
   return args;
 }
 
+/** Valid scan arguments (b, d, l, n) = (2, 3, 5, 4), B and C (b, n, l): the bad-input tests' base. */
+function smallScanArgs(rng: Rng) {
+  return {
+    u: rng.randn([2, 3, 5]),
+    delta: rng.rand([2, 3, 5]),
+    A: rng.randn([3, 4]),
+    B: rng.randn([2, 4, 5]),
+    C: rng.randn([2, 4, 5]),
+  };
+}
+
 describe("selectiveScan", () => {
   it("matches an independent materialising float64 reference on random shapes, with and without D, z, deltaBias, deltaSoftplus, for every B/C layout", () => {
     const rng = new Rng(1);
@@ -282,13 +293,7 @@ describe("selectiveScan", () => {
 
   it("rejects bad input with errors naming the argument", () => {
     const rng = new Rng(8);
-    const good = {
-      u: rng.randn([2, 3, 5]),
-      delta: rng.rand([2, 3, 5]),
-      A: rng.randn([3, 4]),
-      B: rng.randn([2, 4, 5]),
-      C: rng.randn([2, 4, 5]),
-    };
+    const good = smallScanArgs(rng);
     const bad = (patch: Record<string, unknown>) => () =>
       selectiveScan({ ...good, ...patch } as never);
     expect(() => selectiveScan(null as never)).toThrow(
@@ -367,11 +372,7 @@ describe("selectiveScan", () => {
   it("checkInputDependentScanArgs with bdlValues: false leaves only the values of u, delta and z to its caller", () => {
     const rng = new Rng(9);
     const good = {
-      u: rng.randn([2, 3, 5]),
-      delta: rng.rand([2, 3, 5]),
-      A: rng.randn([3, 4]),
-      B: rng.randn([2, 4, 5]),
-      C: rng.randn([2, 4, 5]),
+      ...smallScanArgs(rng),
       z: rng.randn([2, 3, 5]),
       D: rng.randn([3]),
       deltaBias: rng.randn([3]),

@@ -42,7 +42,12 @@ import {
   float32Data,
   releaseDeviceValue,
 } from "./device-kernels";
-import { type WebGpuUpload, firstNonFiniteOnDevice, withDeviceErrorScopes } from "./webgpu";
+import {
+  type WebGpuUpload,
+  WEBGPU_UPLOADS,
+  firstNonFiniteOnDevice,
+  withDeviceErrorScopes,
+} from "./webgpu";
 
 /** Options of {@link createFusedGpuScan}. */
 export interface FusedGpuScanOptions {
@@ -160,7 +165,7 @@ const OPTIONS = schema.options({
   superChunk: schema.optional(schema.integer({ min: 1, max: 1024 })),
   errorScopes: schema.optional(schema.boolean()),
   trace: schema.optional(schema.boolean()),
-  upload: schema.optional(schema.oneOf(["staged", "write", "mapped"] as const)),
+  upload: schema.optional(schema.oneOf(WEBGPU_UPLOADS)),
 });
 
 /**

@@ -35,7 +35,7 @@ import {
   ssdOutputSource,
   ssdScoresSource,
 } from "./ssd-kernels";
-import { type WebGpuUpload, withDeviceErrorScopes } from "./webgpu";
+import { type WebGpuUpload, WEBGPU_UPLOADS, withDeviceErrorScopes } from "./webgpu";
 
 /** Options of {@link createGpuSsd}. */
 export interface GpuSsdOptions {
@@ -106,7 +106,7 @@ const OPTIONS = schema.options({
   chunkSize: schema.optional(CHUNK),
   errorScopes: schema.optional(schema.boolean()),
   trace: schema.optional(schema.boolean()),
-  upload: schema.optional(schema.oneOf(["staged", "write", "mapped"] as const)),
+  upload: schema.optional(schema.oneOf(WEBGPU_UPLOADS)),
 });
 
 const FORWARD_OPTIONS = schema.options({ finalState: schema.optional(schema.boolean()) });

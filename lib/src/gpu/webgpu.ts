@@ -257,8 +257,10 @@ const USAGE_STORAGE = 0x0080;
 const MAP_MODE_READ = 0x0001;
 const MAP_MODE_WRITE = 0x0002;
 
+/** The ways {@link createWebGpuBuffer} moves data to the device (see there). */
+export const WEBGPU_UPLOADS = ["staged", "write", "mapped"] as const;
 /** How {@link createWebGpuBuffer} moves data to the device. */
-export type WebGpuUpload = "staged" | "write" | "mapped";
+export type WebGpuUpload = (typeof WEBGPU_UPLOADS)[number];
 
 /** Bytes per staging buffer of the "staged" upload and of {@link readWebGpuBuffer}: 16 MiB. */
 export const STAGING_BYTES = 16 * 2 ** 20;
@@ -409,8 +411,8 @@ export async function createWebGpuBuffer(
   sliceBytes?: number,
 ): Promise<unknown> {
   const fn = "createWebGpuBuffer";
-  // (no per-value check: the scan's upload checked its tensors, and a value check would read
-  // every element of a gigabyte again)
+  // (no per-value check: the scans check their tensors, on the host or, for the largest, on the
+  // device after this upload with firstNonFiniteOnDevice)
   if (!(data instanceof Float32Array) || data.length === 0) {
     throw argumentError(fn, "data", `a non-empty Float32Array (got ${describe(data)})`);
   }
@@ -423,7 +425,7 @@ export async function createWebGpuBuffer(
       `[${size.join(", ")}] holds ${count} values, data has ${data.length}`,
     );
   }
-  checkArg(fn, "how", how, schema.oneOf(["staged", "write", "mapped"] as const));
+  checkArg(fn, "how", how, schema.oneOf(WEBGPU_UPLOADS));
   const slice =
     checkSliceBytes(fn, sliceBytes) ??
     (how === "staged" ? defaultSlice(data.byteLength) : Infinity);
@@ -638,7 +640,7 @@ export async function firstNonFiniteOnDevice(values: unknown[]): Promise<number[
       const pass = encoder.beginComputePass();
       pass.setPipeline(pipeline);
       buffers.forEach((buffer, j) => {
-        const words = buffer.size / 4;
+        const count = buffer.size / 4;
         pass.setBindGroup(
           0,
           device.createBindGroup({
@@ -650,7 +652,7 @@ export async function firstNonFiniteOnDevice(values: unknown[]): Promise<number[
           }),
         );
         // about 16 words per invocation, at most 65,535 workgroups (WebGPU's default limit)
-        pass.dispatchWorkgroups(Math.min(65535, Math.max(1, Math.ceil(words / (256 * 16)))));
+        pass.dispatchWorkgroups(Math.min(65535, Math.max(1, Math.ceil(count / (256 * 16)))));
       });
       pass.end();
       encoder.copyBufferToBuffer(found, 0, readable, 0, bytes);

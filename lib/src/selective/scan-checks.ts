@@ -69,8 +69,8 @@ export function checkSelectiveScanArgs(
   args: unknown,
   options: ScanCheckOptions = {},
 ): SelectiveScanShapes {
-  // The options schema has checked u (rank, dtype, finite values) and the flags; the other
-  // tensors are checked here against u's sizes.
+  // The options schema has checked u (rank, dtype, finite values unless options.bdlValues is
+  // false) and the flags; the other tensors are checked here against u's sizes.
   const finite = options.bdlValues !== false;
   const a = checkOptions(
     fn,

@@ -576,7 +576,7 @@ export class SimdMemory {
     const lti = s.B.shape.length === 2;
     const k = this.scanKernels(N);
     const chunks = Math.ceil(l / s.chunk);
-    const scratch = this.alloc([(lti ? 3 : 1) * N, 4]);
+    const scratch = this.alloc([(lti ? 4 : 2) * N, 4]);
     for (let i = 0; i < b; i++) {
       const row = i * l * Ep;
       const bc = lti ? 0 : i * l * N;

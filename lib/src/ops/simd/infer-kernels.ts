@@ -569,12 +569,16 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
   const [gi, t, prow, pb, pc, pac, phc, pbc, pcc, ldB] = Array.from({ length: 10 }, () =>
     l.add("i32"),
   );
-  const h = Array.from({ length: N }, () => l.add("v128"));
-  const [vb, vD, raw, dt, u, du, acc, y, zt] = Array.from({ length: 9 }, () => l.add("v128"));
+  const [hn, vb, vD, raw, dt, u, du, acc, y, zt] = Array.from({ length: 10 }, () => l.add("v128"));
   const te = expTemps(l);
   const at = (base: number): Code => i32.add(g(base), g(prow));
-  // this group's A (and, time-invariant, B and C) in the scratch: N vectors each
+  // this group's A (and, time-invariant, B and C) and its state h in the scratch: N vectors each.
+  // h is loaded and stored per state, not kept in N locals: with locals, V8's compiler interleaves
+  // the N exponentials of a position and spills their temporaries (as in ./kernels.ts scanFwd)
   const aOf = (n: number): Code => v128.load(g(pScr), 16 * n);
+  const hAt = 16 * (lti ? 3 : 1) * N;
+  const hOf = (n: number): Code => v128.load(g(pScr), hAt + 16 * n);
+  const ns = Array.from({ length: N }, (_, n) => n);
   const bOf = (n: number): Code =>
     lti ? v128.load(g(pScr), 16 * (N + n)) : v128.load32Splat(g(pb), 4 * n);
   const cOf = (n: number): Code =>
@@ -584,8 +588,9 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
     set(dt, softplus4(raw, l, te)),
     set(u, v128.load(at(pU))),
     set(du, f4.mul(g(dt), g(u))),
-    h.map((hn, n) => [
-      set(hn, f4.add(f4.mul(exp4(f4.mul(g(dt), aOf(n)), te), g(hn)), f4.mul(g(du), bOf(n)))),
+    ns.map((n) => [
+      set(hn, f4.add(f4.mul(exp4(f4.mul(g(dt), aOf(n)), te), hOf(n)), f4.mul(g(du), bOf(n)))),
+      v128.store(g(pScr), g(hn), hAt + 16 * n),
       set(acc, n === 0 ? f4.mul(g(hn), cOf(n)) : f4.add(g(acc), f4.mul(g(hn), cOf(n)))),
     ]),
     set(y, f4.add(g(acc), f4.mul(g(vD), g(u)))),
@@ -608,7 +613,7 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
           set(pcc, i32.add(g(pC), i32.mul(g(gi), i32.const(16 * N)))),
         ]
       : [],
-    h.map((hn, n) => [
+    ns.map((n) => [
       v128.store(g(pScr), gather(pac, N, n), 16 * n),
       lti
         ? [
@@ -616,7 +621,7 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
             v128.store(g(pScr), gather(pcc, N, n), 16 * (2 * N + n)),
           ]
         : [],
-      set(hn, gather(phc, N, n)),
+      v128.store(g(pScr), gather(phc, N, n), hAt + 16 * n),
     ]),
     set(vb, v128.load(i32.add(g(pBias), i32.shl(g(gi), i32.const(4))))),
     set(vD, v128.load(i32.add(g(pD), i32.shl(g(gi), i32.const(4))))),
@@ -625,7 +630,7 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
     set(pc, g(pC)),
     set(t, i32.const(0)),
     control.while(i32.ltS(g(t), g(L)), stepCode),
-    h.map((hn, n) => scatter(phc, N, n, hn)),
+    ns.map((n) => [set(hn, hOf(n)), scatter(phc, N, n, hn)]),
     inc(gi, i32.const(1)),
   ];
   return {

@@ -475,7 +475,7 @@ export class InferenceBackend extends SimdBackend {
     const y = this.m.alloc([b, l, Ep]);
     // one position (a decoding step): the kernel vectorised over the state, no scratch
     const step = l === 1 && N % 4 === 0;
-    const scratch = step ? null : this.scratchPerThread(16 * (lti ? 3 : 1) * N);
+    const scratch = step ? null : this.scratchPerThread(16 * (lti ? 4 : 2) * N);
     for (let i = 0; i < b; i++) {
       const row = i * l * Ep;
       const bc = lti ? 0 : 4 * i * l * N;

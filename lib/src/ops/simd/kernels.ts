@@ -327,11 +327,12 @@ function scanForwardFunction(N: number, lti: boolean): WasmFunction {
  *
  * Writes du, ddelta (∂ of raw, through softplus' = σ), dz (when hasZ): (L, Ep); accumulates (+=)
  * dA as (N, Ep), dD and dbias (Ep), and dB, dC per position and state as four-lane partial sums
- * (L, N, 4) (the caller adds the lanes: ∂B_t sums over channels).
+ * (L, N, 4) (the caller adds the lanes: ∂B_t sums over channels). Scr: 3N + 2 vectors (the
+ * group's A, its ∂A, the adjoint state, two sums over states).
  *
  * `scanBwdLti` (lti = true): B and C as Bᵀ, Cᵀ (N, Ep) (ldB, ldC unread), and dB, dC accumulated
  * (+=) as (N, Ep) like dA: in a time-invariant layer each channel has its own B and C, summed over
- * positions. Scr: 6N vectors (the group's A, ∂A, B, ∂B, C, ∂C) instead of 2N.
+ * positions. Scr: 7N + 2 vectors (B, ∂B, C, ∂C besides the others).
  */
 function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
   const P = 29;
@@ -346,11 +347,16 @@ function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
   const [EpB, ldBB, ldCB, NEpB, g4, c, start, len, j, prow, pb, pc, pbv, pcv, pxs, pab, psc, t] =
     i32s(18);
   const vec = (n: number) => Array.from({ length: n }, () => l.add("v128"));
-  const hadj = vec(N);
   // the group's A (scratch vectors 0..N−1) and its ∂A accumulator (N..2N−1) live in the scratch,
-  // read at constant offsets: fewer live registers than locals; lti: B, ∂B, C, ∂C after them
+  // read at constant offsets: fewer live registers than locals; lti: B, ∂B, C, ∂C after them;
+  // then the adjoint state h (N vectors) and two vectors the sums over states are stored to. As
+  // in the forward, h in N locals made V8 interleave the states' work and spill it to the stack,
+  // and sums whose only use is at the position's end had their terms kept alive until then:
+  // each value stored as soon as it is made keeps each state's work in one piece
   const aOf = (n: number): Code => v128.load(g(pScr), 16 * n);
-  const scr = { dA: N, B: 2 * N, dB: 3 * N, C: 4 * N, dC: 5 * N };
+  const scr = { dA: N, B: 2 * N, dB: 3 * N, C: 4 * N, dC: 5 * N, h: (lti ? 6 : 2) * N };
+  const sums = 16 * (scr.h + N);
+  const hadjOf = (n: number): Code => v128.load(g(pScr), 16 * (scr.h + n));
   const bOf = (n: number): Code =>
     lti ? v128.load(g(pScr), 16 * (scr.B + n)) : v128.load32Splat(g(pb), 4 * n);
   const cOf = (n: number): Code =>
@@ -391,14 +397,16 @@ function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
     const dC = f4.mul(g(gO), v128.load(g(pxs), rowB + 16 * n));
     perState.push(
       lti ? addTo(pScr, scr.dC + n, dC) : addTo(pcv, n, dC),
-      set(hn, f4.add(g(hadj[n]), f4.mul(g(gO), cOf(n)))),
+      set(hn, f4.add(hadjOf(n), f4.mul(g(gO), cOf(n)))),
       lti ? addTo(pScr, scr.dB + n, f4.mul(g(hn), g(du))) : addTo(pbv, n, f4.mul(g(hn), g(du))),
       set(sumB, f4.add(g(sumB), f4.mul(g(hn), bOf(n)))),
+      v128.store(g(pScr), g(sumB), sums),
       set(abv, v128.load(g(pab), 16 * n)),
       set(hx, f4.mul(f4.mul(g(hn), v128.load(g(pxs), 16 * n)), g(abv))),
       set(gdt, f4.add(g(gdt), f4.mul(g(hx), aOf(n)))),
+      v128.store(g(pScr), g(gdt), sums + 16),
       addTo(pScr, scr.dA + n, f4.mul(g(hx), g(dt))),
-      set(hadj[n], f4.mul(g(hn), g(abv))),
+      v128.store(g(pScr), f4.mul(g(hn), g(abv)), 16 * (scr.h + n)),
     );
   }
   const reverse: Code = [
@@ -486,7 +494,7 @@ function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
           ]
         : [],
     ]),
-    hadj.map((x) => set(x, l.f(0))),
+    ns.map((n) => v128.store(g(pScr), l.f(0), 16 * (scr.h + n))),
     set(vb, v128.load(i32.add(g(pBias), g(g4)))),
     set(vD, v128.load(i32.add(g(pD), g(g4)))),
     set(dDacc, l.f(0)),

@@ -11,6 +11,12 @@ import type { TrainEngine, TrainPool } from "../dist/ops/simd/threads";
 import { adamwStep, clipGradNorm, createAdamW } from "../dist/train/optim";
 import { bestOfSeconds } from "../dist/timing";
 
+/**
+ * How many steps each engine and each PyTorch model is timed for (the best is kept; the TypeScript
+ * engine: 1). The VM these run on is shared: a best of 2 moved by 10-40% between runs.
+ */
+export const STEP_REPEATS = 5;
+
 /** One engine's timed step: seconds per step, and CPU seconds (all threads) per wall second. */
 export interface StepTiming {
   s: number;
@@ -21,7 +27,7 @@ export interface StepTiming {
  * Times a full training step of `params` with `engine`: `lossAndGrads(options)` is the model's
  * loss function called with `{ engine }` (and the pool for "simd-threads"). Warm-up: one small
  * reference step (`warmUpTypescript`: the JIT) for "typescript", else `simdWarmUps` full steps
- * (the kernels, the arena's memory, and every worker thread's JIT); then the best of 2 steps (the
+ * (the kernels, the arena's memory, and every worker thread's JIT); then the best of STEP_REPEATS (the
  * TypeScript engine: 1).
  */
 export function timeTrainingStep(
@@ -43,7 +49,7 @@ export function timeTrainingStep(
   else for (let i = 0; i < simdWarmUps; i++) step();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const s = bestOfSeconds(engine === "typescript" ? 1 : 2, step);
+  const s = bestOfSeconds(engine === "typescript" ? 1 : STEP_REPEATS, step);
   const used = process.cpuUsage(c0);
   // CPU seconds (all threads) per wall second over the timed steps: the cores the run got
   return { s, cpu: (used.user + used.system) / 1e3 / (performance.now() - t0) };

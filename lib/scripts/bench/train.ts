@@ -22,8 +22,8 @@
  * the CPU time one step used, which depends less on what else the machine runs.
  *
  * Run: `npm run bench -- train` (after `npm run build`).
- * Steps are timed after a warm-up step, best of 2 (the TypeScript engine: 1). On a shared machine
- * run it twice.
+ * Steps are timed after a warm-up step, best of 5 (`STEP_REPEATS`; the TypeScript engine: 1), and
+ * PyTorch's the same. On a shared machine run it twice.
  */
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -32,7 +32,7 @@ import { Rng } from "../../dist/rng";
 import { torchLine, torchPython } from "../bench-python";
 import { initMamba } from "../../dist/mamba/init";
 import { type TrainEngine, mambaLossAndGrads } from "../../dist/mamba/grads";
-import { timeTrainingStep } from "../bench-train-step";
+import { STEP_REPEATS, timeTrainingStep } from "../bench-train-step";
 import { createTrainPool } from "../../dist/ops/simd/threads";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
 
@@ -73,7 +73,7 @@ function runTorch(): TorchResult | string {
   const script = path.resolve(__dirname, "../../scripts/bench/train_torch.py");
   const py = torchPython();
   if ("why" in py) return py.why;
-  const run = spawnSync(py.python, [script, "--threads", "2"], {
+  const run = spawnSync(py.python, [script, "--threads", "2", "--repeats", String(STEP_REPEATS)], {
     encoding: "utf8",
     maxBuffer: 1 << 20,
   });
@@ -169,7 +169,7 @@ function main(): void {
   if (typeof torch === "string") console.log(`\nPyTorch row missing: ${torch}`);
   else
     console.log(
-      `\n${torchLine()}, ${torch.threads} threads (lib/scripts/bench/train_torch.py; sequential: mamba-minimal's scan, parallel: the work-efficient parallel scan): best of 2 steps after a warm-up; vs PyTorch: against the faster of the two. The two PyTorch models' gradients (float64, one small batch) differ by at most a relative ${torch.parallel_scan_max_grad_diff.toExponential(1)}.`,
+      `\n${torchLine()}, ${torch.threads} threads (lib/scripts/bench/train_torch.py; sequential: mamba-minimal's scan, parallel: the work-efficient parallel scan): best of ${STEP_REPEATS} steps after a warm-up; vs PyTorch: against the faster of the two. The two PyTorch models' gradients (float64, one small batch) differ by at most a relative ${torch.parallel_scan_max_grad_diff.toExponential(1)}.`,
     );
 }
 

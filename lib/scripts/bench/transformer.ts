@@ -30,8 +30,8 @@
  * after.
  *
  * Run: `npm run bench -- transformer` (after `npm run build`). Steps are timed after warm-up
- * steps (3; the TypeScript engine: one small one), best of 2 (the TypeScript engine: 1); PyTorch
- * best of 2 after one warm-up step. On a shared machine run it twice.
+ * steps (3; the TypeScript engine: one small one), best of 5 (`STEP_REPEATS`; the TypeScript
+ * engine: 1); PyTorch best of 5 after one warm-up step. On a shared machine run it twice.
  */
 import { spawnSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
@@ -49,7 +49,7 @@ import { transformerLossAndGrads } from "../../dist/transformer/grads";
 import { createTrainPool } from "../../dist/ops/simd/threads";
 import { measureSimdPeakGflops } from "../../dist/ops/simd/peak";
 import { torchPython } from "../bench-python";
-import { timeTrainingStep } from "../bench-train-step";
+import { STEP_REPEATS, timeTrainingStep } from "../bench-train-step";
 
 const VOCAB = 16;
 const D_MODEL = 64;
@@ -131,7 +131,7 @@ function runTorch(
     py,
     [
       script,
-      ...["--threads", String(threads), "--impls", impls],
+      ...["--threads", String(threads), "--impls", impls, "--repeats", String(STEP_REPEATS)],
       ...["--config", JSON.stringify(sizes), "--shapes", `${b}x${l}`],
     ],
     { encoding: "utf8", maxBuffer: 1 << 20 },
@@ -250,7 +250,7 @@ function main(): void {
   if (typeof torch === "string") console.log(`\nPyTorch rows missing: ${torch}`);
   else
     console.log(
-      `\nPyTorch ${torch.torch} (imported from ${torch.torch_file}), transformers ${torch.transformers ?? "not installed"} (lib/scripts/bench/transformer_torch.py): best of 2 steps after a warm-up, 2 threads (×1: 1 thread); "vs PyTorch": time against the faster 2-thread PyTorch row; "CPU vs PyTorch ×1": CPU seconds per step against 1-thread SDPA's.`,
+      `\nPyTorch ${torch.torch} (imported from ${torch.torch_file}), transformers ${torch.transformers ?? "not installed"} (lib/scripts/bench/transformer_torch.py): best of ${STEP_REPEATS} steps after a warm-up, 2 threads (×1: 1 thread); "vs PyTorch": time against the faster 2-thread PyTorch row; "CPU vs PyTorch ×1": CPU seconds per step against 1-thread SDPA's.`,
     );
 }
 

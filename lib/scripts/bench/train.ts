@@ -21,9 +21,9 @@
  * on a shared machine, the share of the cores this run actually had. "CPU s": step s × cores got,
  * the CPU time one step used, which depends less on what else the machine runs.
  *
- * Run: `npm run bench -- train` (after `npm run build`).
- * Steps are timed after a warm-up step, best of 5 (`STEP_REPEATS`; the TypeScript engine: 1), and
- * PyTorch's the same. On a shared machine run it twice.
+ * Run: `npm run bench -- train` (after `npm run build`). Steps are timed after warm-up steps (3;
+ * the TypeScript engine: one small one), best of 5 (`STEP_REPEATS`; the TypeScript engine: 1);
+ * PyTorch best of 5 after one warm-up step. On a shared machine run it twice.
  */
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -106,12 +106,15 @@ function main(): void {
     const tokens = batch(b, l);
     for (const engine of ["typescript", "simd", "simd-threads"] as TrainEngine[]) {
       const model = initMamba(CONFIG, new Rng(0));
+      // three warm-up steps for simd: a worker's first steps run up to 1.5× slower while V8
+      // compiles its kernels' optimised code
       const { s, cpu } = timeTrainingStep(
         model.params,
         engine,
         pool,
         (options) => mambaLossAndGrads(model, tokens, options),
         () => mambaLossAndGrads(model, batch(2, 64)),
+        3,
       );
       rows.push({
         shape: `${b} × ${l}`,

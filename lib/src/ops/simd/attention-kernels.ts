@@ -32,9 +32,9 @@
  * Every loop runs whole vectors and then, where a width need not be a multiple of 4, single
  * values (`rowDots`, `scaleRows`, `rope`, `transpose`: 4 × 4 tiles by shuffles, then the edges)
  * or one masked vector (`softmaxRows`). The softmax's
- * exponential is a power of two (`exp2Neg4`): with log₂e folded into the keys, 2^x needs no
- * Cody-Waite reduction (`./wasm-math.ts`' e^x does), 18 vector operations per four
- * weights instead of 24.
+ * exponential is a power of two (`./wasm-math.ts`' `exp2NonPositive4`): with log₂e folded into
+ * the keys, 2^x needs no Cody-Waite reduction (e^x does), 18 vector operations per four weights
+ * instead of 24.
  */
 import {
   type Code,
@@ -46,12 +46,11 @@ import {
   f4,
   g,
   i32,
-  i4,
   inc,
   set,
   v128,
 } from "./wasm";
-import { Locals } from "./wasm-math";
+import { Locals, exp2NonPositive4, expTemps } from "./wasm-math";
 import { laneSum, rowLoop } from "./kernels";
 
 const shl2 = (x: Code): Code => i32.shl(x, i32.const(2));
@@ -64,42 +63,17 @@ function laneMax(v: Code): Code {
   );
 }
 
-/** 2^f ≈ c₀ + c₁f + … + c₅f⁵ for |f| ≤ 1/2 (relative error 3.4e-7 evaluated in float32). */
-const EXP2_POLY = [
-  1, 0.6931464672088623, 0.24022264778614044, 0.055516887456178665, 0.009668530896306038,
-  0.0012915667612105608,
-];
-/** 1.5 · 2^23: adding it rounds a float in (−2^22, 2^22) to an integer held in the low bits. */
-const MAGIC = 12582912;
-
-/**
- * Code that leaves 2^t (four lanes) on the stack for t ≤ 0 (a local; overwritten), t clamped to
- * −126 first (2^−126 is the smallest normal float; softmax weights that small are 0 to float32
- * rounding of their sum): 2^t = 2^k · 2^f with k = round(t), f = t − k exact, 2^f by
- * {@link EXP2_POLY} and 2^k written into the exponent bits. Temporaries k, p: locals.
- */
-function exp2Neg4(t: number, k: number, p: number, l: Locals): Code {
-  const horner: Code[] = [set(p, l.f(EXP2_POLY[5]))];
-  for (let i = 4; i >= 0; i--) horner.push(set(p, f4.add(f4.mul(g(p), g(t)), l.f(EXP2_POLY[i]))));
-  return [
-    set(t, f4.pmax(g(t), l.f(-126))),
-    set(k, f4.add(g(t), l.f(MAGIC))),
-    set(t, f4.sub(g(t), f4.sub(g(k), l.f(MAGIC)))),
-    horner,
-    f4.mul(g(p), i4.add(i4.shl(g(k), i32.const(23)), l.i(0x3f800000))),
-  ];
-}
-
 function softmaxFunction(): WasmFunction {
   const l = new Locals(8);
   const [rows, W, ld, pS, n0, keys, pInv, pE] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [r, n, nB, n4B, WB, ldB, j] = Array.from({ length: 7 }, () => l.add("i32"));
   const m = l.add("f32");
-  const [vm, vs, vmx, e, mask, lanes, t, k, p] = Array.from({ length: 9 }, () => l.add("v128"));
+  const [vm, vs, vmx, e, mask, lanes] = Array.from({ length: 6 }, () => l.add("v128"));
+  const te = expTemps(l);
   const at = (off: number): Code => i32.add(g(pS), g(off));
   const out = (off: number): Code => i32.add(g(pE), g(off));
   /** 2^(s − max) of the vector at byte offset j of the row. */
-  const expAt = (): Code => [set(t, f4.sub(v128.load(at(j)), g(vmx))), exp2Neg4(t, k, p, l)];
+  const expAt = (): Code => exp2NonPositive4(f4.sub(v128.load(at(j)), g(vmx)), te);
   const row: Code = [
     // n = min(keys, n0 + r): the keys this query sees
     set(n, i32.add(g(n0), g(r))),

@@ -58,7 +58,7 @@ import {
   set,
   v128,
 } from "./wasm";
-import { Locals, exp4, expTemps, softplus4 } from "./wasm-math";
+import { Locals, exp2NonPositive4, exp4, expTemps, softplus4 } from "./wasm-math";
 import { laneSum, sigmoid4 } from "./kernels";
 
 /** How a weight matrix is stored. */
@@ -572,7 +572,8 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
   const [hn, vb, vD, raw, dt, u, du, acc, y, zt] = Array.from({ length: 10 }, () => l.add("v128"));
   const te = expTemps(l);
   const at = (base: number): Code => i32.add(g(base), g(prow));
-  // this group's A (and, time-invariant, B and C) and its state h in the scratch: N vectors each.
+  // this group's A · log₂e (exp(Δ A) = 2^(Δ A log₂e), as in ./kernels.ts scanFwd; and,
+  // time-invariant, B and C) and its state h in the scratch: N vectors each.
   // h is loaded and stored per state, not kept in N locals: with locals, V8's compiler interleaves
   // the N exponentials of a position and spills their temporaries (as in ./kernels.ts scanFwd)
   const aOf = (n: number): Code => v128.load(g(pScr), 16 * n);
@@ -589,7 +590,10 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
     set(u, v128.load(at(pU))),
     set(du, f4.mul(g(dt), g(u))),
     ns.map((n) => [
-      set(hn, f4.add(f4.mul(exp4(f4.mul(g(dt), aOf(n)), te), hOf(n)), f4.mul(g(du), bOf(n)))),
+      set(
+        hn,
+        f4.add(f4.mul(exp2NonPositive4(f4.mul(g(dt), aOf(n)), te), hOf(n)), f4.mul(g(du), bOf(n))),
+      ),
       v128.store(g(pScr), g(hn), hAt + 16 * n),
       set(acc, n === 0 ? f4.mul(g(hn), cOf(n)) : f4.add(g(acc), f4.mul(g(hn), cOf(n)))),
     ]),
@@ -614,7 +618,7 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
         ]
       : [],
     ns.map((n) => [
-      v128.store(g(pScr), gather(pac, N, n), 16 * n),
+      v128.store(g(pScr), f4.mul(gather(pac, N, n), l.f(Math.LOG2E)), 16 * n),
       lti
         ? [
             v128.store(g(pScr), gather(pbc, N, n), 16 * (N + n)),

@@ -48,7 +48,7 @@ import {
   set,
   v128,
 } from "./wasm";
-import { Locals, exp4, expTemps, softplus4 } from "./wasm-math";
+import { Locals, exp2NonPositive4, exp4, expTemps, softplus4 } from "./wasm-math";
 
 /** One register block of the gemm: MR rows × (4·NV columns, or 1 scalar column when NV = 0). */
 function gemmBlock(
@@ -242,7 +242,7 @@ function scanForwardFunction(N: number, lti: boolean): WasmFunction {
       set(
         hn,
         f4.add(
-          f4.mul(exp4(f4.mul(g(dt), v128.load(g(pScr), 16 * n)), te), hOf(n)),
+          f4.mul(exp2NonPositive4(f4.mul(g(dt), v128.load(g(pScr), 16 * n)), te), hOf(n)),
           f4.mul(g(du), bOf(n)),
         ),
       ),
@@ -278,10 +278,10 @@ function scanForwardFunction(N: number, lti: boolean): WasmFunction {
   const groupRow = (base: number, n: number): Code =>
     v128.load(i32.add(i32.add(g(base), g(g4)), i32.mul(g(EpB), i32.const(n))));
   const perGroup: Code = [
-    // this group's A (and B, C), N vectors each, copied to the scratch: read at constant offsets;
-    // its state starts at zero
+    // this group's A · log₂e (exp(Δ A) = 2^(Δ A log₂e)) and B, C, N vectors each, copied to the
+    // scratch: read at constant offsets; its state starts at zero
     ns.map((n) => [
-      v128.store(g(pScr), groupRow(pAT, n), 16 * n),
+      v128.store(g(pScr), f4.mul(groupRow(pAT, n), l.f(Math.LOG2E)), 16 * n),
       v128.store(g(pScr), l.f(0), hAt + 16 * n),
       lti
         ? [
@@ -347,12 +347,13 @@ function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
   const [EpB, ldBB, ldCB, NEpB, g4, c, start, len, j, prow, pb, pc, pbv, pcv, pxs, pab, psc, t] =
     i32s(18);
   const vec = (n: number) => Array.from({ length: n }, () => l.add("v128"));
-  // the group's A (scratch vectors 0..N−1) and its ∂A accumulator (N..2N−1) live in the scratch,
-  // read at constant offsets: fewer live registers than locals; lti: B, ∂B, C, ∂C after them;
-  // then the adjoint state h (N vectors) and two vectors the sums over states are stored to. As
-  // in the forward, h in N locals made V8 interleave the states' work and spill it to the stack,
-  // and sums whose only use is at the position's end had their terms kept alive until then:
-  // each value stored as soon as it is made keeps each state's work in one piece
+  // the group's A · log₂e (scratch vectors 0..N−1; Ā = 2^(Δ A log₂e), as in the forward) and its
+  // ∂A accumulator (N..2N−1) live in the scratch, read at constant offsets: fewer live registers
+  // than locals; lti: B, ∂B, C, ∂C after them; then the adjoint state h (N vectors) and two
+  // vectors the sums over states are stored to. As in the forward, h in N locals made V8
+  // interleave the states' work and spill it to the stack, and sums whose only use is at the
+  // position's end had their terms kept alive until then: each value stored as soon as it is
+  // made keeps each state's work in one piece
   const aOf = (n: number): Code => v128.load(g(pScr), 16 * n);
   const scr = { dA: N, B: 2 * N, dB: 3 * N, C: 4 * N, dC: 5 * N, h: (lti ? 6 : 2) * N };
   const sums = 16 * (scr.h + N);
@@ -373,7 +374,7 @@ function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
     set(dt, v128.load(at(pDt))),
     set(du, f4.mul(g(dt), v128.load(at(pU)))),
     ns.map((n) => [
-      set(abv, exp4(f4.mul(g(dt), aOf(n)), te)),
+      set(abv, exp2NonPositive4(f4.mul(g(dt), aOf(n)), te)),
       v128.store(g(pab), g(abv), 16 * n),
       v128.store(
         g(pxs),
@@ -448,7 +449,11 @@ function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
     perState,
     v128.store(at(pDu), f4.add(f4.mul(g(gO), g(vD)), f4.mul(g(dt), g(sumB)))),
     set(raw, f4.add(v128.load(at(pRaw)), g(vb))),
-    set(gdt, f4.mul(f4.add(g(gdt), f4.mul(g(u), g(sumB))), sigmoid4(g(raw), l, te))),
+    // gdt summed terms in A · log₂e: times ln 2 gives Σₙ hₙ xₙ Āₙ Aₙ
+    set(
+      gdt,
+      f4.mul(f4.add(f4.mul(g(gdt), l.f(Math.LN2)), f4.mul(g(u), g(sumB))), sigmoid4(g(raw), l, te)),
+    ),
     v128.store(at(pDdelta), g(gdt)),
     set(dbacc, f4.add(g(dbacc), g(gdt))),
   ];
@@ -483,7 +488,7 @@ function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
     );
   const perGroup: Code = [
     ns.map((n) => [
-      v128.store(g(pScr), v128.load(aAddr(n, pAT)), 16 * n),
+      v128.store(g(pScr), f4.mul(v128.load(aAddr(n, pAT)), l.f(Math.LOG2E)), 16 * n),
       v128.store(g(pScr), l.f(0), 16 * (scr.dA + n)),
       lti
         ? [

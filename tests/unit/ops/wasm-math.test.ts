@@ -1,0 +1,90 @@
+/**
+ * The vector exponentials every SIMD kernel shares (`ops/simd/wasm-math.ts`), run in a module of
+ * their own over float32 arguments and compared with the float64 value of the same float32
+ * argument: e^x on [−87, 88] and 2^x on [−126, 0] within their stated relative errors, and 2^x
+ * clamped to 2^−126 below that.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  type Code,
+  assembleModule,
+  control,
+  g,
+  i32,
+  inc,
+  set,
+  v128,
+} from "../../../lib/src/ops/simd/wasm";
+import {
+  Locals,
+  type ExpTemps,
+  exp2NonPositive4,
+  exp4,
+  expTemps,
+} from "../../../lib/src/ops/simd/wasm-math";
+
+/** Runs `f` over the float32 values of `xs` (a multiple of 4) in WebAssembly; returns the results. */
+function runVectorFunction(f: (x: Code, t: ExpTemps) => Code, xs: Float32Array): Float32Array {
+  // loop(n4, pX, pY): y = f(x) over 4·n4 values
+  const l = new Locals(3);
+  const i = l.add("i32");
+  const t = expTemps(l);
+  const at = (base: number): Code => i32.add(g(base), i32.shl(g(i), i32.const(4)));
+  const body: Code = [
+    set(i, i32.const(0)),
+    control.while(i32.ltS(g(i), g(0)), [
+      v128.store(at(2), f(v128.load(at(1)), t)),
+      inc(i, i32.const(1)),
+    ]),
+  ];
+  // the prologue sets the constants the body asked for, so it is made after the body
+  const bytes = assembleModule(
+    [{ name: "loop", params: ["i32", "i32", "i32"], locals: l.types, body: [l.prologue(), body] }],
+    { kind: "own", initialPages: Math.ceil((8 * xs.length + 64) / 65536) },
+  );
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+  const { memory, loop } = instance.exports as {
+    memory: WebAssembly.Memory;
+    loop: (n4: number, pX: number, pY: number) => void;
+  };
+  const pX = 64;
+  const pY = pX + 4 * xs.length;
+  new Float32Array(memory.buffer, pX, xs.length).set(xs);
+  loop(xs.length / 4, pX, pY);
+  return new Float32Array(memory.buffer, pY, xs.length).slice();
+}
+
+/** `count` float32 values evenly spaced over [lo, hi], both ends included. */
+function grid(lo: number, hi: number, count: number): Float32Array {
+  return Float32Array.from({ length: count }, (_, k) => lo + ((hi - lo) * k) / (count - 1));
+}
+
+/** The largest |y / want(x) − 1| (x as the float32 the kernel read). */
+function worstRelative(xs: Float32Array, ys: Float32Array, want: (x: number) => number): number {
+  let worst = 0;
+  xs.forEach((x, k) => (worst = Math.max(worst, Math.abs(ys[k] / want(x) - 1))));
+  return worst;
+}
+
+describe("the SIMD exponentials", () => {
+  it("exp4 is within 2.5e-7 relative of e^x on [−87, 88]", () => {
+    const xs = grid(-87, 88, 200_000);
+    expect(worstRelative(xs, runVectorFunction(exp4, xs), Math.exp)).toBeLessThan(2.5e-7);
+  });
+
+  it("exp2NonPositive4 is within 3.6e-7 relative of 2^x on [−126, 0], and near 0", () => {
+    const xs = new Float32Array([...grid(-126, 0, 200_000), ...grid(-1e-3, 0, 4_000)]);
+    const ys = runVectorFunction(exp2NonPositive4, xs);
+    expect(worstRelative(xs, ys, (x) => 2 ** x)).toBeLessThan(3.6e-7);
+    // 2^0 is exactly 1, and the result never exceeds it (a decay stays a decay)
+    expect(ys[199_999]).toBe(1);
+    expect(ys.reduce((a, b) => Math.max(a, b))).toBeLessThanOrEqual(1);
+  });
+
+  it("exp2NonPositive4 stops at 2^−126 below −126 (the smallest normal float32)", () => {
+    const xs = new Float32Array([-126.5, -127, -150, -1e6]);
+    expect(Array.from(runVectorFunction(exp2NonPositive4, xs))).toEqual(
+      Array.from({ length: 4 }, () => Math.fround(2 ** -126)),
+    );
+  });
+});

@@ -586,4 +586,74 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       expect(relErr(r.last, want.finalState.data), `final state, case ${k}`).toBeLessThan(TOL);
     });
   });
+
+  it("the SSD refuses a non-finite X, A, B or C found on the device, named as the host check names it", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
+    }
+    const rng = new Rng(60);
+    const inputs = {
+      X: rng.randn([2, 37, 4, 5]),
+      A: rng.randn([2, 37, 4]),
+      B: rng.randn([2, 37, 2, 6]),
+      C: rng.randn([2, 37, 2, 6]),
+    };
+    const plain = Object.fromEntries(
+      Object.entries(inputs).map(([k, t]) => [k, { shape: t.shape, data: Array.from(t.data) }]),
+    );
+    // [input, flat index, value]; C 1e300 is finite in float64 but not in float32
+    const spoil: [string, number, number | string][] = [
+      ["X", 1479, "NaN"],
+      ["A", 3, "-Infinity"],
+      ["B", 400, "Infinity"],
+      ["C", 0, 1e300],
+    ];
+    const messages = await evaluate!<string[]>(`(async () => {
+      const lib = globalThis.lib;
+      await lib.installWebGpu();
+      const ssd = lib.createGpuSsd({ mode: "webgpu", chunkSize: 8 });
+      const out = [];
+      for (const [key, i, v] of ${JSON.stringify(spoil)}) {
+        const inputs = {};
+        for (const [k, t] of Object.entries(${JSON.stringify(plain)})) {
+          inputs[k] = { shape: t.shape, data: (typeof v === "number" ? Float64Array : Float32Array).from(t.data) };
+        }
+        inputs[key].data[i] = Number(v);
+        for (const call of [() => ssd.upload(inputs), () => lib.gpuSsdChunked(inputs, { chunkSize: 8 })]) {
+          try {
+            await call();
+            out.push("accepted");
+          } catch (e) {
+            out.push(e.message);
+          }
+        }
+      }
+      ssd.destroy();
+      return out;
+    })()`);
+    const want = spoil.flatMap(([key, i, v]) => {
+      const number = Number(v);
+      // the host check's message (ssdRecurrence reads every value), for the non-finite ones
+      const host = (fn: string) => {
+        if (Number.isFinite(number)) {
+          return `${fn}: argument 'inputs.${key}' must be a tensor of values finite in float32 (got ${number} at flat index ${i}, beyond float32's range)`;
+        }
+        const t = inputs[key as "X"];
+        const data = Float64Array.from(t.data);
+        data[i] = number;
+        try {
+          ssdRecurrence({ ...inputs, [key]: { shape: t.shape, data } });
+        } catch (e) {
+          return (e as Error).message.replace("ssdRecurrence:", `${fn}:`);
+        }
+        return "accepted";
+      };
+      return [host("GpuSsd.upload"), host("gpuSsdChunked")];
+    });
+    expect(messages).toEqual(want);
+    expect(messages[0]).toBe(
+      "GpuSsd.upload: argument 'inputs.X' must be a tensor of finite values (got NaN at flat index 1479)",
+    );
+  });
 });

@@ -13,7 +13,7 @@
  * array.
  */
 import type { Tensor } from "../tensor";
-import { describe } from "../validate";
+import { argumentError, describe } from "../validate";
 import {
   type GpuBackend,
   type GpuJsInstance,
@@ -26,6 +26,7 @@ import { type AsyncGpuMode, ASYNC_GPU_MODES } from "./selective-scan-async";
 import {
   type WebGpuUpload,
   createWebGpuBuffer,
+  firstNonFiniteOnDevice,
   installWebGpu,
   readWebGpuBuffer,
   reshapeWebGpuResult,
@@ -84,6 +85,33 @@ export interface DeviceKernels<K extends string> {
 export function releaseDeviceValue(value: unknown): void {
   const t = value as { delete?: () => void } | null;
   if (t && typeof t.delete === "function") t.delete();
+}
+
+/**
+ * Refuses uploaded tensors holding a NaN or ±∞, checked on the device (firstNonFiniteOnDevice)
+ * instead of on the host before the upload: each of `checked` is an argument's name as `fn`'s
+ * host check names it, the host values it came from, and its WebGPU buffer. The first bad
+ * argument is refused with the host check's message (its flat index; a float64 value that float32
+ * cannot hold is named as such), after `release()` frees the upload.
+ */
+export async function refuseNonFiniteOnDevice(
+  fn: string,
+  checked: { arg: string; host: Tensor; device: unknown }[],
+  release: () => void,
+): Promise<void> {
+  const found = await firstNonFiniteOnDevice(checked.map((c) => c.device));
+  const j = found.findIndex((i) => i >= 0);
+  if (j < 0) return;
+  release();
+  const i = found[j];
+  const value = checked[j].host.data[i];
+  throw argumentError(
+    fn,
+    checked[j].arg,
+    Number.isFinite(value)
+      ? `a tensor of values finite in float32 (got ${value} at flat index ${i}, beyond float32's range)`
+      : `a tensor of finite values (got ${value} at flat index ${i})`,
+  );
 }
 
 /** A tensor's values as float32 (no copy when they already are). */

@@ -11,7 +11,7 @@
  * a GPU: there "upload" builds gpu.js inputs in host memory, which gpu.js copies on every call.
  */
 import type { Tensor } from "../tensor";
-import { argumentError, checkArg, checkOptions, describe, schema } from "../validate";
+import { checkArg, checkOptions, describe, schema } from "../validate";
 import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
 import { type ScanDims, MAX_GPU_DSTATE, deltaKernelSource, summarizeTraffic } from "./scan-kernels";
 import {
@@ -40,14 +40,10 @@ import {
   DEVICE_GPU_MODES,
   createDeviceKernels,
   float32Data,
+  refuseNonFiniteOnDevice,
   releaseDeviceValue,
 } from "./device-kernels";
-import {
-  type WebGpuUpload,
-  WEBGPU_UPLOADS,
-  firstNonFiniteOnDevice,
-  withDeviceErrorScopes,
-} from "./webgpu";
+import { type WebGpuUpload, WEBGPU_UPLOADS, withDeviceErrorScopes } from "./webgpu";
 
 /** Options of {@link createFusedGpuScan}. */
 export interface FusedGpuScanOptions {
@@ -169,32 +165,6 @@ const OPTIONS = schema.options({
 });
 
 /**
- * The values of u, delta and z, uploaded into `values`, checked on the device (see
- * firstNonFiniteOnDevice); a non-finite one is refused as the host check refuses it, naming the
- * argument and the flat index, and the upload is freed.
- */
-async function checkValuesOnDevice(
-  fn: string,
-  args: SelectiveScanArgs,
-  values: Record<string, unknown>,
-): Promise<void> {
-  const names = (["u", "delta", "z"] as const).filter((k) => values[k] !== undefined);
-  const found = await firstNonFiniteOnDevice(names.map((k) => values[k]));
-  const j = found.findIndex((i) => i >= 0);
-  if (j < 0) return;
-  for (const v of Object.values(values)) releaseDeviceValue(v);
-  const i = found[j];
-  const value = args[names[j]]!.data[i];
-  throw argumentError(
-    fn,
-    names[j],
-    Number.isFinite(value)
-      ? `a tensor of values finite in float32 (got ${value} at flat index ${i}, beyond float32's range)`
-      : `a tensor of finite values (got ${value} at flat index ${i})`,
-  );
-}
-
-/**
  * Creates a fused gpu.js scan (forward and backward, data on the device). Kernels compile on the
  * first call for each problem size. On webgpu, Node needs Dawn: {@link installWebGpu} is called
  * on the first upload.
@@ -249,7 +219,14 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
     }
     values.AD = await put(AD, [N + 1, dim]);
     if (dims.hasZ) values.z = await put(float32Data(args.z!), [L, dim, batch]);
-    if (webgpu) await checkValuesOnDevice(name, args, values);
+    if (webgpu) {
+      const checked = (["u", "delta", "z"] as const)
+        .filter((k) => values[k] !== undefined)
+        .map((k) => ({ arg: k, host: args[k]!, device: values[k] }));
+      await refuseNonFiniteOnDevice(name, checked, () =>
+        Object.values(values).forEach(releaseDeviceValue),
+      );
+    }
     return { dims, returnLastState: args.returnLastState === true, values, shape: [batch, dim, L] };
   };
 

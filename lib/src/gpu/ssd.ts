@@ -8,7 +8,9 @@
  *
  * The inputs are `ssdChunked`'s (mamba2/ssd.ts), already discretised: X (b, l, h, p), A (b, l, h)
  * the log-decays Δ·A ≤ 0, B and C (b, l, g, n); outputs y (b, l, h, p) and the final state
- * (b, h, p, n), float32, from a zero initial state.
+ * (b, h, p, n), float32, from a zero initial state. On webgpu their values are checked for NaN
+ * and ±∞ on the device after the upload, as the fused scan checks u, Δ and z; the other backends
+ * read them on the host first.
  */
 import type { Tensor } from "../tensor";
 import { type SsdInputs, checkSsdInputs } from "../mamba2/ssd";
@@ -20,6 +22,7 @@ import {
   DEVICE_GPU_MODES,
   createDeviceKernels,
   float32Data,
+  refuseNonFiniteOnDevice,
   releaseDeviceValue,
 } from "./device-kernels";
 import {
@@ -129,6 +132,18 @@ export function createGpuSsd(options: GpuSsdOptions = {}): GpuSsd {
 }
 
 /**
+ * The SSD's inputs checked for `mode`: on webgpu their values are checked on the device after the
+ * upload (a pass over each buffer instead of the host reading every value first), elsewhere here.
+ */
+function checkGpuSsdInputs(
+  fn: string,
+  inputs: unknown,
+  mode: DeviceGpuMode,
+): { dims: SsdDims; t: SsdInputs } {
+  return checkSsdInputs(fn, inputs, { values: mode !== "webgpu" });
+}
+
+/**
  * A {@link GpuSsd} for checked options, and its upload of checked inputs (`name` is the public
  * function that checked them, for the size error).
  */
@@ -168,20 +183,27 @@ function buildGpuSsd(
       await dev.ready();
     }
     const rows = batch * L;
-    return {
-      dims,
-      values: {
-        X: await put(float32Data(t.X), [P, H, rows]), //      (b, l, h, p) as [p, h, b·l]
-        A: await put(float32Data(t.A), [H, rows]), //         (b, l, h) as [h, b·l]
-        B: await put(float32Data(t.B), [N, G, rows]), //      (b, l, g, n) as [n, g, b·l]
-        C: await put(float32Data(t.C), [N, G, rows]),
-      },
+    const values = {
+      X: await put(float32Data(t.X), [P, H, rows]), //      (b, l, h, p) as [p, h, b·l]
+      A: await put(float32Data(t.A), [H, rows]), //         (b, l, h) as [h, b·l]
+      B: await put(float32Data(t.B), [N, G, rows]), //      (b, l, g, n) as [n, g, b·l]
+      C: await put(float32Data(t.C), [N, G, rows]),
     };
+    if (webgpu) {
+      // the values were not read on the host (see checkGpuSsdInputs): checked here, on the device
+      const keys = ["X", "A", "B", "C"] as const;
+      await refuseNonFiniteOnDevice(
+        name,
+        keys.map((k) => ({ arg: `inputs.${k}`, host: t[k], device: values[k] })),
+        () => Object.values(values).forEach(releaseDeviceValue),
+      );
+    }
+    return { dims, values };
   };
 
   const upload = async (inputs: SsdInputs): Promise<DeviceSsdInputs> => {
     const name = "GpuSsd.upload";
-    const { dims, t } = checkSsdInputs(name, inputs);
+    const { dims, t } = checkGpuSsdInputs(name, inputs, mode);
     return uploadChecked(name, dims, t);
   };
 
@@ -316,7 +338,7 @@ export async function gpuSsdChunked(
 ): Promise<GpuSsdResult> {
   const fn = "gpuSsdChunked";
   const o = checkOptions(fn, "options", options, ONE_SHOT_OPTIONS);
-  const { dims, t } = checkSsdInputs(fn, inputs);
+  const { dims, t } = checkGpuSsdInputs(fn, inputs, o.mode ?? "webgpu");
   const { ssd, uploadChecked } = buildGpuSsd(fn, { mode: o.mode, chunkSize: o.chunkSize });
   try {
     const up = await uploadChecked(fn, dims, t);

@@ -77,20 +77,37 @@ export function segsumNaive(a: Tensor): Tensor {
   return segsumChecked("segsumNaive", a, true);
 }
 
-const X_SPEC = schema.tensor({ rank: 4, axes: ["b", "l", "h", "p"] });
-const A_SPEC = schema.tensor({ rank: 3, axes: ["b", "l", "h"] });
-const BC_SPEC = schema.tensor({ rank: 4, axes: ["b", "l", "g", "n"] });
+/** The inputs' schema; `finite`: whether every value is read for NaN and ±∞. */
+function ssdInputsSchema(finite: boolean) {
+  const BC = schema.tensor({ rank: 4, axes: ["b", "l", "g", "n"], finite });
+  return schema.options(
+    {
+      X: schema.tensor({ rank: 4, axes: ["b", "l", "h", "p"], finite }),
+      A: schema.tensor({ rank: 3, axes: ["b", "l", "h"], finite }),
+      B: BC,
+      C: BC,
+    },
+    "{ X, A, B, C }",
+  );
+}
+const SSD_INPUTS = ssdInputsSchema(true);
+const SSD_INPUTS_SHAPES = ssdInputsSchema(false);
 
 /**
  * Checks the inputs (an object { X, A, B, C }) of the SSD functions (also gpu/ssd.ts's), naming
- * `fn` and `inputs.<key>`; returns the sizes.
+ * `fn` and `inputs.<key>`; returns the sizes. `{ values: false }` leaves the values unread: a
+ * caller that checks them elsewhere (gpu/ssd.ts on WebGPU, on the device after the upload).
  */
-export function checkSsdInputs(fn: string, inputs: unknown): { dims: SsdDims; t: SsdInputs } {
+export function checkSsdInputs(
+  fn: string,
+  inputs: unknown,
+  options: { values?: boolean } = {},
+): { dims: SsdDims; t: SsdInputs } {
   const o = checkOptions(
     fn,
     "inputs",
     inputs,
-    schema.options({ X: X_SPEC, A: A_SPEC, B: BC_SPEC, C: BC_SPEC }, "{ X, A, B, C }"),
+    options.values === false ? SSD_INPUTS_SHAPES : SSD_INPUTS,
   );
   const t = o as SsdInputs;
   const [batch, length, heads, headDim] = t.X.shape;

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { Rng, type Tensor } from "../../../lib/src/index";
 import {
+  checkSsdInputs,
   segsum,
   segsumNaive,
   ssdChunked,
@@ -220,5 +221,38 @@ describe("bad input", () => {
     expect(() => segsum({ shape: [2, 2], data: new Float64Array(4) })).toThrow(
       /segsum: argument 'a' must be a tensor with 1 axes/,
     );
+  });
+
+  it("refuses a NaN or ±∞ in any input; checkSsdInputs(…, { values: false }) leaves only the values unread", () => {
+    const spoilt = (key: "X" | "A" | "B" | "C", i: number, v: number) => {
+      const data = Float64Array.from(inp[key].data);
+      data[i] = v;
+      return { ...inp, [key]: { shape: inp[key].shape, data } };
+    };
+    const cases: ["X" | "A" | "B" | "C", number, number][] = [
+      ["X", 5, NaN],
+      ["A", 0, -Infinity],
+      ["B", 47, Infinity],
+      ["C", 12, NaN],
+    ];
+    for (const [key, i, v] of cases) {
+      const bad = spoilt(key, i, v);
+      expect(() => ssdRecurrence(bad)).toThrow(
+        `ssdRecurrence: argument 'inputs.${key}' must be a tensor of finite values (got ${v} at flat index ${i})`,
+      );
+      expect(() => checkSsdInputs("f", bad)).toThrow(`f: argument 'inputs.${key}'`);
+      expect(checkSsdInputs("f", bad, { values: false }).dims).toEqual({
+        batch: 1,
+        length: 8,
+        heads: 4,
+        headDim: 2,
+        groups: 2,
+        dstate: 3,
+      });
+    }
+    // shapes are still checked without the values
+    expect(() =>
+      checkSsdInputs("f", { ...spoilt("X", 0, NaN), A: rng.randn([1, 7, 4]) }, { values: false }),
+    ).toThrow(/f: argument 'inputs.A' must be a tensor of shape \[1, 8, 4\]/);
   });
 });

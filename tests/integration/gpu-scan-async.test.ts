@@ -14,6 +14,7 @@ import * as path from "node:path";
 import {
   Rng,
   type SelectiveScanArgs,
+  type Tensor,
   type SyncGpuBackend,
   createGpuSelectiveScan,
   createGpuSelectiveScanAsync,
@@ -47,8 +48,8 @@ const cases: Case[] = [
   { label: "(1, 3, 25, 6), no z, no D, no softplus", size: [1, 3, 25, 6], chunk: 5, plain: true },
 ];
 
-/** Scan arguments as they travel to the page: tensors as { shape, data: number[] }. */
-function toWire(args: SelectiveScanArgs): Record<string, unknown> {
+/** Arguments as they travel to the page: tensors as { shape, data: number[] }. */
+function toWire(args: SelectiveScanArgs | Record<string, Tensor>): Record<string, unknown> {
   const plain: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(args)) {
     plain[k] =
@@ -210,6 +211,44 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
   let tmp = "";
   let close: (() => Promise<void>) | null = null;
   let evaluate: (<T>(fn: string) => Promise<T>) | null = null;
+
+  /**
+   * In the page: for each [argument, flat index, value] of `spoil`, the arguments `plain` (from
+   * toWire) with that value put in (every tensor float64 where the value is a number, so that a
+   * value beyond float32's range arrives as it is; else float32), passed to each of `calls`
+   * (sources of async functions of the program `create` makes and the arguments); what each
+   * threw, or "accepted".
+   */
+  const refusalsInPage = (
+    create: string,
+    calls: string[],
+    plain: Record<string, unknown>,
+    spoil: [string, number, number | string][],
+  ): Promise<string[]> =>
+    evaluate!<string[]>(`(async () => {
+      const lib = globalThis.lib;
+      await lib.installWebGpu();
+      const program = ${create};
+      const out = [];
+      for (const [key, i, v] of ${JSON.stringify(spoil)}) {
+        const Data = typeof v === "number" ? Float64Array : Float32Array;
+        const args = {};
+        for (const [k, t] of Object.entries(${JSON.stringify(plain)})) {
+          args[k] = t && typeof t === "object" ? { shape: t.shape, data: Data.from(t.data) } : t;
+        }
+        args[key].data[i] = Number(v);
+        for (const call of [${calls.join(", ")}]) {
+          try {
+            await call(program, args);
+            out.push("accepted");
+          } catch (e) {
+            out.push(e.message);
+          }
+        }
+      }
+      program.destroy();
+      return out;
+    })()`);
   let skip: string | null = existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM}`;
 
   beforeAll(async () => {
@@ -420,28 +459,12 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       ["z", 0, "-Infinity"],
       ["delta", 5, 1e300],
     ];
-    const messages = await evaluate!<string[]>(`(async () => {
-      const lib = globalThis.lib;
-      await lib.installWebGpu();
-      const scanner = lib.createFusedGpuScan({ mode: "webgpu" });
-      const out = [];
-      for (const [key, i, v] of ${JSON.stringify(spoil)}) {
-        const args = {};
-        for (const [k, t] of Object.entries(${JSON.stringify(plain)})) {
-          args[k] = t && typeof t === "object" ? { shape: t.shape, data: Float32Array.from(t.data) } : t;
-        }
-        if (typeof v === "number") args[key] = { shape: args[key].shape, data: Float64Array.from(args[key].data) };
-        args[key].data[i] = Number(v);
-        try {
-          await scanner.upload(args);
-          out.push("accepted");
-        } catch (e) {
-          out.push(e.message);
-        }
-      }
-      scanner.destroy();
-      return out;
-    })()`);
+    const messages = await refusalsInPage(
+      'lib.createFusedGpuScan({ mode: "webgpu" })',
+      ["(scanner, args) => scanner.upload(args)"],
+      plain,
+      spoil,
+    );
     // the host check's message for the same argument (selectiveScan reads every value)
     const hostMessage = (key: string, i: number, v: number) => {
       const t = args[key as "u"];
@@ -599,9 +622,7 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       B: rng.randn([2, 37, 2, 6]),
       C: rng.randn([2, 37, 2, 6]),
     };
-    const plain = Object.fromEntries(
-      Object.entries(inputs).map(([k, t]) => [k, { shape: t.shape, data: Array.from(t.data) }]),
-    );
+    const plain = toWire(inputs);
     // [input, flat index, value]; C 1e300 is finite in float64 but not in float32
     const spoil: [string, number, number | string][] = [
       ["X", 1479, "NaN"],
@@ -609,29 +630,15 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       ["B", 400, "Infinity"],
       ["C", 0, 1e300],
     ];
-    const messages = await evaluate!<string[]>(`(async () => {
-      const lib = globalThis.lib;
-      await lib.installWebGpu();
-      const ssd = lib.createGpuSsd({ mode: "webgpu", chunkSize: 8 });
-      const out = [];
-      for (const [key, i, v] of ${JSON.stringify(spoil)}) {
-        const inputs = {};
-        for (const [k, t] of Object.entries(${JSON.stringify(plain)})) {
-          inputs[k] = { shape: t.shape, data: (typeof v === "number" ? Float64Array : Float32Array).from(t.data) };
-        }
-        inputs[key].data[i] = Number(v);
-        for (const call of [() => ssd.upload(inputs), () => lib.gpuSsdChunked(inputs, { chunkSize: 8 })]) {
-          try {
-            await call();
-            out.push("accepted");
-          } catch (e) {
-            out.push(e.message);
-          }
-        }
-      }
-      ssd.destroy();
-      return out;
-    })()`);
+    const messages = await refusalsInPage(
+      'lib.createGpuSsd({ mode: "webgpu", chunkSize: 8 })',
+      [
+        "(ssd, inputs) => ssd.upload(inputs)",
+        "(_, inputs) => lib.gpuSsdChunked(inputs, { chunkSize: 8 })",
+      ],
+      plain,
+      spoil,
+    );
     const want = spoil.flatMap(([key, i, v]) => {
       const number = Number(v);
       // the host check's message (ssdRecurrence reads every value), for the non-finite ones

@@ -228,9 +228,19 @@ function tensorProblem(value: unknown, spec: TensorSpec): string | null {
   }
   if (spec.finite !== false) {
     const i = firstNonFinite(t.data);
-    if (i >= 0) return `a tensor of finite values (got ${t.data[i]} at flat index ${i})`;
+    if (i >= 0) return nonFiniteValueProblem(t.data[i], i);
   }
   return null;
+}
+
+/**
+ * What a tensor is refused with for `value` at flat index `i`: a NaN or ±∞, or (a check of its
+ * float32 copy on a GPU) a float64 value beyond float32's range.
+ */
+export function nonFiniteValueProblem(value: number, i: number): string {
+  return Number.isFinite(value)
+    ? `a tensor of values finite in float32 (got ${value} at flat index ${i}, beyond float32's range)`
+    : `a tensor of finite values (got ${value} at flat index ${i})`;
 }
 
 /** The index of the first NaN or ±∞ in `data`, or −1 when every value is finite. */

@@ -13,7 +13,7 @@
  * array.
  */
 import type { Tensor } from "../tensor";
-import { argumentError, describe } from "../validate";
+import { argumentError, describe, nonFiniteValueProblem } from "../validate";
 import {
   type GpuBackend,
   type GpuJsInstance,
@@ -104,14 +104,7 @@ export async function refuseNonFiniteOnDevice(
   if (j < 0) return;
   release();
   const i = found[j];
-  const value = checked[j].host.data[i];
-  throw argumentError(
-    fn,
-    checked[j].arg,
-    Number.isFinite(value)
-      ? `a tensor of values finite in float32 (got ${value} at flat index ${i}, beyond float32's range)`
-      : `a tensor of finite values (got ${value} at flat index ${i})`,
-  );
+  throw argumentError(fn, checked[j].arg, nonFiniteValueProblem(checked[j].host.data[i], i));
 }
 
 /** A tensor's values as float32 (no copy when they already are). */

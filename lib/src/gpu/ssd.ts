@@ -132,27 +132,16 @@ export function createGpuSsd(options: GpuSsdOptions = {}): GpuSsd {
 }
 
 /**
- * The SSD's inputs checked for `mode`: on webgpu their values are checked on the device after the
- * upload (a pass over each buffer instead of the host reading every value first), elsewhere here.
- */
-function checkGpuSsdInputs(
-  fn: string,
-  inputs: unknown,
-  mode: DeviceGpuMode,
-): { dims: SsdDims; t: SsdInputs } {
-  return checkSsdInputs(fn, inputs, { values: mode !== "webgpu" });
-}
-
-/**
- * A {@link GpuSsd} for checked options, and its upload of checked inputs (`name` is the public
- * function that checked them, for the size error).
+ * A {@link GpuSsd} for checked options, and its upload of inputs, checked for `name`, the public
+ * function that was called: on webgpu their values are checked on the device after the upload (a
+ * pass over each buffer instead of the host reading every value first), elsewhere on the host.
  */
 function buildGpuSsd(
   fn: string,
   o: GpuSsdOptions,
 ): {
   ssd: GpuSsd;
-  uploadChecked(name: string, dims: SsdDims, t: SsdInputs): Promise<DeviceSsdInputs>;
+  uploadInputs(name: string, inputs: unknown): Promise<DeviceSsdInputs>;
 } {
   const mode = o.mode ?? "webgpu";
   const Q = o.chunkSize ?? 64;
@@ -163,11 +152,8 @@ function buildGpuSsd(
   const { webgpu, kernel, call, put, fetch } = dev;
   const scopes = webgpu && o.errorScopes !== false;
 
-  const uploadChecked = async (
-    name: string,
-    dims: SsdDims,
-    t: SsdInputs,
-  ): Promise<DeviceSsdInputs> => {
+  const uploadInputs = async (name: string, inputs: unknown): Promise<DeviceSsdInputs> => {
+    const { dims, t } = checkSsdInputs(name, inputs, { values: !webgpu });
     const { batch, length: L, heads: H, headDim: P, groups: G, dstate: N } = dims;
     const chunks = ssdChunkCount(dims, Q);
     if (webgpu) {
@@ -190,7 +176,7 @@ function buildGpuSsd(
       C: await put(float32Data(t.C), [N, G, rows]),
     };
     if (webgpu) {
-      // the values were not read on the host (see checkGpuSsdInputs): checked here, on the device
+      // the values were not read on the host: checked here, on the device
       const keys = ["X", "A", "B", "C"] as const;
       await refuseNonFiniteOnDevice(
         name,
@@ -201,11 +187,8 @@ function buildGpuSsd(
     return { dims, values };
   };
 
-  const upload = async (inputs: SsdInputs): Promise<DeviceSsdInputs> => {
-    const name = "GpuSsd.upload";
-    const { dims, t } = checkGpuSsdInputs(name, inputs, mode);
-    return uploadChecked(name, dims, t);
-  };
+  const upload = (inputs: SsdInputs): Promise<DeviceSsdInputs> =>
+    uploadInputs("GpuSsd.upload", inputs);
 
   const forward = async (
     inputs: DeviceSsdInputs,
@@ -309,7 +292,7 @@ function buildGpuSsd(
     takeTrace: dev.takeTrace,
     destroy: dev.destroy,
   };
-  return { ssd, uploadChecked };
+  return { ssd, uploadInputs };
 }
 
 /** What {@link gpuSsdChunked} returns. */
@@ -338,10 +321,9 @@ export async function gpuSsdChunked(
 ): Promise<GpuSsdResult> {
   const fn = "gpuSsdChunked";
   const o = checkOptions(fn, "options", options, ONE_SHOT_OPTIONS);
-  const { dims, t } = checkGpuSsdInputs(fn, inputs, o.mode ?? "webgpu");
-  const { ssd, uploadChecked } = buildGpuSsd(fn, { mode: o.mode, chunkSize: o.chunkSize });
+  const { ssd, uploadInputs } = buildGpuSsd(fn, { mode: o.mode, chunkSize: o.chunkSize });
   try {
-    const up = await uploadChecked(fn, dims, t);
+    const up = await uploadInputs(fn, inputs);
     const r = await ssd.read(await ssd.forward(up, { finalState: true }));
     ssd.free(up);
     return { y: r.y, finalState: r.finalState!, backend: ssd.mode };

@@ -66,7 +66,8 @@ function prepFunction(): WasmFunction {
     name: "prep",
     params: ["i32", "i32", "i32", "i32", "i32"],
     locals: l.types,
-    body: [l.prologue(), body],
+    constants: l.constants,
+    body: [body],
   };
 }
 
@@ -161,7 +162,8 @@ function scanFunction(G: number): WasmFunction {
     name: "scan",
     params: Array<"i32">(11).fill("i32"),
     locals: l.types,
-    body: [l.prologue(), body],
+    constants: l.constants,
+    body: [body],
   };
 }
 
@@ -205,7 +207,8 @@ function postFunction(): WasmFunction {
     name: "post",
     params: Array<"i32">(7).fill("i32"),
     locals: l.types,
-    body: [l.prologue(), body],
+    constants: l.constants,
+    body: [body],
   };
 }
 
@@ -227,7 +230,8 @@ function expLoopFunction(): WasmFunction {
     name: "expLoop",
     params: ["i32", "i32", "i32"],
     locals: l.types,
-    body: [l.prologue(), body],
+    constants: l.constants,
+    body: [body],
   };
 }
 
@@ -251,7 +255,8 @@ function sumLoopFunction(): WasmFunction {
     name: "sumLoop",
     params: ["i32", "i32", "i32"],
     locals: l.types,
-    body: [l.prologue(), body],
+    constants: l.constants,
+    body: [body],
   };
 }
 

@@ -7,8 +7,10 @@
 import { describe, expect, it } from "vitest";
 import {
   type Code,
+  type WasmFunction,
   assembleModule,
   control,
+  f4,
   g,
   i32,
   inc,
@@ -37,9 +39,16 @@ function runVectorFunction(f: (x: Code, t: ExpTemps) => Code, xs: Float32Array):
       inc(i, i32.const(1)),
     ]),
   ];
-  // the prologue sets the constants the body asked for, so it is made after the body
   const bytes = assembleModule(
-    [{ name: "loop", params: ["i32", "i32", "i32"], locals: l.types, body: [l.prologue(), body] }],
+    [
+      {
+        name: "loop",
+        params: ["i32", "i32", "i32"],
+        locals: l.types,
+        constants: l.constants,
+        body,
+      },
+    ],
     { kind: "own", initialPages: Math.ceil((8 * xs.length + 64) / 65536) },
   );
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
@@ -86,5 +95,61 @@ describe("the SIMD exponentials", () => {
     expect(Array.from(runVectorFunction(exp2NonPositive4, xs))).toEqual(
       Array.from({ length: 4 }, () => Math.fround(2 ** -126)),
     );
+  });
+});
+
+/** The count of entries in section `id` of a module's binary (0 when it has none). */
+function sectionCount(bytes: Uint8Array, id: number): number {
+  const uleb = (at: number): [number, number] => {
+    let value = 0;
+    let shift = 0;
+    for (;;) {
+      const byte = bytes[at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (byte < 0x80) return [value, at];
+    }
+  };
+  for (let at = 8; at < bytes.length;) {
+    const sectionId = bytes[at];
+    const [size, start] = uleb(at + 1);
+    if (sectionId === id) return uleb(start)[0];
+    at = start + size;
+  }
+  return 0;
+}
+
+describe("vector constants in locals", () => {
+  it("are set from one module global per distinct value before the body runs", () => {
+    // two functions, fill(n4, pY): y = c (each function its own constant, both a shared one)
+    const fill = (name: string, own: number): WasmFunction => {
+      const l = new Locals(2);
+      const i = l.add("i32");
+      const body: Code = [
+        set(i, i32.const(0)),
+        control.while(i32.ltS(g(i), g(0)), [
+          v128.store(
+            i32.add(g(1), i32.shl(g(i), i32.const(4))),
+            f4.add(f4.mul(l.f(own), l.f(0.5)), v128.and(l.i(-1), l.f(0.25))),
+          ),
+          inc(i, i32.const(1)),
+        ]),
+      ];
+      return { name, params: ["i32", "i32"], locals: l.types, constants: l.constants, body };
+    };
+    const bytes = assembleModule([fill("a", 3), fill("b", -5)]);
+    // 3, −5, 0.5, the all-ones bits and 0.25: five values, seven uses
+    expect(sectionCount(bytes, 6)).toBe(5);
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as {
+      memory: WebAssembly.Memory;
+      a: (n4: number, pY: number) => void;
+      b: (n4: number, pY: number) => void;
+    };
+    exports.a(3, 0);
+    exports.b(2, 48);
+    expect(Array.from(new Float32Array(exports.memory.buffer, 0, 20))).toEqual([
+      ...Array<number>(12).fill(1.75),
+      ...Array<number>(8).fill(-2.25),
+    ]);
   });
 });

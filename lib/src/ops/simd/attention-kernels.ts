@@ -122,8 +122,8 @@ function softmaxFunction(): WasmFunction {
     name: "softmaxRows",
     params: Array<"i32">(8).fill("i32"),
     locals: l.types,
+    constants: l.constants,
     body: [
-      l.prologue(),
       set(lanes, f4.lanes([0, 1, 2, 3])),
       set(WB, shl2(g(W))),
       set(ldB, shl2(g(ld))),
@@ -142,8 +142,8 @@ function dsFunction(): WasmFunction {
     name: "dsRows",
     params: ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "f32", "i32"],
     locals: l.types,
+    constants: l.constants,
     body: [
-      l.prologue(),
       set(WB, shl2(g(W))),
       set(ldB, shl2(g(ld))),
       set(r, i32.const(0)),
@@ -185,8 +185,8 @@ function scaleRowsFunction(): WasmFunction {
     name: "scaleRows",
     params: Array<"i32">(7).fill("i32"),
     locals: l.types,
+    constants: l.constants,
     body: [
-      l.prologue(),
       set(nB, shl2(g(n))),
       set(n4B, i32.and(g(nB), i32.const(-16))),
       set(ldSrcB, shl2(g(ldSrc))),
@@ -221,8 +221,8 @@ function rowDotsFunction(): WasmFunction {
     name: "rowDots",
     params: Array<"i32">(7).fill("i32"),
     locals: l.types,
+    constants: l.constants,
     body: [
-      l.prologue(),
       set(nB, shl2(g(n))),
       set(n4B, i32.and(g(nB), i32.const(-16))),
       set(ldaB, shl2(g(lda))),
@@ -317,8 +317,8 @@ function transposeFunction(): WasmFunction {
     name: "transpose",
     params: ["i32", "i32", "i32", "i32", "i32", "i32", "f32"],
     locals: l.types,
+    constants: l.constants,
     body: [
-      l.prologue(),
       set(vc, f4.splat(g(c0))),
       set(ldSrcB, shl2(g(ldSrc))),
       set(ldDstB, shl2(g(ldDst))),
@@ -370,8 +370,8 @@ function ropeFunction(): WasmFunction {
     name: "rope",
     params: ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "f32"],
     locals: l.types,
+    constants: l.constants,
     body: [
-      l.prologue(),
       set(vsg, f4.splat(g(sign))),
       set(hB, shl2(g(half))),
       set(h4B, i32.and(g(hB), i32.const(-16))),
@@ -405,6 +405,7 @@ function mulFunction(): WasmFunction {
     name: "mul",
     params: ["i32", "i32", "i32", "i32"],
     locals: l.types,
+    constants: l.constants,
     body: [
       set(q, i32.const(0)),
       set(end, i32.shl(g(n4), i32.const(4))),

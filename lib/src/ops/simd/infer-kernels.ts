@@ -202,7 +202,6 @@ function linearFunction(): WasmFunction {
     control.while(i32.ltS(g(m), g(mb1)), tile(1, nr)),
     inc(n, i32.const(nr)),
   ];
-  // the code first: it registers the constants that the prologue then sets
   const main: Code = [
     // bytes of x covered by whole vectors, of the rest, and of one weight row
     set(kvB, i32.shl(i32.and(g(K), i32.const(-4)), i32.const(2))),
@@ -225,7 +224,8 @@ function linearFunction(): WasmFunction {
     name: "linF32",
     params: Array<"i32">(10).fill("i32"),
     locals: l.types,
-    body: [l.prologue(), main],
+    constants: l.constants,
+    body: [main],
   };
 }
 
@@ -293,7 +293,8 @@ function halfBlockFunction(format: "bf16" | "f16"): WasmFunction {
     name: format === "bf16" ? "linBf16" : "linF16",
     params: Array<"i32">(11).fill("i32"),
     locals: l.types,
-    body: [l.prologue(), main],
+    constants: l.constants,
+    body: [main],
   };
 }
 
@@ -387,7 +388,8 @@ function rowStreamFunction(format: WeightFormat): WasmFunction {
     name: format === "f32" ? "mvF32" : format === "bf16" ? "mvBf16" : "mvF16",
     params: Array<"i32">(10).fill("i32"),
     locals: l.types,
-    body: [l.prologue(), main],
+    constants: l.constants,
+    body: [main],
   };
 }
 
@@ -401,6 +403,7 @@ function permuteFunction(): WasmFunction {
     name: "permute8",
     params: Array<"i32">(5).fill("i32"),
     locals: l.types,
+    constants: l.constants,
     body: [
       set(ldxB, i32.shl(g(ldx), i32.const(2))),
       set(kB, i32.shl(g(K), i32.const(2))),
@@ -446,7 +449,8 @@ function negExpFunction(): WasmFunction {
     name: "negExp",
     params: ["i32", "i32", "i32", "i32"],
     locals: l.types,
-    body: [l.prologue(), main],
+    constants: l.constants,
+    body: [main],
   };
 }
 
@@ -486,7 +490,8 @@ function differsFunction(): WasmFunction {
     name: "differs",
     params: ["i32", "i32", "i32", "i32"],
     locals: l.types,
-    body: [l.prologue(), main],
+    constants: l.constants,
+    body: [main],
   };
 }
 
@@ -548,8 +553,8 @@ function convStateFunction(k: number): WasmFunction {
     name: "convState",
     params: Array<"i32">(11).fill("i32"),
     locals: l.types,
+    constants: l.constants,
     body: [
-      l.prologue(),
       set(ldxB, i32.shl(g(ldx), i32.const(2))),
       set(ldyB, i32.shl(g(ldy), i32.const(2))),
       set(gi, g(g0)),
@@ -641,8 +646,8 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
     name: lti ? "scanStateLti" : "scanState",
     params: Array<"i32">(P).fill("i32"),
     locals: l.types,
+    constants: l.constants,
     body: [
-      l.prologue(),
       set(ldB, i32.shl(g(ld), i32.const(2))),
       set(gi, g(g0)),
       control.while(i32.ltS(g(gi), g(g1)), perGroup),
@@ -718,7 +723,8 @@ function scanStepFunction(N: number, lti: boolean): WasmFunction {
     name: lti ? "scanStepLti" : "scanStep",
     params: Array<"i32">(P).fill("i32"),
     locals: l.types,
-    body: [l.prologue(), [set(gi, g(g0)), control.while(i32.ltS(g(gi), g(g1)), perGroup)]],
+    constants: l.constants,
+    body: [[set(gi, g(g0)), control.while(i32.ltS(g(gi), g(g1)), perGroup)]],
   };
 }
 

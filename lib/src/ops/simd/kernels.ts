@@ -190,7 +190,8 @@ function gemmFunction(): WasmFunction {
     name: "gemm",
     params: Array<"i32">(11).fill("i32"),
     locals: l.types,
-    body: [l.prologue(), body],
+    constants: l.constants,
+    body: [body],
   };
 }
 
@@ -313,7 +314,8 @@ function scanForwardFunction(N: number, lti: boolean): WasmFunction {
     name: lti ? "scanFwdLti" : "scanFwd",
     params: Array<"i32">(18).fill("i32"),
     locals: l.types,
-    body: [l.prologue(), body],
+    constants: l.constants,
+    body: [body],
   };
 }
 
@@ -524,7 +526,8 @@ function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
     name: lti ? "scanBwdLti" : "scanBwd",
     params: Array<"i32">(P).fill("i32"),
     locals: l.types,
-    body: [l.prologue(), body],
+    constants: l.constants,
+    body: [body],
   };
 }
 
@@ -556,8 +559,8 @@ function siluFunction(backward: boolean): WasmFunction {
     name: backward ? "siluBack" : "silu",
     params: Array<"i32">(nP).fill("i32"),
     locals: l.types,
+    constants: l.constants,
     body: [
-      l.prologue(),
       set(q, i32.const(0)),
       set(end, i32.shl(g(0), i32.const(4))),
       control.while(i32.ltS(g(q), g(end)), loop),
@@ -614,7 +617,8 @@ function convFunctions(): WasmFunction[] {
       name: "convFwd",
       params: Array<"i32">(7).fill("i32"),
       locals: l.types,
-      body: [l.prologue(), body],
+      constants: l.constants,
+      body: [body],
     };
   })();
   const bwd = (() => {
@@ -658,7 +662,8 @@ function convFunctions(): WasmFunction[] {
       name: "convBwd",
       params: Array<"i32">(9).fill("i32"),
       locals: l.types,
-      body: [l.prologue(), body],
+      constants: l.constants,
+      body: [body],
     };
   })();
   return [fwd, bwd];
@@ -674,6 +679,7 @@ function addFunction(): WasmFunction {
     name: "add",
     params: ["i32", "i32", "i32", "i32"],
     locals: l.types,
+    constants: l.constants,
     body: [
       set(q, i32.const(0)),
       set(end, i32.shl(g(n4), i32.const(4))),
@@ -699,6 +705,7 @@ function copyRowsFunction(): WasmFunction {
     name: "copyRows",
     params: Array<"i32">(6).fill("i32"),
     locals: l.types,
+    constants: l.constants,
     body: [
       set(end, i32.shl(g(width), i32.const(2))),
       set(vecEnd, i32.and(g(end), i32.const(-16))),
@@ -767,8 +774,8 @@ function rmsNormFunctions(): WasmFunction[] {
       name: "rmsNorm",
       params: ["i32", "i32", "i32", "i32", "f32", "i32"],
       locals: l.types,
+      constants: l.constants,
       body: [
-        l.prologue(),
         set(dB, i32.shl(g(d), i32.const(2))),
         set(d4B, i32.and(g(dB), i32.const(-16))),
         set(r, i32.const(0)),
@@ -823,8 +830,8 @@ function rmsNormFunctions(): WasmFunction[] {
       name: "rmsNormBack",
       params: ["i32", "i32", "i32", "i32", "f32", "i32", "i32", "i32"],
       locals: l.types,
+      constants: l.constants,
       body: [
-        l.prologue(),
         set(dB, i32.shl(g(d), i32.const(2))),
         set(d4B, i32.and(g(dB), i32.const(-16))),
         set(r, i32.const(0)),
@@ -909,6 +916,7 @@ function sumLanesFunction(): WasmFunction {
     name: "sumLanes",
     params: ["i32", "i32", "i32"],
     locals: l.types,
+    constants: l.constants,
     body: [
       set(i, i32.const(0)),
       control.while(i32.ltS(g(i), g(n)), [
@@ -937,8 +945,8 @@ function ssdStepFunction(): WasmFunction {
     name: "ssdStep",
     params: ["i32", "i32", "i32", "i32", "i32", "f32", "i32", "i32"],
     locals: l.types,
+    constants: l.constants,
     body: [
-      l.prologue(),
       set(nB, i32.shl(g(N), i32.const(2))),
       set(n4B, i32.and(g(nB), i32.const(-16))),
       set(vDecay, f4.splat(g(decay))),
@@ -992,17 +1000,13 @@ function peakFunction(): WasmFunction {
   const it = l.add("i32");
   const muls = Array.from({ length: 7 }, () => l.add("v128"));
   const adds = Array.from({ length: 7 }, () => l.add("v128"));
-  const m = l.add("v128");
-  const add = l.add("v128");
   const all = [...muls, ...adds];
   const body: Code = [
-    set(m, f4.const(1 + 2 ** -23)),
-    set(add, f4.const(1e-7)),
     all.map((c, i) => set(c, f4.const(1 + i))),
     set(it, i32.const(0)),
     control.while(i32.ltS(g(it), g(0)), [
-      muls.map((c) => set(c, f4.mul(g(c), g(m)))),
-      adds.map((c) => set(c, f4.add(g(c), g(add)))),
+      muls.map((c) => set(c, f4.mul(g(c), l.f(1 + 2 ** -23)))),
+      adds.map((c) => set(c, f4.add(g(c), l.f(1e-7)))),
       inc(it, i32.const(1)),
     ]),
     v128.store(
@@ -1010,7 +1014,13 @@ function peakFunction(): WasmFunction {
       all.slice(1).reduce<Code>((s, c) => f4.add(s, g(c)), g(all[0])),
     ),
   ];
-  return { name: "peak", params: ["i32", "i32"], locals: l.types, body: [l.prologue(), body] };
+  return {
+    name: "peak",
+    params: ["i32", "i32"],
+    locals: l.types,
+    constants: l.constants,
+    body: [body],
+  };
 }
 
 /** The module of the kernels that do not depend on the state size (see the module comment). */

@@ -13,7 +13,7 @@
  * A · log₂e), `exp2NonPositive4` computes 2^t for t ≤ 0 with no Cody-Waite step and one clamp: 18
  * vector operations instead of 24.
  */
-import { type Code, f4, i32, i4, local, v128 } from "./wasm";
+import { type Code, type ConstantLocal, f4, i32, i4, local, v128 } from "./wasm";
 
 const LOG2E = 1.4426950408889634;
 const LN2_HI = 0.693359375;
@@ -27,23 +27,27 @@ const EXP_POLY = [8.3127e-3, 4.189017e-2, 1.6667113e-1, 4.9999231e-1];
 
 /**
  * Names locals in order after the parameters, and keeps vector constants in locals set once at
- * function entry (so the loops do not rematerialise them).
+ * function entry from module globals (`constants`, for the function's {@link WasmFunction}), so
+ * the loops do not rebuild them.
  */
 export class Locals {
   readonly types: ("i32" | "f32" | "v128")[] = [];
-  private readonly consts = new Map<string, { index: number; init: Code }>();
+  /** The constants used so far (the function's `constants`; filled as its body is built). */
+  readonly constants: ConstantLocal[] = [];
+  private readonly consts = new Map<string, ConstantLocal>();
   constructor(private readonly nParams: number) {}
   add(type: "i32" | "f32" | "v128"): number {
     this.types.push(type);
     return this.nParams + this.types.length - 1;
   }
-  private konst(key: string, init: Code): Code {
+  private konst(key: string, value: Code): Code {
     let c = this.consts.get(key);
     if (!c) {
-      c = { index: this.add("v128"), init };
+      c = { local: this.add("v128"), value };
       this.consts.set(key, c);
+      this.constants.push(c);
     }
-    return local.get(c.index);
+    return local.get(c.local);
   }
   /** x in all four float32 lanes. */
   f(x: number): Code {
@@ -52,10 +56,6 @@ export class Locals {
   /** The bits n in all four int32 lanes. */
   i(n: number): Code {
     return this.konst(`i${n}`, v128.constI32(n));
-  }
-  /** The code that sets the constants; put it first in the body. */
-  prologue(): Code {
-    return [...this.consts.values()].map((c) => local.set(c.index, c.init));
   }
 }
 

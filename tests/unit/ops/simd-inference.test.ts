@@ -243,6 +243,9 @@ describe("conv and scan continuing from a decoding state", () => {
     [2, 5, 6, 5, false, false],
     [1, 6, 8, 4, true, true],
     [2, 3, 10, 3, true, false],
+    // past the 32 positions whose Δ the kernel makes ahead of their states, not a multiple of 32
+    [1, 71, 8, 16, false, true],
+    [2, 40, 6, 4, true, false],
   ])("scan: b %i, l %i, E %i, N %i, time-invariant %s, gate %s", (b, l, E, N, lti, gate) => {
     const { backend, start } = setup();
     start();

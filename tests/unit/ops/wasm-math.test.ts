@@ -81,10 +81,10 @@ describe("the SIMD exponentials", () => {
     expect(worstRelative(xs, runVectorFunction(exp4, xs), Math.exp)).toBeLessThan(2.5e-7);
   });
 
-  it("exp2NonPositive4 is within 3.6e-7 relative of 2^x on [−126, 0], and near 0", () => {
+  it("exp2NonPositive4 is within 3.9e-7 relative of 2^x on [−126, 0], and near 0", () => {
     const xs = new Float32Array([...grid(-126, 0, 200_000), ...grid(-1e-3, 0, 4_000)]);
     const ys = runVectorFunction(exp2NonPositive4, xs);
-    expect(worstRelative(xs, ys, (x) => 2 ** x)).toBeLessThan(3.6e-7);
+    expect(worstRelative(xs, ys, (x) => 2 ** x)).toBeLessThan(3.9e-7);
     // 2^0 is exactly 1, and the result never exceeds it (a decay stays a decay)
     expect(ys[199_999]).toBe(1);
     expect(ys.reduce((a, b) => Math.max(a, b))).toBeLessThanOrEqual(1);

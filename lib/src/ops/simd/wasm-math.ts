@@ -132,10 +132,7 @@ export function exp2NonPositive4(x: Code, t: ExpTemps): Code {
     local.set(t.x2, f4.mul(g(t.x), g(t.x))),
     local.set(
       t.p,
-      f4.add(
-        f4.add(pair(0), f4.mul(g(t.x2), pair(2))),
-        f4.mul(f4.mul(g(t.x2), g(t.x2)), pair(4)),
-      ),
+      f4.add(f4.add(pair(0), f4.mul(g(t.x2), pair(2))), f4.mul(f4.mul(g(t.x2), g(t.x2)), pair(4))),
     ),
     f4.mul(g(t.p), i4.add(i4.shl(g(t.k), i32.const(23)), t.l.i(0x3f800000))),
   ];

@@ -68,12 +68,18 @@ function softmaxFunction(): WasmFunction {
   const [rows, W, ld, pS, n0, keys, pInv, pE] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [r, n, nB, n4B, WB, ldB, j] = Array.from({ length: 7 }, () => l.add("i32"));
   const m = l.add("f32");
-  const [vm, vs, vmx, e, mask, lanes] = Array.from({ length: 6 }, () => l.add("v128"));
+  const [vm, vm2, vs, vs2, vmx, e, e2, mask, lanes] = Array.from({ length: 9 }, () =>
+    l.add("v128"),
+  );
   const te = expTemps(l);
+  const te2 = expTemps(l);
   const at = (off: number): Code => i32.add(g(pS), g(off));
   const out = (off: number): Code => i32.add(g(pE), g(off));
-  /** 2^(s − max) of the vector at byte offset j of the row. */
-  const expAt = (): Code => exp2NonPositive4(f4.sub(v128.load(at(j)), g(vmx)), te);
+  /** 2^(s − max) of the vector at byte offset j (+ `offset`) of the row. */
+  const expAt = (t = te, offset = 0): Code =>
+    exp2NonPositive4(f4.sub(v128.load(at(j), offset), g(vmx)), t);
+  // the maximum and the sum run two vectors at a time into two accumulators: one chain of
+  // dependent max (add) operations per vector would hold each loop to that chain's latency
   const row: Code = [
     // n = min(keys, n0 + r): the keys this query sees
     set(n, i32.add(g(n0), g(r))),
@@ -82,12 +88,18 @@ function softmaxFunction(): WasmFunction {
     set(n4B, i32.and(g(nB), i32.const(-16))),
     // the row's maximum over its visible keys
     set(vm, l.f(-Infinity)),
+    set(vm2, l.f(-Infinity)),
     set(j, i32.const(0)),
-    control.while(i32.ltS(g(j), g(n4B)), [
+    control.while(i32.leS(i32.add(g(j), i32.const(32)), g(n4B)), [
+      set(vm, f4.pmax(g(vm), v128.load(at(j)))),
+      set(vm2, f4.pmax(g(vm2), v128.load(at(j), 16))),
+      inc(j, i32.const(32)),
+    ]),
+    control.if(i32.ltS(g(j), g(n4B)), [
       set(vm, f4.pmax(g(vm), v128.load(at(j)))),
       inc(j, i32.const(16)),
     ]),
-    set(m, laneMax(g(vm))),
+    set(m, laneMax(f4.pmax(g(vm), g(vm2)))),
     control.while(i32.ltS(g(j), g(nB)), [
       set(m, f32.max(g(m), f32.load(at(j)))),
       inc(j, i32.const(4)),
@@ -95,13 +107,24 @@ function softmaxFunction(): WasmFunction {
     set(vmx, f4.splat(g(m))),
     // powers of two and their sum; the last partial vector with its masked lanes zeroed
     set(vs, l.f(0)),
+    set(vs2, l.f(0)),
     set(j, i32.const(0)),
-    control.while(i32.ltS(g(j), g(n4B)), [
+    control.while(i32.leS(i32.add(g(j), i32.const(32)), g(n4B)), [
+      set(e, expAt()),
+      set(e2, expAt(te2, 16)),
+      v128.store(out(j), g(e)),
+      v128.store(out(j), g(e2), 16),
+      set(vs, f4.add(g(vs), g(e))),
+      set(vs2, f4.add(g(vs2), g(e2))),
+      inc(j, i32.const(32)),
+    ]),
+    control.if(i32.ltS(g(j), g(n4B)), [
       set(e, expAt()),
       v128.store(out(j), g(e)),
       set(vs, f4.add(g(vs), g(e))),
       inc(j, i32.const(16)),
     ]),
+    set(vs, f4.add(g(vs), g(vs2))),
     control.if(i32.ltS(g(j), g(nB)), [
       // lanes 0 … (n mod 4) − 1 of the last vector are visible
       set(mask, f4.lt(g(lanes), f4.splat(f32.fromI32(i32.and(g(n), i32.const(3)))))),

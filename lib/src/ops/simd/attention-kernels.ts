@@ -17,7 +17,7 @@
  * - `dsRows(rows, W, ld, pE, pG, pD, pInv, scale, pOut)`: the softmax's backward on a block:
  *   out = E ⊙ (G − D_r) · inv_r · scale = P ⊙ (∂P − D_r) / √hd, with G = ∂P = ∂O·Vᵀ and
  *   D_r = Σ_j P_rj ∂P_rj = ∂O_r·O_r (read from pD); E, G and out share the row stride ld
- *   (out may be E).
+ *   (out may be E or G).
  * - `scaleRows(rows, n, pSrc, ldSrc, pDst, ldDst, pF)`: dst_r = src_r · f_r (rows of n values;
  *   the normalisation of the outputs, and ∂O scaled for ∂V = Eᵀ(inv ⊙ ∂O)). pDst may be pSrc.
  * - `rowDots(rows, n, pA, lda, pB, ldb, pOut)`: out_r = Σ_e A_re B_re (D_r above).

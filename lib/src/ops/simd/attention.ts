@@ -21,7 +21,8 @@
  *
  *   ∂Vᵀ += (inv ⊙ ∂O_blk)ᵀ E     gemm (hd × W × R)
  *   ∂P = ∂O_blk Vᵀ               gemm, Vᵀ transposed once per (b, g)
- *   ∂S = P ⊙ (∂P − D)/√hd        dsRows, written over E
+ *   ∂S = P ⊙ (∂P − D)/√hd        dsRows, written over ∂P's block (not over E: E's lines stay
+ *                                clean, so the backward only reads the kept weights)
  *   ∂Q_blk = ∂S K                gemm
  *   ∂Kᵀ += Q_blkᵀ ∂S             gemm (hd × W × R)
  *
@@ -427,7 +428,7 @@ export class SimdAttention {
 
   /**
    * Backward from ∂out (b, queries, H·hd), given the forward's output and the weights it kept
-   * (a training call: queries = keys, offset 0; E is overwritten): ∂q (q's shape), ∂k, ∂v (k's
+   * (a training call: queries = keys, offset 0): ∂q (q's shape), ∂k, ∂v (k's
    * and v's).
    */
   backward(
@@ -515,14 +516,14 @@ export class SimdAttention {
               rowD.at(i0),
               inv.at(inv0 + i0),
               scale,
-              e.at(eo),
+              dp.at(),
             );
             // ∂Q = ∂S K, ∂Kᵀ += Qᵀ ∂S
             this.m.gemm({
               rows,
               cols: hd,
               inner: n,
-              a: view(e, eo, lp),
+              a: view(dp, 0, lp),
               b: view(o.k, kv, kw),
               c: view(dq, qo, qw),
               accumulate: false,
@@ -532,7 +533,7 @@ export class SimdAttention {
               cols: W,
               inner: rows,
               a: headT(o.q, qo, qw),
-              b: view(e, eo, lp),
+              b: view(dp, 0, lp),
               c: view(dkT, 0, lp),
               accumulate: true,
             });

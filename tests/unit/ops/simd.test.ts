@@ -343,21 +343,33 @@ describe("the other ops of the simd backend, against the reference backend in fl
     expect(relMax(f.dbias!.data, r.dbias!.data)).toBeLessThan(1e-5);
   });
 
-  it("causal conv and its backward, 7 channels (padded to 8), with a bias", () => {
-    simd.begin();
-    const [x, x64] = pair([2, 9, 7]);
-    const [w, w64] = pair([7, 1, 4]);
-    const [bias, bias64] = pair([7]);
-    const [g, g64] = pair([2, 9, 7]);
-    const y = simd.causalConv1d(x, w, bias, null);
-    expect(y.shape).toEqual([2, 9, 7]);
-    expect(relMax(y.data, reference.causalConv1d(x64, w64, bias64, null).data)).toBeLessThan(1e-5);
-    const f = simd.causalConv1dBackward(x, w, g, true);
-    const r = reference.causalConv1dBackward(x64, w64, g64, true);
-    expect(relMax(f.dx.data, r.dx.data)).toBeLessThan(1e-5);
-    expect(relMax(f.dweight.data, r.dweight.data)).toBeLessThan(1e-5);
-    expect(relMax(f.dbias!.data, r.dbias!.data)).toBeLessThan(1e-5);
-  });
+  it.each([
+    [2, 9, 7, 4, "7 channels (padded to 8)"],
+    [1, 2, 5, 4, "a sequence shorter than the taps"],
+    [1, 1, 4, 4, "one position"],
+    [3, 6, 8, 3, "three taps"],
+    [2, 11, 3, 2, "two taps"],
+    [1, 5, 4, 1, "one tap"],
+  ])(
+    "causal conv and its backward: b %i, l %i, %i channels, %i taps (%s), with a bias",
+    (b, l, C, K) => {
+      simd.begin();
+      const [x, x64] = pair([b, l, C]);
+      const [w, w64] = pair([C, 1, K]);
+      const [bias, bias64] = pair([C]);
+      const [g, g64] = pair([b, l, C]);
+      const y = simd.causalConv1d(x, w, bias, null);
+      expect(y.shape).toEqual([b, l, C]);
+      expect(relMax(y.data, reference.causalConv1d(x64, w64, bias64, null).data)).toBeLessThan(
+        1e-5,
+      );
+      const f = simd.causalConv1dBackward(x, w, g, true);
+      const r = reference.causalConv1dBackward(x64, w64, g64, true);
+      expect(relMax(f.dx.data, r.dx.data)).toBeLessThan(1e-5);
+      expect(relMax(f.dweight.data, r.dweight.data)).toBeLessThan(1e-5);
+      expect(relMax(f.dbias!.data, r.dbias!.data)).toBeLessThan(1e-5);
+    },
+  );
 
   it("SiLU and its backward, 11 values (a partial vector)", () => {
     simd.begin();

@@ -425,7 +425,7 @@ export class SimdBackend implements Backend {
     const k = weight.shape[2];
     const xp = this.padChannels(x);
     const Cp = xp.shape[2];
-    const dxp = this.m.zeros(xp.shape);
+    const dxp = this.m.alloc(xp.shape);
     const dwT = this.m.zeros([k, Cp]);
     const db = this.m.zeros([Cp]);
     this.m.convBackward({

@@ -4,8 +4,8 @@
  * shared memory every module imports (`./memory.ts`); all arrays are float32 and row-major. The
  * kernels allocate nothing. `./memory.ts` wraps each in a typed function with named arguments.
  *
- * Two modules:
- * - {@link coreModuleBytes}: what does not depend on the state size.
+ * Three modules:
+ * - {@link coreModuleBytes}: what does not depend on the state size or the conv's width.
  *   - `gemm(M, N, K, pA, sAm, sAk, pB, ldb, pC, ldc, acc)`: C = A·B (acc = 0) or C += A·B
  *     (acc = 1) with A (M, K) read through strides (element (m, k) at m·sAm + k·sAk, so Aᵀ is the
  *     same kernel), B (K, N) with row stride ldb and C (M, N) with row stride ldc (strides in
@@ -13,8 +13,6 @@
  *     then scalar columns and single rows for the edges, so any M, N, K works.
  *   - `silu(n4, pX, pY)`, `siluBack(n4, pX, pG, pOut)`: y = x σ(x) and ∂x = g σ(x)(1 + x(1 − σ(x)))
  *     over 4·n4 values.
- *   - `convFwd(...)`, `convBwd(...)`: the causal depthwise conv and its backward, four channels per
- *     vector (see {@link convFunctions}).
  *   - `add(n4, pA, pB, pOut)`: out = a + b over 4·n4 values (pOut may be pA: a += b).
  *   - `copyRows(rows, width, pSrc, srcStride, pDst, dstStride)`: `rows` rows of `width` values
  *     from one strided matrix to another (the regions must not overlap): split, concat, padding.
@@ -33,6 +31,8 @@
  *   already has, the four channels of a vector share B_t and C_t (one splat each) and no
  *   horizontal sum is needed; and `scanFwdLti` / `scanBwdLti`, the same for a time-invariant
  *   layer whose B and C are (E, N), the same at every position (a vector of four channels each).
+ * - {@link causalConvModuleBytes}(K): the causal depthwise conv of K taps, `convFwd` and its
+ *   backward `convBwd`, four channels per vector (see {@link convFunctions}).
  */
 import {
   type Code,
@@ -597,101 +597,133 @@ function siluFunction(backward: boolean): WasmFunction {
 }
 
 /**
- * `convFwd(L, Ep, K, pX, pWT, pBias, pY)`: the causal depthwise conv of one batch element in the
- * (L, Ep) layout, four channels per vector: y_t = bias + Σ_j w_j ⊙ x_{t−(K−1)+j} (terms with a
- * negative position are zero), with the weight transposed to (K, Ep).
+ * The conv module for K taps ({@link causalConvModuleBytes}), four channels per vector, the
+ * weight transposed to (K, Ep), one batch element in the (L, Ep) layout:
  *
- * `convBwd(L, Ep, K, pX, pG, pWT, pDx, pDwT, pDb)`: its backward, ∂x_s = Σ_j w_j ⊙ g_{s+(K−1)−j}
- * (written; the caller zeroes ∂x first), ∂w_j += Σ_t g_t ⊙ x_{t−(K−1)+j}, ∂bias += Σ_t g_t
- * (accumulated, (K, Ep) and (Ep)).
+ * `convFwd(L, Ep, pX, pWT, pBias, pY)`: the causal depthwise conv y_t = bias + Σ_j w_j ⊙
+ * x_{t−(K−1)+j} (terms with a negative position are zero).
+ *
+ * `convBwd(L, Ep, pX, pG, pWT, pDx, pDwT, pDb)`: its backward, ∂x_s = Σ_j w_j ⊙ g_{s+(K−1)−j}
+ * (written), ∂w_j += Σ_t g_t ⊙ x_{t−(K−1)+j}, ∂bias += Σ_t g_t (accumulated, (K, Ep) and (Ep)).
+ *
+ * Unrolled for K: a group's K weights and K sums stay in registers and the last K inputs
+ * (gradients) slide through K more, so each position loads x_t (and g_t) once and writes each
+ * output once. The kernels that looped over a run-time K, with ∂x and ∂w added into memory at
+ * every position, ran several times slower.
  */
-function convFunctions(): WasmFunction[] {
+function convFunctions(K: number): WasmFunction[] {
+  const taps = Array.from({ length: K }, (_, j) => j);
   const fwd = (() => {
-    const l = new Locals(7);
-    const [L, Ep, K, pX, pWT, pBias, pY] = [0, 1, 2, 3, 4, 5, 6];
-    const [EpB, g4, t, j, j0, pxj, pwj] = Array.from({ length: 7 }, () => l.add("i32"));
-    const acc = l.add("v128");
-    const body: Code = [
-      set(EpB, i32.shl(g(Ep), i32.const(2))),
-      set(g4, i32.const(0)),
-      control.while(i32.ltS(g(g4), g(EpB)), [
-        set(t, i32.const(0)),
-        control.while(i32.ltS(g(t), g(L)), [
-          set(acc, v128.load(i32.add(g(pBias), g(g4)))),
-          // j from max(0, K−1−t): the first tap whose position t−(K−1)+j is >= 0
-          set(j0, i32.sub(i32.sub(g(K), i32.const(1)), g(t))),
-          set(j, i32.select(g(j0), i32.const(0), i32.gtS(g(j0), i32.const(0)))),
-          set(
-            pxj,
-            i32.add(
-              i32.add(g(pX), g(g4)),
-              i32.mul(i32.add(i32.sub(g(t), i32.sub(g(K), i32.const(1))), g(j)), g(EpB)),
-            ),
-          ),
-          set(pwj, i32.add(i32.add(g(pWT), g(g4)), i32.mul(g(j), g(EpB)))),
-          control.while(i32.ltS(g(j), g(K)), [
-            set(acc, f4.add(g(acc), f4.mul(v128.load(g(pwj)), v128.load(g(pxj))))),
-            inc(j, i32.const(1)),
-            inc(pxj, g(EpB)),
-            inc(pwj, g(EpB)),
-          ]),
-          v128.store(i32.add(i32.add(g(pY), g(g4)), i32.mul(g(t), g(EpB))), g(acc)),
-          inc(t, i32.const(1)),
-        ]),
-        inc(g4, i32.const(16)),
+    const l = new Locals(6);
+    const [L, Ep, pX, pWT, pBias, pY] = [0, 1, 2, 3, 4, 5];
+    const [EpB, g4, t, px, py] = Array.from({ length: 5 }, () => l.add("i32"));
+    const w = taps.map(() => l.add("v128"));
+    // r[j]: the input at position t − (K − 1) + j once x_t is in
+    const r = taps.map(() => l.add("v128"));
+    const [bias, acc] = [l.add("v128"), l.add("v128")];
+    const perGroup: Code = [
+      taps.map((j) => [
+        set(w[j], v128.load(i32.add(i32.add(g(pWT), g(g4)), i32.mul(g(EpB), i32.const(j))))),
+        set(r[j], l.f(0)),
       ]),
+      set(bias, v128.load(i32.add(g(pBias), g(g4)))),
+      set(px, i32.add(g(pX), g(g4))),
+      set(py, i32.add(g(pY), g(g4))),
+      set(t, i32.const(0)),
+      control.while(i32.ltS(g(t), g(L)), [
+        taps.slice(0, K - 1).map((j) => set(r[j], g(r[j + 1]))),
+        set(r[K - 1], v128.load(g(px))),
+        set(acc, g(bias)),
+        taps.map((j) => set(acc, f4.add(g(acc), f4.mul(g(w[j]), g(r[j]))))),
+        v128.store(g(py), g(acc)),
+        inc(px, g(EpB)),
+        inc(py, g(EpB)),
+        inc(t, i32.const(1)),
+      ]),
+      inc(g4, i32.const(16)),
     ];
     return {
       name: "convFwd",
-      params: Array<"i32">(7).fill("i32"),
+      params: Array<"i32">(6).fill("i32"),
       locals: l.types,
       constants: l.constants,
-      body: [body],
+      body: [
+        set(EpB, i32.shl(g(Ep), i32.const(2))),
+        set(g4, i32.const(0)),
+        control.while(i32.ltS(g(g4), g(EpB)), perGroup),
+      ],
     };
   })();
   const bwd = (() => {
-    const l = new Locals(9);
-    const [L, Ep, K, pX, pG, pWT, pDx, pDwT, pDb] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-    const [EpB, g4, t, j, j0, pxj, pwj, pdw, pdx] = Array.from({ length: 9 }, () => l.add("i32"));
-    const gt = l.add("v128");
-    const db = l.add("v128");
-    const body: Code = [
-      set(EpB, i32.shl(g(Ep), i32.const(2))),
-      set(g4, i32.const(0)),
-      control.while(i32.ltS(g(g4), g(EpB)), [
-        set(db, l.f(0)),
-        set(t, i32.const(0)),
-        control.while(i32.ltS(g(t), g(L)), [
-          set(gt, v128.load(i32.add(i32.add(g(pG), g(g4)), i32.mul(g(t), g(EpB))))),
-          set(db, f4.add(g(db), g(gt))),
-          set(j0, i32.sub(i32.sub(g(K), i32.const(1)), g(t))),
-          set(j, i32.select(g(j0), i32.const(0), i32.gtS(g(j0), i32.const(0)))),
-          set(pxj, i32.mul(i32.add(i32.sub(g(t), i32.sub(g(K), i32.const(1))), g(j)), g(EpB))),
-          set(pdx, i32.add(i32.add(g(pDx), g(g4)), g(pxj))),
-          set(pxj, i32.add(i32.add(g(pX), g(g4)), g(pxj))),
-          set(pwj, i32.add(i32.add(g(pWT), g(g4)), i32.mul(g(j), g(EpB)))),
-          set(pdw, i32.add(i32.add(g(pDwT), g(g4)), i32.mul(g(j), g(EpB)))),
-          control.while(i32.ltS(g(j), g(K)), [
-            v128.store(g(pdx), f4.add(v128.load(g(pdx)), f4.mul(v128.load(g(pwj)), g(gt)))),
-            v128.store(g(pdw), f4.add(v128.load(g(pdw)), f4.mul(g(gt), v128.load(g(pxj))))),
-            inc(j, i32.const(1)),
-            inc(pxj, g(EpB)),
-            inc(pdx, g(EpB)),
-            inc(pwj, g(EpB)),
-            inc(pdw, g(EpB)),
-          ]),
-          inc(t, i32.const(1)),
-        ]),
-        v128.store(i32.add(g(pDb), g(g4)), f4.add(v128.load(i32.add(g(pDb), g(g4))), g(db))),
-        inc(g4, i32.const(16)),
+    const l = new Locals(8);
+    const [L, Ep, pX, pG, pWT, pDx, pDwT, pDb] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const [EpB, g4, t, px, pg, pdx, end] = Array.from({ length: 7 }, () => l.add("i32"));
+    const w = taps.map(() => l.add("v128"));
+    // r[j] = x_{t−(K−1)+j} as in the forward; q[j] = g_{t−j}; dw[j] the sums of ∂w_j
+    const r = taps.map(() => l.add("v128"));
+    const q = taps.map(() => l.add("v128"));
+    const dw = taps.map(() => l.add("v128"));
+    const [gt, db, dx] = [l.add("v128"), l.add("v128"), l.add("v128")];
+    const row = (base: number, j: number): Code =>
+      i32.add(i32.add(g(base), g(g4)), i32.mul(g(EpB), i32.const(j)));
+    // g_t enters the window; ∂x_{t−(K−1)} = Σ_j w_j ⊙ g_{t−j} is then complete
+    const shiftG = (value: Code): Code => [
+      taps
+        .slice(1)
+        .reverse()
+        .map((j) => set(q[j], g(q[j - 1]))),
+      set(q[0], value),
+      set(dx, f4.mul(g(w[0]), g(q[0]))),
+      taps.slice(1).map((j) => set(dx, f4.add(g(dx), f4.mul(g(w[j]), g(q[j]))))),
+    ];
+    const perGroup: Code = [
+      taps.map((j) => [
+        set(w[j], v128.load(row(pWT, j))),
+        set(r[j], l.f(0)),
+        set(q[j], l.f(0)),
+        set(dw[j], l.f(0)),
       ]),
+      set(db, l.f(0)),
+      set(px, i32.add(g(pX), g(g4))),
+      set(pg, i32.add(g(pG), g(g4))),
+      // ∂x of position t − (K − 1), written from t = K − 1 on
+      set(pdx, i32.sub(i32.add(g(pDx), g(g4)), i32.mul(g(EpB), i32.const(K - 1)))),
+      set(t, i32.const(0)),
+      control.while(i32.ltS(g(t), g(L)), [
+        taps.slice(0, K - 1).map((j) => set(r[j], g(r[j + 1]))),
+        set(r[K - 1], v128.load(g(px))),
+        set(gt, v128.load(g(pg))),
+        set(db, f4.add(g(db), g(gt))),
+        taps.map((j) => set(dw[j], f4.add(g(dw[j]), f4.mul(g(gt), g(r[j]))))),
+        shiftG(g(gt)),
+        control.if(i32.geS(g(t), i32.const(K - 1)), v128.store(g(pdx), g(dx))),
+        inc(px, g(EpB)),
+        inc(pg, g(EpB)),
+        inc(pdx, g(EpB)),
+        inc(t, i32.const(1)),
+      ]),
+      // the last K − 1 positions' ∂x: gradients past the end are zero
+      set(end, i32.add(g(L), i32.const(K - 1))),
+      control.while(i32.ltS(g(t), g(end)), [
+        shiftG(l.f(0)),
+        control.if(i32.geS(g(t), i32.const(K - 1)), v128.store(g(pdx), g(dx))),
+        inc(pdx, g(EpB)),
+        inc(t, i32.const(1)),
+      ]),
+      taps.map((j) => v128.store(row(pDwT, j), f4.add(v128.load(row(pDwT, j)), g(dw[j])))),
+      v128.store(i32.add(g(pDb), g(g4)), f4.add(v128.load(i32.add(g(pDb), g(g4))), g(db))),
+      inc(g4, i32.const(16)),
     ];
     return {
       name: "convBwd",
-      params: Array<"i32">(9).fill("i32"),
+      params: Array<"i32">(8).fill("i32"),
       locals: l.types,
       constants: l.constants,
-      body: [body],
+      body: [
+        set(EpB, i32.shl(g(Ep), i32.const(2))),
+        set(g4, i32.const(0)),
+        control.while(i32.ltS(g(g4), g(EpB)), perGroup),
+      ],
     };
   })();
   return [fwd, bwd];
@@ -1058,7 +1090,6 @@ export function coreModuleBytes(memory: ModuleMemory): Uint8Array {
       gemmFunction(),
       siluFunction(false),
       siluFunction(true),
-      ...convFunctions(),
       addFunction(),
       copyRowsFunction(),
       ...rmsNormFunctions(),
@@ -1068,6 +1099,11 @@ export function coreModuleBytes(memory: ModuleMemory): Uint8Array {
     ],
     memory,
   );
+}
+
+/** The module of the causal conv kernels for K taps (see the module comment). */
+export function causalConvModuleBytes(K: number, memory: ModuleMemory): Uint8Array {
+  return assembleModule(convFunctions(K), memory);
 }
 
 /** The module of the selective scan kernels for state size N (see the module comment). */

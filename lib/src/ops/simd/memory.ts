@@ -20,7 +20,7 @@
  */
 import type { Tensor } from "../../tensor";
 import { type ModuleMemory, type WasmMemory, wasmApi, wasmSimdSupported } from "./wasm";
-import { coreModuleBytes, scanModuleBytes } from "./kernels";
+import { causalConvModuleBytes, coreModuleBytes, scanModuleBytes } from "./kernels";
 
 /** A float32 tensor in a {@link SimdMemory}, made by its arena during the current call. */
 export class SimdTensor implements Tensor<Float32Array> {
@@ -106,26 +106,6 @@ interface CoreExports {
   ): void;
   silu(n4: number, pX: number, pY: number): void;
   siluBack(n4: number, pX: number, pG: number, pOut: number): void;
-  convFwd(
-    L: number,
-    Ep: number,
-    K: number,
-    pX: number,
-    pWT: number,
-    pBias: number,
-    pY: number,
-  ): void;
-  convBwd(
-    L: number,
-    Ep: number,
-    K: number,
-    pX: number,
-    pG: number,
-    pWT: number,
-    pDx: number,
-    pDwT: number,
-    pDb: number,
-  ): void;
   add(n4: number, pA: number, pB: number, pOut: number): void;
   copyRows(
     rows: number,
@@ -213,6 +193,21 @@ type ScanBackwardExport = (
   pScr: number,
 ) => void;
 
+/** The causal conv module for one width (`./kernels.ts` convFunctions). */
+interface ConvExports {
+  convFwd(L: number, Ep: number, pX: number, pWT: number, pBias: number, pY: number): void;
+  convBwd(
+    L: number,
+    Ep: number,
+    pX: number,
+    pG: number,
+    pWT: number,
+    pDx: number,
+    pDwT: number,
+    pDb: number,
+  ): void;
+}
+
 interface ScanExports {
   scanFwd: ScanForwardExport;
   scanBwd: ScanBackwardExport;
@@ -277,6 +272,11 @@ export class SimdMemory {
       this.scans.set(N, k);
     }
     return k;
+  }
+
+  /** The conv kernels for K taps (`./kernels.ts` causalConvModuleBytes). */
+  private convKernels(K: number): ConvExports {
+    return this.kernelModule(`conv${K}`, (memory) => causalConvModuleBytes(K, memory));
   }
 
   /**
@@ -532,14 +532,14 @@ export class SimdMemory {
    */
   convForward(p: { x: SimdTensor; weightT: SimdTensor; bias: SimdTensor; y: SimdTensor }): void {
     const [b, l, Cp] = p.x.shape;
-    const taps = p.weightT.shape[0];
+    const k = this.convKernels(p.weightT.shape[0]);
     for (let i = 0; i < b; i++) {
       const row = i * l * Cp;
-      this.core.convFwd(l, Cp, taps, p.x.at(row), p.weightT.at(), p.bias.at(), p.y.at(row));
+      k.convFwd(l, Cp, p.x.at(row), p.weightT.at(), p.bias.at(), p.y.at(row));
     }
   }
 
-  /** The conv's backward: writes dx (b, l, Cp), which must hold zeros; adds into dweightT, dbias. */
+  /** The conv's backward: writes dx (b, l, Cp); adds into dweightT, dbias. */
   convBackward(p: {
     x: SimdTensor;
     g: SimdTensor;
@@ -549,13 +549,12 @@ export class SimdMemory {
     dbias: SimdTensor;
   }): void {
     const [b, l, Cp] = p.x.shape;
-    const taps = p.weightT.shape[0];
+    const k = this.convKernels(p.weightT.shape[0]);
     for (let i = 0; i < b; i++) {
       const row = i * l * Cp;
-      this.core.convBwd(
+      k.convBwd(
         l,
         Cp,
-        taps,
         p.x.at(row),
         p.g.at(row),
         p.weightT.at(),

@@ -547,11 +547,16 @@ export function crossEntropyInto(
         arg = v;
       }
     }
+    // e^(x − max) once per logit, kept in dlogits and scaled to the softmax there
     let sum = 0;
-    for (let v = 0; v < V; v++) sum += Math.exp(x[o + v] - max);
-    const lse = max + Math.log(sum);
-    loss += (m * (lse - x[o + t])) / total;
-    for (let v = 0; v < V; v++) dlogits[o + v] = (m * Math.exp(x[o + v] - lse)) / total;
+    for (let v = 0; v < V; v++) {
+      const e = Math.exp(x[o + v] - max);
+      dlogits[o + v] = e;
+      sum += e;
+    }
+    loss += (m * (max + Math.log(sum) - x[o + t])) / total;
+    const scale = m / (sum * total);
+    for (let v = 0; v < V; v++) dlogits[o + v] *= scale;
     dlogits[o + t] -= m / total;
     count += 1;
     if (arg === t) correct += 1;

@@ -59,7 +59,7 @@ import {
   v128,
 } from "./wasm";
 import { Locals, exp2NonPositive4, exp4, expTemps, softplus4 } from "./wasm-math";
-import { laneSum, sigmoid4 } from "./kernels";
+import { laneSum, sigmoid4, softplusRows } from "./kernels";
 
 /** How a weight matrix is stored. */
 export type WeightFormat = "f32" | "bf16" | "f16";
@@ -596,24 +596,15 @@ function scanStateFunction(N: number, lti: boolean): WasmFunction {
   // Δ of the next DELTA_BLOCK positions, ahead of their states, kept in y until the position's
   // output replaces it (as in ./kernels.ts scanFwd: a softplus made inside the position holds
   // back the next position's states; the prompt's scan ran 1.3× slower)
-  const deltas: Code = [
-    set(q, g(prow)),
-    set(
-      qEnd,
-      i32.add(
-        g(prow),
-        i32.mul(
-          g(ldB),
-          i32.select(i32.const(DELTA_BLOCK), g(left), i32.ltS(i32.const(DELTA_BLOCK), g(left))),
-        ),
-      ),
-    ),
-    control.while(i32.ltS(g(q), g(qEnd)), [
-      set(raw, f4.add(v128.load(i32.add(g(pRaw), g(q))), g(vb))),
-      v128.store(i32.add(g(pY), g(q)), softplus4(raw, l, te)),
-      inc(q, g(ldB)),
-    ]),
-  ];
+  const deltas = softplusRows({
+    pRaw,
+    pOut: pY,
+    from: prow,
+    stride: ldB,
+    count: i32.select(i32.const(DELTA_BLOCK), g(left), i32.ltS(i32.const(DELTA_BLOCK), g(left))),
+    bias: vb,
+    temps: { q, end: qEnd, raw, l, te },
+  });
   const stepCode: Code = [
     set(left, i32.sub(g(L), g(t))),
     control.if(i32.eqz(i32.and(g(t), i32.const(DELTA_BLOCK - 1))), deltas),

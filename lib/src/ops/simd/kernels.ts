@@ -48,7 +48,7 @@ import {
   set,
   v128,
 } from "./wasm";
-import { Locals, exp2NonPositive4, exp4, expTemps, softplus4 } from "./wasm-math";
+import { type ExpTemps, Locals, exp2NonPositive4, exp4, expTemps, softplus4 } from "./wasm-math";
 
 /** One register block of the gemm: MR rows × (4·NV columns, or 1 scalar column when NV = 0). */
 function gemmBlock(
@@ -195,6 +195,32 @@ function gemmFunction(): WasmFunction {
   };
 }
 
+/**
+ * Code that writes Δ = softplus(raw + bias) for `count` rows from byte offset `from` (locals; rows
+ * `stride` bytes apart, the four channels at that offset of each), raw read at pRaw, Δ written
+ * at pOut: the scans make the Δ of a run of positions ahead of those positions' states.
+ */
+export function softplusRows(p: {
+  pRaw: number;
+  pOut: number;
+  from: number;
+  stride: number;
+  count: Code;
+  bias: number;
+  temps: { q: number; end: number; raw: number; l: Locals; te: ExpTemps };
+}): Code {
+  const { q, end, raw, l, te } = p.temps;
+  return [
+    set(q, g(p.from)),
+    set(end, i32.add(g(p.from), i32.mul(g(p.stride), p.count))),
+    control.while(i32.ltS(g(q), g(end)), [
+      set(raw, f4.add(v128.load(i32.add(g(p.pRaw), g(q))), g(p.bias))),
+      v128.store(i32.add(g(p.pOut), g(q)), softplus4(raw, l, te)),
+      inc(q, g(p.stride)),
+    ]),
+  ];
+}
+
 /** σ(x) = 1 / (1 + e^−x), four lanes (x must not be NaN). */
 export function sigmoid4(x: Code, l: Locals, t: ReturnType<typeof expTemps>): Code {
   return f4.div(l.f(1), f4.add(l.f(1), exp4(f4.neg(x), t)));
@@ -255,21 +281,15 @@ function scanForwardFunction(N: number, lti: boolean): WasmFunction {
   // Δ of the chunk's positions, ahead of their states: every state of a position waits for its Δ,
   // and a softplus made inside the position (a chain of about a hundred cycles) kept the states of
   // one position from overlapping those of the next (the forward ran 1.9× slower)
-  const deltas: Code = [
-    set(q, g(prow)),
-    set(
-      qEnd,
-      i32.add(
-        g(prow),
-        i32.mul(g(EpB), i32.select(g(T), i32.sub(g(L), g(t)), i32.ltS(g(T), i32.sub(g(L), g(t))))),
-      ),
-    ),
-    control.while(i32.ltS(g(q), g(qEnd)), [
-      set(raw, f4.add(v128.load(i32.add(g(pRaw), g(q))), g(vb))),
-      v128.store(i32.add(g(pDt), g(q)), softplus4(raw, l, te)),
-      inc(q, g(EpB)),
-    ]),
-  ];
+  const deltas = softplusRows({
+    pRaw,
+    pOut: pDt,
+    from: prow,
+    stride: EpB,
+    count: i32.select(g(T), i32.sub(g(L), g(t)), i32.ltS(g(T), i32.sub(g(L), g(t)))),
+    bias: vb,
+    temps: { q, end: qEnd, raw, l, te },
+  });
   const inner: Code = [
     control.if(i32.eqz(g(cnt)), [
       ns.map((n) => v128.store(i32.add(g(psc), i32.mul(g(EpB), i32.const(n))), hOf(n))),

@@ -381,9 +381,19 @@ export class SimdBackend implements Backend {
     });
     let dbias: SimdTensor | null = null;
     if (hasBias) {
-      dbias = this.m.zeros([outDim]);
-      for (let r = 0; r < rows; r++)
-        for (let o = 0; o < outDim; o++) dbias.data[o] += gs.data[r * outDim + o];
+      // Σ over positions of g, as the product 1ᵀ g on the weight gradients' gemm
+      const ones = this.m.alloc([rows, 1]);
+      ones.data.fill(1);
+      dbias = this.m.alloc([outDim]);
+      this.m.gemmAtB({
+        positions: rows,
+        rows: 1,
+        cols: outDim,
+        a: ones,
+        b: gs,
+        c: dbias,
+        accumulate: false,
+      });
     }
     return { dx, dweight, dbias };
   }

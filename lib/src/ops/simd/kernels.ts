@@ -280,7 +280,7 @@ function scanForwardFunction(N: number, lti: boolean): WasmFunction {
   }
   // Δ of the chunk's positions, ahead of their states: every state of a position waits for its Δ,
   // and a softplus made inside the position (a chain of about a hundred cycles) kept the states of
-  // one position from overlapping those of the next (the forward ran 1.9× slower)
+  // one position from overlapping those of the next (the forward ran 1.3× slower)
   const deltas = softplusRows({
     pRaw,
     pOut: pDt,
@@ -361,8 +361,8 @@ function scanForwardFunction(N: number, lti: boolean): WasmFunction {
  * pDu, pDdelta, pDz, pDA, pDD, pDbias, pDBv, pDCv, pXs, pAb, pScr)`: the backward pass of `scanFwd` for
  * one batch element (equations in `train/scan-backward.ts`), chunk by chunk from the last:
  * the states of a chunk are recomputed from its stored boundary state into the scratch Xs
- * ((T + 1) rows of N vectors) together with Ā = exp(Δ A) (Ab, T rows), then the adjoint
- * recurrence h ← Ā h + g_o C walks the chunk backwards.
+ * ((T + 1) rows of N vectors) together with Ā = exp(Δ A) (Ab: T rows of N vectors, then two
+ * vectors per position), then the adjoint recurrence h ← Ā h + g_o C walks the chunk backwards.
  *
  * Writes du, ddelta (∂ of raw, through softplus' = σ), dz (when hasZ): (L, Ep); accumulates (+=)
  * dA as (N, Ep), dD and dbias (Ep), and dB, dC per position and state as four-lane partial sums

@@ -632,6 +632,7 @@ export class SimdMemory {
     const T = s.chunk;
     const chunks = Math.ceil(l / T);
     const xs = this.alloc([T + 1, N, 4]);
+    // T rows of N vectors (Ā), then two vectors per position (the kernel's g_o and σ(raw))
     const ab = this.alloc([T, N + 2, 4]);
     const scratch = this.alloc([(lti ? 7 : 3) * N + 2, 4]);
     const dBpart = lti ? out.dB : this.alloc([l, N, 4]);

@@ -221,6 +221,15 @@ export function softplusRows(p: {
   ];
 }
 
+/**
+ * The address of row n of a (rows, Ep) array at `base`, this channel group's four channels (all
+ * three locals: the array, the group's byte offset g4, a row's bytes EpB): how the kernels read
+ * the transposed parameters (A, the conv's weights) and add into their gradients.
+ */
+function groupRowAt(base: number, g4: number, EpB: number, n: number): Code {
+  return i32.add(i32.add(g(base), g(g4)), i32.mul(g(EpB), i32.const(n)));
+}
+
 /** σ(x) = 1 / (1 + e^−x), four lanes (x must not be NaN). */
 export function sigmoid4(x: Code, l: Locals, t: ReturnType<typeof expTemps>): Code {
   return f4.div(l.f(1), f4.add(l.f(1), exp4(f4.neg(x), t)));
@@ -313,8 +322,7 @@ function scanForwardFunction(N: number, lti: boolean): WasmFunction {
     inc(t, i32.const(1)),
   ];
   // row n of a transposed (N, Ep) parameter, this group's four channels
-  const groupRow = (base: number, n: number): Code =>
-    v128.load(i32.add(i32.add(g(base), g(g4)), i32.mul(g(EpB), i32.const(n))));
+  const groupRow = (base: number, n: number): Code => v128.load(groupRowAt(base, g4, EpB, n));
   const perGroup: Code = [
     // this group's A · log₂e (exp(Δ A) = 2^(Δ A log₂e)) and B, C, N vectors each, copied to the
     // scratch: read at constant offsets; its state starts at zero
@@ -525,8 +533,7 @@ function scanBackwardFunction(N: number, lti: boolean): WasmFunction {
     control.while(i32.gtS(g(j), i32.const(0)), reverse),
   ];
   // row n of a transposed (N, Ep) array, this group's four channels
-  const aAddr = (n: number, base: number): Code =>
-    i32.add(i32.add(g(base), g(g4)), i32.mul(g(EpB), i32.const(n)));
+  const aAddr = (n: number, base: number): Code => groupRowAt(base, g4, EpB, n);
   /** The scratch accumulator `slot` (N vectors) added into the (N, Ep) array at `base`. */
   const flush = (slot: number, base: number): Code =>
     ns.map((n) =>
@@ -642,10 +649,7 @@ function convFunctions(K: number): WasmFunction[] {
     const r = taps.map(() => l.add("v128"));
     const [bias, acc] = [l.add("v128"), l.add("v128")];
     const perGroup: Code = [
-      taps.map((j) => [
-        set(w[j], v128.load(i32.add(i32.add(g(pWT), g(g4)), i32.mul(g(EpB), i32.const(j))))),
-        set(r[j], l.f(0)),
-      ]),
+      taps.map((j) => [set(w[j], v128.load(groupRowAt(pWT, g4, EpB, j))), set(r[j], l.f(0))]),
       set(bias, v128.load(i32.add(g(pBias), g(g4)))),
       set(px, i32.add(g(pX), g(g4))),
       set(py, i32.add(g(pY), g(g4))),
@@ -684,8 +688,7 @@ function convFunctions(K: number): WasmFunction[] {
     const q = taps.map(() => l.add("v128"));
     const dw = taps.map(() => l.add("v128"));
     const [gt, db, dx] = [l.add("v128"), l.add("v128"), l.add("v128")];
-    const row = (base: number, j: number): Code =>
-      i32.add(i32.add(g(base), g(g4)), i32.mul(g(EpB), i32.const(j)));
+    const row = (base: number, j: number): Code => groupRowAt(base, g4, EpB, j);
     // g_t enters the window; ∂x_{t−(K−1)} = Σ_j w_j ⊙ g_{t−j} is then complete
     const shiftG = (value: Code): Code => [
       taps

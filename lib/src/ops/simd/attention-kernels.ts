@@ -68,9 +68,7 @@ function softmaxFunction(): WasmFunction {
   const [rows, W, ld, pS, n0, keys, pInv, pE] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [r, n, nB, n4B, WB, ldB, j] = Array.from({ length: 7 }, () => l.add("i32"));
   const m = l.add("f32");
-  const [vm, vm2, vs, vs2, vmx, e, e2, mask, lanes] = Array.from({ length: 9 }, () =>
-    l.add("v128"),
-  );
+  const [vm, vm2, vs, vs2, vmx, e, e2, mask] = Array.from({ length: 8 }, () => l.add("v128"));
   const te = expTemps(l);
   const te2 = expTemps(l);
   const at = (off: number): Code => i32.add(g(pS), g(off));
@@ -127,7 +125,7 @@ function softmaxFunction(): WasmFunction {
     set(vs, f4.add(g(vs), g(vs2))),
     control.if(i32.ltS(g(j), g(nB)), [
       // lanes 0 … (n mod 4) − 1 of the last vector are visible
-      set(mask, f4.lt(g(lanes), f4.splat(f32.fromI32(i32.and(g(n), i32.const(3)))))),
+      set(mask, f4.lt(l.lanes([0, 1, 2, 3]), f4.splat(f32.fromI32(i32.and(g(n), i32.const(3)))))),
       set(e, v128.and(expAt(), g(mask))),
       v128.store(out(j), g(e)),
       set(vs, f4.add(g(vs), g(e))),
@@ -147,7 +145,6 @@ function softmaxFunction(): WasmFunction {
     locals: l.types,
     constants: l.constants,
     body: [
-      set(lanes, f4.lanes([0, 1, 2, 3])),
       set(WB, shl2(g(W))),
       set(ldB, shl2(g(ld))),
       set(r, i32.const(0)),

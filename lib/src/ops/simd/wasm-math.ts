@@ -60,6 +60,10 @@ export class Locals {
   i(n: number): Code {
     return this.konst(`i${n}`, v128.constI32(n));
   }
+  /** The float32 lanes x₀ … x₃. */
+  lanes(x: readonly [number, number, number, number]): Code {
+    return this.konst(`lanes${x.join(",")}`, f4.lanes(x));
+  }
 }
 
 export interface ExpTemps {

@@ -293,21 +293,25 @@ export function assembleModule(
     return [id, uleb(bytes.length), bytes];
   };
   const types = functions.map((f) => [0x60, vec(f.params.map((p) => ValType[p])), vec([])]);
-  // one mutable global per distinct constant of the module (see ConstantLocal)
+  // one mutable global per distinct constant of the module (see ConstantLocal), made at its
+  // first use
   const globalOf = new Map<string, number>();
   const globals: Code[] = [];
-  for (const c of functions.flatMap((f) => f.constants ?? [])) {
-    const key = flatten(c.value).join(",");
-    if (!globalOf.has(key)) {
-      globalOf.set(key, globals.length);
-      globals.push([ValType.v128, 0x01, c.value, 0x0b]);
+  const globalFor = (value: Code): number => {
+    const key = flatten(value).join(",");
+    let index = globalOf.get(key);
+    if (index === undefined) {
+      index = globals.length;
+      globalOf.set(key, index);
+      globals.push([ValType.v128, 0x01, value, 0x0b]);
     }
-  }
+    return index;
+  };
   const code = functions.map((f) => {
     const groups: Code[] = f.locals.map((l) => [1, ValType[l]]);
     const setConstants = (f.constants ?? []).map((c) => [
       0x23,
-      ...uleb(globalOf.get(flatten(c.value).join(","))!),
+      ...uleb(globalFor(c.value)),
       0x21,
       ...uleb(c.local),
     ]);

@@ -138,6 +138,7 @@ export * from "./gpu/selective-scan";
 export * from "./gpu/selective-scan-async";
 export { type WebGpuInfo, installWebGpu, measureWebGpuSubmit, releaseWebGpu } from "./gpu/webgpu";
 export * from "./gpu/fused-scan";
+export * from "./gpu/wgsl-scan";
 export * from "./gpu/ssd";
 export { type SsdKernelName, type SsdKernelLaunch, MAX_GPU_SSD_CHUNK } from "./gpu/ssd-kernels";
 export { type DeviceGpuMode, DEVICE_GPU_MODES } from "./gpu/device-kernels";

@@ -263,10 +263,11 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
         `import * as webgpu from ${JSON.stringify(path.join(root, "lib/src/gpu/webgpu.ts"))};`,
         `import * as fused from ${JSON.stringify(path.join(root, "lib/src/gpu/fused-scan.ts"))};`,
         `import * as ssd from ${JSON.stringify(path.join(root, "lib/src/gpu/ssd.ts"))};`,
+        `import * as wgsl from ${JSON.stringify(path.join(root, "lib/src/gpu/wgsl-scan.ts"))};`,
         `import * as scan from ${JSON.stringify(path.join(root, "lib/src/selective/scan.ts"))};`,
         `import * as args from ${JSON.stringify(path.join(root, "lib/src/scan/random-args.ts"))};`,
         `import { Rng } from ${JSON.stringify(path.join(root, "lib/src/rng.ts"))};`,
-        "(globalThis as any).lib = { ...async, ...webgpu, ...fused, ...ssd, ...scan, ...args, Rng };",
+        "(globalThis as any).lib = { ...async, ...webgpu, ...fused, ...ssd, ...wgsl, ...scan, ...args, Rng };",
       ].join("\n"),
     );
     const { build } = await import("rolldown");
@@ -548,6 +549,56 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       }
     }
   });
+  it("the hand-written WGSL scan matches lib's float64 forward at every tiling, from the fused scan's uploads", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
+    }
+    // tilings: the default (channels fitted down to the size), lanes over a state slice with a
+    // position tile not a multiple of the workgroup (n·T % WG), one invocation per channel
+    const tilings = [{}, { channels: 2, lanes: 2, chunk: 8 }, { channels: 4, lanes: 1, chunk: 4 }];
+    const wgslCases: Case[] = [
+      ...cases,
+      { label: "(3, 8, 70, 16), 24 channels", size: [3, 8, 70, 16], chunk: 32 },
+    ];
+    const wire = wgslCases.map((c) => ({ label: c.label, args: toWire(caseArgs(c)) }));
+    const results = await evaluate!<
+      { label: string; tiling: object; plan: Record<string, unknown>; out: number[] }[]
+    >(`(async () => {
+      const lib = globalThis.lib;
+      await lib.installWebGpu();
+      const out = [];
+      for (const tiling of ${JSON.stringify(tilings)}) {
+        const scanner = lib.createWgslScan(tiling);
+        for (const c of ${JSON.stringify(wire)}) {
+          const args = {};
+          for (const [k, v] of Object.entries(c.args)) {
+            args[k] = v && typeof v === "object" ? { shape: v.shape, data: Float32Array.from(v.data) } : v;
+          }
+          const up = await scanner.upload(args);
+          const plan = await scanner.plan(up.dims);
+          const r = await lib.withDeviceErrorScopes("test", async () => scanner.read(await scanner.forward(up)));
+          out.push({ label: c.label, tiling, plan, out: Array.from(r.out.data) });
+          scanner.free(up);
+        }
+        scanner.destroy();
+      }
+      return out;
+    })()`);
+    expect(results.length).toBe(tilings.length * wgslCases.length);
+    const lanesSeen = new Set<unknown>();
+    for (const r of results) {
+      const c = wgslCases.find((x) => x.label === r.label)!;
+      const want = selectiveScan(caseArgs(c));
+      expect(relErr(r.out, want.out.data), `${r.label} ${JSON.stringify(r.plan)}`).toBeLessThan(
+        TOL,
+      );
+      lanesSeen.add(r.plan.lanes);
+    }
+    // every tiling ran as asked somewhere: lanes 4, 2 and 1 all appear in the plans
+    expect([...lanesSeen].sort()).toEqual([1, 2, 4]);
+  });
+
   it("Mamba-2's chunked SSD (createGpuSsd) matches the float64 recurrence", async (ctx) => {
     if (skip) {
       console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);

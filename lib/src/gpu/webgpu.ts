@@ -90,10 +90,16 @@ interface GpuLike {
 const WRAPPED = Symbol.for("mamba-ts.webgpu.wrapped");
 
 /**
- * Wraps navigator.gpu so that every device gpu.js requests (a) gets the adapter's own limit of
- * storage buffers per shader stage instead of WebGPU's default of 8: the chunked scan's output
- * kernel binds 9 (S, Δ, u, A, B, C, D and z, plus its output); and (b) on Dawn, an assignable
- * `onuncapturederror` (see the module comment).
+ * The limits a device gets at the adapter's value instead of WebGPU's default: storage buffers
+ * per shader stage (default 8; the chunked scan's output kernel binds 9: S, Δ, u, A, B, C, D and
+ * z, plus its output) and workgroup memory (default 16 KiB; the WGSL scan's tiles of a chunk).
+ */
+const RAISED_LIMITS = ["maxStorageBuffersPerShaderStage", "maxComputeWorkgroupStorageSize"];
+
+/**
+ * Wraps navigator.gpu so that every device gpu.js requests (a) gets the adapter's own
+ * {@link RAISED_LIMITS}; and (b) on Dawn, an assignable `onuncapturederror` (see the module
+ * comment).
  */
 function wrapNavigatorGpu(gpu: GpuLike): GpuLike {
   if ((gpu as unknown as Record<symbol, unknown>)[WRAPPED]) return gpu;
@@ -107,14 +113,13 @@ function wrapNavigatorGpu(gpu: GpuLike): GpuLike {
       get(target, key) {
         if (key === "requestDevice") {
           return async (descriptor: { requiredLimits?: Record<string, number> } = {}) => {
+            const adapterLimits: Record<string, number> = {};
+            for (const key of RAISED_LIMITS) {
+              if (typeof limits?.[key] === "number") adapterLimits[key] = limits[key];
+            }
             const device = await requestDevice({
               ...descriptor,
-              requiredLimits: {
-                ...(typeof limits?.maxStorageBuffersPerShaderStage === "number"
-                  ? { maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage }
-                  : {}),
-                ...descriptor.requiredLimits,
-              },
+              requiredLimits: { ...adapterLimits, ...descriptor.requiredLimits },
             });
             shimDevice(device);
             return device;
@@ -289,8 +294,9 @@ interface BufferLike {
   destroy(): void;
 }
 
-/** The compute parts of a WebGPU device that {@link firstNonFiniteOnDevice} uses. */
+/** The compute parts of a WebGPU device that {@link firstNonFiniteOnDevice} and {@link compileWgsl} use. */
 interface ComputeDeviceLike extends DeviceLike {
+  limits: Record<string, number>;
   createShaderModule(d: { code: string }): unknown;
   createComputePipeline(d: {
     layout: "auto";
@@ -307,7 +313,7 @@ interface ComputeDeviceLike extends DeviceLike {
     beginComputePass(): {
       setPipeline(p: ComputePipelineLike): void;
       setBindGroup(index: number, group: unknown): void;
-      dispatchWorkgroups(x: number): void;
+      dispatchWorkgroups(x: number, y?: number): void;
       end(): void;
     };
   };
@@ -451,10 +457,7 @@ export async function createWebGpuBuffer(
       );
     }
   }
-  const { WebGPUBufferResult } = loadGpuJs() as unknown as {
-    WebGPUBufferResult: new (s: object) => unknown;
-  };
-  return new WebGPUBufferResult({ buffer, output: size, componentCount: 1, context, kernel: null });
+  return bufferResult(buffer, size, context);
 }
 
 /**
@@ -669,6 +672,95 @@ export async function firstNonFiniteOnDevice(values: unknown[]): Promise<number[
       readable.destroy();
     }
   });
+}
+
+/** A WGSL compute shader compiled on gpu.js's shared WebGPU device (see {@link compileWgsl}). */
+export interface WgslPipeline {
+  /**
+   * Submits one dispatch of `groups` ([x, y]) workgroups with `buffers` (gpu.js
+   * `WebGPUBufferResult`s) bound at bindings 0, 1, ... of group 0. Returns at once; the GPU runs
+   * it in order with gpu.js's kernels ({@link webGpuIdle} waits for it).
+   */
+  dispatch(buffers: unknown[], groups: [number, number]): void;
+}
+
+/**
+ * Compiles `code` (WGSL with one compute entry point `main`, storage buffers at group 0) on
+ * gpu.js's shared WebGPU device, inside error scopes: a shader the device rejects throws, naming
+ * `fn`, the function the user called.
+ */
+export async function compileWgsl(fn: string, code: string): Promise<WgslPipeline> {
+  const { device } = (await sharedContext()) as unknown as { device: ComputeDeviceLike };
+  const pipeline = await withDeviceErrorScopes(fn, async () =>
+    device.createComputePipeline({
+      layout: "auto",
+      compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
+    }),
+  );
+  // the bind group of the last dispatch, reused while the same buffers come back
+  let bound: { buffers: BufferLike[]; group: unknown } | null = null;
+  return {
+    dispatch(values, [x, y]) {
+      const buffers = values.map((v, j) => {
+        if (!isBufferResult(v)) {
+          throw argumentError(
+            fn,
+            `buffers[${j}]`,
+            `a gpu.js WebGPUBufferResult (got ${describe(v)})`,
+          );
+        }
+        return v.buffer;
+      });
+      if (
+        !bound ||
+        bound.buffers.some((b, j) => b !== buffers[j]) ||
+        bound.buffers.length !== buffers.length
+      ) {
+        const group = device.createBindGroup({
+          layout: pipeline.getBindGroupLayout(0),
+          entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+        });
+        bound = { buffers, group };
+      }
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bound.group);
+      pass.dispatchWorkgroups(x, y);
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+    },
+  };
+}
+
+/** The limits of gpu.js's shared WebGPU device (e.g. maxComputeWorkgroupStorageSize). */
+export async function webGpuLimits(): Promise<Record<string, number>> {
+  const { device } = (await sharedContext()) as unknown as { device: ComputeDeviceLike };
+  return device.limits;
+}
+
+/**
+ * A new storage buffer of `size` ([x, y, z], x fastest) float32 zeros on gpu.js's shared WebGPU
+ * device, as a gpu.js `WebGPUBufferResult` (for a hand-written shader's output; free it with
+ * `.delete()`).
+ */
+export async function allocateWebGpuBuffer(size: number[]): Promise<unknown> {
+  checkArg("allocateWebGpuBuffer", "size", size, schema.shape({ maxElements: MAX_ELEMENTS }));
+  const context = await sharedContext();
+  const count = size.reduce((p, s) => p * s, 1);
+  const buffer = context.device.createBuffer({
+    size: 4 * count,
+    usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST,
+  });
+  return bufferResult(buffer, size, context);
+}
+
+/** A device buffer as gpu.js's pipeline type, a `WebGPUBufferResult` of logical size `size`. */
+function bufferResult(buffer: BufferLike, size: number[], context: object): unknown {
+  const { WebGPUBufferResult } = loadGpuJs() as unknown as {
+    WebGPUBufferResult: new (s: object) => unknown;
+  };
+  return new WebGPUBufferResult({ buffer, output: size, componentCount: 1, context, kernel: null });
 }
 
 /** Resolves when the GPU has finished everything submitted to gpu.js's WebGPU device so far. */

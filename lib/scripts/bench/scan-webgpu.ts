@@ -45,6 +45,7 @@ import {
 import { idealFusedTraffic } from "../../dist/gpu/selective-scan";
 import { createGpuSelectiveScanAsync } from "../../dist/gpu/selective-scan-async";
 import { createFusedGpuScan, fusedScanTraffic } from "../../dist/gpu/fused-scan";
+import { type WgslScanTiling, createWgslScan } from "../../dist/gpu/wgsl-scan";
 import { releaseWebGpu, webGpuIdle, withDeviceErrorScopes } from "../../dist/gpu/webgpu";
 import {
   type ScanSize,
@@ -57,11 +58,13 @@ import {
   type Timing,
   gpuRunScript,
   measureGpuDevice,
+  BACK_TO_BACK,
   perKernelTimes,
   relL2,
   runGpuBenchMain,
   startGpuBench,
   time,
+  timeBackToBack,
   timeOnDevice,
   torchCall,
 } from "../bench-gpu-common";
@@ -76,6 +79,16 @@ const DEFAULT_SIZES: ScanSize[] = [
 ];
 const CHUNKS = (process.env.SCAN_WEBGPU_CHUNKS ?? "8,16,32").split(",").map(Number);
 const BACKWARD_CHUNKS = (process.env.SCAN_WEBGPU_BACKWARD_CHUNKS ?? "8,16").split(",").map(Number);
+/** The hand-written WGSL scan's tilings, "channels,lanes,chunk;...": all timed, the first also end to end. */
+const WGSL_TILINGS: WgslScanTiling[] = (
+  process.env.SCAN_WEBGPU_WGSL ?? "32,4,32;16,4,32;32,2,32;64,2,16;32,1,16"
+)
+  .split(";")
+  .filter((t) => t.length > 0)
+  .map((t) => {
+    const [channels, lanes, chunk] = t.split(",").map(Number);
+    return { channels, lanes, chunk };
+  });
 /** CPU backward check (float64, one core) up to this many state updates. */
 const CPU_BACKWARD_LIMIT = 2 ** 26;
 /** The shipped scans (every call uploads and reads back) up to this many state updates. */
@@ -237,6 +250,66 @@ async function main(): Promise<void> {
       reference ? { relL2: relL2(out, reference), relMax: relDiff(out, reference) } : {};
     flush();
     const idle = webgpu ? webGpuIdle : async () => {};
+
+    // the hand-written WGSL scan from the same uploads on the same device: the fused design
+    // where the kernel language allows workgroup memory, register arrays and its own loops
+    const wgsl: Record<string, unknown>[] = [];
+    entry.wgsl = wgsl;
+    for (const [k, tiling] of (webgpu ? WGSL_TILINGS : []).entries()) {
+      const row: Record<string, unknown> = { asked: tiling };
+      wgsl.push(row);
+      const label = `WGSL ${tiling.channels} channels × ${tiling.lanes} lanes, chunks of ${tiling.chunk}`;
+      if (!affordable(label, 1.3 * uploadEstimate() * (k === 0 ? 3 + 2 * transfers() : 2), row)) {
+        continue;
+      }
+      const scanner = createWgslScan(tiling);
+      try {
+        if (k === 0) {
+          // checked run, then forward, back to back, read-back, upload and end to end
+          const { first, ...timings } = await timeOnDevice(scanner, args, {
+            webgpu,
+            label: "scan-webgpu",
+            repeats: 20,
+            transfers,
+            uploaded: (seconds) => (uploadS ??= seconds),
+          });
+          Object.assign(row, check(first.out.data), timings);
+        } else {
+          const up = await scanner.upload(args);
+          const first = await withDeviceErrorScopes("scan-webgpu", async () =>
+            scanner.read(await scanner.forward(up)),
+          );
+          Object.assign(row, check(first.out.data));
+          row.forward = await time(20, async () => {
+            await scanner.forward(up);
+            await idle();
+          });
+          row.forwardBackToBack = await timeBackToBack(
+            5,
+            BACK_TO_BACK,
+            () => scanner.forward(up),
+            idle,
+          );
+          scanner.free(up);
+        }
+        row.plan = scanner.plan();
+        const t = (key: string) => (row[key] as Timing | undefined)?.seconds ?? null;
+        const overHbm = (key: string) =>
+          hbm && t(key)
+            ? ` (${(t(key)! / (entry.hbmLimitSeconds as number)).toFixed(1)}× HBM limit)`
+            : "";
+        const p = row.plan as { channels: number; lanes: number; chunk: number };
+        say(
+          `WGSL ${p.channels} ch × ${p.lanes} lanes, T=${p.chunk}: forward ${fmt(t("forward"))}${overHbm("forward")}, back to back ${fmt(t("forwardBackToBack"))}${overHbm("forwardBackToBack")}${k === 0 ? `, upload ${fmt(t("upload"))}, read-back ${fmt(t("read"))}, end to end ${fmt(t("endToEnd"))}` : ""}; rel L2 err ${(row.relL2 as number | undefined)?.toExponential(2) ?? "-"}`,
+        );
+      } catch (e) {
+        row.error = (e as Error).message;
+        say(`${label}: failed: ${(e as Error).message.split("\n")[0]}`);
+      } finally {
+        scanner.destroy();
+      }
+      flush();
+    }
 
     // the fused gpu.js scan, data on the device
     const fused: Record<string, unknown>[] = [];

@@ -219,6 +219,26 @@ export interface MeasuredGpuSize {
     relL2: number | null;
   }[];
   bestChunk: number | null;
+  /**
+   * lib's hand-written WGSL scan (createWgslScan) from the same uploads in the same run, per
+   * tiling (as planned for this size: channels per workgroup, lanes per channel, chunk), timed as
+   * the fused forward; upload, read-back and end to end only for the first tiling. Empty where
+   * the run did not measure it.
+   */
+  wgsl: {
+    channels: number;
+    lanes: number;
+    chunk: number;
+    forwardSeconds: number;
+    forwardBackToBackSeconds: number | null;
+    kernelSeconds: number;
+    uploadSeconds: number | null;
+    readSeconds: number | null;
+    endToEndSeconds: number | null;
+    relL2: number | null;
+  }[];
+  /** The fastest of wgsl (kernel time): an index into it, or null. */
+  bestWgsl: number | null;
   /** The fused backward (kernels alone) per chunk length; error: worst gradient vs the CPU backward. */
   backward: {
     chunk: number;
@@ -250,8 +270,9 @@ export interface MeasuredGpuRunInfo {
  * One of the targets the fused scan was built against, judged on the measured numbers:
  * measured / bound = ratio, met when ratio <= limit; null where a side was not measured. The
  * bounds: the HBM limit, Mamba's CUDA kernel, or the hand-written WGSL scan through the same
- * Dawn (an NVIDIA H200, 2026-12-05: one channel block per workgroup, the state in registers,
- * the next chunk prefetched into registers; its end to end is its upload + dispatch + read-back).
+ * Dawn: lib's (createWgslScan) measured in the same run where there is one, else the figures of
+ * an NVIDIA H200 of 2026-12-05 (note says so); its end to end is its upload + dispatch +
+ * read-back.
  */
 export interface MeasuredGpuTarget {
   target: string;
@@ -328,6 +349,8 @@ export const MEASURED_GPU_RUN: MeasuredGpuRun | null = {
         },
       ],
       bestChunk: 8,
+      wgsl: [],
+      bestWgsl: null,
       backward: [
         {
           chunk: 4,
@@ -369,6 +392,8 @@ export const MEASURED_GPU_RUN: MeasuredGpuRun | null = {
         },
       ],
       bestChunk: 8,
+      wgsl: [],
+      bestWgsl: null,
       backward: [
         {
           chunk: 4,
@@ -410,6 +435,8 @@ export const MEASURED_GPU_RUN: MeasuredGpuRun | null = {
         },
       ],
       bestChunk: 8,
+      wgsl: [],
+      bestWgsl: null,
       backward: [
         {
           chunk: 4,
@@ -451,6 +478,8 @@ export const MEASURED_GPU_RUN: MeasuredGpuRun | null = {
         },
       ],
       bestChunk: 8,
+      wgsl: [],
+      bestWgsl: null,
       backward: [
         {
           chunk: 4,
@@ -492,6 +521,8 @@ export const MEASURED_GPU_RUN: MeasuredGpuRun | null = {
         },
       ],
       bestChunk: 8,
+      wgsl: [],
+      bestWgsl: null,
       backward: [
         {
           chunk: 4,

@@ -68,8 +68,8 @@ export interface WgslScanner {
   read(out: unknown): Promise<{ out: Tensor<Float32Array> }>;
   /** Frees an upload or an output. */
   free(...values: unknown[]): void;
-  /** The tiling used for `dims` on this device (channels and lanes fitted to the size). */
-  plan(dims: ScanDims): Promise<WgslScanPlan>;
+  /** The tiling of the last size on this device (channels and lanes fitted to the size). */
+  plan(): WgslScanPlan | null;
   /** The WGSL of the last size. */
   source(): string | null;
   /** Frees the output buffer. */
@@ -266,9 +266,6 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
     null;
   let output: { out: unknown; size: number[] } | null = null;
 
-  const plan = async (dims: ScanDims): Promise<WgslScanPlan> =>
-    planWgslScan(dims, tiling, (await webGpuLimits()).maxComputeWorkgroupStorageSize);
-
   return {
     tiling,
     upload: (args) => uploader.upload(args),
@@ -278,7 +275,8 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
       const { dims, values: v } = inputs;
       const key = JSON.stringify(dims);
       if (compiled?.key !== key) {
-        const p = await plan(dims);
+        const limits = await webGpuLimits();
+        const p = planWgslScan(dims, tiling, limits.maxComputeWorkgroupStorageSize);
         const source = wgslScanSource(dims, p);
         compiled = { key, pipeline: await compileWgsl(name, source), plan: p, source };
       }
@@ -307,7 +305,7 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
     free(...values) {
       uploader.free(...values.filter((v) => v !== output?.out));
     },
-    plan,
+    plan: () => compiled?.plan ?? null,
     source: () => compiled?.source ?? null,
     destroy() {
       if (output) releaseDeviceValue(output.out);

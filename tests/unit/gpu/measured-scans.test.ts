@@ -25,6 +25,13 @@ interface RawSize {
     endToEnd?: RawTiming;
   }[];
   backward?: { chunk: number; backward?: RawTiming }[];
+  wgsl?: {
+    plan?: { channels: number; lanes: number; chunk: number };
+    forward?: RawTiming;
+    forwardBackToBack?: RawTiming;
+    upload?: RawTiming;
+    read?: RawTiming;
+  }[];
 }
 
 /** The kernel times of a raw size's fused forwards (see the module comment). */
@@ -32,6 +39,11 @@ const kernelTimes = (r: RawSize): number[] =>
   (r.fused ?? [])
     .filter((f) => f.forward)
     .map((f) => f.forwardBackToBack?.seconds ?? f.forward!.seconds);
+/** The same for the WGSL scan's tilings that ran. */
+const wgslKernelTimes = (r: RawSize): number[] =>
+  (r.wgsl ?? [])
+    .filter((w) => w.forward && w.plan)
+    .map((w) => w.forwardBackToBack?.seconds ?? w.forward!.seconds);
 
 const raw = (source: string): { date: string; sizes: RawSize[]; torch?: { device: string } } =>
   JSON.parse(readFileSync(path.join(__dirname, "../../..", source), "utf8"));
@@ -109,5 +121,36 @@ describe("MEASURED_GPU_RUN", () => {
       (x) => x.size.join() === target.size.join(),
     )!;
     expect(faster.boundSeconds).toBe(a.anchors?.official?.seconds ?? null);
+  });
+
+  it("takes the WGSL bounds from the same run's WGSL scan where it ran, else from the H200 figures, and says so", () => {
+    const wgslTargets = run.targets.filter((t) => t.target.includes("WGSL"));
+    expect(wgslTargets.length).toBeGreaterThan(0);
+    for (const t of wgslTargets) {
+      const s = run.sizes.find((x) => x.size.join() === t.size.join());
+      const r = s
+        ? raw(run.runs[s.run].source).sizes.find((x) => x.size.join() === t.size.join())!
+        : null;
+      const kernels = r ? wgslKernelTimes(r) : [];
+      if (kernels.length === 0) {
+        // no WGSL scan in the run: the figures of another card, named in the note
+        if (t.ratio !== null) expect(t.note).toContain("H200");
+        continue;
+      }
+      expect(t.note).toBeNull();
+      const fastest = Math.min(...kernels);
+      if (t.target.includes("dispatch")) {
+        expect(t.boundSeconds).toBe(fastest);
+      } else {
+        const timed = r!.wgsl!.find((w) => w.forward && w.plan && w.upload && w.read)!;
+        expect(t.boundSeconds).toBeCloseTo(
+          timed.upload!.seconds + fastest + timed.read!.seconds,
+          12,
+        );
+      }
+      // the summary's own WGSL rows are the raw file's
+      expect(s!.wgsl.map((w) => w.kernelSeconds)).toEqual(kernels);
+      expect(s!.wgsl[s!.bestWgsl!].kernelSeconds).toBe(fastest);
+    }
   });
 });

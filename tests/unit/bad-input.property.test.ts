@@ -46,6 +46,8 @@ const EXEMPT_BY_REASON: Record<string, string> = {
     "trainMamba trainTransformer trainMamba2",
   "the fused scan and its WebGPU helpers: need gpu.js or a WebGPU device (gpu/fused-scan.test.ts)":
     "createFusedGpuScan fusedScanTraffic " + "measureWebGpuSubmit",
+  "the hand-written WGSL scan: needs a WebGPU device (its option errors: gpu/wgsl-scan.test.ts)":
+    "createWgslScan",
   "the chunked SSD on gpu.js: needs gpu.js or a WebGPU device; async (gpu/ssd.test.ts)":
     "createGpuSsd gpuSsdChunked",
 };

@@ -549,6 +549,13 @@ const table: Record<string, Row> = {
   ),
   chunkedOutputSource: [() => [dims(), 4, false], "dims:@SCAN_SIZES T:int[1,4096] packed?:bool"],
   packSource: [() => [dims(), "A"], "dims:@SCAN_SIZES which:A|BC"],
+  ...each(
+    ["planWgslScan", "wgslScanSource"],
+    [
+      () => [dims(), { channels: 2, lanes: 1, chunk: 4 }, 16384],
+      "dims:@SCAN_SIZES options?:{channels?:int[1,256] lanes?:int[1,8] chunk?:int[1,64]} workgroupBytes?:int[1,]",
+    ],
+  ),
   lastStateSource: [() => [3], "index:int[0,MAX]"],
   ...each(
     ["summarizeTraffic", "trafficByKernel"],

@@ -21,7 +21,7 @@
 import type { Tensor } from "../tensor";
 import { checkArg, checkOptions, schema } from "../validate";
 import type { SelectiveScanArgs } from "../selective/scan";
-import type { ScanDims } from "./scan-kernels";
+import { type ScanDims, checkScanDims } from "./scan-kernels";
 import { type DeviceScanArgs, createFusedGpuScan } from "./fused-scan";
 import { releaseDeviceValue } from "./device-kernels";
 import {
@@ -87,6 +87,54 @@ const MAX_GROUPS_X = 65535;
 /** Invocations per workgroup at most (WebGPU's default maxComputeInvocationsPerWorkgroup). */
 const MAX_INVOCATIONS = 256;
 
+/** The tiling asked for in `options`, with its defaults, checked for `fn`. */
+function checkTiling(fn: string, options: WgslScanOptions | undefined): WgslScanTiling {
+  const o = checkOptions(fn, "options", options ?? {}, OPTIONS) as WgslScanOptions;
+  const tiling: WgslScanTiling = {
+    channels: o.channels ?? 32,
+    lanes: o.lanes ?? 4,
+    chunk: o.chunk ?? 32,
+  };
+  if (![1, 2, 4, 8].includes(tiling.lanes)) {
+    throw new Error(`${fn}: option 'lanes' must be 1, 2, 4 or 8 (got ${tiling.lanes})`);
+  }
+  if (tiling.chunk % tiling.lanes !== 0) {
+    throw new Error(
+      `${fn}: option 'lanes' must divide option 'chunk' (got lanes ${tiling.lanes}, chunk ${tiling.chunk})`,
+    );
+  }
+  return tiling;
+}
+
+/**
+ * The tiling the WGSL scan uses for `dims` when `options` (see {@link createWgslScan}) are asked
+ * for on a device with `workgroupBytes` of workgroup memory (default 16 KiB, WebGPU's minimum).
+ */
+export function planWgslScan(
+  dims: ScanDims,
+  options?: WgslScanOptions,
+  workgroupBytes = 16384,
+): WgslScanPlan {
+  const fn = "planWgslScan";
+  const d = checkScanDims(fn, dims);
+  const tiling = checkTiling(fn, options);
+  checkArg(fn, "workgroupBytes", workgroupBytes, schema.integer({ min: 1 }));
+  return plan(fn, d, tiling, workgroupBytes);
+}
+
+/** The WGSL of the scan for `dims`, tiled as {@link planWgslScan} plans it (same arguments). */
+export function wgslScanSource(
+  dims: ScanDims,
+  options?: WgslScanOptions,
+  workgroupBytes = 16384,
+): string {
+  const fn = "wgslScanSource";
+  const d = checkScanDims(fn, dims);
+  const tiling = checkTiling(fn, options);
+  checkArg(fn, "workgroupBytes", workgroupBytes, schema.integer({ min: 1 }));
+  return source(d, plan(fn, d, tiling, workgroupBytes));
+}
+
 /**
  * The tiling for `dims` nearest to `asked` that the size allows: channels the largest divisor of
  * the channels per group (dim / groups) up to the channels asked for, so a workgroup's channels
@@ -94,7 +142,8 @@ const MAX_INVOCATIONS = 256;
  * channels reduced further while the workgroup memory exceeds `workgroupBytesLimit` or the
  * workgroup has over 256 invocations.
  */
-export function planWgslScan(
+function plan(
+  fn: string,
   dims: ScanDims,
   asked: WgslScanTiling,
   workgroupBytesLimit: number,
@@ -110,7 +159,7 @@ export function planWgslScan(
   }
   if (bytes(channels) > workgroupBytesLimit) {
     throw new Error(
-      `createWgslScan: a chunk of ${asked.chunk} positions with dstate ${dims.dstate} needs ${bytes(channels)} bytes of workgroup memory, over the device's ${workgroupBytesLimit}: ask for a shorter chunk`,
+      `${fn}: a chunk of ${asked.chunk} positions with dstate ${dims.dstate} needs ${bytes(channels)} bytes of workgroup memory, over the device's ${workgroupBytesLimit}: ask for a shorter chunk`,
     );
   }
   const blocks = (dims.batch * dims.dim) / channels;
@@ -128,10 +177,10 @@ export function planWgslScan(
 const lines = (count: number, line: (k: number) => string, indent: string): string =>
   Array.from({ length: count }, (_, k) => indent + line(k)).join("\n");
 
-/** The WGSL of the scan for `dims` and `plan` (see the module comment). */
-export function wgslScanSource(dims: ScanDims, plan: WgslScanPlan): string {
+/** The WGSL of the scan for `dims` and `p` (see the module comment). */
+function source(dims: ScanDims, p: WgslScanPlan): string {
   const { batch, dim, length: L, dstate: N, groups, softplus, hasZ } = dims;
-  const { channels: CH, lanes: S, chunk: T } = plan;
+  const { channels: CH, lanes: S, chunk: T } = p;
   const K = N / S; // states per invocation
   const WG = CH * S; // invocations per workgroup
   const TP = T + 1; // padded row
@@ -178,7 +227,7 @@ var<workgroup> sY: array<f32, ${S * CH * TP}>; // each lane's share of C·h, (la
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let block = wg.x + wg.y * ${plan.workgroups[0]}u;
+  let block = wg.x + wg.y * ${p.workgroups[0]}u;
   if (block >= ${(batch * dim) / CH}u) { return; }
   let b = block / ${dim / CH}u;
   let d0 = (block % ${dim / CH}u) * ${CH}u; // the workgroup's first channel
@@ -245,21 +294,7 @@ ${lines(
  * first forward of each size. Node needs Dawn (see installWebGpu, which the upload calls).
  */
 export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
-  const fn = "createWgslScan";
-  const o = checkOptions(fn, "options", options, OPTIONS) as WgslScanOptions;
-  const tiling: WgslScanTiling = {
-    channels: o.channels ?? 32,
-    lanes: o.lanes ?? 4,
-    chunk: o.chunk ?? 32,
-  };
-  if (![1, 2, 4, 8].includes(tiling.lanes)) {
-    throw new Error(`${fn}: option 'lanes' must be 1, 2, 4 or 8 (got ${tiling.lanes})`);
-  }
-  if (tiling.chunk % tiling.lanes !== 0) {
-    throw new Error(
-      `${fn}: option 'lanes' must divide option 'chunk' (got lanes ${tiling.lanes}, chunk ${tiling.chunk})`,
-    );
-  }
+  const tiling = checkTiling("createWgslScan", options);
   // the uploads (argument checks included) are the fused gpu.js scan's
   const uploader = createFusedGpuScan({ mode: "webgpu" });
   let compiled: { key: string; pipeline: WgslPipeline; plan: WgslScanPlan; source: string } | null =
@@ -276,9 +311,9 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
       const key = JSON.stringify(dims);
       if (compiled?.key !== key) {
         const limits = await webGpuLimits();
-        const p = planWgslScan(dims, tiling, limits.maxComputeWorkgroupStorageSize);
-        const source = wgslScanSource(dims, p);
-        compiled = { key, pipeline: await compileWgsl(name, source), plan: p, source };
+        const p = plan(name, dims, tiling, limits.maxComputeWorkgroupStorageSize);
+        const code = source(dims, p);
+        compiled = { key, pipeline: await compileWgsl(name, code), plan: p, source: code };
       }
       const size = [dims.length, dims.dim, dims.batch];
       if (output?.size.join() !== size.join()) {

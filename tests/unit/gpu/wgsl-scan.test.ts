@@ -4,7 +4,12 @@
  * tests/integration/gpu-scan-async.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { type ScanDims, createWgslScan, planWgslScan } from "../../../lib/src/index";
+import {
+  type ScanDims,
+  createWgslScan,
+  planWgslScan,
+  wgslScanSource,
+} from "../../../lib/src/index";
 
 const dims = (over: Partial<ScanDims> = {}): ScanDims => ({
   batch: 8,
@@ -63,8 +68,28 @@ describe("planWgslScan", () => {
 
   it("says which option to change when even one channel does not fit", () => {
     expect(() => planWgslScan(dims({ dstate: 256 }), { ...asked, chunk: 64 }, 16384)).toThrow(
-      "createWgslScan: a chunk of 64 positions with dstate 256 needs",
+      "planWgslScan: a chunk of 64 positions with dstate 256 needs",
     );
+  });
+});
+
+describe("wgslScanSource", () => {
+  it("writes the planned tiling into the shader: workgroup size, tiles, one state per lane line", () => {
+    const small = dims({ batch: 1, dim: 2, length: 8, dstate: 4 });
+    const code = wgslScanSource(small, { channels: 2, lanes: 2, chunk: 4 });
+    // 2 channels × 2 lanes; Δ tile (2 channels, 4 + 1 padded positions); 2 states per lane
+    expect(code).toContain("@compute @workgroup_size(4)");
+    expect(code).toContain("var<workgroup> sDt: array<f32, 10>;");
+    expect(code).toContain("var<workgroup> sB: array<f32, 20>;");
+    expect(code.match(/h\d = exp2\(dt \* a\d\)/g)).toEqual([
+      "h0 = exp2(dt * a0)",
+      "h1 = exp2(dt * a1)",
+    ]);
+    expect(code.match(/workgroupBarrier\(\)/g)?.length).toBe(2);
+    // without z there is no z binding and no gate
+    const plain = wgslScanSource({ ...small, hasZ: false }, { channels: 2, lanes: 2, chunk: 4 });
+    expect(plain).not.toContain("var<storage, read> z");
+    expect(plain).not.toContain("exp(-cz");
   });
 });
 

@@ -81,7 +81,7 @@ const CHUNKS = (process.env.SCAN_WEBGPU_CHUNKS ?? "8,16,32").split(",").map(Numb
 const BACKWARD_CHUNKS = (process.env.SCAN_WEBGPU_BACKWARD_CHUNKS ?? "8,16").split(",").map(Number);
 /** The hand-written WGSL scan's tilings, "channels,lanes,chunk;...": all timed, the first also end to end. */
 const WGSL_TILINGS: WgslScanTiling[] = (
-  process.env.SCAN_WEBGPU_WGSL ?? "32,4,32;16,4,32;32,2,32;64,2,16;32,1,16"
+  process.env.SCAN_WEBGPU_WGSL ?? "32,4,32;16,4,32;64,4,16;16,4,16;32,2,32;64,2,16;32,1,16"
 )
   .split(";")
   .filter((t) => t.length > 0)

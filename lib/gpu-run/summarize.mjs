@@ -378,6 +378,22 @@ export interface MeasuredScanRun {
 /** The measured runs, the real GPU first. */
 export const MEASURED_GPU_SCANS: readonly MeasuredScanRun[] = ${JSON.stringify(runs, null, 2)};
 
+/**
+ * One forward scan on webgpu, data on the device (seconds; null: not measured): the forward
+ * alone (first submit to GPU done, median), the same back to back (ten forwards submitted,
+ * waited for once, per forward), the kernel time the targets use (back to back where measured),
+ * upload, read-back, end to end, and the output's relative L2 error against float64.
+ */
+export interface MeasuredForward {
+  forwardSeconds: number;
+  forwardBackToBackSeconds: number | null;
+  kernelSeconds: number;
+  uploadSeconds: number | null;
+  readSeconds: number | null;
+  endToEndSeconds: number | null;
+  relL2: number | null;
+}
+
 /** One size of a run of today's benchmark (seconds; null: not measured). */
 export interface MeasuredGpuSize {
   /** The run it comes from: an index into {@link MeasuredGpuRun.runs}. */
@@ -397,22 +413,8 @@ export interface MeasuredGpuSize {
   official: { seconds: number; relL2: number } | null;
   /** PyTorch selective_scan_ref (fp32, inputs on the GPU). */
   torchRef: { seconds: number; relL2: number } | null;
-  /**
-   * The fused gpu.js scan on webgpu per chunk length: the forward kernels alone (data on the
-   * device, first submit to GPU done, median), the same back to back (ten forwards submitted,
-   * waited for once, per forward; null where the run did not measure it), the kernel time the
-   * targets use (back to back where measured), upload, read-back, and end to end.
-   */
-  fused: {
-    chunk: number;
-    forwardSeconds: number;
-    forwardBackToBackSeconds: number | null;
-    kernelSeconds: number;
-    uploadSeconds: number | null;
-    readSeconds: number | null;
-    endToEndSeconds: number | null;
-    relL2: number | null;
-  }[];
+  /** The fused gpu.js scan per chunk length. */
+  fused: (MeasuredForward & { chunk: number })[];
   bestChunk: number | null;
   /**
    * lib's hand-written WGSL scan (createWgslScan) from the same uploads in the same run, per
@@ -420,18 +422,7 @@ export interface MeasuredGpuSize {
    * the fused forward; upload, read-back and end to end only for the first tiling. Empty where
    * the run did not measure it.
    */
-  wgsl: {
-    channels: number;
-    lanes: number;
-    chunk: number;
-    forwardSeconds: number;
-    forwardBackToBackSeconds: number | null;
-    kernelSeconds: number;
-    uploadSeconds: number | null;
-    readSeconds: number | null;
-    endToEndSeconds: number | null;
-    relL2: number | null;
-  }[];
+  wgsl: (MeasuredForward & { channels: number; lanes: number; chunk: number })[];
   /** The fastest of wgsl (kernel time): an index into it, or null. */
   bestWgsl: number | null;
   /** The fused backward (kernels alone) per chunk length; error: worst gradient vs the CPU backward. */

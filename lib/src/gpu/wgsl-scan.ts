@@ -115,11 +115,7 @@ export function planWgslScan(
   options?: WgslScanOptions,
   workgroupBytes = 16384,
 ): WgslScanPlan {
-  const fn = "planWgslScan";
-  const d = checkScanDims(fn, dims);
-  const tiling = checkTiling(fn, options);
-  checkArg(fn, "workgroupBytes", workgroupBytes, schema.integer({ min: 1 }));
-  return plan(fn, d, tiling, workgroupBytes);
+  return checkedPlan("planWgslScan", dims, options, workgroupBytes).plan;
 }
 
 /** The WGSL of the scan for `dims`, tiled as {@link planWgslScan} plans it (same arguments). */
@@ -128,11 +124,21 @@ export function wgslScanSource(
   options?: WgslScanOptions,
   workgroupBytes = 16384,
 ): string {
-  const fn = "wgslScanSource";
+  const { dims: d, plan: p } = checkedPlan("wgslScanSource", dims, options, workgroupBytes);
+  return source(d, p);
+}
+
+/** The arguments of {@link planWgslScan} and {@link wgslScanSource}, checked for `fn`, and the plan. */
+function checkedPlan(
+  fn: string,
+  dims: unknown,
+  options: WgslScanOptions | undefined,
+  workgroupBytes: unknown,
+): { dims: ScanDims; plan: WgslScanPlan } {
   const d = checkScanDims(fn, dims);
   const tiling = checkTiling(fn, options);
-  checkArg(fn, "workgroupBytes", workgroupBytes, schema.integer({ min: 1 }));
-  return source(d, plan(fn, d, tiling, workgroupBytes));
+  const bytes = checkArg(fn, "workgroupBytes", workgroupBytes, schema.integer({ min: 1 }));
+  return { dims: d, plan: plan(fn, d, tiling, bytes) };
 }
 
 /**

@@ -90,6 +90,7 @@ function runSummary(file) {
       run: -1,
       anchorsRun: -1,
       backwardRun: -1,
+      shippedRun: -1,
       size: s.size,
       hbmLimitSeconds: s.hbmLimitSeconds,
       expFloorSeconds: s.expFloorSeconds,
@@ -159,10 +160,17 @@ const TARGET_SIZE = [8, 2048, 4096, 16];
 
 /**
  * The runs merged: each size from the last run that measured its fused forward. Where that run
- * lost the anchors (official kernel, PyTorch reference) or the backward at a size and another
- * run measured them, they come from that run, which anchorsRun/backwardRun name.
+ * lost the anchors (official kernel, PyTorch reference) or the backward at a size, or did not run
+ * the shipped scans there, and another run measured them, they come from that run, which
+ * anchorsRun/backwardRun/shippedRun name.
  */
 function merge(files) {
+  const hasShipped = (s) => s.chunkedEndToEndSeconds !== null || s.naiveEndToEndSeconds !== null;
+  const takeShipped = (into, from, run) => {
+    into.chunkedEndToEndSeconds = from.chunkedEndToEndSeconds;
+    into.naiveEndToEndSeconds = from.naiveEndToEndSeconds;
+    into.shippedRun = run;
+  };
   const runs = [];
   const bySize = new Map();
   for (const file of files) {
@@ -183,9 +191,11 @@ function merge(files) {
           had.bestBackwardChunk = s.bestBackwardChunk;
           had.backwardRun = index;
         }
+        if (!hasShipped(had) && hasShipped(s)) takeShipped(had, s, index);
         continue;
       }
-      const next = { ...s, run: index, anchorsRun: index, backwardRun: index };
+      const next = { ...s, run: index, anchorsRun: index, backwardRun: index, shippedRun: index };
+      if (had && !hasShipped(s) && hasShipped(had)) takeShipped(next, had, had.shippedRun);
       if (had && !s.official && !s.torchRef && (had.official || had.torchRef)) {
         next.official = had.official;
         next.torchRef = had.torchRef;
@@ -202,7 +212,9 @@ function merge(files) {
   const work = (s) => s.size.reduce((p, v) => p * v, 1);
   const sizes = [...bySize.values()].sort((a, b) => work(a) - work(b) || a.size[0] - b.size[0]);
   // drop runs nothing comes from
-  const used = [...new Set(sizes.flatMap((s) => [s.run, s.anchorsRun, s.backwardRun]))].sort(
+  const used = [
+    ...new Set(sizes.flatMap((s) => [s.run, s.anchorsRun, s.backwardRun, s.shippedRun])),
+  ].sort(
     (a, b) => a - b,
   );
   return {
@@ -212,6 +224,7 @@ function merge(files) {
       run: used.indexOf(s.run),
       anchorsRun: used.indexOf(s.anchorsRun),
       backwardRun: used.indexOf(s.backwardRun),
+      shippedRun: used.indexOf(s.shippedRun),
     })),
   };
 }
@@ -402,6 +415,8 @@ export interface MeasuredGpuSize {
   anchorsRun: number;
   /** The run the backward comes from: run, or another run where this one lost it. */
   backwardRun: number;
+  /** The run the shipped scans' times come from: run, or another run where this one lacks them. */
+  shippedRun: number;
   size: [number, number, number, number];
   /** The ideal fused kernel's bytes at the measured copy bandwidth. */
   hbmLimitSeconds: number | null;
@@ -513,7 +528,7 @@ if (run) {
     // the run a row comes from; [n]: its anchors or backward from run n (listed below the table)
     const from = (i) => (i === s.run ? "" : ` [${i + 1}]`);
     console.log(
-      `| (${s.size.join(", ")}) |${several ? ` ${r.device.replace(/^NVIDIA /, "").split(" ")[0]} ${r.date} [${s.run + 1}] |` : ""} ${fmt(s.hbmLimitSeconds)} | ${fmt(s.expFloorSeconds)} | ${fmt(s.official?.seconds)}${from(s.anchorsRun)} | ${fmt(s.torchRef?.seconds)}${from(s.anchorsRun)} | ${fmt(f.kernelSeconds)} (${s.bestChunk ?? "-"}) | ${fmt(f.forwardSeconds)} | ${x(f.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, s.expFloorSeconds)} | ${x(f.kernelSeconds, s.official?.seconds)} | ${wgslCell} | ${x(w?.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, w?.kernelSeconds)} | ${fmt(f.uploadSeconds)} | ${fmt(f.readSeconds)} | ${fmt(f.endToEndSeconds)} | ${fmt(s.chunkedEndToEndSeconds)} | ${fmt(b.seconds)} (${s.bestBackwardChunk ?? "-"})${from(s.backwardRun)} | ${x(b.seconds, s.backwardHbmLimitSeconds)} |`,
+      `| (${s.size.join(", ")}) |${several ? ` ${r.device.replace(/^NVIDIA /, "").split(" ")[0]} ${r.date} [${s.run + 1}] |` : ""} ${fmt(s.hbmLimitSeconds)} | ${fmt(s.expFloorSeconds)} | ${fmt(s.official?.seconds)}${from(s.anchorsRun)} | ${fmt(s.torchRef?.seconds)}${from(s.anchorsRun)} | ${fmt(f.kernelSeconds)} (${s.bestChunk ?? "-"}) | ${fmt(f.forwardSeconds)} | ${x(f.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, s.expFloorSeconds)} | ${x(f.kernelSeconds, s.official?.seconds)} | ${wgslCell} | ${x(w?.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, w?.kernelSeconds)} | ${fmt(f.uploadSeconds)} | ${fmt(f.readSeconds)} | ${fmt(f.endToEndSeconds)} | ${fmt(s.chunkedEndToEndSeconds)}${from(s.shippedRun)} | ${fmt(b.seconds)} (${s.bestBackwardChunk ?? "-"})${from(s.backwardRun)} | ${x(b.seconds, s.backwardHbmLimitSeconds)} |`,
     );
   }
   console.log("\nTargets:");

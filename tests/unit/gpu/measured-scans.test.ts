@@ -25,6 +25,7 @@ interface RawSize {
     endToEnd?: RawTiming;
   }[];
   backward?: { chunk: number; backward?: RawTiming }[];
+  shipped?: { variant: string; endToEnd?: RawTiming }[];
   wgsl?: {
     plan?: { channels: number; lanes: number; chunk: number };
     forward?: RawTiming;
@@ -75,6 +76,14 @@ describe("MEASURED_GPU_RUN", () => {
       const bestBackward = s.backward.find((b) => b.chunk === s.bestBackwardChunk);
       if (backwards.length === 0) expect(bestBackward).toBeUndefined();
       else expect(bestBackward!.seconds).toBe(Math.min(...backwards));
+      // the shipped chunked scan: this run's, or another run's where this one did not run it
+      const shippedChunked = (x: RawSize) =>
+        x.shipped?.find((v) => v.variant === "chunked")?.endToEnd?.seconds ?? null;
+      if (s.shippedRun !== s.run) expect(shippedChunked(r)).toBeNull();
+      const shippedFile = raw(run.runs[s.shippedRun].source).sizes.find(
+        (x) => x.size.join() === s.size.join(),
+      )!;
+      expect(s.chunkedEndToEndSeconds).toBe(shippedChunked(shippedFile));
       const kernels = kernelTimes(r);
       const best = s.fused.find((f) => f.chunk === s.bestChunk);
       if (kernels.length === 0) expect(best).toBeUndefined();
@@ -139,7 +148,7 @@ describe("MEASURED_GPU_RUN", () => {
       }
       expect(t.note).toBeNull();
       const fastest = Math.min(...kernels);
-      if (t.target.includes("dispatch")) {
+      if (t.target.startsWith("fused forward kernel")) {
         expect(t.boundSeconds).toBe(fastest);
       } else {
         const timed = r!.wgsl!.find((w) => w.forward && w.plan && w.upload && w.read)!;

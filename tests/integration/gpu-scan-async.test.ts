@@ -583,8 +583,19 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
         }
         scanner.destroy();
       }
+      // bad input is refused naming the scanner's own upload
+      const scanner = lib.createWgslScan();
+      try {
+        await scanner.upload({ u: null });
+        out.push({ refused: "accepted" });
+      } catch (e) {
+        out.push({ refused: e.message });
+      }
+      scanner.destroy();
       return out;
     })()`);
+    const refused = results.pop() as unknown as { refused: string };
+    expect(refused.refused).toMatch(/^WgslScanner\.upload: argument 'u' must be/);
     expect(results.length).toBe(tilings.length * wgslCases.length);
     const lanesSeen = new Set<unknown>();
     for (const r of results) {

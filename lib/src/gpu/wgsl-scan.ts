@@ -309,7 +309,14 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
 
   return {
     tiling,
-    upload: (args) => uploader.upload(args),
+    // the fused scan's checks, their errors named for the function the user called
+    upload: (args) =>
+      uploader.upload(args).catch((e: unknown) => {
+        if (e instanceof Error) {
+          e.message = e.message.replace(/^FusedGpuScanner\.upload:/, "WgslScanner.upload:");
+        }
+        throw e;
+      }),
     async forward(inputs) {
       const name = "WgslScanner.forward";
       checkArg(name, "inputs", inputs, schema.object());

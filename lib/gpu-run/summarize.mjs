@@ -214,9 +214,7 @@ function merge(files) {
   // drop runs nothing comes from
   const used = [
     ...new Set(sizes.flatMap((s) => [s.run, s.anchorsRun, s.backwardRun, s.shippedRun])),
-  ].sort(
-    (a, b) => a - b,
-  );
+  ].sort((a, b) => a - b);
   return {
     runs: used.map((i) => runs[i]),
     sizes: sizes.map((s) => ({

@@ -11,6 +11,9 @@
  * Per size (b, d, l, n), inputs `randomSelectiveScanArgs(new Rng(7 + l))` as the CPU benchmark:
  * - anchors (lib/gpu-run/torch_scan.py): the float64 reference, selective_scan_ref and the
  *   official kernel, timed with CUDA events (median), their errors against float64;
+ * - lib's hand-written WGSL scan (createWgslScan) from the same uploads on the same device, at the
+ *   tilings of SCAN_WEBGPU_WGSL ("channels,lanes,chunk;..."): forward and back to back, the first
+ *   tiling also upload, read-back and end to end; the bound of the "within 2× of WGSL" targets;
  * - the fused gpu.js scan (createFusedGpuScan) for chunk lengths T: upload (the argument check
  *   on the host, the "staged" upload and the check of u's, delta's and z's values on the device,
  *   until the GPU is idle; once a size also the "write" and "mapped" paths), forward (the chained

@@ -196,7 +196,7 @@ function source(dims: ScanDims, p: WgslScanPlan): string {
   const bcGuard = (N * T) % WG !== 0;
   // the value j = li + k·WG of a (rows, T) tile: row j / T, position j % T
   const tileIndex = (k: number) => `let j = li + ${k * WG}u; let r = j / ${T}u; let t = j % ${T}u;`;
-  const load = (chunkStart: string) =>
+  const load = (chunkStart: string, indent: string) =>
     [
       lines(
         PER,
@@ -205,14 +205,14 @@ function source(dims: ScanDims, p: WgslScanPlan): string {
           ` pu${k} = select(0.0, u[at], inside); pd${k} = select(0.0, delta[at], inside);` +
           (hasZ ? ` pz${k} = select(0.0, z[at], inside);` : "") +
           " }",
-        "    ",
+        indent,
       ),
       lines(
         PER_BC,
         (k) =>
           `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = bcRows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u${bcGuard ? ` && j < ${N * T}u` : ""};` +
           ` pb${k} = select(0.0, B[at], inside); pc${k} = select(0.0, C[at], inside); }`,
-        "    ",
+        indent,
       ),
     ].join("\n");
   const bindings = ["u", "delta", "A", "B", "C", "D", "bias"].map(
@@ -249,7 +249,7 @@ ${lines(K, (k) => `var h${k} = 0.0;`, "  ")}
 ${lines(PER, (k) => `var pu${k} = 0.0; var pd${k} = 0.0; var cu${k} = 0.0;${hasZ ? ` var pz${k} = 0.0; var cz${k} = 0.0;` : ""}`, "  ")}
 ${lines(PER_BC, (k) => `var pb${k} = 0.0; var pc${k} = 0.0;`, "  ")}
   {
-${load("0u")}
+${load("0u", "    ")}
   }
   for (var c = 0u; c < ${chunks}u; c++) {
     let t0 = c * ${T}u;
@@ -271,7 +271,7 @@ ${lines(
     // 2. the next chunk's loads, in flight while this one is scanned
     if (c + 1u < ${chunks}u) {
       let next = t0 + ${T}u;
-${load("next")}
+${load("next", "      ")}
     }
     // 3. the scan over the chunk: this invocation's ${K} states in registers
     for (var t = 0u; t < ${T}u; t++) {

@@ -241,8 +241,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let bcRows = (b * ${groups}u + d0 / ${dim / groups}u) * ${N * L}u; // its B and C, (n, l)
   // this invocation's channel and slice of states in the scan, A premultiplied by log2(e)
   let ch = li / ${S}u;
-  let i0 = (li % ${S}u) * ${K}u;
   let lane = li % ${S}u;
+  let i0 = lane * ${K}u;
 ${lines(K, (k) => `let a${k} = A[(d0 + ch) * ${N}u + i0 + ${k}u] * 1.4426950408889634;`, "  ")}
 ${lines(K, (k) => `var h${k} = 0.0;`, "  ")}
   // the next chunk's values, in registers; this chunk's u${hasZ ? " and z" : ""} for the output

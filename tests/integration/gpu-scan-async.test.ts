@@ -610,6 +610,120 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
     expect([...lanesSeen].sort()).toEqual([1, 2, 4]);
   });
 
+  it("the hand-written WGSL backward matches lib's float64 backward at every tiling", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
+    }
+    // tilings as for the forward, plus 2 channels a workgroup at 24 channels: several channel
+    // blocks per group, so the second kernel's sums over blocks (and over the batch) are tested
+    const tilings = [{}, { channels: 2, lanes: 2, chunk: 8 }, { channels: 4, lanes: 1, chunk: 4 }];
+    const bwdCases: Case[] = [
+      ...cases,
+      { label: "(3, 8, 70, 16), 24 channels", size: [3, 8, 70, 16], chunk: 32 },
+    ];
+    const doutOf = (c: Case) => {
+      const [b, d, l] = c.size;
+      return Float32Array.from({ length: b * d * l }, (_, i) => Math.cos(0.3 * i));
+    };
+    const wire = bwdCases.map((c) => ({
+      label: c.label,
+      args: toWire(caseArgs(c)),
+      dout: Array.from(doutOf(c)),
+    }));
+    const results = await evaluate!<
+      {
+        label: string;
+        plan: Record<string, unknown>;
+        out: number[];
+        grads: Record<string, number[]>;
+      }[]
+    >(`(async () => {
+      const lib = globalThis.lib;
+      await lib.installWebGpu();
+      const out = [];
+      for (const tiling of ${JSON.stringify(tilings)}) {
+        const scanner = lib.createWgslScan(tiling);
+        for (const c of ${JSON.stringify(wire)}) {
+          const args = {};
+          for (const [k, v] of Object.entries(c.args)) {
+            args[k] = v && typeof v === "object" ? { shape: v.shape, data: Float32Array.from(v.data) } : v;
+          }
+          const up = await scanner.upload(args);
+          const g = await scanner.uploadGradient(up, { shape: args.u.shape, data: Float32Array.from(c.dout) });
+          const r = await lib.withDeviceErrorScopes("test", async () => {
+            const saved = await scanner.forwardTrain(up);
+            const y = await scanner.read(saved.out);
+            return { y, grads: await scanner.readGradients(up, await scanner.backward(up, saved, g)) };
+          });
+          const plain = {};
+          for (const [k, v] of Object.entries(r.grads)) plain[k] = Array.from(v.data);
+          out.push({ label: c.label, plan: scanner.backwardPlan(), out: Array.from(r.y.out.data), grads: plain });
+          scanner.free(up, g);
+        }
+        scanner.destroy();
+      }
+      // a backward without its forward, and a dout of the wrong shape, are refused by name
+      const scanner = lib.createWgslScan();
+      const c = ${JSON.stringify(wire[0])};
+      const args = {};
+      for (const [k, v] of Object.entries(c.args)) {
+        args[k] = v && typeof v === "object" ? { shape: v.shape, data: Float32Array.from(v.data) } : v;
+      }
+      const up = await scanner.upload(args);
+      const refused = [];
+      try {
+        await scanner.uploadGradient(up, { shape: [1, 1, 1], data: new Float32Array(1) });
+        refused.push("accepted");
+      } catch (e) {
+        refused.push(e.message);
+      }
+      const g = await scanner.uploadGradient(up, { shape: args.u.shape, data: Float32Array.from(c.dout) });
+      try {
+        await scanner.backward(up, { out: null, states: null }, g);
+        refused.push("accepted");
+      } catch (e) {
+        refused.push(e.message);
+      }
+      scanner.free(up, g);
+      scanner.destroy();
+      out.push({ refused });
+      return out;
+    })()`);
+    const { refused } = results.pop() as unknown as { refused: string[] };
+    expect(refused[0]).toMatch(
+      /^WgslScanner\.uploadGradient: argument 'dout' must be a float tensor of shape \(2, 3, 37\)/,
+    );
+    expect(refused[1]).toBe(
+      "WgslScanner.backward: argument 'saved' must be this scanner's last forwardTrain of these inputs",
+    );
+    expect(results.length).toBe(tilings.length * bwdCases.length);
+    const lanesSeen = new Set<unknown>();
+    const blocksSeen = new Set<number>();
+    for (const r of results) {
+      const c = bwdCases.find((x) => x.label === r.label)!;
+      const args = caseArgs(c);
+      const tag = `${r.label} ${JSON.stringify(r.plan)}`;
+      expect(relErr(r.out, selectiveScan(args).out.data), tag).toBeLessThan(TOL);
+      const ref = selectiveScanBackward(
+        selectiveScanForwardTrain({ ...args, returnLastState: false }).cache,
+        { shape: c.size.slice(0, 3), data: doutOf(c) },
+      );
+      for (const k of ["du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddeltaBias"] as const) {
+        if (ref[k] === undefined) continue;
+        expect(r.grads[k], `${k} ${tag}`).toBeDefined();
+        expect(relErr(r.grads[k], ref[k]!.data), `${k} ${tag}`).toBeLessThan(TOL);
+      }
+      lanesSeen.add(r.plan.lanes);
+      const [, d] = c.size;
+      blocksSeen.add(d / (c.groups ? 2 : 1) / (r.plan.channels as number));
+    }
+    expect([...lanesSeen].sort()).toEqual([1, 2, 4]);
+    // some workgroup summed its group alone, some shared it with other blocks
+    expect(blocksSeen.has(1)).toBe(true);
+    expect([...blocksSeen].some((n) => n > 1)).toBe(true);
+  });
+
   it("Mamba-2's chunked SSD (createGpuSsd) matches the float64 recurrence", async (ctx) => {
     if (skip) {
       console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);

@@ -11,8 +11,8 @@
  * a GPU: there "upload" builds gpu.js inputs in host memory, which gpu.js copies on every call.
  */
 import type { Tensor } from "../tensor";
-import { checkArg, checkOptions, describe, schema } from "../validate";
-import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
+import { checkArg, checkOptions, schema } from "../validate";
+import type { SelectiveScanArgs } from "../selective/scan";
 import { type ScanDims, MAX_GPU_DSTATE, deltaKernelSource, summarizeTraffic } from "./scan-kernels";
 import {
   type FusedKernelName,
@@ -39,10 +39,13 @@ import {
   type DeviceGpuMode,
   DEVICE_GPU_MODES,
   createDeviceKernels,
-  float32Data,
-  refuseNonFiniteOnDevice,
   releaseDeviceValue,
 } from "./device-kernels";
+import {
+  type DeviceScanArgs,
+  uploadDeviceScanArgs,
+  uploadDeviceScanGradient,
+} from "./device-scan-inputs";
 import { type WebGpuUpload, WEBGPU_UPLOADS, withDeviceErrorScopes } from "./webgpu";
 
 /** Options of {@link createFusedGpuScan}. */
@@ -67,15 +70,7 @@ export interface FusedGpuScanOptions {
   upload?: WebGpuUpload;
 }
 
-/** Scan arguments on the device (see {@link FusedGpuScanner.upload}). */
-export interface DeviceScanArgs {
-  readonly dims: ScanDims;
-  readonly returnLastState: boolean;
-  /** The inputs as gpu.js kernel arguments (buffers on webgpu). */
-  readonly values: Record<string, unknown>;
-  /** Host copies the backward pass needs to check its dout against. */
-  readonly shape: [number, number, number];
-}
+export type { DeviceScanArgs };
 
 /** What the forward pass leaves on the device. */
 export interface DeviceScanOutput {
@@ -178,57 +173,11 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
     trace: o.trace,
     upload: o.upload,
   });
-  const { webgpu, kernel, call, checkBackend, put, asScalars, fetch } = dev;
+  const { webgpu, kernel, call, checkBackend, asScalars, fetch } = dev;
   const scopes = webgpu && o.errorScopes !== false;
 
-  const upload = async (args: SelectiveScanArgs): Promise<DeviceScanArgs> => {
-    const name = "FusedGpuScanner.upload";
-    // on webgpu the values of u, delta and z are checked on the device, after the upload
-    const shapes = checkInputDependentScanArgs(name, args, { bdlValues: !webgpu });
-    if (shapes.dstate > MAX_GPU_DSTATE) {
-      throw new Error(
-        `${name}: argument 'A' must have at most ${MAX_GPU_DSTATE} states n (got n = ${shapes.dstate})`,
-      );
-    }
-    const dims: ScanDims = {
-      batch: shapes.batch,
-      dim: shapes.dim,
-      length: shapes.length,
-      dstate: shapes.dstate,
-      groups: shapes.B.groups,
-      softplus: args.deltaSoftplus === true,
-      hasZ: args.z !== undefined && args.z !== null,
-    };
-    if (webgpu) await dev.ready();
-    const { batch, dim, length: L, dstate: N, groups } = dims;
-    const values: Record<string, unknown> = {
-      u: await put(float32Data(args.u), [L, dim, batch]),
-      delta: await put(float32Data(args.delta), [L, dim, batch]),
-      A: await put(float32Data(args.A), [N, dim]),
-      B: await put(float32Data(args.B), [L, N, batch * groups]),
-      C: await put(float32Data(args.C), [L, N, batch * groups]),
-      Dv: await put(args.D ? float32Data(args.D) : new Float32Array(dim), [dim]),
-      bias: await put(args.deltaBias ? float32Data(args.deltaBias) : new Float32Array(dim), [dim]),
-    };
-    // A and D side by side, (d, n + 1): the backward's grads kernel binds them as one buffer
-    const AD = new Float32Array(dim * (N + 1));
-    const a = float32Data(args.A);
-    for (let d = 0; d < dim; d++) {
-      AD.set(a.subarray(d * N, (d + 1) * N), d * (N + 1));
-      AD[d * (N + 1) + N] = args.D ? args.D.data[d] : 0;
-    }
-    values.AD = await put(AD, [N + 1, dim]);
-    if (dims.hasZ) values.z = await put(float32Data(args.z!), [L, dim, batch]);
-    if (webgpu) {
-      const checked = (["u", "delta", "z"] as const)
-        .filter((k) => values[k] !== undefined)
-        .map((k) => ({ arg: k, host: args[k]!, device: values[k] }));
-      await refuseNonFiniteOnDevice(name, checked, () =>
-        Object.values(values).forEach(releaseDeviceValue),
-      );
-    }
-    return { dims, returnLastState: args.returnLastState === true, values, shape: [batch, dim, L] };
-  };
+  const upload = (args: SelectiveScanArgs): Promise<DeviceScanArgs> =>
+    uploadDeviceScanArgs("FusedGpuScanner", dev, args);
 
   const forward = async (inputs: DeviceScanArgs): Promise<DeviceScanOutput> => {
     const name = "FusedGpuScanner.forward";
@@ -315,21 +264,8 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
     return result;
   };
 
-  const uploadGradient = async (inputs: DeviceScanArgs, dout: Tensor): Promise<unknown> => {
-    const name = "FusedGpuScanner.uploadGradient";
-    const [b, d, l] = inputs.shape;
-    if (
-      !dout ||
-      !Array.isArray(dout.shape) ||
-      dout.shape.join() !== [b, d, l].join() ||
-      !(dout.data instanceof Float32Array || dout.data instanceof Float64Array)
-    ) {
-      throw new Error(
-        `${name}: argument 'dout' must be a float tensor of shape (${b}, ${d}, ${l}), the shape of out (got ${describe(dout)})`,
-      );
-    }
-    return put(float32Data(dout), [l, d, b]);
-  };
+  const uploadGradient = (inputs: DeviceScanArgs, dout: Tensor): Promise<unknown> =>
+    uploadDeviceScanGradient("FusedGpuScanner", dev, inputs, dout);
 
   const backward = async (
     inputs: DeviceScanArgs,

@@ -10,6 +10,12 @@ import {
   planWgslScan,
   wgslScanSource,
 } from "../../../lib/src/index";
+import {
+  planBackward,
+  wgslBackwardSource,
+  wgslGradientLayout,
+  wgslSumsSource,
+} from "../../../lib/src/gpu/wgsl-scan-kernels";
 
 const dims = (over: Partial<ScanDims> = {}): ScanDims => ({
   batch: 8,
@@ -107,5 +113,77 @@ describe("createWgslScan: bad options", () => {
     expect(() => createWgslScan({ chunks: 8 } as object)).toThrow(
       /createWgslScan: argument 'options' .*chunks/,
     );
+  });
+});
+
+describe("the WGSL backward's plan, layout and shader (wgsl-scan-kernels.ts)", () => {
+  /**
+   * Workgroup memory of a backward plan, counted here: Δ, u, g_o (channel rows); B, C, ∂B and ∂C
+   * summed (n rows, 2 each); the lanes' shares of o, ∂u, ∂Δ; two buffers of a slice's ∂B, ∂C per
+   * channel, rows of n·slice + 1.
+   */
+  const bwdBytes = (ch: number, n: number, lanes: number, chunk: number, slice: number) =>
+    4 * ((chunk + 1) * (3 * ch + 4 * n + 3 * lanes * ch) + 4 * ch * (n * slice + 1));
+
+  it("keeps the chunk, fits channels to the memory, and sums ∂B, ∂C every slice positions", () => {
+    // 32 channels × 4 lanes, chunk 16: 128 invocations / (2 · 16) = 4 positions a slice
+    const big = bwdBytes(32, 16, 4, 16, 4);
+    const p = planBackward("f", dims(), { channels: 32, lanes: 4, chunk: 16 }, big);
+    expect(p).toMatchObject({ channels: 32, lanes: 4, chunk: 16, slice: 4, workgroupBytes: big });
+    // within 48 KiB (32 channels need 70,272 bytes): 16 channels, 64 invocations, 2 positions a slice
+    expect(big).toBeGreaterThan(49152);
+    const q = planBackward("f", dims(), { channels: 32, lanes: 4, chunk: 16 }, 49152);
+    expect(q).toMatchObject({ channels: 16, slice: 2, workgroupBytes: bwdBytes(16, 16, 4, 16, 2) });
+    expect(q.workgroups).toEqual([(8 * 2048) / 16, 1]);
+    // a slice divides the chunk: chunk 12 with 4 positions' worth of invocations -> 4; chunk 6 -> 3
+    expect(planBackward("f", dims(), { channels: 32, lanes: 4, chunk: 12 }, 1 << 20).slice).toBe(4);
+    expect(planBackward("f", dims(), { channels: 32, lanes: 2, chunk: 6 }, 1 << 20).slice).toBe(2);
+    expect(() =>
+      planBackward("f", dims({ dstate: 64 }), { channels: 32, lanes: 1, chunk: 64 }, 16384),
+    ).toThrow("f: the backward's chunk of 64 positions with dstate 64 needs");
+  });
+
+  it("lays out the gradients and the workgroups' sums one after another, read-back first", () => {
+    const d = dims({ batch: 2, dim: 12, length: 7, dstate: 3, groups: 2 });
+    const at = wgslGradientLayout(d, 3);
+    const bdl = 2 * 12 * 7;
+    // regions in order, each its gradient's size
+    const sizes: [keyof typeof at, number][] = [
+      ["du", bdl],
+      ["ddelta", bdl],
+      ["dz", bdl],
+      ["dBC", 2 * 2 * 2 * 3 * 7],
+      ["dA", 12 * 3],
+      ["dDB", 2 * 12],
+      ["sumBC", 2 * 2 * (12 / 3) * 3 * 7],
+      ["sumA", 2 * 12 * 3],
+      ["sumDB", 2 * 2 * 12],
+    ];
+    let next = 0;
+    for (const [k, size] of sizes) {
+      expect(at[k], k).toBe(next);
+      next += size;
+    }
+    expect(at.total).toBe(next);
+    expect(at.results).toBe(at.sumBC);
+    // without z, no ∂z region
+    expect(wgslGradientLayout({ ...d, hasZ: false }, 3).dBC).toBe(2 * bdl);
+  });
+
+  it("binds at most 10 storage buffers and walks every chunk in reverse with one barrier a slice", () => {
+    const small = dims({ batch: 1, dim: 4, length: 8, dstate: 4 });
+    const p = planBackward("f", small, { channels: 2, lanes: 2, chunk: 4 }, 1 << 20);
+    // 4 invocations, 2 · 4 sums a position: one position a slice
+    expect(p.slice).toBe(1);
+    const code = wgslBackwardSource(small, p);
+    expect(code.match(/var<storage/g)?.length).toBe(10);
+    expect(wgslBackwardSource({ ...small, hasZ: false }, p).match(/var<storage/g)?.length).toBe(9);
+    // the chunks from last to first, two states a lane recomputed at each of the 4 positions
+    expect(code).toContain("let c = 1u - cc;");
+    expect(code.match(/x\d_\d = exp2\(dt \* a\d\)/g)?.length).toBe(4 * 2);
+    // barriers: chunk loaded, one per slice (4), walk done, chunk written, and the final sums
+    expect(code.match(/workgroupBarrier\(\)/g)?.length).toBe(1 + 4 + 1 + 1 + 1);
+    // the sums kernel adds 2 channel blocks a group for ∂B, ∂C and the batch for the rest
+    expect(wgslSumsSource(small, 2)).toContain("for (var k = 0u; k < 2u; k++)");
   });
 });

@@ -1,0 +1,658 @@
+/**
+ * The WGSL of lib's hand-written fused selective scan (wgsl-scan.ts runs them): the forward, the
+ * forward that also keeps the state entering every chunk, the backward from those states, and
+ * the backward's final sums; and the tiling each uses for a size.
+ *
+ * Forward. One workgroup scans `channels` channels of one batch (and one group of B and C) over
+ * the whole sequence, a chunk of `chunk` positions at a time:
+ *  1. the chunk's Δ = softplus(delta + bias), Δ·u (channels × chunk) and B, C (n × chunk) go from
+ *     registers into workgroup memory: every value of the inputs is read from memory once;
+ *  2. the next chunk's loads are issued into registers, in flight while this chunk is scanned;
+ *  3. each channel's n states are split over `lanes` invocations, each holding its n / lanes
+ *     states in registers: h ← exp(Δ A) h + Δ u B, and its share of C·h for every position;
+ *  4. the lanes' shares are added, D u added and the gate silu(z) applied, and y is written: every
+ *     output is written once, in rows of `chunk` consecutive positions.
+ * Workgroup-memory rows are padded by one value, so lanes reading different rows in the same step
+ * hit different banks. For training, the forward also writes the state entering each chunk,
+ * (b·d, chunks, n): n / chunk values per input value, what the backward starts each chunk from.
+ *
+ * Backward (the equations are selective/scan-backward.ts's). The same workgroups walk the chunks
+ * in reverse, the adjoint state g = ∂loss/∂h in registers:
+ *  1. the chunk's Δ, u, g_o = dout·silu(z), B and C into workgroup memory, the previous chunk's
+ *     loads issued;
+ *  2. the states inside the chunk recomputed from its entry state (chunk × n / lanes registers);
+ *  3. the reverse walk: g ← g + g_o C, the position's shares of ∂u, ∂Δ and ∂A, its ∂B = g Δ u and
+ *     ∂C = g_o h, then g ← exp(Δ A) g; every `slice` positions ∂B and ∂C are summed over the
+ *     workgroup's channels in workgroup memory (double-buffered: one barrier a slice);
+ *  4. ∂u, ∂delta and ∂z written once, in rows of the chunk's positions, and the workgroup's sums
+ *     of ∂B and ∂C over its channels.
+ * A second kernel adds the workgroups' sums: ∂B and ∂C over the channel blocks of a group, ∂A,
+ * ∂D and ∂δ-bias over the batch. Everything the backward writes goes into one buffer (see
+ * {@link wgslGradientLayout}), so the kernel binds at most 10 storage buffers, the limit NVIDIA's
+ * Vulkan driver gives WebGPU.
+ */
+import { checkArg, checkOptions, schema } from "../validate";
+import { type ScanDims, checkScanDims } from "./scan-kernels";
+
+/** How the WGSL scan splits its work (see the module comment). */
+export interface WgslScanTiling {
+  /** Channels per workgroup. */
+  channels: number;
+  /** Invocations per channel, each holding dstate / lanes states. */
+  lanes: number;
+  /** Positions per chunk. */
+  chunk: number;
+}
+
+/** Options of {@link createWgslScan}: the tiling asked for (default 32 channels, 4 lanes, chunks of 32). */
+export type WgslScanOptions = Partial<WgslScanTiling>;
+
+/** The tiling used for one size, and what it costs. */
+export interface WgslScanPlan extends WgslScanTiling {
+  /** Workgroups dispatched, as [x, y] (x at most 65,535). */
+  workgroups: [number, number];
+  /** Workgroup memory per workgroup, in bytes. */
+  workgroupBytes: number;
+}
+
+const OPTIONS = schema.options({
+  channels: schema.optional(schema.integer({ min: 1, max: 256 })),
+  lanes: schema.optional(schema.integer({ min: 1, max: 8 })),
+  chunk: schema.optional(schema.integer({ min: 1, max: 64 })),
+});
+
+/** Workgroups along x at most (WebGPU's default maxComputeWorkgroupsPerDimension). */
+const MAX_GROUPS_X = 65535;
+/** Invocations per workgroup at most (WebGPU's default maxComputeInvocationsPerWorkgroup). */
+const MAX_INVOCATIONS = 256;
+
+/** The tiling asked for in `options`, with its defaults, checked for `fn`. */
+export function checkTiling(fn: string, options: WgslScanOptions | undefined): WgslScanTiling {
+  const o = checkOptions(fn, "options", options ?? {}, OPTIONS) as WgslScanOptions;
+  const tiling: WgslScanTiling = {
+    channels: o.channels ?? 32,
+    lanes: o.lanes ?? 4,
+    chunk: o.chunk ?? 32,
+  };
+  if (![1, 2, 4, 8].includes(tiling.lanes)) {
+    throw new Error(`${fn}: option 'lanes' must be 1, 2, 4 or 8 (got ${tiling.lanes})`);
+  }
+  if (tiling.chunk % tiling.lanes !== 0) {
+    throw new Error(
+      `${fn}: option 'lanes' must divide option 'chunk' (got lanes ${tiling.lanes}, chunk ${tiling.chunk})`,
+    );
+  }
+  return tiling;
+}
+
+/**
+ * The tiling the WGSL scan uses for `dims` when `options` (see {@link createWgslScan}) are asked
+ * for on a device with `workgroupBytes` of workgroup memory (default 16 KiB, WebGPU's minimum).
+ */
+export function planWgslScan(
+  dims: ScanDims,
+  options?: WgslScanOptions,
+  workgroupBytes = 16384,
+): WgslScanPlan {
+  return checkedPlan("planWgslScan", dims, options, workgroupBytes).plan;
+}
+
+/** The WGSL of the scan for `dims`, tiled as {@link planWgslScan} plans it (same arguments). */
+export function wgslScanSource(
+  dims: ScanDims,
+  options?: WgslScanOptions,
+  workgroupBytes = 16384,
+): string {
+  const { dims: d, plan: p } = checkedPlan("wgslScanSource", dims, options, workgroupBytes);
+  return wgslForwardSource(d, p);
+}
+
+/** The arguments of {@link planWgslScan} and {@link wgslScanSource}, checked for `fn`, and the plan. */
+function checkedPlan(
+  fn: string,
+  dims: unknown,
+  options: WgslScanOptions | undefined,
+  workgroupBytes: unknown,
+): { dims: ScanDims; plan: WgslScanPlan } {
+  const d = checkScanDims(fn, dims);
+  const tiling = checkTiling(fn, options);
+  const bytes = checkArg(fn, "workgroupBytes", workgroupBytes, schema.integer({ min: 1 }));
+  return { dims: d, plan: planForward(fn, d, tiling, bytes) };
+}
+
+/**
+ * The tiling for `dims` nearest to `asked` that the size allows: channels the largest divisor of
+ * the channels per group (dim / groups) up to the channels asked for, so a workgroup's channels
+ * share one B and C; lanes the largest power of two up to those asked for that divides dstate;
+ * channels reduced further while the workgroup memory exceeds `workgroupBytesLimit` or the
+ * workgroup has over 256 invocations.
+ */
+export function planForward(
+  fn: string,
+  dims: ScanDims,
+  asked: WgslScanTiling,
+  workgroupBytesLimit: number,
+): WgslScanPlan {
+  const perGroup = dims.dim / dims.groups;
+  let lanes = asked.lanes;
+  while (dims.dstate % lanes !== 0) lanes /= 2;
+  const bytes = (ch: number) => 4 * (asked.chunk + 1) * (2 * ch + 2 * dims.dstate + lanes * ch);
+  let channels = Math.min(asked.channels, perGroup);
+  const tooBig = (ch: number) => bytes(ch) > workgroupBytesLimit || ch * lanes > MAX_INVOCATIONS;
+  while (perGroup % channels !== 0 || (channels > 1 && tooBig(channels))) {
+    channels--;
+  }
+  if (bytes(channels) > workgroupBytesLimit) {
+    throw new Error(
+      `${fn}: a chunk of ${asked.chunk} positions with dstate ${dims.dstate} needs ${bytes(channels)} bytes of workgroup memory, over the device's ${workgroupBytesLimit}: ask for a shorter chunk`,
+    );
+  }
+  const blocks = (dims.batch * dims.dim) / channels;
+  const x = Math.min(blocks, MAX_GROUPS_X);
+  return {
+    channels,
+    lanes,
+    chunk: asked.chunk,
+    workgroups: [x, Math.ceil(blocks / x)],
+    workgroupBytes: bytes(channels),
+  };
+}
+
+/** `count` lines made by `line(k)`, k = 0 .. count − 1 (the source's unrolled loops). */
+const lines = (count: number, line: (k: number) => string, indent: string): string =>
+  Array.from({ length: count }, (_, k) => indent + line(k)).join("\n");
+
+/**
+ * The WGSL of the forward for `dims` and `p` (see the module comment); with `saveStates`, it also
+ * writes the state entering every chunk into a last binding, (b·d, chunks, n).
+ */
+export function wgslForwardSource(dims: ScanDims, p: WgslScanPlan, saveStates = false): string {
+  const { batch, dim, length: L, dstate: N, groups, softplus, hasZ } = dims;
+  const { channels: CH, lanes: S, chunk: T } = p;
+  const K = N / S; // states per invocation
+  const WG = CH * S; // invocations per workgroup
+  const TP = T + 1; // padded row
+  const PER = T / S; // values of each (channels, chunk) tile an invocation moves
+  const PER_BC = Math.ceil((N * T) / WG); // values of each (n, chunk) tile an invocation moves
+  const chunks = Math.ceil(L / T);
+  const bcGuard = (N * T) % WG !== 0;
+  // the value j = li + k·WG of a (rows, T) tile: row j / T, position j % T
+  const tileIndex = (k: number) => `let j = li + ${k * WG}u; let r = j / ${T}u; let t = j % ${T}u;`;
+  const load = (chunkStart: string, indent: string) =>
+    [
+      lines(
+        PER,
+        (k) =>
+          `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = rows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u;` +
+          ` pu${k} = select(0.0, u[at], inside); pd${k} = select(0.0, delta[at], inside);` +
+          (hasZ ? ` pz${k} = select(0.0, z[at], inside);` : "") +
+          " }",
+        indent,
+      ),
+      lines(
+        PER_BC,
+        (k) =>
+          `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = bcRows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u${bcGuard ? ` && j < ${N * T}u` : ""};` +
+          ` pb${k} = select(0.0, B[at], inside); pc${k} = select(0.0, C[at], inside); }`,
+        indent,
+      ),
+    ].join("\n");
+  const bindings = ["u", "delta", "A", "B", "C", "D", "bias"].map(
+    (name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`,
+  );
+  bindings.push("@group(0) @binding(7) var<storage, read_write> y: array<f32>;");
+  if (hasZ) bindings.push("@group(0) @binding(8) var<storage, read> z: array<f32>;");
+  if (saveStates) {
+    bindings.push(
+      `@group(0) @binding(${bindings.length}) var<storage, read_write> states: array<f32>; // (b·d, chunks, n)`,
+    );
+  }
+  const lanesSum = Array.from({ length: S }, (_, s) => `sY[${s * CH}u * ${TP}u + r * ${TP}u + t]`);
+  return `// The selective scan, fused: (b, d, l, n) = (${batch}, ${dim}, ${L}, ${N}), ${groups} group(s) of B and C.
+// ${CH} channels a workgroup, ${S} invocation(s) a channel holding ${K} states each, chunks of ${T} positions.
+${bindings.join("\n")}
+
+var<workgroup> sDt: array<f32, ${CH * TP}>; // Δ, (channels, chunk)
+var<workgroup> sDu: array<f32, ${CH * TP}>; // Δ·u
+var<workgroup> sB: array<f32, ${N * TP}>; // B, (n, chunk)
+var<workgroup> sC: array<f32, ${N * TP}>;
+var<workgroup> sY: array<f32, ${S * CH * TP}>; // each lane's share of C·h, (lanes, channels, chunk)
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let block = wg.x + wg.y * ${p.workgroups[0]}u;
+  if (block >= ${(batch * dim) / CH}u) { return; }
+  let b = block / ${dim / CH}u;
+  let d0 = (block % ${dim / CH}u) * ${CH}u; // the workgroup's first channel
+  let rows = (b * ${dim}u + d0) * ${L}u; // its first value in u, delta, z and y
+  let bcRows = (b * ${groups}u + d0 / ${dim / groups}u) * ${N * L}u; // its B and C, (n, l)
+  // this invocation's channel and slice of states in the scan, A premultiplied by log2(e)
+  let ch = li / ${S}u;
+  let lane = li % ${S}u;
+  let i0 = lane * ${K}u;
+${lines(K, (k) => `let a${k} = A[(d0 + ch) * ${N}u + i0 + ${k}u] * 1.4426950408889634;`, "  ")}
+${lines(K, (k) => `var h${k} = 0.0;`, "  ")}
+  // the next chunk's values, in registers; this chunk's u${hasZ ? " and z" : ""} for the output
+${lines(PER, (k) => `var pu${k} = 0.0; var pd${k} = 0.0; var cu${k} = 0.0;${hasZ ? ` var pz${k} = 0.0; var cz${k} = 0.0;` : ""}`, "  ")}
+${lines(PER_BC, (k) => `var pb${k} = 0.0; var pc${k} = 0.0;`, "  ")}
+  {
+${load("0u", "    ")}
+  }
+  for (var c = 0u; c < ${chunks}u; c++) {
+    let t0 = c * ${T}u;
+    // 1. this chunk into workgroup memory: Δ = ${softplus ? "softplus(delta + bias)" : "delta + bias"}, Δ·u, B, C
+${lines(
+  PER,
+  (k) =>
+    `{ ${tileIndex(k)} var dt = pd${k} + bias[d0 + r];${softplus ? " if (dt <= 20.0) { dt = log(1.0 + exp(dt)); }" : ""}` +
+    ` sDt[r * ${TP}u + t] = dt; sDu[r * ${TP}u + t] = dt * pu${k}; cu${k} = pu${k};${hasZ ? ` cz${k} = pz${k};` : ""} }`,
+  "    ",
+)}
+${lines(
+  PER_BC,
+  (k) =>
+    `{ ${tileIndex(k)}${bcGuard ? ` if (j < ${N * T}u) {` : ""} sB[r * ${TP}u + t] = pb${k}; sC[r * ${TP}u + t] = pc${k};${bcGuard ? " }" : ""} }`,
+  "    ",
+)}
+    workgroupBarrier();
+    // 2. the next chunk's loads, in flight while this one is scanned
+    if (c + 1u < ${chunks}u) {
+      let next = t0 + ${T}u;
+${load("next", "      ")}
+    }
+    // 3. the scan over the chunk: this invocation's ${K} states in registers${
+      saveStates
+        ? `, which enter it
+${lines(K, (k) => `states[((b * ${dim}u + d0 + ch) * ${chunks}u + c) * ${N}u + i0 + ${k}u] = h${k};`, "    ")}`
+        : ""
+    }
+    for (var t = 0u; t < ${T}u; t++) {
+      let dt = sDt[ch * ${TP}u + t];
+      let du = sDu[ch * ${TP}u + t];
+${lines(K, (k) => `h${k} = exp2(dt * a${k}) * h${k} + du * sB[(i0 + ${k}u) * ${TP}u + t];`, "      ")}
+      sY[(lane * ${CH}u + ch) * ${TP}u + t] = ${Array.from({ length: K }, (_, k) => `h${k} * sC[(i0 + ${k}u) * ${TP}u + t]`).join(" + ")};
+    }
+    workgroupBarrier();
+    // 4. y = (Σ lanes + D u)${hasZ ? " · silu(z)" : ""}, rows of the chunk's positions
+${lines(
+  PER,
+  (k) =>
+    `{ ${tileIndex(k)} let pos = t0 + t; if (pos < ${L}u) { let o = ${lanesSum.join(" + ")} + D[d0 + r] * cu${k};` +
+    ` y[rows + r * ${L}u + pos] = ${hasZ ? `o * cz${k} / (1.0 + exp(-cz${k}))` : "o"}; } }`,
+  "    ",
+)}
+  }
+}
+`;
+}
+
+/** The backward's tiling for one size: the forward's, and how often ∂B and ∂C are summed. */
+export interface WgslBackwardPlan extends WgslScanPlan {
+  /** Positions whose ∂B and ∂C are summed over the workgroup's channels at once. */
+  slice: number;
+}
+
+/**
+ * The positions of a ∂B, ∂C sum for a workgroup of `invocations` (see {@link planBackward}): the
+ * largest divisor of the chunk up to invocations / 2n, so the sums (2n per position) keep every
+ * invocation busy without more workgroup memory than that needs.
+ */
+function sliceFor(invocations: number, dstate: number, chunk: number): number {
+  let slice = Math.max(1, Math.min(chunk, Math.floor(invocations / (2 * dstate))));
+  while (chunk % slice !== 0) slice--;
+  return slice;
+}
+
+/** Workgroup memory of the backward, in bytes (see {@link wgslBackwardSource}). */
+function backwardBytes(channels: number, lanes: number, dstate: number, chunk: number): number {
+  const TP = chunk + 1;
+  const slice = sliceFor(channels * lanes, dstate, chunk);
+  // Δ, u, g_o (channels rows); B, C and the sums of ∂B, ∂C (n rows); the lanes' shares of o, ∂u
+  // and ∂Δ; two buffers of ∂B, ∂C per channel for a slice (rows padded by one)
+  return (
+    4 *
+    (3 * channels * TP +
+      4 * dstate * TP +
+      3 * lanes * channels * TP +
+      2 * 2 * channels * (dstate * slice + 1))
+  );
+}
+
+/**
+ * The backward's tiling for `dims` nearest to `asked`, within `workgroupBytesLimit` of workgroup
+ * memory, as {@link planForward} fits the forward's (the chunk is the forward's: the backward
+ * starts each chunk from the state the forward kept there).
+ */
+export function planBackward(
+  fn: string,
+  dims: ScanDims,
+  asked: WgslScanTiling,
+  workgroupBytesLimit: number,
+): WgslBackwardPlan {
+  const perGroup = dims.dim / dims.groups;
+  let lanes = asked.lanes;
+  while (dims.dstate % lanes !== 0) lanes /= 2;
+  const bytes = (ch: number) => backwardBytes(ch, lanes, dims.dstate, asked.chunk);
+  let channels = Math.min(asked.channels, perGroup);
+  const tooBig = (ch: number) => bytes(ch) > workgroupBytesLimit || ch * lanes > MAX_INVOCATIONS;
+  while (perGroup % channels !== 0 || (channels > 1 && tooBig(channels))) {
+    channels--;
+  }
+  if (bytes(channels) > workgroupBytesLimit) {
+    throw new Error(
+      `${fn}: the backward's chunk of ${asked.chunk} positions with dstate ${dims.dstate} needs ${bytes(channels)} bytes of workgroup memory, over the device's ${workgroupBytesLimit}: ask for a shorter chunk`,
+    );
+  }
+  const blocks = (dims.batch * dims.dim) / channels;
+  const x = Math.min(blocks, MAX_GROUPS_X);
+  return {
+    channels,
+    lanes,
+    chunk: asked.chunk,
+    slice: sliceFor(channels * lanes, dims.dstate, asked.chunk),
+    workgroups: [x, Math.ceil(blocks / x)],
+    workgroupBytes: bytes(channels),
+  };
+}
+
+/**
+ * Where the backward writes in its one output buffer, as offsets in float32 values: ∂u, ∂delta
+ * and (with z) ∂z, each (b, d, l); ∂B then ∂C, each (b, groups, n, l); ∂A (d, n); ∂D then
+ * ∂δ-bias, each (d); then the workgroups' sums the second kernel adds up: ∂B, ∂C per channel
+ * block, (2, b, d / channels, n, l), ∂A per batch (b, d, n), ∂D and ∂δ-bias per batch (2, b, d).
+ * `results` is where the sums begin (everything before is read back); `total` the buffer's size.
+ */
+export function wgslGradientLayout(dims: ScanDims, channels: number) {
+  const { batch, dim, length: L, dstate: N, groups, hasZ } = dims;
+  const bdl = batch * dim * L;
+  const du = 0;
+  const ddelta = bdl;
+  const dz = 2 * bdl;
+  const dBC = (hasZ ? 3 : 2) * bdl;
+  const dA = dBC + 2 * batch * groups * N * L;
+  const dDB = dA + dim * N;
+  const sumBC = dDB + 2 * dim;
+  const sumA = sumBC + 2 * batch * (dim / channels) * N * L;
+  const sumDB = sumA + batch * dim * N;
+  return {
+    du,
+    ddelta,
+    dz,
+    dBC,
+    dA,
+    dDB,
+    results: sumBC,
+    sumBC,
+    sumA,
+    sumDB,
+    total: sumDB + 2 * batch * dim,
+  };
+}
+
+/**
+ * The WGSL of the backward for `dims` and `p` (see the module comment). Bindings: u, delta, AD
+ * (A and D, (d, n + 1)), B, C, bias, dout, the forward's chunk-entry states, the output buffer
+ * (laid out as {@link wgslGradientLayout} says), and z where there is one.
+ */
+export function wgslBackwardSource(dims: ScanDims, p: WgslBackwardPlan): string {
+  const { batch, dim, length: L, dstate: N, groups, softplus, hasZ } = dims;
+  const { channels: CH, lanes: S, chunk: T, slice: TB } = p;
+  const K = N / S;
+  const WG = CH * S;
+  const TP = T + 1;
+  const PER = T / S;
+  const PER_BC = Math.ceil((N * T) / WG);
+  const chunks = Math.ceil(L / T);
+  const bcGuard = (N * T) % WG !== 0;
+  const at = wgslGradientLayout(dims, CH);
+  const RROW = N * TB + 1; // a channel's ∂B (or ∂C) for a slice, padded
+  const RB = 2 * CH * RROW; // one buffer of a slice's ∂B and ∂C
+  const SUMS = 2 * N * TB; // the sums of a slice
+  const tileIndex = (k: number) => `let j = li + ${k * WG}u; let r = j / ${T}u; let t = j % ${T}u;`;
+  const load = (chunkStart: string, indent: string) =>
+    [
+      lines(
+        PER,
+        (k) =>
+          `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = rows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u;` +
+          ` pu${k} = select(0.0, u[at], inside); pd${k} = select(0.0, delta[at], inside); pg${k} = select(0.0, dout[at], inside);` +
+          (hasZ ? ` pz${k} = select(0.0, z[at], inside);` : "") +
+          " }",
+        indent,
+      ),
+      lines(
+        PER_BC,
+        (k) =>
+          `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = bcRows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u${bcGuard ? ` && j < ${N * T}u` : ""};` +
+          ` pb${k} = select(0.0, B[at], inside); pc${k} = select(0.0, C[at], inside); }`,
+        indent,
+      ),
+    ].join("\n");
+  const bindings = ["u", "delta", "AD", "B", "C", "bias", "dout", "states"].map(
+    (name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`,
+  );
+  bindings.push("@group(0) @binding(8) var<storage, read_write> grads: array<f32>;");
+  if (hasZ) bindings.push("@group(0) @binding(9) var<storage, read> z: array<f32>;");
+  const share = (which: number, lane: string, ch: string, t: string) =>
+    `sS[((${which * S}u + ${lane}) * ${CH}u + ${ch}) * ${TP}u + ${t}]`;
+  const lanesSum = (which: number) =>
+    Array.from({ length: S }, (_, s) => share(which, `${s}u`, "r", "t")).join(" + ");
+  const sB = (k: number, t: number) => `sB[(i0 + ${k}u) * ${TP}u + ${t}u]`;
+  const sC = (k: number, t: number) => `sC[(i0 + ${k}u) * ${TP}u + ${t}u]`;
+  // 2. the states inside the chunk: x${t}_k enters position t (x_{t-1}), x${T}_k leaves the chunk
+  const recompute: string[] = [];
+  for (let t = 0; t < T; t++) {
+    recompute.push(
+      `{ let dt = sDt[ch * ${TP}u + ${t}u]; let du = dt * sU[ch * ${TP}u + ${t}u];`,
+      ...Array.from(
+        { length: K },
+        (_, k) => `  x${t + 1}_${k} = exp2(dt * a${k}) * x${t}_${k} + du * ${sB(k, t)};`,
+      ),
+      `  ${share(0, "lane", "ch", `${t}u`)} = ${Array.from({ length: K }, (_, k) => `x${t + 1}_${k} * ${sC(k, t)}`).join(" + ")}; }`,
+    );
+  }
+  // 3. the reverse walk, ∂B and ∂C of position t kept in dB${t}_k, dC${t}_k until its slice is summed
+  const reverse: string[] = [];
+  for (let t = T - 1; t >= 0; t--) {
+    reverse.push(
+      `{ let dt = sDt[ch * ${TP}u + ${t}u]; let uu = sU[ch * ${TP}u + ${t}u]; let go = sDy[ch * ${TP}u + ${t}u];`,
+      `  var su = 0.0; var sd = 0.0;`,
+    );
+    for (let k = 0; k < K; k++) {
+      reverse.push(
+        `  g${k} = g${k} + go * ${sC(k, t)}; let e${k} = exp2(dt * a${k}); let ex${k} = e${k} * x${t}_${k};` +
+          ` dB${t}_${k} = g${k} * dt * uu; dC${t}_${k} = go * x${t + 1}_${k};` +
+          ` su = su + g${k} * ${sB(k, t)}; sd = sd + g${k} * (an${k} * ex${k} + ${sB(k, t)} * uu);` +
+          ` dA${k} = dA${k} + g${k} * dt * ex${k}; g${k} = e${k} * g${k};`,
+      );
+    }
+    reverse.push(
+      `  ${share(1, "lane", "ch", `${t}u`)} = su * dt; ${share(2, "lane", "ch", `${t}u`)} = sd; }`,
+    );
+    if (t % TB === 0) {
+      // the slice [t, t + TB) is complete: its ∂B, ∂C summed over the workgroup's channels
+      const buf = ((t / TB) % 2) * RB;
+      const writes: string[] = [];
+      for (let q = 0; q < 2; q++) {
+        for (let k = 0; k < K; k++) {
+          for (let tt = 0; tt < TB; tt++) {
+            writes.push(
+              `sR[${buf}u + (${q * CH}u + ch) * ${RROW}u + (i0 + ${k}u) * ${TB}u + ${tt}u] = ${q === 0 ? "dB" : "dC"}${t + tt}_${k};`,
+            );
+          }
+        }
+      }
+      reverse.push(
+        `// the sums of positions ${t}..${t + TB - 1}`,
+        writes.join(" "),
+        "workgroupBarrier();",
+        ...Array.from(
+          { length: Math.ceil(SUMS / WG) },
+          (_, m) =>
+            `{ let o = li + ${m * WG}u; if (o < ${SUMS}u) { let q = o / ${N * TB}u; let n = (o / ${TB}u) % ${N}u; let tt = o % ${TB}u; var s = 0.0;` +
+            ` for (var c2 = 0u; c2 < ${CH}u; c2++) { s = s + sR[${buf}u + (q * ${CH}u + c2) * ${RROW}u + n * ${TB}u + tt]; }` +
+            ` sBC[(q * ${N}u + n) * ${TP}u + ${t}u + tt] = s; } }`,
+        ),
+      );
+    }
+  }
+  const indent = (code: string[], by: string) => code.map((l) => by + l).join("\n");
+  return `// The selective scan's backward, fused: (b, d, l, n) = (${batch}, ${dim}, ${L}, ${N}), ${groups} group(s) of B and C.
+// ${CH} channels a workgroup, ${S} invocation(s) a channel holding ${K} states each, chunks of ${T} positions, ∂B and ∂C summed every ${TB}.
+${bindings.join("\n")}
+
+var<workgroup> sDt: array<f32, ${CH * TP}>; // Δ, (channels, chunk)
+var<workgroup> sU: array<f32, ${CH * TP}>; // u
+var<workgroup> sDy: array<f32, ${CH * TP}>; // g_o = dout·${hasZ ? "silu(z)" : "1"}
+var<workgroup> sB: array<f32, ${N * TP}>; // B, (n, chunk)
+var<workgroup> sC: array<f32, ${N * TP}>;
+var<workgroup> sBC: array<f32, ${2 * N * TP}>; // ∂B then ∂C summed over the channels, (2, n, chunk)
+var<workgroup> sS: array<f32, ${3 * S * CH * TP}>; // each lane's share of o, ∂u and ∂Δ, (3, lanes, channels, chunk)
+var<workgroup> sR: array<f32, ${2 * RB}>; // two buffers of a slice's ∂B, ∂C per channel
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let block = wg.x + wg.y * ${p.workgroups[0]}u;
+  if (block >= ${(batch * dim) / CH}u) { return; }
+  let b = block / ${dim / CH}u;
+  let cb = block % ${dim / CH}u; // the workgroup's block of channels
+  let d0 = cb * ${CH}u; // its first channel
+  let rows = (b * ${dim}u + d0) * ${L}u; // its first value in u, delta, z, dout, ∂u, ∂delta, ∂z
+  let bcRows = (b * ${groups}u + d0 / ${dim / groups}u) * ${N * L}u; // its B and C, (n, l)
+  let ch = li / ${S}u;
+  let lane = li % ${S}u;
+  let i0 = lane * ${K}u;
+  // A (an), A premultiplied by log2(e) (a), the adjoint state g and ∂A summed over the positions
+${lines(K, (k) => `let an${k} = AD[(d0 + ch) * ${N + 1}u + i0 + ${k}u]; let a${k} = an${k} * 1.4426950408889634; var g${k} = 0.0; var dA${k} = 0.0;`, "  ")}
+  // the previous chunk's values in registers; this chunk's raw Δ, u, dout${hasZ ? ", z" : ""} for the output; ∂D, ∂δ-bias sums
+${lines(PER, (k) => `var pu${k} = 0.0; var pd${k} = 0.0; var pg${k} = 0.0; var cu${k} = 0.0; var cx${k} = 0.0; var cg${k} = 0.0; var sumD${k} = 0.0; var sumBias${k} = 0.0;${hasZ ? ` var pz${k} = 0.0; var cz${k} = 0.0;` : ""}`, "  ")}
+${lines(PER_BC, (k) => `var pb${k} = 0.0; var pc${k} = 0.0;`, "  ")}
+${lines(T + 1, (t) => Array.from({ length: K }, (_, k) => `var x${t}_${k} = 0.0;`).join(" "), "  ")}
+${lines(T, (t) => Array.from({ length: K }, (_, k) => `var dB${t}_${k} = 0.0; var dC${t}_${k} = 0.0;`).join(" "), "  ")}
+  {
+${load(`${(chunks - 1) * T}u`, "    ")}
+  }
+  for (var cc = 0u; cc < ${chunks}u; cc++) {
+    let c = ${chunks - 1}u - cc;
+    let t0 = c * ${T}u;
+    // 1. this chunk into workgroup memory: Δ = ${softplus ? "softplus(delta + bias)" : "delta + bias"}, u, g_o, B, C
+${lines(
+  PER,
+  (k) =>
+    `{ ${tileIndex(k)} let x = pd${k} + bias[d0 + r]; var dt = x;${softplus ? " if (x <= 20.0) { dt = log(1.0 + exp(x)); }" : ""}` +
+    ` sDt[r * ${TP}u + t] = dt; sU[r * ${TP}u + t] = pu${k}; sDy[r * ${TP}u + t] = ${hasZ ? `pg${k} * pz${k} / (1.0 + exp(-pz${k}))` : `pg${k}`};` +
+    ` cu${k} = pu${k}; cx${k} = x; cg${k} = pg${k};${hasZ ? ` cz${k} = pz${k};` : ""} }`,
+  "    ",
+)}
+${lines(
+  PER_BC,
+  (k) =>
+    `{ ${tileIndex(k)}${bcGuard ? ` if (j < ${N * T}u) {` : ""} sB[r * ${TP}u + t] = pb${k}; sC[r * ${TP}u + t] = pc${k};${bcGuard ? " }" : ""} }`,
+  "    ",
+)}
+    workgroupBarrier();
+    // the previous chunk's loads, in flight while this one is walked
+    if (c > 0u) {
+      let next = t0 - ${T}u;
+${load("next", "      ")}
+    }
+    // 2. the states inside the chunk, from the one the forward kept at its entry
+${lines(K, (k) => `x0_${k} = states[((b * ${dim}u + d0 + ch) * ${chunks}u + c) * ${N}u + i0 + ${k}u];`, "    ")}
+${indent(recompute, "    ")}
+    // 3. the reverse walk
+${indent(reverse, "    ")}
+    workgroupBarrier();
+    // 4. ∂u = g_o D + Σ lanes, ∂delta = ∂Δ${softplus ? " σ(delta + bias)" : ""}${hasZ ? ", ∂z = dout o silu'(z)" : ""}, in rows of the chunk's positions
+${lines(
+  PER,
+  (k) =>
+    `{ ${tileIndex(k)} let pos = t0 + t; if (pos < ${L}u) { let dd = AD[(d0 + r) * ${N + 1}u + ${N}u]; let go = sDy[r * ${TP}u + t]; let at = rows + r * ${L}u + pos;` +
+    ` let dDelta = (${lanesSum(2)})${softplus ? ` / (1.0 + exp(-cx${k}))` : ""};` +
+    ` grads[${at.du}u + at] = ${lanesSum(1)} + go * dd; grads[${at.ddelta}u + at] = dDelta;` +
+    (hasZ
+      ? ` let o = ${lanesSum(0)} + dd * cu${k}; let sg = 1.0 / (1.0 + exp(-cz${k})); grads[${at.dz}u + at] = cg${k} * o * sg * (1.0 + cz${k} * (1.0 - sg));`
+      : "") +
+    ` sumD${k} = sumD${k} + go * cu${k}; sumBias${k} = sumBias${k} + dDelta; } }`,
+  "    ",
+)}
+    // the workgroup's ∂B and ∂C, (2, b, d / ${CH}, n, l)
+${lines(
+  PER_BC,
+  (k) =>
+    `{ ${tileIndex(k)} let pos = t0 + t; if (pos < ${L}u${bcGuard ? ` && j < ${N * T}u` : ""}) {` +
+    ` grads[${at.sumBC}u + ((b * ${dim / CH}u + cb) * ${N}u + r) * ${L}u + pos] = sBC[r * ${TP}u + t];` +
+    ` grads[${at.sumBC + batch * (dim / CH) * N * L}u + ((b * ${dim / CH}u + cb) * ${N}u + r) * ${L}u + pos] = sBC[(${N}u + r) * ${TP}u + t]; } }`,
+  "    ",
+)}
+    workgroupBarrier();
+  }
+  // the workgroup's sums over the positions: ∂A (b, d, n), ∂D and ∂δ-bias (2, b, d)
+${lines(K, (k) => `grads[${at.sumA}u + (b * ${dim}u + d0 + ch) * ${N}u + i0 + ${k}u] = dA${k};`, "  ")}
+${lines(PER, (k) => `{ ${tileIndex(k)} sS[r * ${TP}u + t] = sumD${k}; sS[${CH * TP}u + r * ${TP}u + t] = sumBias${k}; }`, "  ")}
+  workgroupBarrier();
+  if (li < ${CH}u) {
+    var sd = 0.0;
+    var sb = 0.0;
+    for (var t = 0u; t < ${T}u; t++) { sd = sd + sS[li * ${TP}u + t]; sb = sb + sS[${CH * TP}u + li * ${TP}u + t]; }
+    grads[${at.sumDB}u + b * ${dim}u + d0 + li] = sd;
+    grads[${at.sumDB + batch * dim}u + b * ${dim}u + d0 + li] = sb;
+  }
+}
+`;
+}
+
+/** Workgroups of {@link wgslSumsSource} for `dims` backward with `channels` a workgroup, as [x, y]. */
+export function sumsWorkgroups(dims: ScanDims): [number, number] {
+  const count =
+    2 * dims.batch * dims.groups * dims.dstate * dims.length + dims.dim * (dims.dstate + 2);
+  const groups = Math.ceil(count / 256);
+  const x = Math.min(groups, MAX_GROUPS_X);
+  return [x, Math.ceil(groups / x)];
+}
+
+/**
+ * The WGSL of the backward's second kernel: the workgroups' sums added up, in place in the
+ * output buffer (see {@link wgslGradientLayout}): ∂B and ∂C over the channel blocks of each
+ * group, ∂A, ∂D and ∂δ-bias over the batch.
+ */
+export function wgslSumsSource(dims: ScanDims, channels: number): string {
+  const { batch, dim, length: L, dstate: N, groups } = dims;
+  const at = wgslGradientLayout(dims, channels);
+  const nBC = 2 * batch * groups * N * L;
+  const perGroup = dim / groups / channels; // channel blocks per group
+  const [x] = sumsWorkgroups(dims);
+  return `// The backward's sums: (b, d, l, n) = (${batch}, ${dim}, ${L}, ${N}), ${groups} group(s), ${perGroup} block(s) of ${channels} channels a group.
+@group(0) @binding(0) var<storage, read_write> grads: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = (wg.x + wg.y * ${x}u) * 256u + li;
+  if (i < ${nBC}u) {
+    // ∂B or ∂C at (q·b, g, n, pos): the sum over the group's channel blocks
+    let pos = i % ${L}u;
+    let n = (i / ${L}u) % ${N}u;
+    let g = (i / ${N * L}u) % ${groups}u;
+    let qb = i / ${groups * N * L}u;
+    var s = 0.0;
+    for (var k = 0u; k < ${perGroup}u; k++) {
+      s = s + grads[${at.sumBC}u + ((qb * ${dim / channels}u + g * ${perGroup}u + k) * ${N}u + n) * ${L}u + pos];
+    }
+    grads[${at.dBC}u + i] = s;
+  } else if (i < ${nBC + dim * N}u) {
+    // ∂A at (d, n): the sum over the batch
+    let j = i - ${nBC}u;
+    var s = 0.0;
+    for (var b = 0u; b < ${batch}u; b++) { s = s + grads[${at.sumA}u + b * ${dim * N}u + j]; }
+    grads[${at.dA}u + j] = s;
+  } else if (i < ${nBC + dim * N + 2 * dim}u) {
+    // ∂D (q = 0) or ∂δ-bias (q = 1) at d: the sum over the batch
+    let j = i - ${nBC + dim * N}u;
+    let q = j / ${dim}u;
+    let d = j % ${dim}u;
+    var s = 0.0;
+    for (var b = 0u; b < ${batch}u; b++) { s = s + grads[${at.sumDB}u + (q * ${batch}u + b) * ${dim}u + d]; }
+    grads[${at.dDB}u + j] = s;
+  }
+}
+`;
+}

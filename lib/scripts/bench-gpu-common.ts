@@ -245,16 +245,20 @@ export interface DeviceProgram<I, U, O, R> {
 /** Forward runs per back-to-back group of {@link timeOnDevice}. */
 export const BACK_TO_BACK = 10;
 
-/** What {@link timeOnDevice} measured. */
-export interface DeviceTimings<R> {
+/** What {@link timeKernels} measured. */
+export interface KernelTimings<R> {
   /** The checked run's result (webgpu: inside error scopes, so a device error throws). */
   first: R;
-  /** The first upload, until the GPU is idle (seconds). */
-  firstUploadSeconds: number;
   /** The kernels with the inputs on the device, each run until the GPU reports them done. */
   forward: Timing;
   /** The same, {@link BACK_TO_BACK} at a time ({@link timeBackToBack}; ⌈repeats / 4⌉ groups). */
   forwardBackToBack: Timing;
+}
+
+/** What {@link timeOnDevice} measured. */
+export interface DeviceTimings<R> extends KernelTimings<R> {
+  /** The first upload, until the GPU is idle (seconds). */
+  firstUploadSeconds: number;
   read: Timing;
   /** Upload until the GPU is idle. */
   upload: Timing;
@@ -263,10 +267,37 @@ export interface DeviceTimings<R> {
 }
 
 /**
+ * Times a program's kernels on inputs already on the device (`up`): one checked run, then the
+ * kernels one at a time (median of `repeats`) and back to back. On webgpu every timed part waits
+ * until the GPU is idle; `label` names the checked run's device errors.
+ */
+export async function timeKernels<I, U, O, R>(
+  program: DeviceProgram<I, U, O, R>,
+  up: U,
+  options: { webgpu: boolean; label: string; repeats: number },
+): Promise<KernelTimings<R>> {
+  const idle = options.webgpu ? webGpuIdle : async () => {};
+  const checkedRun = async () => program.read(await program.forward(up));
+  const first = options.webgpu
+    ? await withDeviceErrorScopes(options.label, checkedRun)
+    : await checkedRun();
+  const forward = await time(options.repeats, async () => {
+    await program.forward(up);
+    await idle();
+  });
+  const forwardBackToBack = await timeBackToBack(
+    Math.max(1, Math.ceil(options.repeats / 4)),
+    BACK_TO_BACK,
+    () => program.forward(up),
+    idle,
+  );
+  return { first, forward, forwardBackToBack };
+}
+
+/**
  * Times a program on `inputs` the one way both GPU benchmarks do: the first upload (then
- * `uploaded(seconds)`), one checked run, the kernels (median of `repeats`), the read-back, the
- * upload and end to end (median of `transfers()` each). On webgpu every timed part waits until
- * the GPU is idle; `label` names the checked run's device errors.
+ * `uploaded(seconds)`), its kernels ({@link timeKernels}), the read-back, the upload and end to
+ * end (median of `transfers()` each). On webgpu every timed part waits until the GPU is idle.
  */
 export async function timeOnDevice<I, U, O, R>(
   program: DeviceProgram<I, U, O, R>,
@@ -285,20 +316,7 @@ export async function timeOnDevice<I, U, O, R>(
   await idle();
   const firstUploadSeconds = (performance.now() - t0) / 1000;
   options.uploaded?.(firstUploadSeconds);
-  const checkedRun = async () => program.read(await program.forward(up));
-  const first = options.webgpu
-    ? await withDeviceErrorScopes(options.label, checkedRun)
-    : await checkedRun();
-  const forward = await time(options.repeats, async () => {
-    await program.forward(up);
-    await idle();
-  });
-  const forwardBackToBack = await timeBackToBack(
-    Math.max(1, Math.ceil(options.repeats / 4)),
-    BACK_TO_BACK,
-    () => program.forward(up),
-    idle,
-  );
+  const kernels = await timeKernels(program, up, options);
   const o = await program.forward(up);
   await idle();
   const read = await time(options.transfers(), () => program.read(o));
@@ -313,7 +331,7 @@ export async function timeOnDevice<I, U, O, R>(
     await program.read(await program.forward(u2));
     program.free(u2);
   });
-  return { first, firstUploadSeconds, forward, forwardBackToBack, read, upload, endToEnd };
+  return { ...kernels, firstUploadSeconds, read, upload, endToEnd };
 }
 
 /**

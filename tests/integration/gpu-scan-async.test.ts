@@ -615,9 +615,14 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
       ctx.skip();
     }
-    // tilings as for the forward, plus 2 channels a workgroup at 24 channels: several channel
-    // blocks per group, so the second kernel's sums over blocks (and over the batch) are tested
-    const tilings = [{}, { channels: 2, lanes: 2, chunk: 8 }, { channels: 4, lanes: 1, chunk: 4 }];
+    // tilings as for the forward (the last summing ∂B, ∂C a whole chunk at a time); with 24
+    // channels several channel blocks share a group, so the second kernel's sums over blocks (and
+    // over the batch) are tested
+    const tilings = [
+      {},
+      { channels: 2, lanes: 2, chunk: 8 },
+      { channels: 4, lanes: 1, chunk: 4, slice: 4 },
+    ];
     const bwdCases: Case[] = [
       ...cases,
       { label: "(3, 8, 70, 16), 24 channels", size: [3, 8, 70, 16], chunk: 32 },

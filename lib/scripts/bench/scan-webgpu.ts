@@ -39,7 +39,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Rng } from "../../dist/rng";
 import type { Tensor } from "../../dist/tensor";
-import { selectiveScan } from "../../dist/selective/scan";
+import { type SelectiveScanArgs, selectiveScan } from "../../dist/selective/scan";
 import { randomSelectiveScanArgs } from "../../dist/scan/random-args";
 import {
   selectiveScanBackward,
@@ -47,7 +47,11 @@ import {
 } from "../../dist/selective/scan-backward";
 import { idealFusedTraffic } from "../../dist/gpu/selective-scan";
 import { createGpuSelectiveScanAsync } from "../../dist/gpu/selective-scan-async";
-import { createFusedGpuScan, fusedScanTraffic } from "../../dist/gpu/fused-scan";
+import {
+  type FusedScanGrads,
+  createFusedGpuScan,
+  fusedScanTraffic,
+} from "../../dist/gpu/fused-scan";
 import { type WgslScanTiling, createWgslScan } from "../../dist/gpu/wgsl-scan";
 import { releaseWebGpu, webGpuIdle, withDeviceErrorScopes } from "../../dist/gpu/webgpu";
 import {
@@ -68,6 +72,7 @@ import {
   startGpuBench,
   time,
   timeBackToBack,
+  timeKernels,
   timeOnDevice,
   torchCall,
 } from "../bench-gpu-common";
@@ -91,6 +96,19 @@ const WGSL_TILINGS: WgslScanTiling[] = (
   .map((t) => {
     const [channels, lanes, chunk] = t.split(",").map(Number);
     return { channels, lanes, chunk };
+  });
+/**
+ * The WGSL backward's tilings, "channels,lanes,chunk[,slice];...": each timed from its own
+ * training forward.
+ */
+const WGSL_BACKWARD_TILINGS: WgslScanTiling[] = (
+  process.env.SCAN_WEBGPU_WGSL_BACKWARD ?? "16,4,8;16,4,8,4;16,4,8,8;8,8,16;8,8,16,8;16,8,8,8"
+)
+  .split(";")
+  .filter((t) => t.length > 0)
+  .map((t) => {
+    const [channels, lanes, chunk, slice] = t.split(",").map(Number);
+    return slice ? { channels, lanes, chunk, slice } : { channels, lanes, chunk };
   });
 /** CPU backward check (float64, one core) up to this many state updates. */
 const CPU_BACKWARD_LIMIT = 2 ** 26;
@@ -133,53 +151,84 @@ async function main(): Promise<void> {
   results.expsPerSecond = expsPerSecond;
   flush();
 
-  // smoke: the fused scan forward and backward against lib's float64 CPU scans
-  say(`\nSmoke test: fused forward and backward on ${mode} against lib's float64 CPU scans`);
+  // smoke: the fused scan's and (on webgpu) the WGSL scan's forward and backward against lib's
+  // float64 CPU scans
+  say(
+    `\nSmoke test: fused${webgpu ? " and WGSL" : ""} forward and backward on ${mode} against lib's float64 CPU scans`,
+  );
   const smoke: unknown[] = [];
   results.smoke = smoke;
-  for (const [b, d, l, n, T] of [
-    [2, 3, 37, 5, 8],
-    [1, 4, 64, 16, 16],
-  ]) {
-    const args = {
-      ...randomSelectiveScanArgs(new Rng(l), { batch: b, dim: d, length: l, dstate: n }),
-      returnLastState: true,
-    };
-    const scanner = createFusedGpuScan({ mode, chunkSize: T, superChunk: 2 });
+  /** One forward and backward of a fresh scanner of `kind`, read back. */
+  const smokeRun = async (
+    kind: "fused" | "wgsl",
+    args: SelectiveScanArgs,
+    dout: Tensor,
+    T: number,
+  ): Promise<{ out: Tensor; lastState?: Tensor; grads: FusedScanGrads }> => {
+    if (kind === "fused") {
+      const scanner = createFusedGpuScan({ mode, chunkSize: T, superChunk: 2 });
+      try {
+        const up = await scanner.upload(args);
+        const o = await scanner.forward(up);
+        const r = await scanner.read(o);
+        const g = await scanner.uploadGradient(up, dout);
+        return { ...r, grads: await scanner.readGradients(up, await scanner.backward(up, o, g)) };
+      } finally {
+        scanner.destroy();
+      }
+    }
+    const scanner = createWgslScan({ channels: 2, lanes: 2, chunk: T });
     try {
       const up = await scanner.upload(args);
-      const o = await scanner.forward(up);
-      const r = await scanner.read(o);
-      const ref = selectiveScan(args);
+      return await withDeviceErrorScopes("scan-webgpu", async () => {
+        const saved = await scanner.forwardTrain(up);
+        const r = await scanner.read(saved.out);
+        const g = await scanner.uploadGradient(up, dout);
+        return {
+          ...r,
+          grads: await scanner.readGradients(up, await scanner.backward(up, saved, g)),
+        };
+      });
+    } finally {
+      scanner.destroy();
+    }
+  };
+  for (const kind of webgpu ? (["fused", "wgsl"] as const) : (["fused"] as const)) {
+    for (const [b, d, l, n, T] of [
+      [2, 3, 37, 5, 8],
+      [1, 4, 64, 16, 16],
+    ]) {
+      const args = {
+        ...randomSelectiveScanArgs(new Rng(l), { batch: b, dim: d, length: l, dstate: n }),
+        returnLastState: true,
+      };
       const dout: Tensor = {
         shape: [b, d, l],
         data: Float32Array.from({ length: b * d * l }, (_, i) => Math.sin(0.7 * i)),
       };
-      const g = await scanner.uploadGradient(up, dout);
-      const grads = await scanner.readGradients(up, await scanner.backward(up, o, g));
-      const plain = { ...args, returnLastState: false };
-      const want = selectiveScanBackward(selectiveScanForwardTrain(plain).cache, dout);
-      const errs: Record<string, number> = {
-        out: relDiff(r.out.data, ref.out.data),
-        lastState: relDiff(r.lastState!.data, ref.lastState!.data),
-      };
-      for (const k of ["du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddeltaBias"] as const) {
-        errs[k] = relDiff(grads[k]!.data, want[k]!.data);
+      try {
+        const r = await smokeRun(kind, args, dout, T);
+        const ref = selectiveScan(args);
+        const plain = { ...args, returnLastState: false };
+        const want = selectiveScanBackward(selectiveScanForwardTrain(plain).cache, dout);
+        const errs: Record<string, number> = { out: relDiff(r.out.data, ref.out.data) };
+        if (r.lastState) errs.lastState = relDiff(r.lastState.data, ref.lastState!.data);
+        for (const k of ["du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddeltaBias"] as const) {
+          errs[k] = relDiff(r.grads[k]!.data, want[k]!.data);
+        }
+        const worst = Math.max(...Object.values(errs));
+        smoke.push({ scan: kind, size: [b, d, l, n], chunk: T, errors: errs, ok: worst < 1e-4 });
+        say(
+          `  ${worst < 1e-4 ? "ok  " : "FAIL"} ${kind} (${[b, d, l, n].join(", ")}) T=${T}: worst rel err ${worst.toExponential(2)} (${Object.entries(
+            errs,
+          )
+            .map(([k, v]) => `${k} ${v.toExponential(1)}`)
+            .join(", ")})`,
+        );
+      } catch (e) {
+        smoke.push({ scan: kind, size: [b, d, l, n], chunk: T, error: (e as Error).message });
+        say(`  FAIL ${kind} (${[b, d, l, n].join(", ")}): ${(e as Error).message.split("\n")[0]}`);
       }
-      const worst = Math.max(...Object.values(errs));
-      smoke.push({ size: [b, d, l, n], chunk: T, errors: errs, ok: worst < 1e-4 });
-      say(
-        `  ${worst < 1e-4 ? "ok  " : "FAIL"} (${[b, d, l, n].join(", ")}) T=${T}: worst rel err ${worst.toExponential(2)} (${Object.entries(
-          errs,
-        )
-          .map(([k, v]) => `${k} ${v.toExponential(1)}`)
-          .join(", ")})`,
-      );
-    } catch (e) {
-      smoke.push({ size: [b, d, l, n], chunk: T, error: (e as Error).message });
-      say(`  FAIL (${[b, d, l, n].join(", ")}): ${(e as Error).message.split("\n")[0]}`);
-    } finally {
-      scanner.destroy();
     }
   }
   flush();
@@ -278,21 +327,14 @@ async function main(): Promise<void> {
           });
           Object.assign(row, check(first.out.data), timings);
         } else {
+          // the kernels only: the transfers are the same uploads and read-back as the first's
           const up = await scanner.upload(args);
-          const first = await withDeviceErrorScopes("scan-webgpu", async () =>
-            scanner.read(await scanner.forward(up)),
-          );
-          Object.assign(row, check(first.out.data));
-          row.forward = await time(20, async () => {
-            await scanner.forward(up);
-            await idle();
+          const { first, ...timings } = await timeKernels(scanner, up, {
+            webgpu,
+            label: "scan-webgpu",
+            repeats: 20,
           });
-          row.forwardBackToBack = await timeBackToBack(
-            5,
-            BACK_TO_BACK,
-            () => scanner.forward(up),
-            idle,
-          );
+          Object.assign(row, check(first.out.data), timings);
           scanner.free(up);
         }
         row.plan = scanner.plan();
@@ -433,15 +475,16 @@ async function main(): Promise<void> {
     }
 
     // the backward
+    const overBackwardHbm = (seconds: number) =>
+      hbm
+        ? ` (${(seconds / (entry.hbmBackwardLimitSeconds as number)).toFixed(1)}× its HBM limit)`
+        : "";
     const backward: Record<string, unknown>[] = [];
     entry.backward = backward;
     let dout: Tensor | null = null;
     let cpuGrads: ReturnType<typeof selectiveScanBackward> | null = null;
-    for (const T of BACKWARD_CHUNKS) {
-      const row: Record<string, unknown> = { chunk: T, superChunk: 16 };
-      backward.push(row);
-      // inputs and dout uploaded twice (timed and traced runs), gradients read back once
-      if (!affordable(`gpu.js backward T=${T}`, 1.3 * uploadEstimate() * 6, row)) continue;
+    /** dout (seeded normal values) and, where affordable, lib's CPU backward for it. */
+    const gradientOfOut = (): Tensor => {
       if (dout === null) {
         const rng = new Rng(11 + l);
         const x = new Float32Array(b * d * l);
@@ -453,6 +496,26 @@ async function main(): Promise<void> {
           entry.cpuBackwardSeconds = (performance.now() - t0) / 1000;
         }
       }
+      return dout;
+    };
+    const GRADS = ["du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddeltaBias"] as const;
+    /** The gradients' errors against the CPU backward, or (without it) whether all are finite. */
+    const checkGradients = (grads: FusedScanGrads, row: Record<string, unknown>): string => {
+      if (cpuGrads) {
+        const errs: Record<string, number> = {};
+        for (const k of GRADS) errs[k] = relL2(grads[k]!.data, cpuGrads[k]!.data);
+        row.relL2VsCpu = errs;
+        return `worst rel L2 err vs CPU backward ${Math.max(...Object.values(errs)).toExponential(2)}`;
+      }
+      row.allFinite = GRADS.every((k) => grads[k]!.data.every(Number.isFinite));
+      return `not checked against the CPU backward (too slow at this size); every gradient finite: ${row.allFinite ? "yes" : "NO"}`;
+    };
+    for (const T of BACKWARD_CHUNKS) {
+      const row: Record<string, unknown> = { chunk: T, superChunk: 16 };
+      backward.push(row);
+      // inputs and dout uploaded twice (timed and traced runs), gradients read back once
+      if (!affordable(`gpu.js backward T=${T}`, 1.3 * uploadEstimate() * 6, row)) continue;
+      gradientOfOut();
       const scanner = createFusedGpuScan({
         mode,
         chunkSize: T,
@@ -461,26 +524,14 @@ async function main(): Promise<void> {
       });
       try {
         const up = await scanner.upload(args);
-        const g = await scanner.uploadGradient(up, dout);
+        const g = await scanner.uploadGradient(up, gradientOfOut());
         const o = await scanner.forward(up);
         const checkedBackward = async () =>
           scanner.readGradients(up, await scanner.backward(up, o, g));
         const grads = webgpu
           ? await withDeviceErrorScopes("scan-webgpu", checkedBackward)
           : await checkedBackward();
-        if (cpuGrads) {
-          const errs: Record<string, number> = {};
-          for (const k of ["du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddeltaBias"] as const) {
-            errs[k] = relL2(grads[k]!.data, cpuGrads[k]!.data);
-          }
-          row.relL2VsCpu = errs;
-        } else {
-          // no reference at this size: at least every gradient is finite
-          const finite = (
-            ["du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddeltaBias"] as const
-          ).every((k) => grads[k]!.data.every(Number.isFinite));
-          row.allFinite = finite;
-        }
+        const checked = checkGradients(grads, row);
         row.backward = await time(webgpu ? 10 : 1, async () => {
           await scanner.backward(up, o, g);
           await idle();
@@ -492,11 +543,8 @@ async function main(): Promise<void> {
         });
         scanner.free(up, g);
         const bw = (row.backward as Timing).seconds;
-        const worst = row.relL2VsCpu
-          ? Math.max(...Object.values(row.relL2VsCpu as Record<string, number>))
-          : null;
         say(
-          `gpu.js backward T=${String(T).padEnd(2)}: ${fmt(bw)}${hbm ? ` (${(bw / (entry.hbmBackwardLimitSeconds as number)).toFixed(1)}× its HBM limit)` : ""}; forward + backward ${fmt((row.forwardAndBackward as Timing).seconds)}; ${worst === null ? `not checked against the CPU backward (too slow at this size); every gradient finite: ${row.allFinite ? "yes" : "NO"}` : `worst rel L2 err vs CPU backward ${worst.toExponential(2)}`}`,
+          `gpu.js backward T=${String(T).padEnd(2)}: ${fmt(bw)}${overBackwardHbm(bw)}; forward + backward ${fmt((row.forwardAndBackward as Timing).seconds)}; ${checked}`,
         );
       } catch (e) {
         row.error = (e as Error).message;
@@ -520,7 +568,7 @@ async function main(): Promise<void> {
       });
       try {
         const up3 = await tracedB.upload(args);
-        const g3 = await tracedB.uploadGradient(up3, dout);
+        const g3 = await tracedB.uploadGradient(up3, gradientOfOut());
         const o3 = await tracedB.forward(up3);
         await tracedB.backward(up3, o3, g3);
         tracedB.takeTrace();
@@ -535,6 +583,66 @@ async function main(): Promise<void> {
         say(`    per-kernel trace: failed: ${(e as Error).message.split("\n")[0]}`);
       } finally {
         tracedB.destroy();
+      }
+      flush();
+    }
+
+    // the hand-written WGSL backward from the same uploads: its training forward (y and the state
+    // entering every chunk), then the backward's two kernels
+    const wgslBackward: Record<string, unknown>[] = [];
+    entry.wgslBackward = wgslBackward;
+    for (const tiling of webgpu ? WGSL_BACKWARD_TILINGS : []) {
+      const row: Record<string, unknown> = { asked: tiling };
+      wgslBackward.push(row);
+      const label = `WGSL backward ${tiling.channels} channels × ${tiling.lanes} lanes, chunks of ${tiling.chunk}`;
+      // inputs and dout uploaded, the gradients (3 b·d·l values) read back once
+      if (!affordable(label, 1.3 * uploadEstimate() * 5, row)) continue;
+      const scanner = createWgslScan(tiling);
+      try {
+        const up = await scanner.upload(args);
+        const g = await scanner.uploadGradient(up, gradientOfOut());
+        const grads = await withDeviceErrorScopes("scan-webgpu", async () => {
+          const saved = await scanner.forwardTrain(up);
+          return scanner.readGradients(up, await scanner.backward(up, saved, g));
+        });
+        const checked = checkGradients(grads, row);
+        const saved = await scanner.forwardTrain(up);
+        row.forwardTrain = await time(20, async () => {
+          await scanner.forwardTrain(up);
+          await idle();
+        });
+        row.backward = await time(20, async () => {
+          await scanner.backward(up, saved, g);
+          await idle();
+        });
+        row.backwardBackToBack = await timeBackToBack(
+          5,
+          BACK_TO_BACK,
+          () => scanner.backward(up, saved, g),
+          idle,
+        );
+        row.forwardAndBackward = await time(10, async () => {
+          await scanner.backward(up, await scanner.forwardTrain(up), g);
+          await idle();
+        });
+        row.plan = scanner.plan();
+        row.backwardPlan = scanner.backwardPlan();
+        scanner.free(up, g);
+        const t = (key: string) => (row[key] as Timing).seconds;
+        const p = row.backwardPlan as {
+          channels: number;
+          lanes: number;
+          chunk: number;
+          slice: number;
+        };
+        say(
+          `WGSL backward ${p.channels} ch × ${p.lanes} lanes, T=${p.chunk} (sums every ${p.slice}): ${fmt(t("backward"))}${overBackwardHbm(t("backward"))}, back to back ${fmt(t("backwardBackToBack"))}${overBackwardHbm(t("backwardBackToBack"))}; training forward ${fmt(t("forwardTrain"))}; forward + backward ${fmt(t("forwardAndBackward"))}; ${checked}`,
+        );
+      } catch (e) {
+        row.error = (e as Error).message;
+        say(`${label}: failed: ${(e as Error).message.split("\n")[0]}`);
+      } finally {
+        scanner.destroy();
       }
       flush();
     }

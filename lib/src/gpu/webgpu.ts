@@ -742,11 +742,17 @@ export async function webGpuLimits(): Promise<Record<string, number>> {
 /**
  * A new storage buffer of `size` ([x, y, z], x fastest) float32 zeros on gpu.js's shared WebGPU
  * device, as a gpu.js `WebGPUBufferResult` (for a hand-written shader's output; free it with
- * `.delete()`).
+ * `.delete()`). Its size is bounded by the device's limits on one buffer and one binding, not by
+ * lib's limit on a tensor: a shader's output may hold several tensors.
  */
 export async function allocateWebGpuBuffer(size: number[]): Promise<unknown> {
-  checkArg("allocateWebGpuBuffer", "size", size, schema.shape({ maxElements: MAX_ELEMENTS }));
   const context = await sharedContext();
+  const limits = (context.device as unknown as ComputeDeviceLike).limits;
+  // as many float32 values as one buffer and one storage binding of this device hold
+  const maxElements = Math.floor(
+    Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize) / 4,
+  );
+  checkArg("allocateWebGpuBuffer", "size", size, schema.shape({ maxElements }));
   const count = size.reduce((p, s) => p * s, 1);
   const buffer = context.device.createBuffer({
     size: 4 * count,

@@ -42,6 +42,11 @@ export interface WgslScanTiling {
   lanes: number;
   /** Positions per chunk. */
   chunk: number;
+  /**
+   * The backward only: positions whose ∂B and ∂C are summed over the channels at once, a divisor
+   * of the chunk (default: as many as keep every invocation of the sums busy, 2n sums a position).
+   */
+  slice?: number;
 }
 
 /** Options of {@link createWgslScan}: the tiling asked for (default 32 channels, 4 lanes, chunks of 32). */
@@ -59,6 +64,7 @@ const OPTIONS = schema.options({
   channels: schema.optional(schema.integer({ min: 1, max: 256 })),
   lanes: schema.optional(schema.integer({ min: 1, max: 8 })),
   chunk: schema.optional(schema.integer({ min: 1, max: 64 })),
+  slice: schema.optional(schema.integer({ min: 1, max: 64 })),
 });
 
 /** Workgroups along x at most (WebGPU's default maxComputeWorkgroupsPerDimension). */
@@ -81,6 +87,14 @@ export function checkTiling(fn: string, options: WgslScanOptions | undefined): W
     throw new Error(
       `${fn}: option 'lanes' must divide option 'chunk' (got lanes ${tiling.lanes}, chunk ${tiling.chunk})`,
     );
+  }
+  if (o.slice !== undefined) {
+    if (tiling.chunk % o.slice !== 0) {
+      throw new Error(
+        `${fn}: option 'slice' must divide option 'chunk' (got slice ${o.slice}, chunk ${tiling.chunk})`,
+      );
+    }
+    tiling.slice = o.slice;
   }
   return tiling;
 }
@@ -304,9 +318,14 @@ function sliceFor(invocations: number, dstate: number, chunk: number): number {
 }
 
 /** Workgroup memory of the backward, in bytes (see {@link wgslBackwardSource}). */
-function backwardBytes(channels: number, lanes: number, dstate: number, chunk: number): number {
+function backwardBytes(
+  channels: number,
+  lanes: number,
+  dstate: number,
+  chunk: number,
+  slice: number,
+): number {
   const TP = chunk + 1;
-  const slice = sliceFor(channels * lanes, dstate, chunk);
   // Δ, u, g_o (channels rows); B, C and the sums of ∂B, ∂C (n rows); the lanes' shares of o, ∂u
   // and ∂Δ; two buffers of ∂B, ∂C per channel for a slice (rows padded by one)
   return (
@@ -321,7 +340,8 @@ function backwardBytes(channels: number, lanes: number, dstate: number, chunk: n
 /**
  * The backward's tiling for `dims` nearest to `asked`, within `workgroupBytesLimit` of workgroup
  * memory, as {@link planForward} fits the forward's (the chunk is the forward's: the backward
- * starts each chunk from the state the forward kept there).
+ * starts each chunk from the state the forward kept there; the slice is the one asked for, or
+ * {@link sliceFor}'s).
  */
 export function planBackward(
   fn: string,
@@ -332,7 +352,8 @@ export function planBackward(
   const perGroup = dims.dim / dims.groups;
   let lanes = asked.lanes;
   while (dims.dstate % lanes !== 0) lanes /= 2;
-  const bytes = (ch: number) => backwardBytes(ch, lanes, dims.dstate, asked.chunk);
+  const slice = (ch: number) => asked.slice ?? sliceFor(ch * lanes, dims.dstate, asked.chunk);
+  const bytes = (ch: number) => backwardBytes(ch, lanes, dims.dstate, asked.chunk, slice(ch));
   let channels = Math.min(asked.channels, perGroup);
   const tooBig = (ch: number) => bytes(ch) > workgroupBytesLimit || ch * lanes > MAX_INVOCATIONS;
   while (perGroup % channels !== 0 || (channels > 1 && tooBig(channels))) {
@@ -349,7 +370,7 @@ export function planBackward(
     channels,
     lanes,
     chunk: asked.chunk,
-    slice: sliceFor(channels * lanes, dims.dstate, asked.chunk),
+    slice: slice(channels),
     workgroups: [x, Math.ceil(blocks / x)],
     workgroupBytes: bytes(channels),
   };

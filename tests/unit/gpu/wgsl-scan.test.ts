@@ -110,6 +110,9 @@ describe("createWgslScan: bad options", () => {
     expect(() => createWgslScan({ channels: 0 })).toThrow(
       /createWgslScan: argument 'options.channels' must be/,
     );
+    expect(() => createWgslScan({ chunk: 8, slice: 3 })).toThrow(
+      "createWgslScan: option 'slice' must divide option 'chunk' (got slice 3, chunk 8)",
+    );
     expect(() => createWgslScan({ chunks: 8 } as object)).toThrow(
       /createWgslScan: argument 'options' .*chunks/,
     );
@@ -138,6 +141,12 @@ describe("the WGSL backward's plan, layout and shader (wgsl-scan-kernels.ts)", (
     // a slice divides the chunk: chunk 12 with 4 positions' worth of invocations -> 4; chunk 6 -> 3
     expect(planBackward("f", dims(), { channels: 32, lanes: 4, chunk: 12 }, 1 << 20).slice).toBe(4);
     expect(planBackward("f", dims(), { channels: 32, lanes: 2, chunk: 6 }, 1 << 20).slice).toBe(2);
+    // a slice asked for is kept, and counted in the memory: 32 channels with slices of 16 no longer fit
+    const whole = planBackward("f", dims(), { channels: 32, lanes: 4, chunk: 16, slice: 16 }, big);
+    expect(whole.slice).toBe(16);
+    expect(whole.channels).toBe(8);
+    expect(whole.workgroupBytes).toBe(bwdBytes(8, 16, 4, 16, 16));
+    expect(bwdBytes(16, 16, 4, 16, 16)).toBeGreaterThan(big);
     expect(() =>
       planBackward("f", dims({ dstate: 64 }), { channels: 32, lanes: 1, chunk: 64 }, 16384),
     ).toThrow("f: the backward's chunk of 64 positions with dstate 64 needs");

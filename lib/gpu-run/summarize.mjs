@@ -84,6 +84,24 @@ function runSummary(file) {
         relL2: w.relL2 ?? null,
       }));
     const fastestWgsl = [...wgsl].sort((a, b) => a.kernelSeconds - b.kernelSeconds)[0] ?? null;
+    const wgslBackward = (s.wgslBackward ?? [])
+      .filter((w) => w.backward && w.backwardPlan)
+      .map((w) => ({
+        channels: w.backwardPlan.channels,
+        lanes: w.backwardPlan.lanes,
+        chunk: w.backwardPlan.chunk,
+        slice: w.backwardPlan.slice,
+        backwardSeconds: w.backward.seconds,
+        backwardBackToBackSeconds: sec(w.backwardBackToBack),
+        // as the forward's: back to back where measured
+        kernelSeconds: sec(w.backwardBackToBack) ?? w.backward.seconds,
+        forwardTrainSeconds: sec(w.forwardTrain),
+        forwardAndBackwardSeconds: sec(w.forwardAndBackward),
+        worstRelL2VsCpu: w.relL2VsCpu ? Math.max(...Object.values(w.relL2VsCpu)) : null,
+        allFinite: w.allFinite ?? null,
+      }));
+    const fastestWgslBackward =
+      [...wgslBackward].sort((a, b) => a.kernelSeconds - b.kernelSeconds)[0] ?? null;
     const anchor = (a) =>
       a && typeof a.seconds === "number" ? { seconds: a.seconds, relL2: a.relL2 } : null;
     return {
@@ -117,6 +135,8 @@ function runSummary(file) {
         worstRelL2VsCpu: f.relL2VsCpu ? Math.max(...Object.values(f.relL2VsCpu)) : null,
       })),
       bestBackwardChunk: bestBw ? bestBw.chunk : null,
+      wgslBackward,
+      bestWgslBackward: fastestWgslBackward ? wgslBackward.indexOf(fastestWgslBackward) : null,
       chunkedEndToEndSeconds: sec(shipped("chunked")?.endToEnd),
       naiveEndToEndSeconds: sec(shipped("naive")?.endToEnd),
     };
@@ -189,6 +209,8 @@ function merge(files) {
         if (had.backward.length === 0 && s.backward.length > 0) {
           had.backward = s.backward;
           had.bestBackwardChunk = s.bestBackwardChunk;
+          had.wgslBackward = s.wgslBackward;
+          had.bestWgslBackward = s.bestWgslBackward;
           had.backwardRun = index;
         }
         if (!hasShipped(had) && hasShipped(s)) takeShipped(had, s, index);
@@ -204,6 +226,8 @@ function merge(files) {
       if (had && s.backward.length === 0 && had.backward.length > 0) {
         next.backward = had.backward;
         next.bestBackwardChunk = had.bestBackwardChunk;
+        next.wgslBackward = had.wgslBackward;
+        next.bestWgslBackward = had.bestWgslBackward;
         next.backwardRun = had.backwardRun;
       }
       bySize.set(key, next);
@@ -327,19 +351,19 @@ function judge(merged) {
       ),
     );
   }
-  for (const s of merged.sizes) {
-    const r = row(
-      "backward within 10× of its HBM limit",
-      s.size,
-      bestBw(s)?.seconds,
-      s.backwardHbmLimitSeconds,
-      10,
-    );
-    if (s.backwardRun !== s.run && r.ratio !== null) {
-      const b = merged.runs[s.backwardRun];
-      r.note = `the backward measured in another run: ${b.device}, ${b.date} (${b.source})`;
+  const wgslBw = (s) => (s.bestWgslBackward === null ? null : s.wgslBackward[s.bestWgslBackward]);
+  for (const [target, measured] of [
+    ["gpu.js backward within 10× of its HBM limit", (s) => bestBw(s)?.seconds],
+    ["WGSL backward within 10× of its HBM limit", (s) => wgslBw(s)?.kernelSeconds],
+  ]) {
+    for (const s of merged.sizes) {
+      const r = row(target, s.size, measured(s), s.backwardHbmLimitSeconds, 10);
+      if (s.backwardRun !== s.run && r.ratio !== null) {
+        const b = merged.runs[s.backwardRun];
+        r.note = `the backward measured in another run: ${b.device}, ${b.date} (${b.source})`;
+      }
+      rows.push(r);
     }
-    rows.push(r);
   }
   return rows;
 }
@@ -446,6 +470,28 @@ export interface MeasuredGpuSize {
     worstRelL2VsCpu: number | null;
   }[];
   bestBackwardChunk: number | null;
+  /**
+   * lib's hand-written WGSL backward (createWgslScan's backward) per tiling, as planned for this
+   * size (the slice: positions whose ∂B, ∂C are summed at once): its two kernels one at a time
+   * and back to back, the kernel time the target uses (back to back where measured), its training
+   * forward, forward and backward, and the worst gradient's relative L2 error against lib's CPU
+   * backward (null where that was too slow; allFinite then says whether every gradient was finite).
+   */
+  wgslBackward: {
+    channels: number;
+    lanes: number;
+    chunk: number;
+    slice: number;
+    backwardSeconds: number;
+    backwardBackToBackSeconds: number | null;
+    kernelSeconds: number;
+    forwardTrainSeconds: number | null;
+    forwardAndBackwardSeconds: number | null;
+    worstRelL2VsCpu: number | null;
+    allFinite: boolean | null;
+  }[];
+  /** The fastest of wgslBackward (kernel time): an index into it, or null. */
+  bestWgslBackward: number | null;
   /** The shipped scans, end to end (each call uploads and reads back). */
   chunkedEndToEndSeconds: number | null;
   naiveEndToEndSeconds: number | null;
@@ -512,10 +558,10 @@ if (run) {
   const x = (a, b) => (a && b ? `${(a / b).toFixed(1)}×` : "-");
   const several = run.runs.length > 1;
   console.log(
-    `\n| (b, d, l, n) |${several ? " run |" : ""} HBM limit | exp floor | Mamba CUDA fp32 | torch ref fp32 | gpu.js fused kernel (T) | one forward, waited for | ÷ HBM | ÷ exp | ÷ CUDA | WGSL kernel (ch × lanes, T) | ÷ HBM | fused ÷ WGSL | upload | read-back | end to end | shipped chunked, end to end | backward (T) | ÷ its HBM |`,
+    `\n| (b, d, l, n) |${several ? " run |" : ""} HBM limit | exp floor | Mamba CUDA fp32 | torch ref fp32 | gpu.js fused kernel (T) | one forward, waited for | ÷ HBM | ÷ exp | ÷ CUDA | WGSL kernel (ch × lanes, T) | ÷ HBM | fused ÷ WGSL | upload | read-back | end to end | shipped chunked, end to end | backward (T) | ÷ its HBM | WGSL backward (ch × lanes, T, slice) | ÷ its HBM |`,
   );
   console.log(
-    `|---|${several ? "---|" : ""}---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
+    `|---|${several ? "---|" : ""}---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
   );
   for (const s of run.sizes) {
     const f = s.fused.find((v) => v.chunk === s.bestChunk) ?? {};
@@ -525,8 +571,12 @@ if (run) {
     const r = run.runs[s.run];
     // the run a row comes from; [n]: its anchors or backward from run n (listed below the table)
     const from = (i) => (i === s.run ? "" : ` [${i + 1}]`);
+    const wb = s.bestWgslBackward === null ? null : s.wgslBackward[s.bestWgslBackward];
+    const wgslBwCell = wb
+      ? `${fmt(wb.kernelSeconds)} (${wb.channels} × ${wb.lanes}, ${wb.chunk}, ${wb.slice})${from(s.backwardRun)}`
+      : "-";
     console.log(
-      `| (${s.size.join(", ")}) |${several ? ` ${r.device.replace(/^NVIDIA /, "").split(" ")[0]} ${r.date} [${s.run + 1}] |` : ""} ${fmt(s.hbmLimitSeconds)} | ${fmt(s.expFloorSeconds)} | ${fmt(s.official?.seconds)}${from(s.anchorsRun)} | ${fmt(s.torchRef?.seconds)}${from(s.anchorsRun)} | ${fmt(f.kernelSeconds)} (${s.bestChunk ?? "-"}) | ${fmt(f.forwardSeconds)} | ${x(f.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, s.expFloorSeconds)} | ${x(f.kernelSeconds, s.official?.seconds)} | ${wgslCell} | ${x(w?.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, w?.kernelSeconds)} | ${fmt(f.uploadSeconds)} | ${fmt(f.readSeconds)} | ${fmt(f.endToEndSeconds)} | ${fmt(s.chunkedEndToEndSeconds)}${from(s.shippedRun)} | ${fmt(b.seconds)} (${s.bestBackwardChunk ?? "-"})${from(s.backwardRun)} | ${x(b.seconds, s.backwardHbmLimitSeconds)} |`,
+      `| (${s.size.join(", ")}) |${several ? ` ${r.device.replace(/^NVIDIA /, "").split(" ")[0]} ${r.date} [${s.run + 1}] |` : ""} ${fmt(s.hbmLimitSeconds)} | ${fmt(s.expFloorSeconds)} | ${fmt(s.official?.seconds)}${from(s.anchorsRun)} | ${fmt(s.torchRef?.seconds)}${from(s.anchorsRun)} | ${fmt(f.kernelSeconds)} (${s.bestChunk ?? "-"}) | ${fmt(f.forwardSeconds)} | ${x(f.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, s.expFloorSeconds)} | ${x(f.kernelSeconds, s.official?.seconds)} | ${wgslCell} | ${x(w?.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, w?.kernelSeconds)} | ${fmt(f.uploadSeconds)} | ${fmt(f.readSeconds)} | ${fmt(f.endToEndSeconds)} | ${fmt(s.chunkedEndToEndSeconds)}${from(s.shippedRun)} | ${fmt(b.seconds)} (${s.bestBackwardChunk ?? "-"})${from(s.backwardRun)} | ${x(b.seconds, s.backwardHbmLimitSeconds)} | ${wgslBwCell} | ${x(wb?.kernelSeconds, s.backwardHbmLimitSeconds)} |`,
     );
   }
   console.log("\nTargets:");

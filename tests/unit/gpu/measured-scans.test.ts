@@ -25,6 +25,11 @@ interface RawSize {
     endToEnd?: RawTiming;
   }[];
   backward?: { chunk: number; backward?: RawTiming }[];
+  wgslBackward?: {
+    backwardPlan?: { channels: number; lanes: number; chunk: number; slice: number };
+    backward?: RawTiming;
+    backwardBackToBack?: RawTiming;
+  }[];
   shipped?: { variant: string; endToEnd?: RawTiming }[];
   wgsl?: {
     plan?: { channels: number; lanes: number; chunk: number };
@@ -133,7 +138,9 @@ describe("MEASURED_GPU_RUN", () => {
   });
 
   it("takes the WGSL bounds from the same run's WGSL scan where it ran, else from the H200 figures, and says so", () => {
-    const wgslTargets = run.targets.filter((t) => t.target.includes("WGSL"));
+    const wgslTargets = run.targets.filter(
+      (t) => t.target.includes("WGSL") && !t.target.startsWith("WGSL backward"),
+    );
     expect(wgslTargets.length).toBeGreaterThan(0);
     for (const t of wgslTargets) {
       const s = run.sizes.find((x) => x.size.join() === t.size.join());
@@ -161,5 +168,30 @@ describe("MEASURED_GPU_RUN", () => {
       expect(s!.wgsl.map((w) => w.kernelSeconds)).toEqual(kernels);
       expect(s!.wgsl[s!.bestWgsl!].kernelSeconds).toBe(fastest);
     }
+  });
+
+  it("takes the WGSL backward's kernel time (back to back where measured) and its HBM limit from the raw file of its run", () => {
+    const targets = run.targets.filter((t) => t.target.startsWith("WGSL backward"));
+    expect(targets.length).toBe(run.sizes.length);
+    let measured = 0;
+    for (const t of targets) {
+      const s = run.sizes.find((x) => x.size.join() === t.size.join())!;
+      const r = raw(run.runs[s.backwardRun].source).sizes.find(
+        (x) => x.size.join() === t.size.join(),
+      )!;
+      const kernels = (r.wgslBackward ?? [])
+        .filter((w) => w.backward && w.backwardPlan)
+        .map((w) => w.backwardBackToBack?.seconds ?? w.backward!.seconds);
+      expect(s.wgslBackward.map((w) => w.kernelSeconds)).toEqual(kernels);
+      if (kernels.length === 0) {
+        expect(t.met).toBeNull();
+        continue;
+      }
+      measured++;
+      expect(t.measuredSeconds).toBe(Math.min(...kernels));
+      expect(t.boundSeconds).toBe(r.hbmBackwardLimitSeconds);
+      expect(s.wgslBackward[s.bestWgslBackward!].kernelSeconds).toBe(Math.min(...kernels));
+    }
+    expect(measured).toBeGreaterThan(0);
   });
 });

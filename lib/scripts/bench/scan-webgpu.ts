@@ -20,6 +20,9 @@
  *   kernels, from the first submit until the GPU reports them done: median of 20; and back to
  *   back, 10 forwards waited for once), read-back, end to end; the backward the same way, checked against lib's
  *   CPU backward (float64, selectiveScanBackward) where that takes seconds, not minutes;
+ * - the WGSL backward at the tilings of SCAN_WEBGPU_WGSL_BACKWARD ("channels,lanes,chunk[,slice];
+ *   ..."): its training forward, then its two kernels one at a time and back to back, checked as
+ *   gpu.js's backward;
  * - the shipped chunked and naive scans (gpuSelectiveScanAsync: upload, kernels and read-back in
  *   every call), best of 2, where they fit.
  * Ratios: time over the HBM limit (the bytes an ideal fused kernel moves, at the copy bandwidth),
@@ -102,7 +105,7 @@ const WGSL_TILINGS: WgslScanTiling[] = (
  * training forward.
  */
 const WGSL_BACKWARD_TILINGS: WgslScanTiling[] = (
-  process.env.SCAN_WEBGPU_WGSL_BACKWARD ?? "16,4,8;16,4,8,4;16,4,8,8;8,8,16;8,8,16,8;16,8,8,8"
+  process.env.SCAN_WEBGPU_WGSL_BACKWARD ?? "16,4,8;8,8,16;16,8,8;8,8,32"
 )
   .split(";")
   .filter((t) => t.length > 0)

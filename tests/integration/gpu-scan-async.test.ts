@@ -172,6 +172,11 @@ describe("gpuSelectiveScanAsync: options and bad input", () => {
     await expect(gpuSelectiveScanAsync(bad, { mode: "cpu" })).rejects.toThrow(
       /gpuSelectiveScanAsync/,
     );
+    // more states than the kernels' loops are compiled for
+    const wide = randomSelectiveScanArgs(new Rng(3), { batch: 1, dim: 1, length: 2, dstate: 257 });
+    await expect(gpuSelectiveScanAsync(wide, { mode: "cpu" })).rejects.toThrow(
+      "gpuSelectiveScanAsync: argument 'A' must have at most 256 states n (got n = 257)",
+    );
   });
 
   it("refuses overlapping runs of one scanner and runs after destroy", async () => {

@@ -8,8 +8,9 @@
  */
 import type { Tensor } from "../tensor";
 import { describe } from "../validate";
-import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
-import { type ScanDims, MAX_GPU_DSTATE } from "./scan-kernels";
+import type { SelectiveScanArgs } from "../selective/scan";
+import type { ScanDims } from "./scan-kernels";
+import { checkedScanDims } from "./scan-inputs";
 import {
   type DeviceKernels,
   float32Data,
@@ -44,21 +45,7 @@ export async function uploadDeviceScanArgs(
 ): Promise<DeviceScanArgs> {
   const name = `${owner}.upload`;
   const { webgpu, put } = dev;
-  const shapes = checkInputDependentScanArgs(name, args, { bdlValues: !webgpu });
-  if (shapes.dstate > MAX_GPU_DSTATE) {
-    throw new Error(
-      `${name}: argument 'A' must have at most ${MAX_GPU_DSTATE} states n (got n = ${shapes.dstate})`,
-    );
-  }
-  const dims: ScanDims = {
-    batch: shapes.batch,
-    dim: shapes.dim,
-    length: shapes.length,
-    dstate: shapes.dstate,
-    groups: shapes.B.groups,
-    softplus: args.deltaSoftplus === true,
-    hasZ: args.z !== undefined && args.z !== null,
-  };
+  const dims = checkedScanDims(name, args, { bdlValues: !webgpu });
   if (webgpu) await dev.ready();
   const { batch, dim, length: L, dstate: N, groups } = dims;
   const values: Record<string, unknown> = {

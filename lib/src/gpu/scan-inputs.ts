@@ -1,11 +1,38 @@
 /**
- * What the synchronous and asynchronous gpu.js selective scans share before their first kernel
- * call: the texture-size guard and the upload of the inputs in the layouts the kernels read.
+ * What lib's gpu.js selective scans share before their first kernel call: the checked sizes of a
+ * call, the texture-size guard and the upload of the inputs in the layouts the kernels read.
  * Internal to `gpu/` (not re-exported from lib's index).
  */
-import type { SelectiveScanArgs } from "../selective/scan";
+import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
 import { type GpuBackend, loadGpuJs, maxTextureSize } from "./backends";
-import type { ScanDims, ScanTraffic } from "./scan-kernels";
+import { type ScanDims, type ScanTraffic, MAX_GPU_DSTATE } from "./scan-kernels";
+
+/**
+ * The sizes of a scan call, its arguments checked for `fn` as selectiveScan checks them (with
+ * `bdlValues: false`, the values of u, delta and z are left to a check on the device), and n at
+ * most {@link MAX_GPU_DSTATE}, the states the kernels' loops are compiled for.
+ */
+export function checkedScanDims(
+  fn: string,
+  args: SelectiveScanArgs,
+  options: { bdlValues?: boolean } = {},
+): ScanDims {
+  const shapes = checkInputDependentScanArgs(fn, args, options);
+  if (shapes.dstate > MAX_GPU_DSTATE) {
+    throw new Error(
+      `${fn}: argument 'A' must have at most ${MAX_GPU_DSTATE} states n (got n = ${shapes.dstate})`,
+    );
+  }
+  return {
+    batch: shapes.batch,
+    dim: shapes.dim,
+    length: shapes.length,
+    dstate: shapes.dstate,
+    groups: shapes.B.groups,
+    softplus: args.deltaSoftplus === true,
+    hasZ: args.z !== undefined && args.z !== null,
+  };
+}
 
 /** float32 copy of a tensor's data (gpu.js uploads float32). */
 export function f32(data: Float32Array | Float64Array): Float32Array {

@@ -13,7 +13,7 @@
  * leaving zeros.
  */
 import { checkOptions, describe, isAbsent, schema } from "../validate";
-import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
+import type { SelectiveScanArgs } from "../selective/scan";
 import {
   type GpuBackend,
   type GpuJsInstance,
@@ -26,7 +26,6 @@ import {
   loadGpuJs,
 } from "./backends";
 import {
-  type ScanDims,
   type ScanKernelName,
   GPU_CHUNK_SIZE,
   GPU_SCAN_VARIANT,
@@ -44,7 +43,7 @@ import {
   scanLaunchPlan,
   summarizeTraffic,
 } from "./scan-kernels";
-import { checkTextureBudget, uploadScanInputs } from "./scan-inputs";
+import { checkTextureBudget, checkedScanDims, uploadScanInputs } from "./scan-inputs";
 import type { GpuScanResult, GpuScanVariant } from "./selective-scan";
 import { installWebGpu, withDeviceErrorScopes } from "./webgpu";
 
@@ -179,16 +178,7 @@ export function createGpuSelectiveScanAsync(
 
   const scan = async (args: SelectiveScanArgs): Promise<GpuScanResult> => {
     const name = "gpuSelectiveScanAsync";
-    const shapes = checkInputDependentScanArgs(name, args);
-    const dims: ScanDims = {
-      batch: shapes.batch,
-      dim: shapes.dim,
-      length: shapes.length,
-      dstate: shapes.dstate,
-      groups: shapes.B.groups,
-      softplus: args.deltaSoftplus === true,
-      hasZ: args.z !== undefined && args.z !== null,
-    };
+    const dims = checkedScanDims(name, args);
     const { batch, dim, length: L, dstate: N, groups } = dims;
     const BD = batch * dim;
     const T = chunkSize;

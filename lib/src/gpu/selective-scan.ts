@@ -27,7 +27,7 @@ import {
   isAbsent,
   schema,
 } from "../validate";
-import { type SelectiveScanArgs, checkInputDependentScanArgs } from "../selective/scan";
+import type { SelectiveScanArgs } from "../selective/scan";
 import {
   type GpuBackend,
   type GpuJsInstance,
@@ -60,7 +60,7 @@ import {
   scanLaunchPlan,
   summarizeTraffic,
 } from "./scan-kernels";
-import { checkTextureBudget, uploadScanInputs } from "./scan-inputs";
+import { checkTextureBudget, checkedScanDims, uploadScanInputs } from "./scan-inputs";
 
 /** The two scans of lesson 08. */
 export type GpuScanVariant = "naive" | "chunked";
@@ -126,25 +126,6 @@ function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
   }
   const chunkSize = checkArg(fn, "options.chunkSize", o.chunkSize ?? DEFAULT_CHUNK, GPU_CHUNK_SIZE);
   return { mode, variant, chunkSize };
-}
-
-/** Resolved sizes of a call, plus the kernel cache key. */
-function scanDims(fn: string, args: SelectiveScanArgs): ScanDims {
-  const shapes = checkInputDependentScanArgs(fn, args);
-  if (shapes.dstate > MAX_GPU_DSTATE) {
-    throw new Error(
-      `${fn}: argument 'A' must have at most ${MAX_GPU_DSTATE} states n (got n = ${shapes.dstate})`,
-    );
-  }
-  return {
-    batch: shapes.batch,
-    dim: shapes.dim,
-    length: shapes.length,
-    dstate: shapes.dstate,
-    groups: shapes.B.groups,
-    softplus: args.deltaSoftplus === true,
-    hasZ: args.z !== undefined && args.z !== null,
-  };
 }
 
 const GL_BACKENDS: readonly GpuBackend[] = ["headlessgl", "webgl2", "webgl"];
@@ -221,7 +202,7 @@ function createScanner(fn: string, options: GpuScanOptions): GpuSelectiveScanner
 
   const run = (args: SelectiveScanArgs): GpuScanResult => {
     const name = "gpuSelectiveScan";
-    const dims = scanDims(name, args);
+    const dims = checkedScanDims(name, args);
     const { batch, dim, length: L, dstate: N, groups } = dims;
     const BD = batch * dim;
     const T = chunkSize;

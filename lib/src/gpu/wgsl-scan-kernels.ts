@@ -177,6 +177,55 @@ const lines = (count: number, line: (k: number) => string, indent: string): stri
   Array.from({ length: count }, (_, k) => indent + line(k)).join("\n");
 
 /**
+ * The WGSL both shaders use to move a chunk's tiles, for `dims` tiled as `p`: every invocation
+ * moves `perChannel` values of each (channels, chunk) tile and `perBC` of each (n, chunk) tile
+ * of B and C, the value j = li + k·WG of a tile being row j / chunk, position j % chunk.
+ */
+function chunkTiles(dims: ScanDims, p: WgslScanTiling) {
+  const { length: L, dstate: N } = dims;
+  const { channels: CH, lanes: S, chunk: T } = p;
+  const WG = CH * S;
+  const TP = T + 1;
+  const perChannel = T / S;
+  const perBC = Math.ceil((N * T) / WG);
+  // the last (n, chunk) tile is partial when n·chunk is not a multiple of the workgroup
+  const bcGuard = (N * T) % WG !== 0;
+  const tileIndex = (k: number) => `let j = li + ${k * WG}u; let r = j / ${T}u; let t = j % ${T}u;`;
+  /**
+   * The chunk at `chunkStart` into registers: `${register}${k}` from each [register, buffer] of
+   * `rows` (rows of the workgroup's channels, from `rows`), pb${k}, pc${k} from B and C (from
+   * `bcRows`); zeros past the sequence's end.
+   */
+  const load = (registers: [string, string][], chunkStart: string, indent: string) =>
+    [
+      lines(
+        perChannel,
+        (k) =>
+          `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = rows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u;` +
+          registers.map(([reg, buf]) => ` ${reg}${k} = select(0.0, ${buf}[at], inside);`).join("") +
+          " }",
+        indent,
+      ),
+      lines(
+        perBC,
+        (k) =>
+          `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = bcRows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u${bcGuard ? ` && j < ${N * T}u` : ""};` +
+          ` pb${k} = select(0.0, B[at], inside); pc${k} = select(0.0, C[at], inside); }`,
+        indent,
+      ),
+    ].join("\n");
+  /** The registers pb, pc into the workgroup's sB, sC. */
+  const storeBC = (indent: string) =>
+    lines(
+      perBC,
+      (k) =>
+        `{ ${tileIndex(k)}${bcGuard ? ` if (j < ${N * T}u) {` : ""} sB[r * ${TP}u + t] = pb${k}; sC[r * ${TP}u + t] = pc${k};${bcGuard ? " }" : ""} }`,
+      indent,
+    );
+  return { perChannel, perBC, bcGuard, tileIndex, load, storeBC };
+}
+
+/**
  * The WGSL of the forward for `dims` and `p` (see the module comment); with `saveStates`, it also
  * writes the state entering every chunk into a last binding, (b·d, chunks, n).
  */
@@ -186,31 +235,15 @@ export function wgslForwardSource(dims: ScanDims, p: WgslScanPlan, saveStates = 
   const K = N / S; // states per invocation
   const WG = CH * S; // invocations per workgroup
   const TP = T + 1; // padded row
-  const PER = T / S; // values of each (channels, chunk) tile an invocation moves
-  const PER_BC = Math.ceil((N * T) / WG); // values of each (n, chunk) tile an invocation moves
   const chunks = Math.ceil(L / T);
-  const bcGuard = (N * T) % WG !== 0;
-  // the value j = li + k·WG of a (rows, T) tile: row j / T, position j % T
-  const tileIndex = (k: number) => `let j = li + ${k * WG}u; let r = j / ${T}u; let t = j % ${T}u;`;
-  const load = (chunkStart: string, indent: string) =>
-    [
-      lines(
-        PER,
-        (k) =>
-          `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = rows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u;` +
-          ` pu${k} = select(0.0, u[at], inside); pd${k} = select(0.0, delta[at], inside);` +
-          (hasZ ? ` pz${k} = select(0.0, z[at], inside);` : "") +
-          " }",
-        indent,
-      ),
-      lines(
-        PER_BC,
-        (k) =>
-          `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = bcRows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u${bcGuard ? ` && j < ${N * T}u` : ""};` +
-          ` pb${k} = select(0.0, B[at], inside); pc${k} = select(0.0, C[at], inside); }`,
-        indent,
-      ),
-    ].join("\n");
+  const tiles = chunkTiles(dims, p);
+  const { perChannel: PER, perBC: PER_BC, tileIndex } = tiles;
+  const registers: [string, string][] = [
+    ["pu", "u"],
+    ["pd", "delta"],
+  ];
+  if (hasZ) registers.push(["pz", "z"]);
+  const load = (chunkStart: string, indent: string) => tiles.load(registers, chunkStart, indent);
   const bindings = ["u", "delta", "A", "B", "C", "D", "bias"].map(
     (name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`,
   );
@@ -262,12 +295,7 @@ ${lines(
     ` sDt[r * ${TP}u + t] = dt; sDu[r * ${TP}u + t] = dt * pu${k}; cu${k} = pu${k};${hasZ ? ` cz${k} = pz${k};` : ""} }`,
   "    ",
 )}
-${lines(
-  PER_BC,
-  (k) =>
-    `{ ${tileIndex(k)}${bcGuard ? ` if (j < ${N * T}u) {` : ""} sB[r * ${TP}u + t] = pb${k}; sC[r * ${TP}u + t] = pc${k};${bcGuard ? " }" : ""} }`,
-  "    ",
-)}
+${tiles.storeBC("    ")}
     workgroupBarrier();
     // 2. the next chunk's loads, in flight while this one is scanned
     if (c + 1u < ${chunks}u) {
@@ -421,34 +449,20 @@ export function wgslBackwardSource(dims: ScanDims, p: WgslBackwardPlan): string 
   const K = N / S;
   const WG = CH * S;
   const TP = T + 1;
-  const PER = T / S;
-  const PER_BC = Math.ceil((N * T) / WG);
   const chunks = Math.ceil(L / T);
-  const bcGuard = (N * T) % WG !== 0;
+  const tiles = chunkTiles(dims, p);
+  const { perChannel: PER, perBC: PER_BC, bcGuard, tileIndex } = tiles;
+  const registers: [string, string][] = [
+    ["pu", "u"],
+    ["pd", "delta"],
+    ["pg", "dout"],
+  ];
+  if (hasZ) registers.push(["pz", "z"]);
+  const load = (chunkStart: string, indent: string) => tiles.load(registers, chunkStart, indent);
   const at = wgslGradientLayout(dims, CH);
   const RROW = N * TB + 1; // a channel's ∂B (or ∂C) for a slice, padded
   const RB = 2 * CH * RROW; // one buffer of a slice's ∂B and ∂C
   const SUMS = 2 * N * TB; // the sums of a slice
-  const tileIndex = (k: number) => `let j = li + ${k * WG}u; let r = j / ${T}u; let t = j % ${T}u;`;
-  const load = (chunkStart: string, indent: string) =>
-    [
-      lines(
-        PER,
-        (k) =>
-          `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = rows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u;` +
-          ` pu${k} = select(0.0, u[at], inside); pd${k} = select(0.0, delta[at], inside); pg${k} = select(0.0, dout[at], inside);` +
-          (hasZ ? ` pz${k} = select(0.0, z[at], inside);` : "") +
-          " }",
-        indent,
-      ),
-      lines(
-        PER_BC,
-        (k) =>
-          `{ ${tileIndex(k)} let pos = ${chunkStart} + t; let at = bcRows + r * ${L}u + min(pos, ${L - 1}u); let inside = pos < ${L}u${bcGuard ? ` && j < ${N * T}u` : ""};` +
-          ` pb${k} = select(0.0, B[at], inside); pc${k} = select(0.0, C[at], inside); }`,
-        indent,
-      ),
-    ].join("\n");
   const bindings = ["u", "delta", "AD", "B", "C", "bias", "dout", "states"].map(
     (name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`,
   );
@@ -565,12 +579,7 @@ ${lines(
     ` cu${k} = pu${k}; cx${k} = x; cg${k} = pg${k};${hasZ ? ` cz${k} = pz${k};` : ""} }`,
   "    ",
 )}
-${lines(
-  PER_BC,
-  (k) =>
-    `{ ${tileIndex(k)}${bcGuard ? ` if (j < ${N * T}u) {` : ""} sB[r * ${TP}u + t] = pb${k}; sC[r * ${TP}u + t] = pc${k};${bcGuard ? " }" : ""} }`,
-  "    ",
-)}
+${tiles.storeBC("    ")}
     workgroupBarrier();
     // the previous chunk's loads, in flight while this one is walked
     if (c > 0u) {

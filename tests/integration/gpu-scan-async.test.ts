@@ -273,6 +273,8 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
         `import * as args from ${JSON.stringify(path.join(root, "lib/src/scan/random-args.ts"))};`,
         `import { Rng } from ${JSON.stringify(path.join(root, "lib/src/rng.ts"))};`,
         "(globalThis as any).lib = { ...async, ...webgpu, ...fused, ...ssd, ...wgsl, ...scan, ...args, Rng };",
+        // arguments as they travel to the page (see toWire) back into float32 tensors
+        "(globalThis as any).fromWire = (w: Record<string, any>) => Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v && typeof v === 'object' ? { shape: v.shape, data: Float32Array.from(v.data) } : v]));",
       ].join("\n"),
     );
     const { build } = await import("rolldown");
@@ -334,10 +336,7 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       if (info.dawn) throw new Error("expected the browser's WebGPU");
       const out = [];
       for (const c of ${JSON.stringify(wire)}) {
-        const args = {};
-        for (const [k, v] of Object.entries(c.args)) {
-          args[k] = v && typeof v === "object" ? { shape: v.shape, data: Float32Array.from(v.data) } : v;
-        }
+        const args = fromWire(c.args);
         for (const variant of ["naive", "chunked"]) {
           const options = variant === "chunked" ? { mode: "webgpu", variant, chunkSize: c.chunk } : { mode: "webgpu", variant };
           const r = await lib.gpuSelectiveScanAsync(args, options);
@@ -513,10 +512,7 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       await lib.installWebGpu();
       const out = [];
       for (const c of ${JSON.stringify(wire)}) {
-        const args = {};
-        for (const [k, v] of Object.entries(c.args)) {
-          args[k] = v && typeof v === "object" ? { shape: v.shape, data: Float32Array.from(v.data) } : v;
-        }
+        const args = fromWire(c.args);
         const scanner = lib.createFusedGpuScan({ mode: "webgpu", chunkSize: c.chunk, superChunk: 2 });
         const up = await scanner.upload(args);
         const o = await scanner.forward(up);
@@ -576,10 +572,7 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       for (const tiling of ${JSON.stringify(tilings)}) {
         const scanner = lib.createWgslScan(tiling);
         for (const c of ${JSON.stringify(wire)}) {
-          const args = {};
-          for (const [k, v] of Object.entries(c.args)) {
-            args[k] = v && typeof v === "object" ? { shape: v.shape, data: Float32Array.from(v.data) } : v;
-          }
+          const args = fromWire(c.args);
           const up = await scanner.upload(args);
           const r = await lib.withDeviceErrorScopes("test", async () => scanner.read(await scanner.forward(up)));
           const plan = scanner.plan();
@@ -655,10 +648,7 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       for (const tiling of ${JSON.stringify(tilings)}) {
         const scanner = lib.createWgslScan(tiling);
         for (const c of ${JSON.stringify(wire)}) {
-          const args = {};
-          for (const [k, v] of Object.entries(c.args)) {
-            args[k] = v && typeof v === "object" ? { shape: v.shape, data: Float32Array.from(v.data) } : v;
-          }
+          const args = fromWire(c.args);
           const up = await scanner.upload(args);
           const g = await scanner.uploadGradient(up, { shape: args.u.shape, data: Float32Array.from(c.dout) });
           const r = await lib.withDeviceErrorScopes("test", async () => {
@@ -676,10 +666,7 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       // a backward without its forward, and a dout of the wrong shape, are refused by name
       const scanner = lib.createWgslScan();
       const c = ${JSON.stringify(wire[0])};
-      const args = {};
-      for (const [k, v] of Object.entries(c.args)) {
-        args[k] = v && typeof v === "object" ? { shape: v.shape, data: Float32Array.from(v.data) } : v;
-      }
+      const args = fromWire(c.args);
       const up = await scanner.upload(args);
       const refused = [];
       try {

@@ -135,30 +135,33 @@ function checkedPlan(
 }
 
 /**
- * The tiling for `dims` nearest to `asked` that the size allows: channels the largest divisor of
- * the channels per group (dim / groups) up to the channels asked for, so a workgroup's channels
- * share one B and C; lanes the largest power of two up to those asked for that divides dstate;
- * channels reduced further while the workgroup memory exceeds `workgroupBytesLimit` or the
- * workgroup has over 256 invocations.
+ * The tiling for `dims` nearest to `asked` that the size allows, given the workgroup memory a
+ * tiling needs (`bytes(channels, lanes)`): channels the largest divisor of the channels per group
+ * (dim / groups) up to the channels asked for, so a workgroup's channels share one B and C; lanes
+ * the largest power of two up to those asked for that divides dstate; channels reduced further
+ * while the workgroup memory exceeds `workgroupBytesLimit` or the workgroup has over 256
+ * invocations. `what` names the shader in the error when even one channel does not fit.
  */
-export function planForward(
+function fitTiling(
   fn: string,
+  what: string,
   dims: ScanDims,
   asked: WgslScanTiling,
   workgroupBytesLimit: number,
+  bytes: (channels: number, lanes: number) => number,
 ): WgslScanPlan {
   const perGroup = dims.dim / dims.groups;
   let lanes = asked.lanes;
   while (dims.dstate % lanes !== 0) lanes /= 2;
-  const bytes = (ch: number) => 4 * (asked.chunk + 1) * (2 * ch + 2 * dims.dstate + lanes * ch);
   let channels = Math.min(asked.channels, perGroup);
-  const tooBig = (ch: number) => bytes(ch) > workgroupBytesLimit || ch * lanes > MAX_INVOCATIONS;
+  const tooBig = (ch: number) =>
+    bytes(ch, lanes) > workgroupBytesLimit || ch * lanes > MAX_INVOCATIONS;
   while (perGroup % channels !== 0 || (channels > 1 && tooBig(channels))) {
     channels--;
   }
-  if (bytes(channels) > workgroupBytesLimit) {
+  if (bytes(channels, lanes) > workgroupBytesLimit) {
     throw new Error(
-      `${fn}: a chunk of ${asked.chunk} positions with dstate ${dims.dstate} needs ${bytes(channels)} bytes of workgroup memory, over the device's ${workgroupBytesLimit}: ask for a shorter chunk`,
+      `${fn}: ${what} of ${asked.chunk} positions with dstate ${dims.dstate} needs ${bytes(channels, lanes)} bytes of workgroup memory, over the device's ${workgroupBytesLimit}: ask for a shorter chunk`,
     );
   }
   const blocks = (dims.batch * dims.dim) / channels;
@@ -168,8 +171,25 @@ export function planForward(
     lanes,
     chunk: asked.chunk,
     workgroups: [x, Math.ceil(blocks / x)],
-    workgroupBytes: bytes(channels),
+    workgroupBytes: bytes(channels, lanes),
   };
+}
+
+/** The forward's tiling for `dims` ({@link fitTiling}): Δ, Δu, B, C and the lanes' shares of y. */
+export function planForward(
+  fn: string,
+  dims: ScanDims,
+  asked: WgslScanTiling,
+  workgroupBytesLimit: number,
+): WgslScanPlan {
+  return fitTiling(
+    fn,
+    "a chunk",
+    dims,
+    asked,
+    workgroupBytesLimit,
+    (ch, lanes) => 4 * (asked.chunk + 1) * (2 * ch + 2 * dims.dstate + lanes * ch),
+  );
 }
 
 /** `count` lines made by `line(k)`, k = 0 .. count − 1 (the source's unrolled loops). */
@@ -366,8 +386,7 @@ function backwardBytes(
 }
 
 /**
- * The backward's tiling for `dims` nearest to `asked`, within `workgroupBytesLimit` of workgroup
- * memory, as {@link planForward} fits the forward's (the chunk is the forward's: the backward
+ * The backward's tiling for `dims` ({@link fitTiling}; the chunk is the forward's: the backward
  * starts each chunk from the state the forward kept there; the slice is the one asked for, or
  * {@link sliceFor}'s).
  */
@@ -377,31 +396,17 @@ export function planBackward(
   asked: WgslScanTiling,
   workgroupBytesLimit: number,
 ): WgslBackwardPlan {
-  const perGroup = dims.dim / dims.groups;
-  let lanes = asked.lanes;
-  while (dims.dstate % lanes !== 0) lanes /= 2;
-  const slice = (ch: number) => asked.slice ?? sliceFor(ch * lanes, dims.dstate, asked.chunk);
-  const bytes = (ch: number) => backwardBytes(ch, lanes, dims.dstate, asked.chunk, slice(ch));
-  let channels = Math.min(asked.channels, perGroup);
-  const tooBig = (ch: number) => bytes(ch) > workgroupBytesLimit || ch * lanes > MAX_INVOCATIONS;
-  while (perGroup % channels !== 0 || (channels > 1 && tooBig(channels))) {
-    channels--;
-  }
-  if (bytes(channels) > workgroupBytesLimit) {
-    throw new Error(
-      `${fn}: the backward's chunk of ${asked.chunk} positions with dstate ${dims.dstate} needs ${bytes(channels)} bytes of workgroup memory, over the device's ${workgroupBytesLimit}: ask for a shorter chunk`,
-    );
-  }
-  const blocks = (dims.batch * dims.dim) / channels;
-  const x = Math.min(blocks, MAX_GROUPS_X);
-  return {
-    channels,
-    lanes,
-    chunk: asked.chunk,
-    slice: slice(channels),
-    workgroups: [x, Math.ceil(blocks / x)],
-    workgroupBytes: bytes(channels),
-  };
+  const slice = (ch: number, lanes: number) =>
+    asked.slice ?? sliceFor(ch * lanes, dims.dstate, asked.chunk);
+  const plan = fitTiling(
+    fn,
+    "the backward's chunk",
+    dims,
+    asked,
+    workgroupBytesLimit,
+    (ch, lanes) => backwardBytes(ch, lanes, dims.dstate, asked.chunk, slice(ch, lanes)),
+  );
+  return { ...plan, slice: slice(plan.channels, plan.lanes) };
 }
 
 /**

@@ -109,7 +109,8 @@ export interface WgslScanner {
  */
 export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
   const tiling = checkTiling("createWgslScan", options);
-  // the uploads (argument checks included) are the fused gpu.js scan's, on gpu.js's device
+  // the uploads (argument checks included) are the fused gpu.js scan's (device-scan-inputs.ts), on
+  // gpu.js's device
   const dev = createDeviceKernels<never>("createWgslScan", "scanner", "webgpu");
   const pipelines = new Map<
     string,

@@ -357,7 +357,9 @@ export interface WgslBackwardPlan extends WgslScanPlan {
 /**
  * The positions of a ∂B, ∂C sum for a workgroup of `invocations` (see {@link planBackward}): the
  * largest divisor of the chunk up to invocations / 2n, so the sums (2n per position) keep every
- * invocation busy without more workgroup memory than that needs.
+ * invocation busy without more workgroup memory than that needs. Larger slices were 2-4× slower
+ * on an H100 (README's GPU section): each invocation holds its ∂B, ∂C of a slice's positions until
+ * the sum, and they spill its registers.
  */
 function sliceFor(invocations: number, dstate: number, chunk: number): number {
   let slice = Math.max(1, Math.min(chunk, Math.floor(invocations / (2 * dstate))));

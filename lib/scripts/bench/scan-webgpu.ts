@@ -90,29 +90,23 @@ const DEFAULT_SIZES: ScanSize[] = [
 ];
 const CHUNKS = (process.env.SCAN_WEBGPU_CHUNKS ?? "8,16,32").split(",").map(Number);
 const BACKWARD_CHUNKS = (process.env.SCAN_WEBGPU_BACKWARD_CHUNKS ?? "8,16").split(",").map(Number);
-/** The hand-written WGSL scan's tilings, "channels,lanes,chunk;...": all timed, the first also end to end. */
-const WGSL_TILINGS: WgslScanTiling[] = (
-  process.env.SCAN_WEBGPU_WGSL ?? "32,4,32;16,4,32;64,4,16;16,4,16;32,2,32;64,2,16;32,1,16"
-)
-  .split(";")
-  .filter((t) => t.length > 0)
-  .map((t) => {
-    const [channels, lanes, chunk] = t.split(",").map(Number);
-    return { channels, lanes, chunk };
-  });
-/**
- * The WGSL backward's tilings, "channels,lanes,chunk[,slice];...": each timed from its own
- * training forward.
- */
-const WGSL_BACKWARD_TILINGS: WgslScanTiling[] = (
-  process.env.SCAN_WEBGPU_WGSL_BACKWARD ?? "16,4,8;8,8,16;16,8,8;8,8,32"
-)
-  .split(";")
-  .filter((t) => t.length > 0)
-  .map((t) => {
-    const [channels, lanes, chunk, slice] = t.split(",").map(Number);
-    return slice ? { channels, lanes, chunk, slice } : { channels, lanes, chunk };
-  });
+/** Tilings written "channels,lanes,chunk[,slice];...". */
+const parseTilings = (text: string): WgslScanTiling[] =>
+  text
+    .split(";")
+    .filter((t) => t.length > 0)
+    .map((t) => {
+      const [channels, lanes, chunk, slice] = t.split(",").map(Number);
+      return slice ? { channels, lanes, chunk, slice } : { channels, lanes, chunk };
+    });
+/** The hand-written WGSL scan's tilings: all timed, the first also end to end. */
+const WGSL_TILINGS = parseTilings(
+  process.env.SCAN_WEBGPU_WGSL ?? "32,4,32;16,4,32;64,4,16;16,4,16;32,2,32;64,2,16;32,1,16",
+);
+/** The WGSL backward's tilings: each timed from its own training forward. */
+const WGSL_BACKWARD_TILINGS = parseTilings(
+  process.env.SCAN_WEBGPU_WGSL_BACKWARD ?? "16,4,8;8,8,16;16,8,8;8,8,32",
+);
 /** CPU backward check (float64, one core) up to this many state updates. */
 const CPU_BACKWARD_LIMIT = 2 ** 26;
 /** The shipped scans (every call uploads and reads back) up to this many state updates. */

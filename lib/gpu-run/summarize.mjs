@@ -191,6 +191,19 @@ function merge(files) {
     into.naiveEndToEndSeconds = from.naiveEndToEndSeconds;
     into.shippedRun = run;
   };
+  const takeAnchors = (into, from, run) => {
+    into.official = from.official;
+    into.torchRef = from.torchRef;
+    into.anchorsRun = run;
+  };
+  // gpu.js's and the WGSL backward travel together: one run measured both
+  const takeBackward = (into, from, run) => {
+    into.backward = from.backward;
+    into.bestBackwardChunk = from.bestBackwardChunk;
+    into.wgslBackward = from.wgslBackward;
+    into.bestWgslBackward = from.bestWgslBackward;
+    into.backwardRun = run;
+  };
   const runs = [];
   const bySize = new Map();
   for (const file of files) {
@@ -202,33 +215,19 @@ function merge(files) {
       if (had && s.fused.length === 0 && had.fused.length > 0) {
         // this run did not measure the fused scan here: it may still fill what the kept one lost
         if (!had.official && !had.torchRef && (s.official || s.torchRef)) {
-          had.official = s.official;
-          had.torchRef = s.torchRef;
-          had.anchorsRun = index;
+          takeAnchors(had, s, index);
         }
-        if (had.backward.length === 0 && s.backward.length > 0) {
-          had.backward = s.backward;
-          had.bestBackwardChunk = s.bestBackwardChunk;
-          had.wgslBackward = s.wgslBackward;
-          had.bestWgslBackward = s.bestWgslBackward;
-          had.backwardRun = index;
-        }
+        if (had.backward.length === 0 && s.backward.length > 0) takeBackward(had, s, index);
         if (!hasShipped(had) && hasShipped(s)) takeShipped(had, s, index);
         continue;
       }
       const next = { ...s, run: index, anchorsRun: index, backwardRun: index, shippedRun: index };
       if (had && !hasShipped(s) && hasShipped(had)) takeShipped(next, had, had.shippedRun);
       if (had && !s.official && !s.torchRef && (had.official || had.torchRef)) {
-        next.official = had.official;
-        next.torchRef = had.torchRef;
-        next.anchorsRun = had.anchorsRun;
+        takeAnchors(next, had, had.anchorsRun);
       }
       if (had && s.backward.length === 0 && had.backward.length > 0) {
-        next.backward = had.backward;
-        next.bestBackwardChunk = had.bestBackwardChunk;
-        next.wgslBackward = had.wgslBackward;
-        next.bestWgslBackward = had.bestWgslBackward;
-        next.backwardRun = had.backwardRun;
+        takeBackward(next, had, had.backwardRun);
       }
       bySize.set(key, next);
     }

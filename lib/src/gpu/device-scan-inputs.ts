@@ -77,6 +77,15 @@ export async function uploadDeviceScanArgs(
   return { dims, returnLastState: args.returnLastState === true, values, shape: [batch, dim, L] };
 }
 
+/** Frees `value`'s buffers when it is an upload ({@link DeviceScanArgs}); says whether it was. */
+export function releaseDeviceScanArgs(value: unknown): boolean {
+  if (value === null || typeof value !== "object" || !("values" in value && "dims" in value)) {
+    return false;
+  }
+  for (const x of Object.values((value as DeviceScanArgs).values)) releaseDeviceValue(x);
+  return true;
+}
+
 /** Puts dout = ∂loss/∂out, (b, d, l), on `dev`'s device for `${owner}.backward`. */
 export async function uploadDeviceScanGradient(
   owner: string,

@@ -43,6 +43,7 @@ import {
 } from "./device-kernels";
 import {
   type DeviceScanArgs,
+  releaseDeviceScanArgs,
   uploadDeviceScanArgs,
   uploadDeviceScanGradient,
 } from "./device-scan-inputs";
@@ -420,9 +421,8 @@ export function createFusedGpuScan(options: FusedGpuScanOptions = {}): FusedGpuS
     for (const v of values) {
       if (v === null || typeof v !== "object") continue;
       const o = v as Record<string, unknown>;
-      if ("values" in o && "dims" in o)
-        for (const x of Object.values(o.values as object)) releaseDeviceValue(x);
-      else if ("out" in o && "chunkStates" in o) {
+      if (releaseDeviceScanArgs(o)) continue;
+      if ("out" in o && "chunkStates" in o) {
         for (const k of ["out", "lastState", "delta", "chunkStates"]) releaseDeviceValue(o[k]);
       } else if ("perPosition" in o) {
         for (const k of ["perPosition", "dA", "dBC", "dDBias"]) releaseDeviceValue(o[k]);

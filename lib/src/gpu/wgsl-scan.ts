@@ -12,9 +12,11 @@ import type { Tensor } from "../tensor";
 import { checkArg, schema } from "../validate";
 import type { SelectiveScanArgs } from "../selective/scan";
 import type { FusedScanGrads } from "./fused-scan";
+import type { ScanDims } from "./scan-kernels";
 import { createDeviceKernels, releaseDeviceValue } from "./device-kernels";
 import {
   type DeviceScanArgs,
+  releaseDeviceScanArgs,
   uploadDeviceScanArgs,
   uploadDeviceScanGradient,
 } from "./device-scan-inputs";
@@ -116,7 +118,8 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
     string,
     { pipeline: WgslPipeline; plan: WgslBackwardPlan | WgslScanPlan; source: string }
   >();
-  let sizeKey = "";
+  // the size of the shaders and outputs held; its JSON tells a new size
+  let size: ScanDims | null = null;
   // the scanner's outputs, one of each for the last size
   const owned = new Map<string, unknown>();
 
@@ -147,9 +150,8 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
   /** Checks `inputs` for `name`; a new size drops the last size's shaders and outputs. */
   const forSize = (name: string, inputs: DeviceScanArgs) => {
     checkArg(name, "inputs", inputs, schema.object());
-    const key = JSON.stringify(inputs.dims);
-    if (key !== sizeKey) {
-      sizeKey = key;
+    if (JSON.stringify(inputs.dims) !== JSON.stringify(size)) {
+      size = inputs.dims;
       pipelines.clear();
       for (const b of owned.values()) releaseDeviceValue(b);
       owned.clear();
@@ -183,12 +185,12 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
     forward: async (inputs) => (await forwardPass("WgslScanner.forward", inputs, false)).out,
     forwardTrain: (inputs) => forwardPass("WgslScanner.forwardTrain", inputs, true),
     async read(out) {
-      const { batch, dim, length: L } = JSON.parse(sizeKey || "{}") as Record<string, number>;
-      if (!sizeKey || out !== owned.get("out")) {
+      if (!size || out !== owned.get("out")) {
         throw new Error(
           "WgslScanner.read: argument 'out' must be the output of this scanner's last forward",
         );
       }
+      const { batch, dim, length: L } = size;
       return {
         out: { shape: [batch, dim, L], data: await readWebGpuBuffer(out, batch * dim * L) },
       };
@@ -250,9 +252,7 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
     },
     free(...values) {
       for (const v of values) {
-        if (v && typeof v === "object" && "values" in v && "dims" in v) {
-          for (const x of Object.values((v as DeviceScanArgs).values)) releaseDeviceValue(x);
-        } else if (![...owned.values()].includes(v)) releaseDeviceValue(v);
+        if (!releaseDeviceScanArgs(v) && ![...owned.values()].includes(v)) releaseDeviceValue(v);
       }
     },
     plan: () => (pipelines.get("forward") ?? pipelines.get("forward-train"))?.plan ?? null,
@@ -262,7 +262,7 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
       for (const b of owned.values()) releaseDeviceValue(b);
       owned.clear();
       pipelines.clear();
-      sizeKey = "";
+      size = null;
       dev.destroy();
     },
   };

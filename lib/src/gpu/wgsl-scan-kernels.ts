@@ -638,7 +638,7 @@ ${lines(PER, (k) => `{ ${tileIndex(k)} sS[r * ${TP}u + t] = sumD${k}; sS[${CH * 
 `;
 }
 
-/** Workgroups of {@link wgslSumsSource} for `dims` backward with `channels` a workgroup, as [x, y]. */
+/** Workgroups of {@link wgslSumsSource} for `dims`, 256 sums each, as [x, y]. */
 export function sumsWorkgroups(dims: ScanDims): [number, number] {
   const count =
     2 * dims.batch * dims.groups * dims.dstate * dims.length + dims.dim * (dims.dstate + 2);

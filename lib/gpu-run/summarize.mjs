@@ -90,7 +90,11 @@ function runSummary(file) {
         channels: w.backwardPlan.channels,
         lanes: w.backwardPlan.lanes,
         chunk: w.backwardPlan.chunk,
-        slice: w.backwardPlan.slice,
+        // how ∂B, ∂C were summed over the channels: every `slice` positions in workgroup memory
+        // (runs before 2026-12-07's shuffles), or by shuffles over `shuffled` channels and then
+        // in workgroup memory once a chunk
+        slice: w.backwardPlan.slice ?? null,
+        shuffled: w.backwardPlan.shuffled ?? null,
         backwardSeconds: w.backward.seconds,
         backwardBackToBackSeconds: sec(w.backwardBackToBack),
         // as the forward's: back to back where measured
@@ -471,7 +475,9 @@ export interface MeasuredGpuSize {
   bestBackwardChunk: number | null;
   /**
    * lib's hand-written WGSL backward (createWgslScan's backward) per tiling, as planned for this
-   * size (the slice: positions whose ∂B, ∂C are summed at once): its two kernels one at a time
+   * size (how ∂B, ∂C are summed over the channels: every "slice" positions in workgroup memory,
+   * in runs before the shuffles, or by subgroup shuffles over "shuffled" channels, then in
+   * workgroup memory once a chunk; the other null): its two kernels one at a time
    * and back to back, the kernel time the target uses (back to back where measured), its training
    * forward, forward and backward, and the worst gradient's relative L2 error against lib's CPU
    * backward (null where that was too slow; allFinite then says whether every gradient was finite).
@@ -480,7 +486,8 @@ export interface MeasuredGpuSize {
     channels: number;
     lanes: number;
     chunk: number;
-    slice: number;
+    slice: number | null;
+    shuffled: number | null;
     backwardSeconds: number;
     backwardBackToBackSeconds: number | null;
     kernelSeconds: number;
@@ -557,7 +564,7 @@ if (run) {
   const x = (a, b) => (a && b ? `${(a / b).toFixed(1)}×` : "-");
   const several = run.runs.length > 1;
   console.log(
-    `\n| (b, d, l, n) |${several ? " run |" : ""} HBM limit | exp floor | Mamba CUDA fp32 | torch ref fp32 | gpu.js fused kernel (T) | one forward, waited for | ÷ HBM | ÷ exp | ÷ CUDA | WGSL kernel (ch × lanes, T) | ÷ HBM | fused ÷ WGSL | upload | read-back | end to end | shipped chunked, end to end | backward (T) | ÷ its HBM | WGSL backward (ch × lanes, T, slice) | ÷ its HBM |`,
+    `\n| (b, d, l, n) |${several ? " run |" : ""} HBM limit | exp floor | Mamba CUDA fp32 | torch ref fp32 | gpu.js fused kernel (T) | one forward, waited for | ÷ HBM | ÷ exp | ÷ CUDA | WGSL kernel (ch × lanes, T) | ÷ HBM | fused ÷ WGSL | upload | read-back | end to end | shipped chunked, end to end | backward (T) | ÷ its HBM | WGSL backward (ch × lanes, T, ∂B ∂C sums) | ÷ its HBM |`,
   );
   console.log(
     `|---|${several ? "---|" : ""}---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`,
@@ -572,7 +579,7 @@ if (run) {
     const from = (i) => (i === s.run ? "" : ` [${i + 1}]`);
     const wb = s.bestWgslBackward === null ? null : s.wgslBackward[s.bestWgslBackward];
     const wgslBwCell = wb
-      ? `${fmt(wb.kernelSeconds)} (${wb.channels} × ${wb.lanes}, ${wb.chunk}, ${wb.slice})${from(s.backwardRun)}`
+      ? `${fmt(wb.kernelSeconds)} (${wb.channels} × ${wb.lanes}, ${wb.chunk}, ${wb.slice === null ? `shuffles over ${wb.shuffled}` : `sums every ${wb.slice}`})${from(s.backwardRun)}`
       : "-";
     console.log(
       `| (${s.size.join(", ")}) |${several ? ` ${r.device.replace(/^NVIDIA /, "").split(" ")[0]} ${r.date} [${s.run + 1}] |` : ""} ${fmt(s.hbmLimitSeconds)} | ${fmt(s.expFloorSeconds)} | ${fmt(s.official?.seconds)}${from(s.anchorsRun)} | ${fmt(s.torchRef?.seconds)}${from(s.anchorsRun)} | ${fmt(f.kernelSeconds)} (${s.bestChunk ?? "-"}) | ${fmt(f.forwardSeconds)} | ${x(f.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, s.expFloorSeconds)} | ${x(f.kernelSeconds, s.official?.seconds)} | ${wgslCell} | ${x(w?.kernelSeconds, s.hbmLimitSeconds)} | ${x(f.kernelSeconds, w?.kernelSeconds)} | ${fmt(f.uploadSeconds)} | ${fmt(f.readSeconds)} | ${fmt(f.endToEndSeconds)} | ${fmt(s.chunkedEndToEndSeconds)}${from(s.shippedRun)} | ${fmt(b.seconds)} (${s.bestBackwardChunk ?? "-"})${from(s.backwardRun)} | ${x(b.seconds, s.backwardHbmLimitSeconds)} | ${wgslBwCell} | ${x(wb?.kernelSeconds, s.backwardHbmLimitSeconds)} |`,

@@ -613,13 +613,16 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
       console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
       ctx.skip();
     }
-    // tilings as for the forward (the last summing ∂B, ∂C a whole chunk at a time); with 24
-    // channels several channel blocks share a group, so the second kernel's sums over blocks (and
-    // over the batch) are tested
+    // tilings as for the forward; SwiftShader's subgroups have 4 invocations, so ∂B, ∂C are
+    // summed by shuffles over 1 (4 lanes fill a subgroup), 2 and 4 channels, and over 4 channels
+    // in workgroup memory alone (no shuffles); n = 5 with one lane leaves each invocation an odd
+    // number of values after one step. With 24 channels several channel blocks share a group, so
+    // the second kernel's sums over blocks (and over the batch) are tested
     const tilings = [
       {},
       { channels: 2, lanes: 2, chunk: 8 },
-      { channels: 4, lanes: 1, chunk: 4, slice: 4 },
+      { channels: 4, lanes: 1, chunk: 4 },
+      { channels: 4, lanes: 1, chunk: 4, shuffles: false },
     ];
     const bwdCases: Case[] = [
       ...cases,
@@ -696,6 +699,7 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
     );
     expect(results.length).toBe(tilings.length * bwdCases.length);
     const lanesSeen = new Set<unknown>();
+    const shuffledSeen = new Set<unknown>();
     const blocksSeen = new Set<number>();
     for (const r of results) {
       const c = bwdCases.find((x) => x.label === r.label)!;
@@ -712,10 +716,14 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
         expect(relErr(r.grads[k], ref[k]!.data), `${k} ${tag}`).toBeLessThan(TOL);
       }
       lanesSeen.add(r.plan.lanes);
+      shuffledSeen.add(r.plan.shuffled);
       const [, d] = c.size;
       blocksSeen.add(d / (c.groups ? 2 : 1) / (r.plan.channels as number));
     }
     expect([...lanesSeen].sort()).toEqual([1, 2, 4]);
+    expect([...shuffledSeen].sort(), `subgroups of ${results[0].plan.subgroupSize}`).toEqual([
+      1, 2, 4,
+    ]);
     // some workgroup summed its group alone, some shared it with other blocks
     expect(blocksSeen.has(1)).toBe(true);
     expect([...blocksSeen].some((n) => n > 1)).toBe(true);

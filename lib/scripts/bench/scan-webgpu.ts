@@ -20,9 +20,9 @@
  *   kernels, from the first submit until the GPU reports them done: median of 20; and back to
  *   back, 10 forwards waited for once), read-back, end to end; the backward the same way, checked against lib's
  *   CPU backward (float64, selectiveScanBackward) where that takes seconds, not minutes;
- * - the WGSL backward at the tilings of SCAN_WEBGPU_WGSL_BACKWARD ("channels,lanes,chunk[,slice];
- *   ..."): its training forward, then its two kernels one at a time and back to back, checked as
- *   gpu.js's backward;
+ * - the WGSL backward at the tilings of SCAN_WEBGPU_WGSL_BACKWARD ("channels,lanes,chunk[,0];...",
+ *   a last 0 for no subgroup shuffles): its training forward, then its two kernels one at a time
+ *   and back to back, checked as gpu.js's backward;
  * - the shipped chunked and naive scans (gpuSelectiveScanAsync: upload, kernels and read-back in
  *   every call), best of 2, where they fit.
  * Ratios: time over the HBM limit (the bytes an ideal fused kernel moves, at the copy bandwidth),
@@ -55,7 +55,11 @@ import {
   createFusedGpuScan,
   fusedScanTraffic,
 } from "../../dist/gpu/fused-scan";
-import { type WgslScanTiling, createWgslScan } from "../../dist/gpu/wgsl-scan";
+import {
+  type WgslBackwardPlan,
+  type WgslScanTiling,
+  createWgslScan,
+} from "../../dist/gpu/wgsl-scan";
 import { releaseWebGpu, webGpuIdle, withDeviceErrorScopes } from "../../dist/gpu/webgpu";
 import {
   type ScanSize,
@@ -90,14 +94,14 @@ const DEFAULT_SIZES: ScanSize[] = [
 ];
 const CHUNKS = (process.env.SCAN_WEBGPU_CHUNKS ?? "8,16,32").split(",").map(Number);
 const BACKWARD_CHUNKS = (process.env.SCAN_WEBGPU_BACKWARD_CHUNKS ?? "8,16").split(",").map(Number);
-/** Tilings written "channels,lanes,chunk[,slice];...". */
+/** Tilings written "channels,lanes,chunk[,0];..." (a last 0: the backward without shuffles). */
 const parseTilings = (text: string): WgslScanTiling[] =>
   text
     .split(";")
     .filter((t) => t.length > 0)
     .map((t) => {
-      const [channels, lanes, chunk, slice] = t.split(",").map(Number);
-      return slice ? { channels, lanes, chunk, slice } : { channels, lanes, chunk };
+      const [channels, lanes, chunk, shuffles] = t.split(",").map(Number);
+      return shuffles === 0 ? { channels, lanes, chunk, shuffles: false } : { channels, lanes, chunk };
     });
 /** The hand-written WGSL scan's tilings: all timed, the first also end to end. */
 const WGSL_TILINGS = parseTilings(
@@ -626,14 +630,9 @@ async function main(): Promise<void> {
         row.backwardPlan = scanner.backwardPlan();
         scanner.free(up, g);
         const t = (key: string) => (row[key] as Timing).seconds;
-        const p = row.backwardPlan as {
-          channels: number;
-          lanes: number;
-          chunk: number;
-          slice: number;
-        };
+        const p = row.backwardPlan as WgslBackwardPlan;
         say(
-          `WGSL backward ${p.channels} ch × ${p.lanes} lanes, T=${p.chunk} (sums every ${p.slice}): ${fmt(t("backward"))}${overBackwardHbm(t("backward"))}, back to back ${fmt(t("backwardBackToBack"))}${overBackwardHbm(t("backwardBackToBack"))}; training forward ${fmt(t("forwardTrain"))}; forward + backward ${fmt(t("forwardAndBackward"))}; ${checked}`,
+          `WGSL backward ${p.channels} ch × ${p.lanes} lanes, T=${p.chunk} (∂B, ∂C shuffled over ${p.shuffled} ch, subgroups of ${p.subgroupSize}): ${fmt(t("backward"))}${overBackwardHbm(t("backward"))}, back to back ${fmt(t("backwardBackToBack"))}${overBackwardHbm(t("backwardBackToBack"))}; training forward ${fmt(t("forwardTrain"))}; forward + backward ${fmt(t("forwardAndBackward"))}; ${checked}`,
         );
       } catch (e) {
         row.error = (e as Error).message;

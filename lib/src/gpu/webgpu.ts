@@ -90,15 +90,23 @@ interface GpuLike {
 const WRAPPED = Symbol.for("mamba-ts.webgpu.wrapped");
 
 /**
- * The limits a device gets at the adapter's value instead of WebGPU's default: storage buffers
+ * The limits a device gets at the adapter's value instead of WebGPU's default (and the "subgroups"
+ * feature where the adapter has it, see {@link SUBGROUP_SIZES}): storage buffers
  * per shader stage (default 8; the chunked scan's output kernel binds 9: S, Δ, u, A, B, C, D and
  * z, plus its output) and workgroup memory (default 16 KiB; the WGSL scan's tiles of a chunk).
  */
 const RAISED_LIMITS = ["maxStorageBuffersPerShaderStage", "maxComputeWorkgroupStorageSize"];
 
 /**
+ * The subgroup size of each device the wrapper made with the "subgroups" feature, where the
+ * adapter reports one size (its min and max subgroup sizes equal: 32 on NVIDIA, 4 on SwiftShader);
+ * a shader can then be written for that size (the WGSL backward's shuffles).
+ */
+const SUBGROUP_SIZES = new WeakMap<object, number>();
+
+/**
  * Wraps navigator.gpu so that every device gpu.js requests (a) gets the adapter's own
- * {@link RAISED_LIMITS}; and (b) on Dawn, an assignable `onuncapturederror` (see the module
+ * {@link RAISED_LIMITS} and its "subgroups" feature; and (b) on Dawn, an assignable `onuncapturederror` (see the module
  * comment).
  */
 function wrapNavigatorGpu(gpu: GpuLike): GpuLike {
@@ -109,19 +117,34 @@ function wrapNavigatorGpu(gpu: GpuLike): GpuLike {
       adapter.requestDevice as (d?: unknown) => Promise<Record<string, unknown>>
     ).bind(adapter);
     const limits = adapter.limits as Record<string, number>;
+    const features = adapter.features as { has(name: string): boolean } | undefined;
+    const info = adapter.info as { subgroupMinSize?: number; subgroupMaxSize?: number } | undefined;
+    const subgroups = features?.has("subgroups") === true;
+    const subgroupSize =
+      subgroups && info?.subgroupMinSize && info.subgroupMinSize === info.subgroupMaxSize
+        ? info.subgroupMinSize
+        : 0;
     return new Proxy(adapter, {
       get(target, key) {
         if (key === "requestDevice") {
-          return async (descriptor: { requiredLimits?: Record<string, number> } = {}) => {
+          return async (
+            descriptor: { requiredLimits?: Record<string, number>; requiredFeatures?: string[] } = {},
+          ) => {
             const adapterLimits: Record<string, number> = {};
             for (const key of RAISED_LIMITS) {
               if (typeof limits?.[key] === "number") adapterLimits[key] = limits[key];
             }
+            const requiredFeatures = [...(descriptor.requiredFeatures ?? [])];
+            if (subgroups && !requiredFeatures.includes("subgroups")) {
+              requiredFeatures.push("subgroups");
+            }
             const device = await requestDevice({
               ...descriptor,
+              requiredFeatures,
               requiredLimits: { ...adapterLimits, ...descriptor.requiredLimits },
             });
             shimDevice(device);
+            if (subgroupSize > 0) SUBGROUP_SIZES.set(device, subgroupSize);
             return device;
           };
         }
@@ -737,6 +760,16 @@ export async function compileWgsl(fn: string, code: string): Promise<WgslPipelin
 export async function webGpuLimits(): Promise<Record<string, number>> {
   const { device } = (await sharedContext()) as unknown as { device: ComputeDeviceLike };
   return device.limits;
+}
+
+/**
+ * The subgroup size a shader on gpu.js's shared WebGPU device may be written for: the adapter's
+ * one subgroup size where the device has the "subgroups" feature (WGSL's `enable subgroups;`) and
+ * the adapter reports a single size; 0 otherwise.
+ */
+export async function webGpuSubgroupSize(): Promise<number> {
+  const { device } = await sharedContext();
+  return SUBGROUP_SIZES.get(device) ?? 0;
 }
 
 /**

@@ -22,10 +22,14 @@
  *     loads issued;
  *  2. the states inside the chunk recomputed from its entry state (chunk × n / lanes registers);
  *  3. the reverse walk: g ← g + g_o C, the position's shares of ∂u, ∂Δ and ∂A, its ∂B = g Δ u and
- *     ∂C = g_o h, then g ← exp(Δ A) g; every `slice` positions ∂B and ∂C are summed over the
- *     workgroup's channels in workgroup memory (double-buffered: one barrier a slice);
+ *     ∂C = g_o h, then g ← exp(Δ A) g. ∂B and ∂C (2n values a channel and position, which every
+ *     channel of the workgroup shares) are summed over the channels without a barrier: where the
+ *     device runs subgroups of one known size, first over the `shuffled` channels of a subgroup
+ *     by shuffles that halve the values each invocation holds at every step (one value left of
+ *     2n / lanes after log2(shuffled) steps), then written to workgroup memory, a row per
+ *     subgroup's channels and position;
  *  4. ∂u, ∂delta and ∂z written once, in rows of the chunk's positions, and the workgroup's sums
- *     of ∂B and ∂C over its channels.
+ *     of ∂B and ∂C over its channels (the rows of step 3 added up).
  * A second kernel adds the workgroups' sums: ∂B and ∂C over the channel blocks of a group, ∂A,
  * ∂D and ∂δ-bias over the batch. Everything the backward writes goes into one buffer (see
  * {@link wgslGradientLayout}), so the kernel binds at most 10 storage buffers, the limit NVIDIA's
@@ -43,10 +47,10 @@ export interface WgslScanTiling {
   /** Positions per chunk. */
   chunk: number;
   /**
-   * The backward only: positions whose ∂B and ∂C are summed over the channels at once, a divisor
-   * of the chunk (default: as many as keep every invocation of the sums busy, 2n sums a position).
+   * The backward only: whether ∂B and ∂C are first summed by subgroup shuffles, where the device
+   * runs subgroups of one known size (default true; false sums them in workgroup memory only).
    */
-  slice?: number;
+  shuffles?: boolean;
 }
 
 /** Options of {@link createWgslScan}: the tiling asked for (default 32 channels, 4 lanes, chunks of 32). */
@@ -64,7 +68,7 @@ const OPTIONS = schema.options({
   channels: schema.optional(schema.integer({ min: 1, max: 256 })),
   lanes: schema.optional(schema.integer({ min: 1, max: 8 })),
   chunk: schema.optional(schema.integer({ min: 1, max: 64 })),
-  slice: schema.optional(schema.integer({ min: 1, max: 64 })),
+  shuffles: schema.optional(schema.boolean()),
 });
 
 /** Workgroups along x at most (WebGPU's default maxComputeWorkgroupsPerDimension). */
@@ -88,14 +92,7 @@ export function checkTiling(fn: string, options: WgslScanOptions | undefined): W
       `${fn}: option 'lanes' must divide option 'chunk' (got lanes ${tiling.lanes}, chunk ${tiling.chunk})`,
     );
   }
-  if (o.slice !== undefined) {
-    if (tiling.chunk % o.slice !== 0) {
-      throw new Error(
-        `${fn}: option 'slice' must divide option 'chunk' (got slice ${o.slice}, chunk ${tiling.chunk})`,
-      );
-    }
-    tiling.slice = o.slice;
-  }
+  if (o.shuffles !== undefined) tiling.shuffles = o.shuffles;
   return tiling;
 }
 
@@ -348,23 +345,23 @@ ${lines(
 `;
 }
 
-/** The backward's tiling for one size: the forward's, and how often ∂B and ∂C are summed. */
+/** The backward's tiling for one size: the forward's, and how ∂B and ∂C are summed. */
 export interface WgslBackwardPlan extends WgslScanPlan {
-  /** Positions whose ∂B and ∂C are summed over the workgroup's channels at once. */
-  slice: number;
+  /** The device's subgroup size the shader is written for (0: none known). */
+  subgroupSize: number;
+  /** Channels whose ∂B and ∂C are summed by subgroup shuffles (1: none; see the module comment). */
+  shuffled: number;
 }
 
 /**
- * The positions of a ∂B, ∂C sum for a workgroup of `invocations` (see {@link planBackward}): the
- * largest divisor of the chunk up to invocations / 2n, so the sums (2n per position) keep every
- * invocation busy without more workgroup memory than that needs. Larger slices were 2-4× slower
- * on an H100 (README's GPU section): each invocation holds its ∂B, ∂C of a slice's positions until
- * the sum, and they spill its registers.
+ * The channels of a workgroup of `channels` × `lanes` invocations whose ∂B, ∂C the shuffles sum
+ * in subgroups of `subgroupSize` (0: none): the largest power of two that divides the channels
+ * and whose invocations fit one subgroup, so the channels a shuffle pairs are always both there.
  */
-function sliceFor(invocations: number, dstate: number, chunk: number): number {
-  let slice = Math.max(1, Math.min(chunk, Math.floor(invocations / (2 * dstate))));
-  while (chunk % slice !== 0) slice--;
-  return slice;
+function shuffledChannels(channels: number, lanes: number, subgroupSize: number): number {
+  let shuffled = 1;
+  while (channels % (2 * shuffled) === 0 && 2 * shuffled * lanes <= subgroupSize) shuffled *= 2;
+  return shuffled;
 }
 
 /** Workgroup memory of the backward, in bytes (see {@link wgslBackwardSource}). */
@@ -373,42 +370,48 @@ function backwardBytes(
   lanes: number,
   dstate: number,
   chunk: number,
-  slice: number,
+  shuffled: number,
 ): number {
   const TP = chunk + 1;
-  // Δ, u, g_o (channels rows); B, C and the sums of ∂B, ∂C (n rows); the lanes' shares of o, ∂u
-  // and ∂Δ; two buffers of ∂B, ∂C per channel for a slice (rows padded by one)
+  // Δ, u, g_o (channels rows); B, C (n rows); the lanes' shares of o, ∂u and ∂Δ; the rows of ∂B,
+  // ∂C summed over each subgroup's shuffled channels
   return (
     4 *
     (3 * channels * TP +
-      4 * dstate * TP +
+      2 * dstate * TP +
       3 * lanes * channels * TP +
-      2 * 2 * channels * (dstate * slice + 1))
+      (channels / shuffled) * 2 * dstate * TP)
   );
 }
 
 /**
  * The backward's tiling for `dims` ({@link fitTiling}; the chunk is the forward's: the backward
- * starts each chunk from the state the forward kept there; the slice is the one asked for, or
- * {@link sliceFor}'s).
+ * starts each chunk from the state the forward kept there) on a device whose subgroups have
+ * `subgroupSize` invocations (0: unknown or none; the shuffles are then left out, as when the
+ * tiling asks for no shuffles).
  */
 export function planBackward(
   fn: string,
   dims: ScanDims,
   asked: WgslScanTiling,
   workgroupBytesLimit: number,
+  subgroupSize: number,
 ): WgslBackwardPlan {
-  const slice = (ch: number, lanes: number) =>
-    asked.slice ?? sliceFor(ch * lanes, dims.dstate, asked.chunk);
+  const size = asked.shuffles === false ? 0 : subgroupSize;
   const plan = fitTiling(
     fn,
     "the backward's chunk",
     dims,
     asked,
     workgroupBytesLimit,
-    (ch, lanes) => backwardBytes(ch, lanes, dims.dstate, asked.chunk, slice(ch, lanes)),
+    (ch, lanes) =>
+      backwardBytes(ch, lanes, dims.dstate, asked.chunk, shuffledChannels(ch, lanes, size)),
   );
-  return { ...plan, slice: slice(plan.channels, plan.lanes) };
+  return {
+    ...plan,
+    subgroupSize: size,
+    shuffled: shuffledChannels(plan.channels, plan.lanes, size),
+  };
 }
 
 /**
@@ -446,13 +449,76 @@ export function wgslGradientLayout(dims: ScanDims, channels: number) {
 }
 
 /**
+ * The WGSL that sums one position's `count` values of an invocation (∂B then ∂C of its n / lanes
+ * states) over the `shuffled` channels of its subgroup and writes the sums to sR, a row of (2, n)
+ * per subgroup's channels: `setup`, once per invocation, says where; `walk(values, t)` for
+ * position t. Step r pairs invocation li with li ^ (lanes·2^r), whose channel differs in bit r:
+ * while an invocation holds an even number of values, it keeps one half (the upper where that
+ * bit is 1) and adds its partner's same half, which the partner sends in exchange for the other;
+ * with one value (or an odd number) left, both keep all and add, and only the invocation whose
+ * remaining bits are 0 writes. Invocations fill the subgroups in order of local_invocation_index
+ * (as on NVIDIA and SwiftShader; the tests and the benchmark check every gradient).
+ */
+function shuffleSums(count: number, lanes: number, shuffled: number, dims: ScanDims, TP: number) {
+  const { dstate: N } = dims;
+  const K = N / lanes;
+  const steps = Math.log2(shuffled);
+  const halves: boolean[] = [];
+  let held = count;
+  for (let r = 0; r < steps; r++) {
+    halves.push(held % 2 === 0);
+    if (held % 2 === 0) held /= 2;
+  }
+  // the index among ∂B, ∂C of the invocation's first sum, and whether it writes
+  const first = halves
+    .map((halved, r) => (halved ? `select(0u, ${count >> (r + 1)}u, up${r})` : ""))
+    .filter(Boolean);
+  const repeated = halves.map((halved, r) => (halved ? "" : `up${r}`)).filter(Boolean);
+  const setup = [
+    ...halves.map((_, r) => `let up${r} = (li & ${lanes << r}u) != 0u;`),
+    `let first = ${first.length ? first.join(" + ") : "0u"};`,
+    ...Array.from(
+      { length: held },
+      (_, i) =>
+        `let at${i} = ((ch / ${shuffled}u) * ${2 * N}u + ((first + ${i}u) / ${K}u) * ${N}u + i0 + (first + ${i}u) % ${K}u) * ${TP}u;`,
+    ),
+  ];
+  if (repeated.length) setup.push(`let writes = !(${repeated.join(" || ")});`);
+  const walk = (values: string[], t: number): string[] => {
+    const code: string[] = [];
+    let cur = values;
+    halves.forEach((halved, r) => {
+      const mask = `${lanes << r}u`;
+      const half = cur.length / 2;
+      const next = halved
+        ? cur.slice(0, half).map((lo, i) => {
+            const hi = cur[i + half];
+            code.push(
+              `  let s${r}_${i} = select(${lo}, ${hi}, up${r}) + subgroupShuffleXor(select(${hi}, ${lo}, up${r}), ${mask});`,
+            );
+            return `s${r}_${i}`;
+          })
+        : cur.map((v, i) => {
+            code.push(`  let s${r}_${i} = ${v} + subgroupShuffleXor(${v}, ${mask});`);
+            return `s${r}_${i}`;
+          });
+      cur = next;
+    });
+    const stores = cur.map((v, i) => `sR[at${i} + ${t}u] = ${v};`).join(" ");
+    code.push(repeated.length ? `  if (writes) { ${stores} }` : `  ${stores}`);
+    return code;
+  };
+  return { setup, walk };
+}
+
+/**
  * The WGSL of the backward for `dims` and `p` (see the module comment). Bindings: u, delta, AD
  * (A and D, (d, n + 1)), B, C, bias, dout, the forward's chunk-entry states, the output buffer
  * (laid out as {@link wgslGradientLayout} says), and z where there is one.
  */
 export function wgslBackwardSource(dims: ScanDims, p: WgslBackwardPlan): string {
   const { batch, dim, length: L, dstate: N, groups, softplus, hasZ } = dims;
-  const { channels: CH, lanes: S, chunk: T, slice: TB } = p;
+  const { channels: CH, lanes: S, chunk: T, shuffled: P } = p;
   const K = N / S;
   const WG = CH * S;
   const TP = T + 1;
@@ -467,9 +533,8 @@ export function wgslBackwardSource(dims: ScanDims, p: WgslBackwardPlan): string 
   if (hasZ) registers.push(["pz", "z"]);
   const load = (chunkStart: string, indent: string) => tiles.load(registers, chunkStart, indent);
   const at = wgslGradientLayout(dims, CH);
-  const RROW = N * TB + 1; // a channel's ∂B (or ∂C) for a slice, padded
-  const RB = 2 * CH * RROW; // one buffer of a slice's ∂B and ∂C
-  const SUMS = 2 * N * TB; // the sums of a slice
+  const rows = CH / P; // rows of ∂B, ∂C a position: one per subgroup's shuffled channels
+  const sums = shuffleSums(2 * K, S, P, dims, TP);
   const bindings = ["u", "delta", "AD", "B", "C", "bias", "dout", "states"].map(
     (name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`,
   );
@@ -493,7 +558,7 @@ export function wgslBackwardSource(dims: ScanDims, p: WgslBackwardPlan): string 
       `  ${share(0, "lane", "ch", `${t}u`)} = ${Array.from({ length: K }, (_, k) => `x${t + 1}_${k} * ${sC(k, t)}`).join(" + ")}; }`,
     );
   }
-  // 3. the reverse walk, ∂B and ∂C of position t kept in dB${t}_k, dC${t}_k until its slice is summed
+  // 3. the reverse walk, each position's ∂B and ∂C summed over the subgroup's channels at once
   const reverse: string[] = [];
   for (let t = T - 1; t >= 0; t--) {
     reverse.push(
@@ -503,54 +568,35 @@ export function wgslBackwardSource(dims: ScanDims, p: WgslBackwardPlan): string 
     for (let k = 0; k < K; k++) {
       reverse.push(
         `  g${k} = g${k} + go * ${sC(k, t)}; let e${k} = exp2(dt * a${k}); let ex${k} = e${k} * x${t}_${k};` +
-          ` dB${t}_${k} = g${k} * dt * uu; dC${t}_${k} = go * x${t + 1}_${k};` +
+          ` let dB${k} = g${k} * dt * uu; let dC${k} = go * x${t + 1}_${k};` +
           ` su = su + g${k} * ${sB(k, t)}; sd = sd + g${k} * (an${k} * ex${k} + ${sB(k, t)} * uu);` +
           ` dA${k} = dA${k} + g${k} * dt * ex${k}; g${k} = e${k} * g${k};`,
       );
     }
     reverse.push(
-      `  ${share(1, "lane", "ch", `${t}u`)} = su * dt; ${share(2, "lane", "ch", `${t}u`)} = sd; }`,
+      `  ${share(1, "lane", "ch", `${t}u`)} = su * dt; ${share(2, "lane", "ch", `${t}u`)} = sd;`,
+      ...sums.walk(
+        [
+          ...Array.from({ length: K }, (_, k) => `dB${k}`),
+          ...Array.from({ length: K }, (_, k) => `dC${k}`),
+        ],
+        t,
+      ),
+      "}",
     );
-    if (t % TB === 0) {
-      // the slice [t, t + TB) is complete: its ∂B, ∂C summed over the workgroup's channels
-      const buf = ((t / TB) % 2) * RB;
-      const writes: string[] = [];
-      for (let q = 0; q < 2; q++) {
-        for (let k = 0; k < K; k++) {
-          for (let tt = 0; tt < TB; tt++) {
-            writes.push(
-              `sR[${buf}u + (${q * CH}u + ch) * ${RROW}u + (i0 + ${k}u) * ${TB}u + ${tt}u] = ${q === 0 ? "dB" : "dC"}${t + tt}_${k};`,
-            );
-          }
-        }
-      }
-      reverse.push(
-        `// the sums of positions ${t}..${t + TB - 1}`,
-        writes.join(" "),
-        "workgroupBarrier();",
-        ...Array.from(
-          { length: Math.ceil(SUMS / WG) },
-          (_, m) =>
-            `{ let o = li + ${m * WG}u; if (o < ${SUMS}u) { let q = o / ${N * TB}u; let n = (o / ${TB}u) % ${N}u; let tt = o % ${TB}u; var s = 0.0;` +
-            ` for (var c2 = 0u; c2 < ${CH}u; c2++) { s = s + sR[${buf}u + (q * ${CH}u + c2) * ${RROW}u + n * ${TB}u + tt]; }` +
-            ` sBC[(q * ${N}u + n) * ${TP}u + ${t}u + tt] = s; } }`,
-        ),
-      );
-    }
   }
   const indent = (code: string[], by: string) => code.map((l) => by + l).join("\n");
   return `// The selective scan's backward, fused: (b, d, l, n) = (${batch}, ${dim}, ${L}, ${N}), ${groups} group(s) of B and C.
-// ${CH} channels a workgroup, ${S} invocation(s) a channel holding ${K} states each, chunks of ${T} positions, ∂B and ∂C summed every ${TB}.
-${bindings.join("\n")}
+// ${CH} channels a workgroup, ${S} invocation(s) a channel holding ${K} states each, chunks of ${T} positions, ∂B and ∂C summed by shuffles over ${P} channel(s).
+${P > 1 ? "enable subgroups;\n" : ""}${bindings.join("\n")}
 
 var<workgroup> sDt: array<f32, ${CH * TP}>; // Δ, (channels, chunk)
 var<workgroup> sU: array<f32, ${CH * TP}>; // u
 var<workgroup> sDy: array<f32, ${CH * TP}>; // g_o = dout·${hasZ ? "silu(z)" : "1"}
 var<workgroup> sB: array<f32, ${N * TP}>; // B, (n, chunk)
 var<workgroup> sC: array<f32, ${N * TP}>;
-var<workgroup> sBC: array<f32, ${2 * N * TP}>; // ∂B then ∂C summed over the channels, (2, n, chunk)
 var<workgroup> sS: array<f32, ${3 * S * CH * TP}>; // each lane's share of o, ∂u and ∂Δ, (3, lanes, channels, chunk)
-var<workgroup> sR: array<f32, ${2 * RB}>; // two buffers of a slice's ∂B, ∂C per channel
+var<workgroup> sR: array<f32, ${rows * 2 * N * TP}>; // ∂B then ∂C summed over each subgroup's ${P} channel(s), (${rows}, 2, n, chunk)
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -570,7 +616,8 @@ ${lines(K, (k) => `let an${k} = AD[(d0 + ch) * ${N + 1}u + i0 + ${k}u]; let a${k
 ${lines(PER, (k) => `var pu${k} = 0.0; var pd${k} = 0.0; var pg${k} = 0.0; var cu${k} = 0.0; var cx${k} = 0.0; var cg${k} = 0.0; var sumD${k} = 0.0; var sumBias${k} = 0.0;${hasZ ? ` var pz${k} = 0.0; var cz${k} = 0.0;` : ""}`, "  ")}
 ${lines(PER_BC, (k) => `var pb${k} = 0.0; var pc${k} = 0.0;`, "  ")}
 ${lines(T + 1, (t) => Array.from({ length: K }, (_, k) => `var x${t}_${k} = 0.0;`).join(" "), "  ")}
-${lines(T, (t) => Array.from({ length: K }, (_, k) => `var dB${t}_${k} = 0.0; var dC${t}_${k} = 0.0;`).join(" "), "  ")}
+  // where this invocation's sums of ∂B and ∂C go in sR
+${lines(sums.setup.length, (k) => sums.setup[k], "  ")}
   {
 ${load(`${(chunks - 1) * T}u`, "    ")}
   }
@@ -616,9 +663,10 @@ ${lines(
 ${lines(
   PER_BC,
   (k) =>
-    `{ ${tileIndex(k)} let pos = t0 + t; if (pos < ${L}u${bcGuard ? ` && j < ${N * T}u` : ""}) {` +
-    ` grads[${at.sumBC}u + ((b * ${dim / CH}u + cb) * ${N}u + r) * ${L}u + pos] = sBC[r * ${TP}u + t];` +
-    ` grads[${at.sumBC + batch * (dim / CH) * N * L}u + ((b * ${dim / CH}u + cb) * ${N}u + r) * ${L}u + pos] = sBC[(${N}u + r) * ${TP}u + t]; } }`,
+    `{ ${tileIndex(k)} let pos = t0 + t; if (pos < ${L}u${bcGuard ? ` && j < ${N * T}u` : ""}) { var sb = 0.0; var sc = 0.0;` +
+    ` for (var w = 0u; w < ${rows}u; w++) { sb = sb + sR[(w * ${2 * N}u + r) * ${TP}u + t]; sc = sc + sR[(w * ${2 * N}u + ${N}u + r) * ${TP}u + t]; }` +
+    ` grads[${at.sumBC}u + ((b * ${dim / CH}u + cb) * ${N}u + r) * ${L}u + pos] = sb;` +
+    ` grads[${at.sumBC + batch * (dim / CH) * N * L}u + ((b * ${dim / CH}u + cb) * ${N}u + r) * ${L}u + pos] = sc; } }`,
   "    ",
 )}
     workgroupBarrier();

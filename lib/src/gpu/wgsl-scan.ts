@@ -40,6 +40,7 @@ import {
   compileWgsl,
   readWebGpuBuffer,
   webGpuLimits,
+  webGpuSubgroupSize,
 } from "./webgpu";
 
 export {
@@ -127,12 +128,15 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
   const pipelineFor = async (
     name: string,
     kind: string,
-    make: (workgroupBytes: number) => { plan: WgslBackwardPlan | WgslScanPlan; source: string },
+    make: (
+      workgroupBytes: number,
+      subgroupSize: number,
+    ) => { plan: WgslBackwardPlan | WgslScanPlan; source: string },
   ) => {
     let p = pipelines.get(kind);
     if (!p) {
       const limits = await webGpuLimits();
-      const made = make(limits.maxComputeWorkgroupStorageSize);
+      const made = make(limits.maxComputeWorkgroupStorageSize, await webGpuSubgroupSize());
       p = { ...made, pipeline: await compileWgsl(name, made.source) };
       pipelines.set(kind, p);
     }
@@ -204,8 +208,8 @@ export function createWgslScan(options: WgslScanOptions = {}): WgslScanner {
           `${name}: argument 'saved' must be this scanner's last forwardTrain of these inputs`,
         );
       }
-      const bwd = await pipelineFor(name, "backward", (bytes) => {
-        const p = planBackward(name, dims, tiling, bytes);
+      const bwd = await pipelineFor(name, "backward", (bytes, subgroupSize) => {
+        const p = planBackward(name, dims, tiling, bytes, subgroupSize);
         return { plan: p, source: wgslBackwardSource(dims, p) };
       });
       const channels = bwd.plan.channels;

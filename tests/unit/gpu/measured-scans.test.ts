@@ -26,7 +26,13 @@ interface RawSize {
   }[];
   backward?: { chunk: number; backward?: RawTiming }[];
   wgslBackward?: {
-    backwardPlan?: { channels: number; lanes: number; chunk: number; slice: number };
+    backwardPlan?: {
+      channels: number;
+      lanes: number;
+      chunk: number;
+      slice?: number;
+      shuffled?: number;
+    };
     backward?: RawTiming;
     backwardBackToBack?: RawTiming;
   }[];
@@ -183,6 +189,12 @@ describe("MEASURED_GPU_RUN", () => {
         .filter((w) => w.backward && w.backwardPlan)
         .map((w) => w.backwardBackToBack?.seconds ?? w.backward!.seconds);
       expect(s.wgslBackward.map((w) => w.kernelSeconds)).toEqual(kernels);
+      // how each tiling summed ∂B, ∂C: a slice (runs before the shuffles) or the shuffled channels
+      expect(s.wgslBackward.map((w) => [w.slice, w.shuffled])).toEqual(
+        (r.wgslBackward ?? [])
+          .filter((w) => w.backward && w.backwardPlan)
+          .map((w) => [w.backwardPlan!.slice ?? null, w.backwardPlan!.shuffled ?? null]),
+      );
       if (kernels.length === 0) {
         expect(t.met).toBeNull();
         continue;

@@ -110,8 +110,8 @@ describe("createWgslScan: bad options", () => {
     expect(() => createWgslScan({ channels: 0 })).toThrow(
       /createWgslScan: argument 'options.channels' must be/,
     );
-    expect(() => createWgslScan({ chunk: 8, slice: 3 })).toThrow(
-      "createWgslScan: option 'slice' must divide option 'chunk' (got slice 3, chunk 8)",
+    expect(() => createWgslScan({ shuffles: 1 } as object)).toThrow(
+      /createWgslScan: argument 'options.shuffles' must be/,
     );
     expect(() => createWgslScan({ chunks: 8 } as object)).toThrow(
       /createWgslScan: argument 'options' .*chunks/,
@@ -121,34 +121,38 @@ describe("createWgslScan: bad options", () => {
 
 describe("the WGSL backward's plan, layout and shader (wgsl-scan-kernels.ts)", () => {
   /**
-   * Workgroup memory of a backward plan, counted here: Δ, u, g_o (channel rows); B, C, ∂B and ∂C
-   * summed (n rows, 2 each); the lanes' shares of o, ∂u, ∂Δ; two buffers of a slice's ∂B, ∂C per
-   * channel, rows of n·slice + 1.
+   * Workgroup memory of a backward plan, counted here: Δ, u, g_o (channel rows); B, C (n rows);
+   * the lanes' shares of o, ∂u, ∂Δ; ∂B and ∂C (2 n rows) for each subgroup's shuffled channels.
    */
-  const bwdBytes = (ch: number, n: number, lanes: number, chunk: number, slice: number) =>
-    4 * ((chunk + 1) * (3 * ch + 4 * n + 3 * lanes * ch) + 4 * ch * (n * slice + 1));
+  const bwdBytes = (ch: number, n: number, lanes: number, chunk: number, shuffled: number) =>
+    4 * (chunk + 1) * (3 * ch + 2 * n + 3 * lanes * ch + (ch / shuffled) * 2 * n);
 
-  it("keeps the chunk, fits channels to the memory, and sums ∂B, ∂C every slice positions", () => {
-    // 32 channels × 4 lanes, chunk 16: 128 invocations / (2 · 16) = 4 positions a slice
-    const big = bwdBytes(32, 16, 4, 16, 4);
-    const p = planBackward("f", dims(), { channels: 32, lanes: 4, chunk: 16 }, big);
-    expect(p).toMatchObject({ channels: 32, lanes: 4, chunk: 16, slice: 4, workgroupBytes: big });
-    // within 48 KiB (32 channels need 70,272 bytes): 16 channels, 64 invocations, 2 positions a slice
-    expect(big).toBeGreaterThan(49152);
-    const q = planBackward("f", dims(), { channels: 32, lanes: 4, chunk: 16 }, 49152);
-    expect(q).toMatchObject({ channels: 16, slice: 2, workgroupBytes: bwdBytes(16, 16, 4, 16, 2) });
-    expect(q.workgroups).toEqual([(8 * 2048) / 16, 1]);
-    // a slice divides the chunk: chunk 12 with 4 positions' worth of invocations -> 4; chunk 6 -> 3
-    expect(planBackward("f", dims(), { channels: 32, lanes: 4, chunk: 12 }, 1 << 20).slice).toBe(4);
-    expect(planBackward("f", dims(), { channels: 32, lanes: 2, chunk: 6 }, 1 << 20).slice).toBe(2);
-    // a slice asked for is kept, and counted in the memory: 32 channels with slices of 16 no longer fit
-    const whole = planBackward("f", dims(), { channels: 32, lanes: 4, chunk: 16, slice: 16 }, big);
-    expect(whole.slice).toBe(16);
-    expect(whole.channels).toBe(8);
-    expect(whole.workgroupBytes).toBe(bwdBytes(8, 16, 4, 16, 16));
-    expect(bwdBytes(16, 16, 4, 16, 16)).toBeGreaterThan(big);
+  it("keeps the chunk, fits channels to the memory, and shuffles over the channels a subgroup holds", () => {
+    // subgroups of 32 invocations: 8 channels × 4 lanes, so 32 channels leave 4 rows of ∂B, ∂C
+    const asked = { channels: 32, lanes: 4, chunk: 16 };
+    const p = planBackward("f", dims(), asked, 49152, 32);
+    expect(p).toMatchObject({ channels: 32, lanes: 4, chunk: 16, subgroupSize: 32, shuffled: 8 });
+    expect(p.workgroupBytes).toBe(bwdBytes(32, 16, 4, 16, 8));
+    expect(p.workgroups).toEqual([(8 * 2048) / 32, 1]);
+    // without subgroups (or without shuffles asked for), a row per channel: 32 and 16 channels
+    // need more than 48 KiB, 8 fit
+    expect(bwdBytes(16, 16, 4, 16, 1)).toBeGreaterThan(49152);
+    const q = planBackward("f", dims(), asked, 49152, 0);
+    expect(q).toMatchObject({ channels: 8, subgroupSize: 0, shuffled: 1 });
+    expect(q.workgroupBytes).toBe(bwdBytes(8, 16, 4, 16, 1));
+    expect(planBackward("f", dims(), { ...asked, shuffles: false }, 49152, 32)).toEqual(q);
+    // the shuffled channels: the largest power of two dividing the channels within a subgroup
+    const shuffled = (channels: number, lanes: number, subgroup: number) =>
+      planBackward("f", dims({ dim: 48 * 64 }), { channels, lanes, chunk: 8 }, 1 << 20, subgroup)
+        .shuffled;
+    expect(shuffled(24, 4, 32)).toBe(8);
+    expect(shuffled(12, 4, 32)).toBe(4);
+    expect(shuffled(3, 4, 32)).toBe(1);
+    expect(shuffled(64, 1, 32)).toBe(32);
+    expect(shuffled(16, 8, 4)).toBe(1);
+    expect(shuffled(16, 2, 4)).toBe(2);
     expect(() =>
-      planBackward("f", dims({ dstate: 64 }), { channels: 32, lanes: 1, chunk: 64 }, 16384),
+      planBackward("f", dims({ dstate: 64 }), { channels: 32, lanes: 1, chunk: 64 }, 16384, 0),
     ).toThrow("f: the backward's chunk of 64 positions with dstate 64 needs");
   });
 
@@ -179,19 +183,31 @@ describe("the WGSL backward's plan, layout and shader (wgsl-scan-kernels.ts)", (
     expect(wgslGradientLayout({ ...d, hasZ: false }, 3).dBC).toBe(2 * bdl);
   });
 
-  it("binds at most 10 storage buffers and walks every chunk in reverse with one barrier a slice", () => {
+  it("binds at most 10 storage buffers and walks every chunk in reverse, its sums without a barrier", () => {
     const small = dims({ batch: 1, dim: 4, length: 8, dstate: 4 });
-    const p = planBackward("f", small, { channels: 2, lanes: 2, chunk: 4 }, 1 << 20);
-    // 4 invocations, 2 · 4 sums a position: one position a slice
-    expect(p.slice).toBe(1);
+    // subgroups of 4: the 2 channels × 2 lanes of a workgroup share one
+    const p = planBackward("f", small, { channels: 2, lanes: 2, chunk: 4 }, 1 << 20, 4);
+    expect(p.shuffled).toBe(2);
     const code = wgslBackwardSource(small, p);
     expect(code.match(/var<storage/g)?.length).toBe(10);
     expect(wgslBackwardSource({ ...small, hasZ: false }, p).match(/var<storage/g)?.length).toBe(9);
     // the chunks from last to first, two states a lane recomputed at each of the 4 positions
     expect(code).toContain("let c = 1u - cc;");
     expect(code.match(/x\d_\d = exp2\(dt \* a\d\)/g)?.length).toBe(4 * 2);
-    // barriers: chunk loaded, one per slice (4), walk done, chunk written, and the final sums
-    expect(code.match(/workgroupBarrier\(\)/g)?.length).toBe(1 + 4 + 1 + 1 + 1);
+    // barriers: chunk loaded, walk done, chunk written, and the final sums; none in the walk
+    expect(code.match(/workgroupBarrier\(\)/g)?.length).toBe(4);
+    // a lane's ∂B, ∂C (4 values) halved in one step: 2 shuffles a position, two values written
+    expect(code).toContain("enable subgroups;");
+    expect(code.match(/subgroupShuffleXor\(/g)?.length).toBe(4 * 2);
+    expect(code.match(/sR\[at\d \+ \du\] =/g)?.length).toBe(4 * 2);
+    // 16 channels × 4 lanes in subgroups of 32 (n = 16): 8 values, halved 3 times (4 + 2 + 1)
+    const wide = dims({ batch: 1, dim: 16, length: 8, dstate: 16 });
+    const w = planBackward("f", wide, { channels: 16, lanes: 4, chunk: 8 }, 1 << 20, 32);
+    expect(wgslBackwardSource(wide, w).match(/subgroupShuffleXor\(/g)?.length).toBe(8 * 7);
+    // without subgroups: no shuffles, the 4 values of each lane written
+    const none = wgslBackwardSource(small, planBackward("f", small, p, 1 << 20, 0));
+    expect(none).not.toMatch(/enable subgroups|subgroupShuffleXor/);
+    expect(none.match(/sR\[at\d \+ \du\] =/g)?.length).toBe(4 * 4);
     // the sums kernel adds 2 channel blocks a group for ∂B, ∂C and the batch for the rest
     expect(wgslSumsSource(small, 2)).toContain("for (var k = 0u; k < 2u; k++)");
   });

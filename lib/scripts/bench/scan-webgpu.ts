@@ -101,7 +101,9 @@ const parseTilings = (text: string): WgslScanTiling[] =>
     .filter((t) => t.length > 0)
     .map((t) => {
       const [channels, lanes, chunk, shuffles] = t.split(",").map(Number);
-      return shuffles === 0 ? { channels, lanes, chunk, shuffles: false } : { channels, lanes, chunk };
+      return shuffles === 0
+        ? { channels, lanes, chunk, shuffles: false }
+        : { channels, lanes, chunk };
     });
 /** The hand-written WGSL scan's tilings: all timed, the first also end to end. */
 const WGSL_TILINGS = parseTilings(

@@ -128,7 +128,10 @@ function wrapNavigatorGpu(gpu: GpuLike): GpuLike {
       get(target, key) {
         if (key === "requestDevice") {
           return async (
-            descriptor: { requiredLimits?: Record<string, number>; requiredFeatures?: string[] } = {},
+            descriptor: {
+              requiredLimits?: Record<string, number>;
+              requiredFeatures?: string[];
+            } = {},
           ) => {
             const adapterLimits: Record<string, number> = {};
             for (const key of RAISED_LIMITS) {

@@ -111,7 +111,7 @@ const WGSL_TILINGS = parseTilings(
 );
 /** The WGSL backward's tilings: each timed from its own training forward. */
 const WGSL_BACKWARD_TILINGS = parseTilings(
-  process.env.SCAN_WEBGPU_WGSL_BACKWARD ?? "16,4,8;8,8,16;16,8,8;8,8,32",
+  process.env.SCAN_WEBGPU_WGSL_BACKWARD ?? "16,4,8;16,4,8,0;32,4,8;64,4,8;16,8,16;32,8,16",
 );
 /** CPU backward check (float64, one core) up to this many state updates. */
 const CPU_BACKWARD_LIMIT = 2 ** 26;

@@ -91,9 +91,9 @@ const WRAPPED = Symbol.for("mamba-ts.webgpu.wrapped");
 
 /**
  * The limits a device gets at the adapter's value instead of WebGPU's default (and the "subgroups"
- * feature where the adapter has it, see {@link SUBGROUP_SIZES}): storage buffers
- * per shader stage (default 8; the chunked scan's output kernel binds 9: S, Δ, u, A, B, C, D and
- * z, plus its output) and workgroup memory (default 16 KiB; the WGSL scan's tiles of a chunk).
+ * feature where the adapter has it, see {@link SUBGROUP_SIZES}): storage buffers per shader stage
+ * (default 8; the chunked scan's output kernel binds 9: S, Δ, u, A, B, C, D and z, plus its
+ * output) and workgroup memory (default 16 KiB; the WGSL scan's tiles of a chunk).
  */
 const RAISED_LIMITS = ["maxStorageBuffersPerShaderStage", "maxComputeWorkgroupStorageSize"];
 
@@ -106,8 +106,8 @@ const SUBGROUP_SIZES = new WeakMap<object, number>();
 
 /**
  * Wraps navigator.gpu so that every device gpu.js requests (a) gets the adapter's own
- * {@link RAISED_LIMITS} and its "subgroups" feature; and (b) on Dawn, an assignable `onuncapturederror` (see the module
- * comment).
+ * {@link RAISED_LIMITS} and its "subgroups" feature; and (b) on Dawn, an assignable
+ * `onuncapturederror` (see the module comment).
  */
 function wrapNavigatorGpu(gpu: GpuLike): GpuLike {
   if ((gpu as unknown as Record<symbol, unknown>)[WRAPPED]) return gpu;

@@ -449,7 +449,7 @@ export function wgslGradientLayout(dims: ScanDims, channels: number) {
 }
 
 /**
- * The WGSL that sums one position's `count` values of an invocation (∂B then ∂C of its n / lanes
+ * The WGSL that sums one position's 2n / lanes values of an invocation (∂B then ∂C of its
  * states) over the `shuffled` channels of its subgroup and writes the sums to sR, a row of (2, n)
  * per subgroup's channels: `setup`, once per invocation, says where; `walk(values, t)` for
  * position t. Step r pairs invocation li with li ^ (lanes·2^r), whose channel differs in bit r:
@@ -459,9 +459,10 @@ export function wgslGradientLayout(dims: ScanDims, channels: number) {
  * remaining bits are 0 writes. Invocations fill the subgroups in order of local_invocation_index
  * (as on NVIDIA and SwiftShader; the tests and the benchmark check every gradient).
  */
-function shuffleSums(count: number, lanes: number, shuffled: number, dims: ScanDims, TP: number) {
+function shuffleSums(lanes: number, shuffled: number, dims: ScanDims, TP: number) {
   const { dstate: N } = dims;
   const K = N / lanes;
+  const count = 2 * K;
   const steps = Math.log2(shuffled);
   const halves: boolean[] = [];
   let held = count;
@@ -534,7 +535,7 @@ export function wgslBackwardSource(dims: ScanDims, p: WgslBackwardPlan): string 
   const load = (chunkStart: string, indent: string) => tiles.load(registers, chunkStart, indent);
   const at = wgslGradientLayout(dims, CH);
   const rows = CH / P; // rows of ∂B, ∂C a position: one per subgroup's shuffled channels
-  const sums = shuffleSums(2 * K, S, P, dims, TP);
+  const sums = shuffleSums(S, P, dims, TP);
   const bindings = ["u", "delta", "AD", "B", "C", "bias", "dout", "states"].map(
     (name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`,
   );

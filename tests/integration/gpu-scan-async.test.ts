@@ -59,6 +59,12 @@ function toWire(args: SelectiveScanArgs | Record<string, Tensor>): Record<string
 }
 
 /** Seeded arguments of a case; grouped: B, C (b, 2, n, l) with different groups. */
+/** The upstream gradient of case `c`'s output, (b, d, l). */
+function doutOf(c: Case): Float32Array {
+  const [b, d, l] = c.size;
+  return Float32Array.from({ length: b * d * l }, (_, i) => Math.cos(0.3 * i));
+}
+
 function caseArgs(c: Case): SelectiveScanArgs {
   const [batch, dim, length, dstate] = c.size;
   const a = randomSelectiveScanArgs(new Rng(length * 7 + dstate), { batch, dim, length, dstate });
@@ -608,30 +614,12 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
     expect([...lanesSeen].sort()).toEqual([1, 2, 4]);
   });
 
-  it("the hand-written WGSL backward matches lib's float64 backward at every tiling", async (ctx) => {
-    if (skip) {
-      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
-      ctx.skip();
-    }
-    // tilings as for the forward; SwiftShader's subgroups have 4 invocations, so ∂B, ∂C are
-    // summed by shuffles over 1 (4 lanes fill a subgroup), 2 and 4 channels, and over 4 channels
-    // in workgroup memory alone (no shuffles); n = 5 with one lane leaves each invocation an odd
-    // number of values after one step. With 24 channels several channel blocks share a group, so
-    // the second kernel's sums over blocks (and over the batch) are tested
-    const tilings = [
-      {},
-      { channels: 2, lanes: 2, chunk: 8 },
-      { channels: 4, lanes: 1, chunk: 4 },
-      { channels: 4, lanes: 1, chunk: 4, shuffles: false },
-    ];
-    const bwdCases: Case[] = [
-      ...cases,
-      { label: "(3, 8, 70, 16), 24 channels", size: [3, 8, 70, 16], chunk: 32 },
-    ];
-    const doutOf = (c: Case) => {
-      const [b, d, l] = c.size;
-      return Float32Array.from({ length: b * d * l }, (_, i) => Math.cos(0.3 * i));
-    };
+  /**
+   * Runs the WGSL forwardTrain and backward of every case at every tiling in the page and checks
+   * out and every gradient against lib's float64 backward; returns each run's backward plan. Each
+   * size compiles its own shaders, which SwiftShader takes 10-20 s for at the default tiling.
+   */
+  const wgslBackwardPlans = async (tilings: object[], bwdCases: Case[]) => {
     const wire = bwdCases.map((c) => ({
       label: c.label,
       args: toWire(caseArgs(c)),
@@ -666,42 +654,10 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
         }
         scanner.destroy();
       }
-      // a backward without its forward, and a dout of the wrong shape, are refused by name
-      const scanner = lib.createWgslScan();
-      const c = ${JSON.stringify(wire[0])};
-      const args = fromWire(c.args);
-      const up = await scanner.upload(args);
-      const refused = [];
-      try {
-        await scanner.uploadGradient(up, { shape: [1, 1, 1], data: new Float32Array(1) });
-        refused.push("accepted");
-      } catch (e) {
-        refused.push(e.message);
-      }
-      const g = await scanner.uploadGradient(up, { shape: args.u.shape, data: Float32Array.from(c.dout) });
-      try {
-        await scanner.backward(up, { out: null, states: null }, g);
-        refused.push("accepted");
-      } catch (e) {
-        refused.push(e.message);
-      }
-      scanner.free(up, g);
-      scanner.destroy();
-      out.push({ refused });
       return out;
     })()`);
-    const { refused } = results.pop() as unknown as { refused: string[] };
-    expect(refused[0]).toMatch(
-      /^WgslScanner\.uploadGradient: argument 'dout' must be a float tensor of shape \(2, 3, 37\)/,
-    );
-    expect(refused[1]).toBe(
-      "WgslScanner.backward: argument 'saved' must be this scanner's last forwardTrain of these inputs",
-    );
     expect(results.length).toBe(tilings.length * bwdCases.length);
-    const lanesSeen = new Set<unknown>();
-    const shuffledSeen = new Set<unknown>();
-    const blocksSeen = new Set<number>();
-    for (const r of results) {
+    return results.map((r) => {
       const c = bwdCases.find((x) => x.label === r.label)!;
       const args = caseArgs(c);
       const tag = `${r.label} ${JSON.stringify(r.plan)}`;
@@ -715,13 +671,86 @@ describe("gpuSelectiveScanAsync on webgpu in headless Chromium (SwiftShader)", (
         expect(r.grads[k], `${k} ${tag}`).toBeDefined();
         expect(relErr(r.grads[k], ref[k]!.data), `${k} ${tag}`).toBeLessThan(TOL);
       }
-      lanesSeen.add(r.plan.lanes);
-      shuffledSeen.add(r.plan.shuffled);
-      const [, d] = c.size;
-      blocksSeen.add(d / (c.groups ? 2 : 1) / (r.plan.channels as number));
+      return { c, plan: r.plan };
+    });
+  };
+  // the 24-channel case puts several channel blocks in one group, so the second kernel's sums over
+  // blocks (and over the batch) are tested
+  const wgslBackwardCases: Case[] = [
+    ...cases,
+    { label: "(3, 8, 70, 16), 24 channels", size: [3, 8, 70, 16], chunk: 32 },
+  ];
+
+  it("the hand-written WGSL backward at its default tiling matches lib's float64 backward", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
     }
-    expect([...lanesSeen].sort()).toEqual([1, 2, 4]);
-    expect([...shuffledSeen].sort(), `subgroups of ${results[0].plan.subgroupSize}`).toEqual([
+    // the partial last chunk with n = 5, four chunks of n = 16 and several blocks a group; the
+    // smaller tilings below take every case
+    const runs = await wgslBackwardPlans(
+      [{}],
+      wgslBackwardCases.filter((c) => /partial|four chunks|24 channels/.test(c.label)),
+    );
+    expect(runs.length).toBe(3);
+    // four lanes share each channel's 16 states (n = 5 takes one lane a channel)
+    for (const { c, plan } of runs) expect(plan.lanes, c.label).toBe(c.size[3] === 16 ? 4 : 1);
+
+    // a backward without its forward, and a dout of the wrong shape, are refused by name
+    const c = { args: toWire(caseArgs(cases[0])), dout: Array.from(doutOf(cases[0])) };
+    const refused = await evaluate!<string[]>(`(async () => {
+        const lib = globalThis.lib;
+        const scanner = lib.createWgslScan();
+        const c = ${JSON.stringify(c)};
+        const args = fromWire(c.args);
+        const up = await scanner.upload(args);
+        const refused = [];
+        try {
+          await scanner.uploadGradient(up, { shape: [1, 1, 1], data: new Float32Array(1) });
+          refused.push("accepted");
+        } catch (e) {
+          refused.push(e.message);
+        }
+        const g = await scanner.uploadGradient(up, { shape: args.u.shape, data: Float32Array.from(c.dout) });
+        try {
+          await scanner.backward(up, { out: null, states: null }, g);
+          refused.push("accepted");
+        } catch (e) {
+          refused.push(e.message);
+        }
+        scanner.free(up, g);
+        scanner.destroy();
+        return refused;
+      })()`);
+    expect(refused[0]).toMatch(
+      /^WgslScanner\.uploadGradient: argument 'dout' must be a float tensor of shape \(2, 3, 37\)/,
+    );
+    expect(refused[1]).toBe(
+      "WgslScanner.backward: argument 'saved' must be this scanner's last forwardTrain of these inputs",
+    );
+  }, 240_000);
+
+  it("the hand-written WGSL backward matches lib's float64 backward at small tilings, with and without shuffles", async (ctx) => {
+    if (skip) {
+      console.log(`gpu-scan-async.test: webgpu tests skipped: ${skip}`);
+      ctx.skip();
+    }
+    // SwiftShader's subgroups have 4 invocations, so ∂B, ∂C are summed by shuffles over 2 and 4
+    // channels, and over 4 channels in workgroup memory alone (no shuffles); n = 5 with one lane
+    // leaves each invocation an odd number of values after one step
+    const tilings = [
+      { channels: 2, lanes: 2, chunk: 8 },
+      { channels: 4, lanes: 1, chunk: 4 },
+      { channels: 4, lanes: 1, chunk: 4, shuffles: false },
+    ];
+    const runs = await wgslBackwardPlans(tilings, wgslBackwardCases);
+    const lanesSeen = new Set(runs.map((r) => r.plan.lanes));
+    const shuffledSeen = new Set(runs.map((r) => r.plan.shuffled));
+    const blocksSeen = new Set(
+      runs.map(({ c, plan }) => c.size[1] / (c.groups ? 2 : 1) / (plan.channels as number)),
+    );
+    expect([...lanesSeen].sort()).toEqual([1, 2]);
+    expect([...shuffledSeen].sort(), `subgroups of ${runs[0].plan.subgroupSize}`).toEqual([
       1, 2, 4,
     ]);
     // some workgroup summed its group alone, some shared it with other blocks

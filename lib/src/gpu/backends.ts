@@ -240,3 +240,24 @@ export function createGpu(fn: string, mode: GpuMode): GpuJsInstance {
   }
   return new g.GPU({ mode });
 }
+
+/** Frees a pipeline texture or WebGPU buffer; arrays of the CPU backends are left to the GC. */
+export function releaseDeviceValue(value: unknown): void {
+  const t = value as { delete?: () => void } | null;
+  if (t && typeof t.delete === "function") t.delete();
+}
+
+/** Rows of a gpu.js 2-D result (an array of Float32Array) into one flat array, for `fn`. */
+export function flattenRows(result: unknown, rows: number, cols: number, fn: string): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const list = result as ArrayLike<ArrayLike<number>>;
+  if (!list || list.length !== rows) {
+    throw new Error(`${fn}: gpu.js returned ${describe(result)}, expected ${rows} rows of ${cols}`);
+  }
+  for (let r = 0; r < rows; r++) {
+    const row = list[r];
+    if (row instanceof Float32Array) out.set(row.subarray(0, cols), r * cols);
+    else for (let c = 0; c < cols; c++) out[r * cols + c] = row[c];
+  }
+  return out;
+}

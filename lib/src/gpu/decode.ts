@@ -24,6 +24,7 @@ import {
   createGpu,
   kernelBackend,
   loadGpuJs,
+  releaseDeviceValue,
 } from "./backends";
 import { MAX_GPU_DSTATE } from "./scan-kernels";
 
@@ -151,10 +152,6 @@ export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
     return k;
   };
   let H: unknown = zero();
-  const release = (t: unknown): void => {
-    const tex = t as { delete?: () => void } | null;
-    if (tex && typeof tex.delete === "function") tex.delete();
-  };
   const f32 = (t: Tensor): Float32Array => Float32Array.from(t.data);
   return {
     step(args) {
@@ -166,7 +163,7 @@ export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
       const z = isAbsent(args.z) ? null : g.input(f32(args.z), [dim, batch]);
       const gate = z !== null;
       const next = update(H, u, delta, Aj, B, bv);
-      release(H);
+      releaseDeviceValue(H);
       H = next;
       const k = outputKernel(gate);
       const y = gate ? k(H, u, C, Dv, z) : k(H, u, C, Dv);
@@ -192,11 +189,11 @@ export function createGpuDecoder(options: GpuDecoderOptions): GpuDecoder {
       return { shape: [batch, dim, N], data };
     },
     reset() {
-      release(H);
+      releaseDeviceValue(H);
       H = zero();
     },
     destroy() {
-      release(H);
+      releaseDeviceValue(H);
       H = null;
       for (const k of [zero, update, ...outputs.values()]) k.destroy();
       outputs.clear();

@@ -81,12 +81,6 @@ export interface DeviceKernels<K extends string> {
   destroy(): void;
 }
 
-/** Frees a pipeline texture or WebGPU buffer; arrays of the CPU backends are left to the GC. */
-export function releaseDeviceValue(value: unknown): void {
-  const t = value as { delete?: () => void } | null;
-  if (t && typeof t.delete === "function") t.delete();
-}
-
 /**
  * Refuses uploaded tensors holding a NaN or ±∞, checked on the device (firstNonFiniteOnDevice)
  * instead of on the host before the upload: each of `checked` is an argument's name as `fn`'s

@@ -11,12 +11,8 @@ import { describe } from "../validate";
 import type { SelectiveScanArgs } from "../selective/scan";
 import type { ScanDims } from "./scan-kernels";
 import { checkedScanDims } from "./scan-inputs";
-import {
-  type DeviceKernels,
-  float32Data,
-  refuseNonFiniteOnDevice,
-  releaseDeviceValue,
-} from "./device-kernels";
+import { type DeviceKernels, float32Data, refuseNonFiniteOnDevice } from "./device-kernels";
+import { releaseDeviceValue } from "./backends";
 
 /** Scan arguments on the device (see {@link uploadDeviceScanArgs}). */
 export interface DeviceScanArgs {

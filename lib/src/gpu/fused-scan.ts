@@ -35,12 +35,7 @@ import {
   superCarrySource,
   superStateSource,
 } from "./fused-kernels";
-import {
-  type DeviceGpuMode,
-  DEVICE_GPU_MODES,
-  createDeviceKernels,
-  releaseDeviceValue,
-} from "./device-kernels";
+import { type DeviceGpuMode, DEVICE_GPU_MODES, createDeviceKernels } from "./device-kernels";
 import {
   type DeviceScanArgs,
   releaseDeviceScanArgs,
@@ -48,6 +43,7 @@ import {
   uploadDeviceScanGradient,
 } from "./device-scan-inputs";
 import { type WebGpuUpload, WEBGPU_UPLOADS, withDeviceErrorScopes } from "./webgpu";
+import { releaseDeviceValue } from "./backends";
 
 /** Options of {@link createFusedGpuScan}. */
 export interface FusedGpuScanOptions {

@@ -12,7 +12,7 @@
  * and every run sits inside WebGPU error scopes, so a device error rejects the Promise instead of
  * leaving zeros.
  */
-import { checkOptions, describe, isAbsent, schema } from "../validate";
+import { checkOptions, isAbsent, schema } from "../validate";
 import type { SelectiveScanArgs } from "../selective/scan";
 import {
   type GpuBackend,
@@ -24,6 +24,8 @@ import {
   createGpu,
   kernelBackend,
   loadGpuJs,
+  flattenRows,
+  releaseDeviceValue,
 } from "./backends";
 import {
   type ScanKernelName,
@@ -105,27 +107,6 @@ async function createAsyncGpu(fn: string, mode: AsyncGpuMode): Promise<GpuJsInst
   if (mode !== "webgpu") return createGpu(fn, mode);
   await installWebGpu();
   return new (loadGpuJs().GPU)({ mode: "webgpu" });
-}
-
-/** Rows of a gpu.js 2-D result (an array of Float32Array) into one flat array. */
-function flattenRows(result: unknown, rows: number, cols: number, fn: string): Float32Array {
-  const out = new Float32Array(rows * cols);
-  const list = result as ArrayLike<ArrayLike<number>>;
-  if (!list || list.length !== rows) {
-    throw new Error(`${fn}: gpu.js returned ${describe(result)}, expected ${rows} rows of ${cols}`);
-  }
-  for (let r = 0; r < rows; r++) {
-    const row = list[r];
-    if (row instanceof Float32Array) out.set(row.subarray(0, cols), r * cols);
-    else for (let c = 0; c < cols; c++) out[r * cols + c] = row[c];
-  }
-  return out;
-}
-
-/** Frees a pipeline texture or WebGPU buffer; arrays of the CPU backends are left to the GC. */
-function release(value: unknown): void {
-  const t = value as { delete?: () => void } | null;
-  if (t && typeof t.delete === "function") t.delete();
 }
 
 /**
@@ -222,7 +203,7 @@ export function createGpuSelectiveScanAsync(
     };
     const free = (v: unknown): void => {
       live.delete(v);
-      release(v);
+      releaseDeviceValue(v);
     };
 
     try {
@@ -310,7 +291,7 @@ export function createGpuSelectiveScanAsync(
       return result;
     } finally {
       // intermediates (textures, storage buffers) die with the run, also when it failed
-      for (const v of live) release(v);
+      for (const v of live) releaseDeviceValue(v);
     }
   };
 

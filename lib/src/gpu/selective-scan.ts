@@ -37,6 +37,8 @@ import {
   bestGpuBackend,
   createGpu,
   kernelBackend,
+  flattenRows,
+  releaseDeviceValue,
 } from "./backends";
 import {
   type KernelLaunch,
@@ -129,27 +131,6 @@ function checkOptions(fn: string, options: unknown): Required<GpuScanOptions> {
 }
 
 const GL_BACKENDS: readonly GpuBackend[] = ["headlessgl", "webgl2", "webgl"];
-
-/** Rows of a gpu.js 2-D result (an array of Float32Array) into one flat array. */
-function flattenRows(result: unknown, rows: number, cols: number, fn: string): Float32Array {
-  const out = new Float32Array(rows * cols);
-  const list = result as ArrayLike<ArrayLike<number>>;
-  if (!list || list.length !== rows) {
-    throw new Error(`${fn}: gpu.js returned ${describe(result)}, expected ${rows} rows of ${cols}`);
-  }
-  for (let r = 0; r < rows; r++) {
-    const row = list[r];
-    if (row instanceof Float32Array) out.set(row.subarray(0, cols), r * cols);
-    else for (let c = 0; c < cols; c++) out[r * cols + c] = row[c];
-  }
-  return out;
-}
-
-/** Frees a pipeline texture (GL backends); arrays of the CPU backends are left to the GC. */
-function release(value: unknown): void {
-  const t = value as { delete?: () => void } | null;
-  if (t && typeof t.delete === "function") t.delete();
-}
 
 /**
  * Creates a reusable scanner (see {@link gpuSelectiveScan} for what it computes). Compiling
@@ -274,11 +255,11 @@ function createScanner(fn: string, options: GpuScanOptions): GpuSelectiveScanner
     }
     for (let s = 1; s < len; s *= 2) {
       const S2 = call(passIn, P, S, s);
-      release(S);
+      releaseDeviceValue(S);
       S = S2;
       if (2 * s < len) {
         const P2 = call(passDecay, P, s);
-        release(P);
+        releaseDeviceValue(P);
         P = P2;
       }
     }
@@ -313,7 +294,7 @@ function createScanner(fn: string, options: GpuScanOptions): GpuSelectiveScanner
         T,
       );
       y = dims.hasZ ? call(k, S, Dt, u, A_, B_, C_, Dv, z) : call(k, S, Dt, u, A_, B_, C_, Dv);
-      if (packed) for (const t of [A_, B_, C_]) release(t);
+      if (packed) for (const t of [A_, B_, C_]) releaseDeviceValue(t);
     }
     const out = flattenRows(y, BD, L, name);
     let lastState: Float32Array | null = null;
@@ -321,9 +302,9 @@ function createScanner(fn: string, options: GpuScanOptions): GpuSelectiveScanner
       const k = kernel("last-state", "last-state", lastStateSource(len - 1), [N, BD], false);
       lastState = flattenRows(call(k, S), BD, N, name);
     }
-    release(S);
-    release(P);
-    release(Dt);
+    releaseDeviceValue(S);
+    releaseDeviceValue(P);
+    releaseDeviceValue(Dt);
     const ran = new Set(used.map(kernelBackend));
     if (ran.size !== 1) {
       throw new Error(

@@ -23,7 +23,6 @@ import {
   createDeviceKernels,
   float32Data,
   refuseNonFiniteOnDevice,
-  releaseDeviceValue,
 } from "./device-kernels";
 import {
   type SsdKernelLaunch,
@@ -39,6 +38,7 @@ import {
   ssdScoresSource,
 } from "./ssd-kernels";
 import { type WebGpuUpload, WEBGPU_UPLOADS, withDeviceErrorScopes } from "./webgpu";
+import { releaseDeviceValue } from "./backends";
 
 /** Options of {@link createGpuSsd}. */
 export interface GpuSsdOptions {

@@ -13,7 +13,7 @@ import { checkArg, schema } from "../validate";
 import type { SelectiveScanArgs } from "../selective/scan";
 import type { FusedScanGrads } from "./fused-scan";
 import type { ScanDims } from "./scan-kernels";
-import { createDeviceKernels, releaseDeviceValue } from "./device-kernels";
+import { createDeviceKernels } from "./device-kernels";
 import {
   type DeviceScanArgs,
   releaseDeviceScanArgs,
@@ -42,6 +42,7 @@ import {
   webGpuLimits,
   webGpuSubgroupSize,
 } from "./webgpu";
+import { releaseDeviceValue } from "./backends";
 
 export {
   type WgslBackwardPlan,

@@ -142,6 +142,7 @@ export * from "./gpu/wgsl-scan";
 export * from "./gpu/ssd";
 export { type SsdKernelName, type SsdKernelLaunch, MAX_GPU_SSD_CHUNK } from "./gpu/ssd-kernels";
 export { type DeviceGpuMode, DEVICE_GPU_MODES } from "./gpu/device-kernels";
+export * from "./gpu/measured-scan-types";
 export * from "./gpu/measured-scans";
 export * from "./gpu/decode";
 export * from "./gpu/kernel";

@@ -51,7 +51,7 @@ import {
   v128,
 } from "./wasm";
 import { Locals, exp2NonPositive4, expTemps } from "./wasm-math";
-import { laneSum, rowLoop } from "./kernels";
+import { elementwiseFunction, laneSum, rowLoop } from "./kernels";
 
 const shl2 = (x: Code): Code => i32.shl(x, i32.const(2));
 
@@ -416,27 +416,6 @@ function ropeFunction(): WasmFunction {
   };
 }
 
-function mulFunction(): WasmFunction {
-  const l = new Locals(4);
-  const [n4, pA, pB, pOut] = [0, 1, 2, 3];
-  const [q, end] = [l.add("i32"), l.add("i32")];
-  const at = (p: number): Code => i32.add(g(p), g(q));
-  return {
-    name: "mul",
-    params: ["i32", "i32", "i32", "i32"],
-    locals: l.types,
-    constants: l.constants,
-    body: [
-      set(q, i32.const(0)),
-      set(end, i32.shl(g(n4), i32.const(4))),
-      control.while(i32.ltS(g(q), g(end)), [
-        v128.store(at(pOut), f4.mul(v128.load(at(pA)), v128.load(at(pB)))),
-        inc(q, i32.const(16)),
-      ]),
-    ],
-  };
-}
-
 /** The module of the Transformer++ kernels (see the module comment). */
 export function attentionModuleBytes(memory: ModuleMemory): Uint8Array {
   return assembleModule(
@@ -447,7 +426,7 @@ export function attentionModuleBytes(memory: ModuleMemory): Uint8Array {
       rowDotsFunction(),
       transposeFunction(),
       ropeFunction(),
-      mulFunction(),
+      elementwiseFunction("mul", f4.mul),
     ],
     memory,
   );

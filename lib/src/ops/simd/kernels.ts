@@ -752,14 +752,17 @@ function convFunctions(K: number): WasmFunction[] {
   return [fwd, bwd];
 }
 
-/** `add(n4, pA, pB, pOut)`: out = a + b over 4·n4 values. */
-function addFunction(): WasmFunction {
+/**
+ * `name(n4, pA, pB, pOut)`: out = op(a, b) elementwise over 4·n4 values (the simd backend's `add`
+ * here, the attention module's `mul`).
+ */
+export function elementwiseFunction(name: string, op: (a: Code, b: Code) => Code): WasmFunction {
   const l = new Locals(4);
   const [n4, pA, pB, pOut] = [0, 1, 2, 3];
   const [q, end] = [l.add("i32"), l.add("i32")];
   const at = (p: number): Code => i32.add(g(p), g(q));
   return {
-    name: "add",
+    name,
     params: ["i32", "i32", "i32", "i32"],
     locals: l.types,
     constants: l.constants,
@@ -767,7 +770,7 @@ function addFunction(): WasmFunction {
       set(q, i32.const(0)),
       set(end, i32.shl(g(n4), i32.const(4))),
       control.while(i32.ltS(g(q), g(end)), [
-        v128.store(at(pOut), f4.add(v128.load(at(pA)), v128.load(at(pB)))),
+        v128.store(at(pOut), op(v128.load(at(pA)), v128.load(at(pB)))),
         inc(q, i32.const(16)),
       ]),
     ],
@@ -1113,7 +1116,7 @@ export function coreModuleBytes(memory: ModuleMemory): Uint8Array {
       gemmFunction(),
       siluFunction(false),
       siluFunction(true),
-      addFunction(),
+      elementwiseFunction("add", f4.add),
       copyRowsFunction(),
       ...rmsNormFunctions(),
       sumLanesFunction(),

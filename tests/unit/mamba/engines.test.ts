@@ -36,14 +36,10 @@ import {
   readSafetensors,
   saveMambaCheckpoint,
 } from "../../../lib/src/index";
-import { float64Copy, relErr } from "../../helpers/reference";
+import { float64Copy, relMax } from "../../helpers/reference";
 
 const ENGINES: MambaEngine[] = ["simd", "simd-threads"];
 const FIXTURES = path.resolve(__dirname, "../../fixtures/hf");
-
-/** max |a − b| / max |b| (b the reference). */
-const relMax = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
-  relErr(a, b, Number.MIN_VALUE);
 
 /** A model with random values everywhere (D, norms and biases too, not their initial constants). */
 function randomModel(seed: number, config: Parameters<typeof initMamba>[0]): MambaModel {

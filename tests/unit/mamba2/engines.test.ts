@@ -35,12 +35,8 @@ import { ssdChunkedGemm } from "../../../lib/src/ops/simd/ssd";
 import { SimdMemory } from "../../../lib/src/ops/simd/memory";
 import { ModelMemory } from "../../../lib/src/ops/simd/infer";
 import { InferPool } from "../../../lib/src/ops/simd/infer-threads";
-import { float64Copy, relErr } from "../../helpers/reference";
+import { float64Copy, relMax } from "../../helpers/reference";
 import { randomMamba2Model } from "../../helpers/mamba2-reference";
-
-/** max |a − b| / max |b| (b the reference). */
-const relMax = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
-  relErr(a, b, Number.MIN_VALUE);
 
 const SMALL = {
   vocab_size: 13,

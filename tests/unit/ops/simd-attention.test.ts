@@ -13,17 +13,7 @@ import { simdBackend } from "../../../lib/src/ops/simd/index";
 import { reference } from "../../../lib/src/ops/reference/index";
 import type { LayerKV } from "../../../lib/src/ops/backend";
 import { ropeInverseFrequencies } from "../../../lib/src/transformer/model";
-
-/** max |a − b| / max |b| (b the reference). */
-function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / (den || 1);
-}
+import { relMax } from "../../helpers/reference";
 
 const simd = simdBackend();
 const rng = new Rng(31);

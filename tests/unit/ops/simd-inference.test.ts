@@ -21,15 +21,11 @@
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Rng, type Tensor } from "../../../lib/src/index";
-import { relErr } from "../../helpers/reference";
+import { relMax } from "../../helpers/reference";
 import type { HalfTensor } from "../../../lib/src/half";
 import type { ScanArgs } from "../../../lib/src/ops/backend";
 import { ModelMemory } from "../../../lib/src/ops/simd/infer";
 import { InferPool, JOB, JobWords } from "../../../lib/src/ops/simd/infer-threads";
-
-/** max |a − b| / max |b| (b the reference). */
-const relMax = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
-  relErr(a, b, Number.MIN_VALUE);
 
 const rng = new Rng(11);
 const uniform = (n: number, scale = 1): Float32Array =>

@@ -34,18 +34,7 @@ import { reference } from "../../../lib/src/ops/reference/index";
 import { Ops } from "../../../lib/src/ops/tape";
 import { type LayerState, MIXER_VARIANTS, mambaLM } from "../../../lib/src/mamba/model";
 import type { ShareResult, ShareTask, Share } from "../../../lib/src/ops/simd/threads";
-import { float64Copy } from "../../helpers/reference";
-
-/** max |a − b| / max |b| (b the reference). */
-function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / (den || 1);
-}
+import { float64Copy, relMax } from "../../helpers/reference";
 
 /** A tensor of the memory's arena holding `values` (zeros when absent). */
 function put(m: SimdMemory, shape: number[], values?: ArrayLike<number>): SimdTensor {

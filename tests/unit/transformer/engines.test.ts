@@ -34,18 +34,7 @@ import {
 import { reference } from "../../../lib/src/ops/reference/index";
 import { Ops } from "../../../lib/src/ops/tape";
 import { llamaLM } from "../../../lib/src/transformer/model";
-import { float64Copy } from "../../helpers/reference";
-
-/** max |a − b| / max |b| (b the reference). */
-function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / (den || 1);
-}
+import { float64Copy, relMax } from "../../helpers/reference";
 
 /** A random float32 model: weights of std 0.3, norm weights in [0.5, 1.5]. */
 function randomModel(over: Partial<LlamaConfig>, seed: number): TransformerModel {

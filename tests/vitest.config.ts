@@ -1,8 +1,9 @@
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 /** The repository: test paths and fixtures are relative to it. */
-const root = path.resolve(__dirname, "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 // Two projects: `npm run test:unit` (tests/unit: lib's functions and the scripts' pure parts,
 // files in parallel, seconds) and `npm run test:integration` (tests/integration: Jupyter,

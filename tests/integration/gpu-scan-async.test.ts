@@ -58,13 +58,13 @@ function toWire(args: SelectiveScanArgs | Record<string, Tensor>): Record<string
   return plain;
 }
 
-/** Seeded arguments of a case; grouped: B, C (b, 2, n, l) with different groups. */
 /** The upstream gradient of case `c`'s output, (b, d, l). */
 function doutOf(c: Case): Float32Array {
   const [b, d, l] = c.size;
   return Float32Array.from({ length: b * d * l }, (_, i) => Math.cos(0.3 * i));
 }
 
+/** Seeded arguments of a case; grouped: B, C (b, 2, n, l) with different groups. */
 function caseArgs(c: Case): SelectiveScanArgs {
   const [batch, dim, length, dstate] = c.size;
   const a = randomSelectiveScanArgs(new Rng(length * 7 + dstate), { batch, dim, length, dstate });

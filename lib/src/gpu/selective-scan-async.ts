@@ -22,9 +22,9 @@ import {
   GPU_MODES,
   bestGpuBackend,
   createGpu,
+  flattenRows,
   kernelBackend,
   loadGpuJs,
-  flattenRows,
   releaseDeviceValue,
 } from "./backends";
 import {

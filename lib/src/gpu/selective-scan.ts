@@ -36,8 +36,8 @@ import {
   GPU_MODES,
   bestGpuBackend,
   createGpu,
-  kernelBackend,
   flattenRows,
+  kernelBackend,
   releaseDeviceValue,
 } from "./backends";
 import {
